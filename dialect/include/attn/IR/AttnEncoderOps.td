@@ -1,0 +1,127 @@
+//===- AttnEncoderOps.td - encoder building blocks --------*- tablegen -*-===//
+#ifndef ATTN_ENCODER_OPS_TD
+#define ATTN_ENCODER_OPS_TD
+
+include "attn/IR/AttnBase.td"
+include "attn/IR/AttnTypes.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Attn_IndexTensor : RankedTensorOf<[I32, I64]>;
+
+def Attn_EmbeddingOp : Attn_Op<"embedding", [Pure]> {
+  let summary = "token embedding lookup";
+  let description = [{
+    out[b, n, :] = table[ids[b, n], :]. ids [B, N] (i32 or i64),
+    table [V, D] -> [B, N, D]. Ids outside [0, V) are undefined behaviour
+    that the runtime checks when feeding batches.
+  }];
+  let arguments = (ins Attn_IndexTensor:$ids, Attn_FloatTensor:$table);
+  let results = (outs Attn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $ids `,` $table attr-dict `:` type($ids) `,` type($table) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_AddPositionsOp : Attn_Op<"add_positions", [Pure,
+    AllTypesMatch<["input", "result"]>]> {
+  let summary = "adds learned position embeddings";
+  let description = [{
+    out[b, n, :] = x[b, n, :] + table[n, :]; x [B, N, D], table [P, D] with
+    N <= P.
+  }];
+  let arguments = (ins Attn_FloatTensor:$input, Attn_FloatTensor:$table);
+  let results = (outs Attn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $table attr-dict `:` type($input) `,` type($table)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_LayerNormOp : Attn_Op<"layer_norm", [Pure,
+    AllTypesMatch<["input", "result"]>, AllTypesMatch<["gamma", "beta"]>]> {
+  let summary = "layer normalisation over the last dimension";
+  let arguments = (ins Attn_FloatTensor:$input, Attn_FloatTensor:$gamma,
+                       Attn_FloatTensor:$beta,
+                       DefaultValuedAttr<F64Attr, "1e-12">:$epsilon);
+  let results = (outs Attn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $gamma `,` $beta (`epsilon` $epsilon^)? attr-dict
+    `:` type($input) `,` type($gamma)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_ProjectOp : Attn_Op<"project", [Pure]> {
+  let summary = "affine projection of the last dimension";
+  let description = [{
+    out[..., o] = sum_i x[..., i] w[i, o] + bias[o]; x [..., Din],
+    w [Din, Dout], bias [Dout] (optional) -> [..., Dout].
+  }];
+  let arguments = (ins Attn_FloatTensor:$input, Attn_FloatTensor:$weight,
+                       Optional<Attn_FloatTensor>:$bias);
+  let results = (outs Attn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,`
+    type($weight) (`,` type($bias)^)? `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_GeluOp : Attn_Op<"gelu", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "GELU activation (exact erf form, or tanh approximation)";
+  let arguments = (ins Attn_FloatTensor:$input, UnitAttr:$approximate);
+  let results = (outs Attn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input (`approximate` $approximate^)? attr-dict `:` type($input)
+  }];
+}
+
+def Attn_DropoutOp : Attn_Op<"dropout", [Pure,
+    AllTypesMatch<["input", "result"]>]> {
+  let summary = "inverted dropout driven by a counter-based random stream";
+  let description = [{
+    Zeroes each element with probability `rate` and scales the others by
+    1 / (1 - rate). The keep decision is a pure function of (`seed`, the
+    op's `stream` number, element index), so the backward pass regenerates
+    it instead of storing it. Evaluation pipelines remove dropout.
+  }];
+  let arguments = (ins Attn_FloatTensor:$input, I64:$seed, F64Attr:$rate,
+                       DefaultValuedAttr<Attn_IntAttr, "0">:$stream);
+  let results = (outs Attn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $seed `rate` $rate (`stream` $stream^)? attr-dict
+    `:` type($input)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_PoolOp : Attn_Op<"pool", [Pure]> {
+  let summary = "pools a sequence into one vector per example";
+  let description = [{
+    x [B, N, D] -> [B, D]: `cls` takes position 0; `mean` averages positions
+    below `lengths[b]` when lengths are given, all positions otherwise.
+  }];
+  let arguments = (ins Attn_FloatTensor:$input, Attn_PoolKindAttr:$kind,
+                       Optional<TensorRankOf<[I32, I64], [1]>>:$lengths);
+  let results = (outs Attn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $kind $input (`lengths` $lengths^)? attr-dict `:` type($input)
+    (`,` type($lengths)^)? `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_CrossEntropyOp : Attn_Op<"cross_entropy", [Pure]> {
+  let summary = "mean softmax cross-entropy over a batch";
+  let arguments = (ins Attn_FloatTensor:$logits,
+                       TensorRankOf<[I32, I64], [1]>:$labels);
+  let results = (outs 0DTensorOf<[F32, F64]>:$result);
+  let assemblyFormat = [{
+    $logits `,` $labels attr-dict `:` type($logits) `,` type($labels)
+    `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // ATTN_ENCODER_OPS_TD

@@ -1,0 +1,133 @@
+//===- AttnInterfaces.td - MaskPattern and FeatureMap -----*- tablegen -*-===//
+#ifndef ATTN_INTERFACES_TD
+#define ATTN_INTERFACES_TD
+
+include "mlir/IR/OpBase.td"
+
+def MaskPatternInterface : OpInterface<"MaskPattern"> {
+  let cppNamespace = "::mlir::attn";
+  let description = [{
+    The only thing the compiler knows about a sparsity pattern. A pattern op
+    answers three questions:
+      * how a (query range) x (key range) tile is classified -- empty, full or
+        partial -- for a sequence length, analytically, without materialising
+        an N x N mask (classifyTile);
+      * what the element predicate is, as IR, for use inside partial tiles
+        (buildPredicate), and as plain C++ for checks (evaluate);
+      * whether classification depends on static facts only
+        (hasStaticClassification), or on runtime data such as key-padding
+        lengths.
+
+    Runtime data. Asked with MaskContext::runtime set, a runtime-dependent
+    pattern answers exactly for that batch entry. Asked without it, it
+    describes the mask *within its key limit*: every key below
+    buildKeyLimit(batch) counts as kept, and callers apply the limit
+    themselves (tiles at or past it are empty, a tile straddling it is
+    partial). Verifiers make this sound by allowing runtime-dependent masks
+    only where a key limit composes: under intersections and on the left of a
+    difference.
+  }];
+  let methods = [
+    InterfaceMethod<[{
+        Classifies the tile `tile` (half-open ranges, clipped to ctx.seqLen).
+        The answer is exact: Full means every pair is kept, Empty none, and
+        Partial that both kinds occur.
+      }], "::mlir::attn::TileKind", "classifyTile",
+      (ins "const ::mlir::attn::MaskContext &":$ctx,
+           "const ::mlir::attn::TileRange &":$tile)>,
+    InterfaceMethod<[{
+        Whether the pair (q, k) is kept, by the definition of the pattern.
+      }], "bool", "evaluate",
+      (ins "const ::mlir::attn::MaskContext &":$ctx, "int64_t":$q,
+           "int64_t":$k)>,
+    InterfaceMethod<[{
+        Builds the element predicate as an i1 for index values q and k (and
+        the batch and sequence length held by `pb`).
+      }], "::mlir::Value", "buildPredicate",
+      (ins "::mlir::attn::PredicateBuilder &":$pb, "::mlir::Value":$q,
+           "::mlir::Value":$k)>,
+    InterfaceMethod<[{
+        True when classification needs no runtime data.
+      }], "bool", "hasStaticClassification", (ins), [{}], [{
+        return true;
+      }]>,
+    InterfaceMethod<[{
+        For runtime-dependent masks: builds the number of keys (an index) that
+        may be kept for `batch`; keys at or past it are masked. Returns a null
+        value when the mask keeps keys up to the sequence length.
+      }], "::mlir::Value", "buildKeyLimit",
+      (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
+           "::mlir::Value":$batch), [{}], [{
+        return {};
+      }]>,
+    InterfaceMethod<[{
+        For runtime-dependent masks: the key limit of batch entry `batch`
+        given runtime data; std::nullopt when the mask has none.
+      }], "std::optional<int64_t>", "evaluateKeyLimit",
+      (ins "const ::mlir::attn::MaskContext &":$ctx), [{}], [{
+        return std::nullopt;
+      }]>,
+  ];
+  let extraSharedClassDeclaration = [{
+    /// The mask's geometry (0 for element-granular masks).
+    int64_t getMaskBlock() {
+      return ::llvm::cast<::mlir::attn::MaskType>(
+          $_op->getResult(0).getType()).getBlock();
+    }
+  }];
+}
+
+def FeatureMapInterface : OpInterface<"FeatureMap"> {
+  let cppNamespace = "::mlir::attn";
+  let description = [{
+    A feature map phi for kernelized attention, applied to each query and key
+    row x of head dimension d:
+        phi(x)_j = body(y_j, h)   where y = P (s x), h = |s x|^2 / 2
+    with an optional projection P (features x d, e.g. FAVOR+'s random
+    features), an input scale s and an elementwise body. Maps without a
+    projection are elementwise (y = x). The body is emitted as scalar IR so
+    that the map fuses into the prologue of the consuming kernel.
+  }];
+  let methods = [
+    InterfaceMethod<"Number of features for head dimension `headDim`.",
+      "int64_t", "getFeatureDim", (ins "int64_t":$headDim), [{}], [{
+        return headDim;
+      }]>,
+    InterfaceMethod<"Whether phi projects its input first.",
+      "bool", "hasProjection", (ins), [{}], [{ return false; }]>,
+    InterfaceMethod<[{
+        The projection P, row-major (features x headDim); empty when the map
+        has none.
+      }], "std::vector<double>", "getProjection", (ins "int64_t":$headDim),
+      [{}], [{ return {}; }]>,
+    InterfaceMethod<"Scale s applied to inputs before projecting.",
+      "double", "getInputScale", (ins "int64_t":$headDim), [{}], [{
+        return 1.0;
+      }]>,
+    InterfaceMethod<[{
+        Emits body(y, h) for scalar float values; `halfSqNorm` is null for
+        maps without a projection.
+      }], "::mlir::Value", "emitBody",
+      (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
+           "::mlir::Value":$y, "::mlir::Value":$halfSqNorm)>,
+    InterfaceMethod<"The body in double precision, for checks.",
+      "double", "evaluateBody", (ins "double":$y, "double":$halfSqNorm)>,
+  ];
+}
+
+def EncoderLayerInterface : OpInterface<"EncoderLayer"> {
+  let cppNamespace = "::mlir::attn";
+  let description = [{
+    An encoder layer: x [B, N, D] -> [B, N, D] with its parameters as
+    operands, in the order its parameter schema gives. The schema (names,
+    shapes in terms of the model width D, FFN width F and SSM state S, and
+    initialisation) is shared by the verifier, attn-expand-layers, the model
+    builder and the runtime.
+  }];
+  let methods = [
+    InterfaceMethod<"The parameter schema of this layer.",
+      "::llvm::ArrayRef<::mlir::attn::ParamSpec>", "getParamSpecs">,
+  ];
+}
+
+#endif // ATTN_INTERFACES_TD

@@ -1,0 +1,89 @@
+//===- AttnKernelOps.td - attention kernels ---------------*- tablegen -*-===//
+#ifndef ATTN_KERNEL_OPS_TD
+#define ATTN_KERNEL_OPS_TD
+
+include "attn/IR/AttnBase.td"
+include "attn/IR/AttnTypes.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Attn_FloatTensor : RankedTensorOf<[F16, BF16, F32, F64]>;
+
+def Attn_SdpaOp : Attn_Op<"sdpa", [Pure]> {
+  let summary = "scaled dot-product attention under a mask";
+  let description = [{
+    out[b, h, i] = sum_j softmax_j(scale * q[b,h,i] . k[b,h,j] + M) v[b,h,j]
+    over the keys j that `mask` keeps for query i (all keys without a mask).
+    Shapes: q [B, H, N, D], k [B, H, N, D], v [B, H, N, Dv] -> [B, H, N, Dv].
+    `scale` defaults to 1/sqrt(D). A query row whose mask keeps no key
+    produces zeros.
+  }];
+  let arguments = (ins Attn_FloatTensor:$query, Attn_FloatTensor:$key,
+                       Attn_FloatTensor:$value,
+                       Optional<Attn_MaskType>:$mask,
+                       OptionalAttr<F64Attr>:$scale);
+  let results = (outs Attn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value (`mask` $mask^)? (`scale` $scale^)? attr-dict
+    `:` type($query) `,` type($key) `,` type($value) (`,` type($mask)^)?
+    `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The scale in effect: the attribute, or 1/sqrt(head dim).
+    double getEffectiveScale();
+  }];
+}
+
+def Attn_LinearOp : Attn_Op<"linear", [Pure]> {
+  let summary = "kernelized (linear) attention";
+  let description = [{
+    With feature map phi: out[i] = phi(q_i)^T S / (phi(q_i)^T z), where
+    non-causal S = sum_j phi(k_j) v_j^T and z = sum_j phi(k_j); causal sums
+    run over j <= i. Shapes as attn.sdpa. A zero normaliser gives zeros.
+  }];
+  let arguments = (ins Attn_FloatTensor:$query, Attn_FloatTensor:$key,
+                       Attn_FloatTensor:$value, Attn_FeatureMapType:$feature_map,
+                       UnitAttr:$causal);
+  let results = (outs Attn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `feature_map` $feature_map
+    (`causal` $causal^)? attr-dict
+    `:` type($query) `,` type($key) `,` type($value) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_SsmOp : Attn_Op<"ssm", [Pure,
+    AllTypesMatch<["log_a_real", "a_imag", "b_real", "b_imag"]>,
+    AllTypesMatch<["c_real", "c_imag"]>,
+    AllTypesMatch<["input", "result"]>]> {
+  let summary = "S4D: a diagonal complex state-space layer";
+  let description = [{
+    For every channel h of the input u [B, L, H], with S complex modes n:
+      A = -exp(log_a_real) + i a_imag, dt = exp(log_dt[h]), B = b_real + i b_imag,
+      Abar = exp(dt A), Bbar = (Abar - 1) / A * B,
+      x_t = Abar x_{t-1} + Bbar u_t,   y_t = 2 Re(sum_n C_n x_t,n)
+    which is the causal convolution y = K * u with
+      K[l] = 2 Re(sum_n C_n Bbar_n Abar_n^l).
+    With `bidirectional`, C is [2, H, S]: C[0] gives the causal kernel K0 and
+    C[1] an anti-causal one K1 applied to the future,
+      y_t = sum_{s<=t} K0[t-s] u_s + sum_{s>t} K1[s-t-1] u_s
+    (S4's bidirectional convention). Shapes: log_a_real, a_imag, b_real,
+    b_imag [H, S]; c_real, c_imag [H, S] or [2, H, S]; log_dt [H].
+  }];
+  let arguments = (ins Attn_FloatTensor:$input,
+                       Attn_FloatTensor:$log_a_real, Attn_FloatTensor:$a_imag,
+                       Attn_FloatTensor:$b_real, Attn_FloatTensor:$b_imag,
+                       Attn_FloatTensor:$c_real, Attn_FloatTensor:$c_imag,
+                       Attn_FloatTensor:$log_dt, UnitAttr:$bidirectional);
+  let results = (outs Attn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `A` `(` $log_a_real `,` $a_imag `)` `B` `(` $b_real `,` $b_imag `)`
+    `C` `(` $c_real `,` $c_imag `)` `log_dt` `(` $log_dt `)`
+    (`bidirectional` $bidirectional^)? attr-dict
+    `:` type($input) `,` type($log_a_real) `,` type($c_real) `,` type($log_dt)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // ATTN_KERNEL_OPS_TD

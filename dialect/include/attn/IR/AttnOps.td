@@ -1,0 +1,11 @@
+//===- AttnOps.td - all attn ops --------------------------*- tablegen -*-===//
+#ifndef ATTN_OPS_TD
+#define ATTN_OPS_TD
+
+include "attn/IR/AttnMaskOps.td"
+include "attn/IR/AttnFeatureMapOps.td"
+include "attn/IR/AttnKernelOps.td"
+include "attn/IR/AttnEncoderOps.td"
+include "attn/IR/AttnLayerOps.td"
+
+#endif // ATTN_OPS_TD

@@ -1,0 +1,57 @@
+//===- LayerParams.h - parameter schemas of encoder layers ----*- C++ -*-===//
+#ifndef ATTN_IR_LAYERPARAMS_H
+#define ATTN_IR_LAYERPARAMS_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
+#include <cstdint>
+#include <optional>
+
+namespace mlir::attn {
+
+/// Symbolic dimensions of layer parameters.
+enum class ParamDim : uint8_t {
+  Model,      ///< D: model width
+  Hidden,     ///< F: feed-forward width
+  State,      ///< S: complex SSM modes per channel
+  TwiceModel, ///< 2D: concatenated branches
+  Directions, ///< 2 for bidirectional SSMs; absent otherwise
+};
+
+/// How the runtime initialises a parameter.
+enum class ParamInit : uint8_t {
+  Normal,       ///< N(0, scale^2)
+  Zeros,
+  Ones,
+  S4DLogAReal,  ///< log(0.5)   (S4D-Lin)
+  S4DAImag,     ///< pi * n     (S4D-Lin, n = mode index)
+  S4DLogDt,     ///< uniform in [log 1e-3, log 1e-1]
+  S4DC,         ///< N(0, 1/2) per real and imaginary part
+};
+
+struct ParamSpec {
+  const char *name;
+  llvm::SmallVector<ParamDim, 3> shape;
+  ParamInit init;
+  double scale = 0.0;
+};
+
+/// Sizes that give a schema concrete shapes.
+struct LayerDims {
+  int64_t model = 0, hidden = 0, state = 0;
+  bool bidirectional = false;
+};
+
+/// The concrete shape of `spec` for `dims`.
+llvm::SmallVector<int64_t, 3> concreteShape(const ParamSpec &spec,
+                                            const LayerDims &dims);
+
+/// The schemas, by layer kind.
+llvm::ArrayRef<ParamSpec> attentionLayerParams();
+llvm::ArrayRef<ParamSpec> ssmLayerParams();
+llvm::ArrayRef<ParamSpec> spadeLayerParams();
+
+} // namespace mlir::attn
+
+#endif // ATTN_IR_LAYERPARAMS_H

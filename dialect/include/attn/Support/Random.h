@@ -1,0 +1,68 @@
+//===- Random.h - Seeded randomness shared by compiler and references -----===//
+//
+// Everything in attn that is "random" (BigBird's random blocks, FAVOR+
+// projections, parameter initialisation, dropout streams) is a deterministic
+// function of a seed computed here. This header has no MLIR dependency so that
+// the libtorch reference tests and the runtime can reproduce exactly what the
+// compiler tabulated.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_SUPPORT_RANDOM_H
+#define ATTN_SUPPORT_RANDOM_H
+
+#include <cstdint>
+#include <vector>
+
+namespace attn {
+
+/// SplitMix64: a small, fast, well-mixed generator whose output is the same on
+/// every platform (unlike std::*_distribution).
+class SplitMix64 {
+public:
+  explicit SplitMix64(uint64_t seed) : state(seed) {}
+  uint64_t next();
+  /// Uniform in [0, bound) without modulo bias; bound > 0.
+  uint64_t below(uint64_t bound);
+  /// Uniform double in [0, 1).
+  double uniform();
+  /// Standard normal (Box-Muller).
+  double normal();
+
+private:
+  uint64_t state;
+};
+
+/// Mixes several words into one seed (order-sensitive).
+uint64_t mixSeed(uint64_t a, uint64_t b, uint64_t c = 0);
+
+/// BigBird-style random key blocks. Row i (a query block) receives `count`
+/// distinct key blocks drawn uniformly, without replacement, from the
+/// candidates: blocks that are not global (the first and last
+/// `excludeGlobal` blocks) and, when excludeWindow >= 0, not within
+/// `excludeWindow` blocks of i. Global rows receive none, as in BigBird: they
+/// already attend everywhere. When fewer candidates exist, all are taken.
+struct RandomBlockSpec {
+  int64_t count = 0;
+  uint64_t seed = 0;
+  int64_t excludeGlobal = 0;
+  int64_t excludeWindow = -1;
+};
+
+/// The sorted key blocks drawn for query block `row` of `numBlocks`.
+std::vector<int64_t> randomBlockRow(const RandomBlockSpec &spec,
+                                    int64_t numBlocks, int64_t row);
+
+/// Every row: rows[i] == randomBlockRow(spec, numBlocks, i).
+std::vector<std::vector<int64_t>> randomBlockRows(const RandomBlockSpec &spec,
+                                                  int64_t numBlocks);
+
+/// FAVOR+ positive orthogonal random features (Choromanski et al., 2021):
+/// a `features` x `dim` matrix (row-major) whose rows come in blocks of `dim`
+/// mutually orthogonal directions, each row scaled by the norm of an
+/// independent standard Gaussian vector so that rows are marginally N(0, I).
+std::vector<double> orthogonalRandomFeatures(int64_t features, int64_t dim,
+                                             uint64_t seed);
+
+} // namespace attn
+
+#endif // ATTN_SUPPORT_RANDOM_H

@@ -1,0 +1,72 @@
+//===- FeatureMapOps.cpp - feature maps for kernelized attention ---------===//
+
+#include "attn/IR/AttnOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+static Value floatConstant(OpBuilder &b, Location loc, Type type, double v) {
+  return arith::ConstantOp::create(b, loc, type, b.getFloatAttr(type, v));
+}
+
+
+// elu(x) + 1 = x + 1 for x > 0, exp(x) otherwise.
+Value EluPlusOneFeatureMapOp::emitBody(OpBuilder &b, Location loc, Value y,
+                                       Value) {
+  Type t = y.getType();
+  Value zero = floatConstant(b, loc, t, 0.0), one = floatConstant(b, loc, t, 1.0);
+  Value positive =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, y, zero);
+  Value shifted = arith::AddFOp::create(b, loc, y, one);
+  Value exp = math::ExpOp::create(b, loc, y);
+  return arith::SelectOp::create(b, loc, positive, shifted, exp);
+}
+double EluPlusOneFeatureMapOp::evaluateBody(double y, double) {
+  return y > 0 ? y + 1 : std::exp(y);
+}
+
+Value ReluFeatureMapOp::emitBody(OpBuilder &b, Location loc, Value y, Value) {
+  return arith::MaximumFOp::create(b, loc, y,
+                                   floatConstant(b, loc, y.getType(), 0.0));
+}
+double ReluFeatureMapOp::evaluateBody(double y, double) {
+  return y > 0 ? y : 0.0;
+}
+
+Value IdentityFeatureMapOp::emitBody(OpBuilder &, Location, Value y, Value) {
+  return y;
+}
+double IdentityFeatureMapOp::evaluateBody(double y, double) { return y; }
+
+int64_t FavorFeatureMapOp::getFeatureDim(int64_t) { return getFeatures(); }
+bool FavorFeatureMapOp::hasProjection() { return true; }
+std::vector<double> FavorFeatureMapOp::getProjection(int64_t headDim) {
+  return ::attn::orthogonalRandomFeatures(getFeatures(), headDim,
+                                          static_cast<uint64_t>(getSeed()));
+}
+double FavorFeatureMapOp::getInputScale(int64_t headDim) {
+  return std::pow(static_cast<double>(headDim), -0.25);
+}
+// exp(y - |x'|^2 / 2) / sqrt(m)
+Value FavorFeatureMapOp::emitBody(OpBuilder &b, Location loc, Value y,
+                                  Value halfSqNorm) {
+  Value shifted = arith::SubFOp::create(b, loc, y, halfSqNorm);
+  Value exp = math::ExpOp::create(b, loc, shifted);
+  double norm = 1.0 / std::sqrt(static_cast<double>(getFeatures()));
+  return arith::MulFOp::create(b, loc, exp,
+                               floatConstant(b, loc, y.getType(), norm));
+}
+double FavorFeatureMapOp::evaluateBody(double y, double halfSqNorm) {
+  return std::exp(y - halfSqNorm) / std::sqrt(static_cast<double>(getFeatures()));
+}
+LogicalResult FavorFeatureMapOp::verify() {
+  if (getFeatures() <= 0)
+    return emitOpError() << "number of features must be positive, got "
+                         << getFeatures();
+  return success();
+}

@@ -1,0 +1,298 @@
+//===- KernelOps.cpp - attention kernels and encoder pieces: verifiers ---===//
+
+#include "attn/IR/AttnOps.h"
+#include "VerifyUtils.h"
+
+#include "llvm/Support/raw_ostream.h"
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::detail;
+
+std::string mlir::attn::detail::formatShape(ArrayRef<int64_t> shape) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << "[";
+  llvm::interleaveComma(shape, os, [&](int64_t d) {
+    if (ShapedType::isDynamic(d))
+      os << "?";
+    else
+      os << d;
+  });
+  os << "]";
+  return s;
+}
+
+LogicalResult mlir::attn::detail::verifyRank(Operation *op, Value value,
+                                             int64_t rank, StringRef role,
+                                             StringRef layout) {
+  auto type = cast<RankedTensorType>(value.getType());
+  if (type.getRank() != rank)
+    return op->emitOpError() << role << " must have rank " << rank << " "
+                             << layout << ", got shape "
+                             << formatShape(type.getShape());
+  return success();
+}
+
+LogicalResult mlir::attn::detail::verifyShape(Operation *op, Value value,
+                                              ArrayRef<int64_t> expected,
+                                              StringRef role) {
+  auto type = cast<RankedTensorType>(value.getType());
+  bool ok = type.getRank() == static_cast<int64_t>(expected.size());
+  for (size_t i = 0; ok && i < expected.size(); ++i)
+    ok = compatible(type.getDimSize(i), expected[i]);
+  if (!ok)
+    return op->emitOpError() << role << " has shape "
+                             << formatShape(type.getShape()) << ", expected "
+                             << formatShape(expected);
+  return success();
+}
+
+LogicalResult mlir::attn::detail::verifyElementType(Operation *op, Value value,
+                                                    Type elementType,
+                                                    StringRef role) {
+  Type actual = cast<ShapedType>(value.getType()).getElementType();
+  if (actual != elementType)
+    return op->emitOpError() << role << " has element type " << actual
+                             << ", expected " << elementType;
+  return success();
+}
+
+static int64_t dim(Value v, unsigned i) {
+  return cast<RankedTensorType>(v.getType()).getDimSize(i);
+}
+
+/// Common checks of attention kernels: q, k, v as [B, H, N, D].
+static LogicalResult verifyAttentionOperands(Operation *op, Value q, Value k,
+                                             Value v, Value out) {
+  const char *layout = "[batch, heads, seq, head_dim]";
+  if (failed(verifyRank(op, q, 4, "query", layout)) ||
+      failed(verifyRank(op, k, 4, "key", layout)) ||
+      failed(verifyRank(op, v, 4, "value", layout)))
+    return failure();
+  Type elem = cast<ShapedType>(q.getType()).getElementType();
+  if (failed(verifyElementType(op, k, elem, "key")) ||
+      failed(verifyElementType(op, v, elem, "value")) ||
+      failed(verifyElementType(op, out, elem, "result")))
+    return failure();
+  static constexpr StringLiteral kLeadingDims[] = {"batch", "heads"};
+  for (auto [i, name] : llvm::enumerate(kLeadingDims))
+    if (!compatible(dim(q, i), dim(k, i)) || !compatible(dim(q, i), dim(v, i)))
+      return op->emitOpError()
+             << name << " differ between query, key and value: "
+             << formatShape(cast<RankedTensorType>(q.getType()).getShape())
+             << ", "
+             << formatShape(cast<RankedTensorType>(k.getType()).getShape())
+             << ", "
+             << formatShape(cast<RankedTensorType>(v.getType()).getShape());
+  if (!compatible(dim(k, 2), dim(v, 2)))
+    return op->emitOpError() << "key and value sequence lengths differ ("
+                             << dim(k, 2) << " vs " << dim(v, 2) << ")";
+  if (!compatible(dim(q, 3), dim(k, 3)))
+    return op->emitOpError() << "head dim mismatch: query has " << dim(q, 3)
+                             << ", key has " << dim(k, 3);
+  return verifyShape(op, out, {dim(q, 0), dim(q, 1), dim(q, 2), dim(v, 3)},
+                     "result");
+}
+
+//===----------------------------------------------------------------------===//
+// sdpa
+//===----------------------------------------------------------------------===//
+
+double SdpaOp::getEffectiveScale() {
+  if (FloatAttr scale = getScaleAttr())
+    return scale.getValueAsDouble();
+  return 1.0 / std::sqrt(static_cast<double>(
+                   cast<RankedTensorType>(getQuery().getType()).getDimSize(3)));
+}
+
+LogicalResult SdpaOp::verify() {
+  if (failed(verifyAttentionOperands(*this, getQuery(), getKey(), getValue(),
+                                     getResult())))
+    return failure();
+  if (FloatAttr attr = getScaleAttr()) {
+    double scale = attr.getValueAsDouble();
+    if (!(std::isfinite(scale) && scale > 0))
+      return emitOpError() << "scale must be positive and finite, got "
+                           << scale;
+  }
+  if (!getScale() && ShapedType::isDynamic(dim(getQuery(), 3)))
+    return emitOpError("needs an explicit scale when the head dim is dynamic");
+  if (!getMask())
+    return success();
+  if (!getMaskPattern(getMask()))
+    return emitOpError("mask must be produced by a mask pattern op");
+  if (!compatible(dim(getQuery(), 2), dim(getKey(), 2)))
+    return emitOpError() << "a mask needs self-attention, but the query length "
+                         << dim(getQuery(), 2) << " differs from the key length "
+                         << dim(getKey(), 2);
+  // Key-padding lengths are per batch entry.
+  SmallVector<Operation *> worklist{getMask().getDefiningOp()};
+  while (!worklist.empty()) {
+    Operation *def = worklist.pop_back_val();
+    if (auto pad = dyn_cast<KeyPaddingMaskOp>(def);
+        pad && !compatible(dim(pad.getLengths(), 0), dim(getQuery(), 0)))
+      return emitOpError() << "key-padding lengths have "
+                           << dim(pad.getLengths(), 0)
+                           << " entries but the batch is "
+                           << dim(getQuery(), 0);
+    for (Value operand : def->getOperands())
+      if (isa<MaskType>(operand.getType()))
+        worklist.push_back(operand.getDefiningOp());
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// linear
+//===----------------------------------------------------------------------===//
+
+LogicalResult LinearOp::verify() {
+  if (failed(verifyAttentionOperands(*this, getQuery(), getKey(), getValue(),
+                                     getResult())))
+    return failure();
+  if (!getFeatureMap().getDefiningOp<FeatureMap>())
+    return emitOpError("feature map must be produced by a feature map op");
+  if (getCausal() && !compatible(dim(getQuery(), 2), dim(getKey(), 2)))
+    return emitOpError() << "causal linear attention needs equal query and key "
+                            "lengths, got "
+                         << dim(getQuery(), 2) << " and " << dim(getKey(), 2);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ssm
+//===----------------------------------------------------------------------===//
+
+LogicalResult SsmOp::verify() {
+  if (failed(verifyRank(*this, getInput(), 3, "input", "[batch, seq, channels]")))
+    return failure();
+  Type elem = cast<ShapedType>(getInput().getType()).getElementType();
+  for (Value v : {getLogAReal(), getCReal(), getLogDt()})
+    if (failed(verifyElementType(*this, v, elem, "parameter")))
+      return failure();
+  int64_t channels = dim(getInput(), 2);
+  if (failed(verifyRank(*this, getLogAReal(), 2, "A", "[channels, state]")))
+    return failure();
+  int64_t state = dim(getLogAReal(), 1);
+  if (failed(verifyShape(*this, getLogAReal(), {channels, state}, "A")))
+    return failure();
+  if (getBidirectional()) {
+    if (failed(verifyShape(*this, getCReal(), {2, channels, state},
+                           "C of a bidirectional ssm")))
+      return failure();
+  } else if (failed(verifyShape(*this, getCReal(), {channels, state}, "C"))) {
+    return failure();
+  }
+  return verifyShape(*this, getLogDt(), {channels}, "log_dt");
+}
+
+//===----------------------------------------------------------------------===//
+// Encoder pieces
+//===----------------------------------------------------------------------===//
+
+LogicalResult EmbeddingOp::verify() {
+  if (failed(verifyRank(*this, getIds(), 2, "ids", "[batch, seq]")) ||
+      failed(verifyRank(*this, getTable(), 2, "table", "[vocab, width]")))
+    return failure();
+  Type elem = cast<ShapedType>(getTable().getType()).getElementType();
+  if (failed(verifyElementType(*this, getResult(), elem, "result")))
+    return failure();
+  return verifyShape(*this, getResult(),
+                     {dim(getIds(), 0), dim(getIds(), 1), dim(getTable(), 1)},
+                     "result");
+}
+
+LogicalResult AddPositionsOp::verify() {
+  if (failed(verifyRank(*this, getInput(), 3, "input", "[batch, seq, width]")) ||
+      failed(verifyRank(*this, getTable(), 2, "table", "[positions, width]")))
+    return failure();
+  if (failed(verifyElementType(
+          *this, getTable(),
+          cast<ShapedType>(getInput().getType()).getElementType(), "table")))
+    return failure();
+  if (!compatible(dim(getInput(), 2), dim(getTable(), 1)))
+    return emitOpError() << "position table width " << dim(getTable(), 1)
+                         << " differs from the input width "
+                         << dim(getInput(), 2);
+  int64_t n = dim(getInput(), 1), p = dim(getTable(), 0);
+  if (!ShapedType::isDynamic(n) && !ShapedType::isDynamic(p) && n > p)
+    return emitOpError() << "sequence length " << n << " exceeds the " << p
+                         << " learned positions";
+  return success();
+}
+
+LogicalResult LayerNormOp::verify() {
+  auto type = cast<RankedTensorType>(getInput().getType());
+  if (type.getRank() < 1)
+    return emitOpError("input must have rank at least 1");
+  if (failed(verifyElementType(*this, getGamma(), type.getElementType(),
+                               "gamma")))
+    return failure();
+  if (failed(verifyShape(*this, getGamma(), {type.getShape().back()}, "gamma")))
+    return failure();
+  if (!(getEpsilon().convertToDouble() > 0))
+    return emitOpError() << "epsilon must be positive, got "
+                         << getEpsilon().convertToDouble();
+  return success();
+}
+
+LogicalResult ProjectOp::verify() {
+  auto in = cast<RankedTensorType>(getInput().getType());
+  if (in.getRank() < 1)
+    return emitOpError("input must have rank at least 1");
+  if (failed(verifyRank(*this, getWeight(), 2, "weight", "[in, out]")))
+    return failure();
+  Type elem = in.getElementType();
+  if (failed(verifyElementType(*this, getWeight(), elem, "weight")) ||
+      failed(verifyElementType(*this, getResult(), elem, "result")))
+    return failure();
+  if (!compatible(in.getShape().back(), dim(getWeight(), 0)))
+    return emitOpError() << "input width " << in.getShape().back()
+                         << " differs from the weight's input size "
+                         << dim(getWeight(), 0);
+  if (getBias() &&
+      (failed(verifyElementType(*this, getBias(), elem, "bias")) ||
+       failed(verifyShape(*this, getBias(), {dim(getWeight(), 1)}, "bias"))))
+    return failure();
+  SmallVector<int64_t> expected(in.getShape());
+  expected.back() = dim(getWeight(), 1);
+  return verifyShape(*this, getResult(), expected, "result");
+}
+
+LogicalResult DropoutOp::verify() {
+  double rate = getRate().convertToDouble();
+  if (!(rate >= 0.0 && rate < 1.0))
+    return emitOpError() << "rate must be in [0, 1), got " << rate;
+  return success();
+}
+
+LogicalResult PoolOp::verify() {
+  if (failed(verifyRank(*this, getInput(), 3, "input", "[batch, seq, width]")))
+    return failure();
+  if (failed(verifyShape(*this, getResult(),
+                         {dim(getInput(), 0), dim(getInput(), 2)}, "result")) ||
+      failed(verifyElementType(
+          *this, getResult(),
+          cast<ShapedType>(getInput().getType()).getElementType(), "result")))
+    return failure();
+  if (getLengths()) {
+    if (getKind() != PoolKind::mean)
+      return emitOpError("lengths are only meaningful for mean pooling");
+    if (failed(verifyShape(*this, getLengths(), {dim(getInput(), 0)},
+                           "lengths")))
+      return failure();
+  }
+  return success();
+}
+
+LogicalResult CrossEntropyOp::verify() {
+  if (failed(verifyRank(*this, getLogits(), 2, "logits", "[batch, classes]")))
+    return failure();
+  if (failed(verifyShape(*this, getLabels(), {dim(getLogits(), 0)}, "labels")))
+    return failure();
+  return verifyElementType(
+      *this, getResult(),
+      cast<ShapedType>(getLogits().getType()).getElementType(), "result");
+}

@@ -1,0 +1,36 @@
+//===- VerifyUtils.h - shape checks shared by attn verifiers ----*- C++ -*-===//
+#ifndef ATTN_LIB_IR_VERIFYUTILS_H
+#define ATTN_LIB_IR_VERIFYUTILS_H
+
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Operation.h"
+#include <string>
+
+namespace mlir::attn::detail {
+
+/// "[2, 4, ?, 64]"
+std::string formatShape(ArrayRef<int64_t> shape);
+
+/// Two extents agree unless both are static and differ.
+inline bool compatible(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+/// Checks that `value` is a ranked tensor of rank `rank`; `role` and `layout`
+/// name it in the message ("query", "[batch, heads, seq, head_dim]").
+LogicalResult verifyRank(Operation *op, Value value, int64_t rank,
+                         StringRef role, StringRef layout);
+
+/// Checks that `value`'s shape is compatible with `expected` (use
+/// ShapedType::kDynamic for "any").
+LogicalResult verifyShape(Operation *op, Value value,
+                          ArrayRef<int64_t> expected, StringRef role);
+
+/// Checks that every value has `elementType`.
+LogicalResult verifyElementType(Operation *op, Value value, Type elementType,
+                                StringRef role);
+
+} // namespace mlir::attn::detail
+
+#endif // ATTN_LIB_IR_VERIFYUTILS_H

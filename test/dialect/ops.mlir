@@ -1,0 +1,141 @@
+// RUN: attn-opt %s | attn-opt | FileCheck %s
+// RUN: attn-opt %s --mlir-print-op-generic | attn-opt | FileCheck %s
+
+// Every attn op, printed in its custom form and read back.
+
+// CHECK-LABEL: func.func @masks
+func.func @masks(%len: tensor<4xi32>) {
+  // CHECK: attn.mask.full
+  %full = attn.mask.full
+  // CHECK: attn.mask.causal
+  %causal = attn.mask.causal
+  // CHECK: attn.mask.window radius 128{{$}}
+  %w = attn.mask.window radius 128
+  // CHECK: attn.mask.window radius 1 block 64
+  %wb = attn.mask.window radius 1 block 64
+  // CHECK: attn.mask.global first 2 last 1{{$}}
+  %g = attn.mask.global first 2 last 1
+  // CHECK: attn.mask.global last 1 block 64
+  %gb = attn.mask.global last 1 block 64
+  // CHECK: attn.mask.random_blocks count 3 block 64 seed 42 exclude_global 1 exclude_window 1
+  %r = attn.mask.random_blocks count 3 block 64 seed 42 exclude_global 1 exclude_window 1
+  // CHECK: attn.mask.random_blocks count 2 block 128 seed 0{{$}}
+  %r2 = attn.mask.random_blocks count 2 block 128 seed 0
+  // CHECK: attn.mask.chunk size 256
+  %c = attn.mask.chunk size 256
+  // CHECK: attn.mask.dilated_window radius 8 dilation 2
+  %d = attn.mask.dilated_window radius 8 dilation 2
+  // CHECK: attn.mask.strided stride 64
+  %s = attn.mask.strided stride 64
+  // CHECK: attn.mask.key_padding %{{.*}} : tensor<4xi32>
+  %p = attn.mask.key_padding %len : tensor<4xi32>
+  // CHECK: attn.mask.union %{{.*}}, %{{.*}}, %{{.*}} : !attn.mask<block = 64>, !attn.mask<block = 64>, !attn.mask<block = 64>
+  %u = attn.mask.union %wb, %gb, %r : !attn.mask<block = 64>, !attn.mask<block = 64>, !attn.mask<block = 64>
+  // CHECK: attn.mask.intersect %{{.*}}, %{{.*}} : !attn.mask<block = 64>, !attn.mask
+  %i = attn.mask.intersect %u, %p : !attn.mask<block = 64>, !attn.mask
+  // CHECK: attn.mask.difference %{{.*}}, %{{.*}} : !attn.mask, !attn.mask
+  %df = attn.mask.difference %w, %causal : !attn.mask, !attn.mask
+  // CHECK: attn.mask.expr {
+  // CHECK-NEXT: ^bb0(%[[Q:.*]]: index, %[[K:.*]]: index, %{{.*}}: index):
+  // CHECK-NEXT:   %[[T:.*]] = arith.cmpi ule, %[[K]], %[[Q]] : index
+  // CHECK-NEXT:   attn.yield %[[T]] : i1
+  // CHECK-NEXT: }
+  %e = attn.mask.expr {
+  ^bb0(%q: index, %k: index, %n: index):
+    %t = arith.cmpi ule, %k, %q : index
+    attn.yield %t : i1
+  }
+  return
+}
+
+// CHECK-LABEL: func.func @feature_maps
+func.func @feature_maps() {
+  // CHECK: attn.feature_map.elu_plus_one
+  %a = attn.feature_map.elu_plus_one
+  // CHECK: attn.feature_map.relu
+  %b = attn.feature_map.relu
+  // CHECK: attn.feature_map.identity
+  %c = attn.feature_map.identity
+  // CHECK: attn.feature_map.favor features 256 seed 7
+  %d = attn.feature_map.favor features 256 seed 7
+  return
+}
+
+// CHECK-LABEL: func.func @kernels
+func.func @kernels(%q: tensor<2x4x?x64xbf16>, %x: tensor<2x128x16xf32>,
+                   %a: tensor<16x32xf32>, %c2: tensor<2x16x32xf32>,
+                   %dt: tensor<16xf32>) {
+  // CHECK: attn.sdpa %{{.*}}, %{{.*}}, %{{.*}} : tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16> -> tensor<2x4x?x64xbf16>
+  %o = attn.sdpa %q, %q, %q : tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16> -> tensor<2x4x?x64xbf16>
+  %m = attn.mask.window radius 1 block 64
+  // CHECK: attn.sdpa %{{.*}}, %{{.*}}, %{{.*}} mask %{{.*}} scale 1.250000e-01 : {{.*}}, !attn.mask<block = 64> -> tensor<2x4x?x64xbf16>
+  %om = attn.sdpa %q, %q, %q mask %m scale 0.125 : tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16>, !attn.mask<block = 64> -> tensor<2x4x?x64xbf16>
+  %f = attn.feature_map.elu_plus_one
+  // CHECK: attn.linear %{{.*}}, %{{.*}}, %{{.*}} feature_map %{{.*}} : {{.*}} -> tensor<2x4x?x64xbf16>
+  %l = attn.linear %q, %q, %q feature_map %f : tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16> -> tensor<2x4x?x64xbf16>
+  // CHECK: attn.linear %{{.*}}, %{{.*}}, %{{.*}} feature_map %{{.*}} causal :
+  %lc = attn.linear %q, %q, %q feature_map %f causal : tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16> -> tensor<2x4x?x64xbf16>
+  // CHECK: attn.ssm %{{.*}} A(%{{.*}}, %{{.*}}) B(%{{.*}}, %{{.*}}) C(%{{.*}}, %{{.*}}) log_dt(%{{.*}}) : tensor<2x128x16xf32>, tensor<16x32xf32>, tensor<16x32xf32>, tensor<16xf32>
+  %s = attn.ssm %x A(%a, %a) B(%a, %a) C(%a, %a) log_dt(%dt) : tensor<2x128x16xf32>, tensor<16x32xf32>, tensor<16x32xf32>, tensor<16xf32>
+  // CHECK: attn.ssm {{.*}} bidirectional : tensor<2x128x16xf32>, tensor<16x32xf32>, tensor<2x16x32xf32>, tensor<16xf32>
+  %sb = attn.ssm %x A(%a, %a) B(%a, %a) C(%c2, %c2) log_dt(%dt) bidirectional : tensor<2x128x16xf32>, tensor<16x32xf32>, tensor<2x16x32xf32>, tensor<16xf32>
+  return
+}
+
+// CHECK-LABEL: func.func @encoder
+func.func @encoder(%ids: tensor<8x100xi32>, %table: tensor<20x32xf32>,
+                   %pos: tensor<128x32xf32>, %v: tensor<32xf32>,
+                   %w: tensor<32x10xf32>, %b: tensor<10xf32>,
+                   %len: tensor<8xi32>, %labels: tensor<8xi32>, %seed: i64) {
+  // CHECK: attn.embedding %{{.*}}, %{{.*}} : tensor<8x100xi32>, tensor<20x32xf32> -> tensor<8x100x32xf32>
+  %e = attn.embedding %ids, %table : tensor<8x100xi32>, tensor<20x32xf32> -> tensor<8x100x32xf32>
+  // CHECK: attn.add_positions %{{.*}}, %{{.*}} : tensor<8x100x32xf32>, tensor<128x32xf32>
+  %p = attn.add_positions %e, %pos : tensor<8x100x32xf32>, tensor<128x32xf32>
+  // CHECK: attn.layer_norm %{{.*}}, %{{.*}}, %{{.*}} epsilon 1.000000e-05 : tensor<8x100x32xf32>, tensor<32xf32>
+  %n = attn.layer_norm %p, %v, %v epsilon 1.0e-5 : tensor<8x100x32xf32>, tensor<32xf32>
+  // CHECK: attn.layer_norm %{{.*}}, %{{.*}}, %{{.*}} : tensor<8x100x32xf32>, tensor<32xf32>
+  %n2 = attn.layer_norm %p, %v, %v : tensor<8x100x32xf32>, tensor<32xf32>
+  // CHECK: attn.gelu %{{.*}} : tensor<8x100x32xf32>
+  %g = attn.gelu %n : tensor<8x100x32xf32>
+  // CHECK: attn.gelu %{{.*}} approximate : tensor<8x100x32xf32>
+  %ga = attn.gelu %n approximate : tensor<8x100x32xf32>
+  // CHECK: attn.dropout %{{.*}}, %{{.*}} rate 1.000000e-01 stream 3 : tensor<8x100x32xf32>
+  %d = attn.dropout %g, %seed rate 0.1 stream 3 : tensor<8x100x32xf32>
+  // CHECK: attn.pool mean %{{.*}} lengths %{{.*}} : tensor<8x100x32xf32>, tensor<8xi32> -> tensor<8x32xf32>
+  %pm = attn.pool mean %d lengths %len : tensor<8x100x32xf32>, tensor<8xi32> -> tensor<8x32xf32>
+  // CHECK: attn.pool cls %{{.*}} : tensor<8x100x32xf32> -> tensor<8x32xf32>
+  %pc = attn.pool cls %d : tensor<8x100x32xf32> -> tensor<8x32xf32>
+  // CHECK: attn.project %{{.*}}, %{{.*}}, %{{.*}} : tensor<8x32xf32>, tensor<32x10xf32>, tensor<10xf32> -> tensor<8x10xf32>
+  %logits = attn.project %pc, %w, %b : tensor<8x32xf32>, tensor<32x10xf32>, tensor<10xf32> -> tensor<8x10xf32>
+  // CHECK: attn.project %{{.*}}, %{{.*}} : tensor<8x100x32xf32>, tensor<32x10xf32> -> tensor<8x100x10xf32>
+  %nb = attn.project %d, %w : tensor<8x100x32xf32>, tensor<32x10xf32> -> tensor<8x100x10xf32>
+  // CHECK: attn.cross_entropy %{{.*}}, %{{.*}} : tensor<8x10xf32>, tensor<8xi32> -> tensor<f32>
+  %loss = attn.cross_entropy %logits, %labels : tensor<8x10xf32>, tensor<8xi32> -> tensor<f32>
+  return
+}
+
+// Layers with D = 8, F = 16, S = 4.
+// CHECK-LABEL: func.func @layers
+func.func @layers(%x: tensor<2x16x8xf32>, %len: tensor<2xi32>, %seed: i64,
+                  %w: tensor<8x8xf32>, %b: tensor<8xf32>,
+                  %w1: tensor<8x16xf32>, %b1: tensor<16xf32>,
+                  %w2: tensor<16x8xf32>, %a: tensor<8x4xf32>,
+                  %c2: tensor<2x8x4xf32>, %m: tensor<16x8xf32>) {
+  // CHECK: attn.layer.full %{{.*}} params(%{{.*}}) {heads = 2 : i64} : tensor<2x16x8xf32>, params(tensor<8x8xf32>,
+  %l0 = attn.layer.full %x params(%w, %b, %w, %b, %w, %b, %w, %b, %b, %b, %w1, %b1, %w2, %b, %b, %b) {heads = 2} : tensor<2x16x8xf32>, params(tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x16xf32>, tensor<16xf32>, tensor<16x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>)
+  // CHECK: attn.layer.window %{{.*}} lengths %{{.*}} seed %{{.*}} params(%{{.*}}) {block = 4 : i64, dropout = 0.000000e+00 : f64, heads = 2 : i64, radius = 1 : i64} : tensor<2x16x8xf32>, lengths tensor<2xi32>, params(
+  %l1 = attn.layer.window %l0 lengths %len seed %seed params(%w, %b, %w, %b, %w, %b, %w, %b, %b, %b, %w1, %b1, %w2, %b, %b, %b) {heads = 2, radius = 1, block = 4, dropout = 0.0} : tensor<2x16x8xf32>, lengths tensor<2xi32>, params(tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x16xf32>, tensor<16xf32>, tensor<16x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>)
+  // CHECK: attn.layer.chunk %{{.*}} {heads = 2 : i64, size = 4 : i64}
+  %l2 = attn.layer.chunk %l1 params(%w, %b, %w, %b, %w, %b, %w, %b, %b, %b, %w1, %b1, %w2, %b, %b, %b) {heads = 2, size = 4} : tensor<2x16x8xf32>, params(tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x16xf32>, tensor<16xf32>, tensor<16x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>)
+  // CHECK: attn.layer.bigbird %{{.*}} {block = 4 : i64, heads = 2 : i64, random = 2 : i64, seed_blocks = 5 : i64}
+  %l3 = attn.layer.bigbird %l2 lengths %len params(%w, %b, %w, %b, %w, %b, %w, %b, %b, %b, %w1, %b1, %w2, %b, %b, %b) {heads = 2, block = 4, random = 2, seed_blocks = 5} : tensor<2x16x8xf32>, lengths tensor<2xi32>, params(tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x16xf32>, tensor<16xf32>, tensor<16x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>)
+  // CHECK: attn.layer.linear %{{.*}} {heads = 2 : i64}
+  %l4 = attn.layer.linear %l3 params(%w, %b, %w, %b, %w, %b, %w, %b, %b, %b, %w1, %b1, %w2, %b, %b, %b) {heads = 2} : tensor<2x16x8xf32>, params(tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x16xf32>, tensor<16xf32>, tensor<16x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>)
+  // CHECK: attn.layer.linear %{{.*}} {causal, feature_map = #attn<feature_map_kind favor>, features = 16 : i64, heads = 2 : i64, seed_features = 3 : i64}
+  %l5 = attn.layer.linear %l4 params(%w, %b, %w, %b, %w, %b, %w, %b, %b, %b, %w1, %b1, %w2, %b, %b, %b) {heads = 2, feature_map = #attn<feature_map_kind favor>, features = 16, seed_features = 3, causal} : tensor<2x16x8xf32>, params(tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x16xf32>, tensor<16xf32>, tensor<16x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>)
+  // CHECK: attn.layer.ssm %{{.*}} params(%{{.*}}) : tensor<2x16x8xf32>, params(tensor<8x4xf32>
+  %l6 = attn.layer.ssm %l5 params(%a, %a, %a, %a, %a, %a, %b, %b, %w, %b, %b, %b, %w1, %b1, %w2, %b, %b, %b) : tensor<2x16x8xf32>, params(tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x16xf32>, tensor<16xf32>, tensor<16x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>)
+  // CHECK: attn.layer.spade %{{.*}} {bidirectional, heads = 2 : i64, local = #attn<local_kind chunk>, local_size = 8 : i64}
+  %l7 = attn.layer.spade %l6 params(%a, %a, %a, %a, %c2, %c2, %b, %b, %w, %b, %w, %b, %w, %b, %w, %b, %m, %b, %b, %b, %w1, %b1, %w2, %b, %b, %b) {heads = 2, local = #attn<local_kind chunk>, local_size = 8, bidirectional} : tensor<2x16x8xf32>, params(tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<2x8x4xf32>, tensor<2x8x4xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<16x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x16xf32>, tensor<16xf32>, tensor<16x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>)
+  return
+}

@@ -1,0 +1,20 @@
+# lit configuration of attn's IR tests.
+import os
+import lit.formats
+
+config.name = "attn"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".mlir", ".json"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.attn_obj_root, "test")
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in", "Inputs"]
+
+tools = os.path.join(config.attn_obj_root, "tools")
+path = [os.path.join(tools, d) for d in sorted(os.listdir(tools))
+        if os.path.isdir(os.path.join(tools, d))]
+path.append(config.llvm_tools_dir)
+config.environment["PATH"] = os.pathsep.join(path + [config.environment.get("PATH", os.environ["PATH"])])
+config.substitutions.append(("%examples", os.path.join(config.attn_src_root, "examples")))
+
+if config.ptxas and os.path.exists(config.ptxas):
+    config.available_features.add("ptxas")

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Configures and builds attn in ./build (Ninja, ccache). Extra arguments are
+# passed to ninja (targets).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${ATTN_BUILD_DIR:-$root/build}"
+if [ ! -f "$build/build.ninja" ]; then
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
+fi
+cmake --build "$build" -- "$@"

@@ -658,14 +658,6 @@ func.func @f76(%x: tensor<8x10xf32>, %l: tensor<4xi32>) {
 
 // -----
 
-func.func @f77(%x: tensor<8x10xf32>, %l: tensor<8xi32>) {
-  // expected-error @below {{result has element type 'f64', expected 'f32'}}
-  %y = attn.cross_entropy %x, %l : tensor<8x10xf32>, tensor<8xi32> -> tensor<f64>
-  return
-}
-
-// -----
-
 func.func @f78(%x: tensor<2x16x8xf32>, %w: tensor<8x8xf32>, %b: tensor<8xf32>, %w1: tensor<8x16xf32>, %b1: tensor<16xf32>, %w2: tensor<16x8xf32>) {
   // expected-error @below {{heads must be positive and divide the model width 8, got 3}}
   %y = attn.layer.full %x params(%w, %b, %w, %b, %w, %b, %w, %b, %b, %b, %w1, %b1, %w2, %b, %b, %b) {heads = 3} : tensor<2x16x8xf32>, params(tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x16xf32>, tensor<16xf32>, tensor<16x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>)

@@ -4,6 +4,8 @@
 #include "VerifyUtils.h"
 
 #include "llvm/Support/MathExtras.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -62,6 +64,23 @@ ArrayRef<ParamSpec> mlir::attn::spadeLayerParams() {
       {"merge.b", {D::Model}, I::Zeros},
       ATTN_NORM_FFN_PARAMS};
   return specs;
+}
+
+std::string mlir::attn::stringifyParamInit(ParamInit init, double scale) {
+  switch (init) {
+  case I::Normal: {
+    std::string s;
+    llvm::raw_string_ostream(s) << "normal:" << llvm::format("%g", scale);
+    return s;
+  }
+  case I::Zeros: return "zeros";
+  case I::Ones: return "ones";
+  case I::S4DLogAReal: return "s4d_log_a_real";
+  case I::S4DAImag: return "s4d_a_imag";
+  case I::S4DLogDt: return "s4d_log_dt";
+  case I::S4DC: return "s4d_c";
+  }
+  llvm_unreachable("unknown initialisation");
 }
 
 SmallVector<int64_t, 3> mlir::attn::concreteShape(const ParamSpec &spec,

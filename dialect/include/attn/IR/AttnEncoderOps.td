@@ -114,6 +114,10 @@ def Attn_PoolOp : Attn_Op<"pool", [Pure]> {
 
 def Attn_CrossEntropyOp : Attn_Op<"cross_entropy", [Pure]> {
   let summary = "mean softmax cross-entropy over a batch";
+  let description = [{
+    The mean over the batch of -log softmax(logits[b])[labels[b]], computed
+    and returned in f32 (or f64) whatever the logits' element type.
+  }];
   let arguments = (ins Attn_FloatTensor:$logits,
                        TensorRankOf<[I32, I64], [1]>:$labels);
   let results = (outs 0DTensorOf<[F32, F64]>:$result);

@@ -7,6 +7,7 @@
 #include "llvm/ADT/StringRef.h"
 #include <cstdint>
 #include <optional>
+#include <string>
 
 namespace mlir::attn {
 
@@ -46,6 +47,10 @@ struct LayerDims {
 /// The concrete shape of `spec` for `dims`.
 llvm::SmallVector<int64_t, 3> concreteShape(const ParamSpec &spec,
                                             const LayerDims &dims);
+
+/// "normal:0.02", "zeros", "ones", "s4d_log_a_real", ...: how a parameter's
+/// initialisation is written in IR (attn.init) and read by the runtime.
+std::string stringifyParamInit(ParamInit init, double scale);
 
 /// The schemas, by layer kind.
 llvm::ArrayRef<ParamSpec> attentionLayerParams();

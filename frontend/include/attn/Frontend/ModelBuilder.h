@@ -1,0 +1,27 @@
+//===- ModelBuilder.h - model specs to attn IR ---------------------*- C++ -*-===//
+#ifndef ATTN_FRONTEND_MODELBUILDER_H
+#define ATTN_FRONTEND_MODELBUILDER_H
+
+#include "attn/Frontend/ModelSpec.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+
+namespace mlir::attn {
+
+/// Names of the argument attributes that describe a model function's
+/// interface to the runtime.
+constexpr llvm::StringLiteral kInputAttr = "attn.input"; // ids, lengths, ...
+constexpr llvm::StringLiteral kParamAttr = "attn.param"; // parameter name
+constexpr llvm::StringLiteral kInitAttr = "attn.init";   // initialisation
+
+/// Builds `func.func @forward` for `spec` at the end of `module`:
+///   (ids: [B, N] i32, lengths: [B] i32, labels: [B] i32, seed: i64,
+///    parameters...) -> (loss: f32, logits: [B, C])
+/// Every parameter argument carries its name and initialisation; positions 0
+/// of `ids` is the CLS token when `pool` is "cls".
+func::FuncOp buildModel(ModuleOp module, const ::attn::ModelSpec &spec);
+
+} // namespace mlir::attn
+
+#endif // ATTN_FRONTEND_MODELBUILDER_H

@@ -1,0 +1,72 @@
+//===- ModelSpec.h - model specifications -------------------------*- C++ -*-===//
+//
+// A model spec is a JSON document describing an encoder: the task's
+// vocabulary and classes, the shapes it is compiled for, the width, and its
+// stack of layers. `examples/*.json` are specs; the format is documented on
+// parseModelSpec below.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_FRONTEND_MODELSPEC_H
+#define ATTN_FRONTEND_MODELSPEC_H
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace attn {
+
+enum class LayerKind { Full, Window, Chunk, BigBird, Linear, Ssm, Spade };
+
+struct LayerSpec {
+  LayerKind kind = LayerKind::Full;
+  // window: radius in tokens, or in blocks with `block`.
+  int64_t radius = 0;
+  std::optional<int64_t> block;
+  // chunk: chunk size; spade: the local attention's size (window radius or
+  // chunk size, per `local`).
+  int64_t size = 0;
+  // bigbird (block is required): window radius, global and random blocks.
+  int64_t window = 1, global = 1, random = 3, seed = 0;
+  // linear
+  std::string featureMap = "elu_plus_one";
+  std::optional<int64_t> features, featureSeed;
+  bool causal = false;
+  // ssm, spade
+  int64_t state = 64;
+  bool bidirectional = false;
+  std::string local = "chunk";
+};
+
+struct ModelSpec {
+  std::string name;
+  std::string task;      ///< e.g. "listops"; informs the runtime's data
+  int64_t vocab = 0;     ///< token ids are in [0, vocab)
+  int64_t classes = 0;
+  int64_t batch = 0;     ///< compiled batch size
+  int64_t seqLen = 0;    ///< compiled sequence length (batches are padded)
+  int64_t width = 0, heads = 0, ffn = 0;
+  double dropout = 0.1;
+  std::string pool = "cls"; ///< "cls" or "mean"
+  std::string dtype = "f32";
+  std::vector<LayerSpec> layers;
+};
+
+/// Parses a spec. Keys (defaults in ModelSpec/LayerSpec):
+///   name, task, vocab, classes, batch, seq_len, width, heads, ffn, dropout,
+///   pool, dtype, layers: [ { kind: full|window|chunk|bigbird|linear|ssm|spade,
+///     radius, block, size, window, global, random, seed, feature_map,
+///     features, feature_seed, causal, state, bidirectional, local } ]
+/// Errors name `filename` and the line (syntax) or the JSON path (meaning).
+/// Unknown keys are errors, so that a typo is never silently ignored.
+llvm::Expected<ModelSpec> parseModelSpec(llvm::StringRef json,
+                                         llvm::StringRef filename);
+
+const char *stringifyLayerKind(LayerKind kind);
+
+} // namespace attn
+
+#endif // ATTN_FRONTEND_MODELSPEC_H

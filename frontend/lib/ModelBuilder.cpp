@@ -1,0 +1,202 @@
+//===- ModelBuilder.cpp - model specs to attn IR --------------------------===//
+
+#include "attn/Frontend/ModelBuilder.h"
+#include "attn/IR/AttnOps.h"
+
+#include "mlir/IR/Builders.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+using ::attn::LayerKind;
+using ::attn::LayerSpec;
+using ::attn::ModelSpec;
+
+namespace {
+/// A parameter argument before the function exists.
+struct Param {
+  std::string name;
+  RankedTensorType type;
+  std::string init;
+};
+
+/// Collects parameters in argument order, then hands them out in the same
+/// order while the body is built.
+class Params {
+public:
+  void add(std::string name, RankedTensorType type, std::string init) {
+    params.push_back({std::move(name), type, std::move(init)});
+  }
+  ArrayRef<Param> all() const { return params; }
+  SmallVector<Value> take(Block &entry, size_t count) {
+    SmallVector<Value> out;
+    for (size_t i = 0; i < count; ++i)
+      out.push_back(entry.getArgument(firstArg + next++));
+    return out;
+  }
+  unsigned firstArg = 0;
+
+private:
+  std::vector<Param> params;
+  size_t next = 0;
+};
+
+ArrayRef<ParamSpec> schemaOf(LayerKind kind) {
+  switch (kind) {
+  case LayerKind::Ssm: return ssmLayerParams();
+  case LayerKind::Spade: return spadeLayerParams();
+  default: return attentionLayerParams();
+  }
+}
+
+LayerDims dimsOf(const ModelSpec &spec, const LayerSpec &layer) {
+  LayerDims dims;
+  dims.model = spec.width;
+  dims.hidden = spec.ffn;
+  dims.state = layer.state;
+  dims.bidirectional = layer.bidirectional;
+  return dims;
+}
+
+template <class Op>
+Value createLayer(OpBuilder &b, Location loc, Value x, ValueRange params,
+                  Value lengths, Value seed, SmallVector<NamedAttribute> attrs) {
+  SmallVector<Value> operands{x};
+  llvm::append_range(operands, params);
+  operands.push_back(lengths);
+  operands.push_back(seed);
+  attrs.push_back(b.getNamedAttr(
+      "operandSegmentSizes",
+      b.getDenseI32ArrayAttr({1, static_cast<int32_t>(params.size()), 1, 1})));
+  return Op::create(b, loc, TypeRange{x.getType()}, operands, attrs)
+      .getResult();
+}
+
+Value buildLayer(OpBuilder &b, Location loc, const ModelSpec &spec,
+                 const LayerSpec &layer, Value x, ValueRange params,
+                 Value lengths, Value seed) {
+  auto i64 = [&](int64_t v) { return b.getI64IntegerAttr(v); };
+  SmallVector<NamedAttribute> attrs{
+      b.getNamedAttr("dropout", b.getF64FloatAttr(spec.dropout))};
+  auto add = [&](StringRef name, Attribute value) {
+    attrs.push_back(b.getNamedAttr(name, value));
+  };
+  if (layer.kind != LayerKind::Ssm)
+    add("heads", i64(spec.heads));
+  switch (layer.kind) {
+  case LayerKind::Full:
+    return createLayer<FullLayerOp>(b, loc, x, params, lengths, seed, attrs);
+  case LayerKind::Window:
+    add("radius", i64(layer.radius));
+    if (layer.block)
+      add("block", i64(*layer.block));
+    return createLayer<WindowLayerOp>(b, loc, x, params, lengths, seed, attrs);
+  case LayerKind::Chunk:
+    add("size", i64(layer.size));
+    return createLayer<ChunkLayerOp>(b, loc, x, params, lengths, seed, attrs);
+  case LayerKind::BigBird:
+    add("block", i64(*layer.block));
+    add("window", i64(layer.window));
+    add("global", i64(layer.global));
+    add("random", i64(layer.random));
+    add("seed_blocks", i64(layer.seed));
+    return createLayer<BigBirdLayerOp>(b, loc, x, params, lengths, seed, attrs);
+  case LayerKind::Linear:
+    add("feature_map",
+        FeatureMapKindAttr::get(b.getContext(),
+                                *symbolizeFeatureMapKind(layer.featureMap)));
+    if (layer.features)
+      add("features", i64(*layer.features));
+    if (layer.featureSeed)
+      add("seed_features", i64(*layer.featureSeed));
+    if (layer.causal)
+      add("causal", b.getUnitAttr());
+    return createLayer<LinearLayerOp>(b, loc, x, params, lengths, seed, attrs);
+  case LayerKind::Ssm:
+    if (layer.bidirectional)
+      add("bidirectional", b.getUnitAttr());
+    return createLayer<SsmLayerOp>(b, loc, x, params, lengths, seed, attrs);
+  case LayerKind::Spade:
+    add("local", LocalKindAttr::get(b.getContext(),
+                                    *symbolizeLocalKind(layer.local)));
+    add("local_size", i64(layer.size));
+    if (layer.bidirectional)
+      add("bidirectional", b.getUnitAttr());
+    return createLayer<SpadeLayerOp>(b, loc, x, params, lengths, seed, attrs);
+  }
+  llvm_unreachable("unknown layer kind");
+}
+} // namespace
+
+func::FuncOp mlir::attn::buildModel(ModuleOp module, const ModelSpec &spec) {
+  MLIRContext *ctx = module.getContext();
+  OpBuilder b(ctx);
+  Location loc = NameLoc::get(b.getStringAttr(spec.name));
+  Type elem = spec.dtype == "bf16" ? Type(b.getBF16Type()) : b.getF32Type();
+  auto tensor = [&](ArrayRef<int64_t> shape, Type t) {
+    return RankedTensorType::get(shape, t);
+  };
+  const int64_t B = spec.batch, N = spec.seqLen, D = spec.width;
+  const std::string normal = stringifyParamInit(ParamInit::Normal, 0.02);
+
+  Params params;
+  params.add("embed.tokens", tensor({spec.vocab, D}, elem), normal);
+  params.add("embed.positions", tensor({N, D}, elem), normal);
+  params.add("embed.ln.gamma", tensor({D}, elem), "ones");
+  params.add("embed.ln.beta", tensor({D}, elem), "zeros");
+  for (auto [i, layer] : llvm::enumerate(spec.layers))
+    for (const ParamSpec &p : schemaOf(layer.kind))
+      params.add("layers." + std::to_string(i) + "." + p.name,
+                 tensor(concreteShape(p, dimsOf(spec, layer)), elem),
+                 stringifyParamInit(p.init, p.scale));
+  params.add("classifier.w", tensor({D, spec.classes}, elem), normal);
+  params.add("classifier.b", tensor({spec.classes}, elem), "zeros");
+
+  Type i32 = b.getI32Type();
+  SmallVector<Type> argTypes{tensor({B, N}, i32), tensor({B}, i32),
+                             tensor({B}, i32), b.getI64Type()};
+  SmallVector<StringRef> inputNames{"ids", "lengths", "labels", "seed"};
+  params.firstArg = argTypes.size();
+  for (const Param &p : params.all())
+    argTypes.push_back(p.type);
+  Type logitsType = tensor({B, spec.classes}, elem);
+  Type lossType = tensor({}, b.getF32Type());
+  auto fnType = b.getFunctionType(argTypes, {lossType, logitsType});
+
+  b.setInsertionPointToEnd(module.getBody());
+  auto fn = func::FuncOp::create(b, loc, "forward", fnType);
+  for (auto [i, name] : llvm::enumerate(inputNames))
+    fn.setArgAttr(i, kInputAttr, b.getStringAttr(name));
+  for (auto [i, p] : llvm::enumerate(params.all())) {
+    fn.setArgAttr(params.firstArg + i, kParamAttr, b.getStringAttr(p.name));
+    fn.setArgAttr(params.firstArg + i, kInitAttr, b.getStringAttr(p.init));
+  }
+  Block &entry = *fn.addEntryBlock();
+  b.setInsertionPointToStart(&entry);
+  Value ids = entry.getArgument(0), lengths = entry.getArgument(1),
+        labels = entry.getArgument(2), seed = entry.getArgument(3);
+  Type hidden = tensor({B, N, D}, elem);
+
+  SmallVector<Value> embed = params.take(entry, 4);
+  Value x = EmbeddingOp::create(b, loc, hidden, ids, embed[0]);
+  x = AddPositionsOp::create(b, loc, x, embed[1]);
+  x = LayerNormOp::create(b, loc, x, embed[2], embed[3],
+                          b.getF64FloatAttr(1e-12));
+  if (spec.dropout > 0)
+    x = DropoutOp::create(b, loc, x, seed, b.getF64FloatAttr(spec.dropout),
+                          b.getI64IntegerAttr(0));
+  for (const LayerSpec &layer : spec.layers) {
+    SmallVector<Value> layerParams =
+        params.take(entry, schemaOf(layer.kind).size());
+    x = buildLayer(b, loc, spec, layer, x, layerParams, lengths, seed);
+  }
+  bool cls = spec.pool == "cls";
+  Value pooled = PoolOp::create(
+      b, loc, tensor({B, D}, elem), x,
+      cls ? PoolKind::cls : PoolKind::mean, cls ? Value() : lengths);
+  SmallVector<Value> head = params.take(entry, 2);
+  Value logits =
+      ProjectOp::create(b, loc, logitsType, pooled, head[0], head[1]);
+  Value loss = CrossEntropyOp::create(b, loc, lossType, logits, labels);
+  func::ReturnOp::create(b, loc, ValueRange{loss, logits});
+  return fn;
+}

@@ -9,152 +9,19 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "attn/IR/AttnOps.h"
-
-#include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/IR/MLIRContext.h"
-#include "mlir/Parser/Parser.h"
+#include "MaskPatternCheck.h"
 
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <set>
 
 using namespace mlir;
 using namespace mlir::attn;
+using ::attn::test::MaskCase;
+using ::attn::test::paddingLengths;
+using ::attn::test::ParsedCase;
 
 namespace {
-
-constexpr int64_t kMaxLen = 300;
-constexpr int64_t kTiles[] = {16, 32, 64, 128};
-
-/// Key-padding lengths derived from n, one per batch entry.
-std::vector<int64_t> paddingLengths(int64_t n) {
-  return {n, (n * 2) / 3, 1, 0};
-}
-
-class Lengths : public RuntimeData {
-public:
-  explicit Lengths(int64_t n) : values(paddingLengths(n)) {}
-  int64_t lookup(Value, int64_t index) const override { return values[index]; }
-  std::vector<int64_t> values;
-};
-
-using Reference = std::function<bool(int64_t b, int64_t q, int64_t k,
-                                     int64_t n)>;
-
-struct Case {
-  const char *name;
-  const char *body; // ops of a function, the last one defining %m
-  Reference reference;
-};
-
-void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }
-
-/// Owns the parsed function of one case.
-class Parsed {
-public:
-  explicit Parsed(const Case &c) {
-    context.loadDialect<AttnDialect, arith::ArithDialect, func::FuncDialect,
-                        tensor::TensorDialect>();
-    // The case's last op defines %m.
-    std::string src = std::string("func.func @m(%len: tensor<4xi32>) {\n") +
-                      c.body + "\n  return\n}\n";
-    module = parseSourceString<ModuleOp>(src, &context);
-    if (!module)
-      return;
-    auto fn = cast<func::FuncOp>(module->getBody()->front());
-    Operation *last = fn.getBody().front().getTerminator()->getPrevNode();
-    pattern = dyn_cast_or_null<MaskPattern>(last);
-  }
-  MLIRContext context;
-  OwningOpRef<ModuleOp> module;
-  MaskPattern pattern;
-};
-
-/// Kept-pair counts of a truth matrix over rectangles, in O(1).
-class PrefixSums {
-public:
-  explicit PrefixSums(int64_t n) : n(n), sums((n + 1) * (n + 1), 0) {}
-  void set(int64_t q, int64_t k) { sums[(q + 1) * (n + 1) + (k + 1)] = 1; }
-  void finish() {
-    for (int64_t q = 1; q <= n; ++q)
-      for (int64_t k = 1; k <= n; ++k)
-        sums[q * (n + 1) + k] += sums[(q - 1) * (n + 1) + k] +
-                                 sums[q * (n + 1) + k - 1] -
-                                 sums[(q - 1) * (n + 1) + k - 1];
-  }
-  int64_t count(const TileRange &t) const {
-    auto at = [&](int64_t q, int64_t k) { return sums[q * (n + 1) + k]; };
-    return at(t.qEnd, t.kEnd) - at(t.qBegin, t.kEnd) - at(t.qEnd, t.kBegin) +
-           at(t.qBegin, t.kBegin);
-  }
-
-private:
-  int64_t n;
-  std::vector<int64_t> sums;
-};
-
-/// Checks one case for every length, batch entry and tile size.
-void checkCase(const Case &c) {
-  Parsed parsed(c);
-  ASSERT_TRUE(parsed.module) << "case " << c.name << " does not parse";
-  ASSERT_TRUE(parsed.pattern) << "case " << c.name << " has no pattern";
-  MaskPattern pattern = parsed.pattern;
-  bool runtime = !pattern.hasStaticClassification();
-  int64_t batches = runtime ? 4 : 1;
-  for (int64_t n = 1; n <= kMaxLen; ++n) {
-    Lengths lengths(n);
-    for (int64_t b = 0; b < batches; ++b) {
-      MaskContext ctx{n, b, runtime ? &lengths : nullptr};
-      PrefixSums kept(n);
-      for (int64_t q = 0; q < n; ++q) {
-        for (int64_t k = 0; k < n; ++k) {
-          bool value = pattern.evaluate(ctx, q, k);
-          ASSERT_EQ(value, c.reference(b, q, k, n))
-              << c.name << ": predicate disagrees with the definition at n="
-              << n << " b=" << b << " q=" << q << " k=" << k;
-          if (value)
-            kept.set(q, k);
-        }
-      }
-      kept.finish();
-      for (int64_t tile : kTiles) {
-        for (int64_t q0 = 0; q0 < n; q0 += tile) {
-          for (int64_t k0 = 0; k0 < n; k0 += tile) {
-            TileRange t{q0, std::min(q0 + tile, n), k0, std::min(k0 + tile, n)};
-            int64_t count = kept.count(t);
-            int64_t size = (t.qEnd - t.qBegin) * (t.kEnd - t.kBegin);
-            TileKind expected = count == 0      ? TileKind::Empty
-                                : count == size ? TileKind::Full
-                                                : TileKind::Partial;
-            TileKind actual = pattern.classifyTile(ctx, t);
-            ASSERT_EQ(actual, expected)
-                << c.name << ": tile q[" << t.qBegin << "," << t.qEnd
-                << ") k[" << t.kBegin << "," << t.kEnd << ") at n=" << n
-                << " b=" << b << " classified "
-                << stringifyTileKind(actual).str() << ", has " << count
-                << " of " << size << " pairs kept";
-            if (!runtime)
-              continue;
-            // Without runtime data the answer holds within the key limit;
-            // what it claims there must be true.
-            MaskContext noData{n, b, nullptr};
-            int64_t limit = *pattern.evaluateKeyLimit(ctx);
-            if (t.kEnd > limit)
-              continue;
-            TileKind within = pattern.classifyTile(noData, t);
-            ASSERT_EQ(within, actual)
-                << c.name << ": classification without runtime data differs "
-                << "inside the key limit at n=" << n << " b=" << b;
-          }
-        }
-      }
-    }
-  }
-}
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t absDiff(int64_t a, int64_t b) { return a > b ? a - b : b - a; }
@@ -167,7 +34,7 @@ bool bigbirdRandom(int64_t q, int64_t k, int64_t n, int64_t block,
   return std::find(row.begin(), row.end(), k / block) != row.end();
 }
 
-const Case kCases[] = {
+const MaskCase kCases[] = {
     {"full", "%m0 = attn.mask.full\n"
              "%m = attn.mask.intersect %m0, %m0 : !attn.mask, !attn.mask",
      [](int64_t, int64_t, int64_t, int64_t) { return true; }},
@@ -340,28 +207,32 @@ const Case kCases[] = {
      }},
 };
 
-class MaskPatternTest : public ::testing::TestWithParam<Case> {};
+class MaskPatternTest : public ::testing::TestWithParam<MaskCase> {};
 
 TEST_P(MaskPatternTest, ClassificationMatchesPredicate) {
-  checkCase(GetParam());
+  ::attn::test::checkMaskCase(GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(Patterns, MaskPatternTest,
                          ::testing::ValuesIn(kCases),
-                         [](const ::testing::TestParamInfo<Case> &info) {
+                         [](const ::testing::TestParamInfo<MaskCase> &info) {
                            return std::string(info.param.name);
                          });
 
 TEST(MaskPatternInterface, StaticnessAndKeyLimits) {
-  Parsed parsed(kCases[22]); // bigbird_padded
+  ParsedCase parsed(kCases[22]); // bigbird_padded
   ASSERT_TRUE(parsed.pattern);
   EXPECT_FALSE(parsed.pattern.hasStaticClassification());
-  Lengths lengths(100);
+  struct : RuntimeData {
+    int64_t lookup(Value, int64_t index) const override {
+      return paddingLengths(100)[index];
+    }
+  } lengths;
   for (int64_t b = 0; b < 4; ++b) {
     MaskContext ctx{100, b, &lengths};
-    EXPECT_EQ(parsed.pattern.evaluateKeyLimit(ctx), lengths.values[b]);
+    EXPECT_EQ(parsed.pattern.evaluateKeyLimit(ctx), paddingLengths(100)[b]);
   }
-  Parsed bigbird(kCases[16]);
+  ParsedCase bigbird(kCases[16]);
   ASSERT_TRUE(bigbird.pattern);
   EXPECT_TRUE(bigbird.pattern.hasStaticClassification());
   EXPECT_EQ(bigbird.pattern.evaluateKeyLimit(MaskContext{100, 0, nullptr}),

@@ -5,20 +5,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "attn/IR/AttnDialect.h"
-
-#include "mlir/IR/DialectRegistry.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
-#include "mlir/InitAllPasses.h"
-#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "AttnOptMain.h"
 
 int main(int argc, char **argv) {
-  mlir::registerAllPasses();
   mlir::DialectRegistry registry;
-  mlir::registerAllDialects(registry);
-  mlir::registerAllExtensions(registry);
-  registry.insert<mlir::attn::AttnDialect>();
-  return mlir::asMainReturnCode(
-      mlir::MlirOptMain(argc, argv, "attn optimizer driver\n", registry));
+  return mlir::attn::attnOptMain(argc, argv, registry);
 }

@@ -21,7 +21,16 @@ def Attn_Dialect : Dialect {
   let useDefaultTypePrinterParser = 1;
   let useDefaultAttributePrinterParser = 1;
   let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
                            "::mlir::tensor::TensorDialect"];
+  let extraClassDeclaration = [{
+    /// Registers pattern ops defined outside this library, from a dialect
+    /// extension (see examples/longformer).
+    template <typename... OpTys>
+    void addPatternOps() {
+      addOperations<OpTys...>();
+    }
+  }];
 }
 
 class Attn_Op<string mnemonic, list<Trait> traits = []>

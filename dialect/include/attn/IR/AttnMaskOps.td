@@ -2,22 +2,11 @@
 #ifndef ATTN_MASK_OPS_TD
 #define ATTN_MASK_OPS_TD
 
-include "attn/IR/AttnBase.td"
-include "attn/IR/AttnTypes.td"
-include "attn/IR/AttnInterfaces.td"
+include "attn/IR/AttnMaskBase.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/ControlFlowInterfaces.td"
 include "mlir/IR/RegionKindInterface.td"
-
-// `overrides` names the MaskPattern methods with defaults that an op
-// implements itself.
-class Attn_MaskOp<string mnemonic, list<Trait> traits = [],
-                  list<string> overrides = []>
-    : Attn_Op<"mask." # mnemonic, !listconcat([Pure, InferTypeOpAdaptor,
-        DeclareOpInterfaceMethods<MaskPatternInterface, overrides>], traits)> {
-  let results = (outs Attn_MaskType:$result);
-}
 
 def Attn_FullMaskOp : Attn_MaskOp<"full"> {
   let summary = "every pair interacts (dense attention)";

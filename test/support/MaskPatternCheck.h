@@ -1,0 +1,57 @@
+//===- MaskPatternCheck.h - checking a pattern's classification -*- C++ -*-===//
+//
+// The check every mask pattern must pass, shared by the dialect's patterns
+// and patterns defined elsewhere (examples/longformer): for every sequence
+// length from 1 to 300 and tiles of 16, 32, 64 and 128, each tile's
+// classification must agree with the element predicate on every pair of the
+// tile, and the predicate with an independent statement of the definition.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_TEST_SUPPORT_MASKPATTERNCHECK_H
+#define ATTN_TEST_SUPPORT_MASKPATTERNCHECK_H
+
+#include "attn/IR/AttnOps.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "mlir/IR/BuiltinOps.h"
+
+#include <functional>
+#include <ostream>
+#include <vector>
+
+namespace attn::test {
+
+/// Key-padding lengths derived from n, one per batch entry (4 entries).
+std::vector<int64_t> paddingLengths(int64_t n);
+
+using Reference =
+    std::function<bool(int64_t b, int64_t q, int64_t k, int64_t n)>;
+
+struct MaskCase {
+  const char *name;
+  const char *body; // ops of a function (%len: tensor<4xi32>), the last one
+                    // defining the mask under test
+  Reference reference;
+};
+
+inline void PrintTo(const MaskCase &c, std::ostream *os) { *os << c.name; }
+
+/// Owns the parsed function of one case.
+class ParsedCase {
+public:
+  ParsedCase(const MaskCase &c,
+             std::function<void(mlir::DialectRegistry &)> extend = {});
+  mlir::MLIRContext context;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  mlir::attn::MaskPattern pattern;
+};
+
+/// Runs the check with GoogleTest assertions.
+void checkMaskCase(const MaskCase &c,
+                   std::function<void(mlir::DialectRegistry &)> extend = {});
+
+} // namespace attn::test
+
+#endif // ATTN_TEST_SUPPORT_MASKPATTERNCHECK_H

@@ -1,0 +1,19 @@
+//===- AttnOptMain.cpp - the attn-opt driver, reusable --------------------===//
+
+#include "AttnOptMain.h"
+
+#include "attn/IR/AttnDialect.h"
+
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+
+int mlir::attn::attnOptMain(int argc, char **argv, DialectRegistry &registry) {
+  registerAllPasses();
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registry.insert<AttnDialect>();
+  return asMainReturnCode(
+      MlirOptMain(argc, argv, "attn optimizer driver\n", registry));
+}

@@ -70,11 +70,12 @@ bool LongformerMaskOp::evaluate(const MaskContext &, int64_t q, int64_t k) {
   return std::abs(d) <= getRadius() * getDilation() && d % getDilation() == 0;
 }
 
-Value LongformerMaskOp::buildPredicate(PredicateBuilder &pb, Value q,
-                                       Value k) {
+Value LongformerMaskOp::buildPredicate(PredicateBuilder &pb, Value q, Value k) {
   OpBuilder &b = pb.builder;
   Location loc = pb.loc;
-  auto cst = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); };
+  auto cst = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
   auto cmp = [&](arith::CmpIPredicate p, Value x, Value y) {
     return arith::CmpIOp::create(b, loc, p, x, y);
   };
@@ -83,8 +84,8 @@ Value LongformerMaskOp::buildPredicate(PredicateBuilder &pb, Value q,
   int64_t reach = getRadius() * getDilation();
   Value inReach = arith::AndIOp::create(b, loc, cmp(P::sle, d, cst(reach)),
                                         cmp(P::sge, d, cst(-reach)));
-  Value aligned = cmp(P::eq, arith::RemSIOp::create(b, loc, d, cst(getDilation())),
-                      cst(0));
+  Value aligned =
+      cmp(P::eq, arith::RemSIOp::create(b, loc, d, cst(getDilation())), cst(0));
   Value kept = arith::AndIOp::create(b, loc, inReach, aligned);
   for (int64_t pos : getGlobals()) {
     Value global = arith::OrIOp::create(b, loc, cmp(P::eq, q, cst(pos)),
@@ -107,9 +108,10 @@ LogicalResult LongformerMaskOp::verify() {
   return success();
 }
 
-LogicalResult LongformerMaskOp::inferReturnTypes(
-    MLIRContext *ctx, std::optional<Location>, Adaptor,
-    SmallVectorImpl<Type> &types) {
+LogicalResult LongformerMaskOp::inferReturnTypes(MLIRContext *ctx,
+                                                 std::optional<Location>,
+                                                 Adaptor,
+                                                 SmallVectorImpl<Type> &types) {
   types.push_back(MaskType::get(ctx));
   return success();
 }

@@ -1,4 +1,5 @@
-//===- LongformerOps.h - a sparsity pattern from outside the dialect -*- C++ -*-===//
+//===- LongformerOps.h - a sparsity pattern from outside the dialect -*- C++
+//-*-===//
 #ifndef ATTN_EXAMPLES_LONGFORMER_OPS_H
 #define ATTN_EXAMPLES_LONGFORMER_OPS_H
 

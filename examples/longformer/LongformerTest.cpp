@@ -38,7 +38,8 @@ const MaskCase kCases[] = {
        return longformer(q, k, 20, 2, {});
      }},
     {"dense_globals",
-     "%m = attn.mask.longformer radius 0 dilation 1 globals [0, 1, 2, 3, 4, 5, 6, 7]",
+     "%m = attn.mask.longformer radius 0 dilation 1 globals [0, 1, 2, 3, 4, 5, "
+     "6, 7]",
      [](int64_t, int64_t q, int64_t k, int64_t) {
        return longformer(q, k, 0, 1, {0, 1, 2, 3, 4, 5, 6, 7});
      }},

@@ -42,9 +42,12 @@ private:
 
 ArrayRef<ParamSpec> schemaOf(LayerKind kind) {
   switch (kind) {
-  case LayerKind::Ssm: return ssmLayerParams();
-  case LayerKind::Spade: return spadeLayerParams();
-  default: return attentionLayerParams();
+  case LayerKind::Ssm:
+    return ssmLayerParams();
+  case LayerKind::Spade:
+    return spadeLayerParams();
+  default:
+    return attentionLayerParams();
   }
 }
 
@@ -59,7 +62,8 @@ LayerDims dimsOf(const ModelSpec &spec, const LayerSpec &layer) {
 
 template <class Op>
 Value createLayer(OpBuilder &b, Location loc, Value x, ValueRange params,
-                  Value lengths, Value seed, SmallVector<NamedAttribute> attrs) {
+                  Value lengths, Value seed,
+                  SmallVector<NamedAttribute> attrs) {
   SmallVector<Value> operands{x};
   llvm::append_range(operands, params);
   operands.push_back(lengths);
@@ -116,8 +120,8 @@ Value buildLayer(OpBuilder &b, Location loc, const ModelSpec &spec,
       add("bidirectional", b.getUnitAttr());
     return createLayer<SsmLayerOp>(b, loc, x, params, lengths, seed, attrs);
   case LayerKind::Spade:
-    add("local", LocalKindAttr::get(b.getContext(),
-                                    *symbolizeLocalKind(layer.local)));
+    add("local",
+        LocalKindAttr::get(b.getContext(), *symbolizeLocalKind(layer.local)));
     add("local_size", i64(layer.size));
     if (layer.bidirectional)
       add("bidirectional", b.getUnitAttr());
@@ -190,9 +194,9 @@ func::FuncOp mlir::attn::buildModel(ModuleOp module, const ModelSpec &spec) {
     x = buildLayer(b, loc, spec, layer, x, layerParams, lengths, seed);
   }
   bool cls = spec.pool == "cls";
-  Value pooled = PoolOp::create(
-      b, loc, tensor({B, D}, elem), x,
-      cls ? PoolKind::cls : PoolKind::mean, cls ? Value() : lengths);
+  Value pooled = PoolOp::create(b, loc, tensor({B, D}, elem), x,
+                                cls ? PoolKind::cls : PoolKind::mean,
+                                cls ? Value() : lengths);
   SmallVector<Value> head = params.take(entry, 2);
   Value logits =
       ProjectOp::create(b, loc, logitsType, pooled, head[0], head[1]);

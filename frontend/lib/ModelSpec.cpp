@@ -15,13 +15,20 @@ namespace attn {
 
 const char *stringifyLayerKind(LayerKind kind) {
   switch (kind) {
-  case LayerKind::Full: return "full";
-  case LayerKind::Window: return "window";
-  case LayerKind::Chunk: return "chunk";
-  case LayerKind::BigBird: return "bigbird";
-  case LayerKind::Linear: return "linear";
-  case LayerKind::Ssm: return "ssm";
-  case LayerKind::Spade: return "spade";
+  case LayerKind::Full:
+    return "full";
+  case LayerKind::Window:
+    return "window";
+  case LayerKind::Chunk:
+    return "chunk";
+  case LayerKind::BigBird:
+    return "bigbird";
+  case LayerKind::Linear:
+    return "linear";
+  case LayerKind::Ssm:
+    return "ssm";
+  case LayerKind::Spade:
+    return "spade";
   }
   return "?";
 }
@@ -145,9 +152,9 @@ bool parseLayer(const json::Value &value, json::Path path, LayerSpec &layer,
     return ok;
   };
   std::string kind;
-  if (!r.string("kind", kind, true,
-                {"full", "window", "chunk", "bigbird", "linear", "ssm",
-                 "spade"}))
+  if (!r.string(
+          "kind", kind, true,
+          {"full", "window", "chunk", "bigbird", "linear", "ssm", "spade"}))
     return done(false);
   layer.kind = llvm::StringSwitch<LayerKind>(kind)
                    .Case("full", LayerKind::Full)
@@ -168,14 +175,14 @@ bool parseLayer(const json::Value &value, json::Path path, LayerSpec &layer,
     return done(r.onlyKeys({"kind", "size"}) &&
                 r.integer("size", layer.size, true, 1));
   case LayerKind::BigBird:
-    return done(r.onlyKeys({"kind", "block", "window", "global", "random",
-                            "seed"}) &&
-                r.optionalInteger("block", layer.block, 1) &&
-                (layer.block || r.fail("block", "is required")) &&
-                r.integer("window", layer.window, false, 0) &&
-                r.integer("global", layer.global, false, 0) &&
-                r.integer("random", layer.random, false, 0) &&
-                r.integer("seed", layer.seed, false, 0));
+    return done(
+        r.onlyKeys({"kind", "block", "window", "global", "random", "seed"}) &&
+        r.optionalInteger("block", layer.block, 1) &&
+        (layer.block || r.fail("block", "is required")) &&
+        r.integer("window", layer.window, false, 0) &&
+        r.integer("global", layer.global, false, 0) &&
+        r.integer("random", layer.random, false, 0) &&
+        r.integer("seed", layer.seed, false, 0));
   case LayerKind::Linear:
     return done(r.onlyKeys({"kind", "feature_map", "features", "feature_seed",
                             "causal"}) &&
@@ -189,12 +196,12 @@ bool parseLayer(const json::Value &value, json::Path path, LayerSpec &layer,
                 r.integer("state", layer.state, false, 1) &&
                 r.boolean("bidirectional", layer.bidirectional));
   case LayerKind::Spade:
-    return done(r.onlyKeys({"kind", "state", "bidirectional", "local",
-                            "size"}) &&
-                r.integer("state", layer.state, false, 1) &&
-                r.boolean("bidirectional", layer.bidirectional) &&
-                r.string("local", layer.local, false, {"window", "chunk"}) &&
-                r.integer("size", layer.size, true, 1));
+    return done(
+        r.onlyKeys({"kind", "state", "bidirectional", "local", "size"}) &&
+        r.integer("state", layer.state, false, 1) &&
+        r.boolean("bidirectional", layer.bidirectional) &&
+        r.string("local", layer.local, false, {"window", "chunk"}) &&
+        r.integer("size", layer.size, true, 1));
   }
   return false;
 }

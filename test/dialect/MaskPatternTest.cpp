@@ -35,12 +35,14 @@ bool bigbirdRandom(int64_t q, int64_t k, int64_t n, int64_t block,
 }
 
 const MaskCase kCases[] = {
-    {"full", "%m0 = attn.mask.full\n"
-             "%m = attn.mask.intersect %m0, %m0 : !attn.mask, !attn.mask",
+    {"full",
+     "%m0 = attn.mask.full\n"
+     "%m = attn.mask.intersect %m0, %m0 : !attn.mask, !attn.mask",
      [](int64_t, int64_t, int64_t, int64_t) { return true; }},
-    {"causal", "%m0 = attn.mask.causal\n"
-               "%m1 = attn.mask.full\n"
-               "%m = attn.mask.intersect %m0, %m1 : !attn.mask, !attn.mask",
+    {"causal",
+     "%m0 = attn.mask.causal\n"
+     "%m1 = attn.mask.full\n"
+     "%m = attn.mask.intersect %m0, %m1 : !attn.mask, !attn.mask",
      [](int64_t, int64_t q, int64_t k, int64_t) { return k <= q; }},
     {"window_element", "%m = attn.mask.window radius 5",
      [](int64_t, int64_t q, int64_t k, int64_t) { return absDiff(q, k) <= 5; }},
@@ -75,7 +77,8 @@ const MaskCase kCases[] = {
      [](int64_t, int64_t q, int64_t k, int64_t n) {
        return bigbirdRandom(q, k, n, 16, 3, 42, 1, 1);
      }},
-    {"random_blocks_plain", "%m = attn.mask.random_blocks count 2 block 32 seed 7",
+    {"random_blocks_plain",
+     "%m = attn.mask.random_blocks count 2 block 32 seed 7",
      [](int64_t, int64_t q, int64_t k, int64_t n) {
        return bigbirdRandom(q, k, n, 32, 2, 7, 0, -1);
      }},
@@ -213,8 +216,7 @@ TEST_P(MaskPatternTest, ClassificationMatchesPredicate) {
   ::attn::test::checkMaskCase(GetParam());
 }
 
-INSTANTIATE_TEST_SUITE_P(Patterns, MaskPatternTest,
-                         ::testing::ValuesIn(kCases),
+INSTANTIATE_TEST_SUITE_P(Patterns, MaskPatternTest, ::testing::ValuesIn(kCases),
                          [](const ::testing::TestParamInfo<MaskCase> &info) {
                            return std::string(info.param.name);
                          });

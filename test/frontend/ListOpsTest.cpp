@@ -44,7 +44,8 @@ int evaluateText(const std::string &text) {
       } else {
         std::sort(args.begin(), args.end());
         size_t n = args.size();
-        double median = n % 2 ? args[n / 2] : (args[n / 2 - 1] + args[n / 2]) / 2.0;
+        double median =
+            n % 2 ? args[n / 2] : (args[n / 2 - 1] + args[n / 2]) / 2.0;
         v = static_cast<int>(median); // np.median, then int()
       }
       frames.top().second.push_back(v);
@@ -203,10 +204,14 @@ TEST(ListOpsLoader, ReportsMalformedLines) {
     const char *content;
     const char *message;
   } cases[] = {
-      {"Src\tTarget\n", ":1: expected the header 'Source<TAB>Target', got 'Src\tTarget'"},
-      {"Source\tTarget\n( [MAX 2 ] ) 9\n", ":2: missing tab between source and target"},
-      {"Source\tTarget\n[MAX 2 ]\t9\n[MIN 3 ]\t12\n", ":3: label must be a digit 0-9, got '12'"},
-      {"Source\tTarget\n[MAX 2 ]\t9\t1\n", ":2: more than two tab-separated fields"},
+      {"Src\tTarget\n",
+       ":1: expected the header 'Source<TAB>Target', got 'Src\tTarget'"},
+      {"Source\tTarget\n( [MAX 2 ] ) 9\n",
+       ":2: missing tab between source and target"},
+      {"Source\tTarget\n[MAX 2 ]\t9\n[MIN 3 ]\t12\n",
+       ":3: label must be a digit 0-9, got '12'"},
+      {"Source\tTarget\n[MAX 2 ]\t9\t1\n",
+       ":2: more than two tab-separated fields"},
       {"Source\tTarget\n[MAX 2 ]\t9\n[MAX x ]\t1\n", ":3: unknown token 'x'"},
       {"Source\tTarget\n[MAX 2 ]\t9\n\n[MAX 2 ]\t9\n", ":3: empty line"},
       {"Source\tTarget\n\"[MAX 2 ]\t9\n", ":2: malformed quoting"},
@@ -215,7 +220,8 @@ TEST(ListOpsLoader, ReportsMalformedLines) {
   };
   int i = 0;
   for (const Bad &c : cases) {
-    std::string path = writeTemp("bad" + std::to_string(i++) + ".tsv", c.content);
+    std::string path =
+        writeTemp("bad" + std::to_string(i++) + ".tsv", c.content);
     std::string err;
     EXPECT_FALSE(loadTsv(path, &err)) << c.content;
     EXPECT_EQ(err, path + c.message);

@@ -89,8 +89,9 @@ void checkMaskCase(const MaskCase &c,
         for (int64_t k = 0; k < n; ++k) {
           bool value = pattern.evaluate(ctx, q, k);
           ASSERT_EQ(value, c.reference(b, q, k, n))
-              << c.name << ": predicate disagrees with the definition at n="
-              << n << " b=" << b << " q=" << q << " k=" << k;
+              << c.name
+              << ": predicate disagrees with the definition at n=" << n
+              << " b=" << b << " q=" << q << " k=" << k;
           if (value)
             kept.set(q, k);
         }
@@ -107,11 +108,10 @@ void checkMaskCase(const MaskCase &c,
                                                 : TileKind::Partial;
             TileKind actual = pattern.classifyTile(ctx, t);
             ASSERT_EQ(actual, expected)
-                << c.name << ": tile q[" << t.qBegin << "," << t.qEnd
-                << ") k[" << t.kBegin << "," << t.kEnd << ") at n=" << n
-                << " b=" << b << " classified "
-                << stringifyTileKind(actual).str() << ", has " << count
-                << " of " << size << " pairs kept";
+                << c.name << ": tile q[" << t.qBegin << "," << t.qEnd << ") k["
+                << t.kBegin << "," << t.kEnd << ") at n=" << n << " b=" << b
+                << " classified " << stringifyTileKind(actual).str() << ", has "
+                << count << " of " << size << " pairs kept";
             if (!runtime)
               continue;
             // Without runtime data the answer holds within the key limit;
@@ -130,6 +130,5 @@ void checkMaskCase(const MaskCase &c,
     }
   }
 }
-
 
 } // namespace attn::test

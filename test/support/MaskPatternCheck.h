@@ -12,10 +12,10 @@
 
 #include "attn/IR/AttnOps.h"
 
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OwningOpRef.h"
-#include "mlir/IR/BuiltinOps.h"
 
 #include <functional>
 #include <ostream>

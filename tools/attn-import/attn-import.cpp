@@ -39,7 +39,8 @@ int main(int argc, char **argv) {
   ErrorOr<std::unique_ptr<MemoryBuffer>> buffer =
       MemoryBuffer::getFileOrSTDIN(inputFile);
   if (!buffer)
-    return fail("cannot read " + inputFile + ": " + buffer.getError().message());
+    return fail("cannot read " + inputFile + ": " +
+                buffer.getError().message());
   Expected<::attn::ModelSpec> spec =
       ::attn::parseModelSpec((*buffer)->getBuffer(), inputFile);
   if (!spec)
@@ -54,7 +55,8 @@ int main(int argc, char **argv) {
     return fail("the model built from " + inputFile + " does not verify");
 
   std::string error;
-  std::unique_ptr<ToolOutputFile> out = mlir::openOutputFile(outputFile, &error);
+  std::unique_ptr<ToolOutputFile> out =
+      mlir::openOutputFile(outputFile, &error);
   if (!out)
     return fail(error);
   module->print(out->os());

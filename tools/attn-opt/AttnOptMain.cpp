@@ -3,6 +3,7 @@
 #include "AttnOptMain.h"
 
 #include "attn/IR/AttnDialect.h"
+#include "attn/Pipelines/Pipelines.h"
 
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
@@ -11,6 +12,7 @@
 
 int mlir::attn::attnOptMain(int argc, char **argv, DialectRegistry &registry) {
   registerAllPasses();
+  registerAttnPasses();
   registerAllDialects(registry);
   registerAllExtensions(registry);
   registry.insert<AttnDialect>();

@@ -31,8 +31,9 @@ static bool parseCount(const char *flag, const char *text, int64_t &out,
   char *end = nullptr;
   long long v = std::strtoll(text, &end, 10);
   if (!*text || *end || v < min) {
-    std::fprintf(stderr, "listops-gen: error: %s expects an integer >= %lld, "
-                         "got '%s'\n",
+    std::fprintf(stderr,
+                 "listops-gen: error: %s expects an integer >= %lld, "
+                 "got '%s'\n",
                  flag, (long long)min, text);
     return false;
   }
@@ -50,8 +51,10 @@ int main(int argc, char **argv) {
       return 0;
     }
     if (i + 1 >= argc) {
-      std::fprintf(stderr, "listops-gen: error: %s needs a value (or is "
-                           "unknown)\n", arg.c_str());
+      std::fprintf(stderr,
+                   "listops-gen: error: %s needs a value (or is "
+                   "unknown)\n",
+                   arg.c_str());
       usage(stderr);
       return 2;
     }
@@ -67,7 +70,8 @@ int main(int argc, char **argv) {
       if (!parseCount(arg.c_str(), value, v, 0))
         return 2;
       (arg == "--train" ? options.train
-                        : arg == "--val" ? options.val : options.test) = v;
+       : arg == "--val" ? options.val
+                        : options.test) = v;
     } else {
       std::fprintf(stderr, "listops-gen: error: unknown option %s\n",
                    arg.c_str());
@@ -89,9 +93,9 @@ int main(int argc, char **argv) {
   }
   auto start = std::chrono::steady_clock::now();
   Split split = generate(options, [&](int64_t done, int64_t total) {
-    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                             start)
-                   .count();
+    double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     std::fprintf(stderr, "\rlistops-gen: %lld / %lld examples (%.1f s)",
                  (long long)done, (long long)total, s);
     std::fflush(stderr);

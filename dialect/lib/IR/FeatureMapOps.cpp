@@ -10,16 +10,22 @@
 using namespace mlir;
 using namespace mlir::attn;
 
+/// A scalar constant, or a splat when the body is emitted on vectors.
 static Value floatConstant(OpBuilder &b, Location loc, Type type, double v) {
+  if (auto shaped = dyn_cast<ShapedType>(type))
+    return arith::ConstantOp::create(
+        b, loc, type,
+        SplatElementsAttr::get(shaped,
+                               b.getFloatAttr(shaped.getElementType(), v)));
   return arith::ConstantOp::create(b, loc, type, b.getFloatAttr(type, v));
 }
-
 
 // elu(x) + 1 = x + 1 for x > 0, exp(x) otherwise.
 Value EluPlusOneFeatureMapOp::emitBody(OpBuilder &b, Location loc, Value y,
                                        Value) {
   Type t = y.getType();
-  Value zero = floatConstant(b, loc, t, 0.0), one = floatConstant(b, loc, t, 1.0);
+  Value zero = floatConstant(b, loc, t, 0.0),
+        one = floatConstant(b, loc, t, 1.0);
   Value positive =
       arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, y, zero);
   Value shifted = arith::AddFOp::create(b, loc, y, one);
@@ -62,7 +68,8 @@ Value FavorFeatureMapOp::emitBody(OpBuilder &b, Location loc, Value y,
                                floatConstant(b, loc, y.getType(), norm));
 }
 double FavorFeatureMapOp::evaluateBody(double y, double halfSqNorm) {
-  return std::exp(y - halfSqNorm) / std::sqrt(static_cast<double>(getFeatures()));
+  return std::exp(y - halfSqNorm) /
+         std::sqrt(static_cast<double>(getFeatures()));
 }
 LogicalResult FavorFeatureMapOp::verify() {
   if (getFeatures() <= 0)

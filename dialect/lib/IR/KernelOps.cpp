@@ -1,7 +1,7 @@
 //===- KernelOps.cpp - attention kernels and encoder pieces: verifiers ---===//
 
-#include "attn/IR/AttnOps.h"
 #include "VerifyUtils.h"
+#include "attn/IR/AttnOps.h"
 
 #include "llvm/Support/raw_ostream.h"
 #include <cmath>
@@ -29,9 +29,9 @@ LogicalResult mlir::attn::detail::verifyRank(Operation *op, Value value,
                                              StringRef layout) {
   auto type = cast<RankedTensorType>(value.getType());
   if (type.getRank() != rank)
-    return op->emitOpError() << role << " must have rank " << rank << " "
-                             << layout << ", got shape "
-                             << formatShape(type.getShape());
+    return op->emitOpError()
+           << role << " must have rank " << rank << " " << layout
+           << ", got shape " << formatShape(type.getShape());
   return success();
 }
 
@@ -43,9 +43,9 @@ LogicalResult mlir::attn::detail::verifyShape(Operation *op, Value value,
   for (size_t i = 0; ok && i < expected.size(); ++i)
     ok = compatible(type.getDimSize(i), expected[i]);
   if (!ok)
-    return op->emitOpError() << role << " has shape "
-                             << formatShape(type.getShape()) << ", expected "
-                             << formatShape(expected);
+    return op->emitOpError()
+           << role << " has shape " << formatShape(type.getShape())
+           << ", expected " << formatShape(expected);
   return success();
 }
 
@@ -125,8 +125,8 @@ LogicalResult SdpaOp::verify() {
     return emitOpError("mask must be produced by a mask pattern op");
   if (!compatible(dim(getQuery(), 2), dim(getKey(), 2)))
     return emitOpError() << "a mask needs self-attention, but the query length "
-                         << dim(getQuery(), 2) << " differs from the key length "
-                         << dim(getKey(), 2);
+                         << dim(getQuery(), 2)
+                         << " differs from the key length " << dim(getKey(), 2);
   // Key-padding lengths are per batch entry.
   SmallVector<Operation *> worklist{getMask().getDefiningOp()};
   while (!worklist.empty()) {
@@ -154,6 +154,10 @@ LogicalResult LinearOp::verify() {
     return failure();
   if (!getFeatureMap().getDefiningOp<FeatureMap>())
     return emitOpError("feature map must be produced by a feature map op");
+  if (getKeyLengths() &&
+      failed(verifyShape(*this, getKeyLengths(), {dim(getQuery(), 0)},
+                         "key_lengths")))
+    return failure();
   if (getCausal() && !compatible(dim(getQuery(), 2), dim(getKey(), 2)))
     return emitOpError() << "causal linear attention needs equal query and key "
                             "lengths, got "
@@ -166,7 +170,8 @@ LogicalResult LinearOp::verify() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult SsmOp::verify() {
-  if (failed(verifyRank(*this, getInput(), 3, "input", "[batch, seq, channels]")))
+  if (failed(
+          verifyRank(*this, getInput(), 3, "input", "[batch, seq, channels]")))
     return failure();
   Type elem = cast<ShapedType>(getInput().getType()).getElementType();
   for (Value v : {getLogAReal(), getCReal(), getLogDt()})
@@ -185,6 +190,9 @@ LogicalResult SsmOp::verify() {
   } else if (failed(verifyShape(*this, getCReal(), {channels, state}, "C"))) {
     return failure();
   }
+  if (getLengths() &&
+      failed(verifyShape(*this, getLengths(), {dim(getInput(), 0)}, "lengths")))
+    return failure();
   return verifyShape(*this, getLogDt(), {channels}, "log_dt");
 }
 
@@ -205,7 +213,8 @@ LogicalResult EmbeddingOp::verify() {
 }
 
 LogicalResult AddPositionsOp::verify() {
-  if (failed(verifyRank(*this, getInput(), 3, "input", "[batch, seq, width]")) ||
+  if (failed(
+          verifyRank(*this, getInput(), 3, "input", "[batch, seq, width]")) ||
       failed(verifyRank(*this, getTable(), 2, "table", "[positions, width]")))
     return failure();
   if (failed(verifyElementType(
@@ -227,8 +236,8 @@ LogicalResult LayerNormOp::verify() {
   auto type = cast<RankedTensorType>(getInput().getType());
   if (type.getRank() < 1)
     return emitOpError("input must have rank at least 1");
-  if (failed(verifyElementType(*this, getGamma(), type.getElementType(),
-                               "gamma")))
+  if (failed(
+          verifyElementType(*this, getGamma(), type.getElementType(), "gamma")))
     return failure();
   if (failed(verifyShape(*this, getGamma(), {type.getShape().back()}, "gamma")))
     return failure();
@@ -280,8 +289,8 @@ LogicalResult PoolOp::verify() {
   if (getLengths()) {
     if (getKind() != PoolKind::mean)
       return emitOpError("lengths are only meaningful for mean pooling");
-    if (failed(verifyShape(*this, getLengths(), {dim(getInput(), 0)},
-                           "lengths")))
+    if (failed(
+            verifyShape(*this, getLengths(), {dim(getInput(), 0)}, "lengths")))
       return failure();
   }
   return success();

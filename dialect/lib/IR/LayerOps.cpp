@@ -1,10 +1,10 @@
 //===- LayerOps.cpp - encoder layers: parameter schemas and verifiers ----===//
 
-#include "attn/IR/AttnOps.h"
 #include "VerifyUtils.h"
+#include "attn/IR/AttnOps.h"
 
-#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
@@ -17,14 +17,15 @@ using I = ParamInit;
 static constexpr double kWeightStd = 0.02; // BERT's initializer range
 
 #define ATTN_ATTENTION_PARAMS                                                  \
-  {"attn.wq", {D::Model, D::Model}, I::Normal, kWeightStd},                   \
+  {"attn.wq", {D::Model, D::Model}, I::Normal, kWeightStd},                    \
       {"attn.bq", {D::Model}, I::Zeros},                                       \
-      {"attn.wk", {D::Model, D::Model}, I::Normal, kWeightStd},               \
+      {"attn.wk", {D::Model, D::Model}, I::Normal, kWeightStd},                \
       {"attn.bk", {D::Model}, I::Zeros},                                       \
-      {"attn.wv", {D::Model, D::Model}, I::Normal, kWeightStd},               \
+      {"attn.wv", {D::Model, D::Model}, I::Normal, kWeightStd},                \
       {"attn.bv", {D::Model}, I::Zeros},                                       \
-      {"attn.wo", {D::Model, D::Model}, I::Normal, kWeightStd},               \
-      {"attn.bo", {D::Model}, I::Zeros}
+      {"attn.wo", {D::Model, D::Model}, I::Normal, kWeightStd}, {              \
+    "attn.bo", {D::Model}, I::Zeros                                            \
+  }
 #define ATTN_SSM_PARAMS                                                        \
   {"ssm.log_a_real", {D::Model, D::State}, I::S4DLogAReal},                    \
       {"ssm.a_imag", {D::Model, D::State}, I::S4DAImag},                       \
@@ -32,15 +33,17 @@ static constexpr double kWeightStd = 0.02; // BERT's initializer range
       {"ssm.b_imag", {D::Model, D::State}, I::Zeros},                          \
       {"ssm.c_real", {D::Directions, D::Model, D::State}, I::S4DC},            \
       {"ssm.c_imag", {D::Directions, D::Model, D::State}, I::S4DC},            \
-      {"ssm.log_dt", {D::Model}, I::S4DLogDt},                                 \
-      {"ssm.d", {D::Model}, I::Ones}
+      {"ssm.log_dt", {D::Model}, I::S4DLogDt}, {                               \
+    "ssm.d", {D::Model}, I::Ones                                               \
+  }
 #define ATTN_NORM_FFN_PARAMS                                                   \
   {"ln1.gamma", {D::Model}, I::Ones}, {"ln1.beta", {D::Model}, I::Zeros},      \
-      {"ffn.w1", {D::Model, D::Hidden}, I::Normal, kWeightStd},               \
+      {"ffn.w1", {D::Model, D::Hidden}, I::Normal, kWeightStd},                \
       {"ffn.b1", {D::Hidden}, I::Zeros},                                       \
-      {"ffn.w2", {D::Hidden, D::Model}, I::Normal, kWeightStd},               \
-      {"ffn.b2", {D::Model}, I::Zeros}, {"ln2.gamma", {D::Model}, I::Ones},    \
-      {"ln2.beta", {D::Model}, I::Zeros}
+      {"ffn.w2", {D::Hidden, D::Model}, I::Normal, kWeightStd},                \
+      {"ffn.b2", {D::Model}, I::Zeros}, {"ln2.gamma", {D::Model}, I::Ones}, {  \
+    "ln2.beta", {D::Model}, I::Zeros                                           \
+  }
 
 ArrayRef<ParamSpec> mlir::attn::attentionLayerParams() {
   static const ParamSpec specs[] = {ATTN_ATTENTION_PARAMS,
@@ -59,7 +62,8 @@ ArrayRef<ParamSpec> mlir::attn::ssmLayerParams() {
 
 ArrayRef<ParamSpec> mlir::attn::spadeLayerParams() {
   static const ParamSpec specs[] = {
-      ATTN_SSM_PARAMS, ATTN_ATTENTION_PARAMS,
+      ATTN_SSM_PARAMS,
+      ATTN_ATTENTION_PARAMS,
       {"merge.w", {D::TwiceModel, D::Model}, I::Normal, kWeightStd},
       {"merge.b", {D::Model}, I::Zeros},
       ATTN_NORM_FFN_PARAMS};
@@ -73,12 +77,18 @@ std::string mlir::attn::stringifyParamInit(ParamInit init, double scale) {
     llvm::raw_string_ostream(s) << "normal:" << llvm::format("%g", scale);
     return s;
   }
-  case I::Zeros: return "zeros";
-  case I::Ones: return "ones";
-  case I::S4DLogAReal: return "s4d_log_a_real";
-  case I::S4DAImag: return "s4d_a_imag";
-  case I::S4DLogDt: return "s4d_log_dt";
-  case I::S4DC: return "s4d_c";
+  case I::Zeros:
+    return "zeros";
+  case I::Ones:
+    return "ones";
+  case I::S4DLogAReal:
+    return "s4d_log_a_real";
+  case I::S4DAImag:
+    return "s4d_a_imag";
+  case I::S4DLogDt:
+    return "s4d_log_dt";
+  case I::S4DC:
+    return "s4d_c";
   }
   llvm_unreachable("unknown initialisation");
 }
@@ -88,10 +98,18 @@ SmallVector<int64_t, 3> mlir::attn::concreteShape(const ParamSpec &spec,
   SmallVector<int64_t, 3> shape;
   for (ParamDim d : spec.shape) {
     switch (d) {
-    case D::Model: shape.push_back(dims.model); break;
-    case D::Hidden: shape.push_back(dims.hidden); break;
-    case D::State: shape.push_back(dims.state); break;
-    case D::TwiceModel: shape.push_back(2 * dims.model); break;
+    case D::Model:
+      shape.push_back(dims.model);
+      break;
+    case D::Hidden:
+      shape.push_back(dims.hidden);
+      break;
+    case D::State:
+      shape.push_back(dims.state);
+      break;
+    case D::TwiceModel:
+      shape.push_back(2 * dims.model);
+      break;
     case D::Directions:
       if (dims.bidirectional)
         shape.push_back(2);
@@ -116,8 +134,7 @@ struct LayerOperands {
 static LogicalResult verifyLayer(Operation *op, const LayerOperands &operands,
                                  ArrayRef<ParamSpec> specs, bool bidirectional,
                                  std::optional<int64_t> heads) {
-  if (failed(verifyRank(op, operands.input, 3, "input",
-                        "[batch, seq, width]")))
+  if (failed(verifyRank(op, operands.input, 3, "input", "[batch, seq, width]")))
     return failure();
   auto inType = cast<RankedTensorType>(operands.input.getType());
   LayerDims dims;
@@ -150,28 +167,25 @@ static LogicalResult verifyLayer(Operation *op, const LayerOperands &operands,
       ++pos;
     }
   }
-  for (auto [i, spec, param] :
-       llvm::enumerate(specs, operands.params)) {
+  for (auto [i, spec, param] : llvm::enumerate(specs, operands.params)) {
     auto type = cast<RankedTensorType>(param.getType());
     if (type.getElementType() != inType.getElementType())
-      return op->emitOpError()
-             << "parameter #" << i << " (" << spec.name << ") has element type "
-             << type.getElementType() << ", expected "
-             << inType.getElementType();
+      return op->emitOpError() << "parameter #" << i << " (" << spec.name
+                               << ") has element type " << type.getElementType()
+                               << ", expected " << inType.getElementType();
     SmallVector<int64_t, 3> expected = concreteShape(spec, dims);
     if (type.getShape() != ArrayRef<int64_t>(expected))
-      return op->emitOpError()
-             << "parameter #" << i << " (" << spec.name << ") has shape "
-             << formatShape(type.getShape()) << ", expected "
-             << formatShape(expected);
+      return op->emitOpError() << "parameter #" << i << " (" << spec.name
+                               << ") has shape " << formatShape(type.getShape())
+                               << ", expected " << formatShape(expected);
   }
   if (operands.lengths &&
-      failed(verifyShape(op, operands.lengths, {inType.getDimSize(0)},
-                         "lengths")))
+      failed(
+          verifyShape(op, operands.lengths, {inType.getDimSize(0)}, "lengths")))
     return failure();
   if (!(operands.dropout >= 0.0 && operands.dropout < 1.0))
-    return op->emitOpError() << "dropout must be in [0, 1), got "
-                             << operands.dropout;
+    return op->emitOpError()
+           << "dropout must be in [0, 1), got " << operands.dropout;
   return success();
 }
 
@@ -182,8 +196,7 @@ static LogicalResult verifyPositive(Operation *op, StringRef name,
   return success();
 }
 
-template <class LayerOp>
-static LayerOperands operandsOf(LayerOp op) {
+template <class LayerOp> static LayerOperands operandsOf(LayerOp op) {
   return {op.getInput(), op.getParams(), op.getLengths(),
           op.getDropout().convertToDouble()};
 }

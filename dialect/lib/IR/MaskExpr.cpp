@@ -18,8 +18,29 @@ using namespace mlir::attn;
 
 namespace {
 enum class Opcode : uint8_t {
-  Const, Add, Sub, Mul, DivS, DivU, CeilDivS, CeilDivU, FloorDivS, RemS, RemU,
-  MinS, MaxS, MinU, MaxU, And, Or, Xor, Shl, ShrS, ShrU, Cmp, Select,
+  Const,
+  Add,
+  Sub,
+  Mul,
+  DivS,
+  DivU,
+  CeilDivS,
+  CeilDivU,
+  FloorDivS,
+  RemS,
+  RemU,
+  MinS,
+  MaxS,
+  MinU,
+  MaxU,
+  And,
+  Or,
+  Xor,
+  Shl,
+  ShrS,
+  ShrU,
+  Cmp,
+  Select,
   Ext, // index_cast, extsi, extui, trunci: re-normalise to the result width
   ExtU,
 };
@@ -134,42 +155,76 @@ private:
       return (y != 0 && x % y != 0 && ((x < 0) != (y < 0))) ? d - 1 : d;
     };
     switch (in.opcode) {
-    case Opcode::Const: return in.imm;
-    case Opcode::Add: return ua + ub;
-    case Opcode::Sub: return ua - ub;
-    case Opcode::Mul: return ua * ub;
-    case Opcode::DivS: return safeDiv(a, b);
-    case Opcode::DivU: return ub == 0 ? 0 : ua / ub;
-    case Opcode::CeilDivS: return -floorDiv(-a, b);
-    case Opcode::CeilDivU: return ub == 0 ? 0 : (ua + ub - 1) / ub;
-    case Opcode::FloorDivS: return floorDiv(a, b);
-    case Opcode::RemS: return safeRem(a, b);
-    case Opcode::RemU: return ub == 0 ? 0 : ua % ub;
-    case Opcode::MinS: return std::min(a, b);
-    case Opcode::MaxS: return std::max(a, b);
-    case Opcode::MinU: return std::min(ua, ub);
-    case Opcode::MaxU: return std::max(ua, ub);
-    case Opcode::And: return ua & ub;
-    case Opcode::Or: return ua | ub;
-    case Opcode::Xor: return ua ^ ub;
-    case Opcode::Shl: return ub >= 64 ? 0 : ua << ub;
-    case Opcode::ShrS: return ub >= 64 ? (a < 0 ? -1 : 0) : a >> ub;
-    case Opcode::ShrU: return ub >= 64 ? 0 : ua >> ub;
-    case Opcode::Ext: return a;
-    case Opcode::ExtU: return ua;
-    case Opcode::Select: return slots[in.a] ? slots[in.b] : slots[in.c];
+    case Opcode::Const:
+      return in.imm;
+    case Opcode::Add:
+      return ua + ub;
+    case Opcode::Sub:
+      return ua - ub;
+    case Opcode::Mul:
+      return ua * ub;
+    case Opcode::DivS:
+      return safeDiv(a, b);
+    case Opcode::DivU:
+      return ub == 0 ? 0 : ua / ub;
+    case Opcode::CeilDivS:
+      return -floorDiv(-a, b);
+    case Opcode::CeilDivU:
+      return ub == 0 ? 0 : (ua + ub - 1) / ub;
+    case Opcode::FloorDivS:
+      return floorDiv(a, b);
+    case Opcode::RemS:
+      return safeRem(a, b);
+    case Opcode::RemU:
+      return ub == 0 ? 0 : ua % ub;
+    case Opcode::MinS:
+      return std::min(a, b);
+    case Opcode::MaxS:
+      return std::max(a, b);
+    case Opcode::MinU:
+      return std::min(ua, ub);
+    case Opcode::MaxU:
+      return std::max(ua, ub);
+    case Opcode::And:
+      return ua & ub;
+    case Opcode::Or:
+      return ua | ub;
+    case Opcode::Xor:
+      return ua ^ ub;
+    case Opcode::Shl:
+      return ub >= 64 ? 0 : ua << ub;
+    case Opcode::ShrS:
+      return ub >= 64 ? (a < 0 ? -1 : 0) : a >> ub;
+    case Opcode::ShrU:
+      return ub >= 64 ? 0 : ua >> ub;
+    case Opcode::Ext:
+      return a;
+    case Opcode::ExtU:
+      return ua;
+    case Opcode::Select:
+      return slots[in.a] ? slots[in.b] : slots[in.c];
     case Opcode::Cmp:
       switch (static_cast<arith::CmpIPredicate>(in.imm)) {
-      case arith::CmpIPredicate::eq: return ua == ub;
-      case arith::CmpIPredicate::ne: return ua != ub;
-      case arith::CmpIPredicate::slt: return a < b;
-      case arith::CmpIPredicate::sle: return a <= b;
-      case arith::CmpIPredicate::sgt: return a > b;
-      case arith::CmpIPredicate::sge: return a >= b;
-      case arith::CmpIPredicate::ult: return ua < ub;
-      case arith::CmpIPredicate::ule: return ua <= ub;
-      case arith::CmpIPredicate::ugt: return ua > ub;
-      case arith::CmpIPredicate::uge: return ua >= ub;
+      case arith::CmpIPredicate::eq:
+        return ua == ub;
+      case arith::CmpIPredicate::ne:
+        return ua != ub;
+      case arith::CmpIPredicate::slt:
+        return a < b;
+      case arith::CmpIPredicate::sle:
+        return a <= b;
+      case arith::CmpIPredicate::sgt:
+        return a > b;
+      case arith::CmpIPredicate::sge:
+        return a >= b;
+      case arith::CmpIPredicate::ult:
+        return ua < ub;
+      case arith::CmpIPredicate::ule:
+        return ua <= ub;
+      case arith::CmpIPredicate::ugt:
+        return ua > ub;
+      case arith::CmpIPredicate::uge:
+        return ua >= ub;
       }
     }
     llvm_unreachable("unknown opcode");

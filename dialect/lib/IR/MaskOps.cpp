@@ -45,8 +45,8 @@ Value PredicateBuilder::lookupTable(ArrayRef<int32_t> data,
                                     ArrayRef<int64_t> shape,
                                     ValueRange indices) {
   auto type = RankedTensorType::get(shape, builder.getI32Type());
-  auto table = arith::ConstantOp::create(
-      builder, loc, DenseIntElementsAttr::get(type, data));
+  auto table = arith::ConstantOp::create(builder, loc,
+                                         DenseIntElementsAttr::get(type, data));
   Value elem = tensor::ExtractOp::create(builder, loc, table, indices);
   return arith::IndexCastOp::create(builder, loc, builder.getIndexType(), elem);
 }
@@ -143,8 +143,8 @@ typename A::B withinRadius(A &a, typename A::I d, int64_t bound) {
 static LogicalResult verifyBlock(Operation *op, std::optional<int64_t> block,
                                  StringRef what = "block size") {
   if (block && (*block <= 0 || !llvm::isPowerOf2_64(*block)))
-    return op->emitOpError() << what << " must be a positive power of two, got "
-                             << *block;
+    return op->emitOpError()
+           << what << " must be a positive power of two, got " << *block;
   return success();
 }
 
@@ -174,8 +174,7 @@ static constexpr int64_t kUnbounded = int64_t(1) << 60;
 // full, causal
 //===----------------------------------------------------------------------===//
 
-template <class A>
-static typename A::B fullPredicate(A &a) {
+template <class A> static typename A::B fullPredicate(A &a) {
   return a.truth(true);
 }
 
@@ -281,8 +280,9 @@ typename A::B globalPredicate(GlobalMaskOp op, A &a, typename A::I q,
   int64_t unit = op.getBlock().value_or(1);
   typename A::I first = a.cst(op.getFirst() * unit);
   typename A::I last =
-      op.getBlock() ? a.mul(a.sub(a.ceilDiv(n, unit), a.cst(op.getLast())), unit)
-                    : a.sub(n, a.cst(op.getLast()));
+      op.getBlock()
+          ? a.mul(a.sub(a.ceilDiv(n, unit), a.cst(op.getLast())), unit)
+          : a.sub(n, a.cst(op.getLast()));
   auto isGlobal = [&](typename A::I i) {
     return a.either(a.lt(i, first), a.le(last, i));
   };
@@ -293,7 +293,9 @@ typename A::B globalPredicate(GlobalMaskOp op, A &a, typename A::I q,
 TileKind GlobalMaskOp::classifyTile(const MaskContext &ctx,
                                     const TileRange &t) {
   GlobalBounds g = globalBounds(*this, ctx.seqLen);
-  auto anyGlobal = [&](int64_t b, int64_t e) { return b < g.first || e > g.last; };
+  auto anyGlobal = [&](int64_t b, int64_t e) {
+    return b < g.first || e > g.last;
+  };
   // [b, e) lies in [0, first) u [last, n) iff it misses [first, last).
   auto allGlobal = [&](int64_t b, int64_t e) {
     return std::max(b, g.first) >= std::min(e, g.last);
@@ -398,9 +400,10 @@ LogicalResult RandomBlocksMaskOp::verify() {
                          << getExcludeWindow();
   return verifyBlock(*this, getBlock());
 }
-LogicalResult RandomBlocksMaskOp::inferReturnTypes(
-    MLIRContext *ctx, std::optional<Location>, Adaptor adaptor,
-    SmallVectorImpl<Type> &types) {
+LogicalResult
+RandomBlocksMaskOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location>,
+                                     Adaptor adaptor,
+                                     SmallVectorImpl<Type> &types) {
   types.push_back(MaskType::get(ctx, adaptor.getBlock()));
   return success();
 }
@@ -478,9 +481,9 @@ LogicalResult DilatedWindowMaskOp::verify() {
     return emitOpError() << "dilation must be positive, got " << getDilation();
   return success();
 }
-LogicalResult DilatedWindowMaskOp::inferReturnTypes(
-    MLIRContext *ctx, std::optional<Location>, Adaptor,
-    SmallVectorImpl<Type> &types) {
+LogicalResult
+DilatedWindowMaskOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location>,
+                                      Adaptor, SmallVectorImpl<Type> &types) {
   types.push_back(MaskType::get(ctx));
   return success();
 }
@@ -526,8 +529,7 @@ TileKind KeyPaddingMaskOp::classifyTile(const MaskContext &ctx,
 bool KeyPaddingMaskOp::evaluate(const MaskContext &ctx, int64_t, int64_t k) {
   return !ctx.runtime || k < ctx.runtime->lookup(getLengths(), ctx.batch);
 }
-Value KeyPaddingMaskOp::buildPredicate(PredicateBuilder &pb, Value,
-                                       Value k) {
+Value KeyPaddingMaskOp::buildPredicate(PredicateBuilder &pb, Value, Value k) {
   IRArith a{pb.builder, pb.loc};
   return a.lt(k, pb.readRuntime(getLengths(), pb.batch));
 }
@@ -541,9 +543,10 @@ std::optional<int64_t>
 KeyPaddingMaskOp::evaluateKeyLimit(const MaskContext &ctx) {
   return ctx.runtime->lookup(getLengths(), ctx.batch);
 }
-LogicalResult KeyPaddingMaskOp::inferReturnTypes(
-    MLIRContext *ctx, std::optional<Location>, Adaptor,
-    SmallVectorImpl<Type> &types) {
+LogicalResult KeyPaddingMaskOp::inferReturnTypes(MLIRContext *ctx,
+                                                 std::optional<Location>,
+                                                 Adaptor,
+                                                 SmallVectorImpl<Type> &types) {
   types.push_back(MaskType::get(ctx));
   return success();
 }
@@ -562,11 +565,11 @@ static FailureOr<int64_t> commonBlock(std::optional<Location> loc,
       continue;
     if (block != 0 && b != block) {
       if (loc)
-        mlir::emitError(*loc) << "'" << opName
-                              << "' combines masks of different geometry: "
-                                 "block "
-                              << block << " and block " << b << " (operand #"
-                              << i << ")";
+        mlir::emitError(*loc)
+            << "'" << opName
+            << "' combines masks of different geometry: "
+               "block "
+            << block << " and block " << b << " (operand #" << i << ")";
       return failure();
     }
     block = b;
@@ -577,8 +580,8 @@ static FailureOr<int64_t> commonBlock(std::optional<Location> loc,
 static LogicalResult verifyOperandsArePatterns(Operation *op) {
   for (auto [i, mask] : llvm::enumerate(op->getOperands()))
     if (!getMaskPattern(mask))
-      return op->emitOpError() << "operand #" << i
-                               << " is not produced by a mask pattern op";
+      return op->emitOpError()
+             << "operand #" << i << " is not produced by a mask pattern op";
   return success();
 }
 
@@ -639,8 +642,8 @@ LogicalResult UnionMaskOp::inferReturnTypes(MLIRContext *ctx,
                                             std::optional<Location> loc,
                                             Adaptor adaptor,
                                             SmallVectorImpl<Type> &types) {
-  FailureOr<int64_t> block = commonBlock(
-      loc, adaptor.getMasks().getTypes(), getOperationName());
+  FailureOr<int64_t> block =
+      commonBlock(loc, adaptor.getMasks().getTypes(), getOperationName());
   if (failed(block))
     return failure();
   types.push_back(MaskType::get(ctx, *block));
@@ -711,8 +714,8 @@ LogicalResult IntersectMaskOp::inferReturnTypes(MLIRContext *ctx,
                                                 std::optional<Location> loc,
                                                 Adaptor adaptor,
                                                 SmallVectorImpl<Type> &types) {
-  FailureOr<int64_t> block = commonBlock(
-      loc, adaptor.getMasks().getTypes(), getOperationName());
+  FailureOr<int64_t> block =
+      commonBlock(loc, adaptor.getMasks().getTypes(), getOperationName());
   if (failed(block))
     return failure();
   types.push_back(MaskType::get(ctx, *block));
@@ -735,8 +738,7 @@ bool DifferenceMaskOp::evaluate(const MaskContext &ctx, int64_t q, int64_t k) {
   return getMaskPattern(getLhs()).evaluate(ctx, q, k) &&
          !getMaskPattern(getRhs()).evaluate(ctx, q, k);
 }
-Value DifferenceMaskOp::buildPredicate(PredicateBuilder &pb, Value q,
-                                       Value k) {
+Value DifferenceMaskOp::buildPredicate(PredicateBuilder &pb, Value q, Value k) {
   Value lhs = getMaskPattern(getLhs()).buildPredicate(pb, q, k);
   Value rhs = getMaskPattern(getRhs()).buildPredicate(pb, q, k);
   if (!lhs || !rhs)
@@ -765,10 +767,9 @@ LogicalResult DifferenceMaskOp::inferReturnTypes(MLIRContext *ctx,
                                                  std::optional<Location> loc,
                                                  Adaptor adaptor,
                                                  SmallVectorImpl<Type> &types) {
-  FailureOr<int64_t> block =
-      commonBlock(loc, TypeRange{adaptor.getLhs().getType(),
-                                 adaptor.getRhs().getType()},
-                  getOperationName());
+  FailureOr<int64_t> block = commonBlock(
+      loc, TypeRange{adaptor.getLhs().getType(), adaptor.getRhs().getType()},
+      getOperationName());
   if (failed(block))
     return failure();
   types.push_back(MaskType::get(ctx, *block));

@@ -120,4 +120,14 @@ std::vector<double> orthogonalRandomFeatures(int64_t features, int64_t dim,
   return out;
 }
 
+uint64_t dropoutHash(uint64_t seed, uint64_t stream, uint64_t index) {
+  uint64_t h = seed * kDropoutSeedMul ^ stream * kDropoutStreamMul ^ index;
+  h ^= h >> 30;
+  h *= kDropoutMix1;
+  h ^= h >> 27;
+  h *= kDropoutMix2;
+  h ^= h >> 31;
+  return h;
+}
+
 } // namespace attn

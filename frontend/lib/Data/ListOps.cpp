@@ -73,15 +73,18 @@ private:
 
   static int apply(int op, int *values, int count) {
     switch (op) {
-    case 0: return *std::min_element(values, values + count);
-    case 1: return *std::max_element(values, values + count);
+    case 0:
+      return *std::min_element(values, values + count);
+    case 1:
+      return *std::max_element(values, values + count);
     case 2: {
       std::sort(values, values + count);
       // np.median, then int(): the mean of the middle pair, truncated.
       return count % 2 ? values[count / 2]
                        : (values[count / 2 - 1] + values[count / 2]) / 2;
     }
-    default: return std::accumulate(values, values + count, 0) % 10;
+    default:
+      return std::accumulate(values, values + count, 0) % 10;
     }
   }
 
@@ -157,9 +160,8 @@ std::string writeTsv(const std::string &path,
 
 namespace {
 constexpr std::array<std::string_view, token::VocabSize> kTokenText = {
-    "<pad>", "<unk>", "<cls>", "[MIN", "[MAX", "[MED", "[SM", "]",
-    "0",     "1",     "2",     "3",    "4",    "5",    "6",   "7",
-    "8",     "9"};
+    "<pad>", "<unk>", "<cls>", "[MIN", "[MAX", "[MED", "[SM", "]", "0",
+    "1",     "2",     "3",     "4",    "5",    "6",    "7",   "8", "9"};
 
 std::optional<int32_t> lookup(std::string_view tok) {
   for (int32_t id = token::Min; id < token::VocabSize; ++id)
@@ -245,7 +247,8 @@ std::optional<Dataset> loadTsv(const std::string &path, std::string *error) {
   std::ifstream in(path, std::ios::binary);
   auto fail = [&](int64_t line, const std::string &what) {
     if (error)
-      *error = path + (line > 0 ? ":" + std::to_string(line) : "") + ": " + what;
+      *error =
+          path + (line > 0 ? ":" + std::to_string(line) : "") + ": " + what;
     return std::nullopt;
   };
   if (!in)
@@ -260,8 +263,8 @@ std::optional<Dataset> loadTsv(const std::string &path, std::string *error) {
       line.pop_back();
     if (lineNo == 1) {
       if (line != "Source\tTarget")
-        return fail(1, "expected the header 'Source<TAB>Target', got '" +
-                           line + "'");
+        return fail(1, "expected the header 'Source<TAB>Target', got '" + line +
+                           "'");
       continue;
     }
     if (line.empty()) {
@@ -336,7 +339,8 @@ std::optional<std::vector<Batch>> makeBatches(const Dataset &data,
   }
   std::vector<std::vector<int64_t>> groups;
   for (int64_t s = 0; s < n; s += rows)
-    groups.emplace_back(order.begin() + s, order.begin() + std::min(n, s + rows));
+    groups.emplace_back(order.begin() + s,
+                        order.begin() + std::min(n, s + rows));
   if (options.shuffle && options.bucketByLength)
     shuffle(groups.begin(), groups.end());
 

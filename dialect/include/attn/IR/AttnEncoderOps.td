@@ -82,9 +82,10 @@ def Attn_DropoutOp : Attn_Op<"dropout", [Pure,
   let summary = "inverted dropout driven by a counter-based random stream";
   let description = [{
     Zeroes each element with probability `rate` and scales the others by
-    1 / (1 - rate). The keep decision is a pure function of (`seed`, the
-    op's `stream` number, element index), so the backward pass regenerates
-    it instead of storing it. Evaluation pipelines remove dropout.
+    1 / (1 - rate). The keep decision is attn::dropoutKeep(`seed`, the op's
+    `stream` number, row-major element index), so the backward pass
+    regenerates it instead of storing it. Evaluation pipelines remove
+    dropout.
   }];
   let arguments = (ins Attn_FloatTensor:$input, I64:$seed, F64Attr:$rate,
                        DefaultValuedAttr<Attn_IntAttr, "0">:$stream);
@@ -116,7 +117,9 @@ def Attn_CrossEntropyOp : Attn_Op<"cross_entropy", [Pure]> {
   let summary = "mean softmax cross-entropy over a batch";
   let description = [{
     The mean over the batch of -log softmax(logits[b])[labels[b]], computed
-    and returned in f32 (or f64) whatever the logits' element type.
+    and returned in f32 (or f64) whatever the logits' element type. Rows
+    whose label is negative (padding rows of a last batch) are left out of
+    the mean; with no row left the loss is 0.
   }];
   let arguments = (ins Attn_FloatTensor:$logits,
                        TensorRankOf<[I32, I64], [1]>:$labels);

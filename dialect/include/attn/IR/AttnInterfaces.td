@@ -105,8 +105,8 @@ def FeatureMapInterface : OpInterface<"FeatureMap"> {
         return 1.0;
       }]>,
     InterfaceMethod<[{
-        Emits body(y, h) for scalar float values; `halfSqNorm` is null for
-        maps without a projection.
+        Emits body(y, h) for float scalars or vectors of the same type;
+        `halfSqNorm` is null for maps without a projection.
       }], "::mlir::Value", "emitBody",
       (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
            "::mlir::Value":$y, "::mlir::Value":$halfSqNorm)>,

@@ -15,12 +15,13 @@ def Attn_SdpaOp : Attn_Op<"sdpa", [Pure]> {
     over the keys j that `mask` keeps for query i (all keys without a mask).
     Shapes: q [B, H, N, D], k [B, H, N, D], v [B, H, N, Dv] -> [B, H, N, Dv].
     `scale` defaults to 1/sqrt(D). A query row whose mask keeps no key
-    produces zeros.
+    produces zeros. `schedule` is attached by attn-schedule-blocks.
   }];
   let arguments = (ins Attn_FloatTensor:$query, Attn_FloatTensor:$key,
                        Attn_FloatTensor:$value,
                        Optional<Attn_MaskType>:$mask,
-                       OptionalAttr<F64Attr>:$scale);
+                       OptionalAttr<F64Attr>:$scale,
+                       OptionalAttr<Attn_ScheduleAttr>:$schedule);
   let results = (outs Attn_FloatTensor:$result);
   let assemblyFormat = [{
     $query `,` $key `,` $value (`mask` $mask^)? (`scale` $scale^)? attr-dict
@@ -40,13 +41,16 @@ def Attn_LinearOp : Attn_Op<"linear", [Pure]> {
     With feature map phi: out[i] = phi(q_i)^T S / (phi(q_i)^T z), where
     non-causal S = sum_j phi(k_j) v_j^T and z = sum_j phi(k_j); causal sums
     run over j <= i. Shapes as attn.sdpa. A zero normaliser gives zeros.
+    With `key_lengths`, keys at or past key_lengths[b] are left out (padding).
   }];
   let arguments = (ins Attn_FloatTensor:$query, Attn_FloatTensor:$key,
                        Attn_FloatTensor:$value, Attn_FeatureMapType:$feature_map,
+                       Optional<TensorRankOf<[I32, I64], [1]>>:$key_lengths,
                        UnitAttr:$causal);
   let results = (outs Attn_FloatTensor:$result);
   let assemblyFormat = [{
     $query `,` $key `,` $value `feature_map` $feature_map
+    (`key_lengths` $key_lengths^ `:` type($key_lengths))?
     (`causal` $causal^)? attr-dict
     `:` type($query) `,` type($key) `,` type($value) `->` type($result)
   }];
@@ -69,17 +73,22 @@ def Attn_SsmOp : Attn_Op<"ssm", [Pure,
     C[1] an anti-causal one K1 applied to the future,
       y_t = sum_{s<=t} K0[t-s] u_s + sum_{s>t} K1[s-t-1] u_s
     (S4's bidirectional convention). Shapes: log_a_real, a_imag, b_real,
-    b_imag [H, S]; c_real, c_imag [H, S] or [2, H, S]; log_dt [H].
+    b_imag [H, S]; c_real, c_imag [H, S] or [2, H, S]; log_dt [H]. With
+    `lengths`, inputs at or past lengths[b] count as zero (padding), and the
+    outputs there are zero.
   }];
   let arguments = (ins Attn_FloatTensor:$input,
                        Attn_FloatTensor:$log_a_real, Attn_FloatTensor:$a_imag,
                        Attn_FloatTensor:$b_real, Attn_FloatTensor:$b_imag,
                        Attn_FloatTensor:$c_real, Attn_FloatTensor:$c_imag,
-                       Attn_FloatTensor:$log_dt, UnitAttr:$bidirectional);
+                       Attn_FloatTensor:$log_dt,
+                       Optional<TensorRankOf<[I32, I64], [1]>>:$lengths,
+                       UnitAttr:$bidirectional);
   let results = (outs Attn_FloatTensor:$result);
   let assemblyFormat = [{
     $input `A` `(` $log_a_real `,` $a_imag `)` `B` `(` $b_real `,` $b_imag `)`
     `C` `(` $c_real `,` $c_imag `)` `log_dt` `(` $log_dt `)`
+    (`lengths` $lengths^ `:` type($lengths))?
     (`bidirectional` $bidirectional^)? attr-dict
     `:` type($input) `,` type($log_a_real) `,` type($c_real) `,` type($log_dt)
   }];

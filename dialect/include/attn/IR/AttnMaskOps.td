@@ -160,8 +160,8 @@ def Attn_ExprMaskOp : Attn_MaskOp<"expr", [IsolatedFromAbove]> {
 }
 
 def Attn_YieldOp : Attn_Op<"yield", [Pure, Terminator, ReturnLike,
-    HasParent<"ExprMaskOp">]> {
-  let summary = "yields the predicate of an attn.mask.expr region";
+    ParentOneOf<["ExprMaskOp", "SoftmaxStepOp"]>]> {
+  let summary = "yields the predicate of a mask region";
   let arguments = (ins Variadic<AnyType>:$values);
   let assemblyFormat = "attr-dict ($values^ `:` type($values))?";
 }

@@ -7,5 +7,6 @@ include "attn/IR/AttnFeatureMapOps.td"
 include "attn/IR/AttnKernelOps.td"
 include "attn/IR/AttnEncoderOps.td"
 include "attn/IR/AttnLayerOps.td"
+include "attn/IR/AttnTileOps.td"
 
 #endif // ATTN_OPS_TD

@@ -32,6 +32,39 @@ def Attn_FeatureMapType : TypeDef<Attn_Dialect, "FeatureMap"> {
   let summary = "a feature map for kernelized attention";
 }
 
+def Attn_ScheduleAttr : AttrDef<Attn_Dialect, "Schedule"> {
+  let mnemonic = "schedule";
+  let summary = "which key tiles each query tile visits, and how";
+  let description = [{
+    The result of attn-schedule-blocks for one attn.sdpa: tiles of `block_q`
+    queries by `block_k` keys over a sequence of `seq_len`. Query tile i
+    visits key tiles full_blocks[full_offsets[i] .. full_offsets[i+1]]
+    without evaluating the mask, and partial_blocks[partial_offsets[i] ..
+    partial_offsets[i+1]] evaluating it per element (CSR layout; offsets have
+    ceil(seq_len / block_q) + 1 entries). Tiles in neither list are empty and
+    never visited. Runtime-dependent masks are scheduled within their key
+    limit; the kernel clips each tile to the limit.
+  }];
+  let parameters = (ins "int64_t":$block_q, "int64_t":$block_k,
+                        "int64_t":$seq_len,
+                        "::mlir::DenseI32ArrayAttr":$full_offsets,
+                        "::mlir::DenseI32ArrayAttr":$full_blocks,
+                        "::mlir::DenseI32ArrayAttr":$partial_offsets,
+                        "::mlir::DenseI32ArrayAttr":$partial_blocks);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    int64_t getNumQueryTiles() const {
+      return (getSeqLen() + getBlockQ() - 1) / getBlockQ();
+    }
+    int64_t getNumKeyTiles() const {
+      return (getSeqLen() + getBlockK() - 1) / getBlockK();
+    }
+    /// Fraction of (query tile, key tile) pairs visited.
+    double getTileDensity() const;
+  }];
+}
+
 def Attn_PoolKind : I32EnumAttr<"PoolKind", "how a sequence is pooled", [
     I32EnumAttrCase<"cls", 0>, I32EnumAttrCase<"mean", 1>]> {
   let cppNamespace = "::mlir::attn";

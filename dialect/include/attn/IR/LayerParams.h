@@ -22,13 +22,13 @@ enum class ParamDim : uint8_t {
 
 /// How the runtime initialises a parameter.
 enum class ParamInit : uint8_t {
-  Normal,       ///< N(0, scale^2)
+  Normal, ///< N(0, scale^2)
   Zeros,
   Ones,
-  S4DLogAReal,  ///< log(0.5)   (S4D-Lin)
-  S4DAImag,     ///< pi * n     (S4D-Lin, n = mode index)
-  S4DLogDt,     ///< uniform in [log 1e-3, log 1e-1]
-  S4DC,         ///< N(0, 1/2) per real and imaginary part
+  S4DLogAReal, ///< log(0.5)   (S4D-Lin)
+  S4DAImag,    ///< pi * n     (S4D-Lin, n = mode index)
+  S4DLogDt,    ///< uniform in [log 1e-3, log 1e-1]
+  S4DC,        ///< N(0, 1/2) per real and imaginary part
 };
 
 struct ParamSpec {

@@ -49,8 +49,8 @@ struct TileRange {
 /// are read; the defaults work on tensors.
 class PredicateBuilder {
 public:
-  PredicateBuilder(OpBuilder &builder, Location loc, Value batch,
-                   Value seqLen, std::optional<int64_t> staticSeqLen)
+  PredicateBuilder(OpBuilder &builder, Location loc, Value batch, Value seqLen,
+                   std::optional<int64_t> staticSeqLen)
       : builder(builder), loc(loc), batch(batch), seqLen(seqLen),
         staticSeqLen(staticSeqLen) {}
   virtual ~PredicateBuilder();

@@ -63,6 +63,23 @@ std::vector<std::vector<int64_t>> randomBlockRows(const RandomBlockSpec &spec,
 std::vector<double> orthogonalRandomFeatures(int64_t features, int64_t dim,
                                              uint64_t seed);
 
+/// Dropout's keep decision for element `index` of the op with stream number
+/// `stream`: keep when the top 24 bits of a SplitMix64-style hash of (seed,
+/// stream, index), as a fraction of 2^24, are at least `rate`. Compiled code
+/// computes the same hash in integer arithmetic (attn-convert-encoder-to-
+/// linalg), so checks and backward passes can reproduce every decision.
+uint64_t dropoutHash(uint64_t seed, uint64_t stream, uint64_t index);
+inline bool dropoutKeep(uint64_t seed, uint64_t stream, uint64_t index,
+                        double rate) {
+  return double(dropoutHash(seed, stream, index) >> 40) * 0x1.0p-24 >= rate;
+}
+
+/// The constants of dropoutHash, for code generators.
+constexpr uint64_t kDropoutSeedMul = 0x9E3779B97F4A7C15ull;
+constexpr uint64_t kDropoutStreamMul = 0xD6E8FEB86659FD93ull;
+constexpr uint64_t kDropoutMix1 = 0xBF58476D1CE4E5B9ull;
+constexpr uint64_t kDropoutMix2 = 0x94D049BB133111EBull;
+
 } // namespace attn
 
 #endif // ATTN_SUPPORT_RANDOM_H

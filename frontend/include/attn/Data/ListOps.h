@@ -1,4 +1,5 @@
-//===- ListOps.h - LRA ListOps: generator, tokenizer, loader ------*- C++ -*-===//
+//===- ListOps.h - LRA ListOps: generator, tokenizer, loader ------*- C++
+//-*-===//
 //
 // ListOps as Long Range Arena builds it (lra_benchmarks/data/listops.py):
 // nested MIN, MAX, MED (median, truncated) and SM (sum mod 10) over digits;

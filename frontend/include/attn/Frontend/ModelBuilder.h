@@ -1,4 +1,5 @@
-//===- ModelBuilder.h - model specs to attn IR ---------------------*- C++ -*-===//
+//===- ModelBuilder.h - model specs to attn IR ---------------------*- C++
+//-*-===//
 #ifndef ATTN_FRONTEND_MODELBUILDER_H
 #define ATTN_FRONTEND_MODELBUILDER_H
 

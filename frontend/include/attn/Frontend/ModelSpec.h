@@ -1,4 +1,5 @@
-//===- ModelSpec.h - model specifications -------------------------*- C++ -*-===//
+//===- ModelSpec.h - model specifications -------------------------*- C++
+//-*-===//
 //
 // A model spec is a JSON document describing an encoder: the task's
 // vocabulary and classes, the shapes it is compiled for, the width, and its
@@ -43,11 +44,11 @@ struct LayerSpec {
 
 struct ModelSpec {
   std::string name;
-  std::string task;      ///< e.g. "listops"; informs the runtime's data
-  int64_t vocab = 0;     ///< token ids are in [0, vocab)
+  std::string task;  ///< e.g. "listops"; informs the runtime's data
+  int64_t vocab = 0; ///< token ids are in [0, vocab)
   int64_t classes = 0;
-  int64_t batch = 0;     ///< compiled batch size
-  int64_t seqLen = 0;    ///< compiled sequence length (batches are padded)
+  int64_t batch = 0;  ///< compiled batch size
+  int64_t seqLen = 0; ///< compiled sequence length (batches are padded)
   int64_t width = 0, heads = 0, ffn = 0;
   double dropout = 0.1;
   std::string pool = "cls"; ///< "cls" or "mean"

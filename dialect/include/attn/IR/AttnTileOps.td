@@ -1,0 +1,147 @@
+//===- AttnTileOps.td - tile-level computations ------------*- tablegen -*-===//
+//
+// What attn-tile produces inside its loops over scheduled tiles, and what a
+// target lowers: one tile's worth of a kernel, on memrefs. Row counts are
+// the memrefs' (dynamic) sizes, so tiles clipped at the end of a sequence or
+// at a key limit need no special case. The CPU pipeline lowers these ops to
+// vector code (attn-lower-tiles-to-cpu); the GPU pipeline maps them to
+// warps.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_TILE_OPS_TD
+#define ATTN_TILE_OPS_TD
+
+include "attn/IR/AttnBase.td"
+include "attn/IR/AttnTypes.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Attn_Tile2D : MemRefRankOf<[F16, BF16, F32, F64], [2]>;
+def Attn_Tile1D : MemRefRankOf<[F32, F64], [1]>;
+
+def Attn_SoftmaxStepOp : Attn_Op<"tile.softmax_step", [
+    RecursiveMemoryEffects, AllTypesMatch<["max", "sum"]>]> {
+  let summary = "one key tile of online-softmax attention";
+  let description = [{
+    For each query row i of `query` (rows [Mq, D]) against the keys of
+    `key` [Mk, D] and `value` [Mk, Dv], with s_ij = scale * q_i . k_j for the
+    pairs the predicate keeps (all pairs when the region is empty):
+      m'_i = max(m_i, max_j s_ij)
+      l'_i = exp(m_i - m'_i) l_i + sum_j exp(s_ij - m'_i)
+      acc'_i = exp(m_i - m'_i) acc_i + sum_j exp(s_ij - m'_i) v_j
+    updating `max` [Mq], `sum` [Mq] and `acc` [Mq, Dv] in place (f32
+    statistics). A row with nothing kept so far keeps m = -inf, l = 0 and
+    acc = 0. The predicate region receives the absolute query and key
+    indices (`query_offset` + i, `key_offset` + j) and yields an i1.
+  }];
+  let arguments = (ins Arg<Attn_Tile2D, "", [MemRead]>:$query,
+                       Arg<Attn_Tile2D, "", [MemRead]>:$key,
+                       Arg<Attn_Tile2D, "", [MemRead]>:$value,
+                       Arg<Attn_Tile1D, "", [MemRead, MemWrite]>:$max,
+                       Arg<Attn_Tile1D, "", [MemRead, MemWrite]>:$sum,
+                       Arg<Attn_Tile2D, "", [MemRead, MemWrite]>:$acc,
+                       Index:$query_offset, Index:$key_offset,
+                       F64Attr:$scale);
+  let regions = (region AnyRegion:$predicate);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `into` $max `,` $sum `,` $acc
+    `offsets` `(` $query_offset `,` $key_offset `)` `scale` $scale
+    (`where` $predicate^)? attr-dict
+    `:` type($query) `,` type($key) `,` type($value) `,` type($max) `,`
+    type($acc)
+  }];
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+}
+
+def Attn_SoftmaxFinalizeOp : Attn_Op<"tile.softmax_finalize"> {
+  let summary = "writes acc / sum for a tile of query rows";
+  let description = [{
+    out_i = acc_i / l_i, and zeros where l_i = 0 (no kept key).
+  }];
+  let arguments = (ins Arg<Attn_Tile1D, "", [MemRead]>:$sum,
+                       Arg<Attn_Tile2D, "", [MemRead]>:$acc,
+                       Arg<Attn_Tile2D, "", [MemWrite]>:$output);
+  let assemblyFormat = [{
+    $sum `,` $acc `into` $output attr-dict `:` type($sum) `,` type($acc) `,`
+    type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_LinearStateOp : Attn_Op<"tile.linear_state"> {
+  let summary = "adds a tile of keys to a linear-attention state";
+  let description = [{
+    state += phi(K)^T V and norm += sum_j phi(k_j), with phi given by
+    `feature_map` (and its `projection` [F, D] when it has one): key [Mk, D],
+    value [Mk, Dv], state [F, Dv], norm [F] (f32).
+  }];
+  let arguments = (ins Arg<Attn_Tile2D, "", [MemRead]>:$key,
+                       Arg<Attn_Tile2D, "", [MemRead]>:$value,
+                       Attn_FeatureMapType:$feature_map,
+                       Arg<Optional<Attn_Tile2D>, "", [MemRead]>:$projection,
+                       Arg<Attn_Tile2D, "", [MemRead, MemWrite]>:$state,
+                       Arg<Attn_Tile1D, "", [MemRead, MemWrite]>:$norm);
+  let assemblyFormat = [{
+    $key `,` $value `feature_map` $feature_map
+    (`projection` $projection^ `:` type($projection))?
+    `into` $state `,` $norm attr-dict
+    `:` type($key) `,` type($value) `,` type($state) `,` type($norm)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_LinearOutputOp : Attn_Op<"tile.linear_output", [
+    AttrSizedOperandSegments]> {
+  let summary = "reads a tile of queries out of a linear-attention state";
+  let description = [{
+    out_i = phi(q_i)^T S / phi(q_i)^T z for query [Mq, D], state S [F, Dv]
+    and norm z [F] (zeros where the normaliser is 0). With `key` and `value`
+    (the causal form), the tile's own keys j <= i (same offset) are added to
+    S and z for row i: the intra-chunk part of chunkwise causal attention.
+  }];
+  let arguments = (ins Arg<Attn_Tile2D, "", [MemRead]>:$query,
+                       Arg<Optional<Attn_Tile2D>, "", [MemRead]>:$key,
+                       Arg<Optional<Attn_Tile2D>, "", [MemRead]>:$value,
+                       Attn_FeatureMapType:$feature_map,
+                       Arg<Optional<Attn_Tile2D>, "", [MemRead]>:$projection,
+                       Arg<Attn_Tile2D, "", [MemRead]>:$state,
+                       Arg<Attn_Tile1D, "", [MemRead]>:$norm,
+                       Arg<Attn_Tile2D, "", [MemWrite]>:$output);
+  let assemblyFormat = [{
+    $query (`causal` `(` $key^ `,` $value `:` type($key) `,` type($value) `)`)?
+    `feature_map` $feature_map
+    (`projection` $projection^ `:` type($projection))?
+    `from` $state `,` $norm `into` $output attr-dict
+    `:` type($query) `,` type($state) `,` type($norm) `,` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_SsmScanOp : Attn_Op<"tile.ssm_scan", [
+    AllTypesMatch<["abar_real", "abar_imag", "w_real", "w_imag"]>]> {
+  let summary = "the diagonal recurrence of an SSM for a group of channels";
+  let description = [{
+    For input u [L, C] and output y [L, C] (C channels, possibly strided),
+    per channel c and mode n with complex Abar = abar_real + i abar_imag and
+    W = w_real + i w_imag, all [C, S]:
+      forward:  x_t = Abar x_{t-1} + W u_t;          y_t = 2 Re sum_n x_t
+      reverse:  y_t = 2 Re sum_n r_t;   r_{t-1} = Abar r_t + W u_t
+                (r_{L-1} = 0: the anti-causal part, excluding u_t itself)
+    With `accumulate`, y is added to instead of overwritten.
+  }];
+  let arguments = (ins Arg<Attn_Tile2D, "", [MemRead]>:$input,
+                       Arg<Attn_Tile2D, "", [MemRead]>:$abar_real,
+                       Arg<Attn_Tile2D, "", [MemRead]>:$abar_imag,
+                       Arg<Attn_Tile2D, "", [MemRead]>:$w_real,
+                       Arg<Attn_Tile2D, "", [MemRead]>:$w_imag,
+                       Arg<Attn_Tile2D, "", [MemRead, MemWrite]>:$output,
+                       UnitAttr:$reverse, UnitAttr:$accumulate);
+  let assemblyFormat = [{
+    $input `A` `(` $abar_real `,` $abar_imag `)` `W` `(` $w_real `,` $w_imag `)`
+    `into` $output (`reverse` $reverse^)? (`accumulate` $accumulate^)?
+    attr-dict `:` type($input) `,` type($abar_real) `,` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // ATTN_TILE_OPS_TD

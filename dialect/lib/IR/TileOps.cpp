@@ -1,0 +1,163 @@
+//===- TileOps.cpp - tile-level ops and the schedule attribute: verifiers -===//
+
+#include "VerifyUtils.h"
+#include "attn/IR/AttnOps.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::detail;
+
+static int64_t dimOf(Value v, unsigned i) {
+  return cast<MemRefType>(v.getType()).getDimSize(i);
+}
+
+/// `a` dim i and `b` dim j agree (or either is dynamic).
+static LogicalResult sameExtent(Operation *op, Value a, unsigned i,
+                                StringRef aName, Value b, unsigned j,
+                                StringRef bName) {
+  if (!compatible(dimOf(a, i), dimOf(b, j)))
+    return op->emitOpError() << aName << " (" << dimOf(a, i) << ") and "
+                             << bName << " (" << dimOf(b, j) << ") differ";
+  return success();
+}
+
+static LogicalResult requireF32(Operation *op, Value v, StringRef name) {
+  if (!cast<MemRefType>(v.getType()).getElementType().isF32())
+    return op->emitOpError() << name << " must hold f32";
+  return success();
+}
+
+LogicalResult SoftmaxStepOp::verify() {
+  if (failed(sameExtent(*this, getQuery(), 1, "query head dim", getKey(), 1,
+                        "key head dim")) ||
+      failed(sameExtent(*this, getKey(), 0, "key rows", getValue(), 0,
+                        "value rows")) ||
+      failed(sameExtent(*this, getQuery(), 0, "query rows", getMax(), 0,
+                        "max rows")) ||
+      failed(sameExtent(*this, getQuery(), 0, "query rows", getSum(), 0,
+                        "sum rows")) ||
+      failed(sameExtent(*this, getQuery(), 0, "query rows", getAcc(), 0,
+                        "acc rows")) ||
+      failed(sameExtent(*this, getValue(), 1, "value head dim", getAcc(), 1,
+                        "acc columns")))
+    return failure();
+  return success(succeeded(requireF32(*this, getMax(), "max")) &&
+                 succeeded(requireF32(*this, getAcc(), "acc")));
+}
+
+LogicalResult SoftmaxStepOp::verifyRegions() {
+  Region &region = getPredicate();
+  if (region.empty())
+    return success();
+  Block &body = region.front();
+  if (body.getNumArguments() != 2 ||
+      !llvm::all_of(body.getArgumentTypes(),
+                    [](Type t) { return t.isIndex(); }))
+    return emitOpError("predicate region must take (q: index, k: index)");
+  auto yield = dyn_cast<YieldOp>(body.getTerminator());
+  if (!yield || yield.getValues().size() != 1 ||
+      !yield.getValues()[0].getType().isInteger(1))
+    return emitOpError("predicate region must end with 'attn.yield' of an i1");
+  return success();
+}
+
+LogicalResult SoftmaxFinalizeOp::verify() {
+  if (failed(sameExtent(*this, getSum(), 0, "sum rows", getAcc(), 0,
+                        "acc rows")) ||
+      failed(sameExtent(*this, getAcc(), 0, "acc rows", getOutput(), 0,
+                        "output rows")) ||
+      failed(sameExtent(*this, getAcc(), 1, "acc columns", getOutput(), 1,
+                        "output columns")))
+    return failure();
+  return requireF32(*this, getAcc(), "acc");
+}
+
+/// Feature dimension F of a linear-attention state, checked against the
+/// feature map's projection when there is one.
+static LogicalResult verifyFeatures(Operation *op, Value keyOrQuery,
+                                    Value projection, Value state, Value norm) {
+  if (failed(sameExtent(op, state, 0, "state rows", norm, 0, "norm size")))
+    return failure();
+  if (projection) {
+    if (failed(sameExtent(op, projection, 1, "projection columns", keyOrQuery,
+                          1, "head dim")) ||
+        failed(sameExtent(op, projection, 0, "projection rows", state, 0,
+                          "state rows")))
+      return failure();
+  } else if (failed(sameExtent(op, keyOrQuery, 1, "head dim", state, 0,
+                               "state rows"))) {
+    return failure();
+  }
+  return success(succeeded(requireF32(op, state, "state")) &&
+                 succeeded(requireF32(op, norm, "norm")));
+}
+
+LogicalResult LinearStateOp::verify() {
+  if (failed(sameExtent(*this, getKey(), 0, "key rows", getValue(), 0,
+                        "value rows")) ||
+      failed(sameExtent(*this, getValue(), 1, "value head dim", getState(), 1,
+                        "state columns")))
+    return failure();
+  return verifyFeatures(*this, getKey(), getProjection(), getState(),
+                        getNorm());
+}
+
+LogicalResult LinearOutputOp::verify() {
+  if (failed(sameExtent(*this, getQuery(), 0, "query rows", getOutput(), 0,
+                        "output rows")) ||
+      failed(sameExtent(*this, getState(), 1, "state columns", getOutput(), 1,
+                        "output columns")))
+    return failure();
+  if (bool(getKey()) != bool(getValue()))
+    return emitOpError("the causal form needs both key and value");
+  if (getKey() && (failed(sameExtent(*this, getKey(), 0, "key rows", getQuery(),
+                                     0, "query rows")) ||
+                   failed(sameExtent(*this, getValue(), 1, "value head dim",
+                                     getOutput(), 1, "output columns"))))
+    return failure();
+  return verifyFeatures(*this, getQuery(), getProjection(), getState(),
+                        getNorm());
+}
+
+LogicalResult SsmScanOp::verify() {
+  if (failed(sameExtent(*this, getInput(), 0, "input length", getOutput(), 0,
+                        "output length")) ||
+      failed(sameExtent(*this, getInput(), 1, "input channels", getOutput(), 1,
+                        "output channels")) ||
+      failed(sameExtent(*this, getInput(), 1, "input channels", getAbarReal(),
+                        0, "coefficient rows")))
+    return failure();
+  return success();
+}
+
+LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                   int64_t blockQ, int64_t blockK,
+                                   int64_t seqLen,
+                                   DenseI32ArrayAttr fullOffsets,
+                                   DenseI32ArrayAttr fullBlocks,
+                                   DenseI32ArrayAttr partialOffsets,
+                                   DenseI32ArrayAttr partialBlocks) {
+  if (blockQ <= 0 || blockK <= 0 || seqLen <= 0)
+    return emitError() << "schedule needs positive block sizes and length";
+  int64_t rows = (seqLen + blockQ - 1) / blockQ;
+  int64_t cols = (seqLen + blockK - 1) / blockK;
+  for (auto [offsets, blocks, name] :
+       {std::make_tuple(fullOffsets, fullBlocks, "full"),
+        std::make_tuple(partialOffsets, partialBlocks, "partial")}) {
+    ArrayRef<int32_t> o = offsets.asArrayRef(), b = blocks.asArrayRef();
+    if (static_cast<int64_t>(o.size()) != rows + 1 || o.front() != 0 ||
+        o.back() != static_cast<int64_t>(b.size()) || !llvm::is_sorted(o))
+      return emitError() << "schedule's " << name << "_offsets must be "
+                         << rows + 1 << " non-decreasing entries from 0 to "
+                         << b.size();
+    if (llvm::any_of(b, [&](int32_t k) { return k < 0 || k >= cols; }))
+      return emitError() << "schedule's " << name << "_blocks must lie in [0, "
+                         << cols << ")";
+  }
+  return success();
+}
+
+double ScheduleAttr::getTileDensity() const {
+  double visited = getFullBlocks().size() + getPartialBlocks().size();
+  return visited / double(getNumQueryTiles() * getNumKeyTiles());
+}

@@ -1,0 +1,39 @@
+//===- Pipelines.h - the named attn pipelines -------------------*- C++ -*-===//
+#ifndef ATTN_PIPELINES_PIPELINES_H
+#define ATTN_PIPELINES_PIPELINES_H
+
+#include "mlir/Pass/PassOptions.h"
+
+namespace mlir {
+class OpPassManager;
+namespace attn {
+
+struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
+  PassOptions::Option<int64_t> blockQ{*this, "block-q",
+                                      llvm::cl::desc("Query rows per tile"),
+                                      llvm::cl::init(64)};
+  PassOptions::Option<int64_t> blockK{
+      *this, "block-k", llvm::cl::desc("Keys per tile"), llvm::cl::init(64)};
+  PassOptions::Option<int64_t> vectorWidth{
+      *this, "vector-width",
+      llvm::cl::desc("f32 lanes per vector (16: AVX-512, 8: AVX2)"),
+      llvm::cl::init(16)};
+  PassOptions::Option<bool> parallel{
+      *this, "parallel",
+      llvm::cl::desc("Run tile loops on all cores through OpenMP"),
+      llvm::cl::init(true)};
+};
+
+/// attn (layers or primitives) to the LLVM dialect for the host. Public
+/// functions take and return static-shape tensors as bare pointers to
+/// row-major buffers, results as trailing out-parameters.
+void buildLowerToCPUPipeline(OpPassManager &pm,
+                             const CPUPipelineOptions &options);
+
+/// Registers every attn pass and pipeline on the command line.
+void registerAttnPasses();
+
+} // namespace attn
+} // namespace mlir
+
+#endif // ATTN_PIPELINES_PIPELINES_H

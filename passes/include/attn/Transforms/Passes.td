@@ -1,0 +1,73 @@
+//===- Passes.td - attn to attn transformations ------------*- tablegen -*-===//
+#ifndef ATTN_TRANSFORMS_PASSES_TD
+#define ATTN_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ExpandLayers : Pass<"attn-expand-layers", "func::FuncOp"> {
+  let summary = "Rewrites encoder layer ops into attn primitives";
+  let description = [{
+    Each attn.layer.* becomes its computation: projections, head split,
+    the attention kernel under its mask (or with its feature map, or the SSM
+    scan), head merge, output projection, dropout, residual, layer norm and
+    the feed-forward block. Dropout ops get distinct stream numbers.
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def ScheduleBlocks : Pass<"attn-schedule-blocks", "func::FuncOp"> {
+  let summary = "Computes the visited tiles of every masked attn.sdpa";
+  let description = [{
+    Classifies every (query tile, key tile) of each masked attn.sdpa through
+    the MaskPattern interface and attaches the result as a #attn.schedule:
+    per query tile, the full tiles (no predicate) and the partial tiles
+    (predicate per element). No N x N mask is built. Runtime-dependent
+    masks are scheduled within their key limit. Needs a static sequence
+    length.
+  }];
+  let options = [
+    Option<"blockQ", "block-q", "int64_t", /*default=*/"64",
+           "Query rows per tile">,
+    Option<"blockK", "block-k", "int64_t", /*default=*/"64",
+           "Keys per tile">,
+  ];
+}
+
+def Tile : Pass<"attn-tile", "ModuleOp"> {
+  let summary = "Rewrites attention kernels into loops over tiles";
+  let description = [{
+    attn.sdpa becomes an scf.forall over (batch, head, query tile) that
+    visits only its scheduled key tiles (full ones first, then partial ones
+    with the mask's predicate) with attn.tile.softmax_step -- online
+    softmax, one pass over the keys -- and writes each output row once with
+    attn.tile.softmax_finalize. Unmasked attention visits every tile as
+    full. attn.linear becomes a reduction of phi(K)^T V and the normaliser
+    over key tiles, then one output tile per query tile (non-causal), or a
+    chunkwise loop carrying the state between chunks (causal). attn.ssm
+    becomes the discretisation (linalg on [H, S]) and one scan per (batch,
+    channel group), plus the reverse scan when bidirectional. Kernels
+    compute on memrefs; their operands and results cross to tensors through
+    bufferization.to_buffer / to_tensor.
+  }];
+  let options = [
+    Option<"blockQ", "block-q", "int64_t", /*default=*/"64",
+           "Query rows per tile (unmasked attention and linear attention)">,
+    Option<"blockK", "block-k", "int64_t", /*default=*/"64",
+           "Keys per tile (unmasked attention and linear attention)">,
+    Option<"channels", "ssm-channels", "int64_t", /*default=*/"16",
+           "Channels per SSM scan">,
+  ];
+  let dependentDialects = ["::mlir::attn::AttnDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+#endif // ATTN_TRANSFORMS_PASSES_TD

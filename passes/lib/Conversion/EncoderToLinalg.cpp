@@ -1,0 +1,472 @@
+//===- EncoderToLinalg.cpp - encoder ops to linalg on tensors -------------===//
+//
+// Statistics (layer norm moments, softmax of the loss, pooled sums) and
+// matrix products accumulate in f32 whatever the storage type.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Conversion/Passes.h"
+#include "attn/Support/Random.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+#include <limits>
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_CONVERTENCODERTOLINALG
+#include "attn/Conversion/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+using BodyFn =
+    function_ref<SmallVector<Value>(OpBuilder &, Location, ValueRange)>;
+
+struct LinalgEmitter {
+  OpBuilder &b;
+  Location loc;
+
+  Type f32() { return b.getF32Type(); }
+  Value empty(ArrayRef<int64_t> shape, Type elem) {
+    return tensor::EmptyOp::create(b, loc, shape, elem);
+  }
+  Value filled(ArrayRef<int64_t> shape, Type elem, double value) {
+    Value v = arith::ConstantOp::create(b, loc, b.getFloatAttr(elem, value));
+    return linalg::FillOp::create(b, loc, v, empty(shape, elem)).getResult(0);
+  }
+  AffineMap map(unsigned dims, ArrayRef<unsigned> results) {
+    SmallVector<AffineExpr> exprs;
+    for (unsigned r : results)
+      exprs.push_back(b.getAffineDimExpr(r));
+    return AffineMap::get(dims, 0, exprs, b.getContext());
+  }
+  AffineMap identity(unsigned dims) {
+    return AffineMap::getMultiDimIdentityMap(dims, b.getContext());
+  }
+  /// All dims but the last are parallel; the last one is `lastKind`.
+  SmallVector<utils::IteratorType> iterators(unsigned dims,
+                                             bool lastIsReduction) {
+    SmallVector<utils::IteratorType> it(dims, utils::IteratorType::parallel);
+    if (lastIsReduction)
+      it.back() = utils::IteratorType::reduction;
+    return it;
+  }
+  ValueRange generic(ValueRange ins, ValueRange outs, ArrayRef<AffineMap> maps,
+                     ArrayRef<utils::IteratorType> its, BodyFn body) {
+    SmallVector<Type> types;
+    for (Value o : outs)
+      types.push_back(o.getType());
+    auto op = linalg::GenericOp::create(
+        b, loc, types, ins, outs, maps, its,
+        [&](OpBuilder &nb, Location l, ValueRange args) {
+          linalg::YieldOp::create(nb, l, body(nb, l, args));
+        });
+    return op.getResults();
+  }
+};
+
+Value toF32(OpBuilder &b, Location loc, Value v) {
+  if (v.getType().isF32())
+    return v;
+  if (cast<FloatType>(v.getType()).getWidth() < 32)
+    return arith::ExtFOp::create(b, loc, b.getF32Type(), v);
+  return arith::TruncFOp::create(b, loc, b.getF32Type(), v);
+}
+Value fromF32(OpBuilder &b, Location loc, Value v, Type elem) {
+  if (elem.isF32())
+    return v;
+  if (cast<FloatType>(elem).getWidth() < 32)
+    return arith::TruncFOp::create(b, loc, elem, v);
+  return arith::ExtFOp::create(b, loc, elem, v);
+}
+Value fcst(OpBuilder &b, Location loc, double v) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+}
+
+RankedTensorType typeOf(Value v) { return cast<RankedTensorType>(v.getType()); }
+
+//===----------------------------------------------------------------------===//
+
+Value lowerEmbedding(LinalgEmitter &e, EmbeddingOp op) {
+  auto out = typeOf(op.getResult());
+  Value table = op.getTable();
+  int64_t vocab = typeOf(table).getDimSize(0);
+  return e.generic(
+      op.getIds(), e.empty(out.getShape(), out.getElementType()),
+      {e.map(3, {0, 1}), e.identity(3)}, e.iterators(3, false),
+      [&](OpBuilder &b, Location l, ValueRange args) -> SmallVector<Value> {
+        Value id = arith::IndexCastOp::create(b, l, b.getIndexType(), args[0]);
+        // Out-of-range ids are clamped rather than read out of bounds.
+        Value zero = arith::ConstantIndexOp::create(b, l, 0);
+        Value last = arith::ConstantIndexOp::create(b, l, vocab - 1);
+        id = arith::MinSIOp::create(
+            b, l, arith::MaxSIOp::create(b, l, id, zero), last);
+        Value d = linalg::IndexOp::create(b, l, 2);
+        return {tensor::ExtractOp::create(b, l, table, ValueRange{id, d})};
+      })[0];
+}
+
+Value lowerAddPositions(LinalgEmitter &e, AddPositionsOp op) {
+  auto type = typeOf(op.getInput());
+  int64_t n = type.getDimSize(1), d = type.getDimSize(2);
+  SmallVector<OpFoldResult> offsets{e.b.getIndexAttr(0), e.b.getIndexAttr(0)},
+      sizes{e.b.getIndexAttr(n), e.b.getIndexAttr(d)},
+      strides{e.b.getIndexAttr(1), e.b.getIndexAttr(1)};
+  Value table = tensor::ExtractSliceOp::create(
+      e.b, e.loc, RankedTensorType::get({n, d}, type.getElementType()),
+      op.getTable(), offsets, sizes, strides);
+  return e.generic(
+      ValueRange{op.getInput(), table},
+      e.empty(type.getShape(), type.getElementType()),
+      {e.identity(3), e.map(3, {1, 2}), e.identity(3)}, e.iterators(3, false),
+      [&](OpBuilder &b, Location l, ValueRange args) -> SmallVector<Value> {
+        return {arith::AddFOp::create(b, l, args[0], args[1])};
+      })[0];
+}
+
+Value lowerLayerNorm(LinalgEmitter &e, LayerNormOp op) {
+  auto type = typeOf(op.getInput());
+  unsigned rank = type.getRank();
+  SmallVector<int64_t> lead(type.getShape().drop_back());
+  SmallVector<unsigned> leadDims;
+  for (unsigned i = 0; i + 1 < rank; ++i)
+    leadDims.push_back(i);
+  AffineMap all = e.identity(rank), leadMap = e.map(rank, leadDims),
+            lastMap = e.map(rank, {rank - 1});
+  double width = type.getShape().back();
+  double eps = op.getEpsilon().convertToDouble();
+  Value sum = e.generic(
+      op.getInput(), e.filled(lead, e.f32(), 0.0), {all, leadMap},
+      e.iterators(rank, true),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        return {arith::AddFOp::create(b, l, toF32(b, l, a[0]), a[1])};
+      })[0];
+  Value sq = e.generic(
+      ValueRange{op.getInput(), sum}, e.filled(lead, e.f32(), 0.0),
+      {all, leadMap, leadMap}, e.iterators(rank, true),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value mean = arith::DivFOp::create(b, l, a[1], fcst(b, l, width));
+        Value d = arith::SubFOp::create(b, l, toF32(b, l, a[0]), mean);
+        return {arith::AddFOp::create(b, l, arith::MulFOp::create(b, l, d, d),
+                                      a[2])};
+      })[0];
+  return e.generic(
+      ValueRange{op.getInput(), sum, sq, op.getGamma(), op.getBeta()},
+      e.empty(type.getShape(), type.getElementType()),
+      {all, leadMap, leadMap, lastMap, lastMap, all}, e.iterators(rank, false),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value n = fcst(b, l, width);
+        Value mean = arith::DivFOp::create(b, l, a[1], n);
+        Value var = arith::DivFOp::create(b, l, a[2], n);
+        Value inv = math::RsqrtOp::create(
+            b, l, arith::AddFOp::create(b, l, var, fcst(b, l, eps)));
+        Value x = arith::SubFOp::create(b, l, toF32(b, l, a[0]), mean);
+        Value y = arith::MulFOp::create(b, l, x, inv);
+        y = arith::MulFOp::create(b, l, y, toF32(b, l, a[3]));
+        y = arith::AddFOp::create(b, l, y, toF32(b, l, a[4]));
+        return {fromF32(b, l, y, a[5].getType())};
+      })[0];
+}
+
+Value lowerProject(LinalgEmitter &e, ProjectOp op) {
+  auto in = typeOf(op.getInput());
+  auto w = typeOf(op.getWeight());
+  auto out = typeOf(op.getResult());
+  int64_t rows = 1;
+  for (int64_t d : in.getShape().drop_back())
+    rows *= d;
+  int64_t din = w.getDimSize(0), dout = w.getDimSize(1);
+  Value x = op.getInput();
+  SmallVector<ReassociationIndices> reassoc;
+  if (in.getRank() != 2) {
+    ReassociationIndices leading;
+    for (int64_t i = 0; i + 1 < in.getRank(); ++i)
+      leading.push_back(i);
+    reassoc = {leading, {in.getRank() - 1}};
+    x = tensor::CollapseShapeOp::create(
+        e.b, e.loc, RankedTensorType::get({rows, din}, in.getElementType()), x,
+        reassoc);
+  }
+  Value acc =
+      linalg::MatmulOp::create(e.b, e.loc, ValueRange{x, op.getWeight()},
+                               ValueRange{e.filled({rows, dout}, e.f32(), 0.0)})
+          .getResult(0);
+  SmallVector<Value> ins{acc};
+  SmallVector<AffineMap> maps{e.identity(2)};
+  if (op.getBias()) {
+    ins.push_back(op.getBias());
+    maps.push_back(e.map(2, {1}));
+  }
+  maps.push_back(e.identity(2));
+  Value y = e.generic(
+      ins, e.empty({rows, dout}, out.getElementType()), maps,
+      e.iterators(2, false),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value v = a[0];
+        if (op.getBias())
+          v = arith::AddFOp::create(b, l, v, toF32(b, l, a[1]));
+        return {fromF32(b, l, v, a.back().getType())};
+      })[0];
+  if (in.getRank() != 2)
+    y = tensor::ExpandShapeOp::create(e.b, e.loc, out, y, reassoc);
+  return y;
+}
+
+/// An elementwise map over a tensor, computed in f32.
+Value elementwise(
+    LinalgEmitter &e, Value input,
+    function_ref<Value(OpBuilder &, Location, Value, ArrayRef<Value>)> fn) {
+  auto type = typeOf(input);
+  unsigned rank = type.getRank();
+  return e.generic(
+      input, e.empty(type.getShape(), type.getElementType()),
+      {e.identity(rank), e.identity(rank)}, e.iterators(rank, false),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        SmallVector<Value> indices;
+        for (unsigned i = 0; i < rank; ++i)
+          indices.push_back(linalg::IndexOp::create(b, l, i));
+        Value y = fn(b, l, toF32(b, l, a[0]), indices);
+        return {fromF32(b, l, y, a[1].getType())};
+      })[0];
+}
+
+Value lowerGelu(LinalgEmitter &e, GeluOp op) {
+  bool approximate = op.getApproximate();
+  return elementwise(
+      e, op.getInput(),
+      [&](OpBuilder &b, Location l, Value x, ArrayRef<Value>) -> Value {
+        Value half = arith::MulFOp::create(b, l, x, fcst(b, l, 0.5));
+        Value inner;
+        if (approximate) {
+          // tanh(sqrt(2/pi) (x + 0.044715 x^3))
+          Value x3 =
+              arith::MulFOp::create(b, l, x, arith::MulFOp::create(b, l, x, x));
+          Value t = arith::AddFOp::create(
+              b, l, x, arith::MulFOp::create(b, l, x3, fcst(b, l, 0.044715)));
+          inner = math::TanhOp::create(
+              b, l,
+              arith::MulFOp::create(b, l, t,
+                                    fcst(b, l, std::sqrt(2.0 / M_PI))));
+        } else {
+          inner = math::ErfOp::create(
+              b, l, arith::MulFOp::create(b, l, x, fcst(b, l, M_SQRT1_2)));
+        }
+        Value onePlus = arith::AddFOp::create(b, l, inner, fcst(b, l, 1.0));
+        return arith::MulFOp::create(b, l, half, onePlus);
+      });
+}
+
+/// attn::dropoutHash in i64 arithmetic.
+Value dropoutHash(OpBuilder &b, Location l, Value seed, int64_t stream,
+                  Value index) {
+  auto c = [&](uint64_t v) {
+    return arith::ConstantOp::create(
+        b, l, b.getI64IntegerAttr(static_cast<int64_t>(v)));
+  };
+  auto mix = [&](Value h, int64_t shift, uint64_t mul) {
+    Value x = arith::XOrIOp::create(b, l, h,
+                                    arith::ShRUIOp::create(b, l, h, c(shift)));
+    return mul ? arith::MulIOp::create(b, l, x, c(mul)).getResult() : x;
+  };
+  Value h = arith::XOrIOp::create(
+      b, l, arith::MulIOp::create(b, l, seed, c(::attn::kDropoutSeedMul)),
+      c(static_cast<uint64_t>(stream) * ::attn::kDropoutStreamMul));
+  h = arith::XOrIOp::create(b, l, h, index);
+  h = mix(h, 30, ::attn::kDropoutMix1);
+  h = mix(h, 27, ::attn::kDropoutMix2);
+  return mix(h, 31, 0);
+}
+
+Value lowerDropout(LinalgEmitter &e, DropoutOp op) {
+  double rate = op.getRate().convertToDouble();
+  if (rate == 0.0)
+    return op.getInput();
+  ArrayRef<int64_t> shape = typeOf(op.getInput()).getShape();
+  int64_t stream = op.getStream();
+  return elementwise(
+      e, op.getInput(),
+      [&](OpBuilder &b, Location l, Value x, ArrayRef<Value> indices) -> Value {
+        // Row-major linear index of the element.
+        Value linear = arith::ConstantIndexOp::create(b, l, 0);
+        for (auto [i, idx] : llvm::enumerate(indices))
+          linear = arith::AddIOp::create(
+              b, l,
+              arith::MulIOp::create(
+                  b, l, linear, arith::ConstantIndexOp::create(b, l, shape[i])),
+              idx);
+        Value index = arith::IndexCastOp::create(b, l, b.getI64Type(), linear);
+        Value h = dropoutHash(b, l, op.getSeed(), stream, index);
+        Value top = arith::ShRUIOp::create(
+            b, l, h, arith::ConstantOp::create(b, l, b.getI64IntegerAttr(40)));
+        Value u = arith::MulFOp::create(
+            b, l, arith::UIToFPOp::create(b, l, b.getF32Type(), top),
+            fcst(b, l, 0x1.0p-24));
+        Value keep = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGE, u,
+                                           fcst(b, l, rate));
+        Value scaled =
+            arith::MulFOp::create(b, l, x, fcst(b, l, 1.0 / (1.0 - rate)));
+        return arith::SelectOp::create(b, l, keep, scaled, fcst(b, l, 0.0));
+      });
+}
+
+Value lowerPool(LinalgEmitter &e, PoolOp op) {
+  auto in = typeOf(op.getInput());
+  auto out = typeOf(op.getResult());
+  int64_t batch = in.getDimSize(0), n = in.getDimSize(1), d = in.getDimSize(2);
+  if (op.getKind() == PoolKind::cls) {
+    SmallVector<OpFoldResult> offsets(3, e.b.getIndexAttr(0));
+    SmallVector<OpFoldResult> sizes{e.b.getIndexAttr(batch),
+                                    e.b.getIndexAttr(1), e.b.getIndexAttr(d)};
+    SmallVector<OpFoldResult> strides(3, e.b.getIndexAttr(1));
+    return tensor::ExtractSliceOp::create(e.b, e.loc, out, op.getInput(),
+                                          offsets, sizes, strides);
+  }
+  // Sum over n (only n < lengths[b] when given), in f32, then divide.
+  Value lengths = op.getLengths();
+  SmallVector<Value> ins{op.getInput()};
+  SmallVector<AffineMap> maps{e.map(3, {0, 2, 1})};
+  if (lengths) {
+    ins.push_back(lengths);
+    maps.push_back(e.map(3, {0}));
+  }
+  maps.push_back(e.map(3, {0, 1}));
+  Value sum = e.generic(
+      ins, e.filled({batch, d}, e.f32(), 0.0), maps, e.iterators(3, true),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value x = toF32(b, l, a[0]);
+        Value acc = a.back();
+        Value added = arith::AddFOp::create(b, l, acc, x);
+        if (!lengths)
+          return {added};
+        Value pos = linalg::IndexOp::create(b, l, 2);
+        Value len = arith::IndexCastOp::create(b, l, b.getIndexType(), a[1]);
+        Value inside =
+            arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, pos, len);
+        return {arith::SelectOp::create(b, l, inside, added, acc)};
+      })[0];
+  SmallVector<Value> divIns{sum};
+  SmallVector<AffineMap> divMaps{e.identity(2)};
+  if (lengths) {
+    divIns.push_back(lengths);
+    divMaps.push_back(e.map(2, {0}));
+  }
+  divMaps.push_back(e.identity(2));
+  return e.generic(
+      divIns, e.empty({batch, d}, out.getElementType()), divMaps,
+      e.iterators(2, false),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value count = fcst(b, l, double(n));
+        if (lengths) {
+          Value len = arith::SIToFPOp::create(b, l, b.getF32Type(), a[1]);
+          count = arith::MaximumFOp::create(b, l, len, fcst(b, l, 1.0));
+        }
+        Value mean = arith::DivFOp::create(b, l, a[0], count);
+        return {fromF32(b, l, mean, a.back().getType())};
+      })[0];
+}
+
+Value lowerCrossEntropy(LinalgEmitter &e, CrossEntropyOp op) {
+  auto logits = typeOf(op.getLogits());
+  int64_t batch = logits.getDimSize(0);
+  Type resultElem = typeOf(op.getResult()).getElementType();
+  Value x = op.getLogits();
+  Value rowMax = e.generic(
+      x, e.filled({batch}, e.f32(), -std::numeric_limits<double>::infinity()),
+      {e.identity(2), e.map(2, {0})}, e.iterators(2, true),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        return {arith::MaximumFOp::create(b, l, toF32(b, l, a[0]), a[1])};
+      })[0];
+  Value sumExp = e.generic(
+      ValueRange{x, rowMax}, e.filled({batch}, e.f32(), 0.0),
+      {e.identity(2), e.map(2, {0}), e.map(2, {0})}, e.iterators(2, true),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value d = arith::SubFOp::create(b, l, toF32(b, l, a[0]), a[1]);
+        return {
+            arith::AddFOp::create(b, l, math::ExpOp::create(b, l, d), a[2])};
+      })[0];
+  int64_t classes = logits.getDimSize(1);
+  // Per row: loss and whether the row counts; then sums over rows.
+  Value zero = e.filled({}, e.f32(), 0.0);
+  ValueRange totals = e.generic(
+      ValueRange{rowMax, sumExp, op.getLabels()}, ValueRange{zero, zero},
+      {e.map(1, {0}), e.map(1, {0}), e.map(1, {0}),
+       AffineMap::get(1, 0, {}, e.b.getContext()),
+       AffineMap::get(1, 0, {}, e.b.getContext())},
+      {utils::IteratorType::reduction},
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value label = arith::IndexCastOp::create(b, l, b.getIndexType(), a[2]);
+        Value zeroI = arith::ConstantIndexOp::create(b, l, 0);
+        Value valid = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge,
+                                            label, zeroI);
+        Value clamped = arith::MinSIOp::create(
+            b, l, arith::MaxSIOp::create(b, l, label, zeroI),
+            arith::ConstantIndexOp::create(b, l, classes - 1));
+        Value row = linalg::IndexOp::create(b, l, 0);
+        Value xl = toF32(
+            b, l, tensor::ExtractOp::create(b, l, x, ValueRange{row, clamped}));
+        Value lse =
+            arith::AddFOp::create(b, l, a[0], math::LogOp::create(b, l, a[1]));
+        Value loss = arith::SubFOp::create(b, l, lse, xl);
+        Value f0 = fcst(b, l, 0.0), f1 = fcst(b, l, 1.0);
+        return {arith::AddFOp::create(
+                    b, l, a[3], arith::SelectOp::create(b, l, valid, loss, f0)),
+                arith::AddFOp::create(
+                    b, l, a[4], arith::SelectOp::create(b, l, valid, f1, f0))};
+      });
+  return e.generic(
+      ValueRange{totals[0], totals[1]}, e.empty({}, resultElem),
+      {AffineMap::get(0, 0, {}, e.b.getContext()),
+       AffineMap::get(0, 0, {}, e.b.getContext()),
+       AffineMap::get(0, 0, {}, e.b.getContext())},
+      {}, [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value any = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, a[1],
+                                          fcst(b, l, 0.0));
+        Value mean = arith::DivFOp::create(
+            b, l, a[0], arith::MaximumFOp::create(b, l, a[1], fcst(b, l, 1.0)));
+        Value v = arith::SelectOp::create(b, l, any, mean, fcst(b, l, 0.0));
+        return {fromF32(b, l, v, a[2].getType())};
+      })[0];
+}
+
+struct ConvertEncoderToLinalgPass
+    : public mlir::attn::impl::ConvertEncoderToLinalgBase<
+          ConvertEncoderToLinalgPass> {
+  void runOnOperation() override {
+    SmallVector<Operation *> ops;
+    getOperation().walk([&](Operation *op) {
+      if (isa<EmbeddingOp, AddPositionsOp, LayerNormOp, ProjectOp, GeluOp,
+              DropoutOp, PoolOp, CrossEntropyOp>(op))
+        ops.push_back(op);
+    });
+    for (Operation *op : ops) {
+      for (Type t : op->getOperandTypes())
+        if (auto r = dyn_cast<RankedTensorType>(t); r && !r.hasStaticShape()) {
+          op->emitOpError("attn-convert-encoder-to-linalg needs static shapes");
+          return signalPassFailure();
+        }
+      OpBuilder b(op);
+      LinalgEmitter e{b, op->getLoc()};
+      Value result =
+          TypeSwitch<Operation *, Value>(op)
+              .Case([&](EmbeddingOp o) { return lowerEmbedding(e, o); })
+              .Case([&](AddPositionsOp o) { return lowerAddPositions(e, o); })
+              .Case([&](LayerNormOp o) { return lowerLayerNorm(e, o); })
+              .Case([&](ProjectOp o) { return lowerProject(e, o); })
+              .Case([&](GeluOp o) { return lowerGelu(e, o); })
+              .Case([&](DropoutOp o) { return lowerDropout(e, o); })
+              .Case([&](PoolOp o) { return lowerPool(e, o); })
+              .Case([&](CrossEntropyOp o) { return lowerCrossEntropy(e, o); });
+      op->getResult(0).replaceAllUsesWith(result);
+      op->erase();
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,744 @@
+//===- TilesToCPU.cpp - attn tile ops to vector code for the CPU ----------===//
+//
+// Each tile op becomes loops with vector operations W lanes wide along a
+// contiguous dimension, with register blocking:
+//
+//  softmax_step: K is transposed into scratch (W x W vector transposes) so
+//    that S = scale * Q K^T is computed for R query rows by 2W keys at a time
+//    (per head-dim element: 2 key loads, R broadcasts, 2R FMAs); masked keys
+//    become -inf; statistics are per row; P V accumulates R rows by up to 4
+//    vectors of the value dimension per key.
+//  softmax_finalize: acc / sum per row, vectorized along the value dimension.
+//  linear_state / linear_output: phi is applied to a tile of keys or queries
+//    into scratch (the feature map's body emitted on vectors), then the small
+//    matrix products are register blocked like P V.
+//  ssm_scan: the recurrence is vectorized across the channel group, modes in
+//    an inner loop, the state in scratch.
+//
+// Rows are processed in groups of R; the last group repeats the last row
+// instead of branching (a repeated row reads the same state and stores the
+// same result). Scratch lives in an alloca scope around each op.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Conversion/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <limits>
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_CONVERTTILESTOCPU
+#include "attn/Conversion/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+/// Builder helpers for one op's lowering.
+struct VecEmitter {
+  OpBuilder &b;
+  Location loc;
+  int64_t width;
+
+  Type f32() { return b.getF32Type(); }
+  VectorType vec() { return VectorType::get({width}, f32()); }
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value cst(double v) {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  }
+  Value splat(double v) {
+    return arith::ConstantOp::create(
+        b, loc, vec(), SplatElementsAttr::get(vec(), b.getF32FloatAttr(v)));
+  }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value min(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
+  Value addf(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value mulf(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value subf(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
+  Value maxf(Value x, Value y) {
+    return arith::MaximumFOp::create(b, loc, x, y);
+  }
+  Value fma(Value x, Value y, Value acc) {
+    return vector::FMAOp::create(b, loc, x, y, acc);
+  }
+  Value select(Value c, Value x, Value y) {
+    return arith::SelectOp::create(b, loc, c, x, y);
+  }
+  Value ceilTo(Value x, int64_t m) {
+    Value q = arith::CeilDivUIOp::create(b, loc, x, idx(m));
+    return mul(q, idx(m));
+  }
+  Value dim(Value memref, unsigned i) {
+    auto type = cast<MemRefType>(memref.getType());
+    if (!type.isDynamicDim(i))
+      return idx(type.getDimSize(i));
+    return memref::DimOp::create(b, loc, memref, i);
+  }
+
+  /// A scalar load, converted to f32.
+  Value loadF32(Value memref, ValueRange indices) {
+    Value v = memref::LoadOp::create(b, loc, memref, indices);
+    return toF32(v);
+  }
+  Value toF32(Value v) {
+    if (v.getType() == f32())
+      return v;
+    return arith::ExtFOp::create(b, loc, f32(), v);
+  }
+  Value fromF32(Value v, Type elem) {
+    if (elem == f32())
+      return v;
+    Type t = isa<VectorType>(v.getType()) ? Type(VectorType::get({width}, elem))
+                                          : elem;
+    return arith::TruncFOp::create(b, loc, t, v);
+  }
+  /// A vector load of `width` contiguous elements, converted to f32.
+  Value loadVec(Value memref, ValueRange indices) {
+    Type elem = cast<MemRefType>(memref.getType()).getElementType();
+    Value v = vector::LoadOp::create(b, loc, VectorType::get({width}, elem),
+                                     memref, indices);
+    if (elem == f32())
+      return v;
+    return arith::ExtFOp::create(b, loc, vec(), v);
+  }
+  void storeVec(Value v, Value memref, ValueRange indices) {
+    Type elem = cast<MemRefType>(memref.getType()).getElementType();
+    vector::StoreOp::create(b, loc, fromF32(v, elem), memref, indices);
+  }
+  Value bcast(Value scalar) {
+    return vector::BroadcastOp::create(b, loc, vec(), scalar);
+  }
+  Value reduce(vector::CombiningKind kind, Value v) {
+    return vector::ReductionOp::create(b, loc, kind, v);
+  }
+  /// Lanes [0, count) set (count clamped to [0, width]).
+  Value prefixMask(Value count) {
+    return vector::CreateMaskOp::create(
+        b, loc, VectorType::get({width}, b.getI1Type()), ValueRange{count});
+  }
+
+  /// for (i = lb; i < ub; i += step) body(i), with iter_args.
+  SmallVector<Value>
+  loop(Value lb, Value ub, int64_t step, ValueRange init,
+       function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    auto forOp = scf::ForOp::create(
+        b, loc, lb, ub, idx(step), init,
+        [&](OpBuilder &nb, Location l, Value iv, ValueRange args) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(nb.getInsertionBlock());
+          SmallVector<Value> next = body(iv, args);
+          scf::YieldOp::create(b, loc, next);
+        });
+    return SmallVector<Value>(forOp.getResults());
+  }
+  void loop(Value lb, Value ub, int64_t step, function_ref<void(Value)> body) {
+    loop(lb, ub, step, ValueRange{}, [&](Value iv, ValueRange) {
+      body(iv);
+      return SmallVector<Value>{};
+    });
+  }
+
+  Value scratch(ArrayRef<int64_t> shape, ValueRange dynamic) {
+    return memref::AllocaOp::create(b, loc, MemRefType::get(shape, f32()),
+                                    dynamic,
+                                    /*alignment=*/b.getI64IntegerAttr(64));
+  }
+};
+
+/// Runs `body` inside a memref.alloca_scope so that scratch is freed when
+/// the op's code is done (the ops sit inside loops).
+void inAllocaScope(OpBuilder &b, Location loc, function_ref<void()> body) {
+  auto scope = memref::AllocaScopeOp::create(b, loc, TypeRange{});
+  Block *block = b.createBlock(&scope.getBodyRegion());
+  b.setInsertionPointToStart(block);
+  body();
+  memref::AllocaScopeReturnOp::create(b, loc, ValueRange{});
+  b.setInsertionPointAfter(scope);
+}
+
+/// The rows of a group, repeating the last valid row past the end.
+SmallVector<Value> groupRows(VecEmitter &e, Value first, int64_t count,
+                             Value rows) {
+  Value last = e.sub(rows, e.idx(1));
+  SmallVector<Value> out;
+  for (int64_t r = 0; r < count; ++r)
+    out.push_back(e.min(e.add(first, e.idx(r)), last));
+  return out;
+}
+
+/// dst[d][j] = src[j][d] for j < rows: W x W blocks through vector
+/// transposes; `src` is [rows, D] with D a multiple of W, `dst` [D, >= rows
+/// rounded up to W]. Rows past the end repeat the last row.
+void transposeInto(VecEmitter &e, Value src, Value rows, int64_t depth,
+                   Value dst) {
+  int64_t w = e.width;
+  auto blockType = VectorType::get({w, w}, e.f32());
+  e.loop(e.idx(0), rows, w, [&](Value j0) {
+    SmallVector<Value> jRows = groupRows(e, j0, w, rows);
+    for (int64_t d0 = 0; d0 < depth; d0 += w) {
+      Value block = arith::ConstantOp::create(
+          e.b, e.loc, blockType,
+          SplatElementsAttr::get(blockType, e.b.getF32FloatAttr(0)));
+      for (int64_t i = 0; i < w; ++i)
+        block = vector::InsertOp::create(e.b, e.loc,
+                                         e.loadVec(src, {jRows[i], e.idx(d0)}),
+                                         block, ArrayRef<int64_t>{i});
+      Value t = vector::TransposeOp::create(e.b, e.loc, block,
+                                            ArrayRef<int64_t>{1, 0});
+      for (int64_t i = 0; i < w; ++i)
+        vector::StoreOp::create(
+            e.b, e.loc,
+            vector::ExtractOp::create(e.b, e.loc, t, ArrayRef<int64_t>{i}), dst,
+            ValueRange{e.idx(d0 + i), j0});
+    }
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// softmax_step
+//===----------------------------------------------------------------------===//
+
+struct Blocking {
+  int64_t rows;   // R: query rows per group
+  int64_t keyVec; // key vectors per S block
+  int64_t outVec; // value-dimension vectors per accumulator block
+};
+
+Blocking blockingFor(int64_t width) {
+  // 32 registers at 16 lanes (AVX-512), 16 at 8 lanes (AVX2).
+  if (width >= 16)
+    return {4, 2, 4};
+  return {2, 2, 4};
+}
+
+LogicalResult lowerSoftmaxStep(SoftmaxStepOp op, int64_t width) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  VecEmitter e{b, loc, width};
+  const int64_t depth = cast<MemRefType>(op.getKey().getType()).getDimSize(1);
+  const int64_t dv = cast<MemRefType>(op.getValue().getType()).getDimSize(1);
+  if (ShapedType::isDynamic(depth) || ShapedType::isDynamic(dv) ||
+      depth % width || dv % width)
+    return op.emitOpError() << "the CPU lowering needs head dims that are "
+                               "multiples of the vector width "
+                            << width << ", got " << depth << " and " << dv;
+  Blocking blk = blockingFor(width);
+  const int64_t keyBlock = blk.keyVec * width;
+  const double scale = op.getScale().convertToDouble();
+
+  inAllocaScope(b, loc, [&] {
+    Value mq = e.dim(op.getQuery(), 0), mk = e.dim(op.getKey(), 0);
+    Value mkPad = e.ceilTo(mk, keyBlock);
+    Value kt = e.scratch({depth, ShapedType::kDynamic}, {mkPad});
+    transposeInto(e, op.getKey(), mk, depth, kt);
+    Value s = e.scratch({blk.rows, ShapedType::kDynamic}, {mkPad});
+
+    e.loop(e.idx(0), mq, blk.rows, [&](Value i0) {
+      SmallVector<Value> rows = groupRows(e, i0, blk.rows, mq);
+      // S = scale * Q K^T, keys past mk at -inf.
+      e.loop(e.idx(0), mkPad, keyBlock, [&](Value j0) {
+        SmallVector<Value> acc(blk.rows * blk.keyVec, e.splat(0));
+        for (int64_t d = 0; d < depth; ++d) {
+          SmallVector<Value> kv;
+          for (int64_t c = 0; c < blk.keyVec; ++c)
+            kv.push_back(vector::LoadOp::create(
+                b, loc, e.vec(), kt,
+                ValueRange{e.idx(d), e.add(j0, e.idx(c * width))}));
+          for (int64_t r = 0; r < blk.rows; ++r) {
+            Value qb = e.bcast(e.loadF32(op.getQuery(), {rows[r], e.idx(d)}));
+            for (int64_t c = 0; c < blk.keyVec; ++c)
+              acc[r * blk.keyVec + c] =
+                  e.fma(qb, kv[c], acc[r * blk.keyVec + c]);
+          }
+        }
+        for (int64_t c = 0; c < blk.keyVec; ++c) {
+          Value j = e.add(j0, e.idx(c * width));
+          Value valid = e.prefixMask(e.sub(mk, j));
+          for (int64_t r = 0; r < blk.rows; ++r) {
+            Value scaled = e.mulf(acc[r * blk.keyVec + c], e.splat(scale));
+            vector::StoreOp::create(b, loc,
+                                    e.select(valid, scaled, e.splat(kNegInf)),
+                                    s, ValueRange{e.idx(r), j});
+          }
+        }
+      });
+      // The mask's predicate, per element of a partial tile.
+      if (!op.getPredicate().empty()) {
+        Block &pred = op.getPredicate().front();
+        for (int64_t r = 0; r < blk.rows; ++r) {
+          Value qAbs = e.add(op.getQueryOffset(), rows[r]);
+          e.loop(e.idx(0), mk, 1, [&](Value j) {
+            IRMapping map;
+            map.map(pred.getArgument(0), qAbs);
+            map.map(pred.getArgument(1), e.add(op.getKeyOffset(), j));
+            for (Operation &inner : pred.without_terminator())
+              b.clone(inner, map);
+            Value kept =
+                map.lookupOrDefault(pred.getTerminator()->getOperand(0));
+            Value old =
+                memref::LoadOp::create(b, loc, s, ValueRange{e.idx(r), j});
+            memref::StoreOp::create(b, loc, e.select(kept, old, e.cst(kNegInf)),
+                                    s, ValueRange{e.idx(r), j});
+          });
+        }
+      }
+      // Statistics; S becomes P in place.
+      SmallVector<Value> alphas, newMax, newSum;
+      for (int64_t r = 0; r < blk.rows; ++r) {
+        Value mx = e.loop(e.idx(0), mkPad, width, {e.splat(kNegInf)},
+                          [&](Value j, ValueRange args) {
+                            Value sv = vector::LoadOp::create(
+                                b, loc, e.vec(), s, ValueRange{e.idx(r), j});
+                            return SmallVector<Value>{e.maxf(args[0], sv)};
+                          })[0];
+        Value rowMax = e.reduce(vector::CombiningKind::MAXIMUMF, mx);
+        Value oldMax = memref::LoadOp::create(b, loc, op.getMax(), rows[r]);
+        Value m = e.maxf(oldMax, rowMax);
+        Value dead = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, m,
+                                           e.cst(kNegInf));
+        Value shift = e.select(dead, e.cst(0), m);
+        Value alpha = e.select(dead, e.cst(1),
+                               math::ExpOp::create(b, loc, e.subf(oldMax, m)));
+        Value shiftV = e.bcast(shift);
+        Value sumV = e.loop(
+            e.idx(0), mkPad, width, {e.splat(0)},
+            [&](Value j, ValueRange args) {
+              Value sv = vector::LoadOp::create(b, loc, e.vec(), s,
+                                                ValueRange{e.idx(r), j});
+              Value masked = arith::CmpFOp::create(
+                  b, loc, arith::CmpFPredicate::OEQ, sv, e.splat(kNegInf));
+              Value p =
+                  e.select(masked, e.splat(0),
+                           math::ExpOp::create(b, loc, e.subf(sv, shiftV)));
+              vector::StoreOp::create(b, loc, p, s, ValueRange{e.idx(r), j});
+              return SmallVector<Value>{e.addf(args[0], p)};
+            })[0];
+        Value oldSum = memref::LoadOp::create(b, loc, op.getSum(), rows[r]);
+        alphas.push_back(alpha);
+        newMax.push_back(m);
+        newSum.push_back(e.addf(e.mulf(alpha, oldSum),
+                                e.reduce(vector::CombiningKind::ADD, sumV)));
+      }
+      // acc = alpha acc + P V, by blocks of the value dimension.
+      for (int64_t c0 = 0; c0 < dv; c0 += blk.outVec * width) {
+        int64_t nvec = std::min(blk.outVec, (dv - c0) / width);
+        SmallVector<Value> init;
+        for (int64_t r = 0; r < blk.rows; ++r)
+          for (int64_t c = 0; c < nvec; ++c)
+            init.push_back(
+                e.mulf(vector::LoadOp::create(
+                           b, loc, e.vec(), op.getAcc(),
+                           ValueRange{rows[r], e.idx(c0 + c * width)}),
+                       e.bcast(alphas[r])));
+        SmallVector<Value> acc =
+            e.loop(e.idx(0), mk, 1, init, [&](Value j, ValueRange args) {
+              SmallVector<Value> vv, next(args);
+              for (int64_t c = 0; c < nvec; ++c)
+                vv.push_back(
+                    e.loadVec(op.getValue(), {j, e.idx(c0 + c * width)}));
+              for (int64_t r = 0; r < blk.rows; ++r) {
+                Value p = e.bcast(
+                    memref::LoadOp::create(b, loc, s, ValueRange{e.idx(r), j}));
+                for (int64_t c = 0; c < nvec; ++c)
+                  next[r * nvec + c] = e.fma(p, vv[c], next[r * nvec + c]);
+              }
+              return next;
+            });
+        for (int64_t r = 0; r < blk.rows; ++r)
+          for (int64_t c = 0; c < nvec; ++c)
+            vector::StoreOp::create(b, loc, acc[r * nvec + c], op.getAcc(),
+                                    ValueRange{rows[r], e.idx(c0 + c * width)});
+      }
+      for (int64_t r = 0; r < blk.rows; ++r) {
+        memref::StoreOp::create(b, loc, newMax[r], op.getMax(), rows[r]);
+        memref::StoreOp::create(b, loc, newSum[r], op.getSum(), rows[r]);
+      }
+    });
+  });
+  op.erase();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// softmax_finalize
+//===----------------------------------------------------------------------===//
+
+LogicalResult lowerSoftmaxFinalize(SoftmaxFinalizeOp op, int64_t width) {
+  OpBuilder b(op);
+  VecEmitter e{b, op.getLoc(), width};
+  const int64_t dv = cast<MemRefType>(op.getAcc().getType()).getDimSize(1);
+  if (ShapedType::isDynamic(dv) || dv % width)
+    return op.emitOpError() << "the CPU lowering needs a value dim that is a "
+                               "multiple of the vector width "
+                            << width;
+  e.loop(e.idx(0), e.dim(op.getAcc(), 0), 1, [&](Value i) {
+    Value l = memref::LoadOp::create(b, e.loc, op.getSum(), i);
+    Value any =
+        arith::CmpFOp::create(b, e.loc, arith::CmpFPredicate::OGT, l, e.cst(0));
+    Value inv =
+        e.select(any, arith::DivFOp::create(b, e.loc, e.cst(1), l), e.cst(0));
+    Value invV = e.bcast(inv);
+    for (int64_t c = 0; c < dv; c += width) {
+      Value a = vector::LoadOp::create(b, e.loc, e.vec(), op.getAcc(),
+                                       ValueRange{i, e.idx(c)});
+      e.storeVec(e.mulf(a, invV), op.getOutput(), {i, e.idx(c)});
+    }
+  });
+  op.erase();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// linear_state, linear_output
+//===----------------------------------------------------------------------===//
+
+/// phi of `rows` rows of `x` [rows, D] into `phi` [>= rows, F], rows past
+/// the end repeating the last one.
+void applyFeatureMap(VecEmitter &e, FeatureMap map, Value x, Value rows,
+                     Value projection, Value phi) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  const int64_t depth = cast<MemRefType>(x.getType()).getDimSize(1);
+  const int64_t features = cast<MemRefType>(phi.getType()).getDimSize(1);
+  const double s = map.getInputScale(depth);
+  e.loop(e.idx(0), rows, 1, [&](Value i) {
+    if (!projection) {
+      for (int64_t f = 0; f < features; f += e.width) {
+        Value y = e.mulf(e.loadVec(x, {i, e.idx(f)}), e.splat(s));
+        e.storeVec(map.emitBody(b, loc, y, Value()), phi, {i, e.idx(f)});
+      }
+      return;
+    }
+    // h = |s x|^2 / 2; y = P (s x), one feature per dot product.
+    Value sq = e.splat(0);
+    for (int64_t d = 0; d < depth; d += e.width) {
+      Value xv = e.mulf(e.loadVec(x, {i, e.idx(d)}), e.splat(s));
+      sq = e.fma(xv, xv, sq);
+    }
+    Value half = e.mulf(e.reduce(vector::CombiningKind::ADD, sq), e.cst(0.5));
+    e.loop(e.idx(0), e.idx(features), 1, [&](Value f) {
+      Value dot = e.splat(0);
+      for (int64_t d = 0; d < depth; d += e.width) {
+        Value xv = e.mulf(e.loadVec(x, {i, e.idx(d)}), e.splat(s));
+        Value pv = vector::LoadOp::create(b, loc, e.vec(), projection,
+                                          ValueRange{f, e.idx(d)});
+        dot = e.fma(xv, pv, dot);
+      }
+      Value y = e.reduce(vector::CombiningKind::ADD, dot);
+      memref::StoreOp::create(b, loc, map.emitBody(b, loc, y, half), phi,
+                              ValueRange{i, f});
+    });
+  });
+}
+
+/// out[r][:] (+)= sum_j a[r][j] m[j][:] for `rows` rows of `a` [rows, n]
+/// and m [n, C]; with `init` the accumulators start from `init` rows (or
+/// from out itself when init == out), else from zero.
+void blockedProduct(VecEmitter &e, Value a, Value rows, Value n, Value m,
+                    Value init, Value out) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  const int64_t cols = cast<MemRefType>(m.getType()).getDimSize(1);
+  Blocking blk = blockingFor(e.width);
+  e.loop(e.idx(0), rows, blk.rows, [&](Value i0) {
+    SmallVector<Value> r = groupRows(e, i0, blk.rows, rows);
+    for (int64_t c0 = 0; c0 < cols; c0 += blk.outVec * e.width) {
+      int64_t nvec = std::min(blk.outVec, (cols - c0) / e.width);
+      SmallVector<Value> acc;
+      for (int64_t rr = 0; rr < blk.rows; ++rr)
+        for (int64_t c = 0; c < nvec; ++c)
+          acc.push_back(init ? e.loadVec(init, {r[rr], e.idx(c0 + c * e.width)})
+                             : e.splat(0));
+      acc = e.loop(e.idx(0), n, 1, acc, [&](Value j, ValueRange args) {
+        SmallVector<Value> next(args), mv;
+        for (int64_t c = 0; c < nvec; ++c)
+          mv.push_back(e.loadVec(m, {j, e.idx(c0 + c * e.width)}));
+        for (int64_t rr = 0; rr < blk.rows; ++rr) {
+          Value av = e.bcast(e.loadF32(a, {r[rr], j}));
+          for (int64_t c = 0; c < nvec; ++c)
+            next[rr * nvec + c] = e.fma(av, mv[c], next[rr * nvec + c]);
+        }
+        return next;
+      });
+      for (int64_t rr = 0; rr < blk.rows; ++rr)
+        for (int64_t c = 0; c < nvec; ++c)
+          e.storeVec(acc[rr * nvec + c], out, {r[rr], e.idx(c0 + c * e.width)});
+    }
+  });
+}
+
+LogicalResult checkWidths(Operation *op, ArrayRef<Value> memrefs,
+                          int64_t width) {
+  for (Value v : memrefs) {
+    if (!v)
+      continue;
+    int64_t cols = cast<MemRefType>(v.getType()).getDimSize(1);
+    if (ShapedType::isDynamic(cols) || cols % width)
+      return op->emitOpError() << "the CPU lowering needs inner dimensions "
+                                  "that are multiples of the vector width "
+                               << width << ", got " << cols;
+  }
+  return success();
+}
+
+LogicalResult lowerLinearState(LinearStateOp op, int64_t width) {
+  auto map = op.getFeatureMap().getDefiningOp<FeatureMap>();
+  if (!map)
+    return op.emitOpError("feature map must come from a feature map op");
+  if (failed(
+          checkWidths(op, {op.getKey(), op.getValue(), op.getState()}, width)))
+    return failure();
+  OpBuilder b(op);
+  VecEmitter e{b, op.getLoc(), width};
+  const int64_t features =
+      cast<MemRefType>(op.getState().getType()).getDimSize(0);
+  inAllocaScope(b, e.loc, [&] {
+    Value mk = e.dim(op.getKey(), 0);
+    // phi(K)^T as [F, mk]: phi into [mk, F] scratch, then per feature row.
+    Value phi = e.scratch({ShapedType::kDynamic, features}, {mk});
+    applyFeatureMap(e, map, op.getKey(), mk, op.getProjection(), phi);
+    Value phiT = e.scratch({features, ShapedType::kDynamic}, {mk});
+    e.loop(e.idx(0), mk, 1, [&](Value j) {
+      e.loop(e.idx(0), e.idx(features), 1, [&](Value f) {
+        Value v = memref::LoadOp::create(b, e.loc, phi, ValueRange{j, f});
+        memref::StoreOp::create(b, e.loc, v, phiT, ValueRange{f, j});
+      });
+    });
+    blockedProduct(e, phiT, e.idx(features), mk, op.getValue(), op.getState(),
+                   op.getState());
+    // norm += sum_j phi(k_j)
+    e.loop(e.idx(0), e.idx(features), 1, [&](Value f) {
+      Value total = e.loop(
+          e.idx(0), mk, 1, {memref::LoadOp::create(b, e.loc, op.getNorm(), f)},
+          [&](Value j, ValueRange args) {
+            Value v = memref::LoadOp::create(b, e.loc, phiT, ValueRange{f, j});
+            return SmallVector<Value>{e.addf(args[0], v)};
+          })[0];
+      memref::StoreOp::create(b, e.loc, total, op.getNorm(), f);
+    });
+  });
+  op.erase();
+  return success();
+}
+
+LogicalResult lowerLinearOutput(LinearOutputOp op, int64_t width) {
+  auto map = op.getFeatureMap().getDefiningOp<FeatureMap>();
+  if (!map)
+    return op.emitOpError("feature map must come from a feature map op");
+  if (failed(checkWidths(op,
+                         {op.getQuery(), op.getState(), op.getOutput(),
+                          op.getKey(), op.getValue()},
+                         width)))
+    return failure();
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  VecEmitter e{b, loc, width};
+  const int64_t features =
+      cast<MemRefType>(op.getState().getType()).getDimSize(0);
+  const int64_t dv = cast<MemRefType>(op.getState().getType()).getDimSize(1);
+  inAllocaScope(b, loc, [&] {
+    Value mq = e.dim(op.getQuery(), 0);
+    Value phiQ = e.scratch({ShapedType::kDynamic, features}, {mq});
+    applyFeatureMap(e, map, op.getQuery(), mq, op.getProjection(), phiQ);
+    // numerator = phi(Q) S, denominator = phi(Q) z
+    Value num = e.scratch({ShapedType::kDynamic, dv}, {mq});
+    blockedProduct(e, phiQ, mq, e.idx(features), op.getState(), Value(), num);
+    Value den = e.scratch({ShapedType::kDynamic}, {mq});
+    e.loop(e.idx(0), mq, 1, [&](Value i) {
+      Value dot = e.splat(0);
+      for (int64_t f = 0; f < features; f += width) {
+        Value pv = vector::LoadOp::create(b, loc, e.vec(), phiQ,
+                                          ValueRange{i, e.idx(f)});
+        Value zv = vector::LoadOp::create(b, loc, e.vec(), op.getNorm(),
+                                          ValueRange{e.idx(f)});
+        dot = e.fma(pv, zv, dot);
+      }
+      memref::StoreOp::create(b, loc, e.reduce(vector::CombiningKind::ADD, dot),
+                              den, i);
+    });
+    if (op.getKey()) {
+      // Intra-tile causal part: a_ij = phi(q_i) . phi(k_j) for j <= i.
+      Value phiK = e.scratch({ShapedType::kDynamic, features}, {mq});
+      applyFeatureMap(e, map, op.getKey(), mq, op.getProjection(), phiK);
+      Value a =
+          e.scratch({ShapedType::kDynamic, ShapedType::kDynamic}, {mq, mq});
+      e.loop(e.idx(0), mq, 1, [&](Value i) {
+        Value rowSum =
+            e.loop(e.idx(0), mq, 1, {e.cst(0)}, [&](Value j, ValueRange args) {
+              Value dot = e.splat(0);
+              for (int64_t f = 0; f < features; f += width) {
+                Value qv = vector::LoadOp::create(b, loc, e.vec(), phiQ,
+                                                  ValueRange{i, e.idx(f)});
+                Value kv = vector::LoadOp::create(b, loc, e.vec(), phiK,
+                                                  ValueRange{j, e.idx(f)});
+                dot = e.fma(qv, kv, dot);
+              }
+              Value causal = arith::CmpIOp::create(
+                  b, loc, arith::CmpIPredicate::ule, j, i);
+              Value aij = e.select(
+                  causal, e.reduce(vector::CombiningKind::ADD, dot), e.cst(0));
+              memref::StoreOp::create(b, loc, aij, a, ValueRange{i, j});
+              return SmallVector<Value>{e.addf(args[0], aij)};
+            })[0];
+        Value d = memref::LoadOp::create(b, loc, den, i);
+        memref::StoreOp::create(b, loc, e.addf(d, rowSum), den, i);
+      });
+      blockedProduct(e, a, mq, mq, op.getValue(), num, num);
+    }
+    e.loop(e.idx(0), mq, 1, [&](Value i) {
+      Value d = memref::LoadOp::create(b, loc, den, i);
+      Value nonzero =
+          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE, d, e.cst(0));
+      Value inv = e.bcast(e.select(
+          nonzero, arith::DivFOp::create(b, loc, e.cst(1), d), e.cst(0)));
+      for (int64_t c = 0; c < dv; c += width) {
+        Value nv = vector::LoadOp::create(b, loc, e.vec(), num,
+                                          ValueRange{i, e.idx(c)});
+        e.storeVec(e.mulf(nv, inv), op.getOutput(), {i, e.idx(c)});
+      }
+    });
+  });
+  op.erase();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ssm_scan
+//===----------------------------------------------------------------------===//
+
+LogicalResult lowerSsmScan(SsmScanOp op, int64_t width) {
+  auto inType = cast<MemRefType>(op.getInput().getType());
+  if (!inType.getElementType().isF32())
+    return op.emitOpError("the CPU scan computes on f32 inputs");
+  const int64_t state =
+      cast<MemRefType>(op.getAbarReal().getType()).getDimSize(1);
+  if (ShapedType::isDynamic(state))
+    return op.emitOpError("the CPU scan needs a static state size");
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  VecEmitter e{b, loc, width};
+  inAllocaScope(b, loc, [&] {
+    Value length = e.dim(op.getInput(), 0);
+    Value channels = e.dim(op.getInput(), 1);
+    Value lanes = e.prefixMask(channels);
+    // Coefficients transposed to [S, W]: lane = channel (masked past C).
+    SmallVector<Value> coeffs;
+    for (Value c :
+         {op.getAbarReal(), op.getAbarImag(), op.getWReal(), op.getWImag()}) {
+      Value t = e.scratch({state, width}, {});
+      e.loop(e.idx(0), e.idx(state), 1, [&](Value n) {
+        e.loop(e.idx(0), e.idx(width), 1, [&](Value ch) {
+          Value inRange = arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::ult, ch, channels);
+          auto ifOp = scf::IfOp::create(b, loc, TypeRange{e.f32()}, inRange,
+                                        /*withElse=*/true);
+          {
+            OpBuilder::InsertionGuard g(b);
+            b.setInsertionPointToStart(ifOp.thenBlock());
+            scf::YieldOp::create(
+                b, loc,
+                memref::LoadOp::create(b, loc, c, ValueRange{ch, n})
+                    .getResult());
+            b.setInsertionPointToStart(ifOp.elseBlock());
+            scf::YieldOp::create(b, loc, e.cst(0));
+          }
+          memref::StoreOp::create(b, loc, ifOp.getResult(0), t,
+                                  ValueRange{n, ch});
+        });
+      });
+      coeffs.push_back(t);
+    }
+    Value xRe = e.scratch({state, width}, {}),
+          xIm = e.scratch({state, width}, {});
+    e.loop(e.idx(0), e.idx(state), 1, [&](Value n) {
+      vector::StoreOp::create(b, loc, e.splat(0), xRe, ValueRange{n, e.idx(0)});
+      vector::StoreOp::create(b, loc, e.splat(0), xIm, ValueRange{n, e.idx(0)});
+    });
+    bool reverse = op.getReverse(), accumulate = op.getAccumulate();
+    e.loop(e.idx(0), length, 1, [&](Value step) {
+      Value t = reverse ? e.sub(e.sub(length, e.idx(1)), step) : step;
+      Value pass = e.splat(0);
+      Value u = vector::MaskedLoadOp::create(
+          b, loc, e.vec(), op.getInput(), ValueRange{t, e.idx(0)}, lanes, pass);
+      // forward: x = Abar x + W u, y = 2 Re sum x
+      // reverse: y = 2 Re sum r, then r = Abar r + W u
+      Value y = e.loop(
+          e.idx(0), e.idx(state), 1, {e.splat(0)},
+          [&](Value n, ValueRange args) {
+            auto ld = [&](Value m) {
+              return vector::LoadOp::create(b, loc, e.vec(), m,
+                                            ValueRange{n, e.idx(0)})
+                  .getResult();
+            };
+            Value ar = ld(coeffs[0]), ai = ld(coeffs[1]), wr = ld(coeffs[2]),
+                  wi = ld(coeffs[3]);
+            Value xr = ld(xRe), xi = ld(xIm);
+            Value nr = e.fma(wr, u, e.subf(e.mulf(ar, xr), e.mulf(ai, xi)));
+            Value ni = e.fma(wi, u, e.fma(ar, xi, e.mulf(ai, xr)));
+            vector::StoreOp::create(b, loc, nr, xRe, ValueRange{n, e.idx(0)});
+            vector::StoreOp::create(b, loc, ni, xIm, ValueRange{n, e.idx(0)});
+            return SmallVector<Value>{e.addf(args[0], reverse ? xr : nr)};
+          })[0];
+      Value out = e.mulf(y, e.splat(2));
+      if (accumulate)
+        out = e.addf(out, vector::MaskedLoadOp::create(
+                              b, loc, e.vec(), op.getOutput(),
+                              ValueRange{t, e.idx(0)}, lanes, pass));
+      vector::MaskedStoreOp::create(b, loc, op.getOutput(),
+                                    ValueRange{t, e.idx(0)}, lanes, out);
+    });
+  });
+  op.erase();
+  return success();
+}
+
+struct ConvertTilesToCPUPass
+    : public mlir::attn::impl::ConvertTilesToCPUBase<ConvertTilesToCPUPass> {
+  using ConvertTilesToCPUBase::ConvertTilesToCPUBase;
+
+  void runOnOperation() override {
+    if (vectorWidth != 8 && vectorWidth != 16) {
+      getOperation().emitError() << "attn-convert-tiles-to-cpu: vector-width "
+                                    "must be 8 or 16, got "
+                                 << vectorWidth;
+      return signalPassFailure();
+    }
+    SmallVector<Operation *> ops;
+    getOperation().walk([&](Operation *op) {
+      if (isa<SoftmaxStepOp, SoftmaxFinalizeOp, LinearStateOp, LinearOutputOp,
+              SsmScanOp>(op))
+        ops.push_back(op);
+    });
+    for (Operation *op : ops) {
+      LogicalResult r =
+          TypeSwitch<Operation *, LogicalResult>(op)
+              .Case([&](SoftmaxStepOp o) {
+                return lowerSoftmaxStep(o, vectorWidth);
+              })
+              .Case([&](SoftmaxFinalizeOp o) {
+                return lowerSoftmaxFinalize(o, vectorWidth);
+              })
+              .Case([&](LinearStateOp o) {
+                return lowerLinearState(o, vectorWidth);
+              })
+              .Case([&](LinearOutputOp o) {
+                return lowerLinearOutput(o, vectorWidth);
+              })
+              .Case([&](SsmScanOp o) { return lowerSsmScan(o, vectorWidth); });
+      if (failed(r))
+        return signalPassFailure();
+    }
+  }
+};
+
+} // namespace

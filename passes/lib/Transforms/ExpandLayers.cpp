@@ -1,0 +1,314 @@
+//===- ExpandLayers.cpp - encoder layers into attn primitives -------------===//
+//
+// Post-LN layers as in BERT:
+//   attention layers:  x1 = LN(x + drop(W_o attn(W_q x, W_k x, W_v x)))
+//   ssm layer:         x1 = LN(x + drop(W_o drop(gelu(ssm(x) + d x))))
+//   spade layer:       x1 = LN(x + drop(W_m [gelu(ssm(x) + d x); attn(x)]))
+//   then               y = LN(x1 + drop(W_2 gelu(W_1 x1)))
+// The attention of each kind is attn.sdpa under the kind's mask (BigBird:
+// the union of its window, global and random blocks), or attn.linear with
+// the kind's feature map; key padding masks keys past each entry's length.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_EXPANDLAYERS
+#include "attn/Transforms/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// The layer's parameters by schema name.
+class ParamMap {
+public:
+  ParamMap(ArrayRef<ParamSpec> specs, OperandRange values) {
+    for (auto [spec, value] : llvm::zip(specs, values))
+      byName[spec.name] = value;
+  }
+  Value operator[](StringRef name) const {
+    Value v = byName.lookup(name);
+    assert(v && "unknown parameter name");
+    return v;
+  }
+
+private:
+  llvm::StringMap<Value> byName;
+};
+
+struct LayerBuilder {
+  OpBuilder &b;
+  Location loc;
+  Value lengths; // may be null
+  Value seed;    // may be null: no dropout
+  double dropoutRate;
+  int64_t &stream;
+
+  RankedTensorType type(Value v) { return cast<RankedTensorType>(v.getType()); }
+
+  Value project(Value x, Value w, Value bias) {
+    auto xt = type(x);
+    SmallVector<int64_t> shape(xt.getShape());
+    shape.back() = type(w).getDimSize(1);
+    return ProjectOp::create(
+        b, loc, RankedTensorType::get(shape, xt.getElementType()), x, w, bias);
+  }
+  Value add(Value x, Value y) {
+    auto t = type(x);
+    Value init =
+        tensor::EmptyOp::create(b, loc, t.getShape(), t.getElementType());
+    return linalg::AddOp::create(b, loc, ValueRange{x, y}, ValueRange{init})
+        .getResult(0);
+  }
+  Value dropout(Value x) {
+    if (!seed || dropoutRate == 0.0)
+      return x;
+    return DropoutOp::create(b, loc, x, seed, b.getF64FloatAttr(dropoutRate),
+                             b.getI64IntegerAttr(stream++));
+  }
+  Value norm(Value x, Value gamma, Value beta) {
+    return LayerNormOp::create(b, loc, x, gamma, beta,
+                               b.getF64FloatAttr(1e-12));
+  }
+  Value gelu(Value x) { return GeluOp::create(b, loc, x, false); }
+
+  /// [B, N, D] -> [B, H, N, D/H]
+  Value splitHeads(Value x, int64_t heads) {
+    auto t = type(x);
+    int64_t bsz = t.getDimSize(0), n = t.getDimSize(1), d = t.getDimSize(2);
+    Value e = tensor::ExpandShapeOp::create(
+        b, loc,
+        RankedTensorType::get({bsz, n, heads, d / heads}, t.getElementType()),
+        x, SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+    Value init = tensor::EmptyOp::create(b, loc, {bsz, heads, n, d / heads},
+                                         t.getElementType());
+    return linalg::TransposeOp::create(b, loc, e, init,
+                                       ArrayRef<int64_t>{0, 2, 1, 3})
+        .getResult()[0];
+  }
+  /// [B, H, N, Dh] -> [B, N, H * Dh]
+  Value mergeHeads(Value x) {
+    auto t = type(x);
+    int64_t bsz = t.getDimSize(0), h = t.getDimSize(1), n = t.getDimSize(2),
+            dh = t.getDimSize(3);
+    Value init =
+        tensor::EmptyOp::create(b, loc, {bsz, n, h, dh}, t.getElementType());
+    Value tr = linalg::TransposeOp::create(b, loc, x, init,
+                                           ArrayRef<int64_t>{0, 2, 1, 3})
+                   .getResult()[0];
+    return tensor::CollapseShapeOp::create(
+        b, loc, RankedTensorType::get({bsz, n, h * dh}, t.getElementType()), tr,
+        SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+  }
+
+  /// Intersects `mask` with key padding when the layer has lengths.
+  Value withPadding(Value mask) {
+    if (!lengths)
+      return mask;
+    Value pad = KeyPaddingMaskOp::create(b, loc, lengths);
+    if (!mask)
+      return pad;
+    return IntersectMaskOp::create(b, loc, ValueRange{mask, pad});
+  }
+
+  /// The attention of a layer: projections, heads, kernel, merge, W_o.
+  Value attention(Value x, const ParamMap &p, int64_t heads,
+                  function_ref<Value(Value, Value, Value)> kernel) {
+    Value q = splitHeads(project(x, p["attn.wq"], p["attn.bq"]), heads);
+    Value k = splitHeads(project(x, p["attn.wk"], p["attn.bk"]), heads);
+    Value v = splitHeads(project(x, p["attn.wv"], p["attn.bv"]), heads);
+    return project(mergeHeads(kernel(q, k, v)), p["attn.wo"], p["attn.bo"]);
+  }
+  Value sdpa(Value q, Value k, Value v, Value mask) {
+    mask = withPadding(mask);
+    return SdpaOp::create(b, loc, q.getType(), q, k, v, mask, FloatAttr(),
+                          ScheduleAttr());
+  }
+
+  /// gelu(ssm(x) + d x)
+  Value ssmBranch(Value x, const ParamMap &p, bool bidirectional) {
+    Value y = SsmOp::create(b, loc, x.getType(), x, p["ssm.log_a_real"],
+                            p["ssm.a_imag"], p["ssm.b_real"], p["ssm.b_imag"],
+                            p["ssm.c_real"], p["ssm.c_imag"], p["ssm.log_dt"],
+                            lengths, bidirectional);
+    auto t = type(x);
+    MLIRContext *ctx = b.getContext();
+    AffineMap id = AffineMap::getMultiDimIdentityMap(3, ctx);
+    AffineMap channel = AffineMap::get(3, 0, {getAffineDimExpr(2, ctx)}, ctx);
+    Value init =
+        tensor::EmptyOp::create(b, loc, t.getShape(), t.getElementType());
+    Value skip =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{t}, ValueRange{y, x, p["ssm.d"]},
+            ValueRange{init}, ArrayRef<AffineMap>{id, id, channel, id},
+            SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+            [&](OpBuilder &nb, Location l, ValueRange a) {
+              Value dx = arith::MulFOp::create(nb, l, a[2], a[1]);
+              linalg::YieldOp::create(
+                  nb, l, ValueRange{arith::AddFOp::create(nb, l, a[0], dx)});
+            })
+            .getResult(0);
+    return gelu(skip);
+  }
+
+  /// y = LN(x1 + drop(W_2 gelu(W_1 x1)))
+  Value feedForward(Value x1, const ParamMap &p) {
+    Value h = gelu(project(x1, p["ffn.w1"], p["ffn.b1"]));
+    Value f = dropout(project(h, p["ffn.w2"], p["ffn.b2"]));
+    return norm(add(x1, f), p["ln2.gamma"], p["ln2.beta"]);
+  }
+};
+
+Value expandAttentionLayer(LayerBuilder &lb, Operation *op, Value x,
+                           const ParamMap &p, int64_t heads) {
+  OpBuilder &b = lb.b;
+  Location loc = lb.loc;
+  auto kernel = [&](Value q, Value k, Value v) -> Value {
+    return TypeSwitch<Operation *, Value>(op)
+        .Case([&](FullLayerOp) { return lb.sdpa(q, k, v, Value()); })
+        .Case([&](WindowLayerOp o) {
+          IntegerAttr block = o.getBlockAttr();
+          return lb.sdpa(
+              q, k, v, WindowMaskOp::create(b, loc, o.getRadiusAttr(), block));
+        })
+        .Case([&](ChunkLayerOp o) {
+          return lb.sdpa(q, k, v, ChunkMaskOp::create(b, loc, o.getSizeAttr()));
+        })
+        .Case([&](BigBirdLayerOp o) {
+          SmallVector<Value> parts;
+          parts.push_back(WindowMaskOp::create(b, loc, o.getWindowAttr(),
+                                               o.getBlockAttr()));
+          if (o.getGlobal() > 0)
+            parts.push_back(GlobalMaskOp::create(b, loc, o.getGlobalAttr(),
+                                                 o.getGlobalAttr(),
+                                                 o.getBlockAttr()));
+          if (o.getRandom() > 0)
+            parts.push_back(RandomBlocksMaskOp::create(
+                b, loc, o.getRandomAttr(), o.getBlockAttr(),
+                o.getSeedBlocksAttr(), o.getGlobalAttr(), o.getWindowAttr()));
+          Value mask = parts.size() == 1
+                           ? parts[0]
+                           : UnionMaskOp::create(b, loc, parts).getResult();
+          return lb.sdpa(q, k, v, mask);
+        })
+        .Case([&](LinearLayerOp o) -> Value {
+          Value map;
+          switch (o.getFeatureMap()) {
+          case FeatureMapKind::elu_plus_one:
+            map = EluPlusOneFeatureMapOp::create(b, loc);
+            break;
+          case FeatureMapKind::relu:
+            map = ReluFeatureMapOp::create(b, loc);
+            break;
+          case FeatureMapKind::identity:
+            map = IdentityFeatureMapOp::create(b, loc);
+            break;
+          case FeatureMapKind::favor:
+            map = FavorFeatureMapOp::create(b, loc, o.getFeaturesAttr(),
+                                            o.getSeedFeaturesAttr());
+            break;
+          }
+          return LinearOp::create(b, loc, q.getType(), q, k, v, map, lb.lengths,
+                                  o.getCausal());
+        });
+  };
+  Value o = lb.dropout(lb.attention(x, p, heads, kernel));
+  Value x1 = lb.norm(lb.add(x, o), p["ln1.gamma"], p["ln1.beta"]);
+  return lb.feedForward(x1, p);
+}
+
+Value expandSsmLayer(LayerBuilder &lb, SsmLayerOp op, Value x,
+                     const ParamMap &p) {
+  Value s = lb.dropout(lb.ssmBranch(x, p, op.getBidirectional()));
+  Value o = lb.dropout(lb.project(s, p["out.w"], p["out.b"]));
+  Value x1 = lb.norm(lb.add(x, o), p["ln1.gamma"], p["ln1.beta"]);
+  return lb.feedForward(x1, p);
+}
+
+Value expandSpadeLayer(LayerBuilder &lb, SpadeLayerOp op, Value x,
+                       const ParamMap &p) {
+  OpBuilder &b = lb.b;
+  Location loc = lb.loc;
+  Value s = lb.ssmBranch(x, p, op.getBidirectional());
+  Value a = lb.attention(x, p, op.getHeads(), [&](Value q, Value k, Value v) {
+    Value mask =
+        op.getLocal() == LocalKind::window
+            ? WindowMaskOp::create(b, loc, op.getLocalSizeAttr(), IntegerAttr())
+                  .getResult()
+            : ChunkMaskOp::create(b, loc, op.getLocalSizeAttr()).getResult();
+    return lb.sdpa(q, k, v, mask);
+  });
+  // W_m [s; a] = W_m[:D] s + W_m[D:] a: no concatenation needed.
+  int64_t d = lb.type(x).getDimSize(2);
+  Value w = p["merge.w"];
+  auto half = [&](int64_t row0) -> Value {
+    SmallVector<OpFoldResult> offsets{b.getIndexAttr(row0), b.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes{b.getIndexAttr(d), b.getIndexAttr(d)};
+    SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+    return tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({d, d}, lb.type(w).getElementType()), w,
+        offsets, sizes, strides);
+  };
+  Value merged = lb.add(lb.project(s, half(0), p["merge.b"]),
+                        lb.project(a, half(d), Value()));
+  Value x1 =
+      lb.norm(lb.add(x, lb.dropout(merged)), p["ln1.gamma"], p["ln1.beta"]);
+  return lb.feedForward(x1, p);
+}
+
+struct ExpandLayersPass
+    : public mlir::attn::impl::ExpandLayersBase<ExpandLayersPass> {
+  void runOnOperation() override {
+    // Streams continue after any dropout already in the function.
+    int64_t stream = 0;
+    getOperation().walk([&](DropoutOp op) {
+      stream = std::max<int64_t>(stream, op.getStream() + 1);
+    });
+    SmallVector<Operation *> layers;
+    getOperation().walk([&](EncoderLayer layer) { layers.push_back(layer); });
+    for (Operation *op : layers) {
+      OpBuilder b(op);
+      auto layer = cast<EncoderLayer>(op);
+      Value x = op->getOperand(0);
+      auto operands = [&](auto o) {
+        return std::make_tuple(o.getParams(), o.getLengths(), o.getSeed(),
+                               o.getDropout().convertToDouble());
+      };
+      auto [params, lengths, seed, rate] =
+          TypeSwitch<Operation *,
+                     std::tuple<OperandRange, Value, Value, double>>(op)
+              .Case<FullLayerOp, WindowLayerOp, ChunkLayerOp, BigBirdLayerOp,
+                    LinearLayerOp, SsmLayerOp, SpadeLayerOp>(
+                  [&](auto o) { return operands(o); })
+              .Default([](Operation *)
+                           -> std::tuple<OperandRange, Value, Value, double> {
+                llvm_unreachable("every EncoderLayer op is listed above");
+              });
+      LayerBuilder lb{b, op->getLoc(), lengths, seed, rate, stream};
+      ParamMap p(layer.getParamSpecs(), params);
+      Value y =
+          TypeSwitch<Operation *, Value>(op)
+              .Case([&](SsmLayerOp o) { return expandSsmLayer(lb, o, x, p); })
+              .Case(
+                  [&](SpadeLayerOp o) { return expandSpadeLayer(lb, o, x, p); })
+              .Default([&](Operation *o) {
+                int64_t heads = o->getAttrOfType<IntegerAttr>("heads").getInt();
+                return expandAttentionLayer(lb, o, x, p, heads);
+              });
+      op->getResult(0).replaceAllUsesWith(y);
+      op->erase();
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,618 @@
+//===- Tile.cpp - attention kernels into loops over tiles -----------------===//
+//
+// attn.sdpa, attn.linear and attn.ssm become loops over tiles whose bodies
+// are attn.tile.* ops on memrefs. The kernels' tensors cross to buffers with
+// bufferization.to_buffer and back with bufferization.to_tensor, so the rest
+// of the function bufferizes as usual.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <limits>
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_TILE
+#include "attn/Transforms/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+/// Small builder state shared by the rewrites.
+struct Emitter {
+  OpBuilder &b;
+  Location loc;
+
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value f32(double v) {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  }
+  Value mul(Value x, int64_t c) {
+    return arith::MulIOp::create(b, loc, x, idx(c));
+  }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+  Value min(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+
+  /// buffer[lead..., row0 : row0 + rows, col0 : col0 + cols] as a rank-2
+  /// view; leading dimensions are dropped.
+  Value view2D(Value buffer, ValueRange lead, Value row0, OpFoldResult rows,
+               OpFoldResult col0, OpFoldResult cols, unsigned rowDim,
+               unsigned colDim) {
+    auto type = cast<MemRefType>(buffer.getType());
+    int64_t rank = type.getRank();
+    SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)),
+        sizes(rank, b.getIndexAttr(1)), strides(rank, b.getIndexAttr(1));
+    unsigned next = 0;
+    for (int64_t d = 0; d < rank; ++d) {
+      if (d == rowDim) {
+        offsets[d] = row0;
+        sizes[d] = rows;
+      } else if (d == colDim) {
+        offsets[d] = col0;
+        sizes[d] = cols;
+      } else {
+        offsets[d] = lead[next++];
+      }
+    }
+    SmallVector<int64_t> shape;
+    for (OpFoldResult s : {rows, cols})
+      shape.push_back(getConstantIntValue(s).value_or(ShapedType::kDynamic));
+    auto viewType = memref::SubViewOp::inferRankReducedResultType(
+        shape, type, offsets, sizes, strides);
+    return memref::SubViewOp::create(b, loc, cast<MemRefType>(viewType), buffer,
+                                     offsets, sizes, strides);
+  }
+
+  /// A row-major view [row0 : row0 + rows, :] of a rank-2 buffer.
+  Value rows(Value buffer, Value row0, Value count) {
+    auto type = cast<MemRefType>(buffer.getType());
+    return view2D(buffer, {}, row0, count, b.getIndexAttr(0),
+                  b.getIndexAttr(type.getDimSize(1)), 0, 1);
+  }
+
+  /// The first `count` entries of a rank-1 buffer.
+  Value prefix(Value buffer, Value count) {
+    SmallVector<OpFoldResult> offsets{b.getIndexAttr(0)}, sizes{count},
+        strides{b.getIndexAttr(1)};
+    return memref::SubViewOp::create(b, loc, buffer, offsets, sizes, strides);
+  }
+
+  Value toBuffer(Value tensor) {
+    auto type = cast<RankedTensorType>(tensor.getType());
+    return bufferization::ToBufferOp::create(
+        b, loc, MemRefType::get(type.getShape(), type.getElementType()), tensor,
+        /*read_only=*/true);
+  }
+
+  Value toTensor(Value buffer, Type tensorType) {
+    return bufferization::ToTensorOp::create(b, loc, tensorType, buffer,
+                                             /*restrict=*/true,
+                                             /*writable=*/true);
+  }
+
+  void fill(Value buffer, double value) {
+    Type elem = cast<MemRefType>(buffer.getType()).getElementType();
+    Value v = arith::ConstantOp::create(b, loc, b.getFloatAttr(elem, value));
+    linalg::FillOp::create(b, loc, v, buffer);
+  }
+
+  /// Element `i` of a constant i32 table, as an index.
+  Value load(Value table, Value i) {
+    Value v = memref::LoadOp::create(b, loc, table, i);
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+  }
+};
+
+/// Creates `memref.global` constants, uniquely named, and reads them.
+class Globals {
+public:
+  explicit Globals(ModuleOp module) : module(module), symbols(module) {}
+
+  Value get(OpBuilder &b, Location loc, StringRef name,
+            DenseElementsAttr value) {
+    auto type = MemRefType::get(value.getType().getShape(),
+                                value.getType().getElementType());
+    memref::GlobalOp global;
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(module.getBody());
+      global = memref::GlobalOp::create(b, loc, name,
+                                        b.getStringAttr("private"), type, value,
+                                        /*constant=*/true,
+                                        /*alignment=*/b.getI64IntegerAttr(64));
+    }
+    symbols.insert(global); // renames on collision
+    return memref::GetGlobalOp::create(b, loc, type, global.getSymName());
+  }
+
+  Value table(OpBuilder &b, Location loc, StringRef name,
+              ArrayRef<int32_t> values) {
+    SmallVector<int32_t> data(values);
+    if (data.empty())
+      data.push_back(0); // never read: its offsets are all 0
+    auto type = RankedTensorType::get({static_cast<int64_t>(data.size())},
+                                      b.getI32Type());
+    return get(b, loc, name, DenseIntElementsAttr::get(type, data));
+  }
+
+private:
+  ModuleOp module;
+  SymbolTable symbols;
+};
+
+/// Builds the body of a loop created with its terminator in place.
+template <class LoopOp> void atBodyEnd(OpBuilder &b, LoopOp loop) {
+  b.setInsertionPoint(loop.getBody()->getTerminator());
+}
+
+int64_t dimOf(Value v, unsigned i) {
+  return cast<ShapedType>(v.getType()).getDimSize(i);
+}
+
+/// A dimension of a buffer as an index value.
+Value extent(Emitter &e, Value buffer, unsigned i) {
+  int64_t d = dimOf(buffer, i);
+  if (!ShapedType::isDynamic(d))
+    return e.idx(d);
+  return memref::DimOp::create(e.b, e.loc, buffer, i);
+}
+
+/// Per-batch key limit of a key-lengths tensor: min(n, lengths[b]).
+Value keyLimitFromLengths(Emitter &e, Value lengths, Value batch, Value n) {
+  Value len = tensor::ExtractOp::create(e.b, e.loc, lengths, batch);
+  Value l = arith::IndexCastOp::create(e.b, e.loc, e.b.getIndexType(), len);
+  return e.min(n, arith::MaxSIOp::create(e.b, e.loc, l, e.idx(0)));
+}
+
+//===----------------------------------------------------------------------===//
+// attn.sdpa
+//===----------------------------------------------------------------------===//
+
+/// Emits the loop over one list of the schedule (full or partial tiles) of
+/// query tile `qTile`, clipping each key tile to `keyLimit`.
+void emitKeyTileLoop(Emitter &e, Value offsets, Value blocks, Value qTile,
+                     int64_t bk, Value keyLimit,
+                     function_ref<void(Value k0, Value kn)> body) {
+  Value begin = e.load(offsets, qTile);
+  Value end = e.load(offsets, e.add(qTile, e.idx(1)));
+  auto loop = scf::ForOp::create(e.b, e.loc, begin, end, e.idx(1));
+  atBodyEnd(e.b, loop);
+  Value k0 = e.mul(e.load(blocks, loop.getInductionVar()), bk);
+  Value kn = e.min(e.idx(bk), e.sub(keyLimit, k0));
+  Value any = arith::CmpIOp::create(e.b, e.loc, arith::CmpIPredicate::sgt, kn,
+                                    e.idx(0));
+  auto ifOp = scf::IfOp::create(e.b, e.loc, any, /*withElse=*/false);
+  e.b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+  body(k0, kn);
+  e.b.setInsertionPointAfter(loop);
+}
+
+LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
+                       int64_t defaultBK) {
+  OpBuilder b(op);
+  Emitter e{b, op.getLoc()};
+  Location loc = op.getLoc();
+  auto qType = cast<RankedTensorType>(op.getQuery().getType());
+  for (unsigned d : {0u, 1u, 3u})
+    if (qType.isDynamicDim(d) || ShapedType::isDynamic(dimOf(op.getValue(), 3)))
+      return op.emitOpError("attn-tile needs static batch, heads and head "
+                            "dims");
+  ScheduleAttr schedule = op.getScheduleAttr();
+  if (op.getMask() && !schedule)
+    return op.emitOpError("has a mask but no schedule; run "
+                          "attn-schedule-blocks first");
+  const int64_t batch = qType.getDimSize(0), heads = qType.getDimSize(1);
+  const int64_t bq = schedule ? schedule.getBlockQ() : defaultBQ;
+  const int64_t bk = schedule ? schedule.getBlockK() : defaultBK;
+  const int64_t dv = dimOf(op.getValue(), 3);
+
+  Value q = e.toBuffer(op.getQuery()), k = e.toBuffer(op.getKey()),
+        v = e.toBuffer(op.getValue());
+  Value n = extent(e, q, 2), nk = extent(e, k, 2);
+  auto resultType = cast<RankedTensorType>(op.getType());
+  auto outType =
+      MemRefType::get(resultType.getShape(), resultType.getElementType());
+  SmallVector<Value> dynSizes;
+  if (outType.isDynamicDim(2))
+    dynSizes.push_back(n);
+  Value out = memref::AllocOp::create(b, loc, outType, dynSizes,
+                                      b.getI64IntegerAttr(64));
+
+  // Without a schedule every key tile is visited as full.
+  Value fullOffsets, fullBlocks, partialOffsets, partialBlocks;
+  if (schedule && !schedule.getFullBlocks().empty()) {
+    fullOffsets = globals.table(b, loc, "__attn_full_offsets",
+                                schedule.getFullOffsets().asArrayRef());
+    fullBlocks = globals.table(b, loc, "__attn_full_blocks",
+                               schedule.getFullBlocks().asArrayRef());
+  }
+  if (schedule && !schedule.getPartialBlocks().empty()) {
+    partialOffsets = globals.table(b, loc, "__attn_partial_offsets",
+                                   schedule.getPartialOffsets().asArrayRef());
+    partialBlocks = globals.table(b, loc, "__attn_partial_blocks",
+                                  schedule.getPartialBlocks().asArrayRef());
+  }
+  Value numQTiles = arith::CeilDivUIOp::create(b, loc, n, e.idx(bq));
+  Value numKTiles = arith::CeilDivUIOp::create(b, loc, nk, e.idx(bk));
+  MaskPattern pattern =
+      op.getMask() ? getMaskPattern(op.getMask()) : MaskPattern();
+  std::optional<int64_t> staticN =
+      ShapedType::isDynamic(qType.getDimSize(2))
+          ? std::nullopt
+          : std::optional<int64_t>(qType.getDimSize(2));
+
+  auto forall = scf::ForallOp::create(
+      b, loc,
+      SmallVector<OpFoldResult>{b.getIndexAttr(batch), b.getIndexAttr(heads),
+                                numQTiles},
+      ValueRange{}, std::nullopt);
+  atBodyEnd(b, forall);
+  Value bIdx = forall.getInductionVar(0), hIdx = forall.getInductionVar(1),
+        qTile = forall.getInductionVar(2);
+  Value q0 = e.mul(qTile, bq);
+  Value qn = e.min(e.idx(bq), e.sub(n, q0));
+  Value qView = e.view2D(q, {bIdx, hIdx}, q0, qn, b.getIndexAttr(0),
+                         b.getIndexAttr(dimOf(q, 3)), 2, 3);
+
+  // Running statistics and accumulator of this query tile, in f32.
+  Type f32 = b.getF32Type();
+  Value maxBuf = memref::AllocaOp::create(b, loc, MemRefType::get({bq}, f32));
+  Value sumBuf = memref::AllocaOp::create(b, loc, MemRefType::get({bq}, f32));
+  Value accBuf =
+      memref::AllocaOp::create(b, loc, MemRefType::get({bq, dv}, f32));
+  Value maxV = e.prefix(maxBuf, qn), sumV = e.prefix(sumBuf, qn),
+        accV = e.rows(accBuf, e.idx(0), qn);
+  e.fill(maxV, -std::numeric_limits<double>::infinity());
+  e.fill(sumV, 0.0);
+  e.fill(accV, 0.0);
+
+  Value keyLimit = nk;
+  if (pattern)
+    if (Value limit = pattern.buildKeyLimit(b, loc, bIdx))
+      keyLimit = e.min(nk, arith::MaxSIOp::create(b, loc, limit, e.idx(0)));
+  FloatAttr scale = b.getF64FloatAttr(op.getEffectiveScale());
+
+  auto step = [&](Value k0, Value kn, bool partial) {
+    Value kView = e.view2D(k, {bIdx, hIdx}, k0, kn, b.getIndexAttr(0),
+                           b.getIndexAttr(dimOf(k, 3)), 2, 3);
+    Value vView = e.view2D(v, {bIdx, hIdx}, k0, kn, b.getIndexAttr(0),
+                           b.getIndexAttr(dv), 2, 3);
+    auto stepOp = SoftmaxStepOp::create(b, loc, qView, kView, vView, maxV, sumV,
+                                        accV, q0, k0, scale);
+    if (!partial)
+      return success();
+    Block *block =
+        b.createBlock(&stepOp.getPredicate(), {},
+                      {b.getIndexType(), b.getIndexType()}, {loc, loc});
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(block);
+    PredicateBuilder pb(b, loc, bIdx, n, staticN);
+    Value kept = pattern.buildPredicate(pb, block->getArgument(0),
+                                        block->getArgument(1));
+    if (!kept)
+      return failure();
+    YieldOp::create(b, loc, ValueRange{kept});
+    return success();
+  };
+
+  LogicalResult status = success();
+  if (schedule) {
+    // A list that is empty for every query tile needs no loop.
+    if (!schedule.getFullBlocks().empty())
+      emitKeyTileLoop(e, fullOffsets, fullBlocks, qTile, bk, keyLimit,
+                      [&](Value k0, Value kn) { (void)step(k0, kn, false); });
+    if (!schedule.getPartialBlocks().empty())
+      emitKeyTileLoop(e, partialOffsets, partialBlocks, qTile, bk, keyLimit,
+                      [&](Value k0, Value kn) {
+                        if (failed(step(k0, kn, true)))
+                          status = failure();
+                      });
+  } else {
+    auto loop = scf::ForOp::create(b, loc, e.idx(0), numKTiles, e.idx(1));
+    atBodyEnd(b, loop);
+    Value k0 = e.mul(loop.getInductionVar(), bk);
+    (void)step(k0, e.min(e.idx(bk), e.sub(keyLimit, k0)), false);
+    b.setInsertionPointAfter(loop);
+  }
+  if (failed(status))
+    return op.emitOpError("its mask could not build its predicate");
+  Value outView = e.view2D(out, {bIdx, hIdx}, q0, qn, b.getIndexAttr(0),
+                           b.getIndexAttr(dv), 2, 3);
+  SoftmaxFinalizeOp::create(b, loc, sumV, accV, outView);
+
+  b.setInsertionPointAfter(forall);
+  op.replaceAllUsesWith(e.toTensor(out, resultType));
+  op.erase();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// attn.linear
+//===----------------------------------------------------------------------===//
+
+LogicalResult tileLinear(LinearOp op, Globals &globals, int64_t chunk) {
+  OpBuilder b(op);
+  Emitter e{b, op.getLoc()};
+  Location loc = op.getLoc();
+  auto qType = cast<RankedTensorType>(op.getQuery().getType());
+  if (!qType.hasStaticShape() ||
+      !cast<ShapedType>(op.getKey().getType()).hasStaticShape() ||
+      !cast<ShapedType>(op.getValue().getType()).hasStaticShape())
+    return op.emitOpError("attn-tile needs static shapes for linear attention");
+  auto featureMap = op.getFeatureMap().getDefiningOp<FeatureMap>();
+  const int64_t batch = qType.getDimSize(0), heads = qType.getDimSize(1);
+  const int64_t headDim = qType.getDimSize(3);
+  const int64_t dv = dimOf(op.getValue(), 3);
+  const int64_t features = featureMap.getFeatureDim(headDim);
+
+  Value projection;
+  if (featureMap.hasProjection()) {
+    std::vector<double> p = featureMap.getProjection(headDim);
+    SmallVector<float> data(p.begin(), p.end());
+    Type elem = qType.getElementType();
+    auto type = RankedTensorType::get({features, headDim}, b.getF32Type());
+    DenseElementsAttr attr =
+        DenseElementsAttr::get(type, ArrayRef<float>(data));
+    if (!elem.isF32())
+      return op.emitOpError("feature-map projections need f32 inputs on this "
+                            "path");
+    projection = globals.get(b, loc, "__attn_projection", attr);
+  }
+
+  Value q = e.toBuffer(op.getQuery()), k = e.toBuffer(op.getKey()),
+        v = e.toBuffer(op.getValue());
+  Value nq = e.idx(qType.getDimSize(2)), nk = e.idx(dimOf(k, 2));
+  auto resultType = cast<RankedTensorType>(op.getType());
+  Value out = memref::AllocOp::create(
+      b, loc,
+      MemRefType::get(resultType.getShape(), resultType.getElementType()),
+      ValueRange{}, b.getI64IntegerAttr(64));
+
+  auto forall = scf::ForallOp::create(
+      b, loc,
+      SmallVector<OpFoldResult>{b.getIndexAttr(batch), b.getIndexAttr(heads)},
+      ValueRange{}, std::nullopt);
+  atBodyEnd(b, forall);
+  Value bIdx = forall.getInductionVar(0), hIdx = forall.getInductionVar(1);
+  Type f32 = b.getF32Type();
+  Value state =
+      memref::AllocaOp::create(b, loc, MemRefType::get({features, dv}, f32));
+  Value norm =
+      memref::AllocaOp::create(b, loc, MemRefType::get({features}, f32));
+  e.fill(state, 0.0);
+  e.fill(norm, 0.0);
+  Value keyLimit = nk;
+  if (op.getKeyLengths())
+    keyLimit = keyLimitFromLengths(e, op.getKeyLengths(), bIdx, nk);
+
+  auto view = [&](Value buffer, Value r0, Value rows) {
+    return e.view2D(buffer, {bIdx, hIdx}, r0, rows, b.getIndexAttr(0),
+                    b.getIndexAttr(dimOf(buffer, 3)), 2, 3);
+  };
+  auto addState = [&](Value k0, Value kn) {
+    LinearStateOp::create(b, loc, view(k, k0, kn), view(v, k0, kn),
+                          op.getFeatureMap(), projection, state, norm);
+  };
+  auto chunkLoop = [&](Value count, auto body) {
+    auto loop = scf::ForOp::create(b, loc, e.idx(0), count, e.idx(chunk));
+    atBodyEnd(b, loop);
+    body(loop.getInductionVar());
+    b.setInsertionPointAfter(loop);
+  };
+
+  if (!op.getCausal()) {
+    chunkLoop(keyLimit, [&](Value k0) {
+      addState(k0, e.min(e.idx(chunk), e.sub(keyLimit, k0)));
+    });
+    chunkLoop(nq, [&](Value q0) {
+      Value qn = e.min(e.idx(chunk), e.sub(nq, q0));
+      LinearOutputOp::create(b, loc, view(q, q0, qn), Value(), Value(),
+                             op.getFeatureMap(), projection, state, norm,
+                             view(out, q0, qn));
+    });
+  } else {
+    // Chunkwise: the chunk's own keys causally, then add them to the state.
+    chunkLoop(nq, [&](Value c0) {
+      Value cn = e.min(e.idx(chunk), e.sub(nq, c0));
+      LinearOutputOp::create(b, loc, view(q, c0, cn), view(k, c0, cn),
+                             view(v, c0, cn), op.getFeatureMap(), projection,
+                             state, norm, view(out, c0, cn));
+      addState(c0, cn);
+    });
+  }
+  b.setInsertionPointAfter(forall);
+  op.replaceAllUsesWith(e.toTensor(out, resultType));
+  op.erase();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// attn.ssm
+//===----------------------------------------------------------------------===//
+
+/// The discretised coefficients of an S4D layer, [H, S] each:
+///   Abar = exp(dt A), W = C (Abar - 1) / A B, for C = c_real + i c_imag
+/// (c_real, c_imag [H, S], or one direction of [2, H, S]).
+struct SsmCoefficients {
+  Value abarRe, abarIm, wRe, wIm;
+};
+
+SsmCoefficients discretize(Emitter &e, SsmOp op, std::optional<int64_t> dir) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  auto aType = cast<RankedTensorType>(op.getLogAReal().getType());
+  const int64_t channels = aType.getDimSize(0), state = aType.getDimSize(1);
+  Type elem = aType.getElementType();
+  auto slice = [&](Value c) -> Value {
+    if (!dir)
+      return c;
+    SmallVector<OpFoldResult> offsets{b.getIndexAttr(*dir), b.getIndexAttr(0),
+                                      b.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes{b.getIndexAttr(1), b.getIndexAttr(channels),
+                                    b.getIndexAttr(state)};
+    SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+    return tensor::ExtractSliceOp::create(b, loc, aType, c, offsets, sizes,
+                                          strides);
+  };
+  Value cRe = slice(op.getCReal()), cIm = slice(op.getCImag());
+  MLIRContext *ctx = b.getContext();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(2, ctx);
+  AffineMap perChannel = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
+  Value init = tensor::EmptyOp::create(b, loc, aType.getShape(), elem);
+  SmallVector<utils::IteratorType> par(2, utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{aType, aType, aType, aType},
+      ValueRange{op.getLogAReal(), op.getAImag(), op.getBReal(), op.getBImag(),
+                 cRe, cIm, op.getLogDt()},
+      ValueRange{init, init, init, init},
+      {id, id, id, id, id, id, perChannel, id, id, id, id}, par,
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        auto mulf = [&](Value x, Value y) {
+          return arith::MulFOp::create(nb, l, x, y).getResult();
+        };
+        auto addf = [&](Value x, Value y) {
+          return arith::AddFOp::create(nb, l, x, y).getResult();
+        };
+        auto subf = [&](Value x, Value y) {
+          return arith::SubFOp::create(nb, l, x, y).getResult();
+        };
+        Value one =
+            arith::ConstantOp::create(nb, l, nb.getFloatAttr(elem, 1.0));
+        // A = -exp(log_a_real) + i a_imag, dt = exp(log_dt)
+        Value aRe =
+            arith::NegFOp::create(nb, l, math::ExpOp::create(nb, l, args[0]));
+        Value aIm = args[1];
+        Value dt = math::ExpOp::create(nb, l, args[6]);
+        // Abar = exp(dt aRe) (cos(dt aIm) + i sin(dt aIm))
+        Value mag = math::ExpOp::create(nb, l, mulf(dt, aRe));
+        Value phase = mulf(dt, aIm);
+        Value abRe = mulf(mag, math::CosOp::create(nb, l, phase));
+        Value abIm = mulf(mag, math::SinOp::create(nb, l, phase));
+        // (Abar - 1) / A
+        Value nRe = subf(abRe, one), nIm = abIm;
+        Value den = addf(mulf(aRe, aRe), mulf(aIm, aIm));
+        Value qRe = arith::DivFOp::create(
+            nb, l, addf(mulf(nRe, aRe), mulf(nIm, aIm)), den);
+        Value qIm = arith::DivFOp::create(
+            nb, l, subf(mulf(nIm, aRe), mulf(nRe, aIm)), den);
+        // Bbar = q B; W = C Bbar
+        Value bbRe = subf(mulf(qRe, args[2]), mulf(qIm, args[3]));
+        Value bbIm = addf(mulf(qRe, args[3]), mulf(qIm, args[2]));
+        Value wRe = subf(mulf(args[4], bbRe), mulf(args[5], bbIm));
+        Value wIm = addf(mulf(args[4], bbIm), mulf(args[5], bbRe));
+        linalg::YieldOp::create(nb, l, ValueRange{abRe, abIm, wRe, wIm});
+      });
+  return {generic.getResult(0), generic.getResult(1), generic.getResult(2),
+          generic.getResult(3)};
+}
+
+LogicalResult tileSsm(SsmOp op, int64_t channelsPerScan) {
+  OpBuilder b(op);
+  Emitter e{b, op.getLoc()};
+  Location loc = op.getLoc();
+  auto xType = cast<RankedTensorType>(op.getInput().getType());
+  if (!xType.hasStaticShape())
+    return op.emitOpError("attn-tile needs static shapes for the ssm");
+  if (!xType.getElementType().isF32() ||
+      !cast<ShapedType>(op.getLogAReal().getType()).getElementType().isF32())
+    return op.emitOpError("the ssm scan computes in f32; got ")
+           << xType.getElementType();
+  const int64_t batch = xType.getDimSize(0), length = xType.getDimSize(1);
+  const int64_t channels = xType.getDimSize(2);
+  const int64_t group = std::min(channelsPerScan, channels);
+
+  SsmCoefficients fwd = discretize(
+      e, op, op.getBidirectional() ? std::optional<int64_t>(0) : std::nullopt);
+  std::optional<SsmCoefficients> bwd;
+  if (op.getBidirectional())
+    bwd = discretize(e, op, 1);
+  auto buffers = [&](const SsmCoefficients &c) {
+    return SsmCoefficients{e.toBuffer(c.abarRe), e.toBuffer(c.abarIm),
+                           e.toBuffer(c.wRe), e.toBuffer(c.wIm)};
+  };
+  SsmCoefficients fwdBuf = buffers(fwd);
+  std::optional<SsmCoefficients> bwdBuf;
+  if (bwd)
+    bwdBuf = buffers(*bwd);
+
+  Value x = e.toBuffer(op.getInput());
+  Value out = memref::AllocOp::create(
+      b, loc, MemRefType::get(xType.getShape(), xType.getElementType()),
+      ValueRange{}, b.getI64IntegerAttr(64));
+  if (op.getLengths())
+    e.fill(out, 0.0); // positions past a length stay zero
+  Value numGroups = e.idx(llvm::divideCeil(channels, group));
+  auto forall = scf::ForallOp::create(
+      b, loc, SmallVector<OpFoldResult>{b.getIndexAttr(batch), numGroups},
+      ValueRange{}, std::nullopt);
+  atBodyEnd(b, forall);
+  Value bIdx = forall.getInductionVar(0);
+  Value c0 = e.mul(forall.getInductionVar(1), group);
+  Value cn = e.min(e.idx(group), e.sub(e.idx(channels), c0));
+  Value len = e.idx(length);
+  if (op.getLengths())
+    len = keyLimitFromLengths(e, op.getLengths(), bIdx, len);
+  Value xView = e.view2D(x, {bIdx}, e.idx(0), len, c0, cn, 1, 2);
+  Value outView = e.view2D(out, {bIdx}, e.idx(0), len, c0, cn, 1, 2);
+  auto coeffView = [&](Value buffer) {
+    return e.view2D(buffer, {}, c0, cn, b.getIndexAttr(0),
+                    b.getIndexAttr(dimOf(buffer, 1)), 0, 1);
+  };
+  auto scan = [&](const SsmCoefficients &c, bool reverse) {
+    SsmScanOp::create(b, loc, xView, coeffView(c.abarRe), coeffView(c.abarIm),
+                      coeffView(c.wRe), coeffView(c.wIm), outView, reverse,
+                      /*accumulate=*/reverse);
+  };
+  scan(fwdBuf, false);
+  if (bwdBuf)
+    scan(*bwdBuf, true);
+  b.setInsertionPointAfter(forall);
+  op.replaceAllUsesWith(e.toTensor(out, xType));
+  op.erase();
+  return success();
+}
+
+struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
+  using TileBase::TileBase;
+
+  // A module pass: kernels add constant tables and projections to the
+  // module.
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    Globals globals(module);
+    SmallVector<Operation *> kernels;
+    module.walk([&](Operation *op) {
+      if (isa<SdpaOp, LinearOp, SsmOp>(op))
+        kernels.push_back(op);
+    });
+    for (Operation *op : kernels) {
+      LogicalResult r =
+          TypeSwitch<Operation *, LogicalResult>(op)
+              .Case([&](SdpaOp o) {
+                return tileSdpa(o, globals, blockQ, blockK);
+              })
+              .Case([&](LinearOp o) { return tileLinear(o, globals, blockK); })
+              .Case([&](SsmOp o) { return tileSsm(o, channels); });
+      if (failed(r))
+        return signalPassFailure();
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,238 @@
+//===- Library.cpp - loading and calling compiled attn libraries ----------===//
+
+#include "attn/Runtime/Library.h"
+
+#include <dlfcn.h>
+
+#include <sstream>
+
+namespace attn::rt {
+
+size_t dtypeSize(DType t) {
+  switch (t) {
+  case DType::F32:
+  case DType::I32:
+    return 4;
+  case DType::BF16:
+  case DType::F16:
+    return 2;
+  case DType::F64:
+  case DType::I64:
+    return 8;
+  }
+  return 0;
+}
+
+const char *dtypeName(DType t) {
+  switch (t) {
+  case DType::F32:
+    return "f32";
+  case DType::BF16:
+    return "bf16";
+  case DType::F16:
+    return "f16";
+  case DType::F64:
+    return "f64";
+  case DType::I32:
+    return "i32";
+  case DType::I64:
+    return "i64";
+  }
+  return "?";
+}
+
+std::optional<DType> parseDType(const std::string &name) {
+  for (DType t : {DType::F32, DType::BF16, DType::F16, DType::F64, DType::I32,
+                  DType::I64})
+    if (name == dtypeName(t))
+      return t;
+  return std::nullopt;
+}
+
+int64_t TensorSpec::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+static std::string formatShape(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? "," : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+std::string TensorSpec::describe() const {
+  return std::string(dtypeName(dtype)) + " " +
+         (scalar ? std::string("scalar") : formatShape(shape));
+}
+
+std::optional<Signature> Signature::parse(const std::string &text,
+                                          std::string *error) {
+  std::istringstream in(text);
+  std::string line;
+  Signature sig;
+  int lineNo = 0;
+  auto fail = [&](const std::string &what) {
+    if (error)
+      *error = "signature line " + std::to_string(lineNo) + ": " + what +
+               " ('" + line + "')";
+    return std::nullopt;
+  };
+  while (std::getline(in, line)) {
+    ++lineNo;
+    std::istringstream words(line);
+    std::string head;
+    words >> head;
+    if (head.empty())
+      continue;
+    if (lineNo == 1) {
+      std::string version;
+      words >> version;
+      if (head != "attn-signature" || version != "1")
+        return fail("expected 'attn-signature 1'");
+      continue;
+    }
+    if (head == "function") {
+      words >> sig.function;
+      continue;
+    }
+    if (head != "arg" && head != "result")
+      return fail("unknown entry");
+    TensorSpec spec;
+    if (head == "arg")
+      words >> spec.kind;
+    else
+      spec.kind = "result";
+    std::string dtype, shape;
+    words >> spec.name >> dtype >> shape;
+    std::optional<DType> t = parseDType(dtype);
+    if (!t)
+      return fail("unknown dtype '" + dtype + "'");
+    spec.dtype = *t;
+    if (shape == "scalar") {
+      spec.scalar = true;
+    } else if (shape.size() >= 2 && shape.front() == '[' &&
+               shape.back() == ']') {
+      std::istringstream dims(shape.substr(1, shape.size() - 2));
+      std::string d;
+      while (std::getline(dims, d, ','))
+        spec.shape.push_back(std::stoll(d));
+    } else {
+      return fail("malformed shape '" + shape + "'");
+    }
+    words >> spec.init;
+    (head == "arg" ? sig.args : sig.results).push_back(spec);
+  }
+  if (sig.function.empty())
+    return fail("no function name");
+  return sig;
+}
+
+const TensorSpec *Signature::findArg(const std::string &name) const {
+  for (const TensorSpec &s : args)
+    if (s.name == name)
+      return &s;
+  return nullptr;
+}
+
+std::unique_ptr<Library> Library::open(const std::string &path,
+                                       std::string *error) {
+  auto fail = [&](const std::string &what) -> std::unique_ptr<Library> {
+    if (error)
+      *error = "library " + path + ": " + what;
+    return nullptr;
+  };
+  void *handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle)
+    return fail(std::string("cannot load: ") + dlerror());
+  std::unique_ptr<Library> lib(new Library());
+  lib->libPath = path;
+  lib->handle = handle;
+  using Getter = const char *(*)();
+  auto functions = reinterpret_cast<Getter>(dlsym(handle, "attn_functions"));
+  if (!functions)
+    return fail("missing symbol attn_functions (not made by attn-compile?)");
+  std::istringstream names(functions());
+  std::string name;
+  while (std::getline(names, name)) {
+    if (name.empty())
+      continue;
+    auto sigFn = reinterpret_cast<Getter>(
+        dlsym(handle, ("attn_signature_" + name).c_str()));
+    auto call = reinterpret_cast<void (*)(void **)>(
+        dlsym(handle, ("attn_call_" + name).c_str()));
+    if (!sigFn)
+      return fail("missing symbol attn_signature_" + name);
+    if (!call)
+      return fail("missing symbol attn_call_" + name);
+    std::string why;
+    std::optional<Signature> sig = Signature::parse(sigFn(), &why);
+    if (!sig)
+      return fail("function " + name + ": " + why);
+    lib->sigs.push_back(*sig);
+    lib->entries.push_back(call);
+  }
+  return lib;
+}
+
+Library::~Library() {
+  if (handle)
+    dlclose(handle);
+}
+
+const Signature *Library::signature(const std::string &function) const {
+  for (const Signature &s : sigs)
+    if (s.function == function)
+      return &s;
+  return nullptr;
+}
+
+bool Library::call(const std::string &function,
+                   const std::vector<HostTensor> &args,
+                   const std::vector<HostTensor> &results,
+                   std::string *error) const {
+  auto fail = [&](const std::string &what) {
+    if (error)
+      *error = "library " + libPath + ", function " + function + ": " + what;
+    return false;
+  };
+  size_t index = 0;
+  for (; index < sigs.size() && sigs[index].function != function; ++index)
+    ;
+  if (index == sigs.size())
+    return fail("no such function");
+  const Signature &sig = sigs[index];
+  if (args.size() != sig.args.size() || results.size() != sig.results.size())
+    return fail("expects " + std::to_string(sig.args.size()) +
+                " arguments and " + std::to_string(sig.results.size()) +
+                " results, got " + std::to_string(args.size()) + " and " +
+                std::to_string(results.size()));
+  std::vector<void *> pointers;
+  auto check = [&](const TensorSpec &spec, const HostTensor &t, size_t i,
+                   const char *what) {
+    std::string label =
+        std::string(what) + " " + std::to_string(i) + " (" + spec.name + ")";
+    if (!t.data)
+      return fail(label + " has no data");
+    if (t.dtype != spec.dtype)
+      return fail(label + " has dtype " + dtypeName(t.dtype) + ", expected " +
+                  dtypeName(spec.dtype));
+    if (!spec.scalar && t.shape != spec.shape)
+      return fail(label + " has shape " + formatShape(t.shape) + ", expected " +
+                  formatShape(spec.shape));
+    pointers.push_back(t.data);
+    return true;
+  };
+  for (size_t i = 0; i < args.size(); ++i)
+    if (!check(sig.args[i], args[i], i, "argument"))
+      return false;
+  for (size_t i = 0; i < results.size(); ++i)
+    if (!check(sig.results[i], results[i], i, "result"))
+      return false;
+  entries[index](pointers.data());
+  return true;
+}
+
+} // namespace attn::rt

@@ -1,0 +1,344 @@
+//===- attn-compile.cpp - attn IR to a shared library ---------------------===//
+//
+//   attn-compile model.mlir -o model.so [--target=cpu] [options]
+//
+// Runs --lower-to-cpu, translates to LLVM IR, optimises for the host (or
+// --cpu/--features), emits an object and links a shared library. The
+// library's C ABI, for every public function f of the input:
+//
+//   void f(...)                      the function itself: each tensor
+//                                    argument and result (results last, as
+//                                    out-parameters) is a pointer to a
+//                                    row-major buffer; i64 scalars by value.
+//   void attn_call_f(void **args)    the same call through an array: args[i]
+//                                    points to argument i's buffer (or to a
+//                                    scalar's value), results follow.
+//   const char *attn_signature_f()   what the arguments are (text, below).
+//   const char *attn_functions()     the public functions, one per line.
+//
+// Signature text, one line per item:
+//   attn-signature 1
+//   function <name>
+//   arg <input|param> <name> <dtype> <shape> [<init>]
+//   result <name> <dtype> <shape>
+// where <shape> is [d0,d1,...] ([] for a 0-d tensor) or "scalar", and
+// <init> a parameter's initialisation (attn.init).
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/IR/AttnDialect.h"
+#include "attn/Pipelines/Pipelines.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+using namespace llvm;
+
+namespace {
+cl::opt<std::string> inputFile(cl::Positional, cl::desc("<input.mlir>"),
+                               cl::Required);
+cl::opt<std::string> outputFile("o", cl::desc("Output shared library"),
+                                cl::value_desc("file"), cl::Required);
+cl::opt<std::string> target("target", cl::desc("cpu (gpu: see attn-opt)"),
+                            cl::init("cpu"));
+cl::opt<std::string> cpu("cpu", cl::desc("Target CPU (default: this host)"),
+                         cl::init(""));
+cl::opt<std::string> features("features",
+                              cl::desc("Target features (default: the host's)"),
+                              cl::init(""));
+cl::opt<int> vectorWidth("vector-width",
+                         cl::desc("f32 lanes (0: 16 with AVX-512, else 8)"),
+                         cl::init(0));
+cl::opt<int> blockQ("block-q", cl::desc("Query rows per tile"), cl::init(64));
+cl::opt<int> blockK("block-k", cl::desc("Keys per tile"), cl::init(64));
+cl::opt<bool> noParallel("no-parallel",
+                         cl::desc("Do not use OpenMP for tile loops"),
+                         cl::init(false));
+cl::opt<std::string> keepIR("keep-ir",
+                            cl::desc("Also write the optimised LLVM IR here"),
+                            cl::init(""));
+cl::opt<std::string> linker("linker", cl::desc("C++ compiler used to link"),
+                            cl::init("c++"));
+cl::opt<std::string> ompDir("openmp-dir",
+                            cl::desc("Directory of libomp.so (OpenMP runtime)"),
+                            cl::init("/usr/lib/llvm-22/lib"));
+
+int fail(const Twine &message) {
+  WithColor::error(errs(), "attn-compile") << message << "\n";
+  return 1;
+}
+
+std::string dtypeName(mlir::Type t) {
+  if (t.isF32())
+    return "f32";
+  if (t.isBF16())
+    return "bf16";
+  if (t.isF16())
+    return "f16";
+  if (t.isF64())
+    return "f64";
+  if (t.isInteger(32))
+    return "i32";
+  if (t.isInteger(64))
+    return "i64";
+  return "";
+}
+
+/// Describes `type` as "<dtype> <shape>", or returns "" when unsupported.
+std::string describe(mlir::Type type) {
+  if (auto tensor = dyn_cast<mlir::RankedTensorType>(type)) {
+    if (!tensor.hasStaticShape())
+      return "";
+    std::string d = dtypeName(tensor.getElementType());
+    if (d.empty())
+      return "";
+    std::string shape = "[";
+    for (auto [i, s] : llvm::enumerate(tensor.getShape()))
+      shape += (i ? "," : "") + std::to_string(s);
+    return d + " " + shape + "]";
+  }
+  std::string d = dtypeName(type);
+  return d.empty() || d[0] != 'i' ? "" : d + " scalar";
+}
+
+struct Signature {
+  std::string name, text;
+  unsigned numArgs = 0, numResults = 0;
+  SmallVector<bool> argIsScalar;
+};
+
+/// The signatures of the module's public functions, before lowering.
+FailureOr<std::vector<Signature>> collectSignatures(mlir::ModuleOp module) {
+  std::vector<Signature> out;
+  for (auto fn : module.getOps<mlir::func::FuncOp>()) {
+    if (fn.isPrivate() || fn.isExternal())
+      continue;
+    Signature sig;
+    sig.name = fn.getName().str();
+    raw_string_ostream os(sig.text);
+    os << "attn-signature 1\nfunction " << sig.name << "\n";
+    for (auto [i, type] : llvm::enumerate(fn.getArgumentTypes())) {
+      std::string d = describe(type);
+      if (d.empty()) {
+        fn.emitError() << "argument #" << i << " has type " << type
+                       << ", which the C ABI does not support (static-shape "
+                          "tensors of f32/bf16/f16/f64/i32/i64, i32/i64 "
+                          "scalars)";
+        return failure();
+      }
+      auto param = fn.getArgAttrOfType<mlir::StringAttr>(i, "attn.param");
+      auto input = fn.getArgAttrOfType<mlir::StringAttr>(i, "attn.input");
+      auto init = fn.getArgAttrOfType<mlir::StringAttr>(i, "attn.init");
+      os << "arg " << (param ? "param " : "input ")
+         << (param   ? param.str()
+             : input ? input.str()
+                     : "arg" + std::to_string(i))
+         << " " << d;
+      if (init)
+        os << " " << init.str();
+      os << "\n";
+      sig.argIsScalar.push_back(!isa<mlir::RankedTensorType>(type));
+    }
+    for (auto [i, type] : llvm::enumerate(fn.getResultTypes())) {
+      std::string d = describe(type);
+      if (d.empty() || !isa<mlir::RankedTensorType>(type)) {
+        fn.emitError() << "result #" << i << " has type " << type
+                       << ", which the C ABI does not support (static-shape "
+                          "tensors)";
+        return failure();
+      }
+      auto name = fn.getResultAttrOfType<mlir::StringAttr>(i, "attn.output");
+      os << "result " << (name ? name.str() : "result" + std::to_string(i))
+         << " " << d << "\n";
+    }
+    sig.numArgs = fn.getNumArguments();
+    sig.numResults = fn.getNumResults();
+    out.push_back(std::move(sig));
+  }
+  return out;
+}
+
+/// Adds attn_functions, attn_signature_<f> and attn_call_<f>.
+LogicalResult addEntryPoints(llvm::Module &m,
+                             const std::vector<Signature> &sigs) {
+  LLVMContext &ctx = m.getContext();
+  IRBuilder<> b(ctx);
+  auto *ptr = PointerType::getUnqual(ctx);
+  auto stringGetter = [&](StringRef name, StringRef text) {
+    auto *fn = Function::Create(FunctionType::get(ptr, false),
+                                GlobalValue::ExternalLinkage, name, m);
+    b.SetInsertPoint(BasicBlock::Create(ctx, "entry", fn));
+    b.CreateRet(b.CreateGlobalString(text, (name + ".text").str()));
+  };
+  std::string list;
+  for (const Signature &sig : sigs) {
+    list += sig.name + "\n";
+    stringGetter("attn_signature_" + sig.name, sig.text);
+    Function *callee = m.getFunction(sig.name);
+    if (!callee || callee->arg_size() != sig.numArgs + sig.numResults)
+      return failure();
+    auto *fn = Function::Create(FunctionType::get(b.getVoidTy(), {ptr}, false),
+                                GlobalValue::ExternalLinkage,
+                                "attn_call_" + sig.name, m);
+    b.SetInsertPoint(BasicBlock::Create(ctx, "entry", fn));
+    SmallVector<Value *> args;
+    for (unsigned i = 0; i < sig.numArgs + sig.numResults; ++i) {
+      Value *slot = b.CreateConstGEP1_64(ptr, fn->getArg(0), i);
+      Value *p = b.CreateLoad(ptr, slot);
+      Type *want = callee->getArg(i)->getType();
+      bool scalar = i < sig.numArgs && sig.argIsScalar[i];
+      args.push_back(scalar ? b.CreateLoad(want, p) : p);
+    }
+    b.CreateCall(callee, args);
+    b.CreateRetVoid();
+  }
+  stringGetter("attn_functions", list);
+  return success();
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "attn-compile: attn IR to a shared library\n");
+  if (target != "cpu")
+    return fail("--target=" + target +
+                " is not supported by attn-compile yet "
+                "(supported: cpu)");
+  InitializeNativeTarget();
+  InitializeNativeTargetAsmPrinter();
+
+  mlir::DialectRegistry registry;
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  registry.insert<mlir::attn::AttnDialect>();
+  mlir::registerBuiltinDialectTranslation(registry);
+  mlir::registerLLVMDialectTranslation(registry);
+  mlir::registerOpenMPDialectTranslation(registry);
+  mlir::MLIRContext context(registry);
+
+  std::string cpuName =
+      cpu.empty() ? sys::getHostCPUName().str() : cpu.getValue();
+  std::string featureString = features;
+  if (featureString.empty()) {
+    std::vector<std::string> list;
+    for (auto &f : sys::getHostCPUFeatures())
+      list.push_back((f.second ? "+" : "-") + f.first().str());
+    featureString = join(list, ",");
+  }
+  int width = vectorWidth;
+  if (width == 0)
+    width = StringRef(featureString).contains("+avx512f") ? 16 : 8;
+
+  SourceMgr sourceMgr;
+  mlir::SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceFile<mlir::ModuleOp>(inputFile, sourceMgr, &context);
+  if (!module)
+    return fail("cannot parse " + inputFile);
+  FailureOr<std::vector<Signature>> sigs = collectSignatures(*module);
+  if (failed(sigs))
+    return 1;
+  if (sigs->empty())
+    return fail(inputFile + " has no public function to export");
+
+  mlir::PassManager pm(&context);
+  mlir::attn::CPUPipelineOptions options;
+  options.blockQ = blockQ;
+  options.blockK = blockK;
+  options.vectorWidth = width;
+  options.parallel = !noParallel;
+  mlir::attn::buildLowerToCPUPipeline(pm, options);
+  if (failed(pm.run(*module)))
+    return fail("lowering " + inputFile + " to LLVM failed");
+
+  LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      mlir::translateModuleToLLVMIR(*module, llvmContext, "attn");
+  if (!llvmModule)
+    return fail("translating to LLVM IR failed");
+  if (failed(addEntryPoints(*llvmModule, *sigs)))
+    return fail("the lowered module lost a public function");
+
+  std::string tripleStr = sys::getDefaultTargetTriple();
+  Triple triple(tripleStr);
+  std::string error;
+  const Target *tgt = TargetRegistry::lookupTarget(triple, error);
+  if (!tgt)
+    return fail("no LLVM target for " + tripleStr + ": " + error);
+  TargetOptions targetOptions;
+  std::unique_ptr<TargetMachine> machine(tgt->createTargetMachine(
+      triple, cpuName, featureString, targetOptions, Reloc::PIC_, std::nullopt,
+      CodeGenOptLevel::Aggressive));
+  llvmModule->setDataLayout(machine->createDataLayout());
+  llvmModule->setTargetTriple(triple);
+  auto optimize = mlir::makeOptimizingTransformer(3, 0, machine.get());
+  if (Error err = optimize(llvmModule.get()))
+    return fail("optimising LLVM IR failed: " + toString(std::move(err)));
+  if (!keepIR.empty()) {
+    std::error_code ec;
+    raw_fd_ostream os(keepIR, ec);
+    if (ec)
+      return fail("cannot write " + keepIR + ": " + ec.message());
+    llvmModule->print(os, nullptr);
+  }
+
+  SmallString<128> objPath;
+  int fd;
+  if (std::error_code ec =
+          sys::fs::createTemporaryFile("attn-compile", "o", fd, objPath))
+    return fail("cannot create a temporary object file: " + ec.message());
+  {
+    raw_fd_ostream os(fd, /*shouldClose=*/true);
+    legacy::PassManager codegen;
+    if (machine->addPassesToEmitFile(codegen, os, nullptr,
+                                     CodeGenFileType::ObjectFile))
+      return fail("the target cannot emit object files");
+    codegen.run(*llvmModule);
+  }
+  ErrorOr<std::string> cxx = sys::findProgramByName(linker);
+  if (!cxx)
+    return fail("cannot find the linker driver '" + linker + "' on PATH");
+  SmallVector<StringRef> args{*cxx, "-shared", "-o", outputFile, objPath};
+  std::string ompLib = "-L" + ompDir.getValue(),
+              rpath = "-Wl,-rpath," + ompDir.getValue();
+  if (!noParallel) {
+    args.push_back(ompLib);
+    args.push_back("-lomp");
+    args.push_back(rpath);
+  }
+  std::string linkError;
+  int rc = sys::ExecuteAndWait(*cxx, args, std::nullopt, {}, 0, 0, &linkError);
+  sys::fs::remove(objPath);
+  if (rc != 0)
+    return fail("linking " + outputFile + " failed" +
+                (linkError.empty() ? "" : ": " + linkError));
+  return 0;
+}

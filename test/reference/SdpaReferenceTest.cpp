@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Harness.h"
+#include "References.h"
 
 #include "attn/Support/Random.h"
 
@@ -206,21 +207,11 @@ std::string functionFor(const SdpaCase &c) {
 torch::Tensor referenceSdpa(const SdpaCase &c, const torch::Tensor &q,
                             const torch::Tensor &k, const torch::Tensor &v,
                             const std::vector<int64_t> &lengths) {
-  torch::Tensor keep = torch::zeros({kBatch, 1, c.n, c.n}, torch::kBool);
-  auto acc = keep.accessor<bool, 4>();
-  for (int64_t b = 0; b < kBatch; ++b)
-    for (int64_t i = 0; i < c.n; ++i)
-      for (int64_t j = 0; j < c.n; ++j)
-        acc[b][0][i][j] = c.keep(b, i, j, c.n, lengths);
-  torch::Tensor q64 = q.to(torch::kFloat64), k64 = k.to(torch::kFloat64),
-                v64 = v.to(torch::kFloat64);
-  torch::Tensor s =
-      torch::matmul(q64, k64.transpose(-1, -2)) / std::sqrt(double(c.d));
-  s = s.masked_fill(keep.logical_not(),
-                    -std::numeric_limits<double>::infinity());
-  torch::Tensor p = torch::softmax(s, -1);
-  p = torch::nan_to_num(p, 0.0); // rows keeping nothing: zeros
-  return torch::matmul(p, v64);
+  torch::Tensor keep =
+      ref::denseMask(kBatch, c.n, [&](int64_t b, int64_t i, int64_t j) {
+        return c.keep(b, i, j, c.n, lengths);
+      });
+  return ref::maskedAttention(q, k, v, keep, 1.0 / std::sqrt(double(c.d)));
 }
 
 class SdpaReference : public ::testing::TestWithParam<SdpaCase> {

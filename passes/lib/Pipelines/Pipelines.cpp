@@ -53,6 +53,7 @@ void buildLowerToCPUPipeline(OpPassManager &pm,
   ConvertTilesToCPUOptions tiles;
   tiles.vectorWidth = options.vectorWidth;
   fn.addPass(createConvertTilesToCPU(tiles));
+  fn.addPass(createExpandMemRefCopies());
   fn.addPass(createConvertLinalgToLoopsPass());
   fn.addPass(createApproximateMath());
   fn.addPass(createCanonicalizerPass());

@@ -56,6 +56,14 @@ struct Emitter {
                unsigned colDim) {
     auto type = cast<MemRefType>(buffer.getType());
     int64_t rank = type.getRank();
+    // Constant values become attributes, so the view's type is as static as
+    // the sizes are.
+    auto fold = [](OpFoldResult r) {
+      return isa<Value>(r) ? getAsOpFoldResult(cast<Value>(r)) : r;
+    };
+    rows = fold(rows);
+    cols = fold(cols);
+    col0 = fold(col0);
     SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)),
         sizes(rank, b.getIndexAttr(1)), strides(rank, b.getIndexAttr(1));
     unsigned next = 0;

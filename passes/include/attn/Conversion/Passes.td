@@ -49,6 +49,16 @@ def ApproximateMath : Pass<"attn-approximate-math", "func::FuncOp"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def ExpandMemRefCopies : Pass<"attn-expand-memref-copies"> {
+  let summary = "Rewrites memref.copy as linalg.copy";
+  let description = [{
+    The LLVM lowering of a memref.copy between non-contiguous memrefs calls
+    memrefCopy from MLIR's runner utilities, a library compiled code must
+    not depend on; as linalg.copy the copy becomes loops.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def InlineAllocaScopes : Pass<"attn-inline-alloca-scopes"> {
   let summary = "Replaces memref.alloca_scope with LLVM stack save/restore";
   let description = [{

@@ -259,8 +259,9 @@ Value expandSpadeLayer(LayerBuilder &lb, SpadeLayerOp op, Value x,
         b, loc, RankedTensorType::get({d, d}, lb.type(w).getElementType()), w,
         offsets, sizes, strides);
   };
-  Value merged = lb.add(lb.project(s, half(0), p["merge.b"]),
-                        lb.project(a, half(d), Value()));
+  Value fromSsm = lb.project(s, half(0), p["merge.b"]);
+  Value fromAttention = lb.project(a, half(d), Value());
+  Value merged = lb.add(fromSsm, fromAttention);
   Value x1 =
       lb.norm(lb.add(x, lb.dropout(merged)), p["ln1.gamma"], p["ln1.beta"]);
   return lb.feedForward(x1, p);

@@ -256,8 +256,13 @@ LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
     partialBlocks = globals.table(b, loc, "__attn_partial_blocks",
                                   schedule.getPartialBlocks().asArrayRef());
   }
-  Value numQTiles = arith::CeilDivUIOp::create(b, loc, n, e.idx(bq));
-  Value numKTiles = arith::CeilDivUIOp::create(b, loc, nk, e.idx(bk));
+  auto tilesOf = [&](Value extent, int64_t block) -> OpFoldResult {
+    if (std::optional<int64_t> c = getConstantIntValue(extent))
+      return b.getIndexAttr(llvm::divideCeil(*c, block));
+    return arith::CeilDivUIOp::create(b, loc, extent, e.idx(block)).getResult();
+  };
+  OpFoldResult numQTiles = tilesOf(n, bq);
+  Value numKTiles = getValueOrCreateConstantIndexOp(b, loc, tilesOf(nk, bk));
   MaskPattern pattern =
       op.getMask() ? getMaskPattern(op.getMask()) : MaskPattern();
   std::optional<int64_t> staticN =
@@ -565,9 +570,11 @@ LogicalResult tileSsm(SsmOp op, int64_t channelsPerScan) {
       ValueRange{}, b.getI64IntegerAttr(64));
   if (op.getLengths())
     e.fill(out, 0.0); // positions past a length stay zero
-  Value numGroups = e.idx(llvm::divideCeil(channels, group));
   auto forall = scf::ForallOp::create(
-      b, loc, SmallVector<OpFoldResult>{b.getIndexAttr(batch), numGroups},
+      b, loc,
+      SmallVector<OpFoldResult>{
+          b.getIndexAttr(batch),
+          b.getIndexAttr(llvm::divideCeil(channels, group))},
       ValueRange{}, std::nullopt);
   atBodyEnd(b, forall);
   Value bIdx = forall.getInductionVar(0);

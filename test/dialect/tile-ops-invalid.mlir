@@ -1,0 +1,99 @@
+// RUN: attn-opt %s -split-input-file -verify-diagnostics
+
+func.func @f(%q: memref<?x32xf32>, %k: memref<?x16xf32>, %m: memref<?xf32>, %acc: memref<?x32xf32>, %i: index) {
+  // expected-error @below {{query head dim (32) and key head dim (16) differ}}
+  attn.tile.softmax_step %q, %k, %q into %m, %m, %acc offsets(%i, %i) scale 1.0 : memref<?x32xf32>, memref<?x16xf32>, memref<?x32xf32>, memref<?xf32>, memref<?x32xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<?x32xf32>, %m: memref<?xf32>, %acc: memref<?x32xf16>, %i: index) {
+  // expected-error @below {{acc must hold f32}}
+  attn.tile.softmax_step %q, %q, %q into %m, %m, %acc offsets(%i, %i) scale 1.0 : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?x32xf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<?x32xf32>, %m: memref<?xf32>, %acc: memref<?x32xf32>, %i: index) {
+  // expected-error @below {{predicate region must take (q: index, k: index)}}
+  attn.tile.softmax_step %q, %q, %q into %m, %m, %acc offsets(%i, %i) scale 1.0 where {
+  ^bb0(%a: index):
+    %t = arith.constant true
+    attn.yield %t : i1
+  } : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?x32xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<?x32xf32>, %m: memref<?xf32>, %acc: memref<?x32xf32>, %i: index) {
+  // expected-error @below {{predicate region must end with 'attn.yield' of an i1}}
+  attn.tile.softmax_step %q, %q, %q into %m, %m, %acc offsets(%i, %i) scale 1.0 where {
+  ^bb0(%a: index, %b: index):
+    attn.yield %a : index
+  } : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?x32xf32>
+  return
+}
+
+// -----
+
+func.func @f(%m: memref<4xf32>, %acc: memref<8x32xf32>) {
+  // expected-error @below {{sum rows (4) and acc rows (8) differ}}
+  attn.tile.softmax_finalize %m, %acc into %acc : memref<4xf32>, memref<8x32xf32>, memref<8x32xf32>
+  return
+}
+
+// -----
+
+func.func @f(%k: memref<?x32xf32>, %s: memref<16x32xf32>, %z: memref<16xf32>) {
+  %f = attn.feature_map.relu
+  // expected-error @below {{head dim (32) and state rows (16) differ}}
+  attn.tile.linear_state %k, %k feature_map %f into %s, %z : memref<?x32xf32>, memref<?x32xf32>, memref<16x32xf32>, memref<16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<?x32xf32>, %s: memref<32x32xf32>, %z: memref<32xf32>) {
+  %f = attn.feature_map.relu
+  // expected-error @below {{the causal form needs both key and value}}
+  "attn.tile.linear_output"(%q, %q, %f, %s, %z, %q) {operandSegmentSizes = array<i32: 1, 1, 0, 1, 0, 1, 1, 1>} : (memref<?x32xf32>, memref<?x32xf32>, !attn.feature_map, memref<32x32xf32>, memref<32xf32>, memref<?x32xf32>) -> ()
+  return
+}
+
+// -----
+
+func.func @f(%u: memref<10x4xf32>, %a: memref<3x8xf32>) {
+  // expected-error @below {{input channels (4) and coefficient rows (3) differ}}
+  attn.tile.ssm_scan %u A(%a, %a) W(%a, %a) into %u : memref<10x4xf32>, memref<3x8xf32>, memref<10x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x1x100x32xf32>) -> tensor<1x1x100x32xf32> {
+  %m = attn.mask.causal
+  // expected-error @below {{schedule's full_offsets must be 3 non-decreasing entries from 0 to 2}}
+  %o = attn.sdpa %q, %q, %q mask %m {schedule = #attn.schedule<block_q = 64, block_k = 32, seq_len = 100, full_offsets = [0, 2], full_blocks = [0, 3], partial_offsets = [0, 0, 0], partial_blocks = []>} : tensor<1x1x100x32xf32>, tensor<1x1x100x32xf32>, tensor<1x1x100x32xf32>, !attn.mask -> tensor<1x1x100x32xf32>
+  return %o : tensor<1x1x100x32xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<1x1x100x32xf32>) -> tensor<1x1x100x32xf32> {
+  %m = attn.mask.causal
+  // expected-error @below {{schedule's partial_blocks must lie in [0, 4)}}
+  %o = attn.sdpa %q, %q, %q mask %m {schedule = #attn.schedule<block_q = 64, block_k = 32, seq_len = 100, full_offsets = [0, 0, 0], full_blocks = [], partial_offsets = [0, 1, 1], partial_blocks = [4]>} : tensor<1x1x100x32xf32>, tensor<1x1x100x32xf32>, tensor<1x1x100x32xf32>, !attn.mask -> tensor<1x1x100x32xf32>
+  return %o : tensor<1x1x100x32xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<1x1x100x32xf32>) -> tensor<1x1x100x32xf32> {
+  %m = attn.mask.causal
+  // expected-error @below {{schedule needs positive block sizes and length}}
+  %o = attn.sdpa %q, %q, %q mask %m {schedule = #attn.schedule<block_q = 0, block_k = 32, seq_len = 100, full_offsets = [0], full_blocks = [], partial_offsets = [0], partial_blocks = []>} : tensor<1x1x100x32xf32>, tensor<1x1x100x32xf32>, tensor<1x1x100x32xf32>, !attn.mask -> tensor<1x1x100x32xf32>
+  return %o : tensor<1x1x100x32xf32>
+}

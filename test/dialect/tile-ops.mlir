@@ -1,0 +1,35 @@
+// RUN: attn-opt %s | attn-opt | FileCheck %s
+// RUN: attn-opt %s --mlir-print-op-generic | attn-opt | FileCheck %s
+
+// CHECK-LABEL: func.func @tiles
+func.func @tiles(%q: memref<?x32xf32>, %m: memref<?xf32>, %acc: memref<?x32xf32>,
+                 %i: index, %state: memref<16x32xf32>, %norm: memref<16xf32>,
+                 %p: memref<16x32xf32>, %u: memref<?x?xf32>, %a: memref<?x8xf32>) {
+  // CHECK: attn.tile.softmax_step %{{.*}}, %{{.*}}, %{{.*}} into %{{.*}}, %{{.*}}, %{{.*}} offsets(%{{.*}}, %{{.*}}) scale 1.250000e-01 :
+  attn.tile.softmax_step %q, %q, %q into %m, %m, %acc offsets(%i, %i) scale 0.125 : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?x32xf32>
+  // CHECK: attn.tile.softmax_step {{.*}} where {
+  // CHECK-NEXT: ^bb0(%{{.*}}: index, %{{.*}}: index):
+  attn.tile.softmax_step %q, %q, %q into %m, %m, %acc offsets(%i, %i) scale 0.125 where {
+  ^bb0(%qi: index, %ki: index):
+    %t = arith.cmpi ule, %ki, %qi : index
+    attn.yield %t : i1
+  } : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?x32xf32>
+  // CHECK: attn.tile.softmax_finalize %{{.*}}, %{{.*}} into %{{.*}} :
+  attn.tile.softmax_finalize %m, %acc into %acc : memref<?xf32>, memref<?x32xf32>, memref<?x32xf32>
+  %f = attn.feature_map.favor features 16 seed 1
+  // CHECK: attn.tile.linear_state {{.*}} feature_map %{{.*}} projection %{{.*}} : memref<16x32xf32> into
+  attn.tile.linear_state %q, %q feature_map %f projection %p : memref<16x32xf32> into %state, %norm : memref<?x32xf32>, memref<?x32xf32>, memref<16x32xf32>, memref<16xf32>
+  // CHECK: attn.tile.linear_output %{{.*}} causal(%{{.*}}, %{{.*}} : memref<?x32xf32>, memref<?x32xf32>) feature_map
+  attn.tile.linear_output %q causal(%q, %q : memref<?x32xf32>, memref<?x32xf32>) feature_map %f projection %p : memref<16x32xf32> from %state, %norm into %acc : memref<?x32xf32>, memref<16x32xf32>, memref<16xf32>, memref<?x32xf32>
+  // CHECK: attn.tile.ssm_scan %{{.*}} A(%{{.*}}, %{{.*}}) W(%{{.*}}, %{{.*}}) into %{{.*}} reverse accumulate :
+  attn.tile.ssm_scan %u A(%a, %a) W(%a, %a) into %u reverse accumulate : memref<?x?xf32>, memref<?x8xf32>, memref<?x?xf32>
+  return
+}
+
+// CHECK-LABEL: func.func @scheduled
+// CHECK: {schedule = #attn.schedule<block_q = 64, block_k = 32, seq_len = 100, full_offsets = [0, 1, 2], full_blocks = [0, 3], partial_offsets = [0, 0, 1], partial_blocks = [1]>}
+func.func @scheduled(%q: tensor<1x1x100x32xf32>) -> tensor<1x1x100x32xf32> {
+  %m = attn.mask.causal
+  %o = attn.sdpa %q, %q, %q mask %m {schedule = #attn.schedule<block_q = 64, block_k = 32, seq_len = 100, full_offsets = [0, 1, 2], full_blocks = [0, 3], partial_offsets = [0, 0, 1], partial_blocks = [1]>} : tensor<1x1x100x32xf32>, tensor<1x1x100x32xf32>, tensor<1x1x100x32xf32>, !attn.mask -> tensor<1x1x100x32xf32>
+  return %o : tensor<1x1x100x32xf32>
+}

@@ -1,0 +1,71 @@
+// RUN: attn-opt %s --attn-convert-tiles-to-cpu --split-input-file | FileCheck %s
+// RUN: attn-opt %s --attn-convert-tiles-to-cpu=vector-width=8 --split-input-file | FileCheck %s --check-prefix=AVX2
+
+// One online-softmax step: K is transposed into scratch with vector
+// transposes, S is computed by FMAs on 16-lane vectors (8 with AVX2), keys
+// past the tile's end are -inf, the predicate is evaluated per element,
+// and P V accumulates in registers. Scratch lives in an alloca scope.
+// CHECK-LABEL: func.func @step
+// CHECK-NOT: attn.tile
+// CHECK: memref.alloca_scope
+// CHECK: vector.transpose %{{.*}}, [1, 0] : vector<16x16xf32> to vector<16x16xf32>
+// CHECK: vector.fma %{{.*}} : vector<16xf32>
+// CHECK: vector.create_mask %{{.*}} : vector<16xi1>
+// CHECK: arith.cmpi sle
+// CHECK: vector.reduction <maximumf>, %{{.*}} : vector<16xf32> into f32
+// CHECK: math.exp %{{.*}} : vector<16xf32>
+// CHECK: vector.reduction <add>
+// AVX2-LABEL: func.func @step
+// AVX2: vector.transpose %{{.*}}, [1, 0] : vector<8x8xf32> to vector<8x8xf32>
+// AVX2: vector.fma %{{.*}} : vector<8xf32>
+func.func @step(%q: memref<?x64xf32>, %k: memref<?x64xf32>, %v: memref<?x64xf32>,
+                %m: memref<?xf32>, %l: memref<?xf32>, %acc: memref<?x64xf32>,
+                %q0: index, %k0: index) {
+  attn.tile.softmax_step %q, %k, %v into %m, %l, %acc offsets(%q0, %k0) scale 0.125 where {
+  ^bb0(%i: index, %j: index):
+    %t = arith.cmpi sle, %j, %i : index
+    attn.yield %t : i1
+  } : memref<?x64xf32>, memref<?x64xf32>, memref<?x64xf32>, memref<?xf32>, memref<?x64xf32>
+  return
+}
+
+// -----
+
+// Finalisation: acc / sum per row, zeros where the sum is zero.
+// CHECK-LABEL: func.func @finalize
+// CHECK: arith.cmpf ogt
+// CHECK: arith.divf
+// CHECK: arith.select
+// CHECK: arith.mulf %{{.*}} : vector<16xf32>
+// CHECK: vector.store
+func.func @finalize(%l: memref<?xf32>, %acc: memref<?x32xf32>, %out: memref<?x32xf32>) {
+  attn.tile.softmax_finalize %l, %acc into %out : memref<?xf32>, memref<?x32xf32>, memref<?x32xf32>
+  return
+}
+
+// -----
+
+// Linear attention: the feature map's body fused in (elu + 1 on vectors).
+// CHECK-LABEL: func.func @linear
+// CHECK: arith.cmpf ogt, %{{.*}} : vector<16xf32>
+// CHECK: math.exp %{{.*}} : vector<16xf32>
+// CHECK: arith.select
+// CHECK: vector.fma
+func.func @linear(%k: memref<?x32xf32>, %v: memref<?x32xf32>, %s: memref<32x32xf32>, %z: memref<32xf32>) {
+  %f = attn.feature_map.elu_plus_one
+  attn.tile.linear_state %k, %v feature_map %f into %s, %z : memref<?x32xf32>, memref<?x32xf32>, memref<32x32xf32>, memref<32xf32>
+  return
+}
+
+// -----
+
+// The scan: vectorized across channels, masked to the group.
+// CHECK-LABEL: func.func @scan
+// CHECK: vector.create_mask
+// CHECK: vector.maskedload
+// CHECK: vector.fma
+// CHECK: vector.maskedstore
+func.func @scan(%u: memref<?x?xf32>, %a: memref<?x8xf32>, %y: memref<?x?xf32>) {
+  attn.tile.ssm_scan %u A(%a, %a) W(%a, %a) into %y : memref<?x?xf32>, memref<?x8xf32>, memref<?x?xf32>
+  return
+}

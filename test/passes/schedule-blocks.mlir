@@ -1,0 +1,68 @@
+// RUN: attn-opt %s --attn-schedule-blocks --split-input-file -verify-diagnostics | FileCheck %s
+// RUN: attn-opt %s --attn-schedule-blocks="block-q=128 block-k=32" --split-input-file -verify-diagnostics | FileCheck %s --check-prefix=SMALLK
+
+// BigBird's window and global blocks over 400 tokens (7 blocks of 64, the
+// last one short): global rows 0 and 6 see everything; row i sees its
+// window i-1..i+1 and the global columns 0 and 6. Only those tiles are
+// listed; with tiles of the mask's block size all are full.
+// CHECK-LABEL: func.func @bigbird
+// CHECK: attn.sdpa {{.*}} {schedule = #attn.schedule<block_q = 64, block_k = 64, seq_len = 400,
+// CHECK-SAME: full_offsets = [0, 7, 11, 16, 21, 26, 30, 37],
+// CHECK-SAME: full_blocks = [0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 6, 0, 1, 2, 3, 6, 0, 2, 3, 4, 6, 0, 3, 4, 5, 6, 0, 4, 5, 6, 0, 1, 2, 3, 4, 5, 6],
+// CHECK-SAME: partial_offsets = [0, 0, 0, 0, 0, 0, 0, 0], partial_blocks = []>}
+// Tiles of 128 queries span two mask blocks: some become partial.
+// SMALLK-LABEL: func.func @bigbird
+// SMALLK: #attn.schedule<block_q = 128, block_k = 32, seq_len = 400,
+// SMALLK-SAME: full_offsets = [0, 7, 14, 21, 34],
+// SMALLK-SAME: partial_offsets = [0, 6, 10, 12, 12], partial_blocks = [6, 7, 8, 9, 10, 11, 2, 3, 8, 9, 6, 7]>
+func.func @bigbird(%q: tensor<1x2x400x32xf32>) -> tensor<1x2x400x32xf32> {
+  %w = attn.mask.window radius 1 block 64
+  %g = attn.mask.global first 1 last 1 block 64
+  %m = attn.mask.union %w, %g : !attn.mask<block = 64>, !attn.mask<block = 64>
+  %o = attn.sdpa %q, %q, %q mask %m : tensor<1x2x400x32xf32>, tensor<1x2x400x32xf32>, tensor<1x2x400x32xf32>, !attn.mask<block = 64> -> tensor<1x2x400x32xf32>
+  return %o : tensor<1x2x400x32xf32>
+}
+
+// -----
+
+// Causal: diagonal tiles are partial, tiles below it full, above it absent.
+// CHECK-LABEL: func.func @causal
+// CHECK: full_offsets = [0, 0, 1, 3], full_blocks = [0, 0, 1], partial_offsets = [0, 1, 2, 3], partial_blocks = [0, 1, 2]
+func.func @causal(%q: tensor<1x1x150x32xf32>) -> tensor<1x1x150x32xf32> {
+  %m = attn.mask.causal
+  %o = attn.sdpa %q, %q, %q mask %m : tensor<1x1x150x32xf32>, tensor<1x1x150x32xf32>, tensor<1x1x150x32xf32>, !attn.mask -> tensor<1x1x150x32xf32>
+  return %o : tensor<1x1x150x32xf32>
+}
+
+// -----
+
+// Key padding is scheduled within its key limit: the tiles are those of the
+// static part; kernels clip them per batch entry.
+// CHECK-LABEL: func.func @padded
+// CHECK: full_offsets = [0, 1, 2], full_blocks = [0, 1], partial_offsets = [0, 0, 0], partial_blocks = []
+func.func @padded(%q: tensor<2x1x128x32xf32>, %len: tensor<2xi32>) -> tensor<2x1x128x32xf32> {
+  %c = attn.mask.chunk size 64
+  %p = attn.mask.key_padding %len : tensor<2xi32>
+  %m = attn.mask.intersect %c, %p : !attn.mask, !attn.mask
+  %o = attn.sdpa %q, %q, %q mask %m : tensor<2x1x128x32xf32>, tensor<2x1x128x32xf32>, tensor<2x1x128x32xf32>, !attn.mask -> tensor<2x1x128x32xf32>
+  return %o : tensor<2x1x128x32xf32>
+}
+
+// -----
+
+// Unmasked attention needs no schedule.
+// CHECK-LABEL: func.func @dense
+// CHECK-NOT: schedule
+func.func @dense(%q: tensor<1x1x64x32xf32>) -> tensor<1x1x64x32xf32> {
+  %o = attn.sdpa %q, %q, %q : tensor<1x1x64x32xf32>, tensor<1x1x64x32xf32>, tensor<1x1x64x32xf32> -> tensor<1x1x64x32xf32>
+  return %o : tensor<1x1x64x32xf32>
+}
+
+// -----
+
+func.func @dynamic(%q: tensor<1x1x?x32xf32>) -> tensor<1x1x?x32xf32> {
+  %m = attn.mask.causal
+  // expected-error @below {{needs a static sequence length to schedule its mask's tiles}}
+  %o = attn.sdpa %q, %q, %q mask %m : tensor<1x1x?x32xf32>, tensor<1x1x?x32xf32>, tensor<1x1x?x32xf32>, !attn.mask -> tensor<1x1x?x32xf32>
+  return %o : tensor<1x1x?x32xf32>
+}

@@ -1,0 +1,116 @@
+// RUN: attn-opt %s --attn-tile --split-input-file -verify-diagnostics | FileCheck %s
+
+// Masked attention: a parallel loop over (batch, head, query tile); per
+// query tile f32 running max, sum and accumulator; a loop over the tile's
+// full key tiles (no predicate) and one over its partial tiles (with the
+// mask's predicate); each key tile clipped to the key limit (here the
+// padding length); one finalisation writing the rows once.
+// CHECK-DAG: memref.global "private" constant @__attn_full_offsets : memref<4xi32> = dense<[0, 0, 1, 3]>
+// CHECK-DAG: memref.global "private" constant @__attn_partial_blocks : memref<3xi32> = dense<[0, 1, 2]>
+// CHECK-LABEL: func.func @causal_padded
+// CHECK: %[[Q:.*]] = bufferization.to_buffer %{{.*}} read_only
+// CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64} : memref<2x1x150x32xf32>
+// CHECK: scf.forall (%[[B:.*]], %[[H:.*]], %[[T:.*]]) in (2, 1, 3) {
+// CHECK:   %[[MAX:.*]] = memref.alloca() : memref<64xf32>
+// CHECK:   %[[SUM:.*]] = memref.alloca() : memref<64xf32>
+// CHECK:   %[[ACC:.*]] = memref.alloca() : memref<64x32xf32>
+// CHECK:   linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : memref<?xf32, strided<[1]>>)
+// CHECK:   tensor.extract %{{.*}}[%[[B]]] : tensor<2xi32>
+// CHECK:   scf.for
+// CHECK:     scf.if
+// CHECK:       attn.tile.softmax_step {{.*}} scale 0.17677669529663687 :
+// CHECK-NOT:   where
+// CHECK:   scf.for
+// CHECK:     scf.if
+// CHECK:       attn.tile.softmax_step {{.*}} scale 0.17677669529663687 where {
+// CHECK-NEXT:  ^bb0(%[[QI:.*]]: index, %[[KI:.*]]: index):
+// CHECK:         arith.cmpi sle, %[[KI]], %[[QI]] : index
+// CHECK:         attn.yield
+// CHECK:   attn.tile.softmax_finalize
+// CHECK: bufferization.to_tensor %[[OUT]] restrict writable
+func.func @causal_padded(%q: tensor<2x1x150x32xf32>, %len: tensor<2xi32>) -> tensor<2x1x150x32xf32> {
+  %c = attn.mask.causal
+  %p = attn.mask.key_padding %len : tensor<2xi32>
+  %m = attn.mask.intersect %c, %p : !attn.mask, !attn.mask
+  %o = attn.sdpa %q, %q, %q mask %m {schedule = #attn.schedule<block_q = 64, block_k = 64, seq_len = 150, full_offsets = [0, 0, 1, 3], full_blocks = [0, 0, 1], partial_offsets = [0, 1, 2, 3], partial_blocks = [0, 1, 2]>} : tensor<2x1x150x32xf32>, tensor<2x1x150x32xf32>, tensor<2x1x150x32xf32>, !attn.mask -> tensor<2x1x150x32xf32>
+  return %o : tensor<2x1x150x32xf32>
+}
+
+// -----
+
+// Unmasked attention visits every key tile as full.
+// CHECK-LABEL: func.func @dense
+// CHECK-NOT: memref.global
+// CHECK: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 2)
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %{{.*}} step %c1
+// CHECK: attn.tile.softmax_step
+// CHECK-NOT: where
+// CHECK: attn.tile.softmax_finalize
+func.func @dense(%q: tensor<1x2x100x64xf32>) -> tensor<1x2x100x64xf32> {
+  %o = attn.sdpa %q, %q, %q : tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32> -> tensor<1x2x100x64xf32>
+  return %o : tensor<1x2x100x64xf32>
+}
+
+// -----
+
+// Non-causal linear attention: per (batch, head) a state and a normaliser,
+// one reduction over key tiles clipped to the key lengths, then the output
+// tile by tile. FAVOR+'s projection becomes a constant.
+// CHECK: memref.global "private" constant @__attn_projection : memref<16x32xf32>
+// CHECK-LABEL: func.func @linear
+// CHECK: scf.forall (%[[B:.*]], %{{.*}}) in (2, 2) {
+// CHECK:   memref.alloca() : memref<16x32xf32>
+// CHECK:   memref.alloca() : memref<16xf32>
+// CHECK:   tensor.extract %{{.*}}[%[[B]]]
+// CHECK:   scf.for
+// CHECK:     attn.tile.linear_state {{.*}} feature_map %{{.*}} projection %{{.*}} : memref<16x32xf32> into
+// CHECK:   scf.for
+// CHECK:     attn.tile.linear_output %{{.*}} feature_map
+func.func @linear(%q: tensor<2x2x100x32xf32>, %len: tensor<2xi32>) -> tensor<2x2x100x32xf32> {
+  %f = attn.feature_map.favor features 16 seed 1
+  %o = attn.linear %q, %q, %q feature_map %f key_lengths %len : tensor<2xi32> : tensor<2x2x100x32xf32>, tensor<2x2x100x32xf32>, tensor<2x2x100x32xf32> -> tensor<2x2x100x32xf32>
+  return %o : tensor<2x2x100x32xf32>
+}
+
+// -----
+
+// Causal linear attention, chunkwise: each chunk's output sees the state of
+// the chunks before it and its own keys causally; then its keys join the
+// state.
+// CHECK-LABEL: func.func @linear_causal
+// CHECK: scf.forall
+// CHECK:   scf.for
+// CHECK:     attn.tile.linear_output %{{.*}} causal(%{{.*}}, %{{.*}} :
+// CHECK:     attn.tile.linear_state
+// CHECK-NOT: scf.for
+func.func @linear_causal(%q: tensor<1x1x100x32xf32>) -> tensor<1x1x100x32xf32> {
+  %f = attn.feature_map.elu_plus_one
+  %o = attn.linear %q, %q, %q feature_map %f causal : tensor<1x1x100x32xf32>, tensor<1x1x100x32xf32>, tensor<1x1x100x32xf32> -> tensor<1x1x100x32xf32>
+  return %o : tensor<1x1x100x32xf32>
+}
+
+// -----
+
+// S4D: the coefficients are computed once on [H, S] (linalg), then one scan
+// per (batch, channel group), the reverse scan accumulating onto it.
+// CHECK-LABEL: func.func @ssm
+// CHECK: linalg.generic
+// CHECK: math.exp
+// CHECK: math.cos
+// CHECK: math.sin
+// CHECK: scf.forall (%{{.*}}, %{{.*}}) in (2, 2) {
+// CHECK:   attn.tile.ssm_scan {{.*}} : memref<64x?xf32, strided<[24, 1], offset: ?>>, memref<?x8xf32, strided<[8, 1], offset: ?>>
+// CHECK:   attn.tile.ssm_scan {{.*}} reverse accumulate
+func.func @ssm(%x: tensor<2x64x24xf32>, %a: tensor<24x8xf32>, %c: tensor<2x24x8xf32>, %dt: tensor<24xf32>) -> tensor<2x64x24xf32> {
+  %y = attn.ssm %x A(%a, %a) B(%a, %a) C(%c, %c) log_dt(%dt) bidirectional : tensor<2x64x24xf32>, tensor<24x8xf32>, tensor<2x24x8xf32>, tensor<24xf32>
+  return %y : tensor<2x64x24xf32>
+}
+
+// -----
+
+func.func @unscheduled(%q: tensor<1x1x64x32xf32>) -> tensor<1x1x64x32xf32> {
+  %m = attn.mask.causal
+  // expected-error @below {{has a mask but no schedule; run attn-schedule-blocks first}}
+  %o = attn.sdpa %q, %q, %q mask %m : tensor<1x1x64x32xf32>, tensor<1x1x64x32xf32>, tensor<1x1x64x32xf32>, !attn.mask -> tensor<1x1x64x32xf32>
+  return %o : tensor<1x1x64x32xf32>
+}

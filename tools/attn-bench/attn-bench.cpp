@@ -100,8 +100,8 @@ std::string bigbirdFunction(int64_t n) {
      << ", %v: " << t << ") -> " << t << " {\n"
      << "  %w = attn.mask.window radius 1 block 64\n"
      << "  %g = attn.mask.global first 1 last 1 block 64\n"
-     << "  %r = attn.mask.random_blocks count " << kRandom
-     << " block 64 seed " << kSeed << " exclude_global 1 exclude_window 1\n"
+     << "  %r = attn.mask.random_blocks count " << kRandom << " block 64 seed "
+     << kSeed << " exclude_global 1 exclude_window 1\n"
      << "  %m = attn.mask.union %w, %g, %r : " << m << ", " << m << ", " << m
      << "\n  %o = attn.sdpa %q, %k, %v mask %m : " << t << ", " << t << ", "
      << t << ", " << m << " -> " << t << "\n  return %o : " << t << "\n}\n";
@@ -119,9 +119,8 @@ torch::Tensor bigbirdMask(int64_t n) {
       acc[i][j] = std::abs(i - j) <= 1 || i == 0 || j == 0 || i == nb - 1 ||
                   j == nb - 1 ||
                   std::find(rows[i].begin(), rows[i].end(), j) != rows[i].end();
-  return blocks.repeat_interleave(kBlock, 0)
-      .repeat_interleave(kBlock, 1)
-      .index({torch::indexing::Slice(0, n), torch::indexing::Slice(0, n)});
+  return blocks.repeat_interleave(kBlock, 0).repeat_interleave(kBlock, 1).index(
+      {torch::indexing::Slice(0, n), torch::indexing::Slice(0, n)});
 }
 
 double peakRssMiB() {
@@ -168,9 +167,8 @@ int main(int argc, char **argv) {
   std::string module;
   for (int64_t n : opts.lengths)
     module += bigbirdFunction(n);
-  std::filesystem::path dir =
-      std::filesystem::temp_directory_path() /
-      ("attn-bench-" + std::to_string(getpid()));
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("attn-bench-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "bench.mlir") << module;
   std::string cmd = opts.compiler + " " + (dir / "bench.mlir").string() +
@@ -197,10 +195,11 @@ int main(int argc, char **argv) {
     auto run = [&] {
       std::vector<attn::rt::HostTensor> args;
       for (auto &t : in)
-        args.push_back({attn::rt::DType::F32, {kBatch, kHeads, n, kDim},
-                        t.data_ptr()});
+        args.push_back(
+            {attn::rt::DType::F32, {kBatch, kHeads, n, kDim}, t.data_ptr()});
       if (!lib->call("bigbird_" + std::to_string(n), args,
-                     {{attn::rt::DType::F32, {kBatch, kHeads, n, kDim},
+                     {{attn::rt::DType::F32,
+                       {kBatch, kHeads, n, kDim},
                        out.data_ptr()}},
                      &error))
         die(error);
@@ -225,7 +224,8 @@ int main(int argc, char **argv) {
     auto run = [&] {
       torch::NoGradGuard guard;
       torch::Tensor s = torch::matmul(in[0], in[1].transpose(-1, -2)) * scale;
-      s.masked_fill_(mask.logical_not(), -std::numeric_limits<float>::infinity());
+      s.masked_fill_(mask.logical_not(),
+                     -std::numeric_limits<float>::infinity());
       ref = torch::matmul(torch::softmax(s, -1), in[2]);
     };
     rows[i].torchMs = medianMs(opts.runs, run);

@@ -185,6 +185,27 @@ FailureOr<std::vector<Signature>> collectSignatures(mlir::ModuleOp module) {
   return out;
 }
 
+/// Drops the attn.* argument and result attributes of public functions: the
+/// signatures have recorded them, and LLVM IR has no place for them.
+void dropInterfaceAttrs(mlir::ModuleOp module) {
+  auto attnNames = [](mlir::DictionaryAttr dict) {
+    SmallVector<mlir::StringAttr> names;
+    if (dict)
+      for (mlir::NamedAttribute a : dict)
+        if (a.getName().strref().starts_with("attn."))
+          names.push_back(a.getName());
+    return names;
+  };
+  for (auto fn : module.getOps<mlir::func::FuncOp>()) {
+    for (unsigned i = 0; i < fn.getNumArguments(); ++i)
+      for (mlir::StringAttr name : attnNames(fn.getArgAttrDict(i)))
+        fn.removeArgAttr(i, name);
+    for (unsigned i = 0; i < fn.getNumResults(); ++i)
+      for (mlir::StringAttr name : attnNames(fn.getResultAttrDict(i)))
+        fn.removeResultAttr(i, name);
+  }
+}
+
 /// Adds attn_functions, attn_signature_<f> and attn_call_<f>.
 LogicalResult addEntryPoints(llvm::Module &m,
                              const std::vector<Signature> &sigs) {
@@ -268,6 +289,7 @@ int main(int argc, char **argv) {
     return 1;
   if (sigs->empty())
     return fail(inputFile + " has no public function to export");
+  dropInterfaceAttrs(*module);
 
   mlir::PassManager pm(&context);
   mlir::attn::CPUPipelineOptions options;

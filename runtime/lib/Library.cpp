@@ -1,6 +1,7 @@
 //===- Library.cpp - loading and calling compiled attn libraries ----------===//
 
 #include "attn/Runtime/Library.h"
+#include "attn/Runtime/Device.h"
 
 #include <dlfcn.h>
 
@@ -98,6 +99,12 @@ std::optional<Signature> Signature::parse(const std::string &text,
       words >> sig.function;
       continue;
     }
+    if (head == "target") {
+      words >> sig.target;
+      if (sig.target != "cpu" && sig.target != "gpu")
+        return fail("expected 'target cpu' or 'target gpu'");
+      continue;
+    }
     if (head != "arg" && head != "result")
       return fail("unknown entry");
     TensorSpec spec;
@@ -144,9 +151,15 @@ std::unique_ptr<Library> Library::open(const std::string &path,
       *error = "library " + path + ": " + what;
     return nullptr;
   };
+  takeGpuError();
   void *handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle)
     return fail(std::string("cannot load: ") + dlerror());
+  // GPU libraries load their kernels as they are opened.
+  if (std::optional<std::string> gpu = takeGpuError()) {
+    dlclose(handle);
+    return fail("cannot load its GPU kernels: " + *gpu);
+  }
   std::unique_ptr<Library> lib(new Library());
   lib->libPath = path;
   lib->handle = handle;
@@ -231,8 +244,71 @@ bool Library::call(const std::string &function,
   for (size_t i = 0; i < results.size(); ++i)
     if (!check(sig.results[i], results[i], i, "result"))
       return false;
-  entries[index](pointers.data());
+  if (sig.target != "gpu") {
+    entries[index](pointers.data());
+    return true;
+  }
+
+  // Kernels read and write device memory: stage every buffer.
+  takeGpuError();
+  std::vector<void *> device(pointers.size(), nullptr);
+  auto release = [&] {
+    for (void *p : device)
+      deviceFree(p);
+  };
+  auto gpuFail = [&](const std::string &what) {
+    std::optional<std::string> why = takeGpuError();
+    release();
+    return fail(what + (why ? ": " + *why : ""));
+  };
+  for (size_t i = 0; i < pointers.size(); ++i) {
+    bool isArg = i < args.size();
+    const TensorSpec &spec = isArg ? sig.args[i] : sig.results[i - args.size()];
+    if (spec.scalar)
+      continue;
+    device[i] = deviceAlloc(spec.bytes());
+    if (!device[i])
+      return gpuFail("cannot allocate device memory for " + spec.name);
+    if (isArg && !copyToDevice(device[i], pointers[i], spec.bytes()))
+      return gpuFail("cannot copy " + spec.name + " to the device");
+  }
+  // attn_call_f reads a buffer's address from each slot: for device buffers
+  // the slot holds the device pointer itself.
+  std::vector<void *> slots(pointers.size());
+  for (size_t i = 0; i < pointers.size(); ++i)
+    slots[i] = device[i] ? device[i] : pointers[i];
+  entries[index](slots.data());
+  if (!deviceSynchronize() || takeGpuError().has_value())
+    return gpuFail("running on the GPU failed");
+  for (size_t i = args.size(); i < pointers.size(); ++i)
+    if (!copyToHost(pointers[i], device[i],
+                    sig.results[i - args.size()].bytes()))
+      return gpuFail("cannot copy " + sig.results[i - args.size()].name +
+                     " from the device");
+  release();
   return true;
+}
+
+bool Library::callRaw(const std::string &function, void **slots,
+                      std::string *error) const {
+  for (size_t i = 0; i < sigs.size(); ++i) {
+    if (sigs[i].function != function)
+      continue;
+    takeGpuError();
+    entries[i](slots);
+    if (sigs[i].target == "gpu" &&
+        (!deviceSynchronize() || takeGpuError().has_value())) {
+      if (error)
+        *error = "library " + libPath + ", function " + function +
+                 ": running on the GPU failed";
+      return false;
+    }
+    return true;
+  }
+  if (error)
+    *error =
+        "library " + libPath + ", function " + function + ": no such function";
+  return false;
 }
 
 } // namespace attn::rt

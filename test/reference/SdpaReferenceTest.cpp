@@ -7,11 +7,15 @@
 // float64 with the mask written out from each pattern's definition, here,
 // independently of the compiler's.
 //
+// Built twice: for the CPU, and (ATTN_TEST_GPU, ctest label gpu) compiled
+// with --target gpu and run on the GPU, skipping where none is visible.
+//
 //===----------------------------------------------------------------------===//
 
 #include "Harness.h"
 #include "References.h"
 
+#include "attn/Runtime/Device.h"
 #include "attn/Support/Random.h"
 
 #include <gtest/gtest.h>
@@ -220,7 +224,22 @@ public:
     std::string module;
     for (const SdpaCase &c : kCases)
       module += functionFor(c);
+#ifdef ATTN_TEST_GPU
+    // Nothing to run without a GPU (the lit tests compile the pipeline).
+    std::string why;
+    if (!attn::rt::gpuAvailable(&why))
+      return;
+    library = compileModule("sdpa_reference_gpu", module, "--target gpu");
+#else
     library = compileModule("sdpa_reference", module);
+#endif
+  }
+  void SetUp() override {
+#ifdef ATTN_TEST_GPU
+    std::string why;
+    if (!attn::rt::gpuAvailable(&why))
+      GTEST_SKIP() << "no GPU visible: " << why;
+#endif
   }
   static void TearDownTestSuite() { library.reset(); }
   static std::unique_ptr<attn::rt::Library> library;

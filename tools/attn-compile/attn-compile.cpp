@@ -1,10 +1,13 @@
 //===- attn-compile.cpp - attn IR to a shared library ---------------------===//
 //
-//   attn-compile model.mlir -o model.so [--target=cpu] [options]
+//   attn-compile model.mlir -o model.so [--target=cpu|gpu] [options]
 //
-// Runs --lower-to-cpu, translates to LLVM IR, optimises for the host (or
-// --cpu/--features), emits an object and links a shared library. The
-// library's C ABI, for every public function f of the input:
+// Runs --lower-to-cpu (or --lower-to-gpu: kernels become a cubin embedded
+// in the library, launched through libattnrt, which the library links),
+// translates to LLVM IR, optimises for the host (or --cpu/--features),
+// emits an object and links a shared library. The library's C ABI, for
+// every public function f of the input (for --target gpu every buffer is
+// device memory):
 //
 //   void f(...)                      the function itself: each tensor
 //                                    argument and result (results last, as
@@ -19,6 +22,7 @@
 // Signature text, one line per item:
 //   attn-signature 1
 //   function <name>
+//   target <cpu|gpu>
 //   arg <input|param> <name> <dtype> <shape> [<init>]
 //   result <name> <dtype> <shape>
 // where <shape> is [d0,d1,...] ([] for a 0-d tensor) or "scalar", and
@@ -38,6 +42,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
@@ -66,8 +71,20 @@ cl::opt<std::string> inputFile(cl::Positional, cl::desc("<input.mlir>"),
                                cl::Required);
 cl::opt<std::string> outputFile("o", cl::desc("Output shared library"),
                                 cl::value_desc("file"), cl::Required);
-cl::opt<std::string> target("target", cl::desc("cpu (gpu: see attn-opt)"),
+cl::opt<std::string> target("target",
+                            cl::desc("cpu, or gpu (kernels in a cubin, "
+                                     "launched through libattnrt)"),
                             cl::init("cpu"));
+cl::opt<std::string> chip("chip", cl::desc("GPU architecture (--target gpu)"),
+                          cl::init("sm_90a"));
+cl::opt<std::string>
+    cudaToolkit("cuda-toolkit",
+                cl::desc("CUDA toolkit whose ptxas assembles kernels"),
+                cl::init("/usr/local/cuda"));
+cl::opt<std::string> runtimeDir("runtime-dir",
+                                cl::desc("Directory of libattnrt.so (GPU "
+                                         "libraries link it)"),
+                                cl::init(ATTN_RUNTIME_DIR));
 cl::opt<std::string> cpu("cpu", cl::desc("Target CPU (default: this host)"),
                          cl::init(""));
 cl::opt<std::string> features("features",
@@ -143,7 +160,8 @@ FailureOr<std::vector<Signature>> collectSignatures(mlir::ModuleOp module) {
     Signature sig;
     sig.name = fn.getName().str();
     raw_string_ostream os(sig.text);
-    os << "attn-signature 1\nfunction " << sig.name << "\n";
+    os << "attn-signature 1\nfunction " << sig.name << "\ntarget " << target
+       << "\n";
     for (auto [i, type] : llvm::enumerate(fn.getArgumentTypes())) {
       std::string d = describe(type);
       if (d.empty()) {
@@ -249,10 +267,10 @@ int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
   cl::ParseCommandLineOptions(argc, argv,
                               "attn-compile: attn IR to a shared library\n");
-  if (target != "cpu")
+  if (target != "cpu" && target != "gpu")
     return fail("--target=" + target +
-                " is not supported by attn-compile yet "
-                "(supported: cpu)");
+                " is not supported (supported: cpu, "
+                "gpu)");
   InitializeNativeTarget();
   InitializeNativeTargetAsmPrinter();
 
@@ -263,6 +281,8 @@ int main(int argc, char **argv) {
   mlir::registerBuiltinDialectTranslation(registry);
   mlir::registerLLVMDialectTranslation(registry);
   mlir::registerOpenMPDialectTranslation(registry);
+  // Kernels are translated for ptxas; launches embed the binary.
+  mlir::registerAllToLLVMIRTranslations(registry);
   mlir::MLIRContext context(registry);
 
   std::string cpuName =
@@ -292,12 +312,21 @@ int main(int argc, char **argv) {
   dropInterfaceAttrs(*module);
 
   mlir::PassManager pm(&context);
-  mlir::attn::CPUPipelineOptions options;
-  options.blockQ = blockQ;
-  options.blockK = blockK;
-  options.vectorWidth = width;
-  options.parallel = !noParallel;
-  mlir::attn::buildLowerToCPUPipeline(pm, options);
+  if (target == "gpu") {
+    mlir::attn::GPUPipelineOptions options;
+    options.chip = chip;
+    options.toolkit = cudaToolkit;
+    options.blockQ = blockQ;
+    options.blockK = blockK;
+    mlir::attn::buildLowerToGPUPipeline(pm, options);
+  } else {
+    mlir::attn::CPUPipelineOptions options;
+    options.blockQ = blockQ;
+    options.blockK = blockK;
+    options.vectorWidth = width;
+    options.parallel = !noParallel;
+    mlir::attn::buildLowerToCPUPipeline(pm, options);
+  }
   if (failed(pm.run(*module)))
     return fail("lowering " + inputFile + " to LLVM failed");
 
@@ -351,7 +380,13 @@ int main(int argc, char **argv) {
   SmallVector<StringRef> args{*cxx, "-shared", "-o", outputFile, objPath};
   std::string ompLib = "-L" + ompDir.getValue(),
               rpath = "-Wl,-rpath," + ompDir.getValue();
-  if (!noParallel) {
+  std::string rtLib = "-L" + runtimeDir.getValue(),
+              rtPath = "-Wl,-rpath," + runtimeDir.getValue();
+  if (target == "gpu") {
+    args.push_back(rtLib);
+    args.push_back("-lattnrt");
+    args.push_back(rtPath);
+  } else if (!noParallel) {
     args.push_back(ompLib);
     args.push_back("-lomp");
     args.push_back(rpath);

@@ -7,6 +7,8 @@
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
@@ -18,7 +20,8 @@ namespace mlir::attn {
 namespace {
 /// attn at any level down to tiled memref code: layers, encoder pieces,
 /// schedules and tiles. Shared by the CPU and GPU pipelines.
-void buildTilingPipeline(OpPassManager &pm, int64_t blockQ, int64_t blockK) {
+void buildTilingPipeline(OpPassManager &pm, int64_t blockQ, int64_t blockK,
+                         int64_t rowsPerInstance = 0) {
   OpPassManager &fn = pm.nest<func::FuncOp>();
   fn.addPass(createExpandLayers());
   fn.addPass(createConvertEncoderToLinalg());
@@ -26,17 +29,16 @@ void buildTilingPipeline(OpPassManager &pm, int64_t blockQ, int64_t blockK) {
   TileOptions tile;
   tile.blockQ = blockQ;
   tile.blockK = blockK;
+  tile.rowsPerInstance = rowsPerInstance;
   pm.addPass(createTile(tile));
   // Masks are dead now: they must not reach bufferization.
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
-} // namespace
 
-void buildLowerToCPUPipeline(OpPassManager &pm,
-                             const CPUPipelineOptions &options) {
-  buildTilingPipeline(pm, options.blockQ, options.blockK);
-
+/// Tensors to buffers; results become out-parameters, so that a function's
+/// buffers are all its caller's.
+void buildBufferizationPipeline(OpPassManager &pm) {
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =
@@ -48,6 +50,13 @@ void buildLowerToCPUPipeline(OpPassManager &pm,
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
   bufferization::BufferDeallocationPipelineOptions dealloc;
   bufferization::buildBufferDeallocationPipeline(pm, dealloc);
+}
+} // namespace
+
+void buildLowerToCPUPipeline(OpPassManager &pm,
+                             const CPUPipelineOptions &options) {
+  buildTilingPipeline(pm, options.blockQ, options.blockK);
+  buildBufferizationPipeline(pm);
 
   OpPassManager &fn = pm.nest<func::FuncOp>();
   ConvertTilesToCPUOptions tiles;
@@ -89,6 +98,56 @@ void buildLowerToCPUPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
 }
 
+void buildLowerToGPUPipeline(OpPassManager &pm,
+                             const GPUPipelineOptions &options) {
+  // One query row per thread (the CUDA-core kernel).
+  buildTilingPipeline(pm, options.blockQ, options.blockK,
+                      /*rowsPerInstance=*/1);
+  buildBufferizationPipeline(pm);
+
+  OpPassManager &fn = pm.nest<func::FuncOp>();
+  fn.addPass(createConvertTilesToGPU());
+  fn.addPass(createMapLoopsToGPU());
+  fn.addPass(createConvertLinalgToLoopsPass());
+  fn.addPass(createCanonicalizerPass());
+  fn.addPass(createCSEPass());
+  // Constants are recomputed in kernels rather than passed to them.
+  fn.addPass(createGpuLaunchSinkIndexComputationsPass());
+  pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.chip;
+  target.features = options.features;
+  target.optLevel = 3;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  // Kernel arguments are whole buffers of static shape: bare pointers, on
+  // both sides of the launch.
+  ConvertGpuOpsToNVVMOpsOptions nvvm;
+  nvvm.useBarePtrCallConv = true;
+  kernels.addPass(createConvertGpuOpsToNVVMOps(nvvm));
+  kernels.addPass(createCanonicalizerPass());
+  kernels.addPass(createCSEPass());
+  kernels.addPass(createReconcileUnrealizedCastsPass());
+
+  // Host: the C ABI of attn-compile (bare pointers), kernels launched
+  // through the mgpu* functions of libattnrt.
+  GpuToLLVMConversionPassOptions host;
+  host.hostBarePtrCallConv = true;
+  host.kernelBarePtrCallConv = true;
+  pm.addPass(createGpuToLLVMConversionPass(host));
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  GpuModuleToBinaryPassOptions binary;
+  binary.toolkitPath = options.toolkit;
+  binary.compilationTarget = options.format;
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+  pm.addPass(createCanonicalizerPass());
+}
+
 void registerAttnPasses() {
   registerAttnTransformsPasses();
   registerAttnConversionPasses();
@@ -96,6 +155,11 @@ void registerAttnPasses() {
       "lower-to-cpu",
       "Lower attn (layers or primitives) to the LLVM dialect for the host",
       buildLowerToCPUPipeline);
+  PassPipelineRegistration<GPUPipelineOptions>(
+      "lower-to-gpu",
+      "Lower attn to host LLVM launching kernels in a gpu.binary (a cubin "
+      "assembled by the CUDA toolkit's ptxas)",
+      buildLowerToGPUPipeline);
 }
 
 } // namespace mlir::attn

@@ -212,7 +212,7 @@ void emitKeyTileLoop(Emitter &e, Value offsets, Value blocks, Value qTile,
 }
 
 LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
-                       int64_t defaultBK) {
+                       int64_t defaultBK, int64_t rowsPerInstance) {
   OpBuilder b(op);
   Emitter e{b, op.getLoc()};
   Location loc = op.getLoc();
@@ -229,6 +229,13 @@ LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
   const int64_t bq = schedule ? schedule.getBlockQ() : defaultBQ;
   const int64_t bk = schedule ? schedule.getBlockK() : defaultBK;
   const int64_t dv = dimOf(op.getValue(), 3);
+  // Rows of a query tile handled by one instance of the inner loop; the whole
+  // tile when there is no inner loop.
+  const int64_t rows =
+      rowsPerInstance > 0 && rowsPerInstance < bq ? rowsPerInstance : bq;
+  if (bq % rows != 0)
+    return op.emitOpError("attn-tile's rows-per-instance (")
+           << rows << ") must divide the query tile (" << bq << ")";
 
   Value q = e.toBuffer(op.getQuery()), k = e.toBuffer(op.getKey()),
         v = e.toBuffer(op.getValue());
@@ -279,16 +286,29 @@ LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
   Value bIdx = forall.getInductionVar(0), hIdx = forall.getInductionVar(1),
         qTile = forall.getInductionVar(2);
   Value q0 = e.mul(qTile, bq);
-  Value qn = e.min(e.idx(bq), e.sub(n, q0));
+  if (rows < bq) {
+    // Row groups of the tile: the same key tiles, independent rows.
+    auto inner = scf::ForallOp::create(
+        b, loc, SmallVector<OpFoldResult>{b.getIndexAttr(bq / rows)},
+        ValueRange{}, std::nullopt);
+    atBodyEnd(b, inner);
+    q0 = e.add(q0, e.mul(inner.getInductionVar(0), rows));
+  }
+  // Clipped at the end of the sequence; a row group may lie past it.
+  Value qn = e.min(e.idx(rows), e.sub(n, q0));
+  if (rows < bq)
+    qn = arith::MaxSIOp::create(b, loc, qn, e.idx(0));
   Value qView = e.view2D(q, {bIdx, hIdx}, q0, qn, b.getIndexAttr(0),
                          b.getIndexAttr(dimOf(q, 3)), 2, 3);
 
-  // Running statistics and accumulator of this query tile, in f32.
+  // Running statistics and accumulator of these query rows, in f32.
   Type f32 = b.getF32Type();
-  Value maxBuf = memref::AllocaOp::create(b, loc, MemRefType::get({bq}, f32));
-  Value sumBuf = memref::AllocaOp::create(b, loc, MemRefType::get({bq}, f32));
+  Value maxBuf =
+      memref::AllocaOp::create(b, loc, MemRefType::get({rows}, f32));
+  Value sumBuf =
+      memref::AllocaOp::create(b, loc, MemRefType::get({rows}, f32));
   Value accBuf =
-      memref::AllocaOp::create(b, loc, MemRefType::get({bq, dv}, f32));
+      memref::AllocaOp::create(b, loc, MemRefType::get({rows, dv}, f32));
   Value maxV = e.prefix(maxBuf, qn), sumV = e.prefix(sumBuf, qn),
         accV = e.rows(accBuf, e.idx(0), qn);
   e.fill(maxV, -std::numeric_limits<double>::infinity());
@@ -620,7 +640,7 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
       LogicalResult r =
           TypeSwitch<Operation *, LogicalResult>(op)
               .Case([&](SdpaOp o) {
-                return tileSdpa(o, globals, blockQ, blockK);
+                return tileSdpa(o, globals, blockQ, blockK, rowsPerInstance);
               })
               .Case([&](LinearOp o) { return tileLinear(o, globals, blockK); })
               .Case([&](SsmOp o) { return tileSsm(o, channels); });

@@ -70,4 +70,35 @@ def InlineAllocaScopes : Pass<"attn-inline-alloca-scopes"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def ConvertTilesToGPU : Pass<"attn-convert-tiles-to-gpu", "func::FuncOp"> {
+  let summary = "Lowers attn tile ops to scalar code for one GPU thread";
+  let description = [{
+    For the thread-per-row form (attn-tile with rows-per-instance small):
+    attn.tile.softmax_step becomes, per row, a loop over the tile's keys
+    with the online-softmax update per key (the predicate per key in
+    partial tiles); attn.tile.softmax_finalize divides per row. Statistics
+    and accumulator stay in f32. The linear and SSM tile ops are not mapped
+    to the GPU yet and are reported as errors.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def MapLoopsToGPU : Pass<"attn-map-loops-to-gpu", "func::FuncOp"> {
+  let summary = "Maps attn-tile's loop nests to gpu.launch; host memory to the device";
+  let description = [{
+    Each top-level scf.forall becomes a gpu.launch: its dimensions (at most
+    three) index blocks, the last one blockIdx.x; an scf.forall directly in
+    its body (one dimension, at most 1024 iterations) indexes threads.
+    Constants and memref.get_global of constant tables are copied into the
+    kernel. On the host, memref.alloc / dealloc / copy become gpu.alloc /
+    dealloc / memcpy: the function's buffers live in device memory. Host
+    code that would touch device memory in any other way is an error.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 #endif // ATTN_CONVERSION_PASSES_TD

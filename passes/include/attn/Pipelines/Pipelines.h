@@ -4,6 +4,8 @@
 
 #include "mlir/Pass/PassOptions.h"
 
+#include <string>
+
 namespace mlir {
 class OpPassManager;
 namespace attn {
@@ -29,6 +31,33 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
 /// row-major buffers, results as trailing out-parameters.
 void buildLowerToCPUPipeline(OpPassManager &pm,
                              const CPUPipelineOptions &options);
+
+struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
+  PassOptions::Option<std::string> chip{
+      *this, "chip", llvm::cl::desc("GPU architecture of the cubin"),
+      llvm::cl::init("sm_90a")};
+  PassOptions::Option<std::string> features{
+      *this, "features", llvm::cl::desc("PTX features (PTX ISA version)"),
+      llvm::cl::init("+ptx80")};
+  PassOptions::Option<std::string> toolkit{
+      *this, "cuda-toolkit",
+      llvm::cl::desc("CUDA toolkit whose ptxas assembles the cubin"),
+      llvm::cl::init("/usr/local/cuda")};
+  PassOptions::Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("What the gpu.binary holds: bin (cubin), isa (PTX), "
+                     "fatbin, offload (LLVM IR)"),
+      llvm::cl::init("bin")};
+  PassOptions::Option<int64_t> blockQ{*this, "block-q",
+                                      llvm::cl::desc("Query rows per tile"),
+                                      llvm::cl::init(64)};
+  PassOptions::Option<int64_t> blockK{
+      *this, "block-k", llvm::cl::desc("Keys per tile"), llvm::cl::init(64)};
+};
+
+/// attn to LLVM host code launching kernels held in a gpu.binary.
+void buildLowerToGPUPipeline(OpPassManager &pm,
+                             const GPUPipelineOptions &options);
 
 /// Registers every attn pass and pipeline on the command line.
 void registerAttnPasses();

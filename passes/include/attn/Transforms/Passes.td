@@ -59,6 +59,10 @@ def Tile : Pass<"attn-tile", "ModuleOp"> {
            "Keys per tile (unmasked attention and linear attention)">,
     Option<"channels", "ssm-channels", "int64_t", /*default=*/"16",
            "Channels per SSM scan">,
+    Option<"rowsPerInstance", "rows-per-instance", "int64_t",
+           /*default=*/"0",
+           "Query rows per instance of an inner scf.forall over each query "
+           "tile (0: the whole tile, no inner loop)">,
   ];
   let dependentDialects = ["::mlir::attn::AttnDialect",
                            "::mlir::arith::ArithDialect",

@@ -44,6 +44,7 @@ struct TensorSpec {
 
 struct Signature {
   std::string function;
+  std::string target = "cpu"; ///< "gpu": buffers are device memory
   std::vector<TensorSpec> args, results;
 
   /// Parses the text of attn_signature_<f> (format in attn-compile.cpp).
@@ -73,9 +74,15 @@ public:
   const Signature *signature(const std::string &function) const;
 
   /// Calls `function` after checking every tensor's dtype and shape against
-  /// its signature (scalars: dtype only).
+  /// its signature (scalars: dtype only). For a GPU function the buffers are
+  /// copied to the device and the results back.
   bool call(const std::string &function, const std::vector<HostTensor> &args,
             const std::vector<HostTensor> &results, std::string *error) const;
+
+  /// Calls attn_call_<function> with `slots` as they are (for a GPU
+  /// function: device pointers) and waits for the device; no checks.
+  bool callRaw(const std::string &function, void **slots,
+               std::string *error) const;
 
 private:
   Library() = default;

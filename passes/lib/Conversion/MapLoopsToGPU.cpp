@@ -1,0 +1,164 @@
+//===- MapLoopsToGPU.cpp - attn-tile's loop nests to gpu.launch -----------===//
+//
+// attn-tile's loops are the GPU's grid: the outer scf.forall over (batch,
+// head, query tile) indexes blocks and the inner one over row groups
+// indexes threads. Everything else in the outer body is per-tile
+// bookkeeping without side effects (offsets, clipping), which every thread
+// of the block computes for itself.
+//
+// The host side of a function then only allocates, frees and copies
+// buffers, and launches: those buffers are device memory.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Conversion/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Transforms/RegionUtils.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_MAPLOOPSTOGPU
+#include "attn/Conversion/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+constexpr int64_t kMaxThreads = 1024;
+
+/// Values the kernel may recompute instead of receiving: constants and the
+/// addresses of constant tables (which then live in the GPU module).
+bool isRematerializable(Operation *op) {
+  return op && (op->hasTrait<OpTrait::ConstantLike>() ||
+                isa<memref::GetGlobalOp>(op));
+}
+
+LogicalResult mapForall(scf::ForallOp outer) {
+  Location loc = outer.getLoc();
+  if (!outer.isNormalized() || outer.getRank() > 3 ||
+      !outer.getOutputs().empty())
+    return outer.emitOpError("cannot be mapped to a GPU grid: it needs zero "
+                             "lower bounds, unit steps, at most three "
+                             "dimensions and no shared outputs");
+  Block *body = outer.getBody();
+  scf::ForallOp inner;
+  for (Operation &op : body->without_terminator()) {
+    if (auto f = dyn_cast<scf::ForallOp>(op)) {
+      if (inner)
+        return outer.emitOpError("has more than one inner loop to map to "
+                                 "threads");
+      inner = f;
+    }
+  }
+  int64_t threads = 1;
+  if (inner) {
+    ArrayRef<int64_t> ub = inner.getStaticUpperBound();
+    if (!inner.isNormalized() || inner.getRank() != 1 ||
+        ShapedType::isDynamic(ub[0]) || ub[0] > kMaxThreads ||
+        !inner.getOutputs().empty())
+      return inner.emitOpError("cannot be mapped to GPU threads: it needs "
+                               "one normalized dimension of at most ")
+             << kMaxThreads << " iterations";
+    threads = ub[0];
+    // Every thread runs the rest of the outer body.
+    for (Operation &op : body->without_terminator())
+      if (&op != inner.getOperation() && !isMemoryEffectFree(&op))
+        return op.emitOpError("has side effects outside the loop mapped to "
+                              "threads; every thread would repeat them");
+  }
+
+  OpBuilder b(outer);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  SmallVector<Value> bounds = outer.getUpperBound(b);
+  SmallVector<Value> grid(3, one);
+  // The last dimension varies fastest: blockIdx.x.
+  for (unsigned i = 0; i < bounds.size(); ++i)
+    grid[i] = bounds[bounds.size() - 1 - i];
+  Value blockX = arith::ConstantIndexOp::create(b, loc, threads);
+  auto launch = gpu::LaunchOp::create(b, loc, grid[0], grid[1], grid[2], blockX,
+                                      one, one);
+  Block &kernel = launch.getBody().front();
+  b.setInsertionPointToStart(&kernel);
+
+  IRMapping map;
+  SetVector<Value> above;
+  getUsedValuesDefinedAbove(outer.getRegion(), above);
+  for (Value v : above)
+    if (isRematerializable(v.getDefiningOp()))
+      map.map(v, b.clone(*v.getDefiningOp())->getResult(0));
+  gpu::KernelDim3 blockIds = launch.getBlockIds();
+  Value ids[3] = {blockIds.x, blockIds.y, blockIds.z};
+  for (unsigned i = 0; i < outer.getRank(); ++i)
+    map.map(outer.getInductionVar(outer.getRank() - 1 - i), ids[i]);
+  for (Operation &op : body->without_terminator()) {
+    if (&op != inner.getOperation()) {
+      b.clone(op, map);
+      continue;
+    }
+    map.map(inner.getInductionVar(0), launch.getThreadIds().x);
+    for (Operation &nested : inner.getBody()->without_terminator())
+      b.clone(nested, map);
+  }
+  gpu::TerminatorOp::create(b, loc);
+  outer.erase();
+  return success();
+}
+
+/// Host code: buffers become device buffers; nothing else may touch them.
+LogicalResult moveHostMemoryToDevice(func::FuncOp fn) {
+  SmallVector<Operation *> hostOps;
+  fn.getBody().walk<WalkOrder::PreOrder>([&](Operation *op) {
+    if (isa<gpu::LaunchOp>(op)) {
+      hostOps.push_back(op);
+      return WalkResult::skip();
+    }
+    hostOps.push_back(op);
+    return WalkResult::advance();
+  });
+  for (Operation *op : hostOps) {
+    OpBuilder b(op);
+    Location loc = op->getLoc();
+    if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
+      auto device = gpu::AllocOp::create(b, loc, alloc.getType(), Type(),
+                                         ValueRange{}, alloc.getDynamicSizes(),
+                                         alloc.getSymbolOperands(), false);
+      alloc.replaceAllUsesWith(device.getMemref());
+      alloc.erase();
+    } else if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
+      gpu::DeallocOp::create(b, loc, Type(), ValueRange{}, dealloc.getMemref());
+      dealloc.erase();
+    } else if (auto copy = dyn_cast<memref::CopyOp>(op)) {
+      gpu::MemcpyOp::create(b, loc, Type(), ValueRange{}, copy.getTarget(),
+                            copy.getSource());
+      copy.erase();
+    } else if (!isa<gpu::LaunchOp, func::ReturnOp, memref::GetGlobalOp>(op) &&
+               !isMemoryEffectFree(op)) {
+      return op->emitOpError("is not mapped to the GPU yet: on the host it "
+                             "would touch device memory");
+    }
+  }
+  return success();
+}
+
+struct MapLoopsToGPUPass
+    : public mlir::attn::impl::MapLoopsToGPUBase<MapLoopsToGPUPass> {
+  void runOnOperation() override {
+    func::FuncOp fn = getOperation();
+    SmallVector<scf::ForallOp> loops;
+    fn.walk([&](scf::ForallOp f) {
+      if (!f->getParentOfType<scf::ForallOp>())
+        loops.push_back(f);
+    });
+    for (scf::ForallOp loop : loops)
+      if (failed(mapForall(loop)))
+        return signalPassFailure();
+    if (failed(moveHostMemoryToDevice(fn)))
+      return signalPassFailure();
+  }
+};
+
+} // namespace

@@ -1,0 +1,428 @@
+//===- Device.cpp - mgpu* entry points on the CUDA driver API -------------===//
+//
+// The driver API is declared here (the few types and functions used, as in
+// cuda.h) and resolved from libcuda.so.1 at first use: libattnrt builds
+// without the CUDA toolkit and loads without a driver.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Runtime/Device.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <dlfcn.h>
+#include <map>
+#include <mutex>
+
+namespace {
+
+using CUresult = int;
+using CUdevice = int;
+using CUcontext = struct CUctx_st *;
+using CUmodule = struct CUmod_st *;
+using CUfunction = struct CUfunc_st *;
+using CUstream = struct CUstream_st *;
+using CUevent = struct CUevent_st *;
+using CUdeviceptr = unsigned long long;
+constexpr CUresult CUDA_SUCCESS = 0;
+
+struct Driver {
+  CUresult (*cuInit)(unsigned);
+  CUresult (*cuDeviceGet)(CUdevice *, int);
+  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
+  CUresult (*cuCtxSetCurrent)(CUcontext);
+  CUresult (*cuCtxSynchronize)();
+  CUresult (*cuGetErrorName)(CUresult, const char **);
+  CUresult (*cuGetErrorString)(CUresult, const char **);
+  CUresult (*cuModuleLoadData)(CUmodule *, const void *);
+  CUresult (*cuModuleUnload)(CUmodule);
+  CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned,
+                             unsigned, unsigned, unsigned, CUstream, void **,
+                             void **);
+  CUresult (*cuStreamCreate)(CUstream *, unsigned);
+  CUresult (*cuStreamDestroy)(CUstream);
+  CUresult (*cuStreamSynchronize)(CUstream);
+  CUresult (*cuStreamWaitEvent)(CUstream, CUevent, unsigned);
+  CUresult (*cuEventCreate)(CUevent *, unsigned);
+  CUresult (*cuEventDestroy)(CUevent);
+  CUresult (*cuEventSynchronize)(CUevent);
+  CUresult (*cuEventRecord)(CUevent, CUstream);
+  CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
+  CUresult (*cuMemFree)(CUdeviceptr);
+  CUresult (*cuMemcpyAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream);
+  CUresult (*cuMemcpy)(CUdeviceptr, CUdeviceptr, size_t);
+  CUresult (*cuMemsetD32Async)(CUdeviceptr, unsigned, size_t, CUstream);
+  CUresult (*cuMemsetD16Async)(CUdeviceptr, unsigned short, size_t, CUstream);
+  CUresult (*cuFuncSetAttribute)(CUfunction, int, int);
+};
+
+std::mutex mutex;
+std::string firstError;
+std::map<CUfunction, std::string> functionNames;
+
+void record(const std::string &message) {
+  std::fprintf(stderr, "attn runtime: %s\n", message.c_str());
+  std::lock_guard<std::mutex> lock(mutex);
+  if (firstError.empty())
+    firstError = message;
+}
+
+/// The driver with a current context, or nullptr (and why, once).
+Driver *driver(std::string *why = nullptr) {
+  static Driver d;
+  static std::string failure;
+  static bool ready = [] {
+    void *lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_GLOBAL);
+    if (!lib) {
+      failure = std::string("cannot open the CUDA driver (libcuda.so.1): ") +
+                dlerror();
+      return false;
+    }
+    bool missing = false;
+    auto get = [&](auto &fn, const char *name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(
+          dlsym(lib, name));
+      if (!fn && !missing) {
+        failure = std::string("the CUDA driver lacks ") + name;
+        missing = true;
+      }
+    };
+    get(d.cuInit, "cuInit");
+    get(d.cuDeviceGet, "cuDeviceGet");
+    get(d.cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain");
+    get(d.cuCtxSetCurrent, "cuCtxSetCurrent");
+    get(d.cuCtxSynchronize, "cuCtxSynchronize");
+    get(d.cuGetErrorName, "cuGetErrorName");
+    get(d.cuGetErrorString, "cuGetErrorString");
+    get(d.cuModuleLoadData, "cuModuleLoadData");
+    get(d.cuModuleUnload, "cuModuleUnload");
+    get(d.cuModuleGetFunction, "cuModuleGetFunction");
+    get(d.cuLaunchKernel, "cuLaunchKernel");
+    get(d.cuStreamCreate, "cuStreamCreate");
+    get(d.cuStreamDestroy, "cuStreamDestroy_v2");
+    get(d.cuStreamSynchronize, "cuStreamSynchronize");
+    get(d.cuStreamWaitEvent, "cuStreamWaitEvent");
+    get(d.cuEventCreate, "cuEventCreate");
+    get(d.cuEventDestroy, "cuEventDestroy_v2");
+    get(d.cuEventSynchronize, "cuEventSynchronize");
+    get(d.cuEventRecord, "cuEventRecord");
+    get(d.cuMemAlloc, "cuMemAlloc_v2");
+    get(d.cuMemFree, "cuMemFree_v2");
+    get(d.cuMemcpyAsync, "cuMemcpyAsync");
+    get(d.cuMemcpy, "cuMemcpy");
+    get(d.cuMemsetD32Async, "cuMemsetD32Async");
+    get(d.cuMemsetD16Async, "cuMemsetD16Async");
+    get(d.cuFuncSetAttribute, "cuFuncSetAttribute");
+    if (missing)
+      return false;
+    auto check = [&](CUresult r, const char *what) {
+      if (r == CUDA_SUCCESS)
+        return true;
+      const char *name = "?", *text = "?";
+      d.cuGetErrorName(r, &name);
+      d.cuGetErrorString(r, &text);
+      failure = std::string(what) + " failed: " + name + ": " + text;
+      return false;
+    };
+    CUdevice device;
+    CUcontext context;
+    return check(d.cuInit(0), "cuInit") &&
+           check(d.cuDeviceGet(&device, 0), "cuDeviceGet(0)") &&
+           check(d.cuDevicePrimaryCtxRetain(&context, device),
+                 "cuDevicePrimaryCtxRetain") &&
+           check(d.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+  }();
+  if (!ready) {
+    if (why)
+      *why = failure;
+    return nullptr;
+  }
+  // Threads other than the first need the context made current.
+  thread_local bool current = false;
+  if (!current) {
+    CUdevice device;
+    CUcontext context;
+    if (d.cuDeviceGet(&device, 0) == CUDA_SUCCESS &&
+        d.cuDevicePrimaryCtxRetain(&context, device) == CUDA_SUCCESS)
+      d.cuCtxSetCurrent(context);
+    current = true;
+  }
+  return &d;
+}
+
+/// The driver for `caller`, recording why there is none.
+Driver *need(const char *caller, const std::string &doing) {
+  std::string why;
+  Driver *d = driver(&why);
+  if (!d)
+    record(std::string(caller) + ": " + why + " (while " + doing + ")");
+  return d;
+}
+
+bool ok(Driver *d, CUresult r, const char *caller, const char *call,
+        const std::string &doing) {
+  if (r == CUDA_SUCCESS)
+    return true;
+  const char *name = "?", *text = "?";
+  d->cuGetErrorName(r, &name);
+  d->cuGetErrorString(r, &text);
+  record(std::string(caller) + ": " + call + " failed with " + name + " (" +
+         text + ") while " + doing);
+  return false;
+}
+
+std::string functionName(CUfunction f) {
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = functionNames.find(f);
+  return it == functionNames.end() ? "?" : it->second;
+}
+
+} // namespace
+
+namespace attn::rt {
+
+bool gpuAvailable(std::string *why) { return driver(why) != nullptr; }
+
+std::optional<std::string> takeGpuError() {
+  std::lock_guard<std::mutex> lock(mutex);
+  if (firstError.empty())
+    return std::nullopt;
+  std::string e = std::move(firstError);
+  firstError.clear();
+  return e;
+}
+
+void *deviceAlloc(size_t bytes) {
+  std::string doing = "allocating " + std::to_string(bytes) + " bytes";
+  Driver *d = need("deviceAlloc", doing);
+  CUdeviceptr p = 0;
+  if (!d || !ok(d, d->cuMemAlloc(&p, bytes ? bytes : 1), "deviceAlloc",
+                "cuMemAlloc", doing))
+    return nullptr;
+  return reinterpret_cast<void *>(p);
+}
+
+void deviceFree(void *ptr) {
+  Driver *d = need("deviceFree", "freeing device memory");
+  if (d && ptr)
+    ok(d, d->cuMemFree(reinterpret_cast<CUdeviceptr>(ptr)), "deviceFree",
+       "cuMemFree", "freeing device memory");
+}
+
+static bool copy(const char *caller, void *dst, const void *src, size_t bytes) {
+  std::string doing = "copying " + std::to_string(bytes) + " bytes";
+  Driver *d = need(caller, doing);
+  return d && ok(d,
+                 d->cuMemcpy(reinterpret_cast<CUdeviceptr>(dst),
+                             reinterpret_cast<CUdeviceptr>(src), bytes),
+                 caller, "cuMemcpy", doing);
+}
+
+bool copyToDevice(void *dst, const void *src, size_t bytes) {
+  return copy("copyToDevice", dst, src, bytes);
+}
+bool copyToHost(void *dst, const void *src, size_t bytes) {
+  return copy("copyToHost", dst, src, bytes);
+}
+
+bool deviceSynchronize() {
+  Driver *d = need("deviceSynchronize", "waiting for the device");
+  return d && ok(d, d->cuCtxSynchronize(), "deviceSynchronize",
+                 "cuCtxSynchronize", "waiting for the device");
+}
+
+} // namespace attn::rt
+
+//===----------------------------------------------------------------------===//
+// The mgpu* ABI of MLIR's GPU-to-LLVM lowering.
+//===----------------------------------------------------------------------===//
+
+extern "C" {
+
+CUmodule mgpuModuleLoad(void *data, size_t size) {
+  std::string doing =
+      "loading a GPU module of " + std::to_string(size) + " bytes";
+  Driver *d = need("mgpuModuleLoad", doing);
+  CUmodule module = nullptr;
+  if (!d || !ok(d, d->cuModuleLoadData(&module, data), "mgpuModuleLoad",
+                "cuModuleLoadData", doing))
+    return nullptr;
+  return module;
+}
+
+CUmodule mgpuModuleLoadJIT(void *data, int optLevel, size_t size) {
+  // PTX is JIT-compiled by cuModuleLoadData as well.
+  (void)optLevel;
+  return mgpuModuleLoad(data, size);
+}
+
+void mgpuModuleUnload(CUmodule module) {
+  if (!module)
+    return;
+  Driver *d = need("mgpuModuleUnload", "unloading a GPU module");
+  if (d)
+    ok(d, d->cuModuleUnload(module), "mgpuModuleUnload", "cuModuleUnload",
+       "unloading a GPU module");
+}
+
+CUfunction mgpuModuleGetFunction(CUmodule module, const char *name) {
+  std::string doing = std::string("looking up kernel '") + name + "'";
+  if (!module) {
+    record(std::string("mgpuModuleGetFunction: no module (it failed to "
+                       "load) while ") +
+           doing);
+    return nullptr;
+  }
+  Driver *d = need("mgpuModuleGetFunction", doing);
+  CUfunction f = nullptr;
+  if (!d || !ok(d, d->cuModuleGetFunction(&f, module, name),
+                "mgpuModuleGetFunction", "cuModuleGetFunction", doing))
+    return nullptr;
+  std::lock_guard<std::mutex> lock(mutex);
+  functionNames[f] = name;
+  return f;
+}
+
+void mgpuLaunchKernel(CUfunction function, intptr_t gridX, intptr_t gridY,
+                      intptr_t gridZ, intptr_t blockX, intptr_t blockY,
+                      intptr_t blockZ, int32_t smem, CUstream stream,
+                      void **params, void **extra, size_t /*paramsCount*/) {
+  if (!function) {
+    record("mgpuLaunchKernel: no kernel (its lookup failed); launch skipped");
+    return;
+  }
+  std::string doing = "launching kernel '" + functionName(function) +
+                      "' on grid (" + std::to_string(gridX) + "," +
+                      std::to_string(gridY) + "," + std::to_string(gridZ) +
+                      "), block (" + std::to_string(blockX) + "," +
+                      std::to_string(blockY) + "," + std::to_string(blockZ) +
+                      "), " + std::to_string(smem) + " bytes shared";
+  Driver *d = need("mgpuLaunchKernel", doing);
+  if (!d)
+    return;
+  // Beyond 48 KiB of dynamic shared memory a kernel must opt in.
+  constexpr int kMaxDynamicSharedMemory = 8;
+  if (smem > 48 * 1024 &&
+      !ok(d, d->cuFuncSetAttribute(function, kMaxDynamicSharedMemory, smem),
+          "mgpuLaunchKernel", "cuFuncSetAttribute", doing))
+    return;
+  ok(d,
+     d->cuLaunchKernel(function, gridX, gridY, gridZ, blockX, blockY, blockZ,
+                       smem, stream, params, extra),
+     "mgpuLaunchKernel", "cuLaunchKernel", doing);
+}
+
+CUstream mgpuStreamCreate() {
+  Driver *d = need("mgpuStreamCreate", "creating a stream");
+  CUstream s = nullptr;
+  if (d)
+    ok(d, d->cuStreamCreate(&s, /*CU_STREAM_NON_BLOCKING=*/1),
+       "mgpuStreamCreate", "cuStreamCreate", "creating a stream");
+  return s;
+}
+
+void mgpuStreamDestroy(CUstream stream) {
+  Driver *d = need("mgpuStreamDestroy", "destroying a stream");
+  if (d && stream)
+    ok(d, d->cuStreamDestroy(stream), "mgpuStreamDestroy", "cuStreamDestroy",
+       "destroying a stream");
+}
+
+void mgpuStreamSynchronize(CUstream stream) {
+  Driver *d = need("mgpuStreamSynchronize", "waiting for a stream");
+  if (d)
+    ok(d, d->cuStreamSynchronize(stream), "mgpuStreamSynchronize",
+       "cuStreamSynchronize", "waiting for a stream (kernels run on it)");
+}
+
+void mgpuStreamWaitEvent(CUstream stream, CUevent event) {
+  Driver *d = need("mgpuStreamWaitEvent", "ordering a stream after an event");
+  if (d)
+    ok(d, d->cuStreamWaitEvent(stream, event, 0), "mgpuStreamWaitEvent",
+       "cuStreamWaitEvent", "ordering a stream after an event");
+}
+
+CUevent mgpuEventCreate() {
+  Driver *d = need("mgpuEventCreate", "creating an event");
+  CUevent e = nullptr;
+  if (d)
+    ok(d, d->cuEventCreate(&e, /*CU_EVENT_DISABLE_TIMING=*/2),
+       "mgpuEventCreate", "cuEventCreate", "creating an event");
+  return e;
+}
+
+void mgpuEventDestroy(CUevent event) {
+  Driver *d = need("mgpuEventDestroy", "destroying an event");
+  if (d && event)
+    ok(d, d->cuEventDestroy(event), "mgpuEventDestroy", "cuEventDestroy",
+       "destroying an event");
+}
+
+void mgpuEventSynchronize(CUevent event) {
+  Driver *d = need("mgpuEventSynchronize", "waiting for an event");
+  if (d)
+    ok(d, d->cuEventSynchronize(event), "mgpuEventSynchronize",
+       "cuEventSynchronize", "waiting for an event");
+}
+
+void mgpuEventRecord(CUevent event, CUstream stream) {
+  Driver *d = need("mgpuEventRecord", "recording an event");
+  if (d)
+    ok(d, d->cuEventRecord(event, stream), "mgpuEventRecord", "cuEventRecord",
+       "recording an event");
+}
+
+void *mgpuMemAlloc(uint64_t bytes, CUstream stream, bool isHostShared) {
+  (void)stream;
+  if (isHostShared) {
+    record("mgpuMemAlloc: host-shared allocations are not supported");
+    return nullptr;
+  }
+  // Ordered with the stream's work: the stream is synchronized after every
+  // launch.
+  return attn::rt::deviceAlloc(bytes);
+}
+
+void mgpuMemFree(void *ptr, CUstream stream) {
+  (void)stream;
+  attn::rt::deviceFree(ptr);
+}
+
+void mgpuMemcpy(void *dst, void *src, size_t bytes, CUstream stream) {
+  std::string doing = "copying " + std::to_string(bytes) + " bytes";
+  Driver *d = need("mgpuMemcpy", doing);
+  if (d)
+    ok(d,
+       d->cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(dst),
+                        reinterpret_cast<CUdeviceptr>(src), bytes, stream),
+       "mgpuMemcpy", "cuMemcpyAsync", doing);
+}
+
+void mgpuMemset32(void *dst, unsigned value, size_t count, CUstream stream) {
+  std::string doing = "setting " + std::to_string(count) + " words";
+  Driver *d = need("mgpuMemset32", doing);
+  if (d)
+    ok(d,
+       d->cuMemsetD32Async(reinterpret_cast<CUdeviceptr>(dst), value, count,
+                           stream),
+       "mgpuMemset32", "cuMemsetD32Async", doing);
+}
+
+void mgpuMemset16(void *dst, unsigned short value, size_t count,
+                  CUstream stream) {
+  std::string doing = "setting " + std::to_string(count) + " half-words";
+  Driver *d = need("mgpuMemset16", doing);
+  if (d)
+    ok(d,
+       d->cuMemsetD16Async(reinterpret_cast<CUdeviceptr>(dst), value, count,
+                           stream),
+       "mgpuMemset16", "cuMemsetD16Async", doing);
+}
+
+void mgpuSetDefaultDevice(int32_t device) {
+  if (device != 0)
+    record("mgpuSetDefaultDevice: only device 0 is used");
+}
+
+} // extern "C"

@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""Checks and times attn.sdpa compiled with --target gpu.
+
+Two halves, because the GPU machine has PyTorch but no MLIR:
+
+  sdpa_gpu.py prepare BUILD OUT   (here) writes the cases as attn IR,
+                                  compiles each with attn-compile --target gpu
+                                  into OUT, with OUT/manifest.json
+  sdpa_gpu.py run BUILD OUT       (on the GPU machine) checks every case
+                                  against PyTorch in float64, then times the
+                                  benchmark cases; prints a table last
+
+Checks use masks whose definition is written out here (windows, globals,
+chunks, causal, key padding and their combinations); the random blocks of
+BigBird are checked by the CPU reference tests against the compiler's own
+generator and appear here only in the timed cases. Useful TFLOP/s count
+4 * B * H * D * (kept query-key pairs), the pairs taken from the schedule
+attn-schedule-blocks computes (every tile of a block-aligned mask is full).
+"""
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+
+# (name, B, H, N, D, dtype, mask kind, block, with padding lengths)
+CHECKS = [
+    ("dense_f32_n100_d32", 2, 2, 100, 32, "f32", "none", 64, False),
+    ("window_pad_f32_n300_d64", 2, 2, 300, 64, "f32", "window", 64, True),
+    ("causal_f32_n200_d128", 1, 2, 200, 128, "f32", "causal", 64, False),
+    ("blocks_f32_n333_d64", 2, 2, 333, 64, "f32", "blocks", 64, False),
+    ("chunk_pad_f32_n130_d64", 2, 1, 130, 64, "f32", "chunk", 64, True),
+    ("short_f32_n17_d64", 2, 2, 17, 64, "f32", "window", 64, True),
+    ("blocks_bf16_n1000_d64", 2, 4, 1000, 64, "bf16", "blocks", 64, False),
+    ("blocks128_bf16_n1000_d128", 1, 4, 1000, 128, "bf16", "blocks", 128,
+     False),
+    ("dense_bf16_n512_d64", 1, 4, 512, 64, "bf16", "none", 64, False),
+]
+# The anchors' shapes: B=4, H=16, D=64, bf16.
+BENCH = [(f"bigbird_bs{bs}_n{n}", 4, 16, n, 64, "bf16", "bigbird", bs, False)
+         for n in (1024, 4096, 16384) for bs in (64, 128)] + [
+    (f"dense_n{n}", 4, 16, n, 64, "bf16", "none", 64, False)
+    for n in (1024, 4096)]
+
+
+def mask_ir(kind, block, padded, batch):
+    if kind == "none":
+        m = ""
+    elif kind == "window":
+        m = "  %m0 = attn.mask.window radius 20\n"
+    elif kind == "causal":
+        m = "  %m0 = attn.mask.causal\n"
+    elif kind == "chunk":
+        m = "  %m0 = attn.mask.chunk size 48\n"
+    elif kind == "blocks":  # BigBird without its random blocks
+        m = (f"  %w = attn.mask.window radius 1 block {block}\n"
+             f"  %g = attn.mask.global first 1 last 1 block {block}\n"
+             f"  %m0 = attn.mask.union %w, %g : !attn.mask<block = {block}>,"
+             f" !attn.mask<block = {block}>\n")
+    elif kind == "bigbird":
+        m = (f"  %w = attn.mask.window radius 1 block {block}\n"
+             f"  %g = attn.mask.global first 1 last 1 block {block}\n"
+             f"  %r = attn.mask.random_blocks count 3 block {block} seed 1 "
+             f"exclude_global 1 exclude_window 1\n"
+             f"  %m0 = attn.mask.union %w, %g, %r : !attn.mask<block = {block}>,"
+             f" !attn.mask<block = {block}>, !attn.mask<block = {block}>\n")
+    else:
+        raise ValueError(kind)
+    if not m:
+        return "", ""
+    mtype = (f"!attn.mask<block = {block}>" if kind in ("blocks", "bigbird")
+             else "!attn.mask")
+    if padded:
+        m += (f"  %p = attn.mask.key_padding %len : tensor<{batch}xi32>\n"
+              f"  %m = attn.mask.intersect %m0, %p : {mtype}, !attn.mask\n")
+        mtype = mtype if "block" in mtype else "!attn.mask"
+        # An intersection takes its left operand's granularity.
+    else:
+        m = m.replace("%m0 =", "%m =")
+    return m, mtype
+
+
+def module_for(case):
+    name, b, h, n, d, dt, kind, block, padded = case
+    t = f"tensor<{b}x{h}x{n}x{d}x{dt}>"
+    m, mtype = mask_ir(kind, block, padded, b)
+    args = f"%query: {t}, %key: {t}, %value: {t}"
+    if padded:
+        args += f", %len: tensor<{b}xi32>"
+    use = f" mask %m" if m else ""
+    types = f"{t}, {t}, {t}" + (f", {mtype}" if m else "")
+    return (f"func.func @{name}({args}) -> {t} {{\n{m}"
+            f"  %o = attn.sdpa %query, %key, %value{use} : {types} -> {t}\n"
+            f"  return %o : {t}\n}}\n")
+
+
+def kept_pairs(build, path, case):
+    """Kept (query, key) pairs per (batch, head), from the schedule."""
+    name, b, h, n, d, dt, kind, block, padded = case
+    if kind == "none":
+        return n * n
+    out = subprocess.run(
+        [f"{build}/tools/attn-opt/attn-opt", path,
+         f"--attn-schedule-blocks=block-q={block} block-k={block}"],
+        check=True, capture_output=True, text=True).stdout
+    full = re.search(r"full_blocks = \[([^\]]*)\]", out).group(1)
+    partial = re.search(r"partial_blocks = \[([^\]]*)\]", out).group(1)
+    assert not partial.strip(), "a block-aligned mask has only full tiles"
+    q_tiles = math.ceil(n / block)
+    # Tiles are block x block except at the end of the sequence.
+    offsets = [int(x) for x in re.search(
+        r"full_offsets = \[([^\]]*)\]", out).group(1).split(",")]
+    blocks = [int(x) for x in full.split(",")] if full.strip() else []
+    size = lambda t: min(block, n - t * block)
+    pairs = 0
+    for qt in range(q_tiles):
+        for kt in blocks[offsets[qt]:offsets[qt + 1]]:
+            pairs += size(qt) * size(kt)
+    return pairs
+
+
+def prepare(build, out):
+    os.makedirs(out, exist_ok=True)
+    manifest = []
+    for role, cases in (("check", CHECKS), ("bench", BENCH)):
+        for case in cases:
+            name, b, h, n, d, dt, kind, block, padded = case
+            path = os.path.join(out, name + ".mlir")
+            with open(path, "w") as f:
+                f.write(module_for(case))
+            so = os.path.join(out, name + ".so")
+            print(f"compiling {name}", flush=True)
+            subprocess.run([f"{build}/tools/attn-compile/attn-compile", path,
+                            "-o", so, "--target", "gpu",
+                            f"--block-q={block}", f"--block-k={block}"],
+                           check=True)
+            manifest.append(dict(role=role, name=name, B=b, H=h, N=n, D=d,
+                                 dtype=dt, mask=kind, block=block,
+                                 padded=padded,
+                                 pairs=kept_pairs(build, path, case)
+                                 if role == "bench" else None))
+    with open(os.path.join(out, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+
+
+def reference_mask(c, lengths, torch, dev):
+    n = c["N"]
+    i = torch.arange(n, device=dev).view(n, 1)
+    j = torch.arange(n, device=dev).view(1, n)
+    kind, bs = c["mask"], c["block"]
+    if kind == "none":
+        keep = torch.ones(n, n, dtype=torch.bool, device=dev)
+    elif kind == "window":
+        keep = (i - j).abs() <= 20
+    elif kind == "causal":
+        keep = j <= i
+    elif kind == "chunk":
+        keep = (i // 48) == (j // 48)
+    elif kind == "blocks":
+        nb = math.ceil(n / bs)
+        qb, kb = i // bs, j // bs
+        keep = (((qb - kb).abs() <= 1) | (qb == 0) | (qb == nb - 1) |
+                (kb == 0) | (kb == nb - 1))
+    else:
+        raise ValueError(kind)
+    keep = keep.unsqueeze(0).expand(c["B"], n, n).clone()
+    if lengths is not None:
+        keep &= (j < lengths.view(-1, 1, 1))
+    return keep.unsqueeze(1)  # [B, 1, N, N]
+
+
+def run(build, out):
+    import ctypes
+    import torch
+    dev = "cuda"
+    ctypes.CDLL(os.path.join(build, "runtime", "libattnrt.so"),
+                mode=ctypes.RTLD_GLOBAL)
+    manifest = json.load(open(os.path.join(out, "manifest.json")))
+    dtypes = {"f32": torch.float32, "bf16": torch.bfloat16}
+    print("device:", torch.cuda.get_device_name(), "torch", torch.__version__)
+
+    def call(lib, name, tensors):
+        fn = getattr(lib, "attn_call_" + name)
+        fn.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
+        slots = (ctypes.c_void_p * len(tensors))(
+            *[t.data_ptr() for t in tensors])
+        fn(slots)
+
+    failures = 0
+    rows = []
+    for c in manifest:
+        lib = ctypes.CDLL(os.path.join(out, c["name"] + ".so"))
+        b, h, n, d = c["B"], c["H"], c["N"], c["D"]
+        dt = dtypes[c["dtype"]]
+        torch.manual_seed(int.from_bytes(os.urandom(4), "little"))
+        q, k, v = (torch.randn(b, h, n, d, device=dev, dtype=dt)
+                   for _ in range(3))
+        args = [q, k, v]
+        lengths = None
+        if c["padded"]:
+            lengths = torch.tensor([n, n // 3 + 1][:b] + [n] * max(0, b - 2),
+                                   dtype=torch.int32, device=dev)
+            if n < 64:
+                lengths[0] = 0  # a batch entry with every key padded
+            args.append(lengths)
+        o = torch.empty(b, h, n, d, device=dev, dtype=dt)
+        if c["role"] == "check":
+            call(lib, c["name"], args + [o])
+            torch.cuda.synchronize()
+            keep = reference_mask(c, lengths, torch, dev)
+            q64, k64, v64 = (x.double() for x in (q, k, v))
+            s = (q64 @ k64.transpose(-1, -2)) / math.sqrt(d)
+            s = s.masked_fill(~keep, float("-inf"))
+            p = torch.softmax(s, -1).nan_to_num(0.0)  # fully masked: zeros
+            ref = p @ v64
+            err = ((o.double() - ref).norm() / ref.norm()).item()
+            tol = 1e-4 if c["dtype"] == "f32" else 2e-2
+            ok = err < tol and not torch.isnan(o).any().item()
+            failures += not ok
+            print(f"check {c['name']:28s} rel err {err:.2e} "
+                  f"(< {tol:g}) {'ok' if ok else 'FAILED'}", flush=True)
+            continue
+        # Bench: medians of CUDA-event timings.
+        times = []
+        reps = 5 if n >= 16384 else 20
+        call(lib, c["name"], args + [o])  # warm-up
+        for _ in range(reps):
+            start = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
+            start.record()
+            call(lib, c["name"], args + [o])
+            end.record()
+            torch.cuda.synchronize()
+            times.append(start.elapsed_time(end))
+        ms = sorted(times)[len(times) // 2]
+        flop = 4.0 * b * h * d * c["pairs"]
+        rows.append((c["name"], n, c["pairs"] / (n * n), ms, flop / ms / 1e9))
+        print(f"bench {c['name']} {ms:.3f} ms", flush=True)
+    print(f"{'attn (CUDA-core kernel)':26s} {'N':>6s} {'dens':>6s} "
+          f"{'fwd ms':>9s} {'fwd TF/s':>9s}")
+    for r in rows:
+        print(f"{r[0]:26s} {r[1]:6d} {r[2]:6.3f} {r[3]:9.3f} {r[4]:9.2f}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4 or sys.argv[1] not in ("prepare", "run"):
+        sys.exit(__doc__)
+    mode, build, out = sys.argv[1:]
+    sys.exit(prepare(build, out) if mode == "prepare" else run(build, out))

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <unistd.h>
 #include <vector>
 
 using namespace attn::rt;
@@ -15,9 +17,14 @@ namespace {
 class LibraryTest : public ::testing::Test {
 protected:
   static void SetUpTestSuite() {
-    std::string command = std::string(ATTN_COMPILE) + " " + ATTN_TEST_INPUT +
-                          " -o " + ATTN_TEST_OUTPUT;
+    // ctest runs tests in parallel processes: each compiles to its own file
+    // and renames it into place (atomically).
+    std::string tmp =
+        std::string(ATTN_TEST_OUTPUT) + "." + std::to_string(getpid());
+    std::string command =
+        std::string(ATTN_COMPILE) + " " + ATTN_TEST_INPUT + " -o " + tmp;
     ASSERT_EQ(std::system(command.c_str()), 0) << command;
+    ASSERT_EQ(std::rename(tmp.c_str(), ATTN_TEST_OUTPUT), 0);
   }
 
   std::unique_ptr<Library> open() {

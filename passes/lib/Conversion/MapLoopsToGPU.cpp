@@ -111,13 +111,10 @@ LogicalResult mapForall(scf::ForallOp outer) {
 /// Host code: buffers become device buffers; nothing else may touch them.
 LogicalResult moveHostMemoryToDevice(func::FuncOp fn) {
   SmallVector<Operation *> hostOps;
+  // Kernel bodies are not host code: do not walk into launches.
   fn.getBody().walk<WalkOrder::PreOrder>([&](Operation *op) {
-    if (isa<gpu::LaunchOp>(op)) {
-      hostOps.push_back(op);
-      return WalkResult::skip();
-    }
     hostOps.push_back(op);
-    return WalkResult::advance();
+    return isa<gpu::LaunchOp>(op) ? WalkResult::skip() : WalkResult::advance();
   });
   for (Operation *op : hostOps) {
     OpBuilder b(op);

@@ -7,3 +7,38 @@ func.func @linear(%q: tensor<1x1x64x16xf32>) -> tensor<1x1x64x16xf32> {
   %o = attn.linear %q, %q, %q feature_map %phi : tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x1x64x16xf32>
   return %o : tensor<1x1x64x16xf32>
 }
+
+// -----
+
+// Tile ops are lowered per warp, inside the kernels attn-map-loops-to-gpu
+// makes.
+func.func @not_mapped(%q: memref<16x64xbf16>, %m: memref<16xf32>, %l: memref<16xf32>, %acc: memref<16x64xf32>, %o: memref<16x64xbf16>) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{is not in a gpu.launch}}
+  attn.tile.softmax_step %q, %q, %q into %m, %l, %acc offsets(%c0, %c0) scale 1.25e-01 : memref<16x64xbf16>, memref<16x64xbf16>, memref<16x64xbf16>, memref<16xf32>, memref<16x64xf32>
+  return
+}
+
+// -----
+
+// The statistics and accumulator become registers: nothing else may use
+// them.
+func.func @state_read_elsewhere(%q: memref<16x64xbf16>, %o: memref<16x64xbf16>, %r: memref<f32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c32 = arith.constant 32 : index
+  %zero = arith.constant 0.0 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c32, %sy = %c1, %sz = %c1) {
+    %m = memref.alloca() : memref<16xf32>
+    %l = memref.alloca() : memref<16xf32>
+    %acc = memref.alloca() : memref<16x64xf32>
+    linalg.fill ins(%zero : f32) outs(%acc : memref<16x64xf32>)
+    attn.tile.softmax_step %q, %q, %q into %m, %l, %acc offsets(%c0, %c0) scale 1.25e-01 : memref<16x64xbf16>, memref<16x64xbf16>, memref<16x64xbf16>, memref<16xf32>, memref<16x64xf32>
+    // expected-error @+1 {{uses a softmax tile's statistics or accumulator}}
+    %x = memref.load %acc[%c0, %c0] : memref<16x64xf32>
+    memref.store %x, %r[] : memref<f32>
+    attn.tile.softmax_finalize %l, %acc into %o : memref<16xf32>, memref<16x64xf32>, memref<16x64xbf16>
+    gpu.terminator
+  }
+  return
+}

@@ -1,47 +1,99 @@
 // Each step of --lower-to-gpu on its own flag, then the whole pipeline.
-// RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=1 | FileCheck %s --check-prefix=TILE
-// RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=1 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-convert-tiles-to-gpu | FileCheck %s --check-prefix=TILES
-// RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=1 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --attn-convert-tiles-to-gpu --attn-map-loops-to-gpu | FileCheck %s --check-prefix=MAP
+// RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 | FileCheck %s --check-prefix=TILE
+// RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --attn-map-loops-to-gpu=lanes-per-iteration=32 | FileCheck %s --check-prefix=MAP
+// RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-tiles-to-gpu | FileCheck %s --check-prefix=WARP
 // RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s --check-prefix=PTX
 // RUN: %if ptxas %{ attn-opt %s --lower-to-gpu | FileCheck %s --check-prefix=CUBIN %}
 
-// One thread per query row: an inner loop over the 64 rows of each query
-// tile, each with its own statistics, clipped past the sequence's end.
+// A row group of 16 query rows per instance: an inner loop over the four
+// groups of each 64-row query tile, each with its own statistics, clipped
+// past the sequence's end.
+// TILE-LABEL: func.func @attend(
 // TILE: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 2) {
-// TILE:   scf.forall (%[[ROW:.*]]) in (64) {
+// TILE:   scf.forall (%[[ROW:.*]]) in (4) {
 // TILE:     arith.maxsi
-// TILE:     memref.alloca() : memref<1xf32>
-// TILE:     memref.alloca() : memref<1x32xf32>
+// TILE:     memref.alloca() : memref<16xf32>
+// TILE:     memref.alloca() : memref<16x32xf32>
 // TILE:     attn.tile.softmax_step {{.*}} where {
 // TILE:     attn.tile.softmax_finalize
 
-// The tile ops become scalar loops: per key, the predicate, the dot
-// product, the rescale when the maximum grows, the accumulation.
-// TILES-NOT: attn.tile
-// TILES: scf.for
-// TILES: scf.if %{{.*}} -> (f32, f32)
-// TILES: arith.cmpf ogt
-// TILES: scf.if
-// TILES: math.exp
-
-// The outer loop indexes blocks (query tiles on x), the inner one threads;
-// the schedule tables are read inside the kernel; the output is device
-// memory.
+// The outer loop indexes blocks (query tiles on x), the inner one warps:
+// 4 x 32 threads, the row group being thread.x / 32; the schedule tables
+// are read inside the kernel; the output is device memory.
+// MAP-LABEL: func.func @attend(
 // MAP: %[[OUT:.*]] = gpu.alloc () : memref<1x2x100x32xf32>
-// MAP: gpu.launch blocks(%[[BX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c2{{.*}}, %{{.*}} = %c2{{.*}}, %{{.*}} = %c1{{.*}}) threads(%[[TX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c64{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}})
+// MAP: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c2{{.*}}, %{{.*}} = %c2{{.*}}, %{{.*}} = %c1{{.*}}) threads(%[[TX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}})
+// MAP: %[[GROUP:.*]] = arith.divui %[[TX]], %c32
 // MAP: memref.get_global @__attn_partial_offsets
 // MAP: gpu.terminator
 // MAP-NOT: scf.forall
 
-// The host function keeps attn-compile's C ABI and launches the kernel.
+// f32 runs a row per lane: the lane's statistics and accumulator row, the
+// per-key loop with the predicate and the rescale when the maximum grows.
+// WARP-LABEL: func.func @attend(
+// WARP-NOT: dynamic_shared_memory_size
+// WARP: gpu.launch
+// WARP-DAG: memref.alloca() : memref<1xf32>
+// WARP-DAG: memref.alloca() : memref<1x32xf32>
+// WARP: gpu.lane_id
+// WARP: scf.for
+// WARP: scf.if %{{.*}} -> (f32, f32)
+// WARP: arith.cmpf ogt
+// WARP: math.exp
+// WARP-NOT: attn.tile
+// WARP-NOT: nvvm.mma.sync
+// WARP: return
+
+// bf16 runs on tensor cores: the launch gets shared memory for a padded
+// 64x(64+8) key and value tile each; the lane's fragments are registers
+// (constant indices); K and V are staged by cp.async, zero-filled past the
+// tile's end; S and PV are mma.sync over ldmatrix fragments (V transposed);
+// the row maxima go across the lanes of a row; the output pairs are
+// written once per row.
+// WARP-LABEL: func.func @attend_bf16(
+// WARP: gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c128{{.*}}, {{.*}}) dynamic_shared_memory_size %c18432_i32
+// WARP-DAG: memref.alloca() : memref<2xf32>
+// WARP-DAG: memref.alloca() : memref<32xf32>
+// WARP: memref.store %{{.*}}, %{{.*}}[%c0{{.*}}] : memref<2xf32>
+// WARP: scf.for
+// WARP: gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+// WARP: memref.view {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>
+// WARP: gpu.barrier
+// WARP: nvgpu.device_async_copy {{.*}}, 8, %{{.*}} {bypassL1}
+// WARP: nvgpu.device_async_create_group
+// WARP: nvgpu.device_async_wait %{{.*}} {numGroups = 1 : i32}
+// WARP: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false}
+// WARP: nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<bf16>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
+// WARP: arith.cmpi sge
+// WARP: gpu.shuffle  xor %{{.*}}, %{{.*}}, %{{.*}} : f32
+// WARP: math.exp2
+// WARP: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
+// WARP: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true}
+// WARP: nvvm.mma.sync
+// WARP: gpu.shuffle  xor
+// WARP: vector.store %{{.*}} : memref<?x64xbf16, strided<[64, 1], offset: ?>>, vector<2xbf16>
+// WARP-NOT: attn.tile
+// WARP: return
+
+// The host functions keep attn-compile's C ABI and launch the kernels,
+// PTX for sm_90a; the bf16 one on tensor cores, with dynamic shared memory.
 // PTX: llvm.func @attend(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr)
 // PTX: gpu.launch_func{{ +}}@attend_kernel::@attend_kernel blocks in
 // PTX: gpu.binary @attend_kernel
-// PTX-SAME: chip = "sm_90a"
 // PTX-SAME: .target sm_90a
 // PTX-SAME: .entry attend_kernel(
+// PTX: llvm.func @attend_bf16(
+// PTX: gpu.launch_func{{ +}}@attend_bf16_kernel::@attend_bf16_kernel blocks in {{.*}} dynamic_shared_memory_size
+// PTX: gpu.binary @attend_bf16_kernel
+// PTX-SAME: chip = "sm_90a"
+// PTX-SAME: .entry attend_bf16_kernel(
+// PTX-SAME: ldmatrix.sync.aligned.m8n8.x4.shared.b16
+// PTX-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// PTX-SAME: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
+// PTX-SAME: cp.async.cg.shared.global
 
 // CUBIN: gpu.binary @attend_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
+// CUBIN: gpu.binary @attend_bf16_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
 
 func.func @attend(%q: tensor<1x2x100x32xf32>, %len: tensor<1xi32>) -> tensor<1x2x100x32xf32> {
   %w = attn.mask.window radius 10
@@ -49,4 +101,12 @@ func.func @attend(%q: tensor<1x2x100x32xf32>, %len: tensor<1xi32>) -> tensor<1x2
   %m = attn.mask.intersect %w, %p : !attn.mask, !attn.mask
   %o = attn.sdpa %q, %q, %q mask %m : tensor<1x2x100x32xf32>, tensor<1x2x100x32xf32>, tensor<1x2x100x32xf32>, !attn.mask -> tensor<1x2x100x32xf32>
   return %o : tensor<1x2x100x32xf32>
+}
+
+func.func @attend_bf16(%q: tensor<1x2x100x64xbf16>, %len: tensor<1xi32>) -> tensor<1x2x100x64xbf16> {
+  %w = attn.mask.window radius 10
+  %p = attn.mask.key_padding %len : tensor<1xi32>
+  %m = attn.mask.intersect %w, %p : !attn.mask, !attn.mask
+  %o = attn.sdpa %q, %q, %q mask %m : tensor<1x2x100x64xbf16>, tensor<1x2x100x64xbf16>, tensor<1x2x100x64xbf16>, !attn.mask -> tensor<1x2x100x64xbf16>
+  return %o : tensor<1x2x100x64xbf16>
 }

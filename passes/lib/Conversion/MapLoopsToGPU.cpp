@@ -2,7 +2,8 @@
 //
 // attn-tile's loops are the GPU's grid: the outer scf.forall over (batch,
 // head, query tile) indexes blocks and the inner one over row groups
-// indexes threads. Everything else in the outer body is per-tile
+// indexes threads, or warps (lanes-per-iteration=32) for the tile ops that
+// are lowered per warp. Everything else in the outer body is per-tile
 // bookkeeping without side effects (offsets, clipping), which every thread
 // of the block computes for itself.
 //
@@ -37,7 +38,7 @@ bool isRematerializable(Operation *op) {
                 isa<memref::GetGlobalOp>(op));
 }
 
-LogicalResult mapForall(scf::ForallOp outer) {
+LogicalResult mapForall(scf::ForallOp outer, int64_t lanesPerIteration) {
   Location loc = outer.getLoc();
   if (!outer.isNormalized() || outer.getRank() > 3 ||
       !outer.getOutputs().empty())
@@ -58,12 +59,14 @@ LogicalResult mapForall(scf::ForallOp outer) {
   if (inner) {
     ArrayRef<int64_t> ub = inner.getStaticUpperBound();
     if (!inner.isNormalized() || inner.getRank() != 1 ||
-        ShapedType::isDynamic(ub[0]) || ub[0] > kMaxThreads ||
+        ShapedType::isDynamic(ub[0]) ||
+        ub[0] * lanesPerIteration > kMaxThreads ||
         !inner.getOutputs().empty())
       return inner.emitOpError("cannot be mapped to GPU threads: it needs "
                                "one normalized dimension of at most ")
-             << kMaxThreads << " iterations";
-    threads = ub[0];
+             << kMaxThreads / lanesPerIteration << " iterations of "
+             << lanesPerIteration << " threads";
+    threads = ub[0] * lanesPerIteration;
     // Every thread runs the rest of the outer body.
     for (Operation &op : body->without_terminator())
       if (&op != inner.getOperation() && !isMemoryEffectFree(&op))
@@ -99,7 +102,12 @@ LogicalResult mapForall(scf::ForallOp outer) {
       b.clone(op, map);
       continue;
     }
-    map.map(inner.getInductionVar(0), launch.getThreadIds().x);
+    Value iteration = launch.getThreadIds().x;
+    if (lanesPerIteration != 1)
+      iteration = arith::DivUIOp::create(
+          b, loc, iteration,
+          arith::ConstantIndexOp::create(b, loc, lanesPerIteration));
+    map.map(inner.getInductionVar(0), iteration);
     for (Operation &nested : inner.getBody()->without_terminator())
       b.clone(nested, map);
   }
@@ -143,6 +151,7 @@ LogicalResult moveHostMemoryToDevice(func::FuncOp fn) {
 
 struct MapLoopsToGPUPass
     : public mlir::attn::impl::MapLoopsToGPUBase<MapLoopsToGPUPass> {
+  using Base::Base;
   void runOnOperation() override {
     func::FuncOp fn = getOperation();
     SmallVector<scf::ForallOp> loops;
@@ -150,8 +159,14 @@ struct MapLoopsToGPUPass
       if (!f->getParentOfType<scf::ForallOp>())
         loops.push_back(f);
     });
+    if (lanesPerIteration < 1 || lanesPerIteration > kMaxThreads) {
+      fn.emitError("attn-map-loops-to-gpu: lanes-per-iteration must be in "
+                   "[1, ")
+          << kMaxThreads << "], got " << lanesPerIteration;
+      return signalPassFailure();
+    }
     for (scf::ForallOp loop : loops)
-      if (failed(mapForall(loop)))
+      if (failed(mapForall(loop, lanesPerIteration)))
         return signalPassFailure();
     if (failed(moveHostMemoryToDevice(fn)))
       return signalPassFailure();

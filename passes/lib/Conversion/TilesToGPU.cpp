@@ -1,18 +1,27 @@
-//===- TilesToGPU.cpp - attn tile ops to scalar code per GPU thread -------===//
+//===- TilesToGPU.cpp - attn tile ops to code for one GPU warp ------------===//
 //
-// The thread-per-row form of attention on the GPU: attn-tile (with
-// rows-per-instance 1) gives every thread its own query row, its own f32
-// statistics and accumulator, and the same key tiles as the rest of its
-// block. Here each softmax_step becomes, per row, one loop over the tile's
-// keys doing the online-softmax update per key:
+// After attn-map-loops-to-gpu (a warp per row group), every tile op in a
+// kernel is run by the 32 lanes of one warp, for that warp's row group.
+// The row group's statistics and accumulator, which attn-tile allocates as
+// [rows] and [rows, Dv] buffers, are first re-laid out as each lane's own
+// part (its fragment), so that they are registers; then each op is lowered
+// in one of two forms:
 //
-//   s = scale * q.k_j   (skipped where the predicate drops the pair)
-//   if s > m: acc *= exp(m - s); l *= exp(m - s); m = s
-//   p = exp(s - m); l += p; acc += p v_j
-//
-// Threads of a warp read the same key and value elements at the same time
-// (one broadcast load per warp). This is the CUDA-core kernel; tensor-core
-// kernels lower the same tile ops per warp.
+// - tensor cores (bf16/f16, 16-row groups): the accumulator fragment is
+//   that of mma.sync.m16n8k16, lane l owning rows l/4 and l/4 + 8 and
+//   columns 8j + 2(l%4) + {0,1}. softmax_step stages the key and value tile
+//   in shared memory (the whole block, cp.async), then per warp
+//     S = Q K^T                 (ldmatrix, mma.sync; f32)
+//     m' = max(m, rowmax(S))    (the four lanes of a row by shuffles)
+//     P = exp2(S c - m'), l = l exp2(m - m') + rowsum(P), acc = acc exp2(m - m') + P V
+//   with c = scale log2(e): the fragment's m is in that base-2 domain and
+//   its l is the lane's partial sum; softmax_finalize adds the four partial
+//   sums of a row and writes the row once.
+// - one row per lane (other element types): each softmax_step becomes the
+//   per-key online-softmax loop for the lane's row, on CUDA cores:
+//     s = scale * q.k_j   (skipped where the predicate drops the pair)
+//     if s > m: acc *= exp(m - s); l *= exp(m - s); m = s
+//     p = exp(s - m); l += p; acc += p v_j
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,8 +29,13 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_CONVERTTILESTOGPU
@@ -180,28 +194,820 @@ LogicalResult lowerSoftmaxFinalize(SoftmaxFinalizeOp op) {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// Row groups and their fragments
+//===----------------------------------------------------------------------===//
+
+enum class Form { TensorCore, RowPerLane };
+
+constexpr int64_t kWarpSize = 32;
+/// Rows of an mma.sync.m16n8k16 accumulator: a warp's row group.
+constexpr int64_t kMmaRows = 16;
+/// Shared-memory rows are padded by 16 bytes so that the eight rows one
+/// ldmatrix phase reads start in different banks.
+constexpr int64_t kSmemPad = 8;
+
+/// The alloca a tile-op operand views, through subviews and casts.
+memref::AllocaOp stateBuffer(Value v) {
+  while (true) {
+    if (auto alloca = v.getDefiningOp<memref::AllocaOp>())
+      return alloca;
+    if (auto view = v.getDefiningOp<memref::SubViewOp>())
+      v = view.getSource();
+    else if (auto cast = v.getDefiningOp<memref::CastOp>())
+      v = cast.getSource();
+    else
+      return {};
+  }
+}
+
+/// A static upper bound of an index: constants and min/max of bounded
+/// values (how attn-tile clips tiles).
+std::optional<int64_t> upperBound(Value v) {
+  if (std::optional<int64_t> c = getConstantIntValue(v))
+    return c;
+  if (auto min = v.getDefiningOp<arith::MinSIOp>()) {
+    std::optional<int64_t> l = upperBound(min.getLhs()),
+                           r = upperBound(min.getRhs());
+    if (l && r)
+      return std::min(*l, *r);
+    return l ? l : r;
+  }
+  if (auto max = v.getDefiningOp<arith::MaxSIOp>()) {
+    std::optional<int64_t> l = upperBound(max.getLhs()),
+                           r = upperBound(max.getRhs());
+    if (l && r)
+      return std::max(*l, *r);
+  }
+  return std::nullopt;
+}
+
+/// A static upper bound of a 2-D tile's row count.
+std::optional<int64_t> rowBound(Value memref) {
+  auto type = cast<MemRefType>(memref.getType());
+  if (!type.isDynamicDim(0))
+    return type.getDimSize(0);
+  if (auto cast = memref.getDefiningOp<memref::CastOp>())
+    return rowBound(cast.getSource());
+  auto view = memref.getDefiningOp<memref::SubViewOp>();
+  if (!view)
+    return std::nullopt;
+  llvm::SmallBitVector dropped = view.getDroppedDims();
+  SmallVector<OpFoldResult> sizes = view.getMixedSizes();
+  for (unsigned i = 0; i < sizes.size(); ++i) {
+    if (dropped.test(i))
+      continue;
+    if (std::optional<int64_t> c = getConstantIntValue(sizes[i]))
+      return c;
+    return upperBound(cast<Value>(sizes[i]));
+  }
+  return std::nullopt;
+}
+
+/// Whether `v` is the same in every thread of a block of `launch`.
+bool isUniform(Value v, gpu::LaunchOp launch) {
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    if (!launch->isAncestor(arg.getOwner()->getParentOp()))
+      return true;
+    if (arg.getOwner() == &launch.getBody().front()) {
+      gpu::KernelDim3 t = launch.getThreadIds();
+      return v != t.x && v != t.y && v != t.z;
+    }
+    auto loop = dyn_cast<scf::ForOp>(arg.getOwner()->getParentOp());
+    return loop && v == loop.getInductionVar() &&
+           isUniform(loop.getLowerBound(), launch) &&
+           isUniform(loop.getUpperBound(), launch) &&
+           isUniform(loop.getStep(), launch);
+  }
+  Operation *def = v.getDefiningOp();
+  if (!launch->isProperAncestor(def))
+    return true;
+  if (isa<gpu::ThreadIdOp, gpu::LaneIdOp>(def) || def->getNumRegions() != 0)
+    return false;
+  return llvm::all_of(def->getOperands(),
+                      [&](Value o) { return isUniform(o, launch); });
+}
+
+/// Whether every thread of the block reaches `op` the same number of times,
+/// which the block-wide barriers of the tensor-core form need.
+bool reachedByWholeBlock(Operation *op, gpu::LaunchOp launch) {
+  for (Operation *p = op->getParentOp(); p != launch; p = p->getParentOp()) {
+    if (auto ifOp = dyn_cast<scf::IfOp>(p)) {
+      if (!isUniform(ifOp.getCondition(), launch))
+        return false;
+    } else if (auto loop = dyn_cast<scf::ForOp>(p)) {
+      if (!isUniform(loop.getLowerBound(), launch) ||
+          !isUniform(loop.getUpperBound(), launch) ||
+          !isUniform(loop.getStep(), launch))
+        return false;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+/// Row stride a multiple of 8 elements and unit column stride: 16-byte
+/// aligned rows for cp.async and 4-byte element pairs for the fragments.
+bool hasAlignedRows(Value memref) {
+  auto type = cast<MemRefType>(memref.getType());
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)))
+    return false;
+  return strides[1] == 1 && !ShapedType::isDynamic(strides[0]) &&
+         strides[0] % 8 == 0;
+}
+
+/// The key-tile rows the tensor-core form stages, or nullopt where `op`
+/// does not fit it.
+std::optional<int64_t> tensorCoreKeyRows(SoftmaxStepOp op, int64_t rows,
+                                         gpu::LaunchOp launch) {
+  auto qType = cast<MemRefType>(op.getQuery().getType());
+  auto kType = cast<MemRefType>(op.getKey().getType());
+  auto vType = cast<MemRefType>(op.getValue().getType());
+  Type elem = qType.getElementType();
+  if (!(elem.isBF16() || elem.isF16()) || kType.getElementType() != elem ||
+      vType.getElementType() != elem || rows != kMmaRows)
+    return std::nullopt;
+  int64_t d = qType.getDimSize(1), dv = vType.getDimSize(1);
+  if (ShapedType::isDynamic(d) || ShapedType::isDynamic(dv) || d % 16 ||
+      dv % 16 || kType.getDimSize(1) != d)
+    return std::nullopt;
+  if (!hasAlignedRows(op.getQuery()) || !hasAlignedRows(op.getKey()) ||
+      !hasAlignedRows(op.getValue()))
+    return std::nullopt;
+  std::optional<int64_t> keys = rowBound(op.getKey());
+  std::optional<int64_t> values = rowBound(op.getValue());
+  if (!keys || !values || *keys <= 0 || *values > *keys || *keys % 16)
+    return std::nullopt;
+  if (!getConstantIntValue(launch.getBlockSizeX()) ||
+      !reachedByWholeBlock(op, launch))
+    return std::nullopt;
+  return keys;
+}
+
+/// attn-tile's statistics and accumulator of one row group, and what they
+/// become: each lane's part of them.
+struct RowGroup {
+  memref::AllocaOp max, sum, acc;
+  Form form = Form::TensorCore;
+  int64_t rows = 0, dv = 0;
+  Value laneMax, laneSum, laneAcc;
+};
+
+/// The lane's part of a row group's state, in the place of attn-tile's
+/// buffers. Tensor cores: [2] statistics (rows l/4, l/4 + 8) and [Dv/2]
+/// accumulator (4 per 8 columns); one row per lane: [1] and [1, Dv].
+void allocateLaneState(RowGroup &g) {
+  auto make = [&](memref::AllocaOp old, ArrayRef<int64_t> shape) -> Value {
+    if (!old)
+      return {};
+    OpBuilder b(old);
+    return memref::AllocaOp::create(
+        b, old.getLoc(), MemRefType::get(shape, b.getF32Type()));
+  };
+  bool tc = g.form == Form::TensorCore;
+  g.laneMax = make(g.max, {tc ? 2 : 1});
+  g.laneSum = make(g.sum, {tc ? 2 : 1});
+  g.laneAcc = tc ? make(g.acc, {g.dv / 2}) : make(g.acc, {1, g.dv});
+}
+
+/// Views, fills and tile ops of `buffer`, innermost first; fails on any
+/// other use.
+LogicalResult collectStateUses(Value buffer, SmallVectorImpl<Operation *> &uses) {
+  for (Operation *user : buffer.getUsers()) {
+    if (isa<memref::SubViewOp, memref::CastOp>(user)) {
+      if (failed(collectStateUses(user->getResult(0), uses)))
+        return failure();
+    } else if (!isa<linalg::FillOp, SoftmaxStepOp, SoftmaxFinalizeOp>(user)) {
+      return user->emitOpError(
+          "uses a softmax tile's statistics or accumulator; on the GPU only "
+          "fills and attn tile ops may (they live in registers)");
+    }
+    uses.push_back(user);
+  }
+  return success();
+}
+
+/// Fills of attn-tile's buffer become fills of the lane's part.
+void replaceFills(ArrayRef<Operation *> uses, Value lane, Form form) {
+  for (Operation *use : uses) {
+    auto fill = dyn_cast<linalg::FillOp>(use);
+    if (!fill)
+      continue;
+    OpBuilder b(fill);
+    Value value = fill.getInputs()[0];
+    if (form == Form::RowPerLane) {
+      linalg::FillOp::create(b, fill.getLoc(), value, lane);
+    } else {
+      // Constant indices only, so that the fragment stays in registers.
+      for (int64_t i = 0, e = cast<MemRefType>(lane.getType()).getDimSize(0);
+           i < e; ++i)
+        memref::StoreOp::create(
+            b, fill.getLoc(), value, lane,
+            ValueRange{arith::ConstantIndexOp::create(b, fill.getLoc(), i)});
+    }
+    fill.erase();
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Tensor-core form
+//===----------------------------------------------------------------------===//
+
+struct WarpEmitter : ScalarEmitter {
+  Type elem; // bf16 or f16
+  Value lane, fragRow, fragCol;
+
+  WarpEmitter(OpBuilder &b, Location loc, Type elem)
+      : ScalarEmitter{b, loc}, elem(elem) {
+    lane = gpu::LaneIdOp::create(b, loc, IntegerAttr());
+    fragRow = arith::DivUIOp::create(b, loc, lane, idx(4));
+    fragCol = mul(arith::RemUIOp::create(b, loc, lane, idx(4)), 2);
+  }
+
+  Value add(Value a, int64_t c) {
+    return c ? arith::AddIOp::create(b, loc, a, idx(c)).getResult() : a;
+  }
+  Value add(Value a, Value c) { return arith::AddIOp::create(b, loc, a, c); }
+  Value mul(Value a, int64_t c) {
+    return arith::MulIOp::create(b, loc, a, idx(c));
+  }
+  Value lt(Value a, Value c) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, a, c);
+  }
+  Value select(Value c, Value t, Value f) {
+    return arith::SelectOp::create(b, loc, c, t, f);
+  }
+  Value i32(int64_t v) {
+    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+  }
+  /// Fragment pairs start at even columns of rows aligned to 8 elements.
+  llvm::MaybeAlign pairAlignment(Type t) {
+    return llvm::Align(2 * t.getIntOrFloatBitWidth() / 8);
+  }
+  /// An element pair as the i32 register mma.sync takes.
+  Value asRegister(Value pair) {
+    Value word = vector::BitCastOp::create(
+        b, loc, VectorType::get({1}, b.getI32Type()), pair);
+    return vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0});
+  }
+  /// Two f32 as a register of two `elem`.
+  Value pack(Value x, Value y) {
+    Value pair = vector::FromElementsOp::create(
+        b, loc, VectorType::get({2}, b.getF32Type()), ValueRange{x, y});
+    return asRegister(arith::TruncFOp::create(
+        b, loc, VectorType::get({2}, elem), pair));
+  }
+  /// ldmatrix.x4 at this lane's row address: four 8x8 matrices.
+  SmallVector<Value, 4> ldmatrix(Value smem, Value row, Value col,
+                                 bool transpose) {
+    Value m = nvgpu::LdMatrixOp::create(b, loc, VectorType::get({4, 2}, elem),
+                                        smem, ValueRange{row, col}, transpose,
+                                        4);
+    SmallVector<Value, 4> regs;
+    for (int64_t i = 0; i < 4; ++i)
+      regs.push_back(asRegister(
+          vector::ExtractOp::create(b, loc, m, ArrayRef<int64_t>{i})));
+    return regs;
+  }
+  /// c + a b for one m16n8k16 tile (a: 4 registers, b: 2, c: 4 f32).
+  SmallVector<Value, 4> mma(ArrayRef<Value> a, ArrayRef<Value> bRegs,
+                            ArrayRef<Value> c) {
+    Type f32 = b.getF32Type();
+    auto result =
+        LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+    NVVM::MMATypes ptx =
+        elem.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+    Value d = NVVM::MmaOp::create(
+        b, loc, result, a, bRegs, c, ArrayRef<int64_t>{16, 8, 16},
+        std::nullopt, std::nullopt, std::array<NVVM::MMATypes, 2>{ptx, ptx},
+        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                       NVVM::MMALayout::col});
+    SmallVector<Value, 4> out;
+    for (int64_t i = 0; i < 4; ++i)
+      out.push_back(LLVM::ExtractValueOp::create(b, loc, d, i));
+    return out;
+  }
+  /// The sum (or max) of the four lanes that share a fragment row.
+  Value quadReduce(Value v, bool max) {
+    for (int32_t offset : {1, 2}) {
+      Value other = gpu::ShuffleOp::create(b, loc, v, offset, kWarpSize,
+                                           gpu::ShuffleMode::XOR)
+                        .getShuffleResult();
+      v = max ? arith::MaxNumFOp::create(b, loc, v, other).getResult()
+              : arith::AddFOp::create(b, loc, v, other).getResult();
+    }
+    return v;
+  }
+  Value loadLane(Value buffer, int64_t i) {
+    return memref::LoadOp::create(b, loc, buffer, ValueRange{idx(i)});
+  }
+  void storeLane(Value v, Value buffer, int64_t i) {
+    memref::StoreOp::create(b, loc, v, buffer, ValueRange{idx(i)});
+  }
+};
+
+/// Block-wide asynchronous copy of `rows` x `width` elements of `src`
+/// (fewer rows where it is clipped: zero-filled) into `dst`, 16 bytes per
+/// copy; returns the copy group.
+Value stageTile(WarpEmitter &e, Value src, Value dst, int64_t rows,
+                int64_t width, int64_t threads) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value srcRows = e.dim(src, 0);
+  Value lastRow =
+      arith::MaxSIOp::create(b, loc, arith::SubIOp::create(b, loc, srcRows,
+                                                           e.idx(1)),
+                             e.idx(0));
+  int64_t perRow = width / 8, chunks = rows * perRow;
+  auto token = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+  SmallVector<Value> copies;
+  for (int64_t first = 0; first < chunks; first += threads) {
+    Value chunk = e.add(tid, first);
+    // The last round may have more threads than chunks: they repeat the
+    // last chunk.
+    if (first + threads > chunks)
+      chunk = arith::MinUIOp::create(b, loc, chunk, e.idx(chunks - 1));
+    Value row = arith::DivUIOp::create(b, loc, chunk, e.idx(perRow));
+    Value col = e.mul(arith::RemUIOp::create(b, loc, chunk, e.idx(perRow)), 8);
+    Value inside = e.lt(row, srcRows);
+    Value bytes = e.select(inside, e.idx(8), e.idx(0));
+    Value from = arith::MinSIOp::create(b, loc, row, lastRow);
+    copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
+        b, loc, token, dst, ValueRange{row, col}, src, ValueRange{from, col},
+        b.getIndexAttr(8), bytes, b.getUnitAttr()));
+  }
+  return nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, token, copies);
+}
+
+/// Shared memory of a tensor-core softmax_step: the key tile, then the
+/// value tile, rows padded.
+int64_t stagedBytes(int64_t keyRows, int64_t d, int64_t dv, Type elem) {
+  return keyRows * (d + dv + 2 * kSmemPad) * elem.getIntOrFloatBitWidth() / 8;
+}
+
+void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
+                            int64_t keyRows, int64_t threads) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
+  Type elem = cast<MemRefType>(q.getType()).getElementType();
+  WarpEmitter e(b, loc, elem);
+  MLIRContext *ctx = b.getContext();
+  int64_t d = cast<MemRefType>(q.getType()).getDimSize(1), dv = g.dv;
+  int64_t nTiles = keyRows / 8, dTiles = dv / 8;
+  Value mq = e.dim(q, 0), mk = e.dim(k, 0);
+
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  Value base = gpu::DynamicSharedMemoryOp::create(
+      b, loc,
+      MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                      MemRefLayoutAttrInterface{}, workgroup));
+  auto tileType = [&](int64_t width) {
+    return MemRefType::get({keyRows, width + kSmemPad}, elem,
+                           MemRefLayoutAttrInterface{}, workgroup);
+  };
+  Value kShared = memref::ViewOp::create(b, loc, tileType(d), base, e.idx(0),
+                                         ValueRange{});
+  Value vShared = memref::ViewOp::create(
+      b, loc, tileType(dv), base,
+      e.idx(stagedBytes(keyRows, d, 0, elem) -
+            keyRows * kSmemPad * elem.getIntOrFloatBitWidth() / 8),
+      ValueRange{});
+
+  // Every warp is done with the previous tile before it is overwritten.
+  gpu::BarrierOp::create(b, loc);
+  Value keysCopied = stageTile(e, k, kShared, keyRows, d, threads);
+  Value valuesCopied = stageTile(e, v, vShared, keyRows, dv, threads);
+
+  // This warp's query rows as A fragments: a[ks] covers columns
+  // [16 ks, 16 ks + 16); rows past the tile's end are zeros.
+  auto loadRow = [&](Value row) {
+    SmallVector<Type> types(d / 8, b.getI32Type());
+    auto ifOp = scf::IfOp::create(
+        b, loc, e.lt(row, mq),
+        [&](OpBuilder &, Location) {
+          SmallVector<Value> regs;
+          for (int64_t j = 0; j < d / 8; ++j)
+            regs.push_back(e.asRegister(vector::LoadOp::create(
+                b, loc, VectorType::get({2}, elem), q,
+                ValueRange{row, e.add(e.fragCol, 8 * j)},
+                /*nontemporal=*/false, e.pairAlignment(elem))));
+          scf::YieldOp::create(b, loc, regs);
+        },
+        [&](OpBuilder &, Location) {
+          scf::YieldOp::create(b, loc,
+                               SmallVector<Value>(d / 8, e.i32(0)));
+        });
+    return SmallVector<Value>(ifOp.getResults());
+  };
+  SmallVector<Value> top = loadRow(e.fragRow);
+  SmallVector<Value> bottom = loadRow(e.add(e.fragRow, 8));
+
+  nvgpu::DeviceAsyncWaitOp::create(b, loc, keysCopied, b.getI32IntegerAttr(1));
+  gpu::BarrierOp::create(b, loc);
+
+  // S = Q K^T. ldmatrix.x4 gives the B fragments of two key tiles of 8 at
+  // once: lanes 0-15 address keys [0, 8) + ..., lanes 16-31 keys [8, 16).
+  Value kRow = e.add(e.mul(arith::DivUIOp::create(b, loc, e.lane, e.idx(16)), 8),
+                     arith::RemUIOp::create(b, loc, e.lane, e.idx(8)));
+  Value kCol = e.mul(
+      arith::RemUIOp::create(
+          b, loc, arith::DivUIOp::create(b, loc, e.lane, e.idx(8)), e.idx(2)),
+      8);
+  SmallVector<SmallVector<Value, 4>> s(nTiles,
+                                       SmallVector<Value, 4>(4, e.cst(0.0)));
+  for (int64_t ks = 0; ks < d / 16; ++ks) {
+    SmallVector<Value, 4> a = {top[2 * ks], bottom[2 * ks], top[2 * ks + 1],
+                               bottom[2 * ks + 1]};
+    for (int64_t np = 0; np < nTiles / 2; ++np) {
+      SmallVector<Value, 4> m = e.ldmatrix(kShared, e.add(kRow, 16 * np),
+                                           e.add(kCol, 16 * ks), false);
+      s[2 * np] = e.mma(a, {m[0], m[1]}, s[2 * np]);
+      s[2 * np + 1] = e.mma(a, {m[2], m[3]}, s[2 * np + 1]);
+    }
+  }
+
+  // Dropped pairs are -inf: keys past the tile's end, and where the
+  // predicate says so. Element i of tile n is at row fragRow + 8 (i / 2),
+  // key 8 n + fragCol + i % 2.
+  Block *pred =
+      op.getPredicate().empty() ? nullptr : &op.getPredicate().front();
+  Value negInf = e.cst(-std::numeric_limits<double>::infinity());
+  auto masked = [&]() {
+    SmallVector<Value> out;
+    Value rows[2] = {e.add(op.getQueryOffset(), e.fragRow),
+                     e.add(op.getQueryOffset(), e.add(e.fragRow, 8))};
+    for (int64_t n = 0; n < nTiles; ++n)
+      for (int64_t i = 0; i < 4; ++i) {
+        Value key = e.add(e.fragCol, 8 * n + i % 2);
+        Value kept = e.lt(key, mk);
+        if (pred) {
+          IRMapping map;
+          map.map(pred->getArgument(0), rows[i / 2]);
+          map.map(pred->getArgument(1), e.add(op.getKeyOffset(), key));
+          for (Operation &inner : pred->without_terminator())
+            b.clone(inner, map);
+          kept = arith::AndIOp::create(
+              b, loc, kept,
+              map.lookupOrDefault(pred->getTerminator()->getOperand(0)));
+        }
+        out.push_back(e.select(kept, s[n][i], negInf));
+      }
+    return out;
+  };
+  SmallVector<Value> flat;
+  if (pred) {
+    flat = masked();
+  } else {
+    // Without a predicate only a clipped tile has keys to drop.
+    SmallVector<Type> types(4 * nTiles, b.getF32Type());
+    auto ifOp = scf::IfOp::create(
+        b, loc, e.lt(mk, e.idx(keyRows)),
+        [&](OpBuilder &, Location) { scf::YieldOp::create(b, loc, masked()); },
+        [&](OpBuilder &, Location) {
+          SmallVector<Value> all;
+          for (auto &tile : s)
+            all.append(tile.begin(), tile.end());
+          scf::YieldOp::create(b, loc, all);
+        });
+    flat.assign(ifOp.getResults().begin(), ifOp.getResults().end());
+  }
+
+  // Online softmax in base 2. With a positive scale the row maximum of the
+  // dot products gives that of the scaled scores; otherwise scale first.
+  double scale = op.getScale().convertToDouble();
+  double log2Scale = scale * 1.4426950408889634; // scale * log2(e)
+  double factor = log2Scale;
+  if (scale <= 0) {
+    for (Value &x : flat)
+      x = arith::MulFOp::create(b, loc, x, e.cst(log2Scale));
+    factor = 1.0;
+  }
+  Value alpha[2], negMax[2];
+  for (int64_t h = 0; h < 2; ++h) {
+    Value rowMax = negInf;
+    for (int64_t n = 0; n < nTiles; ++n)
+      for (int64_t i = 2 * h; i < 2 * h + 2; ++i)
+        rowMax = arith::MaxNumFOp::create(b, loc, rowMax, flat[4 * n + i]);
+    rowMax = arith::MulFOp::create(b, loc, e.quadReduce(rowMax, true),
+                                   e.cst(factor));
+    Value old = e.loadLane(g.laneMax, h);
+    Value max = arith::MaxNumFOp::create(b, loc, old, rowMax);
+    e.storeLane(max, g.laneMax, h);
+    // A row with nothing kept yet subtracts 0 rather than -inf.
+    Value none =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, max, negInf);
+    Value base = e.select(none, e.cst(0.0), max);
+    alpha[h] = math::Exp2Op::create(b, loc,
+                                    arith::SubFOp::create(b, loc, old, base));
+    negMax[h] = arith::NegFOp::create(b, loc, base);
+  }
+  Value rowSum[2] = {e.cst(0.0), e.cst(0.0)};
+  for (int64_t n = 0; n < nTiles; ++n)
+    for (int64_t i = 0; i < 4; ++i) {
+      Value &x = flat[4 * n + i];
+      x = math::Exp2Op::create(
+          b, loc,
+          math::FmaOp::create(b, loc, x, e.cst(factor), negMax[i / 2]));
+      rowSum[i / 2] = arith::AddFOp::create(b, loc, rowSum[i / 2], x);
+    }
+  for (int64_t h = 0; h < 2; ++h)
+    e.storeLane(math::FmaOp::create(b, loc, e.loadLane(g.laneSum, h),
+                                    alpha[h], rowSum[h]),
+                g.laneSum, h);
+  SmallVector<SmallVector<Value, 4>> acc(dTiles);
+  for (int64_t t = 0; t < dTiles; ++t)
+    for (int64_t i = 0; i < 4; ++i)
+      acc[t].push_back(arith::MulFOp::create(
+          b, loc, e.loadLane(g.laneAcc, 4 * t + i), alpha[i / 2]));
+
+  nvgpu::DeviceAsyncWaitOp::create(b, loc, valuesCopied,
+                                   b.getI32IntegerAttr(0));
+  gpu::BarrierOp::create(b, loc);
+
+  // acc += P V: P's accumulator fragments of key tiles 2 kk and 2 kk + 1
+  // are the A fragment of keys [16 kk, 16 kk + 16); V's B fragments come
+  // transposed, lanes 8-15 and 24-31 addressing keys [8, 16).
+  Value vRow = e.add(
+      e.mul(arith::RemUIOp::create(
+                b, loc, arith::DivUIOp::create(b, loc, e.lane, e.idx(8)),
+                e.idx(2)),
+            8),
+      arith::RemUIOp::create(b, loc, e.lane, e.idx(8)));
+  Value vCol =
+      e.mul(arith::DivUIOp::create(b, loc, e.lane, e.idx(16)), 8);
+  for (int64_t kk = 0; kk < nTiles / 2; ++kk) {
+    Value *p0 = &flat[4 * (2 * kk)], *p1 = &flat[4 * (2 * kk + 1)];
+    SmallVector<Value, 4> a = {e.pack(p0[0], p0[1]), e.pack(p0[2], p0[3]),
+                               e.pack(p1[0], p1[1]), e.pack(p1[2], p1[3])};
+    for (int64_t dp = 0; dp < dTiles / 2; ++dp) {
+      SmallVector<Value, 4> m = e.ldmatrix(vShared, e.add(vRow, 16 * kk),
+                                           e.add(vCol, 16 * dp), true);
+      acc[2 * dp] = e.mma(a, {m[0], m[1]}, acc[2 * dp]);
+      acc[2 * dp + 1] = e.mma(a, {m[2], m[3]}, acc[2 * dp + 1]);
+    }
+  }
+  for (int64_t t = 0; t < dTiles; ++t)
+    for (int64_t i = 0; i < 4; ++i)
+      e.storeLane(acc[t][i], g.laneAcc, 4 * t + i);
+  op.erase();
+}
+
+void lowerFinalizeOnTensorCores(SoftmaxFinalizeOp op, const RowGroup &g) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Value out = op.getOutput();
+  Type outElem = cast<MemRefType>(out.getType()).getElementType();
+  WarpEmitter e(b, loc, outElem);
+  Value mq = e.dim(out, 0);
+  for (int64_t h = 0; h < 2; ++h) {
+    Value l = e.quadReduce(e.loadLane(g.laneSum, h), false);
+    // Rows with no kept key (l = 0) are zeros.
+    Value any =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, l, e.cst(0));
+    Value inv = e.select(any, arith::DivFOp::create(b, loc, e.cst(1.0), l),
+                         e.cst(0.0));
+    Value row = e.add(e.fragRow, 8 * h);
+    scf::IfOp::create(b, loc, e.lt(row, mq), [&](OpBuilder &, Location) {
+      for (int64_t t = 0; t < g.dv / 8; ++t) {
+        Value pair = vector::FromElementsOp::create(
+            b, loc, VectorType::get({2}, b.getF32Type()),
+            ValueRange{
+                arith::MulFOp::create(
+                    b, loc, e.loadLane(g.laneAcc, 4 * t + 2 * h), inv),
+                arith::MulFOp::create(
+                    b, loc, e.loadLane(g.laneAcc, 4 * t + 2 * h + 1), inv)});
+        if (!outElem.isF32())
+          pair = arith::TruncFOp::create(
+              b, loc, VectorType::get({2}, outElem), pair);
+        vector::StoreOp::create(b, loc, pair, out,
+                                ValueRange{row, e.add(e.fragCol, 8 * t)},
+                                /*nontemporal=*/false,
+                                e.pairAlignment(outElem));
+      }
+      scf::YieldOp::create(b, loc);
+    });
+  }
+  op.erase();
+}
+
+//===----------------------------------------------------------------------===//
+// Row-per-lane form
+//===----------------------------------------------------------------------===//
+
+/// Lane l's row of a row group (none past the group's rows): its offset
+/// and count (0 or 1).
+std::pair<Value, Value> laneRow(OpBuilder &b, Location loc, Value rows) {
+  ScalarEmitter e{b, loc};
+  Value lane = gpu::LaneIdOp::create(b, loc, IntegerAttr());
+  Value has =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, lane, rows);
+  return {arith::MinUIOp::create(b, loc, lane, rows),
+          arith::SelectOp::create(b, loc, has, e.idx(1), e.idx(0))};
+}
+
+Value rowView(OpBuilder &b, Location loc, Value memref, Value row,
+              Value count) {
+  auto type = cast<MemRefType>(memref.getType());
+  if (type.getRank() == 1)
+    return memref::SubViewOp::create(b, loc, memref,
+                                     ArrayRef<OpFoldResult>{row},
+                                     ArrayRef<OpFoldResult>{count},
+                                     ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+  OpFoldResult width = memref::getMixedSize(b, loc, memref, 1);
+  return memref::SubViewOp::create(
+      b, loc, memref, ArrayRef<OpFoldResult>{row, b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{count, width},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+}
+
+LogicalResult lowerStepPerLane(SoftmaxStepOp op, const RowGroup &g) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  auto [row, count] = laneRow(b, loc, memref::DimOp::create(b, loc,
+                                                            op.getQuery(), 0));
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  auto step = SoftmaxStepOp::create(
+      b, loc, rowView(b, loc, op.getQuery(), row, count), op.getKey(),
+      op.getValue(), rowView(b, loc, g.laneMax, zero, count),
+      rowView(b, loc, g.laneSum, zero, count),
+      rowView(b, loc, g.laneAcc, zero, count),
+      arith::AddIOp::create(b, loc, op.getQueryOffset(), row),
+      op.getKeyOffset(), op.getScaleAttr());
+  step.getPredicate().takeBody(op.getPredicate());
+  op.erase();
+  return lowerSoftmaxStep(step);
+}
+
+LogicalResult lowerFinalizePerLane(SoftmaxFinalizeOp op, const RowGroup &g) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  auto [row, count] =
+      laneRow(b, loc, memref::DimOp::create(b, loc, op.getOutput(), 0));
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  auto finalize = SoftmaxFinalizeOp::create(
+      b, loc, rowView(b, loc, g.laneSum, zero, count),
+      rowView(b, loc, g.laneAcc, zero, count),
+      rowView(b, loc, op.getOutput(), row, count));
+  op.erase();
+  return lowerSoftmaxFinalize(finalize);
+}
+
+//===----------------------------------------------------------------------===//
+// The pass
+//===----------------------------------------------------------------------===//
+
 struct ConvertTilesToGPUPass
     : public mlir::attn::impl::ConvertTilesToGPUBase<ConvertTilesToGPUPass> {
   void runOnOperation() override {
-    SmallVector<Operation *> ops;
-    getOperation().walk([&](Operation *op) {
-      if (isa<SoftmaxStepOp, SoftmaxFinalizeOp, LinearStateOp, LinearOutputOp,
-              SsmScanOp>(op))
-        ops.push_back(op);
+    func::FuncOp fn = getOperation();
+    SmallVector<SoftmaxStepOp> steps;
+    SmallVector<SoftmaxFinalizeOp> finalizes;
+    WalkResult walk = fn.walk([&](Operation *op) {
+      if (isa<LinearStateOp, LinearOutputOp, SsmScanOp>(op)) {
+        op->emitOpError("is not mapped to the GPU yet (the GPU pipeline "
+                        "lowers softmax attention; linear attention and the "
+                        "SSM run on the CPU pipeline)");
+        return WalkResult::interrupt();
+      }
+      if (!isa<SoftmaxStepOp, SoftmaxFinalizeOp>(op))
+        return WalkResult::advance();
+      if (!op->getParentOfType<gpu::LaunchOp>()) {
+        op->emitOpError("is not in a gpu.launch: attn-map-loops-to-gpu "
+                        "(lanes-per-iteration=32) maps tile loops to warps "
+                        "first");
+        return WalkResult::interrupt();
+      }
+      if (auto step = dyn_cast<SoftmaxStepOp>(op))
+        steps.push_back(step);
+      else
+        finalizes.push_back(cast<SoftmaxFinalizeOp>(op));
+      return WalkResult::advance();
     });
-    for (Operation *op : ops) {
-      LogicalResult r =
-          TypeSwitch<Operation *, LogicalResult>(op)
-              .Case([](SoftmaxStepOp o) { return lowerSoftmaxStep(o); })
-              .Case([](SoftmaxFinalizeOp o) { return lowerSoftmaxFinalize(o); })
-              .Default([](Operation *o) {
-                return o->emitOpError(
-                    "is not mapped to the GPU yet (the GPU pipeline lowers "
-                    "softmax attention; linear attention and the SSM run on "
-                    "the CPU pipeline)");
-              });
-      if (failed(r))
+    if (walk.wasInterrupted())
+      return signalPassFailure();
+
+    // Row groups, keyed by their accumulator buffer.
+    llvm::MapVector<Operation *, RowGroup> groups;
+    auto groupOf = [&](Operation *op, Value max, Value sum,
+                       Value acc) -> RowGroup * {
+      memref::AllocaOp m = max ? stateBuffer(max) : memref::AllocaOp();
+      memref::AllocaOp l = stateBuffer(sum), a = stateBuffer(acc);
+      auto launch = op->getParentOfType<gpu::LaunchOp>();
+      auto inKernel = [&](memref::AllocaOp x) {
+        return x && launch->isProperAncestor(x) &&
+               x.getType().hasStaticShape();
+      };
+      if ((max && !inKernel(m)) || !inKernel(l) || !inKernel(a)) {
+        op->emitOpError("needs its statistics and accumulator in static "
+                        "buffers of its kernel (attn-tile's)");
+        return nullptr;
+      }
+      RowGroup &g = groups[a];
+      if (!g.acc) {
+        g.acc = a;
+        g.sum = l;
+        g.rows = a.getType().getDimSize(0);
+        g.dv = a.getType().getDimSize(1);
+      }
+      if (m && !g.max)
+        g.max = m;
+      if (g.sum != l || (m && g.max != m)) {
+        op->emitOpError("shares its accumulator but not its statistics with "
+                        "another tile op");
+        return nullptr;
+      }
+      return &g;
+    };
+    DenseMap<Operation *, int64_t> keyRows;
+    for (SoftmaxStepOp step : steps) {
+      RowGroup *g = groupOf(step, step.getMax(), step.getSum(), step.getAcc());
+      if (!g)
         return signalPassFailure();
+      std::optional<int64_t> rows = tensorCoreKeyRows(
+          step, g->rows, step->getParentOfType<gpu::LaunchOp>());
+      if (rows)
+        keyRows[step] = *rows;
+      else
+        g->form = Form::RowPerLane;
+    }
+    for (SoftmaxFinalizeOp finalize : finalizes) {
+      RowGroup *g = groupOf(finalize, Value(), finalize.getSum(),
+                            finalize.getAcc());
+      if (!g)
+        return signalPassFailure();
+      if (!g->max)
+        g->form = Form::RowPerLane;
+    }
+
+    SmallVector<Operation *> oldState;
+    for (auto &[key, g] : groups) {
+      if (g.form == Form::RowPerLane && g.rows > kWarpSize) {
+        g.acc.emitOpError("is a row group of ")
+            << g.rows << " rows; one warp holds at most " << kWarpSize
+            << " rows (attn-tile rows-per-instance)";
+        return signalPassFailure();
+      }
+      allocateLaneState(g);
+      for (auto [old, lane] : {std::pair{g.max, g.laneMax},
+                               std::pair{g.sum, g.laneSum},
+                               std::pair{g.acc, g.laneAcc}}) {
+        if (!old)
+          continue;
+        SmallVector<Operation *> uses;
+        if (failed(collectStateUses(old, uses)))
+          return signalPassFailure();
+        replaceFills(uses, lane, g.form);
+        oldState.push_back(old);
+      }
+    }
+
+    DenseMap<Operation *, int64_t> sharedBytes;
+    for (SoftmaxStepOp step : steps) {
+      const RowGroup &g = groups[stateBuffer(step.getAcc())];
+      if (g.form == Form::RowPerLane) {
+        if (failed(lowerStepPerLane(step, g)))
+          return signalPassFailure();
+        continue;
+      }
+      auto launch = step->getParentOfType<gpu::LaunchOp>();
+      int64_t rows = keyRows[step];
+      auto qType = cast<MemRefType>(step.getQuery().getType());
+      int64_t &bytes = sharedBytes[launch];
+      bytes = std::max(bytes, stagedBytes(rows, qType.getDimSize(1), g.dv,
+                                          qType.getElementType()));
+      lowerStepOnTensorCores(
+          step, g, rows, *getConstantIntValue(launch.getBlockSizeX()));
+    }
+    for (SoftmaxFinalizeOp finalize : finalizes) {
+      const RowGroup &g = groups[stateBuffer(finalize.getAcc())];
+      if (g.form == Form::RowPerLane) {
+        if (failed(lowerFinalizePerLane(finalize, g)))
+          return signalPassFailure();
+      } else {
+        lowerFinalizeOnTensorCores(finalize, g);
+      }
+    }
+
+    // attn-tile's buffers and their views are dead now.
+    std::function<void(Operation *)> eraseWithViews = [&](Operation *op) {
+      for (Operation *user : llvm::make_early_inc_range(op->getUsers()))
+        eraseWithViews(user);
+      op->erase();
+    };
+    for (Operation *old : oldState)
+      eraseWithViews(old);
+
+    for (auto [launch, bytes] : sharedBytes) {
+      auto l = cast<gpu::LaunchOp>(launch);
+      OpBuilder b(l);
+      l.getDynamicSharedMemorySizeMutable().assign(arith::ConstantOp::create(
+          b, l.getLoc(), b.getI32IntegerAttr(static_cast<int32_t>(bytes))));
     }
   }
 };

@@ -100,14 +100,16 @@ void buildLowerToCPUPipeline(OpPassManager &pm,
 
 void buildLowerToGPUPipeline(OpPassManager &pm,
                              const GPUPipelineOptions &options) {
-  // One query row per thread (the CUDA-core kernel).
+  // A warp per 16 query rows: the rows of an mma.sync accumulator.
   buildTilingPipeline(pm, options.blockQ, options.blockK,
-                      /*rowsPerInstance=*/1);
+                      /*rowsPerInstance=*/16);
   buildBufferizationPipeline(pm);
 
   OpPassManager &fn = pm.nest<func::FuncOp>();
+  MapLoopsToGPUOptions map;
+  map.lanesPerIteration = 32;
+  fn.addPass(createMapLoopsToGPU(map));
   fn.addPass(createConvertTilesToGPU());
-  fn.addPass(createMapLoopsToGPU());
   fn.addPass(createConvertLinalgToLoopsPass());
   fn.addPass(createCanonicalizerPass());
   fn.addPass(createCSEPass());
@@ -127,6 +129,7 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
   OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
   // Kernel arguments are whole buffers of static shape: bare pointers, on
   // both sides of the launch.
+  kernels.addPass(createConvertNVGPUToNVVMPass());
   ConvertGpuOpsToNVVMOpsOptions nvvm;
   nvvm.useBarePtrCallConv = true;
   kernels.addPass(createConvertGpuOpsToNVVMOps(nvvm));

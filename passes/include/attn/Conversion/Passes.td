@@ -71,19 +71,39 @@ def InlineAllocaScopes : Pass<"attn-inline-alloca-scopes"> {
 }
 
 def ConvertTilesToGPU : Pass<"attn-convert-tiles-to-gpu", "func::FuncOp"> {
-  let summary = "Lowers attn tile ops to scalar code for one GPU thread";
+  let summary = "Lowers attn tile ops inside gpu.launch to code for one warp";
   let description = [{
-    For the thread-per-row form (attn-tile with rows-per-instance small):
-    attn.tile.softmax_step becomes, per row, a loop over the tile's keys
-    with the online-softmax update per key (the predicate per key in
-    partial tiles); attn.tile.softmax_finalize divides per row. Statistics
-    and accumulator stay in f32. The linear and SSM tile ops are not mapped
-    to the GPU yet and are reported as errors.
+    Runs after attn-map-loops-to-gpu with lanes-per-iteration=32: each warp
+    owns one row group (attn-tile's rows-per-instance rows) and the tile ops
+    in its body. The row group's statistics and accumulator (the buffers
+    attn-tile allocates for them) are re-laid out as each lane's fragment,
+    so that they live in registers.
+
+    bf16 and f16 softmax_step with head dimensions that are multiples of 16
+    and 16-row groups run on tensor cores: the block's threads stage the key
+    and value tile in shared memory with cp.async (zero-filled past the
+    tile's end), each warp computes S = Q K^T with ldmatrix and
+    mma.sync.m16n8k16 (f32 accumulation), the online softmax on the
+    accumulator fragments (row maxima across the four lanes of a row by
+    shuffles, exp2 with the scale folded in, the row sums kept per lane),
+    and O += P V with P taken from the S fragments as the A operand. The
+    predicate is evaluated only in ops that have one and on keys past a
+    clipped tile's end. The launch gets the dynamic shared memory it needs.
+
+    Other element types (f32) run one row per lane with the per-key online
+    softmax on CUDA cores. softmax_finalize reduces each row's sum across
+    its lanes and writes the row once. The linear and SSM tile ops are not
+    mapped to the GPU yet and are reported as errors.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",
-                           "::mlir::scf::SCFDialect"];
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::nvgpu::NVGPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def MapLoopsToGPU : Pass<"attn-map-loops-to-gpu", "func::FuncOp"> {
@@ -91,12 +111,18 @@ def MapLoopsToGPU : Pass<"attn-map-loops-to-gpu", "func::FuncOp"> {
   let description = [{
     Each top-level scf.forall becomes a gpu.launch: its dimensions (at most
     three) index blocks, the last one blockIdx.x; an scf.forall directly in
-    its body (one dimension, at most 1024 iterations) indexes threads.
+    its body (one dimension) indexes threads, lanes-per-iteration of them
+    per iteration (1: a thread per iteration; 32: a warp, the iteration
+    being thread.x / 32), at most 1024 threads.
     Constants and memref.get_global of constant tables are copied into the
     kernel. On the host, memref.alloc / dealloc / copy become gpu.alloc /
     dealloc / memcpy: the function's buffers live in device memory. Host
     code that would touch device memory in any other way is an error.
   }];
+  let options = [
+    Option<"lanesPerIteration", "lanes-per-iteration", "int64_t", "1",
+           "Threads that run one iteration of the inner loop together">
+  ];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::memref::MemRefDialect"];
 }

@@ -87,10 +87,10 @@
 // PTX: gpu.binary @attend_bf16_kernel
 // PTX-SAME: chip = "sm_90a"
 // PTX-SAME: .entry attend_bf16_kernel(
+// PTX-SAME: cp.async.cg.shared.global
 // PTX-SAME: ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // PTX-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // PTX-SAME: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
-// PTX-SAME: cp.async.cg.shared.global
 
 // CUBIN: gpu.binary @attend_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
 // CUBIN: gpu.binary @attend_bf16_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF

@@ -24,7 +24,7 @@ import re
 import subprocess
 import sys
 
-# (name, B, H, N, D, dtype, mask kind, block, with padding lengths)
+# (name, B, H, N, D, dtype, mask kind, block, with padding lengths[, block-q])
 CHECKS = [
     ("dense_f32_n100_d32", 2, 2, 100, 32, "f32", "none", 64, False),
     ("window_pad_f32_n300_d64", 2, 2, 300, 64, "f32", "window", 64, True),
@@ -42,11 +42,18 @@ CHECKS = [
     ("chunk_pad_bf16_n130_d64", 2, 1, 130, 64, "bf16", "chunk", 128, True),
     ("dense_bf16_n1000_d32", 1, 2, 1000, 32, "bf16", "none", 128, False),
     ("blocks_bf16_n4100_d64", 1, 2, 4100, 64, "bf16", "blocks", 128, False),
+    # Query tiles of 64 rows under key tiles of 128 (the benchmark's shape).
+    ("window_pad_bf16_n300_d64_q64", 2, 2, 300, 64, "bf16", "window", 128,
+     True, 64),
+    ("blocks_bf16_n1000_d64_q64", 2, 2, 1000, 64, "bf16", "blocks", 128,
+     False, 64),
 ]
-# The anchors' shapes: B=4, H=16, D=64, bf16.
-BENCH = [(f"bigbird_bs{bs}_n{n}", 4, 16, n, 64, "bf16", "bigbird", bs, False)
-         for n in (1024, 4096, 16384) for bs in (64, 128)] + [
-    (f"dense_n{n}", 4, 16, n, 64, "bf16", "none", 64, False)
+# The anchors' shapes: B=4, H=16, D=64, bf16; query tiles of 64 rows (four
+# warps), key tiles of the mask's block (128 for dense). The last field is
+# block-q where it differs from the block (block-k).
+BENCH = [(f"bigbird_bs{bs}_n{n}", 4, 16, n, 64, "bf16", "bigbird", bs, False,
+          64) for n in (1024, 4096, 16384) for bs in (64, 128)] + [
+    (f"dense_n{n}", 4, 16, n, 64, "bf16", "none", 128, False, 64)
     for n in (1024, 4096)]
 
 
@@ -88,7 +95,7 @@ def mask_ir(kind, block, padded, batch):
 
 
 def module_for(case):
-    name, b, h, n, d, dt, kind, block, padded = case
+    name, b, h, n, d, dt, kind, block, padded = case[:9]
     t = f"tensor<{b}x{h}x{n}x{d}x{dt}>"
     m, mtype = mask_ir(kind, block, padded, b)
     args = f"%query: {t}, %key: {t}, %value: {t}"
@@ -103,7 +110,7 @@ def module_for(case):
 
 def kept_pairs(build, path, case):
     """Kept (query, key) pairs per (batch, head), from the schedule."""
-    name, b, h, n, d, dt, kind, block, padded = case
+    name, b, h, n, d, dt, kind, block, padded = case[:9]
     if kind == "none":
         return n * n
     out = subprocess.run(
@@ -131,7 +138,8 @@ def prepare(build, out):
     manifest = []
     for role, cases in (("check", CHECKS), ("bench", BENCH)):
         for case in cases:
-            name, b, h, n, d, dt, kind, block, padded = case
+            name, b, h, n, d, dt, kind, block, padded = case[:9]
+            block_q = case[9] if len(case) > 9 else block
             path = os.path.join(out, name + ".mlir")
             with open(path, "w") as f:
                 f.write(module_for(case))
@@ -139,10 +147,11 @@ def prepare(build, out):
             print(f"compiling {name}", flush=True)
             subprocess.run([f"{build}/tools/attn-compile/attn-compile", path,
                             "-o", so, "--target", "gpu",
-                            f"--block-q={block}", f"--block-k={block}"],
+                            f"--block-q={block_q}", f"--block-k={block}"],
                            check=True)
             manifest.append(dict(role=role, name=name, B=b, H=h, N=n, D=d,
                                  dtype=dt, mask=kind, block=block,
+                                 block_q=block_q,
                                  padded=padded,
                                  pairs=kept_pairs(build, path, case)
                                  if role == "bench" else None))
@@ -241,12 +250,13 @@ def run(build, out):
             times.append(start.elapsed_time(end))
         ms = sorted(times)[len(times) // 2]
         flop = 4.0 * b * h * d * c["pairs"]
-        rows.append((c["name"], n, c["pairs"] / (n * n), ms, flop / ms / 1e9))
+        rows.append((f"{c['name']} ({c['block_q']}x{c['block']})", n,
+                     c["pairs"] / (n * n), ms, flop / ms / 1e9))
         print(f"bench {c['name']} {ms:.3f} ms", flush=True)
-    print(f"{'attn':26s} {'N':>6s} {'dens':>6s} "
+    print(f"{'attn (tiles q x k)':32s} {'N':>6s} {'dens':>6s} "
           f"{'fwd ms':>9s} {'fwd TF/s':>9s}")
     for r in rows:
-        print(f"{r[0]:26s} {r[1]:6d} {r[2]:6.3f} {r[3]:9.3f} {r[4]:9.2f}")
+        print(f"{r[0]:32s} {r[1]:6d} {r[2]:6.3f} {r[3]:9.3f} {r[4]:9.2f}")
     return 1 if failures else 0
 
 

@@ -549,8 +549,56 @@ int64_t stagedBytes(int64_t keyRows, int64_t d, int64_t dv, Type elem) {
   return keyRows * (d + dv + 2 * kSmemPad) * elem.getIntOrFloatBitWidth() / 8;
 }
 
+/// A row group's query rows as A fragments, for rows fragRow and
+/// fragRow + 8: registers 2 ks and 2 ks + 1 cover columns [16 ks, 16 ks + 16);
+/// rows past the tile's end are zeros.
+using QueryFragments = std::pair<SmallVector<Value>, SmallVector<Value>>;
+
+/// Loaded once where the query tile is defined, not per key tile: every
+/// softmax_step of the row group reads the same rows.
+const QueryFragments &queryFragments(Value q, Type elem, gpu::LaunchOp launch,
+                                     DenseMap<Value, QueryFragments> &cache) {
+  auto it = cache.find(q);
+  if (it != cache.end())
+    return it->second;
+  OpBuilder b(q.getContext());
+  Operation *def = q.getDefiningOp();
+  Block *owner = def ? def->getBlock() : cast<BlockArgument>(q).getOwner();
+  if (!launch->isAncestor(owner->getParentOp()))
+    b.setInsertionPointToStart(&launch.getBody().front());
+  else if (def)
+    b.setInsertionPointAfter(def);
+  else
+    b.setInsertionPointToStart(owner);
+  Location loc = q.getLoc();
+  WarpEmitter e(b, loc, elem);
+  int64_t d = cast<MemRefType>(q.getType()).getDimSize(1);
+  Value rows = e.dim(q, 0);
+  auto loadRow = [&](Value row) {
+    auto ifOp = scf::IfOp::create(
+        b, loc, e.lt(row, rows),
+        [&](OpBuilder &, Location) {
+          SmallVector<Value> regs;
+          for (int64_t j = 0; j < d / 8; ++j)
+            regs.push_back(e.asRegister(vector::LoadOp::create(
+                b, loc, VectorType::get({2}, elem), q,
+                ValueRange{row, e.add(e.fragCol, 8 * j)},
+                /*nontemporal=*/false, e.pairAlignment(elem))));
+          scf::YieldOp::create(b, loc, regs);
+        },
+        [&](OpBuilder &, Location) {
+          scf::YieldOp::create(b, loc, SmallVector<Value>(d / 8, e.i32(0)));
+        });
+    return SmallVector<Value>(ifOp.getResults());
+  };
+  QueryFragments fragments{loadRow(e.fragRow),
+                           loadRow(e.add(e.fragRow, 8))};
+  return cache[q] = std::move(fragments);
+}
+
 void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
-                            int64_t keyRows, int64_t threads) {
+                            int64_t keyRows, int64_t threads,
+                            DenseMap<Value, QueryFragments> &queries) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
@@ -559,7 +607,7 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
   MLIRContext *ctx = b.getContext();
   int64_t d = cast<MemRefType>(q.getType()).getDimSize(1), dv = g.dv;
   int64_t nTiles = keyRows / 8, dTiles = dv / 8;
-  Value mq = e.dim(q, 0), mk = e.dim(k, 0);
+  Value mk = e.dim(k, 0);
 
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
@@ -584,29 +632,8 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
   Value keysCopied = stageTile(e, k, kShared, keyRows, d, threads);
   Value valuesCopied = stageTile(e, v, vShared, keyRows, dv, threads);
 
-  // This warp's query rows as A fragments: a[ks] covers columns
-  // [16 ks, 16 ks + 16); rows past the tile's end are zeros.
-  auto loadRow = [&](Value row) {
-    SmallVector<Type> types(d / 8, b.getI32Type());
-    auto ifOp = scf::IfOp::create(
-        b, loc, e.lt(row, mq),
-        [&](OpBuilder &, Location) {
-          SmallVector<Value> regs;
-          for (int64_t j = 0; j < d / 8; ++j)
-            regs.push_back(e.asRegister(vector::LoadOp::create(
-                b, loc, VectorType::get({2}, elem), q,
-                ValueRange{row, e.add(e.fragCol, 8 * j)},
-                /*nontemporal=*/false, e.pairAlignment(elem))));
-          scf::YieldOp::create(b, loc, regs);
-        },
-        [&](OpBuilder &, Location) {
-          scf::YieldOp::create(b, loc,
-                               SmallVector<Value>(d / 8, e.i32(0)));
-        });
-    return SmallVector<Value>(ifOp.getResults());
-  };
-  SmallVector<Value> top = loadRow(e.fragRow);
-  SmallVector<Value> bottom = loadRow(e.add(e.fragRow, 8));
+  auto [top, bottom] = queryFragments(
+      q, elem, op->getParentOfType<gpu::LaunchOp>(), queries);
 
   nvgpu::DeviceAsyncWaitOp::create(b, loc, keysCopied, b.getI32IntegerAttr(1));
   gpu::BarrierOp::create(b, loc);
@@ -968,6 +995,7 @@ struct ConvertTilesToGPUPass
     }
 
     DenseMap<Operation *, int64_t> sharedBytes;
+    DenseMap<Value, QueryFragments> queries;
     for (SoftmaxStepOp step : steps) {
       const RowGroup &g = groups[stateBuffer(step.getAcc())];
       if (g.form == Form::RowPerLane) {
@@ -981,8 +1009,9 @@ struct ConvertTilesToGPUPass
       int64_t &bytes = sharedBytes[launch];
       bytes = std::max(bytes, stagedBytes(rows, qType.getDimSize(1), g.dv,
                                           qType.getElementType()));
-      lowerStepOnTensorCores(
-          step, g, rows, *getConstantIntValue(launch.getBlockSizeX()));
+      lowerStepOnTensorCores(step, g, rows,
+                             *getConstantIntValue(launch.getBlockSizeX()),
+                             queries);
     }
     for (SoftmaxFinalizeOp finalize : finalizes) {
       const RowGroup &g = groups[stateBuffer(finalize.getAcc())];

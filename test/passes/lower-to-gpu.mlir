@@ -44,32 +44,42 @@
 // WARP-NOT: nvvm.mma.sync
 // WARP: return
 
-// bf16 runs on tensor cores: the launch gets shared memory for a padded
-// 64x(64+8) key and value tile each; the lane's fragments are registers
-// (constant indices); K and V are staged by cp.async, zero-filled past the
-// tile's end; S and PV are mma.sync over ldmatrix fragments (V transposed);
-// the row maxima go across the lanes of a row; the output pairs are
-// written once per row.
+// bf16 runs on tensor cores: the launch gets shared memory for two stages
+// of a padded 64x(64+8) key and value tile; the lane's fragments are
+// registers (constant indices); the query fragments are loaded once. The
+// loop over scheduled key tiles is pipelined: the first tile is staged
+// before it, each iteration stages the next (cp.async, zero-filled past a
+// tile's end) and waits only for its own group; S and PV are mma.sync over
+// ldmatrix fragments (V transposed); the row maxima go across the lanes of
+// a row; the output pairs are written once per row.
 // WARP-LABEL: func.func @attend_bf16(
-// WARP: gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c128{{.*}}, {{.*}}) dynamic_shared_memory_size %c18432_i32
+// WARP: gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c128{{.*}}, {{.*}}) dynamic_shared_memory_size %c36864_i32
+// WARP: vector.load {{.*}} : memref<?x64xbf16, strided<[64, 1], offset: ?>>, vector<2xbf16>
 // WARP-DAG: memref.alloca() : memref<2xf32>
 // WARP-DAG: memref.alloca() : memref<32xf32>
 // WARP: memref.store %{{.*}}, %{{.*}}[%c0{{.*}}] : memref<2xf32>
-// WARP: scf.for
+// WARP: gpu.barrier
 // WARP: gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
 // WARP: memref.view {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>
-// WARP: gpu.barrier
 // WARP: nvgpu.device_async_copy {{.*}}, 8, %{{.*}} {bypassL1}
 // WARP: nvgpu.device_async_create_group
-// WARP: nvgpu.device_async_wait %{{.*}} {numGroups = 1 : i32}
+// WARP: scf.for
+// WARP-NEXT: gpu.barrier
+// WARP: nvgpu.device_async_copy
+// WARP: %[[NEXT:.*]] = nvgpu.device_async_create_group
+// WARP: scf.if
+// WARP: nvgpu.device_async_wait %[[NEXT]] {numGroups = 1 : i32}
+// WARP-NEXT: gpu.barrier
 // WARP: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false}
 // WARP: nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<bf16>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
 // WARP: arith.cmpi sge
 // WARP: gpu.shuffle  xor %{{.*}}, %{{.*}}, %{{.*}} : f32
 // WARP: math.exp2
-// WARP: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
 // WARP: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true}
 // WARP: nvvm.mma.sync
+// WARP: %[[LAST:.*]] = nvgpu.device_async_create_group
+// WARP-NEXT: nvgpu.device_async_wait %[[LAST]] {numGroups = 0 : i32}
+// WARP-NEXT: gpu.barrier
 // WARP: gpu.shuffle  xor
 // WARP: vector.store %{{.*}} : memref<?x64xbf16, strided<[64, 1], offset: ?>>, vector<2xbf16>
 // WARP-NOT: attn.tile

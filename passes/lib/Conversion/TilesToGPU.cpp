@@ -16,7 +16,9 @@
 //     P = exp2(S c - m'), l = l exp2(m - m') + rowsum(P), acc = acc exp2(m - m') + P V
 //   with c = scale log2(e): the fragment's m is in that base-2 domain and
 //   its l is the lane's partial sum; softmax_finalize adds the four partial
-//   sums of a row and writes the row once.
+//   sums of a row and writes the row once. In attn-tile's loop over
+//   scheduled key tiles, the next tile is staged while the current one is
+//   computed (two shared-memory stages).
 // - one row per lane (other element types): each softmax_step becomes the
 //   per-key online-softmax loop for the lane's row, on CUDA cores:
 //     s = scale * q.k_j   (skipped where the predicate drops the pair)
@@ -511,9 +513,9 @@ struct WarpEmitter : ScalarEmitter {
 
 /// Block-wide asynchronous copy of `rows` x `width` elements of `src`
 /// (fewer rows where it is clipped: zero-filled) into `dst`, 16 bytes per
-/// copy; returns the copy group.
-Value stageTile(WarpEmitter &e, Value src, Value dst, int64_t rows,
-                int64_t width, int64_t threads) {
+/// copy; returns the copies (not yet committed as a group).
+SmallVector<Value> stageTile(WarpEmitter &e, Value src, Value dst,
+                             int64_t rows, int64_t width, int64_t threads) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
@@ -540,13 +542,101 @@ Value stageTile(WarpEmitter &e, Value src, Value dst, int64_t rows,
         b, loc, token, dst, ValueRange{row, col}, src, ValueRange{from, col},
         b.getIndexAttr(8), bytes, b.getUnitAttr()));
   }
-  return nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, token, copies);
+  return copies;
+}
+
+/// Commits the copies issued so far by this thread as one group.
+Value commitCopies(OpBuilder &b, Location loc, ValueRange copies = {}) {
+  return nvgpu::DeviceAsyncCreateGroupOp::create(
+      b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), copies);
 }
 
 /// Shared memory of a tensor-core softmax_step: the key tile, then the
 /// value tile, rows padded.
 int64_t stagedBytes(int64_t keyRows, int64_t d, int64_t dv, Type elem) {
   return keyRows * (d + dv + 2 * kSmemPad) * elem.getIntOrFloatBitWidth() / 8;
+}
+
+/// The key and value tiles of one stage in shared memory, `offset` bytes
+/// into the block's dynamic shared memory.
+std::pair<Value, Value> sharedTiles(WarpEmitter &e, int64_t keyRows, int64_t d,
+                                    int64_t dv, Value offset) {
+  OpBuilder &b = e.b;
+  auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
+                                              gpu::AddressSpace::Workgroup);
+  Value base = gpu::DynamicSharedMemoryOp::create(
+      b, e.loc,
+      MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                      MemRefLayoutAttrInterface{}, workgroup));
+  auto tileType = [&](int64_t width) {
+    return MemRefType::get({keyRows, width + kSmemPad}, e.elem,
+                           MemRefLayoutAttrInterface{}, workgroup);
+  };
+  int64_t keyBytes =
+      keyRows * (d + kSmemPad) * e.elem.getIntOrFloatBitWidth() / 8;
+  Value keys = memref::ViewOp::create(b, e.loc, tileType(d), base, offset,
+                                      ValueRange{});
+  Value values = memref::ViewOp::create(b, e.loc, tileType(dv), base,
+                                        e.add(offset, keyBytes), ValueRange{});
+  return {keys, values};
+}
+
+/// The loop over scheduled key tiles around a softmax_step whose next tile
+/// can be fetched one iteration ahead: the step is alone in an scf.if
+/// directly in an scf.for, and its key and value tiles and the if's
+/// condition are computed in the loop by ops without side effects other
+/// than reads (the schedule tables), which can be recomputed for the next
+/// iteration.
+struct KeyLoop {
+  scf::ForOp loop;
+  scf::IfOp guard;
+  /// What computes the key, the value and the guard, in program order:
+  /// first the ops of the loop body, then those under the guard.
+  SmallVector<Operation *> body, guarded;
+};
+
+std::optional<KeyLoop> keyLoopOf(SoftmaxStepOp op) {
+  auto guard = dyn_cast<scf::IfOp>(op->getParentOp());
+  if (!guard || guard.getNumResults() != 0 || !guard.getElseRegion().empty())
+    return std::nullopt;
+  auto loop = dyn_cast<scf::ForOp>(guard->getParentOp());
+  if (!loop || loop.getNumRegionIterArgs() != 0)
+    return std::nullopt;
+  int64_t steps = 0;
+  loop.walk([&](SoftmaxStepOp) { ++steps; });
+  if (steps != 1)
+    return std::nullopt;
+  KeyLoop kl{loop, guard, {}, {}};
+  llvm::SmallPtrSet<Operation *, 16> seen;
+  std::function<bool(Value)> collect = [&](Value v) {
+    if (auto arg = dyn_cast<BlockArgument>(v))
+      return arg == loop.getInductionVar() ||
+             !loop->isAncestor(arg.getOwner()->getParentOp());
+    Operation *def = v.getDefiningOp();
+    if (!loop->isProperAncestor(def) || seen.contains(def))
+      return true;
+    auto effects = dyn_cast<MemoryEffectOpInterface>(def);
+    bool readsOnly = isMemoryEffectFree(def) ||
+                     (effects && effects.onlyHasEffect<MemoryEffects::Read>());
+    if (def->getNumRegions() != 0 || !readsOnly ||
+        (def->getBlock() != loop.getBody() &&
+         def->getBlock() != guard.thenBlock()))
+      return false;
+    seen.insert(def);
+    if (!llvm::all_of(def->getOperands(), collect))
+      return false;
+    (def->getBlock() == loop.getBody() ? kl.body : kl.guarded).push_back(def);
+    return true;
+  };
+  if (!collect(op.getKey()) || !collect(op.getValue()) ||
+      !collect(guard.getCondition()))
+    return std::nullopt;
+  auto inOrder = [](Operation *a, Operation *b) {
+    return a->isBeforeInBlock(b);
+  };
+  llvm::sort(kl.body, inOrder);
+  llvm::sort(kl.guarded, inOrder);
+  return kl;
 }
 
 /// A row group's query rows as A fragments, for rows fragRow and
@@ -596,45 +686,90 @@ const QueryFragments &queryFragments(Value q, Type elem, gpu::LaunchOp launch,
   return cache[q] = std::move(fragments);
 }
 
+/// Which stage buffer iteration `iv` of `loop` uses: its parity.
+Value stageOffset(WarpEmitter &e, scf::ForOp loop, Value iv, int64_t bytes) {
+  OpBuilder &b = e.b;
+  Value n = arith::DivUIOp::create(
+      b, e.loc, arith::SubIOp::create(b, e.loc, iv, loop.getLowerBound()),
+      loop.getStep());
+  return e.mul(arith::RemUIOp::create(b, e.loc, n, e.idx(2)), bytes);
+}
+
 void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
                             int64_t keyRows, int64_t threads,
+                            std::optional<KeyLoop> pipeline,
                             DenseMap<Value, QueryFragments> &queries) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
   Type elem = cast<MemRefType>(q.getType()).getElementType();
   WarpEmitter e(b, loc, elem);
-  MLIRContext *ctx = b.getContext();
   int64_t d = cast<MemRefType>(q.getType()).getDimSize(1), dv = g.dv;
   int64_t nTiles = keyRows / 8, dTiles = dv / 8;
+  int64_t stage = stagedBytes(keyRows, d, dv, elem);
   Value mk = e.dim(k, 0);
 
-  auto workgroup =
-      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  Value base = gpu::DynamicSharedMemoryOp::create(
-      b, loc,
-      MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
-                      MemRefLayoutAttrInterface{}, workgroup));
-  auto tileType = [&](int64_t width) {
-    return MemRefType::get({keyRows, width + kSmemPad}, elem,
-                           MemRefLayoutAttrInterface{}, workgroup);
-  };
-  Value kShared = memref::ViewOp::create(b, loc, tileType(d), base, e.idx(0),
-                                         ValueRange{});
-  Value vShared = memref::ViewOp::create(
-      b, loc, tileType(dv), base,
-      e.idx(stagedBytes(keyRows, d, 0, elem) -
-            keyRows * kSmemPad * elem.getIntOrFloatBitWidth() / 8),
-      ValueRange{});
+  Value kShared, vShared, keysCopied, valuesCopied;
+  if (pipeline) {
+    // Two stages: while a tile is computed, the next scheduled one is on
+    // its way. Iteration t commits the copies of tile t + 1 as one group;
+    // tile t's group is then the second newest.
+    scf::ForOp loop = pipeline->loop;
+    auto prefetch = [&](OpBuilder &pb, Value iv) {
+      WarpEmitter pe(pb, loc, elem);
+      scf::IfOp::create(pb, loc, pe.lt(iv, loop.getUpperBound()),
+                        [&](OpBuilder &, Location) {
+        IRMapping map;
+        map.map(loop.getInductionVar(), iv);
+        for (Operation *o : pipeline->body)
+          pb.clone(*o, map);
+        Value cond = map.lookupOrDefault(pipeline->guard.getCondition());
+        scf::IfOp::create(pb, loc, cond, [&](OpBuilder &, Location) {
+          for (Operation *o : pipeline->guarded)
+            pb.clone(*o, map);
+          auto [keys, values] = sharedTiles(
+              pe, keyRows, d, dv, stageOffset(pe, loop, iv, stage));
+          stageTile(pe, map.lookupOrDefault(k), keys, keyRows, d, threads);
+          stageTile(pe, map.lookupOrDefault(v), values, keyRows, dv, threads);
+          scf::YieldOp::create(pb, loc);
+        });
+        scf::YieldOp::create(pb, loc);
+      });
+      return commitCopies(pb, loc);
+    };
+    OpBuilder before(loop);
+    gpu::BarrierOp::create(before, loc);
+    prefetch(before, loop.getLowerBound());
 
-  // Every warp is done with the previous tile before it is overwritten.
-  gpu::BarrierOp::create(b, loc);
-  Value keysCopied = stageTile(e, k, kShared, keyRows, d, threads);
-  Value valuesCopied = stageTile(e, v, vShared, keyRows, dv, threads);
+    OpBuilder top(loop.getBody(), loop.getBody()->begin());
+    // Every warp is done with tile t - 1 before tile t + 1 replaces it.
+    gpu::BarrierOp::create(top, loc);
+    keysCopied = prefetch(
+        top, arith::AddIOp::create(top, loc, loop.getInductionVar(),
+                                   loop.getStep()));
+
+    // Nothing in flight after the loop; the buffers are free again.
+    OpBuilder after(loop->getBlock(), std::next(Block::iterator(loop)));
+    nvgpu::DeviceAsyncWaitOp::create(after, loc, commitCopies(after, loc),
+                                     after.getI32IntegerAttr(0));
+    gpu::BarrierOp::create(after, loc);
+
+    std::tie(kShared, vShared) = sharedTiles(
+        e, keyRows, d, dv, stageOffset(e, loop, loop.getInductionVar(), stage));
+  } else {
+    std::tie(kShared, vShared) = sharedTiles(e, keyRows, d, dv, e.idx(0));
+    // Every warp is done with the previous tile before it is overwritten.
+    gpu::BarrierOp::create(b, loc);
+    keysCopied =
+        commitCopies(b, loc, stageTile(e, k, kShared, keyRows, d, threads));
+    valuesCopied =
+        commitCopies(b, loc, stageTile(e, v, vShared, keyRows, dv, threads));
+  }
 
   auto [top, bottom] = queryFragments(
       q, elem, op->getParentOfType<gpu::LaunchOp>(), queries);
 
+  // Pipelined: tile t + 1 may be in flight. Otherwise: V may be.
   nvgpu::DeviceAsyncWaitOp::create(b, loc, keysCopied, b.getI32IntegerAttr(1));
   gpu::BarrierOp::create(b, loc);
 
@@ -753,9 +888,11 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
       acc[t].push_back(arith::MulFOp::create(
           b, loc, e.loadLane(g.laneAcc, 4 * t + i), alpha[i / 2]));
 
-  nvgpu::DeviceAsyncWaitOp::create(b, loc, valuesCopied,
-                                   b.getI32IntegerAttr(0));
-  gpu::BarrierOp::create(b, loc);
+  if (valuesCopied) {
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, valuesCopied,
+                                     b.getI32IntegerAttr(0));
+    gpu::BarrierOp::create(b, loc);
+  }
 
   // acc += P V: P's accumulator fragments of key tiles 2 kk and 2 kk + 1
   // are the A fragment of keys [16 kk, 16 kk + 16); V's B fragments come
@@ -1006,12 +1143,14 @@ struct ConvertTilesToGPUPass
       auto launch = step->getParentOfType<gpu::LaunchOp>();
       int64_t rows = keyRows[step];
       auto qType = cast<MemRefType>(step.getQuery().getType());
+      std::optional<KeyLoop> pipeline = keyLoopOf(step);
       int64_t &bytes = sharedBytes[launch];
-      bytes = std::max(bytes, stagedBytes(rows, qType.getDimSize(1), g.dv,
-                                          qType.getElementType()));
+      bytes = std::max(bytes, (pipeline ? 2 : 1) *
+                                  stagedBytes(rows, qType.getDimSize(1), g.dv,
+                                              qType.getElementType()));
       lowerStepOnTensorCores(step, g, rows,
                              *getConstantIntValue(launch.getBlockSizeX()),
-                             queries);
+                             pipeline, queries);
     }
     for (SoftmaxFinalizeOp finalize : finalizes) {
       const RowGroup &g = groups[stateBuffer(finalize.getAcc())];

@@ -88,7 +88,11 @@ def ConvertTilesToGPU : Pass<"attn-convert-tiles-to-gpu", "func::FuncOp"> {
     shuffles, exp2 with the scale folded in, the row sums kept per lane),
     and O += P V with P taken from the S fragments as the A operand. The
     predicate is evaluated only in ops that have one and on keys past a
-    clipped tile's end. The launch gets the dynamic shared memory it needs.
+    clipped tile's end. Where the op sits in the loop over scheduled key
+    tiles (an scf.if in an scf.for whose key/value tiles and condition the
+    pass can recompute for the next iteration), that loop is pipelined over
+    two shared-memory stages: each iteration stages the next tile while it
+    computes its own. The launch gets the dynamic shared memory it needs.
 
     Other element types (f32) run one row per lane with the per-key online
     softmax on CUDA cores. softmax_finalize reduces each row's sum across

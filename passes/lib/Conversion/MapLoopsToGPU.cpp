@@ -60,8 +60,7 @@ LogicalResult mapForall(scf::ForallOp outer, int64_t lanesPerIteration) {
     ArrayRef<int64_t> ub = inner.getStaticUpperBound();
     if (!inner.isNormalized() || inner.getRank() != 1 ||
         ShapedType::isDynamic(ub[0]) ||
-        ub[0] * lanesPerIteration > kMaxThreads ||
-        !inner.getOutputs().empty())
+        ub[0] * lanesPerIteration > kMaxThreads || !inner.getOutputs().empty())
       return inner.emitOpError("cannot be mapped to GPU threads: it needs "
                                "one normalized dimension of at most ")
              << kMaxThreads / lanesPerIteration << " iterations of "

@@ -13,7 +13,8 @@
 //   in shared memory (the whole block, cp.async), then per warp
 //     S = Q K^T                 (ldmatrix, mma.sync; f32)
 //     m' = max(m, rowmax(S))    (the four lanes of a row by shuffles)
-//     P = exp2(S c - m'), l = l exp2(m - m') + rowsum(P), acc = acc exp2(m - m') + P V
+//     P = exp2(S c - m'), l = l exp2(m - m') + rowsum(P), acc = acc exp2(m -
+//     m') + P V
 //   with c = scale log2(e): the fragment's m is in that base-2 domain and
 //   its l is the lane's partial sum; softmax_finalize adds the four partial
 //   sums of a row and writes the row once. In attn-tile's loop over
@@ -37,7 +38,6 @@
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
-
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_CONVERTTILESTOGPU
@@ -366,8 +366,8 @@ void allocateLaneState(RowGroup &g) {
     if (!old)
       return {};
     OpBuilder b(old);
-    return memref::AllocaOp::create(
-        b, old.getLoc(), MemRefType::get(shape, b.getF32Type()));
+    return memref::AllocaOp::create(b, old.getLoc(),
+                                    MemRefType::get(shape, b.getF32Type()));
   };
   bool tc = g.form == Form::TensorCore;
   g.laneMax = make(g.max, {tc ? 2 : 1});
@@ -377,7 +377,8 @@ void allocateLaneState(RowGroup &g) {
 
 /// Views, fills and tile ops of `buffer`, innermost first; fails on any
 /// other use.
-LogicalResult collectStateUses(Value buffer, SmallVectorImpl<Operation *> &uses) {
+LogicalResult collectStateUses(Value buffer,
+                               SmallVectorImpl<Operation *> &uses) {
   for (Operation *user : buffer.getUsers()) {
     if (isa<memref::SubViewOp, memref::CastOp>(user)) {
       if (failed(collectStateUses(user->getResult(0), uses)))
@@ -459,15 +460,15 @@ struct WarpEmitter : ScalarEmitter {
   Value pack(Value x, Value y) {
     Value pair = vector::FromElementsOp::create(
         b, loc, VectorType::get({2}, b.getF32Type()), ValueRange{x, y});
-    return asRegister(arith::TruncFOp::create(
-        b, loc, VectorType::get({2}, elem), pair));
+    return asRegister(
+        arith::TruncFOp::create(b, loc, VectorType::get({2}, elem), pair));
   }
   /// ldmatrix.x4 at this lane's row address: four 8x8 matrices.
   SmallVector<Value, 4> ldmatrix(Value smem, Value row, Value col,
                                  bool transpose) {
-    Value m = nvgpu::LdMatrixOp::create(b, loc, VectorType::get({4, 2}, elem),
-                                        smem, ValueRange{row, col}, transpose,
-                                        4);
+    Value m =
+        nvgpu::LdMatrixOp::create(b, loc, VectorType::get({4, 2}, elem), smem,
+                                  ValueRange{row, col}, transpose, 4);
     SmallVector<Value, 4> regs;
     for (int64_t i = 0; i < 4; ++i)
       regs.push_back(asRegister(
@@ -483,8 +484,8 @@ struct WarpEmitter : ScalarEmitter {
     NVVM::MMATypes ptx =
         elem.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
     Value d = NVVM::MmaOp::create(
-        b, loc, result, a, bRegs, c, ArrayRef<int64_t>{16, 8, 16},
-        std::nullopt, std::nullopt, std::array<NVVM::MMATypes, 2>{ptx, ptx},
+        b, loc, result, a, bRegs, c, ArrayRef<int64_t>{16, 8, 16}, std::nullopt,
+        std::nullopt, std::array<NVVM::MMATypes, 2>{ptx, ptx},
         std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
                                        NVVM::MMALayout::col});
     SmallVector<Value, 4> out;
@@ -514,16 +515,14 @@ struct WarpEmitter : ScalarEmitter {
 /// Block-wide asynchronous copy of `rows` x `width` elements of `src`
 /// (fewer rows where it is clipped: zero-filled) into `dst`, 16 bytes per
 /// copy; returns the copies (not yet committed as a group).
-SmallVector<Value> stageTile(WarpEmitter &e, Value src, Value dst,
-                             int64_t rows, int64_t width, int64_t threads) {
+SmallVector<Value> stageTile(WarpEmitter &e, Value src, Value dst, int64_t rows,
+                             int64_t width, int64_t threads) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   Value srcRows = e.dim(src, 0);
-  Value lastRow =
-      arith::MaxSIOp::create(b, loc, arith::SubIOp::create(b, loc, srcRows,
-                                                           e.idx(1)),
-                             e.idx(0));
+  Value lastRow = arith::MaxSIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, srcRows, e.idx(1)), e.idx(0));
   int64_t perRow = width / 8, chunks = rows * perRow;
   auto token = nvgpu::DeviceAsyncTokenType::get(b.getContext());
   SmallVector<Value> copies;
@@ -562,8 +561,8 @@ int64_t stagedBytes(int64_t keyRows, int64_t d, int64_t dv, Type elem) {
 std::pair<Value, Value> sharedTiles(WarpEmitter &e, int64_t keyRows, int64_t d,
                                     int64_t dv, Value offset) {
   OpBuilder &b = e.b;
-  auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
-                                              gpu::AddressSpace::Workgroup);
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
   Value base = gpu::DynamicSharedMemoryOp::create(
       b, e.loc,
       MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
@@ -574,8 +573,8 @@ std::pair<Value, Value> sharedTiles(WarpEmitter &e, int64_t keyRows, int64_t d,
   };
   int64_t keyBytes =
       keyRows * (d + kSmemPad) * e.elem.getIntOrFloatBitWidth() / 8;
-  Value keys = memref::ViewOp::create(b, e.loc, tileType(d), base, offset,
-                                      ValueRange{});
+  Value keys =
+      memref::ViewOp::create(b, e.loc, tileType(d), base, offset, ValueRange{});
   Value values = memref::ViewOp::create(b, e.loc, tileType(dv), base,
                                         e.add(offset, keyBytes), ValueRange{});
   return {keys, values};
@@ -681,8 +680,7 @@ const QueryFragments &queryFragments(Value q, Type elem, gpu::LaunchOp launch,
         });
     return SmallVector<Value>(ifOp.getResults());
   };
-  QueryFragments fragments{loadRow(e.fragRow),
-                           loadRow(e.add(e.fragRow, 8))};
+  QueryFragments fragments{loadRow(e.fragRow), loadRow(e.add(e.fragRow, 8))};
   return cache[q] = std::move(fragments);
 }
 
@@ -717,24 +715,25 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
     scf::ForOp loop = pipeline->loop;
     auto prefetch = [&](OpBuilder &pb, Value iv) {
       WarpEmitter pe(pb, loc, elem);
-      scf::IfOp::create(pb, loc, pe.lt(iv, loop.getUpperBound()),
-                        [&](OpBuilder &, Location) {
-        IRMapping map;
-        map.map(loop.getInductionVar(), iv);
-        for (Operation *o : pipeline->body)
-          pb.clone(*o, map);
-        Value cond = map.lookupOrDefault(pipeline->guard.getCondition());
-        scf::IfOp::create(pb, loc, cond, [&](OpBuilder &, Location) {
-          for (Operation *o : pipeline->guarded)
-            pb.clone(*o, map);
-          auto [keys, values] = sharedTiles(
-              pe, keyRows, d, dv, stageOffset(pe, loop, iv, stage));
-          stageTile(pe, map.lookupOrDefault(k), keys, keyRows, d, threads);
-          stageTile(pe, map.lookupOrDefault(v), values, keyRows, dv, threads);
-          scf::YieldOp::create(pb, loc);
-        });
-        scf::YieldOp::create(pb, loc);
-      });
+      scf::IfOp::create(
+          pb, loc, pe.lt(iv, loop.getUpperBound()), [&](OpBuilder &, Location) {
+            IRMapping map;
+            map.map(loop.getInductionVar(), iv);
+            for (Operation *o : pipeline->body)
+              pb.clone(*o, map);
+            Value cond = map.lookupOrDefault(pipeline->guard.getCondition());
+            scf::IfOp::create(pb, loc, cond, [&](OpBuilder &, Location) {
+              for (Operation *o : pipeline->guarded)
+                pb.clone(*o, map);
+              auto [keys, values] = sharedTiles(
+                  pe, keyRows, d, dv, stageOffset(pe, loop, iv, stage));
+              stageTile(pe, map.lookupOrDefault(k), keys, keyRows, d, threads);
+              stageTile(pe, map.lookupOrDefault(v), values, keyRows, dv,
+                        threads);
+              scf::YieldOp::create(pb, loc);
+            });
+            scf::YieldOp::create(pb, loc);
+          });
       return commitCopies(pb, loc);
     };
     OpBuilder before(loop);
@@ -744,9 +743,9 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
     OpBuilder top(loop.getBody(), loop.getBody()->begin());
     // Every warp is done with tile t - 1 before tile t + 1 replaces it.
     gpu::BarrierOp::create(top, loc);
-    keysCopied = prefetch(
-        top, arith::AddIOp::create(top, loc, loop.getInductionVar(),
-                                   loop.getStep()));
+    keysCopied =
+        prefetch(top, arith::AddIOp::create(top, loc, loop.getInductionVar(),
+                                            loop.getStep()));
 
     // Nothing in flight after the loop; the buffers are free again.
     OpBuilder after(loop->getBlock(), std::next(Block::iterator(loop)));
@@ -766,8 +765,8 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
         commitCopies(b, loc, stageTile(e, v, vShared, keyRows, dv, threads));
   }
 
-  auto [top, bottom] = queryFragments(
-      q, elem, op->getParentOfType<gpu::LaunchOp>(), queries);
+  auto [top, bottom] =
+      queryFragments(q, elem, op->getParentOfType<gpu::LaunchOp>(), queries);
 
   // Pipelined: tile t + 1 may be in flight. Otherwise: V may be.
   nvgpu::DeviceAsyncWaitOp::create(b, loc, keysCopied, b.getI32IntegerAttr(1));
@@ -775,8 +774,9 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
 
   // S = Q K^T. ldmatrix.x4 gives the B fragments of two key tiles of 8 at
   // once: lanes 0-15 address keys [0, 8) + ..., lanes 16-31 keys [8, 16).
-  Value kRow = e.add(e.mul(arith::DivUIOp::create(b, loc, e.lane, e.idx(16)), 8),
-                     arith::RemUIOp::create(b, loc, e.lane, e.idx(8)));
+  Value kRow =
+      e.add(e.mul(arith::DivUIOp::create(b, loc, e.lane, e.idx(16)), 8),
+            arith::RemUIOp::create(b, loc, e.lane, e.idx(8)));
   Value kCol = e.mul(
       arith::RemUIOp::create(
           b, loc, arith::DivUIOp::create(b, loc, e.lane, e.idx(8)), e.idx(2)),
@@ -865,8 +865,8 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
     Value none =
         arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, max, negInf);
     Value base = e.select(none, e.cst(0.0), max);
-    alpha[h] = math::Exp2Op::create(b, loc,
-                                    arith::SubFOp::create(b, loc, old, base));
+    alpha[h] =
+        math::Exp2Op::create(b, loc, arith::SubFOp::create(b, loc, old, base));
     negMax[h] = arith::NegFOp::create(b, loc, base);
   }
   Value rowSum[2] = {e.cst(0.0), e.cst(0.0)};
@@ -874,13 +874,12 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
     for (int64_t i = 0; i < 4; ++i) {
       Value &x = flat[4 * n + i];
       x = math::Exp2Op::create(
-          b, loc,
-          math::FmaOp::create(b, loc, x, e.cst(factor), negMax[i / 2]));
+          b, loc, math::FmaOp::create(b, loc, x, e.cst(factor), negMax[i / 2]));
       rowSum[i / 2] = arith::AddFOp::create(b, loc, rowSum[i / 2], x);
     }
   for (int64_t h = 0; h < 2; ++h)
-    e.storeLane(math::FmaOp::create(b, loc, e.loadLane(g.laneSum, h),
-                                    alpha[h], rowSum[h]),
+    e.storeLane(math::FmaOp::create(b, loc, e.loadLane(g.laneSum, h), alpha[h],
+                                    rowSum[h]),
                 g.laneSum, h);
   SmallVector<SmallVector<Value, 4>> acc(dTiles);
   for (int64_t t = 0; t < dTiles; ++t)
@@ -897,21 +896,20 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
   // acc += P V: P's accumulator fragments of key tiles 2 kk and 2 kk + 1
   // are the A fragment of keys [16 kk, 16 kk + 16); V's B fragments come
   // transposed, lanes 8-15 and 24-31 addressing keys [8, 16).
-  Value vRow = e.add(
-      e.mul(arith::RemUIOp::create(
-                b, loc, arith::DivUIOp::create(b, loc, e.lane, e.idx(8)),
-                e.idx(2)),
-            8),
-      arith::RemUIOp::create(b, loc, e.lane, e.idx(8)));
-  Value vCol =
-      e.mul(arith::DivUIOp::create(b, loc, e.lane, e.idx(16)), 8);
+  Value vRow =
+      e.add(e.mul(arith::RemUIOp::create(
+                      b, loc, arith::DivUIOp::create(b, loc, e.lane, e.idx(8)),
+                      e.idx(2)),
+                  8),
+            arith::RemUIOp::create(b, loc, e.lane, e.idx(8)));
+  Value vCol = e.mul(arith::DivUIOp::create(b, loc, e.lane, e.idx(16)), 8);
   for (int64_t kk = 0; kk < nTiles / 2; ++kk) {
     Value *p0 = &flat[4 * (2 * kk)], *p1 = &flat[4 * (2 * kk + 1)];
     SmallVector<Value, 4> a = {e.pack(p0[0], p0[1]), e.pack(p0[2], p0[3]),
                                e.pack(p1[0], p1[1]), e.pack(p1[2], p1[3])};
     for (int64_t dp = 0; dp < dTiles / 2; ++dp) {
-      SmallVector<Value, 4> m = e.ldmatrix(vShared, e.add(vRow, 16 * kk),
-                                           e.add(vCol, 16 * dp), true);
+      SmallVector<Value, 4> m =
+          e.ldmatrix(vShared, e.add(vRow, 16 * kk), e.add(vCol, 16 * dp), true);
       acc[2 * dp] = e.mma(a, {m[0], m[1]}, acc[2 * dp]);
       acc[2 * dp + 1] = e.mma(a, {m[2], m[3]}, acc[2 * dp + 1]);
     }
@@ -934,8 +932,8 @@ void lowerFinalizeOnTensorCores(SoftmaxFinalizeOp op, const RowGroup &g) {
     // Rows with no kept key (l = 0) are zeros.
     Value any =
         arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, l, e.cst(0));
-    Value inv = e.select(any, arith::DivFOp::create(b, loc, e.cst(1.0), l),
-                         e.cst(0.0));
+    Value inv =
+        e.select(any, arith::DivFOp::create(b, loc, e.cst(1.0), l), e.cst(0.0));
     Value row = e.add(e.fragRow, 8 * h);
     scf::IfOp::create(b, loc, e.lt(row, mq), [&](OpBuilder &, Location) {
       for (int64_t t = 0; t < g.dv / 8; ++t) {
@@ -947,12 +945,11 @@ void lowerFinalizeOnTensorCores(SoftmaxFinalizeOp op, const RowGroup &g) {
                 arith::MulFOp::create(
                     b, loc, e.loadLane(g.laneAcc, 4 * t + 2 * h + 1), inv)});
         if (!outElem.isF32())
-          pair = arith::TruncFOp::create(
-              b, loc, VectorType::get({2}, outElem), pair);
-        vector::StoreOp::create(b, loc, pair, out,
-                                ValueRange{row, e.add(e.fragCol, 8 * t)},
-                                /*nontemporal=*/false,
-                                e.pairAlignment(outElem));
+          pair = arith::TruncFOp::create(b, loc, VectorType::get({2}, outElem),
+                                         pair);
+        vector::StoreOp::create(
+            b, loc, pair, out, ValueRange{row, e.add(e.fragCol, 8 * t)},
+            /*nontemporal=*/false, e.pairAlignment(outElem));
       }
       scf::YieldOp::create(b, loc);
     });
@@ -993,8 +990,8 @@ Value rowView(OpBuilder &b, Location loc, Value memref, Value row,
 LogicalResult lowerStepPerLane(SoftmaxStepOp op, const RowGroup &g) {
   OpBuilder b(op);
   Location loc = op.getLoc();
-  auto [row, count] = laneRow(b, loc, memref::DimOp::create(b, loc,
-                                                            op.getQuery(), 0));
+  auto [row, count] =
+      laneRow(b, loc, memref::DimOp::create(b, loc, op.getQuery(), 0));
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   auto step = SoftmaxStepOp::create(
       b, loc, rowView(b, loc, op.getQuery(), row, count), op.getKey(),
@@ -1014,10 +1011,10 @@ LogicalResult lowerFinalizePerLane(SoftmaxFinalizeOp op, const RowGroup &g) {
   auto [row, count] =
       laneRow(b, loc, memref::DimOp::create(b, loc, op.getOutput(), 0));
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  auto finalize = SoftmaxFinalizeOp::create(
-      b, loc, rowView(b, loc, g.laneSum, zero, count),
-      rowView(b, loc, g.laneAcc, zero, count),
-      rowView(b, loc, op.getOutput(), row, count));
+  auto finalize =
+      SoftmaxFinalizeOp::create(b, loc, rowView(b, loc, g.laneSum, zero, count),
+                                rowView(b, loc, g.laneAcc, zero, count),
+                                rowView(b, loc, op.getOutput(), row, count));
   op.erase();
   return lowerSoftmaxFinalize(finalize);
 }
@@ -1064,8 +1061,7 @@ struct ConvertTilesToGPUPass
       memref::AllocaOp l = stateBuffer(sum), a = stateBuffer(acc);
       auto launch = op->getParentOfType<gpu::LaunchOp>();
       auto inKernel = [&](memref::AllocaOp x) {
-        return x && launch->isProperAncestor(x) &&
-               x.getType().hasStaticShape();
+        return x && launch->isProperAncestor(x) && x.getType().hasStaticShape();
       };
       if ((max && !inKernel(m)) || !inKernel(l) || !inKernel(a)) {
         op->emitOpError("needs its statistics and accumulator in static "
@@ -1101,8 +1097,8 @@ struct ConvertTilesToGPUPass
         g->form = Form::RowPerLane;
     }
     for (SoftmaxFinalizeOp finalize : finalizes) {
-      RowGroup *g = groupOf(finalize, Value(), finalize.getSum(),
-                            finalize.getAcc());
+      RowGroup *g =
+          groupOf(finalize, Value(), finalize.getSum(), finalize.getAcc());
       if (!g)
         return signalPassFailure();
       if (!g->max)
@@ -1118,9 +1114,9 @@ struct ConvertTilesToGPUPass
         return signalPassFailure();
       }
       allocateLaneState(g);
-      for (auto [old, lane] : {std::pair{g.max, g.laneMax},
-                               std::pair{g.sum, g.laneSum},
-                               std::pair{g.acc, g.laneAcc}}) {
+      for (auto [old, lane] :
+           {std::pair{g.max, g.laneMax}, std::pair{g.sum, g.laneSum},
+            std::pair{g.acc, g.laneAcc}}) {
         if (!old)
           continue;
         SmallVector<Operation *> uses;

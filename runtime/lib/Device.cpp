@@ -24,7 +24,11 @@ using CUfunction = struct CUfunc_st *;
 using CUstream = struct CUstream_st *;
 using CUevent = struct CUevent_st *;
 using CUdeviceptr = unsigned long long;
+using CUmemoryPool = struct CUmemPoolHandle_st *;
+using CUmemPool_attribute = int;
+using cuuint64_t = std::uint64_t;
 constexpr CUresult CUDA_SUCCESS = 0;
+constexpr CUmemPool_attribute CU_MEMPOOL_ATTR_RELEASE_THRESHOLD = 4;
 
 struct Driver {
   CUresult (*cuInit)(unsigned);
@@ -50,6 +54,10 @@ struct Driver {
   CUresult (*cuEventRecord)(CUevent, CUstream);
   CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
   CUresult (*cuMemFree)(CUdeviceptr);
+  CUresult (*cuMemAllocAsync)(CUdeviceptr *, size_t, CUstream);
+  CUresult (*cuMemFreeAsync)(CUdeviceptr, CUstream);
+  CUresult (*cuDeviceGetDefaultMemPool)(CUmemoryPool *, CUdevice);
+  CUresult (*cuMemPoolSetAttribute)(CUmemoryPool, CUmemPool_attribute, void *);
   CUresult (*cuMemcpyAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream);
   CUresult (*cuMemcpy)(CUdeviceptr, CUdeviceptr, size_t);
   CUresult (*cuMemsetD32Async)(CUdeviceptr, unsigned, size_t, CUstream);
@@ -66,6 +74,20 @@ void record(const std::string &message) {
   std::lock_guard<std::mutex> lock(mutex);
   if (firstError.empty())
     firstError = message;
+}
+
+/// Scratch buffers come from the device's default pool (cuMemAllocAsync);
+/// by default it returns its memory to the system whenever a stream is
+/// waited for, so every call would map its buffers anew. Keep it.
+template <class Check>
+bool keepPoolMemory(Driver &d, CUdevice device, Check check) {
+  CUmemoryPool pool;
+  cuuint64_t keep = ~cuuint64_t(0);
+  return check(d.cuDeviceGetDefaultMemPool(&pool, device),
+               "cuDeviceGetDefaultMemPool") &&
+         check(d.cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+                                       &keep),
+               "cuMemPoolSetAttribute(release threshold)");
 }
 
 /// The driver with a current context, or nullptr (and why, once).
@@ -109,6 +131,10 @@ Driver *driver(std::string *why = nullptr) {
     get(d.cuEventRecord, "cuEventRecord");
     get(d.cuMemAlloc, "cuMemAlloc_v2");
     get(d.cuMemFree, "cuMemFree_v2");
+    get(d.cuMemAllocAsync, "cuMemAllocAsync");
+    get(d.cuMemFreeAsync, "cuMemFreeAsync");
+    get(d.cuDeviceGetDefaultMemPool, "cuDeviceGetDefaultMemPool");
+    get(d.cuMemPoolSetAttribute, "cuMemPoolSetAttribute");
     get(d.cuMemcpyAsync, "cuMemcpyAsync");
     get(d.cuMemcpy, "cuMemcpy");
     get(d.cuMemsetD32Async, "cuMemsetD32Async");
@@ -131,7 +157,8 @@ Driver *driver(std::string *why = nullptr) {
            check(d.cuDeviceGet(&device, 0), "cuDeviceGet(0)") &&
            check(d.cuDevicePrimaryCtxRetain(&context, device),
                  "cuDevicePrimaryCtxRetain") &&
-           check(d.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+           check(d.cuCtxSetCurrent(context), "cuCtxSetCurrent") &&
+           keepPoolMemory(d, device, check);
   }();
   if (!ready) {
     if (why)
@@ -378,20 +405,27 @@ void mgpuEventRecord(CUevent event, CUstream stream) {
        "recording an event");
 }
 
+// A compiled function's scratch buffers: ordered with its launches on its
+// stream (which is waited for before it returns), from the driver's pool.
 void *mgpuMemAlloc(uint64_t bytes, CUstream stream, bool isHostShared) {
-  (void)stream;
   if (isHostShared) {
     record("mgpuMemAlloc: host-shared allocations are not supported");
     return nullptr;
   }
-  // Ordered with the stream's work: the stream is synchronized after every
-  // launch.
-  return attn::rt::deviceAlloc(bytes);
+  std::string doing = "allocating " + std::to_string(bytes) + " bytes";
+  Driver *d = need("mgpuMemAlloc", doing);
+  CUdeviceptr p = 0;
+  if (!d || !ok(d, d->cuMemAllocAsync(&p, bytes ? bytes : 1, stream),
+                "mgpuMemAlloc", "cuMemAllocAsync", doing))
+    return nullptr;
+  return reinterpret_cast<void *>(p);
 }
 
 void mgpuMemFree(void *ptr, CUstream stream) {
-  (void)stream;
-  attn::rt::deviceFree(ptr);
+  Driver *d = need("mgpuMemFree", "freeing device memory");
+  if (d && ptr)
+    ok(d, d->cuMemFreeAsync(reinterpret_cast<CUdeviceptr>(ptr), stream),
+       "mgpuMemFree", "cuMemFreeAsync", "freeing device memory");
 }
 
 void mgpuMemcpy(void *dst, void *src, size_t bytes, CUstream stream) {

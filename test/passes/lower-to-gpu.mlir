@@ -85,15 +85,19 @@
 // WARP-NOT: attn.tile
 // WARP: return
 
-// The host functions keep attn-compile's C ABI and launch the kernels,
-// PTX for sm_90a; the bf16 one on tensor cores, with dynamic shared memory.
+// The host functions keep attn-compile's C ABI and launch the kernels on a
+// stream of their own, waited for before they return; PTX for sm_90a; the
+// bf16 one on tensor cores, with dynamic shared memory.
 // PTX: llvm.func @attend(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr)
-// PTX: gpu.launch_func{{ +}}@attend_kernel::@attend_kernel blocks in
+// PTX: %[[STREAM:.*]] = llvm.call @mgpuStreamCreate()
+// PTX: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @attend_kernel::@attend_kernel blocks in
+// PTX: llvm.call @mgpuStreamSynchronize(%[[STREAM]])
+// PTX: llvm.call @mgpuStreamDestroy(%[[STREAM]])
 // PTX: gpu.binary @attend_kernel
 // PTX-SAME: .target sm_90a
 // PTX-SAME: .entry attend_kernel(
 // PTX: llvm.func @attend_bf16(
-// PTX: gpu.launch_func{{ +}}@attend_bf16_kernel::@attend_bf16_kernel blocks in {{.*}} dynamic_shared_memory_size
+// PTX: gpu.launch_func <%{{.*}}> @attend_bf16_kernel::@attend_bf16_kernel blocks in {{.*}} dynamic_shared_memory_size
 // PTX: gpu.binary @attend_bf16_kernel
 // PTX-SAME: chip = "sm_90a"
 // PTX-SAME: .entry attend_bf16_kernel(

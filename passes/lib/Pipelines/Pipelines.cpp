@@ -116,6 +116,9 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
   // Constants are recomputed in kernels rather than passed to them.
   fn.addPass(createGpuLaunchSinkIndexComputationsPass());
   pm.addPass(createGpuKernelOutliningPass());
+  // The host's launches, copies and allocations in order on one stream per
+  // call, waited for once at its end.
+  pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());

@@ -59,6 +59,20 @@ func.func @linear(%k: memref<?x32xf32>, %v: memref<?x32xf32>, %s: memref<32x32xf
 
 // -----
 
+// Atomic: the sums in scratch, then each added to the state and the
+// normaliser with an atomic read-modify-write.
+// CHECK-LABEL: func.func @linear_atomic
+// CHECK: vector.fma
+// CHECK: memref.atomic_rmw addf %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}] : (f32, memref<32x32xf32>) -> f32
+// CHECK: memref.atomic_rmw addf %{{.*}}, %{{.*}}[%{{.*}}] : (f32, memref<32xf32>) -> f32
+func.func @linear_atomic(%k: memref<?x32xf32>, %v: memref<?x32xf32>, %s: memref<32x32xf32>, %z: memref<32xf32>) {
+  %f = attn.feature_map.elu_plus_one
+  attn.tile.linear_state %k, %v feature_map %f into %s, %z atomic : memref<?x32xf32>, memref<?x32xf32>, memref<32x32xf32>, memref<32xf32>
+  return
+}
+
+// -----
+
 // The scan: vectorized across channels, masked to the group.
 // CHECK-LABEL: func.func @scan
 // CHECK: vector.create_mask

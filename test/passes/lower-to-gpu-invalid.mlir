@@ -1,11 +1,31 @@
 // What the GPU pipeline does not map yet is an error that says so.
-// RUN: attn-opt %s --split-input-file --attn-tile --attn-convert-tiles-to-gpu -verify-diagnostics
+// RUN: attn-opt %s --split-input-file --attn-tile=rows-per-instance=16 --attn-convert-tiles-to-gpu -verify-diagnostics
 
-func.func @linear(%q: tensor<1x1x64x16xf32>) -> tensor<1x1x64x16xf32> {
+// Causal linear attention carries its state from chunk to chunk.
+func.func @linear_causal(%q: tensor<1x1x64x16xf32>) -> tensor<1x1x64x16xf32> {
   %phi = attn.feature_map.elu_plus_one
-  // expected-error @+1 {{is not mapped to the GPU yet}}
-  %o = attn.linear %q, %q, %q feature_map %phi : tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x1x64x16xf32>
+  // expected-error @+1 {{has no GPU form for causal linear attention yet}}
+  %o = attn.linear %q, %q, %q feature_map %phi causal : tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x1x64x16xf32>
   return %o : tensor<1x1x64x16xf32>
+}
+
+// -----
+
+func.func @ssm(%x: tensor<2x64x24xf32>, %a: tensor<24x8xf32>, %c: tensor<2x24x8xf32>, %dt: tensor<24xf32>) -> tensor<2x64x24xf32> {
+  // expected-error @+1 {{is not mapped to the GPU yet}}
+  %y = attn.ssm %x A(%a, %a) B(%a, %a) C(%c, %c) log_dt(%dt) bidirectional : tensor<2x64x24xf32>, tensor<24x8xf32>, tensor<2x24x8xf32>, tensor<24xf32>
+  return %y : tensor<2x64x24xf32>
+}
+
+// -----
+
+// Tile ops are lowered per warp, inside the kernels attn-map-loops-to-gpu
+// makes.
+func.func @linear_not_mapped(%k: memref<64x16xbf16>, %v: memref<64x64xbf16>, %s: memref<16x64xf32>, %z: memref<16xf32>) {
+  %phi = attn.feature_map.elu_plus_one
+  // expected-error @+1 {{is not in a gpu.launch}}
+  attn.tile.linear_state %k, %v feature_map %phi into %s, %z : memref<64x16xbf16>, memref<64x64xbf16>, memref<16x64xf32>, memref<16xf32>
+  return
 }
 
 // -----

@@ -15,6 +15,7 @@
 #include "attn/Conversion/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/RegionUtils.h"
@@ -55,7 +56,8 @@ LogicalResult mapForall(scf::ForallOp outer, int64_t lanesPerIteration) {
       inner = f;
     }
   }
-  int64_t threads = 1;
+  // Without an inner loop the body is one iteration.
+  int64_t threads = lanesPerIteration;
   if (inner) {
     ArrayRef<int64_t> ub = inner.getStaticUpperBound();
     if (!inner.isNormalized() || inner.getRank() != 1 ||
@@ -115,7 +117,8 @@ LogicalResult mapForall(scf::ForallOp outer, int64_t lanesPerIteration) {
   return success();
 }
 
-/// Host code: buffers become device buffers; nothing else may touch them.
+/// Host code: buffers become device buffers, fills of whole buffers
+/// memsets; nothing else may touch them.
 LogicalResult moveHostMemoryToDevice(func::FuncOp fn) {
   SmallVector<Operation *> hostOps;
   // Kernel bodies are not host code: do not walk into launches.
@@ -135,6 +138,15 @@ LogicalResult moveHostMemoryToDevice(func::FuncOp fn) {
     } else if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
       gpu::DeallocOp::create(b, loc, Type(), ValueRange{}, dealloc.getMemref());
       dealloc.erase();
+    } else if (auto fill = dyn_cast<linalg::FillOp>(op);
+               fill && fill.hasPureBufferSemantics() &&
+               cast<MemRefType>(fill.getOutputs()[0].getType())
+                   .getLayout()
+                   .isIdentity()) {
+      // A whole buffer set to one value: a memset on the device.
+      gpu::MemsetOp::create(b, loc, Type(), ValueRange{}, fill.getOutputs()[0],
+                            fill.getInputs()[0]);
+      fill.erase();
     } else if (auto copy = dyn_cast<memref::CopyOp>(op)) {
       gpu::MemcpyOp::create(b, loc, Type(), ValueRange{}, copy.getTarget(),
                             copy.getSource());

@@ -514,17 +514,38 @@ LogicalResult lowerLinearState(LinearStateOp op, int64_t width) {
         memref::StoreOp::create(b, e.loc, v, phiT, ValueRange{f, j});
       });
     });
-    blockedProduct(e, phiT, e.idx(features), mk, op.getValue(), op.getState(),
-                   op.getState());
+    // Atomic: the sums in scratch first, then each added to the state.
+    auto addTo = [&](Value x, Value memref, ValueRange at) {
+      memref::AtomicRMWOp::create(b, e.loc, arith::AtomicRMWKind::addf, x,
+                                  memref, at);
+    };
+    Value state = op.getState();
+    const int64_t dv = cast<MemRefType>(state.getType()).getDimSize(1);
+    if (op.getAtomic())
+      state = e.scratch({features, dv}, {});
+    blockedProduct(e, phiT, e.idx(features), mk, op.getValue(),
+                   op.getAtomic() ? Value() : state, state);
+    if (op.getAtomic())
+      e.loop(e.idx(0), e.idx(features), 1, [&](Value f) {
+        e.loop(e.idx(0), e.idx(dv), 1, [&](Value c) {
+          addTo(memref::LoadOp::create(b, e.loc, state, ValueRange{f, c}),
+                op.getState(), {f, c});
+        });
+      });
     // norm += sum_j phi(k_j)
     e.loop(e.idx(0), e.idx(features), 1, [&](Value f) {
-      Value total = e.loop(
-          e.idx(0), mk, 1, {memref::LoadOp::create(b, e.loc, op.getNorm(), f)},
-          [&](Value j, ValueRange args) {
+      Value init = op.getAtomic()
+                       ? e.cst(0)
+                       : memref::LoadOp::create(b, e.loc, op.getNorm(), f);
+      Value total =
+          e.loop(e.idx(0), mk, 1, {init}, [&](Value j, ValueRange args) {
             Value v = memref::LoadOp::create(b, e.loc, phiT, ValueRange{f, j});
             return SmallVector<Value>{e.addf(args[0], v)};
           })[0];
-      memref::StoreOp::create(b, e.loc, total, op.getNorm(), f);
+      if (op.getAtomic())
+        addTo(total, op.getNorm(), {f});
+      else
+        memref::StoreOp::create(b, e.loc, total, op.getNorm(), f);
     });
   });
   op.erase();

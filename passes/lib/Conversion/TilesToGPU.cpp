@@ -28,6 +28,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GPUTiles.h"
 #include "attn/Conversion/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -46,45 +47,189 @@ namespace mlir::attn {
 
 using namespace mlir;
 using namespace mlir::attn;
+using namespace mlir::attn::gpu_tiles;
+
+namespace mlir::attn::gpu_tiles {
+
+std::optional<int64_t> upperBound(Value v) {
+  if (std::optional<int64_t> c = getConstantIntValue(v))
+    return c;
+  if (auto min = v.getDefiningOp<arith::MinSIOp>()) {
+    std::optional<int64_t> l = upperBound(min.getLhs()),
+                           r = upperBound(min.getRhs());
+    if (l && r)
+      return std::min(*l, *r);
+    return l ? l : r;
+  }
+  if (auto max = v.getDefiningOp<arith::MaxSIOp>()) {
+    std::optional<int64_t> l = upperBound(max.getLhs()),
+                           r = upperBound(max.getRhs());
+    if (l && r)
+      return std::max(*l, *r);
+  }
+  return std::nullopt;
+}
+
+std::optional<int64_t> rowBound(Value memref) {
+  auto type = cast<MemRefType>(memref.getType());
+  if (!type.isDynamicDim(0))
+    return type.getDimSize(0);
+  if (auto cast = memref.getDefiningOp<memref::CastOp>())
+    return rowBound(cast.getSource());
+  auto view = memref.getDefiningOp<memref::SubViewOp>();
+  if (!view)
+    return std::nullopt;
+  llvm::SmallBitVector dropped = view.getDroppedDims();
+  SmallVector<OpFoldResult> sizes = view.getMixedSizes();
+  for (unsigned i = 0; i < sizes.size(); ++i) {
+    if (dropped.test(i))
+      continue;
+    if (std::optional<int64_t> c = getConstantIntValue(sizes[i]))
+      return c;
+    return upperBound(cast<Value>(sizes[i]));
+  }
+  return std::nullopt;
+}
+
+bool isUniform(Value v, gpu::LaunchOp launch) {
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    if (!launch->isAncestor(arg.getOwner()->getParentOp()))
+      return true;
+    if (arg.getOwner() == &launch.getBody().front()) {
+      gpu::KernelDim3 t = launch.getThreadIds();
+      return v != t.x && v != t.y && v != t.z;
+    }
+    auto loop = dyn_cast<scf::ForOp>(arg.getOwner()->getParentOp());
+    return loop && v == loop.getInductionVar() &&
+           isUniform(loop.getLowerBound(), launch) &&
+           isUniform(loop.getUpperBound(), launch) &&
+           isUniform(loop.getStep(), launch);
+  }
+  Operation *def = v.getDefiningOp();
+  if (!launch->isProperAncestor(def))
+    return true;
+  if (isa<gpu::ThreadIdOp, gpu::LaneIdOp>(def) || def->getNumRegions() != 0)
+    return false;
+  return llvm::all_of(def->getOperands(),
+                      [&](Value o) { return isUniform(o, launch); });
+}
+
+bool reachedByWholeBlock(Operation *op, gpu::LaunchOp launch) {
+  for (Operation *p = op->getParentOp(); p != launch; p = p->getParentOp()) {
+    if (auto ifOp = dyn_cast<scf::IfOp>(p)) {
+      if (!isUniform(ifOp.getCondition(), launch))
+        return false;
+    } else if (auto loop = dyn_cast<scf::ForOp>(p)) {
+      if (!isUniform(loop.getLowerBound(), launch) ||
+          !isUniform(loop.getUpperBound(), launch) ||
+          !isUniform(loop.getStep(), launch))
+        return false;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool hasAlignedRows(Value memref) {
+  auto type = cast<MemRefType>(memref.getType());
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)))
+    return false;
+  return strides[1] == 1 && !ShapedType::isDynamic(strides[0]) &&
+         strides[0] % 8 == 0;
+}
+
+Value sharedBuffer(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                   Type elem, Value offset) {
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  Value base = gpu::DynamicSharedMemoryOp::create(
+      b, loc,
+      MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                      MemRefLayoutAttrInterface{}, workgroup));
+  return memref::ViewOp::create(
+      b, loc,
+      MemRefType::get(shape, elem, MemRefLayoutAttrInterface{}, workgroup),
+      base, offset, ValueRange{});
+}
+
+SmallVector<Value> stageTile(WarpEmitter &e, Value src, Value dst, int64_t rows,
+                             int64_t width, Value thread, int64_t threads) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value srcRows = e.dim(src, 0);
+  Value lastRow = arith::MaxSIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, srcRows, e.idx(1)), e.idx(0));
+  int64_t perRow = width / 8, chunks = rows * perRow;
+  auto token = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+  SmallVector<Value> copies;
+  for (int64_t first = 0; first < chunks; first += threads) {
+    Value chunk = e.add(thread, first);
+    // The last round may have more threads than chunks: they repeat the
+    // last chunk.
+    if (first + threads > chunks)
+      chunk = arith::MinUIOp::create(b, loc, chunk, e.idx(chunks - 1));
+    Value row = arith::DivUIOp::create(b, loc, chunk, e.idx(perRow));
+    Value col = e.mul(arith::RemUIOp::create(b, loc, chunk, e.idx(perRow)), 8);
+    Value inside = e.lt(row, srcRows);
+    Value bytes = e.select(inside, e.idx(8), e.idx(0));
+    Value from = arith::MinSIOp::create(b, loc, row, lastRow);
+    copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
+        b, loc, token, dst, ValueRange{row, col}, src, ValueRange{from, col},
+        b.getIndexAttr(8), bytes, b.getUnitAttr()));
+  }
+  return copies;
+}
+
+Value commitCopies(OpBuilder &b, Location loc, ValueRange copies) {
+  return nvgpu::DeviceAsyncCreateGroupOp::create(
+      b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), copies);
+}
+
+const QueryFragments &queryFragments(Value q, Type elem, gpu::LaunchOp launch,
+                                     DenseMap<Value, QueryFragments> &cache) {
+  auto it = cache.find(q);
+  if (it != cache.end())
+    return it->second;
+  OpBuilder b(q.getContext());
+  Operation *def = q.getDefiningOp();
+  Block *owner = def ? def->getBlock() : cast<BlockArgument>(q).getOwner();
+  if (!launch->isAncestor(owner->getParentOp()))
+    b.setInsertionPointToStart(&launch.getBody().front());
+  else if (def)
+    b.setInsertionPointAfter(def);
+  else
+    b.setInsertionPointToStart(owner);
+  Location loc = q.getLoc();
+  WarpEmitter e(b, loc, elem);
+  int64_t d = cast<MemRefType>(q.getType()).getDimSize(1);
+  Value rows = e.dim(q, 0);
+  auto loadRow = [&](Value row) {
+    auto ifOp = scf::IfOp::create(
+        b, loc, e.lt(row, rows),
+        [&](OpBuilder &, Location) {
+          SmallVector<Value> regs;
+          for (int64_t j = 0; j < d / 8; ++j)
+            regs.push_back(e.asRegister(vector::LoadOp::create(
+                b, loc, VectorType::get({2}, elem), q,
+                ValueRange{row, e.add(e.fragCol, 8 * j)},
+                /*nontemporal=*/false, e.pairAlignment(elem))));
+          scf::YieldOp::create(b, loc, regs);
+        },
+        [&](OpBuilder &, Location) {
+          scf::YieldOp::create(b, loc, SmallVector<Value>(d / 8, e.i32(0)));
+        });
+    return SmallVector<Value>(ifOp.getResults());
+  };
+  QueryFragments fragments{loadRow(e.fragRow), loadRow(e.add(e.fragRow, 8))};
+  return cache[q] = std::move(fragments);
+}
+
+} // namespace mlir::attn::gpu_tiles
 
 namespace {
-
-struct ScalarEmitter {
-  OpBuilder &b;
-  Location loc;
-
-  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value cst(double v) {
-    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
-  }
-  Value dim(Value memref, unsigned i) {
-    return memref::DimOp::create(b, loc, memref, i);
-  }
-  /// memref[indices] as f32.
-  Value load(Value memref, ValueRange indices) {
-    Value v = memref::LoadOp::create(b, loc, memref, indices);
-    if (v.getType().isF32())
-      return v;
-    return arith::ExtFOp::create(b, loc, b.getF32Type(), v);
-  }
-  /// Stores an f32 into memref[indices], converted to its element type.
-  void store(Value v, Value memref, ValueRange indices) {
-    Type elem = cast<MemRefType>(memref.getType()).getElementType();
-    if (elem != v.getType())
-      v = arith::TruncFOp::create(b, loc, elem, v);
-    memref::StoreOp::create(b, loc, v, memref, indices);
-  }
-  /// for (i = lb; i < ub; ++i) with iter_args; returns the loop's results.
-  ValueRange loop(Value lb, Value ub, ValueRange init,
-                  function_ref<SmallVector<Value>(Value, ValueRange)> body) {
-    auto forOp = scf::ForOp::create(
-        b, loc, lb, ub, idx(1), init,
-        [&](OpBuilder &nested, Location l, Value i, ValueRange args) {
-          scf::YieldOp::create(nested, l, body(i, args));
-        });
-    return forOp.getResults();
-  }
-};
 
 LogicalResult lowerSoftmaxStep(SoftmaxStepOp op) {
   OpBuilder b(op);
@@ -202,13 +347,6 @@ LogicalResult lowerSoftmaxFinalize(SoftmaxFinalizeOp op) {
 
 enum class Form { TensorCore, RowPerLane };
 
-constexpr int64_t kWarpSize = 32;
-/// Rows of an mma.sync.m16n8k16 accumulator: a warp's row group.
-constexpr int64_t kMmaRows = 16;
-/// Shared-memory rows are padded by 16 bytes so that the eight rows one
-/// ldmatrix phase reads start in different banks.
-constexpr int64_t kSmemPad = 8;
-
 /// The alloca a tile-op operand views, through subviews and casts.
 memref::AllocaOp stateBuffer(Value v) {
   while (true) {
@@ -221,104 +359,6 @@ memref::AllocaOp stateBuffer(Value v) {
     else
       return {};
   }
-}
-
-/// A static upper bound of an index: constants and min/max of bounded
-/// values (how attn-tile clips tiles).
-std::optional<int64_t> upperBound(Value v) {
-  if (std::optional<int64_t> c = getConstantIntValue(v))
-    return c;
-  if (auto min = v.getDefiningOp<arith::MinSIOp>()) {
-    std::optional<int64_t> l = upperBound(min.getLhs()),
-                           r = upperBound(min.getRhs());
-    if (l && r)
-      return std::min(*l, *r);
-    return l ? l : r;
-  }
-  if (auto max = v.getDefiningOp<arith::MaxSIOp>()) {
-    std::optional<int64_t> l = upperBound(max.getLhs()),
-                           r = upperBound(max.getRhs());
-    if (l && r)
-      return std::max(*l, *r);
-  }
-  return std::nullopt;
-}
-
-/// A static upper bound of a 2-D tile's row count.
-std::optional<int64_t> rowBound(Value memref) {
-  auto type = cast<MemRefType>(memref.getType());
-  if (!type.isDynamicDim(0))
-    return type.getDimSize(0);
-  if (auto cast = memref.getDefiningOp<memref::CastOp>())
-    return rowBound(cast.getSource());
-  auto view = memref.getDefiningOp<memref::SubViewOp>();
-  if (!view)
-    return std::nullopt;
-  llvm::SmallBitVector dropped = view.getDroppedDims();
-  SmallVector<OpFoldResult> sizes = view.getMixedSizes();
-  for (unsigned i = 0; i < sizes.size(); ++i) {
-    if (dropped.test(i))
-      continue;
-    if (std::optional<int64_t> c = getConstantIntValue(sizes[i]))
-      return c;
-    return upperBound(cast<Value>(sizes[i]));
-  }
-  return std::nullopt;
-}
-
-/// Whether `v` is the same in every thread of a block of `launch`.
-bool isUniform(Value v, gpu::LaunchOp launch) {
-  if (auto arg = dyn_cast<BlockArgument>(v)) {
-    if (!launch->isAncestor(arg.getOwner()->getParentOp()))
-      return true;
-    if (arg.getOwner() == &launch.getBody().front()) {
-      gpu::KernelDim3 t = launch.getThreadIds();
-      return v != t.x && v != t.y && v != t.z;
-    }
-    auto loop = dyn_cast<scf::ForOp>(arg.getOwner()->getParentOp());
-    return loop && v == loop.getInductionVar() &&
-           isUniform(loop.getLowerBound(), launch) &&
-           isUniform(loop.getUpperBound(), launch) &&
-           isUniform(loop.getStep(), launch);
-  }
-  Operation *def = v.getDefiningOp();
-  if (!launch->isProperAncestor(def))
-    return true;
-  if (isa<gpu::ThreadIdOp, gpu::LaneIdOp>(def) || def->getNumRegions() != 0)
-    return false;
-  return llvm::all_of(def->getOperands(),
-                      [&](Value o) { return isUniform(o, launch); });
-}
-
-/// Whether every thread of the block reaches `op` the same number of times,
-/// which the block-wide barriers of the tensor-core form need.
-bool reachedByWholeBlock(Operation *op, gpu::LaunchOp launch) {
-  for (Operation *p = op->getParentOp(); p != launch; p = p->getParentOp()) {
-    if (auto ifOp = dyn_cast<scf::IfOp>(p)) {
-      if (!isUniform(ifOp.getCondition(), launch))
-        return false;
-    } else if (auto loop = dyn_cast<scf::ForOp>(p)) {
-      if (!isUniform(loop.getLowerBound(), launch) ||
-          !isUniform(loop.getUpperBound(), launch) ||
-          !isUniform(loop.getStep(), launch))
-        return false;
-    } else {
-      return false;
-    }
-  }
-  return true;
-}
-
-/// Row stride a multiple of 8 elements and unit column stride: 16-byte
-/// aligned rows for cp.async and 4-byte element pairs for the fragments.
-bool hasAlignedRows(Value memref) {
-  auto type = cast<MemRefType>(memref.getType());
-  SmallVector<int64_t> strides;
-  int64_t offset;
-  if (failed(type.getStridesAndOffset(strides, offset)))
-    return false;
-  return strides[1] == 1 && !ShapedType::isDynamic(strides[0]) &&
-         strides[0] % 8 == 0;
 }
 
 /// The key-tile rows the tensor-core form stages, or nullopt where `op`
@@ -419,137 +459,6 @@ void replaceFills(ArrayRef<Operation *> uses, Value lane, Form form) {
 // Tensor-core form
 //===----------------------------------------------------------------------===//
 
-struct WarpEmitter : ScalarEmitter {
-  Type elem; // bf16 or f16
-  Value lane, fragRow, fragCol;
-
-  WarpEmitter(OpBuilder &b, Location loc, Type elem)
-      : ScalarEmitter{b, loc}, elem(elem) {
-    lane = gpu::LaneIdOp::create(b, loc, IntegerAttr());
-    fragRow = arith::DivUIOp::create(b, loc, lane, idx(4));
-    fragCol = mul(arith::RemUIOp::create(b, loc, lane, idx(4)), 2);
-  }
-
-  Value add(Value a, int64_t c) {
-    return c ? arith::AddIOp::create(b, loc, a, idx(c)).getResult() : a;
-  }
-  Value add(Value a, Value c) { return arith::AddIOp::create(b, loc, a, c); }
-  Value mul(Value a, int64_t c) {
-    return arith::MulIOp::create(b, loc, a, idx(c));
-  }
-  Value lt(Value a, Value c) {
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, a, c);
-  }
-  Value select(Value c, Value t, Value f) {
-    return arith::SelectOp::create(b, loc, c, t, f);
-  }
-  Value i32(int64_t v) {
-    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
-  }
-  /// Fragment pairs start at even columns of rows aligned to 8 elements.
-  llvm::MaybeAlign pairAlignment(Type t) {
-    return llvm::Align(2 * t.getIntOrFloatBitWidth() / 8);
-  }
-  /// An element pair as the i32 register mma.sync takes.
-  Value asRegister(Value pair) {
-    Value word = vector::BitCastOp::create(
-        b, loc, VectorType::get({1}, b.getI32Type()), pair);
-    return vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0});
-  }
-  /// Two f32 as a register of two `elem`.
-  Value pack(Value x, Value y) {
-    Value pair = vector::FromElementsOp::create(
-        b, loc, VectorType::get({2}, b.getF32Type()), ValueRange{x, y});
-    return asRegister(
-        arith::TruncFOp::create(b, loc, VectorType::get({2}, elem), pair));
-  }
-  /// ldmatrix.x4 at this lane's row address: four 8x8 matrices.
-  SmallVector<Value, 4> ldmatrix(Value smem, Value row, Value col,
-                                 bool transpose) {
-    Value m =
-        nvgpu::LdMatrixOp::create(b, loc, VectorType::get({4, 2}, elem), smem,
-                                  ValueRange{row, col}, transpose, 4);
-    SmallVector<Value, 4> regs;
-    for (int64_t i = 0; i < 4; ++i)
-      regs.push_back(asRegister(
-          vector::ExtractOp::create(b, loc, m, ArrayRef<int64_t>{i})));
-    return regs;
-  }
-  /// c + a b for one m16n8k16 tile (a: 4 registers, b: 2, c: 4 f32).
-  SmallVector<Value, 4> mma(ArrayRef<Value> a, ArrayRef<Value> bRegs,
-                            ArrayRef<Value> c) {
-    Type f32 = b.getF32Type();
-    auto result =
-        LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
-    NVVM::MMATypes ptx =
-        elem.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
-    Value d = NVVM::MmaOp::create(
-        b, loc, result, a, bRegs, c, ArrayRef<int64_t>{16, 8, 16}, std::nullopt,
-        std::nullopt, std::array<NVVM::MMATypes, 2>{ptx, ptx},
-        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                       NVVM::MMALayout::col});
-    SmallVector<Value, 4> out;
-    for (int64_t i = 0; i < 4; ++i)
-      out.push_back(LLVM::ExtractValueOp::create(b, loc, d, i));
-    return out;
-  }
-  /// The sum (or max) of the four lanes that share a fragment row.
-  Value quadReduce(Value v, bool max) {
-    for (int32_t offset : {1, 2}) {
-      Value other = gpu::ShuffleOp::create(b, loc, v, offset, kWarpSize,
-                                           gpu::ShuffleMode::XOR)
-                        .getShuffleResult();
-      v = max ? arith::MaxNumFOp::create(b, loc, v, other).getResult()
-              : arith::AddFOp::create(b, loc, v, other).getResult();
-    }
-    return v;
-  }
-  Value loadLane(Value buffer, int64_t i) {
-    return memref::LoadOp::create(b, loc, buffer, ValueRange{idx(i)});
-  }
-  void storeLane(Value v, Value buffer, int64_t i) {
-    memref::StoreOp::create(b, loc, v, buffer, ValueRange{idx(i)});
-  }
-};
-
-/// Block-wide asynchronous copy of `rows` x `width` elements of `src`
-/// (fewer rows where it is clipped: zero-filled) into `dst`, 16 bytes per
-/// copy; returns the copies (not yet committed as a group).
-SmallVector<Value> stageTile(WarpEmitter &e, Value src, Value dst, int64_t rows,
-                             int64_t width, int64_t threads) {
-  OpBuilder &b = e.b;
-  Location loc = e.loc;
-  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
-  Value srcRows = e.dim(src, 0);
-  Value lastRow = arith::MaxSIOp::create(
-      b, loc, arith::SubIOp::create(b, loc, srcRows, e.idx(1)), e.idx(0));
-  int64_t perRow = width / 8, chunks = rows * perRow;
-  auto token = nvgpu::DeviceAsyncTokenType::get(b.getContext());
-  SmallVector<Value> copies;
-  for (int64_t first = 0; first < chunks; first += threads) {
-    Value chunk = e.add(tid, first);
-    // The last round may have more threads than chunks: they repeat the
-    // last chunk.
-    if (first + threads > chunks)
-      chunk = arith::MinUIOp::create(b, loc, chunk, e.idx(chunks - 1));
-    Value row = arith::DivUIOp::create(b, loc, chunk, e.idx(perRow));
-    Value col = e.mul(arith::RemUIOp::create(b, loc, chunk, e.idx(perRow)), 8);
-    Value inside = e.lt(row, srcRows);
-    Value bytes = e.select(inside, e.idx(8), e.idx(0));
-    Value from = arith::MinSIOp::create(b, loc, row, lastRow);
-    copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
-        b, loc, token, dst, ValueRange{row, col}, src, ValueRange{from, col},
-        b.getIndexAttr(8), bytes, b.getUnitAttr()));
-  }
-  return copies;
-}
-
-/// Commits the copies issued so far by this thread as one group.
-Value commitCopies(OpBuilder &b, Location loc, ValueRange copies = {}) {
-  return nvgpu::DeviceAsyncCreateGroupOp::create(
-      b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), copies);
-}
-
 /// Shared memory of a tensor-core softmax_step: the key tile, then the
 /// value tile, rows padded.
 int64_t stagedBytes(int64_t keyRows, int64_t d, int64_t dv, Type elem) {
@@ -560,24 +469,11 @@ int64_t stagedBytes(int64_t keyRows, int64_t d, int64_t dv, Type elem) {
 /// into the block's dynamic shared memory.
 std::pair<Value, Value> sharedTiles(WarpEmitter &e, int64_t keyRows, int64_t d,
                                     int64_t dv, Value offset) {
-  OpBuilder &b = e.b;
-  auto workgroup =
-      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
-  Value base = gpu::DynamicSharedMemoryOp::create(
-      b, e.loc,
-      MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
-                      MemRefLayoutAttrInterface{}, workgroup));
-  auto tileType = [&](int64_t width) {
-    return MemRefType::get({keyRows, width + kSmemPad}, e.elem,
-                           MemRefLayoutAttrInterface{}, workgroup);
-  };
   int64_t keyBytes =
       keyRows * (d + kSmemPad) * e.elem.getIntOrFloatBitWidth() / 8;
-  Value keys =
-      memref::ViewOp::create(b, e.loc, tileType(d), base, offset, ValueRange{});
-  Value values = memref::ViewOp::create(b, e.loc, tileType(dv), base,
-                                        e.add(offset, keyBytes), ValueRange{});
-  return {keys, values};
+  return {sharedBuffer(e.b, e.loc, {keyRows, d + kSmemPad}, e.elem, offset),
+          sharedBuffer(e.b, e.loc, {keyRows, dv + kSmemPad}, e.elem,
+                       e.add(offset, keyBytes))};
 }
 
 /// The loop over scheduled key tiles around a softmax_step whose next tile
@@ -638,52 +534,6 @@ std::optional<KeyLoop> keyLoopOf(SoftmaxStepOp op) {
   return kl;
 }
 
-/// A row group's query rows as A fragments, for rows fragRow and
-/// fragRow + 8: registers 2 ks and 2 ks + 1 cover columns [16 ks, 16 ks + 16);
-/// rows past the tile's end are zeros.
-using QueryFragments = std::pair<SmallVector<Value>, SmallVector<Value>>;
-
-/// Loaded once where the query tile is defined, not per key tile: every
-/// softmax_step of the row group reads the same rows.
-const QueryFragments &queryFragments(Value q, Type elem, gpu::LaunchOp launch,
-                                     DenseMap<Value, QueryFragments> &cache) {
-  auto it = cache.find(q);
-  if (it != cache.end())
-    return it->second;
-  OpBuilder b(q.getContext());
-  Operation *def = q.getDefiningOp();
-  Block *owner = def ? def->getBlock() : cast<BlockArgument>(q).getOwner();
-  if (!launch->isAncestor(owner->getParentOp()))
-    b.setInsertionPointToStart(&launch.getBody().front());
-  else if (def)
-    b.setInsertionPointAfter(def);
-  else
-    b.setInsertionPointToStart(owner);
-  Location loc = q.getLoc();
-  WarpEmitter e(b, loc, elem);
-  int64_t d = cast<MemRefType>(q.getType()).getDimSize(1);
-  Value rows = e.dim(q, 0);
-  auto loadRow = [&](Value row) {
-    auto ifOp = scf::IfOp::create(
-        b, loc, e.lt(row, rows),
-        [&](OpBuilder &, Location) {
-          SmallVector<Value> regs;
-          for (int64_t j = 0; j < d / 8; ++j)
-            regs.push_back(e.asRegister(vector::LoadOp::create(
-                b, loc, VectorType::get({2}, elem), q,
-                ValueRange{row, e.add(e.fragCol, 8 * j)},
-                /*nontemporal=*/false, e.pairAlignment(elem))));
-          scf::YieldOp::create(b, loc, regs);
-        },
-        [&](OpBuilder &, Location) {
-          scf::YieldOp::create(b, loc, SmallVector<Value>(d / 8, e.i32(0)));
-        });
-    return SmallVector<Value>(ifOp.getResults());
-  };
-  QueryFragments fragments{loadRow(e.fragRow), loadRow(e.add(e.fragRow, 8))};
-  return cache[q] = std::move(fragments);
-}
-
 /// Which stage buffer iteration `iv` of `loop` uses: its parity.
 Value stageOffset(WarpEmitter &e, scf::ForOp loop, Value iv, int64_t bytes) {
   OpBuilder &b = e.b;
@@ -727,8 +577,10 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
                 pb.clone(*o, map);
               auto [keys, values] = sharedTiles(
                   pe, keyRows, d, dv, stageOffset(pe, loop, iv, stage));
-              stageTile(pe, map.lookupOrDefault(k), keys, keyRows, d, threads);
-              stageTile(pe, map.lookupOrDefault(v), values, keyRows, dv,
+              Value tid = gpu::ThreadIdOp::create(pb, loc, gpu::Dimension::x);
+              stageTile(pe, map.lookupOrDefault(k), keys, keyRows, d, tid,
+                        threads);
+              stageTile(pe, map.lookupOrDefault(v), values, keyRows, dv, tid,
                         threads);
               scf::YieldOp::create(pb, loc);
             });
@@ -759,10 +611,11 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
     std::tie(kShared, vShared) = sharedTiles(e, keyRows, d, dv, e.idx(0));
     // Every warp is done with the previous tile before it is overwritten.
     gpu::BarrierOp::create(b, loc);
-    keysCopied =
-        commitCopies(b, loc, stageTile(e, k, kShared, keyRows, d, threads));
-    valuesCopied =
-        commitCopies(b, loc, stageTile(e, v, vShared, keyRows, dv, threads));
+    Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+    keysCopied = commitCopies(
+        b, loc, stageTile(e, k, kShared, keyRows, d, tid, threads));
+    valuesCopied = commitCopies(
+        b, loc, stageTile(e, v, vShared, keyRows, dv, tid, threads));
   }
 
   auto [top, bottom] =
@@ -1030,10 +883,10 @@ struct ConvertTilesToGPUPass
     SmallVector<SoftmaxStepOp> steps;
     SmallVector<SoftmaxFinalizeOp> finalizes;
     WalkResult walk = fn.walk([&](Operation *op) {
-      if (isa<LinearStateOp, LinearOutputOp, SsmScanOp>(op)) {
+      if (isa<SsmScanOp>(op)) {
         op->emitOpError("is not mapped to the GPU yet (the GPU pipeline "
-                        "lowers softmax attention; linear attention and the "
-                        "SSM run on the CPU pipeline)");
+                        "lowers softmax and linear attention; the SSM runs "
+                        "on the CPU pipeline)");
         return WalkResult::interrupt();
       }
       if (!isa<SoftmaxStepOp, SoftmaxFinalizeOp>(op))
@@ -1107,9 +960,9 @@ struct ConvertTilesToGPUPass
 
     SmallVector<Operation *> oldState;
     for (auto &[key, g] : groups) {
-      if (g.form == Form::RowPerLane && g.rows > kWarpSize) {
+      if (g.form == Form::RowPerLane && g.rows > kWarpLanes) {
         g.acc.emitOpError("is a row group of ")
-            << g.rows << " rows; one warp holds at most " << kWarpSize
+            << g.rows << " rows; one warp holds at most " << kWarpLanes
             << " rows (attn-tile rows-per-instance)";
         return signalPassFailure();
       }
@@ -1166,6 +1019,9 @@ struct ConvertTilesToGPUPass
     };
     for (Operation *old : oldState)
       eraseWithViews(old);
+
+    if (failed(lowerLinearTiles(fn, sharedBytes)))
+      return signalPassFailure();
 
     for (auto [launch, bytes] : sharedBytes) {
       auto l = cast<gpu::LaunchOp>(launch);

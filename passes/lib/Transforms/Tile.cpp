@@ -303,10 +303,8 @@ LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
 
   // Running statistics and accumulator of these query rows, in f32.
   Type f32 = b.getF32Type();
-  Value maxBuf =
-      memref::AllocaOp::create(b, loc, MemRefType::get({rows}, f32));
-  Value sumBuf =
-      memref::AllocaOp::create(b, loc, MemRefType::get({rows}, f32));
+  Value maxBuf = memref::AllocaOp::create(b, loc, MemRefType::get({rows}, f32));
+  Value sumBuf = memref::AllocaOp::create(b, loc, MemRefType::get({rows}, f32));
   Value accBuf =
       memref::AllocaOp::create(b, loc, MemRefType::get({rows, dv}, f32));
   Value maxV = e.prefix(maxBuf, qn), sumV = e.prefix(sumBuf, qn),
@@ -379,7 +377,127 @@ LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
 // attn.linear
 //===----------------------------------------------------------------------===//
 
-LogicalResult tileLinear(LinearOp op, Globals &globals, int64_t chunk) {
+/// Features of the state one instance of the GPU form's reduction owns:
+/// the rows of an mma.sync accumulator.
+constexpr int64_t kFeatureSlice = 16;
+/// Keys per block of the GPU form's reduction (at least): enough blocks to
+/// fill the GPU where batch x heads alone would not.
+constexpr int64_t kKeysPerSplit = 2048;
+
+/// The GPU's form of non-causal linear attention (rows-per-instance > 0):
+/// two loop nests whose inner instances are independent, so that they map
+/// to blocks and warps, with the state [B, H, F, Dv] and the normaliser
+/// [B, H, F] in buffers between them:
+///   state, norm = 0
+///   forall (b, h, split of the keys) { forall slice of kFeatureSlice
+///     features { linear_state atomic(the split's keys, the slice) } }
+///   forall (b, h, query tile) { forall rows-per-instance rows {
+///     linear_output(the rows, state[b, h], norm[b, h]) } }
+/// An elementwise feature map's slice of features is that of the key's
+/// columns; a projection's is its rows.
+void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
+                      Value out, Value projection, int64_t features,
+                      int64_t blockQ, int64_t rows) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  const int64_t batch = dimOf(q, 0), heads = dimOf(q, 1), dv = dimOf(v, 3);
+  Type f32 = b.getF32Type();
+  auto align = b.getI64IntegerAttr(64);
+  Value state = memref::AllocOp::create(
+      b, loc, MemRefType::get({batch, heads, features, dv}, f32), ValueRange{},
+      align);
+  Value norm = memref::AllocOp::create(
+      b, loc, MemRefType::get({batch, heads, features}, f32), ValueRange{},
+      align);
+  auto normView = [&](Value bIdx, Value hIdx, OpFoldResult f0,
+                      OpFoldResult count) {
+    SmallVector<OpFoldResult> offsets{bIdx, hIdx, f0},
+        sizes{b.getIndexAttr(1), b.getIndexAttr(1), count},
+        strides(3, b.getIndexAttr(1));
+    std::optional<int64_t> n = getConstantIntValue(count);
+    auto type = memref::SubViewOp::inferRankReducedResultType(
+        {n.value_or(ShapedType::kDynamic)}, cast<MemRefType>(norm.getType()),
+        offsets, sizes, strides);
+    return memref::SubViewOp::create(b, loc, cast<MemRefType>(type), norm,
+                                     offsets, sizes, strides);
+  };
+  auto forall = [&](ArrayRef<OpFoldResult> bounds) {
+    auto loop =
+        scf::ForallOp::create(b, loc, bounds, ValueRange{}, std::nullopt);
+    atBodyEnd(b, loop);
+    return loop;
+  };
+
+  e.fill(state, 0.0);
+  e.fill(norm, 0.0);
+
+  // The reduction, a split of the keys and a slice of the features per
+  // instance.
+  const int64_t slice =
+      features % kFeatureSlice == 0 ? kFeatureSlice : features;
+  const int64_t nk = dimOf(k, 2);
+  const int64_t splits = llvm::divideCeil(nk, kKeysPerSplit);
+  const int64_t span = llvm::alignTo(llvm::divideCeil(nk, splits), 64);
+  auto reduce = forall(
+      {b.getIndexAttr(batch), b.getIndexAttr(heads), b.getIndexAttr(splits)});
+  Value bIdx = reduce.getInductionVar(0), hIdx = reduce.getInductionVar(1);
+  Value k0 = e.mul(reduce.getInductionVar(2), span);
+  auto slices = forall({b.getIndexAttr(features / slice)});
+  // Inside the inner loop: the grid's part of the body may not read memory.
+  Value keyLimit = e.idx(nk);
+  if (op.getKeyLengths())
+    keyLimit = keyLimitFromLengths(e, op.getKeyLengths(), bIdx, keyLimit);
+  Value kn = arith::MaxSIOp::create(
+      b, loc, e.min(e.idx(span), e.sub(keyLimit, k0)), e.idx(0));
+  Value f0 = e.mul(slices.getInductionVar(0), slice);
+  Value keys, sliceProjection;
+  if (projection) {
+    keys = e.view2D(k, {bIdx, hIdx}, k0, kn, b.getIndexAttr(0),
+                    b.getIndexAttr(dimOf(k, 3)), 2, 3);
+    sliceProjection =
+        e.view2D(projection, {}, f0, b.getIndexAttr(slice), b.getIndexAttr(0),
+                 b.getIndexAttr(dimOf(projection, 1)), 0, 1);
+  } else {
+    keys = e.view2D(k, {bIdx, hIdx}, k0, kn, f0, b.getIndexAttr(slice), 2, 3);
+  }
+  auto reduction = LinearStateOp::create(
+      b, loc, keys,
+      e.view2D(v, {bIdx, hIdx}, k0, kn, b.getIndexAttr(0), b.getIndexAttr(dv),
+               2, 3),
+      op.getFeatureMap(), sliceProjection,
+      e.view2D(state, {bIdx, hIdx}, f0, b.getIndexAttr(slice),
+               b.getIndexAttr(0), b.getIndexAttr(dv), 2, 3),
+      normView(bIdx, hIdx, f0, b.getIndexAttr(slice)));
+  reduction.setAtomic(true);
+  b.setInsertionPointAfter(reduce);
+
+  // The output, rows-per-instance query rows per instance.
+  const int64_t nq = dimOf(q, 2);
+  auto tiles = forall({b.getIndexAttr(batch), b.getIndexAttr(heads),
+                       b.getIndexAttr(llvm::divideCeil(nq, blockQ))});
+  bIdx = tiles.getInductionVar(0);
+  hIdx = tiles.getInductionVar(1);
+  Value q0 = e.mul(tiles.getInductionVar(2), blockQ);
+  auto groups = forall({b.getIndexAttr(blockQ / rows)});
+  q0 = e.add(q0, e.mul(groups.getInductionVar(0), rows));
+  // Clipped at the end of the sequence; a group may lie past it.
+  Value qn = arith::MaxSIOp::create(
+      b, loc, e.min(e.idx(rows), e.sub(e.idx(nq), q0)), e.idx(0));
+  auto rowsOf = [&](Value buffer) {
+    return e.view2D(buffer, {bIdx, hIdx}, q0, qn, b.getIndexAttr(0),
+                    b.getIndexAttr(dimOf(buffer, 3)), 2, 3);
+  };
+  LinearOutputOp::create(
+      b, loc, rowsOf(q), Value(), Value(), op.getFeatureMap(), projection,
+      e.view2D(state, {bIdx, hIdx}, e.idx(0), b.getIndexAttr(features),
+               b.getIndexAttr(0), b.getIndexAttr(dv), 2, 3),
+      normView(bIdx, hIdx, b.getIndexAttr(0), b.getIndexAttr(features)),
+      rowsOf(out));
+  b.setInsertionPointAfter(tiles);
+}
+
+LogicalResult tileLinear(LinearOp op, Globals &globals, int64_t blockQ,
+                         int64_t chunk, int64_t rowsPerInstance) {
   OpBuilder b(op);
   Emitter e{b, op.getLoc()};
   Location loc = op.getLoc();
@@ -416,6 +534,22 @@ LogicalResult tileLinear(LinearOp op, Globals &globals, int64_t chunk) {
       b, loc,
       MemRefType::get(resultType.getShape(), resultType.getElementType()),
       ValueRange{}, b.getI64IntegerAttr(64));
+
+  if (rowsPerInstance > 0) {
+    if (op.getCausal())
+      return op.emitOpError("has no GPU form for causal linear attention yet "
+                            "(attn-tile rows-per-instance): its chunks carry "
+                            "the state from one to the next; it runs on the "
+                            "CPU pipeline");
+    const int64_t rows = std::min(rowsPerInstance, blockQ);
+    if (blockQ % rows != 0)
+      return op.emitOpError("attn-tile's rows-per-instance (")
+             << rows << ") must divide the query tile (" << blockQ << ")";
+    tileLinearForGPU(op, e, q, k, v, out, projection, features, blockQ, rows);
+    op.replaceAllUsesWith(e.toTensor(out, resultType));
+    op.erase();
+    return success();
+  }
 
   auto forall = scf::ForallOp::create(
       b, loc,
@@ -642,7 +776,9 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
               .Case([&](SdpaOp o) {
                 return tileSdpa(o, globals, blockQ, blockK, rowsPerInstance);
               })
-              .Case([&](LinearOp o) { return tileLinear(o, globals, blockK); })
+              .Case([&](LinearOp o) {
+                return tileLinear(o, globals, blockQ, blockK, rowsPerInstance);
+              })
               .Case([&](SsmOp o) { return tileSsm(o, channels); });
       if (failed(r))
         return signalPassFailure();

@@ -73,18 +73,21 @@ def Attn_LinearStateOp : Attn_Op<"tile.linear_state"> {
   let description = [{
     state += phi(K)^T V and norm += sum_j phi(k_j), with phi given by
     `feature_map` (and its `projection` [F, D] when it has one): key [Mk, D],
-    value [Mk, Dv], state [F, Dv], norm [F] (f32).
+    value [Mk, Dv], state [F, Dv], norm [F] (f32). With `atomic` each
+    element's addition is atomic, so that instances running in parallel
+    (over different keys) may add into the same state.
   }];
   let arguments = (ins Arg<Attn_Tile2D, "", [MemRead]>:$key,
                        Arg<Attn_Tile2D, "", [MemRead]>:$value,
                        Attn_FeatureMapType:$feature_map,
                        Arg<Optional<Attn_Tile2D>, "", [MemRead]>:$projection,
                        Arg<Attn_Tile2D, "", [MemRead, MemWrite]>:$state,
-                       Arg<Attn_Tile1D, "", [MemRead, MemWrite]>:$norm);
+                       Arg<Attn_Tile1D, "", [MemRead, MemWrite]>:$norm,
+                       UnitAttr:$atomic);
   let assemblyFormat = [{
     $key `,` $value `feature_map` $feature_map
     (`projection` $projection^ `:` type($projection))?
-    `into` $state `,` $norm attr-dict
+    `into` $state `,` $norm (`atomic` $atomic^)? attr-dict
     `:` type($key) `,` type($value) `,` type($state) `,` type($norm)
   }];
   let hasVerifier = 1;

@@ -96,8 +96,20 @@ def ConvertTilesToGPU : Pass<"attn-convert-tiles-to-gpu", "func::FuncOp"> {
 
     Other element types (f32) run one row per lane with the per-key online
     softmax on CUDA cores. softmax_finalize reduces each row's sum across
-    its lanes and writes the row once. The linear and SSM tile ops are not
-    mapped to the GPU yet and are reported as errors.
+    its lanes and writes the row once.
+
+    Linear attention (attn-tile's GPU form: a warp per 16-feature slice of
+    the state over a split of the keys, then a warp per 16 query rows):
+    bf16/f16 with an elementwise feature map runs on tensor cores.
+    linear_state stages chunks of 128 keys over two shared-memory stages
+    (cp.async; the value rows block-wide, each warp its key columns), applies
+    phi to the A fragments of K^T and accumulates phi(K)^T V by mma.sync in
+    registers over all chunks, the normaliser from the same fragments; the
+    sums are added to the state once (atomically where the op says so).
+    linear_output stages the state block-wide in shared memory as bf16/f16,
+    then per warp phi(Q) S on tensor cores and phi(q) . z in f32 from the
+    same fragments. Anything else (f32, projections) runs per lane on CUDA
+    cores. The SSM's tile op is not mapped to the GPU yet: an error says so.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
@@ -117,11 +129,13 @@ def MapLoopsToGPU : Pass<"attn-map-loops-to-gpu", "func::FuncOp"> {
     three) index blocks, the last one blockIdx.x; an scf.forall directly in
     its body (one dimension) indexes threads, lanes-per-iteration of them
     per iteration (1: a thread per iteration; 32: a warp, the iteration
-    being thread.x / 32), at most 1024 threads.
+    being thread.x / 32), at most 1024 threads; without an inner loop the
+    body is one iteration, run by lanes-per-iteration threads.
     Constants and memref.get_global of constant tables are copied into the
     kernel. On the host, memref.alloc / dealloc / copy become gpu.alloc /
-    dealloc / memcpy: the function's buffers live in device memory. Host
-    code that would touch device memory in any other way is an error.
+    dealloc / memcpy and linalg.fill of a whole buffer a gpu.memset: the
+    function's buffers live in device memory. Host code that would touch
+    device memory in any other way is an error.
   }];
   let options = [
     Option<"lanesPerIteration", "lanes-per-iteration", "int64_t", "1",

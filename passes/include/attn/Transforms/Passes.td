@@ -62,7 +62,10 @@ def Tile : Pass<"attn-tile", "ModuleOp"> {
     Option<"rowsPerInstance", "rows-per-instance", "int64_t",
            /*default=*/"0",
            "Query rows per instance of an inner scf.forall over each query "
-           "tile (0: the whole tile, no inner loop)">,
+           "tile (0: the whole tile, no inner loop). Non-zero also selects "
+           "the GPU's form of non-causal linear attention: the state "
+           "reduced over all keys per slice of 16 features, then the "
+           "output per instance of rows">,
   ];
   let dependentDialects = ["::mlir::attn::AttnDialect",
                            "::mlir::arith::ArithDialect",

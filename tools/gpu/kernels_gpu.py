@@ -1,21 +1,25 @@
 #!/usr/bin/env python3
-"""Checks and times attn.sdpa compiled with --target gpu.
+"""Checks and times attention kernels compiled with --target gpu.
 
 Two halves, because the GPU machine has PyTorch but no MLIR:
 
-  sdpa_gpu.py prepare BUILD OUT   (here) writes the cases as attn IR,
-                                  compiles each with attn-compile --target gpu
-                                  into OUT, with OUT/manifest.json
-  sdpa_gpu.py run BUILD OUT       (on the GPU machine) checks every case
-                                  against PyTorch in float64, then times the
-                                  benchmark cases; prints a table last
+  kernels_gpu.py prepare BUILD OUT   (here) writes the cases as attn IR,
+                                     compiles each with attn-compile --target
+                                     gpu into OUT, with OUT/manifest.json
+  kernels_gpu.py run BUILD OUT [SUBSTRING]
+                                     (on the GPU machine) checks every case
+                                     (or those whose name has SUBSTRING)
+                                     against PyTorch in float64, then times
+                                     the benchmark cases; prints a table last
 
-Checks use masks whose definition is written out here (windows, globals,
-chunks, causal, key padding and their combinations); the random blocks of
-BigBird are checked by the CPU reference tests against the compiler's own
-generator and appear here only in the timed cases. Useful TFLOP/s count
-4 * B * H * D * (kept query-key pairs), the pairs taken from the schedule
-attn-schedule-blocks computes (every tile of a block-aligned mask is full).
+attn.sdpa checks use masks whose definition is written out here (windows,
+globals, chunks, causal, key padding and their combinations); the random
+blocks of BigBird are checked by the CPU reference tests against the
+compiler's own generator and appear here only in the timed cases. Useful
+TFLOP/s count 4 * B * H * D * (kept query-key pairs), the pairs taken from
+the schedule attn-schedule-blocks computes (every tile of a block-aligned
+mask is full). attn.linear (elu + 1, non-causal) counts 4 * B * H * N * D^2,
+as the anchors script does for eager PyTorch.
 """
 import json
 import math
@@ -48,6 +52,19 @@ CHECKS = [
     ("blocks_bf16_n1000_d64_q64", 2, 2, 1000, 64, "bf16", "blocks", 128,
      False, 64),
 ]
+# Linear attention, elu + 1: (name, B, H, N, D, dtype, with padding lengths,
+# block-q of the output pass).
+LINEAR_CHECKS = [
+    ("linear_f32_n100_d32", 2, 2, 100, 32, "f32", False, 64),
+    ("linear_pad_f32_n300_d64", 2, 2, 300, 64, "f32", True, 64),
+    ("linear_bf16_n1000_d64", 2, 4, 1000, 64, "bf16", False, 64),
+    ("linear_pad_bf16_n300_d64", 2, 2, 300, 64, "bf16", True, 128),
+    ("linear_bf16_n200_d128", 1, 2, 200, 128, "bf16", False, 64),
+    ("linear_pad_bf16_n17_d32", 2, 2, 17, 32, "bf16", True, 64),
+    ("linear_bf16_n4100_d64", 1, 2, 4100, 64, "bf16", False, 128),
+]
+LINEAR_BENCH = [(f"linear_n{n}", 4, 16, n, 64, "bf16", False, 128)
+                for n in (1024, 4096, 16384)]
 # The anchors' shapes: B=4, H=16, D=64, bf16; query tiles of 64 rows (four
 # warps), key tiles of the mask's block (128 for dense). The last field is
 # block-q where it differs from the block (block-k).
@@ -108,6 +125,21 @@ def module_for(case):
             f"  return %o : {t}\n}}\n")
 
 
+def linear_module_for(case):
+    name, b, h, n, d, dt, padded = case[:7]
+    t = f"tensor<{b}x{h}x{n}x{d}x{dt}>"
+    args = f"%query: {t}, %key: {t}, %value: {t}"
+    lengths = ""
+    if padded:
+        args += f", %len: tensor<{b}xi32>"
+        lengths = f" key_lengths %len : tensor<{b}xi32>"
+    return (f"func.func @{name}({args}) -> {t} {{\n"
+            f"  %f = attn.feature_map.elu_plus_one\n"
+            f"  %o = attn.linear %query, %key, %value feature_map %f{lengths}"
+            f" : {t}, {t}, {t} -> {t}\n"
+            f"  return %o : {t}\n}}\n")
+
+
 def kept_pairs(build, path, case):
     """Kept (query, key) pairs per (batch, head), from the schedule."""
     name, b, h, n, d, dt, kind, block, padded = case[:9]
@@ -136,25 +168,35 @@ def kept_pairs(build, path, case):
 def prepare(build, out):
     os.makedirs(out, exist_ok=True)
     manifest = []
+
+    def compile_case(name, text, block_q, block_k):
+        path = os.path.join(out, name + ".mlir")
+        with open(path, "w") as f:
+            f.write(text)
+        print(f"compiling {name}", flush=True)
+        subprocess.run([f"{build}/tools/attn-compile/attn-compile", path,
+                        "-o", os.path.join(out, name + ".so"), "--target",
+                        "gpu", f"--block-q={block_q}", f"--block-k={block_k}"],
+                       check=True)
+        return path
+
     for role, cases in (("check", CHECKS), ("bench", BENCH)):
         for case in cases:
             name, b, h, n, d, dt, kind, block, padded = case[:9]
             block_q = case[9] if len(case) > 9 else block
-            path = os.path.join(out, name + ".mlir")
-            with open(path, "w") as f:
-                f.write(module_for(case))
-            so = os.path.join(out, name + ".so")
-            print(f"compiling {name}", flush=True)
-            subprocess.run([f"{build}/tools/attn-compile/attn-compile", path,
-                            "-o", so, "--target", "gpu",
-                            f"--block-q={block_q}", f"--block-k={block}"],
-                           check=True)
-            manifest.append(dict(role=role, name=name, B=b, H=h, N=n, D=d,
-                                 dtype=dt, mask=kind, block=block,
-                                 block_q=block_q,
-                                 padded=padded,
+            path = compile_case(name, module_for(case), block_q, block)
+            manifest.append(dict(op="sdpa", role=role, name=name, B=b, H=h,
+                                 N=n, D=d, dtype=dt, mask=kind, block=block,
+                                 block_q=block_q, padded=padded,
                                  pairs=kept_pairs(build, path, case)
                                  if role == "bench" else None))
+    for role, cases in (("check", LINEAR_CHECKS), ("bench", LINEAR_BENCH)):
+        for case in cases:
+            name, b, h, n, d, dt, padded, block_q = case
+            compile_case(name, linear_module_for(case), block_q, 64)
+            manifest.append(dict(op="linear", role=role, name=name, B=b, H=h,
+                                 N=n, D=d, dtype=dt, block_q=block_q,
+                                 padded=padded))
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
 
@@ -185,7 +227,21 @@ def reference_mask(c, lengths, torch, dev):
     return keep.unsqueeze(1)  # [B, 1, N, N]
 
 
-def run(build, out):
+def linear_reference(q, k, v, lengths, torch):
+    """Non-causal elu + 1 linear attention; zeros where the normaliser is 0
+    (every key padded)."""
+    phi = lambda x: torch.nn.functional.elu(x) + 1
+    fq, fk = phi(q), phi(k)
+    if lengths is not None:
+        j = torch.arange(k.shape[2], device=k.device).view(1, 1, -1, 1)
+        fk = fk * (j < lengths.view(-1, 1, 1, 1))
+    num = torch.einsum("bhnd,bhde->bhne", fq,
+                       torch.einsum("bhnd,bhne->bhde", fk, v))
+    den = torch.einsum("bhnd,bhd->bhn", fq, fk.sum(2)).unsqueeze(-1)
+    return torch.where(den != 0, num / den, torch.zeros_like(num))
+
+
+def run(build, out, only=""):
     import ctypes
     import torch
     dev = "cuda"
@@ -205,6 +261,8 @@ def run(build, out):
     failures = 0
     rows = []
     for c in manifest:
+        if only not in c["name"]:
+            continue
         lib = ctypes.CDLL(os.path.join(out, c["name"] + ".so"))
         b, h, n, d = c["B"], c["H"], c["N"], c["D"]
         dt = dtypes[c["dtype"]]
@@ -223,12 +281,15 @@ def run(build, out):
         if c["role"] == "check":
             call(lib, c["name"], args + [o])
             torch.cuda.synchronize()
-            keep = reference_mask(c, lengths, torch, dev)
             q64, k64, v64 = (x.double() for x in (q, k, v))
-            s = (q64 @ k64.transpose(-1, -2)) / math.sqrt(d)
-            s = s.masked_fill(~keep, float("-inf"))
-            p = torch.softmax(s, -1).nan_to_num(0.0)  # fully masked: zeros
-            ref = p @ v64
+            if c["op"] == "linear":
+                ref = linear_reference(q64, k64, v64, lengths, torch)
+            else:
+                keep = reference_mask(c, lengths, torch, dev)
+                s = (q64 @ k64.transpose(-1, -2)) / math.sqrt(d)
+                s = s.masked_fill(~keep, float("-inf"))
+                p = torch.softmax(s, -1).nan_to_num(0.0)  # fully masked: 0
+                ref = p @ v64
             err = ((o.double() - ref).norm() / ref.norm()).item()
             tol = 1e-4 if c["dtype"] == "f32" else 2e-2
             ok = err < tol and not torch.isnan(o).any().item()
@@ -249,9 +310,13 @@ def run(build, out):
             torch.cuda.synchronize()
             times.append(start.elapsed_time(end))
         ms = sorted(times)[len(times) // 2]
-        flop = 4.0 * b * h * d * c["pairs"]
-        rows.append((f"{c['name']} ({c['block_q']}x{c['block']})", n,
-                     c["pairs"] / (n * n), ms, flop / ms / 1e9))
+        if c["op"] == "linear":
+            rows.append((f"{c['name']} (block-q {c['block_q']})", n,
+                         float("nan"), ms, 4.0 * b * h * n * d * d / ms / 1e9))
+        else:
+            flop = 4.0 * b * h * d * c["pairs"]
+            rows.append((f"{c['name']} ({c['block_q']}x{c['block']})", n,
+                         c["pairs"] / (n * n), ms, flop / ms / 1e9))
         print(f"bench {c['name']} {ms:.3f} ms", flush=True)
     print(f"{'attn (tiles q x k)':32s} {'N':>6s} {'dens':>6s} "
           f"{'fwd ms':>9s} {'fwd TF/s':>9s}")
@@ -261,7 +326,9 @@ def run(build, out):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4 or sys.argv[1] not in ("prepare", "run"):
+    if (len(sys.argv) not in (4, 5) or sys.argv[1] not in ("prepare", "run")
+            or (sys.argv[1] == "prepare" and len(sys.argv) == 5)):
         sys.exit(__doc__)
-    mode, build, out = sys.argv[1:]
-    sys.exit(prepare(build, out) if mode == "prepare" else run(build, out))
+    mode, build, out = sys.argv[1:4]
+    sys.exit(prepare(build, out) if mode == "prepare"
+             else run(build, out, *sys.argv[4:]))

@@ -1,0 +1,210 @@
+//===- GPUTiles.h - shared pieces of the GPU tile-op lowerings --*- C++ -*-===//
+//
+// What the lowerings of attn's tile ops inside gpu.launch share: scalar and
+// per-warp (mma.sync fragment) IR emitters, the uniformity checks that the
+// block-wide forms need, and shared-memory staging by cp.async. Internal to
+// the conversion passes.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_CONVERSION_GPUTILES_H
+#define ATTN_CONVERSION_GPUTILES_H
+
+#include "attn/IR/AttnOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include <optional>
+
+namespace mlir::func {
+class FuncOp;
+} // namespace mlir::func
+
+namespace mlir::attn::gpu_tiles {
+
+constexpr int64_t kWarpLanes = 32;
+/// Rows of an mma.sync.m16n8k16 accumulator: a warp's row group.
+constexpr int64_t kMmaRows = 16;
+/// Shared-memory rows are padded by 16 bytes so that the eight rows one
+/// ldmatrix phase reads start in different banks.
+constexpr int64_t kSmemPad = 8;
+
+struct ScalarEmitter {
+  OpBuilder &b;
+  Location loc;
+
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value cst(double v) {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  }
+  Value dim(Value memref, unsigned i) {
+    return memref::DimOp::create(b, loc, memref, i);
+  }
+  /// memref[indices] as f32.
+  Value load(Value memref, ValueRange indices) {
+    Value v = memref::LoadOp::create(b, loc, memref, indices);
+    if (v.getType().isF32())
+      return v;
+    return arith::ExtFOp::create(b, loc, b.getF32Type(), v);
+  }
+  /// Stores an f32 into memref[indices], converted to its element type.
+  void store(Value v, Value memref, ValueRange indices) {
+    Type elem = cast<MemRefType>(memref.getType()).getElementType();
+    if (elem != v.getType())
+      v = arith::TruncFOp::create(b, loc, elem, v);
+    memref::StoreOp::create(b, loc, v, memref, indices);
+  }
+  /// for (i = lb; i < ub; ++i) with iter_args; returns the loop's results.
+  ValueRange loop(Value lb, Value ub, ValueRange init,
+                  function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    auto forOp = scf::ForOp::create(
+        b, loc, lb, ub, idx(1), init,
+        [&](OpBuilder &nested, Location l, Value i, ValueRange args) {
+          scf::YieldOp::create(nested, l, body(i, args));
+        });
+    return forOp.getResults();
+  }
+};
+
+struct WarpEmitter : ScalarEmitter {
+  Type elem; // bf16 or f16
+  Value lane, fragRow, fragCol;
+
+  WarpEmitter(OpBuilder &b, Location loc, Type elem)
+      : ScalarEmitter{b, loc}, elem(elem) {
+    lane = gpu::LaneIdOp::create(b, loc, IntegerAttr());
+    fragRow = arith::DivUIOp::create(b, loc, lane, idx(4));
+    fragCol = mul(arith::RemUIOp::create(b, loc, lane, idx(4)), 2);
+  }
+
+  Value add(Value a, int64_t c) {
+    return c ? arith::AddIOp::create(b, loc, a, idx(c)).getResult() : a;
+  }
+  Value add(Value a, Value c) { return arith::AddIOp::create(b, loc, a, c); }
+  Value mul(Value a, int64_t c) {
+    return arith::MulIOp::create(b, loc, a, idx(c));
+  }
+  Value lt(Value a, Value c) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, a, c);
+  }
+  Value select(Value c, Value t, Value f) {
+    return arith::SelectOp::create(b, loc, c, t, f);
+  }
+  Value i32(int64_t v) {
+    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+  }
+  /// Fragment pairs start at even columns of rows aligned to 8 elements.
+  llvm::MaybeAlign pairAlignment(Type t) {
+    return llvm::Align(2 * t.getIntOrFloatBitWidth() / 8);
+  }
+  /// An element pair as the i32 register mma.sync takes.
+  Value asRegister(Value pair) {
+    Value word = vector::BitCastOp::create(
+        b, loc, VectorType::get({1}, b.getI32Type()), pair);
+    return vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0});
+  }
+  /// Two f32 as a register of two `elem`.
+  Value pack(Value x, Value y) {
+    Value pair = vector::FromElementsOp::create(
+        b, loc, VectorType::get({2}, b.getF32Type()), ValueRange{x, y});
+    return asRegister(
+        arith::TruncFOp::create(b, loc, VectorType::get({2}, elem), pair));
+  }
+  /// ldmatrix.x4 at this lane's row address: four 8x8 matrices.
+  SmallVector<Value, 4> ldmatrix(Value smem, Value row, Value col,
+                                 bool transpose) {
+    Value m =
+        nvgpu::LdMatrixOp::create(b, loc, VectorType::get({4, 2}, elem), smem,
+                                  ValueRange{row, col}, transpose, 4);
+    SmallVector<Value, 4> regs;
+    for (int64_t i = 0; i < 4; ++i)
+      regs.push_back(asRegister(
+          vector::ExtractOp::create(b, loc, m, ArrayRef<int64_t>{i})));
+    return regs;
+  }
+  /// c + a b for one m16n8k16 tile (a: 4 registers, b: 2, c: 4 f32).
+  SmallVector<Value, 4> mma(ArrayRef<Value> a, ArrayRef<Value> bRegs,
+                            ArrayRef<Value> c) {
+    Type f32 = b.getF32Type();
+    auto result =
+        LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+    NVVM::MMATypes ptx =
+        elem.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+    Value d = NVVM::MmaOp::create(
+        b, loc, result, a, bRegs, c, ArrayRef<int64_t>{16, 8, 16}, std::nullopt,
+        std::nullopt, std::array<NVVM::MMATypes, 2>{ptx, ptx},
+        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                       NVVM::MMALayout::col});
+    SmallVector<Value, 4> out;
+    for (int64_t i = 0; i < 4; ++i)
+      out.push_back(LLVM::ExtractValueOp::create(b, loc, d, i));
+    return out;
+  }
+  /// The sum (or max) of the four lanes that share a fragment row.
+  Value quadReduce(Value v, bool max) {
+    for (int32_t offset : {1, 2}) {
+      Value other = gpu::ShuffleOp::create(b, loc, v, offset, kWarpLanes,
+                                           gpu::ShuffleMode::XOR)
+                        .getShuffleResult();
+      v = max ? arith::MaxNumFOp::create(b, loc, v, other).getResult()
+              : arith::AddFOp::create(b, loc, v, other).getResult();
+    }
+    return v;
+  }
+  Value loadLane(Value buffer, int64_t i) {
+    return memref::LoadOp::create(b, loc, buffer, ValueRange{idx(i)});
+  }
+  void storeLane(Value v, Value buffer, int64_t i) {
+    memref::StoreOp::create(b, loc, v, buffer, ValueRange{idx(i)});
+  }
+};
+
+/// A static upper bound of an index: constants and min/max of bounded
+/// values (how attn-tile clips tiles).
+std::optional<int64_t> upperBound(Value v);
+/// A static upper bound of a 2-D tile's row count.
+std::optional<int64_t> rowBound(Value memref);
+/// Whether `v` is the same in every thread of a block of `launch`.
+bool isUniform(Value v, gpu::LaunchOp launch);
+/// Whether every thread of the block reaches `op` the same number of times,
+/// which block-wide barriers need.
+bool reachedByWholeBlock(Operation *op, gpu::LaunchOp launch);
+/// Row stride a multiple of 8 elements and unit column stride: 16-byte
+/// aligned rows for cp.async and 4-byte element pairs for the fragments.
+bool hasAlignedRows(Value memref);
+
+/// A [shape] buffer of `elem` at `offset` bytes into the block's dynamic
+/// shared memory.
+Value sharedBuffer(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                   Type elem, Value offset);
+/// Asynchronous copy of `rows` x `width` elements of `src` (fewer rows
+/// where it is clipped: zero-filled) into `dst`, 16 bytes per copy, by the
+/// `threads` threads that run it, `thread` being this one's index among
+/// them; returns the copies (not yet committed as a group).
+SmallVector<Value> stageTile(WarpEmitter &e, Value src, Value dst, int64_t rows,
+                             int64_t width, Value thread, int64_t threads);
+/// Commits the copies issued so far by this thread as one group.
+Value commitCopies(OpBuilder &b, Location loc, ValueRange copies = {});
+
+/// Rows fragRow and fragRow + 8 of a 16-row tile as mma.sync A fragments:
+/// registers 2 ks and 2 ks + 1 cover columns [16 ks, 16 ks + 16); rows past
+/// the tile's end are zeros. Loaded once where the tile is defined.
+using QueryFragments = std::pair<SmallVector<Value>, SmallVector<Value>>;
+const QueryFragments &queryFragments(Value q, Type elem, gpu::LaunchOp launch,
+                                     DenseMap<Value, QueryFragments> &cache);
+
+/// Lowers the linear-attention tile ops of `fn`'s kernels; raises
+/// `sharedBytes[launch]` to the dynamic shared memory each launch needs.
+LogicalResult lowerLinearTiles(func::FuncOp fn,
+                               DenseMap<Operation *, int64_t> &sharedBytes);
+
+} // namespace mlir::attn::gpu_tiles
+
+#endif // ATTN_CONVERSION_GPUTILES_H

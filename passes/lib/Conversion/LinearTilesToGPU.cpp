@@ -1,0 +1,538 @@
+//===- LinearTilesToGPU.cpp - linear-attention tile ops on the GPU --------===//
+//
+// attn-tile's GPU form of linear attention (Tile.cpp) gives each warp of the
+// reduction a slice of the state's rows (features) for all keys, and each
+// warp of the output a group of query rows. Each op is lowered in one of
+// two forms:
+//
+// - tensor cores (bf16/f16 inputs, an elementwise feature map, 16-feature
+//   slices, head dims multiples of 16, the op reached by the whole block):
+//     linear_state: chunks of kChunk keys are staged in shared memory by
+//     cp.async over two stages (the value rows by the block, each warp its
+//     key columns), the next chunk on its way while this one is computed.
+//     phi is applied to the A fragments of K^T (ldmatrix.trans), then
+//     state += phi(K)^T V by mma.sync into f32 accumulators that stay in
+//     registers over all chunks; the normaliser is summed from the same
+//     fragments in f32. The sums are added to the state once, at the end.
+//     linear_output: the block stores the state in shared memory as the
+//     inputs' type once; per warp phi(Q) (A fragments of its 16 query rows)
+//     times the state (ldmatrix.trans) on tensor cores, phi(q) . z in f32
+//     from the same fragments, and each row written once.
+// - per lane (anything else: f32, projections): scalar loops, each lane
+//   owning a share of the state's columns or of the output's elements.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GPUTiles.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::gpu_tiles;
+
+namespace {
+
+/// Keys per chunk of the tensor-core linear_state.
+constexpr int64_t kChunk = 128;
+/// Features per warp of the tensor-core linear_state: the rows of an
+/// mma.sync accumulator.
+constexpr int64_t kSliceFeatures = kMmaRows;
+
+int64_t bytesOf(Type elem) { return elem.getIntOrFloatBitWidth() / 8; }
+
+int64_t staticDim(Value memref, unsigned i) {
+  return cast<MemRefType>(memref.getType()).getDimSize(i);
+}
+
+/// phi of row `row` of `x`, feature `f`, in f32 (scalar form).
+Value phiAt(ScalarEmitter &e, FeatureMap map, Value x, Value projection,
+            Value row, Value f) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  int64_t depth = staticDim(x, 1);
+  Value s = e.cst(map.getInputScale(depth));
+  if (!projection)
+    return map.emitBody(
+        b, loc, arith::MulFOp::create(b, loc, e.load(x, {row, f}), s), Value());
+  // y = P (s x), h = |s x|^2 / 2.
+  ValueRange sums = e.loop(
+      e.idx(0), e.idx(depth), {e.cst(0), e.cst(0)},
+      [&](Value d, ValueRange acc) {
+        Value xs = arith::MulFOp::create(b, loc, e.load(x, {row, d}), s);
+        return SmallVector<Value>{
+            math::FmaOp::create(b, loc, e.load(projection, {f, d}), xs, acc[0]),
+            math::FmaOp::create(b, loc, xs, xs, acc[1])};
+      });
+  return map.emitBody(b, loc, sums[0],
+                      arith::MulFOp::create(b, loc, sums[1], e.cst(0.5)));
+}
+
+/// for (i = first; i < ub; i += step), without results.
+void strided(ScalarEmitter &e, Value first, Value ub, Value step,
+             function_ref<void(Value)> body) {
+  scf::ForOp::create(e.b, e.loc, first, ub, step, ValueRange{},
+                     [&](OpBuilder &nested, Location l, Value i, ValueRange) {
+                       body(i);
+                       scf::YieldOp::create(nested, l);
+                     });
+}
+
+//===----------------------------------------------------------------------===//
+// Per-lane form
+//===----------------------------------------------------------------------===//
+
+LogicalResult lowerStatePerLane(LinearStateOp op, FeatureMap map) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  ScalarEmitter e{b, loc};
+  Value k = op.getKey(), v = op.getValue(), p = op.getProjection();
+  Value state = op.getState(), norm = op.getNorm();
+  Value lane = gpu::LaneIdOp::create(b, loc, IntegerAttr());
+  Value warp = e.idx(kWarpLanes), mk = e.dim(k, 0);
+  Value features = e.dim(state, 0);
+  // Earlier writes of the state by the warp's lanes (a fill runs on every
+  // lane) are done before any lane adds to it.
+  NVVM::SyncWarpOp::create(
+      b, loc, arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(-1)));
+  // x[at] += the sum over keys of term(j).
+  auto accumulate = [&](Value x, ValueRange at,
+                        function_ref<Value(Value, Value)> term) {
+    Value init = op.getAtomic() ? e.cst(0.0) : e.load(x, at);
+    Value sum = e.loop(e.idx(0), mk, {init}, [&](Value j, ValueRange acc) {
+      return SmallVector<Value>{term(j, acc[0])};
+    })[0];
+    if (op.getAtomic())
+      memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf, sum, x,
+                                  at);
+    else
+      e.store(sum, x, at);
+  };
+  strided(e, lane, e.dim(state, 1), warp, [&](Value c) {
+    strided(e, e.idx(0), features, e.idx(1), [&](Value f) {
+      accumulate(state, {f, c}, [&](Value j, Value acc) {
+        return math::FmaOp::create(b, loc, phiAt(e, map, k, p, j, f),
+                                   e.load(v, {j, c}), acc);
+      });
+    });
+  });
+  strided(e, lane, features, warp, [&](Value f) {
+    accumulate(norm, {f}, [&](Value j, Value acc) {
+      return arith::AddFOp::create(b, loc, acc, phiAt(e, map, k, p, j, f));
+    });
+  });
+  op.erase();
+  return success();
+}
+
+LogicalResult lowerOutputPerLane(LinearOutputOp op, FeatureMap map) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  ScalarEmitter e{b, loc};
+  Value q = op.getQuery(), p = op.getProjection(), out = op.getOutput();
+  Value state = op.getState(), norm = op.getNorm();
+  Value lane = gpu::LaneIdOp::create(b, loc, IntegerAttr());
+  Value dv = e.dim(out, 1);
+  Value elements = arith::MulIOp::create(b, loc, e.dim(out, 0), dv);
+  strided(e, lane, elements, e.idx(kWarpLanes), [&](Value x) {
+    Value i = arith::DivUIOp::create(b, loc, x, dv);
+    Value c = arith::RemUIOp::create(b, loc, x, dv);
+    ValueRange sums = e.loop(
+        e.idx(0), e.dim(state, 0), {e.cst(0), e.cst(0)},
+        [&](Value f, ValueRange acc) {
+          Value phi = phiAt(e, map, q, p, i, f);
+          return SmallVector<Value>{
+              math::FmaOp::create(b, loc, phi, e.load(state, {f, c}), acc[0]),
+              math::FmaOp::create(b, loc, phi, e.load(norm, {f}), acc[1])};
+        });
+    // Zeros where the normaliser is 0.
+    Value nonzero = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE,
+                                          sums[1], e.cst(0));
+    Value ratio = arith::DivFOp::create(b, loc, sums[0], sums[1]);
+    e.store(arith::SelectOp::create(b, loc, nonzero, ratio, e.cst(0)), out,
+            {i, c});
+  });
+  op.erase();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Tensor-core form
+//===----------------------------------------------------------------------===//
+
+/// The inputs' element type where `op`'s operands fit the tensor-core form.
+std::optional<Type> tensorCoreElement(Operation *op, FeatureMap map,
+                                      ArrayRef<Value> tiles,
+                                      ArrayRef<Value> uniform) {
+  if (map.hasProjection())
+    return std::nullopt;
+  Type elem = cast<MemRefType>(tiles[0].getType()).getElementType();
+  if (!(elem.isBF16() || elem.isF16()))
+    return std::nullopt;
+  for (Value t : tiles) {
+    auto type = cast<MemRefType>(t.getType());
+    if (type.getElementType() != elem || type.isDynamicDim(1) ||
+        type.getDimSize(1) % 16 || !hasAlignedRows(t))
+      return std::nullopt;
+  }
+  auto launch = op->getParentOfType<gpu::LaunchOp>();
+  if (!getConstantIntValue(launch.getBlockSizeX()) ||
+      !reachedByWholeBlock(op, launch) ||
+      !llvm::all_of(uniform, [&](Value v) { return isUniform(v, launch); }))
+    return std::nullopt;
+  return elem;
+}
+
+std::optional<Type> tensorCoreElement(LinearStateOp op, FeatureMap map) {
+  auto state = cast<MemRefType>(op.getState().getType());
+  if (!state.hasStaticShape() || state.getDimSize(0) != kSliceFeatures)
+    return std::nullopt;
+  // Every warp stages the same value rows for the whole block.
+  return tensorCoreElement(op, map, {op.getKey(), op.getValue()},
+                           {op.getValue()});
+}
+
+std::optional<Type> tensorCoreElement(LinearOutputOp op, FeatureMap map) {
+  auto state = cast<MemRefType>(op.getState().getType());
+  std::optional<int64_t> rows = rowBound(op.getQuery());
+  if (op.getKey() || !state.hasStaticShape() || !rows || *rows > kMmaRows ||
+      state.getDimSize(0) % 16 || state.getDimSize(1) % 16)
+    return std::nullopt;
+  // The block stages the state once for all its warps.
+  return tensorCoreElement(op, map, {op.getQuery(), op.getOutput()},
+                           {op.getState(), op.getNorm()});
+}
+
+/// Shared memory of one stage of the tensor-core linear_state: the value
+/// rows, then each warp's key columns.
+int64_t stageBytes(int64_t dv, int64_t warps, Type elem) {
+  return kChunk * (dv + kSmemPad + warps * (kSliceFeatures + kSmemPad)) *
+         bytesOf(elem);
+}
+
+/// phi of a register of two `elem`, in f32, for inputs of `depth` columns.
+std::pair<Value, Value> phiOfRegister(WarpEmitter &e, FeatureMap map,
+                                      int64_t depth, Value reg) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value pair = vector::BitCastOp::create(
+      b, loc, VectorType::get({2}, e.elem),
+      vector::BroadcastOp::create(b, loc, VectorType::get({1}, b.getI32Type()),
+                                  reg));
+  Value wide =
+      arith::ExtFOp::create(b, loc, VectorType::get({2}, b.getF32Type()), pair);
+  double scale = map.getInputScale(depth);
+  auto at = [&](int64_t i) {
+    Value x = vector::ExtractOp::create(b, loc, wide, ArrayRef<int64_t>{i});
+    if (scale != 1.0)
+      x = arith::MulFOp::create(b, loc, x, e.cst(scale));
+    return map.emitBody(b, loc, x, Value());
+  };
+  return {at(0), at(1)};
+}
+
+void lowerStateOnTensorCores(LinearStateOp op, FeatureMap map, Type elem,
+                             int64_t threads) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  WarpEmitter e(b, loc, elem);
+  Value k = op.getKey(), v = op.getValue();
+  const int64_t dv = staticDim(v, 1), dTiles = dv / 8;
+  const int64_t warps = threads / kWarpLanes;
+  const int64_t stage = stageBytes(dv, warps, elem);
+  const int64_t valueBytes = kChunk * (dv + kSmemPad) * bytesOf(elem);
+  const int64_t sliceBytes =
+      kChunk * (kSliceFeatures + kSmemPad) * bytesOf(elem);
+  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value warp = arith::DivUIOp::create(b, loc, tid, e.idx(kWarpLanes));
+  Value mk = e.dim(k, 0);
+  Value chunks = arith::CeilDivUIOp::create(b, loc, mk, e.idx(kChunk));
+
+  auto tiles = [&](Value t) {
+    Value offset = e.mul(arith::RemUIOp::create(b, loc, t, e.idx(2)), stage);
+    Value values = sharedBuffer(b, loc, {kChunk, dv + kSmemPad}, elem, offset);
+    Value keys =
+        sharedBuffer(b, loc, {kChunk, kSliceFeatures + kSmemPad}, elem,
+                     e.add(e.add(offset, valueBytes), e.mul(warp, sliceBytes)));
+    return std::pair{keys, values};
+  };
+  auto rowsOf = [&](Value src, Value first, Value count) {
+    OpFoldResult width = b.getIndexAttr(staticDim(src, 1));
+    return memref::SubViewOp::create(
+        b, loc, src, ArrayRef<OpFoldResult>{first, b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{count, width},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+  };
+  // Chunk t (if there is one) on its way; commits a group either way and
+  // returns it.
+  auto prefetch = [&](Value t) {
+    scf::IfOp::create(b, loc, e.lt(t, chunks), [&](OpBuilder &, Location) {
+      Value first = e.mul(t, kChunk);
+      Value count = arith::MinSIOp::create(
+          b, loc, e.idx(kChunk), arith::SubIOp::create(b, loc, mk, first));
+      auto [keys, values] = tiles(t);
+      stageTile(e, rowsOf(v, first, count), values, kChunk, dv, tid, threads);
+      stageTile(e, rowsOf(k, first, count), keys, kChunk, kSliceFeatures,
+                e.lane, kWarpLanes);
+      scf::YieldOp::create(b, loc);
+    });
+    return commitCopies(b, loc);
+  };
+
+  // A fragments of K^T: lanes 0-7 address keys [0, 8) at features
+  // [0, 8), 8-15 features [8, 16), 16-31 the same for keys [8, 16).
+  Value aRow =
+      e.add(e.mul(arith::DivUIOp::create(b, loc, e.lane, e.idx(16)), 8),
+            arith::RemUIOp::create(b, loc, e.lane, e.idx(8)));
+  Value aCol = e.mul(
+      arith::RemUIOp::create(
+          b, loc, arith::DivUIOp::create(b, loc, e.lane, e.idx(8)), e.idx(2)),
+      8);
+  // B fragments of V, as for P V in softmax_step.
+  Value vRow =
+      e.add(e.mul(arith::RemUIOp::create(
+                      b, loc, arith::DivUIOp::create(b, loc, e.lane, e.idx(8)),
+                      e.idx(2)),
+                  8),
+            arith::RemUIOp::create(b, loc, e.lane, e.idx(8)));
+  Value vCol = e.mul(arith::DivUIOp::create(b, loc, e.lane, e.idx(16)), 8);
+  // Earlier writers of the state are done, and shared memory is free.
+  gpu::BarrierOp::create(b, loc);
+  prefetch(e.idx(0));
+
+  // Loop-carried: the accumulator fragments (rows fragRow, fragRow + 8 of
+  // the slice; 4 per 8 value columns), then the lane's partial sums of phi
+  // for its two features.
+  SmallVector<Value> init(4 * dTiles + 2, e.cst(0.0));
+  auto loop = scf::ForOp::create(b, loc, e.idx(0), chunks, e.idx(1), init);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value t = loop.getInductionVar();
+    SmallVector<Value> carried(loop.getRegionIterArgs());
+    // Every warp is done with chunk t - 1 before chunk t + 1 replaces it.
+    gpu::BarrierOp::create(b, loc);
+    // Chunk t's group is the one before chunk t + 1's.
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, prefetch(e.add(t, 1)),
+                                     b.getI32IntegerAttr(1));
+    gpu::BarrierOp::create(b, loc);
+    auto [keys, values] = tiles(t);
+    // Keys past the end are zeros in shared memory, but phi(0) need not be.
+    Value valid = arith::SubIOp::create(b, loc, mk, e.mul(t, kChunk));
+
+    SmallVector<SmallVector<Value, 4>> acc(dTiles);
+    for (int64_t n = 0; n < dTiles; ++n)
+      acc[n].assign(carried.begin() + 4 * n, carried.begin() + 4 * n + 4);
+    Value sums[2] = {carried[4 * dTiles], carried[4 * dTiles + 1]};
+    for (int64_t ks = 0; ks < kChunk / 16; ++ks) {
+      SmallVector<Value, 4> a =
+          e.ldmatrix(keys, e.add(aRow, 16 * ks), aCol, /*transpose=*/true);
+      // Register r: feature fragRow + 8 (r % 2), keys 16 ks + 8 (r / 2) +
+      // fragCol + {0, 1}.
+      for (int64_t r = 0; r < 4; ++r) {
+        auto [x, y] = phiOfRegister(e, map, kSliceFeatures, a[r]);
+        Value key = e.add(e.fragCol, 16 * ks + 8 * (r / 2));
+        x = e.select(e.lt(key, valid), x, e.cst(0.0));
+        y = e.select(e.lt(e.add(key, 1), valid), y, e.cst(0.0));
+        sums[r % 2] = arith::AddFOp::create(
+            b, loc, sums[r % 2], arith::AddFOp::create(b, loc, x, y));
+        a[r] = e.pack(x, y);
+      }
+      for (int64_t dp = 0; dp < dTiles / 2; ++dp) {
+        SmallVector<Value, 4> m = e.ldmatrix(values, e.add(vRow, 16 * ks),
+                                             e.add(vCol, 16 * dp), true);
+        acc[2 * dp] = e.mma(a, {m[0], m[1]}, acc[2 * dp]);
+        acc[2 * dp + 1] = e.mma(a, {m[2], m[3]}, acc[2 * dp + 1]);
+      }
+    }
+    SmallVector<Value> next;
+    for (auto &tile : acc)
+      next.append(tile.begin(), tile.end());
+    next.append({sums[0], sums[1]});
+    scf::YieldOp::create(b, loc, next);
+  }
+  // Nothing in flight after the loop; shared memory is free again.
+  nvgpu::DeviceAsyncWaitOp::create(b, loc, commitCopies(b, loc),
+                                   b.getI32IntegerAttr(0));
+  gpu::BarrierOp::create(b, loc);
+
+  // state += acc, norm += the four lanes' sums of each feature.
+  Value state = op.getState(), norm = op.getNorm();
+  auto add = [&](Value x, Value memref, ValueRange at) {
+    if (op.getAtomic()) {
+      memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf, x, memref,
+                                  at);
+      return;
+    }
+    Value old = memref::LoadOp::create(b, loc, memref, at);
+    memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, x),
+                            memref, at);
+  };
+  for (int64_t h = 0; h < 2; ++h) {
+    Value row = e.add(e.fragRow, 8 * h);
+    for (int64_t n = 0; n < dTiles; ++n)
+      for (int64_t i = 0; i < 2; ++i)
+        add(loop.getResult(4 * n + 2 * h + i), state,
+            {row, e.add(e.fragCol, 8 * n + i)});
+    Value sum = e.quadReduce(loop.getResult(4 * dTiles + h), false);
+    Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                        e.fragCol, e.idx(0));
+    scf::IfOp::create(b, loc, first, [&](OpBuilder &, Location) {
+      add(sum, norm, row);
+      scf::YieldOp::create(b, loc);
+    });
+  }
+  op.erase();
+}
+
+void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
+                              int64_t threads,
+                              DenseMap<Value, QueryFragments> &queries) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  WarpEmitter e(b, loc, elem);
+  Value state = op.getState(), norm = op.getNorm(), out = op.getOutput();
+  const int64_t features = staticDim(state, 0), dv = staticDim(state, 1);
+  const int64_t dTiles = dv / 8;
+  auto launch = op->getParentOfType<gpu::LaunchOp>();
+  const QueryFragments &q =
+      queryFragments(op.getQuery(), elem, launch, queries);
+
+  // The state as `elem` in shared memory, once for the block.
+  Value shared =
+      sharedBuffer(b, loc, {features, dv + kSmemPad}, elem, e.idx(0));
+  gpu::BarrierOp::create(b, loc);
+  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  strided(e, tid, e.idx(features * dv / 2), e.idx(threads), [&](Value i) {
+    Value f = arith::DivUIOp::create(b, loc, i, e.idx(dv / 2));
+    Value c = e.mul(arith::RemUIOp::create(b, loc, i, e.idx(dv / 2)), 2);
+    Value pair = vector::LoadOp::create(
+        b, loc, VectorType::get({2}, b.getF32Type()), state, ValueRange{f, c});
+    vector::StoreOp::create(
+        b, loc,
+        arith::TruncFOp::create(b, loc, VectorType::get({2}, elem), pair),
+        shared, ValueRange{f, c});
+  });
+  gpu::BarrierOp::create(b, loc);
+
+  // phi(Q) as A fragments; phi(q) . z per row from the same registers:
+  // register j of a row covers features 8 j + fragCol + {0, 1}.
+  SmallVector<Value> rows[2] = {q.first, q.second};
+  Value den[2] = {e.cst(0.0), e.cst(0.0)};
+  for (int64_t j = 0; j < features / 8; ++j) {
+    Value f = e.add(e.fragCol, 8 * j);
+    Value z0 = memref::LoadOp::create(b, loc, norm, f);
+    Value z1 = memref::LoadOp::create(b, loc, norm, e.add(f, 1));
+    for (int64_t h = 0; h < 2; ++h) {
+      auto [x, y] = phiOfRegister(e, map, features, rows[h][j]);
+      den[h] = math::FmaOp::create(b, loc, x, z0, den[h]);
+      den[h] = math::FmaOp::create(b, loc, y, z1, den[h]);
+      rows[h][j] = e.pack(x, y);
+    }
+  }
+  Value vRow =
+      e.add(e.mul(arith::RemUIOp::create(
+                      b, loc, arith::DivUIOp::create(b, loc, e.lane, e.idx(8)),
+                      e.idx(2)),
+                  8),
+            arith::RemUIOp::create(b, loc, e.lane, e.idx(8)));
+  Value vCol = e.mul(arith::DivUIOp::create(b, loc, e.lane, e.idx(16)), 8);
+  SmallVector<SmallVector<Value, 4>> acc(dTiles,
+                                         SmallVector<Value, 4>(4, e.cst(0.0)));
+  for (int64_t ks = 0; ks < features / 16; ++ks) {
+    SmallVector<Value, 4> a = {rows[0][2 * ks], rows[1][2 * ks],
+                               rows[0][2 * ks + 1], rows[1][2 * ks + 1]};
+    for (int64_t dp = 0; dp < dTiles / 2; ++dp) {
+      SmallVector<Value, 4> m =
+          e.ldmatrix(shared, e.add(vRow, 16 * ks), e.add(vCol, 16 * dp), true);
+      acc[2 * dp] = e.mma(a, {m[0], m[1]}, acc[2 * dp]);
+      acc[2 * dp + 1] = e.mma(a, {m[2], m[3]}, acc[2 * dp + 1]);
+    }
+  }
+
+  Type outElem = cast<MemRefType>(out.getType()).getElementType();
+  Value mq = e.dim(out, 0);
+  for (int64_t h = 0; h < 2; ++h) {
+    Value d = e.quadReduce(den[h], false);
+    // Zeros where the normaliser is 0.
+    Value nonzero =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE, d, e.cst(0));
+    Value inv = e.select(nonzero, arith::DivFOp::create(b, loc, e.cst(1.0), d),
+                         e.cst(0.0));
+    Value row = e.add(e.fragRow, 8 * h);
+    scf::IfOp::create(b, loc, e.lt(row, mq), [&](OpBuilder &, Location) {
+      for (int64_t n = 0; n < dTiles; ++n) {
+        Value pair = vector::FromElementsOp::create(
+            b, loc, VectorType::get({2}, b.getF32Type()),
+            ValueRange{arith::MulFOp::create(b, loc, acc[n][2 * h], inv),
+                       arith::MulFOp::create(b, loc, acc[n][2 * h + 1], inv)});
+        vector::StoreOp::create(
+            b, loc,
+            arith::TruncFOp::create(b, loc, VectorType::get({2}, outElem),
+                                    pair),
+            out, ValueRange{row, e.add(e.fragCol, 8 * n)},
+            /*nontemporal=*/false, e.pairAlignment(outElem));
+      }
+      scf::YieldOp::create(b, loc);
+    });
+  }
+  op.erase();
+}
+
+} // namespace
+
+LogicalResult mlir::attn::gpu_tiles::lowerLinearTiles(
+    func::FuncOp fn, DenseMap<Operation *, int64_t> &shared) {
+  SmallVector<Operation *> ops;
+  fn.walk([&](Operation *op) {
+    if (isa<LinearStateOp, LinearOutputOp>(op))
+      ops.push_back(op);
+  });
+  DenseMap<Value, QueryFragments> queries;
+  for (Operation *op : ops) {
+    auto launch = op->getParentOfType<gpu::LaunchOp>();
+    if (!launch)
+      return op->emitOpError("is not in a gpu.launch: attn-map-loops-to-gpu "
+                             "(lanes-per-iteration=32) maps tile loops to "
+                             "warps first");
+    Value fm = isa<LinearStateOp>(op)
+                   ? cast<LinearStateOp>(op).getFeatureMap()
+                   : cast<LinearOutputOp>(op).getFeatureMap();
+    auto map = fm.getDefiningOp<FeatureMap>();
+    if (!map)
+      return op->emitOpError("feature map must come from a feature map op");
+    std::optional<int64_t> threads =
+        getConstantIntValue(launch.getBlockSizeX());
+    if (auto state = dyn_cast<LinearStateOp>(op)) {
+      std::optional<Type> elem = tensorCoreElement(state, map);
+      if (!elem) {
+        if (failed(lowerStatePerLane(state, map)))
+          return failure();
+        continue;
+      }
+      int64_t &bytes = shared[launch];
+      bytes = std::max(bytes, 2 * stageBytes(staticDim(state.getValue(), 1),
+                                             *threads / kWarpLanes, *elem));
+      lowerStateOnTensorCores(state, map, *elem, *threads);
+      continue;
+    }
+    auto output = cast<LinearOutputOp>(op);
+    if (output.getKey())
+      return op->emitOpError("has no GPU lowering for the causal form yet");
+    std::optional<Type> elem = tensorCoreElement(output, map);
+    if (!elem) {
+      if (failed(lowerOutputPerLane(output, map)))
+        return failure();
+      continue;
+    }
+    auto stateType = cast<MemRefType>(output.getState().getType());
+    int64_t &bytes = shared[launch];
+    bytes = std::max(bytes, stateType.getDimSize(0) *
+                                (stateType.getDimSize(1) + kSmemPad) *
+                                bytesOf(*elem));
+    lowerOutputOnTensorCores(output, map, *elem, *threads, queries);
+  }
+  return success();
+}

@@ -164,6 +164,26 @@ struct WarpEmitter : ScalarEmitter {
   void storeLane(Value v, Value buffer, int64_t i) {
     memref::StoreOp::create(b, loc, v, buffer, ValueRange{idx(i)});
   }
+  /// acc[n] += a B[k0 : k0 + 16, 8 n : 8 n + 8] for every 8-column tile n of
+  /// `smem`, a row-major [K, N] B in shared memory: one k-step of 16 of
+  /// A B. ldmatrix.trans gives the B fragments of two tiles at once, lanes
+  /// 8-15 and 24-31 addressing rows [8, 16).
+  void mmaSharedB(ArrayRef<Value> a, Value smem, int64_t k0,
+                  MutableArrayRef<SmallVector<Value, 4>> acc) {
+    Value eight = idx(8);
+    Value row = add(
+        mul(arith::RemUIOp::create(
+                b, loc, arith::DivUIOp::create(b, loc, lane, eight), idx(2)),
+            8),
+        arith::RemUIOp::create(b, loc, lane, eight));
+    Value col = mul(arith::DivUIOp::create(b, loc, lane, idx(16)), 8);
+    for (int64_t np = 0; np < static_cast<int64_t>(acc.size()) / 2; ++np) {
+      SmallVector<Value, 4> m =
+          ldmatrix(smem, add(row, k0), add(col, 16 * np), /*transpose=*/true);
+      acc[2 * np] = mma(a, {m[0], m[1]}, acc[2 * np]);
+      acc[2 * np + 1] = mma(a, {m[2], m[3]}, acc[2 * np + 1]);
+    }
+  }
 };
 
 /// A static upper bound of an index: constants and min/max of bounded

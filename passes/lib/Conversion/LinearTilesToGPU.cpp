@@ -290,14 +290,6 @@ void lowerStateOnTensorCores(LinearStateOp op, FeatureMap map, Type elem,
       arith::RemUIOp::create(
           b, loc, arith::DivUIOp::create(b, loc, e.lane, e.idx(8)), e.idx(2)),
       8);
-  // B fragments of V, as for P V in softmax_step.
-  Value vRow =
-      e.add(e.mul(arith::RemUIOp::create(
-                      b, loc, arith::DivUIOp::create(b, loc, e.lane, e.idx(8)),
-                      e.idx(2)),
-                  8),
-            arith::RemUIOp::create(b, loc, e.lane, e.idx(8)));
-  Value vCol = e.mul(arith::DivUIOp::create(b, loc, e.lane, e.idx(16)), 8);
   // Earlier writers of the state are done, and shared memory is free.
   gpu::BarrierOp::create(b, loc);
   prefetch(e.idx(0));
@@ -340,12 +332,7 @@ void lowerStateOnTensorCores(LinearStateOp op, FeatureMap map, Type elem,
             b, loc, sums[r % 2], arith::AddFOp::create(b, loc, x, y));
         a[r] = e.pack(x, y);
       }
-      for (int64_t dp = 0; dp < dTiles / 2; ++dp) {
-        SmallVector<Value, 4> m = e.ldmatrix(values, e.add(vRow, 16 * ks),
-                                             e.add(vCol, 16 * dp), true);
-        acc[2 * dp] = e.mma(a, {m[0], m[1]}, acc[2 * dp]);
-        acc[2 * dp + 1] = e.mma(a, {m[2], m[3]}, acc[2 * dp + 1]);
-      }
+      e.mmaSharedB(a, values, 16 * ks, acc);
     }
     SmallVector<Value> next;
     for (auto &tile : acc)
@@ -432,25 +419,12 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
       rows[h][j] = e.pack(x, y);
     }
   }
-  Value vRow =
-      e.add(e.mul(arith::RemUIOp::create(
-                      b, loc, arith::DivUIOp::create(b, loc, e.lane, e.idx(8)),
-                      e.idx(2)),
-                  8),
-            arith::RemUIOp::create(b, loc, e.lane, e.idx(8)));
-  Value vCol = e.mul(arith::DivUIOp::create(b, loc, e.lane, e.idx(16)), 8);
   SmallVector<SmallVector<Value, 4>> acc(dTiles,
                                          SmallVector<Value, 4>(4, e.cst(0.0)));
-  for (int64_t ks = 0; ks < features / 16; ++ks) {
-    SmallVector<Value, 4> a = {rows[0][2 * ks], rows[1][2 * ks],
-                               rows[0][2 * ks + 1], rows[1][2 * ks + 1]};
-    for (int64_t dp = 0; dp < dTiles / 2; ++dp) {
-      SmallVector<Value, 4> m =
-          e.ldmatrix(shared, e.add(vRow, 16 * ks), e.add(vCol, 16 * dp), true);
-      acc[2 * dp] = e.mma(a, {m[0], m[1]}, acc[2 * dp]);
-      acc[2 * dp + 1] = e.mma(a, {m[2], m[3]}, acc[2 * dp + 1]);
-    }
-  }
+  for (int64_t ks = 0; ks < features / 16; ++ks)
+    e.mmaSharedB({rows[0][2 * ks], rows[1][2 * ks], rows[0][2 * ks + 1],
+                  rows[1][2 * ks + 1]},
+                 shared, 16 * ks, acc);
 
   Type outElem = cast<MemRefType>(out.getType()).getElementType();
   Value mq = e.dim(out, 0);

@@ -747,25 +747,12 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
   }
 
   // acc += P V: P's accumulator fragments of key tiles 2 kk and 2 kk + 1
-  // are the A fragment of keys [16 kk, 16 kk + 16); V's B fragments come
-  // transposed, lanes 8-15 and 24-31 addressing keys [8, 16).
-  Value vRow =
-      e.add(e.mul(arith::RemUIOp::create(
-                      b, loc, arith::DivUIOp::create(b, loc, e.lane, e.idx(8)),
-                      e.idx(2)),
-                  8),
-            arith::RemUIOp::create(b, loc, e.lane, e.idx(8)));
-  Value vCol = e.mul(arith::DivUIOp::create(b, loc, e.lane, e.idx(16)), 8);
+  // are the A fragment of keys [16 kk, 16 kk + 16).
   for (int64_t kk = 0; kk < nTiles / 2; ++kk) {
     Value *p0 = &flat[4 * (2 * kk)], *p1 = &flat[4 * (2 * kk + 1)];
-    SmallVector<Value, 4> a = {e.pack(p0[0], p0[1]), e.pack(p0[2], p0[3]),
-                               e.pack(p1[0], p1[1]), e.pack(p1[2], p1[3])};
-    for (int64_t dp = 0; dp < dTiles / 2; ++dp) {
-      SmallVector<Value, 4> m =
-          e.ldmatrix(vShared, e.add(vRow, 16 * kk), e.add(vCol, 16 * dp), true);
-      acc[2 * dp] = e.mma(a, {m[0], m[1]}, acc[2 * dp]);
-      acc[2 * dp + 1] = e.mma(a, {m[2], m[3]}, acc[2 * dp + 1]);
-    }
+    e.mmaSharedB({e.pack(p0[0], p0[1]), e.pack(p0[2], p0[3]),
+                  e.pack(p1[0], p1[1]), e.pack(p1[2], p1[3])},
+                 vShared, 16 * kk, acc);
   }
   for (int64_t t = 0; t < dTiles; ++t)
     for (int64_t i = 0; i < 4; ++i)

@@ -117,6 +117,18 @@ struct WarpEmitter : ScalarEmitter {
     return asRegister(
         arith::TruncFOp::create(b, loc, VectorType::get({2}, elem), pair));
   }
+  /// This lane's (row, column) offsets for an ldmatrix.x4 that reads a
+  /// 16x16 block as its quadrants in the order (rows 0-7, columns 0-7),
+  /// (0-7, 8-15), (8-15, 0-7), (8-15, 8-15).
+  std::pair<Value, Value> quadrantOffsets() {
+    Value row = add(mul(arith::DivUIOp::create(b, loc, lane, idx(16)), 8),
+                    arith::RemUIOp::create(b, loc, lane, idx(8)));
+    Value col =
+        mul(arith::RemUIOp::create(
+                b, loc, arith::DivUIOp::create(b, loc, lane, idx(8)), idx(2)),
+            8);
+    return {row, col};
+  }
   /// ldmatrix.x4 at this lane's row address: four 8x8 matrices.
   SmallVector<Value, 4> ldmatrix(Value smem, Value row, Value col,
                                  bool transpose) {

@@ -281,15 +281,9 @@ void lowerStateOnTensorCores(LinearStateOp op, FeatureMap map, Type elem,
     return commitCopies(b, loc);
   };
 
-  // A fragments of K^T: lanes 0-7 address keys [0, 8) at features
-  // [0, 8), 8-15 features [8, 16), 16-31 the same for keys [8, 16).
-  Value aRow =
-      e.add(e.mul(arith::DivUIOp::create(b, loc, e.lane, e.idx(16)), 8),
-            arith::RemUIOp::create(b, loc, e.lane, e.idx(8)));
-  Value aCol = e.mul(
-      arith::RemUIOp::create(
-          b, loc, arith::DivUIOp::create(b, loc, e.lane, e.idx(8)), e.idx(2)),
-      8);
+  // A fragments of K^T, transposed: keys [0, 8) at features [0, 8), then
+  // features [8, 16), then the same for keys [8, 16).
+  auto [aRow, aCol] = e.quadrantOffsets();
   // Earlier writers of the state are done, and shared memory is free.
   gpu::BarrierOp::create(b, loc);
   prefetch(e.idx(0));

@@ -626,14 +626,8 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
   gpu::BarrierOp::create(b, loc);
 
   // S = Q K^T. ldmatrix.x4 gives the B fragments of two key tiles of 8 at
-  // once: lanes 0-15 address keys [0, 8) + ..., lanes 16-31 keys [8, 16).
-  Value kRow =
-      e.add(e.mul(arith::DivUIOp::create(b, loc, e.lane, e.idx(16)), 8),
-            arith::RemUIOp::create(b, loc, e.lane, e.idx(8)));
-  Value kCol = e.mul(
-      arith::RemUIOp::create(
-          b, loc, arith::DivUIOp::create(b, loc, e.lane, e.idx(8)), e.idx(2)),
-      8);
+  // once: keys [0, 8) at columns [0, 8) and [8, 16), then keys [8, 16).
+  auto [kRow, kCol] = e.quadrantOffsets();
   SmallVector<SmallVector<Value, 4>> s(nTiles,
                                        SmallVector<Value, 4>(4, e.cst(0.0)));
   for (int64_t ks = 0; ks < d / 16; ++ks) {

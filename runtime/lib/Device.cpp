@@ -13,6 +13,8 @@
 #include <dlfcn.h>
 #include <map>
 #include <mutex>
+#include <string>
+#include <vector>
 
 namespace {
 
@@ -178,25 +180,33 @@ Driver *driver(std::string *why = nullptr) {
   return &d;
 }
 
-/// The driver for `caller`, recording why there is none.
-Driver *need(const char *caller, const std::string &doing) {
+/// Runs `call` on the driver for `caller` (an entry point of libattnrt),
+/// `callName` being the driver function it calls. On failure -- no driver,
+/// or an error from the call -- records it with what was being done,
+/// `doing()`, which is only built then: these run on every launch.
+template <class Call, class Doing>
+bool drive(const char *caller, const char *callName, Doing doing, Call call) {
   std::string why;
   Driver *d = driver(&why);
-  if (!d)
-    record(std::string(caller) + ": " + why + " (while " + doing + ")");
-  return d;
-}
-
-bool ok(Driver *d, CUresult r, const char *caller, const char *call,
-        const std::string &doing) {
+  if (!d) {
+    record(std::string(caller) + ": " + why + " (while " +
+           std::string(doing()) + ")");
+    return false;
+  }
+  CUresult r = call(*d);
   if (r == CUDA_SUCCESS)
     return true;
   const char *name = "?", *text = "?";
   d->cuGetErrorName(r, &name);
   d->cuGetErrorString(r, &text);
-  record(std::string(caller) + ": " + call + " failed with " + name + " (" +
-         text + ") while " + doing);
+  record(std::string(caller) + ": " + callName + " failed with " + name + " (" +
+         text + ") while " + std::string(doing()));
   return false;
+}
+
+/// What is being done, when it needs no formatting.
+auto says(const char *doing) {
+  return [doing] { return doing; };
 }
 
 std::string functionName(CUfunction f) {
@@ -221,29 +231,31 @@ std::optional<std::string> takeGpuError() {
 }
 
 void *deviceAlloc(size_t bytes) {
-  std::string doing = "allocating " + std::to_string(bytes) + " bytes";
-  Driver *d = need("deviceAlloc", doing);
   CUdeviceptr p = 0;
-  if (!d || !ok(d, d->cuMemAlloc(&p, bytes ? bytes : 1), "deviceAlloc",
-                "cuMemAlloc", doing))
+  if (!drive(
+          "deviceAlloc", "cuMemAlloc",
+          [&] { return "allocating " + std::to_string(bytes) + " bytes"; },
+          [&](Driver &d) { return d.cuMemAlloc(&p, bytes ? bytes : 1); }))
     return nullptr;
   return reinterpret_cast<void *>(p);
 }
 
 void deviceFree(void *ptr) {
-  Driver *d = need("deviceFree", "freeing device memory");
-  if (d && ptr)
-    ok(d, d->cuMemFree(reinterpret_cast<CUdeviceptr>(ptr)), "deviceFree",
-       "cuMemFree", "freeing device memory");
+  if (ptr)
+    drive("deviceFree", "cuMemFree", says("freeing device memory"),
+          [&](Driver &d) {
+            return d.cuMemFree(reinterpret_cast<CUdeviceptr>(ptr));
+          });
 }
 
 static bool copy(const char *caller, void *dst, const void *src, size_t bytes) {
-  std::string doing = "copying " + std::to_string(bytes) + " bytes";
-  Driver *d = need(caller, doing);
-  return d && ok(d,
-                 d->cuMemcpy(reinterpret_cast<CUdeviceptr>(dst),
-                             reinterpret_cast<CUdeviceptr>(src), bytes),
-                 caller, "cuMemcpy", doing);
+  return drive(
+      caller, "cuMemcpy",
+      [&] { return "copying " + std::to_string(bytes) + " bytes"; },
+      [&](Driver &d) {
+        return d.cuMemcpy(reinterpret_cast<CUdeviceptr>(dst),
+                          reinterpret_cast<CUdeviceptr>(src), bytes);
+      });
 }
 
 bool copyToDevice(void *dst, const void *src, size_t bytes) {
@@ -254,9 +266,9 @@ bool copyToHost(void *dst, const void *src, size_t bytes) {
 }
 
 bool deviceSynchronize() {
-  Driver *d = need("deviceSynchronize", "waiting for the device");
-  return d && ok(d, d->cuCtxSynchronize(), "deviceSynchronize",
-                 "cuCtxSynchronize", "waiting for the device");
+  return drive("deviceSynchronize", "cuCtxSynchronize",
+               says("waiting for the device"),
+               [](Driver &d) { return d.cuCtxSynchronize(); });
 }
 
 } // namespace attn::rt
@@ -265,15 +277,25 @@ bool deviceSynchronize() {
 // The mgpu* ABI of MLIR's GPU-to-LLVM lowering.
 //===----------------------------------------------------------------------===//
 
+namespace {
+/// Streams that compiled calls are done with. Each call creates a stream
+/// and destroys it before it returns; creating and destroying one costs
+/// more than a short kernel, so they are kept for the next call. A stream
+/// taken again with work still queued on it only orders the new work after
+/// that work.
+std::vector<CUstream> idleStreams;
+} // namespace
+
 extern "C" {
 
 CUmodule mgpuModuleLoad(void *data, size_t size) {
-  std::string doing =
-      "loading a GPU module of " + std::to_string(size) + " bytes";
-  Driver *d = need("mgpuModuleLoad", doing);
   CUmodule module = nullptr;
-  if (!d || !ok(d, d->cuModuleLoadData(&module, data), "mgpuModuleLoad",
-                "cuModuleLoadData", doing))
+  if (!drive(
+          "mgpuModuleLoad", "cuModuleLoadData",
+          [&] {
+            return "loading a GPU module of " + std::to_string(size) + " bytes";
+          },
+          [&](Driver &d) { return d.cuModuleLoadData(&module, data); }))
     return nullptr;
   return module;
 }
@@ -287,32 +309,31 @@ CUmodule mgpuModuleLoadJIT(void *data, int optLevel, size_t size) {
 void mgpuModuleUnload(CUmodule module) {
   if (!module)
     return;
-  Driver *d = need("mgpuModuleUnload", "unloading a GPU module");
-  if (!d)
-    return;
-  CUresult r = d->cuModuleUnload(module);
-  // At process exit the driver may be shut down first; it has freed the
-  // module then.
-  constexpr CUresult CUDA_ERROR_DEINITIALIZED = 4;
-  if (r != CUDA_ERROR_DEINITIALIZED)
-    ok(d, r, "mgpuModuleUnload", "cuModuleUnload", "unloading a GPU module");
+  drive("mgpuModuleUnload", "cuModuleUnload", says("unloading a GPU module"),
+        [&](Driver &d) {
+          CUresult r = d.cuModuleUnload(module);
+          // At process exit the driver may be shut down first; it has
+          // freed the module then.
+          constexpr CUresult CUDA_ERROR_DEINITIALIZED = 4;
+          return r == CUDA_ERROR_DEINITIALIZED ? CUDA_SUCCESS : r;
+        });
 }
 
 CUfunction mgpuModuleGetFunction(CUmodule module, const char *name) {
-  std::string doing = std::string("looking up kernel '") + name + "'";
+  auto doing = [&] { return std::string("looking up kernel '") + name + "'"; };
   if (!module) {
-    record(std::string("mgpuModuleGetFunction: no module (it failed to "
-                       "load) while ") +
-           doing);
+    record("mgpuModuleGetFunction: no module (it failed to load) while " +
+           doing());
     return nullptr;
   }
-  Driver *d = need("mgpuModuleGetFunction", doing);
   CUfunction f = nullptr;
-  if (!d || !ok(d, d->cuModuleGetFunction(&f, module, name),
-                "mgpuModuleGetFunction", "cuModuleGetFunction", doing))
+  if (!drive(
+          "mgpuModuleGetFunction", "cuModuleGetFunction", doing,
+          [&](Driver &d) { return d.cuModuleGetFunction(&f, module, name); }))
     return nullptr;
+  // Looked up before every launch: the name is stored once.
   std::lock_guard<std::mutex> lock(mutex);
-  functionNames[f] = name;
+  functionNames.try_emplace(f, name);
   return f;
 }
 
@@ -324,85 +345,86 @@ void mgpuLaunchKernel(CUfunction function, intptr_t gridX, intptr_t gridY,
     record("mgpuLaunchKernel: no kernel (its lookup failed); launch skipped");
     return;
   }
-  std::string doing = "launching kernel '" + functionName(function) +
-                      "' on grid (" + std::to_string(gridX) + "," +
-                      std::to_string(gridY) + "," + std::to_string(gridZ) +
-                      "), block (" + std::to_string(blockX) + "," +
-                      std::to_string(blockY) + "," + std::to_string(blockZ) +
-                      "), " + std::to_string(smem) + " bytes shared";
-  Driver *d = need("mgpuLaunchKernel", doing);
-  if (!d)
-    return;
+  auto doing = [&] {
+    return "launching kernel '" + functionName(function) + "' on grid (" +
+           std::to_string(gridX) + "," + std::to_string(gridY) + "," +
+           std::to_string(gridZ) + "), block (" + std::to_string(blockX) + "," +
+           std::to_string(blockY) + "," + std::to_string(blockZ) + "), " +
+           std::to_string(smem) + " bytes shared";
+  };
   // Beyond 48 KiB of dynamic shared memory a kernel must opt in.
   constexpr int kMaxDynamicSharedMemory = 8;
   if (smem > 48 * 1024 &&
-      !ok(d, d->cuFuncSetAttribute(function, kMaxDynamicSharedMemory, smem),
-          "mgpuLaunchKernel", "cuFuncSetAttribute", doing))
+      !drive("mgpuLaunchKernel", "cuFuncSetAttribute", doing, [&](Driver &d) {
+        return d.cuFuncSetAttribute(function, kMaxDynamicSharedMemory, smem);
+      }))
     return;
-  ok(d,
-     d->cuLaunchKernel(function, gridX, gridY, gridZ, blockX, blockY, blockZ,
-                       smem, stream, params, extra),
-     "mgpuLaunchKernel", "cuLaunchKernel", doing);
+  drive("mgpuLaunchKernel", "cuLaunchKernel", doing, [&](Driver &d) {
+    return d.cuLaunchKernel(function, gridX, gridY, gridZ, blockX, blockY,
+                            blockZ, smem, stream, params, extra);
+  });
 }
 
 CUstream mgpuStreamCreate() {
-  Driver *d = need("mgpuStreamCreate", "creating a stream");
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!idleStreams.empty()) {
+      CUstream s = idleStreams.back();
+      idleStreams.pop_back();
+      return s;
+    }
+  }
   CUstream s = nullptr;
-  if (d)
-    ok(d, d->cuStreamCreate(&s, /*CU_STREAM_NON_BLOCKING=*/1),
-       "mgpuStreamCreate", "cuStreamCreate", "creating a stream");
+  drive("mgpuStreamCreate", "cuStreamCreate", says("creating a stream"),
+        [&](Driver &d) {
+          return d.cuStreamCreate(&s, /*CU_STREAM_NON_BLOCKING=*/1);
+        });
   return s;
 }
 
 void mgpuStreamDestroy(CUstream stream) {
-  Driver *d = need("mgpuStreamDestroy", "destroying a stream");
-  if (d && stream)
-    ok(d, d->cuStreamDestroy(stream), "mgpuStreamDestroy", "cuStreamDestroy",
-       "destroying a stream");
+  if (!stream)
+    return;
+  std::lock_guard<std::mutex> lock(mutex);
+  idleStreams.push_back(stream);
 }
 
 void mgpuStreamSynchronize(CUstream stream) {
-  Driver *d = need("mgpuStreamSynchronize", "waiting for a stream");
-  if (d)
-    ok(d, d->cuStreamSynchronize(stream), "mgpuStreamSynchronize",
-       "cuStreamSynchronize", "waiting for a stream (kernels run on it)");
+  drive("mgpuStreamSynchronize", "cuStreamSynchronize",
+        says("waiting for a stream (kernels run on it)"),
+        [&](Driver &d) { return d.cuStreamSynchronize(stream); });
 }
 
 void mgpuStreamWaitEvent(CUstream stream, CUevent event) {
-  Driver *d = need("mgpuStreamWaitEvent", "ordering a stream after an event");
-  if (d)
-    ok(d, d->cuStreamWaitEvent(stream, event, 0), "mgpuStreamWaitEvent",
-       "cuStreamWaitEvent", "ordering a stream after an event");
+  drive("mgpuStreamWaitEvent", "cuStreamWaitEvent",
+        says("ordering a stream after an event"),
+        [&](Driver &d) { return d.cuStreamWaitEvent(stream, event, 0); });
 }
 
 CUevent mgpuEventCreate() {
-  Driver *d = need("mgpuEventCreate", "creating an event");
   CUevent e = nullptr;
-  if (d)
-    ok(d, d->cuEventCreate(&e, /*CU_EVENT_DISABLE_TIMING=*/2),
-       "mgpuEventCreate", "cuEventCreate", "creating an event");
+  drive("mgpuEventCreate", "cuEventCreate", says("creating an event"),
+        [&](Driver &d) {
+          return d.cuEventCreate(&e, /*CU_EVENT_DISABLE_TIMING=*/2);
+        });
   return e;
 }
 
 void mgpuEventDestroy(CUevent event) {
-  Driver *d = need("mgpuEventDestroy", "destroying an event");
-  if (d && event)
-    ok(d, d->cuEventDestroy(event), "mgpuEventDestroy", "cuEventDestroy",
-       "destroying an event");
+  if (event)
+    drive("mgpuEventDestroy", "cuEventDestroy", says("destroying an event"),
+          [&](Driver &d) { return d.cuEventDestroy(event); });
 }
 
 void mgpuEventSynchronize(CUevent event) {
-  Driver *d = need("mgpuEventSynchronize", "waiting for an event");
-  if (d)
-    ok(d, d->cuEventSynchronize(event), "mgpuEventSynchronize",
-       "cuEventSynchronize", "waiting for an event");
+  drive("mgpuEventSynchronize", "cuEventSynchronize",
+        says("waiting for an event"),
+        [&](Driver &d) { return d.cuEventSynchronize(event); });
 }
 
 void mgpuEventRecord(CUevent event, CUstream stream) {
-  Driver *d = need("mgpuEventRecord", "recording an event");
-  if (d)
-    ok(d, d->cuEventRecord(event, stream), "mgpuEventRecord", "cuEventRecord",
-       "recording an event");
+  drive("mgpuEventRecord", "cuEventRecord", says("recording an event"),
+        [&](Driver &d) { return d.cuEventRecord(event, stream); });
 }
 
 // A compiled function's scratch buffers: ordered with its launches on its
@@ -412,51 +434,55 @@ void *mgpuMemAlloc(uint64_t bytes, CUstream stream, bool isHostShared) {
     record("mgpuMemAlloc: host-shared allocations are not supported");
     return nullptr;
   }
-  std::string doing = "allocating " + std::to_string(bytes) + " bytes";
-  Driver *d = need("mgpuMemAlloc", doing);
   CUdeviceptr p = 0;
-  if (!d || !ok(d, d->cuMemAllocAsync(&p, bytes ? bytes : 1, stream),
-                "mgpuMemAlloc", "cuMemAllocAsync", doing))
+  if (!drive(
+          "mgpuMemAlloc", "cuMemAllocAsync",
+          [&] { return "allocating " + std::to_string(bytes) + " bytes"; },
+          [&](Driver &d) {
+            return d.cuMemAllocAsync(&p, bytes ? bytes : 1, stream);
+          }))
     return nullptr;
   return reinterpret_cast<void *>(p);
 }
 
 void mgpuMemFree(void *ptr, CUstream stream) {
-  Driver *d = need("mgpuMemFree", "freeing device memory");
-  if (d && ptr)
-    ok(d, d->cuMemFreeAsync(reinterpret_cast<CUdeviceptr>(ptr), stream),
-       "mgpuMemFree", "cuMemFreeAsync", "freeing device memory");
+  if (ptr)
+    drive("mgpuMemFree", "cuMemFreeAsync", says("freeing device memory"),
+          [&](Driver &d) {
+            return d.cuMemFreeAsync(reinterpret_cast<CUdeviceptr>(ptr), stream);
+          });
 }
 
 void mgpuMemcpy(void *dst, void *src, size_t bytes, CUstream stream) {
-  std::string doing = "copying " + std::to_string(bytes) + " bytes";
-  Driver *d = need("mgpuMemcpy", doing);
-  if (d)
-    ok(d,
-       d->cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(dst),
-                        reinterpret_cast<CUdeviceptr>(src), bytes, stream),
-       "mgpuMemcpy", "cuMemcpyAsync", doing);
+  drive(
+      "mgpuMemcpy", "cuMemcpyAsync",
+      [&] { return "copying " + std::to_string(bytes) + " bytes"; },
+      [&](Driver &d) {
+        return d.cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(dst),
+                               reinterpret_cast<CUdeviceptr>(src), bytes,
+                               stream);
+      });
 }
 
 void mgpuMemset32(void *dst, unsigned value, size_t count, CUstream stream) {
-  std::string doing = "setting " + std::to_string(count) + " words";
-  Driver *d = need("mgpuMemset32", doing);
-  if (d)
-    ok(d,
-       d->cuMemsetD32Async(reinterpret_cast<CUdeviceptr>(dst), value, count,
-                           stream),
-       "mgpuMemset32", "cuMemsetD32Async", doing);
+  drive(
+      "mgpuMemset32", "cuMemsetD32Async",
+      [&] { return "setting " + std::to_string(count) + " words"; },
+      [&](Driver &d) {
+        return d.cuMemsetD32Async(reinterpret_cast<CUdeviceptr>(dst), value,
+                                  count, stream);
+      });
 }
 
 void mgpuMemset16(void *dst, unsigned short value, size_t count,
                   CUstream stream) {
-  std::string doing = "setting " + std::to_string(count) + " half-words";
-  Driver *d = need("mgpuMemset16", doing);
-  if (d)
-    ok(d,
-       d->cuMemsetD16Async(reinterpret_cast<CUdeviceptr>(dst), value, count,
-                           stream),
-       "mgpuMemset16", "cuMemsetD16Async", doing);
+  drive(
+      "mgpuMemset16", "cuMemsetD16Async",
+      [&] { return "setting " + std::to_string(count) + " half-words"; },
+      [&](Driver &d) {
+        return d.cuMemsetD16Async(reinterpret_cast<CUdeviceptr>(dst), value,
+                                  count, stream);
+      });
 }
 
 void mgpuSetDefaultDevice(int32_t device) {

@@ -2,9 +2,10 @@
 // RUN: attn-opt %s --split-input-file --attn-convert-tiles-to-gpu | FileCheck %s
 
 // bf16, 16 rows, reached by every thread of the block: tensor cores, with
-// the shared memory of a padded 32-key tile of K and V.
+// the shared memory of a padded 32-key tile of K and V (9216 bytes) and of
+// each of the four warps' padded 16-row query tile (4 x 2304).
 // CHECK-LABEL: func.func @tensor_cores
-// CHECK: gpu.launch {{.*}} dynamic_shared_memory_size %c9216_i32
+// CHECK: gpu.launch {{.*}} dynamic_shared_memory_size %c18432_i32
 // CHECK-DAG: memref.alloca() : memref<2xf32>
 // CHECK-DAG: memref.alloca() : memref<32xf32>
 // CHECK: nvgpu.device_async_copy
@@ -25,6 +26,51 @@ func.func @tensor_cores(%q: memref<16x64xbf16>, %k: memref<32x64xbf16>, %o: memr
     linalg.fill ins(%zero : f32) outs(%acc : memref<16x64xf32>)
     attn.tile.softmax_step %q, %k, %k into %m, %l, %acc offsets(%c0, %c0) scale 1.25e-01 : memref<16x64xbf16>, memref<32x64xbf16>, memref<32x64xbf16>, memref<16xf32>, memref<16x64xf32>
     attn.tile.softmax_finalize %l, %acc into %o : memref<16xf32>, memref<16x64xf32>, memref<16x64xbf16>
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+// 32 rows (attn-tile rows-per-instance=32): two 16-row tiles on tensor
+// cores, statistics of four fragment rows and 2 x 32 accumulator registers
+// per lane; each query tile is in shared memory (4 warps x 32 x (64 + 8)
+// after the 9216 bytes of K and V). Every key fragment loaded by ldmatrix
+// feeds both row tiles' mma.sync, which take their A fragments from the
+// staged query tile (ldmatrix, rows 0-15 then 16-31).
+// CHECK-LABEL: func.func @tensor_cores_32_rows
+// CHECK: gpu.launch {{.*}} dynamic_shared_memory_size %c27648_i32
+// CHECK: memref.view {{.*}} to memref<32x72xbf16, #gpu.address_space<workgroup>>
+// CHECK-DAG: memref.alloca() : memref<4xf32>
+// CHECK-DAG: memref.alloca() : memref<64xf32>
+// CHECK: %[[QA:.*]] = nvgpu.ldmatrix %[[QTILE:.*]][%{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = false} : memref<32x72xbf16
+// CHECK: %[[QB:.*]] = nvgpu.ldmatrix %[[QTILE]][%{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = false} : memref<32x72xbf16
+// CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<32x72xbf16
+// CHECK-NOT: nvgpu.ldmatrix
+// CHECK: nvvm.mma.sync
+// CHECK-NOT: nvgpu.ldmatrix
+// CHECK: nvvm.mma.sync
+// CHECK-NOT: nvgpu.ldmatrix
+// CHECK: nvvm.mma.sync
+// CHECK-NOT: nvgpu.ldmatrix
+// CHECK: nvvm.mma.sync
+// CHECK-NOT: attn.tile
+func.func @tensor_cores_32_rows(%q: memref<32x64xbf16>, %k: memref<32x64xbf16>, %o: memref<32x64xbf16>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c128 = arith.constant 128 : index
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1) {
+    %m = memref.alloca() : memref<32xf32>
+    %l = memref.alloca() : memref<32xf32>
+    %acc = memref.alloca() : memref<32x64xf32>
+    linalg.fill ins(%ninf : f32) outs(%m : memref<32xf32>)
+    linalg.fill ins(%zero : f32) outs(%l : memref<32xf32>)
+    linalg.fill ins(%zero : f32) outs(%acc : memref<32x64xf32>)
+    attn.tile.softmax_step %q, %k, %k into %m, %l, %acc offsets(%c0, %c0) scale 1.25e-01 : memref<32x64xbf16>, memref<32x64xbf16>, memref<32x64xbf16>, memref<32xf32>, memref<32x64xf32>
+    attn.tile.softmax_finalize %l, %acc into %o : memref<32xf32>, memref<32x64xf32>, memref<32x64xbf16>
     gpu.terminator
   }
   return

@@ -3,6 +3,7 @@
 // RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --attn-map-loops-to-gpu=lanes-per-iteration=32 | FileCheck %s --check-prefix=MAP
 // RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-tiles-to-gpu | FileCheck %s --check-prefix=WARP
 // RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s --check-prefix=PTX
+// RUN: attn-opt %s --lower-to-gpu="format=isa warp-rows=32" | FileCheck %s --check-prefix=ROWS32
 // RUN: %if ptxas %{ attn-opt %s --lower-to-gpu | FileCheck %s --check-prefix=CUBIN %}
 
 // A row group of 16 query rows per instance: an inner loop over the four
@@ -45,16 +46,22 @@
 // WARP: return
 
 // bf16 runs on tensor cores: the launch gets shared memory for two stages
-// of a padded 64x(64+8) key and value tile; the lane's fragments are
-// registers (constant indices); the query fragments are loaded once. The
+// of a padded 64x(64+8) key and value tile, then each of its four warps'
+// padded 16x(64+8) query tile, staged once by the warp (cp.async, waited
+// for, the warp synchronised); the lane's fragments are registers
+// (constant indices). The
 // loop over scheduled key tiles is pipelined: the first tile is staged
 // before it, each iteration stages the next (cp.async, zero-filled past a
 // tile's end) and waits only for its own group; S and PV are mma.sync over
 // ldmatrix fragments (V transposed); the row maxima go across the lanes of
 // a row; the output pairs are written once per row.
 // WARP-LABEL: func.func @attend_bf16(
-// WARP: gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c128{{.*}}, {{.*}}) dynamic_shared_memory_size %c36864_i32
-// WARP: vector.load {{.*}} : memref<?x64xbf16, strided<[64, 1], offset: ?>>, vector<2xbf16>
+// WARP: gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c128{{.*}}, {{.*}}) dynamic_shared_memory_size %c46080_i32
+// WARP: memref.view {{.*}} to memref<16x72xbf16, #gpu.address_space<workgroup>>
+// WARP: nvgpu.device_async_copy {{.*}} : memref<?x64xbf16, strided<[64, 1], offset: ?>> to memref<16x72xbf16, #gpu.address_space<workgroup>>
+// WARP: %[[QUERY:.*]] = nvgpu.device_async_create_group
+// WARP-NEXT: nvgpu.device_async_wait %[[QUERY]] {numGroups = 0 : i32}
+// WARP: nvvm.bar.warp.sync
 // WARP-DAG: memref.alloca() : memref<2xf32>
 // WARP-DAG: memref.alloca() : memref<32xf32>
 // WARP: memref.store %{{.*}}, %{{.*}}[%c0{{.*}}] : memref<2xf32>
@@ -105,6 +112,13 @@
 // PTX-SAME: ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // PTX-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // PTX-SAME: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
+
+// warp-rows=32: a 64-row query tile is two warps of 32 rows (64 threads).
+// ROWS32: llvm.func @attend_bf16(
+// ROWS32: %[[THREADS:.*]] = llvm.mlir.constant(64 : index) : i64
+// ROWS32: gpu.launch_func {{.*}} @attend_bf16_kernel::@attend_bf16_kernel blocks in ({{.*}}) threads in (%[[THREADS]],
+// ROWS32: gpu.binary @attend_bf16_kernel
+// ROWS32-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 
 // CUBIN: gpu.binary @attend_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
 // CUBIN: gpu.binary @attend_bf16_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF

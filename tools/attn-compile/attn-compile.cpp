@@ -95,6 +95,9 @@ cl::opt<int> vectorWidth("vector-width",
                          cl::init(0));
 cl::opt<int> blockQ("block-q", cl::desc("Query rows per tile"), cl::init(64));
 cl::opt<int> blockK("block-k", cl::desc("Keys per tile"), cl::init(64));
+cl::opt<int> warpRows("warp-rows",
+                      cl::desc("GPU: query rows per warp, 16 or 32"),
+                      cl::init(16));
 cl::opt<bool> noParallel("no-parallel",
                          cl::desc("Do not use OpenMP for tile loops"),
                          cl::init(false));
@@ -318,6 +321,7 @@ int main(int argc, char **argv) {
     options.toolkit = cudaToolkit;
     options.blockQ = blockQ;
     options.blockK = blockK;
+    options.warpRows = warpRows;
     mlir::attn::buildLowerToGPUPipeline(pm, options);
   } else {
     mlir::attn::CPUPipelineOptions options;

@@ -28,7 +28,8 @@ import re
 import subprocess
 import sys
 
-# (name, B, H, N, D, dtype, mask kind, block, with padding lengths[, block-q])
+# (name, B, H, N, D, dtype, mask kind, block, with padding lengths[,
+# compile options: block_q (default: the block), warp_rows (default 16)])
 CHECKS = [
     ("dense_f32_n100_d32", 2, 2, 100, 32, "f32", "none", 64, False),
     ("window_pad_f32_n300_d64", 2, 2, 300, 64, "f32", "window", 64, True),
@@ -48,12 +49,23 @@ CHECKS = [
     ("blocks_bf16_n4100_d64", 1, 2, 4100, 64, "bf16", "blocks", 128, False),
     # Query tiles of 64 rows under key tiles of 128 (the benchmark's shape).
     ("window_pad_bf16_n300_d64_q64", 2, 2, 300, 64, "bf16", "window", 128,
-     True, 64),
+     True, dict(block_q=64)),
     ("blocks_bf16_n1000_d64_q64", 2, 2, 1000, 64, "bf16", "blocks", 128,
-     False, 64),
+     False, dict(block_q=64)),
+    # Warps of 32 rows (two mma.sync row tiles).
+    ("window_pad_bf16_n300_d64_w32", 2, 2, 300, 64, "bf16", "window", 128,
+     True, dict(block_q=128, warp_rows=32)),
+    ("blocks_bf16_n1000_d64_w32", 2, 2, 1000, 64, "bf16", "blocks", 64,
+     False, dict(warp_rows=32)),
+    ("causal_bf16_n200_d128_w32", 1, 2, 200, 128, "bf16", "causal", 64,
+     False, dict(warp_rows=32)),
+    ("short_bf16_n17_d32_w32", 2, 2, 17, 32, "bf16", "window", 64, True,
+     dict(warp_rows=32)),
+    ("dense_bf16_n1000_d32_w32", 1, 2, 1000, 32, "bf16", "none", 128, False,
+     dict(warp_rows=32)),
 ]
 # Linear attention, elu + 1: (name, B, H, N, D, dtype, with padding lengths,
-# block-q of the output pass).
+# block-q of the output pass[, warp rows of the output pass]).
 LINEAR_CHECKS = [
     ("linear_f32_n100_d32", 2, 2, 100, 32, "f32", False, 64),
     ("linear_pad_f32_n300_d64", 2, 2, 300, 64, "f32", True, 64),
@@ -62,16 +74,24 @@ LINEAR_CHECKS = [
     ("linear_bf16_n200_d128", 1, 2, 200, 128, "bf16", False, 64),
     ("linear_pad_bf16_n17_d32", 2, 2, 17, 32, "bf16", True, 64),
     ("linear_bf16_n4100_d64", 1, 2, 4100, 64, "bf16", False, 128),
+    ("linear_pad_bf16_n300_d64_w32", 2, 2, 300, 64, "bf16", True, 128, 32),
+    ("linear_bf16_n1000_d128_w32", 1, 2, 1000, 128, "bf16", False, 64, 32),
 ]
-LINEAR_BENCH = [(f"linear_n{n}", 4, 16, n, 64, "bf16", False, 128)
-                for n in (1024, 4096, 16384)]
-# The anchors' shapes: B=4, H=16, D=64, bf16; query tiles of 64 rows (four
-# warps), key tiles of the mask's block (128 for dense). The last field is
-# block-q where it differs from the block (block-k).
-BENCH = [(f"bigbird_bs{bs}_n{n}", 4, 16, n, 64, "bf16", "bigbird", bs, False,
-          64) for n in (1024, 4096, 16384) for bs in (64, 128)] + [
-    (f"dense_n{n}", 4, 16, n, 64, "bf16", "none", 128, False, 64)
-    for n in (1024, 4096)]
+LINEAR_BENCH = [(f"linear_n{n}{s}", 4, 16, n, 64, "bf16", False, 128, w)
+                for n in (1024, 4096, 16384)
+                for s, w in (("", 16), ("_w32", 32))]
+# The anchors' shapes: B=4, H=16, D=64, bf16; key tiles of the mask's block
+# (128 for dense); query tiles of 64 rows in warps of 16, or of 64 and 128
+# rows in warps of 32.
+SHAPES = (("", dict(block_q=64)), ("_w32", dict(block_q=64, warp_rows=32)),
+          ("_q128w32", dict(block_q=128, warp_rows=32)))
+BENCH = [(f"bigbird_bs{bs}_n{n}{s}", 4, 16, n, 64, "bf16", "bigbird", bs,
+          False, o) for n in (1024, 4096, 16384) for bs in (64, 128)
+         for s, o in SHAPES] + [
+    (f"dense_n{n}{s}", 4, 16, n, 64, "bf16", "none", 128, False, o)
+    for n in (1024, 4096) for s, o in SHAPES] + [
+    (f"dense_n{n}_k64q128w32", 4, 16, n, 64, "bf16", "none", 64, False,
+     dict(block_q=128, warp_rows=32)) for n in (1024, 4096)]
 
 
 def mask_ir(kind, block, padded, batch):
@@ -169,34 +189,39 @@ def prepare(build, out):
     os.makedirs(out, exist_ok=True)
     manifest = []
 
-    def compile_case(name, text, block_q, block_k):
+    def compile_case(name, text, block_q, block_k, warp_rows):
         path = os.path.join(out, name + ".mlir")
         with open(path, "w") as f:
             f.write(text)
         print(f"compiling {name}", flush=True)
         subprocess.run([f"{build}/tools/attn-compile/attn-compile", path,
                         "-o", os.path.join(out, name + ".so"), "--target",
-                        "gpu", f"--block-q={block_q}", f"--block-k={block_k}"],
-                       check=True)
+                        "gpu", f"--block-q={block_q}", f"--block-k={block_k}",
+                        f"--warp-rows={warp_rows}"], check=True)
         return path
 
     for role, cases in (("check", CHECKS), ("bench", BENCH)):
         for case in cases:
             name, b, h, n, d, dt, kind, block, padded = case[:9]
-            block_q = case[9] if len(case) > 9 else block
-            path = compile_case(name, module_for(case), block_q, block)
+            opts = case[9] if len(case) > 9 else {}
+            block_q = opts.get("block_q", block)
+            warp_rows = opts.get("warp_rows", 16)
+            path = compile_case(name, module_for(case), block_q, block,
+                                warp_rows)
             manifest.append(dict(op="sdpa", role=role, name=name, B=b, H=h,
                                  N=n, D=d, dtype=dt, mask=kind, block=block,
-                                 block_q=block_q, padded=padded,
+                                 block_q=block_q, warp_rows=warp_rows,
+                                 padded=padded,
                                  pairs=kept_pairs(build, path, case)
                                  if role == "bench" else None))
     for role, cases in (("check", LINEAR_CHECKS), ("bench", LINEAR_BENCH)):
         for case in cases:
-            name, b, h, n, d, dt, padded, block_q = case
-            compile_case(name, linear_module_for(case), block_q, 64)
+            name, b, h, n, d, dt, padded, block_q = case[:8]
+            warp_rows = case[8] if len(case) > 8 else 16
+            compile_case(name, linear_module_for(case), block_q, 64, warp_rows)
             manifest.append(dict(op="linear", role=role, name=name, B=b, H=h,
                                  N=n, D=d, dtype=dt, block_q=block_q,
-                                 padded=padded))
+                                 warp_rows=warp_rows, padded=padded))
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
 
@@ -311,11 +336,13 @@ def run(build, out, only=""):
             times.append(start.elapsed_time(end))
         ms = sorted(times)[len(times) // 2]
         if c["op"] == "linear":
-            rows.append((f"{c['name']} (block-q {c['block_q']})", n,
+            rows.append((f"{c['name']} (block-q {c['block_q']}, "
+                          f"w{c['warp_rows']})", n,
                          float("nan"), ms, 4.0 * b * h * n * d * d / ms / 1e9))
         else:
             flop = 4.0 * b * h * d * c["pairs"]
-            rows.append((f"{c['name']} ({c['block_q']}x{c['block']})", n,
+            rows.append((f"{c['name']} ({c['block_q']}x{c['block']}, "
+                          f"w{c['warp_rows']})", n,
                          c["pairs"] / (n * n), ms, flop / ms / 1e9))
         print(f"bench {c['name']} {ms:.3f} ms", flush=True)
     print(f"{'attn (tiles q x k)':32s} {'N':>6s} {'dens':>6s} "

@@ -32,6 +32,10 @@ namespace mlir::attn::gpu_tiles {
 constexpr int64_t kWarpLanes = 32;
 /// Rows of an mma.sync.m16n8k16 accumulator: a warp's row group.
 constexpr int64_t kMmaRows = 16;
+/// Rows of a warp's row group in the tensor-core forms: two 16-row tiles,
+/// sharing each B fragment loaded from shared memory (more would not fit
+/// the registers).
+constexpr int64_t kMaxWarpRows = 2 * kMmaRows;
 /// Shared-memory rows are padded by 16 bytes so that the eight rows one
 /// ldmatrix phase reads start in different banks.
 constexpr int64_t kSmemPad = 8;
@@ -129,6 +133,13 @@ struct WarpEmitter : ScalarEmitter {
             8);
     return {row, col};
   }
+  /// This lane's (row, column) offsets for an ldmatrix.x4 that reads a
+  /// 16x16 block of a row-major A as its mma.sync A fragment: quadrants
+  /// (rows 0-7, columns 0-7), (8-15, 0-7), (0-7, 8-15), (8-15, 8-15).
+  std::pair<Value, Value> aFragmentOffsets() {
+    return {arith::RemUIOp::create(b, loc, lane, idx(16)),
+            mul(arith::DivUIOp::create(b, loc, lane, idx(16)), 8)};
+  }
   /// ldmatrix.x4 at this lane's row address: four 8x8 matrices.
   SmallVector<Value, 4> ldmatrix(Value smem, Value row, Value col,
                                  bool transpose) {
@@ -176,11 +187,13 @@ struct WarpEmitter : ScalarEmitter {
   void storeLane(Value v, Value buffer, int64_t i) {
     memref::StoreOp::create(b, loc, v, buffer, ValueRange{idx(i)});
   }
-  /// acc[n] += a B[k0 : k0 + 16, 8 n : 8 n + 8] for every 8-column tile n of
-  /// `smem`, a row-major [K, N] B in shared memory: one k-step of 16 of
-  /// A B. ldmatrix.trans gives the B fragments of two tiles at once, lanes
-  /// 8-15 and 24-31 addressing rows [8, 16).
-  void mmaSharedB(ArrayRef<Value> a, Value smem, int64_t k0,
+  /// acc[m][n] += a[m] B[k0 : k0 + 16, 8 n : 8 n + 8] for every 8-column
+  /// tile n of `smem`, a row-major [K, N] B in shared memory, and every
+  /// 16-row tile m of A (`acc` holds a.size() runs of N / 8 tiles): one
+  /// k-step of 16 of A B. ldmatrix.trans gives the B fragments of two
+  /// tiles at once, lanes 8-15 and 24-31 addressing rows [8, 16); each is
+  /// loaded once for all row tiles.
+  void mmaSharedB(ArrayRef<SmallVector<Value, 4>> a, Value smem, int64_t k0,
                   MutableArrayRef<SmallVector<Value, 4>> acc) {
     Value eight = idx(8);
     Value row = add(
@@ -189,14 +202,29 @@ struct WarpEmitter : ScalarEmitter {
             8),
         arith::RemUIOp::create(b, loc, lane, eight));
     Value col = mul(arith::DivUIOp::create(b, loc, lane, idx(16)), 8);
-    for (int64_t np = 0; np < static_cast<int64_t>(acc.size()) / 2; ++np) {
+    int64_t tiles = static_cast<int64_t>(acc.size() / a.size());
+    for (int64_t np = 0; np < tiles / 2; ++np) {
       SmallVector<Value, 4> m =
           ldmatrix(smem, add(row, k0), add(col, 16 * np), /*transpose=*/true);
-      acc[2 * np] = mma(a, {m[0], m[1]}, acc[2 * np]);
-      acc[2 * np + 1] = mma(a, {m[2], m[3]}, acc[2 * np + 1]);
+      for (size_t mt = 0; mt < a.size(); ++mt) {
+        SmallVector<Value, 4> *tile = &acc[mt * tiles + 2 * np];
+        tile[0] = mma(a[mt], {m[0], m[1]}, tile[0]);
+        tile[1] = mma(a[mt], {m[2], m[3]}, tile[1]);
+      }
     }
   }
 };
+
+/// 8-row halves of a row group in mma.sync A-fragment registers: half i
+/// holds row fragRow + 8 i, register j its columns 8 j + fragCol + {0, 1}.
+using RowFragments = SmallVector<SmallVector<Value>>;
+
+/// The A fragment of columns [16 ks, 16 ks + 16) of 16-row tile `mt`.
+inline SmallVector<Value, 4> aFragment(const RowFragments &rows, int64_t mt,
+                                       int64_t ks) {
+  return {rows[2 * mt][2 * ks], rows[2 * mt + 1][2 * ks],
+          rows[2 * mt][2 * ks + 1], rows[2 * mt + 1][2 * ks + 1]};
+}
 
 /// A static upper bound of an index: constants and min/max of bounded
 /// values (how attn-tile clips tiles).
@@ -225,12 +253,15 @@ SmallVector<Value> stageTile(WarpEmitter &e, Value src, Value dst, int64_t rows,
 /// Commits the copies issued so far by this thread as one group.
 Value commitCopies(OpBuilder &b, Location loc, ValueRange copies = {});
 
-/// Rows fragRow and fragRow + 8 of a 16-row tile as mma.sync A fragments:
-/// registers 2 ks and 2 ks + 1 cover columns [16 ks, 16 ks + 16); rows past
-/// the tile's end are zeros. Loaded once where the tile is defined.
-using QueryFragments = std::pair<SmallVector<Value>, SmallVector<Value>>;
-const QueryFragments &queryFragments(Value q, Type elem, gpu::LaunchOp launch,
-                                     DenseMap<Value, QueryFragments> &cache);
+/// A builder right after `v` is defined, or at the start of `launch`'s body
+/// where `v` comes from outside it: where per-tile work is hoisted to.
+OpBuilder atDefinition(Value v, gpu::LaunchOp launch);
+
+/// A tile of up to 16 m rows (m from its static row bound) as the A
+/// fragments of its 16-row tiles; rows past the tile's end are zeros.
+/// Loaded once where the tile is defined.
+const RowFragments &queryFragments(Value q, Type elem, gpu::LaunchOp launch,
+                                   DenseMap<Value, RowFragments> &cache);
 
 /// Lowers the linear-attention tile ops of `fn`'s kernels; raises
 /// `sharedBytes[launch]` to the dynamic shared memory each launch needs.

@@ -197,7 +197,7 @@ std::optional<Type> tensorCoreElement(LinearStateOp op, FeatureMap map) {
 std::optional<Type> tensorCoreElement(LinearOutputOp op, FeatureMap map) {
   auto state = cast<MemRefType>(op.getState().getType());
   std::optional<int64_t> rows = rowBound(op.getQuery());
-  if (op.getKey() || !state.hasStaticShape() || !rows || *rows > kMmaRows ||
+  if (op.getKey() || !state.hasStaticShape() || !rows || *rows > kMaxWarpRows ||
       state.getDimSize(0) % 16 || state.getDimSize(1) % 16)
     return std::nullopt;
   // The block stages the state once for all its warps.
@@ -370,7 +370,7 @@ void lowerStateOnTensorCores(LinearStateOp op, FeatureMap map, Type elem,
 
 void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
                               int64_t threads,
-                              DenseMap<Value, QueryFragments> &queries) {
+                              DenseMap<Value, RowFragments> &queries) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   WarpEmitter e(b, loc, elem);
@@ -378,8 +378,7 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
   const int64_t features = staticDim(state, 0), dv = staticDim(state, 1);
   const int64_t dTiles = dv / 8;
   auto launch = op->getParentOfType<gpu::LaunchOp>();
-  const QueryFragments &q =
-      queryFragments(op.getQuery(), elem, launch, queries);
+  const RowFragments &q = queryFragments(op.getQuery(), elem, launch, queries);
 
   // The state as `elem` in shared memory, once for the block.
   Value shared =
@@ -400,29 +399,33 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
 
   // phi(Q) as A fragments; phi(q) . z per row from the same registers:
   // register j of a row covers features 8 j + fragCol + {0, 1}.
-  SmallVector<Value> rows[2] = {q.first, q.second};
-  Value den[2] = {e.cst(0.0), e.cst(0.0)};
+  RowFragments rows = q;
+  const int64_t halves = static_cast<int64_t>(rows.size());
+  SmallVector<Value> den(halves, e.cst(0.0));
   for (int64_t j = 0; j < features / 8; ++j) {
     Value f = e.add(e.fragCol, 8 * j);
     Value z0 = memref::LoadOp::create(b, loc, norm, f);
     Value z1 = memref::LoadOp::create(b, loc, norm, e.add(f, 1));
-    for (int64_t h = 0; h < 2; ++h) {
+    for (int64_t h = 0; h < halves; ++h) {
       auto [x, y] = phiOfRegister(e, map, features, rows[h][j]);
       den[h] = math::FmaOp::create(b, loc, x, z0, den[h]);
       den[h] = math::FmaOp::create(b, loc, y, z1, den[h]);
       rows[h][j] = e.pack(x, y);
     }
   }
-  SmallVector<SmallVector<Value, 4>> acc(dTiles,
+  const int64_t mTiles = halves / 2;
+  SmallVector<SmallVector<Value, 4>> acc(mTiles * dTiles,
                                          SmallVector<Value, 4>(4, e.cst(0.0)));
-  for (int64_t ks = 0; ks < features / 16; ++ks)
-    e.mmaSharedB({rows[0][2 * ks], rows[1][2 * ks], rows[0][2 * ks + 1],
-                  rows[1][2 * ks + 1]},
-                 shared, 16 * ks, acc);
+  for (int64_t ks = 0; ks < features / 16; ++ks) {
+    SmallVector<SmallVector<Value, 4>> a;
+    for (int64_t mt = 0; mt < mTiles; ++mt)
+      a.push_back(aFragment(rows, mt, ks));
+    e.mmaSharedB(a, shared, 16 * ks, acc);
+  }
 
   Type outElem = cast<MemRefType>(out.getType()).getElementType();
   Value mq = e.dim(out, 0);
-  for (int64_t h = 0; h < 2; ++h) {
+  for (int64_t h = 0; h < halves; ++h) {
     Value d = e.quadReduce(den[h], false);
     // Zeros where the normaliser is 0.
     Value nonzero =
@@ -432,10 +435,12 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
     Value row = e.add(e.fragRow, 8 * h);
     scf::IfOp::create(b, loc, e.lt(row, mq), [&](OpBuilder &, Location) {
       for (int64_t n = 0; n < dTiles; ++n) {
+        ArrayRef<Value> tile = acc[(h / 2) * dTiles + n];
+        int64_t i = 2 * (h % 2);
         Value pair = vector::FromElementsOp::create(
             b, loc, VectorType::get({2}, b.getF32Type()),
-            ValueRange{arith::MulFOp::create(b, loc, acc[n][2 * h], inv),
-                       arith::MulFOp::create(b, loc, acc[n][2 * h + 1], inv)});
+            ValueRange{arith::MulFOp::create(b, loc, tile[i], inv),
+                       arith::MulFOp::create(b, loc, tile[i + 1], inv)});
         vector::StoreOp::create(
             b, loc,
             arith::TruncFOp::create(b, loc, VectorType::get({2}, outElem),
@@ -458,7 +463,7 @@ LogicalResult mlir::attn::gpu_tiles::lowerLinearTiles(
     if (isa<LinearStateOp, LinearOutputOp>(op))
       ops.push_back(op);
   });
-  DenseMap<Value, QueryFragments> queries;
+  DenseMap<Value, RowFragments> queries;
   for (Operation *op : ops) {
     auto launch = op->getParentOfType<gpu::LaunchOp>();
     if (!launch)

@@ -7,11 +7,14 @@
 // part (its fragment), so that they are registers; then each op is lowered
 // in one of two forms:
 //
-// - tensor cores (bf16/f16, 16-row groups): the accumulator fragment is
-//   that of mma.sync.m16n8k16, lane l owning rows l/4 and l/4 + 8 and
-//   columns 8j + 2(l%4) + {0,1}. softmax_step stages the key and value tile
-//   in shared memory (the whole block, cp.async), then per warp
-//     S = Q K^T                 (ldmatrix, mma.sync; f32)
+// - tensor cores (bf16/f16, groups of one or two 16-row tiles): the
+//   accumulator fragment of each row tile is that of mma.sync.m16n8k16,
+//   lane l owning rows l/4 and l/4 + 8 and columns 8j + 2(l%4) + {0,1}.
+//   Each warp stages its query tile in shared memory once; softmax_step
+//   stages the key and value tile there (the whole block, cp.async), then
+//   per warp
+//     S = Q K^T                 (ldmatrix, mma.sync; f32; every key
+//                                fragment serves both row tiles)
 //     m' = max(m, rowmax(S))    (the four lanes of a row by shuffles)
 //     P = exp2(S c - m'), l = l exp2(m - m') + rowsum(P), acc = acc exp2(m -
 //     m') + P V
@@ -188,20 +191,25 @@ Value commitCopies(OpBuilder &b, Location loc, ValueRange copies) {
       b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), copies);
 }
 
-const QueryFragments &queryFragments(Value q, Type elem, gpu::LaunchOp launch,
-                                     DenseMap<Value, QueryFragments> &cache) {
-  auto it = cache.find(q);
-  if (it != cache.end())
-    return it->second;
-  OpBuilder b(q.getContext());
-  Operation *def = q.getDefiningOp();
-  Block *owner = def ? def->getBlock() : cast<BlockArgument>(q).getOwner();
+OpBuilder atDefinition(Value v, gpu::LaunchOp launch) {
+  OpBuilder b(v.getContext());
+  Operation *def = v.getDefiningOp();
+  Block *owner = def ? def->getBlock() : cast<BlockArgument>(v).getOwner();
   if (!launch->isAncestor(owner->getParentOp()))
     b.setInsertionPointToStart(&launch.getBody().front());
   else if (def)
     b.setInsertionPointAfter(def);
   else
     b.setInsertionPointToStart(owner);
+  return b;
+}
+
+const RowFragments &queryFragments(Value q, Type elem, gpu::LaunchOp launch,
+                                   DenseMap<Value, RowFragments> &cache) {
+  auto it = cache.find(q);
+  if (it != cache.end())
+    return it->second;
+  OpBuilder b = atDefinition(q, launch);
   Location loc = q.getLoc();
   WarpEmitter e(b, loc, elem);
   int64_t d = cast<MemRefType>(q.getType()).getDimSize(1);
@@ -223,7 +231,10 @@ const QueryFragments &queryFragments(Value q, Type elem, gpu::LaunchOp launch,
         });
     return SmallVector<Value>(ifOp.getResults());
   };
-  QueryFragments fragments{loadRow(e.fragRow), loadRow(e.add(e.fragRow, 8))};
+  RowFragments fragments;
+  int64_t halves = 2 * llvm::divideCeil(*rowBound(q), kMmaRows);
+  for (int64_t i = 0; i < halves; ++i)
+    fragments.push_back(loadRow(e.add(e.fragRow, 8 * i)));
   return cache[q] = std::move(fragments);
 }
 
@@ -370,7 +381,10 @@ std::optional<int64_t> tensorCoreKeyRows(SoftmaxStepOp op, int64_t rows,
   auto vType = cast<MemRefType>(op.getValue().getType());
   Type elem = qType.getElementType();
   if (!(elem.isBF16() || elem.isF16()) || kType.getElementType() != elem ||
-      vType.getElementType() != elem || rows != kMmaRows)
+      vType.getElementType() != elem || rows % kMmaRows || rows > kMaxWarpRows)
+    return std::nullopt;
+  std::optional<int64_t> queryRows = rowBound(op.getQuery());
+  if (!queryRows || *queryRows > rows)
     return std::nullopt;
   int64_t d = qType.getDimSize(1), dv = vType.getDimSize(1);
   if (ShapedType::isDynamic(d) || ShapedType::isDynamic(dv) || d % 16 ||
@@ -399,8 +413,9 @@ struct RowGroup {
 };
 
 /// The lane's part of a row group's state, in the place of attn-tile's
-/// buffers. Tensor cores: [2] statistics (rows l/4, l/4 + 8) and [Dv/2]
-/// accumulator (4 per 8 columns); one row per lane: [1] and [1, Dv].
+/// buffers. Tensor cores, per 16-row tile m: statistics 2 m + h (row
+/// l/4 + 8 h of the tile) and accumulator registers m Dv/2 + 4 t + i (4 per
+/// 8 columns t); one row per lane: [1] and [1, Dv].
 void allocateLaneState(RowGroup &g) {
   auto make = [&](memref::AllocaOp old, ArrayRef<int64_t> shape) -> Value {
     if (!old)
@@ -410,9 +425,10 @@ void allocateLaneState(RowGroup &g) {
                                     MemRefType::get(shape, b.getF32Type()));
   };
   bool tc = g.form == Form::TensorCore;
-  g.laneMax = make(g.max, {tc ? 2 : 1});
-  g.laneSum = make(g.sum, {tc ? 2 : 1});
-  g.laneAcc = tc ? make(g.acc, {g.dv / 2}) : make(g.acc, {1, g.dv});
+  int64_t tiles = g.rows / kMmaRows;
+  g.laneMax = make(g.max, {tc ? 2 * tiles : 1});
+  g.laneSum = make(g.sum, {tc ? 2 * tiles : 1});
+  g.laneAcc = tc ? make(g.acc, {tiles * g.dv / 2}) : make(g.acc, {1, g.dv});
 }
 
 /// Views, fills and tile ops of `buffer`, innermost first; fails on any
@@ -543,10 +559,47 @@ Value stageOffset(WarpEmitter &e, scf::ForOp loop, Value iv, int64_t bytes) {
   return e.mul(arith::RemUIOp::create(b, e.loc, n, e.idx(2)), bytes);
 }
 
+/// Where each warp's query tile is in shared memory, by tile.
+struct StagedQueries {
+  DenseMap<Value, Value> tiles;
+  /// Per launch, the first byte of dynamic shared memory not yet given out:
+  /// query tiles follow the key and value stages.
+  DenseMap<Operation *, int64_t> end;
+};
+
+/// This warp's query tile `q` in shared memory, [rows, d + pad] (rows
+/// past its end zeros), from which each softmax_step loads its A
+/// fragments: in registers they would take 8 per 16 columns of each 16-row
+/// tile for the whole key loop. Staged once by the warp where the tile is
+/// defined, each warp of the block its own region.
+Value stagedQuery(Value q, Type elem, int64_t rows, gpu::LaunchOp launch,
+                  int64_t threads, StagedQueries &staged) {
+  if (Value tile = staged.tiles.lookup(q))
+    return tile;
+  OpBuilder b = atDefinition(q, launch);
+  Location loc = q.getLoc();
+  WarpEmitter e(b, loc, elem);
+  int64_t d = cast<MemRefType>(q.getType()).getDimSize(1);
+  int64_t bytes = rows * (d + kSmemPad) * elem.getIntOrFloatBitWidth() / 8;
+  int64_t &end = staged.end[launch];
+  Value warp = arith::DivUIOp::create(
+      b, loc, gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x),
+      e.idx(kWarpLanes));
+  Value tile = sharedBuffer(b, loc, {rows, d + kSmemPad}, elem,
+                            e.add(e.mul(warp, bytes), end));
+  end += threads / kWarpLanes * bytes;
+  Value copied =
+      commitCopies(b, loc, stageTile(e, q, tile, rows, d, e.lane, kWarpLanes));
+  nvgpu::DeviceAsyncWaitOp::create(b, loc, copied, b.getI32IntegerAttr(0));
+  // Every lane reads rows that other lanes copied.
+  NVVM::SyncWarpOp::create(b, loc, e.i32(-1));
+  return staged.tiles[q] = tile;
+}
+
 void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
                             int64_t keyRows, int64_t threads,
                             std::optional<KeyLoop> pipeline,
-                            DenseMap<Value, QueryFragments> &queries) {
+                            StagedQueries &queries) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
@@ -618,55 +671,67 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
         b, loc, stageTile(e, v, vShared, keyRows, dv, tid, threads));
   }
 
-  auto [top, bottom] =
-      queryFragments(q, elem, op->getParentOfType<gpu::LaunchOp>(), queries);
+  const int64_t mTiles = g.rows / kMmaRows;
+  Value qShared = stagedQuery(
+      q, elem, g.rows, op->getParentOfType<gpu::LaunchOp>(), threads, queries);
 
   // Pipelined: tile t + 1 may be in flight. Otherwise: V may be.
   nvgpu::DeviceAsyncWaitOp::create(b, loc, keysCopied, b.getI32IntegerAttr(1));
   gpu::BarrierOp::create(b, loc);
 
-  // S = Q K^T. ldmatrix.x4 gives the B fragments of two key tiles of 8 at
-  // once: keys [0, 8) at columns [0, 8) and [8, 16), then keys [8, 16).
+  // S = Q K^T, s[m][n] the 16 x 8 tile of row tile m and key tile n.
+  // ldmatrix.x4 gives the B fragments of two key tiles of 8 at once: keys
+  // [0, 8) at columns [0, 8) and [8, 16), then keys [8, 16); each is loaded
+  // once for all row tiles.
   auto [kRow, kCol] = e.quadrantOffsets();
-  SmallVector<SmallVector<Value, 4>> s(nTiles,
-                                       SmallVector<Value, 4>(4, e.cst(0.0)));
+  auto [qRow, qCol] = e.aFragmentOffsets();
+  SmallVector<SmallVector<SmallVector<Value, 4>>> s(
+      mTiles, SmallVector<SmallVector<Value, 4>>(
+                  nTiles, SmallVector<Value, 4>(4, e.cst(0.0))));
   for (int64_t ks = 0; ks < d / 16; ++ks) {
-    SmallVector<Value, 4> a = {top[2 * ks], bottom[2 * ks], top[2 * ks + 1],
-                               bottom[2 * ks + 1]};
+    SmallVector<SmallVector<Value, 4>> a;
+    for (int64_t mt = 0; mt < mTiles; ++mt)
+      a.push_back(e.ldmatrix(qShared, e.add(qRow, 16 * mt),
+                             e.add(qCol, 16 * ks), false));
     for (int64_t np = 0; np < nTiles / 2; ++np) {
       SmallVector<Value, 4> m = e.ldmatrix(kShared, e.add(kRow, 16 * np),
                                            e.add(kCol, 16 * ks), false);
-      s[2 * np] = e.mma(a, {m[0], m[1]}, s[2 * np]);
-      s[2 * np + 1] = e.mma(a, {m[2], m[3]}, s[2 * np + 1]);
+      for (int64_t mt = 0; mt < mTiles; ++mt) {
+        s[mt][2 * np] = e.mma(a[mt], {m[0], m[1]}, s[mt][2 * np]);
+        s[mt][2 * np + 1] = e.mma(a[mt], {m[2], m[3]}, s[mt][2 * np + 1]);
+      }
     }
   }
 
   // Dropped pairs are -inf: keys past the tile's end, and where the
-  // predicate says so. Element i of tile n is at row fragRow + 8 (i / 2),
-  // key 8 n + fragCol + i % 2.
+  // predicate says so. flat[4 (m nTiles + n) + i] is element i of s[m][n]:
+  // row 16 m + fragRow + 8 (i / 2), key 8 n + fragCol + i % 2.
   Block *pred =
       op.getPredicate().empty() ? nullptr : &op.getPredicate().front();
   Value negInf = e.cst(-std::numeric_limits<double>::infinity());
   auto masked = [&]() {
     SmallVector<Value> out;
-    Value rows[2] = {e.add(op.getQueryOffset(), e.fragRow),
-                     e.add(op.getQueryOffset(), e.add(e.fragRow, 8))};
-    for (int64_t n = 0; n < nTiles; ++n)
-      for (int64_t i = 0; i < 4; ++i) {
-        Value key = e.add(e.fragCol, 8 * n + i % 2);
-        Value kept = e.lt(key, mk);
-        if (pred) {
-          IRMapping map;
-          map.map(pred->getArgument(0), rows[i / 2]);
-          map.map(pred->getArgument(1), e.add(op.getKeyOffset(), key));
-          for (Operation &inner : pred->without_terminator())
-            b.clone(inner, map);
-          kept = arith::AndIOp::create(
-              b, loc, kept,
-              map.lookupOrDefault(pred->getTerminator()->getOperand(0)));
+    for (int64_t mt = 0; mt < mTiles; ++mt) {
+      Value rows[2] = {
+          e.add(op.getQueryOffset(), e.add(e.fragRow, 16 * mt)),
+          e.add(op.getQueryOffset(), e.add(e.fragRow, 16 * mt + 8))};
+      for (int64_t n = 0; n < nTiles; ++n)
+        for (int64_t i = 0; i < 4; ++i) {
+          Value key = e.add(e.fragCol, 8 * n + i % 2);
+          Value kept = e.lt(key, mk);
+          if (pred) {
+            IRMapping map;
+            map.map(pred->getArgument(0), rows[i / 2]);
+            map.map(pred->getArgument(1), e.add(op.getKeyOffset(), key));
+            for (Operation &inner : pred->without_terminator())
+              b.clone(inner, map);
+            kept = arith::AndIOp::create(
+                b, loc, kept,
+                map.lookupOrDefault(pred->getTerminator()->getOperand(0)));
+          }
+          out.push_back(e.select(kept, s[mt][n][i], negInf));
         }
-        out.push_back(e.select(kept, s[n][i], negInf));
-      }
+    }
     return out;
   };
   SmallVector<Value> flat;
@@ -674,14 +739,14 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
     flat = masked();
   } else {
     // Without a predicate only a clipped tile has keys to drop.
-    SmallVector<Type> types(4 * nTiles, b.getF32Type());
     auto ifOp = scf::IfOp::create(
         b, loc, e.lt(mk, e.idx(keyRows)),
         [&](OpBuilder &, Location) { scf::YieldOp::create(b, loc, masked()); },
         [&](OpBuilder &, Location) {
           SmallVector<Value> all;
-          for (auto &tile : s)
-            all.append(tile.begin(), tile.end());
+          for (auto &row : s)
+            for (auto &tile : row)
+              all.append(tile.begin(), tile.end());
           scf::YieldOp::create(b, loc, all);
         });
     flat.assign(ifOp.getResults().begin(), ifOp.getResults().end());
@@ -697,42 +762,55 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
       x = arith::MulFOp::create(b, loc, x, e.cst(log2Scale));
     factor = 1.0;
   }
-  Value alpha[2], negMax[2];
-  for (int64_t h = 0; h < 2; ++h) {
+  // Row r = 2 m + h: row fragRow + 8 h of row tile m.
+  auto element = [&](int64_t r, int64_t n, int64_t i) {
+    return flat[4 * ((r / 2) * nTiles + n) + 2 * (r % 2) + i];
+  };
+  SmallVector<Value> alpha, negMax;
+  // p[r][n]: this lane's two probabilities of row r in key tile n.
+  RowFragments p(2 * mTiles);
+  for (int64_t r = 0; r < 2 * mTiles; ++r) {
     Value rowMax = negInf;
     for (int64_t n = 0; n < nTiles; ++n)
-      for (int64_t i = 2 * h; i < 2 * h + 2; ++i)
-        rowMax = arith::MaxNumFOp::create(b, loc, rowMax, flat[4 * n + i]);
+      for (int64_t i = 0; i < 2; ++i)
+        rowMax = arith::MaxNumFOp::create(b, loc, rowMax, element(r, n, i));
     rowMax = arith::MulFOp::create(b, loc, e.quadReduce(rowMax, true),
                                    e.cst(factor));
-    Value old = e.loadLane(g.laneMax, h);
+    Value old = e.loadLane(g.laneMax, r);
     Value max = arith::MaxNumFOp::create(b, loc, old, rowMax);
-    e.storeLane(max, g.laneMax, h);
+    e.storeLane(max, g.laneMax, r);
     // A row with nothing kept yet subtracts 0 rather than -inf.
     Value none =
         arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, max, negInf);
     Value base = e.select(none, e.cst(0.0), max);
-    alpha[h] =
-        math::Exp2Op::create(b, loc, arith::SubFOp::create(b, loc, old, base));
-    negMax[h] = arith::NegFOp::create(b, loc, base);
-  }
-  Value rowSum[2] = {e.cst(0.0), e.cst(0.0)};
-  for (int64_t n = 0; n < nTiles; ++n)
-    for (int64_t i = 0; i < 4; ++i) {
-      Value &x = flat[4 * n + i];
-      x = math::Exp2Op::create(
-          b, loc, math::FmaOp::create(b, loc, x, e.cst(factor), negMax[i / 2]));
-      rowSum[i / 2] = arith::AddFOp::create(b, loc, rowSum[i / 2], x);
+    alpha.push_back(
+        math::Exp2Op::create(b, loc, arith::SubFOp::create(b, loc, old, base)));
+    negMax.push_back(arith::NegFOp::create(b, loc, base));
+
+    // P as `elem` pairs as soon as it is computed: the f32 scores die here.
+    Value rowSum = e.cst(0.0);
+    for (int64_t n = 0; n < nTiles; ++n) {
+      Value pair[2];
+      for (int64_t i = 0; i < 2; ++i) {
+        pair[i] =
+            math::Exp2Op::create(b, loc,
+                                 math::FmaOp::create(b, loc, element(r, n, i),
+                                                     e.cst(factor), negMax[r]));
+        rowSum = arith::AddFOp::create(b, loc, rowSum, pair[i]);
+      }
+      p[r].push_back(e.pack(pair[0], pair[1]));
     }
-  for (int64_t h = 0; h < 2; ++h)
-    e.storeLane(math::FmaOp::create(b, loc, e.loadLane(g.laneSum, h), alpha[h],
-                                    rowSum[h]),
-                g.laneSum, h);
-  SmallVector<SmallVector<Value, 4>> acc(dTiles);
-  for (int64_t t = 0; t < dTiles; ++t)
-    for (int64_t i = 0; i < 4; ++i)
-      acc[t].push_back(arith::MulFOp::create(
-          b, loc, e.loadLane(g.laneAcc, 4 * t + i), alpha[i / 2]));
+    e.storeLane(
+        math::FmaOp::create(b, loc, e.loadLane(g.laneSum, r), alpha[r], rowSum),
+        g.laneSum, r);
+  }
+  SmallVector<SmallVector<Value, 4>> acc(mTiles * dTiles);
+  for (int64_t mt = 0; mt < mTiles; ++mt)
+    for (int64_t t = 0; t < dTiles; ++t)
+      for (int64_t i = 0; i < 4; ++i)
+        acc[mt * dTiles + t].push_back(arith::MulFOp::create(
+            b, loc, e.loadLane(g.laneAcc, mt * dv / 2 + 4 * t + i),
+            alpha[2 * mt + i / 2]));
 
   if (valuesCopied) {
     nvgpu::DeviceAsyncWaitOp::create(b, loc, valuesCopied,
@@ -743,14 +821,16 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
   // acc += P V: P's accumulator fragments of key tiles 2 kk and 2 kk + 1
   // are the A fragment of keys [16 kk, 16 kk + 16).
   for (int64_t kk = 0; kk < nTiles / 2; ++kk) {
-    Value *p0 = &flat[4 * (2 * kk)], *p1 = &flat[4 * (2 * kk + 1)];
-    e.mmaSharedB({e.pack(p0[0], p0[1]), e.pack(p0[2], p0[3]),
-                  e.pack(p1[0], p1[1]), e.pack(p1[2], p1[3])},
-                 vShared, 16 * kk, acc);
+    SmallVector<SmallVector<Value, 4>> a;
+    for (int64_t mt = 0; mt < mTiles; ++mt)
+      a.push_back(aFragment(p, mt, kk));
+    e.mmaSharedB(a, vShared, 16 * kk, acc);
   }
-  for (int64_t t = 0; t < dTiles; ++t)
-    for (int64_t i = 0; i < 4; ++i)
-      e.storeLane(acc[t][i], g.laneAcc, 4 * t + i);
+  for (int64_t mt = 0; mt < mTiles; ++mt)
+    for (int64_t t = 0; t < dTiles; ++t)
+      for (int64_t i = 0; i < 4; ++i)
+        e.storeLane(acc[mt * dTiles + t][i], g.laneAcc,
+                    mt * dv / 2 + 4 * t + i);
   op.erase();
 }
 
@@ -761,23 +841,24 @@ void lowerFinalizeOnTensorCores(SoftmaxFinalizeOp op, const RowGroup &g) {
   Type outElem = cast<MemRefType>(out.getType()).getElementType();
   WarpEmitter e(b, loc, outElem);
   Value mq = e.dim(out, 0);
-  for (int64_t h = 0; h < 2; ++h) {
-    Value l = e.quadReduce(e.loadLane(g.laneSum, h), false);
+  for (int64_t r = 0; r < 2 * g.rows / kMmaRows; ++r) {
+    int64_t base = (r / 2) * g.dv / 2 + r % 2 * 2;
+    Value l = e.quadReduce(e.loadLane(g.laneSum, r), false);
     // Rows with no kept key (l = 0) are zeros.
     Value any =
         arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, l, e.cst(0));
     Value inv =
         e.select(any, arith::DivFOp::create(b, loc, e.cst(1.0), l), e.cst(0.0));
-    Value row = e.add(e.fragRow, 8 * h);
+    Value row = e.add(e.fragRow, 8 * r);
     scf::IfOp::create(b, loc, e.lt(row, mq), [&](OpBuilder &, Location) {
       for (int64_t t = 0; t < g.dv / 8; ++t) {
         Value pair = vector::FromElementsOp::create(
             b, loc, VectorType::get({2}, b.getF32Type()),
             ValueRange{
+                arith::MulFOp::create(b, loc,
+                                      e.loadLane(g.laneAcc, base + 4 * t), inv),
                 arith::MulFOp::create(
-                    b, loc, e.loadLane(g.laneAcc, 4 * t + 2 * h), inv),
-                arith::MulFOp::create(
-                    b, loc, e.loadLane(g.laneAcc, 4 * t + 2 * h + 1), inv)});
+                    b, loc, e.loadLane(g.laneAcc, base + 4 * t + 1), inv)});
         if (!outElem.isF32())
           pair = arith::TruncFOp::create(b, loc, VectorType::get({2}, outElem),
                                          pair);
@@ -961,8 +1042,10 @@ struct ConvertTilesToGPUPass
       }
     }
 
-    DenseMap<Operation *, int64_t> sharedBytes;
-    DenseMap<Value, QueryFragments> queries;
+    // Dynamic shared memory: the key and value stages of every tensor-core
+    // step of a launch from byte 0, then each warp's query tiles.
+    SmallVector<std::pair<SoftmaxStepOp, std::optional<KeyLoop>>> tcSteps;
+    StagedQueries queries;
     for (SoftmaxStepOp step : steps) {
       const RowGroup &g = groups[stateBuffer(step.getAcc())];
       if (g.form == Form::RowPerLane) {
@@ -970,18 +1053,23 @@ struct ConvertTilesToGPUPass
           return signalPassFailure();
         continue;
       }
-      auto launch = step->getParentOfType<gpu::LaunchOp>();
-      int64_t rows = keyRows[step];
       auto qType = cast<MemRefType>(step.getQuery().getType());
       std::optional<KeyLoop> pipeline = keyLoopOf(step);
-      int64_t &bytes = sharedBytes[launch];
-      bytes = std::max(bytes, (pipeline ? 2 : 1) *
-                                  stagedBytes(rows, qType.getDimSize(1), g.dv,
-                                              qType.getElementType()));
-      lowerStepOnTensorCores(step, g, rows,
-                             *getConstantIntValue(launch.getBlockSizeX()),
-                             pipeline, queries);
+      int64_t &bytes = queries.end[step->getParentOfType<gpu::LaunchOp>()];
+      bytes =
+          std::max(bytes, (pipeline ? 2 : 1) *
+                              stagedBytes(keyRows[step], qType.getDimSize(1),
+                                          g.dv, qType.getElementType()));
+      tcSteps.push_back({step, pipeline});
     }
+    for (auto [step, pipeline] : tcSteps) {
+      auto launch = step->getParentOfType<gpu::LaunchOp>();
+      lowerStepOnTensorCores(
+          step, groups[stateBuffer(step.getAcc())], keyRows[step],
+          *getConstantIntValue(launch.getBlockSizeX()), pipeline, queries);
+    }
+    DenseMap<Operation *, int64_t> sharedBytes(queries.end.begin(),
+                                               queries.end.end());
     for (SoftmaxFinalizeOp finalize : finalizes) {
       const RowGroup &g = groups[stateBuffer(finalize.getAcc())];
       if (g.form == Form::RowPerLane) {

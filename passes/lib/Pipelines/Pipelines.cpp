@@ -100,9 +100,8 @@ void buildLowerToCPUPipeline(OpPassManager &pm,
 
 void buildLowerToGPUPipeline(OpPassManager &pm,
                              const GPUPipelineOptions &options) {
-  // A warp per 16 query rows: the rows of an mma.sync accumulator.
-  buildTilingPipeline(pm, options.blockQ, options.blockK,
-                      /*rowsPerInstance=*/16);
+  // A warp per warp-rows query rows: one or two mma.sync accumulator tiles.
+  buildTilingPipeline(pm, options.blockQ, options.blockK, options.warpRows);
   buildBufferizationPipeline(pm);
 
   OpPassManager &fn = pm.nest<func::FuncOp>();

@@ -80,10 +80,12 @@ def ConvertTilesToGPU : Pass<"attn-convert-tiles-to-gpu", "func::FuncOp"> {
     so that they live in registers.
 
     bf16 and f16 softmax_step with head dimensions that are multiples of 16
-    and 16-row groups run on tensor cores: the block's threads stage the key
-    and value tile in shared memory with cp.async (zero-filled past the
-    tile's end), each warp computes S = Q K^T with ldmatrix and
-    mma.sync.m16n8k16 (f32 accumulation), the online softmax on the
+    and row groups of 16 or 32 rows (one or two mma.sync row tiles) run on
+    tensor cores: each warp stages its query tile in shared memory once,
+    the block's threads stage the key and value tile with cp.async
+    (zero-filled past the tile's end), each warp computes S = Q K^T with
+    ldmatrix and mma.sync.m16n8k16 (f32 accumulation; each key fragment
+    serves every row tile of the group), the online softmax on the
     accumulator fragments (row maxima across the four lanes of a row by
     shuffles, exp2 with the scale folded in, the row sums kept per lane),
     and O += P V with P taken from the S fragments as the A operand. The

@@ -53,6 +53,11 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
                                       llvm::cl::init(64)};
   PassOptions::Option<int64_t> blockK{
       *this, "block-k", llvm::cl::desc("Keys per tile"), llvm::cl::init(64)};
+  PassOptions::Option<int64_t> warpRows{
+      *this, "warp-rows",
+      llvm::cl::desc("Query rows per warp: 16 (one mma.sync row tile) or 32 "
+                     "(two, sharing the key and value fragments)"),
+      llvm::cl::init(16)};
 };
 
 /// attn to LLVM host code launching kernels held in a gpu.binary.

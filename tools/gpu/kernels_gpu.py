@@ -10,7 +10,10 @@ Two halves, because the GPU machine has PyTorch but no MLIR:
                                      (on the GPU machine) checks every case
                                      (or those whose name has SUBSTRING)
                                      against PyTorch in float64, then times
-                                     the benchmark cases; prints a table last
+                                     the benchmark cases; prints a table last:
+                                     the whole call (CUDA events; it returns
+                                     when its kernels are done) and its
+                                     kernels alone (CUPTI device times)
 
 attn.sdpa checks use masks whose definition is written out here (windows,
 globals, chunks, causal, key padding and their combinations); the random
@@ -81,17 +84,21 @@ LINEAR_BENCH = [(f"linear_n{n}{s}", 4, 16, n, 64, "bf16", False, 128, w)
                 for n in (1024, 4096, 16384)
                 for s, w in (("", 16), ("_w32", 32))]
 # The anchors' shapes: B=4, H=16, D=64, bf16; key tiles of the mask's block
-# (128 for dense); query tiles of 64 rows in warps of 16, or of 64 and 128
-# rows in warps of 32.
-SHAPES = (("", dict(block_q=64)), ("_w32", dict(block_q=64, warp_rows=32)),
-          ("_q128w32", dict(block_q=128, warp_rows=32)))
+# (128 or 64 for dense). Query tiles of 64 rows in four warps of 16 rows,
+# and the faster shape of each: for 128-token blocks (and dense) 128 rows
+# in four warps of 32; for 64-token blocks 64 rows in two warps of 32.
+W16 = ("", dict(block_q=64))
 BENCH = [(f"bigbird_bs{bs}_n{n}{s}", 4, 16, n, 64, "bf16", "bigbird", bs,
-          False, o) for n in (1024, 4096, 16384) for bs in (64, 128)
-         for s, o in SHAPES] + [
-    (f"dense_n{n}{s}", 4, 16, n, 64, "bf16", "none", 128, False, o)
-    for n in (1024, 4096) for s, o in SHAPES] + [
-    (f"dense_n{n}_k64q128w32", 4, 16, n, 64, "bf16", "none", 64, False,
-     dict(block_q=128, warp_rows=32)) for n in (1024, 4096)]
+          False, o) for n in (1024, 4096, 16384)
+         for bs, shapes in (
+             (64, (W16, ("_w32", dict(block_q=64, warp_rows=32)))),
+             (128, (W16, ("_q128w32", dict(block_q=128, warp_rows=32)))))
+         for s, o in shapes] + [
+    (f"dense_n{n}{s}", 4, 16, n, 64, "bf16", "none", bk, False, o)
+    for n in (1024, 4096)
+    for s, bk, o in (("", 128, dict(block_q=64)),
+                     ("_q128w32", 128, dict(block_q=128, warp_rows=32)),
+                     ("_k64q128w32", 64, dict(block_q=128, warp_rows=32)))]
 
 
 def mask_ir(kind, block, padded, batch):
@@ -276,12 +283,32 @@ def run(build, out, only=""):
     dtypes = {"f32": torch.float32, "bf16": torch.bfloat16}
     print("device:", torch.cuda.get_device_name(), "torch", torch.__version__)
 
-    def call(lib, name, tensors):
+    def bind(lib, name, tensors):
+        """The compiled call on `tensors`, its arguments marshalled once."""
         fn = getattr(lib, "attn_call_" + name)
         fn.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
         slots = (ctypes.c_void_p * len(tensors))(
             *[t.data_ptr() for t in tensors])
-        fn(slots)
+        return lambda: fn(slots)
+
+    # As triton.testing.do_bench (the anchors' timer) does: L2 is flushed
+    # before each timed call, by writing a buffer larger than it.
+    flush = torch.empty(256 * 1024 * 1024, dtype=torch.int8, device=dev)
+
+    def device_ms(attn_call, name, reps=10):
+        """Device time of one call's kernels and memsets (CUPTI), without
+        the host's part of the call: the launches, the wait for the stream.
+        Comparable to the anchors' asynchronous PyTorch calls."""
+        from torch.profiler import ProfilerActivity, profile
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(reps):
+                flush.zero_()
+                attn_call()
+            torch.cuda.synchronize()
+        us = sum(e.device_time_total for e in prof.events()
+                 if e.device_type.name == "CUDA" and
+                 (e.name.startswith(name) or e.name.startswith("Memset")))
+        return us / reps / 1000
 
     failures = 0
     rows = []
@@ -303,8 +330,9 @@ def run(build, out, only=""):
                 lengths[0] = 0  # a batch entry with every key padded
             args.append(lengths)
         o = torch.empty(b, h, n, d, device=dev, dtype=dt)
+        attn_call = bind(lib, c["name"], args + [o])
         if c["role"] == "check":
-            call(lib, c["name"], args + [o])
+            attn_call()
             torch.cuda.synchronize()
             q64, k64, v64 = (x.double() for x in (q, k, v))
             if c["op"] == "linear":
@@ -322,33 +350,38 @@ def run(build, out, only=""):
             print(f"check {c['name']:28s} rel err {err:.2e} "
                   f"(< {tol:g}) {'ok' if ok else 'FAILED'}", flush=True)
             continue
-        # Bench: medians of CUDA-event timings.
+        # Bench: medians of CUDA-event timings of the whole call (it
+        # returns when its kernels are done), L2 flushed before each.
         times = []
         reps = 30
-        call(lib, c["name"], args + [o])  # warm-up
+        attn_call()  # warm-up
         for _ in range(reps):
+            flush.zero_()
+            torch.cuda.synchronize()
             start = torch.cuda.Event(enable_timing=True)
             end = torch.cuda.Event(enable_timing=True)
             start.record()
-            call(lib, c["name"], args + [o])
+            attn_call()
             end.record()
             torch.cuda.synchronize()
             times.append(start.elapsed_time(end))
         ms = sorted(times)[len(times) // 2]
+        kernel_ms = device_ms(attn_call, c["name"])
         if c["op"] == "linear":
-            rows.append((f"{c['name']} (block-q {c['block_q']}, "
-                          f"w{c['warp_rows']})", n,
-                         float("nan"), ms, 4.0 * b * h * n * d * d / ms / 1e9))
+            label = f"{c['name']} (block-q {c['block_q']}, w{c['warp_rows']})"
+            flop, density = 4.0 * b * h * n * d * d, float("nan")
         else:
-            flop = 4.0 * b * h * d * c["pairs"]
-            rows.append((f"{c['name']} ({c['block_q']}x{c['block']}, "
-                          f"w{c['warp_rows']})", n,
-                         c["pairs"] / (n * n), ms, flop / ms / 1e9))
+            label = (f"{c['name']} ({c['block_q']}x{c['block']}, "
+                     f"w{c['warp_rows']})")
+            flop, density = 4.0 * b * h * d * c["pairs"], c["pairs"] / (n * n)
+        rows.append((label, n, density, ms, flop / ms / 1e9, kernel_ms,
+                     flop / kernel_ms / 1e9))
         print(f"bench {c['name']} {ms:.3f} ms", flush=True)
-    print(f"{'attn (tiles q x k)':32s} {'N':>6s} {'dens':>6s} "
-          f"{'fwd ms':>9s} {'fwd TF/s':>9s}")
+    print(f"{'attn (tiles q x k, warp rows)':44s} {'N':>6s} {'dens':>6s} "
+          f"{'call ms':>8s} {'TF/s':>7s} {'kern ms':>8s} {'TF/s':>7s}")
     for r in rows:
-        print(f"{r[0]:32s} {r[1]:6d} {r[2]:6.3f} {r[3]:9.3f} {r[4]:9.2f}")
+        print(f"{r[0]:44s} {r[1]:6d} {r[2]:6.3f} {r[3]:8.3f} {r[4]:7.1f} "
+              f"{r[5]:8.3f} {r[6]:7.1f}")
     return 1 if failures else 0
 
 

@@ -128,3 +128,37 @@ func.func @linear_f32(%q: tensor<1x2x100x32xf32>) -> tensor<1x2x100x32xf32> {
   %o = attn.linear %q, %q, %q feature_map %f : tensor<1x2x100x32xf32>, tensor<1x2x100x32xf32>, tensor<1x2x100x32xf32> -> tensor<1x2x100x32xf32>
   return %o : tensor<1x2x100x32xf32>
 }
+
+// Causal: the state carried from chunk to chunk, so one instance per
+// (batch, head) walks its chunks of block-k (64) rows in order: the chunk's
+// output (its own keys j <= i included), then its keys into the state.
+// TILE-LABEL: func.func @linear_causal(
+// TILE: linalg.fill {{.*}} outs(%[[STATE:.*]] : memref<2x2x64x64xf32>)
+// TILE: linalg.fill {{.*}} outs(%[[NORM:.*]] : memref<2x2x64xf32>)
+// TILE: scf.forall (%[[B:.*]], %[[H:.*]]) in (2, 2) {
+// TILE-NEXT: scf.for %[[C:.*]] = %c0 to %c100 step %c64 {
+// TILE: memref.subview %[[STATE]][%[[B]], %[[H]], 0, 0] [1, 1, 64, 64]
+// TILE: attn.tile.linear_output {{.*}} causal(
+// TILE: attn.tile.linear_state
+// TILE-NOT: atomic
+// TILE: }
+// One warp per (batch, head); per lane, the warp synchronised before the
+// output reads the state the other lanes wrote, the own keys' loop bounded
+// by the row (j <= i), and again before the state is added to.
+// WARP-LABEL: func.func @linear_causal(
+// WARP: gpu.launch
+// WARP: scf.for
+// WARP: nvvm.bar.warp.sync
+// WARP: arith.addi %{{.*}}, %c1
+// WARP: arith.minsi
+// WARP: scf.for
+// WARP: nvvm.bar.warp.sync
+// WARP-NOT: memref.atomic_rmw
+// WARP-NOT: attn.tile
+// WARP: return
+
+func.func @linear_causal(%q: tensor<2x2x100x64xbf16>) -> tensor<2x2x100x64xbf16> {
+  %f = attn.feature_map.elu_plus_one
+  %o = attn.linear %q, %q, %q feature_map %f causal : tensor<2x2x100x64xbf16>, tensor<2x2x100x64xbf16>, tensor<2x2x100x64xbf16> -> tensor<2x2x100x64xbf16>
+  return %o : tensor<2x2x100x64xbf16>
+}

@@ -1,16 +1,6 @@
 // What the GPU pipeline does not map yet is an error that says so.
 // RUN: attn-opt %s --split-input-file --attn-tile=rows-per-instance=16 --attn-convert-tiles-to-gpu -verify-diagnostics
 
-// Causal linear attention carries its state from chunk to chunk.
-func.func @linear_causal(%q: tensor<1x1x64x16xf32>) -> tensor<1x1x64x16xf32> {
-  %phi = attn.feature_map.elu_plus_one
-  // expected-error @+1 {{has no GPU form for causal linear attention yet}}
-  %o = attn.linear %q, %q, %q feature_map %phi causal : tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x1x64x16xf32>
-  return %o : tensor<1x1x64x16xf32>
-}
-
-// -----
-
 func.func @ssm(%x: tensor<2x64x24xf32>, %a: tensor<24x8xf32>, %c: tensor<2x24x8xf32>, %dt: tensor<24xf32>) -> tensor<2x64x24xf32> {
   // expected-error @+1 {{is not mapped to the GPU yet}}
   %y = attn.ssm %x A(%a, %a) B(%a, %a) C(%c, %c) log_dt(%dt) bidirectional : tensor<2x64x24xf32>, tensor<24x8xf32>, tensor<2x24x8xf32>, tensor<24xf32>

@@ -21,8 +21,8 @@ blocks of BigBird are checked by the CPU reference tests against the
 compiler's own generator and appear here only in the timed cases. Useful
 TFLOP/s count 4 * B * H * D * (kept query-key pairs), the pairs taken from
 the schedule attn-schedule-blocks computes (every tile of a block-aligned
-mask is full). attn.linear (elu + 1, non-causal) counts 4 * B * H * N * D^2,
-as the anchors script does for eager PyTorch.
+mask is full). attn.linear (elu + 1) counts 4 * B * H * N * D^2, as the
+anchors script does for eager PyTorch (non-causal).
 """
 import json
 import math
@@ -68,7 +68,8 @@ CHECKS = [
      dict(warp_rows=32)),
 ]
 # Linear attention, elu + 1: (name, B, H, N, D, dtype, with padding lengths,
-# block-q of the output pass[, warp rows of the output pass]).
+# block-q of the output pass[, options: warp_rows of the output pass
+# (default 16), causal]).
 LINEAR_CHECKS = [
     ("linear_f32_n100_d32", 2, 2, 100, 32, "f32", False, 64),
     ("linear_pad_f32_n300_d64", 2, 2, 300, 64, "f32", True, 64),
@@ -77,12 +78,23 @@ LINEAR_CHECKS = [
     ("linear_bf16_n200_d128", 1, 2, 200, 128, "bf16", False, 64),
     ("linear_pad_bf16_n17_d32", 2, 2, 17, 32, "bf16", True, 64),
     ("linear_bf16_n4100_d64", 1, 2, 4100, 64, "bf16", False, 128),
-    ("linear_pad_bf16_n300_d64_w32", 2, 2, 300, 64, "bf16", True, 128, 32),
-    ("linear_bf16_n1000_d128_w32", 1, 2, 1000, 128, "bf16", False, 64, 32),
+    ("linear_pad_bf16_n300_d64_w32", 2, 2, 300, 64, "bf16", True, 128,
+     dict(warp_rows=32)),
+    ("linear_bf16_n1000_d128_w32", 1, 2, 1000, 128, "bf16", False, 64,
+     dict(warp_rows=32)),
+    # Causal: chunks of 64 (block-k) rows carrying the state.
+    ("linear_causal_f32_n100_d32", 2, 2, 100, 32, "f32", False, 64,
+     dict(causal=True)),
+    ("linear_causal_bf16_n300_d64", 2, 2, 300, 64, "bf16", False, 64,
+     dict(causal=True)),
+    ("linear_causal_bf16_n17_d64", 1, 2, 17, 64, "bf16", False, 64,
+     dict(causal=True)),
 ]
-LINEAR_BENCH = [(f"linear_n{n}{s}", 4, 16, n, 64, "bf16", False, 128, w)
+LINEAR_BENCH = [(f"linear_n{n}{s}", 4, 16, n, 64, "bf16", False, 128, o)
                 for n in (1024, 4096, 16384)
-                for s, w in (("", 16), ("_w32", 32))]
+                for s, o in (("", {}), ("_w32", dict(warp_rows=32)))] + [
+    ("linear_causal_n1024", 4, 16, 1024, 64, "bf16", False, 64,
+     dict(causal=True))]
 # The anchors' shapes: B=4, H=16, D=64, bf16; key tiles of the mask's block
 # (128 or 64 for dense). Query tiles of 64 rows in four warps of 16 rows,
 # and the faster shape of each: for 128-token blocks (and dense) 128 rows
@@ -154,6 +166,7 @@ def module_for(case):
 
 def linear_module_for(case):
     name, b, h, n, d, dt, padded = case[:7]
+    causal = " causal" if len(case) > 8 and case[8].get("causal") else ""
     t = f"tensor<{b}x{h}x{n}x{d}x{dt}>"
     args = f"%query: {t}, %key: {t}, %value: {t}"
     lengths = ""
@@ -163,6 +176,7 @@ def linear_module_for(case):
     return (f"func.func @{name}({args}) -> {t} {{\n"
             f"  %f = attn.feature_map.elu_plus_one\n"
             f"  %o = attn.linear %query, %key, %value feature_map %f{lengths}"
+            f"{causal}"
             f" : {t}, {t}, {t} -> {t}\n"
             f"  return %o : {t}\n}}\n")
 
@@ -224,11 +238,13 @@ def prepare(build, out):
     for role, cases in (("check", LINEAR_CHECKS), ("bench", LINEAR_BENCH)):
         for case in cases:
             name, b, h, n, d, dt, padded, block_q = case[:8]
-            warp_rows = case[8] if len(case) > 8 else 16
+            opts = case[8] if len(case) > 8 else {}
+            warp_rows = opts.get("warp_rows", 16)
             compile_case(name, linear_module_for(case), block_q, 64, warp_rows)
             manifest.append(dict(op="linear", role=role, name=name, B=b, H=h,
                                  N=n, D=d, dtype=dt, block_q=block_q,
-                                 warp_rows=warp_rows, padded=padded))
+                                 warp_rows=warp_rows, padded=padded,
+                                 causal=opts.get("causal", False)))
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
 
@@ -259,11 +275,14 @@ def reference_mask(c, lengths, torch, dev):
     return keep.unsqueeze(1)  # [B, 1, N, N]
 
 
-def linear_reference(q, k, v, lengths, torch):
-    """Non-causal elu + 1 linear attention; zeros where the normaliser is 0
-    (every key padded)."""
+def linear_reference(q, k, v, lengths, causal, torch):
+    """elu + 1 linear attention; zeros where the normaliser is 0 (every key
+    padded)."""
     phi = lambda x: torch.nn.functional.elu(x) + 1
     fq, fk = phi(q), phi(k)
+    if causal:
+        a = (fq @ fk.transpose(-1, -2)).tril()  # keys j <= i
+        return (a @ v) / a.sum(-1, keepdim=True)
     if lengths is not None:
         j = torch.arange(k.shape[2], device=k.device).view(1, 1, -1, 1)
         fk = fk * (j < lengths.view(-1, 1, 1, 1))
@@ -336,7 +355,8 @@ def run(build, out, only=""):
             torch.cuda.synchronize()
             q64, k64, v64 = (x.double() for x in (q, k, v))
             if c["op"] == "linear":
-                ref = linear_reference(q64, k64, v64, lengths, torch)
+                ref = linear_reference(q64, k64, v64, lengths, c["causal"],
+                                       torch)
             else:
                 keep = reference_mask(c, lengths, torch, dev)
                 s = (q64 @ k64.transpose(-1, -2)) / math.sqrt(d)

@@ -18,8 +18,9 @@
 //     inputs' type once; per warp phi(Q) (A fragments of its 16 query rows)
 //     times the state (ldmatrix.trans) on tensor cores, phi(q) . z in f32
 //     from the same fragments, and each row written once.
-// - per lane (anything else: f32, projections): scalar loops, each lane
-//   owning a share of the state's columns or of the output's elements.
+// - per lane (anything else: f32, projections, the causal form's output
+//   with its chunk's own keys): scalar loops, each lane owning a share of
+//   the state's columns or of the output's elements.
 //
 //===----------------------------------------------------------------------===//
 
@@ -133,20 +134,42 @@ LogicalResult lowerOutputPerLane(LinearOutputOp op, FeatureMap map) {
   ScalarEmitter e{b, loc};
   Value q = op.getQuery(), p = op.getProjection(), out = op.getOutput();
   Value state = op.getState(), norm = op.getNorm();
+  Value k = op.getKey(), v = op.getValue();
   Value lane = gpu::LaneIdOp::create(b, loc, IntegerAttr());
-  Value dv = e.dim(out, 1);
+  Value dv = e.dim(out, 1), features = e.dim(state, 0);
   Value elements = arith::MulIOp::create(b, loc, e.dim(out, 0), dv);
+  // The state may have been written by other lanes of the warp (the
+  // causal form's previous chunk).
+  NVVM::SyncWarpOp::create(
+      b, loc, arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(-1)));
   strided(e, lane, elements, e.idx(kWarpLanes), [&](Value x) {
     Value i = arith::DivUIOp::create(b, loc, x, dv);
     Value c = arith::RemUIOp::create(b, loc, x, dv);
-    ValueRange sums = e.loop(
-        e.idx(0), e.dim(state, 0), {e.cst(0), e.cst(0)},
-        [&](Value f, ValueRange acc) {
+    SmallVector<Value> sums(e.loop(
+        e.idx(0), features, {e.cst(0), e.cst(0)}, [&](Value f, ValueRange acc) {
           Value phi = phiAt(e, map, q, p, i, f);
           return SmallVector<Value>{
               math::FmaOp::create(b, loc, phi, e.load(state, {f, c}), acc[0]),
               math::FmaOp::create(b, loc, phi, e.load(norm, {f}), acc[1])};
-        });
+        }));
+    if (k) {
+      // The tile's own keys j <= i: a = phi(q_i) . phi(k_j) weighs v_j.
+      Value last = arith::MinSIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, i, e.idx(1)), e.dim(k, 0));
+      ValueRange own =
+          e.loop(e.idx(0), last, sums, [&](Value j, ValueRange acc) {
+            Value a = e.loop(
+                e.idx(0), features, {e.cst(0)}, [&](Value f, ValueRange dot) {
+                  return SmallVector<Value>{
+                      math::FmaOp::create(b, loc, phiAt(e, map, q, p, i, f),
+                                          phiAt(e, map, k, p, j, f), dot[0])};
+                })[0];
+            return SmallVector<Value>{
+                math::FmaOp::create(b, loc, a, e.load(v, {j, c}), acc[0]),
+                arith::AddFOp::create(b, loc, acc[1], a)};
+          });
+      sums.assign(own.begin(), own.end());
+    }
     // Zeros where the normaliser is 0.
     Value nonzero = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE,
                                           sums[1], e.cst(0));
@@ -492,8 +515,6 @@ LogicalResult mlir::attn::gpu_tiles::lowerLinearTiles(
       continue;
     }
     auto output = cast<LinearOutputOp>(op);
-    if (output.getKey())
-      return op->emitOpError("has no GPU lowering for the causal form yet");
     std::optional<Type> elem = tensorCoreElement(output, map);
     if (!elem) {
       if (failed(lowerOutputPerLane(output, map)))

@@ -395,9 +395,17 @@ constexpr int64_t kKeysPerSplit = 2048;
 ///     linear_output(the rows, state[b, h], norm[b, h]) } }
 /// An elementwise feature map's slice of features is that of the key's
 /// columns; a projection's is its rows.
+///
+/// Causal linear attention carries the state from one chunk of the
+/// sequence to the next, so each (b, h) is one instance that walks its
+/// chunks in order (no inner loop: one warp):
+///   state, norm = 0
+///   forall (b, h) { for chunk {
+///     linear_output causal(the chunk, state[b, h], norm[b, h])
+///     linear_state(the chunk's keys into state[b, h], norm[b, h]) } }
 void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
                       Value out, Value projection, int64_t features,
-                      int64_t blockQ, int64_t rows) {
+                      int64_t blockQ, int64_t chunk, int64_t rows) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   const int64_t batch = dimOf(q, 0), heads = dimOf(q, 1), dv = dimOf(v, 3);
@@ -430,6 +438,32 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
 
   e.fill(state, 0.0);
   e.fill(norm, 0.0);
+
+  auto stateOf = [&](Value bIdx, Value hIdx) {
+    return e.view2D(state, {bIdx, hIdx}, e.idx(0), b.getIndexAttr(features),
+                    b.getIndexAttr(0), b.getIndexAttr(dv), 2, 3);
+  };
+  if (op.getCausal()) {
+    auto perHead = forall({b.getIndexAttr(batch), b.getIndexAttr(heads)});
+    Value bIdx = perHead.getInductionVar(0), hIdx = perHead.getInductionVar(1);
+    const int64_t n = dimOf(q, 2);
+    auto loop = scf::ForOp::create(b, loc, e.idx(0), e.idx(n), e.idx(chunk));
+    atBodyEnd(b, loop);
+    Value c0 = loop.getInductionVar();
+    Value cn = e.min(e.idx(chunk), e.sub(e.idx(n), c0));
+    auto rowsOf = [&](Value buffer) {
+      return e.view2D(buffer, {bIdx, hIdx}, c0, cn, b.getIndexAttr(0),
+                      b.getIndexAttr(dimOf(buffer, 3)), 2, 3);
+    };
+    Value s = stateOf(bIdx, hIdx);
+    Value z = normView(bIdx, hIdx, b.getIndexAttr(0), b.getIndexAttr(features));
+    LinearOutputOp::create(b, loc, rowsOf(q), rowsOf(k), rowsOf(v),
+                           op.getFeatureMap(), projection, s, z, rowsOf(out));
+    LinearStateOp::create(b, loc, rowsOf(k), rowsOf(v), op.getFeatureMap(),
+                          projection, s, z);
+    b.setInsertionPointAfter(perHead);
+    return;
+  }
 
   // The reduction, a split of the keys and a slice of the features per
   // instance.
@@ -489,8 +523,7 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
   };
   LinearOutputOp::create(
       b, loc, rowsOf(q), Value(), Value(), op.getFeatureMap(), projection,
-      e.view2D(state, {bIdx, hIdx}, e.idx(0), b.getIndexAttr(features),
-               b.getIndexAttr(0), b.getIndexAttr(dv), 2, 3),
+      stateOf(bIdx, hIdx),
       normView(bIdx, hIdx, b.getIndexAttr(0), b.getIndexAttr(features)),
       rowsOf(out));
   b.setInsertionPointAfter(tiles);
@@ -536,16 +569,12 @@ LogicalResult tileLinear(LinearOp op, Globals &globals, int64_t blockQ,
       ValueRange{}, b.getI64IntegerAttr(64));
 
   if (rowsPerInstance > 0) {
-    if (op.getCausal())
-      return op.emitOpError("has no GPU form for causal linear attention yet "
-                            "(attn-tile rows-per-instance): its chunks carry "
-                            "the state from one to the next; it runs on the "
-                            "CPU pipeline");
     const int64_t rows = std::min(rowsPerInstance, blockQ);
     if (blockQ % rows != 0)
       return op.emitOpError("attn-tile's rows-per-instance (")
              << rows << ") must divide the query tile (" << blockQ << ")";
-    tileLinearForGPU(op, e, q, k, v, out, projection, features, blockQ, rows);
+    tileLinearForGPU(op, e, q, k, v, out, projection, features, blockQ, chunk,
+                     rows);
     op.replaceAllUsesWith(e.toTensor(out, resultType));
     op.erase();
     return success();

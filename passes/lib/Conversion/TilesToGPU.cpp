@@ -569,9 +569,10 @@ struct StagedQueries {
 
 /// This warp's query tile `q` in shared memory, [rows, d + pad] (rows
 /// past its end zeros), from which each softmax_step loads its A
-/// fragments: in registers they would take 8 per 16 columns of each 16-row
-/// tile for the whole key loop. Staged once by the warp where the tile is
-/// defined, each warp of the block its own region.
+/// fragments: held in registers for the whole key loop they would take 4
+/// per 16 columns of each 16-row tile, which 32-row groups cannot spare. Staged
+/// once by the warp where the tile is defined, each warp of the block its own
+/// region.
 Value stagedQuery(Value q, Type elem, int64_t rows, gpu::LaunchOp launch,
                   int64_t threads, StagedQueries &staged) {
   if (Value tile = staged.tiles.lookup(q))
@@ -766,7 +767,7 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
   auto element = [&](int64_t r, int64_t n, int64_t i) {
     return flat[4 * ((r / 2) * nTiles + n) + 2 * (r % 2) + i];
   };
-  SmallVector<Value> alpha, negMax;
+  SmallVector<Value> alpha;
   // p[r][n]: this lane's two probabilities of row r in key tile n.
   RowFragments p(2 * mTiles);
   for (int64_t r = 0; r < 2 * mTiles; ++r) {
@@ -785,7 +786,7 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
     Value base = e.select(none, e.cst(0.0), max);
     alpha.push_back(
         math::Exp2Op::create(b, loc, arith::SubFOp::create(b, loc, old, base)));
-    negMax.push_back(arith::NegFOp::create(b, loc, base));
+    Value negMax = arith::NegFOp::create(b, loc, base);
 
     // P as `elem` pairs as soon as it is computed: the f32 scores die here.
     Value rowSum = e.cst(0.0);
@@ -795,7 +796,7 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
         pair[i] =
             math::Exp2Op::create(b, loc,
                                  math::FmaOp::create(b, loc, element(r, n, i),
-                                                     e.cst(factor), negMax[r]));
+                                                     e.cst(factor), negMax));
         rowSum = arith::AddFOp::create(b, loc, rowSum, pair[i]);
       }
       p[r].push_back(e.pack(pair[0], pair[1]));
@@ -818,8 +819,9 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
     gpu::BarrierOp::create(b, loc);
   }
 
-  // acc += P V: P's accumulator fragments of key tiles 2 kk and 2 kk + 1
-  // are the A fragment of keys [16 kk, 16 kk + 16).
+  // acc += P V: the pairs of P of key tiles 2 kk and 2 kk + 1 (laid out as
+  // S's accumulator fragments) are the A fragment of keys [16 kk, 16 kk +
+  // 16).
   for (int64_t kk = 0; kk < nTiles / 2; ++kk) {
     SmallVector<SmallVector<Value, 4>> a;
     for (int64_t mt = 0; mt < mTiles; ++mt)

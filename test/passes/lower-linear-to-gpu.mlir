@@ -16,21 +16,25 @@
 // TILE: %[[NORM:.*]] = memref.alloc() {{.*}} : memref<1x2x64xf32>
 // TILE: linalg.fill {{.*}} outs(%[[STATE]] :
 // TILE: linalg.fill {{.*}} outs(%[[NORM]] :
-// TILE: scf.forall (%{{.*}}) in (2) {
+// The loops are marked with what they become (blocks, warps), which keeps
+// those of one iteration.
+// TILE: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 1) {
 // TILE:   scf.forall (%{{.*}}) in (4) {
 // TILE:     tensor.extract
 // TILE:     attn.tile.linear_state {{.*}} atomic : memref<?x16xbf16, {{.*}}>, memref<?x64xbf16, {{.*}}>, memref<16x64xf32, {{.*}}>, memref<16xf32, {{.*}}>
-// TILE: scf.forall (%{{.*}}, %{{.*}}) in (2, 2) {
+// TILE:   } {mapping = [#gpu.warp<x>]}
+// TILE: } {mapping = [#gpu.block<z>, #gpu.block<y>, #gpu.block<x>]}
+// TILE: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 2) {
 // TILE:   scf.forall (%{{.*}}) in (4) {
 // TILE:     arith.maxsi
 // TILE:     attn.tile.linear_output {{.*}} : memref<?x64xbf16, {{.*}}>, memref<64x64xf32, {{.*}}>, memref<64xf32, {{.*}}>, memref<?x64xbf16, {{.*}}>
 // A projection's slice of the features is its rows; 16 features are one
-// slice, so no inner loop.
+// slice, so one instance (warp) per block.
 // TILE-LABEL: func.func @linear_f32(
-// TILE: scf.forall (%{{.*}}) in (2) {
-// TILE-NOT: scf.forall
+// TILE: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 1) {
+// TILE:   scf.forall (%{{.*}}) in (1) {
 // TILE:   attn.tile.linear_state {{.*}} projection {{.*}} atomic :
-// TILE: scf.forall (%{{.*}}, %{{.*}}) in (2, 2) {
+// TILE: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 2) {
 // TILE:   scf.forall (%{{.*}}) in (4) {
 // TILE:     attn.tile.linear_output
 

@@ -11,6 +11,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/SymbolTable.h"
@@ -812,6 +813,30 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
       if (failed(r))
         return signalPassFailure();
     }
+    if (rowsPerInstance != 0)
+      markGPUMapping(module);
+  }
+
+  /// The GPU form's loops say what they become: the outer ones blocks (the
+  /// last dimension blockIdx.x), those directly inside them warps. Mapped
+  /// loops are not folded when they have a single iteration: a kernel of
+  /// one block stays a kernel.
+  static void markGPUMapping(ModuleOp module) {
+    MLIRContext *ctx = module.getContext();
+    auto dim = [](int64_t i) { return static_cast<gpu::MappingId>(i); };
+    module.walk([&](scf::ForallOp outer) {
+      if (outer->getParentOfType<scf::ForallOp>() || outer.getMapping())
+        return;
+      SmallVector<Attribute> blocks;
+      for (int64_t d = outer.getRank() - 1; d >= 0; --d)
+        blocks.push_back(gpu::GPUBlockMappingAttr::get(ctx, dim(d)));
+      outer.setMappingAttr(ArrayAttr::get(ctx, blocks));
+      for (Operation &op : outer.getBody()->without_terminator())
+        if (auto inner = dyn_cast<scf::ForallOp>(op);
+            inner && inner.getRank() == 1)
+          inner.setMappingAttr(
+              ArrayAttr::get(ctx, {gpu::GPUWarpMappingAttr::get(ctx, dim(0))}));
+    });
   }
 };
 

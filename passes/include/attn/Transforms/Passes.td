@@ -65,11 +65,14 @@ def Tile : Pass<"attn-tile", "ModuleOp"> {
            "tile (0: the whole tile, no inner loop). Non-zero also selects "
            "the GPU's form of non-causal linear attention: the state "
            "reduced over all keys per slice of 16 features, then the "
-           "output per instance of rows">,
+           "output per instance of rows; and marks the loops with their "
+           "GPU mapping (blocks, warps), which keeps loops of one "
+           "iteration">,
   ];
   let dependentDialects = ["::mlir::attn::AttnDialect",
                            "::mlir::arith::ArithDialect",
                            "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::gpu::GPUDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",

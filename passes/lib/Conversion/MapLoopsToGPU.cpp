@@ -7,6 +7,11 @@
 // bookkeeping without side effects (offsets, clipping), which every thread
 // of the block computes for itself.
 //
+// The host's own linalg ops (the SSM's discretisation, encoder pieces) run
+// on the GPU too: each becomes a grid of threads, one per point of its
+// parallel dimensions, each thread running the reductions sequentially.
+// Correct for every op; dense products are not on tensor cores this way.
+//
 // The host side of a function then only allocates, frees and copies
 // buffers, and launches: those buffers are device memory.
 //
@@ -16,6 +21,8 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/RegionUtils.h"
@@ -31,6 +38,8 @@ using namespace mlir::attn;
 namespace {
 
 constexpr int64_t kMaxThreads = 1024;
+/// Threads per block of the grids that host linalg ops become.
+constexpr int64_t kGridBlockThreads = 256;
 
 /// Values the kernel may recompute instead of receiving: constants and the
 /// addresses of constant tables (which then live in the GPU module).
@@ -117,6 +126,115 @@ LogicalResult mapForall(scf::ForallOp outer, int64_t lanesPerIteration) {
   return success();
 }
 
+/// A linalg.fill of a whole buffer: a memset on the device.
+bool isWholeBufferFill(Operation *op) {
+  auto fill = dyn_cast<linalg::FillOp>(op);
+  return fill && fill.hasPureBufferSemantics() &&
+         cast<MemRefType>(fill.getOutputs()[0].getType())
+             .getLayout()
+             .isIdentity();
+}
+
+/// The host's linalg ops (not inside attn-tile's loops) as scf.parallel
+/// over their parallel dimensions, with scf.for for the reductions.
+LogicalResult hostLinalgToParallelLoops(func::FuncOp fn) {
+  SmallVector<linalg::LinalgOp> ops;
+  fn.getBody().walk<WalkOrder::PreOrder>([&](Operation *op) {
+    if (isa<scf::ForallOp, gpu::LaunchOp>(op))
+      return WalkResult::skip();
+    if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+        linalgOp && !isWholeBufferFill(op))
+      ops.push_back(linalgOp);
+    return WalkResult::advance();
+  });
+  IRRewriter rewriter(fn.getContext());
+  for (linalg::LinalgOp op : ops) {
+    if (!op.hasPureBufferSemantics())
+      return op->emitOpError("cannot be mapped to a GPU grid: it works on "
+                             "tensors (bufferize first)");
+    if (op.getNumParallelLoops() == 0) {
+      // A reduction to a scalar: one thread, in a grid of one.
+      rewriter.setInsertionPoint(op);
+      Value zero = arith::ConstantIndexOp::create(rewriter, op.getLoc(), 0);
+      Value one = arith::ConstantIndexOp::create(rewriter, op.getLoc(), 1);
+      auto single =
+          scf::ParallelOp::create(rewriter, op.getLoc(), zero, one, one);
+      rewriter.moveOpBefore(op, single.getBody()->getTerminator());
+    }
+    rewriter.setInsertionPoint(op);
+    if (failed(linalg::linalgOpToParallelLoops(rewriter, op)))
+      return op->emitOpError("cannot be mapped to a GPU grid: no loop nest "
+                             "for it");
+    rewriter.eraseOp(op);
+  }
+  return success();
+}
+
+/// A host scf.parallel as a 1-D grid of kGridBlockThreads-thread blocks,
+/// one thread per iteration (its dimensions linearized, the last fastest);
+/// parallel loops nested in its body run sequentially in each thread.
+LogicalResult mapParallel(scf::ParallelOp loop) {
+  if (!loop.getInitVals().empty())
+    return loop.emitOpError("cannot be mapped to a GPU grid: it has "
+                            "reductions");
+  Location loc = loop.getLoc();
+  OpBuilder b(loop);
+  auto cst = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  // Trip counts, and their product: the grid's threads.
+  SmallVector<Value> trips;
+  Value total = cst(1);
+  for (auto [lb, ub, step] : llvm::zip_equal(
+           loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
+    Value span = arith::SubIOp::create(b, loc, ub, lb);
+    trips.push_back(arith::CeilDivUIOp::create(b, loc, span, step));
+    total = arith::MulIOp::create(b, loc, total, trips.back());
+  }
+  Value threads = cst(kGridBlockThreads);
+  Value blocks = arith::CeilDivUIOp::create(b, loc, total, threads);
+  Value one = cst(1);
+  auto launch =
+      gpu::LaunchOp::create(b, loc, blocks, one, one, threads, one, one);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value id = arith::AddIOp::create(
+      b, loc,
+      arith::MulIOp::create(b, loc, launch.getBlockIds().x,
+                            launch.getBlockSizeX()),
+      launch.getThreadIds().x);
+  auto inRange = scf::IfOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, id, total),
+      /*withElseRegion=*/false);
+  gpu::TerminatorOp::create(b, loc);
+  b.setInsertionPointToStart(inRange.thenBlock());
+  IRMapping map;
+  Value rest = id;
+  for (int64_t i = static_cast<int64_t>(trips.size()) - 1; i >= 0; --i) {
+    // The first dimension's index is what remains (id < total).
+    Value index = rest;
+    if (i != 0) {
+      index = arith::RemUIOp::create(b, loc, rest, trips[i]);
+      rest = arith::DivUIOp::create(b, loc, rest, trips[i]);
+    }
+    map.map(loop.getInductionVars()[i],
+            arith::AddIOp::create(
+                b, loc, loop.getLowerBound()[i],
+                arith::MulIOp::create(b, loc, index, loop.getStep()[i])));
+  }
+  SmallVector<scf::ParallelOp> nested;
+  for (Operation &op : loop.getBody()->without_terminator())
+    b.clone(op, map)->walk([&](scf::ParallelOp p) { nested.push_back(p); });
+  loop.erase();
+  IRRewriter rewriter(launch.getContext());
+  for (scf::ParallelOp p : nested) {
+    rewriter.setInsertionPoint(p);
+    if (failed(scf::parallelForToNestedFors(rewriter, p)))
+      return p.emitOpError("cannot run sequentially in a GPU thread");
+  }
+  return success();
+}
+
 /// Host code: buffers become device buffers, fills of whole buffers
 /// memsets; nothing else may touch them.
 LogicalResult moveHostMemoryToDevice(func::FuncOp fn) {
@@ -138,12 +256,8 @@ LogicalResult moveHostMemoryToDevice(func::FuncOp fn) {
     } else if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
       gpu::DeallocOp::create(b, loc, Type(), ValueRange{}, dealloc.getMemref());
       dealloc.erase();
-    } else if (auto fill = dyn_cast<linalg::FillOp>(op);
-               fill && fill.hasPureBufferSemantics() &&
-               cast<MemRefType>(fill.getOutputs()[0].getType())
-                   .getLayout()
-                   .isIdentity()) {
-      // A whole buffer set to one value: a memset on the device.
+    } else if (isWholeBufferFill(op)) {
+      auto fill = cast<linalg::FillOp>(op);
       gpu::MemsetOp::create(b, loc, Type(), ValueRange{}, fill.getOutputs()[0],
                             fill.getInputs()[0]);
       fill.erase();
@@ -178,6 +292,17 @@ struct MapLoopsToGPUPass
     }
     for (scf::ForallOp loop : loops)
       if (failed(mapForall(loop, lanesPerIteration)))
+        return signalPassFailure();
+    if (failed(hostLinalgToParallelLoops(fn)))
+      return signalPassFailure();
+    SmallVector<scf::ParallelOp> grids;
+    fn.walk([&](scf::ParallelOp p) {
+      if (!p->getParentOfType<scf::ParallelOp>() &&
+          !p->getParentOfType<gpu::LaunchOp>())
+        grids.push_back(p);
+    });
+    for (scf::ParallelOp loop : grids)
+      if (failed(mapParallel(loop)))
         return signalPassFailure();
     if (failed(moveHostMemoryToDevice(fn)))
       return signalPassFailure();

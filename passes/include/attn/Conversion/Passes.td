@@ -134,7 +134,11 @@ def MapLoopsToGPU : Pass<"attn-map-loops-to-gpu", "func::FuncOp"> {
     being thread.x / 32), at most 1024 threads; without an inner loop the
     body is one iteration, run by lanes-per-iteration threads.
     Constants and memref.get_global of constant tables are copied into the
-    kernel. On the host, memref.alloc / dealloc / copy become gpu.alloc /
+    kernel. The host's other linalg ops (outside attn-tile's loops: the
+    SSM's discretisation, encoder pieces) become grids of 256-thread blocks,
+    one thread per point of their parallel dimensions (linearized, the last
+    fastest), each running the op's reduction dimensions as sequential
+    loops. On the host, memref.alloc / dealloc / copy become gpu.alloc /
     dealloc / memcpy and linalg.fill of a whole buffer a gpu.memset: the
     function's buffers live in device memory. Host code that would touch
     device memory in any other way is an error.
@@ -143,8 +147,11 @@ def MapLoopsToGPU : Pass<"attn-map-loops-to-gpu", "func::FuncOp"> {
     Option<"lanesPerIteration", "lanes-per-iteration", "int64_t", "1",
            "Threads that run one iteration of the inner loop together">
   ];
-  let dependentDialects = ["::mlir::gpu::GPUDialect",
-                           "::mlir::memref::MemRefDialect"];
+  let dependentDialects = ["::mlir::affine::AffineDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
 }
 
 #endif // ATTN_CONVERSION_PASSES_TD

@@ -1,0 +1,82 @@
+// The host's linalg ops become grids of 256-thread blocks, one thread per
+// point of their parallel dimensions (the last fastest), reductions as
+// sequential loops in each thread; a fill of a whole buffer is a memset.
+// RUN: attn-opt %s --attn-map-loops-to-gpu --canonicalize --cse | FileCheck %s
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#prs = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#pr = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-LABEL: func.func @elementwise(
+// CHECK-DAG: %[[C10:.*]] = arith.constant 10 : index
+// CHECK-DAG: %[[C256:.*]] = arith.constant 256 : index
+// CHECK-DAG: %[[C2400:.*]] = arith.constant 2400 : index
+// CHECK: gpu.launch blocks(%[[BX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C10]], {{.*}}) threads(%[[TX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C256]],
+// CHECK:   %[[BASE:.*]] = arith.muli %[[BX]], %[[C256]]
+// CHECK:   %[[ID:.*]] = arith.addi %[[BASE]], %[[TX]]
+// CHECK:   %[[IN:.*]] = arith.cmpi ult, %[[ID]], %[[C2400]]
+// CHECK:   scf.if %[[IN]] {
+// CHECK:     %[[J:.*]] = arith.remui %[[ID]], %c100
+// CHECK:     %[[I:.*]] = arith.divui %[[ID]], %c100
+// CHECK:     memref.load %arg0[%[[I]], %[[J]]]
+// CHECK:     math.exp
+// CHECK:     memref.store {{.*}}, %arg1[%[[I]], %[[J]]]
+func.func @elementwise(%x: memref<24x100xf32>, %y: memref<24x100xf32>) {
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x : memref<24x100xf32>) outs(%y : memref<24x100xf32>) {
+  ^bb0(%a: f32, %b: f32):
+    %e = math.exp %a : f32
+    linalg.yield %e : f32
+  }
+  return
+}
+// A thread per output element, the reduction a loop in it.
+// CHECK-LABEL: func.func @matmul(
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c4, {{.*}}) threads({{.*}}) in (%{{.*}} = %c256,
+// CHECK:   scf.if
+// CHECK:     scf.for %[[K:.*]] = %c0 to %c32 step %c1 {
+// CHECK:       memref.load %arg0[%{{.*}}, %[[K]]]
+// CHECK:       memref.load %arg1[%[[K]], %{{.*}}]
+func.func @matmul(%a: memref<64x32xf32>, %b: memref<32x16xf32>, %c: memref<64x16xf32>) {
+  linalg.matmul ins(%a, %b : memref<64x32xf32>, memref<32x16xf32>) outs(%c : memref<64x16xf32>)
+  return
+}
+// No parallel dimension: one thread.
+// CHECK-LABEL: func.func @sum(
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c1, %{{.*}} = %c1, %{{.*}} = %c1) threads(%[[T:.*]], %{{.*}}, %{{.*}}) in
+// CHECK:   arith.cmpi ult, %[[T]], %c1
+// CHECK:   scf.for
+func.func @sum(%x: memref<24xf32>, %s: memref<f32>) {
+  linalg.reduce ins(%x : memref<24xf32>) outs(%s : memref<f32>) dimensions = [0]
+    (%in: f32, %acc: f32) {
+      %t = arith.addf %in, %acc : f32
+      linalg.yield %t : f32
+    }
+  return
+}
+// Parallel dimensions inside a reduction run in the thread too.
+// CHECK-LABEL: func.func @middle_reduction(
+// CHECK: gpu.launch
+// CHECK:   arith.cmpi ult, %{{.*}}, %c4
+// CHECK:   scf.for %{{.*}} = %c0 to %c8
+// CHECK:     scf.for %{{.*}} = %c0 to %c16
+// CHECK-NOT: scf.parallel
+func.func @middle_reduction(%x: memref<4x8x16xf32>, %y: memref<4x16xf32>) {
+  linalg.generic {indexing_maps = [#prs, #pr], iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%x : memref<4x8x16xf32>) outs(%y : memref<4x16xf32>) {
+  ^bb0(%a: f32, %b: f32):
+    %t = arith.addf %a, %b : f32
+    linalg.yield %t : f32
+  }
+  return
+}
+// CHECK-LABEL: func.func @fills(
+// CHECK: gpu.memset %arg0
+// CHECK: gpu.launch
+// CHECK:   memref.store %{{.*}}, %{{.*}} : memref<24x50xf32, strided<[100, 1]>>
+func.func @fills(%x: memref<24x100xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %sub = memref.subview %x[0, 0] [24, 50] [1, 1] : memref<24x100xf32> to memref<24x50xf32, strided<[100, 1]>>
+  linalg.fill ins(%zero : f32) outs(%x : memref<24x100xf32>)
+  linalg.fill ins(%zero : f32) outs(%sub : memref<24x50xf32, strided<[100, 1]>>)
+  return
+}

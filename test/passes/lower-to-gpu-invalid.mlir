@@ -1,10 +1,21 @@
-// What the GPU pipeline does not map yet is an error that says so.
+// What the GPU lowering of tile ops cannot do is an error that says why.
 // RUN: attn-opt %s --split-input-file --attn-tile=rows-per-instance=16 --attn-convert-tiles-to-gpu -verify-diagnostics
 
-func.func @ssm(%x: tensor<2x64x24xf32>, %a: tensor<24x8xf32>, %c: tensor<2x24x8xf32>, %dt: tensor<24xf32>) -> tensor<2x64x24xf32> {
-  // expected-error @+1 {{is not mapped to the GPU yet}}
-  %y = attn.ssm %x A(%a, %a) B(%a, %a) C(%c, %c) log_dt(%dt) bidirectional : tensor<2x64x24xf32>, tensor<24x8xf32>, tensor<2x24x8xf32>, tensor<24xf32>
-  return %y : tensor<2x64x24xf32>
+// The scan is lowered per warp, inside the kernels attn-map-loops-to-gpu
+// makes.
+func.func @ssm_not_mapped(%x: memref<64x8xf32>, %a: memref<8x16xf32>, %y: memref<64x8xf32>) {
+  // expected-error @+1 {{needs a whole warp}}
+  attn.tile.ssm_scan %x A(%a, %a) W(%a, %a) into %y : memref<64x8xf32>, memref<8x16xf32>, memref<64x8xf32>
+  return
+}
+
+// -----
+
+// Each lane's modes are registers: their number must be known.
+func.func @ssm_dynamic_state(%x: memref<64x8xf32>, %a: memref<8x?xf32>, %y: memref<64x8xf32>) {
+  // expected-error @+1 {{needs a static state size}}
+  attn.tile.ssm_scan %x A(%a, %a) W(%a, %a) into %y : memref<64x8xf32>, memref<8x?xf32>, memref<64x8xf32>
+  return
 }
 
 // -----

@@ -22,7 +22,10 @@ compiler's own generator and appear here only in the timed cases. Useful
 TFLOP/s count 4 * B * H * D * (kept query-key pairs), the pairs taken from
 the schedule attn-schedule-blocks computes (every tile of a block-aligned
 mask is full). attn.linear (elu + 1) counts 4 * B * H * N * D^2, as the
-anchors script does for eager PyTorch (non-causal).
+anchors script does for eager PyTorch (non-causal). attn.ssm (S4D, f32) is
+checked against its definition as a convolution (FFT, float64) and timed
+next to eager PyTorch S4D (Vandermonde kernel, FFT convolution) in the same
+run.
 """
 import json
 import math
@@ -66,6 +69,8 @@ CHECKS = [
      dict(warp_rows=32)),
     ("dense_bf16_n1000_d32_w32", 1, 2, 1000, 32, "bf16", "none", 128, False,
      dict(warp_rows=32)),
+    # One tile: a kernel of a single block.
+    ("one_tile_bf16_n40_d64", 1, 1, 40, 64, "bf16", "none", 64, False),
 ]
 # Linear attention, elu + 1: (name, B, H, N, D, dtype, with padding lengths,
 # block-q of the output pass[, options: warp_rows of the output pass
@@ -111,6 +116,21 @@ BENCH = [(f"bigbird_bs{bs}_n{n}{s}", 4, 16, n, 64, "bf16", "bigbird", bs,
     for s, bk, o in (("", 128, dict(block_q=64)),
                      ("_q128w32", 128, dict(block_q=128, warp_rows=32)),
                      ("_k64q128w32", 64, dict(block_q=128, warp_rows=32)))]
+
+
+# The SSM (S4D), f32: (name, B, L, H, S, bidirectional, with padding
+# lengths).
+SSM_CHECKS = [
+    ("ssm_n100_h24_s64", 2, 100, 24, 64, False, False),
+    ("ssm_bi_pad_n300_h20_s64", 2, 300, 20, 64, True, True),
+    ("ssm_bi_n1000_h16_s16", 2, 1000, 16, 16, True, False),
+    ("ssm_pad_n77_h9_s100", 3, 77, 9, 100, False, True),
+    ("ssm_bi_n1_h8_s64", 1, 1, 8, 64, True, False),
+    ("ssm_bi_pad_n17_h40_s256", 2, 17, 40, 256, True, True),
+]
+# ListOps-sized S4D layers: batch 32, 2048 positions, width 256, 64 modes.
+SSM_BENCH = [("ssm_n2048", 32, 2048, 256, 64, False, False),
+             ("ssm_bi_n2048", 32, 2048, 256, 64, True, False)]
 
 
 def mask_ir(kind, block, padded, batch):
@@ -181,6 +201,25 @@ def linear_module_for(case):
             f"  return %o : {t}\n}}\n")
 
 
+def ssm_module_for(case):
+    name, b, n, h, st, bi, padded = case
+    x = f"tensor<{b}x{n}x{h}xf32>"
+    hs = f"tensor<{h}x{st}xf32>"
+    cs = f"tensor<2x{h}x{st}xf32>" if bi else hs
+    dt = f"tensor<{h}xf32>"
+    args = (f"%x: {x}, %ar: {hs}, %ai: {hs}, %br: {hs}, %bi: {hs}, "
+            f"%cr: {cs}, %ci: {cs}, %dt: {dt}")
+    lengths = ""
+    if padded:
+        args += f", %len: tensor<{b}xi32>"
+        lengths = f" lengths %len : tensor<{b}xi32>"
+    return (f"func.func @{name}({args}) -> {x} {{\n"
+            f"  %y = attn.ssm %x A(%ar, %ai) B(%br, %bi) C(%cr, %ci) "
+            f"log_dt(%dt){lengths}{' bidirectional' if bi else ''} : "
+            f"{x}, {hs}, {cs}, {dt}\n"
+            f"  return %y : {x}\n}}\n")
+
+
 def kept_pairs(build, path, case):
     """Kept (query, key) pairs per (batch, head), from the schedule."""
     name, b, h, n, d, dt, kind, block, padded = case[:9]
@@ -245,6 +284,13 @@ def prepare(build, out):
                                  N=n, D=d, dtype=dt, block_q=block_q,
                                  warp_rows=warp_rows, padded=padded,
                                  causal=opts.get("causal", False)))
+    for role, cases in (("check", SSM_CHECKS), ("bench", SSM_BENCH)):
+        for case in cases:
+            name, b, n, h, st, bi, padded = case
+            compile_case(name, ssm_module_for(case), 64, 64, 16)
+            manifest.append(dict(op="ssm", role=role, name=name, B=b, N=n,
+                                 H=h, S=st, bidirectional=bi, padded=padded,
+                                 dtype="f32"))
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
 
@@ -292,6 +338,67 @@ def linear_reference(q, k, v, lengths, causal, torch):
     return torch.where(den != 0, num / den, torch.zeros_like(num))
 
 
+def ssm_parameters(h, st, bi, torch, dev):
+    """S4D-Lin initialisation, perturbed so that nothing is special; the
+    order of the compiled function's parameters."""
+    n = torch.arange(st, device=dev, dtype=torch.float32).expand(h, st)
+    r = lambda *shape: torch.randn(*shape, device=dev)
+    c_shape = (2, h, st) if bi else (h, st)
+    return [math.log(0.5) + 0.1 * r(h, st), math.pi * n + 0.1 * r(h, st),
+            1 + 0.1 * r(h, st), 0.1 * r(h, st), r(*c_shape), r(*c_shape),
+            math.log(1e-3) + torch.rand(h, device=dev) *
+            (math.log(1e-1) - math.log(1e-3))]
+
+
+def ssm_kernels(p, n, bi, torch):
+    """The convolution kernels K0 (and K1) [H, n] of attn.ssm's definition:
+    K[l] = 2 Re sum_n C_n Bbar_n Abar_n^l."""
+    log_a, a_im, b_re, b_im, c_re, c_im, log_dt = p
+    a = torch.complex(-torch.exp(log_a), a_im)
+    dt_a = torch.exp(log_dt).unsqueeze(-1) * a
+    bbar = (torch.exp(dt_a) - 1) / a * torch.complex(b_re, b_im)
+    powers = torch.exp(dt_a.unsqueeze(-1) *
+                       torch.arange(n, device=a.device, dtype=log_a.dtype))
+    kernel = lambda cr, ci: 2 * torch.einsum(
+        "hs,hsl->hl", torch.complex(cr, ci) * bbar, powers).real
+    if not bi:
+        return kernel(c_re, c_im), None
+    return kernel(c_re[0], c_im[0]), kernel(c_re[1], c_im[1])
+
+
+def ssm_reference(x, p, lengths, bi, torch):
+    """y_t = sum_{s<=t} K0[t-s] u_s (+ sum_{s>t} K1[s-t-1] u_s), inputs and
+    outputs past a length zero; the convolutions by FFT in float64."""
+    b, n, h = x.shape
+    t = torch.arange(n, device=x.device).view(1, n, 1)
+    keep = (t < lengths.view(-1, 1, 1)) if lengths is not None else None
+    u = x * keep if keep is not None else x
+    k0, k1 = ssm_kernels(p, n, bi, torch)
+    conv = lambda sig, k: torch.fft.irfft(
+        torch.fft.rfft(sig, 2 * n, dim=1) *
+        torch.fft.rfft(k.t(), 2 * n, dim=0), 2 * n, dim=1)[:, :n]
+    y = conv(u, k0)
+    if bi:
+        # The future, reversed: position t sees u_{t+1+j} through K1[j].
+        shifted = torch.nn.functional.pad(k1, (1, 0))[:, :n]
+        y = y + conv(u.flip(1), shifted).flip(1)
+    return y * keep if keep is not None else y
+
+
+def s4d_eager(x, p, bi, torch):
+    """Eager PyTorch S4D as its reference implementation runs it (kernel by
+    Vandermonde product, convolution by FFT on [B, H, L]), in f32, on our
+    [B, L, H] layout."""
+    n = x.shape[1]
+    k0, k1 = ssm_kernels(p, n, bi, torch)
+    k = (torch.nn.functional.pad(k0, (0, n)) +
+         torch.nn.functional.pad(k1.flip(-1), (n, 0))) if bi else k0
+    u = x.transpose(1, 2)
+    y = torch.fft.irfft(torch.fft.rfft(u, 2 * n) * torch.fft.rfft(k, 2 * n),
+                        2 * n)[..., :n]
+    return y.transpose(1, 2)
+
+
 def run(build, out, only=""):
     import ctypes
     import torch
@@ -329,35 +436,66 @@ def run(build, out, only=""):
                  (e.name.startswith(name) or e.name.startswith("Memset")))
         return us / reps / 1000
 
+    def median_ms(fn, reps=30):
+        """Median of CUDA-event timings of fn() (for attn's calls: the whole
+        call, which returns when its kernels are done), L2 flushed before
+        each."""
+        fn()  # warm-up
+        times = []
+        for _ in range(reps):
+            flush.zero_()
+            torch.cuda.synchronize()
+            start = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            torch.cuda.synchronize()
+            times.append(start.elapsed_time(end))
+        return sorted(times)[len(times) // 2]
+
     failures = 0
     rows = []
+    ssm_rows = []
     for c in manifest:
         if only not in c["name"]:
             continue
         lib = ctypes.CDLL(os.path.join(out, c["name"] + ".so"))
-        b, h, n, d = c["B"], c["H"], c["N"], c["D"]
+        b, h, n = c["B"], c["H"], c["N"]
         dt = dtypes[c["dtype"]]
         torch.manual_seed(int.from_bytes(os.urandom(4), "little"))
-        q, k, v = (torch.randn(b, h, n, d, device=dev, dtype=dt)
-                   for _ in range(3))
-        args = [q, k, v]
         lengths = None
         if c["padded"]:
             lengths = torch.tensor([n, n // 3 + 1][:b] + [n] * max(0, b - 2),
                                    dtype=torch.int32, device=dev)
             if n < 64:
-                lengths[0] = 0  # a batch entry with every key padded
+                lengths[0] = 0  # a batch entry with every position padded
+        if c["op"] == "ssm":
+            x = torch.randn(b, n, h, device=dev)
+            params = ssm_parameters(h, c["S"], c["bidirectional"], torch, dev)
+            args = [x] + params
+            o = torch.empty(b, n, h, device=dev)
+        else:
+            d = c["D"]
+            q, k, v = (torch.randn(b, h, n, d, device=dev, dtype=dt)
+                       for _ in range(3))
+            args = [q, k, v]
+            o = torch.empty(b, h, n, d, device=dev, dtype=dt)
+        if lengths is not None:
             args.append(lengths)
-        o = torch.empty(b, h, n, d, device=dev, dtype=dt)
         attn_call = bind(lib, c["name"], args + [o])
         if c["role"] == "check":
             attn_call()
             torch.cuda.synchronize()
-            q64, k64, v64 = (x.double() for x in (q, k, v))
-            if c["op"] == "linear":
+            if c["op"] == "ssm":
+                ref = ssm_reference(x.double(), [t.double() for t in params],
+                                    lengths, c["bidirectional"], torch)
+            elif c["op"] == "linear":
+                q64, k64, v64 = (x.double() for x in (q, k, v))
                 ref = linear_reference(q64, k64, v64, lengths, c["causal"],
                                        torch)
             else:
+                q64, k64, v64 = (x.double() for x in (q, k, v))
                 keep = reference_mask(c, lengths, torch, dev)
                 s = (q64 @ k64.transpose(-1, -2)) / math.sqrt(d)
                 s = s.masked_fill(~keep, float("-inf"))
@@ -370,23 +508,15 @@ def run(build, out, only=""):
             print(f"check {c['name']:28s} rel err {err:.2e} "
                   f"(< {tol:g}) {'ok' if ok else 'FAILED'}", flush=True)
             continue
-        # Bench: medians of CUDA-event timings of the whole call (it
-        # returns when its kernels are done), L2 flushed before each.
-        times = []
-        reps = 30
-        attn_call()  # warm-up
-        for _ in range(reps):
-            flush.zero_()
-            torch.cuda.synchronize()
-            start = torch.cuda.Event(enable_timing=True)
-            end = torch.cuda.Event(enable_timing=True)
-            start.record()
-            attn_call()
-            end.record()
-            torch.cuda.synchronize()
-            times.append(start.elapsed_time(end))
-        ms = sorted(times)[len(times) // 2]
+        ms = median_ms(attn_call)
         kernel_ms = device_ms(attn_call, c["name"])
+        if c["op"] == "ssm":
+            eager = median_ms(lambda: s4d_eager(x, params, c["bidirectional"],
+                                                torch))
+            ssm_rows.append((f"{c['name']} (B={b} H={h} S={c['S']})", n, ms,
+                             kernel_ms, eager))
+            print(f"bench {c['name']} {ms:.3f} ms", flush=True)
+            continue
         if c["op"] == "linear":
             label = f"{c['name']} (block-q {c['block_q']}, w{c['warp_rows']})"
             flop, density = 4.0 * b * h * n * d * d, float("nan")
@@ -402,6 +532,12 @@ def run(build, out, only=""):
     for r in rows:
         print(f"{r[0]:44s} {r[1]:6d} {r[2]:6.3f} {r[3]:8.3f} {r[4]:7.1f} "
               f"{r[5]:8.3f} {r[6]:7.1f}")
+    if ssm_rows:
+        print(f"{'attn.ssm, f32':44s} {'N':>6s} {'call ms':>8s} "
+              f"{'kern ms':>8s} {'eager ms':>8s} {'speedup':>7s}")
+    for r in ssm_rows:
+        print(f"{r[0]:44s} {r[1]:6d} {r[2]:8.3f} {r[3]:8.3f} {r[4]:8.3f} "
+              f"{r[4] / r[2]:6.2f}x")
     return 1 if failures else 0
 
 

@@ -268,6 +268,10 @@ const RowFragments &queryFragments(Value q, Type elem, gpu::LaunchOp launch,
 LogicalResult lowerLinearTiles(func::FuncOp fn,
                                DenseMap<Operation *, int64_t> &sharedBytes);
 
+/// Lowers the SSM's tile.ssm_scan ops of `fn`'s kernels, one scan instance
+/// per warp.
+LogicalResult lowerSsmTiles(func::FuncOp fn);
+
 } // namespace mlir::attn::gpu_tiles
 
 #endif // ATTN_CONVERSION_GPUTILES_H

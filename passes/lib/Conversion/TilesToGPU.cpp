@@ -947,12 +947,6 @@ struct ConvertTilesToGPUPass
     SmallVector<SoftmaxStepOp> steps;
     SmallVector<SoftmaxFinalizeOp> finalizes;
     WalkResult walk = fn.walk([&](Operation *op) {
-      if (isa<SsmScanOp>(op)) {
-        op->emitOpError("is not mapped to the GPU yet (the GPU pipeline "
-                        "lowers softmax and linear attention; the SSM runs "
-                        "on the CPU pipeline)");
-        return WalkResult::interrupt();
-      }
       if (!isa<SoftmaxStepOp, SoftmaxFinalizeOp>(op))
         return WalkResult::advance();
       if (!op->getParentOfType<gpu::LaunchOp>()) {
@@ -1091,7 +1085,7 @@ struct ConvertTilesToGPUPass
     for (Operation *old : oldState)
       eraseWithViews(old);
 
-    if (failed(lowerLinearTiles(fn, sharedBytes)))
+    if (failed(lowerLinearTiles(fn, sharedBytes)) || failed(lowerSsmTiles(fn)))
       return signalPassFailure();
 
     for (auto [launch, bytes] : sharedBytes) {

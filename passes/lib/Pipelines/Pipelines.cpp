@@ -21,7 +21,8 @@ namespace {
 /// attn at any level down to tiled memref code: layers, encoder pieces,
 /// schedules and tiles. Shared by the CPU and GPU pipelines.
 void buildTilingPipeline(OpPassManager &pm, int64_t blockQ, int64_t blockK,
-                         int64_t rowsPerInstance = 0) {
+                         int64_t rowsPerInstance = 0,
+                         std::optional<int64_t> ssmChannels = std::nullopt) {
   OpPassManager &fn = pm.nest<func::FuncOp>();
   fn.addPass(createExpandLayers());
   fn.addPass(createConvertEncoderToLinalg());
@@ -30,6 +31,8 @@ void buildTilingPipeline(OpPassManager &pm, int64_t blockQ, int64_t blockK,
   tile.blockQ = blockQ;
   tile.blockK = blockK;
   tile.rowsPerInstance = rowsPerInstance;
+  if (ssmChannels)
+    tile.channels = *ssmChannels;
   pm.addPass(createTile(tile));
   // Masks are dead now: they must not reach bufferization.
   pm.addPass(createCanonicalizerPass());
@@ -100,8 +103,10 @@ void buildLowerToCPUPipeline(OpPassManager &pm,
 
 void buildLowerToGPUPipeline(OpPassManager &pm,
                              const GPUPipelineOptions &options) {
-  // A warp per warp-rows query rows: one or two mma.sync accumulator tiles.
-  buildTilingPipeline(pm, options.blockQ, options.blockK, options.warpRows);
+  // A warp per warp-rows query rows: one or two mma.sync accumulator tiles;
+  // a warp per SSM scan of ssm-channels channels.
+  buildTilingPipeline(pm, options.blockQ, options.blockK, options.warpRows,
+                      options.ssmChannels);
   buildBufferizationPipeline(pm);
 
   OpPassManager &fn = pm.nest<func::FuncOp>();

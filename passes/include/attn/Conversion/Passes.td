@@ -111,7 +111,14 @@ def ConvertTilesToGPU : Pass<"attn-convert-tiles-to-gpu", "func::FuncOp"> {
     linear_output stages the state block-wide in shared memory as bf16/f16,
     then per warp phi(Q) S on tensor cores and phi(q) . z in f32 from the
     same fragments. Anything else (f32, projections) runs per lane on CUDA
-    cores. The SSM's tile op is not mapped to the GPU yet: an error says so.
+    cores.
+
+    The SSM's scan (a warp per scan instance: a batch entry and a group of
+    channels) runs the recurrence along the sequence with each channel's
+    modes split over lanes (at most 16 modes per lane, their state and
+    coefficients in registers), the inputs loaded 8 steps at a time ahead
+    of their use, and each step's output summed over the channel's lanes
+    by xor shuffles; f32, static state size.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",

@@ -58,6 +58,12 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       llvm::cl::desc("Query rows per warp: 16 (one mma.sync row tile) or 32 "
                      "(two, sharing the key and value fragments)"),
       llvm::cl::init(16)};
+  PassOptions::Option<int64_t> ssmChannels{
+      *this, "ssm-channels",
+      llvm::cl::desc("Channels per warp of the SSM's scan (a warp scans 32 / "
+                     "k channels at once, k lanes splitting each channel's "
+                     "modes, 16 modes at most per lane)"),
+      llvm::cl::init(8)};
 };
 
 /// attn to LLVM host code launching kernels held in a gpu.binary.

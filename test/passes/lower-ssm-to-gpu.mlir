@@ -1,0 +1,86 @@
+// The SSM through each step of --lower-to-gpu: the discretisation a grid of
+// threads, the scan a warp per (batch entry, 8 channels), each channel's 64
+// modes over 4 lanes.
+// RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=8" --canonicalize | FileCheck %s --check-prefix=TILE
+// RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=8" --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 | FileCheck %s --check-prefix=MAP
+// RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=8" --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-tiles-to-gpu --canonicalize --cse | FileCheck %s --check-prefix=WARP
+// RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s --check-prefix=PTX
+// RUN: %if ptxas %{ attn-opt %s --lower-to-gpu | FileCheck %s --check-prefix=CUBIN %}
+
+// The scan instances are marked as blocks; both directions in each.
+// TILE-LABEL: func.func @ssm(
+// TILE: linalg.generic
+// TILE: linalg.generic
+// TILE: scf.forall (%{{.*}}, %{{.*}}) in (2, 3) {
+// TILE:   attn.tile.ssm_scan
+// TILE:   attn.tile.ssm_scan {{.*}} reverse accumulate
+// TILE: } {mapping = [#gpu.block<y>, #gpu.block<x>]}
+// A scan of one instance stays a loop (a kernel of one block).
+// TILE-LABEL: func.func @one_scan(
+// TILE: scf.forall (%{{.*}}, %{{.*}}) in (1, 1) {
+// TILE:   attn.tile.ssm_scan
+// TILE: } {mapping = [#gpu.block<y>, #gpu.block<x>]}
+
+// Discretisation: a thread per coefficient (24 x 64) per direction, in
+// blocks of 256; the output zeroed by a memset (positions past a length);
+// a warp per scan instance.
+// MAP-LABEL: func.func @ssm(
+// MAP: gpu.launch {{.*}} threads({{.*}}) in (%{{.*}} = %c256{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}})
+// MAP:   arith.cmpi ult, %{{.*}}, %{{.*}} : index
+// MAP:   scf.if
+// MAP:     math.cos
+// MAP: gpu.launch {{.*}} threads({{.*}}) in (%{{.*}} = %c256{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}})
+// MAP: gpu.memset
+// MAP: gpu.launch blocks({{.*}}) in (%{{.*}} = %c3{{.*}}, %{{.*}} = %c2{{.*}}, %{{.*}} = %c1{{.*}}) threads({{.*}}) in (%{{.*}} = %c32{{.*}},
+// MAP:   attn.tile.ssm_scan
+// MAP:   attn.tile.ssm_scan {{.*}} reverse accumulate
+// MAP-LABEL: func.func @one_scan(
+// MAP: gpu.launch blocks({{.*}}) in (%{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) threads({{.*}}) in (%{{.*}} = %c32{{.*}},
+// MAP:   attn.tile.ssm_scan
+
+// The scan: lane = 4 c + m holds modes m, m + 4, ... of channel c of each
+// pass of 8 channels; 8 steps per iteration, the state (2 x 16) and the
+// next 8 inputs carried; each step's sum over the 4 lanes by two xor
+// shuffles, written by the first lane.
+// WARP-LABEL: func.func @ssm(
+// WARP: gpu.launch
+// WARP: gpu.launch
+// WARP: gpu.launch
+// WARP:   %[[LANE:.*]] = gpu.lane_id
+// WARP:   %[[SUB:.*]] = arith.remui %[[LANE]], %c4
+// WARP:   arith.divui %[[LANE]], %c4
+// WARP:   scf.for %{{.*}} = %c0 to %{{.*}} step %c8 {
+// WARP:     scf.if
+// WARP:       scf.for %{{.*}} = %c0 to %{{.*}} step %c8 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
+// WARP:         math.fma
+// WARP:         gpu.shuffle xor %{{.*}}, %c2_i32, %c32_i32 : f32
+// WARP:         gpu.shuffle xor %{{.*}}, %c1_i32, %c32_i32 : f32
+// WARP:         arith.cmpi eq, %[[SUB]], %c0
+// WARP:         scf.if
+// WARP:           memref.store
+// The reverse direction adds to the forward one's output.
+// WARP:   scf.for %{{.*}} = %c0 to %{{.*}} step %c8 {
+// WARP:       scf.for
+// WARP:         scf.if
+// WARP:           memref.load
+// WARP:           arith.addf
+// WARP:           memref.store
+// WARP-NOT: attn.tile.ssm_scan
+
+// PTX-LABEL: gpu.binary
+// PTX: shfl.sync.bfly
+// PTX: fma.rn.f32
+
+// CUBIN: llvm.func @ssm(
+// CUBIN: gpu.launch_func
+// CUBIN: gpu.binary @{{.*}} [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a"{{.*}}bin = "\7FELF
+
+func.func @ssm(%x: tensor<2x100x24xf32>, %a: tensor<24x64xf32>, %c: tensor<2x24x64xf32>, %dt: tensor<24xf32>, %len: tensor<2xi32>) -> tensor<2x100x24xf32> {
+  %y = attn.ssm %x A(%a, %a) B(%a, %a) C(%c, %c) log_dt(%dt) lengths %len : tensor<2xi32> bidirectional : tensor<2x100x24xf32>, tensor<24x64xf32>, tensor<2x24x64xf32>, tensor<24xf32>
+  return %y : tensor<2x100x24xf32>
+}
+
+func.func @one_scan(%x: tensor<1x10x8xf32>, %a: tensor<8x16xf32>, %dt: tensor<8xf32>) -> tensor<1x10x8xf32> {
+  %y = attn.ssm %x A(%a, %a) B(%a, %a) C(%a, %a) log_dt(%dt) : tensor<1x10x8xf32>, tensor<8x16xf32>, tensor<8x16xf32>, tensor<8xf32>
+  return %y : tensor<1x10x8xf32>
+}

@@ -4,6 +4,7 @@
 // RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=8" --canonicalize | FileCheck %s --check-prefix=TILE
 // RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=8" --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 | FileCheck %s --check-prefix=MAP
 // RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=8" --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-tiles-to-gpu --canonicalize --cse | FileCheck %s --check-prefix=WARP
+// RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=0" --canonicalize | FileCheck %s --check-prefix=GROUP
 // RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s --check-prefix=PTX
 // RUN: %if ptxas %{ attn-opt %s --lower-to-gpu | FileCheck %s --check-prefix=CUBIN %}
 
@@ -20,6 +21,16 @@
 // TILE: scf.forall (%{{.*}}, %{{.*}}) in (1, 1) {
 // TILE:   attn.tile.ssm_scan
 // TILE: } {mapping = [#gpu.block<y>, #gpu.block<x>]}
+
+// ssm-channels=0: groups of what a warp scans at once, 32 / k channels
+// (k = 4 lanes for 64 modes, 2 for 32, 1 for 16).
+// GROUP-LABEL: func.func @ssm(
+// GROUP: scf.forall (%{{.*}}, %{{.*}}) in (2, 3) {
+// GROUP-LABEL: func.func @one_scan(
+// GROUP: scf.forall (%{{.*}}, %{{.*}}) in (1, 1) {
+// GROUP-LABEL: func.func @modes_32(
+// GROUP: scf.forall (%{{.*}}, %{{.*}}) in (2, 3) {
+// GROUP:   arith.minsi %{{.*}}, %c16
 
 // Discretisation: a thread per coefficient (24 x 64) per direction, in
 // blocks of 256; the output zeroed by a memset (positions past a length);
@@ -83,4 +94,9 @@ func.func @ssm(%x: tensor<2x100x24xf32>, %a: tensor<24x64xf32>, %c: tensor<2x24x
 func.func @one_scan(%x: tensor<1x10x8xf32>, %a: tensor<8x16xf32>, %dt: tensor<8xf32>) -> tensor<1x10x8xf32> {
   %y = attn.ssm %x A(%a, %a) B(%a, %a) C(%a, %a) log_dt(%dt) : tensor<1x10x8xf32>, tensor<8x16xf32>, tensor<8x16xf32>, tensor<8xf32>
   return %y : tensor<1x10x8xf32>
+}
+
+func.func @modes_32(%x: tensor<2x10x40xf32>, %a: tensor<40x32xf32>, %dt: tensor<40xf32>) -> tensor<2x10x40xf32> {
+  %y = attn.ssm %x A(%a, %a) B(%a, %a) C(%a, %a) log_dt(%dt) : tensor<2x10x40xf32>, tensor<40x32xf32>, tensor<40x32xf32>, tensor<40xf32>
+  return %y : tensor<2x10x40xf32>
 }

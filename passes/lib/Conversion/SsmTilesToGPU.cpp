@@ -7,9 +7,10 @@
 // sequence with the state in registers:
 //
 // - the S complex modes of a channel are split over k lanes (k the smallest
-//   power of two that leaves each lane at most kMaxModesPerLane modes; mode
-//   n on lane n mod k), so a warp scans 32 / k channels at once and loops
-//   over the group's channels in passes of that many;
+//   power of two that leaves each lane at most kScanMaxModesPerLane modes;
+//   mode n on lane n mod k), so a warp scans 32 / k channels at once and
+//   loops over the group's channels in passes of that many (attn-tile's GPU
+//   form makes groups of that many by default);
 // - each lane keeps its modes' state and their coefficients (Abar, W) as
 //   scalars, loaded once per pass;
 // - the inputs come kSteps time steps at a time, the next block's loads
@@ -25,6 +26,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "GPUTiles.h"
+#include "attn/Transforms/SsmScanLayout.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -36,9 +38,6 @@ using namespace mlir::attn::gpu_tiles;
 
 namespace {
 
-/// Modes per lane at most: their state and coefficients (6 f32 each) stay
-/// in registers.
-constexpr int64_t kMaxModesPerLane = 16;
 /// Time steps whose inputs are loaded together.
 constexpr int64_t kSteps = 8;
 
@@ -91,11 +90,9 @@ LogicalResult lowerSsmScan(SsmScanOp op) {
                           "(lanes-per-iteration=32) maps attn-tile's scan "
                           "instances to warps");
 
-  const int64_t lanesPerChannel = std::min<int64_t>(
-      kWarpLanes,
-      llvm::PowerOf2Ceil(llvm::divideCeil(modes, kMaxModesPerLane)));
+  const int64_t lanesPerChannel = ssmLanesPerChannel(modes);
   const int64_t modesPerLane = llvm::divideCeil(modes, lanesPerChannel);
-  const int64_t channelsPerPass = kWarpLanes / lanesPerChannel;
+  const int64_t channelsPerPass = ssmChannelsPerWarp(modes);
   const bool reverse = op.getReverse(), accumulate = op.getAccumulate();
 
   OpBuilder b(op);

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Transforms/Passes.h"
+#include "attn/Transforms/SsmScanLayout.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -731,8 +732,16 @@ LogicalResult tileSsm(SsmOp op, int64_t channelsPerScan) {
     return op.emitOpError("the ssm scan computes in f32; got ")
            << xType.getElementType();
   const int64_t batch = xType.getDimSize(0), length = xType.getDimSize(1);
+  if (channelsPerScan < 0)
+    return op.emitOpError("ssm-channels must be positive, or 0 for a GPU "
+                          "warp's worth; got ")
+           << channelsPerScan;
   const int64_t channels = xType.getDimSize(2);
-  const int64_t group = std::min(channelsPerScan, channels);
+  const int64_t modes =
+      cast<ShapedType>(op.getLogAReal().getType()).getDimSize(1);
+  // 0: a group is what one warp of the GPU scan takes at once.
+  const int64_t group = std::min(
+      channelsPerScan ? channelsPerScan : ssmChannelsPerWarp(modes), channels);
 
   SsmCoefficients fwd = discretize(
       e, op, op.getBidirectional() ? std::optional<int64_t>(0) : std::nullopt);

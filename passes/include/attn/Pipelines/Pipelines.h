@@ -60,10 +60,10 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       llvm::cl::init(16)};
   PassOptions::Option<int64_t> ssmChannels{
       *this, "ssm-channels",
-      llvm::cl::desc("Channels per warp of the SSM's scan (a warp scans 32 / "
-                     "k channels at once, k lanes splitting each channel's "
-                     "modes, 16 modes at most per lane)"),
-      llvm::cl::init(8)};
+      llvm::cl::desc("Channels per warp of the SSM's scan (0: as many as a "
+                     "warp scans at once -- 32 / k, k lanes splitting each "
+                     "channel's modes, at most 16 modes per lane)"),
+      llvm::cl::init(0)};
 };
 
 /// attn to LLVM host code launching kernels held in a gpu.binary.

@@ -58,7 +58,8 @@ def Tile : Pass<"attn-tile", "ModuleOp"> {
     Option<"blockK", "block-k", "int64_t", /*default=*/"64",
            "Keys per tile (unmasked attention and linear attention)">,
     Option<"channels", "ssm-channels", "int64_t", /*default=*/"16",
-           "Channels per SSM scan">,
+           "Channels per SSM scan (0: as many as one warp of the GPU scan "
+           "takes at once, 32 / the lanes sharing a channel's modes)">,
     Option<"rowsPerInstance", "rows-per-instance", "int64_t",
            /*default=*/"0",
            "Query rows per instance of an inner scf.forall over each query "

@@ -80,3 +80,17 @@ func.func @fills(%x: memref<24x100xf32>) {
   linalg.fill ins(%zero : f32) outs(%sub : memref<24x50xf32, strided<[100, 1]>>)
   return
 }
+
+// A copy between contiguous buffers is a device memcpy; one from a strided
+// view (a CLS row, a slice) a grid like any linalg op.
+// CHECK-LABEL: func.func @copies(
+// CHECK: gpu.memcpy %arg1, %arg0
+// CHECK: gpu.launch
+// CHECK:   memref.load %{{.*}}[%{{.*}}, %{{.*}}] : memref<4x32xf32, strided<[1600, 1]>>
+// CHECK:   memref.store %{{.*}}, %arg2[%{{.*}}, %{{.*}}] : memref<4x32xf32>
+func.func @copies(%x: memref<4x50x32xf32>, %y: memref<4x50x32xf32>, %cls: memref<4x32xf32>) {
+  memref.copy %x, %y : memref<4x50x32xf32> to memref<4x50x32xf32>
+  %row = memref.subview %x[0, 0, 0] [4, 1, 32] [1, 1, 1] : memref<4x50x32xf32> to memref<4x32xf32, strided<[1600, 1]>>
+  memref.copy %row, %cls : memref<4x32xf32, strided<[1600, 1]>> to memref<4x32xf32>
+  return
+}

@@ -19,9 +19,14 @@ static uint64_t hashText(const std::string &text, uint64_t h) {
   return h;
 }
 
-std::unique_ptr<rt::Library> compileModule(const std::string &name,
-                                           const std::string &source,
-                                           const std::string &flags) {
+int &compileFailures() {
+  static int failures = 0;
+  return failures;
+}
+
+std::optional<std::string> compileLibrary(const std::string &name,
+                                          const std::string &source,
+                                          const std::string &flags) {
   // ctest runs every test in its own process: the library is compiled once
   // per (source, flags, compiler) and shared through a cache.
   auto stamp =
@@ -46,12 +51,22 @@ std::unique_ptr<rt::Library> compileModule(const std::string &name,
       std::ifstream in(log);
       std::string text((std::istreambuf_iterator<char>(in)), {});
       ADD_FAILURE() << "attn-compile failed on " << mlir << ":\n" << text;
-      return nullptr;
+      compileFailures() += 1;
+      return std::nullopt;
     }
     std::filesystem::rename(tmp, so); // atomic: readers see all or nothing
   }
+  return so.string();
+}
+
+std::unique_ptr<rt::Library> compileModule(const std::string &name,
+                                           const std::string &source,
+                                           const std::string &flags) {
+  std::optional<std::string> so = compileLibrary(name, source, flags);
+  if (!so)
+    return nullptr;
   std::string error;
-  std::unique_ptr<rt::Library> lib = rt::Library::open(so.string(), &error);
+  std::unique_ptr<rt::Library> lib = rt::Library::open(*so, &error);
   if (!lib)
     ADD_FAILURE() << error;
   return lib;

@@ -3,19 +3,29 @@
 #ifndef ATTN_TEST_REFERENCE_HARNESS_H
 #define ATTN_TEST_REFERENCE_HARNESS_H
 
+#include "attn/Runtime/Device.h"
 #include "attn/Runtime/Library.h"
 
 #include <torch/torch.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace attn::test {
 
-/// Writes `source` to a temporary file, compiles it with attn-compile
-/// (extra flags in `flags`) and loads the library. Fails the current test
-/// on error.
+/// Writes `source` to a temporary file and compiles it with attn-compile
+/// (extra flags in `flags`), once per (source, flags, compiler); returns the
+/// library's path. Fails the current test on error.
+std::optional<std::string> compileLibrary(const std::string &name,
+                                          const std::string &source,
+                                          const std::string &flags = "");
+
+/// How many compileLibrary calls of this process failed.
+int &compileFailures();
+
+/// compileLibrary, then the library loaded.
 std::unique_ptr<rt::Library> compileModule(const std::string &name,
                                            const std::string &source,
                                            const std::string &flags = "");
@@ -36,6 +46,42 @@ std::vector<torch::Tensor> call(const rt::Library &lib,
                                 const std::string &function,
                                 const std::vector<torch::Tensor> &args);
 
+/// `source` compiled for the target this test binary checks: the CPU, or,
+/// built with ATTN_TEST_GPU (the `gpu` twins), the GPU. The GPU library is
+/// compiled also where no GPU is visible (the GPU pipeline is exercised
+/// there), but loaded (its kernels with it) only where one is: nullptr
+/// otherwise, and ATTN_SKIP_WITHOUT_TARGET skips the tests.
+inline std::unique_ptr<rt::Library>
+compileForTarget(const std::string &name, const std::string &source) {
+#ifdef ATTN_TEST_GPU
+  if (!rt::gpuAvailable()) {
+    compileLibrary(name + "_gpu", source, "--target gpu");
+    return nullptr;
+  }
+  return compileModule(name + "_gpu", source, "--target gpu");
+#else
+  return compileModule(name, source);
+#endif
+}
+
 } // namespace attn::test
+
+/// In a test's SetUp: skips the `gpu` twins, saying why, where no GPU is
+/// visible -- unless their module failed to compile, which fails the test
+/// (a skip would hide it from ctest); nothing on the CPU.
+#ifdef ATTN_TEST_GPU
+#define ATTN_SKIP_WITHOUT_TARGET()                                             \
+  do {                                                                         \
+    ASSERT_EQ(attn::test::compileFailures(), 0)                                \
+        << "the module did not compile for the GPU (above)";                   \
+    std::string whyNot;                                                        \
+    if (!attn::rt::gpuAvailable(&whyNot))                                      \
+      GTEST_SKIP() << "no GPU visible: " << whyNot;                            \
+  } while (0)
+#else
+#define ATTN_SKIP_WITHOUT_TARGET()                                             \
+  do {                                                                         \
+  } while (0)
+#endif
 
 #endif // ATTN_TEST_REFERENCE_HARNESS_H

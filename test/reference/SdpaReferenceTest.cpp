@@ -224,23 +224,9 @@ public:
     std::string module;
     for (const SdpaCase &c : kCases)
       module += functionFor(c);
-#ifdef ATTN_TEST_GPU
-    // Nothing to run without a GPU (the lit tests compile the pipeline).
-    std::string why;
-    if (!attn::rt::gpuAvailable(&why))
-      return;
-    library = compileModule("sdpa_reference_gpu", module, "--target gpu");
-#else
-    library = compileModule("sdpa_reference", module);
-#endif
+    library = compileForTarget("sdpa_reference", module);
   }
-  void SetUp() override {
-#ifdef ATTN_TEST_GPU
-    std::string why;
-    if (!attn::rt::gpuAvailable(&why))
-      GTEST_SKIP() << "no GPU visible: " << why;
-#endif
-  }
+  void SetUp() override { ATTN_SKIP_WITHOUT_TARGET(); }
   static void TearDownTestSuite() { library.reset(); }
   static std::unique_ptr<attn::rt::Library> library;
 };

@@ -22,6 +22,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -135,13 +136,31 @@ bool isWholeBufferFill(Operation *op) {
              .isIdentity();
 }
 
+/// A copy that a device memcpy can do: both sides contiguous.
+bool isContiguousCopy(memref::CopyOp copy) {
+  auto contiguous = [](Value v) {
+    auto type = dyn_cast<MemRefType>(v.getType());
+    return type && memref::isStaticShapeAndContiguousRowMajor(type);
+  };
+  return contiguous(copy.getSource()) && contiguous(copy.getTarget());
+}
+
 /// The host's linalg ops (not inside attn-tile's loops) as scf.parallel
-/// over their parallel dimensions, with scf.for for the reductions.
+/// over their parallel dimensions, with scf.for for the reductions; copies
+/// of strided views (a slice, a CLS row) among them, as linalg.copy.
 LogicalResult hostLinalgToParallelLoops(func::FuncOp fn) {
   SmallVector<linalg::LinalgOp> ops;
   fn.getBody().walk<WalkOrder::PreOrder>([&](Operation *op) {
     if (isa<scf::ForallOp, gpu::LaunchOp>(op))
       return WalkResult::skip();
+    if (auto copy = dyn_cast<memref::CopyOp>(op);
+        copy && !isContiguousCopy(copy)) {
+      OpBuilder b(copy);
+      ops.push_back(linalg::CopyOp::create(b, copy.getLoc(), copy.getSource(),
+                                           copy.getTarget()));
+      copy.erase();
+      return WalkResult::skip();
+    }
     if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
         linalgOp && !isWholeBufferFill(op))
       ops.push_back(linalgOp);

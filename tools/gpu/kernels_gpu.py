@@ -124,6 +124,7 @@ SSM_CHECKS = [
     ("ssm_n100_h24_s64", 2, 100, 24, 64, False, False),
     ("ssm_bi_pad_n300_h20_s64", 2, 300, 20, 64, True, True),
     ("ssm_bi_n1000_h16_s16", 2, 1000, 16, 16, True, False),
+    ("ssm_bi_pad_n500_h40_s32", 2, 500, 40, 32, True, True),
     ("ssm_pad_n77_h9_s100", 3, 77, 9, 100, False, True),
     ("ssm_bi_n1_h8_s64", 1, 1, 8, 64, True, False),
     ("ssm_bi_pad_n17_h40_s256", 2, 17, 40, 256, True, True),

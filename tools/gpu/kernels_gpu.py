@@ -69,6 +69,9 @@ CHECKS = [
      dict(warp_rows=32)),
     ("dense_bf16_n1000_d32_w32", 1, 2, 1000, 32, "bf16", "none", 128, False,
      dict(warp_rows=32)),
+    # 128-row query tiles over pairs of 64-token blocks (partial tiles).
+    ("blocks64_bf16_n1000_d64_q128w32", 2, 2, 1000, 64, "bf16", "blocks", 64,
+     False, dict(block_q=128, warp_rows=32)),
     # One tile: a kernel of a single block.
     ("one_tile_bf16_n40_d64", 1, 1, 40, 64, "bf16", "none", 64, False),
 ]

@@ -147,15 +147,23 @@ func.func @linear_f32(%q: tensor<1x2x100x32xf32>) -> tensor<1x2x100x32xf32> {
 // TILE-NOT: atomic
 // TILE: }
 // One warp per (batch, head); per lane, the warp synchronised before the
-// output reads the state the other lanes wrote, the own keys' loop bounded
-// by the row (j <= i), and again before the state is added to.
+// output reads the state the other lanes wrote; phi(Q) of the chunk
+// [64, 64] and its own keys' weights [64, 64] computed once into shared
+// memory (32 KB), each after a warp sync; the own keys' loop bounded by the
+// row (j <= i), and a sync again before the state is added to.
 // WARP-LABEL: func.func @linear_causal(
-// WARP: gpu.launch
+// WARP: gpu.launch {{.*}} dynamic_shared_memory_size %c32768_i32
 // WARP: scf.for
+// WARP: nvvm.bar.warp.sync
+// WARP: memref.view {{.*}} to memref<64x64xf32, #gpu.address_space<workgroup>>
+// WARP: memref.view {{.*}} to memref<64x64xf32, #gpu.address_space<workgroup>>
+// WARP: nvvm.bar.warp.sync
+// WARP: arith.cmpi ule
 // WARP: nvvm.bar.warp.sync
 // WARP: arith.addi %{{.*}}, %c1
 // WARP: arith.minsi
 // WARP: scf.for
+// WARP: memref.load {{.*}} : memref<64x64xf32, #gpu.address_space<workgroup>>
 // WARP: nvvm.bar.warp.sync
 // WARP-NOT: memref.atomic_rmw
 // WARP-NOT: attn.tile

@@ -128,7 +128,39 @@ LogicalResult lowerStatePerLane(LinearStateOp op, FeatureMap map) {
   return success();
 }
 
-LogicalResult lowerOutputPerLane(LinearOutputOp op, FeatureMap map) {
+/// Where the causal form's per-lane output keeps, per warp, phi(Q) of its
+/// rows [R, F] and the weights of its own keys A [R, Rk] (f32, shared
+/// memory): `base` bytes into the block's dynamic shared memory, set once
+/// every other user of it is known.
+struct OwnKeyScratch {
+  arith::ConstantOp base;
+  int64_t rows, keys, features;
+  int64_t bytesPerWarp() const { return 4 * rows * (features + keys); }
+};
+
+/// The scratch the causal output `op` can use: static bounds on its rows,
+/// keys and features, small enough for shared memory.
+std::optional<OwnKeyScratch> ownKeyScratchFor(LinearOutputOp op,
+                                              int64_t warps) {
+  if (!op.getKey())
+    return std::nullopt;
+  std::optional<int64_t> rows = rowBound(op.getQuery()),
+                         keys = rowBound(op.getKey());
+  int64_t features = staticDim(op.getState(), 0);
+  if (!rows || !keys || ShapedType::isDynamic(features))
+    return std::nullopt;
+  OwnKeyScratch s{{}, *rows, *keys, features};
+  constexpr int64_t kMaxScratchBytes = 32 * 1024;
+  if (warps * s.bytesPerWarp() > kMaxScratchBytes)
+    return std::nullopt;
+  return s;
+}
+
+/// With `scratch`: phi(q_i) computed once per (row, feature) and each own
+/// key's weight once per (row, key), in shared memory, instead of in the
+/// loops of every output element.
+LogicalResult lowerOutputPerLane(LinearOutputOp op, FeatureMap map,
+                                 OwnKeyScratch *scratch = nullptr) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   ScalarEmitter e{b, loc};
@@ -136,18 +168,69 @@ LogicalResult lowerOutputPerLane(LinearOutputOp op, FeatureMap map) {
   Value state = op.getState(), norm = op.getNorm();
   Value k = op.getKey(), v = op.getValue();
   Value lane = gpu::LaneIdOp::create(b, loc, IntegerAttr());
+  Value warp = e.idx(kWarpLanes);
   Value dv = e.dim(out, 1), features = e.dim(state, 0);
   Value elements = arith::MulIOp::create(b, loc, e.dim(out, 0), dv);
+  auto syncWarp = [&] {
+    NVVM::SyncWarpOp::create(
+        b, loc, arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(-1)));
+  };
   // The state may have been written by other lanes of the warp (the
   // causal form's previous chunk).
-  NVVM::SyncWarpOp::create(
-      b, loc, arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(-1)));
-  strided(e, lane, elements, e.idx(kWarpLanes), [&](Value x) {
+  syncWarp();
+  Value phiQ, weights;
+  if (scratch) {
+    scratch->base = arith::ConstantIndexOp::create(b, loc, 0);
+    Value warpIndex = arith::DivUIOp::create(
+        b, loc, gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x), warp);
+    Value at = arith::AddIOp::create(
+        b, loc, scratch->base,
+        arith::MulIOp::create(b, loc, warpIndex,
+                              e.idx(scratch->bytesPerWarp())));
+    phiQ = sharedBuffer(b, loc, {scratch->rows, scratch->features},
+                        b.getF32Type(), at);
+    weights = sharedBuffer(
+        b, loc, {scratch->rows, scratch->keys}, b.getF32Type(),
+        arith::AddIOp::create(b, loc, at,
+                              e.idx(4 * scratch->rows * scratch->features)));
+    Value rows = e.dim(q, 0), keys = e.dim(k, 0);
+    strided(e, lane, arith::MulIOp::create(b, loc, rows, features), warp,
+            [&](Value x) {
+              Value i = arith::DivUIOp::create(b, loc, x, features);
+              Value f = arith::RemUIOp::create(b, loc, x, features);
+              e.store(phiAt(e, map, q, p, i, f), phiQ, {i, f});
+            });
+    syncWarp();
+    // A[i, j] = phi(q_i) . phi(k_j) for j <= i (the rest is never read).
+    strided(
+        e, lane, arith::MulIOp::create(b, loc, rows, keys), warp, [&](Value x) {
+          Value i = arith::DivUIOp::create(b, loc, x, keys);
+          Value j = arith::RemUIOp::create(b, loc, x, keys);
+          auto ifOp = scf::IfOp::create(
+              b, loc,
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, j, i),
+              /*withElseRegion=*/false);
+          OpBuilder::InsertionGuard g(b);
+          b.setInsertionPointToStart(ifOp.thenBlock());
+          Value a = e.loop(
+              e.idx(0), features, {e.cst(0)}, [&](Value f, ValueRange dot) {
+                return SmallVector<Value>{
+                    math::FmaOp::create(b, loc, e.load(phiQ, {i, f}),
+                                        phiAt(e, map, k, p, j, f), dot[0])};
+              })[0];
+          e.store(a, weights, {i, j});
+        });
+    syncWarp();
+  }
+  auto phiOfQuery = [&](Value i, Value f) {
+    return phiQ ? e.load(phiQ, {i, f}) : phiAt(e, map, q, p, i, f);
+  };
+  strided(e, lane, elements, warp, [&](Value x) {
     Value i = arith::DivUIOp::create(b, loc, x, dv);
     Value c = arith::RemUIOp::create(b, loc, x, dv);
     SmallVector<Value> sums(e.loop(
         e.idx(0), features, {e.cst(0), e.cst(0)}, [&](Value f, ValueRange acc) {
-          Value phi = phiAt(e, map, q, p, i, f);
+          Value phi = phiOfQuery(i, f);
           return SmallVector<Value>{
               math::FmaOp::create(b, loc, phi, e.load(state, {f, c}), acc[0]),
               math::FmaOp::create(b, loc, phi, e.load(norm, {f}), acc[1])};
@@ -158,12 +241,15 @@ LogicalResult lowerOutputPerLane(LinearOutputOp op, FeatureMap map) {
           b, loc, arith::AddIOp::create(b, loc, i, e.idx(1)), e.dim(k, 0));
       ValueRange own =
           e.loop(e.idx(0), last, sums, [&](Value j, ValueRange acc) {
-            Value a = e.loop(
-                e.idx(0), features, {e.cst(0)}, [&](Value f, ValueRange dot) {
-                  return SmallVector<Value>{
-                      math::FmaOp::create(b, loc, phiAt(e, map, q, p, i, f),
-                                          phiAt(e, map, k, p, j, f), dot[0])};
-                })[0];
+            Value a =
+                weights
+                    ? e.load(weights, {i, j})
+                    : e.loop(e.idx(0), features, {e.cst(0)},
+                             [&](Value f, ValueRange dot) {
+                               return SmallVector<Value>{math::FmaOp::create(
+                                   b, loc, phiOfQuery(i, f),
+                                   phiAt(e, map, k, p, j, f), dot[0])};
+                             })[0];
             return SmallVector<Value>{
                 math::FmaOp::create(b, loc, a, e.load(v, {j, c}), acc[0]),
                 arith::AddFOp::create(b, loc, acc[1], a)};
@@ -487,6 +573,12 @@ LogicalResult mlir::attn::gpu_tiles::lowerLinearTiles(
       ops.push_back(op);
   });
   DenseMap<Value, RowFragments> queries;
+  struct ScratchUse {
+    Operation *launch;
+    OwnKeyScratch scratch;
+    int64_t warps;
+  };
+  SmallVector<ScratchUse> scratches;
   for (Operation *op : ops) {
     auto launch = op->getParentOfType<gpu::LaunchOp>();
     if (!launch)
@@ -517,8 +609,13 @@ LogicalResult mlir::attn::gpu_tiles::lowerLinearTiles(
     auto output = cast<LinearOutputOp>(op);
     std::optional<Type> elem = tensorCoreElement(output, map);
     if (!elem) {
-      if (failed(lowerOutputPerLane(output, map)))
+      std::optional<OwnKeyScratch> scratch =
+          ownKeyScratchFor(output, *threads / kWarpLanes);
+      if (failed(
+              lowerOutputPerLane(output, map, scratch ? &*scratch : nullptr)))
         return failure();
+      if (scratch)
+        scratches.push_back({launch, *scratch, *threads / kWarpLanes});
       continue;
     }
     auto stateType = cast<MemRefType>(output.getState().getType());
@@ -528,5 +625,17 @@ LogicalResult mlir::attn::gpu_tiles::lowerLinearTiles(
                                 bytesOf(*elem));
     lowerOutputOnTensorCores(output, map, *elem, *threads, queries);
   }
+  // The own-key scratch goes after every other user of a launch's shared
+  // memory (the ops of a warp use it one after the other).
+  DenseMap<Operation *, int64_t> scratchEnd;
+  for (ScratchUse &use : scratches) {
+    int64_t base = llvm::alignTo(shared[use.launch], 16);
+    use.scratch.base.setValueAttr(
+        IntegerAttr::get(IndexType::get(use.launch->getContext()), base));
+    int64_t &end = scratchEnd[use.launch];
+    end = std::max(end, base + use.warps * use.scratch.bytesPerWarp());
+  }
+  for (auto [launch, end] : scratchEnd)
+    shared[launch] = end;
   return success();
 }

@@ -48,17 +48,20 @@ std::vector<torch::Tensor> call(const rt::Library &lib,
 
 /// `source` compiled for the target this test binary checks: the CPU, or,
 /// built with ATTN_TEST_GPU (the `gpu` twins), the GPU. The GPU library is
-/// compiled also where no GPU is visible (the GPU pipeline is exercised
-/// there), but loaded (its kernels with it) only where one is: nullptr
-/// otherwise, and ATTN_SKIP_WITHOUT_TARGET skips the tests.
+/// compiled wherever the CUDA toolkit was found (the GPU pipeline is
+/// exercised there), but loaded (its kernels with it) only where a GPU is
+/// visible: nullptr otherwise, and ATTN_SKIP_WITHOUT_TARGET skips the tests.
 inline std::unique_ptr<rt::Library>
 compileForTarget(const std::string &name, const std::string &source) {
 #ifdef ATTN_TEST_GPU
+  if (std::string(ATTN_CUDA_TOOLKIT).empty())
+    return nullptr;
+  std::string flags = "--target gpu --cuda-toolkit=" ATTN_CUDA_TOOLKIT;
   if (!rt::gpuAvailable()) {
-    compileLibrary(name + "_gpu", source, "--target gpu");
+    compileLibrary(name + "_gpu", source, flags);
     return nullptr;
   }
-  return compileModule(name + "_gpu", source, "--target gpu");
+  return compileModule(name + "_gpu", source, flags);
 #else
   return compileModule(name, source);
 #endif
@@ -66,12 +69,16 @@ compileForTarget(const std::string &name, const std::string &source) {
 
 } // namespace attn::test
 
-/// In a test's SetUp: skips the `gpu` twins, saying why, where no GPU is
-/// visible -- unless their module failed to compile, which fails the test
-/// (a skip would hide it from ctest); nothing on the CPU.
+/// In a test's SetUp: skips the `gpu` twins, saying why, where no CUDA
+/// toolkit was found or no GPU is visible -- unless their module failed to
+/// compile, which fails the test (a skip would hide it from ctest); nothing
+/// on the CPU.
 #ifdef ATTN_TEST_GPU
 #define ATTN_SKIP_WITHOUT_TARGET()                                             \
   do {                                                                         \
+    if (std::string(ATTN_CUDA_TOOLKIT).empty())                                \
+      GTEST_SKIP() << "no CUDA toolkit (ptxas) was found when attn was "       \
+                      "configured: nothing to compile the GPU checks with";    \
     ASSERT_EQ(attn::test::compileFailures(), 0)                                \
         << "the module did not compile for the GPU (above)";                   \
     std::string whyNot;                                                        \

@@ -1,5 +1,4 @@
-//===- SsmTilesToGPU.cpp - the SSM's scan on the GPU
-//-----------------------===//
+//===- SsmTilesToGPU.cpp - the SSM's scan on the GPU ----------------------===//
 //
 // attn-tile gives each instance (a warp, under attn-map-loops-to-gpu with
 // lanes-per-iteration=32) one batch entry and a group of channels of an
@@ -132,6 +131,9 @@ LogicalResult lowerSsmScan(SsmScanOp op) {
                      aIm = coefficients(op.getAbarImag()),
                      wRe = coefficients(op.getWReal()),
                      wIm = coefficients(op.getWImag());
+  SmallVector<Value> aImNeg;
+  for (Value a : aIm)
+    aImNeg.push_back(arith::NegFOp::create(b, loc, a));
 
   // Step s of the scan is position t(s) = s (forward) or L - 1 - s.
   auto position = [&](Value s) {
@@ -172,10 +174,8 @@ LogicalResult lowerSsmScan(SsmScanOp op) {
     // reverse: y = 2 Re sum r, then r = Abar r + W u
     SmallVector<Value> newRe, newIm;
     for (int64_t j = 0; j < modesPerLane; ++j) {
-      newRe.push_back(
-          e.fma(wRe[j], u[i],
-                e.fma(aRe[j], xRe[j],
-                      e.mulf(arith::NegFOp::create(b, loc, aIm[j]), xIm[j]))));
+      newRe.push_back(e.fma(wRe[j], u[i],
+                            e.fma(aRe[j], xRe[j], e.mulf(aImNeg[j], xIm[j]))));
       newIm.push_back(
           e.fma(wIm[j], u[i], e.fma(aRe[j], xIm[j], e.mulf(aIm[j], xRe[j]))));
     }

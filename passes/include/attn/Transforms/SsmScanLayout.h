@@ -1,5 +1,4 @@
-//===- SsmScanLayout.h - how the GPU scan spreads an SSM over a warp -*- C++
-//-*-===//
+//===- SsmScanLayout.h - an SSM's channels over a warp's lanes -*- C++ -*-===//
 //
 // Shared by attn-tile (which sizes the GPU form's channel groups) and the
 // GPU lowering of tile.ssm_scan (which lays a group's modes over lanes).

@@ -1,6 +1,7 @@
 // The host's linalg ops become grids of 256-thread blocks, one thread per
 // point of their parallel dimensions (the last fastest), reductions as
-// sequential loops in each thread; a fill of a whole buffer is a memset.
+// loops in each thread carrying the outputs in registers; a fill of a whole
+// buffer is a memset.
 // RUN: attn-opt %s --attn-map-loops-to-gpu --canonicalize --cse | FileCheck %s
 
 #id = affine_map<(d0, d1) -> (d0, d1)>
@@ -29,13 +30,18 @@ func.func @elementwise(%x: memref<24x100xf32>, %y: memref<24x100xf32>) {
   }
   return
 }
-// A thread per output element, the reduction a loop in it.
+// A thread per output element, the reduction a loop in it carrying the
+// element in a register: loaded once, stored once.
 // CHECK-LABEL: func.func @matmul(
 // CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c4, {{.*}}) threads({{.*}}) in (%{{.*}} = %c256,
 // CHECK:   scf.if
-// CHECK:     scf.for %[[K:.*]] = %c0 to %c32 step %c1 {
-// CHECK:       memref.load %arg0[%{{.*}}, %[[K]]]
-// CHECK:       memref.load %arg1[%[[K]], %{{.*}}]
+// CHECK:     %[[INIT:.*]] = memref.load %arg2[%[[I:.*]], %[[J:.*]]]
+// CHECK:     %[[SUM:.*]] = scf.for %[[K:.*]] = %c0 to %c32 step %c1 iter_args(%[[ACC:.*]] = %[[INIT]]) -> (f32) {
+// CHECK:       memref.load %arg0[%[[I]], %[[K]]]
+// CHECK:       memref.load %arg1[%[[K]], %[[J]]]
+// CHECK-NOT:   memref.store
+// CHECK:       scf.yield
+// CHECK:     memref.store %[[SUM]], %arg2[%[[I]], %[[J]]]
 func.func @matmul(%a: memref<64x32xf32>, %b: memref<32x16xf32>, %c: memref<64x16xf32>) {
   linalg.matmul ins(%a, %b : memref<64x32xf32>, memref<32x16xf32>) outs(%c : memref<64x16xf32>)
   return
@@ -44,7 +50,7 @@ func.func @matmul(%a: memref<64x32xf32>, %b: memref<32x16xf32>, %c: memref<64x16
 // CHECK-LABEL: func.func @sum(
 // CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c1, %{{.*}} = %c1, %{{.*}} = %c1) threads(%[[T:.*]], %{{.*}}, %{{.*}}) in
 // CHECK:   arith.cmpi ult, %[[T]], %c1
-// CHECK:   scf.for
+// CHECK:   scf.for {{.*}} iter_args
 func.func @sum(%x: memref<24xf32>, %s: memref<f32>) {
   linalg.reduce ins(%x : memref<24xf32>) outs(%s : memref<f32>) dimensions = [0]
     (%in: f32, %acc: f32) {
@@ -53,13 +59,17 @@ func.func @sum(%x: memref<24xf32>, %s: memref<f32>) {
     }
   return
 }
-// Parallel dimensions inside a reduction run in the thread too.
+// Every parallel dimension is a thread, wherever it sits: 4 x 16 threads,
+// each looping over the reduction between them.
 // CHECK-LABEL: func.func @middle_reduction(
 // CHECK: gpu.launch
-// CHECK:   arith.cmpi ult, %{{.*}}, %c4
-// CHECK:   scf.for %{{.*}} = %c0 to %c8
-// CHECK:     scf.for %{{.*}} = %c0 to %c16
-// CHECK-NOT: scf.parallel
+// CHECK:   arith.cmpi ult, %{{.*}}, %c64
+// CHECK:   %[[J:.*]] = arith.remui %{{.*}}, %c16
+// CHECK:   %[[I:.*]] = arith.divui %{{.*}}, %c16
+// CHECK:   scf.for %[[K:.*]] = %c0 to %c8 step %c1 iter_args
+// CHECK:     memref.load %arg0[%[[I]], %[[K]], %[[J]]]
+// CHECK-NOT: scf.for
+// CHECK: gpu.terminator
 func.func @middle_reduction(%x: memref<4x8x16xf32>, %y: memref<4x16xf32>) {
   linalg.generic {indexing_maps = [#prs, #pr], iterator_types = ["parallel", "reduction", "parallel"]}
       ins(%x : memref<4x8x16xf32>) outs(%y : memref<4x16xf32>) {

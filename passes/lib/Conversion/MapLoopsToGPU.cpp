@@ -9,8 +9,9 @@
 //
 // The host's own linalg ops (the SSM's discretisation, encoder pieces) run
 // on the GPU too: each becomes a grid of threads, one per point of its
-// parallel dimensions, each thread running the reductions sequentially.
-// Correct for every op; dense products are not on tensor cores this way.
+// parallel dimensions, each thread running the reductions as loops with
+// its outputs in registers. Correct for every op whose outputs are indexed
+// by parallel dimensions; dense products are not on tensor cores this way.
 //
 // The host side of a function then only allocates, frees and copies
 // buffers, and launches: those buffers are device memory.
@@ -20,10 +21,9 @@
 #include "attn/Conversion/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
-#include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/RegionUtils.h"
@@ -145,10 +145,9 @@ bool isContiguousCopy(memref::CopyOp copy) {
   return contiguous(copy.getSource()) && contiguous(copy.getTarget());
 }
 
-/// The host's linalg ops (not inside attn-tile's loops) as scf.parallel
-/// over their parallel dimensions, with scf.for for the reductions; copies
-/// of strided views (a slice, a CLS row) among them, as linalg.copy.
-LogicalResult hostLinalgToParallelLoops(func::FuncOp fn) {
+/// The host's linalg ops (not inside attn-tile's loops); copies of strided
+/// views (a slice, a CLS row) among them, as linalg.copy.
+SmallVector<linalg::LinalgOp> hostLinalgOps(func::FuncOp fn) {
   SmallVector<linalg::LinalgOp> ops;
   fn.getBody().walk<WalkOrder::PreOrder>([&](Operation *op) {
     if (isa<scf::ForallOp, gpu::LaunchOp>(op))
@@ -166,50 +165,38 @@ LogicalResult hostLinalgToParallelLoops(func::FuncOp fn) {
       ops.push_back(linalgOp);
     return WalkResult::advance();
   });
-  IRRewriter rewriter(fn.getContext());
-  for (linalg::LinalgOp op : ops) {
-    if (!op.hasPureBufferSemantics())
-      return op->emitOpError("cannot be mapped to a GPU grid: it works on "
-                             "tensors (bufferize first)");
-    if (op.getNumParallelLoops() == 0) {
-      // A reduction to a scalar: one thread, in a grid of one.
-      rewriter.setInsertionPoint(op);
-      Value zero = arith::ConstantIndexOp::create(rewriter, op.getLoc(), 0);
-      Value one = arith::ConstantIndexOp::create(rewriter, op.getLoc(), 1);
-      auto single =
-          scf::ParallelOp::create(rewriter, op.getLoc(), zero, one, one);
-      rewriter.moveOpBefore(op, single.getBody()->getTerminator());
-    }
-    rewriter.setInsertionPoint(op);
-    if (failed(linalg::linalgOpToParallelLoops(rewriter, op)))
-      return op->emitOpError("cannot be mapped to a GPU grid: no loop nest "
-                             "for it");
-    rewriter.eraseOp(op);
-  }
-  return success();
+  return ops;
 }
 
-/// A host scf.parallel as a 1-D grid of kGridBlockThreads-thread blocks,
-/// one thread per iteration (its dimensions linearized, the last fastest);
-/// parallel loops nested in its body run sequentially in each thread.
-LogicalResult mapParallel(scf::ParallelOp loop) {
-  if (!loop.getInitVals().empty())
-    return loop.emitOpError("cannot be mapped to a GPU grid: it has "
-                            "reductions");
-  Location loc = loop.getLoc();
-  OpBuilder b(loop);
+/// `op` as a 1-D grid of kGridBlockThreads-thread blocks, one thread per
+/// point of its parallel dimensions (linearized, the last fastest). Each
+/// thread loads its output elements once, runs the reduction dimensions as
+/// loops carrying them in registers, and stores them once.
+LogicalResult mapLinalgOp(linalg::LinalgOp op) {
+  if (!op.hasPureBufferSemantics())
+    return op->emitOpError("cannot be mapped to a GPU grid: it works on "
+                           "tensors (bufferize first)");
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  for (OpOperand &out : op.getDpsInitsMutable())
+    for (unsigned d = 0; d < iterators.size(); ++d)
+      if (iterators[d] == utils::IteratorType::reduction &&
+          op.getMatchingIndexingMap(&out).isFunctionOfDim(d))
+        return op->emitOpError("cannot be mapped to a GPU grid: an output "
+                               "is indexed by a reduction dimension");
+  Location loc = op.getLoc();
+  OpBuilder b(op);
   auto cst = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
-  // Trip counts, and their product: the grid's threads.
-  SmallVector<Value> trips;
+  // Loop sizes (linalg's loops start at 0 with unit steps), and the product
+  // of the parallel ones: the grid's threads.
+  SmallVector<Value> sizes;
+  for (Range r : op.createLoopRanges(b, loc))
+    sizes.push_back(getValueOrCreateConstantIndexOp(b, loc, r.size));
   Value total = cst(1);
-  for (auto [lb, ub, step] : llvm::zip_equal(
-           loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
-    Value span = arith::SubIOp::create(b, loc, ub, lb);
-    trips.push_back(arith::CeilDivUIOp::create(b, loc, span, step));
-    total = arith::MulIOp::create(b, loc, total, trips.back());
-  }
+  for (auto [size, kind] : llvm::zip_equal(sizes, iterators))
+    if (kind == utils::IteratorType::parallel)
+      total = arith::MulIOp::create(b, loc, total, size);
   Value threads = cst(kGridBlockThreads);
   Value blocks = arith::CeilDivUIOp::create(b, loc, total, threads);
   Value one = cst(1);
@@ -227,30 +214,83 @@ LogicalResult mapParallel(scf::ParallelOp loop) {
       /*withElseRegion=*/false);
   gpu::TerminatorOp::create(b, loc);
   b.setInsertionPointToStart(inRange.thenBlock());
-  IRMapping map;
+
+  // This thread's point: parallel dimensions from its id, the first one
+  // what remains (id < total); reduction dimensions from their loops.
+  SmallVector<Value> ivs(iterators.size(), cst(0));
+  SmallVector<unsigned> parallel, reductions;
+  for (unsigned d = 0; d < iterators.size(); ++d)
+    (iterators[d] == utils::IteratorType::parallel ? parallel : reductions)
+        .push_back(d);
   Value rest = id;
-  for (int64_t i = static_cast<int64_t>(trips.size()) - 1; i >= 0; --i) {
-    // The first dimension's index is what remains (id < total).
-    Value index = rest;
-    if (i != 0) {
-      index = arith::RemUIOp::create(b, loc, rest, trips[i]);
-      rest = arith::DivUIOp::create(b, loc, rest, trips[i]);
+  for (size_t k = parallel.size(); k-- > 0;) {
+    unsigned d = parallel[k];
+    ivs[d] = rest;
+    if (k != 0) {
+      ivs[d] = arith::RemUIOp::create(b, loc, rest, sizes[d]);
+      rest = arith::DivUIOp::create(b, loc, rest, sizes[d]);
     }
-    map.map(loop.getInductionVars()[i],
-            arith::AddIOp::create(
-                b, loc, loop.getLowerBound()[i],
-                arith::MulIOp::create(b, loc, index, loop.getStep()[i])));
   }
-  SmallVector<scf::ParallelOp> nested;
-  for (Operation &op : loop.getBody()->without_terminator())
-    b.clone(op, map)->walk([&](scf::ParallelOp p) { nested.push_back(p); });
-  loop.erase();
-  IRRewriter rewriter(launch.getContext());
-  for (scf::ParallelOp p : nested) {
-    rewriter.setInsertionPoint(p);
-    if (failed(scf::parallelForToNestedFors(rewriter, p)))
-      return p.emitOpError("cannot run sequentially in a GPU thread");
+  auto operandAt = [&](OpOperand &operand) -> SmallVector<Value> {
+    SmallVector<Value> indices;
+    AffineMap map = op.getMatchingIndexingMap(&operand);
+    for (unsigned r = 0; r < map.getNumResults(); ++r)
+      indices.push_back(
+          affine::AffineApplyOp::create(b, loc, map.getSubMap({r}), ivs));
+    return indices;
+  };
+  auto load = [&](OpOperand &operand) -> Value {
+    if (!isa<MemRefType>(operand.get().getType()))
+      return operand.get(); // a scalar input
+    return memref::LoadOp::create(b, loc, operand.get(), operandAt(operand));
+  };
+  // Outputs are indexed by parallel dimensions only: their elements are
+  // addressed once, before the reduction loops.
+  SmallVector<SmallVector<Value>> outAt;
+  SmallVector<Value> outs;
+  for (OpOperand &out : op.getDpsInitsMutable()) {
+    outAt.push_back(operandAt(out));
+    outs.push_back(memref::LoadOp::create(b, loc, out.get(), outAt.back()));
   }
+
+  // The payload at the current point, on the outputs' running values.
+  auto payload = [&](ValueRange acc) -> SmallVector<Value> {
+    IRMapping map;
+    Block &body = op->getRegion(0).front();
+    unsigned arg = 0;
+    for (OpOperand *in : op.getDpsInputOperands())
+      map.map(body.getArgument(arg++), load(*in));
+    for (Value a : acc)
+      map.map(body.getArgument(arg++), a);
+    for (Operation &nested : body.without_terminator()) {
+      if (auto index = dyn_cast<linalg::IndexOp>(nested)) {
+        map.map(index.getResult(), ivs[index.getDim()]);
+        continue;
+      }
+      b.clone(nested, map);
+    }
+    SmallVector<Value> results;
+    for (Value v : body.getTerminator()->getOperands())
+      results.push_back(map.lookupOrDefault(v));
+    return results;
+  };
+  std::function<SmallVector<Value>(size_t, ValueRange)> reduce =
+      [&](size_t k, ValueRange acc) -> SmallVector<Value> {
+    if (k == reductions.size())
+      return payload(acc);
+    unsigned d = reductions[k];
+    auto loop = scf::ForOp::create(b, loc, cst(0), sizes[d], cst(1), acc);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(loop.getBody());
+    ivs[d] = loop.getInductionVar();
+    scf::YieldOp::create(b, loc, reduce(k + 1, loop.getRegionIterArgs()));
+    return loop.getResults();
+  };
+  SmallVector<Value> results = reduce(0, outs);
+  for (auto [value, out, at] :
+       llvm::zip_equal(results, op.getDpsInitsMutable(), outAt))
+    memref::StoreOp::create(b, loc, value, out.get(), at);
+  op->erase();
   return success();
 }
 
@@ -312,16 +352,8 @@ struct MapLoopsToGPUPass
     for (scf::ForallOp loop : loops)
       if (failed(mapForall(loop, lanesPerIteration)))
         return signalPassFailure();
-    if (failed(hostLinalgToParallelLoops(fn)))
-      return signalPassFailure();
-    SmallVector<scf::ParallelOp> grids;
-    fn.walk([&](scf::ParallelOp p) {
-      if (!p->getParentOfType<scf::ParallelOp>() &&
-          !p->getParentOfType<gpu::LaunchOp>())
-        grids.push_back(p);
-    });
-    for (scf::ParallelOp loop : grids)
-      if (failed(mapParallel(loop)))
+    for (linalg::LinalgOp op : hostLinalgOps(fn))
+      if (failed(mapLinalgOp(op)))
         return signalPassFailure();
     if (failed(moveHostMemoryToDevice(fn)))
       return signalPassFailure();

@@ -144,8 +144,8 @@ def MapLoopsToGPU : Pass<"attn-map-loops-to-gpu", "func::FuncOp"> {
     kernel. The host's other linalg ops (outside attn-tile's loops: the
     SSM's discretisation, encoder pieces) become grids of 256-thread blocks,
     one thread per point of their parallel dimensions (linearized, the last
-    fastest), each running the op's reduction dimensions as sequential
-    loops. On the host, memref.alloc / dealloc / copy become gpu.alloc /
+    fastest), each running the op's reduction dimensions as loops that
+    carry its output elements in registers (loaded and stored once). On the host, memref.alloc / dealloc / copy become gpu.alloc /
     dealloc / memcpy and linalg.fill of a whole buffer a gpu.memset: the
     function's buffers live in device memory. Host code that would touch
     device memory in any other way is an error.

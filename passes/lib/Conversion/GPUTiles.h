@@ -15,6 +15,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -75,6 +76,30 @@ struct ScalarEmitter {
         });
     return forOp.getResults();
   }
+  Value add(Value a, int64_t c) {
+    return c ? arith::AddIOp::create(b, loc, a, idx(c)).getResult() : a;
+  }
+  Value add(Value a, Value c) { return arith::AddIOp::create(b, loc, a, c); }
+  Value sub(Value a, Value c) { return arith::SubIOp::create(b, loc, a, c); }
+  Value cmp(arith::CmpIPredicate p, Value a, Value c) {
+    return arith::CmpIOp::create(b, loc, p, a, c);
+  }
+  Value andi(Value a, Value c) { return arith::AndIOp::create(b, loc, a, c); }
+  Value select(Value c, Value t, Value f) {
+    return arith::SelectOp::create(b, loc, c, t, f);
+  }
+  Value addf(Value a, Value x) { return arith::AddFOp::create(b, loc, a, x); }
+  Value mulf(Value a, Value x) { return arith::MulFOp::create(b, loc, a, x); }
+  Value fma(Value a, Value x, Value c) {
+    return math::FmaOp::create(b, loc, a, x, c);
+  }
+  /// if (cond) body(), without results.
+  void ifThen(Value cond, function_ref<void()> body) {
+    auto ifOp = scf::IfOp::create(b, loc, cond, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    body();
+  }
 };
 
 struct WarpEmitter : ScalarEmitter {
@@ -88,18 +113,11 @@ struct WarpEmitter : ScalarEmitter {
     fragCol = mul(arith::RemUIOp::create(b, loc, lane, idx(4)), 2);
   }
 
-  Value add(Value a, int64_t c) {
-    return c ? arith::AddIOp::create(b, loc, a, idx(c)).getResult() : a;
-  }
-  Value add(Value a, Value c) { return arith::AddIOp::create(b, loc, a, c); }
   Value mul(Value a, int64_t c) {
     return arith::MulIOp::create(b, loc, a, idx(c));
   }
   Value lt(Value a, Value c) {
     return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, a, c);
-  }
-  Value select(Value c, Value t, Value f) {
-    return arith::SelectOp::create(b, loc, c, t, f);
   }
   Value i32(int64_t v) {
     return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));

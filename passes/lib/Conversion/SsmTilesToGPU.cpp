@@ -40,40 +40,18 @@ namespace {
 /// Time steps whose inputs are loaded together.
 constexpr int64_t kSteps = 8;
 
-struct ScanEmitter : ScalarEmitter {
-  Value cmp(arith::CmpIPredicate p, Value a, Value c) {
-    return arith::CmpIOp::create(b, loc, p, a, c);
+/// Pairwise sum (a short dependency chain).
+Value pairwiseSum(ScalarEmitter &e, SmallVector<Value> v) {
+  while (v.size() > 1) {
+    SmallVector<Value> next;
+    for (size_t i = 0; i + 1 < v.size(); i += 2)
+      next.push_back(e.addf(v[i], v[i + 1]));
+    if (v.size() % 2)
+      next.push_back(v.back());
+    v = std::move(next);
   }
-  Value addi(Value a, Value c) { return arith::AddIOp::create(b, loc, a, c); }
-  Value subi(Value a, Value c) { return arith::SubIOp::create(b, loc, a, c); }
-  Value select(Value c, Value t, Value f) {
-    return arith::SelectOp::create(b, loc, c, t, f);
-  }
-  Value fma(Value a, Value x, Value c) {
-    return math::FmaOp::create(b, loc, a, x, c);
-  }
-  Value mulf(Value a, Value x) { return arith::MulFOp::create(b, loc, a, x); }
-  Value addf(Value a, Value x) { return arith::AddFOp::create(b, loc, a, x); }
-  Value andi(Value a, Value x) { return arith::AndIOp::create(b, loc, a, x); }
-  /// Pairwise sum (a short dependency chain).
-  Value sum(SmallVector<Value> v) {
-    while (v.size() > 1) {
-      SmallVector<Value> next;
-      for (size_t i = 0; i + 1 < v.size(); i += 2)
-        next.push_back(addf(v[i], v[i + 1]));
-      if (v.size() % 2)
-        next.push_back(v.back());
-      v = std::move(next);
-    }
-    return v.front();
-  }
-  void ifThen(Value cond, function_ref<void()> body) {
-    auto ifOp = scf::IfOp::create(b, loc, cond, /*withElseRegion=*/false);
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(ifOp.thenBlock());
-    body();
-  }
-};
+  return v.front();
+}
 
 LogicalResult lowerSsmScan(SsmScanOp op) {
   auto coeffType = cast<MemRefType>(op.getAbarReal().getType());
@@ -96,7 +74,7 @@ LogicalResult lowerSsmScan(SsmScanOp op) {
 
   OpBuilder b(op);
   Location loc = op.getLoc();
-  ScanEmitter e{{b, loc}};
+  ScalarEmitter e{b, loc};
   Value lane = gpu::LaneIdOp::create(b, loc, IntegerAttr());
   Value sub = arith::RemUIOp::create(b, loc, lane, e.idx(lanesPerChannel));
   Value channelInPass =
@@ -112,7 +90,7 @@ LogicalResult lowerSsmScan(SsmScanOp op) {
   auto passes =
       scf::ForOp::create(b, loc, e.idx(0), channels, e.idx(channelsPerPass));
   b.setInsertionPointToStart(passes.getBody());
-  Value channel = e.addi(passes.getInductionVar(), channelInPass);
+  Value channel = e.add(passes.getInductionVar(), channelInPass);
   Value active = e.cmp(P::ult, channel, channels);
   Value c = e.select(active, channel, e.idx(0));
 
@@ -120,7 +98,7 @@ LogicalResult lowerSsmScan(SsmScanOp op) {
   auto coefficients = [&](Value buffer) {
     SmallVector<Value> v;
     for (int64_t j = 0; j < modesPerLane; ++j) {
-      Value n = e.addi(sub, e.idx(j * lanesPerChannel));
+      Value n = e.add(sub, e.idx(j * lanesPerChannel));
       Value inRange = e.cmp(P::ult, n, e.idx(modes));
       Value safe = e.select(inRange, n, e.idx(0));
       v.push_back(e.select(inRange, e.load(buffer, {c, safe}), zero));
@@ -137,14 +115,14 @@ LogicalResult lowerSsmScan(SsmScanOp op) {
 
   // Step s of the scan is position t(s) = s (forward) or L - 1 - s.
   auto position = [&](Value s) {
-    return reverse ? e.subi(e.subi(length, e.idx(1)), s) : s;
+    return reverse ? e.sub(e.sub(length, e.idx(1)), s) : s;
   };
   // The inputs of steps [s0, s0 + kSteps): zeros past the sequence and for
   // inactive lanes. Needs L > 0 (row 0 is read in place of missing ones).
   auto loadBlock = [&](Value s0) {
     SmallVector<Value> u;
     for (int64_t i = 0; i < kSteps; ++i) {
-      Value s = e.addi(s0, e.idx(i));
+      Value s = e.add(s0, e.idx(i));
       Value inRange = e.cmp(P::ult, s, length);
       Value t = e.select(inRange, position(s), e.idx(0));
       u.push_back(e.select(e.andi(inRange, active),
@@ -167,9 +145,9 @@ LogicalResult lowerSsmScan(SsmScanOp op) {
   SmallVector<Value> xIm(args.begin() + modesPerLane,
                          args.begin() + 2 * modesPerLane);
   SmallVector<Value> u(args.begin() + 2 * modesPerLane, args.end());
-  SmallVector<Value> next = loadBlock(e.addi(s0, e.idx(kSteps)));
+  SmallVector<Value> next = loadBlock(e.add(s0, e.idx(kSteps)));
   for (int64_t i = 0; i < kSteps; ++i) {
-    Value s = e.addi(s0, e.idx(i));
+    Value s = e.add(s0, e.idx(i));
     // forward: x = Abar x + W u, y = 2 Re sum x
     // reverse: y = 2 Re sum r, then r = Abar r + W u
     SmallVector<Value> newRe, newIm;
@@ -179,7 +157,7 @@ LogicalResult lowerSsmScan(SsmScanOp op) {
       newIm.push_back(
           e.fma(wIm[j], u[i], e.fma(aRe[j], xIm[j], e.mulf(aIm[j], xRe[j]))));
     }
-    Value y = e.sum(reverse ? xRe : newRe);
+    Value y = pairwiseSum(e, reverse ? xRe : newRe);
     for (int64_t offset = lanesPerChannel / 2; offset >= 1; offset /= 2)
       y = e.addf(y, gpu::ShuffleOp::create(b, loc, y, offset, kWarpLanes,
                                            gpu::ShuffleMode::XOR)

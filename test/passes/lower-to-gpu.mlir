@@ -1,5 +1,6 @@
 // Each step of --lower-to-gpu on its own flag, then the whole pipeline.
 // RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 | FileCheck %s --check-prefix=TILE
+// RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 | FileCheck %s --check-prefix=ORDER
 // RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --attn-map-loops-to-gpu=lanes-per-iteration=32 | FileCheck %s --check-prefix=MAP
 // RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-tiles-to-gpu | FileCheck %s --check-prefix=WARP
 // RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s --check-prefix=PTX
@@ -137,4 +138,28 @@ func.func @attend_bf16(%q: tensor<1x2x100x64xbf16>, %len: tensor<1xi32>) -> tens
   %m = attn.mask.intersect %w, %p : !attn.mask, !attn.mask
   %o = attn.sdpa %q, %q, %q mask %m : tensor<1x2x100x64xbf16>, tensor<1x2x100x64xbf16>, tensor<1x2x100x64xbf16>, !attn.mask -> tensor<1x2x100x64xbf16>
   return %o : tensor<1x2x100x64xbf16>
+}
+
+// Query tiles whose schedules differ are visited heaviest first: the loop
+// is (rank, batch, head), the rank slowest (blockIdx.z), and a table gives
+// the query tile of each rank -- the global rows 0 and 5 visit all six key
+// tiles, rows 2 and 3 five, rows 1 and 4 four.
+// ORDER: memref.global "private" constant @__attn_query_order : memref<6xi32> = dense<[0, 5, 2, 3, 1, 4]>
+// ORDER-NOT: __attn_query_order
+// ORDER-LABEL: func.func @attend(
+// TILE-LABEL: func.func @heaviest_first(
+// TILE: scf.forall (%[[RANK:.*]], %{{.*}}, %{{.*}}) in (6, 1, 2) {
+// TILE:   %[[TABLE:.*]] = memref.get_global @__attn_query_order
+// TILE:   memref.load %[[TABLE]][%[[RANK]]]
+// TILE: {mapping = [#gpu.block<z>, #gpu.block<y>, #gpu.block<x>]}
+// MAP-LABEL: func.func @heaviest_first(
+// MAP: gpu.launch blocks(%{{.*}}, %{{.*}}, %[[Z:.*]]) in (%{{.*}} = %c2{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c6{{.*}})
+// MAP: memref.get_global @__attn_query_order
+// MAP: memref.load %{{.*}}[%[[Z]]] : memref<6xi32>
+func.func @heaviest_first(%q: tensor<1x2x384x64xbf16>) -> tensor<1x2x384x64xbf16> {
+  %w = attn.mask.window radius 1 block 64
+  %g = attn.mask.global first 1 last 1 block 64
+  %m = attn.mask.union %w, %g : !attn.mask<block = 64>, !attn.mask<block = 64>
+  %o = attn.sdpa %q, %q, %q mask %m : tensor<1x2x384x64xbf16>, tensor<1x2x384x64xbf16>, tensor<1x2x384x64xbf16>, !attn.mask<block = 64> -> tensor<1x2x384x64xbf16>
+  return %o : tensor<1x2x384x64xbf16>
 }

@@ -49,6 +49,15 @@ bool isRematerializable(Operation *op) {
                 isa<memref::GetGlobalOp>(op));
 }
 
+/// Whether `op` (with what it holds) has no effect but reading memory.
+bool onlyReads(Operation *op) {
+  std::optional<SmallVector<MemoryEffects::EffectInstance>> effects =
+      getEffectsRecursively(op);
+  return effects && llvm::all_of(*effects, [](const auto &effect) {
+           return isa<MemoryEffects::Read>(effect.getEffect());
+         });
+}
+
 LogicalResult mapForall(scf::ForallOp outer, int64_t lanesPerIteration) {
   Location loc = outer.getLoc();
   if (!outer.isNormalized() || outer.getRank() > 3 ||
@@ -78,9 +87,10 @@ LogicalResult mapForall(scf::ForallOp outer, int64_t lanesPerIteration) {
              << kMaxThreads / lanesPerIteration << " iterations of "
              << lanesPerIteration << " threads";
     threads = ub[0] * lanesPerIteration;
-    // Every thread runs the rest of the outer body.
+    // Every thread runs the rest of the outer body: it may read memory
+    // (the query tile's entry of a table), not write it.
     for (Operation &op : body->without_terminator())
-      if (&op != inner.getOperation() && !isMemoryEffectFree(&op))
+      if (&op != inner.getOperation() && !onlyReads(&op))
         return op.emitOpError("has side effects outside the loop mapped to "
                               "threads; every thread would repeat them");
   }

@@ -20,6 +20,7 @@
 #include "llvm/Support/MathExtras.h"
 
 #include <limits>
+#include <numeric>
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_TILE
@@ -213,6 +214,24 @@ void emitKeyTileLoop(Emitter &e, Value offsets, Value blocks, Value qTile,
   e.b.setInsertionPointAfter(loop);
 }
 
+/// The query tiles of `schedule` by the number of key tiles they visit,
+/// most first (ties in order); empty when they all visit as many.
+SmallVector<int32_t> heaviestFirst(ScheduleAttr schedule) {
+  ArrayRef<int32_t> full = schedule.getFullOffsets().asArrayRef(),
+                    partial = schedule.getPartialOffsets().asArrayRef();
+  const int64_t tiles = static_cast<int64_t>(full.size()) - 1;
+  SmallVector<int32_t> visits(tiles);
+  for (int64_t i = 0; i < tiles; ++i)
+    visits[i] = full[i + 1] - full[i] + partial[i + 1] - partial[i];
+  if (llvm::all_equal(visits))
+    return {};
+  SmallVector<int32_t> order(tiles);
+  std::iota(order.begin(), order.end(), 0);
+  llvm::stable_sort(order,
+                    [&](int32_t a, int32_t b) { return visits[a] > visits[b]; });
+  return order;
+}
+
 LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
                        int64_t defaultBK, int64_t rowsPerInstance) {
   OpBuilder b(op);
@@ -279,14 +298,29 @@ LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
           ? std::nullopt
           : std::optional<int64_t>(qType.getDimSize(2));
 
-  auto forall = scf::ForallOp::create(
-      b, loc,
-      SmallVector<OpFoldResult>{b.getIndexAttr(batch), b.getIndexAttr(heads),
-                                numQTiles},
-      ValueRange{}, std::nullopt);
+  // The GPU form visits query tiles heaviest first when their schedules
+  // differ (BigBird's global rows visit every key tile): blocks start in
+  // the grid's order, so a heavy tile left to the end would run alone after
+  // the rest (the longest-first rule). Its loop is (rank, batch, head), the
+  // rank slowest, and a table gives the query tile of each rank.
+  SmallVector<int32_t> order =
+      rowsPerInstance > 0 && schedule ? heaviestFirst(schedule)
+                                      : SmallVector<int32_t>();
+  SmallVector<OpFoldResult> bounds{b.getIndexAttr(batch),
+                                   b.getIndexAttr(heads), numQTiles};
+  if (!order.empty())
+    std::rotate(bounds.begin(), bounds.begin() + 2, bounds.end());
+  auto forall =
+      scf::ForallOp::create(b, loc, bounds, ValueRange{}, std::nullopt);
   atBodyEnd(b, forall);
   Value bIdx = forall.getInductionVar(0), hIdx = forall.getInductionVar(1),
         qTile = forall.getInductionVar(2);
+  if (!order.empty()) {
+    Value table = globals.table(b, loc, "__attn_query_order", order);
+    bIdx = forall.getInductionVar(1);
+    hIdx = forall.getInductionVar(2);
+    qTile = e.load(table, forall.getInductionVar(0));
+  }
   Value q0 = e.mul(qTile, bq);
   if (rows < bq) {
     // Row groups of the tile: the same key tiles, independent rows.

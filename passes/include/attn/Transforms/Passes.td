@@ -66,7 +66,9 @@ def Tile : Pass<"attn-tile", "ModuleOp"> {
            "tile (0: the whole tile, no inner loop). Non-zero also selects "
            "the GPU's form of non-causal linear attention: the state "
            "reduced over all keys per slice of 16 features, then the "
-           "output per instance of rows; and marks the loops with their "
+           "output per instance of rows; orders a masked attention's "
+           "query tiles heaviest first (blocks start in grid order) when "
+           "their schedules differ; and marks the loops with their "
            "GPU mapping (blocks, warps), which keeps loops of one "
            "iteration">,
   ];

@@ -227,8 +227,8 @@ SmallVector<int32_t> heaviestFirst(ScheduleAttr schedule) {
     return {};
   SmallVector<int32_t> order(tiles);
   std::iota(order.begin(), order.end(), 0);
-  llvm::stable_sort(order,
-                    [&](int32_t a, int32_t b) { return visits[a] > visits[b]; });
+  llvm::stable_sort(
+      order, [&](int32_t a, int32_t b) { return visits[a] > visits[b]; });
   return order;
 }
 
@@ -303,11 +303,11 @@ LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
   // the grid's order, so a heavy tile left to the end would run alone after
   // the rest (the longest-first rule). Its loop is (rank, batch, head), the
   // rank slowest, and a table gives the query tile of each rank.
-  SmallVector<int32_t> order =
-      rowsPerInstance > 0 && schedule ? heaviestFirst(schedule)
-                                      : SmallVector<int32_t>();
-  SmallVector<OpFoldResult> bounds{b.getIndexAttr(batch),
-                                   b.getIndexAttr(heads), numQTiles};
+  SmallVector<int32_t> order = rowsPerInstance > 0 && schedule
+                                   ? heaviestFirst(schedule)
+                                   : SmallVector<int32_t>();
+  SmallVector<OpFoldResult> bounds{b.getIndexAttr(batch), b.getIndexAttr(heads),
+                                   numQTiles};
   if (!order.empty())
     std::rotate(bounds.begin(), bounds.begin() + 2, bounds.end());
   auto forall =

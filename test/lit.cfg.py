@@ -19,3 +19,6 @@ config.substitutions.append(("%examples", os.path.join(config.attn_src_root, "ex
 
 if config.ptxas and os.path.exists(config.ptxas):
     config.available_features.add("ptxas")
+# attn-bench is built only where libtorch is found.
+if os.path.exists(os.path.join(tools, "attn-bench", "attn-bench")):
+    config.available_features.add("attn-bench")

@@ -271,6 +271,17 @@ bool deviceSynchronize() {
                [](Driver &d) { return d.cuCtxSynchronize(); });
 }
 
+bool deviceZero(void *ptr, size_t bytes) {
+  return drive(
+             "deviceZero", "cuMemsetD32Async",
+             [&] { return "zeroing " + std::to_string(bytes) + " bytes"; },
+             [&](Driver &d) {
+               return d.cuMemsetD32Async(reinterpret_cast<CUdeviceptr>(ptr),
+                                         0, bytes / 4, nullptr);
+             }) &&
+         deviceSynchronize();
+}
+
 } // namespace attn::rt
 
 //===----------------------------------------------------------------------===//

@@ -33,6 +33,8 @@ void deviceFree(void *ptr);
 bool copyToDevice(void *dst, const void *src, size_t bytes);
 bool copyToHost(void *dst, const void *src, size_t bytes);
 bool deviceSynchronize();
+/// Zeroes the first bytes / 4 words of `ptr` and waits for it.
+bool deviceZero(void *ptr, size_t bytes);
 
 } // namespace attn::rt
 

@@ -1,0 +1,300 @@
+//===- GpuBench.cpp - attn-bench --target gpu -----------------------------===//
+//
+// The shapes of the anchors' kernels script: B=4, H=16, D=64, bf16, N in
+// --lengths. Cases (each its own library, compiled with the fastest tile
+// shapes measured, NOTES.md):
+//   bigbird128  BigBird, 128-token blocks  (128x128 tiles, warps of 32 rows)
+//   bigbird64   BigBird, 64-token blocks   (64x64 tiles, warps of 16 rows)
+//   dense       attn.sdpa without a mask   (128x128 tiles, warps of 32 rows)
+//   linear      attn.linear, elu + 1       (output tiles of 128 rows)
+// BigBird: a window of one block either side, the first and last blocks
+// global, 3 random blocks per row (seed 1).
+//
+// Every case is first checked on fresh random inputs: the output rows of a
+// fresh random sample of queries against libtorch in float64 (relative
+// error under 2e-2), then timed: the median of the whole call (it returns
+// when its kernels are done), L2 flushed before each run as the anchors'
+// timer does. Useful TFLOP/s as DESIGN.md section 7 counts them:
+// 4 B H D x (kept query-key pairs) for attention, 4 B H N D^2 for linear
+// attention.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Bench.h"
+
+#include "attn/Runtime/Device.h"
+#include "attn/Runtime/Library.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <random>
+#include <unistd.h>
+
+namespace attn::bench {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kBatch = 4, kHeads = 16, kDim = 64;
+/// Query rows whose output is checked, drawn afresh per case.
+constexpr int64_t kCheckedRows = 32;
+constexpr double kTolerance = 2e-2; // bf16 inputs and outputs
+/// Larger than the H100's 50 MB L2.
+constexpr size_t kFlushBytes = size_t(256) << 20;
+
+struct GpuCase {
+  const char *name;
+  int64_t block; ///< BigBird's block; 0: no mask
+  bool linear;
+  int64_t blockQ, blockK, warpRows;
+};
+
+const GpuCase kCases[] = {
+    {"bigbird128", 128, false, 128, 128, 32},
+    {"bigbird64", 64, false, 64, 64, 16},
+    {"dense", 0, false, 128, 128, 32},
+    {"linear", 0, true, 128, 64, 16},
+};
+
+BigBird maskOf(const GpuCase &c) { return {c.block, 3, 1}; }
+
+std::string functionName(const GpuCase &c, int64_t n) {
+  return std::string(c.name) + "_" + std::to_string(n);
+}
+
+std::string function(const GpuCase &c, int64_t n) {
+  std::string t = tensorType({kBatch, kHeads, n, kDim}, "bf16");
+  std::string operands = t + ", " + t + ", " + t;
+  std::string body;
+  if (c.linear) {
+    body = "  %f = attn.feature_map.elu_plus_one\n"
+           "  %o = attn.linear %q, %k, %v feature_map %f : " +
+           operands + " -> " + t + "\n";
+  } else if (c.block) {
+    body = maskOf(c).ir() + "  %o = attn.sdpa %q, %k, %v mask %m : " +
+           operands + ", !attn.mask<block = " + std::to_string(c.block) +
+           "> -> " + t + "\n";
+  } else {
+    body = "  %o = attn.sdpa %q, %k, %v : " + operands + " -> " + t + "\n";
+  }
+  return "func.func @" + functionName(c, n) + "(%q: " + t + ", %k: " + t +
+         ", %v: " + t + ") -> " + t + " {\n" + body + "  return %o : " + t +
+         "\n}\n";
+}
+
+/// Device memory, freed with its owner.
+struct DeviceBuffer {
+  void *ptr = nullptr;
+  size_t bytes = 0;
+  explicit DeviceBuffer(size_t n) : ptr(rt::deviceAlloc(n)), bytes(n) {
+    if (!ptr)
+      die("cannot allocate " + std::to_string(n) + " bytes of device memory: " +
+          rt::takeGpuError().value_or("?"));
+  }
+  ~DeviceBuffer() { rt::deviceFree(ptr); }
+  DeviceBuffer(const DeviceBuffer &) = delete;
+  DeviceBuffer &operator=(const DeviceBuffer &) = delete;
+};
+
+/// Kept (query, key) pairs of BigBird's mask: its blocks, clipped at n.
+double keptPairs(const GpuCase &c, int64_t n) {
+  if (!c.block)
+    return double(n) * n;
+  torch::Tensor kept = maskOf(c).blocks(n).to(torch::kFloat64);
+  int64_t nb = kept.size(0);
+  torch::Tensor extent = torch::full({nb}, double(c.block), torch::kFloat64);
+  extent[nb - 1] = double(n - (nb - 1) * c.block);
+  return extent.dot(kept.mv(extent)).item<double>();
+}
+
+/// The output rows `rows` of case `c` on float64 inputs [B, H, N, D]:
+/// [B, H, rows, D].
+torch::Tensor reference(const GpuCase &c, const torch::Tensor &q,
+                        const torch::Tensor &k, const torch::Tensor &v,
+                        const torch::Tensor &rows) {
+  torch::NoGradGuard guard;
+  torch::Tensor qs = q.index_select(2, rows);
+  if (c.linear) {
+    auto phi = [](const torch::Tensor &x) { return torch::elu(x) + 1; };
+    torch::Tensor fk = phi(k), fq = phi(qs);
+    torch::Tensor state = torch::matmul(fk.transpose(-1, -2), v); // [B,H,D,D]
+    torch::Tensor norm = fk.sum(2).unsqueeze(-1);                 // [B,H,D,1]
+    return torch::matmul(fq, state) / torch::matmul(fq, norm);
+  }
+  int64_t n = k.size(2);
+  torch::Tensor keep;
+  if (c.block) {
+    torch::Tensor blocks = maskOf(c).blocks(n);
+    keep = blocks.index_select(0, torch::floor_divide(rows, c.block))
+               .repeat_interleave(c.block, 1)
+               .narrow(1, 0, n);
+  }
+  std::vector<torch::Tensor> out;
+  // A batch entry at a time: the scores of every head are [H, rows, N].
+  for (int64_t b = 0; b < q.size(0); ++b) {
+    torch::Tensor s = torch::matmul(qs[b], k[b].transpose(-1, -2)) /
+                      std::sqrt(double(q.size(3)));
+    if (keep.defined())
+      s.masked_fill_(keep.logical_not(),
+                     -std::numeric_limits<double>::infinity());
+    out.push_back(torch::matmul(torch::softmax(s, -1), v[b]));
+  }
+  return torch::stack(out);
+}
+
+struct Row {
+  std::string name;
+  int64_t n;
+  double density, ms, tflops, error;
+};
+
+} // namespace
+
+int runGpu(const Options &opts) {
+  std::vector<const GpuCase *> cases;
+  for (const GpuCase &c : kCases)
+    if (opts.cases.empty() ||
+        std::find(opts.cases.begin(), opts.cases.end(), c.name) !=
+            opts.cases.end())
+      cases.push_back(&c);
+  for (const std::string &name : opts.cases)
+    if (std::none_of(std::begin(kCases), std::end(kCases),
+                     [&](const GpuCase &c) { return name == c.name; }))
+      die("unknown case '" + name +
+          "' (bigbird128, bigbird64, dense, linear)");
+
+  // The libraries: compiled into a temporary directory, or kept in (and,
+  // unless --compile-only, taken from) --kernels.
+  bool temporary = opts.kernels.empty();
+  fs::path dir = temporary ? fs::temp_directory_path() /
+                                 ("attn-bench-" + std::to_string(getpid()))
+                           : fs::path(opts.kernels);
+  fs::create_directories(dir);
+  for (const GpuCase *c : cases) {
+    fs::path so = dir / (std::string(c->name) + ".so");
+    if (!temporary && !opts.compileOnly && fs::exists(so))
+      continue;
+    fs::path mlir = dir / (std::string(c->name) + ".mlir");
+    std::ofstream os(mlir);
+    for (int64_t n : opts.lengths)
+      os << function(*c, n);
+    os.close();
+    std::fprintf(stderr, "attn-bench: compiling %s for N = %zu lengths\n",
+                 c->name, opts.lengths.size());
+    compile(opts, mlir.string(), so.string(),
+            "--target gpu --block-q=" + std::to_string(c->blockQ) +
+                " --block-k=" + std::to_string(c->blockK) +
+                " --warp-rows=" + std::to_string(c->warpRows));
+  }
+  if (opts.compileOnly) {
+    std::printf("attn-bench: libraries in %s\n", dir.c_str());
+    return 0;
+  }
+  std::string why;
+  if (!rt::gpuAvailable(&why))
+    die("no GPU to run on: " + why +
+        " (--kernels DIR --compile-only compiles without one)");
+
+  unsigned seed = std::random_device{}();
+  torch::manual_seed(seed);
+  DeviceBuffer flush(kFlushBytes);
+  auto flushL2 = [&] {
+    if (!rt::deviceZero(flush.ptr, flush.bytes))
+      die(rt::takeGpuError().value_or("cannot flush L2"));
+  };
+  std::vector<Row> rows;
+  for (const GpuCase *c : cases) {
+    std::string error;
+    fs::path so = dir / (std::string(c->name) + ".so");
+    auto lib = rt::Library::open(so.string(), &error);
+    if (!lib)
+      die(error);
+    for (int64_t n : opts.lengths) {
+      std::string fn = functionName(*c, n);
+      if (!lib->signature(fn))
+        die(so.string() + " has no function " + fn +
+            "; compile the libraries for these --lengths (--compile-only)");
+      std::fprintf(stderr, "attn-bench: %s, N=%lld\n", c->name, (long long)n);
+      // Fresh inputs: bf16 from standard normals.
+      std::vector<torch::Tensor> in;
+      std::vector<std::unique_ptr<DeviceBuffer>> buffers;
+      std::vector<void *> slots;
+      for (int i = 0; i < 4; ++i) {
+        torch::Tensor t =
+            i < 3 ? torch::randn({kBatch, kHeads, n, kDim}).to(torch::kBFloat16)
+                  : torch::empty({kBatch, kHeads, n, kDim}, torch::kBFloat16);
+        size_t bytes = t.numel() * t.element_size();
+        buffers.push_back(std::make_unique<DeviceBuffer>(bytes));
+        if (i < 3 && !rt::copyToDevice(buffers.back()->ptr, t.data_ptr(),
+                                       bytes))
+          die(rt::takeGpuError().value_or("cannot copy an input"));
+        slots.push_back(buffers.back()->ptr);
+        in.push_back(t);
+      }
+      auto call = [&] {
+        if (!lib->callRaw(fn, slots.data(), &error))
+          die(error);
+      };
+      call();
+      torch::Tensor &out = in[3];
+      if (!rt::copyToHost(out.data_ptr(), buffers[3]->ptr,
+                          out.numel() * out.element_size()))
+        die(rt::takeGpuError().value_or("cannot copy the output"));
+
+      // Correct first.
+      torch::Tensor checked = std::get<0>(
+          torch::randperm(n, torch::kLong).narrow(0, 0, std::min(n, kCheckedRows)).sort());
+      torch::Tensor ref =
+          reference(*c, in[0].to(torch::kFloat64), in[1].to(torch::kFloat64),
+                    in[2].to(torch::kFloat64), checked);
+      torch::Tensor got = out.index_select(2, checked).to(torch::kFloat64);
+      double err = ((got - ref).norm() / ref.norm()).item<double>();
+      if (!(err < kTolerance))
+        die(fn + " disagrees with libtorch (float64): relative error " +
+            std::to_string(err) + " on the rows of " +
+            std::to_string(checked.numel()) + " random queries (seed " +
+            std::to_string(seed) + ")");
+
+      double ms = medianMs(opts.runs, call, flushL2, /*minRuns=*/10);
+      double pairs = keptPairs(*c, n);
+      double flop = c->linear
+                        ? 4.0 * kBatch * kHeads * n * double(kDim) * kDim
+                        : 4.0 * kBatch * kHeads * kDim * pairs;
+      rows.push_back({c->name, n, c->linear ? NAN : pairs / (double(n) * n),
+                      ms, flop / ms / 1e9, err});
+    }
+  }
+
+  std::printf("\nattn on the GPU, bf16, B=%lld H=%lld D=%lld; whole calls, "
+              "medians, L2 flushed before each (inputs seed %u)\n",
+              (long long)kBatch, (long long)kHeads, (long long)kDim, seed);
+  std::printf("%-12s %6s %8s %10s %10s %10s\n", "case", "N", "density",
+              "ms", "TFLOP/s", "rel.err");
+  for (const Row &r : rows)
+    std::printf("%-12s %6lld %8.3f %10.3f %10.1f %10.1e\n", r.name.c_str(),
+                (long long)r.n, r.density, r.ms, r.tflops, r.error);
+  if (!opts.json.empty()) {
+    std::ofstream js(opts.json);
+    js << "[\n";
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const Row &r = rows[i];
+      js << "  {\"case\": \"" << r.name << "\", \"n\": " << r.n
+         << ", \"density\": "
+         << (std::isnan(r.density) ? std::string("null")
+                                   : std::to_string(r.density))
+         << ", \"attn_ms\": " << r.ms << ", \"tflops\": " << r.tflops
+         << ", \"rel_err\": " << r.error << "}"
+         << (i + 1 < rows.size() ? ",\n" : "\n");
+    }
+    js << "]\n";
+  }
+  if (temporary)
+    fs::remove_all(dir);
+  return 0;
+}
+
+} // namespace attn::bench

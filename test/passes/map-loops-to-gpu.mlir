@@ -1,7 +1,8 @@
 // The host's linalg ops become grids of 256-thread blocks, one thread per
-// point of their parallel dimensions (the last fastest), reductions as
-// loops in each thread carrying the outputs in registers; a fill of a whole
-// buffer is a memset.
+// point of their parallel dimensions (the last fastest; a reduction's
+// thread takes up to 4 x 4 points of its last two where an input does not
+// vary along them), reductions as loops in each thread carrying the
+// outputs in registers; a fill of a whole buffer is a memset.
 // RUN: attn-opt %s --attn-map-loops-to-gpu --canonicalize --cse | FileCheck %s
 
 #id = affine_map<(d0, d1) -> (d0, d1)>
@@ -30,18 +31,21 @@ func.func @elementwise(%x: memref<24x100xf32>, %y: memref<24x100xf32>) {
   }
   return
 }
-// A thread per output element, the reduction a loop in it carrying the
-// element in a register: loaded once, stored once.
+// A reduction whose inputs each miss a parallel dimension takes 4 x 4
+// points per thread (the last two parallel dimensions): 64 threads, each
+// loading its 16 outputs once, then per step 4 elements of A (one per row)
+// and 4 of B (one per column) for its 16 multiply-adds, carried in
+// registers; stored once.
 // CHECK-LABEL: func.func @matmul(
-// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c4, {{.*}}) threads({{.*}}) in (%{{.*}} = %c256,
-// CHECK:   scf.if
-// CHECK:     %[[INIT:.*]] = memref.load %arg2[%[[I:.*]], %[[J:.*]]]
-// CHECK:     %[[SUM:.*]] = scf.for %[[K:.*]] = %c0 to %c32 step %c1 iter_args(%[[ACC:.*]] = %[[INIT]]) -> (f32) {
-// CHECK:       memref.load %arg0[%[[I]], %[[K]]]
-// CHECK:       memref.load %arg1[%[[K]], %[[J]]]
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c1, {{.*}}) threads({{.*}}) in (%{{.*}} = %c256,
+// CHECK:   arith.cmpi ult, %{{.*}}, %c64
+// CHECK-COUNT-16: memref.load %arg2
+// CHECK:   scf.for %{{.*}} = %c0 to %c32 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
+// CHECK-COUNT-8: memref.load %arg{{[01]}}
+// CHECK-NOT:   memref.load
 // CHECK-NOT:   memref.store
 // CHECK:       scf.yield
-// CHECK:     memref.store %[[SUM]], %arg2[%[[I]], %[[J]]]
+// CHECK-COUNT-16: memref.store %{{.*}}, %arg2
 func.func @matmul(%a: memref<64x32xf32>, %b: memref<32x16xf32>, %c: memref<64x16xf32>) {
   linalg.matmul ins(%a, %b : memref<64x32xf32>, memref<32x16xf32>) outs(%c : memref<64x16xf32>)
   return

@@ -178,8 +178,25 @@ SmallVector<linalg::LinalgOp> hostLinalgOps(func::FuncOp fn) {
   return ops;
 }
 
+/// Points of the last two parallel dimensions one thread of a reduction's
+/// grid takes (each at most this, a divisor of the dimension's static
+/// size): their operands are loaded once per reduction step for all of
+/// them -- a projection's thread loads 4 + 4 elements for 16 multiply-adds,
+/// not 2 for 1.
+constexpr int64_t kPointsPerThread = 4;
+
+/// The largest power of two up to kPointsPerThread dividing `size` (1 when
+/// it is dynamic).
+int64_t coarsening(int64_t size) {
+  int64_t c = kPointsPerThread;
+  while (c > 1 && (ShapedType::isDynamic(size) || size % c != 0))
+    c /= 2;
+  return c;
+}
+
 /// `op` as a 1-D grid of kGridBlockThreads-thread blocks, one thread per
-/// point of its parallel dimensions (linearized, the last fastest). Each
+/// point of its parallel dimensions (linearized, the last fastest) -- with
+/// reductions, per R x C points of its last two parallel dimensions. Each
 /// thread loads its output elements once, runs the reduction dimensions as
 /// loops carrying them in registers, and stores them once.
 LogicalResult mapLinalgOp(linalg::LinalgOp op) {
@@ -198,15 +215,39 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
   auto cst = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
+  SmallVector<unsigned> parallel, reductions;
+  for (unsigned d = 0; d < iterators.size(); ++d)
+    (iterators[d] == utils::IteratorType::parallel ? parallel : reductions)
+        .push_back(d);
+  // Points per thread along the last two parallel dimensions, where a
+  // reduction reads an input that does not vary along them (its element
+  // is then loaded once for all of them): a projection's rows and columns,
+  // not a pooling's.
+  SmallVector<int64_t> staticSizes = op.getStaticLoopRanges();
+  SmallVector<int64_t> perThread(iterators.size(), 1);
+  auto shared = [&](unsigned d) {
+    return llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *in) {
+      return isa<MemRefType>(in->get().getType()) &&
+             !op.getMatchingIndexingMap(in).isFunctionOfDim(d);
+    });
+  };
+  if (!reductions.empty())
+    for (size_t k = parallel.size(), last = 0; k-- > 0 && last < 2; ++last)
+      if (shared(parallel[k]))
+        perThread[parallel[k]] = coarsening(staticSizes[parallel[k]]);
+
   // Loop sizes (linalg's loops start at 0 with unit steps), and the product
-  // of the parallel ones: the grid's threads.
+  // of the parallel ones over the points per thread: the grid's threads.
   SmallVector<Value> sizes;
   for (Range r : op.createLoopRanges(b, loc))
     sizes.push_back(getValueOrCreateConstantIndexOp(b, loc, r.size));
   Value total = cst(1);
-  for (auto [size, kind] : llvm::zip_equal(sizes, iterators))
-    if (kind == utils::IteratorType::parallel)
-      total = arith::MulIOp::create(b, loc, total, size);
+  for (unsigned d : parallel)
+    total = arith::MulIOp::create(
+        b, loc, total,
+        perThread[d] == 1
+            ? sizes[d]
+            : arith::DivUIOp::create(b, loc, sizes[d], cst(perThread[d])));
   Value threads = cst(kGridBlockThreads);
   Value blocks = arith::CeilDivUIOp::create(b, loc, total, threads);
   Value one = cst(1);
@@ -225,23 +266,41 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
   gpu::TerminatorOp::create(b, loc);
   b.setInsertionPointToStart(inRange.thenBlock());
 
-  // This thread's point: parallel dimensions from its id, the first one
-  // what remains (id < total); reduction dimensions from their loops.
-  SmallVector<Value> ivs(iterators.size(), cst(0));
-  SmallVector<unsigned> parallel, reductions;
-  for (unsigned d = 0; d < iterators.size(); ++d)
-    (iterators[d] == utils::IteratorType::parallel ? parallel : reductions)
-        .push_back(d);
+  // This thread's first point: parallel dimensions from its id, the first
+  // one what remains (id < total); then its other points, the last
+  // dimension fastest. Reduction dimensions come from their loops.
+  SmallVector<Value> first(iterators.size(), cst(0));
   Value rest = id;
   for (size_t k = parallel.size(); k-- > 0;) {
     unsigned d = parallel[k];
-    ivs[d] = rest;
+    Value extent =
+        perThread[d] == 1
+            ? sizes[d]
+            : arith::DivUIOp::create(b, loc, sizes[d], cst(perThread[d]));
+    first[d] = rest;
     if (k != 0) {
-      ivs[d] = arith::RemUIOp::create(b, loc, rest, sizes[d]);
-      rest = arith::DivUIOp::create(b, loc, rest, sizes[d]);
+      first[d] = arith::RemUIOp::create(b, loc, rest, extent);
+      rest = arith::DivUIOp::create(b, loc, rest, extent);
     }
+    if (perThread[d] != 1)
+      first[d] = arith::MulIOp::create(b, loc, first[d], cst(perThread[d]));
   }
-  auto operandAt = [&](OpOperand &operand) -> SmallVector<Value> {
+  SmallVector<SmallVector<Value>> points{first};
+  for (unsigned d : parallel) {
+    SmallVector<Value> along{first[d]};
+    for (int64_t i = 1; i < perThread[d]; ++i)
+      along.push_back(arith::AddIOp::create(b, loc, first[d], cst(i)));
+    SmallVector<SmallVector<Value>> more;
+    for (const SmallVector<Value> &p : points)
+      for (Value v : along) {
+        more.push_back(p);
+        more.back()[d] = v;
+      }
+    points = std::move(more);
+  }
+
+  auto operandAt = [&](OpOperand &operand,
+                       ArrayRef<Value> ivs) -> SmallVector<Value> {
     SmallVector<Value> indices;
     AffineMap map = op.getMatchingIndexingMap(&operand);
     for (unsigned r = 0; r < map.getNumResults(); ++r)
@@ -249,39 +308,57 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
           affine::AffineApplyOp::create(b, loc, map.getSubMap({r}), ivs));
     return indices;
   };
-  auto load = [&](OpOperand &operand) -> Value {
+  auto load = [&](OpOperand &operand, ArrayRef<Value> ivs) -> Value {
     if (!isa<MemRefType>(operand.get().getType()))
       return operand.get(); // a scalar input
-    return memref::LoadOp::create(b, loc, operand.get(), operandAt(operand));
+    return memref::LoadOp::create(b, loc, operand.get(),
+                                  operandAt(operand, ivs));
   };
   // Outputs are indexed by parallel dimensions only: their elements are
-  // addressed once, before the reduction loops.
+  // addressed once, before the reduction loops. outs[p * numOuts + i] is
+  // output i at point p.
+  const size_t numOuts = op.getNumDpsInits();
   SmallVector<SmallVector<Value>> outAt;
   SmallVector<Value> outs;
-  for (OpOperand &out : op.getDpsInitsMutable()) {
-    outAt.push_back(operandAt(out));
-    outs.push_back(memref::LoadOp::create(b, loc, out.get(), outAt.back()));
-  }
-
-  // The payload at the current point, on the outputs' running values.
-  auto payload = [&](ValueRange acc) -> SmallVector<Value> {
-    IRMapping map;
-    Block &body = op->getRegion(0).front();
-    unsigned arg = 0;
-    for (OpOperand *in : op.getDpsInputOperands())
-      map.map(body.getArgument(arg++), load(*in));
-    for (Value a : acc)
-      map.map(body.getArgument(arg++), a);
-    for (Operation &nested : body.without_terminator()) {
-      if (auto index = dyn_cast<linalg::IndexOp>(nested)) {
-        map.map(index.getResult(), ivs[index.getDim()]);
-        continue;
-      }
-      b.clone(nested, map);
+  for (const SmallVector<Value> &p : points)
+    for (OpOperand &out : op.getDpsInitsMutable()) {
+      outAt.push_back(operandAt(out, p));
+      outs.push_back(memref::LoadOp::create(b, loc, out.get(), outAt.back()));
     }
+
+  // The payload at every point, on the outputs' running values; the loads
+  // points share are made once (an operand not indexed by a dimension
+  // reads the same element at every point along it).
+  auto payload = [&](ValueRange acc) -> SmallVector<Value> {
+    Block &body = op->getRegion(0).front();
+    DenseMap<std::pair<OpOperand *, SmallVector<Value>>, Value> loaded;
     SmallVector<Value> results;
-    for (Value v : body.getTerminator()->getOperands())
-      results.push_back(map.lookupOrDefault(v));
+    for (auto [i, p] : llvm::enumerate(points)) {
+      IRMapping map;
+      unsigned arg = 0;
+      for (OpOperand *in : op.getDpsInputOperands()) {
+        AffineMap m = op.getMatchingIndexingMap(in);
+        SmallVector<Value> key;
+        for (unsigned d = 0; d < p.size(); ++d)
+          if (m.isFunctionOfDim(d))
+            key.push_back(p[d]);
+        Value &v = loaded[{in, key}];
+        if (!v)
+          v = load(*in, p);
+        map.map(body.getArgument(arg++), v);
+      }
+      for (Value a : acc.slice(i * numOuts, numOuts))
+        map.map(body.getArgument(arg++), a);
+      for (Operation &nested : body.without_terminator()) {
+        if (auto index = dyn_cast<linalg::IndexOp>(nested)) {
+          map.map(index.getResult(), p[index.getDim()]);
+          continue;
+        }
+        b.clone(nested, map);
+      }
+      for (Value v : body.getTerminator()->getOperands())
+        results.push_back(map.lookupOrDefault(v));
+    }
     return results;
   };
   std::function<SmallVector<Value>(size_t, ValueRange)> reduce =
@@ -292,14 +369,15 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
     auto loop = scf::ForOp::create(b, loc, cst(0), sizes[d], cst(1), acc);
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(loop.getBody());
-    ivs[d] = loop.getInductionVar();
+    for (SmallVector<Value> &p : points)
+      p[d] = loop.getInductionVar();
     scf::YieldOp::create(b, loc, reduce(k + 1, loop.getRegionIterArgs()));
     return loop.getResults();
   };
   SmallVector<Value> results = reduce(0, outs);
-  for (auto [value, out, at] :
-       llvm::zip_equal(results, op.getDpsInitsMutable(), outAt))
-    memref::StoreOp::create(b, loc, value, out.get(), at);
+  for (auto [i, value] : llvm::enumerate(results))
+    memref::StoreOp::create(
+        b, loc, value, op.getDpsInitsMutable()[i % numOuts].get(), outAt[i]);
   op->erase();
   return success();
 }

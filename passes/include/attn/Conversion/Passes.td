@@ -145,7 +145,13 @@ def MapLoopsToGPU : Pass<"attn-map-loops-to-gpu", "func::FuncOp"> {
     SSM's discretisation, encoder pieces) become grids of 256-thread blocks,
     one thread per point of their parallel dimensions (linearized, the last
     fastest), each running the op's reduction dimensions as loops that
-    carry its output elements in registers (loaded and stored once). On the host, memref.alloc / dealloc / copy become gpu.alloc /
+    carry its output elements in registers (loaded and stored once). A
+    reduction's thread takes up to 4 x 4 points of its last two parallel
+    dimensions (divisors of their static sizes) where an input does not
+    vary along them, and loads such an input's element once for all of
+    them (a projection: 8 loads per 16 multiply-adds). Every thread may
+    repeat reads outside the loop mapped to threads, not writes.
+    On the host, memref.alloc / dealloc / copy become gpu.alloc /
     dealloc / memcpy and linalg.fill of a whole buffer a gpu.memset: the
     function's buffers live in device memory. Host code that would touch
     device memory in any other way is an error.

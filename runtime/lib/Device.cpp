@@ -276,8 +276,8 @@ bool deviceZero(void *ptr, size_t bytes) {
              "deviceZero", "cuMemsetD32Async",
              [&] { return "zeroing " + std::to_string(bytes) + " bytes"; },
              [&](Driver &d) {
-               return d.cuMemsetD32Async(reinterpret_cast<CUdeviceptr>(ptr),
-                                         0, bytes / 4, nullptr);
+               return d.cuMemsetD32Async(reinterpret_cast<CUdeviceptr>(ptr), 0,
+                                         bytes / 4, nullptr);
              }) &&
          deviceSynchronize();
 }

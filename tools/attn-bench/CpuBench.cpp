@@ -32,8 +32,8 @@ const BigBird kMask{/*block=*/64, /*random=*/3, /*seed=*/17};
 std::string bigbirdFunction(int64_t n) {
   std::string t = tensorType({kBatch, kHeads, n, kDim}, "f32"),
               m = "!attn.mask<block = 64>";
-  return "func.func @bigbird_" + std::to_string(n) + "(%q: " + t + ", %k: " +
-         t + ", %v: " + t + ") -> " + t + " {\n" + kMask.ir() +
+  return "func.func @bigbird_" + std::to_string(n) + "(%q: " + t +
+         ", %k: " + t + ", %v: " + t + ") -> " + t + " {\n" + kMask.ir() +
          "  %o = attn.sdpa %q, %k, %v mask %m : " + t + ", " + t + ", " + t +
          ", " + m + " -> " + t + "\n  return %o : " + t + "\n}\n";
 }

@@ -75,9 +75,9 @@ std::string function(const GpuCase &c, int64_t n) {
            "  %o = attn.linear %q, %k, %v feature_map %f : " +
            operands + " -> " + t + "\n";
   } else if (c.block) {
-    body = maskOf(c).ir() + "  %o = attn.sdpa %q, %k, %v mask %m : " +
-           operands + ", !attn.mask<block = " + std::to_string(c.block) +
-           "> -> " + t + "\n";
+    body =
+        maskOf(c).ir() + "  %o = attn.sdpa %q, %k, %v mask %m : " + operands +
+        ", !attn.mask<block = " + std::to_string(c.block) + "> -> " + t + "\n";
   } else {
     body = "  %o = attn.sdpa %q, %k, %v : " + operands + " -> " + t + "\n";
   }
@@ -92,8 +92,8 @@ struct DeviceBuffer {
   size_t bytes = 0;
   explicit DeviceBuffer(size_t n) : ptr(rt::deviceAlloc(n)), bytes(n) {
     if (!ptr)
-      die("cannot allocate " + std::to_string(n) + " bytes of device memory: " +
-          rt::takeGpuError().value_or("?"));
+      die("cannot allocate " + std::to_string(n) +
+          " bytes of device memory: " + rt::takeGpuError().value_or("?"));
   }
   ~DeviceBuffer() { rt::deviceFree(ptr); }
   DeviceBuffer(const DeviceBuffer &) = delete;
@@ -157,15 +157,13 @@ struct Row {
 int runGpu(const Options &opts) {
   std::vector<const GpuCase *> cases;
   for (const GpuCase &c : kCases)
-    if (opts.cases.empty() ||
-        std::find(opts.cases.begin(), opts.cases.end(), c.name) !=
-            opts.cases.end())
+    if (opts.cases.empty() || std::find(opts.cases.begin(), opts.cases.end(),
+                                        c.name) != opts.cases.end())
       cases.push_back(&c);
   for (const std::string &name : opts.cases)
     if (std::none_of(std::begin(kCases), std::end(kCases),
                      [&](const GpuCase &c) { return name == c.name; }))
-      die("unknown case '" + name +
-          "' (bigbird128, bigbird64, dense, linear)");
+      die("unknown case '" + name + "' (bigbird128, bigbird64, dense, linear)");
 
   // The libraries: compiled into a temporary directory, or kept in (and,
   // unless --compile-only, taken from) --kernels.
@@ -229,8 +227,8 @@ int runGpu(const Options &opts) {
                   : torch::empty({kBatch, kHeads, n, kDim}, torch::kBFloat16);
         size_t bytes = t.numel() * t.element_size();
         buffers.push_back(std::make_unique<DeviceBuffer>(bytes));
-        if (i < 3 && !rt::copyToDevice(buffers.back()->ptr, t.data_ptr(),
-                                       bytes))
+        if (i < 3 &&
+            !rt::copyToDevice(buffers.back()->ptr, t.data_ptr(), bytes))
           die(rt::takeGpuError().value_or("cannot copy an input"));
         slots.push_back(buffers.back()->ptr);
         in.push_back(t);
@@ -246,8 +244,10 @@ int runGpu(const Options &opts) {
         die(rt::takeGpuError().value_or("cannot copy the output"));
 
       // Correct first.
-      torch::Tensor checked = std::get<0>(
-          torch::randperm(n, torch::kLong).narrow(0, 0, std::min(n, kCheckedRows)).sort());
+      torch::Tensor checked =
+          std::get<0>(torch::randperm(n, torch::kLong)
+                          .narrow(0, 0, std::min(n, kCheckedRows))
+                          .sort());
       torch::Tensor ref =
           reference(*c, in[0].to(torch::kFloat64), in[1].to(torch::kFloat64),
                     in[2].to(torch::kFloat64), checked);
@@ -261,19 +261,18 @@ int runGpu(const Options &opts) {
 
       double ms = medianMs(opts.runs, call, flushL2, /*minRuns=*/10);
       double pairs = keptPairs(*c, n);
-      double flop = c->linear
-                        ? 4.0 * kBatch * kHeads * n * double(kDim) * kDim
-                        : 4.0 * kBatch * kHeads * kDim * pairs;
-      rows.push_back({c->name, n, c->linear ? NAN : pairs / (double(n) * n),
-                      ms, flop / ms / 1e9, err});
+      double flop = c->linear ? 4.0 * kBatch * kHeads * n * double(kDim) * kDim
+                              : 4.0 * kBatch * kHeads * kDim * pairs;
+      rows.push_back({c->name, n, c->linear ? NAN : pairs / (double(n) * n), ms,
+                      flop / ms / 1e9, err});
     }
   }
 
   std::printf("\nattn on the GPU, bf16, B=%lld H=%lld D=%lld; whole calls, "
               "medians, L2 flushed before each (inputs seed %u)\n",
               (long long)kBatch, (long long)kHeads, (long long)kDim, seed);
-  std::printf("%-12s %6s %8s %10s %10s %10s\n", "case", "N", "density",
-              "ms", "TFLOP/s", "rel.err");
+  std::printf("%-12s %6s %8s %10s %10s %10s\n", "case", "N", "density", "ms",
+              "TFLOP/s", "rel.err");
   for (const Row &r : rows)
     std::printf("%-12s %6lld %8.3f %10.3f %10.1f %10.1e\n", r.name.c_str(),
                 (long long)r.n, r.density, r.ms, r.tflops, r.error);

@@ -68,8 +68,8 @@ std::string BigBird::ir() const {
 
 torch::Tensor BigBird::blocks(int64_t n) const {
   int64_t nb = (n + block - 1) / block;
-  auto rows = attn::randomBlockRows(
-      {random, static_cast<uint64_t>(seed), 1, 1}, nb);
+  auto rows =
+      attn::randomBlockRows({random, static_cast<uint64_t>(seed), 1, 1}, nb);
   torch::Tensor kept = torch::zeros({nb, nb}, torch::kBool);
   auto acc = kept.accessor<bool, 2>();
   for (int64_t i = 0; i < nb; ++i)

@@ -241,13 +241,15 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
   SmallVector<Value> sizes;
   for (Range r : op.createLoopRanges(b, loc))
     sizes.push_back(getValueOrCreateConstantIndexOp(b, loc, r.size));
+  // Threads along parallel dimension d.
+  auto threadsAlong = [&](unsigned d) -> Value {
+    return perThread[d] == 1
+               ? sizes[d]
+               : arith::DivUIOp::create(b, loc, sizes[d], cst(perThread[d]));
+  };
   Value total = cst(1);
   for (unsigned d : parallel)
-    total = arith::MulIOp::create(
-        b, loc, total,
-        perThread[d] == 1
-            ? sizes[d]
-            : arith::DivUIOp::create(b, loc, sizes[d], cst(perThread[d])));
+    total = arith::MulIOp::create(b, loc, total, threadsAlong(d));
   Value threads = cst(kGridBlockThreads);
   Value blocks = arith::CeilDivUIOp::create(b, loc, total, threads);
   Value one = cst(1);
@@ -273,12 +275,9 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
   Value rest = id;
   for (size_t k = parallel.size(); k-- > 0;) {
     unsigned d = parallel[k];
-    Value extent =
-        perThread[d] == 1
-            ? sizes[d]
-            : arith::DivUIOp::create(b, loc, sizes[d], cst(perThread[d]));
     first[d] = rest;
     if (k != 0) {
+      Value extent = threadsAlong(d);
       first[d] = arith::RemUIOp::create(b, loc, rest, extent);
       rest = arith::DivUIOp::create(b, loc, rest, extent);
     }

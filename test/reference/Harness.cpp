@@ -24,25 +24,48 @@ int &compileFailures() {
   return failures;
 }
 
+/// "name-0123456789abcdef.so": the library of `source` compiled with `flags`.
+static std::string libraryName(const std::string &name,
+                               const std::string &source,
+                               const std::string &flags) {
+  uint64_t h = hashText(source + "\n" + flags, 1469598103934665603ull);
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+  return name + "-" + hex + ".so";
+}
+
 std::optional<std::string> compileLibrary(const std::string &name,
                                           const std::string &source,
                                           const std::string &flags) {
+  std::string file = libraryName(name, source, flags);
+  // Libraries compiled ahead, on a machine with MLIR, for one without it
+  // (tools/gpu/gpu_job.py): taken as they are, never compiled here.
+  if (const char *ahead = std::getenv("ATTN_TEST_LIBRARIES")) {
+    std::filesystem::path so = std::filesystem::path(ahead) / file;
+    if (std::filesystem::exists(so))
+      return so.string();
+    ADD_FAILURE() << "no library " << file << " for module '" << name
+                  << "' in ATTN_TEST_LIBRARIES=" << ahead
+                  << " (compiled ahead from other sources or flags?)";
+    compileFailures() += 1;
+    return std::nullopt;
+  }
   // ctest runs every test in its own process: the library is compiled once
-  // per (source, flags, compiler) and shared through a cache.
+  // per (source, flags, compiler) and shared through a cache, a folder per
+  // build of the compiler.
   auto stamp =
       std::filesystem::last_write_time(ATTN_COMPILE).time_since_epoch().count();
-  uint64_t h = hashText(source + "\n" + flags + "\n" + std::to_string(stamp),
-                        1469598103934665603ull);
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
-  std::filesystem::path dir = ATTN_TEST_CACHE;
+  const char *cache = std::getenv("ATTN_TEST_CACHE");
+  std::filesystem::path dir =
+      std::filesystem::path(cache ? cache : ATTN_TEST_CACHE) /
+      std::to_string(stamp);
   std::filesystem::create_directories(dir);
-  std::filesystem::path so = dir / (name + "-" + hex + ".so");
+  std::filesystem::path so = dir / file;
   if (!std::filesystem::exists(so)) {
     std::string unique = "." + std::to_string(getpid());
-    std::filesystem::path mlir = dir / (name + "-" + hex + unique + ".mlir"),
-                          tmp = dir / (name + "-" + hex + unique + ".so"),
-                          log = dir / (name + "-" + hex + unique + ".log");
+    std::filesystem::path mlir = dir / (file + unique + ".mlir"),
+                          tmp = dir / (file + unique + ".so"),
+                          log = dir / (file + unique + ".log");
     std::ofstream(mlir) << source;
     std::string cmd = std::string(ATTN_COMPILE) + " " + mlir.string() + " -o " +
                       tmp.string() + " " + flags + " > " + log.string() +
@@ -55,6 +78,8 @@ std::optional<std::string> compileLibrary(const std::string &name,
       return std::nullopt;
     }
     std::filesystem::rename(tmp, so); // atomic: readers see all or nothing
+    std::filesystem::remove(mlir);
+    std::filesystem::remove(log);
   }
   return so.string();
 }

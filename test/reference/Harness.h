@@ -16,8 +16,11 @@
 namespace attn::test {
 
 /// Writes `source` to a temporary file and compiles it with attn-compile
-/// (extra flags in `flags`), once per (source, flags, compiler); returns the
-/// library's path. Fails the current test on error.
+/// (extra flags in `flags`), once per (source, flags, compiler), into the
+/// cache (ATTN_TEST_CACHE in the environment, else the build's); returns the
+/// library's path. With ATTN_TEST_LIBRARIES=DIR in the environment, takes
+/// the library from DIR (compiled ahead where MLIR is, for the GPU machine)
+/// and never compiles. Fails the current test on error.
 std::optional<std::string> compileLibrary(const std::string &name,
                                           const std::string &source,
                                           const std::string &flags = "");

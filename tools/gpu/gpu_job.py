@@ -2,21 +2,27 @@
 """The GPU job: every GPU check and benchmark in one call on the GPU machine.
 
   gpu_job.py prepare BUILD OUT [ANCHORS]   (here, where MLIR is) compiles
-      the check and benchmark cases of kernels_gpu.py into OUT/cases and
-      attn-bench's GPU libraries into OUT/bench, and copies libattnrt and
-      the anchors' kernels script (default: ../shared/anchors/kernels.py
-      beside the repository) into OUT
+      the modules of the `gpu` ctest label's reference tests into
+      OUT/tests/libraries (running those tests, which skip here), the check
+      and benchmark cases of kernels_gpu.py into OUT/cases and attn-bench's
+      GPU libraries into OUT/bench, and copies libattnrt, GoogleTest's
+      sources and the anchors' kernels script (default:
+      ../shared/anchors/kernels.py beside the repository) into OUT
   gpu_job.py run OUT                        (on the GPU machine, in the
-      repository) runs kernels_gpu.py (checks against PyTorch in float64,
-      then its benchmark), attn-bench --target gpu on the libraries in
-      OUT/bench (checks against libtorch in float64, then whole-call
-      timings) and the anchors script, and prints a short table last: attn
-      next to FlexAttention, SDPA and eager linear attention from the same
-      run.
+      repository) runs the `gpu` label's tests on the libraries compiled
+      ahead (checks against libtorch in float64), kernels_gpu.py (checks
+      against PyTorch in float64, then its benchmark), attn-bench --target
+      gpu on the libraries in OUT/bench (checks, then whole-call timings)
+      and the anchors script, and prints a short table last: the tests'
+      counts, then attn next to FlexAttention, SDPA and eager linear
+      attention from the same run.
 
-attn-bench needs libtorch. Where the one it was built with is missing (the
-GPU machine has PyTorch but not Debian's libtorch), `run` builds attn-bench
-from its sources against the PyTorch installation's libtorch first.
+The reference tests and attn-bench need libtorch; the GPU machine has
+PyTorch's but not Debian's, nor MLIR. So `run` builds the `gpu` label's test
+programs (with GoogleTest) from their sources against PyTorch's libtorch,
+and attn-bench too where the one built here cannot run; the tests then take
+their modules from OUT/tests/libraries (ATTN_TEST_LIBRARIES) instead of
+compiling them.
 """
 import json
 import os
@@ -30,11 +36,48 @@ BENCH_SOURCES = ["tools/attn-bench/attn-bench.cpp",
                  "tools/attn-bench/CpuBench.cpp",
                  "tools/attn-bench/GpuBench.cpp",
                  "dialect/lib/Support/Random.cpp"]
+# The `gpu` label: these programs built with ATTN_TEST_GPU, each on the
+# shared sources below (test/reference/CMakeLists.txt).
+GPU_TESTS = ["SdpaReferenceTest", "LinearSsmReferenceTest",
+             "EncoderReferenceTest"]
+TEST_SOURCES = ["test/reference/Harness.cpp", "test/reference/References.cpp",
+                "dialect/lib/Support/Random.cpp"]
+GTEST = "/usr/src/googletest/googletest"
 
 
 def sh(cmd, **kw):
     print("+", " ".join(cmd), flush=True)
     return subprocess.run(cmd, check=True, **kw)
+
+
+def toolkit_of(build):
+    """The CUDA toolkit the build's gpu twins compile with (CMakeCache)."""
+    for line in open(os.path.join(build, "CMakeCache.txt")):
+        if line.startswith("ATTN_PTXAS:"):
+            ptxas = line.split("=", 1)[1].strip()
+            return os.path.dirname(os.path.dirname(ptxas))
+    raise SystemExit("gpu_job: the build found no ptxas: nothing compiles "
+                     "for the GPU")
+
+
+def prepare_tests(build, out):
+    """The gpu twins' modules compiled ahead, and what building them needs."""
+    tests = os.path.join(out, "tests")
+    cache = os.path.join(tests, "cache")
+    shutil.rmtree(tests, ignore_errors=True)
+    env = dict(os.environ, ATTN_TEST_CACHE=cache)
+    for name in GPU_TESTS:
+        # Without a GPU every test compiles its module, then skips.
+        sh([os.path.join(build, "test", "reference", name + "Gpu"),
+            "--gtest_brief=1"], env=env, stdout=subprocess.DEVNULL)
+    (stamp,) = os.listdir(cache)  # one compiler, one folder
+    os.rename(os.path.join(cache, stamp), os.path.join(tests, "libraries"))
+    os.rmdir(cache)
+    for part in ("include", "src"):
+        shutil.copytree(os.path.join(GTEST, part),
+                        os.path.join(tests, "gtest", part))
+    json.dump({"cuda_toolkit": toolkit_of(build)},
+              open(os.path.join(tests, "config.json"), "w"))
 
 
 def prepare(build, out, anchors=None):
@@ -44,6 +87,7 @@ def prepare(build, out, anchors=None):
     shutil.copy(os.path.join(build, "runtime", "libattnrt.so"),
                 os.path.join(out, "runtime"))
     shutil.copy(anchors, os.path.join(out, "anchors_kernels.py"))
+    prepare_tests(build, out)
     sh([sys.executable, os.path.join(ROOT, "tools", "gpu", "kernels_gpu.py"),
         "prepare", build, os.path.join(out, "cases")])
     bench = os.path.join(build, "tools", "attn-bench", "attn-bench")
@@ -58,31 +102,91 @@ def runnable(binary):
         [binary, "--help"], capture_output=True).returncode == 0
 
 
-def build_bench(out):
-    """attn-bench against this machine's PyTorch libtorch."""
-    import torch
-    from torch.utils import cpp_extension
-    binary = os.path.join(out, "attn-bench-local")
-    abi = int(torch._C._GLIBCXX_USE_CXX11_ABI)
-    flags = ["-O2", "-std=c++17", f"-D_GLIBCXX_USE_CXX11_ABI={abi}",
-             '-DATTN_COMPILE="attn-compile"', "-Itools/attn-bench",
-             "-Iruntime/include", "-Idialect/include"] + [
-        f"-I{p}" for p in cpp_extension.include_paths()]
-    objects = []
-    jobs = []
-    for src in BENCH_SOURCES:
-        obj = os.path.join(out, os.path.basename(src) + ".o")
+def compile_objects(objdir, sources, flags):
+    """Each source compiled in parallel into objdir; the objects' paths."""
+    os.makedirs(objdir, exist_ok=True)
+    objects, jobs = [], []
+    for src in sources:
+        obj = os.path.join(objdir, os.path.basename(src) + ".o")
         objects.append(obj)
         jobs.append(subprocess.Popen(["g++", *flags, "-c", src, "-o", obj],
                                      cwd=ROOT))
     if any(j.wait() for j in jobs):
-        raise SystemExit("gpu_job: building attn-bench failed")
+        raise SystemExit("gpu_job: compiling failed (above)")
+    return objects
+
+
+def torch_flags():
+    import torch
+    from torch.utils import cpp_extension
+    abi = int(torch._C._GLIBCXX_USE_CXX11_ABI)
+    return ["-O2", "-std=c++17", f"-D_GLIBCXX_USE_CXX11_ABI={abi}",
+            "-Iruntime/include", "-Idialect/include"] + [
+        f"-I{p}" for p in cpp_extension.include_paths()]
+
+
+def link_torch(out, objects, binary):
+    """`objects` linked with libattnrt and this machine's PyTorch libtorch."""
+    from torch.utils import cpp_extension
     libs = cpp_extension.library_paths()
     runtime = os.path.abspath(os.path.join(out, "runtime"))
     sh(["g++", *objects, "-o", binary, f"-L{runtime}", "-lattnrt",
         *[f"-L{p}" for p in libs], "-ltorch", "-ltorch_cpu", "-lc10",
-        f"-Wl,-rpath,{runtime}:{':'.join(libs)}"], cwd=ROOT)
+        "-lpthread", f"-Wl,-rpath,{runtime}:{':'.join(libs)}"], cwd=ROOT)
     return binary
+
+
+def build_bench(out):
+    """attn-bench against this machine's PyTorch libtorch."""
+    flags = torch_flags() + ['-DATTN_COMPILE="attn-compile"',
+                             "-Itools/attn-bench"]
+    objects = compile_objects(os.path.join(out, "obj"), BENCH_SOURCES, flags)
+    return link_torch(out, objects, os.path.join(out, "attn-bench-local"))
+
+
+def build_tests(out):
+    """The `gpu` label's programs against this machine's PyTorch libtorch,
+    configured as the build that compiled their modules was."""
+    tests = os.path.join(out, "tests")
+    config = json.load(open(os.path.join(tests, "config.json")))
+    gtest = os.path.abspath(os.path.join(tests, "gtest"))
+    flags = torch_flags() + [
+        f"-I{gtest}", f"-I{gtest}/include", "-Itest/reference",
+        "-DATTN_TEST_GPU=1",
+        f'-DATTN_CUDA_TOOLKIT="{config["cuda_toolkit"]}"',
+        '-DATTN_COMPILE="attn-compile"',
+        f'-DATTN_TEST_CACHE="{os.path.join(tests, "cache")}"']
+    objdir = os.path.join(tests, "obj")
+    common = compile_objects(
+        objdir, TEST_SOURCES + [f"{gtest}/src/gtest-all.cc",
+                                f"{gtest}/src/gtest_main.cc"], flags)
+    mains = compile_objects(objdir, [f"test/reference/{name}.cpp"
+                                     for name in GPU_TESTS], flags)
+    return [link_torch(out, common + [main], os.path.join(tests, name))
+            for name, main in zip(GPU_TESTS, mains)]
+
+
+def run_tests(out):
+    """The `gpu` label's tests; (passed, failed, skipped) summed."""
+    tests = os.path.join(out, "tests")
+    env = dict(os.environ,
+               ATTN_TEST_LIBRARIES=os.path.join(tests, "libraries"))
+    counts = [0, 0, 0]
+    for binary in build_tests(out):
+        report = binary + ".json"
+        subprocess.run([binary, f"--gtest_output=json:{report}"], env=env)
+        if not os.path.exists(report):  # crashed before writing it
+            counts[1] += 1
+            continue
+        for suite in json.load(open(report))["testsuites"]:
+            for test in suite["testsuite"]:
+                if test.get("failures"):
+                    counts[1] += 1
+                elif test.get("result") == "SKIPPED":
+                    counts[2] += 1
+                else:
+                    counts[0] += 1
+    return counts
 
 
 def anchor_rows(text):
@@ -98,7 +202,11 @@ def anchor_rows(text):
 
 def run(out):
     out = os.path.abspath(out)
-    status = 0
+    print("== the gpu label: reference tests against libtorch (float64)",
+          flush=True)
+    passed, failed, skipped = run_tests(out)
+    # On the GPU machine a skip means a test could not run: a failure here.
+    status = int(failed + skipped > 0)
     print("== kernels_gpu.py: checks, then kernel benchmarks", flush=True)
     status |= subprocess.run(
         [sys.executable, os.path.join(ROOT, "tools", "gpu", "kernels_gpu.py"),
@@ -121,7 +229,9 @@ def run(out):
     theirs = anchor_rows(anchors.stdout)
     ours = json.load(open(result)) if os.path.exists(result) else []
     by_case = {(r["case"], r["n"]): r for r in ours}
-    print("\nattn (attn-bench, whole calls) next to the anchors, same run; "
+    print(f"\ngpu label (reference tests): {passed} passed, {failed} failed,"
+          f" {skipped} skipped")
+    print("attn (attn-bench, whole calls) next to the anchors, same run; "
           "TF/s useful")
     print(f"{'case':12s} {'N':>6s} {'attn ms':>8s} {'TF/s':>7s}  "
           f"{'anchor':18s} {'ms':>8s} {'TF/s':>7s} {'attn/anchor':>11s}")

@@ -11,7 +11,8 @@
 // on the GPU too: each becomes a grid of threads, one per point of its
 // parallel dimensions, each thread running the reductions as loops with
 // its outputs in registers. Correct for every op whose outputs are indexed
-// by parallel dimensions; dense products are not on tensor cores this way.
+// by parallel dimensions; dense products on tensor cores are
+// attn-matmul-to-tensor-cores', which runs first.
 //
 // The host side of a function then only allocates, frees and copies
 // buffers, and launches: those buffers are device memory.

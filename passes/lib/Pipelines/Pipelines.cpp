@@ -110,6 +110,7 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
   buildBufferizationPipeline(pm);
 
   OpPassManager &fn = pm.nest<func::FuncOp>();
+  fn.addPass(createMatmulToTensorCores());
   MapLoopsToGPUOptions map;
   map.lanesPerIteration = 32;
   fn.addPass(createMapLoopsToGPU(map));

@@ -131,6 +131,33 @@ def ConvertTilesToGPU : Pass<"attn-convert-tiles-to-gpu", "func::FuncOp"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def MatmulToTensorCores : Pass<"attn-matmul-to-tensor-cores", "func::FuncOp"> {
+  let summary = "Puts the host's linalg.matmul ops on tensor cores (3xTF32)";
+  let description = [{
+    Each linalg.matmul of the host (outside gpu.launch and scf.forall; on
+    memrefs; default indexing maps; A and B in f32, bf16 or f16; C in f32),
+    C += A B, becomes a gpu.launch: a block of 4 warps per 64 x 64 tile of
+    C, each warp 32 x 32 of it as mma.sync.m16n8k8 TF32 accumulators; K in
+    steps of 32 staged through dynamic shared memory as f32 (zeros past
+    the operands' ends: any M, N, K), the next step's elements loaded into
+    registers during this step's products. An f32 operand x is split into
+    big + small TF32 parts and a b computed as big big + big small + small
+    big ("3xTF32"), which keeps f32 accuracy; bf16 and f16 operands are
+    exact in TF32 and skip their small term. Where nothing else touches C
+    in between, a linalg.fill of C before the product becomes the
+    accumulators' first value, and an elementwise linalg.generic reading C
+    after it (into a buffer of its own) runs on the accumulators in the
+    kernel, C then being dropped. Other linalg ops are left to
+    attn-map-loops-to-gpu.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def MapLoopsToGPU : Pass<"attn-map-loops-to-gpu", "func::FuncOp"> {
   let summary = "Maps attn-tile's loop nests to gpu.launch; host memory to the device";
   let description = [{

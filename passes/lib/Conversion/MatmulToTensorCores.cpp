@@ -1,0 +1,424 @@
+//===- MatmulToTensorCores.cpp - the host's dense products on tensor cores ===//
+//
+// A linalg.matmul of the host (an encoder's projections, the classifier),
+// C[M, N] += A[M, K] B[K, N] with C in f32, becomes a gpu.launch of
+// tensor-core tiles:
+//
+// - a block of kWarps warps per kTileM x kTileN tile of C, each warp a
+//   kWarpM x kWarpN part of it as mma.sync.m16n8k8 accumulators (f32, in
+//   registers from C's first value to its last);
+// - K in steps of kTileK: the block stages A's [kTileM, kTileK] and B's
+//   [kTileK, kTileN] tiles into shared memory as f32 (zeros past the
+//   operands' ends, so any M, N, K), the next step's elements loaded into
+//   registers while this step's products run;
+// - the products in TF32 with f32 accuracy ("3xTF32"): an f32 x is
+//   big + small, big its top 19 bits (a TF32, exact) and small = x - big
+//   (exact) cut to a TF32 too; a b is then big(a) big(b) + big(a) small(b)
+//   + small(a) big(b), the terms dropped below f32's rounding (about 2^-22
+//   of |a b|). An operand of bf16 or f16 is exactly its big part: its
+//   small term is not computed.
+//
+// C's producer and consumer come into the kernel where nothing else
+// touches C: a linalg.fill of C before the product (a projection's zeros)
+// becomes the accumulators' first value instead of a memset and a read,
+// and an elementwise linalg.generic reading C after it (a projection's
+// bias) runs on the accumulators, writing its own output; C is then never
+// written at all.
+//
+// Ops of other forms (user-defined indexing maps, non-f32 results, tensor
+// semantics) are left as they are: attn-map-loops-to-gpu maps every linalg
+// op to CUDA cores.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GPUTiles.h"
+#include "attn/Conversion/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_MATMULTOTENSORCORES
+#include "attn/Conversion/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::gpu_tiles;
+
+namespace {
+
+constexpr int64_t kTileM = 64, kTileN = 64, kTileK = 32;
+constexpr int64_t kWarpM = 32, kWarpN = 32;
+constexpr int64_t kWarps = (kTileM / kWarpM) * (kTileN / kWarpN);
+constexpr int64_t kThreads = kWarps * kWarpLanes;
+/// mma.sync.m16n8k8 tiles of a warp's part of C.
+constexpr int64_t kMmaM = 16, kMmaN = 8, kMmaK = 8;
+constexpr int64_t kRowTiles = kWarpM / kMmaM, kColTiles = kWarpN / kMmaN;
+/// Shared rows padded so that a fragment's 32 lanes read 32 banks: A's
+/// lanes (row g, column t) at g * (kTileK + 4) + t, B's (row t, column g)
+/// at t * (kTileN + 8) + g.
+constexpr int64_t kPadA = 4, kPadB = 8;
+/// The low mantissa bits that TF32 does not have.
+constexpr int32_t kTf32Mask = static_cast<int32_t>(0xffffe000u);
+
+/// Whether `op` is a product this pass puts on tensor cores. Its sizes
+/// are static and not 0: the kernel clamps its reads into the operands.
+bool isTensorCoreMatmul(linalg::MatmulOp op) {
+  if (!op.hasPureBufferSemantics() || op.hasUserDefinedMaps() ||
+      op->getParentOfType<gpu::LaunchOp>() ||
+      op->getParentOfType<scf::ForallOp>())
+    return false;
+  for (int64_t size : op.getStaticLoopRanges())
+    if (ShapedType::isDynamic(size) || size == 0)
+      return false;
+  auto elem = [&](Value v) {
+    return cast<MemRefType>(v.getType()).getElementType();
+  };
+  auto tf32Exact = [](Type t) { return t.isF32() || t.isBF16() || t.isF16(); };
+  return tf32Exact(elem(op.getInputs()[0])) &&
+         tf32Exact(elem(op.getInputs()[1])) && elem(op.getOutputs()[0]).isF32();
+}
+
+/// Whether every op strictly between `from` and `to` (one block, `from`
+/// first) leaves existing memory alone: no effects, or allocations.
+bool leavesMemoryAlone(Operation *from, Operation *to) {
+  if (from->getBlock() != to->getBlock() || !from->isBeforeInBlock(to))
+    return false;
+  for (Operation *op = from->getNextNode(); op != to; op = op->getNextNode())
+    if (!isMemoryEffectFree(op) && !isa<memref::AllocOp>(op))
+      return false;
+  return true;
+}
+
+/// The fill of C that the product reads (C's only writer before it), or
+/// null.
+linalg::FillOp producerFill(linalg::MatmulOp op) {
+  Value c = op.getOutputs()[0];
+  for (Operation *user : c.getUsers()) {
+    auto fill = dyn_cast<linalg::FillOp>(user);
+    if (fill && fill.hasPureBufferSemantics() && fill.getOutputs()[0] == c &&
+        leavesMemoryAlone(fill, op))
+      return fill;
+  }
+  return nullptr;
+}
+
+/// The elementwise generic that reads C after the product and is C's only
+/// other reader, C and its output being buffers of their own
+/// (allocations): the kernel can compute it from the accumulators. Null
+/// otherwise.
+linalg::GenericOp elementwiseConsumer(linalg::MatmulOp op,
+                                      linalg::FillOp fill) {
+  Value c = op.getOutputs()[0];
+  if (!c.getDefiningOp<memref::AllocOp>())
+    return nullptr;
+  linalg::GenericOp consumer;
+  for (Operation *user : c.getUsers()) {
+    if (user == op || user == fill || isa<memref::DeallocOp>(user))
+      continue;
+    auto g = dyn_cast<linalg::GenericOp>(user);
+    if (!g || consumer)
+      return nullptr;
+    consumer = g;
+  }
+  if (!consumer || !consumer.hasPureBufferSemantics() ||
+      consumer.getNumLoops() != 2 || consumer.getNumParallelLoops() != 2 ||
+      consumer.getNumDpsInits() != 1 || !leavesMemoryAlone(op, consumer) ||
+      !consumer.getDpsInits()[0].getDefiningOp<memref::AllocOp>())
+    return nullptr;
+  for (OpOperand &operand : consumer->getOpOperands()) {
+    AffineMap map = consumer.getMatchingIndexingMap(&operand);
+    bool isC = operand.get() == c;
+    if (isC && (consumer.isDpsInit(&operand) || !map.isIdentity()))
+      return nullptr;
+    if (!map.isProjectedPermutation() ||
+        (consumer.isDpsInit(&operand) && !map.isIdentity()))
+      return nullptr;
+  }
+  return consumer;
+}
+
+struct MatmulEmitter : ScalarEmitter {
+  Value i32(int32_t v) {
+    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+  }
+  Value bits(Value f) {
+    return arith::BitcastOp::create(b, loc, b.getI32Type(), f);
+  }
+  Value tf32(Value f) {
+    return arith::AndIOp::create(b, loc, bits(f), i32(kTf32Mask));
+  }
+  /// An f32 as its big and small TF32 parts (i32 registers).
+  std::pair<Value, Value> split(Value f) {
+    Value big = tf32(f);
+    Value rest = arith::SubFOp::create(
+        b, loc, f, arith::BitcastOp::create(b, loc, b.getF32Type(), big));
+    return {big, tf32(rest)};
+  }
+  Value divi(Value a, int64_t c) {
+    return arith::DivUIOp::create(b, loc, a, idx(c));
+  }
+  Value remi(Value a, int64_t c) {
+    return arith::RemUIOp::create(b, loc, a, idx(c));
+  }
+  Value muli(Value a, int64_t c) {
+    return arith::MulIOp::create(b, loc, a, idx(c));
+  }
+  Value ult(Value a, Value c) { return cmp(arith::CmpIPredicate::ult, a, c); }
+  /// memref[row, col] as f32 where (row, col) lies inside it, else 0: the
+  /// address clamped into the operand, the value selected.
+  Value loadOrZero(Value memref, Value row, Value col, Value rows, Value cols) {
+    Value inside = andi(ult(row, rows), ult(col, cols));
+    Value r = arith::MinUIOp::create(b, loc, row, sub(rows, idx(1)));
+    Value c = arith::MinUIOp::create(b, loc, col, sub(cols, idx(1)));
+    return select(inside, load(memref, {r, c}), cst(0.0));
+  }
+  /// d = a b + c for one m16n8k8 TF32 tile.
+  SmallVector<Value> mma(ArrayRef<Value> a, ArrayRef<Value> bRegs,
+                         ArrayRef<Value> c) {
+    Type f32 = b.getF32Type();
+    auto result =
+        LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+    Value d = NVVM::MmaOp::create(
+        b, loc, result, a, bRegs, c, ArrayRef<int64_t>{kMmaM, kMmaN, kMmaK},
+        std::nullopt, std::nullopt,
+        std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::tf32,
+                                      NVVM::MMATypes::tf32},
+        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                       NVVM::MMALayout::col});
+    SmallVector<Value> out;
+    for (int64_t i = 0; i < 4; ++i)
+      out.push_back(LLVM::ExtractValueOp::create(b, loc, d, i));
+    return out;
+  }
+};
+
+/// One operand tile staged through shared memory: `rows` x `cols` of
+/// `src` from (row0, col0), each thread taking the elements at
+/// (thread / cols + i * kThreads / cols, thread % cols).
+struct Stage {
+  Value src, dst, srcRows, srcCols;
+  int64_t rows, cols;
+
+  int64_t perThread() const { return rows * cols / kThreads; }
+  /// This thread's elements of the tile at (row0, col0), in registers.
+  SmallVector<Value> load(MatmulEmitter &e, Value thread, Value row0,
+                          Value col0) const {
+    Value r = e.divi(thread, cols), c = e.remi(thread, cols);
+    SmallVector<Value> v;
+    for (int64_t i = 0; i < perThread(); ++i)
+      v.push_back(e.loadOrZero(src, e.add(row0, e.add(r, i * kThreads / cols)),
+                               e.add(col0, c), srcRows, srcCols));
+    return v;
+  }
+  void store(MatmulEmitter &e, Value thread, ArrayRef<Value> v) const {
+    Value r = e.divi(thread, cols), c = e.remi(thread, cols);
+    for (int64_t i = 0; i < perThread(); ++i)
+      memref::StoreOp::create(e.b, e.loc, v[i], dst,
+                              ValueRange{e.add(r, i * kThreads / cols), c});
+  }
+};
+
+/// The consumer's payload at (row, col), C's element being `sum`, stored
+/// into its output.
+void storeConsumer(MatmulEmitter &e, linalg::GenericOp consumer, Value c,
+                   Value sum, Value row, Value col) {
+  Value ij[2] = {row, col};
+  auto indices = [&](OpOperand &operand) {
+    AffineMap map = consumer.getMatchingIndexingMap(&operand);
+    SmallVector<Value> v;
+    for (unsigned r = 0; r < map.getNumResults(); ++r)
+      v.push_back(ij[map.getDimPosition(r)]);
+    return v;
+  };
+  Block &body = consumer->getRegion(0).front();
+  IRMapping map;
+  for (OpOperand &operand : consumer->getOpOperands()) {
+    BlockArgument arg = body.getArgument(operand.getOperandNumber());
+    Value v = operand.get();
+    if (v == c)
+      map.map(arg, sum);
+    else if (!isa<MemRefType>(v.getType()))
+      map.map(arg, v); // a scalar
+    else if (!arg.use_empty())
+      map.map(arg, memref::LoadOp::create(e.b, e.loc, v, indices(operand)));
+  }
+  for (Operation &nested : body.without_terminator()) {
+    if (auto index = dyn_cast<linalg::IndexOp>(nested)) {
+      map.map(index.getResult(), ij[index.getDim()]);
+      continue;
+    }
+    e.b.clone(nested, map);
+  }
+  OpOperand &out = *consumer.getDpsInitOperand(0);
+  memref::StoreOp::create(
+      e.b, e.loc, map.lookupOrDefault(body.getTerminator()->getOperand(0)),
+      out.get(), indices(out));
+}
+
+void lowerMatmul(linalg::MatmulOp op) {
+  Value a = op.getInputs()[0], bm = op.getInputs()[1], c = op.getOutputs()[0];
+  bool aSmall = cast<MemRefType>(a.getType()).getElementType().isF32();
+  bool bSmall = cast<MemRefType>(bm.getType()).getElementType().isF32();
+  linalg::FillOp fill = producerFill(op);
+  linalg::GenericOp consumer = elementwiseConsumer(op, fill);
+  // With a consumer, the kernel runs where it did: its output may be
+  // allocated after the product.
+  OpBuilder b(consumer ? consumer.getOperation() : op.getOperation());
+  MatmulEmitter e{{b, op.getLoc()}};
+  Value m = e.dim(a, 0), k = e.dim(a, 1), n = e.dim(bm, 1);
+  Value blocksN = arith::CeilDivUIOp::create(b, e.loc, n, e.idx(kTileN));
+  Value blocksM = arith::CeilDivUIOp::create(b, e.loc, m, e.idx(kTileM));
+  Value one = e.idx(1);
+  int64_t bytesA = kTileM * (kTileK + kPadA) * 4;
+  int64_t bytesB = kTileK * (kTileN + kPadB) * 4;
+  auto launch = gpu::LaunchOp::create(
+      b, e.loc, blocksN, blocksM, one, e.idx(kThreads), one, one,
+      e.i32(static_cast<int32_t>(bytesA + bytesB)));
+  b.setInsertionPointToStart(&launch.getBody().front());
+
+  Type f32 = b.getF32Type();
+  Value thread = launch.getThreadIds().x;
+  Value warp = e.divi(thread, kWarpLanes), lane = e.remi(thread, kWarpLanes);
+  Value g = e.divi(lane, 4), t = e.remi(lane, 4);
+  Value m0 = e.muli(launch.getBlockIds().y, kTileM);
+  Value n0 = e.muli(launch.getBlockIds().x, kTileN);
+  Value wm = e.muli(e.divi(warp, kTileN / kWarpN), kWarpM);
+  Value wn = e.muli(e.remi(warp, kTileN / kWarpN), kWarpN);
+  Value sharedA =
+      sharedBuffer(b, e.loc, {kTileM, kTileK + kPadA}, f32, e.idx(0));
+  Value sharedB =
+      sharedBuffer(b, e.loc, {kTileK, kTileN + kPadB}, f32, e.idx(bytesA));
+  Stage stageA{a, sharedA, m, k, kTileM, kTileK};
+  Stage stageB{bm, sharedB, k, n, kTileK, kTileN};
+
+  // This lane's elements of C: accumulator tile (mt, nt) holds rows
+  // m0 + wm + 16 mt + g (+ 8 for registers 2, 3) and columns
+  // n0 + wn + 8 nt + 2 t (+ 1 for registers 1, 3).
+  auto cIndex = [&](int64_t mt, int64_t nt, int64_t r) {
+    return std::pair{
+        e.add(e.add(m0, wm), e.add(g, kMmaM * mt + 8 * (r / 2))),
+        e.add(e.add(n0, wn), e.add(e.muli(t, 2), kMmaN * nt + r % 2))};
+  };
+  SmallVector<Value> acc;
+  Value filled;
+  if (fill) {
+    filled = fill.getInputs()[0];
+    if (!filled.getType().isF32())
+      filled = arith::ExtFOp::create(b, e.loc, f32, filled);
+  }
+  for (int64_t mt = 0; mt < kRowTiles; ++mt)
+    for (int64_t nt = 0; nt < kColTiles; ++nt)
+      for (int64_t r = 0; r < 4; ++r) {
+        auto [row, col] = cIndex(mt, nt, r);
+        acc.push_back(filled ? filled : e.loadOrZero(c, row, col, m, n));
+      }
+
+  // Step i stages the tile loaded in step i - 1 and loads step i + 1's.
+  SmallVector<Value> first = stageA.load(e, thread, m0, e.idx(0));
+  llvm::append_range(first, stageB.load(e, thread, e.idx(0), n0));
+  size_t perA = stageA.perThread();
+  SmallVector<Value> init(first);
+  llvm::append_range(init, acc);
+  Value steps = arith::CeilDivUIOp::create(b, e.loc, k, e.idx(kTileK));
+  ValueRange results =
+      e.loop(e.idx(0), steps, init, [&](Value step, ValueRange args) {
+        SmallVector<Value> loaded(args.take_front(first.size()));
+        stageA.store(e, thread, ArrayRef<Value>(loaded).take_front(perA));
+        stageB.store(e, thread, ArrayRef<Value>(loaded).drop_front(perA));
+        gpu::BarrierOp::create(b, e.loc);
+        Value k1 = e.muli(e.add(step, 1), kTileK);
+        SmallVector<Value> next = stageA.load(e, thread, m0, k1);
+        llvm::append_range(next, stageB.load(e, thread, k1, n0));
+        SmallVector<Value> sums(args.drop_front(first.size()));
+        for (int64_t kk = 0; kk < kTileK; kk += kMmaK) {
+          // A fragment: (g, t), (g + 8, t), (g, t + 4), (g + 8, t + 4).
+          SmallVector<SmallVector<Value>> aBig(kRowTiles), aLow(kRowTiles);
+          for (int64_t mt = 0; mt < kRowTiles; ++mt)
+            for (int64_t r = 0; r < 4; ++r) {
+              Value x = memref::LoadOp::create(
+                  b, e.loc, stageA.dst,
+                  ValueRange{e.add(wm, e.add(g, kMmaM * mt + 8 * (r % 2))),
+                             e.add(t, kk + 4 * (r / 2))});
+              auto [big, small] = e.split(x);
+              aBig[mt].push_back(big);
+              aLow[mt].push_back(small);
+            }
+          // B fragment: (t, g), (t + 4, g).
+          for (int64_t nt = 0; nt < kColTiles; ++nt) {
+            SmallVector<Value> bBig, bLow;
+            for (int64_t r = 0; r < 2; ++r) {
+              Value x = memref::LoadOp::create(
+                  b, e.loc, stageB.dst,
+                  ValueRange{e.add(t, kk + 4 * r),
+                             e.add(wn, e.add(g, kMmaN * nt))});
+              auto [big, small] = e.split(x);
+              bBig.push_back(big);
+              bLow.push_back(small);
+            }
+            for (int64_t mt = 0; mt < kRowTiles; ++mt) {
+              MutableArrayRef<Value> tile(&sums[(mt * kColTiles + nt) * 4], 4);
+              SmallVector<Value> d(tile.begin(), tile.end());
+              // The small terms first: they are the smaller addends.
+              if (aSmall)
+                d = e.mma(aLow[mt], bBig, d);
+              if (bSmall)
+                d = e.mma(aBig[mt], bLow, d);
+              d = e.mma(aBig[mt], bBig, d);
+              llvm::copy(d, tile.begin());
+            }
+          }
+        }
+        // Every warp is done with the stage before it is overwritten.
+        gpu::BarrierOp::create(b, e.loc);
+        SmallVector<Value> yielded(next);
+        llvm::append_range(yielded, sums);
+        return yielded;
+      });
+
+  ValueRange sums = results.drop_front(first.size());
+  for (int64_t mt = 0; mt < kRowTiles; ++mt)
+    for (int64_t nt = 0; nt < kColTiles; ++nt)
+      for (int64_t r = 0; r < 4; ++r) {
+        auto [row, col] = cIndex(mt, nt, r);
+        Value sum = sums[(mt * kColTiles + nt) * 4 + r];
+        e.ifThen(e.andi(e.ult(row, m), e.ult(col, n)), [&] {
+          if (consumer)
+            storeConsumer(e, consumer, c, sum, row, col);
+          else
+            memref::StoreOp::create(b, e.loc, sum, c, ValueRange{row, col});
+        });
+      }
+  gpu::TerminatorOp::create(b, e.loc);
+
+  op->erase();
+  if (fill)
+    fill->erase();
+  if (consumer) {
+    // C is written by no one now: its buffer goes with its frees.
+    consumer->erase();
+    Operation *alloc = c.getDefiningOp();
+    for (Operation *user : llvm::make_early_inc_range(c.getUsers()))
+      if (isa<memref::DeallocOp>(user))
+        user->erase();
+    if (c.use_empty())
+      alloc->erase();
+  }
+}
+
+struct MatmulToTensorCoresPass
+    : public mlir::attn::impl::MatmulToTensorCoresBase<
+          MatmulToTensorCoresPass> {
+  void runOnOperation() override {
+    SmallVector<linalg::MatmulOp> ops;
+    getOperation().walk([&](linalg::MatmulOp op) {
+      if (isTensorCoreMatmul(op))
+        ops.push_back(op);
+    });
+    for (linalg::MatmulOp op : ops)
+      lowerMatmul(op);
+  }
+};
+
+} // namespace

@@ -1,0 +1,127 @@
+// The host's linalg.matmul ops on tensor cores: a 4-warp block per 64 x 64
+// tile of C, K in steps of 32 through shared memory, mma.sync.m16n8k8 in
+// TF32 -- three products per tile for f32 operands (3xTF32), one for bf16.
+// A fill of C before the product and an elementwise consumer after it run
+// in the kernel.
+// RUN: attn-opt %s --attn-matmul-to-tensor-cores --canonicalize --cse | FileCheck %s
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#col = affine_map<(d0, d1) -> (d1)>
+
+// A projection as attn-convert-encoder-to-linalg writes it, bufferized: C
+// is zeros, the bias added by a generic into a buffer of its own.
+// CHECK-LABEL: func.func @project(
+// CHECK-SAME: %[[X:[^:]*]]: memref<135x70xf32>, %[[W:[^:]*]]: memref<70x130xf32>, %[[BIAS:[^:]*]]: memref<130xf32>
+// CHECK-NOT: linalg.fill
+// CHECK: %[[Y:.*]] = memref.alloc(){{.*}} : memref<135x130xf32>
+// CHECK-NOT: memref.alloc
+// CHECK: gpu.launch blocks(%[[BX:.*]], %[[BY:.*]], %{{.*}}) in (%{{.*}} = %c3, %{{.*}} = %c3, %{{.*}} = %c1) threads(%[[TX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c128, %{{.*}} = %c1, %{{.*}} = %c1) dynamic_shared_memory_size %c18432_i32
+// CHECK:   %[[SMEM:.*]] = gpu.dynamic_shared_memory
+// CHECK:   %[[AS:.*]] = memref.view %[[SMEM]][%c0][] {{.*}} to memref<64x36xf32, #gpu.address_space<workgroup>>
+// CHECK:   %[[BS:.*]] = memref.view %[[SMEM]][%c9216][] {{.*}} to memref<32x72xf32, #gpu.address_space<workgroup>>
+// CHECK-NOT: memref.load %[[Y]]
+// The first K step's elements, 16 of A and 16 of B per thread.
+// CHECK-COUNT-16: memref.load %[[X]]
+// CHECK-COUNT-16: memref.load %[[W]]
+// CHECK:   scf.for %{{.*}} = %c0 to %c3 step %c1 iter_args({{.*}}%{{.*}} = %cst, {{.*}}) -> (f32,
+// CHECK-COUNT-16: memref.store %{{.*}}, %[[AS]]
+// CHECK-COUNT-16: memref.store %{{.*}}, %[[BS]]
+// CHECK:     gpu.barrier
+// The next step's elements while this one's products run.
+// CHECK-COUNT-16: memref.load %[[X]]
+// CHECK-COUNT-16: memref.load %[[W]]
+// Fragments split into TF32 parts: the top 19 bits, and the rest's.
+// CHECK:     %[[BITS:.*]] = arith.bitcast %{{.*}} : f32 to i32
+// CHECK:     %[[BIG:.*]] = arith.andi %[[BITS]], %c-8192_i32
+// CHECK:     %[[BIGF:.*]] = arith.bitcast %[[BIG]] : i32 to f32
+// CHECK:     arith.subf %{{.*}}, %[[BIGF]]
+// Four k-steps of 8, each 2 x 4 tiles of three products.
+// CHECK-COUNT-96: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>, multiplicandBPtxType = #nvvm.mma_type<tf32>, shape = #nvvm.shape<m = 16, n = 8, k = 8>
+// CHECK-NOT: nvvm.mma.sync
+// CHECK:     gpu.barrier
+// CHECK:     scf.yield
+// The bias added to each accumulator, stored once into the output.
+// CHECK:   scf.if
+// CHECK:     %[[B0:.*]] = memref.load %[[BIAS]]
+// CHECK:     %[[V:.*]] = arith.addf %{{.*}}, %[[B0]] : f32
+// CHECK:     memref.store %[[V]], %[[Y]]
+// CHECK-COUNT-31: memref.store %{{.*}}, %[[Y]]
+// CHECK-NOT: memref.store
+// CHECK:   gpu.terminator
+// CHECK-NOT: linalg.
+// CHECK-NOT: memref.dealloc
+// CHECK: return %[[Y]]
+func.func @project(%x: memref<135x70xf32>, %w: memref<70x130xf32>, %bias: memref<130xf32>) -> memref<135x130xf32> {
+  %zero = arith.constant 0.0 : f32
+  %acc = memref.alloc() : memref<135x130xf32>
+  linalg.fill ins(%zero : f32) outs(%acc : memref<135x130xf32>)
+  linalg.matmul ins(%x, %w : memref<135x70xf32>, memref<70x130xf32>) outs(%acc : memref<135x130xf32>)
+  %y = memref.alloc() : memref<135x130xf32>
+  linalg.generic {indexing_maps = [#id, #col, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%acc, %bias : memref<135x130xf32>, memref<130xf32>) outs(%y : memref<135x130xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %s = arith.addf %a, %b : f32
+    linalg.yield %s : f32
+  }
+  memref.dealloc %acc : memref<135x130xf32>
+  return %y : memref<135x130xf32>
+}
+
+// C += A B on a C of the caller: read first, written last. bf16 operands
+// are TF32 already: one product per tile.
+// CHECK-LABEL: func.func @accumulate_bf16(
+// CHECK-SAME: %{{[^:]*}}: memref<64x48xbf16>, %{{[^:]*}}: memref<48x8xbf16>, %[[C:[^:]*]]: memref<64x8xf32>
+// CHECK: gpu.launch
+// CHECK-COUNT-32: memref.load %[[C]]
+// CHECK: scf.for
+// CHECK-COUNT-32: nvvm.mma.sync
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: scf.yield
+// CHECK-COUNT-32: memref.store %{{.*}}, %[[C]]
+// CHECK-NOT: linalg.matmul
+func.func @accumulate_bf16(%a: memref<64x48xbf16>, %b: memref<48x8xbf16>, %c: memref<64x8xf32>) {
+  linalg.matmul ins(%a, %b : memref<64x48xbf16>, memref<48x8xbf16>) outs(%c : memref<64x8xf32>)
+  return
+}
+
+// The consumer stays a generic where memory is written between it and the
+// product (it could read what was written); then C is stored.
+// CHECK-LABEL: func.func @consumer_after_a_write(
+// CHECK: %[[ACC:.*]] = memref.alloc()
+// CHECK: gpu.launch
+// CHECK: scf.for
+// CHECK: scf.yield
+// CHECK: memref.store %{{.*}}, %[[ACC]][
+// CHECK: gpu.terminator
+// CHECK: memref.copy
+// CHECK: linalg.generic
+// CHECK-SAME: ins(%[[ACC]], %{{.*}} : memref<64x64xf32>, memref<64xf32>)
+func.func @consumer_after_a_write(%x: memref<64x64xf32>, %w: memref<64x64xf32>, %bias: memref<64xf32>, %other: memref<64xf32>, %y: memref<64x64xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %acc = memref.alloc() : memref<64x64xf32>
+  linalg.fill ins(%zero : f32) outs(%acc : memref<64x64xf32>)
+  linalg.matmul ins(%x, %w : memref<64x64xf32>, memref<64x64xf32>) outs(%acc : memref<64x64xf32>)
+  memref.copy %other, %bias : memref<64xf32> to memref<64xf32>
+  linalg.generic {indexing_maps = [#id, #col, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%acc, %bias : memref<64x64xf32>, memref<64xf32>) outs(%y : memref<64x64xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %s = arith.addf %a, %b : f32
+    linalg.yield %s : f32
+  }
+  memref.dealloc %acc : memref<64x64xf32>
+  return
+}
+
+// Left to attn-map-loops-to-gpu: a bf16 C; a dynamic size; a product on
+// tensors.
+// CHECK-LABEL: func.func @left_alone(
+// CHECK-NOT: gpu.launch
+// CHECK: linalg.matmul
+// CHECK: linalg.matmul
+// CHECK: linalg.matmul
+func.func @left_alone(%a: memref<8x8xbf16>, %b: memref<8x8xbf16>, %c: memref<8x8xbf16>, %d: memref<?x8xf32>, %e: memref<8x8xf32>, %f: memref<?x8xf32>, %t: tensor<8x8xf32>) -> tensor<8x8xf32> {
+  linalg.matmul ins(%a, %b : memref<8x8xbf16>, memref<8x8xbf16>) outs(%c : memref<8x8xbf16>)
+  linalg.matmul ins(%d, %e : memref<?x8xf32>, memref<8x8xf32>) outs(%f : memref<?x8xf32>)
+  %r = linalg.matmul ins(%t, %t : tensor<8x8xf32>, tensor<8x8xf32>) outs(%t : tensor<8x8xf32>) -> tensor<8x8xf32>
+  return %r : tensor<8x8xf32>
+}

@@ -25,7 +25,8 @@ mask is full). attn.linear (elu + 1) counts 4 * B * H * N * D^2, as the
 anchors script does for eager PyTorch (non-causal). attn.ssm (S4D, f32) is
 checked against its definition as a convolution (FFT, float64) and timed
 next to eager PyTorch S4D (Vandermonde kernel, FFT convolution) in the same
-run.
+run. attn.project (x @ w + b; tensor cores, 3xTF32 for f32) is checked
+against float64 and timed next to cuBLAS (torch.addmm) in f32 and in TF32.
 """
 import json
 import math
@@ -136,6 +137,19 @@ SSM_CHECKS = [
 SSM_BENCH = [("ssm_n2048", 32, 2048, 256, 64, False, False),
              ("ssm_bi_n2048", 32, 2048, 256, 64, True, False)]
 
+# Projections (attn.project, x @ w + b: the host's dense products, on
+# tensor cores in 3xTF32 for f32): (name, leading dims of x, Din, Dout,
+# dtype).
+PROJECT_CHECKS = [
+    ("project_f32_m135_k70_n130", (3, 45), 70, 130, "f32"),
+    ("project_f32_m7_k32_n10", (7,), 32, 10, "f32"),
+    ("project_f32_m1000_k256_n1000", (4, 250), 256, 1000, "f32"),
+    ("project_bf16_m135_k70_n130", (3, 45), 70, 130, "bf16"),
+]
+# ListOps-sized encoder products: 24 x 2048 rows, width 256, FFN 1024.
+PROJECT_BENCH = [(f"project_m49152_k{k}_n{n}", (24, 2048), k, n, "f32")
+                 for k, n in ((256, 256), (256, 1024), (1024, 256))]
+
 
 def mask_ir(kind, block, padded, batch):
     if kind == "none":
@@ -224,6 +238,16 @@ def ssm_module_for(case):
             f"  return %y : {x}\n}}\n")
 
 
+def project_module_for(case):
+    name, lead, din, dout, dt = case
+    shape = "x".join(map(str, lead))
+    x, y = f"tensor<{shape}x{din}x{dt}>", f"tensor<{shape}x{dout}x{dt}>"
+    w, bias = f"tensor<{din}x{dout}x{dt}>", f"tensor<{dout}x{dt}>"
+    return (f"func.func @{name}(%x: {x}, %w: {w}, %b: {bias}) -> {y} {{\n"
+            f"  %y = attn.project %x, %w, %b : {x}, {w}, {bias} -> {y}\n"
+            f"  return %y : {y}\n}}\n")
+
+
 def kept_pairs(build, path, case):
     """Kept (query, key) pairs per (batch, head), from the schedule."""
     name, b, h, n, d, dt, kind, block, padded = case[:9]
@@ -295,6 +319,13 @@ def prepare(build, out):
             manifest.append(dict(op="ssm", role=role, name=name, B=b, N=n,
                                  H=h, S=st, bidirectional=bi, padded=padded,
                                  dtype="f32"))
+    for role, cases in (("check", PROJECT_CHECKS), ("bench", PROJECT_BENCH)):
+        for case in cases:
+            name, lead, din, dout, dt = case
+            compile_case(name, project_module_for(case), 64, 64, 16)
+            manifest.append(dict(op="project", role=role, name=name,
+                                 lead=list(lead), Din=din, Dout=dout,
+                                 dtype=dt, padded=False))
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
 
@@ -458,6 +489,44 @@ def run(build, out, only=""):
             times.append(start.elapsed_time(end))
         return sorted(times)[len(times) // 2]
 
+    project_rows = []
+
+    def project_case(c, lib, dt):
+        """Checks or times one attn.project case; 1 if its check failed."""
+        lead, din, dout = c["lead"], c["Din"], c["Dout"]
+        # Rows of mixed magnitudes: sums that f32 must carry.
+        x = (torch.randn(*lead, din, device=dev) *
+             torch.rand(*lead, 1, device=dev) * 100).to(dt)
+        w = torch.randn(din, dout, device=dev).to(dt)
+        bias = torch.randn(dout, device=dev).to(dt)
+        y = torch.empty(*lead, dout, device=dev, dtype=dt)
+        attn_call = bind(lib, c["name"], [x, w, bias, y])
+        if c["role"] == "check":
+            attn_call()
+            torch.cuda.synchronize()
+            ref = x.double() @ w.double() + bias.double()
+            err = ((y.double() - ref).norm() / ref.norm()).item()
+            tol = 1e-4 if c["dtype"] == "f32" else 2e-2
+            ok = err < tol and not torch.isnan(y).any().item()
+            print(f"check {c['name']:28s} rel err {err:.2e} "
+                  f"(< {tol:g}) {'ok' if ok else 'FAILED'}", flush=True)
+            return int(not ok)
+        flop = 2.0 * math.prod(lead) * din * dout
+        x2 = x.reshape(-1, din)
+        ms = median_ms(attn_call)
+        kernel_ms = device_ms(attn_call, c["name"])
+        # cuBLAS in f32, then in TF32 (one term: about 1e-3 of f32's
+        # accuracy), the same product with its bias.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        f32_ms = median_ms(lambda: torch.addmm(bias, x2, w))
+        torch.backends.cuda.matmul.allow_tf32 = True
+        tf32_ms = median_ms(lambda: torch.addmm(bias, x2, w))
+        torch.backends.cuda.matmul.allow_tf32 = False
+        project_rows.append((f"{c['name']}", ms, kernel_ms, f32_ms, tf32_ms,
+                             flop))
+        print(f"bench {c['name']} {ms:.3f} ms", flush=True)
+        return 0
+
     failures = 0
     rows = []
     ssm_rows = []
@@ -465,9 +534,12 @@ def run(build, out, only=""):
         if only not in c["name"]:
             continue
         lib = ctypes.CDLL(os.path.join(out, c["name"] + ".so"))
-        b, h, n = c["B"], c["H"], c["N"]
         dt = dtypes[c["dtype"]]
         torch.manual_seed(int.from_bytes(os.urandom(4), "little"))
+        if c["op"] == "project":
+            failures += project_case(c, lib, dt)
+            continue
+        b, h, n = c["B"], c["H"], c["N"]
         lengths = None
         if c["padded"]:
             lengths = torch.tensor([n, n // 3 + 1][:b] + [n] * max(0, b - 2),
@@ -542,6 +614,14 @@ def run(build, out, only=""):
     for r in ssm_rows:
         print(f"{r[0]:44s} {r[1]:6d} {r[2]:8.3f} {r[3]:8.3f} {r[4]:8.3f} "
               f"{r[4] / r[2]:6.2f}x")
+    if project_rows:
+        print(f"{'attn.project, f32 (3xTF32), TF/s':36s} {'call ms':>8s} "
+              f"{'TF/s':>6s} {'kern ms':>8s} {'TF/s':>6s} "
+              f"{'cuBLAS f32':>10s} {'TF/s':>6s} {'TF32':>7s} {'TF/s':>6s}")
+    for name, ms, kern, f32, tf32, flop in project_rows:
+        tf = lambda t: flop / t / 1e9
+        print(f"{name:36s} {ms:8.3f} {tf(ms):6.1f} {kern:8.3f} {tf(kern):6.1f}"
+              f" {f32:10.3f} {tf(f32):6.1f} {tf32:7.3f} {tf(tf32):6.1f}")
     return 1 if failures else 0
 
 

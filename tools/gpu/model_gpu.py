@@ -6,11 +6,18 @@ for the CPU.
                       examples/MODEL.mlir (default: every example model) with
                       attn-compile for the CPU and for the GPU into OUT, and
                       copies the CPU libraries' OpenMP runtime beside them
+  model_gpu.py prepare-gpu BUILD OUT [MODEL...]  the GPU libraries only
   model_gpu.py run BUILD OUT [MODEL...]       (on the GPU machine) calls each
                       model's forward function on fresh random inputs and
                       parameters (drawn as each parameter's initialisation
                       says, perturbed so that nothing is special) on both
                       targets and compares every result; prints a table last
+  model_gpu.py compare BUILD BEFORE AFTER [MODEL...]
+                      (on the GPU machine) the GPU libraries of two
+                      compilers (prepare-gpu into BEFORE and AFTER) on the
+                      same fresh inputs: AFTER's results checked against
+                      BEFORE's, both timed in the same run (the CPU build
+                      takes minutes per model there)
 
 The CPU pipeline's kernels are checked against libtorch in float64 by the
 reference tests; this check carries that to the GPU pipeline end to end
@@ -33,10 +40,10 @@ OPENMP = "/usr/lib/llvm-22/lib/libomp.so.5"
 TOLERANCE = 1e-4
 
 
-def prepare(build, out, models):
+def prepare(build, out, models, targets=("cpu", "gpu")):
     os.makedirs(out, exist_ok=True)
     for m in models or MODELS:
-        for target in ("cpu", "gpu"):
+        for target in targets:
             print(f"compiling {m} for the {target}", flush=True)
             subprocess.run([f"{build}/tools/attn-compile/attn-compile",
                             os.path.join(EXAMPLES, m + ".mlir"), "-o",
@@ -128,12 +135,28 @@ def call(lib, fn, args, results, sync):
     return time.perf_counter() - start
 
 
-def run(build, out, only=()):
-    import torch
+def load_runtime(build, out):
     ctypes.CDLL(os.path.join(out, os.path.basename(OPENMP)),
                 mode=ctypes.RTLD_GLOBAL)
     ctypes.CDLL(os.path.join(build, "runtime", "libattnrt.so"),
                 mode=ctypes.RTLD_GLOBAL)
+
+
+def check(model, name, err, failures):
+    ok = err < TOLERANCE and err == err
+    print(f"check {model} {name:10s} rel err {err:.2e} "
+          f"(< {TOLERANCE:g}) {'ok' if ok else 'FAILED'}", flush=True)
+    return failures + (not ok)
+
+
+def rel_err(out, ref):
+    return ((out.cpu().double() - ref.cpu().double()).norm() /
+            ref.cpu().double().norm()).item()
+
+
+def run(build, out, only=()):
+    import torch
+    load_runtime(build, out)
     print("device:", torch.cuda.get_device_name(), "torch", torch.__version__)
     torch.manual_seed(int.from_bytes(os.urandom(4), "little"))
     rows, failures = [], 0
@@ -156,12 +179,7 @@ def run(build, out, only=()):
         gpu_s = sorted(call(gpu, "forward", dev_args, dev_out,
                             torch.cuda.synchronize) for _ in range(3))[1]
         for (name, _), h, d in zip(results, host_out, dev_out):
-            err = ((d.cpu().double() - h.double()).norm() /
-                   h.double().norm()).item()
-            ok = err < TOLERANCE and not torch.isnan(d).any().item()
-            failures += not ok
-            print(f"check {m} {name:10s} rel err {err:.2e} "
-                  f"(< {TOLERANCE:g}) {'ok' if ok else 'FAILED'}", flush=True)
+            failures = check(m, name, rel_err(d, h), failures)
         rows.append((m, cpu_s * 1e3, gpu_s * 1e3))
     print(f"{'model forward (f32)':24s} {'cpu ms':>9s} {'gpu ms':>9s}")
     for m, c, g in rows:
@@ -169,9 +187,49 @@ def run(build, out, only=()):
     return 1 if failures else 0
 
 
+def compare(build, before, after, only=()):
+    import torch
+    load_runtime(build, before)
+    print("device:", torch.cuda.get_device_name(), "torch", torch.__version__)
+    torch.manual_seed(int.from_bytes(os.urandom(4), "little"))
+    rows, failures = [], 0
+    for m in MODELS:
+        paths = [os.path.join(d, f"{m}.gpu.so") for d in (before, after)]
+        if (only and m not in only) or not all(map(os.path.exists, paths)):
+            continue
+        libs = [ctypes.CDLL(p) for p in paths]
+        items = signature(libs[0], "forward")
+        args = [a if isinstance(a, int) else a.cuda()
+                for a in inputs(items, torch)]
+        results = [dims for role, _, _, dims, _ in items if role == "result"]
+        outs = [[torch.empty(d, device="cuda") for d in results]
+                for _ in libs]
+        times = [[], []]
+        for _ in range(6):  # the first of each is a warm-up
+            for i, lib in enumerate(libs):
+                times[i].append(call(lib, "forward", args, outs[i],
+                                     torch.cuda.synchronize))
+        names = [name for role, name, _, _, _ in items if role == "result"]
+        for name, ref, new in zip(names, outs[0], outs[1]):
+            failures = check(m, name, rel_err(new, ref), failures)
+        rows.append((m, *(sorted(t[1:])[2] * 1e3 for t in times)))
+    print(f"{'model forward (f32, GPU)':24s} {'before ms':>10s} "
+          f"{'after ms':>10s}")
+    for m, b, a in rows:
+        print(f"{m:24s} {b:10.1f} {a:10.1f}")
+    return 1 if failures else 0
+
+
 if __name__ == "__main__":
-    if len(sys.argv) < 4 or sys.argv[1] not in ("prepare", "run"):
+    modes = ("prepare", "prepare-gpu", "run", "compare")
+    if len(sys.argv) < 4 or sys.argv[1] not in modes or (
+            sys.argv[1] == "compare" and len(sys.argv) < 5):
         sys.exit(__doc__)
     mode, build, out = sys.argv[1:4]
-    sys.exit(prepare(build, out, sys.argv[4:]) if mode == "prepare"
-             else run(build, out, sys.argv[4:]))
+    if mode == "prepare":
+        sys.exit(prepare(build, out, sys.argv[4:]))
+    if mode == "prepare-gpu":
+        sys.exit(prepare(build, out, sys.argv[4:], targets=("gpu",)))
+    if mode == "compare":
+        sys.exit(compare(build, out, sys.argv[4], sys.argv[5:]))
+    sys.exit(run(build, out, sys.argv[4:]))

@@ -3,6 +3,7 @@
 // RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 | FileCheck %s --check-prefix=ORDER
 // RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --attn-map-loops-to-gpu=lanes-per-iteration=32 | FileCheck %s --check-prefix=MAP
 // RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-tiles-to-gpu | FileCheck %s --check-prefix=WARP
+// RUN: attn-opt %s --attn-schedule-blocks --attn-tile="rows-per-instance=16 scalar-rows-per-instance=32" | FileCheck %s --check-prefix=SCALAR
 // RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s --check-prefix=PTX
 // RUN: attn-opt %s --lower-to-gpu="format=isa warp-rows=32" | FileCheck %s --check-prefix=ROWS32
 // RUN: %if ptxas %{ attn-opt %s --lower-to-gpu | FileCheck %s --check-prefix=CUBIN %}
@@ -18,6 +19,15 @@
 // TILE:     memref.alloca() : memref<16x32xf32>
 // TILE:     attn.tile.softmax_step {{.*}} where {
 // TILE:     attn.tile.softmax_finalize
+
+// f32 tiles (a row per lane on the GPU) in groups of 32 rows, bf16 ones
+// (tensor cores) of rows-per-instance.
+// SCALAR-LABEL: func.func @attend(
+// SCALAR: scf.forall (%{{.*}}) in (2) {
+// SCALAR:   memref.alloca() : memref<32xf32>
+// SCALAR-LABEL: func.func @attend_bf16(
+// SCALAR: scf.forall (%{{.*}}) in (4) {
+// SCALAR:   memref.alloca() : memref<16xf32>
 
 // The outer loop indexes blocks (query tiles on x), the inner one warps:
 // 4 x 32 threads, the row group being thread.x / 32; the schedule tables

@@ -22,6 +22,7 @@ namespace {
 /// schedules and tiles. Shared by the CPU and GPU pipelines.
 void buildTilingPipeline(OpPassManager &pm, int64_t blockQ, int64_t blockK,
                          int64_t rowsPerInstance = 0,
+                         int64_t scalarRowsPerInstance = 0,
                          std::optional<int64_t> ssmChannels = std::nullopt) {
   OpPassManager &fn = pm.nest<func::FuncOp>();
   fn.addPass(createExpandLayers());
@@ -31,6 +32,7 @@ void buildTilingPipeline(OpPassManager &pm, int64_t blockQ, int64_t blockK,
   tile.blockQ = blockQ;
   tile.blockK = blockK;
   tile.rowsPerInstance = rowsPerInstance;
+  tile.scalarRowsPerInstance = scalarRowsPerInstance;
   if (ssmChannels)
     tile.channels = *ssmChannels;
   pm.addPass(createTile(tile));
@@ -104,9 +106,10 @@ void buildLowerToCPUPipeline(OpPassManager &pm,
 void buildLowerToGPUPipeline(OpPassManager &pm,
                              const GPUPipelineOptions &options) {
   // A warp per warp-rows query rows: one or two mma.sync accumulator tiles;
+  // attention without a tensor-core form a row per lane, 32 rows per warp;
   // a warp per SSM scan of ssm-channels channels.
   buildTilingPipeline(pm, options.blockQ, options.blockK, options.warpRows,
-                      options.ssmChannels);
+                      /*scalarRowsPerInstance=*/32, options.ssmChannels);
   buildBufferizationPipeline(pm);
 
   OpPassManager &fn = pm.nest<func::FuncOp>();

@@ -233,7 +233,8 @@ SmallVector<int32_t> heaviestFirst(ScheduleAttr schedule) {
 }
 
 LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
-                       int64_t defaultBK, int64_t rowsPerInstance) {
+                       int64_t defaultBK, int64_t rowsPerInstance,
+                       int64_t scalarRowsPerInstance) {
   OpBuilder b(op);
   Emitter e{b, op.getLoc()};
   Location loc = op.getLoc();
@@ -250,6 +251,12 @@ LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
   const int64_t bq = schedule ? schedule.getBlockQ() : defaultBQ;
   const int64_t bk = schedule ? schedule.getBlockK() : defaultBK;
   const int64_t dv = dimOf(op.getValue(), 3);
+  // Tiles of other element types have other rows per instance where those
+  // divide the tile (the GPU runs them a row per lane).
+  Type elem = qType.getElementType();
+  if (rowsPerInstance > 0 && scalarRowsPerInstance > 0 && !elem.isBF16() &&
+      !elem.isF16() && bq % std::min(scalarRowsPerInstance, bq) == 0)
+    rowsPerInstance = scalarRowsPerInstance;
   // Rows of a query tile handled by one instance of the inner loop; the whole
   // tile when there is no inner loop.
   const int64_t rows =
@@ -847,7 +854,8 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
       LogicalResult r =
           TypeSwitch<Operation *, LogicalResult>(op)
               .Case([&](SdpaOp o) {
-                return tileSdpa(o, globals, blockQ, blockK, rowsPerInstance);
+                return tileSdpa(o, globals, blockQ, blockK, rowsPerInstance,
+                                scalarRowsPerInstance);
               })
               .Case([&](LinearOp o) {
                 return tileLinear(o, globals, blockQ, blockK, rowsPerInstance);

@@ -71,6 +71,12 @@ def Tile : Pass<"attn-tile", "ModuleOp"> {
            "their schedules differ; and marks the loops with their "
            "GPU mapping (blocks, warps), which keeps loops of one "
            "iteration">,
+    Option<"scalarRowsPerInstance", "scalar-rows-per-instance", "int64_t",
+           /*default=*/"0",
+           "With rows-per-instance: the rows per instance of an attn.sdpa "
+           "whose elements are neither bf16 nor f16, where they divide its "
+           "query tile (0: rows-per-instance). The GPU runs such tiles one "
+           "row per lane, so that a warp's 32 lanes are busy with 32">,
   ];
   let dependentDialects = ["::mlir::attn::AttnDialect",
                            "::mlir::arith::ArithDialect",

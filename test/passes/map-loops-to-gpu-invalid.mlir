@@ -64,3 +64,14 @@ func.func @host_store(%out: memref<4xf32>) {
   memref.store %c, %out[%c0] : memref<4xf32>
   return
 }
+
+// -----
+
+func.func @grid_too_tall(%out: memref<70000x2xf32>) {
+  %c = arith.constant 1.0 : f32
+  // expected-error @+1 {{cannot be mapped to a GPU grid: dimension 0 has 70000 iterations, more than the 65535 blocks a grid's y and z dimensions take}}
+  scf.forall (%i, %j) in (70000, 2) {
+    memref.store %c, %out[%i, %j] : memref<70000x2xf32>
+  }
+  return
+}

@@ -68,10 +68,10 @@ func.func @project(%x: memref<135x70xf32>, %w: memref<70x130xf32>, %bias: memref
 }
 
 // C += A B on a C of the caller: read first, written last. bf16 operands
-// are TF32 already: one product per tile.
+// are TF32 already: one product per tile. Row tiles go along x.
 // CHECK-LABEL: func.func @accumulate_bf16(
-// CHECK-SAME: %{{[^:]*}}: memref<64x48xbf16>, %{{[^:]*}}: memref<48x8xbf16>, %[[C:[^:]*]]: memref<64x8xf32>
-// CHECK: gpu.launch
+// CHECK-SAME: %{{[^:]*}}: memref<200x48xbf16>, %{{[^:]*}}: memref<48x8xbf16>, %[[C:[^:]*]]: memref<200x8xf32>
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c4, %{{.*}} = %c1, %{{.*}} = %c1)
 // CHECK-COUNT-32: memref.load %[[C]]
 // CHECK: scf.for
 // CHECK-COUNT-32: nvvm.mma.sync
@@ -79,8 +79,8 @@ func.func @project(%x: memref<135x70xf32>, %w: memref<70x130xf32>, %bias: memref
 // CHECK: scf.yield
 // CHECK-COUNT-32: memref.store %{{.*}}, %[[C]]
 // CHECK-NOT: linalg.matmul
-func.func @accumulate_bf16(%a: memref<64x48xbf16>, %b: memref<48x8xbf16>, %c: memref<64x8xf32>) {
-  linalg.matmul ins(%a, %b : memref<64x48xbf16>, memref<48x8xbf16>) outs(%c : memref<64x8xf32>)
+func.func @accumulate_bf16(%a: memref<200x48xbf16>, %b: memref<48x8xbf16>, %c: memref<200x8xf32>) {
+  linalg.matmul ins(%a, %b : memref<200x48xbf16>, memref<48x8xbf16>) outs(%c : memref<200x8xf32>)
   return
 }
 

@@ -40,6 +40,8 @@ using namespace mlir::attn;
 namespace {
 
 constexpr int64_t kMaxThreads = 1024;
+/// The most blocks along a grid's y and z dimensions.
+constexpr int64_t kMaxGridYZ = 65535;
 /// Threads per block of the grids that host linalg ops become.
 constexpr int64_t kGridBlockThreads = 256;
 
@@ -95,6 +97,15 @@ LogicalResult mapForall(scf::ForallOp outer, int64_t lanesPerIteration) {
         return op.emitOpError("has side effects outside the loop mapped to "
                               "threads; every thread would repeat them");
   }
+
+  // The last dimension is blockIdx.x (up to 2^31 - 1 blocks); the others
+  // y and z, up to 65535.
+  ArrayRef<int64_t> extents = outer.getStaticUpperBound();
+  for (unsigned i = 0; i + 1 < extents.size(); ++i)
+    if (!ShapedType::isDynamic(extents[i]) && extents[i] > kMaxGridYZ)
+      return outer.emitOpError("cannot be mapped to a GPU grid: dimension ")
+             << i << " has " << extents[i] << " iterations, more than the "
+             << kMaxGridYZ << " blocks a grid's y and z dimensions take";
 
   OpBuilder b(outer);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);

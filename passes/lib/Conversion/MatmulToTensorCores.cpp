@@ -59,6 +59,8 @@ constexpr int64_t kRowTiles = kWarpM / kMmaM, kColTiles = kWarpN / kMmaN;
 /// lanes (row g, column t) at g * (kTileK + 4) + t, B's (row t, column g)
 /// at t * (kTileN + 8) + g.
 constexpr int64_t kPadA = 4, kPadB = 8;
+/// The most blocks along a grid's y dimension.
+constexpr int64_t kMaxGridY = 65535;
 /// The low mantissa bits that TF32 does not have.
 constexpr int32_t kTf32Mask = static_cast<int32_t>(0xffffe000u);
 
@@ -72,6 +74,8 @@ bool isTensorCoreMatmul(linalg::MatmulOp op) {
   for (int64_t size : op.getStaticLoopRanges())
     if (ShapedType::isDynamic(size) || size == 0)
       return false;
+  if (llvm::divideCeil(op.getStaticLoopRanges()[1], kTileN) > kMaxGridY)
+    return false;
   auto elem = [&](Value v) {
     return cast<MemRefType>(v.getType()).getElementType();
   };
@@ -273,8 +277,10 @@ void lowerMatmul(linalg::MatmulOp op) {
   Value one = e.idx(1);
   int64_t bytesA = kTileM * (kTileK + kPadA) * 4;
   int64_t bytesB = kTileK * (kTileN + kPadB) * 4;
+  // Row tiles on x, whose limit (2^31 - 1) no M reaches; column tiles on y
+  // (at most 65535: N up to 4M).
   auto launch = gpu::LaunchOp::create(
-      b, e.loc, blocksN, blocksM, one, e.idx(kThreads), one, one,
+      b, e.loc, blocksM, blocksN, one, e.idx(kThreads), one, one,
       e.i32(static_cast<int32_t>(bytesA + bytesB)));
   b.setInsertionPointToStart(&launch.getBody().front());
 
@@ -282,8 +288,8 @@ void lowerMatmul(linalg::MatmulOp op) {
   Value thread = launch.getThreadIds().x;
   Value warp = e.divi(thread, kWarpLanes), lane = e.remi(thread, kWarpLanes);
   Value g = e.divi(lane, 4), t = e.remi(lane, 4);
-  Value m0 = e.muli(launch.getBlockIds().y, kTileM);
-  Value n0 = e.muli(launch.getBlockIds().x, kTileN);
+  Value m0 = e.muli(launch.getBlockIds().x, kTileM);
+  Value n0 = e.muli(launch.getBlockIds().y, kTileN);
   Value wm = e.muli(e.divi(warp, kTileN / kWarpN), kWarpM);
   Value wn = e.muli(e.remi(warp, kTileN / kWarpN), kWarpN);
   Value sharedA =

@@ -251,8 +251,9 @@ LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
   const int64_t bq = schedule ? schedule.getBlockQ() : defaultBQ;
   const int64_t bk = schedule ? schedule.getBlockK() : defaultBK;
   const int64_t dv = dimOf(op.getValue(), 3);
-  // Tiles of other element types have other rows per instance where those
-  // divide the tile (the GPU runs them a row per lane).
+  // Attention in element types without a tensor-core form (the GPU's are
+  // bf16 and f16) runs a row per lane there: scalar-rows-per-instance rows,
+  // where they divide the tile.
   Type elem = qType.getElementType();
   if (rowsPerInstance > 0 && scalarRowsPerInstance > 0 && !elem.isBF16() &&
       !elem.isF16() && bq % std::min(scalarRowsPerInstance, bq) == 0)

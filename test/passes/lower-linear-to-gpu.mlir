@@ -174,3 +174,16 @@ func.func @linear_causal(%q: tensor<2x2x100x64xbf16>) -> tensor<2x2x100x64xbf16>
   %o = attn.linear %q, %q, %q feature_map %f causal : tensor<2x2x100x64xbf16>, tensor<2x2x100x64xbf16>, tensor<2x2x100x64xbf16> -> tensor<2x2x100x64xbf16>
   return %o : tensor<2x2x100x64xbf16>
 }
+
+// The reduction splits the keys until batch x heads x splits reaches about
+// 512 blocks, each split at least 256 keys: 1000 keys, 1 x 2 (batch, head)
+// pairs, so 3 splits of 384 (a multiple of 64) keys.
+// TILE-LABEL: func.func @linear_split(
+// TILE: scf.forall (%{{.*}}, %{{.*}}, %[[SPLIT:.*]]) in (1, 2, 3) {
+// TILE:   arith.muli %[[SPLIT]], %c384
+// TILE:   attn.tile.linear_state {{.*}} atomic
+func.func @linear_split(%q: tensor<1x2x1000x32xf32>) -> tensor<1x2x1000x32xf32> {
+  %f = attn.feature_map.elu_plus_one
+  %o = attn.linear %q, %q, %q feature_map %f : tensor<1x2x1000x32xf32>, tensor<1x2x1000x32xf32>, tensor<1x2x1000x32xf32> -> tensor<1x2x1000x32xf32>
+  return %o : tensor<1x2x1000x32xf32>
+}

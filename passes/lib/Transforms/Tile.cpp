@@ -424,9 +424,12 @@ LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
 /// Features of the state one instance of the GPU form's reduction owns:
 /// the rows of an mma.sync accumulator.
 constexpr int64_t kFeatureSlice = 16;
-/// Keys per block of the GPU form's reduction (at least): enough blocks to
-/// fill the GPU where batch x heads alone would not.
-constexpr int64_t kKeysPerSplit = 2048;
+/// Blocks the GPU form's reduction aims at (about four per SM of an H100,
+/// which has 132), reached by splitting the keys where batch x heads alone
+/// fall short: a warp of the per-lane (f32) form walks its keys slowly.
+constexpr int64_t kReductionBlocks = 512;
+/// Keys per split at least: two chunks of the tensor-core reduction.
+constexpr int64_t kMinKeysPerSplit = 256;
 
 /// The GPU's form of non-causal linear attention (rows-per-instance > 0):
 /// two loop nests whose inner instances are independent, so that they map
@@ -514,7 +517,9 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
   const int64_t slice =
       features % kFeatureSlice == 0 ? kFeatureSlice : features;
   const int64_t nk = dimOf(k, 2);
-  const int64_t splits = llvm::divideCeil(nk, kKeysPerSplit);
+  const int64_t splits = std::max<int64_t>(
+      1, std::min<int64_t>(llvm::divideCeil(kReductionBlocks, batch * heads),
+                           nk / kMinKeysPerSplit));
   const int64_t span = llvm::alignTo(llvm::divideCeil(nk, splits), 64);
   auto reduce = forall(
       {b.getIndexAttr(batch), b.getIndexAttr(heads), b.getIndexAttr(splits)});

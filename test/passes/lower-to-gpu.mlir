@@ -40,8 +40,10 @@
 // MAP: gpu.terminator
 // MAP-NOT: scf.forall
 
-// f32 runs a row per lane: the lane's statistics and accumulator row, the
-// per-key loop with the predicate and the rescale when the maximum grows.
+// f32 runs a row per lane: the lane's statistics and accumulator row; its
+// query row (32 columns) and accumulator loaded into registers once, the
+// key loop carrying them; under the predicate, the dot product, the new
+// maximum and the rescale by exp(m - max(m, s)), then p v added.
 // WARP-LABEL: func.func @attend(
 // WARP-NOT: dynamic_shared_memory_size
 // WARP: gpu.launch
@@ -49,9 +51,17 @@
 // WARP-DAG: memref.alloca() : memref<1x32xf32>
 // WARP: gpu.lane_id
 // WARP: scf.for
-// WARP: scf.if %{{.*}} -> (f32, f32)
-// WARP: arith.cmpf ogt
+// WARP-COUNT-32: memref.load %[[QROW:subview_[0-9]+]][%{{[a-z0-9_]+}}, %c{{[0-9_]+}}] : memref<?x32xf32
+// WARP-COUNT-32: memref.load %{{subview_[0-9]+}}[%{{[a-z0-9_]+}}, %c{{[0-9_]+}}] : memref<?x32xf32
+// WARP: scf.for {{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
+// WARP: scf.if %{{.*}} -> (f32,
+// WARP-COUNT-32: math.fma
+// WARP: arith.maximumf
 // WARP: math.exp
+// WARP: math.exp
+// WARP-COUNT-33: math.fma
+// WARP-NOT: memref.store
+// WARP: scf.yield
 // WARP-NOT: attn.tile
 // WARP-NOT: nvvm.mma.sync
 // WARP: return

@@ -242,7 +242,93 @@ const RowFragments &queryFragments(Value q, Type elem, gpu::LaunchOp launch,
 
 namespace {
 
+/// Head dims up to which the per-lane form keeps a row's query and
+/// accumulator in registers (unrolled over their columns).
+constexpr int64_t kMaxRegisterColumns = 128;
+
+/// The predicate of `op` at (query row i, key j), or null without one.
+Value keptAt(OpBuilder &b, Location loc, SoftmaxStepOp op, Value i, Value j) {
+  if (op.getPredicate().empty())
+    return nullptr;
+  Block *pred = &op.getPredicate().front();
+  IRMapping map;
+  map.map(pred->getArgument(0),
+          arith::AddIOp::create(b, loc, op.getQueryOffset(), i));
+  map.map(pred->getArgument(1),
+          arith::AddIOp::create(b, loc, op.getKeyOffset(), j));
+  for (Operation &inner : pred->without_terminator())
+    b.clone(inner, map);
+  return map.lookupOrDefault(pred->getTerminator()->getOperand(0));
+}
+
+/// softmax_step with static head dims: each row's query and accumulator
+/// in registers (loaded once, stored once), the key loop carrying the
+/// accumulator; every key rescales by exp(m - max(m, s)), which is 1 where
+/// the maximum does not grow.
+void lowerSoftmaxStepInRegisters(SoftmaxStepOp op, int64_t d, int64_t dv) {
+  OpBuilder b(op);
+  ScalarEmitter e{b, op.getLoc()};
+  Location loc = op.getLoc();
+  Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
+  Value acc = op.getAcc();
+  Value scale = e.cst(op.getScale().convertToDouble());
+  e.loop(e.idx(0), e.dim(q, 0), {}, [&](Value i, ValueRange) {
+    SmallVector<Value> query,
+        init{e.load(op.getMax(), i), e.load(op.getSum(), i)};
+    for (int64_t c = 0; c < d; ++c)
+      query.push_back(e.load(q, {i, e.idx(c)}));
+    for (int64_t x = 0; x < dv; ++x)
+      init.push_back(e.load(acc, {i, e.idx(x)}));
+    ValueRange state =
+        e.loop(e.idx(0), e.dim(k, 0), init, [&](Value j, ValueRange old) {
+          auto update = [&]() -> SmallVector<Value> {
+            Value dot = e.cst(0.0);
+            for (int64_t c = 0; c < d; ++c)
+              dot = e.fma(query[c], e.load(k, {j, e.idx(c)}), dot);
+            Value s = e.mulf(dot, scale);
+            Value m = arith::MaximumFOp::create(b, loc, old[0], s);
+            Value rescale = math::ExpOp::create(
+                b, loc, arith::SubFOp::create(b, loc, old[0], m));
+            Value p = math::ExpOp::create(b, loc,
+                                          arith::SubFOp::create(b, loc, s, m));
+            SmallVector<Value> next{m, e.fma(old[1], rescale, p)};
+            for (int64_t x = 0; x < dv; ++x)
+              next.push_back(e.fma(p, e.load(v, {j, e.idx(x)}),
+                                   e.mulf(old[2 + x], rescale)));
+            return next;
+          };
+          Value kept = keptAt(b, loc, op, i, j);
+          if (!kept)
+            return update();
+          // A dropped pair leaves the row as it was.
+          auto ifKept = scf::IfOp::create(
+              b, loc, kept,
+              [&](OpBuilder &, Location l) {
+                scf::YieldOp::create(b, l, update());
+              },
+              [&](OpBuilder &, Location l) {
+                scf::YieldOp::create(b, l, old);
+              });
+          return SmallVector<Value>(ifKept.getResults());
+        });
+    e.store(state[0], op.getMax(), i);
+    e.store(state[1], op.getSum(), i);
+    for (int64_t x = 0; x < dv; ++x)
+      e.store(state[2 + x], acc, {i, e.idx(x)});
+    return SmallVector<Value>{};
+  });
+  op.erase();
+}
+
 LogicalResult lowerSoftmaxStep(SoftmaxStepOp op) {
+  int64_t columns = cast<MemRefType>(op.getQuery().getType()).getDimSize(1);
+  int64_t valueColumns =
+      cast<MemRefType>(op.getValue().getType()).getDimSize(1);
+  if (!ShapedType::isDynamic(columns) && !ShapedType::isDynamic(valueColumns) &&
+      columns <= kMaxRegisterColumns && valueColumns <= kMaxRegisterColumns) {
+    lowerSoftmaxStepInRegisters(op, columns, valueColumns);
+    return success();
+  }
   OpBuilder b(op);
   ScalarEmitter e{b, op.getLoc()};
   Location loc = op.getLoc();
@@ -250,8 +336,6 @@ LogicalResult lowerSoftmaxStep(SoftmaxStepOp op) {
   Value acc = op.getAcc();
   Value mq = e.dim(q, 0), mk = e.dim(k, 0), d = e.dim(q, 1), dv = e.dim(v, 1);
   Value scale = e.cst(op.getScale().convertToDouble());
-  Block *pred =
-      op.getPredicate().empty() ? nullptr : &op.getPredicate().front();
 
   e.loop(e.idx(0), mq, {}, [&](Value i, ValueRange) {
     Value m0 = e.load(op.getMax(), i), l0 = e.load(op.getSum(), i);
@@ -265,17 +349,7 @@ LogicalResult lowerSoftmaxStep(SoftmaxStepOp op) {
                     arith::AddFOp::create(b, loc, sum[0], prod)};
               })[0];
           Value s = arith::MulFOp::create(b, loc, dot, scale);
-          Value kept;
-          if (pred) {
-            IRMapping map;
-            map.map(pred->getArgument(0),
-                    arith::AddIOp::create(b, loc, op.getQueryOffset(), i));
-            map.map(pred->getArgument(1),
-                    arith::AddIOp::create(b, loc, op.getKeyOffset(), j));
-            for (Operation &inner : pred->without_terminator())
-              b.clone(inner, map);
-            kept = map.lookupOrDefault(pred->getTerminator()->getOperand(0));
-          }
+          Value kept = keptAt(b, loc, op, i, j);
           // A dropped pair leaves the statistics as they were.
           auto update = [&](OpBuilder &, Location) -> SmallVector<Value> {
             Value m = ml[0], l = ml[1];
@@ -311,7 +385,7 @@ LogicalResult lowerSoftmaxStep(SoftmaxStepOp op) {
             return {mNew,
                     arith::AddFOp::create(b, loc, rescale.getResult(1), p)};
           };
-          if (!pred)
+          if (!kept)
             return update(b, loc);
           auto ifKept = scf::IfOp::create(
               b, loc, kept,

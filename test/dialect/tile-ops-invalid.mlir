@@ -65,6 +65,33 @@ func.func @f(%q: memref<?x32xf32>, %s: memref<32x32xf32>, %z: memref<32xf32>) {
 
 // -----
 
+func.func @f(%q: memref<16x32xf32>, %k: memref<8x32xf32>, %s: memref<32x32xf32>, %z: memref<32xf32>) {
+  %f = attn.feature_map.relu
+  // expected-error @below {{key rows (8) must not be fewer than query rows (16)}}
+  attn.tile.linear_output %q causal(%k, %k : memref<8x32xf32>, memref<8x32xf32>) feature_map %f from %s, %z into %q : memref<16x32xf32>, memref<32x32xf32>, memref<32xf32>, memref<16x32xf32>
+  return
+}
+
+// -----
+
+func.func @f(%k: memref<?x32xf32>, %p: memref<4x16x32xf32>, %z: memref<3x16xf32>) {
+  %f = attn.feature_map.relu
+  // expected-error @below {{prefix chunks (4) and prefix_norm chunks (3) differ}}
+  attn.tile.linear_prefix %k, %k feature_map %f every 64 into %p, %z : memref<?x32xf32>, memref<?x32xf32>, memref<4x16x32xf32>, memref<3x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%k: memref<?x32xf32>, %p: memref<4x32x32xf32>, %z: memref<4x32xf32>) {
+  %f = attn.feature_map.relu
+  // expected-error @below {{'attn.tile.linear_prefix' op attribute 'chunk' failed to satisfy constraint}}
+  attn.tile.linear_prefix %k, %k feature_map %f every 0 into %p, %z : memref<?x32xf32>, memref<?x32xf32>, memref<4x32x32xf32>, memref<4x32xf32>
+  return
+}
+
+// -----
+
 func.func @f(%u: memref<10x4xf32>, %a: memref<3x8xf32>) {
   // expected-error @below {{input channels (4) and coefficient rows (3) differ}}
   attn.tile.ssm_scan %u A(%a, %a) W(%a, %a) into %u : memref<10x4xf32>, memref<3x8xf32>, memref<10x4xf32>

@@ -73,6 +73,45 @@ func.func @linear_atomic(%k: memref<?x32xf32>, %v: memref<?x32xf32>, %s: memref<
 
 // -----
 
+// Prefix states: a running state in scratch, zeroed, stored into prefix[c]
+// before chunk c's keys (a subview of at most 64 rows) are added to it.
+// CHECK-LABEL: func.func @linear_prefix
+// CHECK: %[[STATE:.*]] = memref.alloca() {{.*}} : memref<32x32xf32>
+// CHECK: vector.store %{{.*}}, %[[STATE]]
+// CHECK: %[[CHUNKS:.*]] = memref.dim %arg2
+// CHECK: scf.for %[[C:.*]] = %{{.*}} to %[[CHUNKS]] step
+// CHECK:   vector.load %[[STATE]]
+// CHECK:   vector.store %{{.*}}, %arg2[%[[C]], %{{.*}}, %{{.*}}] : memref<?x32x32xf32>, vector<16xf32>
+// CHECK:   arith.muli %[[C]], %{{.*}}
+// CHECK:   memref.alloca_scope
+// CHECK:     memref.subview %arg0{{.*}} : memref<?x32xf32> to memref<?x32xf32, strided<[32, 1], offset: ?>>
+// CHECK:     math.exp
+// CHECK:     vector.fma
+// CHECK-NOT: atomic_rmw
+func.func @linear_prefix(%k: memref<?x32xf32>, %v: memref<?x32xf32>, %p: memref<?x32x32xf32>, %z: memref<?x32xf32>) {
+  %f = attn.feature_map.elu_plus_one
+  attn.tile.linear_prefix %k, %v feature_map %f every 64 into %p, %z : memref<?x32xf32>, memref<?x32xf32>, memref<?x32x32xf32>, memref<?x32xf32>
+  return
+}
+
+// -----
+
+// The causal output's own keys end where its queries end: row i weighs
+// keys j <= i + (mk - mq).
+// CHECK-LABEL: func.func @linear_causal_output
+// CHECK: %[[MQ:.*]] = memref.dim %arg0, %{{.*}} : memref<?x32xf32>
+// CHECK: %[[MK:.*]] = memref.dim %arg1, %{{.*}} : memref<?x32xf32>
+// CHECK: %[[SHIFT:.*]] = arith.subi %[[MK]], %[[MQ]]
+// CHECK: %[[LAST:.*]] = arith.addi %{{.*}}, %[[SHIFT]]
+// CHECK: arith.cmpi ule, %{{.*}}, %[[LAST]]
+func.func @linear_causal_output(%q: memref<?x32xf32>, %k: memref<?x32xf32>, %s: memref<32x32xf32>, %z: memref<32xf32>) {
+  %f = attn.feature_map.elu_plus_one
+  attn.tile.linear_output %q causal(%k, %k : memref<?x32xf32>, memref<?x32xf32>) feature_map %f from %s, %z into %q : memref<?x32xf32>, memref<32x32xf32>, memref<32xf32>, memref<?x32xf32>
+  return
+}
+
+// -----
+
 // The scan: vectorized across channels, masked to the group.
 // CHECK-LABEL: func.func @scan
 // CHECK: vector.create_mask

@@ -110,13 +110,46 @@ LogicalResult LinearOutputOp::verify() {
     return failure();
   if (bool(getKey()) != bool(getValue()))
     return emitOpError("the causal form needs both key and value");
-  if (getKey() && (failed(sameExtent(*this, getKey(), 0, "key rows", getQuery(),
-                                     0, "query rows")) ||
-                   failed(sameExtent(*this, getValue(), 1, "value head dim",
-                                     getOutput(), 1, "output columns"))))
-    return failure();
+  if (getKey()) {
+    if (failed(sameExtent(*this, getKey(), 0, "key rows", getValue(), 0,
+                          "value rows")) ||
+        failed(sameExtent(*this, getValue(), 1, "value head dim", getOutput(),
+                          1, "output columns")))
+      return failure();
+    int64_t mk = dimOf(getKey(), 0), mq = dimOf(getQuery(), 0);
+    if (!ShapedType::isDynamic(mk) && !ShapedType::isDynamic(mq) && mk < mq)
+      return emitOpError() << "the causal form's keys end where its queries "
+                              "end: key rows ("
+                           << mk << ") must not be fewer than query rows ("
+                           << mq << ")";
+  }
   return verifyFeatures(*this, getQuery(), getProjection(), getState(),
                         getNorm());
+}
+
+LogicalResult LinearPrefixOp::verify() {
+  Value prefix = getPrefix(), norm = getPrefixNorm();
+  if (failed(sameExtent(*this, getKey(), 0, "key rows", getValue(), 0,
+                        "value rows")) ||
+      failed(sameExtent(*this, getValue(), 1, "value head dim", prefix, 2,
+                        "prefix columns")) ||
+      failed(sameExtent(*this, prefix, 0, "prefix chunks", norm, 0,
+                        "prefix_norm chunks")) ||
+      failed(sameExtent(*this, prefix, 1, "prefix features", norm, 1,
+                        "prefix_norm features")))
+    return failure();
+  if (Value p = getProjection()) {
+    if (failed(sameExtent(*this, p, 1, "projection columns", getKey(), 1,
+                          "head dim")) ||
+        failed(sameExtent(*this, p, 0, "projection rows", prefix, 1,
+                          "prefix features")))
+      return failure();
+  } else if (failed(sameExtent(*this, getKey(), 1, "head dim", prefix, 1,
+                               "prefix features"))) {
+    return failure();
+  }
+  return success(succeeded(requireF32(*this, prefix, "prefix")) &&
+                 succeeded(requireF32(*this, norm, "prefix_norm")));
 }
 
 LogicalResult SsmScanOp::verify() {

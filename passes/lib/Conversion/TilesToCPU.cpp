@@ -491,6 +491,56 @@ LogicalResult checkWidths(Operation *op, ArrayRef<Value> memrefs,
   return success();
 }
 
+/// state += phi(K)^T V and norm += sum_j phi(k_j) for the first `mk` rows
+/// of `key` and `value` (inside an alloca scope); with `atomic`, each sum
+/// is added to the state atomically.
+void addToState(VecEmitter &e, FeatureMap map, Value key, Value value,
+                Value projection, Value mk, Value state, Value norm,
+                bool atomic) {
+  OpBuilder &b = e.b;
+  const int64_t features = cast<MemRefType>(state.getType()).getDimSize(0);
+  const int64_t dv = cast<MemRefType>(state.getType()).getDimSize(1);
+  // phi(K)^T as [F, mk]: phi into [mk, F] scratch, then per feature row.
+  Value phi = e.scratch({ShapedType::kDynamic, features}, {mk});
+  applyFeatureMap(e, map, key, mk, projection, phi);
+  Value phiT = e.scratch({features, ShapedType::kDynamic}, {mk});
+  e.loop(e.idx(0), mk, 1, [&](Value j) {
+    e.loop(e.idx(0), e.idx(features), 1, [&](Value f) {
+      Value v = memref::LoadOp::create(b, e.loc, phi, ValueRange{j, f});
+      memref::StoreOp::create(b, e.loc, v, phiT, ValueRange{f, j});
+    });
+  });
+  // Atomic: the sums in scratch first, then each added to the state.
+  auto addTo = [&](Value x, Value memref, ValueRange at) {
+    memref::AtomicRMWOp::create(b, e.loc, arith::AtomicRMWKind::addf, x,
+                                memref, at);
+  };
+  Value sums = atomic ? e.scratch({features, dv}, {}) : state;
+  blockedProduct(e, phiT, e.idx(features), mk, value, atomic ? Value() : state,
+                 sums);
+  if (atomic)
+    e.loop(e.idx(0), e.idx(features), 1, [&](Value f) {
+      e.loop(e.idx(0), e.idx(dv), 1, [&](Value c) {
+        addTo(memref::LoadOp::create(b, e.loc, sums, ValueRange{f, c}), state,
+              {f, c});
+      });
+    });
+  // norm += sum_j phi(k_j)
+  e.loop(e.idx(0), e.idx(features), 1, [&](Value f) {
+    Value init =
+        atomic ? e.cst(0) : memref::LoadOp::create(b, e.loc, norm, f).getResult();
+    Value total =
+        e.loop(e.idx(0), mk, 1, {init}, [&](Value j, ValueRange args) {
+          Value v = memref::LoadOp::create(b, e.loc, phiT, ValueRange{f, j});
+          return SmallVector<Value>{e.addf(args[0], v)};
+        })[0];
+    if (atomic)
+      addTo(total, norm, {f});
+    else
+      memref::StoreOp::create(b, e.loc, total, norm, f);
+  });
+}
+
 LogicalResult lowerLinearState(LinearStateOp op, int64_t width) {
   auto map = op.getFeatureMap().getDefiningOp<FeatureMap>();
   if (!map)
@@ -500,52 +550,62 @@ LogicalResult lowerLinearState(LinearStateOp op, int64_t width) {
     return failure();
   OpBuilder b(op);
   VecEmitter e{b, op.getLoc(), width};
-  const int64_t features =
-      cast<MemRefType>(op.getState().getType()).getDimSize(0);
   inAllocaScope(b, e.loc, [&] {
-    Value mk = e.dim(op.getKey(), 0);
-    // phi(K)^T as [F, mk]: phi into [mk, F] scratch, then per feature row.
-    Value phi = e.scratch({ShapedType::kDynamic, features}, {mk});
-    applyFeatureMap(e, map, op.getKey(), mk, op.getProjection(), phi);
-    Value phiT = e.scratch({features, ShapedType::kDynamic}, {mk});
-    e.loop(e.idx(0), mk, 1, [&](Value j) {
-      e.loop(e.idx(0), e.idx(features), 1, [&](Value f) {
-        Value v = memref::LoadOp::create(b, e.loc, phi, ValueRange{j, f});
-        memref::StoreOp::create(b, e.loc, v, phiT, ValueRange{f, j});
-      });
-    });
-    // Atomic: the sums in scratch first, then each added to the state.
-    auto addTo = [&](Value x, Value memref, ValueRange at) {
-      memref::AtomicRMWOp::create(b, e.loc, arith::AtomicRMWKind::addf, x,
-                                  memref, at);
-    };
-    Value state = op.getState();
-    const int64_t dv = cast<MemRefType>(state.getType()).getDimSize(1);
-    if (op.getAtomic())
-      state = e.scratch({features, dv}, {});
-    blockedProduct(e, phiT, e.idx(features), mk, op.getValue(),
-                   op.getAtomic() ? Value() : state, state);
-    if (op.getAtomic())
-      e.loop(e.idx(0), e.idx(features), 1, [&](Value f) {
-        e.loop(e.idx(0), e.idx(dv), 1, [&](Value c) {
-          addTo(memref::LoadOp::create(b, e.loc, state, ValueRange{f, c}),
-                op.getState(), {f, c});
-        });
-      });
-    // norm += sum_j phi(k_j)
+    addToState(e, map, op.getKey(), op.getValue(), op.getProjection(),
+               e.dim(op.getKey(), 0), op.getState(), op.getNorm(),
+               op.getAtomic());
+  });
+  op.erase();
+  return success();
+}
+
+/// A running state, stored into prefix[c] before chunk c's keys are added.
+LogicalResult lowerLinearPrefix(LinearPrefixOp op, int64_t width) {
+  auto map = op.getFeatureMap().getDefiningOp<FeatureMap>();
+  if (!map)
+    return op.emitOpError("feature map must come from a feature map op");
+  if (failed(checkWidths(op, {op.getKey(), op.getValue()}, width)))
+    return failure();
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  VecEmitter e{b, loc, width};
+  auto prefixType = cast<MemRefType>(op.getPrefix().getType());
+  const int64_t features = prefixType.getDimSize(1);
+  const int64_t dv = prefixType.getDimSize(2);
+  const int64_t chunk = static_cast<int64_t>(op.getChunk());
+  Value key = op.getKey(), value = op.getValue();
+  inAllocaScope(b, loc, [&] {
+    Value state = e.scratch({features, dv}, {});
+    Value norm = e.scratch({features}, {});
     e.loop(e.idx(0), e.idx(features), 1, [&](Value f) {
-      Value init = op.getAtomic()
-                       ? e.cst(0)
-                       : memref::LoadOp::create(b, e.loc, op.getNorm(), f);
-      Value total =
-          e.loop(e.idx(0), mk, 1, {init}, [&](Value j, ValueRange args) {
-            Value v = memref::LoadOp::create(b, e.loc, phiT, ValueRange{f, j});
-            return SmallVector<Value>{e.addf(args[0], v)};
-          })[0];
-      if (op.getAtomic())
-        addTo(total, op.getNorm(), {f});
-      else
-        memref::StoreOp::create(b, e.loc, total, op.getNorm(), f);
+      for (int64_t d = 0; d < dv; d += width)
+        e.storeVec(e.splat(0), state, {f, e.idx(d)});
+      memref::StoreOp::create(b, loc, e.cst(0), norm, f);
+    });
+    Value mk = e.dim(key, 0);
+    e.loop(e.idx(0), e.dim(op.getPrefix(), 0), 1, [&](Value c) {
+      e.loop(e.idx(0), e.idx(features), 1, [&](Value f) {
+        for (int64_t d = 0; d < dv; d += width)
+          e.storeVec(e.loadVec(state, {f, e.idx(d)}), op.getPrefix(),
+                     {c, f, e.idx(d)});
+        memref::StoreOp::create(
+            b, loc, memref::LoadOp::create(b, loc, norm, f).getResult(),
+            op.getPrefixNorm(), ValueRange{c, f});
+      });
+      Value k0 = e.mul(c, e.idx(chunk));
+      Value kn = arith::MaxSIOp::create(
+          b, loc, e.min(e.idx(chunk), e.sub(mk, k0)), e.idx(0));
+      auto rows = [&](Value x) -> Value {
+        SmallVector<OpFoldResult> offsets{k0, b.getIndexAttr(0)},
+            sizes{kn, b.getIndexAttr(cast<MemRefType>(x.getType())
+                                          .getDimSize(1))},
+            strides(2, b.getIndexAttr(1));
+        return memref::SubViewOp::create(b, loc, x, offsets, sizes, strides);
+      };
+      inAllocaScope(b, loc, [&] {
+        addToState(e, map, rows(key), rows(value), op.getProjection(), kn,
+                   state, norm, /*atomic=*/false);
+      });
     });
   });
   op.erase();
@@ -588,14 +648,18 @@ LogicalResult lowerLinearOutput(LinearOutputOp op, int64_t width) {
                               den, i);
     });
     if (op.getKey()) {
-      // Intra-tile causal part: a_ij = phi(q_i) . phi(k_j) for j <= i.
-      Value phiK = e.scratch({ShapedType::kDynamic, features}, {mq});
-      applyFeatureMap(e, map, op.getKey(), mq, op.getProjection(), phiK);
+      // Intra-tile causal part: a_ij = phi(q_i) . phi(k_j) for j <= i + mk -
+      // mq (the keys end where the queries end).
+      Value mk = e.dim(op.getKey(), 0);
+      Value shift = e.sub(mk, mq);
+      Value phiK = e.scratch({ShapedType::kDynamic, features}, {mk});
+      applyFeatureMap(e, map, op.getKey(), mk, op.getProjection(), phiK);
       Value a =
-          e.scratch({ShapedType::kDynamic, ShapedType::kDynamic}, {mq, mq});
+          e.scratch({ShapedType::kDynamic, ShapedType::kDynamic}, {mq, mk});
       e.loop(e.idx(0), mq, 1, [&](Value i) {
+        Value last = e.add(i, shift);
         Value rowSum =
-            e.loop(e.idx(0), mq, 1, {e.cst(0)}, [&](Value j, ValueRange args) {
+            e.loop(e.idx(0), mk, 1, {e.cst(0)}, [&](Value j, ValueRange args) {
               Value dot = e.splat(0);
               for (int64_t f = 0; f < features; f += width) {
                 Value qv = vector::LoadOp::create(b, loc, e.vec(), phiQ,
@@ -605,7 +669,7 @@ LogicalResult lowerLinearOutput(LinearOutputOp op, int64_t width) {
                 dot = e.fma(qv, kv, dot);
               }
               Value causal = arith::CmpIOp::create(
-                  b, loc, arith::CmpIPredicate::ule, j, i);
+                  b, loc, arith::CmpIPredicate::ule, j, last);
               Value aij = e.select(
                   causal, e.reduce(vector::CombiningKind::ADD, dot), e.cst(0));
               memref::StoreOp::create(b, loc, aij, a, ValueRange{i, j});
@@ -614,7 +678,7 @@ LogicalResult lowerLinearOutput(LinearOutputOp op, int64_t width) {
         Value d = memref::LoadOp::create(b, loc, den, i);
         memref::StoreOp::create(b, loc, e.addf(d, rowSum), den, i);
       });
-      blockedProduct(e, a, mq, mq, op.getValue(), num, num);
+      blockedProduct(e, a, mq, mk, op.getValue(), num, num);
     }
     e.loop(e.idx(0), mq, 1, [&](Value i) {
       Value d = memref::LoadOp::create(b, loc, den, i);
@@ -736,8 +800,8 @@ struct ConvertTilesToCPUPass
     }
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
-      if (isa<SoftmaxStepOp, SoftmaxFinalizeOp, LinearStateOp, LinearOutputOp,
-              SsmScanOp>(op))
+      if (isa<SoftmaxStepOp, SoftmaxFinalizeOp, LinearStateOp, LinearPrefixOp,
+              LinearOutputOp, SsmScanOp>(op))
         ops.push_back(op);
     });
     for (Operation *op : ops) {
@@ -751,6 +815,9 @@ struct ConvertTilesToCPUPass
               })
               .Case([&](LinearStateOp o) {
                 return lowerLinearState(o, vectorWidth);
+              })
+              .Case([&](LinearPrefixOp o) {
+                return lowerLinearPrefix(o, vectorWidth);
               })
               .Case([&](LinearOutputOp o) {
                 return lowerLinearOutput(o, vectorWidth);

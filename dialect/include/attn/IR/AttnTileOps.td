@@ -17,6 +17,7 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def Attn_Tile2D : MemRefRankOf<[F16, BF16, F32, F64], [2]>;
 def Attn_Tile1D : MemRefRankOf<[F32, F64], [1]>;
+def Attn_Tile3D : MemRefRankOf<[F32, F64], [3]>;
 
 def Attn_SoftmaxStepOp : Attn_Op<"tile.softmax_step", [
     RecursiveMemoryEffects, AllTypesMatch<["max", "sum"]>]> {
@@ -93,14 +94,42 @@ def Attn_LinearStateOp : Attn_Op<"tile.linear_state"> {
   let hasVerifier = 1;
 }
 
+def Attn_LinearPrefixOp : Attn_Op<"tile.linear_prefix"> {
+  let summary = "linear-attention states at the chunk boundaries of keys";
+  let description = [{
+    For key [Mk, D] and value [Mk, Dv] and each chunk c of `chunk` keys,
+    c in [0, C):
+      prefix[c] = sum_{j < c chunk} phi(k_j)^T v_j     (prefix [C, F, Dv])
+      prefix_norm[c] = sum_{j < c chunk} phi(k_j)      (prefix_norm [C, F])
+    (f32; the sums stop at Mk): the state each chunk's queries start from
+    in chunkwise causal attention, which lets the chunks run in parallel.
+  }];
+  let arguments = (ins Arg<Attn_Tile2D, "", [MemRead]>:$key,
+                       Arg<Attn_Tile2D, "", [MemRead]>:$value,
+                       Attn_FeatureMapType:$feature_map,
+                       Arg<Optional<Attn_Tile2D>, "", [MemRead]>:$projection,
+                       Arg<Attn_Tile3D, "", [MemWrite]>:$prefix,
+                       Arg<Attn_Tile2D, "", [MemWrite]>:$prefix_norm,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$chunk);
+  let assemblyFormat = [{
+    $key `,` $value `feature_map` $feature_map
+    (`projection` $projection^ `:` type($projection))?
+    `every` $chunk `into` $prefix `,` $prefix_norm attr-dict
+    `:` type($key) `,` type($value) `,` type($prefix) `,` type($prefix_norm)
+  }];
+  let hasVerifier = 1;
+}
+
 def Attn_LinearOutputOp : Attn_Op<"tile.linear_output", [
     AttrSizedOperandSegments]> {
   let summary = "reads a tile of queries out of a linear-attention state";
   let description = [{
     out_i = phi(q_i)^T S / phi(q_i)^T z for query [Mq, D], state S [F, Dv]
-    and norm z [F] (zeros where the normaliser is 0). With `key` and `value`
-    (the causal form), the tile's own keys j <= i (same offset) are added to
-    S and z for row i: the intra-chunk part of chunkwise causal attention.
+    and norm z [F] (zeros where the normaliser is 0). With `key` [Mk, D] and
+    `value` [Mk, Dv] (the causal form), the tile's own keys are added to S
+    and z for row i: keys j <= i + Mk - Mq, the keys ending where the
+    queries end (Mk >= Mq): the intra-chunk part of chunkwise causal
+    attention, for the chunk's rows or its last Mq rows.
   }];
   let arguments = (ins Arg<Attn_Tile2D, "", [MemRead]>:$query,
                        Arg<Optional<Attn_Tile2D>, "", [MemRead]>:$key,

@@ -133,39 +133,64 @@ func.func @linear_f32(%q: tensor<1x2x100x32xf32>) -> tensor<1x2x100x32xf32> {
   return %o : tensor<1x2x100x32xf32>
 }
 
-// Causal: the state carried from chunk to chunk, so one instance per
-// (batch, head) walks its chunks of block-k (64) rows in order: the chunk's
-// output (its own keys j <= i included), then its keys into the state.
+// Causal: the chunks (block-k, 64 rows) run in parallel from the state
+// before each. First one instance per (batch, head) and 16-feature slice
+// walks the keys and writes the state at every chunk boundary (no zeroing:
+// every entry is written); then one instance per (batch, head, chunk) and
+// 16 rows of it reads its chunk's state, with the chunk's keys up to its
+// last row (at most 64).
 // TILE-LABEL: func.func @linear_causal(
-// TILE: linalg.fill {{.*}} outs(%[[STATE:.*]] : memref<2x2x64x64xf32>)
-// TILE: linalg.fill {{.*}} outs(%[[NORM:.*]] : memref<2x2x64xf32>)
-// TILE: scf.forall (%[[B:.*]], %[[H:.*]]) in (2, 2) {
-// TILE-NEXT: scf.for %[[C:.*]] = %c0 to %c100 step %c64 {
-// TILE: memref.subview %[[STATE]][%[[B]], %[[H]], 0, 0] [1, 1, 64, 64]
-// TILE: attn.tile.linear_output {{.*}} causal(
-// TILE: attn.tile.linear_state
-// TILE-NOT: atomic
-// TILE: }
-// One warp per (batch, head); per lane, the warp synchronised before the
-// output reads the state the other lanes wrote; phi(Q) of the chunk
-// [64, 64] and its own keys' weights [64, 64] computed once into shared
-// memory (32 KB), each after a warp sync; the own keys' loop bounded by the
-// row (j <= i), and a sync again before the state is added to.
+// TILE-NOT: linalg.fill
+// TILE: %[[PREFIX:.*]] = memref.alloc() {{.*}} : memref<2x2x2x64x64xf32>
+// TILE: %[[PNORM:.*]] = memref.alloc() {{.*}} : memref<2x2x2x64xf32>
+// TILE: scf.forall (%{{.*}}, %{{.*}}) in (2, 2) {
+// TILE:   scf.forall (%{{.*}}) in (4) {
+// TILE:     attn.tile.linear_prefix {{.*}} every 64 into {{.*}} : memref<100x16xbf16, {{.*}}>, memref<100x64xbf16, {{.*}}>, memref<2x16x64xf32, {{.*}}>, memref<2x16xf32, {{.*}}>
+// TILE: scf.forall (%[[B:.*]], %[[H:.*]], %[[C:.*]]) in (2, 2, 2) {
+// TILE:   %[[C0:.*]] = arith.muli %[[C]], %c64
+// TILE:   scf.forall (%[[G:.*]]) in (4) {
+// TILE:     %[[SKIP:.*]] = arith.muli %[[G]], %c16
+// TILE:     %[[QN:.*]] = arith.maxsi
+// TILE:     %[[KN0:.*]] = arith.addi %[[SKIP]], %[[QN]]
+// TILE:     %[[KN:.*]] = arith.minsi %[[KN0]], %c64
+// TILE:     memref.subview %[[PNORM]][%[[B]], %[[H]], %[[C]], 0] [1, 1, 1, 64]
+// TILE:     memref.subview %[[PREFIX]][%[[B]], %[[H]], %[[C]], 0, 0] [1, 1, 1, 64, 64]
+// TILE:     memref.subview %{{.*}}[%[[B]], %[[H]], %[[C0]], 0] [1, 1, %[[KN]], 64]
+// TILE:     attn.tile.linear_output {{.*}} causal(
+// On tensor cores. The prefix: the state reduction's loop, storing its
+// accumulators (f32 pairs) and the normaliser's quad sums at each chunk
+// boundary, then the totals in the chunks past the keys. The output: the
+// chunk's state staged once per block, then per warp its own keys 16 at a
+// time through shared memory (9216 + 4 x 4608 bytes): phi(Q) phi(K)^T with
+// K's rows as B fragments, kept where j <= i + Mk - Mq, times V.
 // WARP-LABEL: func.func @linear_causal(
-// WARP: gpu.launch {{.*}} dynamic_shared_memory_size %c32768_i32
+// WARP: gpu.launch
 // WARP: scf.for
-// WARP: nvvm.bar.warp.sync
-// WARP: memref.view {{.*}} to memref<64x64xf32, #gpu.address_space<workgroup>>
-// WARP: memref.view {{.*}} to memref<64x64xf32, #gpu.address_space<workgroup>>
-// WARP: nvvm.bar.warp.sync
-// WARP: arith.cmpi ule
-// WARP: nvvm.bar.warp.sync
-// WARP: arith.addi %{{.*}}, %c1
-// WARP: arith.minsi
+// WARP:   arith.remui %{{.*}}, %c64
+// WARP:   scf.if
+// WARP:     vector.store {{.*}} : memref<2x16x64xf32, strided<[4096, 64, 1], offset: ?>>, vector<2xf32>
+// WARP:     gpu.shuffle xor
+// WARP:     memref.store {{.*}} : memref<2x16xf32, strided<[64, 1], offset: ?>>
+// WARP:   nvvm.mma.sync
+// WARP: arith.ceildivui
 // WARP: scf.for
-// WARP: memref.load {{.*}} : memref<64x64xf32, #gpu.address_space<workgroup>>
-// WARP: nvvm.bar.warp.sync
-// WARP-NOT: memref.atomic_rmw
+// WARP:   vector.store {{.*}} : memref<2x16x64xf32, strided<[4096, 64, 1], offset: ?>>, vector<2xf32>
+// WARP: gpu.launch {{.*}} dynamic_shared_memory_size %c27648_i32
+// WARP: memref.view {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>
+// WARP: gpu.barrier
+// WARP: gpu.barrier
+// WARP: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true} : memref<64x72xbf16
+// WARP: arith.ceildivui %{{.*}}, %c16
+// WARP: scf.for
+// WARP:   nvvm.bar.warp.sync
+// WARP:   nvgpu.device_async_copy
+// WARP:   nvgpu.device_async_wait
+// WARP:   nvvm.bar.warp.sync
+// WARP:   nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<16x72xbf16
+// WARP:   nvvm.mma.sync
+// WARP:   arith.cmpi sle
+// WARP:   nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true} : memref<16x72xbf16
+// WARP:   nvvm.mma.sync
 // WARP-NOT: attn.tile
 // WARP: return
 
@@ -173,6 +198,30 @@ func.func @linear_causal(%q: tensor<2x2x100x64xbf16>) -> tensor<2x2x100x64xbf16>
   %f = attn.feature_map.elu_plus_one
   %o = attn.linear %q, %q, %q feature_map %f causal : tensor<2x2x100x64xbf16>, tensor<2x2x100x64xbf16>, tensor<2x2x100x64xbf16> -> tensor<2x2x100x64xbf16>
   return %o : tensor<2x2x100x64xbf16>
+}
+
+// f32 causal, per lane: each lane's columns of the state (and features of
+// the normaliser) as running sums, stored before each chunk's keys; the
+// output's own keys bounded by i + Mk - Mq.
+// WARP-LABEL: func.func @linear_causal_f32(
+// WARP: gpu.launch
+// WARP: scf.for
+// WARP:   scf.for
+// WARP:     scf.for %[[C:.*]] = {{.*}} iter_args(%[[SUM:.*]] = %{{.*}}) -> (f32) {
+// WARP:       memref.store %[[SUM]], %{{.*}}[%[[C]], %{{.*}}, %{{.*}}] : memref<2x16x32xf32
+// WARP:       arith.muli %[[C]], %c64
+// WARP: gpu.launch
+// WARP: %[[SHIFT:.*]] = arith.subi %dim{{.*}}, %dim
+// WARP: %[[DIAG:.*]] = arith.addi %{{.*}}, %[[SHIFT]]
+// WARP: arith.cmpi ule, %{{.*}}, %[[DIAG]]
+// WARP: %[[LAST:.*]] = arith.addi %{{.*}}, %[[SHIFT]]
+// WARP: arith.addi %[[LAST]], %c1
+// WARP-NOT: attn.tile
+// WARP: return
+func.func @linear_causal_f32(%q: tensor<1x2x100x32xf32>) -> tensor<1x2x100x32xf32> {
+  %f = attn.feature_map.elu_plus_one
+  %o = attn.linear %q, %q, %q feature_map %f causal : tensor<1x2x100x32xf32>, tensor<1x2x100x32xf32>, tensor<1x2x100x32xf32> -> tensor<1x2x100x32xf32>
+  return %o : tensor<1x2x100x32xf32>
 }
 
 // The reduction splits the keys until batch x heads x splits reaches about

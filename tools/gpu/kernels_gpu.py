@@ -3,9 +3,11 @@
 
 Two halves, because the GPU machine has PyTorch but no MLIR:
 
-  kernels_gpu.py prepare BUILD OUT   (here) writes the cases as attn IR,
-                                     compiles each with attn-compile --target
-                                     gpu into OUT, with OUT/manifest.json
+  kernels_gpu.py prepare BUILD OUT [SUBSTRING]
+                                     (here) writes the cases (or those whose
+                                     name has SUBSTRING) as attn IR, compiles
+                                     each with attn-compile --target gpu into
+                                     OUT, with OUT/manifest.json
   kernels_gpu.py run BUILD OUT [SUBSTRING]
                                      (on the GPU machine) checks every case
                                      (or those whose name has SUBSTRING)
@@ -78,7 +80,7 @@ CHECKS = [
 ]
 # Linear attention, elu + 1: (name, B, H, N, D, dtype, with padding lengths,
 # block-q of the output pass[, options: warp_rows of the output pass
-# (default 16), causal]).
+# (default 16), causal, block_k: the causal form's chunk (default 64)]).
 LINEAR_CHECKS = [
     ("linear_f32_n100_d32", 2, 2, 100, 32, "f32", False, 64),
     ("linear_pad_f32_n300_d64", 2, 2, 300, 64, "f32", True, 64),
@@ -98,12 +100,22 @@ LINEAR_CHECKS = [
      dict(causal=True)),
     ("linear_causal_bf16_n17_d64", 1, 2, 17, 64, "bf16", False, 64,
      dict(causal=True)),
+    # Chunk states at boundaries inside and past the reduction's staged
+    # 128-key chunks, per lane and on tensor cores.
+    ("linear_causal_f32_n300_d64", 2, 2, 300, 64, "f32", False, 64,
+     dict(causal=True)),
+    ("linear_causal_bf16_n1000_d32", 2, 2, 1000, 32, "bf16", False, 64,
+     dict(causal=True)),
+    ("linear_causal_bf16_n4100_d128_w32", 1, 2, 4100, 128, "bf16", False, 64,
+     dict(causal=True, warp_rows=32)),
+    ("linear_causal_bf16_n300_d64_k128", 2, 2, 300, 64, "bf16", False, 64,
+     dict(causal=True, block_k=128)),
 ]
 LINEAR_BENCH = [(f"linear_n{n}{s}", 4, 16, n, 64, "bf16", False, 128, o)
                 for n in (1024, 4096, 16384)
                 for s, o in (("", {}), ("_w32", dict(warp_rows=32)))] + [
-    ("linear_causal_n1024", 4, 16, 1024, 64, "bf16", False, 64,
-     dict(causal=True))]
+] + [(f"linear_causal_n{n}", 4, 16, n, 64, "bf16", False, 64,
+       dict(causal=True)) for n in (1024, 4096, 16384)]
 # The anchors' shapes: B=4, H=16, D=64, bf16; key tiles of the mask's block
 # (128 or 64 for dense). Query tiles of 64 rows in four warps of 16 rows,
 # and the faster shape of each: for 128-token blocks (and dense) 128 rows
@@ -273,7 +285,7 @@ def kept_pairs(build, path, case):
     return pairs
 
 
-def prepare(build, out):
+def prepare(build, out, only=""):
     os.makedirs(out, exist_ok=True)
     manifest = []
 
@@ -289,7 +301,7 @@ def prepare(build, out):
         return path
 
     for role, cases in (("check", CHECKS), ("bench", BENCH)):
-        for case in cases:
+        for case in (c for c in cases if only in c[0]):
             name, b, h, n, d, dt, kind, block, padded = case[:9]
             opts = case[9] if len(case) > 9 else {}
             block_q = opts.get("block_q", block)
@@ -303,24 +315,25 @@ def prepare(build, out):
                                  pairs=kept_pairs(build, path, case)
                                  if role == "bench" else None))
     for role, cases in (("check", LINEAR_CHECKS), ("bench", LINEAR_BENCH)):
-        for case in cases:
+        for case in (c for c in cases if only in c[0]):
             name, b, h, n, d, dt, padded, block_q = case[:8]
             opts = case[8] if len(case) > 8 else {}
             warp_rows = opts.get("warp_rows", 16)
-            compile_case(name, linear_module_for(case), block_q, 64, warp_rows)
+            compile_case(name, linear_module_for(case), block_q,
+                         opts.get("block_k", 64), warp_rows)
             manifest.append(dict(op="linear", role=role, name=name, B=b, H=h,
                                  N=n, D=d, dtype=dt, block_q=block_q,
                                  warp_rows=warp_rows, padded=padded,
                                  causal=opts.get("causal", False)))
     for role, cases in (("check", SSM_CHECKS), ("bench", SSM_BENCH)):
-        for case in cases:
+        for case in (c for c in cases if only in c[0]):
             name, b, n, h, st, bi, padded = case
             compile_case(name, ssm_module_for(case), 64, 64, 16)
             manifest.append(dict(op="ssm", role=role, name=name, B=b, N=n,
                                  H=h, S=st, bidirectional=bi, padded=padded,
                                  dtype="f32"))
     for role, cases in (("check", PROJECT_CHECKS), ("bench", PROJECT_BENCH)):
-        for case in cases:
+        for case in (c for c in cases if only in c[0]):
             name, lead, din, dout, dt = case
             compile_case(name, project_module_for(case), 64, 64, 16)
             manifest.append(dict(op="project", role=role, name=name,
@@ -626,9 +639,8 @@ def run(build, out, only=""):
 
 
 if __name__ == "__main__":
-    if (len(sys.argv) not in (4, 5) or sys.argv[1] not in ("prepare", "run")
-            or (sys.argv[1] == "prepare" and len(sys.argv) == 5)):
+    if len(sys.argv) not in (4, 5) or sys.argv[1] not in ("prepare", "run"):
         sys.exit(__doc__)
     mode, build, out = sys.argv[1:4]
-    sys.exit(prepare(build, out) if mode == "prepare"
-             else run(build, out, *sys.argv[4:]))
+    sys.exit((prepare if mode == "prepare" else run)(build, out,
+                                                     *sys.argv[4:]))

@@ -1,26 +1,33 @@
 //===- LinearTilesToGPU.cpp - linear-attention tile ops on the GPU --------===//
 //
 // attn-tile's GPU form of linear attention (Tile.cpp) gives each warp of the
-// reduction a slice of the state's rows (features) for all keys, and each
-// warp of the output a group of query rows. Each op is lowered in one of
-// two forms:
+// reduction a slice of the state's rows (features) for all its keys, and
+// each warp of the output a group of query rows; the causal form's
+// reduction (linear_prefix) stores the state at every chunk boundary, and
+// its output adds the chunk's own keys. Each op is lowered in one of two
+// forms:
 //
 // - tensor cores (bf16/f16 inputs, an elementwise feature map, 16-feature
 //   slices, head dims multiples of 16, the op reached by the whole block):
-//     linear_state: chunks of kChunk keys are staged in shared memory by
-//     cp.async over two stages (the value rows by the block, each warp its
-//     key columns), the next chunk on its way while this one is computed.
-//     phi is applied to the A fragments of K^T (ldmatrix.trans), then
-//     state += phi(K)^T V by mma.sync into f32 accumulators that stay in
-//     registers over all chunks; the normaliser is summed from the same
-//     fragments in f32. The sums are added to the state once, at the end.
+//     linear_state, linear_prefix: chunks of kChunk keys are staged in
+//     shared memory by cp.async over two stages (the value rows by the
+//     block, each warp its key columns), the next chunk on its way while
+//     this one is computed. phi is applied to the A fragments of K^T
+//     (ldmatrix.trans), then state += phi(K)^T V by mma.sync into f32
+//     accumulators that stay in registers over all chunks; the normaliser
+//     is summed from the same fragments in f32. linear_state adds the sums
+//     to the state once, at the end; linear_prefix stores them at each
+//     chunk boundary it passes.
 //     linear_output: the block stores the state in shared memory as the
-//     inputs' type once; per warp phi(Q) (A fragments of its 16 query rows)
-//     times the state (ldmatrix.trans) on tensor cores, phi(q) . z in f32
-//     from the same fragments, and each row written once.
-// - per lane (anything else: f32, projections, the causal form's output
-//   with its chunk's own keys): scalar loops, each lane owning a share of
-//   the state's columns or of the output's elements.
+//     inputs' type once; per warp phi(Q) (A fragments of its 16 or 32
+//     query rows) times the state (ldmatrix.trans) on tensor cores, phi(q)
+//     . z in f32 from the same fragments, and each row written once. The
+//     causal form's own keys, 16 at a time through the warp's shared
+//     memory: phi(Q) phi(K)^T on tensor cores, masked past the diagonal,
+//     its row sums into the normaliser and its product with V (as a flash
+//     kernel's P V) into the accumulators.
+// - per lane (anything else: f32, projections): scalar loops, each lane
+//   owning a share of the state's columns or of the output's elements.
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,6 +36,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -41,6 +49,8 @@ constexpr int64_t kChunk = 128;
 /// Features per warp of the tensor-core linear_state: the rows of an
 /// mma.sync accumulator.
 constexpr int64_t kSliceFeatures = kMmaRows;
+/// Keys per step of the causal output's own keys: one k-step of mma.sync.
+constexpr int64_t kMmaKeys = 16;
 
 int64_t bytesOf(Type elem) { return elem.getIntOrFloatBitWidth() / 8; }
 
@@ -85,7 +95,7 @@ void strided(ScalarEmitter &e, Value first, Value ub, Value step,
 // Per-lane form
 //===----------------------------------------------------------------------===//
 
-LogicalResult lowerStatePerLane(LinearStateOp op, FeatureMap map) {
+void lowerStatePerLane(LinearStateOp op, FeatureMap map) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   ScalarEmitter e{b, loc};
@@ -125,7 +135,52 @@ LogicalResult lowerStatePerLane(LinearStateOp op, FeatureMap map) {
     });
   });
   op.erase();
-  return success();
+}
+
+/// prefix[c] and prefix_norm[c] as running sums, stored before chunk c's
+/// keys are added: each lane owns columns of the state (and features of the
+/// normaliser), as in lowerStatePerLane.
+void lowerPrefixPerLane(LinearPrefixOp op, FeatureMap map) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  ScalarEmitter e{b, loc};
+  Value k = op.getKey(), v = op.getValue(), p = op.getProjection();
+  Value prefix = op.getPrefix(), prefixNorm = op.getPrefixNorm();
+  Value lane = gpu::LaneIdOp::create(b, loc, IntegerAttr());
+  Value warp = e.idx(kWarpLanes), mk = e.dim(k, 0);
+  Value chunks = e.dim(prefix, 0), features = e.dim(prefix, 1);
+  Value chunk = e.idx(static_cast<int64_t>(op.getChunk()));
+  // Each chunk's keys added to `running` by term(j, acc), after x[c, at...]
+  // is set to it.
+  auto scan = [&](Value x, ValueRange at,
+                  function_ref<Value(Value, Value)> term) {
+    e.loop(e.idx(0), chunks, {e.cst(0)}, [&](Value c, ValueRange running) {
+      SmallVector<Value> index{c};
+      index.append(at.begin(), at.end());
+      e.store(running[0], x, index);
+      Value k0 = arith::MulIOp::create(b, loc, c, chunk);
+      Value k1 = arith::MaxSIOp::create(
+          b, loc, k0, arith::MinSIOp::create(b, loc, e.add(k0, chunk), mk));
+      return SmallVector<Value>(
+          e.loop(k0, k1, running, [&](Value j, ValueRange acc) {
+            return SmallVector<Value>{term(j, acc[0])};
+          }));
+    });
+  };
+  strided(e, lane, e.dim(prefix, 2), warp, [&](Value col) {
+    strided(e, e.idx(0), features, e.idx(1), [&](Value f) {
+      scan(prefix, {f, col}, [&](Value j, Value acc) {
+        return math::FmaOp::create(b, loc, phiAt(e, map, k, p, j, f),
+                                   e.load(v, {j, col}), acc);
+      });
+    });
+  });
+  strided(e, lane, features, warp, [&](Value f) {
+    scan(prefixNorm, {f}, [&](Value j, Value acc) {
+      return arith::AddFOp::create(b, loc, acc, phiAt(e, map, k, p, j, f));
+    });
+  });
+  op.erase();
 }
 
 /// Where the causal form's per-lane output keeps, per warp, phi(Q) of its
@@ -175,9 +230,11 @@ LogicalResult lowerOutputPerLane(LinearOutputOp op, FeatureMap map,
     NVVM::SyncWarpOp::create(
         b, loc, arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(-1)));
   };
-  // The state may have been written by other lanes of the warp (the
-  // causal form's previous chunk).
+  // The state may have been written by other lanes of the warp.
   syncWarp();
+  // The causal form's keys end where the queries end: row i weighs its own
+  // keys j <= i + shift.
+  Value shift = k ? e.sub(e.dim(k, 0), e.dim(q, 0)) : Value();
   Value phiQ, weights;
   if (scratch) {
     scratch->base = arith::ConstantIndexOp::create(b, loc, 0);
@@ -201,14 +258,16 @@ LogicalResult lowerOutputPerLane(LinearOutputOp op, FeatureMap map,
               e.store(phiAt(e, map, q, p, i, f), phiQ, {i, f});
             });
     syncWarp();
-    // A[i, j] = phi(q_i) . phi(k_j) for j <= i (the rest is never read).
+    // A[i, j] = phi(q_i) . phi(k_j) for j <= i + shift (the rest is never
+    // read).
     strided(
         e, lane, arith::MulIOp::create(b, loc, rows, keys), warp, [&](Value x) {
           Value i = arith::DivUIOp::create(b, loc, x, keys);
           Value j = arith::RemUIOp::create(b, loc, x, keys);
           auto ifOp = scf::IfOp::create(
               b, loc,
-              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, j, i),
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, j,
+                                    e.add(i, shift)),
               /*withElseRegion=*/false);
           OpBuilder::InsertionGuard g(b);
           b.setInsertionPointToStart(ifOp.thenBlock());
@@ -236,9 +295,10 @@ LogicalResult lowerOutputPerLane(LinearOutputOp op, FeatureMap map,
               math::FmaOp::create(b, loc, phi, e.load(norm, {f}), acc[1])};
         }));
     if (k) {
-      // The tile's own keys j <= i: a = phi(q_i) . phi(k_j) weighs v_j.
+      // The tile's own keys j <= i + shift: a = phi(q_i) . phi(k_j) weighs
+      // v_j.
       Value last = arith::MinSIOp::create(
-          b, loc, arith::AddIOp::create(b, loc, i, e.idx(1)), e.dim(k, 0));
+          b, loc, e.add(e.add(i, shift), 1), e.dim(k, 0));
       ValueRange own =
           e.loop(e.idx(0), last, sums, [&](Value j, ValueRange acc) {
             Value a =
@@ -303,15 +363,26 @@ std::optional<Type> tensorCoreElement(LinearStateOp op, FeatureMap map) {
                            {op.getValue()});
 }
 
+std::optional<Type> tensorCoreElement(LinearPrefixOp op, FeatureMap map) {
+  auto prefix = cast<MemRefType>(op.getPrefix().getType());
+  if (prefix.getDimSize(1) != kSliceFeatures || prefix.isDynamicDim(2) ||
+      op.getChunk() % 16)
+    return std::nullopt;
+  return tensorCoreElement(op, map, {op.getKey(), op.getValue()},
+                           {op.getValue()});
+}
+
 std::optional<Type> tensorCoreElement(LinearOutputOp op, FeatureMap map) {
   auto state = cast<MemRefType>(op.getState().getType());
   std::optional<int64_t> rows = rowBound(op.getQuery());
-  if (op.getKey() || !state.hasStaticShape() || !rows || *rows > kMaxWarpRows ||
+  if (!state.hasStaticShape() || !rows || *rows > kMaxWarpRows ||
       state.getDimSize(0) % 16 || state.getDimSize(1) % 16)
     return std::nullopt;
+  SmallVector<Value> tiles{op.getQuery(), op.getOutput()};
+  if (op.getKey())
+    tiles.append({op.getKey(), op.getValue()});
   // The block stages the state once for all its warps.
-  return tensorCoreElement(op, map, {op.getQuery(), op.getOutput()},
-                           {op.getState(), op.getNorm()});
+  return tensorCoreElement(op, map, tiles, {op.getState(), op.getNorm()});
 }
 
 /// Shared memory of one stage of the tensor-core linear_state: the value
@@ -342,12 +413,16 @@ std::pair<Value, Value> phiOfRegister(WarpEmitter &e, FeatureMap map,
   return {at(0), at(1)};
 }
 
-void lowerStateOnTensorCores(LinearStateOp op, FeatureMap map, Type elem,
-                             int64_t threads) {
+/// The reduction of linear_state (`op` a LinearStateOp: the sums added to
+/// the state at the end) or of linear_prefix (a LinearPrefixOp: the sums so
+/// far stored at every chunk boundary, then the totals in the chunks past
+/// the keys).
+void lowerReductionOnTensorCores(Operation *op, Value k, Value v,
+                                 FeatureMap map, Type elem, int64_t threads) {
   OpBuilder b(op);
-  Location loc = op.getLoc();
+  Location loc = op->getLoc();
   WarpEmitter e(b, loc, elem);
-  Value k = op.getKey(), v = op.getValue();
+  auto prefixOp = dyn_cast<LinearPrefixOp>(op);
   const int64_t dv = staticDim(v, 1), dTiles = dv / 8;
   const int64_t warps = threads / kWarpLanes;
   const int64_t stage = stageBytes(dv, warps, elem);
@@ -397,6 +472,34 @@ void lowerStateOnTensorCores(LinearStateOp op, FeatureMap map, Type elem,
   gpu::BarrierOp::create(b, loc);
   prefetch(e.idx(0));
 
+  // prefix[c] = the accumulators, prefix_norm[c] = the four lanes' sums of
+  // each feature (every lane takes part in the shuffles).
+  auto storePrefix = [&](Value c, ArrayRef<SmallVector<Value, 4>> acc,
+                         ArrayRef<Value> sums) {
+    for (int64_t h = 0; h < 2; ++h) {
+      Value row = e.add(e.fragRow, 8 * h);
+      for (int64_t n = 0; n < dTiles; ++n) {
+        Value pair = vector::FromElementsOp::create(
+            b, loc, VectorType::get({2}, b.getF32Type()),
+            ValueRange{acc[n][2 * h], acc[n][2 * h + 1]});
+        vector::StoreOp::create(b, loc, pair, prefixOp.getPrefix(),
+                                ValueRange{c, row, e.add(e.fragCol, 8 * n)},
+                                /*nontemporal=*/false,
+                                e.pairAlignment(b.getF32Type()));
+      }
+      Value sum = e.quadReduce(sums[h], false);
+      e.ifThen(e.cmp(arith::CmpIPredicate::eq, e.fragCol, e.idx(0)), [&] {
+        memref::StoreOp::create(b, loc, sum, prefixOp.getPrefixNorm(),
+                                ValueRange{c, row});
+      });
+    }
+  };
+  Value prefixChunk, prefixChunks;
+  if (prefixOp) {
+    prefixChunk = e.idx(static_cast<int64_t>(prefixOp.getChunk()));
+    prefixChunks = e.dim(prefixOp.getPrefix(), 0);
+  }
+
   // Loop-carried: the accumulator fragments (rows fragRow, fragRow + 8 of
   // the slice; 4 per 8 value columns), then the lane's partial sums of phi
   // for its two features.
@@ -422,6 +525,18 @@ void lowerStateOnTensorCores(LinearStateOp op, FeatureMap map, Type elem,
       acc[n].assign(carried.begin() + 4 * n, carried.begin() + 4 * n + 4);
     Value sums[2] = {carried[4 * dTiles], carried[4 * dTiles + 1]};
     for (int64_t ks = 0; ks < kChunk / 16; ++ks) {
+      if (prefixOp) {
+        // Key 16 ks of this chunk at a prefix chunk's boundary: the sums so
+        // far are its state.
+        Value first = e.add(e.mul(t, kChunk), 16 * ks);
+        Value c = arith::DivUIOp::create(b, loc, first, prefixChunk);
+        Value boundary = e.andi(
+            e.cmp(arith::CmpIPredicate::eq,
+                  arith::RemUIOp::create(b, loc, first, prefixChunk),
+                  e.idx(0)),
+            e.lt(c, prefixChunks));
+        e.ifThen(boundary, [&] { storePrefix(c, acc, sums); });
+      }
       SmallVector<Value, 4> a =
           e.ldmatrix(keys, e.add(aRow, 16 * ks), aCol, /*transpose=*/true);
       // Register r: feature fragRow + 8 (r % 2), keys 16 ks + 8 (r / 2) +
@@ -448,10 +563,27 @@ void lowerStateOnTensorCores(LinearStateOp op, FeatureMap map, Type elem,
                                    b.getI32IntegerAttr(0));
   gpu::BarrierOp::create(b, loc);
 
+  SmallVector<SmallVector<Value, 4>> totals(dTiles);
+  for (int64_t n = 0; n < dTiles; ++n)
+    totals[n].assign(loop.getResults().begin() + 4 * n,
+                     loop.getResults().begin() + 4 * n + 4);
+  if (prefixOp) {
+    // The chunks that start past the last staged key: the totals.
+    Value past = arith::CeilDivUIOp::create(b, loc, e.mul(chunks, kChunk),
+                                            prefixChunk);
+    strided(e, past, prefixChunks, e.idx(1), [&](Value c) {
+      storePrefix(c, totals,
+                  {loop.getResult(4 * dTiles), loop.getResult(4 * dTiles + 1)});
+    });
+    op->erase();
+    return;
+  }
+
   // state += acc, norm += the four lanes' sums of each feature.
-  Value state = op.getState(), norm = op.getNorm();
+  auto stateOp = cast<LinearStateOp>(op);
+  Value state = stateOp.getState(), norm = stateOp.getNorm();
   auto add = [&](Value x, Value memref, ValueRange at) {
-    if (op.getAtomic()) {
+    if (stateOp.getAtomic()) {
       memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf, x, memref,
                                   at);
       return;
@@ -464,8 +596,7 @@ void lowerStateOnTensorCores(LinearStateOp op, FeatureMap map, Type elem,
     Value row = e.add(e.fragRow, 8 * h);
     for (int64_t n = 0; n < dTiles; ++n)
       for (int64_t i = 0; i < 2; ++i)
-        add(loop.getResult(4 * n + 2 * h + i), state,
-            {row, e.add(e.fragCol, 8 * n + i)});
+        add(totals[n][2 * h + i], state, {row, e.add(e.fragCol, 8 * n + i)});
     Value sum = e.quadReduce(loop.getResult(4 * dTiles + h), false);
     Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
                                         e.fragCol, e.idx(0));
@@ -474,7 +605,136 @@ void lowerStateOnTensorCores(LinearStateOp op, FeatureMap map, Type elem,
       scf::YieldOp::create(b, loc);
     });
   }
-  op.erase();
+  op->erase();
+}
+
+/// Shared memory of the tensor-core linear_output: the state as the inputs'
+/// type, then (causal form) each warp's tile of its own keys and values.
+int64_t outputStateBytes(int64_t features, int64_t dv, Type elem) {
+  return features * (dv + kSmemPad) * bytesOf(elem);
+}
+int64_t ownKeyTileBytes(int64_t depth, int64_t dv, Type elem) {
+  return kMmaKeys * (depth + kSmemPad + dv + kSmemPad) * bytesOf(elem);
+}
+
+/// The causal form's own keys on tensor cores: for each tile of kMmaKeys
+/// keys (staged by the warp through shared memory), a = phi(Q) phi(K)^T by
+/// mma.sync with phi applied to K's fragments, zero past the diagonal
+/// (j <= i + Mk - Mq) and past the keys; the row sums of a added to the
+/// normalisers `den`, and a (packed as A fragments, as a flash kernel's P)
+/// times V added to `acc`.
+void addOwnKeysOnTensorCores(LinearOutputOp op, FeatureMap map,
+                             WarpEmitter &e, const RowFragments &phiQ,
+                             int64_t features, int64_t threads,
+                             SmallVector<SmallVector<Value, 4>> &acc,
+                             SmallVector<Value> &den) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Type elem = e.elem;
+  Value k = op.getKey(), v = op.getValue();
+  const int64_t depth = staticDim(k, 1), dv = staticDim(v, 1);
+  const int64_t mTiles = static_cast<int64_t>(phiQ.size()) / 2;
+  const int64_t kBytes = kMmaKeys * (depth + kSmemPad) * bytesOf(elem);
+  Value warp = arith::DivUIOp::create(
+      b, loc, gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x),
+      e.idx(kWarpLanes));
+  Value base = e.add(e.idx(outputStateBytes(features, dv, elem)),
+                     e.mul(warp, ownKeyTileBytes(depth, dv, elem)));
+  Value keys =
+      sharedBuffer(b, loc, {kMmaKeys, depth + kSmemPad}, elem, base);
+  Value values = sharedBuffer(b, loc, {kMmaKeys, dv + kSmemPad}, elem,
+                              e.add(base, kBytes));
+  Value mk = e.dim(k, 0);
+  Value shift = e.sub(mk, e.dim(op.getQuery(), 0));
+  auto [kRow, kCol] = e.quadrantOffsets();
+  auto syncWarp = [&] {
+    NVVM::SyncWarpOp::create(b, loc, e.i32(-1));
+  };
+  auto rowsOf = [&](Value src, Value first, Value count) {
+    return memref::SubViewOp::create(
+        b, loc, src, ArrayRef<OpFoldResult>{first, b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{count, b.getIndexAttr(staticDim(src, 1))},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+  };
+
+  SmallVector<Value> init;
+  for (auto &tile : acc)
+    init.append(tile.begin(), tile.end());
+  init.append(den.begin(), den.end());
+  Value tiles = arith::CeilDivUIOp::create(b, loc, mk, e.idx(kMmaKeys));
+  auto loop = scf::ForOp::create(b, loc, e.idx(0), tiles, e.idx(1), init);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value first = e.mul(loop.getInductionVar(), kMmaKeys);
+    SmallVector<Value> carried(loop.getRegionIterArgs());
+    // The previous tile's fragments are read before this one replaces it.
+    syncWarp();
+    Value count = arith::MinSIOp::create(b, loc, e.idx(kMmaKeys),
+                                         e.sub(mk, first));
+    SmallVector<Value> copies =
+        stageTile(e, rowsOf(k, first, count), keys, kMmaKeys, depth, e.lane,
+                  kWarpLanes);
+    copies.append(stageTile(e, rowsOf(v, first, count), values, kMmaKeys, dv,
+                            e.lane, kWarpLanes));
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, commitCopies(b, loc, copies),
+                                     b.getI32IntegerAttr(0));
+    syncWarp();
+
+    // a = phi(Q) phi(K)^T: per 16-row tile, two 8-key tiles. K's rows as
+    // B fragments (ldmatrix, not transposed): keys [0, 8) then [8, 16).
+    SmallVector<SmallVector<Value, 4>> a(2 * mTiles,
+                                         SmallVector<Value, 4>(4, e.cst(0.0)));
+    for (int64_t ks = 0; ks < depth / 16; ++ks) {
+      SmallVector<Value, 4> m =
+          e.ldmatrix(keys, kRow, e.add(kCol, 16 * ks), /*transpose=*/false);
+      for (Value &reg : m) {
+        auto [x, y] = phiOfRegister(e, map, depth, reg);
+        reg = e.pack(x, y);
+      }
+      for (int64_t mt = 0; mt < mTiles; ++mt) {
+        SmallVector<Value, 4> qa = aFragment(phiQ, mt, ks);
+        a[2 * mt] = e.mma(qa, {m[0], m[1]}, a[2 * mt]);
+        a[2 * mt + 1] = e.mma(qa, {m[2], m[3]}, a[2 * mt + 1]);
+      }
+    }
+    // Register r of 8-key tile nt: row fragRow + 8 (r / 2) of its row tile,
+    // key first + 8 nt + fragCol + r % 2.
+    SmallVector<Value> nextDen(carried.end() - 2 * mTiles, carried.end());
+    SmallVector<SmallVector<Value, 4>> p;
+    for (int64_t mt = 0; mt < mTiles; ++mt) {
+      for (int64_t nt = 0; nt < 2; ++nt) {
+        for (int64_t r = 0; r < 4; ++r) {
+          Value row = e.add(e.fragRow, 16 * mt + 8 * (r / 2));
+          Value key = e.add(e.add(first, e.fragCol), 8 * nt + r % 2);
+          Value kept = e.andi(e.lt(key, mk),
+                              e.cmp(arith::CmpIPredicate::sle, key,
+                                    e.add(row, shift)));
+          Value x = e.select(kept, a[2 * mt + nt][r], e.cst(0.0));
+          a[2 * mt + nt][r] = x;
+          Value &sum = nextDen[2 * mt + r / 2];
+          sum = e.addf(sum, x);
+        }
+      }
+      ArrayRef<Value> lo = a[2 * mt], hi = a[2 * mt + 1];
+      p.push_back({e.pack(lo[0], lo[1]), e.pack(lo[2], lo[3]),
+                   e.pack(hi[0], hi[1]), e.pack(hi[2], hi[3])});
+    }
+    SmallVector<SmallVector<Value, 4>> nextAcc(acc.size());
+    for (size_t t = 0; t < acc.size(); ++t)
+      nextAcc[t].assign(carried.begin() + 4 * t, carried.begin() + 4 * t + 4);
+    e.mmaSharedB(p, values, 0, nextAcc);
+    SmallVector<Value> next;
+    for (auto &tile : nextAcc)
+      next.append(tile.begin(), tile.end());
+    next.append(nextDen.begin(), nextDen.end());
+    scf::YieldOp::create(b, loc, next);
+  }
+  for (size_t t = 0; t < acc.size(); ++t)
+    acc[t].assign(loop.getResults().begin() + 4 * t,
+                  loop.getResults().begin() + 4 * t + 4);
+  for (size_t h = 0; h < den.size(); ++h)
+    den[h] = loop.getResult(4 * acc.size() + h);
 }
 
 void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
@@ -489,7 +749,8 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
   auto launch = op->getParentOfType<gpu::LaunchOp>();
   const RowFragments &q = queryFragments(op.getQuery(), elem, launch, queries);
 
-  // The state as `elem` in shared memory, once for the block.
+  // The state as `elem` in shared memory, once for the block (at the start
+  // of outputStateBytes).
   Value shared =
       sharedBuffer(b, loc, {features, dv + kSmemPad}, elem, e.idx(0));
   gpu::BarrierOp::create(b, loc);
@@ -531,6 +792,8 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
       a.push_back(aFragment(rows, mt, ks));
     e.mmaSharedB(a, shared, 16 * ks, acc);
   }
+  if (op.getKey())
+    addOwnKeysOnTensorCores(op, map, e, rows, features, threads, acc, den);
 
   Type outElem = cast<MemRefType>(out.getType()).getElementType();
   Value mq = e.dim(out, 0);
@@ -569,7 +832,7 @@ LogicalResult mlir::attn::gpu_tiles::lowerLinearTiles(
     func::FuncOp fn, DenseMap<Operation *, int64_t> &shared) {
   SmallVector<Operation *> ops;
   fn.walk([&](Operation *op) {
-    if (isa<LinearStateOp, LinearOutputOp>(op))
+    if (isa<LinearStateOp, LinearPrefixOp, LinearOutputOp>(op))
       ops.push_back(op);
   });
   DenseMap<Value, RowFragments> queries;
@@ -585,25 +848,35 @@ LogicalResult mlir::attn::gpu_tiles::lowerLinearTiles(
       return op->emitOpError("is not in a gpu.launch: attn-map-loops-to-gpu "
                              "(lanes-per-iteration=32) maps tile loops to "
                              "warps first");
-    Value fm = isa<LinearStateOp>(op)
-                   ? cast<LinearStateOp>(op).getFeatureMap()
-                   : cast<LinearOutputOp>(op).getFeatureMap();
+    Value fm = TypeSwitch<Operation *, Value>(op)
+                   .Case<LinearStateOp, LinearPrefixOp, LinearOutputOp>(
+                       [](auto o) { return o.getFeatureMap(); });
     auto map = fm.getDefiningOp<FeatureMap>();
     if (!map)
       return op->emitOpError("feature map must come from a feature map op");
     std::optional<int64_t> threads =
         getConstantIntValue(launch.getBlockSizeX());
-    if (auto state = dyn_cast<LinearStateOp>(op)) {
-      std::optional<Type> elem = tensorCoreElement(state, map);
+    // The reductions: on tensor cores where they fit, else per lane.
+    auto reduce = [&](auto reduction, Value k, Value v,
+                      function_ref<void()> perLane) {
+      std::optional<Type> elem = tensorCoreElement(reduction, map);
       if (!elem) {
-        if (failed(lowerStatePerLane(state, map)))
-          return failure();
-        continue;
+        perLane();
+        return;
       }
       int64_t &bytes = shared[launch];
-      bytes = std::max(bytes, 2 * stageBytes(staticDim(state.getValue(), 1),
+      bytes = std::max(bytes, 2 * stageBytes(staticDim(v, 1),
                                              *threads / kWarpLanes, *elem));
-      lowerStateOnTensorCores(state, map, *elem, *threads);
+      lowerReductionOnTensorCores(op, k, v, map, *elem, *threads);
+    };
+    if (auto state = dyn_cast<LinearStateOp>(op)) {
+      reduce(state, state.getKey(), state.getValue(),
+             [&] { lowerStatePerLane(state, map); });
+      continue;
+    }
+    if (auto prefix = dyn_cast<LinearPrefixOp>(op)) {
+      reduce(prefix, prefix.getKey(), prefix.getValue(),
+             [&] { lowerPrefixPerLane(prefix, map); });
       continue;
     }
     auto output = cast<LinearOutputOp>(op);
@@ -618,11 +891,14 @@ LogicalResult mlir::attn::gpu_tiles::lowerLinearTiles(
         scratches.push_back({launch, *scratch, *threads / kWarpLanes});
       continue;
     }
-    auto stateType = cast<MemRefType>(output.getState().getType());
-    int64_t &bytes = shared[launch];
-    bytes = std::max(bytes, stateType.getDimSize(0) *
-                                (stateType.getDimSize(1) + kSmemPad) *
-                                bytesOf(*elem));
+    const int64_t features = staticDim(output.getState(), 0),
+                  dv = staticDim(output.getState(), 1);
+    int64_t bytes = outputStateBytes(features, dv, *elem);
+    if (output.getKey())
+      bytes += *threads / kWarpLanes *
+               ownKeyTileBytes(staticDim(output.getKey(), 1), dv, *elem);
+    int64_t &launchBytes = shared[launch];
+    launchBytes = std::max(launchBytes, bytes);
     lowerOutputOnTensorCores(output, map, *elem, *threads, queries);
   }
   // The own-key scratch goes after every other user of a launch's shared

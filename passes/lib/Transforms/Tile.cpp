@@ -443,13 +443,15 @@ constexpr int64_t kMinKeysPerSplit = 256;
 /// An elementwise feature map's slice of features is that of the key's
 /// columns; a projection's is its rows.
 ///
-/// Causal linear attention carries the state from one chunk of the
-/// sequence to the next, so each (b, h) is one instance that walks its
-/// chunks in order (no inner loop: one warp):
-///   state, norm = 0
-///   forall (b, h) { for chunk {
-///     linear_output causal(the chunk, state[b, h], norm[b, h])
-///     linear_state(the chunk's keys into state[b, h], norm[b, h]) } }
+/// Causal linear attention runs its chunks in parallel too, from the state
+/// before each chunk -- a prefix over the chunks, [B, H, C, F, Dv] and
+/// [B, H, C, F], written whole by the first nest:
+///   forall (b, h) { forall slice of kFeatureSlice features {
+///     linear_prefix(the keys' slice) every chunk into prefix[b, h, :, slice] } }
+///   forall (b, h, chunk c) { forall rows-per-instance rows {
+///     linear_output causal(the rows, the chunk's keys up to their last,
+///                          prefix[b, h, c]) } }
+/// (Key lengths do not apply to causal attention.)
 void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
                       Value out, Value projection, int64_t features,
                       int64_t blockQ, int64_t chunk, int64_t rows) {
@@ -458,22 +460,25 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
   const int64_t batch = dimOf(q, 0), heads = dimOf(q, 1), dv = dimOf(v, 3);
   Type f32 = b.getF32Type();
   auto align = b.getI64IntegerAttr(64);
-  Value state = memref::AllocOp::create(
-      b, loc, MemRefType::get({batch, heads, features, dv}, f32), ValueRange{},
-      align);
-  Value norm = memref::AllocOp::create(
-      b, loc, MemRefType::get({batch, heads, features}, f32), ValueRange{},
-      align);
-  auto normView = [&](Value bIdx, Value hIdx, OpFoldResult f0,
-                      OpFoldResult count) {
-    SmallVector<OpFoldResult> offsets{bIdx, hIdx, f0},
-        sizes{b.getIndexAttr(1), b.getIndexAttr(1), count},
-        strides(3, b.getIndexAttr(1));
-    std::optional<int64_t> n = getConstantIntValue(count);
+  auto alloc = [&](ArrayRef<int64_t> shape) {
+    return memref::AllocOp::create(b, loc, MemRefType::get(shape, f32),
+                                   ValueRange{}, align);
+  };
+  // buffer[lead..., rest...] of `restSizes`, the lead dimensions dropped.
+  auto perHeadView = [&](Value buffer, ValueRange lead,
+                         ArrayRef<OpFoldResult> rest,
+                         ArrayRef<OpFoldResult> restSizes) -> Value {
+    SmallVector<OpFoldResult> offsets(getAsOpFoldResult(lead)),
+        sizes(lead.size(), b.getIndexAttr(1));
+    offsets.append(rest.begin(), rest.end());
+    sizes.append(restSizes.begin(), restSizes.end());
+    SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
+    SmallVector<int64_t> shape;
+    for (OpFoldResult size : restSizes)
+      shape.push_back(getConstantIntValue(size).value_or(ShapedType::kDynamic));
     auto type = memref::SubViewOp::inferRankReducedResultType(
-        {n.value_or(ShapedType::kDynamic)}, cast<MemRefType>(norm.getType()),
-        offsets, sizes, strides);
-    return memref::SubViewOp::create(b, loc, cast<MemRefType>(type), norm,
+        shape, cast<MemRefType>(buffer.getType()), offsets, sizes, strides);
+    return memref::SubViewOp::create(b, loc, cast<MemRefType>(type), buffer,
                                      offsets, sizes, strides);
   };
   auto forall = [&](ArrayRef<OpFoldResult> bounds) {
@@ -482,50 +487,98 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
     atBodyEnd(b, loop);
     return loop;
   };
-
-  e.fill(state, 0.0);
-  e.fill(norm, 0.0);
-
-  auto stateOf = [&](Value bIdx, Value hIdx) {
-    return e.view2D(state, {bIdx, hIdx}, e.idx(0), b.getIndexAttr(features),
-                    b.getIndexAttr(0), b.getIndexAttr(dv), 2, 3);
+  // An elementwise feature map's slice of the features is that of the
+  // key's columns; a projection's is its rows.
+  const int64_t slice =
+      features % kFeatureSlice == 0 ? kFeatureSlice : features;
+  auto keySlice = [&](Value bIdx, Value hIdx, Value k0, OpFoldResult kn,
+                      Value f0) -> std::pair<Value, Value> {
+    if (!projection)
+      return {e.view2D(k, {bIdx, hIdx}, k0, kn, f0, b.getIndexAttr(slice), 2,
+                       3),
+              Value()};
+    return {e.view2D(k, {bIdx, hIdx}, k0, kn, b.getIndexAttr(0),
+                     b.getIndexAttr(dimOf(k, 3)), 2, 3),
+            e.view2D(projection, {}, f0, b.getIndexAttr(slice),
+                     b.getIndexAttr(0), b.getIndexAttr(dimOf(projection, 1)), 0,
+                     1)};
   };
+  auto rowsOf = [&](Value buffer, Value bIdx, Value hIdx, Value r0,
+                    OpFoldResult count) {
+    return e.view2D(buffer, {bIdx, hIdx}, r0, count, b.getIndexAttr(0),
+                    b.getIndexAttr(dimOf(buffer, 3)), 2, 3);
+  };
+  auto index = [&](int64_t i) -> OpFoldResult { return b.getIndexAttr(i); };
+
   if (op.getCausal()) {
-    auto perHead = forall({b.getIndexAttr(batch), b.getIndexAttr(heads)});
-    Value bIdx = perHead.getInductionVar(0), hIdx = perHead.getInductionVar(1);
-    const int64_t n = dimOf(q, 2);
-    auto loop = scf::ForOp::create(b, loc, e.idx(0), e.idx(n), e.idx(chunk));
-    atBodyEnd(b, loop);
-    Value c0 = loop.getInductionVar();
-    Value cn = e.min(e.idx(chunk), e.sub(e.idx(n), c0));
-    auto rowsOf = [&](Value buffer) {
-      return e.view2D(buffer, {bIdx, hIdx}, c0, cn, b.getIndexAttr(0),
-                      b.getIndexAttr(dimOf(buffer, 3)), 2, 3);
-    };
-    Value s = stateOf(bIdx, hIdx);
-    Value z = normView(bIdx, hIdx, b.getIndexAttr(0), b.getIndexAttr(features));
-    LinearOutputOp::create(b, loc, rowsOf(q), rowsOf(k), rowsOf(v),
-                           op.getFeatureMap(), projection, s, z, rowsOf(out));
-    LinearStateOp::create(b, loc, rowsOf(k), rowsOf(v), op.getFeatureMap(),
-                          projection, s, z);
-    b.setInsertionPointAfter(perHead);
+    const int64_t n = dimOf(q, 2), chunks = llvm::divideCeil(n, chunk);
+    Value prefix = alloc({batch, heads, chunks, features, dv});
+    Value prefixNorm = alloc({batch, heads, chunks, features});
+    auto prefixes = forall({index(batch), index(heads)});
+    Value bIdx = prefixes.getInductionVar(0),
+          hIdx = prefixes.getInductionVar(1);
+    auto slices = forall({index(features / slice)});
+    Value f0 = e.mul(slices.getInductionVar(0), slice);
+    auto [keys, sliceProjection] =
+        keySlice(bIdx, hIdx, e.idx(0), index(n), f0);
+    LinearPrefixOp::create(
+        b, loc, keys, rowsOf(v, bIdx, hIdx, e.idx(0), index(n)),
+        op.getFeatureMap(), sliceProjection,
+        perHeadView(prefix, {bIdx, hIdx}, {index(0), f0, index(0)},
+                    {index(chunks), index(slice), index(dv)}),
+        perHeadView(prefixNorm, {bIdx, hIdx}, {index(0), f0},
+                    {index(chunks), index(slice)}),
+        b.getI64IntegerAttr(chunk));
+    b.setInsertionPointAfter(prefixes);
+
+    auto tiles = forall({index(batch), index(heads), index(chunks)});
+    bIdx = tiles.getInductionVar(0);
+    hIdx = tiles.getInductionVar(1);
+    Value c = tiles.getInductionVar(2);
+    Value c0 = e.mul(c, chunk);
+    auto groups = forall({index(chunk / rows)});
+    Value skipped = e.mul(groups.getInductionVar(0), rows);
+    Value q0 = e.add(c0, skipped);
+    // Clipped at the end of the sequence; a group may lie past it. Its keys
+    // are the chunk's up to its last row (at most the chunk: the min bounds
+    // them for the lowerings).
+    Value qn = arith::MaxSIOp::create(
+        b, loc, e.min(e.idx(rows), e.sub(e.idx(n), q0)), e.idx(0));
+    Value kn = e.min(e.idx(chunk), e.add(skipped, qn));
+    LinearOutputOp::create(
+        b, loc, rowsOf(q, bIdx, hIdx, q0, qn), rowsOf(k, bIdx, hIdx, c0, kn),
+        rowsOf(v, bIdx, hIdx, c0, kn), op.getFeatureMap(), projection,
+        perHeadView(prefix, {bIdx, hIdx, c}, {index(0), index(0)},
+                    {index(features), index(dv)}),
+        perHeadView(prefixNorm, {bIdx, hIdx, c}, {index(0)}, {index(features)}),
+        rowsOf(out, bIdx, hIdx, q0, qn));
+    b.setInsertionPointAfter(tiles);
     return;
   }
 
+  Value state = alloc({batch, heads, features, dv});
+  Value norm = alloc({batch, heads, features});
+  e.fill(state, 0.0);
+  e.fill(norm, 0.0);
+  auto stateOf = [&](Value bIdx, Value hIdx) {
+    return e.view2D(state, {bIdx, hIdx}, e.idx(0), index(features), index(0),
+                    index(dv), 2, 3);
+  };
+  auto normOf = [&](Value bIdx, Value hIdx, Value f0, int64_t count) {
+    return perHeadView(norm, {bIdx, hIdx}, {f0}, {index(count)});
+  };
+
   // The reduction, a split of the keys and a slice of the features per
   // instance.
-  const int64_t slice =
-      features % kFeatureSlice == 0 ? kFeatureSlice : features;
   const int64_t nk = dimOf(k, 2);
   const int64_t splits = std::max<int64_t>(
       1, std::min<int64_t>(llvm::divideCeil(kReductionBlocks, batch * heads),
                            nk / kMinKeysPerSplit));
   const int64_t span = llvm::alignTo(llvm::divideCeil(nk, splits), 64);
-  auto reduce = forall(
-      {b.getIndexAttr(batch), b.getIndexAttr(heads), b.getIndexAttr(splits)});
+  auto reduce = forall({index(batch), index(heads), index(splits)});
   Value bIdx = reduce.getInductionVar(0), hIdx = reduce.getInductionVar(1);
   Value k0 = e.mul(reduce.getInductionVar(2), span);
-  auto slices = forall({b.getIndexAttr(features / slice)});
+  auto slices = forall({index(features / slice)});
   // Inside the inner loop: the grid's part of the body may not read memory.
   Value keyLimit = e.idx(nk);
   if (op.getKeyLengths())
@@ -533,48 +586,33 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
   Value kn = arith::MaxSIOp::create(
       b, loc, e.min(e.idx(span), e.sub(keyLimit, k0)), e.idx(0));
   Value f0 = e.mul(slices.getInductionVar(0), slice);
-  Value keys, sliceProjection;
-  if (projection) {
-    keys = e.view2D(k, {bIdx, hIdx}, k0, kn, b.getIndexAttr(0),
-                    b.getIndexAttr(dimOf(k, 3)), 2, 3);
-    sliceProjection =
-        e.view2D(projection, {}, f0, b.getIndexAttr(slice), b.getIndexAttr(0),
-                 b.getIndexAttr(dimOf(projection, 1)), 0, 1);
-  } else {
-    keys = e.view2D(k, {bIdx, hIdx}, k0, kn, f0, b.getIndexAttr(slice), 2, 3);
-  }
+  auto [keys, sliceProjection] = keySlice(bIdx, hIdx, k0, kn, f0);
   auto reduction = LinearStateOp::create(
-      b, loc, keys,
-      e.view2D(v, {bIdx, hIdx}, k0, kn, b.getIndexAttr(0), b.getIndexAttr(dv),
-               2, 3),
-      op.getFeatureMap(), sliceProjection,
-      e.view2D(state, {bIdx, hIdx}, f0, b.getIndexAttr(slice),
-               b.getIndexAttr(0), b.getIndexAttr(dv), 2, 3),
-      normView(bIdx, hIdx, f0, b.getIndexAttr(slice)));
+      b, loc, keys, rowsOf(v, bIdx, hIdx, k0, kn), op.getFeatureMap(),
+      sliceProjection,
+      e.view2D(state, {bIdx, hIdx}, f0, index(slice), index(0), index(dv), 2,
+               3),
+      normOf(bIdx, hIdx, f0, slice));
   reduction.setAtomic(true);
   b.setInsertionPointAfter(reduce);
 
   // The output, rows-per-instance query rows per instance.
   const int64_t nq = dimOf(q, 2);
-  auto tiles = forall({b.getIndexAttr(batch), b.getIndexAttr(heads),
-                       b.getIndexAttr(llvm::divideCeil(nq, blockQ))});
+  auto tiles = forall(
+      {index(batch), index(heads), index(llvm::divideCeil(nq, blockQ))});
   bIdx = tiles.getInductionVar(0);
   hIdx = tiles.getInductionVar(1);
   Value q0 = e.mul(tiles.getInductionVar(2), blockQ);
-  auto groups = forall({b.getIndexAttr(blockQ / rows)});
+  auto groups = forall({index(blockQ / rows)});
   q0 = e.add(q0, e.mul(groups.getInductionVar(0), rows));
   // Clipped at the end of the sequence; a group may lie past it.
   Value qn = arith::MaxSIOp::create(
       b, loc, e.min(e.idx(rows), e.sub(e.idx(nq), q0)), e.idx(0));
-  auto rowsOf = [&](Value buffer) {
-    return e.view2D(buffer, {bIdx, hIdx}, q0, qn, b.getIndexAttr(0),
-                    b.getIndexAttr(dimOf(buffer, 3)), 2, 3);
-  };
-  LinearOutputOp::create(
-      b, loc, rowsOf(q), Value(), Value(), op.getFeatureMap(), projection,
-      stateOf(bIdx, hIdx),
-      normView(bIdx, hIdx, b.getIndexAttr(0), b.getIndexAttr(features)),
-      rowsOf(out));
+  LinearOutputOp::create(b, loc, rowsOf(q, bIdx, hIdx, q0, qn), Value(),
+                         Value(), op.getFeatureMap(), projection,
+                         stateOf(bIdx, hIdx),
+                         normOf(bIdx, hIdx, e.idx(0), features),
+                         rowsOf(out, bIdx, hIdx, q0, qn));
   b.setInsertionPointAfter(tiles);
 }
 
@@ -618,10 +656,12 @@ LogicalResult tileLinear(LinearOp op, Globals &globals, int64_t blockQ,
       ValueRange{}, b.getI64IntegerAttr(64));
 
   if (rowsPerInstance > 0) {
-    const int64_t rows = std::min(rowsPerInstance, blockQ);
-    if (blockQ % rows != 0)
+    // The causal form's query tiles are its chunks.
+    const int64_t tile = op.getCausal() ? chunk : blockQ;
+    const int64_t rows = std::min(rowsPerInstance, tile);
+    if (tile % rows != 0)
       return op.emitOpError("attn-tile's rows-per-instance (")
-             << rows << ") must divide the query tile (" << blockQ << ")";
+             << rows << ") must divide the query tile (" << tile << ")";
     tileLinearForGPU(op, e, q, k, v, out, projection, features, blockQ, chunk,
                      rows);
     op.replaceAllUsesWith(e.toTensor(out, resultType));

@@ -46,7 +46,9 @@ def Tile : Pass<"attn-tile", "ModuleOp"> {
     attn.tile.softmax_finalize. Unmasked attention visits every tile as
     full. attn.linear becomes a reduction of phi(K)^T V and the normaliser
     over key tiles, then one output tile per query tile (non-causal), or a
-    chunkwise loop carrying the state between chunks (causal). attn.ssm
+    chunkwise loop carrying the state between chunks (causal; in the GPU
+    form the states at the chunk boundaries, then every chunk's output in
+    parallel). attn.ssm
     becomes the discretisation (linalg on [H, S]) and one scan per (batch,
     channel group), plus the reverse scan when bidirectional. Kernels
     compute on memrefs; their operands and results cross to tensors through
@@ -64,10 +66,12 @@ def Tile : Pass<"attn-tile", "ModuleOp"> {
            /*default=*/"0",
            "Query rows per instance of an inner scf.forall over each query "
            "tile (0: the whole tile, no inner loop). Non-zero also selects "
-           "the GPU's form of non-causal linear attention: the state "
+           "the GPU's form of linear attention: the state "
            "reduced per split of the keys (about 512 blocks in all) and "
            "slice of 16 features, then the "
-           "output per instance of rows; orders a masked attention's "
+           "output per instance of rows (causal: the states at every "
+           "block-k chunk's start per slice, then the output per instance "
+           "of rows of each chunk, all chunks at once); orders a masked attention's "
            "query tiles heaviest first (blocks start in grid order) when "
            "their schedules differ; and marks the loops with their "
            "GPU mapping (blocks, warps), which keeps loops of one "

@@ -83,6 +83,24 @@ func.func @f(%k: memref<?x32xf32>, %p: memref<4x16x32xf32>, %z: memref<3x16xf32>
 
 // -----
 
+func.func @f(%k: memref<?x32xf32>, %p: memref<4x32x32xbf16>, %z: memref<4x32xf32>) {
+  %f = attn.feature_map.relu
+  // expected-error @below {{prefix must hold f32}}
+  attn.tile.linear_prefix %k, %k feature_map %f every 64 into %p, %z : memref<?x32xf32>, memref<?x32xf32>, memref<4x32x32xbf16>, memref<4x32xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<?x32xbf16>, %s: memref<32x32xf16>, %z: memref<32xf32>) {
+  %f = attn.feature_map.relu
+  // expected-error @below {{state must hold f32}}
+  attn.tile.linear_output %q feature_map %f from %s, %z into %q : memref<?x32xbf16>, memref<32x32xf16>, memref<32xf32>, memref<?x32xbf16>
+  return
+}
+
+// -----
+
 func.func @f(%k: memref<?x32xf32>, %p: memref<4x32x32xf32>, %z: memref<4x32xf32>) {
   %f = attn.feature_map.relu
   // expected-error @below {{'attn.tile.linear_prefix' op attribute 'chunk' failed to satisfy constraint}}

@@ -5,7 +5,9 @@
 func.func @tiles(%q: memref<?x32xf32>, %m: memref<?xf32>, %acc: memref<?x32xf32>,
                  %i: index, %state: memref<16x32xf32>, %norm: memref<16xf32>,
                  %p: memref<16x32xf32>, %u: memref<?x?xf32>, %a: memref<?x8xf32>,
-                 %prefix: memref<?x16x32xf32>, %pnorm: memref<?x16xf32>) {
+                 %prefix: memref<?x16x32xf32>, %pnorm: memref<?x16xf32>,
+                 %kb: memref<?x16xbf16>, %vb: memref<?x32xbf16>,
+                 %pb: memref<?x16x32xbf16>) {
   // CHECK: attn.tile.softmax_step %{{.*}}, %{{.*}}, %{{.*}} into %{{.*}}, %{{.*}}, %{{.*}} offsets(%{{.*}}, %{{.*}}) scale 1.250000e-01 :
   attn.tile.softmax_step %q, %q, %q into %m, %m, %acc offsets(%i, %i) scale 0.125 : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?x32xf32>
   // CHECK: attn.tile.softmax_step {{.*}} where {
@@ -26,6 +28,8 @@ func.func @tiles(%q: memref<?x32xf32>, %m: memref<?xf32>, %acc: memref<?x32xf32>
   attn.tile.linear_output %q causal(%q, %q : memref<?x32xf32>, memref<?x32xf32>) feature_map %f projection %p : memref<16x32xf32> from %state, %norm into %acc : memref<?x32xf32>, memref<16x32xf32>, memref<16xf32>, memref<?x32xf32>
   // CHECK: attn.tile.linear_prefix %{{.*}}, %{{.*}} feature_map %{{.*}} projection %{{.*}} : memref<16x32xf32> every 64 into %{{.*}}, %{{.*}} :
   attn.tile.linear_prefix %q, %q feature_map %f projection %p : memref<16x32xf32> every 64 into %prefix, %pnorm : memref<?x32xf32>, memref<?x32xf32>, memref<?x16x32xf32>, memref<?x16xf32>
+  // CHECK: attn.tile.linear_prefix {{.*}} : memref<?x16xbf16>, memref<?x32xbf16>, memref<?x16x32xbf16>, memref<?x16xf32>
+  attn.tile.linear_prefix %kb, %vb feature_map %f every 64 into %pb, %pnorm : memref<?x16xbf16>, memref<?x32xbf16>, memref<?x16x32xbf16>, memref<?x16xf32>
   // CHECK: attn.tile.ssm_scan %{{.*}} A(%{{.*}}, %{{.*}}) W(%{{.*}}, %{{.*}}) into %{{.*}} reverse accumulate :
   attn.tile.ssm_scan %u A(%a, %a) W(%a, %a) into %u reverse accumulate : memref<?x?xf32>, memref<?x8xf32>, memref<?x?xf32>
   return

@@ -135,17 +135,17 @@ func.func @linear_f32(%q: tensor<1x2x100x32xf32>) -> tensor<1x2x100x32xf32> {
 
 // Causal: the chunks (block-k, 64 rows) run in parallel from the state
 // before each. First one instance per (batch, head) and 16-feature slice
-// walks the keys and writes the state at every chunk boundary (no zeroing:
-// every entry is written); then one instance per (batch, head, chunk) and
+// walks the keys and writes the state at every chunk boundary (as bf16, the
+// inputs' type; no zeroing: every entry is written); then one instance per (batch, head, chunk) and
 // 16 rows of it reads its chunk's state, with the chunk's keys up to its
 // last row (at most 64).
 // TILE-LABEL: func.func @linear_causal(
 // TILE-NOT: linalg.fill
-// TILE: %[[PREFIX:.*]] = memref.alloc() {{.*}} : memref<2x2x2x64x64xf32>
+// TILE: %[[PREFIX:.*]] = memref.alloc() {{.*}} : memref<2x2x2x64x64xbf16>
 // TILE: %[[PNORM:.*]] = memref.alloc() {{.*}} : memref<2x2x2x64xf32>
 // TILE: scf.forall (%{{.*}}, %{{.*}}) in (2, 2) {
 // TILE:   scf.forall (%{{.*}}) in (4) {
-// TILE:     attn.tile.linear_prefix {{.*}} every 64 into {{.*}} : memref<100x16xbf16, {{.*}}>, memref<100x64xbf16, {{.*}}>, memref<2x16x64xf32, {{.*}}>, memref<2x16xf32, {{.*}}>
+// TILE:     attn.tile.linear_prefix {{.*}} every 64 into {{.*}} : memref<100x16xbf16, {{.*}}>, memref<100x64xbf16, {{.*}}>, memref<2x16x64xbf16, {{.*}}>, memref<2x16xf32, {{.*}}>
 // TILE: scf.forall (%[[B:.*]], %[[H:.*]], %[[C:.*]]) in (2, 2, 2) {
 // TILE:   %[[C0:.*]] = arith.muli %[[C]], %c64
 // TILE:   scf.forall (%[[G:.*]]) in (4) {
@@ -158,26 +158,30 @@ func.func @linear_f32(%q: tensor<1x2x100x32xf32>) -> tensor<1x2x100x32xf32> {
 // TILE:     memref.subview %{{.*}}[%[[B]], %[[H]], %[[C0]], 0] [1, 1, %[[KN]], 64]
 // TILE:     attn.tile.linear_output {{.*}} causal(
 // On tensor cores. The prefix: the state reduction's loop, storing its
-// accumulators (f32 pairs) and the normaliser's quad sums at each chunk
+// accumulators (bf16 pairs) and the normaliser's quad sums at each chunk
 // boundary, then the totals in the chunks past the keys. The output: the
-// chunk's state staged once per block, then per warp its own keys 16 at a
-// time through shared memory (9216 + 4 x 4608 bytes): phi(Q) phi(K)^T with
-// K's rows as B fragments, kept where j <= i + Mk - Mq, times V.
+// chunk's state staged once per block (copied: it is bf16 already), then
+// per warp its own keys 16 at a time through shared memory (9216 + 4 x
+// 4608 bytes): phi(Q) phi(K)^T with K's rows as B fragments, kept where
+// j <= i + Mk - Mq, times V.
 // WARP-LABEL: func.func @linear_causal(
 // WARP: gpu.launch
 // WARP: scf.for
 // WARP:   arith.remui %{{.*}}, %c64
 // WARP:   scf.if
-// WARP:     vector.store {{.*}} : memref<2x16x64xf32, strided<[4096, 64, 1], offset: ?>>, vector<2xf32>
+// WARP:     arith.truncf {{.*}} : vector<2xf32> to vector<2xbf16>
+// WARP:     vector.store {{.*}} : memref<2x16x64xbf16, strided<[4096, 64, 1], offset: ?>>, vector<2xbf16>
 // WARP:     gpu.shuffle xor
 // WARP:     memref.store {{.*}} : memref<2x16xf32, strided<[64, 1], offset: ?>>
 // WARP:   nvvm.mma.sync
 // WARP: arith.ceildivui
 // WARP: scf.for
-// WARP:   vector.store {{.*}} : memref<2x16x64xf32, strided<[4096, 64, 1], offset: ?>>, vector<2xf32>
+// WARP:   vector.store {{.*}} : memref<2x16x64xbf16, strided<[4096, 64, 1], offset: ?>>, vector<2xbf16>
 // WARP: gpu.launch {{.*}} dynamic_shared_memory_size %c27648_i32
 // WARP: memref.view {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>
 // WARP: gpu.barrier
+// WARP: vector.load {{.*}} : memref<64x64xbf16, strided<[64, 1], offset: ?>>, vector<2xbf16>
+// WARP-NOT: arith.truncf
 // WARP: gpu.barrier
 // WARP: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true} : memref<64x72xbf16
 // WARP: arith.ceildivui %{{.*}}, %c16

@@ -73,9 +73,11 @@ LogicalResult SoftmaxFinalizeOp::verify() {
 }
 
 /// Feature dimension F of a linear-attention state, checked against the
-/// feature map's projection when there is one.
+/// feature map's projection when there is one. The state holds f32, or
+/// with `stateOfInputType` also the inputs' element type.
 static LogicalResult verifyFeatures(Operation *op, Value keyOrQuery,
-                                    Value projection, Value state, Value norm) {
+                                    Value projection, Value state, Value norm,
+                                    bool stateOfInputType = false) {
   if (failed(sameExtent(op, state, 0, "state rows", norm, 0, "norm size")))
     return failure();
   if (projection) {
@@ -88,8 +90,12 @@ static LogicalResult verifyFeatures(Operation *op, Value keyOrQuery,
                                "state rows"))) {
     return failure();
   }
-  return success(succeeded(requireF32(op, state, "state")) &&
-                 succeeded(requireF32(op, norm, "norm")));
+  Type stateElem = cast<MemRefType>(state.getType()).getElementType();
+  if (!(stateOfInputType &&
+        stateElem == cast<MemRefType>(keyOrQuery.getType()).getElementType()) &&
+      failed(requireF32(op, state, "state")))
+    return failure();
+  return requireF32(op, norm, "norm");
 }
 
 LogicalResult LinearStateOp::verify() {
@@ -124,7 +130,7 @@ LogicalResult LinearOutputOp::verify() {
                            << mq << ")";
   }
   return verifyFeatures(*this, getQuery(), getProjection(), getState(),
-                        getNorm());
+                        getNorm(), /*stateOfInputType=*/true);
 }
 
 LogicalResult LinearPrefixOp::verify() {
@@ -148,8 +154,11 @@ LogicalResult LinearPrefixOp::verify() {
                                "prefix features"))) {
     return failure();
   }
-  return success(succeeded(requireF32(*this, prefix, "prefix")) &&
-                 succeeded(requireF32(*this, norm, "prefix_norm")));
+  if (cast<MemRefType>(prefix.getType()).getElementType() !=
+          cast<MemRefType>(getKey().getType()).getElementType() &&
+      failed(requireF32(*this, prefix, "prefix")))
+    return failure();
+  return requireF32(*this, norm, "prefix_norm");
 }
 
 LogicalResult SsmScanOp::verify() {

@@ -472,6 +472,14 @@ void lowerReductionOnTensorCores(Operation *op, Value k, Value v,
   gpu::BarrierOp::create(b, loc);
   prefetch(e.idx(0));
 
+  Value prefixChunk, prefixChunks;
+  Type prefixElem;
+  if (prefixOp) {
+    prefixElem =
+        cast<MemRefType>(prefixOp.getPrefix().getType()).getElementType();
+    prefixChunk = e.idx(static_cast<int64_t>(prefixOp.getChunk()));
+    prefixChunks = e.dim(prefixOp.getPrefix(), 0);
+  }
   // prefix[c] = the accumulators, prefix_norm[c] = the four lanes' sums of
   // each feature (every lane takes part in the shuffles).
   auto storePrefix = [&](Value c, ArrayRef<SmallVector<Value, 4>> acc,
@@ -482,10 +490,13 @@ void lowerReductionOnTensorCores(Operation *op, Value k, Value v,
         Value pair = vector::FromElementsOp::create(
             b, loc, VectorType::get({2}, b.getF32Type()),
             ValueRange{acc[n][2 * h], acc[n][2 * h + 1]});
+        if (!prefixElem.isF32())
+          pair = arith::TruncFOp::create(
+              b, loc, VectorType::get({2}, prefixElem), pair);
         vector::StoreOp::create(b, loc, pair, prefixOp.getPrefix(),
                                 ValueRange{c, row, e.add(e.fragCol, 8 * n)},
                                 /*nontemporal=*/false,
-                                e.pairAlignment(b.getF32Type()));
+                                e.pairAlignment(prefixElem));
       }
       Value sum = e.quadReduce(sums[h], false);
       e.ifThen(e.cmp(arith::CmpIPredicate::eq, e.fragCol, e.idx(0)), [&] {
@@ -494,11 +505,6 @@ void lowerReductionOnTensorCores(Operation *op, Value k, Value v,
       });
     }
   };
-  Value prefixChunk, prefixChunks;
-  if (prefixOp) {
-    prefixChunk = e.idx(static_cast<int64_t>(prefixOp.getChunk()));
-    prefixChunks = e.dim(prefixOp.getPrefix(), 0);
-  }
 
   // Loop-carried: the accumulator fragments (rows fragRow, fragRow + 8 of
   // the slice; 4 per 8 value columns), then the lane's partial sums of phi
@@ -755,15 +761,16 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
       sharedBuffer(b, loc, {features, dv + kSmemPad}, elem, e.idx(0));
   gpu::BarrierOp::create(b, loc);
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Type stateElem = cast<MemRefType>(state.getType()).getElementType();
   strided(e, tid, e.idx(features * dv / 2), e.idx(threads), [&](Value i) {
     Value f = arith::DivUIOp::create(b, loc, i, e.idx(dv / 2));
     Value c = e.mul(arith::RemUIOp::create(b, loc, i, e.idx(dv / 2)), 2);
     Value pair = vector::LoadOp::create(
-        b, loc, VectorType::get({2}, b.getF32Type()), state, ValueRange{f, c});
-    vector::StoreOp::create(
-        b, loc,
-        arith::TruncFOp::create(b, loc, VectorType::get({2}, elem), pair),
-        shared, ValueRange{f, c});
+        b, loc, VectorType::get({2}, stateElem), state, ValueRange{f, c},
+        /*nontemporal=*/false, e.pairAlignment(stateElem));
+    if (stateElem != elem)
+      pair = arith::TruncFOp::create(b, loc, VectorType::get({2}, elem), pair);
+    vector::StoreOp::create(b, loc, pair, shared, ValueRange{f, c});
   });
   gpu::BarrierOp::create(b, loc);
 

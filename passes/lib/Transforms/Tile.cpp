@@ -444,8 +444,9 @@ constexpr int64_t kMinKeysPerSplit = 256;
 /// columns; a projection's is its rows.
 ///
 /// Causal linear attention runs its chunks in parallel too, from the state
-/// before each chunk -- a prefix over the chunks, [B, H, C, F, Dv] and
-/// [B, H, C, F], written whole by the first nest:
+/// before each chunk -- a prefix over the chunks, [B, H, C, F, Dv] (bf16 or
+/// f16 for such inputs, else f32) and [B, H, C, F] (f32), written whole by
+/// the first nest:
 ///   forall (b, h) { forall slice of kFeatureSlice features {
 ///     linear_prefix(the keys' slice) every chunk into prefix[b, h, :, slice] } }
 ///   forall (b, h, chunk c) { forall rows-per-instance rows {
@@ -512,7 +513,14 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
 
   if (op.getCausal()) {
     const int64_t n = dimOf(q, 2), chunks = llvm::divideCeil(n, chunk);
-    Value prefix = alloc({batch, heads, chunks, features, dv});
+    // The states as the inputs' type where it is narrower: the tensor-core
+    // output rounds them to it anyway, and they are written and read once.
+    Type inputs = cast<MemRefType>(q.getType()).getElementType();
+    Value prefix = memref::AllocOp::create(
+        b, loc,
+        MemRefType::get({batch, heads, chunks, features, dv},
+                        inputs.isF16() || inputs.isBF16() ? inputs : f32),
+        ValueRange{}, align);
     Value prefixNorm = alloc({batch, heads, chunks, features});
     auto prefixes = forall({index(batch), index(heads)});
     Value bIdx = prefixes.getInductionVar(0),

@@ -17,7 +17,7 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def Attn_Tile2D : MemRefRankOf<[F16, BF16, F32, F64], [2]>;
 def Attn_Tile1D : MemRefRankOf<[F32, F64], [1]>;
-def Attn_Tile3D : MemRefRankOf<[F32, F64], [3]>;
+def Attn_Tile3D : MemRefRankOf<[F16, BF16, F32, F64], [3]>;
 
 def Attn_SoftmaxStepOp : Attn_Op<"tile.softmax_step", [
     RecursiveMemoryEffects, AllTypesMatch<["max", "sum"]>]> {
@@ -101,8 +101,9 @@ def Attn_LinearPrefixOp : Attn_Op<"tile.linear_prefix"> {
     c in [0, C):
       prefix[c] = sum_{j < c chunk} phi(k_j)^T v_j     (prefix [C, F, Dv])
       prefix_norm[c] = sum_{j < c chunk} phi(k_j)      (prefix_norm [C, F])
-    (f32; the sums stop at Mk): the state each chunk's queries start from
-    in chunkwise causal attention, which lets the chunks run in parallel.
+    (the sums stop at Mk; in f32, stored as f32 or as the keys' element
+    type, prefix_norm f32): the state each chunk's queries start from in
+    chunkwise causal attention, which lets the chunks run in parallel.
   }];
   let arguments = (ins Arg<Attn_Tile2D, "", [MemRead]>:$key,
                        Arg<Attn_Tile2D, "", [MemRead]>:$value,
@@ -125,7 +126,8 @@ def Attn_LinearOutputOp : Attn_Op<"tile.linear_output", [
   let summary = "reads a tile of queries out of a linear-attention state";
   let description = [{
     out_i = phi(q_i)^T S / phi(q_i)^T z for query [Mq, D], state S [F, Dv]
-    and norm z [F] (zeros where the normaliser is 0). With `key` [Mk, D] and
+    (f32 or the query's element type) and norm z [F] (f32), zeros where the
+    normaliser is 0. With `key` [Mk, D] and
     `value` [Mk, Dv] (the causal form), the tile's own keys are added to S
     and z for row i: keys j <= i + Mk - Mq, the keys ending where the
     queries end (Mk >= Mq): the intra-chunk part of chunkwise causal

@@ -26,8 +26,13 @@
 // - one row per lane (other element types): each softmax_step becomes the
 //   per-key online-softmax loop for the lane's row, on CUDA cores:
 //     s = scale * q.k_j   (skipped where the predicate drops the pair)
-//     if s > m: acc *= exp(m - s); l *= exp(m - s); m = s
+//     m' = max(m, s); acc *= exp(m - m'); l *= exp(m - m'); m = m'
 //     p = exp(s - m); l += p; acc += p v_j
+//   For static head dims up to kMaxRegisterColumns the query row and the
+//   accumulator are loaded into registers once per step and carried by
+//   the key loop, every key rescaling (by 1 where the maximum does not
+//   grow: no branch); otherwise they stay in memory, read per key, and are
+//   rescaled only where s > m.
 //
 //===----------------------------------------------------------------------===//
 

@@ -22,10 +22,10 @@
 //     inputs' type once; per warp phi(Q) (A fragments of its 16 or 32
 //     query rows) times the state (ldmatrix.trans) on tensor cores, phi(q)
 //     . z in f32 from the same fragments, and each row written once. The
-//     causal form's own keys, 16 at a time through the warp's shared
-//     memory: phi(Q) phi(K)^T on tensor cores, masked past the diagonal,
-//     its row sums into the normaliser and its product with V (as a flash
-//     kernel's P V) into the accumulators.
+//     causal form's own keys, 16 at a time through two stages of the
+//     warp's shared memory: phi(Q) phi(K)^T on tensor cores, masked past
+//     the diagonal, its row sums into the normaliser and its product with
+//     V (as a flash kernel's P V) into the accumulators.
 // - per lane (anything else: f32, projections): scalar loops, each lane
 //   owning a share of the state's columns or of the output's elements.
 //
@@ -615,133 +615,165 @@ void lowerReductionOnTensorCores(Operation *op, Value k, Value v,
 }
 
 /// Shared memory of the tensor-core linear_output: the state as the inputs'
-/// type, then (causal form) each warp's tile of its own keys and values.
+/// type, then (causal form) each warp's two stages of its own keys and
+/// values.
 int64_t outputStateBytes(int64_t features, int64_t dv, Type elem) {
   return features * (dv + kSmemPad) * bytesOf(elem);
 }
-int64_t ownKeyTileBytes(int64_t depth, int64_t dv, Type elem) {
+int64_t ownKeyStageBytes(int64_t depth, int64_t dv, Type elem) {
   return kMmaKeys * (depth + kSmemPad + dv + kSmemPad) * bytesOf(elem);
 }
 
-/// The causal form's own keys on tensor cores: for each tile of kMmaKeys
-/// keys (staged by the warp through shared memory), a = phi(Q) phi(K)^T by
-/// mma.sync with phi applied to K's fragments, zero past the diagonal
-/// (j <= i + Mk - Mq) and past the keys; the row sums of a added to the
-/// normalisers `den`, and a (packed as A fragments, as a flash kernel's P)
-/// times V added to `acc`.
-void addOwnKeysOnTensorCores(LinearOutputOp op, FeatureMap map,
-                             WarpEmitter &e, const RowFragments &phiQ,
-                             int64_t features, int64_t threads,
-                             SmallVector<SmallVector<Value, 4>> &acc,
-                             SmallVector<Value> &den) {
-  OpBuilder &b = e.b;
-  Location loc = e.loc;
-  Type elem = e.elem;
-  Value k = op.getKey(), v = op.getValue();
-  const int64_t depth = staticDim(k, 1), dv = staticDim(v, 1);
-  const int64_t mTiles = static_cast<int64_t>(phiQ.size()) / 2;
-  const int64_t kBytes = kMmaKeys * (depth + kSmemPad) * bytesOf(elem);
-  Value warp = arith::DivUIOp::create(
-      b, loc, gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x),
-      e.idx(kWarpLanes));
-  Value base = e.add(e.idx(outputStateBytes(features, dv, elem)),
-                     e.mul(warp, ownKeyTileBytes(depth, dv, elem)));
-  Value keys =
-      sharedBuffer(b, loc, {kMmaKeys, depth + kSmemPad}, elem, base);
-  Value values = sharedBuffer(b, loc, {kMmaKeys, dv + kSmemPad}, elem,
-                              e.add(base, kBytes));
-  Value mk = e.dim(k, 0);
-  Value shift = e.sub(mk, e.dim(op.getQuery(), 0));
-  auto [kRow, kCol] = e.quadrantOffsets();
-  auto syncWarp = [&] {
-    NVVM::SyncWarpOp::create(b, loc, e.i32(-1));
-  };
-  auto rowsOf = [&](Value src, Value first, Value count) {
-    return memref::SubViewOp::create(
-        b, loc, src, ArrayRef<OpFoldResult>{first, b.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{count, b.getIndexAttr(staticDim(src, 1))},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-  };
+/// The causal form's own keys on tensor cores, kMmaKeys at a time through
+/// two stages of the warp's shared memory (cp.async; the next tile on its
+/// way while one is computed, the first while the state is staged). Per
+/// tile, a = phi(Q) phi(K)^T by mma.sync with phi applied to K's fragments,
+/// zero past the diagonal (j <= i + Mk - Mq) and past the keys; the row
+/// sums of a are added to the normalisers, and a (packed as A fragments,
+/// as a flash kernel's P) times V to the accumulators.
+struct OwnKeyTiles {
+  LinearOutputOp op;
+  WarpEmitter &e;
+  int64_t depth, dv;
+  Value base, mk, tiles;
 
-  SmallVector<Value> init;
-  for (auto &tile : acc)
-    init.append(tile.begin(), tile.end());
-  init.append(den.begin(), den.end());
-  Value tiles = arith::CeilDivUIOp::create(b, loc, mk, e.idx(kMmaKeys));
-  auto loop = scf::ForOp::create(b, loc, e.idx(0), tiles, e.idx(1), init);
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    Value first = e.mul(loop.getInductionVar(), kMmaKeys);
-    SmallVector<Value> carried(loop.getRegionIterArgs());
-    // The previous tile's fragments are read before this one replaces it.
-    syncWarp();
-    Value count = arith::MinSIOp::create(b, loc, e.idx(kMmaKeys),
-                                         e.sub(mk, first));
-    SmallVector<Value> copies =
-        stageTile(e, rowsOf(k, first, count), keys, kMmaKeys, depth, e.lane,
-                  kWarpLanes);
-    copies.append(stageTile(e, rowsOf(v, first, count), values, kMmaKeys, dv,
-                            e.lane, kWarpLanes));
-    nvgpu::DeviceAsyncWaitOp::create(b, loc, commitCopies(b, loc, copies),
-                                     b.getI32IntegerAttr(0));
-    syncWarp();
+  OwnKeyTiles(LinearOutputOp op, WarpEmitter &e, int64_t features)
+      : op(op), e(e), depth(staticDim(op.getKey(), 1)),
+        dv(staticDim(op.getValue(), 1)) {
+    OpBuilder &b = e.b;
+    Value warp = arith::DivUIOp::create(
+        b, e.loc, gpu::ThreadIdOp::create(b, e.loc, gpu::Dimension::x),
+        e.idx(kWarpLanes));
+    base = e.add(e.idx(outputStateBytes(features, dv, e.elem)),
+                 e.mul(warp, 2 * ownKeyStageBytes(depth, dv, e.elem)));
+    mk = e.dim(op.getKey(), 0);
+    tiles = arith::CeilDivUIOp::create(b, e.loc, mk, e.idx(kMmaKeys));
+  }
 
-    // a = phi(Q) phi(K)^T: per 16-row tile, two 8-key tiles. K's rows as
-    // B fragments (ldmatrix, not transposed): keys [0, 8) then [8, 16).
-    SmallVector<SmallVector<Value, 4>> a(2 * mTiles,
-                                         SmallVector<Value, 4>(4, e.cst(0.0)));
-    for (int64_t ks = 0; ks < depth / 16; ++ks) {
-      SmallVector<Value, 4> m =
-          e.ldmatrix(keys, kRow, e.add(kCol, 16 * ks), /*transpose=*/false);
-      for (Value &reg : m) {
-        auto [x, y] = phiOfRegister(e, map, depth, reg);
-        reg = e.pack(x, y);
-      }
-      for (int64_t mt = 0; mt < mTiles; ++mt) {
-        SmallVector<Value, 4> qa = aFragment(phiQ, mt, ks);
-        a[2 * mt] = e.mma(qa, {m[0], m[1]}, a[2 * mt]);
-        a[2 * mt + 1] = e.mma(qa, {m[2], m[3]}, a[2 * mt + 1]);
-      }
-    }
-    // Register r of 8-key tile nt: row fragRow + 8 (r / 2) of its row tile,
-    // key first + 8 nt + fragCol + r % 2.
-    SmallVector<Value> nextDen(carried.end() - 2 * mTiles, carried.end());
-    SmallVector<SmallVector<Value, 4>> p;
-    for (int64_t mt = 0; mt < mTiles; ++mt) {
-      for (int64_t nt = 0; nt < 2; ++nt) {
-        for (int64_t r = 0; r < 4; ++r) {
-          Value row = e.add(e.fragRow, 16 * mt + 8 * (r / 2));
-          Value key = e.add(e.add(first, e.fragCol), 8 * nt + r % 2);
-          Value kept = e.andi(e.lt(key, mk),
-                              e.cmp(arith::CmpIPredicate::sle, key,
-                                    e.add(row, shift)));
-          Value x = e.select(kept, a[2 * mt + nt][r], e.cst(0.0));
-          a[2 * mt + nt][r] = x;
-          Value &sum = nextDen[2 * mt + r / 2];
-          sum = e.addf(sum, x);
+  /// Tile t's stage: its keys and values.
+  std::pair<Value, Value> stage(Value t) {
+    OpBuilder &b = e.b;
+    Value at = e.add(base, e.mul(arith::RemUIOp::create(b, e.loc, t, e.idx(2)),
+                                 ownKeyStageBytes(depth, dv, e.elem)));
+    Value keys =
+        sharedBuffer(b, e.loc, {kMmaKeys, depth + kSmemPad}, e.elem, at);
+    Value values = sharedBuffer(
+        b, e.loc, {kMmaKeys, dv + kSmemPad}, e.elem,
+        e.add(at, kMmaKeys * (depth + kSmemPad) * bytesOf(e.elem)));
+    return {keys, values};
+  }
+
+  /// Tile t (if there is one) on its way; commits a group either way.
+  Value prefetch(Value t) {
+    OpBuilder &b = e.b;
+    Location loc = e.loc;
+    auto rowsOf = [&](Value src, Value first, Value count) {
+      return memref::SubViewOp::create(
+          b, loc, src, ArrayRef<OpFoldResult>{first, b.getIndexAttr(0)},
+          ArrayRef<OpFoldResult>{count, b.getIndexAttr(staticDim(src, 1))},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+    };
+    e.ifThen(e.lt(t, tiles), [&] {
+      Value first = e.mul(t, kMmaKeys);
+      Value count = arith::MinSIOp::create(b, loc, e.idx(kMmaKeys),
+                                           e.sub(mk, first));
+      auto [keys, values] = stage(t);
+      stageTile(e, rowsOf(op.getKey(), first, count), keys, kMmaKeys, depth,
+                e.lane, kWarpLanes);
+      stageTile(e, rowsOf(op.getValue(), first, count), values, kMmaKeys, dv,
+                e.lane, kWarpLanes);
+    });
+    return commitCopies(b, loc);
+  }
+
+  void addTo(FeatureMap map, const RowFragments &phiQ,
+             SmallVector<SmallVector<Value, 4>> &acc,
+             SmallVector<Value> &den) {
+    OpBuilder &b = e.b;
+    Location loc = e.loc;
+    const int64_t mTiles = static_cast<int64_t>(phiQ.size()) / 2;
+    Value shift = e.sub(mk, e.dim(op.getQuery(), 0));
+    auto [kRow, kCol] = e.quadrantOffsets();
+    auto syncWarp = [&] { NVVM::SyncWarpOp::create(b, loc, e.i32(-1)); };
+
+    SmallVector<Value> init;
+    for (auto &tile : acc)
+      init.append(tile.begin(), tile.end());
+    init.append(den.begin(), den.end());
+    auto loop = scf::ForOp::create(b, loc, e.idx(0), tiles, e.idx(1), init);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value t = loop.getInductionVar();
+      Value first = e.mul(t, kMmaKeys);
+      SmallVector<Value> carried(loop.getRegionIterArgs());
+      // Tile t - 1's fragments are read before tile t + 1 replaces it; tile
+      // t's group is the one before tile t + 1's.
+      syncWarp();
+      nvgpu::DeviceAsyncWaitOp::create(b, loc, prefetch(e.add(t, 1)),
+                                       b.getI32IntegerAttr(1));
+      syncWarp();
+      auto [keys, values] = stage(t);
+
+      // a = phi(Q) phi(K)^T: per 16-row tile, two 8-key tiles. K's rows as
+      // B fragments (ldmatrix, not transposed): keys [0, 8) then [8, 16).
+      SmallVector<SmallVector<Value, 4>> a(
+          2 * mTiles, SmallVector<Value, 4>(4, e.cst(0.0)));
+      for (int64_t ks = 0; ks < depth / 16; ++ks) {
+        SmallVector<Value, 4> m =
+            e.ldmatrix(keys, kRow, e.add(kCol, 16 * ks), /*transpose=*/false);
+        for (Value &reg : m) {
+          auto [x, y] = phiOfRegister(e, map, depth, reg);
+          reg = e.pack(x, y);
+        }
+        for (int64_t mt = 0; mt < mTiles; ++mt) {
+          SmallVector<Value, 4> qa = aFragment(phiQ, mt, ks);
+          a[2 * mt] = e.mma(qa, {m[0], m[1]}, a[2 * mt]);
+          a[2 * mt + 1] = e.mma(qa, {m[2], m[3]}, a[2 * mt + 1]);
         }
       }
-      ArrayRef<Value> lo = a[2 * mt], hi = a[2 * mt + 1];
-      p.push_back({e.pack(lo[0], lo[1]), e.pack(lo[2], lo[3]),
-                   e.pack(hi[0], hi[1]), e.pack(hi[2], hi[3])});
+      // Register r of 8-key tile nt: row fragRow + 8 (r / 2) of its row
+      // tile, key first + 8 nt + fragCol + r % 2.
+      SmallVector<Value> nextDen(carried.end() - 2 * mTiles, carried.end());
+      SmallVector<SmallVector<Value, 4>> p;
+      for (int64_t mt = 0; mt < mTiles; ++mt) {
+        for (int64_t nt = 0; nt < 2; ++nt) {
+          for (int64_t r = 0; r < 4; ++r) {
+            Value row = e.add(e.fragRow, 16 * mt + 8 * (r / 2));
+            Value key = e.add(e.add(first, e.fragCol), 8 * nt + r % 2);
+            Value kept = e.andi(e.lt(key, mk),
+                                e.cmp(arith::CmpIPredicate::sle, key,
+                                      e.add(row, shift)));
+            Value x = e.select(kept, a[2 * mt + nt][r], e.cst(0.0));
+            a[2 * mt + nt][r] = x;
+            Value &sum = nextDen[2 * mt + r / 2];
+            sum = e.addf(sum, x);
+          }
+        }
+        ArrayRef<Value> lo = a[2 * mt], hi = a[2 * mt + 1];
+        p.push_back({e.pack(lo[0], lo[1]), e.pack(lo[2], lo[3]),
+                     e.pack(hi[0], hi[1]), e.pack(hi[2], hi[3])});
+      }
+      SmallVector<SmallVector<Value, 4>> nextAcc(acc.size());
+      for (size_t i = 0; i < acc.size(); ++i)
+        nextAcc[i].assign(carried.begin() + 4 * i, carried.begin() + 4 * i + 4);
+      e.mmaSharedB(p, values, 0, nextAcc);
+      SmallVector<Value> next;
+      for (auto &tile : nextAcc)
+        next.append(tile.begin(), tile.end());
+      next.append(nextDen.begin(), nextDen.end());
+      scf::YieldOp::create(b, loc, next);
     }
-    SmallVector<SmallVector<Value, 4>> nextAcc(acc.size());
-    for (size_t t = 0; t < acc.size(); ++t)
-      nextAcc[t].assign(carried.begin() + 4 * t, carried.begin() + 4 * t + 4);
-    e.mmaSharedB(p, values, 0, nextAcc);
-    SmallVector<Value> next;
-    for (auto &tile : nextAcc)
-      next.append(tile.begin(), tile.end());
-    next.append(nextDen.begin(), nextDen.end());
-    scf::YieldOp::create(b, loc, next);
+    // Nothing in flight after the loop.
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, commitCopies(b, loc),
+                                     b.getI32IntegerAttr(0));
+    for (size_t i = 0; i < acc.size(); ++i)
+      acc[i].assign(loop.getResults().begin() + 4 * i,
+                    loop.getResults().begin() + 4 * i + 4);
+    for (size_t h = 0; h < den.size(); ++h)
+      den[h] = loop.getResult(4 * acc.size() + h);
   }
-  for (size_t t = 0; t < acc.size(); ++t)
-    acc[t].assign(loop.getResults().begin() + 4 * t,
-                  loop.getResults().begin() + 4 * t + 4);
-  for (size_t h = 0; h < den.size(); ++h)
-    den[h] = loop.getResult(4 * acc.size() + h);
-}
+};
 
 void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
                               int64_t threads,
@@ -760,6 +792,12 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
   Value shared =
       sharedBuffer(b, loc, {features, dv + kSmemPad}, elem, e.idx(0));
   gpu::BarrierOp::create(b, loc);
+  // The causal form's first tile of own keys on its way meanwhile.
+  std::optional<OwnKeyTiles> own;
+  if (op.getKey()) {
+    own.emplace(op, e, features);
+    own->prefetch(e.idx(0));
+  }
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   Type stateElem = cast<MemRefType>(state.getType()).getElementType();
   strided(e, tid, e.idx(features * dv / 2), e.idx(threads), [&](Value i) {
@@ -799,8 +837,8 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
       a.push_back(aFragment(rows, mt, ks));
     e.mmaSharedB(a, shared, 16 * ks, acc);
   }
-  if (op.getKey())
-    addOwnKeysOnTensorCores(op, map, e, rows, features, threads, acc, den);
+  if (own)
+    own->addTo(map, rows, acc, den);
 
   Type outElem = cast<MemRefType>(out.getType()).getElementType();
   Value mq = e.dim(out, 0);
@@ -902,8 +940,8 @@ LogicalResult mlir::attn::gpu_tiles::lowerLinearTiles(
                   dv = staticDim(output.getState(), 1);
     int64_t bytes = outputStateBytes(features, dv, *elem);
     if (output.getKey())
-      bytes += *threads / kWarpLanes *
-               ownKeyTileBytes(staticDim(output.getKey(), 1), dv, *elem);
+      bytes += *threads / kWarpLanes * 2 *
+               ownKeyStageBytes(staticDim(output.getKey(), 1), dv, *elem);
     int64_t &launchBytes = shared[launch];
     launchBytes = std::max(launchBytes, bytes);
     lowerOutputOnTensorCores(output, map, *elem, *threads, queries);

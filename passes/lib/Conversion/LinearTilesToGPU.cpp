@@ -95,22 +95,50 @@ void strided(ScalarEmitter &e, Value first, Value ub, Value step,
 // Per-lane form
 //===----------------------------------------------------------------------===//
 
+/// Key j's term of one sum: fma(phi, v, acc) for the state, phi + acc for
+/// the normaliser.
+using KeyTerm = function_ref<Value(Value j, Value acc)>;
+
+/// The per-lane reductions over keys: `reduce(state, {f, c}, term)` for
+/// each (feature, column) of the state this lane owns (columns strided over
+/// the warp's lanes, every feature), and `reduce(norm, {f}, term)` for each
+/// feature of the normaliser it owns.
+void perLaneReductions(
+    ScalarEmitter &e, FeatureMap map, Value k, Value v, Value p, Value state,
+    Value norm, Value features, Value columns,
+    function_ref<void(Value x, ValueRange at, KeyTerm term)> reduce) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value lane = gpu::LaneIdOp::create(b, loc, IntegerAttr());
+  Value warp = e.idx(kWarpLanes);
+  strided(e, lane, columns, warp, [&](Value c) {
+    strided(e, e.idx(0), features, e.idx(1), [&](Value f) {
+      reduce(state, {f, c}, [&](Value j, Value acc) {
+        return math::FmaOp::create(b, loc, phiAt(e, map, k, p, j, f),
+                                   e.load(v, {j, c}), acc);
+      });
+    });
+  });
+  strided(e, lane, features, warp, [&](Value f) {
+    reduce(norm, {f}, [&](Value j, Value acc) {
+      return arith::AddFOp::create(b, loc, acc, phiAt(e, map, k, p, j, f));
+    });
+  });
+}
+
 void lowerStatePerLane(LinearStateOp op, FeatureMap map) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   ScalarEmitter e{b, loc};
   Value k = op.getKey(), v = op.getValue(), p = op.getProjection();
   Value state = op.getState(), norm = op.getNorm();
-  Value lane = gpu::LaneIdOp::create(b, loc, IntegerAttr());
-  Value warp = e.idx(kWarpLanes), mk = e.dim(k, 0);
-  Value features = e.dim(state, 0);
+  Value mk = e.dim(k, 0);
   // Earlier writes of the state by the warp's lanes (a fill runs on every
   // lane) are done before any lane adds to it.
   NVVM::SyncWarpOp::create(
       b, loc, arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(-1)));
   // x[at] += the sum over keys of term(j).
-  auto accumulate = [&](Value x, ValueRange at,
-                        function_ref<Value(Value, Value)> term) {
+  auto accumulate = [&](Value x, ValueRange at, KeyTerm term) {
     Value init = op.getAtomic() ? e.cst(0.0) : e.load(x, at);
     Value sum = e.loop(e.idx(0), mk, {init}, [&](Value j, ValueRange acc) {
       return SmallVector<Value>{term(j, acc[0])};
@@ -121,19 +149,8 @@ void lowerStatePerLane(LinearStateOp op, FeatureMap map) {
     else
       e.store(sum, x, at);
   };
-  strided(e, lane, e.dim(state, 1), warp, [&](Value c) {
-    strided(e, e.idx(0), features, e.idx(1), [&](Value f) {
-      accumulate(state, {f, c}, [&](Value j, Value acc) {
-        return math::FmaOp::create(b, loc, phiAt(e, map, k, p, j, f),
-                                   e.load(v, {j, c}), acc);
-      });
-    });
-  });
-  strided(e, lane, features, warp, [&](Value f) {
-    accumulate(norm, {f}, [&](Value j, Value acc) {
-      return arith::AddFOp::create(b, loc, acc, phiAt(e, map, k, p, j, f));
-    });
-  });
+  perLaneReductions(e, map, k, v, p, state, norm, e.dim(state, 0),
+                    e.dim(state, 1), accumulate);
   op.erase();
 }
 
@@ -146,14 +163,10 @@ void lowerPrefixPerLane(LinearPrefixOp op, FeatureMap map) {
   ScalarEmitter e{b, loc};
   Value k = op.getKey(), v = op.getValue(), p = op.getProjection();
   Value prefix = op.getPrefix(), prefixNorm = op.getPrefixNorm();
-  Value lane = gpu::LaneIdOp::create(b, loc, IntegerAttr());
-  Value warp = e.idx(kWarpLanes), mk = e.dim(k, 0);
-  Value chunks = e.dim(prefix, 0), features = e.dim(prefix, 1);
+  Value mk = e.dim(k, 0), chunks = e.dim(prefix, 0);
   Value chunk = e.idx(static_cast<int64_t>(op.getChunk()));
-  // Each chunk's keys added to `running` by term(j, acc), after x[c, at...]
-  // is set to it.
-  auto scan = [&](Value x, ValueRange at,
-                  function_ref<Value(Value, Value)> term) {
+  // x[c, at] = the running sum before chunk c's keys, for every c.
+  auto scan = [&](Value x, ValueRange at, KeyTerm term) {
     e.loop(e.idx(0), chunks, {e.cst(0)}, [&](Value c, ValueRange running) {
       SmallVector<Value> index{c};
       index.append(at.begin(), at.end());
@@ -167,19 +180,8 @@ void lowerPrefixPerLane(LinearPrefixOp op, FeatureMap map) {
           }));
     });
   };
-  strided(e, lane, e.dim(prefix, 2), warp, [&](Value col) {
-    strided(e, e.idx(0), features, e.idx(1), [&](Value f) {
-      scan(prefix, {f, col}, [&](Value j, Value acc) {
-        return math::FmaOp::create(b, loc, phiAt(e, map, k, p, j, f),
-                                   e.load(v, {j, col}), acc);
-      });
-    });
-  });
-  strided(e, lane, features, warp, [&](Value f) {
-    scan(prefixNorm, {f}, [&](Value j, Value acc) {
-      return arith::AddFOp::create(b, loc, acc, phiAt(e, map, k, p, j, f));
-    });
-  });
+  perLaneReductions(e, map, k, v, p, prefix, prefixNorm, e.dim(prefix, 1),
+                    e.dim(prefix, 2), scan);
   op.erase();
 }
 

@@ -325,7 +325,8 @@ def prepare(build, out, only=""):
             manifest.append(dict(op="linear", role=role, name=name, B=b, H=h,
                                  N=n, D=d, dtype=dt, block_q=block_q,
                                  warp_rows=warp_rows, padded=padded,
-                                 causal=opts.get("causal", False)))
+                                 causal=opts.get("causal", False),
+                                 block_k=opts.get("block_k", 64)))
     for role, cases in (("check", SSM_CHECKS), ("bench", SSM_BENCH)):
         for case in (c for c in cases if only in c[0]):
             name, b, n, h, st, bi, padded = case
@@ -608,7 +609,10 @@ def run(build, out, only=""):
             print(f"bench {c['name']} {ms:.3f} ms", flush=True)
             continue
         if c["op"] == "linear":
-            label = f"{c['name']} (block-q {c['block_q']}, w{c['warp_rows']})"
+            # The causal form's query tiles are its chunks of block-k.
+            tile = (f"chunk {c['block_k']}" if c["causal"]
+                    else f"block-q {c['block_q']}")
+            label = f"{c['name']} ({tile}, w{c['warp_rows']})"
             flop, density = 4.0 * b * h * n * d * d, float("nan")
         else:
             label = (f"{c['name']} ({c['block_q']}x{c['block']}, "

@@ -461,8 +461,8 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
   const int64_t batch = dimOf(q, 0), heads = dimOf(q, 1), dv = dimOf(v, 3);
   Type f32 = b.getF32Type();
   auto align = b.getI64IntegerAttr(64);
-  auto alloc = [&](ArrayRef<int64_t> shape) {
-    return memref::AllocOp::create(b, loc, MemRefType::get(shape, f32),
+  auto alloc = [&](ArrayRef<int64_t> shape, Type elem) {
+    return memref::AllocOp::create(b, loc, MemRefType::get(shape, elem),
                                    ValueRange{}, align);
   };
   // buffer[lead..., rest...] of `restSizes`, the lead dimensions dropped.
@@ -516,12 +516,9 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
     // The states as the inputs' type where it is narrower: the tensor-core
     // output rounds them to it anyway, and they are written and read once.
     Type inputs = cast<MemRefType>(q.getType()).getElementType();
-    Value prefix = memref::AllocOp::create(
-        b, loc,
-        MemRefType::get({batch, heads, chunks, features, dv},
-                        inputs.isF16() || inputs.isBF16() ? inputs : f32),
-        ValueRange{}, align);
-    Value prefixNorm = alloc({batch, heads, chunks, features});
+    Value prefix = alloc({batch, heads, chunks, features, dv},
+                         inputs.isF16() || inputs.isBF16() ? inputs : f32);
+    Value prefixNorm = alloc({batch, heads, chunks, features}, f32);
     auto prefixes = forall({index(batch), index(heads)});
     Value bIdx = prefixes.getInductionVar(0),
           hIdx = prefixes.getInductionVar(1);
@@ -564,8 +561,8 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
     return;
   }
 
-  Value state = alloc({batch, heads, features, dv});
-  Value norm = alloc({batch, heads, features});
+  Value state = alloc({batch, heads, features, dv}, f32);
+  Value norm = alloc({batch, heads, features}, f32);
   e.fill(state, 0.0);
   e.fill(norm, 0.0);
   auto stateOf = [&](Value bIdx, Value hIdx) {

@@ -58,17 +58,8 @@ func.func @f(%k: memref<?x32xf32>, %s: memref<16x32xf32>, %z: memref<16xf32>) {
 
 func.func @f(%q: memref<?x32xf32>, %s: memref<32x32xf32>, %z: memref<32xf32>) {
   %f = attn.feature_map.relu
-  // expected-error @below {{the causal form needs both key and value}}
-  "attn.tile.linear_output"(%q, %q, %f, %s, %z, %q) {operandSegmentSizes = array<i32: 1, 1, 0, 1, 0, 1, 1, 1>} : (memref<?x32xf32>, memref<?x32xf32>, !attn.feature_map, memref<32x32xf32>, memref<32xf32>, memref<?x32xf32>) -> ()
-  return
-}
-
-// -----
-
-func.func @f(%q: memref<16x32xf32>, %k: memref<8x32xf32>, %s: memref<32x32xf32>, %z: memref<32xf32>) {
-  %f = attn.feature_map.relu
-  // expected-error @below {{key rows (8) must not be fewer than query rows (16)}}
-  attn.tile.linear_output %q causal(%k, %k : memref<8x32xf32>, memref<8x32xf32>) feature_map %f from %s, %z into %q : memref<16x32xf32>, memref<32x32xf32>, memref<32xf32>, memref<16x32xf32>
+  // expected-error @below {{the causal form needs key, value and diagonal}}
+  "attn.tile.linear_output"(%q, %q, %f, %s, %z, %q) {operandSegmentSizes = array<i32: 1, 1, 0, 0, 1, 0, 1, 1, 1>} : (memref<?x32xf32>, memref<?x32xf32>, !attn.feature_map, memref<32x32xf32>, memref<32xf32>, memref<?x32xf32>) -> ()
   return
 }
 

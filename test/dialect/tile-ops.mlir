@@ -24,8 +24,8 @@ func.func @tiles(%q: memref<?x32xf32>, %m: memref<?xf32>, %acc: memref<?x32xf32>
   attn.tile.linear_state %q, %q feature_map %f projection %p : memref<16x32xf32> into %state, %norm : memref<?x32xf32>, memref<?x32xf32>, memref<16x32xf32>, memref<16xf32>
   // CHECK: attn.tile.linear_state {{.*}} into %{{.*}}, %{{.*}} atomic :
   attn.tile.linear_state %q, %q feature_map %f projection %p : memref<16x32xf32> into %state, %norm atomic : memref<?x32xf32>, memref<?x32xf32>, memref<16x32xf32>, memref<16xf32>
-  // CHECK: attn.tile.linear_output %{{.*}} causal(%{{.*}}, %{{.*}} : memref<?x32xf32>, memref<?x32xf32>) feature_map
-  attn.tile.linear_output %q causal(%q, %q : memref<?x32xf32>, memref<?x32xf32>) feature_map %f projection %p : memref<16x32xf32> from %state, %norm into %acc : memref<?x32xf32>, memref<16x32xf32>, memref<16xf32>, memref<?x32xf32>
+  // CHECK: attn.tile.linear_output %{{.*}} causal(%{{.*}}, %{{.*}} diagonal %{{.*}} : memref<?x32xf32>, memref<?x32xf32>) feature_map
+  attn.tile.linear_output %q causal(%q, %q diagonal %i : memref<?x32xf32>, memref<?x32xf32>) feature_map %f projection %p : memref<16x32xf32> from %state, %norm into %acc : memref<?x32xf32>, memref<16x32xf32>, memref<16xf32>, memref<?x32xf32>
   // CHECK: attn.tile.linear_prefix %{{.*}}, %{{.*}} feature_map %{{.*}} projection %{{.*}} : memref<16x32xf32> every 64 into %{{.*}}, %{{.*}} :
   attn.tile.linear_prefix %q, %q feature_map %f projection %p : memref<16x32xf32> every 64 into %prefix, %pnorm : memref<?x32xf32>, memref<?x32xf32>, memref<?x16x32xf32>, memref<?x16xf32>
   // CHECK: attn.tile.linear_prefix {{.*}} : memref<?x16xbf16>, memref<?x32xbf16>, memref<?x16x32xbf16>, memref<?x16xf32>

@@ -96,17 +96,13 @@ func.func @linear_prefix(%k: memref<?x32xf32>, %v: memref<?x32xf32>, %p: memref<
 
 // -----
 
-// The causal output's own keys end where its queries end: row i weighs
-// keys j <= i + (mk - mq).
+// The causal output's own keys: row i weighs keys j <= i + diagonal.
 // CHECK-LABEL: func.func @linear_causal_output
-// CHECK: %[[MQ:.*]] = memref.dim %arg0, %{{.*}} : memref<?x32xf32>
-// CHECK: %[[MK:.*]] = memref.dim %arg1, %{{.*}} : memref<?x32xf32>
-// CHECK: %[[SHIFT:.*]] = arith.subi %[[MK]], %[[MQ]]
-// CHECK: %[[LAST:.*]] = arith.addi %{{.*}}, %[[SHIFT]]
+// CHECK: %[[LAST:.*]] = arith.addi %{{.*}}, %arg4
 // CHECK: arith.cmpi ule, %{{.*}}, %[[LAST]]
-func.func @linear_causal_output(%q: memref<?x32xf32>, %k: memref<?x32xf32>, %s: memref<32x32xf32>, %z: memref<32xf32>) {
+func.func @linear_causal_output(%q: memref<?x32xf32>, %k: memref<?x32xf32>, %s: memref<32x32xf32>, %z: memref<32xf32>, %d: index) {
   %f = attn.feature_map.elu_plus_one
-  attn.tile.linear_output %q causal(%k, %k : memref<?x32xf32>, memref<?x32xf32>) feature_map %f from %s, %z into %q : memref<?x32xf32>, memref<32x32xf32>, memref<32xf32>, memref<?x32xf32>
+  attn.tile.linear_output %q causal(%k, %k diagonal %d : memref<?x32xf32>, memref<?x32xf32>) feature_map %f from %s, %z into %q : memref<?x32xf32>, memref<32x32xf32>, memref<32xf32>, memref<?x32xf32>
   return
 }
 

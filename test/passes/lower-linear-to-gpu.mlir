@@ -156,7 +156,7 @@ func.func @linear_f32(%q: tensor<1x2x100x32xf32>) -> tensor<1x2x100x32xf32> {
 // TILE:     memref.subview %[[PNORM]][%[[B]], %[[H]], %[[C]], 0] [1, 1, 1, 64]
 // TILE:     memref.subview %[[PREFIX]][%[[B]], %[[H]], %[[C]], 0, 0] [1, 1, 1, 64, 64]
 // TILE:     memref.subview %{{.*}}[%[[B]], %[[H]], %[[C0]], 0] [1, 1, %[[KN]], 64]
-// TILE:     attn.tile.linear_output {{.*}} causal(
+// TILE:     attn.tile.linear_output {{.*}} causal(%{{.*}}, %{{.*}} diagonal %[[SKIP]] :
 // On tensor cores. The prefix: the state reduction's loop, storing its
 // accumulators (bf16 pairs) and the normaliser's quad sums at each chunk
 // boundary, then the totals in the chunks past the keys. The output: the
@@ -165,7 +165,7 @@ func.func @linear_f32(%q: tensor<1x2x100x32xf32>) -> tensor<1x2x100x32xf32> {
 // keys 16 at a time through two stages of shared memory (9216 + 4 x 2 x
 // 4608 bytes), the next tile's copies issued before this one is waited
 // for: phi(Q) phi(K)^T with K's rows as B fragments, kept where j <= i +
-// Mk - Mq, times V.
+// diagonal, times V.
 // WARP-LABEL: func.func @linear_causal(
 // WARP: gpu.launch
 // WARP: scf.for
@@ -210,9 +210,31 @@ func.func @linear_causal(%q: tensor<2x2x100x64xbf16>) -> tensor<2x2x100x64xbf16>
   return %o : tensor<2x2x100x64xbf16>
 }
 
+// Causal with key lengths: the prefix's keys end at the batch entry's
+// length (its chunks past it hold the totals), and each group's own keys
+// are clipped there too.
+// TILE-LABEL: func.func @linear_causal_padded(
+// TILE: scf.forall (%[[B:.*]], %{{.*}}) in (2, 2) {
+// TILE:   scf.forall
+// TILE:     %[[LEN:.*]] = tensor.extract %{{.*}}[%[[B]]]
+// TILE:     attn.tile.linear_prefix
+// TILE: scf.forall (%[[B2:.*]], %{{.*}}, %{{.*}}) in (2, 2, 2) {
+// TILE:   scf.forall
+// TILE:     tensor.extract %{{.*}}[%[[B2]]]
+// TILE:     arith.subi
+// TILE:     arith.minsi
+// TILE:     arith.maxsi
+// TILE:     attn.tile.linear_output {{.*}} causal(
+func.func @linear_causal_padded(%q: tensor<2x2x100x64xbf16>, %len: tensor<2xi32>) -> tensor<2x2x100x64xbf16> {
+  %f = attn.feature_map.elu_plus_one
+  %o = attn.linear %q, %q, %q feature_map %f key_lengths %len : tensor<2xi32> causal : tensor<2x2x100x64xbf16>, tensor<2x2x100x64xbf16>, tensor<2x2x100x64xbf16> -> tensor<2x2x100x64xbf16>
+  return %o : tensor<2x2x100x64xbf16>
+}
+
 // f32 causal, per lane: each lane's columns of the state (and features of
 // the normaliser) as running sums, stored before each chunk's keys; the
-// output's own keys bounded by i + Mk - Mq.
+// output's own keys bounded by i + diagonal (the rows' offset in their
+// chunk).
 // WARP-LABEL: func.func @linear_causal_f32(
 // WARP: gpu.launch
 // WARP: scf.for
@@ -221,9 +243,8 @@ func.func @linear_causal(%q: tensor<2x2x100x64xbf16>) -> tensor<2x2x100x64xbf16>
 // WARP:       memref.store %[[SUM]], %{{.*}}[%[[C]], %{{.*}}, %{{.*}}] : memref<2x16x32xf32
 // WARP:       arith.muli %[[C]], %c64
 // WARP: gpu.launch
-// WARP: %[[SHIFT:.*]] = arith.subi %dim{{.*}}, %dim
-// WARP: %[[DIAG:.*]] = arith.addi %{{.*}}, %[[SHIFT]]
-// WARP: arith.cmpi ule, %{{.*}}, %[[DIAG]]
+// WARP: %[[SHIFT:.*]] = arith.muli %{{.*}}, %c16
+// WARP: arith.cmpi ule
 // WARP: %[[LAST:.*]] = arith.addi %{{.*}}, %[[SHIFT]]
 // WARP: arith.addi %[[LAST]], %c1
 // WARP-NOT: attn.tile

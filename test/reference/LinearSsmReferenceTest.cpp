@@ -46,6 +46,7 @@ const LinearCase kLinearCases[] = {
     {"favor_noncausal", 120, 64, "favor features 64 seed 11", false, true,
      false},
     {"favor_causal", 90, 32, "favor features 32 seed 3", true, false, false},
+    {"elu_causal_padded", 150, 64, "elu_plus_one", true, true, false},
     {"elu_shorter_than_a_chunk", 20, 32, "elu_plus_one", false, false, false},
 };
 

@@ -110,6 +110,13 @@ LINEAR_CHECKS = [
      dict(causal=True, warp_rows=32)),
     ("linear_causal_bf16_n300_d64_k128", 2, 2, 300, 64, "bf16", False, 64,
      dict(causal=True, block_k=128)),
+    # Key lengths: rows past them see every unpadded key, none after.
+    ("linear_causal_pad_bf16_n300_d64", 2, 2, 300, 64, "bf16", True, 64,
+     dict(causal=True)),
+    ("linear_causal_pad_f32_n100_d32", 2, 2, 100, 32, "f32", True, 64,
+     dict(causal=True)),
+    ("linear_causal_pad_bf16_n40_d64", 2, 2, 40, 64, "bf16", True, 64,
+     dict(causal=True)),
 ]
 LINEAR_BENCH = [(f"linear_n{n}{s}", 4, 16, n, 64, "bf16", False, 128, o)
                 for n in (1024, 4096, 16384)
@@ -376,12 +383,14 @@ def linear_reference(q, k, v, lengths, causal, torch):
     padded)."""
     phi = lambda x: torch.nn.functional.elu(x) + 1
     fq, fk = phi(q), phi(k)
-    if causal:
-        a = (fq @ fk.transpose(-1, -2)).tril()  # keys j <= i
-        return (a @ v) / a.sum(-1, keepdim=True)
     if lengths is not None:
         j = torch.arange(k.shape[2], device=k.device).view(1, 1, -1, 1)
         fk = fk * (j < lengths.view(-1, 1, 1, 1))
+    if causal:
+        a = (fq @ fk.transpose(-1, -2)).tril()  # keys j <= i
+        den = a.sum(-1, keepdim=True)
+        num = a @ v
+        return torch.where(den != 0, num / den, torch.zeros_like(num))
     num = torch.einsum("bhnd,bhde->bhne", fq,
                        torch.einsum("bhnd,bhne->bhde", fk, v))
     den = torch.einsum("bhnd,bhd->bhn", fq, fk.sum(2)).unsqueeze(-1)

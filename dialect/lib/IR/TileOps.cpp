@@ -114,21 +114,15 @@ LogicalResult LinearOutputOp::verify() {
       failed(sameExtent(*this, getState(), 1, "state columns", getOutput(), 1,
                         "output columns")))
     return failure();
-  if (bool(getKey()) != bool(getValue()))
-    return emitOpError("the causal form needs both key and value");
-  if (getKey()) {
-    if (failed(sameExtent(*this, getKey(), 0, "key rows", getValue(), 0,
-                          "value rows")) ||
-        failed(sameExtent(*this, getValue(), 1, "value head dim", getOutput(),
-                          1, "output columns")))
-      return failure();
-    int64_t mk = dimOf(getKey(), 0), mq = dimOf(getQuery(), 0);
-    if (!ShapedType::isDynamic(mk) && !ShapedType::isDynamic(mq) && mk < mq)
-      return emitOpError() << "the causal form's keys end where its queries "
-                              "end: key rows ("
-                           << mk << ") must not be fewer than query rows ("
-                           << mq << ")";
-  }
+  if (bool(getKey()) != bool(getValue()) ||
+      bool(getKey()) != bool(getDiagonal()))
+    return emitOpError("the causal form needs key, value and diagonal");
+  if (getKey() &&
+      (failed(sameExtent(*this, getKey(), 0, "key rows", getValue(), 0,
+                         "value rows")) ||
+       failed(sameExtent(*this, getValue(), 1, "value head dim", getOutput(), 1,
+                         "output columns"))))
+    return failure();
   return verifyFeatures(*this, getQuery(), getProjection(), getState(),
                         getNorm(), /*stateOfInputType=*/true);
 }

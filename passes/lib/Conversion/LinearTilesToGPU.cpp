@@ -234,9 +234,8 @@ LogicalResult lowerOutputPerLane(LinearOutputOp op, FeatureMap map,
   };
   // The state may have been written by other lanes of the warp.
   syncWarp();
-  // The causal form's keys end where the queries end: row i weighs its own
-  // keys j <= i + shift.
-  Value shift = k ? e.sub(e.dim(k, 0), e.dim(q, 0)) : Value();
+  // The causal form: row i weighs its own keys j <= i + shift.
+  Value shift = op.getDiagonal();
   Value phiQ, weights;
   if (scratch) {
     scratch->base = arith::ConstantIndexOp::create(b, loc, 0);
@@ -630,7 +629,7 @@ int64_t ownKeyStageBytes(int64_t depth, int64_t dv, Type elem) {
 /// two stages of the warp's shared memory (cp.async; the next tile on its
 /// way while one is computed, the first while the state is staged). Per
 /// tile, a = phi(Q) phi(K)^T by mma.sync with phi applied to K's fragments,
-/// zero past the diagonal (j <= i + Mk - Mq) and past the keys; the row
+/// zero past the diagonal (j <= i + diagonal) and past the keys; the row
 /// sums of a are added to the normalisers, and a (packed as A fragments,
 /// as a flash kernel's P) times V to the accumulators.
 struct OwnKeyTiles {
@@ -694,7 +693,7 @@ struct OwnKeyTiles {
     OpBuilder &b = e.b;
     Location loc = e.loc;
     const int64_t mTiles = static_cast<int64_t>(phiQ.size()) / 2;
-    Value shift = e.sub(mk, e.dim(op.getQuery(), 0));
+    Value shift = op.getDiagonal();
     auto [kRow, kCol] = e.quadrantOffsets();
     auto syncWarp = [&] { NVVM::SyncWarpOp::create(b, loc, e.i32(-1)); };
 

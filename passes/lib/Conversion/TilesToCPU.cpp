@@ -648,10 +648,10 @@ LogicalResult lowerLinearOutput(LinearOutputOp op, int64_t width) {
                               den, i);
     });
     if (op.getKey()) {
-      // Intra-tile causal part: a_ij = phi(q_i) . phi(k_j) for j <= i + mk -
-      // mq (the keys end where the queries end).
+      // Intra-tile causal part: a_ij = phi(q_i) . phi(k_j) for j <= i +
+      // diagonal.
       Value mk = e.dim(op.getKey(), 0);
-      Value shift = e.sub(mk, mq);
+      Value shift = op.getDiagonal();
       Value phiK = e.scratch({ShapedType::kDynamic, features}, {mk});
       applyFeatureMap(e, map, op.getKey(), mk, op.getProjection(), phiK);
       Value a =

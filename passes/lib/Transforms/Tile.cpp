@@ -451,8 +451,10 @@ constexpr int64_t kMinKeysPerSplit = 256;
 ///     linear_prefix(the keys' slice) every chunk into prefix[b, h, :, slice] } }
 ///   forall (b, h, chunk c) { forall rows-per-instance rows {
 ///     linear_output causal(the rows, the chunk's keys up to their last,
+///                          diagonal: the rows' offset in the chunk,
 ///                          prefix[b, h, c]) } }
-/// (Key lengths do not apply to causal attention.)
+/// The chunk's keys are clipped at the key limit (key lengths); a group of
+/// rows starting `skipped` rows into its chunk weighs keys j <= i + skipped.
 void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
                       Value out, Value projection, int64_t features,
                       int64_t blockQ, int64_t chunk, int64_t rows) {
@@ -523,11 +525,18 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
     Value bIdx = prefixes.getInductionVar(0),
           hIdx = prefixes.getInductionVar(1);
     auto slices = forall({index(features / slice)});
+    // Inside the inner loops: the grid's part of the body may not read
+    // memory.
+    auto keyLimit = [&](Value bIdx) -> OpFoldResult {
+      if (!op.getKeyLengths())
+        return index(n);
+      return keyLimitFromLengths(e, op.getKeyLengths(), bIdx, e.idx(n));
+    };
     Value f0 = e.mul(slices.getInductionVar(0), slice);
-    auto [keys, sliceProjection] =
-        keySlice(bIdx, hIdx, e.idx(0), index(n), f0);
+    OpFoldResult keys0 = keyLimit(bIdx);
+    auto [keys, sliceProjection] = keySlice(bIdx, hIdx, e.idx(0), keys0, f0);
     LinearPrefixOp::create(
-        b, loc, keys, rowsOf(v, bIdx, hIdx, e.idx(0), index(n)),
+        b, loc, keys, rowsOf(v, bIdx, hIdx, e.idx(0), keys0),
         op.getFeatureMap(), sliceProjection,
         perHeadView(prefix, {bIdx, hIdx}, {index(0), f0, index(0)},
                     {index(chunks), index(slice), index(dv)}),
@@ -545,14 +554,21 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
     Value skipped = e.mul(groups.getInductionVar(0), rows);
     Value q0 = e.add(c0, skipped);
     // Clipped at the end of the sequence; a group may lie past it. Its keys
-    // are the chunk's up to its last row (at most the chunk: the min bounds
-    // them for the lowerings).
+    // are the chunk's up to its last row, clipped at the key limit (at most
+    // the chunk: the min bounds them for the lowerings).
     Value qn = arith::MaxSIOp::create(
         b, loc, e.min(e.idx(rows), e.sub(e.idx(n), q0)), e.idx(0));
     Value kn = e.min(e.idx(chunk), e.add(skipped, qn));
+    if (op.getKeyLengths())
+      kn = arith::MaxSIOp::create(
+          b, loc,
+          e.min(kn, e.sub(getValueOrCreateConstantIndexOp(b, loc,
+                                                          keyLimit(bIdx)),
+                          c0)),
+          e.idx(0));
     LinearOutputOp::create(
         b, loc, rowsOf(q, bIdx, hIdx, q0, qn), rowsOf(k, bIdx, hIdx, c0, kn),
-        rowsOf(v, bIdx, hIdx, c0, kn), op.getFeatureMap(), projection,
+        rowsOf(v, bIdx, hIdx, c0, kn), skipped, op.getFeatureMap(), projection,
         perHeadView(prefix, {bIdx, hIdx, c}, {index(0), index(0)},
                     {index(features), index(dv)}),
         perHeadView(prefixNorm, {bIdx, hIdx, c}, {index(0)}, {index(features)}),
@@ -614,7 +630,7 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
   Value qn = arith::MaxSIOp::create(
       b, loc, e.min(e.idx(rows), e.sub(e.idx(nq), q0)), e.idx(0));
   LinearOutputOp::create(b, loc, rowsOf(q, bIdx, hIdx, q0, qn), Value(),
-                         Value(), op.getFeatureMap(), projection,
+                         Value(), Value(), op.getFeatureMap(), projection,
                          stateOf(bIdx, hIdx),
                          normOf(bIdx, hIdx, e.idx(0), features),
                          rowsOf(out, bIdx, hIdx, q0, qn));
@@ -713,17 +729,20 @@ LogicalResult tileLinear(LinearOp op, Globals &globals, int64_t blockQ,
     chunkLoop(nq, [&](Value q0) {
       Value qn = e.min(e.idx(chunk), e.sub(nq, q0));
       LinearOutputOp::create(b, loc, view(q, q0, qn), Value(), Value(),
-                             op.getFeatureMap(), projection, state, norm,
+                             Value(), op.getFeatureMap(), projection, state, norm,
                              view(out, q0, qn));
     });
   } else {
-    // Chunkwise: the chunk's own keys causally, then add them to the state.
+    // Chunkwise: the chunk's own keys causally, then add them to the state
+    // (the keys clipped at the key limit).
     chunkLoop(nq, [&](Value c0) {
       Value cn = e.min(e.idx(chunk), e.sub(nq, c0));
-      LinearOutputOp::create(b, loc, view(q, c0, cn), view(k, c0, cn),
-                             view(v, c0, cn), op.getFeatureMap(), projection,
-                             state, norm, view(out, c0, cn));
-      addState(c0, cn);
+      Value kn = arith::MaxSIOp::create(b, loc, e.min(cn, e.sub(keyLimit, c0)),
+                                        e.idx(0));
+      LinearOutputOp::create(b, loc, view(q, c0, cn), view(k, c0, kn),
+                             view(v, c0, kn), e.idx(0), op.getFeatureMap(),
+                             projection, state, norm, view(out, c0, cn));
+      addState(c0, kn);
     });
   }
   b.setInsertionPointAfter(forall);

@@ -127,22 +127,24 @@ def Attn_LinearOutputOp : Attn_Op<"tile.linear_output", [
   let description = [{
     out_i = phi(q_i)^T S / phi(q_i)^T z for query [Mq, D], state S [F, Dv]
     (f32 or the query's element type) and norm z [F] (f32), zeros where the
-    normaliser is 0. With `key` [Mk, D] and
-    `value` [Mk, Dv] (the causal form), the tile's own keys are added to S
-    and z for row i: keys j <= i + Mk - Mq, the keys ending where the
-    queries end (Mk >= Mq): the intra-chunk part of chunkwise causal
-    attention, for the chunk's rows or its last Mq rows.
+    normaliser is 0. With `key` [Mk, D], `value` [Mk, Dv] and `diagonal`
+    (the causal form), the tile's own keys j <= i + diagonal (j < Mk) are
+    added to S and z for row i: the intra-chunk part of chunkwise causal
+    attention, the queries being the chunk's rows from `diagonal` on and
+    the keys the chunk's (clipped where they end).
   }];
   let arguments = (ins Arg<Attn_Tile2D, "", [MemRead]>:$query,
                        Arg<Optional<Attn_Tile2D>, "", [MemRead]>:$key,
                        Arg<Optional<Attn_Tile2D>, "", [MemRead]>:$value,
+                       Optional<Index>:$diagonal,
                        Attn_FeatureMapType:$feature_map,
                        Arg<Optional<Attn_Tile2D>, "", [MemRead]>:$projection,
                        Arg<Attn_Tile2D, "", [MemRead]>:$state,
                        Arg<Attn_Tile1D, "", [MemRead]>:$norm,
                        Arg<Attn_Tile2D, "", [MemWrite]>:$output);
   let assemblyFormat = [{
-    $query (`causal` `(` $key^ `,` $value `:` type($key) `,` type($value) `)`)?
+    $query (`causal` `(` $key^ `,` $value `diagonal` $diagonal `:`
+      type($key) `,` type($value) `)`)?
     `feature_map` $feature_map
     (`projection` $projection^ `:` type($projection))?
     `from` $state `,` $norm `into` $output attr-dict

@@ -139,6 +139,17 @@ struct WarpEmitter : ScalarEmitter {
     return asRegister(
         arith::TruncFOp::create(b, loc, VectorType::get({2}, elem), pair));
   }
+  /// Stores two f32 as the element pair memref[indices] (converted to its
+  /// element type): a fragment's two columns of a row.
+  void storePair(Value x, Value y, Value memref, ValueRange indices) {
+    Type to = cast<MemRefType>(memref.getType()).getElementType();
+    Value pair = vector::FromElementsOp::create(
+        b, loc, VectorType::get({2}, b.getF32Type()), ValueRange{x, y});
+    if (!to.isF32())
+      pair = arith::TruncFOp::create(b, loc, VectorType::get({2}, to), pair);
+    vector::StoreOp::create(b, loc, pair, memref, indices,
+                            /*nontemporal=*/false, pairAlignment(to));
+  }
   /// This lane's (row, column) offsets for an ldmatrix.x4 that reads a
   /// 16x16 block as its quadrants in the order (rows 0-7, columns 0-7),
   /// (0-7, 8-15), (8-15, 0-7), (8-15, 8-15).
@@ -270,6 +281,11 @@ SmallVector<Value> stageTile(WarpEmitter &e, Value src, Value dst, int64_t rows,
                              int64_t width, Value thread, int64_t threads);
 /// Commits the copies issued so far by this thread as one group.
 Value commitCopies(OpBuilder &b, Location loc, ValueRange copies = {});
+
+/// Rows [row, row + count) of a 2-D `memref` (all its columns), or
+/// elements of a 1-D one.
+Value rowView(OpBuilder &b, Location loc, Value memref, Value row,
+              Value count);
 
 /// A builder right after `v` is defined, or at the start of `launch`'s body
 /// where `v` comes from outside it: where per-tile work is hoisted to.

@@ -443,13 +443,6 @@ void lowerReductionOnTensorCores(Operation *op, Value k, Value v,
                      e.add(e.add(offset, valueBytes), e.mul(warp, sliceBytes)));
     return std::pair{keys, values};
   };
-  auto rowsOf = [&](Value src, Value first, Value count) {
-    OpFoldResult width = b.getIndexAttr(staticDim(src, 1));
-    return memref::SubViewOp::create(
-        b, loc, src, ArrayRef<OpFoldResult>{first, b.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{count, width},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-  };
   // Chunk t (if there is one) on its way; commits a group either way and
   // returns it.
   auto prefetch = [&](Value t) {
@@ -458,9 +451,10 @@ void lowerReductionOnTensorCores(Operation *op, Value k, Value v,
       Value count = arith::MinSIOp::create(
           b, loc, e.idx(kChunk), arith::SubIOp::create(b, loc, mk, first));
       auto [keys, values] = tiles(t);
-      stageTile(e, rowsOf(v, first, count), values, kChunk, dv, tid, threads);
-      stageTile(e, rowsOf(k, first, count), keys, kChunk, kSliceFeatures,
-                e.lane, kWarpLanes);
+      stageTile(e, rowView(b, loc, v, first, count), values, kChunk, dv, tid,
+                threads);
+      stageTile(e, rowView(b, loc, k, first, count), keys, kChunk,
+                kSliceFeatures, e.lane, kWarpLanes);
       scf::YieldOp::create(b, loc);
     });
     return commitCopies(b, loc);
@@ -474,10 +468,7 @@ void lowerReductionOnTensorCores(Operation *op, Value k, Value v,
   prefetch(e.idx(0));
 
   Value prefixChunk, prefixChunks;
-  Type prefixElem;
   if (prefixOp) {
-    prefixElem =
-        cast<MemRefType>(prefixOp.getPrefix().getType()).getElementType();
     prefixChunk = e.idx(static_cast<int64_t>(prefixOp.getChunk()));
     prefixChunks = e.dim(prefixOp.getPrefix(), 0);
   }
@@ -487,18 +478,9 @@ void lowerReductionOnTensorCores(Operation *op, Value k, Value v,
                          ArrayRef<Value> sums) {
     for (int64_t h = 0; h < 2; ++h) {
       Value row = e.add(e.fragRow, 8 * h);
-      for (int64_t n = 0; n < dTiles; ++n) {
-        Value pair = vector::FromElementsOp::create(
-            b, loc, VectorType::get({2}, b.getF32Type()),
-            ValueRange{acc[n][2 * h], acc[n][2 * h + 1]});
-        if (!prefixElem.isF32())
-          pair = arith::TruncFOp::create(
-              b, loc, VectorType::get({2}, prefixElem), pair);
-        vector::StoreOp::create(b, loc, pair, prefixOp.getPrefix(),
-                                ValueRange{c, row, e.add(e.fragCol, 8 * n)},
-                                /*nontemporal=*/false,
-                                e.pairAlignment(prefixElem));
-      }
+      for (int64_t n = 0; n < dTiles; ++n)
+        e.storePair(acc[n][2 * h], acc[n][2 * h + 1], prefixOp.getPrefix(),
+                    {c, row, e.add(e.fragCol, 8 * n)});
       Value sum = e.quadReduce(sums[h], false);
       e.ifThen(e.cmp(arith::CmpIPredicate::eq, e.fragCol, e.idx(0)), [&] {
         memref::StoreOp::create(b, loc, sum, prefixOp.getPrefixNorm(),
@@ -668,21 +650,15 @@ struct OwnKeyTiles {
   Value prefetch(Value t) {
     OpBuilder &b = e.b;
     Location loc = e.loc;
-    auto rowsOf = [&](Value src, Value first, Value count) {
-      return memref::SubViewOp::create(
-          b, loc, src, ArrayRef<OpFoldResult>{first, b.getIndexAttr(0)},
-          ArrayRef<OpFoldResult>{count, b.getIndexAttr(staticDim(src, 1))},
-          ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-    };
     e.ifThen(e.lt(t, tiles), [&] {
       Value first = e.mul(t, kMmaKeys);
       Value count = arith::MinSIOp::create(b, loc, e.idx(kMmaKeys),
                                            e.sub(mk, first));
       auto [keys, values] = stage(t);
-      stageTile(e, rowsOf(op.getKey(), first, count), keys, kMmaKeys, depth,
-                e.lane, kWarpLanes);
-      stageTile(e, rowsOf(op.getValue(), first, count), values, kMmaKeys, dv,
-                e.lane, kWarpLanes);
+      stageTile(e, rowView(b, loc, op.getKey(), first, count), keys, kMmaKeys,
+                depth, e.lane, kWarpLanes);
+      stageTile(e, rowView(b, loc, op.getValue(), first, count), values,
+                kMmaKeys, dv, e.lane, kWarpLanes);
     });
     return commitCopies(b, loc);
   }
@@ -841,7 +817,6 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
   if (own)
     own->addTo(map, rows, acc, den);
 
-  Type outElem = cast<MemRefType>(out.getType()).getElementType();
   Value mq = e.dim(out, 0);
   for (int64_t h = 0; h < halves; ++h) {
     Value d = e.quadReduce(den[h], false);
@@ -855,16 +830,8 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
       for (int64_t n = 0; n < dTiles; ++n) {
         ArrayRef<Value> tile = acc[(h / 2) * dTiles + n];
         int64_t i = 2 * (h % 2);
-        Value pair = vector::FromElementsOp::create(
-            b, loc, VectorType::get({2}, b.getF32Type()),
-            ValueRange{arith::MulFOp::create(b, loc, tile[i], inv),
-                       arith::MulFOp::create(b, loc, tile[i + 1], inv)});
-        vector::StoreOp::create(
-            b, loc,
-            arith::TruncFOp::create(b, loc, VectorType::get({2}, outElem),
-                                    pair),
-            out, ValueRange{row, e.add(e.fragCol, 8 * n)},
-            /*nontemporal=*/false, e.pairAlignment(outElem));
+        Value x = e.mulf(tile[i], inv), y = e.mulf(tile[i + 1], inv);
+        e.storePair(x, y, out, {row, e.add(e.fragCol, 8 * n)});
       }
       scf::YieldOp::create(b, loc);
     });

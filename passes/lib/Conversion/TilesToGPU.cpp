@@ -196,6 +196,21 @@ Value commitCopies(OpBuilder &b, Location loc, ValueRange copies) {
       b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), copies);
 }
 
+Value rowView(OpBuilder &b, Location loc, Value memref, Value row,
+              Value count) {
+  auto type = cast<MemRefType>(memref.getType());
+  if (type.getRank() == 1)
+    return memref::SubViewOp::create(b, loc, memref,
+                                     ArrayRef<OpFoldResult>{row},
+                                     ArrayRef<OpFoldResult>{count},
+                                     ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+  OpFoldResult width = memref::getMixedSize(b, loc, memref, 1);
+  return memref::SubViewOp::create(
+      b, loc, memref, ArrayRef<OpFoldResult>{row, b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{count, width},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+}
+
 OpBuilder atDefinition(Value v, gpu::LaunchOp launch) {
   OpBuilder b(v.getContext());
   Operation *def = v.getDefiningOp();
@@ -933,19 +948,9 @@ void lowerFinalizeOnTensorCores(SoftmaxFinalizeOp op, const RowGroup &g) {
     Value row = e.add(e.fragRow, 8 * r);
     scf::IfOp::create(b, loc, e.lt(row, mq), [&](OpBuilder &, Location) {
       for (int64_t t = 0; t < g.dv / 8; ++t) {
-        Value pair = vector::FromElementsOp::create(
-            b, loc, VectorType::get({2}, b.getF32Type()),
-            ValueRange{
-                arith::MulFOp::create(b, loc,
-                                      e.loadLane(g.laneAcc, base + 4 * t), inv),
-                arith::MulFOp::create(
-                    b, loc, e.loadLane(g.laneAcc, base + 4 * t + 1), inv)});
-        if (!outElem.isF32())
-          pair = arith::TruncFOp::create(b, loc, VectorType::get({2}, outElem),
-                                         pair);
-        vector::StoreOp::create(
-            b, loc, pair, out, ValueRange{row, e.add(e.fragCol, 8 * t)},
-            /*nontemporal=*/false, e.pairAlignment(outElem));
+        Value x = e.mulf(e.loadLane(g.laneAcc, base + 4 * t), inv);
+        Value y = e.mulf(e.loadLane(g.laneAcc, base + 4 * t + 1), inv);
+        e.storePair(x, y, out, {row, e.add(e.fragCol, 8 * t)});
       }
       scf::YieldOp::create(b, loc);
     });
@@ -968,20 +973,6 @@ std::pair<Value, Value> laneRow(OpBuilder &b, Location loc, Value rows) {
           arith::SelectOp::create(b, loc, has, e.idx(1), e.idx(0))};
 }
 
-Value rowView(OpBuilder &b, Location loc, Value memref, Value row,
-              Value count) {
-  auto type = cast<MemRefType>(memref.getType());
-  if (type.getRank() == 1)
-    return memref::SubViewOp::create(b, loc, memref,
-                                     ArrayRef<OpFoldResult>{row},
-                                     ArrayRef<OpFoldResult>{count},
-                                     ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
-  OpFoldResult width = memref::getMixedSize(b, loc, memref, 1);
-  return memref::SubViewOp::create(
-      b, loc, memref, ArrayRef<OpFoldResult>{row, b.getIndexAttr(0)},
-      ArrayRef<OpFoldResult>{count, width},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-}
 
 LogicalResult lowerStepPerLane(SoftmaxStepOp op, const RowGroup &g) {
   OpBuilder b(op);

@@ -103,7 +103,39 @@ func.func @f(%k: memref<?x32xf32>, %p: memref<4x32x32xf32>, %z: memref<4x32xf32>
 
 func.func @f(%u: memref<10x4xf32>, %a: memref<3x8xf32>) {
   // expected-error @below {{input channels (4) and coefficient rows (3) differ}}
-  attn.tile.ssm_scan %u A(%a, %a) W(%a, %a) into %u : memref<10x4xf32>, memref<3x8xf32>, memref<10x4xf32>
+  attn.tile.ssm_scan %u A(%a, %a) W(%a, %a) into %u : memref<10x4xf32> : memref<10x4xf32>, memref<3x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%u: memref<10x4xf32>, %a: memref<4x8xf32>) {
+  // expected-error @below {{writes nothing: needs `into` an output, a `state`, or both}}
+  attn.tile.ssm_scan %u A(%a, %a) W(%a, %a) : memref<10x4xf32>, memref<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%u: memref<10x4xf32>, %a: memref<4x8xf32>) {
+  // expected-error @below {{accumulates into an output it does not have}}
+  attn.tile.ssm_scan %u A(%a, %a) W(%a, %a) state(%a, %a : memref<4x8xf32>, memref<4x8xf32>) accumulate : memref<10x4xf32>, memref<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%u: memref<10x4xf32>, %a: memref<4x8xf32>, %s: memref<4x6xf32>) {
+  // expected-error @below {{initial state modes (6) and coefficient modes (8) differ}}
+  attn.tile.ssm_scan %u A(%a, %a) W(%a, %a) from(%s, %s : memref<4x6xf32>, memref<4x6xf32>) into %u : memref<10x4xf32> : memref<10x4xf32>, memref<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%s: memref<3x5x8xf32>, %a: memref<4x8xf32>) {
+  // expected-error @below {{state channels (5) and multiplier rows (4) differ}}
+  attn.tile.ssm_carry(%s, %s) by(%a, %a) : memref<3x5x8xf32>, memref<4x8xf32>
   return
 }
 

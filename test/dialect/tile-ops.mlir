@@ -7,7 +7,7 @@ func.func @tiles(%q: memref<?x32xf32>, %m: memref<?xf32>, %acc: memref<?x32xf32>
                  %p: memref<16x32xf32>, %u: memref<?x?xf32>, %a: memref<?x8xf32>,
                  %prefix: memref<?x16x32xf32>, %pnorm: memref<?x16xf32>,
                  %kb: memref<?x16xbf16>, %vb: memref<?x32xbf16>,
-                 %pb: memref<?x16x32xbf16>) {
+                 %pb: memref<?x16x32xbf16>, %st: memref<?x?x8xf32>) {
   // CHECK: attn.tile.softmax_step %{{.*}}, %{{.*}}, %{{.*}} into %{{.*}}, %{{.*}}, %{{.*}} offsets(%{{.*}}, %{{.*}}) scale 1.250000e-01 :
   attn.tile.softmax_step %q, %q, %q into %m, %m, %acc offsets(%i, %i) scale 0.125 : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?x32xf32>
   // CHECK: attn.tile.softmax_step {{.*}} where {
@@ -30,8 +30,14 @@ func.func @tiles(%q: memref<?x32xf32>, %m: memref<?xf32>, %acc: memref<?x32xf32>
   attn.tile.linear_prefix %q, %q feature_map %f projection %p : memref<16x32xf32> every 64 into %prefix, %pnorm : memref<?x32xf32>, memref<?x32xf32>, memref<?x16x32xf32>, memref<?x16xf32>
   // CHECK: attn.tile.linear_prefix {{.*}} : memref<?x16xbf16>, memref<?x32xbf16>, memref<?x16x32xbf16>, memref<?x16xf32>
   attn.tile.linear_prefix %kb, %vb feature_map %f every 64 into %pb, %pnorm : memref<?x16xbf16>, memref<?x32xbf16>, memref<?x16x32xbf16>, memref<?x16xf32>
-  // CHECK: attn.tile.ssm_scan %{{.*}} A(%{{.*}}, %{{.*}}) W(%{{.*}}, %{{.*}}) into %{{.*}} reverse accumulate :
-  attn.tile.ssm_scan %u A(%a, %a) W(%a, %a) into %u reverse accumulate : memref<?x?xf32>, memref<?x8xf32>, memref<?x?xf32>
+  // CHECK: attn.tile.ssm_scan %{{.*}} A(%{{.*}}, %{{.*}}) W(%{{.*}}, %{{.*}}) into %{{.*}} : memref<?x?xf32> reverse accumulate : memref<?x?xf32>, memref<?x8xf32>
+  attn.tile.ssm_scan %u A(%a, %a) W(%a, %a) into %u : memref<?x?xf32> reverse accumulate : memref<?x?xf32>, memref<?x8xf32>
+  // CHECK: attn.tile.ssm_scan %{{.*}} A(%{{.*}}, %{{.*}}) W(%{{.*}}, %{{.*}}) state(%{{.*}}, %{{.*}} : memref<?x8xf32>, memref<?x8xf32>) reverse :
+  attn.tile.ssm_scan %u A(%a, %a) W(%a, %a) state(%a, %a : memref<?x8xf32>, memref<?x8xf32>) reverse : memref<?x?xf32>, memref<?x8xf32>
+  // CHECK: attn.tile.ssm_scan %{{.*}} A(%{{.*}}, %{{.*}}) W(%{{.*}}, %{{.*}}) from(%{{.*}}, %{{.*}} : memref<?x8xf32>, memref<?x8xf32>) into %{{.*}} : memref<?x?xf32> state(%{{.*}}, %{{.*}} : memref<?x8xf32>, memref<?x8xf32>) :
+  attn.tile.ssm_scan %u A(%a, %a) W(%a, %a) from(%a, %a : memref<?x8xf32>, memref<?x8xf32>) into %u : memref<?x?xf32> state(%a, %a : memref<?x8xf32>, memref<?x8xf32>) : memref<?x?xf32>, memref<?x8xf32>
+  // CHECK: attn.tile.ssm_carry(%{{.*}}, %{{.*}}) by(%{{.*}}, %{{.*}}) reverse : memref<?x?x8xf32>, memref<?x8xf32>
+  attn.tile.ssm_carry(%st, %st) by(%a, %a) reverse : memref<?x?x8xf32>, memref<?x8xf32>
   return
 }
 

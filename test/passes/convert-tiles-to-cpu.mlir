@@ -108,13 +108,50 @@ func.func @linear_causal_output(%q: memref<?x32xf32>, %k: memref<?x32xf32>, %s: 
 
 // -----
 
-// The scan: vectorized across channels, masked to the group.
+// The scan: vectorized across channels, in passes of a vector's width
+// (16, or 8 with AVX2), masked to the group.
 // CHECK-LABEL: func.func @scan
+// CHECK: scf.for %[[C0:.*]] = %{{.*}} to %{{.*}} step %c16 {
 // CHECK: vector.create_mask
-// CHECK: vector.maskedload
+// CHECK: vector.maskedload %{{.*}}[%{{.*}}, %[[C0]]]
 // CHECK: vector.fma
 // CHECK: vector.maskedstore
+// AVX2-LABEL: func.func @scan
+// AVX2: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c8 {
+// AVX2: vector.maskedload {{.*}} vector<8xf32>
 func.func @scan(%u: memref<?x?xf32>, %a: memref<?x8xf32>, %y: memref<?x?xf32>) {
-  attn.tile.ssm_scan %u A(%a, %a) W(%a, %a) into %y : memref<?x?xf32>, memref<?x8xf32>, memref<?x?xf32>
+  attn.tile.ssm_scan %u A(%a, %a) W(%a, %a) into %y : memref<?x?xf32> : memref<?x?xf32>, memref<?x8xf32>
+  return
+}
+
+// -----
+
+// A chunk's scan: the initial state loaded into the lanes (transposed),
+// no outputs, the final state stored back.
+// CHECK-LABEL: func.func @chunk_scan
+// CHECK: memref.load %arg2[
+// CHECK: vector.fma
+// CHECK-NOT: vector.maskedstore
+// CHECK: memref.store %{{.*}}, %arg3[
+func.func @chunk_scan(%u: memref<?x?xf32>, %a: memref<?x8xf32>, %init: memref<?x8xf32>, %s: memref<?x8xf32>) {
+  attn.tile.ssm_scan %u A(%a, %a) W(%a, %a) from(%init, %init : memref<?x8xf32>, memref<?x8xf32>) state(%s, %s : memref<?x8xf32>, memref<?x8xf32>) : memref<?x?xf32>, memref<?x8xf32>
+  return
+}
+
+// -----
+
+// The carry: per (channel, mode) the chunks walked backwards (reverse),
+// each replaced by the carry, which becomes M carry + s.
+// CHECK-LABEL: func.func @carry
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: scf.for %[[S:.*]] = {{.*}} iter_args(%[[R:.*]] = %{{.*}}, %[[I:.*]] = %{{.*}}) -> (f32, f32)
+// CHECK: %[[K:.*]] = arith.subi %{{.*}}, %[[S]]
+// CHECK: memref.load %arg0[%[[K]]
+// CHECK: memref.store %[[R]], %arg0[%[[K]]
+// CHECK: memref.store %[[I]], %arg1[%[[K]]
+// CHECK: arith.mulf
+func.func @carry(%sr: memref<?x?x8xf32>, %si: memref<?x?x8xf32>, %m: memref<?x8xf32>) {
+  attn.tile.ssm_carry(%sr, %si) by(%m, %m) reverse : memref<?x?x8xf32>, memref<?x8xf32>
   return
 }

@@ -1,10 +1,16 @@
 // The SSM through each step of --lower-to-gpu: the discretisation a grid of
 // threads, the scan a warp per (batch entry, 8 channels), each channel's 64
-// modes over 4 lanes.
-// RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=8" --canonicalize | FileCheck %s --check-prefix=TILE
-// RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=8" --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 | FileCheck %s --check-prefix=MAP
-// RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=8" --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-tiles-to-gpu --canonicalize --cse | FileCheck %s --check-prefix=WARP
-// RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=0" --canonicalize | FileCheck %s --check-prefix=GROUP
+// modes over 4 lanes -- over the whole sequence (ssm-chunk=0), or chunked:
+// a warp per (batch entry, 8 channels, chunk) for the chunk's state, one
+// per (batch entry, 8 channels) to carry the states over the chunks, then
+// one per chunk again for its outputs.
+// RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=8 ssm-chunk=0" --canonicalize | FileCheck %s --check-prefix=TILE
+// RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=8 ssm-chunk=0" --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 | FileCheck %s --check-prefix=MAP
+// RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=8 ssm-chunk=0" --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-tiles-to-gpu --canonicalize --cse | FileCheck %s --check-prefix=WARP
+// RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=0 ssm-chunk=0" --canonicalize | FileCheck %s --check-prefix=GROUP
+// RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=8 ssm-chunk=32" --canonicalize | FileCheck %s --check-prefix=CHUNK
+// RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=8" --canonicalize | FileCheck %s --check-prefix=AUTO
+// RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=8 ssm-chunk=32" --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-tiles-to-gpu --canonicalize --cse | FileCheck %s --check-prefix=CWARP
 // RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s --check-prefix=PTX
 // RUN: %if ptxas %{ attn-opt %s --lower-to-gpu | FileCheck %s --check-prefix=CUBIN %}
 
@@ -31,6 +37,79 @@
 // GROUP-LABEL: func.func @modes_32(
 // GROUP: scf.forall (%{{.*}}, %{{.*}}) in (2, 3) {
 // GROUP:   arith.minsi %{{.*}}, %c16
+
+// Chunks of 32: 4 per batch entry. The discretisation also gives Abar^32
+// (a third exp, cos and sin); per direction states [B, K, H, S], real and
+// imaginary. Each chunk's state from zero, both directions; the carry;
+// each chunk's outputs from the state it is entered with.
+// CHUNK-LABEL: func.func @ssm(
+// CHUNK: %{{.*}}:6 = linalg.generic
+// CHUNK:   math.exp
+// CHUNK:   math.exp
+// CHUNK:   math.exp
+// CHUNK:   math.cos
+// CHUNK:   math.sin
+// CHUNK:   math.exp
+// CHUNK:   math.cos
+// CHUNK:   math.sin
+// CHUNK: %{{.*}}:6 = linalg.generic
+// CHUNK-COUNT-4: memref.alloc() {{.*}} : memref<2x4x24x64xf32>
+// CHUNK: scf.forall (%[[B:.*]], %[[G:.*]], %[[K:.*]]) in (2, 3, 4) {
+// CHUNK:   arith.muli %[[K]], %c32
+// CHUNK:   attn.tile.ssm_scan {{.*}} state(%{{.*}}, %{{.*}} : memref<?x64xf32, {{.*}}>, memref<?x64xf32, {{.*}}>) :
+// CHUNK:   attn.tile.ssm_scan {{.*}} state(%{{.*}}, %{{.*}} : memref<?x64xf32, {{.*}}>, memref<?x64xf32, {{.*}}>) reverse :
+// CHUNK: } {mapping = [#gpu.block<z>, #gpu.block<y>, #gpu.block<x>]}
+// CHUNK: scf.forall (%{{.*}}, %{{.*}}) in (2, 3) {
+// CHUNK:   attn.tile.ssm_carry(%{{.*}}, %{{.*}}) by(%{{.*}}, %{{.*}}) : memref<4x?x64xf32, strided<[1536, 64, 1], offset: ?>>
+// CHUNK:   attn.tile.ssm_carry(%{{.*}}, %{{.*}}) by(%{{.*}}, %{{.*}}) reverse :
+// CHUNK: } {mapping = [#gpu.block<y>, #gpu.block<x>]}
+// CHUNK: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (2, 3, 4) {
+// CHUNK:   attn.tile.ssm_scan {{.*}} from(%{{.*}}, %{{.*}} : {{.*}}) into %{{.*}} : memref<?x?xf32, strided<[24, 1], offset: ?>> :
+// CHUNK:   attn.tile.ssm_scan {{.*}} from(%{{.*}}, %{{.*}} : {{.*}}) into %{{.*}} : {{.*}} reverse accumulate :
+// CHUNK: } {mapping = [#gpu.block<z>, #gpu.block<y>, #gpu.block<x>]}
+// CHUNK-NOT: attn.tile.ssm
+// CHUNK-LABEL: func.func @one_scan(
+
+// By default the GPU form chunks where batch x groups scans are too few to
+// keep the GPU busy: 2 x 3 here, chunks of 64 (the least); a sequence of
+// no more than one chunk is scanned whole.
+// AUTO-LABEL: func.func @ssm(
+// AUTO: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (2, 3, 2) {
+// AUTO: scf.forall (%{{.*}}, %{{.*}}) in (2, 3) {
+// AUTO:   attn.tile.ssm_carry
+// AUTO: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (2, 3, 2) {
+// AUTO-LABEL: func.func @one_scan(
+// AUTO-NOT: ssm_carry
+// AUTO: scf.forall (%{{.*}}, %{{.*}}) in (1, 1) {
+// AUTO: attn.tile.ssm_scan {{.*}} into
+// AUTO-NOT: ssm_carry
+// AUTO-LABEL: func.func @modes_32(
+
+// The chunk's state: a scan without outputs (no shuffles), ending in the
+// state kept per lane -- an empty chunk keeps its zeros -- then stored,
+// each lane its 16 modes. The carry: a lane per (channel, mode), the
+// chunks' states (4 here, so the block of 8 folds) replaced by the carried
+// state from zero, in order, or backwards in reverse. The outputs: the
+// scan from the loaded state, with shuffles.
+// CWARP-LABEL: func.func @ssm(
+// CWARP: gpu.launch blocks({{.*}}) in (%{{.*}} = %c4{{.*}}, %{{.*}} = %c3{{.*}}, %{{.*}} = %c2{{.*}}) threads({{.*}}) in (%{{.*}} = %c32{{.*}},
+// CWARP:   %{{.*}}:32 = scf.if %{{.*}} -> (f32, {{.*}}) {
+// CWARP-NOT: gpu.shuffle
+// CWARP:     scf.yield %cst{{.*}}, %cst{{.*}}
+// CWARP:   memref.store
+// CWARP: gpu.launch blocks({{.*}}) in (%{{.*}} = %c3{{.*}}, %{{.*}} = %c2{{.*}}, %{{.*}} = %c1{{.*}}) threads({{.*}}) in (%{{.*}} = %c32{{.*}},
+// CWARP:   gpu.lane_id
+// CWARP:   scf.for %{{.*}} = %c0 to %{{.*}} step %c32 {
+// CWARP:     memref.store %cst{{.*}}, %{{.*}}[%c0, {{.*}}] : memref<4x?x64xf32
+// CWARP:     memref.store %{{.*}}, %{{.*}}[%c3, {{.*}}] : memref<4x?x64xf32
+// CWARP:   scf.for %{{.*}} = %c0 to %{{.*}} step %c32 {
+// CWARP:     memref.store %cst{{.*}}, %{{.*}}[%c3, {{.*}}] : memref<4x?x64xf32
+// CWARP:     memref.store %{{.*}}, %{{.*}}[%c0, {{.*}}] : memref<4x?x64xf32
+// CWARP: gpu.launch blocks({{.*}}) in (%{{.*}} = %c4{{.*}}, %{{.*}} = %c3{{.*}}, %{{.*}} = %c2{{.*}}) threads({{.*}}) in (%{{.*}} = %c32{{.*}},
+// CWARP:   memref.load %{{.*}} : memref<?x64xf32
+// CWARP:   gpu.shuffle xor
+// CWARP-NOT: attn.tile.ssm
+// CWARP-LABEL: func.func @one_scan(
 
 // Discretisation: a thread per coefficient (24 x 64) per direction, in
 // blocks of 256; the output zeroed by a memset (positions past a length);

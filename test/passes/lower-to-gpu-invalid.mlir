@@ -5,7 +5,7 @@
 // makes.
 func.func @ssm_not_mapped(%x: memref<64x8xf32>, %a: memref<8x16xf32>, %y: memref<64x8xf32>) {
   // expected-error @+1 {{needs a whole warp}}
-  attn.tile.ssm_scan %x A(%a, %a) W(%a, %a) into %y : memref<64x8xf32>, memref<8x16xf32>, memref<64x8xf32>
+  attn.tile.ssm_scan %x A(%a, %a) W(%a, %a) into %y : memref<64x8xf32> : memref<64x8xf32>, memref<8x16xf32>
   return
 }
 
@@ -14,7 +14,7 @@ func.func @ssm_not_mapped(%x: memref<64x8xf32>, %a: memref<8x16xf32>, %y: memref
 // Each lane's modes are registers: their number must be known.
 func.func @ssm_dynamic_state(%x: memref<64x8xf32>, %a: memref<8x?xf32>, %y: memref<64x8xf32>) {
   // expected-error @+1 {{needs a static state size}}
-  attn.tile.ssm_scan %x A(%a, %a) W(%a, %a) into %y : memref<64x8xf32>, memref<8x?xf32>, memref<64x8xf32>
+  attn.tile.ssm_scan %x A(%a, %a) W(%a, %a) into %y : memref<64x8xf32> : memref<64x8xf32>, memref<8x?xf32>
   return
 }
 

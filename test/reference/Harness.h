@@ -54,19 +54,23 @@ std::vector<torch::Tensor> call(const rt::Library &lib,
 /// compiled wherever the CUDA toolkit was found (the GPU pipeline is
 /// exercised there), but loaded (its kernels with it) only where a GPU is
 /// visible: nullptr otherwise, and ATTN_SKIP_WITHOUT_TARGET skips the tests.
+/// `flags` are attn-compile's, for either target.
 inline std::unique_ptr<rt::Library>
-compileForTarget(const std::string &name, const std::string &source) {
+compileForTarget(const std::string &name, const std::string &source,
+                 const std::string &flags = "") {
 #ifdef ATTN_TEST_GPU
   if (std::string(ATTN_CUDA_TOOLKIT).empty())
     return nullptr;
-  std::string flags = "--target gpu --cuda-toolkit=" ATTN_CUDA_TOOLKIT;
+  std::string gpuFlags =
+      "--target gpu --cuda-toolkit=" ATTN_CUDA_TOOLKIT + std::string(" ") +
+      flags;
   if (!rt::gpuAvailable()) {
-    compileLibrary(name + "_gpu", source, flags);
+    compileLibrary(name + "_gpu", source, gpuFlags);
     return nullptr;
   }
-  return compileModule(name + "_gpu", source, flags);
+  return compileModule(name + "_gpu", source, gpuFlags);
 #else
-  return compileModule(name, source);
+  return compileModule(name, source, flags);
 #endif
 }
 

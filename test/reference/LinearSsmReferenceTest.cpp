@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 
 using namespace attn::test;
 
@@ -154,23 +155,9 @@ std::string ssmFunction(const SsmCase &c) {
          ", " + cc + ", " + dt + "\n  return %y : " + x + "\n}\n";
 }
 
-class SsmReference : public ::testing::TestWithParam<SsmCase> {
-public:
-  static void SetUpTestSuite() {
-    std::string module;
-    for (const SsmCase &c : kSsmCases)
-      module += ssmFunction(c);
-    library = compileForTarget("ssm_reference", module);
-  }
-  void SetUp() override { ATTN_SKIP_WITHOUT_TARGET(); }
-  static void TearDownTestSuite() { library.reset(); }
-  static std::unique_ptr<attn::rt::Library> library;
-};
-std::unique_ptr<attn::rt::Library> SsmReference::library;
-
-TEST_P(SsmReference, MatchesFloat64) {
-  ASSERT_TRUE(library);
-  const SsmCase &c = GetParam();
+/// attn.ssm against the convolution form in float64, on fresh S4D-Lin
+/// parameters.
+void checkSsm(const attn::rt::Library &library, const SsmCase &c) {
   uint64_t seed = freshSeed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   torch::manual_seed(seed);
@@ -192,7 +179,7 @@ TEST_P(SsmReference, MatchesFloat64) {
                : std::vector<int64_t>{c.length, c.length};
   std::vector<torch::Tensor> args(p);
   args.push_back(torch::tensor({lengths[0], lengths[1]}).to(torch::kInt32));
-  std::vector<torch::Tensor> out = call(*library, c.name, args);
+  std::vector<torch::Tensor> out = call(library, c.name, args);
   ASSERT_EQ(out.size(), 1u);
   ref::SsmParams params{p[1], p[2], p[3], p[4], p[5], p[6], p[7]};
   double err =
@@ -200,9 +187,69 @@ TEST_P(SsmReference, MatchesFloat64) {
   EXPECT_LT(err, 1e-4) << c.name << ": relative error " << err;
 }
 
+std::string ssmModule() {
+  std::string module;
+  for (const SsmCase &c : kSsmCases)
+    module += ssmFunction(c);
+  return module;
+}
+
+class SsmReference : public ::testing::TestWithParam<SsmCase> {
+public:
+  static void SetUpTestSuite() {
+    library = compileForTarget("ssm_reference", ssmModule());
+  }
+  void SetUp() override { ATTN_SKIP_WITHOUT_TARGET(); }
+  static void TearDownTestSuite() { library.reset(); }
+  static std::unique_ptr<attn::rt::Library> library;
+};
+std::unique_ptr<attn::rt::Library> SsmReference::library;
+
+TEST_P(SsmReference, MatchesFloat64) {
+  ASSERT_TRUE(library);
+  checkSsm(*library, GetParam());
+}
+
 INSTANTIATE_TEST_SUITE_P(S4D, SsmReference, ::testing::ValuesIn(kSsmCases),
                          [](const auto &info) {
                            return std::string(info.param.name);
                          });
+
+// The chunked scan (chunk states, their carry, then each chunk's outputs
+// from the state it is entered with), forced on either target: chunks of 7
+// (many, none a multiple of the GPU's 8-step blocks) and of 32; lengths
+// that end inside a chunk, padded entries whose length does too.
+const int64_t kSsmChunks[] = {7, 32};
+
+class SsmChunkedReference
+    : public ::testing::TestWithParam<std::tuple<int64_t, SsmCase>> {
+public:
+  static void SetUpTestSuite() {
+    for (int64_t chunk : kSsmChunks)
+      libraries[chunk] =
+          compileForTarget("ssm_chunk" + std::to_string(chunk), ssmModule(),
+                           "--ssm-chunk=" + std::to_string(chunk));
+  }
+  void SetUp() override { ATTN_SKIP_WITHOUT_TARGET(); }
+  static void TearDownTestSuite() { libraries.clear(); }
+  static std::map<int64_t, std::unique_ptr<attn::rt::Library>> libraries;
+};
+std::map<int64_t, std::unique_ptr<attn::rt::Library>>
+    SsmChunkedReference::libraries;
+
+TEST_P(SsmChunkedReference, MatchesFloat64) {
+  auto [chunk, c] = GetParam();
+  ASSERT_TRUE(libraries[chunk]);
+  checkSsm(*libraries[chunk], c);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    S4D, SsmChunkedReference,
+    ::testing::Combine(::testing::ValuesIn(kSsmChunks),
+                       ::testing::ValuesIn(kSsmCases)),
+    [](const auto &info) {
+      return std::string(std::get<1>(info.param).name) + "_chunk" +
+             std::to_string(std::get<0>(info.param));
+    });
 
 } // namespace

@@ -98,6 +98,13 @@ cl::opt<int> blockK("block-k", cl::desc("Keys per tile"), cl::init(64));
 cl::opt<int> warpRows("warp-rows",
                       cl::desc("GPU: query rows per warp, 16 or 32"),
                       cl::init(16));
+cl::opt<int> ssmChunk(
+    "ssm-chunk",
+    cl::desc("Positions per chunk of the SSM's chunked scan (0: one scan "
+             "over the sequence; -1: the target's choice -- chunks on the GPU "
+             "where batch x channel groups would leave it idle, none on the "
+             "CPU)"),
+    cl::init(-1));
 cl::opt<bool> noParallel("no-parallel",
                          cl::desc("Do not use OpenMP for tile loops"),
                          cl::init(false));
@@ -322,6 +329,7 @@ int main(int argc, char **argv) {
     options.blockQ = blockQ;
     options.blockK = blockK;
     options.warpRows = warpRows;
+    options.ssmChunk = ssmChunk;
     mlir::attn::buildLowerToGPUPipeline(pm, options);
   } else {
     mlir::attn::CPUPipelineOptions options;
@@ -329,6 +337,7 @@ int main(int argc, char **argv) {
     options.blockK = blockK;
     options.vectorWidth = width;
     options.parallel = !noParallel;
+    options.ssmChunk = ssmChunk;
     mlir::attn::buildLowerToCPUPipeline(pm, options);
   }
   if (failed(pm.run(*module)))

@@ -143,7 +143,9 @@ BENCH = [(f"bigbird_bs{bs}_n{n}{s}", 4, 16, n, 64, "bf16", "bigbird", bs,
 
 
 # The SSM (S4D), f32: (name, B, L, H, S, bidirectional, with padding
-# lengths).
+# lengths[, chunk]): chunk as --ssm-chunk takes it, -1 (attn's choice: these
+# small batches are chunked by 64 where longer than that) by default, 0 for
+# one scan over the sequence.
 SSM_CHECKS = [
     ("ssm_n100_h24_s64", 2, 100, 24, 64, False, False),
     ("ssm_bi_pad_n300_h20_s64", 2, 300, 20, 64, True, True),
@@ -152,10 +154,28 @@ SSM_CHECKS = [
     ("ssm_pad_n77_h9_s100", 3, 77, 9, 100, False, True),
     ("ssm_bi_n1_h8_s64", 1, 1, 8, 64, True, False),
     ("ssm_bi_pad_n17_h40_s256", 2, 17, 40, 256, True, True),
+    ("ssm_c0_bi_pad_n300_h20_s64", 2, 300, 20, 64, True, True, 0),
+    ("ssm_c0_pad_n77_h9_s100", 3, 77, 9, 100, False, True, 0),
+    ("ssm_c7_bi_pad_n300_h20_s64", 2, 300, 20, 64, True, True, 7),
+    ("ssm_c5_bi_pad_n17_h40_s256", 2, 17, 40, 256, True, True, 5),
+    ("ssm_c24_pad_n77_h9_s100", 3, 77, 9, 100, False, True, 24),
+    ("ssm_c256_bi_pad_n2048_h40_s32", 3, 2048, 40, 32, True, True, 256),
 ]
-# ListOps-sized S4D layers: batch 32, 2048 positions, width 256, 64 modes.
+# ListOps-sized S4D layers: batch 32, 2048 positions, width 256, 64 modes;
+# spade-mini's (batch 24, 32 modes, bidirectional); and small batches of
+# long sequences. attn's choice (no chunks for the first three: batch x
+# channel groups scans are enough; chunks of 512 for the last two), and
+# the other form.
 SSM_BENCH = [("ssm_n2048", 32, 2048, 256, 64, False, False),
-             ("ssm_bi_n2048", 32, 2048, 256, 64, True, False)]
+             ("ssm_c128_n2048", 32, 2048, 256, 64, False, False, 128),
+             ("ssm_bi_n2048", 32, 2048, 256, 64, True, False),
+             ("ssm_spade_bi_n2048", 24, 2048, 256, 32, True, False),
+             ("ssm_spade_c128_bi_n2048", 24, 2048, 256, 32, True, False, 128),
+             ("ssm_b1_n8192", 1, 8192, 256, 64, False, False),
+             ("ssm_b1_c0_n8192", 1, 8192, 256, 64, False, False, 0),
+             ("ssm_b1_c128_n8192", 1, 8192, 256, 64, False, False, 128),
+             ("ssm_b4_bi_n4096_s32", 4, 4096, 256, 32, True, False),
+             ("ssm_b4_c0_bi_n4096_s32", 4, 4096, 256, 32, True, False, 0)]
 
 # Projections (attn.project, x @ w + b: the host's dense products, on
 # tensor cores in 3xTF32 for f32): (name, leading dims of x, Din, Dout,
@@ -240,7 +260,7 @@ def linear_module_for(case):
 
 
 def ssm_module_for(case):
-    name, b, n, h, st, bi, padded = case
+    name, b, n, h, st, bi, padded = case[:7]
     x = f"tensor<{b}x{n}x{h}xf32>"
     hs = f"tensor<{h}x{st}xf32>"
     cs = f"tensor<2x{h}x{st}xf32>" if bi else hs
@@ -297,7 +317,7 @@ def prepare(build, out, only=""):
     os.makedirs(out, exist_ok=True)
     manifest = []
 
-    def compile_case(name, text, block_q, block_k, warp_rows):
+    def compile_case(name, text, block_q, block_k, warp_rows, flags=()):
         path = os.path.join(out, name + ".mlir")
         with open(path, "w") as f:
             f.write(text)
@@ -305,7 +325,7 @@ def prepare(build, out, only=""):
         subprocess.run([f"{build}/tools/attn-compile/attn-compile", path,
                         "-o", os.path.join(out, name + ".so"), "--target",
                         "gpu", f"--block-q={block_q}", f"--block-k={block_k}",
-                        f"--warp-rows={warp_rows}"], check=True)
+                        f"--warp-rows={warp_rows}", *flags], check=True)
         return path
 
     for role, cases in (("check", CHECKS), ("bench", BENCH)):
@@ -336,11 +356,13 @@ def prepare(build, out, only=""):
                                  block_k=opts.get("block_k", 64)))
     for role, cases in (("check", SSM_CHECKS), ("bench", SSM_BENCH)):
         for case in (c for c in cases if only in c[0]):
-            name, b, n, h, st, bi, padded = case
-            compile_case(name, ssm_module_for(case), 64, 64, 16)
+            name, b, n, h, st, bi, padded = case[:7]
+            chunk = case[7] if len(case) > 7 else -1
+            compile_case(name, ssm_module_for(case), 64, 64, 16,
+                         [f"--ssm-chunk={chunk}"])
             manifest.append(dict(op="ssm", role=role, name=name, B=b, N=n,
                                  H=h, S=st, bidirectional=bi, padded=padded,
-                                 dtype="f32"))
+                                 dtype="f32", chunk=chunk))
     for role, cases in (("check", PROJECT_CHECKS), ("bench", PROJECT_BENCH)):
         for case in (c for c in cases if only in c[0]):
             name, lead, din, dout, dt = case
@@ -490,10 +512,18 @@ def run(build, out, only=""):
                 flush.zero_()
                 attn_call()
             torch.cuda.synchronize()
-        us = sum(e.device_time_total for e in prof.events()
-                 if e.device_type.name == "CUDA" and
-                 (e.name.startswith(name) or e.name.startswith("Memset")))
-        return us / reps / 1000
+        events = sorted((e for e in prof.events()
+                         if e.device_type.name == "CUDA" and
+                         (e.name.startswith(name) or
+                          e.name.startswith("Memset"))),
+                        key=lambda e: e.time_range.start)
+        # Each launch's share, in the log (the table has their sum): the
+        # calls launch the same sequence, whose kernels share a name.
+        per_call = len(events) // reps
+        for i in range(per_call if per_call * reps == len(events) else 0):
+            us = sum(e.device_time_total for e in events[i::per_call])
+            print(f"  launch {i} {events[i].name} {us / reps / 1000:.3f} ms")
+        return sum(e.device_time_total for e in events) / reps / 1000
 
     def median_ms(fn, reps=30):
         """Median of CUDA-event timings of fn() (for attn's calls: the whole
@@ -613,8 +643,9 @@ def run(build, out, only=""):
         if c["op"] == "ssm":
             eager = median_ms(lambda: s4d_eager(x, params, c["bidirectional"],
                                                 torch))
-            ssm_rows.append((f"{c['name']} (B={b} H={h} S={c['S']})", n, ms,
-                             kernel_ms, eager))
+            chunk = {-1: "auto", 0: "none"}.get(c["chunk"], str(c["chunk"]))
+            ssm_rows.append((f"{c['name']} (B={b} H={h} S={c['S']}, "
+                             f"chunk {chunk})", n, ms, kernel_ms, eager))
             print(f"bench {c['name']} {ms:.3f} ms", flush=True)
             continue
         if c["op"] == "linear":

@@ -156,12 +156,53 @@ LogicalResult LinearPrefixOp::verify() {
 }
 
 LogicalResult SsmScanOp::verify() {
-  if (failed(sameExtent(*this, getInput(), 0, "input length", getOutput(), 0,
-                        "output length")) ||
-      failed(sameExtent(*this, getInput(), 1, "input channels", getOutput(), 1,
-                        "output channels")) ||
-      failed(sameExtent(*this, getInput(), 1, "input channels", getAbarReal(),
-                        0, "coefficient rows")))
+  Value in = getInput(), coeff = getAbarReal();
+  if (failed(sameExtent(*this, in, 1, "input channels", coeff, 0,
+                        "coefficient rows")))
+    return failure();
+  if (!getOutput() && !getStateReal())
+    return emitOpError("writes nothing: needs `into` an output, a `state`, "
+                       "or both");
+  if (getAccumulate() && !getOutput())
+    return emitOpError("accumulates into an output it does not have");
+  if (Value out = getOutput())
+    if (failed(sameExtent(*this, in, 0, "input length", out, 0,
+                          "output length")) ||
+        failed(sameExtent(*this, in, 1, "input channels", out, 1,
+                          "output channels")))
+      return failure();
+  // Optional operands: the pairs' checks ODS cannot make.
+  if (bool(getInitReal()) != bool(getInitImag()) ||
+      bool(getStateReal()) != bool(getStateImag()))
+    return emitOpError("states are complex: real and imaginary parts go "
+                       "together");
+  struct Named {
+    Value state;
+    const char *rows, *modes;
+  };
+  for (Named s : {Named{getInitReal(), "initial state rows",
+                        "initial state modes"},
+                  Named{getInitImag(), "initial state rows",
+                        "initial state modes"},
+                  Named{getStateReal(), "final state rows",
+                        "final state modes"},
+                  Named{getStateImag(), "final state rows",
+                        "final state modes"}})
+    if (s.state &&
+        (failed(sameExtent(*this, s.state, 0, s.rows, coeff, 0,
+                           "coefficient rows")) ||
+         failed(sameExtent(*this, s.state, 1, s.modes, coeff, 1,
+                           "coefficient modes"))))
+      return failure();
+  return success();
+}
+
+LogicalResult SsmCarryOp::verify() {
+  Value states = getStatesReal(), mult = getMultiplierReal();
+  if (failed(sameExtent(*this, states, 1, "state channels", mult, 0,
+                        "multiplier rows")) ||
+      failed(sameExtent(*this, states, 2, "state modes", mult, 1,
+                        "multiplier modes")))
     return failure();
   return success();
 }

@@ -2,8 +2,9 @@
 //
 // attn-tile gives each instance (a warp, under attn-map-loops-to-gpu with
 // lanes-per-iteration=32) one batch entry and a group of channels of an
-// attn.ssm. Its tile.ssm_scan runs the diagonal recurrence along the
-// sequence with the state in registers:
+// attn.ssm -- of the whole sequence, or of one chunk of it. Its
+// tile.ssm_scan runs the diagonal recurrence along its rows with the state
+// in registers:
 //
 // - the S complex modes of a channel are split over k lanes (k the smallest
 //   power of two that leaves each lane at most kScanMaxModesPerLane modes;
@@ -11,16 +12,24 @@
 //   loops over the group's channels in passes of that many (attn-tile's GPU
 //   form makes groups of that many by default);
 // - each lane keeps its modes' state and their coefficients (Abar, W) as
-//   scalars, loaded once per pass;
+//   scalars, loaded once per pass, the state from `from` or zero;
 // - the inputs come kSteps time steps at a time, the next block's loads
 //   issued before this block is computed (a step depends on its input only,
-//   so their latency overlaps the recurrence);
+//   so their latency overlaps the recurrence); the last L mod kSteps steps
+//   follow the loop, where a kept state must not move past the rows;
 // - each step's output is the sum over the channel's k lanes (xor shuffles
-//   within the k-lane group), written (or added, for the reverse direction
-//   that accumulates) by the group's first lane.
+//   within the k-lane group), written by the group's first lane -- or added,
+//   for the reverse direction that accumulates, to the value it loaded with
+//   the block's inputs (the same lane wrote it in the forward scan); a scan that only keeps its
+//   final state (a chunk's, from zero) does none of that.
+//
+// tile.ssm_carry, between the chunks' two scans, walks each (channel, mode)
+// of a group over the chunks on its own lane.
 //
 // The sequential scan keeps all B x C x S recurrences in flight at once;
-// it does S complex multiply-adds per output on CUDA cores in f32.
+// it does S complex multiply-adds per output on CUDA cores in f32. Chunks
+// multiply the warps by L / T for about 1.5 times the work (the chunk's
+// state, then its outputs).
 //
 //===----------------------------------------------------------------------===//
 
@@ -58,9 +67,9 @@ LogicalResult lowerSsmScan(SsmScanOp op) {
   const int64_t modes = coeffType.getDimSize(1);
   if (ShapedType::isDynamic(modes))
     return op.emitOpError("the GPU scan needs a static state size");
-  if (!cast<MemRefType>(op.getInput().getType()).getElementType().isF32() ||
-      !coeffType.getElementType().isF32())
-    return op.emitOpError("the GPU scan computes on f32 inputs");
+  for (Value v : op->getOperands())
+    if (!cast<MemRefType>(v.getType()).getElementType().isF32())
+      return op.emitOpError("the GPU scan computes on f32 inputs");
   auto launch = op->getParentOfType<gpu::LaunchOp>();
   if (!launch || !reachedByWholeBlock(op, launch))
     return op.emitOpError("needs a whole warp: attn-map-loops-to-gpu "
@@ -71,6 +80,8 @@ LogicalResult lowerSsmScan(SsmScanOp op) {
   const int64_t modesPerLane = llvm::divideCeil(modes, lanesPerChannel);
   const int64_t channelsPerPass = ssmChannelsPerWarp(modes);
   const bool reverse = op.getReverse(), accumulate = op.getAccumulate();
+  Value output = op.getOutput();
+  const bool keepsState = bool(op.getStateReal());
 
   OpBuilder b(op);
   Location loc = op.getLoc();
@@ -94,90 +105,213 @@ LogicalResult lowerSsmScan(SsmScanOp op) {
   Value active = e.cmp(P::ult, channel, channels);
   Value c = e.select(active, channel, e.idx(0));
 
-  // This lane's modes n = sub + k j: coefficients, zero past the state.
-  auto coefficients = [&](Value buffer) {
+  // This lane's modes n = sub + k j of a [C, S] buffer: zero past the
+  // state; and stores back to one, of the modes it has.
+  auto mode = [&](int64_t j) { return e.add(sub, e.idx(j * lanesPerChannel)); };
+  auto perMode = [&](Value buffer) {
     SmallVector<Value> v;
     for (int64_t j = 0; j < modesPerLane; ++j) {
-      Value n = e.add(sub, e.idx(j * lanesPerChannel));
-      Value inRange = e.cmp(P::ult, n, e.idx(modes));
-      Value safe = e.select(inRange, n, e.idx(0));
+      Value inRange = e.cmp(P::ult, mode(j), e.idx(modes));
+      Value safe = e.select(inRange, mode(j), e.idx(0));
       v.push_back(e.select(inRange, e.load(buffer, {c, safe}), zero));
     }
     return v;
   };
-  SmallVector<Value> aRe = coefficients(op.getAbarReal()),
-                     aIm = coefficients(op.getAbarImag()),
-                     wRe = coefficients(op.getWReal()),
-                     wIm = coefficients(op.getWImag());
+  auto storePerMode = [&](ValueRange v, Value buffer) {
+    for (int64_t j = 0; j < modesPerLane; ++j)
+      e.ifThen(e.andi(active, e.cmp(P::ult, mode(j), e.idx(modes))),
+               [&] { e.store(v[j], buffer, {c, mode(j)}); });
+  };
+  SmallVector<Value> aRe = perMode(op.getAbarReal()),
+                     aIm = perMode(op.getAbarImag()),
+                     wRe = perMode(op.getWReal()), wIm = perMode(op.getWImag());
   SmallVector<Value> aImNeg;
   for (Value a : aIm)
     aImNeg.push_back(arith::NegFOp::create(b, loc, a));
+  SmallVector<Value> x0Re(modesPerLane, zero), x0Im(modesPerLane, zero);
+  if (op.getInitReal()) {
+    x0Re = perMode(op.getInitReal());
+    x0Im = perMode(op.getInitImag());
+  }
 
   // Step s of the scan is position t(s) = s (forward) or L - 1 - s.
   auto position = [&](Value s) {
     return reverse ? e.sub(e.sub(length, e.idx(1)), s) : s;
   };
   // The inputs of steps [s0, s0 + kSteps): zeros past the sequence and for
-  // inactive lanes. Needs L > 0 (row 0 is read in place of missing ones).
+  // inactive lanes; then, where the scan accumulates, the outputs it adds
+  // to (loaded ahead too: a load at the step would stall it). Needs L > 0
+  // (row 0 is read in place of missing ones).
   auto loadBlock = [&](Value s0) {
-    SmallVector<Value> u;
+    SmallVector<Value> u, prior;
     for (int64_t i = 0; i < kSteps; ++i) {
       Value s = e.add(s0, e.idx(i));
       Value inRange = e.cmp(P::ult, s, length);
       Value t = e.select(inRange, position(s), e.idx(0));
-      u.push_back(e.select(e.andi(inRange, active),
-                           e.load(op.getInput(), {t, c}), zero));
+      Value valid = e.andi(inRange, active);
+      u.push_back(e.select(valid, e.load(op.getInput(), {t, c}), zero));
+      if (accumulate)
+        prior.push_back(e.select(valid, e.load(output, {t, c}), zero));
     }
+    llvm::append_range(u, prior);
     return u;
   };
-
-  auto nonEmpty = scf::IfOp::create(b, loc, e.cmp(P::sgt, length, e.idx(0)),
-                                    /*withElseRegion=*/false);
-  b.setInsertionPointToStart(nonEmpty.thenBlock());
-  SmallVector<Value> init(2 * modesPerLane, zero);
-  llvm::append_range(init, loadBlock(e.idx(0)));
-  auto blocks =
-      scf::ForOp::create(b, loc, e.idx(0), length, e.idx(kSteps), init);
-  b.setInsertionPointToStart(blocks.getBody());
-  Value s0 = blocks.getInductionVar();
-  ValueRange args = blocks.getRegionIterArgs();
-  SmallVector<Value> xRe(args.begin(), args.begin() + modesPerLane);
-  SmallVector<Value> xIm(args.begin() + modesPerLane,
-                         args.begin() + 2 * modesPerLane);
-  SmallVector<Value> u(args.begin() + 2 * modesPerLane, args.end());
-  SmallVector<Value> next = loadBlock(e.add(s0, e.idx(kSteps)));
-  for (int64_t i = 0; i < kSteps; ++i) {
-    Value s = e.add(s0, e.idx(i));
+  // Step s with input u (and the output's prior value, accumulating). In
+  // the tail (steps that may lie past the sequence) the state stays put
+  // past it where it is kept.
+  auto step = [&](SmallVector<Value> &xRe, SmallVector<Value> &xIm, Value u,
+                  Value prior, Value s, bool tail) {
     // forward: x = Abar x + W u, y = 2 Re sum x
     // reverse: y = 2 Re sum r, then r = Abar r + W u
+    Value inRange = tail ? e.cmp(P::ult, s, length) : Value();
     SmallVector<Value> newRe, newIm;
     for (int64_t j = 0; j < modesPerLane; ++j) {
-      newRe.push_back(e.fma(wRe[j], u[i],
+      newRe.push_back(e.fma(wRe[j], u,
                             e.fma(aRe[j], xRe[j], e.mulf(aImNeg[j], xIm[j]))));
       newIm.push_back(
-          e.fma(wIm[j], u[i], e.fma(aRe[j], xIm[j], e.mulf(aIm[j], xRe[j]))));
+          e.fma(wIm[j], u, e.fma(aRe[j], xIm[j], e.mulf(aIm[j], xRe[j]))));
+      if (tail && keepsState) {
+        newRe.back() = e.select(inRange, newRe.back(), xRe[j]);
+        newIm.back() = e.select(inRange, newIm.back(), xIm[j]);
+      }
     }
-    Value y = pairwiseSum(e, reverse ? xRe : newRe);
-    for (int64_t offset = lanesPerChannel / 2; offset >= 1; offset /= 2)
-      y = e.addf(y, gpu::ShuffleOp::create(b, loc, y, offset, kWarpLanes,
-                                           gpu::ShuffleMode::XOR)
-                        .getShuffleResult());
+    if (output) {
+      Value y = pairwiseSum(e, reverse ? xRe : newRe);
+      for (int64_t offset = lanesPerChannel / 2; offset >= 1; offset /= 2)
+        y = e.addf(y, gpu::ShuffleOp::create(b, loc, y, offset, kWarpLanes,
+                                             gpu::ShuffleMode::XOR)
+                          .getShuffleResult());
+      Value writes = e.andi(e.cmp(P::eq, sub, e.idx(0)), active);
+      if (tail)
+        writes = e.andi(writes, inRange);
+      e.ifThen(writes, [&] {
+        Value t = position(s);
+        Value out = e.mulf(y, e.cst(2));
+        if (accumulate)
+          out = e.addf(out, prior);
+        e.store(out, output, {t, c});
+      });
+    }
     xRe = std::move(newRe);
     xIm = std::move(newIm);
-    Value writes = e.andi(e.andi(e.cmp(P::eq, sub, e.idx(0)), active),
-                          e.cmp(P::ult, s, length));
-    e.ifThen(writes, [&] {
-      Value t = position(s);
-      Value out = e.mulf(y, e.cst(2));
-      if (accumulate)
-        out = e.addf(out, e.load(op.getOutput(), {t, c}));
-      e.store(out, op.getOutput(), {t, c});
-    });
+  };
+
+  // Whole blocks of kSteps, the next block's inputs loaded ahead; then the
+  // last L mod kSteps steps. An empty sequence keeps the initial state.
+  SmallVector<Type> stateTypes(2 * modesPerLane, b.getF32Type());
+  auto nonEmpty =
+      scf::IfOp::create(b, loc, stateTypes, e.cmp(P::sgt, length, e.idx(0)),
+                        /*withElseRegion=*/true);
+  SmallVector<Value> x0 = x0Re;
+  llvm::append_range(x0, x0Im);
+  b.setInsertionPointToStart(nonEmpty.elseBlock());
+  scf::YieldOp::create(b, loc, x0);
+  b.setInsertionPointToStart(nonEmpty.thenBlock());
+  Value wholeEnd = e.sub(
+      length, arith::RemUIOp::create(b, loc, length, e.idx(kSteps)));
+  SmallVector<Value> init = x0;
+  llvm::append_range(init, loadBlock(e.idx(0)));
+  auto blocks =
+      scf::ForOp::create(b, loc, e.idx(0), wholeEnd, e.idx(kSteps), init);
+  auto prior = [&](ArrayRef<Value> block, int64_t i) {
+    return accumulate ? block[kSteps + i] : Value();
+  };
+  auto split = [&](ValueRange values, SmallVector<Value> &xRe,
+                   SmallVector<Value> &xIm, SmallVector<Value> &u) {
+    xRe.assign(values.begin(), values.begin() + modesPerLane);
+    xIm.assign(values.begin() + modesPerLane,
+               values.begin() + 2 * modesPerLane);
+    u.assign(values.begin() + 2 * modesPerLane, values.end());
+  };
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(blocks.getBody());
+    Value s0 = blocks.getInductionVar();
+    SmallVector<Value> xRe, xIm, u;
+    split(blocks.getRegionIterArgs(), xRe, xIm, u);
+    SmallVector<Value> next = loadBlock(e.add(s0, e.idx(kSteps)));
+    for (int64_t i = 0; i < kSteps; ++i)
+      step(xRe, xIm, u[i], prior(u, i), e.add(s0, e.idx(i)), /*tail=*/false);
+    SmallVector<Value> yielded = xRe;
+    llvm::append_range(yielded, xIm);
+    llvm::append_range(yielded, next);
+    scf::YieldOp::create(b, loc, yielded);
   }
-  SmallVector<Value> yielded = xRe;
-  llvm::append_range(yielded, xIm);
-  llvm::append_range(yielded, next);
-  scf::YieldOp::create(b, loc, yielded);
+  SmallVector<Value> xRe, xIm, u;
+  split(blocks.getResults(), xRe, xIm, u);
+  for (int64_t i = 0; i + 1 < kSteps; ++i)
+    step(xRe, xIm, u[i], prior(u, i), e.add(wholeEnd, e.idx(i)),
+         /*tail=*/true);
+  SmallVector<Value> final = xRe;
+  llvm::append_range(final, xIm);
+  scf::YieldOp::create(b, loc, final);
+  b.setInsertionPointAfter(nonEmpty);
+  if (keepsState) {
+    ValueRange x = nonEmpty.getResults();
+    storePerMode(x.take_front(modesPerLane), op.getStateReal());
+    storePerMode(x.drop_front(modesPerLane), op.getStateImag());
+  }
+  op.erase();
+  return success();
+}
+
+/// A lane per (channel, mode) of the group, in passes of 32; each walks the
+/// chunks in order, their states loaded kSteps at a time ahead of the
+/// dependent multiply-adds.
+LogicalResult lowerSsmCarry(SsmCarryOp op) {
+  for (Value v : op->getOperands())
+    if (!cast<MemRefType>(v.getType()).getElementType().isF32())
+      return op.emitOpError("the GPU carry computes on f32 states");
+  auto launch = op->getParentOfType<gpu::LaunchOp>();
+  if (!launch || !reachedByWholeBlock(op, launch))
+    return op.emitOpError("needs a whole warp: attn-map-loops-to-gpu "
+                          "(lanes-per-iteration=32) maps attn-tile's carry "
+                          "instances to warps");
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  ScalarEmitter e{b, loc};
+  using P = arith::CmpIPredicate;
+  Value re = op.getStatesReal(), im = op.getStatesImag();
+  Value chunks = e.dim(re, 0), modes = e.dim(re, 2);
+  Value elements = arith::MulIOp::create(b, loc, e.dim(re, 1), modes);
+  Value lane = gpu::LaneIdOp::create(b, loc, IntegerAttr());
+  auto passes =
+      scf::ForOp::create(b, loc, e.idx(0), elements, e.idx(kWarpLanes));
+  b.setInsertionPointToStart(passes.getBody());
+  Value element = e.add(passes.getInductionVar(), lane);
+  Value active = e.cmp(P::ult, element, elements);
+  Value safe = e.select(active, element, e.idx(0));
+  Value c = arith::DivUIOp::create(b, loc, safe, modes);
+  Value n = arith::RemUIOp::create(b, loc, safe, modes);
+  Value mr = e.load(op.getMultiplierReal(), {c, n});
+  Value mi = e.load(op.getMultiplierImag(), {c, n});
+  Value miNeg = arith::NegFOp::create(b, loc, mi);
+  auto blocks = scf::ForOp::create(b, loc, e.idx(0), chunks, e.idx(kSteps),
+                                   ValueRange{e.cst(0), e.cst(0)});
+  b.setInsertionPointToStart(blocks.getBody());
+  Value k0 = blocks.getInductionVar();
+  SmallVector<Value> ks, inRange, sRe, sIm;
+  for (int64_t i = 0; i < kSteps; ++i) {
+    Value s = e.add(k0, e.idx(i));
+    inRange.push_back(e.cmp(P::ult, s, chunks));
+    Value k = op.getReverse() ? e.sub(e.sub(chunks, e.idx(1)), s) : s;
+    ks.push_back(e.select(inRange.back(), k, e.idx(0)));
+    sRe.push_back(e.load(re, {ks.back(), c, n}));
+    sIm.push_back(e.load(im, {ks.back(), c, n}));
+  }
+  Value cr = blocks.getRegionIterArgs()[0], ci = blocks.getRegionIterArgs()[1];
+  for (int64_t i = 0; i < kSteps; ++i) {
+    e.ifThen(e.andi(active, inRange[i]), [&] {
+      e.store(cr, re, {ks[i], c, n});
+      e.store(ci, im, {ks[i], c, n});
+    });
+    // carry = M carry + s
+    Value nr = e.fma(mr, cr, e.fma(miNeg, ci, sRe[i]));
+    Value ni = e.fma(mr, ci, e.fma(mi, cr, sIm[i]));
+    cr = e.select(inRange[i], nr, cr);
+    ci = e.select(inRange[i], ni, ci);
+  }
+  scf::YieldOp::create(b, loc, ValueRange{cr, ci});
   op.erase();
   return success();
 }
@@ -185,10 +319,16 @@ LogicalResult lowerSsmScan(SsmScanOp op) {
 } // namespace
 
 LogicalResult mlir::attn::gpu_tiles::lowerSsmTiles(func::FuncOp fn) {
-  SmallVector<SsmScanOp> scans;
-  fn.walk([&](SsmScanOp op) { scans.push_back(op); });
-  for (SsmScanOp op : scans)
-    if (failed(lowerSsmScan(op)))
+  SmallVector<Operation *> ops;
+  fn.walk([&](Operation *op) {
+    if (isa<SsmScanOp, SsmCarryOp>(op))
+      ops.push_back(op);
+  });
+  for (Operation *op : ops) {
+    LogicalResult r = isa<SsmScanOp>(op) ? lowerSsmScan(cast<SsmScanOp>(op))
+                                         : lowerSsmCarry(cast<SsmCarryOp>(op));
+    if (failed(r))
       return failure();
+  }
   return success();
 }

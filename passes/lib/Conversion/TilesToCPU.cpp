@@ -712,75 +712,150 @@ LogicalResult lowerSsmScan(SsmScanOp op, int64_t width) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   VecEmitter e{b, loc, width};
-  inAllocaScope(b, loc, [&] {
-    Value length = e.dim(op.getInput(), 0);
-    Value channels = e.dim(op.getInput(), 1);
-    Value lanes = e.prefixMask(channels);
-    // Coefficients transposed to [S, W]: lane = channel (masked past C).
-    SmallVector<Value> coeffs;
-    for (Value c :
-         {op.getAbarReal(), op.getAbarImag(), op.getWReal(), op.getWImag()}) {
-      Value t = e.scratch({state, width}, {});
-      e.loop(e.idx(0), e.idx(state), 1, [&](Value n) {
-        e.loop(e.idx(0), e.idx(width), 1, [&](Value ch) {
-          Value inRange = arith::CmpIOp::create(
-              b, loc, arith::CmpIPredicate::ult, ch, channels);
-          auto ifOp = scf::IfOp::create(b, loc, TypeRange{e.f32()}, inRange,
-                                        /*withElse=*/true);
-          {
-            OpBuilder::InsertionGuard g(b);
-            b.setInsertionPointToStart(ifOp.thenBlock());
-            scf::YieldOp::create(
-                b, loc,
-                memref::LoadOp::create(b, loc, c, ValueRange{ch, n})
-                    .getResult());
-            b.setInsertionPointToStart(ifOp.elseBlock());
-            scf::YieldOp::create(b, loc, e.cst(0));
-          }
-          memref::StoreOp::create(b, loc, ifOp.getResult(0), t,
-                                  ValueRange{n, ch});
+  const bool reverse = op.getReverse(), accumulate = op.getAccumulate();
+  Value output = op.getOutput();
+  Value length = e.dim(op.getInput(), 0);
+  Value channels = e.dim(op.getInput(), 1);
+  // Passes of `width` channels, a channel per lane.
+  e.loop(e.idx(0), channels, width, [&](Value c0) {
+    inAllocaScope(b, loc, [&] {
+      Value count = e.min(e.sub(channels, c0), e.idx(width));
+      Value lanes = e.prefixMask(count);
+      // [C, S] of this pass's channels transposed to [S, W] (zero past
+      // them), and back.
+      auto toLanes = [&](Value src, Value dst) {
+        e.loop(e.idx(0), e.idx(state), 1, [&](Value n) {
+          e.loop(e.idx(0), e.idx(width), 1, [&](Value ch) {
+            Value inRange = arith::CmpIOp::create(
+                b, loc, arith::CmpIPredicate::ult, ch, count);
+            auto ifOp = scf::IfOp::create(b, loc, TypeRange{e.f32()}, inRange,
+                                          /*withElse=*/true);
+            {
+              OpBuilder::InsertionGuard g(b);
+              b.setInsertionPointToStart(ifOp.thenBlock());
+              scf::YieldOp::create(
+                  b, loc,
+                  memref::LoadOp::create(b, loc, src,
+                                         ValueRange{e.add(c0, ch), n})
+                      .getResult());
+              b.setInsertionPointToStart(ifOp.elseBlock());
+              scf::YieldOp::create(b, loc, e.cst(0));
+            }
+            memref::StoreOp::create(b, loc, ifOp.getResult(0), dst,
+                                    ValueRange{n, ch});
+          });
         });
+      };
+      auto fromLanes = [&](Value src, Value dst) {
+        e.loop(e.idx(0), e.idx(state), 1, [&](Value n) {
+          e.loop(e.idx(0), count, 1, [&](Value ch) {
+            memref::StoreOp::create(
+                b, loc, memref::LoadOp::create(b, loc, src, ValueRange{n, ch}),
+                dst, ValueRange{e.add(c0, ch), n});
+          });
+        });
+      };
+      SmallVector<Value> coeffs;
+      for (Value c : {op.getAbarReal(), op.getAbarImag(), op.getWReal(),
+                      op.getWImag()}) {
+        coeffs.push_back(e.scratch({state, width}, {}));
+        toLanes(c, coeffs.back());
+      }
+      Value xRe = e.scratch({state, width}, {}),
+            xIm = e.scratch({state, width}, {});
+      if (op.getInitReal()) {
+        toLanes(op.getInitReal(), xRe);
+        toLanes(op.getInitImag(), xIm);
+      } else {
+        e.loop(e.idx(0), e.idx(state), 1, [&](Value n) {
+          vector::StoreOp::create(b, loc, e.splat(0), xRe,
+                                  ValueRange{n, e.idx(0)});
+          vector::StoreOp::create(b, loc, e.splat(0), xIm,
+                                  ValueRange{n, e.idx(0)});
+        });
+      }
+      e.loop(e.idx(0), length, 1, [&](Value step) {
+        Value t = reverse ? e.sub(e.sub(length, e.idx(1)), step) : step;
+        Value pass = e.splat(0);
+        Value u = vector::MaskedLoadOp::create(
+            b, loc, e.vec(), op.getInput(), ValueRange{t, c0}, lanes, pass);
+        // forward: x = Abar x + W u, y = 2 Re sum x
+        // reverse: y = 2 Re sum r, then r = Abar r + W u
+        Value y = e.loop(
+            e.idx(0), e.idx(state), 1, {e.splat(0)},
+            [&](Value n, ValueRange args) {
+              auto ld = [&](Value m) {
+                return vector::LoadOp::create(b, loc, e.vec(), m,
+                                              ValueRange{n, e.idx(0)})
+                    .getResult();
+              };
+              Value ar = ld(coeffs[0]), ai = ld(coeffs[1]),
+                    wr = ld(coeffs[2]), wi = ld(coeffs[3]);
+              Value xr = ld(xRe), xi = ld(xIm);
+              Value nr = e.fma(wr, u, e.subf(e.mulf(ar, xr), e.mulf(ai, xi)));
+              Value ni = e.fma(wi, u, e.fma(ar, xi, e.mulf(ai, xr)));
+              vector::StoreOp::create(b, loc, nr, xRe, ValueRange{n, e.idx(0)});
+              vector::StoreOp::create(b, loc, ni, xIm, ValueRange{n, e.idx(0)});
+              return SmallVector<Value>{e.addf(args[0], reverse ? xr : nr)};
+            })[0];
+        if (!output)
+          return;
+        Value out = e.mulf(y, e.splat(2));
+        if (accumulate)
+          out = e.addf(out, vector::MaskedLoadOp::create(
+                                b, loc, e.vec(), output, ValueRange{t, c0},
+                                lanes, pass));
+        vector::MaskedStoreOp::create(b, loc, output, ValueRange{t, c0}, lanes,
+                                      out);
       });
-      coeffs.push_back(t);
-    }
-    Value xRe = e.scratch({state, width}, {}),
-          xIm = e.scratch({state, width}, {});
-    e.loop(e.idx(0), e.idx(state), 1, [&](Value n) {
-      vector::StoreOp::create(b, loc, e.splat(0), xRe, ValueRange{n, e.idx(0)});
-      vector::StoreOp::create(b, loc, e.splat(0), xIm, ValueRange{n, e.idx(0)});
+      if (op.getStateReal()) {
+        fromLanes(xRe, op.getStateReal());
+        fromLanes(xIm, op.getStateImag());
+      }
     });
-    bool reverse = op.getReverse(), accumulate = op.getAccumulate();
-    e.loop(e.idx(0), length, 1, [&](Value step) {
-      Value t = reverse ? e.sub(e.sub(length, e.idx(1)), step) : step;
-      Value pass = e.splat(0);
-      Value u = vector::MaskedLoadOp::create(
-          b, loc, e.vec(), op.getInput(), ValueRange{t, e.idx(0)}, lanes, pass);
-      // forward: x = Abar x + W u, y = 2 Re sum x
-      // reverse: y = 2 Re sum r, then r = Abar r + W u
-      Value y = e.loop(
-          e.idx(0), e.idx(state), 1, {e.splat(0)},
-          [&](Value n, ValueRange args) {
-            auto ld = [&](Value m) {
-              return vector::LoadOp::create(b, loc, e.vec(), m,
-                                            ValueRange{n, e.idx(0)})
-                  .getResult();
-            };
-            Value ar = ld(coeffs[0]), ai = ld(coeffs[1]), wr = ld(coeffs[2]),
-                  wi = ld(coeffs[3]);
-            Value xr = ld(xRe), xi = ld(xIm);
-            Value nr = e.fma(wr, u, e.subf(e.mulf(ar, xr), e.mulf(ai, xi)));
-            Value ni = e.fma(wi, u, e.fma(ar, xi, e.mulf(ai, xr)));
-            vector::StoreOp::create(b, loc, nr, xRe, ValueRange{n, e.idx(0)});
-            vector::StoreOp::create(b, loc, ni, xIm, ValueRange{n, e.idx(0)});
-            return SmallVector<Value>{e.addf(args[0], reverse ? xr : nr)};
-          })[0];
-      Value out = e.mulf(y, e.splat(2));
-      if (accumulate)
-        out = e.addf(out, vector::MaskedLoadOp::create(
-                              b, loc, e.vec(), op.getOutput(),
-                              ValueRange{t, e.idx(0)}, lanes, pass));
-      vector::MaskedStoreOp::create(b, loc, op.getOutput(),
-                                    ValueRange{t, e.idx(0)}, lanes, out);
+  });
+  op.erase();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ssm_carry
+//===----------------------------------------------------------------------===//
+
+/// Scalar loops: K x C x S complex multiply-adds, next to the scans' L x C x
+/// S.
+LogicalResult lowerSsmCarry(SsmCarryOp op) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  VecEmitter e{b, loc, /*width=*/1};
+  Value re = op.getStatesReal(), im = op.getStatesImag();
+  Value chunks = e.dim(re, 0);
+  e.loop(e.idx(0), e.dim(re, 1), 1, [&](Value c) {
+    e.loop(e.idx(0), e.dim(re, 2), 1, [&](Value n) {
+      auto load = [&](Value m, ValueRange at) {
+        return memref::LoadOp::create(b, loc, m, at).getResult();
+      };
+      Value mr = load(op.getMultiplierReal(), {c, n});
+      Value mi = load(op.getMultiplierImag(), {c, n});
+      e.loop(e.idx(0), chunks, 1, {e.cst(0), e.cst(0)},
+             [&](Value step, ValueRange carry) {
+               Value k = op.getReverse()
+                             ? e.sub(e.sub(chunks, e.idx(1)), step)
+                             : step;
+               Value sr = load(re, {k, c, n}), si = load(im, {k, c, n});
+               memref::StoreOp::create(b, loc, carry[0], re,
+                                       ValueRange{k, c, n});
+               memref::StoreOp::create(b, loc, carry[1], im,
+                                       ValueRange{k, c, n});
+               // carry = M carry + s
+               Value cr = e.addf(e.subf(e.mulf(mr, carry[0]),
+                                        e.mulf(mi, carry[1])),
+                                 sr);
+               Value ci = e.addf(e.addf(e.mulf(mr, carry[1]),
+                                        e.mulf(mi, carry[0])),
+                                 si);
+               return SmallVector<Value>{cr, ci};
+             });
     });
   });
   op.erase();
@@ -801,7 +876,7 @@ struct ConvertTilesToCPUPass
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
       if (isa<SoftmaxStepOp, SoftmaxFinalizeOp, LinearStateOp, LinearPrefixOp,
-              LinearOutputOp, SsmScanOp>(op))
+              LinearOutputOp, SsmScanOp, SsmCarryOp>(op))
         ops.push_back(op);
     });
     for (Operation *op : ops) {
@@ -822,7 +897,8 @@ struct ConvertTilesToCPUPass
               .Case([&](LinearOutputOp o) {
                 return lowerLinearOutput(o, vectorWidth);
               })
-              .Case([&](SsmScanOp o) { return lowerSsmScan(o, vectorWidth); });
+              .Case([&](SsmScanOp o) { return lowerSsmScan(o, vectorWidth); })
+              .Case([&](SsmCarryOp o) { return lowerSsmCarry(o); });
       if (failed(r))
         return signalPassFailure();
     }

@@ -23,7 +23,8 @@ namespace {
 void buildTilingPipeline(OpPassManager &pm, int64_t blockQ, int64_t blockK,
                          int64_t rowsPerInstance = 0,
                          int64_t scalarRowsPerInstance = 0,
-                         std::optional<int64_t> ssmChannels = std::nullopt) {
+                         std::optional<int64_t> ssmChannels = std::nullopt,
+                         int64_t ssmChunk = -1) {
   OpPassManager &fn = pm.nest<func::FuncOp>();
   fn.addPass(createExpandLayers());
   fn.addPass(createConvertEncoderToLinalg());
@@ -35,6 +36,7 @@ void buildTilingPipeline(OpPassManager &pm, int64_t blockQ, int64_t blockK,
   tile.scalarRowsPerInstance = scalarRowsPerInstance;
   if (ssmChannels)
     tile.channels = *ssmChannels;
+  tile.ssmChunk = ssmChunk;
   pm.addPass(createTile(tile));
   // Masks are dead now: they must not reach bufferization.
   pm.addPass(createCanonicalizerPass());
@@ -60,7 +62,9 @@ void buildBufferizationPipeline(OpPassManager &pm) {
 
 void buildLowerToCPUPipeline(OpPassManager &pm,
                              const CPUPipelineOptions &options) {
-  buildTilingPipeline(pm, options.blockQ, options.blockK);
+  buildTilingPipeline(pm, options.blockQ, options.blockK,
+                      /*rowsPerInstance=*/0, /*scalarRowsPerInstance=*/0,
+                      /*ssmChannels=*/std::nullopt, options.ssmChunk);
   buildBufferizationPipeline(pm);
 
   OpPassManager &fn = pm.nest<func::FuncOp>();
@@ -107,9 +111,10 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
                              const GPUPipelineOptions &options) {
   // A warp per warp-rows query rows: one or two mma.sync accumulator tiles;
   // attention without a tensor-core form a row per lane, 32 rows per warp;
-  // a warp per SSM scan of ssm-channels channels.
+  // a warp per SSM scan of ssm-channels channels (of a chunk).
   buildTilingPipeline(pm, options.blockQ, options.blockK, options.warpRows,
-                      /*scalarRowsPerInstance=*/32, options.ssmChannels);
+                      /*scalarRowsPerInstance=*/32, options.ssmChannels,
+                      options.ssmChunk);
   buildBufferizationPipeline(pm);
 
   OpPassManager &fn = pm.nest<func::FuncOp>();

@@ -90,6 +90,23 @@ struct Emitter {
                                      offsets, sizes, strides);
   }
 
+  /// buffer[lead..., rest...] of `restSizes`, the lead dimensions dropped.
+  Value view(Value buffer, ValueRange lead, ArrayRef<OpFoldResult> rest,
+             ArrayRef<OpFoldResult> restSizes) {
+    SmallVector<OpFoldResult> offsets(getAsOpFoldResult(lead)),
+        sizes(lead.size(), b.getIndexAttr(1));
+    offsets.append(rest.begin(), rest.end());
+    sizes.append(restSizes.begin(), restSizes.end());
+    SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
+    SmallVector<int64_t> shape;
+    for (OpFoldResult size : restSizes)
+      shape.push_back(getConstantIntValue(size).value_or(ShapedType::kDynamic));
+    auto type = memref::SubViewOp::inferRankReducedResultType(
+        shape, cast<MemRefType>(buffer.getType()), offsets, sizes, strides);
+    return memref::SubViewOp::create(b, loc, cast<MemRefType>(type), buffer,
+                                     offsets, sizes, strides);
+  }
+
   /// A row-major view [row0 : row0 + rows, :] of a rank-2 buffer.
   Value rows(Value buffer, Value row0, Value count) {
     auto type = cast<MemRefType>(buffer.getType());
@@ -467,23 +484,6 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
     return memref::AllocOp::create(b, loc, MemRefType::get(shape, elem),
                                    ValueRange{}, align);
   };
-  // buffer[lead..., rest...] of `restSizes`, the lead dimensions dropped.
-  auto perHeadView = [&](Value buffer, ValueRange lead,
-                         ArrayRef<OpFoldResult> rest,
-                         ArrayRef<OpFoldResult> restSizes) -> Value {
-    SmallVector<OpFoldResult> offsets(getAsOpFoldResult(lead)),
-        sizes(lead.size(), b.getIndexAttr(1));
-    offsets.append(rest.begin(), rest.end());
-    sizes.append(restSizes.begin(), restSizes.end());
-    SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
-    SmallVector<int64_t> shape;
-    for (OpFoldResult size : restSizes)
-      shape.push_back(getConstantIntValue(size).value_or(ShapedType::kDynamic));
-    auto type = memref::SubViewOp::inferRankReducedResultType(
-        shape, cast<MemRefType>(buffer.getType()), offsets, sizes, strides);
-    return memref::SubViewOp::create(b, loc, cast<MemRefType>(type), buffer,
-                                     offsets, sizes, strides);
-  };
   auto forall = [&](ArrayRef<OpFoldResult> bounds) {
     auto loop =
         scf::ForallOp::create(b, loc, bounds, ValueRange{}, std::nullopt);
@@ -538,9 +538,9 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
     LinearPrefixOp::create(
         b, loc, keys, rowsOf(v, bIdx, hIdx, e.idx(0), keys0),
         op.getFeatureMap(), sliceProjection,
-        perHeadView(prefix, {bIdx, hIdx}, {index(0), f0, index(0)},
+        e.view(prefix, {bIdx, hIdx}, {index(0), f0, index(0)},
                     {index(chunks), index(slice), index(dv)}),
-        perHeadView(prefixNorm, {bIdx, hIdx}, {index(0), f0},
+        e.view(prefixNorm, {bIdx, hIdx}, {index(0), f0},
                     {index(chunks), index(slice)}),
         b.getI64IntegerAttr(chunk));
     b.setInsertionPointAfter(prefixes);
@@ -569,9 +569,9 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
     LinearOutputOp::create(
         b, loc, rowsOf(q, bIdx, hIdx, q0, qn), rowsOf(k, bIdx, hIdx, c0, kn),
         rowsOf(v, bIdx, hIdx, c0, kn), skipped, op.getFeatureMap(), projection,
-        perHeadView(prefix, {bIdx, hIdx, c}, {index(0), index(0)},
+        e.view(prefix, {bIdx, hIdx, c}, {index(0), index(0)},
                     {index(features), index(dv)}),
-        perHeadView(prefixNorm, {bIdx, hIdx, c}, {index(0)}, {index(features)}),
+        e.view(prefixNorm, {bIdx, hIdx, c}, {index(0)}, {index(features)}),
         rowsOf(out, bIdx, hIdx, q0, qn));
     b.setInsertionPointAfter(tiles);
     return;
@@ -586,7 +586,7 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
                     index(dv), 2, 3);
   };
   auto normOf = [&](Value bIdx, Value hIdx, Value f0, int64_t count) {
-    return perHeadView(norm, {bIdx, hIdx}, {f0}, {index(count)});
+    return e.view(norm, {bIdx, hIdx}, {f0}, {index(count)});
   };
 
   // The reduction, a split of the keys and a slice of the features per
@@ -757,12 +757,16 @@ LogicalResult tileLinear(LinearOp op, Globals &globals, int64_t blockQ,
 
 /// The discretised coefficients of an S4D layer, [H, S] each:
 ///   Abar = exp(dt A), W = C (Abar - 1) / A B, for C = c_real + i c_imag
-/// (c_real, c_imag [H, S], or one direction of [2, H, S]).
+/// (c_real, c_imag [H, S], or one direction of [2, H, S]); for a chunked
+/// scan also Abar^T = exp(T dt A), which carries a state over a chunk of T
+/// steps.
 struct SsmCoefficients {
   Value abarRe, abarIm, wRe, wIm;
+  Value chunkRe = {}, chunkIm = {};
 };
 
-SsmCoefficients discretize(Emitter &e, SsmOp op, std::optional<int64_t> dir) {
+SsmCoefficients discretize(Emitter &e, SsmOp op, std::optional<int64_t> dir,
+                           int64_t chunk) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   auto aType = cast<RankedTensorType>(op.getLogAReal().getType());
@@ -785,12 +789,17 @@ SsmCoefficients discretize(Emitter &e, SsmOp op, std::optional<int64_t> dir) {
   AffineMap perChannel = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
   Value init = tensor::EmptyOp::create(b, loc, aType.getShape(), elem);
   SmallVector<utils::IteratorType> par(2, utils::IteratorType::parallel);
+  const unsigned results = chunk ? 6 : 4;
+  SmallVector<Type> types(results, aType);
+  SmallVector<Value> inits(results, init);
+  SmallVector<AffineMap> maps(6, id);
+  maps.push_back(perChannel);
+  maps.append(results, id);
   auto generic = linalg::GenericOp::create(
-      b, loc, TypeRange{aType, aType, aType, aType},
+      b, loc, types,
       ValueRange{op.getLogAReal(), op.getAImag(), op.getBReal(), op.getBImag(),
                  cRe, cIm, op.getLogDt()},
-      ValueRange{init, init, init, init},
-      {id, id, id, id, id, id, perChannel, id, id, id, id}, par,
+      inits, maps, par,
       [&](OpBuilder &nb, Location l, ValueRange args) {
         auto mulf = [&](Value x, Value y) {
           return arith::MulFOp::create(nb, l, x, y).getResult();
@@ -825,13 +834,30 @@ SsmCoefficients discretize(Emitter &e, SsmOp op, std::optional<int64_t> dir) {
         Value bbIm = addf(mulf(qRe, args[3]), mulf(qIm, args[2]));
         Value wRe = subf(mulf(args[4], bbRe), mulf(args[5], bbIm));
         Value wIm = addf(mulf(args[4], bbIm), mulf(args[5], bbRe));
-        linalg::YieldOp::create(nb, l, ValueRange{abRe, abIm, wRe, wIm});
+        SmallVector<Value> yielded{abRe, abIm, wRe, wIm};
+        if (chunk) {
+          // Abar^T = exp(T dt aRe) (cos(T dt aIm) + i sin(T dt aIm)): exact,
+          // where T multiplications of Abar would round T times.
+          Value steps = arith::ConstantOp::create(
+              nb, l, nb.getFloatAttr(elem, static_cast<double>(chunk)));
+          Value magT = math::ExpOp::create(nb, l, mulf(steps, mulf(dt, aRe)));
+          Value phaseT = mulf(steps, phase);
+          yielded.push_back(mulf(magT, math::CosOp::create(nb, l, phaseT)));
+          yielded.push_back(mulf(magT, math::SinOp::create(nb, l, phaseT)));
+        }
+        linalg::YieldOp::create(nb, l, yielded);
       });
-  return {generic.getResult(0), generic.getResult(1), generic.getResult(2),
-          generic.getResult(3)};
+  SsmCoefficients c{generic.getResult(0), generic.getResult(1),
+                    generic.getResult(2), generic.getResult(3)};
+  if (chunk) {
+    c.chunkRe = generic.getResult(4);
+    c.chunkIm = generic.getResult(5);
+  }
+  return c;
 }
 
-LogicalResult tileSsm(SsmOp op, int64_t channelsPerScan) {
+LogicalResult tileSsm(SsmOp op, int64_t channelsPerScan, int64_t chunkOption,
+                      bool gpuForm) {
   OpBuilder b(op);
   Emitter e{b, op.getLoc()};
   Location loc = op.getLoc();
@@ -847,61 +873,155 @@ LogicalResult tileSsm(SsmOp op, int64_t channelsPerScan) {
     return op.emitOpError("ssm-channels must be positive, or 0 for a GPU "
                           "warp's worth; got ")
            << channelsPerScan;
+  if (chunkOption < -1)
+    return op.emitOpError("ssm-chunk must be positive, 0 (no chunks) or -1 "
+                          "(chosen for the GPU); got ")
+           << chunkOption;
   const int64_t channels = xType.getDimSize(2);
   const int64_t modes =
       cast<ShapedType>(op.getLogAReal().getType()).getDimSize(1);
   // 0: a group is what one warp of the GPU scan takes at once.
   const int64_t group = std::min(
       channelsPerScan ? channelsPerScan : ssmChannelsPerWarp(modes), channels);
+  const int64_t groups = llvm::divideCeil(channels, group);
+  int64_t chunk = chunkOption;
+  if (chunk == -1)
+    chunk = gpuForm ? ssmChunkLength(batch * groups, length) : 0;
+  // A single chunk is the sequence: no states to carry.
+  if (chunk >= length)
+    chunk = 0;
+  const int64_t chunks = chunk ? llvm::divideCeil(length, chunk) : 1;
 
-  SsmCoefficients fwd = discretize(
-      e, op, op.getBidirectional() ? std::optional<int64_t>(0) : std::nullopt);
-  std::optional<SsmCoefficients> bwd;
-  if (op.getBidirectional())
-    bwd = discretize(e, op, 1);
-  auto buffers = [&](const SsmCoefficients &c) {
-    return SsmCoefficients{e.toBuffer(c.abarRe), e.toBuffer(c.abarIm),
-                           e.toBuffer(c.wRe), e.toBuffer(c.wIm)};
-  };
-  SsmCoefficients fwdBuf = buffers(fwd);
-  std::optional<SsmCoefficients> bwdBuf;
-  if (bwd)
-    bwdBuf = buffers(*bwd);
+  const bool bidirectional = op.getBidirectional();
+  SmallVector<SsmCoefficients> dirs{discretize(
+      e, op, bidirectional ? std::optional<int64_t>(0) : std::nullopt, chunk)};
+  if (bidirectional)
+    dirs.push_back(discretize(e, op, 1, chunk));
+  for (SsmCoefficients &c : dirs) {
+    for (Value *v : {&c.abarRe, &c.abarIm, &c.wRe, &c.wIm, &c.chunkRe,
+                     &c.chunkIm})
+      if (*v)
+        *v = e.toBuffer(*v);
+  }
 
   Value x = e.toBuffer(op.getInput());
-  Value out = memref::AllocOp::create(
-      b, loc, MemRefType::get(xType.getShape(), xType.getElementType()),
-      ValueRange{}, b.getI64IntegerAttr(64));
+  auto alloc = [&](ArrayRef<int64_t> shape) -> Value {
+    return memref::AllocOp::create(b, loc,
+                                   MemRefType::get(shape, b.getF32Type()),
+                                   ValueRange{}, b.getI64IntegerAttr(64));
+  };
+  Value out = alloc(xType.getShape());
   if (op.getLengths())
     e.fill(out, 0.0); // positions past a length stay zero
-  auto forall = scf::ForallOp::create(
-      b, loc,
-      SmallVector<OpFoldResult>{
-          b.getIndexAttr(batch),
-          b.getIndexAttr(llvm::divideCeil(channels, group))},
-      ValueRange{}, std::nullopt);
-  atBodyEnd(b, forall);
-  Value bIdx = forall.getInductionVar(0);
-  Value c0 = e.mul(forall.getInductionVar(1), group);
-  Value cn = e.min(e.idx(group), e.sub(e.idx(channels), c0));
-  Value len = e.idx(length);
-  if (op.getLengths())
-    len = keyLimitFromLengths(e, op.getLengths(), bIdx, len);
-  Value xView = e.view2D(x, {bIdx}, e.idx(0), len, c0, cn, 1, 2);
-  Value outView = e.view2D(out, {bIdx}, e.idx(0), len, c0, cn, 1, 2);
-  auto coeffView = [&](Value buffer) {
-    return e.view2D(buffer, {}, c0, cn, b.getIndexAttr(0),
-                    b.getIndexAttr(dimOf(buffer, 1)), 0, 1);
+
+  // Instances: (batch entry, channel group), and with chunks the chunk.
+  auto forall = [&](bool perChunk) {
+    SmallVector<OpFoldResult> bounds{b.getIndexAttr(batch),
+                                     b.getIndexAttr(groups)};
+    if (perChunk)
+      bounds.push_back(b.getIndexAttr(chunks));
+    auto loop = scf::ForallOp::create(b, loc, bounds, ValueRange{}, std::nullopt);
+    atBodyEnd(b, loop);
+    return loop;
   };
-  auto scan = [&](const SsmCoefficients &c, bool reverse) {
-    SsmScanOp::create(b, loc, xView, coeffView(c.abarRe), coeffView(c.abarIm),
-                      coeffView(c.wRe), coeffView(c.wIm), outView, reverse,
-                      /*accumulate=*/reverse);
+  struct Instance {
+    Value bIdx, c0, cn, row0, rows;
   };
-  scan(fwdBuf, false);
-  if (bwdBuf)
-    scan(*bwdBuf, true);
-  b.setInsertionPointAfter(forall);
+  // Rows [k T, min((k + 1) T, len)) of the instance's chunk k (the whole
+  // sequence without chunks), len the batch entry's length: none for
+  // chunks wholly past it.
+  auto instance = [&](scf::ForallOp loop, bool perChunk) {
+    Instance in;
+    in.bIdx = loop.getInductionVar(0);
+    in.c0 = e.mul(loop.getInductionVar(1), group);
+    in.cn = e.min(e.idx(group), e.sub(e.idx(channels), in.c0));
+    Value len = e.idx(length);
+    if (op.getLengths())
+      len = keyLimitFromLengths(e, op.getLengths(), in.bIdx, len);
+    if (!perChunk) {
+      in.row0 = e.idx(0);
+      in.rows = len;
+      return in;
+    }
+    in.row0 = e.mul(loop.getInductionVar(2), chunk);
+    in.rows = arith::MaxSIOp::create(
+        b, loc, e.min(e.idx(chunk), e.sub(len, in.row0)), e.idx(0));
+    return in;
+  };
+  auto seqView = [&](Value buffer, const Instance &in) {
+    return e.view2D(buffer, {in.bIdx}, in.row0, in.rows, in.c0, in.cn, 1, 2);
+  };
+  auto coeffView = [&](Value buffer, const Instance &in) {
+    return e.view2D(buffer, {}, in.c0, in.cn, b.getIndexAttr(0),
+                    b.getIndexAttr(modes), 0, 1);
+  };
+  auto scan = [&](const Instance &in, const SsmCoefficients &c, bool reverse,
+                  Value output, Value initRe, Value initIm, Value stateRe,
+                  Value stateIm) {
+    SsmScanOp::create(b, loc, seqView(x, in), coeffView(c.abarRe, in),
+                      coeffView(c.abarIm, in), coeffView(c.wRe, in),
+                      coeffView(c.wIm, in), initRe, initIm, output, stateRe,
+                      stateIm, reverse, /*accumulate=*/reverse && output);
+  };
+  auto outView = [&](const Instance &in) { return seqView(out, in); };
+
+  if (!chunk) {
+    // One scan per direction over the whole sequence.
+    scf::ForallOp loop = forall(false);
+    Instance in = instance(loop, false);
+    for (auto [d, c] : llvm::enumerate(dirs))
+      scan(in, c, d == 1, outView(in), {}, {}, {}, {});
+    b.setInsertionPointAfter(loop);
+    op.replaceAllUsesWith(e.toTensor(out, xType));
+    op.erase();
+    return success();
+  }
+
+  // Chunked: every chunk's state from zero; the states carried over the
+  // chunks, each replaced by the state its chunk is entered with; then
+  // every chunk's output from that state. States [B, K, H, S] per
+  // direction, a group's channels contiguous.
+  SmallVector<std::pair<Value, Value>> states;
+  for (size_t d = 0; d < dirs.size(); ++d)
+    states.push_back({alloc({batch, chunks, channels, modes}),
+                      alloc({batch, chunks, channels, modes})});
+  auto stateView = [&](Value buffer, const Instance &in, Value k) {
+    return e.view(buffer, {in.bIdx, k}, {in.c0, b.getIndexAttr(0)},
+                  {in.cn, b.getIndexAttr(modes)});
+  };
+  {
+    scf::ForallOp loop = forall(true);
+    Instance in = instance(loop, true);
+    Value k = loop.getInductionVar(2);
+    for (auto [d, c] : llvm::enumerate(dirs))
+      scan(in, c, d == 1, {}, {}, {}, stateView(states[d].first, in, k),
+           stateView(states[d].second, in, k));
+    b.setInsertionPointAfter(loop);
+  }
+  {
+    scf::ForallOp loop = forall(false);
+    Instance in = instance(loop, false);
+    auto chunkStates = [&](Value buffer) {
+      return e.view(buffer, {in.bIdx},
+                    {b.getIndexAttr(0), in.c0, b.getIndexAttr(0)},
+                    {b.getIndexAttr(chunks), in.cn, b.getIndexAttr(modes)});
+    };
+    for (auto [d, c] : llvm::enumerate(dirs))
+      SsmCarryOp::create(b, loc, chunkStates(states[d].first),
+                         chunkStates(states[d].second),
+                         coeffView(c.chunkRe, in), coeffView(c.chunkIm, in),
+                         /*reverse=*/d == 1);
+    b.setInsertionPointAfter(loop);
+  }
+  {
+    scf::ForallOp loop = forall(true);
+    Instance in = instance(loop, true);
+    Value k = loop.getInductionVar(2);
+    for (auto [d, c] : llvm::enumerate(dirs))
+      scan(in, c, d == 1, outView(in), stateView(states[d].first, in, k),
+           stateView(states[d].second, in, k), {}, {});
+    b.setInsertionPointAfter(loop);
+  }
   op.replaceAllUsesWith(e.toTensor(out, xType));
   op.erase();
   return success();
@@ -930,7 +1050,9 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
               .Case([&](LinearOp o) {
                 return tileLinear(o, globals, blockQ, blockK, rowsPerInstance);
               })
-              .Case([&](SsmOp o) { return tileSsm(o, channels); });
+              .Case([&](SsmOp o) {
+                return tileSsm(o, channels, ssmChunk, rowsPerInstance != 0);
+              });
       if (failed(r))
         return signalPassFailure();
     }

@@ -153,7 +153,7 @@ def Attn_LinearOutputOp : Attn_Op<"tile.linear_output", [
   let hasVerifier = 1;
 }
 
-def Attn_SsmScanOp : Attn_Op<"tile.ssm_scan", [
+def Attn_SsmScanOp : Attn_Op<"tile.ssm_scan", [AttrSizedOperandSegments,
     AllTypesMatch<["abar_real", "abar_imag", "w_real", "w_imag"]>]> {
   let summary = "the diagonal recurrence of an SSM for a group of channels";
   let description = [{
@@ -162,20 +162,66 @@ def Attn_SsmScanOp : Attn_Op<"tile.ssm_scan", [
     W = w_real + i w_imag, all [C, S]:
       forward:  x_t = Abar x_{t-1} + W u_t;          y_t = 2 Re sum_n x_t
       reverse:  y_t = 2 Re sum_n r_t;   r_{t-1} = Abar r_t + W u_t
-                (r_{L-1} = 0: the anti-causal part, excluding u_t itself)
-    With `accumulate`, y is added to instead of overwritten.
+                (the anti-causal part, excluding u_t itself)
+    The scan starts from zero (x_{-1} = 0, r_{L-1} = 0), or with `from`
+    from the complex state init_real + i init_imag [C, S]. With `into`, it
+    writes y -- or, with `accumulate`, adds y to it; with `state`, it stores
+    the state it ends with (forward x_{L-1}, reverse r_{-1}; the initial
+    state when L = 0) into state_real + i state_imag [C, S]. At least one of
+    the two. A chunk of a longer sequence is a scan of its rows: its state
+    from zero, then its output from the state it is entered with.
   }];
   let arguments = (ins Arg<Attn_Tile2D, "", [MemRead]>:$input,
                        Arg<Attn_Tile2D, "", [MemRead]>:$abar_real,
                        Arg<Attn_Tile2D, "", [MemRead]>:$abar_imag,
                        Arg<Attn_Tile2D, "", [MemRead]>:$w_real,
                        Arg<Attn_Tile2D, "", [MemRead]>:$w_imag,
-                       Arg<Attn_Tile2D, "", [MemRead, MemWrite]>:$output,
+                       Arg<Optional<Attn_Tile2D>, "", [MemRead]>:$init_real,
+                       Arg<Optional<Attn_Tile2D>, "", [MemRead]>:$init_imag,
+                       Arg<Optional<Attn_Tile2D>, "",
+                           [MemRead, MemWrite]>:$output,
+                       Arg<Optional<Attn_Tile2D>, "", [MemWrite]>:$state_real,
+                       Arg<Optional<Attn_Tile2D>, "", [MemWrite]>:$state_imag,
                        UnitAttr:$reverse, UnitAttr:$accumulate);
   let assemblyFormat = [{
     $input `A` `(` $abar_real `,` $abar_imag `)` `W` `(` $w_real `,` $w_imag `)`
-    `into` $output (`reverse` $reverse^)? (`accumulate` $accumulate^)?
-    attr-dict `:` type($input) `,` type($abar_real) `,` type($output)
+    (`from` `(` $init_real^ `,` $init_imag `:` type($init_real) `,`
+      type($init_imag) `)`)?
+    (`into` $output^ `:` type($output))?
+    (`state` `(` $state_real^ `,` $state_imag `:` type($state_real) `,`
+      type($state_imag) `)`)?
+    (`reverse` $reverse^)? (`accumulate` $accumulate^)?
+    attr-dict `:` type($input) `,` type($abar_real)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_SsmCarryOp : Attn_Op<"tile.ssm_carry", [
+    AllTypesMatch<["states_real", "states_imag"]>,
+    AllTypesMatch<["multiplier_real", "multiplier_imag"]>]> {
+  let summary = "the states an SSM's chunks are entered with";
+  let description = [{
+    For the states s_k = states_real[k] + i states_imag[k] [C, S] that K
+    consecutive chunks of a scan leave from zero (k = 0 .. K-1), and the
+    complex multiplier M [C, S] that carries a state over a whole chunk
+    (Abar^T for chunks of T steps), replaces each s_k, elementwise, by the
+    state chunk k is entered with:
+      forward:  s'_k = sum_{j<k} M^(k-1-j) s_j    (s'_0 = 0)
+      reverse:  s'_k = sum_{j>k} M^(j-k-1) s_j    (s'_{K-1} = 0)
+    i.e. c = 0; for each chunk in scan order: (s_k, c) = (c, M c + s_k).
+    Only the chunks a state is carried over need T steps: a shorter last
+    chunk is fine.
+  }];
+  let arguments = (ins Arg<Attn_Tile3D, "", [MemRead, MemWrite]>:$states_real,
+                       Arg<Attn_Tile3D, "", [MemRead, MemWrite]>:$states_imag,
+                       Arg<Attn_Tile2D, "", [MemRead]>:$multiplier_real,
+                       Arg<Attn_Tile2D, "", [MemRead]>:$multiplier_imag,
+                       UnitAttr:$reverse);
+  let assemblyFormat = [{
+    `(` $states_real `,` $states_imag `)`
+    `by` `(` $multiplier_real `,` $multiplier_imag `)`
+    (`reverse` $reverse^)? attr-dict
+    `:` type($states_real) `,` type($multiplier_real)
   }];
   let hasVerifier = 1;
 }

@@ -24,6 +24,11 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
       *this, "parallel",
       llvm::cl::desc("Run tile loops on all cores through OpenMP"),
       llvm::cl::init(true)};
+  PassOptions::Option<int64_t> ssmChunk{
+      *this, "ssm-chunk",
+      llvm::cl::desc("Positions per chunk of the SSM's chunked scan (0 or "
+                     "-1: one scan over the whole sequence)"),
+      llvm::cl::init(0)};
 };
 
 /// attn (layers or primitives) to the LLVM dialect for the host. Public
@@ -64,6 +69,14 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
                      "warp scans at once -- 32 / k, k lanes splitting each "
                      "channel's modes, at most 16 modes per lane)"),
       llvm::cl::init(0)};
+  PassOptions::Option<int64_t> ssmChunk{
+      *this, "ssm-chunk",
+      llvm::cl::desc("Positions per chunk of the SSM's chunked scan (chunk "
+                     "states, carried over the chunks, then every chunk's "
+                     "outputs at once); 0: one scan over the whole sequence; "
+                     "-1: chunks where batch x channel groups alone would "
+                     "leave the GPU idle"),
+      llvm::cl::init(-1)};
 };
 
 /// attn to LLVM host code launching kernels held in a gpu.binary.

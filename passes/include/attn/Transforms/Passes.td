@@ -50,7 +50,11 @@ def Tile : Pass<"attn-tile", "ModuleOp"> {
     form the states at the chunk boundaries, then every chunk's output in
     parallel). attn.ssm
     becomes the discretisation (linalg on [H, S]) and one scan per (batch,
-    channel group), plus the reverse scan when bidirectional. Kernels
+    channel group), plus the reverse scan when bidirectional -- or, chunked,
+    three loops: per (batch, group, chunk) the state the chunk leaves from
+    zero, per (batch, group) those states carried over the chunks, per
+    (batch, group, chunk) the outputs from the state the chunk is entered
+    with. Kernels
     compute on memrefs; their operands and results cross to tensors through
     bufferization.to_buffer / to_tensor.
   }];
@@ -62,6 +66,10 @@ def Tile : Pass<"attn-tile", "ModuleOp"> {
     Option<"channels", "ssm-channels", "int64_t", /*default=*/"16",
            "Channels per SSM scan (0: as many as one warp of the GPU scan "
            "takes at once, 32 / the lanes sharing a channel's modes)">,
+    Option<"ssmChunk", "ssm-chunk", "int64_t", /*default=*/"-1",
+           "Positions per chunk of the SSM's chunked scan (0: one scan over "
+           "the whole sequence; -1: chunks in the GPU form where too few "
+           "scans would run at once, none on the CPU)">,
     Option<"rowsPerInstance", "rows-per-instance", "int64_t",
            /*default=*/"0",
            "Query rows per instance of an inner scf.forall over each query "

@@ -217,39 +217,48 @@ INSTANTIATE_TEST_SUITE_P(S4D, SsmReference, ::testing::ValuesIn(kSsmCases),
 
 // The chunked scan (chunk states, their carry, then each chunk's outputs
 // from the state it is entered with), forced on either target: chunks of 7
-// (many, none a multiple of the GPU's 8-step blocks) and of 32; lengths
-// that end inside a chunk, padded entries whose length does too.
-const int64_t kSsmChunks[] = {7, 32};
+// (many, none a multiple of the GPU's 8-step blocks; on the CPU with
+// 8-lane vectors, so that a group of 16 channels takes two passes) and of
+// 32; lengths that end inside a chunk, padded entries whose length does
+// too.
+struct SsmVariant {
+  const char *name, *flags;
+};
+void PrintTo(const SsmVariant &v, std::ostream *os) { *os << v.flags; }
+
+const SsmVariant kSsmVariants[] = {
+    {"chunk7_w8", "--ssm-chunk=7 --vector-width=8"},
+    {"chunk32", "--ssm-chunk=32"},
+};
 
 class SsmChunkedReference
-    : public ::testing::TestWithParam<std::tuple<int64_t, SsmCase>> {
+    : public ::testing::TestWithParam<std::tuple<SsmVariant, SsmCase>> {
 public:
   static void SetUpTestSuite() {
-    for (int64_t chunk : kSsmChunks)
-      libraries[chunk] =
-          compileForTarget("ssm_chunk" + std::to_string(chunk), ssmModule(),
-                           "--ssm-chunk=" + std::to_string(chunk));
+    for (const SsmVariant &v : kSsmVariants)
+      libraries[v.name] = compileForTarget(std::string("ssm_") + v.name,
+                                           ssmModule(), v.flags);
   }
   void SetUp() override { ATTN_SKIP_WITHOUT_TARGET(); }
   static void TearDownTestSuite() { libraries.clear(); }
-  static std::map<int64_t, std::unique_ptr<attn::rt::Library>> libraries;
+  static std::map<std::string, std::unique_ptr<attn::rt::Library>> libraries;
 };
-std::map<int64_t, std::unique_ptr<attn::rt::Library>>
+std::map<std::string, std::unique_ptr<attn::rt::Library>>
     SsmChunkedReference::libraries;
 
 TEST_P(SsmChunkedReference, MatchesFloat64) {
-  auto [chunk, c] = GetParam();
-  ASSERT_TRUE(libraries[chunk]);
-  checkSsm(*libraries[chunk], c);
+  auto [variant, c] = GetParam();
+  ASSERT_TRUE(libraries[variant.name]);
+  checkSsm(*libraries[variant.name], c);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     S4D, SsmChunkedReference,
-    ::testing::Combine(::testing::ValuesIn(kSsmChunks),
+    ::testing::Combine(::testing::ValuesIn(kSsmVariants),
                        ::testing::ValuesIn(kSsmCases)),
     [](const auto &info) {
-      return std::string(std::get<1>(info.param).name) + "_chunk" +
-             std::to_string(std::get<0>(info.param));
+      return std::string(std::get<1>(info.param).name) + "_" +
+             std::get<0>(info.param).name;
     });
 
 } // namespace

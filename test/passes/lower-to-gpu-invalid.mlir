@@ -11,6 +11,24 @@ func.func @ssm_not_mapped(%x: memref<64x8xf32>, %a: memref<8x16xf32>, %y: memref
 
 // -----
 
+// The carry too.
+func.func @carry_not_mapped(%s: memref<4x8x16xf32>, %a: memref<8x16xf32>) {
+  // expected-error @+1 {{maps attn-tile's carry instances to warps}}
+  attn.tile.ssm_carry(%s, %s) by(%a, %a) : memref<4x8x16xf32>, memref<8x16xf32>
+  return
+}
+
+// -----
+
+// The scan computes in f32 registers, on f32 buffers.
+func.func @ssm_f64(%x: memref<64x8xf64>, %a: memref<8x16xf64>, %y: memref<64x8xf64>) {
+  // expected-error @+1 {{the GPU scan computes on f32}}
+  attn.tile.ssm_scan %x A(%a, %a) W(%a, %a) into %y : memref<64x8xf64> : memref<64x8xf64>, memref<8x16xf64>
+  return
+}
+
+// -----
+
 // Each lane's modes are registers: their number must be known.
 func.func @ssm_dynamic_state(%x: memref<64x8xf32>, %a: memref<8x?xf32>, %y: memref<64x8xf32>) {
   // expected-error @+1 {{needs a static state size}}

@@ -61,9 +61,8 @@ compileForTarget(const std::string &name, const std::string &source,
 #ifdef ATTN_TEST_GPU
   if (std::string(ATTN_CUDA_TOOLKIT).empty())
     return nullptr;
-  std::string gpuFlags =
-      "--target gpu --cuda-toolkit=" ATTN_CUDA_TOOLKIT + std::string(" ") +
-      flags;
+  std::string gpuFlags = "--target gpu --cuda-toolkit=" ATTN_CUDA_TOOLKIT +
+                         std::string(" ") + flags;
   if (!rt::gpuAvailable()) {
     compileLibrary(name + "_gpu", source, gpuFlags);
     return nullptr;

@@ -236,8 +236,8 @@ class SsmChunkedReference
 public:
   static void SetUpTestSuite() {
     for (const SsmVariant &v : kSsmVariants)
-      libraries[v.name] = compileForTarget(std::string("ssm_") + v.name,
-                                           ssmModule(), v.flags);
+      libraries[v.name] =
+          compileForTarget(std::string("ssm_") + v.name, ssmModule(), v.flags);
   }
   void SetUp() override { ATTN_SKIP_WITHOUT_TARGET(); }
   static void TearDownTestSuite() { libraries.clear(); }
@@ -252,13 +252,12 @@ TEST_P(SsmChunkedReference, MatchesFloat64) {
   checkSsm(*libraries[variant.name], c);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    S4D, SsmChunkedReference,
-    ::testing::Combine(::testing::ValuesIn(kSsmVariants),
-                       ::testing::ValuesIn(kSsmCases)),
-    [](const auto &info) {
-      return std::string(std::get<1>(info.param).name) + "_" +
-             std::get<0>(info.param).name;
-    });
+INSTANTIATE_TEST_SUITE_P(S4D, SsmChunkedReference,
+                         ::testing::Combine(::testing::ValuesIn(kSsmVariants),
+                                            ::testing::ValuesIn(kSsmCases)),
+                         [](const auto &info) {
+                           return std::string(std::get<1>(info.param).name) +
+                                  "_" + std::get<0>(info.param).name;
+                         });
 
 } // namespace

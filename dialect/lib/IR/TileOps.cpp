@@ -180,19 +180,15 @@ LogicalResult SsmScanOp::verify() {
     Value state;
     const char *rows, *modes;
   };
-  for (Named s : {Named{getInitReal(), "initial state rows",
-                        "initial state modes"},
-                  Named{getInitImag(), "initial state rows",
-                        "initial state modes"},
-                  Named{getStateReal(), "final state rows",
-                        "final state modes"},
-                  Named{getStateImag(), "final state rows",
-                        "final state modes"}})
-    if (s.state &&
-        (failed(sameExtent(*this, s.state, 0, s.rows, coeff, 0,
-                           "coefficient rows")) ||
-         failed(sameExtent(*this, s.state, 1, s.modes, coeff, 1,
-                           "coefficient modes"))))
+  for (Named s :
+       {Named{getInitReal(), "initial state rows", "initial state modes"},
+        Named{getInitImag(), "initial state rows", "initial state modes"},
+        Named{getStateReal(), "final state rows", "final state modes"},
+        Named{getStateImag(), "final state rows", "final state modes"}})
+    if (s.state && (failed(sameExtent(*this, s.state, 0, s.rows, coeff, 0,
+                                      "coefficient rows")) ||
+                    failed(sameExtent(*this, s.state, 1, s.modes, coeff, 1,
+                                      "coefficient modes"))))
       return failure();
   return success();
 }

@@ -22,8 +22,8 @@
 // - each step's output is the sum over the channel's k lanes (xor shuffles
 //   within the k-lane group), written by the group's first lane -- or added,
 //   for the reverse direction that accumulates, to the value it loaded with
-//   the block's inputs (the same lane wrote it in the forward scan); a scan that only keeps its
-//   final state (a chunk's, from zero) does none of that.
+//   the block's inputs (the same lane wrote it in the forward scan); a scan
+//   that only keeps its final state (a chunk's, from zero) does none of that.
 //
 // tile.ssm_carry, between the chunks' two scans, walks each (channel, mode)
 // of a group over the chunks on its own lane.
@@ -64,19 +64,27 @@ Value pairwiseSum(ScalarEmitter &e, SmallVector<Value> v) {
   return v.front();
 }
 
+/// The scan's and the carry's preconditions: f32 operands, and a whole
+/// warp to run on.
+LogicalResult checkF32OnWarp(Operation *op, StringRef what) {
+  for (Value v : op->getOperands())
+    if (!cast<MemRefType>(v.getType()).getElementType().isF32())
+      return op->emitOpError() << "the GPU " << what << " computes on f32";
+  auto launch = op->getParentOfType<gpu::LaunchOp>();
+  if (!launch || !reachedByWholeBlock(op, launch))
+    return op->emitOpError() << "needs a whole warp: attn-map-loops-to-gpu "
+                                "(lanes-per-iteration=32) maps attn-tile's "
+                             << what << " instances to warps";
+  return success();
+}
+
 LogicalResult lowerSsmScan(SsmScanOp op) {
   auto coeffType = cast<MemRefType>(op.getAbarReal().getType());
   const int64_t modes = coeffType.getDimSize(1);
   if (ShapedType::isDynamic(modes))
     return op.emitOpError("the GPU scan needs a static state size");
-  for (Value v : op->getOperands())
-    if (!cast<MemRefType>(v.getType()).getElementType().isF32())
-      return op.emitOpError("the GPU scan computes on f32 inputs");
-  auto launch = op->getParentOfType<gpu::LaunchOp>();
-  if (!launch || !reachedByWholeBlock(op, launch))
-    return op.emitOpError("needs a whole warp: attn-map-loops-to-gpu "
-                          "(lanes-per-iteration=32) maps attn-tile's scan "
-                          "instances to warps");
+  if (failed(checkF32OnWarp(op, "scan")))
+    return failure();
 
   const int64_t lanesPerChannel = ssmLanesPerChannel(modes);
   const int64_t modesPerLane = llvm::divideCeil(modes, lanesPerChannel);
@@ -127,8 +135,9 @@ LogicalResult lowerSsmScan(SsmScanOp op) {
   };
   auto storePerMode = [&](ValueRange v, Value buffer) {
     for (int64_t j = 0; j < modesPerLane; ++j)
-      e.ifThen(e.andi(active, e.cmp(P::ult, mode(j), e.idx(modes))),
-               [&] { e.store(v[j], buffer, {c, mode(j)}); });
+      e.ifThen(e.andi(active, e.cmp(P::ult, mode(j), e.idx(modes))), [&] {
+        e.store(v[j], buffer, {c, mode(j)});
+      });
   };
   SmallVector<Value> aRe = perMode(op.getAbarReal()),
                      aIm = perMode(op.getAbarImag()),
@@ -178,8 +187,8 @@ LogicalResult lowerSsmScan(SsmScanOp op) {
         newRe.push_back(e.fma(aRe[j], xRe[j], e.fma(aImNeg[j], xIm[j], u)));
         newIm.push_back(e.fma(aRe[j], xIm[j], e.mulf(aIm[j], xRe[j])));
       } else {
-        newRe.push_back(e.fma(
-            wRe[j], u, e.fma(aRe[j], xRe[j], e.mulf(aImNeg[j], xIm[j]))));
+        newRe.push_back(
+            e.fma(wRe[j], u, e.fma(aRe[j], xRe[j], e.mulf(aImNeg[j], xIm[j]))));
         newIm.push_back(
             e.fma(wIm[j], u, e.fma(aRe[j], xIm[j], e.mulf(aIm[j], xRe[j]))));
       }
@@ -220,8 +229,8 @@ LogicalResult lowerSsmScan(SsmScanOp op) {
   b.setInsertionPointToStart(nonEmpty.elseBlock());
   scf::YieldOp::create(b, loc, x0);
   b.setInsertionPointToStart(nonEmpty.thenBlock());
-  Value wholeEnd = e.sub(
-      length, arith::RemUIOp::create(b, loc, length, e.idx(blockSteps)));
+  Value wholeEnd =
+      e.sub(length, arith::RemUIOp::create(b, loc, length, e.idx(blockSteps)));
   SmallVector<Value> init = x0;
   llvm::append_range(init, loadBlock(e.idx(0)));
   auto blocks =
@@ -283,14 +292,8 @@ LogicalResult lowerSsmScan(SsmScanOp op) {
 /// chunks in order, their states loaded kSteps at a time ahead of the
 /// dependent multiply-adds.
 LogicalResult lowerSsmCarry(SsmCarryOp op) {
-  for (Value v : op->getOperands())
-    if (!cast<MemRefType>(v.getType()).getElementType().isF32())
-      return op.emitOpError("the GPU carry computes on f32 states");
-  auto launch = op->getParentOfType<gpu::LaunchOp>();
-  if (!launch || !reachedByWholeBlock(op, launch))
-    return op.emitOpError("needs a whole warp: attn-map-loops-to-gpu "
-                          "(lanes-per-iteration=32) maps attn-tile's carry "
-                          "instances to warps");
+  if (failed(checkF32OnWarp(op, "carry")))
+    return failure();
   OpBuilder b(op);
   Location loc = op.getLoc();
   ScalarEmitter e{b, loc};

@@ -756,8 +756,8 @@ LogicalResult lowerSsmScan(SsmScanOp op, int64_t width) {
         });
       };
       SmallVector<Value> coeffs;
-      for (Value c : {op.getAbarReal(), op.getAbarImag(), op.getWReal(),
-                      op.getWImag()}) {
+      for (Value c :
+           {op.getAbarReal(), op.getAbarImag(), op.getWReal(), op.getWImag()}) {
         coeffs.push_back(e.scratch({state, width}, {}));
         toLanes(c, coeffs.back());
       }
@@ -777,8 +777,8 @@ LogicalResult lowerSsmScan(SsmScanOp op, int64_t width) {
       e.loop(e.idx(0), length, 1, [&](Value step) {
         Value t = reverse ? e.sub(e.sub(length, e.idx(1)), step) : step;
         Value pass = e.splat(0);
-        Value u = vector::MaskedLoadOp::create(
-            b, loc, e.vec(), op.getInput(), ValueRange{t, c0}, lanes, pass);
+        Value u = vector::MaskedLoadOp::create(b, loc, e.vec(), op.getInput(),
+                                               ValueRange{t, c0}, lanes, pass);
         // forward: x = Abar x + W u, y = 2 Re sum x
         // reverse: y = 2 Re sum r, then r = Abar r + W u
         Value y = e.loop(
@@ -789,8 +789,8 @@ LogicalResult lowerSsmScan(SsmScanOp op, int64_t width) {
                                               ValueRange{n, e.idx(0)})
                     .getResult();
               };
-              Value ar = ld(coeffs[0]), ai = ld(coeffs[1]),
-                    wr = ld(coeffs[2]), wi = ld(coeffs[3]);
+              Value ar = ld(coeffs[0]), ai = ld(coeffs[1]), wr = ld(coeffs[2]),
+                    wi = ld(coeffs[3]);
               Value xr = ld(xRe), xi = ld(xIm);
               Value nr = e.fma(wr, u, e.subf(e.mulf(ar, xr), e.mulf(ai, xi)));
               Value ni = e.fma(wi, u, e.fma(ar, xi, e.mulf(ai, xr)));
@@ -837,25 +837,21 @@ LogicalResult lowerSsmCarry(SsmCarryOp op) {
       };
       Value mr = load(op.getMultiplierReal(), {c, n});
       Value mi = load(op.getMultiplierImag(), {c, n});
-      e.loop(e.idx(0), chunks, 1, {e.cst(0), e.cst(0)},
-             [&](Value step, ValueRange carry) {
-               Value k = op.getReverse()
-                             ? e.sub(e.sub(chunks, e.idx(1)), step)
-                             : step;
-               Value sr = load(re, {k, c, n}), si = load(im, {k, c, n});
-               memref::StoreOp::create(b, loc, carry[0], re,
-                                       ValueRange{k, c, n});
-               memref::StoreOp::create(b, loc, carry[1], im,
-                                       ValueRange{k, c, n});
-               // carry = M carry + s
-               Value cr = e.addf(e.subf(e.mulf(mr, carry[0]),
-                                        e.mulf(mi, carry[1])),
-                                 sr);
-               Value ci = e.addf(e.addf(e.mulf(mr, carry[1]),
-                                        e.mulf(mi, carry[0])),
-                                 si);
-               return SmallVector<Value>{cr, ci};
-             });
+      e.loop(
+          e.idx(0), chunks, 1, {e.cst(0), e.cst(0)},
+          [&](Value step, ValueRange carry) {
+            Value k =
+                op.getReverse() ? e.sub(e.sub(chunks, e.idx(1)), step) : step;
+            Value sr = load(re, {k, c, n}), si = load(im, {k, c, n});
+            memref::StoreOp::create(b, loc, carry[0], re, ValueRange{k, c, n});
+            memref::StoreOp::create(b, loc, carry[1], im, ValueRange{k, c, n});
+            // carry = M carry + s
+            Value cr =
+                e.addf(e.subf(e.mulf(mr, carry[0]), e.mulf(mi, carry[1])), sr);
+            Value ci =
+                e.addf(e.addf(e.mulf(mr, carry[1]), e.mulf(mi, carry[0])), si);
+            return SmallVector<Value>{cr, ci};
+          });
     });
   });
   op.erase();

@@ -535,14 +535,14 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
     Value f0 = e.mul(slices.getInductionVar(0), slice);
     OpFoldResult keys0 = keyLimit(bIdx);
     auto [keys, sliceProjection] = keySlice(bIdx, hIdx, e.idx(0), keys0, f0);
-    LinearPrefixOp::create(
-        b, loc, keys, rowsOf(v, bIdx, hIdx, e.idx(0), keys0),
-        op.getFeatureMap(), sliceProjection,
-        e.view(prefix, {bIdx, hIdx}, {index(0), f0, index(0)},
-                    {index(chunks), index(slice), index(dv)}),
-        e.view(prefixNorm, {bIdx, hIdx}, {index(0), f0},
-                    {index(chunks), index(slice)}),
-        b.getI64IntegerAttr(chunk));
+    LinearPrefixOp::create(b, loc, keys, rowsOf(v, bIdx, hIdx, e.idx(0), keys0),
+                           op.getFeatureMap(), sliceProjection,
+                           e.view(prefix, {bIdx, hIdx},
+                                  {index(0), f0, index(0)},
+                                  {index(chunks), index(slice), index(dv)}),
+                           e.view(prefixNorm, {bIdx, hIdx}, {index(0), f0},
+                                  {index(chunks), index(slice)}),
+                           b.getI64IntegerAttr(chunk));
     b.setInsertionPointAfter(prefixes);
 
     auto tiles = forall({index(batch), index(heads), index(chunks)});
@@ -570,7 +570,7 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
         b, loc, rowsOf(q, bIdx, hIdx, q0, qn), rowsOf(k, bIdx, hIdx, c0, kn),
         rowsOf(v, bIdx, hIdx, c0, kn), skipped, op.getFeatureMap(), projection,
         e.view(prefix, {bIdx, hIdx, c}, {index(0), index(0)},
-                    {index(features), index(dv)}),
+               {index(features), index(dv)}),
         e.view(prefixNorm, {bIdx, hIdx, c}, {index(0)}, {index(features)}),
         rowsOf(out, bIdx, hIdx, q0, qn));
     b.setInsertionPointAfter(tiles);
@@ -799,8 +799,7 @@ SsmCoefficients discretize(Emitter &e, SsmOp op, std::optional<int64_t> dir,
       b, loc, types,
       ValueRange{op.getLogAReal(), op.getAImag(), op.getBReal(), op.getBImag(),
                  cRe, cIm, op.getLogDt()},
-      inits, maps, par,
-      [&](OpBuilder &nb, Location l, ValueRange args) {
+      inits, maps, par, [&](OpBuilder &nb, Location l, ValueRange args) {
         auto mulf = [&](Value x, Value y) {
           return arith::MulFOp::create(nb, l, x, y).getResult();
         };
@@ -898,8 +897,8 @@ LogicalResult tileSsm(SsmOp op, int64_t channelsPerScan, int64_t chunkOption,
   if (bidirectional)
     dirs.push_back(discretize(e, op, 1, chunk));
   for (SsmCoefficients &c : dirs) {
-    for (Value *v : {&c.abarRe, &c.abarIm, &c.wRe, &c.wIm, &c.chunkRe,
-                     &c.chunkIm})
+    for (Value *v :
+         {&c.abarRe, &c.abarIm, &c.wRe, &c.wIm, &c.chunkRe, &c.chunkIm})
       if (*v)
         *v = e.toBuffer(*v);
   }
@@ -920,7 +919,8 @@ LogicalResult tileSsm(SsmOp op, int64_t channelsPerScan, int64_t chunkOption,
                                      b.getIndexAttr(groups)};
     if (perChunk)
       bounds.push_back(b.getIndexAttr(chunks));
-    auto loop = scf::ForallOp::create(b, loc, bounds, ValueRange{}, std::nullopt);
+    auto loop =
+        scf::ForallOp::create(b, loc, bounds, ValueRange{}, std::nullopt);
     atBodyEnd(b, loop);
     return loop;
   };

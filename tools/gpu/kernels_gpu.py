@@ -15,7 +15,8 @@ Two halves, because the GPU machine has PyTorch but no MLIR:
                                      the benchmark cases; prints a table last:
                                      the whole call (CUDA events; it returns
                                      when its kernels are done) and its
-                                     kernels alone (CUPTI device times)
+                                     kernels alone (CUPTI device times; each
+                                     launch's share in the log above it)
 
 attn.sdpa checks use masks whose definition is written out here (windows,
 globals, chunks, causal, key padding and their combinations); the random
@@ -27,7 +28,7 @@ mask is full). attn.linear (elu + 1) counts 4 * B * H * N * D^2, as the
 anchors script does for eager PyTorch (non-causal). attn.ssm (S4D, f32) is
 checked against its definition as a convolution (FFT, float64) and timed
 next to eager PyTorch S4D (Vandermonde kernel, FFT convolution) in the same
-run. attn.project (x @ w + b; tensor cores, 3xTF32 for f32) is checked
+run, in one scan over the sequence and chunked (--ssm-chunk). attn.project (x @ w + b; tensor cores, 3xTF32 for f32) is checked
 against float64 and timed next to cuBLAS (torch.addmm) in f32 and in TF32.
 """
 import json

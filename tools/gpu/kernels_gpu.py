@@ -28,8 +28,9 @@ mask is full). attn.linear (elu + 1) counts 4 * B * H * N * D^2, as the
 anchors script does for eager PyTorch (non-causal). attn.ssm (S4D, f32) is
 checked against its definition as a convolution (FFT, float64) and timed
 next to eager PyTorch S4D (Vandermonde kernel, FFT convolution) in the same
-run, in one scan over the sequence and chunked (--ssm-chunk). attn.project (x @ w + b; tensor cores, 3xTF32 for f32) is checked
-against float64 and timed next to cuBLAS (torch.addmm) in f32 and in TF32.
+run, as one scan over the sequence and chunked (--ssm-chunk). attn.project
+(x @ w + b; tensor cores, 3xTF32 for f32) is checked against float64 and
+timed next to cuBLAS (torch.addmm) in f32 and in TF32.
 """
 import json
 import math

@@ -799,3 +799,59 @@ func.func @f95(%x: tensor<2x16x8xf32>, %a: tensor<8x4xf32>, %b: tensor<8xf32>, %
   %y = attn.layer.ssm %x params(%a, %a, %a, %a, %a, %a, %b, %b, %w, %b, %b, %b, %w1, %b1, %w2, %b, %b, %b) {bidirectional} : tensor<2x16x8xf32>, params(tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x16xf32>, tensor<16xf32>, tensor<16x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>)
   return
 }
+
+// -----
+
+func.func @embedding_grad_width(%ids: tensor<2x8xi32>, %dy: tensor<2x8x16xf32>) {
+  // expected-error @below {{grad has shape [2, 8, 16], expected [2, 8, 32]}}
+  %e = attn.embedding_grad %ids, %dy : tensor<2x8xi32>, tensor<2x8x16xf32> -> tensor<18x32xf32>
+  return
+}
+
+// -----
+
+func.func @embedding_grad_type(%ids: tensor<2x8xi32>, %dy: tensor<2x8x16xf32>) {
+  // expected-error @below {{result has element type 'bf16', expected 'f32'}}
+  %e = attn.embedding_grad %ids, %dy : tensor<2x8xi32>, tensor<2x8x16xf32> -> tensor<18x16xbf16>
+  return
+}
+
+// -----
+
+func.func @layer_norm_grad_gamma(%x: tensor<2x8x16xf32>, %g: tensor<8xf32>) {
+  // expected-error @below {{gamma has shape [8], expected [16]}}
+  %n:3 = attn.layer_norm_grad %x, %g, %x : tensor<2x8x16xf32>, tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @layer_norm_grad_epsilon(%x: tensor<2x8x16xf32>, %g: tensor<16xf32>) {
+  // expected-error @below {{epsilon must be positive, got 0}}
+  %n:3 = attn.layer_norm_grad %x, %g, %x epsilon 0.0 : tensor<2x8x16xf32>, tensor<16xf32>
+  return
+}
+
+// -----
+
+func.func @pool_grad_batch(%dp: tensor<2x16xf32>) {
+  // expected-error @below {{result has shape [3, 8, 16], expected [2, ?, 16]}}
+  %p = attn.pool_grad cls %dp : tensor<2x16xf32> -> tensor<3x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @pool_grad_cls_lengths(%dp: tensor<2x16xf32>, %len: tensor<2xi32>) {
+  // expected-error @below {{lengths are only meaningful for mean pooling}}
+  %p = attn.pool_grad cls %dp lengths %len : tensor<2x16xf32>, tensor<2xi32> -> tensor<2x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @cross_entropy_grad_labels(%x: tensor<2x10xf32>, %l: tensor<3xi32>, %d: tensor<f32>) {
+  // expected-error @below {{labels has shape [3], expected [2]}}
+  %c = attn.cross_entropy_grad %x, %l, %d : tensor<2x10xf32>, tensor<3xi32>, tensor<f32>
+  return
+}

@@ -139,3 +139,24 @@ func.func @layers(%x: tensor<2x16x8xf32>, %len: tensor<2xi32>, %seed: i64,
   %l7 = attn.layer.spade %l6 params(%a, %a, %a, %a, %c2, %c2, %b, %b, %w, %b, %w, %b, %w, %b, %w, %b, %m, %b, %b, %b, %w1, %b1, %w2, %b, %b, %b) {heads = 2, local = #attn<local_kind chunk>, local_size = 8, bidirectional} : tensor<2x16x8xf32>, params(tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<2x8x4xf32>, tensor<2x8x4xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<16x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x16xf32>, tensor<16xf32>, tensor<16x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>)
   return
 }
+
+// CHECK-LABEL: func.func @gradient_ops
+func.func @gradient_ops(%ids: tensor<2x8xi32>, %dy: tensor<2x8x16xf32>,
+                        %x: tensor<2x8x16xf32>, %g: tensor<16xf32>,
+                        %dp: tensor<2x16xf32>, %len: tensor<2xi32>,
+                        %logits: tensor<2x10xf32>, %labels: tensor<2xi32>,
+                        %dl: tensor<f32>) {
+  // CHECK: attn.embedding_grad %{{.*}}, %{{.*}} : tensor<2x8xi32>, tensor<2x8x16xf32> -> tensor<18x16xf32>
+  %e = attn.embedding_grad %ids, %dy : tensor<2x8xi32>, tensor<2x8x16xf32> -> tensor<18x16xf32>
+  // CHECK: attn.layer_norm_grad %{{.*}}, %{{.*}}, %{{.*}} epsilon 1.000000e-05 : tensor<2x8x16xf32>, tensor<16xf32>
+  %n:3 = attn.layer_norm_grad %x, %g, %dy epsilon 1.0e-5 : tensor<2x8x16xf32>, tensor<16xf32>
+  // CHECK: attn.gelu_grad %{{.*}}, %{{.*}} approximate : tensor<2x8x16xf32>
+  %ge = attn.gelu_grad %x, %dy approximate : tensor<2x8x16xf32>
+  // CHECK: attn.pool_grad  cls %{{.*}} : tensor<2x16xf32> -> tensor<2x8x16xf32>
+  %pc = attn.pool_grad cls %dp : tensor<2x16xf32> -> tensor<2x8x16xf32>
+  // CHECK: attn.pool_grad  mean %{{.*}} lengths %{{.*}} : tensor<2x16xf32>, tensor<2xi32> -> tensor<2x8x16xf32>
+  %pm = attn.pool_grad mean %dp lengths %len : tensor<2x16xf32>, tensor<2xi32> -> tensor<2x8x16xf32>
+  // CHECK: attn.cross_entropy_grad %{{.*}}, %{{.*}}, %{{.*}} : tensor<2x10xf32>, tensor<2xi32>, tensor<f32>
+  %c = attn.cross_entropy_grad %logits, %labels, %dl : tensor<2x10xf32>, tensor<2xi32>, tensor<f32>
+  return
+}

@@ -59,10 +59,6 @@ LogicalResult mlir::attn::detail::verifyElementType(Operation *op, Value value,
   return success();
 }
 
-static int64_t dim(Value v, unsigned i) {
-  return cast<RankedTensorType>(v.getType()).getDimSize(i);
-}
-
 /// Common checks of attention kernels: q, k, v as [B, H, N, D].
 static LogicalResult verifyAttentionOperands(Operation *op, Value q, Value k,
                                              Value v, Value out) {

@@ -17,6 +17,11 @@ inline bool compatible(int64_t a, int64_t b) {
   return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
 }
 
+/// Extent i of a shaped value.
+inline int64_t dim(Value v, unsigned i) {
+  return cast<ShapedType>(v.getType()).getDimSize(i);
+}
+
 /// Checks that `value` is a ranked tensor of rank `rank`; `role` and `layout`
 /// name it in the message ("query", "[batch, heads, seq, head_dim]").
 LogicalResult verifyRank(Operation *op, Value value, int64_t rank,

@@ -4,11 +4,15 @@
 
 include "attn/IR/AttnBase.td"
 include "attn/IR/AttnTypes.td"
+include "attn/IR/AttnInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+
+// Reverse mode builds the op's vector-Jacobian product (Gradients.cpp).
+def Attn_Differentiable : DeclareOpInterfaceMethods<DifferentiableInterface>;
 
 def Attn_IndexTensor : RankedTensorOf<[I32, I64]>;
 
-def Attn_EmbeddingOp : Attn_Op<"embedding", [Pure]> {
+def Attn_EmbeddingOp : Attn_Op<"embedding", [Pure, Attn_Differentiable]> {
   let summary = "token embedding lookup";
   let description = [{
     out[b, n, :] = table[ids[b, n], :]. ids [B, N] (i32 or i64),
@@ -23,7 +27,7 @@ def Attn_EmbeddingOp : Attn_Op<"embedding", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Attn_AddPositionsOp : Attn_Op<"add_positions", [Pure,
+def Attn_AddPositionsOp : Attn_Op<"add_positions", [Pure, Attn_Differentiable,
     AllTypesMatch<["input", "result"]>]> {
   let summary = "adds learned position embeddings";
   let description = [{
@@ -38,7 +42,7 @@ def Attn_AddPositionsOp : Attn_Op<"add_positions", [Pure,
   let hasVerifier = 1;
 }
 
-def Attn_LayerNormOp : Attn_Op<"layer_norm", [Pure,
+def Attn_LayerNormOp : Attn_Op<"layer_norm", [Pure, Attn_Differentiable,
     AllTypesMatch<["input", "result"]>, AllTypesMatch<["gamma", "beta"]>]> {
   let summary = "layer normalisation over the last dimension";
   let arguments = (ins Attn_FloatTensor:$input, Attn_FloatTensor:$gamma,
@@ -52,7 +56,7 @@ def Attn_LayerNormOp : Attn_Op<"layer_norm", [Pure,
   let hasVerifier = 1;
 }
 
-def Attn_ProjectOp : Attn_Op<"project", [Pure]> {
+def Attn_ProjectOp : Attn_Op<"project", [Pure, Attn_Differentiable]> {
   let summary = "affine projection of the last dimension";
   let description = [{
     out[..., o] = sum_i x[..., i] w[i, o] + bias[o]; x [..., Din],
@@ -68,7 +72,8 @@ def Attn_ProjectOp : Attn_Op<"project", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Attn_GeluOp : Attn_Op<"gelu", [Pure, AllTypesMatch<["input", "result"]>]> {
+def Attn_GeluOp : Attn_Op<"gelu", [Pure, Attn_Differentiable,
+    AllTypesMatch<["input", "result"]>]> {
   let summary = "GELU activation (exact erf form, or tanh approximation)";
   let arguments = (ins Attn_FloatTensor:$input, UnitAttr:$approximate);
   let results = (outs Attn_FloatTensor:$result);
@@ -77,7 +82,7 @@ def Attn_GeluOp : Attn_Op<"gelu", [Pure, AllTypesMatch<["input", "result"]>]> {
   }];
 }
 
-def Attn_DropoutOp : Attn_Op<"dropout", [Pure,
+def Attn_DropoutOp : Attn_Op<"dropout", [Pure, Attn_Differentiable,
     AllTypesMatch<["input", "result"]>]> {
   let summary = "inverted dropout driven by a counter-based random stream";
   let description = [{
@@ -97,7 +102,7 @@ def Attn_DropoutOp : Attn_Op<"dropout", [Pure,
   let hasVerifier = 1;
 }
 
-def Attn_PoolOp : Attn_Op<"pool", [Pure]> {
+def Attn_PoolOp : Attn_Op<"pool", [Pure, Attn_Differentiable]> {
   let summary = "pools a sequence into one vector per example";
   let description = [{
     x [B, N, D] -> [B, D]: `cls` takes position 0; `mean` averages positions
@@ -113,7 +118,8 @@ def Attn_PoolOp : Attn_Op<"pool", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Attn_CrossEntropyOp : Attn_Op<"cross_entropy", [Pure]> {
+def Attn_CrossEntropyOp : Attn_Op<"cross_entropy", [Pure,
+    Attn_Differentiable]> {
   let summary = "mean softmax cross-entropy over a batch";
   let description = [{
     The mean over the batch of -log softmax(logits[b])[labels[b]], computed

@@ -130,4 +130,34 @@ def EncoderLayerInterface : OpInterface<"EncoderLayer"> {
   ];
 }
 
+def DifferentiableInterface : OpInterface<"Differentiable"> {
+  let cppNamespace = "::mlir::attn";
+  let description = [{
+    An op that reverse mode (attn-generate-backward) can differentiate: it
+    builds its vector-Jacobian product as IR -- attn ops (its own `*_grad`
+    op where the forward is a fused computation) and structural linalg and
+    tensor ops (sums, transposes, products, slices) on tensors.
+
+    Upstream ops that the attn pipelines produce before differentiation
+    (linalg.add, linalg.transpose, tensor reshapes and slices) implement it
+    as external models, registered by attn::registerVjpExternalModels.
+  }];
+  let methods = [
+    InterfaceMethod<[{
+        Builds, at the builder's insertion point, the cotangent of every
+        operand `wanted` names, given the cotangents of the results
+        (`resultGrads[i]` is null where result i has none: it counts as
+        zero; at least one is set). Appends one value per operand to
+        `operandGrads`: the operand's cotangent, with the operand's type, or
+        null where it was not wanted or the operand is not differentiable
+        (integers, seeds, masks). Emits an error and fails when the op
+        cannot be differentiated in this form.
+      }], "::mlir::LogicalResult", "buildVjp",
+      (ins "::mlir::OpBuilder &":$builder,
+           "::llvm::ArrayRef<::mlir::Value>":$resultGrads,
+           "::llvm::ArrayRef<bool>":$wanted,
+           "::llvm::SmallVectorImpl<::mlir::Value> &":$operandGrads)>,
+  ];
+}
+
 #endif // ATTN_INTERFACES_TD

@@ -47,6 +47,13 @@ struct LinalgEmitter {
       exprs.push_back(b.getAffineDimExpr(r));
     return AffineMap::get(dims, 0, exprs, b.getContext());
   }
+  /// Every dim but the last.
+  AffineMap leading(unsigned dims) {
+    SmallVector<unsigned> results;
+    for (unsigned i = 0; i + 1 < dims; ++i)
+      results.push_back(i);
+    return map(dims, results);
+  }
   AffineMap identity(unsigned dims) {
     return AffineMap::getMultiDimIdentityMap(dims, b.getContext());
   }
@@ -131,25 +138,21 @@ Value lowerAddPositions(LinalgEmitter &e, AddPositionsOp op) {
       })[0];
 }
 
-Value lowerLayerNorm(LinalgEmitter &e, LayerNormOp op) {
-  auto type = typeOf(op.getInput());
+/// Per-row sums of x and of (x - mean)^2 over the last dimension, in f32.
+std::pair<Value, Value> layerNormStatistics(LinalgEmitter &e, Value input) {
+  auto type = typeOf(input);
   unsigned rank = type.getRank();
   SmallVector<int64_t> lead(type.getShape().drop_back());
-  SmallVector<unsigned> leadDims;
-  for (unsigned i = 0; i + 1 < rank; ++i)
-    leadDims.push_back(i);
-  AffineMap all = e.identity(rank), leadMap = e.map(rank, leadDims),
-            lastMap = e.map(rank, {rank - 1});
+  AffineMap all = e.identity(rank), leadMap = e.leading(rank);
   double width = type.getShape().back();
-  double eps = op.getEpsilon().convertToDouble();
   Value sum = e.generic(
-      op.getInput(), e.filled(lead, e.f32(), 0.0), {all, leadMap},
+      input, e.filled(lead, e.f32(), 0.0), {all, leadMap},
       e.iterators(rank, true),
       [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
         return {arith::AddFOp::create(b, l, toF32(b, l, a[0]), a[1])};
       })[0];
   Value sq = e.generic(
-      ValueRange{op.getInput(), sum}, e.filled(lead, e.f32(), 0.0),
+      ValueRange{input, sum}, e.filled(lead, e.f32(), 0.0),
       {all, leadMap, leadMap}, e.iterators(rank, true),
       [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
         Value mean = arith::DivFOp::create(b, l, a[1], fcst(b, l, width));
@@ -157,18 +160,35 @@ Value lowerLayerNorm(LinalgEmitter &e, LayerNormOp op) {
         return {arith::AddFOp::create(b, l, arith::MulFOp::create(b, l, d, d),
                                       a[2])};
       })[0];
+  return {sum, sq};
+}
+
+/// The normalised x and 1 / sqrt(var + eps) from x and its row statistics.
+std::pair<Value, Value> normalise(OpBuilder &b, Location l, Value x, Value sum,
+                                  Value sq, double width, double eps) {
+  Value n = fcst(b, l, width);
+  Value mean = arith::DivFOp::create(b, l, sum, n);
+  Value var = arith::DivFOp::create(b, l, sq, n);
+  Value inv = math::RsqrtOp::create(
+      b, l, arith::AddFOp::create(b, l, var, fcst(b, l, eps)));
+  Value centred = arith::SubFOp::create(b, l, toF32(b, l, x), mean);
+  return {arith::MulFOp::create(b, l, centred, inv), inv};
+}
+
+Value lowerLayerNorm(LinalgEmitter &e, LayerNormOp op) {
+  auto type = typeOf(op.getInput());
+  unsigned rank = type.getRank();
+  AffineMap all = e.identity(rank), leadMap = e.leading(rank),
+            lastMap = e.map(rank, {rank - 1});
+  double width = type.getShape().back();
+  double eps = op.getEpsilon().convertToDouble();
+  auto [sum, sq] = layerNormStatistics(e, op.getInput());
   return e.generic(
       ValueRange{op.getInput(), sum, sq, op.getGamma(), op.getBeta()},
       e.empty(type.getShape(), type.getElementType()),
       {all, leadMap, leadMap, lastMap, lastMap, all}, e.iterators(rank, false),
       [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
-        Value n = fcst(b, l, width);
-        Value mean = arith::DivFOp::create(b, l, a[1], n);
-        Value var = arith::DivFOp::create(b, l, a[2], n);
-        Value inv = math::RsqrtOp::create(
-            b, l, arith::AddFOp::create(b, l, var, fcst(b, l, eps)));
-        Value x = arith::SubFOp::create(b, l, toF32(b, l, a[0]), mean);
-        Value y = arith::MulFOp::create(b, l, x, inv);
+        Value y = normalise(b, l, a[0], a[1], a[2], width, eps).first;
         y = arith::MulFOp::create(b, l, y, toF32(b, l, a[3]));
         y = arith::AddFOp::create(b, l, y, toF32(b, l, a[4]));
         return {fromF32(b, l, y, a[5].getType())};
@@ -372,11 +392,9 @@ Value lowerPool(LinalgEmitter &e, PoolOp op) {
       })[0];
 }
 
-Value lowerCrossEntropy(LinalgEmitter &e, CrossEntropyOp op) {
-  auto logits = typeOf(op.getLogits());
-  int64_t batch = logits.getDimSize(0);
-  Type resultElem = typeOf(op.getResult()).getElementType();
-  Value x = op.getLogits();
+/// Per row of logits [B, C]: the maximum and the sum of exp(x - max), f32.
+std::pair<Value, Value> softmaxStatistics(LinalgEmitter &e, Value x) {
+  int64_t batch = typeOf(x).getDimSize(0);
   Value rowMax = e.generic(
       x, e.filled({batch}, e.f32(), -std::numeric_limits<double>::infinity()),
       {e.identity(2), e.map(2, {0})}, e.iterators(2, true),
@@ -391,6 +409,27 @@ Value lowerCrossEntropy(LinalgEmitter &e, CrossEntropyOp op) {
         return {
             arith::AddFOp::create(b, l, math::ExpOp::create(b, l, d), a[2])};
       })[0];
+  return {rowMax, sumExp};
+}
+
+/// Whether a label counts (>= 0), and the label clamped to [0, classes).
+std::pair<Value, Value> labelIndex(OpBuilder &b, Location l, Value label,
+                                   int64_t classes) {
+  Value index = arith::IndexCastOp::create(b, l, b.getIndexType(), label);
+  Value zero = arith::ConstantIndexOp::create(b, l, 0);
+  Value valid =
+      arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge, index, zero);
+  Value clamped = arith::MinSIOp::create(
+      b, l, arith::MaxSIOp::create(b, l, index, zero),
+      arith::ConstantIndexOp::create(b, l, classes - 1));
+  return {valid, clamped};
+}
+
+Value lowerCrossEntropy(LinalgEmitter &e, CrossEntropyOp op) {
+  auto logits = typeOf(op.getLogits());
+  Type resultElem = typeOf(op.getResult()).getElementType();
+  Value x = op.getLogits();
+  auto [rowMax, sumExp] = softmaxStatistics(e, x);
   int64_t classes = logits.getDimSize(1);
   // Per row: loss and whether the row counts; then sums over rows.
   Value zero = e.filled({}, e.f32(), 0.0);
@@ -401,13 +440,7 @@ Value lowerCrossEntropy(LinalgEmitter &e, CrossEntropyOp op) {
        AffineMap::get(1, 0, {}, e.b.getContext())},
       {utils::IteratorType::reduction},
       [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
-        Value label = arith::IndexCastOp::create(b, l, b.getIndexType(), a[2]);
-        Value zeroI = arith::ConstantIndexOp::create(b, l, 0);
-        Value valid = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge,
-                                            label, zeroI);
-        Value clamped = arith::MinSIOp::create(
-            b, l, arith::MaxSIOp::create(b, l, label, zeroI),
-            arith::ConstantIndexOp::create(b, l, classes - 1));
+        auto [valid, clamped] = labelIndex(b, l, a[2], classes);
         Value row = linalg::IndexOp::create(b, l, 0);
         Value xl = toF32(
             b, l, tensor::ExtractOp::create(b, l, x, ValueRange{row, clamped}));
@@ -435,6 +468,263 @@ Value lowerCrossEntropy(LinalgEmitter &e, CrossEntropyOp op) {
       })[0];
 }
 
+//===----------------------------------------------------------------------===//
+// Gradient ops
+//===----------------------------------------------------------------------===//
+
+/// `x` (f32) converted to `elem` elementwise; `x` itself when f32.
+Value convertTo(LinalgEmitter &e, Value x, Type elem) {
+  auto type = typeOf(x);
+  if (type.getElementType() == elem)
+    return x;
+  unsigned rank = type.getRank();
+  return e.generic(
+      x, e.empty(type.getShape(), elem), {e.identity(rank), e.identity(rank)},
+      e.iterators(rank, false),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        return {fromF32(b, l, a[0], elem)};
+      })[0];
+}
+
+Value lowerEmbeddingGrad(LinalgEmitter &e, EmbeddingGradOp op) {
+  auto out = typeOf(op.getResult());
+  int64_t vocab = out.getDimSize(0), width = out.getDimSize(1);
+  // (v, d, b, n): every (b, n) whose clamped id is v adds to row v.
+  SmallVector<utils::IteratorType> its{
+      utils::IteratorType::parallel, utils::IteratorType::parallel,
+      utils::IteratorType::reduction, utils::IteratorType::reduction};
+  Value sum = e.generic(
+      ValueRange{op.getIds(), op.getGrad()},
+      e.filled({vocab, width}, e.f32(), 0.0),
+      {e.map(4, {2, 3}), e.map(4, {2, 3, 1}), e.map(4, {0, 1})}, its,
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value id = arith::IndexCastOp::create(b, l, b.getIndexType(), a[0]);
+        Value zero = arith::ConstantIndexOp::create(b, l, 0);
+        Value last = arith::ConstantIndexOp::create(b, l, vocab - 1);
+        id = arith::MinSIOp::create(
+            b, l, arith::MaxSIOp::create(b, l, id, zero), last);
+        Value row = linalg::IndexOp::create(b, l, 0);
+        Value hit =
+            arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, id, row);
+        Value added = arith::AddFOp::create(b, l, a[2], toF32(b, l, a[1]));
+        return {arith::SelectOp::create(b, l, hit, added, a[2])};
+      })[0];
+  return convertTo(e, sum, out.getElementType());
+}
+
+SmallVector<Value> lowerLayerNormGrad(LinalgEmitter &e, LayerNormGradOp op) {
+  auto type = typeOf(op.getInput());
+  unsigned rank = type.getRank();
+  SmallVector<int64_t> lead(type.getShape().drop_back());
+  int64_t width = type.getShape().back();
+  AffineMap all = e.identity(rank), leadMap = e.leading(rank),
+            lastMap = e.map(rank, {rank - 1});
+  double eps = op.getEpsilon().convertToDouble();
+  auto stats = layerNormStatistics(e, op.getInput());
+  Value sum = stats.first, sq = stats.second;
+  // Per row: sum(g) and sum(g xhat), g = grad * gamma.
+  Value zeroRows = e.filled(lead, e.f32(), 0.0);
+  ValueRange rowSums = e.generic(
+      ValueRange{op.getInput(), sum, sq, op.getGamma(), op.getGrad()},
+      ValueRange{zeroRows, zeroRows},
+      {all, leadMap, leadMap, lastMap, all, leadMap, leadMap},
+      e.iterators(rank, true),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value xhat = normalise(b, l, a[0], a[1], a[2], width, eps).first;
+        Value g = arith::MulFOp::create(b, l, toF32(b, l, a[4]),
+                                        toF32(b, l, a[3]));
+        return {arith::AddFOp::create(b, l, a[5], g),
+                arith::AddFOp::create(
+                    b, l, a[6], arith::MulFOp::create(b, l, g, xhat))};
+      });
+  Value inputGrad = e.generic(
+      ValueRange{op.getInput(), sum, sq, op.getGamma(), op.getGrad(),
+                 rowSums[0], rowSums[1]},
+      e.empty(type.getShape(), type.getElementType()),
+      {all, leadMap, leadMap, lastMap, all, leadMap, leadMap, all},
+      e.iterators(rank, false),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        auto [xhat, inv] = normalise(b, l, a[0], a[1], a[2], width, eps);
+        Value n = fcst(b, l, double(width));
+        Value g = arith::MulFOp::create(b, l, toF32(b, l, a[4]),
+                                        toF32(b, l, a[3]));
+        Value meanG = arith::DivFOp::create(b, l, a[5], n);
+        Value meanGx = arith::DivFOp::create(b, l, a[6], n);
+        Value d = arith::SubFOp::create(
+            b, l, arith::SubFOp::create(b, l, g, meanG),
+            arith::MulFOp::create(b, l, xhat, meanGx));
+        return {fromF32(b, l, arith::MulFOp::create(b, l, d, inv),
+                        a[7].getType())};
+      })[0];
+  // gamma_grad and beta_grad: sums over the leading dims, last dim parallel.
+  SmallVector<utils::IteratorType> its(rank, utils::IteratorType::reduction);
+  its.back() = utils::IteratorType::parallel;
+  Value zeroWidth = e.filled({width}, e.f32(), 0.0);
+  ValueRange paramSums = e.generic(
+      ValueRange{op.getInput(), sum, sq, op.getGrad()},
+      ValueRange{zeroWidth, zeroWidth},
+      {all, leadMap, leadMap, all, lastMap, lastMap}, its,
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value xhat = normalise(b, l, a[0], a[1], a[2], width, eps).first;
+        Value dy = toF32(b, l, a[3]);
+        return {arith::AddFOp::create(b, l, a[4],
+                                      arith::MulFOp::create(b, l, dy, xhat)),
+                arith::AddFOp::create(b, l, a[5], dy)};
+      });
+  Type paramElem = typeOf(op.getGamma()).getElementType();
+  return {inputGrad, convertTo(e, paramSums[0], paramElem),
+          convertTo(e, paramSums[1], paramElem)};
+}
+
+Value lowerGeluGrad(LinalgEmitter &e, GeluGradOp op) {
+  auto type = typeOf(op.getInput());
+  unsigned rank = type.getRank();
+  bool approximate = op.getApproximate();
+  return e.generic(
+      ValueRange{op.getInput(), op.getGrad()},
+      e.empty(type.getShape(), type.getElementType()),
+      {e.identity(rank), e.identity(rank), e.identity(rank)},
+      e.iterators(rank, false),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value x = toF32(b, l, a[0]);
+        Value half = fcst(b, l, 0.5), one = fcst(b, l, 1.0);
+        Value xx = arith::MulFOp::create(b, l, x, x);
+        Value slope;
+        if (approximate) {
+          // d/dx 0.5 x (1 + t), t = tanh(k (x + c x^3)):
+          //   0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2)
+          double k = std::sqrt(2.0 / M_PI), c = 0.044715;
+          Value inner = arith::MulFOp::create(
+              b, l, fcst(b, l, k),
+              arith::AddFOp::create(
+                  b, l, x,
+                  arith::MulFOp::create(
+                      b, l, fcst(b, l, c),
+                      arith::MulFOp::create(b, l, xx, x))));
+          Value t = math::TanhOp::create(b, l, inner);
+          Value dInner = arith::MulFOp::create(
+              b, l, fcst(b, l, k),
+              arith::AddFOp::create(
+                  b, l, one,
+                  arith::MulFOp::create(b, l, fcst(b, l, 3 * c), xx)));
+          Value sech2 = arith::SubFOp::create(
+              b, l, one, arith::MulFOp::create(b, l, t, t));
+          Value left = arith::MulFOp::create(
+              b, l, half, arith::AddFOp::create(b, l, one, t));
+          Value right = arith::MulFOp::create(
+              b, l, arith::MulFOp::create(b, l, half, x),
+              arith::MulFOp::create(b, l, sech2, dInner));
+          slope = arith::AddFOp::create(b, l, left, right);
+        } else {
+          // Phi(x) + x phi(x)
+          Value cdf = arith::MulFOp::create(
+              b, l, half,
+              arith::AddFOp::create(
+                  b, l, one,
+                  math::ErfOp::create(
+                      b, l,
+                      arith::MulFOp::create(b, l, x, fcst(b, l, M_SQRT1_2)))));
+          Value pdf = arith::MulFOp::create(
+              b, l, fcst(b, l, 0.5 * M_2_SQRTPI * M_SQRT1_2),
+              math::ExpOp::create(
+                  b, l, arith::MulFOp::create(b, l, xx, fcst(b, l, -0.5))));
+          slope = arith::AddFOp::create(b, l, cdf,
+                                        arith::MulFOp::create(b, l, x, pdf));
+        }
+        Value dx = arith::MulFOp::create(b, l, toF32(b, l, a[1]), slope);
+        return {fromF32(b, l, dx, a[2].getType())};
+      })[0];
+}
+
+Value lowerPoolGrad(LinalgEmitter &e, PoolGradOp op) {
+  auto out = typeOf(op.getResult());
+  int64_t n = out.getDimSize(1);
+  bool cls = op.getKind() == PoolKind::cls;
+  Value lengths = op.getLengths();
+  SmallVector<Value> ins{op.getGrad()};
+  SmallVector<AffineMap> maps{e.map(3, {0, 2})};
+  if (lengths) {
+    ins.push_back(lengths);
+    maps.push_back(e.map(3, {0}));
+  }
+  maps.push_back(e.identity(3));
+  return e.generic(
+      ins, e.empty(out.getShape(), out.getElementType()), maps,
+      e.iterators(3, false),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value pos = linalg::IndexOp::create(b, l, 1);
+        Value g = toF32(b, l, a[0]);
+        Value inside, value;
+        if (cls) {
+          inside = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, pos,
+                                         arith::ConstantIndexOp::create(b, l,
+                                                                        0));
+          value = g;
+        } else {
+          // As the forward: positions below the length, count at least 1.
+          Value count = fcst(b, l, double(n));
+          Value limit = arith::ConstantIndexOp::create(b, l, n);
+          if (lengths) {
+            count = arith::MaximumFOp::create(
+                b, l, arith::SIToFPOp::create(b, l, b.getF32Type(), a[1]),
+                fcst(b, l, 1.0));
+            limit = arith::IndexCastOp::create(b, l, b.getIndexType(), a[1]);
+          }
+          inside = arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, pos,
+                                         limit);
+          value = arith::DivFOp::create(b, l, g, count);
+        }
+        Value dx = arith::SelectOp::create(b, l, inside, value, fcst(b, l, 0));
+        return {fromF32(b, l, dx, a.back().getType())};
+      })[0];
+}
+
+Value lowerCrossEntropyGrad(LinalgEmitter &e, CrossEntropyGradOp op) {
+  auto logits = typeOf(op.getLogits());
+  int64_t classes = logits.getDimSize(1);
+  Value x = op.getLogits();
+  auto stats = softmaxStatistics(e, x);
+  MLIRContext *ctx = e.b.getContext();
+  Value counted = e.generic(
+      op.getLabels(), e.filled({}, e.f32(), 0.0),
+      {e.map(1, {0}), AffineMap::get(1, 0, {}, ctx)},
+      {utils::IteratorType::reduction},
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value valid = labelIndex(b, l, a[0], classes).first;
+        Value add = arith::SelectOp::create(b, l, valid, fcst(b, l, 1.0),
+                                            fcst(b, l, 0.0));
+        return {arith::AddFOp::create(b, l, a[1], add)};
+      })[0];
+  AffineMap scalar = AffineMap::get(2, 0, {}, ctx);
+  return e.generic(
+      ValueRange{x, stats.first, stats.second, op.getLabels(), counted,
+                 op.getGrad()},
+      e.empty(logits.getShape(), logits.getElementType()),
+      {e.identity(2), e.map(2, {0}), e.map(2, {0}), e.map(2, {0}), scalar,
+       scalar, e.identity(2)},
+      e.iterators(2, false),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        auto [valid, label] = labelIndex(b, l, a[3], classes);
+        Value p = arith::DivFOp::create(
+            b, l,
+            math::ExpOp::create(
+                b, l, arith::SubFOp::create(b, l, toF32(b, l, a[0]), a[1])),
+            a[2]);
+        Value column = linalg::IndexOp::create(b, l, 1);
+        Value isLabel = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
+                                              column, label);
+        Value target = arith::SelectOp::create(b, l, isLabel, fcst(b, l, 1.0),
+                                               fcst(b, l, 0.0));
+        Value scale = arith::DivFOp::create(
+            b, l, toF32(b, l, a[5]),
+            arith::MaximumFOp::create(b, l, a[4], fcst(b, l, 1.0)));
+        Value d = arith::MulFOp::create(
+            b, l, arith::SubFOp::create(b, l, p, target), scale);
+        d = arith::SelectOp::create(b, l, valid, d, fcst(b, l, 0.0));
+        return {fromF32(b, l, d, a[6].getType())};
+      })[0];
+}
+
 struct ConvertEncoderToLinalgPass
     : public mlir::attn::impl::ConvertEncoderToLinalgBase<
           ConvertEncoderToLinalgPass> {
@@ -442,7 +732,9 @@ struct ConvertEncoderToLinalgPass
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
       if (isa<EmbeddingOp, AddPositionsOp, LayerNormOp, ProjectOp, GeluOp,
-              DropoutOp, PoolOp, CrossEntropyOp>(op))
+              DropoutOp, PoolOp, CrossEntropyOp, EmbeddingGradOp,
+              LayerNormGradOp, GeluGradOp, PoolGradOp, CrossEntropyGradOp>(
+              op))
         ops.push_back(op);
     });
     for (Operation *op : ops) {
@@ -453,17 +745,31 @@ struct ConvertEncoderToLinalgPass
         }
       OpBuilder b(op);
       LinalgEmitter e{b, op->getLoc()};
-      Value result =
-          TypeSwitch<Operation *, Value>(op)
-              .Case([&](EmbeddingOp o) { return lowerEmbedding(e, o); })
-              .Case([&](AddPositionsOp o) { return lowerAddPositions(e, o); })
-              .Case([&](LayerNormOp o) { return lowerLayerNorm(e, o); })
-              .Case([&](ProjectOp o) { return lowerProject(e, o); })
-              .Case([&](GeluOp o) { return lowerGelu(e, o); })
-              .Case([&](DropoutOp o) { return lowerDropout(e, o); })
-              .Case([&](PoolOp o) { return lowerPool(e, o); })
-              .Case([&](CrossEntropyOp o) { return lowerCrossEntropy(e, o); });
-      op->getResult(0).replaceAllUsesWith(result);
+      using Results = SmallVector<Value>;
+      Results results =
+          TypeSwitch<Operation *, Results>(op)
+              .Case([&](EmbeddingOp o) { return Results{lowerEmbedding(e, o)}; })
+              .Case([&](AddPositionsOp o) {
+                return Results{lowerAddPositions(e, o)};
+              })
+              .Case([&](LayerNormOp o) { return Results{lowerLayerNorm(e, o)}; })
+              .Case([&](ProjectOp o) { return Results{lowerProject(e, o)}; })
+              .Case([&](GeluOp o) { return Results{lowerGelu(e, o)}; })
+              .Case([&](DropoutOp o) { return Results{lowerDropout(e, o)}; })
+              .Case([&](PoolOp o) { return Results{lowerPool(e, o)}; })
+              .Case([&](CrossEntropyOp o) {
+                return Results{lowerCrossEntropy(e, o)};
+              })
+              .Case([&](EmbeddingGradOp o) {
+                return Results{lowerEmbeddingGrad(e, o)};
+              })
+              .Case([&](LayerNormGradOp o) { return lowerLayerNormGrad(e, o); })
+              .Case([&](GeluGradOp o) { return Results{lowerGeluGrad(e, o)}; })
+              .Case([&](PoolGradOp o) { return Results{lowerPoolGrad(e, o)}; })
+              .Case([&](CrossEntropyGradOp o) {
+                return Results{lowerCrossEntropyGrad(e, o)};
+              });
+      op->replaceAllUsesWith(results);
       op->erase();
     }
   }

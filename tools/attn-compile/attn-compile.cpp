@@ -9,6 +9,9 @@
 // every public function f of the input (for --target gpu every buffer is
 // device memory):
 //
+// With --backward, each function returning a loss also gets f_grad
+// (attn-generate-backward): f's results, then one gradient per parameter.
+//
 //   void f(...)                      the function itself: each tensor
 //                                    argument and result (results last, as
 //                                    out-parameters) is a pointer to a
@@ -32,6 +35,7 @@
 
 #include "attn/IR/AttnDialect.h"
 #include "attn/Pipelines/Pipelines.h"
+#include "attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -105,6 +109,11 @@ cl::opt<int> ssmChunk(
              "where batch x channel groups would leave it idle, none on the "
              "CPU)"),
     cl::init(-1));
+cl::opt<bool> backward(
+    "backward",
+    cl::desc("Also export each loss function's gradient function f_grad "
+             "(attn-expand-layers, then attn-generate-backward)"),
+    cl::init(false));
 cl::opt<bool> noParallel("no-parallel",
                          cl::desc("Do not use OpenMP for tile loops"),
                          cl::init(false));
@@ -314,6 +323,13 @@ int main(int argc, char **argv) {
       mlir::parseSourceFile<mlir::ModuleOp>(inputFile, sourceMgr, &context);
   if (!module)
     return fail("cannot parse " + inputFile);
+  if (backward) {
+    mlir::PassManager reverse(&context);
+    reverse.addNestedPass<mlir::func::FuncOp>(mlir::attn::createExpandLayers());
+    reverse.addPass(mlir::attn::createGenerateBackward());
+    if (failed(reverse.run(*module)))
+      return fail("differentiating " + inputFile + " failed");
+  }
   FailureOr<std::vector<Signature>> sigs = collectSignatures(*module);
   if (failed(sigs))
     return 1;

@@ -18,6 +18,36 @@ def ExpandLayers : Pass<"attn-expand-layers", "func::FuncOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def GenerateBackward : Pass<"attn-generate-backward", "ModuleOp"> {
+  let summary = "Builds, for a function returning a loss, its gradient function";
+  let description = [{
+    Reverse mode. For each public function whose first result is a float
+    tensor and which has parameters (arguments with `attn.param`) -- or
+    only the one named by `function` -- adds `@<name>_grad`: the same
+    arguments, then the same results followed by the gradient of the first
+    result with respect to every parameter, in argument order (result
+    attribute `attn.output = "grad.<param>"`). A first result that is not a
+    0-d tensor is differentiated against a cotangent passed as one more,
+    last, argument (`attn.input = "grad.<result>"`).
+
+    The function is differentiated at the level of attn primitives (run
+    attn-expand-layers first). Only values that depend on a parameter and
+    that the first result depends on are differentiated; each op on that
+    path builds its vector-Jacobian product through the Differentiable op
+    interface, and cotangents that meet are added. An op on the path
+    without the interface is an error naming it.
+  }];
+  let options = [
+    Option<"function", "function", "std::string", /*default=*/"\"\"",
+           "Only this function (default: every public function that returns "
+           "a float tensor first and has parameters)">,
+  ];
+  let dependentDialects = ["::mlir::attn::AttnDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def ScheduleBlocks : Pass<"attn-schedule-blocks", "func::FuncOp"> {
   let summary = "Computes the visited tiles of every masked attn.sdpa";
   let description = [{

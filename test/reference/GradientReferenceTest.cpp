@@ -1,0 +1,365 @@
+//===- GradientReferenceTest.cpp - reverse mode vs. libtorch autograd -----===//
+//
+// Every differentiable encoder op, and a small encoder through a
+// classifier and the loss, compiled with attn-compile --backward
+// (attn-generate-backward): the gradients of f_grad against libtorch
+// autograd on the float64 references, on fresh random inputs; the model's
+// gradients also against finite differences of its compiled forward.
+//
+// Functions whose first result is not a loss take its cotangent as their
+// last argument, so that every op is checked against y.backward(dy) with a
+// random dy.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Harness.h"
+#include "References.h"
+
+#include "attn/Support/Random.h"
+
+#include <gtest/gtest.h>
+
+using namespace attn::test;
+using namespace torch::indexing;
+
+namespace {
+
+constexpr int64_t B = 2, N = 50, D = 32, V = 18;
+const std::vector<int64_t> kLengths{N, 31};
+
+const char *kGradientModule = R"mlir(
+func.func @embedding(%ids: tensor<2x50xi32>, %t: tensor<18x32xf32> {attn.param = "t"}) -> tensor<2x50x32xf32> {
+  %e = attn.embedding %ids, %t : tensor<2x50xi32>, tensor<18x32xf32> -> tensor<2x50x32xf32>
+  return %e : tensor<2x50x32xf32>
+}
+func.func @add_positions(%x: tensor<2x50x32xf32> {attn.param = "x"}, %t: tensor<64x32xf32> {attn.param = "t"}) -> tensor<2x50x32xf32> {
+  %y = attn.add_positions %x, %t : tensor<2x50x32xf32>, tensor<64x32xf32>
+  return %y : tensor<2x50x32xf32>
+}
+func.func @layer_norm(%x: tensor<2x50x32xf32> {attn.param = "x"}, %g: tensor<32xf32> {attn.param = "g"}, %b: tensor<32xf32> {attn.param = "b"}) -> tensor<2x50x32xf32> {
+  %y = attn.layer_norm %x, %g, %b epsilon 1.0e-5 : tensor<2x50x32xf32>, tensor<32xf32>
+  return %y : tensor<2x50x32xf32>
+}
+func.func @project(%x: tensor<3x45x70xf32> {attn.param = "x"}, %w: tensor<70x130xf32> {attn.param = "w"}, %b: tensor<130xf32> {attn.param = "b"}) -> tensor<3x45x130xf32> {
+  %y = attn.project %x, %w, %b : tensor<3x45x70xf32>, tensor<70x130xf32>, tensor<130xf32> -> tensor<3x45x130xf32>
+  return %y : tensor<3x45x130xf32>
+}
+func.func @project_no_bias(%x: tensor<7x32xf32> {attn.param = "x"}, %w: tensor<32x10xf32> {attn.param = "w"}) -> tensor<7x10xf32> {
+  %y = attn.project %x, %w : tensor<7x32xf32>, tensor<32x10xf32> -> tensor<7x10xf32>
+  return %y : tensor<7x10xf32>
+}
+func.func @gelu(%x: tensor<2x50x32xf32> {attn.param = "x"}) -> tensor<2x50x32xf32> {
+  %y = attn.gelu %x : tensor<2x50x32xf32>
+  return %y : tensor<2x50x32xf32>
+}
+func.func @gelu_approximate(%x: tensor<2x50x32xf32> {attn.param = "x"}) -> tensor<2x50x32xf32> {
+  %y = attn.gelu %x approximate : tensor<2x50x32xf32>
+  return %y : tensor<2x50x32xf32>
+}
+func.func @dropout(%x: tensor<2x50x32xf32> {attn.param = "x"}, %seed: i64) -> tensor<2x50x32xf32> {
+  %y = attn.dropout %x, %seed rate 0.25 stream 7 : tensor<2x50x32xf32>
+  return %y : tensor<2x50x32xf32>
+}
+func.func @pool_cls(%x: tensor<2x50x32xf32> {attn.param = "x"}) -> tensor<2x32xf32> {
+  %y = attn.pool cls %x : tensor<2x50x32xf32> -> tensor<2x32xf32>
+  return %y : tensor<2x32xf32>
+}
+func.func @pool_mean(%x: tensor<2x50x32xf32> {attn.param = "x"}, %len: tensor<2xi32>) -> tensor<2x32xf32> {
+  %y = attn.pool mean %x lengths %len : tensor<2x50x32xf32>, tensor<2xi32> -> tensor<2x32xf32>
+  return %y : tensor<2x32xf32>
+}
+func.func @cross_entropy(%x: tensor<5x10xf32> {attn.param = "x"}, %l: tensor<5xi32>) -> tensor<f32> {
+  %y = attn.cross_entropy %x, %l : tensor<5x10xf32>, tensor<5xi32> -> tensor<f32>
+  return %y : tensor<f32>
+}
+func.func @shared_operand(%x: tensor<2x50x32xf32> {attn.param = "x"}) -> tensor<2x50x32xf32> {
+  %g = attn.gelu %x : tensor<2x50x32xf32>
+  %init = tensor.empty() : tensor<2x50x32xf32>
+  %y = linalg.add ins(%g, %x : tensor<2x50x32xf32>, tensor<2x50x32xf32>) outs(%init : tensor<2x50x32xf32>) -> tensor<2x50x32xf32>
+  return %y : tensor<2x50x32xf32>
+}
+)mlir";
+
+/// An encoder without attention: embedding, positions, norm, dropout, a
+/// residual feed-forward block, mean pooling over lengths, a classifier and
+/// the loss -- every differentiable op and a shared value.
+const char *kModelModule = R"mlir(
+func.func @model(%ids: tensor<2x50xi32>, %len: tensor<2xi32>, %labels: tensor<2xi32>, %seed: i64,
+                 %emb: tensor<18x32xf32> {attn.param = "embed"}, %pos: tensor<64x32xf32> {attn.param = "pos"},
+                 %g: tensor<32xf32> {attn.param = "ln.gamma"}, %b: tensor<32xf32> {attn.param = "ln.beta"},
+                 %w1: tensor<32x48xf32> {attn.param = "w1"}, %b1: tensor<48xf32> {attn.param = "b1"},
+                 %w2: tensor<48x32xf32> {attn.param = "w2"}, %b2: tensor<32xf32> {attn.param = "b2"},
+                 %wc: tensor<32x10xf32> {attn.param = "wc"}, %bc: tensor<10xf32> {attn.param = "bc"})
+    -> (tensor<f32>, tensor<2x10xf32>) {
+  %e = attn.embedding %ids, %emb : tensor<2x50xi32>, tensor<18x32xf32> -> tensor<2x50x32xf32>
+  %p = attn.add_positions %e, %pos : tensor<2x50x32xf32>, tensor<64x32xf32>
+  %n = attn.layer_norm %p, %g, %b epsilon 1.0e-5 : tensor<2x50x32xf32>, tensor<32xf32>
+  %d = attn.dropout %n, %seed rate 0.1 : tensor<2x50x32xf32>
+  %h = attn.project %d, %w1, %b1 : tensor<2x50x32xf32>, tensor<32x48xf32>, tensor<48xf32> -> tensor<2x50x48xf32>
+  %a = attn.gelu %h : tensor<2x50x48xf32>
+  %o = attn.project %a, %w2, %b2 : tensor<2x50x48xf32>, tensor<48x32xf32>, tensor<32xf32> -> tensor<2x50x32xf32>
+  %init = tensor.empty() : tensor<2x50x32xf32>
+  %r = linalg.add ins(%d, %o : tensor<2x50x32xf32>, tensor<2x50x32xf32>) outs(%init : tensor<2x50x32xf32>) -> tensor<2x50x32xf32>
+  %pool = attn.pool mean %r lengths %len : tensor<2x50x32xf32>, tensor<2xi32> -> tensor<2x32xf32>
+  %logits = attn.project %pool, %wc, %bc : tensor<2x32xf32>, tensor<32x10xf32>, tensor<10xf32> -> tensor<2x10xf32>
+  %l = attn.cross_entropy %logits, %labels : tensor<2x10xf32>, tensor<2xi32> -> tensor<f32>
+  return %l, %logits : tensor<f32>, tensor<2x10xf32>
+}
+)mlir";
+
+torch::Tensor lengthsTensor() {
+  return torch::tensor(kLengths).to(torch::kInt32);
+}
+
+/// A float64 leaf that autograd tracks.
+torch::Tensor leaf(torch::Tensor t) {
+  return t.to(torch::kFloat64).detach().requires_grad_(true);
+}
+
+std::vector<torch::Tensor> f32(const std::vector<torch::Tensor> &ts) {
+  std::vector<torch::Tensor> out;
+  for (const torch::Tensor &t : ts)
+    out.push_back(t.detach().to(torch::kFloat32).contiguous());
+  return out;
+}
+
+class Gradients : public ::testing::Test {
+public:
+  static void SetUpTestSuite() {
+    library =
+        compileForTarget("gradient_reference", kGradientModule, "--backward");
+  }
+  static void TearDownTestSuite() { library.reset(); }
+  static std::unique_ptr<attn::rt::Library> library;
+
+  void SetUp() override {
+    ATTN_SKIP_WITHOUT_TARGET();
+    uint64_t seed = freshSeed();
+    ::testing::Test::RecordProperty("seed", std::to_string(seed));
+    torch::manual_seed(seed);
+  }
+
+  /// Calls fn_grad with `inputs` (the leaves given as float32) and `extra`
+  /// arguments after them, then the cotangent `dy` of `ref` (none for a
+  /// loss); checks the output against `ref` and the gradient of each leaf
+  /// in `leaves` (in parameter order) against autograd's.
+  void check(const std::string &fn, const std::vector<torch::Tensor> &args,
+             const std::vector<torch::Tensor> &leaves, torch::Tensor ref) {
+    ASSERT_TRUE(library);
+    std::vector<torch::Tensor> callArgs = args;
+    torch::Tensor dy;
+    if (ref.dim() > 0) {
+      dy = torch::randn(ref.sizes(), torch::kFloat64);
+      callArgs.push_back(dy.to(torch::kFloat32));
+      ref.backward(dy);
+    } else {
+      ref.backward();
+    }
+    std::vector<torch::Tensor> out = call(*library, fn + "_grad", callArgs);
+    ASSERT_EQ(out.size(), 1 + leaves.size()) << fn;
+    double err = relativeError(out[0], ref.detach());
+    EXPECT_LT(err, 1e-4) << fn << ": output's relative error " << err;
+    for (size_t i = 0; i < leaves.size(); ++i) {
+      ASSERT_TRUE(leaves[i].grad().defined()) << fn << " leaf " << i;
+      double gerr = relativeError(out[1 + i], leaves[i].grad());
+      EXPECT_LT(gerr, 1e-4)
+          << fn << ": gradient " << i << "'s relative error " << gerr;
+    }
+  }
+};
+std::unique_ptr<attn::rt::Library> Gradients::library;
+
+TEST_F(Gradients, Embedding) {
+  torch::Tensor ids = torch::randint(0, V, {B, N}).to(torch::kInt32);
+  torch::Tensor t = leaf(torch::randn({V, D}));
+  check("embedding", {ids, t.detach().to(torch::kFloat32)}, {t},
+        t.index({ids.to(torch::kLong)}));
+}
+
+TEST_F(Gradients, AddPositionsLeavesUnusedPositionsAtZero) {
+  torch::Tensor x = leaf(torch::randn({B, N, D}));
+  torch::Tensor t = leaf(torch::randn({64, D}));
+  check("add_positions", f32({x, t}), {x, t}, x + t.index({Slice(0, N)}));
+}
+
+TEST_F(Gradients, LayerNorm) {
+  torch::Tensor x = leaf(3 * torch::randn({B, N, D}) + 1);
+  torch::Tensor g = leaf(torch::randn({D})), b = leaf(torch::randn({D}));
+  check("layer_norm", f32({x, g, b}), {x, g, b},
+        ref::layerNorm(x, g, b, 1e-5));
+}
+
+TEST_F(Gradients, Project) {
+  torch::Tensor x = leaf(torch::randn({3, 45, 70}));
+  torch::Tensor w = leaf(torch::randn({70, 130})),
+                b = leaf(torch::randn({130}));
+  check("project", f32({x, w, b}), {x, w, b}, ref::project(x, w, b));
+}
+
+TEST_F(Gradients, ProjectWithoutBias) {
+  torch::Tensor x = leaf(torch::randn({7, D})), w = leaf(torch::randn({D, 10}));
+  check("project_no_bias", f32({x, w}), {x, w}, ref::project(x, w));
+}
+
+TEST_F(Gradients, Gelu) {
+  torch::Tensor x = leaf(3 * torch::randn({B, N, D}));
+  check("gelu", f32({x}), {x}, ref::gelu(x));
+}
+
+TEST_F(Gradients, GeluApproximate) {
+  torch::Tensor x = leaf(3 * torch::randn({B, N, D}));
+  check("gelu_approximate", f32({x}), {x}, ref::gelu(x, true));
+}
+
+TEST_F(Gradients, DropoutRegeneratesItsMask) {
+  torch::Tensor x = leaf(torch::randn({B, N, D}));
+  int64_t seed = static_cast<int64_t>(freshSeed() >> 1);
+  torch::Tensor keep = torch::zeros({B, N, D}, torch::kFloat64);
+  auto acc = keep.accessor<double, 3>();
+  for (int64_t i = 0; i < B * N * D; ++i)
+    acc[i / (N * D)][(i / D) % N][i % D] =
+        ::attn::dropoutKeep(seed, 7, i, 0.25);
+  std::vector<torch::Tensor> args = f32({x});
+  args.push_back(torch::tensor({seed}));
+  check("dropout", args, {x}, x * keep / 0.75);
+}
+
+TEST_F(Gradients, Pool) {
+  torch::Tensor x = leaf(torch::randn({B, N, D}));
+  check("pool_cls", f32({x}), {x}, x.index({Slice(), 0}));
+}
+
+TEST_F(Gradients, PoolMeanOverLengths) {
+  torch::Tensor x = leaf(torch::randn({B, N, D}));
+  torch::Tensor mean =
+      torch::stack({x[0].index({Slice(0, kLengths[0])}).mean(0),
+                    x[1].index({Slice(0, kLengths[1])}).mean(0)});
+  std::vector<torch::Tensor> args = f32({x});
+  args.push_back(lengthsTensor());
+  check("pool_mean", args, {x}, mean);
+}
+
+TEST_F(Gradients, CrossEntropyIgnoresNegativeLabels) {
+  torch::Tensor x = leaf(2 * torch::randn({5, 10}));
+  torch::Tensor l = torch::tensor({3, 0, -1, 9, 5}).to(torch::kInt32);
+  std::vector<torch::Tensor> args = f32({x});
+  args.push_back(l);
+  check("cross_entropy", args, {x}, ref::crossEntropy(x, l));
+}
+
+TEST_F(Gradients, CotangentsThatMeetAreAdded) {
+  torch::Tensor x = leaf(torch::randn({B, N, D}));
+  check("shared_operand", f32({x}), {x}, ref::gelu(x) + x);
+}
+
+//===----------------------------------------------------------------------===//
+// A whole model
+//===----------------------------------------------------------------------===//
+
+struct ModelParams {
+  std::vector<torch::Tensor> leaves; // float64, in the function's order
+};
+
+ModelParams modelParams() {
+  std::vector<std::vector<int64_t>> shapes{{V, D}, {64, D}, {D},  {D},
+                                           {D, 48}, {48},   {48, D}, {D},
+                                           {D, 10}, {10}};
+  ModelParams p;
+  for (auto &shape : shapes)
+    p.leaves.push_back(leaf(torch::randn(shape) * 0.5));
+  return p;
+}
+
+/// The model in float64 with the same dropout mask.
+torch::Tensor modelLoss(const std::vector<torch::Tensor> &p,
+                        const torch::Tensor &ids, const torch::Tensor &labels,
+                        int64_t seed) {
+  torch::Tensor x = p[0].index({ids.to(torch::kLong)}) +
+                    p[1].index({Slice(0, N)});
+  x = ref::layerNorm(x, p[2], p[3], 1e-5);
+  torch::Tensor keep = torch::zeros({B, N, D}, torch::kFloat64);
+  auto acc = keep.accessor<double, 3>();
+  for (int64_t i = 0; i < B * N * D; ++i)
+    acc[i / (N * D)][(i / D) % N][i % D] = ::attn::dropoutKeep(seed, 0, i, 0.1);
+  x = x * keep / 0.9;
+  torch::Tensor r =
+      x + ref::project(ref::gelu(ref::project(x, p[4], p[5])), p[6], p[7]);
+  torch::Tensor pooled =
+      torch::stack({r[0].index({Slice(0, kLengths[0])}).mean(0),
+                    r[1].index({Slice(0, kLengths[1])}).mean(0)});
+  return ref::crossEntropy(ref::project(pooled, p[8], p[9]), labels);
+}
+
+class ModelGradients : public ::testing::Test {
+public:
+  static void SetUpTestSuite() {
+    library = compileForTarget("gradient_model", kModelModule, "--backward");
+  }
+  static void TearDownTestSuite() { library.reset(); }
+  static std::unique_ptr<attn::rt::Library> library;
+
+  void SetUp() override {
+    ATTN_SKIP_WITHOUT_TARGET();
+    uint64_t seed = freshSeed();
+    ::testing::Test::RecordProperty("seed", std::to_string(seed));
+    torch::manual_seed(seed);
+    ids = torch::randint(0, V, {B, N}).to(torch::kInt32);
+    labels = torch::randint(0, 10, {B}).to(torch::kInt32);
+    dropoutSeed = static_cast<int64_t>(freshSeed() >> 1);
+    params = modelParams();
+  }
+  std::vector<torch::Tensor> args(const std::vector<torch::Tensor> &p) {
+    std::vector<torch::Tensor> a{ids, lengthsTensor(), labels,
+                                 torch::tensor({dropoutSeed})};
+    for (const torch::Tensor &t : f32(p))
+      a.push_back(t);
+    return a;
+  }
+
+  torch::Tensor ids, labels;
+  int64_t dropoutSeed = 0;
+  ModelParams params;
+};
+std::unique_ptr<attn::rt::Library> ModelGradients::library;
+
+TEST_F(ModelGradients, MatchAutograd) {
+  ASSERT_TRUE(library);
+  torch::Tensor loss = modelLoss(params.leaves, ids, labels, dropoutSeed);
+  loss.backward();
+  std::vector<torch::Tensor> out =
+      call(*library, "model_grad", args(params.leaves));
+  ASSERT_EQ(out.size(), 2 + params.leaves.size());
+  EXPECT_LT(relativeError(out[0], loss.detach()), 1e-5);
+  for (size_t i = 0; i < params.leaves.size(); ++i) {
+    double err = relativeError(out[2 + i], params.leaves[i].grad());
+    EXPECT_LT(err, 1e-4) << "parameter " << i << ": relative error " << err;
+  }
+}
+
+TEST_F(ModelGradients, MatchFiniteDifferencesOfTheForward) {
+  ASSERT_TRUE(library);
+  std::vector<torch::Tensor> out =
+      call(*library, "model_grad", args(params.leaves));
+  // Along a few random directions u: <grad, u> against the central
+  // difference of the compiled forward, (L(p + h u) - L(p - h u)) / 2h.
+  for (int trial = 0; trial < 3; ++trial) {
+    std::vector<torch::Tensor> plus, minus;
+    double predicted = 0;
+    const double h = 1e-2;
+    for (size_t i = 0; i < params.leaves.size(); ++i) {
+      torch::Tensor p = params.leaves[i].detach();
+      torch::Tensor u = torch::randn(p.sizes(), torch::kFloat64);
+      u /= u.norm();
+      predicted += (out[2 + i].to(torch::kFloat64) * u).sum().item<double>();
+      plus.push_back(p + h * u);
+      minus.push_back(p - h * u);
+    }
+    double up = call(*library, "model", args(plus))[0].item<double>();
+    double down = call(*library, "model", args(minus))[0].item<double>();
+    double measured = (up - down) / (2 * h);
+    EXPECT_NEAR(measured, predicted, 2e-2 * std::max(1.0, std::abs(predicted)))
+        << "direction " << trial;
+  }
+}
+
+} // namespace

@@ -39,7 +39,7 @@ BENCH_SOURCES = ["tools/attn-bench/attn-bench.cpp",
 # The `gpu` label: these programs built with ATTN_TEST_GPU, each on the
 # shared sources below (test/reference/CMakeLists.txt).
 GPU_TESTS = ["SdpaReferenceTest", "LinearSsmReferenceTest",
-             "EncoderReferenceTest"]
+             "EncoderReferenceTest", "GradientReferenceTest"]
 TEST_SOURCES = ["test/reference/Harness.cpp", "test/reference/References.cpp",
                 "dialect/lib/Support/Random.cpp"]
 GTEST = "/usr/src/googletest/googletest"

@@ -7,7 +7,8 @@
 // CHECK-NOT: _grad
 // CHECK-LABEL: func.func @loss_grad(
 // CHECK-SAME: -> (tensor<f32>, tensor<2x10xf32>, tensor<2x8x16xf32> {attn.output = "grad.x"}, tensor<16x10xf32> {attn.output = "grad.w"}, tensor<10xf32> {attn.output = "grad.b"})
-// CHECK: %[[ONE:.*]] = arith.constant dense<1.000000e+00> : tensor<f32>
+// CHECK: %[[C1:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK: %[[ONE:.*]] = linalg.fill ins(%[[C1]] : f32) outs(%{{.*}} : tensor<f32>)
 // CHECK: %[[DLOGITS:.*]] = attn.cross_entropy_grad %{{.*}}, %{{.*}}, %[[ONE]]
 // CHECK: %[[WT:.*]] = linalg.transpose ins(%arg1 : tensor<16x10xf32>)
 // CHECK: %[[DPOOL:.*]] = attn.project %[[DLOGITS]], %[[WT]] : tensor<2x10xf32>, tensor<10x16xf32> -> tensor<2x16xf32>

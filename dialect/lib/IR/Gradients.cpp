@@ -93,13 +93,13 @@ LogicalResult singleResultGrad(Operation *op, ArrayRef<Value> resultGrads) {
 
 } // namespace
 
-Value mlir::attn::buildZeros(OpBuilder &b, Location loc,
-                            RankedTensorType type) {
+Value mlir::attn::buildFilled(OpBuilder &b, Location loc,
+                             RankedTensorType type, double value) {
   Value empty =
       tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
-  Value zero = arith::ConstantOp::create(
-      b, loc, b.getFloatAttr(type.getElementType(), 0.0));
-  return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+  Value scalar = arith::ConstantOp::create(
+      b, loc, b.getFloatAttr(type.getElementType(), value));
+  return linalg::FillOp::create(b, loc, scalar, empty).getResult(0);
 }
 
 Value mlir::attn::buildAdd(OpBuilder &b, Location loc, Value lhs, Value rhs) {

@@ -65,10 +65,9 @@ public:
     auto lossType = cast<RankedTensorType>(loss.getType());
     Value seed;
     if (lossType.getRank() == 0) {
-      seed = arith::ConstantOp::create(
-          b, loc,
-          DenseElementsAttr::get(
-              lossType, b.getFloatAttr(lossType.getElementType(), 1.0)));
+      // A fill, not a constant tensor: on the GPU a constant would be a
+      // global in host memory, which kernels cannot read.
+      seed = buildFilled(b, loc, lossType, 1.0);
     } else {
       // The cotangent of a non-scalar result is the caller's.
       unsigned index = fn.getNumArguments();

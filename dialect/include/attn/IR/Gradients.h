@@ -9,8 +9,13 @@ namespace mlir {
 class DialectRegistry;
 namespace attn {
 
-/// A tensor of `type` filled with zeros (tensor.empty + linalg.fill).
-Value buildZeros(OpBuilder &b, Location loc, RankedTensorType type);
+/// A tensor of `type` filled with `value` (tensor.empty + linalg.fill, so
+/// that it lives where the code runs, not in a host global).
+Value buildFilled(OpBuilder &b, Location loc, RankedTensorType type,
+                  double value);
+inline Value buildZeros(OpBuilder &b, Location loc, RankedTensorType type) {
+  return buildFilled(b, loc, type, 0.0);
+}
 
 /// a + b for two tensors of one type (linalg.add): how cotangents that meet
 /// at a value are combined.

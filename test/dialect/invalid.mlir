@@ -855,3 +855,59 @@ func.func @cross_entropy_grad_labels(%x: tensor<2x10xf32>, %l: tensor<3xi32>, %d
   %c = attn.cross_entropy_grad %x, %l, %d : tensor<2x10xf32>, tensor<3xi32>, tensor<f32>
   return
 }
+
+// -----
+
+func.func @lr_schedule_peak(%step: tensor<i64>) {
+  // expected-error @below {{peak learning rate must be positive and finite, got 0}}
+  %lr = attn.lr_schedule %step peak 0.0 total 10 decay cosine
+  return
+}
+
+// -----
+
+func.func @lr_schedule_total(%step: tensor<i64>) {
+  // expected-error @below {{total steps (10) must be at least the warmup (20)}}
+  %lr = attn.lr_schedule %step peak 1.0e-3 warmup 20 total 10 decay linear
+  return
+}
+
+// -----
+
+func.func @lr_schedule_final(%step: tensor<i64>) {
+  // expected-error @below {{final fraction must be in [0, 1], got 2}}
+  %lr = attn.lr_schedule %step peak 1.0e-3 total 10 decay linear final 2.0
+  return
+}
+
+// -----
+
+func.func @adamw_beta(%p: tensor<4xf32>, %lr: tensor<f32>, %step: tensor<i64>) {
+  // expected-error @below {{betas must be in [0, 1), got 1.000000e+00 and 9.990000e-01}}
+  %r:3 = attn.adamw %p, %p, %p, %p lr %lr step %step norm %lr {beta1 = 1.0 : f64} : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @adamw_max_norm(%p: tensor<4xf32>, %lr: tensor<f32>, %step: tensor<i64>) {
+  // expected-error @below {{max_norm must be non-negative (0: no clipping), got -1}}
+  %r:3 = attn.adamw %p, %p, %p, %p lr %lr step %step norm %lr {max_norm = -1.0 : f64} : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @adamw_bf16(%p: tensor<4xbf16>, %lr: tensor<f32>, %step: tensor<i64>) {
+  // expected-error @below {{updates f32 parameters (master weights are f32)}}
+  %r:3 = attn.adamw %p, %p, %p, %p lr %lr step %step norm %lr : tensor<4xbf16>
+  return
+}
+
+// -----
+
+func.func @global_norm_empty() {
+  // expected-error @below {{needs at least one tensor}}
+  %n = "attn.global_norm"() : () -> tensor<f32>
+  return
+}

@@ -160,3 +160,17 @@ func.func @gradient_ops(%ids: tensor<2x8xi32>, %dy: tensor<2x8x16xf32>,
   %c = attn.cross_entropy_grad %logits, %labels, %dl : tensor<2x10xf32>, tensor<2xi32>, tensor<f32>
   return
 }
+
+// CHECK-LABEL: func.func @optimizer_ops
+func.func @optimizer_ops(%step: tensor<i64>, %p: tensor<4x8xf32>, %g: tensor<4x8xf32>,
+                         %m: tensor<4x8xf32>, %v: tensor<4x8xf32>) {
+  // CHECK: attn.lr_schedule %{{.*}} peak 1.000000e-03 warmup 100 total 1000 decay  cosine final 1.000000e-01
+  %lr = attn.lr_schedule %step peak 1.0e-3 warmup 100 total 1000 decay cosine final 0.1
+  // CHECK: attn.lr_schedule %{{.*}} peak 1.000000e-03 total 1000 decay  constant{{$}}
+  %c = attn.lr_schedule %step peak 1.0e-3 total 1000 decay constant
+  // CHECK: attn.global_norm %{{.*}}, %{{.*}} : tensor<4x8xf32>, tensor<4x8xf32>
+  %n = attn.global_norm %g, %m : tensor<4x8xf32>, tensor<4x8xf32>
+  // CHECK: attn.adamw %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} lr %{{.*}} step %{{.*}} norm %{{.*}} {max_norm = 1.000000e+00 : f64} : tensor<4x8xf32>
+  %r:3 = attn.adamw %p, %g, %m, %v lr %lr step %step norm %n {max_norm = 1.0 : f64} : tensor<4x8xf32>
+  return
+}

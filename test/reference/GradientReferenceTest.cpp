@@ -4,7 +4,10 @@
 // classifier and the loss, compiled with attn-compile --backward
 // (attn-generate-backward): the gradients of f_grad against libtorch
 // autograd on the float64 references, on fresh random inputs; the model's
-// gradients also against finite differences of its compiled forward.
+// gradients also against finite differences of its compiled forward; and
+// its compiled training steps (attn-generate-train-step) against
+// torch::optim::AdamW, with gradient clipping and the same schedule, on the
+// same gradients.
 //
 // Functions whose first result is not a loss take its cotangent as their
 // last argument, so that every op is checked against y.backward(dy) with a
@@ -359,6 +362,93 @@ TEST_F(ModelGradients, MatchFiniteDifferencesOfTheForward) {
     double measured = (up - down) / (2 * h);
     EXPECT_NEAR(measured, predicted, 2e-2 * std::max(1.0, std::abs(predicted)))
         << "direction " << trial;
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Training steps: forward, backward and AdamW in one compiled call
+//===----------------------------------------------------------------------===//
+
+constexpr double kPeak = 0.01, kWeightDecay = 0.1, kMaxNorm = 0.5;
+constexpr int64_t kWarmup = 2, kTotal = 6;
+
+/// lr_schedule's definition: linear warmup, then cosine to 0 at kTotal.
+double scheduledLr(int64_t t) {
+  if (t <= kWarmup)
+    return kPeak * t / kWarmup;
+  double p = std::min(1.0, double(t - kWarmup) / (kTotal - kWarmup));
+  return kPeak * 0.5 * (1 + std::cos(M_PI * p));
+}
+
+class TrainSteps : public ModelGradients {
+public:
+  static void SetUpTestSuite() {
+    library = compileForTarget(
+        "train_step_model", kModelModule,
+        "--train --optimizer=\"lr=0.01 warmup=2 total-steps=6 decay=cosine "
+        "weight-decay=0.1 max-grad-norm=0.5\"");
+  }
+  static void TearDownTestSuite() { library.reset(); }
+  static std::unique_ptr<attn::rt::Library> library;
+};
+std::unique_ptr<attn::rt::Library> TrainSteps::library;
+
+TEST_F(TrainSteps, MatchTorchAdamWOnTheSameGradients) {
+  ASSERT_TRUE(library);
+  size_t numParams = params.leaves.size();
+  // attn's state: parameters, moments (zeros), steps taken (0).
+  std::vector<torch::Tensor> state = f32(params.leaves);
+  for (int i = 0; i < 2; ++i)
+    for (const torch::Tensor &p : params.leaves)
+      state.push_back(torch::zeros(p.sizes(), torch::kFloat32));
+  state.push_back(torch::zeros({}, torch::kInt64));
+
+  // torch follows attn's trajectory: at every step its parameters are
+  // attn's and its gradients attn's (model_grad's, checked against autograd
+  // above), so that only the optimizer is compared -- clipping, the
+  // schedule, AdamW's moments and bias corrections -- not f32 against
+  // float64 training, which drift apart.
+  torch::optim::AdamW adamw(params.leaves, torch::optim::AdamWOptions(kPeak)
+                                               .betas({0.9, 0.999})
+                                               .eps(1e-8)
+                                               .weight_decay(kWeightDecay));
+  std::vector<torch::Tensor> inputs{ids, lengthsTensor(), labels,
+                                    torch::tensor({dropoutSeed})};
+  for (int64_t t = 1; t <= 5; ++t) {
+    std::vector<torch::Tensor> gradArgs = inputs;
+    gradArgs.insert(gradArgs.end(), state.begin(), state.begin() + numParams);
+    std::vector<torch::Tensor> grads = call(*library, "model_grad", gradArgs);
+    ASSERT_EQ(grads.size(), 2 + numParams);
+
+    std::vector<torch::Tensor> stepArgs = inputs;
+    stepArgs.insert(stepArgs.end(), state.begin(), state.end());
+    std::vector<torch::Tensor> out =
+        call(*library, "model_train_step", stepArgs);
+    ASSERT_EQ(out.size(), 4 + 3 * numParams + 1);
+
+    {
+      torch::NoGradGuard noGrad;
+      for (size_t i = 0; i < numParams; ++i)
+        params.leaves[i].copy_(state[i]);
+    }
+    for (size_t i = 0; i < numParams; ++i)
+      params.leaves[i].mutable_grad() = grads[2 + i].to(torch::kFloat64);
+    double norm = torch::nn::utils::clip_grad_norm_(params.leaves, kMaxNorm);
+    static_cast<torch::optim::AdamWOptions &>(
+        adamw.param_groups()[0].options())
+        .lr(scheduledLr(t));
+    adamw.step();
+
+    EXPECT_LT(relativeError(out[0], grads[0]), 1e-6) << "step " << t;
+    EXPECT_NEAR(out[2].item<double>(), norm, 1e-5 * norm) << "step " << t;
+    EXPECT_NEAR(out[3].item<double>(), scheduledLr(t), 1e-8) << "step " << t;
+    EXPECT_EQ(out.back().item<int64_t>(), t);
+    for (size_t i = 0; i < numParams; ++i) {
+      double err = relativeError(out[4 + i], params.leaves[i].detach());
+      EXPECT_LT(err, 1e-5) << "step " << t << " parameter " << i
+                           << ": relative error " << err;
+    }
+    state.assign(out.begin() + 4, out.end());
   }
 }
 

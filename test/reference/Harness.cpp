@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -175,9 +177,15 @@ std::vector<torch::Tensor> call(const rt::Library &lib,
   }
   std::vector<torch::Tensor> results;
   for (const rt::TensorSpec &r : sig->results) {
-    torch::Tensor t =
-        torch::full(r.shape, std::nan(""),
-                    torch::TensorOptions().dtype(scalarTypeOf(r.dtype)));
+    // A result the function never writes shows: NaN, or the most negative
+    // integer for integer results.
+    torch::ScalarType type = scalarTypeOf(r.dtype);
+    torch::Tensor t = torch::full(
+        r.shape,
+        torch::isIntegralType(type, /*includeBool=*/false)
+            ? torch::Scalar(std::numeric_limits<int32_t>::min())
+            : torch::Scalar(std::nan("")),
+        torch::TensorOptions().dtype(type));
     results.push_back(t);
     out.push_back({r.dtype, r.shape, t.data_ptr()});
   }

@@ -11,6 +11,11 @@
 //
 // With --backward, each function returning a loss also gets f_grad
 // (attn-generate-backward): f's results, then one gradient per parameter.
+// With --train, also f_train_step (attn-generate-train-step): its state
+// arguments (`state`: moments m.<param>, v.<param>, the step counter) come
+// after the parameters; its results are f's, grad_norm, lr, then the
+// updated parameters (param.<name>), moments and step, which the caller
+// passes back in at the next step (docs/training.md).
 //
 //   void f(...)                      the function itself: each tensor
 //                                    argument and result (results last, as
@@ -26,7 +31,7 @@
 //   attn-signature 1
 //   function <name>
 //   target <cpu|gpu>
-//   arg <input|param> <name> <dtype> <shape> [<init>]
+//   arg <input|param|state> <name> <dtype> <shape> [<init>]
 //   result <name> <dtype> <shape>
 // where <shape> is [d0,d1,...] ([] for a 0-d tensor) or "scalar", and
 // <init> a parameter's initialisation (attn.init).
@@ -45,6 +50,7 @@
 #include "mlir/InitAllExtensions.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
@@ -114,6 +120,16 @@ cl::opt<bool> backward(
     cl::desc("Also export each loss function's gradient function f_grad "
              "(attn-expand-layers, then attn-generate-backward)"),
     cl::init(false));
+cl::opt<bool> train(
+    "train",
+    cl::desc("Also export each loss function's training step f_train_step "
+             "(--backward, then attn-generate-train-step: AdamW)"),
+    cl::init(false));
+cl::opt<std::string> optimizer(
+    "optimizer",
+    cl::desc("Options of attn-generate-train-step, e.g. \"lr=3e-4 "
+             "warmup=100 total-steps=5000 decay=cosine\""),
+    cl::init(""));
 cl::opt<bool> noParallel("no-parallel",
                          cl::desc("Do not use OpenMP for tile loops"),
                          cl::init(false));
@@ -191,12 +207,14 @@ FailureOr<std::vector<Signature>> collectSignatures(mlir::ModuleOp module) {
         return failure();
       }
       auto param = fn.getArgAttrOfType<mlir::StringAttr>(i, "attn.param");
+      auto state = fn.getArgAttrOfType<mlir::StringAttr>(i, "attn.state");
       auto input = fn.getArgAttrOfType<mlir::StringAttr>(i, "attn.input");
       auto init = fn.getArgAttrOfType<mlir::StringAttr>(i, "attn.init");
-      os << "arg " << (param ? "param " : "input ")
-         << (param   ? param.str()
-             : input ? input.str()
-                     : "arg" + std::to_string(i))
+      os << "arg "
+         << (param   ? "param " + param.str()
+             : state ? "state " + state.str()
+             : input ? "input " + input.str()
+                     : "input arg" + std::to_string(i))
          << " " << d;
       if (init)
         os << " " << init.str();
@@ -290,6 +308,7 @@ int main(int argc, char **argv) {
     return fail("--target=" + target +
                 " is not supported (supported: cpu, "
                 "gpu)");
+  mlir::attn::registerAttnPasses();
   InitializeNativeTarget();
   InitializeNativeTargetAsmPrinter();
 
@@ -323,10 +342,17 @@ int main(int argc, char **argv) {
       mlir::parseSourceFile<mlir::ModuleOp>(inputFile, sourceMgr, &context);
   if (!module)
     return fail("cannot parse " + inputFile);
-  if (backward) {
+  if (backward || train) {
+    std::string pipeline = "func.func(attn-expand-layers),"
+                           "attn-generate-backward";
+    if (train)
+      pipeline += ",attn-generate-train-step{" + optimizer + "}";
     mlir::PassManager reverse(&context);
-    reverse.addNestedPass<mlir::func::FuncOp>(mlir::attn::createExpandLayers());
-    reverse.addPass(mlir::attn::createGenerateBackward());
+    std::string parseErrors;
+    llvm::raw_string_ostream errs(parseErrors);
+    if (failed(mlir::parsePassPipeline(pipeline, reverse, errs)))
+      return fail("bad --optimizer options '" + optimizer + "': " +
+                  parseErrors);
     if (failed(reverse.run(*module)))
       return fail("differentiating " + inputFile + " failed");
   }

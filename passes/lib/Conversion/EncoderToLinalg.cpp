@@ -725,6 +725,134 @@ Value lowerCrossEntropyGrad(LinalgEmitter &e, CrossEntropyGradOp op) {
       })[0];
 }
 
+//===----------------------------------------------------------------------===//
+// Optimizer ops
+//===----------------------------------------------------------------------===//
+
+Value lowerLrSchedule(LinalgEmitter &e, LrScheduleOp op) {
+  MLIRContext *ctx = e.b.getContext();
+  AffineMap none = AffineMap::get(0, 0, {}, ctx);
+  double peak = op.getPeak().convertToDouble();
+  double warmup = double(op.getWarmup()), total = double(op.getTotal());
+  double final = peak * op.getFinal().convertToDouble();
+  DecayKind decay = op.getDecay();
+  return e.generic(
+      op.getStep(), e.empty({}, e.f32()), {none, none}, {},
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value t = arith::SIToFPOp::create(b, l, b.getF32Type(), a[0]);
+        Value rising = arith::MulFOp::create(b, l, fcst(b, l, peak / warmup),
+                                             t);
+        Value progress = arith::DivFOp::create(
+            b, l, arith::SubFOp::create(b, l, t, fcst(b, l, warmup)),
+            fcst(b, l, std::max(total - warmup, 1.0)));
+        progress = arith::MinimumFOp::create(
+            b, l, arith::MaximumFOp::create(b, l, progress, fcst(b, l, 0.0)),
+            fcst(b, l, 1.0));
+        Value falling = fcst(b, l, peak);
+        if (decay == DecayKind::linear) {
+          falling = arith::AddFOp::create(
+              b, l, fcst(b, l, peak),
+              arith::MulFOp::create(b, l, fcst(b, l, final - peak),
+                                    progress));
+        } else if (decay == DecayKind::cosine) {
+          Value c = math::CosOp::create(
+              b, l, arith::MulFOp::create(b, l, fcst(b, l, M_PI), progress));
+          Value w = arith::MulFOp::create(
+              b, l, fcst(b, l, 0.5), arith::AddFOp::create(b, l, fcst(b, l, 1.0), c));
+          falling = arith::AddFOp::create(
+              b, l, fcst(b, l, final),
+              arith::MulFOp::create(b, l, fcst(b, l, peak - final), w));
+        }
+        Value warming = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OLE,
+                                              t, fcst(b, l, warmup));
+        return {arith::SelectOp::create(b, l, warming, rising, falling)};
+      })[0];
+}
+
+Value lowerGlobalNorm(LinalgEmitter &e, GlobalNormOp op) {
+  MLIRContext *ctx = e.b.getContext();
+  Value sum = e.filled({}, e.f32(), 0.0);
+  for (Value x : op.getInputs()) {
+    unsigned rank = typeOf(x).getRank();
+    SmallVector<utils::IteratorType> its(rank, utils::IteratorType::reduction);
+    sum = e.generic(
+        x, sum, {e.identity(rank), AffineMap::get(rank, 0, {}, ctx)}, its,
+        [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+          Value v = toF32(b, l, a[0]);
+          return {arith::AddFOp::create(b, l, a[1],
+                                        arith::MulFOp::create(b, l, v, v))};
+        })[0];
+  }
+  AffineMap none = AffineMap::get(0, 0, {}, ctx);
+  return e.generic(
+      sum, e.empty({}, e.f32()), {none, none}, {},
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        return {math::SqrtOp::create(b, l, a[0])};
+      })[0];
+}
+
+SmallVector<Value> lowerAdamW(LinalgEmitter &e, AdamWOp op) {
+  auto type = typeOf(op.getParam());
+  unsigned rank = type.getRank();
+  AffineMap all = e.identity(rank);
+  AffineMap scalar = AffineMap::get(rank, 0, {}, e.b.getContext());
+  double beta1 = op.getBeta1().convertToDouble(),
+         beta2 = op.getBeta2().convertToDouble(),
+         eps = op.getEpsilon().convertToDouble(),
+         decay = op.getWeightDecay().convertToDouble(),
+         maxNorm = op.getMaxNorm().convertToDouble();
+  SmallVector<Value> outs;
+  for (int i = 0; i < 3; ++i)
+    outs.push_back(e.empty(type.getShape(), type.getElementType()));
+  ValueRange results = e.generic(
+      ValueRange{op.getParam(), op.getGrad(), op.getFirstMoment(),
+                 op.getSecondMoment(), op.getLr(), op.getStep(), op.getNorm()},
+      outs, {all, all, all, all, scalar, scalar, scalar, all, all, all},
+      e.iterators(rank, false),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value one = fcst(b, l, 1.0);
+        Value g = a[1];
+        if (maxNorm > 0) {
+          Value c = arith::DivFOp::create(
+              b, l, fcst(b, l, maxNorm),
+              arith::AddFOp::create(b, l, a[6], fcst(b, l, 1e-6)));
+          g = arith::MulFOp::create(b, l, g,
+                                    arith::MinimumFOp::create(b, l, c, one));
+        }
+        Value lr = a[4];
+        Value t = arith::SIToFPOp::create(b, l, b.getF32Type(), a[5]);
+        // 1 - beta^t as 1 - exp(t ln beta).
+        auto correction = [&](double beta) -> Value {
+          if (beta == 0.0)
+            return one;
+          Value power = math::ExpOp::create(
+              b, l, arith::MulFOp::create(b, l, t, fcst(b, l, std::log(beta))));
+          return arith::SubFOp::create(b, l, one, power);
+        };
+        Value p = arith::MulFOp::create(
+            b, l, a[0],
+            arith::SubFOp::create(
+                b, l, one, arith::MulFOp::create(b, l, lr, fcst(b, l, decay))));
+        Value m = arith::AddFOp::create(
+            b, l, arith::MulFOp::create(b, l, fcst(b, l, beta1), a[2]),
+            arith::MulFOp::create(b, l, fcst(b, l, 1 - beta1), g));
+        Value v = arith::AddFOp::create(
+            b, l, arith::MulFOp::create(b, l, fcst(b, l, beta2), a[3]),
+            arith::MulFOp::create(b, l, fcst(b, l, 1 - beta2),
+                                  arith::MulFOp::create(b, l, g, g)));
+        Value mHat = arith::DivFOp::create(b, l, m, correction(beta1));
+        Value vHat = arith::DivFOp::create(b, l, v, correction(beta2));
+        Value denom = arith::AddFOp::create(b, l, math::SqrtOp::create(b, l, vHat),
+                                            fcst(b, l, eps));
+        p = arith::SubFOp::create(
+            b, l, p,
+            arith::MulFOp::create(b, l, lr,
+                                  arith::DivFOp::create(b, l, mHat, denom)));
+        return {p, m, v};
+      });
+  return {results[0], results[1], results[2]};
+}
+
 struct ConvertEncoderToLinalgPass
     : public mlir::attn::impl::ConvertEncoderToLinalgBase<
           ConvertEncoderToLinalgPass> {
@@ -733,8 +861,8 @@ struct ConvertEncoderToLinalgPass
     getOperation().walk([&](Operation *op) {
       if (isa<EmbeddingOp, AddPositionsOp, LayerNormOp, ProjectOp, GeluOp,
               DropoutOp, PoolOp, CrossEntropyOp, EmbeddingGradOp,
-              LayerNormGradOp, GeluGradOp, PoolGradOp, CrossEntropyGradOp>(
-              op))
+              LayerNormGradOp, GeluGradOp, PoolGradOp, CrossEntropyGradOp,
+              LrScheduleOp, GlobalNormOp, AdamWOp>(op))
         ops.push_back(op);
     });
     for (Operation *op : ops) {
@@ -768,7 +896,14 @@ struct ConvertEncoderToLinalgPass
               .Case([&](PoolGradOp o) { return Results{lowerPoolGrad(e, o)}; })
               .Case([&](CrossEntropyGradOp o) {
                 return Results{lowerCrossEntropyGrad(e, o)};
-              });
+              })
+              .Case([&](LrScheduleOp o) {
+                return Results{lowerLrSchedule(e, o)};
+              })
+              .Case([&](GlobalNormOp o) {
+                return Results{lowerGlobalNorm(e, o)};
+              })
+              .Case([&](AdamWOp o) { return lowerAdamW(e, o); });
       op->replaceAllUsesWith(results);
       op->erase();
     }

@@ -213,7 +213,8 @@ struct GenerateBackwardPass
     if (!function.empty()) {
       auto fn = module.lookupSymbol<func::FuncOp>(function);
       if (!fn) {
-        module.emitError() << "attn-generate-backward: no function named '"
+        emitError(module.getLoc())
+            << "attn-generate-backward: no function named '"
                            << function << "'";
         return signalPassFailure();
       }
@@ -247,6 +248,8 @@ struct GenerateBackwardPass
       }
       auto grad = fn.clone();
       grad.setName(name);
+      // attn-generate-train-step finds gradient functions by this.
+      grad->setAttr("attn.gradient_of", FlatSymbolRefAttr::get(fn));
       symbols.insert(grad, std::next(Block::iterator(fn)));
       if (failed(Differentiator(grad).run()))
         return signalPassFailure();

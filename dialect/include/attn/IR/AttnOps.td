@@ -7,6 +7,7 @@ include "attn/IR/AttnFeatureMapOps.td"
 include "attn/IR/AttnKernelOps.td"
 include "attn/IR/AttnEncoderOps.td"
 include "attn/IR/AttnGradientOps.td"
+include "attn/IR/AttnOptimizerOps.td"
 include "attn/IR/AttnLayerOps.td"
 include "attn/IR/AttnTileOps.td"
 

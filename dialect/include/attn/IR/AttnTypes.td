@@ -72,6 +72,15 @@ def Attn_PoolKind : I32EnumAttr<"PoolKind", "how a sequence is pooled", [
 }
 def Attn_PoolKindAttr : EnumAttr<Attn_Dialect, Attn_PoolKind, "pool_kind">;
 
+def Attn_DecayKind : I32EnumAttr<"DecayKind",
+    "how the learning rate falls after its warmup", [
+    I32EnumAttrCase<"constant", 0>, I32EnumAttrCase<"linear", 1>,
+    I32EnumAttrCase<"cosine", 2>]> {
+  let cppNamespace = "::mlir::attn";
+  let genSpecializedAttr = 0;
+}
+def Attn_DecayKindAttr : EnumAttr<Attn_Dialect, Attn_DecayKind, "decay_kind">;
+
 def Attn_FeatureMapKind : I32EnumAttr<"FeatureMapKind",
     "feature map of a linear-attention layer", [
     I32EnumAttrCase<"elu_plus_one", 0>, I32EnumAttrCase<"relu", 1>,

@@ -28,7 +28,8 @@ def GenerateBackward : Pass<"attn-generate-backward", "ModuleOp"> {
     result with respect to every parameter, in argument order (result
     attribute `attn.output = "grad.<param>"`). A first result that is not a
     0-d tensor is differentiated against a cotangent passed as one more,
-    last, argument (`attn.input = "grad.<result>"`).
+    last, argument (`attn.input = "grad.<result>"`). `@<name>_grad`
+    carries `attn.gradient_of = @<name>`.
 
     The function is differentiated at the level of attn primitives (run
     attn-expand-layers first). Only values that depend on a parameter and
@@ -41,6 +42,48 @@ def GenerateBackward : Pass<"attn-generate-backward", "ModuleOp"> {
     Option<"function", "function", "std::string", /*default=*/"\"\"",
            "Only this function (default: every public function that returns "
            "a float tensor first and has parameters)">,
+  ];
+  let dependentDialects = ["::mlir::attn::AttnDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def GenerateTrainStep : Pass<"attn-generate-train-step", "ModuleOp"> {
+  let summary = "Builds a training step (forward, backward, AdamW) from a "
+                "gradient function";
+  let description = [{
+    For each gradient function `@<f>_grad` of a loss (attn-generate-backward
+    marks them with `attn.gradient_of`), adds `@<f>_train_step`: its
+    arguments, then the optimizer state -- for every parameter its first
+    and second moments (`attn.state = "m.<param>"`, `"v.<param>"`) -- and
+    the step counter (tensor<i64>, `attn.state = "step"`, steps taken so
+    far); its results are f's, then the gradients' global norm
+    (`grad_norm`, before clipping) and the learning rate used (`lr`), then
+    the updated state: every parameter (`attn.output = "param.<name>"`),
+    its moments and the step counter, in that order. The update is AdamW
+    (attn.adamw) after clipping by global norm, at the rate attn.lr_schedule
+    gives the new step. The step is functional: the runtime keeps two sets
+    of state buffers and swaps them after each call.
+  }];
+  let options = [
+    Option<"lr", "lr", "double", /*default=*/"1e-3", "Peak learning rate">,
+    Option<"warmup", "warmup", "int64_t", /*default=*/"0",
+           "Steps of linear warmup">,
+    Option<"totalSteps", "total-steps", "int64_t", /*default=*/"10000",
+           "Steps of the whole schedule (the decay ends there)">,
+    Option<"decay", "decay", "std::string", /*default=*/"\"cosine\"",
+           "Decay after the warmup: cosine, linear or constant">,
+    Option<"finalFraction", "final-lr", "double", /*default=*/"0.0",
+           "Learning rate at the end of the decay, as a fraction of the peak">,
+    Option<"beta1", "beta1", "double", /*default=*/"0.9", "AdamW beta1">,
+    Option<"beta2", "beta2", "double", /*default=*/"0.999", "AdamW beta2">,
+    Option<"epsilon", "epsilon", "double", /*default=*/"1e-8",
+           "AdamW epsilon">,
+    Option<"weightDecay", "weight-decay", "double", /*default=*/"0.01",
+           "Decoupled weight decay">,
+    Option<"maxGradNorm", "max-grad-norm", "double", /*default=*/"1.0",
+           "Clip gradients to this global norm (0: no clipping)">,
   ];
   let dependentDialects = ["::mlir::attn::AttnDialect",
                            "::mlir::arith::ArithDialect",

@@ -1,0 +1,180 @@
+//===- GenerateTrainStep.cpp - forward, backward and AdamW in one function -===//
+//
+//   f_grad(inputs, params) -> (loss, others..., dparams...)
+// becomes
+//   f_train_step(inputs, params, m..., v..., step)
+//     -> (loss, others..., grad_norm, lr, params'..., m'..., v'..., step')
+// with step' = step + 1, lr = lr_schedule(step'), grad_norm the global norm
+// of the gradients and (p', m', v') = adamw(p, dp, m, v, lr, step',
+// grad_norm) for every parameter.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/IR/Gradients.h"
+#include "attn/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/SymbolTable.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_GENERATETRAINSTEP
+#include "attn/Transforms/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+struct GenerateTrainStepPass
+    : public mlir::attn::impl::GenerateTrainStepBase<GenerateTrainStepPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    std::optional<DecayKind> decayKind = symbolizeDecayKind(decay);
+    if (!decayKind) {
+      // On the location, not the op: the message is about an option.
+      emitError(module.getLoc()) << "attn-generate-train-step: decay '" << decay
+                         << "' is not one of constant, linear, cosine";
+      return signalPassFailure();
+    }
+    SmallVector<func::FuncOp> gradients;
+    for (auto fn : module.getOps<func::FuncOp>())
+      if (fn->hasAttr("attn.gradient_of"))
+        gradients.push_back(fn);
+    SymbolTable symbols(module);
+    for (func::FuncOp grad : gradients) {
+      auto forward = symbols.lookup<func::FuncOp>(
+          grad->getAttrOfType<FlatSymbolRefAttr>("attn.gradient_of")
+              .getValue());
+      if (!forward) {
+        grad.emitOpError("is the gradient of a function that is gone");
+        return signalPassFailure();
+      }
+      std::string name = (forward.getName() + "_train_step").str();
+      if (symbols.lookup(name)) {
+        grad.emitOpError() << "cannot get a training step: '@" << name
+                           << "' exists already";
+        return signalPassFailure();
+      }
+      if (forward.getNumArguments() != grad.getNumArguments()) {
+        grad.emitOpError("differentiates a result that is not a loss (it "
+                         "takes a cotangent): no training step for it");
+        return signalPassFailure();
+      }
+      auto step = grad.clone();
+      step.setName(name);
+      step->removeAttr("attn.gradient_of");
+      symbols.insert(step, std::next(Block::iterator(grad)));
+      if (failed(build(step, forward.getNumResults(), *decayKind)))
+        return signalPassFailure();
+    }
+  }
+
+  LogicalResult build(func::FuncOp fn, unsigned numForwardResults,
+                      DecayKind decayKind) {
+    Block &body = fn.front();
+    auto ret = cast<func::ReturnOp>(body.getTerminator());
+    OpBuilder b(ret);
+    Location loc = ret.getLoc();
+    MLIRContext *ctx = &getContext();
+
+    SmallVector<BlockArgument> params;
+    SmallVector<StringAttr> names;
+    for (BlockArgument arg : fn.getArguments())
+      if (auto name = fn.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                      "attn.param")) {
+        params.push_back(arg);
+        names.push_back(name);
+      }
+    auto named = [&](StringRef key, const Twine &value) {
+      return b.getDictionaryAttr(
+          b.getNamedAttr(key, b.getStringAttr(value.str())));
+    };
+    for (auto [param, name] : llvm::zip(params, names)) {
+      if (!cast<RankedTensorType>(param.getType()).getElementType().isF32())
+        return fn.emitOpError() << "parameter '" << name.getValue()
+                                << "' is not f32: AdamW keeps f32 master "
+                                   "weights";
+    }
+    // The optimizer state after the existing arguments.
+    auto appendArg = [&](Type type, DictionaryAttr attrs) -> Value {
+      unsigned index = fn.getNumArguments();
+      if (failed(fn.insertArgument(index, type, attrs, loc)))
+        return {};
+      return fn.getArgument(index);
+    };
+    SmallVector<Value> firstMoments, secondMoments;
+    for (auto [param, name] : llvm::zip(params, names))
+      firstMoments.push_back(appendArg(
+          param.getType(), named("attn.state", "m." + name.getValue())));
+    for (auto [param, name] : llvm::zip(params, names))
+      secondMoments.push_back(appendArg(
+          param.getType(), named("attn.state", "v." + name.getValue())));
+    auto stepType = RankedTensorType::get({}, b.getI64Type());
+    Value stepsTaken = appendArg(stepType, named("attn.state", "step"));
+
+    // step' = step + 1
+    AffineMap none = AffineMap::get(0, 0, {}, ctx);
+    Value newStep =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{stepType}, ValueRange{stepsTaken},
+            ValueRange{tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{},
+                                               b.getI64Type())},
+            ArrayRef<AffineMap>{none, none},
+            ArrayRef<utils::IteratorType>{},
+            [](OpBuilder &nb, Location l, ValueRange a) {
+              Value one =
+                  arith::ConstantOp::create(nb, l, nb.getI64IntegerAttr(1));
+              linalg::YieldOp::create(
+                  nb, l, ValueRange{arith::AddIOp::create(nb, l, a[0], one)});
+            })
+            .getResult(0);
+    Value lr = LrScheduleOp::create(
+        b, loc, newStep, b.getF64FloatAttr(this->lr),
+        b.getI64IntegerAttr(warmup), b.getI64IntegerAttr(totalSteps),
+        DecayKindAttr::get(ctx, decayKind), b.getF64FloatAttr(finalFraction));
+    SmallVector<Value> grads(ret.getOperands().drop_front(numForwardResults));
+    Value norm = GlobalNormOp::create(b, loc, grads);
+
+    SmallVector<Value> newParams, newFirst, newSecond;
+    for (auto [i, param] : llvm::enumerate(params)) {
+      auto update = AdamWOp::create(
+          b, loc, param, grads[i], firstMoments[i], secondMoments[i], lr,
+          newStep, norm, b.getF64FloatAttr(beta1), b.getF64FloatAttr(beta2),
+          b.getF64FloatAttr(epsilon), b.getF64FloatAttr(weightDecay),
+          b.getF64FloatAttr(maxGradNorm));
+      newParams.push_back(update.getNewParam());
+      newFirst.push_back(update.getNewFirstMoment());
+      newSecond.push_back(update.getNewSecondMoment());
+    }
+
+    SmallVector<Value> results(ret.getOperands().take_front(numForwardResults));
+    SmallVector<DictionaryAttr> attrs;
+    for (unsigned i = 0; i < numForwardResults; ++i)
+      attrs.push_back(fn.getResultAttrDict(i) ? fn.getResultAttrDict(i)
+                                              : b.getDictionaryAttr({}));
+    auto add = [&](Value v, const Twine &output) {
+      results.push_back(v);
+      attrs.push_back(named("attn.output", output));
+    };
+    add(norm, "grad_norm");
+    add(lr, "lr");
+    for (auto [v, name] : llvm::zip(newParams, names))
+      add(v, "param." + name.getValue());
+    for (auto [v, name] : llvm::zip(newFirst, names))
+      add(v, "m." + name.getValue());
+    for (auto [v, name] : llvm::zip(newSecond, names))
+      add(v, "v." + name.getValue());
+    add(newStep, "step");
+    func::ReturnOp::create(b, loc, results);
+    ret.erase();
+    fn.setType(FunctionType::get(ctx, fn.getArgumentTypes(),
+                                 ValueRange(results).getTypes()));
+    fn.setAllResultAttrs(attrs);
+    return success();
+  }
+};
+
+} // namespace

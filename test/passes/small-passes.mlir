@@ -1,6 +1,7 @@
 // RUN: attn-opt %s --split-input-file --attn-approximate-math | FileCheck %s --check-prefix=MATH
 // RUN: attn-opt %s --split-input-file --attn-expand-memref-copies | FileCheck %s --check-prefix=COPY
 // RUN: attn-opt %s --split-input-file --attn-inline-alloca-scopes | FileCheck %s --check-prefix=SCOPE
+// RUN: attn-opt %s --split-input-file --attn-strip-dropout | FileCheck %s --check-prefix=DROP
 
 // MATH-LABEL: func.func @exp
 // MATH-NOT: math.exp
@@ -34,4 +35,16 @@ func.func @scope(%n: index) {
     memref.alloca_scope.return
   }
   return
+}
+
+// -----
+
+// DROP-LABEL: func.func @dropout
+// DROP-NOT: attn.dropout
+// DROP: attn.layer.full %{{.*}} seed %{{.*}} params({{.*}}) {dropout = 0.000000e+00 : f64, heads = 2 : i64}
+// DROP: return %arg0
+func.func @dropout(%x: tensor<2x8x16xf32>, %seed: i64, %w: tensor<16x16xf32>, %b: tensor<16xf32>, %w1: tensor<16x32xf32>, %b1: tensor<32xf32>, %w2: tensor<32x16xf32>) -> (tensor<2x8x16xf32>, tensor<2x8x16xf32>) {
+  %y = attn.dropout %x, %seed rate 0.5 : tensor<2x8x16xf32>
+  %z = attn.layer.full %y seed %seed params(%w, %b, %w, %b, %w, %b, %w, %b, %b, %b, %w1, %b1, %w2, %b, %b, %b) {heads = 2, dropout = 0.1} : tensor<2x8x16xf32>, params(tensor<16x16xf32>, tensor<16xf32>, tensor<16x16xf32>, tensor<16xf32>, tensor<16x16xf32>, tensor<16xf32>, tensor<16x16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16x32xf32>, tensor<32xf32>, tensor<32x16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16xf32>)
+  return %y, %z : tensor<2x8x16xf32>, tensor<2x8x16xf32>
 }

@@ -130,6 +130,11 @@ cl::opt<std::string> optimizer(
     cl::desc("Options of attn-generate-train-step, e.g. \"lr=3e-4 "
              "warmup=100 total-steps=5000 decay=cosine\""),
     cl::init(""));
+cl::opt<bool> noDropout(
+    "no-dropout",
+    cl::desc("Compile the model in evaluation mode, without dropout "
+             "(attn-strip-dropout)"),
+    cl::init(false));
 cl::opt<bool> noParallel("no-parallel",
                          cl::desc("Do not use OpenMP for tile loops"),
                          cl::init(false));
@@ -342,9 +347,13 @@ int main(int argc, char **argv) {
       mlir::parseSourceFile<mlir::ModuleOp>(inputFile, sourceMgr, &context);
   if (!module)
     return fail("cannot parse " + inputFile);
-  if (backward || train) {
-    std::string pipeline = "func.func(attn-expand-layers),"
-                           "attn-generate-backward";
+  if (backward || train || noDropout) {
+    std::string pipeline = "func.func(attn-expand-layers";
+    if (noDropout)
+      pipeline += ",attn-strip-dropout";
+    pipeline += ")";
+    if (backward || train)
+      pipeline += ",attn-generate-backward";
     if (train)
       pipeline += ",attn-generate-train-step{" + optimizer + "}";
     mlir::PassManager reverse(&context);
@@ -354,7 +363,8 @@ int main(int argc, char **argv) {
       return fail("bad --optimizer options '" + optimizer + "': " +
                   parseErrors);
     if (failed(reverse.run(*module)))
-      return fail("differentiating " + inputFile + " failed");
+      return fail("preparing " + inputFile +
+                  " (layers, dropout, differentiation) failed");
   }
   FailureOr<std::vector<Signature>> sigs = collectSignatures(*module);
   if (failed(sigs))

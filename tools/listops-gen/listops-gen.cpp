@@ -1,6 +1,7 @@
 //===- listops-gen.cpp - regenerate LRA's ListOps -------------------------===//
 //
 //   listops-gen --out DIR [--seed S] [--train N] [--val N] [--test N]
+//               [--min-length N] [--max-length N]
 //
 // Writes DIR/basic_train.tsv, basic_val.tsv and basic_test.tsv in LRA's
 // layout (defaults: LRA's 96,000 / 2,000 / 2,000), deterministic for a seed.
@@ -22,8 +23,12 @@ static void usage(FILE *f) {
   std::fprintf(f,
                "usage: listops-gen --out DIR [--seed S] [--train N] [--val N] "
                "[--test N]\n"
+               "                   [--min-length N] [--max-length N]\n"
                "Regenerates LRA ListOps (defaults: 96000/2000/2000, seed 0) "
-               "into DIR/basic_{train,val,test}.tsv.\n");
+               "into DIR/basic_{train,val,test}.tsv.\n"
+               "Lengths are LRA's (every token but parentheses), kept when\n"
+               "min < length < max (LRA: 500 and 2000, the defaults); shorter\n"
+               "bounds make small sets for quick runs.\n");
 }
 
 static bool parseCount(const char *flag, const char *text, int64_t &out,
@@ -72,12 +77,23 @@ int main(int argc, char **argv) {
       (arg == "--train" ? options.train
        : arg == "--val" ? options.val
                         : options.test) = v;
+    } else if (arg == "--min-length" || arg == "--max-length") {
+      if (!parseCount(arg.c_str(), value, v, 0))
+        return 2;
+      (arg == "--min-length" ? options.minLength : options.maxLength) = v;
     } else {
       std::fprintf(stderr, "listops-gen: error: unknown option %s\n",
                    arg.c_str());
       usage(stderr);
       return 2;
     }
+  }
+  if (options.maxLength <= options.minLength + 1) {
+    std::fprintf(stderr,
+                 "listops-gen: error: no length lies strictly between "
+                 "--min-length %lld and --max-length %lld\n",
+                 (long long)options.minLength, (long long)options.maxLength);
+    return 2;
   }
   if (outDir.empty()) {
     std::fprintf(stderr, "listops-gen: error: --out DIR is required\n");

@@ -91,6 +91,15 @@ def GenerateTrainStep : Pass<"attn-generate-train-step", "ModuleOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def StripDropout : Pass<"attn-strip-dropout", "func::FuncOp"> {
+  let summary = "Removes dropout, for evaluation";
+  let description = [{
+    Replaces every attn.dropout by its input and sets every layer's dropout
+    rate to 0 (the model in evaluation mode); attn-compile --no-dropout runs
+    it before lowering.
+  }];
+}
+
 def ScheduleBlocks : Pass<"attn-schedule-blocks", "func::FuncOp"> {
   let summary = "Computes the visited tiles of every masked attn.sdpa";
   let description = [{

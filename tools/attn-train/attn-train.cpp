@@ -1,0 +1,739 @@
+//===- attn-train.cpp - train compiled encoders on LRA ListOps ------------===//
+//
+//   attn-train MODEL --data DIR --out RUN [options]
+//   attn-train evaluate CHECKPOINT --data FILE.tsv [--out RUN]
+//
+// MODEL is a model spec (.json, imported with attn-import) or attn IR
+// (.mlir) whose public function `forward` returns (loss, logits). attn-train
+// compiles it twice with attn-compile -- forward_train_step (--train: the
+// forward, reverse mode and AdamW in one call) and the forward without
+// dropout for evaluation -- reads basic_{train,val}.tsv from DIR, and
+// trains: a progress line, validation every --eval-every steps, the best
+// and the last checkpoint in RUN (safetensors, written atomically),
+// metrics as JSON lines in RUN/metrics.jsonl. Running the same command
+// again resumes from RUN/last.safetensors: the same data order, dropout
+// masks and optimizer state as an uninterrupted run. Layout and keys:
+// docs/training.md.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Checkpoint.h"
+
+#include "attn/Data/ListOps.h"
+#include "attn/Runtime/Library.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+#include <vector>
+
+using namespace attn;
+using namespace attn::train;
+namespace fs = std::filesystem;
+
+namespace {
+
+[[noreturn]] void die(const std::string &message) {
+  std::fprintf(stderr, "attn-train: error: %s\n", message.c_str());
+  std::exit(1);
+}
+
+const char *kUsage =
+    "usage: attn-train MODEL.{json,mlir} --data DIR --out RUN [options]\n"
+    "       attn-train evaluate CHECKPOINT --data FILE.tsv [--out RUN]\n"
+    "\n"
+    "Training options:\n"
+    "  --target cpu|gpu       where the compiled model runs (default cpu)\n"
+    "  --steps N              optimizer steps in all (default 1000)\n"
+    "  --eval-every N         validate every N steps (default 200)\n"
+    "  --eval-batches N       validation batches, 0: the whole split "
+    "(default 0)\n"
+    "  --seed S               data order, dropout and initialisation "
+    "(default 0)\n"
+    "  --lr X --warmup N --decay cosine|linear|constant --weight-decay X\n"
+    "  --max-grad-norm X      AdamW and its schedule (defaults 1e-3, 0,\n"
+    "                         cosine, 0.01, 1.0; the decay ends at --steps)\n"
+    "  --max-minutes M        stop cleanly, with a checkpoint, after M "
+    "minutes\n"
+    "  --stop-at-step N       stop cleanly, with a checkpoint, after step N\n"
+    "  --attn-compile PATH --attn-import PATH   the tools (default: the "
+    "build's)\n"
+    "Running again with the same --out resumes from RUN/last.safetensors.\n";
+
+struct Options {
+  std::string model, data, out, target = "cpu", evaluateCheckpoint;
+  int64_t steps = 1000, evalEvery = 200, evalBatches = 0, stopAtStep = 0;
+  uint64_t seed = 0;
+  double lr = 1e-3, weightDecay = 0.01, maxGradNorm = 1.0, maxMinutes = 0;
+  int64_t warmup = 0;
+  std::string decay = "cosine";
+  std::string compiler = ATTN_COMPILE, importer = ATTN_IMPORT;
+};
+
+int64_t parseInt(const std::string &flag, const char *text, int64_t min) {
+  char *end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(text, &end, 10);
+  if (errno || !*text || *end || v < min)
+    die(flag + " expects an integer >= " + std::to_string(min) + ", got '" +
+        text + "'");
+  return v;
+}
+
+double parseReal(const std::string &flag, const char *text) {
+  char *end = nullptr;
+  double v = std::strtod(text, &end);
+  if (!*text || *end || !std::isfinite(v) || v < 0)
+    die(flag + " expects a non-negative number, got '" + text + "'");
+  return v;
+}
+
+Options parseOptions(int argc, char **argv) {
+  Options o;
+  int first = 1;
+  if (argc > 1 && std::string(argv[1]) == "evaluate") {
+    if (argc < 3)
+      die("evaluate needs a checkpoint\n" + std::string(kUsage));
+    o.evaluateCheckpoint = argv[2];
+    first = 3;
+  }
+  for (int i = first; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    }
+    if (arg.rfind("--", 0) != 0) {
+      if (!o.model.empty() || !o.evaluateCheckpoint.empty())
+        die("unexpected argument '" + arg + "'\n" + kUsage);
+      o.model = arg;
+      continue;
+    }
+    if (i + 1 >= argc)
+      die(arg + " needs a value");
+    const char *value = argv[++i];
+    if (arg == "--data")
+      o.data = value;
+    else if (arg == "--out")
+      o.out = value;
+    else if (arg == "--target")
+      o.target = value;
+    else if (arg == "--steps")
+      o.steps = parseInt(arg, value, 1);
+    else if (arg == "--eval-every")
+      o.evalEvery = parseInt(arg, value, 1);
+    else if (arg == "--eval-batches")
+      o.evalBatches = parseInt(arg, value, 0);
+    else if (arg == "--seed")
+      o.seed = static_cast<uint64_t>(parseInt(arg, value, 0));
+    else if (arg == "--lr")
+      o.lr = parseReal(arg, value);
+    else if (arg == "--warmup")
+      o.warmup = parseInt(arg, value, 0);
+    else if (arg == "--decay")
+      o.decay = value;
+    else if (arg == "--weight-decay")
+      o.weightDecay = parseReal(arg, value);
+    else if (arg == "--max-grad-norm")
+      o.maxGradNorm = parseReal(arg, value);
+    else if (arg == "--max-minutes")
+      o.maxMinutes = parseReal(arg, value);
+    else if (arg == "--stop-at-step")
+      o.stopAtStep = parseInt(arg, value, 1);
+    else if (arg == "--attn-compile")
+      o.compiler = value;
+    else if (arg == "--attn-import")
+      o.importer = value;
+    else
+      die("unknown option '" + arg + "'\n" + kUsage);
+  }
+  if (o.target != "cpu" && o.target != "gpu")
+    die("--target must be cpu or gpu, got '" + o.target + "'");
+  if (o.decay != "cosine" && o.decay != "linear" && o.decay != "constant")
+    die("--decay must be cosine, linear or constant, got '" + o.decay + "'");
+  if (o.warmup > o.steps)
+    die("--warmup (" + std::to_string(o.warmup) + ") exceeds --steps (" +
+        std::to_string(o.steps) + ")");
+  if (o.data.empty())
+    die("--data is required\n" + std::string(kUsage));
+  if (o.evaluateCheckpoint.empty() && (o.model.empty() || o.out.empty()))
+    die("a model and --out are required\n" + std::string(kUsage));
+  return o;
+}
+
+std::string quote(const std::string &s) {
+  std::string q = "'";
+  for (char c : s)
+    q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+void run(const std::string &command, const std::string &what) {
+  int rc = std::system(command.c_str());
+  if (rc != 0)
+    die(what + " failed (exit " +
+        std::to_string(WIFEXITED(rc) ? WEXITSTATUS(rc) : rc) + "): " +
+        command);
+}
+
+std::string readFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    die("cannot read " + path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+//===----------------------------------------------------------------------===//
+// Buffers
+//===----------------------------------------------------------------------===//
+
+struct Buffer {
+  rt::TensorSpec spec;
+  std::vector<uint8_t> bytes;
+
+  explicit Buffer(const rt::TensorSpec &s)
+      : spec(s), bytes(s.scalar ? rt::dtypeSize(s.dtype) : s.bytes()) {}
+  template <typename T> T *as() { return reinterpret_cast<T *>(bytes.data()); }
+  rt::HostTensor host() {
+    return {spec.dtype, spec.shape, bytes.data()};
+  }
+};
+
+/// A parameter's initial values, as its attn.init says
+/// (mlir::attn::ParamInit: normal:<std>, zeros, ones, and S4D's).
+void initialise(Buffer &b, std::mt19937_64 &rng) {
+  if (b.spec.dtype != rt::DType::F32)
+    die("parameter " + b.spec.name + " is not f32");
+  float *p = b.as<float>();
+  int64_t n = b.spec.numel();
+  int64_t last = b.spec.shape.empty() ? 1 : b.spec.shape.back();
+  const std::string &init = b.spec.init;
+  std::normal_distribution<double> normal(0.0, 1.0);
+  if (init.rfind("normal:", 0) == 0) {
+    double scale = std::strtod(init.c_str() + 7, nullptr);
+    for (int64_t i = 0; i < n; ++i)
+      p[i] = float(scale * normal(rng));
+  } else if (init == "zeros") {
+    std::fill(p, p + n, 0.0f);
+  } else if (init == "ones") {
+    std::fill(p, p + n, 1.0f);
+  } else if (init == "s4d_log_a_real") {
+    std::fill(p, p + n, float(std::log(0.5)));
+  } else if (init == "s4d_a_imag") {
+    for (int64_t i = 0; i < n; ++i)
+      p[i] = float(M_PI * double(i % last));
+  } else if (init == "s4d_log_dt") {
+    std::uniform_real_distribution<double> u(std::log(1e-3), std::log(1e-1));
+    for (int64_t i = 0; i < n; ++i)
+      p[i] = float(u(rng));
+  } else if (init == "s4d_c") {
+    for (int64_t i = 0; i < n; ++i)
+      p[i] = float(std::sqrt(0.5) * normal(rng));
+  } else {
+    die("parameter " + b.spec.name + " has an initialisation attn-train does "
+        "not know: '" + init + "'");
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// The model: its two compiled functions and the training state
+//===----------------------------------------------------------------------===//
+
+/// Input arguments the trainer feeds, by name (ModelBuilder's interface).
+enum class Input { Ids, Lengths, Labels, Seed };
+
+struct Model {
+  std::unique_ptr<rt::Library> train, eval;
+  const rt::Signature *step = nullptr, *forward = nullptr;
+  int64_t batch = 0, length = 0, classes = 0;
+  std::vector<Input> inputs;        ///< the first arguments, in order
+  size_t numParams = 0, numState = 0; ///< then params, then state
+  /// Results of the step: loss, logits, grad_norm, lr, then the new state.
+};
+
+std::unique_ptr<rt::Library> openLibrary(const std::string &path) {
+  std::string error;
+  std::unique_ptr<rt::Library> lib = rt::Library::open(path, &error);
+  if (!lib)
+    die(error);
+  return lib;
+}
+
+Model loadModel(const std::string &trainLib, const std::string &evalLib) {
+  Model m;
+  m.train = openLibrary(trainLib);
+  m.eval = openLibrary(evalLib);
+  m.step = m.train->signature("forward_train_step");
+  m.forward = m.eval->signature("forward");
+  if (!m.step || !m.forward)
+    die("the model has no function 'forward' returning (loss, logits) with "
+        "parameters: nothing to train");
+  for (const rt::TensorSpec &a : m.step->args) {
+    if (a.kind == "input") {
+      if (a.name == "ids")
+        m.inputs.push_back(Input::Ids);
+      else if (a.name == "lengths")
+        m.inputs.push_back(Input::Lengths);
+      else if (a.name == "labels")
+        m.inputs.push_back(Input::Labels);
+      else if (a.name == "seed")
+        m.inputs.push_back(Input::Seed);
+      else
+        die("forward's input '" + a.name + "' is not one attn-train feeds "
+            "(ids, lengths, labels, seed)");
+    } else if (a.kind == "param") {
+      ++m.numParams;
+    } else if (a.kind == "state") {
+      ++m.numState;
+    }
+  }
+  const rt::TensorSpec *ids = m.step->findArg("ids");
+  if (!ids || ids->shape.size() != 2 || !m.step->findArg("labels"))
+    die("forward needs inputs ids [batch, length] and labels [batch]");
+  m.batch = ids->shape[0];
+  m.length = ids->shape[1];
+  if (m.step->results.size() < 4 || m.step->results[1].shape.size() != 2)
+    die("forward must return (loss, logits [batch, classes])");
+  m.classes = m.step->results[1].shape[1];
+  if (m.numState != 2 * m.numParams + 1 ||
+      m.step->results.size() != 4 + m.numParams + m.numState)
+    die("forward_train_step does not have the layout attn-generate-train-step "
+        "gives");
+  return m;
+}
+
+/// The inputs of a batch, in the function's order.
+std::vector<Buffer> inputBuffers(const Model &m, const rt::Signature &sig,
+                                 const listops::Batch &batch, int64_t seed) {
+  std::vector<Buffer> out;
+  for (size_t i = 0; i < m.inputs.size(); ++i) {
+    Buffer b(sig.args[i]);
+    switch (m.inputs[i]) {
+    case Input::Ids:
+      std::memcpy(b.bytes.data(), batch.ids.data(), b.bytes.size());
+      break;
+    case Input::Lengths:
+      std::memcpy(b.bytes.data(), batch.lengths.data(), b.bytes.size());
+      break;
+    case Input::Labels:
+      std::memcpy(b.bytes.data(), batch.labels.data(), b.bytes.size());
+      break;
+    case Input::Seed:
+      *b.as<int64_t>() = seed;
+      break;
+    }
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+/// Correct predictions (argmax of the logits) among the batch's examples.
+int64_t correct(const float *logits, const listops::Batch &batch,
+                int64_t classes, std::vector<int64_t> *perClass = nullptr) {
+  int64_t hits = 0;
+  for (int64_t r = 0; r < batch.examples; ++r) {
+    const float *row = logits + r * classes;
+    int64_t best = std::max_element(row, row + classes) - row;
+    if (perClass && best < int64_t(perClass->size()))
+      ++(*perClass)[best];
+    hits += best == batch.labels[r];
+  }
+  return hits;
+}
+
+struct EvalResult {
+  double loss = 0, accuracy = 0;
+  int64_t examples = 0;
+  std::vector<int64_t> predicted, actual, hits; ///< per class
+};
+
+/// Loss and accuracy of `forward` (no dropout) over `batches`, with the
+/// parameters that lead `state`.
+EvalResult evaluate(const Model &m, std::vector<Buffer> &state,
+                    const std::vector<listops::Batch> &batches) {
+  EvalResult r;
+  r.predicted.assign(m.classes, 0);
+  r.actual.assign(m.classes, 0);
+  r.hits.assign(m.classes, 0);
+  double lossSum = 0;
+  int64_t hits = 0;
+  for (const listops::Batch &batch : batches) {
+    std::vector<Buffer> in = inputBuffers(m, *m.forward, batch, 0);
+    std::vector<rt::HostTensor> args, results;
+    for (Buffer &b : in)
+      args.push_back(b.host());
+    for (size_t i = 0; i < m.numParams; ++i)
+      args.push_back(state[i].host());
+    std::vector<Buffer> out;
+    for (const rt::TensorSpec &s : m.forward->results)
+      out.emplace_back(s);
+    for (Buffer &b : out)
+      results.push_back(b.host());
+    std::string error;
+    if (!m.eval->call("forward", args, results, &error))
+      die(error);
+    lossSum += *out[0].as<float>() * batch.examples;
+    const float *logits = out[1].as<float>();
+    hits += correct(logits, batch, m.classes, &r.predicted);
+    for (int64_t i = 0; i < batch.examples; ++i) {
+      int32_t label = batch.labels[i];
+      if (label >= 0 && label < m.classes) {
+        ++r.actual[label];
+        const float *row = logits + i * m.classes;
+        r.hits[label] += (std::max_element(row, row + m.classes) - row) == label;
+      }
+    }
+    r.examples += batch.examples;
+  }
+  r.loss = r.examples ? lossSum / r.examples : 0;
+  r.accuracy = r.examples ? double(hits) / r.examples : 0;
+  return r;
+}
+
+//===----------------------------------------------------------------------===//
+// Checkpoints
+//===----------------------------------------------------------------------===//
+
+Checkpoint makeCheckpoint(std::vector<Buffer> &state,
+                          const std::map<std::string, std::string> &meta) {
+  Checkpoint c;
+  c.metadata = meta;
+  for (Buffer &b : state) {
+    CheckpointTensor t;
+    // Parameters under their names; optimizer state under "optimizer.".
+    t.name = b.spec.kind == "param" ? b.spec.name : "optimizer." + b.spec.name;
+    t.dtype = b.spec.dtype;
+    t.shape = b.spec.shape;
+    t.data = b.bytes;
+    c.tensors.push_back(std::move(t));
+  }
+  return c;
+}
+
+void restore(std::vector<Buffer> &state, const Checkpoint &c,
+             const std::string &path) {
+  for (Buffer &b : state) {
+    std::string name =
+        b.spec.kind == "param" ? b.spec.name : "optimizer." + b.spec.name;
+    const CheckpointTensor *t = c.find(name);
+    if (!t)
+      die(path + " has no tensor '" + name +
+          "': the checkpoint and the model do not match");
+    if (t->dtype != b.spec.dtype || t->shape != b.spec.shape)
+      die(path + ": tensor '" + name + "' is " +
+          rt::dtypeName(t->dtype) + " of another shape than the model's " +
+          b.spec.describe() + ": the checkpoint and the model do not match");
+    b.bytes = t->data;
+  }
+}
+
+std::string metricsLine(const std::map<std::string, double> &values,
+                        const std::string &split) {
+  std::ostringstream os;
+  os << "{\"split\": \"" << split << "\"";
+  for (const auto &[k, v] : values)
+    os << ", \"" << k << "\": " << v;
+  os << "}\n";
+  return os.str();
+}
+
+std::string formatDuration(double seconds) {
+  int64_t s = int64_t(seconds);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", (long long)(s / 3600),
+                (long long)(s / 60 % 60), (long long)(s % 60));
+  return buf;
+}
+
+//===----------------------------------------------------------------------===//
+// Commands
+//===----------------------------------------------------------------------===//
+
+/// Compiles MODEL into RUN: train.so (forward_train_step) and eval.so.
+void compileModel(const Options &o, const std::string &runDir) {
+  std::string mlir = o.model;
+  if (fs::path(o.model).extension() == ".json") {
+    mlir = runDir + "/model.mlir";
+    run(quote(o.importer) + " " + quote(o.model) + " -o " + quote(mlir),
+        "importing " + o.model);
+  }
+  std::string target = " --target " + o.target;
+  std::ostringstream optimizer;
+  optimizer << "lr=" << o.lr << " warmup=" << o.warmup
+            << " total-steps=" << o.steps << " decay=" << o.decay
+            << " weight-decay=" << o.weightDecay
+            << " max-grad-norm=" << o.maxGradNorm;
+  auto start = std::chrono::steady_clock::now();
+  std::printf("compiling %s (training step and evaluation) for the %s ...\n",
+              o.model.c_str(), o.target.c_str());
+  std::fflush(stdout);
+  run(quote(o.compiler) + " " + quote(mlir) + target + " --train --optimizer=" +
+          quote(optimizer.str()) + " -o " + quote(runDir + "/train.so"),
+      "compiling the training step");
+  run(quote(o.compiler) + " " + quote(mlir) + target + " --no-dropout -o " +
+          quote(runDir + "/eval.so"),
+      "compiling the evaluation forward");
+  std::printf("compiled in %.1f s\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                            start)
+                  .count());
+}
+
+listops::Dataset loadSplit(const std::string &path) {
+  std::string error;
+  std::optional<listops::Dataset> d = listops::loadTsv(path, &error);
+  if (!d)
+    die(error);
+  return std::move(*d);
+}
+
+std::vector<listops::Batch> batchesOf(const Model &m,
+                                      const listops::Dataset &data,
+                                      bool shuffle, uint64_t seed,
+                                      int64_t epoch) {
+  listops::BatchOptions b;
+  b.batchSize = m.batch;
+  b.maxLength = m.length;
+  b.padToMax = true;
+  b.shuffle = shuffle;
+  b.bucketByLength = false;
+  b.seed = seed;
+  std::string error;
+  std::optional<std::vector<listops::Batch>> batches =
+      listops::makeBatches(data, b, epoch, &error);
+  if (!batches)
+    die(data.path + ": " + error);
+  return std::move(*batches);
+}
+
+int trainCommand(const Options &o) {
+  fs::create_directories(o.out);
+  std::string last = o.out + "/last.safetensors",
+              best = o.out + "/best.safetensors";
+  compileModel(o, o.out);
+  Model m = loadModel(o.out + "/train.so", o.out + "/eval.so");
+  listops::Dataset trainSet = loadSplit(o.data + "/basic_train.tsv");
+  listops::Dataset valSet = loadSplit(o.data + "/basic_val.tsv");
+  for (const listops::Dataset *d : {&trainSet, &valSet})
+    for (size_t i = 0; i < d->labels.size(); ++i)
+      if (d->labels[i] < 0 || d->labels[i] >= m.classes)
+        die(d->path + ":" + std::to_string(d->lines[i]) + ": label " +
+            std::to_string(d->labels[i]) + " is outside the model's " +
+            std::to_string(m.classes) + " classes");
+
+  // State A (read by the step) and B (written by it), swapped after it.
+  std::vector<Buffer> stateA, stateB;
+  for (size_t i = m.inputs.size(); i < m.step->args.size(); ++i) {
+    stateA.emplace_back(m.step->args[i]);
+    stateB.emplace_back(m.step->args[i]);
+  }
+  std::vector<Buffer> extra; // loss, logits, grad_norm, lr
+  for (size_t i = 0; i < 4; ++i)
+    extra.emplace_back(m.step->results[i]);
+
+  // The run's identity: a checkpoint continues only the same run.
+  std::string modelText = readFile(o.model);
+  std::map<std::string, std::string> meta{
+      {"format", "attn-checkpoint 1"},
+      {"model", modelText},
+      {"seed", std::to_string(o.seed)},
+      {"steps", std::to_string(o.steps)}};
+  int64_t step = 0, epoch = 0, position = 0;
+  double bestAccuracy = -1;
+  std::mt19937_64 rng(o.seed);
+  if (fs::exists(last)) {
+    std::string error;
+    std::optional<Checkpoint> c = readCheckpoint(last, &error);
+    if (!c)
+      die(error + " (move it away to start afresh)");
+    for (const char *key : {"model", "seed", "steps"})
+      if (c->metadata[key] != meta[key])
+        die(last + " is from another run (its " + key +
+            " differs): use another --out, or move it away");
+    restore(stateA, *c, last);
+    step = std::stoll(c->metadata["step"]);
+    epoch = std::stoll(c->metadata["epoch"]);
+    position = std::stoll(c->metadata["position"]);
+    bestAccuracy = std::stod(c->metadata["best_accuracy"]);
+    std::printf("resuming from %s at step %lld\n", last.c_str(),
+                (long long)step);
+  } else {
+    for (size_t i = 0; i < m.numParams; ++i)
+      initialise(stateA[i], rng);
+    for (size_t i = m.numParams; i < stateA.size(); ++i)
+      std::fill(stateA[i].bytes.begin(), stateA[i].bytes.end(), 0);
+  }
+  std::ofstream metrics(o.out + "/metrics.jsonl", std::ios::app);
+  std::vector<listops::Batch> valBatches =
+      batchesOf(m, valSet, /*shuffle=*/false, 0, 0);
+  if (o.evalBatches > 0 && int64_t(valBatches.size()) > o.evalBatches)
+    valBatches.resize(o.evalBatches);
+
+  auto save = [&](const std::string &path) {
+    std::map<std::string, std::string> now = meta;
+    now["step"] = std::to_string(step);
+    now["epoch"] = std::to_string(epoch);
+    now["position"] = std::to_string(position);
+    char acc[32];
+    std::snprintf(acc, sizeof acc, "%.17g", bestAccuracy);
+    now["best_accuracy"] = acc;
+    std::string error;
+    if (!writeCheckpoint(path, makeCheckpoint(stateA, now), &error))
+      die(error);
+  };
+
+  std::printf("training: %lld steps of %lld x %lld tokens, %zu train / %zu "
+              "validation examples\n",
+              (long long)o.steps, (long long)m.batch, (long long)m.length,
+              trainSet.labels.size(), valSet.labels.size());
+  auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         start)
+        .count();
+  };
+  int64_t firstStep = step;
+  double windowLoss = 0;
+  int64_t windowHits = 0, windowExamples = 0, windowSteps = 0;
+  std::vector<listops::Batch> epochBatches =
+      batchesOf(m, trainSet, true, o.seed, epoch);
+  bool stoppedEarly = false;
+  while (step < o.steps) {
+    if (position >= int64_t(epochBatches.size())) {
+      ++epoch;
+      position = 0;
+      epochBatches = batchesOf(m, trainSet, true, o.seed, epoch);
+    }
+    const listops::Batch &batch = epochBatches[position];
+    // Dropout's masks: a function of the run's seed and the step.
+    int64_t dropoutSeed = int64_t((o.seed * 1000003ull + uint64_t(step)) >> 1);
+    std::vector<Buffer> in = inputBuffers(m, *m.step, batch, dropoutSeed);
+    std::vector<rt::HostTensor> args, results;
+    for (Buffer &b : in)
+      args.push_back(b.host());
+    for (Buffer &b : stateA)
+      args.push_back(b.host());
+    for (Buffer &b : extra)
+      results.push_back(b.host());
+    for (Buffer &b : stateB)
+      results.push_back(b.host());
+    std::string error;
+    if (!m.train->call("forward_train_step", args, results, &error))
+      die(error);
+    std::swap(stateA, stateB);
+    ++step;
+    ++position;
+
+    float loss = *extra[0].as<float>();
+    if (!std::isfinite(loss))
+      die("the loss is " + std::to_string(loss) + " at step " +
+          std::to_string(step) + "; the last checkpoint is kept");
+    windowLoss += loss;
+    windowHits += correct(extra[1].as<float>(), batch, m.classes);
+    windowExamples += batch.examples;
+    ++windowSteps;
+    double t = elapsed();
+    double rate = double(step - firstStep) / std::max(t, 1e-9);
+    std::printf("\rstep %lld/%lld  loss %.4f  acc %.3f  %.0f tokens/s  "
+                "grad-norm %.3f  lr %.2e  left %s   ",
+                (long long)step, (long long)o.steps, windowLoss / windowSteps,
+                double(windowHits) / std::max<int64_t>(windowExamples, 1),
+                rate * double(m.batch * m.length), *extra[2].as<float>(),
+                *extra[3].as<float>(),
+                formatDuration(double(o.steps - step) / rate).c_str());
+    std::fflush(stdout);
+
+    bool timeUp = (o.maxMinutes > 0 && t > o.maxMinutes * 60) ||
+                  step == o.stopAtStep;
+    if (step % o.evalEvery == 0 || step == o.steps || timeUp) {
+      metrics << metricsLine({{"step", double(step)},
+                              {"loss", windowLoss / windowSteps},
+                              {"accuracy", double(windowHits) /
+                                               std::max<int64_t>(
+                                                   windowExamples, 1)},
+                              {"tokens_per_s", rate * double(m.batch * m.length)},
+                              {"seconds", t}},
+                             "train");
+      windowLoss = 0;
+      windowHits = windowExamples = windowSteps = 0;
+      EvalResult r = evaluate(m, stateA, valBatches);
+      std::printf("\n  validation at step %lld: loss %.4f, accuracy %.4f (%lld "
+                  "examples)%s\n",
+                  (long long)step, r.loss, r.accuracy, (long long)r.examples,
+                  r.accuracy > bestAccuracy ? ", best so far" : "");
+      metrics << metricsLine({{"step", double(step)},
+                              {"loss", r.loss},
+                              {"accuracy", r.accuracy}},
+                             "val");
+      metrics.flush();
+      if (r.accuracy > bestAccuracy) {
+        bestAccuracy = r.accuracy;
+        save(best);
+      }
+      save(last);
+    }
+    if (timeUp && step < o.steps) {
+      std::printf("\nstopped at step %lld with a checkpoint (--max-minutes "
+                  "or --stop-at-step); run the same command to continue\n",
+                  (long long)step);
+      stoppedEarly = true;
+      break;
+    }
+  }
+  if (!stoppedEarly)
+    std::printf("\ndone: %lld steps, best validation accuracy %.4f "
+                "(checkpoint %s)\n",
+                (long long)step, bestAccuracy, best.c_str());
+  return 0;
+}
+
+int evaluateCommand(const Options &o) {
+  std::string error;
+  std::optional<Checkpoint> c = readCheckpoint(o.evaluateCheckpoint, &error);
+  if (!c)
+    die(error);
+  fs::path dir = fs::path(o.evaluateCheckpoint).parent_path();
+  std::string runDir = o.out.empty() ? dir.string() : o.out;
+  std::string evalLib = runDir + "/eval.so", trainLib = runDir + "/train.so";
+  if (!fs::exists(evalLib) || !fs::exists(trainLib))
+    die("no compiled model beside " + o.evaluateCheckpoint + " (" + evalLib +
+        "): give the run's folder with --out");
+  Model m = loadModel(trainLib, evalLib);
+  std::vector<Buffer> params;
+  for (size_t i = m.inputs.size(); i < m.inputs.size() + m.numParams; ++i)
+    params.emplace_back(m.step->args[i]);
+  restore(params, *c, o.evaluateCheckpoint);
+  listops::Dataset data = loadSplit(o.data);
+  for (size_t i = 0; i < data.labels.size(); ++i)
+    if (data.labels[i] < 0 || data.labels[i] >= m.classes)
+      die(data.path + ":" + std::to_string(data.lines[i]) + ": label " +
+          std::to_string(data.labels[i]) + " is outside the model's classes");
+  EvalResult r = evaluate(m, params, batchesOf(m, data, false, 0, 0));
+  std::printf("%s: %lld examples, loss %.4f, accuracy %.4f\n", o.data.c_str(),
+              (long long)r.examples, r.loss, r.accuracy);
+  std::printf("class  examples  predicted  correct\n");
+  for (int64_t k = 0; k < m.classes; ++k)
+    std::printf("%5lld  %8lld  %9lld  %7lld\n", (long long)k,
+                (long long)r.actual[k], (long long)r.predicted[k],
+                (long long)r.hits[k]);
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options o = parseOptions(argc, argv);
+  return o.evaluateCheckpoint.empty() ? trainCommand(o) : evaluateCommand(o);
+}

@@ -75,6 +75,21 @@ func.func @cross_entropy(%x: tensor<5x10xf32> {attn.param = "x"}, %l: tensor<5xi
   %y = attn.cross_entropy %x, %l : tensor<5x10xf32>, tensor<5xi32> -> tensor<f32>
   return %y : tensor<f32>
 }
+func.func @linear_elu(%q: tensor<2x2x50x16xf32> {attn.param = "q"}, %k: tensor<2x2x50x16xf32> {attn.param = "k"}, %v: tensor<2x2x50x16xf32> {attn.param = "v"}, %len: tensor<2xi32>) -> tensor<2x2x50x16xf32> {
+  %f = attn.feature_map.elu_plus_one
+  %o = attn.linear %q, %k, %v feature_map %f key_lengths %len : tensor<2xi32> : tensor<2x2x50x16xf32>, tensor<2x2x50x16xf32>, tensor<2x2x50x16xf32> -> tensor<2x2x50x16xf32>
+  return %o : tensor<2x2x50x16xf32>
+}
+func.func @linear_relu(%q: tensor<2x2x50x16xf32> {attn.param = "q"}, %k: tensor<2x2x50x16xf32> {attn.param = "k"}, %v: tensor<2x2x50x16xf32> {attn.param = "v"}) -> tensor<2x2x50x16xf32> {
+  %f = attn.feature_map.relu
+  %o = attn.linear %q, %k, %v feature_map %f : tensor<2x2x50x16xf32>, tensor<2x2x50x16xf32>, tensor<2x2x50x16xf32> -> tensor<2x2x50x16xf32>
+  return %o : tensor<2x2x50x16xf32>
+}
+func.func @linear_favor(%q: tensor<2x2x50x16xf32> {attn.param = "q"}, %k: tensor<2x2x50x16xf32> {attn.param = "k"}, %v: tensor<2x2x50x16xf32> {attn.param = "v"}, %len: tensor<2xi32>) -> tensor<2x2x50x16xf32> {
+  %f = attn.feature_map.favor features 32 seed 7
+  %o = attn.linear %q, %k, %v feature_map %f key_lengths %len : tensor<2xi32> : tensor<2x2x50x16xf32>, tensor<2x2x50x16xf32>, tensor<2x2x50x16xf32> -> tensor<2x2x50x16xf32>
+  return %o : tensor<2x2x50x16xf32>
+}
 func.func @shared_operand(%x: tensor<2x50x32xf32> {attn.param = "x"}) -> tensor<2x50x32xf32> {
   %g = attn.gelu %x : tensor<2x50x32xf32>
   %init = tensor.empty() : tensor<2x50x32xf32>
@@ -250,6 +265,51 @@ TEST_F(Gradients, CrossEntropyIgnoresNegativeLabels) {
   check("cross_entropy", args, {x}, ref::crossEntropy(x, l));
 }
 
+/// Non-causal linear attention with key padding (keys at or past a batch
+/// entry's length are left out), its float64 reference.
+torch::Tensor linearReference(const std::string &map, const torch::Tensor &q,
+                              const torch::Tensor &k, const torch::Tensor &v,
+                              bool padded, int64_t features = 0,
+                              int64_t seed = 0) {
+  int64_t n = q.size(2);
+  torch::Tensor keep = ref::denseMask(q.size(0), n, [&](int64_t b, int64_t,
+                                                        int64_t key) {
+    return !padded || key < kLengths[b];
+  });
+  return ref::linearAttention(ref::featureMap(map, q, features, seed),
+                              ref::featureMap(map, k, features, seed), v,
+                              keep);
+}
+
+TEST_F(Gradients, LinearAttentionEluPlusOneWithKeyPadding) {
+  torch::Tensor q = leaf(torch::randn({B, 2, N, 16})),
+                k = leaf(torch::randn({B, 2, N, 16})),
+                v = leaf(torch::randn({B, 2, N, 16}));
+  std::vector<torch::Tensor> args = f32({q, k, v});
+  args.push_back(lengthsTensor());
+  check("linear_elu", args, {q, k, v},
+        linearReference("elu_plus_one", q, k, v, true));
+}
+
+TEST_F(Gradients, LinearAttentionRelu) {
+  // Positive-leaning inputs keep the normaliser away from zero.
+  torch::Tensor q = leaf(torch::randn({B, 2, N, 16}) + 1),
+                k = leaf(torch::randn({B, 2, N, 16}) + 1),
+                v = leaf(torch::randn({B, 2, N, 16}));
+  check("linear_relu", f32({q, k, v}), {q, k, v},
+        linearReference("relu", q, k, v, false));
+}
+
+TEST_F(Gradients, LinearAttentionFavorWithKeyPadding) {
+  torch::Tensor q = leaf(torch::randn({B, 2, N, 16}) * 0.5),
+                k = leaf(torch::randn({B, 2, N, 16}) * 0.5),
+                v = leaf(torch::randn({B, 2, N, 16}));
+  std::vector<torch::Tensor> args = f32({q, k, v});
+  args.push_back(lengthsTensor());
+  check("linear_favor", args, {q, k, v},
+        linearReference("favor", q, k, v, true, 32, 7));
+}
+
 TEST_F(Gradients, CotangentsThatMeetAreAdded) {
   torch::Tensor x = leaf(torch::randn({B, N, D}));
   check("shared_operand", f32({x}), {x}, ref::gelu(x) + x);
@@ -360,6 +420,95 @@ TEST_F(ModelGradients, MatchFiniteDifferencesOfTheForward) {
     double up = call(*library, "model", args(plus))[0].item<double>();
     double down = call(*library, "model", args(minus))[0].item<double>();
     double measured = (up - down) / (2 * h);
+    EXPECT_NEAR(measured, predicted, 2e-2 * std::max(1.0, std::abs(predicted)))
+        << "direction " << trial;
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// A whole linear-attention layer (attn-expand-layers: projections, heads
+// split and merged, key padding, residuals, norms, the FFN) against finite
+// differences of its compiled forward
+//===----------------------------------------------------------------------===//
+
+constexpr int64_t FF = 64;
+const std::vector<std::vector<int64_t>> kLayerParams{
+    {D, D}, {D}, {D, D}, {D}, {D, D}, {D},  {D, D}, {D},
+    {D},    {D}, {D, FF}, {FF}, {FF, D}, {D}, {D},    {D}};
+
+std::string linearLayerModule() {
+  std::string x = tensorType({B, N, D});
+  std::string f = "func.func @layer(%x: " + x + " {attn.param = \"x\"}, "
+                  "%len: tensor<2xi32>";
+  std::string names, types;
+  for (size_t i = 0; i < kLayerParams.size(); ++i) {
+    std::string t = tensorType(kLayerParams[i]);
+    f += ", %p" + std::to_string(i) + ": " + t + " {attn.param = \"p" +
+         std::to_string(i) + "\"}";
+    names += (i ? ", %p" : "%p") + std::to_string(i);
+    types += (i ? ", " : "") + t;
+  }
+  return f + ") -> " + x + " {\n  %y = attn.layer.linear %x lengths %len params(" +
+         names + ") {heads = 2} : " + x +
+         ", lengths tensor<2xi32>, params(" + types + ")\n  return %y : " + x +
+         "\n}\n";
+}
+
+class LayerGradients : public ::testing::Test {
+public:
+  static void SetUpTestSuite() {
+    library = compileForTarget("gradient_linear_layer", linearLayerModule(),
+                               "--backward");
+  }
+  static void TearDownTestSuite() { library.reset(); }
+  static std::unique_ptr<attn::rt::Library> library;
+  void SetUp() override {
+    ATTN_SKIP_WITHOUT_TARGET();
+    uint64_t seed = freshSeed();
+    ::testing::Test::RecordProperty("seed", std::to_string(seed));
+    torch::manual_seed(seed);
+  }
+};
+std::unique_ptr<attn::rt::Library> LayerGradients::library;
+
+TEST_F(LayerGradients, LinearLayerMatchesFiniteDifferences) {
+  ASSERT_TRUE(library);
+  // theta: the input and every parameter, of plausible scale.
+  std::vector<torch::Tensor> theta{torch::randn({B, N, D}, torch::kFloat64)};
+  for (const std::vector<int64_t> &shape : kLayerParams) {
+    torch::Tensor t = torch::randn(shape, torch::kFloat64);
+    theta.push_back(shape.size() == 2 ? t / std::sqrt(double(shape[0]))
+                                      : 1 + 0.1 * t);
+  }
+  auto args = [&](const std::vector<torch::Tensor> &values) {
+    std::vector<torch::Tensor> a = f32({values[0]});
+    a.push_back(lengthsTensor());
+    for (size_t i = 1; i < values.size(); ++i)
+      a.push_back(values[i].to(torch::kFloat32));
+    return a;
+  };
+  // <dy, layer(theta)>: its gradient is layer_grad's with cotangent dy.
+  torch::Tensor dy = torch::randn({B, N, D}, torch::kFloat64);
+  std::vector<torch::Tensor> gradArgs = args(theta);
+  gradArgs.push_back(dy.to(torch::kFloat32));
+  std::vector<torch::Tensor> grads = call(*library, "layer_grad", gradArgs);
+  ASSERT_EQ(grads.size(), 1 + theta.size());
+  auto objective = [&](const std::vector<torch::Tensor> &values) {
+    torch::Tensor y = call(*library, "layer", args(values))[0];
+    return (y.to(torch::kFloat64) * dy).sum().item<double>();
+  };
+  for (int trial = 0; trial < 3; ++trial) {
+    std::vector<torch::Tensor> plus, minus;
+    double predicted = 0;
+    const double h = 1e-2;
+    for (size_t i = 0; i < theta.size(); ++i) {
+      torch::Tensor u = torch::randn(theta[i].sizes(), torch::kFloat64);
+      u /= u.norm();
+      predicted += (grads[1 + i].to(torch::kFloat64) * u).sum().item<double>();
+      plus.push_back(theta[i] + h * u);
+      minus.push_back(theta[i] - h * u);
+    }
+    double measured = (objective(plus) - objective(minus)) / (2 * h);
     EXPECT_NEAR(measured, predicted, 2e-2 * std::max(1.0, std::abs(predicted)))
         << "direction " << trial;
   }

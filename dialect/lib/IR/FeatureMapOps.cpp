@@ -35,6 +35,17 @@ Value EluPlusOneFeatureMapOp::emitBody(OpBuilder &b, Location loc, Value y,
 double EluPlusOneFeatureMapOp::evaluateBody(double y, double) {
   return y > 0 ? y + 1 : std::exp(y);
 }
+std::pair<Value, Value>
+EluPlusOneFeatureMapOp::emitBodyDerivatives(OpBuilder &b, Location loc,
+                                            Value y, Value) {
+  Type t = y.getType();
+  Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, y,
+                                         floatConstant(b, loc, t, 0.0));
+  return {arith::SelectOp::create(b, loc, positive,
+                                  floatConstant(b, loc, t, 1.0),
+                                  math::ExpOp::create(b, loc, y)),
+          Value()};
+}
 
 Value ReluFeatureMapOp::emitBody(OpBuilder &b, Location loc, Value y, Value) {
   return arith::MaximumFOp::create(b, loc, y,
@@ -43,11 +54,27 @@ Value ReluFeatureMapOp::emitBody(OpBuilder &b, Location loc, Value y, Value) {
 double ReluFeatureMapOp::evaluateBody(double y, double) {
   return y > 0 ? y : 0.0;
 }
+std::pair<Value, Value> ReluFeatureMapOp::emitBodyDerivatives(OpBuilder &b,
+                                                              Location loc,
+                                                              Value y, Value) {
+  Type t = y.getType();
+  Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, y,
+                                         floatConstant(b, loc, t, 0.0));
+  return {arith::SelectOp::create(b, loc, positive,
+                                  floatConstant(b, loc, t, 1.0),
+                                  floatConstant(b, loc, t, 0.0)),
+          Value()};
+}
 
 Value IdentityFeatureMapOp::emitBody(OpBuilder &, Location, Value y, Value) {
   return y;
 }
 double IdentityFeatureMapOp::evaluateBody(double y, double) { return y; }
+std::pair<Value, Value>
+IdentityFeatureMapOp::emitBodyDerivatives(OpBuilder &b, Location loc, Value y,
+                                          Value) {
+  return {floatConstant(b, loc, y.getType(), 1.0), Value()};
+}
 
 int64_t FavorFeatureMapOp::getFeatureDim(int64_t) { return getFeatures(); }
 bool FavorFeatureMapOp::hasProjection() { return true; }
@@ -66,6 +93,13 @@ Value FavorFeatureMapOp::emitBody(OpBuilder &b, Location loc, Value y,
   double norm = 1.0 / std::sqrt(static_cast<double>(getFeatures()));
   return arith::MulFOp::create(b, loc, exp,
                                floatConstant(b, loc, y.getType(), norm));
+}
+// d/dy = phi, d/dh = -phi.
+std::pair<Value, Value>
+FavorFeatureMapOp::emitBodyDerivatives(OpBuilder &b, Location loc, Value y,
+                                       Value halfSqNorm) {
+  Value phi = emitBody(b, loc, y, halfSqNorm);
+  return {phi, arith::NegFOp::create(b, loc, phi)};
 }
 double FavorFeatureMapOp::evaluateBody(double y, double halfSqNorm) {
   return std::exp(y - halfSqNorm) /

@@ -256,6 +256,363 @@ LogicalResult CrossEntropyOp::buildVjp(OpBuilder &b,
   return success();
 }
 
+
+//===----------------------------------------------------------------------===//
+// attn.linear (non-causal)
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// linalg.generic over named dimensions, f32.
+struct Generics {
+  OpBuilder &b;
+  Location loc;
+
+  AffineMap map(unsigned dims, ArrayRef<unsigned> results) {
+    SmallVector<AffineExpr> exprs;
+    for (unsigned r : results)
+      exprs.push_back(b.getAffineDimExpr(r));
+    return AffineMap::get(dims, 0, exprs, b.getContext());
+  }
+  Value empty(ArrayRef<int64_t> shape) {
+    return tensor::EmptyOp::create(b, loc, shape, b.getF32Type());
+  }
+  Value zeros(ArrayRef<int64_t> shape) {
+    return buildZeros(b, loc, RankedTensorType::get(shape, b.getF32Type()));
+  }
+  Value cst(double v) {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  }
+  /// One result over `dims` loop dimensions; those in `reductions` are
+  /// reduced into `init` (its map is the last of `maps`).
+  Value run(ValueRange ins, Value init, ArrayRef<AffineMap> maps,
+            unsigned dims, ArrayRef<unsigned> reductions,
+            function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+    SmallVector<utils::IteratorType> its(dims, utils::IteratorType::parallel);
+    for (unsigned r : reductions)
+      its[r] = utils::IteratorType::reduction;
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{init.getType()}, ins, ValueRange{init}, maps,
+               its,
+               [&](OpBuilder &nb, Location l, ValueRange a) {
+                 linalg::YieldOp::create(nb, l, body(nb, l, a));
+               })
+        .getResult(0);
+  }
+};
+
+/// Whether key `index` (a linalg index) lies below the batch entry's
+/// length (an i32/i64 value).
+Value keyKept(OpBuilder &b, Location l, Value index, Value length) {
+  Value limit = arith::IndexCastOp::create(b, l, b.getIndexType(), length);
+  return arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, index, limit);
+}
+
+/// phi applied to rows X [B, H, L, D] -> [B, H, L, F]: the rows at or past
+/// `lengths[b]` (when given) are zero. Keeps what the backward needs.
+struct MappedRows {
+  Value phi;       ///< [B, H, L, F]
+  Value projected; ///< Y = P (s X) [B, H, L, F] (projections only)
+  Value halfSqNorm; ///< |s X|^2 / 2 [B, H, L] (projections only)
+};
+
+MappedRows applyFeatureMap(Generics &g, FeatureMap phi, Value x,
+                           Value projection, double scale, Value lengths) {
+  auto t = tensorTypeOf(x);
+  int64_t bs = t.getDimSize(0), hs = t.getDimSize(1), ls = t.getDimSize(2),
+          ds = t.getDimSize(3), fs = phi.getFeatureDim(ds);
+  MappedRows rows;
+  SmallVector<Value> ins;
+  SmallVector<AffineMap> maps;
+  if (projection) {
+    // (b, h, l, f, d): Y = sum_d s x_d P[f, d]
+    rows.projected = g.run(
+        ValueRange{x, projection}, g.zeros({bs, hs, ls, fs}),
+        {g.map(5, {0, 1, 2, 4}), g.map(5, {3, 4}), g.map(5, {0, 1, 2, 3})}, 5,
+        {4}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value sx = arith::MulFOp::create(b, l, a[0], g.cst(scale));
+          return arith::AddFOp::create(b, l, a[2],
+                                       arith::MulFOp::create(b, l, sx, a[1]));
+        });
+    rows.halfSqNorm = g.run(
+        ValueRange{x}, g.zeros({bs, hs, ls}),
+        {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2})}, 4, {3},
+        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value sx = arith::MulFOp::create(b, l, a[0], g.cst(scale));
+          Value half = arith::MulFOp::create(
+              b, l, arith::MulFOp::create(b, l, sx, sx), g.cst(0.5));
+          return arith::AddFOp::create(b, l, a[1], half);
+        });
+    ins = {rows.projected, rows.halfSqNorm};
+    maps = {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2})};
+  } else {
+    ins = {x};
+    maps = {g.map(4, {0, 1, 2, 3})};
+  }
+  if (lengths) {
+    ins.push_back(lengths);
+    maps.push_back(g.map(4, {0}));
+  }
+  maps.push_back(g.map(4, {0, 1, 2, 3}));
+  bool projected = bool(projection);
+  rows.phi = g.run(
+      ins, g.empty({bs, hs, ls, fs}), maps, 4, {},
+      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value y = a[0];
+        if (!projected && scale != 1.0)
+          y = arith::MulFOp::create(b, l, y, g.cst(scale));
+        Value v = phi.emitBody(b, l, y, projected ? a[1] : Value());
+        if (!lengths)
+          return v;
+        Value kept = keyKept(b, l, linalg::IndexOp::create(b, l, 2),
+                             a[projected ? 2 : 1]);
+        return arith::SelectOp::create(b, l, kept, v, g.cst(0.0));
+      });
+  return rows;
+}
+
+/// The cotangent of X [B, H, L, D] from that of phi(X) [B, H, L, F].
+Value featureMapBackward(Generics &g, FeatureMap phi, Value x,
+                         const MappedRows &rows, Value dphi, Value projection,
+                         double scale) {
+  auto t = tensorTypeOf(x);
+  int64_t bs = t.getDimSize(0), hs = t.getDimSize(1), ls = t.getDimSize(2),
+          ds = t.getDimSize(3), fs = phi.getFeatureDim(ds);
+  AffineMap all = g.map(4, {0, 1, 2, 3}), rowMap = g.map(4, {0, 1, 2});
+  if (!projection)
+    return g.run(ValueRange{x, dphi}, g.empty({bs, hs, ls, ds}),
+                 {all, all, all}, 4, {},
+                 [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                   Value y = a[0];
+                   if (scale != 1.0)
+                     y = arith::MulFOp::create(b, l, y, g.cst(scale));
+                   Value slope = phi.emitBodyDerivatives(b, l, y, Value()).first;
+                   if (scale != 1.0)
+                     slope = arith::MulFOp::create(b, l, slope, g.cst(scale));
+                   return arith::MulFOp::create(b, l, a[1], slope);
+                 });
+  // With y = P (s x) and h = |s x|^2 / 2:
+  //   dx = s P^T (dphi * dbody/dy) + s^2 x sum_f dphi * dbody/dh
+  Value alongY = g.run(
+      ValueRange{rows.projected, rows.halfSqNorm, dphi},
+      g.empty({bs, hs, ls, fs}), {all, rowMap, all, all}, 4, {},
+      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        return arith::MulFOp::create(
+            b, l, a[2], phi.emitBodyDerivatives(b, l, a[0], a[1]).first);
+      });
+  Value alongH = g.run(
+      ValueRange{rows.projected, rows.halfSqNorm, dphi}, g.zeros({bs, hs, ls}),
+      {all, rowMap, all, rowMap}, 4, {3},
+      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value d = arith::MulFOp::create(
+            b, l, a[2], phi.emitBodyDerivatives(b, l, a[0], a[1]).second);
+        return arith::AddFOp::create(b, l, a[3], d);
+      });
+  // (b, h, l, d, f)
+  Value throughP = g.run(
+      ValueRange{alongY, projection}, g.zeros({bs, hs, ls, ds}),
+      {g.map(5, {0, 1, 2, 4}), g.map(5, {4, 3}), g.map(5, {0, 1, 2, 3})}, 5,
+      {4}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        return arith::AddFOp::create(b, l, a[2],
+                                     arith::MulFOp::create(b, l, a[0], a[1]));
+      });
+  return g.run(ValueRange{throughP, x, alongH}, g.empty({bs, hs, ls, ds}),
+               {all, all, rowMap, all}, 4, {},
+               [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                 Value first = arith::MulFOp::create(b, l, a[0], g.cst(scale));
+                 Value second = arith::MulFOp::create(
+                     b, l, arith::MulFOp::create(b, l, a[1], a[2]),
+                     g.cst(scale * scale));
+                 return arith::AddFOp::create(b, l, first, second);
+               });
+}
+
+} // namespace
+
+// out = num / den with num = phi(Q) S, den = phi(Q) z, S = phi(K)^T V,
+// z = sum_j phi(k_j) (kept keys only). With g = dO / den and
+// c = -(dO . out) / den (zero where den is zero, as the output is):
+//   dphi(Q) = g S^T + c z^T,   dS = phi(Q)^T g,   dz = phi(Q)^T c,
+//   dphi(K) = V dS^T + dz (kept keys),   dV = phi(K) dS,
+// then through the feature map. Every sum is a linalg.generic over
+// (batch, head, ...): linear in the sequence length, as the forward.
+LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
+                                 ArrayRef<bool> wanted,
+                                 SmallVectorImpl<Value> &operandGrads) {
+  if (failed(singleResultGrad(*this, resultGrads)))
+    return failure();
+  if (getCausal())
+    return emitOpError("causal linear attention has no vector-Jacobian "
+                       "product yet");
+  for (Value v : {getQuery(), getKey(), getValue()}) {
+    auto t = tensorTypeOf(v);
+    if (!t.hasStaticShape() || !t.getElementType().isF32())
+      return emitOpError("reverse mode of linear attention needs static "
+                         "shapes and f32 (for now)");
+  }
+  auto phi = getFeatureMap().getDefiningOp<FeatureMap>();
+  if (!phi)
+    return emitOpError("reverse mode needs the feature map's op");
+  Location loc = getLoc();
+  Generics g{b, loc};
+  auto qType = tensorTypeOf(getQuery());
+  int64_t bs = qType.getDimSize(0), hs = qType.getDimSize(1),
+          ns = qType.getDimSize(2), ds = qType.getDimSize(3);
+  int64_t ms = tensorTypeOf(getKey()).getDimSize(2),
+          es = tensorTypeOf(getValue()).getDimSize(3);
+  int64_t fs = phi.getFeatureDim(ds);
+  double scale = phi.getInputScale(ds);
+  Value projection;
+  if (phi.hasProjection()) {
+    std::vector<double> p = phi.getProjection(ds);
+    SmallVector<float> values(p.begin(), p.end());
+    auto type = RankedTensorType::get({fs, ds}, b.getF32Type());
+    projection = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(type, ArrayRef<float>(values)));
+  }
+  Value lengths = getKeyLengths();
+  MappedRows q = applyFeatureMap(g, phi, getQuery(), projection, scale,
+                                 Value());
+  MappedRows k = applyFeatureMap(g, phi, getKey(), projection, scale, lengths);
+  Value v = getValue(), out = getResult(), dOut = resultGrads[0];
+
+  // S [B, H, F, E] over (b, h, f, e, m); z [B, H, F] over (b, h, f, m).
+  Value state = g.run(
+      ValueRange{k.phi, v}, g.zeros({bs, hs, fs, es}),
+      {g.map(5, {0, 1, 4, 2}), g.map(5, {0, 1, 4, 3}), g.map(5, {0, 1, 2, 3})},
+      5, {4}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        return arith::AddFOp::create(b, l, a[2],
+                                     arith::MulFOp::create(b, l, a[0], a[1]));
+      });
+  Value norm = g.run(ValueRange{k.phi}, g.zeros({bs, hs, fs}),
+                     {g.map(4, {0, 1, 3, 2}), g.map(4, {0, 1, 2})}, 4, {3},
+                     [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                       return arith::AddFOp::create(b, l, a[1], a[0]);
+                     });
+  // den [B, H, N] over (b, h, n, f); dO . out over (b, h, n, e).
+  Value den = g.run(ValueRange{q.phi, norm}, g.zeros({bs, hs, ns}),
+                    {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 3}),
+                     g.map(4, {0, 1, 2})},
+                    4, {3}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                      return arith::AddFOp::create(
+                          b, l, a[2], arith::MulFOp::create(b, l, a[0], a[1]));
+                    });
+  Value dotOut = g.run(ValueRange{dOut, out}, g.zeros({bs, hs, ns}),
+                       {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2, 3}),
+                        g.map(4, {0, 1, 2})},
+                       4, {3},
+                       [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                         return arith::AddFOp::create(
+                             b, l, a[2], arith::MulFOp::create(b, l, a[0], a[1]));
+                       });
+  auto overDen = [&](OpBuilder &b, Location l, Value x, Value d) -> Value {
+    Value nonzero = arith::CmpFOp::create(b, l, arith::CmpFPredicate::ONE, d,
+                                          g.cst(0.0));
+    return arith::SelectOp::create(b, l, nonzero,
+                                   arith::DivFOp::create(b, l, x, d),
+                                   g.cst(0.0));
+  };
+  Value gOut = g.run(ValueRange{dOut, den}, g.empty({bs, hs, ns, es}),
+                     {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2}),
+                      g.map(4, {0, 1, 2, 3})},
+                     4, {}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                       return overDen(b, l, a[0], a[1]);
+                     });
+  Value cDen = g.run(ValueRange{dotOut, den}, g.empty({bs, hs, ns}),
+                     {g.map(3, {0, 1, 2}), g.map(3, {0, 1, 2}),
+                      g.map(3, {0, 1, 2})},
+                     3, {}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                       return arith::NegFOp::create(b, l,
+                                                    overDen(b, l, a[0], a[1]));
+                     });
+
+  // dphi(Q) [B, H, N, F] = c z^T + g S^T over (b, h, n, f, e).
+  Value dPhiQ = g.run(ValueRange{cDen, norm}, g.empty({bs, hs, ns, fs}),
+                      {g.map(4, {0, 1, 2}), g.map(4, {0, 1, 3}),
+                       g.map(4, {0, 1, 2, 3})},
+                      4, {}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                        return arith::MulFOp::create(b, l, a[0], a[1]);
+                      });
+  dPhiQ = g.run(ValueRange{gOut, state}, dPhiQ,
+                {g.map(5, {0, 1, 2, 4}), g.map(5, {0, 1, 3, 4}),
+                 g.map(5, {0, 1, 2, 3})},
+                5, {4}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                  return arith::AddFOp::create(
+                      b, l, a[2], arith::MulFOp::create(b, l, a[0], a[1]));
+                });
+  // dS [B, H, F, E] over (b, h, f, e, n); dz [B, H, F] over (b, h, f, n).
+  Value dState = g.run(
+      ValueRange{q.phi, gOut}, g.zeros({bs, hs, fs, es}),
+      {g.map(5, {0, 1, 4, 2}), g.map(5, {0, 1, 4, 3}), g.map(5, {0, 1, 2, 3})},
+      5, {4}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        return arith::AddFOp::create(b, l, a[2],
+                                     arith::MulFOp::create(b, l, a[0], a[1]));
+      });
+  Value dNorm = g.run(ValueRange{q.phi, cDen}, g.zeros({bs, hs, fs}),
+                      {g.map(4, {0, 1, 3, 2}), g.map(4, {0, 1, 3}),
+                       g.map(4, {0, 1, 2})},
+                      4, {3}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                        return arith::AddFOp::create(
+                            b, l, a[2], arith::MulFOp::create(b, l, a[0], a[1]));
+                      });
+  // dphi(K) [B, H, M, F] = (dz + V dS^T) on kept keys, over (b, h, m, f, e).
+  SmallVector<Value> kIns{dNorm};
+  SmallVector<AffineMap> kMaps{g.map(4, {0, 1, 3})};
+  if (lengths) {
+    kIns.push_back(lengths);
+    kMaps.push_back(g.map(4, {0}));
+  }
+  kMaps.push_back(g.map(4, {0, 1, 2, 3}));
+  Value dPhiK = g.run(kIns, g.empty({bs, hs, ms, fs}), kMaps, 4, {},
+                      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                        if (!lengths)
+                          return a[0];
+                        Value kept = keyKept(
+                            b, l, linalg::IndexOp::create(b, l, 2), a[1]);
+                        return arith::SelectOp::create(b, l, kept, a[0],
+                                                       g.cst(0.0));
+                      });
+  SmallVector<Value> vIns{v, dState};
+  SmallVector<AffineMap> vMaps{g.map(5, {0, 1, 2, 4}), g.map(5, {0, 1, 3, 4})};
+  if (lengths) {
+    vIns.push_back(lengths);
+    vMaps.push_back(g.map(5, {0}));
+  }
+  vMaps.push_back(g.map(5, {0, 1, 2, 3}));
+  dPhiK = g.run(vIns, dPhiK, vMaps, 5, {4},
+                [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                  Value term = arith::MulFOp::create(b, l, a[0], a[1]);
+                  if (lengths) {
+                    Value kept = keyKept(
+                        b, l, linalg::IndexOp::create(b, l, 2), a[2]);
+                    term = arith::SelectOp::create(b, l, kept, term,
+                                                   g.cst(0.0));
+                  }
+                  return arith::AddFOp::create(b, l, a.back(), term);
+                });
+  // dV [B, H, M, E] = phi(K) dS over (b, h, m, e, f): masked keys have
+  // phi(K) = 0.
+  Value dValue = g.run(
+      ValueRange{k.phi, dState}, g.zeros({bs, hs, ms, es}),
+      {g.map(5, {0, 1, 2, 4}), g.map(5, {0, 1, 4, 3}), g.map(5, {0, 1, 2, 3})},
+      5, {4}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        return arith::AddFOp::create(b, l, a[2],
+                                     arith::MulFOp::create(b, l, a[0], a[1]));
+      });
+
+  operandGrads.push_back(wanted[0] ? featureMapBackward(g, phi, getQuery(), q,
+                                                        dPhiQ, projection, scale)
+                                   : Value());
+  operandGrads.push_back(wanted[1] ? featureMapBackward(g, phi, getKey(), k,
+                                                        dPhiK, projection, scale)
+                                   : Value());
+  operandGrads.push_back(wanted[2] ? dValue : Value());
+  operandGrads.push_back(Value()); // feature map
+  if (lengths)
+    operandGrads.push_back(Value());
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // Upstream ops, as external models
 //===----------------------------------------------------------------------===//

@@ -7,9 +7,6 @@ include "attn/IR/AttnTypes.td"
 include "attn/IR/AttnInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
-// Reverse mode builds the op's vector-Jacobian product (Gradients.cpp).
-def Attn_Differentiable : DeclareOpInterfaceMethods<DifferentiableInterface>;
-
 def Attn_IndexTensor : RankedTensorOf<[I32, I64]>;
 
 def Attn_EmbeddingOp : Attn_Op<"embedding", [Pure, Attn_Differentiable]> {

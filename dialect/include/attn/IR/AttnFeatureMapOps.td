@@ -11,7 +11,7 @@ include "mlir/Interfaces/InferTypeOpInterface.td"
 class Attn_FeatureMapOp<string mnemonic, list<string> overrides = []>
     : Attn_Op<"feature_map." # mnemonic, [Pure,
         DeclareOpInterfaceMethods<FeatureMapInterface,
-          !listconcat(["evaluateBody"], overrides)>]> {
+          !listconcat(["evaluateBody", "emitBodyDerivatives"], overrides)>]> {
   let results = (outs Attn_FeatureMapType:$result);
   let assemblyFormat = "attr-dict";
 }

@@ -112,6 +112,13 @@ def FeatureMapInterface : OpInterface<"FeatureMap"> {
            "::mlir::Value":$y, "::mlir::Value":$halfSqNorm)>,
     InterfaceMethod<"The body in double precision, for checks.",
       "double", "evaluateBody", (ins "double":$y, "double":$halfSqNorm)>,
+    InterfaceMethod<[{
+        Emits the body's partial derivatives (d body / d y, d body / d
+        halfSqNorm) at (y, halfSqNorm), for reverse mode; the second is null
+        for maps without a projection.
+      }], "std::pair<::mlir::Value, ::mlir::Value>", "emitBodyDerivatives",
+      (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
+           "::mlir::Value":$y, "::mlir::Value":$halfSqNorm)>,
   ];
 }
 
@@ -159,5 +166,8 @@ def DifferentiableInterface : OpInterface<"Differentiable"> {
            "::llvm::SmallVectorImpl<::mlir::Value> &":$operandGrads)>,
   ];
 }
+
+// Reverse mode builds the op's vector-Jacobian product (Gradients.cpp).
+def Attn_Differentiable : DeclareOpInterfaceMethods<DifferentiableInterface>;
 
 #endif // ATTN_INTERFACES_TD

@@ -4,6 +4,7 @@
 
 include "attn/IR/AttnBase.td"
 include "attn/IR/AttnTypes.td"
+include "attn/IR/AttnInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def Attn_FloatTensor : RankedTensorOf<[F16, BF16, F32, F64]>;
@@ -35,7 +36,7 @@ def Attn_SdpaOp : Attn_Op<"sdpa", [Pure]> {
   }];
 }
 
-def Attn_LinearOp : Attn_Op<"linear", [Pure]> {
+def Attn_LinearOp : Attn_Op<"linear", [Pure, Attn_Differentiable]> {
   let summary = "kernelized (linear) attention";
   let description = [{
     With feature map phi: out[i] = phi(q_i)^T S / (phi(q_i)^T z), where

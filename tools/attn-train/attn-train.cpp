@@ -68,11 +68,15 @@ const char *kUsage =
     "  --stop-at-step N       stop cleanly, with a checkpoint, after step N\n"
     "  --attn-compile PATH --attn-import PATH   the tools (default: the "
     "build's)\n"
+    "  --no-compile           use RUN/train.so and RUN/eval.so as they are\n"
+    "                         (compiled ahead where MLIR is, e.g. for a GPU\n"
+    "                         machine: attn-compile --train / --no-dropout)\n"
     "Running again with the same --out resumes from RUN/last.safetensors.\n";
 
 struct Options {
   std::string model, data, out, target = "cpu", evaluateCheckpoint;
   int64_t steps = 1000, evalEvery = 200, evalBatches = 0, stopAtStep = 0;
+  bool noCompile = false;
   uint64_t seed = 0;
   double lr = 1e-3, weightDecay = 0.01, maxGradNorm = 1.0, maxMinutes = 0;
   int64_t warmup = 0;
@@ -117,6 +121,10 @@ Options parseOptions(int argc, char **argv) {
       if (!o.model.empty() || !o.evaluateCheckpoint.empty())
         die("unexpected argument '" + arg + "'\n" + kUsage);
       o.model = arg;
+      continue;
+    }
+    if (arg == "--no-compile") {
+      o.noCompile = true;
       continue;
     }
     if (i + 1 >= argc)
@@ -522,7 +530,8 @@ int trainCommand(const Options &o) {
   fs::create_directories(o.out);
   std::string last = o.out + "/last.safetensors",
               best = o.out + "/best.safetensors";
-  compileModel(o, o.out);
+  if (!o.noCompile)
+    compileModel(o, o.out);
   Model m = loadModel(o.out + "/train.so", o.out + "/eval.so");
   listops::Dataset trainSet = loadSplit(o.data + "/basic_train.tsv");
   listops::Dataset valSet = loadSplit(o.data + "/basic_val.tsv");

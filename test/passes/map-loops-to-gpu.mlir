@@ -108,3 +108,22 @@ func.func @copies(%x: memref<4x50x32xf32>, %y: memref<4x50x32xf32>, %cls: memref
   memref.copy %row, %cls : memref<4x32xf32, strided<[1600, 1]>> to memref<4x32xf32>
   return
 }
+
+// A constant table a host linalg op reads (a host global) is addressed
+// inside the kernel, from the GPU module's copy, not passed as a host
+// pointer.
+memref.global "private" constant @table : memref<4xf32> = dense<[1.0, 2.0, 3.0, 4.0]>
+// CHECK-LABEL: func.func @reads_a_global(
+// CHECK-NOT: memref.get_global
+// CHECK: gpu.launch
+// CHECK:   %[[T:.*]] = memref.get_global @table : memref<4xf32>
+// CHECK:   memref.load %[[T]]
+func.func @reads_a_global(%y: memref<8x4xf32>) {
+  %t = memref.get_global @table : memref<4xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+      ins(%t : memref<4xf32>) outs(%y : memref<8x4xf32>) {
+  ^bb0(%a: f32, %b: f32):
+    linalg.yield %a : f32
+  }
+  return
+}

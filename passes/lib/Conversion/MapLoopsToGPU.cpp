@@ -390,6 +390,19 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
     memref::StoreOp::create(
         b, loc, value, op.getDpsInitsMutable()[i % numOuts].get(), outAt[i]);
   op->erase();
+  // A constant table the op reads (a host global: a feature map's
+  // projection, say) is addressed inside the kernel, from the GPU module's
+  // copy, not passed as a host pointer.
+  SetVector<Value> above;
+  getUsedValuesDefinedAbove(launch.getBody(), above);
+  OpBuilder atStart = OpBuilder::atBlockBegin(&launch.getBody().front());
+  for (Value v : above)
+    if (isa_and_nonnull<memref::GetGlobalOp>(v.getDefiningOp())) {
+      Value local = atStart.clone(*v.getDefiningOp())->getResult(0);
+      v.replaceUsesWithIf(local, [&](OpOperand &use) {
+        return launch->isProperAncestor(use.getOwner());
+      });
+    }
   return success();
 }
 

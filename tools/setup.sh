@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build ccache python3
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
-  libgtest-dev libtorch-dev libopenblas0-pthread libomp-22-dev
+  libgtest-dev libtorch-dev libopenblas0-pthread libomp-22-dev gnuplot-nox
 )
 
 missing=()

@@ -38,6 +38,8 @@ assert train[-1]["loss"] < train[0]["loss"] - 0.1, "the loss did not fall"
 assert val[-1]["accuracy"] > majority + 0.03, "no better than the majority class"
 PY
 
+# The curves, drawn by gnuplot (tools/setup.sh installs it).
+test -s "$tmp/whole/curves.png" || { echo "FAIL: no curves.png"; exit 1; }
 "$train" evaluate "$tmp/whole/best.safetensors" --data "$tmp/data/basic_test.tsv" \
   > "$tmp/eval.log"
 grep -q "300 examples" "$tmp/eval.log"

@@ -10,7 +10,8 @@
 // dropout for evaluation -- reads basic_{train,val}.tsv from DIR, and
 // trains: a progress line, validation every --eval-every steps, the best
 // and the last checkpoint in RUN (safetensors, written atomically),
-// metrics as JSON lines in RUN/metrics.jsonl. Running the same command
+// metrics as JSON lines in RUN/metrics.jsonl, and their curves drawn to
+// RUN/curves.png (gnuplot). Running the same command
 // again resumes from RUN/last.safetensors: the same data order, dropout
 // masks and optimizer state as an uninterrupted run. Layout and keys:
 // docs/training.md.
@@ -31,6 +32,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -465,6 +467,64 @@ std::string formatDuration(double seconds) {
   return buf;
 }
 
+/// The number after `"key": ` in one of our metrics lines, if any.
+std::optional<double> metricValue(const std::string &line,
+                                  const std::string &key) {
+  std::string pattern = "\"" + key + "\": ";
+  size_t at = line.find(pattern);
+  if (at == std::string::npos)
+    return std::nullopt;
+  return std::strtod(line.c_str() + at + pattern.size(), nullptr);
+}
+
+/// RUN/curves.png: loss and accuracy against steps, training (the mean
+/// since the previous validation) and validation, from RUN/metrics.jsonl,
+/// drawn by gnuplot (Debian's gnuplot-nox). Without gnuplot, says so.
+void drawCurves(const std::string &runDir) {
+  std::ifstream metrics(runDir + "/metrics.jsonl");
+  std::ostringstream train, val;
+  std::string line;
+  while (std::getline(metrics, line)) {
+    std::optional<double> step = metricValue(line, "step"),
+                          loss = metricValue(line, "loss"),
+                          accuracy = metricValue(line, "accuracy");
+    if (!step || !loss || !accuracy)
+      continue;
+    bool isVal = line.find("\"split\": \"val\"") != std::string::npos;
+    (isVal ? val : train) << *step << " " << *loss << " " << *accuracy
+                          << "\n";
+  }
+  std::string data = runDir + "/curves.dat", png = runDir + "/curves.png";
+  {
+    std::ofstream out(data);
+    out << "# step loss accuracy: training\n" << train.str()
+        << "\n\n# step loss accuracy: validation\n" << val.str();
+  }
+  std::string script =
+      "set terminal pngcairo size 1100,420 font ',10'\n"
+      "set output '" + png + "'\n"
+      "set multiplot layout 1,2 title '" + runDir + "'\n"
+      "set xlabel 'step'; set grid; set key top right\n"
+      "set ylabel 'loss'\n"
+      "plot '" + data + "' index 0 using 1:2 with linespoints title "
+      "'training', '" + data + "' index 1 using 1:2 with linespoints "
+      "title 'validation'\n"
+      "set ylabel 'accuracy'; set key bottom right\n"
+      "plot '" + data + "' index 0 using 1:3 with linespoints title "
+      "'training', '" + data + "' index 1 using 1:3 with linespoints "
+      "title 'validation'\n"
+      "unset multiplot\n";
+  FILE *gnuplot = popen("gnuplot 2>/dev/null", "w");
+  bool drawn = gnuplot && std::fputs(script.c_str(), gnuplot) >= 0;
+  drawn = gnuplot && pclose(gnuplot) == 0 && drawn;
+  if (drawn)
+    std::printf("curves: %s\n", png.c_str());
+  else
+    std::printf("curves: not drawn (gnuplot, from Debian's gnuplot-nox, is "
+                "not installed); the data is in %s\n",
+                data.c_str());
+}
+
 //===----------------------------------------------------------------------===//
 // Commands
 //===----------------------------------------------------------------------===//
@@ -705,6 +765,8 @@ int trainCommand(const Options &o) {
     std::printf("\ndone: %lld steps, best validation accuracy %.4f "
                 "(checkpoint %s)\n",
                 (long long)step, bestAccuracy, best.c_str());
+  metrics.close();
+  drawCurves(o.out);
   return 0;
 }
 

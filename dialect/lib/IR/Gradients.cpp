@@ -258,6 +258,30 @@ LogicalResult CrossEntropyOp::buildVjp(OpBuilder &b,
 
 
 //===----------------------------------------------------------------------===//
+// attn.sdpa
+//===----------------------------------------------------------------------===//
+
+// One fused gradient op under the same mask, scale and schedule: it
+// recomputes the attention weights from Q, K and its own statistics rather
+// than storing them.
+LogicalResult SdpaOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
+                               ArrayRef<bool> wanted,
+                               SmallVectorImpl<Value> &operandGrads) {
+  if (failed(singleResultGrad(*this, resultGrads)))
+    return failure();
+  auto grad = SdpaGradOp::create(
+      b, getLoc(), getQuery().getType(), getKey().getType(),
+      getValue().getType(), getQuery(), getKey(), getValue(), getResult(),
+      resultGrads[0], getMask(), getScaleAttr(), getScheduleAttr());
+  operandGrads.push_back(wanted[0] ? grad.getQueryGrad() : Value());
+  operandGrads.push_back(wanted[1] ? grad.getKeyGrad() : Value());
+  operandGrads.push_back(wanted[2] ? grad.getValueGrad() : Value());
+  if (getMask())
+    operandGrads.push_back(Value());
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // attn.linear (non-causal)
 //===----------------------------------------------------------------------===//
 

@@ -103,41 +103,59 @@ double SdpaOp::getEffectiveScale() {
                    cast<RankedTensorType>(getQuery().getType()).getDimSize(3)));
 }
 
-LogicalResult SdpaOp::verify() {
-  if (failed(verifyAttentionOperands(*this, getQuery(), getKey(), getValue(),
-                                     getResult())))
+/// The checks attn.sdpa and its gradient share: shapes, scale, mask.
+static LogicalResult verifySdpaLike(Operation *op, Value q, Value k, Value v,
+                                    Value out, Value mask, FloatAttr scaleAttr) {
+  if (failed(verifyAttentionOperands(op, q, k, v, out)))
     return failure();
-  if (FloatAttr attr = getScaleAttr()) {
-    double scale = attr.getValueAsDouble();
+  if (scaleAttr) {
+    double scale = scaleAttr.getValueAsDouble();
     if (!(std::isfinite(scale) && scale > 0))
-      return emitOpError() << "scale must be positive and finite, got "
-                           << scale;
+      return op->emitOpError() << "scale must be positive and finite, got "
+                               << scale;
   }
-  if (!getScale() && ShapedType::isDynamic(dim(getQuery(), 3)))
-    return emitOpError("needs an explicit scale when the head dim is dynamic");
-  if (!getMask())
+  if (!scaleAttr && ShapedType::isDynamic(dim(q, 3)))
+    return op->emitOpError(
+        "needs an explicit scale when the head dim is dynamic");
+  if (!mask)
     return success();
-  if (!getMaskPattern(getMask()))
-    return emitOpError("mask must be produced by a mask pattern op");
-  if (!compatible(dim(getQuery(), 2), dim(getKey(), 2)))
-    return emitOpError() << "a mask needs self-attention, but the query length "
-                         << dim(getQuery(), 2)
-                         << " differs from the key length " << dim(getKey(), 2);
+  if (!getMaskPattern(mask))
+    return op->emitOpError("mask must be produced by a mask pattern op");
+  if (!compatible(dim(q, 2), dim(k, 2)))
+    return op->emitOpError()
+           << "a mask needs self-attention, but the query length "
+           << dim(q, 2) << " differs from the key length " << dim(k, 2);
   // Key-padding lengths are per batch entry.
-  SmallVector<Operation *> worklist{getMask().getDefiningOp()};
+  SmallVector<Operation *> worklist{mask.getDefiningOp()};
   while (!worklist.empty()) {
     Operation *def = worklist.pop_back_val();
     if (auto pad = dyn_cast<KeyPaddingMaskOp>(def);
-        pad && !compatible(dim(pad.getLengths(), 0), dim(getQuery(), 0)))
-      return emitOpError() << "key-padding lengths have "
-                           << dim(pad.getLengths(), 0)
-                           << " entries but the batch is "
-                           << dim(getQuery(), 0);
+        pad && !compatible(dim(pad.getLengths(), 0), dim(q, 0)))
+      return op->emitOpError()
+             << "key-padding lengths have " << dim(pad.getLengths(), 0)
+             << " entries but the batch is " << dim(q, 0);
     for (Value operand : def->getOperands())
       if (isa<MaskType>(operand.getType()))
         worklist.push_back(operand.getDefiningOp());
   }
   return success();
+}
+
+LogicalResult SdpaOp::verify() {
+  return verifySdpaLike(*this, getQuery(), getKey(), getValue(), getResult(),
+                        getMask(), getScaleAttr());
+}
+
+double SdpaGradOp::getEffectiveScale() {
+  if (FloatAttr scale = getScaleAttr())
+    return scale.getValueAsDouble();
+  return 1.0 / std::sqrt(static_cast<double>(
+                   cast<RankedTensorType>(getQuery().getType()).getDimSize(3)));
+}
+
+LogicalResult SdpaGradOp::verify() {
+  return verifySdpaLike(*this, getQuery(), getKey(), getValue(), getOutput(),
+                        getMask(), getScaleAttr());
 }
 
 //===----------------------------------------------------------------------===//

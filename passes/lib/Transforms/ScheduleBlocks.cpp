@@ -31,17 +31,23 @@ struct ScheduleBlocksPass
                                  << blockQ << " block-k=" << blockK;
       return signalPassFailure();
     }
-    WalkResult result = getOperation().walk([&](SdpaOp op) {
-      if (!op.getMask() || op.getScheduleAttr())
-        return WalkResult::advance();
-      return succeeded(schedule(op)) ? WalkResult::advance()
-                                     : WalkResult::interrupt();
+    // attn.sdpa and its gradient visit the same tiles.
+    WalkResult result = getOperation().walk([&](Operation *op) {
+      LogicalResult scheduled = success();
+      if (auto sdpa = dyn_cast<SdpaOp>(op))
+        scheduled = schedule(sdpa);
+      else if (auto grad = dyn_cast<SdpaGradOp>(op))
+        scheduled = schedule(grad);
+      return succeeded(scheduled) ? WalkResult::advance()
+                                  : WalkResult::interrupt();
     });
     if (result.wasInterrupted())
       signalPassFailure();
   }
 
-  LogicalResult schedule(SdpaOp op) {
+  template <typename OpTy> LogicalResult schedule(OpTy op) {
+    if (!op.getMask() || op.getScheduleAttr())
+      return success();
     int64_t n = cast<RankedTensorType>(op.getQuery().getType()).getDimSize(2);
     if (ShapedType::isDynamic(n))
       return op.emitOpError("needs a static sequence length to schedule its "

@@ -434,6 +434,345 @@ LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
   return success();
 }
 
+
+//===----------------------------------------------------------------------===//
+// attn.sdpa_grad (the CPU form)
+//===----------------------------------------------------------------------===//
+
+/// The transpose of one list of a schedule: for each key tile, the query
+/// tiles whose list holds it, as (offsets [key tiles + 1], query tiles).
+std::pair<SmallVector<int32_t>, SmallVector<int32_t>>
+transposeScheduleList(ArrayRef<int32_t> offsets, ArrayRef<int32_t> blocks,
+                      int64_t keyTiles) {
+  SmallVector<SmallVector<int32_t>> byKey(keyTiles);
+  for (int64_t qt = 0; qt + 1 < static_cast<int64_t>(offsets.size()); ++qt)
+    for (int32_t t = offsets[qt]; t < offsets[qt + 1]; ++t)
+      byKey[blocks[t]].push_back(static_cast<int32_t>(qt));
+  SmallVector<int32_t> outOffsets{0}, tiles;
+  for (const SmallVector<int32_t> &list : byKey) {
+    tiles.append(list.begin(), list.end());
+    outOffsets.push_back(static_cast<int32_t>(tiles.size()));
+  }
+  return {outOffsets, tiles};
+}
+
+/// Scalar loops for the gradient of softmax attention, in two nests over
+/// the schedule (FlashAttention-2's backward, a row at a time):
+///   forall (b, h, query tile) { for each row i:
+///     its statistics over the kept keys -> lse_i; D_i = dO_i . out_i;
+///     dQ_i = scale sum_j P_ij (dO_i . v_j - D_i) k_j }
+///   forall (b, h, key tile) { for each key j: over the query tiles whose
+///     schedule holds its tile (the schedule transposed), for each row i:
+///     dV_j += P_ij dO_i;  dK_j += scale P_ij (dO_i . v_j - D_i) q_i }
+/// with P_ij = exp(scale q_i . k_j - lse_i) where the mask keeps (i, j):
+/// full tiles without the predicate, partial ones with it, keys below the
+/// key limit. Each nest's instances write disjoint rows. The GPU form (warps
+/// and tensor cores) is not built yet.
+LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
+                           int64_t defaultBK, bool gpuForm) {
+  if (gpuForm)
+    return op.emitOpError("has no GPU form yet: the gradient of softmax "
+                          "attention runs on the CPU only for now");
+  OpBuilder b(op);
+  Emitter e{b, op.getLoc()};
+  Location loc = op.getLoc();
+  auto qType = cast<RankedTensorType>(op.getQuery().getType());
+  auto vType = cast<RankedTensorType>(op.getValue().getType());
+  if (!qType.hasStaticShape() || !vType.hasStaticShape() ||
+      !qType.getElementType().isF32() || !vType.getElementType().isF32())
+    return op.emitOpError("attn-tile's gradient of attention needs static "
+                          "shapes and f32 (for now)");
+  ScheduleAttr schedule = op.getScheduleAttr();
+  if (op.getMask() && !schedule)
+    return op.emitOpError("has a mask but no schedule; run "
+                          "attn-schedule-blocks first");
+  const int64_t batch = qType.getDimSize(0), heads = qType.getDimSize(1),
+                n = qType.getDimSize(2), hd = qType.getDimSize(3),
+                dv = vType.getDimSize(3);
+  const int64_t bq = schedule ? schedule.getBlockQ() : defaultBQ;
+  const int64_t bk = schedule ? schedule.getBlockK() : defaultBK;
+  const int64_t queryTiles = llvm::divideCeil(n, bq),
+                keyTiles = llvm::divideCeil(n, bk);
+  const double scale = op.getEffectiveScale();
+  MaskPattern pattern =
+      op.getMask() ? getMaskPattern(op.getMask()) : MaskPattern();
+
+  Value q = e.toBuffer(op.getQuery()), k = e.toBuffer(op.getKey()),
+        v = e.toBuffer(op.getValue()), out = e.toBuffer(op.getOutput()),
+        dOut = e.toBuffer(op.getOutputGrad());
+  auto alloc = [&](ArrayRef<int64_t> shape) -> Value {
+    Value buffer = memref::AllocOp::create(
+        b, loc, MemRefType::get(shape, b.getF32Type()),
+        b.getI64IntegerAttr(64));
+    e.fill(buffer, 0.0);
+    return buffer;
+  };
+  Value dq = alloc(qType.getShape()), dk = alloc(qType.getShape()),
+        dvBuf = alloc(vType.getShape());
+  Value lse = alloc({batch, heads, n}), delta = alloc({batch, heads, n});
+
+  // The schedule's lists, and their transposes for the key-major nest.
+  struct List {
+    Value offsets, items;
+    bool partial;
+  };
+  SmallVector<List> byQuery, byKey;
+  if (schedule) {
+    auto addList = [&](DenseI32ArrayAttr offsets, DenseI32ArrayAttr blocks,
+                       bool partial, StringRef name) {
+      if (blocks.empty())
+        return;
+      byQuery.push_back(
+          {globals.table(b, loc, ("__attn_grad_" + name + "_offsets").str(),
+                         offsets.asArrayRef()),
+           globals.table(b, loc, ("__attn_grad_" + name + "_blocks").str(),
+                         blocks.asArrayRef()),
+           partial});
+      auto [tOffsets, tTiles] = transposeScheduleList(
+          offsets.asArrayRef(), blocks.asArrayRef(), keyTiles);
+      byKey.push_back(
+          {globals.table(b, loc, ("__attn_grad_" + name + "_t_offsets").str(),
+                         tOffsets),
+           globals.table(b, loc, ("__attn_grad_" + name + "_t_tiles").str(),
+                         tTiles),
+           partial});
+    };
+    addList(schedule.getFullOffsets(), schedule.getFullBlocks(), false,
+            "full");
+    addList(schedule.getPartialOffsets(), schedule.getPartialBlocks(), true,
+            "partial");
+  }
+
+  auto forRange = [&](Value lo, Value hi, function_ref<void(Value)> body) {
+    auto loop = scf::ForOp::create(b, loc, lo, hi, e.idx(1));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    body(loop.getInductionVar());
+  };
+  auto onlyIf = [&](Value condition, function_ref<void()> body) {
+    auto ifOp = scf::IfOp::create(b, loc, condition, /*withElse=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    body();
+  };
+  auto forList = [&](const List &list, Value index,
+                     function_ref<void(Value)> body) {
+    forRange(e.load(list.offsets, index),
+             e.load(list.offsets, e.add(index, e.idx(1))),
+             [&](Value t) { body(e.load(list.items, t)); });
+  };
+  auto at = [&](Value buffer, Value bIdx, Value hIdx, Value row, Value col) {
+    return memref::LoadOp::create(b, loc, buffer,
+                                  ValueRange{bIdx, hIdx, row, col})
+        .getResult();
+  };
+  // sum_c x[b, h, i, c] * y[b, h, j, c]
+  auto dot = [&](Value x, Value i, Value y, Value j, int64_t len, Value bIdx,
+                 Value hIdx) -> Value {
+    auto loop = scf::ForOp::create(
+        b, loc, e.idx(0), e.idx(len), e.idx(1), ValueRange{e.f32(0.0)},
+        [&](OpBuilder &nb, Location l, Value c, ValueRange acc) {
+          Value xv =
+              memref::LoadOp::create(nb, l, x, ValueRange{bIdx, hIdx, i, c});
+          Value yv =
+              memref::LoadOp::create(nb, l, y, ValueRange{bIdx, hIdx, j, c});
+          Value sum = arith::AddFOp::create(
+              nb, l, acc[0], arith::MulFOp::create(nb, l, xv, yv));
+          scf::YieldOp::create(nb, l, sum);
+        });
+    return loop.getResult(0);
+  };
+  // buffer[b, h, row, :] += factor * other[b, h, otherRow, :]
+  auto axpy = [&](Value buffer, Value row, Value factor, Value other,
+                  Value otherRow, int64_t len, Value bIdx, Value hIdx) {
+    forRange(e.idx(0), e.idx(len), [&](Value c) {
+      Value sum = arith::AddFOp::create(
+          b, loc, at(buffer, bIdx, hIdx, row, c),
+          arith::MulFOp::create(b, loc, factor,
+                                at(other, bIdx, hIdx, otherRow, c)));
+      memref::StoreOp::create(b, loc, sum, buffer,
+                              ValueRange{bIdx, hIdx, row, c});
+    });
+  };
+  auto keyLimitOf = [&](Value bIdx) -> Value {
+    Value limit = e.idx(n);
+    if (pattern)
+      if (Value l = pattern.buildKeyLimit(b, loc, bIdx))
+        limit = e.min(limit, arith::MaxSIOp::create(b, loc, l, e.idx(0)));
+    return limit;
+  };
+  auto kept = [&](Value bIdx, Value i, Value j) -> Value {
+    PredicateBuilder pb(b, loc, bIdx, e.idx(n), n);
+    return pattern.buildPredicate(pb, i, j);
+  };
+  auto score = [&](Value bIdx, Value hIdx, Value i, Value j) -> Value {
+    return arith::MulFOp::create(b, loc, dot(q, i, k, j, hd, bIdx, hIdx),
+                                 e.f32(scale));
+  };
+  // exp(s - lse_i) (0 for a row that keeps nothing: lse = +inf).
+  auto weight = [&](Value s, Value rowLse) -> Value {
+    return math::ExpOp::create(b, loc,
+                               arith::SubFOp::create(b, loc, s, rowLse));
+  };
+  bool failedPredicate = false;
+  // For every kept key j of row i of query tile qTile.
+  auto forKeptKeys = [&](Value bIdx, Value qTile, Value i, Value limit,
+                         function_ref<void(Value)> body) {
+    if (!schedule) {
+      forRange(e.idx(0), limit, body);
+      return;
+    }
+    for (const List &list : byQuery)
+      forList(list, qTile, [&](Value kt) {
+        Value k0 = e.mul(kt, bk);
+        Value kn = arith::MaxSIOp::create(
+            b, loc, e.min(e.idx(bk), e.sub(limit, k0)), e.idx(0));
+        forRange(e.idx(0), kn, [&](Value c) {
+          Value j = e.add(k0, c);
+          if (!list.partial)
+            return body(j);
+          Value keep = kept(bIdx, i, j);
+          if (!keep) {
+            failedPredicate = true;
+            return;
+          }
+          onlyIf(keep, [&] { body(j); });
+        });
+      });
+  };
+
+  // Nest 1: statistics, D and dQ, a query tile per instance.
+  {
+    auto forall = scf::ForallOp::create(
+        b, loc,
+        SmallVector<OpFoldResult>{b.getIndexAttr(batch), b.getIndexAttr(heads),
+                                  b.getIndexAttr(queryTiles)},
+        ValueRange{}, std::nullopt);
+    OpBuilder::InsertionGuard guard(b);
+    atBodyEnd(b, forall);
+    Value bIdx = forall.getInductionVar(0), hIdx = forall.getInductionVar(1),
+          qTile = forall.getInductionVar(2);
+    Value limit = keyLimitOf(bIdx);
+    Value q0 = e.mul(qTile, bq);
+    Value qn = e.min(e.idx(bq), e.sub(e.idx(n), q0));
+    Value stats = memref::AllocaOp::create(
+        b, loc, MemRefType::get({2}, b.getF32Type()));
+    Value c0 = e.idx(0), c1 = e.idx(1);
+    forRange(c0, qn, [&](Value r) {
+      Value i = e.add(q0, r);
+      memref::StoreOp::create(b, loc,
+                              e.f32(-std::numeric_limits<double>::infinity()),
+                              stats, c0);
+      memref::StoreOp::create(b, loc, e.f32(0.0), stats, c1);
+      forKeptKeys(bIdx, qTile, i, limit, [&](Value j) {
+        Value s = score(bIdx, hIdx, i, j);
+        Value m = memref::LoadOp::create(b, loc, stats, c0);
+        Value l = memref::LoadOp::create(b, loc, stats, c1);
+        Value mNew = arith::MaximumFOp::create(b, loc, m, s);
+        Value lNew = arith::AddFOp::create(
+            b, loc,
+            arith::MulFOp::create(b, loc, l,
+                                  math::ExpOp::create(
+                                      b, loc,
+                                      arith::SubFOp::create(b, loc, m, mNew))),
+            weight(s, mNew));
+        memref::StoreOp::create(b, loc, mNew, stats, c0);
+        memref::StoreOp::create(b, loc, lNew, stats, c1);
+      });
+      Value m = memref::LoadOp::create(b, loc, stats, c0);
+      Value l = memref::LoadOp::create(b, loc, stats, c1);
+      Value any =
+          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, l,
+                                e.f32(0.0));
+      Value rowLse = arith::SelectOp::create(
+          b, loc, any,
+          arith::AddFOp::create(b, loc, m, math::LogOp::create(b, loc, l)),
+          e.f32(std::numeric_limits<double>::infinity()));
+      memref::StoreOp::create(b, loc, rowLse, lse, ValueRange{bIdx, hIdx, i});
+      Value rowDelta = dot(dOut, i, out, i, dv, bIdx, hIdx);
+      memref::StoreOp::create(b, loc, rowDelta, delta,
+                              ValueRange{bIdx, hIdx, i});
+      forKeptKeys(bIdx, qTile, i, limit, [&](Value j) {
+        Value p = weight(score(bIdx, hIdx, i, j), rowLse);
+        Value dp = dot(dOut, i, v, j, dv, bIdx, hIdx);
+        Value ds = arith::MulFOp::create(
+            b, loc,
+            arith::MulFOp::create(b, loc, p,
+                                  arith::SubFOp::create(b, loc, dp, rowDelta)),
+            e.f32(scale));
+        axpy(dq, i, ds, k, j, hd, bIdx, hIdx);
+      });
+    });
+  }
+
+  // Nest 2: dK and dV, a key tile per instance.
+  {
+    auto forall = scf::ForallOp::create(
+        b, loc,
+        SmallVector<OpFoldResult>{b.getIndexAttr(batch), b.getIndexAttr(heads),
+                                  b.getIndexAttr(keyTiles)},
+        ValueRange{}, std::nullopt);
+    OpBuilder::InsertionGuard guard(b);
+    atBodyEnd(b, forall);
+    Value bIdx = forall.getInductionVar(0), hIdx = forall.getInductionVar(1),
+          kTile = forall.getInductionVar(2);
+    Value limit = keyLimitOf(bIdx);
+    Value k0 = e.mul(kTile, bk);
+    Value kn = arith::MaxSIOp::create(
+        b, loc, e.min(e.idx(bk), e.sub(limit, k0)), e.idx(0));
+    forRange(e.idx(0), kn, [&](Value c) {
+      Value j = e.add(k0, c);
+      auto visitRows = [&](Value qt, bool partial) {
+        Value i0 = e.mul(qt, bq);
+        Value rows = e.min(e.idx(bq), e.sub(e.idx(n), i0));
+        forRange(e.idx(0), rows, [&](Value r) {
+          Value i = e.add(i0, r);
+          auto contribute = [&] {
+            Value rowLse = memref::LoadOp::create(b, loc, lse,
+                                                  ValueRange{bIdx, hIdx, i});
+            Value rowDelta = memref::LoadOp::create(
+                b, loc, delta, ValueRange{bIdx, hIdx, i});
+            Value p = weight(score(bIdx, hIdx, i, j), rowLse);
+            axpy(dvBuf, j, p, dOut, i, dv, bIdx, hIdx);
+            Value dp = dot(dOut, i, v, j, dv, bIdx, hIdx);
+            Value ds = arith::MulFOp::create(
+                b, loc,
+                arith::MulFOp::create(
+                    b, loc, p, arith::SubFOp::create(b, loc, dp, rowDelta)),
+                e.f32(scale));
+            axpy(dk, j, ds, q, i, hd, bIdx, hIdx);
+          };
+          if (!partial)
+            return contribute();
+          Value keep = kept(bIdx, i, j);
+          if (!keep) {
+            failedPredicate = true;
+            return;
+          }
+          onlyIf(keep, contribute);
+        });
+      };
+      if (!schedule) {
+        forRange(e.idx(0), e.idx(queryTiles),
+                 [&](Value qt) { visitRows(qt, false); });
+        return;
+      }
+      for (const List &list : byKey)
+        forList(list, kTile, [&](Value qt) { visitRows(qt, list.partial); });
+    });
+  }
+  if (failedPredicate)
+    return op.emitOpError("its mask could not build its predicate");
+
+  op.getQueryGrad().replaceAllUsesWith(
+      e.toTensor(dq, op.getQueryGrad().getType()));
+  op.getKeyGrad().replaceAllUsesWith(e.toTensor(dk, op.getKeyGrad().getType()));
+  op.getValueGrad().replaceAllUsesWith(
+      e.toTensor(dvBuf, op.getValueGrad().getType()));
+  op.erase();
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // attn.linear
 //===----------------------------------------------------------------------===//
@@ -1037,7 +1376,7 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
     Globals globals(module);
     SmallVector<Operation *> kernels;
     module.walk([&](Operation *op) {
-      if (isa<SdpaOp, LinearOp, SsmOp>(op))
+      if (isa<SdpaOp, SdpaGradOp, LinearOp, SsmOp>(op))
         kernels.push_back(op);
     });
     for (Operation *op : kernels) {
@@ -1046,6 +1385,10 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
               .Case([&](SdpaOp o) {
                 return tileSdpa(o, globals, blockQ, blockK, rowsPerInstance,
                                 scalarRowsPerInstance);
+              })
+              .Case([&](SdpaGradOp o) {
+                return tileSdpaGrad(o, globals, blockQ, blockK,
+                                    rowsPerInstance != 0);
               })
               .Case([&](LinearOp o) {
                 return tileLinear(o, globals, blockQ, blockK, rowsPerInstance);

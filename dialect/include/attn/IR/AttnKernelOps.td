@@ -9,7 +9,7 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def Attn_FloatTensor : RankedTensorOf<[F16, BF16, F32, F64]>;
 
-def Attn_SdpaOp : Attn_Op<"sdpa", [Pure]> {
+def Attn_SdpaOp : Attn_Op<"sdpa", [Pure, Attn_Differentiable]> {
   let summary = "scaled dot-product attention under a mask";
   let description = [{
     out[b, h, i] = sum_j softmax_j(scale * q[b,h,i] . k[b,h,j] + M) v[b,h,j]
@@ -28,6 +28,40 @@ def Attn_SdpaOp : Attn_Op<"sdpa", [Pure]> {
     $query `,` $key `,` $value (`mask` $mask^)? (`scale` $scale^)? attr-dict
     `:` type($query) `,` type($key) `,` type($value) (`,` type($mask)^)?
     `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The scale in effect: the attribute, or 1/sqrt(head dim).
+    double getEffectiveScale();
+  }];
+}
+
+def Attn_SdpaGradOp : Attn_Op<"sdpa_grad", [Pure,
+    AllTypesMatch<["query", "query_grad"]>, AllTypesMatch<["key", "key_grad"]>,
+    AllTypesMatch<["value", "value_grad"]>,
+    AllTypesMatch<["output", "output_grad"]>]> {
+  let summary = "gradients of attn.sdpa (produced by reverse mode)";
+  let description = [{
+    For out = attn.sdpa(q, k, v) under `mask` with `scale`, given `output`
+    (out) and `output_grad` (dO): with P the attention weights over the
+    kept keys, D_i = dO_i . out_i and dS_ij = P_ij (dO_i . v_j - D_i):
+      query_grad = scale dS K,  key_grad = scale dS^T Q,  value_grad = P^T dO.
+    Rows that keep no key contribute nothing; keys no row keeps get zeros.
+    `schedule` is attached by attn-schedule-blocks, as for attn.sdpa.
+  }];
+  let arguments = (ins Attn_FloatTensor:$query, Attn_FloatTensor:$key,
+                       Attn_FloatTensor:$value, Attn_FloatTensor:$output,
+                       Attn_FloatTensor:$output_grad,
+                       Optional<Attn_MaskType>:$mask,
+                       OptionalAttr<F64Attr>:$scale,
+                       OptionalAttr<Attn_ScheduleAttr>:$schedule);
+  let results = (outs Attn_FloatTensor:$query_grad, Attn_FloatTensor:$key_grad,
+                      Attn_FloatTensor:$value_grad);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $output `,` $output_grad
+    (`mask` $mask^)? (`scale` $scale^)? attr-dict
+    `:` type($query) `,` type($key) `,` type($value) `,` type($output)
+    (`,` type($mask)^)?
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{

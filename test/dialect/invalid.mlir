@@ -911,3 +911,11 @@ func.func @global_norm_empty() {
   %n = "attn.global_norm"() : () -> tensor<f32>
   return
 }
+
+// -----
+
+func.func @sdpa_grad_scale(%q: tensor<2x4x16x8xf32>) {
+  // expected-error @below {{scale must be positive and finite, got -1}}
+  %g:3 = attn.sdpa_grad %q, %q, %q, %q, %q scale -1.0 : tensor<2x4x16x8xf32>, tensor<2x4x16x8xf32>, tensor<2x4x16x8xf32>, tensor<2x4x16x8xf32>
+  return
+}

@@ -174,3 +174,11 @@ func.func @optimizer_ops(%step: tensor<i64>, %p: tensor<4x8xf32>, %g: tensor<4x8
   %r:3 = attn.adamw %p, %g, %m, %v lr %lr step %step norm %n {max_norm = 1.0 : f64} : tensor<4x8xf32>
   return
 }
+
+// CHECK-LABEL: func.func @sdpa_grad
+func.func @sdpa_grad(%q: tensor<2x4x128x64xf32>, %len: tensor<2xi32>) {
+  %m = attn.mask.key_padding %len : tensor<2xi32>
+  // CHECK: attn.sdpa_grad %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} mask %{{.*}} scale 1.250000e-01 : tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, !attn.mask
+  %g:3 = attn.sdpa_grad %q, %q, %q, %q, %q mask %m scale 0.125 : tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, !attn.mask
+  return
+}

@@ -2,9 +2,21 @@
 
 // An op on the path from the parameters to the loss that has no
 // vector-Jacobian product (yet) stops the pass, naming the op.
-func.func @no_vjp(%q: tensor<1x1x16x8xf32> {attn.param = "q"}, %labels: tensor<16xi32>) -> tensor<f32> {
-  // expected-error @below {{'attn.sdpa' op has no vector-Jacobian product: attn-generate-backward cannot differentiate the path from the parameters to the loss through it}}
-  %o = attn.sdpa %q, %q, %q : tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32> -> tensor<1x1x16x8xf32>
+func.func @no_vjp(%x: tensor<2x8x16xf32> {attn.param = "x"}, %a: tensor<16x4xf32>, %dt: tensor<16xf32>, %labels: tensor<16xi32>) -> tensor<f32> {
+  // expected-error @below {{'attn.ssm' op has no vector-Jacobian product: attn-generate-backward cannot differentiate the path from the parameters to the loss through it}}
+  %s = attn.ssm %x A(%a, %a) B(%a, %a) C(%a, %a) log_dt(%dt) : tensor<2x8x16xf32>, tensor<16x4xf32>, tensor<16x4xf32>, tensor<16xf32>
+  %c = tensor.collapse_shape %s [[0, 1], [2]] : tensor<2x8x16xf32> into tensor<16x16xf32>
+  %l = attn.cross_entropy %c, %labels : tensor<16x16xf32>, tensor<16xi32> -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+// An op whose product exists but not for this form says why.
+func.func @causal_linear(%q: tensor<1x1x16x8xf32> {attn.param = "q"}, %labels: tensor<16xi32>) -> tensor<f32> {
+  %f = attn.feature_map.elu_plus_one
+  // expected-error @below {{'attn.linear' op causal linear attention has no vector-Jacobian product yet}}
+  %o = attn.linear %q, %q, %q feature_map %f causal : tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32> -> tensor<1x1x16x8xf32>
   %c = tensor.collapse_shape %o [[0, 1, 2], [3]] : tensor<1x1x16x8xf32> into tensor<16x8xf32>
   %l = attn.cross_entropy %c, %labels : tensor<16x8xf32>, tensor<16xi32> -> tensor<f32>
   return %l : tensor<f32>

@@ -71,3 +71,21 @@ func.func @no_params(%x: tensor<4x8xf32>, %labels: tensor<4xi32>) -> tensor<f32>
 func.func @integer_result(%x: tensor<4xi32>, %w: tensor<4xf32> {attn.param = "w"}) -> tensor<4xi32> {
   return %x : tensor<4xi32>
 }
+
+// -----
+
+// Softmax attention: one gradient op under the same mask and scale.
+// CHECK-LABEL: func.func @attention_grad(
+// CHECK: %[[M:.*]] = attn.mask.causal
+// CHECK: %[[O:.*]] = attn.sdpa %arg0, %arg0, %arg0 mask %[[M]] scale 5.000000e-01
+// CHECK: %[[DQ:.*]], %[[DK:.*]], %[[DV:.*]] = attn.sdpa_grad %arg0, %arg0, %arg0, %[[O]], %{{.*}} mask %[[M]] scale 5.000000e-01
+// CHECK: %[[S1:.*]] = linalg.add ins(%[[DQ]], %[[DK]]
+// CHECK: %[[S2:.*]] = linalg.add ins(%[[S1]], %[[DV]]
+// CHECK: return %{{.*}}, %[[S2]]
+func.func @attention(%x: tensor<1x1x16x8xf32> {attn.param = "x"}, %labels: tensor<16xi32>) -> tensor<f32> {
+  %m = attn.mask.causal
+  %o = attn.sdpa %x, %x, %x mask %m scale 0.5 : tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>, !attn.mask -> tensor<1x1x16x8xf32>
+  %c = tensor.collapse_shape %o [[0, 1, 2], [3]] : tensor<1x1x16x8xf32> into tensor<16x8xf32>
+  %l = attn.cross_entropy %c, %labels : tensor<16x8xf32>, tensor<16xi32> -> tensor<f32>
+  return %l : tensor<f32>
+}

@@ -114,3 +114,29 @@ func.func @unscheduled(%q: tensor<1x1x64x32xf32>) -> tensor<1x1x64x32xf32> {
   %o = attn.sdpa %q, %q, %q mask %m : tensor<1x1x64x32xf32>, tensor<1x1x64x32xf32>, tensor<1x1x64x32xf32>, !attn.mask -> tensor<1x1x64x32xf32>
   return %o : tensor<1x1x64x32xf32>
 }
+
+// -----
+
+// The gradient of masked attention (the CPU form): a nest over (batch,
+// head, query tile) for each row's statistics, D and dQ over the query
+// tile's scheduled key tiles, then one over (batch, head, key tile) for
+// dK and dV over the query tiles whose schedule holds the key tile (the
+// schedule transposed into tables); partial tiles test the predicate.
+// CHECK-LABEL: func.func @sdpa_grad
+// CHECK-DAG: memref.get_global @__attn_grad_partial_offsets
+// CHECK-DAG: memref.get_global @__attn_grad_partial_t_tiles
+// CHECK: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 2)
+// CHECK:   arith.cmpi sle
+// CHECK:   scf.if
+// CHECK:   math.log
+// CHECK: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 2)
+// CHECK:   arith.cmpi sle
+// CHECK:   scf.if
+#causal = #attn.schedule<block_q = 16, block_k = 16, seq_len = 32,
+    full_offsets = [0, 0, 1], full_blocks = [0],
+    partial_offsets = [0, 1, 2], partial_blocks = [0, 1]>
+func.func @sdpa_grad(%q: tensor<1x2x32x16xf32>) -> (tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>) {
+  %m = attn.mask.causal
+  %g:3 = attn.sdpa_grad %q, %q, %q, %q, %q mask %m {schedule = #causal} : tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, !attn.mask
+  return %g#0, %g#1, %g#2 : tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>
+}

@@ -141,7 +141,18 @@ std::vector<torch::Tensor> f32(const std::vector<torch::Tensor> &ts) {
   return out;
 }
 
-class Gradients : public ::testing::Test {
+/// Skips the gpu twins without a GPU; a fresh seed for every test.
+class SeededTest : public ::testing::Test {
+public:
+  void SetUp() override {
+    ATTN_SKIP_WITHOUT_TARGET();
+    uint64_t seed = freshSeed();
+    ::testing::Test::RecordProperty("seed", std::to_string(seed));
+    torch::manual_seed(seed);
+  }
+};
+
+class Gradients : public SeededTest {
 public:
   static void SetUpTestSuite() {
     library =
@@ -149,13 +160,6 @@ public:
   }
   static void TearDownTestSuite() { library.reset(); }
   static std::unique_ptr<attn::rt::Library> library;
-
-  void SetUp() override {
-    ATTN_SKIP_WITHOUT_TARGET();
-    uint64_t seed = freshSeed();
-    ::testing::Test::RecordProperty("seed", std::to_string(seed));
-    torch::manual_seed(seed);
-  }
 
   /// Calls fn_grad with `inputs` (the leaves given as float32) and `extra`
   /// arguments after them, then the cotangent `dy` of `ref` (none for a
@@ -353,7 +357,7 @@ torch::Tensor modelLoss(const std::vector<torch::Tensor> &p,
   return ref::crossEntropy(ref::project(pooled, p[8], p[9]), labels);
 }
 
-class ModelGradients : public ::testing::Test {
+class ModelGradients : public SeededTest {
 public:
   static void SetUpTestSuite() {
     library = compileForTarget("gradient_model", kModelModule, "--backward");
@@ -362,10 +366,9 @@ public:
   static std::unique_ptr<attn::rt::Library> library;
 
   void SetUp() override {
-    ATTN_SKIP_WITHOUT_TARGET();
-    uint64_t seed = freshSeed();
-    ::testing::Test::RecordProperty("seed", std::to_string(seed));
-    torch::manual_seed(seed);
+    SeededTest::SetUp();
+    if (IsSkipped() || HasFatalFailure())
+      return;
     ids = torch::randint(0, V, {B, N}).to(torch::kInt32);
     labels = torch::randint(0, 10, {B}).to(torch::kInt32);
     dropoutSeed = static_cast<int64_t>(freshSeed() >> 1);
@@ -454,7 +457,7 @@ std::string linearLayerModule() {
          "\n}\n";
 }
 
-class LayerGradients : public ::testing::Test {
+class LayerGradients : public SeededTest {
 public:
   static void SetUpTestSuite() {
     library = compileForTarget("gradient_linear_layer", linearLayerModule(),
@@ -462,12 +465,6 @@ public:
   }
   static void TearDownTestSuite() { library.reset(); }
   static std::unique_ptr<attn::rt::Library> library;
-  void SetUp() override {
-    ATTN_SKIP_WITHOUT_TARGET();
-    uint64_t seed = freshSeed();
-    ::testing::Test::RecordProperty("seed", std::to_string(seed));
-    torch::manual_seed(seed);
-  }
 };
 std::unique_ptr<attn::rt::Library> LayerGradients::library;
 

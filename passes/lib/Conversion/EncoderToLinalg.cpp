@@ -101,6 +101,16 @@ RankedTensorType typeOf(Value v) { return cast<RankedTensorType>(v.getType()); }
 
 //===----------------------------------------------------------------------===//
 
+/// An id as a row of a table of `vocab` rows: out-of-range ids are clamped
+/// rather than read out of bounds.
+Value clampedId(OpBuilder &b, Location l, Value id, int64_t vocab) {
+  Value index = arith::IndexCastOp::create(b, l, b.getIndexType(), id);
+  Value zero = arith::ConstantIndexOp::create(b, l, 0);
+  Value last = arith::ConstantIndexOp::create(b, l, vocab - 1);
+  return arith::MinSIOp::create(b, l,
+                                arith::MaxSIOp::create(b, l, index, zero), last);
+}
+
 Value lowerEmbedding(LinalgEmitter &e, EmbeddingOp op) {
   auto out = typeOf(op.getResult());
   Value table = op.getTable();
@@ -109,12 +119,7 @@ Value lowerEmbedding(LinalgEmitter &e, EmbeddingOp op) {
       op.getIds(), e.empty(out.getShape(), out.getElementType()),
       {e.map(3, {0, 1}), e.identity(3)}, e.iterators(3, false),
       [&](OpBuilder &b, Location l, ValueRange args) -> SmallVector<Value> {
-        Value id = arith::IndexCastOp::create(b, l, b.getIndexType(), args[0]);
-        // Out-of-range ids are clamped rather than read out of bounds.
-        Value zero = arith::ConstantIndexOp::create(b, l, 0);
-        Value last = arith::ConstantIndexOp::create(b, l, vocab - 1);
-        id = arith::MinSIOp::create(
-            b, l, arith::MaxSIOp::create(b, l, id, zero), last);
+        Value id = clampedId(b, l, args[0], vocab);
         Value d = linalg::IndexOp::create(b, l, 2);
         return {tensor::ExtractOp::create(b, l, table, ValueRange{id, d})};
       })[0];
@@ -498,11 +503,7 @@ Value lowerEmbeddingGrad(LinalgEmitter &e, EmbeddingGradOp op) {
       e.filled({vocab, width}, e.f32(), 0.0),
       {e.map(4, {2, 3}), e.map(4, {2, 3, 1}), e.map(4, {0, 1})}, its,
       [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
-        Value id = arith::IndexCastOp::create(b, l, b.getIndexType(), a[0]);
-        Value zero = arith::ConstantIndexOp::create(b, l, 0);
-        Value last = arith::ConstantIndexOp::create(b, l, vocab - 1);
-        id = arith::MinSIOp::create(
-            b, l, arith::MaxSIOp::create(b, l, id, zero), last);
+        Value id = clampedId(b, l, a[0], vocab);
         Value row = linalg::IndexOp::create(b, l, 0);
         Value hit =
             arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, id, row);

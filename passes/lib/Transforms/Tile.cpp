@@ -641,17 +641,21 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
       });
   };
 
-  // Nest 1: statistics, D and dQ, a query tile per instance.
-  {
+  // A parallel nest over (batch, head, tile).
+  auto nest = [&](int64_t tiles, function_ref<void(Value, Value, Value)> body) {
     auto forall = scf::ForallOp::create(
         b, loc,
         SmallVector<OpFoldResult>{b.getIndexAttr(batch), b.getIndexAttr(heads),
-                                  b.getIndexAttr(queryTiles)},
+                                  b.getIndexAttr(tiles)},
         ValueRange{}, std::nullopt);
     OpBuilder::InsertionGuard guard(b);
     atBodyEnd(b, forall);
-    Value bIdx = forall.getInductionVar(0), hIdx = forall.getInductionVar(1),
-          qTile = forall.getInductionVar(2);
+    body(forall.getInductionVar(0), forall.getInductionVar(1),
+         forall.getInductionVar(2));
+  };
+
+  // Nest 1: statistics, D and dQ, a query tile per instance.
+  nest(queryTiles, [&](Value bIdx, Value hIdx, Value qTile) {
     Value limit = keyLimitOf(bIdx);
     Value q0 = e.mul(qTile, bq);
     Value qn = e.min(e.idx(bq), e.sub(e.idx(n), q0));
@@ -703,19 +707,10 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
         axpy(dq, i, ds, k, j, hd, bIdx, hIdx);
       });
     });
-  }
+  });
 
   // Nest 2: dK and dV, a key tile per instance.
-  {
-    auto forall = scf::ForallOp::create(
-        b, loc,
-        SmallVector<OpFoldResult>{b.getIndexAttr(batch), b.getIndexAttr(heads),
-                                  b.getIndexAttr(keyTiles)},
-        ValueRange{}, std::nullopt);
-    OpBuilder::InsertionGuard guard(b);
-    atBodyEnd(b, forall);
-    Value bIdx = forall.getInductionVar(0), hIdx = forall.getInductionVar(1),
-          kTile = forall.getInductionVar(2);
+  nest(keyTiles, [&](Value bIdx, Value hIdx, Value kTile) {
     Value limit = keyLimitOf(bIdx);
     Value k0 = e.mul(kTile, bk);
     Value kn = arith::MaxSIOp::create(
@@ -760,7 +755,7 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
       for (const List &list : byKey)
         forList(list, kTile, [&](Value qt) { visitRows(qt, list.partial); });
     });
-  }
+  });
   if (failedPredicate)
     return op.emitOpError("its mask could not build its predicate");
 

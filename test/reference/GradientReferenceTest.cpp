@@ -207,8 +207,7 @@ TEST_F(Gradients, AddPositionsLeavesUnusedPositionsAtZero) {
 TEST_F(Gradients, LayerNorm) {
   torch::Tensor x = leaf(3 * torch::randn({B, N, D}) + 1);
   torch::Tensor g = leaf(torch::randn({D})), b = leaf(torch::randn({D}));
-  check("layer_norm", f32({x, g, b}), {x, g, b},
-        ref::layerNorm(x, g, b, 1e-5));
+  check("layer_norm", f32({x, g, b}), {x, g, b}, ref::layerNorm(x, g, b, 1e-5));
 }
 
 TEST_F(Gradients, Project) {
@@ -276,13 +275,12 @@ torch::Tensor linearReference(const std::string &map, const torch::Tensor &q,
                               bool padded, int64_t features = 0,
                               int64_t seed = 0) {
   int64_t n = q.size(2);
-  torch::Tensor keep = ref::denseMask(q.size(0), n, [&](int64_t b, int64_t,
-                                                        int64_t key) {
-    return !padded || key < kLengths[b];
-  });
+  torch::Tensor keep =
+      ref::denseMask(q.size(0), n, [&](int64_t b, int64_t, int64_t key) {
+        return !padded || key < kLengths[b];
+      });
   return ref::linearAttention(ref::featureMap(map, q, features, seed),
-                              ref::featureMap(map, k, features, seed), v,
-                              keep);
+                              ref::featureMap(map, k, features, seed), v, keep);
 }
 
 TEST_F(Gradients, LinearAttentionEluPlusOneWithKeyPadding) {
@@ -328,9 +326,8 @@ struct ModelParams {
 };
 
 ModelParams modelParams() {
-  std::vector<std::vector<int64_t>> shapes{{V, D}, {64, D}, {D},  {D},
-                                           {D, 48}, {48},   {48, D}, {D},
-                                           {D, 10}, {10}};
+  std::vector<std::vector<int64_t>> shapes{
+      {V, D}, {64, D}, {D}, {D}, {D, 48}, {48}, {48, D}, {D}, {D, 10}, {10}};
   ModelParams p;
   for (auto &shape : shapes)
     p.leaves.push_back(leaf(torch::randn(shape) * 0.5));
@@ -341,8 +338,8 @@ ModelParams modelParams() {
 torch::Tensor modelLoss(const std::vector<torch::Tensor> &p,
                         const torch::Tensor &ids, const torch::Tensor &labels,
                         int64_t seed) {
-  torch::Tensor x = p[0].index({ids.to(torch::kLong)}) +
-                    p[1].index({Slice(0, N)});
+  torch::Tensor x =
+      p[0].index({ids.to(torch::kLong)}) + p[1].index({Slice(0, N)});
   x = ref::layerNorm(x, p[2], p[3], 1e-5);
   torch::Tensor keep = torch::zeros({B, N, D}, torch::kFloat64);
   auto acc = keep.accessor<double, 3>();
@@ -436,12 +433,13 @@ TEST_F(ModelGradients, MatchFiniteDifferencesOfTheForward) {
 
 constexpr int64_t FF = 64;
 const std::vector<std::vector<int64_t>> kLayerParams{
-    {D, D}, {D}, {D, D}, {D}, {D, D}, {D},  {D, D}, {D},
+    {D, D}, {D}, {D, D},  {D},  {D, D},  {D}, {D, D}, {D},
     {D},    {D}, {D, FF}, {FF}, {FF, D}, {D}, {D},    {D}};
 
 std::string linearLayerModule() {
   std::string x = tensorType({B, N, D});
-  std::string f = "func.func @layer(%x: " + x + " {attn.param = \"x\"}, "
+  std::string f = "func.func @layer(%x: " + x +
+                  " {attn.param = \"x\"}, "
                   "%len: tensor<2xi32>";
   std::string names, types;
   for (size_t i = 0; i < kLayerParams.size(); ++i) {
@@ -451,10 +449,10 @@ std::string linearLayerModule() {
     names += (i ? ", %p" : "%p") + std::to_string(i);
     types += (i ? ", " : "") + t;
   }
-  return f + ") -> " + x + " {\n  %y = attn.layer.linear %x lengths %len params(" +
-         names + ") {heads = 2} : " + x +
-         ", lengths tensor<2xi32>, params(" + types + ")\n  return %y : " + x +
-         "\n}\n";
+  return f + ") -> " + x +
+         " {\n  %y = attn.layer.linear %x lengths %len params(" + names +
+         ") {heads = 2} : " + x + ", lengths tensor<2xi32>, params(" + types +
+         ")\n  return %y : " + x + "\n}\n";
 }
 
 class LayerGradients : public SeededTest {
@@ -580,8 +578,7 @@ TEST_F(TrainSteps, MatchTorchAdamWOnTheSameGradients) {
     for (size_t i = 0; i < numParams; ++i)
       params.leaves[i].mutable_grad() = grads[2 + i].to(torch::kFloat64);
     double norm = torch::nn::utils::clip_grad_norm_(params.leaves, kMaxNorm);
-    static_cast<torch::optim::AdamWOptions &>(
-        adamw.param_groups()[0].options())
+    static_cast<torch::optim::AdamWOptions &>(adamw.param_groups()[0].options())
         .lr(scheduledLr(t));
     adamw.step();
 

@@ -88,7 +88,8 @@ bool attn::train::writeCheckpoint(const std::string &path,
   ok = std::fclose(f) == 0 && ok;
   if (!ok || std::rename(temporary.c_str(), path.c_str()) != 0) {
     std::remove(temporary.c_str());
-    *error = "writing " + path + " failed (disk full?); the previous "
+    *error = "writing " + path +
+             " failed (disk full?); the previous "
              "checkpoint, if any, is unchanged";
     return false;
   }
@@ -163,7 +164,8 @@ std::optional<Checkpoint> attn::train::readCheckpoint(const std::string &path,
     if (!begin || !end || *begin < 0 || *end < *begin ||
         uint64_t(*end) > dataSize ||
         uint64_t(*end - *begin) != elements * rt::dtypeSize(t.dtype))
-      return fail("tensor '" + name + "' has byte range inconsistent with its "
+      return fail("tensor '" + name +
+                  "' has byte range inconsistent with its "
                   "shape or the file's size (a truncated file?)");
     t.data.assign(bytes.begin() + dataStart + *begin,
                   bytes.begin() + dataStart + *end);

@@ -1,4 +1,5 @@
-//===- Checkpoint.h - training checkpoints in the safetensors layout -*- C++ -*-===//
+//===- Checkpoint.h - training checkpoints in the safetensors layout -*- C++
+//-*-===//
 //
 // A checkpoint is one safetensors file (docs/checkpoint.md): an 8-byte
 // little-endian header length, a JSON header naming every tensor's dtype,

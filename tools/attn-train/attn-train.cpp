@@ -192,8 +192,7 @@ void run(const std::string &command, const std::string &what) {
   int rc = std::system(command.c_str());
   if (rc != 0)
     die(what + " failed (exit " +
-        std::to_string(WIFEXITED(rc) ? WEXITSTATUS(rc) : rc) + "): " +
-        command);
+        std::to_string(WIFEXITED(rc) ? WEXITSTATUS(rc) : rc) + "): " + command);
 }
 
 std::string readFile(const std::string &path) {
@@ -216,9 +215,7 @@ struct Buffer {
   explicit Buffer(const rt::TensorSpec &s)
       : spec(s), bytes(s.scalar ? rt::dtypeSize(s.dtype) : s.bytes()) {}
   template <typename T> T *as() { return reinterpret_cast<T *>(bytes.data()); }
-  rt::HostTensor host() {
-    return {spec.dtype, spec.shape, bytes.data()};
-  }
+  rt::HostTensor host() { return {spec.dtype, spec.shape, bytes.data()}; }
 };
 
 /// A parameter's initial values, as its attn.init says
@@ -252,8 +249,10 @@ void initialise(Buffer &b, std::mt19937_64 &rng) {
     for (int64_t i = 0; i < n; ++i)
       p[i] = float(std::sqrt(0.5) * normal(rng));
   } else {
-    die("parameter " + b.spec.name + " has an initialisation attn-train does "
-        "not know: '" + init + "'");
+    die("parameter " + b.spec.name +
+        " has an initialisation attn-train does "
+        "not know: '" +
+        init + "'");
   }
 }
 
@@ -268,7 +267,7 @@ struct Model {
   std::unique_ptr<rt::Library> train, eval;
   const rt::Signature *step = nullptr, *forward = nullptr;
   int64_t batch = 0, length = 0, classes = 0;
-  std::vector<Input> inputs;        ///< the first arguments, in order
+  std::vector<Input> inputs;          ///< the first arguments, in order
   size_t numParams = 0, numState = 0; ///< then params, then state
   /// Results of the step: loss, logits, grad_norm, lr, then the new state.
 };
@@ -301,7 +300,8 @@ Model loadModel(const std::string &trainLib, const std::string &evalLib) {
       else if (a.name == "seed")
         m.inputs.push_back(Input::Seed);
       else
-        die("forward's input '" + a.name + "' is not one attn-train feeds "
+        die("forward's input '" + a.name +
+            "' is not one attn-train feeds "
             "(ids, lengths, labels, seed)");
     } else if (a.kind == "param") {
       ++m.numParams;
@@ -402,7 +402,8 @@ EvalResult evaluate(const Model &m, std::vector<Buffer> &state,
       if (label >= 0 && label < m.classes) {
         ++r.actual[label];
         const float *row = logits + i * m.classes;
-        r.hits[label] += (std::max_element(row, row + m.classes) - row) == label;
+        r.hits[label] +=
+            (std::max_element(row, row + m.classes) - row) == label;
       }
     }
     r.examples += batch.examples;
@@ -442,9 +443,9 @@ void restore(std::vector<Buffer> &state, const Checkpoint &c,
       die(path + " has no tensor '" + name +
           "': the checkpoint and the model do not match");
     if (t->dtype != b.spec.dtype || t->shape != b.spec.shape)
-      die(path + ": tensor '" + name + "' is " +
-          rt::dtypeName(t->dtype) + " of another shape than the model's " +
-          b.spec.describe() + ": the checkpoint and the model do not match");
+      die(path + ": tensor '" + name + "' is " + rt::dtypeName(t->dtype) +
+          " of another shape than the model's " + b.spec.describe() +
+          ": the checkpoint and the model do not match");
     b.bytes = t->data;
   }
 }
@@ -491,29 +492,40 @@ void drawCurves(const std::string &runDir) {
     if (!step || !loss || !accuracy)
       continue;
     bool isVal = line.find("\"split\": \"val\"") != std::string::npos;
-    (isVal ? val : train) << *step << " " << *loss << " " << *accuracy
-                          << "\n";
+    (isVal ? val : train) << *step << " " << *loss << " " << *accuracy << "\n";
   }
   std::string data = runDir + "/curves.dat", png = runDir + "/curves.png";
   {
     std::ofstream out(data);
-    out << "# step loss accuracy: training\n" << train.str()
-        << "\n\n# step loss accuracy: validation\n" << val.str();
+    out << "# step loss accuracy: training\n"
+        << train.str() << "\n\n# step loss accuracy: validation\n"
+        << val.str();
   }
-  std::string script =
-      "set terminal pngcairo size 1100,420 font ',10'\n"
-      "set output '" + png + "'\n"
-      "set multiplot layout 1,2 title '" + runDir + "'\n"
-      "set xlabel 'step'; set grid; set key top right\n"
-      "set ylabel 'loss'\n"
-      "plot '" + data + "' index 0 using 1:2 with linespoints title "
-      "'training', '" + data + "' index 1 using 1:2 with linespoints "
-      "title 'validation'\n"
-      "set ylabel 'accuracy'; set key bottom right\n"
-      "plot '" + data + "' index 0 using 1:3 with linespoints title "
-      "'training', '" + data + "' index 1 using 1:3 with linespoints "
-      "title 'validation'\n"
-      "unset multiplot\n";
+  std::string script = "set terminal pngcairo size 1100,420 font ',10'\n"
+                       "set output '" +
+                       png +
+                       "'\n"
+                       "set multiplot layout 1,2 title '" +
+                       runDir +
+                       "'\n"
+                       "set xlabel 'step'; set grid; set key top right\n"
+                       "set ylabel 'loss'\n"
+                       "plot '" +
+                       data +
+                       "' index 0 using 1:2 with linespoints title "
+                       "'training', '" +
+                       data +
+                       "' index 1 using 1:2 with linespoints "
+                       "title 'validation'\n"
+                       "set ylabel 'accuracy'; set key bottom right\n"
+                       "plot '" +
+                       data +
+                       "' index 0 using 1:3 with linespoints title "
+                       "'training', '" +
+                       data +
+                       "' index 1 using 1:3 with linespoints "
+                       "title 'validation'\n"
+                       "unset multiplot\n";
   FILE *gnuplot = popen("gnuplot 2>/dev/null", "w");
   bool drawn = gnuplot && std::fputs(script.c_str(), gnuplot) >= 0;
   drawn = gnuplot && pclose(gnuplot) == 0 && drawn;
@@ -553,10 +565,10 @@ void compileModel(const Options &o, const std::string &runDir) {
   run(quote(o.compiler) + " " + quote(mlir) + target + " --no-dropout -o " +
           quote(runDir + "/eval.so"),
       "compiling the evaluation forward");
-  std::printf("compiled in %.1f s\n",
-              std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                            start)
-                  .count());
+  std::printf(
+      "compiled in %.1f s\n",
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count());
 }
 
 listops::Dataset loadSplit(const std::string &path) {
@@ -614,11 +626,10 @@ int trainCommand(const Options &o) {
 
   // The run's identity: a checkpoint continues only the same run.
   std::string modelText = readFile(o.model);
-  std::map<std::string, std::string> meta{
-      {"format", "attn-checkpoint 1"},
-      {"model", modelText},
-      {"seed", std::to_string(o.seed)},
-      {"steps", std::to_string(o.steps)}};
+  std::map<std::string, std::string> meta{{"format", "attn-checkpoint 1"},
+                                          {"model", modelText},
+                                          {"seed", std::to_string(o.seed)},
+                                          {"steps", std::to_string(o.steps)}};
   int64_t step = 0, epoch = 0, position = 0;
   double bestAccuracy = -1;
   std::mt19937_64 rng(o.seed);
@@ -724,17 +735,17 @@ int trainCommand(const Options &o) {
                 formatDuration(double(o.steps - step) / rate).c_str());
     std::fflush(stdout);
 
-    bool timeUp = (o.maxMinutes > 0 && t > o.maxMinutes * 60) ||
-                  step == o.stopAtStep;
+    bool timeUp =
+        (o.maxMinutes > 0 && t > o.maxMinutes * 60) || step == o.stopAtStep;
     if (step % o.evalEvery == 0 || step == o.steps || timeUp) {
-      metrics << metricsLine({{"step", double(step)},
-                              {"loss", windowLoss / windowSteps},
-                              {"accuracy", double(windowHits) /
-                                               std::max<int64_t>(
-                                                   windowExamples, 1)},
-                              {"tokens_per_s", rate * double(m.batch * m.length)},
-                              {"seconds", t}},
-                             "train");
+      metrics << metricsLine(
+          {{"step", double(step)},
+           {"loss", windowLoss / windowSteps},
+           {"accuracy",
+            double(windowHits) / std::max<int64_t>(windowExamples, 1)},
+           {"tokens_per_s", rate * double(m.batch * m.length)},
+           {"seconds", t}},
+          "train");
       windowLoss = 0;
       windowHits = windowExamples = windowSteps = 0;
       EvalResult r = evaluate(m, stateA, valBatches);
@@ -742,10 +753,9 @@ int trainCommand(const Options &o) {
                   "examples)%s\n",
                   (long long)step, r.loss, r.accuracy, (long long)r.examples,
                   r.accuracy > bestAccuracy ? ", best so far" : "");
-      metrics << metricsLine({{"step", double(step)},
-                              {"loss", r.loss},
-                              {"accuracy", r.accuracy}},
-                             "val");
+      metrics << metricsLine(
+          {{"step", double(step)}, {"loss", r.loss}, {"accuracy", r.accuracy}},
+          "val");
       metrics.flush();
       if (r.accuracy > bestAccuracy) {
         bestAccuracy = r.accuracy;

@@ -16,10 +16,9 @@ LogicalResult EmbeddingGradOp::verify() {
       failed(verifyRank(*this, getGrad(), 3, "grad", "[batch, seq, width]")) ||
       failed(verifyRank(*this, getResult(), 2, "result", "[vocab, width]")))
     return failure();
-  if (failed(verifyShape(*this, getGrad(),
-                         {dim(getIds(), 0), dim(getIds(), 1),
-                          dim(getResult(), 1)},
-                         "grad")))
+  if (failed(verifyShape(
+          *this, getGrad(),
+          {dim(getIds(), 0), dim(getIds(), 1), dim(getResult(), 1)}, "grad")))
     return failure();
   return verifyElementType(*this, getResult(), elementTypeOf(getGrad()),
                            "result");
@@ -31,8 +30,7 @@ LogicalResult LayerNormGradOp::verify() {
     return emitOpError("input must have rank at least 1");
   if (failed(verifyElementType(*this, getGamma(), type.getElementType(),
                                "gamma")) ||
-      failed(verifyShape(*this, getGamma(), {type.getShape().back()},
-                         "gamma")))
+      failed(verifyShape(*this, getGamma(), {type.getShape().back()}, "gamma")))
     return failure();
   if (!(getEpsilon().convertToDouble() > 0))
     return emitOpError() << "epsilon must be positive, got "
@@ -42,8 +40,8 @@ LogicalResult LayerNormGradOp::verify() {
 
 LogicalResult PoolGradOp::verify() {
   if (failed(verifyRank(*this, getGrad(), 2, "grad", "[batch, width]")) ||
-      failed(verifyRank(*this, getResult(), 3, "result",
-                        "[batch, seq, width]")))
+      failed(
+          verifyRank(*this, getResult(), 3, "result", "[batch, seq, width]")))
     return failure();
   if (failed(verifyShape(
           *this, getResult(),
@@ -55,8 +53,8 @@ LogicalResult PoolGradOp::verify() {
   if (getLengths()) {
     if (getKind() != PoolKind::mean)
       return emitOpError("lengths are only meaningful for mean pooling");
-    if (failed(verifyShape(*this, getLengths(), {dim(getGrad(), 0)},
-                           "lengths")))
+    if (failed(
+            verifyShape(*this, getLengths(), {dim(getGrad(), 0)}, "lengths")))
       return failure();
   }
   return success();

@@ -2,10 +2,11 @@
 //
 // Each op's buildVjp states its derivative once, as IR on tensors: its own
 // gradient op where the forward is a fused computation (layer norm, GELU,
-// pooling, the loss, the embedding lookup), otherwise the forward's ops and
-// structural linalg/tensor ops (a projection's input gradient is a
-// projection by the transposed weight; its weight gradient a product; its
-// bias gradient a sum). attn-generate-backward knows no op by name.
+// pooling, the loss, the embedding lookup, softmax attention), otherwise the
+// forward's ops and structural linalg/tensor ops (a projection's input
+// gradient is a projection by the transposed weight; its weight gradient a
+// product; its bias gradient a sum; linear attention's gradient a sequence
+// of linalg.generics). attn-generate-backward knows no op by name.
 //
 //===----------------------------------------------------------------------===//
 
@@ -46,8 +47,7 @@ struct TensorBuilder {
     for (auto [i, extent] : llvm::enumerate(type.getShape()))
       if (!llvm::is_contained(dims, int64_t(i)))
         shape.push_back(extent);
-    Value init =
-        zeros(RankedTensorType::get(shape, type.getElementType()));
+    Value init = zeros(RankedTensorType::get(shape, type.getElementType()));
     return linalg::ReduceOp::create(
                b, loc, ValueRange{x}, ValueRange{init}, dims,
                [](OpBuilder &nb, Location l, ValueRange args) {
@@ -76,8 +76,8 @@ struct TensorBuilder {
   /// a [M, K] x b [K, N] -> [M, N]
   Value matmul(Value lhs, Value rhs) {
     auto l = tensorTypeOf(lhs), r = tensorTypeOf(rhs);
-    Value init = zeros(RankedTensorType::get(
-        {l.getDimSize(0), r.getDimSize(1)}, l.getElementType()));
+    Value init = zeros(RankedTensorType::get({l.getDimSize(0), r.getDimSize(1)},
+                                             l.getElementType()));
     return linalg::MatmulOp::create(b, loc, ValueRange{lhs, rhs},
                                     ValueRange{init})
         .getResult(0);
@@ -93,8 +93,8 @@ LogicalResult singleResultGrad(Operation *op, ArrayRef<Value> resultGrads) {
 
 } // namespace
 
-Value mlir::attn::buildFilled(OpBuilder &b, Location loc,
-                             RankedTensorType type, double value) {
+Value mlir::attn::buildFilled(OpBuilder &b, Location loc, RankedTensorType type,
+                              double value) {
   Value empty =
       tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
   Value scalar = arith::ConstantOp::create(
@@ -150,9 +150,8 @@ LogicalResult AddPositionsOp::buildVjp(OpBuilder &b,
     SmallVector<OpFoldResult> sizes;
     for (int64_t extent : tensorTypeOf(used).getShape())
       sizes.push_back(b.getIndexAttr(extent));
-    used = tensor::InsertSliceOp::create(b, getLoc(), used,
-                                         tb.zeros(tableType), offsets, sizes,
-                                         strides);
+    used = tensor::InsertSliceOp::create(b, getLoc(), used, tb.zeros(tableType),
+                                         offsets, sizes, strides);
   }
   operandGrads.push_back(used);
   return success();
@@ -199,12 +198,11 @@ LogicalResult GeluOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
                                SmallVectorImpl<Value> &operandGrads) {
   if (failed(singleResultGrad(*this, resultGrads)))
     return failure();
-  operandGrads.push_back(wanted[0]
-                             ? GeluGradOp::create(b, getLoc(), getInput(),
-                                                  resultGrads[0],
-                                                  getApproximate())
-                                   .getResult()
-                             : Value());
+  operandGrads.push_back(wanted[0] ? GeluGradOp::create(b, getLoc(), getInput(),
+                                                        resultGrads[0],
+                                                        getApproximate())
+                                         .getResult()
+                                   : Value());
   return success();
 }
 
@@ -229,13 +227,11 @@ LogicalResult PoolOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
                                SmallVectorImpl<Value> &operandGrads) {
   if (failed(singleResultGrad(*this, resultGrads)))
     return failure();
-  operandGrads.push_back(wanted[0]
-                             ? PoolGradOp::create(b, getLoc(),
-                                                  getInput().getType(),
-                                                  resultGrads[0], getKind(),
-                                                  getLengths())
-                                   .getResult()
-                             : Value());
+  operandGrads.push_back(
+      wanted[0] ? PoolGradOp::create(b, getLoc(), getInput().getType(),
+                                     resultGrads[0], getKind(), getLengths())
+                      .getResult()
+                : Value());
   if (getLengths())
     operandGrads.push_back(Value());
   return success();
@@ -255,7 +251,6 @@ LogicalResult CrossEntropyOp::buildVjp(OpBuilder &b,
   operandGrads.push_back(Value()); // labels
   return success();
 }
-
 
 //===----------------------------------------------------------------------===//
 // attn.sdpa
@@ -309,8 +304,8 @@ struct Generics {
   }
   /// One result over `dims` loop dimensions; those in `reductions` are
   /// reduced into `init` (its map is the last of `maps`).
-  Value run(ValueRange ins, Value init, ArrayRef<AffineMap> maps,
-            unsigned dims, ArrayRef<unsigned> reductions,
+  Value run(ValueRange ins, Value init, ArrayRef<AffineMap> maps, unsigned dims,
+            ArrayRef<unsigned> reductions,
             function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
     SmallVector<utils::IteratorType> its(dims, utils::IteratorType::parallel);
     for (unsigned r : reductions)
@@ -335,8 +330,8 @@ Value keyKept(OpBuilder &b, Location l, Value index, Value length) {
 /// phi applied to rows X [B, H, L, D] -> [B, H, L, F]: the rows at or past
 /// `lengths[b]` (when given) are zero. Keeps what the backward needs.
 struct MappedRows {
-  Value phi;       ///< [B, H, L, F]
-  Value projected; ///< Y = P (s X) [B, H, L, F] (projections only)
+  Value phi;        ///< [B, H, L, F]
+  Value projected;  ///< Y = P (s X) [B, H, L, F] (projections only)
   Value halfSqNorm; ///< |s X|^2 / 2 [B, H, L] (projections only)
 };
 
@@ -358,15 +353,15 @@ MappedRows applyFeatureMap(Generics &g, FeatureMap phi, Value x,
           return arith::AddFOp::create(b, l, a[2],
                                        arith::MulFOp::create(b, l, sx, a[1]));
         });
-    rows.halfSqNorm = g.run(
-        ValueRange{x}, g.zeros({bs, hs, ls}),
-        {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2})}, 4, {3},
-        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-          Value sx = arith::MulFOp::create(b, l, a[0], g.cst(scale));
-          Value half = arith::MulFOp::create(
-              b, l, arith::MulFOp::create(b, l, sx, sx), g.cst(0.5));
-          return arith::AddFOp::create(b, l, a[1], half);
-        });
+    rows.halfSqNorm =
+        g.run(ValueRange{x}, g.zeros({bs, hs, ls}),
+              {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2})}, 4, {3},
+              [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                Value sx = arith::MulFOp::create(b, l, a[0], g.cst(scale));
+                Value half = arith::MulFOp::create(
+                    b, l, arith::MulFOp::create(b, l, sx, sx), g.cst(0.5));
+                return arith::AddFOp::create(b, l, a[1], half);
+              });
     ins = {rows.projected, rows.halfSqNorm};
     maps = {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2})};
   } else {
@@ -379,19 +374,19 @@ MappedRows applyFeatureMap(Generics &g, FeatureMap phi, Value x,
   }
   maps.push_back(g.map(4, {0, 1, 2, 3}));
   bool projected = bool(projection);
-  rows.phi = g.run(
-      ins, g.empty({bs, hs, ls, fs}), maps, 4, {},
-      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-        Value y = a[0];
-        if (!projected && scale != 1.0)
-          y = arith::MulFOp::create(b, l, y, g.cst(scale));
-        Value v = phi.emitBody(b, l, y, projected ? a[1] : Value());
-        if (!lengths)
-          return v;
-        Value kept = keyKept(b, l, linalg::IndexOp::create(b, l, 2),
-                             a[projected ? 2 : 1]);
-        return arith::SelectOp::create(b, l, kept, v, g.cst(0.0));
-      });
+  rows.phi =
+      g.run(ins, g.empty({bs, hs, ls, fs}), maps, 4, {},
+            [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+              Value y = a[0];
+              if (!projected && scale != 1.0)
+                y = arith::MulFOp::create(b, l, y, g.cst(scale));
+              Value v = phi.emitBody(b, l, y, projected ? a[1] : Value());
+              if (!lengths)
+                return v;
+              Value kept = keyKept(b, l, linalg::IndexOp::create(b, l, 2),
+                                   a[projected ? 2 : 1]);
+              return arith::SelectOp::create(b, l, kept, v, g.cst(0.0));
+            });
   return rows;
 }
 
@@ -404,42 +399,42 @@ Value featureMapBackward(Generics &g, FeatureMap phi, Value x,
           ds = t.getDimSize(3), fs = phi.getFeatureDim(ds);
   AffineMap all = g.map(4, {0, 1, 2, 3}), rowMap = g.map(4, {0, 1, 2});
   if (!projection)
-    return g.run(ValueRange{x, dphi}, g.empty({bs, hs, ls, ds}),
-                 {all, all, all}, 4, {},
-                 [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-                   Value y = a[0];
-                   if (scale != 1.0)
-                     y = arith::MulFOp::create(b, l, y, g.cst(scale));
-                   Value slope = phi.emitBodyDerivatives(b, l, y, Value()).first;
-                   if (scale != 1.0)
-                     slope = arith::MulFOp::create(b, l, slope, g.cst(scale));
-                   return arith::MulFOp::create(b, l, a[1], slope);
-                 });
+    return g.run(
+        ValueRange{x, dphi}, g.empty({bs, hs, ls, ds}), {all, all, all}, 4, {},
+        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value y = a[0];
+          if (scale != 1.0)
+            y = arith::MulFOp::create(b, l, y, g.cst(scale));
+          Value slope = phi.emitBodyDerivatives(b, l, y, Value()).first;
+          if (scale != 1.0)
+            slope = arith::MulFOp::create(b, l, slope, g.cst(scale));
+          return arith::MulFOp::create(b, l, a[1], slope);
+        });
   // With y = P (s x) and h = |s x|^2 / 2:
   //   dx = s P^T (dphi * dbody/dy) + s^2 x sum_f dphi * dbody/dh
-  Value alongY = g.run(
-      ValueRange{rows.projected, rows.halfSqNorm, dphi},
-      g.empty({bs, hs, ls, fs}), {all, rowMap, all, all}, 4, {},
-      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-        return arith::MulFOp::create(
-            b, l, a[2], phi.emitBodyDerivatives(b, l, a[0], a[1]).first);
-      });
-  Value alongH = g.run(
-      ValueRange{rows.projected, rows.halfSqNorm, dphi}, g.zeros({bs, hs, ls}),
-      {all, rowMap, all, rowMap}, 4, {3},
-      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-        Value d = arith::MulFOp::create(
-            b, l, a[2], phi.emitBodyDerivatives(b, l, a[0], a[1]).second);
-        return arith::AddFOp::create(b, l, a[3], d);
-      });
+  Value alongY =
+      g.run(ValueRange{rows.projected, rows.halfSqNorm, dphi},
+            g.empty({bs, hs, ls, fs}), {all, rowMap, all, all}, 4, {},
+            [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+              return arith::MulFOp::create(
+                  b, l, a[2], phi.emitBodyDerivatives(b, l, a[0], a[1]).first);
+            });
+  Value alongH =
+      g.run(ValueRange{rows.projected, rows.halfSqNorm, dphi},
+            g.zeros({bs, hs, ls}), {all, rowMap, all, rowMap}, 4, {3},
+            [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+              Value d = arith::MulFOp::create(
+                  b, l, a[2], phi.emitBodyDerivatives(b, l, a[0], a[1]).second);
+              return arith::AddFOp::create(b, l, a[3], d);
+            });
   // (b, h, l, d, f)
-  Value throughP = g.run(
-      ValueRange{alongY, projection}, g.zeros({bs, hs, ls, ds}),
-      {g.map(5, {0, 1, 2, 4}), g.map(5, {4, 3}), g.map(5, {0, 1, 2, 3})}, 5,
-      {4}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-        return arith::AddFOp::create(b, l, a[2],
-                                     arith::MulFOp::create(b, l, a[0], a[1]));
-      });
+  Value throughP =
+      g.run(ValueRange{alongY, projection}, g.zeros({bs, hs, ls, ds}),
+            {g.map(5, {0, 1, 2, 4}), g.map(5, {4, 3}), g.map(5, {0, 1, 2, 3})},
+            5, {4}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+              return arith::AddFOp::create(
+                  b, l, a[2], arith::MulFOp::create(b, l, a[0], a[1]));
+            });
   return g.run(ValueRange{throughP, x, alongH}, g.empty({bs, hs, ls, ds}),
                {all, all, rowMap, all}, 4, {},
                [&](OpBuilder &b, Location l, ValueRange a) -> Value {
@@ -495,8 +490,8 @@ LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
         b, loc, DenseElementsAttr::get(type, ArrayRef<float>(values)));
   }
   Value lengths = getKeyLengths();
-  MappedRows q = applyFeatureMap(g, phi, getQuery(), projection, scale,
-                                 Value());
+  MappedRows q =
+      applyFeatureMap(g, phi, getQuery(), projection, scale, Value());
   MappedRows k = applyFeatureMap(g, phi, getKey(), projection, scale, lengths);
   Value v = getValue(), out = getResult(), dOut = resultGrads[0];
 
@@ -514,56 +509,53 @@ LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
                        return arith::AddFOp::create(b, l, a[1], a[0]);
                      });
   // den [B, H, N] over (b, h, n, f); dO . out over (b, h, n, e).
-  Value den = g.run(ValueRange{q.phi, norm}, g.zeros({bs, hs, ns}),
-                    {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 3}),
-                     g.map(4, {0, 1, 2})},
-                    4, {3}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-                      return arith::AddFOp::create(
-                          b, l, a[2], arith::MulFOp::create(b, l, a[0], a[1]));
-                    });
-  Value dotOut = g.run(ValueRange{dOut, out}, g.zeros({bs, hs, ns}),
-                       {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2, 3}),
-                        g.map(4, {0, 1, 2})},
-                       4, {3},
-                       [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-                         return arith::AddFOp::create(
-                             b, l, a[2], arith::MulFOp::create(b, l, a[0], a[1]));
-                       });
+  Value den =
+      g.run(ValueRange{q.phi, norm}, g.zeros({bs, hs, ns}),
+            {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 3}), g.map(4, {0, 1, 2})},
+            4, {3}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+              return arith::AddFOp::create(
+                  b, l, a[2], arith::MulFOp::create(b, l, a[0], a[1]));
+            });
+  Value dotOut = g.run(
+      ValueRange{dOut, out}, g.zeros({bs, hs, ns}),
+      {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2})}, 4,
+      {3}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        return arith::AddFOp::create(b, l, a[2],
+                                     arith::MulFOp::create(b, l, a[0], a[1]));
+      });
   auto overDen = [&](OpBuilder &b, Location l, Value x, Value d) -> Value {
-    Value nonzero = arith::CmpFOp::create(b, l, arith::CmpFPredicate::ONE, d,
-                                          g.cst(0.0));
-    return arith::SelectOp::create(b, l, nonzero,
-                                   arith::DivFOp::create(b, l, x, d),
-                                   g.cst(0.0));
+    Value nonzero =
+        arith::CmpFOp::create(b, l, arith::CmpFPredicate::ONE, d, g.cst(0.0));
+    return arith::SelectOp::create(
+        b, l, nonzero, arith::DivFOp::create(b, l, x, d), g.cst(0.0));
   };
-  Value gOut = g.run(ValueRange{dOut, den}, g.empty({bs, hs, ns, es}),
-                     {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2}),
-                      g.map(4, {0, 1, 2, 3})},
-                     4, {}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-                       return overDen(b, l, a[0], a[1]);
-                     });
-  Value cDen = g.run(ValueRange{dotOut, den}, g.empty({bs, hs, ns}),
-                     {g.map(3, {0, 1, 2}), g.map(3, {0, 1, 2}),
-                      g.map(3, {0, 1, 2})},
-                     3, {}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-                       return arith::NegFOp::create(b, l,
-                                                    overDen(b, l, a[0], a[1]));
-                     });
+  Value gOut = g.run(
+      ValueRange{dOut, den}, g.empty({bs, hs, ns, es}),
+      {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2}), g.map(4, {0, 1, 2, 3})}, 4,
+      {}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        return overDen(b, l, a[0], a[1]);
+      });
+  Value cDen =
+      g.run(ValueRange{dotOut, den}, g.empty({bs, hs, ns}),
+            {g.map(3, {0, 1, 2}), g.map(3, {0, 1, 2}), g.map(3, {0, 1, 2})}, 3,
+            {}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+              return arith::NegFOp::create(b, l, overDen(b, l, a[0], a[1]));
+            });
 
   // dphi(Q) [B, H, N, F] = c z^T + g S^T over (b, h, n, f, e).
-  Value dPhiQ = g.run(ValueRange{cDen, norm}, g.empty({bs, hs, ns, fs}),
-                      {g.map(4, {0, 1, 2}), g.map(4, {0, 1, 3}),
-                       g.map(4, {0, 1, 2, 3})},
-                      4, {}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-                        return arith::MulFOp::create(b, l, a[0], a[1]);
-                      });
-  dPhiQ = g.run(ValueRange{gOut, state}, dPhiQ,
-                {g.map(5, {0, 1, 2, 4}), g.map(5, {0, 1, 3, 4}),
-                 g.map(5, {0, 1, 2, 3})},
-                5, {4}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-                  return arith::AddFOp::create(
-                      b, l, a[2], arith::MulFOp::create(b, l, a[0], a[1]));
-                });
+  Value dPhiQ =
+      g.run(ValueRange{cDen, norm}, g.empty({bs, hs, ns, fs}),
+            {g.map(4, {0, 1, 2}), g.map(4, {0, 1, 3}), g.map(4, {0, 1, 2, 3})},
+            4, {}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+              return arith::MulFOp::create(b, l, a[0], a[1]);
+            });
+  dPhiQ = g.run(
+      ValueRange{gOut, state}, dPhiQ,
+      {g.map(5, {0, 1, 2, 4}), g.map(5, {0, 1, 3, 4}), g.map(5, {0, 1, 2, 3})},
+      5, {4}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        return arith::AddFOp::create(b, l, a[2],
+                                     arith::MulFOp::create(b, l, a[0], a[1]));
+      });
   // dS [B, H, F, E] over (b, h, f, e, n); dz [B, H, F] over (b, h, f, n).
   Value dState = g.run(
       ValueRange{q.phi, gOut}, g.zeros({bs, hs, fs, es}),
@@ -572,13 +564,13 @@ LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
         return arith::AddFOp::create(b, l, a[2],
                                      arith::MulFOp::create(b, l, a[0], a[1]));
       });
-  Value dNorm = g.run(ValueRange{q.phi, cDen}, g.zeros({bs, hs, fs}),
-                      {g.map(4, {0, 1, 3, 2}), g.map(4, {0, 1, 3}),
-                       g.map(4, {0, 1, 2})},
-                      4, {3}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-                        return arith::AddFOp::create(
-                            b, l, a[2], arith::MulFOp::create(b, l, a[0], a[1]));
-                      });
+  Value dNorm =
+      g.run(ValueRange{q.phi, cDen}, g.zeros({bs, hs, fs}),
+            {g.map(4, {0, 1, 3, 2}), g.map(4, {0, 1, 3}), g.map(4, {0, 1, 2})},
+            4, {3}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+              return arith::AddFOp::create(
+                  b, l, a[2], arith::MulFOp::create(b, l, a[0], a[1]));
+            });
   // dphi(K) [B, H, M, F] = (dz + V dS^T) on kept keys, over (b, h, m, f, e).
   SmallVector<Value> kIns{dNorm};
   SmallVector<AffineMap> kMaps{g.map(4, {0, 1, 3})};
@@ -587,15 +579,15 @@ LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
     kMaps.push_back(g.map(4, {0}));
   }
   kMaps.push_back(g.map(4, {0, 1, 2, 3}));
-  Value dPhiK = g.run(kIns, g.empty({bs, hs, ms, fs}), kMaps, 4, {},
-                      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-                        if (!lengths)
-                          return a[0];
-                        Value kept = keyKept(
-                            b, l, linalg::IndexOp::create(b, l, 2), a[1]);
-                        return arith::SelectOp::create(b, l, kept, a[0],
-                                                       g.cst(0.0));
-                      });
+  Value dPhiK =
+      g.run(kIns, g.empty({bs, hs, ms, fs}), kMaps, 4, {},
+            [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+              if (!lengths)
+                return a[0];
+              Value kept =
+                  keyKept(b, l, linalg::IndexOp::create(b, l, 2), a[1]);
+              return arith::SelectOp::create(b, l, kept, a[0], g.cst(0.0));
+            });
   SmallVector<Value> vIns{v, dState};
   SmallVector<AffineMap> vMaps{g.map(5, {0, 1, 2, 4}), g.map(5, {0, 1, 3, 4})};
   if (lengths) {
@@ -607,10 +599,10 @@ LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
                 [&](OpBuilder &b, Location l, ValueRange a) -> Value {
                   Value term = arith::MulFOp::create(b, l, a[0], a[1]);
                   if (lengths) {
-                    Value kept = keyKept(
-                        b, l, linalg::IndexOp::create(b, l, 2), a[2]);
-                    term = arith::SelectOp::create(b, l, kept, term,
-                                                   g.cst(0.0));
+                    Value kept =
+                        keyKept(b, l, linalg::IndexOp::create(b, l, 2), a[2]);
+                    term =
+                        arith::SelectOp::create(b, l, kept, term, g.cst(0.0));
                   }
                   return arith::AddFOp::create(b, l, a.back(), term);
                 });
@@ -624,12 +616,14 @@ LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
                                      arith::MulFOp::create(b, l, a[0], a[1]));
       });
 
-  operandGrads.push_back(wanted[0] ? featureMapBackward(g, phi, getQuery(), q,
-                                                        dPhiQ, projection, scale)
-                                   : Value());
-  operandGrads.push_back(wanted[1] ? featureMapBackward(g, phi, getKey(), k,
-                                                        dPhiK, projection, scale)
-                                   : Value());
+  operandGrads.push_back(
+      wanted[0]
+          ? featureMapBackward(g, phi, getQuery(), q, dPhiQ, projection, scale)
+          : Value());
+  operandGrads.push_back(
+      wanted[1]
+          ? featureMapBackward(g, phi, getKey(), k, dPhiK, projection, scale)
+          : Value());
   operandGrads.push_back(wanted[2] ? dValue : Value());
   operandGrads.push_back(Value()); // feature map
   if (lengths)
@@ -718,19 +712,18 @@ struct ExtractSliceVjp
     if (failed(singleResultGrad(op, resultGrads)))
       return failure();
     auto slice = cast<tensor::ExtractSliceOp>(op);
-    if (!slice.getSourceType().hasStaticShape() ||
-        op->getNumOperands() != 1)
+    if (!slice.getSourceType().hasStaticShape() || op->getNumOperands() != 1)
       return op->emitOpError(
           "reverse mode needs static shapes, offsets and sizes");
     TensorBuilder tb{b, op->getLoc()};
     operandGrads.push_back(
-        wanted[0] ? tensor::InsertSliceOp::create(
-                        b, op->getLoc(), resultGrads[0],
-                        tb.zeros(slice.getSourceType()),
-                        slice.getMixedOffsets(), slice.getMixedSizes(),
-                        slice.getMixedStrides())
-                        .getResult()
-                  : Value());
+        wanted[0]
+            ? tensor::InsertSliceOp::create(
+                  b, op->getLoc(), resultGrads[0],
+                  tb.zeros(slice.getSourceType()), slice.getMixedOffsets(),
+                  slice.getMixedSizes(), slice.getMixedStrides())
+                  .getResult()
+            : Value());
     return success();
   }
 };

@@ -74,11 +74,10 @@ public:
       std::string name = "grad.result";
       if (auto output = fn.getResultAttrOfType<StringAttr>(0, "attn.output"))
         name = ("grad." + output.getValue()).str();
-      if (failed(fn.insertArgument(
-              index, lossType,
-              b.getDictionaryAttr(b.getNamedAttr("attn.input",
-                                                 b.getStringAttr(name))),
-              loc)))
+      if (failed(fn.insertArgument(index, lossType,
+                                   b.getDictionaryAttr(b.getNamedAttr(
+                                       "attn.input", b.getStringAttr(name))),
+                                   loc)))
         return failure();
       seed = fn.getArgument(index);
     }
@@ -92,12 +91,11 @@ public:
     SmallVector<Value> results(ret.getOperands());
     SmallVector<DictionaryAttr> resultAttrs;
     for (unsigned i = 0; i < fn.getNumResults(); ++i)
-      resultAttrs.push_back(fn.getResultAttrDict(i)
-                                ? fn.getResultAttrDict(i)
-                                : b.getDictionaryAttr({}));
+      resultAttrs.push_back(fn.getResultAttrDict(i) ? fn.getResultAttrDict(i)
+                                                    : b.getDictionaryAttr({}));
     for (BlockArgument arg : fn.getArguments()) {
-      auto param = fn.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                    "attn.param");
+      auto param =
+          fn.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "attn.param");
       if (!param)
         continue;
       if (!isFloatTensor(arg.getType()))
@@ -158,7 +156,8 @@ private:
     if (op->getNumRegions()) {
       SetVector<Value> above;
       getUsedValuesDefinedAbove(op->getRegions(), above);
-      readsAboveActive = llvm::any_of(above, [&](Value v) { return active(v); });
+      readsAboveActive =
+          llvm::any_of(above, [&](Value v) { return active(v); });
     }
     auto differentiable = dyn_cast<Differentiable>(op);
     if (!differentiable || readsAboveActive)
@@ -172,17 +171,16 @@ private:
     if (failed(differentiable.buildVjp(b, resultGrads, wanted, operandGrads)))
       return failure();
     if (operandGrads.size() != op->getNumOperands())
-      return op->emitOpError() << "buildVjp gave " << operandGrads.size()
-                               << " cotangents for " << op->getNumOperands()
-                               << " operands";
+      return op->emitOpError()
+             << "buildVjp gave " << operandGrads.size() << " cotangents for "
+             << op->getNumOperands() << " operands";
     for (auto [i, operand] : llvm::enumerate(op->getOperands())) {
       if (!wanted[i])
         continue;
       Value grad = operandGrads[i];
       if (!grad)
-        return op->emitOpError()
-               << "gives no cotangent for operand #" << i
-               << ", which depends on a parameter";
+        return op->emitOpError() << "gives no cotangent for operand #" << i
+                                 << ", which depends on a parameter";
       if (grad.getType() != operand.getType())
         return op->emitOpError()
                << "buildVjp gave a cotangent of type " << grad.getType()
@@ -214,8 +212,7 @@ struct GenerateBackwardPass
       auto fn = module.lookupSymbol<func::FuncOp>(function);
       if (!fn) {
         emitError(module.getLoc())
-            << "attn-generate-backward: no function named '"
-                           << function << "'";
+            << "attn-generate-backward: no function named '" << function << "'";
         return signalPassFailure();
       }
       if (fn.isExternal() || fn.getNumResults() == 0 ||

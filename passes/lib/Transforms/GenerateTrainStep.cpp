@@ -1,4 +1,5 @@
-//===- GenerateTrainStep.cpp - forward, backward and AdamW in one function -===//
+//===- GenerateTrainStep.cpp - forward, backward and AdamW in one function
+//-===//
 //
 //   f_grad(inputs, params) -> (loss, others..., dparams...)
 // becomes
@@ -36,7 +37,7 @@ struct GenerateTrainStepPass
     if (!decayKind) {
       // On the location, not the op: the message is about an option.
       emitError(module.getLoc()) << "attn-generate-train-step: decay '" << decay
-                         << "' is not one of constant, linear, cosine";
+                                 << "' is not one of constant, linear, cosine";
       return signalPassFailure();
     }
     SmallVector<func::FuncOp> gradients;
@@ -122,8 +123,7 @@ struct GenerateTrainStepPass
             b, loc, TypeRange{stepType}, ValueRange{stepsTaken},
             ValueRange{tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{},
                                                b.getI64Type())},
-            ArrayRef<AffineMap>{none, none},
-            ArrayRef<utils::IteratorType>{},
+            ArrayRef<AffineMap>{none, none}, ArrayRef<utils::IteratorType>{},
             [](OpBuilder &nb, Location l, ValueRange a) {
               Value one =
                   arith::ConstantOp::create(nb, l, nb.getI64IntegerAttr(1));

@@ -20,7 +20,8 @@ struct StripDropoutPass
         dropout.erase();
       } else if (isa<EncoderLayer>(op) && op->hasAttr("dropout")) {
         // Layers drop out when attn-expand-layers expands them.
-        op->setAttr("dropout", FloatAttr::get(Float64Type::get(op->getContext()), 0.0));
+        op->setAttr("dropout",
+                    FloatAttr::get(Float64Type::get(op->getContext()), 0.0));
       }
     });
   }

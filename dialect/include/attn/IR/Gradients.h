@@ -1,4 +1,5 @@
-//===- Gradients.h - reverse mode's op contract ------------------*- C++ -*-===//
+//===- Gradients.h - reverse mode's op contract ------------------*- C++
+//-*-===//
 #ifndef ATTN_IR_GRADIENTS_H
 #define ATTN_IR_GRADIENTS_H
 

@@ -426,9 +426,9 @@ TEST_F(ModelGradients, MatchFiniteDifferencesOfTheForward) {
 }
 
 //===----------------------------------------------------------------------===//
-// A whole linear-attention layer (attn-expand-layers: projections, heads
-// split and merged, key padding, residuals, norms, the FFN) against finite
-// differences of its compiled forward
+// Whole layers (attn-expand-layers: projections, heads split and merged,
+// the attention under its mask and key padding, residuals, norms, the FFN)
+// against finite differences of their compiled forward
 //===----------------------------------------------------------------------===//
 
 constexpr int64_t FF = 64;
@@ -436,11 +436,12 @@ const std::vector<std::vector<int64_t>> kLayerParams{
     {D, D}, {D}, {D, D},  {D},  {D, D},  {D}, {D, D}, {D},
     {D},    {D}, {D, FF}, {FF}, {FF, D}, {D}, {D},    {D}};
 
-std::string linearLayerModule() {
+/// func.func @<name>(%x, %len, params...) applying attn.layer.<op>.
+std::string layerFunction(const std::string &name, const std::string &op,
+                          const std::string &attrs) {
   std::string x = tensorType({B, N, D});
-  std::string f = "func.func @layer(%x: " + x +
-                  " {attn.param = \"x\"}, "
-                  "%len: tensor<2xi32>";
+  std::string f = "func.func @" + name + "(%x: " + x +
+                  " {attn.param = \"x\"}, %len: tensor<2xi32>";
   std::string names, types;
   for (size_t i = 0; i < kLayerParams.size(); ++i) {
     std::string t = tensorType(kLayerParams[i]);
@@ -449,65 +450,89 @@ std::string linearLayerModule() {
     names += (i ? ", %p" : "%p") + std::to_string(i);
     types += (i ? ", " : "") + t;
   }
-  return f + ") -> " + x +
-         " {\n  %y = attn.layer.linear %x lengths %len params(" + names +
-         ") {heads = 2} : " + x + ", lengths tensor<2xi32>, params(" + types +
-         ")\n  return %y : " + x + "\n}\n";
+  return f + ") -> " + x + " {\n  %y = attn.layer." + op +
+         " %x lengths %len params(" + names + ") " + attrs + " : " + x +
+         ", lengths tensor<2xi32>, params(" + types + ")\n  return %y : " + x +
+         "\n}\n";
+}
+
+std::string layerModule() {
+  std::string module = layerFunction("linear", "linear", "{heads = 2}");
+#ifndef ATTN_TEST_GPU
+  // Softmax attention's gradient has no GPU form yet.
+  module += layerFunction("bigbird", "bigbird",
+                          "{heads = 2, block = 16, window = 1, global = 1, "
+                          "random = 1, seed_blocks = 3}");
+#endif
+  return module;
 }
 
 class LayerGradients : public SeededTest {
 public:
   static void SetUpTestSuite() {
-    library = compileForTarget("gradient_linear_layer", linearLayerModule(),
-                               "--backward");
+    library = compileForTarget("gradient_layers", layerModule(), "--backward");
   }
   static void TearDownTestSuite() { library.reset(); }
   static std::unique_ptr<attn::rt::Library> library;
+
+  /// <dy, layer(theta)> along random directions: central differences of the
+  /// compiled forward against layer_grad's gradient.
+  void checkAgainstFiniteDifferences(const std::string &layer) {
+    ASSERT_TRUE(library);
+    // theta: the input and every parameter, of plausible scale.
+    std::vector<torch::Tensor> theta{torch::randn({B, N, D}, torch::kFloat64)};
+    for (const std::vector<int64_t> &shape : kLayerParams) {
+      torch::Tensor t = torch::randn(shape, torch::kFloat64);
+      theta.push_back(shape.size() == 2 ? t / std::sqrt(double(shape[0]))
+                                        : 1 + 0.1 * t);
+    }
+    auto args = [&](const std::vector<torch::Tensor> &values) {
+      std::vector<torch::Tensor> a = f32({values[0]});
+      a.push_back(lengthsTensor());
+      for (size_t i = 1; i < values.size(); ++i)
+        a.push_back(values[i].to(torch::kFloat32));
+      return a;
+    };
+    torch::Tensor dy = torch::randn({B, N, D}, torch::kFloat64);
+    std::vector<torch::Tensor> gradArgs = args(theta);
+    gradArgs.push_back(dy.to(torch::kFloat32));
+    std::vector<torch::Tensor> grads =
+        call(*library, layer + "_grad", gradArgs);
+    ASSERT_EQ(grads.size(), 1 + theta.size());
+    auto objective = [&](const std::vector<torch::Tensor> &values) {
+      torch::Tensor y = call(*library, layer, args(values))[0];
+      return (y.to(torch::kFloat64) * dy).sum().item<double>();
+    };
+    for (int trial = 0; trial < 3; ++trial) {
+      std::vector<torch::Tensor> plus, minus;
+      double predicted = 0;
+      const double h = 1e-2;
+      for (size_t i = 0; i < theta.size(); ++i) {
+        torch::Tensor u = torch::randn(theta[i].sizes(), torch::kFloat64);
+        u /= u.norm();
+        predicted +=
+            (grads[1 + i].to(torch::kFloat64) * u).sum().item<double>();
+        plus.push_back(theta[i] + h * u);
+        minus.push_back(theta[i] - h * u);
+      }
+      double measured = (objective(plus) - objective(minus)) / (2 * h);
+      EXPECT_NEAR(measured, predicted,
+                  2e-2 * std::max(1.0, std::abs(predicted)))
+          << layer << ", direction " << trial;
+    }
+  }
 };
 std::unique_ptr<attn::rt::Library> LayerGradients::library;
 
 TEST_F(LayerGradients, LinearLayerMatchesFiniteDifferences) {
-  ASSERT_TRUE(library);
-  // theta: the input and every parameter, of plausible scale.
-  std::vector<torch::Tensor> theta{torch::randn({B, N, D}, torch::kFloat64)};
-  for (const std::vector<int64_t> &shape : kLayerParams) {
-    torch::Tensor t = torch::randn(shape, torch::kFloat64);
-    theta.push_back(shape.size() == 2 ? t / std::sqrt(double(shape[0]))
-                                      : 1 + 0.1 * t);
-  }
-  auto args = [&](const std::vector<torch::Tensor> &values) {
-    std::vector<torch::Tensor> a = f32({values[0]});
-    a.push_back(lengthsTensor());
-    for (size_t i = 1; i < values.size(); ++i)
-      a.push_back(values[i].to(torch::kFloat32));
-    return a;
-  };
-  // <dy, layer(theta)>: its gradient is layer_grad's with cotangent dy.
-  torch::Tensor dy = torch::randn({B, N, D}, torch::kFloat64);
-  std::vector<torch::Tensor> gradArgs = args(theta);
-  gradArgs.push_back(dy.to(torch::kFloat32));
-  std::vector<torch::Tensor> grads = call(*library, "layer_grad", gradArgs);
-  ASSERT_EQ(grads.size(), 1 + theta.size());
-  auto objective = [&](const std::vector<torch::Tensor> &values) {
-    torch::Tensor y = call(*library, "layer", args(values))[0];
-    return (y.to(torch::kFloat64) * dy).sum().item<double>();
-  };
-  for (int trial = 0; trial < 3; ++trial) {
-    std::vector<torch::Tensor> plus, minus;
-    double predicted = 0;
-    const double h = 1e-2;
-    for (size_t i = 0; i < theta.size(); ++i) {
-      torch::Tensor u = torch::randn(theta[i].sizes(), torch::kFloat64);
-      u /= u.norm();
-      predicted += (grads[1 + i].to(torch::kFloat64) * u).sum().item<double>();
-      plus.push_back(theta[i] + h * u);
-      minus.push_back(theta[i] - h * u);
-    }
-    double measured = (objective(plus) - objective(minus)) / (2 * h);
-    EXPECT_NEAR(measured, predicted, 2e-2 * std::max(1.0, std::abs(predicted)))
-        << "direction " << trial;
-  }
+  checkAgainstFiniteDifferences("linear");
 }
+
+#ifndef ATTN_TEST_GPU
+TEST_F(LayerGradients, BigBirdLayerMatchesFiniteDifferences) {
+  checkAgainstFiniteDifferences("bigbird");
+}
+#endif
 
 //===----------------------------------------------------------------------===//
 // Training steps: forward, backward and AdamW in one compiled call

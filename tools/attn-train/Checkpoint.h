@@ -1,7 +1,6 @@
-//===- Checkpoint.h - training checkpoints in the safetensors layout -*- C++
-//-*-===//
+//===- Checkpoint.h - checkpoints in the safetensors layout --*- C++ -*-===//
 //
-// A checkpoint is one safetensors file (docs/checkpoint.md): an 8-byte
+// A checkpoint is one safetensors file (docs/training.md): an 8-byte
 // little-endian header length, a JSON header naming every tensor's dtype,
 // shape and byte range, then the tensors' bytes; string metadata under
 // "__metadata__". Written atomically: to a temporary file beside the

@@ -65,8 +65,7 @@ public:
     auto lossType = cast<RankedTensorType>(loss.getType());
     Value seed;
     if (lossType.getRank() == 0) {
-      // A fill, not a constant tensor: on the GPU a constant would be a
-      // global in host memory, which kernels cannot read.
+      // A fill of ones (a memset on the GPU) rather than a constant table.
       seed = buildFilled(b, loc, lossType, 1.0);
     } else {
       // The cotangent of a non-scalar result is the caller's.

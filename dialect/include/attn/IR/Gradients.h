@@ -1,5 +1,4 @@
-//===- Gradients.h - reverse mode's op contract ------------------*- C++
-//-*-===//
+//===- Gradients.h - reverse mode's helpers and models ----*- C++ -*-===//
 #ifndef ATTN_IR_GRADIENTS_H
 #define ATTN_IR_GRADIENTS_H
 
@@ -10,8 +9,8 @@ namespace mlir {
 class DialectRegistry;
 namespace attn {
 
-/// A tensor of `type` filled with `value` (tensor.empty + linalg.fill, so
-/// that it lives where the code runs, not in a host global).
+/// A tensor of `type` filled with `value` (tensor.empty + linalg.fill: a
+/// memset on the GPU, no constant table).
 Value buildFilled(OpBuilder &b, Location loc, RankedTensorType type,
                   double value);
 inline Value buildZeros(OpBuilder &b, Location loc, RankedTensorType type) {

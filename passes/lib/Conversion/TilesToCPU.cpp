@@ -491,6 +491,17 @@ LogicalResult checkWidths(Operation *op, ArrayRef<Value> memrefs,
   return success();
 }
 
+/// The feature maps' vector code takes whole vectors of features: a count
+/// that is not a multiple of the width would lose the last ones (FAVOR+
+/// with 24 features on 16 lanes gave a wrong result without a word).
+LogicalResult checkFeatures(Operation *op, int64_t features, int64_t width) {
+  if (ShapedType::isDynamic(features) || features % width)
+    return op->emitOpError() << "the CPU lowering needs a feature count that "
+                                "is a multiple of the vector width "
+                             << width << ", got " << features;
+  return success();
+}
+
 /// state += phi(K)^T V and norm += sum_j phi(k_j) for the first `mk` rows
 /// of `key` and `value` (inside an alloca scope); with `atomic`, each sum
 /// is added to the state atomically.
@@ -545,8 +556,10 @@ LogicalResult lowerLinearState(LinearStateOp op, int64_t width) {
   auto map = op.getFeatureMap().getDefiningOp<FeatureMap>();
   if (!map)
     return op.emitOpError("feature map must come from a feature map op");
-  if (failed(
-          checkWidths(op, {op.getKey(), op.getValue(), op.getState()}, width)))
+  if (failed(checkWidths(op, {op.getKey(), op.getValue(), op.getState()},
+                         width)) ||
+      failed(checkFeatures(
+          op, cast<MemRefType>(op.getState().getType()).getDimSize(0), width)))
     return failure();
   OpBuilder b(op);
   VecEmitter e{b, op.getLoc(), width};
@@ -564,7 +577,9 @@ LogicalResult lowerLinearPrefix(LinearPrefixOp op, int64_t width) {
   auto map = op.getFeatureMap().getDefiningOp<FeatureMap>();
   if (!map)
     return op.emitOpError("feature map must come from a feature map op");
-  if (failed(checkWidths(op, {op.getKey(), op.getValue()}, width)))
+  if (failed(checkWidths(op, {op.getKey(), op.getValue()}, width)) ||
+      failed(checkFeatures(
+          op, cast<MemRefType>(op.getPrefix().getType()).getDimSize(1), width)))
     return failure();
   OpBuilder b(op);
   Location loc = op.getLoc();
@@ -619,7 +634,9 @@ LogicalResult lowerLinearOutput(LinearOutputOp op, int64_t width) {
   if (failed(checkWidths(op,
                          {op.getQuery(), op.getState(), op.getOutput(),
                           op.getKey(), op.getValue()},
-                         width)))
+                         width)) ||
+      failed(checkFeatures(
+          op, cast<MemRefType>(op.getState().getType()).getDimSize(0), width)))
     return failure();
   OpBuilder b(op);
   Location loc = op.getLoc();

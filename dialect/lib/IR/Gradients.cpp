@@ -82,7 +82,47 @@ struct TensorBuilder {
                                     ValueRange{init})
         .getResult(0);
   }
+  // f32 tensors and linalg.generics over named loop dimensions (linear
+  // attention's gradient).
+  AffineMap map(unsigned dims, ArrayRef<unsigned> results) {
+    SmallVector<AffineExpr> exprs;
+    for (unsigned r : results)
+      exprs.push_back(b.getAffineDimExpr(r));
+    return AffineMap::get(dims, 0, exprs, b.getContext());
+  }
+  Value empty(ArrayRef<int64_t> shape) {
+    return tensor::EmptyOp::create(b, loc, shape, b.getF32Type());
+  }
+  Value zeros(ArrayRef<int64_t> shape) {
+    return zeros(RankedTensorType::get(shape, b.getF32Type()));
+  }
+  Value cst(double v) {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  }
+  /// One result over `dims` loop dimensions; those in `reductions` are
+  /// reduced into `init` (its map is the last of `maps`).
+  Value run(ValueRange ins, Value init, ArrayRef<AffineMap> maps, unsigned dims,
+            ArrayRef<unsigned> reductions,
+            function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+    SmallVector<utils::IteratorType> its(dims, utils::IteratorType::parallel);
+    for (unsigned r : reductions)
+      its[r] = utils::IteratorType::reduction;
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{init.getType()}, ins, ValueRange{init}, maps,
+               its,
+               [&](OpBuilder &nb, Location l, ValueRange a) {
+                 linalg::YieldOp::create(nb, l, body(nb, l, a));
+               })
+        .getResult(0);
+  }
 };
+
+/// acc + x * y: the body of a product summed into its output (ins x, y;
+/// the accumulator last).
+Value productSum(OpBuilder &b, Location l, ValueRange a) {
+  return arith::AddFOp::create(b, l, a.back(),
+                               arith::MulFOp::create(b, l, a[0], a[1]));
+}
 
 /// Checks that an op with one result was given its cotangent.
 LogicalResult singleResultGrad(Operation *op, ArrayRef<Value> resultGrads) {
@@ -282,44 +322,6 @@ LogicalResult SdpaOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
 
 namespace {
 
-/// linalg.generic over named dimensions, f32.
-struct Generics {
-  OpBuilder &b;
-  Location loc;
-
-  AffineMap map(unsigned dims, ArrayRef<unsigned> results) {
-    SmallVector<AffineExpr> exprs;
-    for (unsigned r : results)
-      exprs.push_back(b.getAffineDimExpr(r));
-    return AffineMap::get(dims, 0, exprs, b.getContext());
-  }
-  Value empty(ArrayRef<int64_t> shape) {
-    return tensor::EmptyOp::create(b, loc, shape, b.getF32Type());
-  }
-  Value zeros(ArrayRef<int64_t> shape) {
-    return buildZeros(b, loc, RankedTensorType::get(shape, b.getF32Type()));
-  }
-  Value cst(double v) {
-    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
-  }
-  /// One result over `dims` loop dimensions; those in `reductions` are
-  /// reduced into `init` (its map is the last of `maps`).
-  Value run(ValueRange ins, Value init, ArrayRef<AffineMap> maps, unsigned dims,
-            ArrayRef<unsigned> reductions,
-            function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
-    SmallVector<utils::IteratorType> its(dims, utils::IteratorType::parallel);
-    for (unsigned r : reductions)
-      its[r] = utils::IteratorType::reduction;
-    return linalg::GenericOp::create(
-               b, loc, TypeRange{init.getType()}, ins, ValueRange{init}, maps,
-               its,
-               [&](OpBuilder &nb, Location l, ValueRange a) {
-                 linalg::YieldOp::create(nb, l, body(nb, l, a));
-               })
-        .getResult(0);
-  }
-};
-
 /// Whether key `index` (a linalg index) lies below the batch entry's
 /// length (an i32/i64 value).
 Value keyKept(OpBuilder &b, Location l, Value index, Value length) {
@@ -335,7 +337,7 @@ struct MappedRows {
   Value halfSqNorm; ///< |s X|^2 / 2 [B, H, L] (projections only)
 };
 
-MappedRows applyFeatureMap(Generics &g, FeatureMap phi, Value x,
+MappedRows applyFeatureMap(TensorBuilder &g, FeatureMap phi, Value x,
                            Value projection, double scale, Value lengths) {
   auto t = tensorTypeOf(x);
   int64_t bs = t.getDimSize(0), hs = t.getDimSize(1), ls = t.getDimSize(2),
@@ -391,7 +393,7 @@ MappedRows applyFeatureMap(Generics &g, FeatureMap phi, Value x,
 }
 
 /// The cotangent of X [B, H, L, D] from that of phi(X) [B, H, L, F].
-Value featureMapBackward(Generics &g, FeatureMap phi, Value x,
+Value featureMapBackward(TensorBuilder &g, FeatureMap phi, Value x,
                          const MappedRows &rows, Value dphi, Value projection,
                          double scale) {
   auto t = tensorTypeOf(x);
@@ -431,10 +433,7 @@ Value featureMapBackward(Generics &g, FeatureMap phi, Value x,
   Value throughP =
       g.run(ValueRange{alongY, projection}, g.zeros({bs, hs, ls, ds}),
             {g.map(5, {0, 1, 2, 4}), g.map(5, {4, 3}), g.map(5, {0, 1, 2, 3})},
-            5, {4}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-              return arith::AddFOp::create(
-                  b, l, a[2], arith::MulFOp::create(b, l, a[0], a[1]));
-            });
+            5, {4}, productSum);
   return g.run(ValueRange{throughP, x, alongH}, g.empty({bs, hs, ls, ds}),
                {all, all, rowMap, all}, 4, {},
                [&](OpBuilder &b, Location l, ValueRange a) -> Value {
@@ -473,7 +472,7 @@ LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
   if (!phi)
     return emitOpError("reverse mode needs the feature map's op");
   Location loc = getLoc();
-  Generics g{b, loc};
+  TensorBuilder g{b, loc};
   auto qType = tensorTypeOf(getQuery());
   int64_t bs = qType.getDimSize(0), hs = qType.getDimSize(1),
           ns = qType.getDimSize(2), ds = qType.getDimSize(3);
@@ -499,10 +498,7 @@ LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
   Value state = g.run(
       ValueRange{k.phi, v}, g.zeros({bs, hs, fs, es}),
       {g.map(5, {0, 1, 4, 2}), g.map(5, {0, 1, 4, 3}), g.map(5, {0, 1, 2, 3})},
-      5, {4}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-        return arith::AddFOp::create(b, l, a[2],
-                                     arith::MulFOp::create(b, l, a[0], a[1]));
-      });
+      5, {4}, productSum);
   Value norm = g.run(ValueRange{k.phi}, g.zeros({bs, hs, fs}),
                      {g.map(4, {0, 1, 3, 2}), g.map(4, {0, 1, 2})}, 4, {3},
                      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
@@ -512,17 +508,11 @@ LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
   Value den =
       g.run(ValueRange{q.phi, norm}, g.zeros({bs, hs, ns}),
             {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 3}), g.map(4, {0, 1, 2})},
-            4, {3}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-              return arith::AddFOp::create(
-                  b, l, a[2], arith::MulFOp::create(b, l, a[0], a[1]));
-            });
+            4, {3}, productSum);
   Value dotOut = g.run(
       ValueRange{dOut, out}, g.zeros({bs, hs, ns}),
       {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2})}, 4,
-      {3}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-        return arith::AddFOp::create(b, l, a[2],
-                                     arith::MulFOp::create(b, l, a[0], a[1]));
-      });
+      {3}, productSum);
   auto overDen = [&](OpBuilder &b, Location l, Value x, Value d) -> Value {
     Value nonzero =
         arith::CmpFOp::create(b, l, arith::CmpFPredicate::ONE, d, g.cst(0.0));
@@ -552,25 +542,16 @@ LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
   dPhiQ = g.run(
       ValueRange{gOut, state}, dPhiQ,
       {g.map(5, {0, 1, 2, 4}), g.map(5, {0, 1, 3, 4}), g.map(5, {0, 1, 2, 3})},
-      5, {4}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-        return arith::AddFOp::create(b, l, a[2],
-                                     arith::MulFOp::create(b, l, a[0], a[1]));
-      });
+      5, {4}, productSum);
   // dS [B, H, F, E] over (b, h, f, e, n); dz [B, H, F] over (b, h, f, n).
   Value dState = g.run(
       ValueRange{q.phi, gOut}, g.zeros({bs, hs, fs, es}),
       {g.map(5, {0, 1, 4, 2}), g.map(5, {0, 1, 4, 3}), g.map(5, {0, 1, 2, 3})},
-      5, {4}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-        return arith::AddFOp::create(b, l, a[2],
-                                     arith::MulFOp::create(b, l, a[0], a[1]));
-      });
+      5, {4}, productSum);
   Value dNorm =
       g.run(ValueRange{q.phi, cDen}, g.zeros({bs, hs, fs}),
             {g.map(4, {0, 1, 3, 2}), g.map(4, {0, 1, 3}), g.map(4, {0, 1, 2})},
-            4, {3}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-              return arith::AddFOp::create(
-                  b, l, a[2], arith::MulFOp::create(b, l, a[0], a[1]));
-            });
+            4, {3}, productSum);
   // dphi(K) [B, H, M, F] = (dz + V dS^T) on kept keys, over (b, h, m, f, e).
   SmallVector<Value> kIns{dNorm};
   SmallVector<AffineMap> kMaps{g.map(4, {0, 1, 3})};
@@ -611,10 +592,7 @@ LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
   Value dValue = g.run(
       ValueRange{k.phi, dState}, g.zeros({bs, hs, ms, es}),
       {g.map(5, {0, 1, 2, 4}), g.map(5, {0, 1, 4, 3}), g.map(5, {0, 1, 2, 3})},
-      5, {4}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-        return arith::AddFOp::create(b, l, a[2],
-                                     arith::MulFOp::create(b, l, a[0], a[1]));
-      });
+      5, {4}, productSum);
 
   operandGrads.push_back(
       wanted[0]

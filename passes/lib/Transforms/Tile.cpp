@@ -212,6 +212,15 @@ Value keyLimitFromLengths(Emitter &e, Value lengths, Value batch, Value n) {
 // attn.sdpa
 //===----------------------------------------------------------------------===//
 
+/// The keys batch entry `bIdx` may keep: `nk`, or less where the mask has a
+/// runtime key limit (key padding).
+Value keyLimitFor(Emitter &e, MaskPattern pattern, Value bIdx, Value nk) {
+  if (pattern)
+    if (Value limit = pattern.buildKeyLimit(e.b, e.loc, bIdx))
+      return e.min(nk, arith::MaxSIOp::create(e.b, e.loc, limit, e.idx(0)));
+  return nk;
+}
+
 /// Emits the loop over one list of the schedule (full or partial tiles) of
 /// query tile `qTile`, clipping each key tile to `keyLimit`.
 void emitKeyTileLoop(Emitter &e, Value offsets, Value blocks, Value qTile,
@@ -374,10 +383,7 @@ LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
   e.fill(sumV, 0.0);
   e.fill(accV, 0.0);
 
-  Value keyLimit = nk;
-  if (pattern)
-    if (Value limit = pattern.buildKeyLimit(b, loc, bIdx))
-      keyLimit = e.min(nk, arith::MaxSIOp::create(b, loc, limit, e.idx(0)));
+  Value keyLimit = keyLimitFor(e, pattern, bIdx, nk);
   FloatAttr scale = b.getF64FloatAttr(op.getEffectiveScale());
 
   auto step = [&](Value k0, Value kn, bool partial) {
@@ -594,13 +600,6 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
                               ValueRange{bIdx, hIdx, row, c});
     });
   };
-  auto keyLimitOf = [&](Value bIdx) -> Value {
-    Value limit = e.idx(n);
-    if (pattern)
-      if (Value l = pattern.buildKeyLimit(b, loc, bIdx))
-        limit = e.min(limit, arith::MaxSIOp::create(b, loc, l, e.idx(0)));
-    return limit;
-  };
   auto kept = [&](Value bIdx, Value i, Value j) -> Value {
     PredicateBuilder pb(b, loc, bIdx, e.idx(n), n);
     return pattern.buildPredicate(pb, i, j);
@@ -622,23 +621,22 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
       forRange(e.idx(0), limit, body);
       return;
     }
+    // The forward's loop over a list of key tiles, clipped at the limit.
     for (const List &list : byQuery)
-      forList(list, qTile, [&](Value kt) {
-        Value k0 = e.mul(kt, bk);
-        Value kn = arith::MaxSIOp::create(
-            b, loc, e.min(e.idx(bk), e.sub(limit, k0)), e.idx(0));
-        forRange(e.idx(0), kn, [&](Value c) {
-          Value j = e.add(k0, c);
-          if (!list.partial)
-            return body(j);
-          Value keep = kept(bIdx, i, j);
-          if (!keep) {
-            failedPredicate = true;
-            return;
-          }
-          onlyIf(keep, [&] { body(j); });
-        });
-      });
+      emitKeyTileLoop(e, list.offsets, list.items, qTile, bk, limit,
+                      [&](Value k0, Value kn) {
+                        forRange(e.idx(0), kn, [&](Value c) {
+                          Value j = e.add(k0, c);
+                          if (!list.partial)
+                            return body(j);
+                          Value keep = kept(bIdx, i, j);
+                          if (!keep) {
+                            failedPredicate = true;
+                            return;
+                          }
+                          onlyIf(keep, [&] { body(j); });
+                        });
+                      });
   };
 
   // A parallel nest over (batch, head, tile).
@@ -656,17 +654,16 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
 
   // Nest 1: statistics, D and dQ, a query tile per instance.
   nest(queryTiles, [&](Value bIdx, Value hIdx, Value qTile) {
-    Value limit = keyLimitOf(bIdx);
+    Value limit = keyLimitFor(e, pattern, bIdx, e.idx(n));
     Value q0 = e.mul(qTile, bq);
     Value qn = e.min(e.idx(bq), e.sub(e.idx(n), q0));
-    Value stats = memref::AllocaOp::create(
-        b, loc, MemRefType::get({2}, b.getF32Type()));
+    Value stats =
+        memref::AllocaOp::create(b, loc, MemRefType::get({2}, b.getF32Type()));
     Value c0 = e.idx(0), c1 = e.idx(1);
     forRange(c0, qn, [&](Value r) {
       Value i = e.add(q0, r);
-      memref::StoreOp::create(b, loc,
-                              e.f32(-std::numeric_limits<double>::infinity()),
-                              stats, c0);
+      memref::StoreOp::create(
+          b, loc, e.f32(-std::numeric_limits<double>::infinity()), stats, c0);
       memref::StoreOp::create(b, loc, e.f32(0.0), stats, c1);
       forKeptKeys(bIdx, qTile, i, limit, [&](Value j) {
         Value s = score(bIdx, hIdx, i, j);
@@ -675,19 +672,18 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
         Value mNew = arith::MaximumFOp::create(b, loc, m, s);
         Value lNew = arith::AddFOp::create(
             b, loc,
-            arith::MulFOp::create(b, loc, l,
-                                  math::ExpOp::create(
-                                      b, loc,
-                                      arith::SubFOp::create(b, loc, m, mNew))),
+            arith::MulFOp::create(
+                b, loc, l,
+                math::ExpOp::create(b, loc,
+                                    arith::SubFOp::create(b, loc, m, mNew))),
             weight(s, mNew));
         memref::StoreOp::create(b, loc, mNew, stats, c0);
         memref::StoreOp::create(b, loc, lNew, stats, c1);
       });
       Value m = memref::LoadOp::create(b, loc, stats, c0);
       Value l = memref::LoadOp::create(b, loc, stats, c1);
-      Value any =
-          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, l,
-                                e.f32(0.0));
+      Value any = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, l,
+                                        e.f32(0.0));
       Value rowLse = arith::SelectOp::create(
           b, loc, any,
           arith::AddFOp::create(b, loc, m, math::LogOp::create(b, loc, l)),
@@ -711,7 +707,7 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
 
   // Nest 2: dK and dV, a key tile per instance.
   nest(keyTiles, [&](Value bIdx, Value hIdx, Value kTile) {
-    Value limit = keyLimitOf(bIdx);
+    Value limit = keyLimitFor(e, pattern, bIdx, e.idx(n));
     Value k0 = e.mul(kTile, bk);
     Value kn = arith::MaxSIOp::create(
         b, loc, e.min(e.idx(bk), e.sub(limit, k0)), e.idx(0));

@@ -349,24 +349,33 @@ std::vector<Buffer> inputBuffers(const Model &m, const rt::Signature &sig,
   return out;
 }
 
-/// Correct predictions (argmax of the logits) among the batch's examples.
+/// Predictions and their correctness per class.
+struct ClassCounts {
+  std::vector<int64_t> predicted, actual, hits;
+};
+
+/// Correct predictions (argmax of the logits) among the batch's examples;
+/// with `counts`, each class's predictions, examples and hits too.
 int64_t correct(const float *logits, const listops::Batch &batch,
-                int64_t classes, std::vector<int64_t> *perClass = nullptr) {
+                int64_t classes, ClassCounts *counts = nullptr) {
   int64_t hits = 0;
   for (int64_t r = 0; r < batch.examples; ++r) {
     const float *row = logits + r * classes;
     int64_t best = std::max_element(row, row + classes) - row;
-    if (perClass && best < int64_t(perClass->size()))
-      ++(*perClass)[best];
-    hits += best == batch.labels[r];
+    int32_t label = batch.labels[r];
+    hits += best == label;
+    if (counts && label >= 0 && label < classes) {
+      ++counts->predicted[best];
+      ++counts->actual[label];
+      counts->hits[label] += best == label;
+    }
   }
   return hits;
 }
 
-struct EvalResult {
+struct EvalResult : ClassCounts {
   double loss = 0, accuracy = 0;
   int64_t examples = 0;
-  std::vector<int64_t> predicted, actual, hits; ///< per class
 };
 
 /// Loss and accuracy of `forward` (no dropout) over `batches`, with the
@@ -396,16 +405,7 @@ EvalResult evaluate(const Model &m, std::vector<Buffer> &state,
       die(error);
     lossSum += *out[0].as<float>() * batch.examples;
     const float *logits = out[1].as<float>();
-    hits += correct(logits, batch, m.classes, &r.predicted);
-    for (int64_t i = 0; i < batch.examples; ++i) {
-      int32_t label = batch.labels[i];
-      if (label >= 0 && label < m.classes) {
-        ++r.actual[label];
-        const float *row = logits + i * m.classes;
-        r.hits[label] +=
-            (std::max_element(row, row + m.classes) - row) == label;
-      }
-    }
+    hits += correct(logits, batch, m.classes, &r);
     r.examples += batch.examples;
   }
   r.loss = r.examples ? lossSum / r.examples : 0;

@@ -38,3 +38,60 @@ func.func @encoder(%ids: tensor<2x8xi32>, %t: tensor<18x16xf32>, %g: tensor<16xf
   %l = attn.cross_entropy %m, %labels : tensor<2x10xf32>, tensor<2xi32> -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// The gradient ops: the embedding's sums rows over (batch, seq) per vocab
+// row; the layer norm's recomputes the row statistics, then the row sums
+// of g and g xhat, the input gradient, and gamma's and beta's sums over the
+// leading dimensions; GELU's slope Phi(x) + x phi(x); pooling's spreads
+// over the positions below each length; the loss's softmax minus one-hot
+// over the rows that count.
+// CHECK-LABEL: func.func @gradients
+// CHECK-NOT: attn.
+// CHECK: iterator_types = ["parallel", "parallel", "reduction", "reduction"]
+// CHECK: arith.cmpi eq
+// CHECK: iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: iterator_types = ["parallel", "parallel", "parallel"]
+// CHECK: iterator_types = ["reduction", "reduction", "parallel"]
+// CHECK: math.erf
+// CHECK: math.exp
+// CHECK: arith.cmpi slt
+// CHECK: arith.divf
+// CHECK: arith.cmpi eq
+// CHECK: arith.subf
+func.func @gradients(%ids: tensor<2x8xi32>, %dy: tensor<2x8x16xf32>, %x: tensor<2x8x16xf32>,
+                     %g: tensor<16xf32>, %dp: tensor<2x16xf32>, %len: tensor<2xi32>,
+                     %logits: tensor<2x10xf32>, %labels: tensor<2xi32>, %dl: tensor<f32>)
+    -> (tensor<18x16xf32>, tensor<2x8x16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<2x8x16xf32>,
+        tensor<2x8x16xf32>, tensor<2x10xf32>) {
+  %e = attn.embedding_grad %ids, %dy : tensor<2x8xi32>, tensor<2x8x16xf32> -> tensor<18x16xf32>
+  %n:3 = attn.layer_norm_grad %x, %g, %dy epsilon 1.0e-5 : tensor<2x8x16xf32>, tensor<16xf32>
+  %ge = attn.gelu_grad %x, %dy : tensor<2x8x16xf32>
+  %pm = attn.pool_grad mean %dp lengths %len : tensor<2x16xf32>, tensor<2xi32> -> tensor<2x8x16xf32>
+  %c = attn.cross_entropy_grad %logits, %labels, %dl : tensor<2x10xf32>, tensor<2xi32>, tensor<f32>
+  return %e, %n#0, %n#1, %n#2, %ge, %pm, %c : tensor<18x16xf32>, tensor<2x8x16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x10xf32>
+}
+
+// The optimizer ops: the step's rate (warmup against decay, selected),
+// the global norm (a sum of squares per tensor, then the root), and AdamW
+// elementwise on (param, grad, m, v) with 0-d rate, step and norm.
+// CHECK-LABEL: func.func @optimizer
+// CHECK-NOT: attn.
+// CHECK: arith.sitofp
+// CHECK: math.cos
+// CHECK: arith.select
+// CHECK: iterator_types = ["reduction", "reduction"]
+// CHECK: iterator_types = ["reduction", "reduction"]
+// CHECK: math.sqrt
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}, #{{.*}}, #[[S:.*]], #[[S]], #[[S]], #{{.*}}, #{{.*}}, #{{.*}}]
+// CHECK: math.exp
+// CHECK: math.sqrt
+func.func @optimizer(%step: tensor<i64>, %p: tensor<4x8xf32>, %g: tensor<4x8xf32>,
+                     %m: tensor<4x8xf32>, %v: tensor<4x8xf32>)
+    -> (tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>) {
+  %lr = attn.lr_schedule %step peak 1.0e-3 warmup 10 total 100 decay cosine
+  %n = attn.global_norm %g, %m : tensor<4x8xf32>, tensor<4x8xf32>
+  %r:3 = attn.adamw %p, %g, %m, %v lr %lr step %step norm %n {max_norm = 1.0 : f64} : tensor<4x8xf32>
+  return %r#0, %r#1, %r#2 : tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>
+}

@@ -20,6 +20,17 @@ static Value floatConstant(OpBuilder &b, Location loc, Type type, double v) {
   return arith::ConstantOp::create(b, loc, type, b.getFloatAttr(type, v));
 }
 
+/// The slope of a map that is the identity (plus a constant) for y > 0:
+/// 1 there, `otherwise` elsewhere.
+static Value slopeOneAbove0(OpBuilder &b, Location loc, Value y,
+                            Value otherwise) {
+  Type t = y.getType();
+  Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, y,
+                                         floatConstant(b, loc, t, 0.0));
+  return arith::SelectOp::create(b, loc, positive,
+                                 floatConstant(b, loc, t, 1.0), otherwise);
+}
+
 // elu(x) + 1 = x + 1 for x > 0, exp(x) otherwise.
 Value EluPlusOneFeatureMapOp::emitBody(OpBuilder &b, Location loc, Value y,
                                        Value) {
@@ -38,13 +49,7 @@ double EluPlusOneFeatureMapOp::evaluateBody(double y, double) {
 std::pair<Value, Value>
 EluPlusOneFeatureMapOp::emitBodyDerivatives(OpBuilder &b, Location loc,
                                             Value y, Value) {
-  Type t = y.getType();
-  Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, y,
-                                         floatConstant(b, loc, t, 0.0));
-  return {arith::SelectOp::create(b, loc, positive,
-                                  floatConstant(b, loc, t, 1.0),
-                                  math::ExpOp::create(b, loc, y)),
-          Value()};
+  return {slopeOneAbove0(b, loc, y, math::ExpOp::create(b, loc, y)), Value()};
 }
 
 Value ReluFeatureMapOp::emitBody(OpBuilder &b, Location loc, Value y, Value) {
@@ -57,12 +62,7 @@ double ReluFeatureMapOp::evaluateBody(double y, double) {
 std::pair<Value, Value> ReluFeatureMapOp::emitBodyDerivatives(OpBuilder &b,
                                                               Location loc,
                                                               Value y, Value) {
-  Type t = y.getType();
-  Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, y,
-                                         floatConstant(b, loc, t, 0.0));
-  return {arith::SelectOp::create(b, loc, positive,
-                                  floatConstant(b, loc, t, 1.0),
-                                  floatConstant(b, loc, t, 0.0)),
+  return {slopeOneAbove0(b, loc, y, floatConstant(b, loc, y.getType(), 0.0)),
           Value()};
 }
 

@@ -50,14 +50,8 @@ LogicalResult PoolGradOp::verify() {
       failed(verifyElementType(*this, getResult(), elementTypeOf(getGrad()),
                                "result")))
     return failure();
-  if (getLengths()) {
-    if (getKind() != PoolKind::mean)
-      return emitOpError("lengths are only meaningful for mean pooling");
-    if (failed(
-            verifyShape(*this, getLengths(), {dim(getGrad(), 0)}, "lengths")))
-      return failure();
-  }
-  return success();
+  return verifyPoolLengths(*this, getLengths(), getKind() == PoolKind::mean,
+                           dim(getGrad(), 0));
 }
 
 LogicalResult CrossEntropyGradOp::verify() {

@@ -300,14 +300,18 @@ LogicalResult PoolOp::verify() {
           *this, getResult(),
           cast<ShapedType>(getInput().getType()).getElementType(), "result")))
     return failure();
-  if (getLengths()) {
-    if (getKind() != PoolKind::mean)
-      return emitOpError("lengths are only meaningful for mean pooling");
-    if (failed(
-            verifyShape(*this, getLengths(), {dim(getInput(), 0)}, "lengths")))
-      return failure();
-  }
-  return success();
+  return verifyPoolLengths(*this, getLengths(), getKind() == PoolKind::mean,
+                           dim(getInput(), 0));
+}
+
+LogicalResult mlir::attn::detail::verifyPoolLengths(Operation *op,
+                                                    Value lengths, bool mean,
+                                                    int64_t batch) {
+  if (!lengths)
+    return success();
+  if (!mean)
+    return op->emitOpError("lengths are only meaningful for mean pooling");
+  return verifyShape(op, lengths, {batch}, "lengths");
 }
 
 LogicalResult CrossEntropyOp::verify() {

@@ -36,6 +36,11 @@ LogicalResult verifyShape(Operation *op, Value value,
 LogicalResult verifyElementType(Operation *op, Value value, Type elementType,
                                 StringRef role);
 
+/// Pooling's optional lengths (attn.pool and attn.pool_grad): only for mean
+/// pooling, one per batch entry.
+LogicalResult verifyPoolLengths(Operation *op, Value lengths, bool mean,
+                                int64_t batch);
+
 } // namespace mlir::attn::detail
 
 #endif // ATTN_LIB_IR_VERIFYUTILS_H

@@ -90,6 +90,33 @@ func.func @linear_favor(%q: tensor<2x2x50x16xf32> {attn.param = "q"}, %k: tensor
   %o = attn.linear %q, %k, %v feature_map %f key_lengths %len : tensor<2xi32> : tensor<2x2x50x16xf32>, tensor<2x2x50x16xf32>, tensor<2x2x50x16xf32> -> tensor<2x2x50x16xf32>
   return %o : tensor<2x2x50x16xf32>
 }
+func.func @ssm_causal(%x: tensor<2x50x12xf32> {attn.param = "x"}, %ar: tensor<12x8xf32> {attn.param = "ar"}, %ai: tensor<12x8xf32> {attn.param = "ai"}, %br: tensor<12x8xf32> {attn.param = "br"}, %bi: tensor<12x8xf32> {attn.param = "bi"}, %cr: tensor<12x8xf32> {attn.param = "cr"}, %ci: tensor<12x8xf32> {attn.param = "ci"}, %dt: tensor<12xf32> {attn.param = "dt"}, %len: tensor<2xi32>) -> tensor<2x50x12xf32> {
+  %y = attn.ssm %x A(%ar, %ai) B(%br, %bi) C(%cr, %ci) log_dt(%dt) lengths %len : tensor<2xi32> : tensor<2x50x12xf32>, tensor<12x8xf32>, tensor<12x8xf32>, tensor<12xf32>
+  return %y : tensor<2x50x12xf32>
+}
+func.func @ssm_bidirectional(%x: tensor<2x50x12xf32> {attn.param = "x"}, %ar: tensor<12x8xf32> {attn.param = "ar"}, %ai: tensor<12x8xf32> {attn.param = "ai"}, %br: tensor<12x8xf32> {attn.param = "br"}, %bi: tensor<12x8xf32> {attn.param = "bi"}, %cr: tensor<2x12x8xf32> {attn.param = "cr"}, %ci: tensor<2x12x8xf32> {attn.param = "ci"}, %dt: tensor<12xf32> {attn.param = "dt"}, %len: tensor<2xi32>) -> tensor<2x50x12xf32> {
+  %y = attn.ssm %x A(%ar, %ai) B(%br, %bi) C(%cr, %ci) log_dt(%dt) lengths %len : tensor<2xi32> bidirectional : tensor<2x50x12xf32>, tensor<12x8xf32>, tensor<2x12x8xf32>, tensor<12xf32>
+  return %y : tensor<2x50x12xf32>
+}
+func.func @elementwise_generic(%x: tensor<2x50x32xf32> {attn.param = "x"}, %d: tensor<32xf32> {attn.param = "d"}, %z: tensor<50x32xf32> {attn.param = "z"}) -> tensor<2x50x32xf32> {
+  %init = tensor.empty() : tensor<2x50x32xf32>
+  %y = linalg.generic {indexing_maps = [affine_map<(b, t, c) -> (b, t, c)>, affine_map<(b, t, c) -> (c)>, affine_map<(b, t, c) -> (t, c)>, affine_map<(b, t, c) -> (b, t, c)>], iterator_types = ["parallel", "parallel", "parallel"]} ins(%x, %d, %z : tensor<2x50x32xf32>, tensor<32xf32>, tensor<50x32xf32>) outs(%init : tensor<2x50x32xf32>) {
+  ^bb0(%xv: f32, %dv: f32, %zv: f32, %o: f32):
+    %one = arith.constant 1.0 : f32
+    %zero = arith.constant 0.0 : f32
+    %dx = arith.mulf %dv, %xv : f32
+    %e = math.exp %zv : f32
+    %dd = arith.mulf %dv, %dv : f32
+    %den = arith.addf %one, %dd : f32
+    %q = arith.divf %e, %den : f32
+    %s = arith.subf %dx, %q : f32
+    %pos = arith.cmpf ogt, %xv, %zero : f32
+    %n = arith.negf %xv : f32
+    %r = arith.select %pos, %s, %n : f32
+    linalg.yield %r : f32
+  } -> tensor<2x50x32xf32>
+  return %y : tensor<2x50x32xf32>
+}
 func.func @shared_operand(%x: tensor<2x50x32xf32> {attn.param = "x"}) -> tensor<2x50x32xf32> {
   %g = attn.gelu %x : tensor<2x50x32xf32>
   %init = tensor.empty() : tensor<2x50x32xf32>
@@ -312,6 +339,66 @@ TEST_F(Gradients, LinearAttentionFavorWithKeyPadding) {
         linearReference("favor", q, k, v, true, 32, 7));
 }
 
+TEST_F(Gradients, ElementwiseGenericWithBroadcasts) {
+  torch::Tensor x = leaf(torch::randn({B, N, D}));
+  torch::Tensor d = leaf(torch::randn({D}));
+  torch::Tensor z = leaf(0.5 * torch::randn({N, D}));
+  torch::Tensor s = d * x - torch::exp(z) / (1 + d * d);
+  check("elementwise_generic", f32({x, d, z}), {x, d, z},
+        torch::where(x > 0, s, -x));
+}
+
+/// S4D with padding: every parameter and the input, as autograd through
+/// the convolution form.
+void checkSsmGradient(Gradients &t, const std::string &fn,
+                      bool bidirectional) {
+  const int64_t H = 12, S = 8;
+  torch::Tensor n = torch::arange(S, torch::kFloat32).expand({H, S});
+  std::vector<int64_t> cShape =
+      bidirectional ? std::vector<int64_t>{2, H, S} : std::vector<int64_t>{H, S};
+  std::vector<torch::Tensor> p{
+      leaf(torch::randn({B, N, H})),
+      leaf(std::log(0.5) + 0.1 * torch::randn({H, S})),
+      leaf(M_PI * n + 0.1 * torch::randn({H, S})),
+      leaf(1 + 0.1 * torch::randn({H, S})),
+      leaf(0.1 * torch::randn({H, S})),
+      leaf(torch::randn(cShape)),
+      leaf(torch::randn(cShape)),
+      leaf(std::log(1e-2) + torch::rand({H}) * (std::log(1.0) - std::log(1e-2))),
+  };
+  std::vector<torch::Tensor> args = f32(p);
+  args.push_back(lengthsTensor());
+  ref::SsmParams params{p[1], p[2], p[3], p[4], p[5], p[6], p[7]};
+  t.check(fn, args, p, ref::ssm(p[0], params, bidirectional, kLengths));
+}
+
+TEST_F(Gradients, SsmCausalWithPadding) {
+  checkSsmGradient(*this, "ssm_causal", false);
+}
+
+TEST_F(Gradients, SsmBidirectionalWithPadding) {
+  checkSsmGradient(*this, "ssm_bidirectional", true);
+}
+
+/// The scans in chunks whose states are carried (the GPU form's way on
+/// short batches), here with chunks of 7 rows that do not divide the
+/// lengths.
+class ChunkedSsmGradients : public Gradients {
+public:
+  static void SetUpTestSuite() {
+    library = compileForTarget("gradient_reference_chunked", kGradientModule,
+                               "--backward --ssm-chunk=7");
+  }
+};
+
+TEST_F(ChunkedSsmGradients, Causal) {
+  checkSsmGradient(*this, "ssm_causal", false);
+}
+
+TEST_F(ChunkedSsmGradients, Bidirectional) {
+  checkSsmGradient(*this, "ssm_bidirectional", true);
+}
+
 TEST_F(Gradients, CotangentsThatMeetAreAdded) {
   torch::Tensor x = leaf(torch::randn({B, N, D}));
   check("shared_operand", f32({x}), {x}, ref::gelu(x) + x);
@@ -431,39 +518,111 @@ TEST_F(ModelGradients, MatchFiniteDifferencesOfTheForward) {
 // against finite differences of their compiled forward
 //===----------------------------------------------------------------------===//
 
-constexpr int64_t FF = 64;
-const std::vector<std::vector<int64_t>> kLayerParams{
-    {D, D}, {D}, {D, D},  {D},  {D, D},  {D}, {D, D}, {D},
-    {D},    {D}, {D, FF}, {FF}, {FF, D}, {D}, {D},    {D}};
+constexpr int64_t FF = 64, S = 8;
+
+/// A layer parameter: its shape and how a plausible value is drawn.
+struct LayerParam {
+  enum Kind { Weight, Scale, LogAReal, AImag, LogDt } kind;
+  std::vector<int64_t> shape;
+
+  torch::Tensor draw() const {
+    torch::Tensor t = torch::randn(shape, torch::kFloat64);
+    switch (kind) {
+    case Weight:
+      return shape.size() == 2 ? t / std::sqrt(double(shape[0])) : t;
+    case Scale:
+      return 1 + 0.1 * t;
+    case LogAReal:
+      return std::log(0.5) + 0.1 * t;
+    case AImag:
+      return M_PI * torch::arange(S, torch::kFloat64).expand(shape) + 0.1 * t;
+    case LogDt:
+      return std::log(1e-2) + 0.5 * t;
+    }
+    return t;
+  }
+};
+using P = LayerParam;
+
+const std::vector<LayerParam> kAttentionParams{
+    {P::Weight, {D, D}}, {P::Scale, {D}},      {P::Weight, {D, D}},
+    {P::Scale, {D}},     {P::Weight, {D, D}},  {P::Scale, {D}},
+    {P::Weight, {D, D}}, {P::Scale, {D}}};
+const std::vector<LayerParam> kSsmParams{
+    {P::LogAReal, {D, S}},  {P::AImag, {D, S}},     {P::Scale, {D, S}},
+    {P::Weight, {D, S}},    {P::Weight, {2, D, S}}, {P::Weight, {2, D, S}},
+    {P::LogDt, {D}},        {P::Scale, {D}}};
+const std::vector<LayerParam> kNormFfnParams{
+    {P::Scale, {D}},      {P::Scale, {D}},  {P::Weight, {D, FF}},
+    {P::Scale, {FF}},     {P::Weight, {FF, D}}, {P::Scale, {D}},
+    {P::Scale, {D}},      {P::Scale, {D}}};
+
+std::vector<LayerParam> concat(std::vector<std::vector<LayerParam>> parts) {
+  std::vector<LayerParam> all;
+  for (const auto &p : parts)
+    all.insert(all.end(), p.begin(), p.end());
+  return all;
+}
+
+struct LayerCase {
+  std::string name, op, attrs;
+  std::vector<LayerParam> params;
+};
+
+const std::vector<LayerCase> &layerCases() {
+  static const std::vector<LayerCase> cases{
+      {"linear", "linear", "{heads = 2}",
+       concat({kAttentionParams, kNormFfnParams})},
+      {"bigbird", "bigbird",
+       "{heads = 2, block = 16, window = 1, global = 1, random = 1, "
+       "seed_blocks = 3}",
+       concat({kAttentionParams, kNormFfnParams})},
+      {"ssm", "ssm", "{bidirectional}",
+       concat({kSsmParams, {{P::Weight, {D, D}}, {P::Scale, {D}}},
+               kNormFfnParams})},
+      {"spade", "spade",
+       "{heads = 2, local = #attn<local_kind chunk>, local_size = 16, "
+       "bidirectional}",
+       concat({kSsmParams, kAttentionParams,
+               {{P::Weight, {2 * D, D}}, {P::Scale, {D}}}, kNormFfnParams})},
+  };
+  return cases;
+}
 
 /// func.func @<name>(%x, %len, params...) applying attn.layer.<op>.
-std::string layerFunction(const std::string &name, const std::string &op,
-                          const std::string &attrs) {
+std::string layerFunction(const LayerCase &c) {
   std::string x = tensorType({B, N, D});
-  std::string f = "func.func @" + name + "(%x: " + x +
+  std::string f = "func.func @" + c.name + "(%x: " + x +
                   " {attn.param = \"x\"}, %len: tensor<2xi32>";
   std::string names, types;
-  for (size_t i = 0; i < kLayerParams.size(); ++i) {
-    std::string t = tensorType(kLayerParams[i]);
+  for (size_t i = 0; i < c.params.size(); ++i) {
+    std::string t = tensorType(c.params[i].shape);
     f += ", %p" + std::to_string(i) + ": " + t + " {attn.param = \"p" +
          std::to_string(i) + "\"}";
     names += (i ? ", %p" : "%p") + std::to_string(i);
     types += (i ? ", " : "") + t;
   }
-  return f + ") -> " + x + " {\n  %y = attn.layer." + op +
-         " %x lengths %len params(" + names + ") " + attrs + " : " + x +
-         ", lengths tensor<2xi32>, params(" + types + ")\n  return %y : " + x +
-         "\n}\n";
+  return f + ") -> " + x + " {\n  %y = attn.layer." + c.op +
+         " %x lengths %len params(" + names + ") " + c.attrs + " : " + x +
+         ", lengths tensor<2xi32>, params(" + types + ")\n  return %y : " +
+         x + "\n}\n";
+}
+
+/// Softmax attention's gradient has no GPU form yet: the GPU twin leaves
+/// out the layers that use it.
+bool usesSoftmaxAttention(const LayerCase &c) {
+  return c.op == "bigbird" || c.op == "spade";
 }
 
 std::string layerModule() {
-  std::string module = layerFunction("linear", "linear", "{heads = 2}");
-#ifndef ATTN_TEST_GPU
-  // Softmax attention's gradient has no GPU form yet.
-  module += layerFunction("bigbird", "bigbird",
-                          "{heads = 2, block = 16, window = 1, global = 1, "
-                          "random = 1, seed_blocks = 3}");
+  std::string module;
+  for (const LayerCase &c : layerCases()) {
+#ifdef ATTN_TEST_GPU
+    if (usesSoftmaxAttention(c))
+      continue;
 #endif
+    module += layerFunction(c);
+  }
   return module;
 }
 
@@ -479,13 +638,13 @@ public:
   /// compiled forward against layer_grad's gradient.
   void checkAgainstFiniteDifferences(const std::string &layer) {
     ASSERT_TRUE(library);
+    auto it = std::find_if(layerCases().begin(), layerCases().end(),
+                           [&](const LayerCase &c) { return c.name == layer; });
+    ASSERT_NE(it, layerCases().end()) << layer;
     // theta: the input and every parameter, of plausible scale.
     std::vector<torch::Tensor> theta{torch::randn({B, N, D}, torch::kFloat64)};
-    for (const std::vector<int64_t> &shape : kLayerParams) {
-      torch::Tensor t = torch::randn(shape, torch::kFloat64);
-      theta.push_back(shape.size() == 2 ? t / std::sqrt(double(shape[0]))
-                                        : 1 + 0.1 * t);
-    }
+    for (const LayerParam &p : it->params)
+      theta.push_back(p.draw());
     auto args = [&](const std::vector<torch::Tensor> &values) {
       std::vector<torch::Tensor> a = f32({values[0]});
       a.push_back(lengthsTensor());
@@ -528,9 +687,17 @@ TEST_F(LayerGradients, LinearLayerMatchesFiniteDifferences) {
   checkAgainstFiniteDifferences("linear");
 }
 
+TEST_F(LayerGradients, SsmLayerMatchesFiniteDifferences) {
+  checkAgainstFiniteDifferences("ssm");
+}
+
 #ifndef ATTN_TEST_GPU
 TEST_F(LayerGradients, BigBirdLayerMatchesFiniteDifferences) {
   checkAgainstFiniteDifferences("bigbird");
+}
+
+TEST_F(LayerGradients, SpadeLayerMatchesFiniteDifferences) {
+  checkAgainstFiniteDifferences("spade");
 }
 #endif
 

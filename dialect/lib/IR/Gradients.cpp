@@ -14,6 +14,8 @@
 #include "attn/IR/AttnOps.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
@@ -312,6 +314,30 @@ LogicalResult SdpaOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
   operandGrads.push_back(wanted[1] ? grad.getKeyGrad() : Value());
   operandGrads.push_back(wanted[2] ? grad.getValueGrad() : Value());
   if (getMask())
+    operandGrads.push_back(Value());
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// attn.ssm
+//===----------------------------------------------------------------------===//
+
+// One fused gradient op: the input's adjoint convolution and every
+// parameter's gradient come from scans of the same coefficients.
+LogicalResult SsmOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
+                              ArrayRef<bool> wanted,
+                              SmallVectorImpl<Value> &operandGrads) {
+  if (failed(singleResultGrad(*this, resultGrads)))
+    return failure();
+  Type params = getLogAReal().getType(), c = getCReal().getType();
+  auto grad = SsmGradOp::create(
+      b, getLoc(), getInput().getType(), params, params, params, params, c, c,
+      getLogDt().getType(), getInput(), resultGrads[0], getLogAReal(),
+      getAImag(), getBReal(), getBImag(), getCReal(), getCImag(), getLogDt(),
+      getLengths(), getBidirectional());
+  for (auto [i, g] : llvm::enumerate(grad.getResults()))
+    operandGrads.push_back(wanted[i] ? g : Value());
+  if (getLengths())
     operandGrads.push_back(Value());
   return success();
 }
@@ -706,12 +732,176 @@ struct ExtractSliceVjp
   }
 };
 
+/// The derivative of an elementwise body's value in one of its block
+/// arguments, built beside a clone of the body: forward mode over the
+/// body's ops, a null tangent standing for zero.
+class BodyTangents {
+public:
+  BodyTangents(OpBuilder &b, Location loc) : b(b), loc(loc) {}
+
+  void seed(Value v) { tangents[v] = constant(v.getType(), 1.0); }
+
+  /// The tangents of `op`'s results from those of its operands (all
+  /// already visited); fails on an op that carries a nonzero tangent
+  /// without a rule.
+  LogicalResult visit(Operation *op) {
+    auto d = [&](Value v) { return tangents.lookup(v); };
+    // Comparisons and other ops without float results carry no tangent.
+    if (llvm::none_of(op->getOperands(), [&](Value v) { return bool(d(v)); }) ||
+        llvm::none_of(op->getResultTypes(),
+                      [](Type t) { return isa<FloatType>(t); }))
+      return success();
+    Value t;
+    if (auto add = dyn_cast<arith::AddFOp>(op)) {
+      t = plus(d(add.getLhs()), d(add.getRhs()));
+    } else if (auto sub = dyn_cast<arith::SubFOp>(op)) {
+      t = plus(d(sub.getLhs()), negate(d(sub.getRhs())));
+    } else if (auto mul = dyn_cast<arith::MulFOp>(op)) {
+      t = plus(times(d(mul.getLhs()), mul.getRhs()),
+               times(d(mul.getRhs()), mul.getLhs()));
+    } else if (auto div = dyn_cast<arith::DivFOp>(op)) {
+      // (da - (a / b) db) / b
+      Value num = plus(d(div.getLhs()),
+                       negate(times(d(div.getRhs()), div.getResult())));
+      t = arith::DivFOp::create(b, loc, num, div.getRhs());
+    } else if (auto neg = dyn_cast<arith::NegFOp>(op)) {
+      t = negate(d(neg.getOperand()));
+    } else if (auto exp = dyn_cast<math::ExpOp>(op)) {
+      t = times(d(exp.getOperand()), exp.getResult());
+    } else if (auto sel = dyn_cast<arith::SelectOp>(op)) {
+      if (d(sel.getCondition()))
+        return op->emitOpError("reverse mode: a select's condition varies");
+      Value zero = constant(sel.getType(), 0.0);
+      Value x = d(sel.getTrueValue()), y = d(sel.getFalseValue());
+      t = arith::SelectOp::create(b, loc, sel.getCondition(), x ? x : zero,
+                                  y ? y : zero);
+    } else {
+      return op->emitOpError(
+          "has no derivative rule inside a differentiated linalg.generic "
+          "(addf, subf, mulf, divf, negf, exp and select have one)");
+    }
+    tangents[op->getResult(0)] = t;
+    return success();
+  }
+
+  Value of(Value v) { return tangents.lookup(v); }
+
+private:
+  Value constant(Type type, double v) {
+    return arith::ConstantOp::create(b, loc, b.getFloatAttr(type, v));
+  }
+  Value plus(Value x, Value y) {
+    if (!x || !y)
+      return x ? x : y;
+    return arith::AddFOp::create(b, loc, x, y);
+  }
+  Value times(Value dx, Value y) {
+    return dx ? arith::MulFOp::create(b, loc, dx, y).getResult() : Value();
+  }
+  Value negate(Value x) {
+    return x ? arith::NegFOp::create(b, loc, x).getResult() : Value();
+  }
+
+  OpBuilder &b;
+  Location loc;
+  DenseMap<Value, Value> tangents;
+};
+
+/// An elementwise linalg.generic (all loops parallel, one result under a
+/// permutation map, inputs under projected permutations, the output's
+/// initial value unread), such as y + d x with d broadcast: for each wanted
+/// input, a generic that runs the body and its derivative in that input at
+/// every point and sums cotangent times derivative into the input's shape
+/// (over the loops its map leaves out: broadcasts become sums).
+struct GenericVjp
+    : public Differentiable::ExternalModel<GenericVjp, linalg::GenericOp> {
+  LogicalResult buildVjp(Operation *op, OpBuilder &b,
+                         ArrayRef<Value> resultGrads, ArrayRef<bool> wanted,
+                         SmallVectorImpl<Value> &operandGrads) const {
+    if (failed(singleResultGrad(op, resultGrads)))
+      return failure();
+    auto generic = cast<linalg::GenericOp>(op);
+    Location loc = op->getLoc();
+    if (generic.getNumDpsInits() != 1 ||
+        generic.getNumReductionLoops() != 0 ||
+        !generic.getMatchingIndexingMap(generic.getDpsInitOperand(0))
+             .isPermutation() ||
+        !llvm::all_of(generic.getIndexingMapsArray(),
+                      [](AffineMap m) { return m.isProjectedPermutation(); }))
+      return op->emitOpError(
+          "reverse mode differentiates elementwise generics only: one "
+          "result under a permutation map, parallel loops, inputs under "
+          "projected permutations");
+    Block *body = generic.getBody();
+    if (!generic.getMatchingBlockArgument(generic.getDpsInitOperand(0))
+             .use_empty())
+      return op->emitOpError("reverse mode: the body reads its output's "
+                             "initial value");
+    const unsigned numInputs = generic.getNumDpsInputs();
+    AffineMap outMap =
+        generic.getMatchingIndexingMap(generic.getDpsInitOperand(0));
+    for (OpOperand *input : generic.getDpsInputOperands()) {
+      unsigned i = input->getOperandNumber();
+      auto type = dyn_cast<RankedTensorType>(input->get().getType());
+      if (!wanted[i] || !type) {
+        operandGrads.push_back(Value());
+        continue;
+      }
+      AffineMap inMap = generic.getMatchingIndexingMap(input);
+      SmallVector<utils::IteratorType> iterators(
+          generic.getNumLoops(), utils::IteratorType::reduction);
+      for (AffineExpr e : inMap.getResults())
+        iterators[cast<AffineDimExpr>(e).getPosition()] =
+            utils::IteratorType::parallel;
+      SmallVector<Value> ins(generic.getDpsInputs());
+      ins.push_back(resultGrads[0]);
+      SmallVector<AffineMap> maps;
+      for (OpOperand *in : generic.getDpsInputOperands())
+        maps.push_back(generic.getMatchingIndexingMap(in));
+      maps.push_back(outMap);
+      maps.push_back(inMap);
+      LogicalResult status = success();
+      auto grad = linalg::GenericOp::create(
+          b, loc, TypeRange{type}, ins, ValueRange{buildZeros(b, loc, type)},
+          maps, iterators, [&](OpBuilder &nb, Location l, ValueRange args) {
+            IRMapping mapping;
+            for (unsigned k = 0; k < numInputs; ++k)
+              mapping.map(body->getArgument(k), args[k]);
+            BodyTangents tangents(nb, l);
+            tangents.seed(args[input->getOperandNumber()]);
+            Value yielded;
+            for (Operation &bodyOp : body->getOperations()) {
+              if (auto yield = dyn_cast<linalg::YieldOp>(bodyOp)) {
+                yielded = mapping.lookup(yield.getOperand(0));
+                break;
+              }
+              Operation *clone = nb.clone(bodyOp, mapping);
+              if (failed(tangents.visit(clone)))
+                status = failure();
+            }
+            Value acc = args.back();
+            if (Value t = yielded ? tangents.of(yielded) : Value())
+              acc = arith::AddFOp::create(
+                  nb, l, acc,
+                  arith::MulFOp::create(nb, l, args[numInputs], t));
+            linalg::YieldOp::create(nb, l, acc);
+          });
+      if (failed(status))
+        return failure();
+      operandGrads.push_back(grad.getResult(0));
+    }
+    operandGrads.push_back(Value()); // init
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::attn::registerVjpExternalModels(DialectRegistry &registry) {
   registry.addExtension(+[](MLIRContext *ctx, linalg::LinalgDialect *) {
     linalg::AddOp::attachInterface<AddVjp>(*ctx);
     linalg::TransposeOp::attachInterface<TransposeVjp>(*ctx);
+    linalg::GenericOp::attachInterface<GenericVjp>(*ctx);
   });
   registry.addExtension(+[](MLIRContext *ctx, tensor::TensorDialect *) {
     tensor::ExpandShapeOp::attachInterface<

@@ -183,31 +183,45 @@ LogicalResult LinearOp::verify() {
 // ssm
 //===----------------------------------------------------------------------===//
 
-LogicalResult SsmOp::verify() {
-  if (failed(
-          verifyRank(*this, getInput(), 3, "input", "[batch, seq, channels]")))
+namespace {
+/// attn.ssm's operands, shared by attn.ssm_grad.
+LogicalResult verifySsmLike(Operation *op, Value input, Value logAReal,
+                            Value cReal, Value logDt, Value lengths,
+                            bool bidirectional) {
+  if (failed(verifyRank(op, input, 3, "input", "[batch, seq, channels]")))
     return failure();
-  Type elem = cast<ShapedType>(getInput().getType()).getElementType();
-  for (Value v : {getLogAReal(), getCReal(), getLogDt()})
-    if (failed(verifyElementType(*this, v, elem, "parameter")))
+  Type elem = cast<ShapedType>(input.getType()).getElementType();
+  for (Value v : {logAReal, cReal, logDt})
+    if (failed(verifyElementType(op, v, elem, "parameter")))
       return failure();
-  int64_t channels = dim(getInput(), 2);
-  if (failed(verifyRank(*this, getLogAReal(), 2, "A", "[channels, state]")))
+  int64_t channels = dim(input, 2);
+  if (failed(verifyRank(op, logAReal, 2, "A", "[channels, state]")))
     return failure();
-  int64_t state = dim(getLogAReal(), 1);
-  if (failed(verifyShape(*this, getLogAReal(), {channels, state}, "A")))
+  int64_t state = dim(logAReal, 1);
+  if (failed(verifyShape(op, logAReal, {channels, state}, "A")))
     return failure();
-  if (getBidirectional()) {
-    if (failed(verifyShape(*this, getCReal(), {2, channels, state},
+  if (bidirectional) {
+    if (failed(verifyShape(op, cReal, {2, channels, state},
                            "C of a bidirectional ssm")))
       return failure();
-  } else if (failed(verifyShape(*this, getCReal(), {channels, state}, "C"))) {
+  } else if (failed(verifyShape(op, cReal, {channels, state}, "C"))) {
     return failure();
   }
-  if (getLengths() &&
-      failed(verifyShape(*this, getLengths(), {dim(getInput(), 0)}, "lengths")))
+  if (lengths &&
+      failed(verifyShape(op, lengths, {dim(input, 0)}, "lengths")))
     return failure();
-  return verifyShape(*this, getLogDt(), {channels}, "log_dt");
+  return verifyShape(op, logDt, {channels}, "log_dt");
+}
+} // namespace
+
+LogicalResult SsmOp::verify() {
+  return verifySsmLike(*this, getInput(), getLogAReal(), getCReal(),
+                       getLogDt(), getLengths(), getBidirectional());
+}
+
+LogicalResult SsmGradOp::verify() {
+  return verifySsmLike(*this, getInput(), getLogAReal(), getCReal(),
+                       getLogDt(), getLengths(), getBidirectional());
 }
 
 //===----------------------------------------------------------------------===//

@@ -203,6 +203,58 @@ LogicalResult SsmCarryOp::verify() {
   return success();
 }
 
+LogicalResult SsmAdjointOp::verify() {
+  Value in = getInput(), grad = getOutputGrad(), coeff = getAbarReal();
+  if (failed(sameExtent(*this, in, 0, "input length", grad, 0,
+                        "gradient length")) ||
+      failed(sameExtent(*this, in, 1, "input channels", grad, 1,
+                        "gradient channels")) ||
+      failed(sameExtent(*this, in, 1, "input channels", coeff, 0,
+                        "coefficient rows")))
+    return failure();
+  return success();
+}
+
+SmallVector<Value> SsmAdjointOp::buildStep(OpBuilder &b, Location loc,
+                                           Value aRe, Value aIm, Value u,
+                                           Value g, ValueRange carried) {
+  auto mul = [&](Value x, Value y) {
+    return arith::MulFOp::create(b, loc, x, y).getResult();
+  };
+  auto add = [&](Value x, Value y) {
+    return arith::AddFOp::create(b, loc, x, y).getResult();
+  };
+  auto sub = [&](Value x, Value y) {
+    return arith::SubFOp::create(b, loc, x, y).getResult();
+  };
+  Value rhoRe = carried[0], rhoIm = carried[1], sigRe = carried[2],
+        sigIm = carried[3], pRe = carried[4], pIm = carried[5],
+        qRe = carried[6], qIm = carried[7];
+  // P += u rho, Q += u sigma, with rho and sigma of this row: after the
+  // update against a forward scan (rho_t includes g_t), before it against
+  // a reverse one (rho_t stops at g_{t-1}).
+  auto accumulate = [&] {
+    pRe = add(pRe, mul(u, rhoRe));
+    pIm = add(pIm, mul(u, rhoIm));
+    qRe = add(qRe, mul(u, sigRe));
+    qIm = add(qIm, mul(u, sigIm));
+  };
+  if (getReverse())
+    accumulate();
+  // sigma = a sigma + rho; rho = a rho + g
+  Value nsRe = add(sub(mul(aRe, sigRe), mul(aIm, sigIm)), rhoRe);
+  Value nsIm = add(add(mul(aRe, sigIm), mul(aIm, sigRe)), rhoIm);
+  Value nrRe = add(sub(mul(aRe, rhoRe), mul(aIm, rhoIm)), g);
+  Value nrIm = add(mul(aRe, rhoIm), mul(aIm, rhoRe));
+  rhoRe = nrRe;
+  rhoIm = nrIm;
+  sigRe = nsRe;
+  sigIm = nsIm;
+  if (!getReverse())
+    accumulate();
+  return {rhoRe, rhoIm, sigRe, sigIm, pRe, pIm, qRe, qIm};
+}
+
 LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                    int64_t blockQ, int64_t blockK,
                                    int64_t seqLen,

@@ -25,6 +25,9 @@
 //   the block's inputs (the same lane wrote it in the forward scan); a scan
 //   that only keeps its final state (a chunk's, from zero) does none of that.
 //
+// tile.ssm_adjoint (the gradient's sums P and Q) walks each (channel, mode)
+// on its own lane too, against the scan's direction.
+//
 // tile.ssm_carry, between the chunks' two scans, walks each (channel, mode)
 // of a group over the chunks on its own lane.
 //
@@ -40,6 +43,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
@@ -343,17 +347,81 @@ LogicalResult lowerSsmCarry(SsmCarryOp op) {
   return success();
 }
 
+
+// tile.ssm_adjoint: each (channel, mode) of the group on its own lane, in
+// passes of a warp, walks the rows against the scan's direction with its
+// carried values in registers; the rows' inputs and gradients come kSteps
+// at a time, loaded before the block is computed. The lanes of a channel
+// read the same row values (one broadcast load).
+LogicalResult lowerSsmAdjoint(SsmAdjointOp op) {
+  if (failed(checkF32OnWarp(op, "ssm adjoint")))
+    return failure();
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  ScalarEmitter e{b, loc};
+  using P = arith::CmpIPredicate;
+  Value rows = e.dim(op.getInput(), 0);
+  Value modes = e.dim(op.getAbarReal(), 1);
+  Value elements =
+      arith::MulIOp::create(b, loc, e.dim(op.getAbarReal(), 0), modes);
+  Value lane = gpu::LaneIdOp::create(b, loc, IntegerAttr());
+  auto passes =
+      scf::ForOp::create(b, loc, e.idx(0), elements, e.idx(kWarpLanes));
+  b.setInsertionPointToStart(passes.getBody());
+  Value element = e.add(passes.getInductionVar(), lane);
+  Value active = e.cmp(P::ult, element, elements);
+  Value safe = e.select(active, element, e.idx(0));
+  Value c = arith::DivUIOp::create(b, loc, safe, modes);
+  Value n = arith::RemUIOp::create(b, loc, safe, modes);
+  Value ar = e.load(op.getAbarReal(), {c, n});
+  Value ai = e.load(op.getAbarImag(), {c, n});
+  SmallVector<Value> init(SsmAdjointOp::kCarried, e.cst(0));
+  auto blocks =
+      scf::ForOp::create(b, loc, e.idx(0), rows, e.idx(kSteps), init);
+  b.setInsertionPointToStart(blocks.getBody());
+  Value s0 = blocks.getInductionVar();
+  SmallVector<Value> inRange, us, gs;
+  for (int64_t i = 0; i < kSteps; ++i) {
+    Value s = e.add(s0, e.idx(i));
+    inRange.push_back(e.cmp(P::ult, s, rows));
+    // Against the scan: a forward scan's adjoint runs backwards.
+    Value t = op.getReverse() ? s : e.sub(e.sub(rows, e.idx(1)), s);
+    t = e.select(inRange.back(), t, e.idx(0));
+    us.push_back(e.load(op.getInput(), {t, c}));
+    gs.push_back(e.load(op.getOutputGrad(), {t, c}));
+  }
+  SmallVector<Value> carried(blocks.getRegionIterArgs());
+  for (int64_t i = 0; i < kSteps; ++i) {
+    SmallVector<Value> next =
+        op.buildStep(b, loc, ar, ai, us[i], gs[i], carried);
+    for (unsigned k = 0; k < SsmAdjointOp::kCarried; ++k)
+      carried[k] = e.select(inRange[i], next[k], carried[k]);
+  }
+  scf::YieldOp::create(b, loc, carried);
+  b.setInsertionPointAfter(blocks);
+  Value outs[] = {op.getPReal(), op.getPImag(), op.getQReal(), op.getQImag()};
+  e.ifThen(active, [&] {
+    for (auto [i, out] : llvm::enumerate(outs))
+      e.store(blocks.getResult(4 + i), out, {c, n});
+  });
+  op.erase();
+  return success();
+}
+
 } // namespace
 
 LogicalResult mlir::attn::gpu_tiles::lowerSsmTiles(func::FuncOp fn) {
   SmallVector<Operation *> ops;
   fn.walk([&](Operation *op) {
-    if (isa<SsmScanOp, SsmCarryOp>(op))
+    if (isa<SsmScanOp, SsmCarryOp, SsmAdjointOp>(op))
       ops.push_back(op);
   });
   for (Operation *op : ops) {
-    LogicalResult r = isa<SsmScanOp>(op) ? lowerSsmScan(cast<SsmScanOp>(op))
-                                         : lowerSsmCarry(cast<SsmCarryOp>(op));
+    LogicalResult r =
+        TypeSwitch<Operation *, LogicalResult>(op)
+            .Case([](SsmScanOp o) { return lowerSsmScan(o); })
+            .Case([](SsmCarryOp o) { return lowerSsmCarry(o); })
+            .Case([](SsmAdjointOp o) { return lowerSsmAdjoint(o); });
     if (failed(r))
       return failure();
   }

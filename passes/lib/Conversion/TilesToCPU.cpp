@@ -875,6 +875,42 @@ LogicalResult lowerSsmCarry(SsmCarryOp op) {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// ssm_adjoint
+//===----------------------------------------------------------------------===//
+
+// Each (channel, mode) walks the rows against the scan's direction with
+// its carried values as loop arguments.
+LogicalResult lowerSsmAdjoint(SsmAdjointOp op) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  VecEmitter e{b, loc, /*width=*/1};
+  Value rows = e.dim(op.getInput(), 0);
+  e.loop(e.idx(0), e.dim(op.getAbarReal(), 0), 1, [&](Value c) {
+    e.loop(e.idx(0), e.dim(op.getAbarReal(), 1), 1, [&](Value n) {
+      Value ar = e.loadF32(op.getAbarReal(), {c, n});
+      Value ai = e.loadF32(op.getAbarImag(), {c, n});
+      SmallVector<Value> init(SsmAdjointOp::kCarried, e.cst(0));
+      SmallVector<Value> sums = e.loop(
+          e.idx(0), rows, 1, init, [&](Value step, ValueRange carried) {
+            // Against the scan: a forward scan's adjoint runs backwards.
+            Value t = op.getReverse() ? step
+                                      : e.sub(e.sub(rows, e.idx(1)), step);
+            Value u = e.loadF32(op.getInput(), {t, c});
+            Value g = e.loadF32(op.getOutputGrad(), {t, c});
+            return op.buildStep(b, loc, ar, ai, u, g, carried);
+          });
+      Value outs[] = {op.getPReal(), op.getPImag(), op.getQReal(),
+                      op.getQImag()};
+      for (auto [i, out] : llvm::enumerate(outs))
+        memref::StoreOp::create(b, loc, e.fromF32(sums[4 + i], b.getF32Type()),
+                                out, ValueRange{c, n});
+    });
+  });
+  op.erase();
+  return success();
+}
+
 struct ConvertTilesToCPUPass
     : public mlir::attn::impl::ConvertTilesToCPUBase<ConvertTilesToCPUPass> {
   using ConvertTilesToCPUBase::ConvertTilesToCPUBase;
@@ -889,7 +925,7 @@ struct ConvertTilesToCPUPass
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
       if (isa<SoftmaxStepOp, SoftmaxFinalizeOp, LinearStateOp, LinearPrefixOp,
-              LinearOutputOp, SsmScanOp, SsmCarryOp>(op))
+              LinearOutputOp, SsmScanOp, SsmCarryOp, SsmAdjointOp>(op))
         ops.push_back(op);
     });
     for (Operation *op : ops) {
@@ -911,7 +947,8 @@ struct ConvertTilesToCPUPass
                 return lowerLinearOutput(o, vectorWidth);
               })
               .Case([&](SsmScanOp o) { return lowerSsmScan(o, vectorWidth); })
-              .Case([&](SsmCarryOp o) { return lowerSsmCarry(o); });
+              .Case([&](SsmCarryOp o) { return lowerSsmCarry(o); })
+              .Case([&](SsmAdjointOp o) { return lowerSsmAdjoint(o); });
       if (failed(r))
         return signalPassFailure();
     }

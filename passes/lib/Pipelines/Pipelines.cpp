@@ -38,9 +38,13 @@ void buildTilingPipeline(OpPassManager &pm, int64_t blockQ, int64_t blockK,
     tile.channels = *ssmChannels;
   tile.ssmChunk = ssmChunk;
   pm.addPass(createTile(tile));
-  // Masks are dead now: they must not reach bufferization.
+  // Masks are dead now: they must not reach bufferization. No CSE before
+  // bufferization: it would merge a later kernel's bufferization.to_buffer
+  // into an earlier one's (the op is pure), and One-Shot Bufferize, which
+  // sees a buffer read only where its to_buffer is, could then let a tensor
+  // op in between write into a buffer the later kernel still reads (a
+  // backward kernel reading its forward's coefficients did).
   pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
 }
 
 /// Tensors to buffers; results become out-parameters, so that a function's

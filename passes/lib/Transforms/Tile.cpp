@@ -1085,6 +1085,148 @@ LogicalResult tileLinear(LinearOp op, Globals &globals, int64_t blockQ,
 // attn.ssm
 //===----------------------------------------------------------------------===//
 
+/// attn.ssm's parameters, as attn.ssm_grad has them too.
+struct SsmParams {
+  Value logAReal, aImag, bReal, bImag, cReal, cImag, logDt;
+
+  template <typename SsmLike> static SsmParams of(SsmLike op) {
+    return {op.getLogAReal(), op.getAImag(), op.getBReal(), op.getBImag(),
+            op.getCReal(),    op.getCImag(), op.getLogDt()};
+  }
+};
+
+/// One direction's C, [H, S]: C itself, or C[dir] of a bidirectional
+/// [2, H, S].
+Value directionOf(Emitter &e, Value c, std::optional<int64_t> dir) {
+  if (!dir)
+    return c;
+  OpBuilder &b = e.b;
+  auto type = cast<RankedTensorType>(c.getType());
+  const int64_t channels = type.getDimSize(1), state = type.getDimSize(2);
+  SmallVector<OpFoldResult> offsets{b.getIndexAttr(*dir), b.getIndexAttr(0),
+                                    b.getIndexAttr(0)};
+  SmallVector<OpFoldResult> sizes{b.getIndexAttr(1), b.getIndexAttr(channels),
+                                  b.getIndexAttr(state)};
+  SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+  return tensor::ExtractSliceOp::create(
+      b, e.loc,
+      RankedTensorType::get({channels, state}, type.getElementType()), c,
+      offsets, sizes, strides);
+}
+
+/// Complex arithmetic on (re, im) pairs of f32 scalars, for the bodies of
+/// the SSM's elementwise generics.
+struct Complex {
+  Value re, im;
+};
+struct ComplexBuilder {
+  OpBuilder &b;
+  Location l;
+  Value mulf(Value x, Value y) { return arith::MulFOp::create(b, l, x, y); }
+  Value addf(Value x, Value y) { return arith::AddFOp::create(b, l, x, y); }
+  Value subf(Value x, Value y) { return arith::SubFOp::create(b, l, x, y); }
+  Value divf(Value x, Value y) { return arith::DivFOp::create(b, l, x, y); }
+  Value negf(Value x) { return arith::NegFOp::create(b, l, x); }
+  Value cst(double v) {
+    return arith::ConstantOp::create(b, l, b.getF32FloatAttr(v));
+  }
+  Complex mul(Complex x, Complex y) {
+    return {subf(mulf(x.re, y.re), mulf(x.im, y.im)),
+            addf(mulf(x.re, y.im), mulf(x.im, y.re))};
+  }
+  Complex add(Complex x, Complex y) {
+    return {addf(x.re, y.re), addf(x.im, y.im)};
+  }
+  Complex conj(Complex x) { return {x.re, negf(x.im)}; }
+  Complex scale(Value s, Complex x) { return {mulf(s, x.re), mulf(s, x.im)}; }
+  Complex div(Complex x, Complex y) {
+    Value den = addf(mulf(y.re, y.re), mulf(y.im, y.im));
+    return {divf(addf(mulf(x.re, y.re), mulf(x.im, y.im)), den),
+            divf(subf(mulf(x.im, y.re), mulf(x.re, y.im)), den)};
+  }
+
+  /// S4D's discretisation of one (channel, mode), from its parameters:
+  /// A = -exp(log_a_real) + i a_imag, dt = exp(log_dt), Abar = exp(dt A),
+  /// q = (Abar - 1) / A (Bbar = q B).
+  struct Discretised {
+    Complex a, abar, q;
+    Value dt;
+  };
+  Discretised discretise(Value logAReal, Value aImag, Value logDt) {
+    Discretised d;
+    d.a = {negf(math::ExpOp::create(b, l, logAReal)), aImag};
+    d.dt = math::ExpOp::create(b, l, logDt);
+    // Abar = exp(dt aRe) (cos(dt aIm) + i sin(dt aIm))
+    Value mag = math::ExpOp::create(b, l, mulf(d.dt, d.a.re));
+    Value phase = mulf(d.dt, d.a.im);
+    d.abar = {mulf(mag, math::CosOp::create(b, l, phase)),
+              mulf(mag, math::SinOp::create(b, l, phase))};
+    d.q = div({subf(d.abar.re, cst(1.0)), d.abar.im}, d.a);
+    return d;
+  }
+};
+
+/// An elementwise linalg.generic over [H, S] tensors (a rank-1 input
+/// [H] is read per channel) with `results` [H, S] results.
+SmallVector<Value>
+channelModeGeneric(Emitter &e, ValueRange ins, unsigned results,
+                   function_ref<SmallVector<Value>(ComplexBuilder &,
+                                                   ValueRange)>
+                       body) {
+  OpBuilder &b = e.b;
+  MLIRContext *ctx = b.getContext();
+  RankedTensorType type;
+  for (Value v : ins)
+    if (auto t = cast<RankedTensorType>(v.getType()); t.getRank() == 2)
+      type = t;
+  AffineMap id = AffineMap::getMultiDimIdentityMap(2, ctx);
+  AffineMap perChannel = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
+  SmallVector<AffineMap> maps;
+  for (Value v : ins)
+    maps.push_back(cast<RankedTensorType>(v.getType()).getRank() == 1
+                       ? perChannel
+                       : id);
+  maps.append(results, id);
+  Value init = tensor::EmptyOp::create(b, e.loc, type.getShape(),
+                                       type.getElementType());
+  auto generic = linalg::GenericOp::create(
+      b, e.loc, SmallVector<Type>(results, type), ins,
+      SmallVector<Value>(results, init), maps,
+      SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        ComplexBuilder cb{nb, l};
+        linalg::YieldOp::create(nb, l, body(cb, args));
+      });
+  return generic.getResults();
+}
+
+/// A zero-filled f32 tensor.
+Value zeros(Emitter &e, ArrayRef<int64_t> shape) {
+  Value zero = arith::ConstantOp::create(e.b, e.loc, e.b.getF32FloatAttr(0));
+  Value empty = tensor::EmptyOp::create(e.b, e.loc, shape, e.b.getF32Type());
+  return linalg::FillOp::create(e.b, e.loc, zero, ValueRange{empty})
+      .getResult(0);
+}
+
+/// factor * sum_n x[h, n] of an [H, S] tensor, [H].
+Value sumModes(Emitter &e, Value x, double factor) {
+  MLIRContext *ctx = e.b.getContext();
+  auto type = cast<RankedTensorType>(x.getType());
+  AffineMap id = AffineMap::getMultiDimIdentityMap(2, ctx);
+  AffineMap perChannel = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
+  Value init = zeros(e, {type.getDimSize(0)});
+  return linalg::GenericOp::create(
+             e.b, e.loc, TypeRange{init.getType()}, ValueRange{x},
+             ValueRange{init}, ArrayRef<AffineMap>{id, perChannel},
+             {utils::IteratorType::parallel, utils::IteratorType::reduction},
+             [&](OpBuilder &nb, Location l, ValueRange a) {
+               ComplexBuilder cb{nb, l};
+               Value v = factor == 1.0 ? a[0] : cb.mulf(cb.cst(factor), a[0]);
+               linalg::YieldOp::create(nb, l, cb.addf(a[1], v));
+             })
+      .getResult(0);
+}
+
 /// The discretised coefficients of an S4D layer, [H, S] each:
 ///   Abar = exp(dt A), W = C (Abar - 1) / A B, for C = c_real + i c_imag
 /// (c_real, c_imag [H, S], or one direction of [2, H, S]); for a chunked
@@ -1095,101 +1237,203 @@ struct SsmCoefficients {
   Value chunkRe = {}, chunkIm = {};
 };
 
-SsmCoefficients discretize(Emitter &e, SsmOp op, std::optional<int64_t> dir,
-                           int64_t chunk) {
-  OpBuilder &b = e.b;
-  Location loc = e.loc;
-  auto aType = cast<RankedTensorType>(op.getLogAReal().getType());
-  const int64_t channels = aType.getDimSize(0), state = aType.getDimSize(1);
-  Type elem = aType.getElementType();
-  auto slice = [&](Value c) -> Value {
-    if (!dir)
-      return c;
-    SmallVector<OpFoldResult> offsets{b.getIndexAttr(*dir), b.getIndexAttr(0),
-                                      b.getIndexAttr(0)};
-    SmallVector<OpFoldResult> sizes{b.getIndexAttr(1), b.getIndexAttr(channels),
-                                    b.getIndexAttr(state)};
-    SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
-    return tensor::ExtractSliceOp::create(b, loc, aType, c, offsets, sizes,
-                                          strides);
-  };
-  Value cRe = slice(op.getCReal()), cIm = slice(op.getCImag());
-  MLIRContext *ctx = b.getContext();
-  AffineMap id = AffineMap::getMultiDimIdentityMap(2, ctx);
-  AffineMap perChannel = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
-  Value init = tensor::EmptyOp::create(b, loc, aType.getShape(), elem);
-  SmallVector<utils::IteratorType> par(2, utils::IteratorType::parallel);
-  const unsigned results = chunk ? 6 : 4;
-  SmallVector<Type> types(results, aType);
-  SmallVector<Value> inits(results, init);
-  SmallVector<AffineMap> maps(6, id);
-  maps.push_back(perChannel);
-  maps.append(results, id);
-  auto generic = linalg::GenericOp::create(
-      b, loc, types,
-      ValueRange{op.getLogAReal(), op.getAImag(), op.getBReal(), op.getBImag(),
-                 cRe, cIm, op.getLogDt()},
-      inits, maps, par, [&](OpBuilder &nb, Location l, ValueRange args) {
-        auto mulf = [&](Value x, Value y) {
-          return arith::MulFOp::create(nb, l, x, y).getResult();
-        };
-        auto addf = [&](Value x, Value y) {
-          return arith::AddFOp::create(nb, l, x, y).getResult();
-        };
-        auto subf = [&](Value x, Value y) {
-          return arith::SubFOp::create(nb, l, x, y).getResult();
-        };
-        Value one =
-            arith::ConstantOp::create(nb, l, nb.getFloatAttr(elem, 1.0));
-        // A = -exp(log_a_real) + i a_imag, dt = exp(log_dt)
-        Value aRe =
-            arith::NegFOp::create(nb, l, math::ExpOp::create(nb, l, args[0]));
-        Value aIm = args[1];
-        Value dt = math::ExpOp::create(nb, l, args[6]);
-        // Abar = exp(dt aRe) (cos(dt aIm) + i sin(dt aIm))
-        Value mag = math::ExpOp::create(nb, l, mulf(dt, aRe));
-        Value phase = mulf(dt, aIm);
-        Value abRe = mulf(mag, math::CosOp::create(nb, l, phase));
-        Value abIm = mulf(mag, math::SinOp::create(nb, l, phase));
-        // (Abar - 1) / A
-        Value nRe = subf(abRe, one), nIm = abIm;
-        Value den = addf(mulf(aRe, aRe), mulf(aIm, aIm));
-        Value qRe = arith::DivFOp::create(
-            nb, l, addf(mulf(nRe, aRe), mulf(nIm, aIm)), den);
-        Value qIm = arith::DivFOp::create(
-            nb, l, subf(mulf(nIm, aRe), mulf(nRe, aIm)), den);
-        // Bbar = q B; W = C Bbar
-        Value bbRe = subf(mulf(qRe, args[2]), mulf(qIm, args[3]));
-        Value bbIm = addf(mulf(qRe, args[3]), mulf(qIm, args[2]));
-        Value wRe = subf(mulf(args[4], bbRe), mulf(args[5], bbIm));
-        Value wIm = addf(mulf(args[4], bbIm), mulf(args[5], bbRe));
-        SmallVector<Value> yielded{abRe, abIm, wRe, wIm};
+SsmCoefficients discretize(Emitter &e, const SsmParams &p,
+                           std::optional<int64_t> dir, int64_t chunk) {
+  Value cRe = directionOf(e, p.cReal, dir), cIm = directionOf(e, p.cImag, dir);
+  SmallVector<Value> r = channelModeGeneric(
+      e, {p.logAReal, p.aImag, p.bReal, p.bImag, cRe, cIm, p.logDt},
+      chunk ? 6 : 4, [&](ComplexBuilder &cb, ValueRange args) {
+        auto d = cb.discretise(args[0], args[1], args[6]);
+        Complex w = cb.mul({args[4], args[5]},
+                           cb.mul(d.q, Complex{args[2], args[3]}));
+        SmallVector<Value> yielded{d.abar.re, d.abar.im, w.re, w.im};
         if (chunk) {
           // Abar^T = exp(T dt aRe) (cos(T dt aIm) + i sin(T dt aIm)): exact,
           // where T multiplications of Abar would round T times.
-          Value steps = arith::ConstantOp::create(
-              nb, l, nb.getFloatAttr(elem, static_cast<double>(chunk)));
-          Value magT = math::ExpOp::create(nb, l, mulf(steps, mulf(dt, aRe)));
-          Value phaseT = mulf(steps, phase);
-          yielded.push_back(mulf(magT, math::CosOp::create(nb, l, phaseT)));
-          yielded.push_back(mulf(magT, math::SinOp::create(nb, l, phaseT)));
+          Value steps = cb.cst(static_cast<double>(chunk));
+          Value magT = math::ExpOp::create(
+              cb.b, cb.l, cb.mulf(steps, cb.mulf(d.dt, d.a.re)));
+          Value phaseT = cb.mulf(steps, cb.mulf(d.dt, d.a.im));
+          yielded.push_back(
+              cb.mulf(magT, math::CosOp::create(cb.b, cb.l, phaseT)));
+          yielded.push_back(
+              cb.mulf(magT, math::SinOp::create(cb.b, cb.l, phaseT)));
         }
-        linalg::YieldOp::create(nb, l, yielded);
+        return yielded;
       });
-  SsmCoefficients c{generic.getResult(0), generic.getResult(1),
-                    generic.getResult(2), generic.getResult(3)};
+  SsmCoefficients c{r[0], r[1], r[2], r[3]};
   if (chunk) {
-    c.chunkRe = generic.getResult(4);
-    c.chunkIm = generic.getResult(5);
+    c.chunkRe = r[4];
+    c.chunkIm = r[5];
   }
   return c;
 }
 
-LogicalResult tileSsm(SsmOp op, int64_t channelsPerScan, int64_t chunkOption,
-                      bool gpuForm) {
-  OpBuilder b(op);
-  Emitter e{b, op.getLoc()};
-  Location loc = op.getLoc();
+/// One scan of the diagonal recurrence over every batch entry and channel
+/// group of a [B, L, H] sequence: the input's rows [0, len - shift) (len
+/// the entry's length), its outputs written, or added, at row + shift of
+/// the output.
+struct ScanSpec {
+  SsmCoefficients c;
+  bool reverse;
+  bool accumulate;
+  int64_t shift = 0;
+};
+
+/// How attn-tile splits an S4D layer's scans into instances: (batch entry,
+/// channel group), and with chunks of `chunk` positions the chunk.
+struct SsmInstances {
+  Emitter &e;
+  Value lengths; // or null
+  int64_t batch, length, channels, modes, group, groups, chunk, chunks;
+
+  SsmInstances(Emitter &e, Value lengths, RankedTensorType xType,
+               int64_t modes, int64_t group, int64_t chunk)
+      : e(e), lengths(lengths), batch(xType.getDimSize(0)),
+        length(xType.getDimSize(1)), channels(xType.getDimSize(2)),
+        modes(modes), group(group),
+        groups(llvm::divideCeil(channels, group)), chunk(chunk),
+        chunks(chunk ? llvm::divideCeil(length, chunk) : 1) {}
+
+  struct Instance {
+    Value bIdx, c0, cn, row0, rows;
+  };
+
+  scf::ForallOp forall(bool perChunk) {
+    OpBuilder &b = e.b;
+    SmallVector<OpFoldResult> bounds{b.getIndexAttr(batch),
+                                     b.getIndexAttr(groups)};
+    if (perChunk)
+      bounds.push_back(b.getIndexAttr(chunks));
+    auto loop =
+        scf::ForallOp::create(b, e.loc, bounds, ValueRange{}, std::nullopt);
+    atBodyEnd(b, loop);
+    return loop;
+  }
+
+  /// Rows [k T, min((k + 1) T, len - shift)) of the instance's chunk k (the
+  /// whole sequence without chunks), len the batch entry's length: none for
+  /// chunks wholly past it.
+  Instance instance(scf::ForallOp loop, bool perChunk, int64_t shift = 0) {
+    OpBuilder &b = e.b;
+    Instance in;
+    in.bIdx = loop.getInductionVar(0);
+    in.c0 = e.mul(loop.getInductionVar(1), group);
+    in.cn = e.min(e.idx(group), e.sub(e.idx(channels), in.c0));
+    Value len = e.idx(length);
+    if (lengths)
+      len = keyLimitFromLengths(e, lengths, in.bIdx, len);
+    if (shift)
+      len = arith::MaxSIOp::create(b, e.loc, e.sub(len, e.idx(shift)),
+                                   e.idx(0));
+    if (!perChunk) {
+      in.row0 = e.idx(0);
+      in.rows = len;
+      return in;
+    }
+    in.row0 = e.mul(loop.getInductionVar(2), chunk);
+    in.rows = arith::MaxSIOp::create(
+        b, e.loc, e.min(e.idx(chunk), e.sub(len, in.row0)), e.idx(0));
+    return in;
+  }
+
+  /// The instance's rows of a [B, L, H] buffer, `shift` rows further.
+  Value seqView(Value buffer, const Instance &in, int64_t shift = 0) {
+    Value row0 = shift ? e.add(in.row0, e.idx(shift)) : in.row0;
+    return e.view2D(buffer, {in.bIdx}, row0, in.rows, in.c0, in.cn, 1, 2);
+  }
+  /// The instance's channels of an [H, S] buffer.
+  Value coeffView(Value buffer, const Instance &in) {
+    return e.view2D(buffer, {}, in.c0, in.cn, e.b.getIndexAttr(0),
+                    e.b.getIndexAttr(modes), 0, 1);
+  }
+  /// The instance's channels of a [B, ..., H, S] buffer at `lead`.
+  Value stateView(Value buffer, const Instance &in, ValueRange lead) {
+    return e.view(buffer, lead, {in.c0, e.b.getIndexAttr(0)},
+                  {in.cn, e.b.getIndexAttr(modes)});
+  }
+
+  Value alloc(ArrayRef<int64_t> shape) {
+    return memref::AllocOp::create(e.b, e.loc,
+                                   MemRefType::get(shape, e.b.getF32Type()),
+                                   ValueRange{}, e.b.getI64IntegerAttr(64));
+  }
+
+  /// Runs `scans` from `input` into `output` (buffers [B, L, H]): one scan
+  /// per instance over the whole sequence, or, with chunks, every chunk's
+  /// state from zero, the states carried over the chunks (each replaced by
+  /// the state its chunk is entered with), then every chunk's output from
+  /// that state.
+  void run(Value input, Value output, ArrayRef<ScanSpec> scans) {
+    OpBuilder &b = e.b;
+    auto scan = [&](const Instance &in, const ScanSpec &s, Value out,
+                    Value initRe, Value initIm, Value stateRe,
+                    Value stateIm) {
+      const SsmCoefficients &c = s.c;
+      SsmScanOp::create(b, e.loc, seqView(input, in),
+                        coeffView(c.abarRe, in), coeffView(c.abarIm, in),
+                        coeffView(c.wRe, in), coeffView(c.wIm, in), initRe,
+                        initIm, out, stateRe, stateIm, s.reverse,
+                        /*accumulate=*/out && s.accumulate);
+    };
+    if (!chunk) {
+      scf::ForallOp loop = forall(false);
+      for (const ScanSpec &s : scans) {
+        Instance in = instance(loop, false, s.shift);
+        scan(in, s, seqView(output, in, s.shift), {}, {}, {}, {});
+      }
+      b.setInsertionPointAfter(loop);
+      return;
+    }
+    // States [B, K, H, S] per scan, a group's channels contiguous.
+    SmallVector<std::pair<Value, Value>> states;
+    for (size_t i = 0; i < scans.size(); ++i)
+      states.push_back({alloc({batch, chunks, channels, modes}),
+                        alloc({batch, chunks, channels, modes})});
+    {
+      scf::ForallOp loop = forall(true);
+      Value k = loop.getInductionVar(2);
+      for (auto [i, s] : llvm::enumerate(scans)) {
+        Instance in = instance(loop, true, s.shift);
+        scan(in, s, {}, {}, {}, stateView(states[i].first, in, {in.bIdx, k}),
+             stateView(states[i].second, in, {in.bIdx, k}));
+      }
+      b.setInsertionPointAfter(loop);
+    }
+    {
+      scf::ForallOp loop = forall(false);
+      Instance in = instance(loop, false);
+      auto chunkStates = [&](Value buffer) {
+        return e.view(buffer, {in.bIdx},
+                      {b.getIndexAttr(0), in.c0, b.getIndexAttr(0)},
+                      {b.getIndexAttr(chunks), in.cn, b.getIndexAttr(modes)});
+      };
+      for (auto [i, s] : llvm::enumerate(scans))
+        SsmCarryOp::create(b, e.loc, chunkStates(states[i].first),
+                           chunkStates(states[i].second),
+                           coeffView(s.c.chunkRe, in),
+                           coeffView(s.c.chunkIm, in), s.reverse);
+      b.setInsertionPointAfter(loop);
+    }
+    {
+      scf::ForallOp loop = forall(true);
+      Value k = loop.getInductionVar(2);
+      for (auto [i, s] : llvm::enumerate(scans)) {
+        Instance in = instance(loop, true, s.shift);
+        scan(in, s, seqView(output, in, s.shift),
+             stateView(states[i].first, in, {in.bIdx, k}),
+             stateView(states[i].second, in, {in.bIdx, k}), {}, {});
+      }
+      b.setInsertionPointAfter(loop);
+    }
+  }
+};
+
+/// The checks and the instance geometry attn.ssm and attn.ssm_grad share.
+template <typename SsmLike>
+FailureOr<SsmInstances> planSsm(Emitter &e, SsmLike op,
+                                int64_t channelsPerScan, int64_t chunkOption,
+                                bool gpuForm) {
   auto xType = cast<RankedTensorType>(op.getInput().getType());
   if (!xType.hasStaticShape())
     return op.emitOpError("attn-tile needs static shapes for the ssm");
@@ -1197,7 +1441,6 @@ LogicalResult tileSsm(SsmOp op, int64_t channelsPerScan, int64_t chunkOption,
       !cast<ShapedType>(op.getLogAReal().getType()).getElementType().isF32())
     return op.emitOpError("the ssm scan computes in f32; got ")
            << xType.getElementType();
-  const int64_t batch = xType.getDimSize(0), length = xType.getDimSize(1);
   if (channelsPerScan < 0)
     return op.emitOpError("ssm-channels must be positive, or 0 for a GPU "
                           "warp's worth; got ")
@@ -1206,6 +1449,7 @@ LogicalResult tileSsm(SsmOp op, int64_t channelsPerScan, int64_t chunkOption,
     return op.emitOpError("ssm-chunk must be positive, 0 (no chunks) or -1 "
                           "(chosen for the GPU); got ")
            << chunkOption;
+  const int64_t batch = xType.getDimSize(0), length = xType.getDimSize(1);
   const int64_t channels = xType.getDimSize(2);
   const int64_t modes =
       cast<ShapedType>(op.getLogAReal().getType()).getDimSize(1);
@@ -1219,140 +1463,286 @@ LogicalResult tileSsm(SsmOp op, int64_t channelsPerScan, int64_t chunkOption,
   // A single chunk is the sequence: no states to carry.
   if (chunk >= length)
     chunk = 0;
-  const int64_t chunks = chunk ? llvm::divideCeil(length, chunk) : 1;
+  return SsmInstances(e, op.getLengths(), xType, modes, group, chunk);
+}
 
+/// Each direction's coefficients, as buffers.
+template <typename SsmLike>
+SmallVector<SsmCoefficients> discretizeDirections(Emitter &e, SsmLike op,
+                                                  int64_t chunk) {
+  SsmParams p = SsmParams::of(op);
   const bool bidirectional = op.getBidirectional();
   SmallVector<SsmCoefficients> dirs{discretize(
-      e, op, bidirectional ? std::optional<int64_t>(0) : std::nullopt, chunk)};
+      e, p, bidirectional ? std::optional<int64_t>(0) : std::nullopt, chunk)};
   if (bidirectional)
-    dirs.push_back(discretize(e, op, 1, chunk));
-  for (SsmCoefficients &c : dirs) {
-    for (Value *v :
-         {&c.abarRe, &c.abarIm, &c.wRe, &c.wIm, &c.chunkRe, &c.chunkIm})
-      if (*v)
-        *v = e.toBuffer(*v);
-  }
+    dirs.push_back(discretize(e, p, 1, chunk));
+  return dirs;
+}
 
-  Value x = e.toBuffer(op.getInput());
-  auto alloc = [&](ArrayRef<int64_t> shape) -> Value {
-    return memref::AllocOp::create(b, loc,
-                                   MemRefType::get(shape, b.getF32Type()),
-                                   ValueRange{}, b.getI64IntegerAttr(64));
-  };
-  Value out = alloc(xType.getShape());
+void toBuffers(Emitter &e, SsmCoefficients &c) {
+  for (Value *v :
+       {&c.abarRe, &c.abarIm, &c.wRe, &c.wIm, &c.chunkRe, &c.chunkIm})
+    if (*v)
+      *v = e.toBuffer(*v);
+}
+
+// y = the causal scan (x_t = Abar x_{t-1} + W u_t, y_t = 2 Re sum x_t),
+// plus with `bidirectional` the anti-causal one of C[1], added.
+LogicalResult tileSsm(SsmOp op, int64_t channelsPerScan, int64_t chunkOption,
+                      bool gpuForm) {
+  OpBuilder b(op);
+  Emitter e{b, op.getLoc()};
+  FailureOr<SsmInstances> plan =
+      planSsm(e, op, channelsPerScan, chunkOption, gpuForm);
+  if (failed(plan))
+    return failure();
+  SmallVector<SsmCoefficients> dirs = discretizeDirections(e, op, plan->chunk);
+  for (SsmCoefficients &c : dirs)
+    toBuffers(e, c);
+
+  auto xType = cast<RankedTensorType>(op.getInput().getType());
+  Value out = plan->alloc(xType.getShape());
   if (op.getLengths())
     e.fill(out, 0.0); // positions past a length stay zero
-
-  // Instances: (batch entry, channel group), and with chunks the chunk.
-  auto forall = [&](bool perChunk) {
-    SmallVector<OpFoldResult> bounds{b.getIndexAttr(batch),
-                                     b.getIndexAttr(groups)};
-    if (perChunk)
-      bounds.push_back(b.getIndexAttr(chunks));
-    auto loop =
-        scf::ForallOp::create(b, loc, bounds, ValueRange{}, std::nullopt);
-    atBodyEnd(b, loop);
-    return loop;
-  };
-  struct Instance {
-    Value bIdx, c0, cn, row0, rows;
-  };
-  // Rows [k T, min((k + 1) T, len)) of the instance's chunk k (the whole
-  // sequence without chunks), len the batch entry's length: none for
-  // chunks wholly past it.
-  auto instance = [&](scf::ForallOp loop, bool perChunk) {
-    Instance in;
-    in.bIdx = loop.getInductionVar(0);
-    in.c0 = e.mul(loop.getInductionVar(1), group);
-    in.cn = e.min(e.idx(group), e.sub(e.idx(channels), in.c0));
-    Value len = e.idx(length);
-    if (op.getLengths())
-      len = keyLimitFromLengths(e, op.getLengths(), in.bIdx, len);
-    if (!perChunk) {
-      in.row0 = e.idx(0);
-      in.rows = len;
-      return in;
-    }
-    in.row0 = e.mul(loop.getInductionVar(2), chunk);
-    in.rows = arith::MaxSIOp::create(
-        b, loc, e.min(e.idx(chunk), e.sub(len, in.row0)), e.idx(0));
-    return in;
-  };
-  auto seqView = [&](Value buffer, const Instance &in) {
-    return e.view2D(buffer, {in.bIdx}, in.row0, in.rows, in.c0, in.cn, 1, 2);
-  };
-  auto coeffView = [&](Value buffer, const Instance &in) {
-    return e.view2D(buffer, {}, in.c0, in.cn, b.getIndexAttr(0),
-                    b.getIndexAttr(modes), 0, 1);
-  };
-  auto scan = [&](const Instance &in, const SsmCoefficients &c, bool reverse,
-                  Value output, Value initRe, Value initIm, Value stateRe,
-                  Value stateIm) {
-    SsmScanOp::create(b, loc, seqView(x, in), coeffView(c.abarRe, in),
-                      coeffView(c.abarIm, in), coeffView(c.wRe, in),
-                      coeffView(c.wIm, in), initRe, initIm, output, stateRe,
-                      stateIm, reverse, /*accumulate=*/reverse && output);
-  };
-  auto outView = [&](const Instance &in) { return seqView(out, in); };
-
-  if (!chunk) {
-    // One scan per direction over the whole sequence.
-    scf::ForallOp loop = forall(false);
-    Instance in = instance(loop, false);
-    for (auto [d, c] : llvm::enumerate(dirs))
-      scan(in, c, d == 1, outView(in), {}, {}, {}, {});
-    b.setInsertionPointAfter(loop);
-    op.replaceAllUsesWith(e.toTensor(out, xType));
-    op.erase();
-    return success();
-  }
-
-  // Chunked: every chunk's state from zero; the states carried over the
-  // chunks, each replaced by the state its chunk is entered with; then
-  // every chunk's output from that state. States [B, K, H, S] per
-  // direction, a group's channels contiguous.
-  SmallVector<std::pair<Value, Value>> states;
-  for (size_t d = 0; d < dirs.size(); ++d)
-    states.push_back({alloc({batch, chunks, channels, modes}),
-                      alloc({batch, chunks, channels, modes})});
-  auto stateView = [&](Value buffer, const Instance &in, Value k) {
-    return e.view(buffer, {in.bIdx, k}, {in.c0, b.getIndexAttr(0)},
-                  {in.cn, b.getIndexAttr(modes)});
-  };
-  {
-    scf::ForallOp loop = forall(true);
-    Instance in = instance(loop, true);
-    Value k = loop.getInductionVar(2);
-    for (auto [d, c] : llvm::enumerate(dirs))
-      scan(in, c, d == 1, {}, {}, {}, stateView(states[d].first, in, k),
-           stateView(states[d].second, in, k));
-    b.setInsertionPointAfter(loop);
-  }
-  {
-    scf::ForallOp loop = forall(false);
-    Instance in = instance(loop, false);
-    auto chunkStates = [&](Value buffer) {
-      return e.view(buffer, {in.bIdx},
-                    {b.getIndexAttr(0), in.c0, b.getIndexAttr(0)},
-                    {b.getIndexAttr(chunks), in.cn, b.getIndexAttr(modes)});
-    };
-    for (auto [d, c] : llvm::enumerate(dirs))
-      SsmCarryOp::create(b, loc, chunkStates(states[d].first),
-                         chunkStates(states[d].second),
-                         coeffView(c.chunkRe, in), coeffView(c.chunkIm, in),
-                         /*reverse=*/d == 1);
-    b.setInsertionPointAfter(loop);
-  }
-  {
-    scf::ForallOp loop = forall(true);
-    Instance in = instance(loop, true);
-    Value k = loop.getInductionVar(2);
-    for (auto [d, c] : llvm::enumerate(dirs))
-      scan(in, c, d == 1, outView(in), stateView(states[d].first, in, k),
-           stateView(states[d].second, in, k), {}, {});
-    b.setInsertionPointAfter(loop);
-  }
+  SmallVector<ScanSpec> scans{{dirs[0], /*reverse=*/false,
+                               /*accumulate=*/false}};
+  if (dirs.size() == 2)
+    scans.push_back({dirs[1], /*reverse=*/true, /*accumulate=*/true});
+  plan->run(e.toBuffer(op.getInput()), out, scans);
   op.replaceAllUsesWith(e.toTensor(out, xType));
+  op.erase();
+  return success();
+}
+
+// With g = dy and, per direction, a = Abar, G = W:
+// - the input's gradient is the adjoint convolution, two scans of g per
+//   direction's kernel run the other way: for the causal kernel
+//   du_s = 2 Re sum_n sum_{t>=s} a^(t-s) G g_t, the reverse scan (which
+//   leaves out t = s) with W = a G plus K[0] g_s, K[0] = 2 Re sum_n G; for
+//   the anti-causal one du_s = 2 Re sum_n sum_{t<s} a^(s-t-1) G g_t, the
+//   forward scan of W = G written one row later;
+// - tile.ssm_adjoint gives each (batch entry, channel, mode) the sums P and
+//   Q, so that dG = conj(2 P) and d(Abar) = conj(2 G Q), summed over the
+//   batch and the directions;
+// - the discretisation's chain rule takes those to the parameters.
+LogicalResult tileSsmGrad(SsmGradOp op, int64_t channelsPerScan,
+                          int64_t chunkOption, bool gpuForm) {
+  OpBuilder b(op);
+  Emitter e{b, op.getLoc()};
+  Location loc = op.getLoc();
+  FailureOr<SsmInstances> plan =
+      planSsm(e, op, channelsPerScan, chunkOption, gpuForm);
+  if (failed(plan))
+    return failure();
+  auto xType = cast<RankedTensorType>(op.getInput().getType());
+  auto coeffType = cast<RankedTensorType>(op.getLogAReal().getType());
+  const int64_t batch = plan->batch, channels = plan->channels,
+                modes = plan->modes;
+  SmallVector<SsmCoefficients> dirs =
+      discretizeDirections(e, op, plan->chunk);
+
+  // The causal kernel's reverse scan takes W = a G; K[0] per channel.
+  SsmCoefficients causal = dirs[0];
+  {
+    SmallVector<Value> aw = channelModeGeneric(
+        e, {dirs[0].abarRe, dirs[0].abarIm, dirs[0].wRe, dirs[0].wIm}, 2,
+        [](ComplexBuilder &cb, ValueRange a) {
+          Complex p = cb.mul({a[0], a[1]}, {a[2], a[3]});
+          return SmallVector<Value>{p.re, p.im};
+        });
+    causal.wRe = aw[0];
+    causal.wIm = aw[1];
+  }
+  Value kernel0 = sumModes(e, dirs[0].wRe, 2.0);
+  toBuffers(e, causal);
+  for (SsmCoefficients &c : dirs)
+    toBuffers(e, c);
+
+  // du: zero past each length; the anti-causal kernel's scan first (it
+  // leaves row 0 alone), the causal one's added.
+  Value u = e.toBuffer(op.getInput()), g = e.toBuffer(op.getOutputGrad());
+  Value du = plan->alloc(xType.getShape());
+  e.fill(du, 0.0);
+  SmallVector<ScanSpec> scans;
+  if (dirs.size() == 2)
+    scans.push_back({dirs[1], /*reverse=*/false, /*accumulate=*/true,
+                     /*shift=*/1});
+  scans.push_back({causal, /*reverse=*/true, /*accumulate=*/true});
+  plan->run(g, du, scans);
+
+  // P and Q per (batch entry, direction), [B, H, S] each part.
+  SmallVector<std::array<Value, 4>> sums;
+  for (size_t d = 0; d < dirs.size(); ++d) {
+    std::array<Value, 4> parts;
+    for (Value &p : parts)
+      p = plan->alloc({batch, channels, modes});
+    sums.push_back(parts);
+  }
+  {
+    scf::ForallOp loop = plan->forall(false);
+    SsmInstances::Instance in = plan->instance(loop, false);
+    for (auto [d, c] : llvm::enumerate(dirs)) {
+      auto part = [&](unsigned i) {
+        return plan->stateView(sums[d][i], in, {in.bIdx});
+      };
+      SsmAdjointOp::create(b, loc, plan->seqView(u, in), plan->seqView(g, in),
+                           plan->coeffView(c.abarRe, in),
+                           plan->coeffView(c.abarIm, in), part(0), part(1),
+                           part(2), part(3), /*reverse=*/d == 1);
+    }
+    b.setInsertionPointAfter(loop);
+  }
+
+  // du += K[0] g below each length.
+  Value duTensor = e.toTensor(du, xType);
+  {
+    MLIRContext *ctx = b.getContext();
+    AffineMap id = AffineMap::getMultiDimIdentityMap(3, ctx);
+    AffineMap perChannel =
+        AffineMap::get(3, 0, {getAffineDimExpr(2, ctx)}, ctx);
+    AffineMap perBatch = AffineMap::get(3, 0, {getAffineDimExpr(0, ctx)}, ctx);
+    SmallVector<Value> ins{op.getOutputGrad(), kernel0};
+    SmallVector<AffineMap> maps{id, perChannel};
+    if (op.getLengths()) {
+      ins.push_back(op.getLengths());
+      maps.push_back(perBatch);
+    }
+    maps.push_back(id);
+    Value lengths = op.getLengths();
+    duTensor =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{xType}, ins, ValueRange{duTensor}, maps,
+            SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+            [&](OpBuilder &nb, Location l, ValueRange a) {
+              ComplexBuilder cb{nb, l};
+              Value sum = cb.addf(a.back(), cb.mulf(a[0], a[1]));
+              if (lengths) {
+                Value t = linalg::IndexOp::create(nb, l, 1);
+                Value len = arith::IndexCastOp::create(nb, l,
+                                                       nb.getIndexType(), a[2]);
+                Value kept = arith::CmpIOp::create(
+                    nb, l, arith::CmpIPredicate::slt, t, len);
+                sum = arith::SelectOp::create(nb, l, kept, sum, a.back());
+              }
+              linalg::YieldOp::create(nb, l, sum);
+            })
+            .getResult(0);
+  }
+
+  // The sums over the batch, [H, S].
+  SmallVector<Value> summed;
+  {
+    MLIRContext *ctx = b.getContext();
+    SmallVector<Value> ins;
+    for (auto &parts : sums)
+      for (Value p : parts)
+        ins.push_back(e.toTensor(
+            p, RankedTensorType::get({batch, channels, modes},
+                                     b.getF32Type())));
+    Value init = zeros(e, coeffType.getShape());
+    AffineMap all = AffineMap::getMultiDimIdentityMap(3, ctx);
+    AffineMap reduced = AffineMap::get(
+        3, 0, {getAffineDimExpr(1, ctx), getAffineDimExpr(2, ctx)}, ctx);
+    SmallVector<AffineMap> maps(ins.size(), all);
+    maps.append(ins.size(), reduced);
+    auto generic = linalg::GenericOp::create(
+        b, loc, SmallVector<Type>(ins.size(), coeffType), ins,
+        SmallVector<Value>(ins.size(), init), maps,
+        {utils::IteratorType::reduction, utils::IteratorType::parallel,
+         utils::IteratorType::parallel},
+        [&](OpBuilder &nb, Location l, ValueRange a) {
+          SmallVector<Value> acc;
+          size_t n = a.size() / 2;
+          for (size_t i = 0; i < n; ++i)
+            acc.push_back(arith::AddFOp::create(nb, l, a[n + i], a[i]));
+          linalg::YieldOp::create(nb, l, acc);
+        });
+    summed.assign(generic.getResults().begin(), generic.getResults().end());
+  }
+
+  // The chain rule through the discretisation, per (channel, mode): with
+  // cotangents as (d/d re, d/d im) pairs, w = x y gives dx = conj(y) dw.
+  SsmParams p = SsmParams::of(op);
+  SmallVector<Value> ins{p.logAReal, p.aImag, p.bReal, p.bImag, p.logDt};
+  for (size_t d = 0; d < dirs.size(); ++d) {
+    std::optional<int64_t> dir =
+        dirs.size() == 2 ? std::optional<int64_t>(d) : std::nullopt;
+    ins.push_back(directionOf(e, p.cReal, dir));
+    ins.push_back(directionOf(e, p.cImag, dir));
+  }
+  ins.append(summed);
+  const unsigned numDirs = dirs.size();
+  // Results: log_a_real, a_imag, b_real, b_imag, d(dt) dt, then C per
+  // direction.
+  SmallVector<Value> grads = channelModeGeneric(
+      e, ins, 5 + 2 * numDirs, [&](ComplexBuilder &cb, ValueRange a) {
+        auto disc = cb.discretise(a[0], a[1], a[4]);
+        Complex bIn{a[2], a[3]};
+        Complex bbar = cb.mul(disc.q, bIn);
+        Value two = cb.cst(2.0);
+        Complex dBbar{cb.cst(0.0), cb.cst(0.0)};
+        Complex dAbar{cb.cst(0.0), cb.cst(0.0)};
+        SmallVector<Value> dC;
+        for (unsigned d = 0; d < numDirs; ++d) {
+          Complex c{a[5 + 2 * d], a[6 + 2 * d]};
+          unsigned s = 5 + 2 * numDirs + 4 * d;
+          Complex pSum{a[s], a[s + 1]}, qSum{a[s + 2], a[s + 3]};
+          Complex dG = cb.conj(cb.scale(two, pSum));
+          Complex gd = cb.mul(c, bbar);
+          dAbar = cb.add(dAbar, cb.conj(cb.scale(two, cb.mul(gd, qSum))));
+          Complex dc = cb.mul(cb.conj(bbar), dG);
+          dC.push_back(dc.re);
+          dC.push_back(dc.im);
+          dBbar = cb.add(dBbar, cb.mul(cb.conj(c), dG));
+        }
+        // Bbar = q B; q = (Abar - 1) / A.
+        Complex dB = cb.mul(cb.conj(disc.q), dBbar);
+        Complex dq = cb.mul(cb.conj(bIn), dBbar);
+        dAbar = cb.add(dAbar, cb.div(dq, cb.conj(disc.a)));
+        Complex dA = cb.conj(cb.div(disc.q, disc.a));
+        dA = cb.mul({cb.negf(dA.re), cb.negf(dA.im)}, dq);
+        // Abar = exp(z), z = dt A.
+        Complex dz = cb.mul(dAbar, cb.conj(disc.abar));
+        dA = cb.add(dA, cb.scale(disc.dt, dz));
+        Value dDt = cb.addf(cb.mulf(disc.a.re, dz.re),
+                            cb.mulf(disc.a.im, dz.im));
+        // A = -exp(log_a_real) + i a_imag; dt = exp(log_dt).
+        SmallVector<Value> out{cb.mulf(dA.re, disc.a.re), dA.im, dB.re, dB.im,
+                               cb.mulf(dDt, disc.dt)};
+        out.append(dC);
+        return out;
+      });
+
+  // d log_dt sums its modes.
+  Value dLogDt = sumModes(e, grads[4], 1.0);
+
+  // C's gradient: [H, S], or both directions stacked as [2, H, S].
+  auto stackC = [&](unsigned part) -> Value {
+    if (numDirs == 1)
+      return grads[5 + part];
+    auto type = cast<RankedTensorType>(p.cReal.getType());
+    Value acc = tensor::EmptyOp::create(b, loc, type.getShape(),
+                                        type.getElementType());
+    for (unsigned d = 0; d < 2; ++d) {
+      SmallVector<OpFoldResult> offsets{b.getIndexAttr(d), b.getIndexAttr(0),
+                                        b.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes{b.getIndexAttr(1),
+                                      b.getIndexAttr(channels),
+                                      b.getIndexAttr(modes)};
+      SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+      acc = tensor::InsertSliceOp::create(b, loc, grads[5 + 2 * d + part],
+                                          acc, offsets, sizes, strides);
+    }
+    return acc;
+  };
+  op.getInputGrad().replaceAllUsesWith(duTensor);
+  op.getLogARealGrad().replaceAllUsesWith(grads[0]);
+  op.getAImagGrad().replaceAllUsesWith(grads[1]);
+  op.getBRealGrad().replaceAllUsesWith(grads[2]);
+  op.getBImagGrad().replaceAllUsesWith(grads[3]);
+  op.getCRealGrad().replaceAllUsesWith(stackC(0));
+  op.getCImagGrad().replaceAllUsesWith(stackC(1));
+  op.getLogDtGrad().replaceAllUsesWith(dLogDt);
   op.erase();
   return success();
 }
@@ -1367,7 +1757,7 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
     Globals globals(module);
     SmallVector<Operation *> kernels;
     module.walk([&](Operation *op) {
-      if (isa<SdpaOp, SdpaGradOp, LinearOp, SsmOp>(op))
+      if (isa<SdpaOp, SdpaGradOp, LinearOp, SsmOp, SsmGradOp>(op))
         kernels.push_back(op);
     });
     for (Operation *op : kernels) {
@@ -1386,6 +1776,10 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
               })
               .Case([&](SsmOp o) {
                 return tileSsm(o, channels, ssmChunk, rowsPerInstance != 0);
+              })
+              .Case([&](SsmGradOp o) {
+                return tileSsmGrad(o, channels, ssmChunk,
+                                   rowsPerInstance != 0);
               });
       if (failed(r))
         return signalPassFailure();

@@ -92,7 +92,7 @@ def Attn_LinearOp : Attn_Op<"linear", [Pure, Attn_Differentiable]> {
   let hasVerifier = 1;
 }
 
-def Attn_SsmOp : Attn_Op<"ssm", [Pure,
+def Attn_SsmOp : Attn_Op<"ssm", [Pure, Attn_Differentiable,
     AllTypesMatch<["log_a_real", "a_imag", "b_real", "b_imag"]>,
     AllTypesMatch<["c_real", "c_imag"]>,
     AllTypesMatch<["input", "result"]>]> {
@@ -122,6 +122,48 @@ def Attn_SsmOp : Attn_Op<"ssm", [Pure,
   let results = (outs Attn_FloatTensor:$result);
   let assemblyFormat = [{
     $input `A` `(` $log_a_real `,` $a_imag `)` `B` `(` $b_real `,` $b_imag `)`
+    `C` `(` $c_real `,` $c_imag `)` `log_dt` `(` $log_dt `)`
+    (`lengths` $lengths^ `:` type($lengths))?
+    (`bidirectional` $bidirectional^)? attr-dict
+    `:` type($input) `,` type($log_a_real) `,` type($c_real) `,` type($log_dt)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_SsmGradOp : Attn_Op<"ssm_grad", [Pure,
+    AllTypesMatch<["input", "output_grad", "input_grad"]>,
+    AllTypesMatch<["log_a_real", "a_imag", "b_real", "b_imag",
+                   "log_a_real_grad", "a_imag_grad", "b_real_grad",
+                   "b_imag_grad"]>,
+    AllTypesMatch<["c_real", "c_imag", "c_real_grad", "c_imag_grad"]>,
+    AllTypesMatch<["log_dt", "log_dt_grad"]>]> {
+  let summary = "gradients of attn.ssm (produced by reverse mode)";
+  let description = [{
+    For y = attn.ssm(u, ...) with the same parameters, lengths and direction,
+    given `output_grad` (dy): the gradient of sum(dy * y) with respect to the
+    input and to each parameter. The input gradient is the adjoint
+    convolution (the causal kernel run backwards in time, the anti-causal one
+    forwards); it is zero at and past lengths[b], and outputs there do not
+    contribute. The parameter gradients are summed over the batch.
+  }];
+  let arguments = (ins Attn_FloatTensor:$input, Attn_FloatTensor:$output_grad,
+                       Attn_FloatTensor:$log_a_real, Attn_FloatTensor:$a_imag,
+                       Attn_FloatTensor:$b_real, Attn_FloatTensor:$b_imag,
+                       Attn_FloatTensor:$c_real, Attn_FloatTensor:$c_imag,
+                       Attn_FloatTensor:$log_dt,
+                       Optional<TensorRankOf<[I32, I64], [1]>>:$lengths,
+                       UnitAttr:$bidirectional);
+  let results = (outs Attn_FloatTensor:$input_grad,
+                      Attn_FloatTensor:$log_a_real_grad,
+                      Attn_FloatTensor:$a_imag_grad,
+                      Attn_FloatTensor:$b_real_grad,
+                      Attn_FloatTensor:$b_imag_grad,
+                      Attn_FloatTensor:$c_real_grad,
+                      Attn_FloatTensor:$c_imag_grad,
+                      Attn_FloatTensor:$log_dt_grad);
+  let assemblyFormat = [{
+    $input `,` $output_grad
+    `A` `(` $log_a_real `,` $a_imag `)` `B` `(` $b_real `,` $b_imag `)`
     `C` `(` $c_real `,` $c_imag `)` `log_dt` `(` $log_dt `)`
     (`lengths` $lengths^ `:` type($lengths))?
     (`bidirectional` $bidirectional^)? attr-dict

@@ -226,4 +226,55 @@ def Attn_SsmCarryOp : Attn_Op<"tile.ssm_carry", [
   let hasVerifier = 1;
 }
 
+def Attn_SsmAdjointOp : Attn_Op<"tile.ssm_adjoint", [
+    AllTypesMatch<["abar_real", "abar_imag", "p_real", "p_imag", "q_real",
+                   "q_imag"]>]> {
+  let summary = "the coefficient gradients of an SSM scan for a group of channels";
+  let description = [{
+    For the rows u [L, C] of a tile.ssm_scan (the same direction and complex
+    Abar = abar_real + i abar_imag [C, S], started from zero) and the
+    gradient g [L, C] of its output y, per channel c and mode n with
+    a = Abar[c, n], stores
+      P = sum_t u_t rho_t,   Q = sum_t u_t sigma_t
+    into p_real + i p_imag and q_real + i q_imag [C, S], where
+      forward:  rho_t = sum_{r>=t} a^(r-t) g_r,
+                sigma_t = sum_{r>t} (r-t) a^(r-t-1) g_r
+      reverse:  rho_t = sum_{r<t} a^(t-r-1) g_r,
+                sigma_t = sum_{r<t-1} (t-r-1) a^(t-r-2) g_r
+    (one pass against the scan's direction: sigma = a sigma + rho,
+    rho = a rho + g_t). With the scan's y_t = 2 Re sum_n W_n z_t,n, P is
+    sum_t g_t z_t / W and Q its derivative in a, so the gradients of
+    sum_t g_t y_t are conj(2 P) for W and conj(2 W Q) for Abar (as
+    (d/d re, d/d im) pairs).
+  }];
+  let arguments = (ins Arg<Attn_Tile2D, "", [MemRead]>:$input,
+                       Arg<Attn_Tile2D, "", [MemRead]>:$output_grad,
+                       Arg<Attn_Tile2D, "", [MemRead]>:$abar_real,
+                       Arg<Attn_Tile2D, "", [MemRead]>:$abar_imag,
+                       Arg<Attn_Tile2D, "", [MemWrite]>:$p_real,
+                       Arg<Attn_Tile2D, "", [MemWrite]>:$p_imag,
+                       Arg<Attn_Tile2D, "", [MemWrite]>:$q_real,
+                       Arg<Attn_Tile2D, "", [MemWrite]>:$q_imag,
+                       UnitAttr:$reverse);
+  let assemblyFormat = [{
+    $input `,` $output_grad `A` `(` $abar_real `,` $abar_imag `)`
+    `into` `(` $p_real `,` $p_imag `,` $q_real `,` $q_imag `)`
+    (`reverse` $reverse^)? attr-dict
+    `:` type($input) `,` type($output_grad) `,` type($abar_real)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Values carried per (channel, mode): rho, sigma, P and Q as
+    /// (re, im) pairs, in that order; all zero at the start.
+    static constexpr unsigned kCarried = 8;
+    /// One step of the pass at a row with input u and gradient g, in this
+    /// op's direction, over f32 scalars or vectors alike: the lowerings'
+    /// one statement of the recurrence.
+    ::llvm::SmallVector<::mlir::Value>
+    buildStep(::mlir::OpBuilder &b, ::mlir::Location loc, ::mlir::Value aRe,
+              ::mlir::Value aIm, ::mlir::Value u, ::mlir::Value g,
+              ::mlir::ValueRange carried);
+  }];
+}
+
 #endif // ATTN_TILE_OPS_TD

@@ -919,3 +919,11 @@ func.func @sdpa_grad_scale(%q: tensor<2x4x16x8xf32>) {
   %g:3 = attn.sdpa_grad %q, %q, %q, %q, %q scale -1.0 : tensor<2x4x16x8xf32>, tensor<2x4x16x8xf32>, tensor<2x4x16x8xf32>, tensor<2x4x16x8xf32>
   return
 }
+
+// -----
+
+func.func @f96(%x: tensor<2x64x16xf32>, %a: tensor<16x8xf32>, %c: tensor<16x8xf32>, %dt: tensor<16xf32>) {
+  // expected-error @below {{C of a bidirectional ssm has shape [16, 8], expected [2, 16, 8]}}
+  %g:8 = attn.ssm_grad %x, %x A(%a, %a) B(%a, %a) C(%c, %c) log_dt(%dt) bidirectional : tensor<2x64x16xf32>, tensor<16x8xf32>, tensor<16x8xf32>, tensor<16xf32>
+  return
+}

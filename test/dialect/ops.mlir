@@ -79,6 +79,8 @@ func.func @kernels(%q: tensor<2x4x?x64xbf16>, %x: tensor<2x128x16xf32>,
   %s = attn.ssm %x A(%a, %a) B(%a, %a) C(%a, %a) log_dt(%dt) : tensor<2x128x16xf32>, tensor<16x32xf32>, tensor<16x32xf32>, tensor<16xf32>
   // CHECK: attn.ssm {{.*}} bidirectional : tensor<2x128x16xf32>, tensor<16x32xf32>, tensor<2x16x32xf32>, tensor<16xf32>
   %sb = attn.ssm %x A(%a, %a) B(%a, %a) C(%c2, %c2) log_dt(%dt) bidirectional : tensor<2x128x16xf32>, tensor<16x32xf32>, tensor<2x16x32xf32>, tensor<16xf32>
+  // CHECK: attn.ssm_grad %{{.*}}, %{{.*}} A(%{{.*}}, %{{.*}}) B(%{{.*}}, %{{.*}}) C(%{{.*}}, %{{.*}}) log_dt(%{{.*}}) bidirectional : tensor<2x128x16xf32>, tensor<16x32xf32>, tensor<2x16x32xf32>, tensor<16xf32>
+  %g:8 = attn.ssm_grad %x, %sb A(%a, %a) B(%a, %a) C(%c2, %c2) log_dt(%dt) bidirectional : tensor<2x128x16xf32>, tensor<16x32xf32>, tensor<2x16x32xf32>, tensor<16xf32>
   return
 }
 

@@ -165,3 +165,19 @@ func.func @f(%q: tensor<1x1x100x32xf32>) -> tensor<1x1x100x32xf32> {
   %o = attn.sdpa %q, %q, %q mask %m {schedule = #attn.schedule<block_q = 0, block_k = 32, seq_len = 100, full_offsets = [0], full_blocks = [], partial_offsets = [0], partial_blocks = []>} : tensor<1x1x100x32xf32>, tensor<1x1x100x32xf32>, tensor<1x1x100x32xf32>, !attn.mask -> tensor<1x1x100x32xf32>
   return %o : tensor<1x1x100x32xf32>
 }
+
+// -----
+
+func.func @f(%u: memref<10x4xf32>, %g: memref<9x4xf32>, %a: memref<4x8xf32>) {
+  // expected-error @below {{input length (10) and gradient length (9) differ}}
+  attn.tile.ssm_adjoint %u, %g A(%a, %a) into(%a, %a, %a, %a) : memref<10x4xf32>, memref<9x4xf32>, memref<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%u: memref<10x4xf32>, %a: memref<3x8xf32>) {
+  // expected-error @below {{input channels (4) and coefficient rows (3) differ}}
+  attn.tile.ssm_adjoint %u, %u A(%a, %a) into(%a, %a, %a, %a) : memref<10x4xf32>, memref<10x4xf32>, memref<3x8xf32>
+  return
+}

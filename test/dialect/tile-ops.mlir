@@ -38,6 +38,8 @@ func.func @tiles(%q: memref<?x32xf32>, %m: memref<?xf32>, %acc: memref<?x32xf32>
   attn.tile.ssm_scan %u A(%a, %a) W(%a, %a) from(%a, %a : memref<?x8xf32>, memref<?x8xf32>) into %u : memref<?x?xf32> state(%a, %a : memref<?x8xf32>, memref<?x8xf32>) : memref<?x?xf32>, memref<?x8xf32>
   // CHECK: attn.tile.ssm_carry(%{{.*}}, %{{.*}}) by(%{{.*}}, %{{.*}}) reverse : memref<?x?x8xf32>, memref<?x8xf32>
   attn.tile.ssm_carry(%st, %st) by(%a, %a) reverse : memref<?x?x8xf32>, memref<?x8xf32>
+  // CHECK: attn.tile.ssm_adjoint %{{.*}}, %{{.*}} A(%{{.*}}, %{{.*}}) into(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) reverse : memref<?x?xf32>, memref<?x?xf32>, memref<?x8xf32>
+  attn.tile.ssm_adjoint %u, %u A(%a, %a) into(%a, %a, %a, %a) reverse : memref<?x?xf32>, memref<?x?xf32>, memref<?x8xf32>
   return
 }
 

@@ -155,3 +155,20 @@ func.func @carry(%sr: memref<?x?x8xf32>, %si: memref<?x?x8xf32>, %m: memref<?x8x
   attn.tile.ssm_carry(%sr, %si) by(%m, %m) reverse : memref<?x?x8xf32>, memref<?x8xf32>
   return
 }
+
+// -----
+
+// The coefficient gradients' pass: each (channel, mode) walks the rows
+// with rho, sigma, P and Q as loop arguments (8 f32), backwards against a
+// forward scan, and stores P and Q.
+// CHECK-LABEL: func.func @adjoint
+// CHECK: scf.for %[[C:.*]] =
+// CHECK:   scf.for %[[N:.*]] =
+// CHECK:     %{{.*}}:8 = scf.for %[[S:.*]] = {{.*}} iter_args(
+// CHECK:       arith.subi %{{.*}}, %[[S]]
+// CHECK:     memref.store %{{.*}}, %arg2[%[[C]], %[[N]]]
+// CHECK:     memref.store %{{.*}}, %arg5[%[[C]], %[[N]]]
+func.func @adjoint(%u: memref<?x?xf32>, %a: memref<?x8xf32>, %p: memref<?x8xf32>, %pi: memref<?x8xf32>, %q: memref<?x8xf32>, %qi: memref<?x8xf32>) {
+  attn.tile.ssm_adjoint %u, %u A(%a, %a) into(%p, %pi, %q, %qi) : memref<?x?xf32>, memref<?x?xf32>, memref<?x8xf32>
+  return
+}

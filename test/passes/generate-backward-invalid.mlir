@@ -2,11 +2,11 @@
 
 // An op on the path from the parameters to the loss that has no
 // vector-Jacobian product (yet) stops the pass, naming the op.
-func.func @no_vjp(%x: tensor<2x8x16xf32> {attn.param = "x"}, %a: tensor<16x4xf32>, %dt: tensor<16xf32>, %labels: tensor<16xi32>) -> tensor<f32> {
-  // expected-error @below {{'attn.ssm' op has no vector-Jacobian product: attn-generate-backward cannot differentiate the path from the parameters to the loss through it}}
-  %s = attn.ssm %x A(%a, %a) B(%a, %a) C(%a, %a) log_dt(%dt) : tensor<2x8x16xf32>, tensor<16x4xf32>, tensor<16x4xf32>, tensor<16xf32>
-  %c = tensor.collapse_shape %s [[0, 1], [2]] : tensor<2x8x16xf32> into tensor<16x16xf32>
-  %l = attn.cross_entropy %c, %labels : tensor<16x16xf32>, tensor<16xi32> -> tensor<f32>
+func.func @no_vjp(%x: tensor<16x16xf32> {attn.param = "x"}, %labels: tensor<16xi32>) -> tensor<f32> {
+  %init = tensor.empty() : tensor<16x16xf32>
+  // expected-error @below {{'linalg.matmul' op has no vector-Jacobian product: attn-generate-backward cannot differentiate the path from the parameters to the loss through it}}
+  %m = linalg.matmul ins(%x, %x : tensor<16x16xf32>, tensor<16x16xf32>) outs(%init : tensor<16x16xf32>) -> tensor<16x16xf32>
+  %l = attn.cross_entropy %m, %labels : tensor<16x16xf32>, tensor<16xi32> -> tensor<f32>
   return %l : tensor<f32>
 }
 
@@ -19,6 +19,36 @@ func.func @causal_linear(%q: tensor<1x1x16x8xf32> {attn.param = "q"}, %labels: t
   %o = attn.linear %q, %q, %q feature_map %f causal : tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32> -> tensor<1x1x16x8xf32>
   %c = tensor.collapse_shape %o [[0, 1, 2], [3]] : tensor<1x1x16x8xf32> into tensor<16x8xf32>
   %l = attn.cross_entropy %c, %labels : tensor<16x8xf32>, tensor<16xi32> -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+// A linalg.generic is differentiated only where it is elementwise.
+func.func @reducing_generic(%x: tensor<16x16xf32> {attn.param = "x"}, %labels: tensor<16xi32>) -> tensor<f32> {
+  %init = tensor.empty() : tensor<16x16xf32>
+  // expected-error @below {{'linalg.generic' op reverse mode differentiates elementwise generics only: one result under a permutation map, parallel loops, inputs under projected permutations}}
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j, k) -> (i, k)>, affine_map<(i, j, k) -> (i, j)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x : tensor<16x16xf32>) outs(%init : tensor<16x16xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %s = arith.addf %a, %o : f32
+    linalg.yield %s : f32
+  } -> tensor<16x16xf32>
+  %l = attn.cross_entropy %r, %labels : tensor<16x16xf32>, tensor<16xi32> -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+// ... and where each op of its body has a derivative rule.
+func.func @tanh_generic(%x: tensor<16x16xf32> {attn.param = "x"}, %labels: tensor<16xi32>) -> tensor<f32> {
+  %init = tensor.empty() : tensor<16x16xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<16x16xf32>) outs(%init : tensor<16x16xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    // expected-error @below {{'math.tanh' op has no derivative rule inside a differentiated linalg.generic (addf, subf, mulf, divf, negf, exp and select have one)}}
+    %t = math.tanh %a : f32
+    linalg.yield %t : f32
+  } -> tensor<16x16xf32>
+  %l = attn.cross_entropy %r, %labels : tensor<16x16xf32>, tensor<16xi32> -> tensor<f32>
   return %l : tensor<f32>
 }
 

@@ -89,3 +89,38 @@ func.func @attention(%x: tensor<1x1x16x8xf32> {attn.param = "x"}, %labels: tenso
   %l = attn.cross_entropy %c, %labels : tensor<16x8xf32>, tensor<16xi32> -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// S4D: one attn.ssm_grad with the forward's parameters, lengths and
+// direction gives the input's and every parameter's gradient.
+// CHECK-LABEL: func.func @ssm_grad(
+// CHECK: %[[Y:.*]] = attn.ssm %arg0
+// CHECK: %[[DU:.*]], %[[DAR:.*]], %[[DAI:.*]], %[[DBR:.*]], %[[DBI:.*]], %[[DCR:.*]], %[[DCI:.*]], %[[DDT:.*]] = attn.ssm_grad %arg0, %arg9 A(%arg1, %arg2) B(%arg3, %arg4) C(%arg5, %arg6) log_dt(%arg7) lengths %arg8 : tensor<2xi32> bidirectional
+// CHECK: return %[[Y]], %[[DU]], %[[DAR]], %[[DAI]], %[[DBR]], %[[DBI]], %[[DCR]], %[[DCI]], %[[DDT]]
+func.func @ssm(%x: tensor<2x16x8xf32> {attn.param = "x"}, %ar: tensor<8x4xf32> {attn.param = "ar"}, %ai: tensor<8x4xf32> {attn.param = "ai"}, %br: tensor<8x4xf32> {attn.param = "br"}, %bi: tensor<8x4xf32> {attn.param = "bi"}, %cr: tensor<2x8x4xf32> {attn.param = "cr"}, %ci: tensor<2x8x4xf32> {attn.param = "ci"}, %dt: tensor<8xf32> {attn.param = "dt"}, %len: tensor<2xi32>) -> tensor<2x16x8xf32> {
+  %y = attn.ssm %x A(%ar, %ai) B(%br, %bi) C(%cr, %ci) log_dt(%dt) lengths %len : tensor<2xi32> bidirectional : tensor<2x16x8xf32>, tensor<8x4xf32>, tensor<2x8x4xf32>, tensor<8xf32>
+  return %y : tensor<2x16x8xf32>
+}
+
+// -----
+
+// An elementwise generic, y = x + d x with d per channel: each input's
+// gradient runs the body and its derivative in that input; d's loops over
+// batch and positions become reductions.
+// CHECK-LABEL: func.func @skip_grad(
+// CHECK: %[[DX:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel"]} ins(%arg0, %arg1, %arg2 : tensor<2x16x8xf32>, tensor<8xf32>, tensor<2x16x8xf32>)
+// CHECK: %[[DD:.*]] = linalg.generic {{.*}} iterator_types = ["reduction", "reduction", "parallel"]} ins(%arg0, %arg1, %arg2 : tensor<2x16x8xf32>, tensor<8xf32>, tensor<2x16x8xf32>) outs(%{{.*}} : tensor<8xf32>)
+// CHECK:   arith.mulf
+// CHECK:   arith.addf
+// CHECK: return %{{.*}}, %[[DX]], %[[DD]]
+func.func @skip(%x: tensor<2x16x8xf32> {attn.param = "x"}, %d: tensor<8xf32> {attn.param = "d"}) -> tensor<2x16x8xf32> {
+  %init = tensor.empty() : tensor<2x16x8xf32>
+  %y = linalg.generic {indexing_maps = [affine_map<(b, t, c) -> (b, t, c)>, affine_map<(b, t, c) -> (c)>, affine_map<(b, t, c) -> (b, t, c)>], iterator_types = ["parallel", "parallel", "parallel"]} ins(%x, %d : tensor<2x16x8xf32>, tensor<8xf32>) outs(%init : tensor<2x16x8xf32>) {
+  ^bb0(%xv: f32, %dv: f32, %o: f32):
+    %dx = arith.mulf %dv, %xv : f32
+    %s = arith.addf %xv, %dx : f32
+    linalg.yield %s : f32
+  } -> tensor<2x16x8xf32>
+  return %y : tensor<2x16x8xf32>
+}

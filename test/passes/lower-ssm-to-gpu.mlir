@@ -157,6 +157,17 @@
 // WARP:           memref.store
 // WARP-NOT: attn.tile.ssm_scan
 
+// The gradient's coefficient sums: each (channel, mode) of the group on a
+// lane, in passes of the warp, 8 carried values over the rows in blocks of
+// 8, stored by the lanes that hold one.
+// WARP-LABEL: func.func @ssm_grad(
+// WARP:   scf.for %[[E0:.*]] = %c0 to %{{.*}} step %c32 {
+// WARP:     arith.addi %[[E0]], %{{.*}} : index
+// WARP:     scf.for %{{.*}} = %c0 to %{{.*}} step %c8 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32) {
+// WARP:     scf.if
+// WARP-COUNT-4: memref.store
+// WARP-NOT: attn.tile.ssm_adjoint
+
 // PTX-LABEL: gpu.binary
 // PTX: shfl.sync.bfly
 // PTX: fma.rn.f32
@@ -178,4 +189,9 @@ func.func @one_scan(%x: tensor<1x10x8xf32>, %a: tensor<8x16xf32>, %dt: tensor<8x
 func.func @modes_32(%x: tensor<2x10x40xf32>, %a: tensor<40x32xf32>, %dt: tensor<40xf32>) -> tensor<2x10x40xf32> {
   %y = attn.ssm %x A(%a, %a) B(%a, %a) C(%a, %a) log_dt(%dt) : tensor<2x10x40xf32>, tensor<40x32xf32>, tensor<40x32xf32>, tensor<40xf32>
   return %y : tensor<2x10x40xf32>
+}
+
+func.func @ssm_grad(%x: tensor<2x100x24xf32>, %a: tensor<24x64xf32>, %c: tensor<2x24x64xf32>, %dt: tensor<24xf32>, %len: tensor<2xi32>) -> (tensor<2x100x24xf32>, tensor<24x64xf32>, tensor<24xf32>) {
+  %g:8 = attn.ssm_grad %x, %x A(%a, %a) B(%a, %a) C(%c, %c) log_dt(%dt) lengths %len : tensor<2xi32> bidirectional : tensor<2x100x24xf32>, tensor<24x64xf32>, tensor<2x24x64xf32>, tensor<24xf32>
+  return %g#0, %g#1, %g#7 : tensor<2x100x24xf32>, tensor<24x64xf32>, tensor<24xf32>
 }

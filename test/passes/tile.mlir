@@ -108,6 +108,33 @@ func.func @ssm(%x: tensor<2x64x24xf32>, %a: tensor<24x8xf32>, %c: tensor<2x24x8x
 
 // -----
 
+// S4D's gradient (bidirectional): the coefficients, a G for the causal
+// kernel's reverse scan and K[0] per channel; the input's gradient zeroed,
+// then the anti-causal kernel's forward scan one row down and the causal
+// one's reverse scan added; the coefficient sums per (batch, group), both
+// directions; K[0] dy; the sums over the batch; the chain rule.
+// CHECK-LABEL: func.func @ssm_grad
+// CHECK: linalg.fill {{.*}} outs(%{{.*}} : memref<2x64x24xf32>)
+// CHECK: scf.forall (%{{.*}}, %{{.*}}) in (2, 2) {
+// CHECK:   %[[ROWS:.*]] = arith.maxsi
+// CHECK:   %[[DOWN:.*]] = arith.addi %{{.*}}, %c1
+// CHECK:   memref.subview %{{.*}}[%{{.*}}, %[[DOWN]], %{{.*}}] [1, %[[ROWS]], %{{.*}}]
+// CHECK:   attn.tile.ssm_scan {{.*}} accumulate :
+// CHECK:   attn.tile.ssm_scan {{.*}} reverse accumulate
+// CHECK: scf.forall (%{{.*}}, %{{.*}}) in (2, 2) {
+// CHECK:   attn.tile.ssm_adjoint {{.*}} :
+// CHECK:   attn.tile.ssm_adjoint {{.*}} reverse :
+// CHECK: linalg.generic {{.*}} iterator_types = ["reduction", "parallel", "parallel"]
+// CHECK: linalg.generic
+// CHECK: tensor.insert_slice
+// CHECK: tensor.insert_slice
+func.func @ssm_grad(%x: tensor<2x64x24xf32>, %a: tensor<24x8xf32>, %c: tensor<2x24x8xf32>, %dt: tensor<24xf32>) -> (tensor<2x64x24xf32>, tensor<24x8xf32>, tensor<2x24x8xf32>, tensor<24xf32>) {
+  %g:8 = attn.ssm_grad %x, %x A(%a, %a) B(%a, %a) C(%c, %c) log_dt(%dt) bidirectional : tensor<2x64x24xf32>, tensor<24x8xf32>, tensor<2x24x8xf32>, tensor<24xf32>
+  return %g#0, %g#1, %g#5, %g#7 : tensor<2x64x24xf32>, tensor<24x8xf32>, tensor<2x24x8xf32>, tensor<24xf32>
+}
+
+// -----
+
 func.func @unscheduled(%q: tensor<1x1x64x32xf32>) -> tensor<1x1x64x32xf32> {
   %m = attn.mask.causal
   // expected-error @below {{has a mask but no schedule; run attn-schedule-blocks first}}

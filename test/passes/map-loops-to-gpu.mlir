@@ -63,6 +63,50 @@ func.func @sum(%x: memref<24xf32>, %s: memref<f32>) {
     }
   return
 }
+// Few outputs, a long sum (a bias's gradient: 128 sums of 50 x 2048): the
+// longest reduction dimension in 128 slices of 16 (a view [50, 128, 16,
+// 128] of the input), partial sums [128, 128] from zero in a grid of 16384
+// threads, each walking 50 x 16 steps; then each output adds its 128
+// partials.
+// CHECK-LABEL: func.func @long_sum(
+// CHECK: %[[VIEW:.*]] = memref.expand_shape %arg0 {{\[\[}}0], [1, 2], [3]] output_shape [50, 128, 16, 128]
+// CHECK: %[[PARTIAL:.*]] = gpu.alloc () : memref<128x128xf32>
+// CHECK: gpu.memset %[[PARTIAL]]
+// CHECK: gpu.launch
+// CHECK:   arith.cmpi ult, %{{.*}}, %c16384
+// CHECK:   scf.for %{{.*}} = %c0{{.*}} to %c50
+// CHECK:     scf.for %{{.*}} = %c0{{.*}} to %c16
+// CHECK:       memref.load %[[VIEW]]
+// CHECK: gpu.launch
+// CHECK:   arith.cmpi ult, %{{.*}}, %c128
+// CHECK:   scf.for %{{.*}} = %c0{{.*}} to %c128
+// CHECK:     memref.load %[[PARTIAL]]
+// CHECK:   memref.store %{{.*}}, %arg1
+// CHECK: gpu.dealloc %[[PARTIAL]]
+func.func @long_sum(%dy: memref<50x2048x128xf32>, %out: memref<128xf32>) {
+  linalg.reduce ins(%dy : memref<50x2048x128xf32>) outs(%out : memref<128xf32>) dimensions = [0, 1]
+    (%in: f32, %acc: f32) {
+      %s = arith.addf %in, %acc : f32
+      linalg.yield %s : f32
+    }
+  return
+}
+// A long reduction that is not a sum (a maximum) keeps one thread per
+// output.
+// CHECK-LABEL: func.func @long_max(
+// CHECK-NOT: expand_shape
+// CHECK: gpu.launch
+// CHECK:   arith.cmpi ult, %{{.*}}, %c128
+// CHECK:   scf.for %{{.*}} = %c0{{.*}} to %c50
+// CHECK:     scf.for %{{.*}} = %c0{{.*}} to %c2048
+func.func @long_max(%dy: memref<50x2048x128xf32>, %out: memref<128xf32>) {
+  linalg.reduce ins(%dy : memref<50x2048x128xf32>) outs(%out : memref<128xf32>) dimensions = [0, 1]
+    (%in: f32, %acc: f32) {
+      %s = arith.maximumf %in, %acc : f32
+      linalg.yield %s : f32
+    }
+  return
+}
 // Every parallel dimension is a thread, wherever it sits: 4 x 16 threads,
 // each looping over the reduction between them.
 // CHECK-LABEL: func.func @middle_reduction(

@@ -507,8 +507,11 @@ Value lowerEmbeddingGrad(LinalgEmitter &e, EmbeddingGradOp op) {
         Value row = linalg::IndexOp::create(b, l, 0);
         Value hit =
             arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, id, row);
-        Value added = arith::AddFOp::create(b, l, a[2], toF32(b, l, a[1]));
-        return {arith::SelectOp::create(b, l, hit, added, a[2])};
+        // acc + (hit ? g : 0): a sum, which the GPU mapping may split.
+        Value zero = arith::ConstantOp::create(b, l, b.getF32FloatAttr(0));
+        Value term =
+            arith::SelectOp::create(b, l, hit, toF32(b, l, a[1]), zero);
+        return {arith::AddFOp::create(b, l, a[2], term)};
       })[0];
   return convertTo(e, sum, out.getElementType());
 }

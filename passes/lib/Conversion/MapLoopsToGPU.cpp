@@ -21,6 +21,7 @@
 
 #include "attn/Conversion/Passes.h"
 
+#include "mlir/Analysis/SliceAnalysis.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -406,6 +407,234 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
   return success();
 }
 
+/// A reduction with few output points and a long reduction (a bias's
+/// gradient: 128 sums of 100k terms) would leave the grid a few hundred
+/// threads, each walking the whole reduction. Such an op whose outputs
+/// accumulate sums -- each yields `out + e`, e independent of the outputs
+/// -- is split in two linalg ops over a partial-sum buffer, which
+/// mapLinalgOp then maps as any other: its longest reduction dimension d
+/// (extent E) as S slices of C = E / S, the first op running the slices
+/// as a parallel dimension into partials [S, output...] from zero, the
+/// second adding the S partials to each output. Deterministic: no atomics.
+constexpr int64_t kSplitBelowPoints = 16384;
+constexpr int64_t kSplitAboveSteps = 4096;
+constexpr int64_t kSplitTargetThreads = 65536;
+constexpr int64_t kMinSliceLength = 16;
+
+/// Whether every output's yielded value is `out + e` with e computed from
+/// the inputs only.
+bool accumulatesSums(linalg::LinalgOp op) {
+  Block &body = op->getRegion(0).front();
+  unsigned numInputs = op.getNumDpsInputs();
+  auto readsOutputs = [&](Value v) {
+    SetVector<Operation *> slice;
+    BackwardSliceOptions options;
+    options.inclusive = true;
+    options.filter = [&](Operation *o) { return o->getBlock() == &body; };
+    SmallVector<Value> roots{v};
+    auto isOutputArg = [&](Value x) {
+      auto arg = dyn_cast<BlockArgument>(x);
+      return arg && arg.getOwner() == &body && arg.getArgNumber() >= numInputs;
+    };
+    if (isOutputArg(v))
+      return true;
+    if (Operation *def = v.getDefiningOp())
+      if (def->getBlock() == &body) {
+        (void)getBackwardSlice(def, &slice, options);
+        for (Operation *o : slice)
+          if (llvm::any_of(o->getOperands(), isOutputArg))
+            return true;
+      }
+    return false;
+  };
+  for (auto [i, yielded] :
+       llvm::enumerate(body.getTerminator()->getOperands())) {
+    auto add = yielded.getDefiningOp<arith::AddFOp>();
+    if (!add)
+      return false;
+    Value acc = body.getArgument(numInputs + i);
+    Value other = add.getLhs() == acc   ? add.getRhs()
+                  : add.getRhs() == acc ? add.getLhs()
+                                        : Value();
+    if (!other || readsOutputs(other))
+      return false;
+    // The output's running value is read by its sum only.
+    if (!acc.hasOneUse())
+      return false;
+  }
+  return op.getNumDpsInits() > 0;
+}
+
+/// Splits `op` as above where it pays; the two ops to map in its place, or
+/// just `op`.
+SmallVector<linalg::LinalgOp> splitLongReduction(linalg::LinalgOp op) {
+  SmallVector<linalg::LinalgOp> same{op};
+  if (!op.hasPureBufferSemantics() || op.getNumReductionLoops() == 0 ||
+      !accumulatesSums(op))
+    return same;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  int64_t points = 1, steps = 1, d = -1;
+  for (auto [i, it] : llvm::enumerate(iterators)) {
+    if (ShapedType::isDynamic(ranges[i]))
+      return same;
+    if (it == utils::IteratorType::parallel) {
+      points *= ranges[i];
+    } else {
+      steps *= ranges[i];
+      if (d < 0 || ranges[i] > ranges[d])
+        d = i;
+    }
+  }
+  const int64_t extent = ranges[d];
+  if (points >= kSplitBelowPoints || steps < kSplitAboveSteps)
+    return same;
+  // The body must not ask for d's index (it would need rewriting).
+  bool indexesD = false;
+  op->getRegion(0).walk([&](linalg::IndexOp index) {
+    indexesD |= index.getDim() == static_cast<uint64_t>(d);
+  });
+  if (indexesD)
+    return same;
+  // The fewest slices that give the grid its threads, keeping slices long.
+  int64_t slices = 1;
+  for (int64_t sl = 2; sl <= extent / kMinSliceLength; ++sl)
+    if (extent % sl == 0) {
+      slices = sl;
+      if (points * sl >= kSplitTargetThreads)
+        break;
+    }
+  if (slices == 1)
+    return same;
+  const int64_t sliceLength = extent / slices;
+
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  MLIRContext *ctx = b.getContext();
+  const unsigned loops = iterators.size();
+  // The first op's loops: the original ones (d now within a slice), then
+  // the slice s. Inputs indexed by d see that dimension as [S, C] (a view:
+  // memref.expand_shape), indexed by (s, d).
+  AffineExpr s = getAffineDimExpr(loops, ctx);
+  // Each input's expanded view: (position of d, groups, type), checked
+  // before anything is built.
+  struct Expansion {
+    unsigned at;
+    SmallVector<ReassociationIndices> groups;
+    MemRefType type;
+  };
+  SmallVector<std::optional<Expansion>> expansions;
+  for (OpOperand *in : op.getDpsInputOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(in);
+    auto type = dyn_cast<MemRefType>(in->get().getType());
+    std::optional<unsigned> at =
+        map.getResultPosition(getAffineDimExpr(d, ctx));
+    if (!type || !at) {
+      if (type && map.isFunctionOfDim(d))
+        return same; // d inside an expression: left as it is
+      expansions.push_back(std::nullopt);
+      continue;
+    }
+    Expansion x{*at, {}, {}};
+    SmallVector<int64_t> shape;
+    for (unsigned r = 0, k = 0; r < type.getRank(); ++r) {
+      if (r == *at) {
+        x.groups.push_back({k, k + 1});
+        shape.append({slices, sliceLength});
+        k += 2;
+      } else {
+        x.groups.push_back({k++});
+        shape.push_back(type.getDimSize(r));
+      }
+    }
+    FailureOr<MemRefType> expandedType =
+        memref::ExpandShapeOp::computeExpandedType(type, shape, x.groups);
+    if (failed(expandedType))
+      return same;
+    x.type = *expandedType;
+    expansions.push_back(x);
+  }
+  SmallVector<AffineMap> maps;
+  SmallVector<Value> inputs;
+  for (auto [in, x] : llvm::zip(op.getDpsInputOperands(), expansions)) {
+    AffineMap map = op.getMatchingIndexingMap(in);
+    if (!x) {
+      inputs.push_back(in->get());
+      maps.push_back(AffineMap::get(loops + 1, 0, map.getResults(), ctx));
+      continue;
+    }
+    std::optional<unsigned> at = x->at;
+    inputs.push_back(memref::ExpandShapeOp::create(b, loc, x->type,
+                                                   in->get(), x->groups));
+    SmallVector<AffineExpr> results;
+    for (auto [r, e] : llvm::enumerate(map.getResults())) {
+      if (r == *at)
+        results.push_back(s);
+      results.push_back(e);
+    }
+    maps.push_back(AffineMap::get(loops + 1, 0, results, ctx));
+  }
+  SmallVector<Value> partials;
+  for (OpOperand &out : op.getDpsInitsMutable()) {
+    auto type = cast<MemRefType>(out.get().getType());
+    SmallVector<int64_t> shape{slices};
+    llvm::append_range(shape, type.getShape());
+    Value buffer = memref::AllocOp::create(
+        b, loc, MemRefType::get(shape, type.getElementType()));
+    Value zero = arith::ConstantOp::create(
+        b, loc, b.getZeroAttr(type.getElementType()));
+    linalg::FillOp::create(b, loc, zero, buffer);
+    partials.push_back(buffer);
+    AffineMap outMap = op.getMatchingIndexingMap(&out);
+    SmallVector<AffineExpr> results{s};
+    for (AffineExpr e : outMap.getResults())
+      results.push_back(e);
+    maps.push_back(AffineMap::get(loops + 1, 0, results, ctx));
+  }
+  SmallVector<utils::IteratorType> partialIterators = iterators;
+  partialIterators.push_back(utils::IteratorType::parallel);
+  auto partial = linalg::GenericOp::create(
+      b, loc, TypeRange{}, inputs, partials, maps,
+      partialIterators, [&](OpBuilder &nb, Location l, ValueRange args) {
+        IRMapping mapping;
+        Block &body = op->getRegion(0).front();
+        mapping.map(body.getArguments(), args);
+        for (Operation &nested : body.without_terminator())
+          nb.clone(nested, mapping);
+        SmallVector<Value> yielded;
+        for (Value v : body.getTerminator()->getOperands())
+          yielded.push_back(mapping.lookup(v));
+        linalg::YieldOp::create(nb, l, yielded);
+      });
+  SmallVector<linalg::LinalgOp> result{partial};
+  // The second: output += sum over s of the partials.
+  for (auto [i, out] : llvm::enumerate(op.getDpsInits())) {
+    auto type = cast<MemRefType>(out.getType());
+    unsigned rank = type.getRank();
+    AffineMap outMap = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    SmallVector<AffineExpr> in{getAffineDimExpr(rank, ctx)};
+    for (unsigned r = 0; r < rank; ++r)
+      in.push_back(getAffineDimExpr(r, ctx));
+    SmallVector<utils::IteratorType> its(rank, utils::IteratorType::parallel);
+    its.push_back(utils::IteratorType::reduction);
+    auto sum = linalg::GenericOp::create(
+        b, loc, TypeRange{}, ValueRange{partials[i]}, ValueRange{out},
+        ArrayRef<AffineMap>{AffineMap::get(rank + 1, 0, in, ctx),
+                            AffineMap::get(rank + 1, 0,
+                                           outMap.getResults(), ctx)},
+        its, [](OpBuilder &nb, Location l, ValueRange a) {
+          linalg::YieldOp::create(
+              nb, l, ValueRange{arith::AddFOp::create(nb, l, a[1], a[0])});
+        });
+    result.push_back(sum);
+  }
+  b.setInsertionPointAfter(result.back());
+  for (Value partialBuffer : partials)
+    memref::DeallocOp::create(b, loc, partialBuffer);
+  op->erase();
+  return result;
+}
+
 /// Host code: buffers become device buffers, fills of whole buffers
 /// memsets; nothing else may touch them.
 LogicalResult moveHostMemoryToDevice(func::FuncOp fn) {
@@ -464,9 +693,10 @@ struct MapLoopsToGPUPass
     for (scf::ForallOp loop : loops)
       if (failed(mapForall(loop, lanesPerIteration)))
         return signalPassFailure();
-    for (linalg::LinalgOp op : hostLinalgOps(fn))
-      if (failed(mapLinalgOp(op)))
-        return signalPassFailure();
+    for (linalg::LinalgOp host : hostLinalgOps(fn))
+      for (linalg::LinalgOp op : splitLongReduction(host))
+        if (failed(mapLinalgOp(op)))
+          return signalPassFailure();
     if (failed(moveHostMemoryToDevice(fn)))
       return signalPassFailure();
   }

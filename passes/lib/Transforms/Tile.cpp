@@ -1415,17 +1415,30 @@ struct SsmInstances {
                            coeffView(s.c.chunkIm, in), s.reverse);
       b.setInsertionPointAfter(loop);
     }
-    {
+    // The outputs: one loop for all scans, or, where a scan writes rows
+    // shifted from its chunk's, one per scan -- its last row is the next
+    // chunk's first, which another instance may be adding to at once.
+    const bool shifted =
+        llvm::any_of(scans, [](const ScanSpec &s) { return s.shift != 0; });
+    auto outputs = [&](ArrayRef<std::pair<size_t, ScanSpec>> group) {
       scf::ForallOp loop = forall(true);
       Value k = loop.getInductionVar(2);
-      for (auto [i, s] : llvm::enumerate(scans)) {
+      for (auto [i, s] : group) {
         Instance in = instance(loop, true, s.shift);
         scan(in, s, seqView(output, in, s.shift),
              stateView(states[i].first, in, {in.bIdx, k}),
              stateView(states[i].second, in, {in.bIdx, k}), {}, {});
       }
       b.setInsertionPointAfter(loop);
-    }
+    };
+    SmallVector<std::pair<size_t, ScanSpec>> all;
+    for (auto [i, s] : llvm::enumerate(scans))
+      all.push_back({i, s});
+    if (!shifted)
+      outputs(all);
+    else
+      for (auto &one : all)
+        outputs(one);
   }
 };
 
@@ -1716,24 +1729,34 @@ LogicalResult tileSsmGrad(SsmGradOp op, int64_t channelsPerScan,
   // d log_dt sums its modes.
   Value dLogDt = sumModes(e, grads[4], 1.0);
 
-  // C's gradient: [H, S], or both directions stacked as [2, H, S].
+  // C's gradient: [H, S], or both directions stacked as [2, H, S] (an
+  // elementwise generic that picks by direction: both targets map those).
   auto stackC = [&](unsigned part) -> Value {
     if (numDirs == 1)
       return grads[5 + part];
+    MLIRContext *ctx = b.getContext();
     auto type = cast<RankedTensorType>(p.cReal.getType());
-    Value acc = tensor::EmptyOp::create(b, loc, type.getShape(),
-                                        type.getElementType());
-    for (unsigned d = 0; d < 2; ++d) {
-      SmallVector<OpFoldResult> offsets{b.getIndexAttr(d), b.getIndexAttr(0),
-                                        b.getIndexAttr(0)};
-      SmallVector<OpFoldResult> sizes{b.getIndexAttr(1),
-                                      b.getIndexAttr(channels),
-                                      b.getIndexAttr(modes)};
-      SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
-      acc = tensor::InsertSliceOp::create(b, loc, grads[5 + 2 * d + part],
-                                          acc, offsets, sizes, strides);
-    }
-    return acc;
+    AffineMap all = AffineMap::getMultiDimIdentityMap(3, ctx);
+    AffineMap channelMode = AffineMap::get(
+        3, 0, {getAffineDimExpr(1, ctx), getAffineDimExpr(2, ctx)}, ctx);
+    Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
+                                         type.getElementType());
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{type},
+               ValueRange{grads[5 + part], grads[7 + part]}, ValueRange{init},
+               ArrayRef<AffineMap>{channelMode, channelMode, all},
+               SmallVector<utils::IteratorType>(3,
+                                                utils::IteratorType::parallel),
+               [](OpBuilder &nb, Location l, ValueRange a) {
+                 Value dir = linalg::IndexOp::create(nb, l, 0);
+                 Value zero = arith::ConstantIndexOp::create(nb, l, 0);
+                 Value first = arith::CmpIOp::create(
+                     nb, l, arith::CmpIPredicate::eq, dir, zero);
+                 linalg::YieldOp::create(
+                     nb, l, ValueRange{arith::SelectOp::create(
+                                nb, l, first, a[0], a[1])});
+               })
+        .getResult(0);
   };
   op.getInputGrad().replaceAllUsesWith(duTensor);
   op.getLogARealGrad().replaceAllUsesWith(grads[0]);

@@ -2,6 +2,8 @@
 
 #include "attn/Frontend/ModelBuilder.h"
 #include "attn/IR/AttnOps.h"
+#include "attn/IR/Gradients.h"
+#include "attn/IR/LayerParams.h"
 
 #include "mlir/IR/Builders.h"
 
@@ -12,19 +14,39 @@ using ::attn::LayerSpec;
 using ::attn::ModelSpec;
 
 namespace {
+
+/// The SSM's dynamics: A's real and imaginary parts and the step size.
+bool isSsmDynamics(ParamInit init) {
+  return init == ParamInit::S4DLogAReal || init == ParamInit::S4DAImag ||
+         init == ParamInit::S4DLogDt;
+}
 /// A parameter argument before the function exists.
 struct Param {
   std::string name;
   RankedTensorType type;
   std::string init;
+  /// AdamW's weight decay for it, where not the run's; its rate's factor.
+  std::optional<double> weightDecay;
+  double lrScale = 1.0;
 };
 
 /// Collects parameters in argument order, then hands them out in the same
 /// order while the body is built.
 class Params {
 public:
+  /// Vectors (biases, norms' gains and shifts, the SSM's skip and step
+  /// sizes) are not decayed, as usual for AdamW.
   void add(std::string name, RankedTensorType type, std::string init) {
-    params.push_back({std::move(name), type, std::move(init)});
+    Param p{std::move(name), type, std::move(init), std::nullopt, 1.0};
+    if (type.getRank() == 1)
+      p.weightDecay = 0.0;
+    params.push_back(std::move(p));
+  }
+  /// The SSM's dynamics: no decay, their own rate.
+  void addDynamics(std::string name, RankedTensorType type, std::string init,
+                   double lrScale) {
+    params.push_back(
+        {std::move(name), type, std::move(init), 0.0, lrScale});
   }
   ArrayRef<Param> all() const { return params; }
   SmallVector<Value> take(Block &entry, size_t count) {
@@ -148,10 +170,15 @@ func::FuncOp mlir::attn::buildModel(ModuleOp module, const ModelSpec &spec) {
   params.add("embed.ln.gamma", tensor({D}, elem), "ones");
   params.add("embed.ln.beta", tensor({D}, elem), "zeros");
   for (auto [i, layer] : llvm::enumerate(spec.layers))
-    for (const ParamSpec &p : schemaOf(layer.kind))
-      params.add("layers." + std::to_string(i) + "." + p.name,
-                 tensor(concreteShape(p, dimsOf(spec, layer)), elem),
-                 stringifyParamInit(p.init, p.scale));
+    for (const ParamSpec &p : schemaOf(layer.kind)) {
+      std::string name = "layers." + std::to_string(i) + "." + p.name;
+      auto type = tensor(concreteShape(p, dimsOf(spec, layer)), elem);
+      std::string init = stringifyParamInit(p.init, p.scale);
+      if (isSsmDynamics(p.init))
+        params.addDynamics(name, type, init, spec.ssmLrScale);
+      else
+        params.add(name, type, init);
+    }
   params.add("classifier.w", tensor({D, spec.classes}, elem), normal);
   params.add("classifier.b", tensor({spec.classes}, elem), "zeros");
 
@@ -173,6 +200,12 @@ func::FuncOp mlir::attn::buildModel(ModuleOp module, const ModelSpec &spec) {
   for (auto [i, p] : llvm::enumerate(params.all())) {
     fn.setArgAttr(params.firstArg + i, kParamAttr, b.getStringAttr(p.name));
     fn.setArgAttr(params.firstArg + i, kInitAttr, b.getStringAttr(p.init));
+    if (p.weightDecay)
+      fn.setArgAttr(params.firstArg + i, kWeightDecayAttr,
+                    b.getF64FloatAttr(*p.weightDecay));
+    if (p.lrScale != 1.0)
+      fn.setArgAttr(params.firstArg + i, kLrScaleAttr,
+                    b.getF64FloatAttr(p.lrScale));
   }
   Block &entry = *fn.addEntryBlock();
   b.setInsertionPointToStart(&entry);

@@ -27,3 +27,16 @@ func.func @loss(%w: tensor<16x10xf32> {attn.param = "w"}, %b: tensor<10xf32> {at
   %l = attn.cross_entropy %logits, %labels : tensor<2x10xf32>, tensor<2xi32> -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// A parameter's own weight decay and learning-rate factor (argument
+// attributes the frontend writes, e.g. for an SSM's dynamics) override the
+// pass's options for its update alone.
+// CHECK-LABEL: func.func @per_parameter_train_step(
+// CHECK: attn.adamw %{{.*}} lr %{{.*}} step %{{.*}} norm %{{.*}} {max_norm = 2.000000e+00 : f64, weight_decay = 5.000000e-02 : f64} : tensor<16x10xf32>
+// CHECK: attn.adamw %{{.*}} lr %{{.*}} step %{{.*}} norm %{{.*}} {lr_scale = 1.000000e-01 : f64, max_norm = 2.000000e+00 : f64, weight_decay = 0.000000e+00 : f64} : tensor<10xf32>
+func.func @per_parameter(%w: tensor<16x10xf32> {attn.param = "w"}, %b: tensor<10xf32> {attn.param = "b", attn.weight_decay = 0.0 : f64, attn.lr_scale = 0.1 : f64},
+                %labels: tensor<2xi32>, %x: tensor<2x16xf32>) -> tensor<f32> {
+  %logits = attn.project %x, %w, %b : tensor<2x16xf32>, tensor<16x10xf32>, tensor<10xf32> -> tensor<2x10xf32>
+  %l = attn.cross_entropy %logits, %labels : tensor<2x10xf32>, tensor<2xi32> -> tensor<f32>
+  return %l : tensor<f32>
+}

@@ -7,7 +7,8 @@
 // gradients also against finite differences of its compiled forward; and
 // its compiled training steps (attn-generate-train-step) against
 // torch::optim::AdamW, with gradient clipping and the same schedule, on the
-// same gradients.
+// same gradients (one parameter in a group of its own weight decay and
+// rate).
 //
 // Functions whose first result is not a loss take its cotangent as their
 // last argument, so that every op is checked against y.backward(dy) with a
@@ -132,7 +133,7 @@ const char *kModelModule = R"mlir(
 func.func @model(%ids: tensor<2x50xi32>, %len: tensor<2xi32>, %labels: tensor<2xi32>, %seed: i64,
                  %emb: tensor<18x32xf32> {attn.param = "embed"}, %pos: tensor<64x32xf32> {attn.param = "pos"},
                  %g: tensor<32xf32> {attn.param = "ln.gamma"}, %b: tensor<32xf32> {attn.param = "ln.beta"},
-                 %w1: tensor<32x48xf32> {attn.param = "w1"}, %b1: tensor<48xf32> {attn.param = "b1"},
+                 %w1: tensor<32x48xf32> {attn.param = "w1"}, %b1: tensor<48xf32> {attn.param = "b1", attn.weight_decay = 0.0 : f64, attn.lr_scale = 0.5 : f64},
                  %w2: tensor<48x32xf32> {attn.param = "w2"}, %b2: tensor<32xf32> {attn.param = "b2"},
                  %wc: tensor<32x10xf32> {attn.param = "wc"}, %bc: tensor<10xf32> {attn.param = "bc"})
     -> (tensor<f32>, tensor<2x10xf32>) {
@@ -744,10 +745,25 @@ TEST_F(TrainSteps, MatchTorchAdamWOnTheSameGradients) {
   // above), so that only the optimizer is compared -- clipping, the
   // schedule, AdamW's moments and bias corrections -- not f32 against
   // float64 training, which drift apart.
-  torch::optim::AdamW adamw(params.leaves, torch::optim::AdamWOptions(kPeak)
-                                               .betas({0.9, 0.999})
-                                               .eps(1e-8)
-                                               .weight_decay(kWeightDecay));
+  // b1 (parameter 5) has its own weight decay (0) and rate (half).
+  constexpr size_t kOwn = 5;
+  constexpr double kOwnLrScale = 0.5;
+  std::vector<torch::Tensor> common;
+  for (size_t i = 0; i < numParams; ++i)
+    if (i != kOwn)
+      common.push_back(params.leaves[i]);
+  auto options = [](double decay) {
+    return std::make_unique<torch::optim::AdamWOptions>(
+        torch::optim::AdamWOptions(kPeak)
+            .betas({0.9, 0.999})
+            .eps(1e-8)
+            .weight_decay(decay));
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(common, options(kWeightDecay));
+  groups.emplace_back(std::vector<torch::Tensor>{params.leaves[kOwn]},
+                      options(0.0));
+  torch::optim::AdamW adamw(groups);
   std::vector<torch::Tensor> inputs{ids, lengthsTensor(), labels,
                                     torch::tensor({dropoutSeed})};
   for (int64_t t = 1; t <= 5; ++t) {
@@ -772,6 +788,8 @@ TEST_F(TrainSteps, MatchTorchAdamWOnTheSameGradients) {
     double norm = torch::nn::utils::clip_grad_norm_(params.leaves, kMaxNorm);
     static_cast<torch::optim::AdamWOptions &>(adamw.param_groups()[0].options())
         .lr(scheduledLr(t));
+    static_cast<torch::optim::AdamWOptions &>(adamw.param_groups()[1].options())
+        .lr(kOwnLrScale * scheduledLr(t));
     adamw.step();
 
     EXPECT_LT(relativeError(out[0], grads[0]), 1e-6) << "step " << t;

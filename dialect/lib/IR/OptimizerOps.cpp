@@ -41,6 +41,9 @@ LogicalResult AdamWOp::verify() {
   double eps = getEpsilon().convertToDouble();
   if (!(eps > 0 && std::isfinite(eps)))
     return emitOpError() << "epsilon must be positive, got " << eps;
+  double scale = getLrScale().convertToDouble();
+  if (!(scale >= 0 && std::isfinite(scale)))
+    return emitOpError() << "lr_scale must be non-negative, got " << scale;
   double decay = getWeightDecay().convertToDouble();
   if (!(decay >= 0 && std::isfinite(decay)))
     return emitOpError() << "weight decay must be non-negative, got " << decay;

@@ -824,6 +824,8 @@ SmallVector<Value> lowerAdamW(LinalgEmitter &e, AdamWOp op) {
                                     arith::MinimumFOp::create(b, l, c, one));
         }
         Value lr = a[4];
+        if (double scale = op.getLrScale().convertToDouble(); scale != 1.0)
+          lr = arith::MulFOp::create(b, l, lr, fcst(b, l, scale));
         Value t = arith::SIToFPOp::create(b, l, b.getF32Type(), a[5]);
         // 1 - beta^t as 1 - exp(t ln beta).
         auto correction = [&](double beta) -> Value {

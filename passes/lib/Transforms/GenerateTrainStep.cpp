@@ -140,11 +140,18 @@ struct GenerateTrainStepPass
 
     SmallVector<Value> newParams, newFirst, newSecond;
     for (auto [i, param] : llvm::enumerate(params)) {
+      // A parameter's own weight decay and rate scale, where it has them.
+      double decay = weightDecay, scale = 1.0;
+      unsigned argNo = param.getArgNumber();
+      if (auto a = fn.getArgAttrOfType<FloatAttr>(argNo, kWeightDecayAttr))
+        decay = a.getValueAsDouble();
+      if (auto a = fn.getArgAttrOfType<FloatAttr>(argNo, kLrScaleAttr))
+        scale = a.getValueAsDouble();
       auto update = AdamWOp::create(
           b, loc, param, grads[i], firstMoments[i], secondMoments[i], lr,
           newStep, norm, b.getF64FloatAttr(beta1), b.getF64FloatAttr(beta2),
-          b.getF64FloatAttr(epsilon), b.getF64FloatAttr(weightDecay),
-          b.getF64FloatAttr(maxGradNorm));
+          b.getF64FloatAttr(epsilon), b.getF64FloatAttr(decay),
+          b.getF64FloatAttr(maxGradNorm), b.getF64FloatAttr(scale));
       newParams.push_back(update.getNewParam());
       newFirst.push_back(update.getNewFirstMoment());
       newSecond.push_back(update.getNewSecondMoment());

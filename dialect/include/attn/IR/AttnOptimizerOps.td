@@ -58,7 +58,8 @@ def Attn_AdamWOp : Attn_Op<"adamw", [Pure,
   let description = [{
     As torch.optim.AdamW after clipping by global norm (PyTorch's
     clip_grad_norm_): with g = grad * c, c = min(1, max_norm / (norm +
-    1e-6)) (c = 1 when max_norm is 0), lr and step t (counted from 1):
+    1e-6)) (c = 1 when max_norm is 0), lr (the schedule's rate times
+    `lr_scale`) and step t (counted from 1):
       p' = p (1 - lr weight_decay)
       m' = beta1 m + (1 - beta1) g
       v' = beta2 v + (1 - beta2) g^2
@@ -73,7 +74,8 @@ def Attn_AdamWOp : Attn_Op<"adamw", [Pure,
                        DefaultValuedAttr<F64Attr, "0.999">:$beta2,
                        DefaultValuedAttr<F64Attr, "1e-8">:$epsilon,
                        DefaultValuedAttr<F64Attr, "0.01">:$weight_decay,
-                       DefaultValuedAttr<F64Attr, "0.0">:$max_norm);
+                       DefaultValuedAttr<F64Attr, "0.0">:$max_norm,
+                       DefaultValuedAttr<F64Attr, "1.0">:$lr_scale);
   let results = (outs Attn_FloatTensor:$new_param,
                       Attn_FloatTensor:$new_first_moment,
                       Attn_FloatTensor:$new_second_moment);

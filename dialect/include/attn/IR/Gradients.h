@@ -4,6 +4,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/StringRef.h"
 
 namespace mlir {
 class DialectRegistry;
@@ -21,9 +22,17 @@ inline Value buildZeros(OpBuilder &b, Location loc, RankedTensorType type) {
 /// at a value are combined.
 Value buildAdd(OpBuilder &b, Location loc, Value lhs, Value rhs);
 
+/// Argument attributes of a parameter (beside `attn.param`) that
+/// attn-generate-train-step reads: its own AdamW weight decay (an F64
+/// overriding the pass's `weight-decay`) and a factor on the scheduled
+/// learning rate (F64, default 1).
+constexpr llvm::StringLiteral kWeightDecayAttr = "attn.weight_decay";
+constexpr llvm::StringLiteral kLrScaleAttr = "attn.lr_scale";
+
 /// Attaches the Differentiable interface to the upstream ops that attn's
 /// pipelines produce before differentiation: linalg.add, linalg.transpose,
-/// tensor.expand_shape, tensor.collapse_shape and tensor.extract_slice.
+/// tensor.expand_shape, tensor.collapse_shape, tensor.extract_slice and
+/// elementwise linalg.generic.
 void registerVjpExternalModels(DialectRegistry &registry);
 
 } // namespace attn

@@ -53,12 +53,15 @@ struct ModelSpec {
   double dropout = 0.1;
   std::string pool = "cls"; ///< "cls" or "mean"
   std::string dtype = "f32";
+  /// The learning rate of the SSM layers' dynamics (A, log dt) relative to
+  /// the others' (S4 trains them at a tenth, without weight decay).
+  double ssmLrScale = 1.0;
   std::vector<LayerSpec> layers;
 };
 
 /// Parses a spec. Keys (defaults in ModelSpec/LayerSpec):
 ///   name, task, vocab, classes, batch, seq_len, width, heads, ffn, dropout,
-///   pool, dtype, layers: [ { kind: full|window|chunk|bigbird|linear|ssm|spade,
+///   pool, dtype, ssm_lr_scale, layers: [ { kind: full|window|chunk|bigbird|linear|ssm|spade,
 ///     radius, block, size, window, global, random, seed, feature_map,
 ///     features, feature_seed, causal, state, bidirectional, local } ]
 /// Errors name `filename` and the line (syntax) or the JSON path (meaning).

@@ -63,8 +63,10 @@ def GenerateTrainStep : Pass<"attn-generate-train-step", "ModuleOp"> {
     the updated state: every parameter (`attn.output = "param.<name>"`),
     its moments and the step counter, in that order. The update is AdamW
     (attn.adamw) after clipping by global norm, at the rate attn.lr_schedule
-    gives the new step. The step is functional: the runtime keeps two sets
-    of state buffers and swaps them after each call.
+    gives the new step; a parameter's `attn.weight_decay` and
+    `attn.lr_scale` argument attributes (F64) override `weight-decay` and
+    scale the rate for its update alone. The step is functional: the
+    runtime keeps two sets of state buffers and swaps them after each call.
   }];
   let options = [
     Option<"lr", "lr", "double", /*default=*/"1e-3", "Peak learning rate">,

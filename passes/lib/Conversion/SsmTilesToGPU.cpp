@@ -295,6 +295,28 @@ LogicalResult lowerSsmScan(SsmScanOp op) {
 /// A lane per (channel, mode) of the group, in passes of 32; each walks the
 /// chunks in order, their states loaded kSteps at a time ahead of the
 /// dependent multiply-adds.
+/// One (channel, mode) of a [channels, modes] group per lane, in passes of
+/// a warp: opens the passes' loop at the builder and gives this lane's
+/// element in the pass (0, 0 where the lane has none) and whether it has
+/// one.
+struct LaneElement {
+  Value channel, mode, active;
+};
+LaneElement laneElements(ScalarEmitter &e, Value channels, Value modes) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value elements = arith::MulIOp::create(b, loc, channels, modes);
+  Value lane = gpu::LaneIdOp::create(b, loc, IntegerAttr());
+  auto passes =
+      scf::ForOp::create(b, loc, e.idx(0), elements, e.idx(kWarpLanes));
+  b.setInsertionPointToStart(passes.getBody());
+  Value element = e.add(passes.getInductionVar(), lane);
+  Value active = e.cmp(arith::CmpIPredicate::ult, element, elements);
+  Value safe = e.select(active, element, e.idx(0));
+  return {arith::DivUIOp::create(b, loc, safe, modes),
+          arith::RemUIOp::create(b, loc, safe, modes), active};
+}
+
 LogicalResult lowerSsmCarry(SsmCarryOp op) {
   if (failed(checkF32OnWarp(op, "carry")))
     return failure();
@@ -303,17 +325,9 @@ LogicalResult lowerSsmCarry(SsmCarryOp op) {
   ScalarEmitter e{b, loc};
   using P = arith::CmpIPredicate;
   Value re = op.getStatesReal(), im = op.getStatesImag();
-  Value chunks = e.dim(re, 0), modes = e.dim(re, 2);
-  Value elements = arith::MulIOp::create(b, loc, e.dim(re, 1), modes);
-  Value lane = gpu::LaneIdOp::create(b, loc, IntegerAttr());
-  auto passes =
-      scf::ForOp::create(b, loc, e.idx(0), elements, e.idx(kWarpLanes));
-  b.setInsertionPointToStart(passes.getBody());
-  Value element = e.add(passes.getInductionVar(), lane);
-  Value active = e.cmp(P::ult, element, elements);
-  Value safe = e.select(active, element, e.idx(0));
-  Value c = arith::DivUIOp::create(b, loc, safe, modes);
-  Value n = arith::RemUIOp::create(b, loc, safe, modes);
+  Value chunks = e.dim(re, 0);
+  LaneElement el = laneElements(e, e.dim(re, 1), e.dim(re, 2));
+  Value c = el.channel, n = el.mode, active = el.active;
   Value mr = e.load(op.getMultiplierReal(), {c, n});
   Value mi = e.load(op.getMultiplierImag(), {c, n});
   Value miNeg = arith::NegFOp::create(b, loc, mi);
@@ -361,18 +375,9 @@ LogicalResult lowerSsmAdjoint(SsmAdjointOp op) {
   ScalarEmitter e{b, loc};
   using P = arith::CmpIPredicate;
   Value rows = e.dim(op.getInput(), 0);
-  Value modes = e.dim(op.getAbarReal(), 1);
-  Value elements =
-      arith::MulIOp::create(b, loc, e.dim(op.getAbarReal(), 0), modes);
-  Value lane = gpu::LaneIdOp::create(b, loc, IntegerAttr());
-  auto passes =
-      scf::ForOp::create(b, loc, e.idx(0), elements, e.idx(kWarpLanes));
-  b.setInsertionPointToStart(passes.getBody());
-  Value element = e.add(passes.getInductionVar(), lane);
-  Value active = e.cmp(P::ult, element, elements);
-  Value safe = e.select(active, element, e.idx(0));
-  Value c = arith::DivUIOp::create(b, loc, safe, modes);
-  Value n = arith::RemUIOp::create(b, loc, safe, modes);
+  LaneElement el =
+      laneElements(e, e.dim(op.getAbarReal(), 0), e.dim(op.getAbarReal(), 1));
+  Value c = el.channel, n = el.mode, active = el.active;
   Value ar = e.load(op.getAbarReal(), {c, n});
   Value ai = e.load(op.getAbarImag(), {c, n});
   SmallVector<Value> init(SsmAdjointOp::kCarried, e.cst(0));

@@ -446,8 +446,6 @@ void applyFeatureMap(VecEmitter &e, FeatureMap map, Value x, Value rows,
 /// from out itself when init == out), else from zero.
 void blockedProduct(VecEmitter &e, Value a, Value rows, Value n, Value m,
                     Value init, Value out) {
-  OpBuilder &b = e.b;
-  Location loc = e.loc;
   const int64_t cols = cast<MemRefType>(m.getType()).getDimSize(1);
   Blocking blk = blockingFor(e.width);
   e.loop(e.idx(0), rows, blk.rows, [&](Value i0) {

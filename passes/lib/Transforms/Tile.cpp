@@ -1678,8 +1678,9 @@ LogicalResult tileSsmGrad(SsmGradOp op, int64_t channelsPerScan,
   SsmParams p = SsmParams::of(op);
   SmallVector<Value> ins{p.logAReal, p.aImag, p.bReal, p.bImag, p.logDt};
   for (size_t d = 0; d < dirs.size(); ++d) {
-    std::optional<int64_t> dir =
-        dirs.size() == 2 ? std::optional<int64_t>(d) : std::nullopt;
+    std::optional<int64_t> dir;
+    if (dirs.size() == 2)
+      dir = d;
     ins.push_back(directionOf(e, p.cReal, dir));
     ins.push_back(directionOf(e, p.cImag, dir));
   }

@@ -245,7 +245,7 @@ llvm::Expected<ModelSpec> parseModelSpec(llvm::StringRef text,
             r.integer("batch", spec.batch, true, 1) &&
             r.integer("seq_len", spec.seqLen, true, 1) &&
             r.integer("width", spec.width, true, 1) &&
-            r.integer("heads", spec.heads, true, 1) &&
+            r.integer("heads", spec.heads, false, 1) &&
             r.integer("ffn", spec.ffn, true, 1) &&
             r.number("dropout", spec.dropout, 0.0, 1.0) &&
             r.string("pool", spec.pool, false, {"cls", "mean"}) &&
@@ -253,7 +253,7 @@ llvm::Expected<ModelSpec> parseModelSpec(llvm::StringRef text,
             r.number("ssm_lr_scale", spec.ssmLrScale, 0.0, 1e3);
   if (!ok)
     return error(r.detail.empty() ? r.hint : r.detail);
-  if (spec.width % spec.heads != 0) {
+  if (spec.heads && spec.width % spec.heads != 0) {
     rootPath.field("heads").report("invalid value");
     return error(llvm::formatv("{0} heads do not divide the width {1}",
                                spec.heads, spec.width)
@@ -270,6 +270,13 @@ llvm::Expected<ModelSpec> parseModelSpec(llvm::StringRef text,
     std::string detail;
     if (!parseLayer((*layers)[i], layersPath.index(i), layer, detail))
       return error(detail);
+    // Attention layers need heads; a stack of SSM layers does not.
+    if (layer.kind != LayerKind::Ssm && spec.heads == 0) {
+      rootPath.field("heads").report("invalid value");
+      return error(llvm::formatv("is required: layer {0} ({1}) attends",
+                                 i, stringifyLayerKind(layer.kind))
+                       .str());
+    }
     spec.layers.push_back(layer);
   }
   return spec;

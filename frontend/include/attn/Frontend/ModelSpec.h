@@ -49,7 +49,8 @@ struct ModelSpec {
   int64_t classes = 0;
   int64_t batch = 0;  ///< compiled batch size
   int64_t seqLen = 0; ///< compiled sequence length (batches are padded)
-  int64_t width = 0, heads = 0, ffn = 0;
+  int64_t width = 0, ffn = 0;
+  int64_t heads = 0; ///< required unless every layer is an SSM layer
   double dropout = 0.1;
   std::string pool = "cls"; ///< "cls" or "mean"
   std::string dtype = "f32";

@@ -43,6 +43,9 @@ test -s "$tmp/whole/curves.png" || { echo "FAIL: no curves.png"; exit 1; }
 "$train" evaluate "$tmp/whole/best.safetensors" --data "$tmp/data/basic_test.tsv" \
   > "$tmp/eval.log"
 grep -q "300 examples" "$tmp/eval.log"
+# ... showing its progress over the batches.
+grep -q "evaluating: batch [0-9]*/[0-9]*" "$tmp/eval.log" || {
+  echo "FAIL: evaluate shows no progress:"; cat "$tmp/eval.log"; exit 1; }
 
 # Bad input: a malformed line, a label outside the classes.
 cp -r "$tmp/data" "$tmp/bad"

@@ -379,9 +379,12 @@ struct EvalResult : ClassCounts {
 };
 
 /// Loss and accuracy of `forward` (no dropout) over `batches`, with the
-/// parameters that lead `state`.
+/// parameters that lead `state`; with `progress`, a line of batches done
+/// and time left (a whole split can take minutes on the CPU).
 EvalResult evaluate(const Model &m, std::vector<Buffer> &state,
-                    const std::vector<listops::Batch> &batches) {
+                    const std::vector<listops::Batch> &batches,
+                    bool progress = false) {
+  auto start = std::chrono::steady_clock::now();
   EvalResult r;
   r.predicted.assign(m.classes, 0);
   r.actual.assign(m.classes, 0);
@@ -407,7 +410,19 @@ EvalResult evaluate(const Model &m, std::vector<Buffer> &state,
     const float *logits = out[1].as<float>();
     hits += correct(logits, batch, m.classes, &r);
     r.examples += batch.examples;
+    if (progress) {
+      size_t done = &batch - batches.data() + 1;
+      double elapsed = std::chrono::duration<double>(
+                           std::chrono::steady_clock::now() - start)
+                           .count();
+      std::printf("\revaluating: batch %zu/%zu  %.0f s, %.0f s left   ", done,
+                  batches.size(), elapsed,
+                  elapsed / done * (batches.size() - done));
+      std::fflush(stdout);
+    }
   }
+  if (progress && !batches.empty())
+    std::printf("\n");
   r.loss = r.examples ? lossSum / r.examples : 0;
   r.accuracy = r.examples ? double(hits) / r.examples : 0;
   return r;
@@ -801,7 +816,8 @@ int evaluateCommand(const Options &o) {
     if (data.labels[i] < 0 || data.labels[i] >= m.classes)
       die(data.path + ":" + std::to_string(data.lines[i]) + ": label " +
           std::to_string(data.labels[i]) + " is outside the model's classes");
-  EvalResult r = evaluate(m, params, batchesOf(m, data, false, 0, 0));
+  EvalResult r =
+      evaluate(m, params, batchesOf(m, data, false, 0, 0), /*progress=*/true);
   std::printf("%s: %lld examples, loss %.4f, accuracy %.4f\n", o.data.c_str(),
               (long long)r.examples, r.loss, r.accuracy);
   std::printf("class  examples  predicted  correct\n");

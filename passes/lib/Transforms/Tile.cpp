@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/IR/Gradients.h"
 #include "attn/Transforms/Passes.h"
 #include "attn/Transforms/SsmScanLayout.h"
 
@@ -1200,21 +1201,14 @@ channelModeGeneric(Emitter &e, ValueRange ins, unsigned results,
   return generic.getResults();
 }
 
-/// A zero-filled f32 tensor.
-Value zeros(Emitter &e, ArrayRef<int64_t> shape) {
-  Value zero = arith::ConstantOp::create(e.b, e.loc, e.b.getF32FloatAttr(0));
-  Value empty = tensor::EmptyOp::create(e.b, e.loc, shape, e.b.getF32Type());
-  return linalg::FillOp::create(e.b, e.loc, zero, ValueRange{empty})
-      .getResult(0);
-}
-
 /// factor * sum_n x[h, n] of an [H, S] tensor, [H].
 Value sumModes(Emitter &e, Value x, double factor) {
   MLIRContext *ctx = e.b.getContext();
   auto type = cast<RankedTensorType>(x.getType());
   AffineMap id = AffineMap::getMultiDimIdentityMap(2, ctx);
   AffineMap perChannel = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
-  Value init = zeros(e, {type.getDimSize(0)});
+  Value init = buildZeros(
+      e.b, e.loc, RankedTensorType::get({type.getDimSize(0)}, e.b.getF32Type()));
   return linalg::GenericOp::create(
              e.b, e.loc, TypeRange{init.getType()}, ValueRange{x},
              ValueRange{init}, ArrayRef<AffineMap>{id, perChannel},
@@ -1652,7 +1646,7 @@ LogicalResult tileSsmGrad(SsmGradOp op, int64_t channelsPerScan,
         ins.push_back(e.toTensor(
             p, RankedTensorType::get({batch, channels, modes},
                                      b.getF32Type())));
-    Value init = zeros(e, coeffType.getShape());
+    Value init = buildZeros(b, loc, coeffType);
     AffineMap all = AffineMap::getMultiDimIdentityMap(3, ctx);
     AffineMap reduced = AffineMap::get(
         3, 0, {getAffineDimExpr(1, ctx), getAffineDimExpr(2, ctx)}, ctx);

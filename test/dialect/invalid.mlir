@@ -927,3 +927,11 @@ func.func @f96(%x: tensor<2x64x16xf32>, %a: tensor<16x8xf32>, %c: tensor<16x8xf3
   %g:8 = attn.ssm_grad %x, %x A(%a, %a) B(%a, %a) C(%c, %c) log_dt(%dt) bidirectional : tensor<2x64x16xf32>, tensor<16x8xf32>, tensor<16x8xf32>, tensor<16xf32>
   return
 }
+
+// -----
+
+func.func @adamw_lr_scale(%p: tensor<4xf32>, %lr: tensor<f32>, %step: tensor<i64>) {
+  // expected-error @below {{lr_scale must be non-negative, got -1}}
+  %r:3 = attn.adamw %p, %p, %p, %p lr %lr step %step norm %lr {lr_scale = -1.0 : f64} : tensor<4xf32>
+  return
+}

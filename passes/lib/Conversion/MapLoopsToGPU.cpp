@@ -639,10 +639,13 @@ SmallVector<linalg::LinalgOp> splitLongReduction(linalg::LinalgOp op) {
 /// memsets; nothing else may touch them.
 LogicalResult moveHostMemoryToDevice(func::FuncOp fn) {
   SmallVector<Operation *> hostOps;
-  // Kernel bodies are not host code: do not walk into launches.
+  // Kernel bodies are not host code: do not walk into launches. Nor into
+  // the bodies of linalg ops (the whole-buffer fills left on the host),
+  // which are erased with their op below.
   fn.getBody().walk<WalkOrder::PreOrder>([&](Operation *op) {
     hostOps.push_back(op);
-    return isa<gpu::LaunchOp>(op) ? WalkResult::skip() : WalkResult::advance();
+    return isa<gpu::LaunchOp, linalg::LinalgOp>(op) ? WalkResult::skip()
+                                                    : WalkResult::advance();
   });
   for (Operation *op : hostOps) {
     OpBuilder b(op);

@@ -153,6 +153,19 @@ func.func @copies(%x: memref<4x50x32xf32>, %y: memref<4x50x32xf32>, %cls: memref
   return
 }
 
+// A contiguous view that starts inside its buffer (the second half's rows,
+// an insert_slice) is copied by a grid too: gpu.memcpy's lowering drops
+// the view's offset.
+// CHECK-LABEL: func.func @copy_into_rows(
+// CHECK-NOT: gpu.memcpy
+// CHECK: gpu.launch
+// CHECK:   memref.store %{{.*}}, %{{.*}} : memref<4x4xf32, strided<[4, 1], offset: 16>>
+func.func @copy_into_rows(%a: memref<8x4xf32>, %b: memref<4x4xf32>) {
+  %rows = memref.subview %a[4, 0] [4, 4] [1, 1] : memref<8x4xf32> to memref<4x4xf32, strided<[4, 1], offset: 16>>
+  memref.copy %b, %rows : memref<4x4xf32> to memref<4x4xf32, strided<[4, 1], offset: 16>>
+  return
+}
+
 // A constant table a host linalg op reads (a host global) is addressed
 // inside the kernel, from the GPU module's copy, not passed as a host
 // pointer.

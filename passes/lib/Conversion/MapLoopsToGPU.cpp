@@ -161,9 +161,16 @@ bool isWholeBufferFill(Operation *op) {
 
 /// A copy that a device memcpy can do: both sides contiguous.
 bool isContiguousCopy(memref::CopyOp copy) {
+  // Both sides start at their buffer's first element too: gpu.memcpy's
+  // lowering (GPUToLLVM) passes the descriptor's aligned pointer without
+  // its offset, so a copy into or out of a view that starts inside its
+  // buffer (an insert_slice's rows) would touch the buffer's first rows.
   auto contiguous = [](Value v) {
     auto type = dyn_cast<MemRefType>(v.getType());
-    return type && memref::isStaticShapeAndContiguousRowMajor(type);
+    int64_t offset = 0;
+    SmallVector<int64_t> strides;
+    return type && memref::isStaticShapeAndContiguousRowMajor(type) &&
+           succeeded(type.getStridesAndOffset(strides, offset)) && offset == 0;
   };
   return contiguous(copy.getSource()) && contiguous(copy.getTarget());
 }

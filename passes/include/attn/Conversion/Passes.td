@@ -179,8 +179,10 @@ def MapLoopsToGPU : Pass<"attn-map-loops-to-gpu", "func::FuncOp"> {
     vary along them, and loads such an input's element once for all of
     them (a projection: 8 loads per 16 multiply-adds). Every thread may
     repeat reads outside the loop mapped to threads, not writes.
-    On the host, memref.alloc / dealloc / copy become gpu.alloc /
-    dealloc / memcpy and linalg.fill of a whole buffer a gpu.memset: the
+    On the host, memref.alloc / dealloc become gpu.alloc / dealloc, a
+    copy between contiguous buffers a gpu.memcpy (views starting inside
+    their buffer are copied by a grid: the memcpy's lowering drops their
+    offset) and linalg.fill of a whole buffer a gpu.memset: the
     function's buffers live in device memory. Host code that would touch
     device memory in any other way is an error.
   }];

@@ -84,9 +84,9 @@ func.func @state_read_elsewhere(%q: memref<16x64xbf16>, %o: memref<16x64xbf16>, 
 
 // -----
 
-// The gradient of softmax attention has no GPU form yet.
-func.func @sdpa_grad_on_gpu(%q: tensor<1x2x32x16xbf16>) -> tensor<1x2x32x16xbf16> {
-  // expected-error @+1 {{has no GPU form yet: the gradient of softmax attention runs on the CPU only for now}}
+// The gradient of softmax attention is f32 only (for now).
+func.func @sdpa_grad_bf16(%q: tensor<1x2x32x16xbf16>) -> tensor<1x2x32x16xbf16> {
+  // expected-error @+1 {{attn-tile's gradient of attention needs static shapes and f32 (for now)}}
   %g:3 = attn.sdpa_grad %q, %q, %q, %q, %q : tensor<1x2x32x16xbf16>, tensor<1x2x32x16xbf16>, tensor<1x2x32x16xbf16>, tensor<1x2x32x16xbf16>
   return %g#0 : tensor<1x2x32x16xbf16>
 }

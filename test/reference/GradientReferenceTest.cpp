@@ -609,21 +609,10 @@ std::string layerFunction(const LayerCase &c) {
          x + "\n}\n";
 }
 
-/// Softmax attention's gradient has no GPU form yet: the GPU twin leaves
-/// out the layers that use it.
-bool usesSoftmaxAttention(const LayerCase &c) {
-  return c.op == "bigbird" || c.op == "spade";
-}
-
 std::string layerModule() {
   std::string module;
-  for (const LayerCase &c : layerCases()) {
-#ifdef ATTN_TEST_GPU
-    if (usesSoftmaxAttention(c))
-      continue;
-#endif
+  for (const LayerCase &c : layerCases())
     module += layerFunction(c);
-  }
   return module;
 }
 
@@ -692,7 +681,6 @@ TEST_F(LayerGradients, SsmLayerMatchesFiniteDifferences) {
   checkAgainstFiniteDifferences("ssm");
 }
 
-#ifndef ATTN_TEST_GPU
 TEST_F(LayerGradients, BigBirdLayerMatchesFiniteDifferences) {
   checkAgainstFiniteDifferences("bigbird");
 }
@@ -700,7 +688,6 @@ TEST_F(LayerGradients, BigBirdLayerMatchesFiniteDifferences) {
 TEST_F(LayerGradients, SpadeLayerMatchesFiniteDifferences) {
   checkAgainstFiniteDifferences("spade");
 }
-#endif
 
 //===----------------------------------------------------------------------===//
 // Training steps: forward, backward and AdamW in one compiled call

@@ -79,7 +79,14 @@ LogicalResult mapForall(scf::ForallOp outer, int64_t lanesPerIteration) {
       inner = f;
     }
   }
-  // Without an inner loop the body is one iteration.
+  // An inner loop mapped to #gpu.thread takes a thread per iteration;
+  // otherwise each iteration is lanes-per-iteration threads (a warp for the
+  // per-warp tile ops). Without an inner loop the body is one iteration.
+  if (inner && inner.getMapping() &&
+      llvm::all_of(*inner.getMapping(), [](Attribute a) {
+        return isa<gpu::GPUThreadMappingAttr>(a);
+      }))
+    lanesPerIteration = 1;
   int64_t threads = lanesPerIteration;
   if (inner) {
     ArrayRef<int64_t> ub = inner.getStaticUpperBound();

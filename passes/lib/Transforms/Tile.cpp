@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -443,7 +444,7 @@ LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
 
 
 //===----------------------------------------------------------------------===//
-// attn.sdpa_grad (the CPU form)
+// attn.sdpa_grad
 //===----------------------------------------------------------------------===//
 
 /// The transpose of one list of a schedule: for each key tile, the query
@@ -463,23 +464,25 @@ transposeScheduleList(ArrayRef<int32_t> offsets, ArrayRef<int32_t> blocks,
   return {outOffsets, tiles};
 }
 
-/// Scalar loops for the gradient of softmax attention, in two nests over
-/// the schedule (FlashAttention-2's backward, a row at a time):
-///   forall (b, h, query tile) { for each row i:
+/// The gradient of softmax attention in two nests over the schedule
+/// (FlashAttention-2's backward, a row at a time):
+///   forall (b, h, query tile) { each row i, q_i and dO_i held as vectors:
 ///     its statistics over the kept keys -> lse_i; D_i = dO_i . out_i;
 ///     dQ_i = scale sum_j P_ij (dO_i . v_j - D_i) k_j }
-///   forall (b, h, key tile) { for each key j: over the query tiles whose
-///     schedule holds its tile (the schedule transposed), for each row i:
+///   forall (b, h, key tile) { each key j, k_j and v_j held as vectors: over
+///     the query tiles whose schedule holds its tile (the schedule
+///     transposed), each row i:
 ///     dV_j += P_ij dO_i;  dK_j += scale P_ij (dO_i . v_j - D_i) q_i }
 /// with P_ij = exp(scale q_i . k_j - lse_i) where the mask keeps (i, j):
 /// full tiles without the predicate, partial ones with it, keys below the
-/// key limit. Each nest's instances write disjoint rows. The GPU form (warps
-/// and tensor cores) is not built yet.
+/// key limit. Each row's (key's) results are written by its instance alone.
+///
+/// One algorithm for both targets: the rows (keys) of a tile are a loop on
+/// the CPU and a thread each on the GPU (the inner scf.forall mapped to
+/// #gpu.thread), where the vectors live in registers. Its tensor-core form
+/// (tiles of rows through mma) is still to come.
 LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
                            int64_t defaultBK, bool gpuForm) {
-  if (gpuForm)
-    return op.emitOpError("has no GPU form yet: the gradient of softmax "
-                          "attention runs on the CPU only for now");
   OpBuilder b(op);
   Emitter e{b, op.getLoc()};
   Location loc = op.getLoc();
@@ -498,24 +501,31 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
                 dv = vType.getDimSize(3);
   const int64_t bq = schedule ? schedule.getBlockQ() : defaultBQ;
   const int64_t bk = schedule ? schedule.getBlockK() : defaultBK;
+  if (gpuForm && (bq > 1024 || bk > 1024))
+    return op.emitOpError("the GPU's gradient of attention runs a thread per "
+                          "row of a tile: tiles of at most 1024 rows, got ")
+           << bq << " x " << bk;
   const int64_t queryTiles = llvm::divideCeil(n, bq),
                 keyTiles = llvm::divideCeil(n, bk);
   const double scale = op.getEffectiveScale();
   MaskPattern pattern =
       op.getMask() ? getMaskPattern(op.getMask()) : MaskPattern();
+  Type f32 = b.getF32Type();
+  auto qRow = VectorType::get({hd}, f32), vRow = VectorType::get({dv}, f32);
 
   Value q = e.toBuffer(op.getQuery()), k = e.toBuffer(op.getKey()),
         v = e.toBuffer(op.getValue()), out = e.toBuffer(op.getOutput()),
         dOut = e.toBuffer(op.getOutputGrad());
   auto alloc = [&](ArrayRef<int64_t> shape) -> Value {
-    Value buffer = memref::AllocOp::create(
-        b, loc, MemRefType::get(shape, b.getF32Type()),
-        b.getI64IntegerAttr(64));
-    e.fill(buffer, 0.0);
-    return buffer;
+    return memref::AllocOp::create(b, loc, MemRefType::get(shape, f32),
+                                   b.getI64IntegerAttr(64));
   };
+  // Every row of dQ, lse and D is written; dK and dV only below the key
+  // limit, so they start at zero.
   Value dq = alloc(qType.getShape()), dk = alloc(qType.getShape()),
         dvBuf = alloc(vType.getShape());
+  e.fill(dk, 0.0);
+  e.fill(dvBuf, 0.0);
   Value lse = alloc({batch, heads, n}), delta = alloc({batch, heads, n});
 
   // The schedule's lists, and their transposes for the key-major nest.
@@ -568,46 +578,49 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
              e.load(list.offsets, e.add(index, e.idx(1))),
              [&](Value t) { body(e.load(list.items, t)); });
   };
-  auto at = [&](Value buffer, Value bIdx, Value hIdx, Value row, Value col) {
-    return memref::LoadOp::create(b, loc, buffer,
-                                  ValueRange{bIdx, hIdx, row, col})
-        .getResult();
+  // Row `row` of buffer[b, h] as a vector.
+  auto loadRow = [&](Value buffer, Value bIdx, Value hIdx, Value row,
+                     VectorType type) -> Value {
+    return vector::LoadOp::create(b, loc, type, buffer,
+                                  ValueRange{bIdx, hIdx, row, e.idx(0)});
   };
-  // sum_c x[b, h, i, c] * y[b, h, j, c]
-  auto dot = [&](Value x, Value i, Value y, Value j, int64_t len, Value bIdx,
-                 Value hIdx) -> Value {
-    auto loop = scf::ForOp::create(
-        b, loc, e.idx(0), e.idx(len), e.idx(1), ValueRange{e.f32(0.0)},
-        [&](OpBuilder &nb, Location l, Value c, ValueRange acc) {
-          Value xv =
-              memref::LoadOp::create(nb, l, x, ValueRange{bIdx, hIdx, i, c});
-          Value yv =
-              memref::LoadOp::create(nb, l, y, ValueRange{bIdx, hIdx, j, c});
-          Value sum = arith::AddFOp::create(
-              nb, l, acc[0], arith::MulFOp::create(nb, l, xv, yv));
-          scf::YieldOp::create(nb, l, sum);
-        });
-    return loop.getResult(0);
+  auto storeRow = [&](Value vec, Value buffer, Value bIdx, Value hIdx,
+                      Value row) {
+    vector::StoreOp::create(b, loc, vec, buffer,
+                            ValueRange{bIdx, hIdx, row, e.idx(0)});
   };
-  // buffer[b, h, row, :] += factor * other[b, h, otherRow, :]
-  auto axpy = [&](Value buffer, Value row, Value factor, Value other,
-                  Value otherRow, int64_t len, Value bIdx, Value hIdx) {
-    forRange(e.idx(0), e.idx(len), [&](Value c) {
-      Value sum = arith::AddFOp::create(
-          b, loc, at(buffer, bIdx, hIdx, row, c),
-          arith::MulFOp::create(b, loc, factor,
-                                at(other, bIdx, hIdx, otherRow, c)));
-      memref::StoreOp::create(b, loc, sum, buffer,
-                              ValueRange{bIdx, hIdx, row, c});
-    });
+  auto dot = [&](Value x, Value y) -> Value {
+    return vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                       arith::MulFOp::create(b, loc, x, y),
+                                       arith::FastMathFlags::reassoc);
+  };
+  // A running value of one row: memory that LLVM promotes to registers.
+  auto scratch = [&](Type type) -> Value {
+    return memref::AllocaOp::create(b, loc, MemRefType::get({}, type));
+  };
+  auto get = [&](Value cell) -> Value {
+    return memref::LoadOp::create(b, loc, cell, ValueRange{});
+  };
+  auto set = [&](Value cell, Value value) {
+    memref::StoreOp::create(b, loc, value, cell, ValueRange{});
+  };
+  // acc += factor * row
+  auto accumulate = [&](Value cell, Value factor, Value row) {
+    auto type = cast<VectorType>(row.getType());
+    set(cell, vector::FMAOp::create(
+                  b, loc, vector::BroadcastOp::create(b, loc, type, factor),
+                  row, get(cell)));
+  };
+  auto zeros = [&](VectorType type) -> Value {
+    return arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(type, b.getF32FloatAttr(0.0)));
   };
   auto kept = [&](Value bIdx, Value i, Value j) -> Value {
     PredicateBuilder pb(b, loc, bIdx, e.idx(n), n);
     return pattern.buildPredicate(pb, i, j);
   };
-  auto score = [&](Value bIdx, Value hIdx, Value i, Value j) -> Value {
-    return arith::MulFOp::create(b, loc, dot(q, i, k, j, hd, bIdx, hIdx),
-                                 e.f32(scale));
+  auto score = [&](Value x, Value y) -> Value {
+    return arith::MulFOp::create(b, loc, dot(x, y), e.f32(scale));
   };
   // exp(s - lse_i) (0 for a row that keeps nothing: lse = +inf).
   auto weight = [&](Value s, Value rowLse) -> Value {
@@ -652,37 +665,60 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
     body(forall.getInductionVar(0), forall.getInductionVar(1),
          forall.getInductionVar(2));
   };
+  // The first `count` of a tile's `tile` rows: a loop on the CPU, with the
+  // running values (`makeScratch`) made once for all; a thread each on the
+  // GPU, with its own.
+  auto forEachRow = [&](int64_t tile, Value count,
+                        function_ref<void()> makeScratch,
+                        function_ref<void(Value)> body) {
+    if (!gpuForm) {
+      makeScratch();
+      forRange(e.idx(0), count, body);
+      return;
+    }
+    auto threads = scf::ForallOp::create(
+        b, loc, SmallVector<OpFoldResult>{b.getIndexAttr(tile)}, ValueRange{},
+        b.getArrayAttr({gpu::GPUThreadMappingAttr::get(
+            b.getContext(), gpu::MappingId::DimX)}));
+    OpBuilder::InsertionGuard guard(b);
+    atBodyEnd(b, threads);
+    Value r = threads.getInductionVar(0);
+    onlyIf(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, r, count),
+           [&] {
+             makeScratch();
+             body(r);
+           });
+  };
 
   // Nest 1: statistics, D and dQ, a query tile per instance.
   nest(queryTiles, [&](Value bIdx, Value hIdx, Value qTile) {
     Value limit = keyLimitFor(e, pattern, bIdx, e.idx(n));
     Value q0 = e.mul(qTile, bq);
     Value qn = e.min(e.idx(bq), e.sub(e.idx(n), q0));
-    Value stats =
-        memref::AllocaOp::create(b, loc, MemRefType::get({2}, b.getF32Type()));
-    Value c0 = e.idx(0), c1 = e.idx(1);
-    forRange(c0, qn, [&](Value r) {
+    Value rowMax, rowSum, dqAcc;
+    auto makeScratch = [&] {
+      rowMax = scratch(f32);
+      rowSum = scratch(f32);
+      dqAcc = scratch(qRow);
+    };
+    forEachRow(bq, qn, makeScratch, [&](Value r) {
       Value i = e.add(q0, r);
-      memref::StoreOp::create(
-          b, loc, e.f32(-std::numeric_limits<double>::infinity()), stats, c0);
-      memref::StoreOp::create(b, loc, e.f32(0.0), stats, c1);
+      Value qi = loadRow(q, bIdx, hIdx, i, qRow);
+      set(rowMax, e.f32(-std::numeric_limits<double>::infinity()));
+      set(rowSum, e.f32(0.0));
       forKeptKeys(bIdx, qTile, i, limit, [&](Value j) {
-        Value s = score(bIdx, hIdx, i, j);
-        Value m = memref::LoadOp::create(b, loc, stats, c0);
-        Value l = memref::LoadOp::create(b, loc, stats, c1);
+        Value s = score(qi, loadRow(k, bIdx, hIdx, j, qRow));
+        Value m = get(rowMax);
         Value mNew = arith::MaximumFOp::create(b, loc, m, s);
-        Value lNew = arith::AddFOp::create(
-            b, loc,
-            arith::MulFOp::create(
-                b, loc, l,
-                math::ExpOp::create(b, loc,
-                                    arith::SubFOp::create(b, loc, m, mNew))),
-            weight(s, mNew));
-        memref::StoreOp::create(b, loc, mNew, stats, c0);
-        memref::StoreOp::create(b, loc, lNew, stats, c1);
+        Value correction = math::ExpOp::create(
+            b, loc, arith::SubFOp::create(b, loc, m, mNew));
+        set(rowSum,
+            arith::AddFOp::create(
+                b, loc, arith::MulFOp::create(b, loc, get(rowSum), correction),
+                weight(s, mNew)));
+        set(rowMax, mNew);
       });
-      Value m = memref::LoadOp::create(b, loc, stats, c0);
-      Value l = memref::LoadOp::create(b, loc, stats, c1);
+      Value m = get(rowMax), l = get(rowSum);
       Value any = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, l,
                                         e.f32(0.0));
       Value rowLse = arith::SelectOp::create(
@@ -690,19 +726,23 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
           arith::AddFOp::create(b, loc, m, math::LogOp::create(b, loc, l)),
           e.f32(std::numeric_limits<double>::infinity()));
       memref::StoreOp::create(b, loc, rowLse, lse, ValueRange{bIdx, hIdx, i});
-      Value rowDelta = dot(dOut, i, out, i, dv, bIdx, hIdx);
+      Value dOi = loadRow(dOut, bIdx, hIdx, i, vRow);
+      Value rowDelta = dot(dOi, loadRow(out, bIdx, hIdx, i, vRow));
       memref::StoreOp::create(b, loc, rowDelta, delta,
                               ValueRange{bIdx, hIdx, i});
+      set(dqAcc, zeros(qRow));
       forKeptKeys(bIdx, qTile, i, limit, [&](Value j) {
-        Value p = weight(score(bIdx, hIdx, i, j), rowLse);
-        Value dp = dot(dOut, i, v, j, dv, bIdx, hIdx);
+        Value kj = loadRow(k, bIdx, hIdx, j, qRow);
+        Value p = weight(score(qi, kj), rowLse);
+        Value dp = dot(dOi, loadRow(v, bIdx, hIdx, j, vRow));
         Value ds = arith::MulFOp::create(
             b, loc,
             arith::MulFOp::create(b, loc, p,
                                   arith::SubFOp::create(b, loc, dp, rowDelta)),
             e.f32(scale));
-        axpy(dq, i, ds, k, j, hd, bIdx, hIdx);
+        accumulate(dqAcc, ds, kj);
       });
+      storeRow(get(dqAcc), dq, bIdx, hIdx, i);
     });
   });
 
@@ -712,8 +752,17 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
     Value k0 = e.mul(kTile, bk);
     Value kn = arith::MaxSIOp::create(
         b, loc, e.min(e.idx(bk), e.sub(limit, k0)), e.idx(0));
-    forRange(e.idx(0), kn, [&](Value c) {
+    Value dkAcc, dvAcc;
+    auto makeScratch = [&] {
+      dkAcc = scratch(qRow);
+      dvAcc = scratch(vRow);
+    };
+    forEachRow(bk, kn, makeScratch, [&](Value c) {
       Value j = e.add(k0, c);
+      Value kj = loadRow(k, bIdx, hIdx, j, qRow);
+      Value vj = loadRow(v, bIdx, hIdx, j, vRow);
+      set(dkAcc, zeros(qRow));
+      set(dvAcc, zeros(vRow));
       auto visitRows = [&](Value qt, bool partial) {
         Value i0 = e.mul(qt, bq);
         Value rows = e.min(e.idx(bq), e.sub(e.idx(n), i0));
@@ -724,15 +773,17 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
                                                   ValueRange{bIdx, hIdx, i});
             Value rowDelta = memref::LoadOp::create(
                 b, loc, delta, ValueRange{bIdx, hIdx, i});
-            Value p = weight(score(bIdx, hIdx, i, j), rowLse);
-            axpy(dvBuf, j, p, dOut, i, dv, bIdx, hIdx);
-            Value dp = dot(dOut, i, v, j, dv, bIdx, hIdx);
+            Value qi = loadRow(q, bIdx, hIdx, i, qRow);
+            Value dOi = loadRow(dOut, bIdx, hIdx, i, vRow);
+            Value p = weight(score(qi, kj), rowLse);
+            accumulate(dvAcc, p, dOi);
+            Value dp = dot(dOi, vj);
             Value ds = arith::MulFOp::create(
                 b, loc,
                 arith::MulFOp::create(
                     b, loc, p, arith::SubFOp::create(b, loc, dp, rowDelta)),
                 e.f32(scale));
-            axpy(dk, j, ds, q, i, hd, bIdx, hIdx);
+            accumulate(dkAcc, ds, qi);
           };
           if (!partial)
             return contribute();
@@ -744,13 +795,13 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
           onlyIf(keep, contribute);
         });
       };
-      if (!schedule) {
+      if (!schedule)
         forRange(e.idx(0), e.idx(queryTiles),
                  [&](Value qt) { visitRows(qt, false); });
-        return;
-      }
       for (const List &list : byKey)
         forList(list, kTile, [&](Value qt) { visitRows(qt, list.partial); });
+      storeRow(get(dkAcc), dk, bIdx, hIdx, j);
+      storeRow(get(dvAcc), dvBuf, bIdx, hIdx, j);
     });
   });
   if (failedPredicate)
@@ -1807,7 +1858,8 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
   }
 
   /// The GPU form's loops say what they become: the outer ones blocks (the
-  /// last dimension blockIdx.x), those directly inside them warps. Mapped
+  /// last dimension blockIdx.x), those directly inside them warps unless
+  /// they are mapped already (a thread per row: attn.sdpa_grad). Mapped
   /// loops are not folded when they have a single iteration: a kernel of
   /// one block stays a kernel.
   static void markGPUMapping(ModuleOp module) {
@@ -1822,7 +1874,7 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
       outer.setMappingAttr(ArrayAttr::get(ctx, blocks));
       for (Operation &op : outer.getBody()->without_terminator())
         if (auto inner = dyn_cast<scf::ForallOp>(op);
-            inner && inner.getRank() == 1)
+            inner && inner.getRank() == 1 && !inner.getMapping())
           inner.setMappingAttr(
               ArrayAttr::get(ctx, {gpu::GPUWarpMappingAttr::get(ctx, dim(0))}));
     });

@@ -166,8 +166,10 @@ def MapLoopsToGPU : Pass<"attn-map-loops-to-gpu", "func::FuncOp"> {
     three) index blocks, the last one blockIdx.x; an scf.forall directly in
     its body (one dimension) indexes threads, lanes-per-iteration of them
     per iteration (1: a thread per iteration; 32: a warp, the iteration
-    being thread.x / 32), at most 1024 threads; without an inner loop the
-    body is one iteration, run by lanes-per-iteration threads.
+    being thread.x / 32) -- one thread per iteration where that loop is
+    mapped to #gpu.thread<x> (attn-tile's gradient of attention) -- at most
+    1024 threads; without an inner loop the body is one iteration, run by
+    lanes-per-iteration threads.
     Constants and memref.get_global of constant tables are copied into the
     kernel. The host's other linalg ops (outside attn-tile's loops: the
     SSM's discretisation, encoder pieces) become grids of 256-thread blocks,

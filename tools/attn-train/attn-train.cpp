@@ -2,6 +2,7 @@
 //
 //   attn-train MODEL --data DIR --out RUN [options]
 //   attn-train evaluate CHECKPOINT --data FILE.tsv [--out RUN]
+//   attn-train curves RUN
 //
 // MODEL is a model spec (.json, imported with attn-import) or attn IR
 // (.mlir) whose public function `forward` returns (loss, logits). attn-train
@@ -53,6 +54,7 @@ namespace {
 const char *kUsage =
     "usage: attn-train MODEL.{json,mlir} --data DIR --out RUN [options]\n"
     "       attn-train evaluate CHECKPOINT --data FILE.tsv [--out RUN]\n"
+    "       attn-train curves RUN  (RUN/curves.png from RUN/metrics.jsonl)\n"
     "\n"
     "Training options:\n"
     "  --target cpu|gpu       where the compiled model runs (default cpu)\n"
@@ -831,6 +833,16 @@ int evaluateCommand(const Options &o) {
 } // namespace
 
 int main(int argc, char **argv) {
+  // Curves of a run trained where gnuplot is not (a GPU machine).
+  if (argc > 1 && std::string(argv[1]) == "curves") {
+    if (argc != 3)
+      die("curves needs a run's folder and nothing else\n" +
+          std::string(kUsage));
+    if (!fs::exists(std::string(argv[2]) + "/metrics.jsonl"))
+      die(std::string("no metrics.jsonl in ") + argv[2]);
+    drawCurves(argv[2]);
+    return 0;
+  }
   Options o = parseOptions(argc, argv);
   return o.evaluateCheckpoint.empty() ? trainCommand(o) : evaluateCommand(o);
 }

@@ -122,10 +122,29 @@ std::optional<Signature> Signature::parse(const std::string &text,
       spec.scalar = true;
     } else if (shape.size() >= 2 && shape.front() == '[' &&
                shape.back() == ']') {
-      std::istringstream dims(shape.substr(1, shape.size() - 2));
-      std::string d;
-      while (std::getline(dims, d, ','))
-        spec.shape.push_back(std::stoll(d));
+      // Dimensions are decimal, non-negative, and the tensor's size in bytes
+      // must fit: a buffer of that size is allocated and copied.
+      std::string inner = shape.substr(1, shape.size() - 2);
+      constexpr int64_t kMaxBytes = int64_t(1) << 48;
+      int64_t bytes = static_cast<int64_t>(dtypeSize(spec.dtype));
+      size_t at = 0;
+      while (!inner.empty() && at <= inner.size()) {
+        size_t comma = inner.find(',', at);
+        std::string d = inner.substr(
+            at, comma == std::string::npos ? std::string::npos : comma - at);
+        if (d.empty() || d.size() > 15 ||
+            d.find_first_not_of("0123456789") != std::string::npos)
+          return fail("malformed dimension '" + d + "' in shape '" + shape +
+                      "'");
+        int64_t dim = std::stoll(d);
+        if (dim != 0 && bytes > kMaxBytes / dim)
+          return fail("shape '" + shape + "' is larger than 2^48 bytes");
+        bytes *= dim;
+        spec.shape.push_back(dim);
+        if (comma == std::string::npos)
+          break;
+        at = comma + 1;
+      }
     } else {
       return fail("malformed shape '" + shape + "'");
     }
@@ -167,7 +186,10 @@ std::unique_ptr<Library> Library::open(const std::string &path,
   auto functions = reinterpret_cast<Getter>(dlsym(handle, "attn_functions"));
   if (!functions)
     return fail("missing symbol attn_functions (not made by attn-compile?)");
-  std::istringstream names(functions());
+  const char *list = functions();
+  if (!list)
+    return fail("attn_functions returned no list");
+  std::istringstream names(list);
   std::string name;
   while (std::getline(names, name)) {
     if (name.empty())
@@ -180,8 +202,11 @@ std::unique_ptr<Library> Library::open(const std::string &path,
       return fail("missing symbol attn_signature_" + name);
     if (!call)
       return fail("missing symbol attn_call_" + name);
+    const char *text = sigFn();
+    if (!text)
+      return fail("attn_signature_" + name + " returned no signature");
     std::string why;
-    std::optional<Signature> sig = Signature::parse(sigFn(), &why);
+    std::optional<Signature> sig = Signature::parse(text, &why);
     if (!sig)
       return fail("function " + name + ": " + why);
     lib->sigs.push_back(*sig);

@@ -161,7 +161,7 @@ func.func @f(%q: tensor<1x1x100x32xf32>) -> tensor<1x1x100x32xf32> {
 
 func.func @f(%q: tensor<1x1x100x32xf32>) -> tensor<1x1x100x32xf32> {
   %m = attn.mask.causal
-  // expected-error @below {{schedule needs positive block sizes and length}}
+  // expected-error @below {{schedule needs block sizes and a length in [1, 2147483647], got block_q = 0, block_k = 32, seq_len = 100}}
   %o = attn.sdpa %q, %q, %q mask %m {schedule = #attn.schedule<block_q = 0, block_k = 32, seq_len = 100, full_offsets = [0], full_blocks = [], partial_offsets = [0], partial_blocks = []>} : tensor<1x1x100x32xf32>, tensor<1x1x100x32xf32>, tensor<1x1x100x32xf32>, !attn.mask -> tensor<1x1x100x32xf32>
   return %o : tensor<1x1x100x32xf32>
 }

@@ -66,3 +66,54 @@ func.func @dynamic(%q: tensor<1x1x?x32xf32>) -> tensor<1x1x?x32xf32> {
   %o = attn.sdpa %q, %q, %q mask %m : tensor<1x1x?x32xf32>, tensor<1x1x?x32xf32>, tensor<1x1x?x32xf32>, !attn.mask -> tensor<1x1x?x32xf32>
   return %o : tensor<1x1x?x32xf32>
 }
+
+// -----
+
+// A schedule written in the input is derived again at its own block sizes:
+// the right one stays as it is (the pass's own block sizes do not matter).
+// CHECK-LABEL: func.func @given_schedule
+// CHECK: #attn.schedule<block_q = 32, block_k = 32, seq_len = 64, full_offsets = [0, 0, 1], full_blocks = [0], partial_offsets = [0, 1, 2], partial_blocks = [0, 1]>
+func.func @given_schedule(%q: tensor<1x1x64x32xf32>) -> tensor<1x1x64x32xf32> {
+  %m = attn.mask.causal
+  %o = attn.sdpa %q, %q, %q mask %m {schedule = #attn.schedule<block_q = 32, block_k = 32, seq_len = 64, full_offsets = [0, 0, 1], full_blocks = [0], partial_offsets = [0, 1, 2], partial_blocks = [0, 1]>} : tensor<1x1x64x32xf32>, tensor<1x1x64x32xf32>, tensor<1x1x64x32xf32>, !attn.mask -> tensor<1x1x64x32xf32>
+  return %o : tensor<1x1x64x32xf32>
+}
+
+// -----
+
+// A wrong one (the causal diagonal listed as full: attended without its
+// predicate) is an error naming the first tile that differs.
+func.func @wrong_schedule(%q: tensor<1x1x64x32xf32>) -> tensor<1x1x64x32xf32> {
+  %m = attn.mask.causal
+  // expected-error @below {{its schedule disagrees with its mask: tile (0, 0) is listed as full, the mask classifies it partial}}
+  %o = attn.sdpa %q, %q, %q mask %m {schedule = #attn.schedule<block_q = 32, block_k = 32, seq_len = 64, full_offsets = [0, 1, 3], full_blocks = [0, 0, 1], partial_offsets = [0, 0, 0], partial_blocks = []>} : tensor<1x1x64x32xf32>, tensor<1x1x64x32xf32>, tensor<1x1x64x32xf32>, !attn.mask -> tensor<1x1x64x32xf32>
+  return %o : tensor<1x1x64x32xf32>
+}
+
+// -----
+
+// The attn.mask.expr classifier on arith's undefined cases (INT64_MIN / -1,
+// division by zero) gives a value, not a trap: every key kept here.
+// CHECK-LABEL: func.func @expr_division_overflow
+// CHECK: full_offsets = [0, 1], full_blocks = [0], partial_offsets = [0, 0], partial_blocks = []
+func.func @expr_division_overflow(%q: tensor<1x1x64x32xf32>) -> tensor<1x1x64x32xf32> {
+  %m = attn.mask.expr {
+  ^bb0(%i: index, %j: index, %n: index):
+    %min = arith.constant -9223372036854775808 : i64
+    %m1 = arith.constant -1 : i64
+    %z = arith.constant 0 : i64
+    %a = arith.divsi %min, %m1 : i64
+    %b = arith.remsi %min, %m1 : i64
+    %c = arith.floordivsi %min, %m1 : i64
+    %d = arith.ceildivsi %min, %m1 : i64
+    %e = arith.divsi %min, %z : i64
+    %s1 = arith.addi %a, %b : i64
+    %s2 = arith.addi %c, %d : i64
+    %s3 = arith.addi %s1, %s2 : i64
+    %s4 = arith.addi %s3, %e : i64
+    %keep = arith.cmpi ne, %s4, %m1 : i64
+    attn.yield %keep : i1
+  }
+  %o = attn.sdpa %q, %q, %q mask %m : tensor<1x1x64x32xf32>, tensor<1x1x64x32xf32>, tensor<1x1x64x32xf32>, !attn.mask -> tensor<1x1x64x32xf32>
+  return %o : tensor<1x1x64x32xf32>
+}

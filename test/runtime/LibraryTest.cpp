@@ -145,4 +145,27 @@ TEST(SignatureParse, SaysWhichLineIsWrong) {
   EXPECT_EQ(sig->results[0].numel(), 1);
 }
 
+// Malformed or hostile shapes are errors naming the line, never exceptions
+// or wrapped sizes.
+TEST(SignatureParse, RejectsMalformedAndOversizedShapes) {
+  for (const char *shape :
+       {"[a]", "[2,,3]", "[2,]", "[-4,4]", "[99999999999999999999]",
+        "[4611686018427387904,4]", "[16777216,16777216,16]"}) {
+    std::string error;
+    auto sig = Signature::parse(std::string("attn-signature 1\nfunction f\n"
+                                            "arg input x f32 ") +
+                                    shape + "\n",
+                                &error);
+    EXPECT_FALSE(sig) << shape;
+    EXPECT_NE(error.find("signature line 3"), std::string::npos)
+        << shape << ": " << error;
+  }
+  std::string error;
+  auto sig = Signature::parse("attn-signature 1\nfunction f\n"
+                              "arg input x f32 [0,8]\n",
+                              &error);
+  ASSERT_TRUE(sig) << error;
+  EXPECT_EQ(sig->args[0].numel(), 0);
+}
+
 } // namespace

@@ -197,6 +197,14 @@ FailureOr<std::vector<Signature>> collectSignatures(mlir::ModuleOp module) {
   for (auto fn : module.getOps<mlir::func::FuncOp>()) {
     if (fn.isPrivate() || fn.isExternal())
       continue;
+    // The library's own entry points share the symbol space.
+    if (fn.getName().starts_with("attn_")) {
+      fn.emitError() << "public function '@" << fn.getName()
+                     << "' starts with 'attn_', which the library's entry "
+                        "points (attn_functions, attn_signature_<f>, "
+                        "attn_call_<f>) reserve; rename it or make it private";
+      return failure();
+    }
     Signature sig;
     sig.name = fn.getName().str();
     raw_string_ostream os(sig.text);
@@ -366,6 +374,13 @@ int main(int argc, char **argv) {
       return fail("preparing " + inputFile +
                   " (layers, dropout, differentiation) failed");
   }
+  // Tiles are rows of a thread block on the GPU and stack buffers on the
+  // CPU: a bounded size.
+  for (auto [name, value] : {std::make_pair("block-q", int(blockQ)),
+                             std::make_pair("block-k", int(blockK))})
+    if (value < 1 || value > 1024)
+      return fail(std::string("--") + name + " must be in [1, 1024], got " +
+                  std::to_string(value));
   FailureOr<std::vector<Signature>> sigs = collectSignatures(*module);
   if (failed(sigs))
     return 1;

@@ -109,5 +109,10 @@ LogicalResult FavorFeatureMapOp::verify() {
   if (getFeatures() <= 0)
     return emitOpError() << "number of features must be positive, got "
                          << getFeatures();
+  // The projection (features x head dim) is a constant in the module.
+  constexpr int64_t kMaxFeatures = 65536;
+  if (getFeatures() > kMaxFeatures)
+    return emitOpError() << "number of features must be at most "
+                         << kMaxFeatures << ", got " << getFeatures();
   return success();
 }

@@ -59,6 +59,10 @@ LogicalResult mlir::attn::detail::verifyElementType(Operation *op, Value value,
   return success();
 }
 
+/// Head dims and SSM state sizes at most this: lowerings hold a row of the
+/// head dim (a state's modes) in registers or vectors.
+constexpr int64_t kMaxStateOrHeadDim = 1024;
+
 /// Common checks of attention kernels: q, k, v as [B, H, N, D].
 static LogicalResult verifyAttentionOperands(Operation *op, Value q, Value k,
                                              Value v, Value out) {
@@ -88,6 +92,11 @@ static LogicalResult verifyAttentionOperands(Operation *op, Value q, Value k,
   if (!compatible(dim(q, 3), dim(k, 3)))
     return op->emitOpError() << "head dim mismatch: query has " << dim(q, 3)
                              << ", key has " << dim(k, 3);
+  for (auto [name, size] : {std::make_pair("query/key", dim(q, 3)),
+                            std::make_pair("value", dim(v, 3))})
+    if (!ShapedType::isDynamic(size) && size > kMaxStateOrHeadDim)
+      return op->emitOpError() << name << " head dim must be at most "
+                               << kMaxStateOrHeadDim << ", got " << size;
   return verifyShape(op, out, {dim(q, 0), dim(q, 1), dim(q, 2), dim(v, 3)},
                      "result");
 }
@@ -103,9 +112,11 @@ double SdpaOp::getEffectiveScale() {
                    cast<RankedTensorType>(getQuery().getType()).getDimSize(3)));
 }
 
-/// The checks attn.sdpa and its gradient share: shapes, scale, mask.
+/// The checks attn.sdpa and its gradient share: shapes, scale, mask and
+/// schedule.
 static LogicalResult verifySdpaLike(Operation *op, Value q, Value k, Value v,
-                                    Value out, Value mask, FloatAttr scaleAttr) {
+                                    Value out, Value mask, FloatAttr scaleAttr,
+                                    ScheduleAttr schedule) {
   if (failed(verifyAttentionOperands(op, q, k, v, out)))
     return failure();
   if (scaleAttr) {
@@ -117,6 +128,9 @@ static LogicalResult verifySdpaLike(Operation *op, Value q, Value k, Value v,
   if (!scaleAttr && ShapedType::isDynamic(dim(q, 3)))
     return op->emitOpError(
         "needs an explicit scale when the head dim is dynamic");
+  if (schedule && !mask)
+    return op->emitOpError("has a schedule but no mask: a schedule lists the "
+                           "tiles a mask keeps");
   if (!mask)
     return success();
   if (!getMaskPattern(mask))
@@ -125,8 +139,20 @@ static LogicalResult verifySdpaLike(Operation *op, Value q, Value k, Value v,
     return op->emitOpError()
            << "a mask needs self-attention, but the query length "
            << dim(q, 2) << " differs from the key length " << dim(k, 2);
-  // Key-padding lengths are per batch entry.
+  // Masks compute with positions and their parameters in int64 (see
+  // MaskOps.cpp): both below 2^31.
+  constexpr int64_t kMaxSequence = (int64_t(1) << 31) - 1;
+  if (!ShapedType::isDynamic(dim(q, 2)) && dim(q, 2) > kMaxSequence)
+    return op->emitOpError() << "a masked sequence must be at most "
+                             << kMaxSequence << " long, got " << dim(q, 2);
+  if (schedule && schedule.getSeqLen() != dim(q, 2))
+    return op->emitOpError()
+           << "its schedule is for sequences of " << schedule.getSeqLen()
+           << ", the query's length is " << dim(q, 2);
+  // Key-padding lengths are per batch entry. Each mask op once: a mask
+  // graph is a DAG whose paths may be exponentially many.
   SmallVector<Operation *> worklist{mask.getDefiningOp()};
+  llvm::SmallPtrSet<Operation *, 16> seen{mask.getDefiningOp()};
   while (!worklist.empty()) {
     Operation *def = worklist.pop_back_val();
     if (auto pad = dyn_cast<KeyPaddingMaskOp>(def);
@@ -136,14 +162,16 @@ static LogicalResult verifySdpaLike(Operation *op, Value q, Value k, Value v,
              << " entries but the batch is " << dim(q, 0);
     for (Value operand : def->getOperands())
       if (isa<MaskType>(operand.getType()))
-        worklist.push_back(operand.getDefiningOp());
+        if (Operation *producer = operand.getDefiningOp();
+            producer && seen.insert(producer).second)
+          worklist.push_back(producer);
   }
   return success();
 }
 
 LogicalResult SdpaOp::verify() {
   return verifySdpaLike(*this, getQuery(), getKey(), getValue(), getResult(),
-                        getMask(), getScaleAttr());
+                        getMask(), getScaleAttr(), getScheduleAttr());
 }
 
 double SdpaGradOp::getEffectiveScale() {
@@ -155,7 +183,7 @@ double SdpaGradOp::getEffectiveScale() {
 
 LogicalResult SdpaGradOp::verify() {
   return verifySdpaLike(*this, getQuery(), getKey(), getValue(), getOutput(),
-                        getMask(), getScaleAttr());
+                        getMask(), getScaleAttr(), getScheduleAttr());
 }
 
 //===----------------------------------------------------------------------===//
@@ -210,7 +238,18 @@ LogicalResult verifySsmLike(Operation *op, Value input, Value logAReal,
   if (lengths &&
       failed(verifyShape(op, lengths, {dim(input, 0)}, "lengths")))
     return failure();
-  return verifyShape(op, logDt, {channels}, "log_dt");
+  if (failed(verifyShape(op, logDt, {channels}, "log_dt")))
+    return failure();
+  // Lowerings divide by these and lay the state out per lane or vector.
+  for (auto [name, size] :
+       {std::make_pair("batch", dim(input, 0)),
+        std::make_pair("channels", channels), std::make_pair("state", state)})
+    if (size == 0)
+      return op->emitOpError() << "needs a non-empty " << name;
+  if (!ShapedType::isDynamic(state) && state > kMaxStateOrHeadDim)
+    return op->emitOpError() << "state size must be at most "
+                             << kMaxStateOrHeadDim << ", got " << state;
+  return success();
 }
 } // namespace
 

@@ -148,11 +148,20 @@ private:
   uint64_t execute(const Instr &in) {
     int64_t a = in.a >= 0 ? slots[in.a] : 0, b = in.b >= 0 ? slots[in.b] : 0;
     uint64_t ua = zext(a, in.srcWidth), ub = zext(b, in.srcWidth);
-    auto safeDiv = [](int64_t x, int64_t y) { return y == 0 ? 0 : x / y; };
-    auto safeRem = [](int64_t x, int64_t y) { return y == 0 ? 0 : x % y; };
-    auto floorDiv = [&](int64_t x, int64_t y) {
+    // Division by zero and INT64_MIN / -1 are undefined in arith (poison);
+    // here they give 0 and INT64_MIN (wrapping), never a trap.
+    auto neg = [](int64_t x) {
+      return static_cast<int64_t>(0 - static_cast<uint64_t>(x));
+    };
+    auto safeDiv = [&](int64_t x, int64_t y) -> int64_t {
+      return y == 0 ? 0 : y == -1 ? neg(x) : x / y;
+    };
+    auto safeRem = [](int64_t x, int64_t y) -> int64_t {
+      return y == 0 || y == -1 ? 0 : x % y;
+    };
+    auto floorDiv = [&](int64_t x, int64_t y) -> int64_t {
       int64_t d = safeDiv(x, y);
-      return (y != 0 && x % y != 0 && ((x < 0) != (y < 0))) ? d - 1 : d;
+      return (safeRem(x, y) != 0 && ((x < 0) != (y < 0))) ? d - 1 : d;
     };
     switch (in.opcode) {
     case Opcode::Const:
@@ -168,7 +177,7 @@ private:
     case Opcode::DivU:
       return ub == 0 ? 0 : ua / ub;
     case Opcode::CeilDivS:
-      return -floorDiv(-a, b);
+      return neg(floorDiv(neg(a), b));
     case Opcode::CeilDivU:
       return ub == 0 ? 0 : (ua + ub - 1) / ub;
     case Opcode::FloorDivS:
@@ -283,6 +292,14 @@ LogicalResult ExprMaskOp::verifyRegions() {
       return op.emitOpError("is not allowed in an attn.mask.expr region; only "
                             "integer arith ops can be evaluated to classify "
                             "tiles");
+    // The classifier evaluates in 64-bit slots.
+    for (Type type : llvm::concat<const Type>(op.getOperandTypes(),
+                                              op.getResultTypes()))
+      if (type.isInteger() && type.getIntOrFloatBitWidth() > 64)
+        return op.emitOpError("computes with ")
+               << type
+               << "; an attn.mask.expr region takes integers of at most 64 "
+                  "bits and index";
   }
   return success();
 }

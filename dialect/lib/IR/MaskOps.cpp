@@ -140,11 +140,30 @@ typename A::B withinRadius(A &a, typename A::I d, int64_t bound) {
 }
 } // namespace
 
+/// Mask parameters (radii, counts, sizes, blocks) are at most this, as are
+/// sequence lengths (attn.sdpa's verifier): the bounds and predicates
+/// multiply two of them and add a few, which then cannot overflow int64.
+constexpr int64_t kMaxMaskParameter = (int64_t(1) << 31) - 1;
+
+/// Each `(name, value)` at most kMaxMaskParameter.
+static LogicalResult
+verifyAtMostLimit(Operation *op,
+                  std::initializer_list<std::pair<StringRef, int64_t>> values) {
+  for (auto [name, value] : values)
+    if (value > kMaxMaskParameter)
+      return op->emitOpError()
+             << name << " must be at most " << kMaxMaskParameter
+             << " (2^31 - 1), got " << value;
+  return success();
+}
+
 static LogicalResult verifyBlock(Operation *op, std::optional<int64_t> block,
                                  StringRef what = "block size") {
   if (block && (*block <= 0 || !llvm::isPowerOf2_64(*block)))
     return op->emitOpError()
            << what << " must be a positive power of two, got " << *block;
+  if (block)
+    return verifyAtMostLimit(op, {{what, *block}});
   return success();
 }
 
@@ -248,6 +267,8 @@ Value WindowMaskOp::buildPredicate(PredicateBuilder &pb, Value q, Value k) {
 LogicalResult WindowMaskOp::verify() {
   if (getRadius() < 0)
     return emitOpError() << "radius must be non-negative, got " << getRadius();
+  if (failed(verifyAtMostLimit(*this, {{"radius", getRadius()}})))
+    return failure();
   return verifyBlock(*this, getBlock());
 }
 LogicalResult WindowMaskOp::inferReturnTypes(MLIRContext *ctx,
@@ -318,6 +339,9 @@ LogicalResult GlobalMaskOp::verify() {
   if (getFirst() < 0 || getLast() < 0)
     return emitOpError() << "global counts must be non-negative, got first "
                          << getFirst() << " and last " << getLast();
+  if (failed(verifyAtMostLimit(
+          *this, {{"first", getFirst()}, {"last", getLast()}})))
+    return failure();
   if (getFirst() + getLast() == 0)
     return emitOpError("needs at least one global token or block "
                        "(first or last must be positive)");
@@ -398,6 +422,11 @@ LogicalResult RandomBlocksMaskOp::verify() {
   if (getExcludeWindow() < -1)
     return emitOpError() << "exclude_window must be -1 (none) or a radius, got "
                          << getExcludeWindow();
+  if (failed(verifyAtMostLimit(*this,
+                               {{"count", getCount()},
+                                {"exclude_global", getExcludeGlobal()},
+                                {"exclude_window", getExcludeWindow()}})))
+    return failure();
   return verifyBlock(*this, getBlock());
 }
 LogicalResult
@@ -451,7 +480,7 @@ Value ChunkMaskOp::buildPredicate(PredicateBuilder &pb, Value q, Value k) {
 LogicalResult ChunkMaskOp::verify() {
   if (getSize() <= 0)
     return emitOpError() << "chunk size must be positive, got " << getSize();
-  return success();
+  return verifyAtMostLimit(*this, {{"chunk size", getSize()}});
 }
 LogicalResult ChunkMaskOp::inferReturnTypes(MLIRContext *ctx,
                                             std::optional<Location>, Adaptor,
@@ -479,7 +508,8 @@ LogicalResult DilatedWindowMaskOp::verify() {
     return emitOpError() << "radius must be non-negative, got " << getRadius();
   if (getDilation() <= 0)
     return emitOpError() << "dilation must be positive, got " << getDilation();
-  return success();
+  return verifyAtMostLimit(
+      *this, {{"radius", getRadius()}, {"dilation", getDilation()}});
 }
 LogicalResult
 DilatedWindowMaskOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location>,
@@ -502,7 +532,7 @@ Value StridedMaskOp::buildPredicate(PredicateBuilder &pb, Value q, Value k) {
 LogicalResult StridedMaskOp::verify() {
   if (getStride() <= 0)
     return emitOpError() << "stride must be positive, got " << getStride();
-  return success();
+  return verifyAtMostLimit(*this, {{"stride", getStride()}});
 }
 LogicalResult StridedMaskOp::inferReturnTypes(MLIRContext *ctx,
                                               std::optional<Location>, Adaptor,
@@ -577,7 +607,49 @@ static FailureOr<int64_t> commonBlock(std::optional<Location> loc,
   return block;
 }
 
+/// Combinators are evaluated as trees (classifyTile, evaluate and
+/// buildPredicate recurse into every operand), so a mask that shares
+/// sub-masks unfolds to as many ops as it has paths: at most this many.
+constexpr int64_t kMaxUnfoldedMask = 4096;
+
+/// The number of mask ops `op` unfolds to, counted once per DAG node
+/// (saturating past kMaxUnfoldedMask), without recursion.
+static int64_t unfoldedSize(Operation *op) {
+  llvm::DenseMap<Operation *, int64_t> size;
+  SmallVector<std::pair<Operation *, bool>> stack{{op, false}};
+  auto producers = [](Operation *o) {
+    SmallVector<Operation *> ops;
+    for (Value v : o->getOperands())
+      if (isa<MaskType>(v.getType()))
+        if (Operation *p = v.getDefiningOp())
+          ops.push_back(p);
+    return ops;
+  };
+  while (!stack.empty()) {
+    auto [cur, expanded] = stack.pop_back_val();
+    if (size.count(cur))
+      continue;
+    if (!expanded) {
+      stack.push_back({cur, true});
+      for (Operation *p : producers(cur))
+        if (!size.count(p))
+          stack.push_back({p, false});
+      continue;
+    }
+    int64_t total = 1;
+    for (Operation *p : producers(cur))
+      total = std::min(total + size.lookup(p), kMaxUnfoldedMask + 1);
+    size[cur] = total;
+  }
+  return size.lookup(op);
+}
+
 static LogicalResult verifyOperandsArePatterns(Operation *op) {
+  if (unfoldedSize(op) > kMaxUnfoldedMask)
+    return op->emitOpError()
+           << "unfolds to more than " << kMaxUnfoldedMask
+           << " mask ops: its operands share sub-masks along too many paths, "
+              "each of which is classified and built separately";
   for (auto [i, mask] : llvm::enumerate(op->getOperands()))
     if (!getMaskPattern(mask))
       return op->emitOpError()

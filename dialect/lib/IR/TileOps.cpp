@@ -3,6 +3,8 @@
 #include "VerifyUtils.h"
 #include "attn/IR/AttnOps.h"
 
+#include <limits>
+
 using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::detail;
@@ -262,8 +264,14 @@ LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                    DenseI32ArrayAttr fullBlocks,
                                    DenseI32ArrayAttr partialOffsets,
                                    DenseI32ArrayAttr partialBlocks) {
-  if (blockQ <= 0 || blockK <= 0 || seqLen <= 0)
-    return emitError() << "schedule needs positive block sizes and length";
+  // Tables are int32: lengths and blocks below 2^31.
+  constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
+  if (blockQ <= 0 || blockK <= 0 || seqLen <= 0 || blockQ > kMax ||
+      blockK > kMax || seqLen > kMax)
+    return emitError() << "schedule needs block sizes and a length in [1, "
+                       << kMax << "], got block_q = " << blockQ
+                       << ", block_k = " << blockK
+                       << ", seq_len = " << seqLen;
   int64_t rows = (seqLen + blockQ - 1) / blockQ;
   int64_t cols = (seqLen + blockK - 1) / blockK;
   for (auto [offsets, blocks, name] :
@@ -278,6 +286,24 @@ LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     if (llvm::any_of(b, [&](int32_t k) { return k < 0 || k >= cols; }))
       return emitError() << "schedule's " << name << "_blocks must lie in [0, "
                          << cols << ")";
+  }
+  // Each query tile lists a key tile at most once, in one class: key tiles
+  // strictly increasing in each list, and no tile both full and partial.
+  ArrayRef<int32_t> fo = fullOffsets.asArrayRef(), fb = fullBlocks.asArrayRef(),
+                    po = partialOffsets.asArrayRef(),
+                    pb = partialBlocks.asArrayRef();
+  for (int64_t i = 0; i < rows; ++i) {
+    ArrayRef<int32_t> full = fb.slice(fo[i], fo[i + 1] - fo[i]),
+                      partial = pb.slice(po[i], po[i + 1] - po[i]);
+    for (ArrayRef<int32_t> list : {full, partial})
+      for (size_t t = 1; t < list.size(); ++t)
+        if (list[t] <= list[t - 1])
+          return emitError() << "schedule's query tile " << i
+                             << " lists its key tiles out of order or twice";
+    for (int32_t k : full)
+      if (llvm::is_contained(partial, k))
+        return emitError() << "schedule's query tile " << i << " lists key tile "
+                           << k << " as both full and partial";
   }
   return success();
 }

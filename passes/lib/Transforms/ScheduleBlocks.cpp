@@ -3,7 +3,8 @@
 // Asks the mask -- through the MaskPattern interface only -- how every
 // (query tile, key tile) of a masked attn.sdpa is covered, and records the
 // full and partial tiles of each query tile as a #attn.schedule. Empty tiles
-// are dropped: kernels never see them.
+// are dropped: kernels never see them. A schedule already on the op (written
+// in the input) is derived again at its own block sizes and must agree.
 //
 //===----------------------------------------------------------------------===//
 
@@ -46,24 +47,61 @@ struct ScheduleBlocksPass
   }
 
   template <typename OpTy> LogicalResult schedule(OpTy op) {
-    if (!op.getMask() || op.getScheduleAttr())
+    if (!op.getMask())
       return success();
     int64_t n = cast<RankedTensorType>(op.getQuery().getType()).getDimSize(2);
     if (ShapedType::isDynamic(n))
       return op.emitOpError("needs a static sequence length to schedule its "
                             "mask's tiles");
-    MaskPattern pattern = getMaskPattern(op.getMask());
+    ScheduleAttr given = op.getScheduleAttr();
+    ScheduleAttr derived =
+        derive(op.getContext(), getMaskPattern(op.getMask()), n,
+               given ? given.getBlockQ() : int64_t(blockQ),
+               given ? given.getBlockK() : int64_t(blockK));
+    if (!given) {
+      op.setScheduleAttr(derived);
+      return success();
+    }
+    // A schedule written in the input is checked against the mask's own
+    // classification: a tile listed in the wrong class would be attended
+    // without its predicate, or dropped.
+    if (given == derived)
+      return success();
+    auto classOf = [&](ScheduleAttr s, int64_t i, int64_t j) -> StringRef {
+      for (auto [offsets, blocks, name] :
+           {std::make_tuple(s.getFullOffsets(), s.getFullBlocks(), "full"),
+            std::make_tuple(s.getPartialOffsets(), s.getPartialBlocks(),
+                            "partial")}) {
+        ArrayRef<int32_t> list = blocks.asArrayRef().slice(
+            offsets[i], offsets[i + 1] - offsets[i]);
+        if (llvm::is_contained(list, j))
+          return name;
+      }
+      return "empty";
+    };
+    for (int64_t i = 0; i < derived.getNumQueryTiles(); ++i)
+      for (int64_t j = 0; j < derived.getNumKeyTiles(); ++j)
+        if (classOf(given, i, j) != classOf(derived, i, j))
+          return op.emitOpError("its schedule disagrees with its mask: tile (")
+                 << i << ", " << j << ") is listed as " << classOf(given, i, j)
+                 << ", the mask classifies it " << classOf(derived, i, j);
+    return success();
+  }
+
+  /// The schedule of `pattern` over n positions in bq x bk tiles.
+  static ScheduleAttr derive(MLIRContext *context, MaskPattern pattern,
+                             int64_t n, int64_t bq, int64_t bk) {
     // No runtime data: runtime-dependent leaves answer within their key
     // limit, which kernels apply per batch entry.
     MaskContext ctx{n, 0, nullptr};
-    int64_t rows = llvm::divideCeil(n, blockQ);
-    int64_t cols = llvm::divideCeil(n, blockK);
+    int64_t rows = llvm::divideCeil(n, bq);
+    int64_t cols = llvm::divideCeil(n, bk);
     SmallVector<int32_t> fullOffsets{0}, fullBlocks, partialOffsets{0},
         partialBlocks;
     for (int64_t i = 0; i < rows; ++i) {
       for (int64_t j = 0; j < cols; ++j) {
-        TileRange tile{i * blockQ, std::min(n, (i + 1) * blockQ), j * blockK,
-                       std::min(n, (j + 1) * blockK)};
+        TileRange tile{i * bq, std::min(n, (i + 1) * bq), j * bk,
+                       std::min(n, (j + 1) * bk)};
         switch (pattern.classifyTile(ctx, tile)) {
         case TileKind::Empty:
           break;
@@ -78,13 +116,12 @@ struct ScheduleBlocksPass
       fullOffsets.push_back(fullBlocks.size());
       partialOffsets.push_back(partialBlocks.size());
     }
-    Builder b(op.getContext());
-    op.setScheduleAttr(ScheduleAttr::get(
-        op.getContext(), blockQ, blockK, n, b.getDenseI32ArrayAttr(fullOffsets),
-        b.getDenseI32ArrayAttr(fullBlocks),
-        b.getDenseI32ArrayAttr(partialOffsets),
-        b.getDenseI32ArrayAttr(partialBlocks)));
-    return success();
+    Builder b(context);
+    return ScheduleAttr::get(context, bq, bk, n,
+                             b.getDenseI32ArrayAttr(fullOffsets),
+                             b.getDenseI32ArrayAttr(fullBlocks),
+                             b.getDenseI32ArrayAttr(partialOffsets),
+                             b.getDenseI32ArrayAttr(partialBlocks));
   }
 };
 } // namespace

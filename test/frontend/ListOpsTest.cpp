@@ -208,15 +208,25 @@ TEST(ListOpsLoader, ReportsMalformedLines) {
        ":1: expected the header 'Source<TAB>Target', got 'Src\tTarget'"},
       {"Source\tTarget\n( [MAX 2 ] ) 9\n",
        ":2: missing tab between source and target"},
-      {"Source\tTarget\n[MAX 2 ]\t9\n[MIN 3 ]\t12\n",
+      {"Source\tTarget\n[MAX 2 9 ]\t9\n[MIN 3 ]\t12\n",
        ":3: label must be a digit 0-9, got '12'"},
-      {"Source\tTarget\n[MAX 2 ]\t9\t1\n",
+      {"Source\tTarget\n[MAX 2 9 ]\t9\t1\n",
        ":2: more than two tab-separated fields"},
-      {"Source\tTarget\n[MAX 2 ]\t9\n[MAX x ]\t1\n", ":3: unknown token 'x'"},
-      {"Source\tTarget\n[MAX 2 ]\t9\n\n[MAX 2 ]\t9\n", ":3: empty line"},
-      {"Source\tTarget\n\"[MAX 2 ]\t9\n", ":2: malformed quoting"},
+      {"Source\tTarget\n[MAX 2 9 ]\t9\n[MAX x ]\t1\n", ":3: unknown token 'x'"},
+      {"Source\tTarget\n[MAX 2 9 ]\t9\n\n[MAX 2 9 ]\t9\n", ":3: empty line"},
+      {"Source\tTarget\n\"[MAX 2 9 ]\t9\n", ":2: malformed quoting"},
       {"Source\tTarget\n( )\t9\n", ":2: empty source"},
       {"", ": empty file (expected the header 'Source<TAB>Target')"},
+      {"Source\tTarget\n[MAX 2 9 ]\t9\n[MIN 4 1 ]\t4\n",
+       ":3: label 4 but the expression's value is 1"},
+      {"Source\tTarget\n( ( [SM 4 5 )\t9\n",
+       ":2: malformed expression: 1 operator(s) not closed"},
+      {"Source\tTarget\n[MAX 2 ] ]\t2\n",
+       ":2: malformed expression: ']' closes no operator"},
+      {"Source\tTarget\n3 4\t3\n",
+       ":2: malformed expression: more than one expression"},
+      {"Source\tTarget\n[MED ]\t0\n",
+       ":2: malformed expression: an operator without arguments"},
   };
   int i = 0;
   for (const Bad &c : cases) {
@@ -229,6 +239,29 @@ TEST(ListOpsLoader, ReportsMalformedLines) {
   std::string err;
   EXPECT_FALSE(loadTsv("/nonexistent/basic_train.tsv", &err));
   EXPECT_EQ(err, "/nonexistent/basic_train.tsv: cannot open the file");
+  // A device never ends its line: refused before reading.
+  EXPECT_FALSE(loadTsv("/dev/zero", &err));
+  EXPECT_EQ(err, "/dev/zero: not a regular file");
+}
+
+// The loader's evaluator agrees with the generator on every label (MED's
+// truncated mean of the middle pair, SM's sum modulo 10, deep nesting).
+TEST(ListOpsLoader, EvaluatesWhatTheGeneratorLabels) {
+  GeneratorOptions options;
+  options.train = 300;
+  options.val = 0;
+  options.test = 0;
+  options.minLength = 10;
+  options.maxLength = 400;
+  Split split = generate(options);
+  for (const Example &e : split.train) {
+    std::string why;
+    std::optional<std::vector<int32_t>> ids = encode(e.source, true, &why);
+    ASSERT_TRUE(ids) << why;
+    std::optional<int32_t> value = evaluate(*ids, &why);
+    ASSERT_TRUE(value) << e.source << ": " << why;
+    EXPECT_EQ(*value, e.label) << e.source;
+  }
 }
 
 Dataset syntheticData(int64_t n) {
@@ -330,6 +363,26 @@ TEST(ListOpsBatches, FixedLengthAndTooLongExamples) {
   EXPECT_NE(err.find("synthetic.tsv:"), std::string::npos) << err;
   EXPECT_NE(err.find("more than the maximum length 50"), std::string::npos)
       << err;
+}
+
+// Sizes are bounded before anything is allocated or looped over by them.
+TEST(ListOpsBatches, RejectsHugeSizes) {
+  Dataset data = syntheticData(20);
+  std::string err;
+  BatchOptions o;
+  o.batchSize = int64_t(1) << 40;
+  EXPECT_FALSE(makeBatches(data, o, 0, &err));
+  EXPECT_EQ(err, "batch size must be in [1, 1048576], got 1099511627776");
+  o = BatchOptions();
+  o.roundTo = int64_t(1) << 40;
+  EXPECT_FALSE(makeBatches(data, o, 0, &err));
+  EXPECT_EQ(err, "round-to must be in [0, 16777216], got 1099511627776");
+  o = BatchOptions();
+  o.batchSize = 1 << 20;
+  o.maxLength = 1 << 24;
+  o.padToMax = true;
+  EXPECT_FALSE(makeBatches(data, o, 0, &err));
+  EXPECT_EQ(err, "a batch of 1048576 x 16777216 ids is larger than 2^31");
 }
 
 } // namespace

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -31,20 +32,43 @@ static void usage(FILE *f) {
                "bounds make small sets for quick runs.\n");
 }
 
+/// An integer in [min, max]: out-of-range text (overflow included) is an
+/// error, not a clamped value.
 static bool parseCount(const char *flag, const char *text, int64_t &out,
-                       int64_t min) {
+                       int64_t min, int64_t max) {
   char *end = nullptr;
+  errno = 0;
   long long v = std::strtoll(text, &end, 10);
-  if (!*text || *end || v < min) {
+  if (!*text || *end || errno == ERANGE || v < min || v > max) {
     std::fprintf(stderr,
-                 "listops-gen: error: %s expects an integer >= %lld, "
+                 "listops-gen: error: %s expects an integer in [%lld, %lld], "
                  "got '%s'\n",
-                 flag, (long long)min, text);
+                 flag, (long long)min, (long long)max, text);
     return false;
   }
   out = v;
   return true;
 }
+
+/// A seed: any 64-bit unsigned value, exactly.
+static bool parseSeed(const char *text, uint64_t &out) {
+  char *end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(text, &end, 10);
+  if (!*text || *end || errno == ERANGE || text[0] == '-') {
+    std::fprintf(stderr,
+                 "listops-gen: error: --seed expects an integer in [0, "
+                 "2^64 - 1], got '%s'\n",
+                 text);
+    return false;
+  }
+  out = v;
+  return true;
+}
+
+/// Examples per split and sequence lengths at most these: the whole split
+/// is held in memory before it is written.
+constexpr int64_t kMaxExamples = 100000000, kMaxLength = 1000000;
 
 int main(int argc, char **argv) {
   GeneratorOptions options;
@@ -68,17 +92,16 @@ int main(int argc, char **argv) {
     if (arg == "--out") {
       outDir = value;
     } else if (arg == "--seed") {
-      if (!parseCount("--seed", value, v, 0))
+      if (!parseSeed(value, options.seed))
         return 2;
-      options.seed = static_cast<uint64_t>(v);
     } else if (arg == "--train" || arg == "--val" || arg == "--test") {
-      if (!parseCount(arg.c_str(), value, v, 0))
+      if (!parseCount(arg.c_str(), value, v, 0, kMaxExamples))
         return 2;
       (arg == "--train" ? options.train
        : arg == "--val" ? options.val
                         : options.test) = v;
     } else if (arg == "--min-length" || arg == "--max-length") {
-      if (!parseCount(arg.c_str(), value, v, 0))
+      if (!parseCount(arg.c_str(), value, v, 0, kMaxLength))
         return 2;
       (arg == "--min-length" ? options.minLength : options.maxLength) = v;
     } else {
@@ -106,6 +129,18 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "listops-gen: error: cannot create %s: %s\n",
                  outDir.c_str(), ec.message().c_str());
     return 1;
+  }
+  // Writable before the (long) generation, not after it.
+  {
+    std::string probe = outDir + "/.listops-gen-probe";
+    std::FILE *f = std::fopen(probe.c_str(), "w");
+    if (!f) {
+      std::fprintf(stderr, "listops-gen: error: cannot write in %s: %s\n",
+                   outDir.c_str(), std::strerror(errno));
+      return 1;
+    }
+    std::fclose(f);
+    std::remove(probe.c_str());
   }
   auto start = std::chrono::steady_clock::now();
   Split split = generate(options, [&](int64_t done, int64_t total) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <sstream>
@@ -19,6 +20,25 @@ namespace attn::listops {
 namespace {
 constexpr std::array<const char *, 4> kOperators = {"[MIN", "[MAX", "[MED",
                                                     "[SM"};
+
+/// The value of operator `op` (0 MIN, 1 MAX, 2 MED, 3 SM) on `count`
+/// values (reordered).
+int apply(int op, int *values, int count) {
+  switch (op) {
+  case 0:
+    return *std::min_element(values, values + count);
+  case 1:
+    return *std::max_element(values, values + count);
+  case 2: {
+    std::sort(values, values + count);
+    // np.median, then int(): the mean of the middle pair, truncated.
+    return count % 2 ? values[count / 2]
+                     : (values[count / 2 - 1] + values[count / 2]) / 2;
+  }
+  default:
+    return std::accumulate(values, values + count, 0) % 10;
+  }
+}
 
 /// Generates one tree into `text`, LRA's way, but stops as soon as the tree
 /// is too long to be kept (the distribution of kept trees is unchanged).
@@ -69,23 +89,6 @@ private:
     if (length >= options.maxLength)
       tooLong = true;
     return apply(op, values, args);
-  }
-
-  static int apply(int op, int *values, int count) {
-    switch (op) {
-    case 0:
-      return *std::min_element(values, values + count);
-    case 1:
-      return *std::max_element(values, values + count);
-    case 2: {
-      std::sort(values, values + count);
-      // np.median, then int(): the mean of the middle pair, truncated.
-      return count % 2 ? values[count / 2]
-                       : (values[count / 2 - 1] + values[count / 2]) / 2;
-    }
-    default:
-      return std::accumulate(values, values + count, 0) % 10;
-    }
   }
 
   void emit(const char *token) {
@@ -206,6 +209,60 @@ std::optional<std::vector<int32_t>> encode(std::string_view source,
   return ids;
 }
 
+std::optional<int32_t> evaluate(const std::vector<int32_t> &ids,
+                                std::string *error) {
+  auto fail = [&](const std::string &what) -> std::optional<int32_t> {
+    if (error)
+      *error = what;
+    return std::nullopt;
+  };
+  // An explicit stack of open operators and their arguments' values: deep
+  // nesting costs memory, not the call stack.
+  struct Frame {
+    int op;
+    std::vector<int> values;
+  };
+  std::vector<Frame> open;
+  std::optional<int> result;
+  auto give = [&](int value) -> bool {
+    if (!open.empty()) {
+      open.back().values.push_back(value);
+      return true;
+    }
+    if (result)
+      return false; // a second top-level value
+    result = value;
+    return true;
+  };
+  for (int32_t id : ids) {
+    if (id == token::Cls || id == token::Pad)
+      continue;
+    if (id >= token::Min && id <= token::SumMod) {
+      open.push_back({id - token::Min, {}});
+    } else if (id >= token::Digit0 && id < token::Digit0 + 10) {
+      if (!give(id - token::Digit0))
+        return fail("more than one expression");
+    } else if (id == token::Close) {
+      if (open.empty())
+        return fail("']' closes no operator");
+      Frame frame = std::move(open.back());
+      open.pop_back();
+      if (frame.values.empty())
+        return fail("an operator without arguments");
+      if (!give(apply(frame.op, frame.values.data(),
+                      static_cast<int>(frame.values.size()))))
+        return fail("more than one expression");
+    } else {
+      return fail("unexpected token '" + std::string(tokenText(id)) + "'");
+    }
+  }
+  if (!open.empty())
+    return fail(std::to_string(open.size()) + " operator(s) not closed");
+  if (!result)
+    return fail("no expression");
+  return *result;
+}
+
 std::string decode(const std::vector<int32_t> &ids) {
   std::string out;
   for (int32_t id : ids) {
@@ -253,6 +310,10 @@ std::optional<Dataset> loadTsv(const std::string &path, std::string *error) {
   };
   if (!in)
     return fail(0, "cannot open the file");
+  // A device or pipe (/dev/zero) may never end a line.
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    return fail(0, "not a regular file");
   Dataset data;
   data.path = path;
   std::string line;
@@ -288,6 +349,14 @@ std::optional<Dataset> loadTsv(const std::string &path, std::string *error) {
       return fail(lineNo, why);
     if (ids->size() == 1)
       return fail(lineNo, "empty source");
+    // The label is the expression's value: a malformed expression or a
+    // wrong label would train on noise.
+    std::optional<int32_t> value = evaluate(*ids, &why);
+    if (!value)
+      return fail(lineNo, "malformed expression: " + why);
+    if (*value != target[0] - '0')
+      return fail(lineNo, "label " + target + " but the expression's value is " +
+                              std::to_string(*value));
     data.tokens.push_back(std::move(*ids));
     data.labels.push_back(target[0] - '0');
     data.lines.push_back(lineNo);
@@ -303,11 +372,25 @@ std::optional<std::vector<Batch>> makeBatches(const Dataset &data,
                                               std::string *error) {
   const int64_t n = static_cast<int64_t>(data.tokens.size());
   const int64_t rows = options.batchSize;
-  if (rows <= 0) {
+  // Bounds before anything is sized by them: a batch is rows x length ids.
+  constexpr int64_t kMaxRows = int64_t(1) << 20, kMaxLength = int64_t(1) << 24,
+                    kMaxIds = int64_t(1) << 31;
+  auto bad = [&](const std::string &what) {
     if (error)
-      *error = "batch size must be positive";
+      *error = what;
     return std::nullopt;
-  }
+  };
+  if (rows <= 0 || rows > kMaxRows)
+    return bad("batch size must be in [1, " + std::to_string(kMaxRows) +
+               "], got " + std::to_string(rows));
+  if (options.maxLength < 0 || options.maxLength > kMaxLength)
+    return bad("maximum length must be in [0, " + std::to_string(kMaxLength) +
+               "], got " + std::to_string(options.maxLength));
+  if (options.roundTo < 0 || options.roundTo > kMaxLength)
+    return bad("round-to must be in [0, " + std::to_string(kMaxLength) +
+               "], got " + std::to_string(options.roundTo));
+  if (options.padToMax && options.maxLength == 0)
+    return bad("padding to the maximum length needs a maximum length");
   for (int64_t i = 0; i < n; ++i) {
     int64_t len = static_cast<int64_t>(data.tokens[i].size());
     if (options.maxLength > 0 && len > options.maxLength) {
@@ -358,6 +441,9 @@ std::optional<std::vector<Batch>> makeBatches(const Dataset &data,
     if (options.maxLength > 0)
       length = options.padToMax ? options.maxLength
                                 : std::min(length, options.maxLength);
+    if (rows * length > kMaxIds)
+      return bad("a batch of " + std::to_string(rows) + " x " +
+                 std::to_string(length) + " ids is larger than 2^31");
     b.length = length;
     b.ids.assign(rows * length, token::Pad);
     b.lengths.assign(rows, 1);

@@ -77,6 +77,12 @@ std::string_view tokenText(int32_t id);
 std::optional<std::vector<int32_t>> encode(std::string_view source,
                                            bool withCls, std::string *error);
 
+/// The value of an encoded expression (CLS and padding skipped): what its
+/// label must be. A malformed expression (unbalanced brackets, an operator
+/// without arguments, two expressions) gives std::nullopt and `error`.
+std::optional<int32_t> evaluate(const std::vector<int32_t> &ids,
+                                std::string *error);
+
 /// The tokens of `ids` separated by spaces, without pad and CLS (so that
 /// decode(encode(s)) is s without its parentheses).
 std::string decode(const std::vector<int32_t> &ids);
@@ -92,9 +98,11 @@ struct Dataset {
   std::vector<int64_t> lines; ///< line of each example in the file
 };
 
-/// Reads an LRA-format TSV (ours or LRA's own). Every malformed line is an
-/// error naming the file, the line and what was wrong; nothing is dropped.
-/// Returns std::nullopt and sets `error` on failure.
+/// Reads an LRA-format TSV (ours or LRA's own) from a regular file. Every
+/// malformed line -- unknown tokens, unbalanced brackets, a label that is
+/// not the expression's value -- is an error naming the file, the line and
+/// what was wrong; nothing is dropped. Returns std::nullopt and sets
+/// `error` on failure.
 std::optional<Dataset> loadTsv(const std::string &path, std::string *error);
 
 struct BatchOptions {

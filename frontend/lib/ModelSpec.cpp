@@ -207,8 +207,55 @@ bool parseLayer(const json::Value &value, json::Path path, LayerSpec &layer,
 }
 } // namespace
 
+/// What llvm::json::parse accepts but a spec must not be: nesting deeper
+/// than kMaxDepth (the parser recurses: 40,000 levels overflowed the stack)
+/// and an object with a key twice (the parser keeps the last silently).
+/// Returns the problem and its line, or nothing. A scan of the raw text:
+/// strings skipped with their escapes; malformed JSON is left to the parser.
+static std::optional<std::string> structuralProblem(llvm::StringRef text) {
+  constexpr size_t kMaxDepth = 64;
+  struct Frame {
+    bool object;
+    llvm::StringSet<> keys;
+  };
+  std::vector<Frame> stack;
+  int64_t line = 1;
+  auto at = [&](const std::string &what) {
+    return "line " + std::to_string(line) + ": " + what;
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '\n') {
+      ++line;
+    } else if (c == '{' || c == '[') {
+      if (stack.size() == kMaxDepth)
+        return at("nested more than " + std::to_string(kMaxDepth) +
+                  " levels deep");
+      stack.push_back({c == '{', {}});
+    } else if (c == '}' || c == ']') {
+      if (!stack.empty())
+        stack.pop_back();
+    } else if (c == '"') {
+      size_t start = ++i;
+      while (i < text.size() && text[i] != '"')
+        i += text[i] == '\\' ? 2 : 1;
+      llvm::StringRef str = text.slice(start, std::min(i, text.size()));
+      size_t next = text.find_first_not_of(" \t\r\n", i + 1);
+      bool isKey = next != llvm::StringRef::npos && text[next] == ':' &&
+                   !stack.empty() && stack.back().object;
+      if (isKey && !stack.back().keys.insert(str).second)
+        return at("key \"" + str.str() + "\" appears twice in one object");
+    }
+  }
+  return std::nullopt;
+}
+
 llvm::Expected<ModelSpec> parseModelSpec(llvm::StringRef text,
                                          llvm::StringRef filename) {
+  if (std::optional<std::string> problem = structuralProblem(text))
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   llvm::formatv("{0}: {1}", filename,
+                                                 *problem));
   llvm::Expected<json::Value> parsed = json::parse(text);
   if (!parsed)
     return llvm::createStringError(

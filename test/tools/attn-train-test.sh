@@ -49,7 +49,7 @@ grep -q "evaluating: batch [0-9]*/[0-9]*" "$tmp/eval.log" || {
 
 # Bad input: a malformed line, a label outside the classes.
 cp -r "$tmp/data" "$tmp/bad"
-printf '( [MAX 2 3 ] )\t7\nnot a line\n' >> "$tmp/bad/basic_train.tsv"
+printf '( [MAX 2 3 ] )\t3\nnot a line\n' >> "$tmp/bad/basic_train.tsv"
 if "$train" "$model" --data "$tmp/bad" --steps 90 --eval-every 30 --lr 3e-3 \
     --warmup 10 --seed 5 --out "$tmp/whole" > "$tmp/bad.log" 2>&1; then
   echo "FAIL: a malformed TSV line was accepted"; exit 1

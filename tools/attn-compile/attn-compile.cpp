@@ -38,6 +38,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Support/Initializers.h"
 #include "attn/IR/AttnDialect.h"
 #include "attn/Pipelines/Pipelines.h"
 #include "attn/Transforms/Passes.h"
@@ -191,6 +192,11 @@ struct Signature {
   SmallVector<bool> argIsScalar;
 };
 
+/// The argument attributes of the library interface.
+constexpr StringRef kArgumentAttrs[] = {
+    "attn.param", "attn.state",        "attn.input",
+    "attn.init",  "attn.weight_decay", "attn.lr_scale"};
+
 /// The signatures of the module's public functions, before lowering.
 FailureOr<std::vector<Signature>> collectSignatures(mlir::ModuleOp module) {
   std::vector<Signature> out;
@@ -219,10 +225,30 @@ FailureOr<std::vector<Signature>> collectSignatures(mlir::ModuleOp module) {
                           "scalars)";
         return failure();
       }
+      // A misspelt key would turn a parameter into an unnamed input.
+      if (mlir::DictionaryAttr attrs = fn.getArgAttrDict(i))
+        for (mlir::NamedAttribute a : attrs)
+          if (a.getName().strref().starts_with("attn.") &&
+              !llvm::is_contained(kArgumentAttrs, a.getName().strref())) {
+            fn.emitError() << "argument #" << i << " has attribute '"
+                           << a.getName().strref()
+                           << "', which attn does not know (known: "
+                           << llvm::join(ArrayRef<StringRef>(kArgumentAttrs),
+                                         ", ")
+                           << ")";
+            return failure();
+          }
       auto param = fn.getArgAttrOfType<mlir::StringAttr>(i, "attn.param");
       auto state = fn.getArgAttrOfType<mlir::StringAttr>(i, "attn.state");
       auto input = fn.getArgAttrOfType<mlir::StringAttr>(i, "attn.input");
       auto init = fn.getArgAttrOfType<mlir::StringAttr>(i, "attn.init");
+      if (init && !attn::isKnownInitializer(init.strref())) {
+        fn.emitError() << "argument #" << i << " has attn.init '"
+                       << init.strref()
+                       << "', which attn-train does not know ("
+                       << attn::knownInitializers() << ")";
+        return failure();
+      }
       os << "arg "
          << (param   ? "param " + param.str()
              : state ? "state " + state.str()

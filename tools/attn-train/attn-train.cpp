@@ -23,6 +23,7 @@
 
 #include "attn/Data/ListOps.h"
 #include "attn/Runtime/Library.h"
+#include "attn/Support/Initializers.h"
 
 #include <algorithm>
 #include <chrono>
@@ -229,6 +230,9 @@ void initialise(Buffer &b, std::mt19937_64 &rng) {
   int64_t n = b.spec.numel();
   int64_t last = b.spec.shape.empty() ? 1 : b.spec.shape.back();
   const std::string &init = b.spec.init;
+  if (!isKnownInitializer(init))
+    die("parameter " + b.spec.name + " has an initialisation attn-train does "
+        "not know: '" + init + "' (known: " + knownInitializers() + ")");
   std::normal_distribution<double> normal(0.0, 1.0);
   if (init.rfind("normal:", 0) == 0) {
     double scale = std::strtod(init.c_str() + 7, nullptr);
@@ -250,11 +254,6 @@ void initialise(Buffer &b, std::mt19937_64 &rng) {
   } else if (init == "s4d_c") {
     for (int64_t i = 0; i < n; ++i)
       p[i] = float(std::sqrt(0.5) * normal(rng));
-  } else {
-    die("parameter " + b.spec.name +
-        " has an initialisation attn-train does "
-        "not know: '" +
-        init + "'");
   }
 }
 

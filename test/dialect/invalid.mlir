@@ -531,7 +531,7 @@ func.func @f60(%x: tensor<8x10x32xf32>, %g: tensor<32xf16>) {
 // -----
 
 func.func @f61(%x: tensor<8x10x32xf32>, %g: tensor<32xf32>) {
-  // expected-error @below {{epsilon must be positive, got 0}}
+  // expected-error @below {{epsilon must be positive and finite, got 0}}
   %y = attn.layer_norm %x, %g, %g epsilon 0.0 : tensor<8x10x32xf32>, tensor<32xf32>
   return
 }
@@ -827,7 +827,7 @@ func.func @layer_norm_grad_gamma(%x: tensor<2x8x16xf32>, %g: tensor<8xf32>) {
 // -----
 
 func.func @layer_norm_grad_epsilon(%x: tensor<2x8x16xf32>, %g: tensor<16xf32>) {
-  // expected-error @below {{epsilon must be positive, got 0}}
+  // expected-error @below {{epsilon must be positive and finite, got 0}}
   %n:3 = attn.layer_norm_grad %x, %g, %x epsilon 0.0 : tensor<2x8x16xf32>, tensor<16xf32>
   return
 }

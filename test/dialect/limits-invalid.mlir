@@ -149,3 +149,11 @@ func.func @ssm_state_too_large(%x: tensor<2x128x4xf32>, %a: tensor<4x4096xf32>, 
   %s = attn.ssm %x A(%a, %a) B(%a, %a) C(%a, %a) log_dt(%dt) : tensor<2x128x4xf32>, tensor<4x4096xf32>, tensor<4x4096xf32>, tensor<4xf32>
   return
 }
+
+// -----
+
+func.func @layer_norm_infinite_epsilon(%x: tensor<2x8x16xf32>, %g: tensor<16xf32>) {
+  // expected-error @below {{epsilon must be positive and finite, got INF}}
+  %n = attn.layer_norm %x, %g, %g epsilon 0x7FF0000000000000 : tensor<2x8x16xf32>, tensor<16xf32>
+  return
+}

@@ -32,10 +32,7 @@ LogicalResult LayerNormGradOp::verify() {
                                "gamma")) ||
       failed(verifyShape(*this, getGamma(), {type.getShape().back()}, "gamma")))
     return failure();
-  if (!(getEpsilon().convertToDouble() > 0))
-    return emitOpError() << "epsilon must be positive, got "
-                         << getEpsilon().convertToDouble();
-  return success();
+  return verifyEpsilon(*this, getEpsilon().convertToDouble());
 }
 
 LogicalResult PoolGradOp::verify() {

@@ -59,6 +59,14 @@ LogicalResult mlir::attn::detail::verifyElementType(Operation *op, Value value,
   return success();
 }
 
+LogicalResult mlir::attn::detail::verifyEpsilon(Operation *op,
+                                                double epsilon) {
+  if (!(epsilon > 0) || !std::isfinite(epsilon))
+    return op->emitOpError() << "epsilon must be positive and finite, got "
+                             << epsilon;
+  return success();
+}
+
 /// Head dims and SSM state sizes at most this: lowerings hold a row of the
 /// head dim (a state's modes) in registers or vectors.
 constexpr int64_t kMaxStateOrHeadDim = 1024;
@@ -308,9 +316,8 @@ LogicalResult LayerNormOp::verify() {
     return failure();
   if (failed(verifyShape(*this, getGamma(), {type.getShape().back()}, "gamma")))
     return failure();
-  if (!(getEpsilon().convertToDouble() > 0))
-    return emitOpError() << "epsilon must be positive, got "
-                         << getEpsilon().convertToDouble();
+  if (failed(verifyEpsilon(*this, getEpsilon().convertToDouble())))
+    return failure();
   return success();
 }
 

@@ -36,6 +36,10 @@ LogicalResult verifyShape(Operation *op, Value value,
 LogicalResult verifyElementType(Operation *op, Value value, Type elementType,
                                 StringRef role);
 
+/// A layer norm's epsilon: positive and finite (an infinite one normalises
+/// everything to the bias).
+LogicalResult verifyEpsilon(Operation *op, double epsilon);
+
 /// Pooling's optional lengths (attn.pool and attn.pool_grad): only for mean
 /// pooling, one per batch entry.
 LogicalResult verifyPoolLengths(Operation *op, Value lengths, bool mean,

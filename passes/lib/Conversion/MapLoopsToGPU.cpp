@@ -704,7 +704,7 @@ struct MapLoopsToGPUPass
     if (lanesPerIteration < 1 || lanesPerIteration > kMaxThreads) {
       fn.emitError("attn-map-loops-to-gpu: lanes-per-iteration must be in "
                    "[1, ")
-          << kMaxThreads << "], got " << lanesPerIteration;
+          << kMaxThreads << "], got " << static_cast<int64_t>(lanesPerIteration);
       return signalPassFailure();
     }
     for (scf::ForallOp loop : loops)

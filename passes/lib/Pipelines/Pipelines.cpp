@@ -171,18 +171,65 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
 }
 
+/// Registers a pipeline whose options are checked by `check` (an error
+/// message, or none) before it is built: a bad value fails the tool, where
+/// the pass that would read it might only print a message.
+template <typename Options>
+static void registerCheckedPipeline(
+    StringRef arg, StringRef description,
+    void (*build)(OpPassManager &, const Options &),
+    std::optional<std::string> (*check)(const Options &)) {
+  registerPassPipeline(
+      arg, description,
+      [=](OpPassManager &pm, StringRef text,
+          function_ref<LogicalResult(const Twine &)> errorHandler) {
+        Options options;
+        if (failed(options.parseFromString(text)))
+          return failure();
+        if (std::optional<std::string> problem = check(options))
+          return errorHandler("--" + arg + ": " + *problem);
+        build(pm, options);
+        return success();
+      },
+      [](function_ref<void(const ::mlir::detail::PassOptions &)> handler) {
+        handler(Options());
+      });
+}
+
+/// Tile sizes: positive, and at most a thread block's rows.
+static std::optional<std::string> checkTiles(int64_t blockQ, int64_t blockK) {
+  if (blockQ < 1 || blockQ > 1024 || blockK < 1 || blockK > 1024)
+    return "block-q and block-k must be in [1, 1024], got " +
+           std::to_string(blockQ) + " and " + std::to_string(blockK);
+  return std::nullopt;
+}
+
+static std::optional<std::string> checkCPU(const CPUPipelineOptions &o) {
+  return checkTiles(o.blockQ, o.blockK);
+}
+
+static std::optional<std::string> checkGPU(const GPUPipelineOptions &o) {
+  if (!llvm::is_contained({"bin", "isa", "fatbin", "offload"},
+                          StringRef(o.format)))
+    return "format must be bin, isa, fatbin or offload, got '" +
+           std::string(o.format) + "'";
+  if (o.warpRows != 16 && o.warpRows != 32)
+    return "warp-rows must be 16 or 32, got " + std::to_string(o.warpRows);
+  return checkTiles(o.blockQ, o.blockK);
+}
+
 void registerAttnPasses() {
   registerAttnTransformsPasses();
   registerAttnConversionPasses();
-  PassPipelineRegistration<CPUPipelineOptions>(
+  registerCheckedPipeline<CPUPipelineOptions>(
       "lower-to-cpu",
       "Lower attn (layers or primitives) to the LLVM dialect for the host",
-      buildLowerToCPUPipeline);
-  PassPipelineRegistration<GPUPipelineOptions>(
+      buildLowerToCPUPipeline, checkCPU);
+  registerCheckedPipeline<GPUPipelineOptions>(
       "lower-to-gpu",
       "Lower attn to host LLVM launching kernels in a gpu.binary (a cubin "
       "assembled by the CUDA toolkit's ptxas)",
-      buildLowerToGPUPipeline);
+      buildLowerToGPUPipeline, checkGPU);
 }
 
 } // namespace mlir::attn

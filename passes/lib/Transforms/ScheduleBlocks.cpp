@@ -29,7 +29,8 @@ struct ScheduleBlocksPass
     if (blockQ <= 0 || blockK <= 0) {
       getOperation().emitError() << "attn-schedule-blocks: block sizes must be "
                                     "positive, got block-q="
-                                 << blockQ << " block-k=" << blockK;
+                                 << static_cast<int64_t>(blockQ)
+                                 << " block-k=" << static_cast<int64_t>(blockK);
       return signalPassFailure();
     }
     // attn.sdpa and its gradient visit the same tiles.

@@ -79,6 +79,10 @@ CHECKS = [
      False, dict(block_q=128, warp_rows=32)),
     # One tile: a kernel of a single block.
     ("one_tile_bf16_n40_d64", 1, 1, 40, 64, "bf16", "none", 64, False),
+    # f16 on the same tensor-core path (nvvm.mma.sync takes its pairs as
+    # vector<2xf16>, bf16's as i32).
+    ("causal_f16_n200_d64", 1, 2, 200, 64, "f16", "causal", 64, False),
+    ("window_pad_f16_n300_d64", 2, 2, 300, 64, "f16", "window", 64, True),
 ]
 # Linear attention, elu + 1: (name, B, H, N, D, dtype, with padding lengths,
 # block-q of the output pass[, options: warp_rows of the output pass
@@ -489,7 +493,8 @@ def run(build, out, only=""):
     ctypes.CDLL(os.path.join(build, "runtime", "libattnrt.so"),
                 mode=ctypes.RTLD_GLOBAL)
     manifest = json.load(open(os.path.join(out, "manifest.json")))
-    dtypes = {"f32": torch.float32, "bf16": torch.bfloat16}
+    dtypes = {"f32": torch.float32, "bf16": torch.bfloat16,
+              "f16": torch.float16}
     print("device:", torch.cuda.get_device_name(), "torch", torch.__version__)
 
     def bind(lib, name, tensors):

@@ -189,8 +189,16 @@ struct WarpEmitter : ScalarEmitter {
         LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
     NVVM::MMATypes ptx =
         elem.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+    // Registers hold element pairs as i32, which nvvm.mma.sync takes for
+    // bf16; its f16 form takes them as vector<2xf16>.
+    SmallVector<Value, 4> aOps(a), bOps(bRegs);
+    if (elem.isF16()) {
+      auto pair = VectorType::get({2}, elem);
+      for (Value &r : llvm::concat<Value>(aOps, bOps))
+        r = LLVM::BitcastOp::create(b, loc, pair, r);
+    }
     Value d = NVVM::MmaOp::create(
-        b, loc, result, a, bRegs, c, ArrayRef<int64_t>{16, 8, 16}, std::nullopt,
+        b, loc, result, aOps, bOps, c, ArrayRef<int64_t>{16, 8, 16}, std::nullopt,
         std::nullopt, std::array<NVVM::MMATypes, 2>{ptx, ptx},
         std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
                                        NVVM::MMALayout::col});

@@ -136,6 +136,16 @@ func.func @ssm_grad(%x: tensor<2x64x24xf32>, %a: tensor<24x8xf32>, %c: tensor<2x
 
 // -----
 
+// f64 attention has no lowering: an error naming the element type, not an
+// internal arith.extf verifier error later (#23).
+func.func @attention_in_f64(%q: tensor<1x1x64x32xf64>) -> tensor<1x1x64x32xf64> {
+  // expected-error @below {{attn-tile lowers attention in f32, bf16 and f16, got 'f64'}}
+  %o = attn.sdpa %q, %q, %q : tensor<1x1x64x32xf64>, tensor<1x1x64x32xf64>, tensor<1x1x64x32xf64> -> tensor<1x1x64x32xf64>
+  return %o : tensor<1x1x64x32xf64>
+}
+
+// -----
+
 func.func @unscheduled(%q: tensor<1x1x64x32xf32>) -> tensor<1x1x64x32xf32> {
   %m = attn.mask.causal
   // expected-error @below {{has a mask but no schedule; run attn-schedule-blocks first}}

@@ -39,6 +39,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Support/Initializers.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "attn/IR/AttnDialect.h"
 #include "attn/Pipelines/Pipelines.h"
 #include "attn/Transforms/Passes.h"
@@ -467,11 +468,17 @@ int main(int argc, char **argv) {
     llvmModule->print(os, nullptr);
   }
 
+  // The linker first: nothing is written when it is missing.
+  ErrorOr<std::string> cxx = sys::findProgramByName(linker);
+  if (!cxx)
+    return fail("cannot find the linker driver '" + linker + "' on PATH");
   SmallString<128> objPath;
   int fd;
   if (std::error_code ec =
           sys::fs::createTemporaryFile("attn-compile", "o", fd, objPath))
     return fail("cannot create a temporary object file: " + ec.message());
+  // Removed on every way out below.
+  auto removeObject = llvm::make_scope_exit([&] { sys::fs::remove(objPath); });
   {
     raw_fd_ostream os(fd, /*shouldClose=*/true);
     legacy::PassManager codegen;
@@ -480,9 +487,6 @@ int main(int argc, char **argv) {
       return fail("the target cannot emit object files");
     codegen.run(*llvmModule);
   }
-  ErrorOr<std::string> cxx = sys::findProgramByName(linker);
-  if (!cxx)
-    return fail("cannot find the linker driver '" + linker + "' on PATH");
   SmallVector<StringRef> args{*cxx, "-shared", "-o", outputFile, objPath};
   std::string ompLib = "-L" + ompDir.getValue(),
               rpath = "-Wl,-rpath," + ompDir.getValue();
@@ -499,7 +503,6 @@ int main(int argc, char **argv) {
   }
   std::string linkError;
   int rc = sys::ExecuteAndWait(*cxx, args, std::nullopt, {}, 0, 0, &linkError);
-  sys::fs::remove(objPath);
   if (rc != 0)
     return fail("linking " + outputFile + " failed" +
                 (linkError.empty() ? "" : ": " + linkError));

@@ -283,6 +283,10 @@ LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
   // bf16 and f16) runs a row per lane there: scalar-rows-per-instance rows,
   // where they divide the tile.
   Type elem = qType.getElementType();
+  if (!elem.isF32() && !elem.isBF16() && !elem.isF16())
+    return op.emitOpError("attn-tile lowers attention in f32, bf16 and f16, "
+                          "got ")
+           << elem;
   if (rowsPerInstance > 0 && scalarRowsPerInstance > 0 && !elem.isBF16() &&
       !elem.isF16() && bq % std::min(scalarRowsPerInstance, bq) == 0)
     rowsPerInstance = scalarRowsPerInstance;

@@ -8,6 +8,7 @@ packages=(
   g++ cmake ninja-build ccache python3
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
   libgtest-dev libtorch-dev libopenblas0-pthread libomp-22-dev gnuplot-nox
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -302,18 +302,28 @@ bool unquote(std::string &field) {
 
 std::optional<Dataset> loadTsv(const std::string &path, std::string *error) {
   std::ifstream in(path, std::ios::binary);
+  auto fail = [&](const std::string &what) {
+    if (error)
+      *error = path + ": " + what;
+    return std::nullopt;
+  };
+  if (!in)
+    return fail("cannot open the file");
+  // A device or pipe (/dev/zero) may never end a line.
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    return fail("not a regular file");
+  return parseTsv(in, path, error);
+}
+
+std::optional<Dataset> parseTsv(std::istream &in, const std::string &path,
+                                std::string *error) {
   auto fail = [&](int64_t line, const std::string &what) {
     if (error)
       *error =
           path + (line > 0 ? ":" + std::to_string(line) : "") + ": " + what;
     return std::nullopt;
   };
-  if (!in)
-    return fail(0, "cannot open the file");
-  // A device or pipe (/dev/zero) may never end a line.
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    return fail(0, "not a regular file");
   Dataset data;
   data.path = path;
   std::string line;

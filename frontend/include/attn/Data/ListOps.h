@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -104,6 +105,10 @@ struct Dataset {
 /// what was wrong; nothing is dropped. Returns std::nullopt and sets
 /// `error` on failure.
 std::optional<Dataset> loadTsv(const std::string &path, std::string *error);
+
+/// loadTsv's reading, from a stream; `path` names it in errors.
+std::optional<Dataset> parseTsv(std::istream &in, const std::string &path,
+                                std::string *error);
 
 struct BatchOptions {
   int64_t batchSize = 32;

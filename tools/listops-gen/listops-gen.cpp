@@ -10,9 +10,9 @@
 
 #include "attn/Data/ListOps.h"
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>

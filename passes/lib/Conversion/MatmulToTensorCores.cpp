@@ -387,7 +387,9 @@ void lowerMatmul(linalg::MatmulOp op) {
   for (int64_t mt = 0; mt < kRowTiles; ++mt)
     for (int64_t nt = 0; nt < kColTiles; ++nt)
       for (int64_t r = 0; r < 4; ++r) {
-        auto [row, col] = cIndex(mt, nt, r);
+        // (Not a structured binding: lambdas capture those only in C++20.)
+        std::pair<Value, Value> index = cIndex(mt, nt, r);
+        Value row = index.first, col = index.second;
         Value sum = sums[(mt * kColTiles + nt) * 4 + r];
         e.ifThen(e.andi(e.ult(row, m), e.ult(col, n)), [&] {
           if (consumer)

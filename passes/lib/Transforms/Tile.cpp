@@ -1644,8 +1644,10 @@ LogicalResult tileSsmGrad(SsmGradOp op, int64_t channelsPerScan,
     scf::ForallOp loop = plan->forall(false);
     SsmInstances::Instance in = plan->instance(loop, false);
     for (auto [d, c] : llvm::enumerate(dirs)) {
+      // (Structured bindings are not captured before C++20.)
+      size_t dir = d;
       auto part = [&](unsigned i) {
-        return plan->stateView(sums[d][i], in, {in.bIdx});
+        return plan->stateView(sums[dir][i], in, {in.bIdx});
       };
       SsmAdjointOp::create(b, loc, plan->seqView(u, in), plan->seqView(g, in),
                            plan->coeffView(c.abarRe, in),

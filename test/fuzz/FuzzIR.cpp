@@ -1,0 +1,54 @@
+//===- FuzzIR.cpp - libFuzzer target: attn IR through --lower-to-cpu -----===//
+//
+// Parses arbitrary text as a module, verifies it, and lowers what verifies
+// through the CPU pipeline (attn-schedule-blocks, attn-tile, ... down to the
+// LLVM dialect). Diagnostics are expected and swallowed; a crash, a trap or
+// a sanitizer report is a finding. run-fuzzers.sh compiles the dialect and
+// the passes with this target's coverage instrumentation.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/IR/AttnDialect.h"
+#include "attn/Pipelines/Pipelines.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <cstdint>
+
+using namespace mlir;
+
+namespace {
+const DialectRegistry &registry() {
+  static DialectRegistry *r = [] {
+    auto *registry = new DialectRegistry();
+    registerAllDialects(*registry);
+    registerAllExtensions(*registry);
+    registry->insert<attn::AttnDialect>();
+    return registry;
+  }();
+  return *r;
+}
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  MLIRContext context(registry(), MLIRContext::Threading::DISABLED);
+  context.loadAllAvailableDialects();
+  ScopedDiagnosticHandler quiet(&context,
+                                [](Diagnostic &) { return success(); });
+  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(
+      llvm::StringRef(reinterpret_cast<const char *>(data), size),
+      ParserConfig(&context));
+  if (!module)
+    return 0;
+  PassManager pm(&context);
+  attn::CPUPipelineOptions options;
+  attn::buildLowerToCPUPipeline(pm, options);
+  (void)pm.run(*module);
+  return 0;
+}

@@ -95,15 +95,18 @@ for name in $targets; do
     cp "$src/test/fuzz/corpus/$name/"* "$corpus/"
   fi
   echo "fuzz: running $name ($runs executions at most, ${seconds} s at most)"
-  if ! (cd "$out/$name" && "$out/fuzz-$name" -runs="$runs" \
-          -max_total_time="$seconds" -max_len=16384 -print_final_stats=1 \
-          -dict="$src/test/fuzz/$name.dict" "$corpus" 2>&1 |
-          grep -E "^(#[0-9]+\s+DONE|==|SUMMARY|stat::number_of_executed_units|artifact_prefix|Test unit written)" ); then
-    :
-  fi
-  if ls "$out/$name"/crash-* "$out/$name"/leak-* "$out/$name"/timeout-* \
-       > /dev/null 2>&1; then
-    echo "fuzz: $name FAILED: $(ls "$out/$name"/crash-* "$out/$name"/leak-* "$out/$name"/timeout-* 2> /dev/null)"
+  # libFuzzer exits 0 when its runs or its time are done; anything else
+  # (a finding, or a target that cannot start) fails the test.
+  rc=0
+  (cd "$out/$name" && "$out/fuzz-$name" -runs="$runs" \
+      -max_total_time="$seconds" -max_len=16384 -print_final_stats=1 \
+      -dict="$src/test/fuzz/$name.dict" "$corpus" > "$out/$name.log" 2>&1) ||
+    rc=$?
+  grep -E "^(#[0-9]+\s+DONE|==|SUMMARY|stat::number_of_executed_units|artifact_prefix|Test unit written)" \
+    "$out/$name.log" || true
+  if [ "$rc" -ne 0 ]; then
+    echo "fuzz: $name FAILED (exit status $rc; log $out/$name.log): $(ls "$out/$name"/crash-* "$out/$name"/leak-* "$out/$name"/timeout-* 2> /dev/null)"
+    tail -20 "$out/$name.log"
     status=1
   fi
 done

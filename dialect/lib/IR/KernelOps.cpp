@@ -147,12 +147,9 @@ static LogicalResult verifySdpaLike(Operation *op, Value q, Value k, Value v,
     return op->emitOpError()
            << "a mask needs self-attention, but the query length "
            << dim(q, 2) << " differs from the key length " << dim(k, 2);
-  // Masks compute with positions and their parameters in int64 (see
-  // MaskOps.cpp): both below 2^31.
-  constexpr int64_t kMaxSequence = (int64_t(1) << 31) - 1;
-  if (!ShapedType::isDynamic(dim(q, 2)) && dim(q, 2) > kMaxSequence)
+  if (!ShapedType::isDynamic(dim(q, 2)) && dim(q, 2) > kMaxMaskExtent)
     return op->emitOpError() << "a masked sequence must be at most "
-                             << kMaxSequence << " long, got " << dim(q, 2);
+                             << kMaxMaskExtent << " long, got " << dim(q, 2);
   if (schedule && schedule.getSeqLen() != dim(q, 2))
     return op->emitOpError()
            << "its schedule is for sequences of " << schedule.getSeqLen()
@@ -168,11 +165,9 @@ static LogicalResult verifySdpaLike(Operation *op, Value q, Value k, Value v,
       return op->emitOpError()
              << "key-padding lengths have " << dim(pad.getLengths(), 0)
              << " entries but the batch is " << dim(q, 0);
-    for (Value operand : def->getOperands())
-      if (isa<MaskType>(operand.getType()))
-        if (Operation *producer = operand.getDefiningOp();
-            producer && seen.insert(producer).second)
-          worklist.push_back(producer);
+    for (Operation *producer : maskProducers(def))
+      if (seen.insert(producer).second)
+        worklist.push_back(producer);
   }
   return success();
 }

@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "VerifyUtils.h"
 #include "attn/IR/AttnOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -140,19 +141,14 @@ typename A::B withinRadius(A &a, typename A::I d, int64_t bound) {
 }
 } // namespace
 
-/// Mask parameters (radii, counts, sizes, blocks) are at most this, as are
-/// sequence lengths (attn.sdpa's verifier): the bounds and predicates
-/// multiply two of them and add a few, which then cannot overflow int64.
-constexpr int64_t kMaxMaskParameter = (int64_t(1) << 31) - 1;
-
-/// Each `(name, value)` at most kMaxMaskParameter.
+/// Each `(name, value)` at most kMaxMaskExtent (VerifyUtils.h).
 static LogicalResult
 verifyAtMostLimit(Operation *op,
                   std::initializer_list<std::pair<StringRef, int64_t>> values) {
   for (auto [name, value] : values)
-    if (value > kMaxMaskParameter)
+    if (value > mlir::attn::detail::kMaxMaskExtent)
       return op->emitOpError()
-             << name << " must be at most " << kMaxMaskParameter
+             << name << " must be at most " << mlir::attn::detail::kMaxMaskExtent
              << " (2^31 - 1), got " << value;
   return success();
 }
@@ -612,32 +608,33 @@ static FailureOr<int64_t> commonBlock(std::optional<Location> loc,
 /// sub-masks unfolds to as many ops as it has paths: at most this many.
 constexpr int64_t kMaxUnfoldedMask = 4096;
 
+SmallVector<Operation *> mlir::attn::detail::maskProducers(Operation *op) {
+  SmallVector<Operation *> ops;
+  for (Value v : op->getOperands())
+    if (isa<MaskType>(v.getType()))
+      if (Operation *producer = v.getDefiningOp())
+        ops.push_back(producer);
+  return ops;
+}
+
 /// The number of mask ops `op` unfolds to, counted once per DAG node
 /// (saturating past kMaxUnfoldedMask), without recursion.
 static int64_t unfoldedSize(Operation *op) {
   llvm::DenseMap<Operation *, int64_t> size;
   SmallVector<std::pair<Operation *, bool>> stack{{op, false}};
-  auto producers = [](Operation *o) {
-    SmallVector<Operation *> ops;
-    for (Value v : o->getOperands())
-      if (isa<MaskType>(v.getType()))
-        if (Operation *p = v.getDefiningOp())
-          ops.push_back(p);
-    return ops;
-  };
   while (!stack.empty()) {
     auto [cur, expanded] = stack.pop_back_val();
     if (size.count(cur))
       continue;
     if (!expanded) {
       stack.push_back({cur, true});
-      for (Operation *p : producers(cur))
+      for (Operation *p : mlir::attn::detail::maskProducers(cur))
         if (!size.count(p))
           stack.push_back({p, false});
       continue;
     }
     int64_t total = 1;
-    for (Operation *p : producers(cur))
+    for (Operation *p : mlir::attn::detail::maskProducers(cur))
       total = std::min(total + size.lookup(p), kMaxUnfoldedMask + 1);
     size[cur] = total;
   }

@@ -3,8 +3,6 @@
 #include "VerifyUtils.h"
 #include "attn/IR/AttnOps.h"
 
-#include <limits>
-
 using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::detail;
@@ -264,12 +262,10 @@ LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                    DenseI32ArrayAttr fullBlocks,
                                    DenseI32ArrayAttr partialOffsets,
                                    DenseI32ArrayAttr partialBlocks) {
-  // Tables are int32: lengths and blocks below 2^31.
-  constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
-  if (blockQ <= 0 || blockK <= 0 || seqLen <= 0 || blockQ > kMax ||
-      blockK > kMax || seqLen > kMax)
+  if (blockQ <= 0 || blockK <= 0 || seqLen <= 0 || blockQ > kMaxMaskExtent ||
+      blockK > kMaxMaskExtent || seqLen > kMaxMaskExtent)
     return emitError() << "schedule needs block sizes and a length in [1, "
-                       << kMax << "], got block_q = " << blockQ
+                       << kMaxMaskExtent << "], got block_q = " << blockQ
                        << ", block_k = " << blockK
                        << ", seq_len = " << seqLen;
   int64_t rows = (seqLen + blockQ - 1) / blockQ;

@@ -36,6 +36,14 @@ LogicalResult verifyShape(Operation *op, Value value,
 LogicalResult verifyElementType(Operation *op, Value value, Type elementType,
                                 StringRef role);
 
+/// Masked sequence lengths, mask parameters (radii, counts, sizes, blocks)
+/// and schedule fields are at most this: masks multiply two of them and add
+/// a few in int64, and schedules hold them in int32 tables.
+constexpr int64_t kMaxMaskExtent = (int64_t(1) << 31) - 1;
+
+/// The mask ops whose results `op` takes as masks.
+SmallVector<Operation *> maskProducers(Operation *op);
+
 /// A layer norm's epsilon: positive and finite (an infinite one normalises
 /// everything to the bias).
 LogicalResult verifyEpsilon(Operation *op, double epsilon);

@@ -38,10 +38,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "attn/Support/Initializers.h"
-#include "llvm/ADT/ScopeExit.h"
 #include "attn/IR/AttnDialect.h"
+#include "attn/IR/Gradients.h"
 #include "attn/Pipelines/Pipelines.h"
+#include "attn/Support/Initializers.h"
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -60,6 +60,7 @@
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
@@ -194,9 +195,12 @@ struct Signature {
 };
 
 /// The argument attributes of the library interface.
-constexpr StringRef kArgumentAttrs[] = {
-    "attn.param", "attn.state",        "attn.input",
-    "attn.init",  "attn.weight_decay", "attn.lr_scale"};
+constexpr StringRef kArgumentAttrs[] = {"attn.param",
+                                        "attn.state",
+                                        "attn.input",
+                                        "attn.init",
+                                        mlir::attn::kWeightDecayAttr,
+                                        mlir::attn::kLrScaleAttr};
 
 /// The signatures of the module's public functions, before lowering.
 FailureOr<std::vector<Signature>> collectSignatures(mlir::ModuleOp module) {
@@ -401,12 +405,11 @@ int main(int argc, char **argv) {
       return fail("preparing " + inputFile +
                   " (layers, dropout, differentiation) failed");
   }
-  // Tiles are rows of a thread block on the GPU and stack buffers on the
-  // CPU: a bounded size.
   for (auto [name, value] : {std::make_pair("block-q", int(blockQ)),
                              std::make_pair("block-k", int(blockK))})
-    if (value < 1 || value > 1024)
-      return fail(std::string("--") + name + " must be in [1, 1024], got " +
+    if (value < 1 || value > mlir::attn::kMaxBlockSize)
+      return fail(std::string("--") + name + " must be in [1, " +
+                  std::to_string(mlir::attn::kMaxBlockSize) + "], got " +
                   std::to_string(value));
   FailureOr<std::vector<Signature>> sigs = collectSignatures(*module);
   if (failed(sigs))

@@ -254,6 +254,12 @@ void initialise(Buffer &b, std::mt19937_64 &rng) {
   } else if (init == "s4d_c") {
     for (int64_t i = 0; i < n; ++i)
       p[i] = float(std::sqrt(0.5) * normal(rng));
+  } else {
+    // In attn/Support/Initializers.h's list but not filled here: the two
+    // must change together.
+    die("parameter " + b.spec.name + ": initialisation '" + init +
+        "' is listed in attn/Support/Initializers.h but not implemented by "
+        "attn-train");
   }
 }
 

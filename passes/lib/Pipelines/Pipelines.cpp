@@ -196,10 +196,11 @@ static void registerCheckedPipeline(
       });
 }
 
-/// Tile sizes: positive, and at most a thread block's rows.
 static std::optional<std::string> checkTiles(int64_t blockQ, int64_t blockK) {
-  if (blockQ < 1 || blockQ > 1024 || blockK < 1 || blockK > 1024)
-    return "block-q and block-k must be in [1, 1024], got " +
+  if (blockQ < 1 || blockQ > kMaxBlockSize || blockK < 1 ||
+      blockK > kMaxBlockSize)
+    return "block-q and block-k must be in [1, " +
+           std::to_string(kMaxBlockSize) + "], got " +
            std::to_string(blockQ) + " and " + std::to_string(blockK);
   return std::nullopt;
 }

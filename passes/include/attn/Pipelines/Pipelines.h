@@ -10,6 +10,11 @@ namespace mlir {
 class OpPassManager;
 namespace attn {
 
+/// Tile sizes (block-q, block-k) at most this: a tile's rows are a thread
+/// block's threads on the GPU and stack buffers on the CPU. attn-compile's
+/// options and the named pipelines' are checked against it.
+constexpr int64_t kMaxBlockSize = 1024;
+
 struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
   PassOptions::Option<int64_t> blockQ{*this, "block-q",
                                       llvm::cl::desc("Query rows per tile"),

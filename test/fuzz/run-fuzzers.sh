@@ -26,8 +26,13 @@ if ! command -v "$cxx" > /dev/null ||
   exit 77
 fi
 llvm="/usr/lib/llvm-22"
-flags=(-std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined
-       -fno-sanitize-recover=all -fno-sanitize=vptr)
+common=(-std=c++17 -g -O1 -fno-sanitize-recover=all -fno-sanitize=vptr)
+flags=("${common[@]}" -fsanitize=fuzzer,address,undefined)
+# The dialect and passes as the ir target sees them (LLVM's defines, the
+# TableGen output in BUILD).
+mlir=(-fno-rtti $("$llvm/bin/llvm-config" --cppflags)
+      -I"$src/dialect/include" -I"$build/dialect/include"
+      -I"$src/passes/include" -I"$build/passes/include")
 build() { # name, then compiler arguments
   local name="$1"
   shift
@@ -51,11 +56,8 @@ if wanted ir; then
   # source or any attn header is newer.
   objects="$out/ir-objects"
   mkdir -p "$objects"
-  irflags=(-std=c++17 -g -O1 -fno-rtti -fsanitize=fuzzer-no-link,address,undefined
-           -fno-sanitize-recover=all -fno-sanitize=vptr
-           $("$llvm/bin/llvm-config" --cppflags)
-           -I"$src/dialect/include" -I"$build/dialect/include"
-           -I"$src/passes/include" -I"$build/passes/include")
+  irflags=("${common[@]}" -fsanitize=fuzzer-no-link,address,undefined
+           "${mlir[@]}")
   newest_header=$(find "$src/dialect/include" "$src/passes/include" \
                     "$build/dialect/include" "$build/passes/include" \
                     -type f -printf '%T@\n' | sort -n | tail -1)
@@ -72,10 +74,7 @@ if wanted ir; then
       "$cxx" "${irflags[@]}" -c "$source" -o "$object"
     fi
   done
-  build ir -fno-rtti $("$llvm/bin/llvm-config" --cppflags) \
-    -I"$src/dialect/include" -I"$build/dialect/include" \
-    -I"$src/passes/include" -I"$build/passes/include" \
-    "$src/test/fuzz/FuzzIR.cpp" "${list[@]}" \
+  build ir "${mlir[@]}" "$src/test/fuzz/FuzzIR.cpp" "${list[@]}" \
     -L"$llvm/lib" -lMLIR -lLLVM -Wl,-rpath,"$llvm/lib"
 fi
 
@@ -86,12 +85,17 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-allow_user_poisoning=0}"
 status=0
 for name in $targets; do
   # New inputs go to a copy: the seeds in the repository stay as they are.
+  # Seeds the repository has elsewhere are taken from there: the example
+  # specs, the loader's LRA sample, every lit split and example module.
   corpus="$out/$name/corpus"
   rm -rf "$out/$name"
   mkdir -p "$corpus"
-  if [ "$name" = ir ]; then
-    python3 "$src/test/fuzz/seed-ir.py" "$src" "$corpus"
-  else
+  case "$name" in
+    ir) python3 "$src/test/fuzz/seed-ir.py" "$src" "$corpus" ;;
+    spec) cp "$src"/examples/*.json "$src"/examples/listops/*.json "$corpus/" ;;
+    listops) cp "$src/test/frontend/Inputs/listops_lra_sample.tsv" "$corpus/" ;;
+  esac
+  if [ -d "$src/test/fuzz/corpus/$name" ]; then
     cp "$src/test/fuzz/corpus/$name/"* "$corpus/"
   fi
   echo "fuzz: running $name ($runs executions at most, ${seconds} s at most)"

@@ -38,8 +38,18 @@ assert train[-1]["loss"] < train[0]["loss"] - 0.1, "the loss did not fall"
 assert val[-1]["accuracy"] > majority + 0.03, "no better than the majority class"
 PY
 
-# The curves, drawn by gnuplot (tools/setup.sh installs it).
+# The curves, drawn by gnuplot (tools/setup.sh installs it), and drawn
+# again by `curves` from the metrics alone.
 test -s "$tmp/whole/curves.png" || { echo "FAIL: no curves.png"; exit 1; }
+mkdir "$tmp/copied"
+cp "$tmp/whole/metrics.jsonl" "$tmp/copied/"
+"$train" curves "$tmp/copied" > "$tmp/curves.log"
+test -s "$tmp/copied/curves.png" || {
+  echo "FAIL: attn-train curves drew nothing:"; cat "$tmp/curves.log"; exit 1; }
+if "$train" curves "$tmp/data" > "$tmp/nocurves.log" 2>&1; then
+  echo "FAIL: curves of a folder without metrics"; exit 1
+fi
+grep -q "no metrics.jsonl in" "$tmp/nocurves.log"
 "$train" evaluate "$tmp/whole/best.safetensors" --data "$tmp/data/basic_test.tsv" \
   > "$tmp/eval.log"
 grep -q "300 examples" "$tmp/eval.log"

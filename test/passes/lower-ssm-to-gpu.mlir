@@ -6,11 +6,11 @@
 // one per chunk again for its outputs.
 // RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=8 ssm-chunk=0" --canonicalize | FileCheck %s --check-prefix=TILE
 // RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=8 ssm-chunk=0" --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 | FileCheck %s --check-prefix=MAP
-// RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=8 ssm-chunk=0" --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-tiles-to-gpu --canonicalize --cse | FileCheck %s --check-prefix=WARP
+// RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=8 ssm-chunk=0" --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-ssm-tiles-to-gpu --canonicalize --cse | FileCheck %s --check-prefix=WARP
 // RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=0 ssm-chunk=0" --canonicalize | FileCheck %s --check-prefix=GROUP
 // RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=8 ssm-chunk=32" --canonicalize | FileCheck %s --check-prefix=CHUNK
 // RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=8" --canonicalize | FileCheck %s --check-prefix=AUTO
-// RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=8 ssm-chunk=32" --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-tiles-to-gpu --canonicalize --cse | FileCheck %s --check-prefix=CWARP
+// RUN: attn-opt %s --attn-tile="rows-per-instance=16 ssm-channels=8 ssm-chunk=32" --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-ssm-tiles-to-gpu --canonicalize --cse | FileCheck %s --check-prefix=CWARP
 // RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s --check-prefix=PTX
 // RUN: %if ptxas %{ attn-opt %s --lower-to-gpu | FileCheck %s --check-prefix=CUBIN %}
 

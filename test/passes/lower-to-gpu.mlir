@@ -56,7 +56,8 @@
 // WARP: scf.for {{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
 // WARP: scf.if %{{.*}} -> (f32,
 // WARP-COUNT-32: math.fma
-// WARP: arith.maximumf
+// WARP: arith.maxnumf
+// WARP: arith.cmpf oeq
 // WARP: math.exp
 // WARP: math.exp
 // WARP-COUNT-33: math.fma

@@ -287,6 +287,12 @@ Value sharedBuffer(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
 /// them; returns the copies (not yet committed as a group).
 SmallVector<Value> stageTile(WarpEmitter &e, Value src, Value dst, int64_t rows,
                              int64_t width, Value thread, int64_t threads);
+/// The dynamic shared memory `launch` reserves so far (0 without).
+int64_t reservedSharedMemory(gpu::LaunchOp launch);
+/// Raises `launch`'s dynamic shared memory to `bytes` (never lowers it: the
+/// tile ops of each kind lay out theirs from byte 0 or after what the
+/// others reserved).
+void reserveSharedMemory(gpu::LaunchOp launch, int64_t bytes);
 /// Commits the copies issued so far by this thread as one group.
 Value commitCopies(OpBuilder &b, Location loc, ValueRange copies = {});
 
@@ -304,15 +310,6 @@ OpBuilder atDefinition(Value v, gpu::LaunchOp launch);
 /// Loaded once where the tile is defined.
 const RowFragments &queryFragments(Value q, Type elem, gpu::LaunchOp launch,
                                    DenseMap<Value, RowFragments> &cache);
-
-/// Lowers the linear-attention tile ops of `fn`'s kernels; raises
-/// `sharedBytes[launch]` to the dynamic shared memory each launch needs.
-LogicalResult lowerLinearTiles(func::FuncOp fn,
-                               DenseMap<Operation *, int64_t> &sharedBytes);
-
-/// Lowers the SSM's tile.ssm_scan ops of `fn`'s kernels, one scan instance
-/// per warp.
-LogicalResult lowerSsmTiles(func::FuncOp fn);
 
 } // namespace mlir::attn::gpu_tiles
 

@@ -32,11 +32,17 @@
 //===----------------------------------------------------------------------===//
 
 #include "GPUTiles.h"
+#include "attn/Conversion/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "llvm/ADT/TypeSwitch.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_CONVERTLINEARTILESTOGPU
+#include "attn/Conversion/Passes.h.inc"
+} // namespace mlir::attn
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -839,10 +845,10 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
   op.erase();
 }
 
-} // namespace
-
-LogicalResult mlir::attn::gpu_tiles::lowerLinearTiles(
-    func::FuncOp fn, DenseMap<Operation *, int64_t> &shared) {
+/// The linear-attention tile ops of `fn`'s kernels; `shared` holds each
+/// launch's dynamic shared memory, raised to what its ops need.
+LogicalResult lowerLinearTiles(func::FuncOp fn,
+                               DenseMap<Operation *, int64_t> &shared) {
   SmallVector<Operation *> ops;
   fn.walk([&](Operation *op) {
     if (isa<LinearStateOp, LinearPrefixOp, LinearOutputOp>(op))
@@ -928,3 +934,20 @@ LogicalResult mlir::attn::gpu_tiles::lowerLinearTiles(
     shared[launch] = end;
   return success();
 }
+
+struct ConvertLinearTilesToGPUPass
+    : public mlir::attn::impl::ConvertLinearTilesToGPUBase<
+          ConvertLinearTilesToGPUPass> {
+  void runOnOperation() override {
+    DenseMap<Operation *, int64_t> shared;
+    getOperation().walk([&](gpu::LaunchOp launch) {
+      shared[launch] = reservedSharedMemory(launch);
+    });
+    if (failed(lowerLinearTiles(getOperation(), shared)))
+      return signalPassFailure();
+    for (auto [launch, bytes] : shared)
+      reserveSharedMemory(cast<gpu::LaunchOp>(launch), bytes);
+  }
+};
+
+} // namespace

@@ -39,12 +39,18 @@
 //===----------------------------------------------------------------------===//
 
 #include "GPUTiles.h"
+#include "attn/Conversion/Passes.h"
 #include "attn/Transforms/SsmScanLayout.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/MathExtras.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_CONVERTSSMTILESTOGPU
+#include "attn/Conversion/Passes.h.inc"
+} // namespace mlir::attn
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -413,22 +419,25 @@ LogicalResult lowerSsmAdjoint(SsmAdjointOp op) {
   return success();
 }
 
-} // namespace
-
-LogicalResult mlir::attn::gpu_tiles::lowerSsmTiles(func::FuncOp fn) {
-  SmallVector<Operation *> ops;
-  fn.walk([&](Operation *op) {
-    if (isa<SsmScanOp, SsmCarryOp, SsmAdjointOp>(op))
-      ops.push_back(op);
-  });
-  for (Operation *op : ops) {
-    LogicalResult r =
-        TypeSwitch<Operation *, LogicalResult>(op)
-            .Case([](SsmScanOp o) { return lowerSsmScan(o); })
-            .Case([](SsmCarryOp o) { return lowerSsmCarry(o); })
-            .Case([](SsmAdjointOp o) { return lowerSsmAdjoint(o); });
-    if (failed(r))
-      return failure();
+struct ConvertSsmTilesToGPUPass
+    : public mlir::attn::impl::ConvertSsmTilesToGPUBase<
+          ConvertSsmTilesToGPUPass> {
+  void runOnOperation() override {
+    SmallVector<Operation *> ops;
+    getOperation().walk([&](Operation *op) {
+      if (isa<SsmScanOp, SsmCarryOp, SsmAdjointOp>(op))
+        ops.push_back(op);
+    });
+    for (Operation *op : ops) {
+      LogicalResult r =
+          TypeSwitch<Operation *, LogicalResult>(op)
+              .Case([](SsmScanOp o) { return lowerSsmScan(o); })
+              .Case([](SsmCarryOp o) { return lowerSsmCarry(o); })
+              .Case([](SsmAdjointOp o) { return lowerSsmAdjoint(o); });
+      if (failed(r))
+        return signalPassFailure();
+    }
   }
-  return success();
-}
+};
+
+} // namespace

@@ -21,6 +21,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Conversion/OnlineSoftmax.h"
 #include "attn/Conversion/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -221,6 +222,103 @@ Blocking blockingFor(int64_t width) {
   return {2, 2, 4};
 }
 
+/// The CPU form's rows: a group of R query rows (the last repeated past
+/// the tile's end), their scores in scratch rows [R, keys rounded up to the
+/// width] with dropped ones at -inf, their statistics in the op's buffers,
+/// their accumulator updated by blocks of the value dimension.
+class ScratchRows final : public SoftmaxRows {
+public:
+  ScratchRows(VecEmitter &e, SoftmaxStepOp op, ArrayRef<Value> rows, Value s,
+              Value keys, Value paddedKeys, Blocking blk)
+      : e(e), op(op), rows(rows), s(s), keys(keys), paddedKeys(paddedKeys),
+        blk(blk) {}
+
+  int64_t numRows() const override { return blk.rows; }
+  Value max(OpBuilder &b, Location loc, int64_t r) override {
+    return memref::LoadOp::create(b, loc, op.getMax(), rows[r]);
+  }
+  Value sum(OpBuilder &b, Location loc, int64_t r) override {
+    return memref::LoadOp::create(b, loc, op.getSum(), rows[r]);
+  }
+  void setMax(OpBuilder &b, Location loc, int64_t r, Value m) override {
+    memref::StoreOp::create(b, loc, m, op.getMax(), rows[r]);
+  }
+  void setSum(OpBuilder &b, Location loc, int64_t r, Value l) override {
+    memref::StoreOp::create(b, loc, l, op.getSum(), rows[r]);
+  }
+  Value scoreMax(OpBuilder &b, Location loc, int64_t r) override {
+    Value mx = e.loop(e.idx(0), paddedKeys, e.width, {e.splat(kNegInf)},
+                      [&](Value j, ValueRange args) {
+                        return SmallVector<Value>{e.maxf(args[0], scores(r, j))};
+                      })[0];
+    return e.reduce(vector::CombiningKind::MAXIMUMF, mx);
+  }
+  Value exponentiate(OpBuilder &b, Location loc, int64_t r,
+                     Value base) override {
+    Value baseV = e.bcast(base);
+    Value sumV = e.loop(
+        e.idx(0), paddedKeys, e.width, {e.splat(0)},
+        [&](Value j, ValueRange args) {
+          Value sv = scores(r, j);
+          // Explicit zeros: the polynomial exp need not map -inf to 0.
+          Value dropped = arith::CmpFOp::create(
+              b, loc, arith::CmpFPredicate::OEQ, sv, e.splat(kNegInf));
+          Value p = e.select(dropped, e.splat(0),
+                             emitExp(b, loc, e.subf(sv, baseV), ExpBase::E));
+          vector::StoreOp::create(b, loc, p, s, ValueRange{e.idx(r), j});
+          return SmallVector<Value>{e.addf(args[0], p)};
+        })[0];
+    return e.reduce(vector::CombiningKind::ADD, sumV);
+  }
+  /// acc = alpha acc + P V, by blocks of up to blk.outVec vectors of the
+  /// value dimension, the block's accumulators in registers across keys.
+  void accumulate(OpBuilder &b, Location loc, ArrayRef<Value> alpha) override {
+    const int64_t width = e.width;
+    const int64_t dv = cast<MemRefType>(op.getValue().getType()).getDimSize(1);
+    for (int64_t c0 = 0; c0 < dv; c0 += blk.outVec * width) {
+      int64_t nvec = std::min(blk.outVec, (dv - c0) / width);
+      SmallVector<Value> init;
+      for (int64_t r = 0; r < blk.rows; ++r)
+        for (int64_t c = 0; c < nvec; ++c)
+          init.push_back(
+              e.mulf(vector::LoadOp::create(
+                         b, loc, e.vec(), op.getAcc(),
+                         ValueRange{rows[r], e.idx(c0 + c * width)}),
+                     e.bcast(alpha[r])));
+      SmallVector<Value> acc =
+          e.loop(e.idx(0), keys, 1, init, [&](Value j, ValueRange args) {
+            SmallVector<Value> vv, next(args);
+            for (int64_t c = 0; c < nvec; ++c)
+              vv.push_back(
+                  e.loadVec(op.getValue(), {j, e.idx(c0 + c * width)}));
+            for (int64_t r = 0; r < blk.rows; ++r) {
+              Value p = e.bcast(
+                  memref::LoadOp::create(b, loc, s, ValueRange{e.idx(r), j}));
+              for (int64_t c = 0; c < nvec; ++c)
+                next[r * nvec + c] = e.fma(p, vv[c], next[r * nvec + c]);
+            }
+            return next;
+          });
+      for (int64_t r = 0; r < blk.rows; ++r)
+        for (int64_t c = 0; c < nvec; ++c)
+          vector::StoreOp::create(b, loc, acc[r * nvec + c], op.getAcc(),
+                                  ValueRange{rows[r], e.idx(c0 + c * width)});
+    }
+  }
+
+private:
+  Value scores(int64_t r, Value j) {
+    return vector::LoadOp::create(e.b, e.loc, e.vec(), s,
+                                  ValueRange{e.idx(r), j});
+  }
+
+  VecEmitter &e;
+  SoftmaxStepOp op;
+  ArrayRef<Value> rows;
+  Value s, keys, paddedKeys;
+  Blocking blk;
+};
+
 LogicalResult lowerSoftmaxStep(SoftmaxStepOp op, int64_t width) {
   OpBuilder b(op);
   Location loc = op.getLoc();
@@ -274,17 +372,9 @@ LogicalResult lowerSoftmaxStep(SoftmaxStepOp op, int64_t width) {
       });
       // The mask's predicate, per element of a partial tile.
       if (!op.getPredicate().empty()) {
-        Block &pred = op.getPredicate().front();
         for (int64_t r = 0; r < blk.rows; ++r) {
-          Value qAbs = e.add(op.getQueryOffset(), rows[r]);
           e.loop(e.idx(0), mk, 1, [&](Value j) {
-            IRMapping map;
-            map.map(pred.getArgument(0), qAbs);
-            map.map(pred.getArgument(1), e.add(op.getKeyOffset(), j));
-            for (Operation &inner : pred.without_terminator())
-              b.clone(inner, map);
-            Value kept =
-                map.lookupOrDefault(pred.getTerminator()->getOperand(0));
+            Value kept = emitKeptAt(b, loc, op, rows[r], j);
             Value old =
                 memref::LoadOp::create(b, loc, s, ValueRange{e.idx(r), j});
             memref::StoreOp::create(b, loc, e.select(kept, old, e.cst(kNegInf)),
@@ -292,77 +382,9 @@ LogicalResult lowerSoftmaxStep(SoftmaxStepOp op, int64_t width) {
           });
         }
       }
-      // Statistics; S becomes P in place.
-      SmallVector<Value> alphas, newMax, newSum;
-      for (int64_t r = 0; r < blk.rows; ++r) {
-        Value mx = e.loop(e.idx(0), mkPad, width, {e.splat(kNegInf)},
-                          [&](Value j, ValueRange args) {
-                            Value sv = vector::LoadOp::create(
-                                b, loc, e.vec(), s, ValueRange{e.idx(r), j});
-                            return SmallVector<Value>{e.maxf(args[0], sv)};
-                          })[0];
-        Value rowMax = e.reduce(vector::CombiningKind::MAXIMUMF, mx);
-        Value oldMax = memref::LoadOp::create(b, loc, op.getMax(), rows[r]);
-        Value m = e.maxf(oldMax, rowMax);
-        Value dead = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, m,
-                                           e.cst(kNegInf));
-        Value shift = e.select(dead, e.cst(0), m);
-        Value alpha = e.select(dead, e.cst(1),
-                               math::ExpOp::create(b, loc, e.subf(oldMax, m)));
-        Value shiftV = e.bcast(shift);
-        Value sumV = e.loop(
-            e.idx(0), mkPad, width, {e.splat(0)},
-            [&](Value j, ValueRange args) {
-              Value sv = vector::LoadOp::create(b, loc, e.vec(), s,
-                                                ValueRange{e.idx(r), j});
-              Value masked = arith::CmpFOp::create(
-                  b, loc, arith::CmpFPredicate::OEQ, sv, e.splat(kNegInf));
-              Value p =
-                  e.select(masked, e.splat(0),
-                           math::ExpOp::create(b, loc, e.subf(sv, shiftV)));
-              vector::StoreOp::create(b, loc, p, s, ValueRange{e.idx(r), j});
-              return SmallVector<Value>{e.addf(args[0], p)};
-            })[0];
-        Value oldSum = memref::LoadOp::create(b, loc, op.getSum(), rows[r]);
-        alphas.push_back(alpha);
-        newMax.push_back(m);
-        newSum.push_back(e.addf(e.mulf(alpha, oldSum),
-                                e.reduce(vector::CombiningKind::ADD, sumV)));
-      }
-      // acc = alpha acc + P V, by blocks of the value dimension.
-      for (int64_t c0 = 0; c0 < dv; c0 += blk.outVec * width) {
-        int64_t nvec = std::min(blk.outVec, (dv - c0) / width);
-        SmallVector<Value> init;
-        for (int64_t r = 0; r < blk.rows; ++r)
-          for (int64_t c = 0; c < nvec; ++c)
-            init.push_back(
-                e.mulf(vector::LoadOp::create(
-                           b, loc, e.vec(), op.getAcc(),
-                           ValueRange{rows[r], e.idx(c0 + c * width)}),
-                       e.bcast(alphas[r])));
-        SmallVector<Value> acc =
-            e.loop(e.idx(0), mk, 1, init, [&](Value j, ValueRange args) {
-              SmallVector<Value> vv, next(args);
-              for (int64_t c = 0; c < nvec; ++c)
-                vv.push_back(
-                    e.loadVec(op.getValue(), {j, e.idx(c0 + c * width)}));
-              for (int64_t r = 0; r < blk.rows; ++r) {
-                Value p = e.bcast(
-                    memref::LoadOp::create(b, loc, s, ValueRange{e.idx(r), j}));
-                for (int64_t c = 0; c < nvec; ++c)
-                  next[r * nvec + c] = e.fma(p, vv[c], next[r * nvec + c]);
-              }
-              return next;
-            });
-        for (int64_t r = 0; r < blk.rows; ++r)
-          for (int64_t c = 0; c < nvec; ++c)
-            vector::StoreOp::create(b, loc, acc[r * nvec + c], op.getAcc(),
-                                    ValueRange{rows[r], e.idx(c0 + c * width)});
-      }
-      for (int64_t r = 0; r < blk.rows; ++r) {
-        memref::StoreOp::create(b, loc, newMax[r], op.getMax(), rows[r]);
-        memref::StoreOp::create(b, loc, newSum[r], op.getSum(), rows[r]);
-      }
+      // Statistics and the accumulator; S becomes P in place.
+      ScratchRows group(e, op, rows, s, mk, mkPad, blk);
+      emitOnlineSoftmaxStep(b, loc, group);
     });
   });
   op.erase();
@@ -383,11 +405,7 @@ LogicalResult lowerSoftmaxFinalize(SoftmaxFinalizeOp op, int64_t width) {
                             << width;
   e.loop(e.idx(0), e.dim(op.getAcc(), 0), 1, [&](Value i) {
     Value l = memref::LoadOp::create(b, e.loc, op.getSum(), i);
-    Value any =
-        arith::CmpFOp::create(b, e.loc, arith::CmpFPredicate::OGT, l, e.cst(0));
-    Value inv =
-        e.select(any, arith::DivFOp::create(b, e.loc, e.cst(1), l), e.cst(0));
-    Value invV = e.bcast(inv);
+    Value invV = e.bcast(emitInverseSum(b, e.loc, l));
     for (int64_t c = 0; c < dv; c += width) {
       Value a = vector::LoadOp::create(b, e.loc, e.vec(), op.getAcc(),
                                        ValueRange{i, e.idx(c)});

@@ -37,6 +37,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "GPUTiles.h"
+#include "attn/Conversion/OnlineSoftmax.h"
 #include "attn/Conversion/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -49,7 +50,7 @@
 #include <cmath>
 
 namespace mlir::attn {
-#define GEN_PASS_DEF_CONVERTTILESTOGPU
+#define GEN_PASS_DEF_CONVERTSOFTMAXTILESTOGPU
 #include "attn/Conversion/Passes.h.inc"
 } // namespace mlir::attn
 
@@ -191,6 +192,19 @@ SmallVector<Value> stageTile(WarpEmitter &e, Value src, Value dst, int64_t rows,
   return copies;
 }
 
+int64_t reservedSharedMemory(gpu::LaunchOp launch) {
+  Value size = launch.getDynamicSharedMemorySize();
+  return size ? getConstantIntValue(size).value_or(0) : 0;
+}
+
+void reserveSharedMemory(gpu::LaunchOp launch, int64_t bytes) {
+  if (bytes <= reservedSharedMemory(launch))
+    return;
+  OpBuilder b(launch);
+  launch.getDynamicSharedMemorySizeMutable().assign(arith::ConstantOp::create(
+      b, launch.getLoc(), b.getI32IntegerAttr(static_cast<int32_t>(bytes))));
+}
+
 Value commitCopies(OpBuilder &b, Location loc, ValueRange copies) {
   return nvgpu::DeviceAsyncCreateGroupOp::create(
       b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), copies);
@@ -266,58 +280,103 @@ namespace {
 /// accumulator in registers (unrolled over their columns).
 constexpr int64_t kMaxRegisterColumns = 128;
 
-/// The predicate of `op` at (query row i, key j), or null without one.
-Value keptAt(OpBuilder &b, Location loc, SoftmaxStepOp op, Value i, Value j) {
-  if (op.getPredicate().empty())
-    return nullptr;
-  Block *pred = &op.getPredicate().front();
-  IRMapping map;
-  map.map(pred->getArgument(0),
-          arith::AddIOp::create(b, loc, op.getQueryOffset(), i));
-  map.map(pred->getArgument(1),
-          arith::AddIOp::create(b, loc, op.getKeyOffset(), j));
-  for (Operation &inner : pred->without_terminator())
-    b.clone(inner, map);
-  return map.lookupOrDefault(pred->getTerminator()->getOperand(0));
-}
+/// The per-lane form's row: one key at a time, its score s (finite: a
+/// dropped key is skipped), m and l carried by the key loop, the
+/// accumulator in registers (`accValues`) or in memory (row `row` of the
+/// op's acc, read and written per key).
+class KeyAtATime final : public SoftmaxRows {
+public:
+  KeyAtATime(ScalarEmitter &e, SoftmaxStepOp op, Value row, Value key,
+             Value s, ValueRange state, bool inRegisters)
+      : e(e), op(op), row(row), key(key), s(s), m(state[0]), l(state[1]) {
+    if (inRegisters)
+      accValues.assign(state.begin() + 2, state.end());
+  }
+  /// m, l and the accumulator's registers after the step.
+  SmallVector<Value> state() const {
+    SmallVector<Value> out{m, l};
+    out.append(accValues);
+    return out;
+  }
 
-/// softmax_step with static head dims: each row's query and accumulator
-/// in registers (loaded once, stored once), the key loop carrying the
-/// accumulator; every key rescales by exp(m - max(m, s)), which is 1 where
-/// the maximum does not grow.
-void lowerSoftmaxStepInRegisters(SoftmaxStepOp op, int64_t d, int64_t dv) {
+  int64_t numRows() const override { return 1; }
+  Value max(OpBuilder &, Location, int64_t) override { return m; }
+  Value sum(OpBuilder &, Location, int64_t) override { return l; }
+  void setMax(OpBuilder &, Location, int64_t, Value v) override { m = v; }
+  void setSum(OpBuilder &, Location, int64_t, Value v) override { l = v; }
+  Value scoreMax(OpBuilder &, Location, int64_t) override { return s; }
+  Value exponentiate(OpBuilder &b, Location loc, int64_t,
+                     Value base) override {
+    return p = emitExp(b, loc, arith::SubFOp::create(b, loc, s, base),
+                       ExpBase::E);
+  }
+  void accumulate(OpBuilder &, Location, ArrayRef<Value> alpha) override {
+    Value v = op.getValue(), acc = op.getAcc();
+    if (!accValues.empty()) {
+      for (auto [x, a] : llvm::enumerate(accValues))
+        a = e.fma(p, e.load(v, {key, e.idx(x)}), e.mulf(a, alpha[0]));
+      return;
+    }
+    e.loop(e.idx(0), e.dim(v, 1), {}, [&](Value x, ValueRange) {
+      e.store(e.fma(p, e.load(v, {key, x}), e.mulf(e.load(acc, {row, x}),
+                                                   alpha[0])),
+              acc, {row, x});
+      return SmallVector<Value>{};
+    });
+  }
+
+private:
+  ScalarEmitter &e;
+  SoftmaxStepOp op;
+  Value row, key, s, m, l, p;
+  SmallVector<Value> accValues;
+};
+
+/// softmax_step a row at a time, a key at a time. For static head dims up
+/// to kMaxRegisterColumns the row's query and accumulator are registers
+/// (loaded once, stored once; the key loop carries the accumulator);
+/// otherwise both stay in memory.
+LogicalResult lowerSoftmaxStep(SoftmaxStepOp op) {
   OpBuilder b(op);
   ScalarEmitter e{b, op.getLoc()};
   Location loc = op.getLoc();
-  Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
-  Value acc = op.getAcc();
+  Value q = op.getQuery(), k = op.getKey(), acc = op.getAcc();
+  int64_t d = cast<MemRefType>(q.getType()).getDimSize(1);
+  int64_t dv = cast<MemRefType>(op.getValue().getType()).getDimSize(1);
+  bool inRegisters = !ShapedType::isDynamic(d) && !ShapedType::isDynamic(dv) &&
+                     d <= kMaxRegisterColumns && dv <= kMaxRegisterColumns;
   Value scale = e.cst(op.getScale().convertToDouble());
   e.loop(e.idx(0), e.dim(q, 0), {}, [&](Value i, ValueRange) {
     SmallVector<Value> query,
         init{e.load(op.getMax(), i), e.load(op.getSum(), i)};
-    for (int64_t c = 0; c < d; ++c)
-      query.push_back(e.load(q, {i, e.idx(c)}));
-    for (int64_t x = 0; x < dv; ++x)
-      init.push_back(e.load(acc, {i, e.idx(x)}));
+    if (inRegisters) {
+      for (int64_t c = 0; c < d; ++c)
+        query.push_back(e.load(q, {i, e.idx(c)}));
+      for (int64_t x = 0; x < dv; ++x)
+        init.push_back(e.load(acc, {i, e.idx(x)}));
+    }
+    auto dot = [&](Value j) -> Value {
+      if (inRegisters) {
+        Value sum = e.cst(0.0);
+        for (int64_t c = 0; c < d; ++c)
+          sum = e.fma(query[c], e.load(k, {j, e.idx(c)}), sum);
+        return sum;
+      }
+      return e.loop(e.idx(0), e.dim(q, 1), {e.cst(0.0)},
+                    [&](Value c, ValueRange sum) {
+                      return SmallVector<Value>{e.fma(
+                          e.load(q, {i, c}), e.load(k, {j, c}), sum[0])};
+                    })[0];
+    };
     ValueRange state =
         e.loop(e.idx(0), e.dim(k, 0), init, [&](Value j, ValueRange old) {
           auto update = [&]() -> SmallVector<Value> {
-            Value dot = e.cst(0.0);
-            for (int64_t c = 0; c < d; ++c)
-              dot = e.fma(query[c], e.load(k, {j, e.idx(c)}), dot);
-            Value s = e.mulf(dot, scale);
-            Value m = arith::MaximumFOp::create(b, loc, old[0], s);
-            Value rescale = math::ExpOp::create(
-                b, loc, arith::SubFOp::create(b, loc, old[0], m));
-            Value p = math::ExpOp::create(b, loc,
-                                          arith::SubFOp::create(b, loc, s, m));
-            SmallVector<Value> next{m, e.fma(old[1], rescale, p)};
-            for (int64_t x = 0; x < dv; ++x)
-              next.push_back(e.fma(p, e.load(v, {j, e.idx(x)}),
-                                   e.mulf(old[2 + x], rescale)));
-            return next;
+            KeyAtATime row(e, op, i, j, e.mulf(dot(j), scale), old,
+                           inRegisters);
+            emitOnlineSoftmaxStep(b, loc, row);
+            return row.state();
           };
-          Value kept = keptAt(b, loc, op, i, j);
+          Value kept = emitKeptAt(b, loc, op, i, j);
           if (!kept)
             return update();
           // A dropped pair leaves the row as it was.
@@ -333,90 +392,8 @@ void lowerSoftmaxStepInRegisters(SoftmaxStepOp op, int64_t d, int64_t dv) {
         });
     e.store(state[0], op.getMax(), i);
     e.store(state[1], op.getSum(), i);
-    for (int64_t x = 0; x < dv; ++x)
+    for (int64_t x = 0; inRegisters && x < dv; ++x)
       e.store(state[2 + x], acc, {i, e.idx(x)});
-    return SmallVector<Value>{};
-  });
-  op.erase();
-}
-
-LogicalResult lowerSoftmaxStep(SoftmaxStepOp op) {
-  int64_t columns = cast<MemRefType>(op.getQuery().getType()).getDimSize(1);
-  int64_t valueColumns =
-      cast<MemRefType>(op.getValue().getType()).getDimSize(1);
-  if (!ShapedType::isDynamic(columns) && !ShapedType::isDynamic(valueColumns) &&
-      columns <= kMaxRegisterColumns && valueColumns <= kMaxRegisterColumns) {
-    lowerSoftmaxStepInRegisters(op, columns, valueColumns);
-    return success();
-  }
-  OpBuilder b(op);
-  ScalarEmitter e{b, op.getLoc()};
-  Location loc = op.getLoc();
-  Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
-  Value acc = op.getAcc();
-  Value mq = e.dim(q, 0), mk = e.dim(k, 0), d = e.dim(q, 1), dv = e.dim(v, 1);
-  Value scale = e.cst(op.getScale().convertToDouble());
-
-  e.loop(e.idx(0), mq, {}, [&](Value i, ValueRange) {
-    Value m0 = e.load(op.getMax(), i), l0 = e.load(op.getSum(), i);
-    ValueRange stats =
-        e.loop(e.idx(0), mk, {m0, l0}, [&](Value j, ValueRange ml) {
-          Value dot =
-              e.loop(e.idx(0), d, {e.cst(0.0)}, [&](Value c, ValueRange sum) {
-                Value prod = arith::MulFOp::create(b, loc, e.load(q, {i, c}),
-                                                   e.load(k, {j, c}));
-                return SmallVector<Value>{
-                    arith::AddFOp::create(b, loc, sum[0], prod)};
-              })[0];
-          Value s = arith::MulFOp::create(b, loc, dot, scale);
-          Value kept = keptAt(b, loc, op, i, j);
-          // A dropped pair leaves the statistics as they were.
-          auto update = [&](OpBuilder &, Location) -> SmallVector<Value> {
-            Value m = ml[0], l = ml[1];
-            Value grows =
-                arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, s, m);
-            auto rescale = scf::IfOp::create(
-                b, loc, grows,
-                [&](OpBuilder &, Location) {
-                  Value c = math::ExpOp::create(
-                      b, loc, arith::SubFOp::create(b, loc, m, s));
-                  e.loop(e.idx(0), dv, {}, [&](Value x, ValueRange) {
-                    e.store(
-                        arith::MulFOp::create(b, loc, e.load(acc, {i, x}), c),
-                        acc, {i, x});
-                    return SmallVector<Value>{};
-                  });
-                  scf::YieldOp::create(
-                      b, loc,
-                      ValueRange{s, arith::MulFOp::create(b, loc, l, c)});
-                },
-                [&](OpBuilder &, Location) {
-                  scf::YieldOp::create(b, loc, ValueRange{m, l});
-                });
-            Value mNew = rescale.getResult(0);
-            Value p = math::ExpOp::create(
-                b, loc, arith::SubFOp::create(b, loc, s, mNew));
-            e.loop(e.idx(0), dv, {}, [&](Value x, ValueRange) {
-              Value add = arith::MulFOp::create(b, loc, p, e.load(v, {j, x}));
-              e.store(arith::AddFOp::create(b, loc, e.load(acc, {i, x}), add),
-                      acc, {i, x});
-              return SmallVector<Value>{};
-            });
-            return {mNew,
-                    arith::AddFOp::create(b, loc, rescale.getResult(1), p)};
-          };
-          if (!kept)
-            return update(b, loc);
-          auto ifKept = scf::IfOp::create(
-              b, loc, kept,
-              [&](OpBuilder &nb, Location l) {
-                scf::YieldOp::create(b, l, update(nb, l));
-              },
-              [&](OpBuilder &, Location l) { scf::YieldOp::create(b, l, ml); });
-          return SmallVector<Value>(ifKept.getResults());
-        });
-    e.store(stats[0], op.getMax(), i);
-    e.store(stats[1], op.getSum(), i);
     return SmallVector<Value>{};
   });
   op.erase();
@@ -429,12 +406,7 @@ LogicalResult lowerSoftmaxFinalize(SoftmaxFinalizeOp op) {
   Location loc = op.getLoc();
   Value acc = op.getAcc(), out = op.getOutput();
   e.loop(e.idx(0), e.dim(out, 0), {}, [&](Value i, ValueRange) {
-    Value l = e.load(op.getSum(), i);
-    // Rows with no kept key (l = 0) are zeros.
-    Value any =
-        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, l, e.cst(0));
-    Value inv = arith::SelectOp::create(
-        b, loc, any, arith::DivFOp::create(b, loc, e.cst(1.0), l), e.cst(0.0));
+    Value inv = emitInverseSum(b, loc, e.load(op.getSum(), i));
     e.loop(e.idx(0), e.dim(out, 1), {}, [&](Value x, ValueRange) {
       e.store(arith::MulFOp::create(b, loc, e.load(acc, {i, x}), inv), out,
               {i, x});
@@ -691,6 +663,80 @@ Value stagedQuery(Value q, Type elem, int64_t rows, gpu::LaunchOp launch,
   return staged.tiles[q] = tile;
 }
 
+/// The tensor-core form's rows: two per 16-row tile (fragRow and
+/// fragRow + 8 of it), this lane's scores of row r = 2 m + h in elements
+/// 2 h + {0, 1} of S's accumulator fragments of row tile m (`flat`: tile
+/// (m, n) at 4 (m nTiles + n)), scaled into base 2 by `factor`; the
+/// statistics in the lane's buffers, the sum this lane's part of its row's;
+/// P as `elem` pairs (`p[r][n]`: row r in key tile n), which are the A
+/// fragments of P V.
+class FragmentRows final : public SoftmaxRows {
+public:
+  FragmentRows(WarpEmitter &e, const RowGroup &g, ArrayRef<Value> flat,
+               double factor, int64_t mTiles, int64_t nTiles)
+      : p(2 * mTiles), e(e), g(g), flat(flat), factor(factor),
+        nTiles(nTiles) {}
+
+  /// acc = alpha acc + P V, given by the caller (it owns the staging).
+  std::function<void(ArrayRef<Value>)> accumulateWith;
+  RowFragments p;
+
+  int64_t numRows() const override { return p.size(); }
+  ExpBase expBase() const override { return ExpBase::Two; }
+  Value max(OpBuilder &, Location, int64_t r) override {
+    return e.loadLane(g.laneMax, r);
+  }
+  Value sum(OpBuilder &, Location, int64_t r) override {
+    return e.loadLane(g.laneSum, r);
+  }
+  void setMax(OpBuilder &, Location, int64_t r, Value m) override {
+    e.storeLane(m, g.laneMax, r);
+  }
+  void setSum(OpBuilder &, Location, int64_t r, Value l) override {
+    e.storeLane(l, g.laneSum, r);
+  }
+  /// With a positive scale the row maximum of the dot products gives that
+  /// of the scaled scores (otherwise `flat` is scaled and factor is 1).
+  Value scoreMax(OpBuilder &b, Location loc, int64_t r) override {
+    Value rowMax = e.cst(-std::numeric_limits<double>::infinity());
+    for (int64_t n = 0; n < nTiles; ++n)
+      for (int64_t i = 0; i < 2; ++i)
+        rowMax = arith::MaxNumFOp::create(b, loc, rowMax, element(r, n, i));
+    return e.mulf(e.quadReduce(rowMax, true), e.cst(factor));
+  }
+  /// P as `elem` pairs as soon as it is computed: the f32 scores die here.
+  Value exponentiate(OpBuilder &b, Location loc, int64_t r,
+                     Value base) override {
+    Value negBase = arith::NegFOp::create(b, loc, base);
+    Value rowSum = e.cst(0.0);
+    for (int64_t n = 0; n < nTiles; ++n) {
+      Value pair[2];
+      for (int64_t i = 0; i < 2; ++i) {
+        pair[i] = emitExp(b, loc, e.fma(element(r, n, i), e.cst(factor),
+                                        negBase),
+                          ExpBase::Two);
+        rowSum = e.addf(rowSum, pair[i]);
+      }
+      p[r].push_back(e.pack(pair[0], pair[1]));
+    }
+    return rowSum;
+  }
+  void accumulate(OpBuilder &, Location, ArrayRef<Value> alpha) override {
+    accumulateWith(alpha);
+  }
+
+private:
+  Value element(int64_t r, int64_t n, int64_t i) const {
+    return flat[4 * ((r / 2) * nTiles + n) + 2 * (r % 2) + i];
+  }
+
+  WarpEmitter &e;
+  const RowGroup &g;
+  ArrayRef<Value> flat;
+  double factor;
+  int64_t nTiles;
+};
+
 void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
                             int64_t keyRows, int64_t threads,
                             std::optional<KeyLoop> pipeline,
@@ -801,36 +847,25 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
   // Dropped pairs are -inf: keys past the tile's end, and where the
   // predicate says so. flat[4 (m nTiles + n) + i] is element i of s[m][n]:
   // row 16 m + fragRow + 8 (i / 2), key 8 n + fragCol + i % 2.
-  Block *pred =
-      op.getPredicate().empty() ? nullptr : &op.getPredicate().front();
+  bool hasPredicate = !op.getPredicate().empty();
   Value negInf = e.cst(-std::numeric_limits<double>::infinity());
   auto masked = [&]() {
     SmallVector<Value> out;
     for (int64_t mt = 0; mt < mTiles; ++mt) {
-      Value rows[2] = {
-          e.add(op.getQueryOffset(), e.add(e.fragRow, 16 * mt)),
-          e.add(op.getQueryOffset(), e.add(e.fragRow, 16 * mt + 8))};
+      Value rows[2] = {e.add(e.fragRow, 16 * mt), e.add(e.fragRow, 16 * mt + 8)};
       for (int64_t n = 0; n < nTiles; ++n)
         for (int64_t i = 0; i < 4; ++i) {
           Value key = e.add(e.fragCol, 8 * n + i % 2);
           Value kept = e.lt(key, mk);
-          if (pred) {
-            IRMapping map;
-            map.map(pred->getArgument(0), rows[i / 2]);
-            map.map(pred->getArgument(1), e.add(op.getKeyOffset(), key));
-            for (Operation &inner : pred->without_terminator())
-              b.clone(inner, map);
-            kept = arith::AndIOp::create(
-                b, loc, kept,
-                map.lookupOrDefault(pred->getTerminator()->getOperand(0)));
-          }
+          if (Value pred = emitKeptAt(b, loc, op, rows[i / 2], key))
+            kept = e.andi(kept, pred);
           out.push_back(e.select(kept, s[mt][n][i], negInf));
         }
     }
     return out;
   };
   SmallVector<Value> flat;
-  if (pred) {
+  if (hasPredicate) {
     flat = masked();
   } else {
     // Without a predicate only a clipped tile has keys to drop.
@@ -857,76 +892,36 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
       x = arith::MulFOp::create(b, loc, x, e.cst(log2Scale));
     factor = 1.0;
   }
-  // Row r = 2 m + h: row fragRow + 8 h of row tile m.
-  auto element = [&](int64_t r, int64_t n, int64_t i) {
-    return flat[4 * ((r / 2) * nTiles + n) + 2 * (r % 2) + i];
-  };
-  SmallVector<Value> alpha;
-  // p[r][n]: this lane's two probabilities of row r in key tile n.
-  RowFragments p(2 * mTiles);
-  for (int64_t r = 0; r < 2 * mTiles; ++r) {
-    Value rowMax = negInf;
-    for (int64_t n = 0; n < nTiles; ++n)
-      for (int64_t i = 0; i < 2; ++i)
-        rowMax = arith::MaxNumFOp::create(b, loc, rowMax, element(r, n, i));
-    rowMax = arith::MulFOp::create(b, loc, e.quadReduce(rowMax, true),
-                                   e.cst(factor));
-    Value old = e.loadLane(g.laneMax, r);
-    Value max = arith::MaxNumFOp::create(b, loc, old, rowMax);
-    e.storeLane(max, g.laneMax, r);
-    // A row with nothing kept yet subtracts 0 rather than -inf.
-    Value none =
-        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, max, negInf);
-    Value base = e.select(none, e.cst(0.0), max);
-    alpha.push_back(
-        math::Exp2Op::create(b, loc, arith::SubFOp::create(b, loc, old, base)));
-    Value negMax = arith::NegFOp::create(b, loc, base);
-
-    // P as `elem` pairs as soon as it is computed: the f32 scores die here.
-    Value rowSum = e.cst(0.0);
-    for (int64_t n = 0; n < nTiles; ++n) {
-      Value pair[2];
-      for (int64_t i = 0; i < 2; ++i) {
-        pair[i] =
-            math::Exp2Op::create(b, loc,
-                                 math::FmaOp::create(b, loc, element(r, n, i),
-                                                     e.cst(factor), negMax));
-        rowSum = arith::AddFOp::create(b, loc, rowSum, pair[i]);
-      }
-      p[r].push_back(e.pack(pair[0], pair[1]));
-    }
-    e.storeLane(
-        math::FmaOp::create(b, loc, e.loadLane(g.laneSum, r), alpha[r], rowSum),
-        g.laneSum, r);
-  }
-  SmallVector<SmallVector<Value, 4>> acc(mTiles * dTiles);
-  for (int64_t mt = 0; mt < mTiles; ++mt)
-    for (int64_t t = 0; t < dTiles; ++t)
-      for (int64_t i = 0; i < 4; ++i)
-        acc[mt * dTiles + t].push_back(arith::MulFOp::create(
-            b, loc, e.loadLane(g.laneAcc, mt * dv / 2 + 4 * t + i),
-            alpha[2 * mt + i / 2]));
-
-  if (valuesCopied) {
-    nvgpu::DeviceAsyncWaitOp::create(b, loc, valuesCopied,
-                                     b.getI32IntegerAttr(0));
-    gpu::BarrierOp::create(b, loc);
-  }
-
-  // acc += P V: the pairs of P of key tiles 2 kk and 2 kk + 1 (laid out as
-  // S's accumulator fragments) are the A fragment of keys [16 kk, 16 kk +
-  // 16).
-  for (int64_t kk = 0; kk < nTiles / 2; ++kk) {
-    SmallVector<SmallVector<Value, 4>> a;
+  FragmentRows rows(e, g, flat, factor, mTiles, nTiles);
+  rows.accumulateWith = [&](ArrayRef<Value> alpha) {
+    SmallVector<SmallVector<Value, 4>> acc(mTiles * dTiles);
     for (int64_t mt = 0; mt < mTiles; ++mt)
-      a.push_back(aFragment(p, mt, kk));
-    e.mmaSharedB(a, vShared, 16 * kk, acc);
-  }
-  for (int64_t mt = 0; mt < mTiles; ++mt)
-    for (int64_t t = 0; t < dTiles; ++t)
-      for (int64_t i = 0; i < 4; ++i)
-        e.storeLane(acc[mt * dTiles + t][i], g.laneAcc,
-                    mt * dv / 2 + 4 * t + i);
+      for (int64_t t = 0; t < dTiles; ++t)
+        for (int64_t i = 0; i < 4; ++i)
+          acc[mt * dTiles + t].push_back(e.mulf(
+              e.loadLane(g.laneAcc, mt * dv / 2 + 4 * t + i),
+              alpha[2 * mt + i / 2]));
+    if (valuesCopied) {
+      nvgpu::DeviceAsyncWaitOp::create(b, loc, valuesCopied,
+                                       b.getI32IntegerAttr(0));
+      gpu::BarrierOp::create(b, loc);
+    }
+    // acc += P V: the pairs of P of key tiles 2 kk and 2 kk + 1 (laid out
+    // as S's accumulator fragments) are the A fragment of keys [16 kk,
+    // 16 kk + 16).
+    for (int64_t kk = 0; kk < nTiles / 2; ++kk) {
+      SmallVector<SmallVector<Value, 4>> a;
+      for (int64_t mt = 0; mt < mTiles; ++mt)
+        a.push_back(aFragment(rows.p, mt, kk));
+      e.mmaSharedB(a, vShared, 16 * kk, acc);
+    }
+    for (int64_t mt = 0; mt < mTiles; ++mt)
+      for (int64_t t = 0; t < dTiles; ++t)
+        for (int64_t i = 0; i < 4; ++i)
+          e.storeLane(acc[mt * dTiles + t][i], g.laneAcc,
+                      mt * dv / 2 + 4 * t + i);
+  };
+  emitOnlineSoftmaxStep(b, loc, rows);
   op.erase();
 }
 
@@ -939,12 +934,8 @@ void lowerFinalizeOnTensorCores(SoftmaxFinalizeOp op, const RowGroup &g) {
   Value mq = e.dim(out, 0);
   for (int64_t r = 0; r < 2 * g.rows / kMmaRows; ++r) {
     int64_t base = (r / 2) * g.dv / 2 + r % 2 * 2;
-    Value l = e.quadReduce(e.loadLane(g.laneSum, r), false);
-    // Rows with no kept key (l = 0) are zeros.
-    Value any =
-        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, l, e.cst(0));
     Value inv =
-        e.select(any, arith::DivFOp::create(b, loc, e.cst(1.0), l), e.cst(0.0));
+        emitInverseSum(b, loc, e.quadReduce(e.loadLane(g.laneSum, r), false));
     Value row = e.add(e.fragRow, 8 * r);
     scf::IfOp::create(b, loc, e.lt(row, mq), [&](OpBuilder &, Location) {
       for (int64_t t = 0; t < g.dv / 8; ++t) {
@@ -1010,8 +1001,9 @@ LogicalResult lowerFinalizePerLane(SoftmaxFinalizeOp op, const RowGroup &g) {
 // The pass
 //===----------------------------------------------------------------------===//
 
-struct ConvertTilesToGPUPass
-    : public mlir::attn::impl::ConvertTilesToGPUBase<ConvertTilesToGPUPass> {
+struct ConvertSoftmaxTilesToGPUPass
+    : public mlir::attn::impl::ConvertSoftmaxTilesToGPUBase<
+          ConvertSoftmaxTilesToGPUPass> {
   void runOnOperation() override {
     func::FuncOp fn = getOperation();
     SmallVector<SoftmaxStepOp> steps;
@@ -1134,8 +1126,6 @@ struct ConvertTilesToGPUPass
           step, groups[stateBuffer(step.getAcc())], keyRows[step],
           *getConstantIntValue(launch.getBlockSizeX()), pipeline, queries);
     }
-    DenseMap<Operation *, int64_t> sharedBytes(queries.end.begin(),
-                                               queries.end.end());
     for (SoftmaxFinalizeOp finalize : finalizes) {
       const RowGroup &g = groups[stateBuffer(finalize.getAcc())];
       if (g.form == Form::RowPerLane) {
@@ -1155,15 +1145,8 @@ struct ConvertTilesToGPUPass
     for (Operation *old : oldState)
       eraseWithViews(old);
 
-    if (failed(lowerLinearTiles(fn, sharedBytes)) || failed(lowerSsmTiles(fn)))
-      return signalPassFailure();
-
-    for (auto [launch, bytes] : sharedBytes) {
-      auto l = cast<gpu::LaunchOp>(launch);
-      OpBuilder b(l);
-      l.getDynamicSharedMemorySizeMutable().assign(arith::ConstantOp::create(
-          b, l.getLoc(), b.getI32IntegerAttr(static_cast<int32_t>(bytes))));
-    }
+    for (auto [launch, bytes] : queries.end)
+      reserveSharedMemory(cast<gpu::LaunchOp>(launch), bytes);
   }
 };
 

@@ -111,6 +111,13 @@ void buildLowerToCPUPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
 }
 
+/// The tile ops inside kernels to code for warps, one pass per kind.
+static void addTileConversionsToGPU(OpPassManager &fn) {
+  fn.addPass(createConvertSoftmaxTilesToGPU());
+  fn.addPass(createConvertLinearTilesToGPU());
+  fn.addPass(createConvertSsmTilesToGPU());
+}
+
 void buildLowerToGPUPipeline(OpPassManager &pm,
                              const GPUPipelineOptions &options) {
   // A warp per warp-rows query rows: one or two mma.sync accumulator tiles;
@@ -126,7 +133,7 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
   MapLoopsToGPUOptions map;
   map.lanesPerIteration = 32;
   fn.addPass(createMapLoopsToGPU(map));
-  fn.addPass(createConvertTilesToGPU());
+  addTileConversionsToGPU(fn);
   fn.addPass(createConvertLinalgToLoopsPass());
   fn.addPass(createCanonicalizerPass());
   fn.addPass(createCSEPass());
@@ -222,6 +229,19 @@ static std::optional<std::string> checkGPU(const GPUPipelineOptions &o) {
 void registerAttnPasses() {
   registerAttnTransformsPasses();
   registerAttnConversionPasses();
+  registerPassPipeline(
+      "attn-convert-tiles-to-gpu",
+      "Lowers every attn tile op inside gpu.launch to code for warps: "
+      "attn-convert-softmax-tiles-to-gpu, attn-convert-linear-tiles-to-gpu, "
+      "attn-convert-ssm-tiles-to-gpu",
+      [](OpPassManager &pm, StringRef options,
+         function_ref<LogicalResult(const Twine &)> errorHandler) {
+        if (!options.empty())
+          return errorHandler("--attn-convert-tiles-to-gpu takes no options");
+        addTileConversionsToGPU(pm);
+        return success();
+      },
+      [](function_ref<void(const ::mlir::detail::PassOptions &)>) {});
   registerCheckedPipeline<CPUPipelineOptions>(
       "lower-to-cpu",
       "Lower attn (layers or primitives) to the LLVM dialect for the host",

@@ -7,7 +7,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Conversion/OnlineSoftmax.h"
 #include "attn/IR/Gradients.h"
+#include "attn/Pipelines/Pipelines.h"
 #include "attn/Transforms/Passes.h"
 #include "attn/Transforms/SsmScanLayout.h"
 
@@ -468,6 +470,38 @@ transposeScheduleList(ArrayRef<int32_t> offsets, ArrayRef<int32_t> blocks,
   return {outOffsets, tiles};
 }
 
+/// A row's running statistics in cells (memrefs of rank 0), one kept key's
+/// score at a time: the online-softmax step without an accumulator, which
+/// the gradient uses to recompute each row's log-sum-exp.
+class CellStatistics final : public SoftmaxRows {
+public:
+  CellStatistics(Value maxCell, Value sumCell, Value score)
+      : maxCell(maxCell), sumCell(sumCell), score(score) {}
+  int64_t numRows() const override { return 1; }
+  Value max(OpBuilder &b, Location loc, int64_t) override {
+    return memref::LoadOp::create(b, loc, maxCell, ValueRange{});
+  }
+  Value sum(OpBuilder &b, Location loc, int64_t) override {
+    return memref::LoadOp::create(b, loc, sumCell, ValueRange{});
+  }
+  void setMax(OpBuilder &b, Location loc, int64_t, Value m) override {
+    memref::StoreOp::create(b, loc, m, maxCell, ValueRange{});
+  }
+  void setSum(OpBuilder &b, Location loc, int64_t, Value l) override {
+    memref::StoreOp::create(b, loc, l, sumCell, ValueRange{});
+  }
+  Value scoreMax(OpBuilder &, Location, int64_t) override { return score; }
+  Value exponentiate(OpBuilder &b, Location loc, int64_t,
+                     Value base) override {
+    return emitExp(b, loc, arith::SubFOp::create(b, loc, score, base),
+                   ExpBase::E);
+  }
+  void accumulate(OpBuilder &, Location, ArrayRef<Value>) override {}
+
+private:
+  Value maxCell, sumCell, score;
+};
+
 /// The gradient of softmax attention in two nests over the schedule
 /// (FlashAttention-2's backward, a row at a time):
 ///   forall (b, h, query tile) { each row i, q_i and dO_i held as vectors:
@@ -711,24 +745,11 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
       set(rowMax, e.f32(-std::numeric_limits<double>::infinity()));
       set(rowSum, e.f32(0.0));
       forKeptKeys(bIdx, qTile, i, limit, [&](Value j) {
-        Value s = score(qi, loadRow(k, bIdx, hIdx, j, qRow));
-        Value m = get(rowMax);
-        Value mNew = arith::MaximumFOp::create(b, loc, m, s);
-        Value correction = math::ExpOp::create(
-            b, loc, arith::SubFOp::create(b, loc, m, mNew));
-        set(rowSum,
-            arith::AddFOp::create(
-                b, loc, arith::MulFOp::create(b, loc, get(rowSum), correction),
-                weight(s, mNew)));
-        set(rowMax, mNew);
+        CellStatistics row(rowMax, rowSum,
+                           score(qi, loadRow(k, bIdx, hIdx, j, qRow)));
+        emitOnlineSoftmaxStep(b, loc, row);
       });
-      Value m = get(rowMax), l = get(rowSum);
-      Value any = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, l,
-                                        e.f32(0.0));
-      Value rowLse = arith::SelectOp::create(
-          b, loc, any,
-          arith::AddFOp::create(b, loc, m, math::LogOp::create(b, loc, l)),
-          e.f32(std::numeric_limits<double>::infinity()));
+      Value rowLse = emitLogSumExp(b, loc, get(rowMax), get(rowSum));
       memref::StoreOp::create(b, loc, rowLse, lse, ValueRange{bIdx, hIdx, i});
       Value dOi = loadRow(dOut, bIdx, hIdx, i, vRow);
       Value rowDelta = dot(dOi, loadRow(out, bIdx, hIdx, i, vRow));
@@ -1503,14 +1524,6 @@ FailureOr<SsmInstances> planSsm(Emitter &e, SsmLike op,
       !cast<ShapedType>(op.getLogAReal().getType()).getElementType().isF32())
     return op.emitOpError("the ssm scan computes in f32; got ")
            << xType.getElementType();
-  if (channelsPerScan < 0)
-    return op.emitOpError("ssm-channels must be positive, or 0 for a GPU "
-                          "warp's worth; got ")
-           << channelsPerScan;
-  if (chunkOption < -1)
-    return op.emitOpError("ssm-chunk must be positive, 0 (no chunks) or -1 "
-                          "(chosen for the GPU); got ")
-           << chunkOption;
   const int64_t batch = xType.getDimSize(0), length = xType.getDimSize(1);
   const int64_t channels = xType.getDimSize(2);
   const int64_t modes =
@@ -1827,8 +1840,38 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
 
   // A module pass: kernels add constant tables and projections to the
   // module.
+  /// The options' ranges, checked before anything is tiled, so that a bad
+  /// value fails even where no op would read it.
+  LogicalResult checkOptions() {
+    auto outside = [](int64_t v, int64_t lo, int64_t hi) {
+      return v < lo || v > hi;
+    };
+    std::string problem;
+    llvm::raw_string_ostream os(problem);
+    if (outside(blockQ, 1, kMaxBlockSize) || outside(blockK, 1, kMaxBlockSize))
+      os << "block-q and block-k must be in [1, " << kMaxBlockSize << "], got "
+         << blockQ << " and " << blockK;
+    else if (outside(rowsPerInstance, 0, kMaxBlockSize) ||
+             outside(scalarRowsPerInstance, 0, kMaxBlockSize))
+      os << "rows-per-instance and scalar-rows-per-instance must be in [0, "
+         << kMaxBlockSize << "], got " << rowsPerInstance << " and "
+         << scalarRowsPerInstance;
+    else if (outside(channels, 0, kMaxBlockSize))
+      os << "ssm-channels must be in [0, " << kMaxBlockSize << "], got "
+         << channels;
+    else if (ssmChunk < -1)
+      os << "ssm-chunk must be positive, 0 (no chunks) or -1 (chosen for the "
+            "GPU), got "
+         << ssmChunk;
+    if (problem.empty())
+      return success();
+    return getOperation().emitError() << "attn-tile: " << problem;
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    if (failed(checkOptions()))
+      return signalPassFailure();
     Globals globals(module);
     SmallVector<Operation *> kernels;
     module.walk([&](Operation *op) {

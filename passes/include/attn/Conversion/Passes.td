@@ -71,14 +71,16 @@ def InlineAllocaScopes : Pass<"attn-inline-alloca-scopes"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
-def ConvertTilesToGPU : Pass<"attn-convert-tiles-to-gpu", "func::FuncOp"> {
-  let summary = "Lowers attn tile ops inside gpu.launch to code for one warp";
+def ConvertSoftmaxTilesToGPU
+    : Pass<"attn-convert-softmax-tiles-to-gpu", "func::FuncOp"> {
+  let summary = "Lowers softmax tile ops inside gpu.launch to code for one warp";
   let description = [{
     Runs after attn-map-loops-to-gpu with lanes-per-iteration=32: each warp
-    owns one row group (attn-tile's rows-per-instance rows) and the tile ops
-    in its body. The row group's statistics and accumulator (the buffers
-    attn-tile allocates for them) are re-laid out as each lane's fragment,
-    so that they live in registers.
+    owns one row group (attn-tile's rows-per-instance rows) and the
+    softmax_step and softmax_finalize ops in its body. The row group's
+    statistics and accumulator (the buffers attn-tile allocates for them)
+    are re-laid out as each lane's fragment, so that they live in registers.
+    The online-softmax arithmetic of every form is OnlineSoftmax.h's.
 
     bf16 and f16 softmax_step with head dimensions that are multiples of 16
     and row groups of 16 or 32 rows (one or two mma.sync row tiles) run on
@@ -100,8 +102,24 @@ def ConvertTilesToGPU : Pass<"attn-convert-tiles-to-gpu", "func::FuncOp"> {
     Other element types (f32) run one row per lane with the per-key online
     softmax on CUDA cores. softmax_finalize reduces each row's sum across
     its lanes and writes the row once.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::nvgpu::NVGPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
 
-    Linear attention (attn-tile's GPU form: a warp per 16-feature slice of
+def ConvertLinearTilesToGPU
+    : Pass<"attn-convert-linear-tiles-to-gpu", "func::FuncOp"> {
+  let summary = "Lowers linear-attention tile ops inside gpu.launch to warps";
+  let description = [{
+    Runs after attn-map-loops-to-gpu with lanes-per-iteration=32, on
+    attn-tile's GPU form of linear attention (a warp per 16-feature slice of
     the state over a split of the keys, then a warp per 16 query rows):
     bf16/f16 with an elementwise feature map runs on tensor cores.
     linear_state stages chunks of 128 keys over two shared-memory stages
@@ -112,14 +130,30 @@ def ConvertTilesToGPU : Pass<"attn-convert-tiles-to-gpu", "func::FuncOp"> {
     linear_output stages the state block-wide in shared memory as bf16/f16,
     then per warp phi(Q) S on tensor cores and phi(q) . z in f32 from the
     same fragments. Anything else (f32, projections) runs per lane on CUDA
-    cores.
+    cores. The launch's dynamic shared memory is raised to what it needs.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::nvgpu::NVGPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
 
-    The SSM's scan (a warp per scan instance: a batch entry and a group of
-    channels) runs the recurrence along the sequence with each channel's
-    modes split over lanes (at most 16 modes per lane, their state and
-    coefficients in registers), the inputs loaded 8 steps at a time ahead
-    of their use, and each step's output summed over the channel's lanes
-    by xor shuffles; f32, static state size.
+def ConvertSsmTilesToGPU : Pass<"attn-convert-ssm-tiles-to-gpu", "func::FuncOp"> {
+  let summary = "Lowers the SSM's tile ops inside gpu.launch to warps";
+  let description = [{
+    Runs after attn-map-loops-to-gpu with lanes-per-iteration=32. The SSM's
+    scan (a warp per scan instance: a batch entry and a group of channels)
+    runs the recurrence along the sequence with each channel's modes split
+    over lanes (at most 16 modes per lane, their state and coefficients in
+    registers), the inputs loaded 8 steps at a time ahead of their use, and
+    each step's output summed over the channel's lanes by xor shuffles;
+    f32, static state size. The chunked form's carry and the gradient's
+    adjoint scan likewise.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",

@@ -1,5 +1,5 @@
-// attn-convert-tiles-to-gpu on its own: which form each row group gets.
-// RUN: attn-opt %s --split-input-file --attn-convert-tiles-to-gpu | FileCheck %s
+// attn-convert-softmax-tiles-to-gpu on its own: which form each row group gets.
+// RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu | FileCheck %s
 
 // bf16, 16 rows, reached by every thread of the block: tensor cores, with
 // the shared memory of a padded 32-key tile of K and V (9216 bytes) and of

@@ -9,6 +9,7 @@
 #ifndef ATTN_CONVERSION_GPUTILES_H
 #define ATTN_CONVERSION_GPUTILES_H
 
+#include "attn/Conversion/MmaLayout.h"
 #include "attn/IR/AttnOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -102,18 +103,40 @@ struct ScalarEmitter {
   }
 };
 
+/// Emits code for one warp's mma.sync.m16n8k16 tiles; where lanes hold
+/// which elements is `layout`'s (MmaLayout.h).
 struct WarpEmitter : ScalarEmitter {
   Type elem; // bf16 or f16
+  const MmaLayout &layout = MmaLayout::m16n8k16();
+  /// This lane's first row and column of an accumulator tile (and of an A
+  /// tile, which the accumulator's layout matches).
   Value lane, fragRow, fragCol;
 
   WarpEmitter(OpBuilder &b, Location loc, Type elem)
       : ScalarEmitter{b, loc}, elem(elem) {
     lane = gpu::LaneIdOp::create(b, loc, IntegerAttr());
-    fragRow = arith::DivUIOp::create(b, loc, lane, idx(4));
-    fragCol = mul(arith::RemUIOp::create(b, loc, lane, idx(4)), 2);
+    Value group = arith::DivUIOp::create(b, loc, lane, idx(4));
+    Value thread = arith::RemUIOp::create(b, loc, lane, idx(4));
+    const FragmentLayout &c = layout.c;
+    fragRow = add(mul(group, c.rowPerGroup), mul(thread, c.rowPerThread));
+    fragCol = add(mul(group, c.colPerGroup), mul(thread, c.colPerThread));
+  }
+  /// Rows a lane holds in an accumulator tile, relative to fragRow.
+  int64_t rowSlots() const { return layout.c.rowSlots().size(); }
+  /// Element `i` of accumulator tile (mt, n): its row and column within a
+  /// group of 16-row tiles and 8-column tiles.
+  Value accRow(int64_t mt, int64_t i) {
+    return add(fragRow, layout.m * mt + layout.c.rowOf[i]);
+  }
+  Value accCol(int64_t n, int64_t i) {
+    return add(fragCol, layout.n * n + layout.c.colOf[i]);
   }
 
   Value mul(Value a, int64_t c) {
+    if (c == 0)
+      return idx(0);
+    if (c == 1)
+      return a;
     return arith::MulIOp::create(b, loc, a, idx(c));
   }
   Value lt(Value a, Value c) {
@@ -207,9 +230,10 @@ struct WarpEmitter : ScalarEmitter {
       out.push_back(LLVM::ExtractValueOp::create(b, loc, d, i));
     return out;
   }
-  /// The sum (or max) of the four lanes that share a fragment row.
-  Value quadReduce(Value v, bool max) {
-    for (int32_t offset : {1, 2}) {
+  /// The sum (or max) of the lanes that share an accumulator row (the
+  /// four of a group).
+  Value rowReduce(Value v, bool max) {
+    for (int32_t offset : layout.c.rowSharingShuffles()) {
       Value other = gpu::ShuffleOp::create(b, loc, v, offset, kWarpLanes,
                                            gpu::ShuffleMode::XOR)
                         .getShuffleResult();
@@ -252,15 +276,29 @@ struct WarpEmitter : ScalarEmitter {
   }
 };
 
-/// 8-row halves of a row group in mma.sync A-fragment registers: half i
-/// holds row fragRow + 8 i, register j its columns 8 j + fragCol + {0, 1}.
+/// A row group's values as registers laid out like accumulator tiles:
+/// rows[R m + h] is this lane's row slot h (row fragRow + rowOf of the
+/// slot) of 16-row tile m, R = rowSlots(); its register j is run j % runs
+/// of the slot's elements in 8-column tile j / runs (runs = 1 for
+/// m16n8k16: the two columns fragCol + {0, 1}). P (from S's accumulators)
+/// and the query tile are held this way.
 using RowFragments = SmallVector<SmallVector<Value>>;
 
-/// The A fragment of columns [16 ks, 16 ks + 16) of 16-row tile `mt`.
+/// The A fragment of columns [16 ks, 16 ks + 16) of 16-row tile `mt`,
+/// without moving values between lanes (MmaLayout::accumulatorAsA).
 inline SmallVector<Value, 4> aFragment(const RowFragments &rows, int64_t mt,
                                        int64_t ks) {
-  return {rows[2 * mt][2 * ks], rows[2 * mt + 1][2 * ks],
-          rows[2 * mt][2 * ks + 1], rows[2 * mt + 1][2 * ks + 1]};
+  const MmaLayout &layout = MmaLayout::m16n8k16();
+  static const SmallVector<MmaLayout::AccumulatorRegister, 4> registers =
+      *layout.accumulatorAsA();
+  const int64_t slots = layout.c.rowSlots().size();
+  const int64_t runs = layout.c.elementsOfRowSlot(0).size() /
+                       layout.a.elementsPerRegister;
+  SmallVector<Value, 4> out;
+  for (const MmaLayout::AccumulatorRegister &r : registers)
+    out.push_back(rows[slots * mt + r.rowSlot]
+                      [(ks * (layout.k / layout.n) + r.tile) * runs + r.run]);
+  return out;
 }
 
 /// A static upper bound of an index: constants and min/max of bounded

@@ -487,7 +487,7 @@ void lowerReductionOnTensorCores(Operation *op, Value k, Value v,
       for (int64_t n = 0; n < dTiles; ++n)
         e.storePair(acc[n][2 * h], acc[n][2 * h + 1], prefixOp.getPrefix(),
                     {c, row, e.add(e.fragCol, 8 * n)});
-      Value sum = e.quadReduce(sums[h], false);
+      Value sum = e.rowReduce(sums[h], false);
       e.ifThen(e.cmp(arith::CmpIPredicate::eq, e.fragCol, e.idx(0)), [&] {
         memref::StoreOp::create(b, loc, sum, prefixOp.getPrefixNorm(),
                                 ValueRange{c, row});
@@ -592,7 +592,7 @@ void lowerReductionOnTensorCores(Operation *op, Value k, Value v,
     for (int64_t n = 0; n < dTiles; ++n)
       for (int64_t i = 0; i < 2; ++i)
         add(totals[n][2 * h + i], state, {row, e.add(e.fragCol, 8 * n + i)});
-    Value sum = e.quadReduce(loop.getResult(4 * dTiles + h), false);
+    Value sum = e.rowReduce(loop.getResult(4 * dTiles + h), false);
     Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
                                         e.fragCol, e.idx(0));
     scf::IfOp::create(b, loc, first, [&](OpBuilder &, Location) {
@@ -825,7 +825,7 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
 
   Value mq = e.dim(out, 0);
   for (int64_t h = 0; h < halves; ++h) {
-    Value d = e.quadReduce(den[h], false);
+    Value d = e.rowReduce(den[h], false);
     // Zeros where the normaliser is 0.
     Value nonzero =
         arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE, d, e.cst(0));

@@ -253,22 +253,26 @@ const RowFragments &queryFragments(Value q, Type elem, gpu::LaunchOp launch,
         b, loc, e.lt(row, rows),
         [&](OpBuilder &, Location) {
           SmallVector<Value> regs;
-          for (int64_t j = 0; j < d / 8; ++j)
+          for (int64_t j = 0; j < d / e.layout.n; ++j)
             regs.push_back(e.asRegister(vector::LoadOp::create(
                 b, loc, VectorType::get({2}, elem), q,
-                ValueRange{row, e.add(e.fragCol, 8 * j)},
+                ValueRange{row, e.add(e.fragCol, e.layout.n * j)},
                 /*nontemporal=*/false, e.pairAlignment(elem))));
           scf::YieldOp::create(b, loc, regs);
         },
         [&](OpBuilder &, Location) {
-          scf::YieldOp::create(b, loc, SmallVector<Value>(d / 8, e.i32(0)));
+          scf::YieldOp::create(
+              b, loc, SmallVector<Value>(d / e.layout.n, e.i32(0)));
         });
     return SmallVector<Value>(ifOp.getResults());
   };
+  // Row slot h of tile m at RowFragments' index R m + h, as P's.
   RowFragments fragments;
-  int64_t halves = 2 * llvm::divideCeil(*rowBound(q), kMmaRows);
-  for (int64_t i = 0; i < halves; ++i)
-    fragments.push_back(loadRow(e.add(e.fragRow, 8 * i)));
+  SmallVector<int64_t, 4> slots = e.layout.c.rowSlots();
+  int64_t tiles = llvm::divideCeil(*rowBound(q), e.layout.m);
+  for (int64_t m = 0; m < tiles; ++m)
+    for (int64_t slot : slots)
+      fragments.push_back(loadRow(e.add(e.fragRow, e.layout.m * m + slot)));
   return cache[q] = std::move(fragments);
 }
 
@@ -476,12 +480,19 @@ struct RowGroup {
   Form form = Form::TensorCore;
   int64_t rows = 0, dv = 0;
   Value laneMax, laneSum, laneAcc;
+
+  /// Tensor cores: the lane's accumulator element i of 16-row tile m and
+  /// 8-column tile t, as an index of laneAcc.
+  int64_t accIndex(int64_t m, int64_t t, int64_t i) const {
+    const MmaLayout &layout = MmaLayout::m16n8k16();
+    return (m * (dv / layout.n) + t) * layout.c.numElements() + i;
+  }
 };
 
 /// The lane's part of a row group's state, in the place of attn-tile's
-/// buffers. Tensor cores, per 16-row tile m: statistics 2 m + h (row
-/// l/4 + 8 h of the tile) and accumulator registers m Dv/2 + 4 t + i (4 per
-/// 8 columns t); one row per lane: [1] and [1, Dv].
+/// buffers. Tensor cores, per 16-row tile m: statistics R m + h (the lane's
+/// row slot h of the tile, R of them: FragmentRows' rows) and accumulator
+/// registers accIndex(m, t, i); one row per lane: [1] and [1, Dv].
 void allocateLaneState(RowGroup &g) {
   auto make = [&](memref::AllocaOp old, ArrayRef<int64_t> shape) -> Value {
     if (!old)
@@ -491,10 +502,13 @@ void allocateLaneState(RowGroup &g) {
                                     MemRefType::get(shape, b.getF32Type()));
   };
   bool tc = g.form == Form::TensorCore;
-  int64_t tiles = g.rows / kMmaRows;
-  g.laneMax = make(g.max, {tc ? 2 * tiles : 1});
-  g.laneSum = make(g.sum, {tc ? 2 * tiles : 1});
-  g.laneAcc = tc ? make(g.acc, {tiles * g.dv / 2}) : make(g.acc, {1, g.dv});
+  const MmaLayout &layout = MmaLayout::m16n8k16();
+  int64_t tiles = g.rows / layout.m;
+  int64_t statistics = tc ? tiles * layout.c.rowSlots().size() : 1;
+  g.laneMax = make(g.max, {statistics});
+  g.laneSum = make(g.sum, {statistics});
+  g.laneAcc = tc ? make(g.acc, {g.accIndex(tiles, 0, 0)})
+                 : make(g.acc, {1, g.dv});
 }
 
 /// Views, fills and tile ops of `buffer`, innermost first; fails on any
@@ -663,18 +677,19 @@ Value stagedQuery(Value q, Type elem, int64_t rows, gpu::LaunchOp launch,
   return staged.tiles[q] = tile;
 }
 
-/// The tensor-core form's rows: two per 16-row tile (fragRow and
-/// fragRow + 8 of it), this lane's scores of row r = 2 m + h in elements
-/// 2 h + {0, 1} of S's accumulator fragments of row tile m (`flat`: tile
-/// (m, n) at 4 (m nTiles + n)), scaled into base 2 by `factor`; the
-/// statistics in the lane's buffers, the sum this lane's part of its row's;
-/// P as `elem` pairs (`p[r][n]`: row r in key tile n), which are the A
-/// fragments of P V.
+/// The tensor-core form's rows: a lane's row slots of each 16-row tile
+/// (row r = R m + h: slot h of row tile m, R = rowSlots(); for m16n8k16
+/// rows fragRow and fragRow + 8), its scores of each in the slot's elements
+/// of S's accumulator fragments of row tile m (`flat`: tile (m, n) at
+/// E (m nTiles + n), E elements a tile), scaled into base 2 by `factor`;
+/// the statistics in the lane's buffers, the sum this lane's part of its
+/// row's; P as `elem` pairs laid out as RowFragments (`p[r][n]`: row r in
+/// key tile n), which aFragment turns into the A operand of P V.
 class FragmentRows final : public SoftmaxRows {
 public:
   FragmentRows(WarpEmitter &e, const RowGroup &g, ArrayRef<Value> flat,
                double factor, int64_t mTiles, int64_t nTiles)
-      : p(2 * mTiles), e(e), g(g), flat(flat), factor(factor),
+      : p(e.rowSlots() * mTiles), e(e), g(g), flat(flat), factor(factor),
         nTiles(nTiles) {}
 
   /// acc = alpha acc + P V, given by the caller (it owns the staging).
@@ -700,9 +715,9 @@ public:
   Value scoreMax(OpBuilder &b, Location loc, int64_t r) override {
     Value rowMax = e.cst(-std::numeric_limits<double>::infinity());
     for (int64_t n = 0; n < nTiles; ++n)
-      for (int64_t i = 0; i < 2; ++i)
-        rowMax = arith::MaxNumFOp::create(b, loc, rowMax, element(r, n, i));
-    return e.mulf(e.quadReduce(rowMax, true), e.cst(factor));
+      for (Value x : elements(r, n))
+        rowMax = arith::MaxNumFOp::create(b, loc, rowMax, x);
+    return e.mulf(e.rowReduce(rowMax, true), e.cst(factor));
   }
   /// P as `elem` pairs as soon as it is computed: the f32 scores die here.
   Value exponentiate(OpBuilder &b, Location loc, int64_t r,
@@ -710,14 +725,14 @@ public:
     Value negBase = arith::NegFOp::create(b, loc, base);
     Value rowSum = e.cst(0.0);
     for (int64_t n = 0; n < nTiles; ++n) {
-      Value pair[2];
-      for (int64_t i = 0; i < 2; ++i) {
-        pair[i] = emitExp(b, loc, e.fma(element(r, n, i), e.cst(factor),
-                                        negBase),
-                          ExpBase::Two);
-        rowSum = e.addf(rowSum, pair[i]);
+      SmallVector<Value, 2> probs;
+      for (Value x : elements(r, n)) {
+        probs.push_back(emitExp(b, loc, e.fma(x, e.cst(factor), negBase),
+                                ExpBase::Two));
+        rowSum = e.addf(rowSum, probs.back());
       }
-      p[r].push_back(e.pack(pair[0], pair[1]));
+      assert(probs.size() == 2 && "a pair of P a register");
+      p[r].push_back(e.pack(probs[0], probs[1]));
     }
     return rowSum;
   }
@@ -726,8 +741,13 @@ public:
   }
 
 private:
-  Value element(int64_t r, int64_t n, int64_t i) const {
-    return flat[4 * ((r / 2) * nTiles + n) + 2 * (r % 2) + i];
+  /// This lane's scores of row r in key tile n, in column order.
+  SmallVector<Value, 2> elements(int64_t r, int64_t n) const {
+    int64_t slots = e.rowSlots(), count = e.layout.c.numElements();
+    SmallVector<Value, 2> out;
+    for (int64_t i : e.layout.c.elementsOfRowSlot(r % slots))
+      out.push_back(flat[count * ((r / slots) * nTiles + n) + i]);
+    return out;
   }
 
   WarpEmitter &e;
@@ -845,23 +865,21 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
   }
 
   // Dropped pairs are -inf: keys past the tile's end, and where the
-  // predicate says so. flat[4 (m nTiles + n) + i] is element i of s[m][n]:
-  // row 16 m + fragRow + 8 (i / 2), key 8 n + fragCol + i % 2.
+  // predicate says so. flat[E (m nTiles + n) + i] is element i of s[m][n]
+  // (E elements a tile; its row and key from the accumulator's layout).
   bool hasPredicate = !op.getPredicate().empty();
   Value negInf = e.cst(-std::numeric_limits<double>::infinity());
   auto masked = [&]() {
     SmallVector<Value> out;
-    for (int64_t mt = 0; mt < mTiles; ++mt) {
-      Value rows[2] = {e.add(e.fragRow, 16 * mt), e.add(e.fragRow, 16 * mt + 8)};
+    for (int64_t mt = 0; mt < mTiles; ++mt)
       for (int64_t n = 0; n < nTiles; ++n)
-        for (int64_t i = 0; i < 4; ++i) {
-          Value key = e.add(e.fragCol, 8 * n + i % 2);
+        for (int64_t i = 0; i < e.layout.c.numElements(); ++i) {
+          Value key = e.accCol(n, i);
           Value kept = e.lt(key, mk);
-          if (Value pred = emitKeptAt(b, loc, op, rows[i / 2], key))
+          if (Value pred = emitKeptAt(b, loc, op, e.accRow(mt, i), key))
             kept = e.andi(kept, pred);
           out.push_back(e.select(kept, s[mt][n][i], negInf));
         }
-    }
     return out;
   };
   SmallVector<Value> flat;
@@ -895,12 +913,17 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
   FragmentRows rows(e, g, flat, factor, mTiles, nTiles);
   rows.accumulateWith = [&](ArrayRef<Value> alpha) {
     SmallVector<SmallVector<Value, 4>> acc(mTiles * dTiles);
+    const FragmentLayout &c = e.layout.c;
+    SmallVector<int64_t, 4> slotOf(c.numElements());
+    for (int64_t h = 0; h < e.rowSlots(); ++h)
+      for (int64_t i : c.elementsOfRowSlot(h))
+        slotOf[i] = h;
     for (int64_t mt = 0; mt < mTiles; ++mt)
       for (int64_t t = 0; t < dTiles; ++t)
-        for (int64_t i = 0; i < 4; ++i)
-          acc[mt * dTiles + t].push_back(e.mulf(
-              e.loadLane(g.laneAcc, mt * dv / 2 + 4 * t + i),
-              alpha[2 * mt + i / 2]));
+        for (int64_t i = 0; i < c.numElements(); ++i)
+          acc[mt * dTiles + t].push_back(
+              e.mulf(e.loadLane(g.laneAcc, g.accIndex(mt, t, i)),
+                     alpha[e.rowSlots() * mt + slotOf[i]]));
     if (valuesCopied) {
       nvgpu::DeviceAsyncWaitOp::create(b, loc, valuesCopied,
                                        b.getI32IntegerAttr(0));
@@ -917,9 +940,8 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
     }
     for (int64_t mt = 0; mt < mTiles; ++mt)
       for (int64_t t = 0; t < dTiles; ++t)
-        for (int64_t i = 0; i < 4; ++i)
-          e.storeLane(acc[mt * dTiles + t][i], g.laneAcc,
-                      mt * dv / 2 + 4 * t + i);
+        for (int64_t i = 0; i < c.numElements(); ++i)
+          e.storeLane(acc[mt * dTiles + t][i], g.laneAcc, g.accIndex(mt, t, i));
   };
   emitOnlineSoftmaxStep(b, loc, rows);
   op.erase();
@@ -932,16 +954,21 @@ void lowerFinalizeOnTensorCores(SoftmaxFinalizeOp op, const RowGroup &g) {
   Type outElem = cast<MemRefType>(out.getType()).getElementType();
   WarpEmitter e(b, loc, outElem);
   Value mq = e.dim(out, 0);
-  for (int64_t r = 0; r < 2 * g.rows / kMmaRows; ++r) {
-    int64_t base = (r / 2) * g.dv / 2 + r % 2 * 2;
+  const int64_t slots = e.rowSlots();
+  for (int64_t r = 0; r < slots * g.rows / e.layout.m; ++r) {
+    int64_t mt = r / slots;
+    SmallVector<int64_t, 4> elements = e.layout.c.elementsOfRowSlot(r % slots);
+    assert(elements.size() == 2 && "a pair of a row an 8-column tile");
     Value inv =
-        emitInverseSum(b, loc, e.quadReduce(e.loadLane(g.laneSum, r), false));
-    Value row = e.add(e.fragRow, 8 * r);
+        emitInverseSum(b, loc, e.rowReduce(e.loadLane(g.laneSum, r), false));
+    Value row = e.accRow(mt, elements[0]);
     scf::IfOp::create(b, loc, e.lt(row, mq), [&](OpBuilder &, Location) {
-      for (int64_t t = 0; t < g.dv / 8; ++t) {
-        Value x = e.mulf(e.loadLane(g.laneAcc, base + 4 * t), inv);
-        Value y = e.mulf(e.loadLane(g.laneAcc, base + 4 * t + 1), inv);
-        e.storePair(x, y, out, {row, e.add(e.fragCol, 8 * t)});
+      for (int64_t t = 0; t < g.dv / e.layout.n; ++t) {
+        Value x = e.mulf(e.loadLane(g.laneAcc, g.accIndex(mt, t, elements[0])),
+                         inv);
+        Value y = e.mulf(e.loadLane(g.laneAcc, g.accIndex(mt, t, elements[1])),
+                         inv);
+        e.storePair(x, y, out, {row, e.accCol(t, elements[0])});
       }
       scf::YieldOp::create(b, loc);
     });

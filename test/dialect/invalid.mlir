@@ -935,3 +935,20 @@ func.func @adamw_lr_scale(%p: tensor<4xf32>, %lr: tensor<f32>, %step: tensor<i64
   %r:3 = attn.adamw %p, %p, %p, %p lr %lr step %step norm %lr {lr_scale = -1.0 : f64} : tensor<4xf32>
   return
 }
+
+// -----
+
+// expected-error @+1 {{target chip must be sm_80 or later (sm_<capability>[a]), got 'sm_75'}}
+module attributes {attn.target = #attn.target<chip = "sm_75", multiprocessors = 40>} {}
+
+// -----
+
+// expected-error @+1 {{'attn.target' must be an #attn.target, got "sm_90a"}}
+module attributes {attn.target = "sm_90a"} {}
+
+// -----
+
+// expected-error @+1 {{'attn.target' belongs on a module}}
+func.func @target_on_a_function() attributes {attn.target = #attn.target<chip = "sm_90a", multiprocessors = 132>} {
+  return
+}

@@ -5,6 +5,7 @@
 // RUN: attn-opt %s --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --attn-map-loops-to-gpu=lanes-per-iteration=32 | FileCheck %s --check-prefix=MAP
 // RUN: attn-opt %s --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-linear-tiles-to-gpu | FileCheck %s --check-prefix=WARP
 // RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s --check-prefix=PTX
+// RUN: attn-opt %s --attn-set-target="multiprocessors=1" --attn-tile=rows-per-instance=16 --canonicalize | FileCheck %s --check-prefix=SMALL
 // RUN: %if ptxas %{ attn-opt %s --lower-to-gpu | FileCheck %s --check-prefix=CUBIN %}
 
 // The GPU form: the state and normaliser zeroed in buffers, one reduction
@@ -256,12 +257,16 @@ func.func @linear_causal_f32(%q: tensor<1x2x100x32xf32>) -> tensor<1x2x100x32xf3
 }
 
 // The reduction splits the keys until batch x heads x splits reaches about
-// 512 blocks, each split at least 256 keys: 1000 keys, 1 x 2 (batch, head)
-// pairs, so 3 splits of 384 (a multiple of 64) keys.
+// four blocks per SM of attn.target (528 without one: 132 SMs), each split
+// at least 256 keys: 1000 keys, 1 x 2 (batch, head) pairs, so 3 splits of
+// 384 (a multiple of 64) keys. On a GPU of one SM, 2 splits of 512.
 // TILE-LABEL: func.func @linear_split(
 // TILE: scf.forall (%{{.*}}, %{{.*}}, %[[SPLIT:.*]]) in (1, 2, 3) {
 // TILE:   arith.muli %[[SPLIT]], %c384
 // TILE:   attn.tile.linear_state {{.*}} atomic
+// SMALL-LABEL: func.func @linear_split(
+// SMALL: scf.forall (%{{.*}}, %{{.*}}, %[[SPLIT:.*]]) in (1, 2, 2) {
+// SMALL:   arith.muli %[[SPLIT]], %c512
 func.func @linear_split(%q: tensor<1x2x1000x32xf32>) -> tensor<1x2x1000x32xf32> {
   %f = attn.feature_map.elu_plus_one
   %o = attn.linear %q, %q, %q feature_map %f : tensor<1x2x1000x32xf32>, tensor<1x2x1000x32xf32>, tensor<1x2x1000x32xf32> -> tensor<1x2x1000x32xf32>

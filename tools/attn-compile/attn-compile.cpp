@@ -90,6 +90,11 @@ cl::opt<std::string> target("target",
                             cl::init("cpu"));
 cl::opt<std::string> chip("chip", cl::desc("GPU architecture (--target gpu)"),
                           cl::init("sm_90a"));
+cl::opt<int64_t> multiprocessors(
+    "multiprocessors",
+    cl::desc("SMs of the GPU (--target gpu): grids that split work to fill "
+             "it are sized for this many"),
+    cl::init(132));
 cl::opt<std::string>
     cudaToolkit("cuda-toolkit",
                 cl::desc("CUDA toolkit whose ptxas assembles kernels"),
@@ -420,8 +425,12 @@ int main(int argc, char **argv) {
 
   mlir::PassManager pm(&context);
   if (target == "gpu") {
+    std::string problem = mlir::attn::TargetAttr::check(chip, multiprocessors);
+    if (!problem.empty())
+      return fail("--chip/--multiprocessors: " + problem);
     mlir::attn::GPUPipelineOptions options;
     options.chip = chip;
+    options.multiprocessors = multiprocessors;
     options.toolkit = cudaToolkit;
     options.blockQ = blockQ;
     options.blockK = blockK;

@@ -3,6 +3,7 @@
 #include "attn/IR/AttnOps.h"
 
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/MathExtras.h"
@@ -33,6 +34,20 @@ void AttnDialect::initialize() {
 #define GET_OP_LIST
 #include "attn/IR/AttnOps.cpp.inc"
       >();
+}
+
+LogicalResult AttnDialect::verifyOperationAttribute(Operation *op,
+                                                   NamedAttribute attr) {
+  if (attr.getName() != TargetAttr::kAttrName)
+    return success();
+  if (!isa<TargetAttr>(attr.getValue()))
+    return op->emitError() << "'" << TargetAttr::kAttrName
+                           << "' must be an #attn.target, got "
+                           << attr.getValue();
+  if (!isa<ModuleOp>(op))
+    return op->emitError() << "'" << TargetAttr::kAttrName
+                           << "' belongs on a module";
+  return success();
 }
 
 // `!attn.mask` or `!attn.mask<block = 64>`.

@@ -255,6 +255,56 @@ SmallVector<Value> SsmAdjointOp::buildStep(OpBuilder &b, Location loc,
   return {rhoRe, rhoIm, sigRe, sigIm, pRe, pIm, qRe, qIm};
 }
 
+//===----------------------------------------------------------------------===//
+// TargetAttr
+//===----------------------------------------------------------------------===//
+
+/// The largest SM count a target may name: grids are sized from it.
+constexpr int64_t kMaxMultiprocessors = 4096;
+
+std::string TargetAttr::check(StringRef chip, int64_t multiprocessors) {
+  std::string problem;
+  llvm::raw_string_ostream os(problem);
+  StringRef digits = chip;
+  unsigned capability = 0;
+  bool named = digits.consume_front("sm_");
+  digits.consume_back("a");
+  if (!named || digits.getAsInteger(10, capability) || capability < 80)
+    os << "target chip must be sm_80 or later (sm_<capability>[a]), got '"
+       << chip << "'";
+  else if (multiprocessors < 1 || multiprocessors > kMaxMultiprocessors)
+    os << "target multiprocessors must be in [1, " << kMaxMultiprocessors
+       << "], got " << multiprocessors;
+  return problem;
+}
+
+LogicalResult TargetAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 StringRef chip, int64_t multiprocessors) {
+  std::string problem = check(chip, multiprocessors);
+  if (!problem.empty())
+    return emitError() << problem;
+  return success();
+}
+
+TargetAttr TargetAttr::getDefault(MLIRContext *context) {
+  return TargetAttr::get(context, "sm_90a", 132);
+}
+
+TargetAttr TargetAttr::lookup(Operation *op) {
+  for (Operation *p = op; p; p = p->getParentOp())
+    if (auto target = p->getAttrOfType<TargetAttr>(kAttrName))
+      return target;
+  return getDefault(op->getContext());
+}
+
+int64_t TargetAttr::getComputeCapability() const {
+  StringRef digits = getChip().drop_front(3);
+  digits.consume_back("a");
+  int64_t capability = 0;
+  (void)digits.getAsInteger(10, capability);
+  return capability;
+}
+
 LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                    int64_t blockQ, int64_t blockK,
                                    int64_t seqLen,

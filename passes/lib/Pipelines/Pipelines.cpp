@@ -2,6 +2,7 @@
 
 #include "attn/Pipelines/Pipelines.h"
 #include "attn/Conversion/Passes.h"
+#include "attn/IR/AttnOps.h"
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -123,6 +124,8 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
   // A warp per warp-rows query rows: one or two mma.sync accumulator tiles;
   // attention without a tensor-core form a row per lane, 32 rows per warp;
   // a warp per SSM scan of ssm-channels channels (of a chunk).
+  SetTargetOptions target{options.chip, options.multiprocessors};
+  pm.addPass(createSetTarget(target));
   buildTilingPipeline(pm, options.blockQ, options.blockK, options.warpRows,
                       /*scalarRowsPerInstance=*/32, options.ssmChannels,
                       options.ssmChunk);
@@ -148,11 +151,11 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
 
-  GpuNVVMAttachTargetOptions target;
-  target.chip = options.chip;
-  target.features = options.features;
-  target.optLevel = 3;
-  pm.addPass(createGpuNVVMAttachTarget(target));
+  GpuNVVMAttachTargetOptions nvvmTarget;
+  nvvmTarget.chip = options.chip;
+  nvvmTarget.features = options.features;
+  nvvmTarget.optLevel = 3;
+  pm.addPass(createGpuNVVMAttachTarget(nvvmTarget));
   OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
   // Kernel arguments are whole buffers of static shape: bare pointers, on
   // both sides of the launch.
@@ -221,6 +224,9 @@ static std::optional<std::string> checkGPU(const GPUPipelineOptions &o) {
                           StringRef(o.format)))
     return "format must be bin, isa, fatbin or offload, got '" +
            std::string(o.format) + "'";
+  std::string target = TargetAttr::check(o.chip, o.multiprocessors);
+  if (!target.empty())
+    return target;
   if (o.warpRows != 16 && o.warpRows != 32)
     return "warp-rows must be 16 or 32, got " + std::to_string(o.warpRows);
   return checkTiles(o.blockQ, o.blockK);

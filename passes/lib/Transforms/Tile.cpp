@@ -848,10 +848,10 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
 /// Features of the state one instance of the GPU form's reduction owns:
 /// the rows of an mma.sync accumulator.
 constexpr int64_t kFeatureSlice = 16;
-/// Blocks the GPU form's reduction aims at (about four per SM of an H100,
-/// which has 132), reached by splitting the keys where batch x heads alone
-/// fall short: a warp of the per-lane (f32) form walks its keys slowly.
-constexpr int64_t kReductionBlocks = 512;
+/// Blocks the GPU form's reduction aims at per SM of the target, reached by
+/// splitting the keys where batch x heads alone fall short: a warp of the
+/// per-lane (f32) form walks its keys slowly.
+constexpr int64_t kReductionBlocksPerMultiprocessor = 4;
 /// Keys per split at least: two chunks of the tensor-core reduction.
 constexpr int64_t kMinKeysPerSplit = 256;
 
@@ -1000,8 +1000,11 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
   // instance.
   const int64_t nk = dimOf(k, 2);
   const int64_t splits = std::max<int64_t>(
-      1, std::min<int64_t>(llvm::divideCeil(kReductionBlocks, batch * heads),
-                           nk / kMinKeysPerSplit));
+      1, std::min<int64_t>(
+             llvm::divideCeil(kReductionBlocksPerMultiprocessor *
+                                  TargetAttr::lookup(op).getMultiprocessors(),
+                              batch * heads),
+             nk / kMinKeysPerSplit));
   const int64_t span = llvm::alignTo(llvm::divideCeil(nk, splits), 64);
   auto reduce = forall({index(batch), index(heads), index(splits)});
   Value bIdx = reduce.getInductionVar(0), hIdx = reduce.getInductionVar(1);
@@ -1534,7 +1537,9 @@ FailureOr<SsmInstances> planSsm(Emitter &e, SsmLike op,
   const int64_t groups = llvm::divideCeil(channels, group);
   int64_t chunk = chunkOption;
   if (chunk == -1)
-    chunk = gpuForm ? ssmChunkLength(batch * groups, length) : 0;
+    chunk = gpuForm ? ssmChunkLength(batch * groups, length,
+                                     TargetAttr::lookup(op).getMultiprocessors())
+                    : 0;
   // A single chunk is the sequence: no states to carry.
   if (chunk >= length)
     chunk = 0;

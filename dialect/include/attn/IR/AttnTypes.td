@@ -65,6 +65,37 @@ def Attn_ScheduleAttr : AttrDef<Attn_Dialect, "Schedule"> {
   }];
 }
 
+def Attn_TargetAttr : AttrDef<Attn_Dialect, "Target"> {
+  let mnemonic = "target";
+  let summary = "the GPU a module is compiled for";
+  let description = [{
+    Set on the module as `attn.target` by attn-set-target (the first pass of
+    --lower-to-gpu). Tiling and conversion consult it instead of constants
+    of one chip: `chip` is the CUDA architecture (sm_80, sm_90a, ...), the
+    instruction set the kernels may use; `multiprocessors` is the number of
+    SMs to fill (132 on an H100 SXM or H200), which sizes the grids of the
+    reductions and scans that split work to occupy the GPU. Modules without
+    it are tiled for TargetAttr::getDefault.
+  }];
+  let parameters = (ins StringRefParameter<"CUDA architecture">:$chip,
+                        "int64_t":$multiprocessors);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// The module attribute's name.
+    static constexpr ::llvm::StringLiteral kAttrName = "attn.target";
+    /// The target of `op`'s module, or the default (an H100/H200: sm_90a,
+    /// 132 SMs) where the module has none.
+    static TargetAttr lookup(::mlir::Operation *op);
+    static TargetAttr getDefault(::mlir::MLIRContext *context);
+    /// What is wrong with these parameters (the verifier's message), or
+    /// nothing.
+    static std::string check(::llvm::StringRef chip, int64_t multiprocessors);
+    /// The compute capability's number: 90 for sm_90a, 80 for sm_80.
+    int64_t getComputeCapability() const;
+  }];
+}
+
 def Attn_PoolKind : I32EnumAttr<"PoolKind", "how a sequence is pooled", [
     I32EnumAttrCase<"cls", 0>, I32EnumAttrCase<"mean", 1>]> {
   let cppNamespace = "::mlir::attn";

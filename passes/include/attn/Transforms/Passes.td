@@ -102,6 +102,23 @@ def StripDropout : Pass<"attn-strip-dropout", "func::FuncOp"> {
   }];
 }
 
+def SetTarget : Pass<"attn-set-target", "ModuleOp"> {
+  let summary = "Records the GPU the module is compiled for as attn.target";
+  let description = [{
+    Sets the module's `attn.target` to #attn.target<chip, multiprocessors>,
+    which attn-tile and the conversions consult (grid sizes that fill the
+    GPU, instruction choice) instead of constants of one chip. The first
+    pass of --lower-to-gpu, from its chip and multiprocessors options.
+  }];
+  let options = [
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_90a\"",
+           "CUDA architecture (sm_80 or later)">,
+    Option<"multiprocessors", "multiprocessors", "int64_t", /*default=*/"132",
+           "SMs to fill (132 on an H100 SXM or H200)">,
+  ];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+}
+
 def ScheduleBlocks : Pass<"attn-schedule-blocks", "func::FuncOp"> {
   let summary = "Computes the visited tiles of every masked attn.sdpa";
   let description = [{

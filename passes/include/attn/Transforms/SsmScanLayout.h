@@ -40,19 +40,22 @@ inline int64_t ssmChannelsPerWarp(int64_t modes) {
 /// 7.9x at 32 scans, 3.6x at 64, lose 0.8x at 384; chunks are used below
 /// this many scans, short of the crossover, for the carry's cost.
 constexpr int64_t kChunkBelowScans = 192;
-/// Chunked instances to aim at: about a warp per scheduler (132 SMs x 4);
+/// Chunked instances to aim at, per SM: about a warp per scheduler (four);
 /// fewer, longer chunks spread each warp's loads of coefficients and state
-/// over more steps (512 beat 128 at 32 and 64 scans).
-constexpr int64_t kChunkedScans = 528;
+/// over more steps (4 x 132 = 528 beat 128 at 32 and 64 scans on an H100).
+constexpr int64_t kChunkedScansPerMultiprocessor = 4;
 
 /// The chunk length of the GPU form's scan of `length` positions by
-/// `scans` warps (batch entries x channel groups): none (0) where there are
-/// scans enough, else chunks of at least 64 positions (a power of two),
-/// enough of them for about kChunkedScans instances.
-inline int64_t ssmChunkLength(int64_t scans, int64_t length) {
+/// `scans` warps (batch entries x channel groups) on a GPU of
+/// `multiprocessors` SMs (attn.target): none (0) where there are scans
+/// enough, else chunks of at least 64 positions (a power of two), enough of
+/// them for about kChunkedScansPerMultiprocessor instances per SM.
+inline int64_t ssmChunkLength(int64_t scans, int64_t length,
+                              int64_t multiprocessors) {
   if (scans >= kChunkBelowScans)
     return 0;
-  int64_t chunks = llvm::divideCeil(kChunkedScans, scans);
+  int64_t chunks = llvm::divideCeil(
+      kChunkedScansPerMultiprocessor * multiprocessors, scans);
   return std::max<int64_t>(
       64, llvm::PowerOf2Ceil(llvm::divideCeil(length, chunks)));
 }

@@ -248,6 +248,36 @@ struct WarpEmitter : ScalarEmitter {
   void storeLane(Value v, Value buffer, int64_t i) {
     memref::StoreOp::create(b, loc, v, buffer, ValueRange{idx(i)});
   }
+  /// A B^T for the 16 mTiles rows of A and the 8 nTiles rows of B, both
+  /// [rows, depth] row-major in shared memory: tile [m][n] the 16 x 8
+  /// accumulator of row tile m and column tile n. ldmatrix.x4 gives A's
+  /// fragments and the B fragments of two column tiles at once (rows
+  /// [0, 8) at columns [0, 8) and [8, 16), then rows [8, 16)); each B
+  /// fragment is loaded once for all row tiles.
+  SmallVector<SmallVector<SmallVector<Value, 4>>>
+  mmaRowsByRows(Value aSmem, Value bSmem, int64_t mTiles, int64_t nTiles,
+                int64_t depth) {
+    auto [bRow, bCol] = quadrantOffsets();
+    auto [aRow, aCol] = aFragmentOffsets();
+    SmallVector<SmallVector<SmallVector<Value, 4>>> acc(
+        mTiles, SmallVector<SmallVector<Value, 4>>(
+                    nTiles, SmallVector<Value, 4>(4, cst(0.0))));
+    for (int64_t ks = 0; ks < depth / 16; ++ks) {
+      SmallVector<SmallVector<Value, 4>> a;
+      for (int64_t mt = 0; mt < mTiles; ++mt)
+        a.push_back(ldmatrix(aSmem, add(aRow, 16 * mt), add(aCol, 16 * ks),
+                             false));
+      for (int64_t np = 0; np < nTiles / 2; ++np) {
+        SmallVector<Value, 4> m = ldmatrix(bSmem, add(bRow, 16 * np),
+                                           add(bCol, 16 * ks), false);
+        for (int64_t mt = 0; mt < mTiles; ++mt) {
+          acc[mt][2 * np] = mma(a[mt], {m[0], m[1]}, acc[mt][2 * np]);
+          acc[mt][2 * np + 1] = mma(a[mt], {m[2], m[3]}, acc[mt][2 * np + 1]);
+        }
+      }
+    }
+    return acc;
+  }
   /// acc[m][n] += a[m] B[k0 : k0 + 16, 8 n : 8 n + 8] for every 8-column
   /// tile n of `smem`, a row-major [K, N] B in shared memory, and every
   /// 16-row tile m of A (`acc` holds a.size() runs of N / 8 tiles): one
@@ -275,6 +305,9 @@ struct WarpEmitter : ScalarEmitter {
     }
   }
 };
+
+/// Accumulator tiles: [row tile m][column tile n] -> the lane's elements.
+using AccumulatorTiles = SmallVector<SmallVector<SmallVector<Value, 4>>>;
 
 /// A row group's values as registers laid out like accumulator tiles:
 /// rows[R m + h] is this lane's row slot h (row fragRow + rowOf of the

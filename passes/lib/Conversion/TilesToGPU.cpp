@@ -757,25 +757,28 @@ private:
   int64_t nTiles;
 };
 
-void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
-                            int64_t keyRows, int64_t threads,
-                            std::optional<KeyLoop> pipeline,
-                            StagedQueries &queries) {
-  OpBuilder b(op);
-  Location loc = op.getLoc();
-  Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
-  Type elem = cast<MemRefType>(q.getType()).getElementType();
-  WarpEmitter e(b, loc, elem);
-  int64_t d = cast<MemRefType>(q.getType()).getDimSize(1), dv = g.dv;
-  int64_t nTiles = keyRows / 8, dTiles = dv / 8;
-  int64_t stage = stagedBytes(keyRows, d, dv, elem);
-  Value mk = e.dim(k, 0);
+/// A step's key and value tiles in shared memory and the async-copy groups
+/// that fill them (valuesCopied null where the keys' group covers both).
+struct StagedKeysAndValues {
+  Value keys, values, keysCopied, valuesCopied;
+};
 
+/// Stages `op`'s key and value tiles ([keyRows, d] and [keyRows, dv]) by
+/// the block's `threads` threads. Inside a pipelinable key loop, over two
+/// stages: while a tile is computed, the next scheduled one is on its way.
+StagedKeysAndValues stageKeysAndValues(WarpEmitter &e, SoftmaxStepOp op,
+                                       int64_t keyRows, int64_t d, int64_t dv,
+                                       int64_t threads,
+                                       std::optional<KeyLoop> pipeline) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Type elem = e.elem;
+  Value k = op.getKey(), v = op.getValue();
+  int64_t stage = stagedBytes(keyRows, d, dv, elem);
   Value kShared, vShared, keysCopied, valuesCopied;
   if (pipeline) {
-    // Two stages: while a tile is computed, the next scheduled one is on
-    // its way. Iteration t commits the copies of tile t + 1 as one group;
-    // tile t's group is then the second newest.
+    // Iteration t commits the copies of tile t + 1 as one group; tile t's
+    // group is then the second newest.
     scf::ForOp loop = pipeline->loop;
     auto prefetch = [&](OpBuilder &pb, Value iv) {
       WarpEmitter pe(pb, loc, elem);
@@ -832,41 +835,19 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
         b, loc, stageTile(e, v, vShared, keyRows, dv, tid, threads));
   }
 
-  const int64_t mTiles = g.rows / kMmaRows;
-  Value qShared = stagedQuery(
-      q, elem, g.rows, op->getParentOfType<gpu::LaunchOp>(), threads, queries);
+  return {kShared, vShared, keysCopied, valuesCopied};
+}
 
-  // Pipelined: tile t + 1 may be in flight. Otherwise: V may be.
-  nvgpu::DeviceAsyncWaitOp::create(b, loc, keysCopied, b.getI32IntegerAttr(1));
-  gpu::BarrierOp::create(b, loc);
-
-  // S = Q K^T, s[m][n] the 16 x 8 tile of row tile m and key tile n.
-  // ldmatrix.x4 gives the B fragments of two key tiles of 8 at once: keys
-  // [0, 8) at columns [0, 8) and [8, 16), then keys [8, 16); each is loaded
-  // once for all row tiles.
-  auto [kRow, kCol] = e.quadrantOffsets();
-  auto [qRow, qCol] = e.aFragmentOffsets();
-  SmallVector<SmallVector<SmallVector<Value, 4>>> s(
-      mTiles, SmallVector<SmallVector<Value, 4>>(
-                  nTiles, SmallVector<Value, 4>(4, e.cst(0.0))));
-  for (int64_t ks = 0; ks < d / 16; ++ks) {
-    SmallVector<SmallVector<Value, 4>> a;
-    for (int64_t mt = 0; mt < mTiles; ++mt)
-      a.push_back(e.ldmatrix(qShared, e.add(qRow, 16 * mt),
-                             e.add(qCol, 16 * ks), false));
-    for (int64_t np = 0; np < nTiles / 2; ++np) {
-      SmallVector<Value, 4> m = e.ldmatrix(kShared, e.add(kRow, 16 * np),
-                                           e.add(kCol, 16 * ks), false);
-      for (int64_t mt = 0; mt < mTiles; ++mt) {
-        s[mt][2 * np] = e.mma(a[mt], {m[0], m[1]}, s[mt][2 * np]);
-        s[mt][2 * np + 1] = e.mma(a[mt], {m[2], m[3]}, s[mt][2 * np + 1]);
-      }
-    }
-  }
-
-  // Dropped pairs are -inf: keys past the tile's end, and where the
-  // predicate says so. flat[E (m nTiles + n) + i] is element i of s[m][n]
-  // (E elements a tile; its row and key from the accumulator's layout).
+/// S's elements with dropped pairs at -inf: keys past the tile's end, and
+/// where the predicate says so. flat[E (m nTiles + n) + i] is element i of
+/// s[m][n] (E elements a tile; its row and key from the accumulator's
+/// layout).
+SmallVector<Value> maskScores(WarpEmitter &e, SoftmaxStepOp op,
+                              const AccumulatorTiles &s, int64_t keyRows) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  const int64_t mTiles = s.size(), nTiles = s.front().size();
+  Value mk = e.dim(op.getKey(), 0);
   bool hasPredicate = !op.getPredicate().empty();
   Value negInf = e.cst(-std::numeric_limits<double>::infinity());
   auto masked = [&]() {
@@ -900,48 +881,93 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
     flat.assign(ifOp.getResults().begin(), ifOp.getResults().end());
   }
 
-  // Online softmax in base 2. With a positive scale the row maximum of the
-  // dot products gives that of the scaled scores; otherwise scale first.
+  return flat;
+}
+
+/// Brings the scores into the base-2 domain of FragmentRows: returns the
+/// factor its maximum and exponentials apply (scale log2(e)). With a
+/// positive scale the row maximum of the dot products gives that of the
+/// scaled scores; otherwise the scores are scaled first and the factor is 1.
+double toBaseTwo(WarpEmitter &e, SoftmaxStepOp op, MutableArrayRef<Value> flat) {
   double scale = op.getScale().convertToDouble();
   double log2Scale = scale * 1.4426950408889634; // scale * log2(e)
-  double factor = log2Scale;
-  if (scale <= 0) {
-    for (Value &x : flat)
-      x = arith::MulFOp::create(b, loc, x, e.cst(log2Scale));
-    factor = 1.0;
+  if (scale > 0)
+    return log2Scale;
+  for (Value &x : flat)
+    x = e.mulf(x, e.cst(log2Scale));
+  return 1.0;
+}
+
+/// acc = alpha acc + P V for a row group's accumulator registers: P's
+/// pairs (RowFragments, from S's accumulators) are the A operand, V the B
+/// operand in shared memory, waited for first where its copies are a group
+/// of their own.
+void accumulateValues(WarpEmitter &e, const RowGroup &g, const RowFragments &p,
+                      const StagedKeysAndValues &kv, int64_t nTiles,
+                      ArrayRef<Value> alpha) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  const int64_t mTiles = g.rows / e.layout.m, dTiles = g.dv / e.layout.n;
+  SmallVector<SmallVector<Value, 4>> acc(mTiles * dTiles);
+  const FragmentLayout &c = e.layout.c;
+  SmallVector<int64_t, 4> slotOf(c.numElements());
+  for (int64_t h = 0; h < e.rowSlots(); ++h)
+    for (int64_t i : c.elementsOfRowSlot(h))
+      slotOf[i] = h;
+  for (int64_t mt = 0; mt < mTiles; ++mt)
+    for (int64_t t = 0; t < dTiles; ++t)
+      for (int64_t i = 0; i < c.numElements(); ++i)
+        acc[mt * dTiles + t].push_back(
+            e.mulf(e.loadLane(g.laneAcc, g.accIndex(mt, t, i)),
+                   alpha[e.rowSlots() * mt + slotOf[i]]));
+  if (kv.valuesCopied) {
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, kv.valuesCopied,
+                                     b.getI32IntegerAttr(0));
+    gpu::BarrierOp::create(b, loc);
   }
+  // Keys [16 kk, 16 kk + 16) are P's columns of key tiles 2 kk, 2 kk + 1.
+  for (int64_t kk = 0; kk < nTiles / 2; ++kk) {
+    SmallVector<SmallVector<Value, 4>> a;
+    for (int64_t mt = 0; mt < mTiles; ++mt)
+      a.push_back(aFragment(p, mt, kk));
+    e.mmaSharedB(a, kv.values, 16 * kk, acc);
+  }
+  for (int64_t mt = 0; mt < mTiles; ++mt)
+    for (int64_t t = 0; t < dTiles; ++t)
+      for (int64_t i = 0; i < c.numElements(); ++i)
+        e.storeLane(acc[mt * dTiles + t][i], g.laneAcc, g.accIndex(mt, t, i));
+}
+
+/// softmax_step on tensor cores, for one warp's row group: stage K and V,
+/// S = Q K^T, mask S, bring it to base 2, then the online-softmax step over
+/// the fragments, whose accumulation is acc = alpha acc + P V.
+void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
+                            int64_t keyRows, int64_t threads,
+                            std::optional<KeyLoop> pipeline,
+                            StagedQueries &queries) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Value q = op.getQuery();
+  Type elem = cast<MemRefType>(q.getType()).getElementType();
+  WarpEmitter e(b, loc, elem);
+  const int64_t d = cast<MemRefType>(q.getType()).getDimSize(1);
+  const int64_t mTiles = g.rows / e.layout.m, nTiles = keyRows / e.layout.n;
+
+  StagedKeysAndValues kv =
+      stageKeysAndValues(e, op, keyRows, d, g.dv, threads, pipeline);
+  Value qShared = stagedQuery(
+      q, elem, g.rows, op->getParentOfType<gpu::LaunchOp>(), threads, queries);
+  // Pipelined: tile t + 1 may be in flight. Otherwise: V may be.
+  nvgpu::DeviceAsyncWaitOp::create(b, loc, kv.keysCopied,
+                                   b.getI32IntegerAttr(1));
+  gpu::BarrierOp::create(b, loc);
+
+  AccumulatorTiles s = e.mmaRowsByRows(qShared, kv.keys, mTiles, nTiles, d);
+  SmallVector<Value> flat = maskScores(e, op, s, keyRows);
+  double factor = toBaseTwo(e, op, flat);
   FragmentRows rows(e, g, flat, factor, mTiles, nTiles);
   rows.accumulateWith = [&](ArrayRef<Value> alpha) {
-    SmallVector<SmallVector<Value, 4>> acc(mTiles * dTiles);
-    const FragmentLayout &c = e.layout.c;
-    SmallVector<int64_t, 4> slotOf(c.numElements());
-    for (int64_t h = 0; h < e.rowSlots(); ++h)
-      for (int64_t i : c.elementsOfRowSlot(h))
-        slotOf[i] = h;
-    for (int64_t mt = 0; mt < mTiles; ++mt)
-      for (int64_t t = 0; t < dTiles; ++t)
-        for (int64_t i = 0; i < c.numElements(); ++i)
-          acc[mt * dTiles + t].push_back(
-              e.mulf(e.loadLane(g.laneAcc, g.accIndex(mt, t, i)),
-                     alpha[e.rowSlots() * mt + slotOf[i]]));
-    if (valuesCopied) {
-      nvgpu::DeviceAsyncWaitOp::create(b, loc, valuesCopied,
-                                       b.getI32IntegerAttr(0));
-      gpu::BarrierOp::create(b, loc);
-    }
-    // acc += P V: the pairs of P of key tiles 2 kk and 2 kk + 1 (laid out
-    // as S's accumulator fragments) are the A fragment of keys [16 kk,
-    // 16 kk + 16).
-    for (int64_t kk = 0; kk < nTiles / 2; ++kk) {
-      SmallVector<SmallVector<Value, 4>> a;
-      for (int64_t mt = 0; mt < mTiles; ++mt)
-        a.push_back(aFragment(rows.p, mt, kk));
-      e.mmaSharedB(a, vShared, 16 * kk, acc);
-    }
-    for (int64_t mt = 0; mt < mTiles; ++mt)
-      for (int64_t t = 0; t < dTiles; ++t)
-        for (int64_t i = 0; i < c.numElements(); ++i)
-          e.storeLane(acc[mt * dTiles + t][i], g.laneAcc, g.accIndex(mt, t, i));
+    accumulateValues(e, g, rows.p, kv, nTiles, alpha);
   };
   emitOnlineSoftmaxStep(b, loc, rows);
   op.erase();

@@ -278,6 +278,18 @@ struct WarpEmitter : ScalarEmitter {
     }
     return acc;
   }
+  /// The A fragment whose k-slice is the accumulator tiles `tiles` (k / n
+  /// of them side by side), packed as `elem` pairs: P from S without moving
+  /// values between lanes (MmaLayout::accumulatorAsA).
+  SmallVector<Value, 4> accumulatorsAsA(ArrayRef<SmallVector<Value, 4>> tiles) {
+    SmallVector<Value, 4> regs;
+    for (const MmaLayout::AccumulatorRegister &r : *layout.accumulatorAsA()) {
+      SmallVector<int64_t, 4> slot = layout.c.elementsOfRowSlot(r.rowSlot);
+      ArrayRef<Value> tile = tiles[r.tile];
+      regs.push_back(pack(tile[slot[2 * r.run]], tile[slot[2 * r.run + 1]]));
+    }
+    return regs;
+  }
   /// acc[m][n] += a[m] B[k0 : k0 + 16, 8 n : 8 n + 8] for every 8-column
   /// tile n of `smem`, a row-major [K, N] B in shared memory, and every
   /// 16-row tile m of A (`acc` holds a.size() runs of N / 8 tiles): one

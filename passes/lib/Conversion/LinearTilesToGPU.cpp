@@ -482,11 +482,12 @@ void lowerReductionOnTensorCores(Operation *op, Value k, Value v,
   // each feature (every lane takes part in the shuffles).
   auto storePrefix = [&](Value c, ArrayRef<SmallVector<Value, 4>> acc,
                          ArrayRef<Value> sums) {
-    for (int64_t h = 0; h < 2; ++h) {
-      Value row = e.add(e.fragRow, 8 * h);
+    for (int64_t h = 0; h < e.rowSlots(); ++h) {
+      SmallVector<int64_t, 4> pair = e.layout.c.elementsOfRowSlot(h);
+      Value row = e.accRow(0, pair[0]);
       for (int64_t n = 0; n < dTiles; ++n)
-        e.storePair(acc[n][2 * h], acc[n][2 * h + 1], prefixOp.getPrefix(),
-                    {c, row, e.add(e.fragCol, 8 * n)});
+        e.storePair(acc[n][pair[0]], acc[n][pair[1]], prefixOp.getPrefix(),
+                    {c, row, e.accCol(n, pair[0])});
       Value sum = e.rowReduce(sums[h], false);
       e.ifThen(e.cmp(arith::CmpIPredicate::eq, e.fragCol, e.idx(0)), [&] {
         memref::StoreOp::create(b, loc, sum, prefixOp.getPrefixNorm(),
@@ -534,15 +535,19 @@ void lowerReductionOnTensorCores(Operation *op, Value k, Value v,
       }
       SmallVector<Value, 4> a =
           e.ldmatrix(keys, e.add(aRow, 16 * ks), aCol, /*transpose=*/true);
-      // Register r: feature fragRow + 8 (r % 2), keys 16 ks + 8 (r / 2) +
-      // fragCol + {0, 1}.
-      for (int64_t r = 0; r < 4; ++r) {
+      // A register r holds a pair of keys (columns) of one feature (row)
+      // of the slice: A's layout.
+      const FragmentLayout &fa = e.layout.a;
+      SmallVector<int64_t, 4> slots = e.layout.c.rowSlots();
+      for (int64_t r = 0; r < fa.numRegisters(); ++r) {
+        int64_t first = r * fa.elementsPerRegister;
         auto [x, y] = phiOfRegister(e, map, kSliceFeatures, a[r]);
-        Value key = e.add(e.fragCol, 16 * ks + 8 * (r / 2));
+        Value key = e.add(e.fragCol, 16 * ks + fa.colOf[first]);
         x = e.select(e.lt(key, valid), x, e.cst(0.0));
         y = e.select(e.lt(e.add(key, 1), valid), y, e.cst(0.0));
-        sums[r % 2] = arith::AddFOp::create(
-            b, loc, sums[r % 2], arith::AddFOp::create(b, loc, x, y));
+        Value &sum = sums[llvm::find(slots, fa.rowOf[first]) - slots.begin()];
+        sum = arith::AddFOp::create(b, loc, sum,
+                                    arith::AddFOp::create(b, loc, x, y));
         a[r] = e.pack(x, y);
       }
       e.mmaSharedB(a, values, 16 * ks, acc);
@@ -587,11 +592,12 @@ void lowerReductionOnTensorCores(Operation *op, Value k, Value v,
     memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, x),
                             memref, at);
   };
-  for (int64_t h = 0; h < 2; ++h) {
-    Value row = e.add(e.fragRow, 8 * h);
+  for (int64_t h = 0; h < e.rowSlots(); ++h) {
+    SmallVector<int64_t, 4> pair = e.layout.c.elementsOfRowSlot(h);
+    Value row = e.accRow(0, pair[0]);
     for (int64_t n = 0; n < dTiles; ++n)
-      for (int64_t i = 0; i < 2; ++i)
-        add(totals[n][2 * h + i], state, {row, e.add(e.fragCol, 8 * n + i)});
+      for (int64_t i : pair)
+        add(totals[n][i], state, {row, e.accCol(n, i)});
     Value sum = e.rowReduce(loop.getResult(4 * dTiles + h), false);
     Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
                                         e.fragCol, e.idx(0));
@@ -715,27 +721,29 @@ struct OwnKeyTiles {
           a[2 * mt + 1] = e.mma(qa, {m[2], m[3]}, a[2 * mt + 1]);
         }
       }
-      // Register r of 8-key tile nt: row fragRow + 8 (r / 2) of its row
-      // tile, key first + 8 nt + fragCol + r % 2.
+      // Element r of 8-key tile nt: its row and key from the accumulator's
+      // layout (keys from `first`); each row's sum in its row slot.
+      const FragmentLayout &fc = e.layout.c;
+      SmallVector<int64_t, 4> slots = fc.rowSlots();
       SmallVector<Value> nextDen(carried.end() - 2 * mTiles, carried.end());
       SmallVector<SmallVector<Value, 4>> p;
       for (int64_t mt = 0; mt < mTiles; ++mt) {
         for (int64_t nt = 0; nt < 2; ++nt) {
-          for (int64_t r = 0; r < 4; ++r) {
-            Value row = e.add(e.fragRow, 16 * mt + 8 * (r / 2));
-            Value key = e.add(e.add(first, e.fragCol), 8 * nt + r % 2);
+          for (int64_t r = 0; r < fc.numElements(); ++r) {
+            Value row = e.accRow(mt, r);
+            Value key = e.add(e.add(first, e.fragCol),
+                              e.layout.n * nt + fc.colOf[r]);
             Value kept = e.andi(e.lt(key, mk),
                                 e.cmp(arith::CmpIPredicate::sle, key,
                                       e.add(row, shift)));
             Value x = e.select(kept, a[2 * mt + nt][r], e.cst(0.0));
             a[2 * mt + nt][r] = x;
-            Value &sum = nextDen[2 * mt + r / 2];
+            int64_t slot = llvm::find(slots, fc.rowOf[r]) - slots.begin();
+            Value &sum = nextDen[slots.size() * mt + slot];
             sum = e.addf(sum, x);
           }
         }
-        ArrayRef<Value> lo = a[2 * mt], hi = a[2 * mt + 1];
-        p.push_back({e.pack(lo[0], lo[1]), e.pack(lo[2], lo[3]),
-                     e.pack(hi[0], hi[1]), e.pack(hi[2], hi[3])});
+        p.push_back(e.accumulatorsAsA({a[2 * mt], a[2 * mt + 1]}));
       }
       SmallVector<SmallVector<Value, 4>> nextAcc(acc.size());
       for (size_t i = 0; i < acc.size(); ++i)
@@ -796,12 +804,13 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
   gpu::BarrierOp::create(b, loc);
 
   // phi(Q) as A fragments; phi(q) . z per row from the same registers:
-  // register j of a row covers features 8 j + fragCol + {0, 1}.
+  // register j of a row (RowFragments) covers the pair of features of
+  // column tile j that the lane holds.
   RowFragments rows = q;
   const int64_t halves = static_cast<int64_t>(rows.size());
   SmallVector<Value> den(halves, e.cst(0.0));
-  for (int64_t j = 0; j < features / 8; ++j) {
-    Value f = e.add(e.fragCol, 8 * j);
+  for (int64_t j = 0; j < features / e.layout.n; ++j) {
+    Value f = e.accCol(j, e.layout.c.elementsOfRowSlot(0)[0]);
     Value z0 = memref::LoadOp::create(b, loc, norm, f);
     Value z1 = memref::LoadOp::create(b, loc, norm, e.add(f, 1));
     for (int64_t h = 0; h < halves; ++h) {
@@ -831,13 +840,14 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
         arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE, d, e.cst(0));
     Value inv = e.select(nonzero, arith::DivFOp::create(b, loc, e.cst(1.0), d),
                          e.cst(0.0));
-    Value row = e.add(e.fragRow, 8 * h);
+    const int64_t slots = e.rowSlots();
+    SmallVector<int64_t, 4> pair = e.layout.c.elementsOfRowSlot(h % slots);
+    Value row = e.accRow(h / slots, pair[0]);
     scf::IfOp::create(b, loc, e.lt(row, mq), [&](OpBuilder &, Location) {
       for (int64_t n = 0; n < dTiles; ++n) {
-        ArrayRef<Value> tile = acc[(h / 2) * dTiles + n];
-        int64_t i = 2 * (h % 2);
-        Value x = e.mulf(tile[i], inv), y = e.mulf(tile[i + 1], inv);
-        e.storePair(x, y, out, {row, e.add(e.fragCol, 8 * n)});
+        ArrayRef<Value> tile = acc[(h / slots) * dTiles + n];
+        Value x = e.mulf(tile[pair[0]], inv), y = e.mulf(tile[pair[1]], inv);
+        e.storePair(x, y, out, {row, e.accCol(n, pair[0])});
       }
       scf::YieldOp::create(b, loc);
     });

@@ -19,6 +19,8 @@ func.func @tiles(%q: memref<?x32xf32>, %m: memref<?xf32>, %acc: memref<?x32xf32>
   } : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?x32xf32>
   // CHECK: attn.tile.softmax_finalize %{{.*}}, %{{.*}} into %{{.*}} :
   attn.tile.softmax_finalize %m, %acc into %acc : memref<?xf32>, memref<?x32xf32>, memref<?x32xf32>
+  // CHECK: attn.tile.softmax_finalize %{{.*}}, %{{.*}} into %{{.*}} log_sum_exp(%{{.*}}) into %{{.*}} :
+  attn.tile.softmax_finalize %m, %acc into %acc log_sum_exp(%m) into %m : memref<?xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?xf32>
   %f = attn.feature_map.favor features 16 seed 1
   // CHECK: attn.tile.linear_state {{.*}} feature_map %{{.*}} projection %{{.*}} : memref<16x32xf32> into
   attn.tile.linear_state %q, %q feature_map %f projection %p : memref<16x32xf32> into %state, %norm : memref<?x32xf32>, memref<?x32xf32>, memref<16x32xf32>, memref<16xf32>

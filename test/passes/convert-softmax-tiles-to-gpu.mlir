@@ -109,3 +109,62 @@ func.func @divergent(%q: memref<16x64xbf16>, %k: memref<32x64xbf16>, %o: memref<
   }
   return
 }
+
+// -----
+
+// The finalize with the running maximum also writes each row's
+// log-sum-exp: on tensor cores from the base-2 maximum, (m + log2 l) ln 2,
+// by the first lane of the row's four.
+// CHECK-LABEL: func.func @tensor_cores_lse
+// CHECK: nvvm.mma.sync
+// CHECK: math.log2
+// CHECK: arith.mulf %{{.*}}, %cst{{.*}} : f32
+// CHECK: arith.cmpi eq
+// CHECK: scf.if
+// CHECK:   memref.store %{{.*}}, %{{.*}}[%{{.*}}] : memref<16xf32>
+func.func @tensor_cores_lse(%q: memref<16x64xbf16>, %k: memref<32x64xbf16>, %o: memref<16x64xbf16>, %lse: memref<16xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c128 = arith.constant 128 : index
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1) {
+    %m = memref.alloca() : memref<16xf32>
+    %l = memref.alloca() : memref<16xf32>
+    %acc = memref.alloca() : memref<16x64xf32>
+    linalg.fill ins(%ninf : f32) outs(%m : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%l : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%acc : memref<16x64xf32>)
+    attn.tile.softmax_step %q, %k, %k into %m, %l, %acc offsets(%c0, %c0) scale 1.25e-01 : memref<16x64xbf16>, memref<32x64xbf16>, memref<32x64xbf16>, memref<16xf32>, memref<16x64xf32>
+    attn.tile.softmax_finalize %l, %acc into %o log_sum_exp(%m) into %lse : memref<16xf32>, memref<16x64xf32>, memref<16x64xbf16>, memref<16xf32>, memref<16xf32>
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+// f32 (a row per lane): the lane's row's log-sum-exp m + log l.
+// CHECK-LABEL: func.func @per_lane_lse
+// CHECK: gpu.lane_id
+// CHECK: math.log
+// CHECK: memref.store %{{.*}}, %{{.*}}[%{{.*}}] : memref<?xf32, strided<[1], offset: ?>>
+func.func @per_lane_lse(%q: memref<16x32xf32>, %o: memref<16x32xf32>, %lse: memref<16xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c32 = arith.constant 32 : index
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c32, %sy = %c1, %sz = %c1) {
+    %m = memref.alloca() : memref<16xf32>
+    %l = memref.alloca() : memref<16xf32>
+    %acc = memref.alloca() : memref<16x32xf32>
+    linalg.fill ins(%ninf : f32) outs(%m : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%l : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%acc : memref<16x32xf32>)
+    attn.tile.softmax_step %q, %q, %q into %m, %l, %acc offsets(%c0, %c0) scale 1.25e-01 : memref<16x32xf32>, memref<16x32xf32>, memref<16x32xf32>, memref<16xf32>, memref<16x32xf32>
+    attn.tile.softmax_finalize %l, %acc into %o log_sum_exp(%m) into %lse : memref<16xf32>, memref<16x32xf32>, memref<16x32xf32>, memref<16xf32>, memref<16xf32>
+    gpu.terminator
+  }
+  return
+}

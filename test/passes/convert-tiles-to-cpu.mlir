@@ -45,6 +45,20 @@ func.func @finalize(%l: memref<?xf32>, %acc: memref<?x32xf32>, %out: memref<?x32
 
 // -----
 
+// With the running maximum, also each row's log-sum-exp m + log l (+inf
+// where l = 0) before the row is written.
+// CHECK-LABEL: func.func @finalize_lse
+// CHECK: math.log
+// CHECK: arith.select
+// CHECK: memref.store %{{.*}}, %{{.*}}[%{{.*}}] : memref<?xf32>
+// CHECK: vector.store
+func.func @finalize_lse(%m: memref<?xf32>, %l: memref<?xf32>, %acc: memref<?x32xf32>, %out: memref<?x32xf32>, %lse: memref<?xf32>) {
+  attn.tile.softmax_finalize %l, %acc into %out log_sum_exp(%m) into %lse : memref<?xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?xf32>
+  return
+}
+
+// -----
+
 // Linear attention: the feature map's body fused in (elu + 1 on vectors).
 // CHECK-LABEL: func.func @linear
 // CHECK: arith.cmpf ogt, %{{.*}} : vector<16xf32>

@@ -178,3 +178,28 @@ func.func @sdpa_grad(%q: tensor<1x2x32x16xf32>) -> (tensor<1x2x32x16xf32>, tenso
   %g:3 = attn.sdpa_grad %q, %q, %q, %q, %q mask %m {schedule = #causal} : tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, !attn.mask
   return %g#0, %g#1, %g#2 : tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>
 }
+
+// -----
+
+// The forward beside its gradient saves each row's log-sum-exp (the
+// finalize takes the running maximum and writes it), and the gradient
+// reads it: no statistics recomputed, no log in the gradient's nests.
+// CHECK-LABEL: func.func @sdpa_with_grad
+// CHECK: %[[LSE:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x2x32xf32>
+// CHECK: scf.forall (%[[B:.*]], %[[H:.*]], %[[T:.*]]) in (1, 2, 2)
+// CHECK:   %[[ROWS:.*]] = memref.subview %[[LSE]][%[[B]], %[[H]], %{{.*}}] [1, 1, %{{.*}}]
+// CHECK:   attn.tile.softmax_finalize %{{.*}}, %{{.*}} into %{{.*}} log_sum_exp(%{{.*}}) into %[[ROWS]]
+// CHECK-NOT: math.log
+// CHECK: scf.forall
+// CHECK:   memref.load %[[LSE]]
+// CHECK-NOT: math.log
+// CHECK: return
+#causal = #attn.schedule<block_q = 16, block_k = 16, seq_len = 32,
+    full_offsets = [0, 0, 1], full_blocks = [0],
+    partial_offsets = [0, 1, 2], partial_blocks = [0, 1]>
+func.func @sdpa_with_grad(%q: tensor<1x2x32x16xf32>, %dy: tensor<1x2x32x16xf32>) -> (tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>) {
+  %m = attn.mask.causal
+  %o = attn.sdpa %q, %q, %q mask %m {schedule = #causal} : tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, !attn.mask -> tensor<1x2x32x16xf32>
+  %g:3 = attn.sdpa_grad %q, %q, %q, %o, %dy mask %m {schedule = #causal} : tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, !attn.mask
+  return %g#0, %g#1, %g#2 : tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>
+}

@@ -69,6 +69,16 @@ LogicalResult SoftmaxFinalizeOp::verify() {
       failed(sameExtent(*this, getAcc(), 1, "acc columns", getOutput(), 1,
                         "output columns")))
     return failure();
+  if (static_cast<bool>(getMax()) != static_cast<bool>(getLse()))
+    return emitOpError("takes the running maximum and the log-sum-exp's "
+                       "output together");
+  if (getLse() &&
+      (failed(sameExtent(*this, getSum(), 0, "sum rows", getMax(), 0,
+                         "max rows")) ||
+       failed(sameExtent(*this, getSum(), 0, "sum rows", getLse(), 0,
+                         "lse rows")) ||
+       failed(requireF32(*this, getLse(), "lse"))))
+    return failure();
   return requireF32(*this, getAcc(), "acc");
 }
 

@@ -205,6 +205,10 @@ struct WarpEmitter : ScalarEmitter {
     return regs;
   }
   /// c + a b for one m16n8k16 tile (a: 4 registers, b: 2, c: 4 f32).
+  /// Raw nvvm.mma.sync rather than nvgpu.mma.sync: the operands are already
+  /// the packed 32-bit registers the instruction takes (ldmatrix results,
+  /// pairs packed from accumulators), which nvgpu's vector operands would
+  /// unpack and repack.
   SmallVector<Value, 4> mma(ArrayRef<Value> a, ArrayRef<Value> bRegs,
                             ArrayRef<Value> c) {
     Type f32 = b.getF32Type();

@@ -58,13 +58,19 @@ Value mlir::attn::emitInverseSum(OpBuilder &b, Location loc, Value sum) {
 }
 
 Value mlir::attn::emitLogSumExp(OpBuilder &b, Location loc, Value max,
-                                Value sum) {
+                                Value sum, ExpBase base) {
   Value any = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, sum,
                                     f32(b, loc, 0));
+  Value lse;
+  if (base == ExpBase::Two)
+    lse = arith::MulFOp::create(
+        b, loc,
+        arith::AddFOp::create(b, loc, max, math::Log2Op::create(b, loc, sum)),
+        f32(b, loc, 0.6931471805599453)); // ln 2
+  else
+    lse = arith::AddFOp::create(b, loc, max, math::LogOp::create(b, loc, sum));
   return arith::SelectOp::create(
-      b, loc, any,
-      arith::AddFOp::create(b, loc, max, math::LogOp::create(b, loc, sum)),
-      f32(b, loc, std::numeric_limits<double>::infinity()));
+      b, loc, any, lse, f32(b, loc, std::numeric_limits<double>::infinity()));
 }
 
 Value mlir::attn::emitKeptAt(OpBuilder &b, Location loc, SoftmaxStepOp op,

@@ -405,6 +405,12 @@ LogicalResult lowerSoftmaxFinalize(SoftmaxFinalizeOp op, int64_t width) {
                             << width;
   e.loop(e.idx(0), e.dim(op.getAcc(), 0), 1, [&](Value i) {
     Value l = memref::LoadOp::create(b, e.loc, op.getSum(), i);
+    if (op.getLse())
+      memref::StoreOp::create(
+          b, e.loc,
+          emitLogSumExp(b, e.loc,
+                        memref::LoadOp::create(b, e.loc, op.getMax(), i), l),
+          op.getLse(), i);
     Value invV = e.bcast(emitInverseSum(b, e.loc, l));
     for (int64_t c = 0; c < dv; c += width) {
       Value a = vector::LoadOp::create(b, e.loc, e.vec(), op.getAcc(),

@@ -410,7 +410,10 @@ LogicalResult lowerSoftmaxFinalize(SoftmaxFinalizeOp op) {
   Location loc = op.getLoc();
   Value acc = op.getAcc(), out = op.getOutput();
   e.loop(e.idx(0), e.dim(out, 0), {}, [&](Value i, ValueRange) {
-    Value inv = emitInverseSum(b, loc, e.load(op.getSum(), i));
+    Value l = e.load(op.getSum(), i);
+    if (op.getLse())
+      e.store(emitLogSumExp(b, loc, e.load(op.getMax(), i), l), op.getLse(), i);
+    Value inv = emitInverseSum(b, loc, l);
     e.loop(e.idx(0), e.dim(out, 1), {}, [&](Value x, ValueRange) {
       e.store(arith::MulFOp::create(b, loc, e.load(acc, {i, x}), inv), out,
               {i, x});
@@ -985,9 +988,18 @@ void lowerFinalizeOnTensorCores(SoftmaxFinalizeOp op, const RowGroup &g) {
     int64_t mt = r / slots;
     SmallVector<int64_t, 4> elements = e.layout.c.elementsOfRowSlot(r % slots);
     assert(elements.size() == 2 && "a pair of a row an 8-column tile");
-    Value inv =
-        emitInverseSum(b, loc, e.rowReduce(e.loadLane(g.laneSum, r), false));
+    Value l = e.rowReduce(e.loadLane(g.laneSum, r), false);
+    Value inv = emitInverseSum(b, loc, l);
     Value row = e.accRow(mt, elements[0]);
+    if (op.getLse()) {
+      // The row's maximum is the same in each of its lanes (FragmentRows
+      // reduces it across them); the first lane of the row writes.
+      Value lse = emitLogSumExp(b, loc, e.loadLane(g.laneMax, r), l,
+                                ExpBase::Two);
+      Value first = e.cmp(arith::CmpIPredicate::eq, e.fragCol, e.idx(0));
+      e.ifThen(e.andi(first, e.lt(row, mq)),
+               [&] { e.store(lse, op.getLse(), {row}); });
+    }
     scf::IfOp::create(b, loc, e.lt(row, mq), [&](OpBuilder &, Location) {
       for (int64_t t = 0; t < g.dv / e.layout.n; ++t) {
         Value x = e.mulf(e.loadLane(g.laneAcc, g.accIndex(mt, t, elements[0])),
@@ -1042,10 +1054,16 @@ LogicalResult lowerFinalizePerLane(SoftmaxFinalizeOp op, const RowGroup &g) {
   auto [row, count] =
       laneRow(b, loc, memref::DimOp::create(b, loc, op.getOutput(), 0));
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value max, lse;
+  if (op.getLse()) {
+    max = rowView(b, loc, g.laneMax, zero, count);
+    lse = rowView(b, loc, op.getLse(), row, count);
+  }
   auto finalize =
       SoftmaxFinalizeOp::create(b, loc, rowView(b, loc, g.laneSum, zero, count),
                                 rowView(b, loc, g.laneAcc, zero, count),
-                                rowView(b, loc, op.getOutput(), row, count));
+                                rowView(b, loc, op.getOutput(), row, count),
+                                max, lse);
   op.erase();
   return lowerSoftmaxFinalize(finalize);
 }
@@ -1123,8 +1141,8 @@ struct ConvertSoftmaxTilesToGPUPass
         g->form = Form::RowPerLane;
     }
     for (SoftmaxFinalizeOp finalize : finalizes) {
-      RowGroup *g =
-          groupOf(finalize, Value(), finalize.getSum(), finalize.getAcc());
+      RowGroup *g = groupOf(finalize, finalize.getMax(), finalize.getSum(),
+                            finalize.getAcc());
       if (!g)
         return signalPassFailure();
       if (!g->max)

@@ -262,9 +262,27 @@ SmallVector<int32_t> heaviestFirst(ScheduleAttr schedule) {
   return order;
 }
 
+/// The attn.sdpa_grad ops that differentiate `op`: its result their
+/// output, under the same operands, mask and scale.
+SmallVector<SdpaGradOp> gradientsOf(SdpaOp op) {
+  SmallVector<SdpaGradOp> grads;
+  for (Operation *user : op.getResult().getUsers()) {
+    auto grad = dyn_cast<SdpaGradOp>(user);
+    if (grad && grad.getOutput() == op.getResult() &&
+        grad.getQuery() == op.getQuery() && grad.getKey() == op.getKey() &&
+        grad.getValue() == op.getValue() && grad.getMask() == op.getMask() &&
+        grad.getEffectiveScale() == op.getEffectiveScale())
+      grads.push_back(grad);
+  }
+  return grads;
+}
+
+/// `savedLse` receives, for each attn.sdpa_grad of `op`, the [B, H, N] f32
+/// buffer where the forward writes its rows' log-sum-exp.
 LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
                        int64_t defaultBK, int64_t rowsPerInstance,
-                       int64_t scalarRowsPerInstance) {
+                       int64_t scalarRowsPerInstance,
+                       DenseMap<Operation *, Value> &savedLse) {
   OpBuilder b(op);
   Emitter e{b, op.getLoc()};
   Location loc = op.getLoc();
@@ -311,6 +329,19 @@ LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
     dynSizes.push_back(n);
   Value out = memref::AllocOp::create(b, loc, outType, dynSizes,
                                       b.getI64IntegerAttr(64));
+  // The rows' log-sum-exp, for gradients that would otherwise recompute it.
+  Value lse;
+  SmallVector<SdpaGradOp> grads = gradientsOf(op);
+  if (!grads.empty() && qType.hasStaticShape()) {
+    lse = memref::AllocOp::create(
+        b, loc,
+        MemRefType::get({qType.getDimSize(0), qType.getDimSize(1),
+                         qType.getDimSize(2)},
+                        b.getF32Type()),
+        b.getI64IntegerAttr(64));
+    for (SdpaGradOp grad : grads)
+      savedLse[grad] = lse;
+  }
 
   // Without a schedule every key tile is visited as full.
   Value fullOffsets, fullBlocks, partialOffsets, partialBlocks;
@@ -440,7 +471,11 @@ LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
     return op.emitOpError("its mask could not build its predicate");
   Value outView = e.view2D(out, {bIdx, hIdx}, q0, qn, b.getIndexAttr(0),
                            b.getIndexAttr(dv), 2, 3);
-  SoftmaxFinalizeOp::create(b, loc, sumV, accV, outView);
+  Value lseView;
+  if (lse)
+    lseView = e.view(lse, {bIdx, hIdx}, {q0}, {qn});
+  SoftmaxFinalizeOp::create(b, loc, sumV, accV, outView, lse ? maxV : Value(),
+                            lseView);
 
   b.setInsertionPointAfter(forall);
   op.replaceAllUsesWith(e.toTensor(out, resultType));
@@ -505,7 +540,9 @@ private:
 /// The gradient of softmax attention in two nests over the schedule
 /// (FlashAttention-2's backward, a row at a time):
 ///   forall (b, h, query tile) { each row i, q_i and dO_i held as vectors:
-///     its statistics over the kept keys -> lse_i; D_i = dO_i . out_i;
+///     lse_i (the forward's, where it was tiled in the same module and
+///     saved it; else from the statistics over the kept keys);
+///     D_i = dO_i . out_i;
 ///     dQ_i = scale sum_j P_ij (dO_i . v_j - D_i) k_j }
 ///   forall (b, h, key tile) { each key j, k_j and v_j held as vectors: over
 ///     the query tiles whose schedule holds its tile (the schedule
@@ -520,7 +557,7 @@ private:
 /// #gpu.thread), where the vectors live in registers. Its tensor-core form
 /// (tiles of rows through mma) is still to come.
 LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
-                           int64_t defaultBK, bool gpuForm) {
+                           int64_t defaultBK, bool gpuForm, Value savedLse) {
   OpBuilder b(op);
   Emitter e{b, op.getLoc()};
   Location loc = op.getLoc();
@@ -564,7 +601,10 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
         dvBuf = alloc(vType.getShape());
   e.fill(dk, 0.0);
   e.fill(dvBuf, 0.0);
-  Value lse = alloc({batch, heads, n}), delta = alloc({batch, heads, n});
+  // The rows' log-sum-exp: saved by the forward where it was tiled in the
+  // same module, else recomputed here.
+  Value lse = savedLse ? savedLse : alloc({batch, heads, n}),
+        delta = alloc({batch, heads, n});
 
   // The schedule's lists, and their transposes for the key-major nest.
   struct List {
@@ -735,22 +775,30 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
     Value qn = e.min(e.idx(bq), e.sub(e.idx(n), q0));
     Value rowMax, rowSum, dqAcc;
     auto makeScratch = [&] {
-      rowMax = scratch(f32);
-      rowSum = scratch(f32);
+      if (!savedLse) {
+        rowMax = scratch(f32);
+        rowSum = scratch(f32);
+      }
       dqAcc = scratch(qRow);
     };
     forEachRow(bq, qn, makeScratch, [&](Value r) {
       Value i = e.add(q0, r);
       Value qi = loadRow(q, bIdx, hIdx, i, qRow);
-      set(rowMax, e.f32(-std::numeric_limits<double>::infinity()));
-      set(rowSum, e.f32(0.0));
-      forKeptKeys(bIdx, qTile, i, limit, [&](Value j) {
-        CellStatistics row(rowMax, rowSum,
-                           score(qi, loadRow(k, bIdx, hIdx, j, qRow)));
-        emitOnlineSoftmaxStep(b, loc, row);
-      });
-      Value rowLse = emitLogSumExp(b, loc, get(rowMax), get(rowSum));
-      memref::StoreOp::create(b, loc, rowLse, lse, ValueRange{bIdx, hIdx, i});
+      Value rowLse;
+      if (savedLse) {
+        rowLse = memref::LoadOp::create(b, loc, lse, ValueRange{bIdx, hIdx, i});
+      } else {
+        set(rowMax, e.f32(-std::numeric_limits<double>::infinity()));
+        set(rowSum, e.f32(0.0));
+        forKeptKeys(bIdx, qTile, i, limit, [&](Value j) {
+          CellStatistics row(rowMax, rowSum,
+                             score(qi, loadRow(k, bIdx, hIdx, j, qRow)));
+          emitOnlineSoftmaxStep(b, loc, row);
+        });
+        rowLse = emitLogSumExp(b, loc, get(rowMax), get(rowSum));
+        memref::StoreOp::create(b, loc, rowLse, lse,
+                                ValueRange{bIdx, hIdx, i});
+      }
       Value dOi = loadRow(dOut, bIdx, hIdx, i, vRow);
       Value rowDelta = dot(dOi, loadRow(out, bIdx, hIdx, i, vRow));
       memref::StoreOp::create(b, loc, rowDelta, delta,
@@ -1878,6 +1926,7 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
     if (failed(checkOptions()))
       return signalPassFailure();
     Globals globals(module);
+    DenseMap<Operation *, Value> savedLse;
     SmallVector<Operation *> kernels;
     module.walk([&](Operation *op) {
       if (isa<SdpaOp, SdpaGradOp, LinearOp, SsmOp, SsmGradOp>(op))
@@ -1888,11 +1937,12 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
           TypeSwitch<Operation *, LogicalResult>(op)
               .Case([&](SdpaOp o) {
                 return tileSdpa(o, globals, blockQ, blockK, rowsPerInstance,
-                                scalarRowsPerInstance);
+                                scalarRowsPerInstance, savedLse);
               })
               .Case([&](SdpaGradOp o) {
                 return tileSdpaGrad(o, globals, blockQ, blockK,
-                                    rowsPerInstance != 0);
+                                    rowsPerInstance != 0,
+                                    savedLse.lookup(o));
               })
               .Case([&](LinearOp o) {
                 return tileLinear(o, globals, blockQ, blockK, rowsPerInstance);

@@ -54,18 +54,32 @@ def Attn_SoftmaxStepOp : Attn_Op<"tile.softmax_step", [
   let hasRegionVerifier = 1;
 }
 
-def Attn_SoftmaxFinalizeOp : Attn_Op<"tile.softmax_finalize"> {
+def Attn_SoftmaxFinalizeOp : Attn_Op<"tile.softmax_finalize",
+    [AttrSizedOperandSegments]> {
   let summary = "writes acc / sum for a tile of query rows";
   let description = [{
-    out_i = acc_i / l_i, and zeros where l_i = 0 (no kept key).
+    out_i = acc_i / l_i, and zeros where l_i = 0 (no kept key). With
+    `log_sum_exp(max) into lse`, also each row's log-sum-exp of its scores,
+    lse_i = m_i + log(l_i) in the natural base (+inf where l_i = 0, so that
+    exp(s - lse_i) is 0), which the gradient reads instead of recomputing
+    the statistics.
   }];
   let arguments = (ins Arg<Attn_Tile1D, "", [MemRead]>:$sum,
                        Arg<Attn_Tile2D, "", [MemRead]>:$acc,
-                       Arg<Attn_Tile2D, "", [MemWrite]>:$output);
+                       Arg<Attn_Tile2D, "", [MemWrite]>:$output,
+                       Arg<Optional<Attn_Tile1D>, "", [MemRead]>:$max,
+                       Arg<Optional<Attn_Tile1D>, "", [MemWrite]>:$lse);
   let assemblyFormat = [{
-    $sum `,` $acc `into` $output attr-dict `:` type($sum) `,` type($acc) `,`
-    type($output)
+    $sum `,` $acc `into` $output
+    (`log_sum_exp` `(` $max^ `)` `into` $lse)? attr-dict
+    `:` type($sum) `,` type($acc) `,` type($output)
+    (`,` type($max)^ `,` type($lse))?
   }];
+  let builders = [
+    OpBuilder<(ins "Value":$sum, "Value":$acc, "Value":$output), [{
+      build($_builder, $_state, sum, acc, output, Value(), Value());
+    }]>
+  ];
   let hasVerifier = 1;
 }
 

@@ -72,9 +72,12 @@ Value emitExp(OpBuilder &b, Location loc, Value x, ExpBase base);
 /// multiplies the accumulator by.
 Value emitInverseSum(OpBuilder &b, Location loc, Value sum);
 
-/// The log-sum-exp m + log l of a row's scores (base e), or +inf for a row
-/// with no kept key, so that exp(s - lse) is 0 there.
-Value emitLogSumExp(OpBuilder &b, Location loc, Value max, Value sum);
+/// The log-sum-exp of a row's scores in the natural base, m + log l, or
+/// +inf for a row with no kept key, so that exp(s - lse) is 0 there. With
+/// ExpBase::Two, m is in that base's units (scores times log2(e)), and the
+/// result (m + log2 l) ln 2.
+Value emitLogSumExp(OpBuilder &b, Location loc, Value max, Value sum,
+                    ExpBase base = ExpBase::E);
 
 /// Whether `op`'s mask keeps (query row `row`, key `key`) of its tile
 /// (tile-relative indices): its predicate region cloned at `b`. Null where

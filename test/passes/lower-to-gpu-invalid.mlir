@@ -84,9 +84,10 @@ func.func @state_read_elsewhere(%q: memref<16x64xbf16>, %o: memref<16x64xbf16>, 
 
 // -----
 
-// The gradient of softmax attention is f32 only (for now).
-func.func @sdpa_grad_bf16(%q: tensor<1x2x32x16xbf16>) -> tensor<1x2x32x16xbf16> {
-  // expected-error @+1 {{attn-tile's gradient of attention needs static shapes and f32 (for now)}}
-  %g:3 = attn.sdpa_grad %q, %q, %q, %q, %q : tensor<1x2x32x16xbf16>, tensor<1x2x32x16xbf16>, tensor<1x2x32x16xbf16>, tensor<1x2x32x16xbf16>
-  return %g#0 : tensor<1x2x32x16xbf16>
+// The gradient of softmax attention takes one element type of f32, bf16
+// and f16.
+func.func @sdpa_grad_f64(%q: tensor<1x2x32x16xf64>) -> tensor<1x2x32x16xf64> {
+  // expected-error @+1 {{attn-tile's gradient of attention needs static shapes and one element type of f32, bf16 and f16}}
+  %g:3 = attn.sdpa_grad %q, %q, %q, %q, %q : tensor<1x2x32x16xf64>, tensor<1x2x32x16xf64>, tensor<1x2x32x16xf64>, tensor<1x2x32x16xf64>
+  return %g#0 : tensor<1x2x32x16xf64>
 }

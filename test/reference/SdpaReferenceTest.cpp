@@ -195,8 +195,9 @@ const SdpaCase kCases[] = {
 
 /// The case as a function; with `params`, query, key and value are
 /// parameters, so that attn-generate-backward differentiates them.
-std::string functionFor(const SdpaCase &c, bool params = false) {
-  std::string t = tensorType({kBatch, kHeads, c.n, c.d});
+std::string functionFor(const SdpaCase &c, bool params = false,
+                        const std::string &elem = "f32") {
+  std::string t = tensorType({kBatch, kHeads, c.n, c.d}, elem);
   auto param = [&](const char *name) {
     return params ? " {attn.param = \"" + std::string(name) + "\"}"
                   : std::string();
@@ -319,6 +320,89 @@ TEST_P(SdpaGradient, MatchesAutograd) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradient, ::testing::ValuesIn(kCases),
+                         [](const ::testing::TestParamInfo<SdpaCase> &info) {
+                           return std::string(info.param.name);
+                         });
+
+// The same in bf16 for a few masks: the forward (on the GPU on tensor
+// cores) saves each row's log-sum-exp, which the gradient reads; the
+// gradients are stored in bf16. Inputs are rounded to bf16 first, so that
+// the float64 reference sees what the library sees; the tolerance is
+// bf16's (outputs and gradients rounded, P rounded before P V), far below
+// what a wrong log-sum-exp gives (a factor on every weight).
+bool inBf16Suite(const SdpaCase &c) {
+  for (const char *name : {"dense", "causal", "global_blocks_d128",
+                           "key_padding", "bigbird_padded",
+                           "fully_masked_rows"})
+    if (std::string(c.name) == name)
+      return true;
+  return false;
+}
+
+class SdpaGradientBf16 : public ::testing::TestWithParam<SdpaCase> {
+public:
+  static void SetUpTestSuite() {
+    std::string module;
+    for (const SdpaCase &c : kCases)
+      if (inBf16Suite(c))
+        module += functionFor(c, /*params=*/true, "bf16");
+    library = compileForTarget("sdpa_gradient_bf16", module,
+                               "--backward --block-q 32 --block-k 32");
+  }
+  void SetUp() override { ATTN_SKIP_WITHOUT_TARGET(); }
+  static void TearDownTestSuite() { library.reset(); }
+  static std::unique_ptr<attn::rt::Library> library;
+};
+std::unique_ptr<attn::rt::Library> SdpaGradientBf16::library;
+
+TEST_P(SdpaGradientBf16, MatchesAutograd) {
+  ASSERT_TRUE(library);
+  const SdpaCase &c = GetParam();
+  uint64_t seed = freshSeed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  torch::manual_seed(seed);
+  auto leaf = [&] {
+    return torch::randn({kBatch, kHeads, c.n, c.d})
+        .to(torch::kBFloat16)
+        .to(torch::kFloat64)
+        .requires_grad_(true);
+  };
+  torch::Tensor q = leaf(), k = leaf(), v = leaf();
+  torch::Tensor dOut = torch::randn({kBatch, kHeads, c.n, c.d})
+                           .to(torch::kBFloat16)
+                           .to(torch::kFloat64);
+  std::vector<int64_t> lengths = c.lengths(c.n);
+  torch::Tensor len = torch::tensor({lengths[0], lengths[1]}).to(torch::kInt32);
+  auto bf16 = [](const torch::Tensor &t) {
+    return t.detach().to(torch::kBFloat16);
+  };
+  std::vector<torch::Tensor> out =
+      call(*library, std::string(c.name) + "_grad",
+           {bf16(q), bf16(k), bf16(v), len, bf16(dOut)});
+  ASSERT_EQ(out.size(), 4u);
+  torch::Tensor ref = referenceSdpa(c, q, k, v, lengths);
+  ref.backward(dOut);
+  EXPECT_LT(relativeError(out[0].to(torch::kFloat64), ref.detach()), 2e-2)
+      << c.name;
+  const char *names[] = {"query", "key", "value"};
+  torch::Tensor grads[] = {q.grad(), k.grad(), v.grad()};
+  for (int i = 0; i < 3; ++i) {
+    double err = relativeError(out[1 + i].to(torch::kFloat64), grads[i]);
+    EXPECT_LT(err, 2e-2) << c.name << ": " << names[i]
+                         << " gradient's relative error " << err;
+  }
+}
+
+std::vector<SdpaCase> bf16Cases() {
+  std::vector<SdpaCase> cases;
+  for (const SdpaCase &c : kCases)
+    if (inBf16Suite(c))
+      cases.push_back(c);
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16,
+                         ::testing::ValuesIn(bf16Cases()),
                          [](const ::testing::TestParamInfo<SdpaCase> &info) {
                            return std::string(info.param.name);
                          });

@@ -563,10 +563,13 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
   Location loc = op.getLoc();
   auto qType = cast<RankedTensorType>(op.getQuery().getType());
   auto vType = cast<RankedTensorType>(op.getValue().getType());
+  Type elem = qType.getElementType();
   if (!qType.hasStaticShape() || !vType.hasStaticShape() ||
-      !qType.getElementType().isF32() || !vType.getElementType().isF32())
+      !isa<Float32Type, BFloat16Type, Float16Type>(elem) ||
+      vType.getElementType() != elem)
     return op.emitOpError("attn-tile's gradient of attention needs static "
-                          "shapes and f32 (for now)");
+                          "shapes and one element type of f32, bf16 and "
+                          "f16");
   ScheduleAttr schedule = op.getScheduleAttr();
   if (op.getMask() && !schedule)
     return op.emitOpError("has a mask but no schedule; run "
@@ -597,8 +600,13 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
   };
   // Every row of dQ, lse and D is written; dK and dV only below the key
   // limit, so they start at zero.
-  Value dq = alloc(qType.getShape()), dk = alloc(qType.getShape()),
-        dvBuf = alloc(vType.getShape());
+  // The gradients in the operands' element type; rows accumulate in f32.
+  auto allocGrad = [&](ArrayRef<int64_t> shape) -> Value {
+    return memref::AllocOp::create(b, loc, MemRefType::get(shape, elem),
+                                   b.getI64IntegerAttr(64));
+  };
+  Value dq = allocGrad(qType.getShape()), dk = allocGrad(qType.getShape()),
+        dvBuf = allocGrad(vType.getShape());
   e.fill(dk, 0.0);
   e.fill(dvBuf, 0.0);
   // The rows' log-sum-exp: saved by the forward where it was tiled in the
@@ -656,14 +664,23 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
              e.load(list.offsets, e.add(index, e.idx(1))),
              [&](Value t) { body(e.load(list.items, t)); });
   };
-  // Row `row` of buffer[b, h] as a vector.
+  // Row `row` of buffer[b, h] as an f32 vector (`type`), converted from
+  // the buffer's element type.
   auto loadRow = [&](Value buffer, Value bIdx, Value hIdx, Value row,
                      VectorType type) -> Value {
-    return vector::LoadOp::create(b, loc, type, buffer,
-                                  ValueRange{bIdx, hIdx, row, e.idx(0)});
+    Type stored = cast<MemRefType>(buffer.getType()).getElementType();
+    Value vec = vector::LoadOp::create(b, loc, type.clone(stored), buffer,
+                                       ValueRange{bIdx, hIdx, row, e.idx(0)});
+    if (stored == type.getElementType())
+      return vec;
+    return arith::ExtFOp::create(b, loc, type, vec);
   };
   auto storeRow = [&](Value vec, Value buffer, Value bIdx, Value hIdx,
                       Value row) {
+    Type stored = cast<MemRefType>(buffer.getType()).getElementType();
+    auto type = cast<VectorType>(vec.getType());
+    if (type.getElementType() != stored)
+      vec = arith::TruncFOp::create(b, loc, type.clone(stored), vec);
     vector::StoreOp::create(b, loc, vec, buffer,
                             ValueRange{bIdx, hIdx, row, e.idx(0)});
   };

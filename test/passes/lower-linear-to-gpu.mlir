@@ -256,7 +256,7 @@ func.func @linear_causal_f32(%q: tensor<1x2x100x32xf32>) -> tensor<1x2x100x32xf3
   return %o : tensor<1x2x100x32xf32>
 }
 
-// The reduction splits the keys until batch x heads x splits reaches about
+// The reduction splits the keys while batch x heads x splits stays within
 // four blocks per SM of attn.target (528 without one: 132 SMs), each split
 // at least 256 keys: 1000 keys, 1 x 2 (batch, head) pairs, so 3 splits of
 // 384 (a multiple of 64) keys. On a GPU of one SM, 2 splits of 512.

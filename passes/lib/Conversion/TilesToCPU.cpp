@@ -27,6 +27,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/DialectConversion.h"
+#include "mlir/Transforms/WalkPatternRewriteDriver.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <limits>
@@ -319,8 +321,8 @@ private:
   Blocking blk;
 };
 
-LogicalResult lowerSoftmaxStep(SoftmaxStepOp op, int64_t width) {
-  OpBuilder b(op);
+LogicalResult lowerSoftmaxStep(SoftmaxStepOp op, RewriterBase &b, int64_t width) {
+  b.setInsertionPoint(op);
   Location loc = op.getLoc();
   VecEmitter e{b, loc, width};
   const int64_t depth = cast<MemRefType>(op.getKey().getType()).getDimSize(1);
@@ -387,7 +389,7 @@ LogicalResult lowerSoftmaxStep(SoftmaxStepOp op, int64_t width) {
       emitOnlineSoftmaxStep(b, loc, group);
     });
   });
-  op.erase();
+  b.eraseOp(op);
   return success();
 }
 
@@ -395,8 +397,9 @@ LogicalResult lowerSoftmaxStep(SoftmaxStepOp op, int64_t width) {
 // softmax_finalize
 //===----------------------------------------------------------------------===//
 
-LogicalResult lowerSoftmaxFinalize(SoftmaxFinalizeOp op, int64_t width) {
-  OpBuilder b(op);
+LogicalResult lowerSoftmaxFinalize(SoftmaxFinalizeOp op, RewriterBase &b,
+                                   int64_t width) {
+  b.setInsertionPoint(op);
   VecEmitter e{b, op.getLoc(), width};
   const int64_t dv = cast<MemRefType>(op.getAcc().getType()).getDimSize(1);
   if (ShapedType::isDynamic(dv) || dv % width)
@@ -418,7 +421,7 @@ LogicalResult lowerSoftmaxFinalize(SoftmaxFinalizeOp op, int64_t width) {
       e.storeVec(e.mulf(a, invV), op.getOutput(), {i, e.idx(c)});
     }
   });
-  op.erase();
+  b.eraseOp(op);
   return success();
 }
 
@@ -574,7 +577,7 @@ void addToState(VecEmitter &e, FeatureMap map, Value key, Value value,
   });
 }
 
-LogicalResult lowerLinearState(LinearStateOp op, int64_t width) {
+LogicalResult lowerLinearState(LinearStateOp op, RewriterBase &b, int64_t width) {
   auto map = op.getFeatureMap().getDefiningOp<FeatureMap>();
   if (!map)
     return op.emitOpError("feature map must come from a feature map op");
@@ -583,19 +586,19 @@ LogicalResult lowerLinearState(LinearStateOp op, int64_t width) {
       failed(checkFeatures(
           op, cast<MemRefType>(op.getState().getType()).getDimSize(0), width)))
     return failure();
-  OpBuilder b(op);
+  b.setInsertionPoint(op);
   VecEmitter e{b, op.getLoc(), width};
   inAllocaScope(b, e.loc, [&] {
     addToState(e, map, op.getKey(), op.getValue(), op.getProjection(),
                e.dim(op.getKey(), 0), op.getState(), op.getNorm(),
                op.getAtomic());
   });
-  op.erase();
+  b.eraseOp(op);
   return success();
 }
 
 /// A running state, stored into prefix[c] before chunk c's keys are added.
-LogicalResult lowerLinearPrefix(LinearPrefixOp op, int64_t width) {
+LogicalResult lowerLinearPrefix(LinearPrefixOp op, RewriterBase &b, int64_t width) {
   auto map = op.getFeatureMap().getDefiningOp<FeatureMap>();
   if (!map)
     return op.emitOpError("feature map must come from a feature map op");
@@ -603,7 +606,7 @@ LogicalResult lowerLinearPrefix(LinearPrefixOp op, int64_t width) {
       failed(checkFeatures(
           op, cast<MemRefType>(op.getPrefix().getType()).getDimSize(1), width)))
     return failure();
-  OpBuilder b(op);
+  b.setInsertionPoint(op);
   Location loc = op.getLoc();
   VecEmitter e{b, loc, width};
   auto prefixType = cast<MemRefType>(op.getPrefix().getType());
@@ -645,11 +648,11 @@ LogicalResult lowerLinearPrefix(LinearPrefixOp op, int64_t width) {
       });
     });
   });
-  op.erase();
+  b.eraseOp(op);
   return success();
 }
 
-LogicalResult lowerLinearOutput(LinearOutputOp op, int64_t width) {
+LogicalResult lowerLinearOutput(LinearOutputOp op, RewriterBase &b, int64_t width) {
   auto map = op.getFeatureMap().getDefiningOp<FeatureMap>();
   if (!map)
     return op.emitOpError("feature map must come from a feature map op");
@@ -660,7 +663,7 @@ LogicalResult lowerLinearOutput(LinearOutputOp op, int64_t width) {
       failed(checkFeatures(
           op, cast<MemRefType>(op.getState().getType()).getDimSize(0), width)))
     return failure();
-  OpBuilder b(op);
+  b.setInsertionPoint(op);
   Location loc = op.getLoc();
   VecEmitter e{b, loc, width};
   const int64_t features =
@@ -732,7 +735,7 @@ LogicalResult lowerLinearOutput(LinearOutputOp op, int64_t width) {
       }
     });
   });
-  op.erase();
+  b.eraseOp(op);
   return success();
 }
 
@@ -740,7 +743,7 @@ LogicalResult lowerLinearOutput(LinearOutputOp op, int64_t width) {
 // ssm_scan
 //===----------------------------------------------------------------------===//
 
-LogicalResult lowerSsmScan(SsmScanOp op, int64_t width) {
+LogicalResult lowerSsmScan(SsmScanOp op, RewriterBase &b, int64_t width) {
   auto inType = cast<MemRefType>(op.getInput().getType());
   if (!inType.getElementType().isF32())
     return op.emitOpError("the CPU scan computes on f32 inputs");
@@ -748,7 +751,7 @@ LogicalResult lowerSsmScan(SsmScanOp op, int64_t width) {
       cast<MemRefType>(op.getAbarReal().getType()).getDimSize(1);
   if (ShapedType::isDynamic(state))
     return op.emitOpError("the CPU scan needs a static state size");
-  OpBuilder b(op);
+  b.setInsertionPoint(op);
   Location loc = op.getLoc();
   VecEmitter e{b, loc, width};
   const bool reverse = op.getReverse(), accumulate = op.getAccumulate();
@@ -853,7 +856,7 @@ LogicalResult lowerSsmScan(SsmScanOp op, int64_t width) {
       }
     });
   });
-  op.erase();
+  b.eraseOp(op);
   return success();
 }
 
@@ -863,8 +866,8 @@ LogicalResult lowerSsmScan(SsmScanOp op, int64_t width) {
 
 /// Scalar loops: K x C x S complex multiply-adds, next to the scans' L x C x
 /// S.
-LogicalResult lowerSsmCarry(SsmCarryOp op) {
-  OpBuilder b(op);
+LogicalResult lowerSsmCarry(SsmCarryOp op, RewriterBase &b) {
+  b.setInsertionPoint(op);
   Location loc = op.getLoc();
   VecEmitter e{b, loc, /*width=*/1};
   Value re = op.getStatesReal(), im = op.getStatesImag();
@@ -893,7 +896,7 @@ LogicalResult lowerSsmCarry(SsmCarryOp op) {
           });
     });
   });
-  op.erase();
+  b.eraseOp(op);
   return success();
 }
 
@@ -903,8 +906,8 @@ LogicalResult lowerSsmCarry(SsmCarryOp op) {
 
 // Each (channel, mode) walks the rows against the scan's direction with
 // its carried values as loop arguments.
-LogicalResult lowerSsmAdjoint(SsmAdjointOp op) {
-  OpBuilder b(op);
+LogicalResult lowerSsmAdjoint(SsmAdjointOp op, RewriterBase &b) {
+  b.setInsertionPoint(op);
   Location loc = op.getLoc();
   VecEmitter e{b, loc, /*width=*/1};
   Value rows = e.dim(op.getInput(), 0);
@@ -929,9 +932,53 @@ LogicalResult lowerSsmAdjoint(SsmAdjointOp op) {
                                 out, ValueRange{c, n});
     });
   });
-  op.erase();
+  b.eraseOp(op);
   return success();
 }
+
+/// A tile op's lowering as a rewrite pattern: `lower` at the op, which it
+/// replaces (or, failing, leaves with an error on it).
+template <typename Op>
+struct LowerTileOp : OpRewritePattern<Op> {
+  using Lowering = std::function<LogicalResult(Op, RewriterBase &)>;
+  LowerTileOp(MLIRContext *context, Lowering lower)
+      : OpRewritePattern<Op>(context), lower(std::move(lower)) {}
+  LogicalResult matchAndRewrite(Op op, PatternRewriter &rewriter) const override {
+    return lower(op, rewriter);
+  }
+  Lowering lower;
+};
+
+} // namespace
+
+void mlir::attn::populateTilesToCPUPatterns(RewritePatternSet &patterns,
+                                            int64_t width) {
+  MLIRContext *context = patterns.getContext();
+  auto add = [&](auto lower) {
+    using Op = typename llvm::function_traits<decltype(lower)>::template arg_t<0>;
+    patterns.add<LowerTileOp<Op>>(context, lower);
+  };
+  add([=](SoftmaxStepOp op, RewriterBase &b) {
+    return lowerSoftmaxStep(op, b, width);
+  });
+  add([=](SoftmaxFinalizeOp op, RewriterBase &b) {
+    return lowerSoftmaxFinalize(op, b, width);
+  });
+  add([=](LinearStateOp op, RewriterBase &b) {
+    return lowerLinearState(op, b, width);
+  });
+  add([=](LinearPrefixOp op, RewriterBase &b) {
+    return lowerLinearPrefix(op, b, width);
+  });
+  add([=](LinearOutputOp op, RewriterBase &b) {
+    return lowerLinearOutput(op, b, width);
+  });
+  add([=](SsmScanOp op, RewriterBase &b) { return lowerSsmScan(op, b, width); });
+  add([](SsmCarryOp op, RewriterBase &b) { return lowerSsmCarry(op, b); });
+  add([](SsmAdjointOp op, RewriterBase &b) { return lowerSsmAdjoint(op, b); });
+}
+
+namespace {
 
 struct ConvertTilesToCPUPass
     : public mlir::attn::impl::ConvertTilesToCPUBase<ConvertTilesToCPUPass> {
@@ -944,36 +991,22 @@ struct ConvertTilesToCPUPass
                                  << vectorWidth;
       return signalPassFailure();
     }
-    SmallVector<Operation *> ops;
-    getOperation().walk([&](Operation *op) {
-      if (isa<SoftmaxStepOp, SoftmaxFinalizeOp, LinearStateOp, LinearPrefixOp,
-              LinearOutputOp, SsmScanOp, SsmCarryOp, SsmAdjointOp>(op))
-        ops.push_back(op);
+    RewritePatternSet patterns(&getContext());
+    populateTilesToCPUPatterns(patterns, vectorWidth);
+    walkAndApplyPatterns(getOperation(), std::move(patterns));
+    // What no pattern lowered failed with a message (or has no lowering).
+    ConversionTarget target(getContext());
+    target.addIllegalOp<SoftmaxStepOp, SoftmaxFinalizeOp, LinearStateOp,
+                        LinearPrefixOp, LinearOutputOp, SsmScanOp, SsmCarryOp,
+                        SsmAdjointOp>();
+    target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+    WalkResult left = getOperation().walk([&](Operation *op) {
+      if (!target.isIllegal(op))
+        return WalkResult::advance();
+      return WalkResult::interrupt();
     });
-    for (Operation *op : ops) {
-      LogicalResult r =
-          TypeSwitch<Operation *, LogicalResult>(op)
-              .Case([&](SoftmaxStepOp o) {
-                return lowerSoftmaxStep(o, vectorWidth);
-              })
-              .Case([&](SoftmaxFinalizeOp o) {
-                return lowerSoftmaxFinalize(o, vectorWidth);
-              })
-              .Case([&](LinearStateOp o) {
-                return lowerLinearState(o, vectorWidth);
-              })
-              .Case([&](LinearPrefixOp o) {
-                return lowerLinearPrefix(o, vectorWidth);
-              })
-              .Case([&](LinearOutputOp o) {
-                return lowerLinearOutput(o, vectorWidth);
-              })
-              .Case([&](SsmScanOp o) { return lowerSsmScan(o, vectorWidth); })
-              .Case([&](SsmCarryOp o) { return lowerSsmCarry(o); })
-              .Case([&](SsmAdjointOp o) { return lowerSsmAdjoint(o); });
-      if (failed(r))
-        return signalPassFailure();
-    }
+    if (left.wasInterrupted())
+      return signalPassFailure();
   }
 };
 

@@ -16,7 +16,15 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Pass/Pass.h"
 
+namespace mlir {
+class RewritePatternSet;
+} // namespace mlir
+
 namespace mlir::attn {
+
+/// The patterns of attn-convert-tiles-to-cpu: one per attn.tile.* op, each
+/// its vector code `width` f32 lanes wide (8 or 16).
+void populateTilesToCPUPatterns(RewritePatternSet &patterns, int64_t width);
 
 #define GEN_PASS_DECL
 #include "attn/Conversion/Passes.h.inc"

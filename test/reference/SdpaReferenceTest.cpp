@@ -266,60 +266,78 @@ INSTANTIATE_TEST_SUITE_P(Masks, SdpaReference, ::testing::ValuesIn(kCases),
                            return std::string(info.param.name);
                          });
 
-// The gradient of every case (attn.sdpa_grad): dQ, dK and
-// dV of <dO, sdpa(q, k, v)> against libtorch autograd on the float64
-// reference, fully masked rows and keys past the lengths included.
-class SdpaGradient : public ::testing::TestWithParam<SdpaCase> {
+/// A suite of gradient checks over the cases in `Cases` (a function
+/// returning them), compiled in element type `Elem` once for the suite:
+/// each case's f and f_grad (attn-generate-backward), tiles of 32 so that
+/// every case has several query and key tiles.
+template <const char *Name, const char *Elem,
+          std::vector<SdpaCase> (*Cases)()>
+class GradientSuite : public ::testing::TestWithParam<SdpaCase> {
 public:
   static void SetUpTestSuite() {
     std::string module;
-    for (const SdpaCase &c : kCases)
-      module += functionFor(c, /*params=*/true);
-    // Tiles of 32 give every case several query and key tiles.
-    library = compileForTarget("sdpa_gradient", module,
+    for (const SdpaCase &c : Cases())
+      module += functionFor(c, /*params=*/true, Elem);
+    library = compileForTarget(Name, module,
                                "--backward --block-q 32 --block-k 32");
   }
   void SetUp() override { ATTN_SKIP_WITHOUT_TARGET(); }
   static void TearDownTestSuite() { library.reset(); }
-  static std::unique_ptr<attn::rt::Library> library;
+  static inline std::unique_ptr<attn::rt::Library> library;
 };
-std::unique_ptr<attn::rt::Library> SdpaGradient::library;
 
-TEST_P(SdpaGradient, MatchesAutograd) {
-  ASSERT_TRUE(library);
-  const SdpaCase &c = GetParam();
+std::vector<SdpaCase> allCases() {
+  return std::vector<SdpaCase>(std::begin(kCases), std::end(kCases));
+}
+constexpr char kF32[] = "f32", kGradientName[] = "sdpa_gradient";
+
+// The gradient of every case (attn.sdpa_grad): dQ, dK and
+// dV of <dO, sdpa(q, k, v)> against libtorch autograd on the float64
+// reference, fully masked rows and keys past the lengths included.
+using SdpaGradient = GradientSuite<kGradientName, kF32, allCases>;
+
+/// Calls `c`'s gradient function of `library` on fresh inputs in `dtype`
+/// (float64 leaves rounded to it first, so that the reference sees what the
+/// library sees) and compares out, dQ, dK and dV with libtorch autograd in
+/// float64: relative errors below `tolerance`.
+void expectGradientsMatch(attn::rt::Library &library, const SdpaCase &c,
+                          torch::ScalarType dtype, double tolerance) {
   uint64_t seed = freshSeed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   torch::manual_seed(seed);
-  auto leaf = [&] {
+  auto input = [&] {
     return torch::randn({kBatch, kHeads, c.n, c.d}, torch::kFloat64)
-        .requires_grad_(true);
+        .to(dtype)
+        .to(torch::kFloat64);
   };
-  torch::Tensor q = leaf(), k = leaf(), v = leaf();
-  torch::Tensor dOut = torch::randn({kBatch, kHeads, c.n, c.d},
-                                    torch::kFloat64);
+  torch::Tensor q = input().requires_grad_(true),
+                k = input().requires_grad_(true),
+                v = input().requires_grad_(true), dOut = input();
   std::vector<int64_t> lengths = c.lengths(c.n);
   torch::Tensor len = torch::tensor({lengths[0], lengths[1]}).to(torch::kInt32);
-  auto f32 = [](const torch::Tensor &t) {
-    return t.detach().to(torch::kFloat32);
-  };
+  auto cast = [&](const torch::Tensor &t) { return t.detach().to(dtype); };
   std::vector<torch::Tensor> out =
-      call(*library, std::string(c.name) + "_grad",
-           {f32(q), f32(k), f32(v), len, f32(dOut)});
+      call(library, std::string(c.name) + "_grad",
+           {cast(q), cast(k), cast(v), len, cast(dOut)});
   ASSERT_EQ(out.size(), 4u);
   torch::Tensor ref = referenceSdpa(c, q, k, v, lengths);
   ref.backward(dOut);
-  EXPECT_LT(relativeError(out[0], ref.detach()), 1e-4) << c.name;
+  EXPECT_LT(relativeError(out[0], ref.detach()), tolerance) << c.name;
   const char *names[] = {"query", "key", "value"};
   torch::Tensor grads[] = {q.grad(), k.grad(), v.grad()};
   for (int i = 0; i < 3; ++i) {
     double err = relativeError(out[1 + i], grads[i]);
-    EXPECT_LT(err, 1e-4) << c.name << ": " << names[i]
-                         << " gradient's relative error " << err;
+    EXPECT_LT(err, tolerance) << c.name << ": " << names[i]
+                              << " gradient's relative error " << err;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradient, ::testing::ValuesIn(kCases),
+TEST_P(SdpaGradient, MatchesAutograd) {
+  ASSERT_TRUE(library);
+  expectGradientsMatch(*library, GetParam(), torch::kFloat32, 1e-4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradient, ::testing::ValuesIn(allCases()),
                          [](const ::testing::TestParamInfo<SdpaCase> &info) {
                            return std::string(info.param.name);
                          });
@@ -339,66 +357,19 @@ bool inBf16Suite(const SdpaCase &c) {
   return false;
 }
 
-class SdpaGradientBf16 : public ::testing::TestWithParam<SdpaCase> {
-public:
-  static void SetUpTestSuite() {
-    std::string module;
-    for (const SdpaCase &c : kCases)
-      if (inBf16Suite(c))
-        module += functionFor(c, /*params=*/true, "bf16");
-    library = compileForTarget("sdpa_gradient_bf16", module,
-                               "--backward --block-q 32 --block-k 32");
-  }
-  void SetUp() override { ATTN_SKIP_WITHOUT_TARGET(); }
-  static void TearDownTestSuite() { library.reset(); }
-  static std::unique_ptr<attn::rt::Library> library;
-};
-std::unique_ptr<attn::rt::Library> SdpaGradientBf16::library;
-
-TEST_P(SdpaGradientBf16, MatchesAutograd) {
-  ASSERT_TRUE(library);
-  const SdpaCase &c = GetParam();
-  uint64_t seed = freshSeed();
-  SCOPED_TRACE("seed " + std::to_string(seed));
-  torch::manual_seed(seed);
-  auto leaf = [&] {
-    return torch::randn({kBatch, kHeads, c.n, c.d})
-        .to(torch::kBFloat16)
-        .to(torch::kFloat64)
-        .requires_grad_(true);
-  };
-  torch::Tensor q = leaf(), k = leaf(), v = leaf();
-  torch::Tensor dOut = torch::randn({kBatch, kHeads, c.n, c.d})
-                           .to(torch::kBFloat16)
-                           .to(torch::kFloat64);
-  std::vector<int64_t> lengths = c.lengths(c.n);
-  torch::Tensor len = torch::tensor({lengths[0], lengths[1]}).to(torch::kInt32);
-  auto bf16 = [](const torch::Tensor &t) {
-    return t.detach().to(torch::kBFloat16);
-  };
-  std::vector<torch::Tensor> out =
-      call(*library, std::string(c.name) + "_grad",
-           {bf16(q), bf16(k), bf16(v), len, bf16(dOut)});
-  ASSERT_EQ(out.size(), 4u);
-  torch::Tensor ref = referenceSdpa(c, q, k, v, lengths);
-  ref.backward(dOut);
-  EXPECT_LT(relativeError(out[0].to(torch::kFloat64), ref.detach()), 2e-2)
-      << c.name;
-  const char *names[] = {"query", "key", "value"};
-  torch::Tensor grads[] = {q.grad(), k.grad(), v.grad()};
-  for (int i = 0; i < 3; ++i) {
-    double err = relativeError(out[1 + i].to(torch::kFloat64), grads[i]);
-    EXPECT_LT(err, 2e-2) << c.name << ": " << names[i]
-                         << " gradient's relative error " << err;
-  }
-}
-
 std::vector<SdpaCase> bf16Cases() {
   std::vector<SdpaCase> cases;
   for (const SdpaCase &c : kCases)
     if (inBf16Suite(c))
       cases.push_back(c);
   return cases;
+}
+constexpr char kBf16[] = "bf16", kBf16GradientName[] = "sdpa_gradient_bf16";
+using SdpaGradientBf16 = GradientSuite<kBf16GradientName, kBf16, bf16Cases>;
+
+TEST_P(SdpaGradientBf16, MatchesAutograd) {
+  ASSERT_TRUE(library);
+  expectGradientsMatch(*library, GetParam(), torch::kBFloat16, 2e-2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16,

@@ -39,6 +39,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "GPUTiles.h"
+#include "TileOpPattern.h"
 #include "attn/Conversion/Passes.h"
 #include "attn/Transforms/SsmScanLayout.h"
 
@@ -88,7 +89,7 @@ LogicalResult checkF32OnWarp(Operation *op, StringRef what) {
   return success();
 }
 
-LogicalResult lowerSsmScan(SsmScanOp op) {
+LogicalResult lowerSsmScan(SsmScanOp op, RewriterBase &b) {
   auto coeffType = cast<MemRefType>(op.getAbarReal().getType());
   const int64_t modes = coeffType.getDimSize(1);
   if (ShapedType::isDynamic(modes))
@@ -109,7 +110,7 @@ LogicalResult lowerSsmScan(SsmScanOp op) {
   const bool factored = !output && !op.getInitReal();
   const int64_t blockSteps = output ? kSteps : 2 * kSteps;
 
-  OpBuilder b(op);
+  b.setInsertionPoint(op);
   Location loc = op.getLoc();
   ScalarEmitter e{b, loc};
   Value lane = gpu::LaneIdOp::create(b, loc, IntegerAttr());
@@ -294,7 +295,7 @@ LogicalResult lowerSsmScan(SsmScanOp op) {
     storePerMode(xRe, op.getStateReal());
     storePerMode(xIm, op.getStateImag());
   }
-  op.erase();
+  b.eraseOp(op);
   return success();
 }
 
@@ -323,10 +324,10 @@ LaneElement laneElements(ScalarEmitter &e, Value channels, Value modes) {
           arith::RemUIOp::create(b, loc, safe, modes), active};
 }
 
-LogicalResult lowerSsmCarry(SsmCarryOp op) {
+LogicalResult lowerSsmCarry(SsmCarryOp op, RewriterBase &b) {
   if (failed(checkF32OnWarp(op, "carry")))
     return failure();
-  OpBuilder b(op);
+  b.setInsertionPoint(op);
   Location loc = op.getLoc();
   ScalarEmitter e{b, loc};
   using P = arith::CmpIPredicate;
@@ -363,7 +364,7 @@ LogicalResult lowerSsmCarry(SsmCarryOp op) {
     ci = e.select(inRange[i], ni, ci);
   }
   scf::YieldOp::create(b, loc, ValueRange{cr, ci});
-  op.erase();
+  b.eraseOp(op);
   return success();
 }
 
@@ -373,10 +374,10 @@ LogicalResult lowerSsmCarry(SsmCarryOp op) {
 // carried values in registers; the rows' inputs and gradients come kSteps
 // at a time, loaded before the block is computed. The lanes of a channel
 // read the same row values (one broadcast load).
-LogicalResult lowerSsmAdjoint(SsmAdjointOp op) {
+LogicalResult lowerSsmAdjoint(SsmAdjointOp op, RewriterBase &b) {
   if (failed(checkF32OnWarp(op, "ssm adjoint")))
     return failure();
-  OpBuilder b(op);
+  b.setInsertionPoint(op);
   Location loc = op.getLoc();
   ScalarEmitter e{b, loc};
   using P = arith::CmpIPredicate;
@@ -415,29 +416,29 @@ LogicalResult lowerSsmAdjoint(SsmAdjointOp op) {
     for (auto [i, out] : llvm::enumerate(outs))
       e.store(blocks.getResult(4 + i), out, {c, n});
   });
-  op.erase();
+  b.eraseOp(op);
   return success();
 }
 
+} // namespace
+
+void mlir::attn::populateSsmTilesToGPUPatterns(RewritePatternSet &patterns) {
+  addTileLowering(patterns, lowerSsmScan);
+  addTileLowering(patterns, lowerSsmCarry);
+  addTileLowering(patterns, lowerSsmAdjoint);
+}
+
+namespace {
 struct ConvertSsmTilesToGPUPass
     : public mlir::attn::impl::ConvertSsmTilesToGPUBase<
           ConvertSsmTilesToGPUPass> {
   void runOnOperation() override {
-    SmallVector<Operation *> ops;
-    getOperation().walk([&](Operation *op) {
-      if (isa<SsmScanOp, SsmCarryOp, SsmAdjointOp>(op))
-        ops.push_back(op);
-    });
-    for (Operation *op : ops) {
-      LogicalResult r =
-          TypeSwitch<Operation *, LogicalResult>(op)
-              .Case([](SsmScanOp o) { return lowerSsmScan(o); })
-              .Case([](SsmCarryOp o) { return lowerSsmCarry(o); })
-              .Case([](SsmAdjointOp o) { return lowerSsmAdjoint(o); });
-      if (failed(r))
-        return signalPassFailure();
-    }
+    RewritePatternSet patterns(&getContext());
+    populateSsmTilesToGPUPatterns(patterns);
+    ConversionTarget target(getContext());
+    target.addIllegalOp<SsmScanOp, SsmCarryOp, SsmAdjointOp>();
+    if (failed(applyTileLowerings(getOperation(), std::move(patterns), target)))
+      signalPassFailure();
   }
 };
-
 } // namespace

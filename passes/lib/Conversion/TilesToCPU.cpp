@@ -21,14 +21,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "TileOpPattern.h"
 #include "attn/Conversion/OnlineSoftmax.h"
 #include "attn/Conversion/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/IRMapping.h"
-#include "mlir/Transforms/DialectConversion.h"
-#include "mlir/Transforms/WalkPatternRewriteDriver.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <limits>
@@ -936,46 +935,30 @@ LogicalResult lowerSsmAdjoint(SsmAdjointOp op, RewriterBase &b) {
   return success();
 }
 
-/// A tile op's lowering as a rewrite pattern: `lower` at the op, which it
-/// replaces (or, failing, leaves with an error on it).
-template <typename Op>
-struct LowerTileOp : OpRewritePattern<Op> {
-  using Lowering = std::function<LogicalResult(Op, RewriterBase &)>;
-  LowerTileOp(MLIRContext *context, Lowering lower)
-      : OpRewritePattern<Op>(context), lower(std::move(lower)) {}
-  LogicalResult matchAndRewrite(Op op, PatternRewriter &rewriter) const override {
-    return lower(op, rewriter);
-  }
-  Lowering lower;
-};
-
 } // namespace
 
 void mlir::attn::populateTilesToCPUPatterns(RewritePatternSet &patterns,
                                             int64_t width) {
-  MLIRContext *context = patterns.getContext();
-  auto add = [&](auto lower) {
-    using Op = typename llvm::function_traits<decltype(lower)>::template arg_t<0>;
-    patterns.add<LowerTileOp<Op>>(context, lower);
-  };
-  add([=](SoftmaxStepOp op, RewriterBase &b) {
+  addTileLowering(patterns, [=](SoftmaxStepOp op, RewriterBase &b) {
     return lowerSoftmaxStep(op, b, width);
   });
-  add([=](SoftmaxFinalizeOp op, RewriterBase &b) {
+  addTileLowering(patterns, [=](SoftmaxFinalizeOp op, RewriterBase &b) {
     return lowerSoftmaxFinalize(op, b, width);
   });
-  add([=](LinearStateOp op, RewriterBase &b) {
+  addTileLowering(patterns, [=](LinearStateOp op, RewriterBase &b) {
     return lowerLinearState(op, b, width);
   });
-  add([=](LinearPrefixOp op, RewriterBase &b) {
+  addTileLowering(patterns, [=](LinearPrefixOp op, RewriterBase &b) {
     return lowerLinearPrefix(op, b, width);
   });
-  add([=](LinearOutputOp op, RewriterBase &b) {
+  addTileLowering(patterns, [=](LinearOutputOp op, RewriterBase &b) {
     return lowerLinearOutput(op, b, width);
   });
-  add([=](SsmScanOp op, RewriterBase &b) { return lowerSsmScan(op, b, width); });
-  add([](SsmCarryOp op, RewriterBase &b) { return lowerSsmCarry(op, b); });
-  add([](SsmAdjointOp op, RewriterBase &b) { return lowerSsmAdjoint(op, b); });
+  addTileLowering(patterns, [=](SsmScanOp op, RewriterBase &b) {
+    return lowerSsmScan(op, b, width);
+  });
+  addTileLowering(patterns, lowerSsmCarry);
+  addTileLowering(patterns, lowerSsmAdjoint);
 }
 
 namespace {
@@ -993,19 +976,11 @@ struct ConvertTilesToCPUPass
     }
     RewritePatternSet patterns(&getContext());
     populateTilesToCPUPatterns(patterns, vectorWidth);
-    walkAndApplyPatterns(getOperation(), std::move(patterns));
-    // What no pattern lowered failed with a message (or has no lowering).
     ConversionTarget target(getContext());
     target.addIllegalOp<SoftmaxStepOp, SoftmaxFinalizeOp, LinearStateOp,
                         LinearPrefixOp, LinearOutputOp, SsmScanOp, SsmCarryOp,
                         SsmAdjointOp>();
-    target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
-    WalkResult left = getOperation().walk([&](Operation *op) {
-      if (!target.isIllegal(op))
-        return WalkResult::advance();
-      return WalkResult::interrupt();
-    });
-    if (left.wasInterrupted())
+    if (failed(applyTileLowerings(getOperation(), std::move(patterns), target)))
       return signalPassFailure();
   }
 };

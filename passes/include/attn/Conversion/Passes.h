@@ -26,6 +26,10 @@ namespace mlir::attn {
 /// its vector code `width` f32 lanes wide (8 or 16).
 void populateTilesToCPUPatterns(RewritePatternSet &patterns, int64_t width);
 
+/// The patterns of attn-convert-ssm-tiles-to-gpu: the SSM's scan, carry and
+/// adjoint tile ops, each for a warp inside gpu.launch.
+void populateSsmTilesToGPUPatterns(RewritePatternSet &patterns);
+
 #define GEN_PASS_DECL
 #include "attn/Conversion/Passes.h.inc"
 

@@ -24,15 +24,18 @@
 //   scheduled key tiles, the next tile is staged while the current one is
 //   computed (two shared-memory stages).
 // - one row per lane (other element types): each softmax_step becomes the
-//   per-key online-softmax loop for the lane's row, on CUDA cores:
+//   per-key online-softmax loop for the lane's row, on CUDA cores, the
+//   step of OnlineSoftmax.h over one key at a time:
 //     s = scale * q.k_j   (skipped where the predicate drops the pair)
-//     m' = max(m, s); acc *= exp(m - m'); l *= exp(m - m'); m = m'
-//     p = exp(s - m); l += p; acc += p v_j
+//     m' = max(m, s); alpha = exp(m - m'); p = exp(s - m')
+//     l = alpha l + p; acc = alpha acc + p v_j; m = m'
 //   For static head dims up to kMaxRegisterColumns the query row and the
 //   accumulator are loaded into registers once per step and carried by
-//   the key loop, every key rescaling (by 1 where the maximum does not
-//   grow: no branch); otherwise they stay in memory, read per key, and are
-//   rescaled only where s > m.
+//   the key loop (alpha is 1 where the maximum does not grow: no branch);
+//   otherwise they stay in memory, read and written once per key.
+//
+// Where lanes hold which fragment elements is MmaLayout's table; the
+// online-softmax arithmetic of both forms is OnlineSoftmax.h's.
 //
 //===----------------------------------------------------------------------===//
 

@@ -286,8 +286,12 @@ struct WarpEmitter : ScalarEmitter {
   /// of them side by side), packed as `elem` pairs: P from S without moving
   /// values between lanes (MmaLayout::accumulatorAsA).
   SmallVector<Value, 4> accumulatorsAsA(ArrayRef<SmallVector<Value, 4>> tiles) {
+    // Held by name: a range-for over *accumulatorAsA() would read the
+    // optional after its temporary is gone (C++17).
+    static const SmallVector<MmaLayout::AccumulatorRegister, 4> registers =
+        *MmaLayout::m16n8k16().accumulatorAsA();
     SmallVector<Value, 4> regs;
-    for (const MmaLayout::AccumulatorRegister &r : *layout.accumulatorAsA()) {
+    for (const MmaLayout::AccumulatorRegister &r : registers) {
       SmallVector<int64_t, 4> slot = layout.c.elementsOfRowSlot(r.rowSlot);
       ArrayRef<Value> tile = tiles[r.tile];
       regs.push_back(pack(tile[slot[2 * r.run]], tile[slot[2 * r.run + 1]]));

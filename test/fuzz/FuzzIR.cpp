@@ -20,6 +20,7 @@
 #include "mlir/Pass/PassManager.h"
 
 #include <cstdint>
+#include <string>
 
 using namespace mlir;
 
@@ -41,9 +42,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   context.loadAllAvailableDialects();
   ScopedDiagnosticHandler quiet(&context,
                                 [](Diagnostic &) { return success(); });
-  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(
-      llvm::StringRef(reinterpret_cast<const char *>(data), size),
-      ParserConfig(&context));
+  // A copy with a terminating NUL, as every tool's buffer (a file's) has:
+  // the lexer reads the terminator past the text, so parsing libFuzzer's
+  // unterminated bytes in place reads past them (ASan: the input "f").
+  std::string text(reinterpret_cast<const char *>(data), size);
+  OwningOpRef<ModuleOp> module =
+      parseSourceString<ModuleOp>(text, ParserConfig(&context));
   if (!module)
     return 0;
   PassManager pm(&context);

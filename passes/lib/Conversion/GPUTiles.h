@@ -282,22 +282,6 @@ struct WarpEmitter : ScalarEmitter {
     }
     return acc;
   }
-  /// The A fragment whose k-slice is the accumulator tiles `tiles` (k / n
-  /// of them side by side), packed as `elem` pairs: P from S without moving
-  /// values between lanes (MmaLayout::accumulatorAsA).
-  SmallVector<Value, 4> accumulatorsAsA(ArrayRef<SmallVector<Value, 4>> tiles) {
-    // Held by name: a range-for over *accumulatorAsA() would read the
-    // optional after its temporary is gone (C++17).
-    static const SmallVector<MmaLayout::AccumulatorRegister, 4> registers =
-        *MmaLayout::m16n8k16().accumulatorAsA();
-    SmallVector<Value, 4> regs;
-    for (const MmaLayout::AccumulatorRegister &r : registers) {
-      SmallVector<int64_t, 4> slot = layout.c.elementsOfRowSlot(r.rowSlot);
-      ArrayRef<Value> tile = tiles[r.tile];
-      regs.push_back(pack(tile[slot[2 * r.run]], tile[slot[2 * r.run + 1]]));
-    }
-    return regs;
-  }
   /// acc[m][n] += a[m] B[k0 : k0 + 16, 8 n : 8 n + 8] for every 8-column
   /// tile n of `smem`, a row-major [K, N] B in shared memory, and every
   /// 16-row tile m of A (`acc` holds a.size() runs of N / 8 tiles): one
@@ -352,6 +336,21 @@ inline SmallVector<Value, 4> aFragment(const RowFragments &rows, int64_t mt,
     out.push_back(rows[slots * mt + r.rowSlot]
                       [(ks * (layout.k / layout.n) + r.tile) * runs + r.run]);
   return out;
+}
+
+/// The A fragment whose k-slice is the accumulator tiles `tiles` (k / n
+/// of them side by side, one 16-row tile), packed as `e.elem` pairs: P from
+/// S without moving values between lanes -- each row slot's pair of each
+/// tile as RowFragments, then aFragment's mapping.
+inline SmallVector<Value, 4>
+accumulatorsAsA(WarpEmitter &e, ArrayRef<SmallVector<Value, 4>> tiles) {
+  RowFragments rows(e.rowSlots());
+  for (auto [h, row] : llvm::enumerate(rows)) {
+    SmallVector<int64_t, 4> pair = e.layout.c.elementsOfRowSlot(h);
+    for (ArrayRef<Value> tile : tiles)
+      row.push_back(e.pack(tile[pair[0]], tile[pair[1]]));
+  }
+  return aFragment(rows, /*mt=*/0, /*ks=*/0);
 }
 
 /// A static upper bound of an index: constants and min/max of bounded

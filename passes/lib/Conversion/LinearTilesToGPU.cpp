@@ -743,7 +743,7 @@ struct OwnKeyTiles {
             sum = e.addf(sum, x);
           }
         }
-        p.push_back(e.accumulatorsAsA({a[2 * mt], a[2 * mt + 1]}));
+        p.push_back(accumulatorsAsA(e, {a[2 * mt], a[2 * mt + 1]}));
       }
       SmallVector<SmallVector<Value, 4>> nextAcc(acc.size());
       for (size_t i = 0; i < acc.size(); ++i)

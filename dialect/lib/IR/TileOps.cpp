@@ -307,13 +307,6 @@ TargetAttr TargetAttr::lookup(Operation *op) {
   return getDefault(op->getContext());
 }
 
-int64_t TargetAttr::getComputeCapability() const {
-  StringRef digits = getChip().drop_front(3);
-  digits.consume_back("a");
-  int64_t capability = 0;
-  (void)digits.getAsInteger(10, capability);
-  return capability;
-}
 
 LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                    int64_t blockQ, int64_t blockK,

@@ -91,8 +91,6 @@ def Attn_TargetAttr : AttrDef<Attn_Dialect, "Target"> {
     /// What is wrong with these parameters (the verifier's message), or
     /// nothing.
     static std::string check(::llvm::StringRef chip, int64_t multiprocessors);
-    /// The compute capability's number: 90 for sm_90a, 80 for sm_80.
-    int64_t getComputeCapability() const;
   }];
 }
 

@@ -181,3 +181,38 @@ func.func @f(%u: memref<10x4xf32>, %a: memref<3x8xf32>) {
   attn.tile.ssm_adjoint %u, %u A(%a, %a) into(%a, %a, %a, %a) : memref<10x4xf32>, memref<10x4xf32>, memref<3x8xf32>
   return
 }
+
+// -----
+
+func.func @f(%q: memref<?x32xf32>, %m: memref<?xf32>, %acc: memref<?x32xf32>, %i: index) {
+  // expected-error @below {{accumulates either query_grad or key_grad and value_grad}}
+  attn.tile.softmax_grad_step %q, %q, %q, %q, %m, %m offsets(%i, %i) scale 1.0 : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<?x32xbf16>, %m: memref<?xf32>, %acc: memref<?x32xbf16>, %i: index) {
+  // expected-error @below {{query_grad must hold f32}}
+  attn.tile.softmax_grad_step %q, %q, %q, %q, %m, %m query_grad %acc : memref<?x32xbf16> offsets(%i, %i) scale 1.0 : memref<?x32xbf16>, memref<?x32xbf16>, memref<?x32xbf16>, memref<?x32xbf16>, memref<?xf32>, memref<?xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<8x32xf32>, %m: memref<4xf32>, %acc: memref<8x32xf32>, %i: index) {
+  // expected-error @below {{query rows (8) and lse rows (4) differ}}
+  attn.tile.softmax_grad_step %q, %q, %q, %q, %m, %m query_grad %acc : memref<8x32xf32> offsets(%i, %i) scale 1.0 : memref<8x32xf32>, memref<8x32xf32>, memref<8x32xf32>, memref<8x32xf32>, memref<4xf32>, memref<4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<?x32xf32>, %m: memref<?xf32>, %acc: memref<?x32xf32>, %i: index) {
+  // expected-error @below {{predicate region must end with 'attn.yield' of an i1}}
+  attn.tile.softmax_grad_step %q, %q, %q, %q, %m, %m key_grad %acc, %acc : memref<?x32xf32>, memref<?x32xf32> offsets(%i, %i) scale 1.0 where {
+  ^bb0(%a: index, %b: index):
+    attn.yield %a : index
+  } : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?xf32>
+  return
+}

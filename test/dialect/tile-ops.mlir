@@ -17,6 +17,15 @@ func.func @tiles(%q: memref<?x32xf32>, %m: memref<?xf32>, %acc: memref<?x32xf32>
     %t = arith.cmpi ule, %ki, %qi : index
     attn.yield %t : i1
   } : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?x32xf32>
+  // CHECK: attn.tile.softmax_grad_step %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} query_grad %{{.*}} : memref<?x32xf32> offsets(%{{.*}}, %{{.*}}) scale 1.250000e-01 :
+  attn.tile.softmax_grad_step %q, %q, %q, %q, %m, %m query_grad %acc : memref<?x32xf32> offsets(%i, %i) scale 0.125 : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?xf32>
+  // CHECK: attn.tile.softmax_grad_step {{.*}} key_grad %{{.*}}, %{{.*}} : memref<?x32xf32>, memref<?x32xf32> offsets(%{{.*}}, %{{.*}}) scale 1.250000e-01 where {
+  // CHECK-NEXT: ^bb0(%{{.*}}: index, %{{.*}}: index):
+  attn.tile.softmax_grad_step %q, %q, %q, %q, %m, %m key_grad %acc, %acc : memref<?x32xf32>, memref<?x32xf32> offsets(%i, %i) scale 0.125 where {
+  ^bb0(%qi: index, %ki: index):
+    %t = arith.cmpi ule, %ki, %qi : index
+    attn.yield %t : i1
+  } : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?xf32>
   // CHECK: attn.tile.softmax_finalize %{{.*}}, %{{.*}} into %{{.*}} :
   attn.tile.softmax_finalize %m, %acc into %acc : memref<?xf32>, memref<?x32xf32>, memref<?x32xf32>
   // CHECK: attn.tile.softmax_finalize %{{.*}}, %{{.*}} into %{{.*}} log_sum_exp(%{{.*}}) into %{{.*}} :

@@ -1,4 +1,4 @@
-// The gradient of softmax attention on the GPU: attn-tile's two nests with
+// The gradient of softmax attention on the GPU: attn-tile's three nests with
 // their rows (keys) mapped to threads, each row's vectors in registers;
 // attn-map-loops-to-gpu gives each nest a grid of (tile, head, batch)
 // blocks of a thread per row; the whole pipeline ends in PTX.
@@ -7,9 +7,12 @@
 // RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s --check-prefix=PTX
 
 // Nest 1 (query tiles): a thread per row, guarded past the sequence's end,
-// with its running max, sum and dQ row; the row's statistics, then dQ.
-// Nest 2 (key tiles): a thread per key below the key limit, its dK and dV
-// rows accumulated over the transposed schedule. dK and dV start at zero.
+// with its running max and sum: the row's log-sum-exp and D.
+// Nest 2 (query tiles): a thread per row, its dQ row an f32 accumulator of
+// one row over the scheduled key tiles (softmax_grad_step's query form).
+// Nest 3 (key tiles): a thread per key below the key limit, its dK and dV
+// rows accumulated over the transposed schedule (the key form). dK and dV
+// start at zero.
 // TILE-LABEL: func.func @causal_grad
 // TILE: linalg.fill
 // TILE: linalg.fill
@@ -17,20 +20,24 @@
 // TILE: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 3) {
 // TILE:   scf.forall (%[[ROW:.*]]) in (16) {
 // TILE:     arith.cmpi slt, %[[ROW]]
-// TILE:     memref.alloca() : memref<vector<16xf32>>
-// TILE:     vector.load
+// TILE:     memref.alloca() : memref<f32>
 // TILE:     vector.reduction <add>, %{{.*}} fastmath<reassoc>
 // TILE:     math.log
-// TILE:     vector.fma
 // TILE:   } {mapping = [#gpu.thread<x>]}
 // TILE: } {mapping = [#gpu.block<z>, #gpu.block<y>, #gpu.block<x>]}
 // TILE: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 3) {
-// TILE:   arith.maxsi
-// TILE:   scf.forall (%[[KEY:.*]]) in (16) {
-// TILE:     memref.alloca() : memref<vector<16xf32>>
-// TILE:     memref.alloca() : memref<vector<16xf32>>
-// TILE:     vector.fma
-// TILE:     vector.fma
+// TILE:   scf.forall (%{{.*}}) in (16) {
+// TILE:     memref.alloca() : memref<1x16xf32>
+// TILE:     attn.tile.softmax_grad_step {{.*}} query_grad
+// TILE:     linalg.copy
+// TILE:   } {mapping = [#gpu.thread<x>]}
+// TILE: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 3) {
+// TILE:   scf.forall (%{{.*}}) in (16) {
+// TILE:     memref.alloca() : memref<1x16xf32>
+// TILE:     memref.alloca() : memref<1x16xf32>
+// TILE:     attn.tile.softmax_grad_step {{.*}} key_grad
+// TILE:     linalg.copy
+// TILE:     linalg.copy
 // TILE:   } {mapping = [#gpu.thread<x>]}
 
 // A thread per row: blocks of 16 threads (the tile), not 16 warps.
@@ -45,8 +52,46 @@
 // PTX-NOT: .local
 // PTX-LABEL: gpu.binary @causal_grad_kernel_0
 // PTX-NOT: .local
+// PTX-LABEL: gpu.binary @causal_grad_kernel_1
+// PTX-NOT: .local
 func.func @causal_grad(%q: tensor<1x2x40x16xf32>, %dy: tensor<1x2x40x16xf32>) -> (tensor<1x2x40x16xf32>, tensor<1x2x40x16xf32>, tensor<1x2x40x16xf32>) {
   %m = attn.mask.causal
   %g:3 = attn.sdpa_grad %q, %q, %q, %q, %dy mask %m : tensor<1x2x40x16xf32>, tensor<1x2x40x16xf32>, tensor<1x2x40x16xf32>, tensor<1x2x40x16xf32>, !attn.mask
   return %g#0, %g#1, %g#2 : tensor<1x2x40x16xf32>, tensor<1x2x40x16xf32>, tensor<1x2x40x16xf32>
+}
+
+// In bf16 with head dims of multiples of 16, the dQ and dK/dV nests run a
+// warp per 16 rows of the tile (here tiles of 16 rows: a warp; in the
+// pipeline's tiles of 64, four) on tensor cores: the staged side's tiles
+// (keys and values, or queries and output gradients) in shared memory for
+// the whole block, S and dP by mma.sync, P and dS packed as the A operands
+// of the products; the accumulators in registers, stored once.
+// TILE-LABEL: func.func @causal_grad_bf16
+// TILE: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 13) {
+// TILE:   scf.forall (%{{.*}}) in (16) {
+// TILE:   } {mapping = [#gpu.thread<x>]}
+// TILE: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 13) {
+// TILE:   scf.forall (%{{.*}}) in (1) {
+// TILE:     memref.alloca() : memref<16x64xf32>
+// TILE:     attn.tile.softmax_grad_step {{.*}} query_grad
+// TILE:   } {mapping = [#gpu.warp<x>]}
+// TILE: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 13) {
+// TILE:   scf.forall (%{{.*}}) in (1) {
+// TILE:     attn.tile.softmax_grad_step {{.*}} key_grad
+// TILE:   } {mapping = [#gpu.warp<x>]}
+
+// PTX-LABEL: gpu.binary @causal_grad_bf16_kernel_3
+// PTX-SAME: .maxntid 128, 1, 1
+// PTX-NOT: .local
+// PTX: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// PTX-LABEL: gpu.binary @causal_grad_bf16_kernel_4
+// PTX-SAME: .maxntid 128, 1, 1
+// PTX-NOT: .local
+// PTX: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
+// PTX: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+func.func @causal_grad_bf16(%q: tensor<1x2x200x64xbf16>, %dy: tensor<1x2x200x64xbf16>) -> (tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>) {
+  %m = attn.mask.causal
+  %o = attn.sdpa %q, %q, %q mask %m : tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, !attn.mask -> tensor<1x2x200x64xbf16>
+  %g:3 = attn.sdpa_grad %q, %q, %q, %o, %dy mask %m : tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, !attn.mask
+  return %g#0, %g#1, %g#2 : tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>
 }

@@ -156,10 +156,12 @@ func.func @unscheduled(%q: tensor<1x1x64x32xf32>) -> tensor<1x1x64x32xf32> {
 // -----
 
 // The gradient of masked attention (the CPU form): a nest over (batch,
-// head, query tile) for each row's statistics, D and dQ over the query
-// tile's scheduled key tiles, then one over (batch, head, key tile) for
-// dK and dV over the query tiles whose schedule holds the key tile (the
-// schedule transposed into tables); partial tiles test the predicate.
+// head, query tile) for each row's statistics and D; one for dQ, the query
+// tile's accumulator over its scheduled key tiles (softmax_grad_step's
+// query form); then one over (batch, head, key tile) for dK and dV over the
+// query tiles whose schedule holds the key tile (the schedule transposed
+// into tables; the key form). Partial tiles carry the predicate; the f32
+// accumulators are copied out at the end.
 // CHECK-LABEL: func.func @sdpa_grad
 // CHECK-DAG: memref.get_global @__attn_grad_partial_offsets
 // CHECK-DAG: memref.get_global @__attn_grad_partial_t_tiles
@@ -168,8 +170,19 @@ func.func @unscheduled(%q: tensor<1x1x64x32xf32>) -> tensor<1x1x64x32xf32> {
 // CHECK:   scf.if
 // CHECK:   math.log
 // CHECK: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 2)
-// CHECK:   arith.cmpi sle
-// CHECK:   scf.if
+// CHECK:   %[[DQ:.*]] = memref.alloca() : memref<16x16xf32>
+// CHECK:   attn.tile.softmax_grad_step {{.*}} query_grad %{{.*}} : memref<?x16xf32, strided<[16, 1], offset: ?>> offsets
+// CHECK-NOT: where
+// CHECK:   attn.tile.softmax_grad_step {{.*}} query_grad {{.*}} where {
+// CHECK:     arith.cmpi sle
+// CHECK:   linalg.copy
+// CHECK: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 2)
+// CHECK:   memref.alloca() : memref<16x16xf32>
+// CHECK:   memref.alloca() : memref<16x16xf32>
+// CHECK:   attn.tile.softmax_grad_step {{.*}} key_grad
+// CHECK:   attn.tile.softmax_grad_step {{.*}} key_grad {{.*}} where {
+// CHECK:   linalg.copy
+// CHECK:   linalg.copy
 #causal = #attn.schedule<block_q = 16, block_k = 16, seq_len = 32,
     full_offsets = [0, 0, 1], full_blocks = [0],
     partial_offsets = [0, 1, 2], partial_blocks = [0, 1]>
@@ -191,7 +204,8 @@ func.func @sdpa_grad(%q: tensor<1x2x32x16xf32>) -> (tensor<1x2x32x16xf32>, tenso
 // CHECK:   attn.tile.softmax_finalize %{{.*}}, %{{.*}} into %{{.*}} log_sum_exp(%{{.*}}) into %[[ROWS]]
 // CHECK-NOT: math.log
 // CHECK: scf.forall
-// CHECK:   memref.load %[[LSE]]
+// CHECK:   memref.subview %[[LSE]]
+// CHECK:   attn.tile.softmax_grad_step
 // CHECK-NOT: math.log
 // CHECK: return
 #causal = #attn.schedule<block_q = 16, block_k = 16, seq_len = 32,

@@ -45,20 +45,69 @@ LogicalResult SoftmaxStepOp::verify() {
                  succeeded(requireF32(*this, getAcc(), "acc")));
 }
 
-LogicalResult SoftmaxStepOp::verifyRegions() {
-  Region &region = getPredicate();
+/// A tile op's predicate region: empty, or (q: index, k: index) -> i1.
+static LogicalResult verifyPredicateRegion(Operation *op, Region &region) {
   if (region.empty())
     return success();
   Block &body = region.front();
   if (body.getNumArguments() != 2 ||
       !llvm::all_of(body.getArgumentTypes(),
                     [](Type t) { return t.isIndex(); }))
-    return emitOpError("predicate region must take (q: index, k: index)");
+    return op->emitOpError("predicate region must take (q: index, k: index)");
   auto yield = dyn_cast<YieldOp>(body.getTerminator());
   if (!yield || yield.getValues().size() != 1 ||
       !yield.getValues()[0].getType().isInteger(1))
-    return emitOpError("predicate region must end with 'attn.yield' of an i1");
+    return op->emitOpError(
+        "predicate region must end with 'attn.yield' of an i1");
   return success();
+}
+
+LogicalResult SoftmaxStepOp::verifyRegions() {
+  return verifyPredicateRegion(*this, getPredicate());
+}
+
+LogicalResult SoftmaxGradStepOp::verify() {
+  if (failed(sameExtent(*this, getQuery(), 1, "query head dim", getKey(), 1,
+                        "key head dim")) ||
+      failed(sameExtent(*this, getKey(), 0, "key rows", getValue(), 0,
+                        "value rows")) ||
+      failed(sameExtent(*this, getQuery(), 0, "query rows", getOutGrad(), 0,
+                        "out_grad rows")) ||
+      failed(sameExtent(*this, getValue(), 1, "value head dim", getOutGrad(),
+                        1, "out_grad columns")) ||
+      failed(sameExtent(*this, getQuery(), 0, "query rows", getLse(), 0,
+                        "lse rows")) ||
+      failed(sameExtent(*this, getQuery(), 0, "query rows", getDelta(), 0,
+                        "delta rows")) ||
+      failed(requireF32(*this, getLse(), "lse")) ||
+      failed(requireF32(*this, getDelta(), "delta")))
+    return failure();
+  if (static_cast<bool>(getQueryGrad()) == static_cast<bool>(getKeyGrad()) ||
+      static_cast<bool>(getKeyGrad()) != static_cast<bool>(getValueGrad()))
+    return emitOpError("accumulates either query_grad or key_grad and "
+                       "value_grad");
+  if (Value dq = getQueryGrad())
+    return success(
+        succeeded(sameExtent(*this, getQuery(), 0, "query rows", dq, 0,
+                             "query_grad rows")) &&
+        succeeded(sameExtent(*this, getQuery(), 1, "query head dim", dq, 1,
+                             "query_grad columns")) &&
+        succeeded(requireF32(*this, dq, "query_grad")));
+  return success(
+      succeeded(sameExtent(*this, getKey(), 0, "key rows", getKeyGrad(), 0,
+                           "key_grad rows")) &&
+      succeeded(sameExtent(*this, getKey(), 1, "key head dim", getKeyGrad(), 1,
+                           "key_grad columns")) &&
+      succeeded(sameExtent(*this, getValue(), 0, "value rows", getValueGrad(),
+                           0, "value_grad rows")) &&
+      succeeded(sameExtent(*this, getValue(), 1, "value head dim",
+                           getValueGrad(), 1, "value_grad columns")) &&
+      succeeded(requireF32(*this, getKeyGrad(), "key_grad")) &&
+      succeeded(requireF32(*this, getValueGrad(), "value_grad")));
+}
+
+LogicalResult SoftmaxGradStepOp::verifyRegions() {
+  return verifyPredicateRegion(*this, getPredicate());
 }
 
 LogicalResult SoftmaxFinalizeOp::verify() {

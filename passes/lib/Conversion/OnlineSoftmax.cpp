@@ -5,7 +5,11 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/PatternMatch.h"
 
 #include <limits>
 
@@ -73,17 +77,152 @@ Value mlir::attn::emitLogSumExp(OpBuilder &b, Location loc, Value max,
       b, loc, any, lse, f32(b, loc, std::numeric_limits<double>::infinity()));
 }
 
-Value mlir::attn::emitKeptAt(OpBuilder &b, Location loc, SoftmaxStepOp op,
-                             Value row, Value key) {
-  if (op.getPredicate().empty())
+/// The predicate `region` cloned at `b` for tile-relative (row, key).
+static Value keptAt(OpBuilder &b, Location loc, Region &region,
+                    Value queryOffset, Value keyOffset, Value row, Value key) {
+  if (region.empty())
     return nullptr;
-  Block &pred = op.getPredicate().front();
+  Block &pred = region.front();
   IRMapping map;
-  map.map(pred.getArgument(0),
-          arith::AddIOp::create(b, loc, op.getQueryOffset(), row));
-  map.map(pred.getArgument(1),
-          arith::AddIOp::create(b, loc, op.getKeyOffset(), key));
+  map.map(pred.getArgument(0), arith::AddIOp::create(b, loc, queryOffset, row));
+  map.map(pred.getArgument(1), arith::AddIOp::create(b, loc, keyOffset, key));
   for (Operation &inner : pred.without_terminator())
     b.clone(inner, map);
   return map.lookupOrDefault(pred.getTerminator()->getOperand(0));
+}
+
+Value mlir::attn::emitKeptAt(OpBuilder &b, Location loc, SoftmaxStepOp op,
+                             Value row, Value key) {
+  return keptAt(b, loc, op.getPredicate(), op.getQueryOffset(),
+                op.getKeyOffset(), row, key);
+}
+
+Value mlir::attn::emitKeptAt(OpBuilder &b, Location loc, SoftmaxGradStepOp op,
+                             Value row, Value key) {
+  return keptAt(b, loc, op.getPredicate(), op.getQueryOffset(),
+                op.getKeyOffset(), row, key);
+}
+
+ScoreGradient mlir::attn::emitScoreGradient(OpBuilder &b, Location loc,
+                                            Value score, Value lse, Value dp,
+                                            Value delta, double scale,
+                                            ExpBase base) {
+  Value p = emitExp(b, loc, arith::SubFOp::create(b, loc, score, lse), base);
+  Value ds = arith::MulFOp::create(
+      b, loc,
+      arith::MulFOp::create(b, loc, p,
+                            arith::SubFOp::create(b, loc, dp, delta)),
+      f32(b, loc, scale));
+  return {p, ds};
+}
+
+LogicalResult mlir::attn::lowerSoftmaxGradStepByRows(SoftmaxGradStepOp op,
+                                                     RewriterBase &b) {
+  Location loc = op.getLoc();
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(op);
+  auto qType = cast<MemRefType>(op.getQuery().getType());
+  auto vType = cast<MemRefType>(op.getValue().getType());
+  if (qType.isDynamicDim(1) || vType.isDynamicDim(1))
+    return op.emitOpError("needs static head dims to lower a row at a time");
+  Type f32Type = b.getF32Type();
+  auto qRow = VectorType::get({qType.getDimSize(1)}, f32Type);
+  auto vRow = VectorType::get({vType.getDimSize(1)}, f32Type);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  const double scale = op.getScale().convertToDouble();
+
+  // Row `row` of a 2-D buffer as an f32 vector, and back.
+  auto loadRow = [&](Value buffer, Value row, VectorType type) -> Value {
+    Type stored = cast<MemRefType>(buffer.getType()).getElementType();
+    Value vec = vector::LoadOp::create(b, loc, type.clone(stored), buffer,
+                                       ValueRange{row, zero});
+    return stored == f32Type ? vec : arith::ExtFOp::create(b, loc, type, vec);
+  };
+  auto storeRow = [&](Value vec, Value buffer, Value row) {
+    vector::StoreOp::create(b, loc, vec, buffer, ValueRange{row, zero});
+  };
+  auto dot = [&](Value x, Value y) -> Value {
+    return vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                       arith::MulFOp::create(b, loc, x, y),
+                                       arith::FastMathFlags::reassoc);
+  };
+  // acc + factor * row
+  auto axpy = [&](Value acc, Value factor, Value row) -> Value {
+    return vector::FMAOp::create(
+        b, loc, vector::BroadcastOp::create(b, loc, row.getType(), factor), row,
+        acc);
+  };
+  auto scalar = [&](Value buffer, Value i) -> Value {
+    return memref::LoadOp::create(b, loc, buffer, ValueRange{i});
+  };
+  // The pair (i, j): its p and ds, updating `accs` where it is kept.
+  auto pair = [&](Value i, Value j, ValueRange accs,
+                  function_ref<SmallVector<Value>(ScoreGradient, ValueRange)>
+                      update) -> SmallVector<Value> {
+    auto compute = [&]() -> SmallVector<Value> {
+      Value qi = loadRow(op.getQuery(), i, qRow);
+      Value kj = loadRow(op.getKey(), j, qRow);
+      Value s = arith::MulFOp::create(b, loc, dot(qi, kj), f32(b, loc, scale));
+      Value dp = dot(loadRow(op.getOutGrad(), i, vRow),
+                     loadRow(op.getValue(), j, vRow));
+      return update(emitScoreGradient(b, loc, s, scalar(op.getLse(), i), dp,
+                                      scalar(op.getDelta(), i), scale,
+                                      ExpBase::E),
+                    accs);
+    };
+    Value kept = emitKeptAt(b, loc, op, i, j);
+    if (!kept)
+      return compute();
+    auto ifOp = scf::IfOp::create(b, loc, accs.getTypes(), kept,
+                                  /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    scf::YieldOp::create(b, loc, compute());
+    b.setInsertionPointToStart(ifOp.elseBlock());
+    scf::YieldOp::create(b, loc, accs);
+    return SmallVector<Value>(ifOp.getResults());
+  };
+  // for (outer rows) { accs = acc rows; for (inner rows) accs = ...; store }
+  auto nest = [&](Value outerRows, Value innerRows, ArrayRef<Value> buffers,
+                  ArrayRef<VectorType> types,
+                  function_ref<SmallVector<Value>(Value, Value, ValueRange)>
+                      body) {
+    auto outer = scf::ForOp::create(b, loc, zero, outerRows, one);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(outer.getBody());
+    Value r = outer.getInductionVar();
+    SmallVector<Value> init;
+    for (auto [buffer, type] : llvm::zip(buffers, types))
+      init.push_back(loadRow(buffer, r, type));
+    auto inner = scf::ForOp::create(
+        b, loc, zero, innerRows, one, init,
+        [&](OpBuilder &, Location, Value c, ValueRange accs) {
+          scf::YieldOp::create(b, loc, body(r, c, accs));
+        });
+    for (auto [buffer, acc] : llvm::zip(buffers, inner.getResults()))
+      storeRow(acc, buffer, r);
+  };
+  Value mq = memref::DimOp::create(b, loc, op.getQuery(), 0);
+  Value mk = memref::DimOp::create(b, loc, op.getKey(), 0);
+  if (op.accumulatesKeys()) {
+    nest(mk, mq, {op.getKeyGrad(), op.getValueGrad()}, {qRow, vRow},
+         [&](Value j, Value i, ValueRange accs) {
+           return pair(i, j, accs, [&](ScoreGradient g, ValueRange acc) {
+             return SmallVector<Value>{
+                 axpy(acc[0], g.ds, loadRow(op.getQuery(), i, qRow)),
+                 axpy(acc[1], g.p, loadRow(op.getOutGrad(), i, vRow))};
+           });
+         });
+  } else {
+    nest(mq, mk, {op.getQueryGrad()}, {qRow},
+         [&](Value i, Value j, ValueRange accs) {
+           return pair(i, j, accs, [&](ScoreGradient g, ValueRange acc) {
+             return SmallVector<Value>{
+                 axpy(acc[0], g.ds, loadRow(op.getKey(), j, qRow))};
+           });
+         });
+  }
+  b.eraseOp(op);
+  return success();
 }

@@ -957,6 +957,7 @@ void mlir::attn::populateTilesToCPUPatterns(RewritePatternSet &patterns,
   addTileLowering(patterns, [=](SsmScanOp op, RewriterBase &b) {
     return lowerSsmScan(op, b, width);
   });
+  addTileLowering(patterns, lowerSoftmaxGradStepByRows);
   addTileLowering(patterns, lowerSsmCarry);
   addTileLowering(patterns, lowerSsmAdjoint);
 }
@@ -977,7 +978,7 @@ struct ConvertTilesToCPUPass
     RewritePatternSet patterns(&getContext());
     populateTilesToCPUPatterns(patterns, vectorWidth);
     ConversionTarget target(getContext());
-    target.addIllegalOp<SoftmaxStepOp, SoftmaxFinalizeOp, LinearStateOp,
+    target.addIllegalOp<SoftmaxStepOp, SoftmaxFinalizeOp, SoftmaxGradStepOp, LinearStateOp,
                         LinearPrefixOp, LinearOutputOp, SsmScanOp, SsmCarryOp,
                         SsmAdjointOp>();
     if (failed(applyTileLowerings(getOperation(), std::move(patterns), target)))

@@ -51,6 +51,8 @@
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
+#include <limits>
+#include <map>
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_CONVERTSOFTMAXTILESTOGPU
@@ -479,6 +481,14 @@ std::optional<int64_t> tensorCoreKeyRows(SoftmaxStepOp op, int64_t rows,
   return keys;
 }
 
+/// Tensor cores: where a lane keeps element i of 16-row tile m and 8-column
+/// tile t of an accumulator `width` columns wide, in its registers (a
+/// buffer of constant indices).
+int64_t accumulatorIndex(int64_t m, int64_t t, int64_t i, int64_t width) {
+  const MmaLayout &layout = MmaLayout::m16n8k16();
+  return (m * (width / layout.n) + t) * layout.c.numElements() + i;
+}
+
 /// attn-tile's statistics and accumulator of one row group, and what they
 /// become: each lane's part of them.
 struct RowGroup {
@@ -487,11 +497,8 @@ struct RowGroup {
   int64_t rows = 0, dv = 0;
   Value laneMax, laneSum, laneAcc;
 
-  /// Tensor cores: the lane's accumulator element i of 16-row tile m and
-  /// 8-column tile t, as an index of laneAcc.
   int64_t accIndex(int64_t m, int64_t t, int64_t i) const {
-    const MmaLayout &layout = MmaLayout::m16n8k16();
-    return (m * (dv / layout.n) + t) * layout.c.numElements() + i;
+    return accumulatorIndex(m, t, i, dv);
   }
 };
 
@@ -525,7 +532,8 @@ LogicalResult collectStateUses(Value buffer,
     if (isa<memref::SubViewOp, memref::CastOp>(user)) {
       if (failed(collectStateUses(user->getResult(0), uses)))
         return failure();
-    } else if (!isa<linalg::FillOp, SoftmaxStepOp, SoftmaxFinalizeOp>(user)) {
+    } else if (!isa<linalg::FillOp, linalg::CopyOp, SoftmaxStepOp,
+                   SoftmaxFinalizeOp, SoftmaxGradStepOp>(user)) {
       return user->emitOpError(
           "uses a softmax tile's statistics or accumulator; on the GPU only "
           "fills and attn tile ops may (they live in registers)");
@@ -578,9 +586,10 @@ std::pair<Value, Value> sharedTiles(WarpEmitter &e, int64_t keyRows, int64_t d,
                        e.add(offset, keyBytes))};
 }
 
-/// The loop over scheduled key tiles around a softmax_step whose next tile
-/// can be fetched one iteration ahead: the step is alone in an scf.if
-/// directly in an scf.for, and its key and value tiles and the if's
+/// The loop over scheduled tiles around a step (a softmax_step's key
+/// tiles, a softmax_grad_step's staged side) whose next tile can be
+/// fetched one iteration ahead: the step is alone in an scf.if directly in
+/// an scf.for, and its two staged tiles (`key`, `value`) and the if's
 /// condition are computed in the loop by ops without side effects other
 /// than reads (the schedule tables), which can be recomputed for the next
 /// iteration.
@@ -592,7 +601,7 @@ struct KeyLoop {
   SmallVector<Operation *> body, guarded;
 };
 
-std::optional<KeyLoop> keyLoopOf(SoftmaxStepOp op) {
+std::optional<KeyLoop> keyLoopOf(Operation *op, Value key, Value value) {
   auto guard = dyn_cast<scf::IfOp>(op->getParentOp());
   if (!guard || guard.getNumResults() != 0 || !guard.getElseRegion().empty())
     return std::nullopt;
@@ -600,7 +609,7 @@ std::optional<KeyLoop> keyLoopOf(SoftmaxStepOp op) {
   if (!loop || loop.getNumRegionIterArgs() != 0)
     return std::nullopt;
   int64_t steps = 0;
-  loop.walk([&](SoftmaxStepOp) { ++steps; });
+  loop.walk([&](Operation *o) { steps += o->getName() == op->getName(); });
   if (steps != 1)
     return std::nullopt;
   KeyLoop kl{loop, guard, {}, {}};
@@ -625,8 +634,7 @@ std::optional<KeyLoop> keyLoopOf(SoftmaxStepOp op) {
     (def->getBlock() == loop.getBody() ? kl.body : kl.guarded).push_back(def);
     return true;
   };
-  if (!collect(op.getKey()) || !collect(op.getValue()) ||
-      !collect(guard.getCondition()))
+  if (!collect(key) || !collect(value) || !collect(guard.getCondition()))
     return std::nullopt;
   auto inOrder = [](Operation *a, Operation *b) {
     return a->isBeforeInBlock(b);
@@ -769,17 +777,17 @@ struct StagedKeysAndValues {
   Value keys, values, keysCopied, valuesCopied;
 };
 
-/// Stages `op`'s key and value tiles ([keyRows, d] and [keyRows, dv]) by
+/// Stages the key and value tiles `k` and `v` ([keyRows, d] and
+/// [keyRows, dv]) by
 /// the block's `threads` threads. Inside a pipelinable key loop, over two
 /// stages: while a tile is computed, the next scheduled one is on its way.
-StagedKeysAndValues stageKeysAndValues(WarpEmitter &e, SoftmaxStepOp op,
+StagedKeysAndValues stageKeysAndValues(WarpEmitter &e, Value k, Value v,
                                        int64_t keyRows, int64_t d, int64_t dv,
                                        int64_t threads,
                                        std::optional<KeyLoop> pipeline) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   Type elem = e.elem;
-  Value k = op.getKey(), v = op.getValue();
   int64_t stage = stagedBytes(keyRows, d, dv, elem);
   Value kShared, vShared, keysCopied, valuesCopied;
   if (pipeline) {
@@ -904,44 +912,74 @@ double toBaseTwo(WarpEmitter &e, SoftmaxStepOp op, MutableArrayRef<Value> flat) 
   return 1.0;
 }
 
-/// acc = alpha acc + P V for a row group's accumulator registers: P's
-/// pairs (RowFragments, from S's accumulators) are the A operand, V the B
-/// operand in shared memory, waited for first where its copies are a group
-/// of their own.
-void accumulateValues(WarpEmitter &e, const RowGroup &g, const RowFragments &p,
-                      const StagedKeysAndValues &kv, int64_t nTiles,
-                      ArrayRef<Value> alpha) {
-  OpBuilder &b = e.b;
-  Location loc = e.loc;
-  const int64_t mTiles = g.rows / e.layout.m, dTiles = g.dv / e.layout.n;
-  SmallVector<SmallVector<Value, 4>> acc(mTiles * dTiles);
+/// acc = alpha acc + A B for the accumulator registers `lane` of mTiles
+/// 16-row tiles and `width` columns: A's rows as RowFragments (from
+/// accumulators: P from S) over `depth` columns, B [depth, width] row-major
+/// in shared memory. alpha per row slot (FragmentRows' rows), or 1 where
+/// empty.
+void accumulateProduct(WarpEmitter &e, Value lane, int64_t mTiles,
+                       int64_t width, const RowFragments &a, int64_t depth,
+                       Value bShared, ArrayRef<Value> alpha) {
+  const int64_t tiles = width / e.layout.n;
+  SmallVector<SmallVector<Value, 4>> acc(mTiles * tiles);
   const FragmentLayout &c = e.layout.c;
   SmallVector<int64_t, 4> slotOf(c.numElements());
   for (int64_t h = 0; h < e.rowSlots(); ++h)
     for (int64_t i : c.elementsOfRowSlot(h))
       slotOf[i] = h;
   for (int64_t mt = 0; mt < mTiles; ++mt)
-    for (int64_t t = 0; t < dTiles; ++t)
-      for (int64_t i = 0; i < c.numElements(); ++i)
-        acc[mt * dTiles + t].push_back(
-            e.mulf(e.loadLane(g.laneAcc, g.accIndex(mt, t, i)),
-                   alpha[e.rowSlots() * mt + slotOf[i]]));
-  if (kv.valuesCopied) {
-    nvgpu::DeviceAsyncWaitOp::create(b, loc, kv.valuesCopied,
-                                     b.getI32IntegerAttr(0));
-    gpu::BarrierOp::create(b, loc);
-  }
-  // Keys [16 kk, 16 kk + 16) are P's columns of key tiles 2 kk, 2 kk + 1.
-  for (int64_t kk = 0; kk < nTiles / 2; ++kk) {
-    SmallVector<SmallVector<Value, 4>> a;
+    for (int64_t t = 0; t < tiles; ++t)
+      for (int64_t i = 0; i < c.numElements(); ++i) {
+        Value x = e.loadLane(lane, accumulatorIndex(mt, t, i, width));
+        if (!alpha.empty())
+          x = e.mulf(x, alpha[e.rowSlots() * mt + slotOf[i]]);
+        acc[mt * tiles + t].push_back(x);
+      }
+  // A's columns [16 kk, 16 kk + 16): its 8-column tiles 2 kk and 2 kk + 1.
+  for (int64_t kk = 0; kk < depth / 16; ++kk) {
+    SmallVector<SmallVector<Value, 4>> aTiles;
     for (int64_t mt = 0; mt < mTiles; ++mt)
-      a.push_back(aFragment(p, mt, kk));
-    e.mmaSharedB(a, kv.values, 16 * kk, acc);
+      aTiles.push_back(aFragment(a, mt, kk));
+    e.mmaSharedB(aTiles, bShared, 16 * kk, acc);
   }
   for (int64_t mt = 0; mt < mTiles; ++mt)
-    for (int64_t t = 0; t < dTiles; ++t)
+    for (int64_t t = 0; t < tiles; ++t)
       for (int64_t i = 0; i < c.numElements(); ++i)
-        e.storeLane(acc[mt * dTiles + t][i], g.laneAcc, g.accIndex(mt, t, i));
+        e.storeLane(acc[mt * tiles + t][i], lane,
+                    accumulatorIndex(mt, t, i, width));
+}
+
+/// acc = alpha acc + P V for a row group's accumulator registers: V in
+/// shared memory, waited for first where its copies are a group of their
+/// own.
+void accumulateValues(WarpEmitter &e, const RowGroup &g, const RowFragments &p,
+                      const StagedKeysAndValues &kv, int64_t nTiles,
+                      ArrayRef<Value> alpha) {
+  if (kv.valuesCopied) {
+    nvgpu::DeviceAsyncWaitOp::create(e.b, e.loc, kv.valuesCopied,
+                                     e.b.getI32IntegerAttr(0));
+    gpu::BarrierOp::create(e.b, e.loc);
+  }
+  accumulateProduct(e, g.laneAcc, g.rows / e.layout.m, g.dv, p,
+                    nTiles * e.layout.n, kv.values, alpha);
+}
+
+/// Stores row slot `slot` of 16-row tile `mt` of the accumulator registers
+/// `lane` (`width` columns) as row `row` of `out`, times `factor` where
+/// given: each 8-column tile's pair of columns.
+void storeRowSlot(WarpEmitter &e, Value lane, int64_t mt, int64_t slot,
+                  int64_t width, Value out, Value row, Value factor) {
+  SmallVector<int64_t, 4> elements = e.layout.c.elementsOfRowSlot(slot);
+  assert(elements.size() == 2 && "a pair of a row an 8-column tile");
+  for (int64_t t = 0; t < width / e.layout.n; ++t) {
+    Value x = e.loadLane(lane, accumulatorIndex(mt, t, elements[0], width));
+    Value y = e.loadLane(lane, accumulatorIndex(mt, t, elements[1], width));
+    if (factor) {
+      x = e.mulf(x, factor);
+      y = e.mulf(y, factor);
+    }
+    e.storePair(x, y, out, {row, e.accCol(t, elements[0])});
+  }
 }
 
 /// softmax_step on tensor cores, for one warp's row group: stage K and V,
@@ -960,7 +998,8 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
   const int64_t mTiles = g.rows / e.layout.m, nTiles = keyRows / e.layout.n;
 
   StagedKeysAndValues kv =
-      stageKeysAndValues(e, op, keyRows, d, g.dv, threads, pipeline);
+      stageKeysAndValues(e, op.getKey(), op.getValue(), keyRows, d, g.dv,
+                         threads, pipeline);
   Value qShared = stagedQuery(
       q, elem, g.rows, op->getParentOfType<gpu::LaunchOp>(), threads, queries);
   // Pipelined: tile t + 1 may be in flight. Otherwise: V may be.
@@ -1003,18 +1042,218 @@ void lowerFinalizeOnTensorCores(SoftmaxFinalizeOp op, const RowGroup &g) {
       e.ifThen(e.andi(first, e.lt(row, mq)),
                [&] { e.store(lse, op.getLse(), {row}); });
     }
-    scf::IfOp::create(b, loc, e.lt(row, mq), [&](OpBuilder &, Location) {
-      for (int64_t t = 0; t < g.dv / e.layout.n; ++t) {
-        Value x = e.mulf(e.loadLane(g.laneAcc, g.accIndex(mt, t, elements[0])),
-                         inv);
-        Value y = e.mulf(e.loadLane(g.laneAcc, g.accIndex(mt, t, elements[1])),
-                         inv);
-        e.storePair(x, y, out, {row, e.accCol(t, elements[0])});
-      }
-      scf::YieldOp::create(b, loc);
+    e.ifThen(e.lt(row, mq), [&] {
+      storeRowSlot(e, g.laneAcc, mt, r % slots, g.dv, out, row, inv);
     });
   }
   op.erase();
+}
+
+//===----------------------------------------------------------------------===//
+// The gradient's tensor-core form
+//===----------------------------------------------------------------------===//
+
+/// A softmax_grad_step's f32 accumulator of one warp's rows (attn-tile's
+/// [rows, width] buffer) and the lane's registers it becomes.
+struct GradAccumulator {
+  memref::AllocaOp buffer;
+  int64_t rows = 0, width = 0;
+  Value lane;
+};
+
+/// The rows of the side a softmax_grad_step stages for the whole block
+/// (the keys of the query form, the queries of the key form), or an error
+/// where the tensor-core form does not take `op`.
+FailureOr<int64_t> tensorCoreColumnRows(SoftmaxGradStepOp op, int64_t rows,
+                                        gpu::LaunchOp launch) {
+  auto fail = [&](const Twine &why) {
+    return op.emitOpError("has no tensor-core form on the GPU: ") << why;
+  };
+  Type elem = cast<MemRefType>(op.getQuery().getType()).getElementType();
+  if (!(elem.isBF16() || elem.isF16()))
+    return fail("its element type is not bf16 or f16");
+  for (Value v : {op.getKey(), op.getValue(), op.getOutGrad()})
+    if (cast<MemRefType>(v.getType()).getElementType() != elem)
+      return fail("its operands differ in element type");
+  int64_t d = cast<MemRefType>(op.getQuery().getType()).getDimSize(1);
+  int64_t dv = cast<MemRefType>(op.getValue().getType()).getDimSize(1);
+  if (ShapedType::isDynamic(d) || ShapedType::isDynamic(dv) || d % 16 ||
+      dv % 16)
+    return fail("head dims must be static multiples of 16");
+  if (rows % kMmaRows || rows > kMaxWarpRows)
+    return fail("a warp's rows must be one or two 16-row tiles");
+  for (Value v : {op.getQuery(), op.getKey(), op.getValue(), op.getOutGrad()})
+    if (!hasAlignedRows(v))
+      return fail("rows must be 16-byte aligned");
+  Value staged = op.accumulatesKeys() ? op.getQuery() : op.getKey();
+  std::optional<int64_t> columns = rowBound(staged);
+  if (!columns || *columns <= 0 || *columns % 16)
+    return fail("the staged tile's rows must have a static bound, a "
+                "multiple of 16");
+  if (!getConstantIntValue(launch.getBlockSizeX()) ||
+      !reachedByWholeBlock(op, launch))
+    return fail("every thread of the block must reach it (it stages tiles "
+                "for the whole block)");
+  return *columns;
+}
+
+/// softmax_grad_step on tensor cores, for one warp's rows R (the queries
+/// of the query form, the keys of the key form) against the block's staged
+/// tile C of the other side, with X = (query, out_grad) or (key, value):
+///   S  = X_1 C_1^T, dP = X_2 C_2^T        (mmaRowsByRows)
+///   P, dS from S, dP, the queries' lse and D  (emitScoreGradient, base 2;
+///                                          0 where the pair is dropped)
+///   dQ += dS K  |  dV += P^T dO, dK += dS^T Q   (accumulateProduct)
+/// In the key form S and dP are transposed (rows keys, columns queries),
+/// so that the products' A operands are again accumulator fragments.
+void lowerGradStepOnTensorCores(SoftmaxGradStepOp op,
+                                ArrayRef<GradAccumulator *> accs,
+                                int64_t columnRows, int64_t threads,
+                                std::optional<KeyLoop> pipeline,
+                                StagedQueries &staged) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  const bool keyForm = op.accumulatesKeys();
+  Value rowsA = keyForm ? op.getKey() : op.getQuery();
+  Value rowsB = keyForm ? op.getValue() : op.getOutGrad();
+  Value colsA = keyForm ? op.getQuery() : op.getKey();
+  Value colsB = keyForm ? op.getOutGrad() : op.getValue();
+  Type elem = cast<MemRefType>(rowsA.getType()).getElementType();
+  WarpEmitter e(b, loc, elem);
+  const int64_t d = cast<MemRefType>(op.getQuery().getType()).getDimSize(1);
+  const int64_t dv = cast<MemRefType>(op.getValue().getType()).getDimSize(1);
+  const int64_t rows = accs.front()->rows;
+  const int64_t mTiles = rows / e.layout.m, nTiles = columnRows / e.layout.n;
+  auto launch = op->getParentOfType<gpu::LaunchOp>();
+
+  StagedKeysAndValues cols =
+      stageKeysAndValues(e, colsA, colsB, columnRows, d, dv, threads, pipeline);
+  Value xA = stagedQuery(rowsA, elem, rows, launch, threads, staged);
+  Value xB = stagedQuery(rowsB, elem, rows, launch, threads, staged);
+  nvgpu::DeviceAsyncWaitOp::create(b, loc, cols.keysCopied,
+                                   b.getI32IntegerAttr(1));
+  gpu::BarrierOp::create(b, loc);
+  AccumulatorTiles s = e.mmaRowsByRows(xA, cols.keys, mTiles, nTiles, d);
+  if (cols.valuesCopied) {
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, cols.valuesCopied,
+                                     b.getI32IntegerAttr(0));
+    gpu::BarrierOp::create(b, loc);
+  }
+  AccumulatorTiles dp = e.mmaRowsByRows(xB, cols.values, mTiles, nTiles, dv);
+
+  // The queries' statistics, per row (query form) or column (key form):
+  // lse in base 2, +inf past the tile's queries (p = 0 there), and D.
+  const double log2e = 1.4426950408889634;
+  Value queries = e.dim(op.getQuery(), 0);
+  std::map<std::pair<int64_t, int64_t>, std::pair<Value, Value>> statistics;
+  auto statisticsOf = [&](int64_t tile, int64_t offset, Value query) {
+    auto [it, fresh] = statistics.try_emplace({tile, offset});
+    if (fresh) {
+      auto ifOp = scf::IfOp::create(
+          b, loc, e.lt(query, queries),
+          [&](OpBuilder &, Location) {
+            scf::YieldOp::create(
+                b, loc,
+                ValueRange{e.mulf(e.load(op.getLse(), {query}), e.cst(log2e)),
+                           e.load(op.getDelta(), {query})});
+          },
+          [&](OpBuilder &, Location) {
+            scf::YieldOp::create(
+                b, loc,
+                ValueRange{e.cst(std::numeric_limits<double>::infinity()),
+                           e.cst(0.0)});
+          });
+      it->second = {ifOp.getResult(0), ifOp.getResult(1)};
+    }
+    return it->second;
+  };
+  const double scale = op.getScale().convertToDouble();
+  Value columns = e.dim(colsA, 0);
+  const FragmentLayout &c = e.layout.c;
+  RowFragments pRows(e.rowSlots() * mTiles), dsRows(e.rowSlots() * mTiles);
+  for (int64_t mt = 0; mt < mTiles; ++mt)
+    for (int64_t n = 0; n < nTiles; ++n) {
+      SmallVector<Value, 4> p(c.numElements()), ds(c.numElements());
+      for (int64_t i = 0; i < c.numElements(); ++i) {
+        Value row = e.accRow(mt, i), col = e.accCol(n, i);
+        Value query = keyForm ? col : row, key = keyForm ? row : col;
+        auto [lse, delta] = keyForm ? statisticsOf(n, c.colOf[i], col)
+                                    : statisticsOf(mt, c.rowOf[i], row);
+        Value kept = e.lt(col, columns);
+        if (Value pred = emitKeptAt(b, loc, op, query, key))
+          kept = e.andi(kept, pred);
+        ScoreGradient g = emitScoreGradient(
+            b, loc, e.mulf(s[mt][n][i], e.cst(scale * log2e)), lse,
+            dp[mt][n][i], delta, scale, ExpBase::Two);
+        p[i] = e.select(kept, g.p, e.cst(0.0));
+        ds[i] = e.select(kept, g.ds, e.cst(0.0));
+      }
+      for (int64_t h = 0; h < e.rowSlots(); ++h) {
+        SmallVector<int64_t, 4> pair = c.elementsOfRowSlot(h);
+        pRows[e.rowSlots() * mt + h].push_back(e.pack(p[pair[0]], p[pair[1]]));
+        dsRows[e.rowSlots() * mt + h].push_back(
+            e.pack(ds[pair[0]], ds[pair[1]]));
+      }
+    }
+
+  const int64_t depth = columnRows;
+  if (keyForm) {
+    accumulateProduct(e, accs[1]->lane, mTiles, dv, pRows, depth, cols.values,
+                      {});
+    accumulateProduct(e, accs[0]->lane, mTiles, d, dsRows, depth, cols.keys,
+                      {});
+  } else {
+    accumulateProduct(e, accs[0]->lane, mTiles, d, dsRows, depth, cols.keys,
+                      {});
+  }
+  op.erase();
+}
+
+/// A fill of a thread's accumulator row, or its copy out (converted to
+/// the output's element type): whole-row vector loads and stores.
+void lowerAccumulatorRowUse(Operation *use) {
+  OpBuilder b(use);
+  Location loc = use->getLoc();
+  ScalarEmitter e{b, loc};
+  Value out = use->getOperand(1);
+  auto outType = cast<MemRefType>(out.getType());
+  auto row = VectorType::get({outType.getDimSize(1)}, outType.getElementType());
+  e.loop(e.idx(0), e.dim(out, 0), {}, [&](Value r, ValueRange) {
+    Value v;
+    if (auto fill = dyn_cast<linalg::FillOp>(use)) {
+      v = vector::BroadcastOp::create(b, loc, row, fill.getInputs()[0]);
+    } else {
+      Value in = use->getOperand(0);
+      auto inType = cast<MemRefType>(in.getType());
+      v = vector::LoadOp::create(b, loc, row.clone(inType.getElementType()), in,
+                                 ValueRange{r, e.idx(0)});
+      if (inType.getElementType() != outType.getElementType())
+        v = arith::TruncFOp::create(b, loc, row, v);
+    }
+    vector::StoreOp::create(b, loc, v, out, ValueRange{r, e.idx(0)});
+    return SmallVector<Value>{};
+  });
+  use->erase();
+}
+
+/// A copy out of a gradient accumulator: its rows [0, rows of `copy`'s
+/// output) stored from the lane's registers, converted to the output's
+/// element type.
+void lowerAccumulatorCopy(linalg::CopyOp copy, const GradAccumulator &acc) {
+  OpBuilder b(copy);
+  Value out = copy.getOutputs()[0];
+  WarpEmitter e(b, copy.getLoc(),
+                cast<MemRefType>(out.getType()).getElementType());
+  Value count = e.dim(out, 0);
+  const int64_t slots = e.rowSlots();
+  for (int64_t r = 0; r < slots * acc.rows / e.layout.m; ++r) {
+    int64_t mt = r / slots;
+    Value row = e.accRow(mt, e.layout.c.elementsOfRowSlot(r % slots)[0]);
+    e.ifThen(e.lt(row, count), [&] {
+      storeRowSlot(e, acc.lane, mt, r % slots, acc.width, out, row, Value());
+    });
+  }
+  copy.erase();
 }
 
 //===----------------------------------------------------------------------===//
@@ -1082,8 +1321,9 @@ struct ConvertSoftmaxTilesToGPUPass
     func::FuncOp fn = getOperation();
     SmallVector<SoftmaxStepOp> steps;
     SmallVector<SoftmaxFinalizeOp> finalizes;
+    SmallVector<SoftmaxGradStepOp> gradSteps;
     WalkResult walk = fn.walk([&](Operation *op) {
-      if (!isa<SoftmaxStepOp, SoftmaxFinalizeOp>(op))
+      if (!isa<SoftmaxStepOp, SoftmaxFinalizeOp, SoftmaxGradStepOp>(op))
         return WalkResult::advance();
       if (!op->getParentOfType<gpu::LaunchOp>()) {
         op->emitOpError("is not in a gpu.launch: attn-map-loops-to-gpu "
@@ -1093,6 +1333,8 @@ struct ConvertSoftmaxTilesToGPUPass
       }
       if (auto step = dyn_cast<SoftmaxStepOp>(op))
         steps.push_back(step);
+      else if (auto grad = dyn_cast<SoftmaxGradStepOp>(op))
+        gradSteps.push_back(grad);
       else
         finalizes.push_back(cast<SoftmaxFinalizeOp>(op));
       return WalkResult::advance();
@@ -1186,7 +1428,8 @@ struct ConvertSoftmaxTilesToGPUPass
         continue;
       }
       auto qType = cast<MemRefType>(step.getQuery().getType());
-      std::optional<KeyLoop> pipeline = keyLoopOf(step);
+      std::optional<KeyLoop> pipeline =
+          keyLoopOf(step, step.getKey(), step.getValue());
       int64_t &bytes = queries.end[step->getParentOfType<gpu::LaunchOp>()];
       bytes =
           std::max(bytes, (pipeline ? 2 : 1) *
@@ -1194,6 +1437,8 @@ struct ConvertSoftmaxTilesToGPUPass
                                           g.dv, qType.getElementType()));
       tcSteps.push_back({step, pipeline});
     }
+    if (failed(lowerGradSteps(gradSteps, queries, oldState)))
+      return signalPassFailure();
     for (auto [step, pipeline] : tcSteps) {
       auto launch = step->getParentOfType<gpu::LaunchOp>();
       lowerStepOnTensorCores(
@@ -1221,6 +1466,115 @@ struct ConvertSoftmaxTilesToGPUPass
 
     for (auto [launch, bytes] : queries.end)
       reserveSharedMemory(cast<gpu::LaunchOp>(launch), bytes);
+  }
+
+  /// softmax_grad_steps: a thread's row a row at a time; a warp's rows on
+  /// tensor cores, their accumulators in the lanes' registers, the staged
+  /// side's stages counted into `queries.end` (from byte 0 of the launch's
+  /// dynamic shared memory, as the forward's) before any warp's own tiles
+  /// are placed after them. attn-tile's accumulators go to `oldState`.
+  LogicalResult lowerGradSteps(ArrayRef<SoftmaxGradStepOp> gradSteps,
+                               StagedQueries &queries,
+                               SmallVectorImpl<Operation *> &oldState) {
+    llvm::MapVector<Operation *, GradAccumulator> accumulators;
+    llvm::SmallPtrSet<Operation *, 8> rowAccumulators;
+    SmallVector<Operation *> rowUses;
+    struct TensorCoreStep {
+      SoftmaxGradStepOp op;
+      SmallVector<Operation *, 2> accs;
+      int64_t columnRows;
+      std::optional<KeyLoop> pipeline;
+    };
+    SmallVector<TensorCoreStep> tcSteps;
+    for (SoftmaxGradStepOp op : gradSteps) {
+      SmallVector<Value, 2> buffers =
+          op.accumulatesKeys()
+              ? SmallVector<Value, 2>{op.getKeyGrad(), op.getValueGrad()}
+              : SmallVector<Value, 2>{op.getQueryGrad()};
+      SmallVector<Operation *, 2> accs;
+      for (Value v : buffers) {
+        memref::AllocaOp a = stateBuffer(v);
+        if (!a || !a.getType().hasStaticShape())
+          return op.emitOpError("needs its accumulators in static buffers of "
+                                "its kernel (attn-tile's)");
+        accs.push_back(a);
+      }
+      int64_t rows = cast<memref::AllocaOp>(accs[0]).getType().getDimSize(0);
+      if (rows == 1) {
+        for (Operation *a : accs) {
+          SmallVector<Operation *> uses;
+          if (rowAccumulators.insert(a).second &&
+              failed(collectStateUses(a->getResult(0), uses)))
+            return failure();
+          for (Operation *use : uses)
+            if (isa<linalg::FillOp, linalg::CopyOp>(use))
+              rowUses.push_back(use);
+        }
+        IRRewriter rewriter(op);
+        if (failed(lowerSoftmaxGradStepByRows(op, rewriter)))
+          return failure();
+        continue;
+      }
+      auto launch = op->getParentOfType<gpu::LaunchOp>();
+      FailureOr<int64_t> columnRows = tensorCoreColumnRows(op, rows, launch);
+      if (failed(columnRows))
+        return failure();
+      Value staged = op.accumulatesKeys() ? op.getQuery() : op.getKey();
+      Value stagedSecond =
+          op.accumulatesKeys() ? op.getOutGrad() : op.getValue();
+      std::optional<KeyLoop> pipeline = keyLoopOf(op, staged, stagedSecond);
+      auto qType = cast<MemRefType>(op.getQuery().getType());
+      int64_t &bytes = queries.end[launch];
+      bytes = std::max(bytes, (pipeline ? 2 : 1) *
+                                  stagedBytes(*columnRows, qType.getDimSize(1),
+                                              cast<MemRefType>(
+                                                  op.getValue().getType())
+                                                  .getDimSize(1),
+                                              qType.getElementType()));
+      for (Operation *a : accs) {
+        GradAccumulator &acc = accumulators[a];
+        if (!acc.buffer) {
+          acc.buffer = cast<memref::AllocaOp>(a);
+          acc.rows = acc.buffer.getType().getDimSize(0);
+          acc.width = acc.buffer.getType().getDimSize(1);
+          OpBuilder b(a);
+          acc.lane = memref::AllocaOp::create(
+              b, a->getLoc(),
+              MemRefType::get({accumulatorIndex(acc.rows / kMmaRows, 0, 0,
+                                                acc.width)},
+                              b.getF32Type()));
+        }
+      }
+      tcSteps.push_back({op, accs, *columnRows, pipeline});
+    }
+    // Fills and copies of the accumulators become the lanes' registers'.
+    SmallVector<std::pair<linalg::CopyOp, GradAccumulator *>> copies;
+    for (auto &[key, acc] : accumulators) {
+      SmallVector<Operation *> uses;
+      if (failed(collectStateUses(acc.buffer, uses)))
+        return failure();
+      replaceFills(uses, acc.lane, Form::TensorCore);
+      for (Operation *use : uses)
+        if (auto copy = dyn_cast<linalg::CopyOp>(use))
+          copies.push_back({copy, &acc});
+      oldState.push_back(acc.buffer);
+    }
+    for (TensorCoreStep &step : tcSteps) {
+      SmallVector<GradAccumulator *, 2> accs;
+      for (Operation *a : step.accs)
+        accs.push_back(&accumulators[a]);
+      auto launch = step.op->getParentOfType<gpu::LaunchOp>();
+      lowerGradStepOnTensorCores(step.op, accs, step.columnRows,
+                                 *getConstantIntValue(launch.getBlockSizeX()),
+                                 step.pipeline, queries);
+    }
+    for (auto [copy, acc] : copies)
+      lowerAccumulatorCopy(copy, *acc);
+    // A thread's accumulator row is one vector: filled and copied out
+    // whole, so that it stays in registers.
+    for (Operation *use : rowUses)
+      lowerAccumulatorRowUse(use);
+    return success();
   }
 };
 

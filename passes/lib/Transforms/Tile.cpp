@@ -102,13 +102,17 @@ struct Emitter {
     offsets.append(rest.begin(), rest.end());
     sizes.append(restSizes.begin(), restSizes.end());
     SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
-    SmallVector<int64_t> shape;
-    for (OpFoldResult size : restSizes)
-      shape.push_back(getConstantIntValue(size).value_or(ShapedType::kDynamic));
-    auto type = memref::SubViewOp::inferRankReducedResultType(
-        shape, cast<MemRefType>(buffer.getType()), offsets, sizes, strides);
-    return memref::SubViewOp::create(b, loc, cast<MemRefType>(type), buffer,
-                                     offsets, sizes, strides);
+    // The lead dimensions are the ones dropped, also where other sizes are
+    // 1 too (which rank-reduction inference cannot tell apart).
+    auto full = cast<MemRefType>(memref::SubViewOp::inferResultType(
+        cast<MemRefType>(buffer.getType()), offsets, sizes, strides));
+    auto [fullStrides, offset] = full.getStridesAndOffset();
+    auto type = MemRefType::get(
+        full.getShape().drop_front(lead.size()), full.getElementType(),
+        StridedLayoutAttr::get(b.getContext(), offset,
+                               ArrayRef(fullStrides).drop_front(lead.size())));
+    return memref::SubViewOp::create(b, loc, type, buffer, offsets, sizes,
+                                     strides);
   }
 
   /// A row-major view [row0 : row0 + rows, :] of a rank-2 buffer.
@@ -216,6 +220,12 @@ Value keyLimitFromLengths(Emitter &e, Value lengths, Value batch, Value n) {
 // attn.sdpa
 //===----------------------------------------------------------------------===//
 
+/// Rows of a warp's group in the tensor-core form of the attention
+/// gradient: one mma.sync row tile. Two (the forward's) would hold S, dP
+/// and the dK and dV accumulators of 32 rows at once, more registers than
+/// a thread has.
+constexpr int64_t kGradWarpRows = 16;
+
 /// The keys batch entry `bIdx` may keep: `nk`, or less where the mask has a
 /// runtime key limit (key padding).
 Value keyLimitFor(Emitter &e, MaskPattern pattern, Value bIdx, Value nk) {
@@ -279,6 +289,24 @@ SmallVector<SdpaGradOp> gradientsOf(SdpaOp op) {
 
 /// `savedLse` receives, for each attn.sdpa_grad of `op`, the [B, H, N] f32
 /// buffer where the forward writes its rows' log-sum-exp.
+/// Gives a tile op's empty predicate `region` the mask's predicate of
+/// absolute (query, key) indices; fails where the mask cannot build it.
+LogicalResult attachPredicate(OpBuilder &b, Location loc, Region &region,
+                              MaskPattern pattern, Value bIdx, Value n,
+                              std::optional<int64_t> staticN) {
+  Block *block = b.createBlock(&region, {}, {b.getIndexType(), b.getIndexType()},
+                               {loc, loc});
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(block);
+  PredicateBuilder pb(b, loc, bIdx, n, staticN);
+  Value kept =
+      pattern.buildPredicate(pb, block->getArgument(0), block->getArgument(1));
+  if (!kept)
+    return failure();
+  YieldOp::create(b, loc, ValueRange{kept});
+  return success();
+}
+
 LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
                        int64_t defaultBK, int64_t rowsPerInstance,
                        int64_t scalarRowsPerInstance,
@@ -434,18 +462,8 @@ LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
                                         accV, q0, k0, scale);
     if (!partial)
       return success();
-    Block *block =
-        b.createBlock(&stepOp.getPredicate(), {},
-                      {b.getIndexType(), b.getIndexType()}, {loc, loc});
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(block);
-    PredicateBuilder pb(b, loc, bIdx, n, staticN);
-    Value kept = pattern.buildPredicate(pb, block->getArgument(0),
-                                        block->getArgument(1));
-    if (!kept)
-      return failure();
-    YieldOp::create(b, loc, ValueRange{kept});
-    return success();
+    return attachPredicate(b, loc, stepOp.getPredicate(), pattern, bIdx, n,
+                           staticN);
   };
 
   LogicalResult status = success();
@@ -658,12 +676,6 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
     body();
   };
-  auto forList = [&](const List &list, Value index,
-                     function_ref<void(Value)> body) {
-    forRange(e.load(list.offsets, index),
-             e.load(list.offsets, e.add(index, e.idx(1))),
-             [&](Value t) { body(e.load(list.items, t)); });
-  };
   // Row `row` of buffer[b, h] as an f32 vector (`type`), converted from
   // the buffer's element type.
   auto loadRow = [&](Value buffer, Value bIdx, Value hIdx, Value row,
@@ -674,15 +686,6 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
     if (stored == type.getElementType())
       return vec;
     return arith::ExtFOp::create(b, loc, type, vec);
-  };
-  auto storeRow = [&](Value vec, Value buffer, Value bIdx, Value hIdx,
-                      Value row) {
-    Type stored = cast<MemRefType>(buffer.getType()).getElementType();
-    auto type = cast<VectorType>(vec.getType());
-    if (type.getElementType() != stored)
-      vec = arith::TruncFOp::create(b, loc, type.clone(stored), vec);
-    vector::StoreOp::create(b, loc, vec, buffer,
-                            ValueRange{bIdx, hIdx, row, e.idx(0)});
   };
   auto dot = [&](Value x, Value y) -> Value {
     return vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
@@ -699,28 +702,12 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
   auto set = [&](Value cell, Value value) {
     memref::StoreOp::create(b, loc, value, cell, ValueRange{});
   };
-  // acc += factor * row
-  auto accumulate = [&](Value cell, Value factor, Value row) {
-    auto type = cast<VectorType>(row.getType());
-    set(cell, vector::FMAOp::create(
-                  b, loc, vector::BroadcastOp::create(b, loc, type, factor),
-                  row, get(cell)));
-  };
-  auto zeros = [&](VectorType type) -> Value {
-    return arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(type, b.getF32FloatAttr(0.0)));
-  };
   auto kept = [&](Value bIdx, Value i, Value j) -> Value {
     PredicateBuilder pb(b, loc, bIdx, e.idx(n), n);
     return pattern.buildPredicate(pb, i, j);
   };
   auto score = [&](Value x, Value y) -> Value {
     return arith::MulFOp::create(b, loc, dot(x, y), e.f32(scale));
-  };
-  // exp(s - lse_i) (0 for a row that keeps nothing: lse = +inf).
-  auto weight = [&](Value s, Value rowLse) -> Value {
-    return math::ExpOp::create(b, loc,
-                               arith::SubFOp::create(b, loc, s, rowLse));
   };
   bool failedPredicate = false;
   // For every kept key j of row i of query tile qTile.
@@ -785,26 +772,23 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
            });
   };
 
-  // Nest 1: statistics, D and dQ, a query tile per instance.
+  // Nest 1: each row's D = rowsum(dO * O), and its log-sum-exp where the
+  // forward did not save it: a query tile per instance.
   nest(queryTiles, [&](Value bIdx, Value hIdx, Value qTile) {
     Value limit = keyLimitFor(e, pattern, bIdx, e.idx(n));
     Value q0 = e.mul(qTile, bq);
     Value qn = e.min(e.idx(bq), e.sub(e.idx(n), q0));
-    Value rowMax, rowSum, dqAcc;
+    Value rowMax, rowSum;
     auto makeScratch = [&] {
       if (!savedLse) {
         rowMax = scratch(f32);
         rowSum = scratch(f32);
       }
-      dqAcc = scratch(qRow);
     };
     forEachRow(bq, qn, makeScratch, [&](Value r) {
       Value i = e.add(q0, r);
-      Value qi = loadRow(q, bIdx, hIdx, i, qRow);
-      Value rowLse;
-      if (savedLse) {
-        rowLse = memref::LoadOp::create(b, loc, lse, ValueRange{bIdx, hIdx, i});
-      } else {
+      if (!savedLse) {
+        Value qi = loadRow(q, bIdx, hIdx, i, qRow);
         set(rowMax, e.f32(-std::numeric_limits<double>::infinity()));
         set(rowSum, e.f32(0.0));
         forKeptKeys(bIdx, qTile, i, limit, [&](Value j) {
@@ -812,86 +796,140 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
                              score(qi, loadRow(k, bIdx, hIdx, j, qRow)));
           emitOnlineSoftmaxStep(b, loc, row);
         });
-        rowLse = emitLogSumExp(b, loc, get(rowMax), get(rowSum));
-        memref::StoreOp::create(b, loc, rowLse, lse,
-                                ValueRange{bIdx, hIdx, i});
+        memref::StoreOp::create(b, loc,
+                                emitLogSumExp(b, loc, get(rowMax), get(rowSum)),
+                                lse, ValueRange{bIdx, hIdx, i});
       }
-      Value dOi = loadRow(dOut, bIdx, hIdx, i, vRow);
-      Value rowDelta = dot(dOi, loadRow(out, bIdx, hIdx, i, vRow));
+      Value rowDelta = dot(loadRow(dOut, bIdx, hIdx, i, vRow),
+                           loadRow(out, bIdx, hIdx, i, vRow));
       memref::StoreOp::create(b, loc, rowDelta, delta,
                               ValueRange{bIdx, hIdx, i});
-      set(dqAcc, zeros(qRow));
-      forKeptKeys(bIdx, qTile, i, limit, [&](Value j) {
-        Value kj = loadRow(k, bIdx, hIdx, j, qRow);
-        Value p = weight(score(qi, kj), rowLse);
-        Value dp = dot(dOi, loadRow(v, bIdx, hIdx, j, vRow));
-        Value ds = arith::MulFOp::create(
-            b, loc,
-            arith::MulFOp::create(b, loc, p,
-                                  arith::SubFOp::create(b, loc, dp, rowDelta)),
-            e.f32(scale));
-        accumulate(dqAcc, ds, kj);
-      });
-      storeRow(get(dqAcc), dq, bIdx, hIdx, i);
     });
   });
 
-  // Nest 2: dK and dV, a key tile per instance.
+  // Nests 2 and 3 run attn.tile.softmax_grad_step over groups of rows of a
+  // tile: the whole tile on the CPU; on the GPU a warp's 16 rows (an
+  // mma.sync row tile) where tensor cores take the element type and the
+  // shapes, else a thread's row.
+  const bool tensorCores = gpuForm && !elem.isF32() && hd % 16 == 0 &&
+                           dv % 16 == 0 && bq % kGradWarpRows == 0 &&
+                           bk % kGradWarpRows == 0;
+  // body(first row, row count, rows of the group's buffers) for the row
+  // groups of the tile whose rows start at `first`, clipped at `extent`.
+  auto forRowGroups = [&](Value first, int64_t tile, Value extent,
+                          function_ref<void(Value, Value, int64_t)> body) {
+    if (!gpuForm)
+      return body(first, e.min(e.idx(tile), e.sub(extent, first)), tile);
+    if (!tensorCores)
+      return forEachRow(tile, e.sub(extent, first), [] {},
+                        [&](Value r) { body(e.add(first, r), e.idx(1), 1); });
+    // Every warp takes part in the tile's block-wide staging, those past
+    // the extent with no rows.
+    auto warps = scf::ForallOp::create(
+        b, loc, SmallVector<OpFoldResult>{b.getIndexAttr(tile / kGradWarpRows)},
+        ValueRange{}, std::nullopt);
+    OpBuilder::InsertionGuard guard(b);
+    atBodyEnd(b, warps);
+    Value r0 = e.add(first, e.mul(warps.getInductionVar(0), kGradWarpRows));
+    body(r0,
+         arith::MaxSIOp::create(
+             b, loc, e.min(e.idx(kGradWarpRows), e.sub(extent, r0)), e.idx(0)),
+         kGradWarpRows);
+  };
+  // A zeroed f32 accumulator of `rows` rows, and its first `count`.
+  auto accumulator = [&](int64_t rows, int64_t width, Value count) -> Value {
+    Value buffer =
+        memref::AllocaOp::create(b, loc, MemRefType::get({rows, width}, f32));
+    Value view = e.rows(buffer, e.idx(0), count);
+    e.fill(view, 0.0);
+    return view;
+  };
+  auto rowsOf = [&](Value buffer, Value bIdx, Value hIdx, Value first,
+                    Value count) {
+    return e.view2D(buffer, {bIdx, hIdx}, first, count, b.getIndexAttr(0),
+                    b.getIndexAttr(dimOf(buffer, 3)), 2, 3);
+  };
+  auto statsOf = [&](Value buffer, Value bIdx, Value hIdx, Value first,
+                     Value count) {
+    return e.view(buffer, {bIdx, hIdx}, {first}, {count});
+  };
+  // The views of query rows [q0, q0 + qn) and of key rows [k0, k0 + kn).
+  struct QueryRows {
+    Value q, dOut, lse, delta, q0;
+  };
+  struct KeyRows {
+    Value k, v, k0;
+  };
+  auto queryRows = [&](Value bIdx, Value hIdx, Value q0, Value qn) {
+    return QueryRows{rowsOf(q, bIdx, hIdx, q0, qn),
+                     rowsOf(dOut, bIdx, hIdx, q0, qn),
+                     statsOf(lse, bIdx, hIdx, q0, qn),
+                     statsOf(delta, bIdx, hIdx, q0, qn), q0};
+  };
+  auto keyRows = [&](Value bIdx, Value hIdx, Value k0, Value kn) {
+    return KeyRows{rowsOf(k, bIdx, hIdx, k0, kn), rowsOf(v, bIdx, hIdx, k0, kn),
+                   k0};
+  };
+  auto gradStep = [&](Value bIdx, const QueryRows &qr, const KeyRows &kr,
+                      Value dqAcc, Value dkAcc, Value dvAcc, bool partial) {
+    Value length = e.idx(n); // before the step: its region reads it
+    auto step = SoftmaxGradStepOp::create(
+        b, loc, qr.q, kr.k, kr.v, qr.dOut, qr.lse, qr.delta, dqAcc, dkAcc,
+        dvAcc, qr.q0, kr.k0, b.getF64FloatAttr(scale));
+    if (partial && failed(attachPredicate(b, loc, step.getPredicate(), pattern,
+                                          bIdx, length, n)))
+      failedPredicate = true;
+  };
+
+  // Nest 2: dQ, a query tile per instance, over its scheduled key tiles.
+  nest(queryTiles, [&](Value bIdx, Value hIdx, Value qTile) {
+    Value limit = keyLimitFor(e, pattern, bIdx, e.idx(n));
+    forRowGroups(e.mul(qTile, bq), bq, e.idx(n),
+                 [&](Value q0, Value qn, int64_t rows) {
+      Value dqAcc = accumulator(rows, hd, qn);
+      QueryRows qr = queryRows(bIdx, hIdx, q0, qn);
+      auto step = [&](bool partial) {
+        return [&, partial](Value k0, Value kn) {
+          gradStep(bIdx, qr, keyRows(bIdx, hIdx, k0, kn), dqAcc, {}, {},
+                   partial);
+        };
+      };
+      for (const List &list : byQuery)
+        emitKeyTileLoop(e, list.offsets, list.items, qTile, bk, limit,
+                        step(list.partial));
+      if (!schedule)
+        forRange(e.idx(0), e.idx(keyTiles), [&](Value kt) {
+          Value k0 = e.mul(kt, bk);
+          step(false)(k0, e.min(e.idx(bk), e.sub(limit, k0)));
+        });
+      linalg::CopyOp::create(b, loc, dqAcc, rowsOf(dq, bIdx, hIdx, q0, qn));
+    });
+  });
+
+  // Nest 3: dK and dV, a key tile per instance, over the query tiles that
+  // see it (the transposed schedule).
   nest(keyTiles, [&](Value bIdx, Value hIdx, Value kTile) {
     Value limit = keyLimitFor(e, pattern, bIdx, e.idx(n));
-    Value k0 = e.mul(kTile, bk);
-    Value kn = arith::MaxSIOp::create(
-        b, loc, e.min(e.idx(bk), e.sub(limit, k0)), e.idx(0));
-    Value dkAcc, dvAcc;
-    auto makeScratch = [&] {
-      dkAcc = scratch(qRow);
-      dvAcc = scratch(vRow);
-    };
-    forEachRow(bk, kn, makeScratch, [&](Value c) {
-      Value j = e.add(k0, c);
-      Value kj = loadRow(k, bIdx, hIdx, j, qRow);
-      Value vj = loadRow(v, bIdx, hIdx, j, vRow);
-      set(dkAcc, zeros(qRow));
-      set(dvAcc, zeros(vRow));
-      auto visitRows = [&](Value qt, bool partial) {
-        Value i0 = e.mul(qt, bq);
-        Value rows = e.min(e.idx(bq), e.sub(e.idx(n), i0));
-        forRange(e.idx(0), rows, [&](Value r) {
-          Value i = e.add(i0, r);
-          auto contribute = [&] {
-            Value rowLse = memref::LoadOp::create(b, loc, lse,
-                                                  ValueRange{bIdx, hIdx, i});
-            Value rowDelta = memref::LoadOp::create(
-                b, loc, delta, ValueRange{bIdx, hIdx, i});
-            Value qi = loadRow(q, bIdx, hIdx, i, qRow);
-            Value dOi = loadRow(dOut, bIdx, hIdx, i, vRow);
-            Value p = weight(score(qi, kj), rowLse);
-            accumulate(dvAcc, p, dOi);
-            Value dp = dot(dOi, vj);
-            Value ds = arith::MulFOp::create(
-                b, loc,
-                arith::MulFOp::create(
-                    b, loc, p, arith::SubFOp::create(b, loc, dp, rowDelta)),
-                e.f32(scale));
-            accumulate(dkAcc, ds, qi);
-          };
-          if (!partial)
-            return contribute();
-          Value keep = kept(bIdx, i, j);
-          if (!keep) {
-            failedPredicate = true;
-            return;
-          }
-          onlyIf(keep, contribute);
-        });
+    forRowGroups(e.mul(kTile, bk), bk, limit,
+                 [&](Value k0, Value kn, int64_t rows) {
+      Value dkAcc = accumulator(rows, hd, kn), dvAcc = accumulator(rows, dv, kn);
+      KeyRows kr = keyRows(bIdx, hIdx, k0, kn);
+      auto step = [&](bool partial) {
+        return [&, partial](Value q0, Value qn) {
+          gradStep(bIdx, queryRows(bIdx, hIdx, q0, qn), kr, {}, dkAcc, dvAcc,
+                   partial);
+        };
       };
-      if (!schedule)
-        forRange(e.idx(0), e.idx(queryTiles),
-                 [&](Value qt) { visitRows(qt, false); });
       for (const List &list : byKey)
-        forList(list, kTile, [&](Value qt) { visitRows(qt, list.partial); });
-      storeRow(get(dkAcc), dk, bIdx, hIdx, j);
-      storeRow(get(dvAcc), dvBuf, bIdx, hIdx, j);
+        emitKeyTileLoop(e, list.offsets, list.items, kTile, bq, e.idx(n),
+                        step(list.partial));
+      if (!schedule)
+        forRange(e.idx(0), e.idx(queryTiles), [&](Value qt) {
+          Value q0 = e.mul(qt, bq);
+          step(false)(q0, e.min(e.idx(bq), e.sub(e.idx(n), q0)));
+        });
+      linalg::CopyOp::create(b, loc, dkAcc, rowsOf(dk, bIdx, hIdx, k0, kn));
+      linalg::CopyOp::create(b, loc, dvAcc, rowsOf(dvBuf, bIdx, hIdx, k0, kn));
     });
   });
   if (failedPredicate)

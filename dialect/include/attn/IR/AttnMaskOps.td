@@ -160,7 +160,7 @@ def Attn_ExprMaskOp : Attn_MaskOp<"expr", [IsolatedFromAbove]> {
 }
 
 def Attn_YieldOp : Attn_Op<"yield", [Pure, Terminator, ReturnLike,
-    ParentOneOf<["ExprMaskOp", "SoftmaxStepOp"]>]> {
+    ParentOneOf<["ExprMaskOp", "SoftmaxStepOp", "SoftmaxGradStepOp"]>]> {
   let summary = "yields the predicate of a mask region";
   let arguments = (ins Variadic<AnyType>:$values);
   let assemblyFormat = "attr-dict ($values^ `:` type($values))?";

@@ -83,6 +83,58 @@ def Attn_SoftmaxFinalizeOp : Attn_Op<"tile.softmax_finalize",
   let hasVerifier = 1;
 }
 
+def Attn_SoftmaxGradStepOp : Attn_Op<"tile.softmax_grad_step", [
+    RecursiveMemoryEffects, AttrSizedOperandSegments]> {
+  let summary = "one (query tile, key tile) pair of softmax attention's gradient";
+  let description = [{
+    For the query rows of `query` [Mq, D] with their output gradients
+    `out_grad` [Mq, Dv], log-sum-exps `lse` [Mq] (natural base, +inf for a
+    row that keeps nothing) and `delta` [Mq] (rowsum(out_grad * output)),
+    against the keys of `key` [Mk, D] and `value` [Mk, Dv], for each pair the
+    predicate keeps (every pair when the region is empty):
+      p_ij  = exp(scale q_i . k_j - lse_i)
+      ds_ij = p_ij (dO_i . v_j - delta_i) scale
+    and adds, in one of two forms:
+      query_grad_i += sum_j ds_ij k_j                        [Mq, D]
+    or
+      key_grad_j   += sum_i ds_ij q_i                        [Mk, D]
+      value_grad_j += sum_i p_ij dO_i                        [Mk, Dv]
+    The accumulators are f32; the predicate region receives the absolute
+    query and key indices (`query_offset` + i, `key_offset` + j) and yields
+    an i1. The query form runs over a query tile's key tiles, the key form
+    over a key tile's query tiles (the transposed schedule), so that each
+    accumulator has one writer.
+  }];
+  let arguments = (ins Arg<Attn_Tile2D, "", [MemRead]>:$query,
+                       Arg<Attn_Tile2D, "", [MemRead]>:$key,
+                       Arg<Attn_Tile2D, "", [MemRead]>:$value,
+                       Arg<Attn_Tile2D, "", [MemRead]>:$out_grad,
+                       Arg<Attn_Tile1D, "", [MemRead]>:$lse,
+                       Arg<Attn_Tile1D, "", [MemRead]>:$delta,
+                       Arg<Optional<Attn_Tile2D>, "", [MemRead, MemWrite]>:$query_grad,
+                       Arg<Optional<Attn_Tile2D>, "", [MemRead, MemWrite]>:$key_grad,
+                       Arg<Optional<Attn_Tile2D>, "", [MemRead, MemWrite]>:$value_grad,
+                       Index:$query_offset, Index:$key_offset,
+                       F64Attr:$scale);
+  let regions = (region AnyRegion:$predicate);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $out_grad `,` $lse `,` $delta
+    (`query_grad` $query_grad^ `:` type($query_grad))?
+    (`key_grad` $key_grad^ `,` $value_grad `:` type($key_grad) `,`
+     type($value_grad))?
+    `offsets` `(` $query_offset `,` $key_offset `)` `scale` $scale
+    (`where` $predicate^)? attr-dict
+    `:` type($query) `,` type($key) `,` type($value) `,` type($out_grad) `,`
+    type($lse) `,` type($delta)
+  }];
+  let extraClassDeclaration = [{
+    /// The key form: the rows it accumulates are the key tile's.
+    bool accumulatesKeys() { return static_cast<bool>(getKeyGrad()); }
+  }];
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+}
+
 def Attn_LinearStateOp : Attn_Op<"tile.linear_state"> {
   let summary = "adds a tile of keys to a linear-attention state";
   let description = [{

@@ -26,9 +26,14 @@
 
 #include "mlir/IR/Builders.h"
 
+namespace mlir {
+class RewriterBase;
+} // namespace mlir
+
 namespace mlir::attn {
 
 class SoftmaxStepOp;
+class SoftmaxGradStepOp;
 
 /// The base of the step's exponentials. Base 2 where a form has scaled its
 /// scores by log2(e) (exp2 is one instruction on NVIDIA GPUs); its running
@@ -84,6 +89,27 @@ Value emitLogSumExp(OpBuilder &b, Location loc, Value max, Value sum,
 /// the op has no predicate (every pair of the tile is kept).
 Value emitKeptAt(OpBuilder &b, Location loc, SoftmaxStepOp op, Value row,
                  Value key);
+Value emitKeptAt(OpBuilder &b, Location loc, SoftmaxGradStepOp op, Value row,
+                 Value key);
+
+/// The gradient of one kept score s = scale q.k given the row's log-sum-exp
+/// and D = rowsum(dO * O): p = exp(s - lse) and ds = p (dp - D) scale, with
+/// dp = dO.v. `score` and `lse` are in `base`'s units (times log2(e) for
+/// ExpBase::Two); every form of attn.tile.softmax_grad_step computes its
+/// pairs here.
+struct ScoreGradient {
+  Value p, ds;
+};
+ScoreGradient emitScoreGradient(OpBuilder &b, Location loc, Value score,
+                                Value lse, Value dp, Value delta, double scale,
+                                ExpBase base);
+
+/// attn.tile.softmax_grad_step a row at a time: its accumulator rows in the
+/// outer loop (held as vectors across the inner loop over the other side's
+/// rows), each kept pair's dot products as vector reductions. The CPU's
+/// form, and a GPU thread's for a tile of one row.
+LogicalResult lowerSoftmaxGradStepByRows(SoftmaxGradStepOp op,
+                                         RewriterBase &b);
 
 } // namespace mlir::attn
 

@@ -7,6 +7,9 @@
 //   bigbird64   BigBird, 64-token blocks   (64x64 tiles, warps of 16 rows)
 //   dense       attn.sdpa without a mask   (128x128 tiles, warps of 32 rows)
 //   linear      attn.linear, elu + 1       (output tiles of 128 rows)
+//   bigbird128-fb, dense-fb   forward and backward in one call: attn.sdpa
+//               and its attn.sdpa_grad (dQ, dK, dV of <dO, O>), the forward
+//               saving the log-sum-exp the gradient reads
 // BigBird: a window of one block either side, the first and last blocks
 // global, 3 random blocks per row (seed 1).
 //
@@ -16,7 +19,10 @@
 // when its kernels are done), L2 flushed before each run as the anchors'
 // timer does. Useful TFLOP/s as DESIGN.md section 7 counts them:
 // 4 B H D x (kept query-key pairs) for attention, 4 B H N D^2 for linear
-// attention.
+// attention, 3.5 times the forward's for forward and backward (as the
+// anchors count them). The -fb cases check dQ's rows of the sampled
+// queries, and at N <= 4096 dK and dV of the first (batch, head), against
+// libtorch autograd in float64.
 //
 //===----------------------------------------------------------------------===//
 
@@ -25,6 +31,7 @@
 #include "attn/Runtime/Device.h"
 #include "attn/Runtime/Library.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -51,6 +58,7 @@ struct GpuCase {
   int64_t block; ///< BigBird's block; 0: no mask
   bool linear;
   int64_t blockQ, blockK, warpRows;
+  bool backward = false;
 };
 
 const GpuCase kCases[] = {
@@ -58,18 +66,35 @@ const GpuCase kCases[] = {
     {"bigbird64", 64, false, 64, 64, 16},
     {"dense", 0, false, 128, 128, 32},
     {"linear", 0, true, 128, 64, 16},
+    {"bigbird128-fb", 128, false, 128, 128, 32, true},
+    {"dense-fb", 0, false, 128, 128, 32, true},
 };
 
 BigBird maskOf(const GpuCase &c) { return {c.block, 3, 1}; }
 
 std::string functionName(const GpuCase &c, int64_t n) {
-  return std::string(c.name) + "_" + std::to_string(n);
+  std::string name = std::string(c.name) + "_" + std::to_string(n);
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
 }
 
 std::string function(const GpuCase &c, int64_t n) {
   std::string t = tensorType({kBatch, kHeads, n, kDim}, "bf16");
   std::string operands = t + ", " + t + ", " + t;
   std::string body;
+  std::string mask = c.block ? " mask %m" : "";
+  std::string maskType =
+      c.block ? ", !attn.mask<block = " + std::to_string(c.block) + ">" : "";
+  if (c.backward) {
+    body = (c.block ? maskOf(c).ir() : std::string()) + "  %o = attn.sdpa %q, %k, %v" +
+           mask + " : " + operands + maskType + " -> " + t + "\n" +
+           "  %grad:3 = attn.sdpa_grad %q, %k, %v, %o, %do" + mask + " : " +
+           operands + ", " + t + maskType + "\n";
+    return "func.func @" + functionName(c, n) + "(%q: " + t + ", %k: " + t +
+           ", %v: " + t + ", %do: " + t + ") -> (" + operands + ") {\n" +
+           body + "  return %grad#0, %grad#1, %grad#2 : " + operands +
+           "\n}\n";
+  }
   if (c.linear) {
     body = "  %f = attn.feature_map.elu_plus_one\n"
            "  %o = attn.linear %q, %k, %v feature_map %f : " +
@@ -111,13 +136,24 @@ double keptPairs(const GpuCase &c, int64_t n) {
   return extent.dot(kept.mv(extent)).item<double>();
 }
 
+/// softmax(qs k^T / sqrt(D)) v on float64 [B, H, ., D], the rows `rows`
+/// of the queries being qs, under BigBird's mask for masked cases.
+torch::Tensor attend(const GpuCase &c, const torch::Tensor &qs,
+                     const torch::Tensor &k, const torch::Tensor &v,
+                     const torch::Tensor &rows);
+
 /// The output rows `rows` of case `c` on float64 inputs [B, H, N, D]:
 /// [B, H, rows, D].
 torch::Tensor reference(const GpuCase &c, const torch::Tensor &q,
                         const torch::Tensor &k, const torch::Tensor &v,
                         const torch::Tensor &rows) {
   torch::NoGradGuard guard;
-  torch::Tensor qs = q.index_select(2, rows);
+  return attend(c, q.index_select(2, rows), k, v, rows);
+}
+
+torch::Tensor attend(const GpuCase &c, const torch::Tensor &qs,
+                     const torch::Tensor &k, const torch::Tensor &v,
+                     const torch::Tensor &rows) {
   if (c.linear) {
     auto phi = [](const torch::Tensor &x) { return torch::elu(x) + 1; };
     torch::Tensor fk = phi(k), fq = phi(qs);
@@ -135,9 +171,9 @@ torch::Tensor reference(const GpuCase &c, const torch::Tensor &q,
   }
   std::vector<torch::Tensor> out;
   // A batch entry at a time: the scores of every head are [H, rows, N].
-  for (int64_t b = 0; b < q.size(0); ++b) {
+  for (int64_t b = 0; b < qs.size(0); ++b) {
     torch::Tensor s = torch::matmul(qs[b], k[b].transpose(-1, -2)) /
-                      std::sqrt(double(q.size(3)));
+                      std::sqrt(double(qs.size(3)));
     if (keep.defined())
       s.masked_fill_(keep.logical_not(),
                      -std::numeric_limits<double>::infinity());
@@ -163,7 +199,8 @@ int runGpu(const Options &opts) {
   for (const std::string &name : opts.cases)
     if (std::none_of(std::begin(kCases), std::end(kCases),
                      [&](const GpuCase &c) { return name == c.name; }))
-      die("unknown case '" + name + "' (bigbird128, bigbird64, dense, linear)");
+      die("unknown case '" + name +
+          "' (bigbird128, bigbird64, dense, linear, bigbird128-fb, dense-fb)");
 
   // The libraries: compiled into a temporary directory, or kept in (and,
   // unless --compile-only, taken from) --kernels.
@@ -221,13 +258,16 @@ int runGpu(const Options &opts) {
       std::vector<torch::Tensor> in;
       std::vector<std::unique_ptr<DeviceBuffer>> buffers;
       std::vector<void *> slots;
-      for (int i = 0; i < 4; ++i) {
+      // q, k, v (and dO), then the outputs (dQ, dK, dV).
+      const int inputs = c->backward ? 4 : 3, outputs = c->backward ? 3 : 1;
+      for (int i = 0; i < inputs + outputs; ++i) {
         torch::Tensor t =
-            i < 3 ? torch::randn({kBatch, kHeads, n, kDim}).to(torch::kBFloat16)
-                  : torch::empty({kBatch, kHeads, n, kDim}, torch::kBFloat16);
+            i < inputs
+                ? torch::randn({kBatch, kHeads, n, kDim}).to(torch::kBFloat16)
+                : torch::empty({kBatch, kHeads, n, kDim}, torch::kBFloat16);
         size_t bytes = t.numel() * t.element_size();
         buffers.push_back(std::make_unique<DeviceBuffer>(bytes));
-        if (i < 3 &&
+        if (i < inputs &&
             !rt::copyToDevice(buffers.back()->ptr, t.data_ptr(), bytes))
           die(rt::takeGpuError().value_or("cannot copy an input"));
         slots.push_back(buffers.back()->ptr);
@@ -238,21 +278,51 @@ int runGpu(const Options &opts) {
           die(error);
       };
       call();
-      torch::Tensor &out = in[3];
-      if (!rt::copyToHost(out.data_ptr(), buffers[3]->ptr,
-                          out.numel() * out.element_size()))
-        die(rt::takeGpuError().value_or("cannot copy the output"));
+      for (int i = inputs; i < inputs + outputs; ++i)
+        if (!rt::copyToHost(in[i].data_ptr(), buffers[i]->ptr,
+                            in[i].numel() * in[i].element_size()))
+          die(rt::takeGpuError().value_or("cannot copy an output"));
+      torch::Tensor &out = in[inputs];
 
       // Correct first.
       torch::Tensor checked =
           std::get<0>(torch::randperm(n, torch::kLong)
                           .narrow(0, 0, std::min(n, kCheckedRows))
                           .sort());
-      torch::Tensor ref =
-          reference(*c, in[0].to(torch::kFloat64), in[1].to(torch::kFloat64),
-                    in[2].to(torch::kFloat64), checked);
-      torch::Tensor got = out.index_select(2, checked).to(torch::kFloat64);
-      double err = ((got - ref).norm() / ref.norm()).item<double>();
+      auto relative = [](const torch::Tensor &got, const torch::Tensor &ref) {
+        return ((got.to(torch::kFloat64) - ref).norm() / ref.norm())
+            .item<double>();
+      };
+      torch::Tensor q64 = in[0].to(torch::kFloat64),
+                    k64 = in[1].to(torch::kFloat64),
+                    v64 = in[2].to(torch::kFloat64);
+      double err;
+      if (!c->backward) {
+        err = relative(out.index_select(2, checked),
+                       reference(*c, q64, k64, v64, checked));
+      } else {
+        // dQ's row i depends on query i alone: autograd through the rows.
+        torch::Tensor dO = in[3].to(torch::kFloat64);
+        torch::Tensor qs = q64.index_select(2, checked).requires_grad_();
+        (attend(*c, qs, k64, v64, checked) * dO.index_select(2, checked))
+            .sum()
+            .backward();
+        err = relative(out.index_select(2, checked), qs.grad());
+        if (n <= 4096) {
+          // dK and dV of the first (batch, head): every query.
+          auto first = [](const torch::Tensor &t) {
+            return t.narrow(0, 0, 1).narrow(1, 0, 1);
+          };
+          torch::Tensor q0 = first(q64).clone().requires_grad_(),
+                        k0 = first(k64).clone().requires_grad_(),
+                        v0 = first(v64).clone().requires_grad_();
+          (attend(*c, q0, k0, v0, torch::arange(n, torch::kLong)) * first(dO))
+              .sum()
+              .backward();
+          err = std::max({err, relative(first(in[5]), k0.grad()),
+                          relative(first(in[6]), v0.grad())});
+        }
+      }
       if (!(err < kTolerance))
         die(fn + " disagrees with libtorch (float64): relative error " +
             std::to_string(err) + " on the rows of " +
@@ -263,6 +333,8 @@ int runGpu(const Options &opts) {
       double pairs = keptPairs(*c, n);
       double flop = c->linear ? 4.0 * kBatch * kHeads * n * double(kDim) * kDim
                               : 4.0 * kBatch * kHeads * kDim * pairs;
+      if (c->backward)
+        flop *= 3.5;
       rows.push_back({c->name, n, c->linear ? NAN : pairs / (double(n) * n), ms,
                       flop / ms / 1e9, err});
     }

@@ -190,13 +190,17 @@ def run_tests(out):
 
 
 def anchor_rows(text):
-    """The anchors script's last table: impl -> {N: (fwd ms, fwd TF/s)}."""
+    """The anchors script's last table: impl -> {N: (fwd ms, fwd TF/s)},
+    and impl + "-fb" -> {N: (fwd+bwd ms, fwd+bwd TF/s)}."""
     rows = {}
     for line in text.splitlines():
         parts = line.split()
         if len(parts) == 7 and parts[1].isdigit():
-            rows.setdefault(parts[0], {})[int(parts[1])] = (
-                float(parts[3]), float(parts[4]))
+            n = int(parts[1])
+            rows.setdefault(parts[0], {})[n] = (float(parts[3]),
+                                                float(parts[4]))
+            rows.setdefault(parts[0] + "-fb", {})[n] = (float(parts[5]),
+                                                        float(parts[6]))
     return rows
 
 
@@ -237,9 +241,11 @@ def run(out):
           f"{'anchor':18s} {'ms':>8s} {'TF/s':>7s} {'attn/anchor':>11s}")
     pairs = {"bigbird128": "flex-bigbird-bs128", "bigbird64":
              "flex-bigbird-bs128", "dense": "sdpa-dense",
-             "linear": "linear-eager"}
+             "linear": "linear-eager",
+             "bigbird128-fb": "flex-bigbird-bs128-fb",
+             "dense-fb": "sdpa-dense-fb"}
     for r in ours:
-        name = pairs[r["case"]]
+        name = pairs.get(r["case"], "?")
         ms, tf = theirs.get(name, {}).get(r["n"], (float("nan"),) * 2)
         ratio = (ms / r["attn_ms"] if r["case"] == "linear"
                  else r["tflops"] / tf if tf == tf else float("nan"))

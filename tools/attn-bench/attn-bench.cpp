@@ -3,7 +3,7 @@
 //   attn-bench --target cpu [--lengths 1024,4096,16384] [--runs N]
 //              [--json FILE] [--attn-compile PATH]
 //   attn-bench --target gpu [--lengths ...] [--runs N] [--json FILE]
-//              [--cases bigbird128,bigbird64,dense,linear]
+//              [--cases bigbird128,bigbird64,dense,linear,bigbird128-fb,dense-fb]
 //              [--kernels DIR [--compile-only]] [--attn-compile PATH]
 //
 // cpu: BigBird attention (CpuBench.cpp) compiled for the CPU against
@@ -113,8 +113,9 @@ using attn::bench::Options;
 const char *kUsage =
     "usage: attn-bench --target cpu|gpu [--lengths 1024,4096,16384] "
     "[--runs N] [--json FILE] [--attn-compile PATH]\n"
-    "       gpu only: [--cases bigbird128,bigbird64,dense,linear] "
-    "[--kernels DIR] [--compile-only]\n";
+    "       gpu only: [--cases bigbird128,bigbird64,dense,linear,"
+    "bigbird128-fb,dense-fb]\n"
+    "                 [--kernels DIR] [--compile-only]\n";
 
 std::vector<std::string> split(const std::string &list) {
   std::vector<std::string> items;

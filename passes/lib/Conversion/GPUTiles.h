@@ -252,15 +252,15 @@ struct WarpEmitter : ScalarEmitter {
   void storeLane(Value v, Value buffer, int64_t i) {
     memref::StoreOp::create(b, loc, v, buffer, ValueRange{idx(i)});
   }
-  /// A B^T for the 16 mTiles rows of A and the 8 nTiles rows of B, both
-  /// [rows, depth] row-major in shared memory: tile [m][n] the 16 x 8
-  /// accumulator of row tile m and column tile n. ldmatrix.x4 gives A's
-  /// fragments and the B fragments of two column tiles at once (rows
-  /// [0, 8) at columns [0, 8) and [8, 16), then rows [8, 16)); each B
-  /// fragment is loaded once for all row tiles.
+  /// A B^T for the 16 mTiles rows of A and the 8 nTiles rows of B from row
+  /// `bRow0` on, both [rows, depth] row-major in shared memory: tile [m][n]
+  /// the 16 x 8 accumulator of row tile m and column tile n. ldmatrix.x4
+  /// gives A's fragments and the B fragments of two column tiles at once
+  /// (rows [0, 8) at columns [0, 8) and [8, 16), then rows [8, 16)); each
+  /// B fragment is loaded once for all row tiles.
   SmallVector<SmallVector<SmallVector<Value, 4>>>
   mmaRowsByRows(Value aSmem, Value bSmem, int64_t mTiles, int64_t nTiles,
-                int64_t depth) {
+                int64_t depth, int64_t bRow0 = 0) {
     auto [bRow, bCol] = quadrantOffsets();
     auto [aRow, aCol] = aFragmentOffsets();
     SmallVector<SmallVector<SmallVector<Value, 4>>> acc(
@@ -272,7 +272,7 @@ struct WarpEmitter : ScalarEmitter {
         a.push_back(ldmatrix(aSmem, add(aRow, 16 * mt), add(aCol, 16 * ks),
                              false));
       for (int64_t np = 0; np < nTiles / 2; ++np) {
-        SmallVector<Value, 4> m = ldmatrix(bSmem, add(bRow, 16 * np),
+        SmallVector<Value, 4> m = ldmatrix(bSmem, add(bRow, bRow0 + 16 * np),
                                            add(bCol, 16 * ks), false);
         for (int64_t mt = 0; mt < mTiles; ++mt) {
           acc[mt][2 * np] = mma(a[mt], {m[0], m[1]}, acc[mt][2 * np]);

@@ -915,11 +915,12 @@ double toBaseTwo(WarpEmitter &e, SoftmaxStepOp op, MutableArrayRef<Value> flat) 
 /// acc = alpha acc + A B for the accumulator registers `lane` of mTiles
 /// 16-row tiles and `width` columns: A's rows as RowFragments (from
 /// accumulators: P from S) over `depth` columns, B [depth, width] row-major
-/// in shared memory. alpha per row slot (FragmentRows' rows), or 1 where
-/// empty.
+/// in shared memory from row `bRow0` on. alpha per row slot (FragmentRows'
+/// rows), or 1 where empty.
 void accumulateProduct(WarpEmitter &e, Value lane, int64_t mTiles,
                        int64_t width, const RowFragments &a, int64_t depth,
-                       Value bShared, ArrayRef<Value> alpha) {
+                       Value bShared, ArrayRef<Value> alpha,
+                       int64_t bRow0 = 0) {
   const int64_t tiles = width / e.layout.n;
   SmallVector<SmallVector<Value, 4>> acc(mTiles * tiles);
   const FragmentLayout &c = e.layout.c;
@@ -940,7 +941,7 @@ void accumulateProduct(WarpEmitter &e, Value lane, int64_t mTiles,
     SmallVector<SmallVector<Value, 4>> aTiles;
     for (int64_t mt = 0; mt < mTiles; ++mt)
       aTiles.push_back(aFragment(a, mt, kk));
-    e.mmaSharedB(aTiles, bShared, 16 * kk, acc);
+    e.mmaSharedB(aTiles, bShared, bRow0 + 16 * kk, acc);
   }
   for (int64_t mt = 0; mt < mTiles; ++mt)
     for (int64_t t = 0; t < tiles; ++t)
@@ -1053,6 +1054,11 @@ void lowerFinalizeOnTensorCores(SoftmaxFinalizeOp op, const RowGroup &g) {
 // The gradient's tensor-core form
 //===----------------------------------------------------------------------===//
 
+/// Rows of the staged side a tensor-core softmax_grad_step takes at a time:
+/// S and dP of a chunk are live together, 2 x 4 registers per 8 columns of
+/// each 16-row tile, beside the accumulators.
+constexpr int64_t kGradChunkRows = 32;
+
 /// A softmax_grad_step's f32 accumulator of one warp's rows (attn-tile's
 /// [rows, width] buffer) and the lane's registers it becomes.
 struct GradAccumulator {
@@ -1133,13 +1139,7 @@ void lowerGradStepOnTensorCores(SoftmaxGradStepOp op,
   nvgpu::DeviceAsyncWaitOp::create(b, loc, cols.keysCopied,
                                    b.getI32IntegerAttr(1));
   gpu::BarrierOp::create(b, loc);
-  AccumulatorTiles s = e.mmaRowsByRows(xA, cols.keys, mTiles, nTiles, d);
-  if (cols.valuesCopied) {
-    nvgpu::DeviceAsyncWaitOp::create(b, loc, cols.valuesCopied,
-                                     b.getI32IntegerAttr(0));
-    gpu::BarrierOp::create(b, loc);
-  }
-  AccumulatorTiles dp = e.mmaRowsByRows(xB, cols.values, mTiles, nTiles, dv);
+  bool valuesWaited = !cols.valuesCopied;
 
   // The queries' statistics, per row (query form) or column (key form):
   // lse in base 2, +inf past the tile's queries (p = 0 there), and D.
@@ -1170,41 +1170,56 @@ void lowerGradStepOnTensorCores(SoftmaxGradStepOp op,
   const double scale = op.getScale().convertToDouble();
   Value columns = e.dim(colsA, 0);
   const FragmentLayout &c = e.layout.c;
-  RowFragments pRows(e.rowSlots() * mTiles), dsRows(e.rowSlots() * mTiles);
-  for (int64_t mt = 0; mt < mTiles; ++mt)
-    for (int64_t n = 0; n < nTiles; ++n) {
-      SmallVector<Value, 4> p(c.numElements()), ds(c.numElements());
-      for (int64_t i = 0; i < c.numElements(); ++i) {
-        Value row = e.accRow(mt, i), col = e.accCol(n, i);
-        Value query = keyForm ? col : row, key = keyForm ? row : col;
-        auto [lse, delta] = keyForm ? statisticsOf(n, c.colOf[i], col)
-                                    : statisticsOf(mt, c.rowOf[i], row);
-        Value kept = e.lt(col, columns);
-        if (Value pred = emitKeptAt(b, loc, op, query, key))
-          kept = e.andi(kept, pred);
-        ScoreGradient g = emitScoreGradient(
-            b, loc, e.mulf(s[mt][n][i], e.cst(scale * log2e)), lse,
-            dp[mt][n][i], delta, scale, ExpBase::Two);
-        p[i] = e.select(kept, g.p, e.cst(0.0));
-        ds[i] = e.select(kept, g.ds, e.cst(0.0));
-      }
-      for (int64_t h = 0; h < e.rowSlots(); ++h) {
-        SmallVector<int64_t, 4> pair = c.elementsOfRowSlot(h);
-        pRows[e.rowSlots() * mt + h].push_back(e.pack(p[pair[0]], p[pair[1]]));
-        dsRows[e.rowSlots() * mt + h].push_back(
-            e.pack(ds[pair[0]], ds[pair[1]]));
-      }
-    }
 
-  const int64_t depth = columnRows;
-  if (keyForm) {
-    accumulateProduct(e, accs[1]->lane, mTiles, dv, pRows, depth, cols.values,
-                      {});
+  // A chunk of the staged side's rows at a time, so that S and dP of 32
+  // rows fit the registers beside the accumulators: the products' depth
+  // is the chunk's rows of the staged tiles.
+  const int64_t chunkTiles = std::min<int64_t>(nTiles, kGradChunkRows / 8);
+  for (int64_t n0 = 0; n0 < nTiles; n0 += chunkTiles) {
+    const int64_t row0 = n0 * e.layout.n;
+    const int64_t tiles = std::min(chunkTiles, nTiles - n0);
+    AccumulatorTiles s = e.mmaRowsByRows(xA, cols.keys, mTiles, tiles, d, row0);
+    if (!valuesWaited) {
+      nvgpu::DeviceAsyncWaitOp::create(b, loc, cols.valuesCopied,
+                                       b.getI32IntegerAttr(0));
+      gpu::BarrierOp::create(b, loc);
+      valuesWaited = true;
+    }
+    AccumulatorTiles dp =
+        e.mmaRowsByRows(xB, cols.values, mTiles, tiles, dv, row0);
+    RowFragments pRows(e.rowSlots() * mTiles), dsRows(e.rowSlots() * mTiles);
+    for (int64_t mt = 0; mt < mTiles; ++mt)
+      for (int64_t cn = 0; cn < tiles; ++cn) {
+        const int64_t n = n0 + cn;
+        SmallVector<Value, 4> p(c.numElements()), ds(c.numElements());
+        for (int64_t i = 0; i < c.numElements(); ++i) {
+          Value row = e.accRow(mt, i), col = e.accCol(n, i);
+          Value query = keyForm ? col : row, key = keyForm ? row : col;
+          auto [lse, delta] = keyForm ? statisticsOf(n, c.colOf[i], col)
+                                      : statisticsOf(mt, c.rowOf[i], row);
+          Value kept = e.lt(col, columns);
+          if (Value pred = emitKeptAt(b, loc, op, query, key))
+            kept = e.andi(kept, pred);
+          ScoreGradient g = emitScoreGradient(
+              b, loc, e.mulf(s[mt][cn][i], e.cst(scale * log2e)), lse,
+              dp[mt][cn][i], delta, scale, ExpBase::Two);
+          p[i] = e.select(kept, g.p, e.cst(0.0));
+          ds[i] = e.select(kept, g.ds, e.cst(0.0));
+        }
+        for (int64_t h = 0; h < e.rowSlots(); ++h) {
+          SmallVector<int64_t, 4> pair = c.elementsOfRowSlot(h);
+          pRows[e.rowSlots() * mt + h].push_back(
+              e.pack(p[pair[0]], p[pair[1]]));
+          dsRows[e.rowSlots() * mt + h].push_back(
+              e.pack(ds[pair[0]], ds[pair[1]]));
+        }
+      }
+    const int64_t depth = tiles * e.layout.n;
+    if (keyForm)
+      accumulateProduct(e, accs[1]->lane, mTiles, dv, pRows, depth,
+                        cols.values, {}, row0);
     accumulateProduct(e, accs[0]->lane, mTiles, d, dsRows, depth, cols.keys,
-                      {});
-  } else {
-    accumulateProduct(e, accs[0]->lane, mTiles, d, dsRows, depth, cols.keys,
-                      {});
+                      {}, row0);
   }
   op.erase();
 }

@@ -221,9 +221,8 @@ Value keyLimitFromLengths(Emitter &e, Value lengths, Value batch, Value n) {
 //===----------------------------------------------------------------------===//
 
 /// Rows of a warp's group in the tensor-core form of the attention
-/// gradient: one mma.sync row tile. Two (the forward's) would hold S, dP
-/// and the dK and dV accumulators of 32 rows at once, more registers than
-/// a thread has.
+/// gradient where rows-per-instance does not give them: one mma.sync row
+/// tile.
 constexpr int64_t kGradWarpRows = 16;
 
 /// The keys batch entry `bIdx` may keep: `nk`, or less where the mask has a
@@ -575,7 +574,9 @@ private:
 /// #gpu.thread), where the vectors live in registers. Its tensor-core form
 /// (tiles of rows through mma) is still to come.
 LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
-                           int64_t defaultBK, bool gpuForm, Value savedLse) {
+                           int64_t defaultBK, int64_t rowsPerInstance,
+                           Value savedLse) {
+  const bool gpuForm = rowsPerInstance != 0;
   OpBuilder b(op);
   Emitter e{b, op.getLoc()};
   Location loc = op.getLoc();
@@ -811,9 +812,16 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
   // tile: the whole tile on the CPU; on the GPU a warp's 16 rows (an
   // mma.sync row tile) where tensor cores take the element type and the
   // shapes, else a thread's row.
+  // The forward's rows per warp (one or two 16-row tiles) where they
+  // divide both tiles, so that each staged fragment feeds as many MMAs.
+  const int64_t warpRows =
+      (rowsPerInstance == 16 || rowsPerInstance == 32) &&
+              bq % rowsPerInstance == 0 && bk % rowsPerInstance == 0
+          ? rowsPerInstance
+          : kGradWarpRows;
   const bool tensorCores = gpuForm && !elem.isF32() && hd % 16 == 0 &&
-                           dv % 16 == 0 && bq % kGradWarpRows == 0 &&
-                           bk % kGradWarpRows == 0;
+                           dv % 16 == 0 && bq % warpRows == 0 &&
+                           bk % warpRows == 0;
   // body(first row, row count, rows of the group's buffers) for the row
   // groups of the tile whose rows start at `first`, clipped at `extent`.
   auto forRowGroups = [&](Value first, int64_t tile, Value extent,
@@ -826,15 +834,15 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
     // Every warp takes part in the tile's block-wide staging, those past
     // the extent with no rows.
     auto warps = scf::ForallOp::create(
-        b, loc, SmallVector<OpFoldResult>{b.getIndexAttr(tile / kGradWarpRows)},
+        b, loc, SmallVector<OpFoldResult>{b.getIndexAttr(tile / warpRows)},
         ValueRange{}, std::nullopt);
     OpBuilder::InsertionGuard guard(b);
     atBodyEnd(b, warps);
-    Value r0 = e.add(first, e.mul(warps.getInductionVar(0), kGradWarpRows));
+    Value r0 = e.add(first, e.mul(warps.getInductionVar(0), warpRows));
     body(r0,
          arith::MaxSIOp::create(
-             b, loc, e.min(e.idx(kGradWarpRows), e.sub(extent, r0)), e.idx(0)),
-         kGradWarpRows);
+             b, loc, e.min(e.idx(warpRows), e.sub(extent, r0)), e.idx(0)),
+         warpRows);
   };
   // A zeroed f32 accumulator of `rows` rows, and its first `count`.
   auto accumulator = [&](int64_t rows, int64_t width, Value count) -> Value {
@@ -1997,8 +2005,7 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
               })
               .Case([&](SdpaGradOp o) {
                 return tileSdpaGrad(o, globals, blockQ, blockK,
-                                    rowsPerInstance != 0,
-                                    savedLse.lookup(o));
+                                    rowsPerInstance, savedLse.lookup(o));
               })
               .Case([&](LinearOp o) {
                 return tileLinear(o, globals, blockQ, blockK, rowsPerInstance);

@@ -27,6 +27,9 @@ struct Options {
   std::vector<std::string> cases;
   std::string kernels;
   bool compileOnly = false;
+  // GPU: where to write each BigBird case's kept blocks, for comparisons
+  // that run the same mask (empty: nowhere).
+  std::string blockMasks;
 };
 
 [[noreturn]] void die(const std::string &msg);

@@ -22,7 +22,9 @@
 // attention, 3.5 times the forward's for forward and backward (as the
 // anchors count them). The -fb cases check dQ's rows of the sampled
 // queries, and at N <= 4096 dK and dV of the first (batch, head), against
-// libtorch autograd in float64.
+// libtorch autograd in float64. --block-masks DIR writes each BigBird
+// case's kept blocks (tools/gpu/flex_same_mask.py runs FlexAttention on
+// them: the same work).
 //
 //===----------------------------------------------------------------------===//
 
@@ -182,6 +184,26 @@ torch::Tensor attend(const GpuCase &c, const torch::Tensor &qs,
   return torch::stack(out);
 }
 
+/// BigBird's kept blocks of case `c` at length n as text, for a reference
+/// that runs the same mask: DIR/bigbird<block>-<n>.txt, a line "block B n
+/// N", then a line of 0s and 1s per query block (1: the key block kept).
+void writeBlockMask(const std::string &dir, const GpuCase &c, int64_t n) {
+  fs::create_directories(dir);
+  fs::path file = fs::path(dir) / ("bigbird" + std::to_string(c.block) + "-" +
+                                   std::to_string(n) + ".txt");
+  torch::Tensor kept = maskOf(c).blocks(n).to(torch::kBool).contiguous();
+  std::ofstream os(file);
+  os << "block " << c.block << " n " << n << "\n";
+  auto a = kept.accessor<bool, 2>();
+  for (int64_t i = 0; i < kept.size(0); ++i) {
+    for (int64_t j = 0; j < kept.size(1); ++j)
+      os << (a[i][j] ? '1' : '0');
+    os << "\n";
+  }
+  if (!os)
+    die("cannot write " + file.string());
+}
+
 struct Row {
   std::string name;
   int64_t n;
@@ -329,6 +351,8 @@ int runGpu(const Options &opts) {
             std::to_string(checked.numel()) + " random queries (seed " +
             std::to_string(seed) + ")");
 
+      if (c->block && !opts.blockMasks.empty())
+        writeBlockMask(opts.blockMasks, *c, n);
       double ms = medianMs(opts.runs, call, flushL2, /*minRuns=*/10);
       double pairs = keptPairs(*c, n);
       double flop = c->linear ? 4.0 * kBatch * kHeads * n * double(kDim) * kDim

@@ -5,6 +5,7 @@
 //   attn-bench --target gpu [--lengths ...] [--runs N] [--json FILE]
 //              [--cases bigbird128,bigbird64,dense,linear,bigbird128-fb,dense-fb]
 //              [--kernels DIR [--compile-only]] [--attn-compile PATH]
+//              [--block-masks DIR]
 //
 // cpu: BigBird attention (CpuBench.cpp) compiled for the CPU against
 // libtorch's attention with the same mask, both timed here.
@@ -115,7 +116,7 @@ const char *kUsage =
     "[--runs N] [--json FILE] [--attn-compile PATH]\n"
     "       gpu only: [--cases bigbird128,bigbird64,dense,linear,"
     "bigbird128-fb,dense-fb]\n"
-    "                 [--kernels DIR] [--compile-only]\n";
+    "                 [--kernels DIR] [--compile-only] [--block-masks DIR]\n";
 
 std::vector<std::string> split(const std::string &list) {
   std::vector<std::string> items;
@@ -166,6 +167,8 @@ Options parse(int argc, char **argv) {
       o.cases = split(value());
     } else if (is("--kernels")) {
       o.kernels = value();
+    } else if (is("--block-masks")) {
+      o.blockMasks = value();
     } else if (a == "--compile-only") {
       o.compileOnly = true;
     } else {
@@ -174,9 +177,10 @@ Options parse(int argc, char **argv) {
   }
   if (o.target != "cpu" && o.target != "gpu")
     die("--target takes cpu or gpu, got '" + o.target + "'");
-  if (o.target == "cpu" &&
-      (!o.cases.empty() || !o.kernels.empty() || o.compileOnly))
-    die("--cases, --kernels and --compile-only are for --target gpu");
+  if (o.target == "cpu" && (!o.cases.empty() || !o.kernels.empty() ||
+                            o.compileOnly || !o.blockMasks.empty()))
+    die("--cases, --kernels, --compile-only and --block-masks are for "
+        "--target gpu");
   if (o.compileOnly && o.kernels.empty())
     die("--compile-only needs --kernels DIR to keep the libraries in");
   return o;

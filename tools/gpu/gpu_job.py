@@ -222,9 +222,15 @@ def run(out):
               "PyTorch's", flush=True)
         bench = build_bench(out)
     result = os.path.join(out, "bench.json")
+    masks = os.path.join(out, "block-masks")
     status |= subprocess.run([bench, "--target", "gpu", "--kernels",
                               os.path.join(out, "bench"), "--json",
-                              result]).returncode
+                              result, "--block-masks", masks]).returncode
+    print("== FlexAttention on attn's own BigBird masks", flush=True)
+    same = os.path.join(out, "flex-same-mask.json")
+    subprocess.run([sys.executable,
+                    os.path.join(ROOT, "tools", "gpu", "flex_same_mask.py"),
+                    masks, same])
     print("== anchors", flush=True)
     anchors = subprocess.run([sys.executable,
                               os.path.join(out, "anchors_kernels.py")],
@@ -257,6 +263,21 @@ def run(out):
               f"{r['tflops']:7.1f}  {name:18s} {ms:8.3f} {tf:7.1f} "
               f"{ratio:10.2f}x{extra}")
     print("(linear: the anchor's time over attn's; the others: TF/s ratios)")
+    if os.path.exists(same):
+        flex_rows = {(r["block"], r["n"]): r for r in json.load(open(same))}
+        print("\nthe same mask (attn's kept blocks, random ones included): "
+              "FlexAttention's time over attn's")
+        print(f"{'case':14s} {'N':>6s} {'attn ms':>8s} {'flex ms':>8s} "
+              f"{'flex/attn':>9s}")
+        for r in ours:
+            block = {"bigbird128": 128, "bigbird128-fb": 128,
+                     "bigbird64": 64}.get(r["case"])
+            f = flex_rows.get((block, r["n"]))
+            if not f:
+                continue
+            ms = f["fb_ms"] if r["case"].endswith("-fb") else f["fwd_ms"]
+            print(f"{r['case']:14s} {r['n']:6d} {r['attn_ms']:8.3f} "
+                  f"{ms:8.3f} {ms / r['attn_ms']:8.2f}x")
     return status
 
 

@@ -186,3 +186,41 @@ func.func @adjoint(%u: memref<?x?xf32>, %a: memref<?x8xf32>, %p: memref<?x8xf32>
   attn.tile.ssm_adjoint %u, %u A(%a, %a) into(%p, %pi, %q, %qi) : memref<?x?xf32>, memref<?x?xf32>, memref<?x8xf32>
   return
 }
+
+// -----
+
+// The gradient's query form a row at a time: each query row's dQ row a
+// vector carried by the loop over keys, kept pairs only; p = exp(s - lse).
+// CHECK-LABEL: func.func @grad_query
+// CHECK: scf.for %[[I:.*]] =
+// CHECK:   %[[ACC:.*]] = vector.load %{{.*}}[%[[I]], %{{.*}}] : memref<?x16xf32>, vector<16xf32>
+// CHECK:   scf.for {{.*}} iter_args(%{{.*}} = %[[ACC]]) -> (vector<16xf32>)
+// CHECK:     arith.cmpi ule
+// CHECK:     scf.if
+// CHECK:       math.exp
+// CHECK:       vector.fma
+// CHECK:   vector.store
+func.func @grad_query(%q: memref<?x16xbf16>, %m: memref<?xf32>, %acc: memref<?x16xf32>, %i: index) {
+  attn.tile.softmax_grad_step %q, %q, %q, %q, %m, %m query_grad %acc : memref<?x16xf32> offsets(%i, %i) scale 0.25 where {
+  ^bb0(%qi: index, %ki: index):
+    %t = arith.cmpi ule, %ki, %qi : index
+    attn.yield %t : i1
+  } : memref<?x16xbf16>, memref<?x16xbf16>, memref<?x16xbf16>, memref<?x16xbf16>, memref<?xf32>, memref<?xf32>
+  return
+}
+
+// -----
+
+// The key form: each key's dK and dV rows carried over the queries.
+// CHECK-LABEL: func.func @grad_key
+// CHECK: scf.for
+// CHECK:   scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>)
+// CHECK:     math.exp
+// CHECK:     vector.fma
+// CHECK:     vector.fma
+// CHECK:   vector.store
+// CHECK:   vector.store
+func.func @grad_key(%q: memref<?x16xf32>, %m: memref<?xf32>, %dk: memref<?x16xf32>, %dv: memref<?x16xf32>, %i: index) {
+  attn.tile.softmax_grad_step %q, %q, %q, %q, %m, %m key_grad %dk, %dv : memref<?x16xf32>, memref<?x16xf32> offsets(%i, %i) scale 0.25 : memref<?x16xf32>, memref<?x16xf32>, memref<?x16xf32>, memref<?x16xf32>, memref<?xf32>, memref<?xf32>
+  return
+}

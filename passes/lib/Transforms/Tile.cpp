@@ -85,13 +85,18 @@ struct Emitter {
         offsets[d] = lead[next++];
       }
     }
-    SmallVector<int64_t> shape;
-    for (OpFoldResult s : {rows, cols})
-      shape.push_back(getConstantIntValue(s).value_or(ShapedType::kDynamic));
-    auto viewType = memref::SubViewOp::inferRankReducedResultType(
-        shape, type, offsets, sizes, strides);
-    return memref::SubViewOp::create(b, loc, cast<MemRefType>(viewType), buffer,
-                                     offsets, sizes, strides);
+    // The kept dimensions named, not inferred: where rows is 1 too, rank
+    // reduction could keep a leading unit dimension instead.
+    auto full = cast<MemRefType>(
+        memref::SubViewOp::inferResultType(type, offsets, sizes, strides));
+    auto [fullStrides, offset] = full.getStridesAndOffset();
+    auto viewType = MemRefType::get(
+        {full.getDimSize(rowDim), full.getDimSize(colDim)},
+        full.getElementType(),
+        StridedLayoutAttr::get(b.getContext(), offset,
+                               {fullStrides[rowDim], fullStrides[colDim]}));
+    return memref::SubViewOp::create(b, loc, viewType, buffer, offsets, sizes,
+                                     strides);
   }
 
   /// buffer[lead..., rest...] of `restSizes`, the lead dimensions dropped.

@@ -267,11 +267,10 @@ INSTANTIATE_TEST_SUITE_P(Masks, SdpaReference, ::testing::ValuesIn(kCases),
                          });
 
 /// A suite of gradient checks over the cases in `Cases` (a function
-/// returning them), compiled in element type `Elem` once for the suite:
-/// each case's f and f_grad (attn-generate-backward), tiles of 32 so that
-/// every case has several query and key tiles.
+/// returning them), compiled in element type `Elem` once for the suite
+/// with `Flags`: each case's f and f_grad (attn-generate-backward).
 template <const char *Name, const char *Elem,
-          std::vector<SdpaCase> (*Cases)()>
+          std::vector<SdpaCase> (*Cases)(), const char *Flags>
 class GradientSuite : public ::testing::TestWithParam<SdpaCase> {
 public:
   static void SetUpTestSuite() {
@@ -279,7 +278,7 @@ public:
     for (const SdpaCase &c : Cases())
       module += functionFor(c, /*params=*/true, Elem);
     library = compileForTarget(Name, module,
-                               "--backward --block-q 32 --block-k 32");
+                               std::string("--backward ") + Flags);
   }
   void SetUp() override { ATTN_SKIP_WITHOUT_TARGET(); }
   static void TearDownTestSuite() { library.reset(); }
@@ -290,11 +289,14 @@ std::vector<SdpaCase> allCases() {
   return std::vector<SdpaCase>(std::begin(kCases), std::end(kCases));
 }
 constexpr char kF32[] = "f32", kGradientName[] = "sdpa_gradient";
+// Tiles of 32, so that every case has several query and key tiles.
+constexpr char kSmallTiles[] = "--block-q 32 --block-k 32";
 
 // The gradient of every case (attn.sdpa_grad): dQ, dK and
 // dV of <dO, sdpa(q, k, v)> against libtorch autograd on the float64
 // reference, fully masked rows and keys past the lengths included.
-using SdpaGradient = GradientSuite<kGradientName, kF32, allCases>;
+using SdpaGradient =
+    GradientSuite<kGradientName, kF32, allCases, kSmallTiles>;
 
 /// Calls `c`'s gradient function of `library` on fresh inputs in `dtype`
 /// (float64 leaves rounded to it first, so that the reference sees what the
@@ -365,7 +367,8 @@ std::vector<SdpaCase> bf16Cases() {
   return cases;
 }
 constexpr char kBf16[] = "bf16", kBf16GradientName[] = "sdpa_gradient_bf16";
-using SdpaGradientBf16 = GradientSuite<kBf16GradientName, kBf16, bf16Cases>;
+using SdpaGradientBf16 =
+    GradientSuite<kBf16GradientName, kBf16, bf16Cases, kSmallTiles>;
 
 TEST_P(SdpaGradientBf16, MatchesAutograd) {
   ASSERT_TRUE(library);
@@ -373,6 +376,25 @@ TEST_P(SdpaGradientBf16, MatchesAutograd) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16,
+                         ::testing::ValuesIn(bf16Cases()),
+                         [](const ::testing::TestParamInfo<SdpaCase> &info) {
+                           return std::string(info.param.name);
+                         });
+
+// And with a warp per 32 rows (two mma.sync row tiles) in tiles of 64: on
+// the GPU's tensor cores the gradient takes the staged side 32 rows at a
+// time; the lengths are still awkward (not multiples of 64).
+constexpr char kBf16Warp32Name[] = "sdpa_gradient_bf16_warp32",
+               kWarp32Tiles[] = "--block-q 64 --block-k 64 --warp-rows 32";
+using SdpaGradientBf16Warp32 =
+    GradientSuite<kBf16Warp32Name, kBf16, bf16Cases, kWarp32Tiles>;
+
+TEST_P(SdpaGradientBf16Warp32, MatchesAutograd) {
+  ASSERT_TRUE(library);
+  expectGradientsMatch(*library, GetParam(), torch::kBFloat16, 2e-2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16Warp32,
                          ::testing::ValuesIn(bf16Cases()),
                          [](const ::testing::TestParamInfo<SdpaCase> &info) {
                            return std::string(info.param.name);

@@ -536,7 +536,7 @@ LogicalResult collectStateUses(Value buffer,
                    SoftmaxFinalizeOp, SoftmaxGradStepOp>(user)) {
       return user->emitOpError(
           "uses a softmax tile's statistics or accumulator; on the GPU only "
-          "fills and attn tile ops may (they live in registers)");
+          "fills, copies out and attn tile ops may (they live in registers)");
     }
     uses.push_back(user);
   }
@@ -777,10 +777,10 @@ struct StagedKeysAndValues {
   Value keys, values, keysCopied, valuesCopied;
 };
 
-/// Stages the key and value tiles `k` and `v` ([keyRows, d] and
-/// [keyRows, dv]) by
-/// the block's `threads` threads. Inside a pipelinable key loop, over two
-/// stages: while a tile is computed, the next scheduled one is on its way.
+/// Stages the key and value tiles `k` and `v` ([keyRows, d] and [keyRows,
+/// dv]) by the block's `threads` threads. Inside a pipelinable key loop,
+/// over two stages: while a tile is computed, the next scheduled one is on
+/// its way.
 StagedKeysAndValues stageKeysAndValues(WarpEmitter &e, Value k, Value v,
                                        int64_t keyRows, int64_t d, int64_t dv,
                                        int64_t threads,

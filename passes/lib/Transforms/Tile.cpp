@@ -814,11 +814,11 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
   });
 
   // Nests 2 and 3 run attn.tile.softmax_grad_step over groups of rows of a
-  // tile: the whole tile on the CPU; on the GPU a warp's 16 rows (an
-  // mma.sync row tile) where tensor cores take the element type and the
-  // shapes, else a thread's row.
-  // The forward's rows per warp (one or two 16-row tiles) where they
-  // divide both tiles, so that each staged fragment feeds as many MMAs.
+  // tile: the whole tile on the CPU; on the GPU a warp's rows where tensor
+  // cores take the element type and the shapes, else a thread's row. A
+  // warp takes the forward's rows per warp (one or two 16-row tiles) where
+  // they divide both tiles, so that each staged fragment feeds as many
+  // MMAs; else one 16-row tile.
   const int64_t warpRows =
       (rowsPerInstance == 16 || rowsPerInstance == 32) &&
               bq % rowsPerInstance == 0 && bk % rowsPerInstance == 0

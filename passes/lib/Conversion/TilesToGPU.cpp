@@ -661,6 +661,21 @@ struct StagedQueries {
   DenseMap<Operation *, int64_t> end;
 };
 
+/// Counts a step's staged tiles into `launch`'s shared memory, which every
+/// step's stages share from byte 0: `rows` rows of a [., d] tile like `q`
+/// and a [., dv] tile like `v`, twice where a pipelined loop prefetches.
+void reserveStages(StagedQueries &staged, gpu::LaunchOp launch,
+                   const std::optional<KeyLoop> &pipeline, int64_t rows,
+                   Value q, Value v) {
+  auto qType = cast<MemRefType>(q.getType());
+  int64_t &bytes = staged.end[launch];
+  bytes = std::max(bytes, (pipeline ? 2 : 1) *
+                              stagedBytes(rows, qType.getDimSize(1),
+                                          cast<MemRefType>(v.getType())
+                                              .getDimSize(1),
+                                          qType.getElementType()));
+}
+
 /// This warp's query tile `q` in shared memory, [rows, d + pad] (rows
 /// past its end zeros), from which each softmax_step loads its A
 /// fragments: held in registers for the whole key loop they would take 4
@@ -852,50 +867,47 @@ StagedKeysAndValues stageKeysAndValues(WarpEmitter &e, Value k, Value v,
   return {kShared, vShared, keysCopied, valuesCopied};
 }
 
-/// S's elements with dropped pairs at -inf: keys past the tile's end, and
-/// where the predicate says so. flat[E (m nTiles + n) + i] is element i of
-/// s[m][n] (E elements a tile; its row and key from the accumulator's
-/// layout).
-SmallVector<Value> maskScores(WarpEmitter &e, SoftmaxStepOp op,
-                              const AccumulatorTiles &s, int64_t keyRows) {
+/// S's elements with dropped pairs at -inf: columns at or past `columns`,
+/// and where `kept` (the predicate at a tile-relative (row, column) of S;
+/// only called where `hasPredicate`) says so. s's column tiles are those
+/// from column tile n0 of the staged tile. flat[E (m nTiles + n) + i] is
+/// element i of s[m][n] (E elements a tile; its row and column from the
+/// accumulator's layout). The forward's S, and the gradient's in either
+/// orientation.
+SmallVector<Value> maskScores(WarpEmitter &e, const AccumulatorTiles &s,
+                              int64_t n0, Value columns, bool hasPredicate,
+                              function_ref<Value(Value, Value)> kept) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   const int64_t mTiles = s.size(), nTiles = s.front().size();
-  Value mk = e.dim(op.getKey(), 0);
-  bool hasPredicate = !op.getPredicate().empty();
   Value negInf = e.cst(-std::numeric_limits<double>::infinity());
   auto masked = [&]() {
     SmallVector<Value> out;
     for (int64_t mt = 0; mt < mTiles; ++mt)
       for (int64_t n = 0; n < nTiles; ++n)
         for (int64_t i = 0; i < e.layout.c.numElements(); ++i) {
-          Value key = e.accCol(n, i);
-          Value kept = e.lt(key, mk);
-          if (Value pred = emitKeptAt(b, loc, op, e.accRow(mt, i), key))
-            kept = e.andi(kept, pred);
-          out.push_back(e.select(kept, s[mt][n][i], negInf));
+          Value col = e.accCol(n0 + n, i);
+          Value keep = e.lt(col, columns);
+          if (hasPredicate)
+            keep = e.andi(keep, kept(e.accRow(mt, i), col));
+          out.push_back(e.select(keep, s[mt][n][i], negInf));
         }
     return out;
   };
-  SmallVector<Value> flat;
-  if (hasPredicate) {
-    flat = masked();
-  } else {
-    // Without a predicate only a clipped tile has keys to drop.
-    auto ifOp = scf::IfOp::create(
-        b, loc, e.lt(mk, e.idx(keyRows)),
-        [&](OpBuilder &, Location) { scf::YieldOp::create(b, loc, masked()); },
-        [&](OpBuilder &, Location) {
-          SmallVector<Value> all;
-          for (auto &row : s)
-            for (auto &tile : row)
-              all.append(tile.begin(), tile.end());
-          scf::YieldOp::create(b, loc, all);
-        });
-    flat.assign(ifOp.getResults().begin(), ifOp.getResults().end());
-  }
-
-  return flat;
+  if (hasPredicate)
+    return masked();
+  // Without a predicate only a clipped tile has columns to drop.
+  auto ifOp = scf::IfOp::create(
+      b, loc, e.lt(columns, e.idx((n0 + nTiles) * e.layout.n)),
+      [&](OpBuilder &, Location) { scf::YieldOp::create(b, loc, masked()); },
+      [&](OpBuilder &, Location) {
+        SmallVector<Value> all;
+        for (auto &row : s)
+          for (auto &tile : row)
+            all.append(tile.begin(), tile.end());
+        scf::YieldOp::create(b, loc, all);
+      });
+  return SmallVector<Value>(ifOp.getResults());
 }
 
 /// Brings the scores into the base-2 domain of FragmentRows: returns the
@@ -965,6 +977,16 @@ void accumulateValues(WarpEmitter &e, const RowGroup &g, const RowFragments &p,
                     nTiles * e.layout.n, kv.values, alpha);
 }
 
+/// body(mt, slot, row) for each row slot of the lane in `rows` rows of
+/// accumulator tiles: 16-row tile mt, its slot `slot` (FragmentRows' row
+/// R mt + slot), `row` the slot's row within the group.
+void forEachRowSlot(WarpEmitter &e, int64_t rows,
+                    function_ref<void(int64_t, int64_t, Value)> body) {
+  for (int64_t mt = 0; mt < rows / e.layout.m; ++mt)
+    for (int64_t slot = 0; slot < e.rowSlots(); ++slot)
+      body(mt, slot, e.accRow(mt, e.layout.c.elementsOfRowSlot(slot)[0]));
+}
+
 /// Stores row slot `slot` of 16-row tile `mt` of the accumulator registers
 /// `lane` (`width` columns) as row `row` of `out`, times `factor` where
 /// given: each 8-column tile's pair of columns.
@@ -1009,7 +1031,9 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
   gpu::BarrierOp::create(b, loc);
 
   AccumulatorTiles s = e.mmaRowsByRows(qShared, kv.keys, mTiles, nTiles, d);
-  SmallVector<Value> flat = maskScores(e, op, s, keyRows);
+  SmallVector<Value> flat = maskScores(
+      e, s, /*n0=*/0, e.dim(op.getKey(), 0), !op.getPredicate().empty(),
+      [&](Value row, Value key) { return emitKeptAt(b, loc, op, row, key); });
   double factor = toBaseTwo(e, op, flat);
   FragmentRows rows(e, g, flat, factor, mTiles, nTiles);
   rows.accumulateWith = [&](ArrayRef<Value> alpha) {
@@ -1026,14 +1050,10 @@ void lowerFinalizeOnTensorCores(SoftmaxFinalizeOp op, const RowGroup &g) {
   Type outElem = cast<MemRefType>(out.getType()).getElementType();
   WarpEmitter e(b, loc, outElem);
   Value mq = e.dim(out, 0);
-  const int64_t slots = e.rowSlots();
-  for (int64_t r = 0; r < slots * g.rows / e.layout.m; ++r) {
-    int64_t mt = r / slots;
-    SmallVector<int64_t, 4> elements = e.layout.c.elementsOfRowSlot(r % slots);
-    assert(elements.size() == 2 && "a pair of a row an 8-column tile");
+  forEachRowSlot(e, g.rows, [&](int64_t mt, int64_t slot, Value row) {
+    const int64_t r = e.rowSlots() * mt + slot;
     Value l = e.rowReduce(e.loadLane(g.laneSum, r), false);
     Value inv = emitInverseSum(b, loc, l);
-    Value row = e.accRow(mt, elements[0]);
     if (op.getLse()) {
       // The row's maximum is the same in each of its lanes (FragmentRows
       // reduces it across them); the first lane of the row writes.
@@ -1044,9 +1064,9 @@ void lowerFinalizeOnTensorCores(SoftmaxFinalizeOp op, const RowGroup &g) {
                [&] { e.store(lse, op.getLse(), {row}); });
     }
     e.ifThen(e.lt(row, mq), [&] {
-      storeRowSlot(e, g.laneAcc, mt, r % slots, g.dv, out, row, inv);
+      storeRowSlot(e, g.laneAcc, mt, slot, g.dv, out, row, inv);
     });
-  }
+  });
   op.erase();
 }
 
@@ -1066,6 +1086,18 @@ struct GradAccumulator {
   int64_t rows = 0, width = 0;
   Value lane;
 };
+
+/// A softmax_grad_step's two sides: the warp's own rows (the queries and
+/// their output gradients in the query form, the keys and values in the
+/// key form) and the tile staged for the whole block (the other two).
+struct GradSides {
+  Value rowsA, rowsB, stagedA, stagedB;
+};
+GradSides sidesOf(SoftmaxGradStepOp op) {
+  if (op.accumulatesKeys())
+    return {op.getKey(), op.getValue(), op.getQuery(), op.getOutGrad()};
+  return {op.getQuery(), op.getOutGrad(), op.getKey(), op.getValue()};
+}
 
 /// The rows of the side a softmax_grad_step stages for the whole block
 /// (the keys of the query form, the queries of the key form), or an error
@@ -1091,8 +1123,7 @@ FailureOr<int64_t> tensorCoreColumnRows(SoftmaxGradStepOp op, int64_t rows,
   for (Value v : {op.getQuery(), op.getKey(), op.getValue(), op.getOutGrad()})
     if (!hasAlignedRows(v))
       return fail("rows must be 16-byte aligned");
-  Value staged = op.accumulatesKeys() ? op.getQuery() : op.getKey();
-  std::optional<int64_t> columns = rowBound(staged);
+  std::optional<int64_t> columns = rowBound(sidesOf(op).stagedA);
   if (!columns || *columns <= 0 || *columns % 16)
     return fail("the staged tile's rows must have a static bound, a "
                 "multiple of 16");
@@ -1120,10 +1151,7 @@ void lowerGradStepOnTensorCores(SoftmaxGradStepOp op,
   OpBuilder b(op);
   Location loc = op.getLoc();
   const bool keyForm = op.accumulatesKeys();
-  Value rowsA = keyForm ? op.getKey() : op.getQuery();
-  Value rowsB = keyForm ? op.getValue() : op.getOutGrad();
-  Value colsA = keyForm ? op.getQuery() : op.getKey();
-  Value colsB = keyForm ? op.getOutGrad() : op.getValue();
+  auto [rowsA, rowsB, colsA, colsB] = sidesOf(op);
   Type elem = cast<MemRefType>(rowsA.getType()).getElementType();
   WarpEmitter e(b, loc, elem);
   const int64_t d = cast<MemRefType>(op.getQuery().getType()).getDimSize(1);
@@ -1187,24 +1215,31 @@ void lowerGradStepOnTensorCores(SoftmaxGradStepOp op,
     }
     AccumulatorTiles dp =
         e.mmaRowsByRows(xB, cols.values, mTiles, tiles, dv, row0);
+    // Scores in base 2, dropped pairs at -inf: p = 0 and ds = 0 there.
+    for (auto &rowTiles : s)
+      for (auto &tile : rowTiles)
+        for (Value &x : tile)
+          x = e.mulf(x, e.cst(scale * log2e));
+    SmallVector<Value> flat = maskScores(
+        e, s, n0, columns, !op.getPredicate().empty(),
+        [&](Value row, Value col) {
+          return keyForm ? emitKeptAt(b, loc, op, col, row)
+                         : emitKeptAt(b, loc, op, row, col);
+        });
     RowFragments pRows(e.rowSlots() * mTiles), dsRows(e.rowSlots() * mTiles);
     for (int64_t mt = 0; mt < mTiles; ++mt)
       for (int64_t cn = 0; cn < tiles; ++cn) {
         const int64_t n = n0 + cn;
         SmallVector<Value, 4> p(c.numElements()), ds(c.numElements());
         for (int64_t i = 0; i < c.numElements(); ++i) {
-          Value row = e.accRow(mt, i), col = e.accCol(n, i);
-          Value query = keyForm ? col : row, key = keyForm ? row : col;
-          auto [lse, delta] = keyForm ? statisticsOf(n, c.colOf[i], col)
-                                      : statisticsOf(mt, c.rowOf[i], row);
-          Value kept = e.lt(col, columns);
-          if (Value pred = emitKeptAt(b, loc, op, query, key))
-            kept = e.andi(kept, pred);
+          auto [lse, delta] =
+              keyForm ? statisticsOf(n, c.colOf[i], e.accCol(n, i))
+                      : statisticsOf(mt, c.rowOf[i], e.accRow(mt, i));
           ScoreGradient g = emitScoreGradient(
-              b, loc, e.mulf(s[mt][cn][i], e.cst(scale * log2e)), lse,
+              b, loc, flat[c.numElements() * (mt * tiles + cn) + i], lse,
               dp[mt][cn][i], delta, scale, ExpBase::Two);
-          p[i] = e.select(kept, g.p, e.cst(0.0));
-          ds[i] = e.select(kept, g.ds, e.cst(0.0));
+          p[i] = g.p;
+          ds[i] = g.ds;
         }
         for (int64_t h = 0; h < e.rowSlots(); ++h) {
           SmallVector<int64_t, 4> pair = c.elementsOfRowSlot(h);
@@ -1260,14 +1295,11 @@ void lowerAccumulatorCopy(linalg::CopyOp copy, const GradAccumulator &acc) {
   WarpEmitter e(b, copy.getLoc(),
                 cast<MemRefType>(out.getType()).getElementType());
   Value count = e.dim(out, 0);
-  const int64_t slots = e.rowSlots();
-  for (int64_t r = 0; r < slots * acc.rows / e.layout.m; ++r) {
-    int64_t mt = r / slots;
-    Value row = e.accRow(mt, e.layout.c.elementsOfRowSlot(r % slots)[0]);
+  forEachRowSlot(e, acc.rows, [&](int64_t mt, int64_t slot, Value row) {
     e.ifThen(e.lt(row, count), [&] {
-      storeRowSlot(e, acc.lane, mt, r % slots, acc.width, out, row, Value());
+      storeRowSlot(e, acc.lane, mt, slot, acc.width, out, row, Value());
     });
-  }
+  });
   copy.erase();
 }
 
@@ -1442,14 +1474,10 @@ struct ConvertSoftmaxTilesToGPUPass
           return signalPassFailure();
         continue;
       }
-      auto qType = cast<MemRefType>(step.getQuery().getType());
       std::optional<KeyLoop> pipeline =
           keyLoopOf(step, step.getKey(), step.getValue());
-      int64_t &bytes = queries.end[step->getParentOfType<gpu::LaunchOp>()];
-      bytes =
-          std::max(bytes, (pipeline ? 2 : 1) *
-                              stagedBytes(keyRows[step], qType.getDimSize(1),
-                                          g.dv, qType.getElementType()));
+      reserveStages(queries, step->getParentOfType<gpu::LaunchOp>(), pipeline,
+                    keyRows[step], step.getQuery(), step.getValue());
       tcSteps.push_back({step, pipeline});
     }
     if (failed(lowerGradSteps(gradSteps, queries, oldState)))
@@ -1534,18 +1562,11 @@ struct ConvertSoftmaxTilesToGPUPass
       FailureOr<int64_t> columnRows = tensorCoreColumnRows(op, rows, launch);
       if (failed(columnRows))
         return failure();
-      Value staged = op.accumulatesKeys() ? op.getQuery() : op.getKey();
-      Value stagedSecond =
-          op.accumulatesKeys() ? op.getOutGrad() : op.getValue();
-      std::optional<KeyLoop> pipeline = keyLoopOf(op, staged, stagedSecond);
-      auto qType = cast<MemRefType>(op.getQuery().getType());
-      int64_t &bytes = queries.end[launch];
-      bytes = std::max(bytes, (pipeline ? 2 : 1) *
-                                  stagedBytes(*columnRows, qType.getDimSize(1),
-                                              cast<MemRefType>(
-                                                  op.getValue().getType())
-                                                  .getDimSize(1),
-                                              qType.getElementType()));
+      GradSides sides = sidesOf(op);
+      std::optional<KeyLoop> pipeline =
+          keyLoopOf(op, sides.stagedA, sides.stagedB);
+      reserveStages(queries, launch, pipeline, *columnRows, op.getQuery(),
+                    op.getValue());
       for (Operation *a : accs) {
         GradAccumulator &acc = accumulators[a];
         if (!acc.buffer) {

@@ -83,34 +83,27 @@ std::string functionName(const GpuCase &c, int64_t n) {
 std::string function(const GpuCase &c, int64_t n) {
   std::string t = tensorType({kBatch, kHeads, n, kDim}, "bf16");
   std::string operands = t + ", " + t + ", " + t;
-  std::string body;
+  std::string name = "func.func @" + functionName(c, n) + "(%q: " + t +
+                     ", %k: " + t + ", %v: " + t;
+  if (c.linear)
+    return name + ") -> " + t + " {\n" +
+           "  %f = attn.feature_map.elu_plus_one\n"
+           "  %o = attn.linear %q, %k, %v feature_map %f : " +
+           operands + " -> " + t + "\n  return %o : " + t + "\n}\n";
+  // attn.sdpa, under BigBird's mask where the case has one.
   std::string mask = c.block ? " mask %m" : "";
   std::string maskType =
       c.block ? ", !attn.mask<block = " + std::to_string(c.block) + ">" : "";
-  if (c.backward) {
-    body = (c.block ? maskOf(c).ir() : std::string()) + "  %o = attn.sdpa %q, %k, %v" +
-           mask + " : " + operands + maskType + " -> " + t + "\n" +
-           "  %grad:3 = attn.sdpa_grad %q, %k, %v, %o, %do" + mask + " : " +
-           operands + ", " + t + maskType + "\n";
-    return "func.func @" + functionName(c, n) + "(%q: " + t + ", %k: " + t +
-           ", %v: " + t + ", %do: " + t + ") -> (" + operands + ") {\n" +
-           body + "  return %grad#0, %grad#1, %grad#2 : " + operands +
+  std::string body = (c.block ? maskOf(c).ir() : std::string()) +
+                     "  %o = attn.sdpa %q, %k, %v" + mask + " : " + operands +
+                     maskType + " -> " + t + "\n";
+  if (!c.backward)
+    return name + ") -> " + t + " {\n" + body + "  return %o : " + t +
            "\n}\n";
-  }
-  if (c.linear) {
-    body = "  %f = attn.feature_map.elu_plus_one\n"
-           "  %o = attn.linear %q, %k, %v feature_map %f : " +
-           operands + " -> " + t + "\n";
-  } else if (c.block) {
-    body =
-        maskOf(c).ir() + "  %o = attn.sdpa %q, %k, %v mask %m : " + operands +
-        ", !attn.mask<block = " + std::to_string(c.block) + "> -> " + t + "\n";
-  } else {
-    body = "  %o = attn.sdpa %q, %k, %v : " + operands + " -> " + t + "\n";
-  }
-  return "func.func @" + functionName(c, n) + "(%q: " + t + ", %k: " + t +
-         ", %v: " + t + ") -> " + t + " {\n" + body + "  return %o : " + t +
-         "\n}\n";
+  return name + ", %do: " + t + ") -> (" + operands + ") {\n" + body +
+         "  %grad:3 = attn.sdpa_grad %q, %k, %v, %o, %do" + mask + " : " +
+         operands + ", " + t + maskType + "\n" +
+         "  return %grad#0, %grad#1, %grad#2 : " + operands + "\n}\n";
 }
 
 /// Device memory, freed with its owner.
@@ -220,9 +213,12 @@ int runGpu(const Options &opts) {
       cases.push_back(&c);
   for (const std::string &name : opts.cases)
     if (std::none_of(std::begin(kCases), std::end(kCases),
-                     [&](const GpuCase &c) { return name == c.name; }))
-      die("unknown case '" + name +
-          "' (bigbird128, bigbird64, dense, linear, bigbird128-fb, dense-fb)");
+                     [&](const GpuCase &c) { return name == c.name; })) {
+      std::string known;
+      for (const GpuCase &c : kCases)
+        known += (known.empty() ? "" : ", ") + std::string(c.name);
+      die("unknown case '" + name + "' (" + known + ")");
+    }
 
   // The libraries: compiled into a temporary directory, or kept in (and,
   // unless --compile-only, taken from) --kernels.

@@ -156,17 +156,25 @@ LogicalResult mlir::attn::lowerSoftmaxGradStepByRows(SoftmaxGradStepOp op,
   auto scalar = [&](Value buffer, Value i) -> Value {
     return memref::LoadOp::create(b, loc, buffer, ValueRange{i});
   };
-  // The pair (i, j): its p and ds, updating `accs` where it is kept.
+  // A pair's rows: query i and its output gradient, key j and its value.
+  struct PairRows {
+    Value q, dO, k, v;
+  };
+  // The pair (i, j): its rows, p and ds, updating `accs` where it is kept.
   auto pair = [&](Value i, Value j, ValueRange accs,
-                  function_ref<SmallVector<Value>(ScoreGradient, ValueRange)>
+                  function_ref<SmallVector<Value>(const PairRows &,
+                                                  ScoreGradient, ValueRange)>
                       update) -> SmallVector<Value> {
     auto compute = [&]() -> SmallVector<Value> {
-      Value qi = loadRow(op.getQuery(), i, qRow);
-      Value kj = loadRow(op.getKey(), j, qRow);
-      Value s = arith::MulFOp::create(b, loc, dot(qi, kj), f32(b, loc, scale));
-      Value dp = dot(loadRow(op.getOutGrad(), i, vRow),
-                     loadRow(op.getValue(), j, vRow));
-      return update(emitScoreGradient(b, loc, s, scalar(op.getLse(), i), dp,
+      PairRows rows{loadRow(op.getQuery(), i, qRow),
+                    loadRow(op.getOutGrad(), i, vRow),
+                    loadRow(op.getKey(), j, qRow),
+                    loadRow(op.getValue(), j, vRow)};
+      Value s =
+          arith::MulFOp::create(b, loc, dot(rows.q, rows.k), f32(b, loc, scale));
+      return update(rows,
+                    emitScoreGradient(b, loc, s, scalar(op.getLse(), i),
+                                      dot(rows.dO, rows.v),
                                       scalar(op.getDelta(), i), scale,
                                       ExpBase::E),
                     accs);
@@ -208,19 +216,22 @@ LogicalResult mlir::attn::lowerSoftmaxGradStepByRows(SoftmaxGradStepOp op,
   if (op.accumulatesKeys()) {
     nest(mk, mq, {op.getKeyGrad(), op.getValueGrad()}, {qRow, vRow},
          [&](Value j, Value i, ValueRange accs) {
-           return pair(i, j, accs, [&](ScoreGradient g, ValueRange acc) {
-             return SmallVector<Value>{
-                 axpy(acc[0], g.ds, loadRow(op.getQuery(), i, qRow)),
-                 axpy(acc[1], g.p, loadRow(op.getOutGrad(), i, vRow))};
-           });
+           return pair(i, j, accs,
+                       [&](const PairRows &rows, ScoreGradient g,
+                           ValueRange acc) {
+                         return SmallVector<Value>{
+                             axpy(acc[0], g.ds, rows.q),
+                             axpy(acc[1], g.p, rows.dO)};
+                       });
          });
   } else {
     nest(mq, mk, {op.getQueryGrad()}, {qRow},
          [&](Value i, Value j, ValueRange accs) {
-           return pair(i, j, accs, [&](ScoreGradient g, ValueRange acc) {
-             return SmallVector<Value>{
-                 axpy(acc[0], g.ds, loadRow(op.getKey(), j, qRow))};
-           });
+           return pair(i, j, accs,
+                       [&](const PairRows &rows, ScoreGradient g,
+                           ValueRange acc) {
+                         return SmallVector<Value>{axpy(acc[0], g.ds, rows.k)};
+                       });
          });
   }
   b.eraseOp(op);

@@ -107,20 +107,20 @@
 // PTX: %[[STREAM:.*]] = llvm.call @mgpuStreamCreate()
 // PTX: llvm.call @mgpuMemAlloc({{.*}}, %[[STREAM]],
 // PTX: llvm.call @mgpuMemset32({{.*}}, %[[STREAM]])
-// PTX: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @linear_bf16_kernel::@linear_bf16_kernel {{.*}} dynamic_shared_memory_size
-// PTX: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @linear_bf16_kernel_0::@linear_bf16_kernel {{.*}} dynamic_shared_memory_size
+// PTX: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @linear_bf16_0_linear_state::@linear_bf16_0_linear_state {{.*}} dynamic_shared_memory_size
+// PTX: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @linear_bf16_1_linear_output::@linear_bf16_1_linear_output {{.*}} dynamic_shared_memory_size
 // PTX: llvm.call @mgpuMemFree({{.*}}, %[[STREAM]])
 // PTX: llvm.call @mgpuStreamSynchronize(%[[STREAM]])
-// PTX: gpu.binary @linear_bf16_kernel
+// PTX: gpu.binary @linear_bf16_0_linear_state
 // PTX-SAME: cp.async.cg.shared.global
 // PTX-SAME: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
 // PTX-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // PTX-SAME: atom.global.add.f32
-// PTX: gpu.binary @linear_bf16_kernel_0
+// PTX: gpu.binary @linear_bf16_1_linear_output
 // PTX-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 
-// CUBIN: gpu.binary @linear_bf16_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
-// CUBIN: gpu.binary @linear_f32_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
+// CUBIN: gpu.binary @linear_bf16_0_linear_state [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
+// CUBIN: gpu.binary @linear_f32_0_linear_state [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
 
 func.func @linear_bf16(%q: tensor<1x2x100x64xbf16>, %len: tensor<1xi32>) -> tensor<1x2x100x64xbf16> {
   %f = attn.feature_map.elu_plus_one

@@ -38,6 +38,7 @@
 // MAP: %[[GROUP:.*]] = arith.divui %[[TX]], %c32
 // MAP: memref.get_global @__attn_partial_offsets
 // MAP: gpu.terminator
+// MAP: } {attn.kernel = "softmax_step_softmax_finalize"}
 // MAP-NOT: scf.forall
 
 // f32 runs a row per lane: the lane's statistics and accumulator row; its
@@ -119,17 +120,17 @@
 // bf16 one on tensor cores, with dynamic shared memory.
 // PTX: llvm.func @attend(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr)
 // PTX: %[[STREAM:.*]] = llvm.call @mgpuStreamCreate()
-// PTX: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @attend_kernel::@attend_kernel blocks in
+// PTX: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @attend_0_softmax_step_softmax_finalize::@attend_0_softmax_step_softmax_finalize blocks in
 // PTX: llvm.call @mgpuStreamSynchronize(%[[STREAM]])
 // PTX: llvm.call @mgpuStreamDestroy(%[[STREAM]])
-// PTX: gpu.binary @attend_kernel
+// PTX: gpu.binary @attend_0_softmax_step_softmax_finalize
 // PTX-SAME: .target sm_90a
-// PTX-SAME: .entry attend_kernel(
+// PTX-SAME: .entry attend_0_softmax_step_softmax_finalize(
 // PTX: llvm.func @attend_bf16(
-// PTX: gpu.launch_func <%{{.*}}> @attend_bf16_kernel::@attend_bf16_kernel blocks in {{.*}} dynamic_shared_memory_size
-// PTX: gpu.binary @attend_bf16_kernel
+// PTX: gpu.launch_func <%{{.*}}> @attend_bf16_0_softmax_step_softmax_finalize::@attend_bf16_0_softmax_step_softmax_finalize blocks in {{.*}} dynamic_shared_memory_size
+// PTX: gpu.binary @attend_bf16_0_softmax_step_softmax_finalize
 // PTX-SAME: chip = "sm_90a"
-// PTX-SAME: .entry attend_bf16_kernel(
+// PTX-SAME: .entry attend_bf16_0_softmax_step_softmax_finalize(
 // PTX-SAME: cp.async.cg.shared.global
 // PTX-SAME: ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // PTX-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
@@ -138,12 +139,12 @@
 // warp-rows=32: a 64-row query tile is two warps of 32 rows (64 threads).
 // ROWS32: llvm.func @attend_bf16(
 // ROWS32: %[[THREADS:.*]] = llvm.mlir.constant(64 : index) : i64
-// ROWS32: gpu.launch_func {{.*}} @attend_bf16_kernel::@attend_bf16_kernel blocks in ({{.*}}) threads in (%[[THREADS]],
-// ROWS32: gpu.binary @attend_bf16_kernel
+// ROWS32: gpu.launch_func {{.*}} @attend_bf16_0_softmax_step_softmax_finalize::@attend_bf16_0_softmax_step_softmax_finalize blocks in ({{.*}}) threads in (%[[THREADS]],
+// ROWS32: gpu.binary @attend_bf16_0_softmax_step_softmax_finalize
 // ROWS32-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 
-// CUBIN: gpu.binary @attend_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
-// CUBIN: gpu.binary @attend_bf16_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
+// CUBIN: gpu.binary @attend_0_softmax_step_softmax_finalize [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
+// CUBIN: gpu.binary @attend_bf16_0_softmax_step_softmax_finalize [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
 
 func.func @attend(%q: tensor<1x2x100x32xf32>, %len: tensor<1xi32>) -> tensor<1x2x100x32xf32> {
   %w = attn.mask.window radius 10

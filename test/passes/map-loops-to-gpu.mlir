@@ -22,6 +22,8 @@
 // CHECK:     memref.load %arg0[%[[I]], %[[J]]]
 // CHECK:     math.exp
 // CHECK:     memref.store {{.*}}, %arg1[%[[I]], %[[J]]]
+// The launch says what it computes (attn-name-kernels names it so).
+// CHECK: } {attn.kernel = "generic"}
 func.func @elementwise(%x: memref<24x100xf32>, %y: memref<24x100xf32>) {
   linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
       ins(%x : memref<24x100xf32>) outs(%y : memref<24x100xf32>) {
@@ -32,13 +34,14 @@ func.func @elementwise(%x: memref<24x100xf32>, %y: memref<24x100xf32>) {
   return
 }
 // A reduction whose inputs each miss a parallel dimension takes 4 x 4
-// points per thread (the last two parallel dimensions): 64 threads, each
-// loading its 16 outputs once, then per step 4 elements of A (one per row)
-// and 4 of B (one per column) for its 16 multiply-adds, carried in
-// registers; stored once.
+// points per thread (the last two parallel dimensions) while the grid
+// keeps 512 threads per multiprocessor (132 without attn.target: 67584):
+// 1024 x 1056 points on 67584 threads, each loading its 16 outputs once,
+// then per step 4 elements of A (one per row) and 4 of B (one per column)
+// for its 16 multiply-adds, carried in registers; stored once.
 // CHECK-LABEL: func.func @matmul(
-// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c1, {{.*}}) threads({{.*}}) in (%{{.*}} = %c256,
-// CHECK:   arith.cmpi ult, %{{.*}}, %c64
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c264, {{.*}}) threads({{.*}}) in (%{{.*}} = %c256,
+// CHECK:   arith.cmpi ult, %{{.*}}, %c67584
 // CHECK-COUNT-16: memref.load %arg2
 // CHECK:   scf.for %{{.*}} = %c0 to %c32 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
 // CHECK-COUNT-8: memref.load %arg{{[01]}}
@@ -46,7 +49,18 @@ func.func @elementwise(%x: memref<24x100xf32>, %y: memref<24x100xf32>) {
 // CHECK-NOT:   memref.store
 // CHECK:       scf.yield
 // CHECK-COUNT-16: memref.store %{{.*}}, %arg2
-func.func @matmul(%a: memref<64x32xf32>, %b: memref<32x16xf32>, %c: memref<64x16xf32>) {
+func.func @matmul(%a: memref<1024x32xf32>, %b: memref<32x1056xf32>, %c: memref<1024x1056xf32>) {
+  linalg.matmul ins(%a, %b : memref<1024x32xf32>, memref<32x1056xf32>) outs(%c : memref<1024x1056xf32>)
+  return
+}
+// Fewer points, fewer per thread: 64 x 16 outputs take one thread each
+// (1024 threads, each loading 1 + 1 elements per step).
+// CHECK-LABEL: func.func @small_matmul(
+// CHECK:   arith.cmpi ult, %{{.*}}, %c1024
+// CHECK:   scf.for %{{.*}} = %c0 to %c32 step %c1 iter_args({{.*}}) -> (f32) {
+// CHECK-COUNT-2: memref.load %arg{{[01]}}
+// CHECK-NOT:   memref.load
+func.func @small_matmul(%a: memref<64x32xf32>, %b: memref<32x16xf32>, %c: memref<64x16xf32>) {
   linalg.matmul ins(%a, %b : memref<64x32xf32>, memref<32x16xf32>) outs(%c : memref<64x16xf32>)
   return
 }
@@ -55,6 +69,7 @@ func.func @matmul(%a: memref<64x32xf32>, %b: memref<32x16xf32>, %c: memref<64x16
 // CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c1, %{{.*}} = %c1, %{{.*}} = %c1) threads(%[[T:.*]], %{{.*}}, %{{.*}}) in
 // CHECK:   arith.cmpi ult, %[[T]], %c1
 // CHECK:   scf.for {{.*}} iter_args
+// CHECK: } {attn.kernel = "reduce"}
 func.func @sum(%x: memref<24xf32>, %s: memref<f32>) {
   linalg.reduce ins(%x : memref<24xf32>) outs(%s : memref<f32>) dimensions = [0]
     (%in: f32, %acc: f32) {

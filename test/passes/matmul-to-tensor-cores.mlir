@@ -48,6 +48,7 @@
 // CHECK-COUNT-31: memref.store %{{.*}}, %[[Y]]
 // CHECK-NOT: memref.store
 // CHECK:   gpu.terminator
+// CHECK: } {attn.kernel = "tensor_core_matmul"}
 // CHECK-NOT: linalg.
 // CHECK-NOT: memref.dealloc
 // CHECK: return %[[Y]]
@@ -124,4 +125,30 @@ func.func @left_alone(%a: memref<8x8xbf16>, %b: memref<8x8xbf16>, %c: memref<8x8
   linalg.matmul ins(%d, %e : memref<?x8xf32>, memref<8x8xf32>) outs(%f : memref<?x8xf32>)
   %r = linalg.matmul ins(%t, %t : tensor<8x8xf32>, tensor<8x8xf32>) outs(%t : tensor<8x8xf32>) -> tensor<8x8xf32>
   return %r : tensor<8x8xf32>
+}
+
+// Few tiles of C over a long K (a weight's gradient): with the default
+// target's 132 multiprocessors, 1 tile is split into 32 ranges of 8 steps,
+// one per grid z, each block writing its partial tile; C keeps its fill,
+// and a generic adds the partials into it.
+// CHECK-LABEL: func.func @weight_gradient(
+// CHECK:   %[[C:.*]] = memref.alloc() {{.*}}: memref<64x64xf32>
+// CHECK:   linalg.fill ins(%{{.*}} : f32) outs(%[[C]] : memref<64x64xf32>)
+// CHECK:   %[[P:.*]] = memref.alloc() : memref<32x64x64xf32>
+// CHECK:   gpu.launch blocks(%{{.*}}, %{{.*}}, %[[Z:.*]]) in (%{{.*}} = %c1, %{{.*}} = %c1, %{{.*}} = %c32)
+// CHECK:     %[[BASE:.*]] = arith.muli %[[Z]], %c256
+// CHECK:     scf.for %{{.*}} = %c0 to %c8 step %c1
+// CHECK-NOT:   memref.load %[[C]][
+// CHECK:     memref.store %{{.*}}, %[[P]][%[[Z]], %{{.*}}, %{{.*}}] : memref<32x64x64xf32>
+// CHECK-NOT: memref.store %{{.*}}, %[[C]][
+// CHECK:   } {attn.kernel = "tensor_core_matmul"}
+// CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[P]] : memref<32x64x64xf32>) outs(%[[C]] : memref<64x64xf32>)
+// CHECK:     arith.addf
+// CHECK:   memref.dealloc %[[P]]
+func.func @weight_gradient(%x: memref<64x8192xf32>, %dy: memref<8192x64xf32>) -> memref<64x64xf32> {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<64x64xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<64x64xf32>)
+  linalg.matmul ins(%x, %dy : memref<64x8192xf32>, memref<8192x64xf32>) outs(%c : memref<64x64xf32>)
+  return %c : memref<64x64xf32>
 }

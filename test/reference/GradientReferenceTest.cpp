@@ -48,6 +48,10 @@ func.func @project(%x: tensor<3x45x70xf32> {attn.param = "x"}, %w: tensor<70x130
   %y = attn.project %x, %w, %b : tensor<3x45x70xf32>, tensor<70x130xf32>, tensor<130xf32> -> tensor<3x45x130xf32>
   return %y : tensor<3x45x130xf32>
 }
+func.func @project_many_tokens(%x: tensor<4x1000x70xf32> {attn.param = "x"}, %w: tensor<70x96xf32> {attn.param = "w"}, %b: tensor<96xf32> {attn.param = "b"}) -> tensor<4x1000x96xf32> {
+  %y = attn.project %x, %w, %b : tensor<4x1000x70xf32>, tensor<70x96xf32>, tensor<96xf32> -> tensor<4x1000x96xf32>
+  return %y : tensor<4x1000x96xf32>
+}
 func.func @project_no_bias(%x: tensor<7x32xf32> {attn.param = "x"}, %w: tensor<32x10xf32> {attn.param = "w"}) -> tensor<7x10xf32> {
   %y = attn.project %x, %w : tensor<7x32xf32>, tensor<32x10xf32> -> tensor<7x10xf32>
   return %y : tensor<7x10xf32>
@@ -243,6 +247,15 @@ TEST_F(Gradients, Project) {
   torch::Tensor w = leaf(torch::randn({70, 130})),
                 b = leaf(torch::randn({130}));
   check("project", f32({x, w, b}), {x, w, b}, ref::project(x, w, b));
+}
+
+// The weight's gradient sums over 4000 tokens into 2 x 2 tiles of 64: on
+// the GPU its product splits K into 8 ranges (the last running past K).
+TEST_F(Gradients, ProjectOverManyTokens) {
+  torch::Tensor x = leaf(torch::randn({4, 1000, 70}));
+  torch::Tensor w = leaf(torch::randn({70, 96})), b = leaf(torch::randn({96}));
+  check("project_many_tokens", f32({x, w, b}), {x, w, b},
+        ref::project(x, w, b));
 }
 
 TEST_F(Gradients, ProjectWithoutBias) {

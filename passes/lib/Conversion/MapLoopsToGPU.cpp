@@ -62,6 +62,21 @@ bool onlyReads(Operation *op) {
          });
 }
 
+/// The attn ops in `nest` (an attn-tile loop nest), each named once in
+/// order without its dialect, joined by "_"; "loops" where there are none.
+std::string tileOpsOf(scf::ForallOp nest) {
+  SmallVector<StringRef> names;
+  nest.walk([&](Operation *op) {
+    if (op->getDialect() && op->getDialect()->getNamespace() == "attn") {
+      StringRef name = op->getName().stripDialect();
+      name.consume_front("tile.");
+      if (name != "yield" && !llvm::is_contained(names, name))
+        names.push_back(name);
+    }
+  });
+  return names.empty() ? "loops" : llvm::join(names, "_");
+}
+
 LogicalResult mapForall(scf::ForallOp outer, int64_t lanesPerIteration) {
   Location loc = outer.getLoc();
   if (!outer.isNormalized() || outer.getRank() > 3 ||
@@ -125,6 +140,7 @@ LogicalResult mapForall(scf::ForallOp outer, int64_t lanesPerIteration) {
   Value blockX = arith::ConstantIndexOp::create(b, loc, threads);
   auto launch = gpu::LaunchOp::create(b, loc, grid[0], grid[1], grid[2], blockX,
                                       one, one);
+  launch->setAttr(kKernelKindAttr, b.getStringAttr(tileOpsOf(outer)));
   Block &kernel = launch.getBody().front();
   b.setInsertionPointToStart(&kernel);
 
@@ -209,8 +225,19 @@ SmallVector<linalg::LinalgOp> hostLinalgOps(func::FuncOp fn) {
 /// grid takes (each at most this, a divisor of the dimension's static
 /// size): their operands are loaded once per reduction step for all of
 /// them -- a projection's thread loads 4 + 4 elements for 16 multiply-adds,
-/// not 2 for 1.
+/// not 2 for 1 -- as long as the grid keeps gridThreads(op) threads.
 constexpr int64_t kPointsPerThread = 4;
+
+/// Threads a grid needs per multiprocessor of the target to keep it busy:
+/// below gridThreads(op) in all, reductions take fewer points per thread
+/// and long sums are split (a layer norm's row statistics over 49152 rows
+/// ran on 3072 threads of 16 rows each, 1 ms, before).
+constexpr int64_t kThreadsPerMultiprocessor = 512;
+
+int64_t gridThreads(Operation *op) {
+  return kThreadsPerMultiprocessor *
+         TargetAttr::lookup(op).getMultiprocessors();
+}
 
 /// The largest power of two up to kPointsPerThread dividing `size` (1 when
 /// it is dynamic).
@@ -262,6 +289,24 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
     for (size_t k = parallel.size(), last = 0; k-- > 0 && last < 2; ++last)
       if (shared(parallel[k]))
         perThread[parallel[k]] = coarsening(staticSizes[parallel[k]]);
+  // Fewer points per thread (the outer dimension's first) while the grid
+  // would have too few threads.
+  int64_t staticPoints = 1;
+  for (unsigned d : parallel)
+    staticPoints = ShapedType::isDynamic(staticSizes[d]) || staticPoints < 0
+                       ? -1
+                       : staticPoints * staticSizes[d];
+  auto pointsPerThread = [&] {
+    int64_t p = 1;
+    for (int64_t c : perThread)
+      p *= c;
+    return p;
+  };
+  if (staticPoints > 0)
+    for (unsigned d : parallel)
+      while (perThread[d] > 1 &&
+             staticPoints / pointsPerThread() < gridThreads(op))
+        perThread[d] /= 2;
 
   // Loop sizes (linalg's loops start at 0 with unit steps), and the product
   // of the parallel ones over the points per thread: the grid's threads.
@@ -282,6 +327,8 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
   Value one = cst(1);
   auto launch =
       gpu::LaunchOp::create(b, loc, blocks, one, one, threads, one, one);
+  launch->setAttr(kKernelKindAttr,
+                  b.getStringAttr(op->getName().stripDialect()));
   b.setInsertionPointToStart(&launch.getBody().front());
   Value id = arith::AddIOp::create(
       b, loc,
@@ -430,9 +477,10 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
 /// (extent E) as S slices of C = E / S, the first op running the slices
 /// as a parallel dimension into partials [S, output...] from zero, the
 /// second adding the S partials to each output. Deterministic: no atomics.
-constexpr int64_t kSplitBelowPoints = 16384;
-constexpr int64_t kSplitAboveSteps = 4096;
-constexpr int64_t kSplitTargetThreads = 65536;
+/// Split where the outputs are fewer than gridThreads(op) and each sums at
+/// least kSplitAboveSteps terms, into the fewest slices (each at least
+/// kMinSliceLength long) that give gridThreads(op) threads.
+constexpr int64_t kSplitAboveSteps = 1024;
 constexpr int64_t kMinSliceLength = 16;
 
 /// Whether every output's yielded value is `out + e` with e computed from
@@ -501,7 +549,8 @@ SmallVector<linalg::LinalgOp> splitLongReduction(linalg::LinalgOp op) {
     }
   }
   const int64_t extent = ranges[d];
-  if (points >= kSplitBelowPoints || steps < kSplitAboveSteps)
+  const int64_t targetThreads = gridThreads(op);
+  if (points >= targetThreads || steps < kSplitAboveSteps)
     return same;
   // The body must not ask for d's index (it would need rewriting).
   bool indexesD = false;
@@ -515,7 +564,7 @@ SmallVector<linalg::LinalgOp> splitLongReduction(linalg::LinalgOp op) {
   for (int64_t sl = 2; sl <= extent / kMinSliceLength; ++sl)
     if (extent % sl == 0) {
       slices = sl;
-      if (points * sl >= kSplitTargetThreads)
+      if (points * sl >= targetThreads)
         break;
     }
   if (slices == 1)

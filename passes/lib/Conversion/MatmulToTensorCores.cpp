@@ -61,6 +61,12 @@ constexpr int64_t kRowTiles = kWarpM / kMmaM, kColTiles = kWarpN / kMmaN;
 constexpr int64_t kPadA = 4, kPadB = 8;
 /// The most blocks along a grid's y dimension.
 constexpr int64_t kMaxGridY = 65535;
+/// Split K: a product whose C has fewer tiles than kBlocksPerSM blocks per
+/// multiprocessor (a weight's gradient, X^T dY: 256 x 256 outputs summed
+/// over 49152 tokens is 16 tiles) cuts K into a power-of-two number of
+/// ranges, one per grid z, each keeping at least kMinStepsPerSplit steps.
+constexpr int64_t kBlocksPerSM = 2;
+constexpr int64_t kMinStepsPerSplit = 8;
 /// The low mantissa bits that TF32 does not have.
 constexpr int32_t kTf32Mask = static_cast<int32_t>(0xffffe000u);
 
@@ -141,6 +147,20 @@ linalg::GenericOp elementwiseConsumer(linalg::MatmulOp op,
       return nullptr;
   }
   return consumer;
+}
+
+/// How many ranges of K `op`'s grid splits its sum into (1: none).
+int64_t splitsOf(linalg::MatmulOp op) {
+  SmallVector<int64_t> sizes = op.getStaticLoopRanges(); // M, N, K
+  int64_t tiles =
+      llvm::divideCeil(sizes[0], kTileM) * llvm::divideCeil(sizes[1], kTileN);
+  int64_t steps = llvm::divideCeil(sizes[2], kTileK);
+  int64_t wanted = kBlocksPerSM * TargetAttr::lookup(op).getMultiprocessors();
+  int64_t splits = 1;
+  while (tiles * splits < wanted && steps / (2 * splits) >= kMinStepsPerSplit &&
+         2 * splits <= kMaxGridY)
+    splits *= 2;
+  return splits;
 }
 
 struct MatmulEmitter : ScalarEmitter {
@@ -261,12 +281,36 @@ void storeConsumer(MatmulEmitter &e, linalg::GenericOp consumer, Value c,
       out.get(), indices(out));
 }
 
+/// After the split kernel: C += the sum of its partials [splits, M, N] (a
+/// linalg.generic, which attn-map-loops-to-gpu maps), the partials freed.
+void addPartials(OpBuilder &b, Location loc, Value partials, Value c) {
+  MLIRContext *ctx = b.getContext();
+  AffineExpr m = getAffineDimExpr(0, ctx), n = getAffineDimExpr(1, ctx),
+             s = getAffineDimExpr(2, ctx);
+  linalg::GenericOp::create(
+      b, loc, TypeRange{}, ValueRange{partials}, ValueRange{c},
+      ArrayRef<AffineMap>{AffineMap::get(3, 0, {s, m, n}, ctx),
+                          AffineMap::get(3, 0, {m, n}, ctx)},
+      SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
+                                       utils::IteratorType::parallel,
+                                       utils::IteratorType::reduction},
+      [](OpBuilder &nb, Location l, ValueRange args) {
+        linalg::YieldOp::create(
+            nb, l, ValueRange{arith::AddFOp::create(nb, l, args[1], args[0])});
+      });
+  memref::DeallocOp::create(b, loc, partials);
+}
+
 void lowerMatmul(linalg::MatmulOp op) {
   Value a = op.getInputs()[0], bm = op.getInputs()[1], c = op.getOutputs()[0];
   bool aSmall = cast<MemRefType>(a.getType()).getElementType().isF32();
   bool bSmall = cast<MemRefType>(bm.getType()).getElementType().isF32();
-  linalg::FillOp fill = producerFill(op);
-  linalg::GenericOp consumer = elementwiseConsumer(op, fill);
+  const int64_t splits = splitsOf(op);
+  // A split product leaves C's fill and consumer where they are: its
+  // blocks hold partial sums, added into C after it.
+  linalg::FillOp fill = splits == 1 ? producerFill(op) : nullptr;
+  linalg::GenericOp consumer =
+      splits == 1 ? elementwiseConsumer(op, fill) : nullptr;
   // With a consumer, the kernel runs where it did: its output may be
   // allocated after the product.
   OpBuilder b(consumer ? consumer.getOperation() : op.getOperation());
@@ -275,13 +319,22 @@ void lowerMatmul(linalg::MatmulOp op) {
   Value blocksN = arith::CeilDivUIOp::create(b, e.loc, n, e.idx(kTileN));
   Value blocksM = arith::CeilDivUIOp::create(b, e.loc, m, e.idx(kTileM));
   Value one = e.idx(1);
+  Value partials;
+  if (splits > 1) {
+    auto type = cast<MemRefType>(c.getType());
+    partials = memref::AllocOp::create(
+        b, e.loc,
+        MemRefType::get({splits, type.getDimSize(0), type.getDimSize(1)},
+                        type.getElementType()));
+  }
   int64_t bytesA = kTileM * (kTileK + kPadA) * 4;
   int64_t bytesB = kTileK * (kTileN + kPadB) * 4;
   // Row tiles on x, whose limit (2^31 - 1) no M reaches; column tiles on y
-  // (at most 65535: N up to 4M).
+  // (at most 65535: N up to 4M); K's ranges on z.
   auto launch = gpu::LaunchOp::create(
-      b, e.loc, blocksM, blocksN, one, e.idx(kThreads), one, one,
+      b, e.loc, blocksM, blocksN, e.idx(splits), e.idx(kThreads), one, one,
       e.i32(static_cast<int32_t>(bytesA + bytesB)));
+  launch->setAttr(kKernelKindAttr, b.getStringAttr("tensor_core_matmul"));
   b.setInsertionPointToStart(&launch.getBody().front());
 
   Type f32 = b.getF32Type();
@@ -318,23 +371,29 @@ void lowerMatmul(linalg::MatmulOp op) {
     for (int64_t nt = 0; nt < kColTiles; ++nt)
       for (int64_t r = 0; r < 4; ++r) {
         auto [row, col] = cIndex(mt, nt, r);
-        acc.push_back(filled ? filled : e.loadOrZero(c, row, col, m, n));
+        acc.push_back(filled     ? filled
+                      : partials ? e.cst(0.0)
+                                 : e.loadOrZero(c, row, col, m, n));
       }
 
+  // This block's steps of K: all of them, or its range's (the last range
+  // may run past K, where the operands read as zeros).
+  int64_t stepsPerBlock = llvm::divideCeil(
+      llvm::divideCeil(op.getStaticLoopRanges()[2], kTileK), splits);
+  Value kBase = e.muli(launch.getBlockIds().z, stepsPerBlock * kTileK);
   // Step i stages the tile loaded in step i - 1 and loads step i + 1's.
-  SmallVector<Value> first = stageA.load(e, thread, m0, e.idx(0));
-  llvm::append_range(first, stageB.load(e, thread, e.idx(0), n0));
+  SmallVector<Value> first = stageA.load(e, thread, m0, kBase);
+  llvm::append_range(first, stageB.load(e, thread, kBase, n0));
   size_t perA = stageA.perThread();
   SmallVector<Value> init(first);
   llvm::append_range(init, acc);
-  Value steps = arith::CeilDivUIOp::create(b, e.loc, k, e.idx(kTileK));
-  ValueRange results =
-      e.loop(e.idx(0), steps, init, [&](Value step, ValueRange args) {
+  ValueRange results = e.loop(
+      e.idx(0), e.idx(stepsPerBlock), init, [&](Value step, ValueRange args) {
         SmallVector<Value> loaded(args.take_front(first.size()));
         stageA.store(e, thread, ArrayRef<Value>(loaded).take_front(perA));
         stageB.store(e, thread, ArrayRef<Value>(loaded).drop_front(perA));
         gpu::BarrierOp::create(b, e.loc);
-        Value k1 = e.muli(e.add(step, 1), kTileK);
+        Value k1 = e.add(kBase, e.muli(e.add(step, 1), kTileK));
         SmallVector<Value> next = stageA.load(e, thread, m0, k1);
         llvm::append_range(next, stageB.load(e, thread, k1, n0));
         SmallVector<Value> sums(args.drop_front(first.size()));
@@ -394,11 +453,19 @@ void lowerMatmul(linalg::MatmulOp op) {
         e.ifThen(e.andi(e.ult(row, m), e.ult(col, n)), [&] {
           if (consumer)
             storeConsumer(e, consumer, c, sum, row, col);
+          else if (partials)
+            memref::StoreOp::create(
+                b, e.loc, sum, partials,
+                ValueRange{launch.getBlockIds().z, row, col});
           else
             memref::StoreOp::create(b, e.loc, sum, c, ValueRange{row, col});
         });
       }
   gpu::TerminatorOp::create(b, e.loc);
+  if (partials) {
+    b.setInsertionPointAfter(launch);
+    addPartials(b, e.loc, partials, c);
+  }
 
   op->erase();
   if (fill)

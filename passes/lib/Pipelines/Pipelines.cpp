@@ -142,6 +142,7 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
   fn.addPass(createCSEPass());
   // Constants are recomputed in kernels rather than passed to them.
   fn.addPass(createGpuLaunchSinkIndexComputationsPass());
+  fn.addPass(createNameKernels());
   pm.addPass(createGpuKernelOutliningPass());
   // The host's launches, copies and allocations in order on one stream per
   // call, waited for once at its end.

@@ -22,6 +22,11 @@ class RewritePatternSet;
 
 namespace mlir::attn {
 
+/// A gpu.launch's discardable attribute saying what it computes ("matmul",
+/// a linalg op's name, the attn ops of an attn-tile loop nest): set where the
+/// launch is made, put into its kernel's name by attn-name-kernels.
+constexpr llvm::StringLiteral kKernelKindAttr = "attn.kernel";
+
 /// The patterns of attn-convert-tiles-to-cpu: one per attn.tile.* op, each
 /// its vector code `width` f32 lanes wide (8 or 16).
 void populateTilesToCPUPatterns(RewritePatternSet &patterns, int64_t width);

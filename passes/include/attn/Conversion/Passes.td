@@ -182,10 +182,16 @@ def MatmulToTensorCores : Pass<"attn-matmul-to-tensor-cores", "func::FuncOp"> {
     in between, a linalg.fill of C before the product becomes the
     accumulators' first value, and an elementwise linalg.generic reading C
     after it (into a buffer of its own) runs on the accumulators in the
-    kernel, C then being dropped. Other linalg ops are left to
-    attn-map-loops-to-gpu.
+    kernel, C then being dropped. Where C has fewer 64 x 64 tiles than two
+    blocks per multiprocessor of the target (`#attn.target`; a weight's
+    gradient, a sum over every token), K is split into a power of two of
+    ranges (at least 8 steps each), one per grid z: each block writes its
+    partial tile into a [splits, M, N] buffer, and a linalg.generic then
+    adds the partials into C (C's fill and consumer stay as they are).
+    Other linalg ops are left to attn-map-loops-to-gpu.
   }];
-  let dependentDialects = ["::mlir::arith::ArithDialect",
+  let dependentDialects = ["::mlir::attn::AttnDialect",
+                           "::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
                            "::mlir::LLVM::LLVMDialect",
                            "::mlir::memref::MemRefDialect",
@@ -213,8 +219,13 @@ def MapLoopsToGPU : Pass<"attn-map-loops-to-gpu", "func::FuncOp"> {
     reduction's thread takes up to 4 x 4 points of its last two parallel
     dimensions (divisors of their static sizes) where an input does not
     vary along them, and loads such an input's element once for all of
-    them (a projection: 8 loads per 16 multiply-adds). Every thread may
-    repeat reads outside the loop mapped to threads, not writes.
+    them (a projection: 8 loads per 16 multiply-adds), as long as the grid
+    keeps 512 threads per multiprocessor of the target (`#attn.target`;
+    fewer points per thread otherwise). A sum with fewer outputs than that
+    and at least 1024 terms each is split in two ops: slices of its
+    longest reduction dimension into partial sums (a parallel dimension),
+    then each output adding its partials. Every thread may repeat reads
+    outside the loop mapped to threads, not writes.
     On the host, memref.alloc / dealloc become gpu.alloc / dealloc, a
     copy between contiguous buffers a gpu.memcpy (views starting inside
     their buffer are copied by a grid: the memcpy's lowering drops their
@@ -226,11 +237,30 @@ def MapLoopsToGPU : Pass<"attn-map-loops-to-gpu", "func::FuncOp"> {
     Option<"lanesPerIteration", "lanes-per-iteration", "int64_t", "1",
            "Threads that run one iteration of the inner loop together">
   ];
-  let dependentDialects = ["::mlir::affine::AffineDialect",
+  let dependentDialects = ["::mlir::attn::AttnDialect",
+                           "::mlir::affine::AffineDialect",
                            "::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect"];
+}
+
+def NameKernels : Pass<"attn-name-kernels", "func::FuncOp"> {
+  let summary = "Names each gpu.launch's kernel by its function, place and kind";
+  let description = [{
+    Sets each top-level gpu.launch's kernel name (its `function` attribute,
+    which gpu-kernel-outlining gives the kernel and its module) to
+    `<function>_<n>_<kind>`: n counts the function's launches in order, and
+    kind is the launch's `attn.kernel` attribute (set where the launch is
+    made: `matmul`, a linalg op's name such as `generic` or `reduce`, the
+    attn ops of an attn-tile loop nest such as `softmax_step_softmax_finalize`),
+    `kernel` without one; the attribute is then dropped. A launch that
+    already has a kernel name keeps it. Kernel names are what the
+    runtime's profile (ATTN_PROFILE, docs/runtime.md) and the CUDA tools
+    report, so every kernel of a library is told apart and traced to its
+    source.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
 #endif // ATTN_CONVERSION_PASSES_TD

@@ -8,8 +8,12 @@
 
 #include "attn/Runtime/Device.h"
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <dlfcn.h>
 #include <map>
 #include <mutex>
@@ -54,6 +58,7 @@ struct Driver {
   CUresult (*cuEventDestroy)(CUevent);
   CUresult (*cuEventSynchronize)(CUevent);
   CUresult (*cuEventRecord)(CUevent, CUstream);
+  CUresult (*cuEventElapsedTime)(float *, CUevent, CUevent);
   CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
   CUresult (*cuMemFree)(CUdeviceptr);
   CUresult (*cuMemAllocAsync)(CUdeviceptr *, size_t, CUstream);
@@ -131,6 +136,13 @@ Driver *driver(std::string *why = nullptr) {
     get(d.cuEventDestroy, "cuEventDestroy_v2");
     get(d.cuEventSynchronize, "cuEventSynchronize");
     get(d.cuEventRecord, "cuEventRecord");
+    // Only the kernel profile (ATTN_PROFILE) uses it; older drivers name
+    // it without the suffix.
+    d.cuEventElapsedTime = reinterpret_cast<decltype(d.cuEventElapsedTime)>(
+        dlsym(lib, "cuEventElapsedTime_v2"));
+    if (!d.cuEventElapsedTime)
+      d.cuEventElapsedTime = reinterpret_cast<decltype(d.cuEventElapsedTime)>(
+          dlsym(lib, "cuEventElapsedTime"));
     get(d.cuMemAlloc, "cuMemAlloc_v2");
     get(d.cuMemFree, "cuMemFree_v2");
     get(d.cuMemAllocAsync, "cuMemAllocAsync");
@@ -215,6 +227,170 @@ std::string functionName(CUfunction f) {
   return it == functionNames.end() ? "?" : it->second;
 }
 
+/// The kernel profile (docs/runtime.md), on from the start when
+/// ATTN_PROFILE is set (to 1, or to a file to write the report to at exit)
+/// or from startProfile(): each launch is bracketed by two timing events on
+/// its stream, read once the stream has been waited for (the launches are
+/// not serialised); the report is a table per kernel -- total time, calls,
+/// mean, the last launch's grid -- and the time libattnrt spent on the host
+/// in allocations and copies.
+class Profile {
+public:
+  /// The profile while it is on, else nullptr.
+  static Profile *get() {
+    Profile &p = instance();
+    return p.on ? &p : nullptr;
+  }
+  static Profile &instance() {
+    static Profile p;
+    return p;
+  }
+  void start() { on = true; }
+
+  /// Records `start` on `stream` before a launch; `launched` after it.
+  CUevent start(Driver &d, CUstream stream) {
+    if (!d.cuEventElapsedTime)
+      return nullptr;
+    CUevent e = nullptr;
+    if (d.cuEventCreate(&e, 0) != CUDA_SUCCESS)
+      return nullptr;
+    d.cuEventRecord(e, stream);
+    return e;
+  }
+  void launched(Driver &d, CUfunction f, CUstream stream, CUevent begin,
+                std::string shape) {
+    if (!begin)
+      return;
+    CUevent end = nullptr;
+    if (d.cuEventCreate(&end, 0) != CUDA_SUCCESS) {
+      d.cuEventDestroy(begin);
+      return;
+    }
+    d.cuEventRecord(end, stream);
+    std::lock_guard<std::mutex> lock(profileMutex);
+    pending.push_back({f, begin, end, std::move(shape)});
+  }
+  /// Reads the launches' times (their streams have been waited for).
+  void resolve(Driver &d) {
+    std::vector<Launch> done;
+    {
+      std::lock_guard<std::mutex> lock(profileMutex);
+      done.swap(pending);
+    }
+    for (Launch &l : done) {
+      float ms = 0;
+      if (d.cuEventSynchronize(l.end) == CUDA_SUCCESS &&
+          d.cuEventElapsedTime(&ms, l.begin, l.end) == CUDA_SUCCESS) {
+        std::string name = functionName(l.function);
+        std::lock_guard<std::mutex> lock(profileMutex);
+        Totals &t = kernels[name];
+        t.ms += ms;
+        ++t.calls;
+        t.shape = l.shape;
+      }
+      d.cuEventDestroy(l.begin);
+      d.cuEventDestroy(l.end);
+    }
+  }
+  /// Host-side work timed on the host: copies, allocations.
+  void host(const std::string &what, double ms) {
+    std::lock_guard<std::mutex> lock(profileMutex);
+    Totals &t = hostWork[what];
+    t.ms += ms;
+    ++t.calls;
+  }
+
+  std::string report() {
+    if (Driver *d = driver())
+      resolve(*d);
+    std::lock_guard<std::mutex> lock(profileMutex);
+    std::string text;
+    char line[512];
+    auto table = [&](const char *title,
+                     const std::map<std::string, Totals> &rows,
+                     bool withShape) {
+      std::vector<std::pair<std::string, Totals>> sorted(rows.begin(),
+                                                         rows.end());
+      std::stable_sort(sorted.begin(), sorted.end(), [](auto &a, auto &b) {
+        return a.second.ms > b.second.ms;
+      });
+      double total = 0;
+      for (auto &[name, t] : sorted)
+        total += t.ms;
+      std::snprintf(line, sizeof line, "attn profile: %s, %.3f ms in all\n",
+                    title, total);
+      text += line;
+      std::snprintf(line, sizeof line, "%12s %6s %8s %11s  %s\n", "total ms",
+                    "%", "calls", "mean us",
+                    withShape ? "kernel  grid / block / shared bytes" : "");
+      text += line;
+      for (auto &[name, t] : sorted) {
+        std::snprintf(line, sizeof line, "%12.3f %6.2f %8ld %11.2f  ", t.ms,
+                      total > 0 ? 100 * t.ms / total : 0.0, t.calls,
+                      1000 * t.ms / t.calls);
+        text += line + name + (withShape ? "  " + t.shape : "") + "\n";
+      }
+    };
+    table("kernels", kernels, true);
+    table("host work of libattnrt", hostWork, false);
+    return text;
+  }
+
+  ~Profile() {
+    if (!atExit)
+      return;
+    std::string text = report();
+    std::FILE *out = path.empty() ? stderr : std::fopen(path.c_str(), "w");
+    if (!out) {
+      std::fprintf(stderr, "attn runtime: cannot write the profile to %s\n",
+                   path.c_str());
+      return;
+    }
+    std::fputs(text.c_str(), out);
+    if (out != stderr)
+      std::fclose(out);
+  }
+
+private:
+  Profile() {
+    const char *env = std::getenv("ATTN_PROFILE");
+    if (env && *env && std::string(env) != "0") {
+      on = atExit = true;
+      if (std::string(env) != "1")
+        path = env;
+    }
+  }
+  struct Launch {
+    CUfunction function;
+    CUevent begin, end;
+    std::string shape;
+  };
+  struct Totals {
+    double ms = 0;
+    long calls = 0;
+    std::string shape;
+  };
+  std::atomic<bool> on{false};
+  bool atExit = false;
+  std::string path;
+  std::mutex profileMutex;
+  std::vector<Launch> pending;
+  std::map<std::string, Totals> kernels, hostWork;
+};
+
+/// Times `work` into the profile under `what`, when profiling.
+template <class Work> auto hostTimed(const char *what, Work work) {
+  Profile *p = Profile::get();
+  if (!p)
+    return work();
+  auto t0 = std::chrono::steady_clock::now();
+  auto result = work();
+  p->host(what, std::chrono::duration<double, std::milli>(
+                    std::chrono::steady_clock::now() - t0)
+                    .count());
+  return result;
+}
+
 } // namespace
 
 namespace attn::rt {
@@ -230,22 +406,37 @@ std::optional<std::string> takeGpuError() {
   return e;
 }
 
+void startProfile() { Profile::instance().start(); }
+
+bool profiling() { return Profile::get() != nullptr; }
+
+std::string profileReport() { return Profile::instance().report(); }
+
+void profileHostWork(const std::string &what, double ms) {
+  if (Profile *p = Profile::get())
+    p->host(what, ms);
+}
+
 void *deviceAlloc(size_t bytes) {
   CUdeviceptr p = 0;
-  if (!drive(
-          "deviceAlloc", "cuMemAlloc",
-          [&] { return "allocating " + std::to_string(bytes) + " bytes"; },
-          [&](Driver &d) { return d.cuMemAlloc(&p, bytes ? bytes : 1); }))
+  if (!hostTimed("device allocations", [&] {
+        return drive(
+            "deviceAlloc", "cuMemAlloc",
+            [&] { return "allocating " + std::to_string(bytes) + " bytes"; },
+            [&](Driver &d) { return d.cuMemAlloc(&p, bytes ? bytes : 1); });
+      }))
     return nullptr;
   return reinterpret_cast<void *>(p);
 }
 
 void deviceFree(void *ptr) {
   if (ptr)
-    drive("deviceFree", "cuMemFree", says("freeing device memory"),
-          [&](Driver &d) {
-            return d.cuMemFree(reinterpret_cast<CUdeviceptr>(ptr));
-          });
+    hostTimed("device frees", [&] {
+      return drive("deviceFree", "cuMemFree", says("freeing device memory"),
+                   [&](Driver &d) {
+                     return d.cuMemFree(reinterpret_cast<CUdeviceptr>(ptr));
+                   });
+    });
 }
 
 static bool copy(const char *caller, void *dst, const void *src, size_t bytes) {
@@ -259,16 +450,22 @@ static bool copy(const char *caller, void *dst, const void *src, size_t bytes) {
 }
 
 bool copyToDevice(void *dst, const void *src, size_t bytes) {
-  return copy("copyToDevice", dst, src, bytes);
+  return hostTimed("copies to the device",
+                   [&] { return copy("copyToDevice", dst, src, bytes); });
 }
 bool copyToHost(void *dst, const void *src, size_t bytes) {
-  return copy("copyToHost", dst, src, bytes);
+  return hostTimed("copies to the host",
+                   [&] { return copy("copyToHost", dst, src, bytes); });
 }
 
 bool deviceSynchronize() {
   return drive("deviceSynchronize", "cuCtxSynchronize",
-               says("waiting for the device"),
-               [](Driver &d) { return d.cuCtxSynchronize(); });
+               says("waiting for the device"), [](Driver &d) {
+                 CUresult r = d.cuCtxSynchronize();
+                 if (Profile *profile = Profile::get())
+                   profile->resolve(d);
+                 return r;
+               });
 }
 
 bool deviceZero(void *ptr, size_t bytes) {
@@ -370,9 +567,19 @@ void mgpuLaunchKernel(CUfunction function, intptr_t gridX, intptr_t gridY,
         return d.cuFuncSetAttribute(function, kMaxDynamicSharedMemory, smem);
       }))
     return;
+  Profile *profile = Profile::get();
   drive("mgpuLaunchKernel", "cuLaunchKernel", doing, [&](Driver &d) {
-    return d.cuLaunchKernel(function, gridX, gridY, gridZ, blockX, blockY,
-                            blockZ, smem, stream, params, extra);
+    CUevent begin = profile ? profile->start(d, stream) : nullptr;
+    CUresult r = d.cuLaunchKernel(function, gridX, gridY, gridZ, blockX, blockY,
+                                  blockZ, smem, stream, params, extra);
+    if (begin)
+      profile->launched(
+          d, function, stream, begin,
+          "(" + std::to_string(gridX) + "," + std::to_string(gridY) + "," +
+              std::to_string(gridZ) + ") / (" + std::to_string(blockX) + "," +
+              std::to_string(blockY) + "," + std::to_string(blockZ) + ") / " +
+              std::to_string(smem));
+    return r;
   });
 }
 
@@ -402,8 +609,12 @@ void mgpuStreamDestroy(CUstream stream) {
 
 void mgpuStreamSynchronize(CUstream stream) {
   drive("mgpuStreamSynchronize", "cuStreamSynchronize",
-        says("waiting for a stream (kernels run on it)"),
-        [&](Driver &d) { return d.cuStreamSynchronize(stream); });
+        says("waiting for a stream (kernels run on it)"), [&](Driver &d) {
+          CUresult r = d.cuStreamSynchronize(stream);
+          if (Profile *profile = Profile::get())
+            profile->resolve(d);
+          return r;
+        });
 }
 
 void mgpuStreamWaitEvent(CUstream stream, CUevent event) {

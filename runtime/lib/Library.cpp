@@ -3,6 +3,8 @@
 #include "attn/Runtime/Library.h"
 #include "attn/Runtime/Device.h"
 
+#include <chrono>
+
 #include <dlfcn.h>
 
 #include <sstream>
@@ -228,8 +230,8 @@ const Signature *Library::signature(const std::string &function) const {
 }
 
 bool Library::call(const std::string &function,
-                   const std::vector<HostTensor> &args,
-                   const std::vector<HostTensor> &results,
+                   const std::vector<TensorRef> &args,
+                   const std::vector<TensorRef> &results,
                    std::string *error) const {
   auto fail = [&](const std::string &what) {
     if (error)
@@ -248,7 +250,7 @@ bool Library::call(const std::string &function,
                 " results, got " + std::to_string(args.size()) + " and " +
                 std::to_string(results.size()));
   std::vector<void *> pointers;
-  auto check = [&](const TensorSpec &spec, const HostTensor &t, size_t i,
+  auto check = [&](const TensorSpec &spec, const TensorRef &t, size_t i,
                    const char *what) {
     std::string label =
         std::string(what) + " " + std::to_string(i) + " (" + spec.name + ")";
@@ -260,6 +262,10 @@ bool Library::call(const std::string &function,
     if (!spec.scalar && t.shape != spec.shape)
       return fail(label + " has shape " + formatShape(t.shape) + ", expected " +
                   formatShape(spec.shape));
+    if (t.onDevice && (spec.scalar || sig.target != "gpu"))
+      return fail(label + " is in device memory, but " +
+                  (spec.scalar ? std::string("a scalar is passed by value")
+                               : "the function runs on the " + sig.target));
     pointers.push_back(t.data);
     return true;
   };
@@ -286,10 +292,14 @@ bool Library::call(const std::string &function,
     release();
     return fail(what + (why ? ": " + *why : ""));
   };
+  auto onDevice = [&](size_t i) {
+    return i < args.size() ? args[i].onDevice
+                           : results[i - args.size()].onDevice;
+  };
   for (size_t i = 0; i < pointers.size(); ++i) {
     bool isArg = i < args.size();
     const TensorSpec &spec = isArg ? sig.args[i] : sig.results[i - args.size()];
-    if (spec.scalar)
+    if (spec.scalar || onDevice(i))
       continue;
     device[i] = deviceAlloc(spec.bytes());
     if (!device[i])
@@ -298,16 +308,22 @@ bool Library::call(const std::string &function,
       return gpuFail("cannot copy " + spec.name + " to the device");
   }
   // attn_call_f reads a buffer's address from each slot: for device buffers
-  // the slot holds the device pointer itself.
+  // (staged here, or the caller's) the slot holds the device pointer itself.
   std::vector<void *> slots(pointers.size());
   for (size_t i = 0; i < pointers.size(); ++i)
     slots[i] = device[i] ? device[i] : pointers[i];
+  auto t0 = std::chrono::steady_clock::now();
   entries[index](slots.data());
   if (!deviceSynchronize() || takeGpuError().has_value())
     return gpuFail("running on the GPU failed");
+  if (profiling())
+    profileHostWork("running " + function + " (launches and kernels)",
+                    std::chrono::duration<double, std::milli>(
+                        std::chrono::steady_clock::now() - t0)
+                        .count());
   for (size_t i = args.size(); i < pointers.size(); ++i)
-    if (!copyToHost(pointers[i], device[i],
-                    sig.results[i - args.size()].bytes()))
+    if (device[i] && !copyToHost(pointers[i], device[i],
+                                 sig.results[i - args.size()].bytes()))
       return gpuFail("cannot copy " + sig.results[i - args.size()].name +
                      " from the device");
   release();

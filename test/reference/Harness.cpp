@@ -167,7 +167,7 @@ std::vector<torch::Tensor> call(const rt::Library &lib,
     return {};
   }
   std::vector<torch::Tensor> keep;
-  std::vector<rt::HostTensor> in, out;
+  std::vector<rt::TensorRef> in, out;
   for (const torch::Tensor &a : args) {
     torch::Tensor c = a.contiguous();
     keep.push_back(c);

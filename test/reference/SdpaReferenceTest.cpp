@@ -266,6 +266,39 @@ INSTANTIATE_TEST_SUITE_P(Masks, SdpaReference, ::testing::ValuesIn(kCases),
                            return std::string(info.param.name);
                          });
 
+#ifdef ATTN_TEST_GPU
+/// libattnrt's kernel profile: each kernel of a compiled call reported by
+/// the name attn-name-kernels gives it (function, place, kind), with its
+/// launches counted, and the host's copies beside them.
+TEST(KernelProfile, NamesAndCountsEachKernel) {
+  const SdpaCase &c = kCases[0];
+  std::unique_ptr<attn::rt::Library> library =
+      compileForTarget("sdpa_profile", functionFor(c));
+  ATTN_SKIP_WITHOUT_TARGET();
+  ASSERT_TRUE(library);
+  attn::rt::startProfile();
+  torch::Tensor q = torch::randn({kBatch, kHeads, c.n, c.d});
+  torch::Tensor len = torch::tensor({c.n, c.n}).to(torch::kInt32);
+  for (int i = 0; i < 2; ++i)
+    call(*library, c.name, {q, q, q, len});
+  std::string report = attn::rt::profileReport();
+  SCOPED_TRACE(report);
+  std::string kernel = std::string(c.name) + "_0_softmax_step_softmax_finalize";
+  size_t at = report.find(kernel);
+  ASSERT_NE(at, std::string::npos);
+  // "total ms  %  calls  mean us  name ...": the line's third column.
+  size_t start = report.rfind('\n', at) + 1;
+  double total = 0, share = 0;
+  long calls = 0;
+  ASSERT_EQ(std::sscanf(report.c_str() + start, "%lf %lf %ld", &total, &share,
+                        &calls),
+            3);
+  EXPECT_EQ(calls, 2);
+  EXPECT_GT(total, 0);
+  EXPECT_NE(report.find("copies to the device"), std::string::npos);
+}
+#endif
+
 /// A suite of gradient checks over the cases in `Cases` (a function
 /// returning them), compiled in element type `Elem` once for the suite
 /// with `Flags`: each case's f and f_grad (attn-generate-backward).

@@ -37,9 +37,9 @@ protected:
   std::vector<float> q = std::vector<float>(2 * 100 * 32, 0.5f);
   std::vector<float> out = std::vector<float>(2 * 100 * 32, -1.0f);
   std::vector<int32_t> lengths{70};
-  HostTensor qT{DType::F32, {1, 2, 100, 32}, q.data()};
-  HostTensor lenT{DType::I32, {1}, lengths.data()};
-  HostTensor outT{DType::F32, {1, 2, 100, 32}, out.data()};
+  TensorRef qT{DType::F32, {1, 2, 100, 32}, q.data()};
+  TensorRef lenT{DType::I32, {1}, lengths.data()};
+  TensorRef outT{DType::F32, {1, 2, 100, 32}, out.data()};
 };
 
 TEST_F(LibraryTest, ReadsSignatures) {
@@ -75,7 +75,7 @@ TEST_F(LibraryTest, CallsAndWritesResults) {
 TEST_F(LibraryTest, NamesTheShapeThatDoesNotMatch) {
   auto lib = open();
   ASSERT_TRUE(lib);
-  HostTensor wrong{DType::F32, {1, 2, 99, 32}, q.data()};
+  TensorRef wrong{DType::F32, {1, 2, 99, 32}, q.data()};
   std::string error;
   EXPECT_FALSE(lib->call("attend", {wrong, lenT}, {outT}, &error));
   EXPECT_EQ(error, std::string("library ") + ATTN_TEST_OUTPUT +
@@ -90,7 +90,7 @@ TEST_F(LibraryTest, NamesTheShapeThatDoesNotMatch) {
 TEST_F(LibraryTest, NamesTheDTypeThatDoesNotMatch) {
   auto lib = open();
   ASSERT_TRUE(lib);
-  HostTensor wrong{DType::I64, {1}, lengths.data()};
+  TensorRef wrong{DType::I64, {1}, lengths.data()};
   std::string error;
   EXPECT_FALSE(lib->call("attend", {qT, wrong}, {outT}, &error));
   EXPECT_NE(error.find("argument 1 (arg1) has dtype i64, expected i32"),
@@ -109,9 +109,22 @@ TEST_F(LibraryTest, RejectsWrongCountsAndUnknownFunctions) {
   EXPECT_FALSE(lib->call("missing", {qT, lenT}, {outT}, &error));
   EXPECT_NE(error.find("function missing: no such function"), std::string::npos)
       << error;
-  HostTensor empty{DType::F32, {1, 2, 100, 32}, nullptr};
+  TensorRef empty{DType::F32, {1, 2, 100, 32}, nullptr};
   EXPECT_FALSE(lib->call("attend", {empty, lenT}, {outT}, &error));
   EXPECT_NE(error.find("argument 0 (arg0) has no data"), std::string::npos)
+      << error;
+}
+
+TEST_F(LibraryTest, RefusesDeviceMemoryForACpuFunction) {
+  auto lib = open();
+  ASSERT_TRUE(lib);
+  TensorRef onDevice = qT;
+  onDevice.onDevice = true;
+  std::string error;
+  EXPECT_FALSE(lib->call("attend", {onDevice, lenT}, {outT}, &error));
+  EXPECT_NE(error.find("argument 0 (arg0) is in device memory, but the "
+                       "function runs on the cpu"),
+            std::string::npos)
       << error;
 }
 

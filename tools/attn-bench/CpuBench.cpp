@@ -85,7 +85,7 @@ int runCpu(const Options &opts) {
       in.push_back(torch::randn({kBatch, kHeads, n, kDim}));
     torch::Tensor out = torch::empty({kBatch, kHeads, n, kDim});
     auto run = [&] {
-      std::vector<attn::rt::HostTensor> args;
+      std::vector<attn::rt::TensorRef> args;
       for (auto &t : in)
         args.push_back(
             {attn::rt::DType::F32, {kBatch, kHeads, n, kDim}, t.data_ptr()});

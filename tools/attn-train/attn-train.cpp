@@ -22,6 +22,7 @@
 #include "Checkpoint.h"
 
 #include "attn/Data/ListOps.h"
+#include "attn/Runtime/Device.h"
 #include "attn/Runtime/Library.h"
 #include "attn/Support/Initializers.h"
 
@@ -39,6 +40,7 @@
 #include <sstream>
 #include <string>
 #include <sys/wait.h>
+#include <utility>
 #include <vector>
 
 using namespace attn;
@@ -211,14 +213,47 @@ std::string readFile(const std::string &path) {
 // Buffers
 //===----------------------------------------------------------------------===//
 
+/// One argument's or result's memory: host bytes and, for the training
+/// state of a GPU library, a device copy that the calls read and write in
+/// place (keepOnDevice) -- the host bytes then being brought up to date
+/// only where they are read (toHost: checkpoints).
 struct Buffer {
   rt::TensorSpec spec;
   std::vector<uint8_t> bytes;
+  void *device = nullptr;
 
   explicit Buffer(const rt::TensorSpec &s)
       : spec(s), bytes(s.scalar ? rt::dtypeSize(s.dtype) : s.bytes()) {}
+  Buffer(Buffer &&o) noexcept
+      : spec(std::move(o.spec)), bytes(std::move(o.bytes)),
+        device(std::exchange(o.device, nullptr)) {}
+  Buffer &operator=(Buffer &&o) noexcept {
+    std::swap(spec, o.spec);
+    std::swap(bytes, o.bytes);
+    std::swap(device, o.device);
+    return *this;
+  }
+  ~Buffer() { rt::deviceFree(device); }
+
   template <typename T> T *as() { return reinterpret_cast<T *>(bytes.data()); }
-  rt::HostTensor host() { return {spec.dtype, spec.shape, bytes.data()}; }
+  /// Where a call finds it: the device copy if there is one.
+  rt::TensorRef ref() {
+    return {spec.dtype, spec.shape, device ? device : bytes.data(),
+            device != nullptr};
+  }
+  /// From now on the buffer lives on the device, starting as its bytes.
+  void keepOnDevice() {
+    if (!device)
+      device = rt::deviceAlloc(bytes.size());
+    if (!device || !rt::copyToDevice(device, bytes.data(), bytes.size()))
+      die("cannot keep " + spec.name + " (" + spec.describe() +
+          ") on the GPU: " + rt::takeGpuError().value_or("?"));
+  }
+  void toHost() {
+    if (device && !rt::copyToHost(bytes.data(), device, bytes.size()))
+      die("cannot copy " + spec.name +
+          " from the GPU: " + rt::takeGpuError().value_or("?"));
+  }
 };
 
 /// A parameter's initial values, as its attn.init says
@@ -400,16 +435,16 @@ EvalResult evaluate(const Model &m, std::vector<Buffer> &state,
   int64_t hits = 0;
   for (const listops::Batch &batch : batches) {
     std::vector<Buffer> in = inputBuffers(m, *m.forward, batch, 0);
-    std::vector<rt::HostTensor> args, results;
+    std::vector<rt::TensorRef> args, results;
     for (Buffer &b : in)
-      args.push_back(b.host());
+      args.push_back(b.ref());
     for (size_t i = 0; i < m.numParams; ++i)
-      args.push_back(state[i].host());
+      args.push_back(state[i].ref());
     std::vector<Buffer> out;
     for (const rt::TensorSpec &s : m.forward->results)
       out.emplace_back(s);
     for (Buffer &b : out)
-      results.push_back(b.host());
+      results.push_back(b.ref());
     std::string error;
     if (!m.eval->call("forward", args, results, &error))
       die(error);
@@ -677,6 +712,14 @@ int trainCommand(const Options &o) {
     for (size_t i = m.numParams; i < stateA.size(); ++i)
       std::fill(stateA[i].bytes.begin(), stateA[i].bytes.end(), 0);
   }
+  // On the GPU the state stays there between steps (each step reads one
+  // set and writes the other); only checkpoints copy it back.
+  if (m.step->target == "gpu") {
+    for (Buffer &b : stateA)
+      b.keepOnDevice();
+    for (Buffer &b : stateB)
+      b.keepOnDevice();
+  }
   std::ofstream metrics(o.out + "/metrics.jsonl", std::ios::app);
   std::vector<listops::Batch> valBatches =
       batchesOf(m, valSet, /*shuffle=*/false, 0, 0);
@@ -692,6 +735,8 @@ int trainCommand(const Options &o) {
     std::snprintf(acc, sizeof acc, "%.17g", bestAccuracy);
     now["best_accuracy"] = acc;
     std::string error;
+    for (Buffer &b : stateA)
+      b.toHost();
     if (!writeCheckpoint(path, makeCheckpoint(stateA, now), &error))
       die(error);
   };
@@ -722,15 +767,15 @@ int trainCommand(const Options &o) {
     // Dropout's masks: a function of the run's seed and the step.
     int64_t dropoutSeed = int64_t((o.seed * 1000003ull + uint64_t(step)) >> 1);
     std::vector<Buffer> in = inputBuffers(m, *m.step, batch, dropoutSeed);
-    std::vector<rt::HostTensor> args, results;
+    std::vector<rt::TensorRef> args, results;
     for (Buffer &b : in)
-      args.push_back(b.host());
+      args.push_back(b.ref());
     for (Buffer &b : stateA)
-      args.push_back(b.host());
+      args.push_back(b.ref());
     for (Buffer &b : extra)
-      results.push_back(b.host());
+      results.push_back(b.ref());
     for (Buffer &b : stateB)
-      results.push_back(b.host());
+      results.push_back(b.ref());
     std::string error;
     if (!m.train->call("forward_train_step", args, results, &error))
       die(error);

@@ -36,6 +36,17 @@ bool deviceSynchronize();
 /// Zeroes the first bytes / 4 words of `ptr` and waits for it.
 bool deviceZero(void *ptr, size_t bytes);
 
+/// The kernel profile (docs/runtime.md): every kernel launch timed on the
+/// device, summed per kernel name. On from the start when ATTN_PROFILE is
+/// set (to 1: the report goes to stderr at exit; to a path: it is written
+/// there), or from startProfile().
+void startProfile();
+bool profiling();
+/// Host-side work timed by the caller, reported under `what`.
+void profileHostWork(const std::string &what, double ms);
+/// The report so far: kernels by total time, then libattnrt's host work.
+std::string profileReport();
+
 } // namespace attn::rt
 
 #endif // ATTN_RUNTIME_DEVICE_H

@@ -53,11 +53,14 @@ struct Signature {
   const TensorSpec *findArg(const std::string &name) const;
 };
 
-/// A view of host memory holding one argument or result.
-struct HostTensor {
+/// The memory holding one argument or result: host memory, or -- for a
+/// GPU function only -- device memory that the caller keeps there
+/// (`onDevice`), which the call uses in place.
+struct TensorRef {
   DType dtype = DType::F32;
   std::vector<int64_t> shape;
   void *data = nullptr;
+  bool onDevice = false;
 };
 
 class Library {
@@ -74,10 +77,11 @@ public:
   const Signature *signature(const std::string &function) const;
 
   /// Calls `function` after checking every tensor's dtype and shape against
-  /// its signature (scalars: dtype only). For a GPU function the buffers are
-  /// copied to the device and the results back.
-  bool call(const std::string &function, const std::vector<HostTensor> &args,
-            const std::vector<HostTensor> &results, std::string *error) const;
+  /// its signature (scalars: dtype only). For a GPU function the host
+  /// buffers are copied to the device and the host results back; tensors
+  /// on the device are used where they are.
+  bool call(const std::string &function, const std::vector<TensorRef> &args,
+            const std::vector<TensorRef> &results, std::string *error) const;
 
   /// Calls attn_call_<function> with `slots` as they are (for a GPU
   /// function: device pointers) and waits for the device; no checks.

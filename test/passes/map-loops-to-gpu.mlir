@@ -106,6 +106,35 @@ func.func @long_sum(%dy: memref<50x2048x128xf32>, %out: memref<128xf32>) {
     }
   return
 }
+// A whole matrix summed into one number (a gradient's squared norm): the
+// 2048 rows in 128 slices of 16 leave each partial 16 x 256 terms, still
+// few and long: split again, the 256 columns in 16 slices -- 2048 threads
+// of 256 terms, then 128 sums of 16, then one of 128.
+// CHECK-LABEL: func.func @squared_norm(
+// CHECK: %[[P1:.*]] = gpu.alloc () : memref<128xf32>
+// CHECK: %[[VIEW:.*]] = memref.expand_shape %arg0 {{\[\[}}0, 1], [2, 3]] output_shape [128, 16, 16, 16]
+// CHECK: %[[P2:.*]] = gpu.alloc () : memref<16x128xf32>
+// CHECK: gpu.launch
+// CHECK:   arith.cmpi ult, %{{.*}}, %c2048
+// CHECK:   memref.load %[[VIEW]]
+// CHECK: gpu.launch
+// CHECK:   arith.cmpi ult, %{{.*}}, %c128
+// CHECK:   memref.load %[[P2]]
+// CHECK: gpu.dealloc %[[P2]]
+// CHECK: gpu.launch
+// CHECK:   arith.cmpi ult, %{{.*}}, %c1
+// CHECK:   memref.load %[[P1]]
+// CHECK: gpu.dealloc %[[P1]]
+func.func @squared_norm(%g: memref<2048x256xf32>, %s: memref<f32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> ()>], iterator_types = ["reduction", "reduction"]}
+      ins(%g : memref<2048x256xf32>) outs(%s : memref<f32>) {
+  ^bb0(%x: f32, %acc: f32):
+    %sq = arith.mulf %x, %x : f32
+    %t = arith.addf %acc, %sq : f32
+    linalg.yield %t : f32
+  }
+  return
+}
 // A long reduction that is not a sum (a maximum) keeps one thread per
 // output.
 // CHECK-LABEL: func.func @long_max(

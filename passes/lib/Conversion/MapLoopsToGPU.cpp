@@ -695,7 +695,12 @@ SmallVector<linalg::LinalgOp> splitLongReduction(linalg::LinalgOp op) {
   for (Value partialBuffer : partials)
     memref::DeallocOp::create(b, loc, partialBuffer);
   op->erase();
-  return result;
+  // The partial sums may still be few and long -- a whole matrix summed
+  // into one number (a gradient's squared norm) leaves each slice of its
+  // longest dimension the other dimensions' terms: split them again.
+  SmallVector<linalg::LinalgOp> split = splitLongReduction(result.front());
+  split.append(result.begin() + 1, result.end());
+  return split;
 }
 
 /// Host code: buffers become device buffers, fills of whole buffers

@@ -144,6 +144,7 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
   fn.addPass(createGpuLaunchSinkIndexComputationsPass());
   fn.addPass(createNameKernels());
   pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(createDedupKernels());
   // The host's launches, copies and allocations in order on one stream per
   // call, waited for once at its end.
   pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());

@@ -224,7 +224,8 @@ def MapLoopsToGPU : Pass<"attn-map-loops-to-gpu", "func::FuncOp"> {
     fewer points per thread otherwise). A sum with fewer outputs than that
     and at least 1024 terms each is split in two ops: slices of its
     longest reduction dimension into partial sums (a parallel dimension),
-    then each output adding its partials. Every thread may repeat reads
+    then each output adding its partials -- the partial sums split again
+    while they are still that few and long. Every thread may repeat reads
     outside the loop mapped to threads, not writes.
     On the host, memref.alloc / dealloc become gpu.alloc / dealloc, a
     copy between contiguous buffers a gpu.memcpy (views starting inside
@@ -259,6 +260,24 @@ def NameKernels : Pass<"attn-name-kernels", "func::FuncOp"> {
     runtime's profile (ATTN_PROFILE, docs/runtime.md) and the CUDA tools
     report, so every kernel of a library is told apart and traced to its
     source.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def DedupKernels : Pass<"attn-dedup-kernels", "ModuleOp"> {
+  let summary = "Keeps one gpu.module of each set of identical outlined kernels";
+  let description = [{
+    After gpu-kernel-outlining: outlined modules (one kernel each) whose
+    kernels are the same code -- the same body, types and attributes,
+    names and locations aside, and the same other ops in the module -- are
+    one module: every gpu.launch_func of a duplicate is pointed at the
+    first, and the duplicates are erased. A model's layers of one kind,
+    its forward and its training step launch the same kernels on other
+    buffers (Hybrid-BERT-Mini's training library: 1171 outlined kernels,
+    123 different), and each module costs an LLVM and a ptxas run in
+    gpu-module-to-binary. The kept kernel's name is its first launch's
+    (attn-name-kernels), so the runtime's profile adds the calls of all
+    its launches under that name.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }

@@ -45,6 +45,10 @@ llvm::hash_code shapeOf(gpu::GPUModuleOp module) {
 
 /// Whether `a` and `b` (each with one kernel) hold the same code.
 bool sameCode(gpu::GPUModuleOp a, gpu::GPUModuleOp b) {
+  // Modules compiled for other targets (or by another handler) differ.
+  if (a.getTargetsAttr() != b.getTargetsAttr() ||
+      a.getOffloadingHandlerAttr() != b.getOffloadingHandlerAttr())
+    return false;
   auto opsA = a.getBody()->without_terminator();
   auto opsB = b.getBody()->without_terminator();
   if (std::distance(opsA.begin(), opsA.end()) !=

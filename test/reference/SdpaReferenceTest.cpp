@@ -41,6 +41,10 @@ struct SdpaCase {
 };
 
 void PrintTo(const SdpaCase &c, std::ostream *os) { *os << c.name; }
+/// Each instantiation's test names: the cases'.
+std::string caseName(const ::testing::TestParamInfo<SdpaCase> &info) {
+  return info.param.name;
+}
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t absDiff(int64_t a, int64_t b) { return a > b ? a - b : b - a; }
@@ -262,9 +266,7 @@ TEST_P(SdpaReference, MatchesFloat64) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Masks, SdpaReference, ::testing::ValuesIn(kCases),
-                         [](const ::testing::TestParamInfo<SdpaCase> &info) {
-                           return std::string(info.param.name);
-                         });
+                         caseName);
 
 #ifdef ATTN_TEST_GPU
 /// libattnrt's kernel profile: each kernel of a compiled call reported by
@@ -302,16 +304,16 @@ TEST(KernelProfile, NamesAndCountsEachKernel) {
 /// A suite of gradient checks over the cases in `Cases` (a function
 /// returning them), compiled in element type `Elem` once for the suite
 /// with `Flags`: each case's f and f_grad (attn-generate-backward).
-template <const char *Name, const char *Elem,
-          std::vector<SdpaCase> (*Cases)(), const char *Flags>
+template <const char *Name, const char *Elem, std::vector<SdpaCase> (*Cases)(),
+          const char *Flags>
 class GradientSuite : public ::testing::TestWithParam<SdpaCase> {
 public:
   static void SetUpTestSuite() {
     std::string module;
     for (const SdpaCase &c : Cases())
       module += functionFor(c, /*params=*/true, Elem);
-    library = compileForTarget(Name, module,
-                               std::string("--backward ") + Flags);
+    library =
+        compileForTarget(Name, module, std::string("--backward ") + Flags);
   }
   void SetUp() override { ATTN_SKIP_WITHOUT_TARGET(); }
   static void TearDownTestSuite() { library.reset(); }
@@ -328,8 +330,7 @@ constexpr char kSmallTiles[] = "--block-q 32 --block-k 32";
 // The gradient of every case (attn.sdpa_grad): dQ, dK and
 // dV of <dO, sdpa(q, k, v)> against libtorch autograd on the float64
 // reference, fully masked rows and keys past the lengths included.
-using SdpaGradient =
-    GradientSuite<kGradientName, kF32, allCases, kSmallTiles>;
+using SdpaGradient = GradientSuite<kGradientName, kF32, allCases, kSmallTiles>;
 
 /// Calls `c`'s gradient function of `library` on fresh inputs in `dtype`
 /// (float64 leaves rounded to it first, so that the reference sees what the
@@ -362,8 +363,8 @@ void expectGradientsMatch(attn::rt::Library &library, const SdpaCase &c,
   torch::Tensor grads[] = {q.grad(), k.grad(), v.grad()};
   for (int i = 0; i < 3; ++i) {
     double err = relativeError(out[1 + i], grads[i]);
-    EXPECT_LT(err, tolerance) << c.name << ": " << names[i]
-                              << " gradient's relative error " << err;
+    EXPECT_LT(err, tolerance)
+        << c.name << ": " << names[i] << " gradient's relative error " << err;
   }
 }
 
@@ -373,9 +374,7 @@ TEST_P(SdpaGradient, MatchesAutograd) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradient, ::testing::ValuesIn(allCases()),
-                         [](const ::testing::TestParamInfo<SdpaCase> &info) {
-                           return std::string(info.param.name);
-                         });
+                         caseName);
 
 // The same in bf16 for a few masks: the forward (on the GPU on tensor
 // cores) saves each row's log-sum-exp, which the gradient reads; the
@@ -384,9 +383,9 @@ INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradient, ::testing::ValuesIn(allCases()),
 // bf16's (outputs and gradients rounded, P rounded before P V), far below
 // what a wrong log-sum-exp gives (a factor on every weight).
 bool inBf16Suite(const SdpaCase &c) {
-  for (const char *name : {"dense", "causal", "global_blocks_d128",
-                           "key_padding", "bigbird_padded",
-                           "fully_masked_rows"})
+  for (const char *name :
+       {"dense", "causal", "global_blocks_d128", "key_padding",
+        "bigbird_padded", "fully_masked_rows"})
     if (std::string(c.name) == name)
       return true;
   return false;
@@ -409,10 +408,7 @@ TEST_P(SdpaGradientBf16, MatchesAutograd) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16,
-                         ::testing::ValuesIn(bf16Cases()),
-                         [](const ::testing::TestParamInfo<SdpaCase> &info) {
-                           return std::string(info.param.name);
-                         });
+                         ::testing::ValuesIn(bf16Cases()), caseName);
 
 // And with a warp per 32 rows (two mma.sync row tiles) in tiles of 64: on
 // the GPU's tensor cores the gradient takes the staged side 32 rows at a
@@ -428,9 +424,6 @@ TEST_P(SdpaGradientBf16Warp32, MatchesAutograd) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16Warp32,
-                         ::testing::ValuesIn(bf16Cases()),
-                         [](const ::testing::TestParamInfo<SdpaCase> &info) {
-                           return std::string(info.param.name);
-                         });
+                         ::testing::ValuesIn(bf16Cases()), caseName);
 
 } // namespace

@@ -70,8 +70,8 @@ struct DedupKernelsPass
     : public mlir::attn::impl::DedupKernelsBase<DedupKernelsPass> {
   void runOnOperation() override {
     ModuleOp top = getOperation();
-    // Each duplicate module's name -> the kept module.
-    llvm::DenseMap<StringAttr, gpu::GPUModuleOp> keptFor;
+    // Each duplicate module's name -> the kept module's kernel.
+    llvm::DenseMap<StringAttr, SymbolRefAttr> keptFor;
     llvm::DenseMap<llvm::hash_code, SmallVector<gpu::GPUModuleOp>> kept;
     SmallVector<gpu::GPUModuleOp> duplicates;
     for (auto module : top.getOps<gpu::GPUModuleOp>()) {
@@ -84,17 +84,15 @@ struct DedupKernelsPass
         bucket.push_back(module);
         continue;
       }
-      keptFor[module.getSymNameAttr()] = *same;
+      keptFor[module.getSymNameAttr()] = SymbolRefAttr::get(
+          same->getSymNameAttr(),
+          {FlatSymbolRefAttr::get(onlyKernel(*same).getNameAttr())});
       duplicates.push_back(module);
     }
     top.walk([&](gpu::LaunchFuncOp launch) {
       auto it = keptFor.find(launch.getKernelModuleName());
-      if (it == keptFor.end())
-        return;
-      gpu::GPUModuleOp module = it->second;
-      launch.setKernelAttr(SymbolRefAttr::get(
-          module.getSymNameAttr(),
-          {FlatSymbolRefAttr::get(onlyKernel(module).getNameAttr())}));
+      if (it != keptFor.end())
+        launch.setKernelAttr(it->second);
     });
     for (gpu::GPUModuleOp module : duplicates)
       module.erase();

@@ -290,23 +290,20 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
       if (shared(parallel[k]))
         perThread[parallel[k]] = coarsening(staticSizes[parallel[k]]);
   // Fewer points per thread (the outer dimension's first) while the grid
-  // would have too few threads.
-  int64_t staticPoints = 1;
-  for (unsigned d : parallel)
-    staticPoints = ShapedType::isDynamic(staticSizes[d]) || staticPoints < 0
-                       ? -1
-                       : staticPoints * staticSizes[d];
-  auto pointsPerThread = [&] {
-    int64_t p = 1;
-    for (int64_t c : perThread)
-      p *= c;
-    return p;
-  };
-  if (staticPoints > 0)
+  // would have too few threads; with dynamic sizes, as they are.
+  if (llvm::none_of(parallel, [&](unsigned d) {
+        return ShapedType::isDynamic(staticSizes[d]);
+      })) {
+    int64_t points = 1, taken = 1; // points in all, and per thread
+    for (unsigned d : parallel) {
+      points *= staticSizes[d];
+      taken *= perThread[d];
+    }
+    const int64_t wanted = gridThreads(op);
     for (unsigned d : parallel)
-      while (perThread[d] > 1 &&
-             staticPoints / pointsPerThread() < gridThreads(op))
+      for (; perThread[d] > 1 && points / taken < wanted; taken /= 2)
         perThread[d] /= 2;
+  }
 
   // Loop sizes (linalg's loops start at 0 with unit steps), and the product
   // of the parallel ones over the points per thread: the grid's threads.

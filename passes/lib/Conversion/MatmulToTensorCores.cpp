@@ -149,8 +149,12 @@ linalg::GenericOp elementwiseConsumer(linalg::MatmulOp op,
   return consumer;
 }
 
-/// How many ranges of K `op`'s grid splits its sum into (1: none).
-int64_t splitsOf(linalg::MatmulOp op) {
+/// How `op`'s grid splits K: into `splits` ranges (1: none) of
+/// `stepsPerBlock` steps of kTileK (the last range may run past K).
+struct KSplit {
+  int64_t splits, stepsPerBlock;
+};
+KSplit splitOf(linalg::MatmulOp op) {
   SmallVector<int64_t> sizes = op.getStaticLoopRanges(); // M, N, K
   int64_t tiles =
       llvm::divideCeil(sizes[0], kTileM) * llvm::divideCeil(sizes[1], kTileN);
@@ -160,7 +164,7 @@ int64_t splitsOf(linalg::MatmulOp op) {
   while (tiles * splits < wanted && steps / (2 * splits) >= kMinStepsPerSplit &&
          2 * splits <= kMaxGridY)
     splits *= 2;
-  return splits;
+  return {splits, llvm::divideCeil(steps, splits)};
 }
 
 struct MatmulEmitter : ScalarEmitter {
@@ -305,7 +309,7 @@ void lowerMatmul(linalg::MatmulOp op) {
   Value a = op.getInputs()[0], bm = op.getInputs()[1], c = op.getOutputs()[0];
   bool aSmall = cast<MemRefType>(a.getType()).getElementType().isF32();
   bool bSmall = cast<MemRefType>(bm.getType()).getElementType().isF32();
-  const int64_t splits = splitsOf(op);
+  const auto [splits, stepsPerBlock] = splitOf(op);
   // A split product leaves C's fill and consumer where they are: its
   // blocks hold partial sums, added into C after it.
   linalg::FillOp fill = splits == 1 ? producerFill(op) : nullptr;
@@ -376,10 +380,8 @@ void lowerMatmul(linalg::MatmulOp op) {
                                  : e.loadOrZero(c, row, col, m, n));
       }
 
-  // This block's steps of K: all of them, or its range's (the last range
-  // may run past K, where the operands read as zeros).
-  int64_t stepsPerBlock = llvm::divideCeil(
-      llvm::divideCeil(op.getStaticLoopRanges()[2], kTileK), splits);
+  // This block's steps of K: all of them, or its range's (past K the
+  // operands read as zeros).
   Value kBase = e.muli(launch.getBlockIds().z, stepsPerBlock * kTileK);
   // Step i stages the tile loaded in step i - 1 and loads step i + 1's.
   SmallVector<Value> first = stageA.load(e, thread, m0, kBase);

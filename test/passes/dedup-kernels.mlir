@@ -63,3 +63,30 @@ func.func @second(%m: memref<4xf32>) {
   }
   return
 }
+
+// Modules for other targets hold other code, whatever their kernels say.
+// RUN: attn-opt %s --split-input-file --attn-dedup-kernels | FileCheck %s --check-prefix=TARGETS
+// -----
+// TARGETS-LABEL: func.func @targets
+// TARGETS: gpu.launch_func @sm90::@k
+// TARGETS: gpu.launch_func @sm80::@k
+// TARGETS: gpu.module @sm90
+// TARGETS: gpu.module @sm80
+module attributes {gpu.container_module} {
+  func.func @targets() {
+    %c1 = arith.constant 1 : index
+    gpu.launch_func @sm90::@k blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1)
+    gpu.launch_func @sm80::@k blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1)
+    return
+  }
+  gpu.module @sm90 [#nvvm.target<chip = "sm_90a">] {
+    gpu.func @k() kernel {
+      gpu.return
+    }
+  }
+  gpu.module @sm80 [#nvvm.target<chip = "sm_80">] {
+    gpu.func @k() kernel {
+      gpu.return
+    }
+  }
+}

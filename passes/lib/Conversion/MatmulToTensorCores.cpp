@@ -164,7 +164,7 @@ KSplit splitOf(linalg::MatmulOp op) {
   while (tiles * splits < wanted && steps / (2 * splits) >= kMinStepsPerSplit &&
          2 * splits <= kMaxGridY)
     splits *= 2;
-  return {splits, llvm::divideCeil(steps, splits)};
+  return {splits, static_cast<int64_t>(llvm::divideCeil(steps, splits))};
 }
 
 struct MatmulEmitter : ScalarEmitter {
@@ -309,7 +309,8 @@ void lowerMatmul(linalg::MatmulOp op) {
   Value a = op.getInputs()[0], bm = op.getInputs()[1], c = op.getOutputs()[0];
   bool aSmall = cast<MemRefType>(a.getType()).getElementType().isF32();
   bool bSmall = cast<MemRefType>(bm.getType()).getElementType().isF32();
-  const auto [splits, stepsPerBlock] = splitOf(op);
+  const KSplit split = splitOf(op);
+  const int64_t splits = split.splits, stepsPerBlock = split.stepsPerBlock;
   // A split product leaves C's fill and consumer where they are: its
   // blocks hold partial sums, added into C after it.
   linalg::FillOp fill = splits == 1 ? producerFill(op) : nullptr;

@@ -952,3 +952,11 @@ module attributes {attn.target = "sm_90a"} {}
 func.func @target_on_a_function() attributes {attn.target = #attn.target<chip = "sm_90a", multiprocessors = 132>} {
   return
 }
+
+// -----
+
+func.func @cast_changes_shape(%x: tensor<4xf32>) -> tensor<8xbf16> {
+  // expected-error @+1 {{'attn.cast' op requires the same shape for all operands and results}}
+  %y = attn.cast %x : tensor<4xf32> to tensor<8xbf16>
+  return %y : tensor<8xbf16>
+}

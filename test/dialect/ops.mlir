@@ -113,6 +113,8 @@ func.func @encoder(%ids: tensor<8x100xi32>, %table: tensor<20x32xf32>,
   %nb = attn.project %d, %w : tensor<8x100x32xf32>, tensor<32x10xf32> -> tensor<8x100x10xf32>
   // CHECK: attn.cross_entropy %{{.*}}, %{{.*}} : tensor<8x10xf32>, tensor<8xi32> -> tensor<f32>
   %loss = attn.cross_entropy %logits, %labels : tensor<8x10xf32>, tensor<8xi32> -> tensor<f32>
+  // CHECK: attn.cast %{{.*}} : tensor<32x10xf32> to tensor<32x10xbf16>
+  %w16 = attn.cast %w : tensor<32x10xf32> to tensor<32x10xbf16>
   return
 }
 

@@ -95,3 +95,20 @@ func.func @optimizer(%step: tensor<i64>, %p: tensor<4x8xf32>, %g: tensor<4x8xf32
   %r:3 = attn.adamw %p, %g, %m, %v lr %lr step %step norm %n {max_norm = 1.0 : f64} : tensor<4x8xf32>
   return %r#0, %r#1, %r#2 : tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>
 }
+
+// attn.cast: an elementwise generic, truncf narrowing, extf widening;
+// bf16 and f16 convert through f32.
+// CHECK-LABEL: func.func @casts
+// CHECK: linalg.generic {{.*}} ins(%arg0 : tensor<4x8xf32>) outs(%{{.*}} : tensor<4x8xbf16>)
+// CHECK:   arith.truncf %{{.*}} : f32 to bf16
+// CHECK: linalg.generic {{.*}} ins(%arg1 : tensor<4x8xbf16>) outs(%{{.*}} : tensor<4x8xf32>)
+// CHECK:   arith.extf %{{.*}} : bf16 to f32
+// CHECK: linalg.generic {{.*}} ins(%arg1 : tensor<4x8xbf16>) outs(%{{.*}} : tensor<4x8xf16>)
+// CHECK:   arith.extf %{{.*}} : bf16 to f32
+// CHECK:   arith.truncf %{{.*}} : f32 to f16
+func.func @casts(%x: tensor<4x8xf32>, %h: tensor<4x8xbf16>) -> (tensor<4x8xbf16>, tensor<4x8xf32>, tensor<4x8xf16>) {
+  %n = attn.cast %x : tensor<4x8xf32> to tensor<4x8xbf16>
+  %w = attn.cast %h : tensor<4x8xbf16> to tensor<4x8xf32>
+  %f = attn.cast %h : tensor<4x8xbf16> to tensor<4x8xf16>
+  return %n, %w, %f : tensor<4x8xbf16>, tensor<4x8xf32>, tensor<4x8xf16>
+}

@@ -270,6 +270,22 @@ LogicalResult SsmGradOp::verify() {
 // Encoder pieces
 //===----------------------------------------------------------------------===//
 
+OpFoldResult CastOp::fold(FoldAdaptor) {
+  if (getInput().getType() == getType())
+    return getInput();
+  // A widening cast undone: exact, so the value it started from.
+  if (auto inner = getInput().getDefiningOp<CastOp>()) {
+    auto elem = [](Value v) {
+      return cast<ShapedType>(v.getType()).getElementType();
+    };
+    if (inner.getInput().getType() == getType() &&
+        elem(inner.getInput()).getIntOrFloatBitWidth() <=
+            elem(inner.getResult()).getIntOrFloatBitWidth())
+      return inner.getInput();
+  }
+  return {};
+}
+
 LogicalResult EmbeddingOp::verify() {
   if (failed(verifyRank(*this, getIds(), 2, "ids", "[batch, seq]")) ||
       failed(verifyRank(*this, getTable(), 2, "table", "[vocab, width]")))

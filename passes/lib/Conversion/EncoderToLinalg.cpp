@@ -491,6 +491,25 @@ Value convertTo(LinalgEmitter &e, Value x, Type elem) {
       })[0];
 }
 
+Value lowerCast(LinalgEmitter &e, CastOp op) {
+  auto type = typeOf(op.getInput());
+  Type elem = typeOf(op.getResult()).getElementType();
+  unsigned rank = type.getRank();
+  return e.generic(
+      op.getInput(), e.empty(type.getShape(), elem),
+      {e.identity(rank), e.identity(rank)}, e.iterators(rank, false),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        // One rounding, also between f64 and the 16-bit types; bf16 and
+        // f16 convert through f32, which holds both exactly.
+        unsigned to = cast<FloatType>(elem).getWidth(),
+                 from = cast<FloatType>(a[0].getType()).getWidth();
+        if (to > from)
+          return {arith::ExtFOp::create(b, l, elem, a[0])};
+        Value x = to == from ? toF32(b, l, a[0]) : a[0];
+        return {arith::TruncFOp::create(b, l, elem, x)};
+      })[0];
+}
+
 Value lowerEmbeddingGrad(LinalgEmitter &e, EmbeddingGradOp op) {
   auto out = typeOf(op.getResult());
   int64_t vocab = out.getDimSize(0), width = out.getDimSize(1);
@@ -865,8 +884,8 @@ struct ConvertEncoderToLinalgPass
   void runOnOperation() override {
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
-      if (isa<EmbeddingOp, AddPositionsOp, LayerNormOp, ProjectOp, GeluOp,
-              DropoutOp, PoolOp, CrossEntropyOp, EmbeddingGradOp,
+      if (isa<CastOp, EmbeddingOp, AddPositionsOp, LayerNormOp, ProjectOp,
+              GeluOp, DropoutOp, PoolOp, CrossEntropyOp, EmbeddingGradOp,
               LayerNormGradOp, GeluGradOp, PoolGradOp, CrossEntropyGradOp,
               LrScheduleOp, GlobalNormOp, AdamWOp>(op))
         ops.push_back(op);
@@ -882,11 +901,14 @@ struct ConvertEncoderToLinalgPass
       using Results = SmallVector<Value>;
       Results results =
           TypeSwitch<Operation *, Results>(op)
-              .Case([&](EmbeddingOp o) { return Results{lowerEmbedding(e, o)}; })
+              .Case([&](CastOp o) { return Results{lowerCast(e, o)}; })
+              .Case(
+                  [&](EmbeddingOp o) { return Results{lowerEmbedding(e, o)}; })
               .Case([&](AddPositionsOp o) {
                 return Results{lowerAddPositions(e, o)};
               })
-              .Case([&](LayerNormOp o) { return Results{lowerLayerNorm(e, o)}; })
+              .Case(
+                  [&](LayerNormOp o) { return Results{lowerLayerNorm(e, o)}; })
               .Case([&](ProjectOp o) { return Results{lowerProject(e, o)}; })
               .Case([&](GeluOp o) { return Results{lowerGelu(e, o)}; })
               .Case([&](DropoutOp o) { return Results{lowerDropout(e, o)}; })

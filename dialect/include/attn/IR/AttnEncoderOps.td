@@ -24,6 +24,25 @@ def Attn_EmbeddingOp : Attn_Op<"embedding", [Pure, Attn_Differentiable]> {
   let hasVerifier = 1;
 }
 
+def Attn_CastOp : Attn_Op<"cast", [Pure, Attn_Differentiable,
+    SameOperandsAndResultShape]> {
+  let summary = "converts a float tensor to another float element type";
+  let description = [{
+    Elementwise conversion: narrowing (f32 to bf16 or f16) rounds to the
+    nearest representable value, ties to even; widening is exact. Mixed
+    precision is written with it: a bf16 model keeps f32 master parameters
+    and casts each to bf16 where the function starts, and reverse mode casts
+    a cotangent back to the operand's type, so the gradients of the masters
+    arrive in f32.
+  }];
+  let arguments = (ins Attn_FloatTensor:$input);
+  let results = (outs Attn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input attr-dict `:` type($input) `to` type($result)
+  }];
+  let hasFolder = 1;
+}
+
 def Attn_AddPositionsOp : Attn_Op<"add_positions", [Pure, Attn_Differentiable,
     AllTypesMatch<["input", "result"]>]> {
   let summary = "adds learned position embeddings";

@@ -64,3 +64,39 @@ func.func @spade(%x: tensor<2x64x16xf32>, %len: tensor<2xi32>, %a: tensor<16x4xf
   %y = attn.layer.spade %x lengths %len params(%a, %a, %a, %a, %c, %c, %b, %b, %w, %b, %w, %b, %w, %b, %w, %b, %m, %b, %b, %b, %w1, %b1, %w2, %b, %b, %b) {heads = 2, local = #attn<local_kind chunk>, local_size = 16, bidirectional} : tensor<2x64x16xf32>, lengths tensor<2xi32>, params(tensor<16x4xf32>, tensor<16x4xf32>, tensor<16x4xf32>, tensor<16x4xf32>, tensor<2x16x4xf32>, tensor<2x16x4xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16x16xf32>, tensor<16xf32>, tensor<16x16xf32>, tensor<16xf32>, tensor<16x16xf32>, tensor<16xf32>, tensor<16x16xf32>, tensor<16xf32>, tensor<32x16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16x32xf32>, tensor<32xf32>, tensor<32x16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16xf32>)
   return %y : tensor<2x64x16xf32>
 }
+
+// -----
+
+// Under bf16 the SSM scan runs in f32: its input and parameters are
+// widened, its output rounded back before the skip term.
+// CHECK-LABEL: func.func @spade_bf16
+// CHECK: %[[X:.*]] = attn.cast %arg0 : tensor<2x64x16xbf16> to tensor<2x64x16xf32>
+// CHECK: %[[A:.*]] = attn.cast %arg2 : tensor<16x4xbf16> to tensor<16x4xf32>
+// CHECK: %[[Y:.*]] = attn.ssm %[[X]] A(%[[A]], {{.*}} : tensor<2x64x16xf32>, tensor<16x4xf32>, tensor<2x16x4xf32>, tensor<16xf32>
+// CHECK: %[[Y16:.*]] = attn.cast %[[Y]] : tensor<2x64x16xf32> to tensor<2x64x16xbf16>
+// CHECK: linalg.generic {{.*}} ins(%[[Y16]], %arg0, %{{.*}} : tensor<2x64x16xbf16>, tensor<2x64x16xbf16>, tensor<16xbf16>)
+// CHECK: attn.sdpa {{.*}} -> tensor<2x2x64x8xbf16>
+func.func @spade_bf16(%x: tensor<2x64x16xbf16>, %len: tensor<2xi32>, %a: tensor<16x4xbf16>,
+                 %c: tensor<2x16x4xbf16>, %w: tensor<16x16xbf16>, %b: tensor<16xbf16>,
+                 %m: tensor<32x16xbf16>, %w1: tensor<16x32xbf16>, %b1: tensor<32xbf16>,
+                 %w2: tensor<32x16xbf16>) -> tensor<2x64x16xbf16> {
+  %y = attn.layer.spade %x lengths %len params(%a, %a, %a, %a, %c, %c, %b, %b, %w, %b, %w, %b, %w, %b, %w, %b, %m, %b, %b, %b, %w1, %b1, %w2, %b, %b, %b) {heads = 2, local = #attn<local_kind chunk>, local_size = 16, bidirectional} : tensor<2x64x16xbf16>, lengths tensor<2xi32>, params(tensor<16x4xbf16>, tensor<16x4xbf16>, tensor<16x4xbf16>, tensor<16x4xbf16>, tensor<2x16x4xbf16>, tensor<2x16x4xbf16>, tensor<16xbf16>, tensor<16xbf16>, tensor<16x16xbf16>, tensor<16xbf16>, tensor<16x16xbf16>, tensor<16xbf16>, tensor<16x16xbf16>, tensor<16xbf16>, tensor<16x16xbf16>, tensor<16xbf16>, tensor<32x16xbf16>, tensor<16xbf16>, tensor<16xbf16>, tensor<16xbf16>, tensor<16x32xbf16>, tensor<32xbf16>, tensor<32x16xbf16>, tensor<16xbf16>, tensor<16xbf16>, tensor<16xbf16>)
+  return %y : tensor<2x64x16xbf16>
+}
+
+// -----
+
+// FAVOR+'s kernel runs in f32 under bf16 (its projection is f32): Q, K
+// and V widened, the output rounded back.
+// CHECK-LABEL: func.func @favor_bf16
+// CHECK: %[[Q:.*]] = attn.cast %{{.*}} : tensor<2x2x64x8xbf16> to tensor<2x2x64x8xf32>
+// CHECK: %[[K:.*]] = attn.cast %{{.*}} : tensor<2x2x64x8xbf16> to tensor<2x2x64x8xf32>
+// CHECK: %[[V:.*]] = attn.cast %{{.*}} : tensor<2x2x64x8xbf16> to tensor<2x2x64x8xf32>
+// CHECK: %[[O:.*]] = attn.linear %[[Q]], %[[K]], %[[V]] {{.*}} -> tensor<2x2x64x8xf32>
+// CHECK: attn.cast %[[O]] : tensor<2x2x64x8xf32> to tensor<2x2x64x8xbf16>
+func.func @favor_bf16(%x: tensor<2x64x16xbf16>, %len: tensor<2xi32>,
+                  %w: tensor<16x16xbf16>, %b: tensor<16xbf16>, %w1: tensor<16x32xbf16>,
+                  %b1: tensor<32xbf16>, %w2: tensor<32x16xbf16>) -> tensor<2x64x16xbf16> {
+  %y = attn.layer.linear %x lengths %len params(%w, %b, %w, %b, %w, %b, %w, %b, %b, %b, %w1, %b1, %w2, %b, %b, %b) {heads = 2, feature_map = #attn<feature_map_kind favor>, features = 8, seed_features = 3, causal} : tensor<2x64x16xbf16>, lengths tensor<2xi32>, params(tensor<16x16xbf16>, tensor<16xbf16>, tensor<16x16xbf16>, tensor<16xbf16>, tensor<16x16xbf16>, tensor<16xbf16>, tensor<16x16xbf16>, tensor<16xbf16>, tensor<16xbf16>, tensor<16xbf16>, tensor<16x32xbf16>, tensor<32xbf16>, tensor<32x16xbf16>, tensor<16xbf16>, tensor<16xbf16>, tensor<16xbf16>)
+  return %y : tensor<2x64x16xbf16>
+}

@@ -124,3 +124,49 @@ func.func @skip(%x: tensor<2x16x8xf32> {attn.param = "x"}, %d: tensor<8xf32> {at
   } -> tensor<2x16x8xf32>
   return %y : tensor<2x16x8xf32>
 }
+
+// -----
+
+// Mixed precision: f32 masters cast to bf16, a bf16 projection, logits
+// cast to f32. The casts' cotangents are cast back, so the gradients come
+// out in f32; the weight's product and the bias's sum over tokens
+// accumulate in f32 before their rounding to bf16.
+// CHECK-LABEL: func.func @mixed_grad(
+// CHECK-SAME: -> (tensor<f32>, tensor<4x8xf32>, tensor<16x8xf32> {attn.output = "grad.w"}, tensor<8xf32> {attn.output = "grad.b"})
+// CHECK: %[[DLOGITS:.*]] = attn.cross_entropy_grad
+// CHECK: %[[DY:.*]] = attn.cast %[[DLOGITS]] : tensor<4x8xf32> to tensor<4x8xbf16>
+// CHECK: %[[DW:.*]] = linalg.matmul ins(%{{.*}}, %[[DY]] : tensor<16x4xbf16>, tensor<4x8xbf16>) outs(%{{.*}} : tensor<16x8xf32>)
+// CHECK: %[[DW16:.*]] = attn.cast %[[DW]] : tensor<16x8xf32> to tensor<16x8xbf16>
+// CHECK: %[[DB:.*]] = linalg.reduce ins(%[[DY]] : tensor<4x8xbf16>) outs(%{{.*}} : tensor<8xf32>)
+// CHECK:   arith.extf %{{.*}} : bf16 to f32
+// CHECK: %[[DB16:.*]] = attn.cast %[[DB]] : tensor<8xf32> to tensor<8xbf16>
+// CHECK-DAG: %[[GW:.*]] = attn.cast %[[DW16]] : tensor<16x8xbf16> to tensor<16x8xf32>
+// CHECK-DAG: %[[GB:.*]] = attn.cast %[[DB16]] : tensor<8xbf16> to tensor<8xf32>
+// CHECK: return %{{.*}}, %{{.*}}, %[[GW]], %[[GB]]
+func.func @mixed(%x: tensor<4x16xbf16>, %labels: tensor<4xi32>, %w: tensor<16x8xf32> {attn.param = "w"}, %b: tensor<8xf32> {attn.param = "b"}) -> (tensor<f32>, tensor<4x8xf32>) {
+  %w16 = attn.cast %w : tensor<16x8xf32> to tensor<16x8xbf16>
+  %b16 = attn.cast %b : tensor<8xf32> to tensor<8xbf16>
+  %y = attn.project %x, %w16, %b16 : tensor<4x16xbf16>, tensor<16x8xbf16>, tensor<8xbf16> -> tensor<4x8xbf16>
+  %logits = attn.cast %y : tensor<4x8xbf16> to tensor<4x8xf32>
+  %l = attn.cross_entropy %logits, %labels : tensor<4x8xf32>, tensor<4xi32> -> tensor<f32>
+  return %l, %logits : tensor<f32>, tensor<4x8xf32>
+}
+
+// -----
+
+// Linear attention's gradient in bf16 is computed in f32: Q, K, V, the
+// output and its cotangent widened, the gradients rounded back.
+// CHECK-LABEL: func.func @linear_bf16_grad(
+// CHECK-DAG: attn.cast %arg0 : tensor<1x1x8x4xbf16> to tensor<1x1x8x4xf32>
+// CHECK-DAG: attn.cast %arg1 : tensor<1x1x8x4xbf16> to tensor<1x1x8x4xf32>
+// CHECK-DAG: attn.cast %arg2 : tensor<1x1x8x4xbf16> to tensor<1x1x8x4xf32>
+// CHECK-DAG: attn.cast %arg3 : tensor<1x1x8x4xbf16> to tensor<1x1x8x4xf32>
+// CHECK: %[[DQ:.*]] = attn.cast %{{.*}} : tensor<1x1x8x4xf32> to tensor<1x1x8x4xbf16>
+// CHECK: %[[DK:.*]] = attn.cast %{{.*}} : tensor<1x1x8x4xf32> to tensor<1x1x8x4xbf16>
+// CHECK: %[[DV:.*]] = attn.cast %{{.*}} : tensor<1x1x8x4xf32> to tensor<1x1x8x4xbf16>
+// CHECK: return %{{.*}}, %[[DQ]], %[[DK]], %[[DV]]
+func.func @linear_bf16(%q: tensor<1x1x8x4xbf16> {attn.param = "q"}, %k: tensor<1x1x8x4xbf16> {attn.param = "k"}, %v: tensor<1x1x8x4xbf16> {attn.param = "v"}) -> tensor<1x1x8x4xbf16> {
+  %f = attn.feature_map.elu_plus_one
+  %o = attn.linear %q, %k, %v feature_map %f : tensor<1x1x8x4xbf16>, tensor<1x1x8x4xbf16>, tensor<1x1x8x4xbf16> -> tensor<1x1x8x4xbf16>
+  return %o : tensor<1x1x8x4xbf16>
+}

@@ -42,21 +42,38 @@ struct TensorBuilder {
     return linalg::TransposeOp::create(b, loc, x, init, permutation)
         .getResult()[0];
   }
-  /// The sum of `x` over `dims`.
+  /// The type sums and products of `elem` accumulate in: f32 for the
+  /// 16-bit types, whose own precision would lose most terms of a long sum.
+  Type accumulator(Type elem) {
+    return cast<FloatType>(elem).getWidth() < 32 ? b.getF32Type() : elem;
+  }
+  /// `x` as `type`'s element type (an attn.cast), or `x` when it is already.
+  Value castTo(Value x, Type elem) {
+    auto type = tensorTypeOf(x);
+    if (type.getElementType() == elem)
+      return x;
+    return CastOp::create(b, loc, type.clone(elem), x);
+  }
+  /// The sum of `x` over `dims`, accumulated in f32 for 16-bit types.
   Value sum(Value x, ArrayRef<int64_t> dims) {
     auto type = tensorTypeOf(x);
+    Type acc = accumulator(type.getElementType());
     SmallVector<int64_t> shape;
     for (auto [i, extent] : llvm::enumerate(type.getShape()))
       if (!llvm::is_contained(dims, int64_t(i)))
         shape.push_back(extent);
-    Value init = zeros(RankedTensorType::get(shape, type.getElementType()));
-    return linalg::ReduceOp::create(
-               b, loc, ValueRange{x}, ValueRange{init}, dims,
-               [](OpBuilder &nb, Location l, ValueRange args) {
-                 Value s = arith::AddFOp::create(nb, l, args[0], args[1]);
-                 linalg::YieldOp::create(nb, l, s);
-               })
-        .getResult(0);
+    Value init = zeros(RankedTensorType::get(shape, acc));
+    Value total = linalg::ReduceOp::create(
+                      b, loc, ValueRange{x}, ValueRange{init}, dims,
+                      [&](OpBuilder &nb, Location l, ValueRange args) {
+                        Value term = args[0];
+                        if (term.getType() != acc)
+                          term = arith::ExtFOp::create(nb, l, acc, term);
+                        Value s = arith::AddFOp::create(nb, l, term, args[1]);
+                        linalg::YieldOp::create(nb, l, s);
+                      })
+                      .getResult(0);
+    return castTo(total, type.getElementType());
   }
   /// [d0, ..., dk] -> [d0 * ... * dk-1, dk]; 2-D values as they are.
   Value rows(Value x) {
@@ -75,14 +92,16 @@ struct TensorBuilder {
                               type.getElementType()),
         x, SmallVector<ReassociationIndices>{leading, {type.getRank() - 1}});
   }
-  /// a [M, K] x b [K, N] -> [M, N]
+  /// a [M, K] x b [K, N] -> [M, N], accumulated in f32 for 16-bit types
+  /// (on tensor cores, the product's C).
   Value matmul(Value lhs, Value rhs) {
     auto l = tensorTypeOf(lhs), r = tensorTypeOf(rhs);
     Value init = zeros(RankedTensorType::get({l.getDimSize(0), r.getDimSize(1)},
-                                             l.getElementType()));
-    return linalg::MatmulOp::create(b, loc, ValueRange{lhs, rhs},
-                                    ValueRange{init})
-        .getResult(0);
+                                             accumulator(l.getElementType())));
+    Value product =
+        linalg::MatmulOp::create(b, loc, ValueRange{lhs, rhs}, ValueRange{init})
+            .getResult(0);
+    return castTo(product, l.getElementType());
   }
   // f32 tensors and linalg.generics over named loop dimensions (linear
   // attention's gradient).
@@ -167,6 +186,20 @@ LogicalResult EmbeddingOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
                                           getIds(), resultGrads[0])
                       .getResult()
                 : Value());
+  return success();
+}
+
+LogicalResult CastOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
+                               ArrayRef<bool> wanted,
+                               SmallVectorImpl<Value> &operandGrads) {
+  if (failed(singleResultGrad(*this, resultGrads)))
+    return failure();
+  // The cast's derivative is one: the cotangent, in the operand's type.
+  operandGrads.push_back(
+      wanted[0]
+          ? CastOp::create(b, getLoc(), getInput().getType(), resultGrads[0])
+                .getResult()
+          : Value());
   return success();
 }
 
@@ -488,17 +521,23 @@ LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
   if (getCausal())
     return emitOpError("causal linear attention has no vector-Jacobian "
                        "product yet");
-  for (Value v : {getQuery(), getKey(), getValue()}) {
-    auto t = tensorTypeOf(v);
-    if (!t.hasStaticShape() || !t.getElementType().isF32())
+  for (Value v : {getQuery(), getKey(), getValue()})
+    if (!tensorTypeOf(v).hasStaticShape())
       return emitOpError("reverse mode of linear attention needs static "
-                         "shapes and f32 (for now)");
-  }
+                         "shapes");
   auto phi = getFeatureMap().getDefiningOp<FeatureMap>();
   if (!phi)
     return emitOpError("reverse mode needs the feature map's op");
   Location loc = getLoc();
   TensorBuilder g{b, loc};
+  // The gradient is computed in f32: bf16 and f16 operands are widened
+  // here and their cotangents rounded back at the end.
+  auto widen = [&](Value x) { return g.castTo(x, b.getF32Type()); };
+  auto narrow = [&](Value grad, Value like) {
+    return g.castTo(grad, tensorTypeOf(like).getElementType());
+  };
+  Value query = widen(getQuery()), key = widen(getKey()), v = widen(getValue()),
+        out = widen(getResult()), dOut = widen(resultGrads[0]);
   auto qType = tensorTypeOf(getQuery());
   int64_t bs = qType.getDimSize(0), hs = qType.getDimSize(1),
           ns = qType.getDimSize(2), ds = qType.getDimSize(3);
@@ -515,10 +554,8 @@ LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
         b, loc, DenseElementsAttr::get(type, ArrayRef<float>(values)));
   }
   Value lengths = getKeyLengths();
-  MappedRows q =
-      applyFeatureMap(g, phi, getQuery(), projection, scale, Value());
-  MappedRows k = applyFeatureMap(g, phi, getKey(), projection, scale, lengths);
-  Value v = getValue(), out = getResult(), dOut = resultGrads[0];
+  MappedRows q = applyFeatureMap(g, phi, query, projection, scale, Value());
+  MappedRows k = applyFeatureMap(g, phi, key, projection, scale, lengths);
 
   // S [B, H, F, E] over (b, h, f, e, m); z [B, H, F] over (b, h, f, m).
   Value state = g.run(
@@ -621,14 +658,16 @@ LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
       5, {4}, productSum);
 
   operandGrads.push_back(
-      wanted[0]
-          ? featureMapBackward(g, phi, getQuery(), q, dPhiQ, projection, scale)
-          : Value());
+      wanted[0] ? narrow(featureMapBackward(g, phi, query, q, dPhiQ, projection,
+                                            scale),
+                         getQuery())
+                : Value());
   operandGrads.push_back(
       wanted[1]
-          ? featureMapBackward(g, phi, getKey(), k, dPhiK, projection, scale)
+          ? narrow(featureMapBackward(g, phi, key, k, dPhiK, projection, scale),
+                   getKey())
           : Value());
-  operandGrads.push_back(wanted[2] ? dValue : Value());
+  operandGrads.push_back(wanted[2] ? narrow(dValue, getValue()) : Value());
   operandGrads.push_back(Value()); // feature map
   if (lengths)
     operandGrads.push_back(Value());
@@ -853,6 +892,11 @@ struct GenericVjp
       for (AffineExpr e : inMap.getResults())
         iterators[cast<AffineDimExpr>(e).getPosition()] =
             utils::IteratorType::parallel;
+      // Broadcasts become sums: a 16-bit input's accumulate in f32.
+      TensorBuilder tb{b, loc};
+      bool sums = llvm::is_contained(iterators, utils::IteratorType::reduction);
+      Type acc =
+          sums ? tb.accumulator(type.getElementType()) : type.getElementType();
       SmallVector<Value> ins(generic.getDpsInputs());
       ins.push_back(resultGrads[0]);
       SmallVector<AffineMap> maps;
@@ -862,8 +906,9 @@ struct GenericVjp
       maps.push_back(inMap);
       LogicalResult status = success();
       auto grad = linalg::GenericOp::create(
-          b, loc, TypeRange{type}, ins, ValueRange{buildZeros(b, loc, type)},
-          maps, iterators, [&](OpBuilder &nb, Location l, ValueRange args) {
+          b, loc, TypeRange{type.clone(acc)}, ins,
+          ValueRange{buildZeros(b, loc, type.clone(acc))}, maps, iterators,
+          [&](OpBuilder &nb, Location l, ValueRange args) {
             IRMapping mapping;
             for (unsigned k = 0; k < numInputs; ++k)
               mapping.map(body->getArgument(k), args[k]);
@@ -879,16 +924,19 @@ struct GenericVjp
               if (failed(tangents.visit(clone)))
                 status = failure();
             }
-            Value acc = args.back();
-            if (Value t = yielded ? tangents.of(yielded) : Value())
-              acc = arith::AddFOp::create(
-                  nb, l, acc,
-                  arith::MulFOp::create(nb, l, args[numInputs], t));
-            linalg::YieldOp::create(nb, l, acc);
+            Value sum = args.back();
+            if (Value t = yielded ? tangents.of(yielded) : Value()) {
+              Value term = arith::MulFOp::create(nb, l, args[numInputs], t);
+              if (term.getType() != acc)
+                term = arith::ExtFOp::create(nb, l, acc, term);
+              sum = arith::AddFOp::create(nb, l, sum, term);
+            }
+            linalg::YieldOp::create(nb, l, sum);
           });
       if (failed(status))
         return failure();
-      operandGrads.push_back(grad.getResult(0));
+      operandGrads.push_back(
+          tb.castTo(grad.getResult(0), type.getElementType()));
     }
     operandGrads.push_back(Value()); // init
     return success();

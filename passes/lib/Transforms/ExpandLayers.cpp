@@ -135,12 +135,28 @@ struct LayerBuilder {
                           ScheduleAttr());
   }
 
-  /// gelu(ssm(x) + d x)
+  /// `v` as an f32 tensor (an attn.cast unless it is one).
+  Value toF32(Value v) {
+    auto t = type(v);
+    if (t.getElementType().isF32())
+      return v;
+    return CastOp::create(b, loc, t.clone(b.getF32Type()), v);
+  }
+
+  /// gelu(ssm(x) + d x). The scan runs in f32 whatever x's type: a
+  /// recurrence over thousands of steps in bf16 would lose the state.
   Value ssmBranch(Value x, const ParamMap &p, bool bidirectional) {
-    Value y = SsmOp::create(b, loc, x.getType(), x, p["ssm.log_a_real"],
-                            p["ssm.a_imag"], p["ssm.b_real"], p["ssm.b_imag"],
-                            p["ssm.c_real"], p["ssm.c_imag"], p["ssm.log_dt"],
-                            lengths, bidirectional);
+    // The casts one after another, in operand order (not a call's
+    // arguments, whose order of evaluation C++ leaves open).
+    SmallVector<Value, 8> in{toF32(x)};
+    for (StringRef name :
+         {"ssm.log_a_real", "ssm.a_imag", "ssm.b_real", "ssm.b_imag",
+          "ssm.c_real", "ssm.c_imag", "ssm.log_dt"})
+      in.push_back(toF32(p[name]));
+    Value y = SsmOp::create(b, loc, in[0].getType(), in[0], in[1], in[2], in[3],
+                            in[4], in[5], in[6], in[7], lengths, bidirectional);
+    if (y.getType() != x.getType())
+      y = CastOp::create(b, loc, x.getType(), y);
     auto t = type(x);
     MLIRContext *ctx = b.getContext();
     AffineMap id = AffineMap::getMultiDimIdentityMap(3, ctx);
@@ -217,6 +233,17 @@ Value expandAttentionLayer(LayerBuilder &lb, Operation *op, Value x,
             map = FavorFeatureMapOp::create(b, loc, o.getFeaturesAttr(),
                                             o.getSeedFeaturesAttr());
             break;
+          }
+          // FAVOR+'s random projection is applied in f32 only: its
+          // kernel runs in f32 under a bf16 model.
+          if (o.getFeatureMap() == FeatureMapKind::favor &&
+              !lb.type(q).getElementType().isF32()) {
+            Value q32 = lb.toF32(q);
+            Value k32 = lb.toF32(k);
+            Value v32 = lb.toF32(v);
+            Value out = LinearOp::create(b, loc, q32.getType(), q32, k32, v32,
+                                         map, lb.lengths, o.getCausal());
+            return CastOp::create(b, loc, q.getType(), out).getResult();
           }
           return LinearOp::create(b, loc, q.getType(), q, k, v, map, lb.lengths,
                                   o.getCausal());

@@ -49,10 +49,19 @@ public:
         {std::move(name), type, std::move(init), 0.0, lrScale});
   }
   ArrayRef<Param> all() const { return params; }
-  SmallVector<Value> take(Block &entry, size_t count) {
+  /// The next `count` parameters in `compute`, the type the model runs in:
+  /// a master parameter of another type (f32 under bf16) is cast where it
+  /// is taken, and reverse mode casts its gradient back.
+  SmallVector<Value> take(OpBuilder &b, Location loc, Block &entry,
+                          size_t count, Type compute) {
     SmallVector<Value> out;
-    for (size_t i = 0; i < count; ++i)
-      out.push_back(entry.getArgument(firstArg + next++));
+    for (size_t i = 0; i < count; ++i) {
+      Value p = entry.getArgument(firstArg + next++);
+      auto type = cast<RankedTensorType>(p.getType());
+      if (type.getElementType() != compute)
+        p = CastOp::create(b, loc, type.clone(compute), p);
+      out.push_back(p);
+    }
     return out;
   }
   unsigned firstArg = 0;
@@ -157,7 +166,10 @@ func::FuncOp mlir::attn::buildModel(ModuleOp module, const ModelSpec &spec) {
   MLIRContext *ctx = module.getContext();
   OpBuilder b(ctx);
   Location loc = NameLoc::get(b.getStringAttr(spec.name));
+  // Activations and products run in `elem`; parameters (the optimizer's
+  // masters) are f32 whatever it is.
   Type elem = spec.dtype == "bf16" ? Type(b.getBF16Type()) : b.getF32Type();
+  Type master = b.getF32Type();
   auto tensor = [&](ArrayRef<int64_t> shape, Type t) {
     return RankedTensorType::get(shape, t);
   };
@@ -165,22 +177,22 @@ func::FuncOp mlir::attn::buildModel(ModuleOp module, const ModelSpec &spec) {
   const std::string normal = stringifyParamInit(ParamInit::Normal, 0.02);
 
   Params params;
-  params.add("embed.tokens", tensor({spec.vocab, D}, elem), normal);
-  params.add("embed.positions", tensor({N, D}, elem), normal);
-  params.add("embed.ln.gamma", tensor({D}, elem), "ones");
-  params.add("embed.ln.beta", tensor({D}, elem), "zeros");
+  params.add("embed.tokens", tensor({spec.vocab, D}, master), normal);
+  params.add("embed.positions", tensor({N, D}, master), normal);
+  params.add("embed.ln.gamma", tensor({D}, master), "ones");
+  params.add("embed.ln.beta", tensor({D}, master), "zeros");
   for (auto [i, layer] : llvm::enumerate(spec.layers))
     for (const ParamSpec &p : schemaOf(layer.kind)) {
       std::string name = "layers." + std::to_string(i) + "." + p.name;
-      auto type = tensor(concreteShape(p, dimsOf(spec, layer)), elem);
+      auto type = tensor(concreteShape(p, dimsOf(spec, layer)), master);
       std::string init = stringifyParamInit(p.init, p.scale);
       if (isSsmDynamics(p.init))
         params.addDynamics(name, type, init, spec.ssmLrScale);
       else
         params.add(name, type, init);
     }
-  params.add("classifier.w", tensor({D, spec.classes}, elem), normal);
-  params.add("classifier.b", tensor({spec.classes}, elem), "zeros");
+  params.add("classifier.w", tensor({D, spec.classes}, master), normal);
+  params.add("classifier.b", tensor({spec.classes}, master), "zeros");
 
   Type i32 = b.getI32Type();
   SmallVector<Type> argTypes{tensor({B, N}, i32), tensor({B}, i32),
@@ -189,7 +201,9 @@ func::FuncOp mlir::attn::buildModel(ModuleOp module, const ModelSpec &spec) {
   params.firstArg = argTypes.size();
   for (const Param &p : params.all())
     argTypes.push_back(p.type);
-  Type logitsType = tensor({B, spec.classes}, elem);
+  // Logits and loss in f32 whatever `elem`: the classifier's product is
+  // cast, and the loss's softmax and the runtime read f32.
+  Type logitsType = tensor({B, spec.classes}, master);
   Type lossType = tensor({}, b.getF32Type());
   auto fnType = b.getFunctionType(argTypes, {lossType, logitsType});
 
@@ -213,7 +227,7 @@ func::FuncOp mlir::attn::buildModel(ModuleOp module, const ModelSpec &spec) {
         labels = entry.getArgument(2), seed = entry.getArgument(3);
   Type hidden = tensor({B, N, D}, elem);
 
-  SmallVector<Value> embed = params.take(entry, 4);
+  SmallVector<Value> embed = params.take(b, loc, entry, 4, elem);
   Value x = EmbeddingOp::create(b, loc, hidden, ids, embed[0]);
   x = AddPositionsOp::create(b, loc, x, embed[1]);
   x = LayerNormOp::create(b, loc, x, embed[2], embed[3],
@@ -223,16 +237,18 @@ func::FuncOp mlir::attn::buildModel(ModuleOp module, const ModelSpec &spec) {
                           b.getI64IntegerAttr(0));
   for (const LayerSpec &layer : spec.layers) {
     SmallVector<Value> layerParams =
-        params.take(entry, schemaOf(layer.kind).size());
+        params.take(b, loc, entry, schemaOf(layer.kind).size(), elem);
     x = buildLayer(b, loc, spec, layer, x, layerParams, lengths, seed);
   }
   bool cls = spec.pool == "cls";
   Value pooled = PoolOp::create(b, loc, tensor({B, D}, elem), x,
                                 cls ? PoolKind::cls : PoolKind::mean,
                                 cls ? Value() : lengths);
-  SmallVector<Value> head = params.take(entry, 2);
-  Value logits =
-      ProjectOp::create(b, loc, logitsType, pooled, head[0], head[1]);
+  SmallVector<Value> head = params.take(b, loc, entry, 2, elem);
+  Value logits = ProjectOp::create(b, loc, tensor({B, spec.classes}, elem),
+                                   pooled, head[0], head[1]);
+  if (elem != master)
+    logits = CastOp::create(b, loc, logitsType, logits);
   Value loss = CrossEntropyOp::create(b, loc, lossType, logits, labels);
   func::ReturnOp::create(b, loc, ValueRange{loss, logits});
   return fn;

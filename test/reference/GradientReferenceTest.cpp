@@ -90,19 +90,6 @@ func.func @linear_relu(%q: tensor<2x2x50x16xf32> {attn.param = "q"}, %k: tensor<
   %o = attn.linear %q, %k, %v feature_map %f : tensor<2x2x50x16xf32>, tensor<2x2x50x16xf32>, tensor<2x2x50x16xf32> -> tensor<2x2x50x16xf32>
   return %o : tensor<2x2x50x16xf32>
 }
-func.func @linear_favor(%q: tensor<2x2x50x16xf32> {attn.param = "q"}, %k: tensor<2x2x50x16xf32> {attn.param = "k"}, %v: tensor<2x2x50x16xf32> {attn.param = "v"}, %len: tensor<2xi32>) -> tensor<2x2x50x16xf32> {
-  %f = attn.feature_map.favor features 32 seed 7
-  %o = attn.linear %q, %k, %v feature_map %f key_lengths %len : tensor<2xi32> : tensor<2x2x50x16xf32>, tensor<2x2x50x16xf32>, tensor<2x2x50x16xf32> -> tensor<2x2x50x16xf32>
-  return %o : tensor<2x2x50x16xf32>
-}
-func.func @ssm_causal(%x: tensor<2x50x12xf32> {attn.param = "x"}, %ar: tensor<12x8xf32> {attn.param = "ar"}, %ai: tensor<12x8xf32> {attn.param = "ai"}, %br: tensor<12x8xf32> {attn.param = "br"}, %bi: tensor<12x8xf32> {attn.param = "bi"}, %cr: tensor<12x8xf32> {attn.param = "cr"}, %ci: tensor<12x8xf32> {attn.param = "ci"}, %dt: tensor<12xf32> {attn.param = "dt"}, %len: tensor<2xi32>) -> tensor<2x50x12xf32> {
-  %y = attn.ssm %x A(%ar, %ai) B(%br, %bi) C(%cr, %ci) log_dt(%dt) lengths %len : tensor<2xi32> : tensor<2x50x12xf32>, tensor<12x8xf32>, tensor<12x8xf32>, tensor<12xf32>
-  return %y : tensor<2x50x12xf32>
-}
-func.func @ssm_bidirectional(%x: tensor<2x50x12xf32> {attn.param = "x"}, %ar: tensor<12x8xf32> {attn.param = "ar"}, %ai: tensor<12x8xf32> {attn.param = "ai"}, %br: tensor<12x8xf32> {attn.param = "br"}, %bi: tensor<12x8xf32> {attn.param = "bi"}, %cr: tensor<2x12x8xf32> {attn.param = "cr"}, %ci: tensor<2x12x8xf32> {attn.param = "ci"}, %dt: tensor<12xf32> {attn.param = "dt"}, %len: tensor<2xi32>) -> tensor<2x50x12xf32> {
-  %y = attn.ssm %x A(%ar, %ai) B(%br, %bi) C(%cr, %ci) log_dt(%dt) lengths %len : tensor<2xi32> bidirectional : tensor<2x50x12xf32>, tensor<12x8xf32>, tensor<2x12x8xf32>, tensor<12xf32>
-  return %y : tensor<2x50x12xf32>
-}
 func.func @elementwise_generic(%x: tensor<2x50x32xf32> {attn.param = "x"}, %d: tensor<32xf32> {attn.param = "d"}, %z: tensor<50x32xf32> {attn.param = "z"}) -> tensor<2x50x32xf32> {
   %init = tensor.empty() : tensor<2x50x32xf32>
   %y = linalg.generic {indexing_maps = [affine_map<(b, t, c) -> (b, t, c)>, affine_map<(b, t, c) -> (c)>, affine_map<(b, t, c) -> (t, c)>, affine_map<(b, t, c) -> (b, t, c)>], iterator_types = ["parallel", "parallel", "parallel"]} ins(%x, %d, %z : tensor<2x50x32xf32>, tensor<32xf32>, tensor<50x32xf32>) outs(%init : tensor<2x50x32xf32>) {
@@ -130,6 +117,24 @@ func.func @shared_operand(%x: tensor<2x50x32xf32> {attn.param = "x"}) -> tensor<
 }
 )mlir";
 
+/// Ops that compute in f32 only: a bf16 model runs its SSM scans and
+/// FAVOR+ kernels in f32 (attn-expand-layers casts around them).
+const char *kF32GradientModule = R"mlir(
+func.func @linear_favor(%q: tensor<2x2x50x16xf32> {attn.param = "q"}, %k: tensor<2x2x50x16xf32> {attn.param = "k"}, %v: tensor<2x2x50x16xf32> {attn.param = "v"}, %len: tensor<2xi32>) -> tensor<2x2x50x16xf32> {
+  %f = attn.feature_map.favor features 32 seed 7
+  %o = attn.linear %q, %k, %v feature_map %f key_lengths %len : tensor<2xi32> : tensor<2x2x50x16xf32>, tensor<2x2x50x16xf32>, tensor<2x2x50x16xf32> -> tensor<2x2x50x16xf32>
+  return %o : tensor<2x2x50x16xf32>
+}
+func.func @ssm_causal(%x: tensor<2x50x12xf32> {attn.param = "x"}, %ar: tensor<12x8xf32> {attn.param = "ar"}, %ai: tensor<12x8xf32> {attn.param = "ai"}, %br: tensor<12x8xf32> {attn.param = "br"}, %bi: tensor<12x8xf32> {attn.param = "bi"}, %cr: tensor<12x8xf32> {attn.param = "cr"}, %ci: tensor<12x8xf32> {attn.param = "ci"}, %dt: tensor<12xf32> {attn.param = "dt"}, %len: tensor<2xi32>) -> tensor<2x50x12xf32> {
+  %y = attn.ssm %x A(%ar, %ai) B(%br, %bi) C(%cr, %ci) log_dt(%dt) lengths %len : tensor<2xi32> : tensor<2x50x12xf32>, tensor<12x8xf32>, tensor<12x8xf32>, tensor<12xf32>
+  return %y : tensor<2x50x12xf32>
+}
+func.func @ssm_bidirectional(%x: tensor<2x50x12xf32> {attn.param = "x"}, %ar: tensor<12x8xf32> {attn.param = "ar"}, %ai: tensor<12x8xf32> {attn.param = "ai"}, %br: tensor<12x8xf32> {attn.param = "br"}, %bi: tensor<12x8xf32> {attn.param = "bi"}, %cr: tensor<2x12x8xf32> {attn.param = "cr"}, %ci: tensor<2x12x8xf32> {attn.param = "ci"}, %dt: tensor<12xf32> {attn.param = "dt"}, %len: tensor<2xi32>) -> tensor<2x50x12xf32> {
+  %y = attn.ssm %x A(%ar, %ai) B(%br, %bi) C(%cr, %ci) log_dt(%dt) lengths %len : tensor<2xi32> bidirectional : tensor<2x50x12xf32>, tensor<12x8xf32>, tensor<2x12x8xf32>, tensor<12xf32>
+  return %y : tensor<2x50x12xf32>
+}
+)mlir";
+
 /// An encoder without attention: embedding, positions, norm, dropout, a
 /// residual feed-forward block, mean pooling over lengths, a classifier and
 /// the loss -- every differentiable op and a shared value.
@@ -152,6 +157,44 @@ func.func @model(%ids: tensor<2x50xi32>, %len: tensor<2xi32>, %labels: tensor<2x
   %r = linalg.add ins(%d, %o : tensor<2x50x32xf32>, tensor<2x50x32xf32>) outs(%init : tensor<2x50x32xf32>) -> tensor<2x50x32xf32>
   %pool = attn.pool mean %r lengths %len : tensor<2x50x32xf32>, tensor<2xi32> -> tensor<2x32xf32>
   %logits = attn.project %pool, %wc, %bc : tensor<2x32xf32>, tensor<32x10xf32>, tensor<10xf32> -> tensor<2x10xf32>
+  %l = attn.cross_entropy %logits, %labels : tensor<2x10xf32>, tensor<2xi32> -> tensor<f32>
+  return %l, %logits : tensor<f32>, tensor<2x10xf32>
+}
+)mlir";
+
+/// kModelModule in mixed precision, as attn-import builds a bf16 model: f32
+/// parameters (the optimizer's masters) cast to bf16, every op in bf16,
+/// the logits cast to f32 for the loss.
+const char *kMixedModelModule = R"mlir(
+func.func @model(%ids: tensor<2x50xi32>, %len: tensor<2xi32>, %labels: tensor<2xi32>, %seed: i64,
+                 %emb: tensor<18x32xf32> {attn.param = "embed"}, %pos: tensor<64x32xf32> {attn.param = "pos"},
+                 %g: tensor<32xf32> {attn.param = "ln.gamma"}, %b: tensor<32xf32> {attn.param = "ln.beta"},
+                 %w1: tensor<32x48xf32> {attn.param = "w1"}, %b1: tensor<48xf32> {attn.param = "b1", attn.weight_decay = 0.0 : f64, attn.lr_scale = 0.5 : f64},
+                 %w2: tensor<48x32xf32> {attn.param = "w2"}, %b2: tensor<32xf32> {attn.param = "b2"},
+                 %wc: tensor<32x10xf32> {attn.param = "wc"}, %bc: tensor<10xf32> {attn.param = "bc"})
+    -> (tensor<f32>, tensor<2x10xf32>) {
+  %emb16 = attn.cast %emb : tensor<18x32xf32> to tensor<18x32xbf16>
+  %pos16 = attn.cast %pos : tensor<64x32xf32> to tensor<64x32xbf16>
+  %g16 = attn.cast %g : tensor<32xf32> to tensor<32xbf16>
+  %b16 = attn.cast %b : tensor<32xf32> to tensor<32xbf16>
+  %w116 = attn.cast %w1 : tensor<32x48xf32> to tensor<32x48xbf16>
+  %b116 = attn.cast %b1 : tensor<48xf32> to tensor<48xbf16>
+  %w216 = attn.cast %w2 : tensor<48x32xf32> to tensor<48x32xbf16>
+  %b216 = attn.cast %b2 : tensor<32xf32> to tensor<32xbf16>
+  %wc16 = attn.cast %wc : tensor<32x10xf32> to tensor<32x10xbf16>
+  %bc16 = attn.cast %bc : tensor<10xf32> to tensor<10xbf16>
+  %e = attn.embedding %ids, %emb16 : tensor<2x50xi32>, tensor<18x32xbf16> -> tensor<2x50x32xbf16>
+  %p = attn.add_positions %e, %pos16 : tensor<2x50x32xbf16>, tensor<64x32xbf16>
+  %n = attn.layer_norm %p, %g16, %b16 epsilon 1.0e-5 : tensor<2x50x32xbf16>, tensor<32xbf16>
+  %d = attn.dropout %n, %seed rate 0.1 : tensor<2x50x32xbf16>
+  %h = attn.project %d, %w116, %b116 : tensor<2x50x32xbf16>, tensor<32x48xbf16>, tensor<48xbf16> -> tensor<2x50x48xbf16>
+  %a = attn.gelu %h : tensor<2x50x48xbf16>
+  %o = attn.project %a, %w216, %b216 : tensor<2x50x48xbf16>, tensor<48x32xbf16>, tensor<32xbf16> -> tensor<2x50x32xbf16>
+  %init = tensor.empty() : tensor<2x50x32xbf16>
+  %r = linalg.add ins(%d, %o : tensor<2x50x32xbf16>, tensor<2x50x32xbf16>) outs(%init : tensor<2x50x32xbf16>) -> tensor<2x50x32xbf16>
+  %pool = attn.pool mean %r lengths %len : tensor<2x50x32xbf16>, tensor<2xi32> -> tensor<2x32xbf16>
+  %logits16 = attn.project %pool, %wc16, %bc16 : tensor<2x32xbf16>, tensor<32x10xbf16>, tensor<10xbf16> -> tensor<2x10xbf16>
+  %logits = attn.cast %logits16 : tensor<2x10xbf16> to tensor<2x10xf32>
   %l = attn.cross_entropy %logits, %labels : tensor<2x10xf32>, tensor<2xi32> -> tensor<f32>
   return %l, %logits : tensor<f32>, tensor<2x10xf32>
 }
@@ -184,96 +227,186 @@ public:
   }
 };
 
-class Gradients : public SeededTest {
-public:
-  static void SetUpTestSuite() {
-    library =
-        compileForTarget("gradient_reference", kGradientModule, "--backward");
-  }
-  static void TearDownTestSuite() { library.reset(); }
-  static std::unique_ptr<attn::rt::Library> library;
+/// The element type a suite's functions compute in. bf16 suites check
+/// mixed precision's pieces: the ops in bf16 (their sums and products
+/// accumulating in f32), against float64 autograd on bf16-representable
+/// inputs, within bf16's tolerance.
+enum class Precision { F32, BF16 };
 
-  /// Calls fn_grad with `inputs` (the leaves given as float32) and `extra`
-  /// arguments after them, then the cotangent `dy` of `ref` (none for a
-  /// loss); checks the output against `ref` and the gradient of each leaf
-  /// in `leaves` (in parameter order) against autograd's.
+std::string precisionName(const ::testing::TestParamInfo<Precision> &info) {
+  return info.param == Precision::BF16 ? "bf16" : "f32";
+}
+
+/// `module` with every f32 made bf16 but the scalar losses (tensor<f32>).
+std::string inBf16(std::string module) {
+  const std::string loss = "tensor<f32>", kept = "tensor<@loss@>";
+  auto replaceAll = [&](const std::string &from, const std::string &to) {
+    for (size_t at = module.find(from); at != std::string::npos;
+         at = module.find(from, at + to.size()))
+      module.replace(at, from.size(), to);
+  };
+  replaceAll(loss, kept);
+  replaceAll("f32", "bf16");
+  replaceAll(kept, loss);
+  return module;
+}
+
+/// Checks f_grad of a library against autograd in one precision.
+class GradientCheck : public SeededTest {
+public:
+  /// A float64 leaf that autograd tracks, of a value the precision holds
+  /// exactly (bf16 suites round it), so the reference sees what the
+  /// library sees.
+  torch::Tensor leaf(torch::Tensor t) const {
+    if (precision == Precision::BF16)
+      t = t.to(torch::kBFloat16);
+    return ::leaf(t);
+  }
+  /// Tensors as the library's arguments in the precision.
+  std::vector<torch::Tensor>
+  inputs(const std::vector<torch::Tensor> &ts) const {
+    std::vector<torch::Tensor> out;
+    for (const torch::Tensor &t : ts)
+      out.push_back(t.detach().to(dtype()).contiguous());
+    return out;
+  }
+
+  /// Calls fn_grad with `args`, then the cotangent `dy` of `ref` (none for
+  /// a loss); checks the output against `ref` and the gradient of each
+  /// leaf in `leaves` (in parameter order) against autograd's.
   void check(const std::string &fn, const std::vector<torch::Tensor> &args,
              const std::vector<torch::Tensor> &leaves, torch::Tensor ref) {
     ASSERT_TRUE(library);
     std::vector<torch::Tensor> callArgs = args;
     torch::Tensor dy;
     if (ref.dim() > 0) {
-      dy = torch::randn(ref.sizes(), torch::kFloat64);
-      callArgs.push_back(dy.to(torch::kFloat32));
-      ref.backward(dy);
+      dy = torch::randn(ref.sizes(), torch::kFloat64).to(dtype());
+      callArgs.push_back(dy);
+      ref.backward(dy.to(torch::kFloat64));
     } else {
       ref.backward();
     }
     std::vector<torch::Tensor> out = call(*library, fn + "_grad", callArgs);
     ASSERT_EQ(out.size(), 1 + leaves.size()) << fn;
     double err = relativeError(out[0], ref.detach());
-    EXPECT_LT(err, 1e-4) << fn << ": output's relative error " << err;
+    EXPECT_LT(err, tolerance()) << fn << ": output's relative error " << err;
     for (size_t i = 0; i < leaves.size(); ++i) {
       ASSERT_TRUE(leaves[i].grad().defined()) << fn << " leaf " << i;
       double gerr = relativeError(out[1 + i], leaves[i].grad());
-      EXPECT_LT(gerr, 1e-4)
+      EXPECT_LT(gerr, tolerance())
           << fn << ": gradient " << i << "'s relative error " << gerr;
     }
   }
-};
-std::unique_ptr<attn::rt::Library> Gradients::library;
 
-TEST_F(Gradients, Embedding) {
+protected:
+  torch::ScalarType dtype() const {
+    return precision == Precision::BF16 ? torch::kBFloat16 : torch::kFloat32;
+  }
+  /// Relative errors: f32's, and bf16's (inputs, outputs and gradients
+  /// stored in bf16, 2^-8 apart).
+  double tolerance() const {
+    return precision == Precision::BF16 ? 3e-2 : 1e-4;
+  }
+
+  Precision precision = Precision::F32;
+  attn::rt::Library *library = nullptr;
+};
+
+/// Every op in f32 and in bf16.
+class Gradients : public GradientCheck,
+                  public ::testing::WithParamInterface<Precision> {
+public:
+  static void SetUpTestSuite() {
+    f32Library =
+        compileForTarget("gradient_reference", kGradientModule, "--backward");
+    bf16Library = compileForTarget("gradient_reference_bf16",
+                                   inBf16(kGradientModule), "--backward");
+  }
+  static void TearDownTestSuite() {
+    f32Library.reset();
+    bf16Library.reset();
+  }
+  void SetUp() override {
+    GradientCheck::SetUp();
+    precision = GetParam();
+    library = (precision == Precision::BF16 ? bf16Library : f32Library).get();
+  }
+  static std::unique_ptr<attn::rt::Library> f32Library, bf16Library;
+};
+std::unique_ptr<attn::rt::Library> Gradients::f32Library;
+std::unique_ptr<attn::rt::Library> Gradients::bf16Library;
+INSTANTIATE_TEST_SUITE_P(Precisions, Gradients,
+                         ::testing::Values(Precision::F32, Precision::BF16),
+                         precisionName);
+
+/// The ops that compute in f32 only.
+class F32Gradients : public GradientCheck {
+public:
+  static void SetUpTestSuite() {
+    f32Library = compileForTarget("gradient_reference_f32", kF32GradientModule,
+                                  "--backward");
+  }
+  static void TearDownTestSuite() { f32Library.reset(); }
+  void SetUp() override {
+    GradientCheck::SetUp();
+    library = f32Library.get();
+  }
+  static std::unique_ptr<attn::rt::Library> f32Library;
+};
+std::unique_ptr<attn::rt::Library> F32Gradients::f32Library;
+
+TEST_P(Gradients, Embedding) {
   torch::Tensor ids = torch::randint(0, V, {B, N}).to(torch::kInt32);
   torch::Tensor t = leaf(torch::randn({V, D}));
-  check("embedding", {ids, t.detach().to(torch::kFloat32)}, {t},
+  check("embedding", {ids, inputs({t})[0]}, {t},
         t.index({ids.to(torch::kLong)}));
 }
 
-TEST_F(Gradients, AddPositionsLeavesUnusedPositionsAtZero) {
+TEST_P(Gradients, AddPositionsLeavesUnusedPositionsAtZero) {
   torch::Tensor x = leaf(torch::randn({B, N, D}));
   torch::Tensor t = leaf(torch::randn({64, D}));
-  check("add_positions", f32({x, t}), {x, t}, x + t.index({Slice(0, N)}));
+  check("add_positions", inputs({x, t}), {x, t}, x + t.index({Slice(0, N)}));
 }
 
-TEST_F(Gradients, LayerNorm) {
+TEST_P(Gradients, LayerNorm) {
   torch::Tensor x = leaf(3 * torch::randn({B, N, D}) + 1);
   torch::Tensor g = leaf(torch::randn({D})), b = leaf(torch::randn({D}));
-  check("layer_norm", f32({x, g, b}), {x, g, b}, ref::layerNorm(x, g, b, 1e-5));
+  check("layer_norm", inputs({x, g, b}), {x, g, b},
+        ref::layerNorm(x, g, b, 1e-5));
 }
 
-TEST_F(Gradients, Project) {
+TEST_P(Gradients, Project) {
   torch::Tensor x = leaf(torch::randn({3, 45, 70}));
   torch::Tensor w = leaf(torch::randn({70, 130})),
                 b = leaf(torch::randn({130}));
-  check("project", f32({x, w, b}), {x, w, b}, ref::project(x, w, b));
+  check("project", inputs({x, w, b}), {x, w, b}, ref::project(x, w, b));
 }
 
 // The weight's gradient sums over 4000 tokens into 2 x 2 tiles of 64: on
 // the GPU its product splits K into 8 ranges (the last running past K).
-TEST_F(Gradients, ProjectOverManyTokens) {
+TEST_P(Gradients, ProjectOverManyTokens) {
   torch::Tensor x = leaf(torch::randn({4, 1000, 70}));
   torch::Tensor w = leaf(torch::randn({70, 96})), b = leaf(torch::randn({96}));
-  check("project_many_tokens", f32({x, w, b}), {x, w, b},
+  check("project_many_tokens", inputs({x, w, b}), {x, w, b},
         ref::project(x, w, b));
 }
 
-TEST_F(Gradients, ProjectWithoutBias) {
+TEST_P(Gradients, ProjectWithoutBias) {
   torch::Tensor x = leaf(torch::randn({7, D})), w = leaf(torch::randn({D, 10}));
-  check("project_no_bias", f32({x, w}), {x, w}, ref::project(x, w));
+  check("project_no_bias", inputs({x, w}), {x, w}, ref::project(x, w));
 }
 
-TEST_F(Gradients, Gelu) {
+TEST_P(Gradients, Gelu) {
   torch::Tensor x = leaf(3 * torch::randn({B, N, D}));
-  check("gelu", f32({x}), {x}, ref::gelu(x));
+  check("gelu", inputs({x}), {x}, ref::gelu(x));
 }
 
-TEST_F(Gradients, GeluApproximate) {
+TEST_P(Gradients, GeluApproximate) {
   torch::Tensor x = leaf(3 * torch::randn({B, N, D}));
-  check("gelu_approximate", f32({x}), {x}, ref::gelu(x, true));
+  check("gelu_approximate", inputs({x}), {x}, ref::gelu(x, true));
 }
 
-TEST_F(Gradients, DropoutRegeneratesItsMask) {
+TEST_P(Gradients, DropoutRegeneratesItsMask) {
   torch::Tensor x = leaf(torch::randn({B, N, D}));
   int64_t seed = static_cast<int64_t>(freshSeed() >> 1);
   torch::Tensor keep = torch::zeros({B, N, D}, torch::kFloat64);
@@ -281,30 +414,30 @@ TEST_F(Gradients, DropoutRegeneratesItsMask) {
   for (int64_t i = 0; i < B * N * D; ++i)
     acc[i / (N * D)][(i / D) % N][i % D] =
         ::attn::dropoutKeep(seed, 7, i, 0.25);
-  std::vector<torch::Tensor> args = f32({x});
+  std::vector<torch::Tensor> args = inputs({x});
   args.push_back(torch::tensor({seed}));
   check("dropout", args, {x}, x * keep / 0.75);
 }
 
-TEST_F(Gradients, Pool) {
+TEST_P(Gradients, Pool) {
   torch::Tensor x = leaf(torch::randn({B, N, D}));
-  check("pool_cls", f32({x}), {x}, x.index({Slice(), 0}));
+  check("pool_cls", inputs({x}), {x}, x.index({Slice(), 0}));
 }
 
-TEST_F(Gradients, PoolMeanOverLengths) {
+TEST_P(Gradients, PoolMeanOverLengths) {
   torch::Tensor x = leaf(torch::randn({B, N, D}));
   torch::Tensor mean =
       torch::stack({x[0].index({Slice(0, kLengths[0])}).mean(0),
                     x[1].index({Slice(0, kLengths[1])}).mean(0)});
-  std::vector<torch::Tensor> args = f32({x});
+  std::vector<torch::Tensor> args = inputs({x});
   args.push_back(lengthsTensor());
   check("pool_mean", args, {x}, mean);
 }
 
-TEST_F(Gradients, CrossEntropyIgnoresNegativeLabels) {
+TEST_P(Gradients, CrossEntropyIgnoresNegativeLabels) {
   torch::Tensor x = leaf(2 * torch::randn({5, 10}));
   torch::Tensor l = torch::tensor({3, 0, -1, 9, 5}).to(torch::kInt32);
-  std::vector<torch::Tensor> args = f32({x});
+  std::vector<torch::Tensor> args = inputs({x});
   args.push_back(l);
   check("cross_entropy", args, {x}, ref::crossEntropy(x, l));
 }
@@ -324,47 +457,47 @@ torch::Tensor linearReference(const std::string &map, const torch::Tensor &q,
                               ref::featureMap(map, k, features, seed), v, keep);
 }
 
-TEST_F(Gradients, LinearAttentionEluPlusOneWithKeyPadding) {
+TEST_P(Gradients, LinearAttentionEluPlusOneWithKeyPadding) {
   torch::Tensor q = leaf(torch::randn({B, 2, N, 16})),
                 k = leaf(torch::randn({B, 2, N, 16})),
                 v = leaf(torch::randn({B, 2, N, 16}));
-  std::vector<torch::Tensor> args = f32({q, k, v});
+  std::vector<torch::Tensor> args = inputs({q, k, v});
   args.push_back(lengthsTensor());
   check("linear_elu", args, {q, k, v},
         linearReference("elu_plus_one", q, k, v, true));
 }
 
-TEST_F(Gradients, LinearAttentionRelu) {
+TEST_P(Gradients, LinearAttentionRelu) {
   // Positive-leaning inputs keep the normaliser away from zero.
   torch::Tensor q = leaf(torch::randn({B, 2, N, 16}) + 1),
                 k = leaf(torch::randn({B, 2, N, 16}) + 1),
                 v = leaf(torch::randn({B, 2, N, 16}));
-  check("linear_relu", f32({q, k, v}), {q, k, v},
+  check("linear_relu", inputs({q, k, v}), {q, k, v},
         linearReference("relu", q, k, v, false));
 }
 
-TEST_F(Gradients, LinearAttentionFavorWithKeyPadding) {
+TEST_F(F32Gradients, LinearAttentionFavorWithKeyPadding) {
   torch::Tensor q = leaf(torch::randn({B, 2, N, 16}) * 0.5),
                 k = leaf(torch::randn({B, 2, N, 16}) * 0.5),
                 v = leaf(torch::randn({B, 2, N, 16}));
-  std::vector<torch::Tensor> args = f32({q, k, v});
+  std::vector<torch::Tensor> args = inputs({q, k, v});
   args.push_back(lengthsTensor());
   check("linear_favor", args, {q, k, v},
         linearReference("favor", q, k, v, true, 32, 7));
 }
 
-TEST_F(Gradients, ElementwiseGenericWithBroadcasts) {
+TEST_P(Gradients, ElementwiseGenericWithBroadcasts) {
   torch::Tensor x = leaf(torch::randn({B, N, D}));
   torch::Tensor d = leaf(torch::randn({D}));
   torch::Tensor z = leaf(0.5 * torch::randn({N, D}));
   torch::Tensor s = d * x - torch::exp(z) / (1 + d * d);
-  check("elementwise_generic", f32({x, d, z}), {x, d, z},
+  check("elementwise_generic", inputs({x, d, z}), {x, d, z},
         torch::where(x > 0, s, -x));
 }
 
 /// S4D with padding: every parameter and the input, as autograd through
 /// the convolution form.
-void checkSsmGradient(Gradients &t, const std::string &fn,
+void checkSsmGradient(GradientCheck &t, const std::string &fn,
                       bool bidirectional) {
   const int64_t H = 12, S = 8;
   torch::Tensor n = torch::arange(S, torch::kFloat32).expand({H, S});
@@ -380,30 +513,38 @@ void checkSsmGradient(Gradients &t, const std::string &fn,
       leaf(torch::randn(cShape)),
       leaf(std::log(1e-2) + torch::rand({H}) * (std::log(1.0) - std::log(1e-2))),
   };
-  std::vector<torch::Tensor> args = f32(p);
+  std::vector<torch::Tensor> args = t.inputs(p);
   args.push_back(lengthsTensor());
   ref::SsmParams params{p[1], p[2], p[3], p[4], p[5], p[6], p[7]};
   t.check(fn, args, p, ref::ssm(p[0], params, bidirectional, kLengths));
 }
 
-TEST_F(Gradients, SsmCausalWithPadding) {
+TEST_F(F32Gradients, SsmCausalWithPadding) {
   checkSsmGradient(*this, "ssm_causal", false);
 }
 
-TEST_F(Gradients, SsmBidirectionalWithPadding) {
+TEST_F(F32Gradients, SsmBidirectionalWithPadding) {
   checkSsmGradient(*this, "ssm_bidirectional", true);
 }
 
 /// The scans in chunks whose states are carried (the GPU form's way on
 /// short batches), here with chunks of 7 rows that do not divide the
 /// lengths.
-class ChunkedSsmGradients : public Gradients {
+class ChunkedSsmGradients : public F32Gradients {
 public:
   static void SetUpTestSuite() {
-    library = compileForTarget("gradient_reference_chunked", kGradientModule,
-                               "--backward --ssm-chunk=7");
+    chunkedLibrary =
+        compileForTarget("gradient_reference_chunked", kF32GradientModule,
+                         "--backward --ssm-chunk=7");
   }
+  static void TearDownTestSuite() { chunkedLibrary.reset(); }
+  void SetUp() override {
+    F32Gradients::SetUp();
+    library = chunkedLibrary.get();
+  }
+  static std::unique_ptr<attn::rt::Library> chunkedLibrary;
 };
+std::unique_ptr<attn::rt::Library> ChunkedSsmGradients::chunkedLibrary;
 
 TEST_F(ChunkedSsmGradients, Causal) {
   checkSsmGradient(*this, "ssm_causal", false);
@@ -413,9 +554,9 @@ TEST_F(ChunkedSsmGradients, Bidirectional) {
   checkSsmGradient(*this, "ssm_bidirectional", true);
 }
 
-TEST_F(Gradients, CotangentsThatMeetAreAdded) {
+TEST_P(Gradients, CotangentsThatMeetAreAdded) {
   torch::Tensor x = leaf(torch::randn({B, N, D}));
-  check("shared_operand", f32({x}), {x}, ref::gelu(x) + x);
+  check("shared_operand", inputs({x}), {x}, ref::gelu(x) + x);
 }
 
 //===----------------------------------------------------------------------===//
@@ -622,10 +763,35 @@ std::string layerFunction(const LayerCase &c) {
          x + "\n}\n";
 }
 
+/// layerFunction's mixed-precision twin, @<name>_bf16: its f32 arguments
+/// cast to bf16, the layer in bf16, the output cast back to f32.
+std::string mixedLayerFunction(const LayerCase &c) {
+  std::string x = tensorType({B, N, D}), x16 = tensorType({B, N, D}, "bf16");
+  std::string f = "func.func @" + c.name + "_bf16(%x: " + x +
+                  " {attn.param = \"x\"}, %len: tensor<2xi32>";
+  std::string casts = "  %x16 = attn.cast %x : " + x + " to " + x16 + "\n";
+  std::string names, types;
+  for (size_t i = 0; i < c.params.size(); ++i) {
+    std::string n = std::to_string(i);
+    std::string t = tensorType(c.params[i].shape),
+                t16 = tensorType(c.params[i].shape, "bf16");
+    f += ", %p" + n + ": " + t + " {attn.param = \"p" + n + "\"}";
+    casts +=
+        "  %h" + n + " = attn.cast %p" + n + " : " + t + " to " + t16 + "\n";
+    names += (i ? ", %h" : "%h") + n;
+    types += (i ? ", " : "") + t16;
+  }
+  return f + ") -> " + x + " {\n" + casts + "  %y16 = attn.layer." + c.op +
+         " %x16 lengths %len params(" + names + ") " + c.attrs + " : " + x16 +
+         ", lengths tensor<2xi32>, params(" + types +
+         ")\n  %y = attn.cast %y16 : " + x16 + " to " + x +
+         "\n  return %y : " + x + "\n}\n";
+}
+
 std::string layerModule() {
   std::string module;
   for (const LayerCase &c : layerCases())
-    module += layerFunction(c);
+    module += layerFunction(c) + mixedLayerFunction(c);
   return module;
 }
 
@@ -637,24 +803,32 @@ public:
   static void TearDownTestSuite() { library.reset(); }
   static std::unique_ptr<attn::rt::Library> library;
 
+  /// theta: the input and every parameter of `layer`, of plausible scale.
+  static std::vector<torch::Tensor> drawTheta(const std::string &layer) {
+    auto it = std::find_if(layerCases().begin(), layerCases().end(),
+                           [&](const LayerCase &c) { return c.name == layer; });
+    EXPECT_NE(it, layerCases().end()) << layer;
+    std::vector<torch::Tensor> theta{torch::randn({B, N, D}, torch::kFloat64)};
+    if (it != layerCases().end())
+      for (const LayerParam &p : it->params)
+        theta.push_back(p.draw());
+    return theta;
+  }
+  /// A layer function's arguments: x, the lengths, the parameters (f32).
+  static std::vector<torch::Tensor>
+  args(const std::vector<torch::Tensor> &values) {
+    std::vector<torch::Tensor> a = f32({values[0]});
+    a.push_back(lengthsTensor());
+    for (size_t i = 1; i < values.size(); ++i)
+      a.push_back(values[i].to(torch::kFloat32));
+    return a;
+  }
+
   /// <dy, layer(theta)> along random directions: central differences of the
   /// compiled forward against layer_grad's gradient.
   void checkAgainstFiniteDifferences(const std::string &layer) {
     ASSERT_TRUE(library);
-    auto it = std::find_if(layerCases().begin(), layerCases().end(),
-                           [&](const LayerCase &c) { return c.name == layer; });
-    ASSERT_NE(it, layerCases().end()) << layer;
-    // theta: the input and every parameter, of plausible scale.
-    std::vector<torch::Tensor> theta{torch::randn({B, N, D}, torch::kFloat64)};
-    for (const LayerParam &p : it->params)
-      theta.push_back(p.draw());
-    auto args = [&](const std::vector<torch::Tensor> &values) {
-      std::vector<torch::Tensor> a = f32({values[0]});
-      a.push_back(lengthsTensor());
-      for (size_t i = 1; i < values.size(); ++i)
-        a.push_back(values[i].to(torch::kFloat32));
-      return a;
-    };
+    std::vector<torch::Tensor> theta = drawTheta(layer);
     torch::Tensor dy = torch::randn({B, N, D}, torch::kFloat64);
     std::vector<torch::Tensor> gradArgs = args(theta);
     gradArgs.push_back(dy.to(torch::kFloat32));
@@ -683,6 +857,46 @@ public:
           << layer << ", direction " << trial;
     }
   }
+
+  /// The layer in bf16 on f32 masters (<layer>_bf16) against the layer in
+  /// f32 (checked against finite differences above), on the same
+  /// bf16-representable input, parameters and cotangent: the output and
+  /// every gradient within bf16's tolerance.
+  void checkBf16AgainstF32(const std::string &layer) {
+    ASSERT_TRUE(library);
+    std::vector<torch::Tensor> theta = drawTheta(layer);
+    for (torch::Tensor &t : theta)
+      t = t.to(torch::kBFloat16).to(torch::kFloat64);
+    torch::Tensor dy = torch::randn({B, N, D}).to(torch::kBFloat16);
+    std::vector<torch::Tensor> gradArgs = args(theta);
+    gradArgs.push_back(dy.to(torch::kFloat32));
+    std::vector<torch::Tensor> f32Grads =
+        call(*library, layer + "_grad", gradArgs);
+    std::vector<torch::Tensor> bf16Grads =
+        call(*library, layer + "_bf16_grad", gradArgs);
+    ASSERT_EQ(f32Grads.size(), 1 + theta.size());
+    ASSERT_EQ(bf16Grads.size(), f32Grads.size());
+    // The key bias's gradient vanishes (softmax ignores a shift shared by
+    // all keys): what either precision gives is rounding noise. Errors are
+    // taken relative to the gradient, or to a twentieth of the largest
+    // one where it is smaller.
+    double largest = 0;
+    for (size_t i = 1; i < f32Grads.size(); ++i)
+      largest = std::max(largest,
+                         f32Grads[i].to(torch::kFloat64).norm().item<double>());
+    for (size_t i = 0; i < f32Grads.size(); ++i) {
+      EXPECT_EQ(bf16Grads[i].scalar_type(), torch::kFloat32);
+      torch::Tensor want = f32Grads[i].to(torch::kFloat64);
+      double scale =
+          std::max(want.norm().item<double>(), i ? 5e-2 * largest : 0.0);
+      double err =
+          (bf16Grads[i].to(torch::kFloat64) - want).norm().item<double>() /
+          scale;
+      EXPECT_LT(err, 3e-2) << layer << (i ? ", gradient " : ", output ")
+                           << (i ? std::to_string(i - 1) : "")
+                           << ": relative error " << err;
+    }
+  }
 };
 std::unique_ptr<attn::rt::Library> LayerGradients::library;
 
@@ -702,6 +916,20 @@ TEST_F(LayerGradients, SpadeLayerMatchesFiniteDifferences) {
   checkAgainstFiniteDifferences("spade");
 }
 
+TEST_F(LayerGradients, LinearLayerInBf16MatchesF32) {
+  checkBf16AgainstF32("linear");
+}
+
+TEST_F(LayerGradients, SsmLayerInBf16MatchesF32) { checkBf16AgainstF32("ssm"); }
+
+TEST_F(LayerGradients, BigBirdLayerInBf16MatchesF32) {
+  checkBf16AgainstF32("bigbird");
+}
+
+TEST_F(LayerGradients, SpadeLayerInBf16MatchesF32) {
+  checkBf16AgainstF32("spade");
+}
+
 //===----------------------------------------------------------------------===//
 // Training steps: forward, backward and AdamW in one compiled call
 //===----------------------------------------------------------------------===//
@@ -717,21 +945,26 @@ double scheduledLr(int64_t t) {
   return kPeak * 0.5 * (1 + std::cos(M_PI * p));
 }
 
+const char *kTrainFlags =
+    "--train --optimizer=\"lr=0.01 warmup=2 total-steps=6 decay=cosine "
+    "weight-decay=0.1 max-grad-norm=0.5\"";
+
 class TrainSteps : public ModelGradients {
 public:
   static void SetUpTestSuite() {
-    library = compileForTarget(
-        "train_step_model", kModelModule,
-        "--train --optimizer=\"lr=0.01 warmup=2 total-steps=6 decay=cosine "
-        "weight-decay=0.1 max-grad-norm=0.5\"");
+    library = compileForTarget("train_step_model", kModelModule, kTrainFlags);
   }
   static void TearDownTestSuite() { library.reset(); }
   static std::unique_ptr<attn::rt::Library> library;
 };
 std::unique_ptr<attn::rt::Library> TrainSteps::library;
 
-TEST_F(TrainSteps, MatchTorchAdamWOnTheSameGradients) {
-  ASSERT_TRUE(library);
+/// Five compiled training steps of `library` against torch's AdamW on the
+/// same gradients.
+void checkTrainSteps(ModelGradients &m, const attn::rt::Library &library) {
+  ModelParams &params = m.params;
+  const torch::Tensor &ids = m.ids, &labels = m.labels;
+  const int64_t dropoutSeed = m.dropoutSeed;
   size_t numParams = params.leaves.size();
   // attn's state: parameters, moments (zeros), steps taken (0).
   std::vector<torch::Tensor> state = f32(params.leaves);
@@ -769,13 +1002,13 @@ TEST_F(TrainSteps, MatchTorchAdamWOnTheSameGradients) {
   for (int64_t t = 1; t <= 5; ++t) {
     std::vector<torch::Tensor> gradArgs = inputs;
     gradArgs.insert(gradArgs.end(), state.begin(), state.begin() + numParams);
-    std::vector<torch::Tensor> grads = call(*library, "model_grad", gradArgs);
+    std::vector<torch::Tensor> grads = call(library, "model_grad", gradArgs);
     ASSERT_EQ(grads.size(), 2 + numParams);
 
     std::vector<torch::Tensor> stepArgs = inputs;
     stepArgs.insert(stepArgs.end(), state.begin(), state.end());
     std::vector<torch::Tensor> out =
-        call(*library, "model_train_step", stepArgs);
+        call(library, "model_train_step", stepArgs);
     ASSERT_EQ(out.size(), 4 + 3 * numParams + 1);
 
     {
@@ -803,6 +1036,65 @@ TEST_F(TrainSteps, MatchTorchAdamWOnTheSameGradients) {
     }
     state.assign(out.begin() + 4, out.end());
   }
+}
+
+TEST_F(TrainSteps, MatchTorchAdamWOnTheSameGradients) {
+  ASSERT_TRUE(library);
+  checkTrainSteps(*this, *library);
+}
+
+//===----------------------------------------------------------------------===//
+// Mixed precision: the model in bf16 on f32 masters
+//===----------------------------------------------------------------------===//
+
+/// kMixedModelModule, compiled for training. Its parameters are drawn
+/// bf16-representable, so that the casts leave them as they are and the
+/// float64 reference computes on the values the library does.
+class MixedPrecisionModel : public ModelGradients {
+public:
+  static void SetUpTestSuite() {
+    library = compileForTarget("train_step_model_bf16", kMixedModelModule,
+                               kTrainFlags);
+  }
+  static void TearDownTestSuite() { library.reset(); }
+  static std::unique_ptr<attn::rt::Library> library;
+
+  void SetUp() override {
+    ModelGradients::SetUp();
+    if (IsSkipped() || HasFatalFailure())
+      return;
+    // Half modelParams' scale keeps the softmax away from one-hot, where
+    // the loss and its gradients are differences of nearly equal numbers
+    // (bf16 keeps 8 bits of them).
+    for (torch::Tensor &p : params.leaves)
+      p = leaf((0.5 * p.detach()).to(torch::kBFloat16));
+  }
+};
+std::unique_ptr<attn::rt::Library> MixedPrecisionModel::library;
+
+// Every activation and product in bf16: within bf16's tolerance of
+// float64 autograd; the gradients of the f32 masters come back in f32.
+TEST_F(MixedPrecisionModel, GradientsMatchAutogradWithinBf16Tolerance) {
+  ASSERT_TRUE(library);
+  torch::Tensor loss = modelLoss(params.leaves, ids, labels, dropoutSeed);
+  loss.backward();
+  std::vector<torch::Tensor> out =
+      call(*library, "model_grad", args(params.leaves));
+  ASSERT_EQ(out.size(), 2 + params.leaves.size());
+  EXPECT_EQ(out[1].scalar_type(), torch::kFloat32) << "logits";
+  EXPECT_LT(relativeError(out[0], loss.detach()), 3e-2);
+  for (size_t i = 0; i < params.leaves.size(); ++i) {
+    EXPECT_EQ(out[2 + i].scalar_type(), torch::kFloat32) << "parameter " << i;
+    double err = relativeError(out[2 + i], params.leaves[i].grad());
+    EXPECT_LT(err, 3e-2) << "parameter " << i << ": relative error " << err;
+  }
+}
+
+// AdamW on the f32 masters, its moments in f32, as torch's on the same
+// (bf16-computed) gradients.
+TEST_F(MixedPrecisionModel, TrainStepsUpdateF32MastersAsTorchAdamW) {
+  ASSERT_TRUE(library);
+  checkTrainSteps(*this, *library);
 }
 
 } // namespace

@@ -358,6 +358,12 @@ Model loadModel(const std::string &trainLib, const std::string &evalLib) {
   m.length = ids->shape[1];
   if (m.step->results.size() < 4 || m.step->results[1].shape.size() != 2)
     die("forward must return (loss, logits [batch, classes])");
+  // The loop reads both as floats; a bf16 model returns f32 logits too.
+  if (m.step->results[0].dtype != rt::DType::F32 ||
+      m.step->results[1].dtype != rt::DType::F32 ||
+      m.forward->results.size() < 2 ||
+      m.forward->results[1].dtype != rt::DType::F32)
+    die("forward must return its loss and logits in f32");
   m.classes = m.step->results[1].shape[1];
   if (m.numState != 2 * m.numParams + 1 ||
       m.step->results.size() != 4 + m.numParams + m.numState)

@@ -1,6 +1,7 @@
 // The host's linalg.matmul ops on tensor cores: a 4-warp block per 64 x 64
 // tile of C, K in steps of 32 through shared memory, mma.sync.m16n8k8 in
-// TF32 -- three products per tile for f32 operands (3xTF32), one for bf16.
+// TF32 -- three products per tile for f32 operands (3xTF32) -- or, where
+// both operands are bf16 (or f16), mma.sync.m16n8k16 on 16-bit tiles.
 // A fill of C before the product and an elementwise consumer after it run
 // in the kernel.
 // RUN: attn-opt %s --attn-matmul-to-tensor-cores --canonicalize --cse | FileCheck %s
@@ -68,14 +69,31 @@ func.func @project(%x: memref<135x70xf32>, %w: memref<70x130xf32>, %bias: memref
   return %y : memref<135x130xf32>
 }
 
-// C += A B on a C of the caller: read first, written last. bf16 operands
-// are TF32 already: one product per tile. Row tiles go along x.
+// C += A B on a C of the caller: read first, written last. Both operands
+// bf16: the tiles stay bf16 in shared memory (64 x 40 and 32 x 72, rows of
+// 16-byte multiples for ldmatrix), and each step of 32 is two k-steps of
+// 16: ldmatrix of A's two row tiles, of B's two pairs of column tiles
+// (transposed), and 2 x 4 m16n8k16 products. Rows of whole 16-byte runs
+// are read from global memory in runs of 8 (two per thread and operand,
+// zeros past the ends). Row tiles go along x.
 // CHECK-LABEL: func.func @accumulate_bf16(
 // CHECK-SAME: %{{[^:]*}}: memref<200x48xbf16>, %{{[^:]*}}: memref<48x8xbf16>, %[[C:[^:]*]]: memref<200x8xf32>
-// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c4, %{{.*}} = %c1, %{{.*}} = %c1)
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c4, %{{.*}} = %c1, %{{.*}} = %c1) {{.*}} dynamic_shared_memory_size %c9728_i32
+// CHECK-DAG: %[[SA:.*]] = memref.view {{.*}} to memref<64x40xbf16, #gpu.address_space<workgroup>>
+// CHECK-DAG: %[[SB:.*]] = memref.view {{.*}} to memref<32x72xbf16, #gpu.address_space<workgroup>>
 // CHECK-COUNT-32: memref.load %[[C]]
+// CHECK-COUNT-2: vector.load %arg0[{{.*}}] {alignment = 16 : i64} : memref<200x48xbf16>, vector<8xbf16>
+// CHECK-COUNT-2: vector.load %arg1[{{.*}}] {alignment = 16 : i64} : memref<48x8xbf16>, vector<8xbf16>
 // CHECK: scf.for
-// CHECK-COUNT-32: nvvm.mma.sync
+// CHECK-COUNT-2: vector.store %{{.*}}, %[[SA]]
+// CHECK-COUNT-2: vector.store %{{.*}}, %[[SB]]
+// CHECK-COUNT-2: nvgpu.ldmatrix %[[SA]]{{.*}}transpose = false
+// CHECK: nvgpu.ldmatrix %[[SB]]{{.*}}transpose = true
+// CHECK-COUNT-4: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
+// CHECK: nvgpu.ldmatrix %[[SB]]{{.*}}transpose = true
+// CHECK-COUNT-4: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
+// CHECK-COUNT-2: nvgpu.ldmatrix %[[SA]]
+// CHECK-COUNT-8: nvvm.mma.sync
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: scf.yield
 // CHECK-COUNT-32: memref.store %{{.*}}, %[[C]]

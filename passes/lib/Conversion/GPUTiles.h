@@ -287,9 +287,10 @@ struct WarpEmitter : ScalarEmitter {
   /// 16-row tile m of A (`acc` holds a.size() runs of N / 8 tiles): one
   /// k-step of 16 of A B. ldmatrix.trans gives the B fragments of two
   /// tiles at once, lanes 8-15 and 24-31 addressing rows [8, 16); each is
-  /// loaded once for all row tiles.
+  /// loaded once for all row tiles. With `col0`, B's columns start there.
   void mmaSharedB(ArrayRef<SmallVector<Value, 4>> a, Value smem, int64_t k0,
-                  MutableArrayRef<SmallVector<Value, 4>> acc) {
+                  MutableArrayRef<SmallVector<Value, 4>> acc,
+                  Value col0 = Value()) {
     Value eight = idx(8);
     Value row = add(
         mul(arith::RemUIOp::create(
@@ -297,6 +298,8 @@ struct WarpEmitter : ScalarEmitter {
             8),
         arith::RemUIOp::create(b, loc, lane, eight));
     Value col = mul(arith::DivUIOp::create(b, loc, lane, idx(16)), 8);
+    if (col0)
+      col = add(col, col0);
     int64_t tiles = static_cast<int64_t>(acc.size() / a.size());
     for (int64_t np = 0; np < tiles / 2; ++np) {
       SmallVector<Value, 4> m =

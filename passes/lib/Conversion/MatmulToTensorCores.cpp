@@ -11,7 +11,11 @@
 //   [kTileK, kTileN] tiles into shared memory as f32 (zeros past the
 //   operands' ends, so any M, N, K), the next step's elements loaded into
 //   registers while this step's products run;
-// - the products in TF32 with f32 accuracy ("3xTF32"): an f32 x is
+// - operands both bf16 (or both f16): the tiles stay in their type in
+//   shared memory, loaded in 16-byte runs where the operands' rows hold
+//   whole runs, and the products are mma.sync.m16n8k16, A's fragments and
+//   B's (two column tiles at once, transposed) read by ldmatrix;
+// - otherwise the products in TF32 with f32 accuracy ("3xTF32"): an f32 x is
 //   big + small, big its top 19 bits (a TF32, exact) and small = x - big
 //   (exact) cut to a TF32 too; a b is then big(a) big(b) + big(a) small(b)
 //   + small(a) big(b), the terms dropped below f32's rounding (about 2^-22
@@ -59,6 +63,10 @@ constexpr int64_t kRowTiles = kWarpM / kMmaM, kColTiles = kWarpN / kMmaN;
 /// lanes (row g, column t) at g * (kTileK + 4) + t, B's (row t, column g)
 /// at t * (kTileN + 8) + g.
 constexpr int64_t kPadA = 4, kPadB = 8;
+/// The same for 16-bit tiles read by ldmatrix: rows of 16-byte multiples
+/// (40 and 72 elements) whose eight 16-byte row reads fall in distinct
+/// banks.
+constexpr int64_t kPackedPadA = 8, kPackedPadB = 8;
 /// The most blocks along a grid's y dimension.
 constexpr int64_t kMaxGridY = 65535;
 /// Split K: a product whose C has fewer tiles than kBlocksPerSM blocks per
@@ -223,30 +231,72 @@ struct MatmulEmitter : ScalarEmitter {
 };
 
 /// One operand tile staged through shared memory: `rows` x `cols` of
-/// `src` from (row0, col0), each thread taking the elements at
-/// (thread / cols + i * kThreads / cols, thread % cols).
+/// `src` from (row0, col0), in runs of `width` elements along a row (1, or
+/// 8 16-bit elements: 16 bytes), each thread taking the runs at
+/// (thread / runs + i * kThreads / runs, width * (thread % runs)), runs =
+/// cols / width.
 struct Stage {
   Value src, dst, srcRows, srcCols;
-  int64_t rows, cols;
+  int64_t rows, cols, width = 1;
 
-  int64_t perThread() const { return rows * cols / kThreads; }
-  /// This thread's elements of the tile at (row0, col0), in registers.
+  int64_t runs() const { return cols / width; }
+  int64_t perThread() const { return rows * runs() / kThreads; }
+  /// This thread's runs of the tile at (row0, col0), in registers: f32
+  /// scalars, or vectors of `width` in `src`'s type (zeros past its end,
+  /// which holds whole runs: srcCols % width == 0).
   SmallVector<Value> load(MatmulEmitter &e, Value thread, Value row0,
                           Value col0) const {
-    Value r = e.divi(thread, cols), c = e.remi(thread, cols);
+    Value r = e.divi(thread, runs()), c = e.muli(e.remi(thread, runs()), width);
     SmallVector<Value> v;
-    for (int64_t i = 0; i < perThread(); ++i)
-      v.push_back(e.loadOrZero(src, e.add(row0, e.add(r, i * kThreads / cols)),
-                               e.add(col0, c), srcRows, srcCols));
+    for (int64_t i = 0; i < perThread(); ++i) {
+      Value row = e.add(row0, e.add(r, i * kThreads / runs()));
+      Value col = e.add(col0, c);
+      if (width == 1) {
+        v.push_back(e.loadOrZero(src, row, col, srcRows, srcCols));
+        continue;
+      }
+      Type elem = cast<MemRefType>(src.getType()).getElementType();
+      auto type = VectorType::get({width}, elem);
+      Value inside = e.andi(e.ult(row, srcRows), e.ult(col, srcCols));
+      Value rc =
+          arith::MinUIOp::create(e.b, e.loc, row, e.sub(srcRows, e.idx(1)));
+      Value cc =
+          arith::MinUIOp::create(e.b, e.loc, col, e.sub(srcCols, e.idx(width)));
+      Value run = vector::LoadOp::create(
+          e.b, e.loc, type, src, ValueRange{rc, cc}, /*nontemporal=*/false,
+          llvm::MaybeAlign(width * elem.getIntOrFloatBitWidth() / 8));
+      Value zeros = arith::ConstantOp::create(
+          e.b, e.loc, type,
+          DenseElementsAttr::get(type, e.b.getFloatAttr(elem, 0.0)));
+      v.push_back(arith::SelectOp::create(e.b, e.loc, inside, run, zeros));
+    }
     return v;
   }
+  /// Stores them into the shared tile, in its element type.
   void store(MatmulEmitter &e, Value thread, ArrayRef<Value> v) const {
-    Value r = e.divi(thread, cols), c = e.remi(thread, cols);
-    for (int64_t i = 0; i < perThread(); ++i)
-      memref::StoreOp::create(e.b, e.loc, v[i], dst,
-                              ValueRange{e.add(r, i * kThreads / cols), c});
+    Value r = e.divi(thread, runs()), c = e.muli(e.remi(thread, runs()), width);
+    for (int64_t i = 0; i < perThread(); ++i) {
+      Value row = e.add(r, i * kThreads / runs());
+      if (width == 1)
+        e.store(v[i], dst, ValueRange{row, c});
+      else
+        vector::StoreOp::create(e.b, e.loc, v[i], dst, ValueRange{row, c},
+                                /*nontemporal=*/false, llvm::MaybeAlign(16));
+    }
   }
 };
+
+/// Whether `memref` (2-D) can be read in runs of `width` elements of 16
+/// bytes: rows of whole runs, unit column stride, no offset.
+bool readsInRuns(Value memref, int64_t width) {
+  auto type = cast<MemRefType>(memref.getType());
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)))
+    return false;
+  return offset == 0 && strides[1] == 1 && !ShapedType::isDynamic(strides[0]) &&
+         strides[0] % width == 0 && type.getDimSize(1) % width == 0;
+}
 
 /// The consumer's payload at (row, col), C's element being `sum`, stored
 /// into its output.
@@ -307,8 +357,11 @@ void addPartials(OpBuilder &b, Location loc, Value partials, Value c) {
 
 void lowerMatmul(linalg::MatmulOp op) {
   Value a = op.getInputs()[0], bm = op.getInputs()[1], c = op.getOutputs()[0];
-  bool aSmall = cast<MemRefType>(a.getType()).getElementType().isF32();
-  bool bSmall = cast<MemRefType>(bm.getType()).getElementType().isF32();
+  Type aElem = cast<MemRefType>(a.getType()).getElementType();
+  Type bElem = cast<MemRefType>(bm.getType()).getElementType();
+  bool aSmall = aElem.isF32(), bSmall = bElem.isF32();
+  // Both operands 16-bit of one type: m16n8k16 on tiles of that type.
+  bool packed = aElem == bElem && (aElem.isBF16() || aElem.isF16());
   const KSplit split = splitOf(op);
   const int64_t splits = split.splits, stepsPerBlock = split.stepsPerBlock;
   // A split product leaves C's fill and consumer where they are: its
@@ -332,8 +385,13 @@ void lowerMatmul(linalg::MatmulOp op) {
         MemRefType::get({splits, type.getDimSize(0), type.getDimSize(1)},
                         type.getElementType()));
   }
-  int64_t bytesA = kTileM * (kTileK + kPadA) * 4;
-  int64_t bytesB = kTileK * (kTileN + kPadB) * 4;
+  Type f32 = b.getF32Type();
+  Type tileElem = packed ? aElem : f32;
+  const int64_t padA = packed ? kPackedPadA : kPadA,
+                padB = packed ? kPackedPadB : kPadB;
+  const int64_t elemBytes = tileElem.getIntOrFloatBitWidth() / 8;
+  int64_t bytesA = kTileM * (kTileK + padA) * elemBytes;
+  int64_t bytesB = kTileK * (kTileN + padB) * elemBytes;
   // Row tiles on x, whose limit (2^31 - 1) no M reaches; column tiles on y
   // (at most 65535: N up to 4M); K's ranges on z.
   auto launch = gpu::LaunchOp::create(
@@ -342,7 +400,6 @@ void lowerMatmul(linalg::MatmulOp op) {
   launch->setAttr(kKernelKindAttr, b.getStringAttr("tensor_core_matmul"));
   b.setInsertionPointToStart(&launch.getBody().front());
 
-  Type f32 = b.getF32Type();
   Value thread = launch.getThreadIds().x;
   Value warp = e.divi(thread, kWarpLanes), lane = e.remi(thread, kWarpLanes);
   Value g = e.divi(lane, 4), t = e.remi(lane, 4);
@@ -351,11 +408,21 @@ void lowerMatmul(linalg::MatmulOp op) {
   Value wm = e.muli(e.divi(warp, kTileN / kWarpN), kWarpM);
   Value wn = e.muli(e.remi(warp, kTileN / kWarpN), kWarpN);
   Value sharedA =
-      sharedBuffer(b, e.loc, {kTileM, kTileK + kPadA}, f32, e.idx(0));
+      sharedBuffer(b, e.loc, {kTileM, kTileK + padA}, tileElem, e.idx(0));
   Value sharedB =
-      sharedBuffer(b, e.loc, {kTileK, kTileN + kPadB}, f32, e.idx(bytesA));
-  Stage stageA{a, sharedA, m, k, kTileM, kTileK};
-  Stage stageB{bm, sharedB, k, n, kTileK, kTileN};
+      sharedBuffer(b, e.loc, {kTileK, kTileN + padB}, tileElem, e.idx(bytesA));
+  // The 16-bit form's fragments: ldmatrix addresses of this lane.
+  std::optional<WarpEmitter> warpEmitter;
+  Value aRow, aCol;
+  if (packed) {
+    warpEmitter.emplace(b, e.loc, tileElem);
+    std::tie(aRow, aCol) = warpEmitter->aFragmentOffsets();
+  }
+  // 16-bit operands whose rows hold whole 16-byte runs are read in runs.
+  const int64_t runA = packed && readsInRuns(a, 8) ? 8 : 1;
+  const int64_t runB = packed && readsInRuns(bm, 8) ? 8 : 1;
+  Stage stageA{a, sharedA, m, k, kTileM, kTileK, runA};
+  Stage stageB{bm, sharedB, k, n, kTileK, kTileN, runB};
 
   // This lane's elements of C: accumulator tile (mt, nt) holds rows
   // m0 + wm + 16 mt + g (+ 8 for registers 2, 3) and columns
@@ -400,7 +467,23 @@ void lowerMatmul(linalg::MatmulOp op) {
         SmallVector<Value> next = stageA.load(e, thread, m0, k1);
         llvm::append_range(next, stageB.load(e, thread, k1, n0));
         SmallVector<Value> sums(args.drop_front(first.size()));
-        for (int64_t kk = 0; kk < kTileK; kk += kMmaK) {
+        if (packed) {
+          WarpEmitter &w = *warpEmitter;
+          SmallVector<SmallVector<Value, 4>> tiles;
+          for (int64_t i = 0; i < kRowTiles * kColTiles; ++i)
+            tiles.emplace_back(sums.begin() + 4 * i, sums.begin() + 4 * i + 4);
+          for (int64_t kk = 0; kk < kTileK; kk += w.layout.k) {
+            SmallVector<SmallVector<Value, 4>> aFrags;
+            for (int64_t mt = 0; mt < kRowTiles; ++mt)
+              aFrags.push_back(
+                  w.ldmatrix(sharedA, e.add(e.add(aRow, wm), w.layout.m * mt),
+                             e.add(aCol, kk), /*transpose=*/false));
+            w.mmaSharedB(aFrags, sharedB, kk, tiles, wn);
+          }
+          for (auto [i, tile] : llvm::enumerate(tiles))
+            llvm::copy(tile, sums.begin() + 4 * i);
+        }
+        for (int64_t kk = 0; !packed && kk < kTileK; kk += kMmaK) {
           // A fragment: (g, t), (g + 8, t), (g, t + 4), (g + 8, t + 4).
           SmallVector<SmallVector<Value>> aBig(kRowTiles), aLow(kRowTiles);
           for (int64_t mt = 0; mt < kRowTiles; ++mt)

@@ -167,7 +167,7 @@ def ConvertSsmTilesToGPU : Pass<"attn-convert-ssm-tiles-to-gpu", "func::FuncOp">
 }
 
 def MatmulToTensorCores : Pass<"attn-matmul-to-tensor-cores", "func::FuncOp"> {
-  let summary = "Puts the host's linalg.matmul ops on tensor cores (3xTF32)";
+  let summary = "Puts the host's linalg.matmul ops on tensor cores (bf16/f16, or 3xTF32)";
   let description = [{
     Each linalg.matmul of the host (outside gpu.launch and scf.forall; on
     memrefs; default indexing maps; A and B in f32, bf16 or f16; C in f32),
@@ -175,10 +175,13 @@ def MatmulToTensorCores : Pass<"attn-matmul-to-tensor-cores", "func::FuncOp"> {
     C, each warp 32 x 32 of it as mma.sync.m16n8k8 TF32 accumulators; K in
     steps of 32 staged through dynamic shared memory as f32 (zeros past
     the operands' ends: any M, N, K), the next step's elements loaded into
-    registers during this step's products. An f32 operand x is split into
+    registers during this step's products. Where A and B are both bf16
+    (or both f16) the tiles stay in that type in shared memory and the
+    products are mma.sync.m16n8k16, their fragments read by ldmatrix
+    (B's transposed). Otherwise an f32 operand x is split into
     big + small TF32 parts and a b computed as big big + big small + small
-    big ("3xTF32"), which keeps f32 accuracy; bf16 and f16 operands are
-    exact in TF32 and skip their small term. Where nothing else touches C
+    big ("3xTF32"), which keeps f32 accuracy; a bf16 or f16 operand beside
+    an f32 one is exact in TF32 and skips its small term. Where nothing else touches C
     in between, a linalg.fill of C before the product becomes the
     accumulators' first value, and an elementwise linalg.generic reading C
     after it (into a buffer of its own) runs on the accumulators in the
@@ -196,7 +199,9 @@ def MatmulToTensorCores : Pass<"attn-matmul-to-tensor-cores", "func::FuncOp"> {
                            "::mlir::LLVM::LLVMDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::NVVM::NVVMDialect",
-                           "::mlir::scf::SCFDialect"];
+                           "::mlir::nvgpu::NVGPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def MapLoopsToGPU : Pass<"attn-map-loops-to-gpu", "func::FuncOp"> {

@@ -236,6 +236,10 @@ enum class Precision { F32, BF16 };
 std::string precisionName(const ::testing::TestParamInfo<Precision> &info) {
   return info.param == Precision::BF16 ? "bf16" : "f32";
 }
+// How gtest prints the parameter in test listings.
+void PrintTo(Precision p, std::ostream *os) {
+  *os << (p == Precision::BF16 ? "bf16" : "f32");
+}
 
 /// `module` with every f32 made bf16 but the scalar losses (tensor<f32>).
 std::string inBf16(std::string module) {

@@ -343,12 +343,12 @@ INSTANTIATE_TEST_SUITE_P(Precisions, Gradients,
                          ::testing::Values(Precision::F32, Precision::BF16),
                          precisionName);
 
-/// The ops that compute in f32 only.
-class F32Gradients : public GradientCheck {
+/// The ops that compute in f32 only, compiled as `Name` with `Flags`.
+template <const char *Name, const char *Flags>
+class F32Suite : public GradientCheck {
 public:
   static void SetUpTestSuite() {
-    f32Library = compileForTarget("gradient_reference_f32", kF32GradientModule,
-                                  "--backward");
+    f32Library = compileForTarget(Name, kF32GradientModule, Flags);
   }
   static void TearDownTestSuite() { f32Library.reset(); }
   void SetUp() override {
@@ -357,7 +357,12 @@ public:
   }
   static std::unique_ptr<attn::rt::Library> f32Library;
 };
-std::unique_ptr<attn::rt::Library> F32Gradients::f32Library;
+template <const char *Name, const char *Flags>
+std::unique_ptr<attn::rt::Library> F32Suite<Name, Flags>::f32Library;
+
+constexpr char kF32Name[] = "gradient_reference_f32",
+               kBackward[] = "--backward";
+using F32Gradients = F32Suite<kF32Name, kBackward>;
 
 TEST_P(Gradients, Embedding) {
   torch::Tensor ids = torch::randint(0, V, {B, N}).to(torch::kInt32);
@@ -534,21 +539,9 @@ TEST_F(F32Gradients, SsmBidirectionalWithPadding) {
 /// The scans in chunks whose states are carried (the GPU form's way on
 /// short batches), here with chunks of 7 rows that do not divide the
 /// lengths.
-class ChunkedSsmGradients : public F32Gradients {
-public:
-  static void SetUpTestSuite() {
-    chunkedLibrary =
-        compileForTarget("gradient_reference_chunked", kF32GradientModule,
-                         "--backward --ssm-chunk=7");
-  }
-  static void TearDownTestSuite() { chunkedLibrary.reset(); }
-  void SetUp() override {
-    F32Gradients::SetUp();
-    library = chunkedLibrary.get();
-  }
-  static std::unique_ptr<attn::rt::Library> chunkedLibrary;
-};
-std::unique_ptr<attn::rt::Library> ChunkedSsmGradients::chunkedLibrary;
+constexpr char kChunkedName[] = "gradient_reference_chunked",
+               kChunked[] = "--backward --ssm-chunk=7";
+using ChunkedSsmGradients = F32Suite<kChunkedName, kChunked>;
 
 TEST_F(ChunkedSsmGradients, Causal) {
   checkSsmGradient(*this, "ssm_causal", false);

@@ -73,4 +73,13 @@ if "$train" "$model" "${common[@]}" --seed 6 --out "$tmp/whole" > "$tmp/other.lo
   echo "FAIL: resumed another run's checkpoint"; exit 1
 fi
 grep -q "is from another run" "$tmp/other.log"
+# Logits the loop cannot read (bf16) are refused before any step.
+sed -e 's/-> (tensor<f32>, tensor<32x10xf32>)/-> (tensor<f32>, tensor<32x10xbf16>)/' \
+    -e 's/return %loss, %logits : tensor<f32>, tensor<32x10xf32>/%half = attn.cast %logits : tensor<32x10xf32> to tensor<32x10xbf16>\n  return %loss, %half : tensor<f32>, tensor<32x10xbf16>/' \
+    "$model" > "$tmp/bf16-logits.mlir"
+if "$train" "$tmp/bf16-logits.mlir" "${common[@]}" --out "$tmp/bf16" > "$tmp/bf16.log" 2>&1; then
+  echo "FAIL: bf16 logits were accepted"; exit 1
+fi
+grep -q "forward must return its loss and logits in f32" "$tmp/bf16.log" || {
+  echo "FAIL: bf16 logits were refused for another reason:"; cat "$tmp/bf16.log"; exit 1; }
 echo "attn-train: 1 passed, 0 failed"

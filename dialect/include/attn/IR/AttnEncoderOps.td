@@ -31,7 +31,7 @@ def Attn_CastOp : Attn_Op<"cast", [Pure, Attn_Differentiable,
     Elementwise conversion: narrowing (f32 to bf16 or f16) rounds to the
     nearest representable value, ties to even; widening is exact. Mixed
     precision is written with it: a bf16 model keeps f32 master parameters
-    and casts each to bf16 where the function starts, and reverse mode casts
+    and casts each to bf16 where its body takes it, and reverse mode casts
     a cotangent back to the operand's type, so the gradients of the masters
     arrive in f32.
   }];

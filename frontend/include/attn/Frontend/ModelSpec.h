@@ -53,6 +53,8 @@ struct ModelSpec {
   int64_t heads = 0; ///< required unless every layer is an SSM layer
   double dropout = 0.1;
   std::string pool = "cls"; ///< "cls" or "mean"
+  /// "f32", or "bf16": mixed precision (bf16 activations and products on
+  /// f32 master parameters; docs/training.md).
   std::string dtype = "f32";
   /// The learning rate of the SSM layers' dynamics (A, log dt) relative to
   /// the others' (S4 trains them at a tenth, without weight decay).

@@ -55,13 +55,9 @@ public:
   SmallVector<Value> take(OpBuilder &b, Location loc, Block &entry,
                           size_t count, Type compute) {
     SmallVector<Value> out;
-    for (size_t i = 0; i < count; ++i) {
-      Value p = entry.getArgument(firstArg + next++);
-      auto type = cast<RankedTensorType>(p.getType());
-      if (type.getElementType() != compute)
-        p = CastOp::create(b, loc, type.clone(compute), p);
-      out.push_back(p);
-    }
+    for (size_t i = 0; i < count; ++i)
+      out.push_back(CastOp::castTo(b, loc, entry.getArgument(firstArg + next++),
+                                   compute));
     return out;
   }
   unsigned firstArg = 0;
@@ -245,10 +241,11 @@ func::FuncOp mlir::attn::buildModel(ModuleOp module, const ModelSpec &spec) {
                                 cls ? PoolKind::cls : PoolKind::mean,
                                 cls ? Value() : lengths);
   SmallVector<Value> head = params.take(b, loc, entry, 2, elem);
-  Value logits = ProjectOp::create(b, loc, tensor({B, spec.classes}, elem),
-                                   pooled, head[0], head[1]);
-  if (elem != master)
-    logits = CastOp::create(b, loc, logitsType, logits);
+  Value logits =
+      CastOp::castTo(b, loc,
+                     ProjectOp::create(b, loc, tensor({B, spec.classes}, elem),
+                                       pooled, head[0], head[1]),
+                     master);
   Value loss = CrossEntropyOp::create(b, loc, lossType, logits, labels);
   func::ReturnOp::create(b, loc, ValueRange{loss, logits});
   return fn;

@@ -47,13 +47,6 @@ struct TensorBuilder {
   Type accumulator(Type elem) {
     return cast<FloatType>(elem).getWidth() < 32 ? b.getF32Type() : elem;
   }
-  /// `x` as `type`'s element type (an attn.cast), or `x` when it is already.
-  Value castTo(Value x, Type elem) {
-    auto type = tensorTypeOf(x);
-    if (type.getElementType() == elem)
-      return x;
-    return CastOp::create(b, loc, type.clone(elem), x);
-  }
   /// The sum of `x` over `dims`, accumulated in f32 for 16-bit types.
   Value sum(Value x, ArrayRef<int64_t> dims) {
     auto type = tensorTypeOf(x);
@@ -73,7 +66,7 @@ struct TensorBuilder {
                         linalg::YieldOp::create(nb, l, s);
                       })
                       .getResult(0);
-    return castTo(total, type.getElementType());
+    return CastOp::castTo(b, loc, total, type.getElementType());
   }
   /// [d0, ..., dk] -> [d0 * ... * dk-1, dk]; 2-D values as they are.
   Value rows(Value x) {
@@ -101,7 +94,7 @@ struct TensorBuilder {
     Value product =
         linalg::MatmulOp::create(b, loc, ValueRange{lhs, rhs}, ValueRange{init})
             .getResult(0);
-    return castTo(product, l.getElementType());
+    return CastOp::castTo(b, loc, product, l.getElementType());
   }
   // f32 tensors and linalg.generics over named loop dimensions (linear
   // attention's gradient).
@@ -195,11 +188,10 @@ LogicalResult CastOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
   if (failed(singleResultGrad(*this, resultGrads)))
     return failure();
   // The cast's derivative is one: the cotangent, in the operand's type.
-  operandGrads.push_back(
-      wanted[0]
-          ? CastOp::create(b, getLoc(), getInput().getType(), resultGrads[0])
-                .getResult()
-          : Value());
+  operandGrads.push_back(wanted[0]
+                             ? castTo(b, getLoc(), resultGrads[0],
+                                      tensorTypeOf(getInput()).getElementType())
+                             : Value());
   return success();
 }
 
@@ -532,9 +524,11 @@ LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
   TensorBuilder g{b, loc};
   // The gradient is computed in f32: bf16 and f16 operands are widened
   // here and their cotangents rounded back at the end.
-  auto widen = [&](Value x) { return g.castTo(x, b.getF32Type()); };
+  auto widen = [&](Value x) {
+    return CastOp::castTo(b, loc, x, b.getF32Type());
+  };
   auto narrow = [&](Value grad, Value like) {
-    return g.castTo(grad, tensorTypeOf(like).getElementType());
+    return CastOp::castTo(b, loc, grad, tensorTypeOf(like).getElementType());
   };
   Value query = widen(getQuery()), key = widen(getKey()), v = widen(getValue()),
         out = widen(getResult()), dOut = widen(resultGrads[0]);
@@ -936,7 +930,7 @@ struct GenericVjp
       if (failed(status))
         return failure();
       operandGrads.push_back(
-          tb.castTo(grad.getResult(0), type.getElementType()));
+          CastOp::castTo(b, loc, grad.getResult(0), type.getElementType()));
     }
     operandGrads.push_back(Value()); // init
     return success();

@@ -270,6 +270,13 @@ LogicalResult SsmGradOp::verify() {
 // Encoder pieces
 //===----------------------------------------------------------------------===//
 
+Value CastOp::castTo(OpBuilder &b, Location loc, Value value, Type elem) {
+  auto type = cast<RankedTensorType>(value.getType());
+  if (type.getElementType() == elem)
+    return value;
+  return CastOp::create(b, loc, type.clone(elem), value);
+}
+
 OpFoldResult CastOp::fold(FoldAdaptor) {
   if (getInput().getType() == getType())
     return getInput();

@@ -135,13 +135,7 @@ struct LayerBuilder {
                           ScheduleAttr());
   }
 
-  /// `v` as an f32 tensor (an attn.cast unless it is one).
-  Value toF32(Value v) {
-    auto t = type(v);
-    if (t.getElementType().isF32())
-      return v;
-    return CastOp::create(b, loc, t.clone(b.getF32Type()), v);
-  }
+  Value toF32(Value v) { return CastOp::castTo(b, loc, v, b.getF32Type()); }
 
   /// gelu(ssm(x) + d x). The scan runs in f32 whatever x's type: a
   /// recurrence over thousands of steps in bf16 would lose the state.
@@ -155,8 +149,7 @@ struct LayerBuilder {
       in.push_back(toF32(p[name]));
     Value y = SsmOp::create(b, loc, in[0].getType(), in[0], in[1], in[2], in[3],
                             in[4], in[5], in[6], in[7], lengths, bidirectional);
-    if (y.getType() != x.getType())
-      y = CastOp::create(b, loc, x.getType(), y);
+    y = CastOp::castTo(b, loc, y, type(x).getElementType());
     auto t = type(x);
     MLIRContext *ctx = b.getContext();
     AffineMap id = AffineMap::getMultiDimIdentityMap(3, ctx);
@@ -243,7 +236,7 @@ Value expandAttentionLayer(LayerBuilder &lb, Operation *op, Value x,
             Value v32 = lb.toF32(v);
             Value out = LinearOp::create(b, loc, q32.getType(), q32, k32, v32,
                                          map, lb.lengths, o.getCausal());
-            return CastOp::create(b, loc, q.getType(), out).getResult();
+            return CastOp::castTo(b, loc, out, lb.type(q).getElementType());
           }
           return LinearOp::create(b, loc, q.getType(), q, k, v, map, lb.lengths,
                                   o.getCausal());

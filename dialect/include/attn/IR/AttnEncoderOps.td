@@ -41,6 +41,12 @@ def Attn_CastOp : Attn_Op<"cast", [Pure, Attn_Differentiable,
     $input attr-dict `:` type($input) `to` type($result)
   }];
   let hasFolder = 1;
+  let extraClassDeclaration = [{
+    /// `value` (a ranked float tensor) in element type `elem`: `value`
+    /// itself when it already is, else an attn.cast of it.
+    static ::mlir::Value castTo(::mlir::OpBuilder &b, ::mlir::Location loc,
+                                ::mlir::Value value, ::mlir::Type elem);
+  }];
 }
 
 def Attn_AddPositionsOp : Attn_Op<"add_positions", [Pure, Attn_Differentiable,

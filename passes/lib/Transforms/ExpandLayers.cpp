@@ -227,19 +227,17 @@ Value expandAttentionLayer(LayerBuilder &lb, Operation *op, Value x,
                                             o.getSeedFeaturesAttr());
             break;
           }
-          // FAVOR+'s random projection is applied in f32 only: its
-          // kernel runs in f32 under a bf16 model.
-          if (o.getFeatureMap() == FeatureMapKind::favor &&
-              !lb.type(q).getElementType().isF32()) {
-            Value q32 = lb.toF32(q);
-            Value k32 = lb.toF32(k);
-            Value v32 = lb.toF32(v);
-            Value out = LinearOp::create(b, loc, q32.getType(), q32, k32, v32,
-                                         map, lb.lengths, o.getCausal());
-            return CastOp::castTo(b, loc, out, lb.type(q).getElementType());
-          }
-          return LinearOp::create(b, loc, q.getType(), q, k, v, map, lb.lengths,
-                                  o.getCausal());
+          // A feature map with a projection (FAVOR+'s) applies it in f32
+          // only: its kernel runs in f32 under a bf16 model.
+          if (!cast<FeatureMap>(map.getDefiningOp()).hasProjection())
+            return LinearOp::create(b, loc, q.getType(), q, k, v, map,
+                                    lb.lengths, o.getCausal());
+          Value q32 = lb.toF32(q);
+          Value k32 = lb.toF32(k);
+          Value v32 = lb.toF32(v);
+          Value out = LinearOp::create(b, loc, q32.getType(), q32, k32, v32,
+                                       map, lb.lengths, o.getCausal());
+          return CastOp::castTo(b, loc, out, lb.type(q).getElementType());
         });
   };
   Value o = lb.dropout(lb.attention(x, p, heads, kernel));

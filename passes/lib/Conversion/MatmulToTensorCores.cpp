@@ -202,13 +202,26 @@ struct MatmulEmitter : ScalarEmitter {
     return arith::MulIOp::create(b, loc, a, idx(c));
   }
   Value ult(Value a, Value c) { return cmp(arith::CmpIPredicate::ult, a, c); }
-  /// memref[row, col] as f32 where (row, col) lies inside it, else 0: the
-  /// address clamped into the operand, the value selected.
-  Value loadOrZero(Value memref, Value row, Value col, Value rows, Value cols) {
+  /// memref[row, col] as f32 where (row, col) lies inside it, else 0; with
+  /// `width` > 1, the run memref[row, col : col + width] as a vector of
+  /// memref's type, or zeros (`cols` a multiple of `width`, `col` of a run's
+  /// start). The address clamped into the operand, the value selected.
+  Value loadOrZero(Value memref, Value row, Value col, Value rows, Value cols,
+                   int64_t width = 1) {
     Value inside = andi(ult(row, rows), ult(col, cols));
     Value r = arith::MinUIOp::create(b, loc, row, sub(rows, idx(1)));
-    Value c = arith::MinUIOp::create(b, loc, col, sub(cols, idx(1)));
-    return select(inside, load(memref, {r, c}), cst(0.0));
+    Value c = arith::MinUIOp::create(b, loc, col, sub(cols, idx(width)));
+    if (width == 1)
+      return select(inside, load(memref, {r, c}), cst(0.0));
+    Type elem = cast<MemRefType>(memref.getType()).getElementType();
+    auto type = VectorType::get({width}, elem);
+    Value run = vector::LoadOp::create(
+        b, loc, type, memref, ValueRange{r, c}, /*nontemporal=*/false,
+        llvm::MaybeAlign(width * elem.getIntOrFloatBitWidth() / 8));
+    return select(inside, run,
+                  arith::ConstantOp::create(
+                      b, loc, type,
+                      DenseElementsAttr::get(type, b.getFloatAttr(elem, 0.0))));
   }
   /// d = a b + c for one m16n8k8 TF32 tile.
   SmallVector<Value> mma(ArrayRef<Value> a, ArrayRef<Value> bRegs,
@@ -251,24 +264,7 @@ struct Stage {
     for (int64_t i = 0; i < perThread(); ++i) {
       Value row = e.add(row0, e.add(r, i * kThreads / runs()));
       Value col = e.add(col0, c);
-      if (width == 1) {
-        v.push_back(e.loadOrZero(src, row, col, srcRows, srcCols));
-        continue;
-      }
-      Type elem = cast<MemRefType>(src.getType()).getElementType();
-      auto type = VectorType::get({width}, elem);
-      Value inside = e.andi(e.ult(row, srcRows), e.ult(col, srcCols));
-      Value rc =
-          arith::MinUIOp::create(e.b, e.loc, row, e.sub(srcRows, e.idx(1)));
-      Value cc =
-          arith::MinUIOp::create(e.b, e.loc, col, e.sub(srcCols, e.idx(width)));
-      Value run = vector::LoadOp::create(
-          e.b, e.loc, type, src, ValueRange{rc, cc}, /*nontemporal=*/false,
-          llvm::MaybeAlign(width * elem.getIntOrFloatBitWidth() / 8));
-      Value zeros = arith::ConstantOp::create(
-          e.b, e.loc, type,
-          DenseElementsAttr::get(type, e.b.getFloatAttr(elem, 0.0)));
-      v.push_back(arith::SelectOp::create(e.b, e.loc, inside, run, zeros));
+      v.push_back(e.loadOrZero(src, row, col, srcRows, srcCols, width));
     }
     return v;
   }
@@ -286,16 +282,14 @@ struct Stage {
   }
 };
 
-/// Whether `memref` (2-D) can be read in runs of `width` elements of 16
-/// bytes: rows of whole runs, unit column stride, no offset.
-bool readsInRuns(Value memref, int64_t width) {
+/// Whether a 16-bit `memref` (2-D) can be read in runs of 8 elements (16
+/// bytes): aligned rows (hasAlignedRows) of whole runs, from offset 0.
+bool readsInRuns(Value memref) {
   auto type = cast<MemRefType>(memref.getType());
   SmallVector<int64_t> strides;
   int64_t offset;
-  if (failed(type.getStridesAndOffset(strides, offset)))
-    return false;
-  return offset == 0 && strides[1] == 1 && !ShapedType::isDynamic(strides[0]) &&
-         strides[0] % width == 0 && type.getDimSize(1) % width == 0;
+  return hasAlignedRows(memref) && type.getDimSize(1) % 8 == 0 &&
+         succeeded(type.getStridesAndOffset(strides, offset)) && offset == 0;
 }
 
 /// The consumer's payload at (row, col), C's element being `sum`, stored
@@ -419,8 +413,8 @@ void lowerMatmul(linalg::MatmulOp op) {
     std::tie(aRow, aCol) = warpEmitter->aFragmentOffsets();
   }
   // 16-bit operands whose rows hold whole 16-byte runs are read in runs.
-  const int64_t runA = packed && readsInRuns(a, 8) ? 8 : 1;
-  const int64_t runB = packed && readsInRuns(bm, 8) ? 8 : 1;
+  const int64_t runA = packed && readsInRuns(a) ? 8 : 1;
+  const int64_t runB = packed && readsInRuns(bm) ? 8 : 1;
   Stage stageA{a, sharedA, m, k, kTileM, kTileK, runA};
   Stage stageB{bm, sharedB, k, n, kTileK, kTileN, runB};
 
@@ -448,6 +442,66 @@ void lowerMatmul(linalg::MatmulOp op) {
                                  : e.loadOrZero(c, row, col, m, n));
       }
 
+  // One step's products on the staged tiles, into `sums` (C's accumulator
+  // tiles, row tile major, 4 registers each): m16n8k16 on 16-bit tiles, or
+  // 3xTF32.
+  auto packedProducts = [&](MutableArrayRef<Value> sums) {
+    WarpEmitter &w = *warpEmitter;
+    SmallVector<SmallVector<Value, 4>> tiles;
+    for (int64_t i = 0; i < kRowTiles * kColTiles; ++i)
+      tiles.emplace_back(sums.begin() + 4 * i, sums.begin() + 4 * i + 4);
+    for (int64_t kk = 0; kk < kTileK; kk += w.layout.k) {
+      SmallVector<SmallVector<Value, 4>> aFrags;
+      for (int64_t mt = 0; mt < kRowTiles; ++mt)
+        aFrags.push_back(w.ldmatrix(sharedA,
+                                    e.add(e.add(aRow, wm), w.layout.m * mt),
+                                    e.add(aCol, kk), /*transpose=*/false));
+      w.mmaSharedB(aFrags, sharedB, kk, tiles, wn);
+    }
+    for (auto [i, tile] : llvm::enumerate(tiles))
+      llvm::copy(tile, sums.begin() + 4 * i);
+  };
+  auto tf32Products = [&](MutableArrayRef<Value> sums) {
+    for (int64_t kk = 0; kk < kTileK; kk += kMmaK) {
+      // A fragment: (g, t), (g + 8, t), (g, t + 4), (g + 8, t + 4).
+      SmallVector<SmallVector<Value>> aBig(kRowTiles), aLow(kRowTiles);
+      for (int64_t mt = 0; mt < kRowTiles; ++mt)
+        for (int64_t r = 0; r < 4; ++r) {
+          Value x = memref::LoadOp::create(
+              b, e.loc, stageA.dst,
+              ValueRange{e.add(wm, e.add(g, kMmaM * mt + 8 * (r % 2))),
+                         e.add(t, kk + 4 * (r / 2))});
+          auto [big, small] = e.split(x);
+          aBig[mt].push_back(big);
+          aLow[mt].push_back(small);
+        }
+      // B fragment: (t, g), (t + 4, g).
+      for (int64_t nt = 0; nt < kColTiles; ++nt) {
+        SmallVector<Value> bBig, bLow;
+        for (int64_t r = 0; r < 2; ++r) {
+          Value x = memref::LoadOp::create(
+              b, e.loc, stageB.dst,
+              ValueRange{e.add(t, kk + 4 * r),
+                         e.add(wn, e.add(g, kMmaN * nt))});
+          auto [big, small] = e.split(x);
+          bBig.push_back(big);
+          bLow.push_back(small);
+        }
+        for (int64_t mt = 0; mt < kRowTiles; ++mt) {
+          MutableArrayRef<Value> tile(&sums[(mt * kColTiles + nt) * 4], 4);
+          SmallVector<Value> d(tile.begin(), tile.end());
+          // The small terms first: they are the smaller addends.
+          if (aSmall)
+            d = e.mma(aLow[mt], bBig, d);
+          if (bSmall)
+            d = e.mma(aBig[mt], bLow, d);
+          d = e.mma(aBig[mt], bBig, d);
+          llvm::copy(d, tile.begin());
+        }
+      }
+    }
+  };
+
   // This block's steps of K: all of them, or its range's (past K the
   // operands read as zeros).
   Value kBase = e.muli(launch.getBlockIds().z, stepsPerBlock * kTileK);
@@ -467,60 +521,10 @@ void lowerMatmul(linalg::MatmulOp op) {
         SmallVector<Value> next = stageA.load(e, thread, m0, k1);
         llvm::append_range(next, stageB.load(e, thread, k1, n0));
         SmallVector<Value> sums(args.drop_front(first.size()));
-        if (packed) {
-          WarpEmitter &w = *warpEmitter;
-          SmallVector<SmallVector<Value, 4>> tiles;
-          for (int64_t i = 0; i < kRowTiles * kColTiles; ++i)
-            tiles.emplace_back(sums.begin() + 4 * i, sums.begin() + 4 * i + 4);
-          for (int64_t kk = 0; kk < kTileK; kk += w.layout.k) {
-            SmallVector<SmallVector<Value, 4>> aFrags;
-            for (int64_t mt = 0; mt < kRowTiles; ++mt)
-              aFrags.push_back(
-                  w.ldmatrix(sharedA, e.add(e.add(aRow, wm), w.layout.m * mt),
-                             e.add(aCol, kk), /*transpose=*/false));
-            w.mmaSharedB(aFrags, sharedB, kk, tiles, wn);
-          }
-          for (auto [i, tile] : llvm::enumerate(tiles))
-            llvm::copy(tile, sums.begin() + 4 * i);
-        }
-        for (int64_t kk = 0; !packed && kk < kTileK; kk += kMmaK) {
-          // A fragment: (g, t), (g + 8, t), (g, t + 4), (g + 8, t + 4).
-          SmallVector<SmallVector<Value>> aBig(kRowTiles), aLow(kRowTiles);
-          for (int64_t mt = 0; mt < kRowTiles; ++mt)
-            for (int64_t r = 0; r < 4; ++r) {
-              Value x = memref::LoadOp::create(
-                  b, e.loc, stageA.dst,
-                  ValueRange{e.add(wm, e.add(g, kMmaM * mt + 8 * (r % 2))),
-                             e.add(t, kk + 4 * (r / 2))});
-              auto [big, small] = e.split(x);
-              aBig[mt].push_back(big);
-              aLow[mt].push_back(small);
-            }
-          // B fragment: (t, g), (t + 4, g).
-          for (int64_t nt = 0; nt < kColTiles; ++nt) {
-            SmallVector<Value> bBig, bLow;
-            for (int64_t r = 0; r < 2; ++r) {
-              Value x = memref::LoadOp::create(
-                  b, e.loc, stageB.dst,
-                  ValueRange{e.add(t, kk + 4 * r),
-                             e.add(wn, e.add(g, kMmaN * nt))});
-              auto [big, small] = e.split(x);
-              bBig.push_back(big);
-              bLow.push_back(small);
-            }
-            for (int64_t mt = 0; mt < kRowTiles; ++mt) {
-              MutableArrayRef<Value> tile(&sums[(mt * kColTiles + nt) * 4], 4);
-              SmallVector<Value> d(tile.begin(), tile.end());
-              // The small terms first: they are the smaller addends.
-              if (aSmall)
-                d = e.mma(aLow[mt], bBig, d);
-              if (bSmall)
-                d = e.mma(aBig[mt], bLow, d);
-              d = e.mma(aBig[mt], bBig, d);
-              llvm::copy(d, tile.begin());
-            }
-          }
-        }
+        if (packed)
+          packedProducts(sums);
+        else
+          tf32Products(sums);
         // Every warp is done with the stage before it is overwritten.
         gpu::BarrierOp::create(b, e.loc);
         SmallVector<Value> yielded(next);

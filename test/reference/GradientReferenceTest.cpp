@@ -138,7 +138,9 @@ func.func @ssm_bidirectional(%x: tensor<2x50x12xf32> {attn.param = "x"}, %ar: te
 /// An encoder without attention: embedding, positions, norm, dropout, a
 /// residual feed-forward block, mean pooling over lengths, a classifier and
 /// the loss -- every differentiable op and a shared value.
-const char *kModelModule = R"mlir(
+/// The model's signature: its inputs, then its f32 parameters (b1 with its
+/// own weight decay and rate).
+const std::string kModelSignature = R"mlir(
 func.func @model(%ids: tensor<2x50xi32>, %len: tensor<2xi32>, %labels: tensor<2xi32>, %seed: i64,
                  %emb: tensor<18x32xf32> {attn.param = "embed"}, %pos: tensor<64x32xf32> {attn.param = "pos"},
                  %g: tensor<32xf32> {attn.param = "ln.gamma"}, %b: tensor<32xf32> {attn.param = "ln.beta"},
@@ -146,6 +148,8 @@ func.func @model(%ids: tensor<2x50xi32>, %len: tensor<2xi32>, %labels: tensor<2x
                  %w2: tensor<48x32xf32> {attn.param = "w2"}, %b2: tensor<32xf32> {attn.param = "b2"},
                  %wc: tensor<32x10xf32> {attn.param = "wc"}, %bc: tensor<10xf32> {attn.param = "bc"})
     -> (tensor<f32>, tensor<2x10xf32>) {
+)mlir";
+const std::string kModelModule = kModelSignature + R"mlir(
   %e = attn.embedding %ids, %emb : tensor<2x50xi32>, tensor<18x32xf32> -> tensor<2x50x32xf32>
   %p = attn.add_positions %e, %pos : tensor<2x50x32xf32>, tensor<64x32xf32>
   %n = attn.layer_norm %p, %g, %b epsilon 1.0e-5 : tensor<2x50x32xf32>, tensor<32xf32>
@@ -165,14 +169,7 @@ func.func @model(%ids: tensor<2x50xi32>, %len: tensor<2xi32>, %labels: tensor<2x
 /// kModelModule in mixed precision, as attn-import builds a bf16 model: f32
 /// parameters (the optimizer's masters) cast to bf16, every op in bf16,
 /// the logits cast to f32 for the loss.
-const char *kMixedModelModule = R"mlir(
-func.func @model(%ids: tensor<2x50xi32>, %len: tensor<2xi32>, %labels: tensor<2xi32>, %seed: i64,
-                 %emb: tensor<18x32xf32> {attn.param = "embed"}, %pos: tensor<64x32xf32> {attn.param = "pos"},
-                 %g: tensor<32xf32> {attn.param = "ln.gamma"}, %b: tensor<32xf32> {attn.param = "ln.beta"},
-                 %w1: tensor<32x48xf32> {attn.param = "w1"}, %b1: tensor<48xf32> {attn.param = "b1", attn.weight_decay = 0.0 : f64, attn.lr_scale = 0.5 : f64},
-                 %w2: tensor<48x32xf32> {attn.param = "w2"}, %b2: tensor<32xf32> {attn.param = "b2"},
-                 %wc: tensor<32x10xf32> {attn.param = "wc"}, %bc: tensor<10xf32> {attn.param = "bc"})
-    -> (tensor<f32>, tensor<2x10xf32>) {
+const std::string kMixedModelModule = kModelSignature + R"mlir(
   %emb16 = attn.cast %emb : tensor<18x32xf32> to tensor<18x32xbf16>
   %pos16 = attn.cast %pos : tensor<64x32xf32> to tensor<64x32xbf16>
   %g16 = attn.cast %g : tensor<32xf32> to tensor<32xbf16>

@@ -13,6 +13,7 @@ tools = os.path.join(config.attn_obj_root, "tools")
 path = [os.path.join(tools, d) for d in sorted(os.listdir(tools))
         if os.path.isdir(os.path.join(tools, d))]
 path.append(os.path.join(config.attn_obj_root, "examples", "longformer"))
+path.append(os.path.join(config.attn_obj_root, "test", "support", "faulty"))
 path.append(config.llvm_tools_dir)
 config.environment["PATH"] = os.pathsep.join(path + [config.environment.get("PATH", os.environ["PATH"])])
 config.substitutions.append(("%examples", os.path.join(config.attn_src_root, "examples")))

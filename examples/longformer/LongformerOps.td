@@ -11,7 +11,7 @@
 
 include "attn/IR/AttnMaskBase.td"
 
-def Attn_LongformerMaskOp : Attn_MaskOp<"longformer"> {
+def Attn_LongformerMaskOp : Attn_MaskOp<"longformer", [], ["keyRanges"]> {
   let summary = "dilated sliding window plus global tokens (Longformer)";
   let description = [{
     Keeps (q, k) when q - k is a multiple of `dilation` with

@@ -2,9 +2,13 @@
 //
 // The check every mask pattern must pass, shared by the dialect's patterns
 // and patterns defined elsewhere (examples/longformer): for every sequence
-// length from 1 to 300 and tiles of 16, 32, 64 and 128, each tile's
-// classification must agree with the element predicate on every pair of the
-// tile, and the predicate with an independent statement of the definition.
+// length from 1 to 200 and 257, 333, 1024 and 2047, in square power-of-two
+// tiles (16 to 128) and tiles that are neither (48x80, 100x36, 7x13): the
+// predicate (evaluate) agrees with an independent statement of the
+// definition on every pair; the predicate IR (buildPredicate, interpreted)
+// agrees with evaluate on every pair; each tile's classification agrees
+// with the pairs of the tile; and no query tile keeps a key outside its
+// keyRanges.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTN_TEST_SUPPORT_MASKPATTERNCHECK_H

@@ -123,6 +123,14 @@ cl::opt<int> ssmChunk(
              "where batch x channel groups would leave it idle, none on the "
              "CPU)"),
     cl::init(-1));
+cl::opt<bool> verifyMasks(
+    "verify-masks",
+    cl::desc("Check every attention's tile schedule against its mask's "
+             "predicate by enumeration, sampled on long sequences "
+             "(attn-schedule-blocks=verify): a pattern op whose "
+             "classification, key ranges or predicate IR contradicts its "
+             "definition fails the compile, named with the tile and pair"),
+    cl::init(false));
 cl::opt<bool> backward(
     "backward",
     cl::desc("Also export each loss function's gradient function f_grad "
@@ -436,6 +444,7 @@ int main(int argc, char **argv) {
     options.blockK = blockK;
     options.warpRows = warpRows;
     options.ssmChunk = ssmChunk;
+    options.verifyMasks = verifyMasks;
     mlir::attn::buildLowerToGPUPipeline(pm, options);
   } else {
     mlir::attn::CPUPipelineOptions options;
@@ -444,6 +453,7 @@ int main(int argc, char **argv) {
     options.vectorWidth = width;
     options.parallel = !noParallel;
     options.ssmChunk = ssmChunk;
+    options.verifyMasks = verifyMasks;
     mlir::attn::buildLowerToCPUPipeline(pm, options);
   }
   if (failed(pm.run(*module)))

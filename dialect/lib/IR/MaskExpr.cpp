@@ -1,267 +1,98 @@
 //===- MaskExpr.cpp - attn.mask.expr: a pattern given by a region ---------===//
 //
 // The region is inlined into partial tiles as it is, and interpreted to
-// classify tiles. The interpreter covers the integer arith ops; the verifier
-// accepts exactly the ops it covers, so every verified region can be
-// classified.
+// classify tiles (PredicateProgram): by interval reasoning over a tile's
+// ranges of q and k, halving where the ranges do not decide, so that a
+// mostly-empty pattern costs what it keeps. The interpreter covers the
+// integer arith ops; the verifier accepts exactly the ops it covers, so every
+// verified region can be classified.
 //
 //===----------------------------------------------------------------------===//
 
+#include "PredicateProgram.h"
 #include "attn/IR/AttnOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/IRMapping.h"
-#include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
 using namespace mlir::attn;
+using mlir::attn::detail::PredicateProgram;
 
 namespace {
-enum class Opcode : uint8_t {
-  Const,
-  Add,
-  Sub,
-  Mul,
-  DivS,
-  DivU,
-  CeilDivS,
-  CeilDivU,
-  FloorDivS,
-  RemS,
-  RemU,
-  MinS,
-  MaxS,
-  MinU,
-  MaxU,
-  And,
-  Or,
-  Xor,
-  Shl,
-  ShrS,
-  ShrU,
-  Cmp,
-  Select,
-  Ext, // index_cast, extsi, extui, trunci: re-normalise to the result width
-  ExtU,
-};
-
-/// One instruction of a region compiled to slots. Every slot holds its value
-/// truncated to its bit width and sign-extended to 64 bits.
-struct Instr {
-  Opcode opcode;
-  unsigned width; // of the result
-  int32_t dst, a = -1, b = -1, c = -1;
-  int64_t imm = 0; // constant value or cmpi predicate
-  unsigned srcWidth = 64;
-};
-
-unsigned bitWidth(Type type) {
-  return type.isIndex() ? 64 : type.getIntOrFloatBitWidth();
+/// The region compiled once for repeated evaluation: inputs (q, k, n).
+PredicateProgram compile(ExprMaskOp op) {
+  Block &body = op.getBody().front();
+  SmallVector<Value> inputs(body.getArguments());
+  std::optional<PredicateProgram> program =
+      PredicateProgram::compile(body, body.getTerminator()->getIterator(),
+                                inputs, body.getTerminator()->getOperand(0));
+  assert(program && "the verifier admits interpretable regions only");
+  return std::move(*program);
 }
 
-int64_t normalize(uint64_t v, unsigned width) {
-  if (width >= 64)
-    return static_cast<int64_t>(v);
-  uint64_t mask = (uint64_t(1) << width) - 1;
-  v &= mask;
-  if (v >> (width - 1))
-    v |= ~mask;
-  return static_cast<int64_t>(v);
-}
-uint64_t zext(int64_t v, unsigned width) {
-  return width >= 64 ? static_cast<uint64_t>(v)
-                     : static_cast<uint64_t>(v) & ((uint64_t(1) << width) - 1);
-}
+using Interval = PredicateProgram::Interval;
 
-std::optional<Opcode> opcodeOf(Operation *op) {
-  return llvm::TypeSwitch<Operation *, std::optional<Opcode>>(op)
-      .Case([](arith::ConstantOp) { return Opcode::Const; })
-      .Case([](arith::AddIOp) { return Opcode::Add; })
-      .Case([](arith::SubIOp) { return Opcode::Sub; })
-      .Case([](arith::MulIOp) { return Opcode::Mul; })
-      .Case([](arith::DivSIOp) { return Opcode::DivS; })
-      .Case([](arith::DivUIOp) { return Opcode::DivU; })
-      .Case([](arith::CeilDivSIOp) { return Opcode::CeilDivS; })
-      .Case([](arith::CeilDivUIOp) { return Opcode::CeilDivU; })
-      .Case([](arith::FloorDivSIOp) { return Opcode::FloorDivS; })
-      .Case([](arith::RemSIOp) { return Opcode::RemS; })
-      .Case([](arith::RemUIOp) { return Opcode::RemU; })
-      .Case([](arith::MinSIOp) { return Opcode::MinS; })
-      .Case([](arith::MaxSIOp) { return Opcode::MaxS; })
-      .Case([](arith::MinUIOp) { return Opcode::MinU; })
-      .Case([](arith::MaxUIOp) { return Opcode::MaxU; })
-      .Case([](arith::AndIOp) { return Opcode::And; })
-      .Case([](arith::OrIOp) { return Opcode::Or; })
-      .Case([](arith::XOrIOp) { return Opcode::Xor; })
-      .Case([](arith::ShLIOp) { return Opcode::Shl; })
-      .Case([](arith::ShRSIOp) { return Opcode::ShrS; })
-      .Case([](arith::ShRUIOp) { return Opcode::ShrU; })
-      .Case([](arith::CmpIOp) { return Opcode::Cmp; })
-      .Case([](arith::SelectOp) { return Opcode::Select; })
-      .Case<arith::IndexCastOp, arith::ExtSIOp, arith::TruncIOp>(
-          [](Operation *) { return Opcode::Ext; })
-      .Case<arith::IndexCastUIOp, arith::ExtUIOp>(
-          [](Operation *) { return Opcode::ExtU; })
-      .Default([](Operation *) { return std::nullopt; });
-}
-
-/// The region of an attn.mask.expr, compiled once for repeated evaluation.
-class ExprProgram {
-public:
-  explicit ExprProgram(ExprMaskOp op) {
-    Block &body = op.getBody().front();
-    for (BlockArgument arg : body.getArguments())
-      slotOf[arg] = numSlots++;
-    for (Operation &op : body.without_terminator()) {
-      Instr in{*opcodeOf(&op), bitWidth(op.getResult(0).getType()), 0};
-      auto slot = [&](unsigned i) { return slotOf.lookup(op.getOperand(i)); };
-      if (op.getNumOperands() > 0)
-        in.a = slot(0);
-      if (op.getNumOperands() > 1)
-        in.b = slot(1);
-      if (op.getNumOperands() > 2)
-        in.c = slot(2);
-      if (op.getNumOperands() > 0)
-        in.srcWidth = bitWidth(op.getOperand(0).getType());
-      if (auto cst = dyn_cast<arith::ConstantOp>(op))
-        in.imm = cast<IntegerAttr>(cst.getValue()).getValue().getSExtValue();
-      if (auto cmp = dyn_cast<arith::CmpIOp>(op))
-        in.imm = static_cast<int64_t>(cmp.getPredicate());
-      in.dst = numSlots;
-      slotOf[op.getResult(0)] = numSlots++;
-      program.push_back(in);
-    }
-    result = slotOf.lookup(body.getTerminator()->getOperand(0));
-    slots.resize(numSlots);
+/// Decides tile `t` by interval reasoning over its ranges of q and k,
+/// halving the longer side where the ranges do not decide: a pair alone is
+/// always decided, so this is exact; a band or a few blocks take
+/// O(perimeter x log) range evaluations instead of one per pair.
+TileKind classifyByHalving(PredicateProgram &program, int64_t n,
+                           const TileRange &t) {
+  std::optional<bool> all =
+      program.decide({Interval{t.qBegin, t.qEnd - 1},
+                      Interval{t.kBegin, t.kEnd - 1}, Interval{n, n}});
+  if (all)
+    return *all ? TileKind::Full : TileKind::Empty;
+  TileRange lo = t, hi = t;
+  if (t.qEnd - t.qBegin >= t.kEnd - t.kBegin) {
+    lo.qEnd = hi.qBegin = t.qBegin + (t.qEnd - t.qBegin) / 2;
+  } else {
+    lo.kEnd = hi.kBegin = t.kBegin + (t.kEnd - t.kBegin) / 2;
   }
+  TileKind first = classifyByHalving(program, n, lo);
+  if (first == TileKind::Partial)
+    return TileKind::Partial;
+  TileKind second = classifyByHalving(program, n, hi);
+  return first == second ? first : TileKind::Partial;
+}
 
-  bool operator()(int64_t q, int64_t k, int64_t n) {
-    slots[0] = q;
-    slots[1] = k;
-    slots[2] = n;
-    for (const Instr &in : program)
-      slots[in.dst] = normalize(execute(in), in.width);
-    return slots[result] != 0;
+/// Appends to `ranges` the keys in [kBegin, kEnd) that queries in
+/// [qBegin, qEnd) may keep: ranges the intervals do not prove empty, halved
+/// down to kGranule keys.
+void appendKeyRanges(PredicateProgram &program, int64_t n, int64_t qBegin,
+                     int64_t qEnd, int64_t kBegin, int64_t kEnd,
+                     KeyRanges &ranges) {
+  constexpr int64_t kGranule = 16;
+  std::optional<bool> all = program.decide(
+      {Interval{qBegin, qEnd - 1}, Interval{kBegin, kEnd - 1}, Interval{n, n}});
+  if (all && !*all)
+    return;
+  if ((all && *all) || kEnd - kBegin <= kGranule) {
+    ranges.push_back({kBegin, kEnd});
+    return;
   }
-
-private:
-  uint64_t execute(const Instr &in) {
-    int64_t a = in.a >= 0 ? slots[in.a] : 0, b = in.b >= 0 ? slots[in.b] : 0;
-    uint64_t ua = zext(a, in.srcWidth), ub = zext(b, in.srcWidth);
-    // Division by zero and INT64_MIN / -1 are undefined in arith (poison);
-    // here they give 0 and INT64_MIN (wrapping), never a trap.
-    auto neg = [](int64_t x) {
-      return static_cast<int64_t>(0 - static_cast<uint64_t>(x));
-    };
-    auto safeDiv = [&](int64_t x, int64_t y) -> int64_t {
-      return y == 0 ? 0 : y == -1 ? neg(x) : x / y;
-    };
-    auto safeRem = [](int64_t x, int64_t y) -> int64_t {
-      return y == 0 || y == -1 ? 0 : x % y;
-    };
-    auto floorDiv = [&](int64_t x, int64_t y) -> int64_t {
-      int64_t d = safeDiv(x, y);
-      return (safeRem(x, y) != 0 && ((x < 0) != (y < 0))) ? d - 1 : d;
-    };
-    switch (in.opcode) {
-    case Opcode::Const:
-      return in.imm;
-    case Opcode::Add:
-      return ua + ub;
-    case Opcode::Sub:
-      return ua - ub;
-    case Opcode::Mul:
-      return ua * ub;
-    case Opcode::DivS:
-      return safeDiv(a, b);
-    case Opcode::DivU:
-      return ub == 0 ? 0 : ua / ub;
-    case Opcode::CeilDivS:
-      return neg(floorDiv(neg(a), b));
-    case Opcode::CeilDivU:
-      return ub == 0 ? 0 : (ua + ub - 1) / ub;
-    case Opcode::FloorDivS:
-      return floorDiv(a, b);
-    case Opcode::RemS:
-      return safeRem(a, b);
-    case Opcode::RemU:
-      return ub == 0 ? 0 : ua % ub;
-    case Opcode::MinS:
-      return std::min(a, b);
-    case Opcode::MaxS:
-      return std::max(a, b);
-    case Opcode::MinU:
-      return std::min(ua, ub);
-    case Opcode::MaxU:
-      return std::max(ua, ub);
-    case Opcode::And:
-      return ua & ub;
-    case Opcode::Or:
-      return ua | ub;
-    case Opcode::Xor:
-      return ua ^ ub;
-    case Opcode::Shl:
-      return ub >= 64 ? 0 : ua << ub;
-    case Opcode::ShrS:
-      return ub >= 64 ? (a < 0 ? -1 : 0) : a >> ub;
-    case Opcode::ShrU:
-      return ub >= 64 ? 0 : ua >> ub;
-    case Opcode::Ext:
-      return a;
-    case Opcode::ExtU:
-      return ua;
-    case Opcode::Select:
-      return slots[in.a] ? slots[in.b] : slots[in.c];
-    case Opcode::Cmp:
-      switch (static_cast<arith::CmpIPredicate>(in.imm)) {
-      case arith::CmpIPredicate::eq:
-        return ua == ub;
-      case arith::CmpIPredicate::ne:
-        return ua != ub;
-      case arith::CmpIPredicate::slt:
-        return a < b;
-      case arith::CmpIPredicate::sle:
-        return a <= b;
-      case arith::CmpIPredicate::sgt:
-        return a > b;
-      case arith::CmpIPredicate::sge:
-        return a >= b;
-      case arith::CmpIPredicate::ult:
-        return ua < ub;
-      case arith::CmpIPredicate::ule:
-        return ua <= ub;
-      case arith::CmpIPredicate::ugt:
-        return ua > ub;
-      case arith::CmpIPredicate::uge:
-        return ua >= ub;
-      }
-    }
-    llvm_unreachable("unknown opcode");
-  }
-
-  llvm::DenseMap<Value, int32_t> slotOf;
-  std::vector<Instr> program;
-  std::vector<int64_t> slots;
-  int32_t numSlots = 0;
-  int32_t result = 0;
-};
+  int64_t mid = kBegin + (kEnd - kBegin) / 2;
+  appendKeyRanges(program, n, qBegin, qEnd, kBegin, mid, ranges);
+  appendKeyRanges(program, n, qBegin, qEnd, mid, kEnd, ranges);
+}
 } // namespace
 
 TileKind ExprMaskOp::classifyTile(const MaskContext &ctx, const TileRange &t) {
-  ExprProgram eval(*this);
-  bool anyKept = false, anyMasked = false;
-  for (int64_t q = t.qBegin; q < t.qEnd; ++q) {
-    for (int64_t k = t.kBegin; k < t.kEnd; ++k) {
-      (eval(q, k, ctx.seqLen) ? anyKept : anyMasked) = true;
-      if (anyKept && anyMasked)
-        return TileKind::Partial;
-    }
-  }
-  return anyKept ? TileKind::Full : TileKind::Empty;
+  PredicateProgram program = compile(*this);
+  return classifyByHalving(program, ctx.seqLen, t);
+}
+
+KeyRanges ExprMaskOp::keyRanges(const MaskContext &ctx, int64_t qBegin,
+                                int64_t qEnd) {
+  PredicateProgram program = compile(*this);
+  KeyRanges ranges;
+  appendKeyRanges(program, ctx.seqLen, qBegin, qEnd, 0, ctx.seqLen, ranges);
+  return ranges;
 }
 
 bool ExprMaskOp::evaluate(const MaskContext &ctx, int64_t q, int64_t k) {
-  return ExprProgram(*this)(q, k, ctx.seqLen);
+  return *compile(*this).run({q, k, ctx.seqLen});
 }
 
 Value ExprMaskOp::buildPredicate(PredicateBuilder &pb, Value q, Value k) {
@@ -287,8 +118,7 @@ LogicalResult ExprMaskOp::verifyRegions() {
       !yield.getValues()[0].getType().isInteger(1))
     return emitOpError("region must end with 'attn.yield' of a single i1");
   for (Operation &op : body.without_terminator()) {
-    if (!opcodeOf(&op) || op.getNumResults() != 1 ||
-        !op.getResult(0).getType().isIntOrIndex())
+    if (!detail::isInterpretableArith(&op))
       return op.emitOpError("is not allowed in an attn.mask.expr region; only "
                             "integer arith ops can be evaluated to classify "
                             "tiles");
@@ -301,12 +131,5 @@ LogicalResult ExprMaskOp::verifyRegions() {
                << "; an attn.mask.expr region takes integers of at most 64 "
                   "bits and index";
   }
-  return success();
-}
-
-LogicalResult ExprMaskOp::inferReturnTypes(MLIRContext *ctx,
-                                           std::optional<Location>, Adaptor,
-                                           SmallVectorImpl<Type> &types) {
-  types.push_back(MaskType::get(ctx));
   return success();
 }

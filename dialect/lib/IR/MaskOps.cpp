@@ -11,6 +11,7 @@
 
 #include "VerifyUtils.h"
 #include "attn/IR/AttnOps.h"
+#include "attn/IR/MaskArith.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -80,66 +81,44 @@ TileKind mlir::attn::classifyByEnumeration(MaskPattern pattern,
   return anyKept ? TileKind::Full : TileKind::Empty;
 }
 
-static int64_t floorDiv(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+KeyRanges mlir::attn::normalizeKeyRanges(KeyRanges ranges, int64_t seqLen) {
+  for (KeyRange &r : ranges)
+    r = {std::max<int64_t>(r.begin, 0), std::min(r.end, seqLen)};
+  llvm::erase_if(ranges, [](const KeyRange &r) { return r.begin >= r.end; });
+  llvm::sort(ranges, [](const KeyRange &x, const KeyRange &y) {
+    return x.begin < y.begin;
+  });
+  KeyRanges merged;
+  for (const KeyRange &r : ranges) {
+    if (!merged.empty() && r.begin <= merged.back().end)
+      merged.back().end = std::max(merged.back().end, r.end);
+    else
+      merged.push_back(r);
+  }
+  return merged;
 }
-static int64_t ceilDiv(int64_t a, int64_t b) { return -floorDiv(-a, b); }
 
-namespace {
-/// Integer arithmetic on numbers: predicates evaluated directly.
-struct NumArith {
-  using I = int64_t;
-  using B = bool;
-  I cst(int64_t v) { return v; }
-  I add(I a, I b) { return a + b; }
-  I sub(I a, I b) { return a - b; }
-  I mul(I a, int64_t c) { return a * c; }
-  I div(I a, int64_t c) { return floorDiv(a, c); }
-  I ceilDiv(I a, int64_t c) { return ::ceilDiv(a, c); }
-  I rem(I a, int64_t c) { return a % c; }
-  B lt(I a, I b) { return a < b; }
-  B le(I a, I b) { return a <= b; }
-  B eq(I a, I b) { return a == b; }
-  B both(B a, B b) { return a && b; }
-  B either(B a, B b) { return a || b; }
-  B truth(bool v) { return v; }
-};
-
-/// The same operations emitted as arith IR on index values.
-struct IRArith {
-  OpBuilder &b;
-  Location loc;
-  using I = Value;
-  using B = Value;
-  I cst(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  I add(I x, I y) { return arith::AddIOp::create(b, loc, x, y); }
-  I sub(I x, I y) { return arith::SubIOp::create(b, loc, x, y); }
-  I mul(I x, int64_t c) { return arith::MulIOp::create(b, loc, x, cst(c)); }
-  I div(I x, int64_t c) {
-    return arith::FloorDivSIOp::create(b, loc, x, cst(c));
-  }
-  I ceilDiv(I x, int64_t c) {
-    return arith::CeilDivSIOp::create(b, loc, x, cst(c));
-  }
-  I rem(I x, int64_t c) { return arith::RemSIOp::create(b, loc, x, cst(c)); }
-  B cmp(arith::CmpIPredicate p, I x, I y) {
-    return arith::CmpIOp::create(b, loc, p, x, y);
-  }
-  B lt(I x, I y) { return cmp(arith::CmpIPredicate::slt, x, y); }
-  B le(I x, I y) { return cmp(arith::CmpIPredicate::sle, x, y); }
-  B eq(I x, I y) { return cmp(arith::CmpIPredicate::eq, x, y); }
-  B both(B x, B y) { return arith::AndIOp::create(b, loc, x, y); }
-  B either(B x, B y) { return arith::OrIOp::create(b, loc, x, y); }
-  B truth(bool v) { return arith::ConstantIntOp::create(b, loc, v, 1); }
-};
-
-/// |d| <= bound, in either arithmetic.
-template <class A>
-typename A::B withinRadius(A &a, typename A::I d, int64_t bound) {
-  return a.both(a.le(d, a.cst(bound)), a.le(a.cst(-bound), d));
+KeyRanges mlir::attn::uniteKeyRanges(ArrayRef<KeyRange> a,
+                                     ArrayRef<KeyRange> b) {
+  KeyRanges all(a.begin(), a.end());
+  all.append(b.begin(), b.end());
+  // Both lists lie inside [0, seqLen) already: no clipping needed.
+  return normalizeKeyRanges(std::move(all), kUnboundedDifference);
 }
-} // namespace
+
+KeyRanges mlir::attn::intersectKeyRanges(ArrayRef<KeyRange> a,
+                                         ArrayRef<KeyRange> b) {
+  KeyRanges result;
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    int64_t begin = std::max(a[i].begin, b[j].begin);
+    int64_t end = std::min(a[i].end, b[j].end);
+    if (begin < end)
+      result.push_back({begin, end});
+    (a[i].end < b[j].end ? i : j)++;
+  }
+  return result;
+}
 
 /// Each `(name, value)` at most kMaxMaskExtent (VerifyUtils.h).
 static LogicalResult
@@ -163,28 +142,6 @@ static LogicalResult verifyBlock(Operation *op, std::optional<int64_t> block,
   return success();
 }
 
-/// Geometry of a tile in units of `unit`-sized blocks (unit 1: elements).
-static TileRange inUnits(const TileRange &t, int64_t unit) {
-  return {t.qBegin / unit, (t.qEnd - 1) / unit + 1, t.kBegin / unit,
-          (t.kEnd - 1) / unit + 1};
-}
-
-/// Kind of a tile for a predicate of d = q - k alone that keeps d when
-/// dLo <= d <= dHi and d is a multiple of `modulus`. Every d between the
-/// tile's extreme differences occurs in the tile, so this is exact.
-static TileKind classifyDifferences(const TileRange &t, int64_t dLo,
-                                    int64_t dHi, int64_t modulus) {
-  int64_t lo = t.qBegin - (t.kEnd - 1), hi = (t.qEnd - 1) - t.kBegin;
-  int64_t a = std::max(lo, dLo), b = std::min(hi, dHi);
-  if (a > b || ceilDiv(a, modulus) * modulus > b)
-    return TileKind::Empty;
-  if (lo >= dLo && hi <= dHi && (modulus == 1 || lo == hi))
-    return TileKind::Full;
-  return TileKind::Partial;
-}
-
-static constexpr int64_t kUnbounded = int64_t(1) << 60;
-
 //===----------------------------------------------------------------------===//
 // full, causal
 //===----------------------------------------------------------------------===//
@@ -203,19 +160,16 @@ Value FullMaskOp::buildPredicate(PredicateBuilder &pb, Value, Value) {
   IRArith a{pb.builder, pb.loc};
   return fullPredicate(a);
 }
-LogicalResult FullMaskOp::inferReturnTypes(MLIRContext *ctx,
-                                           std::optional<Location>, Adaptor,
-                                           SmallVectorImpl<Type> &types) {
-  types.push_back(MaskType::get(ctx));
-  return success();
-}
 
 template <class A>
 static typename A::B causalPredicate(A &a, typename A::I q, typename A::I k) {
   return a.le(k, q);
 }
 TileKind CausalMaskOp::classifyTile(const MaskContext &, const TileRange &t) {
-  return classifyDifferences(t, 0, kUnbounded, 1);
+  return classifyDifferences(t, 0, kUnboundedDifference, 1);
+}
+KeyRanges CausalMaskOp::keyRanges(const MaskContext &, int64_t, int64_t qEnd) {
+  return {{0, qEnd}};
 }
 bool CausalMaskOp::evaluate(const MaskContext &, int64_t q, int64_t k) {
   NumArith a;
@@ -224,12 +178,6 @@ bool CausalMaskOp::evaluate(const MaskContext &, int64_t q, int64_t k) {
 Value CausalMaskOp::buildPredicate(PredicateBuilder &pb, Value q, Value k) {
   IRArith a{pb.builder, pb.loc};
   return causalPredicate(a, q, k);
-}
-LogicalResult CausalMaskOp::inferReturnTypes(MLIRContext *ctx,
-                                             std::optional<Location>, Adaptor,
-                                             SmallVectorImpl<Type> &types) {
-  types.push_back(MaskType::get(ctx));
-  return success();
 }
 
 //===----------------------------------------------------------------------===//
@@ -252,6 +200,12 @@ TileKind WindowMaskOp::classifyTile(const MaskContext &, const TileRange &t) {
   int64_t r = getRadius();
   return classifyDifferences(inUnits(t, getBlock().value_or(1)), -r, r, 1);
 }
+KeyRanges WindowMaskOp::keyRanges(const MaskContext &, int64_t qBegin,
+                                  int64_t qEnd) {
+  int64_t r = getRadius(), unit = getBlock().value_or(1);
+  // Key blocks within r of the query blocks [qBegin / unit, (qEnd-1) / unit].
+  return {{(qBegin / unit - r) * unit, ((qEnd - 1) / unit + r + 1) * unit}};
+}
 bool WindowMaskOp::evaluate(const MaskContext &, int64_t q, int64_t k) {
   NumArith a;
   return windowPredicate(*this, a, q, k);
@@ -266,13 +220,6 @@ LogicalResult WindowMaskOp::verify() {
   if (failed(verifyAtMostLimit(*this, {{"radius", getRadius()}})))
     return failure();
   return verifyBlock(*this, getBlock());
-}
-LogicalResult WindowMaskOp::inferReturnTypes(MLIRContext *ctx,
-                                             std::optional<Location>,
-                                             Adaptor adaptor,
-                                             SmallVectorImpl<Type> &types) {
-  types.push_back(MaskType::get(ctx, adaptor.getBlock().value_or(0)));
-  return success();
 }
 
 //===----------------------------------------------------------------------===//
@@ -323,6 +270,13 @@ TileKind GlobalMaskOp::classifyTile(const MaskContext &ctx,
     return TileKind::Empty;
   return TileKind::Partial;
 }
+KeyRanges GlobalMaskOp::keyRanges(const MaskContext &ctx, int64_t qBegin,
+                                  int64_t qEnd) {
+  GlobalBounds g = globalBounds(*this, ctx.seqLen);
+  if (qBegin < g.first || qEnd > g.last)
+    return {{0, ctx.seqLen}}; // a global query row keeps every key
+  return {{0, g.first}, {g.last, ctx.seqLen}};
+}
 bool GlobalMaskOp::evaluate(const MaskContext &ctx, int64_t q, int64_t k) {
   NumArith a;
   return globalPredicate(*this, a, q, k, ctx.seqLen);
@@ -342,13 +296,6 @@ LogicalResult GlobalMaskOp::verify() {
     return emitOpError("needs at least one global token or block "
                        "(first or last must be positive)");
   return verifyBlock(*this, getBlock());
-}
-LogicalResult GlobalMaskOp::inferReturnTypes(MLIRContext *ctx,
-                                             std::optional<Location>,
-                                             Adaptor adaptor,
-                                             SmallVectorImpl<Type> &types) {
-  types.push_back(MaskType::get(ctx, adaptor.getBlock().value_or(0)));
-  return success();
 }
 
 //===----------------------------------------------------------------------===//
@@ -377,6 +324,15 @@ TileKind RandomBlocksMaskOp::classifyTile(const MaskContext &ctx,
   if (kept == (b.qEnd - b.qBegin) * (b.kEnd - b.kBegin))
     return TileKind::Full;
   return TileKind::Partial;
+}
+KeyRanges RandomBlocksMaskOp::keyRanges(const MaskContext &ctx, int64_t qBegin,
+                                        int64_t qEnd) {
+  int64_t block = getBlock(), numBlocks = ceilDiv(ctx.seqLen, block);
+  KeyRanges ranges;
+  for (int64_t row = qBegin / block; row <= (qEnd - 1) / block; ++row)
+    for (int64_t col : ::attn::randomBlockRow(getSpec(), numBlocks, row))
+      ranges.push_back({col * block, (col + 1) * block});
+  return ranges;
 }
 bool RandomBlocksMaskOp::evaluate(const MaskContext &ctx, int64_t q,
                                   int64_t k) {
@@ -425,13 +381,6 @@ LogicalResult RandomBlocksMaskOp::verify() {
     return failure();
   return verifyBlock(*this, getBlock());
 }
-LogicalResult
-RandomBlocksMaskOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location>,
-                                     Adaptor adaptor,
-                                     SmallVectorImpl<Type> &types) {
-  types.push_back(MaskType::get(ctx, adaptor.getBlock()));
-  return success();
-}
 
 //===----------------------------------------------------------------------===//
 // chunk, dilated_window, strided
@@ -465,6 +414,11 @@ TileKind ChunkMaskOp::classifyTile(const MaskContext &, const TileRange &t) {
     return TileKind::Full; // one shared chunk
   return TileKind::Partial;
 }
+KeyRanges ChunkMaskOp::keyRanges(const MaskContext &, int64_t qBegin,
+                                 int64_t qEnd) {
+  int64_t size = getSize();
+  return {{qBegin / size * size, ((qEnd - 1) / size + 1) * size}};
+}
 bool ChunkMaskOp::evaluate(const MaskContext &, int64_t q, int64_t k) {
   NumArith a;
   return chunkPredicate(*this, a, q, k);
@@ -478,17 +432,16 @@ LogicalResult ChunkMaskOp::verify() {
     return emitOpError() << "chunk size must be positive, got " << getSize();
   return verifyAtMostLimit(*this, {{"chunk size", getSize()}});
 }
-LogicalResult ChunkMaskOp::inferReturnTypes(MLIRContext *ctx,
-                                            std::optional<Location>, Adaptor,
-                                            SmallVectorImpl<Type> &types) {
-  types.push_back(MaskType::get(ctx));
-  return success();
-}
 
 TileKind DilatedWindowMaskOp::classifyTile(const MaskContext &,
                                            const TileRange &t) {
   int64_t reach = getRadius() * getDilation();
   return classifyDifferences(t, -reach, reach, getDilation());
+}
+KeyRanges DilatedWindowMaskOp::keyRanges(const MaskContext &, int64_t qBegin,
+                                         int64_t qEnd) {
+  int64_t reach = getRadius() * getDilation();
+  return differenceKeyRanges(qBegin, qEnd, -reach, reach);
 }
 bool DilatedWindowMaskOp::evaluate(const MaskContext &, int64_t q, int64_t k) {
   NumArith a;
@@ -507,15 +460,10 @@ LogicalResult DilatedWindowMaskOp::verify() {
   return verifyAtMostLimit(
       *this, {{"radius", getRadius()}, {"dilation", getDilation()}});
 }
-LogicalResult
-DilatedWindowMaskOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location>,
-                                      Adaptor, SmallVectorImpl<Type> &types) {
-  types.push_back(MaskType::get(ctx));
-  return success();
-}
 
 TileKind StridedMaskOp::classifyTile(const MaskContext &, const TileRange &t) {
-  return classifyDifferences(t, -kUnbounded, kUnbounded, getStride());
+  return classifyDifferences(t, -kUnboundedDifference, kUnboundedDifference,
+                             getStride());
 }
 bool StridedMaskOp::evaluate(const MaskContext &, int64_t q, int64_t k) {
   NumArith a;
@@ -529,12 +477,6 @@ LogicalResult StridedMaskOp::verify() {
   if (getStride() <= 0)
     return emitOpError() << "stride must be positive, got " << getStride();
   return verifyAtMostLimit(*this, {{"stride", getStride()}});
-}
-LogicalResult StridedMaskOp::inferReturnTypes(MLIRContext *ctx,
-                                              std::optional<Location>, Adaptor,
-                                              SmallVectorImpl<Type> &types) {
-  types.push_back(MaskType::get(ctx));
-  return success();
 }
 
 //===----------------------------------------------------------------------===//
@@ -568,13 +510,6 @@ Value KeyPaddingMaskOp::buildKeyLimit(OpBuilder &builder, Location loc,
 std::optional<int64_t>
 KeyPaddingMaskOp::evaluateKeyLimit(const MaskContext &ctx) {
   return ctx.runtime->lookup(getLengths(), ctx.batch);
-}
-LogicalResult KeyPaddingMaskOp::inferReturnTypes(MLIRContext *ctx,
-                                                 std::optional<Location>,
-                                                 Adaptor,
-                                                 SmallVectorImpl<Type> &types) {
-  types.push_back(MaskType::get(ctx));
-  return success();
 }
 
 //===----------------------------------------------------------------------===//
@@ -681,6 +616,16 @@ TileKind UnionMaskOp::classifyTile(const MaskContext &ctx, const TileRange &t) {
   // Several partial operands may still cover the tile together.
   return classifyByEnumeration(*this, ctx, t);
 }
+KeyRanges UnionMaskOp::keyRanges(const MaskContext &ctx, int64_t qBegin,
+                                 int64_t qEnd) {
+  KeyRanges ranges;
+  for (Value mask : getMasks())
+    ranges = uniteKeyRanges(
+        ranges,
+        normalizeKeyRanges(getMaskPattern(mask).keyRanges(ctx, qBegin, qEnd),
+                           ctx.seqLen));
+  return ranges;
+}
 bool UnionMaskOp::evaluate(const MaskContext &ctx, int64_t q, int64_t k) {
   return llvm::any_of(getMasks(), [&](Value m) {
     return getMaskPattern(m).evaluate(ctx, q, k);
@@ -734,6 +679,16 @@ TileKind IntersectMaskOp::classifyTile(const MaskContext &ctx,
     return TileKind::Partial;
   // Several partial operands may still be disjoint on the tile.
   return classifyByEnumeration(*this, ctx, t);
+}
+KeyRanges IntersectMaskOp::keyRanges(const MaskContext &ctx, int64_t qBegin,
+                                     int64_t qEnd) {
+  KeyRanges ranges{{0, ctx.seqLen}};
+  for (Value mask : getMasks())
+    ranges = intersectKeyRanges(
+        ranges,
+        normalizeKeyRanges(getMaskPattern(mask).keyRanges(ctx, qBegin, qEnd),
+                           ctx.seqLen));
+  return ranges;
 }
 bool IntersectMaskOp::evaluate(const MaskContext &ctx, int64_t q, int64_t k) {
   return llvm::all_of(getMasks(), [&](Value m) {
@@ -803,6 +758,10 @@ TileKind DifferenceMaskOp::classifyTile(const MaskContext &ctx,
     return TileKind::Partial; // rhs is partial
   return classifyByEnumeration(*this, ctx, t);
 }
+KeyRanges DifferenceMaskOp::keyRanges(const MaskContext &ctx, int64_t qBegin,
+                                      int64_t qEnd) {
+  return getMaskPattern(getLhs()).keyRanges(ctx, qBegin, qEnd);
+}
 bool DifferenceMaskOp::evaluate(const MaskContext &ctx, int64_t q, int64_t k) {
   return getMaskPattern(getLhs()).evaluate(ctx, q, k) &&
          !getMaskPattern(getRhs()).evaluate(ctx, q, k);
@@ -813,8 +772,7 @@ Value DifferenceMaskOp::buildPredicate(PredicateBuilder &pb, Value q, Value k) {
   if (!lhs || !rhs)
     return {};
   IRArith a{pb.builder, pb.loc};
-  Value notRhs = arith::XOrIOp::create(pb.builder, pb.loc, rhs, a.truth(true));
-  return arith::AndIOp::create(pb.builder, pb.loc, lhs, notRhs);
+  return a.both(lhs, a.negate(rhs));
 }
 bool DifferenceMaskOp::hasStaticClassification() {
   return getMaskPattern(getLhs()).hasStaticClassification();

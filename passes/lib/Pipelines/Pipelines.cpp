@@ -21,23 +21,13 @@ namespace mlir::attn {
 namespace {
 /// attn at any level down to tiled memref code: layers, encoder pieces,
 /// schedules and tiles. Shared by the CPU and GPU pipelines.
-void buildTilingPipeline(OpPassManager &pm, int64_t blockQ, int64_t blockK,
-                         int64_t rowsPerInstance = 0,
-                         int64_t scalarRowsPerInstance = 0,
-                         std::optional<int64_t> ssmChannels = std::nullopt,
-                         int64_t ssmChunk = -1) {
+void buildTilingPipeline(OpPassManager &pm,
+                         const ScheduleBlocksOptions &schedule,
+                         const TileOptions &tile) {
   OpPassManager &fn = pm.nest<func::FuncOp>();
   fn.addPass(createExpandLayers());
   fn.addPass(createConvertEncoderToLinalg());
-  fn.addPass(createScheduleBlocks({blockQ, blockK}));
-  TileOptions tile;
-  tile.blockQ = blockQ;
-  tile.blockK = blockK;
-  tile.rowsPerInstance = rowsPerInstance;
-  tile.scalarRowsPerInstance = scalarRowsPerInstance;
-  if (ssmChannels)
-    tile.channels = *ssmChannels;
-  tile.ssmChunk = ssmChunk;
+  fn.addPass(createScheduleBlocks(schedule));
   pm.addPass(createTile(tile));
   // Masks are dead now: they must not reach bufferization. No CSE before
   // bufferization: it would merge a later kernel's bufferization.to_buffer
@@ -67,9 +57,12 @@ void buildBufferizationPipeline(OpPassManager &pm) {
 
 void buildLowerToCPUPipeline(OpPassManager &pm,
                              const CPUPipelineOptions &options) {
-  buildTilingPipeline(pm, options.blockQ, options.blockK,
-                      /*rowsPerInstance=*/0, /*scalarRowsPerInstance=*/0,
-                      /*ssmChannels=*/std::nullopt, options.ssmChunk);
+  TileOptions tile;
+  tile.blockQ = options.blockQ;
+  tile.blockK = options.blockK;
+  tile.ssmChunk = options.ssmChunk;
+  buildTilingPipeline(pm, {options.blockQ, options.blockK, options.verifyMasks},
+                      tile);
   buildBufferizationPipeline(pm);
 
   OpPassManager &fn = pm.nest<func::FuncOp>();
@@ -126,9 +119,15 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
   // a warp per SSM scan of ssm-channels channels (of a chunk).
   SetTargetOptions target{options.chip, options.multiprocessors};
   pm.addPass(createSetTarget(target));
-  buildTilingPipeline(pm, options.blockQ, options.blockK, options.warpRows,
-                      /*scalarRowsPerInstance=*/32, options.ssmChannels,
-                      options.ssmChunk);
+  TileOptions tile;
+  tile.blockQ = options.blockQ;
+  tile.blockK = options.blockK;
+  tile.rowsPerInstance = options.warpRows;
+  tile.scalarRowsPerInstance = 32;
+  tile.channels = options.ssmChannels;
+  tile.ssmChunk = options.ssmChunk;
+  buildTilingPipeline(pm, {options.blockQ, options.blockK, options.verifyMasks},
+                      tile);
   buildBufferizationPipeline(pm);
 
   OpPassManager &fn = pm.nest<func::FuncOp>();

@@ -1,16 +1,21 @@
 //===- ScheduleBlocks.cpp - which tiles a masked attention visits ---------===//
 //
-// Asks the mask -- through the MaskPattern interface only -- how every
-// (query tile, key tile) of a masked attn.sdpa is covered, and records the
-// full and partial tiles of each query tile as a #attn.schedule. Empty tiles
-// are dropped: kernels never see them. A schedule already on the op (written
+// Asks the mask -- through the MaskPattern interface only -- which keys each
+// query tile of a masked attn.sdpa may keep (keyRanges) and how each key tile
+// there is covered (classifyTile), and records the full and partial tiles of
+// each query tile as a #attn.schedule. Empty tiles are dropped: kernels never
+// see them. A schedule already on the op (written
 // in the input) is derived again at its own block sizes and must agree.
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/IR/MaskCheck.h"
 #include "attn/Transforms/Passes.h"
 
 #include "llvm/Support/MathExtras.h"
+
+#include <algorithm>
+#include <optional>
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_SCHEDULEBLOCKS
@@ -31,6 +36,12 @@ struct ScheduleBlocksPass
                                     "positive, got block-q="
                                  << static_cast<int64_t>(blockQ)
                                  << " block-k=" << static_cast<int64_t>(blockK);
+      return signalPassFailure();
+    }
+    if (verifyPairs <= 0) {
+      getOperation().emitError()
+          << "attn-schedule-blocks: verify-pairs must be positive, got "
+          << static_cast<int64_t>(verifyPairs);
       return signalPassFailure();
     }
     // attn.sdpa and its gradient visit the same tiles.
@@ -61,33 +72,74 @@ struct ScheduleBlocksPass
                given ? given.getBlockK() : int64_t(blockK));
     if (!given) {
       op.setScheduleAttr(derived);
-      return success();
+      return verifySchedule(op, derived);
     }
     // A schedule written in the input is checked against the mask's own
     // classification: a tile listed in the wrong class would be attended
     // without its predicate, or dropped.
     if (given == derived)
-      return success();
-    auto classOf = [&](ScheduleAttr s, int64_t i, int64_t j) -> StringRef {
-      for (auto [offsets, blocks, name] :
-           {std::make_tuple(s.getFullOffsets(), s.getFullBlocks(), "full"),
-            std::make_tuple(s.getPartialOffsets(), s.getPartialBlocks(),
-                            "partial")}) {
-        ArrayRef<int32_t> list = blocks.asArrayRef().slice(
-            offsets[i], offsets[i + 1] - offsets[i]);
-        if (llvm::is_contained(list, j))
-          return name;
-      }
-      return "empty";
-    };
-    for (int64_t i = 0; i < derived.getNumQueryTiles(); ++i)
-      for (int64_t j = 0; j < derived.getNumKeyTiles(); ++j)
-        if (classOf(given, i, j) != classOf(derived, i, j))
-          return op.emitOpError("its schedule disagrees with its mask: tile (")
-                 << i << ", " << j << ") is listed as " << classOf(given, i, j)
-                 << ", the mask classifies it " << classOf(derived, i, j);
+      return verifySchedule(op, derived);
+    for (int64_t i = 0; i < derived.getNumQueryTiles(); ++i) {
+      TileClasses want(derived, i), got(given, i);
+      if (std::optional<int64_t> j = want.firstDifference(got))
+        return op.emitOpError("its schedule disagrees with its mask: tile (")
+               << i << ", " << *j << ") is listed as " << got.classOf(*j)
+               << ", the mask classifies it " << want.classOf(*j);
+    }
     return success();
   }
+
+  /// With `verify`: the schedule against the mask's predicate.
+  template <typename OpTy>
+  LogicalResult verifySchedule(OpTy op, ScheduleAttr schedule) {
+    if (!verify)
+      return success();
+    // Without runtime data, as the schedule was derived: runtime-dependent
+    // masks are checked within their key limit.
+    MaskChecker checker(getMaskPattern(op.getMask()),
+                        MaskContext{schedule.getSeqLen(), 0, nullptr});
+    std::optional<MaskDefect> defect =
+        checker.checkSchedule(schedule, verifyPairs);
+    if (!defect)
+      return success();
+    InFlightDiagnostic error = defect->op->emitError()
+                               << "'" << defect->op->getName() << "' "
+                               << defect->message;
+    error.attachNote(op.getLoc())
+        << "in the schedule of this attention (attn-schedule-blocks=verify)";
+    return failure();
+  }
+
+  /// The full and partial key tiles that a schedule lists for one query
+  /// tile (each list strictly increasing).
+  struct TileClasses {
+    TileClasses(ScheduleAttr s, int64_t i)
+        : full(s.getFullBlocks().asArrayRef().slice(s.getFullOffsets()[i],
+                                                    s.getFullOffsets()[i + 1] -
+                                                        s.getFullOffsets()[i])),
+          partial(s.getPartialBlocks().asArrayRef().slice(
+              s.getPartialOffsets()[i],
+              s.getPartialOffsets()[i + 1] - s.getPartialOffsets()[i])) {}
+    StringRef classOf(int64_t j) const {
+      if (std::binary_search(full.begin(), full.end(), j))
+        return "full";
+      if (std::binary_search(partial.begin(), partial.end(), j))
+        return "partial";
+      return "empty";
+    }
+    /// The first key tile that `other` lists in another class, if any.
+    std::optional<int64_t> firstDifference(const TileClasses &other) const {
+      SmallVector<int32_t> listed;
+      for (ArrayRef<int32_t> list : {full, partial, other.full, other.partial})
+        listed.append(list.begin(), list.end());
+      llvm::sort(listed);
+      for (int32_t j : listed)
+        if (classOf(j) != other.classOf(j))
+          return j;
+      return std::nullopt;
+    }
+    ArrayRef<int32_t> full, partial;
+  };
 
   /// The schedule of `pattern` over n positions in bq x bk tiles.
   static ScheduleAttr derive(MLIRContext *context, MaskPattern pattern,
@@ -96,23 +148,31 @@ struct ScheduleBlocksPass
     // limit, which kernels apply per batch entry.
     MaskContext ctx{n, 0, nullptr};
     int64_t rows = llvm::divideCeil(n, bq);
-    int64_t cols = llvm::divideCeil(n, bk);
     SmallVector<int32_t> fullOffsets{0}, fullBlocks, partialOffsets{0},
         partialBlocks;
     for (int64_t i = 0; i < rows; ++i) {
-      for (int64_t j = 0; j < cols; ++j) {
-        TileRange tile{i * bq, std::min(n, (i + 1) * bq), j * bk,
-                       std::min(n, (j + 1) * bk)};
-        switch (pattern.classifyTile(ctx, tile)) {
-        case TileKind::Empty:
-          break;
-        case TileKind::Full:
-          fullBlocks.push_back(j);
-          break;
-        case TileKind::Partial:
-          partialBlocks.push_back(j);
-          break;
+      int64_t qBegin = i * bq, qEnd = std::min(n, (i + 1) * bq);
+      // Only the key tiles that meet the pattern's key ranges can be kept:
+      // the cost follows what the mask keeps, not rows x cols.
+      int64_t next = 0; // the first key tile not classified yet
+      for (KeyRange keys :
+           normalizeKeyRanges(pattern.keyRanges(ctx, qBegin, qEnd), n)) {
+        int64_t first = std::max(next, keys.begin / bk);
+        int64_t last = llvm::divideCeil(keys.end, bk);
+        for (int64_t j = first; j < last; ++j) {
+          TileRange tile{qBegin, qEnd, j * bk, std::min(n, (j + 1) * bk)};
+          switch (pattern.classifyTile(ctx, tile)) {
+          case TileKind::Empty:
+            break;
+          case TileKind::Full:
+            fullBlocks.push_back(j);
+            break;
+          case TileKind::Partial:
+            partialBlocks.push_back(j);
+            break;
+          }
         }
+        next = std::max(next, last);
       }
       fullOffsets.push_back(fullBlocks.size());
       partialOffsets.push_back(partialBlocks.size());

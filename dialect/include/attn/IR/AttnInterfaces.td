@@ -8,12 +8,14 @@ def MaskPatternInterface : OpInterface<"MaskPattern"> {
   let cppNamespace = "::mlir::attn";
   let description = [{
     The only thing the compiler knows about a sparsity pattern. A pattern op
-    answers three questions:
+    answers four questions:
       * how a (query range) x (key range) tile is classified -- empty, full or
         partial -- for a sequence length, analytically, without materialising
         an N x N mask (classifyTile);
       * what the element predicate is, as IR, for use inside partial tiles
         (buildPredicate), and as plain C++ for checks (evaluate);
+      * which keys a range of queries may keep at all (keyRanges), so that
+        scheduling visits what is kept rather than every tile;
       * whether classification depends on static facts only
         (hasStaticClassification), or on runtime data such as key-padding
         lengths.
@@ -46,6 +48,23 @@ def MaskPatternInterface : OpInterface<"MaskPattern"> {
       }], "::mlir::Value", "buildPredicate",
       (ins "::mlir::attn::PredicateBuilder &":$pb, "::mlir::Value":$q,
            "::mlir::Value":$k)>,
+    InterfaceMethod<[{
+        The keys that queries in [qBegin, qEnd) may keep: ranges of key
+        positions outside which every pair of those queries is dropped (for
+        runtime-dependent masks: within the key limit, as classifyTile). The
+        answer may over-approximate -- keys inside a range may be dropped --
+        but never leaves out a kept pair: attn-schedule-blocks classifies only
+        the tiles that meet a range and drops the rest as empty. Ranges may
+        overlap, be unsorted or reach past [0, seqLen); callers normalize
+        them (normalizeKeyRanges). The default, every key, is always sound; a
+        pattern whose kept keys lie near the diagonal or in a few columns
+        answers with those, so that scheduling costs what the mask keeps,
+        not N^2 tiles.
+      }], "::mlir::attn::KeyRanges", "keyRanges",
+      (ins "const ::mlir::attn::MaskContext &":$ctx, "int64_t":$qBegin,
+           "int64_t":$qEnd), [{}], [{
+        return {{0, ctx.seqLen}};
+      }]>,
     InterfaceMethod<[{
         True when classification needs no runtime data.
       }], "bool", "hasStaticClassification", (ins), [{}], [{

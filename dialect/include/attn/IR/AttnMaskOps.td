@@ -13,12 +13,12 @@ def Attn_FullMaskOp : Attn_MaskOp<"full"> {
   let assemblyFormat = "attr-dict";
 }
 
-def Attn_CausalMaskOp : Attn_MaskOp<"causal"> {
+def Attn_CausalMaskOp : Attn_MaskOp<"causal", [], ["keyRanges"]> {
   let summary = "key k is kept for query q when k <= q";
   let assemblyFormat = "attr-dict";
 }
 
-def Attn_WindowMaskOp : Attn_MaskOp<"window"> {
+def Attn_WindowMaskOp : Attn_MaskOp<"window", [], ["keyRanges"]> {
   let summary = "sliding window, per element or per block";
   let description = [{
     Without `block`: keeps (q, k) when |q - k| <= radius. With `block`: keeps
@@ -29,9 +29,10 @@ def Attn_WindowMaskOp : Attn_MaskOp<"window"> {
   let arguments = (ins Attn_IntAttr:$radius, OptionalAttr<Attn_IntAttr>:$block);
   let assemblyFormat = "`radius` $radius (`block` $block^)? attr-dict";
   let hasVerifier = 1;
+  let resultBlock = "adaptor.getBlock().value_or(0)";
 }
 
-def Attn_GlobalMaskOp : Attn_MaskOp<"global"> {
+def Attn_GlobalMaskOp : Attn_MaskOp<"global", [], ["keyRanges"]> {
   let summary = "global tokens or blocks that attend and are attended everywhere";
   let description = [{
     A position is global when it lies in the first `first` or the last `last`
@@ -46,9 +47,11 @@ def Attn_GlobalMaskOp : Attn_MaskOp<"global"> {
     (`first` $first^)? (`last` $last^)? (`block` $block^)? attr-dict
   }];
   let hasVerifier = 1;
+  let resultBlock = "adaptor.getBlock().value_or(0)";
 }
 
-def Attn_RandomBlocksMaskOp : Attn_MaskOp<"random_blocks"> {
+def Attn_RandomBlocksMaskOp : Attn_MaskOp<"random_blocks", [],
+                                          ["keyRanges"]> {
   let summary = "BigBird's random key blocks, seeded";
   let description = [{
     Each query block receives `count` distinct random key blocks (the draw is
@@ -68,20 +71,22 @@ def Attn_RandomBlocksMaskOp : Attn_MaskOp<"random_blocks"> {
     attr-dict
   }];
   let hasVerifier = 1;
+  let resultBlock = "adaptor.getBlock()";
   let extraClassDeclaration = [{
     /// The draw's parameters (see attn::randomBlockRow).
     ::attn::RandomBlockSpec getSpec();
   }];
 }
 
-def Attn_ChunkMaskOp : Attn_MaskOp<"chunk"> {
+def Attn_ChunkMaskOp : Attn_MaskOp<"chunk", [], ["keyRanges"]> {
   let summary = "block-diagonal attention within chunks of `size` tokens";
   let arguments = (ins Attn_IntAttr:$size);
   let assemblyFormat = "`size` $size attr-dict";
   let hasVerifier = 1;
 }
 
-def Attn_DilatedWindowMaskOp : Attn_MaskOp<"dilated_window"> {
+def Attn_DilatedWindowMaskOp : Attn_MaskOp<"dilated_window", [],
+                                           ["keyRanges"]> {
   let summary = "dilated sliding window";
   let description = [{
     Keeps (q, k) when q - k is a multiple of `dilation` and
@@ -116,30 +121,33 @@ def Attn_KeyPaddingMaskOp : Attn_MaskOp<"key_padding", [], [
   let assemblyFormat = "$lengths attr-dict `:` type($lengths)";
 }
 
-def Attn_UnionMaskOp : Attn_MaskOp<"union"> {
+def Attn_UnionMaskOp : Attn_MaskOp<"union", [], ["keyRanges"]> {
   let summary = "pairs kept by any operand";
   let arguments = (ins Variadic<Attn_MaskType>:$masks);
   let assemblyFormat = "$masks attr-dict `:` type($masks)";
   let hasVerifier = 1;
+  let resultBlock = ""; // the operands' common block
 }
 
 def Attn_IntersectMaskOp : Attn_MaskOp<"intersect", [], [
-    "hasStaticClassification", "buildKeyLimit", "evaluateKeyLimit"]> {
+    "keyRanges", "hasStaticClassification", "buildKeyLimit", "evaluateKeyLimit"]> {
   let summary = "pairs kept by every operand";
   let arguments = (ins Variadic<Attn_MaskType>:$masks);
   let assemblyFormat = "$masks attr-dict `:` type($masks)";
   let hasVerifier = 1;
+  let resultBlock = ""; // the operands' common block
 }
 
 def Attn_DifferenceMaskOp : Attn_MaskOp<"difference", [], [
-    "hasStaticClassification", "buildKeyLimit", "evaluateKeyLimit"]> {
+    "keyRanges", "hasStaticClassification", "buildKeyLimit", "evaluateKeyLimit"]> {
   let summary = "pairs kept by lhs and not by rhs";
   let arguments = (ins Attn_MaskType:$lhs, Attn_MaskType:$rhs);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs)";
   let hasVerifier = 1;
+  let resultBlock = ""; // the operands' common block
 }
 
-def Attn_ExprMaskOp : Attn_MaskOp<"expr", [IsolatedFromAbove]> {
+def Attn_ExprMaskOp : Attn_MaskOp<"expr", [IsolatedFromAbove], ["keyRanges"]> {
   let summary = "a pattern whose predicate is computed by a region";
   let description = [{
     The region receives (q, k, n) as index values and yields an i1. It may use

@@ -10,6 +10,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Value.h"
+#include "llvm/ADT/SmallVector.h"
 #include <cstdint>
 #include <optional>
 
@@ -43,6 +44,27 @@ struct MaskContext {
 struct TileRange {
   int64_t qBegin, qEnd, kBegin, kEnd;
 };
+
+/// A half-open range of key positions.
+struct KeyRange {
+  int64_t begin, end;
+  bool operator==(const KeyRange &o) const {
+    return begin == o.begin && end == o.end;
+  }
+};
+
+/// Key ranges as MaskPattern::keyRanges answers them. Normalized lists are
+/// sorted, disjoint, non-empty, and no two touch.
+using KeyRanges = llvm::SmallVector<KeyRange, 2>;
+
+/// `ranges` clipped to [0, seqLen), sorted, with overlapping or touching
+/// ranges merged.
+KeyRanges normalizeKeyRanges(KeyRanges ranges, int64_t seqLen);
+/// The union and the intersection of two normalized lists (normalized).
+KeyRanges uniteKeyRanges(llvm::ArrayRef<KeyRange> a,
+                         llvm::ArrayRef<KeyRange> b);
+KeyRanges intersectKeyRanges(llvm::ArrayRef<KeyRange> a,
+                             llvm::ArrayRef<KeyRange> b);
 
 /// Where pattern ops emit their element predicates. Lowerings that work on
 /// memrefs or inside GPU kernels override how tables and runtime operands

@@ -34,6 +34,11 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
       llvm::cl::desc("Positions per chunk of the SSM's chunked scan (0 or "
                      "-1: one scan over the whole sequence)"),
       llvm::cl::init(0)};
+  PassOptions::Option<bool> verifyMasks{
+      *this, "verify-masks",
+      llvm::cl::desc("Check every mask's schedule against its predicate by "
+                     "enumeration (attn-schedule-blocks=verify)"),
+      llvm::cl::init(false)};
 };
 
 /// attn (layers or primitives) to the LLVM dialect for the host. Public
@@ -87,6 +92,11 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
                      "-1: chunks where batch x channel groups alone would "
                      "leave the GPU idle"),
       llvm::cl::init(-1)};
+  PassOptions::Option<bool> verifyMasks{
+      *this, "verify-masks",
+      llvm::cl::desc("Check every mask's schedule against its predicate by "
+                     "enumeration (attn-schedule-blocks=verify)"),
+      llvm::cl::init(false)};
 };
 
 /// attn to LLVM host code launching kernels held in a gpu.binary.

@@ -127,14 +127,31 @@ def ScheduleBlocks : Pass<"attn-schedule-blocks", "func::FuncOp"> {
     per query tile, the full tiles (no predicate) and the partial tiles
     (predicate per element). No N x N mask is built. Runtime-dependent
     masks are scheduled within their key limit. Needs a static sequence
-    length.
+    length. Only the key tiles that meet the mask's key ranges
+    (MaskPattern::keyRanges) are classified, so the cost follows what the
+    mask keeps.
+
+    With `verify`, each schedule is then checked against the mask's own
+    predicate by enumeration (attn/IR/MaskCheck.h): the listed tiles of the
+    checked query rows pair by pair (and the predicate IR of partial tiles),
+    and those rows against every key they drop. All rows when
+    seqLen^2 <= verify-pairs, else an evenly spread sample of
+    verify-pairs / seqLen rows. A contradiction fails the pass with an error
+    at the innermost mask op at fault, naming the tile and the pair.
   }];
   let options = [
     Option<"blockQ", "block-q", "int64_t", /*default=*/"64",
            "Query rows per tile">,
     Option<"blockK", "block-k", "int64_t", /*default=*/"64",
            "Keys per tile">,
+    Option<"verify", "verify", "bool", /*default=*/"false",
+           "Check every schedule against its mask's predicate by enumeration">,
+    Option<"verifyPairs", "verify-pairs", "int64_t", /*default=*/"16777216",
+           "Pairs (query row x key) that verify enumerates per attention "
+           "before it samples rows">,
   ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 def Tile : Pass<"attn-tile", "ModuleOp"> {

@@ -22,14 +22,17 @@
 
 using namespace llvm;
 
+/// --help lists these, not every LLVM backend's flags.
+static cl::OptionCategory importOptions("Importing a model spec");
 static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<spec.json>"),
-                                      cl::Required);
+                                      cl::Required, cl::cat(importOptions));
 static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
                                        cl::value_desc("filename"),
-                                       cl::init("-"));
+                                       cl::init("-"), cl::cat(importOptions));
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(importOptions);
   cl::ParseCommandLineOptions(argc, argv,
                               "attn-import: model spec (JSON) to attn IR\n");
   auto fail = [](const Twine &msg) {

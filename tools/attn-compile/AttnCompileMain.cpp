@@ -1,0 +1,574 @@
+//===- AttnCompileMain.cpp - attn IR to a shared library, reusable --------===//
+//
+//   attn-compile model.mlir -o model.so [--target=cpu|gpu] [options]
+//
+// The driver of attn-compile as a library entry (AttnCompileMain.h), so that
+// a project with its own dialect ops (a new mask pattern) gets its own
+// compiler in a few lines.
+//
+// Runs --lower-to-cpu (or --lower-to-gpu: kernels become a cubin embedded
+// in the library, launched through libattnrt, which the library links),
+// translates to LLVM IR, optimises for the host (or --cpu/--features),
+// emits an object and links a shared library. The library's C ABI, for
+// every public function f of the input (for --target gpu every buffer is
+// device memory):
+//
+// With --backward, each function returning a loss also gets f_grad
+// (attn-generate-backward): f's results, then one gradient per parameter.
+// With --train, also f_train_step (attn-generate-train-step): its state
+// arguments (`state`: moments m.<param>, v.<param>, the step counter) come
+// after the parameters; its results are f's, grad_norm, lr, then the
+// updated parameters (param.<name>), moments and step, which the caller
+// passes back in at the next step (docs/training.md).
+//
+//   void f(...)                      the function itself: each tensor
+//                                    argument and result (results last, as
+//                                    out-parameters) is a pointer to a
+//                                    row-major buffer; i64 scalars by value.
+//   void attn_call_f(void **args)    the same call through an array: args[i]
+//                                    points to argument i's buffer (or to a
+//                                    scalar's value), results follow.
+//   const char *attn_signature_f()   what the arguments are (text, below).
+//   const char *attn_functions()     the public functions, one per line.
+//
+// Signature text, one line per item:
+//   attn-signature 1
+//   function <name>
+//   target <cpu|gpu>
+//   arg <input|param|state> <name> <dtype> <shape> [<init>]
+//   result <name> <dtype> <shape>
+// where <shape> is [d0,d1,...] ([] for a 0-d tensor) or "scalar", and
+// <init> a parameter's initialisation (attn.init).
+//
+//===----------------------------------------------------------------------===//
+
+#include "AttnCompileMain.h"
+
+#include "attn/IR/AttnDialect.h"
+#include "attn/IR/Gradients.h"
+#include "attn/Pipelines/Pipelines.h"
+#include "attn/Support/Initializers.h"
+#include "attn/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+using namespace llvm;
+
+namespace {
+/// --help lists these, not every LLVM backend's flags.
+cl::OptionCategory compileOptions("Compiling attn IR to a shared library");
+
+cl::opt<std::string> inputFile(cl::Positional, cl::desc("<input.mlir>"),
+                               cl::Required, cl::cat(compileOptions));
+cl::opt<std::string> outputFile("o", cl::desc("Output shared library"),
+                                cl::value_desc("file"), cl::Required,
+                                cl::cat(compileOptions));
+cl::opt<std::string> target("target",
+                            cl::desc("cpu, or gpu (kernels in a cubin, "
+                                     "launched through libattnrt)"),
+                            cl::init("cpu"), cl::cat(compileOptions));
+cl::opt<std::string> chip("chip", cl::desc("GPU architecture (--target gpu)"),
+                          cl::init("sm_90a"), cl::cat(compileOptions));
+cl::opt<int64_t> multiprocessors(
+    "multiprocessors",
+    cl::desc("SMs of the GPU (--target gpu): grids that split work to fill "
+             "it are sized for this many"),
+    cl::init(132), cl::cat(compileOptions));
+cl::opt<std::string>
+    cudaToolkit("cuda-toolkit",
+                cl::desc("CUDA toolkit whose ptxas assembles kernels"),
+                cl::init("/usr/local/cuda"), cl::cat(compileOptions));
+cl::opt<std::string> runtimeDir("runtime-dir",
+                                cl::desc("Directory of libattnrt.so (GPU "
+                                         "libraries link it; default: "
+                                         "$ATTN_RUNTIME_DIR, else ../lib "
+                                         "beside this tool, else attn's "
+                                         "build or install folder)"),
+                                cl::cat(compileOptions));
+cl::opt<std::string> cpu("cpu", cl::desc("Target CPU (default: this host)"),
+                         cl::init(""), cl::cat(compileOptions));
+cl::opt<std::string> features("features",
+                              cl::desc("Target features (default: the host's)"),
+                              cl::init(""), cl::cat(compileOptions));
+cl::opt<int> vectorWidth("vector-width",
+                         cl::desc("f32 lanes (0: 16 with AVX-512, else 8)"),
+                         cl::init(0), cl::cat(compileOptions));
+cl::opt<int> blockQ("block-q", cl::desc("Query rows per tile"), cl::init(64),
+                    cl::cat(compileOptions));
+cl::opt<int> blockK("block-k", cl::desc("Keys per tile"), cl::init(64),
+                    cl::cat(compileOptions));
+cl::opt<int> warpRows("warp-rows",
+                      cl::desc("GPU: query rows per warp, 16 or 32"),
+                      cl::init(16), cl::cat(compileOptions));
+cl::opt<int> ssmChunk(
+    "ssm-chunk",
+    cl::desc("Positions per chunk of the SSM's chunked scan (0: one scan "
+             "over the sequence; -1: the target's choice -- chunks on the GPU "
+             "where batch x channel groups would leave it idle, none on the "
+             "CPU)"),
+    cl::init(-1), cl::cat(compileOptions));
+cl::opt<bool> verifyMasks(
+    "verify-masks",
+    cl::desc("Check every attention's tile schedule against its mask's "
+             "predicate by enumeration, sampled on long sequences "
+             "(attn-schedule-blocks=verify): a pattern op whose "
+             "classification, key ranges or predicate IR contradicts its "
+             "definition fails the compile, named with the tile and pair"),
+    cl::init(false), cl::cat(compileOptions));
+cl::opt<bool> backward(
+    "backward",
+    cl::desc("Also export each loss function's gradient function f_grad "
+             "(attn-expand-layers, then attn-generate-backward)"),
+    cl::init(false), cl::cat(compileOptions));
+cl::opt<bool> train(
+    "train",
+    cl::desc("Also export each loss function's training step f_train_step "
+             "(--backward, then attn-generate-train-step: AdamW)"),
+    cl::init(false), cl::cat(compileOptions));
+cl::opt<std::string>
+    optimizer("optimizer",
+              cl::desc("Options of attn-generate-train-step, e.g. \"lr=3e-4 "
+                       "warmup=100 total-steps=5000 decay=cosine\""),
+              cl::init(""), cl::cat(compileOptions));
+cl::opt<bool>
+    noDropout("no-dropout",
+              cl::desc("Compile the model in evaluation mode, without dropout "
+                       "(attn-strip-dropout)"),
+              cl::init(false), cl::cat(compileOptions));
+cl::opt<bool> noParallel("no-parallel",
+                         cl::desc("Do not use OpenMP for tile loops"),
+                         cl::init(false), cl::cat(compileOptions));
+cl::opt<std::string> keepIR("keep-ir",
+                            cl::desc("Also write the optimised LLVM IR here"),
+                            cl::init(""), cl::cat(compileOptions));
+cl::opt<std::string> linker("linker", cl::desc("C++ compiler used to link"),
+                            cl::init("c++"), cl::cat(compileOptions));
+cl::opt<std::string> ompDir("openmp-dir",
+                            cl::desc("Directory of libomp.so (OpenMP runtime)"),
+                            cl::init("/usr/lib/llvm-22/lib"),
+                            cl::cat(compileOptions));
+
+/// The tool's name in messages (attn-compile, or a project's own).
+std::string toolName = "attn-compile";
+
+int fail(const Twine &message) {
+  WithColor::error(errs(), toolName) << message << "\n";
+  return 1;
+}
+
+/// Where libattnrt is, for libraries compiled for the GPU to link:
+/// $ATTN_RUNTIME_DIR; else lib/ beside the tool's bin/ (an installed attn);
+/// else attn's build tree, then its install prefix, as configured.
+std::string defaultRuntimeDir(const char *argv0) {
+  if (const char *env = std::getenv("ATTN_RUNTIME_DIR"))
+    return env;
+  std::string exe = sys::fs::getMainExecutable(
+      argv0, reinterpret_cast<void *>(&defaultRuntimeDir));
+  SmallString<256> lib(sys::path::parent_path(sys::path::parent_path(exe)));
+  sys::path::append(lib, "lib");
+  for (StringRef dir : {StringRef(lib), StringRef(ATTN_RUNTIME_DIR),
+                        StringRef(ATTN_INSTALLED_RUNTIME_DIR)}) {
+    SmallString<256> path(dir);
+    sys::path::append(path, "libattnrt.so");
+    if (sys::fs::exists(path))
+      return dir.str();
+  }
+  return ATTN_RUNTIME_DIR;
+}
+
+std::string dtypeName(mlir::Type t) {
+  if (t.isF32())
+    return "f32";
+  if (t.isBF16())
+    return "bf16";
+  if (t.isF16())
+    return "f16";
+  if (t.isF64())
+    return "f64";
+  if (t.isInteger(32))
+    return "i32";
+  if (t.isInteger(64))
+    return "i64";
+  return "";
+}
+
+/// Describes `type` as "<dtype> <shape>", or returns "" when unsupported.
+std::string describe(mlir::Type type) {
+  if (auto tensor = dyn_cast<mlir::RankedTensorType>(type)) {
+    if (!tensor.hasStaticShape())
+      return "";
+    std::string d = dtypeName(tensor.getElementType());
+    if (d.empty())
+      return "";
+    std::string shape = "[";
+    for (auto [i, s] : llvm::enumerate(tensor.getShape()))
+      shape += (i ? "," : "") + std::to_string(s);
+    return d + " " + shape + "]";
+  }
+  std::string d = dtypeName(type);
+  return d.empty() || d[0] != 'i' ? "" : d + " scalar";
+}
+
+struct Signature {
+  std::string name, text;
+  unsigned numArgs = 0, numResults = 0;
+  SmallVector<bool> argIsScalar;
+};
+
+/// The argument attributes of the library interface.
+constexpr StringRef kArgumentAttrs[] = {"attn.param",
+                                        "attn.state",
+                                        "attn.input",
+                                        "attn.init",
+                                        mlir::attn::kWeightDecayAttr,
+                                        mlir::attn::kLrScaleAttr};
+
+/// The signatures of the module's public functions, before lowering.
+FailureOr<std::vector<Signature>> collectSignatures(mlir::ModuleOp module) {
+  std::vector<Signature> out;
+  for (auto fn : module.getOps<mlir::func::FuncOp>()) {
+    if (fn.isPrivate() || fn.isExternal())
+      continue;
+    // The library's own entry points share the symbol space.
+    if (fn.getName().starts_with("attn_")) {
+      fn.emitError() << "public function '@" << fn.getName()
+                     << "' starts with 'attn_', which the library's entry "
+                        "points (attn_functions, attn_signature_<f>, "
+                        "attn_call_<f>) reserve; rename it or make it private";
+      return failure();
+    }
+    Signature sig;
+    sig.name = fn.getName().str();
+    raw_string_ostream os(sig.text);
+    os << "attn-signature 1\nfunction " << sig.name << "\ntarget " << target
+       << "\n";
+    for (auto [i, type] : llvm::enumerate(fn.getArgumentTypes())) {
+      std::string d = describe(type);
+      if (d.empty()) {
+        fn.emitError() << "argument #" << i << " has type " << type
+                       << ", which the C ABI does not support (static-shape "
+                          "tensors of f32/bf16/f16/f64/i32/i64, i32/i64 "
+                          "scalars)";
+        return failure();
+      }
+      // A misspelt key would turn a parameter into an unnamed input.
+      if (mlir::DictionaryAttr attrs = fn.getArgAttrDict(i))
+        for (mlir::NamedAttribute a : attrs)
+          if (a.getName().strref().starts_with("attn.") &&
+              !llvm::is_contained(kArgumentAttrs, a.getName().strref())) {
+            fn.emitError() << "argument #" << i << " has attribute '"
+                           << a.getName().strref()
+                           << "', which attn does not know (known: "
+                           << llvm::join(ArrayRef<StringRef>(kArgumentAttrs),
+                                         ", ")
+                           << ")";
+            return failure();
+          }
+      auto param = fn.getArgAttrOfType<mlir::StringAttr>(i, "attn.param");
+      auto state = fn.getArgAttrOfType<mlir::StringAttr>(i, "attn.state");
+      auto input = fn.getArgAttrOfType<mlir::StringAttr>(i, "attn.input");
+      auto init = fn.getArgAttrOfType<mlir::StringAttr>(i, "attn.init");
+      if (init && !attn::isKnownInitializer(init.strref())) {
+        fn.emitError() << "argument #" << i << " has attn.init '"
+                       << init.strref() << "', which attn-train does not know ("
+                       << attn::knownInitializers() << ")";
+        return failure();
+      }
+      os << "arg "
+         << (param   ? "param " + param.str()
+             : state ? "state " + state.str()
+             : input ? "input " + input.str()
+                     : "input arg" + std::to_string(i))
+         << " " << d;
+      if (init)
+        os << " " << init.str();
+      os << "\n";
+      sig.argIsScalar.push_back(!isa<mlir::RankedTensorType>(type));
+    }
+    for (auto [i, type] : llvm::enumerate(fn.getResultTypes())) {
+      std::string d = describe(type);
+      if (d.empty() || !isa<mlir::RankedTensorType>(type)) {
+        fn.emitError() << "result #" << i << " has type " << type
+                       << ", which the C ABI does not support (static-shape "
+                          "tensors)";
+        return failure();
+      }
+      auto name = fn.getResultAttrOfType<mlir::StringAttr>(i, "attn.output");
+      os << "result " << (name ? name.str() : "result" + std::to_string(i))
+         << " " << d << "\n";
+    }
+    sig.numArgs = fn.getNumArguments();
+    sig.numResults = fn.getNumResults();
+    out.push_back(std::move(sig));
+  }
+  return out;
+}
+
+/// Drops the attn.* argument and result attributes of public functions: the
+/// signatures have recorded them, and LLVM IR has no place for them.
+void dropInterfaceAttrs(mlir::ModuleOp module) {
+  auto attnNames = [](mlir::DictionaryAttr dict) {
+    SmallVector<mlir::StringAttr> names;
+    if (dict)
+      for (mlir::NamedAttribute a : dict)
+        if (a.getName().strref().starts_with("attn."))
+          names.push_back(a.getName());
+    return names;
+  };
+  for (auto fn : module.getOps<mlir::func::FuncOp>()) {
+    for (unsigned i = 0; i < fn.getNumArguments(); ++i)
+      for (mlir::StringAttr name : attnNames(fn.getArgAttrDict(i)))
+        fn.removeArgAttr(i, name);
+    for (unsigned i = 0; i < fn.getNumResults(); ++i)
+      for (mlir::StringAttr name : attnNames(fn.getResultAttrDict(i)))
+        fn.removeResultAttr(i, name);
+  }
+}
+
+/// Adds attn_functions, attn_signature_<f> and attn_call_<f>.
+LogicalResult addEntryPoints(llvm::Module &m,
+                             const std::vector<Signature> &sigs) {
+  LLVMContext &ctx = m.getContext();
+  IRBuilder<> b(ctx);
+  auto *ptr = PointerType::getUnqual(ctx);
+  auto stringGetter = [&](StringRef name, StringRef text) {
+    auto *fn = Function::Create(FunctionType::get(ptr, false),
+                                GlobalValue::ExternalLinkage, name, m);
+    b.SetInsertPoint(BasicBlock::Create(ctx, "entry", fn));
+    b.CreateRet(b.CreateGlobalString(text, (name + ".text").str()));
+  };
+  std::string list;
+  for (const Signature &sig : sigs) {
+    list += sig.name + "\n";
+    stringGetter("attn_signature_" + sig.name, sig.text);
+    Function *callee = m.getFunction(sig.name);
+    if (!callee || callee->arg_size() != sig.numArgs + sig.numResults)
+      return failure();
+    auto *fn = Function::Create(FunctionType::get(b.getVoidTy(), {ptr}, false),
+                                GlobalValue::ExternalLinkage,
+                                "attn_call_" + sig.name, m);
+    b.SetInsertPoint(BasicBlock::Create(ctx, "entry", fn));
+    SmallVector<Value *> args;
+    for (unsigned i = 0; i < sig.numArgs + sig.numResults; ++i) {
+      Value *slot = b.CreateConstGEP1_64(ptr, fn->getArg(0), i);
+      Value *p = b.CreateLoad(ptr, slot);
+      Type *want = callee->getArg(i)->getType();
+      bool scalar = i < sig.numArgs && sig.argIsScalar[i];
+      args.push_back(scalar ? b.CreateLoad(want, p) : p);
+    }
+    b.CreateCall(callee, args);
+    b.CreateRetVoid();
+  }
+  stringGetter("attn_functions", list);
+  return success();
+}
+} // namespace
+
+int mlir::attn::attnCompileMain(int argc, char **argv,
+                                DialectRegistry &registry) {
+  InitLLVM init(argc, argv);
+  toolName = sys::path::filename(argv[0]).str();
+  cl::HideUnrelatedOptions(compileOptions);
+  cl::ParseCommandLineOptions(argc, argv,
+                              toolName + ": attn IR to a shared library\n");
+  if (runtimeDir.getNumOccurrences() == 0)
+    runtimeDir = defaultRuntimeDir(argv[0]);
+  if (target != "cpu" && target != "gpu")
+    return fail("--target=" + target +
+                " is not supported (supported: cpu, "
+                "gpu)");
+  mlir::attn::registerAttnPasses();
+  InitializeNativeTarget();
+  InitializeNativeTargetAsmPrinter();
+
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  registry.insert<mlir::attn::AttnDialect>();
+  mlir::registerBuiltinDialectTranslation(registry);
+  mlir::registerLLVMDialectTranslation(registry);
+  mlir::registerOpenMPDialectTranslation(registry);
+  // Kernels are translated for ptxas; launches embed the binary.
+  mlir::registerAllToLLVMIRTranslations(registry);
+  mlir::MLIRContext context(registry);
+
+  std::string cpuName =
+      cpu.empty() ? sys::getHostCPUName().str() : cpu.getValue();
+  std::string featureString = features;
+  if (featureString.empty()) {
+    std::vector<std::string> list;
+    for (auto &f : sys::getHostCPUFeatures())
+      list.push_back((f.second ? "+" : "-") + f.first().str());
+    featureString = join(list, ",");
+  }
+  int width = vectorWidth;
+  if (width == 0)
+    width = StringRef(featureString).contains("+avx512f") ? 16 : 8;
+
+  SourceMgr sourceMgr;
+  mlir::SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceFile<mlir::ModuleOp>(inputFile, sourceMgr, &context);
+  if (!module)
+    return fail("cannot parse " + inputFile);
+  if (backward || train || noDropout) {
+    std::string pipeline = "func.func(attn-expand-layers";
+    if (noDropout)
+      pipeline += ",attn-strip-dropout";
+    pipeline += ")";
+    if (backward || train)
+      pipeline += ",attn-generate-backward";
+    if (train)
+      pipeline += ",attn-generate-train-step{" + optimizer + "}";
+    mlir::PassManager reverse(&context);
+    std::string parseErrors;
+    llvm::raw_string_ostream errs(parseErrors);
+    if (failed(mlir::parsePassPipeline(pipeline, reverse, errs)))
+      return fail("bad --optimizer options '" + optimizer +
+                  "': " + parseErrors);
+    if (failed(reverse.run(*module)))
+      return fail("preparing " + inputFile +
+                  " (layers, dropout, differentiation) failed");
+  }
+  for (auto [name, value] : {std::make_pair("block-q", int(blockQ)),
+                             std::make_pair("block-k", int(blockK))})
+    if (value < 1 || value > mlir::attn::kMaxBlockSize)
+      return fail(std::string("--") + name + " must be in [1, " +
+                  std::to_string(mlir::attn::kMaxBlockSize) + "], got " +
+                  std::to_string(value));
+  FailureOr<std::vector<Signature>> sigs = collectSignatures(*module);
+  if (failed(sigs))
+    return 1;
+  if (sigs->empty())
+    return fail(inputFile + " has no public function to export");
+  dropInterfaceAttrs(*module);
+
+  mlir::PassManager pm(&context);
+  if (target == "gpu") {
+    std::string problem = mlir::attn::TargetAttr::check(chip, multiprocessors);
+    if (!problem.empty())
+      return fail("--chip/--multiprocessors: " + problem);
+    mlir::attn::GPUPipelineOptions options;
+    options.chip = chip;
+    options.multiprocessors = multiprocessors;
+    options.toolkit = cudaToolkit;
+    options.blockQ = blockQ;
+    options.blockK = blockK;
+    options.warpRows = warpRows;
+    options.ssmChunk = ssmChunk;
+    options.verifyMasks = verifyMasks;
+    mlir::attn::buildLowerToGPUPipeline(pm, options);
+  } else {
+    mlir::attn::CPUPipelineOptions options;
+    options.blockQ = blockQ;
+    options.blockK = blockK;
+    options.vectorWidth = width;
+    options.parallel = !noParallel;
+    options.ssmChunk = ssmChunk;
+    options.verifyMasks = verifyMasks;
+    mlir::attn::buildLowerToCPUPipeline(pm, options);
+  }
+  if (failed(pm.run(*module)))
+    return fail("lowering " + inputFile + " to LLVM failed");
+
+  LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      mlir::translateModuleToLLVMIR(*module, llvmContext, "attn");
+  if (!llvmModule)
+    return fail("translating to LLVM IR failed");
+  if (failed(addEntryPoints(*llvmModule, *sigs)))
+    return fail("the lowered module lost a public function");
+
+  std::string tripleStr = sys::getDefaultTargetTriple();
+  Triple triple(tripleStr);
+  std::string error;
+  const Target *tgt = TargetRegistry::lookupTarget(triple, error);
+  if (!tgt)
+    return fail("no LLVM target for " + tripleStr + ": " + error);
+  TargetOptions targetOptions;
+  std::unique_ptr<TargetMachine> machine(tgt->createTargetMachine(
+      triple, cpuName, featureString, targetOptions, Reloc::PIC_, std::nullopt,
+      CodeGenOptLevel::Aggressive));
+  llvmModule->setDataLayout(machine->createDataLayout());
+  llvmModule->setTargetTriple(triple);
+  auto optimize = mlir::makeOptimizingTransformer(3, 0, machine.get());
+  if (Error err = optimize(llvmModule.get()))
+    return fail("optimising LLVM IR failed: " + toString(std::move(err)));
+  if (!keepIR.empty()) {
+    std::error_code ec;
+    raw_fd_ostream os(keepIR, ec);
+    if (ec)
+      return fail("cannot write " + keepIR + ": " + ec.message());
+    llvmModule->print(os, nullptr);
+  }
+
+  // The linker first: nothing is written when it is missing.
+  ErrorOr<std::string> cxx = sys::findProgramByName(linker);
+  if (!cxx)
+    return fail("cannot find the linker driver '" + linker + "' on PATH");
+  SmallString<128> objPath;
+  int fd;
+  if (std::error_code ec =
+          sys::fs::createTemporaryFile("attn-compile", "o", fd, objPath))
+    return fail("cannot create a temporary object file: " + ec.message());
+  // Removed on every way out below.
+  auto removeObject = llvm::make_scope_exit([&] { sys::fs::remove(objPath); });
+  {
+    raw_fd_ostream os(fd, /*shouldClose=*/true);
+    legacy::PassManager codegen;
+    if (machine->addPassesToEmitFile(codegen, os, nullptr,
+                                     CodeGenFileType::ObjectFile))
+      return fail("the target cannot emit object files");
+    codegen.run(*llvmModule);
+  }
+  SmallVector<StringRef> args{*cxx, "-shared", "-o", outputFile, objPath};
+  std::string ompLib = "-L" + ompDir.getValue(),
+              rpath = "-Wl,-rpath," + ompDir.getValue();
+  std::string rtLib = "-L" + runtimeDir.getValue(),
+              rtPath = "-Wl,-rpath," + runtimeDir.getValue();
+  if (target == "gpu") {
+    args.push_back(rtLib);
+    args.push_back("-lattnrt");
+    args.push_back(rtPath);
+  } else if (!noParallel) {
+    args.push_back(ompLib);
+    args.push_back("-lomp");
+    args.push_back(rpath);
+  }
+  std::string linkError;
+  int rc = sys::ExecuteAndWait(*cxx, args, std::nullopt, {}, 0, 0, &linkError);
+  if (rc != 0)
+    return fail("linking " + outputFile + " failed" +
+                (linkError.empty() ? "" : ": " + linkError));
+  return 0;
+}

@@ -22,6 +22,8 @@ size_t dtypeSize(DType t) {
   case DType::F64:
   case DType::I64:
     return 8;
+  case DType::I8:
+    return 1;
   }
   return 0;
 }
@@ -40,13 +42,15 @@ const char *dtypeName(DType t) {
     return "i32";
   case DType::I64:
     return "i64";
+  case DType::I8:
+    return "i8";
   }
   return "?";
 }
 
 std::optional<DType> parseDType(const std::string &name) {
   for (DType t : {DType::F32, DType::BF16, DType::F16, DType::F64, DType::I32,
-                  DType::I64})
+                  DType::I64, DType::I8})
     if (name == dtypeName(t))
       return t;
   return std::nullopt;

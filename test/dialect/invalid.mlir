@@ -960,3 +960,30 @@ func.func @cast_changes_shape(%x: tensor<4xf32>) -> tensor<8xbf16> {
   %y = attn.cast %x : tensor<4xf32> to tensor<8xbf16>
   return %y : tensor<8xbf16>
 }
+
+// -----
+
+func.func @materialize_padding(%len: tensor<2xi32>) -> tensor<8x8xi8> {
+  %m = attn.mask.key_padding %len : tensor<2xi32>
+  // expected-error @+1 {{mask depends on runtime data (key padding), which a dense n x n tensor cannot hold}}
+  %d = attn.materialize_mask %m : !attn.mask -> tensor<8x8xi8>
+  return %d : tensor<8x8xi8>
+}
+
+// -----
+
+func.func @materialize_not_square() -> tensor<8x9xi8> {
+  %m = attn.mask.causal
+  // expected-error @+1 {{result must be a static square tensor (n x n), got 'tensor<8x9xi8>'}}
+  %d = attn.materialize_mask %m : !attn.mask -> tensor<8x9xi8>
+  return %d : tensor<8x9xi8>
+}
+
+// -----
+
+func.func @materialize_float() -> tensor<8x8xf32> {
+  %m = attn.mask.causal
+  // expected-error @+1 {{must be 2D tensor of 1-bit signless integer or 8-bit signless integer values}}
+  %d = attn.materialize_mask %m : !attn.mask -> tensor<8x8xf32>
+  return %d : tensor<8x8xf32>
+}

@@ -186,3 +186,13 @@ func.func @sdpa_grad(%q: tensor<2x4x128x64xf32>, %len: tensor<2xi32>) {
   %g:3 = attn.sdpa_grad %q, %q, %q, %q, %q mask %m scale 0.125 : tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, !attn.mask
   return
 }
+
+// CHECK-LABEL: func.func @materialize_mask
+func.func @materialize_mask() -> (tensor<64x64xi1>, tensor<64x64xi8>) {
+  %m = attn.mask.window radius 2 block 16
+  // CHECK: attn.materialize_mask %{{.*}} : !attn.mask<block = 16> -> tensor<64x64xi1>
+  %a = attn.materialize_mask %m : !attn.mask<block = 16> -> tensor<64x64xi1>
+  // CHECK: attn.materialize_mask %{{.*}} : !attn.mask<block = 16> -> tensor<64x64xi8>
+  %b = attn.materialize_mask %m : !attn.mask<block = 16> -> tensor<64x64xi8>
+  return %a, %b : tensor<64x64xi1>, tensor<64x64xi8>
+}

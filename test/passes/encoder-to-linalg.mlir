@@ -112,3 +112,19 @@ func.func @casts(%x: tensor<4x8xf32>, %h: tensor<4x8xbf16>) -> (tensor<4x8xbf16>
   %f = attn.cast %h : tensor<4x8xbf16> to tensor<4x8xf16>
   return %n, %w, %f : tensor<4x8xbf16>, tensor<4x8xf32>, tensor<4x8xf16>
 }
+
+// A mask as a dense tensor: the predicate (here BigBird's window and a
+// global token) at every (q, k), widened to i8.
+// CHECK-LABEL: func.func @materialize_mask
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}], iterator_types = ["parallel", "parallel"]} outs(%{{.*}} : tensor<100x100xi8>)
+// CHECK: linalg.index 0
+// CHECK: linalg.index 1
+// CHECK: arith.ori
+// CHECK: arith.extui %{{.*}} : i1 to i8
+func.func @materialize_mask() -> tensor<100x100xi8> {
+  %w = attn.mask.window radius 3
+  %g = attn.mask.global first 1
+  %m = attn.mask.union %w, %g : !attn.mask, !attn.mask
+  %d = attn.materialize_mask %m : !attn.mask -> tensor<100x100xi8>
+  return %d : tensor<100x100xi8>
+}

@@ -134,6 +134,8 @@ static rt::DType dtypeOf(const torch::Tensor &t) {
     return rt::DType::I64;
   case torch::kBFloat16:
     return rt::DType::BF16;
+  case torch::kInt8:
+    return rt::DType::I8;
   default:
     ADD_FAILURE() << "unsupported tensor type";
     return rt::DType::F32;
@@ -154,6 +156,8 @@ static torch::ScalarType scalarTypeOf(rt::DType t) {
     return torch::kBFloat16;
   case rt::DType::F16:
     return torch::kFloat16;
+  case rt::DType::I8:
+    return torch::kInt8;
   }
   return torch::kFloat32;
 }
@@ -180,12 +184,13 @@ std::vector<torch::Tensor> call(const rt::Library &lib,
     // A result the function never writes shows: NaN, or the most negative
     // integer for integer results.
     torch::ScalarType type = scalarTypeOf(r.dtype);
-    torch::Tensor t = torch::full(
-        r.shape,
-        torch::isIntegralType(type, /*includeBool=*/false)
+    torch::Scalar unwritten =
+        type == torch::kInt8 ? torch::Scalar(std::numeric_limits<int8_t>::min())
+        : torch::isIntegralType(type, /*includeBool=*/false)
             ? torch::Scalar(std::numeric_limits<int32_t>::min())
-            : torch::Scalar(std::nan("")),
-        torch::TensorOptions().dtype(type));
+            : torch::Scalar(std::nan(""));
+    torch::Tensor t =
+        torch::full(r.shape, unwritten, torch::TensorOptions().dtype(type));
     results.push_back(t);
     out.push_back({r.dtype, r.shape, t.data_ptr()});
   }

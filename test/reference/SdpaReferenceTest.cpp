@@ -20,6 +20,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <functional>
 
 using namespace attn::test;
@@ -266,6 +267,53 @@ TEST_P(SdpaReference, MatchesFloat64) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Masks, SdpaReference, ::testing::ValuesIn(kCases),
+                         caseName);
+
+/// attn.materialize_mask: each static case's mask as an n x n tensor of 0/1
+/// (the predicate that partial tiles run, compiled), against the case's
+/// definition on every pair.
+bool isStaticMask(const SdpaCase &c) {
+  return c.mask[0] != '\0' && !std::strstr(c.mask, "%len");
+}
+
+class MaterializedMask : public ::testing::TestWithParam<SdpaCase> {
+public:
+  static void SetUpTestSuite() {
+    std::string module;
+    for (const SdpaCase &c : kCases) {
+      if (!isStaticMask(c))
+        continue;
+      std::string t = tensorType({c.n, c.n}, "i8");
+      module += "func.func @" + std::string(c.name) + "_mask() -> " + t +
+                " {\n" + c.mask +
+                "\n  %d = attn.materialize_mask %m : " + c.maskType + " -> " +
+                t + "\n  return %d : " + t + "\n}\n";
+    }
+    library = compileForTarget("materialized_mask", module);
+  }
+  void SetUp() override { ATTN_SKIP_WITHOUT_TARGET(); }
+  static void TearDownTestSuite() { library.reset(); }
+  static std::unique_ptr<attn::rt::Library> library;
+};
+std::unique_ptr<attn::rt::Library> MaterializedMask::library;
+
+TEST_P(MaterializedMask, MatchesDefinition) {
+  const SdpaCase &c = GetParam();
+  if (!isStaticMask(c))
+    GTEST_SKIP() << c.name << " has no mask, or one that reads runtime data";
+  ASSERT_TRUE(library);
+  std::vector<torch::Tensor> out =
+      call(*library, std::string(c.name) + "_mask", {});
+  ASSERT_EQ(out.size(), 1u);
+  auto got = out[0].accessor<int8_t, 2>();
+  std::vector<int64_t> lengths = c.lengths(c.n);
+  for (int64_t q = 0; q < c.n; ++q)
+    for (int64_t k = 0; k < c.n; ++k)
+      ASSERT_EQ(got[q][k], c.keep(0, q, k, c.n, lengths) ? 1 : 0)
+          << c.name << " at q=" << q << " k=" << k;
+}
+
+INSTANTIATE_TEST_SUITE_P(Masks, MaterializedMask, ::testing::ValuesIn(kCases),
                          caseName);
 
 #ifdef ATTN_TEST_GPU

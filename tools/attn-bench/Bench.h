@@ -30,6 +30,10 @@ struct Options {
   // GPU: where to write each BigBird case's kept blocks, for comparisons
   // that run the same mask (empty: nowhere).
   std::string blockMasks;
+  // CPU: a mask of the user's instead of BigBird's -- attn IR lines
+  // defining %m (any pattern the --attn-compile tool knows) -- and its type.
+  std::string maskFile;
+  std::string maskType = "!attn.mask";
 };
 
 [[noreturn]] void die(const std::string &msg);

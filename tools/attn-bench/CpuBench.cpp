@@ -1,7 +1,8 @@
 //===- CpuBench.cpp - attn-bench --target cpu -----------------------------===//
 //
 // BigBird attention (block 64, window of 3 blocks, 2 global blocks -- the
-// first and the last --, 3 random blocks), B=1, H=4, D=64, fp32. For each
+// first and the last --, 3 random blocks), or the mask of --mask, B=1, H=4,
+// D=64, fp32. For each
 // length: the compiled kernel (attn-compile, all cores through OpenMP) and
 // libtorch's attention with the same mask materialized (all cores), both on
 // the same fresh random inputs, checked against each other before timing.
@@ -20,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <sstream>
 #include <thread>
 #include <unistd.h>
 
@@ -29,13 +31,40 @@ namespace {
 constexpr int64_t kBatch = 1, kHeads = 4, kDim = 64;
 const BigBird kMask{/*block=*/64, /*random=*/3, /*seed=*/17};
 
-std::string bigbirdFunction(int64_t n) {
-  std::string t = tensorType({kBatch, kHeads, n, kDim}, "f32"),
-              m = "!attn.mask<block = 64>";
-  return "func.func @bigbird_" + std::to_string(n) + "(%q: " + t +
-         ", %k: " + t + ", %v: " + t + ") -> " + t + " {\n" + kMask.ir() +
-         "  %o = attn.sdpa %q, %k, %v mask %m : " + t + ", " + t + ", " + t +
-         ", " + m + " -> " + t + "\n  return %o : " + t + "\n}\n";
+/// The mask under test: BigBird's, or the user's (--mask).
+struct MaskUnderTest {
+  std::string name, ir, type;
+  bool custom;
+};
+
+MaskUnderTest maskUnderTest(const Options &opts) {
+  if (opts.maskFile.empty())
+    return {"BigBird attention", kMask.ir(), "!attn.mask<block = 64>", false};
+  std::ifstream in(opts.maskFile);
+  if (!in)
+    die("cannot read --mask " + opts.maskFile);
+  std::stringstream text;
+  text << in.rdbuf();
+  return {"Attention with the mask of " + opts.maskFile, text.str(),
+          opts.maskType, true};
+}
+
+/// The attention at length n, and for a user's mask the mask itself as an
+/// n x n tensor of 0/1 (the pattern's predicate, for libtorch).
+std::string functions(const MaskUnderTest &m, int64_t n) {
+  std::string t = tensorType({kBatch, kHeads, n, kDim}, "f32");
+  std::string f = "func.func @attend_" + std::to_string(n) + "(%q: " + t +
+                  ", %k: " + t + ", %v: " + t + ") -> " + t + " {\n" + m.ir +
+                  "\n  %o = attn.sdpa %q, %k, %v mask %m : " + t + ", " + t +
+                  ", " + t + ", " + m.type + " -> " + t +
+                  "\n  return %o : " + t + "\n}\n";
+  if (m.custom) {
+    std::string d = tensorType({n, n}, "i8");
+    f += "func.func @mask_" + std::to_string(n) + "() -> " + d + " {\n" + m.ir +
+         "\n  %d = attn.materialize_mask %m : " + m.type + " -> " + d +
+         "\n  return %d : " + d + "\n}\n";
+  }
+  return f;
 }
 
 double peakRssMiB() {
@@ -59,9 +88,10 @@ int runCpu(const Options &opts) {
   torch::set_num_threads(threads);
 
   // One library with a kernel per length.
+  MaskUnderTest maskUnderTest = attn::bench::maskUnderTest(opts);
   std::string module;
   for (int64_t n : opts.lengths)
-    module += bigbirdFunction(n);
+    module += functions(maskUnderTest, n);
   std::filesystem::path dir = std::filesystem::temp_directory_path() /
                               ("attn-bench-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
@@ -89,7 +119,7 @@ int runCpu(const Options &opts) {
       for (auto &t : in)
         args.push_back(
             {attn::rt::DType::F32, {kBatch, kHeads, n, kDim}, t.data_ptr()});
-      if (!lib->call("bigbird_" + std::to_string(n), args,
+      if (!lib->call("attend_" + std::to_string(n), args,
                      {{attn::rt::DType::F32,
                        {kBatch, kHeads, n, kDim},
                        out.data_ptr()}},
@@ -108,7 +138,16 @@ int runCpu(const Options &opts) {
   for (size_t i = 0; i < rows.size(); ++i) {
     int64_t n = rows[i].n;
     std::fprintf(stderr, "attn-bench: libtorch, N=%lld\n", (long long)n);
-    torch::Tensor mask = kMask.mask(n);
+    torch::Tensor mask;
+    if (maskUnderTest.custom) {
+      mask = torch::empty({n, n}, torch::kInt8);
+      if (!lib->call("mask_" + std::to_string(n), {},
+                     {{attn::rt::DType::I8, {n, n}, mask.data_ptr()}}, &error))
+        die(error);
+      mask = mask.to(torch::kBool);
+    } else {
+      mask = kMask.mask(n);
+    }
     rows[i].density = mask.to(torch::kFloat64).mean().item<double>();
     const auto &in = inputs[i];
     double scale = 1.0 / std::sqrt(double(kDim));
@@ -128,9 +167,11 @@ int runCpu(const Options &opts) {
           ": relative error " + std::to_string(rows[i].maxError));
   }
 
-  std::printf("\nBigBird attention, CPU, fp32, B=%lld H=%lld D=%lld, block 64, "
-              "%u threads; medians\n",
-              (long long)kBatch, (long long)kHeads, (long long)kDim, threads);
+  std::printf("\n%s, CPU, fp32, B=%lld H=%lld D=%lld%s, %u threads; "
+              "medians\n",
+              maskUnderTest.name.c_str(), (long long)kBatch, (long long)kHeads,
+              (long long)kDim, maskUnderTest.custom ? "" : ", block 64",
+              threads);
   std::printf("%8s %8s %12s %12s %8s %12s %14s %10s\n", "N", "density",
               "attn ms", "libtorch ms", "ratio", "attn GFLOP/s",
               "attn peak MiB", "rel.err");

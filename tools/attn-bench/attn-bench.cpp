@@ -2,13 +2,19 @@
 //
 //   attn-bench --target cpu [--lengths 1024,4096,16384] [--runs N]
 //              [--json FILE] [--attn-compile PATH]
+//              [--mask FILE [--mask-type TYPE]]
 //   attn-bench --target gpu [--lengths ...] [--runs N] [--json FILE]
-//              [--cases bigbird128,bigbird64,dense,linear,bigbird128-fb,dense-fb]
+//              [--cases
+//              bigbird128,bigbird64,dense,linear,bigbird128-fb,dense-fb]
 //              [--kernels DIR [--compile-only]] [--attn-compile PATH]
 //              [--block-masks DIR]
 //
 // cpu: BigBird attention (CpuBench.cpp) compiled for the CPU against
-// libtorch's attention with the same mask, both timed here.
+// libtorch's attention with the same mask, both timed here. --mask FILE
+// takes any mask instead (attn IR lines defining %m, of type --mask-type):
+// a pattern of a project of its own is benchmarked with that project's
+// compiler as --attn-compile; libtorch's mask is the pattern's predicate,
+// materialized by the same compiled library (attn.materialize_mask).
 // gpu: the anchors' shapes (GpuBench.cpp) compiled for the GPU, each checked
 // against libtorch in float64 on fresh inputs, then timed; the PyTorch side
 // (FlexAttention, SDPA, eager linear attention) is the anchors script, run
@@ -114,6 +120,7 @@ using attn::bench::Options;
 const char *kUsage =
     "usage: attn-bench --target cpu|gpu [--lengths 1024,4096,16384] "
     "[--runs N] [--json FILE] [--attn-compile PATH]\n"
+    "       cpu only: [--mask FILE [--mask-type TYPE]]\n"
     "       gpu only: [--cases bigbird128,bigbird64,dense,linear,"
     "bigbird128-fb,dense-fb]\n"
     "                 [--kernels DIR] [--compile-only] [--block-masks DIR]\n";
@@ -169,6 +176,10 @@ Options parse(int argc, char **argv) {
       o.kernels = value();
     } else if (is("--block-masks")) {
       o.blockMasks = value();
+    } else if (is("--mask-type")) {
+      o.maskType = value();
+    } else if (is("--mask")) {
+      o.maskFile = value();
     } else if (a == "--compile-only") {
       o.compileOnly = true;
     } else {
@@ -181,6 +192,8 @@ Options parse(int argc, char **argv) {
                             o.compileOnly || !o.blockMasks.empty()))
     die("--cases, --kernels, --compile-only and --block-masks are for "
         "--target gpu");
+  if (o.target == "gpu" && !o.maskFile.empty())
+    die("--mask is for --target cpu");
   if (o.compileOnly && o.kernels.empty())
     die("--compile-only needs --kernels DIR to keep the libraries in");
   return o;

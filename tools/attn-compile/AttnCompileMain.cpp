@@ -220,6 +220,8 @@ std::string dtypeName(mlir::Type t) {
     return "i32";
   if (t.isInteger(64))
     return "i64";
+  if (t.isInteger(8))
+    return "i8";
   return "";
 }
 

@@ -33,14 +33,17 @@ const char *attn::train::safetensorsDType(rt::DType t) {
     return "I32";
   case rt::DType::I64:
     return "I64";
+  case rt::DType::I8:
+    return "I8";
   }
   return "?";
 }
 
 std::optional<rt::DType>
 attn::train::parseSafetensorsDType(const std::string &name) {
-  for (rt::DType t : {rt::DType::F32, rt::DType::BF16, rt::DType::F16,
-                      rt::DType::F64, rt::DType::I32, rt::DType::I64})
+  for (rt::DType t :
+       {rt::DType::F32, rt::DType::BF16, rt::DType::F16, rt::DType::F64,
+        rt::DType::I32, rt::DType::I64, rt::DType::I8})
     if (name == safetensorsDType(t))
       return t;
   return std::nullopt;

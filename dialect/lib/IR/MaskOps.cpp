@@ -802,3 +802,21 @@ LogicalResult DifferenceMaskOp::inferReturnTypes(MLIRContext *ctx,
   types.push_back(MaskType::get(ctx, *block));
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// materialize_mask
+//===----------------------------------------------------------------------===//
+
+LogicalResult MaterializeMaskOp::verify() {
+  MaskPattern pattern = getMaskPattern(getMask());
+  if (!pattern)
+    return emitOpError("mask is not produced by a mask pattern op");
+  if (!pattern.hasStaticClassification())
+    return emitOpError("mask depends on runtime data (key padding), which a "
+                       "dense n x n tensor cannot hold");
+  auto type = cast<RankedTensorType>(getResult().getType());
+  if (!type.hasStaticShape() || type.getDimSize(0) != type.getDimSize(1))
+    return emitOpError("result must be a static square tensor (n x n), got ")
+           << type;
+  return verifyAtMostLimit(*this, {{"sequence length", type.getDimSize(0)}});
+}

@@ -510,6 +510,28 @@ Value lowerCast(LinalgEmitter &e, CastOp op) {
       })[0];
 }
 
+/// The mask's predicate at every (q, k): what partial tiles run, as a
+/// dense tensor of 0/1.
+Value lowerMaterializeMask(LinalgEmitter &e, MaterializeMaskOp op) {
+  auto type = typeOf(op.getResult());
+  int64_t n = type.getDimSize(0);
+  MaskPattern pattern = getMaskPattern(op.getMask());
+  return e.generic(
+      ValueRange{}, e.empty(type.getShape(), type.getElementType()),
+      {e.identity(2)}, e.iterators(2, false),
+      [&](OpBuilder &b, Location l, ValueRange) -> SmallVector<Value> {
+        Value q = linalg::IndexOp::create(b, l, 0);
+        Value k = linalg::IndexOp::create(b, l, 1);
+        // Static masks only (the verifier): no batch entry to read.
+        PredicateBuilder pb(b, l, arith::ConstantIndexOp::create(b, l, 0),
+                            arith::ConstantIndexOp::create(b, l, n), n);
+        Value kept = pattern.buildPredicate(pb, q, k);
+        if (type.getElementType().isInteger(1))
+          return {kept};
+        return {arith::ExtUIOp::create(b, l, type.getElementType(), kept)};
+      })[0];
+}
+
 Value lowerEmbeddingGrad(LinalgEmitter &e, EmbeddingGradOp op) {
   auto out = typeOf(op.getResult());
   int64_t vocab = out.getDimSize(0), width = out.getDimSize(1);
@@ -884,10 +906,10 @@ struct ConvertEncoderToLinalgPass
   void runOnOperation() override {
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
-      if (isa<CastOp, EmbeddingOp, AddPositionsOp, LayerNormOp, ProjectOp,
-              GeluOp, DropoutOp, PoolOp, CrossEntropyOp, EmbeddingGradOp,
-              LayerNormGradOp, GeluGradOp, PoolGradOp, CrossEntropyGradOp,
-              LrScheduleOp, GlobalNormOp, AdamWOp>(op))
+      if (isa<CastOp, MaterializeMaskOp, EmbeddingOp, AddPositionsOp,
+              LayerNormOp, ProjectOp, GeluOp, DropoutOp, PoolOp, CrossEntropyOp,
+              EmbeddingGradOp, LayerNormGradOp, GeluGradOp, PoolGradOp,
+              CrossEntropyGradOp, LrScheduleOp, GlobalNormOp, AdamWOp>(op))
         ops.push_back(op);
     });
     for (Operation *op : ops) {
@@ -902,6 +924,9 @@ struct ConvertEncoderToLinalgPass
       Results results =
           TypeSwitch<Operation *, Results>(op)
               .Case([&](CastOp o) { return Results{lowerCast(e, o)}; })
+              .Case([&](MaterializeMaskOp o) {
+                return Results{lowerMaterializeMask(e, o)};
+              })
               .Case(
                   [&](EmbeddingOp o) { return Results{lowerEmbedding(e, o)}; })
               .Case([&](AddPositionsOp o) {

@@ -167,6 +167,27 @@ def Attn_ExprMaskOp : Attn_MaskOp<"expr", [IsolatedFromAbove], ["keyRanges"]> {
   let hasRegionVerifier = 1;
 }
 
+def Attn_MaterializeMaskOp : Attn_Op<"materialize_mask", [Pure]> {
+  let summary = "a mask as a dense n x n tensor: 1 where (q, k) is kept";
+  let description = [{
+    Evaluates `mask` (its predicate, as partial tiles run it) at every pair
+    of an n x n tensor, n the result's static extent: element (q, k) is 1
+    where the pair is kept, else 0. For checks and references -- attn-bench
+    builds libtorch's mask of any pattern with it, one a project of its own
+    included; kernels never materialize masks. Runtime-dependent masks (key
+    padding) are refused: their answer depends on a batch entry.
+
+    ```mlir
+    %d = attn.materialize_mask %m : !attn.mask -> tensor<256x256xi8>
+    ```
+  }];
+  let arguments = (ins Attn_MaskType:$mask);
+  let results = (outs TensorRankOf<[I1, I8], [2]>:$result);
+  let assemblyFormat =
+      "$mask attr-dict `:` qualified(type($mask)) `->` type($result)";
+  let hasVerifier = 1;
+}
+
 def Attn_YieldOp : Attn_Op<"yield", [Pure, Terminator, ReturnLike,
     ParentOneOf<["ExprMaskOp", "SoftmaxStepOp", "SoftmaxGradStepOp"]>]> {
   let summary = "yields the predicate of a mask region";

@@ -11,8 +11,10 @@ def ConvertEncoderToLinalg : Pass<"attn-convert-encoder-to-linalg",
     attn.embedding, add_positions, layer_norm, project, gelu, dropout, pool
     and cross_entropy -- and their gradient ops (embedding_grad,
     layer_norm_grad, gelu_grad, pool_grad, cross_entropy_grad) -- become
-    linalg (generic, matmul, fill) and tensor ops; dropout draws its keep decisions from a counter-based hash of (seed,
-    stream, element index).
+    linalg (generic, matmul, fill) and tensor ops; dropout draws its keep
+    decisions from a counter-based hash of (seed, stream, element index).
+    attn.cast becomes an elementwise generic, attn.materialize_mask a generic
+    over (q, k) running the mask's predicate.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",

@@ -21,7 +21,7 @@
 
 namespace attn::rt {
 
-enum class DType { F32, BF16, F16, F64, I32, I64 };
+enum class DType { F32, BF16, F16, F64, I32, I64, I8 };
 
 size_t dtypeSize(DType t);
 const char *dtypeName(DType t);

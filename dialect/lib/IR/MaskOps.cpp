@@ -601,6 +601,19 @@ static LogicalResult verifyStaticOperand(Operation *op, unsigned index,
   return success();
 }
 
+/// The operands' key ranges, normalized, folded with `combine` from `init`.
+static KeyRanges combineKeyRanges(ValueRange masks, const MaskContext &ctx,
+                                  int64_t qBegin, int64_t qEnd, KeyRanges init,
+                                  KeyRanges (*combine)(ArrayRef<KeyRange>,
+                                                       ArrayRef<KeyRange>)) {
+  KeyRanges ranges = std::move(init);
+  for (Value mask : masks)
+    ranges = combine(ranges, normalizeKeyRanges(getMaskPattern(mask).keyRanges(
+                                                    ctx, qBegin, qEnd),
+                                                ctx.seqLen));
+  return ranges;
+}
+
 TileKind UnionMaskOp::classifyTile(const MaskContext &ctx, const TileRange &t) {
   int partial = 0;
   for (Value mask : getMasks()) {
@@ -618,13 +631,7 @@ TileKind UnionMaskOp::classifyTile(const MaskContext &ctx, const TileRange &t) {
 }
 KeyRanges UnionMaskOp::keyRanges(const MaskContext &ctx, int64_t qBegin,
                                  int64_t qEnd) {
-  KeyRanges ranges;
-  for (Value mask : getMasks())
-    ranges = uniteKeyRanges(
-        ranges,
-        normalizeKeyRanges(getMaskPattern(mask).keyRanges(ctx, qBegin, qEnd),
-                           ctx.seqLen));
-  return ranges;
+  return combineKeyRanges(getMasks(), ctx, qBegin, qEnd, {}, uniteKeyRanges);
 }
 bool UnionMaskOp::evaluate(const MaskContext &ctx, int64_t q, int64_t k) {
   return llvm::any_of(getMasks(), [&](Value m) {
@@ -682,13 +689,8 @@ TileKind IntersectMaskOp::classifyTile(const MaskContext &ctx,
 }
 KeyRanges IntersectMaskOp::keyRanges(const MaskContext &ctx, int64_t qBegin,
                                      int64_t qEnd) {
-  KeyRanges ranges{{0, ctx.seqLen}};
-  for (Value mask : getMasks())
-    ranges = intersectKeyRanges(
-        ranges,
-        normalizeKeyRanges(getMaskPattern(mask).keyRanges(ctx, qBegin, qEnd),
-                           ctx.seqLen));
-  return ranges;
+  return combineKeyRanges(getMasks(), ctx, qBegin, qEnd, {{0, ctx.seqLen}},
+                          intersectKeyRanges);
 }
 bool IntersectMaskOp::evaluate(const MaskContext &ctx, int64_t q, int64_t k) {
   return llvm::all_of(getMasks(), [&](Value m) {

@@ -10,8 +10,19 @@
 #include "mlir/InitAllPasses.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "llvm/Support/CommandLine.h"
 
 int mlir::attn::attnOptMain(int argc, char **argv, DialectRegistry &registry) {
+  // Every option registered so far comes from libLLVM's and libMLIR's static
+  // constructors: hundreds of backend flags (--amdgpu-..., --arm-...).
+  // Hidden, --help shows what MlirOptMain registers from here on -- its
+  // categories and the passes -- as mlir-opt means it to; --help-hidden
+  // still lists them all.
+  for (auto &entry : llvm::cl::getRegisteredOptions()) {
+    StringRef name = entry.first;
+    if (name != "help" && name != "help-list" && name != "version")
+      entry.second->setHiddenFlag(llvm::cl::Hidden);
+  }
   registerAllPasses();
   registerAttnPasses();
   registerAllDialects(registry);

@@ -745,6 +745,17 @@ LogicalResult moveHostMemoryToDevice(func::FuncOp fn) {
 struct MapLoopsToGPUPass
     : public mlir::attn::impl::MapLoopsToGPUBase<MapLoopsToGPUPass> {
   using Base::Base;
+  // Options are checked when the pipeline starts, also where no function
+  // would use them.
+  LogicalResult initialize(MLIRContext *context) override {
+    if (lanesPerIteration < 1 || lanesPerIteration > kMaxThreads)
+      return emitError(UnknownLoc::get(context))
+             << "attn-map-loops-to-gpu: lanes-per-iteration must be in [1, "
+             << kMaxThreads << "], got "
+             << static_cast<int64_t>(lanesPerIteration);
+    return success();
+  }
+
   void runOnOperation() override {
     func::FuncOp fn = getOperation();
     SmallVector<scf::ForallOp> loops;
@@ -752,12 +763,6 @@ struct MapLoopsToGPUPass
       if (!f->getParentOfType<scf::ForallOp>())
         loops.push_back(f);
     });
-    if (lanesPerIteration < 1 || lanesPerIteration > kMaxThreads) {
-      fn.emitError("attn-map-loops-to-gpu: lanes-per-iteration must be in "
-                   "[1, ")
-          << kMaxThreads << "], got " << static_cast<int64_t>(lanesPerIteration);
-      return signalPassFailure();
-    }
     for (scf::ForallOp loop : loops)
       if (failed(mapForall(loop, lanesPerIteration)))
         return signalPassFailure();

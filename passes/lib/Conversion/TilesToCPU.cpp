@@ -968,13 +968,17 @@ struct ConvertTilesToCPUPass
     : public mlir::attn::impl::ConvertTilesToCPUBase<ConvertTilesToCPUPass> {
   using ConvertTilesToCPUBase::ConvertTilesToCPUBase;
 
+  // Options are checked when the pipeline starts, also where no function
+  // would use them.
+  LogicalResult initialize(MLIRContext *context) override {
+    if (vectorWidth != 8 && vectorWidth != 16)
+      return emitError(UnknownLoc::get(context))
+             << "attn-convert-tiles-to-cpu: vector-width must be 8 or 16, got "
+             << static_cast<int64_t>(vectorWidth);
+    return success();
+  }
+
   void runOnOperation() override {
-    if (vectorWidth != 8 && vectorWidth != 16) {
-      getOperation().emitError() << "attn-convert-tiles-to-cpu: vector-width "
-                                    "must be 8 or 16, got "
-                                 << vectorWidth;
-      return signalPassFailure();
-    }
     RewritePatternSet patterns(&getContext());
     populateTilesToCPUPatterns(patterns, vectorWidth);
     ConversionTarget target(getContext());

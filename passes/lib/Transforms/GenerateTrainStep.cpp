@@ -31,15 +31,29 @@ struct GenerateTrainStepPass
     : public mlir::attn::impl::GenerateTrainStepBase<GenerateTrainStepPass> {
   using Base::Base;
 
+  // Options are checked when the pipeline starts, also for a module
+  // without a gradient function, by the checks of the ops they become.
+  LogicalResult initialize(MLIRContext *context) override {
+    auto fail = [&](const Twine &problem) {
+      return emitError(UnknownLoc::get(context))
+             << "attn-generate-train-step: " << problem;
+    };
+    if (!symbolizeDecayKind(decay))
+      return fail("decay '" + decay +
+                  "' is not one of constant, linear, cosine");
+    std::string problem =
+        LrScheduleOp::checkParameters(lr, warmup, totalSteps, finalFraction);
+    if (problem.empty())
+      problem = AdamWOp::checkHyperparameters(beta1, beta2, epsilon,
+                                              weightDecay, maxGradNorm, 1.0);
+    if (!problem.empty())
+      return fail(problem);
+    return success();
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     std::optional<DecayKind> decayKind = symbolizeDecayKind(decay);
-    if (!decayKind) {
-      // On the location, not the op: the message is about an option.
-      emitError(module.getLoc()) << "attn-generate-train-step: decay '" << decay
-                                 << "' is not one of constant, linear, cosine";
-      return signalPassFailure();
-    }
     SmallVector<func::FuncOp> gradients;
     for (auto fn : module.getOps<func::FuncOp>())
       if (fn->hasAttr("attn.gradient_of"))

@@ -30,20 +30,23 @@ struct ScheduleBlocksPass
     : public mlir::attn::impl::ScheduleBlocksBase<ScheduleBlocksPass> {
   using ScheduleBlocksBase::ScheduleBlocksBase;
 
+  // Options are checked when the pipeline starts, also where no function
+  // would use them.
+  LogicalResult initialize(MLIRContext *context) override {
+    if (blockQ <= 0 || blockK <= 0)
+      return emitError(UnknownLoc::get(context))
+             << "attn-schedule-blocks: block sizes must be positive, got "
+                "block-q="
+             << static_cast<int64_t>(blockQ)
+             << " block-k=" << static_cast<int64_t>(blockK);
+    if (verifyPairs <= 0)
+      return emitError(UnknownLoc::get(context))
+             << "attn-schedule-blocks: verify-pairs must be positive, got "
+             << static_cast<int64_t>(verifyPairs);
+    return success();
+  }
+
   void runOnOperation() override {
-    if (blockQ <= 0 || blockK <= 0) {
-      getOperation().emitError() << "attn-schedule-blocks: block sizes must be "
-                                    "positive, got block-q="
-                                 << static_cast<int64_t>(blockQ)
-                                 << " block-k=" << static_cast<int64_t>(blockK);
-      return signalPassFailure();
-    }
-    if (verifyPairs <= 0) {
-      getOperation().emitError()
-          << "attn-schedule-blocks: verify-pairs must be positive, got "
-          << static_cast<int64_t>(verifyPairs);
-      return signalPassFailure();
-    }
     // attn.sdpa and its gradient visit the same tiles.
     WalkResult result = getOperation().walk([&](Operation *op) {
       LogicalResult scheduled = success();

@@ -37,6 +37,12 @@ def Attn_LrScheduleOp : Attn_Op<"lr_schedule", [Pure]> {
     (`final` $final^)? attr-dict
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// What is wrong with a schedule's parameters, or "" (the verifier's
+    /// checks, for options that become them: attn-generate-train-step).
+    static std::string checkParameters(double peak, int64_t warmup,
+                                       int64_t total, double final);
+  }];
 }
 
 def Attn_GlobalNormOp : Attn_Op<"global_norm", [Pure]> {
@@ -84,6 +90,13 @@ def Attn_AdamWOp : Attn_Op<"adamw", [Pure,
     $step `norm` $norm attr-dict `:` type($param)
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// What is wrong with the update's hyperparameters, or "" (the
+    /// verifier's checks, for options that become them).
+    static std::string checkHyperparameters(double beta1, double beta2,
+                                            double epsilon, double weightDecay,
+                                            double maxNorm, double lrScale);
+  }];
 }
 
 #endif // ATTN_OPTIMIZER_OPS_TD

@@ -37,6 +37,19 @@ func.func @chunk_overflows() {
 
 // -----
 
+// Mask ops whose operands form a cycle (an operand defined later) are
+// rejected by the op verifier, which dominance checking follows only
+// afterwards: walking them never ended (#23, found by the ir fuzzer).
+func.func @mask_cycle() {
+  %u0 = attn.mask.causal
+  // expected-error @below {{its mask operands form a cycle}}
+  %u1 = attn.mask.union %u2, %u0 : !attn.mask, !attn.mask
+  %u2 = attn.mask.union %u1, %u0 : !attn.mask, !attn.mask
+  return
+}
+
+// -----
+
 // A mask that shares sub-masks along exponentially many paths is
 // rejected before anything walks it.
 func.func @shared_sub_masks() {

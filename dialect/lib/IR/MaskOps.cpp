@@ -553,15 +553,21 @@ SmallVector<Operation *> mlir::attn::detail::maskProducers(Operation *op) {
 }
 
 /// The number of mask ops `op` unfolds to, counted once per DAG node
-/// (saturating past kMaxUnfoldedMask), without recursion.
-static int64_t unfoldedSize(Operation *op) {
+/// (saturating past kMaxUnfoldedMask), without recursion; std::nullopt when
+/// the mask ops form a cycle (an operand defined later, which the dominance
+/// check rejects only after op verifiers ran: walking it never ended).
+static std::optional<int64_t> unfoldedSize(Operation *op) {
   llvm::DenseMap<Operation *, int64_t> size;
+  llvm::DenseSet<Operation *> expanding;
   SmallVector<std::pair<Operation *, bool>> stack{{op, false}};
   while (!stack.empty()) {
     auto [cur, expanded] = stack.pop_back_val();
     if (size.count(cur))
       continue;
     if (!expanded) {
+      // Still being expanded below on the stack: reached from itself.
+      if (!expanding.insert(cur).second)
+        return std::nullopt;
       stack.push_back({cur, true});
       for (Operation *p : mlir::attn::detail::maskProducers(cur))
         if (!size.count(p))
@@ -572,12 +578,16 @@ static int64_t unfoldedSize(Operation *op) {
     for (Operation *p : mlir::attn::detail::maskProducers(cur))
       total = std::min(total + size.lookup(p), kMaxUnfoldedMask + 1);
     size[cur] = total;
+    expanding.erase(cur);
   }
   return size.lookup(op);
 }
 
 static LogicalResult verifyOperandsArePatterns(Operation *op) {
-  if (unfoldedSize(op) > kMaxUnfoldedMask)
+  std::optional<int64_t> unfolded = unfoldedSize(op);
+  if (!unfolded)
+    return op->emitOpError("its mask operands form a cycle");
+  if (*unfolded > kMaxUnfoldedMask)
     return op->emitOpError()
            << "unfolds to more than " << kMaxUnfoldedMask
            << " mask ops: its operands share sub-masks along too many paths, "

@@ -275,8 +275,6 @@ uint64_t PredicateProgram::execute(const Instr &in, const RuntimeData *runtime,
       return ua >= ub;
     }
     break;
-  case Opcode::Table:
-    break;
   case Opcode::TableLookup: {
     const auto &[data, shape] = tables[in.imm];
     int64_t flat = 0;
@@ -422,16 +420,17 @@ PredicateProgram::Interval PredicateProgram::executeRange(const Instr &in) {
     return {-(c - 1), c - 1};
   }
   case Opcode::MinS:
-    return {std::min(arg(0).lo, arg(1).lo), std::min(arg(0).hi, arg(1).hi)};
   case Opcode::MaxS:
-    return {std::max(arg(0).lo, arg(1).lo), std::max(arg(0).hi, arg(1).hi)};
   case Opcode::MinU:
-  case Opcode::MaxU:
-    if (!nonNegative(arg(0)) || !nonNegative(arg(1)))
+  case Opcode::MaxU: {
+    // Unsigned order agrees with signed order on non-negative values.
+    bool isUnsigned = in.opcode == Opcode::MinU || in.opcode == Opcode::MaxU;
+    if (isUnsigned && (!nonNegative(arg(0)) || !nonNegative(arg(1))))
       return all;
-    if (in.opcode == Opcode::MinU)
+    if (in.opcode == Opcode::MinS || in.opcode == Opcode::MinU)
       return {std::min(arg(0).lo, arg(1).lo), std::min(arg(0).hi, arg(1).hi)};
     return {std::max(arg(0).lo, arg(1).lo), std::max(arg(0).hi, arg(1).hi)};
+  }
   case Opcode::And:
   case Opcode::Or:
     if (in.width == 1) {
@@ -524,7 +523,6 @@ PredicateProgram::Interval PredicateProgram::executeRange(const Instr &in) {
     return nonNegative(a) && fits(a, in.width) ? a : all;
   }
   case Opcode::Const:
-  case Opcode::Table:
   case Opcode::TableLookup:
   case Opcode::RuntimeLookup:
     return all;

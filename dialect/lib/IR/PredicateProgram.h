@@ -75,7 +75,6 @@ public:
     Select,
     Ext, // index_cast, extsi, extui, trunci: re-normalise to the result width
     ExtU,
-    Table,        // a constant table: no value, read by TableLookup
     TableLookup,  // tensor.extract from a constant table (imm: its index)
     RuntimeLookup // tensor.extract from a runtime operand (imm: its index)
   };

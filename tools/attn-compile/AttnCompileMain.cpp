@@ -416,7 +416,7 @@ int mlir::attn::attnCompileMain(int argc, char **argv,
 
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
-  registry.insert<mlir::attn::AttnDialect>();
+  mlir::attn::registerAttnDialectExtensions(registry);
   mlir::registerBuiltinDialectTranslation(registry);
   mlir::registerLLVMDialectTranslation(registry);
   mlir::registerOpenMPDialectTranslation(registry);

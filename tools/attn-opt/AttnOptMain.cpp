@@ -29,7 +29,7 @@ int mlir::attn::attnOptMain(int argc, char **argv, DialectRegistry &registry) {
   registerAllExtensions(registry);
   // gpu-module-to-binary translates kernels to LLVM IR.
   registerAllToLLVMIRTranslations(registry);
-  registry.insert<AttnDialect>();
+  registerAttnDialectExtensions(registry);
   return asMainReturnCode(
       MlirOptMain(argc, argv, "attn optimizer driver\n", registry));
 }

@@ -2,6 +2,7 @@
 
 #include "attn/IR/AttnOps.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -21,6 +22,10 @@ using namespace mlir::attn;
 #define GET_ATTRDEF_CLASSES
 #include "attn/IR/AttnAttrs.cpp.inc"
 
+namespace mlir::attn {
+void registerCollectiveOps(AttnDialect &dialect); // CollectiveOps.cpp
+} // namespace mlir::attn
+
 void AttnDialect::initialize() {
   addTypes<
 #define GET_TYPEDEF_LIST
@@ -34,6 +39,7 @@ void AttnDialect::initialize() {
 #define GET_OP_LIST
 #include "attn/IR/AttnOps.cpp.inc"
       >();
+  registerCollectiveOps(*this);
 }
 
 LogicalResult AttnDialect::verifyOperationAttribute(Operation *op,

@@ -20,6 +20,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Conversion/Passes.h"
+#include "attn/IR/Collectives.h"
 
 #include "mlir/Analysis/SliceAnalysis.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -733,7 +734,9 @@ LogicalResult moveHostMemoryToDevice(func::FuncOp fn) {
       gpu::MemcpyOp::create(b, loc, Type(), ValueRange{}, copy.getTarget(),
                             copy.getSource());
       copy.erase();
-    } else if (!isa<gpu::LaunchOp, func::ReturnOp, memref::GetGlobalOp>(op) &&
+    } else if (!isa<gpu::LaunchOp, func::ReturnOp, memref::GetGlobalOp,
+                    // Averaged on the device by the runtime, in stream order.
+                    BufferAllReduceStartOp, BufferAllReduceWaitOp>(op) &&
                !isMemoryEffectFree(op)) {
       return op->emitOpError("is not mapped to the GPU yet: on the host it "
                              "would touch device memory");

@@ -27,6 +27,7 @@ void buildTilingPipeline(OpPassManager &pm,
   OpPassManager &fn = pm.nest<func::FuncOp>();
   fn.addPass(createExpandLayers());
   fn.addPass(createConvertEncoderToLinalg());
+  fn.addPass(createConvertCollectivesToBuffers());
   fn.addPass(createScheduleBlocks(schedule));
   pm.addPass(createTile(tile));
   // Masks are dead now: they must not reach bufferization. No CSE before
@@ -69,6 +70,7 @@ void buildLowerToCPUPipeline(OpPassManager &pm,
   ConvertTilesToCPUOptions tiles;
   tiles.vectorWidth = options.vectorWidth;
   fn.addPass(createConvertTilesToCPU(tiles));
+  fn.addPass(createConvertCollectivesToCPU());
   fn.addPass(createExpandMemRefCopies());
   fn.addPass(createConvertLinalgToLoopsPass());
   fn.addPass(createApproximateMath());

@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/IR/Collectives.h"
 #include "attn/IR/Gradients.h"
 #include "attn/Transforms/Passes.h"
 
@@ -87,6 +88,25 @@ struct GenerateTrainStepPass
     }
   }
 
+  /// Each gradient averaged over the ranks: a start right after the op that
+  /// gives the gradient its final value, so that the backward's later work
+  /// overlaps the exchange of its earlier gradients, and one wait at `b`.
+  SmallVector<Value> averageOverRanks(ArrayRef<Value> grads, OpBuilder &b,
+                                      Location loc) {
+    SmallVector<Value> started;
+    for (Value grad : grads) {
+      OpBuilder::InsertionGuard guard(b);
+      if (Operation *def = grad.getDefiningOp())
+        b.setInsertionPointAfter(def);
+      else
+        b.setInsertionPointToStart(grad.getParentBlock());
+      started.push_back(
+          AllReduceStartOp::create(b, grad.getLoc(), grad).getResult());
+    }
+    return SmallVector<Value>(
+        AllReduceWaitOp::create(b, loc, started).getResults());
+  }
+
   LogicalResult build(func::FuncOp fn, unsigned numForwardResults,
                       DecayKind decayKind) {
     Block &body = fn.front();
@@ -150,6 +170,8 @@ struct GenerateTrainStepPass
         b.getI64IntegerAttr(warmup), b.getI64IntegerAttr(totalSteps),
         DecayKindAttr::get(ctx, decayKind), b.getF64FloatAttr(finalFraction));
     SmallVector<Value> grads(ret.getOperands().drop_front(numForwardResults));
+    if (dataParallel)
+      grads = averageOverRanks(grads, b, loc);
     Value norm = GlobalNormOp::create(b, loc, grads);
 
     SmallVector<Value> newParams, newFirst, newSecond;

@@ -22,7 +22,9 @@ def Attn_Dialect : Dialect {
   let useDefaultAttributePrinterParser = 1;
   // `attn.target` on a module must be an #attn.target.
   let hasOperationAttrVerify = 1;
+  // gpu: the buffer collectives' async tokens (AttnCollectiveOps.td).
   let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::tensor::TensorDialect"];
   let extraClassDeclaration = [{

@@ -22,6 +22,35 @@ def ConvertEncoderToLinalg : Pass<"attn-convert-encoder-to-linalg",
                            "::mlir::tensor::TensorDialect"];
 }
 
+def ConvertCollectivesToBuffers
+    : Pass<"attn-convert-collectives-to-buffers", "func::FuncOp"> {
+  let summary = "attn.all_reduce_start/wait become their buffer forms";
+  let description = [{
+    Each attn.all_reduce_start becomes, where it is, an
+    attn.buffer.all_reduce_start from its input's buffer into a new one; each
+    attn.all_reduce_wait an attn.buffer.all_reduce_wait of those buffers, its
+    results the averaged buffers as tensors. Tensors cross to buffers with
+    bufferization.to_buffer / to_tensor, so the rest of the function
+    bufferizes as usual.
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def ConvertCollectivesToCPU
+    : Pass<"attn-convert-collectives-to-cpu", "func::FuncOp"> {
+  let summary = "Buffer all-reduces for a run of one process";
+  let description = [{
+    On the CPU a run is one process (attn-train runs data-parallel only on
+    GPUs): the mean over one rank is the input, so each
+    attn.buffer.all_reduce_start becomes a memref.copy and each wait goes.
+    On the GPU the buffer ops instead become calls of libattnrt's
+    mgpuAllReduceStart / mgpuAllReduceWait on the call's stream, inside
+    gpu-to-llvm (the attn dialect's ConvertToLLVMPatternInterface).
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 def ConvertTilesToCPU : Pass<"attn-convert-tiles-to-cpu", "func::FuncOp"> {
   let summary = "Lowers attn tile ops to scf and vector code for the CPU";
   let description = [{

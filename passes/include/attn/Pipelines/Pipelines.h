@@ -7,6 +7,7 @@
 #include <string>
 
 namespace mlir {
+class DialectRegistry;
 class OpPassManager;
 namespace attn {
 
@@ -105,6 +106,12 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
 
 /// Registers every attn pass and pipeline on the command line.
 void registerAttnPasses();
+
+/// Inserts the attn dialect into `registry` with the interfaces that other
+/// dialects' passes use: its ConvertToLLVMPatternInterface (the buffer
+/// all-reduces' lowering inside gpu-to-llvm). Tools call it instead of
+/// inserting AttnDialect alone.
+void registerAttnDialectExtensions(DialectRegistry &registry);
 
 } // namespace attn
 } // namespace mlir

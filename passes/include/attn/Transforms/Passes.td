@@ -67,6 +67,8 @@ def GenerateTrainStep : Pass<"attn-generate-train-step", "ModuleOp"> {
     `attn.lr_scale` argument attributes (F64) override `weight-decay` and
     scale the rate for its update alone. The step is functional: the
     runtime keeps two sets of state buffers and swaps them after each call.
+    With `data-parallel`, each gradient is averaged over the ranks of a
+    data-parallel run before the optimizer reads it (AttnCollectiveOps.td).
   }];
   let options = [
     Option<"lr", "lr", "double", /*default=*/"1e-3", "Peak learning rate">,
@@ -86,6 +88,10 @@ def GenerateTrainStep : Pass<"attn-generate-train-step", "ModuleOp"> {
            "Decoupled weight decay">,
     Option<"maxGradNorm", "max-grad-norm", "double", /*default=*/"1.0",
            "Clip gradients to this global norm (0: no clipping)">,
+    Option<"dataParallel", "data-parallel", "bool", /*default=*/"false",
+           "Average each gradient over the ranks of a data-parallel run "
+           "(an attn.all_reduce_start where the backward has it, one "
+           "attn.all_reduce_wait before the optimizer reads them)">,
   ];
   let dependentDialects = ["::mlir::attn::AttnDialect",
                            "::mlir::arith::ArithDialect",

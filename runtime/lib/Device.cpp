@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Runtime/Device.h"
+#include "DeviceInternal.h"
 
 #include <algorithm>
 #include <atomic>
@@ -258,7 +259,7 @@ public:
     return e;
   }
   void launched(Driver &d, CUfunction f, CUstream stream, CUevent begin,
-                std::string shape) {
+                std::string shape, std::string name = "") {
     if (!begin)
       return;
     CUevent end = nullptr;
@@ -268,7 +269,7 @@ public:
     }
     d.cuEventRecord(end, stream);
     std::lock_guard<std::mutex> lock(profileMutex);
-    pending.push_back({f, begin, end, std::move(shape)});
+    pending.push_back({f, begin, end, std::move(shape), std::move(name)});
   }
   /// Reads the launches' times (their streams have been waited for).
   void resolve(Driver &d) {
@@ -281,7 +282,7 @@ public:
       float ms = 0;
       if (d.cuEventSynchronize(l.end) == CUDA_SUCCESS &&
           d.cuEventElapsedTime(&ms, l.begin, l.end) == CUDA_SUCCESS) {
-        std::string name = functionName(l.function);
+        std::string name = l.function ? functionName(l.function) : l.name;
         std::lock_guard<std::mutex> lock(profileMutex);
         Totals &t = kernels[name];
         t.ms += ms;
@@ -360,10 +361,12 @@ private:
         path = env;
     }
   }
+  /// A kernel launch, or device work of libattnrt's own (no function,
+  /// reported under `name`).
   struct Launch {
     CUfunction function;
     CUevent begin, end;
-    std::string shape;
+    std::string shape, name;
   };
   struct Totals {
     double ms = 0;
@@ -393,6 +396,17 @@ template <class Work> auto hostTimed(const char *what, Work work) {
 
 } // namespace
 
+// Defined below with the rest of the mgpu* ABI; libattnrt's own device
+// work (Collective.cpp) goes through them too.
+extern "C" {
+CUstream mgpuStreamCreate();
+void mgpuStreamSynchronize(CUstream stream);
+CUevent mgpuEventCreate();
+void mgpuEventRecord(CUevent event, CUstream stream);
+void mgpuStreamWaitEvent(CUstream stream, CUevent event);
+void mgpuMemcpy(void *dst, void *src, size_t bytes, CUstream stream);
+}
+
 namespace attn::rt {
 
 bool gpuAvailable(std::string *why) { return driver(why) != nullptr; }
@@ -416,6 +430,40 @@ void profileHostWork(const std::string &what, double ms) {
   if (Profile *p = Profile::get())
     p->host(what, ms);
 }
+
+void *profileDeviceWorkBegin(void *stream) {
+  Profile *profile = Profile::get();
+  Driver *d = driver();
+  return profile && d ? profile->start(*d, static_cast<CUstream>(stream))
+                      : nullptr;
+}
+
+void profileDeviceWorkEnd(void *begin, void *stream, const std::string &name,
+                          const std::string &detail) {
+  Profile *profile = Profile::get();
+  Driver *d = driver();
+  if (profile && d && begin)
+    profile->launched(*d, nullptr, static_cast<CUstream>(stream),
+                      static_cast<CUevent>(begin), detail, name);
+}
+
+void *streamCreate() { return mgpuStreamCreate(); }
+void streamSynchronize(void *stream) {
+  mgpuStreamSynchronize(static_cast<CUstream>(stream));
+}
+void *eventCreate() { return mgpuEventCreate(); }
+void eventRecord(void *event, void *stream) {
+  mgpuEventRecord(static_cast<CUevent>(event), static_cast<CUstream>(stream));
+}
+void streamWaitEvent(void *stream, void *event) {
+  mgpuStreamWaitEvent(static_cast<CUstream>(stream),
+                      static_cast<CUevent>(event));
+}
+void copyAsync(void *dst, const void *src, size_t bytes, void *stream) {
+  mgpuMemcpy(dst, const_cast<void *>(src), bytes,
+             static_cast<CUstream>(stream));
+}
+void recordGpuError(const std::string &message) { record(message); }
 
 void *deviceAlloc(size_t bytes) {
   CUdeviceptr p = 0;

@@ -386,3 +386,51 @@ TEST(ListOpsBatches, RejectsHugeSizes) {
 }
 
 } // namespace
+
+// The shards of a global batch, over any number of ranks, are the batch:
+// every row in exactly one shard, with its ids, length and label, real
+// examples first in every shard; the padding of an epoch's last batch
+// spread over the ranks.
+TEST(ListOpsBatches, ShardsPartitionTheGlobalBatch) {
+  Dataset data = syntheticData(45); // 45 = 5 batches of 8 and one of 5
+  BatchOptions o;
+  o.batchSize = 8;
+  o.bucketByLength = false;
+  std::string err;
+  auto batches = makeBatches(data, o, 0, &err);
+  ASSERT_TRUE(batches) << err;
+  ASSERT_EQ(batches->size(), 6u);
+  ASSERT_EQ(batches->back().examples, 5);
+  for (int64_t world : {1, 2, 4, 8}) {
+    for (const Batch &b : *batches) {
+      std::vector<int> rowsSeen(b.rows, 0);
+      int64_t examples = 0;
+      for (int64_t rank = 0; rank < world; ++rank) {
+        Batch s = shardBatch(b, rank, world);
+        ASSERT_EQ(s.rows, b.rows / world);
+        ASSERT_EQ(s.length, b.length);
+        ASSERT_EQ(s.ids.size(), size_t(s.rows * s.length));
+        ASSERT_EQ(s.indices.size(), size_t(s.examples));
+        examples += s.examples;
+        for (int64_t r = 0; r < s.rows; ++r) {
+          int64_t row = rank + r * world;
+          ++rowsSeen[row];
+          EXPECT_EQ(s.labels[r], b.labels[row]);
+          EXPECT_EQ(s.lengths[r], b.lengths[row]);
+          EXPECT_TRUE(std::equal(s.ids.begin() + r * s.length,
+                                 s.ids.begin() + (r + 1) * s.length,
+                                 b.ids.begin() + row * b.length));
+          // Real rows first, padding (label -1) after.
+          EXPECT_EQ(r < s.examples, s.labels[r] != -1) << "row " << r;
+          if (r < s.examples)
+            EXPECT_EQ(s.indices[r], b.indices[row]);
+        }
+        // Padding spread: shards differ by at most one real example.
+        EXPECT_LE(std::abs(s.examples * world - b.examples), world);
+      }
+      EXPECT_EQ(examples, b.examples);
+      for (int seen : rowsSeen)
+        EXPECT_EQ(seen, 1);
+    }
+  }
+}

@@ -1,8 +1,10 @@
 //===- attn-import.cpp - model spec (JSON) to attn IR ---------------------===//
 //
-//   attn-import model.json [-o model.mlir]
+//   attn-import model.json [-o model.mlir] [--batch N]
 //
 // Reads a model spec and prints the module holding its @forward function.
+// --batch compiles for another batch size than the spec's (attn-train: each
+// rank of a data-parallel run takes its share of the spec's batch).
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,6 +31,10 @@ static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<spec.json>"),
 static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
                                        cl::value_desc("filename"),
                                        cl::init("-"), cl::cat(importOptions));
+static cl::opt<int64_t>
+    batchOverride("batch",
+                  cl::desc("Batch size to build for instead of the spec's"),
+                  cl::value_desc("N"), cl::init(0), cl::cat(importOptions));
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
@@ -48,6 +54,12 @@ int main(int argc, char **argv) {
       ::attn::parseModelSpec((*buffer)->getBuffer(), inputFile);
   if (!spec)
     return fail(toString(spec.takeError()));
+  if (batchOverride.getNumOccurrences()) {
+    if (batchOverride < 1)
+      return fail("--batch must be at least 1, got " +
+                  Twine(static_cast<int64_t>(batchOverride)));
+    spec->batch = batchOverride;
+  }
 
   mlir::MLIRContext context;
   context.loadDialect<mlir::attn::AttnDialect, mlir::func::FuncDialect>();

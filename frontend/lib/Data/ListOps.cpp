@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -473,6 +474,25 @@ std::optional<std::vector<Batch>> makeBatches(const Dataset &data,
     batches.push_back(std::move(b));
   }
   return batches;
+}
+
+Batch shardBatch(const Batch &batch, int64_t rank, int64_t world) {
+  assert(world > 0 && rank >= 0 && rank < world && batch.rows % world == 0);
+  Batch shard;
+  shard.rows = batch.rows / world;
+  shard.length = batch.length;
+  for (int64_t i = 0; i < shard.rows; ++i) {
+    int64_t row = rank + i * world;
+    shard.ids.insert(shard.ids.end(), batch.ids.begin() + row * batch.length,
+                     batch.ids.begin() + (row + 1) * batch.length);
+    shard.lengths.push_back(batch.lengths[row]);
+    shard.labels.push_back(batch.labels[row]);
+    if (row < batch.examples) {
+      shard.indices.push_back(batch.indices[row]);
+      ++shard.examples;
+    }
+  }
+  return shard;
 }
 
 } // namespace attn::listops

@@ -143,6 +143,13 @@ std::optional<std::vector<Batch>> makeBatches(const Dataset &data,
                                               int64_t epoch,
                                               std::string *error);
 
+/// What rank `rank` of a data-parallel run of `world` ranks trains on of a
+/// global batch: rows rank, rank + world, rank + 2 world, ... (world must
+/// divide batch.rows). Strided rather than contiguous, so that the padding
+/// rows of an epoch's last batch are spread over the ranks; a shard's real
+/// examples stay in front, as in any batch.
+Batch shardBatch(const Batch &batch, int64_t rank, int64_t world);
+
 } // namespace attn::listops
 
 #endif // ATTN_DATA_LISTOPS_H

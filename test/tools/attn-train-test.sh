@@ -2,8 +2,9 @@
 # attn-train end to end on a small generated ListOps set: it learns (the
 # loss falls, validation accuracy ends above the majority class), a run
 # split in two by --stop-at-step ends in the same checkpoint as an
-# uninterrupted one, `evaluate` scores the test split, and bad input stops
-# with a message naming the file and line, leaving the checkpoints intact.
+# uninterrupted one, `evaluate` scores the test split, bad input stops
+# with a message naming the file and line, leaving the checkpoints intact,
+# and data-parallel runs asked for where they cannot run are refused.
 #   attn-train-test.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1
@@ -82,4 +83,43 @@ if "$train" "$tmp/bf16-logits.mlir" "${common[@]}" --out "$tmp/bf16" > "$tmp/bf1
 fi
 grep -q "forward must return its loss and logits in f32" "$tmp/bf16.log" || {
   echo "FAIL: bf16 logits were refused for another reason:"; cat "$tmp/bf16.log"; exit 1; }
+
+# Compiled ahead (--compile-only, as for a machine without MLIR), trained
+# with --no-compile; RUN/ranks.txt says for how many ranks.
+"$train" "$model" "${common[@]}" --out "$tmp/ahead" --compile-only > "$tmp/ahead.log"
+test -s "$tmp/ahead/train.so" && test -s "$tmp/ahead/eval.so" || {
+  echo "FAIL: --compile-only compiled nothing:"; cat "$tmp/ahead.log"; exit 1; }
+test "$(cat "$tmp/ahead/ranks.txt")" = 1
+test ! -e "$tmp/ahead/metrics.jsonl"
+"$train" "$model" "${common[@]}" --out "$tmp/ahead" --no-compile --stop-at-step 5 > "$tmp/ahead2.log"
+grep -q "stopped at step 5" "$tmp/ahead2.log"
+
+# Data-parallel runs are on GPUs: asked for on the CPU, refused before
+# anything runs, with what to do.
+expect_error() { # expected message, then the command
+  local message="$1"
+  shift
+  if "$@" > "$tmp/dp.log" 2>&1; then
+    echo "FAIL: accepted: $*"; exit 1
+  fi
+  grep -qF -- "$message" "$tmp/dp.log" || {
+    echo "FAIL: '$*' did not say '$message':"; cat "$tmp/dp.log"; exit 1; }
+}
+expect_error "--gpus 2 trains on GPUs: it needs --target gpu" \
+  "$train" "$model" "${common[@]}" --out "$tmp/dp" --gpus 2
+expect_error "a data-parallel run (WORLD_SIZE=2) trains on GPUs: it needs --target gpu" \
+  env WORLD_SIZE=2 RANK=1 "$train" "$model" "${common[@]}" --out "$tmp/ahead" --no-compile
+expect_error "RANK=2 is not an integer in [0, 1]" \
+  env WORLD_SIZE=2 RANK=2 "$train" "$model" "${common[@]}" --out "$tmp/ahead" --no-compile
+expect_error "WORLD_SIZE=two is not an integer" \
+  env WORLD_SIZE=two "$train" "$model" "${common[@]}" --out "$tmp/ahead" --no-compile
+# Libraries compiled for one rank are refused by a run of two, which would
+# otherwise train each rank on its own gradients.
+expect_error "ahead/train.so was compiled for 1 ranks, this run has 2" \
+  env WORLD_SIZE=2 RANK=1 "$train" "$model" "${common[@]}" --out "$tmp/ahead" \
+  --no-compile --target gpu
+rm "$tmp/ahead/ranks.txt"
+expect_error "ahead/train.so does not average its gradients over ranks" \
+  env WORLD_SIZE=2 RANK=1 "$train" "$model" "${common[@]}" --out "$tmp/ahead" \
+  --no-compile --target gpu
 echo "attn-train: 1 passed, 0 failed"

@@ -1,10 +1,10 @@
 //===- attn-import.cpp - model spec (JSON) to attn IR ---------------------===//
 //
-//   attn-import model.json [-o model.mlir] [--batch N]
+//   attn-import model.json [-o model.mlir] [--ranks N]
 //
 // Reads a model spec and prints the module holding its @forward function.
-// --batch compiles for another batch size than the spec's (attn-train: each
-// rank of a data-parallel run takes its share of the spec's batch).
+// --ranks builds it for one rank of a data-parallel run of N: its share of
+// the spec's batch, which stays the run's global batch (attn-train --gpus).
 //
 //===----------------------------------------------------------------------===//
 
@@ -32,9 +32,10 @@ static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
                                        cl::value_desc("filename"),
                                        cl::init("-"), cl::cat(importOptions));
 static cl::opt<int64_t>
-    batchOverride("batch",
-                  cl::desc("Batch size to build for instead of the spec's"),
-                  cl::value_desc("N"), cl::init(0), cl::cat(importOptions));
+    ranks("ranks",
+          cl::desc("Build for one rank of a data-parallel run of N ranks: "
+                   "batch / N rows"),
+          cl::value_desc("N"), cl::init(1), cl::cat(importOptions));
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
@@ -54,12 +55,11 @@ int main(int argc, char **argv) {
       ::attn::parseModelSpec((*buffer)->getBuffer(), inputFile);
   if (!spec)
     return fail(toString(spec.takeError()));
-  if (batchOverride.getNumOccurrences()) {
-    if (batchOverride < 1)
-      return fail("--batch must be at least 1, got " +
-                  Twine(static_cast<int64_t>(batchOverride)));
-    spec->batch = batchOverride;
-  }
+  if (ranks < 1 || spec->batch % ranks != 0)
+    return fail("--ranks " + Twine(static_cast<int64_t>(ranks)) +
+                " does not divide the spec's batch " + Twine(spec->batch) +
+                ": every rank takes an equal share of the global batch");
+  spec->batch /= ranks;
 
   mlir::MLIRContext context;
   context.loadDialect<mlir::attn::AttnDialect, mlir::func::FuncDialect>();

@@ -17,16 +17,23 @@
 // masks and optimizer state as an uninterrupted run. Layout and keys:
 // docs/training.md.
 //
+// Data-parallel (docs/training.md, "Several GPUs"): --gpus N starts N ranks,
+// one process per GPU, each training on its share of every global batch; a
+// rank can also be started by a launcher that sets RANK, WORLD_SIZE and
+// LOCAL_RANK, as torchrun does.
+//
 //===----------------------------------------------------------------------===//
 
 #include "Checkpoint.h"
 
 #include "attn/Data/ListOps.h"
+#include "attn/Runtime/Collective.h"
 #include "attn/Runtime/Device.h"
 #include "attn/Runtime/Library.h"
 #include "attn/Support/Initializers.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -38,8 +45,12 @@
 #include <optional>
 #include <random>
 #include <sstream>
+#include <csignal>
+#include <ctime>
 #include <string>
 #include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
 #include <utility>
 #include <vector>
 
@@ -77,13 +88,27 @@ const char *kUsage =
     "build's)\n"
     "  --no-compile           use RUN/train.so and RUN/eval.so as they are\n"
     "                         (compiled ahead where MLIR is, e.g. for a GPU\n"
-    "                         machine: attn-compile --train / --no-dropout)\n"
-    "Running again with the same --out resumes from RUN/last.safetensors.\n";
+    "                         machine: --compile-only)\n"
+    "  --compile-only         compile RUN/train.so and RUN/eval.so, then stop\n"
+    "\n"
+    "Several GPUs (data-parallel; the spec's batch is the global batch):\n"
+    "  --gpus N               N ranks on this host's GPUs, one process each\n"
+    "  --collective-timeout S a rank that makes no progress for S seconds\n"
+    "                         (a peer died or hangs) stops the run (default\n"
+    "                         300)\n"
+    "  RANK, WORLD_SIZE, LOCAL_RANK (environment): this process is one rank\n"
+    "  of a run started by another launcher; ATTN_NCCL_ID_FILE (default\n"
+    "  RUN/nccl.id, which must not exist yet) is where rank 0 publishes the\n"
+    "  run's id for the others (a shared filesystem across hosts)\n"
+    "Running again with the same --out resumes from RUN/last.safetensors,\n"
+    "with any number of GPUs.\n";
 
 struct Options {
   std::string model, data, out, target = "cpu", evaluateCheckpoint;
   int64_t steps = 1000, evalEvery = 200, evalBatches = 0, stopAtStep = 0;
-  bool noCompile = false;
+  int64_t gpus = 0;
+  bool noCompile = false, compileOnly = false;
+  double collectiveTimeout = 300;
   uint64_t seed = 0;
   double lr = 1e-3, weightDecay = 0.01, maxGradNorm = 1.0, maxMinutes = 0;
   int64_t warmup = 0;
@@ -134,6 +159,10 @@ Options parseOptions(int argc, char **argv) {
       o.noCompile = true;
       continue;
     }
+    if (arg == "--compile-only") {
+      o.compileOnly = true;
+      continue;
+    }
     if (i + 1 >= argc)
       die(arg + " needs a value");
     const char *value = argv[++i];
@@ -165,6 +194,10 @@ Options parseOptions(int argc, char **argv) {
       o.maxMinutes = parseReal(arg, value);
     else if (arg == "--stop-at-step")
       o.stopAtStep = parseInt(arg, value, 1);
+    else if (arg == "--gpus")
+      o.gpus = parseInt(arg, value, 1);
+    else if (arg == "--collective-timeout")
+      o.collectiveTimeout = parseReal(arg, value);
     else if (arg == "--attn-compile")
       o.compiler = value;
     else if (arg == "--attn-import")
@@ -179,7 +212,14 @@ Options parseOptions(int argc, char **argv) {
   if (o.warmup > o.steps)
     die("--warmup (" + std::to_string(o.warmup) + ") exceeds --steps (" +
         std::to_string(o.steps) + ")");
-  if (o.data.empty())
+  if (o.gpus > 1 && o.target != "gpu")
+    die("--gpus " + std::to_string(o.gpus) +
+        " trains on GPUs: it needs --target gpu");
+  if (o.noCompile && o.compileOnly)
+    die("--no-compile and --compile-only exclude each other");
+  if (o.collectiveTimeout <= 0)
+    die("--collective-timeout must be positive");
+  if (o.data.empty() && !o.compileOnly)
     die("--data is required\n" + std::string(kUsage));
   if (o.evaluateCheckpoint.empty() && (o.model.empty() || o.out.empty()))
     die("a model and --out are required\n" + std::string(kUsage));
@@ -426,12 +466,29 @@ struct EvalResult : ClassCounts {
   int64_t examples = 0;
 };
 
+/// Sums `values` over the ranks of a data-parallel run (nothing to do in a
+/// run of one).
+void sumOverRanks(std::vector<double> &values) {
+  std::string error;
+  if (!rt::allReduceSum(values.data(), values.size(), &error))
+    die("summing over the ranks: " + error);
+}
+
 /// Loss and accuracy of `forward` (no dropout) over `batches`, with the
 /// parameters that lead `state`; with `progress`, a line of batches done
-/// and time left (a whole split can take minutes on the CPU).
+/// and time left (a whole split can take minutes on the CPU). In a
+/// data-parallel run each rank evaluates its shard of every batch and the
+/// sums are taken over the ranks.
 EvalResult evaluate(const Model &m, std::vector<Buffer> &state,
-                    const std::vector<listops::Batch> &batches,
+                    const std::vector<listops::Batch> &globalBatches,
                     bool progress = false) {
+  rt::RankInfo place = rt::runRank();
+  std::vector<listops::Batch> shards;
+  if (place.world > 1)
+    for (const listops::Batch &b : globalBatches)
+      shards.push_back(listops::shardBatch(b, place.rank, place.world));
+  const std::vector<listops::Batch> &batches =
+      place.world > 1 ? shards : globalBatches;
   auto start = std::chrono::steady_clock::now();
   EvalResult r;
   r.predicted.assign(m.classes, 0);
@@ -471,6 +528,19 @@ EvalResult evaluate(const Model &m, std::vector<Buffer> &state,
   }
   if (progress && !batches.empty())
     std::printf("\n");
+  if (place.world > 1) {
+    std::vector<double> sums{lossSum, double(hits), double(r.examples)};
+    for (std::vector<int64_t> *counts : {&r.predicted, &r.actual, &r.hits})
+      sums.insert(sums.end(), counts->begin(), counts->end());
+    sumOverRanks(sums);
+    lossSum = sums[0];
+    hits = int64_t(sums[1]);
+    r.examples = int64_t(sums[2]);
+    size_t at = 3;
+    for (std::vector<int64_t> *counts : {&r.predicted, &r.actual, &r.hits})
+      for (int64_t &c : *counts)
+        c = int64_t(sums[at++]);
+  }
   r.loss = r.examples ? lossSum / r.examples : 0;
   r.accuracy = r.examples ? double(hits) / r.examples : 0;
   return r;
@@ -604,12 +674,23 @@ void drawCurves(const std::string &runDir) {
 // Commands
 //===----------------------------------------------------------------------===//
 
-/// Compiles MODEL into RUN: train.so (forward_train_step) and eval.so.
-void compileModel(const Options &o, const std::string &runDir) {
+/// RUN/ranks.txt: how many ranks RUN's libraries were compiled for.
+std::string ranksFile(const std::string &runDir) {
+  return runDir + "/ranks.txt";
+}
+
+/// Compiles MODEL into RUN: train.so (forward_train_step) and eval.so, for
+/// one rank of `ranks`: a spec's batch is the global batch, each rank
+/// taking batch / ranks rows, and with several ranks the step averages its
+/// gradients over them (attn-generate-train-step data-parallel). The IR of
+/// a .mlir model gives each rank's batch.
+void compileModel(const Options &o, const std::string &runDir,
+                  int64_t ranks) {
   std::string mlir = o.model;
   if (fs::path(o.model).extension() == ".json") {
     mlir = runDir + "/model.mlir";
-    run(quote(o.importer) + " " + quote(o.model) + " -o " + quote(mlir),
+    run(quote(o.importer) + " " + quote(o.model) +
+            " --ranks=" + std::to_string(ranks) + " -o " + quote(mlir),
         "importing " + o.model);
   }
   std::string target = " --target " + o.target;
@@ -618,9 +699,13 @@ void compileModel(const Options &o, const std::string &runDir) {
             << " total-steps=" << o.steps << " decay=" << o.decay
             << " weight-decay=" << o.weightDecay
             << " max-grad-norm=" << o.maxGradNorm;
+  if (ranks > 1)
+    optimizer << " data-parallel=true";
   auto start = std::chrono::steady_clock::now();
-  std::printf("compiling %s (training step and evaluation) for the %s ...\n",
-              o.model.c_str(), o.target.c_str());
+  std::printf("compiling %s (training step and evaluation) for the %s%s ...\n",
+              o.model.c_str(), o.target.c_str(),
+              ranks > 1 ? (", one rank of " + std::to_string(ranks)).c_str()
+                        : "");
   std::fflush(stdout);
   run(quote(o.compiler) + " " + quote(mlir) + target + " --train --optimizer=" +
           quote(optimizer.str()) + " -o " + quote(runDir + "/train.so"),
@@ -628,6 +713,7 @@ void compileModel(const Options &o, const std::string &runDir) {
   run(quote(o.compiler) + " " + quote(mlir) + target + " --no-dropout -o " +
           quote(runDir + "/eval.so"),
       "compiling the evaluation forward");
+  std::ofstream(ranksFile(runDir)) << ranks << "\n";
   std::printf(
       "compiled in %.1f s\n",
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
@@ -647,7 +733,8 @@ std::vector<listops::Batch> batchesOf(const Model &m,
                                       bool shuffle, uint64_t seed,
                                       int64_t epoch) {
   listops::BatchOptions b;
-  b.batchSize = m.batch;
+  // Global batches: each rank of a data-parallel run takes its shard.
+  b.batchSize = m.batch * rt::runRank().world;
   b.maxLength = m.length;
   b.padToMax = true;
   b.shuffle = shuffle;
@@ -661,13 +748,326 @@ std::vector<listops::Batch> batchesOf(const Model &m,
   return std::move(*batches);
 }
 
-int trainCommand(const Options &o) {
+//===----------------------------------------------------------------------===//
+// Ranks of a data-parallel run
+//===----------------------------------------------------------------------===//
+
+/// This process's place in a run: from RANK, WORLD_SIZE and LOCAL_RANK
+/// where a launcher set them (attn-train --gpus, torchrun, a cluster's job
+/// script), else a run of one.
+struct RankPlace {
+  int64_t rank = 0, world = 1, local = 0;
+};
+
+int64_t environmentInteger(const char *name, int64_t fallback, int64_t min,
+                           int64_t max) {
+  const char *v = std::getenv(name);
+  if (!v || !*v)
+    return fallback;
+  char *end = nullptr;
+  errno = 0;
+  long long x = std::strtoll(v, &end, 10);
+  if (errno || *end || x < min || x > max)
+    die(std::string(name) + "=" + v + " is not an integer in [" +
+        std::to_string(min) + ", " + std::to_string(max) + "]");
+  return x;
+}
+
+RankPlace rankFromEnvironment() {
+  RankPlace p;
+  p.world = environmentInteger("WORLD_SIZE", 1, 1, 1 << 16);
+  p.rank = environmentInteger("RANK", 0, 0, p.world - 1);
+  p.local = environmentInteger("LOCAL_RANK", p.rank, 0, 1 << 16);
+  return p;
+}
+
+/// Makes the GPU of local rank `local` the driver's device 0, which
+/// libattnrt uses: the local-th of CUDA_VISIBLE_DEVICES, or GPU `local`.
+/// Before anything touches the GPU (opening a GPU library loads its
+/// kernels).
+void selectGpu(int64_t local) {
+  std::string chosen = std::to_string(local);
+  if (const char *env = std::getenv("CUDA_VISIBLE_DEVICES"); env && *env) {
+    std::vector<std::string> list;
+    std::stringstream in(env);
+    for (std::string item; std::getline(in, item, ',');)
+      list.push_back(item);
+    if (local >= int64_t(list.size()))
+      die("LOCAL_RANK " + std::to_string(local) + " has no GPU: " +
+          "CUDA_VISIBLE_DEVICES=" + env + " lists " +
+          std::to_string(list.size()));
+    chosen = list[local];
+  }
+  setenv("CUDA_VISIBLE_DEVICES", chosen.c_str(), 1);
+}
+
+/// Watches a rank of a data-parallel run: NCCL's asynchronous errors, and
+/// progress -- a rank whose steps stop for the timeout (a peer died or
+/// hangs, so that the exchange never completes) stops, naming the ranks
+/// that fell behind. Each rank's progress is a file RUN/ranks/<rank> (its
+/// step, when, its host and pid), written at most once a second, read by
+/// the others only then. A rank that stops this way leaves the last
+/// checkpoint as it was.
+class Watchdog {
+public:
+  Watchdog(const std::string &runDir, int64_t rank, int64_t world,
+           double timeoutSeconds)
+      : dir(runDir + "/ranks"), rank(rank), world(world),
+        timeout(timeoutSeconds) {
+    fs::create_directories(dir);
+    char host[256] = "?";
+    gethostname(host, sizeof host - 1);
+    where = std::string(host) + " pid " + std::to_string(getpid());
+    progress(-1);
+    thread = std::thread([this] { watch(); });
+  }
+  ~Watchdog() {
+    stopping = true;
+    thread.join();
+  }
+
+  /// A step is done (or the rank is alive before its first: -1).
+  void progress(int64_t step) {
+    auto now = std::chrono::steady_clock::now();
+    lastProgress.store(now.time_since_epoch().count());
+    lastStep.store(step);
+    if (step >= 0 && now - lastWritten < std::chrono::seconds(1))
+      return;
+    lastWritten = now;
+    std::string path = dir + "/" + std::to_string(rank);
+    {
+      std::ofstream out(path + ".tmp");
+      out << step << " " << std::time(nullptr) << " " << where << "\n";
+    }
+    std::rename((path + ".tmp").c_str(), path.c_str());
+  }
+
+private:
+  void watch() {
+    while (!stopping) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      if (std::optional<std::string> e = rt::collectiveError())
+        stop("the gradient exchange failed: " + *e);
+      auto last = std::chrono::steady_clock::time_point(
+          std::chrono::steady_clock::duration(lastProgress.load()));
+      double idle = std::chrono::duration<double>(
+                        std::chrono::steady_clock::now() - last)
+                        .count();
+      if (idle > timeout)
+        stop("no step finished for " + std::to_string(int64_t(idle)) +
+             " s (--collective-timeout): a rank died or hangs");
+    }
+  }
+
+  /// What the other ranks last said of themselves.
+  std::string peers() {
+    std::string text;
+    std::time_t now = std::time(nullptr);
+    for (int64_t r = 0; r < world; ++r) {
+      std::ifstream in(dir + "/" + std::to_string(r));
+      long long step = 0, when = 0;
+      std::string host;
+      if (!(in >> step >> when) || !std::getline(in, host)) {
+        text += "\n  rank " + std::to_string(r) + ": never reported";
+        continue;
+      }
+      text += "\n  rank " + std::to_string(r) + ": " +
+              (step < 0 ? std::string("joined, no step done")
+                        : "step " + std::to_string(step) + " done") +
+              ", " + std::to_string(now - when) + " s ago (" +
+              host.substr(host.find_first_not_of(' ')) + ")";
+    }
+    return text;
+  }
+
+  [[noreturn]] void stop(const std::string &why) {
+    std::fprintf(stderr,
+                 "\nattn-train: rank %lld of %lld (at step %lld): %s; the "
+                 "ranks' last reports:%s\nattn-train: stopping; the last "
+                 "checkpoint is kept\n",
+                 (long long)rank, (long long)world, (long long)lastStep.load(),
+                 why.c_str(), peers().c_str());
+    rt::abortRun();
+    std::_Exit(4);
+  }
+
+  std::string dir, where;
+  int64_t rank, world;
+  double timeout;
+  std::atomic<bool> stopping{false};
+  std::atomic<int64_t> lastProgress{0}, lastStep{-1};
+  std::chrono::steady_clock::time_point lastWritten;
+  std::thread thread;
+};
+
+/// attn-train --gpus N: compiles once, then runs this command as N ranks on
+/// this host's GPUs (one process each, RANK/WORLD_SIZE/LOCAL_RANK set) and
+/// waits for them. The first rank that fails stops the others: named, with
+/// how it ended, the others terminated (killed if they do not end within 15
+/// s); the last checkpoint, written atomically by rank 0, survives.
+int launchRanks(const Options &o, int argc, char **argv) {
+  fs::create_directories(o.out);
+  if (!o.noCompile)
+    compileModel(o, o.out, o.gpus);
+  if (o.compileOnly)
+    return 0;
+  std::string idFile = o.out + "/nccl.id";
+  fs::remove(idFile);
+  fs::remove(idFile + ".tmp");
+  std::error_code ec;
+  std::string self = fs::read_symlink("/proc/self/exe", ec).string();
+  if (ec)
+    die("cannot find this program (/proc/self/exe): " + ec.message());
+  std::vector<std::string> args(argv, argv + argc);
+  args.push_back("--no-compile"); // compiled above
+  std::vector<char *> cargs;
+  for (std::string &a : args)
+    cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  std::fflush(stdout);
+  std::vector<pid_t> pids;
+  for (int64_t r = 0; r < o.gpus; ++r) {
+    pid_t pid = fork();
+    if (pid < 0)
+      die(std::string("fork failed: ") + std::strerror(errno));
+    if (pid == 0) {
+      setenv("RANK", std::to_string(r).c_str(), 1);
+      setenv("WORLD_SIZE", std::to_string(o.gpus).c_str(), 1);
+      setenv("LOCAL_RANK", std::to_string(r).c_str(), 1);
+      setenv("ATTN_NCCL_ID_FILE", idFile.c_str(), 1);
+      execv(self.c_str(), cargs.data());
+      std::fprintf(stderr, "attn-train: cannot start rank %lld: %s\n",
+                   (long long)r, std::strerror(errno));
+      std::_Exit(127);
+    }
+    pids.push_back(pid);
+  }
+  std::printf("started %lld ranks, one per GPU (rank 0 reports)\n",
+              (long long)o.gpus);
+  std::fflush(stdout);
+  auto describe = [](int status) {
+    if (WIFEXITED(status))
+      return "exited with status " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status))
+      return "was killed by signal " + std::to_string(WTERMSIG(status)) +
+             " (" + strsignal(WTERMSIG(status)) + ")";
+    return std::string("ended");
+  };
+  size_t running = pids.size();
+  int failed = -1;
+  std::optional<std::chrono::steady_clock::time_point> killAt;
+  while (running > 0) {
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid == 0) {
+      if (killAt && std::chrono::steady_clock::now() > *killAt) {
+        for (pid_t p : pids)
+          if (p > 0)
+            kill(p, SIGKILL);
+        killAt.reset();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    if (pid < 0) {
+      if (errno == EINTR)
+        continue;
+      break;
+    }
+    auto it = std::find(pids.begin(), pids.end(), pid);
+    if (it == pids.end())
+      continue;
+    int64_t r = it - pids.begin();
+    *it = -1;
+    --running;
+    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!ok && failed < 0) {
+      failed = int(r);
+      std::fprintf(stderr,
+                   "attn-train: rank %lld (pid %d) %s; stopping the other "
+                   "ranks\n",
+                   (long long)r, pid, describe(status).c_str());
+      for (pid_t p : pids)
+        if (p > 0)
+          kill(p, SIGTERM);
+      killAt = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    }
+  }
+  if (failed >= 0) {
+    std::fprintf(stderr,
+                 "attn-train: the run stopped (rank %d failed); running the "
+                 "same command again resumes from %s/last.safetensors\n",
+                 failed, o.out.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+/// Whether the compiled library `path` averages gradients over ranks (it
+/// calls libattnrt's mgpuAllReduceStart: the name is in its dynamic symbol
+/// table).
+bool averagesOverRanks(const std::string &path) {
+  return readFile(path).find("mgpuAllReduceStart") != std::string::npos;
+}
+
+/// A summary of the parameters' bytes, to check that the ranks of a run
+/// hold the same ones (a hash below 2^52, exact in a double).
+double parameterHash(std::vector<Buffer> &state, size_t numParams) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < numParams; ++i) {
+    state[i].toHost();
+    for (uint8_t byte : state[i].bytes)
+      h = (h ^ byte) * 1099511628211ull;
+  }
+  return double(h >> 12);
+}
+
+int trainCommand(const Options &o, const RankPlace &place) {
+  const int64_t rank = place.rank, world = place.world;
+  const bool lead = rank == 0;
   fs::create_directories(o.out);
   std::string last = o.out + "/last.safetensors",
               best = o.out + "/best.safetensors";
   if (!o.noCompile)
-    compileModel(o, o.out);
+    compileModel(o, o.out, world);
+  if (o.compileOnly) {
+    std::printf("compiled %s/train.so and %s/eval.so; train with the same "
+                "options and --no-compile\n",
+                o.out.c_str(), o.out.c_str());
+    return 0;
+  }
+  if (world > 1) {
+    if (o.target != "gpu")
+      die("a data-parallel run (WORLD_SIZE=" + std::to_string(world) +
+          ") trains on GPUs: it needs --target gpu");
+    std::ifstream compiledFor(ranksFile(o.out));
+    int64_t ranks = 0;
+    if (compiledFor >> ranks && ranks != world)
+      die(o.out + "/train.so was compiled for " + std::to_string(ranks) +
+          " ranks, this run has " + std::to_string(world) +
+          ": compile again (--compile-only --gpus " + std::to_string(world) +
+          ")");
+    if (!averagesOverRanks(o.out + "/train.so"))
+      die(o.out + "/train.so does not average its gradients over ranks: "
+                  "compile it for data-parallel training (attn-train "
+                  "--compile-only --gpus N, or attn-compile --optimizer="
+                  "\"... data-parallel=true\")");
+  }
   Model m = loadModel(o.out + "/train.so", o.out + "/eval.so");
+  std::optional<Watchdog> watchdog;
+  if (world > 1) {
+    const char *env = std::getenv("ATTN_NCCL_ID_FILE");
+    std::string idFile = env && *env ? env : o.out + "/nccl.id";
+    std::string error;
+    if (!rt::joinRun(int(rank), int(world), idFile, o.collectiveTimeout,
+                     &error))
+      die(error);
+    watchdog.emplace(o.out, rank, world, o.collectiveTimeout);
+    if (lead)
+      std::printf("%lld ranks joined: global batch %lld (%lld per rank)\n",
+                  (long long)world, (long long)(m.batch * world),
+                  (long long)m.batch);
+  }
   listops::Dataset trainSet = loadSplit(o.data + "/basic_train.tsv");
   listops::Dataset valSet = loadSplit(o.data + "/basic_val.tsv");
   for (const listops::Dataset *d : {&trainSet, &valSet})
@@ -712,6 +1112,14 @@ int trainCommand(const Options &o) {
     bestAccuracy = std::stod(c->metadata["best_accuracy"]);
     std::printf("resuming from %s at step %lld\n", last.c_str(),
                 (long long)step);
+    // Any number of ranks continues a run, with the same global batch.
+    auto global = c->metadata.find("global_batch");
+    if (global != c->metadata.end() &&
+        global->second != std::to_string(m.batch * world))
+      die(last + " is from a run with a global batch of " + global->second +
+          " examples; this one's is " + std::to_string(m.batch * world) +
+          " (" + std::to_string(world) + " ranks of " +
+          std::to_string(m.batch) + ")");
   } else {
     for (size_t i = 0; i < m.numParams; ++i)
       initialise(stateA[i], rng);
@@ -726,7 +1134,10 @@ int trainCommand(const Options &o) {
     for (Buffer &b : stateB)
       b.keepOnDevice();
   }
-  std::ofstream metrics(o.out + "/metrics.jsonl", std::ios::app);
+  // Rank 0 writes the metrics and the checkpoints.
+  std::ofstream metrics;
+  if (lead)
+    metrics.open(o.out + "/metrics.jsonl", std::ios::app);
   std::vector<listops::Batch> valBatches =
       batchesOf(m, valSet, /*shuffle=*/false, 0, 0);
   if (o.evalBatches > 0 && int64_t(valBatches.size()) > o.evalBatches)
@@ -740,6 +1151,7 @@ int trainCommand(const Options &o) {
     char acc[32];
     std::snprintf(acc, sizeof acc, "%.17g", bestAccuracy);
     now["best_accuracy"] = acc;
+    now["global_batch"] = std::to_string(m.batch * world);
     std::string error;
     for (Buffer &b : stateA)
       b.toHost();
@@ -749,8 +1161,9 @@ int trainCommand(const Options &o) {
 
   std::printf("training: %lld steps of %lld x %lld tokens, %zu train / %zu "
               "validation examples\n",
-              (long long)o.steps, (long long)m.batch, (long long)m.length,
-              trainSet.labels.size(), valSet.labels.size());
+              (long long)o.steps, (long long)(m.batch * world),
+              (long long)m.length, trainSet.labels.size(),
+              valSet.labels.size());
   auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() -
@@ -769,9 +1182,17 @@ int trainCommand(const Options &o) {
       position = 0;
       epochBatches = batchesOf(m, trainSet, true, o.seed, epoch);
     }
-    const listops::Batch &batch = epochBatches[position];
-    // Dropout's masks: a function of the run's seed and the step.
-    int64_t dropoutSeed = int64_t((o.seed * 1000003ull + uint64_t(step)) >> 1);
+    // This rank's shard of the global batch.
+    std::optional<listops::Batch> shard;
+    if (world > 1)
+      shard = listops::shardBatch(epochBatches[position], rank, world);
+    const listops::Batch &batch = shard ? *shard : epochBatches[position];
+    // Dropout's masks: a function of the run's seed, the step and the rank
+    // (rank 0's are those of a run of one).
+    int64_t dropoutSeed = int64_t(
+        ((o.seed * 1000003ull + uint64_t(step)) ^
+         (uint64_t(rank) * 0x9E3779B97F4A7C15ull)) >>
+        1);
     std::vector<Buffer> in = inputBuffers(m, *m.step, batch, dropoutSeed);
     std::vector<rt::TensorRef> args, results;
     for (Buffer &b : in)
@@ -790,33 +1211,49 @@ int trainCommand(const Options &o) {
     ++position;
 
     float loss = *extra[0].as<float>();
-    if (!std::isfinite(loss))
-      die("the loss is " + std::to_string(loss) + " at step " +
-          std::to_string(step) + "; the last checkpoint is kept");
+    double t = elapsed();
+    bool timeUp =
+        (o.maxMinutes > 0 && t > o.maxMinutes * 60) || step == o.stopAtStep;
+    bool finite = std::isfinite(loss);
+    if (world > 1) {
+      // The ranks agree on stopping (rank clocks differ) and on a loss that
+      // is not finite on any of them.
+      std::vector<double> flags{timeUp ? 1.0 : 0.0, finite ? 0.0 : 1.0};
+      sumOverRanks(flags);
+      timeUp = flags[0] > 0;
+      finite = flags[1] == 0;
+      watchdog->progress(step);
+    }
+    if (!finite)
+      die("the loss is not finite at step " + std::to_string(step) +
+          (world > 1 ? " (on at least one rank)" : "") +
+          "; the last checkpoint is kept");
     windowLoss += loss;
     windowHits += correct(extra[1].as<float>(), batch, m.classes);
     windowExamples += batch.examples;
     ++windowSteps;
-    double t = elapsed();
     double rate = double(step - firstStep) / std::max(t, 1e-9);
+    double tokensPerStep = double(m.batch * world * m.length);
     std::printf("\rstep %lld/%lld  loss %.4f  acc %.3f  %.0f tokens/s  "
                 "grad-norm %.3f  lr %.2e  left %s   ",
                 (long long)step, (long long)o.steps, windowLoss / windowSteps,
                 double(windowHits) / std::max<int64_t>(windowExamples, 1),
-                rate * double(m.batch * m.length), *extra[2].as<float>(),
+                rate * tokensPerStep, *extra[2].as<float>(),
                 *extra[3].as<float>(),
                 formatDuration(double(o.steps - step) / rate).c_str());
     std::fflush(stdout);
 
-    bool timeUp =
-        (o.maxMinutes > 0 && t > o.maxMinutes * 60) || step == o.stopAtStep;
     if (step % o.evalEvery == 0 || step == o.steps || timeUp) {
+      // The window's sums over the ranks: the global batches' loss and
+      // accuracy.
+      std::vector<double> window{windowLoss, double(windowHits),
+                                 double(windowExamples), double(windowSteps)};
+      sumOverRanks(window);
       metrics << metricsLine(
           {{"step", double(step)},
-           {"loss", windowLoss / windowSteps},
-           {"accuracy",
-            double(windowHits) / std::max<int64_t>(windowExamples, 1)},
-           {"tokens_per_s", rate * double(m.batch * m.length)},
+           {"loss", window[0] / window[3]},
+           {"accuracy", window[1] / std::max(window[2], 1.0)},
+           {"tokens_per_s", rate * tokensPerStep},
            {"seconds", t}},
           "train");
       windowLoss = 0;
@@ -830,11 +1267,26 @@ int trainCommand(const Options &o) {
           {{"step", double(step)}, {"loss", r.loss}, {"accuracy", r.accuracy}},
           "val");
       metrics.flush();
+      if (world > 1) {
+        // Every rank applies the same update to the same parameters: check
+        // that they still hold the same ones.
+        std::vector<double> hashes(world, 0.0);
+        hashes[rank] = parameterHash(stateA, m.numParams);
+        sumOverRanks(hashes);
+        for (int64_t r = 1; r < world; ++r)
+          if (hashes[r] != hashes[0])
+            die("rank " + std::to_string(r) +
+                "'s parameters differ from rank 0's at step " +
+                std::to_string(step) + ": the ranks diverged");
+        watchdog->progress(step);
+      }
       if (r.accuracy > bestAccuracy) {
         bestAccuracy = r.accuracy;
-        save(best);
+        if (lead)
+          save(best);
       }
-      save(last);
+      if (lead)
+        save(last);
     }
     if (timeUp && step < o.steps) {
       std::printf("\nstopped at step %lld with a checkpoint (--max-minutes "
@@ -848,6 +1300,18 @@ int trainCommand(const Options &o) {
     std::printf("\ndone: %lld steps, best validation accuracy %.4f "
                 "(checkpoint %s)\n",
                 (long long)step, bestAccuracy, best.c_str());
+  if (world > 1) {
+    rt::CollectiveStats exchange = rt::takeCollectiveStats();
+    std::printf("gradient exchange: %lld buckets, %.1f MB averaged per step "
+                "on each rank\n",
+                (long long)exchange.buckets,
+                double(exchange.bytes) / 1e6 /
+                    std::max<int64_t>(step - firstStep, 1));
+    watchdog.reset();
+    rt::leaveRun();
+  }
+  if (!lead)
+    return 0;
   metrics.close();
   drawCurves(o.out);
   return 0;
@@ -900,5 +1364,19 @@ int main(int argc, char **argv) {
     return 0;
   }
   Options o = parseOptions(argc, argv);
-  return o.evaluateCheckpoint.empty() ? trainCommand(o) : evaluateCommand(o);
+  if (!o.evaluateCheckpoint.empty())
+    return evaluateCommand(o);
+  RankPlace place = rankFromEnvironment();
+  if (o.gpus > 1 && place.world == 1)
+    return launchRanks(o, argc, argv);
+  if (place.world > 1) {
+    if (o.gpus > 1 && o.gpus != place.world)
+      die("--gpus " + std::to_string(o.gpus) + " but WORLD_SIZE=" +
+          std::to_string(place.world));
+    selectGpu(place.local);
+    // Rank 0 reports; the others say only what goes wrong.
+    if (place.rank != 0 && !std::freopen("/dev/null", "w", stdout))
+      die("cannot silence rank " + std::to_string(place.rank));
+  }
+  return trainCommand(o, place);
 }

@@ -107,6 +107,7 @@ std::optional<ncclDataType_t> ncclType(int32_t element) {
 struct Run {
   std::mutex mutex;
   std::atomic<ncclComm_t> comm{nullptr};
+  std::atomic<bool> aborted{false}; ///< abortRun: no exchange any more
   Nccl *api = nullptr;
   int rank = 0, world = 1;
   void *stream = nullptr;       ///< the exchange's own stream
@@ -115,6 +116,8 @@ struct Run {
   bool issuedSinceWait = false; ///< a bucket went out since the last wait
   ReduceBuckets buckets{bucketBytes()};
   CollectiveStats stats;
+  void *scratch = nullptr; ///< allReduceSum's device buffer
+  size_t scratchBytes = 0;
 };
 
 Run &theRun() {
@@ -301,7 +304,12 @@ bool allReduceSum(double *values, size_t count, std::string *error) {
     return true;
   std::lock_guard<std::mutex> lock(run.mutex);
   size_t bytes = count * sizeof(double);
-  void *buffer = deviceAlloc(bytes);
+  if (run.scratchBytes < bytes) { // kept: attn-train sums every step
+    deviceFree(run.scratch);
+    run.scratch = deviceAlloc(bytes);
+    run.scratchBytes = run.scratch ? bytes : 0;
+  }
+  void *buffer = run.scratch;
   bool ok = buffer && copyToDevice(buffer, values, bytes);
   ncclResult_t r = ncclSuccess;
   if (ok) {
@@ -310,7 +318,6 @@ bool allReduceSum(double *values, size_t count, std::string *error) {
     streamSynchronize(run.stream);
     ok = r == ncclSuccess && copyToHost(values, buffer, bytes);
   }
-  deviceFree(buffer);
   std::optional<std::string> gpu = takeGpuError();
   if (ok && !gpu)
     return true;
@@ -336,6 +343,7 @@ std::optional<std::string> collectiveError() {
 
 void abortRun() {
   Run &run = theRun();
+  run.aborted = true;
   if (ncclComm_t comm = run.comm.exchange(nullptr))
     run.api->commAbort(comm);
 }
@@ -348,6 +356,9 @@ void leaveRun() {
     return;
   streamSynchronize(run.stream);
   run.api->commDestroy(comm);
+  deviceFree(run.scratch);
+  run.scratch = nullptr;
+  run.scratchBytes = 0;
   run.world = 1;
   run.rank = 0;
 }
@@ -378,6 +389,10 @@ void mgpuAllReduceStart(void *in, void *out, int64_t count, int32_t element,
     return;
   }
   Run &run = theRun();
+  if (run.aborted) {
+    recordGpuError("mgpuAllReduceStart: the run was aborted (abortRun)");
+    return;
+  }
   if (!run.comm.load()) { // one rank: the mean is the input
     if (in != out)
       copyAsync(out, in, size_t(count) * size, stream);

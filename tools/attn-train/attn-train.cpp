@@ -1028,7 +1028,12 @@ int trainCommand(const Options &o, const RankPlace &place) {
   fs::create_directories(o.out);
   std::string last = o.out + "/last.safetensors",
               best = o.out + "/best.safetensors";
-  if (!o.noCompile)
+  if (world > 1 && o.target != "gpu")
+    die("a data-parallel run (WORLD_SIZE=" + std::to_string(world) +
+        ") trains on GPUs: it needs --target gpu");
+  // Rank 0 compiles (the --gpus launcher has compiled already); the others
+  // wait for it by joining the run.
+  if (!o.noCompile && lead)
     compileModel(o, o.out, world);
   if (o.compileOnly) {
     std::printf("compiled %s/train.so and %s/eval.so; train with the same "
@@ -1036,10 +1041,9 @@ int trainCommand(const Options &o, const RankPlace &place) {
                 o.out.c_str(), o.out.c_str());
     return 0;
   }
-  if (world > 1) {
-    if (o.target != "gpu")
-      die("a data-parallel run (WORLD_SIZE=" + std::to_string(world) +
-          ") trains on GPUs: it needs --target gpu");
+  // Libraries for another number of ranks, or without the averaging, would
+  // train each rank on its own gradients.
+  auto checkLibraries = [&] {
     std::ifstream compiledFor(ranksFile(o.out));
     int64_t ranks = 0;
     if (compiledFor >> ranks && ranks != world)
@@ -1052,10 +1056,11 @@ int trainCommand(const Options &o, const RankPlace &place) {
                   "compile it for data-parallel training (attn-train "
                   "--compile-only --gpus N, or attn-compile --optimizer="
                   "\"... data-parallel=true\")");
-  }
-  Model m = loadModel(o.out + "/train.so", o.out + "/eval.so");
+  };
   std::optional<Watchdog> watchdog;
   if (world > 1) {
+    if (o.noCompile)
+      checkLibraries(); // before anything waits for the other ranks
     const char *env = std::getenv("ATTN_NCCL_ID_FILE");
     std::string idFile = env && *env ? env : o.out + "/nccl.id";
     std::string error;
@@ -1063,11 +1068,17 @@ int trainCommand(const Options &o, const RankPlace &place) {
                      &error))
       die(error);
     watchdog.emplace(o.out, rank, world, o.collectiveTimeout);
-    if (lead)
-      std::printf("%lld ranks joined: global batch %lld (%lld per rank)\n",
-                  (long long)world, (long long)(m.batch * world),
-                  (long long)m.batch);
+    if (!o.noCompile) {
+      std::vector<double> compiled{1.0};
+      sumOverRanks(compiled); // a barrier: rank 0 has compiled
+      checkLibraries();
+    }
   }
+  Model m = loadModel(o.out + "/train.so", o.out + "/eval.so");
+  if (world > 1 && lead)
+    std::printf("%lld ranks joined: global batch %lld (%lld per rank)\n",
+                (long long)world, (long long)(m.batch * world),
+                (long long)m.batch);
   listops::Dataset trainSet = loadSplit(o.data + "/basic_train.tsv");
   listops::Dataset valSet = loadSplit(o.data + "/basic_val.tsv");
   for (const listops::Dataset *d : {&trainSet, &valSet})

@@ -36,17 +36,17 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
 #include <random>
 #include <sstream>
-#include <csignal>
-#include <ctime>
 #include <string>
 #include <sys/wait.h>
 #include <thread>
@@ -909,8 +909,12 @@ int launchRanks(const Options &o, int argc, char **argv) {
   fs::create_directories(o.out);
   if (!o.noCompile)
     compileModel(o, o.out, o.gpus);
-  if (o.compileOnly)
+  if (o.compileOnly) {
+    std::printf("compiled %s/train.so and %s/eval.so for %lld ranks; train "
+                "with the same options and --no-compile\n",
+                o.out.c_str(), o.out.c_str(), (long long)o.gpus);
     return 0;
+  }
   std::string idFile = o.out + "/nccl.id";
   fs::remove(idFile);
   fs::remove(idFile + ".tmp");

@@ -1,5 +1,7 @@
 // RUN: attn-opt %s --attn-generate-backward --attn-generate-train-step="data-parallel=true" | FileCheck %s
 // RUN: attn-opt %s --attn-generate-backward --attn-generate-train-step | FileCheck %s --check-prefix=ONE
+// RUN: attn-opt %s --attn-generate-backward --attn-generate-train-step="data-parallel=true" --lower-to-gpu="format=isa" | FileCheck %s --check-prefix=GPU
+// RUN: attn-opt %s --attn-generate-backward --attn-generate-train-step="data-parallel=true" --lower-to-cpu | FileCheck %s --check-prefix=CPU
 
 // Each gradient's average starts right after the op that finishes it (w's
 // before b's is computed, so that b's work overlaps w's exchange); one wait
@@ -23,3 +25,26 @@ func.func @loss(%w: tensor<16x10xf32> {attn.param = "w"}, %b: tensor<10xf32> {at
   %l = attn.cross_entropy %logits, %labels : tensor<2x10xf32>, tensor<2xi32> -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// Through the whole GPU pipeline: each start right after its gradient's
+// kernel, on the step's one stream, with no host synchronisation until the
+// end; the wait before the optimizer's kernels.
+// GPU-LABEL: llvm.func @loss_train_step(
+// GPU: %[[S:.*]] = llvm.call @mgpuStreamCreate()
+// GPU: gpu.launch_func <%[[S]] : !llvm.ptr> @{{.*}}tensor_core_matmul
+// GPU-NOT: mgpuStreamSynchronize
+// GPU: llvm.call @mgpuAllReduceStart(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[S]])
+// GPU-NOT: mgpuStreamSynchronize
+// GPU: gpu.launch_func <%[[S]] : !llvm.ptr> @{{.*}}reduce
+// GPU-NOT: mgpuStreamSynchronize
+// GPU: llvm.call @mgpuAllReduceStart(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[S]])
+// GPU-NOT: mgpuStreamSynchronize
+// GPU: llvm.call @mgpuAllReduceWait(%[[S]])
+// GPU-NOT: mgpuStreamSynchronize
+// GPU: gpu.launch_func <%[[S]] : !llvm.ptr>
+// GPU: llvm.call @mgpuStreamSynchronize(%[[S]])
+// On the CPU the step is one process's: nothing of the exchange is left.
+// CPU-LABEL: llvm.func @loss_train_step(
+// CPU-NOT: AllReduce
+// CPU-NOT: attn.buffer
+// CPU: llvm.return

@@ -63,15 +63,8 @@ Nccl *nccl(std::string *why) {
       failure = std::string("cannot open NCCL (libnccl.so.2): ") + dlerror();
       return false;
     }
-    bool ok = true;
-    auto get = [&](auto &fn, const char *name) {
-      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(
-          dlsym(lib, name));
-      if (!fn && ok) {
-        failure = std::string("NCCL lacks ") + name;
-        ok = false;
-      }
-    };
+    SymbolResolver symbols(lib, "NCCL");
+    auto get = [&](auto &fn, const char *name) { symbols.get(fn, name); };
     get(n.getUniqueId, "ncclGetUniqueId");
     get(n.commInitRank, "ncclCommInitRank");
     get(n.commDestroy, "ncclCommDestroy");
@@ -82,7 +75,8 @@ Nccl *nccl(std::string *why) {
     get(n.groupEnd, "ncclGroupEnd");
     get(n.getErrorString, "ncclGetErrorString");
     get(n.getVersion, "ncclGetVersion");
-    return ok;
+    failure = symbols.failure();
+    return symbols.ok();
   }();
   if (!ready && why)
     *why = failure;

@@ -109,15 +109,8 @@ Driver *driver(std::string *why = nullptr) {
                 dlerror();
       return false;
     }
-    bool missing = false;
-    auto get = [&](auto &fn, const char *name) {
-      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(
-          dlsym(lib, name));
-      if (!fn && !missing) {
-        failure = std::string("the CUDA driver lacks ") + name;
-        missing = true;
-      }
-    };
+    attn::rt::SymbolResolver symbols(lib, "the CUDA driver");
+    auto get = [&](auto &fn, const char *name) { symbols.get(fn, name); };
     get(d.cuInit, "cuInit");
     get(d.cuDeviceGet, "cuDeviceGet");
     get(d.cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain");
@@ -155,8 +148,10 @@ Driver *driver(std::string *why = nullptr) {
     get(d.cuMemsetD32Async, "cuMemsetD32Async");
     get(d.cuMemsetD16Async, "cuMemsetD16Async");
     get(d.cuFuncSetAttribute, "cuFuncSetAttribute");
-    if (missing)
+    if (!symbols.ok()) {
+      failure = symbols.failure();
       return false;
+    }
     auto check = [&](CUresult r, const char *what) {
       if (r == CUDA_SUCCESS)
         return true;

@@ -4,9 +4,32 @@
 #define ATTN_RUNTIME_DEVICEINTERNAL_H
 
 #include <cstddef>
+#include <dlfcn.h>
 #include <string>
+#include <type_traits>
 
 namespace attn::rt {
+
+/// Resolves the functions of a library opened with dlopen (the CUDA driver,
+/// NCCL), declared here rather than taken from their headers: `get(fn,
+/// name)` sets fn, and the first name missing is kept, as "`library` lacks
+/// name", for failure().
+class SymbolResolver {
+public:
+  SymbolResolver(void *lib, std::string library)
+      : lib(lib), library(std::move(library)) {}
+  template <typename Fn> void get(Fn &fn, const char *name) {
+    fn = reinterpret_cast<Fn>(dlsym(lib, name));
+    if (!fn && missing.empty())
+      missing = library + " lacks " + name;
+  }
+  bool ok() const { return missing.empty(); }
+  const std::string &failure() const { return missing; }
+
+private:
+  void *lib;
+  std::string library, missing;
+};
 
 /// Brackets device work on `stream` that is not a kernel launch (an NCCL
 /// bucket) for the kernel profile: begin returns a token (nullptr when the

@@ -12,18 +12,6 @@ func.func @no_vjp(%x: tensor<16x16xf32> {attn.param = "x"}, %labels: tensor<16xi
 
 // -----
 
-// An op whose product exists but not for this form says why.
-func.func @causal_linear(%q: tensor<1x1x16x8xf32> {attn.param = "q"}, %labels: tensor<16xi32>) -> tensor<f32> {
-  %f = attn.feature_map.elu_plus_one
-  // expected-error @below {{'attn.linear' op causal linear attention has no vector-Jacobian product yet}}
-  %o = attn.linear %q, %q, %q feature_map %f causal : tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32> -> tensor<1x1x16x8xf32>
-  %c = tensor.collapse_shape %o [[0, 1, 2], [3]] : tensor<1x1x16x8xf32> into tensor<16x8xf32>
-  %l = attn.cross_entropy %c, %labels : tensor<16x8xf32>, tensor<16xi32> -> tensor<f32>
-  return %l : tensor<f32>
-}
-
-// -----
-
 // A linalg.generic is differentiated only where it is elementwise.
 func.func @reducing_generic(%x: tensor<16x16xf32> {attn.param = "x"}, %labels: tensor<16xi32>) -> tensor<f32> {
   %init = tensor.empty() : tensor<16x16xf32>

@@ -85,6 +85,16 @@ func.func @linear_elu(%q: tensor<2x2x50x16xf32> {attn.param = "q"}, %k: tensor<2
   %o = attn.linear %q, %k, %v feature_map %f key_lengths %len : tensor<2xi32> : tensor<2x2x50x16xf32>, tensor<2x2x50x16xf32>, tensor<2x2x50x16xf32> -> tensor<2x2x50x16xf32>
   return %o : tensor<2x2x50x16xf32>
 }
+func.func @linear_causal_elu(%q: tensor<2x2x150x16xf32> {attn.param = "q"}, %k: tensor<2x2x150x16xf32> {attn.param = "k"}, %v: tensor<2x2x150x16xf32> {attn.param = "v"}, %len: tensor<2xi32>) -> tensor<2x2x150x16xf32> {
+  %f = attn.feature_map.elu_plus_one
+  %o = attn.linear %q, %k, %v feature_map %f key_lengths %len : tensor<2xi32> causal : tensor<2x2x150x16xf32>, tensor<2x2x150x16xf32>, tensor<2x2x150x16xf32> -> tensor<2x2x150x16xf32>
+  return %o : tensor<2x2x150x16xf32>
+}
+func.func @linear_causal_short(%q: tensor<2x2x50x16xf32> {attn.param = "q"}, %k: tensor<2x2x50x16xf32> {attn.param = "k"}, %v: tensor<2x2x50x16xf32> {attn.param = "v"}) -> tensor<2x2x50x16xf32> {
+  %f = attn.feature_map.elu_plus_one
+  %o = attn.linear %q, %k, %v feature_map %f causal : tensor<2x2x50x16xf32>, tensor<2x2x50x16xf32>, tensor<2x2x50x16xf32> -> tensor<2x2x50x16xf32>
+  return %o : tensor<2x2x50x16xf32>
+}
 func.func @linear_relu(%q: tensor<2x2x50x16xf32> {attn.param = "q"}, %k: tensor<2x2x50x16xf32> {attn.param = "k"}, %v: tensor<2x2x50x16xf32> {attn.param = "v"}) -> tensor<2x2x50x16xf32> {
   %f = attn.feature_map.relu
   %o = attn.linear %q, %k, %v feature_map %f : tensor<2x2x50x16xf32>, tensor<2x2x50x16xf32>, tensor<2x2x50x16xf32> -> tensor<2x2x50x16xf32>
@@ -124,6 +134,11 @@ func.func @linear_favor(%q: tensor<2x2x50x16xf32> {attn.param = "q"}, %k: tensor
   %f = attn.feature_map.favor features 32 seed 7
   %o = attn.linear %q, %k, %v feature_map %f key_lengths %len : tensor<2xi32> : tensor<2x2x50x16xf32>, tensor<2x2x50x16xf32>, tensor<2x2x50x16xf32> -> tensor<2x2x50x16xf32>
   return %o : tensor<2x2x50x16xf32>
+}
+func.func @linear_causal_favor(%q: tensor<2x2x130x16xf32> {attn.param = "q"}, %k: tensor<2x2x130x16xf32> {attn.param = "k"}, %v: tensor<2x2x130x16xf32> {attn.param = "v"}, %len: tensor<2xi32>) -> tensor<2x2x130x16xf32> {
+  %f = attn.feature_map.favor features 32 seed 7
+  %o = attn.linear %q, %k, %v feature_map %f key_lengths %len : tensor<2xi32> causal : tensor<2x2x130x16xf32>, tensor<2x2x130x16xf32>, tensor<2x2x130x16xf32> -> tensor<2x2x130x16xf32>
+  return %o : tensor<2x2x130x16xf32>
 }
 func.func @ssm_causal(%x: tensor<2x50x12xf32> {attn.param = "x"}, %ar: tensor<12x8xf32> {attn.param = "ar"}, %ai: tensor<12x8xf32> {attn.param = "ai"}, %br: tensor<12x8xf32> {attn.param = "br"}, %bi: tensor<12x8xf32> {attn.param = "bi"}, %cr: tensor<12x8xf32> {attn.param = "cr"}, %ci: tensor<12x8xf32> {attn.param = "ci"}, %dt: tensor<12xf32> {attn.param = "dt"}, %len: tensor<2xi32>) -> tensor<2x50x12xf32> {
   %y = attn.ssm %x A(%ar, %ai) B(%br, %bi) C(%cr, %ci) log_dt(%dt) lengths %len : tensor<2xi32> : tensor<2x50x12xf32>, tensor<12x8xf32>, tensor<12x8xf32>, tensor<12xf32>
@@ -463,6 +478,45 @@ torch::Tensor linearReference(const std::string &map, const torch::Tensor &q,
                               ref::featureMap(map, k, features, seed), v, keep);
 }
 
+/// Causal linear attention (key j seen by queries i >= j) with key padding
+/// to `lengths`, its float64 reference.
+torch::Tensor causalLinearReference(const std::string &map,
+                                    const torch::Tensor &q,
+                                    const torch::Tensor &k,
+                                    const torch::Tensor &v,
+                                    const std::vector<int64_t> &lengths,
+                                    int64_t features = 0, int64_t seed = 0) {
+  torch::Tensor keep = ref::denseMask(
+      q.size(0), q.size(2), [&](int64_t b, int64_t query, int64_t key) {
+        return key <= query && key < lengths[b];
+      });
+  return ref::linearAttention(ref::featureMap(map, q, features, seed),
+                              ref::featureMap(map, k, features, seed), v, keep);
+}
+
+// 150 positions: two whole chunks of the backward's 64 and a part, so that
+// pairs across chunks go through the chunk states and the padding of the
+// last chunk is cut off; the second batch entry's keys end at 97.
+TEST_P(Gradients, CausalLinearAttentionAcrossChunksWithKeyPadding) {
+  torch::Tensor q = leaf(torch::randn({B, 2, 150, 16})),
+                k = leaf(torch::randn({B, 2, 150, 16})),
+                v = leaf(torch::randn({B, 2, 150, 16}));
+  std::vector<torch::Tensor> args = inputs({q, k, v});
+  std::vector<int64_t> lengths{150, 97};
+  args.push_back(torch::tensor(lengths).to(torch::kInt32));
+  check("linear_causal_elu", args, {q, k, v},
+        causalLinearReference("elu_plus_one", q, k, v, lengths));
+}
+
+// Fewer positions than a chunk: one block.
+TEST_P(Gradients, CausalLinearAttentionInOneChunk) {
+  torch::Tensor q = leaf(torch::randn({B, 2, N, 16})),
+                k = leaf(torch::randn({B, 2, N, 16})),
+                v = leaf(torch::randn({B, 2, N, 16}));
+  check("linear_causal_short", inputs({q, k, v}), {q, k, v},
+        causalLinearReference("elu_plus_one", q, k, v, {N, N}));
+}
+
 TEST_P(Gradients, LinearAttentionEluPlusOneWithKeyPadding) {
   torch::Tensor q = leaf(torch::randn({B, 2, N, 16})),
                 k = leaf(torch::randn({B, 2, N, 16})),
@@ -480,6 +534,17 @@ TEST_P(Gradients, LinearAttentionRelu) {
                 v = leaf(torch::randn({B, 2, N, 16}));
   check("linear_relu", inputs({q, k, v}), {q, k, v},
         linearReference("relu", q, k, v, false));
+}
+
+TEST_F(F32Gradients, CausalLinearAttentionFavorWithKeyPadding) {
+  torch::Tensor q = leaf(torch::randn({B, 2, 130, 16}) * 0.5),
+                k = leaf(torch::randn({B, 2, 130, 16}) * 0.5),
+                v = leaf(torch::randn({B, 2, 130, 16}));
+  std::vector<torch::Tensor> args = inputs({q, k, v});
+  std::vector<int64_t> lengths{130, 70};
+  args.push_back(torch::tensor(lengths).to(torch::kInt32));
+  check("linear_causal_favor", args, {q, k, v},
+        causalLinearReference("favor", q, k, v, lengths, 32, 7));
 }
 
 TEST_F(F32Gradients, LinearAttentionFavorWithKeyPadding) {
@@ -722,18 +787,23 @@ const std::vector<LayerCase> &layerCases() {
   static const std::vector<LayerCase> cases{
       {"linear", "linear", "{heads = 2}",
        concat({kAttentionParams, kNormFfnParams})},
+      {"linear_causal", "linear", "{heads = 2, causal}",
+       concat({kAttentionParams, kNormFfnParams})},
       {"bigbird", "bigbird",
        "{heads = 2, block = 16, window = 1, global = 1, random = 1, "
        "seed_blocks = 3}",
        concat({kAttentionParams, kNormFfnParams})},
       {"ssm", "ssm", "{bidirectional}",
-       concat({kSsmParams, {{P::Weight, {D, D}}, {P::Scale, {D}}},
+       concat({kSsmParams,
+               {{P::Weight, {D, D}}, {P::Scale, {D}}},
                kNormFfnParams})},
       {"spade", "spade",
        "{heads = 2, local = #attn<local_kind chunk>, local_size = 16, "
        "bidirectional}",
-       concat({kSsmParams, kAttentionParams,
-               {{P::Weight, {2 * D, D}}, {P::Scale, {D}}}, kNormFfnParams})},
+       concat({kSsmParams,
+               kAttentionParams,
+               {{P::Weight, {2 * D, D}}, {P::Scale, {D}}},
+               kNormFfnParams})},
   };
   return cases;
 }
@@ -896,6 +966,10 @@ std::unique_ptr<attn::rt::Library> LayerGradients::library;
 
 TEST_F(LayerGradients, LinearLayerMatchesFiniteDifferences) {
   checkAgainstFiniteDifferences("linear");
+}
+
+TEST_F(LayerGradients, CausalLinearLayerMatchesFiniteDifferences) {
+  checkAgainstFiniteDifferences("linear_causal");
 }
 
 TEST_F(LayerGradients, SsmLayerMatchesFiniteDifferences) {

@@ -496,6 +496,223 @@ Value featureMapBackward(TensorBuilder &g, FeatureMap phi, Value x,
                });
 }
 
+/// The cotangents of phi(Q), phi(K) [B, H, N, F] and V [B, H, N, E] of
+/// causal linear attention (key j seen by queries i >= j), in chunks of C
+/// positions so that memory stays linear in N: with a_ij = phi(q_i).phi(k_j)
+/// for j <= i, g_i = dO_i / den_i and c_i = -(dO_i . out_i) / den_i,
+///   w_ij = g_i . v_j + c_i,  dphi(q_i) = sum_{j<=i} w_ij phi(k_j),
+///   dphi(k_j) = sum_{i>=j} w_ij phi(q_i),  dv_j = sum_{i>=j} a_ij g_i.
+/// Pairs in one chunk are summed as C x C blocks; pairs across chunks
+/// through the states of the chunks before (S = sum phi(k) v^T, z = sum
+/// phi(k)) and after (T = sum phi(q) g^T, t = sum c phi(q)) each chunk,
+/// summed over chunk indices (nc x nc, nc = N / C). Padding rows past N (to
+/// a whole chunk) are zeros: they add nothing and are cut off at the end.
+struct LinearCotangents {
+  Value phiQuery, phiKey, value;
+};
+
+LinearCotangents causalLinearCotangents(TensorBuilder &g, Value phiQ,
+                                        Value phiK, Value v, Value out,
+                                        Value dOut) {
+  OpBuilder &b = g.b;
+  Location loc = g.loc;
+  auto qType = tensorTypeOf(phiQ);
+  int64_t bs = qType.getDimSize(0), hs = qType.getDimSize(1),
+          ns = qType.getDimSize(2), fs = qType.getDimSize(3),
+          es = tensorTypeOf(v).getDimSize(3);
+  // Chunks of 64 positions (one chunk below that): the C x C blocks stay
+  // small, the chunk-index sums (nc^2) too.
+  constexpr int64_t kChunk = 64;
+  int64_t cs = std::min(ns, kChunk), nc = (ns + cs - 1) / cs, padded = nc * cs;
+  // [B, H, N, X] -> [B, H, nc, C, X], zeros past N.
+  auto chunked = [&](Value x) {
+    int64_t xs = tensorTypeOf(x).getDimSize(3);
+    if (padded != ns) {
+      SmallVector<OpFoldResult> offsets(4, b.getIndexAttr(0)),
+          strides(4, b.getIndexAttr(1));
+      SmallVector<OpFoldResult> sizes{b.getIndexAttr(bs), b.getIndexAttr(hs),
+                                      b.getIndexAttr(ns), b.getIndexAttr(xs)};
+      x = tensor::InsertSliceOp::create(
+          b, loc, x, g.zeros({bs, hs, padded, xs}), offsets, sizes, strides);
+    }
+    return tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get({bs, hs, nc, cs, xs}, b.getF32Type()), x,
+        SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}, {4}});
+  };
+  // [B, H, nc, C, X] -> [B, H, N, X].
+  auto unchunked = [&](Value x) -> Value {
+    int64_t xs = tensorTypeOf(x).getDimSize(4);
+    Value flat = tensor::CollapseShapeOp::create(
+        b, loc, RankedTensorType::get({bs, hs, padded, xs}, b.getF32Type()), x,
+        SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}, {4}});
+    if (padded == ns)
+      return flat;
+    SmallVector<OpFoldResult> offsets(4, b.getIndexAttr(0)),
+        strides(4, b.getIndexAttr(1));
+    SmallVector<OpFoldResult> sizes{b.getIndexAttr(bs), b.getIndexAttr(hs),
+                                    b.getIndexAttr(ns), b.getIndexAttr(xs)};
+    return tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({bs, hs, ns, xs}, b.getF32Type()), flat,
+        offsets, sizes, strides);
+  };
+  Value q = chunked(phiQ), k = chunked(phiK), vc = chunked(v), o = chunked(out),
+        dO = chunked(dOut);
+  auto index = [](OpBuilder &b, Location l, unsigned dim) -> Value {
+    return linalg::IndexOp::create(b, l, dim);
+  };
+  auto cmp = [](OpBuilder &b, Location l, arith::CmpIPredicate p, Value x,
+                Value y) -> Value {
+    return arith::CmpIOp::create(b, l, p, x, y);
+  };
+  // acc + x * y where dims i `p` j hold, else acc.
+  auto productSumWhere = [&](unsigned i, arith::CmpIPredicate p, unsigned j) {
+    return [&g, &index, &cmp, i, p, j](OpBuilder &b, Location l,
+                                       ValueRange a) -> Value {
+      Value term = arith::MulFOp::create(b, l, a[0], a[1]);
+      term = arith::SelectOp::create(
+          b, l, cmp(b, l, p, index(b, l, j), index(b, l, i)), term, g.cst(0.0));
+      return arith::AddFOp::create(b, l, a.back(), term);
+    };
+  };
+  // acc + x where the chunk index in dim `other` is before (ult) or after
+  // (ugt) the chunk's own (dim 2): the states of the other chunks.
+  auto sumOfChunks = [&](Value perChunk, arith::CmpIPredicate p) {
+    auto t = tensorTypeOf(perChunk);
+    unsigned rank = t.getRank(), dims = rank + 1, other = rank;
+    SmallVector<unsigned> in{0, 1, other};
+    SmallVector<unsigned> result{0, 1, 2};
+    for (unsigned d = 3; d < rank; ++d) {
+      in.push_back(d);
+      result.push_back(d);
+    }
+    return g.run(ValueRange{perChunk}, g.zeros(t.getShape()),
+                 {g.map(dims, in), g.map(dims, result)}, dims, {other},
+                 [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                   Value take =
+                       cmp(b, l, p, index(b, l, other), index(b, l, 2));
+                   return arith::AddFOp::create(
+                       b, l, a[1],
+                       arith::SelectOp::create(b, l, take, a[0], g.cst(0.0)));
+                 });
+  };
+  auto overDen = [&](OpBuilder &b, Location l, Value x, Value d) -> Value {
+    Value nonzero =
+        arith::CmpFOp::create(b, l, arith::CmpFPredicate::ONE, d, g.cst(0.0));
+    return arith::SelectOp::create(
+        b, l, nonzero, arith::DivFOp::create(b, l, x, d), g.cst(0.0));
+  };
+  using P = arith::CmpIPredicate;
+
+  // Each chunk's own sums of phi(k) v^T [B, H, nc, F, E] and phi(k)
+  // [B, H, nc, F], then those of the chunks before it.
+  Value keyValue = g.run(ValueRange{k, vc}, g.zeros({bs, hs, nc, fs, es}),
+                         {g.map(6, {0, 1, 2, 5, 3}), g.map(6, {0, 1, 2, 5, 4}),
+                          g.map(6, {0, 1, 2, 3, 4})},
+                         6, {5}, productSum);
+  Value keySum =
+      g.run(ValueRange{k}, g.zeros({bs, hs, nc, fs}),
+            {g.map(5, {0, 1, 2, 4, 3}), g.map(5, {0, 1, 2, 3})}, 5, {4},
+            [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+              return arith::AddFOp::create(b, l, a[1], a[0]);
+            });
+  Value stateBefore = sumOfChunks(keyValue, P::ult);
+  Value normBefore = sumOfChunks(keySum, P::ult);
+  // a [B, H, nc, C(query t), C(key t')] for t' <= t.
+  Value a = g.run(ValueRange{q, k}, g.zeros({bs, hs, nc, cs, cs}),
+                  {g.map(6, {0, 1, 2, 3, 5}), g.map(6, {0, 1, 2, 4, 5}),
+                   g.map(6, {0, 1, 2, 3, 4})},
+                  6, {5}, productSumWhere(3, P::ule, 4));
+  // den [B, H, nc, C] = sum_t' a + phi(q) . z(before).
+  Value den = g.run(ValueRange{a}, g.zeros({bs, hs, nc, cs}),
+                    {g.map(5, {0, 1, 2, 3, 4}), g.map(5, {0, 1, 2, 3})}, 5, {4},
+                    [&](OpBuilder &b, Location l, ValueRange x) -> Value {
+                      return arith::AddFOp::create(b, l, x[1], x[0]);
+                    });
+  den = g.run(ValueRange{q, normBefore}, den,
+              {g.map(5, {0, 1, 2, 3, 4}), g.map(5, {0, 1, 2, 4}),
+               g.map(5, {0, 1, 2, 3})},
+              5, {4}, productSum);
+  Value dotOut = g.run(ValueRange{dO, o}, g.zeros({bs, hs, nc, cs}),
+                       {g.map(5, {0, 1, 2, 3, 4}), g.map(5, {0, 1, 2, 3, 4}),
+                        g.map(5, {0, 1, 2, 3})},
+                       5, {4}, productSum);
+  Value gOut = g.run(ValueRange{dO, den}, g.empty({bs, hs, nc, cs, es}),
+                     {g.map(5, {0, 1, 2, 3, 4}), g.map(5, {0, 1, 2, 3}),
+                      g.map(5, {0, 1, 2, 3, 4})},
+                     5, {}, [&](OpBuilder &b, Location l, ValueRange x) {
+                       return overDen(b, l, x[0], x[1]);
+                     });
+  Value cDen = g.run(
+      ValueRange{dotOut, den}, g.empty({bs, hs, nc, cs}),
+      {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2, 3})},
+      4, {}, [&](OpBuilder &b, Location l, ValueRange x) -> Value {
+        return arith::NegFOp::create(b, l, overDen(b, l, x[0], x[1]));
+      });
+  // w [B, H, nc, C(t), C(t')] = g_t . v_t' + c_t for t' <= t.
+  Value w = g.run(ValueRange{gOut, vc}, g.zeros({bs, hs, nc, cs, cs}),
+                  {g.map(6, {0, 1, 2, 3, 5}), g.map(6, {0, 1, 2, 4, 5}),
+                   g.map(6, {0, 1, 2, 3, 4})},
+                  6, {5}, productSum);
+  w = g.run(
+      ValueRange{cDen}, w, {g.map(5, {0, 1, 2, 3}), g.map(5, {0, 1, 2, 3, 4})},
+      5, {}, [&](OpBuilder &b, Location l, ValueRange x) -> Value {
+        Value kept = cmp(b, l, P::ule, index(b, l, 4), index(b, l, 3));
+        return arith::SelectOp::create(
+            b, l, kept, arith::AddFOp::create(b, l, x[1], x[0]), g.cst(0.0));
+      });
+
+  // dphi(q_t) = sum_t' w phi(k_t') + S(before) g_t + c_t z(before).
+  Value dQ = g.run(ValueRange{w, k}, g.zeros({bs, hs, nc, cs, fs}),
+                   {g.map(6, {0, 1, 2, 3, 5}), g.map(6, {0, 1, 2, 5, 4}),
+                    g.map(6, {0, 1, 2, 3, 4})},
+                   6, {5}, productSum);
+  dQ = g.run(ValueRange{gOut, stateBefore}, dQ,
+             {g.map(6, {0, 1, 2, 3, 5}), g.map(6, {0, 1, 2, 4, 5}),
+              g.map(6, {0, 1, 2, 3, 4})},
+             6, {5}, productSum);
+  dQ = g.run(ValueRange{cDen, normBefore}, dQ,
+             {g.map(5, {0, 1, 2, 3}), g.map(5, {0, 1, 2, 4}),
+              g.map(5, {0, 1, 2, 3, 4})},
+             5, {}, productSum);
+
+  // The chunks after each one: T = sum phi(q) g^T, t = sum c phi(q).
+  Value queryGrad = g.run(ValueRange{q, gOut}, g.zeros({bs, hs, nc, fs, es}),
+                          {g.map(6, {0, 1, 2, 5, 3}), g.map(6, {0, 1, 2, 5, 4}),
+                           g.map(6, {0, 1, 2, 3, 4})},
+                          6, {5}, productSum);
+  Value queryC = g.run(ValueRange{cDen, q}, g.zeros({bs, hs, nc, fs}),
+                       {g.map(5, {0, 1, 2, 4}), g.map(5, {0, 1, 2, 4, 3}),
+                        g.map(5, {0, 1, 2, 3})},
+                       5, {4}, productSum);
+  Value stateAfter = sumOfChunks(queryGrad, P::ugt);
+  Value normAfter = sumOfChunks(queryC, P::ugt);
+
+  // dphi(k_t') = sum_t w phi(q_t) + T(after) v_t' + t(after).
+  Value dK = g.run(ValueRange{w, q}, g.zeros({bs, hs, nc, cs, fs}),
+                   {g.map(6, {0, 1, 2, 5, 3}), g.map(6, {0, 1, 2, 5, 4}),
+                    g.map(6, {0, 1, 2, 3, 4})},
+                   6, {5}, productSum);
+  dK = g.run(ValueRange{vc, stateAfter}, dK,
+             {g.map(6, {0, 1, 2, 3, 5}), g.map(6, {0, 1, 2, 4, 5}),
+              g.map(6, {0, 1, 2, 3, 4})},
+             6, {5}, productSum);
+  dK = g.run(ValueRange{normAfter}, dK,
+             {g.map(5, {0, 1, 2, 4}), g.map(5, {0, 1, 2, 3, 4})}, 5, {},
+             [&](OpBuilder &b, Location l, ValueRange x) -> Value {
+               return arith::AddFOp::create(b, l, x[1], x[0]);
+             });
+  // dv_t' = sum_t a g_t + T(after)^T phi(k_t').
+  Value dV = g.run(ValueRange{a, gOut}, g.zeros({bs, hs, nc, cs, es}),
+                   {g.map(6, {0, 1, 2, 5, 3}), g.map(6, {0, 1, 2, 5, 4}),
+                    g.map(6, {0, 1, 2, 3, 4})},
+                   6, {5}, productSum);
+  dV = g.run(ValueRange{k, stateAfter}, dV,
+             {g.map(6, {0, 1, 2, 3, 5}), g.map(6, {0, 1, 2, 5, 4}),
+              g.map(6, {0, 1, 2, 3, 4})},
+             6, {5}, productSum);
+  return {unchunked(dQ), unchunked(dK), unchunked(dV)};
+}
+
 } // namespace
 
 // out = num / den with num = phi(Q) S, den = phi(Q) z, S = phi(K)^T V,
@@ -504,15 +721,13 @@ Value featureMapBackward(TensorBuilder &g, FeatureMap phi, Value x,
 //   dphi(Q) = g S^T + c z^T,   dS = phi(Q)^T g,   dz = phi(Q)^T c,
 //   dphi(K) = V dS^T + dz (kept keys),   dV = phi(K) dS,
 // then through the feature map. Every sum is a linalg.generic over
-// (batch, head, ...): linear in the sequence length, as the forward.
+// (batch, head, ...): linear in the sequence length, as the forward. The
+// causal form sums the same terms chunk by chunk (causalLinearCotangents).
 LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
                                  ArrayRef<bool> wanted,
                                  SmallVectorImpl<Value> &operandGrads) {
   if (failed(singleResultGrad(*this, resultGrads)))
     return failure();
-  if (getCausal())
-    return emitOpError("causal linear attention has no vector-Jacobian "
-                       "product yet");
   for (Value v : {getQuery(), getKey(), getValue()})
     if (!tensorTypeOf(v).hasStaticShape())
       return emitOpError("reverse mode of linear attention needs static "
@@ -550,106 +765,124 @@ LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
   Value lengths = getKeyLengths();
   MappedRows q = applyFeatureMap(g, phi, query, projection, scale, Value());
   MappedRows k = applyFeatureMap(g, phi, key, projection, scale, lengths);
-
-  // S [B, H, F, E] over (b, h, f, e, m); z [B, H, F] over (b, h, f, m).
-  Value state = g.run(
-      ValueRange{k.phi, v}, g.zeros({bs, hs, fs, es}),
-      {g.map(5, {0, 1, 4, 2}), g.map(5, {0, 1, 4, 3}), g.map(5, {0, 1, 2, 3})},
-      5, {4}, productSum);
-  Value norm = g.run(ValueRange{k.phi}, g.zeros({bs, hs, fs}),
-                     {g.map(4, {0, 1, 3, 2}), g.map(4, {0, 1, 2})}, 4, {3},
-                     [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-                       return arith::AddFOp::create(b, l, a[1], a[0]);
-                     });
-  // den [B, H, N] over (b, h, n, f); dO . out over (b, h, n, e).
-  Value den =
-      g.run(ValueRange{q.phi, norm}, g.zeros({bs, hs, ns}),
-            {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 3}), g.map(4, {0, 1, 2})},
-            4, {3}, productSum);
-  Value dotOut = g.run(
-      ValueRange{dOut, out}, g.zeros({bs, hs, ns}),
-      {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2})}, 4,
-      {3}, productSum);
-  auto overDen = [&](OpBuilder &b, Location l, Value x, Value d) -> Value {
-    Value nonzero =
-        arith::CmpFOp::create(b, l, arith::CmpFPredicate::ONE, d, g.cst(0.0));
-    return arith::SelectOp::create(
-        b, l, nonzero, arith::DivFOp::create(b, l, x, d), g.cst(0.0));
-  };
-  Value gOut = g.run(
-      ValueRange{dOut, den}, g.empty({bs, hs, ns, es}),
-      {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2}), g.map(4, {0, 1, 2, 3})}, 4,
-      {}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-        return overDen(b, l, a[0], a[1]);
-      });
-  Value cDen =
-      g.run(ValueRange{dotOut, den}, g.empty({bs, hs, ns}),
-            {g.map(3, {0, 1, 2}), g.map(3, {0, 1, 2}), g.map(3, {0, 1, 2})}, 3,
-            {}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-              return arith::NegFOp::create(b, l, overDen(b, l, a[0], a[1]));
-            });
-
-  // dphi(Q) [B, H, N, F] = c z^T + g S^T over (b, h, n, f, e).
-  Value dPhiQ =
-      g.run(ValueRange{cDen, norm}, g.empty({bs, hs, ns, fs}),
-            {g.map(4, {0, 1, 2}), g.map(4, {0, 1, 3}), g.map(4, {0, 1, 2, 3})},
-            4, {}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-              return arith::MulFOp::create(b, l, a[0], a[1]);
-            });
-  dPhiQ = g.run(
-      ValueRange{gOut, state}, dPhiQ,
-      {g.map(5, {0, 1, 2, 4}), g.map(5, {0, 1, 3, 4}), g.map(5, {0, 1, 2, 3})},
-      5, {4}, productSum);
-  // dS [B, H, F, E] over (b, h, f, e, n); dz [B, H, F] over (b, h, f, n).
-  Value dState = g.run(
-      ValueRange{q.phi, gOut}, g.zeros({bs, hs, fs, es}),
-      {g.map(5, {0, 1, 4, 2}), g.map(5, {0, 1, 4, 3}), g.map(5, {0, 1, 2, 3})},
-      5, {4}, productSum);
-  Value dNorm =
-      g.run(ValueRange{q.phi, cDen}, g.zeros({bs, hs, fs}),
-            {g.map(4, {0, 1, 3, 2}), g.map(4, {0, 1, 3}), g.map(4, {0, 1, 2})},
-            4, {3}, productSum);
-  // dphi(K) [B, H, M, F] = (dz + V dS^T) on kept keys, over (b, h, m, f, e).
-  SmallVector<Value> kIns{dNorm};
-  SmallVector<AffineMap> kMaps{g.map(4, {0, 1, 3})};
-  if (lengths) {
-    kIns.push_back(lengths);
-    kMaps.push_back(g.map(4, {0}));
-  }
-  kMaps.push_back(g.map(4, {0, 1, 2, 3}));
-  Value dPhiK =
-      g.run(kIns, g.empty({bs, hs, ms, fs}), kMaps, 4, {},
-            [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-              if (!lengths)
-                return a[0];
-              Value kept =
-                  keyKept(b, l, linalg::IndexOp::create(b, l, 2), a[1]);
-              return arith::SelectOp::create(b, l, kept, a[0], g.cst(0.0));
-            });
-  SmallVector<Value> vIns{v, dState};
-  SmallVector<AffineMap> vMaps{g.map(5, {0, 1, 2, 4}), g.map(5, {0, 1, 3, 4})};
-  if (lengths) {
-    vIns.push_back(lengths);
-    vMaps.push_back(g.map(5, {0}));
-  }
-  vMaps.push_back(g.map(5, {0, 1, 2, 3}));
-  dPhiK = g.run(vIns, dPhiK, vMaps, 5, {4},
-                [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-                  Value term = arith::MulFOp::create(b, l, a[0], a[1]);
-                  if (lengths) {
-                    Value kept =
-                        keyKept(b, l, linalg::IndexOp::create(b, l, 2), a[2]);
-                    term =
-                        arith::SelectOp::create(b, l, kept, term, g.cst(0.0));
-                  }
-                  return arith::AddFOp::create(b, l, a.back(), term);
+  Value dPhiQ, dPhiK, dValue;
+  if (getCausal()) {
+    LinearCotangents c = causalLinearCotangents(g, q.phi, k.phi, v, out, dOut);
+    dPhiQ = c.phiQuery;
+    dValue = c.value; // phi(K) = 0 on masked keys: so is their dV
+    dPhiK = c.phiKey;
+    if (lengths)
+      dPhiK =
+          g.run(ValueRange{dPhiK, lengths}, g.empty({bs, hs, ms, fs}),
+                {g.map(4, {0, 1, 2, 3}), g.map(4, {0}), g.map(4, {0, 1, 2, 3})},
+                4, {}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                  Value kept =
+                      keyKept(b, l, linalg::IndexOp::create(b, l, 2), a[1]);
+                  return arith::SelectOp::create(b, l, kept, a[0], g.cst(0.0));
                 });
-  // dV [B, H, M, E] = phi(K) dS over (b, h, m, e, f): masked keys have
-  // phi(K) = 0.
-  Value dValue = g.run(
-      ValueRange{k.phi, dState}, g.zeros({bs, hs, ms, es}),
-      {g.map(5, {0, 1, 2, 4}), g.map(5, {0, 1, 4, 3}), g.map(5, {0, 1, 2, 3})},
-      5, {4}, productSum);
+  } else {
+
+    // S [B, H, F, E] over (b, h, f, e, m); z [B, H, F] over (b, h, f, m).
+    Value state = g.run(ValueRange{k.phi, v}, g.zeros({bs, hs, fs, es}),
+                        {g.map(5, {0, 1, 4, 2}), g.map(5, {0, 1, 4, 3}),
+                         g.map(5, {0, 1, 2, 3})},
+                        5, {4}, productSum);
+    Value norm = g.run(ValueRange{k.phi}, g.zeros({bs, hs, fs}),
+                       {g.map(4, {0, 1, 3, 2}), g.map(4, {0, 1, 2})}, 4, {3},
+                       [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                         return arith::AddFOp::create(b, l, a[1], a[0]);
+                       });
+    // den [B, H, N] over (b, h, n, f); dO . out over (b, h, n, e).
+    Value den = g.run(
+        ValueRange{q.phi, norm}, g.zeros({bs, hs, ns}),
+        {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 3}), g.map(4, {0, 1, 2})}, 4,
+        {3}, productSum);
+    Value dotOut = g.run(
+        ValueRange{dOut, out}, g.zeros({bs, hs, ns}),
+        {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2})},
+        4, {3}, productSum);
+    auto overDen = [&](OpBuilder &b, Location l, Value x, Value d) -> Value {
+      Value nonzero =
+          arith::CmpFOp::create(b, l, arith::CmpFPredicate::ONE, d, g.cst(0.0));
+      return arith::SelectOp::create(
+          b, l, nonzero, arith::DivFOp::create(b, l, x, d), g.cst(0.0));
+    };
+    Value gOut = g.run(
+        ValueRange{dOut, den}, g.empty({bs, hs, ns, es}),
+        {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2}), g.map(4, {0, 1, 2, 3})},
+        4, {}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          return overDen(b, l, a[0], a[1]);
+        });
+    Value cDen =
+        g.run(ValueRange{dotOut, den}, g.empty({bs, hs, ns}),
+              {g.map(3, {0, 1, 2}), g.map(3, {0, 1, 2}), g.map(3, {0, 1, 2})},
+              3, {}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                return arith::NegFOp::create(b, l, overDen(b, l, a[0], a[1]));
+              });
+
+    // dphi(Q) [B, H, N, F] = c z^T + g S^T over (b, h, n, f, e).
+    dPhiQ = g.run(
+        ValueRange{cDen, norm}, g.empty({bs, hs, ns, fs}),
+        {g.map(4, {0, 1, 2}), g.map(4, {0, 1, 3}), g.map(4, {0, 1, 2, 3})}, 4,
+        {}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          return arith::MulFOp::create(b, l, a[0], a[1]);
+        });
+    dPhiQ = g.run(ValueRange{gOut, state}, dPhiQ,
+                  {g.map(5, {0, 1, 2, 4}), g.map(5, {0, 1, 3, 4}),
+                   g.map(5, {0, 1, 2, 3})},
+                  5, {4}, productSum);
+    // dS [B, H, F, E] over (b, h, f, e, n); dz [B, H, F] over (b, h, f, n).
+    Value dState = g.run(ValueRange{q.phi, gOut}, g.zeros({bs, hs, fs, es}),
+                         {g.map(5, {0, 1, 4, 2}), g.map(5, {0, 1, 4, 3}),
+                          g.map(5, {0, 1, 2, 3})},
+                         5, {4}, productSum);
+    Value dNorm = g.run(
+        ValueRange{q.phi, cDen}, g.zeros({bs, hs, fs}),
+        {g.map(4, {0, 1, 3, 2}), g.map(4, {0, 1, 3}), g.map(4, {0, 1, 2})}, 4,
+        {3}, productSum);
+    // dphi(K) [B, H, M, F] = (dz + V dS^T) on kept keys, over (b, h, m, f, e).
+    SmallVector<Value> kIns{dNorm};
+    SmallVector<AffineMap> kMaps{g.map(4, {0, 1, 3})};
+    if (lengths) {
+      kIns.push_back(lengths);
+      kMaps.push_back(g.map(4, {0}));
+    }
+    kMaps.push_back(g.map(4, {0, 1, 2, 3}));
+    dPhiK =
+        g.run(kIns, g.empty({bs, hs, ms, fs}), kMaps, 4, {},
+              [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                if (!lengths)
+                  return a[0];
+                Value kept =
+                    keyKept(b, l, linalg::IndexOp::create(b, l, 2), a[1]);
+                return arith::SelectOp::create(b, l, kept, a[0], g.cst(0.0));
+              });
+    SmallVector<Value> vIns{v, dState};
+    SmallVector<AffineMap> vMaps{g.map(5, {0, 1, 2, 4}),
+                                 g.map(5, {0, 1, 3, 4})};
+    if (lengths) {
+      vIns.push_back(lengths);
+      vMaps.push_back(g.map(5, {0}));
+    }
+    vMaps.push_back(g.map(5, {0, 1, 2, 3}));
+    dPhiK = g.run(vIns, dPhiK, vMaps, 5, {4},
+                  [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                    Value term = arith::MulFOp::create(b, l, a[0], a[1]);
+                    if (lengths) {
+                      Value kept =
+                          keyKept(b, l, linalg::IndexOp::create(b, l, 2), a[2]);
+                      term =
+                          arith::SelectOp::create(b, l, kept, term, g.cst(0.0));
+                    }
+                    return arith::AddFOp::create(b, l, a.back(), term);
+                  });
+    // dV [B, H, M, E] = phi(K) dS over (b, h, m, e, f): masked keys have
+    // phi(K) = 0.
+    dValue = g.run(ValueRange{k.phi, dState}, g.zeros({bs, hs, ms, es}),
+                   {g.map(5, {0, 1, 2, 4}), g.map(5, {0, 1, 4, 3}),
+                    g.map(5, {0, 1, 2, 3})},
+                   5, {4}, productSum);
+  }
 
   operandGrads.push_back(
       wanted[0] ? narrow(featureMapBackward(g, phi, query, q, dPhiQ, projection,

@@ -26,6 +26,33 @@ func.func @wait_without_start(%w: tensor<16xf32>) -> tensor<16xf32> {
 
 // -----
 
+func.func @start_in_another_block(%w: tensor<16xf32>, %c: i1) -> tensor<16xf32> {
+  %h = scf.if %c -> tensor<16xf32> {
+    // expected-error @below {{result is used by 'scf.yield': only attn.all_reduce_wait may use it}}
+    %s = attn.all_reduce_start %w : tensor<16xf32>
+    scf.yield %s : tensor<16xf32>
+  } else {
+    scf.yield %w : tensor<16xf32>
+  }
+  return %h : tensor<16xf32>
+}
+
+// -----
+
+func.func @wait_in_another_block(%w: tensor<16xf32>, %c: i1) -> tensor<16xf32> {
+  %s = attn.all_reduce_start %w : tensor<16xf32>
+  %r = scf.if %c -> tensor<16xf32> {
+    // expected-error @below {{operand #0 is started in another block: a start and its wait must be in one block}}
+    %a = attn.all_reduce_wait %s : tensor<16xf32>
+    scf.yield %a : tensor<16xf32>
+  } else {
+    scf.yield %w : tensor<16xf32>
+  }
+  return %r : tensor<16xf32>
+}
+
+// -----
+
 func.func @wait_for_nothing() {
   // expected-error @below {{waits for nothing: it needs at least one operand}}
   "attn.all_reduce_wait"() : () -> ()

@@ -49,10 +49,18 @@ LogicalResult AllReduceWaitOp::inferReturnTypes(
 LogicalResult AllReduceWaitOp::verify() {
   if (getInputs().empty())
     return emitOpError("waits for nothing: it needs at least one operand");
-  for (auto [i, input] : llvm::enumerate(getInputs()))
-    if (!input.getDefiningOp<AllReduceStartOp>())
+  for (auto [i, input] : llvm::enumerate(getInputs())) {
+    auto start = input.getDefiningOp<AllReduceStartOp>();
+    if (!start)
       return emitOpError("operand #")
              << i << " is not the result of an attn.all_reduce_start";
+    // Lowered, the start's buffer is allocated where the start is and read
+    // by the wait: one block holds both (the training step's body does).
+    if (start->getBlock() != getOperation()->getBlock())
+      return emitOpError("operand #")
+             << i << " is started in another block: a start and its wait "
+             << "must be in one block";
+  }
   return success();
 }
 

@@ -1,5 +1,7 @@
 // RUN: attn-opt %s --attn-generate-backward --attn-generate-train-step="data-parallel=true" | FileCheck %s
 // RUN: attn-opt %s --attn-generate-backward --attn-generate-train-step | FileCheck %s --check-prefix=ONE
+// RUN: attn-opt %s --attn-generate-backward --attn-generate-train-step="data-parallel=true exchange-bf16=true" | FileCheck %s --check-prefix=BF16
+// RUN: not attn-opt %s --attn-generate-train-step="exchange-bf16=true" 2>&1 | FileCheck %s --check-prefix=ALONE
 // RUN: attn-opt %s --attn-generate-backward --attn-generate-train-step="data-parallel=true" --lower-to-gpu="format=isa" | FileCheck %s --check-prefix=GPU
 // RUN: attn-opt %s --attn-generate-backward --attn-generate-train-step="data-parallel=true" --lower-to-cpu | FileCheck %s --check-prefix=CPU
 
@@ -15,6 +17,18 @@
 // CHECK: %[[NORM:.*]] = attn.global_norm %[[AVG]]#0, %[[AVG]]#1
 // CHECK: attn.adamw %{{.*}}, %[[AVG]]#0,
 // CHECK: attn.adamw %{{.*}}, %[[AVG]]#1,
+// exchange-bf16: each gradient rounded to bf16 for its exchange, the
+// averages widened back before the optimizer.
+// BF16-LABEL: func.func @loss_train_step(
+// BF16: %[[DW:.*]] = linalg.matmul
+// BF16-NEXT: %[[NW:.*]] = attn.cast %[[DW]] : tensor<16x10xf32> to tensor<16x10xbf16>
+// BF16-NEXT: %[[HW:.*]] = attn.all_reduce_start %[[NW]] : tensor<16x10xbf16>
+// BF16: %[[HB:.*]] = attn.all_reduce_start %{{.*}} : tensor<10xbf16>
+// BF16: %[[AVG:.*]]:2 = attn.all_reduce_wait %[[HW]], %[[HB]] : tensor<16x10xbf16>, tensor<10xbf16>
+// BF16-NEXT: %[[W:.*]] = attn.cast %[[AVG]]#0 : tensor<16x10xbf16> to tensor<16x10xf32>
+// BF16-NEXT: %[[B:.*]] = attn.cast %[[AVG]]#1 : tensor<10xbf16> to tensor<10xf32>
+// BF16: attn.global_norm %[[W]], %[[B]]
+// ALONE: attn-generate-train-step: exchange-bf16 is the data-parallel exchange's type: it needs data-parallel
 // Without the option the step is single-process: no collectives.
 // ONE-LABEL: func.func @loss_train_step(
 // ONE-NOT: attn.all_reduce

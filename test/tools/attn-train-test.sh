@@ -113,6 +113,8 @@ expect_error "RANK=2 is not an integer in [0, 1]" \
   env WORLD_SIZE=2 RANK=2 "$train" "$model" "${common[@]}" --out "$tmp/ahead" --no-compile
 expect_error "WORLD_SIZE=two is not an integer" \
   env WORLD_SIZE=two "$train" "$model" "${common[@]}" --out "$tmp/ahead" --no-compile
+expect_error "--exchange must be f32 or bf16, got 'f16'" \
+  "$train" "$model" "${common[@]}" --out "$tmp/dp" --exchange f16
 # Libraries compiled for one rank are refused by a run of two, which would
 # otherwise train each rank on its own gradients.
 expect_error "ahead/train.so was compiled for 1 ranks, this run has 2" \

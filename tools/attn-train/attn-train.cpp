@@ -93,6 +93,8 @@ const char *kUsage =
     "\n"
     "Several GPUs (data-parallel; the spec's batch is the global batch):\n"
     "  --gpus N               N ranks on this host's GPUs, one process each\n"
+    "  --exchange f32|bf16    the type gradients are averaged in (default\n"
+    "                         f32; bf16 moves half the bytes)\n"
     "  --collective-timeout S a rank that makes no progress for S seconds\n"
     "                         (a peer died or hangs) stops the run (default\n"
     "                         300)\n"
@@ -112,7 +114,7 @@ struct Options {
   uint64_t seed = 0;
   double lr = 1e-3, weightDecay = 0.01, maxGradNorm = 1.0, maxMinutes = 0;
   int64_t warmup = 0;
-  std::string decay = "cosine";
+  std::string decay = "cosine", exchange = "f32";
   std::string compiler = ATTN_COMPILE, importer = ATTN_IMPORT;
 };
 
@@ -196,6 +198,8 @@ Options parseOptions(int argc, char **argv) {
       o.stopAtStep = parseInt(arg, value, 1);
     else if (arg == "--gpus")
       o.gpus = parseInt(arg, value, 1);
+    else if (arg == "--exchange")
+      o.exchange = value;
     else if (arg == "--collective-timeout")
       o.collectiveTimeout = parseReal(arg, value);
     else if (arg == "--attn-compile")
@@ -215,6 +219,8 @@ Options parseOptions(int argc, char **argv) {
   if (o.gpus > 1 && o.target != "gpu")
     die("--gpus " + std::to_string(o.gpus) +
         " trains on GPUs: it needs --target gpu");
+  if (o.exchange != "f32" && o.exchange != "bf16")
+    die("--exchange must be f32 or bf16, got '" + o.exchange + "'");
   if (o.noCompile && o.compileOnly)
     die("--no-compile and --compile-only exclude each other");
   if (o.collectiveTimeout <= 0)
@@ -700,7 +706,8 @@ void compileModel(const Options &o, const std::string &runDir,
             << " weight-decay=" << o.weightDecay
             << " max-grad-norm=" << o.maxGradNorm;
   if (ranks > 1)
-    optimizer << " data-parallel=true";
+    optimizer << " data-parallel=true"
+              << (o.exchange == "bf16" ? " exchange-bf16=true" : "");
   auto start = std::chrono::steady_clock::now();
   std::printf("compiling %s (training step and evaluation) for the %s%s ...\n",
               o.model.c_str(), o.target.c_str(),

@@ -49,6 +49,9 @@ struct GenerateTrainStepPass
                                               weightDecay, maxGradNorm, 1.0);
     if (!problem.empty())
       return fail(problem);
+    if (exchangeBf16 && !dataParallel)
+      return fail("exchange-bf16 is the data-parallel exchange's type: it "
+                  "needs data-parallel");
     return success();
   }
 
@@ -100,11 +103,20 @@ struct GenerateTrainStepPass
         b.setInsertionPointAfter(def);
       else
         b.setInsertionPointToStart(grad.getParentBlock());
+      // In bf16 the exchange moves half the bytes; the average is widened
+      // back to the gradient's type after the wait.
+      Value sent = exchangeBf16
+                       ? CastOp::castTo(b, grad.getLoc(), grad, b.getBF16Type())
+                       : grad;
       started.push_back(
-          AllReduceStartOp::create(b, grad.getLoc(), grad).getResult());
+          AllReduceStartOp::create(b, grad.getLoc(), sent).getResult());
     }
-    return SmallVector<Value>(
+    SmallVector<Value> averaged(
         AllReduceWaitOp::create(b, loc, started).getResults());
+    for (auto [avg, grad] : llvm::zip(averaged, grads))
+      avg = CastOp::castTo(
+          b, loc, avg, cast<RankedTensorType>(grad.getType()).getElementType());
+    return averaged;
   }
 
   LogicalResult build(func::FuncOp fn, unsigned numForwardResults,

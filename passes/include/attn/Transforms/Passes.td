@@ -92,6 +92,9 @@ def GenerateTrainStep : Pass<"attn-generate-train-step", "ModuleOp"> {
            "Average each gradient over the ranks of a data-parallel run "
            "(an attn.all_reduce_start where the backward has it, one "
            "attn.all_reduce_wait before the optimizer reads them)">,
+    Option<"exchangeBf16", "exchange-bf16", "bool", /*default=*/"false",
+           "With data-parallel: exchange the gradients in bf16, half the "
+           "bytes (each rounded to bf16 for the average, widened after)">,
   ];
   let dependentDialects = ["::mlir::attn::AttnDialect",
                            "::mlir::arith::ArithDialect",

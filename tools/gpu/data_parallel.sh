@@ -12,7 +12,8 @@
 # same seed (the first moments after one step, i.e. the averaged
 # gradients, compared; then the loss curves over 300 steps), the same model
 # in bf16 as the repository trains it for throughput at the same global
-# batch (24) on 1 and 2 GPUs, the exchange in the kernel profile, a rank
+# batch (24) on 1 and 2 GPUs (and with the gradients exchanged in bf16),
+# the exchange in the kernel profile, a rank
 # killed (the launcher names it, the checkpoint survives, the run resumes on
 # 1 GPU), and a rank hung (the other stops within --collective-timeout).
 set -uo pipefail
@@ -35,7 +36,8 @@ if [ "$mode" = prepare ]; then
   "$T" "$out/specs/hybrid-nodrop.json" "${eq[@]}" --out "$out/runs/eq1" > /dev/null &&
   "$T" "$out/specs/hybrid-nodrop.json" "${eq[@]}" --out "$out/runs/eq2" --gpus 2 > /dev/null &&
   "$T" "$out/specs/hybrid-bf16.json" "${tp[@]}" --out "$out/runs/tp1" > /dev/null &&
-  "$T" "$out/specs/hybrid-bf16.json" "${tp[@]}" --out "$out/runs/tp2" --gpus 2 > /dev/null || exit 1
+  "$T" "$out/specs/hybrid-bf16.json" "${tp[@]}" --out "$out/runs/tp2" --gpus 2 > /dev/null &&
+  "$T" "$out/specs/hybrid-bf16.json" "${tp[@]}" --out "$out/runs/tp2b" --gpus 2 --exchange bf16 > /dev/null || exit 1
   echo "prepared $out"
   exit 0
 fi
@@ -78,6 +80,11 @@ $compare metrics runs/t1/metrics.jsonl runs/t2/metrics.jsonl
 $compare rate runs/t1/metrics.jsonl runs/t2/metrics.jsonl
 cp runs/t1/metrics.jsonl "$O/t1-metrics.jsonl"; cp runs/t2/metrics.jsonl "$O/t2-metrics.jsonl"
 grep "gradient exchange" "$O/t2.log"
+echo "== the same, gradients exchanged in bf16"
+fresh t2b tp2b
+$T specs/hybrid-bf16.json "${tp[@]}" --out runs/t2b --gpus 2 > "$O/t2b.log" 2>&1; echo "2 GPUs, bf16 exchange: exit $?"
+$compare rate runs/t1/metrics.jsonl runs/t2b/metrics.jsonl
+$compare metrics runs/t2/metrics.jsonl runs/t2b/metrics.jsonl | tail -2
 echo "== the exchange in the kernel profile (2 GPUs, 60 steps)"
 fresh p2 tp2
 ATTN_PROFILE=1 $T specs/hybrid-bf16.json "${tp[@]}" --out runs/p2 --gpus 2 --stop-at-step 60 > "$O/p2.log" 2>&1

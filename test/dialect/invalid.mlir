@@ -198,6 +198,25 @@ func.func @f22() {
 
 // -----
 
+// Operands that are not masks, reported when the result's type is inferred
+// (before the operands' types are verified). Found by the ir fuzzer.
+func.func @combinator_of_tensors(%x: tensor<8x32xf32>, %w: tensor<32x10xf32>) {
+  // expected-error @below {{'attn.mask.intersect' operand #0 must be a mask, got 'tensor<8x32xf32>'}}
+  attn.mask.intersect %x, %w : tensor<8x32xf32>, tensor<32x10xf32>
+  return
+}
+
+// -----
+
+func.func @combinator_of_a_tensor(%x: tensor<8x32xf32>) {
+  %a = attn.mask.window radius 1 block 64
+  // expected-error @below {{'attn.mask.union' operand #1 must be a mask, got 'tensor<8x32xf32>'}}
+  %m = attn.mask.union %a, %x : !attn.mask<block = 64>, tensor<8x32xf32>
+  return
+}
+
+// -----
+
 func.func @f23() {
   // expected-error @below {{region must take (q: index, k: index, n: index), got 2 argument(s)}}
   %m = attn.mask.expr {

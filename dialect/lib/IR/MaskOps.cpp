@@ -521,7 +521,16 @@ static FailureOr<int64_t> commonBlock(std::optional<Location> loc,
                                       TypeRange masks, StringRef opName) {
   int64_t block = 0;
   for (auto [i, type] : llvm::enumerate(masks)) {
-    int64_t b = cast<MaskType>(type).getBlock();
+    // Inferring the result type runs before the operands' types are
+    // verified: a non-mask operand is reported here.
+    auto mask = dyn_cast<MaskType>(type);
+    if (!mask) {
+      if (loc)
+        mlir::emitError(*loc) << "'" << opName << "' operand #" << i
+                              << " must be a mask, got " << type;
+      return failure();
+    }
+    int64_t b = mask.getBlock();
     if (b == 0)
       continue;
     if (block != 0 && b != block) {

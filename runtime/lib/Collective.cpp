@@ -273,6 +273,10 @@ bool joinRun(int rank, int world, const std::string &idFile,
   guard.join();
   if (r != ncclSuccess)
     return fail("ncclCommInitRank failed: " + describe(api, r));
+  // Every rank has read the id (the set-up needed them all): the file goes,
+  // so that the next launch of the same run publishes a fresh one.
+  if (rank == 0)
+    std::remove(idFile.c_str());
 
   std::lock_guard<std::mutex> lock(run.mutex);
   run.api = api;

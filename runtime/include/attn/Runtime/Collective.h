@@ -68,8 +68,9 @@ struct RankInfo {
 };
 
 /// Joins the run of `world` ranks as `rank`: rank 0 makes NCCL's unique id
-/// and writes it to `idFile` (atomically), the others wait for that file to
-/// appear; then all build the communicator. Gives up after
+/// and writes it to `idFile` (atomically; the file must not exist), the
+/// others wait for that file to appear; then all build the communicator,
+/// and rank 0 removes the file. Gives up after
 /// `timeoutSeconds` (a rank that never came). Uses the GPU the driver's
 /// device 0 is (CUDA_VISIBLE_DEVICES selects it per process).
 bool joinRun(int rank, int world, const std::string &idFile,

@@ -102,6 +102,19 @@ def GenerateTrainStep : Pass<"attn-generate-train-step", "ModuleOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def DistinctReturnedBuffers
+    : Pass<"attn-distinct-returned-buffers", "func::FuncOp"> {
+  let summary = "Gives each buffer a function returns a buffer of its own";
+  let description = [{
+    After bufferization, a function that returns one buffer at two result
+    positions (the same tensor returned twice, or views of one allocation)
+    returns a copy at each later position: buffer-results-to-out-params,
+    which the pipelines run next, assumes the returned buffers distinct
+    (it crashed on `return %t, %t`).
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 def StripDropout : Pass<"attn-strip-dropout", "func::FuncOp"> {
   let summary = "Removes dropout, for evaluation";
   let description = [{

@@ -19,6 +19,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 
+#include <cctype>
 #include <cstdint>
 #include <string>
 
@@ -35,6 +36,34 @@ const DialectRegistry &registry() {
   }();
   return *r;
 }
+/// Whether `text` has a linalg.reduce / transpose / broadcast whose
+/// `dimensions` or `permutation` list is not a list of integers: MLIR 22's
+/// parsers of these upstream ops crash on one (SIGSEGV in
+/// NamedAttrList::set after the list fails to parse; mlir-opt itself does,
+/// test/fuzz/upstream/README.md). Skipped, so that the fuzzer looks for
+/// attn's own faults.
+bool hasUpstreamCrashingList(const std::string &text) {
+  for (const char *op : {"linalg.reduce", "linalg.transpose",
+                         "linalg.broadcast"}) {
+    for (size_t at = text.find(op); at != std::string::npos;
+         at = text.find(op, at + 1)) {
+      size_t open = text.find('[', at);
+      size_t line = text.find('\n', at);
+      if (open == std::string::npos || open > line)
+        continue; // the list is on the op's own line, or absent
+      size_t close = text.find(']', open);
+      if (close == std::string::npos || close > line)
+        return true;
+      std::string list = text.substr(open + 1, close - open - 1);
+      for (char c : list)
+        if (!std::isdigit(static_cast<unsigned char>(c)) && c != ',' &&
+            c != ' ' && c != '-')
+          return true;
+    }
+  }
+  return false;
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -47,6 +76,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   // the lexer reads the terminator past the text, so parsing libFuzzer's
   // unterminated bytes in place reads past them (ASan: the input "f").
   std::string text(reinterpret_cast<const char *>(data), size);
+  if (hasUpstreamCrashingList(text))
+    return 0;
   OwningOpRef<ModuleOp> module =
       parseSourceString<ModuleOp>(text, ParserConfig(&context));
   if (!module)

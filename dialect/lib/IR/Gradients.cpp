@@ -496,6 +496,45 @@ Value featureMapBackward(TensorBuilder &g, FeatureMap phi, Value x,
                });
 }
 
+/// Linear attention's cotangent terms of its output out = num / den, over
+/// any leading dimensions (dO, out [..., E]; den [...]): g = dO / den and
+/// c = -(dO . out) / den, both zero where den is zero (as the output is).
+struct OutputTerms {
+  Value g, c;
+};
+
+OutputTerms outputTerms(TensorBuilder &g, Value dOut, Value out, Value den) {
+  ArrayRef<int64_t> shape = tensorTypeOf(dOut).getShape();
+  unsigned rank = shape.size();
+  SmallVector<unsigned> all, leading;
+  for (unsigned d = 0; d < rank; ++d) {
+    all.push_back(d);
+    if (d + 1 < rank)
+      leading.push_back(d);
+  }
+  auto overDen = [&](OpBuilder &b, Location l, Value x, Value d) -> Value {
+    Value nonzero =
+        arith::CmpFOp::create(b, l, arith::CmpFPredicate::ONE, d, g.cst(0.0));
+    return arith::SelectOp::create(
+        b, l, nonzero, arith::DivFOp::create(b, l, x, d), g.cst(0.0));
+  };
+  AffineMap rows = g.map(rank, leading), elems = g.map(rank, all);
+  Value dotOut = g.run(ValueRange{dOut, out}, g.zeros(shape.drop_back()),
+                       {elems, elems, rows}, rank, {rank - 1}, productSum);
+  OutputTerms t;
+  t.g = g.run(ValueRange{dOut, den}, g.empty(shape), {elems, rows, elems}, rank,
+              {}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                return overDen(b, l, a[0], a[1]);
+              });
+  AffineMap same = g.map(rank - 1, leading);
+  t.c = g.run(ValueRange{dotOut, den}, g.empty(shape.drop_back()),
+              {same, same, same}, rank - 1, {},
+              [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                return arith::NegFOp::create(b, l, overDen(b, l, a[0], a[1]));
+              });
+  return t;
+}
+
 /// The cotangents of phi(Q), phi(K) [B, H, N, F] and V [B, H, N, E] of
 /// causal linear attention (key j seen by queries i >= j), in chunks of C
 /// positions so that memory stays linear in N: with a_ij = phi(q_i).phi(k_j)
@@ -595,12 +634,6 @@ LinearCotangents causalLinearCotangents(TensorBuilder &g, Value phiQ,
                        arith::SelectOp::create(b, l, take, a[0], g.cst(0.0)));
                  });
   };
-  auto overDen = [&](OpBuilder &b, Location l, Value x, Value d) -> Value {
-    Value nonzero =
-        arith::CmpFOp::create(b, l, arith::CmpFPredicate::ONE, d, g.cst(0.0));
-    return arith::SelectOp::create(
-        b, l, nonzero, arith::DivFOp::create(b, l, x, d), g.cst(0.0));
-  };
   using P = arith::CmpIPredicate;
 
   // Each chunk's own sums of phi(k) v^T [B, H, nc, F, E] and phi(k)
@@ -632,22 +665,7 @@ LinearCotangents causalLinearCotangents(TensorBuilder &g, Value phiQ,
               {g.map(5, {0, 1, 2, 3, 4}), g.map(5, {0, 1, 2, 4}),
                g.map(5, {0, 1, 2, 3})},
               5, {4}, productSum);
-  Value dotOut = g.run(ValueRange{dO, o}, g.zeros({bs, hs, nc, cs}),
-                       {g.map(5, {0, 1, 2, 3, 4}), g.map(5, {0, 1, 2, 3, 4}),
-                        g.map(5, {0, 1, 2, 3})},
-                       5, {4}, productSum);
-  Value gOut = g.run(ValueRange{dO, den}, g.empty({bs, hs, nc, cs, es}),
-                     {g.map(5, {0, 1, 2, 3, 4}), g.map(5, {0, 1, 2, 3}),
-                      g.map(5, {0, 1, 2, 3, 4})},
-                     5, {}, [&](OpBuilder &b, Location l, ValueRange x) {
-                       return overDen(b, l, x[0], x[1]);
-                     });
-  Value cDen = g.run(
-      ValueRange{dotOut, den}, g.empty({bs, hs, nc, cs}),
-      {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2, 3})},
-      4, {}, [&](OpBuilder &b, Location l, ValueRange x) -> Value {
-        return arith::NegFOp::create(b, l, overDen(b, l, x[0], x[1]));
-      });
+  auto [gOut, cDen] = outputTerms(g, dO, o, den);
   // w [B, H, nc, C(t), C(t')] = g_t . v_t' + c_t for t' <= t.
   Value w = g.run(ValueRange{gOut, vc}, g.zeros({bs, hs, nc, cs, cs}),
                   {g.map(6, {0, 1, 2, 3, 5}), g.map(6, {0, 1, 2, 4, 5}),
@@ -792,33 +810,12 @@ LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
                        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
                          return arith::AddFOp::create(b, l, a[1], a[0]);
                        });
-    // den [B, H, N] over (b, h, n, f); dO . out over (b, h, n, e).
+    // den [B, H, N] over (b, h, n, f).
     Value den = g.run(
         ValueRange{q.phi, norm}, g.zeros({bs, hs, ns}),
         {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 3}), g.map(4, {0, 1, 2})}, 4,
         {3}, productSum);
-    Value dotOut = g.run(
-        ValueRange{dOut, out}, g.zeros({bs, hs, ns}),
-        {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2})},
-        4, {3}, productSum);
-    auto overDen = [&](OpBuilder &b, Location l, Value x, Value d) -> Value {
-      Value nonzero =
-          arith::CmpFOp::create(b, l, arith::CmpFPredicate::ONE, d, g.cst(0.0));
-      return arith::SelectOp::create(
-          b, l, nonzero, arith::DivFOp::create(b, l, x, d), g.cst(0.0));
-    };
-    Value gOut = g.run(
-        ValueRange{dOut, den}, g.empty({bs, hs, ns, es}),
-        {g.map(4, {0, 1, 2, 3}), g.map(4, {0, 1, 2}), g.map(4, {0, 1, 2, 3})},
-        4, {}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-          return overDen(b, l, a[0], a[1]);
-        });
-    Value cDen =
-        g.run(ValueRange{dotOut, den}, g.empty({bs, hs, ns}),
-              {g.map(3, {0, 1, 2}), g.map(3, {0, 1, 2}), g.map(3, {0, 1, 2})},
-              3, {}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-                return arith::NegFOp::create(b, l, overDen(b, l, a[0], a[1]));
-              });
+    auto [gOut, cDen] = outputTerms(g, dOut, out, den);
 
     // dphi(Q) [B, H, N, F] = c z^T + g S^T over (b, h, n, f, e).
     dPhiQ = g.run(

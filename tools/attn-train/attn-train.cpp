@@ -727,6 +727,15 @@ void compileModel(const Options &o, const std::string &runDir,
           .count());
 }
 
+/// --compile-only's end: where the libraries are and how to use them.
+int compiledOnly(const Options &o, int64_t ranks) {
+  std::printf("compiled %s/train.so and %s/eval.so for %lld rank%s; train "
+              "with the same options and --no-compile\n",
+              o.out.c_str(), o.out.c_str(), (long long)ranks,
+              ranks == 1 ? "" : "s");
+  return 0;
+}
+
 listops::Dataset loadSplit(const std::string &path) {
   std::string error;
   std::optional<listops::Dataset> d = listops::loadTsv(path, &error);
@@ -916,12 +925,8 @@ int launchRanks(const Options &o, int argc, char **argv) {
   fs::create_directories(o.out);
   if (!o.noCompile)
     compileModel(o, o.out, o.gpus);
-  if (o.compileOnly) {
-    std::printf("compiled %s/train.so and %s/eval.so for %lld ranks; train "
-                "with the same options and --no-compile\n",
-                o.out.c_str(), o.out.c_str(), (long long)o.gpus);
-    return 0;
-  }
+  if (o.compileOnly)
+    return compiledOnly(o, o.gpus);
   std::string idFile = o.out + "/nccl.id";
   fs::remove(idFile);
   fs::remove(idFile + ".tmp");
@@ -1046,12 +1051,8 @@ int trainCommand(const Options &o, const RankPlace &place) {
   // wait for it by joining the run.
   if (!o.noCompile && lead)
     compileModel(o, o.out, world);
-  if (o.compileOnly) {
-    std::printf("compiled %s/train.so and %s/eval.so; train with the same "
-                "options and --no-compile\n",
-                o.out.c_str(), o.out.c_str());
-    return 0;
-  }
+  if (o.compileOnly)
+    return compiledOnly(o, world);
   // Libraries for another number of ranks, or without the averaging, would
   // train each rank on its own gradients.
   auto checkLibraries = [&] {

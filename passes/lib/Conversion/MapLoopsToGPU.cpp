@@ -20,7 +20,6 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Conversion/Passes.h"
-#include "attn/IR/Collectives.h"
 
 #include "mlir/Analysis/SliceAnalysis.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -735,8 +734,9 @@ LogicalResult moveHostMemoryToDevice(func::FuncOp fn) {
                             copy.getSource());
       copy.erase();
     } else if (!isa<gpu::LaunchOp, func::ReturnOp, memref::GetGlobalOp,
-                    // Averaged on the device by the runtime, in stream order.
-                    BufferAllReduceStartOp, BufferAllReduceWaitOp>(op) &&
+                    // Stream-ordered device work (attn's buffer all-reduces,
+                    // say): already on the GPU.
+                    gpu::AsyncOpInterface>(op) &&
                !isMemoryEffectFree(op)) {
       return op->emitOpError("is not mapped to the GPU yet: on the host it "
                              "would touch device memory");

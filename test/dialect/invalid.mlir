@@ -1006,3 +1006,50 @@ func.func @materialize_float() -> tensor<8x8xf32> {
   %d = attn.materialize_mask %m : !attn.mask -> tensor<8x8xf32>
   return %d : tensor<8x8xf32>
 }
+
+// -----
+
+func.func @score_arguments(%q: tensor<2x4x128x64xf32>) {
+  // expected-error @below {{score region must take (s: f32, b: index, h: index, q: index, k: index)}}
+  %o = attn.sdpa %q, %q, %q score {
+  ^bb0(%s: f32, %i: index, %j: index):
+    attn.yield %s : f32
+  } : tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32> -> tensor<2x4x128x64xf32>
+  return
+}
+
+// -----
+
+func.func @score_yield(%q: tensor<2x4x128x64xf32>) {
+  // expected-error @below {{score region must end with 'attn.yield' of an f32}}
+  %o = attn.sdpa %q, %q, %q score {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    %t = arith.cmpi ule, %i, %j : index
+    attn.yield %t : i1
+  } : tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32> -> tensor<2x4x128x64xf32>
+  return
+}
+
+// -----
+
+func.func @score_op(%q: tensor<2x4x128x64xf32>) {
+  %o = attn.sdpa %q, %q, %q score {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    // expected-error @below {{is not allowed in a score region}}
+    %t = math.sin %s : f32
+    attn.yield %t : f32
+  } : tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32> -> tensor<2x4x128x64xf32>
+  return
+}
+
+// -----
+
+func.func @score_grad_arguments(%q: tensor<2x4x128x64xf32>) {
+  // expected-error @below {{score region must take (s: f32, b: index, h: index, q: index, k: index)}}
+  %g:3 = attn.sdpa_grad %q, %q, %q, %q, %q score {
+  ^bb0(%s: f64, %b: index, %h: index, %i: index, %j: index):
+    %t = arith.truncf %s : f64 to f32
+    attn.yield %t : f32
+  } : tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>
+  return
+}

@@ -187,6 +187,40 @@ func.func @sdpa_grad(%q: tensor<2x4x128x64xf32>, %len: tensor<2xi32>) {
   return
 }
 
+// A score region (ALiBi-like: s - (h + 1) |q - k| / 16) on attn.sdpa and
+// attn.sdpa_grad: (s, b, h, q, k) -> f32.
+// CHECK-LABEL: func.func @score_regions
+func.func @score_regions(%q: tensor<2x4x128x64xf32>) {
+  // CHECK: attn.sdpa %{{.*}}, %{{.*}}, %{{.*}} score {
+  // CHECK-NEXT: ^bb0(%[[S:.*]]: f32, %{{.*}}: index, %[[H:.*]]: index, %[[I:.*]]: index, %[[J:.*]]: index):
+  // CHECK: math.absf
+  // CHECK: attn.yield %{{.*}} : f32
+  // CHECK-NEXT: } : tensor<2x4x128x64xf32>
+  %o = attn.sdpa %q, %q, %q score {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    %d = arith.subi %i, %j : index
+    %di = arith.index_cast %d : index to i64
+    %df = arith.sitofp %di : i64 to f32
+    %a = math.absf %df : f32
+    %c1 = arith.constant 1 : index
+    %h1 = arith.addi %h, %c1 : index
+    %hi = arith.index_cast %h1 : index to i64
+    %hf = arith.sitofp %hi : i64 to f32
+    %c = arith.constant 0.0625 : f32
+    %slope = arith.mulf %hf, %c : f32
+    %bias = arith.mulf %slope, %a : f32
+    %r = arith.subf %s, %bias : f32
+    attn.yield %r : f32
+  } : tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32> -> tensor<2x4x128x64xf32>
+  // CHECK: attn.sdpa_grad {{.*}} scale 1.250000e-01 score {
+  %g:3 = attn.sdpa_grad %q, %q, %q, %o, %q scale 0.125 score {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    %t = math.tanh %s : f32
+    attn.yield %t : f32
+  } : tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>
+  return
+}
+
 // CHECK-LABEL: func.func @materialize_mask
 func.func @materialize_mask() -> (tensor<64x64xi1>, tensor<64x64xi8>) {
   %m = attn.mask.window radius 2 block 16

@@ -216,3 +216,27 @@ func.func @f(%q: memref<?x32xf32>, %m: memref<?xf32>, %acc: memref<?x32xf32>, %i
   } : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?xf32>
   return
 }
+
+// -----
+
+func.func @score_arguments(%q: memref<?x32xf32>, %m: memref<?xf32>, %acc: memref<?x32xf32>, %i: index) {
+  // expected-error @below {{score region must take (s: f32, q: index, k: index)}}
+  attn.tile.softmax_step %q, %q, %q into %m, %m, %acc offsets(%i, %i) scale 1.0 score {
+  ^bb0(%s: f32, %b: index, %h: index, %qi: index, %ki: index):
+    attn.yield %s : f32
+  } : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?x32xf32>
+  return
+}
+
+// -----
+
+func.func @score_vector(%q: memref<?x32xf32>, %m: memref<?xf32>, %acc: memref<?x32xf32>, %i: index) {
+  attn.tile.softmax_grad_step %q, %q, %q, %q, %m, %m query_grad %acc : memref<?x32xf32> offsets(%i, %i) scale 1.0 score {
+  ^bb0(%s: f32, %qi: index, %ki: index):
+    // expected-error @below {{is not allowed in a score region}}
+    %v = vector.broadcast %s : f32 to vector<4xf32>
+    %r = vector.extract %v[0] : f32 from vector<4xf32>
+    attn.yield %r : f32
+  } : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?xf32>
+  return
+}

@@ -26,6 +26,24 @@ func.func @tiles(%q: memref<?x32xf32>, %m: memref<?xf32>, %acc: memref<?x32xf32>
     %t = arith.cmpi ule, %ki, %qi : index
     attn.yield %t : i1
   } : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?xf32>
+  // CHECK: attn.tile.softmax_step {{.*}} where {
+  // CHECK: } score {
+  // CHECK-NEXT: ^bb0(%{{.*}}: f32, %{{.*}}: index, %{{.*}}: index):
+  attn.tile.softmax_step %q, %q, %q into %m, %m, %acc offsets(%i, %i) scale 0.125 where {
+  ^bb0(%qi: index, %ki: index):
+    %t = arith.cmpi ule, %ki, %qi : index
+    attn.yield %t : i1
+  } score {
+  ^bb0(%s: f32, %qi: index, %ki: index):
+    %t = math.tanh %s : f32
+    attn.yield %t : f32
+  } : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?x32xf32>
+  // CHECK: attn.tile.softmax_grad_step {{.*}} scale 1.250000e-01 score {
+  attn.tile.softmax_grad_step %q, %q, %q, %q, %m, %m query_grad %acc : memref<?x32xf32> offsets(%i, %i) scale 0.125 score {
+  ^bb0(%s: f32, %qi: index, %ki: index):
+    %t = math.tanh %s : f32
+    attn.yield %t : f32
+  } : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?xf32>
   // CHECK: attn.tile.softmax_finalize %{{.*}}, %{{.*}} into %{{.*}} :
   attn.tile.softmax_finalize %m, %acc into %acc : memref<?xf32>, memref<?x32xf32>, memref<?x32xf32>
   // CHECK: attn.tile.softmax_finalize %{{.*}}, %{{.*}} into %{{.*}} log_sum_exp(%{{.*}}) into %{{.*}} :

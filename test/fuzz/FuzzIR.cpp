@@ -31,7 +31,7 @@ const DialectRegistry &registry() {
     auto *registry = new DialectRegistry();
     registerAllDialects(*registry);
     registerAllExtensions(*registry);
-    registry->insert<attn::AttnDialect>();
+    attn::registerAttnDialectExtensions(*registry);
     return registry;
   }();
   return *r;

@@ -168,3 +168,73 @@ func.func @per_lane_lse(%q: memref<16x32xf32>, %o: memref<16x32xf32>, %lse: memr
   }
   return
 }
+
+// -----
+
+// A score region on tensor cores: S = Q K^T, then each of the lane's scores
+// scaled and through the region (soft-capping) before the mask and the
+// step; P V after.
+// CHECK-LABEL: func.func @tensor_cores_score
+// CHECK: nvvm.mma.sync
+// CHECK: math.tanh
+// CHECK: math.exp2
+// CHECK: nvvm.mma.sync
+// CHECK-NOT: attn.tile
+func.func @tensor_cores_score(%q: memref<16x64xbf16>, %k: memref<32x64xbf16>, %o: memref<16x64xbf16>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c128 = arith.constant 128 : index
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1) {
+    %m = memref.alloca() : memref<16xf32>
+    %l = memref.alloca() : memref<16xf32>
+    %acc = memref.alloca() : memref<16x64xf32>
+    linalg.fill ins(%ninf : f32) outs(%m : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%l : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%acc : memref<16x64xf32>)
+    attn.tile.softmax_step %q, %k, %k into %m, %l, %acc offsets(%c0, %c0) scale 1.25e-01 score {
+    ^bb0(%s: f32, %i: index, %j: index):
+      %c = arith.constant 2.0 : f32
+      %x = arith.divf %s, %c : f32
+      %t = math.tanh %x : f32
+      %y = arith.mulf %t, %c : f32
+      attn.yield %y : f32
+    } : memref<16x64xbf16>, memref<32x64xbf16>, memref<32x64xbf16>, memref<16xf32>, memref<16x64xf32>
+    attn.tile.softmax_finalize %l, %acc into %o : memref<16xf32>, memref<16x64xf32>, memref<16x64xbf16>
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+// f32, a row per lane: the lane's score of each key through the region.
+// CHECK-LABEL: func.func @per_lane_score
+// CHECK: gpu.lane_id
+// CHECK: scf.for
+// CHECK:   math.tanh
+// CHECK:   math.exp
+func.func @per_lane_score(%q: memref<16x32xf32>, %o: memref<16x32xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c32 = arith.constant 32 : index
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c32, %sy = %c1, %sz = %c1) {
+    %m = memref.alloca() : memref<16xf32>
+    %l = memref.alloca() : memref<16xf32>
+    %acc = memref.alloca() : memref<16x32xf32>
+    linalg.fill ins(%ninf : f32) outs(%m : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%l : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%acc : memref<16x32xf32>)
+    attn.tile.softmax_step %q, %q, %q into %m, %l, %acc offsets(%c0, %c0) scale 1.25e-01 score {
+    ^bb0(%s: f32, %i: index, %j: index):
+      %t = math.tanh %s : f32
+      attn.yield %t : f32
+    } : memref<16x32xf32>, memref<16x32xf32>, memref<16x32xf32>, memref<16xf32>, memref<16x32xf32>
+    attn.tile.softmax_finalize %l, %acc into %o : memref<16xf32>, memref<16x32xf32>, memref<16x32xf32>
+    gpu.terminator
+  }
+  return
+}

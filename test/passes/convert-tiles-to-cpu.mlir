@@ -224,3 +224,62 @@ func.func @grad_key(%q: memref<?x16xf32>, %m: memref<?xf32>, %dk: memref<?x16xf3
   attn.tile.softmax_grad_step %q, %q, %q, %q, %m, %m key_grad %dk, %dv : memref<?x16xf32>, memref<?x16xf32> offsets(%i, %i) scale 0.25 : memref<?x16xf32>, memref<?x16xf32>, memref<?x16xf32>, memref<?x16xf32>, memref<?xf32>, memref<?xf32>
   return
 }
+
+// -----
+
+// A score region (soft-capping) on the CPU: each element of S through the
+// region before the predicate drops what the mask drops; then the step.
+// CHECK-LABEL: func.func @step_score
+// CHECK: vector.fma %{{.*}} : vector<16xf32>
+// CHECK: scf.for
+// CHECK:   memref.load
+// CHECK:   arith.divf
+// CHECK:   math.tanh
+// CHECK:   arith.mulf
+// CHECK:   arith.cmpi sle
+// CHECK:   arith.select
+// CHECK:   memref.store
+// CHECK: vector.reduction <maximumf>
+func.func @step_score(%q: memref<?x64xf32>, %k: memref<?x64xf32>, %v: memref<?x64xf32>,
+                      %m: memref<?xf32>, %l: memref<?xf32>, %acc: memref<?x64xf32>,
+                      %q0: index, %k0: index) {
+  attn.tile.softmax_step %q, %k, %v into %m, %l, %acc offsets(%q0, %k0) scale 0.125 where {
+  ^bb0(%i: index, %j: index):
+    %t = arith.cmpi sle, %j, %i : index
+    attn.yield %t : i1
+  } score {
+  ^bb0(%s: f32, %i: index, %j: index):
+    %c = arith.constant 2.0 : f32
+    %x = arith.divf %s, %c : f32
+    %t = math.tanh %x : f32
+    %y = arith.mulf %t, %c : f32
+    attn.yield %y : f32
+  } : memref<?x64xf32>, memref<?x64xf32>, memref<?x64xf32>, memref<?xf32>, memref<?x64xf32>
+  return
+}
+
+// -----
+
+// The gradient through a score region: the region's value and its slope
+// (forward mode: 1 - tanh^2) per pair, dS scaled by the slope.
+// CHECK-LABEL: func.func @grad_score
+// CHECK: scf.for
+// CHECK:   scf.for
+// CHECK:     %[[T:.*]] = math.tanh
+// CHECK:     %[[T2:.*]] = arith.mulf %[[T]], %[[T]] : f32
+// CHECK:     %[[SLOPE0:.*]] = arith.subf %{{.*}}, %[[T2]] : f32
+// CHECK:     math.exp
+// CHECK:     %[[DS:.*]] = arith.mulf %{{.*}}, %{{.*}} : f32
+// CHECK:     arith.mulf %[[DS]], %{{.*}} : f32
+// CHECK:     vector.fma
+func.func @grad_score(%q: memref<?x16xf32>, %m: memref<?xf32>, %acc: memref<?x16xf32>, %i: index) {
+  attn.tile.softmax_grad_step %q, %q, %q, %q, %m, %m query_grad %acc : memref<?x16xf32> offsets(%i, %i) scale 0.25 score {
+  ^bb0(%s: f32, %qi: index, %ki: index):
+    %c = arith.constant 2.0 : f32
+    %x = arith.divf %s, %c : f32
+    %t = math.tanh %x : f32
+    %y = arith.mulf %t, %c : f32
+    attn.yield %y : f32
+  } : memref<?x16xf32>, memref<?x16xf32>, memref<?x16xf32>, memref<?x16xf32>, memref<?xf32>, memref<?xf32>
+  return
+}

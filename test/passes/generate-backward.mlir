@@ -92,6 +92,25 @@ func.func @attention(%x: tensor<1x1x16x8xf32> {attn.param = "x"}, %labels: tenso
 
 // -----
 
+// A score region goes to the gradient op with the forward's.
+// CHECK-LABEL: func.func @attention_score_grad(
+// CHECK: attn.sdpa_grad {{.*}} scale 5.000000e-01 score {
+// CHECK-NEXT: ^bb0(%[[S:.*]]: f32, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index):
+// CHECK-NEXT:   %[[T:.*]] = math.tanh %[[S]] : f32
+// CHECK-NEXT:   attn.yield %[[T]] : f32
+func.func @attention_score(%x: tensor<1x1x16x8xf32> {attn.param = "x"}, %labels: tensor<16xi32>) -> tensor<f32> {
+  %o = attn.sdpa %x, %x, %x scale 0.5 score {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    %t = math.tanh %s : f32
+    attn.yield %t : f32
+  } : tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32> -> tensor<1x1x16x8xf32>
+  %c = tensor.collapse_shape %o [[0, 1, 2], [3]] : tensor<1x1x16x8xf32> into tensor<16x8xf32>
+  %l = attn.cross_entropy %c, %labels : tensor<16x8xf32>, tensor<16xi32> -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
 // S4D: one attn.ssm_grad with the forward's parameters, lengths and
 // direction gives the input's and every parameter's gradient.
 // CHECK-LABEL: func.func @ssm_grad(

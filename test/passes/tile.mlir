@@ -217,3 +217,57 @@ func.func @sdpa_with_grad(%q: tensor<1x2x32x16xf32>, %dy: tensor<1x2x32x16xf32>)
   %g:3 = attn.sdpa_grad %q, %q, %q, %o, %dy mask %m {schedule = #causal} : tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, !attn.mask
   return %g#0, %g#1, %g#2 : tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>
 }
+
+// -----
+
+// A score region reaches each step as the tile op's (s, q, k), its batch
+// and head arguments bound to the loop's.
+// CHECK-LABEL: func.func @dense_score
+// CHECK: scf.forall (%[[B:.*]], %[[H:.*]], %{{.*}}) in (1, 2, 2)
+// CHECK: attn.tile.softmax_step {{.*}} score {
+// CHECK-NEXT: ^bb0(%[[S:.*]]: f32, %[[QI:.*]]: index, %[[KI:.*]]: index):
+// CHECK-NEXT:   arith.subi %[[QI]], %[[KI]] : index
+// CHECK:        arith.addi %[[H]], %{{.*}} : index
+// CHECK:        arith.index_cast %[[B]] : index to i64
+// CHECK:        attn.yield %{{.*}} : f32
+// CHECK: attn.tile.softmax_finalize
+func.func @dense_score(%q: tensor<1x2x100x64xf32>) -> tensor<1x2x100x64xf32> {
+  %o = attn.sdpa %q, %q, %q score {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    %d = arith.subi %i, %j : index
+    %c1 = arith.constant 1 : index
+    %h1 = arith.addi %h, %c1 : index
+    %x = arith.muli %d, %h1 : index
+    %xi = arith.index_cast %x : index to i64
+    %bi = arith.index_cast %b : index to i64
+    %y = arith.addi %xi, %bi : i64
+    %yf = arith.sitofp %y : i64 to f32
+    %r = arith.subf %s, %yf : f32
+    attn.yield %r : f32
+  } : tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32> -> tensor<1x2x100x64xf32>
+  return %o : tensor<1x2x100x64xf32>
+}
+
+// -----
+
+// The gradient with a score region and no saved log-sum-exp: the rows'
+// statistics are recomputed through the region, and both nests' steps
+// carry it.
+// CHECK-LABEL: func.func @sdpa_grad_score
+// CHECK: scf.forall
+// CHECK:   math.tanh
+// CHECK:   math.log
+// CHECK: scf.forall
+// CHECK:   attn.tile.softmax_grad_step {{.*}} query_grad {{.*}} score {
+// CHECK:     math.tanh
+// CHECK: scf.forall
+// CHECK:   attn.tile.softmax_grad_step {{.*}} key_grad {{.*}} score {
+// CHECK:     math.tanh
+func.func @sdpa_grad_score(%q: tensor<1x2x32x16xf32>) -> (tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>) {
+  %g:3 = attn.sdpa_grad %q, %q, %q, %q, %q score {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    %t = math.tanh %s : f32
+    attn.yield %t : f32
+  } : tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>
+  return %g#0, %g#1, %g#2 : tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>
+}

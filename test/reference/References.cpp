@@ -27,8 +27,10 @@ torch::Tensor denseMask(int64_t batch, int64_t n, const KeepFn &keep) {
 
 torch::Tensor maskedAttention(const torch::Tensor &q, const torch::Tensor &k,
                               const torch::Tensor &v, const torch::Tensor &keep,
-                              double scale) {
+                              double scale, const ScoreModFn &scoreMod) {
   torch::Tensor s = torch::matmul(d64(q), d64(k).transpose(-1, -2)) * scale;
+  if (scoreMod)
+    s = scoreMod(s);
   s = s.masked_fill(keep.logical_not(),
                     -std::numeric_limits<double>::infinity());
   torch::Tensor p = torch::nan_to_num(torch::softmax(s, -1), 0.0);

@@ -20,10 +20,14 @@ namespace attn::test::ref {
 using KeepFn = std::function<bool(int64_t b, int64_t q, int64_t k)>;
 torch::Tensor denseMask(int64_t batch, int64_t n, const KeepFn &keep);
 
+/// A score modification: the scaled scores [B, H, N, N] in, new ones out.
+using ScoreModFn = std::function<torch::Tensor(const torch::Tensor &)>;
+
 /// Softmax attention under a [B, 1, N, N] mask; rows keeping nothing: 0.
+/// With `scoreMod`, the softmax takes scoreMod(scale Q K^T).
 torch::Tensor maskedAttention(const torch::Tensor &q, const torch::Tensor &k,
                               const torch::Tensor &v, const torch::Tensor &keep,
-                              double scale);
+                              double scale, const ScoreModFn &scoreMod = {});
 
 /// Feature maps: "elu_plus_one", "relu", "identity", "favor" (with m, seed).
 torch::Tensor featureMap(const std::string &name, const torch::Tensor &x,

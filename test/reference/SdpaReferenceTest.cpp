@@ -39,6 +39,8 @@ struct SdpaCase {
   const char *maskType;
   MaskFn keep;
   std::vector<int64_t> (*lengths)(int64_t n);
+  const char *score = "";        // attn.sdpa's score region; empty: none
+  ref::ScoreModFn scoreMod = {}; // the same on the reference's scores
 };
 
 void PrintTo(const SdpaCase &c, std::ostream *os) { *os << c.name; }
@@ -67,6 +69,85 @@ bool globalBlocks(int64_t q, int64_t k, int64_t n, int64_t block, int64_t first,
   };
   return g(q) || g(k);
 }
+
+// BigBird (window, global and random blocks of 64) under key padding.
+constexpr const char *kBigBirdPadded =
+    "%w = attn.mask.window radius 1 block 64\n"
+    "%g = attn.mask.global first 1 last 1 block 64\n"
+    "%r = attn.mask.random_blocks count 2 block 64 seed 9 exclude_global 1 "
+    "exclude_window 1\n"
+    "%u = attn.mask.union %w, %g, %r : !attn.mask<block = 64>, "
+    "!attn.mask<block = 64>, !attn.mask<block = 64>\n"
+    "%p = attn.mask.key_padding %len : tensor<2xi32>\n"
+    "%m = attn.mask.intersect %u, %p : !attn.mask<block = 64>, !attn.mask";
+bool bigBirdPadded(int64_t b, int64_t q, int64_t k, int64_t n,
+                   const std::vector<int64_t> &len) {
+  bool bigbird = absDiff(q / 64, k / 64) <= 1 ||
+                 globalBlocks(q, k, n, 64, 1, 1) ||
+                 randomBlock(q, k, n, 64, 2, 9, 1, 1);
+  return bigbird && k < len[b];
+}
+
+// Score regions (their values named r_*: a region sees the function's
+// names, the masks' among them).
+// Soft-capping at 2: 2 tanh(s / 2).
+constexpr const char *kSoftcapRegion =
+    "^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):\n"
+    "  %r_c = arith.constant 2.0 : f32\n"
+    "  %r_x = arith.divf %s, %r_c : f32\n"
+    "  %r_t = math.tanh %r_x : f32\n"
+    "  %r_y = arith.mulf %r_t, %r_c : f32\n"
+    "  attn.yield %r_y : f32\n";
+
+// ALiBi with the slopes of two heads, 2^(-8 (h + 1) / 2) = exp(-4 ln 2
+// (h + 1)), and a bias of 0.25 b per batch entry (so that b reaches the
+// region too): s - slope_h |i - j| + 0.25 b.
+constexpr const char *kAlibiRegion =
+    "^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):\n"
+    "  %r_one = arith.constant 1 : index\n"
+    "  %r_h1 = arith.addi %h, %r_one : index\n"
+    "  %r_h64 = arith.index_cast %r_h1 : index to i64\n"
+    "  %r_hf = arith.sitofp %r_h64 : i64 to f32\n"
+    "  %r_c = arith.constant -2.77258872 : f32\n"
+    "  %r_e = arith.mulf %r_hf, %r_c : f32\n"
+    "  %r_slope = math.exp %r_e : f32\n"
+    "  %r_d = arith.subi %i, %j : index\n"
+    "  %r_d64 = arith.index_cast %r_d : index to i64\n"
+    "  %r_df = arith.sitofp %r_d64 : i64 to f32\n"
+    "  %r_ad = math.absf %r_df : f32\n"
+    "  %r_bias = arith.mulf %r_slope, %r_ad : f32\n"
+    "  %r_r = arith.subf %s, %r_bias : f32\n"
+    "  %r_b64 = arith.index_cast %b : index to i64\n"
+    "  %r_bf = arith.sitofp %r_b64 : i64 to f32\n"
+    "  %r_quarter = arith.constant 0.25 : f32\n"
+    "  %r_bb = arith.mulf %r_bf, %r_quarter : f32\n"
+    "  %r_y = arith.addf %r_r, %r_bb : f32\n"
+    "  attn.yield %r_y : f32\n";
+torch::Tensor alibi(const torch::Tensor &s) {
+  const int64_t batch = s.size(0), heads = s.size(1), n = s.size(2);
+  torch::Tensor i = torch::arange(n, torch::kFloat64);
+  torch::Tensor distance = (i.unsqueeze(1) - i.unsqueeze(0)).abs();
+  torch::Tensor slope =
+      torch::exp(-2.77258872 * (torch::arange(heads, torch::kFloat64) + 1));
+  torch::Tensor bias = 0.25 * torch::arange(batch, torch::kFloat64);
+  return s - slope.view({1, heads, 1, 1}) * distance +
+         bias.view({batch, 1, 1, 1});
+}
+
+// A region through log, exp, max and the sums: log(1 + exp(s)) +
+// max(s, -0.5) / 4.
+constexpr const char *kSoftplusRegion =
+    "^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):\n"
+    "  %r_one = arith.constant 1.0 : f32\n"
+    "  %r_e = math.exp %s : f32\n"
+    "  %r_e1 = arith.addf %r_e, %r_one : f32\n"
+    "  %r_sp = math.log %r_e1 : f32\n"
+    "  %r_floor = arith.constant -0.5 : f32\n"
+    "  %r_m = arith.maximumf %s, %r_floor : f32\n"
+    "  %r_quarter = arith.constant 0.25 : f32\n"
+    "  %r_mq = arith.mulf %r_m, %r_quarter : f32\n"
+    "  %r_y = arith.addf %r_sp, %r_mq : f32\n"
+    "  attn.yield %r_y : f32\n";
 
 const SdpaCase kCases[] = {
     {"dense", 200, 64, "", "", [](auto...) { return true; }, fullLengths},
@@ -128,23 +209,8 @@ const SdpaCase kCases[] = {
        return k < len[b];
      },
      mixedLengths},
-    {"bigbird_padded", 333, 64,
-     "%w = attn.mask.window radius 1 block 64\n"
-     "%g = attn.mask.global first 1 last 1 block 64\n"
-     "%r = attn.mask.random_blocks count 2 block 64 seed 9 exclude_global 1 "
-     "exclude_window 1\n"
-     "%u = attn.mask.union %w, %g, %r : !attn.mask<block = 64>, "
-     "!attn.mask<block = 64>, !attn.mask<block = 64>\n"
-     "%p = attn.mask.key_padding %len : tensor<2xi32>\n"
-     "%m = attn.mask.intersect %u, %p : !attn.mask<block = 64>, !attn.mask",
-     "!attn.mask<block = 64>",
-     [](int64_t b, int64_t q, int64_t k, int64_t n, auto &len) {
-       bool bigbird = absDiff(q / 64, k / 64) <= 1 ||
-                      globalBlocks(q, k, n, 64, 1, 1) ||
-                      randomBlock(q, k, n, 64, 2, 9, 1, 1);
-       return bigbird && k < len[b];
-     },
-     mixedLengths},
+    {"bigbird_padded", 333, 64, kBigBirdPadded, "!attn.mask<block = 64>",
+     bigBirdPadded, mixedLengths},
     {"bigbird_d128_block128", 300, 128,
      "%w = attn.mask.window radius 1 block 128\n"
      "%g = attn.mask.global first 1 last 1 block 128\n"
@@ -196,6 +262,24 @@ const SdpaCase kCases[] = {
        return q / 32 == k / 32 && q < 100 && k < len[b];
      },
      emptyAndFull},
+    // Score regions (attn/IR/ScoreMod.h), on full and partial tiles.
+    {"softcap_causal", 200, 64, "%m = attn.mask.causal", "!attn.mask",
+     [](int64_t, int64_t q, int64_t k, int64_t, auto &) { return k <= q; },
+     fullLengths, kSoftcapRegion,
+     [](const torch::Tensor &s) { return torch::tanh(s / 2.0) * 2.0; }},
+    {"alibi_dense", 200, 32, "", "", [](auto...) { return true; }, fullLengths,
+     kAlibiRegion, alibi},
+    {"alibi_bigbird_padded", 333, 64, kBigBirdPadded, "!attn.mask<block = 64>",
+     bigBirdPadded, mixedLengths, kAlibiRegion, alibi},
+    {"softplus_floor", 150, 32, "%m = attn.mask.window radius 40", "!attn.mask",
+     [](int64_t, int64_t q, int64_t k, int64_t, auto &) {
+       return absDiff(q, k) <= 40;
+     },
+     fullLengths, kSoftplusRegion,
+     [](const torch::Tensor &s) {
+       return torch::log(torch::exp(s) + 1.0) +
+              torch::maximum(s, torch::full_like(s, -0.5)) * 0.25;
+     }},
 };
 
 /// The case as a function; with `params`, query, key and value are
@@ -214,10 +298,12 @@ std::string functionFor(const SdpaCase &c, bool params = false,
                   c.mask + "\n";
   bool masked = c.mask[0] != '\0';
   std::string maskType = c.maskType;
+  std::string score =
+      c.score[0] ? " score {\n" + std::string(c.score) + "}" : std::string();
   f += "  %o = attn.sdpa %query, %key, %value" +
-       std::string(masked ? " mask %m" : "") + " : " + t + ", " + t + ", " + t +
-       (masked ? ", " + maskType : "") + " -> " + t + "\n  return %o : " + t +
-       "\n}\n";
+       std::string(masked ? " mask %m" : "") + score + " : " + t + ", " + t +
+       ", " + t + (masked ? ", " + maskType : "") + " -> " + t +
+       "\n  return %o : " + t + "\n}\n";
   return f;
 }
 
@@ -228,7 +314,8 @@ torch::Tensor referenceSdpa(const SdpaCase &c, const torch::Tensor &q,
       ref::denseMask(kBatch, c.n, [&](int64_t b, int64_t i, int64_t j) {
         return c.keep(b, i, j, c.n, lengths);
       });
-  return ref::maskedAttention(q, k, v, keep, 1.0 / std::sqrt(double(c.d)));
+  return ref::maskedAttention(q, k, v, keep, 1.0 / std::sqrt(double(c.d)),
+                              c.scoreMod);
 }
 
 class SdpaReference : public ::testing::TestWithParam<SdpaCase> {
@@ -433,7 +520,8 @@ INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradient, ::testing::ValuesIn(allCases()),
 bool inBf16Suite(const SdpaCase &c) {
   for (const char *name :
        {"dense", "causal", "global_blocks_d128", "key_padding",
-        "bigbird_padded", "fully_masked_rows"})
+        "bigbird_padded", "fully_masked_rows", "softcap_causal", "alibi_dense",
+        "alibi_bigbird_padded", "softplus_floor"})
     if (std::string(c.name) == name)
       return true;
   return false;

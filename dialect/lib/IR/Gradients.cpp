@@ -12,6 +12,7 @@
 
 #include "attn/IR/Gradients.h"
 #include "attn/IR/AttnOps.h"
+#include "attn/IR/Tangents.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -335,6 +336,9 @@ LogicalResult SdpaOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
       b, getLoc(), getQuery().getType(), getKey().getType(),
       getValue().getType(), getQuery(), getKey(), getValue(), getResult(),
       resultGrads[0], getMask(), getScaleAttr(), getScheduleAttr());
+  // The same score region: the gradient differentiates it per pair.
+  IRMapping none;
+  getScore().cloneInto(&grad.getScore(), none);
   operandGrads.push_back(wanted[0] ? grad.getQueryGrad() : Value());
   operandGrads.push_back(wanted[1] ? grad.getKeyGrad() : Value());
   operandGrads.push_back(wanted[2] ? grad.getValueGrad() : Value());
@@ -993,81 +997,6 @@ struct ExtractSliceVjp
             : Value());
     return success();
   }
-};
-
-/// The derivative of an elementwise body's value in one of its block
-/// arguments, built beside a clone of the body: forward mode over the
-/// body's ops, a null tangent standing for zero.
-class BodyTangents {
-public:
-  BodyTangents(OpBuilder &b, Location loc) : b(b), loc(loc) {}
-
-  void seed(Value v) { tangents[v] = constant(v.getType(), 1.0); }
-
-  /// The tangents of `op`'s results from those of its operands (all
-  /// already visited); fails on an op that carries a nonzero tangent
-  /// without a rule.
-  LogicalResult visit(Operation *op) {
-    auto d = [&](Value v) { return tangents.lookup(v); };
-    // Comparisons and other ops without float results carry no tangent.
-    if (llvm::none_of(op->getOperands(), [&](Value v) { return bool(d(v)); }) ||
-        llvm::none_of(op->getResultTypes(),
-                      [](Type t) { return isa<FloatType>(t); }))
-      return success();
-    Value t;
-    if (auto add = dyn_cast<arith::AddFOp>(op)) {
-      t = plus(d(add.getLhs()), d(add.getRhs()));
-    } else if (auto sub = dyn_cast<arith::SubFOp>(op)) {
-      t = plus(d(sub.getLhs()), negate(d(sub.getRhs())));
-    } else if (auto mul = dyn_cast<arith::MulFOp>(op)) {
-      t = plus(times(d(mul.getLhs()), mul.getRhs()),
-               times(d(mul.getRhs()), mul.getLhs()));
-    } else if (auto div = dyn_cast<arith::DivFOp>(op)) {
-      // (da - (a / b) db) / b
-      Value num = plus(d(div.getLhs()),
-                       negate(times(d(div.getRhs()), div.getResult())));
-      t = arith::DivFOp::create(b, loc, num, div.getRhs());
-    } else if (auto neg = dyn_cast<arith::NegFOp>(op)) {
-      t = negate(d(neg.getOperand()));
-    } else if (auto exp = dyn_cast<math::ExpOp>(op)) {
-      t = times(d(exp.getOperand()), exp.getResult());
-    } else if (auto sel = dyn_cast<arith::SelectOp>(op)) {
-      if (d(sel.getCondition()))
-        return op->emitOpError("reverse mode: a select's condition varies");
-      Value zero = constant(sel.getType(), 0.0);
-      Value x = d(sel.getTrueValue()), y = d(sel.getFalseValue());
-      t = arith::SelectOp::create(b, loc, sel.getCondition(), x ? x : zero,
-                                  y ? y : zero);
-    } else {
-      return op->emitOpError(
-          "has no derivative rule inside a differentiated linalg.generic "
-          "(addf, subf, mulf, divf, negf, exp and select have one)");
-    }
-    tangents[op->getResult(0)] = t;
-    return success();
-  }
-
-  Value of(Value v) { return tangents.lookup(v); }
-
-private:
-  Value constant(Type type, double v) {
-    return arith::ConstantOp::create(b, loc, b.getFloatAttr(type, v));
-  }
-  Value plus(Value x, Value y) {
-    if (!x || !y)
-      return x ? x : y;
-    return arith::AddFOp::create(b, loc, x, y);
-  }
-  Value times(Value dx, Value y) {
-    return dx ? arith::MulFOp::create(b, loc, dx, y).getResult() : Value();
-  }
-  Value negate(Value x) {
-    return x ? arith::NegFOp::create(b, loc, x).getResult() : Value();
-  }
-
-  OpBuilder &b;
-  Location loc;
-  DenseMap<Value, Value> tangents;
 };
 
 /// An elementwise linalg.generic (all loops parallel, one result under a

@@ -2,6 +2,7 @@
 
 #include "VerifyUtils.h"
 #include "attn/IR/AttnOps.h"
+#include "attn/IR/ScoreMod.h"
 
 #include "llvm/Support/raw_ostream.h"
 #include <cmath>
@@ -187,6 +188,17 @@ double SdpaGradOp::getEffectiveScale() {
 LogicalResult SdpaGradOp::verify() {
   return verifySdpaLike(*this, getQuery(), getKey(), getValue(), getOutput(),
                         getMask(), getScaleAttr(), getScheduleAttr());
+}
+
+static constexpr StringLiteral kSdpaScoreSignature =
+    "(s: f32, b: index, h: index, q: index, k: index)";
+
+LogicalResult SdpaOp::verifyRegions() {
+  return verifyScoreRegion(*this, getScore(), 4, kSdpaScoreSignature);
+}
+
+LogicalResult SdpaGradOp::verifyRegions() {
+  return verifyScoreRegion(*this, getScore(), 4, kSdpaScoreSignature);
 }
 
 //===----------------------------------------------------------------------===//

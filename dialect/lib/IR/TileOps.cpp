@@ -2,6 +2,7 @@
 
 #include "VerifyUtils.h"
 #include "attn/IR/AttnOps.h"
+#include "attn/IR/ScoreMod.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -62,8 +63,13 @@ static LogicalResult verifyPredicateRegion(Operation *op, Region &region) {
   return success();
 }
 
+static constexpr StringLiteral kTileScoreSignature =
+    "(s: f32, q: index, k: index)";
+
 LogicalResult SoftmaxStepOp::verifyRegions() {
-  return verifyPredicateRegion(*this, getPredicate());
+  if (failed(verifyPredicateRegion(*this, getPredicate())))
+    return failure();
+  return verifyScoreRegion(*this, getScore(), 2, kTileScoreSignature);
 }
 
 LogicalResult SoftmaxGradStepOp::verify() {
@@ -107,7 +113,9 @@ LogicalResult SoftmaxGradStepOp::verify() {
 }
 
 LogicalResult SoftmaxGradStepOp::verifyRegions() {
-  return verifyPredicateRegion(*this, getPredicate());
+  if (failed(verifyPredicateRegion(*this, getPredicate())))
+    return failure();
+  return verifyScoreRegion(*this, getScore(), 2, kTileScoreSignature);
 }
 
 LogicalResult SoftmaxFinalizeOp::verify() {

@@ -220,4 +220,5 @@ void mlir::attn::registerAttnDialectExtensions(DialectRegistry &registry) {
   registry.addExtension(+[](MLIRContext *, AttnDialect *dialect) {
     dialect->addInterfaces<AttnToLLVMInterface>();
   });
+  registerTileOpDeallocationModels(registry);
 }

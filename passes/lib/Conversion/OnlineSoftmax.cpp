@@ -103,17 +103,36 @@ Value mlir::attn::emitKeptAt(OpBuilder &b, Location loc, SoftmaxGradStepOp op,
                 op.getKeyOffset(), row, key);
 }
 
+Value mlir::attn::emitScoreAt(OpBuilder &b, Location loc, SoftmaxStepOp op,
+                              Value s, Value row, Value key) {
+  if (op.getScore().empty())
+    return s;
+  return emitScoreMod(b, loc, op.getScore(), s,
+                      {arith::AddIOp::create(b, loc, op.getQueryOffset(), row),
+                       arith::AddIOp::create(b, loc, op.getKeyOffset(), key)});
+}
+
+ScoreWithSlope mlir::attn::emitScoreAt(OpBuilder &b, Location loc,
+                                       SoftmaxGradStepOp op, Value s, Value row,
+                                       Value key) {
+  if (op.getScore().empty())
+    return {s, Value()};
+  return emitScoreModWithSlope(
+      b, loc, op.getScore(), s,
+      {arith::AddIOp::create(b, loc, op.getQueryOffset(), row),
+       arith::AddIOp::create(b, loc, op.getKeyOffset(), key)});
+}
+
 ScoreGradient mlir::attn::emitScoreGradient(OpBuilder &b, Location loc,
                                             Value score, Value lse, Value dp,
                                             Value delta, double scale,
-                                            ExpBase base) {
+                                            ExpBase base, Value slope) {
   Value p = emitExp(b, loc, arith::SubFOp::create(b, loc, score, lse), base);
-  Value ds = arith::MulFOp::create(
-      b, loc,
-      arith::MulFOp::create(b, loc, p,
-                            arith::SubFOp::create(b, loc, dp, delta)),
-      f32(b, loc, scale));
-  return {p, ds};
+  Value ds = arith::MulFOp::create(b, loc, p,
+                                   arith::SubFOp::create(b, loc, dp, delta));
+  if (slope)
+    ds = arith::MulFOp::create(b, loc, ds, slope);
+  return {p, arith::MulFOp::create(b, loc, ds, f32(b, loc, scale))};
 }
 
 LogicalResult mlir::attn::lowerSoftmaxGradStepByRows(SoftmaxGradStepOp op,
@@ -170,13 +189,16 @@ LogicalResult mlir::attn::lowerSoftmaxGradStepByRows(SoftmaxGradStepOp op,
                     loadRow(op.getOutGrad(), i, vRow),
                     loadRow(op.getKey(), j, qRow),
                     loadRow(op.getValue(), j, vRow)};
-      Value s =
-          arith::MulFOp::create(b, loc, dot(rows.q, rows.k), f32(b, loc, scale));
+      ScoreWithSlope s =
+          emitScoreAt(b, loc, op,
+                      arith::MulFOp::create(b, loc, dot(rows.q, rows.k),
+                                            f32(b, loc, scale)),
+                      i, j);
       return update(rows,
-                    emitScoreGradient(b, loc, s, scalar(op.getLse(), i),
+                    emitScoreGradient(b, loc, s.score, scalar(op.getLse(), i),
                                       dot(rows.dO, rows.v),
                                       scalar(op.getDelta(), i), scale,
-                                      ExpBase::E),
+                                      ExpBase::E, s.slope),
                     accs);
     };
     Value kept = emitKeptAt(b, loc, op, i, j);

@@ -371,15 +371,18 @@ LogicalResult lowerSoftmaxStep(SoftmaxStepOp op, RewriterBase &b, int64_t width)
           }
         }
       });
-      // The mask's predicate, per element of a partial tile.
-      if (!op.getPredicate().empty()) {
+      // The score region and the mask's predicate (of a partial tile), per
+      // element.
+      if (!op.getPredicate().empty() || !op.getScore().empty()) {
         for (int64_t r = 0; r < blk.rows; ++r) {
           e.loop(e.idx(0), mk, 1, [&](Value j) {
-            Value kept = emitKeptAt(b, loc, op, rows[r], j);
-            Value old =
-                memref::LoadOp::create(b, loc, s, ValueRange{e.idx(r), j});
-            memref::StoreOp::create(b, loc, e.select(kept, old, e.cst(kNegInf)),
-                                    s, ValueRange{e.idx(r), j});
+            Value score = emitScoreAt(
+                b, loc, op,
+                memref::LoadOp::create(b, loc, s, ValueRange{e.idx(r), j}),
+                rows[r], j);
+            if (Value kept = emitKeptAt(b, loc, op, rows[r], j))
+              score = e.select(kept, score, e.cst(kNegInf));
+            memref::StoreOp::create(b, loc, score, s, ValueRange{e.idx(r), j});
           });
         }
       }

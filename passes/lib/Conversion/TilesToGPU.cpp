@@ -380,8 +380,9 @@ LogicalResult lowerSoftmaxStep(SoftmaxStepOp op) {
     ValueRange state =
         e.loop(e.idx(0), e.dim(k, 0), init, [&](Value j, ValueRange old) {
           auto update = [&]() -> SmallVector<Value> {
-            KeyAtATime row(e, op, i, j, e.mulf(dot(j), scale), old,
-                           inRegisters);
+            KeyAtATime row(e, op, i, j,
+                           emitScoreAt(b, loc, op, e.mulf(dot(j), scale), i, j),
+                           old, inRegisters);
             emitOnlineSoftmaxStep(b, loc, row);
             return row.state();
           };
@@ -910,17 +911,33 @@ SmallVector<Value> maskScores(WarpEmitter &e, const AccumulatorTiles &s,
   return SmallVector<Value>(ifOp.getResults());
 }
 
+/// body(x, row, column, slope) for each score x of `s` (its 8-column tiles
+/// from n0 on), row and column within the tile, slope the same element of
+/// `slopes` (a copy of `s` where given, else a scratch value).
+void forEachScore(WarpEmitter &e, AccumulatorTiles &s, int64_t n0,
+                  function_ref<void(Value &, Value, Value, Value &)> body,
+                  AccumulatorTiles *slopes = nullptr) {
+  Value unused;
+  for (int64_t mt = 0; mt < static_cast<int64_t>(s.size()); ++mt)
+    for (int64_t n = 0; n < static_cast<int64_t>(s[mt].size()); ++n)
+      for (int64_t i = 0; i < e.layout.c.numElements(); ++i)
+        body(s[mt][n][i], e.accRow(mt, i), e.accCol(n0 + n, i),
+             slopes ? (*slopes)[mt][n][i] : unused);
+}
+
 /// Brings the scores into the base-2 domain of FragmentRows: returns the
 /// factor its maximum and exponentials apply (scale log2(e)). With a
 /// positive scale the row maximum of the dot products gives that of the
 /// scaled scores; otherwise the scores are scaled first and the factor is 1.
-double toBaseTwo(WarpEmitter &e, SoftmaxStepOp op, MutableArrayRef<Value> flat) {
-  double scale = op.getScale().convertToDouble();
-  double log2Scale = scale * 1.4426950408889634; // scale * log2(e)
-  if (scale > 0)
-    return log2Scale;
+/// Scores through a score region (`modified`) are scaled already.
+double toBaseTwo(WarpEmitter &e, SoftmaxStepOp op, MutableArrayRef<Value> flat,
+                 bool modified) {
+  const double log2e = 1.4426950408889634;
+  double scale = modified ? 1.0 : op.getScale().convertToDouble();
+  if (scale > 0 && !modified)
+    return scale * log2e;
   for (Value &x : flat)
-    x = e.mulf(x, e.cst(log2Scale));
+    x = e.mulf(x, e.cst(scale * log2e));
   return 1.0;
 }
 
@@ -1031,10 +1048,18 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
   gpu::BarrierOp::create(b, loc);
 
   AccumulatorTiles s = e.mmaRowsByRows(qShared, kv.keys, mTiles, nTiles, d);
+  // The score region before the mask, which then drops what it must.
+  const bool modified = !op.getScore().empty();
+  if (modified) {
+    Value scale = e.cst(op.getScale().convertToDouble());
+    forEachScore(e, s, /*n0=*/0, [&](Value &x, Value row, Value key, Value &) {
+      x = emitScoreAt(b, loc, op, e.mulf(x, scale), row, key);
+    });
+  }
   SmallVector<Value> flat = maskScores(
       e, s, /*n0=*/0, e.dim(op.getKey(), 0), !op.getPredicate().empty(),
       [&](Value row, Value key) { return emitKeptAt(b, loc, op, row, key); });
-  double factor = toBaseTwo(e, op, flat);
+  double factor = toBaseTwo(e, op, flat, modified);
   FragmentRows rows(e, g, flat, factor, mTiles, nTiles);
   rows.accumulateWith = [&](ArrayRef<Value> alpha) {
     accumulateValues(e, g, rows.p, kv, nTiles, alpha);
@@ -1215,11 +1240,27 @@ void lowerGradStepOnTensorCores(SoftmaxGradStepOp op,
     }
     AccumulatorTiles dp =
         e.mmaRowsByRows(xB, cols.values, mTiles, tiles, dv, row0);
-    // Scores in base 2, dropped pairs at -inf: p = 0 and ds = 0 there.
-    for (auto &rowTiles : s)
-      for (auto &tile : rowTiles)
-        for (Value &x : tile)
-          x = e.mulf(x, e.cst(scale * log2e));
+    // Scores in base 2 (through the score region, whose slopes scale dS),
+    // dropped pairs at -inf: p = 0 and ds = 0 there.
+    AccumulatorTiles slopes;
+    if (op.getScore().empty()) {
+      forEachScore(e, s, n0, [&](Value &x, Value, Value, Value &) {
+        x = e.mulf(x, e.cst(scale * log2e));
+      });
+    } else {
+      slopes = s;
+      forEachScore(
+          e, s, n0,
+          [&](Value &x, Value row, Value col, Value &slope) {
+            Value scaled = e.mulf(x, e.cst(scale));
+            ScoreWithSlope m = keyForm
+                                   ? emitScoreAt(b, loc, op, scaled, col, row)
+                                   : emitScoreAt(b, loc, op, scaled, row, col);
+            x = e.mulf(m.score, e.cst(log2e));
+            slope = m.slope;
+          },
+          &slopes);
+    }
     SmallVector<Value> flat = maskScores(
         e, s, n0, columns, !op.getPredicate().empty(),
         [&](Value row, Value col) {
@@ -1237,7 +1278,8 @@ void lowerGradStepOnTensorCores(SoftmaxGradStepOp op,
                       : statisticsOf(mt, c.rowOf[i], e.accRow(mt, i));
           ScoreGradient g = emitScoreGradient(
               b, loc, flat[c.numElements() * (mt * tiles + cn) + i], lse,
-              dp[mt][cn][i], delta, scale, ExpBase::Two);
+              dp[mt][cn][i], delta, scale, ExpBase::Two,
+              slopes.empty() ? Value() : slopes[mt][cn][i]);
           p[i] = g.p;
           ds[i] = g.ds;
         }
@@ -1333,6 +1375,7 @@ LogicalResult lowerStepPerLane(SoftmaxStepOp op, const RowGroup &g) {
       arith::AddIOp::create(b, loc, op.getQueryOffset(), row),
       op.getKeyOffset(), op.getScaleAttr());
   step.getPredicate().takeBody(op.getPredicate());
+  step.getScore().takeBody(op.getScore());
   op.erase();
   return lowerSoftmaxStep(step);
 }

@@ -9,6 +9,7 @@
 
 #include "attn/Conversion/OnlineSoftmax.h"
 #include "attn/IR/Gradients.h"
+#include "attn/IR/ScoreMod.h"
 #include "attn/Pipelines/Pipelines.h"
 #include "attn/Transforms/Passes.h"
 #include "attn/Transforms/SsmScanLayout.h"
@@ -298,10 +299,9 @@ SmallVector<SdpaGradOp> gradientsOf(SdpaOp op) {
 LogicalResult attachPredicate(OpBuilder &b, Location loc, Region &region,
                               MaskPattern pattern, Value bIdx, Value n,
                               std::optional<int64_t> staticN) {
-  Block *block = b.createBlock(&region, {}, {b.getIndexType(), b.getIndexType()},
-                               {loc, loc});
   OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(block);
+  Block *block = b.createBlock(
+      &region, {}, {b.getIndexType(), b.getIndexType()}, {loc, loc});
   PredicateBuilder pb(b, loc, bIdx, n, staticN);
   Value kept =
       pattern.buildPredicate(pb, block->getArgument(0), block->getArgument(1));
@@ -464,6 +464,8 @@ LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
                            b.getIndexAttr(dv), 2, 3);
     auto stepOp = SoftmaxStepOp::create(b, loc, qView, kView, vView, maxV, sumV,
                                         accV, q0, k0, scale);
+    if (!op.getScore().empty())
+      bindScoreRegion(b, loc, op.getScore(), stepOp.getScore(), bIdx, hIdx);
     if (!partial)
       return success();
     return attachPredicate(b, loc, stepOp.getPredicate(), pattern, bIdx, n,
@@ -798,8 +800,10 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
         set(rowMax, e.f32(-std::numeric_limits<double>::infinity()));
         set(rowSum, e.f32(0.0));
         forKeptKeys(bIdx, qTile, i, limit, [&](Value j) {
-          CellStatistics row(rowMax, rowSum,
-                             score(qi, loadRow(k, bIdx, hIdx, j, qRow)));
+          Value s = score(qi, loadRow(k, bIdx, hIdx, j, qRow));
+          if (!op.getScore().empty())
+            s = emitScoreMod(b, loc, op.getScore(), s, {bIdx, hIdx, i, j});
+          CellStatistics row(rowMax, rowSum, s);
           emitOnlineSoftmaxStep(b, loc, row);
         });
         memref::StoreOp::create(b, loc,
@@ -883,12 +887,15 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
     return KeyRows{rowsOf(k, bIdx, hIdx, k0, kn), rowsOf(v, bIdx, hIdx, k0, kn),
                    k0};
   };
-  auto gradStep = [&](Value bIdx, const QueryRows &qr, const KeyRows &kr,
-                      Value dqAcc, Value dkAcc, Value dvAcc, bool partial) {
+  auto gradStep = [&](Value bIdx, Value hIdx, const QueryRows &qr,
+                      const KeyRows &kr, Value dqAcc, Value dkAcc, Value dvAcc,
+                      bool partial) {
     Value length = e.idx(n); // before the step: its region reads it
     auto step = SoftmaxGradStepOp::create(
         b, loc, qr.q, kr.k, kr.v, qr.dOut, qr.lse, qr.delta, dqAcc, dkAcc,
         dvAcc, qr.q0, kr.k0, b.getF64FloatAttr(scale));
+    if (!op.getScore().empty())
+      bindScoreRegion(b, loc, op.getScore(), step.getScore(), bIdx, hIdx);
     if (partial && failed(attachPredicate(b, loc, step.getPredicate(), pattern,
                                           bIdx, length, n)))
       failedPredicate = true;
@@ -903,7 +910,7 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
       QueryRows qr = queryRows(bIdx, hIdx, q0, qn);
       auto step = [&](bool partial) {
         return [&, partial](Value k0, Value kn) {
-          gradStep(bIdx, qr, keyRows(bIdx, hIdx, k0, kn), dqAcc, {}, {},
+          gradStep(bIdx, hIdx, qr, keyRows(bIdx, hIdx, k0, kn), dqAcc, {}, {},
                    partial);
         };
       };
@@ -929,8 +936,8 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
       KeyRows kr = keyRows(bIdx, hIdx, k0, kn);
       auto step = [&](bool partial) {
         return [&, partial](Value q0, Value qn) {
-          gradStep(bIdx, queryRows(bIdx, hIdx, q0, qn), kr, {}, dkAcc, dvAcc,
-                   partial);
+          gradStep(bIdx, hIdx, queryRows(bIdx, hIdx, q0, qn), kr, {}, dkAcc,
+                   dvAcc, partial);
         };
       };
       for (const List &list : byKey)

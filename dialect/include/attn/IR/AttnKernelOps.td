@@ -17,6 +17,22 @@ def Attn_SdpaOp : Attn_Op<"sdpa", [Pure, Attn_Differentiable]> {
     Shapes: q [B, H, N, D], k [B, H, N, D], v [B, H, N, Dv] -> [B, H, N, Dv].
     `scale` defaults to 1/sqrt(D). A query row whose mask keeps no key
     produces zeros. `schedule` is attached by attn-schedule-blocks.
+
+    The optional `score` region rewrites each kept pair's score before the
+    softmax (soft-capping, ALiBi, relative biases): it receives the scaled
+    score s = scale q . k and the pair's (b, h, q, k), and yields the score
+    the softmax uses (`attn/IR/ScoreMod.h` lists the ops it may hold):
+
+    ```mlir
+    %o = attn.sdpa %q, %k, %v score {
+    ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+      %c = arith.constant 30.0 : f32
+      %x = arith.divf %s, %c : f32
+      %t = math.tanh %x : f32
+      %y = arith.mulf %t, %c : f32
+      attn.yield %y : f32
+    } : ...
+    ```
   }];
   let arguments = (ins Attn_FloatTensor:$query, Attn_FloatTensor:$key,
                        Attn_FloatTensor:$value,
@@ -24,12 +40,15 @@ def Attn_SdpaOp : Attn_Op<"sdpa", [Pure, Attn_Differentiable]> {
                        OptionalAttr<F64Attr>:$scale,
                        OptionalAttr<Attn_ScheduleAttr>:$schedule);
   let results = (outs Attn_FloatTensor:$result);
+  let regions = (region AnyRegion:$score);
   let assemblyFormat = [{
-    $query `,` $key `,` $value (`mask` $mask^)? (`scale` $scale^)? attr-dict
+    $query `,` $key `,` $value (`mask` $mask^)? (`scale` $scale^)?
+    (`score` $score^)? attr-dict
     `:` type($query) `,` type($key) `,` type($value) (`,` type($mask)^)?
     `->` type($result)
   }];
   let hasVerifier = 1;
+  let hasRegionVerifier = 1;
   let extraClassDeclaration = [{
     /// The scale in effect: the attribute, or 1/sqrt(head dim).
     double getEffectiveScale();
@@ -47,7 +66,9 @@ def Attn_SdpaGradOp : Attn_Op<"sdpa_grad", [Pure,
     kept keys, D_i = dO_i . out_i and dS_ij = P_ij (dO_i . v_j - D_i):
       query_grad = scale dS K,  key_grad = scale dS^T Q,  value_grad = P^T dO.
     Rows that keep no key contribute nothing; keys no row keeps get zeros.
-    `schedule` is attached by attn-schedule-blocks, as for attn.sdpa.
+    `schedule` is attached by attn-schedule-blocks, as for attn.sdpa. With a
+    `score` region f (attn.sdpa's), P is over f(s) and each dS_ij is
+    multiplied by f'(s_ij), the region's derivative in its score.
   }];
   let arguments = (ins Attn_FloatTensor:$query, Attn_FloatTensor:$key,
                        Attn_FloatTensor:$value, Attn_FloatTensor:$output,
@@ -57,13 +78,15 @@ def Attn_SdpaGradOp : Attn_Op<"sdpa_grad", [Pure,
                        OptionalAttr<Attn_ScheduleAttr>:$schedule);
   let results = (outs Attn_FloatTensor:$query_grad, Attn_FloatTensor:$key_grad,
                       Attn_FloatTensor:$value_grad);
+  let regions = (region AnyRegion:$score);
   let assemblyFormat = [{
     $query `,` $key `,` $value `,` $output `,` $output_grad
-    (`mask` $mask^)? (`scale` $scale^)? attr-dict
+    (`mask` $mask^)? (`scale` $scale^)? (`score` $score^)? attr-dict
     `:` type($query) `,` type($key) `,` type($value) `,` type($output)
     (`,` type($mask)^)?
   }];
   let hasVerifier = 1;
+  let hasRegionVerifier = 1;
   let extraClassDeclaration = [{
     /// The scale in effect: the attribute, or 1/sqrt(head dim).
     double getEffectiveScale();

@@ -189,8 +189,9 @@ def Attn_MaterializeMaskOp : Attn_Op<"materialize_mask", [Pure]> {
 }
 
 def Attn_YieldOp : Attn_Op<"yield", [Pure, Terminator, ReturnLike,
-    ParentOneOf<["ExprMaskOp", "SoftmaxStepOp", "SoftmaxGradStepOp"]>]> {
-  let summary = "yields the predicate of a mask region";
+    ParentOneOf<["ExprMaskOp", "SoftmaxStepOp", "SoftmaxGradStepOp", "SdpaOp",
+                 "SdpaGradOp"]>]> {
+  let summary = "yields a mask region's predicate, or a score region's score";
   let arguments = (ins Variadic<AnyType>:$values);
   let assemblyFormat = "attr-dict ($values^ `:` type($values))?";
 }

@@ -32,7 +32,10 @@ def Attn_SoftmaxStepOp : Attn_Op<"tile.softmax_step", [
     updating `max` [Mq], `sum` [Mq] and `acc` [Mq, Dv] in place (f32
     statistics). A row with nothing kept so far keeps m = -inf, l = 0 and
     acc = 0. The predicate region receives the absolute query and key
-    indices (`query_offset` + i, `key_offset` + j) and yields an i1.
+    indices (`query_offset` + i, `key_offset` + j) and yields an i1. The
+    optional `score` region (s: f32, q: index, k: index) -> f32 replaces
+    each kept s_ij by its result, at the same absolute indices
+    (`attn/IR/ScoreMod.h`).
   }];
   let arguments = (ins Arg<Attn_Tile2D, "", [MemRead]>:$query,
                        Arg<Attn_Tile2D, "", [MemRead]>:$key,
@@ -42,11 +45,11 @@ def Attn_SoftmaxStepOp : Attn_Op<"tile.softmax_step", [
                        Arg<Attn_Tile2D, "", [MemRead, MemWrite]>:$acc,
                        Index:$query_offset, Index:$key_offset,
                        F64Attr:$scale);
-  let regions = (region AnyRegion:$predicate);
+  let regions = (region AnyRegion:$predicate, AnyRegion:$score);
   let assemblyFormat = [{
     $query `,` $key `,` $value `into` $max `,` $sum `,` $acc
     `offsets` `(` $query_offset `,` $key_offset `)` `scale` $scale
-    (`where` $predicate^)? attr-dict
+    (`where` $predicate^)? (`score` $score^)? attr-dict
     `:` type($query) `,` type($key) `,` type($value) `,` type($max) `,`
     type($acc)
   }];
@@ -103,7 +106,9 @@ def Attn_SoftmaxGradStepOp : Attn_Op<"tile.softmax_grad_step", [
     query and key indices (`query_offset` + i, `key_offset` + j) and yields
     an i1. The query form runs over a query tile's key tiles, the key form
     over a key tile's query tiles (the transposed schedule), so that each
-    accumulator has one writer.
+    accumulator has one writer. With the optional `score` region f
+    (s: f32, q: index, k: index) -> f32 (softmax_step's), p_ij is
+    exp(f(s_ij) - lse_i) and ds_ij is multiplied by f'(s_ij).
   }];
   let arguments = (ins Arg<Attn_Tile2D, "", [MemRead]>:$query,
                        Arg<Attn_Tile2D, "", [MemRead]>:$key,
@@ -116,14 +121,14 @@ def Attn_SoftmaxGradStepOp : Attn_Op<"tile.softmax_grad_step", [
                        Arg<Optional<Attn_Tile2D>, "", [MemRead, MemWrite]>:$value_grad,
                        Index:$query_offset, Index:$key_offset,
                        F64Attr:$scale);
-  let regions = (region AnyRegion:$predicate);
+  let regions = (region AnyRegion:$predicate, AnyRegion:$score);
   let assemblyFormat = [{
     $query `,` $key `,` $value `,` $out_grad `,` $lse `,` $delta
     (`query_grad` $query_grad^ `:` type($query_grad))?
     (`key_grad` $key_grad^ `,` $value_grad `:` type($key_grad) `,`
      type($value_grad))?
     `offsets` `(` $query_offset `,` $key_offset `)` `scale` $scale
-    (`where` $predicate^)? attr-dict
+    (`where` $predicate^)? (`score` $score^)? attr-dict
     `:` type($query) `,` type($key) `,` type($value) `,` type($out_grad) `,`
     type($lse) `,` type($delta)
   }];

@@ -24,6 +24,8 @@
 #ifndef ATTN_CONVERSION_ONLINESOFTMAX_H
 #define ATTN_CONVERSION_ONLINESOFTMAX_H
 
+#include "attn/IR/ScoreMod.h"
+
 #include "mlir/IR/Builders.h"
 
 namespace mlir {
@@ -92,17 +94,28 @@ Value emitKeptAt(OpBuilder &b, Location loc, SoftmaxStepOp op, Value row,
 Value emitKeptAt(OpBuilder &b, Location loc, SoftmaxGradStepOp op, Value row,
                  Value key);
 
-/// The gradient of one kept score s = scale q.k given the row's log-sum-exp
-/// and D = rowsum(dO * O): p = exp(s - lse) and ds = p (dp - D) scale, with
-/// dp = dO.v. `score` and `lse` are in `base`'s units (times log2(e) for
-/// ExpBase::Two); every form of attn.tile.softmax_grad_step computes its
-/// pairs here.
+/// The score the softmax uses for (query row `row`, key `key`) of `op`'s
+/// tile (tile-relative indices) given its scaled score `s` = scale q.k:
+/// `s` through the op's score region, or `s` itself where it has none.
+Value emitScoreAt(OpBuilder &b, Location loc, SoftmaxStepOp op, Value s,
+                  Value row, Value key);
+/// The same for the gradient, with the region's derivative in s (a null
+/// slope where the op has no region: 1).
+ScoreWithSlope emitScoreAt(OpBuilder &b, Location loc, SoftmaxGradStepOp op,
+                           Value s, Value row, Value key);
+
+/// The gradient of one kept score s = f(scale q.k) given the row's
+/// log-sum-exp and D = rowsum(dO * O): p = exp(s - lse) and
+/// ds = p (dp - D) f' scale, with dp = dO.v and f' the score region's
+/// slope (`slope`, or 1 where null). `score` and `lse` are in `base`'s
+/// units (times log2(e) for ExpBase::Two); every form of
+/// attn.tile.softmax_grad_step computes its pairs here.
 struct ScoreGradient {
   Value p, ds;
 };
 ScoreGradient emitScoreGradient(OpBuilder &b, Location loc, Value score,
                                 Value lse, Value dp, Value delta, double scale,
-                                ExpBase base);
+                                ExpBase base, Value slope = Value());
 
 /// attn.tile.softmax_grad_step a row at a time: its accumulator rows in the
 /// outer loop (held as vectors across the inner loop over the other side's

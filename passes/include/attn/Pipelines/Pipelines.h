@@ -109,9 +109,15 @@ void registerAttnPasses();
 
 /// Inserts the attn dialect into `registry` with the interfaces that other
 /// dialects' passes use: its ConvertToLLVMPatternInterface (the buffer
-/// all-reduces' lowering inside gpu-to-llvm). Tools call it instead of
-/// inserting AttnDialect alone.
+/// all-reduces' lowering inside gpu-to-llvm) and the softmax tile ops'
+/// BufferDeallocationOpInterface (registerTileOpDeallocationModels). Tools
+/// call it instead of inserting AttnDialect alone.
 void registerAttnDialectExtensions(DialectRegistry &registry);
+
+/// The softmax tile ops' model for ownership-based buffer deallocation:
+/// their regions (predicate, score) are not control flow, and the ops
+/// allocate nothing, so deallocation leaves them as they are.
+void registerTileOpDeallocationModels(DialectRegistry &registry);
 
 } // namespace attn
 } // namespace mlir

@@ -1,0 +1,26 @@
+// Attention with a score region, forward and gradient in bf16, through the
+// whole GPU pipeline: the tensor-core forms of both, ending in PTX.
+// RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s
+
+// CHECK: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// CHECK: ex2.approx
+func.func @softcap(%q: tensor<1x2x96x64xbf16>, %dy: tensor<1x2x96x64xbf16>) -> (tensor<1x2x96x64xbf16>, tensor<1x2x96x64xbf16>, tensor<1x2x96x64xbf16>, tensor<1x2x96x64xbf16>) {
+  %m = attn.mask.causal
+  %o = attn.sdpa %q, %q, %q mask %m score {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    %c = arith.constant 2.0 : f32
+    %x = arith.divf %s, %c : f32
+    %t = math.tanh %x : f32
+    %y = arith.mulf %t, %c : f32
+    attn.yield %y : f32
+  } : tensor<1x2x96x64xbf16>, tensor<1x2x96x64xbf16>, tensor<1x2x96x64xbf16>, !attn.mask -> tensor<1x2x96x64xbf16>
+  %g:3 = attn.sdpa_grad %q, %q, %q, %o, %dy mask %m score {
+  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+    %c = arith.constant 2.0 : f32
+    %x = arith.divf %s, %c : f32
+    %t = math.tanh %x : f32
+    %y = arith.mulf %t, %c : f32
+    attn.yield %y : f32
+  } : tensor<1x2x96x64xbf16>, tensor<1x2x96x64xbf16>, tensor<1x2x96x64xbf16>, tensor<1x2x96x64xbf16>, !attn.mask
+  return %o, %g#0, %g#1, %g#2 : tensor<1x2x96x64xbf16>, tensor<1x2x96x64xbf16>, tensor<1x2x96x64xbf16>, tensor<1x2x96x64xbf16>
+}

@@ -10,6 +10,8 @@
 //   bigbird128-fb, dense-fb   forward and backward in one call: attn.sdpa
 //               and its attn.sdpa_grad (dQ, dK, dV of <dO, O>), the forward
 //               saving the log-sum-exp the gradient reads
+//   bigbird128-softcap, bigbird128-softcap-fb   bigbird128 and its -fb with
+//               a score region, soft-capping at 2: 2 tanh(s / 2)
 // BigBird: a window of one block either side, the first and last blocks
 // global, 3 random blocks per row (seed 1).
 //
@@ -61,6 +63,7 @@ struct GpuCase {
   bool linear;
   int64_t blockQ, blockK, warpRows;
   bool backward = false;
+  double softcap = 0; ///< the score region's cap c: c tanh(s / c); 0: none
 };
 
 const GpuCase kCases[] = {
@@ -70,6 +73,8 @@ const GpuCase kCases[] = {
     {"linear", 0, true, 128, 64, 16},
     {"bigbird128-fb", 128, false, 128, 128, 32, true},
     {"dense-fb", 0, false, 128, 128, 32, true},
+    {"bigbird128-softcap", 128, false, 128, 128, 32, false, 2.0},
+    {"bigbird128-softcap-fb", 128, false, 128, 128, 32, true, 2.0},
 };
 
 BigBird maskOf(const GpuCase &c) { return {c.block, 3, 1}; }
@@ -94,15 +99,26 @@ std::string function(const GpuCase &c, int64_t n) {
   std::string mask = c.block ? " mask %m" : "";
   std::string maskType =
       c.block ? ", !attn.mask<block = " + std::to_string(c.block) + ">" : "";
+  std::string score;
+  if (c.softcap)
+    score = " score {\n"
+            "  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):\n"
+            "    %cap = arith.constant " +
+            std::to_string(c.softcap) +
+            " : f32\n"
+            "    %x = arith.divf %s, %cap : f32\n"
+            "    %t = math.tanh %x : f32\n"
+            "    %y = arith.mulf %t, %cap : f32\n"
+            "    attn.yield %y : f32\n  }";
   std::string body = (c.block ? maskOf(c).ir() : std::string()) +
-                     "  %o = attn.sdpa %q, %k, %v" + mask + " : " + operands +
-                     maskType + " -> " + t + "\n";
+                     "  %o = attn.sdpa %q, %k, %v" + mask + score + " : " +
+                     operands + maskType + " -> " + t + "\n";
   if (!c.backward)
     return name + ") -> " + t + " {\n" + body + "  return %o : " + t +
            "\n}\n";
   return name + ", %do: " + t + ") -> (" + operands + ") {\n" + body +
-         "  %grad:3 = attn.sdpa_grad %q, %k, %v, %o, %do" + mask + " : " +
-         operands + ", " + t + maskType + "\n" +
+         "  %grad:3 = attn.sdpa_grad %q, %k, %v, %o, %do" + mask + score +
+         " : " + operands + ", " + t + maskType + "\n" +
          "  return %grad#0, %grad#1, %grad#2 : " + operands + "\n}\n";
 }
 
@@ -169,6 +185,8 @@ torch::Tensor attend(const GpuCase &c, const torch::Tensor &qs,
   for (int64_t b = 0; b < qs.size(0); ++b) {
     torch::Tensor s = torch::matmul(qs[b], k[b].transpose(-1, -2)) /
                       std::sqrt(double(qs.size(3)));
+    if (c.softcap)
+      s = c.softcap * torch::tanh(s / c.softcap);
     if (keep.defined())
       s.masked_fill_(keep.logical_not(),
                      -std::numeric_limits<double>::infinity());
@@ -363,10 +381,10 @@ int runGpu(const Options &opts) {
   std::printf("\nattn on the GPU, bf16, B=%lld H=%lld D=%lld; whole calls, "
               "medians, L2 flushed before each (inputs seed %u)\n",
               (long long)kBatch, (long long)kHeads, (long long)kDim, seed);
-  std::printf("%-12s %6s %8s %10s %10s %10s\n", "case", "N", "density", "ms",
+  std::printf("%-22s %6s %8s %10s %10s %10s\n", "case", "N", "density", "ms",
               "TFLOP/s", "rel.err");
   for (const Row &r : rows)
-    std::printf("%-12s %6lld %8.3f %10.3f %10.1f %10.1e\n", r.name.c_str(),
+    std::printf("%-22s %6lld %8.3f %10.3f %10.1f %10.1e\n", r.name.c_str(),
                 (long long)r.n, r.density, r.ms, r.tflops, r.error);
   if (!opts.json.empty()) {
     std::ofstream js(opts.json);

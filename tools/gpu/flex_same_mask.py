@@ -7,8 +7,10 @@ MASK_DIR holds attn-bench --block-masks files (bigbird<B>-<N>.txt: a line
 (torch.compile'd) runs that block mask -- kept blocks of attn's schedule,
 random blocks included -- at attn-bench's shapes (B=4, H=16, D=64, bf16):
 forward, and forward + backward, medians of do_bench as the anchors' script
-times them. Writes [{"block", "n", "fwd_ms", "fb_ms"}] to OUT.json and
-prints a table. Runs on the GPU machine (PyTorch with FlexAttention).
+times them; then the same with a score_mod soft-capping at 2 (attn-bench's
+-softcap cases). Writes [{"block", "n", "fwd_ms", "fb_ms", "softcap_fwd_ms",
+"softcap_fb_ms"}] to OUT.json and prints a table. Runs on the GPU machine
+(PyTorch with FlexAttention).
 """
 import glob
 import json
@@ -20,6 +22,11 @@ from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 from triton.testing import do_bench
 
 B, H, D = 4, 16, 64
+CAP = 2.0
+
+
+def softcap(score, b, h, qi, ki):
+    return CAP * torch.tanh(score / CAP)
 
 
 def read(path):
@@ -54,15 +61,26 @@ def main(mask_dir, out):
                 flex(q, k, v, block_mask=bm).backward(do)
 
             both = do_bench(fb, return_mode="median")
+            capped = do_bench(
+                lambda: flex(q, k, v, score_mod=softcap, block_mask=bm),
+                return_mode="median")
+
+            def capped_fb():
+                flex(q, k, v, score_mod=softcap,
+                     block_mask=bm).backward(do)
+
+            capped_both = do_bench(capped_fb, return_mode="median")
         except Exception as e:  # e.g. block sizes this Flex cannot tile
             print(f"flex on attn's mask bs{block} N{n} failed: "
                   f"{type(e).__name__} {str(e)[:200]}", flush=True)
             continue
         density = kept.float().mean().item()
         results.append({"block": block, "n": n, "density": density,
-                        "fwd_ms": fwd, "fb_ms": both})
+                        "fwd_ms": fwd, "fb_ms": both,
+                        "softcap_fwd_ms": capped, "softcap_fb_ms": capped_both})
         print(f"flex on attn's mask bs{block} N{n}: density {density:.3f} "
-              f"fwd {fwd:.3f} ms, fwd+bwd {both:.3f} ms", flush=True)
+              f"fwd {fwd:.3f} ms, fwd+bwd {both:.3f} ms; soft-capped "
+              f"{capped:.3f} / {capped_both:.3f} ms", flush=True)
     json.dump(results, open(out, "w"), indent=1)
 
 

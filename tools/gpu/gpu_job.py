@@ -243,12 +243,14 @@ def run(out):
           f" {skipped} skipped")
     print("attn (attn-bench, whole calls) next to the anchors, same run; "
           "TF/s useful")
-    print(f"{'case':12s} {'N':>6s} {'attn ms':>8s} {'TF/s':>7s}  "
+    print(f"{'case':22s} {'N':>6s} {'attn ms':>8s} {'TF/s':>7s}  "
           f"{'anchor':18s} {'ms':>8s} {'TF/s':>7s} {'attn/anchor':>11s}")
     pairs = {"bigbird128": "flex-bigbird-bs128", "bigbird64":
              "flex-bigbird-bs128", "dense": "sdpa-dense",
              "linear": "linear-eager",
              "bigbird128-fb": "flex-bigbird-bs128-fb",
+             "bigbird128-softcap": "flex-bigbird-bs128",
+             "bigbird128-softcap-fb": "flex-bigbird-bs128-fb",
              "dense-fb": "sdpa-dense-fb"}
     for r in ours:
         name = pairs.get(r["case"], "?")
@@ -259,7 +261,7 @@ def run(out):
         if r["case"] == "bigbird64" and ("bigbird128", r["n"]) in by_case:
             extra = (f"  {r['tflops'] / by_case[('bigbird128', r['n'])]['tflops']:.2f}"
                      " of bigbird128")
-        print(f"{r['case']:12s} {r['n']:6d} {r['attn_ms']:8.3f} "
+        print(f"{r['case']:22s} {r['n']:6d} {r['attn_ms']:8.3f} "
               f"{r['tflops']:7.1f}  {name:18s} {ms:8.3f} {tf:7.1f} "
               f"{ratio:10.2f}x{extra}")
     print("(linear: the anchor's time over attn's; the others: TF/s ratios)")
@@ -267,16 +269,19 @@ def run(out):
         flex_rows = {(r["block"], r["n"]): r for r in json.load(open(same))}
         print("\nthe same mask (attn's kept blocks, random ones included): "
               "FlexAttention's time over attn's")
-        print(f"{'case':14s} {'N':>6s} {'attn ms':>8s} {'flex ms':>8s} "
+        print(f"{'case':22s} {'N':>6s} {'attn ms':>8s} {'flex ms':>8s} "
               f"{'flex/attn':>9s}")
         for r in ours:
             block = {"bigbird128": 128, "bigbird128-fb": 128,
+                     "bigbird128-softcap": 128, "bigbird128-softcap-fb": 128,
                      "bigbird64": 64}.get(r["case"])
             f = flex_rows.get((block, r["n"]))
             if not f:
                 continue
-            ms = f["fb_ms"] if r["case"].endswith("-fb") else f["fwd_ms"]
-            print(f"{r['case']:14s} {r['n']:6d} {r['attn_ms']:8.3f} "
+            key = ("softcap_" if "-softcap" in r["case"] else "") + (
+                "fb_ms" if r["case"].endswith("-fb") else "fwd_ms")
+            ms = f[key]
+            print(f"{r['case']:22s} {r['n']:6d} {r['attn_ms']:8.3f} "
                   f"{ms:8.3f} {ms / r['attn_ms']:8.2f}x")
     return status
 

@@ -386,8 +386,6 @@ std::unique_ptr<attn::rt::Library> MaterializedMask::library;
 
 TEST_P(MaterializedMask, MatchesDefinition) {
   const SdpaCase &c = GetParam();
-  if (!isStaticMask(c))
-    GTEST_SKIP() << c.name << " has no mask, or one that reads runtime data";
   ASSERT_TRUE(library);
   std::vector<torch::Tensor> out =
       call(*library, std::string(c.name) + "_mask", {});
@@ -400,8 +398,17 @@ TEST_P(MaterializedMask, MatchesDefinition) {
           << c.name << " at q=" << q << " k=" << k;
 }
 
-INSTANTIATE_TEST_SUITE_P(Masks, MaterializedMask, ::testing::ValuesIn(kCases),
-                         caseName);
+/// The cases with a mask that reads no runtime data.
+std::vector<SdpaCase> staticMaskCases() {
+  std::vector<SdpaCase> cases;
+  for (const SdpaCase &c : kCases)
+    if (isStaticMask(c))
+      cases.push_back(c);
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Masks, MaterializedMask,
+                         ::testing::ValuesIn(staticMaskCases()), caseName);
 
 #ifdef ATTN_TEST_GPU
 /// libattnrt's kernel profile: each kernel of a compiled call reported by

@@ -398,14 +398,17 @@ TEST_P(MaterializedMask, MatchesDefinition) {
           << c.name << " at q=" << q << " k=" << k;
 }
 
-/// The cases with a mask that reads no runtime data.
-std::vector<SdpaCase> staticMaskCases() {
+/// The cases `keep` selects, for a suite instantiated on some of them.
+std::vector<SdpaCase> casesWhere(bool (*keep)(const SdpaCase &)) {
   std::vector<SdpaCase> cases;
   for (const SdpaCase &c : kCases)
-    if (isStaticMask(c))
+    if (keep(c))
       cases.push_back(c);
   return cases;
 }
+
+/// The cases with a mask that reads no runtime data.
+std::vector<SdpaCase> staticMaskCases() { return casesWhere(isStaticMask); }
 
 INSTANTIATE_TEST_SUITE_P(Masks, MaterializedMask,
                          ::testing::ValuesIn(staticMaskCases()), caseName);
@@ -534,13 +537,7 @@ bool inBf16Suite(const SdpaCase &c) {
   return false;
 }
 
-std::vector<SdpaCase> bf16Cases() {
-  std::vector<SdpaCase> cases;
-  for (const SdpaCase &c : kCases)
-    if (inBf16Suite(c))
-      cases.push_back(c);
-  return cases;
-}
+std::vector<SdpaCase> bf16Cases() { return casesWhere(inBf16Suite); }
 constexpr char kBf16[] = "bf16", kBf16GradientName[] = "sdpa_gradient_bf16";
 using SdpaGradientBf16 =
     GradientSuite<kBf16GradientName, kBf16, bf16Cases, kSmallTiles>;

@@ -139,6 +139,7 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
   map.lanesPerIteration = 32;
   fn.addPass(createMapLoopsToGPU(map));
   addTileConversionsToGPU(fn);
+  fn.addPass(createAllocateSharedMemory());
   fn.addPass(createConvertLinalgToLoopsPass());
   fn.addPass(createCanonicalizerPass());
   fn.addPass(createCSEPass());

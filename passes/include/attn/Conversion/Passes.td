@@ -282,6 +282,32 @@ def MapLoopsToGPU : Pass<"attn-map-loops-to-gpu", "func::FuncOp"> {
                            "::mlir::scf::SCFDialect"];
 }
 
+def AllocateSharedMemory : Pass<"attn-allocate-shared-memory",
+                                "func::FuncOp"> {
+  let summary = "Places each gpu.launch's staging buffers in its dynamic "
+                "shared memory, reusing space by liveness";
+  let description = [{
+    A staging buffer is a `memref.alloc` of static shape in the workgroup
+    address space at the top level of a gpu.launch's body (the tile
+    conversions make one per staged tile set: a key and value stage, a
+    block's query tiles, a product's operand tiles). Each becomes a
+    `memref.view` of `gpu.dynamic_shared_memory` at a byte offset, and the
+    launch's dynamic shared memory size the end of the highest one.
+
+    A buffer is live from its first to its last access (through views) in
+    the order of the launch's body, an access inside a loop counting as
+    the whole of its outermost loop in the launch. Two buffers may take the
+    same bytes only when their live ranges are disjoint and a gpu.barrier
+    after the first's range dominates every access of the second, so that
+    every thread is done with the first before any touches the second. Offsets are assigned largest buffer first, each
+    at the lowest 16-byte-aligned offset clear of the buffers it conflicts
+    with. Shared memory a launch reserved already (its
+    dynamic_shared_memory_size, laid out by hand) stays below the buffers.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def NameKernels : Pass<"attn-name-kernels", "func::FuncOp"> {
   let summary = "Names each gpu.launch's kernel by its function, place and kind";
   let description = [{

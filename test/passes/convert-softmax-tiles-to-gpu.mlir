@@ -1,11 +1,17 @@
 // attn-convert-softmax-tiles-to-gpu on its own: which form each row group gets.
 // RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu --attn-allocate-shared-memory | FileCheck %s --check-prefix=ALLOC
 
 // bf16, 16 rows, reached by every thread of the block: tensor cores, with
 // the shared memory of a padded 32-key tile of K and V (9216 bytes) and of
 // each of the four warps' padded 16-row query tile (4 x 2304).
+// The shared memory as two staging buffers, live together: 18432 bytes.
 // CHECK-LABEL: func.func @tensor_cores
-// CHECK: gpu.launch {{.*}} dynamic_shared_memory_size %c18432_i32
+// CHECK: gpu.launch
+// CHECK-DAG: memref.alloc() : memref<9216xi8, #gpu.address_space<workgroup>>
+// CHECK-DAG: memref.alloc() : memref<9216xi8, #gpu.address_space<workgroup>>
+// ALLOC-LABEL: func.func @tensor_cores
+// ALLOC: gpu.launch {{.*}} dynamic_shared_memory_size %c18432_i32
 // CHECK-DAG: memref.alloca() : memref<2xf32>
 // CHECK-DAG: memref.alloca() : memref<32xf32>
 // CHECK: nvgpu.device_async_copy
@@ -40,8 +46,12 @@ func.func @tensor_cores(%q: memref<16x64xbf16>, %k: memref<32x64xbf16>, %o: memr
 // feeds both row tiles' mma.sync, which take their A fragments from the
 // staged query tile (ldmatrix, rows 0-15 then 16-31).
 // CHECK-LABEL: func.func @tensor_cores_32_rows
-// CHECK: gpu.launch {{.*}} dynamic_shared_memory_size %c27648_i32
-// CHECK: memref.view {{.*}} to memref<32x72xbf16, #gpu.address_space<workgroup>>
+// CHECK: gpu.launch
+// CHECK: memref.alloc() : memref<18432xi8, #gpu.address_space<workgroup>>
+// ALLOC-LABEL: func.func @tensor_cores_32_rows
+// ALLOC: gpu.launch {{.*}} dynamic_shared_memory_size %c27648_i32
+// CHECK: memref.view %{{.*}} : memref<18432xi8, #gpu.address_space<workgroup>> to memref<32x72xbf16, #gpu.address_space<workgroup>>
+// CHECK: memref.alloc() : memref<9216xi8, #gpu.address_space<workgroup>>
 // CHECK-DAG: memref.alloca() : memref<4xf32>
 // CHECK-DAG: memref.alloca() : memref<64xf32>
 // CHECK: %[[QA:.*]] = nvgpu.ldmatrix %[[QTILE:.*]][%{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = false} : memref<32x72xbf16

@@ -3,7 +3,7 @@
 // projection per lane.
 // RUN: attn-opt %s --attn-tile=rows-per-instance=16 --canonicalize | FileCheck %s --check-prefix=TILE
 // RUN: attn-opt %s --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --attn-map-loops-to-gpu=lanes-per-iteration=32 | FileCheck %s --check-prefix=MAP
-// RUN: attn-opt %s --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-linear-tiles-to-gpu | FileCheck %s --check-prefix=WARP
+// RUN: attn-opt %s --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-linear-tiles-to-gpu --attn-allocate-shared-memory | FileCheck %s --check-prefix=WARP
 // RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s --check-prefix=PTX
 // RUN: attn-opt %s --attn-set-target="multiprocessors=1" --attn-tile=rows-per-instance=16 --canonicalize | FileCheck %s --check-prefix=SMALL
 // RUN: %if ptxas %{ attn-opt %s --lower-to-gpu | FileCheck %s --check-prefix=CUBIN %}

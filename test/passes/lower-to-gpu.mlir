@@ -2,7 +2,7 @@
 // RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 | FileCheck %s --check-prefix=TILE
 // RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 | FileCheck %s --check-prefix=ORDER
 // RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --attn-map-loops-to-gpu=lanes-per-iteration=32 | FileCheck %s --check-prefix=MAP
-// RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-tiles-to-gpu | FileCheck %s --check-prefix=WARP
+// RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-tiles-to-gpu --attn-allocate-shared-memory | FileCheck %s --check-prefix=WARP
 // RUN: attn-opt %s --attn-schedule-blocks --attn-tile="rows-per-instance=16 scalar-rows-per-instance=32" | FileCheck %s --check-prefix=SCALAR
 // RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s --check-prefix=PTX
 // RUN: attn-opt %s --lower-to-gpu="format=isa warp-rows=32" | FileCheck %s --check-prefix=ROWS32
@@ -68,9 +68,10 @@
 // WARP-NOT: nvvm.mma.sync
 // WARP: return
 
-// bf16 runs on tensor cores: the launch gets shared memory for two stages
-// of a padded 64x(64+8) key and value tile, then each of its four warps'
-// padded 16x(64+8) query tile, staged once by the warp (cp.async, waited
+// bf16 runs on tensor cores: the launch gets shared memory (two staging
+// buffers, live together, placed by attn-allocate-shared-memory) for two
+// stages of a padded 64x(64+8) key and value tile, and each of its four
+// warps' padded 16x(64+8) query tile, staged once by the warp (cp.async, waited
 // for, the warp synchronised); the lane's fragments are registers
 // (constant indices). The
 // loop over scheduled key tiles is pipelined: the first tile is staged
@@ -89,7 +90,6 @@
 // WARP-DAG: memref.alloca() : memref<32xf32>
 // WARP: memref.store %{{.*}}, %{{.*}}[%c0{{.*}}] : memref<2xf32>
 // WARP: gpu.barrier
-// WARP: gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
 // WARP: memref.view {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>
 // WARP: nvgpu.device_async_copy {{.*}}, 8, %{{.*}} {bypassL1}
 // WARP: nvgpu.device_async_create_group

@@ -4,7 +4,7 @@
 // both operands are bf16 (or f16), mma.sync.m16n8k16 on 16-bit tiles.
 // A fill of C before the product and an elementwise consumer after it run
 // in the kernel.
-// RUN: attn-opt %s --attn-matmul-to-tensor-cores --canonicalize --cse | FileCheck %s
+// RUN: attn-opt %s --attn-matmul-to-tensor-cores --attn-allocate-shared-memory --canonicalize --cse | FileCheck %s
 
 #id = affine_map<(d0, d1) -> (d0, d1)>
 #col = affine_map<(d0, d1) -> (d1)>
@@ -18,8 +18,10 @@
 // CHECK-NOT: memref.alloc
 // CHECK: gpu.launch blocks(%[[BX:.*]], %[[BY:.*]], %{{.*}}) in (%{{.*}} = %c3, %{{.*}} = %c3, %{{.*}} = %c1) threads(%[[TX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c128, %{{.*}} = %c1, %{{.*}} = %c1) dynamic_shared_memory_size %c18432_i32
 // CHECK:   %[[SMEM:.*]] = gpu.dynamic_shared_memory
-// CHECK:   %[[AS:.*]] = memref.view %[[SMEM]][%c0][] {{.*}} to memref<64x36xf32, #gpu.address_space<workgroup>>
-// CHECK:   %[[BS:.*]] = memref.view %[[SMEM]][%c9216][] {{.*}} to memref<32x72xf32, #gpu.address_space<workgroup>>
+// CHECK:   %[[ABUF:.*]] = memref.view %[[SMEM]][%c0][] {{.*}} to memref<9216xi8, #gpu.address_space<workgroup>>
+// CHECK:   %[[BBUF:.*]] = memref.view %[[SMEM]][%c9216][] {{.*}} to memref<9216xi8, #gpu.address_space<workgroup>>
+// CHECK:   %[[AS:.*]] = memref.view %[[ABUF]][%c0][] {{.*}} to memref<64x36xf32, #gpu.address_space<workgroup>>
+// CHECK:   %[[BS:.*]] = memref.view %[[BBUF]][%c0][] {{.*}} to memref<32x72xf32, #gpu.address_space<workgroup>>
 // CHECK-NOT: memref.load %[[Y]]
 // The first K step's elements, 16 of A and 16 of B per thread.
 // CHECK-COUNT-16: memref.load %[[X]]

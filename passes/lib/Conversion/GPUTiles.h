@@ -370,22 +370,21 @@ bool reachedByWholeBlock(Operation *op, gpu::LaunchOp launch);
 /// aligned rows for cp.async and 4-byte element pairs for the fragments.
 bool hasAlignedRows(Value memref);
 
-/// A [shape] buffer of `elem` at `offset` bytes into the block's dynamic
-/// shared memory.
-Value sharedBuffer(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
-                   Type elem, Value offset);
+/// A staging buffer of `bytes` bytes in the shared memory of `launch`: a
+/// workgroup memref.alloc at the top of its body, which
+/// attn-allocate-shared-memory gives its place (by liveness, sharing space
+/// with buffers not live at the same time).
+Value allocateShared(gpu::LaunchOp launch, int64_t bytes);
+/// A [shape] tile of `elem` at byte `offset` of the staging buffer
+/// `buffer`.
+Value sharedView(OpBuilder &b, Location loc, Value buffer,
+                 ArrayRef<int64_t> shape, Type elem, Value offset);
 /// Asynchronous copy of `rows` x `width` elements of `src` (fewer rows
 /// where it is clipped: zero-filled) into `dst`, 16 bytes per copy, by the
 /// `threads` threads that run it, `thread` being this one's index among
 /// them; returns the copies (not yet committed as a group).
 SmallVector<Value> stageTile(WarpEmitter &e, Value src, Value dst, int64_t rows,
                              int64_t width, Value thread, int64_t threads);
-/// The dynamic shared memory `launch` reserves so far (0 without).
-int64_t reservedSharedMemory(gpu::LaunchOp launch);
-/// Raises `launch`'s dynamic shared memory to `bytes` (never lowers it: the
-/// tile ops of each kind lay out theirs from byte 0 or after what the
-/// others reserved).
-void reserveSharedMemory(gpu::LaunchOp launch, int64_t bytes);
 /// Commits the copies issued so far by this thread as one group.
 Value commitCopies(OpBuilder &b, Location loc, ValueRange copies = {});
 

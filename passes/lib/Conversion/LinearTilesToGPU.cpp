@@ -192,12 +192,10 @@ void lowerPrefixPerLane(LinearPrefixOp op, FeatureMap map) {
 }
 
 /// Where the causal form's per-lane output keeps, per warp, phi(Q) of its
-/// rows [R, F] and the weights of its own keys A [R, Rk] (f32, shared
-/// memory): `base` bytes into the block's dynamic shared memory, set once
-/// every other user of it is known.
+/// rows [R, F] and the weights of its own keys A [R, Rk] (f32, a staging
+/// buffer of the block's shared memory, `warps` such parts).
 struct OwnKeyScratch {
-  arith::ConstantOp base;
-  int64_t rows, keys, features;
+  int64_t rows, keys, features, warps;
   int64_t bytesPerWarp() const { return 4 * rows * (features + keys); }
 };
 
@@ -212,7 +210,7 @@ std::optional<OwnKeyScratch> ownKeyScratchFor(LinearOutputOp op,
   int64_t features = staticDim(op.getState(), 0);
   if (!rows || !keys || ShapedType::isDynamic(features))
     return std::nullopt;
-  OwnKeyScratch s{{}, *rows, *keys, features};
+  OwnKeyScratch s{*rows, *keys, features, warps};
   constexpr int64_t kMaxScratchBytes = 32 * 1024;
   if (warps * s.bytesPerWarp() > kMaxScratchBytes)
     return std::nullopt;
@@ -244,17 +242,16 @@ LogicalResult lowerOutputPerLane(LinearOutputOp op, FeatureMap map,
   Value shift = op.getDiagonal();
   Value phiQ, weights;
   if (scratch) {
-    scratch->base = arith::ConstantIndexOp::create(b, loc, 0);
+    Value block = allocateShared(op->getParentOfType<gpu::LaunchOp>(),
+                                 scratch->warps * scratch->bytesPerWarp());
     Value warpIndex = arith::DivUIOp::create(
         b, loc, gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x), warp);
-    Value at = arith::AddIOp::create(
-        b, loc, scratch->base,
-        arith::MulIOp::create(b, loc, warpIndex,
-                              e.idx(scratch->bytesPerWarp())));
-    phiQ = sharedBuffer(b, loc, {scratch->rows, scratch->features},
-                        b.getF32Type(), at);
-    weights = sharedBuffer(
-        b, loc, {scratch->rows, scratch->keys}, b.getF32Type(),
+    Value at = arith::MulIOp::create(b, loc, warpIndex,
+                                     e.idx(scratch->bytesPerWarp()));
+    phiQ = sharedView(b, loc, block, {scratch->rows, scratch->features},
+                      b.getF32Type(), at);
+    weights = sharedView(
+        b, loc, block, {scratch->rows, scratch->keys}, b.getF32Type(),
         arith::AddIOp::create(b, loc, at,
                               e.idx(4 * scratch->rows * scratch->features)));
     Value rows = e.dim(q, 0), keys = e.dim(k, 0);
@@ -440,13 +437,17 @@ void lowerReductionOnTensorCores(Operation *op, Value k, Value v,
   Value warp = arith::DivUIOp::create(b, loc, tid, e.idx(kWarpLanes));
   Value mk = e.dim(k, 0);
   Value chunks = arith::CeilDivUIOp::create(b, loc, mk, e.idx(kChunk));
+  // Two stages: chunk t + 1 lands in the other while t is reduced.
+  Value stages =
+      allocateShared(op->getParentOfType<gpu::LaunchOp>(), 2 * stage);
 
   auto tiles = [&](Value t) {
     Value offset = e.mul(arith::RemUIOp::create(b, loc, t, e.idx(2)), stage);
-    Value values = sharedBuffer(b, loc, {kChunk, dv + kSmemPad}, elem, offset);
+    Value values =
+        sharedView(b, loc, stages, {kChunk, dv + kSmemPad}, elem, offset);
     Value keys =
-        sharedBuffer(b, loc, {kChunk, kSliceFeatures + kSmemPad}, elem,
-                     e.add(e.add(offset, valueBytes), e.mul(warp, sliceBytes)));
+        sharedView(b, loc, stages, {kChunk, kSliceFeatures + kSmemPad}, elem,
+                   e.add(e.add(offset, valueBytes), e.mul(warp, sliceBytes)));
     return std::pair{keys, values};
   };
   // Chunk t (if there is one) on its way; commits a group either way and
@@ -610,8 +611,8 @@ void lowerReductionOnTensorCores(Operation *op, Value k, Value v,
 }
 
 /// Shared memory of the tensor-core linear_output: the state as the inputs'
-/// type, then (causal form) each warp's two stages of its own keys and
-/// values.
+/// type, and (causal form) each warp's two stages of its own keys and
+/// values, two staging buffers.
 int64_t outputStateBytes(int64_t features, int64_t dv, Type elem) {
   return features * (dv + kSmemPad) * bytesOf(elem);
 }
@@ -630,17 +631,19 @@ struct OwnKeyTiles {
   LinearOutputOp op;
   WarpEmitter &e;
   int64_t depth, dv;
-  Value base, mk, tiles;
+  Value stages, base, mk, tiles;
 
-  OwnKeyTiles(LinearOutputOp op, WarpEmitter &e, int64_t features)
+  OwnKeyTiles(LinearOutputOp op, WarpEmitter &e, int64_t warps)
       : op(op), e(e), depth(staticDim(op.getKey(), 1)),
         dv(staticDim(op.getValue(), 1)) {
     OpBuilder &b = e.b;
+    const int64_t warpBytes = 2 * ownKeyStageBytes(depth, dv, e.elem);
+    stages =
+        allocateShared(op->getParentOfType<gpu::LaunchOp>(), warps * warpBytes);
     Value warp = arith::DivUIOp::create(
         b, e.loc, gpu::ThreadIdOp::create(b, e.loc, gpu::Dimension::x),
         e.idx(kWarpLanes));
-    base = e.add(e.idx(outputStateBytes(features, dv, e.elem)),
-                 e.mul(warp, 2 * ownKeyStageBytes(depth, dv, e.elem)));
+    base = e.mul(warp, warpBytes);
     mk = e.dim(op.getKey(), 0);
     tiles = arith::CeilDivUIOp::create(b, e.loc, mk, e.idx(kMmaKeys));
   }
@@ -651,10 +654,10 @@ struct OwnKeyTiles {
     Value at = e.add(base, e.mul(arith::RemUIOp::create(b, e.loc, t, e.idx(2)),
                                  ownKeyStageBytes(depth, dv, e.elem)));
     Value keys =
-        sharedBuffer(b, e.loc, {kMmaKeys, depth + kSmemPad}, e.elem, at);
-    Value values = sharedBuffer(
-        b, e.loc, {kMmaKeys, dv + kSmemPad}, e.elem,
-        e.add(at, kMmaKeys * (depth + kSmemPad) * bytesOf(e.elem)));
+        sharedView(b, e.loc, stages, {kMmaKeys, depth + kSmemPad}, e.elem, at);
+    Value values =
+        sharedView(b, e.loc, stages, {kMmaKeys, dv + kSmemPad}, e.elem,
+                   e.add(at, kMmaKeys * (depth + kSmemPad) * bytesOf(e.elem)));
     return {keys, values};
   }
 
@@ -778,15 +781,15 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
   auto launch = op->getParentOfType<gpu::LaunchOp>();
   const RowFragments &q = queryFragments(op.getQuery(), elem, launch, queries);
 
-  // The state as `elem` in shared memory, once for the block (at the start
-  // of outputStateBytes).
-  Value shared =
-      sharedBuffer(b, loc, {features, dv + kSmemPad}, elem, e.idx(0));
+  // The state as `elem` in shared memory, once for the block.
+  Value shared = sharedView(
+      b, loc, allocateShared(launch, outputStateBytes(features, dv, elem)),
+      {features, dv + kSmemPad}, elem, e.idx(0));
   gpu::BarrierOp::create(b, loc);
   // The causal form's first tile of own keys on its way meanwhile.
   std::optional<OwnKeyTiles> own;
   if (op.getKey()) {
-    own.emplace(op, e, features);
+    own.emplace(op, e, threads / kWarpLanes);
     own->prefetch(e.idx(0));
   }
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
@@ -855,22 +858,15 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
   op.erase();
 }
 
-/// The linear-attention tile ops of `fn`'s kernels; `shared` holds each
-/// launch's dynamic shared memory, raised to what its ops need.
-LogicalResult lowerLinearTiles(func::FuncOp fn,
-                               DenseMap<Operation *, int64_t> &shared) {
+/// The linear-attention tile ops of `fn`'s kernels; their shared memory is
+/// staging buffers (allocateShared), placed by attn-allocate-shared-memory.
+LogicalResult lowerLinearTiles(func::FuncOp fn) {
   SmallVector<Operation *> ops;
   fn.walk([&](Operation *op) {
     if (isa<LinearStateOp, LinearPrefixOp, LinearOutputOp>(op))
       ops.push_back(op);
   });
   DenseMap<Value, RowFragments> queries;
-  struct ScratchUse {
-    Operation *launch;
-    OwnKeyScratch scratch;
-    int64_t warps;
-  };
-  SmallVector<ScratchUse> scratches;
   for (Operation *op : ops) {
     auto launch = op->getParentOfType<gpu::LaunchOp>();
     if (!launch)
@@ -893,9 +889,6 @@ LogicalResult lowerLinearTiles(func::FuncOp fn,
         perLane();
         return;
       }
-      int64_t &bytes = shared[launch];
-      bytes = std::max(bytes, 2 * stageBytes(staticDim(v, 1),
-                                             *threads / kWarpLanes, *elem));
       lowerReductionOnTensorCores(op, k, v, map, *elem, *threads);
     };
     if (auto state = dyn_cast<LinearStateOp>(op)) {
@@ -916,32 +909,10 @@ LogicalResult lowerLinearTiles(func::FuncOp fn,
       if (failed(
               lowerOutputPerLane(output, map, scratch ? &*scratch : nullptr)))
         return failure();
-      if (scratch)
-        scratches.push_back({launch, *scratch, *threads / kWarpLanes});
       continue;
     }
-    const int64_t features = staticDim(output.getState(), 0),
-                  dv = staticDim(output.getState(), 1);
-    int64_t bytes = outputStateBytes(features, dv, *elem);
-    if (output.getKey())
-      bytes += *threads / kWarpLanes * 2 *
-               ownKeyStageBytes(staticDim(output.getKey(), 1), dv, *elem);
-    int64_t &launchBytes = shared[launch];
-    launchBytes = std::max(launchBytes, bytes);
     lowerOutputOnTensorCores(output, map, *elem, *threads, queries);
   }
-  // The own-key scratch goes after every other user of a launch's shared
-  // memory (the ops of a warp use it one after the other).
-  DenseMap<Operation *, int64_t> scratchEnd;
-  for (ScratchUse &use : scratches) {
-    int64_t base = llvm::alignTo(shared[use.launch], 16);
-    use.scratch.base.setValueAttr(
-        IntegerAttr::get(IndexType::get(use.launch->getContext()), base));
-    int64_t &end = scratchEnd[use.launch];
-    end = std::max(end, base + use.warps * use.scratch.bytesPerWarp());
-  }
-  for (auto [launch, end] : scratchEnd)
-    shared[launch] = end;
   return success();
 }
 
@@ -949,14 +920,8 @@ struct ConvertLinearTilesToGPUPass
     : public mlir::attn::impl::ConvertLinearTilesToGPUBase<
           ConvertLinearTilesToGPUPass> {
   void runOnOperation() override {
-    DenseMap<Operation *, int64_t> shared;
-    getOperation().walk([&](gpu::LaunchOp launch) {
-      shared[launch] = reservedSharedMemory(launch);
-    });
-    if (failed(lowerLinearTiles(getOperation(), shared)))
+    if (failed(lowerLinearTiles(getOperation())))
       return signalPassFailure();
-    for (auto [launch, bytes] : shared)
-      reserveSharedMemory(cast<gpu::LaunchOp>(launch), bytes);
   }
 };
 

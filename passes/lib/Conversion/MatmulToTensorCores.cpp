@@ -388,9 +388,8 @@ void lowerMatmul(linalg::MatmulOp op) {
   int64_t bytesB = kTileK * (kTileN + padB) * elemBytes;
   // Row tiles on x, whose limit (2^31 - 1) no M reaches; column tiles on y
   // (at most 65535: N up to 4M); K's ranges on z.
-  auto launch = gpu::LaunchOp::create(
-      b, e.loc, blocksM, blocksN, e.idx(splits), e.idx(kThreads), one, one,
-      e.i32(static_cast<int32_t>(bytesA + bytesB)));
+  auto launch = gpu::LaunchOp::create(b, e.loc, blocksM, blocksN, e.idx(splits),
+                                      e.idx(kThreads), one, one);
   launch->setAttr(kKernelKindAttr, b.getStringAttr("tensor_core_matmul"));
   b.setInsertionPointToStart(&launch.getBody().front());
 
@@ -401,10 +400,10 @@ void lowerMatmul(linalg::MatmulOp op) {
   Value n0 = e.muli(launch.getBlockIds().y, kTileN);
   Value wm = e.muli(e.divi(warp, kTileN / kWarpN), kWarpM);
   Value wn = e.muli(e.remi(warp, kTileN / kWarpN), kWarpN);
-  Value sharedA =
-      sharedBuffer(b, e.loc, {kTileM, kTileK + padA}, tileElem, e.idx(0));
-  Value sharedB =
-      sharedBuffer(b, e.loc, {kTileK, kTileN + padB}, tileElem, e.idx(bytesA));
+  Value sharedA = sharedView(b, e.loc, allocateShared(launch, bytesA),
+                             {kTileM, kTileK + padA}, tileElem, e.idx(0));
+  Value sharedB = sharedView(b, e.loc, allocateShared(launch, bytesB),
+                             {kTileK, kTileN + padB}, tileElem, e.idx(0));
   // The 16-bit form's fragments: ldmatrix addresses of this lane.
   std::optional<WarpEmitter> warpEmitter;
   Value aRow, aCol;

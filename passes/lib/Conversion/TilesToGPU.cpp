@@ -155,18 +155,29 @@ bool hasAlignedRows(Value memref) {
          strides[0] % 8 == 0;
 }
 
-Value sharedBuffer(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
-                   Type elem, Value offset) {
+Value allocateShared(gpu::LaunchOp launch, int64_t bytes) {
+  // After the buffers asked for before, so that they keep that order.
+  Block &body = launch.getBody().front();
+  auto it = body.begin();
+  while (it != body.end() && isa<memref::AllocOp>(*it))
+    ++it;
+  OpBuilder b(&body, it);
   auto workgroup =
       gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
-  Value base = gpu::DynamicSharedMemoryOp::create(
-      b, loc,
-      MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
-                      MemRefLayoutAttrInterface{}, workgroup));
-  return memref::ViewOp::create(
-      b, loc,
-      MemRefType::get(shape, elem, MemRefLayoutAttrInterface{}, workgroup),
-      base, offset, ValueRange{});
+  return memref::AllocOp::create(b, launch.getLoc(),
+                                 MemRefType::get({bytes}, b.getI8Type(),
+                                                 MemRefLayoutAttrInterface{},
+                                                 workgroup));
+}
+
+Value sharedView(OpBuilder &b, Location loc, Value buffer,
+                 ArrayRef<int64_t> shape, Type elem, Value offset) {
+  auto type = cast<MemRefType>(buffer.getType());
+  return memref::ViewOp::create(b, loc,
+                                MemRefType::get(shape, elem,
+                                                MemRefLayoutAttrInterface{},
+                                                type.getMemorySpace()),
+                                buffer, offset, ValueRange{});
 }
 
 SmallVector<Value> stageTile(WarpEmitter &e, Value src, Value dst, int64_t rows,
@@ -195,19 +206,6 @@ SmallVector<Value> stageTile(WarpEmitter &e, Value src, Value dst, int64_t rows,
         b.getIndexAttr(8), bytes, b.getUnitAttr()));
   }
   return copies;
-}
-
-int64_t reservedSharedMemory(gpu::LaunchOp launch) {
-  Value size = launch.getDynamicSharedMemorySize();
-  return size ? getConstantIntValue(size).value_or(0) : 0;
-}
-
-void reserveSharedMemory(gpu::LaunchOp launch, int64_t bytes) {
-  if (bytes <= reservedSharedMemory(launch))
-    return;
-  OpBuilder b(launch);
-  launch.getDynamicSharedMemorySizeMutable().assign(arith::ConstantOp::create(
-      b, launch.getLoc(), b.getI32IntegerAttr(static_cast<int32_t>(bytes))));
 }
 
 Value commitCopies(OpBuilder &b, Location loc, ValueRange copies) {
@@ -576,15 +574,17 @@ int64_t stagedBytes(int64_t keyRows, int64_t d, int64_t dv, Type elem) {
   return keyRows * (d + dv + 2 * kSmemPad) * elem.getIntOrFloatBitWidth() / 8;
 }
 
-/// The key and value tiles of one stage in shared memory, `offset` bytes
-/// into the block's dynamic shared memory.
-std::pair<Value, Value> sharedTiles(WarpEmitter &e, int64_t keyRows, int64_t d,
-                                    int64_t dv, Value offset) {
+/// The key and value tiles of one stage, `offset` bytes into the staging
+/// buffer `stages`.
+std::pair<Value, Value> sharedTiles(WarpEmitter &e, Value stages,
+                                    int64_t keyRows, int64_t d, int64_t dv,
+                                    Value offset) {
   int64_t keyBytes =
       keyRows * (d + kSmemPad) * e.elem.getIntOrFloatBitWidth() / 8;
-  return {sharedBuffer(e.b, e.loc, {keyRows, d + kSmemPad}, e.elem, offset),
-          sharedBuffer(e.b, e.loc, {keyRows, dv + kSmemPad}, e.elem,
-                       e.add(offset, keyBytes))};
+  return {
+      sharedView(e.b, e.loc, stages, {keyRows, d + kSmemPad}, e.elem, offset),
+      sharedView(e.b, e.loc, stages, {keyRows, dv + kSmemPad}, e.elem,
+                 e.add(offset, keyBytes))};
 }
 
 /// The loop over scheduled tiles around a step (a softmax_step's key
@@ -654,28 +654,10 @@ Value stageOffset(WarpEmitter &e, scf::ForOp loop, Value iv, int64_t bytes) {
   return e.mul(arith::RemUIOp::create(b, e.loc, n, e.idx(2)), bytes);
 }
 
-/// Where each warp's query tile is in shared memory, by tile.
+/// Each warp's query tile in shared memory, by tile.
 struct StagedQueries {
   DenseMap<Value, Value> tiles;
-  /// Per launch, the first byte of dynamic shared memory not yet given out:
-  /// query tiles follow the key and value stages.
-  DenseMap<Operation *, int64_t> end;
 };
-
-/// Counts a step's staged tiles into `launch`'s shared memory, which every
-/// step's stages share from byte 0: `rows` rows of a [., d] tile like `q`
-/// and a [., dv] tile like `v`, twice where a pipelined loop prefetches.
-void reserveStages(StagedQueries &staged, gpu::LaunchOp launch,
-                   const std::optional<KeyLoop> &pipeline, int64_t rows,
-                   Value q, Value v) {
-  auto qType = cast<MemRefType>(q.getType());
-  int64_t &bytes = staged.end[launch];
-  bytes = std::max(bytes, (pipeline ? 2 : 1) *
-                              stagedBytes(rows, qType.getDimSize(1),
-                                          cast<MemRefType>(v.getType())
-                                              .getDimSize(1),
-                                          qType.getElementType()));
-}
 
 /// This warp's query tile `q` in shared memory, [rows, d + pad] (rows
 /// past its end zeros), from which each softmax_step loads its A
@@ -692,13 +674,12 @@ Value stagedQuery(Value q, Type elem, int64_t rows, gpu::LaunchOp launch,
   WarpEmitter e(b, loc, elem);
   int64_t d = cast<MemRefType>(q.getType()).getDimSize(1);
   int64_t bytes = rows * (d + kSmemPad) * elem.getIntOrFloatBitWidth() / 8;
-  int64_t &end = staged.end[launch];
+  Value block = allocateShared(launch, threads / kWarpLanes * bytes);
   Value warp = arith::DivUIOp::create(
       b, loc, gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x),
       e.idx(kWarpLanes));
-  Value tile = sharedBuffer(b, loc, {rows, d + kSmemPad}, elem,
-                            e.add(e.mul(warp, bytes), end));
-  end += threads / kWarpLanes * bytes;
+  Value tile =
+      sharedView(b, loc, block, {rows, d + kSmemPad}, elem, e.mul(warp, bytes));
   Value copied =
       commitCopies(b, loc, stageTile(e, q, tile, rows, d, e.lane, kWarpLanes));
   nvgpu::DeviceAsyncWaitOp::create(b, loc, copied, b.getI32IntegerAttr(0));
@@ -797,14 +778,16 @@ struct StagedKeysAndValues {
 /// dv]) by the block's `threads` threads. Inside a pipelinable key loop,
 /// over two stages: while a tile is computed, the next scheduled one is on
 /// its way.
-StagedKeysAndValues stageKeysAndValues(WarpEmitter &e, Value k, Value v,
-                                       int64_t keyRows, int64_t d, int64_t dv,
-                                       int64_t threads,
+StagedKeysAndValues stageKeysAndValues(WarpEmitter &e, gpu::LaunchOp launch,
+                                       Value k, Value v, int64_t keyRows,
+                                       int64_t d, int64_t dv, int64_t threads,
                                        std::optional<KeyLoop> pipeline) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   Type elem = e.elem;
   int64_t stage = stagedBytes(keyRows, d, dv, elem);
+  // Two stages where the loop prefetches: tile t + 1 lands in the other.
+  Value stages = allocateShared(launch, (pipeline ? 2 : 1) * stage);
   Value kShared, vShared, keysCopied, valuesCopied;
   if (pipeline) {
     // Iteration t commits the copies of tile t + 1 as one group; tile t's
@@ -823,7 +806,7 @@ StagedKeysAndValues stageKeysAndValues(WarpEmitter &e, Value k, Value v,
               for (Operation *o : pipeline->guarded)
                 pb.clone(*o, map);
               auto [keys, values] = sharedTiles(
-                  pe, keyRows, d, dv, stageOffset(pe, loop, iv, stage));
+                  pe, stages, keyRows, d, dv, stageOffset(pe, loop, iv, stage));
               Value tid = gpu::ThreadIdOp::create(pb, loc, gpu::Dimension::x);
               stageTile(pe, map.lookupOrDefault(k), keys, keyRows, d, tid,
                         threads);
@@ -852,10 +835,12 @@ StagedKeysAndValues stageKeysAndValues(WarpEmitter &e, Value k, Value v,
                                      after.getI32IntegerAttr(0));
     gpu::BarrierOp::create(after, loc);
 
-    std::tie(kShared, vShared) = sharedTiles(
-        e, keyRows, d, dv, stageOffset(e, loop, loop.getInductionVar(), stage));
+    std::tie(kShared, vShared) =
+        sharedTiles(e, stages, keyRows, d, dv,
+                    stageOffset(e, loop, loop.getInductionVar(), stage));
   } else {
-    std::tie(kShared, vShared) = sharedTiles(e, keyRows, d, dv, e.idx(0));
+    std::tie(kShared, vShared) =
+        sharedTiles(e, stages, keyRows, d, dv, e.idx(0));
     // Every warp is done with the previous tile before it is overwritten.
     gpu::BarrierOp::create(b, loc);
     Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
@@ -1037,11 +1022,11 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
   const int64_t d = cast<MemRefType>(q.getType()).getDimSize(1);
   const int64_t mTiles = g.rows / e.layout.m, nTiles = keyRows / e.layout.n;
 
+  auto launch = op->getParentOfType<gpu::LaunchOp>();
   StagedKeysAndValues kv =
-      stageKeysAndValues(e, op.getKey(), op.getValue(), keyRows, d, g.dv,
-                         threads, pipeline);
-  Value qShared = stagedQuery(
-      q, elem, g.rows, op->getParentOfType<gpu::LaunchOp>(), threads, queries);
+      stageKeysAndValues(e, launch, op.getKey(), op.getValue(), keyRows, d,
+                         g.dv, threads, pipeline);
+  Value qShared = stagedQuery(q, elem, g.rows, launch, threads, queries);
   // Pipelined: tile t + 1 may be in flight. Otherwise: V may be.
   nvgpu::DeviceAsyncWaitOp::create(b, loc, kv.keysCopied,
                                    b.getI32IntegerAttr(1));
@@ -1185,8 +1170,8 @@ void lowerGradStepOnTensorCores(SoftmaxGradStepOp op,
   const int64_t mTiles = rows / e.layout.m, nTiles = columnRows / e.layout.n;
   auto launch = op->getParentOfType<gpu::LaunchOp>();
 
-  StagedKeysAndValues cols =
-      stageKeysAndValues(e, colsA, colsB, columnRows, d, dv, threads, pipeline);
+  StagedKeysAndValues cols = stageKeysAndValues(
+      e, launch, colsA, colsB, columnRows, d, dv, threads, pipeline);
   Value xA = stagedQuery(rowsA, elem, rows, launch, threads, staged);
   Value xB = stagedQuery(rowsB, elem, rows, launch, threads, staged);
   nvgpu::DeviceAsyncWaitOp::create(b, loc, cols.keysCopied,
@@ -1506,8 +1491,8 @@ struct ConvertSoftmaxTilesToGPUPass
       }
     }
 
-    // Dynamic shared memory: the key and value stages of every tensor-core
-    // step of a launch from byte 0, then each warp's query tiles.
+    // Shared memory is asked for as staging buffers (allocateShared), placed
+    // by attn-allocate-shared-memory.
     SmallVector<std::pair<SoftmaxStepOp, std::optional<KeyLoop>>> tcSteps;
     StagedQueries queries;
     for (SoftmaxStepOp step : steps) {
@@ -1517,11 +1502,8 @@ struct ConvertSoftmaxTilesToGPUPass
           return signalPassFailure();
         continue;
       }
-      std::optional<KeyLoop> pipeline =
-          keyLoopOf(step, step.getKey(), step.getValue());
-      reserveStages(queries, step->getParentOfType<gpu::LaunchOp>(), pipeline,
-                    keyRows[step], step.getQuery(), step.getValue());
-      tcSteps.push_back({step, pipeline});
+      tcSteps.push_back(
+          {step, keyLoopOf(step, step.getKey(), step.getValue())});
     }
     if (failed(lowerGradSteps(gradSteps, queries, oldState)))
       return signalPassFailure();
@@ -1549,16 +1531,11 @@ struct ConvertSoftmaxTilesToGPUPass
     };
     for (Operation *old : oldState)
       eraseWithViews(old);
-
-    for (auto [launch, bytes] : queries.end)
-      reserveSharedMemory(cast<gpu::LaunchOp>(launch), bytes);
   }
 
   /// softmax_grad_steps: a thread's row a row at a time; a warp's rows on
-  /// tensor cores, their accumulators in the lanes' registers, the staged
-  /// side's stages counted into `queries.end` (from byte 0 of the launch's
-  /// dynamic shared memory, as the forward's) before any warp's own tiles
-  /// are placed after them. attn-tile's accumulators go to `oldState`.
+  /// tensor cores, their accumulators in the lanes' registers.
+  /// attn-tile's accumulators go to `oldState`.
   LogicalResult lowerGradSteps(ArrayRef<SoftmaxGradStepOp> gradSteps,
                                StagedQueries &queries,
                                SmallVectorImpl<Operation *> &oldState) {
@@ -1608,8 +1585,6 @@ struct ConvertSoftmaxTilesToGPUPass
       GradSides sides = sidesOf(op);
       std::optional<KeyLoop> pipeline =
           keyLoopOf(op, sides.stagedA, sides.stagedB);
-      reserveStages(queries, launch, pipeline, *columnRows, op.getQuery(),
-                    op.getValue());
       for (Operation *a : accs) {
         GradAccumulator &acc = accumulators[a];
         if (!acc.buffer) {

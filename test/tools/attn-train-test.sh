@@ -69,6 +69,14 @@ grep -q "basic_train.tsv:1503" "$tmp/bad.log" || {
   echo "FAIL: the error does not name the file and line:"; cat "$tmp/bad.log"; exit 1; }
 cmp "$tmp/whole/last.safetensors" "$tmp/split/last.safetensors" || {
   echo "FAIL: a failed run changed the checkpoint"; exit 1; }
+# A compiler that fails: the training step's compile is named (the two
+# libraries compile at once; both are waited for first).
+if "$train" "$model" "${common[@]}" --out "$tmp/nocompiler" \
+    --attn-compile /bin/false > "$tmp/nocompiler.log" 2>&1; then
+  echo "FAIL: a failing compiler was not reported"; exit 1
+fi
+grep -q "compiling the training step failed (exit 1)" "$tmp/nocompiler.log" || {
+  echo "FAIL: the failed compile is not named:"; cat "$tmp/nocompiler.log"; exit 1; }
 # A checkpoint of another run is refused.
 if "$train" "$model" "${common[@]}" --seed 6 --out "$tmp/whole" > "$tmp/other.log" 2>&1; then
   echo "FAIL: resumed another run's checkpoint"; exit 1

@@ -6,11 +6,11 @@
 //
 // MODEL is a model spec (.json, imported with attn-import) or attn IR
 // (.mlir) whose public function `forward` returns (loss, logits). attn-train
-// compiles it twice with attn-compile -- forward_train_step (--train: the
-// forward, reverse mode and AdamW in one call) and the forward without
-// dropout for evaluation -- reads basic_{train,val}.tsv from DIR, and
-// trains: a progress line, validation every --eval-every steps, the best
-// and the last checkpoint in RUN (safetensors, written atomically),
+// compiles it twice with attn-compile, the two at once -- forward_train_step
+// (--train: the forward, reverse mode and AdamW in one call) and the
+// forward without dropout for evaluation -- reads basic_{train,val}.tsv from
+// DIR, and trains: a progress line, validation every --eval-every steps, the
+// best and the last checkpoint in RUN (safetensors, written atomically),
 // metrics as JSON lines in RUN/metrics.jsonl, and their curves drawn to
 // RUN/curves.png (gnuplot). Running the same command
 // again resumes from RUN/last.safetensors: the same data order, dropout
@@ -239,11 +239,19 @@ std::string quote(const std::string &s) {
   return q + "'";
 }
 
-void run(const std::string &command, const std::string &what) {
+/// Runs `command`; an empty string if it succeeded, else what failed.
+std::string tryRun(const std::string &command, const std::string &what) {
   int rc = std::system(command.c_str());
-  if (rc != 0)
-    die(what + " failed (exit " +
-        std::to_string(WIFEXITED(rc) ? WEXITSTATUS(rc) : rc) + "): " + command);
+  if (rc == 0)
+    return "";
+  return what + " failed (exit " +
+         std::to_string(WIFEXITED(rc) ? WEXITSTATUS(rc) : rc) + "): " + command;
+}
+
+void run(const std::string &command, const std::string &what) {
+  std::string failure = tryRun(command, what);
+  if (!failure.empty())
+    die(failure);
 }
 
 std::string readFile(const std::string &path) {
@@ -714,12 +722,23 @@ void compileModel(const Options &o, const std::string &runDir,
               ranks > 1 ? (", one rank of " + std::to_string(ranks)).c_str()
                         : "");
   std::fflush(stdout);
-  run(quote(o.compiler) + " " + quote(mlir) + target + " --train --optimizer=" +
-          quote(optimizer.str()) + " -o " + quote(runDir + "/train.so"),
-      "compiling the training step");
-  run(quote(o.compiler) + " " + quote(mlir) + target + " --no-dropout -o " +
-          quote(runDir + "/eval.so"),
-      "compiling the evaluation forward");
+  // The two libraries at once: each compile is mostly one thread.
+  std::string evalFailure;
+  std::thread eval([&] {
+    evalFailure = tryRun(quote(o.compiler) + " " + quote(mlir) + target +
+                             " --no-dropout -o " + quote(runDir + "/eval.so"),
+                         "compiling the evaluation forward");
+  });
+  std::string trainFailure =
+      tryRun(quote(o.compiler) + " " + quote(mlir) + target +
+                 " --train --optimizer=" + quote(optimizer.str()) + " -o " +
+                 quote(runDir + "/train.so"),
+             "compiling the training step");
+  eval.join();
+  if (!trainFailure.empty())
+    die(trainFailure);
+  if (!evalFailure.empty())
+    die(evalFailure);
   std::ofstream(ranksFile(runDir)) << ranks << "\n";
   std::printf(
       "compiled in %.1f s\n",

@@ -860,24 +860,34 @@ StagedKeysAndValues stageKeysAndValues(WarpEmitter &e, gpu::LaunchOp launch,
 /// element i of s[m][n] (E elements a tile; its row and column from the
 /// accumulator's layout). The forward's S, and the gradient's in either
 /// orientation.
+/// body(mt, n, i, row, column) for each element i of each accumulator tile
+/// (mt, n) of `s`, in order, with its row and column in the staged tile (s's
+/// column tiles those from n0 on).
+void forEachScore(
+    WarpEmitter &e, const AccumulatorTiles &s, int64_t n0,
+    function_ref<void(int64_t, int64_t, int64_t, Value, Value)> body) {
+  for (int64_t mt = 0; mt < static_cast<int64_t>(s.size()); ++mt)
+    for (int64_t n = 0; n < static_cast<int64_t>(s[mt].size()); ++n)
+      for (int64_t i = 0; i < e.layout.c.numElements(); ++i)
+        body(mt, n, i, e.accRow(mt, i), e.accCol(n0 + n, i));
+}
+
 SmallVector<Value> maskScores(WarpEmitter &e, const AccumulatorTiles &s,
                               int64_t n0, Value columns, bool hasPredicate,
                               function_ref<Value(Value, Value)> kept) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
-  const int64_t mTiles = s.size(), nTiles = s.front().size();
+  const int64_t nTiles = s.front().size();
   Value negInf = e.cst(-std::numeric_limits<double>::infinity());
   auto masked = [&]() {
     SmallVector<Value> out;
-    for (int64_t mt = 0; mt < mTiles; ++mt)
-      for (int64_t n = 0; n < nTiles; ++n)
-        for (int64_t i = 0; i < e.layout.c.numElements(); ++i) {
-          Value col = e.accCol(n0 + n, i);
-          Value keep = e.lt(col, columns);
-          if (hasPredicate)
-            keep = e.andi(keep, kept(e.accRow(mt, i), col));
-          out.push_back(e.select(keep, s[mt][n][i], negInf));
-        }
+    forEachScore(e, s, n0,
+                 [&](int64_t mt, int64_t n, int64_t i, Value row, Value col) {
+                   Value keep = e.lt(col, columns);
+                   if (hasPredicate)
+                     keep = e.andi(keep, kept(row, col));
+                   out.push_back(e.select(keep, s[mt][n][i], negInf));
+                 });
     return out;
   };
   if (hasPredicate)
@@ -896,33 +906,18 @@ SmallVector<Value> maskScores(WarpEmitter &e, const AccumulatorTiles &s,
   return SmallVector<Value>(ifOp.getResults());
 }
 
-/// body(x, row, column, slope) for each score x of `s` (its 8-column tiles
-/// from n0 on), row and column within the tile, slope the same element of
-/// `slopes` (a copy of `s` where given, else a scratch value).
-void forEachScore(WarpEmitter &e, AccumulatorTiles &s, int64_t n0,
-                  function_ref<void(Value &, Value, Value, Value &)> body,
-                  AccumulatorTiles *slopes = nullptr) {
-  Value unused;
-  for (int64_t mt = 0; mt < static_cast<int64_t>(s.size()); ++mt)
-    for (int64_t n = 0; n < static_cast<int64_t>(s[mt].size()); ++n)
-      for (int64_t i = 0; i < e.layout.c.numElements(); ++i)
-        body(s[mt][n][i], e.accRow(mt, i), e.accCol(n0 + n, i),
-             slopes ? (*slopes)[mt][n][i] : unused);
-}
-
 /// Brings the scores into the base-2 domain of FragmentRows: returns the
-/// factor its maximum and exponentials apply (scale log2(e)). With a
-/// positive scale the row maximum of the dot products gives that of the
-/// scaled scores; otherwise the scores are scaled first and the factor is 1.
-/// Scores through a score region (`modified`) are scaled already.
-double toBaseTwo(WarpEmitter &e, SoftmaxStepOp op, MutableArrayRef<Value> flat,
-                 bool modified) {
-  const double log2e = 1.4426950408889634;
-  double scale = modified ? 1.0 : op.getScale().convertToDouble();
-  if (scale > 0 && !modified)
-    return scale * log2e;
+/// factor its maximum and exponentials apply (`scale` log2(e), `scale` what
+/// the scores still lack: the op's scale, or 1 for scores through a score
+/// region). With a positive scale the row maximum of the unscaled scores
+/// gives that of the scaled ones; otherwise the scores are scaled first and
+/// the factor is 1.
+double toBaseTwo(WarpEmitter &e, double scale, MutableArrayRef<Value> flat) {
+  const double factor = scale * 1.4426950408889634; // scale * log2(e)
+  if (scale > 0)
+    return factor;
   for (Value &x : flat)
-    x = e.mulf(x, e.cst(scale * log2e));
+    x = e.mulf(x, e.cst(factor));
   return 1.0;
 }
 
@@ -1034,17 +1029,20 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
 
   AccumulatorTiles s = e.mmaRowsByRows(qShared, kv.keys, mTiles, nTiles, d);
   // The score region before the mask, which then drops what it must.
-  const bool modified = !op.getScore().empty();
-  if (modified) {
-    Value scale = e.cst(op.getScale().convertToDouble());
-    forEachScore(e, s, /*n0=*/0, [&](Value &x, Value row, Value key, Value &) {
-      x = emitScoreAt(b, loc, op, e.mulf(x, scale), row, key);
-    });
+  double unapplied = op.getScale().convertToDouble();
+  if (!op.getScore().empty()) {
+    Value scale = e.cst(unapplied);
+    forEachScore(e, s, /*n0=*/0,
+                 [&](int64_t mt, int64_t n, int64_t i, Value row, Value key) {
+                   s[mt][n][i] = emitScoreAt(
+                       b, loc, op, e.mulf(s[mt][n][i], scale), row, key);
+                 });
+    unapplied = 1.0;
   }
   SmallVector<Value> flat = maskScores(
       e, s, /*n0=*/0, e.dim(op.getKey(), 0), !op.getPredicate().empty(),
       [&](Value row, Value key) { return emitKeptAt(b, loc, op, row, key); });
-  double factor = toBaseTwo(e, op, flat, modified);
+  double factor = toBaseTwo(e, unapplied, flat);
   FragmentRows rows(e, g, flat, factor, mTiles, nTiles);
   rows.accumulateWith = [&](ArrayRef<Value> alpha) {
     accumulateValues(e, g, rows.p, kv, nTiles, alpha);
@@ -1229,22 +1227,21 @@ void lowerGradStepOnTensorCores(SoftmaxGradStepOp op,
     // dropped pairs at -inf: p = 0 and ds = 0 there.
     AccumulatorTiles slopes;
     if (op.getScore().empty()) {
-      forEachScore(e, s, n0, [&](Value &x, Value, Value, Value &) {
-        x = e.mulf(x, e.cst(scale * log2e));
-      });
+      for (auto &rowTiles : s)
+        for (auto &tile : rowTiles)
+          for (Value &x : tile)
+            x = e.mulf(x, e.cst(scale * log2e));
     } else {
       slopes = s;
-      forEachScore(
-          e, s, n0,
-          [&](Value &x, Value row, Value col, Value &slope) {
-            Value scaled = e.mulf(x, e.cst(scale));
-            ScoreWithSlope m = keyForm
-                                   ? emitScoreAt(b, loc, op, scaled, col, row)
-                                   : emitScoreAt(b, loc, op, scaled, row, col);
-            x = e.mulf(m.score, e.cst(log2e));
-            slope = m.slope;
-          },
-          &slopes);
+      forEachScore(e, s, n0,
+                   [&](int64_t mt, int64_t n, int64_t i, Value row, Value col) {
+                     Value scaled = e.mulf(s[mt][n][i], e.cst(scale));
+                     ScoreWithSlope m =
+                         keyForm ? emitScoreAt(b, loc, op, scaled, col, row)
+                                 : emitScoreAt(b, loc, op, scaled, row, col);
+                     s[mt][n][i] = e.mulf(m.score, e.cst(log2e));
+                     slopes[mt][n][i] = m.slope;
+                   });
     }
     SmallVector<Value> flat = maskScores(
         e, s, n0, columns, !op.getPredicate().empty(),

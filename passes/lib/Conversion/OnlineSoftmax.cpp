@@ -77,15 +77,21 @@ Value mlir::attn::emitLogSumExp(OpBuilder &b, Location loc, Value max,
       b, loc, any, lse, f32(b, loc, std::numeric_limits<double>::infinity()));
 }
 
-/// The predicate `region` cloned at `b` for tile-relative (row, key).
+/// The absolute (query, key) indices of a softmax tile op's tile-relative
+/// (row, key): what its predicate and score regions receive.
+template <typename TileOp>
+static SmallVector<Value, 2> absoluteIndices(OpBuilder &b, Location loc,
+                                             TileOp op, Value row, Value key) {
+  return {arith::AddIOp::create(b, loc, op.getQueryOffset(), row),
+          arith::AddIOp::create(b, loc, op.getKeyOffset(), key)};
+}
+
+/// The predicate `region` cloned at `b` for absolute (query, key).
 static Value keptAt(OpBuilder &b, Location loc, Region &region,
-                    Value queryOffset, Value keyOffset, Value row, Value key) {
-  if (region.empty())
-    return nullptr;
+                    ArrayRef<Value> indices) {
   Block &pred = region.front();
   IRMapping map;
-  map.map(pred.getArgument(0), arith::AddIOp::create(b, loc, queryOffset, row));
-  map.map(pred.getArgument(1), arith::AddIOp::create(b, loc, keyOffset, key));
+  map.map(pred.getArguments(), indices);
   for (Operation &inner : pred.without_terminator())
     b.clone(inner, map);
   return map.lookupOrDefault(pred.getTerminator()->getOperand(0));
@@ -93,14 +99,18 @@ static Value keptAt(OpBuilder &b, Location loc, Region &region,
 
 Value mlir::attn::emitKeptAt(OpBuilder &b, Location loc, SoftmaxStepOp op,
                              Value row, Value key) {
-  return keptAt(b, loc, op.getPredicate(), op.getQueryOffset(),
-                op.getKeyOffset(), row, key);
+  if (op.getPredicate().empty())
+    return nullptr;
+  return keptAt(b, loc, op.getPredicate(),
+                absoluteIndices(b, loc, op, row, key));
 }
 
 Value mlir::attn::emitKeptAt(OpBuilder &b, Location loc, SoftmaxGradStepOp op,
                              Value row, Value key) {
-  return keptAt(b, loc, op.getPredicate(), op.getQueryOffset(),
-                op.getKeyOffset(), row, key);
+  if (op.getPredicate().empty())
+    return nullptr;
+  return keptAt(b, loc, op.getPredicate(),
+                absoluteIndices(b, loc, op, row, key));
 }
 
 Value mlir::attn::emitScoreAt(OpBuilder &b, Location loc, SoftmaxStepOp op,
@@ -108,8 +118,7 @@ Value mlir::attn::emitScoreAt(OpBuilder &b, Location loc, SoftmaxStepOp op,
   if (op.getScore().empty())
     return s;
   return emitScoreMod(b, loc, op.getScore(), s,
-                      {arith::AddIOp::create(b, loc, op.getQueryOffset(), row),
-                       arith::AddIOp::create(b, loc, op.getKeyOffset(), key)});
+                      absoluteIndices(b, loc, op, row, key));
 }
 
 ScoreWithSlope mlir::attn::emitScoreAt(OpBuilder &b, Location loc,
@@ -117,10 +126,8 @@ ScoreWithSlope mlir::attn::emitScoreAt(OpBuilder &b, Location loc,
                                        Value key) {
   if (op.getScore().empty())
     return {s, Value()};
-  return emitScoreModWithSlope(
-      b, loc, op.getScore(), s,
-      {arith::AddIOp::create(b, loc, op.getQueryOffset(), row),
-       arith::AddIOp::create(b, loc, op.getKeyOffset(), key)});
+  return emitScoreModWithSlope(b, loc, op.getScore(), s,
+                               absoluteIndices(b, loc, op, row, key));
 }
 
 ScoreGradient mlir::attn::emitScoreGradient(OpBuilder &b, Location loc,

@@ -172,3 +172,112 @@ func.func @weight_gradient(%x: memref<64x8192xf32>, %dy: memref<8192x64xf32>) ->
   linalg.matmul ins(%x, %dy : memref<64x8192xf32>, memref<8192x64xf32>) outs(%c : memref<64x64xf32>)
   return %c : memref<64x64xf32>
 }
+
+// A weight's gradient as reverse mode writes it, X^T dY with X^T a
+// transpose of its own: the kernel reads X itself, staging [32, 64] tiles
+// of X^T as they lie in X (rows of 72: 16-byte multiples) and taking A's
+// fragments by ldmatrix.trans; the transpose and its buffer are gone.
+// CHECK-LABEL: func.func @weight_gradient_of_transpose(
+// CHECK-SAME: %[[X:[^:]*]]: memref<8192x64xbf16>, %[[DY:[^:]*]]: memref<8192x64xbf16>
+// CHECK-NOT: linalg.transpose
+// CHECK-NOT: memref<64x8192xbf16>
+// CHECK: gpu.launch
+// CHECK-DAG: %[[SA:.*]] = memref.view {{.*}} to memref<32x72xbf16, #gpu.address_space<workgroup>>
+// CHECK-DAG: %[[SB:.*]] = memref.view {{.*}} to memref<32x72xbf16, #gpu.address_space<workgroup>>
+// CHECK-COUNT-2: vector.load %[[X]][{{.*}}] {alignment = 16 : i64} : memref<8192x64xbf16>, vector<8xbf16>
+// CHECK-COUNT-2: vector.load %[[DY]][{{.*}}] {alignment = 16 : i64} : memref<8192x64xbf16>, vector<8xbf16>
+// CHECK: scf.for
+// CHECK-COUNT-2: vector.store %{{.*}}, %[[SA]]
+// CHECK-COUNT-2: vector.store %{{.*}}, %[[SB]]
+// CHECK-COUNT-2: nvgpu.ldmatrix %[[SA]]{{.*}}transpose = true
+// CHECK: nvgpu.ldmatrix %[[SB]]{{.*}}transpose = true
+// CHECK: } {attn.kernel = "tensor_core_matmul"}
+// CHECK-NOT: linalg.transpose
+// CHECK-NOT: memref.dealloc %{{.*}} : memref<64x8192xbf16>
+func.func @weight_gradient_of_transpose(%x: memref<8192x64xbf16>, %dy: memref<8192x64xbf16>) -> memref<64x64xf32> {
+  %zero = arith.constant 0.0 : f32
+  %xt = memref.alloc() : memref<64x8192xbf16>
+  linalg.transpose ins(%x : memref<8192x64xbf16>) outs(%xt : memref<64x8192xbf16>) permutation = [1, 0]
+  %c = memref.alloc() : memref<64x64xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<64x64xf32>)
+  linalg.matmul ins(%xt, %dy : memref<64x8192xbf16>, memref<8192x64xbf16>) outs(%c : memref<64x64xf32>)
+  memref.dealloc %xt : memref<64x8192xbf16>
+  return %c : memref<64x64xf32>
+}
+
+// An input's gradient dY W^T with W^T a transpose: W's [64, 32] tiles
+// (B^T, rows of K) staged as they lie, B's fragments by plain ldmatrix.
+// CHECK-LABEL: func.func @input_gradient_of_transpose_bf16(
+// CHECK-SAME: %[[DY:[^:]*]]: memref<100x48xbf16>, %[[W:[^:]*]]: memref<40x48xbf16>
+// CHECK-NOT: linalg.transpose
+// CHECK: gpu.launch
+// CHECK-DAG: %[[SA:.*]] = memref.view {{.*}} to memref<64x40xbf16, #gpu.address_space<workgroup>>
+// CHECK-DAG: %[[SB:.*]] = memref.view {{.*}} to memref<64x40xbf16, #gpu.address_space<workgroup>>
+// CHECK: vector.load %[[W]][{{.*}}] {alignment = 16 : i64} : memref<40x48xbf16>, vector<8xbf16>
+// CHECK: scf.for
+// CHECK: nvgpu.ldmatrix %[[SA]]{{.*}}transpose = false
+// CHECK: nvgpu.ldmatrix %[[SB]]{{.*}}transpose = false
+// CHECK: } {attn.kernel = "tensor_core_matmul"}
+// CHECK-NOT: linalg.transpose
+func.func @input_gradient_of_transpose_bf16(%dy: memref<100x48xbf16>, %w: memref<40x48xbf16>) -> memref<100x40xf32> {
+  %zero = arith.constant 0.0 : f32
+  %wt = memref.alloc() : memref<48x40xbf16>
+  linalg.transpose ins(%w : memref<40x48xbf16>) outs(%wt : memref<48x40xbf16>) permutation = [1, 0]
+  %c = memref.alloc() : memref<100x40xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<100x40xf32>)
+  linalg.matmul ins(%dy, %wt : memref<100x48xbf16>, memref<48x40xbf16>) outs(%c : memref<100x40xf32>)
+  memref.dealloc %wt : memref<48x40xbf16>
+  return %c : memref<100x40xf32>
+}
+
+// Both operands transposes, f32 (3xTF32): the tiles as they lie, A^T
+// [32, 72] and B^T [64, 36] (the pads that keep a fragment's lanes on
+// distinct banks), the fragments' elements read with indices swapped.
+// CHECK-LABEL: func.func @both_transposed_f32(
+// CHECK-SAME: %[[X:[^:]*]]: memref<70x135xf32>, %[[W:[^:]*]]: memref<130x70xf32>
+// CHECK-NOT: linalg.transpose
+// CHECK: gpu.launch
+// CHECK: %[[LANE:.*]] = arith.remui %{{.*}}, %c32 : index
+// CHECK: %[[T:.*]] = arith.remui %[[LANE]], %c4 : index
+// CHECK-DAG: %[[SA:.*]] = memref.view {{.*}} to memref<32x72xf32, #gpu.address_space<workgroup>>
+// CHECK-DAG: %[[SB:.*]] = memref.view {{.*}} to memref<64x36xf32, #gpu.address_space<workgroup>>
+// CHECK-COUNT-16: memref.load %[[X]]
+// CHECK-COUNT-16: memref.load %[[W]]
+// CHECK: scf.for
+// CHECK: memref.load %[[SA]][%[[T]], %{{.*}}] : memref<32x72xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.load %[[SB]][%{{.*}}, %[[T]]] : memref<64x36xf32, #gpu.address_space<workgroup>>
+// CHECK: } {attn.kernel = "tensor_core_matmul"}
+// CHECK-NOT: linalg.transpose
+func.func @both_transposed_f32(%x: memref<70x135xf32>, %w: memref<130x70xf32>) -> memref<135x130xf32> {
+  %zero = arith.constant 0.0 : f32
+  %xt = memref.alloc() : memref<135x70xf32>
+  linalg.transpose ins(%x : memref<70x135xf32>) outs(%xt : memref<135x70xf32>) permutation = [1, 0]
+  %wt = memref.alloc() : memref<70x130xf32>
+  linalg.transpose ins(%w : memref<130x70xf32>) outs(%wt : memref<70x130xf32>) permutation = [1, 0]
+  %c = memref.alloc() : memref<135x130xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<135x130xf32>)
+  linalg.matmul ins(%xt, %wt : memref<135x70xf32>, memref<70x130xf32>) outs(%c : memref<135x130xf32>)
+  memref.dealloc %xt : memref<135x70xf32>
+  memref.dealloc %wt : memref<70x130xf32>
+  return %c : memref<135x130xf32>
+}
+
+// Transposes that stay: one whose buffer something else reads too, and
+// one whose input is written between it and the product.
+// CHECK-LABEL: func.func @transposes_that_stay(
+// CHECK: linalg.transpose
+// CHECK: gpu.launch
+// CHECK: linalg.transpose
+// CHECK: memref.copy
+// CHECK: gpu.launch
+func.func @transposes_that_stay(%x: memref<64x64xf32>, %w: memref<64x64xf32>, %other: memref<64x64xf32>, %c: memref<64x64xf32>, %d: memref<64x64xf32>) -> memref<64x64xf32> {
+  %xt = memref.alloc() : memref<64x64xf32>
+  linalg.transpose ins(%x : memref<64x64xf32>) outs(%xt : memref<64x64xf32>) permutation = [1, 0]
+  linalg.matmul ins(%xt, %w : memref<64x64xf32>, memref<64x64xf32>) outs(%c : memref<64x64xf32>)
+  %wt = memref.alloc() : memref<64x64xf32>
+  linalg.transpose ins(%w : memref<64x64xf32>) outs(%wt : memref<64x64xf32>) permutation = [1, 0]
+  memref.copy %other, %w : memref<64x64xf32> to memref<64x64xf32>
+  linalg.matmul ins(%x, %wt : memref<64x64xf32>, memref<64x64xf32>) outs(%d : memref<64x64xf32>)
+  memref.dealloc %wt : memref<64x64xf32>
+  return %xt : memref<64x64xf32>
+}

@@ -185,6 +185,14 @@ struct WarpEmitter : ScalarEmitter {
             8);
     return {row, col};
   }
+  /// The mma.sync A fragment of A[m0 : m0 + 16, k0 : k0 + 16] from a
+  /// tile of A^T ([K, M] in shared memory): ldmatrix.trans of the
+  /// quadrants (k 0-7, m 0-7), (0-7, 8-15), (8-15, 0-7), (8-15, 8-15) is
+  /// A's (m 0-7, k 0-7), (8-15, 0-7), (0-7, 8-15), (8-15, 8-15).
+  SmallVector<Value, 4> aFragmentOfTransposed(Value smem, Value k0, Value m0) {
+    auto [row, col] = quadrantOffsets();
+    return ldmatrix(smem, add(row, k0), add(col, m0), /*transpose=*/true);
+  }
   /// This lane's (row, column) offsets for an ldmatrix.x4 that reads a
   /// 16x16 block of a row-major A as its mma.sync A fragment: quadrants
   /// (rows 0-7, columns 0-7), (8-15, 0-7), (0-7, 8-15), (8-15, 8-15).
@@ -304,6 +312,29 @@ struct WarpEmitter : ScalarEmitter {
     for (int64_t np = 0; np < tiles / 2; ++np) {
       SmallVector<Value, 4> m =
           ldmatrix(smem, add(row, k0), add(col, 16 * np), /*transpose=*/true);
+      for (size_t mt = 0; mt < a.size(); ++mt) {
+        SmallVector<Value, 4> *tile = &acc[mt * tiles + 2 * np];
+        tile[0] = mma(a[mt], {m[0], m[1]}, tile[0]);
+        tile[1] = mma(a[mt], {m[2], m[3]}, tile[1]);
+      }
+    }
+  }
+  /// The same with B^T in shared memory ([N, K], row-major: a weight that
+  /// a product reads transposed): plain ldmatrix of rows n, the quadrants
+  /// (n 0-7, k 0-7), (0-7, 8-15) giving column tile 2 np's fragment and
+  /// (8-15, 0-7), (8-15, 8-15) tile 2 np + 1's. With `row0`, B's columns
+  /// (the tile's rows) start there.
+  void mmaSharedBTransposed(ArrayRef<SmallVector<Value, 4>> a, Value smem,
+                            int64_t k0,
+                            MutableArrayRef<SmallVector<Value, 4>> acc,
+                            Value row0 = Value()) {
+    auto [row, col] = quadrantOffsets();
+    if (row0)
+      row = add(row, row0);
+    int64_t tiles = static_cast<int64_t>(acc.size() / a.size());
+    for (int64_t np = 0; np < tiles / 2; ++np) {
+      SmallVector<Value, 4> m =
+          ldmatrix(smem, add(row, 16 * np), add(col, k0), /*transpose=*/false);
       for (size_t mt = 0; mt < a.size(); ++mt) {
         SmallVector<Value, 4> *tile = &acc[mt * tiles + 2 * np];
         tile[0] = mma(a[mt], {m[0], m[1]}, tile[0]);

@@ -22,6 +22,13 @@
 //   of |a b|). An operand of bf16 or f16 is exactly its big part: its
 //   small term is not computed.
 //
+// An operand written by a 2-D linalg.transpose into a buffer of its own
+// (a weight's gradient X^T dY, an input's dY W^T) is read transposed from
+// the transpose's input instead: the tile is staged as it lies there
+// ([K, M] for A, [N, K] for B) and the fragments taken from it the other
+// way round (ldmatrix with and without .trans; swapped indices in TF32),
+// so the transpose -- a pass over the whole operand -- is not run.
+//
 // C's producer and consumer come into the kernel where nothing else
 // touches C: a linalg.fill of C before the product (a projection's zeros)
 // becomes the accumulators' first value instead of a memset and a read,
@@ -155,6 +162,71 @@ linalg::GenericOp elementwiseConsumer(linalg::MatmulOp op,
       return nullptr;
   }
   return consumer;
+}
+
+/// A product's operand as the kernel reads it: `memref`, or with
+/// `transposed`, the operand is memref's transpose.
+struct Operand {
+  Value memref;
+  bool transposed = false;
+  linalg::TransposeOp transpose; // the one not run, to erase
+};
+
+/// Whether `op` writes no memory but allocations of the function's own
+/// other than `kept` (a linalg op's outputs: C's fill, the other operand's
+/// transpose).
+bool writesOnlyOtherAllocations(Operation *op, Value kept) {
+  if (isMemoryEffectFree(op) || isa<memref::AllocOp>(op))
+    return true;
+  auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+  return linalgOp && linalgOp.hasPureBufferSemantics() &&
+         llvm::all_of(linalgOp.getDpsInits(), [&](Value init) {
+           return init != kept && init.getDefiningOp<memref::AllocOp>();
+         });
+}
+
+/// Input `i` of `op`: where a 2-D linalg.transpose writes it into an
+/// allocation that nothing but the transpose writes and nothing but `op`
+/// reads (besides its frees), and nothing between the two writes memory
+/// but into other allocations, the transpose's input read transposed;
+/// else the input as it is.
+Operand operandOf(linalg::MatmulOp op, unsigned i) {
+  Value v = op.getInputs()[i];
+  Operand plain{v};
+  if (!v.getDefiningOp<memref::AllocOp>())
+    return plain;
+  linalg::TransposeOp transpose;
+  for (Operation *user : v.getUsers()) {
+    if (user == op || isa<memref::DeallocOp>(user))
+      continue;
+    auto t = dyn_cast<linalg::TransposeOp>(user);
+    if (!t || transpose || t.getInit() != v)
+      return plain;
+    transpose = t;
+  }
+  if (!transpose || !transpose.hasPureBufferSemantics() ||
+      transpose.getPermutation() != ArrayRef<int64_t>{1, 0} ||
+      transpose->getBlock() != op->getBlock() ||
+      !transpose->isBeforeInBlock(op))
+    return plain;
+  for (Operation *o = transpose->getNextNode(); o != op; o = o->getNextNode())
+    if (!writesOnlyOtherAllocations(o, transpose.getInput()))
+      return plain;
+  return {transpose.getInput(), true, transpose};
+}
+
+/// Erases the transpose that `operand` replaced, and its buffer where
+/// nothing else uses it.
+void eraseTranspose(Operand operand) {
+  if (!operand.transpose)
+    return;
+  Value buffer = operand.transpose.getInit();
+  operand.transpose->erase();
+  for (Operation *user : llvm::make_early_inc_range(buffer.getUsers()))
+    if (isa<memref::DeallocOp>(user))
+      user->erase();
+  if (buffer.use_empty())
+    buffer.getDefiningOp()->erase();
 }
 
 /// How `op`'s grid splits K: into `splits` ranges (1: none) of
@@ -350,9 +422,9 @@ void addPartials(OpBuilder &b, Location loc, Value partials, Value c) {
 }
 
 void lowerMatmul(linalg::MatmulOp op) {
-  Value a = op.getInputs()[0], bm = op.getInputs()[1], c = op.getOutputs()[0];
-  Type aElem = cast<MemRefType>(a.getType()).getElementType();
-  Type bElem = cast<MemRefType>(bm.getType()).getElementType();
+  Value c = op.getOutputs()[0];
+  Type aElem = cast<MemRefType>(op.getInputs()[0].getType()).getElementType();
+  Type bElem = cast<MemRefType>(op.getInputs()[1].getType()).getElementType();
   bool aSmall = aElem.isF32(), bSmall = bElem.isF32();
   // Both operands 16-bit of one type: m16n8k16 on tiles of that type.
   bool packed = aElem == bElem && (aElem.isBF16() || aElem.isF16());
@@ -363,11 +435,16 @@ void lowerMatmul(linalg::MatmulOp op) {
   linalg::FillOp fill = splits == 1 ? producerFill(op) : nullptr;
   linalg::GenericOp consumer =
       splits == 1 ? elementwiseConsumer(op, fill) : nullptr;
+  // A^T or B^T where a transpose wrote A or B: [K, M] and [N, K].
+  const Operand opA = operandOf(op, 0), opB = operandOf(op, 1);
+  Value a = opA.memref, bm = opB.memref;
+  const bool aT = opA.transposed, bT = opB.transposed;
   // With a consumer, the kernel runs where it did: its output may be
   // allocated after the product.
   OpBuilder b(consumer ? consumer.getOperation() : op.getOperation());
   MatmulEmitter e{{b, op.getLoc()}};
-  Value m = e.dim(a, 0), k = e.dim(a, 1), n = e.dim(bm, 1);
+  Value m = e.dim(a, aT ? 1 : 0), k = e.dim(a, aT ? 0 : 1),
+        n = e.dim(bm, bT ? 0 : 1);
   Value blocksN = arith::CeilDivUIOp::create(b, e.loc, n, e.idx(kTileN));
   Value blocksM = arith::CeilDivUIOp::create(b, e.loc, m, e.idx(kTileM));
   Value one = e.idx(1);
@@ -384,8 +461,17 @@ void lowerMatmul(linalg::MatmulOp op) {
   const int64_t padA = packed ? kPackedPadA : kPadA,
                 padB = packed ? kPackedPadB : kPadB;
   const int64_t elemBytes = tileElem.getIntOrFloatBitWidth() / 8;
-  int64_t bytesA = kTileM * (kTileK + padA) * elemBytes;
-  int64_t bytesB = kTileK * (kTileN + padB) * elemBytes;
+  // The tiles as staged: A [kTileM, kTileK] (or A^T [kTileK, kTileM]), B
+  // [kTileK, kTileN] (or B^T [kTileN, kTileK]). Fragments read a tile of
+  // K columns as A's are read and one of K rows as B's are: their pads.
+  SmallVector<int64_t, 2> shapeA =
+      aT ? SmallVector<int64_t, 2>{kTileK, kTileM + padB}
+         : SmallVector<int64_t, 2>{kTileM, kTileK + padA};
+  SmallVector<int64_t, 2> shapeB =
+      bT ? SmallVector<int64_t, 2>{kTileN, kTileK + padA}
+         : SmallVector<int64_t, 2>{kTileK, kTileN + padB};
+  int64_t bytesA = shapeA[0] * shapeA[1] * elemBytes;
+  int64_t bytesB = shapeB[0] * shapeB[1] * elemBytes;
   // Row tiles on x, whose limit (2^31 - 1) no M reaches; column tiles on y
   // (at most 65535: N up to 4M); K's ranges on z.
   auto launch = gpu::LaunchOp::create(b, e.loc, blocksM, blocksN, e.idx(splits),
@@ -400,10 +486,10 @@ void lowerMatmul(linalg::MatmulOp op) {
   Value n0 = e.muli(launch.getBlockIds().y, kTileN);
   Value wm = e.muli(e.divi(warp, kTileN / kWarpN), kWarpM);
   Value wn = e.muli(e.remi(warp, kTileN / kWarpN), kWarpN);
-  Value sharedA = sharedView(b, e.loc, allocateShared(launch, bytesA),
-                             {kTileM, kTileK + padA}, tileElem, e.idx(0));
-  Value sharedB = sharedView(b, e.loc, allocateShared(launch, bytesB),
-                             {kTileK, kTileN + padB}, tileElem, e.idx(0));
+  Value sharedA = sharedView(b, e.loc, allocateShared(launch, bytesA), shapeA,
+                             tileElem, e.idx(0));
+  Value sharedB = sharedView(b, e.loc, allocateShared(launch, bytesB), shapeB,
+                             tileElem, e.idx(0));
   // The 16-bit form's fragments: ldmatrix addresses of this lane.
   std::optional<WarpEmitter> warpEmitter;
   Value aRow, aCol;
@@ -414,8 +500,17 @@ void lowerMatmul(linalg::MatmulOp op) {
   // 16-bit operands whose rows hold whole 16-byte runs are read in runs.
   const int64_t runA = packed && readsInRuns(a) ? 8 : 1;
   const int64_t runB = packed && readsInRuns(bm) ? 8 : 1;
-  Stage stageA{a, sharedA, m, k, kTileM, kTileK, runA};
-  Stage stageB{bm, sharedB, k, n, kTileK, kTileN, runB};
+  Stage stageA = aT ? Stage{a, sharedA, k, m, kTileK, kTileM, runA}
+                    : Stage{a, sharedA, m, k, kTileM, kTileK, runA};
+  Stage stageB = bT ? Stage{bm, sharedB, n, k, kTileN, kTileK, runB}
+                    : Stage{bm, sharedB, k, n, kTileK, kTileN, runB};
+  // Where step `k0`'s tiles start in A and B as they are read.
+  auto loadA = [&](Value k0) {
+    return aT ? stageA.load(e, thread, k0, m0) : stageA.load(e, thread, m0, k0);
+  };
+  auto loadB = [&](Value k0) {
+    return bT ? stageB.load(e, thread, n0, k0) : stageB.load(e, thread, k0, n0);
+  };
 
   // This lane's elements of C: accumulator tile (mt, nt) holds rows
   // m0 + wm + 16 mt + g (+ 8 for registers 2, 3) and columns
@@ -451,14 +546,26 @@ void lowerMatmul(linalg::MatmulOp op) {
       tiles.emplace_back(sums.begin() + 4 * i, sums.begin() + 4 * i + 4);
     for (int64_t kk = 0; kk < kTileK; kk += w.layout.k) {
       SmallVector<SmallVector<Value, 4>> aFrags;
-      for (int64_t mt = 0; mt < kRowTiles; ++mt)
-        aFrags.push_back(w.ldmatrix(sharedA,
-                                    e.add(e.add(aRow, wm), w.layout.m * mt),
-                                    e.add(aCol, kk), /*transpose=*/false));
-      w.mmaSharedB(aFrags, sharedB, kk, tiles, wn);
+      for (int64_t mt = 0; mt < kRowTiles; ++mt) {
+        Value row0 = e.add(wm, w.layout.m * mt);
+        aFrags.push_back(aT ? w.aFragmentOfTransposed(sharedA, e.idx(kk), row0)
+                            : w.ldmatrix(sharedA, e.add(aRow, row0),
+                                         e.add(aCol, kk),
+                                         /*transpose=*/false));
+      }
+      if (bT)
+        w.mmaSharedBTransposed(aFrags, sharedB, kk, tiles, wn);
+      else
+        w.mmaSharedB(aFrags, sharedB, kk, tiles, wn);
     }
     for (auto [i, tile] : llvm::enumerate(tiles))
       llvm::copy(tile, sums.begin() + 4 * i);
+  };
+  // Element (row, col) of A's or B's tile, wherever it lies.
+  auto tileAt = [&](Value tile, bool transposed, Value row, Value col) {
+    return memref::LoadOp::create(b, e.loc, tile,
+                                  transposed ? ValueRange{col, row}
+                                             : ValueRange{row, col});
   };
   auto tf32Products = [&](MutableArrayRef<Value> sums) {
     for (int64_t kk = 0; kk < kTileK; kk += kMmaK) {
@@ -466,10 +573,9 @@ void lowerMatmul(linalg::MatmulOp op) {
       SmallVector<SmallVector<Value>> aBig(kRowTiles), aLow(kRowTiles);
       for (int64_t mt = 0; mt < kRowTiles; ++mt)
         for (int64_t r = 0; r < 4; ++r) {
-          Value x = memref::LoadOp::create(
-              b, e.loc, stageA.dst,
-              ValueRange{e.add(wm, e.add(g, kMmaM * mt + 8 * (r % 2))),
-                         e.add(t, kk + 4 * (r / 2))});
+          Value x =
+              tileAt(sharedA, aT, e.add(wm, e.add(g, kMmaM * mt + 8 * (r % 2))),
+                     e.add(t, kk + 4 * (r / 2)));
           auto [big, small] = e.split(x);
           aBig[mt].push_back(big);
           aLow[mt].push_back(small);
@@ -478,10 +584,8 @@ void lowerMatmul(linalg::MatmulOp op) {
       for (int64_t nt = 0; nt < kColTiles; ++nt) {
         SmallVector<Value> bBig, bLow;
         for (int64_t r = 0; r < 2; ++r) {
-          Value x = memref::LoadOp::create(
-              b, e.loc, stageB.dst,
-              ValueRange{e.add(t, kk + 4 * r),
-                         e.add(wn, e.add(g, kMmaN * nt))});
+          Value x = tileAt(sharedB, bT, e.add(t, kk + 4 * r),
+                           e.add(wn, e.add(g, kMmaN * nt)));
           auto [big, small] = e.split(x);
           bBig.push_back(big);
           bLow.push_back(small);
@@ -505,8 +609,8 @@ void lowerMatmul(linalg::MatmulOp op) {
   // operands read as zeros).
   Value kBase = e.muli(launch.getBlockIds().z, stepsPerBlock * kTileK);
   // Step i stages the tile loaded in step i - 1 and loads step i + 1's.
-  SmallVector<Value> first = stageA.load(e, thread, m0, kBase);
-  llvm::append_range(first, stageB.load(e, thread, kBase, n0));
+  SmallVector<Value> first = loadA(kBase);
+  llvm::append_range(first, loadB(kBase));
   size_t perA = stageA.perThread();
   SmallVector<Value> init(first);
   llvm::append_range(init, acc);
@@ -517,8 +621,8 @@ void lowerMatmul(linalg::MatmulOp op) {
         stageB.store(e, thread, ArrayRef<Value>(loaded).drop_front(perA));
         gpu::BarrierOp::create(b, e.loc);
         Value k1 = e.add(kBase, e.muli(e.add(step, 1), kTileK));
-        SmallVector<Value> next = stageA.load(e, thread, m0, k1);
-        llvm::append_range(next, stageB.load(e, thread, k1, n0));
+        SmallVector<Value> next = loadA(k1);
+        llvm::append_range(next, loadB(k1));
         SmallVector<Value> sums(args.drop_front(first.size()));
         if (packed)
           packedProducts(sums);
@@ -557,6 +661,9 @@ void lowerMatmul(linalg::MatmulOp op) {
   }
 
   op->erase();
+  eraseTranspose(opA);
+  if (opB.transpose != opA.transpose) // A^T A^T reads one transpose twice
+    eraseTranspose(opB);
   if (fill)
     fill->erase();
   if (consumer) {

@@ -1,9 +1,10 @@
-// The host's linalg.matmul ops on tensor cores: a 4-warp block per 64 x 64
+// The host's products on tensor cores (linalg.matmul, and generics that
+// are batched products: out + x y over batch dimensions): a 4-warp block per 64 x 64
 // tile of C, K in steps of 32 through shared memory, mma.sync.m16n8k8 in
 // TF32 -- three products per tile for f32 operands (3xTF32) -- or, where
 // both operands are bf16 (or f16), mma.sync.m16n8k16 on 16-bit tiles.
 // A fill of C before the product and an elementwise consumer after it run
-// in the kernel.
+// in the kernel; an operand that a transpose wrote is read transposed.
 // RUN: attn-opt %s --attn-matmul-to-tensor-cores --attn-allocate-shared-memory --canonicalize --cse | FileCheck %s
 
 #id = affine_map<(d0, d1) -> (d0, d1)>
@@ -280,4 +281,106 @@ func.func @transposes_that_stay(%x: memref<64x64xf32>, %w: memref<64x64xf32>, %o
   linalg.matmul ins(%x, %wt : memref<64x64xf32>, memref<64x64xf32>) outs(%d : memref<64x64xf32>)
   memref.dealloc %wt : memref<64x64xf32>
   return %xt : memref<64x64xf32>
+}
+
+// Batched contractions written as generics (linear attention's gradient):
+// S[b, h] = phi(K)[b, h]^T V[b, h] over the keys is a product per (b, h),
+// A stored transposed ([M, F]); the batch is grid z, each block taking its
+// matrices by subviews of the operands collapsed to [B H, R, C]; C's fill
+// is the accumulators' first value.
+#k5 = affine_map<(b, h, f, e, m) -> (b, h, m, f)>
+#v5 = affine_map<(b, h, f, e, m) -> (b, h, m, e)>
+#s5 = affine_map<(b, h, f, e, m) -> (b, h, f, e)>
+// CHECK-LABEL: func.func @batched_state(
+// CHECK-SAME: %[[K:[^:]*]]: memref<2x3x100x32xf32>, %[[V:[^:]*]]: memref<2x3x100x40xf32>
+// CHECK-NOT: linalg.fill
+// CHECK: %[[S:.*]] = memref.alloc() : memref<2x3x32x40xf32>
+// CHECK-DAG: %[[K3:.*]] = memref.collapse_shape %[[K]] {{\[\[}}0, 1], [2], [3]] : memref<2x3x100x32xf32> into memref<6x100x32xf32>
+// CHECK-DAG: %[[V3:.*]] = memref.collapse_shape %[[V]] {{\[\[}}0, 1], [2], [3]]
+// CHECK-DAG: %[[S3:.*]] = memref.collapse_shape %[[S]] {{\[\[}}0, 1], [2], [3]]
+// CHECK: gpu.launch blocks(%{{.*}}, %{{.*}}, %[[Z:.*]]) in (%{{.*}} = %c1, %{{.*}} = %c1, %{{.*}} = %c6)
+// CHECK-DAG: memref.subview %[[K3]][%[[Z]], 0, 0] [1, 100, 32] [1, 1, 1]
+// CHECK-DAG: memref.subview %[[V3]][%[[Z]], 0, 0] [1, 100, 40] [1, 1, 1]
+// CHECK-DAG: memref.subview %[[S3]][%[[Z]], 0, 0] [1, 32, 40] [1, 1, 1]
+// CHECK-DAG: memref.view {{.*}} to memref<32x72xf32, #gpu.address_space<workgroup>>
+// CHECK: scf.for
+// CHECK: nvvm.mma.sync
+// CHECK: } {attn.kernel = "tensor_core_matmul"}
+// CHECK-NOT: linalg.generic
+func.func @batched_state(%k: memref<2x3x100x32xf32>, %v: memref<2x3x100x40xf32>) -> memref<2x3x32x40xf32> {
+  %zero = arith.constant 0.0 : f32
+  %s = memref.alloc() : memref<2x3x32x40xf32>
+  linalg.fill ins(%zero : f32) outs(%s : memref<2x3x32x40xf32>)
+  linalg.generic {indexing_maps = [#k5, #v5, #s5], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%k, %v : memref<2x3x100x32xf32>, memref<2x3x100x40xf32>) outs(%s : memref<2x3x32x40xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %sum = arith.addf %acc, %p : f32
+    linalg.yield %sum : f32
+  }
+  return %s : memref<2x3x32x40xf32>
+}
+
+// dphi(Q) += g S^T: B stored transposed ([E, F] is S[b, h] as it lies),
+// bf16 operands widened in the body: m16n8k16, B's fragments by plain
+// ldmatrix, C read first (it holds the other term), the matrices' rows
+// read in 16-byte runs (each matrix starts at a multiple of its rows).
+#g5 = affine_map<(b, h, n, f, e) -> (b, h, n, e)>
+#st5 = affine_map<(b, h, n, f, e) -> (b, h, f, e)>
+#q5 = affine_map<(b, h, n, f, e) -> (b, h, n, f)>
+// CHECK-LABEL: func.func @batched_transposed_b(
+// CHECK-SAME: %{{[^:]*}}: memref<2x3x100x64xbf16>, %{{[^:]*}}: memref<2x3x48x64xbf16>, %[[DQ:[^:]*]]: memref<2x3x100x48xf32>
+// CHECK: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c2, %{{.*}} = %c1, %{{.*}} = %c6)
+// CHECK: memref.load
+// CHECK: vector.load {{.*}} : memref<100x64xbf16, strided<[64, 1], offset: ?>>, vector<8xbf16>
+// CHECK: scf.for
+// CHECK: nvgpu.ldmatrix {{.*}}transpose = false
+// CHECK: nvgpu.ldmatrix {{.*}}transpose = false
+// CHECK: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
+// CHECK: } {attn.kernel = "tensor_core_matmul"}
+// CHECK-NOT: linalg.generic
+func.func @batched_transposed_b(%g: memref<2x3x100x64xbf16>, %s: memref<2x3x48x64xbf16>, %dq: memref<2x3x100x48xf32>) {
+  linalg.generic {indexing_maps = [#g5, #st5, #q5], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%g, %s : memref<2x3x100x64xbf16>, memref<2x3x48x64xbf16>) outs(%dq : memref<2x3x100x48xf32>) {
+  ^bb0(%x: bf16, %y: bf16, %acc: f32):
+    %xf = arith.extf %x : bf16 to f32
+    %yf = arith.extf %y : bf16 to f32
+    %p = arith.mulf %xf, %yf : f32
+    %sum = arith.addf %acc, %p : f32
+    linalg.yield %sum : f32
+  }
+  return
+}
+
+// Generics that are not products for this pass: another op in the body;
+// the batch dimension not leading in an operand; a sum without a product.
+#kt5 = affine_map<(b, h, f, e, m) -> (h, b, m, f)>
+#kr4 = affine_map<(b, h, f, m) -> (b, h, m, f)>
+#z4 = affine_map<(b, h, f, m) -> (b, h, f)>
+// CHECK-LABEL: func.func @generics_left_alone(
+// CHECK-NOT: gpu.launch
+// CHECK-COUNT-3: linalg.generic
+func.func @generics_left_alone(%k: memref<2x3x100x32xf32>, %kt: memref<3x2x100x32xf32>, %v: memref<2x3x100x40xf32>, %s: memref<2x3x32x40xf32>, %z: memref<2x3x32xf32>) {
+  linalg.generic {indexing_maps = [#k5, #v5, #s5], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%k, %v : memref<2x3x100x32xf32>, memref<2x3x100x40xf32>) outs(%s : memref<2x3x32x40xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %q = arith.mulf %p, %p : f32
+    %sum = arith.addf %acc, %q : f32
+    linalg.yield %sum : f32
+  }
+  linalg.generic {indexing_maps = [#kt5, #v5, #s5], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%kt, %v : memref<3x2x100x32xf32>, memref<2x3x100x40xf32>) outs(%s : memref<2x3x32x40xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %sum = arith.addf %acc, %p : f32
+    linalg.yield %sum : f32
+  }
+  linalg.generic {indexing_maps = [#kr4, #z4], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%k : memref<2x3x100x32xf32>) outs(%z : memref<2x3x32xf32>) {
+  ^bb0(%x: f32, %acc: f32):
+    %sum = arith.addf %acc, %x : f32
+    linalg.yield %sum : f32
+  }
+  return
 }

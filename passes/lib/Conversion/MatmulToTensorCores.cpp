@@ -1,11 +1,15 @@
 //===- MatmulToTensorCores.cpp - the host's dense products on tensor cores ===//
 //
-// A linalg.matmul of the host (an encoder's projections, the classifier),
-// C[M, N] += A[M, K] B[K, N] with C in f32, becomes a gpu.launch of
-// tensor-core tiles:
+// A product of the host -- a linalg.matmul (an encoder's projections, the
+// classifier, their gradients), C[M, N] += A[M, K] B[K, N] with C in f32,
+// or a linalg.generic that is one over leading batch dimensions with A and
+// B either way round (linear attention's gradient: phi(K)^T V per batch
+// and head; matchContraction) -- becomes a gpu.launch of tensor-core
+// tiles:
 //
-// - a block of kWarps warps per kTileM x kTileN tile of C, each warp a
-//   kWarpM x kWarpN part of it as mma.sync.m16n8k8 accumulators (f32, in
+// - a block of kWarps warps per kTileM x kTileN tile of C (and per matrix
+//   of the batch, on grid z), each warp a
+//   kWarpM x kWarpN part of it as mma.sync accumulators (f32, in
 //   registers from C's first value to its last);
 // - K in steps of kTileK: the block stages A's [kTileM, kTileK] and B's
 //   [kTileK, kTileN] tiles into shared memory as f32 (zeros past the
@@ -36,9 +40,9 @@
 // bias) runs on the accumulators, writing its own output; C is then never
 // written at all.
 //
-// Ops of other forms (user-defined indexing maps, non-f32 results, tensor
-// semantics) are left as they are: attn-map-loops-to-gpu maps every linalg
-// op to CUDA cores.
+// Ops of other forms (other bodies or maps, non-f32 results, tensor
+// semantics, dynamic sizes) are left as they are: attn-map-loops-to-gpu
+// maps every linalg op to CUDA cores.
 //
 //===----------------------------------------------------------------------===//
 
@@ -85,24 +89,35 @@ constexpr int64_t kMinStepsPerSplit = 8;
 /// The low mantissa bits that TF32 does not have.
 constexpr int32_t kTf32Mask = static_cast<int32_t>(0xffffe000u);
 
-/// Whether `op` is a product this pass puts on tensor cores. Its sizes
-/// are static and not 0: the kernel clamps its reads into the operands.
-bool isTensorCoreMatmul(linalg::MatmulOp op) {
-  if (!op.hasPureBufferSemantics() || op.hasUserDefinedMaps() ||
-      op->getParentOfType<gpu::LaunchOp>() ||
-      op->getParentOfType<scf::ForallOp>())
+/// Whether `body` (of a linalg op with two inputs and one output) is
+/// out + x y: the inputs, each possibly widened by arith.extf, multiplied
+/// and added to the output, nothing else.
+bool isProductSum(Block &body) {
+  auto add = body.getTerminator()->getOperand(0).getDefiningOp<arith::AddFOp>();
+  if (!add || body.getTerminator()->getNumOperands() != 1)
     return false;
-  for (int64_t size : op.getStaticLoopRanges())
-    if (ShapedType::isDynamic(size) || size == 0)
-      return false;
-  if (llvm::divideCeil(op.getStaticLoopRanges()[1], kTileN) > kMaxGridY)
+  Value acc = body.getArgument(2);
+  Value product = add.getLhs() == acc   ? add.getRhs()
+                  : add.getRhs() == acc ? add.getLhs()
+                                        : Value();
+  auto mul = product ? product.getDefiningOp<arith::MulFOp>() : nullptr;
+  if (!mul)
     return false;
-  auto elem = [&](Value v) {
-    return cast<MemRefType>(v.getType()).getElementType();
+  auto input = [&](Value v, unsigned i) {
+    if (auto ext = v.getDefiningOp<arith::ExtFOp>())
+      v = ext.getIn();
+    return v == body.getArgument(i);
   };
-  auto tf32Exact = [](Type t) { return t.isF32() || t.isBF16() || t.isF16(); };
-  return tf32Exact(elem(op.getInputs()[0])) &&
-         tf32Exact(elem(op.getInputs()[1])) && elem(op.getOutputs()[0]).isF32();
+  bool inputs = (input(mul.getLhs(), 0) && input(mul.getRhs(), 1)) ||
+                (input(mul.getLhs(), 1) && input(mul.getRhs(), 0));
+  // The multiply, the add, the yield and at most one widening per input.
+  return inputs &&
+         llvm::all_of(body,
+                      [](Operation &op) {
+                        return isa<arith::ExtFOp, arith::MulFOp, arith::AddFOp,
+                                   linalg::YieldOp>(op);
+                      }) &&
+         body.getOperations().size() <= 5;
 }
 
 /// Whether every op strictly between `from` and `to` (one block, `from`
@@ -118,8 +133,8 @@ bool leavesMemoryAlone(Operation *from, Operation *to) {
 
 /// The fill of C that the product reads (C's only writer before it), or
 /// null.
-linalg::FillOp producerFill(linalg::MatmulOp op) {
-  Value c = op.getOutputs()[0];
+linalg::FillOp producerFill(linalg::LinalgOp op) {
+  Value c = op.getDpsInits()[0];
   for (Operation *user : c.getUsers()) {
     auto fill = dyn_cast<linalg::FillOp>(user);
     if (fill && fill.hasPureBufferSemantics() && fill.getOutputs()[0] == c &&
@@ -133,9 +148,9 @@ linalg::FillOp producerFill(linalg::MatmulOp op) {
 /// other reader, C and its output being buffers of their own
 /// (allocations): the kernel can compute it from the accumulators. Null
 /// otherwise.
-linalg::GenericOp elementwiseConsumer(linalg::MatmulOp op,
+linalg::GenericOp elementwiseConsumer(linalg::LinalgOp op,
                                       linalg::FillOp fill) {
-  Value c = op.getOutputs()[0];
+  Value c = op.getDpsInits()[0];
   if (!c.getDefiningOp<memref::AllocOp>())
     return nullptr;
   linalg::GenericOp consumer;
@@ -190,8 +205,8 @@ bool writesOnlyOtherAllocations(Operation *op, Value kept) {
 /// reads (besides its frees), and nothing between the two writes memory
 /// but into other allocations, the transpose's input read transposed;
 /// else the input as it is.
-Operand operandOf(linalg::MatmulOp op, unsigned i) {
-  Value v = op.getInputs()[i];
+Operand operandOf(linalg::LinalgOp op, unsigned i) {
+  Value v = op.getDpsInputs()[i];
   Operand plain{v};
   if (!v.getDefiningOp<memref::AllocOp>())
     return plain;
@@ -229,18 +244,109 @@ void eraseTranspose(Operand operand) {
     buffer.getDefiningOp()->erase();
 }
 
-/// How `op`'s grid splits K: into `splits` ranges (1: none) of
-/// `stepsPerBlock` steps of kTileK (the last range may run past K).
+/// A product this pass puts on tensor cores: C[batch..., M, N] +=
+/// A[batch..., M, K] B[batch..., K, N] over `batchRank` leading batch
+/// dimensions (none for a linalg.matmul; linear attention's gradient has
+/// two), A and B read as they lie: transposed, stored [.., K, M] and
+/// [.., N, K]. Sizes are static and not 0: the kernel clamps its reads
+/// into the operands.
+struct Contraction {
+  linalg::LinalgOp op;
+  Operand a, b;
+  unsigned batchRank = 0;
+  int64_t batch = 1, m = 0, n = 0, k = 0;
+};
+
+/// `op` as a Contraction: a linalg.matmul or a generic whose body is
+/// out + x y (isProductSum), f32, bf16 or f16 inputs into an f32 output,
+/// whose maps are batch dimensions then the matrices' (A's M and K in
+/// either order, B's K and N, C's M then N), and, with batch dimensions,
+/// whose buffers are contiguous. None otherwise.
+std::optional<Contraction> matchContraction(linalg::LinalgOp op) {
+  if (!isa<linalg::MatmulOp, linalg::GenericOp>(op) ||
+      !op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1 || op->getParentOfType<gpu::LaunchOp>() ||
+      op->getParentOfType<scf::ForallOp>())
+    return std::nullopt;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  for (int64_t size : ranges)
+    if (ShapedType::isDynamic(size) || size == 0)
+      return std::nullopt;
+  auto elem = [&](Value v) {
+    auto type = dyn_cast<MemRefType>(v.getType());
+    return type ? type.getElementType() : Type();
+  };
+  auto tf32Exact = [](Type t) {
+    return t && (t.isF32() || t.isBF16() || t.isF16());
+  };
+  Value a = op.getDpsInputs()[0], b = op.getDpsInputs()[1],
+        c = op.getDpsInits()[0];
+  if (!tf32Exact(elem(a)) || !tf32Exact(elem(b)) || !elem(c).isF32() ||
+      !isProductSum(*op.getBlock()))
+    return std::nullopt;
+  FailureOr<linalg::ContractionDimensions> dims =
+      linalg::inferContractionDims(op);
+  if (failed(dims) || dims->m.size() != 1 || dims->n.size() != 1 ||
+      dims->k.size() != 1)
+    return std::nullopt;
+  const unsigned m = dims->m[0], n = dims->n[0], k = dims->k[0];
+  // Whether `map` is the batch dimensions, then `x` and `y`.
+  auto is = [&](AffineMap map, unsigned x, unsigned y) {
+    SmallVector<unsigned> want(dims->batch.begin(), dims->batch.end());
+    want.append({x, y});
+    if (map.getNumResults() != want.size())
+      return false;
+    for (auto [i, d] : llvm::enumerate(want))
+      if (!map.getResult(i).isFunctionOfDim(d) ||
+          !isa<AffineDimExpr>(map.getResult(i)))
+        return false;
+    return true;
+  };
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  if (!is(maps[2], m, n))
+    return std::nullopt;
+  Contraction con{op, {}, {}, static_cast<unsigned>(dims->batch.size())};
+  if (is(maps[0], m, k))
+    con.a = con.batchRank == 0 ? operandOf(op, 0) : Operand{a};
+  else if (is(maps[0], k, m))
+    con.a = Operand{a, true};
+  else
+    return std::nullopt;
+  if (is(maps[1], k, n))
+    con.b = con.batchRank == 0 ? operandOf(op, 1) : Operand{b};
+  else if (is(maps[1], n, k))
+    con.b = Operand{b, true};
+  else
+    return std::nullopt;
+  if (con.batchRank > 0)
+    for (Value v : {a, b, c})
+      if (!cast<MemRefType>(v.getType()).getLayout().isIdentity())
+        return std::nullopt;
+  for (unsigned d : dims->batch)
+    con.batch *= ranges[d];
+  con.m = ranges[m];
+  con.n = ranges[n];
+  con.k = ranges[k];
+  if (llvm::divideCeil(con.n, kTileN) > kMaxGridY || con.batch > kMaxGridY)
+    return std::nullopt;
+  return con;
+}
+
+/// How a contraction's grid splits K: into `splits` ranges (1: none) of
+/// `stepsPerBlock` steps of kTileK (the last range may run past K). A
+/// batched one's grid z is its batch: it does not split.
 struct KSplit {
   int64_t splits, stepsPerBlock;
 };
-KSplit splitOf(linalg::MatmulOp op) {
-  SmallVector<int64_t> sizes = op.getStaticLoopRanges(); // M, N, K
-  int64_t tiles =
-      llvm::divideCeil(sizes[0], kTileM) * llvm::divideCeil(sizes[1], kTileN);
-  int64_t steps = llvm::divideCeil(sizes[2], kTileK);
-  int64_t wanted = kBlocksPerSM * TargetAttr::lookup(op).getMultiprocessors();
+KSplit splitOf(const Contraction &con) {
+  int64_t tiles = llvm::divideCeil(con.m, kTileM) *
+                  llvm::divideCeil(con.n, kTileN) * con.batch;
+  int64_t steps = llvm::divideCeil(con.k, kTileK);
+  int64_t wanted =
+      kBlocksPerSM * TargetAttr::lookup(con.op).getMultiprocessors();
   int64_t splits = 1;
+  if (con.batchRank > 0)
+    wanted = 0;
   while (tiles * splits < wanted && steps / (2 * splits) >= kMinStepsPerSplit &&
          2 * splits <= kMaxGridY)
     splits *= 2;
@@ -354,14 +460,19 @@ struct Stage {
   }
 };
 
-/// Whether a 16-bit `memref` (2-D) can be read in runs of 8 elements (16
-/// bytes): aligned rows (hasAlignedRows) of whole runs, from offset 0.
+/// Whether a 16-bit `memref` (2-D, or [batch, R, C]) can be read in runs
+/// of 8 elements (16 bytes): from offset 0, every row (of every matrix)
+/// starting at a multiple of 8 elements and holding whole runs.
 bool readsInRuns(Value memref) {
   auto type = cast<MemRefType>(memref.getType());
   SmallVector<int64_t> strides;
   int64_t offset;
-  return hasAlignedRows(memref) && type.getDimSize(1) % 8 == 0 &&
-         succeeded(type.getStridesAndOffset(strides, offset)) && offset == 0;
+  if (failed(type.getStridesAndOffset(strides, offset)) || offset != 0 ||
+      strides.back() != 1 || type.getShape().back() % 8 != 0)
+    return false;
+  return llvm::all_of(ArrayRef<int64_t>(strides).drop_back(), [](int64_t s) {
+    return !ShapedType::isDynamic(s) && s % 8 == 0;
+  });
 }
 
 /// The consumer's payload at (row, col), C's element being `sum`, stored
@@ -421,30 +532,64 @@ void addPartials(OpBuilder &b, Location loc, Value partials, Value c) {
   memref::DeallocOp::create(b, loc, partials);
 }
 
-void lowerMatmul(linalg::MatmulOp op) {
-  Value c = op.getOutputs()[0];
-  Type aElem = cast<MemRefType>(op.getInputs()[0].getType()).getElementType();
-  Type bElem = cast<MemRefType>(op.getInputs()[1].getType()).getElementType();
+/// `memref` [batch..., R, C] (contiguous) as [batch, R, C].
+Value collapseBatch(OpBuilder &b, Location loc, Value memref,
+                    unsigned batchRank) {
+  ReassociationIndices batch;
+  for (unsigned d = 0; d < batchRank; ++d)
+    batch.push_back(d);
+  return memref::CollapseShapeOp::create(
+      b, loc, memref,
+      SmallVector<ReassociationIndices>{batch, {batchRank}, {batchRank + 1}});
+}
+
+/// Matrix `z` of a [batch, R, C] memref, as [R, C].
+Value matrixOf(OpBuilder &b, Location loc, Value memref, Value z) {
+  auto type = cast<MemRefType>(memref.getType());
+  SmallVector<OpFoldResult> offsets{z, b.getIndexAttr(0), b.getIndexAttr(0)};
+  SmallVector<OpFoldResult> sizes{b.getIndexAttr(1),
+                                  b.getIndexAttr(type.getDimSize(1)),
+                                  b.getIndexAttr(type.getDimSize(2))};
+  SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+  auto result = memref::SubViewOp::inferRankReducedResultType(
+      {type.getDimSize(1), type.getDimSize(2)}, type, offsets, sizes, strides);
+  return memref::SubViewOp::create(b, loc, cast<MemRefType>(result), memref,
+                                   offsets, sizes, strides);
+}
+
+void lowerContraction(const Contraction &con) {
+  linalg::LinalgOp op = con.op;
+  Value c = op.getDpsInits()[0];
+  Type aElem = cast<MemRefType>(con.a.memref.getType()).getElementType();
+  Type bElem = cast<MemRefType>(con.b.memref.getType()).getElementType();
   bool aSmall = aElem.isF32(), bSmall = bElem.isF32();
   // Both operands 16-bit of one type: m16n8k16 on tiles of that type.
   bool packed = aElem == bElem && (aElem.isBF16() || aElem.isF16());
-  const KSplit split = splitOf(op);
+  const KSplit split = splitOf(con);
   const int64_t splits = split.splits, stepsPerBlock = split.stepsPerBlock;
+  const bool batched = con.batchRank > 0;
   // A split product leaves C's fill and consumer where they are: its
-  // blocks hold partial sums, added into C after it.
+  // blocks hold partial sums, added into C after it. A batched one's
+  // consumer stays too (the kernel's consumers are 2-D).
   linalg::FillOp fill = splits == 1 ? producerFill(op) : nullptr;
   linalg::GenericOp consumer =
-      splits == 1 ? elementwiseConsumer(op, fill) : nullptr;
-  // A^T or B^T where a transpose wrote A or B: [K, M] and [N, K].
-  const Operand opA = operandOf(op, 0), opB = operandOf(op, 1);
-  Value a = opA.memref, bm = opB.memref;
+      splits == 1 && !batched ? elementwiseConsumer(op, fill) : nullptr;
+  // A^T or B^T: [K, M] and [N, K].
+  const Operand &opA = con.a, &opB = con.b;
   const bool aT = opA.transposed, bT = opB.transposed;
   // With a consumer, the kernel runs where it did: its output may be
   // allocated after the product.
   OpBuilder b(consumer ? consumer.getOperation() : op.getOperation());
   MatmulEmitter e{{b, op.getLoc()}};
-  Value m = e.dim(a, aT ? 1 : 0), k = e.dim(a, aT ? 0 : 1),
-        n = e.dim(bm, bT ? 0 : 1);
+  // The operands as the kernel indexes them: [batch, R, C] when batched
+  // (each block takes its matrix z), else as they are.
+  Value a = opA.memref, bm = opB.memref, cm = c;
+  if (batched) {
+    a = collapseBatch(b, e.loc, a, con.batchRank);
+    bm = collapseBatch(b, e.loc, bm, con.batchRank);
+    cm = collapseBatch(b, e.loc, c, con.batchRank);
+  }
+  Value m = e.idx(con.m), k = e.idx(con.k), n = e.idx(con.n);
   Value blocksN = arith::CeilDivUIOp::create(b, e.loc, n, e.idx(kTileN));
   Value blocksM = arith::CeilDivUIOp::create(b, e.loc, m, e.idx(kTileM));
   Value one = e.idx(1);
@@ -474,10 +619,21 @@ void lowerMatmul(linalg::MatmulOp op) {
   int64_t bytesB = shapeB[0] * shapeB[1] * elemBytes;
   // Row tiles on x, whose limit (2^31 - 1) no M reaches; column tiles on y
   // (at most 65535: N up to 4M); K's ranges on z.
-  auto launch = gpu::LaunchOp::create(b, e.loc, blocksM, blocksN, e.idx(splits),
+  // 16-bit operands whose rows hold whole 16-byte runs are read in runs
+  // (a batch's matrices start at multiples of theirs).
+  const int64_t runA = packed && readsInRuns(a) ? 8 : 1;
+  const int64_t runB = packed && readsInRuns(bm) ? 8 : 1;
+  auto launch = gpu::LaunchOp::create(b, e.loc, blocksM, blocksN,
+                                      e.idx(batched ? con.batch : splits),
                                       e.idx(kThreads), one, one);
   launch->setAttr(kKernelKindAttr, b.getStringAttr("tensor_core_matmul"));
   b.setInsertionPointToStart(&launch.getBody().front());
+  if (batched) {
+    Value z = launch.getBlockIds().z;
+    a = matrixOf(b, e.loc, a, z);
+    bm = matrixOf(b, e.loc, bm, z);
+    cm = matrixOf(b, e.loc, cm, z);
+  }
 
   Value thread = launch.getThreadIds().x;
   Value warp = e.divi(thread, kWarpLanes), lane = e.remi(thread, kWarpLanes);
@@ -497,9 +653,6 @@ void lowerMatmul(linalg::MatmulOp op) {
     warpEmitter.emplace(b, e.loc, tileElem);
     std::tie(aRow, aCol) = warpEmitter->aFragmentOffsets();
   }
-  // 16-bit operands whose rows hold whole 16-byte runs are read in runs.
-  const int64_t runA = packed && readsInRuns(a) ? 8 : 1;
-  const int64_t runB = packed && readsInRuns(bm) ? 8 : 1;
   Stage stageA = aT ? Stage{a, sharedA, k, m, kTileK, kTileM, runA}
                     : Stage{a, sharedA, m, k, kTileM, kTileK, runA};
   Stage stageB = bT ? Stage{bm, sharedB, n, k, kTileN, kTileK, runB}
@@ -533,7 +686,7 @@ void lowerMatmul(linalg::MatmulOp op) {
         auto [row, col] = cIndex(mt, nt, r);
         acc.push_back(filled     ? filled
                       : partials ? e.cst(0.0)
-                                 : e.loadOrZero(c, row, col, m, n));
+                                 : e.loadOrZero(cm, row, col, m, n));
       }
 
   // One step's products on the staged tiles, into `sums` (C's accumulator
@@ -651,7 +804,7 @@ void lowerMatmul(linalg::MatmulOp op) {
                 b, e.loc, sum, partials,
                 ValueRange{launch.getBlockIds().z, row, col});
           else
-            memref::StoreOp::create(b, e.loc, sum, c, ValueRange{row, col});
+            memref::StoreOp::create(b, e.loc, sum, cm, ValueRange{row, col});
         });
       }
   gpu::TerminatorOp::create(b, e.loc);
@@ -682,13 +835,13 @@ struct MatmulToTensorCoresPass
     : public mlir::attn::impl::MatmulToTensorCoresBase<
           MatmulToTensorCoresPass> {
   void runOnOperation() override {
-    SmallVector<linalg::MatmulOp> ops;
-    getOperation().walk([&](linalg::MatmulOp op) {
-      if (isTensorCoreMatmul(op))
-        ops.push_back(op);
+    SmallVector<Contraction> contractions;
+    getOperation().walk([&](linalg::LinalgOp op) {
+      if (std::optional<Contraction> con = matchContraction(op))
+        contractions.push_back(*con);
     });
-    for (linalg::MatmulOp op : ops)
-      lowerMatmul(op);
+    for (const Contraction &con : contractions)
+      lowerContraction(con);
   }
 };
 

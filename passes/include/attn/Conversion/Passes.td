@@ -198,11 +198,15 @@ def ConvertSsmTilesToGPU : Pass<"attn-convert-ssm-tiles-to-gpu", "func::FuncOp">
 }
 
 def MatmulToTensorCores : Pass<"attn-matmul-to-tensor-cores", "func::FuncOp"> {
-  let summary = "Puts the host's linalg.matmul ops on tensor cores (bf16/f16, or 3xTF32)";
+  let summary = "Puts the host's products on tensor cores (bf16/f16, or 3xTF32)";
   let description = [{
-    Each linalg.matmul of the host (outside gpu.launch and scf.forall; on
-    memrefs; default indexing maps; A and B in f32, bf16 or f16; C in f32),
-    C += A B, becomes a gpu.launch: a block of 4 warps per 64 x 64 tile of
+    Each product of the host (outside gpu.launch and scf.forall; on
+    memrefs of static sizes; A and B in f32, bf16 or f16; C in f32),
+    C += A B -- a linalg.matmul, or a linalg.generic whose body is
+    out + x y (inputs possibly widened by arith.extf) and whose maps are
+    leading batch dimensions then A's M and K (either order), B's K and N
+    (either order) and C's M, N, on contiguous buffers -- becomes a
+    gpu.launch: per matrix of the batch (grid z), a block of 4 warps per 64 x 64 tile of
     C, each warp 32 x 32 of it as mma.sync.m16n8k8 TF32 accumulators; K in
     steps of 32 staged through dynamic shared memory as f32 (zeros past
     the operands' ends: any M, N, K), the next step's elements loaded into
@@ -222,6 +226,10 @@ def MatmulToTensorCores : Pass<"attn-matmul-to-tensor-cores", "func::FuncOp"> {
     ranges (at least 8 steps each), one per grid z: each block writes its
     partial tile into a [splits, M, N] buffer, and a linalg.generic then
     adds the partials into C (C's fill and consumer stay as they are).
+    An operand stored transposed ([K, M] for A, [N, K] for B), by its map
+    or because a 2-D linalg.transpose wrote it into a buffer nothing else
+    reads (the transpose then not run), is staged as it lies and its
+    fragments read the other way round.
     Other linalg ops are left to attn-map-loops-to-gpu.
   }];
   let dependentDialects = ["::mlir::attn::AttnDialect",

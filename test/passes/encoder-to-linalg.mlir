@@ -39,16 +39,20 @@ func.func @encoder(%ids: tensor<2x8xi32>, %t: tensor<18x16xf32>, %g: tensor<16xf
   return %l : tensor<f32>
 }
 
-// The gradient ops: the embedding's sums rows over (batch, seq) per vocab
-// row; the layer norm's recomputes the row statistics, then the row sums
+// The gradient ops: the embedding's is the ids' one-hot [V, B S] (from
+// the clamped ids) times the gradient as [B S, D], a product; the layer norm's recomputes the row statistics, then the row sums
 // of g and g xhat, the input gradient, and gamma's and beta's sums over the
 // leading dimensions; GELU's slope Phi(x) + x phi(x); pooling's spreads
 // over the positions below each length; the loss's softmax minus one-hot
 // over the rows that count.
 // CHECK-LABEL: func.func @gradients
 // CHECK-NOT: attn.
-// CHECK: iterator_types = ["parallel", "parallel", "reduction", "reduction"]
+// CHECK: %[[IDS:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0, 1]] : tensor<2x8xi32> into tensor<16xi32>
+// CHECK: %[[DY:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0, 1], [2]] : tensor<2x8x16xf32> into tensor<16x16xf32>
+// CHECK: %[[HOT:.*]] = linalg.generic {{.*}} ins(%[[IDS]] : tensor<16xi32>) outs(%{{.*}} : tensor<18x16xf32>)
+// CHECK: arith.minsi
 // CHECK: arith.cmpi eq
+// CHECK: linalg.matmul ins(%[[HOT]], %[[DY]] : tensor<18x16xf32>, tensor<16x16xf32>) outs(%{{.*}} : tensor<18x16xf32>)
 // CHECK: iterator_types = ["parallel", "parallel", "reduction"]
 // CHECK: iterator_types = ["parallel", "parallel", "reduction"]
 // CHECK: iterator_types = ["parallel", "parallel", "reduction"]

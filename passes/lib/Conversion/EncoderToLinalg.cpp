@@ -65,6 +65,29 @@ struct LinalgEmitter {
       it.back() = utils::IteratorType::reduction;
     return it;
   }
+  /// `x` with its leading dimensions (all, with `keepLast` false) as one:
+  /// [d0, ..., dk] -> [d0 * ... * dk-1, dk], or [d0 * ... * dk].
+  Value collapseLeading(Value x, bool keepLast) {
+    auto type = cast<RankedTensorType>(x.getType());
+    unsigned kept = keepLast ? 1 : 0;
+    if (type.getRank() == kept + 1)
+      return x;
+    ReassociationIndices leading;
+    int64_t count = 1;
+    for (unsigned i = 0; i + kept < type.getRank(); ++i) {
+      leading.push_back(i);
+      count *= type.getDimSize(i);
+    }
+    SmallVector<ReassociationIndices> reassoc{leading};
+    SmallVector<int64_t> shape{count};
+    if (keepLast) {
+      reassoc.push_back({type.getRank() - 1});
+      shape.push_back(type.getShape().back());
+    }
+    return tensor::CollapseShapeOp::create(
+        b, loc, RankedTensorType::get(shape, type.getElementType()), x,
+        reassoc);
+  }
   ValueRange generic(ValueRange ins, ValueRange outs, ArrayRef<AffineMap> maps,
                      ArrayRef<utils::IteratorType> its, BodyFn body) {
     SmallVector<Type> types;
@@ -207,18 +230,8 @@ Value lowerProject(LinalgEmitter &e, ProjectOp op) {
   int64_t rows = 1;
   for (int64_t d : in.getShape().drop_back())
     rows *= d;
-  int64_t din = w.getDimSize(0), dout = w.getDimSize(1);
-  Value x = op.getInput();
-  SmallVector<ReassociationIndices> reassoc;
-  if (in.getRank() != 2) {
-    ReassociationIndices leading;
-    for (int64_t i = 0; i + 1 < in.getRank(); ++i)
-      leading.push_back(i);
-    reassoc = {leading, {in.getRank() - 1}};
-    x = tensor::CollapseShapeOp::create(
-        e.b, e.loc, RankedTensorType::get({rows, din}, in.getElementType()), x,
-        reassoc);
-  }
+  int64_t dout = w.getDimSize(1);
+  Value x = e.collapseLeading(op.getInput(), /*keepLast=*/true);
   Value acc =
       linalg::MatmulOp::create(e.b, e.loc, ValueRange{x, op.getWeight()},
                                ValueRange{e.filled({rows, dout}, e.f32(), 0.0)})
@@ -239,8 +252,14 @@ Value lowerProject(LinalgEmitter &e, ProjectOp op) {
           v = arith::AddFOp::create(b, l, v, toF32(b, l, a[1]));
         return {fromF32(b, l, v, a.back().getType())};
       })[0];
-  if (in.getRank() != 2)
-    y = tensor::ExpandShapeOp::create(e.b, e.loc, out, y, reassoc);
+  if (in.getRank() != 2) {
+    ReassociationIndices leading;
+    for (int64_t i = 0; i + 1 < in.getRank(); ++i)
+      leading.push_back(i);
+    y = tensor::ExpandShapeOp::create(
+        e.b, e.loc, out, y,
+        SmallVector<ReassociationIndices>{leading, {in.getRank() - 1}});
+  }
   return y;
 }
 
@@ -532,28 +551,33 @@ Value lowerMaterializeMask(LinalgEmitter &e, MaterializeMaskOp op) {
       })[0];
 }
 
+/// dTable = H g over the T = B N positions, H [V, T] the ids one-hot
+/// (H[v, t] = 1 where position t's clamped id is v): a product, which the
+/// GPU runs on tensor cores reading g once, where summing g per row v
+/// would read it V times.
 Value lowerEmbeddingGrad(LinalgEmitter &e, EmbeddingGradOp op) {
   auto out = typeOf(op.getResult());
   int64_t vocab = out.getDimSize(0), width = out.getDimSize(1);
-  // (v, d, b, n): every (b, n) whose clamped id is v adds to row v.
-  SmallVector<utils::IteratorType> its{
-      utils::IteratorType::parallel, utils::IteratorType::parallel,
-      utils::IteratorType::reduction, utils::IteratorType::reduction};
-  Value sum = e.generic(
-      ValueRange{op.getIds(), op.getGrad()},
-      e.filled({vocab, width}, e.f32(), 0.0),
-      {e.map(4, {2, 3}), e.map(4, {2, 3, 1}), e.map(4, {0, 1})}, its,
+  Value ids = e.collapseLeading(op.getIds(), /*keepLast=*/false);
+  Value grad = e.collapseLeading(op.getGrad(), /*keepLast=*/true);
+  int64_t tokens = typeOf(ids).getDimSize(0);
+  Type elem = typeOf(grad).getElementType();
+  Value oneHot = e.generic(
+      ValueRange{ids}, e.empty({vocab, tokens}, elem),
+      {e.map(2, {1}), e.identity(2)}, e.iterators(2, false),
       [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
         Value id = clampedId(b, l, a[0], vocab);
         Value row = linalg::IndexOp::create(b, l, 0);
         Value hit =
             arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, id, row);
-        // acc + (hit ? g : 0): a sum, which the GPU mapping may split.
-        Value zero = arith::ConstantOp::create(b, l, b.getF32FloatAttr(0));
-        Value term =
-            arith::SelectOp::create(b, l, hit, toF32(b, l, a[1]), zero);
-        return {arith::AddFOp::create(b, l, a[2], term)};
+        return {arith::SelectOp::create(
+            b, l, hit, arith::ConstantOp::create(b, l, b.getFloatAttr(elem, 1)),
+            arith::ConstantOp::create(b, l, b.getFloatAttr(elem, 0)))};
       })[0];
+  Value sum = linalg::MatmulOp::create(
+                  e.b, e.loc, ValueRange{oneHot, grad},
+                  ValueRange{e.filled({vocab, width}, e.f32(), 0.0)})
+                  .getResult(0);
   return convertTo(e, sum, out.getElementType());
 }
 

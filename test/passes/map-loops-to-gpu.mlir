@@ -1,5 +1,5 @@
 // The host's linalg ops become grids of 256-thread blocks, one thread per
-// point of their parallel dimensions (the last fastest; a reduction's
+// point of their parallel dimensions (the output's last fastest; a reduction's
 // thread takes up to 4 x 4 points of its last two where an input does not
 // vary along them), reductions as loops in each thread carrying the
 // outputs in registers; a fill of a whole buffer is a memset.
@@ -82,16 +82,21 @@ func.func @sum(%x: memref<24xf32>, %s: memref<f32>) {
 // longest reduction dimension in 128 slices of 16 (a view [50, 128, 16,
 // 128] of the input), partial sums [128, 128] from zero in a grid of 16384
 // threads, each walking 50 x 16 steps; then each output adds its 128
-// partials.
+// partials. Threads side by side take columns side by side (the
+// partials' last dimension), each reading its slice's rows: a warp's loads
+// are 32 consecutive elements.
 // CHECK-LABEL: func.func @long_sum(
 // CHECK: %[[VIEW:.*]] = memref.expand_shape %arg0 {{\[\[}}0], [1, 2], [3]] output_shape [50, 128, 16, 128]
 // CHECK: %[[PARTIAL:.*]] = gpu.alloc () : memref<128x128xf32>
 // CHECK: gpu.memset %[[PARTIAL]]
 // CHECK: gpu.launch
-// CHECK:   arith.cmpi ult, %{{.*}}, %c16384
-// CHECK:   scf.for %{{.*}} = %c0{{.*}} to %c50
-// CHECK:     scf.for %{{.*}} = %c0{{.*}} to %c16
-// CHECK:       memref.load %[[VIEW]]
+// CHECK:   %[[ID:.*]] = arith.addi
+// CHECK:   arith.cmpi ult, %[[ID]], %c16384
+// CHECK:   %[[COL:.*]] = arith.remui %[[ID]], %c128
+// CHECK:   %[[SLICE:.*]] = arith.divui %[[ID]], %c128
+// CHECK:   scf.for %[[I:.*]] = %c0{{.*}} to %c50
+// CHECK:     scf.for %[[J:.*]] = %c0{{.*}} to %c16
+// CHECK:       memref.load %[[VIEW]][%[[I]], %[[SLICE]], %[[J]], %[[COL]]]
 // CHECK: gpu.launch
 // CHECK:   arith.cmpi ult, %{{.*}}, %c128
 // CHECK:   scf.for %{{.*}} = %c0{{.*}} to %c128

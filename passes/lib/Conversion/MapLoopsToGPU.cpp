@@ -249,7 +249,8 @@ int64_t coarsening(int64_t size) {
 }
 
 /// `op` as a 1-D grid of kGridBlockThreads-thread blocks, one thread per
-/// point of its parallel dimensions (linearized, the last fastest) -- with
+/// point of its parallel dimensions (linearized in the order its first
+/// output names them, the last fastest) -- with
 /// reductions, per R x C points of its last two parallel dimensions. Each
 /// thread loads its output elements once, runs the reduction dimensions as
 /// loops carrying them in registers, and stores them once.
@@ -273,6 +274,27 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
   for (unsigned d = 0; d < iterators.size(); ++d)
     (iterators[d] == utils::IteratorType::parallel ? parallel : reductions)
         .push_back(d);
+  // Parallel dimensions in the order the first output's map names them,
+  // any others before: consecutive threads then take consecutive elements
+  // of the output (the last dimension fastest), whatever the loops' order
+  // -- a split sum's partials [S, N] over loops (n, s) would otherwise put
+  // a thread per slice of one column side by side, each reading its own
+  // rows, 2 of every 32 bytes a load brings.
+  if (op.getNumDpsInits() > 0) {
+    AffineMap outMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+    SmallVector<unsigned> named;
+    for (AffineExpr r : outMap.getResults())
+      if (auto dim = dyn_cast<AffineDimExpr>(r);
+          dim && llvm::is_contained(parallel, dim.getPosition()) &&
+          !llvm::is_contained(named, dim.getPosition()))
+        named.push_back(dim.getPosition());
+    SmallVector<unsigned> ordered;
+    for (unsigned d : parallel)
+      if (!llvm::is_contained(named, d))
+        ordered.push_back(d);
+    llvm::append_range(ordered, named);
+    parallel = std::move(ordered);
+  }
   // Points per thread along the last two parallel dimensions, where a
   // reduction reads an input that does not vary along them (its element
   // is then loaded once for all of them): a projection's rows and columns,

@@ -286,8 +286,9 @@ func.func @transposes_that_stay(%x: memref<64x64xf32>, %w: memref<64x64xf32>, %o
 // Batched contractions written as generics (linear attention's gradient):
 // S[b, h] = phi(K)[b, h]^T V[b, h] over the keys is a product per (b, h),
 // A stored transposed ([M, F]); the batch is grid z, each block taking its
-// matrices by subviews of the operands collapsed to [B H, R, C]; C's fill
-// is the accumulators' first value.
+// matrices by subviews of the operands collapsed to [B H, R, C] and all
+// of K (z is not a range of K here); C's fill is the accumulators' first
+// value.
 #k5 = affine_map<(b, h, f, e, m) -> (b, h, m, f)>
 #v5 = affine_map<(b, h, f, e, m) -> (b, h, m, e)>
 #s5 = affine_map<(b, h, f, e, m) -> (b, h, f, e)>
@@ -303,8 +304,11 @@ func.func @transposes_that_stay(%x: memref<64x64xf32>, %w: memref<64x64xf32>, %o
 // CHECK-DAG: memref.subview %[[V3]][%[[Z]], 0, 0] [1, 100, 40] [1, 1, 1]
 // CHECK-DAG: memref.subview %[[S3]][%[[Z]], 0, 0] [1, 32, 40] [1, 1, 1]
 // CHECK-DAG: memref.view {{.*}} to memref<32x72xf32, #gpu.address_space<workgroup>>
+// CHECK-NOT: arith.muli %[[Z]]
 // CHECK: scf.for
+// CHECK-NOT: arith.muli %[[Z]]
 // CHECK: nvvm.mma.sync
+// CHECK-NOT: arith.muli %[[Z]]
 // CHECK: } {attn.kernel = "tensor_core_matmul"}
 // CHECK-NOT: linalg.generic
 func.func @batched_state(%k: memref<2x3x100x32xf32>, %v: memref<2x3x100x40xf32>) -> memref<2x3x32x40xf32> {

@@ -759,8 +759,11 @@ void lowerContraction(const Contraction &con) {
   };
 
   // This block's steps of K: all of them, or its range's (past K the
-  // operands read as zeros).
-  Value kBase = e.muli(launch.getBlockIds().z, stepsPerBlock * kTileK);
+  // operands read as zeros). A batched product's z is its matrix, not a
+  // range.
+  Value kBase = batched
+                    ? e.idx(0)
+                    : e.muli(launch.getBlockIds().z, stepsPerBlock * kTileK);
   // Step i stages the tile loaded in step i - 1 and loads step i + 1's.
   SmallVector<Value> first = loadA(kBase);
   llvm::append_range(first, loadB(kBase));

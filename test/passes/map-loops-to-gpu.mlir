@@ -233,3 +233,74 @@ func.func @reads_a_global(%y: memref<8x4xf32>) {
   }
   return
 }
+// Row sums (a layer norm's statistics: the mean's sum and the squares'
+// about it, over the contiguous last dimension): a warp per row, each
+// lane summing every 32nd term from zero, the lanes' sums added by
+// butterfly shuffles, lane 0 adding the total to the output.
+#rows3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#lead3 = affine_map<(d0, d1, d2) -> (d0, d1)>
+#last3 = affine_map<(d0, d1, d2) -> (d2)>
+// CHECK-LABEL: func.func @row_sums(
+// CHECK-SAME: %[[X:[^:]*]]: memref<4x100x96xbf16>, %[[G:[^:]*]]: memref<96xf32>, %[[S:[^:]*]]: memref<4x100xf32>, %[[Q:[^:]*]]: memref<4x100xf32>
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c50, %{{.*}} = %c1, %{{.*}} = %c1) threads({{.*}}) in (%{{.*}} = %c256,
+// CHECK:   %[[T:.*]] = arith.addi
+// CHECK:   %[[W:.*]] = arith.divui %[[T]], %c32
+// CHECK:   %[[LANE:.*]] = arith.remui %[[T]], %c32
+// CHECK:   arith.cmpi ult, %[[W]], %c400
+// CHECK:   %[[N:.*]] = arith.remui %[[W]], %c100
+// CHECK:   %[[B:.*]] = arith.divui %[[W]], %c100
+// CHECK:   %[[SUMS:.*]]:2 = scf.for %[[K:.*]] = %[[LANE]] to %c96 step %c32 iter_args(%{{.*}} = %cst, %{{.*}} = %cst) -> (f32, f32)
+// CHECK:     memref.load %[[X]][%[[B]], %[[N]], %[[K]]]
+// CHECK:     memref.load %[[G]][%[[K]]]
+// CHECK:   %[[A0:.*]], %{{.*}} = gpu.shuffle  xor %[[SUMS]]#0, %c16_i32, %c32_i32 : f32
+// CHECK:   %[[A1:.*]] = arith.addf %[[SUMS]]#0, %[[A0]]
+// CHECK:   gpu.shuffle  xor %[[A1]], %c8_i32
+// CHECK-COUNT-3: gpu.shuffle  xor
+// CHECK:   gpu.shuffle  xor %[[SUMS]]#1, %c16_i32
+// CHECK-COUNT-4: gpu.shuffle  xor
+// CHECK-NOT: gpu.shuffle
+// CHECK:   arith.cmpi eq, %[[LANE]], %c0
+// CHECK:     memref.load %[[S]][%[[B]], %[[N]]]
+// CHECK:     memref.store %{{.*}}, %[[S]][%[[B]], %[[N]]]
+// CHECK:     memref.store %{{.*}}, %[[Q]][%[[B]], %[[N]]]
+// CHECK: } {attn.kernel = "row_sums"}
+func.func @row_sums(%x: memref<4x100x96xbf16>, %g: memref<96xf32>, %s: memref<4x100xf32>, %q: memref<4x100xf32>) {
+  linalg.generic {indexing_maps = [#rows3, #last3, #lead3, #lead3], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %g : memref<4x100x96xbf16>, memref<96xf32>) outs(%s, %q : memref<4x100xf32>, memref<4x100xf32>) {
+  ^bb0(%a: bf16, %w: f32, %acc: f32, %acc2: f32):
+    %f = arith.extf %a : bf16 to f32
+    %t = arith.mulf %f, %w : f32
+    %sum = arith.addf %acc, %t : f32
+    %sq = arith.mulf %t, %t : f32
+    %sum2 = arith.addf %acc2, %sq : f32
+    linalg.yield %sum, %sum2 : f32, f32
+  }
+  return
+}
+// Not row sums: a product's operands (neither is a row per point: each
+// is shared along one output dimension); a bf16 output; a short row.
+// CHECK-LABEL: func.func @not_row_sums(
+// CHECK-NOT: row_sums
+// CHECK-NOT: gpu.shuffle
+// CHECK: return
+func.func @not_row_sums(%a: memref<64x128xf32>, %b: memref<32x128xf32>, %c: memref<64x32xf32>, %x: memref<100x96xf32>, %y: memref<100xbf16>, %z: memref<100x48xf32>, %w: memref<100xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<64x128xf32>, memref<32x128xf32>) outs(%c : memref<64x32xf32>) {
+  ^bb0(%p: f32, %q: f32, %acc: f32):
+    %t = arith.mulf %p, %q : f32
+    %sum = arith.addf %acc, %t : f32
+    linalg.yield %sum : f32
+  }
+  linalg.reduce ins(%x : memref<100x96xf32>) outs(%y : memref<100xbf16>) dimensions = [1]
+    (%in: f32, %acc: bf16) {
+      %t = arith.truncf %in : f32 to bf16
+      %s = arith.addf %t, %acc : bf16
+      linalg.yield %s : bf16
+    }
+  linalg.reduce ins(%z : memref<100x48xf32>) outs(%w : memref<100xf32>) dimensions = [1]
+    (%in: f32, %acc: f32) {
+      %s = arith.addf %in, %acc : f32
+      linalg.yield %s : f32
+    }
+  return
+}

@@ -248,6 +248,82 @@ int64_t coarsening(int64_t size) {
   return c;
 }
 
+/// `op`'s parallel dimensions in the order its first output's map names
+/// them, any others before: the order a grid linearizes them in, the last
+/// fastest. Consecutive threads then take consecutive elements of the
+/// output whatever the loops' order -- a split sum's partials [S, N] over
+/// loops (n, s) would otherwise put a thread per slice of one column side
+/// by side, each reading its own rows, 2 of every 32 bytes a load brings.
+SmallVector<unsigned> parallelInOutputOrder(linalg::LinalgOp op) {
+  SmallVector<unsigned> parallel;
+  for (auto [d, it] : llvm::enumerate(op.getIteratorTypesArray()))
+    if (it == utils::IteratorType::parallel)
+      parallel.push_back(d);
+  if (op.getNumDpsInits() == 0)
+    return parallel;
+  AffineMap outMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+  SmallVector<unsigned> named;
+  for (AffineExpr r : outMap.getResults())
+    if (auto dim = dyn_cast<AffineDimExpr>(r);
+        dim && llvm::is_contained(parallel, dim.getPosition()) &&
+        !llvm::is_contained(named, dim.getPosition()))
+      named.push_back(dim.getPosition());
+  SmallVector<unsigned> ordered;
+  for (unsigned d : parallel)
+    if (!llvm::is_contained(named, d))
+      ordered.push_back(d);
+  llvm::append_range(ordered, named);
+  return ordered;
+}
+
+/// The indices of `operand`'s element at iteration point `ivs`.
+SmallVector<Value> operandIndices(OpBuilder &b, Location loc,
+                                  linalg::LinalgOp op, OpOperand &operand,
+                                  ArrayRef<Value> ivs) {
+  SmallVector<Value> indices;
+  AffineMap map = op.getMatchingIndexingMap(&operand);
+  for (unsigned r = 0; r < map.getNumResults(); ++r)
+    indices.push_back(
+        affine::AffineApplyOp::create(b, loc, map.getSubMap({r}), ivs));
+  return indices;
+}
+
+/// `operand`'s element at `ivs`, or the operand itself where it is a
+/// scalar.
+Value loadOperand(OpBuilder &b, Location loc, linalg::LinalgOp op,
+                  OpOperand &operand, ArrayRef<Value> ivs) {
+  if (!isa<MemRefType>(operand.get().getType()))
+    return operand.get();
+  return memref::LoadOp::create(b, loc, operand.get(),
+                                operandIndices(b, loc, op, operand, ivs));
+}
+
+/// `op`'s body at iteration point `ivs` on the outputs' running values
+/// `accs`, its inputs given by `input` (a loaded element, or a scalar
+/// operand); returns the yielded values.
+SmallVector<Value> clonePayload(OpBuilder &b, linalg::LinalgOp op,
+                                ArrayRef<Value> ivs, ValueRange accs,
+                                function_ref<Value(OpOperand *)> input) {
+  Block &body = op->getRegion(0).front();
+  IRMapping map;
+  unsigned arg = 0;
+  for (OpOperand *in : op.getDpsInputOperands())
+    map.map(body.getArgument(arg++), input(in));
+  for (Value a : accs)
+    map.map(body.getArgument(arg++), a);
+  for (Operation &nested : body.without_terminator()) {
+    if (auto index = dyn_cast<linalg::IndexOp>(nested)) {
+      map.map(index.getResult(), ivs[index.getDim()]);
+      continue;
+    }
+    b.clone(nested, map);
+  }
+  SmallVector<Value> results;
+  for (Value v : body.getTerminator()->getOperands())
+    results.push_back(map.lookupOrDefault(v));
+  return results;
+}
+
 /// `op` as a 1-D grid of kGridBlockThreads-thread blocks, one thread per
 /// point of its parallel dimensions (linearized in the order its first
 /// output names them, the last fastest) -- with
@@ -270,31 +346,10 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
   auto cst = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
-  SmallVector<unsigned> parallel, reductions;
+  SmallVector<unsigned> parallel = parallelInOutputOrder(op), reductions;
   for (unsigned d = 0; d < iterators.size(); ++d)
-    (iterators[d] == utils::IteratorType::parallel ? parallel : reductions)
-        .push_back(d);
-  // Parallel dimensions in the order the first output's map names them,
-  // any others before: consecutive threads then take consecutive elements
-  // of the output (the last dimension fastest), whatever the loops' order
-  // -- a split sum's partials [S, N] over loops (n, s) would otherwise put
-  // a thread per slice of one column side by side, each reading its own
-  // rows, 2 of every 32 bytes a load brings.
-  if (op.getNumDpsInits() > 0) {
-    AffineMap outMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
-    SmallVector<unsigned> named;
-    for (AffineExpr r : outMap.getResults())
-      if (auto dim = dyn_cast<AffineDimExpr>(r);
-          dim && llvm::is_contained(parallel, dim.getPosition()) &&
-          !llvm::is_contained(named, dim.getPosition()))
-        named.push_back(dim.getPosition());
-    SmallVector<unsigned> ordered;
-    for (unsigned d : parallel)
-      if (!llvm::is_contained(named, d))
-        ordered.push_back(d);
-    llvm::append_range(ordered, named);
-    parallel = std::move(ordered);
-  }
+    if (iterators[d] == utils::IteratorType::reduction)
+      reductions.push_back(d);
   // Points per thread along the last two parallel dimensions, where a
   // reduction reads an input that does not vary along them (its element
   // is then loaded once for all of them): a projection's rows and columns,
@@ -391,20 +446,11 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
     points = std::move(more);
   }
 
-  auto operandAt = [&](OpOperand &operand,
-                       ArrayRef<Value> ivs) -> SmallVector<Value> {
-    SmallVector<Value> indices;
-    AffineMap map = op.getMatchingIndexingMap(&operand);
-    for (unsigned r = 0; r < map.getNumResults(); ++r)
-      indices.push_back(
-          affine::AffineApplyOp::create(b, loc, map.getSubMap({r}), ivs));
-    return indices;
+  auto operandAt = [&](OpOperand &operand, ArrayRef<Value> ivs) {
+    return operandIndices(b, loc, op, operand, ivs);
   };
-  auto load = [&](OpOperand &operand, ArrayRef<Value> ivs) -> Value {
-    if (!isa<MemRefType>(operand.get().getType()))
-      return operand.get(); // a scalar input
-    return memref::LoadOp::create(b, loc, operand.get(),
-                                  operandAt(operand, ivs));
+  auto load = [&](OpOperand &operand, ArrayRef<Value> ivs) {
+    return loadOperand(b, loc, op, operand, ivs);
   };
   // Outputs are indexed by parallel dimensions only: their elements are
   // addressed once, before the reduction loops. outs[p * numOuts + i] is
@@ -422,13 +468,10 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
   // points share are made once (an operand not indexed by a dimension
   // reads the same element at every point along it).
   auto payload = [&](ValueRange acc) -> SmallVector<Value> {
-    Block &body = op->getRegion(0).front();
     DenseMap<std::pair<OpOperand *, SmallVector<Value>>, Value> loaded;
     SmallVector<Value> results;
     for (auto [i, p] : llvm::enumerate(points)) {
-      IRMapping map;
-      unsigned arg = 0;
-      for (OpOperand *in : op.getDpsInputOperands()) {
+      auto input = [&](OpOperand *in) {
         AffineMap m = op.getMatchingIndexingMap(in);
         SmallVector<Value> key;
         for (unsigned d = 0; d < p.size(); ++d)
@@ -437,19 +480,11 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
         Value &v = loaded[{in, key}];
         if (!v)
           v = load(*in, p);
-        map.map(body.getArgument(arg++), v);
-      }
-      for (Value a : acc.slice(i * numOuts, numOuts))
-        map.map(body.getArgument(arg++), a);
-      for (Operation &nested : body.without_terminator()) {
-        if (auto index = dyn_cast<linalg::IndexOp>(nested)) {
-          map.map(index.getResult(), p[index.getDim()]);
-          continue;
-        }
-        b.clone(nested, map);
-      }
-      for (Value v : body.getTerminator()->getOperands())
-        results.push_back(map.lookupOrDefault(v));
+        return v;
+      };
+      llvm::append_range(
+          results,
+          clonePayload(b, op, p, acc.slice(i * numOuts, numOuts), input));
     }
     return results;
   };
@@ -722,6 +757,144 @@ SmallVector<linalg::LinalgOp> splitLongReduction(linalg::LinalgOp op) {
   return split;
 }
 
+/// Row sums -- a layer norm's statistics, its gradient's sums of g and
+/// g xhat: a sum over one reduction dimension that is the last, contiguous
+/// dimension of the inputs it indexes -- take a warp per output point:
+/// each lane sums every 32nd term, then the lanes' sums are added by
+/// shuffles and lane 0 adds the total to the output. A thread per point
+/// would walk its row alone, the warp's 32 rows apart: each load 2 or 4
+/// of the 32 bytes it brings, a long dependent chain per thread (a layer
+/// norm's statistics over [49152, 256] in bf16: 72 us).
+constexpr int64_t kWarpLanes = 32;
+/// Reductions at least this long take a warp per point.
+constexpr int64_t kMinWarpSumLength = 2 * kWarpLanes;
+
+/// The reduction dimension of `op` if it is a row sum as above: f32
+/// outputs, and some input is a row per point (indexed by every parallel
+/// dimension: a product's operands, each shared by the points along a
+/// dimension, are mapLinalgOp's, which loads them once for several).
+std::optional<unsigned> rowSumDimension(linalg::LinalgOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumReductionLoops() != 1 ||
+      !accumulatesSums(op))
+    return std::nullopt;
+  for (Value out : op.getDpsInits())
+    if (!cast<MemRefType>(out.getType()).getElementType().isF32())
+      return std::nullopt;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  if (llvm::any_of(ranges, ShapedType::isDynamic))
+    return std::nullopt;
+  unsigned r = 0;
+  for (auto [d, it] : llvm::enumerate(op.getIteratorTypesArray()))
+    if (it == utils::IteratorType::reduction)
+      r = d;
+  if (ranges[r] < kMinWarpSumLength)
+    return std::nullopt;
+  // Every input indexed by r has it as its last index alone, and one of
+  // them is indexed by every parallel dimension too.
+  bool rows = false;
+  for (OpOperand *in : op.getDpsInputOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(in);
+    if (!map.isFunctionOfDim(r))
+      continue;
+    auto last = dyn_cast<AffineDimExpr>(map.getResults().back());
+    if (!last || last.getPosition() != r)
+      return std::nullopt;
+    for (AffineExpr e : map.getResults().drop_back())
+      if (e.isFunctionOfDim(r))
+        return std::nullopt;
+    rows |= llvm::all_of(parallelInOutputOrder(op),
+                         [&](unsigned d) { return map.isFunctionOfDim(d); });
+  }
+  if (!rows)
+    return std::nullopt;
+  return r;
+}
+
+/// Maps a row sum (rowSumDimension) as a warp per output point.
+void mapRowSums(linalg::LinalgOp op, unsigned r) {
+  Location loc = op.getLoc();
+  OpBuilder b(op);
+  auto cst = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<unsigned> parallel = parallelInOutputOrder(op);
+  int64_t points = 1;
+  for (unsigned d : parallel)
+    points *= ranges[d];
+  const int64_t warpsPerBlock = kGridBlockThreads / kWarpLanes;
+  auto launch = gpu::LaunchOp::create(
+      b, loc, cst(llvm::divideCeil(points, warpsPerBlock)), cst(1), cst(1),
+      cst(kGridBlockThreads), cst(1), cst(1));
+  launch->setAttr(kKernelKindAttr, b.getStringAttr("row_sums"));
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value thread = arith::AddIOp::create(
+      b, loc,
+      arith::MulIOp::create(b, loc, launch.getBlockIds().x,
+                            cst(kGridBlockThreads)),
+      launch.getThreadIds().x);
+  Value point = arith::DivUIOp::create(b, loc, thread, cst(kWarpLanes));
+  Value lane = arith::RemUIOp::create(b, loc, thread, cst(kWarpLanes));
+  auto inRange =
+      scf::IfOp::create(b, loc,
+                        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                              point, cst(points)),
+                        /*withElseRegion=*/false);
+  gpu::TerminatorOp::create(b, loc);
+  b.setInsertionPointToStart(inRange.thenBlock());
+
+  // The warp's point: the parallel dimensions from its index, the last
+  // fastest.
+  SmallVector<Value> ivs(ranges.size(), cst(0));
+  Value rest = point;
+  for (size_t k = parallel.size(); k-- > 0;) {
+    unsigned d = parallel[k];
+    ivs[d] =
+        k == 0 ? rest : arith::RemUIOp::create(b, loc, rest, cst(ranges[d]));
+    if (k != 0)
+      rest = arith::DivUIOp::create(b, loc, rest, cst(ranges[d]));
+  }
+  // Each lane's sums from zero over terms lane, lane + 32, ...
+  SmallVector<Value> zeros;
+  for (OpOperand &out : op.getDpsInitsMutable()) {
+    Type t = cast<MemRefType>(out.get().getType()).getElementType();
+    zeros.push_back(arith::ConstantOp::create(b, loc, b.getZeroAttr(t)));
+  }
+  auto loop =
+      scf::ForOp::create(b, loc, lane, cst(ranges[r]), cst(kWarpLanes), zeros);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(loop.getBody());
+    SmallVector<Value> at(ivs);
+    at[r] = loop.getInductionVar();
+    scf::YieldOp::create(
+        b, loc,
+        clonePayload(b, op, at, loop.getRegionIterArgs(), [&](OpOperand *in) {
+          return loadOperand(b, loc, op, *in, at);
+        }));
+  }
+  SmallVector<Value> sums(loop.getResults());
+  for (Value &sum : sums)
+    for (int64_t offset = kWarpLanes / 2; offset > 0; offset /= 2) {
+      Value other = gpu::ShuffleOp::create(b, loc, sum, offset, kWarpLanes,
+                                           gpu::ShuffleMode::XOR)
+                        .getShuffleResult();
+      sum = arith::AddFOp::create(b, loc, sum, other);
+    }
+  auto first = scf::IfOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, cst(0)),
+      /*withElseRegion=*/false);
+  b.setInsertionPointToStart(first.thenBlock());
+  for (auto [out, sum] : llvm::zip(op.getDpsInitsMutable(), sums)) {
+    SmallVector<Value> indices = operandIndices(b, loc, op, out, ivs);
+    Value old = memref::LoadOp::create(b, loc, out.get(), indices);
+    memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, sum),
+                            out.get(), indices);
+  }
+  op->erase();
+}
+
 /// Host code: buffers become device buffers, fills of whole buffers
 /// memsets; nothing else may touch them.
 LogicalResult moveHostMemoryToDevice(func::FuncOp fn) {
@@ -792,9 +965,14 @@ struct MapLoopsToGPUPass
       if (failed(mapForall(loop, lanesPerIteration)))
         return signalPassFailure();
     for (linalg::LinalgOp host : hostLinalgOps(fn))
-      for (linalg::LinalgOp op : splitLongReduction(host))
+      for (linalg::LinalgOp op : splitLongReduction(host)) {
+        if (std::optional<unsigned> r = rowSumDimension(op)) {
+          mapRowSums(op, *r);
+          continue;
+        }
         if (failed(mapLinalgOp(op)))
           return signalPassFailure();
+      }
     if (failed(moveHostMemoryToDevice(fn)))
       return signalPassFailure();
   }

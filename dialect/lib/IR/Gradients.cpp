@@ -793,15 +793,6 @@ LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
     dPhiQ = c.phiQuery;
     dValue = c.value; // phi(K) = 0 on masked keys: so is their dV
     dPhiK = c.phiKey;
-    if (lengths)
-      dPhiK =
-          g.run(ValueRange{dPhiK, lengths}, g.empty({bs, hs, ms, fs}),
-                {g.map(4, {0, 1, 2, 3}), g.map(4, {0}), g.map(4, {0, 1, 2, 3})},
-                4, {}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-                  Value kept =
-                      keyKept(b, l, linalg::IndexOp::create(b, l, 2), a[1]);
-                  return arith::SelectOp::create(b, l, kept, a[0], g.cst(0.0));
-                });
   } else {
 
     // S [B, H, F, E] over (b, h, f, e, m); z [B, H, F] over (b, h, f, m).
@@ -841,42 +832,16 @@ LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
         ValueRange{q.phi, cDen}, g.zeros({bs, hs, fs}),
         {g.map(4, {0, 1, 3, 2}), g.map(4, {0, 1, 3}), g.map(4, {0, 1, 2})}, 4,
         {3}, productSum);
-    // dphi(K) [B, H, M, F] = (dz + V dS^T) on kept keys, over (b, h, m, f, e).
-    SmallVector<Value> kIns{dNorm};
-    SmallVector<AffineMap> kMaps{g.map(4, {0, 1, 3})};
-    if (lengths) {
-      kIns.push_back(lengths);
-      kMaps.push_back(g.map(4, {0}));
-    }
-    kMaps.push_back(g.map(4, {0, 1, 2, 3}));
-    dPhiK =
-        g.run(kIns, g.empty({bs, hs, ms, fs}), kMaps, 4, {},
-              [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-                if (!lengths)
-                  return a[0];
-                Value kept =
-                    keyKept(b, l, linalg::IndexOp::create(b, l, 2), a[1]);
-                return arith::SelectOp::create(b, l, kept, a[0], g.cst(0.0));
-              });
-    SmallVector<Value> vIns{v, dState};
-    SmallVector<AffineMap> vMaps{g.map(5, {0, 1, 2, 4}),
-                                 g.map(5, {0, 1, 3, 4})};
-    if (lengths) {
-      vIns.push_back(lengths);
-      vMaps.push_back(g.map(5, {0}));
-    }
-    vMaps.push_back(g.map(5, {0, 1, 2, 3}));
-    dPhiK = g.run(vIns, dPhiK, vMaps, 5, {4},
-                  [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-                    Value term = arith::MulFOp::create(b, l, a[0], a[1]);
-                    if (lengths) {
-                      Value kept =
-                          keyKept(b, l, linalg::IndexOp::create(b, l, 2), a[2]);
-                      term =
-                          arith::SelectOp::create(b, l, kept, term, g.cst(0.0));
-                    }
-                    return arith::AddFOp::create(b, l, a.back(), term);
-                  });
+    // dphi(K) [B, H, M, F] = (dz + V dS^T) on kept keys: dz broadcast,
+    // plus the product over (b, h, m, f, e) -- a plain product (on tensor
+    // cores on the GPU) -- then the masked keys' rows set to zero.
+    dPhiK = g.run(ValueRange{dNorm}, g.empty({bs, hs, ms, fs}),
+                  {g.map(4, {0, 1, 3}), g.map(4, {0, 1, 2, 3})}, 4, {},
+                  [&](OpBuilder &, Location, ValueRange a) { return a[0]; });
+    dPhiK = g.run(ValueRange{v, dState}, dPhiK,
+                  {g.map(5, {0, 1, 2, 4}), g.map(5, {0, 1, 3, 4}),
+                   g.map(5, {0, 1, 2, 3})},
+                  5, {4}, productSum);
     // dV [B, H, M, E] = phi(K) dS over (b, h, m, e, f): masked keys have
     // phi(K) = 0.
     dValue = g.run(ValueRange{k.phi, dState}, g.zeros({bs, hs, ms, es}),
@@ -885,6 +850,16 @@ LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
                    5, {4}, productSum);
   }
 
+  // Masked keys get no gradient through phi(K).
+  if (lengths)
+    dPhiK =
+        g.run(ValueRange{dPhiK, lengths}, g.empty({bs, hs, ms, fs}),
+              {g.map(4, {0, 1, 2, 3}), g.map(4, {0}), g.map(4, {0, 1, 2, 3})},
+              4, {}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                Value kept =
+                    keyKept(b, l, linalg::IndexOp::create(b, l, 2), a[1]);
+                return arith::SelectOp::create(b, l, kept, a[0], g.cst(0.0));
+              });
   operandGrads.push_back(
       wanted[0] ? narrow(featureMapBackward(g, phi, query, q, dPhiQ, projection,
                                             scale),

@@ -283,8 +283,8 @@ llvm::Expected<ModelSpec> parseModelSpec(llvm::StringRef text,
   ModelSpec spec;
   Reader r(*obj, rootPath);
   bool ok = r.onlyKeys({"name", "task", "vocab", "classes", "batch", "seq_len",
-                        "width", "heads", "ffn", "dropout", "pool", "dtype",
-                        "ssm_lr_scale", "layers"}) &&
+                        "width", "heads", "ffn", "dropout", "pool", "norm",
+                        "dtype", "ssm_lr_scale", "layers"}) &&
             r.string("name", spec.name, true) &&
             r.string("task", spec.task, false) &&
             r.integer("vocab", spec.vocab, true, 1) &&
@@ -296,6 +296,7 @@ llvm::Expected<ModelSpec> parseModelSpec(llvm::StringRef text,
             r.integer("ffn", spec.ffn, true, 1) &&
             r.number("dropout", spec.dropout, 0.0, 1.0) &&
             r.string("pool", spec.pool, false, {"cls", "mean"}) &&
+            r.string("norm", spec.norm, false, {"post", "pre"}) &&
             r.string("dtype", spec.dtype, false, {"f32", "bf16"}) &&
             r.number("ssm_lr_scale", spec.ssmLrScale, 0.0, 1e3);
   if (!ok)

@@ -100,3 +100,45 @@ func.func @favor_bf16(%x: tensor<2x64x16xbf16>, %len: tensor<2xi32>,
   %y = attn.layer.linear %x lengths %len params(%w, %b, %w, %b, %w, %b, %w, %b, %b, %b, %w1, %b1, %w2, %b, %b, %b) {heads = 2, feature_map = #attn<feature_map_kind favor>, features = 8, seed_features = 3, causal} : tensor<2x64x16xbf16>, lengths tensor<2xi32>, params(tensor<16x16xbf16>, tensor<16xbf16>, tensor<16x16xbf16>, tensor<16xbf16>, tensor<16x16xbf16>, tensor<16xbf16>, tensor<16x16xbf16>, tensor<16xbf16>, tensor<16xbf16>, tensor<16xbf16>, tensor<16x32xbf16>, tensor<32xbf16>, tensor<32x16xbf16>, tensor<16xbf16>, tensor<16xbf16>, tensor<16xbf16>)
   return %y : tensor<2x64x16xbf16>
 }
+
+// -----
+
+// Pre-LN (`prenorm`): each sublayer runs on the normed stream and adds to
+// the stream itself, which no norm follows: LN1, the SSM branch and W_o,
+// the residual add; LN2, the FFN, the residual add.
+// CHECK-LABEL: func.func @ssm_prenorm(
+// CHECK-SAME: %[[X:[^:]*]]: tensor<2x64x16xf32>
+// CHECK: %[[H:.*]] = attn.layer_norm %[[X]]
+// CHECK: attn.ssm %[[H]]
+// CHECK: attn.gelu
+// CHECK: %[[O:.*]] = attn.project
+// CHECK: %[[X1:.*]] = linalg.add ins(%[[X]], %[[O]]
+// CHECK: %[[H2:.*]] = attn.layer_norm %[[X1]]
+// CHECK: attn.project %[[H2]]
+// CHECK: attn.gelu
+// CHECK: %[[F:.*]] = attn.project
+// CHECK: %[[Y:.*]] = linalg.add ins(%[[X1]], %[[F]]
+// CHECK-NOT: attn.layer_norm
+// CHECK: return %[[Y]]
+func.func @ssm_prenorm(%x: tensor<2x64x16xf32>, %len: tensor<2xi32>, %a: tensor<16x4xf32>,
+                       %c: tensor<16x4xf32>, %w: tensor<16x16xf32>, %b: tensor<16xf32>,
+                       %w1: tensor<16x32xf32>, %b1: tensor<32xf32>, %w2: tensor<32x16xf32>) -> tensor<2x64x16xf32> {
+  %y = attn.layer.ssm %x lengths %len params(%a, %a, %a, %a, %c, %c, %b, %b, %w, %b, %b, %b, %w1, %b1, %w2, %b, %b, %b) {prenorm} : tensor<2x64x16xf32>, lengths tensor<2xi32>, params(tensor<16x4xf32>, tensor<16x4xf32>, tensor<16x4xf32>, tensor<16x4xf32>, tensor<16x4xf32>, tensor<16x4xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16x16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16x32xf32>, tensor<32xf32>, tensor<32x16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16xf32>)
+  return %y : tensor<2x64x16xf32>
+}
+
+// -----
+
+// A pre-LN attention layer: Q, K and V all project the normed stream.
+// CHECK-LABEL: func.func @window_prenorm(
+// CHECK-SAME: %[[X:[^:]*]]: tensor<2x64x16xf32>
+// CHECK: %[[H:.*]] = attn.layer_norm %[[X]]
+// CHECK-COUNT-3: attn.project %[[H]]
+// CHECK: attn.sdpa
+// CHECK: %[[O:.*]] = attn.project
+// CHECK: linalg.add ins(%[[X]], %[[O]]
+func.func @window_prenorm(%x: tensor<2x64x16xf32>, %w: tensor<16x16xf32>, %b: tensor<16xf32>,
+                          %w1: tensor<16x32xf32>, %b1: tensor<32xf32>, %w2: tensor<32x16xf32>) -> tensor<2x64x16xf32> {
+  %y = attn.layer.window %x params(%w, %b, %w, %b, %w, %b, %w, %b, %b, %b, %w1, %b1, %w2, %b, %b, %b) {heads = 2, radius = 4, prenorm} : tensor<2x64x16xf32>, params(tensor<16x16xf32>, tensor<16xf32>, tensor<16x16xf32>, tensor<16xf32>, tensor<16x16xf32>, tensor<16xf32>, tensor<16x16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16x32xf32>, tensor<32xf32>, tensor<32x16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16xf32>)
+  return %y : tensor<2x64x16xf32>
+}

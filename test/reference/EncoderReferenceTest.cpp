@@ -225,6 +225,7 @@ struct LayerCase {
   const char *attrs; // its attribute dictionary
   std::vector<Param> params;
   bool bidirectional;
+  bool prenorm = false; // `prenorm` among attrs: pre-LN
 };
 
 void PrintTo(const LayerCase &c, std::ostream *os) { *os << c.name; }
@@ -254,6 +255,13 @@ std::vector<LayerCase> layerCases() {
                {{"merge.w", {2 * D, D}}, {"merge.b", {D}}},
                normFfnParams()}),
        true},
+      {"window_prenorm", "window",
+       "{heads = 2, radius = 1, block = 16, prenorm}", attention, false, true},
+      {"ssm_prenorm", "ssm", "{bidirectional, prenorm}",
+       concat({ssmParams(true),
+               {{"out.w", {D, D}}, {"out.b", {D}}},
+               normFfnParams()}),
+       true, true},
   };
 }
 
@@ -299,9 +307,14 @@ std::map<std::string, torch::Tensor> randomParams(const LayerCase &c) {
   return p;
 }
 
-torch::Tensor referenceLayer(const LayerCase &c, const torch::Tensor &x,
+torch::Tensor referenceLayer(const LayerCase &c, const torch::Tensor &stream,
                              std::map<std::string, torch::Tensor> &p) {
   std::string op = c.op;
+  // The sublayers' input: the stream, or pre-LN its norm.
+  torch::Tensor x = c.prenorm
+                        ? ref::layerNorm(stream.to(torch::kFloat64),
+                                         p["ln1.gamma"], p["ln1.beta"], 1e-12)
+                        : stream;
   auto pad = [&](int64_t b, int64_t, int64_t k) { return k < kLengths[b]; };
   auto attention = [&](const ref::KeepFn &keep) {
     torch::Tensor q =
@@ -355,12 +368,17 @@ torch::Tensor referenceLayer(const LayerCase &c, const torch::Tensor &x,
       return kept && pad(b, q, k);
     });
   }
-  torch::Tensor x1 = ref::layerNorm(x.to(torch::kFloat64) + o, p["ln1.gamma"],
-                                    p["ln1.beta"], 1e-12);
-  torch::Tensor f =
-      ref::project(ref::gelu(ref::project(x1, p["ffn.w1"], p["ffn.b1"])),
-                   p["ffn.w2"], p["ffn.b2"]);
-  return ref::layerNorm(x1 + f, p["ln2.gamma"], p["ln2.beta"], 1e-12);
+  auto ffn = [&](const torch::Tensor &h) {
+    return ref::project(ref::gelu(ref::project(h, p["ffn.w1"], p["ffn.b1"])),
+                        p["ffn.w2"], p["ffn.b2"]);
+  };
+  if (c.prenorm) {
+    torch::Tensor x1 = stream.to(torch::kFloat64) + o;
+    return x1 + ffn(ref::layerNorm(x1, p["ln2.gamma"], p["ln2.beta"], 1e-12));
+  }
+  torch::Tensor x1 = ref::layerNorm(stream.to(torch::kFloat64) + o,
+                                    p["ln1.gamma"], p["ln1.beta"], 1e-12);
+  return ref::layerNorm(x1 + ffn(x1), p["ln2.gamma"], p["ln2.beta"], 1e-12);
 }
 
 class Layers : public ::testing::TestWithParam<LayerCase> {

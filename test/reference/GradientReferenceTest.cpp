@@ -797,6 +797,10 @@ const std::vector<LayerCase> &layerCases() {
        concat({kSsmParams,
                {{P::Weight, {D, D}}, {P::Scale, {D}}},
                kNormFfnParams})},
+      {"ssm_prenorm", "ssm", "{bidirectional, prenorm}",
+       concat({kSsmParams,
+               {{P::Weight, {D, D}}, {P::Scale, {D}}},
+               kNormFfnParams})},
       {"spade", "spade",
        "{heads = 2, local = #attn<local_kind chunk>, local_size = 16, "
        "bidirectional}",
@@ -974,6 +978,10 @@ TEST_F(LayerGradients, CausalLinearLayerMatchesFiniteDifferences) {
 
 TEST_F(LayerGradients, SsmLayerMatchesFiniteDifferences) {
   checkAgainstFiniteDifferences("ssm");
+}
+
+TEST_F(LayerGradients, PreLnSsmLayerMatchesFiniteDifferences) {
+  checkAgainstFiniteDifferences("ssm_prenorm");
 }
 
 TEST_F(LayerGradients, BigBirdLayerMatchesFiniteDifferences) {

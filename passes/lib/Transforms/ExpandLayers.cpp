@@ -5,6 +5,9 @@
 //   ssm layer:         x1 = LN(x + drop(W_o drop(gelu(ssm(x) + d x))))
 //   spade layer:       x1 = LN(x + drop(W_m [gelu(ssm(x) + d x); attn(x)]))
 //   then               y = LN(x1 + drop(W_2 gelu(W_1 x1)))
+// or, with `prenorm`, each sublayer f on the normed stream, the residual
+// stream itself never normed: x1 = x + f(LN(x)), y = x1 + g(LN(x1)) (the
+// model norms the last layer's output).
 // The attention of each kind is attn.sdpa under the kind's mask (BigBird:
 // the union of its window, global and random blocks), or attn.linear with
 // the kind's feature map; key padding masks keys past each entry's length.
@@ -53,6 +56,7 @@ struct LayerBuilder {
   Value seed;    // may be null: no dropout
   double dropoutRate;
   int64_t &stream;
+  bool prenorm;
 
   RankedTensorType type(Value v) { return cast<RankedTensorType>(v.getType()); }
 
@@ -81,6 +85,14 @@ struct LayerBuilder {
                                b.getF64FloatAttr(1e-12));
   }
   Value gelu(Value x) { return GeluOp::create(b, loc, x, false); }
+  /// Sublayer `f` on the residual stream x with its norm (gamma, beta):
+  /// LN(x + f(x)) post-LN, x + f(LN(x)) pre-LN.
+  Value residual(Value x, Value gamma, Value beta,
+                 function_ref<Value(Value)> f) {
+    if (prenorm)
+      return add(x, f(norm(x, gamma, beta)));
+    return norm(add(x, f(x)), gamma, beta);
+  }
 
   /// [B, N, D] -> [B, H, N, D/H]
   Value splitHeads(Value x, int64_t heads) {
@@ -170,11 +182,12 @@ struct LayerBuilder {
     return gelu(skip);
   }
 
-  /// y = LN(x1 + drop(W_2 gelu(W_1 x1)))
+  /// y = LN(x1 + drop(W_2 gelu(W_1 x1))), or its pre-LN form.
   Value feedForward(Value x1, const ParamMap &p) {
-    Value h = gelu(project(x1, p["ffn.w1"], p["ffn.b1"]));
-    Value f = dropout(project(h, p["ffn.w2"], p["ffn.b2"]));
-    return norm(add(x1, f), p["ln2.gamma"], p["ln2.beta"]);
+    return residual(x1, p["ln2.gamma"], p["ln2.beta"], [&](Value h) {
+      h = gelu(project(h, p["ffn.w1"], p["ffn.b1"]));
+      return dropout(project(h, p["ffn.w2"], p["ffn.b2"]));
+    });
   }
 };
 
@@ -240,16 +253,18 @@ Value expandAttentionLayer(LayerBuilder &lb, Operation *op, Value x,
           return CastOp::castTo(b, loc, out, lb.type(q).getElementType());
         });
   };
-  Value o = lb.dropout(lb.attention(x, p, heads, kernel));
-  Value x1 = lb.norm(lb.add(x, o), p["ln1.gamma"], p["ln1.beta"]);
+  Value x1 = lb.residual(x, p["ln1.gamma"], p["ln1.beta"], [&](Value h) {
+    return lb.dropout(lb.attention(h, p, heads, kernel));
+  });
   return lb.feedForward(x1, p);
 }
 
 Value expandSsmLayer(LayerBuilder &lb, SsmLayerOp op, Value x,
                      const ParamMap &p) {
-  Value s = lb.dropout(lb.ssmBranch(x, p, op.getBidirectional()));
-  Value o = lb.dropout(lb.project(s, p["out.w"], p["out.b"]));
-  Value x1 = lb.norm(lb.add(x, o), p["ln1.gamma"], p["ln1.beta"]);
+  Value x1 = lb.residual(x, p["ln1.gamma"], p["ln1.beta"], [&](Value h) {
+    Value s = lb.dropout(lb.ssmBranch(h, p, op.getBidirectional()));
+    return lb.dropout(lb.project(s, p["out.w"], p["out.b"]));
+  });
   return lb.feedForward(x1, p);
 }
 
@@ -257,31 +272,33 @@ Value expandSpadeLayer(LayerBuilder &lb, SpadeLayerOp op, Value x,
                        const ParamMap &p) {
   OpBuilder &b = lb.b;
   Location loc = lb.loc;
-  Value s = lb.ssmBranch(x, p, op.getBidirectional());
-  Value a = lb.attention(x, p, op.getHeads(), [&](Value q, Value k, Value v) {
-    Value mask =
-        op.getLocal() == LocalKind::window
-            ? WindowMaskOp::create(b, loc, op.getLocalSizeAttr(), IntegerAttr())
-                  .getResult()
-            : ChunkMaskOp::create(b, loc, op.getLocalSizeAttr()).getResult();
-    return lb.sdpa(q, k, v, mask);
-  });
-  // W_m [s; a] = W_m[:D] s + W_m[D:] a: no concatenation needed.
   int64_t d = lb.type(x).getDimSize(2);
-  Value w = p["merge.w"];
-  auto half = [&](int64_t row0) -> Value {
-    SmallVector<OpFoldResult> offsets{b.getIndexAttr(row0), b.getIndexAttr(0)};
-    SmallVector<OpFoldResult> sizes{b.getIndexAttr(d), b.getIndexAttr(d)};
-    SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
-    return tensor::ExtractSliceOp::create(
-        b, loc, RankedTensorType::get({d, d}, lb.type(w).getElementType()), w,
-        offsets, sizes, strides);
-  };
-  Value fromSsm = lb.project(s, half(0), p["merge.b"]);
-  Value fromAttention = lb.project(a, half(d), Value());
-  Value merged = lb.add(fromSsm, fromAttention);
-  Value x1 =
-      lb.norm(lb.add(x, lb.dropout(merged)), p["ln1.gamma"], p["ln1.beta"]);
+  Value x1 = lb.residual(x, p["ln1.gamma"], p["ln1.beta"], [&](Value h) {
+    Value s = lb.ssmBranch(h, p, op.getBidirectional());
+    Value a = lb.attention(h, p, op.getHeads(), [&](Value q, Value k, Value v) {
+      Value mask =
+          op.getLocal() == LocalKind::window
+              ? WindowMaskOp::create(b, loc, op.getLocalSizeAttr(),
+                                     IntegerAttr())
+                    .getResult()
+              : ChunkMaskOp::create(b, loc, op.getLocalSizeAttr()).getResult();
+      return lb.sdpa(q, k, v, mask);
+    });
+    // W_m [s; a] = W_m[:D] s + W_m[D:] a: no concatenation needed.
+    Value w = p["merge.w"];
+    auto half = [&](int64_t row0) -> Value {
+      SmallVector<OpFoldResult> offsets{b.getIndexAttr(row0),
+                                        b.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes{b.getIndexAttr(d), b.getIndexAttr(d)};
+      SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+      return tensor::ExtractSliceOp::create(
+          b, loc, RankedTensorType::get({d, d}, lb.type(w).getElementType()), w,
+          offsets, sizes, strides);
+    };
+    Value fromSsm = lb.project(s, half(0), p["merge.b"]);
+    Value fromAttention = lb.project(a, half(d), Value());
+    return lb.dropout(lb.add(fromSsm, fromAttention));
+  });
   return lb.feedForward(x1, p);
 }
 
@@ -299,21 +316,21 @@ struct ExpandLayersPass
       OpBuilder b(op);
       auto layer = cast<EncoderLayer>(op);
       Value x = op->getOperand(0);
+      using Operands = std::tuple<OperandRange, Value, Value, double, bool>;
       auto operands = [&](auto o) {
         return std::make_tuple(o.getParams(), o.getLengths(), o.getSeed(),
-                               o.getDropout().convertToDouble());
+                               o.getDropout().convertToDouble(),
+                               o.getPrenorm());
       };
-      auto [params, lengths, seed, rate] =
-          TypeSwitch<Operation *,
-                     std::tuple<OperandRange, Value, Value, double>>(op)
+      auto [params, lengths, seed, rate, prenorm] =
+          TypeSwitch<Operation *, Operands>(op)
               .Case<FullLayerOp, WindowLayerOp, ChunkLayerOp, BigBirdLayerOp,
                     LinearLayerOp, SsmLayerOp, SpadeLayerOp>(
                   [&](auto o) { return operands(o); })
-              .Default([](Operation *)
-                           -> std::tuple<OperandRange, Value, Value, double> {
+              .Default([](Operation *) -> Operands {
                 llvm_unreachable("every EncoderLayer op is listed above");
               });
-      LayerBuilder lb{b, op->getLoc(), lengths, seed, rate, stream};
+      LayerBuilder lb{b, op->getLoc(), lengths, seed, rate, stream, prenorm};
       ParamMap p(layer.getParamSpecs(), params);
       Value y =
           TypeSwitch<Operation *, Value>(op)

@@ -8,7 +8,9 @@ include "attn/IR/AttnInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 // Every layer: input, parameters, optional key-padding lengths and an
-// optional dropout seed (absent: dropout is off, as in evaluation).
+// optional dropout seed (absent: dropout is off, as in evaluation). Layers
+// are post-LN (BERT: LN(x + f(x)) after each sublayer f); with `prenorm`,
+// pre-LN (x + f(LN(x)), the model norming the last layer's output).
 class Attn_LayerOp<string mnemonic, dag attrs>
     : Attn_Op<"layer." # mnemonic, [Pure, AttrSizedOperandSegments,
         AllTypesMatch<["input", "result"]>,
@@ -18,7 +20,8 @@ class Attn_LayerOp<string mnemonic, dag attrs>
                             Optional<TensorRankOf<[I32, I64], [1]>>:$lengths,
                             Optional<I64>:$seed),
                        attrs,
-                       (ins DefaultValuedAttr<F64Attr, "0.1">:$dropout));
+                       (ins DefaultValuedAttr<F64Attr, "0.1">:$dropout,
+                            UnitAttr:$prenorm));
   let results = (outs Attn_FloatTensor:$result);
   let assemblyFormat = [{
     $input (`lengths` $lengths^)? (`seed` $seed^)? `params` `(` $params `)`
@@ -29,7 +32,7 @@ class Attn_LayerOp<string mnemonic, dag attrs>
 }
 
 def Attn_FullLayerOp : Attn_LayerOp<"full", (ins Attn_IntAttr:$heads)> {
-  let summary = "post-LN transformer layer with dense softmax attention";
+  let summary = "transformer layer with dense softmax attention";
 }
 
 def Attn_WindowLayerOp : Attn_LayerOp<"window", (ins Attn_IntAttr:$heads,

@@ -53,18 +53,24 @@ struct ModelSpec {
   int64_t heads = 0; ///< required unless every layer is an SSM layer
   double dropout = 0.1;
   std::string pool = "cls"; ///< "cls" or "mean"
+  /// "post": each layer norms the residual stream after each sublayer
+  /// (BERT); "pre": each sublayer runs on a normed copy of the stream,
+  /// which the model norms once after the last layer.
+  std::string norm = "post";
   /// "f32", or "bf16": mixed precision (bf16 activations and products on
   /// f32 master parameters; docs/training.md).
   std::string dtype = "f32";
-  /// The learning rate of the SSM layers' dynamics (A, log dt) relative to
-  /// the others' (S4 trains them at a tenth, without weight decay).
+  /// The learning rate of the SSM layers' A and B relative to the others'
+  /// (S4 trains them at a tenth, without weight decay; log dt at the full
+  /// rate).
   double ssmLrScale = 1.0;
   std::vector<LayerSpec> layers;
 };
 
 /// Parses a spec. Keys (defaults in ModelSpec/LayerSpec):
 ///   name, task, vocab, classes, batch, seq_len, width, heads, ffn, dropout,
-///   pool, dtype, ssm_lr_scale, layers: [ { kind: full|window|chunk|bigbird|linear|ssm|spade,
+///   pool, norm, dtype, ssm_lr_scale, layers: [ { kind:
+///   full|window|chunk|bigbird|linear|ssm|spade,
 ///     radius, block, size, window, global, random, seed, feature_map,
 ///     features, feature_seed, causal, state, bidirectional, local } ]
 /// Errors name `filename` and the line (syntax) or the JSON path (meaning).

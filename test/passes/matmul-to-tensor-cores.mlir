@@ -388,3 +388,24 @@ func.func @generics_left_alone(%k: memref<2x3x100x32xf32>, %kt: memref<3x2x100x3
   }
   return
 }
+
+// A large bf16 product (264 tiles of 128 x 128, two blocks per
+// multiprocessor of the default target's 132) takes 128 x 128 tiles of 8
+// warps, each warp 64 x 32: four row tiles of A's fragments and two
+// ldmatrix.x4.trans of B per k-step of 16, 16 m16n8k16 products.
+// CHECK-LABEL: func.func @large_tiles_bf16(
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c33, %{{.*}} = %c8, %{{.*}} = %c1) threads({{.*}}) in (%{{.*}} = %c256,
+// CHECK-DAG: %[[SA:.*]] = memref.view {{.*}} to memref<128x40xbf16, #gpu.address_space<workgroup>>
+// CHECK-DAG: %[[SB:.*]] = memref.view {{.*}} to memref<32x136xbf16, #gpu.address_space<workgroup>>
+// CHECK: scf.for
+// CHECK-COUNT-4: nvgpu.ldmatrix %[[SA]]
+// CHECK-COUNT-2: nvgpu.ldmatrix %[[SB]]{{.*}}transpose = true
+// CHECK-COUNT-16: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
+// CHECK: } {attn.kernel = "tensor_core_matmul"}
+func.func @large_tiles_bf16(%a: memref<4224x64xbf16>, %b: memref<64x1024xbf16>) -> memref<4224x1024xf32> {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<4224x1024xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<4224x1024xf32>)
+  linalg.matmul ins(%a, %b : memref<4224x64xbf16>, memref<64x1024xbf16>) outs(%c : memref<4224x1024xf32>)
+  return %c : memref<4224x1024xf32>
+}

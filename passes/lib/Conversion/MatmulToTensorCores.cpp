@@ -7,12 +7,13 @@
 // and head; matchContraction) -- becomes a gpu.launch of tensor-core
 // tiles:
 //
-// - a block of kWarps warps per kTileM x kTileN tile of C (and per matrix
-//   of the batch, on grid z), each warp a
-//   kWarpM x kWarpN part of it as mma.sync accumulators (f32, in
-//   registers from C's first value to its last);
-// - K in steps of kTileK: the block stages A's [kTileM, kTileK] and B's
-//   [kTileK, kTileN] tiles into shared memory as f32 (zeros past the
+// - a block of 4 warps per 64 x 64 tile of C (and per matrix of the
+//   batch, on grid z), each warp a 32 x 32 part of it as mma.sync
+//   accumulators (f32, in registers from C's first value to its last);
+//   16-bit products with enough 128 x 128 tiles to fill the machine take
+//   those, in 8 warps of 64 x 32 (Tiling);
+// - K in steps of kTileK: the block stages A's [tileM, kTileK] and B's
+//   [kTileK, tileN] tiles into shared memory as f32 (zeros past the
 //   operands' ends, so any M, N, K), the next step's elements loaded into
 //   registers while this step's products run;
 // - operands both bf16 (or both f16): the tiles stay in their type in
@@ -63,16 +64,28 @@ using namespace mlir::attn::gpu_tiles;
 
 namespace {
 
-constexpr int64_t kTileM = 64, kTileN = 64, kTileK = 32;
-constexpr int64_t kWarpM = 32, kWarpN = 32;
-constexpr int64_t kWarps = (kTileM / kWarpM) * (kTileN / kWarpN);
-constexpr int64_t kThreads = kWarps * kWarpLanes;
+constexpr int64_t kTileK = 32;
 /// mma.sync.m16n8k8 tiles of a warp's part of C.
 constexpr int64_t kMmaM = 16, kMmaN = 8, kMmaK = 8;
-constexpr int64_t kRowTiles = kWarpM / kMmaM, kColTiles = kWarpN / kMmaN;
+
+/// A block's tile of C, tileM x tileN, in warps of warpM x warpN.
+struct Tiling {
+  int64_t tileM, tileN, warpM, warpN;
+  int64_t warps() const { return (tileM / warpM) * (tileN / warpN); }
+  int64_t threads() const { return warps() * kWarpLanes; }
+  /// Accumulator tiles of a warp.
+  int64_t rowTiles() const { return warpM / kMmaM; }
+  int64_t colTiles() const { return warpN / kMmaN; }
+};
+/// Every product's: 4 warps of 32 x 32.
+constexpr Tiling kSmallTiles{64, 64, 32, 32};
+/// Large 16-bit products' (an FFN's, a projection's over every token): 8
+/// warps of 64 x 32, each staged element feeding twice the products; where
+/// they still give every multiprocessor kBlocksPerSM blocks.
+constexpr Tiling kLargeTiles{128, 128, 64, 32};
 /// Shared rows padded so that a fragment's 32 lanes read 32 banks: A's
 /// lanes (row g, column t) at g * (kTileK + 4) + t, B's (row t, column g)
-/// at t * (kTileN + 8) + g.
+/// at t * (tileN + 8) + g.
 constexpr int64_t kPadA = 4, kPadB = 8;
 /// The same for 16-bit tiles read by ldmatrix: rows of 16-byte multiples
 /// (40 and 72 elements) whose eight 16-byte row reads fall in distinct
@@ -327,7 +340,8 @@ std::optional<Contraction> matchContraction(linalg::LinalgOp op) {
   con.m = ranges[m];
   con.n = ranges[n];
   con.k = ranges[k];
-  if (llvm::divideCeil(con.n, kTileN) > kMaxGridY || con.batch > kMaxGridY)
+  if (llvm::divideCeil(con.n, kSmallTiles.tileN) > kMaxGridY ||
+      con.batch > kMaxGridY)
     return std::nullopt;
   return con;
 }
@@ -338,9 +352,23 @@ std::optional<Contraction> matchContraction(linalg::LinalgOp op) {
 struct KSplit {
   int64_t splits, stepsPerBlock;
 };
-KSplit splitOf(const Contraction &con) {
-  int64_t tiles = llvm::divideCeil(con.m, kTileM) *
-                  llvm::divideCeil(con.n, kTileN) * con.batch;
+/// The tiling of `con` (kLargeTiles where `packed` operands and enough
+/// large tiles allow).
+Tiling tilingOf(const Contraction &con, bool packed) {
+  int64_t wanted =
+      kBlocksPerSM * TargetAttr::lookup(con.op).getMultiprocessors();
+  const Tiling &t = kLargeTiles;
+  int64_t tiles = llvm::divideCeil(con.m, t.tileM) *
+                  llvm::divideCeil(con.n, t.tileN) * con.batch;
+  return packed && con.m >= t.tileM && con.n >= t.tileN && tiles >= wanted &&
+                 llvm::divideCeil(con.n, t.tileN) <= kMaxGridY
+             ? kLargeTiles
+             : kSmallTiles;
+}
+
+KSplit splitOf(const Contraction &con, const Tiling &tiling) {
+  int64_t tiles = llvm::divideCeil(con.m, tiling.tileM) *
+                  llvm::divideCeil(con.n, tiling.tileN) * con.batch;
   int64_t steps = llvm::divideCeil(con.k, kTileK);
   int64_t wanted =
       kBlocksPerSM * TargetAttr::lookup(con.op).getMultiprocessors();
@@ -424,14 +452,14 @@ struct MatmulEmitter : ScalarEmitter {
 /// One operand tile staged through shared memory: `rows` x `cols` of
 /// `src` from (row0, col0), in runs of `width` elements along a row (1, or
 /// 8 16-bit elements: 16 bytes), each thread taking the runs at
-/// (thread / runs + i * kThreads / runs, width * (thread % runs)), runs =
-/// cols / width.
+/// (thread / runs + i * threads / runs, width * (thread % runs)), runs =
+/// cols / width, of the block's `threads`.
 struct Stage {
   Value src, dst, srcRows, srcCols;
-  int64_t rows, cols, width = 1;
+  int64_t rows, cols, width, threads;
 
   int64_t runs() const { return cols / width; }
-  int64_t perThread() const { return rows * runs() / kThreads; }
+  int64_t perThread() const { return rows * runs() / threads; }
   /// This thread's runs of the tile at (row0, col0), in registers: f32
   /// scalars, or vectors of `width` in `src`'s type (zeros past its end,
   /// which holds whole runs: srcCols % width == 0).
@@ -440,7 +468,7 @@ struct Stage {
     Value r = e.divi(thread, runs()), c = e.muli(e.remi(thread, runs()), width);
     SmallVector<Value> v;
     for (int64_t i = 0; i < perThread(); ++i) {
-      Value row = e.add(row0, e.add(r, i * kThreads / runs()));
+      Value row = e.add(row0, e.add(r, i * threads / runs()));
       Value col = e.add(col0, c);
       v.push_back(e.loadOrZero(src, row, col, srcRows, srcCols, width));
     }
@@ -450,7 +478,7 @@ struct Stage {
   void store(MatmulEmitter &e, Value thread, ArrayRef<Value> v) const {
     Value r = e.divi(thread, runs()), c = e.muli(e.remi(thread, runs()), width);
     for (int64_t i = 0; i < perThread(); ++i) {
-      Value row = e.add(r, i * kThreads / runs());
+      Value row = e.add(r, i * threads / runs());
       if (width == 1)
         e.store(v[i], dst, ValueRange{row, c});
       else
@@ -565,7 +593,11 @@ void lowerContraction(const Contraction &con) {
   bool aSmall = aElem.isF32(), bSmall = bElem.isF32();
   // Both operands 16-bit of one type: m16n8k16 on tiles of that type.
   bool packed = aElem == bElem && (aElem.isBF16() || aElem.isF16());
-  const KSplit split = splitOf(con);
+  const Tiling tiling = tilingOf(con, packed);
+  const int64_t tileM = tiling.tileM, tileN = tiling.tileN,
+                warpM = tiling.warpM, warpN = tiling.warpN,
+                rowTiles = tiling.rowTiles(), colTiles = tiling.colTiles();
+  const KSplit split = splitOf(con, tiling);
   const int64_t splits = split.splits, stepsPerBlock = split.stepsPerBlock;
   const bool batched = con.batchRank > 0;
   // A split product leaves C's fill and consumer where they are: its
@@ -590,8 +622,8 @@ void lowerContraction(const Contraction &con) {
     cm = collapseBatch(b, e.loc, c, con.batchRank);
   }
   Value m = e.idx(con.m), k = e.idx(con.k), n = e.idx(con.n);
-  Value blocksN = arith::CeilDivUIOp::create(b, e.loc, n, e.idx(kTileN));
-  Value blocksM = arith::CeilDivUIOp::create(b, e.loc, m, e.idx(kTileM));
+  Value blocksN = arith::CeilDivUIOp::create(b, e.loc, n, e.idx(tileN));
+  Value blocksM = arith::CeilDivUIOp::create(b, e.loc, m, e.idx(tileM));
   Value one = e.idx(1);
   Value partials;
   if (splits > 1) {
@@ -606,15 +638,15 @@ void lowerContraction(const Contraction &con) {
   const int64_t padA = packed ? kPackedPadA : kPadA,
                 padB = packed ? kPackedPadB : kPadB;
   const int64_t elemBytes = tileElem.getIntOrFloatBitWidth() / 8;
-  // The tiles as staged: A [kTileM, kTileK] (or A^T [kTileK, kTileM]), B
-  // [kTileK, kTileN] (or B^T [kTileN, kTileK]). Fragments read a tile of
+  // The tiles as staged: A [tileM, kTileK] (or A^T [kTileK, tileM]), B
+  // [kTileK, tileN] (or B^T [tileN, kTileK]). Fragments read a tile of
   // K columns as A's are read and one of K rows as B's are: their pads.
   SmallVector<int64_t, 2> shapeA =
-      aT ? SmallVector<int64_t, 2>{kTileK, kTileM + padB}
-         : SmallVector<int64_t, 2>{kTileM, kTileK + padA};
+      aT ? SmallVector<int64_t, 2>{kTileK, tileM + padB}
+         : SmallVector<int64_t, 2>{tileM, kTileK + padA};
   SmallVector<int64_t, 2> shapeB =
-      bT ? SmallVector<int64_t, 2>{kTileN, kTileK + padA}
-         : SmallVector<int64_t, 2>{kTileK, kTileN + padB};
+      bT ? SmallVector<int64_t, 2>{tileN, kTileK + padA}
+         : SmallVector<int64_t, 2>{kTileK, tileN + padB};
   int64_t bytesA = shapeA[0] * shapeA[1] * elemBytes;
   int64_t bytesB = shapeB[0] * shapeB[1] * elemBytes;
   // Row tiles on x, whose limit (2^31 - 1) no M reaches; column tiles on y
@@ -625,7 +657,7 @@ void lowerContraction(const Contraction &con) {
   const int64_t runB = packed && readsInRuns(bm) ? 8 : 1;
   auto launch = gpu::LaunchOp::create(b, e.loc, blocksM, blocksN,
                                       e.idx(batched ? con.batch : splits),
-                                      e.idx(kThreads), one, one);
+                                      e.idx(tiling.threads()), one, one);
   launch->setAttr(kKernelKindAttr, b.getStringAttr("tensor_core_matmul"));
   b.setInsertionPointToStart(&launch.getBody().front());
   if (batched) {
@@ -638,10 +670,10 @@ void lowerContraction(const Contraction &con) {
   Value thread = launch.getThreadIds().x;
   Value warp = e.divi(thread, kWarpLanes), lane = e.remi(thread, kWarpLanes);
   Value g = e.divi(lane, 4), t = e.remi(lane, 4);
-  Value m0 = e.muli(launch.getBlockIds().x, kTileM);
-  Value n0 = e.muli(launch.getBlockIds().y, kTileN);
-  Value wm = e.muli(e.divi(warp, kTileN / kWarpN), kWarpM);
-  Value wn = e.muli(e.remi(warp, kTileN / kWarpN), kWarpN);
+  Value m0 = e.muli(launch.getBlockIds().x, tileM);
+  Value n0 = e.muli(launch.getBlockIds().y, tileN);
+  Value wm = e.muli(e.divi(warp, tileN / warpN), warpM);
+  Value wn = e.muli(e.remi(warp, tileN / warpN), warpN);
   Value sharedA = sharedView(b, e.loc, allocateShared(launch, bytesA), shapeA,
                              tileElem, e.idx(0));
   Value sharedB = sharedView(b, e.loc, allocateShared(launch, bytesB), shapeB,
@@ -653,10 +685,11 @@ void lowerContraction(const Contraction &con) {
     warpEmitter.emplace(b, e.loc, tileElem);
     std::tie(aRow, aCol) = warpEmitter->aFragmentOffsets();
   }
-  Stage stageA = aT ? Stage{a, sharedA, k, m, kTileK, kTileM, runA}
-                    : Stage{a, sharedA, m, k, kTileM, kTileK, runA};
-  Stage stageB = bT ? Stage{bm, sharedB, n, k, kTileN, kTileK, runB}
-                    : Stage{bm, sharedB, k, n, kTileK, kTileN, runB};
+  const int64_t threads = tiling.threads();
+  Stage stageA = aT ? Stage{a, sharedA, k, m, kTileK, tileM, runA, threads}
+                    : Stage{a, sharedA, m, k, tileM, kTileK, runA, threads};
+  Stage stageB = bT ? Stage{bm, sharedB, n, k, tileN, kTileK, runB, threads}
+                    : Stage{bm, sharedB, k, n, kTileK, tileN, runB, threads};
   // Where step `k0`'s tiles start in A and B as they are read.
   auto loadA = [&](Value k0) {
     return aT ? stageA.load(e, thread, k0, m0) : stageA.load(e, thread, m0, k0);
@@ -680,8 +713,8 @@ void lowerContraction(const Contraction &con) {
     if (!filled.getType().isF32())
       filled = arith::ExtFOp::create(b, e.loc, f32, filled);
   }
-  for (int64_t mt = 0; mt < kRowTiles; ++mt)
-    for (int64_t nt = 0; nt < kColTiles; ++nt)
+  for (int64_t mt = 0; mt < rowTiles; ++mt)
+    for (int64_t nt = 0; nt < colTiles; ++nt)
       for (int64_t r = 0; r < 4; ++r) {
         auto [row, col] = cIndex(mt, nt, r);
         acc.push_back(filled     ? filled
@@ -695,11 +728,11 @@ void lowerContraction(const Contraction &con) {
   auto packedProducts = [&](MutableArrayRef<Value> sums) {
     WarpEmitter &w = *warpEmitter;
     SmallVector<SmallVector<Value, 4>> tiles;
-    for (int64_t i = 0; i < kRowTiles * kColTiles; ++i)
+    for (int64_t i = 0; i < rowTiles * colTiles; ++i)
       tiles.emplace_back(sums.begin() + 4 * i, sums.begin() + 4 * i + 4);
     for (int64_t kk = 0; kk < kTileK; kk += w.layout.k) {
       SmallVector<SmallVector<Value, 4>> aFrags;
-      for (int64_t mt = 0; mt < kRowTiles; ++mt) {
+      for (int64_t mt = 0; mt < rowTiles; ++mt) {
         Value row0 = e.add(wm, w.layout.m * mt);
         aFrags.push_back(aT ? w.aFragmentOfTransposed(sharedA, e.idx(kk), row0)
                             : w.ldmatrix(sharedA, e.add(aRow, row0),
@@ -723,8 +756,8 @@ void lowerContraction(const Contraction &con) {
   auto tf32Products = [&](MutableArrayRef<Value> sums) {
     for (int64_t kk = 0; kk < kTileK; kk += kMmaK) {
       // A fragment: (g, t), (g + 8, t), (g, t + 4), (g + 8, t + 4).
-      SmallVector<SmallVector<Value>> aBig(kRowTiles), aLow(kRowTiles);
-      for (int64_t mt = 0; mt < kRowTiles; ++mt)
+      SmallVector<SmallVector<Value>> aBig(rowTiles), aLow(rowTiles);
+      for (int64_t mt = 0; mt < rowTiles; ++mt)
         for (int64_t r = 0; r < 4; ++r) {
           Value x =
               tileAt(sharedA, aT, e.add(wm, e.add(g, kMmaM * mt + 8 * (r % 2))),
@@ -734,7 +767,7 @@ void lowerContraction(const Contraction &con) {
           aLow[mt].push_back(small);
         }
       // B fragment: (t, g), (t + 4, g).
-      for (int64_t nt = 0; nt < kColTiles; ++nt) {
+      for (int64_t nt = 0; nt < colTiles; ++nt) {
         SmallVector<Value> bBig, bLow;
         for (int64_t r = 0; r < 2; ++r) {
           Value x = tileAt(sharedB, bT, e.add(t, kk + 4 * r),
@@ -743,8 +776,8 @@ void lowerContraction(const Contraction &con) {
           bBig.push_back(big);
           bLow.push_back(small);
         }
-        for (int64_t mt = 0; mt < kRowTiles; ++mt) {
-          MutableArrayRef<Value> tile(&sums[(mt * kColTiles + nt) * 4], 4);
+        for (int64_t mt = 0; mt < rowTiles; ++mt) {
+          MutableArrayRef<Value> tile(&sums[(mt * colTiles + nt) * 4], 4);
           SmallVector<Value> d(tile.begin(), tile.end());
           // The small terms first: they are the smaller addends.
           if (aSmall)
@@ -792,13 +825,13 @@ void lowerContraction(const Contraction &con) {
       });
 
   ValueRange sums = results.drop_front(first.size());
-  for (int64_t mt = 0; mt < kRowTiles; ++mt)
-    for (int64_t nt = 0; nt < kColTiles; ++nt)
+  for (int64_t mt = 0; mt < rowTiles; ++mt)
+    for (int64_t nt = 0; nt < colTiles; ++nt)
       for (int64_t r = 0; r < 4; ++r) {
         // (Not a structured binding: lambdas capture those only in C++20.)
         std::pair<Value, Value> index = cIndex(mt, nt, r);
         Value row = index.first, col = index.second;
-        Value sum = sums[(mt * kColTiles + nt) * 4 + r];
+        Value sum = sums[(mt * colTiles + nt) * 4 + r];
         e.ifThen(e.andi(e.ult(row, m), e.ult(col, n)), [&] {
           if (consumer)
             storeConsumer(e, consumer, c, sum, row, col);

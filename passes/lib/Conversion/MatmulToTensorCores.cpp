@@ -346,12 +346,6 @@ std::optional<Contraction> matchContraction(linalg::LinalgOp op) {
   return con;
 }
 
-/// How a contraction's grid splits K: into `splits` ranges (1: none) of
-/// `stepsPerBlock` steps of kTileK (the last range may run past K). A
-/// batched one's grid z is its batch: it does not split.
-struct KSplit {
-  int64_t splits, stepsPerBlock;
-};
 /// The tiling of `con` (kLargeTiles where `packed` operands and enough
 /// large tiles allow).
 Tiling tilingOf(const Contraction &con, bool packed) {
@@ -366,15 +360,21 @@ Tiling tilingOf(const Contraction &con, bool packed) {
              : kSmallTiles;
 }
 
+/// How a contraction's grid splits K: into `splits` ranges (1: none) of
+/// `stepsPerBlock` steps of kTileK (the last range may run past K). A
+/// batched one's grid z is its batch: it does not split.
+struct KSplit {
+  int64_t splits, stepsPerBlock;
+};
 KSplit splitOf(const Contraction &con, const Tiling &tiling) {
   int64_t tiles = llvm::divideCeil(con.m, tiling.tileM) *
                   llvm::divideCeil(con.n, tiling.tileN) * con.batch;
   int64_t steps = llvm::divideCeil(con.k, kTileK);
   int64_t wanted =
-      kBlocksPerSM * TargetAttr::lookup(con.op).getMultiprocessors();
+      con.batchRank > 0
+          ? 0
+          : kBlocksPerSM * TargetAttr::lookup(con.op).getMultiprocessors();
   int64_t splits = 1;
-  if (con.batchRank > 0)
-    wanted = 0;
   while (tiles * splits < wanted && steps / (2 * splits) >= kMinStepsPerSplit &&
          2 * splits <= kMaxGridY)
     splits *= 2;
@@ -649,12 +649,12 @@ void lowerContraction(const Contraction &con) {
          : SmallVector<int64_t, 2>{kTileK, tileN + padB};
   int64_t bytesA = shapeA[0] * shapeA[1] * elemBytes;
   int64_t bytesB = shapeB[0] * shapeB[1] * elemBytes;
-  // Row tiles on x, whose limit (2^31 - 1) no M reaches; column tiles on y
-  // (at most 65535: N up to 4M); K's ranges on z.
   // 16-bit operands whose rows hold whole 16-byte runs are read in runs
   // (a batch's matrices start at multiples of theirs).
   const int64_t runA = packed && readsInRuns(a) ? 8 : 1;
   const int64_t runB = packed && readsInRuns(bm) ? 8 : 1;
+  // Row tiles on x, whose limit (2^31 - 1) no M reaches; column tiles on y
+  // (at most 65535: N up to 4M); K's ranges, or the batch's matrices, on z.
   auto launch = gpu::LaunchOp::create(b, e.loc, blocksM, blocksN,
                                       e.idx(batched ? con.batch : splits),
                                       e.idx(tiling.threads()), one, one);

@@ -76,33 +76,63 @@ func.func @project(%x: memref<135x70xf32>, %w: memref<70x130xf32>, %bias: memref
 // bf16: the tiles stay bf16 in shared memory (64 x 40 and 32 x 72, rows of
 // 16-byte multiples for ldmatrix), and each step of 32 is two k-steps of
 // 16: ldmatrix of A's two row tiles, of B's two pairs of column tiles
-// (transposed), and 2 x 4 m16n8k16 products. Rows of whole 16-byte runs
-// are read from global memory in runs of 8 (two per thread and operand,
-// zeros past the ends). Row tiles go along x.
+// (transposed), and 2 x 4 m16n8k16 products. Both operands' rows hold whole
+// 16-byte runs: they are copied by cp.async straight into three shared
+// stages (29184 bytes), steps 0 and 1 in flight before the loop, step i + 2
+// issued (one group: two copies of A and two of B per thread, zeros past
+// the ends) before waiting for step i's group; nothing in flight at the
+// end. Row tiles go along x.
 // CHECK-LABEL: func.func @accumulate_bf16(
 // CHECK-SAME: %{{[^:]*}}: memref<200x48xbf16>, %{{[^:]*}}: memref<48x8xbf16>, %[[C:[^:]*]]: memref<200x8xf32>
-// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c4, %{{.*}} = %c1, %{{.*}} = %c1) {{.*}} dynamic_shared_memory_size %c9728_i32
-// CHECK-DAG: %[[SA:.*]] = memref.view {{.*}} to memref<64x40xbf16, #gpu.address_space<workgroup>>
-// CHECK-DAG: %[[SB:.*]] = memref.view {{.*}} to memref<32x72xbf16, #gpu.address_space<workgroup>>
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c4, %{{.*}} = %c1, %{{.*}} = %c1) {{.*}} dynamic_shared_memory_size %c29184_i32
 // CHECK-COUNT-32: memref.load %[[C]]
-// CHECK-COUNT-2: vector.load %arg0[{{.*}}] {alignment = 16 : i64} : memref<200x48xbf16>, vector<8xbf16>
-// CHECK-COUNT-2: vector.load %arg1[{{.*}}] {alignment = 16 : i64} : memref<48x8xbf16>, vector<8xbf16>
+// CHECK: %[[A0:.*]] = memref.view {{.*}} to memref<64x40xbf16, #gpu.address_space<workgroup>>
+// CHECK-COUNT-2: nvgpu.device_async_copy %arg0[{{.*}}], %[[A0]][{{.*}}], 8, %{{.*}} {bypassL1} : memref<200x48xbf16> to memref<64x40xbf16, #gpu.address_space<workgroup>>
+// CHECK-COUNT-2: nvgpu.device_async_copy %arg1[{{.*}}], %{{.*}}, 8, %{{.*}} {bypassL1} : memref<48x8xbf16> to memref<32x72xbf16, #gpu.address_space<workgroup>>
+// CHECK: nvgpu.device_async_create_group
+// CHECK-COUNT-4: nvgpu.device_async_copy
+// CHECK: nvgpu.device_async_create_group
 // CHECK: scf.for
-// CHECK-COUNT-2: vector.store %{{.*}}, %[[SA]]
-// CHECK-COUNT-2: vector.store %{{.*}}, %[[SB]]
-// CHECK-COUNT-2: nvgpu.ldmatrix %[[SA]]{{.*}}transpose = false
-// CHECK: nvgpu.ldmatrix %[[SB]]{{.*}}transpose = true
+// CHECK:   gpu.barrier
+// CHECK-COUNT-4: nvgpu.device_async_copy
+// CHECK:   %[[AHEAD:.*]] = nvgpu.device_async_create_group
+// CHECK:   nvgpu.device_async_wait %[[AHEAD]] {numGroups = 2 : i32}
+// CHECK:   gpu.barrier
+// CHECK-NOT: nvgpu.device_async_copy
+// CHECK-COUNT-2: nvgpu.ldmatrix {{.*}}transpose = false
+// CHECK: nvgpu.ldmatrix {{.*}}transpose = true
 // CHECK-COUNT-4: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
-// CHECK: nvgpu.ldmatrix %[[SB]]{{.*}}transpose = true
+// CHECK: nvgpu.ldmatrix {{.*}}transpose = true
 // CHECK-COUNT-4: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
-// CHECK-COUNT-2: nvgpu.ldmatrix %[[SA]]
+// CHECK-COUNT-2: nvgpu.ldmatrix
 // CHECK-COUNT-8: nvvm.mma.sync
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: scf.yield
+// CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
 // CHECK-COUNT-32: memref.store %{{.*}}, %[[C]]
 // CHECK-NOT: linalg.matmul
 func.func @accumulate_bf16(%a: memref<200x48xbf16>, %b: memref<48x8xbf16>, %c: memref<200x8xf32>) {
   linalg.matmul ins(%a, %b : memref<200x48xbf16>, memref<48x8xbf16>) outs(%c : memref<200x8xf32>)
+  return
+}
+
+// A's rows of 50 elements do not hold whole 16-byte runs: both tiles are
+// staged through registers one step ahead (A element by element, B in
+// runs), into one shared stage.
+// CHECK-LABEL: func.func @accumulate_bf16_unaligned(
+// CHECK: gpu.launch {{.*}} dynamic_shared_memory_size %c9728_i32
+// CHECK-NOT: nvgpu.device_async_copy
+// CHECK-DAG: %[[SA:.*]] = memref.view {{.*}} to memref<64x40xbf16, #gpu.address_space<workgroup>>
+// CHECK-DAG: %[[SB:.*]] = memref.view {{.*}} to memref<32x72xbf16, #gpu.address_space<workgroup>>
+// CHECK: vector.load %arg1[{{.*}}] {alignment = 16 : i64} : memref<50x16xbf16>, vector<8xbf16>
+// CHECK: scf.for
+// CHECK-COUNT-16: memref.store %{{.*}}, %[[SA]]
+// CHECK: vector.store %{{.*}}, %[[SB]]
+// CHECK: gpu.barrier
+// CHECK: nvgpu.ldmatrix %[[SA]]
+// CHECK: scf.yield
+func.func @accumulate_bf16_unaligned(%a: memref<200x50xbf16>, %b: memref<50x16xbf16>, %c: memref<200x16xf32>) {
+  linalg.matmul ins(%a, %b : memref<200x50xbf16>, memref<50x16xbf16>) outs(%c : memref<200x16xf32>)
   return
 }
 
@@ -183,15 +213,12 @@ func.func @weight_gradient(%x: memref<64x8192xf32>, %dy: memref<8192x64xf32>) ->
 // CHECK-NOT: linalg.transpose
 // CHECK-NOT: memref<64x8192xbf16>
 // CHECK: gpu.launch
-// CHECK-DAG: %[[SA:.*]] = memref.view {{.*}} to memref<32x72xbf16, #gpu.address_space<workgroup>>
-// CHECK-DAG: %[[SB:.*]] = memref.view {{.*}} to memref<32x72xbf16, #gpu.address_space<workgroup>>
-// CHECK-COUNT-2: vector.load %[[X]][{{.*}}] {alignment = 16 : i64} : memref<8192x64xbf16>, vector<8xbf16>
-// CHECK-COUNT-2: vector.load %[[DY]][{{.*}}] {alignment = 16 : i64} : memref<8192x64xbf16>, vector<8xbf16>
+// CHECK-COUNT-2: nvgpu.device_async_copy %[[X]][{{.*}}], %{{.*}}[{{.*}}], 8, %{{.*}} {bypassL1} : memref<8192x64xbf16> to memref<32x72xbf16, #gpu.address_space<workgroup>>
+// CHECK-COUNT-2: nvgpu.device_async_copy %[[DY]][{{.*}}], %{{.*}}[{{.*}}], 8, %{{.*}} {bypassL1} : memref<8192x64xbf16> to memref<32x72xbf16, #gpu.address_space<workgroup>>
 // CHECK: scf.for
-// CHECK-COUNT-2: vector.store %{{.*}}, %[[SA]]
-// CHECK-COUNT-2: vector.store %{{.*}}, %[[SB]]
-// CHECK-COUNT-2: nvgpu.ldmatrix %[[SA]]{{.*}}transpose = true
-// CHECK: nvgpu.ldmatrix %[[SB]]{{.*}}transpose = true
+// CHECK: nvgpu.device_async_wait
+// CHECK-COUNT-2: nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = true} : memref<32x72xbf16
+// CHECK: nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = true} : memref<32x72xbf16
 // CHECK: } {attn.kernel = "tensor_core_matmul"}
 // CHECK-NOT: linalg.transpose
 // CHECK-NOT: memref.dealloc %{{.*}} : memref<64x8192xbf16>
@@ -212,12 +239,10 @@ func.func @weight_gradient_of_transpose(%x: memref<8192x64xbf16>, %dy: memref<81
 // CHECK-SAME: %[[DY:[^:]*]]: memref<100x48xbf16>, %[[W:[^:]*]]: memref<40x48xbf16>
 // CHECK-NOT: linalg.transpose
 // CHECK: gpu.launch
-// CHECK-DAG: %[[SA:.*]] = memref.view {{.*}} to memref<64x40xbf16, #gpu.address_space<workgroup>>
-// CHECK-DAG: %[[SB:.*]] = memref.view {{.*}} to memref<64x40xbf16, #gpu.address_space<workgroup>>
-// CHECK: vector.load %[[W]][{{.*}}] {alignment = 16 : i64} : memref<40x48xbf16>, vector<8xbf16>
+// CHECK: nvgpu.device_async_copy %[[W]][{{.*}}], %{{.*}}[{{.*}}], 8, %{{.*}} {bypassL1} : memref<40x48xbf16> to memref<64x40xbf16, #gpu.address_space<workgroup>>
 // CHECK: scf.for
-// CHECK: nvgpu.ldmatrix %[[SA]]{{.*}}transpose = false
-// CHECK: nvgpu.ldmatrix %[[SB]]{{.*}}transpose = false
+// CHECK: nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = false} : memref<64x40xbf16
+// CHECK: nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = false} : memref<64x40xbf16
 // CHECK: } {attn.kernel = "tensor_core_matmul"}
 // CHECK-NOT: linalg.transpose
 func.func @input_gradient_of_transpose_bf16(%dy: memref<100x48xbf16>, %w: memref<40x48xbf16>) -> memref<100x40xf32> {
@@ -328,7 +353,7 @@ func.func @batched_state(%k: memref<2x3x100x32xf32>, %v: memref<2x3x100x40xf32>)
 // dphi(Q) += g S^T: B stored transposed ([E, F] is S[b, h] as it lies),
 // bf16 operands widened in the body: m16n8k16, B's fragments by plain
 // ldmatrix, C read first (it holds the other term), the matrices' rows
-// read in 16-byte runs (each matrix starts at a multiple of its rows).
+// copied in 16-byte runs (each matrix starts at a multiple of its rows).
 #g5 = affine_map<(b, h, n, f, e) -> (b, h, n, e)>
 #st5 = affine_map<(b, h, n, f, e) -> (b, h, f, e)>
 #q5 = affine_map<(b, h, n, f, e) -> (b, h, n, f)>
@@ -336,7 +361,7 @@ func.func @batched_state(%k: memref<2x3x100x32xf32>, %v: memref<2x3x100x40xf32>)
 // CHECK-SAME: %{{[^:]*}}: memref<2x3x100x64xbf16>, %{{[^:]*}}: memref<2x3x48x64xbf16>, %[[DQ:[^:]*]]: memref<2x3x100x48xf32>
 // CHECK: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c2, %{{.*}} = %c1, %{{.*}} = %c6)
 // CHECK: memref.load
-// CHECK: vector.load {{.*}} : memref<100x64xbf16, strided<[64, 1], offset: ?>>, vector<8xbf16>
+// CHECK: nvgpu.device_async_copy {{.*}} : memref<100x64xbf16, strided<[64, 1], offset: ?>> to memref<64x40xbf16, #gpu.address_space<workgroup>>
 // CHECK: scf.for
 // CHECK: nvgpu.ldmatrix {{.*}}transpose = false
 // CHECK: nvgpu.ldmatrix {{.*}}transpose = false
@@ -392,14 +417,14 @@ func.func @generics_left_alone(%k: memref<2x3x100x32xf32>, %kt: memref<3x2x100x3
 // A large bf16 product (264 tiles of 128 x 128, two blocks per
 // multiprocessor of the default target's 132) takes 128 x 128 tiles of 8
 // warps, each warp 64 x 32: four row tiles of A's fragments and two
-// ldmatrix.x4.trans of B per k-step of 16, 16 m16n8k16 products.
+// ldmatrix.x4.trans of B per k-step of 16, 16 m16n8k16 products; three
+// stages of 128 x 40 and 32 x 136 (56832 bytes, past the 48 KiB a kernel
+// gets without opting in, which the runtime does at launch).
 // CHECK-LABEL: func.func @large_tiles_bf16(
-// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c33, %{{.*}} = %c8, %{{.*}} = %c1) threads({{.*}}) in (%{{.*}} = %c256,
-// CHECK-DAG: %[[SA:.*]] = memref.view {{.*}} to memref<128x40xbf16, #gpu.address_space<workgroup>>
-// CHECK-DAG: %[[SB:.*]] = memref.view {{.*}} to memref<32x136xbf16, #gpu.address_space<workgroup>>
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c33, %{{.*}} = %c8, %{{.*}} = %c1) threads({{.*}}) in (%{{.*}} = %c256, {{.*}} dynamic_shared_memory_size %c56832_i32
 // CHECK: scf.for
-// CHECK-COUNT-4: nvgpu.ldmatrix %[[SA]]
-// CHECK-COUNT-2: nvgpu.ldmatrix %[[SB]]{{.*}}transpose = true
+// CHECK-COUNT-4: nvgpu.ldmatrix %{{.*}} : memref<128x40xbf16
+// CHECK-COUNT-2: nvgpu.ldmatrix %{{.*}}transpose = true} : memref<32x136xbf16
 // CHECK-COUNT-16: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
 // CHECK: } {attn.kernel = "tensor_core_matmul"}
 func.func @large_tiles_bf16(%a: memref<4224x64xbf16>, %b: memref<64x1024xbf16>) -> memref<4224x1024xf32> {

@@ -17,9 +17,13 @@
 //   operands' ends, so any M, N, K), the next step's elements loaded into
 //   registers while this step's products run;
 // - operands both bf16 (or both f16): the tiles stay in their type in
-//   shared memory, loaded in 16-byte runs where the operands' rows hold
-//   whole runs, and the products are mma.sync.m16n8k16, A's fragments and
-//   B's (two column tiles at once, transposed) read by ldmatrix;
+//   shared memory and the products are mma.sync.m16n8k16, A's fragments
+//   and B's (two column tiles at once, transposed) read by ldmatrix. Where
+//   both operands' rows hold whole 16-byte runs the tiles are copied by
+//   cp.async straight into kStages shared stages, the copies of the next
+//   steps in flight while a step's products run (one group per step, a
+//   wait for the oldest); otherwise they are staged through registers one
+//   step ahead, in 16-byte runs where an operand's rows allow;
 // - otherwise the products in TF32 with f32 accuracy ("3xTF32"): an f32 x is
 //   big + small, big its top 19 bits (a TF32, exact) and small = x - big
 //   (exact) cut to a TF32 too; a b is then big(a) big(b) + big(a) small(b)
@@ -98,6 +102,10 @@ constexpr int64_t kMaxGridY = 65535;
 /// over 49152 tokens is 16 tiles) cuts K into a power-of-two number of
 /// ranges, one per grid z, each keeping at least kMinStepsPerSplit steps.
 constexpr int64_t kBlocksPerSM = 2;
+/// Shared-memory stages of the products whose operands are copied by
+/// cp.async: step i's tiles are computed on while steps i + 1 and i + 2
+/// are in flight.
+constexpr int64_t kStages = 3;
 constexpr int64_t kMinStepsPerSplit = 8;
 /// The low mantissa bits that TF32 does not have.
 constexpr int32_t kTf32Mask = static_cast<int32_t>(0xffffe000u);
@@ -474,6 +482,30 @@ struct Stage {
     }
     return v;
   }
+  /// Asynchronous copies (cp.async, 16 bytes, bypassing L1) of this
+  /// thread's runs of the tile at (row0, col0) straight into `tile`, a
+  /// shared tile like dst; runs past src's end are zero-filled (width
+  /// > 1: whole runs).
+  SmallVector<Value> copy(MatmulEmitter &e, Value thread, Value row0,
+                          Value col0, Value tile) const {
+    Value r = e.divi(thread, runs()), c = e.muli(e.remi(thread, runs()), width);
+    auto token = nvgpu::DeviceAsyncTokenType::get(e.b.getContext());
+    SmallVector<Value> copies;
+    for (int64_t i = 0; i < perThread(); ++i) {
+      Value rowInTile = e.add(r, i * threads / runs());
+      Value row = e.add(row0, rowInTile), col = e.add(col0, c);
+      Value inside = e.andi(e.ult(row, srcRows), e.ult(col, srcCols));
+      Value from =
+          arith::MinUIOp::create(e.b, e.loc, row, e.sub(srcRows, e.idx(1)));
+      Value at =
+          arith::MinUIOp::create(e.b, e.loc, col, e.sub(srcCols, e.idx(width)));
+      copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
+          e.b, e.loc, token, tile, ValueRange{rowInTile, c}, src,
+          ValueRange{from, at}, e.b.getIndexAttr(width),
+          e.select(inside, e.idx(width), e.idx(0)), e.b.getUnitAttr()));
+    }
+    return copies;
+  }
   /// Stores them into the shared tile, in its element type.
   void store(MatmulEmitter &e, Value thread, ArrayRef<Value> v) const {
     Value r = e.divi(thread, runs()), c = e.muli(e.remi(thread, runs()), width);
@@ -653,6 +685,11 @@ void lowerContraction(const Contraction &con) {
   // (a batch's matrices start at multiples of theirs).
   const int64_t runA = packed && readsInRuns(a) ? 8 : 1;
   const int64_t runB = packed && readsInRuns(bm) ? 8 : 1;
+  // Both read in runs: copied by cp.async into kStages shared stages,
+  // the copies of the steps ahead in flight while a step's products run;
+  // otherwise staged through registers, one step ahead.
+  const bool async = runA == 8 && runB == 8;
+  const int64_t stages = async ? kStages : 1;
   // Row tiles on x, whose limit (2^31 - 1) no M reaches; column tiles on y
   // (at most 65535: N up to 4M); K's ranges, or the batch's matrices, on z.
   auto launch = gpu::LaunchOp::create(b, e.loc, blocksM, blocksN,
@@ -674,10 +711,18 @@ void lowerContraction(const Contraction &con) {
   Value n0 = e.muli(launch.getBlockIds().y, tileN);
   Value wm = e.muli(e.divi(warp, tileN / warpN), warpM);
   Value wn = e.muli(e.remi(warp, tileN / warpN), warpN);
-  Value sharedA = sharedView(b, e.loc, allocateShared(launch, bytesA), shapeA,
-                             tileElem, e.idx(0));
-  Value sharedB = sharedView(b, e.loc, allocateShared(launch, bytesB), shapeB,
-                             tileElem, e.idx(0));
+  Value bufferA = allocateShared(launch, stages * bytesA);
+  Value bufferB = allocateShared(launch, stages * bytesB);
+  // The tiles of stage `stage` (a step's index modulo `stages`).
+  auto tileA = [&](Value stage) {
+    return sharedView(b, e.loc, bufferA, shapeA, tileElem,
+                      e.muli(stage, bytesA));
+  };
+  auto tileB = [&](Value stage) {
+    return sharedView(b, e.loc, bufferB, shapeB, tileElem,
+                      e.muli(stage, bytesB));
+  };
+  Value sharedA = tileA(e.idx(0)), sharedB = tileB(e.idx(0));
   // The 16-bit form's fragments: ldmatrix addresses of this lane.
   std::optional<WarpEmitter> warpEmitter;
   Value aRow, aCol;
@@ -725,7 +770,8 @@ void lowerContraction(const Contraction &con) {
   // One step's products on the staged tiles, into `sums` (C's accumulator
   // tiles, row tile major, 4 registers each): m16n8k16 on 16-bit tiles, or
   // 3xTF32.
-  auto packedProducts = [&](MutableArrayRef<Value> sums) {
+  auto packedProducts = [&](MutableArrayRef<Value> sums, Value sharedA,
+                            Value sharedB) {
     WarpEmitter &w = *warpEmitter;
     SmallVector<SmallVector<Value, 4>> tiles;
     for (int64_t i = 0; i < rowTiles * colTiles; ++i)
@@ -797,34 +843,74 @@ void lowerContraction(const Contraction &con) {
   Value kBase = batched
                     ? e.idx(0)
                     : e.muli(launch.getBlockIds().z, stepsPerBlock * kTileK);
-  // Step i stages the tile loaded in step i - 1 and loads step i + 1's.
-  SmallVector<Value> first = loadA(kBase);
-  llvm::append_range(first, loadB(kBase));
-  size_t perA = stageA.perThread();
-  SmallVector<Value> init(first);
-  llvm::append_range(init, acc);
-  ValueRange results = e.loop(
-      e.idx(0), e.idx(stepsPerBlock), init, [&](Value step, ValueRange args) {
-        SmallVector<Value> loaded(args.take_front(first.size()));
-        stageA.store(e, thread, ArrayRef<Value>(loaded).take_front(perA));
-        stageB.store(e, thread, ArrayRef<Value>(loaded).drop_front(perA));
-        gpu::BarrierOp::create(b, e.loc);
-        Value k1 = e.add(kBase, e.muli(e.add(step, 1), kTileK));
-        SmallVector<Value> next = loadA(k1);
-        llvm::append_range(next, loadB(k1));
-        SmallVector<Value> sums(args.drop_front(first.size()));
-        if (packed)
-          packedProducts(sums);
-        else
-          tf32Products(sums);
-        // Every warp is done with the stage before it is overwritten.
-        gpu::BarrierOp::create(b, e.loc);
-        SmallVector<Value> yielded(next);
-        llvm::append_range(yielded, sums);
-        return yielded;
-      });
+  // Step j's first element of K.
+  auto kOf = [&](Value j) { return e.add(kBase, e.muli(j, kTileK)); };
+  ValueRange sums;
+  if (async) {
+    // Step j's tiles into stage j % stages, as one group of copies.
+    auto copyStep = [&](Value j) {
+      Value stage = e.remi(j, stages);
+      Value k0 = kOf(j);
+      SmallVector<Value> copies =
+          aT ? stageA.copy(e, thread, k0, m0, tileA(stage))
+             : stageA.copy(e, thread, m0, k0, tileA(stage));
+      llvm::append_range(copies,
+                         bT ? stageB.copy(e, thread, n0, k0, tileB(stage))
+                            : stageB.copy(e, thread, k0, n0, tileB(stage)));
+      return commitCopies(b, e.loc, copies);
+    };
+    // Steps 0 .. stages - 2 in flight before the first products (steps
+    // past the block's range are copied and never read).
+    for (int64_t j = 0; j + 1 < stages; ++j)
+      copyStep(e.idx(j));
+    sums = e.loop(e.idx(0), e.idx(stepsPerBlock), acc,
+                  [&](Value step, ValueRange args) {
+                    // Every warp is done with step - 1's stage, which
+                    // step + stages - 1 takes.
+                    gpu::BarrierOp::create(b, e.loc);
+                    Value ahead = copyStep(e.add(step, stages - 1));
+                    // At most stages - 1 groups pending: this step's landed.
+                    nvgpu::DeviceAsyncWaitOp::create(
+                        b, e.loc, ahead,
+                        b.getI32IntegerAttr(static_cast<int32_t>(stages - 1)));
+                    gpu::BarrierOp::create(b, e.loc);
+                    SmallVector<Value> next(args);
+                    Value stage = e.remi(step, stages);
+                    packedProducts(next, tileA(stage), tileB(stage));
+                    return next;
+                  });
+    // No copy outlives the block.
+    nvgpu::DeviceAsyncWaitOp::create(b, e.loc, commitCopies(b, e.loc),
+                                     b.getI32IntegerAttr(0));
+  } else {
+    // Step i stages the tile loaded in step i - 1 and loads step i + 1's.
+    SmallVector<Value> first = loadA(kBase);
+    llvm::append_range(first, loadB(kBase));
+    size_t perA = stageA.perThread();
+    SmallVector<Value> init(first);
+    llvm::append_range(init, acc);
+    ValueRange results = e.loop(
+        e.idx(0), e.idx(stepsPerBlock), init, [&](Value step, ValueRange args) {
+          SmallVector<Value> loaded(args.take_front(first.size()));
+          stageA.store(e, thread, ArrayRef<Value>(loaded).take_front(perA));
+          stageB.store(e, thread, ArrayRef<Value>(loaded).drop_front(perA));
+          gpu::BarrierOp::create(b, e.loc);
+          SmallVector<Value> next = loadA(kOf(e.add(step, 1)));
+          llvm::append_range(next, loadB(kOf(e.add(step, 1))));
+          SmallVector<Value> sums(args.drop_front(first.size()));
+          if (packed)
+            packedProducts(sums, sharedA, sharedB);
+          else
+            tf32Products(sums);
+          // Every warp is done with the stage before it is overwritten.
+          gpu::BarrierOp::create(b, e.loc);
+          SmallVector<Value> yielded(next);
+          llvm::append_range(yielded, sums);
+          return yielded;
+        });
+    sums = results.drop_front(first.size());
+  }
 
-  ValueRange sums = results.drop_front(first.size());
   for (int64_t mt = 0; mt < rowTiles; ++mt)
     for (int64_t nt = 0; nt < colTiles; ++nt)
       for (int64_t r = 0; r < 4; ++r) {

@@ -213,7 +213,10 @@ def MatmulToTensorCores : Pass<"attn-matmul-to-tensor-cores", "func::FuncOp"> {
     registers during this step's products. Where A and B are both bf16
     (or both f16) the tiles stay in that type in shared memory and the
     products are mma.sync.m16n8k16, their fragments read by ldmatrix
-    (B's transposed). Otherwise an f32 operand x is split into
+    (B's transposed); where both operands' rows hold whole 16-byte runs,
+    cp.async copies the tiles into three shared stages instead, two steps
+    ahead of the products. Large 16-bit products take 128 x 128 tiles of
+    8 warps where those still give two blocks per multiprocessor. Otherwise an f32 operand x is split into
     big + small TF32 parts and a b computed as big big + big small + small
     big ("3xTF32"), which keeps f32 accuracy; a bf16 or f16 operand beside
     an f32 one is exact in TF32 and skips its small term. Where nothing else touches C

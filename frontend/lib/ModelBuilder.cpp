@@ -18,8 +18,7 @@ namespace {
 /// The SSM parameters S4 trains at their own rate without weight decay:
 /// A (its real and imaginary parts) and B. The step size log dt trains at
 /// the full rate (undecayed, as every vector): S4's grouping for LRA
-/// (`lr: {dt: null, A: 0.001, B: 0.001}` beside 0.01), and in this
-/// project's S4D runs a quarter rate on dt slowed training most.
+/// (`lr: {dt: null, A: 0.001, B: 0.001}` beside 0.01).
 bool isSsmDynamics(StringRef name) {
   return name == "ssm.log_a_real" || name == "ssm.a_imag" ||
          name == "ssm.b_real" || name == "ssm.b_imag";

@@ -470,7 +470,9 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
   auto payload = [&](ValueRange acc) -> SmallVector<Value> {
     DenseMap<std::pair<OpOperand *, SmallVector<Value>>, Value> loaded;
     SmallVector<Value> results;
-    for (auto [i, p] : llvm::enumerate(points)) {
+    for (size_t i = 0; i < points.size(); ++i) {
+      // (Not a structured binding: lambdas capture those only in C++20.)
+      const SmallVector<Value> &p = points[i];
       auto input = [&](OpOperand *in) {
         AffineMap m = op.getMatchingIndexingMap(in);
         SmallVector<Value> key;

@@ -298,6 +298,34 @@ Value loadOperand(OpBuilder &b, Location loc, linalg::LinalgOp op,
                                 operandIndices(b, loc, op, operand, ivs));
 }
 
+/// From here on the launch's body runs only where `index < count`: an
+/// scf.if followed by the body's terminator, the builder left inside it.
+void guardLaunchBody(OpBuilder &b, Location loc, Value index, Value count) {
+  auto inRange = scf::IfOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, index, count),
+      /*withElseRegion=*/false);
+  gpu::TerminatorOp::create(b, loc);
+  b.setInsertionPointToStart(inRange.thenBlock());
+}
+
+/// `index` of a grid over `dims` (the last fastest; the first takes what
+/// remains, the index being below the grid's size) as a value per
+/// dimension, into ivs[d]; `extent(d)` is dimension d's size.
+void delinearize(OpBuilder &b, Location loc, Value index,
+                 ArrayRef<unsigned> dims, function_ref<Value(unsigned)> extent,
+                 MutableArrayRef<Value> ivs) {
+  for (size_t k = dims.size(); k-- > 0;) {
+    unsigned d = dims[k];
+    if (k == 0) {
+      ivs[d] = index;
+      break;
+    }
+    ivs[d] = arith::RemUIOp::create(b, loc, index, extent(d));
+    index = arith::DivUIOp::create(b, loc, index, extent(d));
+  }
+}
+
 /// `op`'s body at iteration point `ivs` on the outputs' running values
 /// `accs`, its inputs given by `input` (a loaded element, or a scalar
 /// operand); returns the yielded values.
@@ -409,29 +437,16 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
       arith::MulIOp::create(b, loc, launch.getBlockIds().x,
                             launch.getBlockSizeX()),
       launch.getThreadIds().x);
-  auto inRange = scf::IfOp::create(
-      b, loc,
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, id, total),
-      /*withElseRegion=*/false);
-  gpu::TerminatorOp::create(b, loc);
-  b.setInsertionPointToStart(inRange.thenBlock());
+  guardLaunchBody(b, loc, id, total);
 
-  // This thread's first point: parallel dimensions from its id, the first
-  // one what remains (id < total); then its other points, the last
-  // dimension fastest. Reduction dimensions come from their loops.
+  // This thread's first point: parallel dimensions from its id; then its
+  // other points, the last dimension fastest. Reduction dimensions come
+  // from their loops.
   SmallVector<Value> first(iterators.size(), cst(0));
-  Value rest = id;
-  for (size_t k = parallel.size(); k-- > 0;) {
-    unsigned d = parallel[k];
-    first[d] = rest;
-    if (k != 0) {
-      Value extent = threadsAlong(d);
-      first[d] = arith::RemUIOp::create(b, loc, rest, extent);
-      rest = arith::DivUIOp::create(b, loc, rest, extent);
-    }
+  delinearize(b, loc, id, parallel, threadsAlong, first);
+  for (unsigned d : parallel)
     if (perThread[d] != 1)
       first[d] = arith::MulIOp::create(b, loc, first[d], cst(perThread[d]));
-  }
   SmallVector<SmallVector<Value>> points{first};
   for (unsigned d : parallel) {
     SmallVector<Value> along{first[d]};
@@ -837,25 +852,12 @@ void mapRowSums(linalg::LinalgOp op, unsigned r) {
       launch.getThreadIds().x);
   Value point = arith::DivUIOp::create(b, loc, thread, cst(kWarpLanes));
   Value lane = arith::RemUIOp::create(b, loc, thread, cst(kWarpLanes));
-  auto inRange =
-      scf::IfOp::create(b, loc,
-                        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                              point, cst(points)),
-                        /*withElseRegion=*/false);
-  gpu::TerminatorOp::create(b, loc);
-  b.setInsertionPointToStart(inRange.thenBlock());
+  guardLaunchBody(b, loc, point, cst(points));
 
-  // The warp's point: the parallel dimensions from its index, the last
-  // fastest.
+  // The warp's point: the parallel dimensions from its index.
   SmallVector<Value> ivs(ranges.size(), cst(0));
-  Value rest = point;
-  for (size_t k = parallel.size(); k-- > 0;) {
-    unsigned d = parallel[k];
-    ivs[d] =
-        k == 0 ? rest : arith::RemUIOp::create(b, loc, rest, cst(ranges[d]));
-    if (k != 0)
-      rest = arith::DivUIOp::create(b, loc, rest, cst(ranges[d]));
-  }
+  delinearize(
+      b, loc, point, parallel, [&](unsigned d) { return cst(ranges[d]); }, ivs);
   // Each lane's sums from zero over terms lane, lane + 32, ...
   SmallVector<Value> zeros;
   for (OpOperand &out : op.getDpsInitsMutable()) {

@@ -291,50 +291,42 @@ struct WarpEmitter : ScalarEmitter {
     return acc;
   }
   /// acc[m][n] += a[m] B[k0 : k0 + 16, 8 n : 8 n + 8] for every 8-column
-  /// tile n of `smem`, a row-major [K, N] B in shared memory, and every
-  /// 16-row tile m of A (`acc` holds a.size() runs of N / 8 tiles): one
-  /// k-step of 16 of A B. ldmatrix.trans gives the B fragments of two
-  /// tiles at once, lanes 8-15 and 24-31 addressing rows [8, 16); each is
-  /// loaded once for all row tiles. With `col0`, B's columns start there.
+  /// tile n of `smem` and every 16-row tile m of A (`acc` holds a.size()
+  /// runs of N / 8 tiles): one k-step of 16 of A B, each B fragment loaded
+  /// once for all row tiles, two column tiles at a time. `smem` holds B
+  /// row-major as [K, N] (ldmatrix.trans, lanes 8-15 and 24-31 addressing
+  /// rows [8, 16)) or, with `nByK`, as B^T [N, K] (a weight a product reads
+  /// transposed: plain ldmatrix of the quadrants (n 0-7, k 0-7), (0-7,
+  /// 8-15) for tile 2 np and (8-15, 0-7), (8-15, 8-15) for 2 np + 1). With
+  /// `col0`, B's columns start there.
   void mmaSharedB(ArrayRef<SmallVector<Value, 4>> a, Value smem, int64_t k0,
                   MutableArrayRef<SmallVector<Value, 4>> acc,
-                  Value col0 = Value()) {
-    Value eight = idx(8);
-    Value row = add(
-        mul(arith::RemUIOp::create(
-                b, loc, arith::DivUIOp::create(b, loc, lane, eight), idx(2)),
-            8),
-        arith::RemUIOp::create(b, loc, lane, eight));
-    Value col = mul(arith::DivUIOp::create(b, loc, lane, idx(16)), 8);
-    if (col0)
-      col = add(col, col0);
-    int64_t tiles = static_cast<int64_t>(acc.size() / a.size());
-    for (int64_t np = 0; np < tiles / 2; ++np) {
-      SmallVector<Value, 4> m =
-          ldmatrix(smem, add(row, k0), add(col, 16 * np), /*transpose=*/true);
-      for (size_t mt = 0; mt < a.size(); ++mt) {
-        SmallVector<Value, 4> *tile = &acc[mt * tiles + 2 * np];
-        tile[0] = mma(a[mt], {m[0], m[1]}, tile[0]);
-        tile[1] = mma(a[mt], {m[2], m[3]}, tile[1]);
-      }
+                  Value col0 = Value(), bool nByK = false) {
+    // This lane's address in the tile of column tiles 0 and 1: (k, n), or
+    // (n, k) with nByK.
+    Value row, col;
+    if (nByK) {
+      std::tie(row, col) = quadrantOffsets();
+      if (col0)
+        row = add(row, col0);
+    } else {
+      Value eight = idx(8);
+      row = add(
+          mul(arith::RemUIOp::create(
+                  b, loc, arith::DivUIOp::create(b, loc, lane, eight), idx(2)),
+              8),
+          arith::RemUIOp::create(b, loc, lane, eight));
+      col = mul(arith::DivUIOp::create(b, loc, lane, idx(16)), 8);
+      if (col0)
+        col = add(col, col0);
     }
-  }
-  /// The same with B^T in shared memory ([N, K], row-major: a weight that
-  /// a product reads transposed): plain ldmatrix of rows n, the quadrants
-  /// (n 0-7, k 0-7), (0-7, 8-15) giving column tile 2 np's fragment and
-  /// (8-15, 0-7), (8-15, 8-15) tile 2 np + 1's. With `row0`, B's columns
-  /// (the tile's rows) start there.
-  void mmaSharedBTransposed(ArrayRef<SmallVector<Value, 4>> a, Value smem,
-                            int64_t k0,
-                            MutableArrayRef<SmallVector<Value, 4>> acc,
-                            Value row0 = Value()) {
-    auto [row, col] = quadrantOffsets();
-    if (row0)
-      row = add(row, row0);
     int64_t tiles = static_cast<int64_t>(acc.size() / a.size());
     for (int64_t np = 0; np < tiles / 2; ++np) {
       SmallVector<Value, 4> m =
-          ldmatrix(smem, add(row, 16 * np), add(col, k0), /*transpose=*/false);
+          nByK ? ldmatrix(smem, add(row, 16 * np), add(col, k0),
+                          /*transpose=*/false)
+               : ldmatrix(smem, add(row, k0), add(col, 16 * np),
+                          /*transpose=*/true);
       for (size_t mt = 0; mt < a.size(); ++mt) {
         SmallVector<Value, 4> *tile = &acc[mt * tiles + 2 * np];
         tile[0] = mma(a[mt], {m[0], m[1]}, tile[0]);

@@ -785,10 +785,7 @@ void lowerContraction(const Contraction &con) {
                                          e.add(aCol, kk),
                                          /*transpose=*/false));
       }
-      if (bT)
-        w.mmaSharedBTransposed(aFrags, sharedB, kk, tiles, wn);
-      else
-        w.mmaSharedB(aFrags, sharedB, kk, tiles, wn);
+      w.mmaSharedB(aFrags, sharedB, kk, tiles, wn, /*nByK=*/bT);
     }
     for (auto [i, tile] : llvm::enumerate(tiles))
       llvm::copy(tile, sums.begin() + 4 * i);

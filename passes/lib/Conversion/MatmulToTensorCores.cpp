@@ -327,18 +327,22 @@ std::optional<Contraction> matchContraction(linalg::LinalgOp op) {
   if (!is(maps[2], m, n))
     return std::nullopt;
   Contraction con{op, {}, {}, static_cast<unsigned>(dims->batch.size())};
-  if (is(maps[0], m, k))
-    con.a = con.batchRank == 0 ? operandOf(op, 0) : Operand{a};
-  else if (is(maps[0], k, m))
-    con.a = Operand{a, true};
-  else
+  // Input i, whose matrix is [x, y] as the product reads it: as it lies,
+  // transposed by its map, or neither.
+  auto orient = [&](unsigned i, unsigned x,
+                    unsigned y) -> std::optional<Operand> {
+    Value v = op.getDpsInputs()[i];
+    if (is(maps[i], x, y))
+      return con.batchRank == 0 ? operandOf(op, i) : Operand{v};
+    if (is(maps[i], y, x))
+      return Operand{v, true};
     return std::nullopt;
-  if (is(maps[1], k, n))
-    con.b = con.batchRank == 0 ? operandOf(op, 1) : Operand{b};
-  else if (is(maps[1], n, k))
-    con.b = Operand{b, true};
-  else
+  };
+  std::optional<Operand> opA = orient(0, m, k), opB = orient(1, k, n);
+  if (!opA || !opB)
     return std::nullopt;
+  con.a = *opA;
+  con.b = *opB;
   if (con.batchRank > 0)
     for (Value v : {a, b, c})
       if (!cast<MemRefType>(v.getType()).getLayout().isIdentity())
@@ -354,11 +358,16 @@ std::optional<Contraction> matchContraction(linalg::LinalgOp op) {
   return con;
 }
 
+/// The blocks a product's grid should have: kBlocksPerSM per
+/// multiprocessor of the target.
+int64_t blocksWanted(Operation *op) {
+  return kBlocksPerSM * TargetAttr::lookup(op).getMultiprocessors();
+}
+
 /// The tiling of `con` (kLargeTiles where `packed` operands and enough
 /// large tiles allow).
 Tiling tilingOf(const Contraction &con, bool packed) {
-  int64_t wanted =
-      kBlocksPerSM * TargetAttr::lookup(con.op).getMultiprocessors();
+  int64_t wanted = blocksWanted(con.op);
   const Tiling &t = kLargeTiles;
   int64_t tiles = llvm::divideCeil(con.m, t.tileM) *
                   llvm::divideCeil(con.n, t.tileN) * con.batch;
@@ -378,10 +387,7 @@ KSplit splitOf(const Contraction &con, const Tiling &tiling) {
   int64_t tiles = llvm::divideCeil(con.m, tiling.tileM) *
                   llvm::divideCeil(con.n, tiling.tileN) * con.batch;
   int64_t steps = llvm::divideCeil(con.k, kTileK);
-  int64_t wanted =
-      con.batchRank > 0
-          ? 0
-          : kBlocksPerSM * TargetAttr::lookup(con.op).getMultiprocessors();
+  int64_t wanted = con.batchRank > 0 ? 0 : blocksWanted(con.op);
   int64_t splits = 1;
   while (tiles * splits < wanted && steps / (2 * splits) >= kMinStepsPerSplit &&
          2 * splits <= kMaxGridY)
@@ -722,7 +728,9 @@ void lowerContraction(const Contraction &con) {
     return sharedView(b, e.loc, bufferB, shapeB, tileElem,
                       e.muli(stage, bytesB));
   };
-  Value sharedA = tileA(e.idx(0)), sharedB = tileB(e.idx(0));
+  // The register-staged form's one stage.
+  Value sharedA = async ? Value() : tileA(e.idx(0));
+  Value sharedB = async ? Value() : tileB(e.idx(0));
   // The 16-bit form's fragments: ldmatrix addresses of this lane.
   std::optional<WarpEmitter> warpEmitter;
   Value aRow, aCol;
@@ -735,12 +743,20 @@ void lowerContraction(const Contraction &con) {
                     : Stage{a, sharedA, m, k, tileM, kTileK, runA, threads};
   Stage stageB = bT ? Stage{bm, sharedB, n, k, tileN, kTileK, runB, threads}
                     : Stage{bm, sharedB, k, n, kTileK, tileN, runB, threads};
-  // Where step `k0`'s tiles start in A and B as they are read.
+  // Where step `k0`'s tiles start in A and B as they lie: (row, column).
+  auto originA = [&](Value k0) {
+    return aT ? std::pair{k0, m0} : std::pair{m0, k0};
+  };
+  auto originB = [&](Value k0) {
+    return bT ? std::pair{n0, k0} : std::pair{k0, n0};
+  };
   auto loadA = [&](Value k0) {
-    return aT ? stageA.load(e, thread, k0, m0) : stageA.load(e, thread, m0, k0);
+    auto [row0, col0] = originA(k0);
+    return stageA.load(e, thread, row0, col0);
   };
   auto loadB = [&](Value k0) {
-    return bT ? stageB.load(e, thread, n0, k0) : stageB.load(e, thread, k0, n0);
+    auto [row0, col0] = originB(k0);
+    return stageB.load(e, thread, row0, col0);
   };
 
   // This lane's elements of C: accumulator tile (mt, nt) holds rows
@@ -848,12 +864,12 @@ void lowerContraction(const Contraction &con) {
     auto copyStep = [&](Value j) {
       Value stage = e.remi(j, stages);
       Value k0 = kOf(j);
+      auto [rowA, colA] = originA(k0);
+      auto [rowB, colB] = originB(k0);
       SmallVector<Value> copies =
-          aT ? stageA.copy(e, thread, k0, m0, tileA(stage))
-             : stageA.copy(e, thread, m0, k0, tileA(stage));
+          stageA.copy(e, thread, rowA, colA, tileA(stage));
       llvm::append_range(copies,
-                         bT ? stageB.copy(e, thread, n0, k0, tileB(stage))
-                            : stageB.copy(e, thread, k0, n0, tileB(stage)));
+                         stageB.copy(e, thread, rowB, colB, tileB(stage)));
       return commitCopies(b, e.loc, copies);
     };
     // Steps 0 .. stages - 2 in flight before the first products (steps

@@ -224,14 +224,10 @@ Value lowerLayerNorm(LinalgEmitter &e, LayerNormOp op) {
 }
 
 Value lowerProject(LinalgEmitter &e, ProjectOp op) {
-  auto in = typeOf(op.getInput());
-  auto w = typeOf(op.getWeight());
   auto out = typeOf(op.getResult());
-  int64_t rows = 1;
-  for (int64_t d : in.getShape().drop_back())
-    rows *= d;
-  int64_t dout = w.getDimSize(1);
   Value x = e.collapseLeading(op.getInput(), /*keepLast=*/true);
+  int64_t rows = typeOf(x).getDimSize(0),
+          dout = typeOf(op.getWeight()).getDimSize(1);
   Value acc =
       linalg::MatmulOp::create(e.b, e.loc, ValueRange{x, op.getWeight()},
                                ValueRange{e.filled({rows, dout}, e.f32(), 0.0)})
@@ -252,14 +248,11 @@ Value lowerProject(LinalgEmitter &e, ProjectOp op) {
           v = arith::AddFOp::create(b, l, v, toF32(b, l, a[1]));
         return {fromF32(b, l, v, a.back().getType())};
       })[0];
-  if (in.getRank() != 2) {
-    ReassociationIndices leading;
-    for (int64_t i = 0; i + 1 < in.getRank(); ++i)
-      leading.push_back(i);
+  // Back to the input's leading dimensions, as collapseLeading folded them.
+  if (x != op.getInput())
     y = tensor::ExpandShapeOp::create(
         e.b, e.loc, out, y,
-        SmallVector<ReassociationIndices>{leading, {in.getRank() - 1}});
-  }
+        x.getDefiningOp<tensor::CollapseShapeOp>().getReassociationIndices());
   return y;
 }
 

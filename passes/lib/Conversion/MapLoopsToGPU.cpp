@@ -808,6 +808,7 @@ std::optional<unsigned> rowSumDimension(linalg::LinalgOp op) {
     return std::nullopt;
   // Every input indexed by r has it as its last index alone, and one of
   // them is indexed by every parallel dimension too.
+  SmallVector<unsigned> parallel = parallelInOutputOrder(op);
   bool rows = false;
   for (OpOperand *in : op.getDpsInputOperands()) {
     AffineMap map = op.getMatchingIndexingMap(in);
@@ -819,7 +820,7 @@ std::optional<unsigned> rowSumDimension(linalg::LinalgOp op) {
     for (AffineExpr e : map.getResults().drop_back())
       if (e.isFunctionOfDim(r))
         return std::nullopt;
-    rows |= llvm::all_of(parallelInOutputOrder(op),
+    rows |= llvm::all_of(parallel,
                          [&](unsigned d) { return map.isFunctionOfDim(d); });
   }
   if (!rows)

@@ -55,6 +55,10 @@ func.func @project_awkward(%x: tensor<3x45x70xf32>, %w: tensor<70x130xf32>, %b: 
   %y = attn.project %x, %w, %b : tensor<3x45x70xf32>, tensor<70x130xf32>, tensor<130xf32> -> tensor<3x45x130xf32>
   return %y : tensor<3x45x130xf32>
 }
+func.func @project_bf16_large(%x: tensor<5000x72xbf16>, %w: tensor<72x1000xbf16>) -> tensor<5000x1000xbf16> {
+  %y = attn.project %x, %w : tensor<5000x72xbf16>, tensor<72x1000xbf16> -> tensor<5000x1000xbf16>
+  return %y : tensor<5000x1000xbf16>
+}
 func.func @project_bf16(%x: tensor<45x70xbf16>, %w: tensor<70x130xbf16>) -> tensor<45x130xbf16> {
   %y = attn.project %x, %w : tensor<45x70xbf16>, tensor<70x130xbf16> -> tensor<45x130xbf16>
   return %y : tensor<45x130xbf16>
@@ -145,6 +149,12 @@ TEST_F(EncoderOps, Project) {
   torch::Tensor x4 = torch::randn({45, 70}).to(torch::kBFloat16),
                 w4 = torch::randn({70, 130}).to(torch::kBFloat16);
   check("project_bf16", {x4, w4}, ref::project(x4, w4));
+  // Large enough for the GPU's 128 x 128 tiles (40 x 8 of them), rows of
+  // whole 16-byte runs (its cp.async stages), neither M, N nor K (72: the
+  // last step of 32 half past K) a multiple of a tile.
+  torch::Tensor x5 = torch::randn({5000, 72}).to(torch::kBFloat16),
+                w5 = torch::randn({72, 1000}).to(torch::kBFloat16);
+  check("project_bf16_large", {x5, w5}, ref::project(x5, w5));
 }
 
 TEST_F(EncoderOps, Gelu) {

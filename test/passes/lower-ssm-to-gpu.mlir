@@ -157,15 +157,23 @@
 // WARP:           memref.store
 // WARP-NOT: attn.tile.ssm_scan
 
-// The gradient's coefficient sums: each (channel, mode) of the group on a
-// lane, in passes of the warp, 8 carried values over the rows in blocks of
-// 8, stored by the lanes that hold one.
+// The gradient's coefficient sums: the scan's layout at 8 modes a lane
+// (lane = 8 c + m holds modes m, m + 8, ... of channel c of each pass of 4
+// channels), 8 carried values a mode (64) and the next 8 rows' inputs and
+// gradients (16) over the rows in blocks of 8; the step's products may
+// contract into multiply-adds; each lane stores its modes' P and Q.
 // WARP-LABEL: func.func @ssm_grad(
-// WARP:   scf.for %[[E0:.*]] = %c0 to %{{.*}} step %c32 {
-// WARP:     arith.addi %[[E0]], %{{.*}} : index
-// WARP:     scf.for %{{.*}} = %c0 to %{{.*}} step %c8 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32) {
+// WARP:   attn.kernel = "ssm_scan"
+// WARP:   %[[LANE:.*]] = gpu.lane_id
+// WARP:   arith.remui %[[LANE]], %c8
+// WARP:   arith.divui %[[LANE]], %c8
+// WARP:   scf.for %{{.*}} = %c0 to %{{.*}} step %c4 {
 // WARP:     scf.if
-// WARP-COUNT-4: memref.store
+// WARP:       scf.for %{{.*}} = %c0 to %{{.*}} step %c8 iter_args({{.*}}) -> ({{(f32, ){79}f32}}) {
+// WARP:         arith.mulf %{{.*}}, %{{.*}} fastmath<contract> : f32
+// WARP:         scf.yield
+// WARP-COUNT-32: memref.store
+// WARP:   attn.kernel = "ssm_adjoint"
 // WARP-NOT: attn.tile.ssm_adjoint
 
 // PTX-LABEL: gpu.binary

@@ -285,14 +285,17 @@ LogicalResult SsmAdjointOp::verify() {
 SmallVector<Value> SsmAdjointOp::buildStep(OpBuilder &b, Location loc,
                                            Value aRe, Value aIm, Value u,
                                            Value g, ValueRange carried) {
+  // Products and sums may contract into multiply-adds: the step is twelve
+  // of them a mode, and a GPU lane's modes are bound by their issue.
+  constexpr auto contract = arith::FastMathFlags::contract;
   auto mul = [&](Value x, Value y) {
-    return arith::MulFOp::create(b, loc, x, y).getResult();
+    return arith::MulFOp::create(b, loc, x, y, contract).getResult();
   };
   auto add = [&](Value x, Value y) {
-    return arith::AddFOp::create(b, loc, x, y).getResult();
+    return arith::AddFOp::create(b, loc, x, y, contract).getResult();
   };
   auto sub = [&](Value x, Value y) {
-    return arith::SubFOp::create(b, loc, x, y).getResult();
+    return arith::SubFOp::create(b, loc, x, y, contract).getResult();
   };
   Value rhoRe = carried[0], rhoIm = carried[1], sigRe = carried[2],
         sigIm = carried[3], pRe = carried[4], pIm = carried[5],

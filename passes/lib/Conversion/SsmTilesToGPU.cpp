@@ -25,8 +25,12 @@
 //   the block's inputs (the same lane wrote it in the forward scan); a scan
 //   that only keeps its final state (a chunk's, from zero) does none of that.
 //
-// tile.ssm_adjoint (the gradient's sums P and Q) walks each (channel, mode)
-// on its own lane too, against the scan's direction.
+// tile.ssm_adjoint (the gradient's sums P and Q) lays a group's modes over
+// lanes as the scan does and walks the rows against the scan's direction,
+// each lane carrying its modes' recurrences (independent of each other, so
+// a lane's steps overlap) with the rows' inputs loaded a block ahead; the
+// two share that layout (ModeLanes) and the walk in blocks
+// (sweepInBlocks).
 //
 // tile.ssm_carry, between the chunks' two scans, walks each (channel, mode)
 // of a group over the chunks on its own lane.
@@ -61,9 +65,13 @@ namespace {
 
 /// Time steps whose inputs are loaded together.
 constexpr int64_t kSteps = 8;
+/// Modes per lane at most in the adjoint: eight carried values and the
+/// coefficient (two) a mode, all in registers.
+constexpr int64_t kAdjointMaxModesPerLane = 8;
 
 /// Pairwise sum (a short dependency chain).
-Value pairwiseSum(ScalarEmitter &e, SmallVector<Value> v) {
+Value pairwiseSum(ScalarEmitter &e, ArrayRef<Value> terms) {
+  SmallVector<Value> v(terms);
   while (v.size() > 1) {
     SmallVector<Value> next;
     for (size_t i = 0; i + 1 < v.size(); i += 2)
@@ -89,6 +97,119 @@ LogicalResult checkF32OnWarp(Operation *op, StringRef what) {
   return success();
 }
 
+/// A channel group's (channel, mode) pairs over a warp's lanes, as the scan
+/// and the adjoint lay them out: k lanes share a channel (the smallest power
+/// of two that leaves each at most `maxModesPerLane` modes), mode n on lane
+/// n mod k of its channel, a pass over 32 / k channels at a time.
+struct ModeLanes {
+  ModeLanes(ScalarEmitter &e, int64_t modes, int64_t maxModesPerLane)
+      : e(e), modes(modes),
+        lanesPerChannel(ssmLanesPerChannel(modes, maxModesPerLane)),
+        modesPerLane(llvm::divideCeil(modes, lanesPerChannel)),
+        channelsPerPass(kScanWarpLanes / lanesPerChannel) {
+    Value lane = gpu::LaneIdOp::create(e.b, e.loc, IntegerAttr());
+    sub = arith::RemUIOp::create(e.b, e.loc, lane, e.idx(lanesPerChannel));
+    channelInPass =
+        arith::DivUIOp::create(e.b, e.loc, lane, e.idx(lanesPerChannel));
+  }
+
+  /// Opens the loop over passes at the builder: sets this lane's channel `c`
+  /// (0 where it has none) and `active`. Passes are uniform over the warp,
+  /// so every lane takes part in each step's shuffles.
+  void openPasses(Value channels) {
+    auto passes = scf::ForOp::create(e.b, e.loc, e.idx(0), channels,
+                                     e.idx(channelsPerPass));
+    e.b.setInsertionPointToStart(passes.getBody());
+    Value channel = e.add(passes.getInductionVar(), channelInPass);
+    active = e.cmp(arith::CmpIPredicate::ult, channel, channels);
+    c = e.select(active, channel, e.idx(0));
+  }
+
+  /// This lane's j-th mode, sub + k j.
+  Value mode(int64_t j) { return e.add(sub, e.idx(j * lanesPerChannel)); }
+  Value hasMode(int64_t j) {
+    return e.cmp(arith::CmpIPredicate::ult, mode(j), e.idx(modes));
+  }
+  /// This lane's modes of a [C, S] buffer, zero past the state.
+  SmallVector<Value> perMode(Value buffer) {
+    SmallVector<Value> v;
+    for (int64_t j = 0; j < modesPerLane; ++j) {
+      Value inRange = hasMode(j);
+      Value safe = e.select(inRange, mode(j), e.idx(0));
+      v.push_back(e.select(inRange, e.load(buffer, {c, safe}), e.cst(0)));
+    }
+    return v;
+  }
+  /// Stores v[j] to this lane's modes of a [C, S] buffer, those it has.
+  void storePerMode(ValueRange v, Value buffer) {
+    for (int64_t j = 0; j < modesPerLane; ++j)
+      e.ifThen(e.andi(active, hasMode(j)), [&] {
+        e.store(v[j], buffer, {c, mode(j)});
+      });
+  }
+
+  ScalarEmitter &e;
+  const int64_t modes, lanesPerChannel, modesPerLane, channelsPerPass;
+  Value sub, channelInPass, c, active;
+};
+
+/// A block of steps' inputs, loaded together from step s0 (values per step
+/// in the loader's own order).
+using BlockLoader = function_ref<SmallVector<Value>(Value s0)>;
+/// Step s, the i-th of its block, on the carried values; `tail` marks the
+/// steps after the whole blocks, which may lie past the sequence.
+using BlockStep =
+    function_ref<void(SmallVector<Value> &carried, ArrayRef<Value> block,
+                      int64_t i, Value s, bool tail)>;
+
+/// Walks steps [0, length) carrying `init`: whole blocks of `blockSteps` in a
+/// loop, each block's inputs loaded while the block before is computed (a
+/// step depends on its inputs only, so their latency overlaps the
+/// recurrence); then the last length mod blockSteps steps, as the tail. An
+/// empty sequence keeps `init`; `load` may read row 0 in place of rows past
+/// the sequence (it is called only where length > 0). Returns the carried
+/// values at the end.
+SmallVector<Value> sweepInBlocks(ScalarEmitter &e, Value length,
+                                 int64_t blockSteps, ValueRange init,
+                                 BlockLoader load, BlockStep step) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  const size_t n = init.size();
+  auto nonEmpty =
+      scf::IfOp::create(b, loc, TypeRange(init),
+                        e.cmp(arith::CmpIPredicate::sgt, length, e.idx(0)),
+                        /*withElseRegion=*/true);
+  b.setInsertionPointToStart(nonEmpty.elseBlock());
+  scf::YieldOp::create(b, loc, init);
+  b.setInsertionPointToStart(nonEmpty.thenBlock());
+  Value wholeEnd =
+      e.sub(length, arith::RemUIOp::create(b, loc, length, e.idx(blockSteps)));
+  SmallVector<Value> loopInit(init);
+  llvm::append_range(loopInit, load(e.idx(0)));
+  auto blocks = scf::ForOp::create(b, loc, e.idx(0), wholeEnd,
+                                   e.idx(blockSteps), loopInit);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(blocks.getBody());
+    Value s0 = blocks.getInductionVar();
+    ValueRange args = blocks.getRegionIterArgs();
+    SmallVector<Value> carried(args.take_front(n)), block(args.drop_front(n));
+    SmallVector<Value> next = load(e.add(s0, e.idx(blockSteps)));
+    for (int64_t i = 0; i < blockSteps; ++i)
+      step(carried, block, i, e.add(s0, e.idx(i)), /*tail=*/false);
+    llvm::append_range(carried, next);
+    scf::YieldOp::create(b, loc, carried);
+  }
+  ValueRange results = blocks.getResults();
+  SmallVector<Value> carried(results.take_front(n)),
+      block(results.drop_front(n));
+  for (int64_t i = 0; i + 1 < blockSteps; ++i)
+    step(carried, block, i, e.add(wholeEnd, e.idx(i)), /*tail=*/true);
+  scf::YieldOp::create(b, loc, carried);
+  b.setInsertionPointAfter(nonEmpty);
+  return nonEmpty.getResults();
+}
+
 LogicalResult lowerSsmScan(SsmScanOp op, RewriterBase &b) {
   auto coeffType = cast<MemRefType>(op.getAbarReal().getType());
   const int64_t modes = coeffType.getDimSize(1);
@@ -97,9 +218,6 @@ LogicalResult lowerSsmScan(SsmScanOp op, RewriterBase &b) {
   if (failed(checkF32OnWarp(op, "scan")))
     return failure();
 
-  const int64_t lanesPerChannel = ssmLanesPerChannel(modes);
-  const int64_t modesPerLane = llvm::divideCeil(modes, lanesPerChannel);
-  const int64_t channelsPerPass = ssmChannelsPerWarp(modes);
   const bool reverse = op.getReverse(), accumulate = op.getAccumulate();
   Value output = op.getOutput();
   const bool keepsState = bool(op.getStateReal());
@@ -113,53 +231,27 @@ LogicalResult lowerSsmScan(SsmScanOp op, RewriterBase &b) {
   b.setInsertionPoint(op);
   Location loc = op.getLoc();
   ScalarEmitter e{b, loc};
-  Value lane = gpu::LaneIdOp::create(b, loc, IntegerAttr());
-  Value sub = arith::RemUIOp::create(b, loc, lane, e.idx(lanesPerChannel));
-  Value channelInPass =
-      arith::DivUIOp::create(b, loc, lane, e.idx(lanesPerChannel));
+  ModeLanes lanes(e, modes, kScanMaxModesPerLane);
+  const int64_t lanesPerChannel = lanes.lanesPerChannel,
+                modesPerLane = lanes.modesPerLane;
   Value length = e.dim(op.getInput(), 0);
-  Value channels = e.dim(op.getInput(), 1);
   Value zero = e.cst(0);
   using P = arith::CmpIPredicate;
 
-  // Channel passes and time blocks are uniform over the warp: every lane
-  // takes part in each step's shuffles. A lane past the group's channels
-  // scans zeros and writes nothing.
-  auto passes =
-      scf::ForOp::create(b, loc, e.idx(0), channels, e.idx(channelsPerPass));
-  b.setInsertionPointToStart(passes.getBody());
-  Value channel = e.add(passes.getInductionVar(), channelInPass);
-  Value active = e.cmp(P::ult, channel, channels);
-  Value c = e.select(active, channel, e.idx(0));
-
-  // This lane's modes n = sub + k j of a [C, S] buffer: zero past the
-  // state; and stores back to one, of the modes it has.
-  auto mode = [&](int64_t j) { return e.add(sub, e.idx(j * lanesPerChannel)); };
-  auto perMode = [&](Value buffer) {
-    SmallVector<Value> v;
-    for (int64_t j = 0; j < modesPerLane; ++j) {
-      Value inRange = e.cmp(P::ult, mode(j), e.idx(modes));
-      Value safe = e.select(inRange, mode(j), e.idx(0));
-      v.push_back(e.select(inRange, e.load(buffer, {c, safe}), zero));
-    }
-    return v;
-  };
-  auto storePerMode = [&](ValueRange v, Value buffer) {
-    for (int64_t j = 0; j < modesPerLane; ++j)
-      e.ifThen(e.andi(active, e.cmp(P::ult, mode(j), e.idx(modes))), [&] {
-        e.store(v[j], buffer, {c, mode(j)});
-      });
-  };
-  SmallVector<Value> aRe = perMode(op.getAbarReal()),
-                     aIm = perMode(op.getAbarImag()),
-                     wRe = perMode(op.getWReal()), wIm = perMode(op.getWImag());
+  // A lane past the group's channels scans zeros and writes nothing.
+  lanes.openPasses(e.dim(op.getInput(), 1));
+  Value c = lanes.c, active = lanes.active;
+  SmallVector<Value> aRe = lanes.perMode(op.getAbarReal()),
+                     aIm = lanes.perMode(op.getAbarImag()),
+                     wRe = lanes.perMode(op.getWReal()),
+                     wIm = lanes.perMode(op.getWImag());
   SmallVector<Value> aImNeg;
   for (Value a : aIm)
     aImNeg.push_back(arith::NegFOp::create(b, loc, a));
-  SmallVector<Value> x0Re(modesPerLane, zero), x0Im(modesPerLane, zero);
+  SmallVector<Value> x0(2 * modesPerLane, zero);
   if (op.getInitReal()) {
-    x0Re = perMode(op.getInitReal());
-    x0Im = perMode(op.getInitImag());
+    x0 = lanes.perMode(op.getInitReal());
+    llvm::append_range(x0, lanes.perMode(op.getInitImag()));
   }
 
   // Step s of the scan is position t(s) = s (forward) or L - 1 - s.
@@ -168,8 +260,7 @@ LogicalResult lowerSsmScan(SsmScanOp op, RewriterBase &b) {
   };
   // The inputs of steps [s0, s0 + blockSteps): zeros past the sequence and for
   // inactive lanes; then, where the scan accumulates, the outputs it adds
-  // to (loaded ahead too: a load at the step would stall it). Needs L > 0
-  // (row 0 is read in place of missing ones).
+  // to (loaded ahead too: a load at the step would stall it).
   auto loadBlock = [&](Value s0) {
     SmallVector<Value> u, prior;
     for (int64_t i = 0; i < blockSteps; ++i) {
@@ -184,13 +275,16 @@ LogicalResult lowerSsmScan(SsmScanOp op, RewriterBase &b) {
     llvm::append_range(u, prior);
     return u;
   };
-  // Step s with input u (and the output's prior value, accumulating). In
-  // the tail (steps that may lie past the sequence) the state stays put
-  // past it where it is kept.
-  auto step = [&](SmallVector<Value> &xRe, SmallVector<Value> &xIm, Value u,
-                  Value prior, Value s, bool tail) {
+  // Step s on the state x = (re..., im...) with the block's input (and the
+  // output's prior value, accumulating). In the tail the state stays put
+  // past the sequence where it is kept.
+  auto step = [&](SmallVector<Value> &x, ArrayRef<Value> block, int64_t i,
+                  Value s, bool tail) {
     // forward: x = Abar x + W u, y = 2 Re sum x
     // reverse: y = 2 Re sum r, then r = Abar r + W u
+    ArrayRef<Value> xRe = ArrayRef<Value>(x).take_front(modesPerLane),
+                    xIm = ArrayRef<Value>(x).drop_front(modesPerLane);
+    Value u = block[i];
     Value inRange = tail ? e.cmp(P::ult, s, length) : Value();
     SmallVector<Value> newRe, newIm;
     for (int64_t j = 0; j < modesPerLane; ++j) {
@@ -209,80 +303,30 @@ LogicalResult lowerSsmScan(SsmScanOp op, RewriterBase &b) {
       }
     }
     if (output) {
-      Value y = pairwiseSum(e, reverse ? xRe : newRe);
+      Value y = pairwiseSum(e, reverse ? xRe : ArrayRef<Value>(newRe));
       for (int64_t offset = lanesPerChannel / 2; offset >= 1; offset /= 2)
         y = e.addf(y, gpu::ShuffleOp::create(b, loc, y, offset, kWarpLanes,
                                              gpu::ShuffleMode::XOR)
                           .getShuffleResult());
-      Value writes = e.andi(e.cmp(P::eq, sub, e.idx(0)), active);
+      Value writes = e.andi(e.cmp(P::eq, lanes.sub, e.idx(0)), active);
       if (tail)
         writes = e.andi(writes, inRange);
       e.ifThen(writes, [&] {
         Value t = position(s);
         Value out = e.mulf(y, e.cst(2));
         if (accumulate)
-          out = e.addf(out, prior);
+          out = e.addf(out, block[blockSteps + i]);
         e.store(out, output, {t, c});
       });
     }
-    xRe = std::move(newRe);
-    xIm = std::move(newIm);
+    x = std::move(newRe);
+    llvm::append_range(x, newIm);
   };
-
-  // Whole blocks of blockSteps, the next block's inputs loaded ahead; then the
-  // last L mod blockSteps steps. An empty sequence keeps the initial state.
-  SmallVector<Type> stateTypes(2 * modesPerLane, b.getF32Type());
-  auto nonEmpty =
-      scf::IfOp::create(b, loc, stateTypes, e.cmp(P::sgt, length, e.idx(0)),
-                        /*withElseRegion=*/true);
-  SmallVector<Value> x0 = x0Re;
-  llvm::append_range(x0, x0Im);
-  b.setInsertionPointToStart(nonEmpty.elseBlock());
-  scf::YieldOp::create(b, loc, x0);
-  b.setInsertionPointToStart(nonEmpty.thenBlock());
-  Value wholeEnd =
-      e.sub(length, arith::RemUIOp::create(b, loc, length, e.idx(blockSteps)));
-  SmallVector<Value> init = x0;
-  llvm::append_range(init, loadBlock(e.idx(0)));
-  auto blocks =
-      scf::ForOp::create(b, loc, e.idx(0), wholeEnd, e.idx(blockSteps), init);
-  auto prior = [&](ArrayRef<Value> block, int64_t i) {
-    return accumulate ? block[blockSteps + i] : Value();
-  };
-  auto split = [&](ValueRange values, SmallVector<Value> &xRe,
-                   SmallVector<Value> &xIm, SmallVector<Value> &u) {
-    xRe.assign(values.begin(), values.begin() + modesPerLane);
-    xIm.assign(values.begin() + modesPerLane,
-               values.begin() + 2 * modesPerLane);
-    u.assign(values.begin() + 2 * modesPerLane, values.end());
-  };
-  {
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(blocks.getBody());
-    Value s0 = blocks.getInductionVar();
-    SmallVector<Value> xRe, xIm, u;
-    split(blocks.getRegionIterArgs(), xRe, xIm, u);
-    SmallVector<Value> next = loadBlock(e.add(s0, e.idx(blockSteps)));
-    for (int64_t i = 0; i < blockSteps; ++i)
-      step(xRe, xIm, u[i], prior(u, i), e.add(s0, e.idx(i)), /*tail=*/false);
-    SmallVector<Value> yielded = xRe;
-    llvm::append_range(yielded, xIm);
-    llvm::append_range(yielded, next);
-    scf::YieldOp::create(b, loc, yielded);
-  }
-  SmallVector<Value> xRe, xIm, u;
-  split(blocks.getResults(), xRe, xIm, u);
-  for (int64_t i = 0; i + 1 < blockSteps; ++i)
-    step(xRe, xIm, u[i], prior(u, i), e.add(wholeEnd, e.idx(i)),
-         /*tail=*/true);
-  SmallVector<Value> final = xRe;
-  llvm::append_range(final, xIm);
-  scf::YieldOp::create(b, loc, final);
-  b.setInsertionPointAfter(nonEmpty);
+  SmallVector<Value> x =
+      sweepInBlocks(e, length, blockSteps, x0, loadBlock, step);
   if (keepsState) {
-    ValueRange x = nonEmpty.getResults();
-    SmallVector<Value> xRe(x.take_front(modesPerLane)),
-        xIm(x.drop_front(modesPerLane));
+    SmallVector<Value> xRe(ArrayRef<Value>(x).take_front(modesPerLane)),
+        xIm(ArrayRef<Value>(x).drop_front(modesPerLane));
     if (factored) {
       // x = W z
       for (int64_t j = 0; j < modesPerLane; ++j) {
@@ -292,16 +336,13 @@ LogicalResult lowerSsmScan(SsmScanOp op, RewriterBase &b) {
         xRe[j] = re;
       }
     }
-    storePerMode(xRe, op.getStateReal());
-    storePerMode(xIm, op.getStateImag());
+    lanes.storePerMode(xRe, op.getStateReal());
+    lanes.storePerMode(xIm, op.getStateImag());
   }
   b.eraseOp(op);
   return success();
 }
 
-/// A lane per (channel, mode) of the group, in passes of 32; each walks the
-/// chunks in order, their states loaded kSteps at a time ahead of the
-/// dependent multiply-adds.
 /// One (channel, mode) of a [channels, modes] group per lane, in passes of
 /// a warp: opens the passes' loop at the builder and gives this lane's
 /// element in the pass (0, 0 where the lane has none) and whether it has
@@ -324,6 +365,9 @@ LaneElement laneElements(ScalarEmitter &e, Value channels, Value modes) {
           arith::RemUIOp::create(b, loc, safe, modes), active};
 }
 
+// tile.ssm_carry: a lane per (channel, mode) of the group, in passes of 32;
+// each walks the chunks in order, their states loaded kSteps at a time
+// ahead of the dependent multiply-adds.
 LogicalResult lowerSsmCarry(SsmCarryOp op, RewriterBase &b) {
   if (failed(checkF32OnWarp(op, "carry")))
     return failure();
@@ -368,54 +412,71 @@ LogicalResult lowerSsmCarry(SsmCarryOp op, RewriterBase &b) {
   return success();
 }
 
-
-// tile.ssm_adjoint: each (channel, mode) of the group on its own lane, in
-// passes of a warp, walks the rows against the scan's direction with its
-// carried values in registers; the rows' inputs and gradients come kSteps
-// at a time, loaded before the block is computed. The lanes of a channel
-// read the same row values (one broadcast load).
+// tile.ssm_adjoint: the scan's layout of (channel, mode) pairs over lanes,
+// at most kAdjointMaxModesPerLane modes a lane (eight carried values each),
+// each lane walking the rows against the scan's direction with its modes'
+// recurrences in registers -- independent, so a lane's steps overlap -- and
+// the rows' inputs and gradients loaded a block ahead.
 LogicalResult lowerSsmAdjoint(SsmAdjointOp op, RewriterBase &b) {
+  const int64_t modes =
+      cast<MemRefType>(op.getAbarReal().getType()).getDimSize(1);
+  if (ShapedType::isDynamic(modes))
+    return op.emitOpError("the GPU ssm adjoint needs a static state size");
   if (failed(checkF32OnWarp(op, "ssm adjoint")))
     return failure();
   b.setInsertionPoint(op);
   Location loc = op.getLoc();
   ScalarEmitter e{b, loc};
   using P = arith::CmpIPredicate;
+  constexpr unsigned kCarried = SsmAdjointOp::kCarried;
+  ModeLanes lanes(e, modes, kAdjointMaxModesPerLane);
+  const int64_t modesPerLane = lanes.modesPerLane;
   Value rows = e.dim(op.getInput(), 0);
-  LaneElement el =
-      laneElements(e, e.dim(op.getAbarReal(), 0), e.dim(op.getAbarReal(), 1));
-  Value c = el.channel, n = el.mode, active = el.active;
-  Value ar = e.load(op.getAbarReal(), {c, n});
-  Value ai = e.load(op.getAbarImag(), {c, n});
-  SmallVector<Value> init(SsmAdjointOp::kCarried, e.cst(0));
-  auto blocks =
-      scf::ForOp::create(b, loc, e.idx(0), rows, e.idx(kSteps), init);
-  b.setInsertionPointToStart(blocks.getBody());
-  Value s0 = blocks.getInductionVar();
-  SmallVector<Value> inRange, us, gs;
-  for (int64_t i = 0; i < kSteps; ++i) {
-    Value s = e.add(s0, e.idx(i));
-    inRange.push_back(e.cmp(P::ult, s, rows));
-    // Against the scan: a forward scan's adjoint runs backwards.
-    Value t = op.getReverse() ? s : e.sub(e.sub(rows, e.idx(1)), s);
-    t = e.select(inRange.back(), t, e.idx(0));
-    us.push_back(e.load(op.getInput(), {t, c}));
-    gs.push_back(e.load(op.getOutputGrad(), {t, c}));
-  }
-  SmallVector<Value> carried(blocks.getRegionIterArgs());
-  for (int64_t i = 0; i < kSteps; ++i) {
-    SmallVector<Value> next =
-        op.buildStep(b, loc, ar, ai, us[i], gs[i], carried);
-    for (unsigned k = 0; k < SsmAdjointOp::kCarried; ++k)
-      carried[k] = e.select(inRange[i], next[k], carried[k]);
-  }
-  scf::YieldOp::create(b, loc, carried);
-  b.setInsertionPointAfter(blocks);
+  lanes.openPasses(e.dim(op.getInput(), 1));
+  SmallVector<Value> aRe = lanes.perMode(op.getAbarReal()),
+                     aIm = lanes.perMode(op.getAbarImag());
+
+  // Against the scan: a forward scan's adjoint runs backwards. The lanes of
+  // a channel read the same row values (one broadcast load).
+  auto loadBlock = [&](Value s0) {
+    SmallVector<Value> u, g;
+    for (int64_t i = 0; i < kSteps; ++i) {
+      Value s = e.add(s0, e.idx(i));
+      Value inRange = e.cmp(P::ult, s, rows);
+      Value t = op.getReverse() ? s : e.sub(e.sub(rows, e.idx(1)), s);
+      t = e.select(inRange, t, e.idx(0));
+      u.push_back(e.load(op.getInput(), {t, lanes.c}));
+      g.push_back(e.load(op.getOutputGrad(), {t, lanes.c}));
+    }
+    llvm::append_range(u, g);
+    return u;
+  };
+  // Mode j's values are carried[kCarried j + k]. In the tail a step past
+  // the rows leaves them.
+  auto step = [&](SmallVector<Value> &carried, ArrayRef<Value> block, int64_t i,
+                  Value s, bool tail) {
+    Value inRange = tail ? e.cmp(P::ult, s, rows) : Value();
+    for (int64_t j = 0; j < modesPerLane; ++j) {
+      MutableArrayRef<Value> mine =
+          MutableArrayRef<Value>(carried).slice(kCarried * j, kCarried);
+      SmallVector<Value> next =
+          op.buildStep(b, loc, aRe[j], aIm[j], block[i], block[kSteps + i],
+                       SmallVector<Value>(mine));
+      for (unsigned k = 0; k < kCarried; ++k)
+        mine[k] = tail ? e.select(inRange, next[k], mine[k]) : next[k];
+    }
+  };
+  SmallVector<Value> init(kCarried * modesPerLane, e.cst(0));
+  SmallVector<Value> sums =
+      sweepInBlocks(e, rows, kSteps, init, loadBlock, step);
+  // P and Q (re, im) follow rho and sigma in each mode's carried values.
   Value outs[] = {op.getPReal(), op.getPImag(), op.getQReal(), op.getQImag()};
-  e.ifThen(active, [&] {
-    for (auto [i, out] : llvm::enumerate(outs))
-      e.store(blocks.getResult(4 + i), out, {c, n});
-  });
+  for (auto [k, out] : llvm::enumerate(outs)) {
+    SmallVector<Value> perMode;
+    for (int64_t j = 0; j < modesPerLane; ++j)
+      perMode.push_back(sums[kCarried * j + 4 + k]);
+    lanes.storePerMode(perMode, out);
+  }
   b.eraseOp(op);
   return success();
 }

@@ -22,10 +22,12 @@ constexpr int64_t kScanWarpLanes = 32;
 constexpr int64_t kScanMaxModesPerLane = 16;
 
 /// Lanes that share one channel's `modes` modes: the smallest power of two
-/// that leaves each at most kScanMaxModesPerLane (at most a warp).
-inline int64_t ssmLanesPerChannel(int64_t modes) {
+/// that leaves each at most `maxModesPerLane` (at most a warp).
+inline int64_t
+ssmLanesPerChannel(int64_t modes,
+                   int64_t maxModesPerLane = kScanMaxModesPerLane) {
   return std::min<int64_t>(kScanWarpLanes, llvm::PowerOf2Ceil(llvm::divideCeil(
-                                               modes, kScanMaxModesPerLane)));
+                                               modes, maxModesPerLane)));
 }
 
 /// Channels one warp scans at once.

@@ -179,7 +179,9 @@ func::FuncOp mlir::attn::buildModel(ModuleOp module, const ModelSpec &spec) {
 
   Params params;
   params.add("embed.tokens", tensor({spec.vocab, D}, master), normal);
-  params.add("embed.positions", tensor({N, D}, master), normal);
+  const bool learnedPositions = spec.positions == "learned";
+  if (learnedPositions)
+    params.add("embed.positions", tensor({N, D}, master), normal);
   params.add("embed.ln.gamma", tensor({D}, master), "ones");
   params.add("embed.ln.beta", tensor({D}, master), "zeros");
   for (auto [i, layer] : llvm::enumerate(spec.layers))
@@ -233,10 +235,12 @@ func::FuncOp mlir::attn::buildModel(ModuleOp module, const ModelSpec &spec) {
         labels = entry.getArgument(2), seed = entry.getArgument(3);
   Type hidden = tensor({B, N, D}, elem);
 
-  SmallVector<Value> embed = params.take(b, loc, entry, 4, elem);
+  SmallVector<Value> embed =
+      params.take(b, loc, entry, learnedPositions ? 4 : 3, elem);
   Value x = EmbeddingOp::create(b, loc, hidden, ids, embed[0]);
-  x = AddPositionsOp::create(b, loc, x, embed[1]);
-  x = LayerNormOp::create(b, loc, x, embed[2], embed[3],
+  if (learnedPositions)
+    x = AddPositionsOp::create(b, loc, x, embed[1]);
+  x = LayerNormOp::create(b, loc, x, embed[embed.size() - 2], embed.back(),
                           b.getF64FloatAttr(1e-12));
   if (spec.dropout > 0)
     x = DropoutOp::create(b, loc, x, seed, b.getF64FloatAttr(spec.dropout),

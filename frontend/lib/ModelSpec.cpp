@@ -284,7 +284,7 @@ llvm::Expected<ModelSpec> parseModelSpec(llvm::StringRef text,
   Reader r(*obj, rootPath);
   bool ok = r.onlyKeys({"name", "task", "vocab", "classes", "batch", "seq_len",
                         "width", "heads", "ffn", "dropout", "pool", "norm",
-                        "dtype", "ssm_lr_scale", "layers"}) &&
+                        "dtype", "ssm_lr_scale", "positions", "layers"}) &&
             r.string("name", spec.name, true) &&
             r.string("task", spec.task, false) &&
             r.integer("vocab", spec.vocab, true, 1) &&
@@ -298,7 +298,8 @@ llvm::Expected<ModelSpec> parseModelSpec(llvm::StringRef text,
             r.string("pool", spec.pool, false, {"cls", "mean"}) &&
             r.string("norm", spec.norm, false, {"post", "pre"}) &&
             r.string("dtype", spec.dtype, false, {"f32", "bf16"}) &&
-            r.number("ssm_lr_scale", spec.ssmLrScale, 0.0, 1e3);
+            r.number("ssm_lr_scale", spec.ssmLrScale, 0.0, 1e3) &&
+            r.string("positions", spec.positions, false, {"learned", "none"});
   if (!ok)
     return error(r.detail.empty() ? r.hint : r.detail);
   if (spec.heads && spec.width % spec.heads != 0) {

@@ -64,12 +64,16 @@ struct ModelSpec {
   /// (S4 trains them at a tenth, without weight decay; log dt at the full
   /// rate).
   double ssmLrScale = 1.0;
+  /// "learned": a table of seq_len position embeddings added to the token
+  /// embeddings (BERT's); "none": token embeddings only (S4's models,
+  /// whose SSM layers see positions through their kernels).
+  std::string positions = "learned";
   std::vector<LayerSpec> layers;
 };
 
 /// Parses a spec. Keys (defaults in ModelSpec/LayerSpec):
 ///   name, task, vocab, classes, batch, seq_len, width, heads, ffn, dropout,
-///   pool, norm, dtype, ssm_lr_scale, layers: [ { kind:
+///   pool, norm, dtype, ssm_lr_scale, positions, layers: [ { kind:
 ///   full|window|chunk|bigbird|linear|ssm|spade,
 ///     radius, block, size, window, global, random, seed, feature_map,
 ///     features, feature_seed, causal, state, bidirectional, local } ]

@@ -148,6 +148,10 @@ func.func @ssm_bidirectional(%x: tensor<2x50x12xf32> {attn.param = "x"}, %ar: te
   %y = attn.ssm %x A(%ar, %ai) B(%br, %bi) C(%cr, %ci) log_dt(%dt) lengths %len : tensor<2xi32> bidirectional : tensor<2x50x12xf32>, tensor<12x8xf32>, tensor<2x12x8xf32>, tensor<12xf32>
   return %y : tensor<2x50x12xf32>
 }
+func.func @ssm_bidirectional_50_modes(%x: tensor<2x50x12xf32> {attn.param = "x"}, %ar: tensor<12x50xf32> {attn.param = "ar"}, %ai: tensor<12x50xf32> {attn.param = "ai"}, %br: tensor<12x50xf32> {attn.param = "br"}, %bi: tensor<12x50xf32> {attn.param = "bi"}, %cr: tensor<2x12x50xf32> {attn.param = "cr"}, %ci: tensor<2x12x50xf32> {attn.param = "ci"}, %dt: tensor<12xf32> {attn.param = "dt"}, %len: tensor<2xi32>) -> tensor<2x50x12xf32> {
+  %y = attn.ssm %x A(%ar, %ai) B(%br, %bi) C(%cr, %ci) log_dt(%dt) lengths %len : tensor<2xi32> bidirectional : tensor<2x50x12xf32>, tensor<12x50xf32>, tensor<2x12x50xf32>, tensor<12xf32>
+  return %y : tensor<2x50x12xf32>
+}
 )mlir";
 
 /// An encoder without attention: embedding, positions, norm, dropout, a
@@ -569,8 +573,8 @@ TEST_P(Gradients, ElementwiseGenericWithBroadcasts) {
 /// S4D with padding: every parameter and the input, as autograd through
 /// the convolution form.
 void checkSsmGradient(GradientCheck &t, const std::string &fn,
-                      bool bidirectional) {
-  const int64_t H = 12, S = 8;
+                      bool bidirectional, int64_t S = 8) {
+  const int64_t H = 12;
   torch::Tensor n = torch::arange(S, torch::kFloat32).expand({H, S});
   std::vector<int64_t> cShape =
       bidirectional ? std::vector<int64_t>{2, H, S} : std::vector<int64_t>{H, S};
@@ -596,6 +600,13 @@ TEST_F(F32Gradients, SsmCausalWithPadding) {
 
 TEST_F(F32Gradients, SsmBidirectionalWithPadding) {
   checkSsmGradient(*this, "ssm_bidirectional", true);
+}
+
+/// 50 modes: on the GPU the scan gives a channel 4 lanes of 13 modes (two
+/// slots empty) in groups of 8 channels (the second group 4), the adjoint
+/// 8 lanes of 7 (six empty) in passes of 4 channels.
+TEST_F(F32Gradients, SsmBidirectionalWith50Modes) {
+  checkSsmGradient(*this, "ssm_bidirectional_50_modes", true, 50);
 }
 
 /// The scans in chunks whose states are carried (the GPU form's way on

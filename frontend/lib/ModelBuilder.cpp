@@ -163,7 +163,8 @@ Value buildLayer(OpBuilder &b, Location loc, const ModelSpec &spec,
 }
 } // namespace
 
-func::FuncOp mlir::attn::buildModel(ModuleOp module, const ModelSpec &spec) {
+func::FuncOp mlir::attn::buildModel(ModuleOp module, const ModelSpec &spec,
+                                    int64_t length) {
   MLIRContext *ctx = module.getContext();
   OpBuilder b(ctx);
   Location loc = NameLoc::get(b.getStringAttr(spec.name));
@@ -174,14 +175,16 @@ func::FuncOp mlir::attn::buildModel(ModuleOp module, const ModelSpec &spec) {
   auto tensor = [&](ArrayRef<int64_t> shape, Type t) {
     return RankedTensorType::get(shape, t);
   };
-  const int64_t B = spec.batch, N = spec.seqLen, D = spec.width;
+  assert(length >= 0 && length <= spec.seqLen && "length past seq_len");
+  const int64_t B = spec.batch, N = length ? length : spec.seqLen,
+                D = spec.width;
   const std::string normal = stringifyParamInit(ParamInit::Normal, 0.02);
 
   Params params;
   params.add("embed.tokens", tensor({spec.vocab, D}, master), normal);
   const bool learnedPositions = spec.positions == "learned";
   if (learnedPositions)
-    params.add("embed.positions", tensor({N, D}, master), normal);
+    params.add("embed.positions", tensor({spec.seqLen, D}, master), normal);
   params.add("embed.ln.gamma", tensor({D}, master), "ones");
   params.add("embed.ln.beta", tensor({D}, master), "zeros");
   for (auto [i, layer] : llvm::enumerate(spec.layers))

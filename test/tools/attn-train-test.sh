@@ -102,6 +102,37 @@ test ! -e "$tmp/ahead/metrics.jsonl"
 "$train" "$model" "${common[@]}" --out "$tmp/ahead" --no-compile --stop-at-step 5 > "$tmp/ahead2.log"
 grep -q "stopped at step 5" "$tmp/ahead2.log"
 
+# --length-step: batches of similar lengths padded to multiples of 64 (the
+# short lists here take the library compiled for 64 tokens, the rest the
+# spec's 128), one set of parameters (a learned position table of 128
+# rows); a run split in two still ends where an uninterrupted one does, and
+# evaluate scores with the same libraries.
+spec="$src/test/tools/Inputs/ssm-tiny.json"
+steps=(--data "$tmp/data" --steps 24 --eval-every 12 --lr 3e-3 --seed 5 --length-step 64)
+"$train" "$spec" "${steps[@]}" --out "$tmp/lwhole" > "$tmp/lwhole.log"
+grep -q "steps of 16 x up to 128 tokens (multiples of 64)" "$tmp/lwhole.log"
+test "$(cat "$tmp/lwhole/lengths.txt")" = "64 64"
+test -s "$tmp/lwhole/train-64.so" && test -s "$tmp/lwhole/eval-64.so"
+"$train" "$spec" "${steps[@]}" --out "$tmp/lsplit" --stop-at-step 10 > "$tmp/lsplit1.log"
+"$train" "$spec" "${steps[@]}" --out "$tmp/lsplit" --no-compile > "$tmp/lsplit2.log"
+grep -q "resuming from .* at step 10" "$tmp/lsplit2.log"
+cmp "$tmp/lwhole/last.safetensors" "$tmp/lsplit/last.safetensors" || {
+  echo "FAIL: a resumed --length-step run ends elsewhere"; exit 1; }
+"$train" evaluate "$tmp/lwhole/best.safetensors" --data "$tmp/data/basic_test.tsv" \
+  > "$tmp/leval.log"
+grep -q "300 examples" "$tmp/leval.log"
+# ... and the libraries or checkpoints of another step are refused.
+if "$train" "$spec" "${steps[@]/64/32}" --out "$tmp/lsplit" --no-compile \
+    > "$tmp/lother.log" 2>&1; then
+  echo "FAIL: trained with another --length-step's libraries"; exit 1
+fi
+grep -q "holds libraries compiled with --length-step 64, this run asks for 32" "$tmp/lother.log"
+if "$train" "$model" "${common[@]}" --out "$tmp/lmlir" --length-step 64 \
+    > "$tmp/lmlir.log" 2>&1; then
+  echo "FAIL: --length-step with a .mlir model"; exit 1
+fi
+grep -q "it needs a .json model" "$tmp/lmlir.log"
+
 # Data-parallel runs are on GPUs: asked for on the CPU, refused before
 # anything runs, with what to do.
 expect_error() { # expected message, then the command

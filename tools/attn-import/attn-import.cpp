@@ -1,10 +1,12 @@
 //===- attn-import.cpp - model spec (JSON) to attn IR ---------------------===//
 //
-//   attn-import model.json [-o model.mlir] [--ranks N]
+//   attn-import model.json [-o model.mlir] [--ranks N] [--length L]
 //
 // Reads a model spec and prints the module holding its @forward function.
 // --ranks builds it for one rank of a data-parallel run of N: its share of
 // the spec's batch, which stays the run's global batch (attn-train --gpus).
+// --length builds it for batches of L tokens (at most the spec's seq_len),
+// with the same parameters (attn-train --length-step).
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,6 +38,11 @@ static cl::opt<int64_t>
           cl::desc("Build for one rank of a data-parallel run of N ranks: "
                    "batch / N rows"),
           cl::value_desc("N"), cl::init(1), cl::cat(importOptions));
+static cl::opt<int64_t>
+    length("length",
+           cl::desc("Build for batches of L tokens (at most the spec's "
+                    "seq_len; 0: seq_len), the parameters unchanged"),
+           cl::value_desc("L"), cl::init(0), cl::cat(importOptions));
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
@@ -60,12 +67,17 @@ int main(int argc, char **argv) {
                 " does not divide the spec's batch " + Twine(spec->batch) +
                 ": every rank takes an equal share of the global batch");
   spec->batch /= ranks;
+  if (length < 0 || length > spec->seqLen)
+    return fail("--length " + Twine(static_cast<int64_t>(length)) +
+                " is outside [0, " + Twine(spec->seqLen) +
+                "]: batches can be shorter than the spec's seq_len, not "
+                "longer");
 
   mlir::MLIRContext context;
   context.loadDialect<mlir::attn::AttnDialect, mlir::func::FuncDialect>();
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::ModuleOp::create(mlir::UnknownLoc::get(&context));
-  mlir::attn::buildModel(*module, *spec);
+  mlir::attn::buildModel(*module, *spec, length);
   if (failed(mlir::verify(*module)))
     return fail("the model built from " + inputFile + " does not verify");
 

@@ -32,6 +32,8 @@
 #include "attn/Runtime/Library.h"
 #include "attn/Support/Initializers.h"
 
+#include "llvm/Support/JSON.h"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -90,6 +92,12 @@ const char *kUsage =
     "                         (compiled ahead where MLIR is, e.g. for a GPU\n"
     "                         machine: --compile-only)\n"
     "  --compile-only         compile RUN/train.so and RUN/eval.so, then stop\n"
+    "  --length-step S        pad each batch to a multiple of S tokens (at\n"
+    "                         most the spec's seq_len), batches of similar\n"
+    "                         lengths together: the model is compiled for\n"
+    "                         every such length (RUN/train-L.so, eval-L.so),\n"
+    "                         one set of parameters (default 0: every batch\n"
+    "                         at seq_len; needs a .json spec)\n"
     "\n"
     "Several GPUs (data-parallel; the spec's batch is the global batch):\n"
     "  --gpus N               N ranks on this host's GPUs, one process each\n"
@@ -108,7 +116,7 @@ const char *kUsage =
 struct Options {
   std::string model, data, out, target = "cpu", evaluateCheckpoint;
   int64_t steps = 1000, evalEvery = 200, evalBatches = 0, stopAtStep = 0;
-  int64_t gpus = 0;
+  int64_t gpus = 0, lengthStep = 0;
   bool noCompile = false, compileOnly = false;
   double collectiveTimeout = 300;
   uint64_t seed = 0;
@@ -196,6 +204,8 @@ Options parseOptions(int argc, char **argv) {
       o.maxMinutes = parseReal(arg, value);
     else if (arg == "--stop-at-step")
       o.stopAtStep = parseInt(arg, value, 1);
+    else if (arg == "--length-step")
+      o.lengthStep = parseInt(arg, value, 1);
     else if (arg == "--gpus")
       o.gpus = parseInt(arg, value, 1);
     else if (arg == "--exchange")
@@ -366,6 +376,24 @@ struct Model {
   std::vector<Input> inputs;          ///< the first arguments, in order
   size_t numParams = 0, numState = 0; ///< then params, then state
   /// Results of the step: loss, logits, grad_norm, lr, then the new state.
+
+  /// --length-step: batches are padded to multiples of it, and `shorter`
+  /// holds the model compiled for each such length below `length` (the same
+  /// parameters and state).
+  int64_t lengthStep = 0;
+  std::map<int64_t, std::shared_ptr<Model>> shorter;
+
+  /// The libraries for a batch of `tokens` tokens a row.
+  const Model &at(int64_t tokens) const {
+    if (tokens == length)
+      return *this;
+    auto it = shorter.find(tokens);
+    if (it == shorter.end())
+      die("no library for batches of " + std::to_string(tokens) +
+          " tokens (compiled: " + std::to_string(length) +
+          (shorter.empty() ? "" : " and shorter ones") + ")");
+    return *it->second;
+  }
 };
 
 std::unique_ptr<rt::Library> openLibrary(const std::string &path) {
@@ -423,6 +451,51 @@ Model loadModel(const std::string &trainLib, const std::string &evalLib) {
       m.step->results.size() != 4 + m.numParams + m.numState)
     die("forward_train_step does not have the layout attn-generate-train-step "
         "gives");
+  return m;
+}
+
+/// RUN/lengths.txt: "S L1 L2 ..." -- the --length-step S a run's libraries
+/// were compiled with and the shorter lengths it gave; absent, there is one
+/// length, the spec's.
+std::string lengthsFile(const std::string &runDir) {
+  return runDir + "/lengths.txt";
+}
+
+/// A run's library of `kind` (train, eval) for batches of `length` tokens,
+/// 0 for the spec's length.
+std::string libraryPath(const std::string &runDir, const std::string &kind,
+                        int64_t length = 0) {
+  return runDir + "/" + kind +
+         (length ? "-" + std::to_string(length) : std::string()) + ".so";
+}
+
+/// The libraries compiled into `runDir`: the spec's length, then any
+/// shorter ones lengths.txt lists, each checked against the first (the same
+/// batch, classes and parameters).
+Model loadRun(const std::string &runDir) {
+  Model m =
+      loadModel(libraryPath(runDir, "train"), libraryPath(runDir, "eval"));
+  std::ifstream in(lengthsFile(runDir));
+  if (!in)
+    return m;
+  if (!(in >> m.lengthStep) || m.lengthStep < 1)
+    die(lengthsFile(runDir) + ": expected the length step, then lengths");
+  for (int64_t length; in >> length;) {
+    auto s =
+        std::make_shared<Model>(loadModel(libraryPath(runDir, "train", length),
+                                          libraryPath(runDir, "eval", length)));
+    bool same = s->length == length && s->batch == m.batch &&
+                s->classes == m.classes && s->numParams == m.numParams &&
+                s->numState == m.numState;
+    for (size_t i = m.inputs.size(); same && i < m.step->args.size(); ++i)
+      same = s->step->args[i].shape == m.step->args[i].shape &&
+             s->step->args[i].dtype == m.step->args[i].dtype;
+    if (!same)
+      die(libraryPath(runDir, "train", length) + " is not the model of " +
+          libraryPath(runDir, "train") + " for batches of " +
+          std::to_string(length) + " tokens: compile the run again");
+    m.shorter[length] = std::move(s);
+  }
   return m;
 }
 
@@ -511,19 +584,20 @@ EvalResult evaluate(const Model &m, std::vector<Buffer> &state,
   double lossSum = 0;
   int64_t hits = 0;
   for (const listops::Batch &batch : batches) {
-    std::vector<Buffer> in = inputBuffers(m, *m.forward, batch, 0);
+    const Model &lib = m.at(batch.length);
+    std::vector<Buffer> in = inputBuffers(lib, *lib.forward, batch, 0);
     std::vector<rt::TensorRef> args, results;
     for (Buffer &b : in)
       args.push_back(b.ref());
     for (size_t i = 0; i < m.numParams; ++i)
       args.push_back(state[i].ref());
     std::vector<Buffer> out;
-    for (const rt::TensorSpec &s : m.forward->results)
+    for (const rt::TensorSpec &s : lib.forward->results)
       out.emplace_back(s);
     for (Buffer &b : out)
       results.push_back(b.ref());
     std::string error;
-    if (!m.eval->call("forward", args, results, &error))
+    if (!lib.eval->call("forward", args, results, &error))
       die(error);
     lossSum += *out[0].as<float>() * batch.examples;
     const float *logits = out[1].as<float>();
@@ -693,20 +767,26 @@ std::string ranksFile(const std::string &runDir) {
   return runDir + "/ranks.txt";
 }
 
-/// Compiles MODEL into RUN: train.so (forward_train_step) and eval.so, for
-/// one rank of `ranks`: a spec's batch is the global batch, each rank
-/// taking batch / ranks rows, and with several ranks the step averages its
-/// gradients over them (attn-generate-train-step data-parallel). The IR of
-/// a .mlir model gives each rank's batch.
-void compileModel(const Options &o, const std::string &runDir,
-                  int64_t ranks) {
-  std::string mlir = o.model;
-  if (fs::path(o.model).extension() == ".json") {
-    mlir = runDir + "/model.mlir";
-    run(quote(o.importer) + " " + quote(o.model) +
-            " --ranks=" + std::to_string(ranks) + " -o " + quote(mlir),
-        "importing " + o.model);
-  }
+/// A spec's seq_len (--length-step's longest batch).
+int64_t specLength(const std::string &path) {
+  std::string text = readFile(path);
+  llvm::Expected<llvm::json::Value> spec = llvm::json::parse(text);
+  if (!spec)
+    die(path + ": not valid JSON: " + llvm::toString(spec.takeError()));
+  std::optional<int64_t> length;
+  if (const llvm::json::Object *o = spec->getAsObject())
+    length = o->getInteger("seq_len");
+  if (!length || *length < 1)
+    die(path + ": seq_len must be a positive integer");
+  return *length;
+}
+
+/// Compiles `mlir` into `trainLib` (forward_train_step) and `evalLib` (the
+/// forward without dropout), the two at once (each compile is mostly one
+/// thread).
+void compileLibraries(const Options &o, const std::string &mlir,
+                      const std::string &trainLib, const std::string &evalLib,
+                      int64_t ranks) {
   std::string target = " --target " + o.target;
   std::ostringstream optimizer;
   optimizer << "lr=" << o.lr << " warmup=" << o.warmup
@@ -716,29 +796,79 @@ void compileModel(const Options &o, const std::string &runDir,
   if (ranks > 1)
     optimizer << " data-parallel=true"
               << (o.exchange == "bf16" ? " exchange-bf16=true" : "");
-  auto start = std::chrono::steady_clock::now();
-  std::printf("compiling %s (training step and evaluation) for the %s%s ...\n",
-              o.model.c_str(), o.target.c_str(),
-              ranks > 1 ? (", one rank of " + std::to_string(ranks)).c_str()
-                        : "");
-  std::fflush(stdout);
-  // The two libraries at once: each compile is mostly one thread.
   std::string evalFailure;
   std::thread eval([&] {
     evalFailure = tryRun(quote(o.compiler) + " " + quote(mlir) + target +
-                             " --no-dropout -o " + quote(runDir + "/eval.so"),
+                             " --no-dropout -o " + quote(evalLib),
                          "compiling the evaluation forward");
   });
   std::string trainFailure =
       tryRun(quote(o.compiler) + " " + quote(mlir) + target +
                  " --train --optimizer=" + quote(optimizer.str()) + " -o " +
-                 quote(runDir + "/train.so"),
+                 quote(trainLib),
              "compiling the training step");
   eval.join();
   if (!trainFailure.empty())
     die(trainFailure);
   if (!evalFailure.empty())
     die(evalFailure);
+}
+
+/// Compiles MODEL into RUN: train.so (forward_train_step) and eval.so, for
+/// one rank of `ranks`: a spec's batch is the global batch, each rank
+/// taking batch / ranks rows, and with several ranks the step averages its
+/// gradients over them (attn-generate-train-step data-parallel). The IR of
+/// a .mlir model gives each rank's batch. With --length-step S, also
+/// train-L.so and eval-L.so for every multiple L of S below the spec's
+/// seq_len (lengths.txt lists them).
+void compileModel(const Options &o, const std::string &runDir, int64_t ranks) {
+  const bool spec = fs::path(o.model).extension() == ".json";
+  if (o.lengthStep && !spec)
+    die("--length-step builds the model for several lengths from its spec: "
+        "it needs a .json model, not " +
+        o.model);
+  std::vector<int64_t> shorter;
+  if (o.lengthStep)
+    for (int64_t l = o.lengthStep, n = specLength(o.model); l < n;
+         l += o.lengthStep)
+      shorter.push_back(l);
+  auto importAt = [&](int64_t length) {
+    std::string mlir = runDir + "/model" +
+                       (length ? "-" + std::to_string(length) : std::string()) +
+                       ".mlir";
+    run(quote(o.importer) + " " + quote(o.model) +
+            " --ranks=" + std::to_string(ranks) +
+            (length ? " --length=" + std::to_string(length) : "") + " -o " +
+            quote(mlir),
+        "importing " + o.model);
+    return mlir;
+  };
+  auto start = std::chrono::steady_clock::now();
+  std::printf("compiling %s (training step and evaluation) for the %s%s ...\n",
+              o.model.c_str(), o.target.c_str(),
+              ranks > 1 ? (", one rank of " + std::to_string(ranks)).c_str()
+                        : "");
+  std::fflush(stdout);
+  compileLibraries(o, spec ? importAt(0) : o.model,
+                   libraryPath(runDir, "train"), libraryPath(runDir, "eval"),
+                   ranks);
+  for (size_t i = 0; i < shorter.size(); ++i) {
+    std::printf("  ... and for batches of %lld tokens (%zu of %zu)\n",
+                (long long)shorter[i], i + 1, shorter.size());
+    std::fflush(stdout);
+    compileLibraries(o, importAt(shorter[i]),
+                     libraryPath(runDir, "train", shorter[i]),
+                     libraryPath(runDir, "eval", shorter[i]), ranks);
+  }
+  if (o.lengthStep) {
+    std::ofstream lengths(lengthsFile(runDir));
+    lengths << o.lengthStep;
+    for (int64_t l : shorter)
+      lengths << " " << l;
+    lengths << "\n";
+  } else {
+    fs::remove(lengthsFile(runDir));
+  }
   std::ofstream(ranksFile(runDir)) << ranks << "\n";
   std::printf(
       "compiled in %.1f s\n",
@@ -771,9 +901,12 @@ std::vector<listops::Batch> batchesOf(const Model &m,
   // Global batches: each rank of a data-parallel run takes its shard.
   b.batchSize = m.batch * rt::runRank().world;
   b.maxLength = m.length;
-  b.padToMax = true;
+  // With a length step, batches of similar lengths, padded to a multiple of
+  // it (or to the model's length); else every batch at the model's length.
+  b.padToMax = m.lengthStep == 0;
+  b.roundTo = std::max<int64_t>(1, m.lengthStep);
+  b.bucketByLength = m.lengthStep != 0;
   b.shuffle = shuffle;
-  b.bucketByLength = false;
   b.seed = seed;
   std::string error;
   std::optional<std::vector<listops::Batch>> batches =
@@ -1105,7 +1238,12 @@ int trainCommand(const Options &o, const RankPlace &place) {
       checkLibraries();
     }
   }
-  Model m = loadModel(o.out + "/train.so", o.out + "/eval.so");
+  Model m = loadRun(o.out);
+  if (m.lengthStep != o.lengthStep)
+    die(o.out + " holds libraries compiled with --length-step " +
+        std::to_string(m.lengthStep) + ", this run asks for " +
+        std::to_string(o.lengthStep) +
+        ": compile again (without --no-compile)");
   if (world > 1 && lead)
     std::printf("%lld ranks joined: global batch %lld (%lld per rank)\n",
                 (long long)world, (long long)(m.batch * world),
@@ -1131,10 +1269,12 @@ int trainCommand(const Options &o, const RankPlace &place) {
 
   // The run's identity: a checkpoint continues only the same run.
   std::string modelText = readFile(o.model);
-  std::map<std::string, std::string> meta{{"format", "attn-checkpoint 1"},
-                                          {"model", modelText},
-                                          {"seed", std::to_string(o.seed)},
-                                          {"steps", std::to_string(o.steps)}};
+  std::map<std::string, std::string> meta{
+      {"format", "attn-checkpoint 1"},
+      {"model", modelText},
+      {"seed", std::to_string(o.seed)},
+      {"steps", std::to_string(o.steps)},
+      {"length_step", std::to_string(o.lengthStep)}};
   int64_t step = 0, epoch = 0, position = 0;
   double bestAccuracy = -1;
   std::mt19937_64 rng(o.seed);
@@ -1147,6 +1287,14 @@ int trainCommand(const Options &o, const RankPlace &place) {
       if (c->metadata[key] != meta[key])
         die(last + " is from another run (its " + key +
             " differs): use another --out, or move it away");
+    // The batches' order depends on the length step (checkpoints from
+    // before it existed had none).
+    auto stepOf = c->metadata.find("length_step");
+    std::string theirs = stepOf == c->metadata.end() ? "0" : stepOf->second;
+    if (theirs != meta["length_step"])
+      die(last + " is from a run with --length-step " + theirs +
+          ", this one has " + meta["length_step"] +
+          " (the batches' order depends on it)");
     restore(stateA, *c, last);
     step = std::stoll(c->metadata["step"]);
     epoch = std::stoll(c->metadata["epoch"]);
@@ -1201,11 +1349,14 @@ int trainCommand(const Options &o, const RankPlace &place) {
       die(error);
   };
 
-  std::printf("training: %lld steps of %lld x %lld tokens, %zu train / %zu "
-              "validation examples\n",
-              (long long)o.steps, (long long)(m.batch * world),
-              (long long)m.length, trainSet.labels.size(),
-              valSet.labels.size());
+  std::string lengths = m.lengthStep ? "up to " + std::to_string(m.length) +
+                                           " tokens (multiples of " +
+                                           std::to_string(m.lengthStep) + ")"
+                                     : std::to_string(m.length) + " tokens";
+  std::printf("training: %lld steps of %lld x %s, %zu train / %zu validation "
+              "examples\n",
+              (long long)o.steps, (long long)(m.batch * world), lengths.c_str(),
+              trainSet.labels.size(), valSet.labels.size());
   auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() -
@@ -1213,6 +1364,7 @@ int trainCommand(const Options &o, const RankPlace &place) {
         .count();
   };
   int64_t firstStep = step;
+  double tokens = 0; // computed this session, padding included
   double windowLoss = 0;
   int64_t windowHits = 0, windowExamples = 0, windowSteps = 0;
   std::vector<listops::Batch> epochBatches =
@@ -1235,7 +1387,8 @@ int trainCommand(const Options &o, const RankPlace &place) {
         ((o.seed * 1000003ull + uint64_t(step)) ^
          (uint64_t(rank) * 0x9E3779B97F4A7C15ull)) >>
         1);
-    std::vector<Buffer> in = inputBuffers(m, *m.step, batch, dropoutSeed);
+    const Model &lib = m.at(batch.length);
+    std::vector<Buffer> in = inputBuffers(lib, *lib.step, batch, dropoutSeed);
     std::vector<rt::TensorRef> args, results;
     for (Buffer &b : in)
       args.push_back(b.ref());
@@ -1246,8 +1399,9 @@ int trainCommand(const Options &o, const RankPlace &place) {
     for (Buffer &b : stateB)
       results.push_back(b.ref());
     std::string error;
-    if (!m.train->call("forward_train_step", args, results, &error))
+    if (!lib.train->call("forward_train_step", args, results, &error))
       die(error);
+    tokens += double(m.batch * world * batch.length);
     std::swap(stateA, stateB);
     ++step;
     ++position;
@@ -1275,13 +1429,12 @@ int trainCommand(const Options &o, const RankPlace &place) {
     windowExamples += batch.examples;
     ++windowSteps;
     double rate = double(step - firstStep) / std::max(t, 1e-9);
-    double tokensPerStep = double(m.batch * world * m.length);
+    double tokensPerSecond = tokens / std::max(t, 1e-9);
     std::printf("\rstep %lld/%lld  loss %.4f  acc %.3f  %.0f tokens/s  "
                 "grad-norm %.3f  lr %.2e  left %s   ",
                 (long long)step, (long long)o.steps, windowLoss / windowSteps,
                 double(windowHits) / std::max<int64_t>(windowExamples, 1),
-                rate * tokensPerStep, *extra[2].as<float>(),
-                *extra[3].as<float>(),
+                tokensPerSecond, *extra[2].as<float>(), *extra[3].as<float>(),
                 formatDuration(double(o.steps - step) / rate).c_str());
     std::fflush(stdout);
 
@@ -1295,7 +1448,7 @@ int trainCommand(const Options &o, const RankPlace &place) {
           {{"step", double(step)},
            {"loss", window[0] / window[3]},
            {"accuracy", window[1] / std::max(window[2], 1.0)},
-           {"tokens_per_s", rate * tokensPerStep},
+           {"tokens_per_s", tokensPerSecond},
            {"seconds", t}},
           "train");
       windowLoss = 0;
@@ -1366,11 +1519,12 @@ int evaluateCommand(const Options &o) {
     die(error);
   fs::path dir = fs::path(o.evaluateCheckpoint).parent_path();
   std::string runDir = o.out.empty() ? dir.string() : o.out;
-  std::string evalLib = runDir + "/eval.so", trainLib = runDir + "/train.so";
+  std::string evalLib = libraryPath(runDir, "eval"),
+              trainLib = libraryPath(runDir, "train");
   if (!fs::exists(evalLib) || !fs::exists(trainLib))
     die("no compiled model beside " + o.evaluateCheckpoint + " (" + evalLib +
         "): give the run's folder with --out");
-  Model m = loadModel(trainLib, evalLib);
+  Model m = loadRun(runDir);
   std::vector<Buffer> params;
   for (size_t i = m.inputs.size(); i < m.inputs.size() + m.numParams; ++i)
     params.emplace_back(m.step->args[i]);

@@ -20,8 +20,13 @@ constexpr llvm::StringLiteral kInitAttr = "attn.init";   // initialisation
 ///   (ids: [B, N] i32, lengths: [B] i32, labels: [B] i32, seed: i64,
 ///    parameters...) -> (loss: f32, logits: [B, C])
 /// Every parameter argument carries its name and initialisation; positions 0
-/// of `ids` is the CLS token when `pool` is "cls".
-func::FuncOp buildModel(ModuleOp module, const ::attn::ModelSpec &spec);
+/// of `ids` is the CLS token when `pool` is "cls". N is `length` where it is
+/// given (in [1, seq_len]: batches padded to less than the spec's length);
+/// the parameters do not depend on it -- the position table keeps seq_len
+/// rows, of which the first N are added -- so models built for several
+/// lengths share one set of parameters.
+func::FuncOp buildModel(ModuleOp module, const ::attn::ModelSpec &spec,
+                        int64_t length = 0);
 
 } // namespace mlir::attn
 

@@ -901,11 +901,13 @@ std::vector<listops::Batch> batchesOf(const Model &m,
   // Global batches: each rank of a data-parallel run takes its shard.
   b.batchSize = m.batch * rt::runRank().world;
   b.maxLength = m.length;
-  // With a length step, batches of similar lengths, padded to a multiple of
-  // it (or to the model's length); else every batch at the model's length.
+  // With a length step, each batch padded to a multiple of it (at most the
+  // model's length), and training batches of similar lengths; else every
+  // batch at the model's length. Evaluation keeps the split's order, so
+  // that --eval-batches takes the same examples either way.
   b.padToMax = m.lengthStep == 0;
   b.roundTo = std::max<int64_t>(1, m.lengthStep);
-  b.bucketByLength = m.lengthStep != 0;
+  b.bucketByLength = m.lengthStep != 0 && shuffle;
   b.shuffle = shuffle;
   b.seed = seed;
   std::string error;

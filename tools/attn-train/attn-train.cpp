@@ -461,12 +461,19 @@ std::string lengthsFile(const std::string &runDir) {
   return runDir + "/lengths.txt";
 }
 
+/// RUN/STEM.EXT for batches of the spec's length (`length` 0), or
+/// RUN/STEM-L.EXT for batches of L tokens.
+std::string runFile(const std::string &runDir, const std::string &stem,
+                    const std::string &ext, int64_t length) {
+  return runDir + "/" + stem +
+         (length ? "-" + std::to_string(length) : std::string()) + ext;
+}
+
 /// A run's library of `kind` (train, eval) for batches of `length` tokens,
 /// 0 for the spec's length.
 std::string libraryPath(const std::string &runDir, const std::string &kind,
                         int64_t length = 0) {
-  return runDir + "/" + kind +
-         (length ? "-" + std::to_string(length) : std::string()) + ".so";
+  return runFile(runDir, kind, ".so", length);
 }
 
 /// The libraries compiled into `runDir`: the spec's length, then any
@@ -833,9 +840,7 @@ void compileModel(const Options &o, const std::string &runDir, int64_t ranks) {
          l += o.lengthStep)
       shorter.push_back(l);
   auto importAt = [&](int64_t length) {
-    std::string mlir = runDir + "/model" +
-                       (length ? "-" + std::to_string(length) : std::string()) +
-                       ".mlir";
+    std::string mlir = runFile(runDir, "model", ".mlir", length);
     run(quote(o.importer) + " " + quote(o.model) +
             " --ranks=" + std::to_string(ranks) +
             (length ? " --length=" + std::to_string(length) : "") + " -o " +
@@ -1217,7 +1222,7 @@ int trainCommand(const Options &o, const RankPlace &place) {
           " ranks, this run has " + std::to_string(world) +
           ": compile again (--compile-only --gpus " + std::to_string(world) +
           ")");
-    if (!averagesOverRanks(o.out + "/train.so"))
+    if (!averagesOverRanks(libraryPath(o.out, "train")))
       die(o.out + "/train.so does not average its gradients over ranks: "
                   "compile it for data-parallel training (attn-train "
                   "--compile-only --gpus N, or attn-compile --optimizer="

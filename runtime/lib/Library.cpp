@@ -111,6 +111,15 @@ std::optional<Signature> Signature::parse(const std::string &text,
         return fail("expected 'target cpu' or 'target gpu'");
       continue;
     }
+    if (head == "optimizer") {
+      for (std::string pair; words >> pair;) {
+        size_t eq = pair.find('=');
+        if (eq == 0 || eq == std::string::npos || eq + 1 == pair.size())
+          return fail("expected key=value, got '" + pair + "'");
+        sig.optimizer[pair.substr(0, eq)] = pair.substr(eq + 1);
+      }
+      continue;
+    }
     if (head != "arg" && head != "result")
       return fail("unknown entry");
     TensorSpec spec;

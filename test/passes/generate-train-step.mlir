@@ -14,6 +14,8 @@
 // CHECK-SAME: tensor<16x10xf32> {attn.output = "param.w"}, tensor<10xf32> {attn.output = "param.b"},
 // CHECK-SAME: tensor<16x10xf32> {attn.output = "m.w"}, tensor<10xf32> {attn.output = "m.b"},
 // CHECK-SAME: tensor<16x10xf32> {attn.output = "v.w"}, tensor<10xf32> {attn.output = "v.b"}, tensor<i64> {attn.output = "step"})
+// The settings compiled in, for a caller to check against its own.
+// CHECK-SAME: attributes {attn.optimizer = {beta1 = 9.000000e-01 : f64, beta2 = 0.99899999999999999 : f64, decay = "linear", epsilon = 1.000000e-08 : f64, "final-lr" = 0.000000e+00 : f64, lr = 1.000000e-02 : f64, "max-grad-norm" = 2.000000e+00 : f64, "total-steps" = 100 : i64, warmup = 10 : i64, "weight-decay" = 5.000000e-02 : f64}}
 // CHECK: %[[NEXT:.*]] = linalg.generic {{.*}} ins(%[[STEP]] : tensor<i64>)
 // CHECK: arith.addi
 // CHECK: %[[LR:.*]] = attn.lr_schedule %[[NEXT]] peak 1.000000e-02 warmup 10 total 100 decay  linear

@@ -158,6 +158,27 @@ TEST(SignatureParse, SaysWhichLineIsWrong) {
   EXPECT_EQ(sig->results[0].numel(), 1);
 }
 
+// A training step's compiled optimizer settings, and a malformed pair.
+TEST(SignatureParse, ReadsTheOptimizerLine) {
+  std::string error;
+  auto sig = Signature::parse("attn-signature 1\nfunction f\n"
+                              "optimizer decay=cosine lr=0.002 warmup=10\n"
+                              "result y f32 []\n",
+                              &error);
+  ASSERT_TRUE(sig) << error;
+  EXPECT_EQ(sig->optimizer.size(), 3u);
+  EXPECT_EQ(sig->optimizer["lr"], "0.002");
+  EXPECT_EQ(sig->optimizer["decay"], "cosine");
+  for (const char *pair : {"lr", "=0.1", "lr="}) {
+    sig = Signature::parse(std::string("attn-signature 1\nfunction f\n"
+                                       "optimizer warmup=1 ") +
+                               pair + "\n",
+                           &error);
+    EXPECT_FALSE(sig) << pair;
+    EXPECT_NE(error.find("signature line 3"), std::string::npos) << error;
+  }
+}
+
 // Malformed or hostile shapes are errors naming the line, never exceptions
 // or wrapped sizes.
 TEST(SignatureParse, RejectsMalformedAndOversizedShapes) {

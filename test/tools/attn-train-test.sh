@@ -101,6 +101,16 @@ test "$(cat "$tmp/ahead/ranks.txt")" = 1
 test ! -e "$tmp/ahead/metrics.jsonl"
 "$train" "$model" "${common[@]}" --out "$tmp/ahead" --no-compile --stop-at-step 5 > "$tmp/ahead2.log"
 grep -q "stopped at step 5" "$tmp/ahead2.log"
+# The schedule and AdamW are constants of the compiled step: --no-compile
+# with other settings is refused (naming them), the checkpoint untouched.
+cp "$tmp/ahead/last.safetensors" "$tmp/ahead-last.safetensors"
+if "$train" "$model" "${common[@]/3e-3/5e-3}" --out "$tmp/ahead" --no-compile \
+    > "$tmp/ahead3.log" 2>&1; then
+  echo "FAIL: trained with another learning rate than the library's"; exit 1
+fi
+grep -q "was compiled with other optimizer settings: lr=0.003 (this run: 0.005)" \
+  "$tmp/ahead3.log" || { echo "FAIL: unexpected message:"; cat "$tmp/ahead3.log"; exit 1; }
+cmp "$tmp/ahead/last.safetensors" "$tmp/ahead-last.safetensors"
 
 # --length-step: batches of similar lengths padded to multiples of 64 (the
 # short lists here take the library compiled for 64 tokens, the rest the

@@ -35,6 +35,8 @@
 //   attn-signature 1
 //   function <name>
 //   target <cpu|gpu>
+//   optimizer <key>=<value> ...     (a training step only: the settings
+//                                    compiled into it, attn.optimizer)
 //   arg <input|param|state> <name> <dtype> <shape> [<init>]
 //   result <name> <dtype> <shape>
 // where <shape> is [d0,d1,...] ([] for a 0-d tensor) or "scalar", and
@@ -82,6 +84,8 @@
 #include "llvm/Support/WithColor.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
+
+#include <charconv>
 
 using namespace llvm;
 
@@ -256,6 +260,29 @@ constexpr StringRef kArgumentAttrs[] = {"attn.param",
                                         mlir::attn::kWeightDecayAttr,
                                         mlir::attn::kLrScaleAttr};
 
+/// A training step's settings (attn.optimizer) as the signature's
+/// "key=value ..." text: each number in the fewest digits that read back
+/// as it, in the dictionary's (sorted) order.
+std::string optimizerText(mlir::DictionaryAttr optimizer) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  for (mlir::NamedAttribute a : optimizer) {
+    os << (text.empty() ? "" : " ") << a.getName().strref() << "=";
+    if (auto f = llvm::dyn_cast<mlir::FloatAttr>(a.getValue())) {
+      char number[32];
+      os << llvm::StringRef(
+          number,
+          std::to_chars(number, number + sizeof number, f.getValueAsDouble())
+                  .ptr -
+              number);
+    } else if (auto i = llvm::dyn_cast<mlir::IntegerAttr>(a.getValue()))
+      os << i.getInt();
+    else if (auto s = llvm::dyn_cast<mlir::StringAttr>(a.getValue()))
+      os << s.getValue();
+  }
+  return text;
+}
+
 /// The signatures of the module's public functions, before lowering.
 FailureOr<std::vector<Signature>> collectSignatures(mlir::ModuleOp module) {
   std::vector<Signature> out;
@@ -275,6 +302,9 @@ FailureOr<std::vector<Signature>> collectSignatures(mlir::ModuleOp module) {
     raw_string_ostream os(sig.text);
     os << "attn-signature 1\nfunction " << sig.name << "\ntarget " << target
        << "\n";
+    if (auto optimizer =
+            fn->getAttrOfType<mlir::DictionaryAttr>(mlir::attn::kOptimizerAttr))
+      os << "optimizer " << optimizerText(optimizer) << "\n";
     for (auto [i, type] : llvm::enumerate(fn.getArgumentTypes())) {
       std::string d = describe(type);
       if (d.empty()) {

@@ -36,6 +36,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -45,6 +46,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <map>
 #include <optional>
 #include <random>
@@ -796,7 +798,7 @@ void compileLibraries(const Options &o, const std::string &mlir,
                       int64_t ranks) {
   std::string target = " --target " + o.target;
   std::ostringstream optimizer;
-  optimizer << "lr=" << o.lr << " warmup=" << o.warmup
+  optimizer << std::setprecision(17) << "lr=" << o.lr << " warmup=" << o.warmup
             << " total-steps=" << o.steps << " decay=" << o.decay
             << " weight-decay=" << o.weightDecay
             << " max-grad-norm=" << o.maxGradNorm;
@@ -1185,6 +1187,62 @@ bool averagesOverRanks(const std::string &path) {
   return readFile(path).find("mgpuAllReduceStart") != std::string::npos;
 }
 
+/// `v` in the fewest digits that read back as it.
+std::string formatNumber(double v) {
+  char text[32];
+  return std::string(text, std::to_chars(text, text + sizeof text, v).ptr);
+}
+
+/// The settings a run's training steps were compiled with (their
+/// signatures' optimizer line) against this run's options: the schedule and
+/// AdamW are constants in the compiled step, so --no-compile with other
+/// options would train with the old ones while reporting the new.
+void checkOptimizer(const Model &m, const Options &o) {
+  std::vector<const Model *> models{&m};
+  for (const auto &[length, s] : m.shorter)
+    models.push_back(s.get());
+  for (const Model *model : models) {
+    const std::map<std::string, std::string> &compiled = model->step->optimizer;
+    if (compiled.empty()) {
+      std::fprintf(stderr,
+                   "attn-train: note: %s does not say which optimizer "
+                   "settings it was compiled with (an older attn-compile); "
+                   "they are not checked against this run's\n",
+                   model->train->path().c_str());
+      return;
+    }
+    std::string differs;
+    auto check = [&](const char *key, const std::string &want, bool same) {
+      if (!same)
+        differs += std::string(" ") + key + "=" +
+                   (compiled.count(key) ? compiled.at(key) : "?") +
+                   " (this run: " + want + ")";
+    };
+    auto real = [&](const char *key, double want) {
+      auto it = compiled.find(key);
+      double have =
+          it == compiled.end() ? NAN : std::strtod(it->second.c_str(), nullptr);
+      check(key, formatNumber(want),
+            std::fabs(have - want) <= 1e-12 * std::fabs(want));
+    };
+    auto text = [&](const char *key, const std::string &want) {
+      auto it = compiled.find(key);
+      check(key, want, it != compiled.end() && it->second == want);
+    };
+    real("lr", o.lr);
+    text("warmup", std::to_string(o.warmup));
+    text("total-steps", std::to_string(o.steps));
+    text("decay", o.decay);
+    real("weight-decay", o.weightDecay);
+    real("max-grad-norm", o.maxGradNorm);
+    if (!differs.empty())
+      die(model->train->path() +
+          " was compiled with other optimizer settings:" + differs +
+          ": compile again (without --no-compile), or give the settings it "
+          "was compiled with");
+  }
+}
+
 /// A summary of the parameters' bytes, to check that the ranks of a run
 /// hold the same ones (a hash below 2^52, exact in a double).
 double parameterHash(std::vector<Buffer> &state, size_t numParams) {
@@ -1246,6 +1304,7 @@ int trainCommand(const Options &o, const RankPlace &place) {
     }
   }
   Model m = loadRun(o.out);
+  checkOptimizer(m, o);
   if (m.lengthStep != o.lengthStep)
     die(o.out + " holds libraries compiled with --length-step " +
         std::to_string(m.lengthStep) + ", this run asks for " +

@@ -228,7 +228,25 @@ struct GenerateTrainStepPass
     fn.setType(FunctionType::get(ctx, fn.getArgumentTypes(),
                                  ValueRange(results).getTypes()));
     fn.setAllResultAttrs(attrs);
+    fn->setAttr(kOptimizerAttr, optimizerAttr(b, decayKind));
     return success();
+  }
+
+  /// The settings compiled into the step, by the options' flag names.
+  DictionaryAttr optimizerAttr(Builder &b, DecayKind decayKind) {
+    auto f64 = [&](double v) { return b.getF64FloatAttr(v); };
+    return b.getDictionaryAttr({
+        b.getNamedAttr("lr", f64(lr)),
+        b.getNamedAttr("warmup", b.getI64IntegerAttr(warmup)),
+        b.getNamedAttr("total-steps", b.getI64IntegerAttr(totalSteps)),
+        b.getNamedAttr("decay", b.getStringAttr(stringifyDecayKind(decayKind))),
+        b.getNamedAttr("final-lr", f64(finalFraction)),
+        b.getNamedAttr("beta1", f64(beta1)),
+        b.getNamedAttr("beta2", f64(beta2)),
+        b.getNamedAttr("epsilon", f64(epsilon)),
+        b.getNamedAttr("weight-decay", f64(weightDecay)),
+        b.getNamedAttr("max-grad-norm", f64(maxGradNorm)),
+    });
   }
 };
 

@@ -28,6 +28,12 @@ Value buildAdd(OpBuilder &b, Location loc, Value lhs, Value rhs);
 /// learning rate (F64, default 1).
 constexpr llvm::StringLiteral kWeightDecayAttr = "attn.weight_decay";
 constexpr llvm::StringLiteral kLrScaleAttr = "attn.lr_scale";
+/// On a training step (attn-generate-train-step): the optimizer and schedule
+/// compiled into it, a dictionary of the pass's options by their flag names
+/// (lr, warmup, total-steps, decay, final-lr, beta1, beta2, epsilon,
+/// weight-decay, max-grad-norm), so that a caller can tell which settings a
+/// compiled step trains with (attn-compile puts it in the step's signature).
+constexpr llvm::StringLiteral kOptimizerAttr = "attn.optimizer";
 
 /// Attaches the Differentiable interface to the upstream ops that attn's
 /// pipelines produce before differentiation: linalg.add, linalg.transpose,

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +47,10 @@ struct Signature {
   std::string function;
   std::string target = "cpu"; ///< "gpu": buffers are device memory
   std::vector<TensorSpec> args, results;
+  /// A training step's optimizer and schedule as compiled into it (the
+  /// signature's "optimizer" line: lr, warmup, total-steps, decay, ...);
+  /// empty for other functions and for libraries from before the line.
+  std::map<std::string, std::string> optimizer;
 
   /// Parses the text of attn_signature_<f> (format in attn-compile.cpp).
   static std::optional<Signature> parse(const std::string &text,

@@ -46,7 +46,6 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <iomanip>
 #include <map>
 #include <optional>
 #include <random>
@@ -690,6 +689,12 @@ std::string metricsLine(const std::map<std::string, double> &values,
   return os.str();
 }
 
+/// `v` in the fewest digits that read back as it.
+std::string formatNumber(double v) {
+  char text[32];
+  return std::string(text, std::to_chars(text, text + sizeof text, v).ptr);
+}
+
 std::string formatDuration(double seconds) {
   int64_t s = int64_t(seconds);
   char buf[32];
@@ -798,10 +803,10 @@ void compileLibraries(const Options &o, const std::string &mlir,
                       int64_t ranks) {
   std::string target = " --target " + o.target;
   std::ostringstream optimizer;
-  optimizer << std::setprecision(17) << "lr=" << o.lr << " warmup=" << o.warmup
+  optimizer << "lr=" << formatNumber(o.lr) << " warmup=" << o.warmup
             << " total-steps=" << o.steps << " decay=" << o.decay
-            << " weight-decay=" << o.weightDecay
-            << " max-grad-norm=" << o.maxGradNorm;
+            << " weight-decay=" << formatNumber(o.weightDecay)
+            << " max-grad-norm=" << formatNumber(o.maxGradNorm);
   if (ranks > 1)
     optimizer << " data-parallel=true"
               << (o.exchange == "bf16" ? " exchange-bf16=true" : "");
@@ -1185,12 +1190,6 @@ int launchRanks(const Options &o, int argc, char **argv) {
 /// table).
 bool averagesOverRanks(const std::string &path) {
   return readFile(path).find("mgpuAllReduceStart") != std::string::npos;
-}
-
-/// `v` in the fewest digits that read back as it.
-std::string formatNumber(double v) {
-  char text[32];
-  return std::string(text, std::to_chars(text, text + sizeof text, v).ptr);
 }
 
 /// The settings a run's training steps were compiled with (their

@@ -143,6 +143,7 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
   fn.addPass(createConvertLinalgToLoopsPass());
   fn.addPass(createCanonicalizerPass());
   fn.addPass(createCSEPass());
+  fn.addPass(createMergeLaunches());
   // Constants are recomputed in kernels rather than passed to them.
   fn.addPass(createGpuLaunchSinkIndexComputationsPass());
   fn.addPass(createNameKernels());

@@ -319,6 +319,44 @@ def AllocateSharedMemory : Pass<"attn-allocate-shared-memory",
                            "::mlir::memref::MemRefDialect"];
 }
 
+def MergeLaunches : Pass<"attn-merge-launches", "func::FuncOp"> {
+  let summary = "Merges runs of small independent gpu.launch ops into one launch each";
+  let description = [{
+    A training step launches one small kernel per parameter for its update
+    (and per parameter for casts and norms): tens of launches of a few
+    blocks each, whose cost is the launch, not the work. This pass merges
+    a run of consecutive top-level launches into one launch whose blocks
+    are the blocks of all of them, side by side along x: block b of the
+    merged launch runs the body of the launch whose range holds b (an
+    `scf.index_switch` on the range, uniform over a block, so barriers in a
+    body stay block-uniform), with its block index shifted to the start of
+    that range and the grid size it had.
+
+    Launches merge when each has a constant one-dimensional grid of at most
+    `max-blocks` blocks, the same constant block size, no dynamic shared
+    memory, attributions or async operands, a single-block body, and when
+    they are independent: no launch of the run writes a buffer that
+    another reads or writes. Buffers are told apart by their root (a
+    function argument or an allocation, through views); the arguments of
+    a function are distinct buffers (the library ABI: the buffers of a call
+    do not overlap). The ops between the launches stay where they are and
+    the merged launch takes the place of the run's last launch, so an op
+    between two launches of a run must not write what an earlier launch of
+    the run reads or writes, nor read what it writes; an op whose effects
+    are unknown ends the run. The merged launch's `attn.kernel` kind is
+    `merged_` and the kinds of its launches.
+  }];
+  let options = [
+    Option<"maxBlocks", "max-blocks", "int64_t", /*default=*/"4096",
+           "Launches of more blocks than this are left alone (they fill "
+           "the GPU by themselves; merged, their kernel would take the "
+           "largest register count of the run)">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def NameKernels : Pass<"attn-name-kernels", "func::FuncOp"> {
   let summary = "Names each gpu.launch's kernel by its function, place and kind";
   let description = [{

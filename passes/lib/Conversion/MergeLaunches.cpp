@@ -1,0 +1,279 @@
+//===- MergeLaunches.cpp - runs of small independent launches as one ------===//
+//
+// A training step updates each parameter in its own kernel (and casts and
+// sums each one in its own): tens of launches of a few blocks, each costing
+// a launch more than its work. Launches that do not depend on each other
+// can run as one: the blocks of all of them side by side, each block
+// running the body whose range holds it (docs in Passes.td).
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Conversion/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+
+#include "llvm/ADT/SetVector.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_MERGELAUNCHES
+#include "attn/Conversion/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+
+namespace {
+
+/// The buffer a memref value is a view of, followed through view-like ops:
+/// an allocation, or an argument of a public function (distinct buffers by
+/// the library ABI). Null for anything else (a global, a private function's
+/// argument, which a caller may alias): its accesses cannot be told apart.
+Value rootOf(Value v) {
+  while (Operation *def = v.getDefiningOp()) {
+    auto view = dyn_cast<ViewLikeOpInterface>(def);
+    if (!view)
+      break;
+    v = view.getViewSource();
+  }
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    auto fn = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp());
+    return fn && fn.isPublic() && arg.getOwner()->isEntryBlock() ? v : Value();
+  }
+  auto alloc = v.getDefiningOp<MemoryEffectOpInterface>();
+  return alloc && alloc.getEffectOnValue<MemoryEffects::Allocate>(v) ? v
+                                                                     : Value();
+}
+
+/// The buffers an op (with everything inside it) reads and writes; freeing
+/// a buffer counts as writing it.
+struct Access {
+  llvm::SetVector<Value> reads, writes;
+
+  bool conflictsWith(const Access &o) const {
+    auto meets = [](const llvm::SetVector<Value> &a,
+                    const llvm::SetVector<Value> &b) {
+      return llvm::any_of(a, [&](Value v) { return b.contains(v); });
+    };
+    return meets(writes, o.reads) || meets(writes, o.writes) ||
+           meets(reads, o.writes);
+  }
+  void add(const Access &o) {
+    reads.insert(o.reads.begin(), o.reads.end());
+    writes.insert(o.writes.begin(), o.writes.end());
+  }
+};
+
+/// What `op` reads and writes outside itself; nullopt where an effect is
+/// unknown or names no buffer.
+std::optional<Access> accessOf(Operation *op) {
+  Access access;
+  // Buffers allocated inside `op` are its own.
+  auto isLocal = [&](Value root) {
+    Region *region = root.getParentRegion();
+    return region && (region->getParentOp() == op ||
+                      op->isProperAncestor(region->getParentOp()));
+  };
+  WalkResult result = op->walk([&](Operation *inner) {
+    // Loops and branches (and the launch) are what their ops do; a barrier
+    // stays block-uniform where blocks run one body each.
+    if (inner->hasTrait<OpTrait::HasRecursiveMemoryEffects>() ||
+        isa<gpu::BarrierOp>(inner))
+      return WalkResult::advance();
+    auto iface = dyn_cast<MemoryEffectOpInterface>(inner);
+    if (!iface)
+      return isPure(inner) ? WalkResult::advance() : WalkResult::interrupt();
+    SmallVector<MemoryEffects::EffectInstance> effects;
+    iface.getEffects(effects);
+    for (const MemoryEffects::EffectInstance &e : effects) {
+      if (isa<MemoryEffects::Allocate>(e.getEffect()))
+        continue;
+      Value v = e.getValue();
+      if (!v || !isa<BaseMemRefType>(v.getType()))
+        return WalkResult::interrupt();
+      Value root = rootOf(v);
+      if (!root)
+        return WalkResult::interrupt();
+      if (isLocal(root))
+        continue;
+      if (isa<MemoryEffects::Read>(e.getEffect()))
+        access.reads.insert(root);
+      else
+        access.writes.insert(root);
+    }
+    return WalkResult::advance();
+  });
+  if (result.wasInterrupted())
+    return std::nullopt;
+  return access;
+}
+
+std::optional<int64_t> constantIndex(Value v) {
+  if (auto c = v.getDefiningOp<arith::ConstantIndexOp>())
+    return c.value();
+  return std::nullopt;
+}
+
+/// A launch that can join a run: its grid size along x (y and z are 1) and
+/// block size, and what it reads and writes.
+struct Candidate {
+  gpu::LaunchOp launch;
+  int64_t blocks;
+  std::array<int64_t, 3> threads;
+  Access access;
+};
+
+std::optional<Candidate> candidate(gpu::LaunchOp launch, int64_t maxBlocks) {
+  if (launch.getDynamicSharedMemorySize() || launch.hasClusterSize() ||
+      !launch.getAsyncDependencies().empty() || launch.getAsyncToken() ||
+      !launch.getWorkgroupAttributions().empty() ||
+      !launch.getPrivateAttributions().empty() ||
+      !launch.getBody().hasOneBlock())
+    return std::nullopt;
+  gpu::KernelDim3 grid = launch.getGridSizeOperandValues(),
+                  block = launch.getBlockSizeOperandValues();
+  std::optional<int64_t> gx = constantIndex(grid.x), gy = constantIndex(grid.y),
+                         gz = constantIndex(grid.z),
+                         bx = constantIndex(block.x),
+                         by = constantIndex(block.y),
+                         bz = constantIndex(block.z);
+  if (!gx || !gy || !gz || !bx || !by || !bz || *gy != 1 || *gz != 1 ||
+      *gx > maxBlocks)
+    return std::nullopt;
+  std::optional<Access> access = accessOf(launch);
+  if (!access)
+    return std::nullopt;
+  return Candidate{launch, *gx, {*bx, *by, *bz}, std::move(*access)};
+}
+
+/// One launch running `run`'s bodies, where the run's last launch was.
+void merge(MutableArrayRef<Candidate> run) {
+  gpu::LaunchOp last = run.back().launch;
+  OpBuilder b(last);
+  Location loc = b.getFusedLoc(
+      llvm::map_to_vector(run, [](Candidate &c) { return c.launch.getLoc(); }));
+  int64_t total = 0;
+  for (Candidate &c : run)
+    total += c.blocks;
+  auto index = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  Value one = index(1);
+  const std::array<int64_t, 3> &threads = run.front().threads;
+  auto merged =
+      gpu::LaunchOp::create(b, loc, index(total), one, one, index(threads[0]),
+                            index(threads[1]), index(threads[2]));
+  std::string kinds = "merged";
+  for (Candidate &c : run)
+    if (auto kind =
+            c.launch->getAttrOfType<StringAttr>(mlir::attn::kKernelKindAttr);
+        kind && kinds.find("_" + kind.str()) == std::string::npos)
+      kinds += "_" + kind.str();
+  merged->setAttr(mlir::attn::kKernelKindAttr, b.getStringAttr(kinds));
+
+  // Which launch's range holds this block: the count of range starts at or
+  // below it (uniform over the block).
+  Block &body = merged.getBody().front();
+  b.setInsertionPointToStart(&body);
+  Value blockId = merged.getBlockIds().x;
+  one = index(1);
+  Value which = index(0);
+  SmallVector<int64_t> starts, cases;
+  int64_t start = 0;
+  for (Candidate &c : run) {
+    starts.push_back(start);
+    if (start > 0) {
+      Value past = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
+                                         blockId, index(start));
+      which = arith::AddIOp::create(
+          b, loc, which, arith::SelectOp::create(b, loc, past, one, index(0)));
+    }
+    start += c.blocks;
+  }
+  for (size_t i = 0; i + 1 < run.size(); ++i)
+    cases.push_back(int64_t(i));
+  auto select = scf::IndexSwitchOp::create(b, loc, TypeRange{}, which, cases,
+                                           cases.size());
+  for (auto [i, c] : llvm::enumerate(run)) {
+    Region &region = i + 1 < run.size() ? select.getCaseRegions()[i]
+                                        : select.getDefaultRegion();
+    Block *caseBlock = b.createBlock(&region);
+    b.setInsertionPointToStart(caseBlock);
+    Block &old = c.launch.getBody().front();
+    IRMapping map;
+    // The configuration arguments: this launch's own block index and grid
+    // size along x; the rest as the merged launch has them (y and z: one
+    // block; the same threads).
+    for (unsigned a = 0; a < gpu::LaunchOp::kNumConfigRegionAttributes; ++a)
+      map.map(old.getArgument(a), body.getArgument(a));
+    map.map(c.launch.getBlockIds().x,
+            arith::SubIOp::create(b, loc, blockId, index(starts[i])));
+    map.map(c.launch.getGridSize().x, index(c.blocks));
+    for (Operation &op : old.without_terminator())
+      b.clone(op, map);
+    scf::YieldOp::create(b, loc);
+    b.setInsertionPointAfter(select);
+  }
+  gpu::TerminatorOp::create(b, loc);
+  for (Candidate &c : run)
+    c.launch.erase();
+}
+
+struct MergeLaunchesPass
+    : public mlir::attn::impl::MergeLaunchesBase<MergeLaunchesPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    SmallVector<Block *> blocks;
+    getOperation().walk([&](Block *block) {
+      if (!block->getParentOp()->getParentOfType<gpu::LaunchOp>() &&
+          !isa<gpu::LaunchOp>(block->getParentOp()))
+        blocks.push_back(block);
+    });
+    for (Block *block : blocks)
+      mergeIn(*block);
+  }
+
+  /// Runs of mergeable launches in `block`, each merged where it ends.
+  void mergeIn(Block &block) {
+    SmallVector<SmallVector<Candidate>> runs;
+    SmallVector<Candidate> run;
+    Access runAccess;
+    auto close = [&] {
+      if (run.size() > 1)
+        runs.push_back(std::move(run));
+      run.clear();
+      runAccess = Access();
+    };
+    for (Operation &op : block) {
+      if (auto launch = dyn_cast<gpu::LaunchOp>(op)) {
+        std::optional<Candidate> c = candidate(launch, maxBlocks);
+        if (c && !run.empty() &&
+            (c->threads != run.front().threads ||
+             c->access.conflictsWith(runAccess)))
+          close();
+        if (!c) {
+          close();
+          continue;
+        }
+        runAccess.add(c->access);
+        run.push_back(std::move(*c));
+        continue;
+      }
+      if (run.empty() || isPure(&op))
+        continue;
+      // An op between launches stays before the merged launch: it must
+      // neither write what the run's launches so far touch nor read what
+      // they write.
+      std::optional<Access> between = accessOf(&op);
+      if (!between || between->conflictsWith(runAccess))
+        close();
+    }
+    close();
+    for (SmallVector<Candidate> &r : runs)
+      merge(r);
+  }
+};
+
+} // namespace

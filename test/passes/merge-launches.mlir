@@ -151,3 +151,35 @@ func.func @not_candidates(%a: memref<256xf32>, %b: memref<256xf32>, %c: memref<2
   }
   return
 }
+
+// -----
+
+// A buffer released between two launches of a run is released after the
+// merged launch, which is where its last use now is.
+// CHECK-LABEL: func.func @release_deferred
+// CHECK: %[[TMP:.*]] = gpu.alloc
+// CHECK: gpu.launch
+// CHECK: scf.index_switch
+// CHECK: memref.store %{{.*}}, %[[TMP]]
+// CHECK: gpu.terminator
+// CHECK-NEXT: }
+// CHECK-NEXT: gpu.dealloc %[[TMP]]
+// CHECK-NOT: gpu.launch
+// CHECK: return
+func.func @release_deferred(%a: memref<256xf32>, %b: memref<256xf32>) {
+  %c1 = arith.constant 1 : index
+  %c256 = arith.constant 256 : index
+  %tmp = gpu.alloc () : memref<256xf32>
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c256, %sy = %c1, %sz = %c1) {
+    %v = memref.load %a[%tx] : memref<256xf32>
+    memref.store %v, %tmp[%tx] : memref<256xf32>
+    gpu.terminator
+  }
+  gpu.dealloc %tmp : memref<256xf32>
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c256, %sy = %c1, %sz = %c1) {
+    %v = memref.load %a[%tx] : memref<256xf32>
+    memref.store %v, %b[%tx] : memref<256xf32>
+    gpu.terminator
+  }
+  return
+}

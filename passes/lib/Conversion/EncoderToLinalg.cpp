@@ -833,23 +833,30 @@ Value lowerLrSchedule(LinalgEmitter &e, LrScheduleOp op) {
 
 Value lowerGlobalNorm(LinalgEmitter &e, GlobalNormOp op) {
   MLIRContext *ctx = e.b.getContext();
-  Value sum = e.filled({}, e.f32(), 0.0);
+  // Each tensor's sum of squares on its own (independent reductions, which
+  // the GPU runs side by side: attn-merge-launches), then their sum's root.
+  SmallVector<Value> sums;
   for (Value x : op.getInputs()) {
     unsigned rank = typeOf(x).getRank();
     SmallVector<utils::IteratorType> its(rank, utils::IteratorType::reduction);
-    sum = e.generic(
-        x, sum, {e.identity(rank), AffineMap::get(rank, 0, {}, ctx)}, its,
+    sums.push_back(e.generic(
+        x, e.filled({}, e.f32(), 0.0),
+        {e.identity(rank), AffineMap::get(rank, 0, {}, ctx)}, its,
         [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
           Value v = toF32(b, l, a[0]);
           return {arith::AddFOp::create(b, l, a[1],
                                         arith::MulFOp::create(b, l, v, v))};
-        })[0];
+        })[0]);
   }
   AffineMap none = AffineMap::get(0, 0, {}, ctx);
+  SmallVector<AffineMap> maps(sums.size() + 1, none);
   return e.generic(
-      sum, e.empty({}, e.f32()), {none, none}, {},
+      sums, e.empty({}, e.f32()), maps, {},
       [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
-        return {math::SqrtOp::create(b, l, a[0])};
+        Value total = a[0];
+        for (Value s : a.drop_front().drop_back())
+          total = arith::AddFOp::create(b, l, total, s);
+        return {math::SqrtOp::create(b, l, total)};
       })[0];
 }
 

@@ -148,7 +148,7 @@ std::optional<Candidate> candidate(gpu::LaunchOp launch, int64_t maxBlocks) {
 }
 
 /// One launch running `run`'s bodies, where the run's last launch was.
-void merge(MutableArrayRef<Candidate> run) {
+gpu::LaunchOp merge(MutableArrayRef<Candidate> run) {
   gpu::LaunchOp last = run.back().launch;
   OpBuilder b(last);
   Location loc = b.getFusedLoc(
@@ -218,6 +218,29 @@ void merge(MutableArrayRef<Candidate> run) {
   gpu::TerminatorOp::create(b, loc);
   for (Candidate &c : run)
     c.launch.erase();
+  return merged;
+}
+
+/// A run of launches to merge, what they touch, and the releases of
+/// buffers they use that come before the run's last launch (moved after
+/// the merged launch).
+struct Run {
+  SmallVector<Candidate> launches;
+  Access access;
+  SmallVector<Operation *> deferred;
+};
+
+/// Whether every effect of `op` is a release (gpu.dealloc, memref.dealloc).
+bool onlyFrees(Operation *op) {
+  auto iface = dyn_cast<MemoryEffectOpInterface>(op);
+  if (!iface || op->getNumRegions() != 0)
+    return false;
+  SmallVector<MemoryEffects::EffectInstance> effects;
+  iface.getEffects(effects);
+  return !effects.empty() &&
+         llvm::all_of(effects, [](const MemoryEffects::EffectInstance &e) {
+           return isa<MemoryEffects::Free>(e.getEffect());
+         });
 }
 
 struct MergeLaunchesPass
@@ -237,42 +260,48 @@ struct MergeLaunchesPass
 
   /// Runs of mergeable launches in `block`, each merged where it ends.
   void mergeIn(Block &block) {
-    SmallVector<SmallVector<Candidate>> runs;
-    SmallVector<Candidate> run;
-    Access runAccess;
+    std::vector<Run> runs;
+    Run run;
     auto close = [&] {
-      if (run.size() > 1)
+      if (run.launches.size() > 1)
         runs.push_back(std::move(run));
-      run.clear();
-      runAccess = Access();
+      run = Run();
     };
     for (Operation &op : block) {
       if (auto launch = dyn_cast<gpu::LaunchOp>(op)) {
         std::optional<Candidate> c = candidate(launch, maxBlocks);
-        if (c && !run.empty() &&
-            (c->threads != run.front().threads ||
-             c->access.conflictsWith(runAccess)))
+        if (c && !run.launches.empty() &&
+            (c->threads != run.launches.front().threads ||
+             c->access.conflictsWith(run.access)))
           close();
         if (!c) {
           close();
           continue;
         }
-        runAccess.add(c->access);
-        run.push_back(std::move(*c));
+        run.access.add(c->access);
+        run.launches.push_back(std::move(*c));
         continue;
       }
-      if (run.empty() || isPure(&op))
+      if (run.launches.empty() || isPure(&op))
         continue;
       // An op between launches stays before the merged launch: it must
       // neither write what the run's launches so far touch nor read what
-      // they write.
+      // they write. A buffer's release may wait until after the merged
+      // launch instead (its last use is there now).
       std::optional<Access> between = accessOf(&op);
-      if (!between || between->conflictsWith(runAccess))
+      if (between && between->conflictsWith(run.access) && onlyFrees(&op)) {
+        run.deferred.push_back(&op);
+        continue;
+      }
+      if (!between || between->conflictsWith(run.access))
         close();
     }
     close();
-    for (SmallVector<Candidate> &r : runs)
-      merge(r);
+    for (Run &r : runs) {
+      gpu::LaunchOp merged = merge(r.launches);
+      for (Operation *op : llvm::reverse(r.deferred))
+        op->moveAfter(merged);
+    }
   }
 };
 

@@ -342,8 +342,9 @@ def MergeLaunches : Pass<"attn-merge-launches", "func::FuncOp"> {
     do not overlap). The ops between the launches stay where they are and
     the merged launch takes the place of the run's last launch, so an op
     between two launches of a run must not write what an earlier launch of
-    the run reads or writes, nor read what it writes; an op whose effects
-    are unknown ends the run. The merged launch's `attn.kernel` kind is
+    the run reads or writes, nor read what it writes -- except a buffer's
+    release, which moves after the merged launch; an op whose effects are
+    unknown ends the run. The merged launch's `attn.kernel` kind is
     `merged_` and the kinds of its launches.
   }];
   let options = [

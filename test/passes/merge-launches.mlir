@@ -1,21 +1,18 @@
 // RUN: attn-opt %s --attn-merge-launches="max-blocks=64" --split-input-file | FileCheck %s
 
 // Independent launches (one parameter's update each) become one launch of
-// all their blocks: block b runs the body whose range holds it, with its
-// block index shifted to that range and the grid size it had; the ops
-// between them stay before it.
+// all their blocks: block b runs the body whose range holds it (found by
+// branches on the range starts), with its block index shifted to that
+// range and the grid size it had; the ops between them stay before it.
 // CHECK-LABEL: func.func @independent
 // CHECK: %subview = memref.subview
 // CHECK: gpu.launch blocks(%[[BX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C3:.*]], %{{.*}} = %[[ONE:.*]], %{{.*}} = %[[ONE]]) threads
-// CHECK: %[[PAST:.*]] = arith.cmpi uge, %[[BX]], %[[START:.*]] : index
-// CHECK: %[[WHICH:.*]] = arith.select %[[PAST]]
-// CHECK: %[[CASE:.*]] = arith.addi %{{.*}}, %[[WHICH]]
-// CHECK: scf.index_switch %[[CASE]]
-// CHECK: case 0 {
+// CHECK: %[[BELOW:.*]] = arith.cmpi ult, %[[BX]], %[[START:.*]] : index
+// CHECK: scf.if %[[BELOW]] {
 // CHECK: arith.subi %[[BX]]
 // CHECK: memref.load %arg0
 // CHECK: memref.store %{{.*}}, %arg1
-// CHECK: default {
+// CHECK: } else {
 // CHECK: %[[SHIFTED:.*]] = arith.subi %[[BX]]
 // CHECK: %[[GRID:.*]] = arith.constant 2 : index
 // CHECK: arith.muli %[[SHIFTED]]
@@ -56,7 +53,7 @@ func.func @independent(%a: memref<256xf32>, %b: memref<256xf32>, %c: memref<512x
 // buffer): they stay two launches.
 // CHECK-LABEL: func.func @dependent
 // CHECK-COUNT-2: gpu.launch
-// CHECK-NOT: scf.index_switch
+// CHECK-NOT: scf.if
 func.func @dependent(%a: memref<256xf32>, %b: memref<256xf32>, %c: memref<256xf32>) {
   %c1 = arith.constant 1 : index
   %c256 = arith.constant 256 : index
@@ -81,10 +78,10 @@ func.func @dependent(%a: memref<256xf32>, %b: memref<256xf32>, %c: memref<256xf3
 // second.
 // CHECK-LABEL: func.func @written_between
 // CHECK: gpu.launch
-// CHECK-NOT: scf.index_switch
+// CHECK-NOT: scf.if
 // CHECK: gpu.memset
 // CHECK: gpu.launch
-// CHECK: scf.index_switch
+// CHECK: scf.if
 // CHECK-NOT: gpu.launch
 // CHECK: return
 func.func @written_between(%a: memref<256xf32>, %b: memref<256xf32>, %c: memref<256xf32>, %d: memref<256xf32>) {
@@ -116,7 +113,7 @@ func.func @written_between(%a: memref<256xf32>, %b: memref<256xf32>, %c: memref<
 // with shared memory, or with a two-dimensional grid.
 // CHECK-LABEL: func.func @not_candidates
 // CHECK-COUNT-5: gpu.launch
-// CHECK-NOT: scf.index_switch
+// CHECK-NOT: scf.if
 func.func @not_candidates(%a: memref<256xf32>, %b: memref<256xf32>, %c: memref<256xf32>, %d: memref<256xf32>, %e: memref<256xf32>, %f: memref<256xf32>) {
   %c1 = arith.constant 1 : index
   %c2 = arith.constant 2 : index
@@ -159,7 +156,7 @@ func.func @not_candidates(%a: memref<256xf32>, %b: memref<256xf32>, %c: memref<2
 // CHECK-LABEL: func.func @release_deferred
 // CHECK: %[[TMP:.*]] = gpu.alloc
 // CHECK: gpu.launch
-// CHECK: scf.index_switch
+// CHECK: scf.if
 // CHECK: memref.store %{{.*}}, %[[TMP]]
 // CHECK: gpu.terminator
 // CHECK-NEXT: }

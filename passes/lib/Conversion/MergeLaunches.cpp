@@ -17,6 +17,8 @@
 
 #include "llvm/ADT/SetVector.h"
 
+#include <functional>
+
 namespace mlir::attn {
 #define GEN_PASS_DEF_MERGELAUNCHES
 #include "attn/Conversion/Passes.h.inc"
@@ -172,39 +174,26 @@ gpu::LaunchOp merge(MutableArrayRef<Candidate> run) {
       kinds += "_" + kind.str();
   merged->setAttr(mlir::attn::kKernelKindAttr, b.getStringAttr(kinds));
 
-  // Which launch's range holds this block: the count of range starts at or
-  // below it (uniform over the block).
+  // Which launch's range holds this block: a binary search over the range
+  // starts as nested branches (uniform over a block). Branches, not a
+  // switch: LLVM's NVPTX back end lays a switch's jump table out
+  // differently from one compile to the next.
   Block &body = merged.getBody().front();
   b.setInsertionPointToStart(&body);
   Value blockId = merged.getBlockIds().x;
-  one = index(1);
-  Value which = index(0);
-  SmallVector<int64_t> starts, cases;
+  SmallVector<int64_t> starts;
   int64_t start = 0;
   for (Candidate &c : run) {
     starts.push_back(start);
-    if (start > 0) {
-      Value past = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
-                                         blockId, index(start));
-      which = arith::AddIOp::create(
-          b, loc, which, arith::SelectOp::create(b, loc, past, one, index(0)));
-    }
     start += c.blocks;
   }
-  for (size_t i = 0; i + 1 < run.size(); ++i)
-    cases.push_back(int64_t(i));
-  auto select = scf::IndexSwitchOp::create(b, loc, TypeRange{}, which, cases,
-                                           cases.size());
-  for (auto [i, c] : llvm::enumerate(run)) {
-    Region &region = i + 1 < run.size() ? select.getCaseRegions()[i]
-                                        : select.getDefaultRegion();
-    Block *caseBlock = b.createBlock(&region);
-    b.setInsertionPointToStart(caseBlock);
+  // Launch i's body, its own block index and grid size along x; the other
+  // configuration arguments as the merged launch has them (y and z: one
+  // block; the same threads).
+  auto emitBody = [&](size_t i) {
+    Candidate &c = run[i];
     Block &old = c.launch.getBody().front();
     IRMapping map;
-    // The configuration arguments: this launch's own block index and grid
-    // size along x; the rest as the merged launch has them (y and z: one
-    // block; the same threads).
     for (unsigned a = 0; a < gpu::LaunchOp::kNumConfigRegionAttributes; ++a)
       map.map(old.getArgument(a), body.getArgument(a));
     map.map(c.launch.getBlockIds().x,
@@ -212,9 +201,21 @@ gpu::LaunchOp merge(MutableArrayRef<Candidate> run) {
     map.map(c.launch.getGridSize().x, index(c.blocks));
     for (Operation &op : old.without_terminator())
       b.clone(op, map);
-    scf::YieldOp::create(b, loc);
-    b.setInsertionPointAfter(select);
-  }
+  };
+  std::function<void(size_t, size_t)> emitRange = [&](size_t lo, size_t hi) {
+    if (hi - lo == 1)
+      return emitBody(lo);
+    size_t mid = (lo + hi) / 2;
+    Value below = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                        blockId, index(starts[mid]));
+    auto branch = scf::IfOp::create(b, loc, below, /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(branch.thenBlock());
+    emitRange(lo, mid);
+    b.setInsertionPointToStart(branch.elseBlock());
+    emitRange(mid, hi);
+  };
+  emitRange(0, run.size());
   gpu::TerminatorOp::create(b, loc);
   for (Candidate &c : run)
     c.launch.erase();

@@ -327,10 +327,12 @@ def MergeLaunches : Pass<"attn-merge-launches", "func::FuncOp"> {
     blocks each, whose cost is the launch, not the work. This pass merges
     a run of consecutive top-level launches into one launch whose blocks
     are the blocks of all of them, side by side along x: block b of the
-    merged launch runs the body of the launch whose range holds b (an
-    `scf.index_switch` on the range, uniform over a block, so barriers in a
-    body stay block-uniform), with its block index shifted to the start of
-    that range and the grid size it had.
+    merged launch runs the body of the launch whose range holds b (a binary
+    search over the range starts as nested `scf.if`s, uniform over a block,
+    so barriers in a body stay block-uniform; not a switch, whose jump
+    table LLVM's NVPTX back end lays out differently from one compile to
+    the next), with its block index shifted to the start of that range and
+    the grid size it had.
 
     Launches merge when each has a constant one-dimensional grid of at most
     `max-blocks` blocks, the same constant block size, no dynamic shared

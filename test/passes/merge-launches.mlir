@@ -180,3 +180,35 @@ func.func @release_deferred(%a: memref<256xf32>, %b: memref<256xf32>) {
   }
   return
 }
+
+// -----
+
+// A run ends before its kernel would take more than max-parameters values
+// from outside (here 4: three launches of two buffers each make two runs).
+// RUN: attn-opt %s --attn-merge-launches="max-parameters=4" --split-input-file | FileCheck %s --check-prefix=PARAMS
+// PARAMS-LABEL: func.func @parameters
+// PARAMS: gpu.launch
+// PARAMS: scf.if
+// PARAMS: gpu.launch
+// PARAMS-NOT: scf.if
+// PARAMS: return
+func.func @parameters(%a: memref<256xf32>, %b: memref<256xf32>, %c: memref<256xf32>, %d: memref<256xf32>, %e: memref<256xf32>, %f: memref<256xf32>) {
+  %c1 = arith.constant 1 : index
+  %c256 = arith.constant 256 : index
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c256, %sy = %c1, %sz = %c1) {
+    %v = memref.load %a[%tx] : memref<256xf32>
+    memref.store %v, %b[%tx] : memref<256xf32>
+    gpu.terminator
+  }
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c256, %sy = %c1, %sz = %c1) {
+    %v = memref.load %c[%tx] : memref<256xf32>
+    memref.store %v, %d[%tx] : memref<256xf32>
+    gpu.terminator
+  }
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c256, %sy = %c1, %sz = %c1) {
+    %v = memref.load %e[%tx] : memref<256xf32>
+    memref.store %v, %f[%tx] : memref<256xf32>
+    gpu.terminator
+  }
+  return
+}

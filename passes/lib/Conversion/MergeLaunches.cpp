@@ -12,8 +12,10 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
+#include "mlir/Transforms/RegionUtils.h"
 
 #include "llvm/ADT/SetVector.h"
 
@@ -124,6 +126,9 @@ struct Candidate {
   int64_t blocks;
   std::array<int64_t, 3> threads;
   Access access;
+  /// The values from outside that its body uses, which become kernel
+  /// parameters (constants are recomputed inside instead).
+  llvm::SetVector<Value> parameters;
 };
 
 std::optional<Candidate> candidate(gpu::LaunchOp launch, int64_t maxBlocks) {
@@ -146,7 +151,14 @@ std::optional<Candidate> candidate(gpu::LaunchOp launch, int64_t maxBlocks) {
   std::optional<Access> access = accessOf(launch);
   if (!access)
     return std::nullopt;
-  return Candidate{launch, *gx, {*bx, *by, *bz}, std::move(*access)};
+  llvm::SetVector<Value> used;
+  getUsedValuesDefinedAbove(launch.getBody(), used);
+  llvm::SetVector<Value> parameters;
+  for (Value v : used)
+    if (!matchPattern(v, m_Constant()))
+      parameters.insert(v);
+  return Candidate{
+      launch, *gx, {*bx, *by, *bz}, std::move(*access), std::move(parameters)};
 }
 
 /// One launch running `run`'s bodies, where the run's last launch was.
@@ -228,6 +240,7 @@ gpu::LaunchOp merge(MutableArrayRef<Candidate> run) {
 struct Run {
   SmallVector<Candidate> launches;
   Access access;
+  llvm::SetVector<Value> parameters;
   SmallVector<Operation *> deferred;
 };
 
@@ -271,15 +284,20 @@ struct MergeLaunchesPass
     for (Operation &op : block) {
       if (auto launch = dyn_cast<gpu::LaunchOp>(op)) {
         std::optional<Candidate> c = candidate(launch, maxBlocks);
-        if (c && !run.launches.empty() &&
-            (c->threads != run.launches.front().threads ||
-             c->access.conflictsWith(run.access)))
-          close();
+        if (c && !run.launches.empty()) {
+          llvm::SetVector<Value> parameters = run.parameters;
+          parameters.insert(c->parameters.begin(), c->parameters.end());
+          if (c->threads != run.launches.front().threads ||
+              c->access.conflictsWith(run.access) ||
+              int64_t(parameters.size()) > maxParameters)
+            close();
+        }
         if (!c) {
           close();
           continue;
         }
         run.access.add(c->access);
+        run.parameters.insert(c->parameters.begin(), c->parameters.end());
         run.launches.push_back(std::move(*c));
         continue;
       }

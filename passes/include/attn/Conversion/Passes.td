@@ -354,6 +354,10 @@ def MergeLaunches : Pass<"attn-merge-launches", "func::FuncOp"> {
            "Launches of more blocks than this are left alone (they fill "
            "the GPU by themselves; merged, their kernel would take the "
            "largest register count of the run)">,
+    Option<"maxParameters", "max-parameters", "int64_t", /*default=*/"512",
+           "A merged launch takes at most this many values from outside "
+           "(its kernel's parameters, 8 bytes each at most: PTX before ISA "
+           "8.1 allows 4352 bytes of them)">,
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::scf::SCFDialect",

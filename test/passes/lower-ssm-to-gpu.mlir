@@ -37,6 +37,13 @@
 // GROUP-LABEL: func.func @modes_32(
 // GROUP: scf.forall (%{{.*}}, %{{.*}}) in (2, 3) {
 // GROUP:   arith.minsi %{{.*}}, %c16
+// The gradient's adjoint pass takes 8 modes a lane, not 16: its own groups
+// of 4 channels (6 for 24), each warp walking the rows once.
+// GROUP-LABEL: func.func @ssm_grad(
+// GROUP: scf.forall (%{{.*}}, %{{.*}}) in (2, 3) {
+// GROUP:   attn.tile.ssm_scan
+// GROUP: scf.forall (%{{.*}}, %{{.*}}) in (2, 6) {
+// GROUP:   attn.tile.ssm_adjoint
 
 // Chunks of 32: 4 per batch entry. The discretisation also gives Abar^32
 // (a third exp, cos and sin); per direction states [B, K, H, S], real and

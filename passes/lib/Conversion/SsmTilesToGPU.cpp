@@ -65,9 +65,6 @@ namespace {
 
 /// Time steps whose inputs are loaded together.
 constexpr int64_t kSteps = 8;
-/// Modes per lane at most in the adjoint: eight carried values and the
-/// coefficient (two) a mode, all in registers.
-constexpr int64_t kAdjointMaxModesPerLane = 8;
 
 /// Pairwise sum (a short dependency chain).
 Value pairwiseSum(ScalarEmitter &e, ArrayRef<Value> terms) {
@@ -413,7 +410,9 @@ LogicalResult lowerSsmCarry(SsmCarryOp op, RewriterBase &b) {
 }
 
 // tile.ssm_adjoint: the scan's layout of (channel, mode) pairs over lanes,
-// at most kAdjointMaxModesPerLane modes a lane (eight carried values each),
+// at most kAdjointMaxModesPerLane modes a lane (eight carried values each;
+// attn-tile's GPU form gives the adjoint groups of as many channels as one
+// pass takes, ssmAdjointChannelsPerWarp),
 // each lane walking the rows against the scan's direction with its modes'
 // recurrences in registers -- independent, so a lane's steps overlap -- and
 // the rows' inputs and gradients loaded a block ahead.

@@ -1783,18 +1783,27 @@ LogicalResult tileSsmGrad(SsmGradOp op, int64_t channelsPerScan,
     sums.push_back(parts);
   }
   {
-    scf::ForallOp loop = plan->forall(false);
-    SsmInstances::Instance in = plan->instance(loop, false);
+    // The GPU form's adjoint lays fewer channels on a warp than its scans
+    // (8 modes a lane, not 16): its own groups, so that a warp walks the
+    // rows once and twice the warps share the work.
+    SsmInstances adjoint = *plan;
+    if (gpuForm && !channelsPerScan) {
+      adjoint.group =
+          std::min(ssmAdjointChannelsPerWarp(modes), plan->channels);
+      adjoint.groups = llvm::divideCeil(channels, adjoint.group);
+    }
+    scf::ForallOp loop = adjoint.forall(false);
+    SsmInstances::Instance in = adjoint.instance(loop, false);
     for (auto [d, c] : llvm::enumerate(dirs)) {
       // (Structured bindings are not captured before C++20.)
       size_t dir = d;
       auto part = [&](unsigned i) {
-        return plan->stateView(sums[dir][i], in, {in.bIdx});
+        return adjoint.stateView(sums[dir][i], in, {in.bIdx});
       };
-      SsmAdjointOp::create(b, loc, plan->seqView(u, in), plan->seqView(g, in),
-                           plan->coeffView(c.abarRe, in),
-                           plan->coeffView(c.abarIm, in), part(0), part(1),
-                           part(2), part(3), /*reverse=*/d == 1);
+      SsmAdjointOp::create(
+          b, loc, adjoint.seqView(u, in), adjoint.seqView(g, in),
+          adjoint.coeffView(c.abarRe, in), adjoint.coeffView(c.abarIm, in),
+          part(0), part(1), part(2), part(3), /*reverse=*/d == 1);
     }
     b.setInsertionPointAfter(loop);
   }

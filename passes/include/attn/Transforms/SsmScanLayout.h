@@ -35,6 +35,18 @@ inline int64_t ssmChannelsPerWarp(int64_t modes) {
   return kScanWarpLanes / ssmLanesPerChannel(modes);
 }
 
+/// Modes per lane at most in the gradient's adjoint pass: eight carried
+/// values and the coefficient (two) a mode stay in registers (at 16 the
+/// GPU form spills).
+constexpr int64_t kAdjointMaxModesPerLane = 8;
+
+/// Channels one warp of the adjoint pass takes at once: the GPU form's
+/// adjoint instances are groups of this many, so that each warp walks the
+/// rows once.
+inline int64_t ssmAdjointChannelsPerWarp(int64_t modes) {
+  return kScanWarpLanes / ssmLanesPerChannel(modes, kAdjointMaxModesPerLane);
+}
+
 /// The GPU form's scans, a warp each, walk the sequence at about 120 ns a
 /// step whatever their number up to a few hundred (latency-bound below a
 /// warp per scheduler); chunked, they do 1.8 times the work but keep the GPU

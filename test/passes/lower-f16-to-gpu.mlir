@@ -2,7 +2,8 @@
 // pairs handed to nvvm.mma.sync as vector<2xf16> (bf16 takes them as i32).
 // RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s
 
-// CHECK-LABEL: gpu.binary @causal_f16_0_softmax_step_softmax_finalize
+// CHECK-LABEL: gpu.binary @kernels
+// CHECK-SAME: .entry causal_f16_0_softmax_step_softmax_finalize(
 // CHECK-SAME: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
 func.func @causal_f16(%q: tensor<1x2x128x64xf16>) -> tensor<1x2x128x64xf16> {
   %m = attn.mask.causal

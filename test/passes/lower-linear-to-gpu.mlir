@@ -5,6 +5,7 @@
 // RUN: attn-opt %s --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --attn-map-loops-to-gpu=lanes-per-iteration=32 | FileCheck %s --check-prefix=MAP
 // RUN: attn-opt %s --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-linear-tiles-to-gpu --attn-allocate-shared-memory | FileCheck %s --check-prefix=WARP
 // RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s --check-prefix=PTX
+// RUN: %if ptxas %{ attn-opt %s --lower-to-gpu | FileCheck %s --check-prefix=CUBIN %}
 // RUN: attn-opt %s --attn-set-target="multiprocessors=1" --attn-tile=rows-per-instance=16 --canonicalize | FileCheck %s --check-prefix=SMALL
 // RUN: %if ptxas %{ attn-opt %s --lower-to-gpu | FileCheck %s --check-prefix=CUBIN %}
 
@@ -107,20 +108,25 @@
 // PTX: %[[STREAM:.*]] = llvm.call @mgpuStreamCreate()
 // PTX: llvm.call @mgpuMemAlloc({{.*}}, %[[STREAM]],
 // PTX: llvm.call @mgpuMemset32({{.*}}, %[[STREAM]])
-// PTX: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @linear_bf16_0_linear_state::@linear_bf16_0_linear_state {{.*}} dynamic_shared_memory_size
-// PTX: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @linear_bf16_1_linear_output::@linear_bf16_1_linear_output {{.*}} dynamic_shared_memory_size
+// PTX: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @kernels::@linear_bf16_0_linear_state {{.*}} dynamic_shared_memory_size
+// PTX: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @kernels::@linear_bf16_1_linear_output {{.*}} dynamic_shared_memory_size
 // PTX: llvm.call @mgpuMemFree({{.*}}, %[[STREAM]])
 // PTX: llvm.call @mgpuStreamSynchronize(%[[STREAM]])
-// PTX: gpu.binary @linear_bf16_0_linear_state
+// The file's kernels in one module (attn-join-kernel-modules), in the
+// order of their functions.
+// PTX: gpu.binary @kernels
+// PTX-SAME: .entry linear_bf16_0_linear_state(
 // PTX-SAME: cp.async.cg.shared.global
 // PTX-SAME: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
 // PTX-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // PTX-SAME: atom.global.add.f32
-// PTX: gpu.binary @linear_bf16_1_linear_output
+// PTX-SAME: .entry linear_bf16_1_linear_output(
 // PTX-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// PTX-SAME: .entry linear_f32_0_linear_state(
+// PTX-NOT: gpu.binary
 
-// CUBIN: gpu.binary @linear_bf16_0_linear_state [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
-// CUBIN: gpu.binary @linear_f32_0_linear_state [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
+// CUBIN: gpu.binary @kernels [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
+// CUBIN-NOT: gpu.binary
 
 func.func @linear_bf16(%q: tensor<1x2x100x64xbf16>, %len: tensor<1xi32>) -> tensor<1x2x100x64xbf16> {
   %f = attn.feature_map.elu_plus_one

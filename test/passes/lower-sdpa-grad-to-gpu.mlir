@@ -47,12 +47,12 @@
 // MAP: gpu.launch blocks({{.*}}) in ({{.*}} = %{{.*}}, {{.*}} = %{{.*}}, {{.*}} = %{{.*}}) threads({{.*}}) in (%{{.*}} = %c16{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}})
 // MAP: gpu.launch blocks({{.*}}) in ({{.*}} = %{{.*}}, {{.*}} = %{{.*}}, {{.*}} = %{{.*}}) threads({{.*}}) in (%{{.*}} = %c16{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}})
 
-// PTX-LABEL: gpu.binary @causal_grad_0_loops
+// PTX-LABEL: .entry causal_grad_0_loops(
 // PTX-SAME: .maxntid 64, 1, 1
 // PTX-NOT: .local
-// PTX-LABEL: gpu.binary @causal_grad_1_softmax_grad_step
+// PTX-LABEL: .entry causal_grad_1_softmax_grad_step(
 // PTX-NOT: .local
-// PTX-LABEL: gpu.binary @causal_grad_2_softmax_grad_step
+// PTX-LABEL: .entry causal_grad_2_softmax_grad_step(
 // PTX-NOT: .local
 func.func @causal_grad(%q: tensor<1x2x40x16xf32>, %dy: tensor<1x2x40x16xf32>) -> (tensor<1x2x40x16xf32>, tensor<1x2x40x16xf32>, tensor<1x2x40x16xf32>) {
   %m = attn.mask.causal
@@ -80,11 +80,11 @@ func.func @causal_grad(%q: tensor<1x2x40x16xf32>, %dy: tensor<1x2x40x16xf32>) ->
 // TILE:     attn.tile.softmax_grad_step {{.*}} key_grad
 // TILE:   } {mapping = [#gpu.warp<x>]}
 
-// PTX-LABEL: gpu.binary @causal_grad_bf16_2_softmax_grad_step
+// PTX-LABEL: .entry causal_grad_bf16_2_softmax_grad_step(
 // PTX-SAME: .maxntid 128, 1, 1
 // PTX-NOT: .local
 // PTX: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
-// PTX-LABEL: gpu.binary @causal_grad_bf16_3_softmax_grad_step
+// PTX-LABEL: .entry causal_grad_bf16_3_softmax_grad_step(
 // PTX-SAME: .maxntid 128, 1, 1
 // PTX-NOT: .local
 // PTX: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16

@@ -116,35 +116,37 @@
 // WARP: return
 
 // The host functions keep attn-compile's C ABI and launch the kernels on a
-// stream of their own, waited for before they return; PTX for sm_90a; the
-// bf16 one on tensor cores, with dynamic shared memory.
+// stream of their own, waited for before they return; PTX for sm_90a, every
+// kernel in one module (attn-join-kernel-modules); the bf16 one on tensor
+// cores, with dynamic shared memory.
 // PTX: llvm.func @attend(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr)
 // PTX: %[[STREAM:.*]] = llvm.call @mgpuStreamCreate()
-// PTX: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @attend_0_softmax_step_softmax_finalize::@attend_0_softmax_step_softmax_finalize blocks in
+// PTX: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @kernels::@attend_0_softmax_step_softmax_finalize blocks in
 // PTX: llvm.call @mgpuStreamSynchronize(%[[STREAM]])
 // PTX: llvm.call @mgpuStreamDestroy(%[[STREAM]])
-// PTX: gpu.binary @attend_0_softmax_step_softmax_finalize
+// PTX: gpu.binary @kernels
+// PTX-SAME: chip = "sm_90a"
 // PTX-SAME: .target sm_90a
 // PTX-SAME: .entry attend_0_softmax_step_softmax_finalize(
-// PTX: llvm.func @attend_bf16(
-// PTX: gpu.launch_func <%{{.*}}> @attend_bf16_0_softmax_step_softmax_finalize::@attend_bf16_0_softmax_step_softmax_finalize blocks in {{.*}} dynamic_shared_memory_size
-// PTX: gpu.binary @attend_bf16_0_softmax_step_softmax_finalize
-// PTX-SAME: chip = "sm_90a"
 // PTX-SAME: .entry attend_bf16_0_softmax_step_softmax_finalize(
 // PTX-SAME: cp.async.cg.shared.global
 // PTX-SAME: ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // PTX-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // PTX-SAME: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
+// PTX: llvm.func @attend_bf16(
+// PTX: gpu.launch_func <%{{.*}}> @kernels::@attend_bf16_0_softmax_step_softmax_finalize blocks in {{.*}} dynamic_shared_memory_size
+// PTX-NOT: gpu.binary
 
 // warp-rows=32: a 64-row query tile is two warps of 32 rows (64 threads).
+// ROWS32: gpu.binary @kernels
+// ROWS32-SAME: .entry attend_bf16_0_softmax_step_softmax_finalize(
+// ROWS32-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // ROWS32: llvm.func @attend_bf16(
 // ROWS32: %[[THREADS:.*]] = llvm.mlir.constant(64 : index) : i64
-// ROWS32: gpu.launch_func {{.*}} @attend_bf16_0_softmax_step_softmax_finalize::@attend_bf16_0_softmax_step_softmax_finalize blocks in ({{.*}}) threads in (%[[THREADS]],
-// ROWS32: gpu.binary @attend_bf16_0_softmax_step_softmax_finalize
-// ROWS32-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// ROWS32: gpu.launch_func {{.*}} @kernels::@attend_bf16_0_softmax_step_softmax_finalize blocks in ({{.*}}) threads in (%[[THREADS]],
 
-// CUBIN: gpu.binary @attend_0_softmax_step_softmax_finalize [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
-// CUBIN: gpu.binary @attend_bf16_0_softmax_step_softmax_finalize [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
+// CUBIN: gpu.binary @kernels [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
+// CUBIN-NOT: gpu.binary
 
 func.func @attend(%q: tensor<1x2x100x32xf32>, %len: tensor<1xi32>) -> tensor<1x2x100x32xf32> {
   %w = attn.mask.window radius 10

@@ -7,16 +7,15 @@
 // outlining, or a declaration of the same intrinsic: the copy is dropped)
 // or another one (renamed first, its uses in its own module with it).
 // Launches are repointed by the moved symbols' references, so the pass
-// works on gpu.func kernels as on the llvm.func ones of converted modules. The
-// kept module is then named `kernels`
-// (`kernels_<n>` for a second group).
+// works on gpu.func kernels as on the llvm.func ones of converted modules.
+// The kept module is then named `kernels` (`kernels_<n>` for a second
+// group).
 //
 //===----------------------------------------------------------------------===//
 
 #include "attn/Conversion/Passes.h"
 
 #include "mlir/IR/SymbolTable.h"
-#include "llvm/ADT/MapVector.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_JOINKERNELMODULES
@@ -103,7 +102,7 @@ struct JoinKernelModulesPass
         moved[reference(module, oldName)] =
             reference(into, symbol.getNameAttr());
       }
-      module.erase();
+      topTable.erase(module);
     }
 
     top.walk([&](gpu::LaunchFuncOp launch) {

@@ -11,6 +11,7 @@
 #include "attn/Conversion/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -113,12 +114,6 @@ std::optional<Access> accessOf(Operation *op) {
   return access;
 }
 
-std::optional<int64_t> constantIndex(Value v) {
-  if (auto c = v.getDefiningOp<arith::ConstantIndexOp>())
-    return c.value();
-  return std::nullopt;
-}
-
 /// A launch that can join a run: its grid size along x (y and z are 1) and
 /// block size, and what it reads and writes.
 struct Candidate {
@@ -140,11 +135,12 @@ std::optional<Candidate> candidate(gpu::LaunchOp launch, int64_t maxBlocks) {
     return std::nullopt;
   gpu::KernelDim3 grid = launch.getGridSizeOperandValues(),
                   block = launch.getBlockSizeOperandValues();
-  std::optional<int64_t> gx = constantIndex(grid.x), gy = constantIndex(grid.y),
-                         gz = constantIndex(grid.z),
-                         bx = constantIndex(block.x),
-                         by = constantIndex(block.y),
-                         bz = constantIndex(block.z);
+  std::optional<int64_t> gx = getConstantIntValue(grid.x),
+                         gy = getConstantIntValue(grid.y),
+                         gz = getConstantIntValue(grid.z),
+                         bx = getConstantIntValue(block.x),
+                         by = getConstantIntValue(block.y),
+                         bz = getConstantIntValue(block.z);
   if (!gx || !gy || !gz || !bx || !by || !bz || *gy != 1 || *gz != 1 ||
       *gx > maxBlocks)
     return std::nullopt;
@@ -167,9 +163,13 @@ gpu::LaunchOp merge(MutableArrayRef<Candidate> run) {
   OpBuilder b(last);
   Location loc = b.getFusedLoc(
       llvm::map_to_vector(run, [](Candidate &c) { return c.launch.getLoc(); }));
+  // Launch i's blocks are [starts[i], starts[i] + blocks) of the merged grid.
+  SmallVector<int64_t> starts;
   int64_t total = 0;
-  for (Candidate &c : run)
+  for (Candidate &c : run) {
+    starts.push_back(total);
     total += c.blocks;
+  }
   auto index = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
@@ -193,12 +193,6 @@ gpu::LaunchOp merge(MutableArrayRef<Candidate> run) {
   Block &body = merged.getBody().front();
   b.setInsertionPointToStart(&body);
   Value blockId = merged.getBlockIds().x;
-  SmallVector<int64_t> starts;
-  int64_t start = 0;
-  for (Candidate &c : run) {
-    starts.push_back(start);
-    start += c.blocks;
-  }
   // Launch i's body, its own block index and grid size along x; the other
   // configuration arguments as the merged launch has them (y and z: one
   // block; the same threads).
@@ -285,11 +279,12 @@ struct MergeLaunchesPass
       if (auto launch = dyn_cast<gpu::LaunchOp>(op)) {
         std::optional<Candidate> c = candidate(launch, maxBlocks);
         if (c && !run.launches.empty()) {
-          llvm::SetVector<Value> parameters = run.parameters;
-          parameters.insert(c->parameters.begin(), c->parameters.end());
+          int64_t added = llvm::count_if(c->parameters, [&](Value v) {
+            return !run.parameters.contains(v);
+          });
           if (c->threads != run.launches.front().threads ||
               c->access.conflictsWith(run.access) ||
-              int64_t(parameters.size()) > maxParameters)
+              int64_t(run.parameters.size()) + added > maxParameters)
             close();
         }
         if (!c) {

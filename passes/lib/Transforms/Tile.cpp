@@ -1482,15 +1482,17 @@ struct ScanSpec {
 struct SsmInstances {
   Emitter &e;
   Value lengths; // or null
-  int64_t batch, length, channels, modes, group, groups, chunk, chunks;
+  int64_t batch, length, channels, modes, group, chunk, chunks;
 
-  SsmInstances(Emitter &e, Value lengths, RankedTensorType xType,
-               int64_t modes, int64_t group, int64_t chunk)
+  SsmInstances(Emitter &e, Value lengths, RankedTensorType xType, int64_t modes,
+               int64_t group, int64_t chunk)
       : e(e), lengths(lengths), batch(xType.getDimSize(0)),
         length(xType.getDimSize(1)), channels(xType.getDimSize(2)),
-        modes(modes), group(group),
-        groups(llvm::divideCeil(channels, group)), chunk(chunk),
+        modes(modes), group(group), chunk(chunk),
         chunks(chunk ? llvm::divideCeil(length, chunk) : 1) {}
+
+  /// Instances along the channels: groups of `group`.
+  int64_t groups() const { return llvm::divideCeil(channels, group); }
 
   struct Instance {
     Value bIdx, c0, cn, row0, rows;
@@ -1499,7 +1501,7 @@ struct SsmInstances {
   scf::ForallOp forall(bool perChunk) {
     OpBuilder &b = e.b;
     SmallVector<OpFoldResult> bounds{b.getIndexAttr(batch),
-                                     b.getIndexAttr(groups)};
+                                     b.getIndexAttr(groups())};
     if (perChunk)
       bounds.push_back(b.getIndexAttr(chunks));
     auto loop =
@@ -1787,11 +1789,9 @@ LogicalResult tileSsmGrad(SsmGradOp op, int64_t channelsPerScan,
     // (8 modes a lane, not 16): its own groups, so that a warp walks the
     // rows once and twice the warps share the work.
     SsmInstances adjoint = *plan;
-    if (gpuForm && !channelsPerScan) {
+    if (gpuForm && !channelsPerScan)
       adjoint.group =
           std::min(ssmAdjointChannelsPerWarp(modes), plan->channels);
-      adjoint.groups = llvm::divideCeil(channels, adjoint.group);
-    }
     scf::ForallOp loop = adjoint.forall(false);
     SsmInstances::Instance in = adjoint.instance(loop, false);
     for (auto [d, c] : llvm::enumerate(dirs)) {

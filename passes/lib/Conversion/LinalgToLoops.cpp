@@ -24,8 +24,10 @@ struct LinalgToLoopsPass
     getOperation()->walk([&](linalg::LinalgOp op) { ops.push_back(op); });
     IRRewriter rewriter(&getContext());
     for (linalg::LinalgOp op : ops) {
+      // (linalgOpToLoops asserts buffer semantics rather than failing.)
       rewriter.setInsertionPoint(op);
-      if (failed(linalg::linalgOpToLoops(rewriter, op))) {
+      if (!op.hasPureBufferSemantics() ||
+          failed(linalg::linalgOpToLoops(rewriter, op))) {
         op.emitError("cannot lower this linalg op to loops (it must have "
                      "buffer semantics)");
         return signalPassFailure();

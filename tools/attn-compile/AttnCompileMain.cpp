@@ -69,8 +69,10 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "mlir/Transforms/Passes.h"
 
 #include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
@@ -162,6 +164,12 @@ cl::opt<bool> train(
     cl::desc("Also export each loss function's training step f_train_step "
              "(--backward, then attn-generate-train-step: AdamW)"),
     cl::init(false), cl::cat(compileOptions));
+cl::list<std::string> exportOnly(
+    "export",
+    cl::desc("Export only these public functions (comma-separated, after "
+             "--backward/--train have made theirs: e.g. forward_train_step); "
+             "the others are not compiled"),
+    cl::CommaSeparated, cl::cat(compileOptions));
 cl::opt<std::string>
     optimizer("optimizer",
               cl::desc("Options of attn-generate-train-step, e.g. \"lr=3e-4 "
@@ -294,6 +302,31 @@ std::string optimizerText(mlir::DictionaryAttr optimizer) {
       os << s.getValue();
   }
   return text;
+}
+
+/// --export: the public functions not named become private, and every
+/// private function nothing refers to goes (symbol DCE). Returns what is
+/// wrong, if anything.
+std::string keepOnly(mlir::ModuleOp module, ArrayRef<std::string> names) {
+  llvm::StringSet<> wanted;
+  for (const std::string &name : names)
+    wanted.insert(name);
+  std::string available;
+  for (auto fn : module.getOps<mlir::func::FuncOp>()) {
+    if (fn.isPrivate() || fn.isExternal())
+      continue;
+    available += (available.empty() ? "" : ", ") + fn.getName().str();
+    if (!wanted.erase(fn.getName()))
+      fn.setPrivate();
+  }
+  if (!wanted.empty())
+    return "--export: " + inputFile + " has no public function '" +
+           wanted.begin()->getKey().str() + "' (it has: " + available + ")";
+  mlir::PassManager dce(module.getContext());
+  dce.addPass(mlir::createSymbolDCEPass());
+  if (failed(dce.run(module)))
+    return "--export: removing the other functions failed";
+  return "";
 }
 
 /// The signatures of the module's public functions, before lowering.
@@ -516,6 +549,9 @@ int mlir::attn::attnCompileMain(int argc, char **argv,
       return fail("preparing " + inputFile +
                   " (layers, dropout, differentiation) failed");
   }
+  if (!exportOnly.empty())
+    if (std::string problem = keepOnly(*module, exportOnly); !problem.empty())
+      return fail(problem);
   for (auto [name, value] : {std::make_pair("block-q", int(blockQ)),
                              std::make_pair("block-k", int(blockK))})
     if (value < 1 || value > mlir::attn::kMaxBlockSize)

@@ -812,14 +812,15 @@ void compileLibraries(const Options &o, const std::string &mlir,
               << (o.exchange == "bf16" ? " exchange-bf16=true" : "");
   std::string evalFailure;
   std::thread eval([&] {
-    evalFailure = tryRun(quote(o.compiler) + " " + quote(mlir) + target +
-                             " --no-dropout -o " + quote(evalLib),
-                         "compiling the evaluation forward");
+    evalFailure =
+        tryRun(quote(o.compiler) + " " + quote(mlir) + target +
+                   " --no-dropout --export=forward -o " + quote(evalLib),
+               "compiling the evaluation forward");
   });
   std::string trainFailure =
       tryRun(quote(o.compiler) + " " + quote(mlir) + target +
-                 " --train --optimizer=" + quote(optimizer.str()) + " -o " +
-                 quote(trainLib),
+                 " --train --export=forward_train_step --optimizer=" +
+                 quote(optimizer.str()) + " -o " + quote(trainLib),
              "compiling the training step");
   eval.join();
   if (!trainFailure.empty())

@@ -84,6 +84,8 @@ void buildLowerToCPUPipeline(OpPassManager &pm,
     fn.addPass(createForallToForLoopPass());
   }
   pm.addPass(createInlineAllocaScopes());
+  // LLVM's loop passes cost more than linearly in a function's loops.
+  pm.addPass(createOutlineLoopNests());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());

@@ -118,6 +118,30 @@ def InlineAllocaScopes : Pass<"attn-inline-alloca-scopes"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def OutlineLoopNests : Pass<"attn-outline-loop-nests", "ModuleOp"> {
+  let summary = "Moves each top-level loop nest of a function into a "
+                "function of its own";
+  let description = [{
+    In every function with more than one, each top-level op that holds a
+    loop (scf.for, scf.while, scf.parallel, or an op around one;
+    omp.parallel is left to the OpenMP translation, which outlines it)
+    becomes a call of a new private function `<parent>_loop_nest_<i>`,
+    internal and noinline in LLVM. Its arguments are the values the op
+    reads from the parent, except pure region-free ops (constants, memref
+    views, index arithmetic), which are cloned into the new function, their
+    operands passed instead. An op that would need a memref argument with a
+    dynamic shape or a non-identity layout stays where it is (the CPU
+    pipeline passes memrefs as bare pointers).
+
+    Why: LLVM's loop optimisations cost more than linearly in the number of
+    loops of one function (ScalarEvolution walks back through every
+    dominating block to prove a loop's entry conditions); a training step
+    of a few hundred loop nests spent most of its O3 time there.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::LLVM::LLVMDialect"];
+}
+
 def ConvertSoftmaxTilesToGPU
     : Pass<"attn-convert-softmax-tiles-to-gpu", "func::FuncOp"> {
   let summary = "Lowers softmax tile ops inside gpu.launch to code for one warp";

@@ -73,6 +73,8 @@
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
@@ -84,10 +86,12 @@
 #include "llvm/Support/Program.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ThreadPool.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
+#include "llvm/Transforms/Utils/SplitModule.h"
 
 #include <charconv>
 
@@ -302,6 +306,63 @@ std::string optimizerText(mlir::DictionaryAttr optimizer) {
       os << s.getValue();
   }
   return text;
+}
+
+/// Parts of a CPU library's code generated at once. Fixed, not the host's
+/// core count: how the functions are split decides the object's layout,
+/// and a library should not depend on the machine that compiled it.
+constexpr unsigned kCodegenPartitions = 4;
+
+/// Generates `module`'s object code into `fds` (one object file each, all
+/// linked together): with one, by `machine` directly; with more, the module
+/// split into that many linkable parts (SplitModule: internal symbols
+/// become hidden), each taken to a context of its own through bitcode and
+/// compiled on its own thread by a machine of its own. Returns what went
+/// wrong, if anything.
+std::string
+generateObjects(llvm::Module &module, TargetMachine &machine,
+                llvm::function_ref<std::unique_ptr<TargetMachine>()> make,
+                ArrayRef<int> fds) {
+  auto emit = [](llvm::Module &part, TargetMachine &tm, int fd) {
+    raw_fd_ostream os(fd, /*shouldClose=*/true);
+    legacy::PassManager codegen;
+    if (tm.addPassesToEmitFile(codegen, os, nullptr,
+                               CodeGenFileType::ObjectFile))
+      return std::string("the target cannot emit object files");
+    codegen.run(part);
+    return std::string();
+  };
+  if (fds.size() == 1)
+    return emit(module, machine, fds[0]);
+  std::vector<SmallString<0>> bitcode;
+  SplitModule(module, fds.size(), [&](std::unique_ptr<llvm::Module> part) {
+    raw_svector_ostream os(bitcode.emplace_back());
+    WriteBitcodeToFile(*part, os);
+  });
+  std::vector<std::string> problems(fds.size());
+  std::vector<std::unique_ptr<TargetMachine>> machines;
+  for (size_t i = 0; i < fds.size(); ++i)
+    machines.push_back(make());
+  DefaultThreadPool pool(hardware_concurrency(fds.size()));
+  for (size_t i = 0; i < fds.size(); ++i)
+    pool.async([&, i] {
+      LLVMContext context;
+      Expected<std::unique_ptr<llvm::Module>> part = parseBitcodeFile(
+          MemoryBufferRef(StringRef(bitcode[i].data(), bitcode[i].size()),
+                          "part"),
+          context);
+      if (!part) {
+        problems[i] = "reading a part of the module back failed: " +
+                      toString(part.takeError());
+        return;
+      }
+      problems[i] = emit(**part, *machines[i], fds[i]);
+    });
+  pool.wait();
+  for (const std::string &problem : problems)
+    if (!problem.empty())
+      return problem;
+  return "";
 }
 
 /// --export: the public functions not named become private, and every
@@ -623,14 +684,19 @@ int mlir::attn::attnCompileMain(int argc, char **argv,
   const Target *tgt = TargetRegistry::lookupTarget(triple, error);
   if (!tgt)
     return fail("no LLVM target for " + tripleStr + ": " + error);
-  TargetOptions targetOptions;
-  std::unique_ptr<TargetMachine> machine(tgt->createTargetMachine(
-      triple, cpuName, featureString, targetOptions, Reloc::PIC_, std::nullopt,
-      // A GPU library's host code only sequences allocations, copies and
-      // launches: instruction selection without optimisation (FastISel)
-      // takes a third of the time (0.54 against 1.65 s for Hybrid-BERT-
-      // Mini's training step) for code that waits on the driver anyway.
-      target == "gpu" ? CodeGenOptLevel::None : CodeGenOptLevel::Aggressive));
+  // One per thread of code generation: a TargetMachine is not shared.
+  auto makeMachine = [&] {
+    TargetOptions targetOptions;
+    return std::unique_ptr<TargetMachine>(tgt->createTargetMachine(
+        triple, cpuName, featureString, targetOptions, Reloc::PIC_,
+        std::nullopt,
+        // A GPU library's host code only sequences allocations, copies and
+        // launches: instruction selection without optimisation (FastISel)
+        // takes a third of the time (0.54 against 1.65 s for Hybrid-BERT-
+        // Mini's training step) for code that waits on the driver anyway.
+        target == "gpu" ? CodeGenOptLevel::None : CodeGenOptLevel::Aggressive));
+  };
+  std::unique_ptr<TargetMachine> machine = makeMachine();
   llvmModule->setDataLayout(machine->createDataLayout());
   llvmModule->setTargetTriple(triple);
   translateTime.stop();
@@ -651,23 +717,34 @@ int mlir::attn::attnCompileMain(int argc, char **argv,
   ErrorOr<std::string> cxx = sys::findProgramByName(linker);
   if (!cxx)
     return fail("cannot find the linker driver '" + linker + "' on PATH");
-  SmallString<128> objPath;
-  int fd;
-  if (std::error_code ec =
-          sys::fs::createTemporaryFile("attn-compile", "o", fd, objPath))
-    return fail("cannot create a temporary object file: " + ec.message());
+  // A CPU library's code is generated in kCodegenPartitions parts at once
+  // (its loop nests are functions of their own: attn-outline-loop-nests);
+  // a GPU library's host code is small.
+  unsigned partitions = target == "gpu" ? 1 : kCodegenPartitions;
+  SmallVector<SmallString<128>> objects(partitions);
+  SmallVector<int> fds(partitions);
   // Removed on every way out below.
-  auto removeObject = llvm::make_scope_exit([&] { sys::fs::remove(objPath); });
+  auto removeObjects = llvm::make_scope_exit([&] {
+    for (const SmallString<128> &path : objects)
+      if (!path.empty())
+        sys::fs::remove(path);
+  });
+  for (unsigned i = 0; i < partitions; ++i)
+    if (std::error_code ec = sys::fs::createTemporaryFile("attn-compile", "o",
+                                                          fds[i], objects[i]))
+      return fail("cannot create a temporary object file: " + ec.message());
   {
-    mlir::TimingScope codegenTime = root.nest("code generation (object)");
-    raw_fd_ostream os(fd, /*shouldClose=*/true);
-    legacy::PassManager codegen;
-    if (machine->addPassesToEmitFile(codegen, os, nullptr,
-                                     CodeGenFileType::ObjectFile))
-      return fail("the target cannot emit object files");
-    codegen.run(*llvmModule);
+    mlir::TimingScope codegenTime =
+        root.nest("code generation (object, " + std::to_string(partitions) +
+                  (partitions == 1 ? " part)" : " parts at once)"));
+    std::string problem =
+        generateObjects(*llvmModule, *machine, makeMachine, fds);
+    if (!problem.empty())
+      return fail(problem);
   }
-  SmallVector<StringRef> args{*cxx, "-shared", "-o", outputFile, objPath};
+  SmallVector<StringRef> args{*cxx, "-shared", "-o", outputFile};
+  for (const SmallString<128> &path : objects)
+    args.push_back(path);
   std::string ompLib = "-L" + ompDir.getValue(),
               rpath = "-Wl,-rpath," + ompDir.getValue();
   std::string rtLib = "-L" + runtimeDir.getValue(),

@@ -52,7 +52,7 @@
 // CHECK-COUNT-31: memref.store %{{.*}}, %[[Y]]
 // CHECK-NOT: memref.store
 // CHECK:   gpu.terminator
-// CHECK: } {attn.kernel = "tensor_core_matmul"}
+// CHECK: } {attn.kernel = "tensor_core_matmul", attn.min_blocks_per_sm = 2 : i64}
 // CHECK-NOT: linalg.
 // CHECK-NOT: memref.dealloc
 // CHECK: return %[[Y]]
@@ -192,7 +192,7 @@ func.func @left_alone(%a: memref<8x8xbf16>, %b: memref<8x8xbf16>, %c: memref<8x8
 // CHECK-NOT:   memref.load %[[C]][
 // CHECK:     memref.store %{{.*}}, %[[P]][%[[Z]], %{{.*}}, %{{.*}}] : memref<32x64x64xf32>
 // CHECK-NOT: memref.store %{{.*}}, %[[C]][
-// CHECK:   } {attn.kernel = "tensor_core_matmul"}
+// CHECK:   } {attn.kernel = "tensor_core_matmul", attn.min_blocks_per_sm = 2 : i64}
 // CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[P]] : memref<32x64x64xf32>) outs(%[[C]] : memref<64x64xf32>)
 // CHECK:     arith.addf
 // CHECK:   memref.dealloc %[[P]]
@@ -219,7 +219,7 @@ func.func @weight_gradient(%x: memref<64x8192xf32>, %dy: memref<8192x64xf32>) ->
 // CHECK: nvgpu.device_async_wait
 // CHECK-COUNT-2: nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = true} : memref<32x72xbf16
 // CHECK: nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = true} : memref<32x72xbf16
-// CHECK: } {attn.kernel = "tensor_core_matmul"}
+// CHECK: } {attn.kernel = "tensor_core_matmul", attn.min_blocks_per_sm = 2 : i64}
 // CHECK-NOT: linalg.transpose
 // CHECK-NOT: memref.dealloc %{{.*}} : memref<64x8192xbf16>
 func.func @weight_gradient_of_transpose(%x: memref<8192x64xbf16>, %dy: memref<8192x64xbf16>) -> memref<64x64xf32> {
@@ -243,7 +243,7 @@ func.func @weight_gradient_of_transpose(%x: memref<8192x64xbf16>, %dy: memref<81
 // CHECK: scf.for
 // CHECK: nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = false} : memref<64x40xbf16
 // CHECK: nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = false} : memref<64x40xbf16
-// CHECK: } {attn.kernel = "tensor_core_matmul"}
+// CHECK: } {attn.kernel = "tensor_core_matmul", attn.min_blocks_per_sm = 2 : i64}
 // CHECK-NOT: linalg.transpose
 func.func @input_gradient_of_transpose_bf16(%dy: memref<100x48xbf16>, %w: memref<40x48xbf16>) -> memref<100x40xf32> {
   %zero = arith.constant 0.0 : f32
@@ -272,7 +272,7 @@ func.func @input_gradient_of_transpose_bf16(%dy: memref<100x48xbf16>, %w: memref
 // CHECK: scf.for
 // CHECK: memref.load %[[SA]][%[[T]], %{{.*}}] : memref<32x72xf32, #gpu.address_space<workgroup>>
 // CHECK: memref.load %[[SB]][%{{.*}}, %[[T]]] : memref<64x36xf32, #gpu.address_space<workgroup>>
-// CHECK: } {attn.kernel = "tensor_core_matmul"}
+// CHECK: } {attn.kernel = "tensor_core_matmul", attn.min_blocks_per_sm = 2 : i64}
 // CHECK-NOT: linalg.transpose
 func.func @both_transposed_f32(%x: memref<70x135xf32>, %w: memref<130x70xf32>) -> memref<135x130xf32> {
   %zero = arith.constant 0.0 : f32
@@ -334,7 +334,7 @@ func.func @transposes_that_stay(%x: memref<64x64xf32>, %w: memref<64x64xf32>, %o
 // CHECK-NOT: arith.muli %[[Z]]
 // CHECK: nvvm.mma.sync
 // CHECK-NOT: arith.muli %[[Z]]
-// CHECK: } {attn.kernel = "tensor_core_matmul"}
+// CHECK: } {attn.kernel = "tensor_core_matmul", attn.min_blocks_per_sm = 2 : i64}
 // CHECK-NOT: linalg.generic
 func.func @batched_state(%k: memref<2x3x100x32xf32>, %v: memref<2x3x100x40xf32>) -> memref<2x3x32x40xf32> {
   %zero = arith.constant 0.0 : f32
@@ -366,7 +366,7 @@ func.func @batched_state(%k: memref<2x3x100x32xf32>, %v: memref<2x3x100x40xf32>)
 // CHECK: nvgpu.ldmatrix {{.*}}transpose = false
 // CHECK: nvgpu.ldmatrix {{.*}}transpose = false
 // CHECK: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
-// CHECK: } {attn.kernel = "tensor_core_matmul"}
+// CHECK: } {attn.kernel = "tensor_core_matmul", attn.min_blocks_per_sm = 2 : i64}
 // CHECK-NOT: linalg.generic
 func.func @batched_transposed_b(%g: memref<2x3x100x64xbf16>, %s: memref<2x3x48x64xbf16>, %dq: memref<2x3x100x48xf32>) {
   linalg.generic {indexing_maps = [#g5, #st5, #q5], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
@@ -426,7 +426,7 @@ func.func @generics_left_alone(%k: memref<2x3x100x32xf32>, %kt: memref<3x2x100x3
 // CHECK-COUNT-4: nvgpu.ldmatrix %{{.*}} : memref<128x40xbf16
 // CHECK-COUNT-2: nvgpu.ldmatrix %{{.*}}transpose = true} : memref<32x136xbf16
 // CHECK-COUNT-16: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
-// CHECK: } {attn.kernel = "tensor_core_matmul"}
+// CHECK: } {attn.kernel = "tensor_core_matmul", attn.min_blocks_per_sm = 2 : i64}
 func.func @large_tiles_bf16(%a: memref<4224x64xbf16>, %b: memref<64x1024xbf16>) -> memref<4224x1024xf32> {
   %zero = arith.constant 0.0 : f32
   %c = memref.alloc() : memref<4224x1024xf32>

@@ -702,6 +702,9 @@ void lowerContraction(const Contraction &con) {
                                       e.idx(batched ? con.batch : splits),
                                       e.idx(tiling.threads()), one, one);
   launch->setAttr(kKernelKindAttr, b.getStringAttr("tensor_core_matmul"));
+  // The tiling counts on kBlocksPerSM blocks a multiprocessor: the
+  // registers of a thread must leave room for them.
+  launch->setAttr(kMinBlocksPerSMAttr, b.getI64IntegerAttr(kBlocksPerSM));
   b.setInsertionPointToStart(&launch.getBody().front());
   if (batched) {
     Value z = launch.getBlockIds().z;

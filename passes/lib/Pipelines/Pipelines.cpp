@@ -159,7 +159,7 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
   // Constants are recomputed in kernels rather than passed to them.
   fn.addPass(createGpuLaunchSinkIndexComputationsPass());
   fn.addPass(createNameKernels());
-  pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(createOutlineKernels());
   pm.addPass(createDedupKernels());
   // The host's launches, copies and allocations in order on one stream per
   // call, waited for once at its end.

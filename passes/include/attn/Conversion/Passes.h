@@ -28,6 +28,12 @@ namespace mlir::attn {
 /// launch is made, put into its kernel's name by attn-name-kernels.
 constexpr llvm::StringLiteral kKernelKindAttr = "attn.kernel";
 
+/// A gpu.launch's discardable attribute: how many blocks of its kernel
+/// should fit on one multiprocessor at once, set by the conversion that
+/// chose the launch's shape; attn-outline-kernels puts it on the outlined
+/// kernel as nvvm.minctasm (ptxas: .minnctapersm).
+constexpr llvm::StringLiteral kMinBlocksPerSMAttr = "attn.min_blocks_per_sm";
+
 /// The patterns of attn-convert-tiles-to-cpu: one per attn.tile.* op, each
 /// its vector code `width` f32 lanes wide (8 or 16).
 void populateTilesToCPUPatterns(RewritePatternSet &patterns, int64_t width);

@@ -422,6 +422,21 @@ def NameKernels : Pass<"attn-name-kernels", "func::FuncOp"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
+def OutlineKernels : Pass<"attn-outline-kernels", "ModuleOp"> {
+  let summary = "gpu-kernel-outlining, each launch's blocks per "
+                "multiprocessor kept on its kernel";
+  let description = [{
+    Runs upstream's gpu-kernel-outlining, then sets `nvvm.minctasm` on each
+    outlined kernel whose gpu.launch had `attn.min_blocks_per_sm` (the
+    blocks that should fit on a multiprocessor at once; ptxas keeps the
+    registers a thread uses within that). Launches and kernels are matched
+    by the kernel name attn-name-kernels gives each launch; a launch with
+    the attribute and no name is an error.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::NVVM::NVVMDialect"];
+}
+
 def DedupKernels : Pass<"attn-dedup-kernels", "ModuleOp"> {
   let summary = "Keeps one gpu.module of each set of identical outlined kernels";
   let description = [{

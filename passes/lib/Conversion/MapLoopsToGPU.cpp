@@ -9,8 +9,9 @@
 //
 // The host's own linalg ops (the SSM's discretisation, encoder pieces) run
 // on the GPU too: each becomes a grid of threads, one per point of its
-// parallel dimensions, each thread running the reductions as loops with
-// its outputs in registers. Correct for every op whose outputs are indexed
+// parallel dimensions (an elementwise op's thread a run of them, moved as
+// vectors), each thread running the reductions as loops with its outputs
+// in registers. Correct for every op whose outputs are indexed
 // by parallel dimensions; dense products on tensor cores are
 // attn-matmul-to-tensor-cores', which runs first.
 //
@@ -28,6 +29,7 @@
 #include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Transforms/RegionUtils.h"
 
 namespace mlir::attn {
@@ -75,6 +77,107 @@ std::string tileOpsOf(scf::ForallOp nest) {
     }
   });
   return names.empty() ? "loops" : llvm::join(names, "_");
+}
+
+/// The alignment in bytes known of the buffer `memref` views, views
+/// followed to it: 256 for an allocation or a function's argument (device
+/// allocations start at 256-byte multiples), a global's declared
+/// alignment, else one element's size.
+int64_t bufferAlignment(Value memref) {
+  int64_t element = std::max<int64_t>(
+      1, getElementTypeOrSelf(memref).getIntOrFloatBitWidth() / 8);
+  while (auto view = memref.getDefiningOp<ViewLikeOpInterface>())
+    memref = view.getViewSource();
+  if (auto arg = dyn_cast<BlockArgument>(memref))
+    return isa<FunctionOpInterface>(arg.getOwner()->getParentOp()) ? 256
+                                                                   : element;
+  Operation *def = memref.getDefiningOp();
+  if (isa<memref::AllocOp, gpu::AllocOp>(def))
+    return 256;
+  if (auto get = dyn_cast<memref::GetGlobalOp>(def)) {
+    auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
+        get, get.getNameAttr());
+    if (global && global.getAlignment())
+      return std::max<int64_t>(element, *global.getAlignment());
+  }
+  return element;
+}
+
+/// Whether the buffer `memref` views starts at a multiple of `bytes`.
+bool bufferAligned(Value memref, int64_t bytes) {
+  return bufferAlignment(memref) >= bytes;
+}
+
+/// A view's element at `index` along a dimension of static `stride`, in
+/// bytes from the view's start, as far as alignment goes: a constant
+/// index's multiple of the stride, any other index the stride.
+int64_t stepBytes(OpFoldResult index, int64_t stride, int64_t element) {
+  std::optional<int64_t> c = getConstantIntValue(index);
+  return (c ? *c : 1) * stride * element;
+}
+
+/// A byte count that `memref`'s element at `indices` is known to lie at a
+/// multiple of (0: any): its view's start -- its buffer's alignment
+/// (bufferAlignment) with its static offset, or through the subview that
+/// made it, the source's element at the subview's offsets -- and each
+/// index's step (stepBytes). One element's size where a stride or the
+/// start is not known.
+int64_t knownMultiple(Value memref, ArrayRef<OpFoldResult> indices) {
+  auto type = cast<MemRefType>(memref.getType());
+  int64_t element = std::max<int64_t>(1, type.getElementTypeBitWidth() / 8);
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)))
+    return element;
+  int64_t g;
+  if (!ShapedType::isDynamic(offset))
+    g = std::gcd(bufferAlignment(memref), offset * element);
+  else if (auto sub = memref.getDefiningOp<memref::SubViewOp>())
+    g = knownMultiple(sub.getSource(), sub.getMixedOffsets());
+  else
+    return element;
+  for (auto [index, stride] : llvm::zip(indices, strides)) {
+    if (ShapedType::isDynamic(stride))
+      return element;
+    g = std::gcd(g, stepBytes(index, stride, element));
+  }
+  return g;
+}
+
+/// The alignment in bytes known of `memref`'s element at `indices`, a
+/// power of two of at least one element, at most 256.
+int64_t accessAlignment(Value memref, ValueRange indices) {
+  int64_t element = std::max<int64_t>(
+      1, getElementTypeOrSelf(memref).getIntOrFloatBitWidth() / 8);
+  int64_t g = knownMultiple(memref, getAsOpFoldResult(indices));
+  int64_t power = g == 0 ? 256 : std::min<int64_t>(256, g & -g);
+  return std::max(element, power);
+}
+
+/// The vector loads and stores of attn-tile's loop nests in `launch`
+/// (rows of a tile: the attention gradient's D = rowsum(dO o O), a row of
+/// 64 bf16 a thread) carry no alignment: LLVM takes an element's and moves
+/// a row in 2-byte pieces. Each gets what its buffer and indices prove.
+void alignVectorAccesses(gpu::LaunchOp launch) {
+  auto align = [](auto access, VectorType vector) {
+    if (access.getAlignment())
+      return;
+    // At most the vector's size (its largest power of two: alignments are
+    // powers of two).
+    int64_t bytes = static_cast<int64_t>(llvm::bit_floor(static_cast<uint64_t>(
+        vector.getNumElements() * vector.getElementTypeBitWidth() / 8)));
+    int64_t a =
+        std::min(bytes, accessAlignment(access.getBase(), access.getIndices()));
+    if (a > vector.getElementTypeBitWidth() / 8)
+      access.setAlignmentAttr(
+          IntegerAttr::get(IntegerType::get(access.getContext(), 64), a));
+  };
+  launch.walk([&](Operation *op) {
+    if (auto load = dyn_cast<vector::LoadOp>(op))
+      align(load, load.getVectorType());
+    else if (auto store = dyn_cast<vector::StoreOp>(op))
+      align(store, store.getVectorType());
+  });
 }
 
 LogicalResult mapForall(scf::ForallOp outer, int64_t lanesPerIteration) {
@@ -170,6 +273,7 @@ LogicalResult mapForall(scf::ForallOp outer, int64_t lanesPerIteration) {
   }
   gpu::TerminatorOp::create(b, loc);
   outer.erase();
+  alignVectorAccesses(launch);
   return success();
 }
 
@@ -352,12 +456,84 @@ SmallVector<Value> clonePayload(OpBuilder &b, linalg::LinalgOp op,
   return results;
 }
 
+/// An elementwise op's thread takes a run of consecutive points along its
+/// fastest dimension and moves each operand lying along it as one vector:
+/// one scalar load a thread moved 2 or 4 bytes, and the bf16 step's
+/// elementwise kernels (12.6 M points, a thread each) reached 1.4-1.9 TB/s
+/// of the H200's 4.8. A run holds at most kRunBytes of the narrowest such
+/// operand and at most kMaxRunLength points.
+constexpr int64_t kRunBytes = 16;
+constexpr int64_t kMaxRunLength = 8;
+
+/// Whether `operand` of `op` lies along dimension `d` in runs of `length`
+/// aligned elements: a memref of whole-byte elements whose map's last
+/// result is d (and no other names d), unit-stride in its last dimension,
+/// its offset and other strides multiples of `length`, viewing a buffer
+/// aligned to a run (bufferAligned). A run starting at a multiple of
+/// `length` along d is then contiguous and aligned to its size (at most 8
+/// elements: 64 bytes).
+bool liesInRuns(linalg::LinalgOp op, OpOperand &operand, unsigned d,
+                int64_t length) {
+  auto type = dyn_cast<MemRefType>(operand.get().getType());
+  if (!type || type.getRank() == 0 || !type.getElementType().isIntOrFloat() ||
+      type.getElementTypeBitWidth() % 8 != 0 ||
+      !bufferAligned(operand.get(), length * type.getElementTypeBitWidth() / 8))
+    return false;
+  AffineMap map = op.getMatchingIndexingMap(&operand);
+  auto last = dyn_cast<AffineDimExpr>(map.getResults().back());
+  if (!last || last.getPosition() != d ||
+      llvm::any_of(map.getResults().drop_back(),
+                   [&](AffineExpr e) { return e.isFunctionOfDim(d); }))
+    return false;
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)) ||
+      strides.back() != 1 || ShapedType::isDynamic(offset) ||
+      offset % length != 0)
+    return false;
+  return llvm::all_of(ArrayRef<int64_t>(strides).drop_back(), [&](int64_t s) {
+    return !ShapedType::isDynamic(s) && s % length == 0;
+  });
+}
+
+/// The run length of an elementwise op along its fastest dimension `d`
+/// (static size `size`): the longest power of two up to kMaxRunLength
+/// points, kRunBytes of the narrowest operand lying along d, dividing
+/// `size`, in whose runs some operand lies; 1 where none does.
+int64_t runLength(linalg::LinalgOp op, unsigned d, int64_t size) {
+  if (ShapedType::isDynamic(size))
+    return 1;
+  int64_t length = 1;
+  for (OpOperand &operand : op->getOpOperands())
+    if (liesInRuns(op, operand, d, 1))
+      length = std::max(
+          length,
+          kRunBytes * 8 /
+              static_cast<int64_t>(
+                  getElementTypeOrSelf(operand.get()).getIntOrFloatBitWidth()));
+  length = std::min(length, kMaxRunLength);
+  for (; length > 1; length /= 2)
+    if (size % length == 0 && llvm::any_of(op->getOpOperands(), [&](auto &o) {
+          return liesInRuns(op, o, d, length);
+        }))
+      return length;
+  return 1;
+}
+
+/// The longest innermost reduction dimension a thread unrolls. A split
+/// sum's slices are 16 long: the layer norms' parameter gradients (24 x
+/// 2048 rows of 256 columns, bf16, in 128 slices) had each thread walk its
+/// slice in a loop that LLVM unrolled twice, two loads in flight: 88 us
+/// for 50 MB, 0.57 TB/s.
+constexpr int64_t kUnrolledReductionSteps = 16;
+
 /// `op` as a 1-D grid of kGridBlockThreads-thread blocks, one thread per
 /// point of its parallel dimensions (linearized in the order its first
 /// output names them, the last fastest) -- with
-/// reductions, per R x C points of its last two parallel dimensions. Each
-/// thread loads its output elements once, runs the reduction dimensions as
-/// loops carrying them in registers, and stores them once.
+/// reductions, per R x C points of its last two parallel dimensions;
+/// without, per run of points along its fastest dimension (runLength).
+/// Each thread loads its output elements once, runs the reduction
+/// dimensions as loops carrying them in registers, and stores them once.
 LogicalResult mapLinalgOp(linalg::LinalgOp op) {
   if (!op.hasPureBufferSemantics())
     return op->emitOpError("cannot be mapped to a GPU grid: it works on "
@@ -394,6 +570,9 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
     for (size_t k = parallel.size(), last = 0; k-- > 0 && last < 2; ++last)
       if (shared(parallel[k]))
         perThread[parallel[k]] = coarsening(staticSizes[parallel[k]]);
+  if (reductions.empty() && !parallel.empty())
+    perThread[parallel.back()] =
+        runLength(op, parallel.back(), staticSizes[parallel.back()]);
   // Fewer points per thread (the outer dimension's first) while the grid
   // would have too few threads; with dynamic sizes, as they are.
   if (llvm::none_of(parallel, [&](unsigned d) {
@@ -467,16 +646,45 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
   auto load = [&](OpOperand &operand, ArrayRef<Value> ivs) {
     return loadOperand(b, loc, op, operand, ivs);
   };
+  // An elementwise op's runs: points[i] is element i % run of run i / run,
+  // the fastest dimension being the last the points enumerate. The
+  // operands lying along it in runs are moved a run at a time.
+  const int64_t run =
+      reductions.empty() && !parallel.empty() ? perThread[parallel.back()] : 1;
+  auto inRuns = [&](OpOperand &operand) {
+    return run > 1 && liesInRuns(op, operand, parallel.back(), run);
+  };
+  auto runType = [&](OpOperand &operand) {
+    return VectorType::get({run}, getElementTypeOrSelf(operand.get()));
+  };
+  auto runAlignment = [&](OpOperand &operand) {
+    return llvm::MaybeAlign(
+        run * getElementTypeOrSelf(operand.get()).getIntOrFloatBitWidth() / 8);
+  };
+  DenseMap<std::pair<OpOperand *, size_t>, Value> runs;
+  // Operand `operand`'s element at points[i], from its run where it lies in
+  // runs (loaded once), else loaded alone.
+  auto element = [&](OpOperand &operand, size_t i) -> Value {
+    if (!inRuns(operand))
+      return load(operand, points[i]);
+    Value &vector = runs[{&operand, i / run}];
+    if (!vector)
+      vector =
+          vector::LoadOp::create(b, loc, runType(operand), operand.get(),
+                                 operandAt(operand, points[i - i % run]),
+                                 /*nontemporal=*/false, runAlignment(operand));
+    return vector::ExtractOp::create(b, loc, vector, i % run);
+  };
   // Outputs are indexed by parallel dimensions only: their elements are
   // addressed once, before the reduction loops. outs[p * numOuts + i] is
   // output i at point p.
   const size_t numOuts = op.getNumDpsInits();
   SmallVector<SmallVector<Value>> outAt;
   SmallVector<Value> outs;
-  for (const SmallVector<Value> &p : points)
+  for (auto [i, p] : llvm::enumerate(points))
     for (OpOperand &out : op.getDpsInitsMutable()) {
       outAt.push_back(operandAt(out, p));
-      outs.push_back(memref::LoadOp::create(b, loc, out.get(), outAt.back()));
+      outs.push_back(element(out, i));
     }
 
   // The payload at every point, on the outputs' running values; the loads
@@ -496,7 +704,7 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
             key.push_back(p[d]);
         Value &v = loaded[{in, key}];
         if (!v)
-          v = load(*in, p);
+          v = element(*in, i);
         return v;
       };
       llvm::append_range(
@@ -510,6 +718,18 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
     if (k == reductions.size())
       return payload(acc);
     unsigned d = reductions[k];
+    // The innermost reduction dimension, when short, is unrolled: its steps'
+    // loads are independent of one another and all in flight at once.
+    if (k + 1 == reductions.size() && !ShapedType::isDynamic(staticSizes[d]) &&
+        staticSizes[d] <= kUnrolledReductionSteps) {
+      SmallVector<Value> running(acc);
+      for (int64_t step = 0; step < staticSizes[d]; ++step) {
+        for (SmallVector<Value> &p : points)
+          p[d] = cst(step);
+        running = reduce(k + 1, running);
+      }
+      return running;
+    }
     auto loop = scf::ForOp::create(b, loc, cst(0), sizes[d], cst(1), acc);
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(loop.getBody());
@@ -519,9 +739,24 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
     return loop.getResults();
   };
   SmallVector<Value> results = reduce(0, outs);
-  for (auto [i, value] : llvm::enumerate(results))
-    memref::StoreOp::create(
-        b, loc, value, op.getDpsInitsMutable()[i % numOuts].get(), outAt[i]);
+  for (auto [i, value] : llvm::enumerate(results)) {
+    OpOperand &out = op.getDpsInitsMutable()[i % numOuts];
+    size_t point = i / numOuts;
+    if (!inRuns(out)) {
+      memref::StoreOp::create(b, loc, value, out.get(), outAt[i]);
+      continue;
+    }
+    // A run's values, stored at once after its last.
+    if (point % run != static_cast<size_t>(run) - 1)
+      continue;
+    SmallVector<Value> values;
+    for (int64_t j = 0; j < run; ++j)
+      values.push_back(results[i - (run - 1 - j) * numOuts]);
+    vector::StoreOp::create(
+        b, loc, vector::FromElementsOp::create(b, loc, runType(out), values),
+        out.get(), outAt[i - (run - 1) * numOuts], /*nontemporal=*/false,
+        runAlignment(out));
+  }
   op->erase();
   // A constant table the op reads (a host global: a feature map's
   // projection, say) is addressed inside the kernel, from the GPU module's

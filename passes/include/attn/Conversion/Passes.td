@@ -308,7 +308,17 @@ def MapLoopsToGPU : Pass<"attn-map-loops-to-gpu", "func::FuncOp"> {
     vary along them, and loads such an input's element once for all of
     them (a projection: 8 loads per 16 multiply-adds), as long as the grid
     keeps 512 threads per multiprocessor of the target (`#attn.target`;
-    fewer points per thread otherwise). A sum with fewer outputs than that
+    fewer points per thread otherwise). An op without reductions takes a
+    run of consecutive points along its fastest dimension per thread, as
+    many as 16 bytes of its narrowest operand lying along it hold (at most
+    8, a divisor of the dimension's static size; fewer while the grid would
+    have too few threads), and reads and writes each operand that lies
+    along it in aligned runs (unit stride, offset and other strides
+    multiples of the run) as one vector. A reduction's innermost
+    dimension of at most 16 static steps is unrolled. Vector loads and
+    stores in the mapped nests get the alignment their buffers
+    (allocations and arguments: 256 bytes; globals: as declared) and
+    indices prove. A sum with fewer outputs than that
     and at least 1024 terms each is split in two ops: slices of its
     longest reduction dimension into partial sums (a parallel dimension),
     then each output adding its partials -- the partial sums split again
@@ -330,7 +340,8 @@ def MapLoopsToGPU : Pass<"attn-map-loops-to-gpu", "func::FuncOp"> {
                            "::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
                            "::mlir::memref::MemRefDialect",
-                           "::mlir::scf::SCFDialect"];
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def AllocateSharedMemory : Pass<"attn-allocate-shared-memory",

@@ -44,13 +44,19 @@
 // CHECK-NOT: nvvm.mma.sync
 // CHECK:     gpu.barrier
 // CHECK:     scf.yield
-// The bias added to each accumulator, stored once into the output.
+// The bias added to each accumulator, stored once into the output: a
+// lane's two columns of a row as one pair (130 columns: pairs), inside the
+// output's bounds (135 rows are no whole number of tiles).
 // CHECK:   scf.if
 // CHECK:     %[[B0:.*]] = memref.load %[[BIAS]]
-// CHECK:     %[[V:.*]] = arith.addf %{{.*}}, %[[B0]] : f32
-// CHECK:     memref.store %[[V]], %[[Y]]
-// CHECK-COUNT-31: memref.store %{{.*}}, %[[Y]]
+// CHECK:     %[[V0:.*]] = arith.addf %{{.*}}, %[[B0]] : f32
+// CHECK:     %[[B1:.*]] = memref.load %[[BIAS]]
+// CHECK:     %[[V1:.*]] = arith.addf %{{.*}}, %[[B1]] : f32
+// CHECK:     %[[PAIR:.*]] = vector.from_elements %[[V0]], %[[V1]] : vector<2xf32>
+// CHECK:     vector.store %[[PAIR]], %[[Y]][{{.*}}] {alignment = 8 : i64} : memref<135x130xf32>, vector<2xf32>
+// CHECK-COUNT-15: vector.store %{{.*}}, %[[Y]]
 // CHECK-NOT: memref.store
+// CHECK-NOT: vector.store
 // CHECK:   gpu.terminator
 // CHECK: } {attn.kernel = "tensor_core_matmul", attn.min_blocks_per_sm = 2 : i64}
 // CHECK-NOT: linalg.
@@ -109,7 +115,7 @@ func.func @project(%x: memref<135x70xf32>, %w: memref<70x130xf32>, %bias: memref
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: scf.yield
 // CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
-// CHECK-COUNT-32: memref.store %{{.*}}, %[[C]]
+// CHECK-COUNT-16: vector.store %{{.*}}, %[[C]][{{.*}}] {alignment = 8 : i64} : memref<200x8xf32>, vector<2xf32>
 // CHECK-NOT: linalg.matmul
 func.func @accumulate_bf16(%a: memref<200x48xbf16>, %b: memref<48x8xbf16>, %c: memref<200x8xf32>) {
   linalg.matmul ins(%a, %b : memref<200x48xbf16>, memref<48x8xbf16>) outs(%c : memref<200x8xf32>)
@@ -141,9 +147,11 @@ func.func @accumulate_bf16_unaligned(%a: memref<200x50xbf16>, %b: memref<50x16xb
 // CHECK-LABEL: func.func @consumer_after_a_write(
 // CHECK: %[[ACC:.*]] = memref.alloc()
 // CHECK: gpu.launch
+// 64 x 64: whole tiles, stored without bounds checks.
 // CHECK: scf.for
 // CHECK: scf.yield
-// CHECK: memref.store %{{.*}}, %[[ACC]][
+// CHECK-NOT: scf.if
+// CHECK: vector.store %{{.*}}, %[[ACC]][
 // CHECK: gpu.terminator
 // CHECK: memref.copy
 // CHECK: linalg.generic
@@ -161,6 +169,22 @@ func.func @consumer_after_a_write(%x: memref<64x64xf32>, %w: memref<64x64xf32>, 
     linalg.yield %s : f32
   }
   memref.dealloc %acc : memref<64x64xf32>
+  return
+}
+
+// An odd number of columns holds no aligned pairs: each element is stored
+// alone, inside C's bounds.
+// CHECK-LABEL: func.func @odd_columns(
+// CHECK: gpu.launch
+// CHECK: scf.yield
+// CHECK-NOT: vector.store
+// CHECK: scf.if
+// CHECK:   memref.store %{{.*}}, %arg2[{{.*}}] : memref<64x63xf32>
+// CHECK-COUNT-31: memref.store %{{.*}}, %arg2
+// CHECK-NOT: vector.store
+// CHECK: gpu.terminator
+func.func @odd_columns(%a: memref<64x64xf32>, %b: memref<64x63xf32>, %c: memref<64x63xf32>) {
+  linalg.matmul ins(%a, %b : memref<64x64xf32>, memref<64x63xf32>) outs(%c : memref<64x63xf32>)
   return
 }
 
@@ -190,8 +214,8 @@ func.func @left_alone(%a: memref<8x8xbf16>, %b: memref<8x8xbf16>, %c: memref<8x8
 // CHECK:     %[[BASE:.*]] = arith.muli %[[Z]], %c256
 // CHECK:     scf.for %{{.*}} = %c0 to %c8 step %c1
 // CHECK-NOT:   memref.load %[[C]][
-// CHECK:     memref.store %{{.*}}, %[[P]][%[[Z]], %{{.*}}, %{{.*}}] : memref<32x64x64xf32>
-// CHECK-NOT: memref.store %{{.*}}, %[[C]][
+// CHECK:     vector.store %{{.*}}, %[[P]][%[[Z]], %{{.*}}, %{{.*}}] {alignment = 8 : i64} : memref<32x64x64xf32>, vector<2xf32>
+// CHECK-NOT: store %{{.*}}, %[[C]][
 // CHECK:   } {attn.kernel = "tensor_core_matmul", attn.min_blocks_per_sm = 2 : i64}
 // CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[P]] : memref<32x64x64xf32>) outs(%[[C]] : memref<64x64xf32>)
 // CHECK:     arith.addf

@@ -43,7 +43,9 @@
 // becomes the accumulators' first value instead of a memset and a read,
 // and an elementwise linalg.generic reading C after it (a projection's
 // bias) runs on the accumulators, writing its own output; C is then never
-// written at all.
+// written at all. A lane's two elements of a row go out as one store where
+// the destination's rows allow (even widths), with no bounds checks where
+// the tiles divide M and N.
 //
 // Ops of other forms (other bodies or maps, non-f32 results, tensor
 // semantics, dynamic sizes) are left as they are: attn-map-loops-to-gpu
@@ -541,10 +543,10 @@ bool readsInRuns(Value memref) {
   });
 }
 
-/// The consumer's payload at (row, col), C's element being `sum`, stored
-/// into its output.
-void storeConsumer(MatmulEmitter &e, linalg::GenericOp consumer, Value c,
-                   Value sum, Value row, Value col) {
+/// The consumer's payload at (row, col), C's element being `sum`: the
+/// value it yields for its output at (row, col).
+Value consumerValue(MatmulEmitter &e, linalg::GenericOp consumer, Value c,
+                    Value sum, Value row, Value col) {
   Value ij[2] = {row, col};
   auto indices = [&](OpOperand &operand) {
     AffineMap map = consumer.getMatchingIndexingMap(&operand);
@@ -572,10 +574,26 @@ void storeConsumer(MatmulEmitter &e, linalg::GenericOp consumer, Value c,
     }
     e.b.clone(nested, map);
   }
-  OpOperand &out = *consumer.getDpsInitOperand(0);
-  memref::StoreOp::create(
-      e.b, e.loc, map.lookupOrDefault(body.getTerminator()->getOperand(0)),
-      out.get(), indices(out));
+  return map.lookupOrDefault(body.getTerminator()->getOperand(0));
+}
+
+/// Whether `memref`'s rows hold C's elements in aligned pairs: an
+/// accumulator's two registers of one row (columns 2t, 2t + 1) then go
+/// out as one store. Unit stride in the last dimension, whose size is
+/// even, with an even offset and even other strides (the buffers start at
+/// 256-byte multiples).
+bool holdsPairs(Value memref) {
+  auto type = cast<MemRefType>(memref.getType());
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)) ||
+      strides.back() != 1 || ShapedType::isDynamic(offset) || offset % 2 ||
+      ShapedType::isDynamic(type.getShape().back()) ||
+      type.getShape().back() % 2)
+    return false;
+  return llvm::all_of(ArrayRef<int64_t>(strides).drop_back(), [](int64_t s) {
+    return !ShapedType::isDynamic(s) && s % 2 == 0;
+  });
 }
 
 /// After the split kernel: C += the sum of its partials [splits, M, N] (a
@@ -927,22 +945,50 @@ void lowerContraction(const Contraction &con) {
     sums = results.drop_front(first.size());
   }
 
+  // The epilogue: C's elements (through the consumer, if any) into the
+  // consumer's output, the partial sums, or C. A lane's registers r and
+  // r + 1 of a tile are one row's columns 2t and 2t + 1: one store of the
+  // pair where the destination holds pairs (an even n: the pair is inside
+  // wherever its first column is), else one each. Tiles that divide M and
+  // N statically need no bounds check.
+  Value dst = consumer ? consumer.getDpsInits()[0] : partials ? partials : cm;
+  auto dstIndices = [&](Value row, Value col) -> SmallVector<Value> {
+    if (partials)
+      return {launch.getBlockIds().z, row, col};
+    return {row, col};
+  };
+  auto value = [&](Value sum, Value row, Value col) {
+    return consumer ? consumerValue(e, consumer, c, sum, row, col) : sum;
+  };
+  const bool wholeTiles = con.m % tileM == 0 && con.n % tileN == 0;
+  auto inside = [&](Value row, Value col, function_ref<void()> store) {
+    if (wholeTiles)
+      store();
+    else
+      e.ifThen(e.andi(e.ult(row, m), e.ult(col, n)), store);
+  };
+  const int64_t perStore = holdsPairs(dst) ? 2 : 1;
+  Type dstElem = cast<MemRefType>(dst.getType()).getElementType();
   for (int64_t mt = 0; mt < rowTiles; ++mt)
     for (int64_t nt = 0; nt < colTiles; ++nt)
-      for (int64_t r = 0; r < 4; ++r) {
+      for (int64_t r = 0; r < 4; r += perStore) {
         // (Not a structured binding: lambdas capture those only in C++20.)
         std::pair<Value, Value> index = cIndex(mt, nt, r);
         Value row = index.first, col = index.second;
-        Value sum = sums[(mt * colTiles + nt) * 4 + r];
-        e.ifThen(e.andi(e.ult(row, m), e.ult(col, n)), [&] {
-          if (consumer)
-            storeConsumer(e, consumer, c, sum, row, col);
-          else if (partials)
-            memref::StoreOp::create(
-                b, e.loc, sum, partials,
-                ValueRange{launch.getBlockIds().z, row, col});
-          else
-            memref::StoreOp::create(b, e.loc, sum, cm, ValueRange{row, col});
+        ValueRange sum = sums.slice((mt * colTiles + nt) * 4 + r, perStore);
+        inside(row, col, [&] {
+          if (perStore == 1) {
+            memref::StoreOp::create(b, e.loc, value(sum[0], row, col), dst,
+                                    dstIndices(row, col));
+            return;
+          }
+          Value pair[2] = {value(sum[0], row, col),
+                           value(sum[1], row, e.add(col, 1))};
+          auto type = VectorType::get({2}, dstElem);
+          vector::StoreOp::create(
+              b, e.loc, vector::FromElementsOp::create(b, e.loc, type, pair),
+              dst, dstIndices(row, col), /*nontemporal=*/false,
+              llvm::MaybeAlign(2 * dstElem.getIntOrFloatBitWidth() / 8));
         });
       }
   gpu::TerminatorOp::create(b, e.loc);

@@ -520,13 +520,6 @@ int64_t runLength(linalg::LinalgOp op, unsigned d, int64_t size) {
   return 1;
 }
 
-/// The longest innermost reduction dimension a thread unrolls. A split
-/// sum's slices are 16 long: the layer norms' parameter gradients (24 x
-/// 2048 rows of 256 columns, bf16, in 128 slices) had each thread walk its
-/// slice in a loop that LLVM unrolled twice, two loads in flight: 88 us
-/// for 50 MB, 0.57 TB/s.
-constexpr int64_t kUnrolledReductionSteps = 16;
-
 /// `op` as a 1-D grid of kGridBlockThreads-thread blocks, one thread per
 /// point of its parallel dimensions (linearized in the order its first
 /// output names them, the last fastest) -- with
@@ -718,18 +711,6 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
     if (k == reductions.size())
       return payload(acc);
     unsigned d = reductions[k];
-    // The innermost reduction dimension, when short, is unrolled: its steps'
-    // loads are independent of one another and all in flight at once.
-    if (k + 1 == reductions.size() && !ShapedType::isDynamic(staticSizes[d]) &&
-        staticSizes[d] <= kUnrolledReductionSteps) {
-      SmallVector<Value> running(acc);
-      for (int64_t step = 0; step < staticSizes[d]; ++step) {
-        for (SmallVector<Value> &p : points)
-          p[d] = cst(step);
-        running = reduce(k + 1, running);
-      }
-      return running;
-    }
     auto loop = scf::ForOp::create(b, loc, cst(0), sizes[d], cst(1), acc);
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(loop.getBody());

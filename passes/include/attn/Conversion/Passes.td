@@ -314,8 +314,7 @@ def MapLoopsToGPU : Pass<"attn-map-loops-to-gpu", "func::FuncOp"> {
     8, a divisor of the dimension's static size; fewer while the grid would
     have too few threads), and reads and writes each operand that lies
     along it in aligned runs (unit stride, offset and other strides
-    multiples of the run) as one vector. A reduction's innermost
-    dimension of at most 16 static steps is unrolled. Vector loads and
+    multiples of the run) as one vector. Vector loads and
     stores in the mapped nests get the alignment their buffers
     (allocations and arguments: 256 bytes; globals: as declared) and
     indices prove. A sum with fewer outputs than that

@@ -75,6 +75,7 @@ void buildLowerToCPUPipeline(OpPassManager &pm,
   fn.addPass(createExpandMemRefCopies());
   fn.addPass(createConvertLinalgToLoopsPass());
   fn.addPass(createApproximateMath());
+  fn.addPass(createExpandBf16Conversions());
   fn.addPass(createCanonicalizerPass());
   fn.addPass(createCSEPass());
   if (options.parallel) {

@@ -81,6 +81,22 @@ def ApproximateMath : Pass<"attn-approximate-math", "func::FuncOp"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def ExpandBf16Conversions : Pass<"attn-expand-bf16-conversions",
+                                 "func::FuncOp"> {
+  let summary = "Rewrites bf16 arithmetic in f32, its casts as integer arithmetic";
+  let description = [{
+    Arithmetic on bf16 (scalars and vectors) becomes the same arithmetic
+    in f32 between casts, each result rounded back to bf16; arith.extf
+    from bf16 and arith.truncf to bf16 become integer arithmetic on the
+    bits: round to nearest even, a NaN kept a quiet NaN. For the CPU: on an
+    x86 CPU without BF16 instructions LLVM lowers a truncation to bf16 (and
+    its own rounding of bf16 arithmetic) to calls of __truncsfbf2, which
+    GCC 12's libgcc lacks, so the library would not load; expanded, it
+    needs no runtime and gives the same bits on every CPU.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def ExpandMemRefCopies : Pass<"attn-expand-memref-copies"> {
   let summary = "Rewrites memref.copy as linalg.copy";
   let description = [{

@@ -458,3 +458,35 @@ func.func @large_tiles_bf16(%a: memref<4224x64xbf16>, %b: memref<64x1024xbf16>) 
   linalg.matmul ins(%a, %b : memref<4224x64xbf16>, memref<64x1024xbf16>) outs(%c : memref<4224x1024xf32>)
   return %c : memref<4224x1024xf32>
 }
+
+// A split bf16 product whose 128 x 128 tiles, K split, give every
+// multiprocessor a block takes them: 256 x 256 outputs are 4 large tiles,
+// and K's 512 steps split into 64 ranges of 8 make 256 blocks of the
+// default target's 132 multiprocessors (each operand read half as often
+// as in 64 x 64 tiles).
+// CHECK-LABEL: func.func @large_tiles_split_bf16(
+// CHECK: %[[P:.*]] = memref.alloc() : memref<64x256x256xf32>
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c2, %{{.*}} = %c2, %{{.*}} = %c64) threads({{.*}}) in (%{{.*}} = %c256,
+// CHECK: scf.for %{{.*}} = %c0 to %c8 step %c1
+// CHECK-COUNT-16: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
+// CHECK: } {attn.kernel = "tensor_core_matmul", attn.min_blocks_per_sm = 2 : i64}
+// CHECK: linalg.generic {{.*}} ins(%[[P]] : memref<64x256x256xf32>)
+func.func @large_tiles_split_bf16(%a: memref<256x16384xbf16>, %b: memref<16384x256xbf16>) -> memref<256x256xf32> {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<256x256xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<256x256xf32>)
+  linalg.matmul ins(%a, %b : memref<256x16384xbf16>, memref<16384x256xbf16>) outs(%c : memref<256x256xf32>)
+  return %c : memref<256x256xf32>
+}
+
+// The same with 128 x 128 outputs: one large tile in 64 ranges would give
+// only 64 blocks; 64 x 64 tiles, 4 of them in 64 ranges, give 256.
+// CHECK-LABEL: func.func @small_tiles_split_bf16(
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c2, %{{.*}} = %c2, %{{.*}} = %c64) threads({{.*}}) in (%{{.*}} = %c128,
+func.func @small_tiles_split_bf16(%a: memref<128x16384xbf16>, %b: memref<16384x128xbf16>) -> memref<128x128xf32> {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<128x128xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<128x128xf32>)
+  linalg.matmul ins(%a, %b : memref<128x16384xbf16>, memref<16384x128xbf16>) outs(%c : memref<128x128xf32>)
+  return %c : memref<128x128xf32>
+}

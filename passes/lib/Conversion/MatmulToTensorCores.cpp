@@ -366,19 +366,6 @@ int64_t blocksWanted(Operation *op) {
   return kBlocksPerSM * TargetAttr::lookup(op).getMultiprocessors();
 }
 
-/// The tiling of `con` (kLargeTiles where `packed` operands and enough
-/// large tiles allow).
-Tiling tilingOf(const Contraction &con, bool packed) {
-  int64_t wanted = blocksWanted(con.op);
-  const Tiling &t = kLargeTiles;
-  int64_t tiles = llvm::divideCeil(con.m, t.tileM) *
-                  llvm::divideCeil(con.n, t.tileN) * con.batch;
-  return packed && con.m >= t.tileM && con.n >= t.tileN && tiles >= wanted &&
-                 llvm::divideCeil(con.n, t.tileN) <= kMaxGridY
-             ? kLargeTiles
-             : kSmallTiles;
-}
-
 /// How a contraction's grid splits K: into `splits` ranges (1: none) of
 /// `stepsPerBlock` steps of kTileK (the last range may run past K). A
 /// batched one's grid z is its batch: it does not split.
@@ -395,6 +382,27 @@ KSplit splitOf(const Contraction &con, const Tiling &tiling) {
          2 * splits <= kMaxGridY)
     splits *= 2;
   return {splits, static_cast<int64_t>(llvm::divideCeil(steps, splits))};
+}
+
+/// The tiling of `con`: kLargeTiles where `packed` operands allow and
+/// either its large tiles fill the grid (blocksWanted) or, K split as
+/// splitOf would split it, they give every multiprocessor a block (a
+/// weight's gradient, X^T dY over 49152 tokens, reads each operand half as
+/// often in 128 x 128 tiles as in 64 x 64 ones); kSmallTiles otherwise.
+Tiling tilingOf(const Contraction &con, bool packed) {
+  const Tiling &t = kLargeTiles;
+  if (!packed || con.m < t.tileM || con.n < t.tileN ||
+      llvm::divideCeil(con.n, t.tileN) > kMaxGridY)
+    return kSmallTiles;
+  int64_t tiles = llvm::divideCeil(con.m, t.tileM) *
+                  llvm::divideCeil(con.n, t.tileN) * con.batch;
+  if (tiles >= blocksWanted(con.op))
+    return kLargeTiles;
+  int64_t splits = splitOf(con, t).splits;
+  return splits > 1 && tiles * splits >=
+                           TargetAttr::lookup(con.op).getMultiprocessors()
+             ? kLargeTiles
+             : kSmallTiles;
 }
 
 struct MatmulEmitter : ScalarEmitter {

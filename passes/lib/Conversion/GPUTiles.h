@@ -392,6 +392,12 @@ bool reachedByWholeBlock(Operation *op, gpu::LaunchOp launch);
 /// Row stride a multiple of 8 elements and unit column stride: 16-byte
 /// aligned rows for cp.async and 4-byte element pairs for the fragments.
 bool hasAlignedRows(Value memref);
+/// Whether `type` holds its rows in runs of `length` elements: unit stride
+/// along its last dimension, a static offset and static other strides that
+/// are multiples of `length`. An element at a multiple of `length` along
+/// the last dimension then starts `length` contiguous elements that lie a
+/// multiple of `length` elements from the buffer's start.
+bool holdsRowsInRuns(MemRefType type, int64_t length);
 
 /// A staging buffer of `bytes` bytes in the shared memory of `launch`: a
 /// workgroup memref.alloc at the top of its body, which

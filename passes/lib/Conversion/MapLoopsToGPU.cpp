@@ -20,6 +20,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GPUTiles.h"
 #include "attn/Conversion/Passes.h"
 
 #include "mlir/Analysis/SliceAnalysis.h"
@@ -79,13 +80,18 @@ std::string tileOpsOf(scf::ForallOp nest) {
   return names.empty() ? "loops" : llvm::join(names, "_");
 }
 
+/// The size in bytes of `memref`'s element (at least 1).
+int64_t elementBytes(Value memref) {
+  return std::max<int64_t>(
+      1, getElementTypeOrSelf(memref).getIntOrFloatBitWidth() / 8);
+}
+
 /// The alignment in bytes known of the buffer `memref` views, views
 /// followed to it: 256 for an allocation or a function's argument (device
 /// allocations start at 256-byte multiples), a global's declared
 /// alignment, else one element's size.
 int64_t bufferAlignment(Value memref) {
-  int64_t element = std::max<int64_t>(
-      1, getElementTypeOrSelf(memref).getIntOrFloatBitWidth() / 8);
+  int64_t element = elementBytes(memref);
   while (auto view = memref.getDefiningOp<ViewLikeOpInterface>())
     memref = view.getViewSource();
   if (auto arg = dyn_cast<BlockArgument>(memref))
@@ -101,11 +107,6 @@ int64_t bufferAlignment(Value memref) {
       return std::max<int64_t>(element, *global.getAlignment());
   }
   return element;
-}
-
-/// Whether the buffer `memref` views starts at a multiple of `bytes`.
-bool bufferAligned(Value memref, int64_t bytes) {
-  return bufferAlignment(memref) >= bytes;
 }
 
 /// A view's element at `index` along a dimension of static `stride`, in
@@ -124,7 +125,7 @@ int64_t stepBytes(OpFoldResult index, int64_t stride, int64_t element) {
 /// start is not known.
 int64_t knownMultiple(Value memref, ArrayRef<OpFoldResult> indices) {
   auto type = cast<MemRefType>(memref.getType());
-  int64_t element = std::max<int64_t>(1, type.getElementTypeBitWidth() / 8);
+  int64_t element = elementBytes(memref);
   SmallVector<int64_t> strides;
   int64_t offset;
   if (failed(type.getStridesAndOffset(strides, offset)))
@@ -147,8 +148,7 @@ int64_t knownMultiple(Value memref, ArrayRef<OpFoldResult> indices) {
 /// The alignment in bytes known of `memref`'s element at `indices`, a
 /// power of two of at least one element, at most 256.
 int64_t accessAlignment(Value memref, ValueRange indices) {
-  int64_t element = std::max<int64_t>(
-      1, getElementTypeOrSelf(memref).getIntOrFloatBitWidth() / 8);
+  int64_t element = elementBytes(memref);
   int64_t g = knownMultiple(memref, getAsOpFoldResult(indices));
   int64_t power = g == 0 ? 256 : std::min<int64_t>(256, g & -g);
   return std::max(element, power);
@@ -468,16 +468,17 @@ constexpr int64_t kMaxRunLength = 8;
 /// Whether `operand` of `op` lies along dimension `d` in runs of `length`
 /// aligned elements: a memref of whole-byte elements whose map's last
 /// result is d (and no other names d), unit-stride in its last dimension,
-/// its offset and other strides multiples of `length`, viewing a buffer
-/// aligned to a run (bufferAligned). A run starting at a multiple of
-/// `length` along d is then contiguous and aligned to its size (at most 8
-/// elements: 64 bytes).
+/// its offset and other strides multiples of `length` (holdsRowsInRuns),
+/// viewing a buffer aligned to a run (bufferAlignment). A run starting at a
+/// multiple of `length` along d is then contiguous and aligned to its size (at
+/// most 8 elements: 64 bytes).
 bool liesInRuns(linalg::LinalgOp op, OpOperand &operand, unsigned d,
                 int64_t length) {
   auto type = dyn_cast<MemRefType>(operand.get().getType());
   if (!type || type.getRank() == 0 || !type.getElementType().isIntOrFloat() ||
       type.getElementTypeBitWidth() % 8 != 0 ||
-      !bufferAligned(operand.get(), length * type.getElementTypeBitWidth() / 8))
+      bufferAlignment(operand.get()) <
+          length * type.getElementTypeBitWidth() / 8)
     return false;
   AffineMap map = op.getMatchingIndexingMap(&operand);
   auto last = dyn_cast<AffineDimExpr>(map.getResults().back());
@@ -485,15 +486,7 @@ bool liesInRuns(linalg::LinalgOp op, OpOperand &operand, unsigned d,
       llvm::any_of(map.getResults().drop_back(),
                    [&](AffineExpr e) { return e.isFunctionOfDim(d); }))
     return false;
-  SmallVector<int64_t> strides;
-  int64_t offset;
-  if (failed(type.getStridesAndOffset(strides, offset)) ||
-      strides.back() != 1 || ShapedType::isDynamic(offset) ||
-      offset % length != 0)
-    return false;
-  return llvm::all_of(ArrayRef<int64_t>(strides).drop_back(), [&](int64_t s) {
-    return !ShapedType::isDynamic(s) && s % length == 0;
-  });
+  return gpu_tiles::holdsRowsInRuns(type, length);
 }
 
 /// The run length of an elementwise op along its fastest dimension `d`

@@ -592,16 +592,9 @@ Value consumerValue(MatmulEmitter &e, linalg::GenericOp consumer, Value c,
 /// 256-byte multiples).
 bool holdsPairs(Value memref) {
   auto type = cast<MemRefType>(memref.getType());
-  SmallVector<int64_t> strides;
-  int64_t offset;
-  if (failed(type.getStridesAndOffset(strides, offset)) ||
-      strides.back() != 1 || ShapedType::isDynamic(offset) || offset % 2 ||
-      ShapedType::isDynamic(type.getShape().back()) ||
-      type.getShape().back() % 2)
-    return false;
-  return llvm::all_of(ArrayRef<int64_t>(strides).drop_back(), [](int64_t s) {
-    return !ShapedType::isDynamic(s) && s % 2 == 0;
-  });
+  int64_t width = type.getShape().back();
+  return !ShapedType::isDynamic(width) && width % 2 == 0 &&
+         holdsRowsInRuns(type, 2);
 }
 
 /// After the split kernel: C += the sum of its partials [splits, M, N] (a

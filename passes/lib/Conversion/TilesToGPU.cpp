@@ -155,6 +155,18 @@ bool hasAlignedRows(Value memref) {
          strides[0] % 8 == 0;
 }
 
+bool holdsRowsInRuns(MemRefType type, int64_t length) {
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)) ||
+      strides.back() != 1 || ShapedType::isDynamic(offset) ||
+      offset % length != 0)
+    return false;
+  return llvm::all_of(ArrayRef<int64_t>(strides).drop_back(), [&](int64_t s) {
+    return !ShapedType::isDynamic(s) && s % length == 0;
+  });
+}
+
 Value allocateShared(gpu::LaunchOp launch, int64_t bytes) {
   // After the buffers asked for before, so that they keep that order.
   Block &body = launch.getBody().front();

@@ -3,8 +3,9 @@
 // Parses arbitrary text as a module, verifies it, and lowers what verifies
 // through the CPU pipeline (attn-schedule-blocks, attn-tile, ... down to the
 // LLVM dialect). Diagnostics are expected and swallowed; a crash, a trap or
-// a sanitizer report is a finding. run-fuzzers.sh compiles the dialect and
-// the passes with this target's coverage instrumentation.
+// a sanitizer report is a finding. The build (test/fuzz/CMakeLists.txt)
+// compiles the dialect and the passes with this target's coverage
+// instrumentation.
 //
 //===----------------------------------------------------------------------===//
 

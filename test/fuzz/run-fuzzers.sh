@@ -1,82 +1,32 @@
 #!/usr/bin/env bash
-# Builds attn's libFuzzer targets with Debian's clang++ (-fsanitize=fuzzer,
-# address,undefined; undefined behaviour aborts) from their sources and runs
-# each from its seed corpus with its dictionary:
-#   run-fuzzers.sh SRC BUILD OUT [RUNS [SECONDS [TARGETS]]]
-# RUNS executions per target (default 20000), stopping early after SECONDS
+# Runs attn's libFuzzer targets (built with the project, target `fuzzers`:
+# test/fuzz/CMakeLists.txt) from their seed corpora with their dictionaries:
+#   run-fuzzers.sh SRC FUZZERS OUT [RUNS [SECONDS [TARGETS]]]
+# SRC: the source tree (seeds, dictionaries); FUZZERS: the folder holding
+# fuzz-NAME (build/test/fuzz); OUT: where corpora and logs go. RUNS
+# executions per target (default 20000), stopping early after SECONDS
 # (default 120); TARGETS: a space-separated subset of "signature listops
-# spec ir". The ir target compiles the dialect and the passes with its
-# coverage instrumentation (objects kept in OUT/ir-objects; BUILD gives
-# their TableGen output). A crash leaves its input in OUT/<target>/crash-*
-# and fails. Exits 77 (ctest: skipped) where clang++ cannot build a fuzzer.
+# spec ir". A crash leaves its input in OUT/<target>/crash-* and fails.
+# Exits 77 (ctest: skipped) where the fuzzers were not built, saying why
+# (ATTN_FUZZ_SKIP_REASON, set by the build's configure step).
 set -euo pipefail
 src="$1"
-build="$2"
+fuzzers="$2"
 out="$3"
 runs="${4:-20000}"
 seconds="${5:-120}"
 targets="${6:-signature listops spec ir}"
-cxx="${ATTN_FUZZ_CXX:-clang++}"
-mkdir -p "$out"
-probe="$out/probe.cpp"
-echo 'extern "C" int LLVMFuzzerTestOneInput(const unsigned char *, unsigned long) { return 0; }' > "$probe"
-if ! command -v "$cxx" > /dev/null ||
-   ! "$cxx" -fsanitize=fuzzer "$probe" -o "$out/probe" 2> /dev/null; then
-  echo "fuzz: skipped: $cxx cannot build a libFuzzer target (Debian's clang)"
+if [ -n "${ATTN_FUZZ_SKIP_REASON:-}" ]; then
+  echo "fuzz: skipped: the fuzzers were not built: $ATTN_FUZZ_SKIP_REASON"
   exit 77
 fi
-llvm="/usr/lib/llvm-22"
-common=(-std=c++17 -g -O1 -fno-sanitize-recover=all -fno-sanitize=vptr)
-flags=("${common[@]}" -fsanitize=fuzzer,address,undefined)
-# The dialect and passes as the ir target sees them (LLVM's defines, the
-# TableGen output in BUILD).
-mlir=(-fno-rtti $("$llvm/bin/llvm-config" --cppflags)
-      -I"$src/dialect/include" -I"$build/dialect/include"
-      -I"$src/passes/include" -I"$build/passes/include")
-build() { # name, then compiler arguments
-  local name="$1"
-  shift
-  echo "fuzz: building $name"
-  "$cxx" "${flags[@]}" "$@" -o "$out/fuzz-$name"
-}
-wanted() { [[ " $targets " == *" $1 "* ]]; }
-wanted signature &&
-build signature -I"$src/runtime/include" "$src/test/fuzz/FuzzSignature.cpp" \
-  "$src/runtime/lib/Library.cpp" "$src/runtime/lib/Device.cpp" -ldl
-wanted listops &&
-build listops -I"$src/frontend/include" -I"$src/dialect/include" \
-  "$src/test/fuzz/FuzzListOps.cpp" "$src/frontend/lib/Data/ListOps.cpp" \
-  "$src/dialect/lib/Support/Random.cpp"
-wanted spec &&
-build spec -fno-rtti -I"$src/frontend/include" $("$llvm/bin/llvm-config" --cppflags) \
-  "$src/test/fuzz/FuzzModelSpec.cpp" "$src/frontend/lib/ModelSpec.cpp" \
-  -L"$llvm/lib" -lLLVM -Wl,-rpath,"$llvm/lib"
-if wanted ir; then
-  # The dialect and the passes, instrumented: each object rebuilt when its
-  # source or any attn header is newer.
-  objects="$out/ir-objects"
-  mkdir -p "$objects"
-  irflags=("${common[@]}" -fsanitize=fuzzer-no-link,address,undefined
-           "${mlir[@]}")
-  newest_header=$(find "$src/dialect/include" "$src/passes/include" \
-                    "$build/dialect/include" "$build/passes/include" \
-                    -type f -printf '%T@\n' | sort -n | tail -1)
-  sources=("$src"/dialect/lib/IR/*.cpp "$src"/dialect/lib/Support/Random.cpp
-           "$src"/passes/lib/Transforms/*.cpp "$src"/passes/lib/Conversion/*.cpp
-           "$src"/passes/lib/Pipelines/*.cpp)
-  list=()
-  for source in "${sources[@]}"; do
-    object="$objects/$(basename "$(dirname "$source")")-$(basename "$source" .cpp).o"
-    list+=("$object")
-    if [ ! -f "$object" ] || [ "$source" -nt "$object" ] ||
-       [ "$(stat -c %Y "$object")" -lt "${newest_header%.*}" ]; then
-      echo "fuzz: compiling $(basename "$source")"
-      "$cxx" "${irflags[@]}" -c "$source" -o "$object"
-    fi
-  done
-  build ir "${mlir[@]}" "$src/test/fuzz/FuzzIR.cpp" "${list[@]}" \
-    -L"$llvm/lib" -lMLIR -lLLVM -Wl,-rpath,"$llvm/lib"
-fi
+for name in $targets; do
+  if [ ! -x "$fuzzers/fuzz-$name" ]; then
+    echo "fuzz: $fuzzers/fuzz-$name is missing: build the target fuzzers (ninja -C build fuzzers)"
+    exit 1
+  fi
+done
+mkdir -p "$out"
 
 # LLVM's allocator slabs are poisoned by instrumented inline code and
 # written by Debian's uninstrumented libMLIR (tools/run-tests.sh says more):
@@ -102,7 +52,7 @@ for name in $targets; do
   # libFuzzer exits 0 when its runs or its time are done; anything else
   # (a finding, or a target that cannot start) fails the test.
   rc=0
-  (cd "$out/$name" && "$out/fuzz-$name" -runs="$runs" \
+  (cd "$out/$name" && "$fuzzers/fuzz-$name" -runs="$runs" \
       -max_total_time="$seconds" -max_len=16384 -print_final_stats=1 \
       -dict="$src/test/fuzz/$name.dict" "$corpus" > "$out/$name.log" 2>&1) ||
     rc=$?

@@ -389,8 +389,24 @@ bool isUniform(Value v, gpu::LaunchOp launch);
 /// Whether every thread of the block reaches `op` the same number of times,
 /// which block-wide barriers need.
 bool reachedByWholeBlock(Operation *op, gpu::LaunchOp launch);
-/// Row stride a multiple of 8 elements and unit column stride: 16-byte
-/// aligned rows for cp.async and 4-byte element pairs for the fragments.
+/// The size in bytes of `memref`'s element (at least 1).
+int64_t elementBytes(Value memref);
+/// The alignment in bytes known of the buffer `memref` views, views
+/// followed to it: 256 for an allocation or a function's argument (device
+/// allocations start at 256-byte multiples), a global's declared
+/// alignment, else one element's size.
+int64_t bufferAlignment(Value memref);
+/// A byte count that `memref`'s element at `indices` is known to lie at a
+/// multiple of (0: any): its view's start -- its buffer's alignment
+/// (bufferAlignment) with its static offset, or through the subview that
+/// made it, the source's element at the subview's offsets -- and each
+/// index's step (its stride times what the index is known to be a
+/// multiple of: constants, and products and sums of them with other
+/// values). One element's size where a stride or the start is not known.
+int64_t knownMultiple(Value memref, ArrayRef<OpFoldResult> indices);
+/// 16-byte aligned rows (for cp.async, and 4-byte element pairs for the
+/// fragments): unit column stride, a row stride of a multiple of 16 bytes,
+/// and a start known to lie at a multiple of 16 bytes (knownMultiple).
 bool hasAlignedRows(Value memref);
 /// Whether `type` holds its rows in runs of `length` elements: unit stride
 /// along its last dimension, a static offset and static other strides that

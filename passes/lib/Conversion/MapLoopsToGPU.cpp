@@ -40,6 +40,9 @@ namespace mlir::attn {
 
 using namespace mlir;
 using namespace mlir::attn;
+using gpu_tiles::bufferAlignment;
+using gpu_tiles::elementBytes;
+using gpu_tiles::knownMultiple;
 
 namespace {
 
@@ -78,71 +81,6 @@ std::string tileOpsOf(scf::ForallOp nest) {
     }
   });
   return names.empty() ? "loops" : llvm::join(names, "_");
-}
-
-/// The size in bytes of `memref`'s element (at least 1).
-int64_t elementBytes(Value memref) {
-  return std::max<int64_t>(
-      1, getElementTypeOrSelf(memref).getIntOrFloatBitWidth() / 8);
-}
-
-/// The alignment in bytes known of the buffer `memref` views, views
-/// followed to it: 256 for an allocation or a function's argument (device
-/// allocations start at 256-byte multiples), a global's declared
-/// alignment, else one element's size.
-int64_t bufferAlignment(Value memref) {
-  int64_t element = elementBytes(memref);
-  while (auto view = memref.getDefiningOp<ViewLikeOpInterface>())
-    memref = view.getViewSource();
-  if (auto arg = dyn_cast<BlockArgument>(memref))
-    return isa<FunctionOpInterface>(arg.getOwner()->getParentOp()) ? 256
-                                                                   : element;
-  Operation *def = memref.getDefiningOp();
-  if (isa<memref::AllocOp, gpu::AllocOp>(def))
-    return 256;
-  if (auto get = dyn_cast<memref::GetGlobalOp>(def)) {
-    auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
-        get, get.getNameAttr());
-    if (global && global.getAlignment())
-      return std::max<int64_t>(element, *global.getAlignment());
-  }
-  return element;
-}
-
-/// A view's element at `index` along a dimension of static `stride`, in
-/// bytes from the view's start, as far as alignment goes: a constant
-/// index's multiple of the stride, any other index the stride.
-int64_t stepBytes(OpFoldResult index, int64_t stride, int64_t element) {
-  std::optional<int64_t> c = getConstantIntValue(index);
-  return (c ? *c : 1) * stride * element;
-}
-
-/// A byte count that `memref`'s element at `indices` is known to lie at a
-/// multiple of (0: any): its view's start -- its buffer's alignment
-/// (bufferAlignment) with its static offset, or through the subview that
-/// made it, the source's element at the subview's offsets -- and each
-/// index's step (stepBytes). One element's size where a stride or the
-/// start is not known.
-int64_t knownMultiple(Value memref, ArrayRef<OpFoldResult> indices) {
-  auto type = cast<MemRefType>(memref.getType());
-  int64_t element = elementBytes(memref);
-  SmallVector<int64_t> strides;
-  int64_t offset;
-  if (failed(type.getStridesAndOffset(strides, offset)))
-    return element;
-  int64_t g;
-  if (!ShapedType::isDynamic(offset))
-    g = std::gcd(bufferAlignment(memref), offset * element);
-  else if (auto sub = memref.getDefiningOp<memref::SubViewOp>())
-    g = knownMultiple(sub.getSource(), sub.getMixedOffsets());
-  else
-    return element;
-  for (auto [index, stride] : llvm::zip(indices, strides)) {
-    if (ShapedType::isDynamic(stride))
-      return element;
-    g = std::gcd(g, stepBytes(index, stride, element));
-  }
-  return g;
 }
 
 /// The alignment in bytes known of `memref`'s element at `indices`, a

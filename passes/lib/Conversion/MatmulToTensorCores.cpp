@@ -536,20 +536,19 @@ struct Stage {
   }
 };
 
-/// Whether a 16-bit `memref` (2-D, or [batch, R, C]) can be read in runs
-/// of 8 elements (16 bytes): from offset 0, every row (of every matrix)
-/// starting at a multiple of 8 elements and holding whole runs.
-bool readsInRuns(Value memref) {
+/// Whether `memref`'s rows split into aligned runs of `length` elements:
+/// its last dimension a multiple of `length`, and its rows held in such
+/// runs (holdsRowsInRuns; buffers start at 256-byte multiples).
+bool splitsIntoRuns(Value memref, int64_t length) {
   auto type = cast<MemRefType>(memref.getType());
-  SmallVector<int64_t> strides;
-  int64_t offset;
-  if (failed(type.getStridesAndOffset(strides, offset)) || offset != 0 ||
-      strides.back() != 1 || type.getShape().back() % 8 != 0)
-    return false;
-  return llvm::all_of(ArrayRef<int64_t>(strides).drop_back(), [](int64_t s) {
-    return !ShapedType::isDynamic(s) && s % 8 == 0;
-  });
+  int64_t width = type.getShape().back();
+  return !ShapedType::isDynamic(width) && width % length == 0 &&
+         holdsRowsInRuns(type, length);
 }
+
+/// Whether a 16-bit `memref` (2-D, or [batch, R, C]) can be read in runs
+/// of 8 elements (16 bytes).
+bool readsInRuns(Value memref) { return splitsIntoRuns(memref, 8); }
 
 /// The consumer's payload at (row, col), C's element being `sum`: the
 /// value it yields for its output at (row, col).
@@ -587,15 +586,8 @@ Value consumerValue(MatmulEmitter &e, linalg::GenericOp consumer, Value c,
 
 /// Whether `memref`'s rows hold C's elements in aligned pairs: an
 /// accumulator's two registers of one row (columns 2t, 2t + 1) then go
-/// out as one store. Unit stride in the last dimension, whose size is
-/// even, with an even offset and even other strides (the buffers start at
-/// 256-byte multiples).
-bool holdsPairs(Value memref) {
-  auto type = cast<MemRefType>(memref.getType());
-  int64_t width = type.getShape().back();
-  return !ShapedType::isDynamic(width) && width % 2 == 0 &&
-         holdsRowsInRuns(type, 2);
-}
+/// out as one store.
+bool holdsPairs(Value memref) { return splitsIntoRuns(memref, 2); }
 
 /// After the split kernel: C += the sum of its partials [splits, M, N] (a
 /// linalg.generic, which attn-map-loops-to-gpu maps), the partials freed.

@@ -47,12 +47,14 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
 #include <limits>
 #include <map>
+#include <numeric>
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_CONVERTSOFTMAXTILESTOGPU
@@ -145,6 +147,77 @@ bool reachedByWholeBlock(Operation *op, gpu::LaunchOp launch) {
   return true;
 }
 
+int64_t elementBytes(Value memref) {
+  return std::max<int64_t>(
+      1, getElementTypeOrSelf(memref).getIntOrFloatBitWidth() / 8);
+}
+
+int64_t bufferAlignment(Value memref) {
+  int64_t element = elementBytes(memref);
+  while (auto view = memref.getDefiningOp<ViewLikeOpInterface>())
+    memref = view.getViewSource();
+  if (auto arg = dyn_cast<BlockArgument>(memref))
+    return isa<FunctionOpInterface>(arg.getOwner()->getParentOp()) ? 256
+                                                                   : element;
+  Operation *def = memref.getDefiningOp();
+  if (isa<memref::AllocOp, gpu::AllocOp>(def))
+    return 256;
+  if (auto get = dyn_cast<memref::GetGlobalOp>(def)) {
+    auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
+        get, get.getNameAttr());
+    if (global && global.getAlignment())
+      return std::max<int64_t>(element, *global.getAlignment());
+  }
+  return element;
+}
+
+/// A number `index` is known to be a multiple of (0: it is 0): a
+/// constant, products and sums of such (how tiles' offsets are computed),
+/// else 1.
+static int64_t knownDivisor(OpFoldResult index, int depth = 0) {
+  if (std::optional<int64_t> c = getConstantIntValue(index))
+    return std::abs(*c);
+  auto v = dyn_cast<Value>(index);
+  if (!v || depth == 8)
+    return 1;
+  if (auto mul = v.getDefiningOp<arith::MulIOp>())
+    return knownDivisor(mul.getLhs(), depth + 1) *
+           knownDivisor(mul.getRhs(), depth + 1);
+  if (auto add = v.getDefiningOp<arith::AddIOp>())
+    return std::gcd(knownDivisor(add.getLhs(), depth + 1),
+                    knownDivisor(add.getRhs(), depth + 1));
+  return 1;
+}
+
+/// A view's element at `index` along a dimension of static `stride`, in
+/// bytes from the view's start, as far as alignment goes: the stride times
+/// what the index is known to be a multiple of.
+static int64_t stepBytes(OpFoldResult index, int64_t stride, int64_t element) {
+  return knownDivisor(index) * stride * element;
+}
+
+int64_t knownMultiple(Value memref, ArrayRef<OpFoldResult> indices) {
+  auto type = cast<MemRefType>(memref.getType());
+  int64_t element = elementBytes(memref);
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)))
+    return element;
+  int64_t g;
+  if (!ShapedType::isDynamic(offset))
+    g = std::gcd(bufferAlignment(memref), offset * element);
+  else if (auto sub = memref.getDefiningOp<memref::SubViewOp>())
+    g = knownMultiple(sub.getSource(), sub.getMixedOffsets());
+  else
+    return element;
+  for (auto [index, stride] : llvm::zip(indices, strides)) {
+    if (ShapedType::isDynamic(stride))
+      return element;
+    g = std::gcd(g, stepBytes(index, stride, element));
+  }
+  return g;
+}
+
 bool hasAlignedRows(Value memref) {
   auto type = cast<MemRefType>(memref.getType());
   SmallVector<int64_t> strides;
@@ -152,7 +225,8 @@ bool hasAlignedRows(Value memref) {
   if (failed(type.getStridesAndOffset(strides, offset)))
     return false;
   return strides[1] == 1 && !ShapedType::isDynamic(strides[0]) &&
-         strides[0] % 8 == 0;
+         strides[0] * elementBytes(memref) % 16 == 0 &&
+         knownMultiple(memref, {}) % 16 == 0;
 }
 
 bool holdsRowsInRuns(MemRefType type, int64_t length) {

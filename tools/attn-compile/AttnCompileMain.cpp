@@ -50,6 +50,7 @@
 #include "attn/IR/Gradients.h"
 #include "attn/Pipelines/Pipelines.h"
 #include "attn/Support/Initializers.h"
+#include "attn/Support/NumberText.h"
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -83,6 +84,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/TargetSelect.h"
@@ -92,8 +94,6 @@
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
 #include "llvm/Transforms/Utils/SplitModule.h"
-
-#include <charconv>
 
 using namespace llvm;
 
@@ -293,14 +293,9 @@ std::string optimizerText(mlir::DictionaryAttr optimizer) {
   llvm::raw_string_ostream os(text);
   for (mlir::NamedAttribute a : optimizer) {
     os << (text.empty() ? "" : " ") << a.getName().strref() << "=";
-    if (auto f = llvm::dyn_cast<mlir::FloatAttr>(a.getValue())) {
-      char number[32];
-      os << llvm::StringRef(
-          number,
-          std::to_chars(number, number + sizeof number, f.getValueAsDouble())
-                  .ptr -
-              number);
-    } else if (auto i = llvm::dyn_cast<mlir::IntegerAttr>(a.getValue()))
+    if (auto f = llvm::dyn_cast<mlir::FloatAttr>(a.getValue()))
+      os << attn::numberText(f.getValueAsDouble());
+    else if (auto i = llvm::dyn_cast<mlir::IntegerAttr>(a.getValue()))
       os << i.getInt();
     else if (auto s = llvm::dyn_cast<mlir::StringAttr>(a.getValue()))
       os << s.getValue();
@@ -317,8 +312,8 @@ constexpr unsigned kCodegenPartitions = 4;
 /// linked together): with one, by `machine` directly; with more, the module
 /// split into that many linkable parts (SplitModule: internal symbols
 /// become hidden), each taken to a context of its own through bitcode and
-/// compiled on its own thread by a machine of its own. Returns what went
-/// wrong, if anything.
+/// compiled on its own thread by a machine of its own. Every one of `fds`
+/// is closed on return. Returns what went wrong, if anything.
 std::string
 generateObjects(llvm::Module &module, TargetMachine &machine,
                 llvm::function_ref<std::unique_ptr<TargetMachine>()> make,
@@ -354,6 +349,7 @@ generateObjects(llvm::Module &module, TargetMachine &machine,
       if (!part) {
         problems[i] = "reading a part of the module back failed: " +
                       toString(part.takeError());
+        sys::Process::SafelyCloseFileDescriptor(fds[i]);
         return;
       }
       problems[i] = emit(**part, *machines[i], fds[i]);
@@ -731,8 +727,11 @@ int mlir::attn::attnCompileMain(int argc, char **argv,
   });
   for (unsigned i = 0; i < partitions; ++i)
     if (std::error_code ec = sys::fs::createTemporaryFile("attn-compile", "o",
-                                                          fds[i], objects[i]))
+                                                          fds[i], objects[i])) {
+      for (unsigned j = 0; j < i; ++j)
+        sys::Process::SafelyCloseFileDescriptor(fds[j]);
       return fail("cannot create a temporary object file: " + ec.message());
+    }
   {
     mlir::TimingScope codegenTime =
         root.nest("code generation (object, " + std::to_string(partitions) +

@@ -31,12 +31,12 @@
 #include "attn/Runtime/Device.h"
 #include "attn/Runtime/Library.h"
 #include "attn/Support/Initializers.h"
+#include "attn/Support/NumberText.h"
 
 #include "llvm/Support/JSON.h"
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -689,12 +689,6 @@ std::string metricsLine(const std::map<std::string, double> &values,
   return os.str();
 }
 
-/// `v` in the fewest digits that read back as it.
-std::string formatNumber(double v) {
-  char text[32];
-  return std::string(text, std::to_chars(text, text + sizeof text, v).ptr);
-}
-
 std::string formatDuration(double seconds) {
   int64_t s = int64_t(seconds);
   char buf[32];
@@ -803,10 +797,10 @@ void compileLibraries(const Options &o, const std::string &mlir,
                       int64_t ranks) {
   std::string target = " --target " + o.target;
   std::ostringstream optimizer;
-  optimizer << "lr=" << formatNumber(o.lr) << " warmup=" << o.warmup
+  optimizer << "lr=" << attn::numberText(o.lr) << " warmup=" << o.warmup
             << " total-steps=" << o.steps << " decay=" << o.decay
-            << " weight-decay=" << formatNumber(o.weightDecay)
-            << " max-grad-norm=" << formatNumber(o.maxGradNorm);
+            << " weight-decay=" << attn::numberText(o.weightDecay)
+            << " max-grad-norm=" << attn::numberText(o.maxGradNorm);
   if (ranks > 1)
     optimizer << " data-parallel=true"
               << (o.exchange == "bf16" ? " exchange-bf16=true" : "");
@@ -1222,7 +1216,7 @@ void checkOptimizer(const Model &m, const Options &o) {
       auto it = compiled.find(key);
       double have =
           it == compiled.end() ? NAN : std::strtod(it->second.c_str(), nullptr);
-      check(key, formatNumber(want),
+      check(key, attn::numberText(want),
             std::fabs(have - want) <= 1e-12 * std::fabs(want));
     };
     auto text = [&](const char *key, const std::string &want) {

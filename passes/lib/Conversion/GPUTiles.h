@@ -399,7 +399,8 @@ int64_t bufferAlignment(Value memref);
 /// A byte count that `memref`'s element at `indices` is known to lie at a
 /// multiple of (0: any): its view's start -- its buffer's alignment
 /// (bufferAlignment) with its static offset, or through the subview that
-/// made it, the source's element at the subview's offsets -- and each
+/// made it, the source's element at the subview's offsets (through a cast,
+/// the source's start) -- and each
 /// index's step (its stride times what the index is known to be a
 /// multiple of: constants, and products and sums of them with other
 /// values). One element's size where a stride or the start is not known.

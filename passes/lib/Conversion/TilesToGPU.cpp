@@ -208,6 +208,8 @@ int64_t knownMultiple(Value memref, ArrayRef<OpFoldResult> indices) {
     g = std::gcd(bufferAlignment(memref), offset * element);
   else if (auto sub = memref.getDefiningOp<memref::SubViewOp>())
     g = knownMultiple(sub.getSource(), sub.getMixedOffsets());
+  else if (auto cast = memref.getDefiningOp<memref::CastOp>())
+    g = knownMultiple(cast.getSource(), {});
   else
     return element;
   for (auto [index, stride] : llvm::zip(indices, strides)) {

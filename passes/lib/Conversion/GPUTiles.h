@@ -400,10 +400,10 @@ int64_t bufferAlignment(Value memref);
 /// multiple of (0: any): its view's start -- its buffer's alignment
 /// (bufferAlignment) with its static offset, or through the subview that
 /// made it, the source's element at the subview's offsets (through a cast,
-/// the source's start) -- and each
-/// index's step (its stride times what the index is known to be a
-/// multiple of: constants, and products and sums of them with other
-/// values). One element's size where a stride or the start is not known.
+/// the source's start) -- and each index's step (its stride times what the
+/// index is known to be a multiple of: constants, and products and sums of
+/// them with other values). One element's size where a stride or the start
+/// is not known.
 int64_t knownMultiple(Value memref, ArrayRef<OpFoldResult> indices);
 /// 16-byte aligned rows (for cp.async, and 4-byte element pairs for the
 /// fragments): unit column stride, a row stride of a multiple of 16 bytes,

@@ -247,6 +247,32 @@ double derivativeAtZero(const std::function<double(double)> &f) {
   return (f(-2 * h) - 8 * f(-h) + 8 * f(h) - f(2 * h)) / (12 * h);
 }
 
+/// A random direction through `point`, a unit vector per tensor, and the
+/// derivative `gradient` (a tensor per tensor of `point`) predicts along
+/// it: <gradient, direction>.
+struct Direction {
+  std::vector<torch::Tensor> unit;
+  double predicted = 0;
+
+  Direction(const std::vector<torch::Tensor> &point,
+            const std::vector<torch::Tensor> &gradient) {
+    for (size_t i = 0; i < point.size(); ++i) {
+      torch::Tensor u = torch::randn(point[i].sizes(), torch::kFloat64);
+      unit.push_back(u / u.norm());
+      predicted +=
+          (gradient[i].to(torch::kFloat64) * unit.back()).sum().item<double>();
+    }
+  }
+  /// point + t * direction.
+  std::vector<torch::Tensor> from(const std::vector<torch::Tensor> &point,
+                                  double t) const {
+    std::vector<torch::Tensor> values;
+    for (size_t i = 0; i < point.size(); ++i)
+      values.push_back(point[i] + t * unit[i]);
+    return values;
+  }
+};
+
 /// Skips the gpu twins without a GPU; a fresh seed for every test.
 class SeededTest : public ::testing::Test {
 public:
@@ -732,23 +758,18 @@ TEST_F(ModelGradients, MatchFiniteDifferencesOfTheForward) {
       call(*library, "model_grad", args(params.leaves));
   // Along a few random directions u: <grad, u> against the derivative of
   // the compiled forward's loss along u (derivativeAtZero).
+  std::vector<torch::Tensor> point;
+  for (const torch::Tensor &leaf : params.leaves)
+    point.push_back(leaf.detach());
+  const std::vector<torch::Tensor> gradient(out.begin() + 2, out.end());
   for (int trial = 0; trial < 3; ++trial) {
-    std::vector<torch::Tensor> direction;
-    double predicted = 0;
-    for (size_t i = 0; i < params.leaves.size(); ++i) {
-      torch::Tensor u = torch::randn(params.leaves[i].sizes(), torch::kFloat64);
-      direction.push_back(u / u.norm());
-      predicted += (out[2 + i].to(torch::kFloat64) * direction.back())
-                       .sum()
-                       .item<double>();
-    }
+    Direction direction(point, gradient);
     double measured = derivativeAtZero([&](double t) {
-      std::vector<torch::Tensor> values;
-      for (size_t i = 0; i < params.leaves.size(); ++i)
-        values.push_back(params.leaves[i].detach() + t * direction[i]);
-      return call(*library, "model", args(values))[0].item<double>();
+      return call(*library, "model", args(direction.from(point, t)))[0]
+          .item<double>();
     });
-    EXPECT_NEAR(measured, predicted, 2e-2 * std::max(1.0, std::abs(predicted)))
+    EXPECT_NEAR(measured, direction.predicted,
+                2e-2 * std::max(1.0, std::abs(direction.predicted)))
         << "direction " << trial;
   }
 }
@@ -932,26 +953,17 @@ public:
     std::vector<torch::Tensor> grads =
         call(*library, layer + "_grad", gradArgs);
     ASSERT_EQ(grads.size(), 1 + theta.size());
+    const std::vector<torch::Tensor> gradient(grads.begin() + 1, grads.end());
     for (int trial = 0; trial < 3; ++trial) {
-      std::vector<torch::Tensor> direction;
-      double predicted = 0;
-      for (size_t i = 0; i < theta.size(); ++i) {
-        torch::Tensor u = torch::randn(theta[i].sizes(), torch::kFloat64);
-        direction.push_back(u / u.norm());
-        predicted += (grads[1 + i].to(torch::kFloat64) * direction.back())
-                         .sum()
-                         .item<double>();
-      }
+      Direction direction(theta, gradient);
       // <dy, layer(theta + t * direction)>
       double measured = derivativeAtZero([&](double t) {
-        std::vector<torch::Tensor> values;
-        for (size_t i = 0; i < theta.size(); ++i)
-          values.push_back(theta[i] + t * direction[i]);
-        torch::Tensor y = call(*library, layer, args(values))[0];
+        torch::Tensor y =
+            call(*library, layer, args(direction.from(theta, t)))[0];
         return (y.to(torch::kFloat64) * dy).sum().item<double>();
       });
-      EXPECT_NEAR(measured, predicted,
-                  2e-2 * std::max(1.0, std::abs(predicted)))
+      EXPECT_NEAR(measured, direction.predicted,
+                  2e-2 * std::max(1.0, std::abs(direction.predicted)))
           << layer << ", direction " << trial;
     }
   }

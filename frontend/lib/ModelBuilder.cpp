@@ -70,14 +70,15 @@ private:
   size_t next = 0;
 };
 
-ArrayRef<ParamSpec> schemaOf(LayerKind kind) {
-  switch (kind) {
+ArrayRef<ParamSpec> schemaOf(const ModelSpec &spec, const LayerSpec &layer) {
+  const bool feedForward = spec.ffn > 0;
+  switch (layer.kind) {
   case LayerKind::Ssm:
-    return ssmLayerParams();
+    return ssmLayerParams(feedForward, layer.glu);
   case LayerKind::Spade:
-    return spadeLayerParams();
+    return spadeLayerParams(feedForward);
   default:
-    return attentionLayerParams();
+    return attentionLayerParams(feedForward);
   }
 }
 
@@ -113,6 +114,8 @@ Value buildLayer(OpBuilder &b, Location loc, const ModelSpec &spec,
       b.getNamedAttr("dropout", b.getF64FloatAttr(spec.dropout))};
   if (spec.norm == "pre")
     attrs.push_back(b.getNamedAttr("prenorm", b.getUnitAttr()));
+  if (spec.ffn == 0)
+    attrs.push_back(b.getNamedAttr("feed_forward", b.getBoolAttr(false)));
   auto add = [&](StringRef name, Attribute value) {
     attrs.push_back(b.getNamedAttr(name, value));
   };
@@ -150,6 +153,8 @@ Value buildLayer(OpBuilder &b, Location loc, const ModelSpec &spec,
   case LayerKind::Ssm:
     if (layer.bidirectional)
       add("bidirectional", b.getUnitAttr());
+    if (layer.glu)
+      add("glu", b.getUnitAttr());
     return createLayer<SsmLayerOp>(b, loc, x, params, lengths, seed, attrs);
   case LayerKind::Spade:
     add("local",
@@ -188,7 +193,7 @@ func::FuncOp mlir::attn::buildModel(ModuleOp module, const ModelSpec &spec,
   params.add("embed.ln.gamma", tensor({D}, master), "ones");
   params.add("embed.ln.beta", tensor({D}, master), "zeros");
   for (auto [i, layer] : llvm::enumerate(spec.layers))
-    for (const ParamSpec &p : schemaOf(layer.kind)) {
+    for (const ParamSpec &p : schemaOf(spec, layer)) {
       std::string name = "layers." + std::to_string(i) + "." + p.name;
       auto type = tensor(concreteShape(p, dimsOf(spec, layer)), master);
       std::string init = stringifyParamInit(p.init, p.scale);
@@ -250,7 +255,7 @@ func::FuncOp mlir::attn::buildModel(ModuleOp module, const ModelSpec &spec,
                           b.getI64IntegerAttr(0));
   for (const LayerSpec &layer : spec.layers) {
     SmallVector<Value> layerParams =
-        params.take(b, loc, entry, schemaOf(layer.kind).size(), elem);
+        params.take(b, loc, entry, schemaOf(spec, layer).size(), elem);
     x = buildLayer(b, loc, spec, layer, x, layerParams, lengths, seed);
   }
   // Pre-LN layers leave the residual stream as it is: normed once here.

@@ -192,9 +192,10 @@ bool parseLayer(const json::Value &value, json::Path path, LayerSpec &layer,
                 r.optionalInteger("feature_seed", layer.featureSeed, 0) &&
                 r.boolean("causal", layer.causal));
   case LayerKind::Ssm:
-    return done(r.onlyKeys({"kind", "state", "bidirectional"}) &&
+    return done(r.onlyKeys({"kind", "state", "bidirectional", "glu"}) &&
                 r.integer("state", layer.state, false, 1) &&
-                r.boolean("bidirectional", layer.bidirectional));
+                r.boolean("bidirectional", layer.bidirectional) &&
+                r.boolean("glu", layer.glu));
   case LayerKind::Spade:
     return done(
         r.onlyKeys({"kind", "state", "bidirectional", "local", "size"}) &&
@@ -293,7 +294,7 @@ llvm::Expected<ModelSpec> parseModelSpec(llvm::StringRef text,
             r.integer("seq_len", spec.seqLen, true, 1) &&
             r.integer("width", spec.width, true, 1) &&
             r.integer("heads", spec.heads, false, 1) &&
-            r.integer("ffn", spec.ffn, true, 1) &&
+            r.integer("ffn", spec.ffn, true, 0) &&
             r.number("dropout", spec.dropout, 0.0, 1.0) &&
             r.string("pool", spec.pool, false, {"cls", "mean"}) &&
             r.string("norm", spec.norm, false, {"post", "pre"}) &&

@@ -821,6 +821,25 @@ func.func @f95(%x: tensor<2x16x8xf32>, %a: tensor<8x4xf32>, %b: tensor<8xf32>, %
 
 // -----
 
+// With `glu` an SSM layer's schema has gate.w and gate.b after out.b:
+// twenty parameters with the FFN.
+func.func @ssm_glu_needs_gate(%x: tensor<2x16x8xf32>, %a: tensor<8x4xf32>, %c: tensor<2x8x4xf32>, %b: tensor<8xf32>, %w: tensor<8x8xf32>, %w1: tensor<8x16xf32>, %b1: tensor<16xf32>, %w2: tensor<16x8xf32>) {
+  // expected-error @below {{expects 20 parameters, got 18}}
+  %y = attn.layer.ssm %x params(%a, %a, %a, %a, %c, %c, %b, %b, %w, %b, %b, %b, %w1, %b1, %w2, %b, %b, %b) {bidirectional, glu} : tensor<2x16x8xf32>, params(tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<2x8x4xf32>, tensor<2x8x4xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x16xf32>, tensor<16xf32>, tensor<16x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>)
+  return
+}
+
+// -----
+
+// Without its feed-forward sublayer a layer takes no ffn.* or ln2.*.
+func.func @without_ffn_takes_fewer(%x: tensor<2x16x8xf32>, %w: tensor<8x8xf32>, %b: tensor<8xf32>, %w1: tensor<8x16xf32>, %b1: tensor<16xf32>, %w2: tensor<16x8xf32>) {
+  // expected-error @below {{expects 10 parameters, got 16}}
+  %y = attn.layer.full %x params(%w, %b, %w, %b, %w, %b, %w, %b, %b, %b, %w1, %b1, %w2, %b, %b, %b) {heads = 2, feed_forward = false} : tensor<2x16x8xf32>, params(tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x16xf32>, tensor<16xf32>, tensor<16x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>)
+  return
+}
+
+// -----
+
 func.func @embedding_grad_width(%ids: tensor<2x8xi32>, %dy: tensor<2x8x16xf32>) {
   // expected-error @below {{grad has shape [2, 8, 16], expected [2, 8, 32]}}
   %e = attn.embedding_grad %ids, %dy : tensor<2x8xi32>, tensor<2x8x16xf32> -> tensor<18x32xf32>

@@ -129,6 +129,53 @@ func.func @ssm_prenorm(%x: tensor<2x64x16xf32>, %len: tensor<2xi32>, %a: tensor<
 
 // -----
 
+// S4's block (`glu`, `feed_forward = false`): the SSM branch, the output
+// map gated by the gate map through a sigmoid (y / (1 + exp(-g))), the
+// residual and one norm; no FFN follows.
+// CHECK-LABEL: func.func @ssm_glu_without_ffn(
+// CHECK-SAME: %[[X:[^:]*]]: tensor<2x64x16xf32>
+// CHECK-SAME: %[[WO:[^:]*]]: tensor<16x16xf32>, %[[BO:[^:]*]]: tensor<16xf32>
+// CHECK-SAME: %[[WG:[^:]*]]: tensor<16x16xf32>, %[[BG:[^:]*]]: tensor<16xf32>
+// CHECK: attn.ssm %[[X]]
+// CHECK: %[[S:.*]] = attn.gelu
+// CHECK: %[[O:.*]] = attn.project %[[S]], %[[WO]], %[[BO]]
+// CHECK: %[[G:.*]] = attn.project %[[S]], %[[WG]], %[[BG]]
+// CHECK: %[[GATED:.*]] = linalg.generic {{.*}} ins(%[[O]], %[[G]] :
+// CHECK: arith.negf
+// CHECK: math.exp
+// CHECK: arith.addf
+// CHECK: arith.divf
+// CHECK: %[[X1:.*]] = linalg.add ins(%[[X]], %[[GATED]]
+// CHECK: %[[Y:.*]] = attn.layer_norm %[[X1]]
+// CHECK-NOT: attn.project
+// CHECK: return %[[Y]]
+func.func @ssm_glu_without_ffn(%x: tensor<2x64x16xf32>, %len: tensor<2xi32>, %a: tensor<16x4xf32>,
+                               %c: tensor<2x16x4xf32>, %dt: tensor<16xf32>,
+                               %wo: tensor<16x16xf32>, %bo: tensor<16xf32>,
+                               %wg: tensor<16x16xf32>, %bg: tensor<16xf32>) -> tensor<2x64x16xf32> {
+  %y = attn.layer.ssm %x lengths %len params(%a, %a, %a, %a, %c, %c, %dt, %dt, %wo, %bo, %wg, %bg, %dt, %dt) {bidirectional, glu, feed_forward = false, dropout = 0.0 : f64} : tensor<2x64x16xf32>, lengths tensor<2xi32>, params(tensor<16x4xf32>, tensor<16x4xf32>, tensor<16x4xf32>, tensor<16x4xf32>, tensor<2x16x4xf32>, tensor<2x16x4xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16x16xf32>, tensor<16xf32>, tensor<16x16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16xf32>)
+  return %y : tensor<2x64x16xf32>
+}
+
+// -----
+
+// An attention layer without its feed-forward sublayer: one norm, after
+// the residual add.
+// CHECK-LABEL: func.func @chunk_without_ffn(
+// CHECK: attn.sdpa
+// CHECK: %[[O:.*]] = attn.project
+// CHECK: %[[X1:.*]] = linalg.add ins(%{{.*}}, %[[O]]
+// CHECK: %[[Y:.*]] = attn.layer_norm %[[X1]]
+// CHECK-NOT: attn.project
+// CHECK-NOT: attn.layer_norm
+// CHECK: return %[[Y]]
+func.func @chunk_without_ffn(%x: tensor<2x64x16xf32>, %w: tensor<16x16xf32>, %b: tensor<16xf32>) -> tensor<2x64x16xf32> {
+  %y = attn.layer.chunk %x params(%w, %b, %w, %b, %w, %b, %w, %b, %b, %b) {heads = 2, size = 16, feed_forward = false} : tensor<2x64x16xf32>, params(tensor<16x16xf32>, tensor<16xf32>, tensor<16x16xf32>, tensor<16xf32>, tensor<16x16xf32>, tensor<16xf32>, tensor<16x16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16xf32>)
+  return %y : tensor<2x64x16xf32>
+}
+
+// -----
+
 // A pre-LN attention layer: Q, K and V all project the normed stream.
 // CHECK-LABEL: func.func @window_prenorm(
 // CHECK-SAME: %[[X:[^:]*]]: tensor<2x64x16xf32>

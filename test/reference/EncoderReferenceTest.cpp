@@ -217,10 +217,18 @@ std::vector<Param> ssmParams(bool bidirectional) {
           {"ssm.c_real", c},          {"ssm.c_imag", c},
           {"ssm.log_dt", {D}},        {"ssm.d", {D}}};
 }
+std::vector<Param> normParams() {
+  return {{"ln1.gamma", {D}}, {"ln1.beta", {D}}};
+}
 std::vector<Param> normFfnParams() {
-  return {{"ln1.gamma", {D}}, {"ln1.beta", {D}},   {"ffn.w1", {D, FF}},
-          {"ffn.b1", {FF}},   {"ffn.w2", {FF, D}}, {"ffn.b2", {D}},
-          {"ln2.gamma", {D}}, {"ln2.beta", {D}}};
+  std::vector<Param> p = normParams();
+  p.insert(p.end(), {{"ffn.w1", {D, FF}},
+                     {"ffn.b1", {FF}},
+                     {"ffn.w2", {FF, D}},
+                     {"ffn.b2", {D}},
+                     {"ln2.gamma", {D}},
+                     {"ln2.beta", {D}}});
+  return p;
 }
 std::vector<Param> concat(std::vector<std::vector<Param>> parts) {
   std::vector<Param> out;
@@ -235,7 +243,8 @@ struct LayerCase {
   const char *attrs; // its attribute dictionary
   std::vector<Param> params;
   bool bidirectional;
-  bool prenorm = false; // `prenorm` among attrs: pre-LN
+  bool prenorm = false;    // `prenorm` among attrs: pre-LN
+  bool feedForward = true; // `feed_forward = false` among attrs: no FFN
 };
 
 void PrintTo(const LayerCase &c, std::ostream *os) { *os << c.name; }
@@ -272,6 +281,19 @@ std::vector<LayerCase> layerCases() {
                {{"out.w", {D, D}}, {"out.b", {D}}},
                normFfnParams()}),
        true, true},
+      // S4's block: a gated output map, no feed-forward sublayer.
+      {"ssm_glu", "ssm", "{bidirectional, glu, feed_forward = false}",
+       concat({ssmParams(true),
+               {{"out.w", {D, D}},
+                {"out.b", {D}},
+                {"gate.w", {D, D}},
+                {"gate.b", {D}}},
+               normParams()}),
+       true, false, false},
+      {"chunk_without_ffn", "chunk",
+       "{heads = 2, size = 16, "
+       "feed_forward = false}",
+       concat({attentionParams(), normParams()}), false, false, false},
   };
 }
 
@@ -352,7 +374,10 @@ torch::Tensor referenceLayer(const LayerCase &c, const torch::Tensor &stream,
   };
   torch::Tensor o;
   if (op == "ssm") {
-    o = ref::project(ssmBranch(), p["out.w"], p["out.b"]);
+    torch::Tensor s = ssmBranch();
+    o = ref::project(s, p["out.w"], p["out.b"]);
+    if (p.count("gate.w"))
+      o = o * torch::sigmoid(ref::project(s, p["gate.w"], p["gate.b"]));
   } else if (op == "spade") {
     torch::Tensor a = attention([&](int64_t b, int64_t q, int64_t k) {
       return q / 16 == k / 16 && pad(b, q, k);
@@ -384,10 +409,14 @@ torch::Tensor referenceLayer(const LayerCase &c, const torch::Tensor &stream,
   };
   if (c.prenorm) {
     torch::Tensor x1 = stream.to(torch::kFloat64) + o;
+    if (!c.feedForward)
+      return x1;
     return x1 + ffn(ref::layerNorm(x1, p["ln2.gamma"], p["ln2.beta"], 1e-12));
   }
   torch::Tensor x1 = ref::layerNorm(stream.to(torch::kFloat64) + o,
                                     p["ln1.gamma"], p["ln1.beta"], 1e-12);
+  if (!c.feedForward)
+    return x1;
   return ref::layerNorm(x1 + ffn(x1), p["ln2.gamma"], p["ln2.beta"], 1e-12);
 }
 

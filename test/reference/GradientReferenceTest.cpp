@@ -814,6 +814,7 @@ const std::vector<LayerParam> kSsmParams{
     {P::LogAReal, {D, S}},  {P::AImag, {D, S}},     {P::Scale, {D, S}},
     {P::Weight, {D, S}},    {P::Weight, {2, D, S}}, {P::Weight, {2, D, S}},
     {P::LogDt, {D}},        {P::Scale, {D}}};
+const std::vector<LayerParam> kNormParams{{P::Scale, {D}}, {P::Scale, {D}}};
 const std::vector<LayerParam> kNormFfnParams{
     {P::Scale, {D}},      {P::Scale, {D}},  {P::Weight, {D, FF}},
     {P::Scale, {FF}},     {P::Weight, {FF, D}}, {P::Scale, {D}},
@@ -849,6 +850,14 @@ const std::vector<LayerCase> &layerCases() {
        concat({kSsmParams,
                {{P::Weight, {D, D}}, {P::Scale, {D}}},
                kNormFfnParams})},
+      // S4's block: a gated output map, no feed-forward sublayer.
+      {"ssm_glu", "ssm", "{bidirectional, glu, feed_forward = false}",
+       concat({kSsmParams,
+               {{P::Weight, {D, D}},
+                {P::Scale, {D}},
+                {P::Weight, {D, D}},
+                {P::Scale, {D}}},
+               kNormParams})},
       {"spade", "spade",
        "{heads = 2, local = #attn<local_kind chunk>, local_size = 16, "
        "bidirectional}",
@@ -1026,6 +1035,10 @@ TEST_F(LayerGradients, PreLnSsmLayerMatchesFiniteDifferences) {
   checkAgainstFiniteDifferences("ssm_prenorm");
 }
 
+TEST_F(LayerGradients, GatedSsmLayerWithoutFfnMatchesFiniteDifferences) {
+  checkAgainstFiniteDifferences("ssm_glu");
+}
+
 TEST_F(LayerGradients, BigBirdLayerMatchesFiniteDifferences) {
   checkAgainstFiniteDifferences("bigbird");
 }
@@ -1039,6 +1052,10 @@ TEST_F(LayerGradients, LinearLayerInBf16MatchesF32) {
 }
 
 TEST_F(LayerGradients, SsmLayerInBf16MatchesF32) { checkBf16AgainstF32("ssm"); }
+
+TEST_F(LayerGradients, GatedSsmLayerWithoutFfnInBf16MatchesF32) {
+  checkBf16AgainstF32("ssm_glu");
+}
 
 TEST_F(LayerGradients, BigBirdLayerInBf16MatchesF32) {
   checkBf16AgainstF32("bigbird");

@@ -16,58 +16,76 @@ using I = ParamInit;
 
 static constexpr double kWeightStd = 0.02; // BERT's initializer range
 
-#define ATTN_ATTENTION_PARAMS                                                  \
-  {"attn.wq", {D::Model, D::Model}, I::Normal, kWeightStd},                    \
-      {"attn.bq", {D::Model}, I::Zeros},                                       \
-      {"attn.wk", {D::Model, D::Model}, I::Normal, kWeightStd},                \
-      {"attn.bk", {D::Model}, I::Zeros},                                       \
-      {"attn.wv", {D::Model, D::Model}, I::Normal, kWeightStd},                \
-      {"attn.bv", {D::Model}, I::Zeros},                                       \
-      {"attn.wo", {D::Model, D::Model}, I::Normal, kWeightStd}, {              \
-    "attn.bo", {D::Model}, I::Zeros                                            \
-  }
-#define ATTN_SSM_PARAMS                                                        \
-  {"ssm.log_a_real", {D::Model, D::State}, I::S4DLogAReal},                    \
-      {"ssm.a_imag", {D::Model, D::State}, I::S4DAImag},                       \
-      {"ssm.b_real", {D::Model, D::State}, I::Ones},                           \
-      {"ssm.b_imag", {D::Model, D::State}, I::Zeros},                          \
-      {"ssm.c_real", {D::Directions, D::Model, D::State}, I::S4DC},            \
-      {"ssm.c_imag", {D::Directions, D::Model, D::State}, I::S4DC},            \
-      {"ssm.log_dt", {D::Model}, I::S4DLogDt}, {                               \
-    "ssm.d", {D::Model}, I::Ones                                               \
-  }
-#define ATTN_NORM_FFN_PARAMS                                                   \
-  {"ln1.gamma", {D::Model}, I::Ones}, {"ln1.beta", {D::Model}, I::Zeros},      \
-      {"ffn.w1", {D::Model, D::Hidden}, I::Normal, kWeightStd},                \
-      {"ffn.b1", {D::Hidden}, I::Zeros},                                       \
-      {"ffn.w2", {D::Hidden, D::Model}, I::Normal, kWeightStd},                \
-      {"ffn.b2", {D::Model}, I::Zeros}, {"ln2.gamma", {D::Model}, I::Ones}, {  \
-    "ln2.beta", {D::Model}, I::Zeros                                           \
-  }
+// The pieces schemas are made of, in the order their parameters appear.
+static const ParamSpec kAttention[] = {
+    {"attn.wq", {D::Model, D::Model}, I::Normal, kWeightStd},
+    {"attn.bq", {D::Model}, I::Zeros},
+    {"attn.wk", {D::Model, D::Model}, I::Normal, kWeightStd},
+    {"attn.bk", {D::Model}, I::Zeros},
+    {"attn.wv", {D::Model, D::Model}, I::Normal, kWeightStd},
+    {"attn.bv", {D::Model}, I::Zeros},
+    {"attn.wo", {D::Model, D::Model}, I::Normal, kWeightStd},
+    {"attn.bo", {D::Model}, I::Zeros}};
+static const ParamSpec kSsm[] = {
+    {"ssm.log_a_real", {D::Model, D::State}, I::S4DLogAReal},
+    {"ssm.a_imag", {D::Model, D::State}, I::S4DAImag},
+    {"ssm.b_real", {D::Model, D::State}, I::Ones},
+    {"ssm.b_imag", {D::Model, D::State}, I::Zeros},
+    {"ssm.c_real", {D::Directions, D::Model, D::State}, I::S4DC},
+    {"ssm.c_imag", {D::Directions, D::Model, D::State}, I::S4DC},
+    {"ssm.log_dt", {D::Model}, I::S4DLogDt},
+    {"ssm.d", {D::Model}, I::Ones}};
+static const ParamSpec kSsmOutput[] = {
+    {"out.w", {D::Model, D::Model}, I::Normal, kWeightStd},
+    {"out.b", {D::Model}, I::Zeros}};
+static const ParamSpec kSsmGate[] = {
+    {"gate.w", {D::Model, D::Model}, I::Normal, kWeightStd},
+    {"gate.b", {D::Model}, I::Zeros}};
+static const ParamSpec kSpadeMerge[] = {
+    {"merge.w", {D::TwiceModel, D::Model}, I::Normal, kWeightStd},
+    {"merge.b", {D::Model}, I::Zeros}};
+static const ParamSpec kMixerNorm[] = {{"ln1.gamma", {D::Model}, I::Ones},
+                                       {"ln1.beta", {D::Model}, I::Zeros}};
+static const ParamSpec kFeedForward[] = {
+    {"ffn.w1", {D::Model, D::Hidden}, I::Normal, kWeightStd},
+    {"ffn.b1", {D::Hidden}, I::Zeros},
+    {"ffn.w2", {D::Hidden, D::Model}, I::Normal, kWeightStd},
+    {"ffn.b2", {D::Model}, I::Zeros},
+    {"ln2.gamma", {D::Model}, I::Ones},
+    {"ln2.beta", {D::Model}, I::Zeros}};
 
-ArrayRef<ParamSpec> mlir::attn::attentionLayerParams() {
-  static const ParamSpec specs[] = {ATTN_ATTENTION_PARAMS,
-                                    ATTN_NORM_FFN_PARAMS};
+/// The parts one after another, then the mixer's norm and, with
+/// `feedForward`, the feed-forward sublayer.
+static SmallVector<ParamSpec> schema(ArrayRef<ArrayRef<ParamSpec>> mixer,
+                                     bool feedForward) {
+  SmallVector<ParamSpec> specs;
+  for (ArrayRef<ParamSpec> part : mixer)
+    llvm::append_range(specs, part);
+  llvm::append_range(specs, ArrayRef(kMixerNorm));
+  if (feedForward)
+    llvm::append_range(specs, ArrayRef(kFeedForward));
   return specs;
 }
 
-ArrayRef<ParamSpec> mlir::attn::ssmLayerParams() {
-  static const ParamSpec specs[] = {
-      ATTN_SSM_PARAMS,
-      {"out.w", {D::Model, D::Model}, I::Normal, kWeightStd},
-      {"out.b", {D::Model}, I::Zeros},
-      ATTN_NORM_FFN_PARAMS};
-  return specs;
+ArrayRef<ParamSpec> mlir::attn::attentionLayerParams(bool feedForward) {
+  static const SmallVector<ParamSpec> forms[] = {schema({kAttention}, false),
+                                                 schema({kAttention}, true)};
+  return forms[feedForward];
 }
 
-ArrayRef<ParamSpec> mlir::attn::spadeLayerParams() {
-  static const ParamSpec specs[] = {
-      ATTN_SSM_PARAMS,
-      ATTN_ATTENTION_PARAMS,
-      {"merge.w", {D::TwiceModel, D::Model}, I::Normal, kWeightStd},
-      {"merge.b", {D::Model}, I::Zeros},
-      ATTN_NORM_FFN_PARAMS};
-  return specs;
+ArrayRef<ParamSpec> mlir::attn::ssmLayerParams(bool feedForward, bool glu) {
+  static const SmallVector<ParamSpec> forms[] = {
+      schema({kSsm, kSsmOutput}, false), schema({kSsm, kSsmOutput}, true),
+      schema({kSsm, kSsmOutput, kSsmGate}, false),
+      schema({kSsm, kSsmOutput, kSsmGate}, true)};
+  return forms[2 * glu + feedForward];
+}
+
+ArrayRef<ParamSpec> mlir::attn::spadeLayerParams(bool feedForward) {
+  static const SmallVector<ParamSpec> forms[] = {
+      schema({kSsm, kAttention, kSpadeMerge}, false),
+      schema({kSsm, kAttention, kSpadeMerge}, true)};
+  return forms[feedForward];
 }
 
 std::string mlir::attn::stringifyParamInit(ParamInit init, double scale) {
@@ -202,7 +220,7 @@ template <class LayerOp> static LayerOperands operandsOf(LayerOp op) {
 }
 
 ArrayRef<ParamSpec> FullLayerOp::getParamSpecs() {
-  return attentionLayerParams();
+  return attentionLayerParams(getFeedForward());
 }
 LogicalResult FullLayerOp::verify() {
   return verifyLayer(*this, operandsOf(*this), getParamSpecs(), false,
@@ -210,7 +228,7 @@ LogicalResult FullLayerOp::verify() {
 }
 
 ArrayRef<ParamSpec> WindowLayerOp::getParamSpecs() {
-  return attentionLayerParams();
+  return attentionLayerParams(getFeedForward());
 }
 LogicalResult WindowLayerOp::verify() {
   if (getRadius() < 0)
@@ -224,7 +242,7 @@ LogicalResult WindowLayerOp::verify() {
 }
 
 ArrayRef<ParamSpec> ChunkLayerOp::getParamSpecs() {
-  return attentionLayerParams();
+  return attentionLayerParams(getFeedForward());
 }
 LogicalResult ChunkLayerOp::verify() {
   if (failed(verifyPositive(*this, "chunk size", getSize())))
@@ -234,7 +252,7 @@ LogicalResult ChunkLayerOp::verify() {
 }
 
 ArrayRef<ParamSpec> BigBirdLayerOp::getParamSpecs() {
-  return attentionLayerParams();
+  return attentionLayerParams(getFeedForward());
 }
 LogicalResult BigBirdLayerOp::verify() {
   if (getBlock() <= 0 || !llvm::isPowerOf2_64(getBlock()))
@@ -250,7 +268,7 @@ LogicalResult BigBirdLayerOp::verify() {
 }
 
 ArrayRef<ParamSpec> LinearLayerOp::getParamSpecs() {
-  return attentionLayerParams();
+  return attentionLayerParams(getFeedForward());
 }
 LogicalResult LinearLayerOp::verify() {
   bool favor = getFeatureMap() == FeatureMapKind::favor;
@@ -267,13 +285,17 @@ LogicalResult LinearLayerOp::verify() {
                      getHeads());
 }
 
-ArrayRef<ParamSpec> SsmLayerOp::getParamSpecs() { return ssmLayerParams(); }
+ArrayRef<ParamSpec> SsmLayerOp::getParamSpecs() {
+  return ssmLayerParams(getFeedForward(), getGlu());
+}
 LogicalResult SsmLayerOp::verify() {
   return verifyLayer(*this, operandsOf(*this), getParamSpecs(),
                      getBidirectional(), std::nullopt);
 }
 
-ArrayRef<ParamSpec> SpadeLayerOp::getParamSpecs() { return spadeLayerParams(); }
+ArrayRef<ParamSpec> SpadeLayerOp::getParamSpecs() {
+  return spadeLayerParams(getFeedForward());
+}
 LogicalResult SpadeLayerOp::verify() {
   if (failed(verifyPositive(*this, "local_size", getLocalSize())))
     return failure();

@@ -3,8 +3,11 @@
 // Post-LN layers as in BERT:
 //   attention layers:  x1 = LN(x + drop(W_o attn(W_q x, W_k x, W_v x)))
 //   ssm layer:         x1 = LN(x + drop(W_o drop(gelu(ssm(x) + d x))))
+//     with `glu`:      x1 = LN(x + drop((W_o s) * sigmoid(W_g s))),
+//                      s = drop(gelu(ssm(x) + d x)) (biases left out here)
 //   spade layer:       x1 = LN(x + drop(W_m [gelu(ssm(x) + d x); attn(x)]))
 //   then               y = LN(x1 + drop(W_2 gelu(W_1 x1)))
+// (without the last line where the layer has `feed_forward = false`)
 // or, with `prenorm`, each sublayer f on the normed stream, the residual
 // stream itself never normed: x1 = x + f(LN(x)), y = x1 + g(LN(x1)) (the
 // model norms the last layer's output).
@@ -17,6 +20,7 @@
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -85,6 +89,43 @@ struct LayerBuilder {
                                b.getF64FloatAttr(1e-12));
   }
   Value gelu(Value x) { return GeluOp::create(b, loc, x, false); }
+  /// A linalg.generic computing, at every point of `like`'s shape, `body`
+  /// of the inputs read through `maps` (one per input; the result's is the
+  /// identity).
+  Value pointwise(Value like, ValueRange inputs, ArrayRef<AffineMap> maps,
+                  function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+    auto t = type(like);
+    Value init =
+        tensor::EmptyOp::create(b, loc, t.getShape(), t.getElementType());
+    SmallVector<AffineMap> all(maps);
+    all.push_back(
+        AffineMap::getMultiDimIdentityMap(t.getRank(), b.getContext()));
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{t}, inputs, ValueRange{init}, all,
+               SmallVector<utils::IteratorType>(t.getRank(),
+                                                utils::IteratorType::parallel),
+               [&](OpBuilder &nb, Location l, ValueRange a) {
+                 linalg::YieldOp::create(nb, l, body(nb, l, a));
+               })
+        .getResult(0);
+  }
+  /// y * sigmoid(g) = y / (1 + exp(-g)): a GLU's gating, in ops reverse
+  /// mode differentiates.
+  Value gate(Value y, Value g) {
+    AffineMap id =
+        AffineMap::getMultiDimIdentityMap(type(y).getRank(), b.getContext());
+    Type elem = type(y).getElementType();
+    return pointwise(
+        y, {y, g}, {id, id},
+        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          Value one =
+              arith::ConstantOp::create(nb, l, nb.getFloatAttr(elem, 1.0));
+          Value e =
+              math::ExpOp::create(nb, l, arith::NegFOp::create(nb, l, a[1]));
+          return arith::DivFOp::create(nb, l, a[0],
+                                       arith::AddFOp::create(nb, l, one, e));
+        });
+  }
   /// Sublayer `f` on the residual stream x with its norm (gamma, beta):
   /// LN(x + f(x)) post-LN, x + f(LN(x)) pre-LN.
   Value residual(Value x, Value gamma, Value beta,
@@ -162,23 +203,15 @@ struct LayerBuilder {
     Value y = SsmOp::create(b, loc, in[0].getType(), in[0], in[1], in[2], in[3],
                             in[4], in[5], in[6], in[7], lengths, bidirectional);
     y = CastOp::castTo(b, loc, y, type(x).getElementType());
-    auto t = type(x);
     MLIRContext *ctx = b.getContext();
     AffineMap id = AffineMap::getMultiDimIdentityMap(3, ctx);
     AffineMap channel = AffineMap::get(3, 0, {getAffineDimExpr(2, ctx)}, ctx);
-    Value init =
-        tensor::EmptyOp::create(b, loc, t.getShape(), t.getElementType());
     Value skip =
-        linalg::GenericOp::create(
-            b, loc, TypeRange{t}, ValueRange{y, x, p["ssm.d"]},
-            ValueRange{init}, ArrayRef<AffineMap>{id, id, channel, id},
-            SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
-            [&](OpBuilder &nb, Location l, ValueRange a) {
-              Value dx = arith::MulFOp::create(nb, l, a[2], a[1]);
-              linalg::YieldOp::create(
-                  nb, l, ValueRange{arith::AddFOp::create(nb, l, a[0], dx)});
-            })
-            .getResult(0);
+        pointwise(x, {y, x, p["ssm.d"]}, {id, id, channel},
+                  [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                    Value dx = arith::MulFOp::create(nb, l, a[2], a[1]);
+                    return arith::AddFOp::create(nb, l, a[0], dx);
+                  });
     return gelu(skip);
   }
 
@@ -253,19 +286,20 @@ Value expandAttentionLayer(LayerBuilder &lb, Operation *op, Value x,
           return CastOp::castTo(b, loc, out, lb.type(q).getElementType());
         });
   };
-  Value x1 = lb.residual(x, p["ln1.gamma"], p["ln1.beta"], [&](Value h) {
+  return lb.residual(x, p["ln1.gamma"], p["ln1.beta"], [&](Value h) {
     return lb.dropout(lb.attention(h, p, heads, kernel));
   });
-  return lb.feedForward(x1, p);
 }
 
 Value expandSsmLayer(LayerBuilder &lb, SsmLayerOp op, Value x,
                      const ParamMap &p) {
-  Value x1 = lb.residual(x, p["ln1.gamma"], p["ln1.beta"], [&](Value h) {
+  return lb.residual(x, p["ln1.gamma"], p["ln1.beta"], [&](Value h) {
     Value s = lb.dropout(lb.ssmBranch(h, p, op.getBidirectional()));
-    return lb.dropout(lb.project(s, p["out.w"], p["out.b"]));
+    Value y = lb.project(s, p["out.w"], p["out.b"]);
+    if (op.getGlu())
+      y = lb.gate(y, lb.project(s, p["gate.w"], p["gate.b"]));
+    return lb.dropout(y);
   });
-  return lb.feedForward(x1, p);
 }
 
 Value expandSpadeLayer(LayerBuilder &lb, SpadeLayerOp op, Value x,
@@ -273,7 +307,7 @@ Value expandSpadeLayer(LayerBuilder &lb, SpadeLayerOp op, Value x,
   OpBuilder &b = lb.b;
   Location loc = lb.loc;
   int64_t d = lb.type(x).getDimSize(2);
-  Value x1 = lb.residual(x, p["ln1.gamma"], p["ln1.beta"], [&](Value h) {
+  return lb.residual(x, p["ln1.gamma"], p["ln1.beta"], [&](Value h) {
     Value s = lb.ssmBranch(h, p, op.getBidirectional());
     Value a = lb.attention(h, p, op.getHeads(), [&](Value q, Value k, Value v) {
       Value mask =
@@ -299,7 +333,6 @@ Value expandSpadeLayer(LayerBuilder &lb, SpadeLayerOp op, Value x,
     Value fromAttention = lb.project(a, half(d), Value());
     return lb.dropout(lb.add(fromSsm, fromAttention));
   });
-  return lb.feedForward(x1, p);
 }
 
 struct ExpandLayersPass
@@ -316,13 +349,14 @@ struct ExpandLayersPass
       OpBuilder b(op);
       auto layer = cast<EncoderLayer>(op);
       Value x = op->getOperand(0);
-      using Operands = std::tuple<OperandRange, Value, Value, double, bool>;
+      using Operands =
+          std::tuple<OperandRange, Value, Value, double, bool, bool>;
       auto operands = [&](auto o) {
         return std::make_tuple(o.getParams(), o.getLengths(), o.getSeed(),
-                               o.getDropout().convertToDouble(),
-                               o.getPrenorm());
+                               o.getDropout().convertToDouble(), o.getPrenorm(),
+                               o.getFeedForward());
       };
-      auto [params, lengths, seed, rate, prenorm] =
+      auto [params, lengths, seed, rate, prenorm, feedForward] =
           TypeSwitch<Operation *, Operands>(op)
               .Case<FullLayerOp, WindowLayerOp, ChunkLayerOp, BigBirdLayerOp,
                     LinearLayerOp, SsmLayerOp, SpadeLayerOp>(
@@ -341,6 +375,8 @@ struct ExpandLayersPass
                 int64_t heads = o->getAttrOfType<IntegerAttr>("heads").getInt();
                 return expandAttentionLayer(lb, o, x, p, heads);
               });
+      if (feedForward)
+        y = lb.feedForward(y, p);
       op->getResult(0).replaceAllUsesWith(y);
       op->erase();
     }

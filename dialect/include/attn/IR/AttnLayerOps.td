@@ -10,7 +10,10 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 // Every layer: input, parameters, optional key-padding lengths and an
 // optional dropout seed (absent: dropout is off, as in evaluation). Layers
 // are post-LN (BERT: LN(x + f(x)) after each sublayer f); with `prenorm`,
-// pre-LN (x + f(LN(x)), the model norming the last layer's output).
+// pre-LN (x + f(LN(x)), the model norming the last layer's output). A layer
+// is its mixing sublayer (attention, SSM, or both) followed by a
+// feed-forward sublayer; `feed_forward = false` leaves the second out (S4's
+// blocks), and with it the parameters ffn.* and ln2.*.
 class Attn_LayerOp<string mnemonic, dag attrs>
     : Attn_Op<"layer." # mnemonic, [Pure, AttrSizedOperandSegments,
         AllTypesMatch<["input", "result"]>,
@@ -21,7 +24,8 @@ class Attn_LayerOp<string mnemonic, dag attrs>
                             Optional<I64>:$seed),
                        attrs,
                        (ins DefaultValuedAttr<F64Attr, "0.1">:$dropout,
-                            UnitAttr:$prenorm));
+                            UnitAttr:$prenorm,
+                            DefaultValuedAttr<BoolAttr, "true">:$feed_forward));
   let results = (outs Attn_FloatTensor:$result);
   let assemblyFormat = [{
     $input (`lengths` $lengths^)? (`seed` $seed^)? `params` `(` $params `)`
@@ -67,10 +71,14 @@ def Attn_LinearLayerOp : Attn_LayerOp<"linear", (ins Attn_IntAttr:$heads,
   let summary = "transformer layer with kernelized linear attention";
 }
 
-def Attn_SsmLayerOp : Attn_LayerOp<"ssm", (ins UnitAttr:$bidirectional)> {
-  let summary = "S4D block: SSM, skip term, GELU, output projection, FFN";
+def Attn_SsmLayerOp : Attn_LayerOp<"ssm", (ins UnitAttr:$bidirectional,
+    UnitAttr:$glu)> {
+  let summary = "S4D block: SSM, skip term, GELU, output map, FFN";
   let description = [{
-    y = LN(x + W_o gelu(ssm(x) + d * x) + b_o); out = LN(y + FFN(y)).
+    s = gelu(ssm(x) + d * x); y = LN(x + W_o s + b_o); out = LN(y + FFN(y)).
+    With `glu`, the output map is gated (S4's GLU after a map to twice the
+    width, its two halves as two maps): y = LN(x + (W_o s + b_o) *
+    sigmoid(W_g s + b_g)).
   }];
 }
 

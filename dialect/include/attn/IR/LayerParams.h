@@ -52,10 +52,14 @@ llvm::SmallVector<int64_t, 3> concreteShape(const ParamSpec &spec,
 /// initialisation is written in IR (attn.init) and read by the runtime.
 std::string stringifyParamInit(ParamInit init, double scale);
 
-/// The schemas, by layer kind.
-llvm::ArrayRef<ParamSpec> attentionLayerParams();
-llvm::ArrayRef<ParamSpec> ssmLayerParams();
-llvm::ArrayRef<ParamSpec> spadeLayerParams();
+/// The schemas, by layer kind: the mixing sublayer's parameters, its norm
+/// (ln1), then -- with `feedForward` -- the feed-forward sublayer (ffn.*)
+/// and its norm (ln2). An SSM layer with `glu` has a gate map (gate.w,
+/// gate.b) beside its output map.
+llvm::ArrayRef<ParamSpec> attentionLayerParams(bool feedForward = true);
+llvm::ArrayRef<ParamSpec> ssmLayerParams(bool feedForward = true,
+                                         bool glu = false);
+llvm::ArrayRef<ParamSpec> spadeLayerParams(bool feedForward = true);
 
 } // namespace mlir::attn
 

@@ -39,6 +39,8 @@ struct LayerSpec {
   // ssm, spade
   int64_t state = 64;
   bool bidirectional = false;
+  // ssm: the output map gated by a second map through a sigmoid (S4's GLU).
+  bool glu = false;
   std::string local = "chunk";
 };
 
@@ -76,7 +78,9 @@ struct ModelSpec {
 ///   pool, norm, dtype, ssm_lr_scale, positions, layers: [ { kind:
 ///   full|window|chunk|bigbird|linear|ssm|spade,
 ///     radius, block, size, window, global, random, seed, feature_map,
-///     features, feature_seed, causal, state, bidirectional, local } ]
+///     features, feature_seed, causal, state, bidirectional, glu, local } ]
+/// `ffn` is the feed-forward sublayer's width; 0 leaves that sublayer out of
+/// every layer (S4's blocks: the mixing sublayer alone).
 /// Errors name `filename` and the line (syntax) or the JSON path (meaning).
 /// Unknown keys are errors, so that a typo is never silently ignored.
 llvm::Expected<ModelSpec> parseModelSpec(llvm::StringRef json,

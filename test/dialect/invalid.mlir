@@ -557,6 +557,38 @@ func.func @f61(%x: tensor<8x10x32xf32>, %g: tensor<32xf32>) {
 
 // -----
 
+func.func @batch_norm_gamma(%x: tensor<8x10x32xf32>, %g: tensor<16xf32>) {
+  // expected-error @below {{gamma has shape [16], expected [32]}}
+  %y:3 = attn.batch_norm %x, %g, %g : tensor<8x10x32xf32>, tensor<16xf32> -> tensor<32xf32>
+  return
+}
+
+// -----
+
+func.func @batch_norm_lengths(%x: tensor<8x10x32xf32>, %g: tensor<32xf32>, %len: tensor<4xi32>) {
+  // expected-error @below {{lengths has shape [4], expected [8]}}
+  %y:3 = attn.batch_norm %x, %g, %g lengths %len : tensor<4xi32> : tensor<8x10x32xf32>, tensor<32xf32> -> tensor<32xf32>
+  return
+}
+
+// -----
+
+func.func @batch_norm_statistics(%x: tensor<8x10x32xf32>, %g: tensor<32xf32>) {
+  // expected-error @below {{mean has shape [16], expected [32]}}
+  %y:3 = attn.batch_norm %x, %g, %g : tensor<8x10x32xf32>, tensor<32xf32> -> tensor<16xf32>
+  return
+}
+
+// -----
+
+func.func @batch_norm_grad_rank(%x: tensor<8x32xf32>, %g: tensor<32xf32>) {
+  // expected-error @below {{input must have rank 3}}
+  %y:3 = attn.batch_norm_grad %x, %g, %x : tensor<8x32xf32>, tensor<32xf32>
+  return
+}
+
+// -----
+
 func.func @f62(%x: tensor<f32>, %g: tensor<32xf32>) {
   // expected-error @below {{input must have rank at least 1}}
   %y = attn.layer_norm %x, %g, %g : tensor<f32>, tensor<32xf32>

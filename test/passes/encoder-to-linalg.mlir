@@ -132,3 +132,37 @@ func.func @materialize_mask() -> tensor<100x100xi8> {
   %d = attn.materialize_mask %m : !attn.mask -> tensor<100x100xi8>
   return %d : tensor<100x100xi8>
 }
+
+// Batch norm under lengths: per channel, the sums of x and of the real
+// tokens over (batch, sequence), the squared deviations, then the map, which
+// writes zeros at padding; the statistics as [D].
+// CHECK-LABEL: func.func @batch_norm
+// CHECK-NOT: attn.
+// CHECK: iterator_types = ["reduction", "reduction", "parallel"]
+// CHECK: linalg.index 1
+// CHECK: arith.cmpi slt
+// CHECK: arith.maximumf
+// CHECK: iterator_types = ["reduction", "reduction", "parallel"]
+// CHECK: math.rsqrt
+// CHECK: arith.select
+// CHECK: linalg.generic {{.*}} outs(%{{.*}}, %{{.*}} : tensor<16xf32>, tensor<16xf32>)
+func.func @batch_norm(%x: tensor<2x8x16xf32>, %g: tensor<16xf32>, %len: tensor<2xi32>) -> (tensor<2x8x16xf32>, tensor<16xf32>, tensor<16xf32>) {
+  %y, %m, %v = attn.batch_norm %x, %g, %g lengths %len : tensor<2xi32> : tensor<2x8x16xf32>, tensor<16xf32> -> tensor<16xf32>
+  return %y, %m, %v : tensor<2x8x16xf32>, tensor<16xf32>, tensor<16xf32>
+}
+
+// Its gradient: the statistics again, the sums of dy and dy xhat over the
+// real tokens, then dx (zero at padding); gamma's and beta's gradients are
+// those sums.
+// CHECK-LABEL: func.func @batch_norm_grad
+// CHECK-NOT: attn.
+// CHECK: iterator_types = ["reduction", "reduction", "parallel"]
+// CHECK: iterator_types = ["reduction", "reduction", "parallel"]
+// CHECK: iterator_types = ["reduction", "reduction", "parallel"]
+// CHECK: math.rsqrt
+// CHECK: iterator_types = ["parallel", "parallel", "parallel"]
+// CHECK: arith.select
+func.func @batch_norm_grad(%x: tensor<2x8x16xf32>, %g: tensor<16xf32>, %dy: tensor<2x8x16xf32>, %len: tensor<2xi32>) -> (tensor<2x8x16xf32>, tensor<16xf32>, tensor<16xf32>) {
+  %dx, %dg, %db = attn.batch_norm_grad %x, %g, %dy lengths %len : tensor<2xi32> : tensor<2x8x16xf32>, tensor<16xf32>
+  return %dx, %dg, %db : tensor<2x8x16xf32>, tensor<16xf32>, tensor<16xf32>
+}

@@ -46,6 +46,10 @@ func.func @layer_norm(%x: tensor<2x50x32xf32> {attn.param = "x"}, %g: tensor<32x
   %y = attn.layer_norm %x, %g, %b epsilon 1.0e-5 : tensor<2x50x32xf32>, tensor<32xf32>
   return %y : tensor<2x50x32xf32>
 }
+func.func @batch_norm(%x: tensor<2x50x32xf32> {attn.param = "x"}, %g: tensor<32xf32> {attn.param = "g"}, %b: tensor<32xf32> {attn.param = "b"}, %len: tensor<2xi32>) -> tensor<2x50x32xf32> {
+  %y, %mean, %var = attn.batch_norm %x, %g, %b lengths %len : tensor<2xi32> : tensor<2x50x32xf32>, tensor<32xf32> -> tensor<32xf32>
+  return %y : tensor<2x50x32xf32>
+}
 func.func @project(%x: tensor<3x45x70xf32> {attn.param = "x"}, %w: tensor<70x130xf32> {attn.param = "w"}, %b: tensor<130xf32> {attn.param = "b"}) -> tensor<3x45x130xf32> {
   %y = attn.project %x, %w, %b : tensor<3x45x70xf32>, tensor<70x130xf32>, tensor<130xf32> -> tensor<3x45x130xf32>
   return %y : tensor<3x45x130xf32>
@@ -439,6 +443,17 @@ TEST_P(Gradients, LayerNorm) {
   torch::Tensor g = leaf(torch::randn({D})), b = leaf(torch::randn({D}));
   check("layer_norm", inputs({x, g, b}), {x, g, b},
         ref::layerNorm(x, g, b, 1e-5));
+}
+
+/// Statistics over the real tokens only (the second entry's padding is
+/// left out), zeros at the padding: its gradient reaches no padded input.
+TEST_P(Gradients, BatchNormOverRealTokens) {
+  torch::Tensor x = leaf(3 * torch::randn({B, N, D}) + 1);
+  torch::Tensor g = leaf(torch::randn({D})), b = leaf(torch::randn({D}));
+  std::vector<torch::Tensor> args = inputs({x, g, b});
+  args.push_back(lengthsTensor());
+  check("batch_norm", args, {x, g, b},
+        ref::batchNorm(x, g, b, lengthsTensor(), 1e-5));
 }
 
 TEST_P(Gradients, Project) {

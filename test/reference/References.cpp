@@ -110,6 +110,22 @@ torch::Tensor layerNorm(const torch::Tensor &x, const torch::Tensor &gamma,
   return (x64 - mean) / torch::sqrt(var + eps) * d64(gamma) + d64(beta);
 }
 
+torch::Tensor batchNorm(const torch::Tensor &x, const torch::Tensor &gamma,
+                        const torch::Tensor &beta, const torch::Tensor &lengths,
+                        double eps) {
+  torch::Tensor x64 = d64(x);
+  torch::Tensor real = (torch::arange(x.size(1)).unsqueeze(0) <
+                        lengths.to(torch::kLong).unsqueeze(1))
+                           .unsqueeze(-1)
+                           .to(torch::kFloat64);
+  torch::Tensor count = real.sum();
+  torch::Tensor mean = (x64 * real).sum(torch::IntArrayRef{0, 1}) / count;
+  torch::Tensor var =
+      ((x64 - mean).pow(2) * real).sum(torch::IntArrayRef{0, 1}) / count;
+  return ((x64 - mean) / torch::sqrt(var + eps) * d64(gamma) + d64(beta)) *
+         real;
+}
+
 torch::Tensor gelu(const torch::Tensor &x, bool approximate) {
   torch::Tensor x64 = d64(x);
   if (approximate)

@@ -49,6 +49,11 @@ torch::Tensor ssm(const torch::Tensor &x, const SsmParams &p,
 
 torch::Tensor layerNorm(const torch::Tensor &x, const torch::Tensor &gamma,
                         const torch::Tensor &beta, double eps);
+/// attn.batch_norm's result on x [B, N, D]: per channel, the mean and
+/// biased variance over the real tokens (n < lengths[b]), zeros at padding.
+torch::Tensor batchNorm(const torch::Tensor &x, const torch::Tensor &gamma,
+                        const torch::Tensor &beta, const torch::Tensor &lengths,
+                        double eps);
 torch::Tensor gelu(const torch::Tensor &x, bool approximate = false);
 /// x [..., Din] w [Din, Dout] (+ bias)
 torch::Tensor project(const torch::Tensor &x, const torch::Tensor &w,

@@ -35,6 +35,11 @@ LogicalResult LayerNormGradOp::verify() {
   return verifyEpsilon(*this, getEpsilon().convertToDouble());
 }
 
+LogicalResult BatchNormGradOp::verify() {
+  return verifyBatchNorm(*this, getInput(), getGamma(), getLengths(),
+                         getEpsilon().convertToDouble());
+}
+
 LogicalResult PoolGradOp::verify() {
   if (failed(verifyRank(*this, getGrad(), 2, "grad", "[batch, width]")) ||
       failed(

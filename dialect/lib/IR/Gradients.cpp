@@ -238,6 +238,28 @@ LogicalResult LayerNormOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
   return success();
 }
 
+LogicalResult BatchNormOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
+                                    ArrayRef<bool> wanted,
+                                    SmallVectorImpl<Value> &operandGrads) {
+  // The statistics feed running averages, which are not trained.
+  if (resultGrads.size() != 3 || resultGrads[1] || resultGrads[2])
+    return emitOpError("reverse mode differentiates the normalised result "
+                       "only, not the batch statistics");
+  if (!resultGrads[0]) {
+    operandGrads.append(getNumOperands(), Value());
+    return success();
+  }
+  auto grad =
+      BatchNormGradOp::create(b, getLoc(), getInput(), getGamma(),
+                              resultGrads[0], getLengths(), getEpsilonAttr());
+  operandGrads.push_back(wanted[0] ? grad.getInputGrad() : Value());
+  operandGrads.push_back(wanted[1] ? grad.getGammaGrad() : Value());
+  operandGrads.push_back(wanted[2] ? grad.getBetaGrad() : Value());
+  if (getLengths())
+    operandGrads.push_back(Value());
+  return success();
+}
+
 LogicalResult ProjectOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
                                   ArrayRef<bool> wanted,
                                   SmallVectorImpl<Value> &operandGrads) {

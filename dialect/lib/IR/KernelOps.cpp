@@ -351,6 +351,30 @@ LogicalResult LayerNormOp::verify() {
   return success();
 }
 
+/// What attn.batch_norm and its gradient share: x [B, N, D], gamma of x's
+/// element type and shape [D], lengths [B], a positive epsilon.
+LogicalResult mlir::attn::detail::verifyBatchNorm(Operation *op, Value input,
+                                                  Value gamma, Value lengths,
+                                                  double epsilon) {
+  if (failed(verifyRank(op, input, 3, "input", "[batch, seq, width]")))
+    return failure();
+  auto type = cast<RankedTensorType>(input.getType());
+  if (failed(verifyElementType(op, gamma, type.getElementType(), "gamma")) ||
+      failed(verifyShape(op, gamma, {type.getDimSize(2)}, "gamma")))
+    return failure();
+  if (lengths &&
+      failed(verifyShape(op, lengths, {type.getDimSize(0)}, "lengths")))
+    return failure();
+  return verifyEpsilon(op, epsilon);
+}
+
+LogicalResult BatchNormOp::verify() {
+  if (failed(verifyBatchNorm(*this, getInput(), getGamma(), getLengths(),
+                             getEpsilon().convertToDouble())))
+    return failure();
+  return verifyShape(*this, getMean(), {dim(getInput(), 2)}, "mean");
+}
+
 LogicalResult ProjectOp::verify() {
   auto in = cast<RankedTensorType>(getInput().getType());
   if (in.getRank() < 1)

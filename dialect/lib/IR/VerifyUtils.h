@@ -53,6 +53,11 @@ LogicalResult verifyEpsilon(Operation *op, double epsilon);
 LogicalResult verifyPoolLengths(Operation *op, Value lengths, bool mean,
                                 int64_t batch);
 
+/// attn.batch_norm and attn.batch_norm_grad: input [B, N, D], gamma [D] of
+/// its element type, lengths [B], a positive finite epsilon.
+LogicalResult verifyBatchNorm(Operation *op, Value input, Value gamma,
+                              Value lengths, double epsilon);
+
 } // namespace mlir::attn::detail
 
 #endif // ATTN_LIB_IR_VERIFYUTILS_H

@@ -191,16 +191,21 @@ std::pair<Value, Value> layerNormStatistics(LinalgEmitter &e, Value input) {
   return {sum, sq};
 }
 
-/// The normalised x and 1 / sqrt(var + eps) from x and its row statistics.
+/// The normalised x and 1 / sqrt(var + eps) from x and the statistics of
+/// its `n` values (n an f32 value).
 std::pair<Value, Value> normalise(OpBuilder &b, Location l, Value x, Value sum,
-                                  Value sq, double width, double eps) {
-  Value n = fcst(b, l, width);
+                                  Value sq, Value n, double eps) {
   Value mean = arith::DivFOp::create(b, l, sum, n);
   Value var = arith::DivFOp::create(b, l, sq, n);
   Value inv = math::RsqrtOp::create(
       b, l, arith::AddFOp::create(b, l, var, fcst(b, l, eps)));
   Value centred = arith::SubFOp::create(b, l, toF32(b, l, x), mean);
   return {arith::MulFOp::create(b, l, centred, inv), inv};
+}
+/// The same for a row of `width` values.
+std::pair<Value, Value> normalise(OpBuilder &b, Location l, Value x, Value sum,
+                                  Value sq, double width, double eps) {
+  return normalise(b, l, x, sum, sq, fcst(b, l, width), eps);
 }
 
 Value lowerLayerNorm(LinalgEmitter &e, LayerNormOp op) {
@@ -221,6 +226,84 @@ Value lowerLayerNorm(LinalgEmitter &e, LayerNormOp op) {
         y = arith::AddFOp::create(b, l, y, toF32(b, l, a[4]));
         return {fromF32(b, l, y, a[5].getType())};
       })[0];
+}
+
+/// attn.batch_norm's per-channel statistics over the real tokens of x
+/// [B, N, D], in f32: the sum of x, the count of real tokens (at least 1)
+/// and the sum of (x - mean)^2. Without lengths every token is real.
+struct BatchStatistics {
+  Value sum, count, sq;
+};
+
+/// Whether the token of the generic's (b, n, ...) point is real: n <
+/// lengths[b], given as the body's argument `length` (null: always).
+Value isRealToken(OpBuilder &b, Location l, Value length) {
+  if (!length)
+    return arith::ConstantIntOp::create(b, l, 1, 1);
+  Value pos = linalg::IndexOp::create(b, l, 1);
+  Value len = arith::IndexCastOp::create(b, l, b.getIndexType(), length);
+  return arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, pos, len);
+}
+
+/// Reductions over (b, n), channels parallel.
+SmallVector<utils::IteratorType> overTokens() {
+  return {utils::IteratorType::reduction, utils::IteratorType::reduction,
+          utils::IteratorType::parallel};
+}
+
+/// `ins` (each with its map), then lengths when given, as a generic's
+/// inputs: the body finds the length last among them.
+std::pair<SmallVector<Value>, SmallVector<AffineMap>>
+withLengths(LinalgEmitter &e, ArrayRef<Value> ins, ArrayRef<AffineMap> maps,
+            Value lengths) {
+  SmallVector<Value> allIns(ins);
+  SmallVector<AffineMap> allMaps(maps);
+  if (lengths) {
+    allIns.push_back(lengths);
+    allMaps.push_back(e.map(3, {0}));
+  }
+  return {allIns, allMaps};
+}
+
+BatchStatistics batchNormStatistics(LinalgEmitter &e, Value input,
+                                    Value lengths) {
+  int64_t width = typeOf(input).getDimSize(2);
+  AffineMap all = e.identity(3), channel = e.map(3, {2});
+  Value zeros = e.filled({width}, e.f32(), 0.0);
+  auto [ins, maps] = withLengths(e, {input}, {all}, lengths);
+  maps.append({channel, channel});
+  ValueRange sums = e.generic(
+      ins, ValueRange{zeros, zeros}, maps, overTokens(),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value real = isRealToken(b, l, lengths ? a[1] : Value());
+        Value zero = fcst(b, l, 0.0);
+        Value x = arith::SelectOp::create(b, l, real, toF32(b, l, a[0]), zero);
+        Value one = arith::SelectOp::create(b, l, real, fcst(b, l, 1.0), zero);
+        ValueRange acc = a.take_back(2);
+        return {arith::AddFOp::create(b, l, acc[0], x),
+                arith::AddFOp::create(b, l, acc[1], one)};
+      });
+  // At least one token, so that an all-padding batch divides by 1.
+  Value count = e.generic(
+      sums[1], e.empty({width}, e.f32()), {e.identity(1), e.identity(1)},
+      {utils::IteratorType::parallel},
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        return {arith::MaximumFOp::create(b, l, a[0], fcst(b, l, 1.0))};
+      })[0];
+  auto [sqIns, sqMaps] =
+      withLengths(e, {input, sums[0], count}, {all, channel, channel}, lengths);
+  sqMaps.push_back(channel);
+  Value sq = e.generic(
+      sqIns, e.filled({width}, e.f32(), 0.0), sqMaps, overTokens(),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value real = isRealToken(b, l, lengths ? a[3] : Value());
+        Value mean = arith::DivFOp::create(b, l, a[1], a[2]);
+        Value d = arith::SubFOp::create(b, l, toF32(b, l, a[0]), mean);
+        Value added = arith::AddFOp::create(b, l, a.back(),
+                                            arith::MulFOp::create(b, l, d, d));
+        return {arith::SelectOp::create(b, l, real, added, a.back())};
+      })[0];
+  return {sums[0], count, sq};
 }
 
 Value lowerProject(LinalgEmitter &e, ProjectOp op) {
@@ -638,6 +721,97 @@ SmallVector<Value> lowerLayerNormGrad(LinalgEmitter &e, LayerNormGradOp op) {
           convertTo(e, paramSums[1], paramElem)};
 }
 
+SmallVector<Value> lowerBatchNorm(LinalgEmitter &e, BatchNormOp op) {
+  Value input = op.getInput(), lengths = op.getLengths();
+  auto type = typeOf(input);
+  int64_t width = type.getDimSize(2);
+  double eps = op.getEpsilon().convertToDouble();
+  BatchStatistics st = batchNormStatistics(e, input, lengths);
+  AffineMap all = e.identity(3), channel = e.map(3, {2});
+  auto [ins, maps] = withLengths(
+      e, {input, st.sum, st.count, st.sq, op.getGamma(), op.getBeta()},
+      {all, channel, channel, channel, channel, channel}, lengths);
+  maps.push_back(all);
+  Value y = e.generic(
+      ins, e.empty(type.getShape(), type.getElementType()), maps,
+      e.iterators(3, false),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value xhat = normalise(b, l, a[0], a[1], a[3], a[2], eps).first;
+        Value v = arith::AddFOp::create(
+            b, l, arith::MulFOp::create(b, l, xhat, toF32(b, l, a[4])),
+            toF32(b, l, a[5]));
+        Value real = isRealToken(b, l, lengths ? a[6] : Value());
+        v = arith::SelectOp::create(b, l, real, v, fcst(b, l, 0.0));
+        return {fromF32(b, l, v, a.back().getType())};
+      })[0];
+  Type statElem = typeOf(op.getMean()).getElementType();
+  Value statOut = e.empty({width}, statElem);
+  ValueRange stats = e.generic(
+      ValueRange{st.sum, st.count, st.sq}, ValueRange{statOut, statOut},
+      SmallVector<AffineMap>(5, e.identity(1)), {utils::IteratorType::parallel},
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        return {
+            fromF32(b, l, arith::DivFOp::create(b, l, a[0], a[1]), statElem),
+            fromF32(b, l, arith::DivFOp::create(b, l, a[2], a[1]), statElem)};
+      });
+  return {y, stats[0], stats[1]};
+}
+
+SmallVector<Value> lowerBatchNormGrad(LinalgEmitter &e, BatchNormGradOp op) {
+  Value input = op.getInput(), lengths = op.getLengths();
+  auto type = typeOf(input);
+  int64_t width = type.getDimSize(2);
+  double eps = op.getEpsilon().convertToDouble();
+  BatchStatistics st = batchNormStatistics(e, input, lengths);
+  AffineMap all = e.identity(3), channel = e.map(3, {2});
+  // Per channel over the real tokens: sum(dy) and sum(dy xhat).
+  Value zeros = e.filled({width}, e.f32(), 0.0);
+  auto [sumIns, sumMaps] =
+      withLengths(e, {input, st.sum, st.count, st.sq, op.getGrad()},
+                  {all, channel, channel, channel, all}, lengths);
+  sumMaps.append({channel, channel});
+  ValueRange sums = e.generic(
+      sumIns, ValueRange{zeros, zeros}, sumMaps, overTokens(),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value real = isRealToken(b, l, lengths ? a[5] : Value());
+        Value xhat = normalise(b, l, a[0], a[1], a[3], a[2], eps).first;
+        Value dy = toF32(b, l, a[4]);
+        ValueRange acc = a.take_back(2);
+        Value s1 = arith::AddFOp::create(b, l, acc[0], dy);
+        Value s2 = arith::AddFOp::create(b, l, acc[1],
+                                         arith::MulFOp::create(b, l, dy, xhat));
+        return {arith::SelectOp::create(b, l, real, s1, acc[0]),
+                arith::SelectOp::create(b, l, real, s2, acc[1])};
+      });
+  auto [ins, maps] = withLengths(
+      e,
+      {input, st.sum, st.count, st.sq, op.getGrad(), op.getGamma(), sums[0],
+       sums[1]},
+      {all, channel, channel, channel, all, channel, channel, channel},
+      lengths);
+  maps.push_back(all);
+  Value inputGrad = e.generic(
+      ins, e.empty(type.getShape(), type.getElementType()), maps,
+      e.iterators(3, false),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        auto [xhat, inv] = normalise(b, l, a[0], a[1], a[3], a[2], eps);
+        Value count = a[2];
+        Value meanDy = arith::DivFOp::create(b, l, a[6], count);
+        Value meanDyXhat = arith::DivFOp::create(b, l, a[7], count);
+        Value d = arith::SubFOp::create(
+            b, l, arith::SubFOp::create(b, l, toF32(b, l, a[4]), meanDy),
+            arith::MulFOp::create(b, l, xhat, meanDyXhat));
+        Value dx = arith::MulFOp::create(
+            b, l, arith::MulFOp::create(b, l, d, inv), toF32(b, l, a[5]));
+        Value real = isRealToken(b, l, lengths ? a[8] : Value());
+        dx = arith::SelectOp::create(b, l, real, dx, fcst(b, l, 0.0));
+        return {fromF32(b, l, dx, a.back().getType())};
+      })[0];
+  Type paramElem = typeOf(op.getGamma()).getElementType();
+  return {inputGrad, convertTo(e, sums[1], paramElem),
+          convertTo(e, sums[0], paramElem)};
+}
+
 Value lowerGeluGrad(LinalgEmitter &e, GeluGradOp op) {
   auto type = typeOf(op.getInput());
   unsigned rank = type.getRank();
@@ -931,9 +1105,10 @@ struct ConvertEncoderToLinalgPass
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
       if (isa<CastOp, MaterializeMaskOp, EmbeddingOp, AddPositionsOp,
-              LayerNormOp, ProjectOp, GeluOp, DropoutOp, PoolOp, CrossEntropyOp,
-              EmbeddingGradOp, LayerNormGradOp, GeluGradOp, PoolGradOp,
-              CrossEntropyGradOp, LrScheduleOp, GlobalNormOp, AdamWOp>(op))
+              LayerNormOp, BatchNormOp, ProjectOp, GeluOp, DropoutOp, PoolOp,
+              CrossEntropyOp, EmbeddingGradOp, LayerNormGradOp, BatchNormGradOp,
+              GeluGradOp, PoolGradOp, CrossEntropyGradOp, LrScheduleOp,
+              GlobalNormOp, AdamWOp>(op))
         ops.push_back(op);
     });
     for (Operation *op : ops) {
@@ -958,6 +1133,7 @@ struct ConvertEncoderToLinalgPass
               })
               .Case(
                   [&](LayerNormOp o) { return Results{lowerLayerNorm(e, o)}; })
+              .Case([&](BatchNormOp o) { return lowerBatchNorm(e, o); })
               .Case([&](ProjectOp o) { return Results{lowerProject(e, o)}; })
               .Case([&](GeluOp o) { return Results{lowerGelu(e, o)}; })
               .Case([&](DropoutOp o) { return Results{lowerDropout(e, o)}; })
@@ -969,6 +1145,7 @@ struct ConvertEncoderToLinalgPass
                 return Results{lowerEmbeddingGrad(e, o)};
               })
               .Case([&](LayerNormGradOp o) { return lowerLayerNormGrad(e, o); })
+              .Case([&](BatchNormGradOp o) { return lowerBatchNormGrad(e, o); })
               .Case([&](GeluGradOp o) { return Results{lowerGeluGrad(e, o)}; })
               .Case([&](PoolGradOp o) { return Results{lowerPoolGrad(e, o)}; })
               .Case([&](CrossEntropyGradOp o) {

@@ -78,6 +78,37 @@ def Attn_LayerNormOp : Attn_Op<"layer_norm", [Pure, Attn_Differentiable,
   let hasVerifier = 1;
 }
 
+def Attn_BatchNormOp : Attn_Op<"batch_norm", [Pure, Attn_Differentiable,
+    AllTypesMatch<["input", "result"]>, AllTypesMatch<["gamma", "beta"]>,
+    AllTypesMatch<["mean", "variance"]>]> {
+  let summary = "batch normalisation with the batch's statistics";
+  let description = [{
+    x [B, N, D]: per channel d, the mean and (biased) variance over the
+    batch's real tokens -- positions n < lengths[b], or every position
+    without lengths --
+      mean[d] = sum x[b, n, d] / T,  variance[d] = sum (x - mean)^2 / T
+    (T the count of real tokens, at least 1), then
+      result = (x - mean) / sqrt(variance + epsilon) * gamma + beta
+    at real tokens and 0 at and past each length. The statistics are
+    computed in f32 whatever x's type; `mean` and `variance` ([D], of any
+    float type: f32 keeps them as computed) are results for the running
+    statistics an evaluation uses. Reverse mode differentiates `result`
+    only.
+  }];
+  let arguments = (ins Attn_FloatTensor:$input, Attn_FloatTensor:$gamma,
+                       Attn_FloatTensor:$beta,
+                       Optional<TensorRankOf<[I32, I64], [1]>>:$lengths,
+                       DefaultValuedAttr<F64Attr, "1e-5">:$epsilon);
+  let results = (outs Attn_FloatTensor:$result, Attn_FloatTensor:$mean,
+                      Attn_FloatTensor:$variance);
+  let assemblyFormat = [{
+    $input `,` $gamma `,` $beta (`lengths` $lengths^ `:` type($lengths))?
+    (`epsilon` $epsilon^)? attr-dict `:` type($input) `,` type($gamma)
+    `->` type($mean)
+  }];
+  let hasVerifier = 1;
+}
+
 def Attn_ProjectOp : Attn_Op<"project", [Pure, Attn_Differentiable]> {
   let summary = "affine projection of the last dimension";
   let description = [{

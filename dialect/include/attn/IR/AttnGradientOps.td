@@ -54,6 +54,32 @@ def Attn_LayerNormGradOp : Attn_Op<"layer_norm_grad", [Pure,
   let hasVerifier = 1;
 }
 
+def Attn_BatchNormGradOp : Attn_Op<"batch_norm_grad", [Pure,
+    AllTypesMatch<["input", "grad", "input_grad"]>,
+    AllTypesMatch<["gamma", "gamma_grad", "beta_grad"]>]> {
+  let summary = "gradients of attn.batch_norm's result";
+  let description = [{
+    With xhat = (x - mean) / sqrt(variance + epsilon) from the batch's
+    statistics (attn.batch_norm's), sums over the real tokens (T of them)
+    and g = grad * gamma:
+      input_grad = (g - sum(g) / T - xhat sum(g xhat) / T)
+                   / sqrt(variance + epsilon) at real tokens, 0 elsewhere
+      gamma_grad = sum of grad * xhat,  beta_grad = sum of grad
+  }];
+  let arguments = (ins Attn_FloatTensor:$input, Attn_FloatTensor:$gamma,
+                       Attn_FloatTensor:$grad,
+                       Optional<TensorRankOf<[I32, I64], [1]>>:$lengths,
+                       DefaultValuedAttr<F64Attr, "1e-5">:$epsilon);
+  let results = (outs Attn_FloatTensor:$input_grad,
+                      Attn_FloatTensor:$gamma_grad,
+                      Attn_FloatTensor:$beta_grad);
+  let assemblyFormat = [{
+    $input `,` $gamma `,` $grad (`lengths` $lengths^ `:` type($lengths))?
+    (`epsilon` $epsilon^)? attr-dict `:` type($input) `,` type($gamma)
+  }];
+  let hasVerifier = 1;
+}
+
 def Attn_GeluGradOp : Attn_Op<"gelu_grad", [Pure,
     AllTypesMatch<["input", "grad", "result"]>]> {
   let summary = "gradient of attn.gelu";

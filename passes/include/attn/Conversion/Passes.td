@@ -8,9 +8,10 @@ def ConvertEncoderToLinalg : Pass<"attn-convert-encoder-to-linalg",
                                   "func::FuncOp"> {
   let summary = "Lowers attn's encoder ops to linalg on tensors";
   let description = [{
-    attn.embedding, add_positions, layer_norm, project, gelu, dropout, pool
-    and cross_entropy -- and their gradient ops (embedding_grad,
-    layer_norm_grad, gelu_grad, pool_grad, cross_entropy_grad) -- become
+    attn.embedding, add_positions, layer_norm, batch_norm, project, gelu,
+    dropout, pool and cross_entropy -- and their gradient ops
+    (embedding_grad, layer_norm_grad, batch_norm_grad, gelu_grad, pool_grad,
+    cross_entropy_grad) -- become
     linalg (generic, matmul, fill) and tensor ops; dropout draws its keep
     decisions from a counter-based hash of (seed, stream, element index).
     attn.cast becomes an elementwise generic, attn.materialize_mask a generic

@@ -60,3 +60,15 @@ func.func @int_param(%x: tensor<4x8xf32> {attn.param = "x"}, %n: tensor<4xi32> {
   %l = attn.cross_entropy %x, %n : tensor<4x8xf32>, tensor<4xi32> -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// Batch norm's statistics feed running averages: a loss through them is
+// not differentiated.
+func.func @batch_statistics_in_the_loss(%x: tensor<2x8x16xf32> {attn.param = "x"}, %g: tensor<16xf32>, %labels: tensor<1xi32>) -> tensor<f32> {
+  // expected-error @below {{reverse mode differentiates the normalised result only, not the batch statistics}}
+  %y, %mean, %var = attn.batch_norm %x, %g, %g : tensor<2x8x16xf32>, tensor<16xf32> -> tensor<16xf32>
+  %m = tensor.expand_shape %mean [[0, 1]] output_shape [1, 16] : tensor<16xf32> into tensor<1x16xf32>
+  %l = attn.cross_entropy %m, %labels : tensor<1x16xf32>, tensor<1xi32> -> tensor<f32>
+  return %l : tensor<f32>
+}

@@ -189,3 +189,19 @@ func.func @linear_bf16(%q: tensor<1x1x8x4xbf16> {attn.param = "q"}, %k: tensor<1
   %o = attn.linear %q, %k, %v feature_map %f : tensor<1x1x8x4xbf16>, tensor<1x1x8x4xbf16>, tensor<1x1x8x4xbf16> -> tensor<1x1x8x4xbf16>
   return %o : tensor<1x1x8x4xbf16>
 }
+
+// -----
+
+// Batch norm on the path to the loss: its gradient op, under the same
+// lengths and epsilon, gives the input's, gamma's and beta's cotangents;
+// the statistics results, unused by the loss, are not differentiated.
+// CHECK-LABEL: func.func @batch_norm_grad(
+// CHECK: attn.batch_norm_grad %{{.*}}, %{{.*}}, %{{.*}} lengths %{{.*}} : tensor<2xi32> epsilon 1.000000e-03 : tensor<2x8x16xf32>, tensor<16xf32>
+func.func @batch_norm(%x: tensor<2x8x16xf32> {attn.param = "x"}, %g: tensor<16xf32> {attn.param = "g"},
+                      %b: tensor<16xf32> {attn.param = "b"}, %len: tensor<2xi32>,
+                      %labels: tensor<2xi32>) -> (tensor<f32>, tensor<16xf32>) {
+  %y, %mean, %var = attn.batch_norm %x, %g, %b lengths %len : tensor<2xi32> epsilon 1.0e-3 : tensor<2x8x16xf32>, tensor<16xf32> -> tensor<16xf32>
+  %p = attn.pool mean %y lengths %len : tensor<2x8x16xf32>, tensor<2xi32> -> tensor<2x16xf32>
+  %l = attn.cross_entropy %p, %labels : tensor<2x16xf32>, tensor<2xi32> -> tensor<f32>
+  return %l, %mean : tensor<f32>, tensor<16xf32>
+}

@@ -721,34 +721,80 @@ SmallVector<Value> lowerLayerNormGrad(LinalgEmitter &e, LayerNormGradOp op) {
           convertTo(e, paramSums[1], paramElem)};
 }
 
+/// What attn.batch_norm's two lowerings share: x [B, N, D], its lengths,
+/// the batch's statistics, and generics over x's points that read them.
+struct BatchNormLowering {
+  /// A body's view of one point (b, n, d).
+  struct Point {
+    Value xhat, inv; // (x - mean) / sqrt(var + eps), 1 / sqrt(var + eps)
+    Value count;     // the real tokens, f32
+    Value real;      // whether this token is one
+    ValueRange extra, outs;
+  };
+  using PointBody =
+      function_ref<SmallVector<Value>(OpBuilder &, Location, const Point &)>;
+
+  BatchNormLowering(LinalgEmitter &e, Value input, Value lengths, double eps)
+      : e(e), input(input), lengths(lengths), eps(eps),
+        st(batchNormStatistics(e, input, lengths)), all(e.identity(3)),
+        channel(e.map(3, {2})) {}
+
+  /// A generic over x's points (iterators `its`) reading x, the statistics,
+  /// `extra` through `extraMaps` and the lengths, writing `outs` through
+  /// `outMaps`.
+  ValueRange overPoints(ArrayRef<Value> extra, ArrayRef<AffineMap> extraMaps,
+                        ValueRange outs, ArrayRef<AffineMap> outMaps,
+                        ArrayRef<utils::IteratorType> its, PointBody body) {
+    SmallVector<Value> ins{input, st.sum, st.count, st.sq};
+    SmallVector<AffineMap> maps{all, channel, channel, channel};
+    llvm::append_range(ins, extra);
+    llvm::append_range(maps, extraMaps);
+    auto [allIns, allMaps] = withLengths(e, ins, maps, lengths);
+    llvm::append_range(allMaps, outMaps);
+    size_t extras = extra.size();
+    return e.generic(
+        allIns, outs, allMaps, its,
+        [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+          Point p;
+          std::tie(p.xhat, p.inv) =
+              normalise(b, l, a[0], a[1], a[3], a[2], eps);
+          p.count = a[2];
+          p.real = isRealToken(b, l, lengths ? a[4 + extras] : Value());
+          p.extra = a.slice(4, extras);
+          p.outs = a.take_back(outs.size());
+          return body(b, l, p);
+        });
+  }
+
+  LinalgEmitter &e;
+  Value input, lengths;
+  double eps;
+  BatchStatistics st;
+  AffineMap all, channel;
+};
+
 SmallVector<Value> lowerBatchNorm(LinalgEmitter &e, BatchNormOp op) {
-  Value input = op.getInput(), lengths = op.getLengths();
-  auto type = typeOf(input);
-  int64_t width = type.getDimSize(2);
-  double eps = op.getEpsilon().convertToDouble();
-  BatchStatistics st = batchNormStatistics(e, input, lengths);
-  AffineMap all = e.identity(3), channel = e.map(3, {2});
-  auto [ins, maps] = withLengths(
-      e, {input, st.sum, st.count, st.sq, op.getGamma(), op.getBeta()},
-      {all, channel, channel, channel, channel, channel}, lengths);
-  maps.push_back(all);
-  Value y = e.generic(
-      ins, e.empty(type.getShape(), type.getElementType()), maps,
+  auto type = typeOf(op.getInput());
+  BatchNormLowering bn(e, op.getInput(), op.getLengths(),
+                       op.getEpsilon().convertToDouble());
+  Value y = bn.overPoints(
+      {op.getGamma(), op.getBeta()}, {bn.channel, bn.channel},
+      e.empty(type.getShape(), type.getElementType()), {bn.all},
       e.iterators(3, false),
-      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
-        Value xhat = normalise(b, l, a[0], a[1], a[3], a[2], eps).first;
+      [&](OpBuilder &b, Location l,
+          const BatchNormLowering::Point &p) -> SmallVector<Value> {
         Value v = arith::AddFOp::create(
-            b, l, arith::MulFOp::create(b, l, xhat, toF32(b, l, a[4])),
-            toF32(b, l, a[5]));
-        Value real = isRealToken(b, l, lengths ? a[6] : Value());
-        v = arith::SelectOp::create(b, l, real, v, fcst(b, l, 0.0));
-        return {fromF32(b, l, v, a.back().getType())};
+            b, l, arith::MulFOp::create(b, l, p.xhat, toF32(b, l, p.extra[0])),
+            toF32(b, l, p.extra[1]));
+        v = arith::SelectOp::create(b, l, p.real, v, fcst(b, l, 0.0));
+        return {fromF32(b, l, v, p.outs[0].getType())};
       })[0];
   Type statElem = typeOf(op.getMean()).getElementType();
-  Value statOut = e.empty({width}, statElem);
+  Value statOut = e.empty({type.getDimSize(2)}, statElem);
   ValueRange stats = e.generic(
-      ValueRange{st.sum, st.count, st.sq}, ValueRange{statOut, statOut},
-      SmallVector<AffineMap>(5, e.identity(1)), {utils::IteratorType::parallel},
+      ValueRange{bn.st.sum, bn.st.count, bn.st.sq},
+      ValueRange{statOut, statOut}, SmallVector<AffineMap>(5, e.identity(1)),
+      {utils::IteratorType::parallel},
       [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
         return {
             fromF32(b, l, arith::DivFOp::create(b, l, a[0], a[1]), statElem),
@@ -758,54 +804,40 @@ SmallVector<Value> lowerBatchNorm(LinalgEmitter &e, BatchNormOp op) {
 }
 
 SmallVector<Value> lowerBatchNormGrad(LinalgEmitter &e, BatchNormGradOp op) {
-  Value input = op.getInput(), lengths = op.getLengths();
-  auto type = typeOf(input);
-  int64_t width = type.getDimSize(2);
-  double eps = op.getEpsilon().convertToDouble();
-  BatchStatistics st = batchNormStatistics(e, input, lengths);
-  AffineMap all = e.identity(3), channel = e.map(3, {2});
+  auto type = typeOf(op.getInput());
+  BatchNormLowering bn(e, op.getInput(), op.getLengths(),
+                       op.getEpsilon().convertToDouble());
   // Per channel over the real tokens: sum(dy) and sum(dy xhat).
-  Value zeros = e.filled({width}, e.f32(), 0.0);
-  auto [sumIns, sumMaps] =
-      withLengths(e, {input, st.sum, st.count, st.sq, op.getGrad()},
-                  {all, channel, channel, channel, all}, lengths);
-  sumMaps.append({channel, channel});
-  ValueRange sums = e.generic(
-      sumIns, ValueRange{zeros, zeros}, sumMaps, overTokens(),
-      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
-        Value real = isRealToken(b, l, lengths ? a[5] : Value());
-        Value xhat = normalise(b, l, a[0], a[1], a[3], a[2], eps).first;
-        Value dy = toF32(b, l, a[4]);
-        ValueRange acc = a.take_back(2);
-        Value s1 = arith::AddFOp::create(b, l, acc[0], dy);
-        Value s2 = arith::AddFOp::create(b, l, acc[1],
-                                         arith::MulFOp::create(b, l, dy, xhat));
-        return {arith::SelectOp::create(b, l, real, s1, acc[0]),
-                arith::SelectOp::create(b, l, real, s2, acc[1])};
+  Value zeros = e.filled({type.getDimSize(2)}, e.f32(), 0.0);
+  ValueRange sums = bn.overPoints(
+      {op.getGrad()}, {bn.all}, ValueRange{zeros, zeros},
+      {bn.channel, bn.channel}, overTokens(),
+      [&](OpBuilder &b, Location l,
+          const BatchNormLowering::Point &p) -> SmallVector<Value> {
+        Value dy = toF32(b, l, p.extra[0]);
+        Value s1 = arith::AddFOp::create(b, l, p.outs[0], dy);
+        Value s2 = arith::AddFOp::create(
+            b, l, p.outs[1], arith::MulFOp::create(b, l, dy, p.xhat));
+        return {arith::SelectOp::create(b, l, p.real, s1, p.outs[0]),
+                arith::SelectOp::create(b, l, p.real, s2, p.outs[1])};
       });
-  auto [ins, maps] = withLengths(
-      e,
-      {input, st.sum, st.count, st.sq, op.getGrad(), op.getGamma(), sums[0],
-       sums[1]},
-      {all, channel, channel, channel, all, channel, channel, channel},
-      lengths);
-  maps.push_back(all);
-  Value inputGrad = e.generic(
-      ins, e.empty(type.getShape(), type.getElementType()), maps,
+  Value inputGrad = bn.overPoints(
+      {op.getGrad(), op.getGamma(), sums[0], sums[1]},
+      {bn.all, bn.channel, bn.channel, bn.channel},
+      e.empty(type.getShape(), type.getElementType()), {bn.all},
       e.iterators(3, false),
-      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
-        auto [xhat, inv] = normalise(b, l, a[0], a[1], a[3], a[2], eps);
-        Value count = a[2];
-        Value meanDy = arith::DivFOp::create(b, l, a[6], count);
-        Value meanDyXhat = arith::DivFOp::create(b, l, a[7], count);
+      [&](OpBuilder &b, Location l,
+          const BatchNormLowering::Point &p) -> SmallVector<Value> {
+        Value meanDy = arith::DivFOp::create(b, l, p.extra[2], p.count);
+        Value meanDyXhat = arith::DivFOp::create(b, l, p.extra[3], p.count);
         Value d = arith::SubFOp::create(
-            b, l, arith::SubFOp::create(b, l, toF32(b, l, a[4]), meanDy),
-            arith::MulFOp::create(b, l, xhat, meanDyXhat));
-        Value dx = arith::MulFOp::create(
-            b, l, arith::MulFOp::create(b, l, d, inv), toF32(b, l, a[5]));
-        Value real = isRealToken(b, l, lengths ? a[8] : Value());
-        dx = arith::SelectOp::create(b, l, real, dx, fcst(b, l, 0.0));
-        return {fromF32(b, l, dx, a.back().getType())};
+            b, l, arith::SubFOp::create(b, l, toF32(b, l, p.extra[0]), meanDy),
+            arith::MulFOp::create(b, l, p.xhat, meanDyXhat));
+        Value dx =
+            arith::MulFOp::create(b, l, arith::MulFOp::create(b, l, d, p.inv),
+                                  toF32(b, l, p.extra[1]));
+        dx = arith::SelectOp::create(b, l, p.real, dx, fcst(b, l, 0.0));
+        return {fromF32(b, l, dx, p.outs[0].getType())};
       })[0];
   Type paramElem = typeOf(op.getGamma()).getElementType();
   return {inputGrad, convertTo(e, sums[1], paramElem),

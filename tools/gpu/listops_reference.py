@@ -69,7 +69,7 @@ def load(path):
     with open(path) as f:
         header = f.readline().rstrip("\n")
         assert header == "Source\tTarget", f"{path}: header {header!r}"
-        for n, line in enumerate(f, 2):
+        for line in f:
             source, target = line.rstrip("\n").split("\t")
             ids = [CLS] + [TOKENS.index(t) for t in source.split()
                            if t not in ("(", ")")]

@@ -82,6 +82,10 @@ ArrayRef<ParamSpec> schemaOf(const ModelSpec &spec, const LayerSpec &layer) {
   }
 }
 
+ArrayRef<ParamSpec> buffersOf(const ModelSpec &spec) {
+  return layerBuffers(spec.normKind == "batch", spec.ffn > 0);
+}
+
 LayerDims dimsOf(const ModelSpec &spec, const LayerSpec &layer) {
   LayerDims dims;
   dims.model = spec.width;
@@ -91,24 +95,28 @@ LayerDims dimsOf(const ModelSpec &spec, const LayerSpec &layer) {
   return dims;
 }
 
+/// The layer's result, then its updated buffers.
 template <class Op>
-Value createLayer(OpBuilder &b, Location loc, Value x, ValueRange params,
-                  Value lengths, Value seed,
-                  SmallVector<NamedAttribute> attrs) {
+ValueRange createLayer(OpBuilder &b, Location loc, Value x, ValueRange params,
+                       ValueRange buffers, Value lengths, Value seed,
+                       SmallVector<NamedAttribute> attrs) {
   SmallVector<Value> operands{x};
   llvm::append_range(operands, params);
+  llvm::append_range(operands, buffers);
   operands.push_back(lengths);
   operands.push_back(seed);
   attrs.push_back(b.getNamedAttr(
       "operandSegmentSizes",
-      b.getDenseI32ArrayAttr({1, static_cast<int32_t>(params.size()), 1, 1})));
-  return Op::create(b, loc, TypeRange{x.getType()}, operands, attrs)
-      .getResult();
+      b.getDenseI32ArrayAttr({1, static_cast<int32_t>(params.size()),
+                              static_cast<int32_t>(buffers.size()), 1, 1})));
+  SmallVector<Type> types{x.getType()};
+  llvm::append_range(types, buffers.getTypes());
+  return Op::create(b, loc, types, operands, attrs)->getResults();
 }
 
-Value buildLayer(OpBuilder &b, Location loc, const ModelSpec &spec,
-                 const LayerSpec &layer, Value x, ValueRange params,
-                 Value lengths, Value seed) {
+ValueRange buildLayer(OpBuilder &b, Location loc, const ModelSpec &spec,
+                      const LayerSpec &layer, Value x, ValueRange params,
+                      ValueRange buffers, Value lengths, Value seed) {
   auto i64 = [&](int64_t v) { return b.getI64IntegerAttr(v); };
   SmallVector<NamedAttribute> attrs{
       b.getNamedAttr("dropout", b.getF64FloatAttr(spec.dropout))};
@@ -116,6 +124,9 @@ Value buildLayer(OpBuilder &b, Location loc, const ModelSpec &spec,
     attrs.push_back(b.getNamedAttr("prenorm", b.getUnitAttr()));
   if (spec.ffn == 0)
     attrs.push_back(b.getNamedAttr("feed_forward", b.getBoolAttr(false)));
+  if (spec.normKind == "batch")
+    attrs.push_back(b.getNamedAttr(
+        "norm", NormKindAttr::get(b.getContext(), NormKind::batch)));
   auto add = [&](StringRef name, Attribute value) {
     attrs.push_back(b.getNamedAttr(name, value));
   };
@@ -123,22 +134,26 @@ Value buildLayer(OpBuilder &b, Location loc, const ModelSpec &spec,
     add("heads", i64(spec.heads));
   switch (layer.kind) {
   case LayerKind::Full:
-    return createLayer<FullLayerOp>(b, loc, x, params, lengths, seed, attrs);
+    return createLayer<FullLayerOp>(b, loc, x, params, buffers, lengths, seed,
+                                    attrs);
   case LayerKind::Window:
     add("radius", i64(layer.radius));
     if (layer.block)
       add("block", i64(*layer.block));
-    return createLayer<WindowLayerOp>(b, loc, x, params, lengths, seed, attrs);
+    return createLayer<WindowLayerOp>(b, loc, x, params, buffers, lengths, seed,
+                                      attrs);
   case LayerKind::Chunk:
     add("size", i64(layer.size));
-    return createLayer<ChunkLayerOp>(b, loc, x, params, lengths, seed, attrs);
+    return createLayer<ChunkLayerOp>(b, loc, x, params, buffers, lengths, seed,
+                                     attrs);
   case LayerKind::BigBird:
     add("block", i64(*layer.block));
     add("window", i64(layer.window));
     add("global", i64(layer.global));
     add("random", i64(layer.random));
     add("seed_blocks", i64(layer.seed));
-    return createLayer<BigBirdLayerOp>(b, loc, x, params, lengths, seed, attrs);
+    return createLayer<BigBirdLayerOp>(b, loc, x, params, buffers, lengths,
+                                       seed, attrs);
   case LayerKind::Linear:
     add("feature_map",
         FeatureMapKindAttr::get(b.getContext(),
@@ -149,20 +164,23 @@ Value buildLayer(OpBuilder &b, Location loc, const ModelSpec &spec,
       add("seed_features", i64(*layer.featureSeed));
     if (layer.causal)
       add("causal", b.getUnitAttr());
-    return createLayer<LinearLayerOp>(b, loc, x, params, lengths, seed, attrs);
+    return createLayer<LinearLayerOp>(b, loc, x, params, buffers, lengths, seed,
+                                      attrs);
   case LayerKind::Ssm:
     if (layer.bidirectional)
       add("bidirectional", b.getUnitAttr());
     if (layer.glu)
       add("glu", b.getUnitAttr());
-    return createLayer<SsmLayerOp>(b, loc, x, params, lengths, seed, attrs);
+    return createLayer<SsmLayerOp>(b, loc, x, params, buffers, lengths, seed,
+                                   attrs);
   case LayerKind::Spade:
     add("local",
         LocalKindAttr::get(b.getContext(), *symbolizeLocalKind(layer.local)));
     add("local_size", i64(layer.size));
     if (layer.bidirectional)
       add("bidirectional", b.getUnitAttr());
-    return createLayer<SpadeLayerOp>(b, loc, x, params, lengths, seed, attrs);
+    return createLayer<SpadeLayerOp>(b, loc, x, params, buffers, lengths, seed,
+                                     attrs);
   }
   llvm_unreachable("unknown layer kind");
 }
@@ -209,6 +227,14 @@ func::FuncOp mlir::attn::buildModel(ModuleOp module, const ModelSpec &spec,
   }
   params.add("classifier.w", tensor({D, spec.classes}, master), normal);
   params.add("classifier.b", tensor({spec.classes}, master), "zeros");
+  // Buffers after the parameters, f32 whatever the model computes in.
+  std::vector<Param> buffers;
+  for (auto [i, layer] : llvm::enumerate(spec.layers))
+    for (const ParamSpec &p : buffersOf(spec))
+      buffers.push_back({"layers." + std::to_string(i) + "." + p.name,
+                         tensor(concreteShape(p, dimsOf(spec, layer)), master),
+                         stringifyParamInit(p.init, p.scale), std::nullopt,
+                         1.0});
 
   Type i32 = b.getI32Type();
   SmallVector<Type> argTypes{tensor({B, N}, i32), tensor({B}, i32),
@@ -217,11 +243,18 @@ func::FuncOp mlir::attn::buildModel(ModuleOp module, const ModelSpec &spec,
   params.firstArg = argTypes.size();
   for (const Param &p : params.all())
     argTypes.push_back(p.type);
+  const unsigned firstBuffer = argTypes.size();
+  SmallVector<Type> bufferTypes;
+  for (const Param &p : buffers)
+    bufferTypes.push_back(p.type);
+  llvm::append_range(argTypes, bufferTypes);
   // Logits and loss in f32 whatever `elem`: the classifier's product is
   // cast, and the loss's softmax and the runtime read f32.
   Type logitsType = tensor({B, spec.classes}, master);
   Type lossType = tensor({}, b.getF32Type());
-  auto fnType = b.getFunctionType(argTypes, {lossType, logitsType});
+  SmallVector<Type> resultTypes{lossType, logitsType};
+  llvm::append_range(resultTypes, bufferTypes);
+  auto fnType = b.getFunctionType(argTypes, resultTypes);
 
   b.setInsertionPointToEnd(module.getBody());
   auto fn = func::FuncOp::create(b, loc, "forward", fnType);
@@ -236,6 +269,11 @@ func::FuncOp mlir::attn::buildModel(ModuleOp module, const ModelSpec &spec,
     if (p.lrScale != 1.0)
       fn.setArgAttr(params.firstArg + i, kLrScaleAttr,
                     b.getF64FloatAttr(p.lrScale));
+  }
+  for (auto [i, p] : llvm::enumerate(buffers)) {
+    fn.setArgAttr(firstBuffer + i, kBufferAttr, b.getStringAttr(p.name));
+    fn.setArgAttr(firstBuffer + i, kInitAttr, b.getStringAttr(p.init));
+    fn.setResultAttr(2 + i, "attn.output", b.getStringAttr("buffer." + p.name));
   }
   Block &entry = *fn.addEntryBlock();
   b.setInsertionPointToStart(&entry);
@@ -253,10 +291,17 @@ func::FuncOp mlir::attn::buildModel(ModuleOp module, const ModelSpec &spec,
   if (spec.dropout > 0)
     x = DropoutOp::create(b, loc, x, seed, b.getF64FloatAttr(spec.dropout),
                           b.getI64IntegerAttr(0));
-  for (const LayerSpec &layer : spec.layers) {
+  SmallVector<Value> updatedBuffers;
+  const size_t buffersPerLayer = buffersOf(spec).size();
+  for (auto [i, layer] : llvm::enumerate(spec.layers)) {
     SmallVector<Value> layerParams =
         params.take(b, loc, entry, schemaOf(spec, layer).size(), elem);
-    x = buildLayer(b, loc, spec, layer, x, layerParams, lengths, seed);
+    ValueRange bufferArgs = entry.getArguments().slice(
+        firstBuffer + i * buffersPerLayer, buffersPerLayer);
+    ValueRange results = buildLayer(b, loc, spec, layer, x, layerParams,
+                                    bufferArgs, lengths, seed);
+    x = results.front();
+    llvm::append_range(updatedBuffers, results.drop_front());
   }
   // Pre-LN layers leave the residual stream as it is: normed once here.
   if (prenorm) {
@@ -275,6 +320,8 @@ func::FuncOp mlir::attn::buildModel(ModuleOp module, const ModelSpec &spec,
                                        pooled, head[0], head[1]),
                      master);
   Value loss = CrossEntropyOp::create(b, loc, lossType, logits, labels);
-  func::ReturnOp::create(b, loc, ValueRange{loss, logits});
+  SmallVector<Value> results{loss, logits};
+  llvm::append_range(results, updatedBuffers);
+  func::ReturnOp::create(b, loc, results);
   return fn;
 }

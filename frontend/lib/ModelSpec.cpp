@@ -285,7 +285,8 @@ llvm::Expected<ModelSpec> parseModelSpec(llvm::StringRef text,
   Reader r(*obj, rootPath);
   bool ok = r.onlyKeys({"name", "task", "vocab", "classes", "batch", "seq_len",
                         "width", "heads", "ffn", "dropout", "pool", "norm",
-                        "dtype", "ssm_lr_scale", "positions", "layers"}) &&
+                        "norm_kind", "dtype", "ssm_lr_scale", "positions",
+                        "layers"}) &&
             r.string("name", spec.name, true) &&
             r.string("task", spec.task, false) &&
             r.integer("vocab", spec.vocab, true, 1) &&
@@ -298,6 +299,7 @@ llvm::Expected<ModelSpec> parseModelSpec(llvm::StringRef text,
             r.number("dropout", spec.dropout, 0.0, 1.0) &&
             r.string("pool", spec.pool, false, {"cls", "mean"}) &&
             r.string("norm", spec.norm, false, {"post", "pre"}) &&
+            r.string("norm_kind", spec.normKind, false, {"layer", "batch"}) &&
             r.string("dtype", spec.dtype, false, {"f32", "bf16"}) &&
             r.number("ssm_lr_scale", spec.ssmLrScale, 0.0, 1e3) &&
             r.string("positions", spec.positions, false, {"learned", "none"});
@@ -308,6 +310,12 @@ llvm::Expected<ModelSpec> parseModelSpec(llvm::StringRef text,
     return error(llvm::formatv("{0} heads do not divide the width {1}",
                                spec.heads, spec.width)
                      .str());
+  }
+  // Pre-norm models end in a norm of their own, which is a layer norm.
+  if (spec.normKind == "batch" && spec.norm == "pre") {
+    rootPath.field("norm_kind").report("invalid value");
+    return error("batch norms need \"norm\": \"post\" (a pre-norm model "
+                 "ends in a layer norm)");
   }
   const json::Array *layers = obj->getArray("layers");
   if (!layers || layers->empty()) {

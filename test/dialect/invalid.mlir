@@ -1104,3 +1104,40 @@ func.func @score_grad_arguments(%q: tensor<2x4x128x64xf32>) {
   } : tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>
   return
 }
+
+// -----
+
+// A batch-norm layer without feed-forward sublayer has two buffers: ln1's
+// running mean and variance.
+func.func @batch_norm_layer_needs_buffers(%x: tensor<2x16x8xf32>, %a: tensor<8x4xf32>, %b: tensor<8xf32>, %w: tensor<8x8xf32>) {
+  // expected-error @below {{expects 2 buffers (its batch norms' running statistics), got 0}}
+  %y = attn.layer.ssm %x params(%a, %a, %a, %a, %a, %a, %b, %b, %w, %b, %b, %b) {feed_forward = false, norm = #attn<norm_kind batch>} : tensor<2x16x8xf32>, params(tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>)
+  return
+}
+
+// -----
+
+// Running statistics are f32 whatever the layer computes in.
+func.func @batch_norm_layer_buffers_f32(%x: tensor<2x16x8xbf16>, %a: tensor<8x4xbf16>, %b: tensor<8xbf16>, %w: tensor<8x8xbf16>) {
+  // expected-error @below {{buffer #0 (ln1.running_mean) has type 'tensor<8xbf16>', expected f32 of shape [8]}}
+  %y:3 = attn.layer.ssm %x params(%a, %a, %a, %a, %a, %a, %b, %b, %w, %b, %b, %b) buffers(%b, %b) {feed_forward = false, norm = #attn<norm_kind batch>} : tensor<2x16x8xbf16>, params(tensor<8x4xbf16>, tensor<8x4xbf16>, tensor<8x4xbf16>, tensor<8x4xbf16>, tensor<8x4xbf16>, tensor<8x4xbf16>, tensor<8xbf16>, tensor<8xbf16>, tensor<8x8xbf16>, tensor<8xbf16>, tensor<8xbf16>, tensor<8xbf16>) buffers(tensor<8xbf16>, tensor<8xbf16>) -> tensor<8xbf16>, tensor<8xbf16>
+  return
+}
+
+// -----
+
+// A layer-norm layer has no buffers.
+func.func @layer_norm_layer_has_no_buffers(%x: tensor<2x16x8xf32>, %a: tensor<8x4xf32>, %b: tensor<8xf32>, %w: tensor<8x8xf32>) {
+  // expected-error @below {{expects 0 buffers, got 1}}
+  %y:2 = attn.layer.ssm %x params(%a, %a, %a, %a, %a, %a, %b, %b, %w, %b, %b, %b) buffers(%b) {feed_forward = false} : tensor<2x16x8xf32>, params(tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) buffers(tensor<8xf32>) -> tensor<8xf32>
+  return
+}
+
+// -----
+
+// The updated buffers have the buffers' types.
+func.func @batch_norm_layer_updated_types(%x: tensor<2x16x8xf32>, %a: tensor<8x4xf32>, %b: tensor<8xf32>, %w: tensor<8x8xf32>) {
+  // expected-error @below {{the updated buffers' types must be the buffers'}}
+  %y:3 = attn.layer.ssm %x params(%a, %a, %a, %a, %a, %a, %b, %b, %w, %b, %b, %b) buffers(%b, %b) {feed_forward = false, norm = #attn<norm_kind batch>} : tensor<2x16x8xf32>, params(tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) buffers(tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>, tensor<4xf32>
+  return
+}

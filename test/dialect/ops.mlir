@@ -150,6 +150,17 @@ func.func @layers(%x: tensor<2x16x8xf32>, %len: tensor<2xi32>, %seed: i64,
   return
 }
 
+// A layer with batch norms: its running statistics as buffers, returned
+// updated.
+// CHECK-LABEL: func.func @batch_norm_layer
+func.func @batch_norm_layer(%x: tensor<2x16x8xf32>, %len: tensor<2xi32>,
+                            %a: tensor<8x4xf32>, %b: tensor<8xf32>,
+                            %w: tensor<8x8xf32>, %r: tensor<8xf32>) -> (tensor<2x16x8xf32>, tensor<8xf32>, tensor<8xf32>) {
+  // CHECK: %{{.*}}:3 = attn.layer.ssm %{{.*}} lengths %{{.*}} params(%{{.*}}) buffers(%{{.*}}, %{{.*}}) {feed_forward = false, norm = #attn<norm_kind batch>} : tensor<2x16x8xf32>, lengths tensor<2xi32>, params({{.*}}) buffers(tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>, tensor<8xf32>
+  %y:3 = attn.layer.ssm %x lengths %len params(%a, %a, %a, %a, %a, %a, %b, %b, %w, %b, %b, %b) buffers(%r, %r) {feed_forward = false, norm = #attn<norm_kind batch>} : tensor<2x16x8xf32>, lengths tensor<2xi32>, params(tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) buffers(tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>, tensor<8xf32>
+  return %y#0, %y#1, %y#2 : tensor<2x16x8xf32>, tensor<8xf32>, tensor<8xf32>
+}
+
 // CHECK-LABEL: func.func @gradient_ops
 func.func @gradient_ops(%ids: tensor<2x8xi32>, %dy: tensor<2x8x16xf32>,
                         %x: tensor<2x8x16xf32>, %g: tensor<16xf32>,

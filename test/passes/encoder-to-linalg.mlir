@@ -151,6 +151,21 @@ func.func @batch_norm(%x: tensor<2x8x16xf32>, %g: tensor<16xf32>, %len: tensor<2
   return %y, %m, %v : tensor<2x8x16xf32>, tensor<16xf32>, tensor<16xf32>
 }
 
+// `unbiased`: the variance it returns divides the squared deviations by
+// the count less one (at least 1); the mean by the count.
+// CHECK-LABEL: func.func @batch_norm_unbiased
+// CHECK: linalg.generic {{.*}} : tensor<16xf32>, tensor<16xf32>, tensor<16xf32>) outs(%{{.*}}, %{{.*}} : tensor<16xf32>, tensor<16xf32>)
+// CHECK-NEXT: ^bb0(%[[SUM:[^:]*]]: f32, %[[COUNT:[^:]*]]: f32, %[[SQ:[^:]*]]: f32,
+// CHECK: %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK: %[[LESS:.*]] = arith.subf %[[COUNT]], %[[ONE]] : f32
+// CHECK: %[[DIVISOR:.*]] = arith.maximumf %[[LESS]], %[[ONE]] : f32
+// CHECK: arith.divf %[[SUM]], %[[COUNT]] : f32
+// CHECK: arith.divf %[[SQ]], %[[DIVISOR]] : f32
+func.func @batch_norm_unbiased(%x: tensor<2x8x16xf32>, %g: tensor<16xf32>, %len: tensor<2xi32>) -> (tensor<2x8x16xf32>, tensor<16xf32>, tensor<16xf32>) {
+  %y, %m, %v = attn.batch_norm %x, %g, %g lengths %len : tensor<2xi32> {unbiased} : tensor<2x8x16xf32>, tensor<16xf32> -> tensor<16xf32>
+  return %y, %m, %v : tensor<2x8x16xf32>, tensor<16xf32>, tensor<16xf32>
+}
+
 // Its gradient: the statistics again, the sums of dy and dy xhat over the
 // real tokens, then dx (zero at padding); gamma's and beta's gradients are
 // those sums.

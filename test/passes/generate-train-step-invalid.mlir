@@ -15,3 +15,12 @@ func.func @bf16(%x: tensor<4x8xbf16> {attn.param = "x"}, %labels: tensor<4xi32>)
   %l = attn.cross_entropy %x, %labels : tensor<4x8xbf16>, tensor<4xi32> -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// A buffer's new value is f's result `buffer.<name>`.
+// expected-error @below {{'func.func' op has buffer 'r' but no result 'buffer.r' with its new value}}
+func.func @buffer_without_result(%x: tensor<4x8xf32> {attn.param = "x"}, %r: tensor<8xf32> {attn.buffer = "r"}, %labels: tensor<4xi32>) -> tensor<f32> {
+  %l = attn.cross_entropy %x, %labels : tensor<4x8xf32>, tensor<4xi32> -> tensor<f32>
+  return %l : tensor<f32>
+}

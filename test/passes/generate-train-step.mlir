@@ -42,3 +42,29 @@ func.func @per_parameter(%w: tensor<16x10xf32> {attn.param = "w"}, %b: tensor<10
   %l = attn.cross_entropy %logits, %labels : tensor<2x10xf32>, tensor<2xi32> -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// Buffers (attn.buffer: state f updates itself, such as batch norms'
+// running statistics) are not trained: no moments, no AdamW; f's result
+// `buffer.<name>` becomes the buffer's new state, in argument order among
+// the parameters', and leaves f's other results.
+// CHECK-LABEL: func.func @with_buffer_train_step(
+// CHECK-SAME: %[[W:[a-z0-9]+]]: tensor<16x10xf32> {attn.param = "w"}, %[[R:[a-z0-9]+]]: tensor<10xf32> {attn.buffer = "r"}, %[[B:[a-z0-9]+]]: tensor<10xf32> {attn.param = "b"},
+// CHECK-SAME: {attn.state = "m.w"}, %{{.*}}: tensor<10xf32> {attn.state = "m.b"}, %{{.*}}: tensor<16x10xf32> {attn.state = "v.w"}, %{{.*}}: tensor<10xf32> {attn.state = "v.b"}, %{{.*}}: tensor<i64> {attn.state = "step"})
+// CHECK-SAME: -> (tensor<f32>, tensor<f32> {attn.output = "grad_norm"}, tensor<f32> {attn.output = "lr"},
+// CHECK-SAME: tensor<16x10xf32> {attn.output = "param.w"}, tensor<10xf32> {attn.output = "buffer.r"}, tensor<10xf32> {attn.output = "param.b"},
+// CHECK-SAME: {attn.output = "m.w"}
+// CHECK: %[[NEWR:.*]] = linalg.add ins(%[[R]], %[[R]]
+// CHECK: attn.global_norm %{{.*}}, %{{.*}} : tensor<16x10xf32>, tensor<10xf32>
+// CHECK: %[[PW:.*]], %{{.*}}, %{{.*}} = attn.adamw %[[W]]
+// CHECK: %[[PB:.*]], %{{.*}}, %{{.*}} = attn.adamw %[[B]]
+// CHECK-NOT: attn.adamw
+// CHECK: return %{{.*}}, %{{.*}}, %{{.*}}, %[[PW]], %[[NEWR]], %[[PB]],
+func.func @with_buffer(%w: tensor<16x10xf32> {attn.param = "w"}, %r: tensor<10xf32> {attn.buffer = "r"},
+                       %b: tensor<10xf32> {attn.param = "b"},
+                       %labels: tensor<2xi32>, %x: tensor<2x16xf32>) -> (tensor<f32>, tensor<10xf32> {attn.output = "buffer.r"}) {
+  %logits = attn.project %x, %w, %b : tensor<2x16xf32>, tensor<16x10xf32>, tensor<10xf32> -> tensor<2x10xf32>
+  %l = attn.cross_entropy %logits, %labels : tensor<2x10xf32>, tensor<2xi32> -> tensor<f32>
+  %e = tensor.empty() : tensor<10xf32>
+  %r2 = linalg.add ins(%r, %r : tensor<10xf32>, tensor<10xf32>) outs(%e : tensor<10xf32>) -> tensor<10xf32>
+  return %l, %r2 : tensor<f32>, tensor<10xf32>
+}

@@ -245,6 +245,7 @@ struct LayerCase {
   bool bidirectional;
   bool prenorm = false;    // `prenorm` among attrs: pre-LN
   bool feedForward = true; // `feed_forward = false` among attrs: no FFN
+  std::vector<Param> buffers = {}; // `norm = batch`: running statistics
 };
 
 void PrintTo(const LayerCase &c, std::ostream *os) { *os << c.name; }
@@ -297,21 +298,40 @@ std::vector<LayerCase> layerCases() {
   };
 }
 
+/// func.func @<name>(%x, %len, params..., buffers...) -> (y, buffers...).
 std::string layerFunction(const LayerCase &c) {
   std::string x = tensorType({B, N, D});
   std::string f = "func.func @" + std::string(c.name) + "(%x: " + x +
                   ", %len: tensor<2xi32>";
-  std::string names, types;
-  for (size_t i = 0; i < c.params.size(); ++i) {
-    std::string t = tensorType(c.params[i].shape);
-    f += ", %p" + std::to_string(i) + ": " + t;
-    names += (i ? ", %p" : "%p") + std::to_string(i);
-    types += (i ? ", " : "") + t;
+  auto list = [&](const std::vector<Param> &ps, const std::string &prefix,
+                  std::string &names, std::string &types) {
+    for (size_t i = 0; i < ps.size(); ++i) {
+      std::string t = tensorType(ps[i].shape);
+      f += ", %" + prefix + std::to_string(i) + ": " + t;
+      names += (i ? ", %" : "%") + prefix + std::to_string(i);
+      types += (i ? ", " : "") + t;
+    }
+  };
+  std::string names, types, bufferNames, bufferTypes;
+  list(c.params, "p", names, types);
+  list(c.buffers, "r", bufferNames, bufferTypes);
+  size_t results = 1 + c.buffers.size();
+  std::string resultTypes = x, returned = results == 1 ? "%y" : "%y#0";
+  for (size_t i = 1; i < results; ++i) {
+    resultTypes += ", " + tensorType(c.buffers[i - 1].shape);
+    returned += ", %y#" + std::to_string(i);
   }
-  return f + ") -> " + x + " {\n  %y = attn.layer." + c.op +
-         " %x lengths %len params(" + names + ") " + c.attrs + " : " + x +
-         ", lengths tensor<2xi32>, params(" + types + ")\n  return %y : " + x +
-         "\n}\n";
+  std::string lhs = results == 1 ? "%y" : "%y:" + std::to_string(results);
+  std::string buffers =
+      c.buffers.empty() ? "" : " buffers(" + bufferNames + ")";
+  std::string bufferSignature =
+      c.buffers.empty() ? ""
+                        : " buffers(" + bufferTypes + ") -> " + bufferTypes;
+  return f + ") -> (" + resultTypes + ") {\n  " + lhs + " = attn.layer." +
+         c.op + " %x lengths %len params(" + names + ")" + buffers + " " +
+         c.attrs + " : " + x + ", lengths tensor<2xi32>, params(" + types +
+         ")" + bufferSignature + "\n  return " + returned + " : " +
+         resultTypes + "\n}\n";
 }
 
 /// Parameters by name, of plausible scale.
@@ -339,14 +359,22 @@ std::map<std::string, torch::Tensor> randomParams(const LayerCase &c) {
   return p;
 }
 
+/// The norm `name` (ln1, ln2) of a layer's stream.
+using NormFn =
+    std::function<torch::Tensor(const torch::Tensor &, const std::string &)>;
+
+/// The layer in float64, its norms `norm` (layer norms when null).
 torch::Tensor referenceLayer(const LayerCase &c, const torch::Tensor &stream,
-                             std::map<std::string, torch::Tensor> &p) {
+                             std::map<std::string, torch::Tensor> &p,
+                             NormFn norm = nullptr) {
   std::string op = c.op;
+  if (!norm)
+    norm = [&](const torch::Tensor &t, const std::string &name) {
+      return ref::layerNorm(t, p[name + ".gamma"], p[name + ".beta"], 1e-12);
+    };
   // The sublayers' input: the stream, or pre-LN its norm.
-  torch::Tensor x = c.prenorm
-                        ? ref::layerNorm(stream.to(torch::kFloat64),
-                                         p["ln1.gamma"], p["ln1.beta"], 1e-12)
-                        : stream;
+  torch::Tensor x =
+      c.prenorm ? norm(stream.to(torch::kFloat64), "ln1") : stream;
   auto pad = [&](int64_t b, int64_t, int64_t k) { return k < kLengths[b]; };
   auto attention = [&](const ref::KeepFn &keep) {
     torch::Tensor q =
@@ -411,13 +439,12 @@ torch::Tensor referenceLayer(const LayerCase &c, const torch::Tensor &stream,
     torch::Tensor x1 = stream.to(torch::kFloat64) + o;
     if (!c.feedForward)
       return x1;
-    return x1 + ffn(ref::layerNorm(x1, p["ln2.gamma"], p["ln2.beta"], 1e-12));
+    return x1 + ffn(norm(x1, "ln2"));
   }
-  torch::Tensor x1 = ref::layerNorm(stream.to(torch::kFloat64) + o,
-                                    p["ln1.gamma"], p["ln1.beta"], 1e-12);
+  torch::Tensor x1 = norm(stream.to(torch::kFloat64) + o, "ln1");
   if (!c.feedForward)
     return x1;
-  return ref::layerNorm(x1 + ffn(x1), p["ln2.gamma"], p["ln2.beta"], 1e-12);
+  return norm(x1 + ffn(x1), "ln2");
 }
 
 class Layers : public ::testing::TestWithParam<LayerCase> {
@@ -461,5 +488,118 @@ INSTANTIATE_TEST_SUITE_P(Kinds, Layers, ::testing::ValuesIn(layerCases()),
                          [](const auto &info) {
                            return std::string(info.param.name);
                          });
+
+//===----------------------------------------------------------------------===//
+// Layers with batch norms: the running statistics
+//===----------------------------------------------------------------------===//
+
+std::vector<LayerCase> batchNormLayerCases() {
+  std::vector<Param> running{{"ln1.running_mean", {D}},
+                             {"ln1.running_var", {D}}};
+  std::vector<Param> bothRunning =
+      concat({running, {{"ln2.running_mean", {D}}, {"ln2.running_var", {D}}}});
+  return {
+      // S4's block: batch norm, a gated output map, no feed-forward.
+      {"ssm_batch_norm", "ssm",
+       "{bidirectional, glu, feed_forward = false, "
+       "norm = #attn<norm_kind batch>}",
+       concat({ssmParams(true),
+               {{"out.w", {D, D}},
+                {"out.b", {D}},
+                {"gate.w", {D, D}},
+                {"gate.b", {D}}},
+               normParams()}),
+       true, false, false, running},
+      {"chunk_batch_norm", "chunk",
+       "{heads = 2, size = 16, norm = #attn<norm_kind batch>}",
+       concat({attentionParams(), normFfnParams()}), false, false, true,
+       bothRunning},
+  };
+}
+
+/// A batch-norm layer in training (the batch's statistics; the running
+/// ones updated) or compiled with --evaluation (the running statistics;
+/// returned unchanged), against libtorch's batch_norm over the real tokens
+/// with momentum 0.1: the output at real tokens, zeros at padding, and
+/// every buffer after the layer.
+class BatchNormLayers
+    : public ::testing::TestWithParam<std::tuple<LayerCase, bool>> {
+public:
+  static void SetUpTestSuite() {
+    std::string module;
+    for (const LayerCase &c : batchNormLayerCases())
+      module += layerFunction(c);
+    training = compileForTarget("batch_norm_layers", module);
+    evaluation =
+        compileForTarget("batch_norm_layers_eval", module, "--evaluation");
+  }
+  void SetUp() override { ATTN_SKIP_WITHOUT_TARGET(); }
+  static void TearDownTestSuite() {
+    training.reset();
+    evaluation.reset();
+  }
+  static std::unique_ptr<attn::rt::Library> training, evaluation;
+};
+std::unique_ptr<attn::rt::Library> BatchNormLayers::training,
+    BatchNormLayers::evaluation;
+
+TEST_P(BatchNormLayers, MatchFloat64) {
+  auto [c, inTraining] = GetParam();
+  const std::unique_ptr<attn::rt::Library> &library =
+      inTraining ? training : evaluation;
+  ASSERT_TRUE(library);
+  uint64_t seed = freshSeed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  torch::manual_seed(seed);
+  torch::Tensor x = torch::randn({B, N, D});
+  std::map<std::string, torch::Tensor> p = randomParams(c);
+  std::map<std::string, torch::Tensor> running;
+  std::vector<torch::Tensor> args{x, lengthsTensor()};
+  for (const Param &param : c.params)
+    args.push_back(p[param.name]);
+  for (const Param &buffer : c.buffers) {
+    bool var = buffer.name.find("var") != std::string::npos;
+    torch::Tensor t = var ? 0.5 + torch::rand({D}) : 0.3 * torch::randn({D});
+    running[buffer.name] = t.to(torch::kFloat64);
+    args.push_back(t);
+  }
+  std::vector<torch::Tensor> out = call(*library, c.name, args);
+  ASSERT_EQ(out.size(), 1 + c.buffers.size());
+
+  // libtorch's batch norm over the real tokens, packed as [T, D].
+  torch::Tensor real = torch::arange(N).unsqueeze(0) <
+                       lengthsTensor().to(torch::kLong).unsqueeze(1);
+  NormFn norm = [&](const torch::Tensor &t, const std::string &name) {
+    torch::Tensor t64 = t.to(torch::kFloat64);
+    torch::Tensor y = torch::batch_norm(
+        t64.index({real}), p[name + ".gamma"].to(torch::kFloat64),
+        p[name + ".beta"].to(torch::kFloat64), running[name + ".running_mean"],
+        running[name + ".running_var"], inTraining, /*momentum=*/0.1,
+        /*eps=*/1e-5, /*cudnn_enabled=*/false);
+    torch::Tensor full = torch::zeros_like(t64);
+    full.index_put_({real}, y);
+    return full;
+  };
+  torch::Tensor ref = referenceLayer(c, x, p, norm);
+  double err = relativeError(out[0], ref);
+  EXPECT_LT(err, 1e-4) << c.name << ": output (padding included), relative "
+                       << "error " << err;
+  for (size_t i = 0; i < c.buffers.size(); ++i) {
+    const std::string &name = c.buffers[i].name;
+    double bufferErr = relativeError(out[1 + i], running[name]);
+    EXPECT_LT(bufferErr, 1e-5)
+        << c.name << ": " << name << " after the layer, relative error "
+        << bufferErr;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Kinds, BatchNormLayers,
+    ::testing::Combine(::testing::ValuesIn(batchNormLayerCases()),
+                       ::testing::Bool()),
+    [](const auto &info) {
+      return std::string(std::get<0>(info.param).name) +
+             (std::get<1>(info.param) ? "_training" : "_evaluation");
+    });
 
 } // namespace

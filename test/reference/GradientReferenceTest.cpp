@@ -24,6 +24,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <stdexcept>
 
 using namespace attn::test;
 using namespace torch::indexing;
@@ -845,6 +846,37 @@ std::vector<LayerParam> concat(std::vector<std::vector<LayerParam>> parts) {
 struct LayerCase {
   std::string name, op, attrs;
   std::vector<LayerParam> params;
+  /// `norm = batch`: its running statistics ([D] f32: mean, variance,
+  /// ...), inputs that it returns updated after its output.
+  size_t buffers = 0;
+};
+
+/// The buffers' part of a layer function: arguments, operands, types, and
+/// the op's results as returned.
+struct BufferText {
+  std::string args, operands, types, results, resultTypes;
+  BufferText(const LayerCase &c, const std::string &op) {
+    std::string t = tensorType({D});
+    for (size_t i = 0; i < c.buffers; ++i) {
+      std::string n = std::to_string(i);
+      args += ", %r" + n + ": " + t;
+      operands += (i ? ", %r" : "%r") + n;
+      types += (i ? ", " : "") + t;
+      results += ", " + op + "#" + std::to_string(i + 1);
+      resultTypes += ", " + t;
+    }
+    if (c.buffers) {
+      operands = " buffers(" + operands + ")";
+      types = " buffers(" + types + ") -> " + types;
+    }
+  }
+  /// The op's results' name: "%y" or "%y:<count>".
+  static std::string lhs(const LayerCase &c, const std::string &op) {
+    return c.buffers ? op + ":" + std::to_string(1 + c.buffers) : op;
+  }
+  static std::string first(const LayerCase &c, const std::string &op) {
+    return c.buffers ? op + "#0" : op;
+  }
 };
 
 const std::vector<LayerCase> &layerCases() {
@@ -873,6 +905,18 @@ const std::vector<LayerCase> &layerCases() {
                 {P::Weight, {D, D}},
                 {P::Scale, {D}}},
                kNormParams})},
+      // ... with S4's batch norm: the batch's statistics over the real
+      // tokens, its running mean and variance returned updated.
+      {"ssm_glu_batch_norm", "ssm",
+       "{bidirectional, glu, feed_forward = false, "
+       "norm = #attn<norm_kind batch>}",
+       concat({kSsmParams,
+               {{P::Weight, {D, D}},
+                {P::Scale, {D}},
+                {P::Weight, {D, D}},
+                {P::Scale, {D}}},
+               kNormParams}),
+       2},
       {"spade", "spade",
        "{heads = 2, local = #attn<local_kind chunk>, local_size = 16, "
        "bidirectional}",
@@ -884,7 +928,8 @@ const std::vector<LayerCase> &layerCases() {
   return cases;
 }
 
-/// func.func @<name>(%x, %len, params...) applying attn.layer.<op>.
+/// func.func @<name>(%x, %len, params..., buffers...) applying
+/// attn.layer.<op>: its output, then its buffers updated.
 std::string layerFunction(const LayerCase &c) {
   std::string x = tensorType({B, N, D});
   std::string f = "func.func @" + c.name + "(%x: " + x +
@@ -897,10 +942,13 @@ std::string layerFunction(const LayerCase &c) {
     names += (i ? ", %p" : "%p") + std::to_string(i);
     types += (i ? ", " : "") + t;
   }
-  return f + ") -> " + x + " {\n  %y = attn.layer." + c.op +
-         " %x lengths %len params(" + names + ") " + c.attrs + " : " + x +
-         ", lengths tensor<2xi32>, params(" + types + ")\n  return %y : " +
-         x + "\n}\n";
+  BufferText buf(c, "%y");
+  return f + buf.args + ") -> (" + x + buf.resultTypes + ") {\n  " +
+         BufferText::lhs(c, "%y") + " = attn.layer." + c.op +
+         " %x lengths %len params(" + names + ")" + buf.operands + " " +
+         c.attrs + " : " + x + ", lengths tensor<2xi32>, params(" + types +
+         ")" + buf.types + "\n  return " + BufferText::first(c, "%y") +
+         buf.results + " : " + x + buf.resultTypes + "\n}\n";
 }
 
 /// layerFunction's mixed-precision twin, @<name>_bf16: its f32 arguments
@@ -921,11 +969,14 @@ std::string mixedLayerFunction(const LayerCase &c) {
     names += (i ? ", %h" : "%h") + n;
     types += (i ? ", " : "") + t16;
   }
-  return f + ") -> " + x + " {\n" + casts + "  %y16 = attn.layer." + c.op +
-         " %x16 lengths %len params(" + names + ") " + c.attrs + " : " + x16 +
-         ", lengths tensor<2xi32>, params(" + types +
-         ")\n  %y = attn.cast %y16 : " + x16 + " to " + x +
-         "\n  return %y : " + x + "\n}\n";
+  BufferText buf(c, "%y16");
+  return f + buf.args + ") -> (" + x + buf.resultTypes + ") {\n" + casts +
+         "  " + BufferText::lhs(c, "%y16") + " = attn.layer." + c.op +
+         " %x16 lengths %len params(" + names + ")" + buf.operands + " " +
+         c.attrs + " : " + x16 + ", lengths tensor<2xi32>, params(" + types +
+         ")" + buf.types + "\n  %y = attn.cast " +
+         BufferText::first(c, "%y16") + " : " + x16 + " to " + x +
+         "\n  return %y" + buf.results + " : " + x + buf.resultTypes + "\n}\n";
 }
 
 std::string layerModule() {
@@ -943,24 +994,30 @@ public:
   static void TearDownTestSuite() { library.reset(); }
   static std::unique_ptr<attn::rt::Library> library;
 
-  /// theta: the input and every parameter of `layer`, of plausible scale.
-  static std::vector<torch::Tensor> drawTheta(const std::string &layer) {
+  static const LayerCase &caseNamed(const std::string &layer) {
     auto it = std::find_if(layerCases().begin(), layerCases().end(),
                            [&](const LayerCase &c) { return c.name == layer; });
-    EXPECT_NE(it, layerCases().end()) << layer;
+    if (it == layerCases().end())
+      throw std::runtime_error("no layer case " + layer);
+    return *it;
+  }
+  /// theta: the input and every parameter of `layer`, of plausible scale.
+  static std::vector<torch::Tensor> drawTheta(const std::string &layer) {
     std::vector<torch::Tensor> theta{torch::randn({B, N, D}, torch::kFloat64)};
-    if (it != layerCases().end())
-      for (const LayerParam &p : it->params)
-        theta.push_back(p.draw());
+    for (const LayerParam &p : caseNamed(layer).params)
+      theta.push_back(p.draw());
     return theta;
   }
-  /// A layer function's arguments: x, the lengths, the parameters (f32).
+  /// A layer function's arguments: x, the lengths, the parameters (f32),
+  /// then its buffers as a fresh model's (running means 0, variances 1).
   static std::vector<torch::Tensor>
-  args(const std::vector<torch::Tensor> &values) {
+  args(const std::vector<torch::Tensor> &values, const std::string &layer) {
     std::vector<torch::Tensor> a = f32({values[0]});
     a.push_back(lengthsTensor());
     for (size_t i = 1; i < values.size(); ++i)
       a.push_back(values[i].to(torch::kFloat32));
+    for (size_t i = 0; i < caseNamed(layer).buffers; ++i)
+      a.push_back(i % 2 ? torch::ones({D}) : torch::zeros({D}));
     return a;
   }
 
@@ -972,18 +1029,21 @@ public:
     ASSERT_TRUE(library);
     std::vector<torch::Tensor> theta = drawTheta(layer);
     torch::Tensor dy = torch::randn({B, N, D}, torch::kFloat64);
-    std::vector<torch::Tensor> gradArgs = args(theta);
+    std::vector<torch::Tensor> gradArgs = args(theta, layer);
     gradArgs.push_back(dy.to(torch::kFloat32));
     std::vector<torch::Tensor> grads =
         call(*library, layer + "_grad", gradArgs);
-    ASSERT_EQ(grads.size(), 1 + theta.size());
-    const std::vector<torch::Tensor> gradient(grads.begin() + 1, grads.end());
+    // The output, the updated buffers, then the gradients.
+    size_t first = 1 + caseNamed(layer).buffers;
+    ASSERT_EQ(grads.size(), first + theta.size());
+    const std::vector<torch::Tensor> gradient(grads.begin() + first,
+                                              grads.end());
     for (int trial = 0; trial < 3; ++trial) {
       Direction direction(theta, gradient);
       // <dy, layer(theta + t * direction)>
       double measured = derivativeAtZero([&](double t) {
         torch::Tensor y =
-            call(*library, layer, args(direction.from(theta, t)))[0];
+            call(*library, layer, args(direction.from(theta, t), layer))[0];
         return (y.to(torch::kFloat64) * dy).sum().item<double>();
       });
       EXPECT_NEAR(measured, direction.predicted,
@@ -1002,20 +1062,23 @@ public:
     for (torch::Tensor &t : theta)
       t = t.to(torch::kBFloat16).to(torch::kFloat64);
     torch::Tensor dy = torch::randn({B, N, D}).to(torch::kBFloat16);
-    std::vector<torch::Tensor> gradArgs = args(theta);
+    std::vector<torch::Tensor> gradArgs = args(theta, layer);
     gradArgs.push_back(dy.to(torch::kFloat32));
     std::vector<torch::Tensor> f32Grads =
         call(*library, layer + "_grad", gradArgs);
     std::vector<torch::Tensor> bf16Grads =
         call(*library, layer + "_bf16_grad", gradArgs);
-    ASSERT_EQ(f32Grads.size(), 1 + theta.size());
+    // The output, the updated buffers (f32 statistics of the bf16 stream),
+    // then the gradients.
+    size_t buffers = caseNamed(layer).buffers;
+    ASSERT_EQ(f32Grads.size(), 1 + buffers + theta.size());
     ASSERT_EQ(bf16Grads.size(), f32Grads.size());
     // The key bias's gradient vanishes (softmax ignores a shift shared by
     // all keys): what either precision gives is rounding noise. Errors are
     // taken relative to the gradient, or to a twentieth of the largest
     // one where it is smaller.
     double largest = 0;
-    for (size_t i = 1; i < f32Grads.size(); ++i)
+    for (size_t i = 1 + buffers; i < f32Grads.size(); ++i)
       largest = std::max(largest,
                          f32Grads[i].to(torch::kFloat64).norm().item<double>());
     for (size_t i = 0; i < f32Grads.size(); ++i) {
@@ -1026,9 +1089,12 @@ public:
       double err =
           (bf16Grads[i].to(torch::kFloat64) - want).norm().item<double>() /
           scale;
-      EXPECT_LT(err, 3e-2) << layer << (i ? ", gradient " : ", output ")
-                           << (i ? std::to_string(i - 1) : "")
-                           << ": relative error " << err;
+      std::string what = i == 0 ? "output"
+                         : i <= buffers
+                             ? "buffer " + std::to_string(i - 1)
+                             : "gradient " + std::to_string(i - 1 - buffers);
+      EXPECT_LT(err, 3e-2) << layer << ", " << what << ": relative error "
+                           << err;
     }
   }
 };
@@ -1054,6 +1120,10 @@ TEST_F(LayerGradients, GatedSsmLayerWithoutFfnMatchesFiniteDifferences) {
   checkAgainstFiniteDifferences("ssm_glu");
 }
 
+TEST_F(LayerGradients, BatchNormSsmLayerMatchesFiniteDifferences) {
+  checkAgainstFiniteDifferences("ssm_glu_batch_norm");
+}
+
 TEST_F(LayerGradients, BigBirdLayerMatchesFiniteDifferences) {
   checkAgainstFiniteDifferences("bigbird");
 }
@@ -1070,6 +1140,10 @@ TEST_F(LayerGradients, SsmLayerInBf16MatchesF32) { checkBf16AgainstF32("ssm"); }
 
 TEST_F(LayerGradients, GatedSsmLayerWithoutFfnInBf16MatchesF32) {
   checkBf16AgainstF32("ssm_glu");
+}
+
+TEST_F(LayerGradients, BatchNormSsmLayerInBf16MatchesF32) {
+  checkBf16AgainstF32("ssm_glu_batch_norm");
 }
 
 TEST_F(LayerGradients, BigBirdLayerInBf16MatchesF32) {

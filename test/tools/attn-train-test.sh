@@ -143,6 +143,38 @@ if "$train" "$model" "${common[@]}" --out "$tmp/lmlir" --length-step 64 \
 fi
 grep -q "it needs a .json model" "$tmp/lmlir.log"
 
+# Batch norms: their running statistics are buffers that the run keeps
+# (moved from their initial zeros and ones), checkpoints, resumes with, and
+# that evaluation normalises with.
+bn="$src/test/tools/Inputs/ssm-batch-norm-tiny.json"
+"$train" "$bn" "${steps[@]}" --out "$tmp/bwhole" > "$tmp/bwhole.log"
+"$train" "$bn" "${steps[@]}" --out "$tmp/bsplit" --stop-at-step 10 > "$tmp/bsplit1.log"
+"$train" "$bn" "${steps[@]}" --out "$tmp/bsplit" --no-compile > "$tmp/bsplit2.log"
+cmp "$tmp/bwhole/last.safetensors" "$tmp/bsplit/last.safetensors" || {
+  echo "FAIL: a resumed batch-norm run ends elsewhere"; exit 1; }
+python3 - "$tmp/bwhole/last.safetensors" <<'PY'
+import json, struct, sys
+data = open(sys.argv[1], "rb").read()
+(n,) = struct.unpack("<Q", data[:8])
+header = json.loads(data[8:8 + n])
+def values(name):
+    begin, end = header[name]["data_offsets"]
+    raw = data[8 + n + begin:8 + n + end]
+    return struct.unpack(f"<{len(raw) // 4}f", raw)
+for layer in (0, 1):
+    mean = values(f"layers.{layer}.ln1.running_mean")
+    var = values(f"layers.{layer}.ln1.running_var")
+    assert len(mean) == len(var) == 16, (len(mean), len(var))
+    assert any(abs(m) > 1e-4 for m in mean), f"layer {layer}: mean never moved"
+    assert any(abs(v - 1) > 1e-4 for v in var), f"layer {layer}: var never moved"
+    assert all(v > 0 for v in var), f"layer {layer}: a variance <= 0"
+assert not any(k.startswith("optimizer.m.layers.0.ln1.running") for k in header), \
+    "the optimizer keeps moments of a buffer"
+PY
+"$train" evaluate "$tmp/bwhole/best.safetensors" --data "$tmp/data/basic_test.tsv" \
+  > "$tmp/beval.log"
+grep -q "300 examples" "$tmp/beval.log"
+
 # Data-parallel runs are on GPUs: asked for on the CPU, refused before
 # anything runs, with what to do.
 expect_error() { # expected message, then the command

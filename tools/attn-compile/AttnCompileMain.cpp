@@ -179,11 +179,14 @@ cl::opt<std::string>
               cl::desc("Options of attn-generate-train-step, e.g. \"lr=3e-4 "
                        "warmup=100 total-steps=5000 decay=cosine\""),
               cl::init(""), cl::cat(compileOptions));
-cl::opt<bool>
-    noDropout("no-dropout",
-              cl::desc("Compile the model in evaluation mode, without dropout "
-                       "(attn-strip-dropout)"),
-              cl::init(false), cl::cat(compileOptions));
+cl::opt<bool> evaluationMode(
+    "evaluation",
+    cl::desc("Compile the model in evaluation mode: no dropout "
+             "(attn-strip-dropout), batch norms from their running statistics "
+             "(attn-expand-layers{evaluation})"),
+    cl::init(false), cl::cat(compileOptions));
+cl::alias noDropout("no-dropout", cl::desc("The old name of --evaluation"),
+                    cl::aliasopt(evaluationMode), cl::cat(compileOptions));
 cl::opt<bool> noParallel("no-parallel",
                          cl::desc("Do not use OpenMP for tile loops"),
                          cl::init(false), cl::cat(compileOptions));
@@ -279,6 +282,7 @@ struct Signature {
 
 /// The argument attributes of the library interface.
 constexpr StringRef kArgumentAttrs[] = {"attn.param",
+                                        "attn.buffer",
                                         "attn.state",
                                         "attn.input",
                                         "attn.init",
@@ -431,6 +435,7 @@ FailureOr<std::vector<Signature>> collectSignatures(mlir::ModuleOp module) {
             return failure();
           }
       auto param = fn.getArgAttrOfType<mlir::StringAttr>(i, "attn.param");
+      auto buffer = fn.getArgAttrOfType<mlir::StringAttr>(i, "attn.buffer");
       auto state = fn.getArgAttrOfType<mlir::StringAttr>(i, "attn.state");
       auto input = fn.getArgAttrOfType<mlir::StringAttr>(i, "attn.input");
       auto init = fn.getArgAttrOfType<mlir::StringAttr>(i, "attn.init");
@@ -441,10 +446,11 @@ FailureOr<std::vector<Signature>> collectSignatures(mlir::ModuleOp module) {
         return failure();
       }
       os << "arg "
-         << (param   ? "param " + param.str()
-             : state ? "state " + state.str()
-             : input ? "input " + input.str()
-                     : "input arg" + std::to_string(i))
+         << (param    ? "param " + param.str()
+             : buffer ? "buffer " + buffer.str()
+             : state  ? "state " + state.str()
+             : input  ? "input " + input.str()
+                      : "input arg" + std::to_string(i))
          << " " << d;
       if (init)
         os << " " << init.str();
@@ -583,10 +589,10 @@ int mlir::attn::attnCompileMain(int argc, char **argv,
   if (!module)
     return fail("cannot parse " + inputFile);
   parseTime.stop();
-  if (backward || train || noDropout) {
+  if (backward || train || evaluationMode) {
     std::string pipeline = "func.func(attn-expand-layers";
-    if (noDropout)
-      pipeline += ",attn-strip-dropout";
+    if (evaluationMode)
+      pipeline += "{evaluation},attn-strip-dropout";
     pipeline += ")";
     if (backward || train)
       pipeline += ",attn-generate-backward";

@@ -375,7 +375,11 @@ struct Model {
   const rt::Signature *step = nullptr, *forward = nullptr;
   int64_t batch = 0, length = 0, classes = 0;
   std::vector<Input> inputs;          ///< the first arguments, in order
-  size_t numParams = 0, numState = 0; ///< then params, then state
+  /// Then the parameters, the buffers (state the model updates itself:
+  /// batch norms' running statistics) and the optimizer's state.
+  size_t numParams = 0, numBuffers = 0, numState = 0;
+  /// The parameters and buffers: what the evaluation forward takes.
+  size_t numModel() const { return numParams + numBuffers; }
   /// Results of the step: loss, logits, grad_norm, lr, then the new state.
 
   /// --length-step: batches are padded to multiples of it, and `shorter`
@@ -430,6 +434,8 @@ Model loadModel(const std::string &trainLib, const std::string &evalLib) {
             "(ids, lengths, labels, seed)");
     } else if (a.kind == "param") {
       ++m.numParams;
+    } else if (a.kind == "buffer") {
+      ++m.numBuffers;
     } else if (a.kind == "state") {
       ++m.numState;
     }
@@ -449,7 +455,7 @@ Model loadModel(const std::string &trainLib, const std::string &evalLib) {
     die("forward must return its loss and logits in f32");
   m.classes = m.step->results[1].shape[1];
   if (m.numState != 2 * m.numParams + 1 ||
-      m.step->results.size() != 4 + m.numParams + m.numState)
+      m.step->results.size() != 4 + m.numModel() + m.numState)
     die("forward_train_step does not have the layout attn-generate-train-step "
         "gives");
   return m;
@@ -494,7 +500,7 @@ Model loadRun(const std::string &runDir) {
                                           libraryPath(runDir, "eval", length)));
     bool same = s->length == length && s->batch == m.batch &&
                 s->classes == m.classes && s->numParams == m.numParams &&
-                s->numState == m.numState;
+                s->numBuffers == m.numBuffers && s->numState == m.numState;
     for (size_t i = m.inputs.size(); same && i < m.step->args.size(); ++i)
       same = s->step->args[i].shape == m.step->args[i].shape &&
              s->step->args[i].dtype == m.step->args[i].dtype;
@@ -569,9 +575,9 @@ void sumOverRanks(std::vector<double> &values) {
     die("summing over the ranks: " + error);
 }
 
-/// Loss and accuracy of `forward` (no dropout) over `batches`, with the
-/// parameters that lead `state`; with `progress`, a line of batches done
-/// and time left (a whole split can take minutes on the CPU). In a
+/// Loss and accuracy of `forward` (evaluation mode) over `batches`, with the
+/// parameters and buffers that lead `state`; with `progress`, a line of batches
+/// done and time left (a whole split can take minutes on the CPU). In a
 /// data-parallel run each rank evaluates its shard of every batch and the
 /// sums are taken over the ranks.
 EvalResult evaluate(const Model &m, std::vector<Buffer> &state,
@@ -597,7 +603,7 @@ EvalResult evaluate(const Model &m, std::vector<Buffer> &state,
     std::vector<rt::TensorRef> args, results;
     for (Buffer &b : in)
       args.push_back(b.ref());
-    for (size_t i = 0; i < m.numParams; ++i)
+    for (size_t i = 0; i < m.numModel(); ++i)
       args.push_back(state[i].ref());
     std::vector<Buffer> out;
     for (const rt::TensorSpec &s : lib.forward->results)
@@ -646,14 +652,21 @@ EvalResult evaluate(const Model &m, std::vector<Buffer> &state,
 // Checkpoints
 //===----------------------------------------------------------------------===//
 
+/// A state tensor's name in checkpoints: parameters and buffers under
+/// their names, the optimizer's state under "optimizer.".
+std::string checkpointName(const rt::TensorSpec &spec) {
+  return spec.kind == "param" || spec.kind == "buffer"
+             ? spec.name
+             : "optimizer." + spec.name;
+}
+
 Checkpoint makeCheckpoint(std::vector<Buffer> &state,
                           const std::map<std::string, std::string> &meta) {
   Checkpoint c;
   c.metadata = meta;
   for (Buffer &b : state) {
     CheckpointTensor t;
-    // Parameters under their names; optimizer state under "optimizer.".
-    t.name = b.spec.kind == "param" ? b.spec.name : "optimizer." + b.spec.name;
+    t.name = checkpointName(b.spec);
     t.dtype = b.spec.dtype;
     t.shape = b.spec.shape;
     t.data = b.bytes;
@@ -665,8 +678,7 @@ Checkpoint makeCheckpoint(std::vector<Buffer> &state,
 void restore(std::vector<Buffer> &state, const Checkpoint &c,
              const std::string &path) {
   for (Buffer &b : state) {
-    std::string name =
-        b.spec.kind == "param" ? b.spec.name : "optimizer." + b.spec.name;
+    std::string name = checkpointName(b.spec);
     const CheckpointTensor *t = c.find(name);
     if (!t)
       die(path + " has no tensor '" + name +
@@ -808,7 +820,7 @@ void compileLibraries(const Options &o, const std::string &mlir,
   std::thread eval([&] {
     evalFailure =
         tryRun(quote(o.compiler) + " " + quote(mlir) + target +
-                   " --no-dropout --export=forward -o " + quote(evalLib),
+                   " --evaluation --export=forward -o " + quote(evalLib),
                "compiling the evaluation forward");
   });
   std::string trainFailure =
@@ -1371,9 +1383,9 @@ int trainCommand(const Options &o, const RankPlace &place) {
           " (" + std::to_string(world) + " ranks of " +
           std::to_string(m.batch) + ")");
   } else {
-    for (size_t i = 0; i < m.numParams; ++i)
+    for (size_t i = 0; i < m.numModel(); ++i)
       initialise(stateA[i], rng);
-    for (size_t i = m.numParams; i < stateA.size(); ++i)
+    for (size_t i = m.numModel(); i < stateA.size(); ++i)
       std::fill(stateA[i].bytes.begin(), stateA[i].bytes.end(), 0);
   }
   // On the GPU the state stays there between steps (each step reads one
@@ -1586,7 +1598,7 @@ int evaluateCommand(const Options &o) {
         "): give the run's folder with --out");
   Model m = loadRun(runDir);
   std::vector<Buffer> params;
-  for (size_t i = m.inputs.size(); i < m.inputs.size() + m.numParams; ++i)
+  for (size_t i = m.inputs.size(); i < m.inputs.size() + m.numModel(); ++i)
     params.emplace_back(m.step->args[i]);
   restore(params, *c, o.evaluateCheckpoint);
   listops::Dataset data = loadSplit(o.data);

@@ -95,12 +95,13 @@ def inputs(items, torch):
     upper half of the sequence, labels below the logits' width."""
     shapes = {name: dims for _, name, _, dims, _ in items}
     vocab = shapes["embed.tokens"][0]
-    classes = [d for role, _, _, d, _ in items if role == "result" and d][-1][-1]
+    # The logits: forward's second result (after the loss; buffers follow).
+    classes = [d for role, _, _, d, _ in items if role == "result"][1][-1]
     args = []
     for role, name, dtype, dims, init in items:
         if role == "result":
             continue
-        if role == "param":
+        if role in ("param", "buffer"):
             args.append(parameter(init, dims, torch).float())
         elif name == "ids":
             args.append(torch.randint(0, vocab, dims, dtype=torch.int32))

@@ -88,6 +88,17 @@ ArrayRef<ParamSpec> mlir::attn::spadeLayerParams(bool feedForward) {
   return forms[feedForward];
 }
 
+ArrayRef<ParamSpec> mlir::attn::layerBuffers(bool batchNorm, bool feedForward) {
+  static const ParamSpec running[] = {
+      {"ln1.running_mean", {D::Model}, I::Zeros},
+      {"ln1.running_var", {D::Model}, I::Ones},
+      {"ln2.running_mean", {D::Model}, I::Zeros},
+      {"ln2.running_var", {D::Model}, I::Ones}};
+  if (!batchNorm)
+    return {};
+  return ArrayRef(running).take_front(feedForward ? 4 : 2);
+}
+
 std::string mlir::attn::stringifyParamInit(ParamInit init, double scale) {
   switch (init) {
   case I::Normal: {
@@ -142,6 +153,8 @@ namespace {
 struct LayerOperands {
   Value input;
   OperandRange params;
+  OperandRange buffers;
+  ResultRange updatedBuffers;
   Value lengths;
   double dropout;
 };
@@ -152,6 +165,8 @@ struct LayerOperands {
 static LogicalResult verifyLayer(Operation *op, const LayerOperands &operands,
                                  ArrayRef<ParamSpec> specs, bool bidirectional,
                                  std::optional<int64_t> heads) {
+  auto layer = cast<EncoderLayer>(op);
+  ArrayRef<ParamSpec> bufferSpecs = layer.getBufferSpecs();
   if (failed(verifyRank(op, operands.input, 3, "input", "[batch, seq, width]")))
     return failure();
   auto inType = cast<RankedTensorType>(operands.input.getType());
@@ -197,6 +212,29 @@ static LogicalResult verifyLayer(Operation *op, const LayerOperands &operands,
                                << ") has shape " << formatShape(type.getShape())
                                << ", expected " << formatShape(expected);
   }
+  // Buffers are f32 whatever the layer computes in: running averages
+  // over thousands of steps.
+  if (operands.buffers.size() != bufferSpecs.size())
+    return op->emitOpError()
+           << "expects " << bufferSpecs.size() << " buffers"
+           << (bufferSpecs.empty() ? ""
+                                   : " (its batch norms' running "
+                                     "statistics)")
+           << ", got " << operands.buffers.size();
+  for (auto [i, spec, buffer] :
+       llvm::enumerate(bufferSpecs, operands.buffers)) {
+    auto type = cast<RankedTensorType>(buffer.getType());
+    SmallVector<int64_t, 3> expected = concreteShape(spec, dims);
+    if (!type.getElementType().isF32() ||
+        type.getShape() != ArrayRef<int64_t>(expected))
+      return op->emitOpError()
+             << "buffer #" << i << " (" << spec.name << ") has type " << type
+             << ", expected f32 of shape " << formatShape(expected);
+  }
+  if (!llvm::equal(operands.updatedBuffers.getTypes(),
+                   operands.buffers.getTypes()))
+    return op->emitOpError("returns its buffers updated: the updated "
+                           "buffers' types must be the buffers'");
   if (operands.lengths &&
       failed(
           verifyShape(op, operands.lengths, {inType.getDimSize(0)}, "lengths")))
@@ -215,8 +253,9 @@ static LogicalResult verifyPositive(Operation *op, StringRef name,
 }
 
 template <class LayerOp> static LayerOperands operandsOf(LayerOp op) {
-  return {op.getInput(), op.getParams(), op.getLengths(),
-          op.getDropout().convertToDouble()};
+  return {op.getInput(),   op.getParams(),
+          op.getBuffers(), op.getUpdatedBuffers(),
+          op.getLengths(), op.getDropout().convertToDouble()};
 }
 
 ArrayRef<ParamSpec> FullLayerOp::getParamSpecs() {

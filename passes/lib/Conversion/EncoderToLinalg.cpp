@@ -796,9 +796,17 @@ SmallVector<Value> lowerBatchNorm(LinalgEmitter &e, BatchNormOp op) {
       ValueRange{statOut, statOut}, SmallVector<AffineMap>(5, e.identity(1)),
       {utils::IteratorType::parallel},
       [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        // The unbiased estimate divides by T - 1, at least 1.
+        Value divisor = a[1];
+        if (op.getUnbiased()) {
+          Value one = fcst(b, l, 1.0);
+          divisor = arith::MaximumFOp::create(
+              b, l, arith::SubFOp::create(b, l, a[1], one), one);
+        }
         return {
             fromF32(b, l, arith::DivFOp::create(b, l, a[0], a[1]), statElem),
-            fromF32(b, l, arith::DivFOp::create(b, l, a[2], a[1]), statElem)};
+            fromF32(b, l, arith::DivFOp::create(b, l, a[2], divisor),
+                    statElem)};
       });
   return {y, stats[0], stats[1]};
 }

@@ -10,7 +10,9 @@
 // (without the last line where the layer has `feed_forward = false`)
 // or, with `prenorm`, each sublayer f on the normed stream, the residual
 // stream itself never normed: x1 = x + f(LN(x)), y = x1 + g(LN(x1)) (the
-// model norms the last layer's output).
+// model norms the last layer's output). With `norm = batch` each LN is a
+// batch norm (attn.batch_norm) whose running statistics the layer returns
+// updated, or -- in evaluation -- one that normalises with them.
 // The attention of each kind is attn.sdpa under the kind's mask (BigBird:
 // the union of its window, global and random blocks), or attn.linear with
 // the kind's feature map; key padding masks keys past each entry's length.
@@ -61,6 +63,11 @@ struct LayerBuilder {
   double dropoutRate;
   int64_t &stream;
   bool prenorm;
+  NormKind normKind;
+  bool evaluation;
+  const ParamMap &buffers;
+  /// Each buffer's value after the layer, by name: what norm() made of it.
+  llvm::StringMap<Value> updated;
 
   RankedTensorType type(Value v) { return cast<RankedTensorType>(v.getType()); }
 
@@ -84,9 +91,93 @@ struct LayerBuilder {
     return DropoutOp::create(b, loc, x, seed, b.getF64FloatAttr(dropoutRate),
                              b.getI64IntegerAttr(stream++));
   }
-  Value norm(Value x, Value gamma, Value beta) {
-    return LayerNormOp::create(b, loc, x, gamma, beta,
-                               b.getF64FloatAttr(1e-12));
+  /// The norm `name` (ln1, ln2) of x with its gain and shift in `p`: layer
+  /// norm (BERT's epsilon), or batch norm (BatchNorm1d's) -- in training
+  /// with the batch's statistics, their running averages recorded as the
+  /// buffers' updates; in evaluation with the running statistics.
+  Value norm(Value x, const ParamMap &p, StringRef name) {
+    Value gamma = p[(name + ".gamma").str()], beta = p[(name + ".beta").str()];
+    if (normKind == NormKind::layer)
+      return LayerNormOp::create(b, loc, x, gamma, beta,
+                                 b.getF64FloatAttr(1e-12));
+    std::string meanName = (name + ".running_mean").str(),
+                varName = (name + ".running_var").str();
+    Value mean = buffers[meanName], var = buffers[varName];
+    const double eps = 1e-5;
+    if (evaluation) {
+      updated[meanName] = mean;
+      updated[varName] = var;
+      return normaliseWith(x, gamma, beta, mean, var, eps);
+    }
+    auto statType = cast<RankedTensorType>(mean.getType());
+    auto bn = BatchNormOp::create(b, loc, x.getType(), statType, statType, x,
+                                  gamma, beta, lengths, b.getF64FloatAttr(eps),
+                                  b.getUnitAttr());
+    updated[meanName] = runningAverage(mean, bn.getMean());
+    updated[varName] = runningAverage(var, bn.getVariance());
+    return bn.getResult();
+  }
+  /// PyTorch's momentum 0.1: 0.9 running + 0.1 batch.
+  Value runningAverage(Value running, Value batch) {
+    AffineMap id = AffineMap::getMultiDimIdentityMap(1, b.getContext());
+    Type elem = type(running).getElementType();
+    return pointwise(running, {running, batch}, {id, id},
+                     [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                       auto c = [&](double v) -> Value {
+                         return arith::ConstantOp::create(
+                             nb, l, nb.getFloatAttr(elem, v));
+                       };
+                       // One op after another (a call's arguments are evaluated
+                       // in no set order).
+                       Value kept = arith::MulFOp::create(nb, l, c(0.9), a[0]);
+                       Value added = arith::MulFOp::create(nb, l, c(0.1), a[1]);
+                       return arith::AddFOp::create(nb, l, kept, added);
+                     });
+  }
+  /// (x - mean) / sqrt(var + eps) * gamma + beta in f32 with the given
+  /// statistics, zero at padding (as attn.batch_norm's result).
+  Value normaliseWith(Value x, Value gamma, Value beta, Value mean, Value var,
+                      double eps) {
+    MLIRContext *ctx = b.getContext();
+    AffineMap id = AffineMap::getMultiDimIdentityMap(3, ctx);
+    AffineMap channel = AffineMap::get(3, 0, {getAffineDimExpr(2, ctx)}, ctx);
+    AffineMap batch = AffineMap::get(3, 0, {getAffineDimExpr(0, ctx)}, ctx);
+    SmallVector<Value> ins{x, mean, var, gamma, beta};
+    SmallVector<AffineMap> maps{id, channel, channel, channel, channel};
+    if (lengths) {
+      ins.push_back(lengths);
+      maps.push_back(batch);
+    }
+    Type elem = type(x).getElementType();
+    return pointwise(
+        x, ins, maps, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          Type f32 = nb.getF32Type();
+          auto widened = [&](Value v) -> Value {
+            return v.getType() == f32 ? v
+                                      : arith::ExtFOp::create(nb, l, f32, v);
+          };
+          Value epsilon =
+              arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(eps));
+          Value inv = math::RsqrtOp::create(
+              nb, l, arith::AddFOp::create(nb, l, a[2], epsilon));
+          Value x = widened(a[0]);
+          Value xhat = arith::MulFOp::create(
+              nb, l, arith::SubFOp::create(nb, l, x, a[1]), inv);
+          Value gamma = widened(a[3]), beta = widened(a[4]);
+          Value y = arith::AddFOp::create(
+              nb, l, arith::MulFOp::create(nb, l, xhat, gamma), beta);
+          if (lengths) {
+            Value pos = linalg::IndexOp::create(nb, l, 1);
+            Value len =
+                arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[5]);
+            Value real = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt,
+                                               pos, len);
+            Value zero =
+                arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(0.0));
+            y = arith::SelectOp::create(nb, l, real, y, zero);
+          }
+          return elem == f32 ? y : arith::TruncFOp::create(nb, l, elem, y);
+        });
   }
   Value gelu(Value x) { return GeluOp::create(b, loc, x, false); }
   /// A linalg.generic computing, at every point of `like`'s shape, `body`
@@ -126,13 +217,13 @@ struct LayerBuilder {
                                        arith::AddFOp::create(nb, l, one, e));
         });
   }
-  /// Sublayer `f` on the residual stream x with its norm (gamma, beta):
-  /// LN(x + f(x)) post-LN, x + f(LN(x)) pre-LN.
-  Value residual(Value x, Value gamma, Value beta,
+  /// Sublayer `f` on the residual stream x with its norm `name` (ln1,
+  /// ln2): LN(x + f(x)) post-LN, x + f(LN(x)) pre-LN.
+  Value residual(Value x, const ParamMap &p, StringRef name,
                  function_ref<Value(Value)> f) {
     if (prenorm)
-      return add(x, f(norm(x, gamma, beta)));
-    return norm(add(x, f(x)), gamma, beta);
+      return add(x, f(norm(x, p, name)));
+    return norm(add(x, f(x)), p, name);
   }
 
   /// [B, N, D] -> [B, H, N, D/H]
@@ -217,7 +308,7 @@ struct LayerBuilder {
 
   /// y = LN(x1 + drop(W_2 gelu(W_1 x1))), or its pre-LN form.
   Value feedForward(Value x1, const ParamMap &p) {
-    return residual(x1, p["ln2.gamma"], p["ln2.beta"], [&](Value h) {
+    return residual(x1, p, "ln2", [&](Value h) {
       h = gelu(project(h, p["ffn.w1"], p["ffn.b1"]));
       return dropout(project(h, p["ffn.w2"], p["ffn.b2"]));
     });
@@ -286,14 +377,14 @@ Value expandAttentionLayer(LayerBuilder &lb, Operation *op, Value x,
           return CastOp::castTo(b, loc, out, lb.type(q).getElementType());
         });
   };
-  return lb.residual(x, p["ln1.gamma"], p["ln1.beta"], [&](Value h) {
+  return lb.residual(x, p, "ln1", [&](Value h) {
     return lb.dropout(lb.attention(h, p, heads, kernel));
   });
 }
 
 Value expandSsmLayer(LayerBuilder &lb, SsmLayerOp op, Value x,
                      const ParamMap &p) {
-  return lb.residual(x, p["ln1.gamma"], p["ln1.beta"], [&](Value h) {
+  return lb.residual(x, p, "ln1", [&](Value h) {
     Value s = lb.dropout(lb.ssmBranch(h, p, op.getBidirectional()));
     Value y = lb.project(s, p["out.w"], p["out.b"]);
     if (op.getGlu())
@@ -307,7 +398,7 @@ Value expandSpadeLayer(LayerBuilder &lb, SpadeLayerOp op, Value x,
   OpBuilder &b = lb.b;
   Location loc = lb.loc;
   int64_t d = lb.type(x).getDimSize(2);
-  return lb.residual(x, p["ln1.gamma"], p["ln1.beta"], [&](Value h) {
+  return lb.residual(x, p, "ln1", [&](Value h) {
     Value s = lb.ssmBranch(h, p, op.getBidirectional());
     Value a = lb.attention(h, p, op.getHeads(), [&](Value q, Value k, Value v) {
       Value mask =
@@ -337,6 +428,8 @@ Value expandSpadeLayer(LayerBuilder &lb, SpadeLayerOp op, Value x,
 
 struct ExpandLayersPass
     : public mlir::attn::impl::ExpandLayersBase<ExpandLayersPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     // Streams continue after any dropout already in the function.
     int64_t stream = 0;
@@ -349,14 +442,15 @@ struct ExpandLayersPass
       OpBuilder b(op);
       auto layer = cast<EncoderLayer>(op);
       Value x = op->getOperand(0);
-      using Operands =
-          std::tuple<OperandRange, Value, Value, double, bool, bool>;
+      using Operands = std::tuple<OperandRange, OperandRange, Value, Value,
+                                  double, bool, bool, NormKind>;
       auto operands = [&](auto o) {
-        return std::make_tuple(o.getParams(), o.getLengths(), o.getSeed(),
-                               o.getDropout().convertToDouble(), o.getPrenorm(),
-                               o.getFeedForward());
+        return std::make_tuple(o.getParams(), o.getBuffers(), o.getLengths(),
+                               o.getSeed(), o.getDropout().convertToDouble(),
+                               o.getPrenorm(), o.getFeedForward(), o.getNorm());
       };
-      auto [params, lengths, seed, rate, prenorm, feedForward] =
+      auto [params, bufferValues, lengths, seed, rate, prenorm, feedForward,
+            normKind] =
           TypeSwitch<Operation *, Operands>(op)
               .Case<FullLayerOp, WindowLayerOp, ChunkLayerOp, BigBirdLayerOp,
                     LinearLayerOp, SsmLayerOp, SpadeLayerOp>(
@@ -364,8 +458,10 @@ struct ExpandLayersPass
               .Default([](Operation *) -> Operands {
                 llvm_unreachable("every EncoderLayer op is listed above");
               });
-      LayerBuilder lb{b, op->getLoc(), lengths, seed, rate, stream, prenorm};
       ParamMap p(layer.getParamSpecs(), params);
+      ParamMap buffers(layer.getBufferSpecs(), bufferValues);
+      LayerBuilder lb{b,       op->getLoc(), lengths,    seed,    rate, stream,
+                      prenorm, normKind,     evaluation, buffers, {}};
       Value y =
           TypeSwitch<Operation *, Value>(op)
               .Case([&](SsmLayerOp o) { return expandSsmLayer(lb, o, x, p); })
@@ -378,6 +474,12 @@ struct ExpandLayersPass
       if (feedForward)
         y = lb.feedForward(y, p);
       op->getResult(0).replaceAllUsesWith(y);
+      for (auto [spec, result] :
+           llvm::zip(layer.getBufferSpecs(), op->getResults().drop_front())) {
+        Value after = lb.updated.lookup(spec.name);
+        assert(after && "every buffer is some norm's running statistic");
+        result.replaceAllUsesWith(after);
+      }
       op->erase();
     }
   }

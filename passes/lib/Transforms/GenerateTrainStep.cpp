@@ -1,13 +1,17 @@
 //===- GenerateTrainStep.cpp - forward, backward and AdamW in one function
 //-===//
 //
-//   f_grad(inputs, params) -> (loss, others..., dparams...)
+//   f_grad(inputs, params, buffers) -> (loss, others..., buffers'...,
+//                                       dparams...)
 // becomes
-//   f_train_step(inputs, params, m..., v..., step)
-//     -> (loss, others..., grad_norm, lr, params'..., m'..., v'..., step')
+//   f_train_step(inputs, params, buffers, m..., v..., step)
+//     -> (loss, others..., grad_norm, lr, params' and buffers'..., m'...,
+//         v'..., step')
 // with step' = step + 1, lr = lr_schedule(step'), grad_norm the global norm
 // of the gradients and (p', m', v') = adamw(p, dp, m, v, lr, step',
-// grad_norm) for every parameter.
+// grad_norm) for every parameter. Buffers (arguments with attn.buffer: state
+// f updates itself, such as batch norms' running statistics) are f's
+// results `buffer.<name>`, moved among the new state in argument order.
 //
 //===----------------------------------------------------------------------===//
 
@@ -129,12 +133,39 @@ struct GenerateTrainStepPass
 
     SmallVector<BlockArgument> params;
     SmallVector<StringAttr> names;
-    for (BlockArgument arg : fn.getArguments())
-      if (auto name = fn.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                      "attn.param")) {
+    // The parameters and buffers in argument order: the new state's order.
+    SmallVector<std::pair<StringAttr, bool>> model; // name, is a buffer
+    for (BlockArgument arg : fn.getArguments()) {
+      unsigned argNo = arg.getArgNumber();
+      if (auto name = fn.getArgAttrOfType<StringAttr>(argNo, "attn.param")) {
         params.push_back(arg);
         names.push_back(name);
+        model.push_back({name, false});
+      } else if (auto buffer =
+                     fn.getArgAttrOfType<StringAttr>(argNo, "attn.buffer")) {
+        model.push_back({buffer, true});
       }
+    }
+    // Each buffer's new value: f's result `buffer.<name>`.
+    llvm::StringMap<unsigned> bufferResults;
+    for (unsigned i = 0; i < numForwardResults; ++i)
+      if (auto output = fn.getResultAttrOfType<StringAttr>(i, "attn.output");
+          output && output.getValue().starts_with("buffer."))
+        bufferResults[output.getValue().drop_front(7)] = i;
+    for (auto [name, isBuffer] : model) {
+      if (!isBuffer)
+        continue;
+      if (!bufferResults.count(name.getValue()))
+        return fn.emitOpError() << "has buffer '" << name.getValue()
+                                << "' but no result 'buffer." << name.getValue()
+                                << "' with its new value";
+      if (dataParallel)
+        return fn.emitOpError()
+               << "has buffer '" << name.getValue()
+               << "': data-parallel training of a model with buffers (batch "
+                  "norms' running statistics) is not supported -- each rank "
+                  "would update its own";
+    }
     auto named = [&](StringRef key, const Twine &value) {
       return b.getDictionaryAttr(
           b.getNamedAttr(key, b.getStringAttr(value.str())));
@@ -205,19 +236,30 @@ struct GenerateTrainStepPass
       newSecond.push_back(update.getNewSecondMoment());
     }
 
-    SmallVector<Value> results(ret.getOperands().take_front(numForwardResults));
+    // f's results but its buffers', which join the state.
+    SmallVector<Value> results;
     SmallVector<DictionaryAttr> attrs;
-    for (unsigned i = 0; i < numForwardResults; ++i)
+    for (unsigned i = 0; i < numForwardResults; ++i) {
+      auto output = fn.getResultAttrOfType<StringAttr>(i, "attn.output");
+      if (output && output.getValue().starts_with("buffer."))
+        continue;
+      results.push_back(ret.getOperand(i));
       attrs.push_back(fn.getResultAttrDict(i) ? fn.getResultAttrDict(i)
                                               : b.getDictionaryAttr({}));
+    }
     auto add = [&](Value v, const Twine &output) {
       results.push_back(v);
       attrs.push_back(named("attn.output", output));
     };
     add(norm, "grad_norm");
     add(lr, "lr");
-    for (auto [v, name] : llvm::zip(newParams, names))
-      add(v, "param." + name.getValue());
+    for (size_t next = 0; auto [name, isBuffer] : model) {
+      if (isBuffer)
+        add(ret.getOperand(bufferResults.lookup(name.getValue())),
+            "buffer." + name.getValue());
+      else
+        add(newParams[next++], "param." + name.getValue());
+    }
     for (auto [v, name] : llvm::zip(newFirst, names))
       add(v, "m." + name.getValue());
     for (auto [v, name] : llvm::zip(newSecond, names))

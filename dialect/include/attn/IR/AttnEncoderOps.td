@@ -92,13 +92,16 @@ def Attn_BatchNormOp : Attn_Op<"batch_norm", [Pure, Attn_Differentiable,
     at real tokens and 0 at and past each length. The statistics are
     computed in f32 whatever x's type; `mean` and `variance` ([D], of any
     float type: f32 keeps them as computed) are results for the running
-    statistics an evaluation uses. Reverse mode differentiates `result`
-    only.
+    statistics an evaluation uses; with `unbiased`, the returned `variance`
+    is sum (x - mean)^2 / (T - 1) (T at least 2), the estimate PyTorch's
+    running variance averages -- the normalisation uses the biased one
+    either way. Reverse mode differentiates `result` only.
   }];
   let arguments = (ins Attn_FloatTensor:$input, Attn_FloatTensor:$gamma,
                        Attn_FloatTensor:$beta,
                        Optional<TensorRankOf<[I32, I64], [1]>>:$lengths,
-                       DefaultValuedAttr<F64Attr, "1e-5">:$epsilon);
+                       DefaultValuedAttr<F64Attr, "1e-5">:$epsilon,
+                       UnitAttr:$unbiased);
   let results = (outs Attn_FloatTensor:$result, Attn_FloatTensor:$mean,
                       Attn_FloatTensor:$variance);
   let assemblyFormat = [{

@@ -153,6 +153,16 @@ def EncoderLayerInterface : OpInterface<"EncoderLayer"> {
   let methods = [
     InterfaceMethod<"The parameter schema of this layer.",
       "::llvm::ArrayRef<::mlir::attn::ParamSpec>", "getParamSpecs">,
+    InterfaceMethod<[{
+        The schema of this layer's buffers: state it reads and returns
+        updated, which the optimizer does not train (batch norm's running
+        statistics).
+      }], "::llvm::ArrayRef<::mlir::attn::ParamSpec>", "getBufferSpecs",
+      (ins), [{}], [{
+        return ::mlir::attn::layerBuffers(
+            $_op.getNorm() == ::mlir::attn::NormKind::batch,
+            $_op.getFeedForward());
+      }]>,
   ];
 }
 

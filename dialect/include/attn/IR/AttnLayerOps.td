@@ -5,6 +5,7 @@
 include "attn/IR/AttnBase.td"
 include "attn/IR/AttnTypes.td"
 include "attn/IR/AttnInterfaces.td"
+include "mlir/IR/OpAsmInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 // Every layer: input, parameters, optional key-padding lengths and an
@@ -14,23 +15,41 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 // is its mixing sublayer (attention, SSM, or both) followed by a
 // feed-forward sublayer; `feed_forward = false` leaves the second out (S4's
 // blocks), and with it the parameters ffn.* and ln2.*.
+//
+// `norm` is the kind of the sublayers' norms (ln1, ln2 whichever kind):
+// `layer` (over channels, per token) or `batch` (per channel over the
+// batch's real tokens, as attn.batch_norm). A batch-norm layer has buffers:
+// each norm's running mean and variance (ln1.running_mean,
+// ln1.running_var, then ln2.* with the feed-forward sublayer; f32 [D]),
+// which it returns updated, as PyTorch's BatchNorm1d in training mode:
+// running = 0.9 running + 0.1 batch's (the variance unbiased). Evaluation
+// (attn-expand-layers{evaluation}) normalises with them instead and returns
+// them unchanged.
 class Attn_LayerOp<string mnemonic, dag attrs>
     : Attn_Op<"layer." # mnemonic, [Pure, AttrSizedOperandSegments,
         AllTypesMatch<["input", "result"]>,
-        DeclareOpInterfaceMethods<EncoderLayerInterface>]> {
+        DeclareOpInterfaceMethods<EncoderLayerInterface>,
+        // Results print numbered (%0, %1:3), not by their ODS names.
+        OpAsmOpInterface]> {
   let arguments = !con((ins Attn_FloatTensor:$input,
                             Variadic<Attn_FloatTensor>:$params,
+                            Variadic<Attn_FloatTensor>:$buffers,
                             Optional<TensorRankOf<[I32, I64], [1]>>:$lengths,
                             Optional<I64>:$seed),
                        attrs,
                        (ins DefaultValuedAttr<F64Attr, "0.1">:$dropout,
                             UnitAttr:$prenorm,
-                            DefaultValuedAttr<BoolAttr, "true">:$feed_forward));
-  let results = (outs Attn_FloatTensor:$result);
+                            DefaultValuedAttr<BoolAttr, "true">:$feed_forward,
+                            DefaultValuedAttr<Attn_NormKindAttr,
+                              "::mlir::attn::NormKind::layer">:$norm));
+  let results = (outs Attn_FloatTensor:$result,
+                      Variadic<Attn_FloatTensor>:$updated_buffers);
   let assemblyFormat = [{
     $input (`lengths` $lengths^)? (`seed` $seed^)? `params` `(` $params `)`
+    (`buffers` `(` $buffers^ `)`)?
     attr-dict `:` type($input) `,` (`lengths` type($lengths)^ `,`)?
     `params` `(` type($params) `)`
+    (`buffers` `(` type($buffers)^ `)` `->` type($updated_buffers))?
   }];
   let hasVerifier = 1;
 }

@@ -128,4 +128,12 @@ def Attn_LocalKind : I32EnumAttr<"LocalKind",
 }
 def Attn_LocalKindAttr : EnumAttr<Attn_Dialect, Attn_LocalKind, "local_kind">;
 
+def Attn_NormKind : I32EnumAttr<"NormKind",
+    "the norms of an encoder layer", [
+    I32EnumAttrCase<"layer", 0>, I32EnumAttrCase<"batch", 1>]> {
+  let cppNamespace = "::mlir::attn";
+  let genSpecializedAttr = 0;
+}
+def Attn_NormKindAttr : EnumAttr<Attn_Dialect, Attn_NormKind, "norm_kind">;
+
 #endif // ATTN_TYPES_TD

@@ -61,6 +61,12 @@ llvm::ArrayRef<ParamSpec> ssmLayerParams(bool feedForward = true,
                                          bool glu = false);
 llvm::ArrayRef<ParamSpec> spadeLayerParams(bool feedForward = true);
 
+/// The buffers of a layer (state it reads and returns updated, not
+/// trained): with `batchNorm`, each norm's running mean (zeros) and
+/// variance (ones), [D] -- ln1's, then with `feedForward` ln2's; none
+/// otherwise.
+llvm::ArrayRef<ParamSpec> layerBuffers(bool batchNorm, bool feedForward);
+
 } // namespace mlir::attn
 
 #endif // ATTN_IR_LAYERPARAMS_H

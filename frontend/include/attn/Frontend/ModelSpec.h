@@ -59,6 +59,10 @@ struct ModelSpec {
   /// (BERT); "pre": each sublayer runs on a normed copy of the stream,
   /// which the model norms once after the last layer.
   std::string norm = "post";
+  /// The layers' norms: "layer" (over channels, per token) or "batch" (per
+  /// channel over the batch's real tokens, with running statistics for
+  /// evaluation: S4's). Batch norms need `norm` "post".
+  std::string normKind = "layer";
   /// "f32", or "bf16": mixed precision (bf16 activations and products on
   /// f32 master parameters; docs/training.md).
   std::string dtype = "f32";
@@ -75,7 +79,7 @@ struct ModelSpec {
 
 /// Parses a spec. Keys (defaults in ModelSpec/LayerSpec):
 ///   name, task, vocab, classes, batch, seq_len, width, heads, ffn, dropout,
-///   pool, norm, dtype, ssm_lr_scale, positions, layers: [ { kind:
+///   pool, norm, norm_kind, dtype, ssm_lr_scale, positions, layers: [ { kind:
 ///   full|window|chunk|bigbird|linear|ssm|spade,
 ///     radius, block, size, window, global, random, seed, feature_map,
 ///     features, feature_seed, causal, state, bidirectional, glu, local } ]

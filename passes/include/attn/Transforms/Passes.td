@@ -11,10 +11,22 @@ def ExpandLayers : Pass<"attn-expand-layers", "func::FuncOp"> {
     the attention kernel under its mask (or with its feature map, or the SSM
     scan), head merge, output projection, dropout, residual, layer norm and
     the feed-forward block. Dropout ops get distinct stream numbers.
+
+    A layer's batch norms (`norm = batch`) are attn.batch_norm with the
+    batch's statistics, and the layer's updated buffers their running
+    averages (0.9 old + 0.1 the batch's mean and unbiased variance); with
+    `evaluation`, the model in evaluation mode, each normalises with its
+    running statistics instead (zero at padding, as attn.batch_norm) and
+    the buffers come back unchanged.
   }];
+  let options = [
+    Option<"evaluation", "evaluation", "bool", /*default=*/"false",
+           "Batch norms from their running statistics (evaluation mode)">,
+  ];
   let dependentDialects = ["::mlir::attn::AttnDialect",
                            "::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
                            "::mlir::tensor::TensorDialect"];
 }
 
@@ -119,8 +131,8 @@ def StripDropout : Pass<"attn-strip-dropout", "func::FuncOp"> {
   let summary = "Removes dropout, for evaluation";
   let description = [{
     Replaces every attn.dropout by its input and sets every layer's dropout
-    rate to 0 (the model in evaluation mode); attn-compile --no-dropout runs
-    it before lowering.
+    rate to 0 (the model in evaluation mode); attn-compile --evaluation runs
+    it, after attn-expand-layers{evaluation}, before lowering.
   }];
 }
 

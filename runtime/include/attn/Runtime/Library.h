@@ -30,7 +30,8 @@ std::optional<DType> parseDType(const std::string &name);
 
 /// One argument or result of a compiled function.
 struct TensorSpec {
-  std::string kind; ///< "input", "param", "state" (optimizer) or "result"
+  std::string kind; ///< "input", "param", "buffer", "state" (optimizer) or
+                    ///< "result"
   std::string name;
   DType dtype = DType::F32;
   std::vector<int64_t> shape; ///< empty for 0-d tensors and scalars

@@ -133,16 +133,25 @@ func.func @materialize_mask() -> tensor<100x100xi8> {
   return %d : tensor<100x100xi8>
 }
 
-// Batch norm under lengths: per channel, the sums of x and of the real
-// tokens over (batch, sequence), the squared deviations, then the map, which
-// writes zeros at padding; the statistics as [D].
+// Batch norm under lengths: the real tokens as a mask [B, N] (1 below each
+// length), then per channel the sums of x and of the mask over (batch,
+// sequence), the squared deviations, each a running sum plus a term that is
+// zero at padding -- without linalg.index, so that the GPU mapping may split
+// them along the sequence -- then the map, which writes zeros at padding;
+// the statistics as [D].
 // CHECK-LABEL: func.func @batch_norm
 // CHECK-NOT: attn.
-// CHECK: iterator_types = ["reduction", "reduction", "parallel"]
+// CHECK: %[[MASK:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]} ins(%{{.*}} : tensor<2xi32>) outs(%{{.*}} : tensor<2x8xf32>)
 // CHECK: linalg.index 1
 // CHECK: arith.cmpi slt
+// CHECK: iterator_types = ["reduction", "reduction", "parallel"]} ins(%{{.*}}, %[[MASK]] :
+// CHECK-NOT: linalg.index
+// CHECK: %[[REAL:.*]] = arith.cmpf ogt
+// CHECK: %[[TERM:.*]] = arith.select %[[REAL]]
+// CHECK: arith.addf %{{.*}}, %[[TERM]]
 // CHECK: arith.maximumf
-// CHECK: iterator_types = ["reduction", "reduction", "parallel"]
+// CHECK: iterator_types = ["reduction", "reduction", "parallel"]} ins({{.*}}, %[[MASK]] :
+// CHECK-NOT: linalg.index
 // CHECK: math.rsqrt
 // CHECK: arith.select
 // CHECK: linalg.generic {{.*}} outs(%{{.*}}, %{{.*}} : tensor<16xf32>, tensor<16xf32>)

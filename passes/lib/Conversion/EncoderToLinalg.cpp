@@ -235,14 +235,37 @@ struct BatchStatistics {
   Value sum, count, sq;
 };
 
-/// Whether the token of the generic's (b, n, ...) point is real: n <
-/// lengths[b], given as the body's argument `length` (null: always).
-Value isRealToken(OpBuilder &b, Location l, Value length) {
-  if (!length)
+/// The real tokens of x [B, N, ...] with `lengths` as an f32 mask [B, N]:
+/// 1 where n < lengths[b], 0 past it; null without lengths (every token
+/// real). The sums over tokens read it rather than comparing linalg.index
+/// with the length, so that attn-map-loops-to-gpu may split them along the
+/// sequence (only D outputs: a thread per channel would walk B x N tokens
+/// alone), which it cannot for a body that asks for that dimension's index.
+Value realTokenMask(LinalgEmitter &e, Value input, Value lengths) {
+  if (!lengths)
+    return {};
+  auto type = typeOf(input);
+  int64_t batch = type.getDimSize(0), seq = type.getDimSize(1);
+  return e.generic(
+      lengths, e.empty({batch, seq}, e.f32()), {e.map(2, {0}), e.identity(2)},
+      e.iterators(2, false),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value pos = linalg::IndexOp::create(b, l, 1);
+        Value len = arith::IndexCastOp::create(b, l, b.getIndexType(), a[0]);
+        Value real =
+            arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, pos, len);
+        return {arith::SelectOp::create(b, l, real, fcst(b, l, 1.0),
+                                        fcst(b, l, 0.0))};
+      })[0];
+}
+
+/// Whether the token of a generic's point is real, given its element of
+/// the mask (null: always).
+Value isRealToken(OpBuilder &b, Location l, Value maskElement) {
+  if (!maskElement)
     return arith::ConstantIntOp::create(b, l, 1, 1);
-  Value pos = linalg::IndexOp::create(b, l, 1);
-  Value len = arith::IndexCastOp::create(b, l, b.getIndexType(), length);
-  return arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, pos, len);
+  return arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, maskElement,
+                               fcst(b, l, 0.5));
 }
 
 /// Reductions over (b, n), channels parallel.
@@ -251,37 +274,41 @@ SmallVector<utils::IteratorType> overTokens() {
           utils::IteratorType::parallel};
 }
 
-/// `ins` (each with its map), then lengths when given, as a generic's
-/// inputs: the body finds the length last among them.
+/// `ins` (each with its map), then the mask when there is one, as a
+/// generic's inputs over (b, n, d): the body finds the mask's element last
+/// among them.
 std::pair<SmallVector<Value>, SmallVector<AffineMap>>
-withLengths(LinalgEmitter &e, ArrayRef<Value> ins, ArrayRef<AffineMap> maps,
-            Value lengths) {
+withMask(LinalgEmitter &e, ArrayRef<Value> ins, ArrayRef<AffineMap> maps,
+         Value mask) {
   SmallVector<Value> allIns(ins);
   SmallVector<AffineMap> allMaps(maps);
-  if (lengths) {
-    allIns.push_back(lengths);
-    allMaps.push_back(e.map(3, {0}));
+  if (mask) {
+    allIns.push_back(mask);
+    allMaps.push_back(e.map(3, {0, 1}));
   }
   return {allIns, allMaps};
 }
 
-BatchStatistics batchNormStatistics(LinalgEmitter &e, Value input,
-                                    Value lengths) {
+/// acc + (real ? term : 0): a sum over the real tokens in the form the GPU
+/// mapping splits (the running sum read by its addition alone).
+Value addIfReal(OpBuilder &b, Location l, Value acc, Value real, Value term) {
+  return arith::AddFOp::create(
+      b, l, acc, arith::SelectOp::create(b, l, real, term, fcst(b, l, 0.0)));
+}
+
+BatchStatistics batchNormStatistics(LinalgEmitter &e, Value input, Value mask) {
   int64_t width = typeOf(input).getDimSize(2);
   AffineMap all = e.identity(3), channel = e.map(3, {2});
   Value zeros = e.filled({width}, e.f32(), 0.0);
-  auto [ins, maps] = withLengths(e, {input}, {all}, lengths);
+  auto [ins, maps] = withMask(e, {input}, {all}, mask);
   maps.append({channel, channel});
   ValueRange sums = e.generic(
       ins, ValueRange{zeros, zeros}, maps, overTokens(),
       [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
-        Value real = isRealToken(b, l, lengths ? a[1] : Value());
-        Value zero = fcst(b, l, 0.0);
-        Value x = arith::SelectOp::create(b, l, real, toF32(b, l, a[0]), zero);
-        Value one = arith::SelectOp::create(b, l, real, fcst(b, l, 1.0), zero);
+        Value real = isRealToken(b, l, mask ? a[1] : Value());
         ValueRange acc = a.take_back(2);
-        return {arith::AddFOp::create(b, l, acc[0], x),
-                arith::AddFOp::create(b, l, acc[1], one)};
+        Value x = addIfReal(b, l, acc[0], real, toF32(b, l, a[0]));
+        return {x, addIfReal(b, l, acc[1], real, fcst(b, l, 1.0))};
       });
   // At least one token, so that an all-padding batch divides by 1.
   Value count = e.generic(
@@ -291,17 +318,16 @@ BatchStatistics batchNormStatistics(LinalgEmitter &e, Value input,
         return {arith::MaximumFOp::create(b, l, a[0], fcst(b, l, 1.0))};
       })[0];
   auto [sqIns, sqMaps] =
-      withLengths(e, {input, sums[0], count}, {all, channel, channel}, lengths);
+      withMask(e, {input, sums[0], count}, {all, channel, channel}, mask);
   sqMaps.push_back(channel);
   Value sq = e.generic(
       sqIns, e.filled({width}, e.f32(), 0.0), sqMaps, overTokens(),
       [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
-        Value real = isRealToken(b, l, lengths ? a[3] : Value());
+        Value real = isRealToken(b, l, mask ? a[3] : Value());
         Value mean = arith::DivFOp::create(b, l, a[1], a[2]);
         Value d = arith::SubFOp::create(b, l, toF32(b, l, a[0]), mean);
-        Value added = arith::AddFOp::create(b, l, a.back(),
-                                            arith::MulFOp::create(b, l, d, d));
-        return {arith::SelectOp::create(b, l, real, added, a.back())};
+        return {
+            addIfReal(b, l, a.back(), real, arith::MulFOp::create(b, l, d, d))};
       })[0];
   return {sums[0], count, sq};
 }
@@ -735,8 +761,8 @@ struct BatchNormLowering {
       function_ref<SmallVector<Value>(OpBuilder &, Location, const Point &)>;
 
   BatchNormLowering(LinalgEmitter &e, Value input, Value lengths, double eps)
-      : e(e), input(input), lengths(lengths), eps(eps),
-        st(batchNormStatistics(e, input, lengths)), all(e.identity(3)),
+      : e(e), input(input), mask(realTokenMask(e, input, lengths)), eps(eps),
+        st(batchNormStatistics(e, input, mask)), all(e.identity(3)),
         channel(e.map(3, {2})) {}
 
   /// A generic over x's points (iterators `its`) reading x, the statistics,
@@ -749,7 +775,7 @@ struct BatchNormLowering {
     SmallVector<AffineMap> maps{all, channel, channel, channel};
     llvm::append_range(ins, extra);
     llvm::append_range(maps, extraMaps);
-    auto [allIns, allMaps] = withLengths(e, ins, maps, lengths);
+    auto [allIns, allMaps] = withMask(e, ins, maps, mask);
     llvm::append_range(allMaps, outMaps);
     size_t extras = extra.size();
     return e.generic(
@@ -759,7 +785,7 @@ struct BatchNormLowering {
           std::tie(p.xhat, p.inv) =
               normalise(b, l, a[0], a[1], a[3], a[2], eps);
           p.count = a[2];
-          p.real = isRealToken(b, l, lengths ? a[4 + extras] : Value());
+          p.real = isRealToken(b, l, mask ? a[4 + extras] : Value());
           p.extra = a.slice(4, extras);
           p.outs = a.take_back(outs.size());
           return body(b, l, p);
@@ -767,7 +793,8 @@ struct BatchNormLowering {
   }
 
   LinalgEmitter &e;
-  Value input, lengths;
+  Value input;
+  Value mask; // realTokenMask's; null without lengths
   double eps;
   BatchStatistics st;
   AffineMap all, channel;
@@ -823,11 +850,9 @@ SmallVector<Value> lowerBatchNormGrad(LinalgEmitter &e, BatchNormGradOp op) {
       [&](OpBuilder &b, Location l,
           const BatchNormLowering::Point &p) -> SmallVector<Value> {
         Value dy = toF32(b, l, p.extra[0]);
-        Value s1 = arith::AddFOp::create(b, l, p.outs[0], dy);
-        Value s2 = arith::AddFOp::create(
-            b, l, p.outs[1], arith::MulFOp::create(b, l, dy, p.xhat));
-        return {arith::SelectOp::create(b, l, p.real, s1, p.outs[0]),
-                arith::SelectOp::create(b, l, p.real, s2, p.outs[1])};
+        Value s1 = addIfReal(b, l, p.outs[0], p.real, dy);
+        return {s1, addIfReal(b, l, p.outs[1], p.real,
+                              arith::MulFOp::create(b, l, dy, p.xhat))};
       });
   Value inputGrad = bn.overPoints(
       {op.getGrad(), op.getGamma(), sums[0], sums[1]},

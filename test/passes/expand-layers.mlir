@@ -130,8 +130,8 @@ func.func @ssm_prenorm(%x: tensor<2x64x16xf32>, %len: tensor<2xi32>, %a: tensor<
 // -----
 
 // S4's block (`glu`, `feed_forward = false`): the SSM branch, the output
-// map gated by the gate map through a sigmoid (y / (1 + exp(-g))), the
-// residual and one norm; no FFN follows.
+// map gated by the gate map through a sigmoid (y (0.5 + 0.5 tanh(g / 2)),
+// finite gradients for any g), the residual and one norm; no FFN follows.
 // CHECK-LABEL: func.func @ssm_glu_without_ffn(
 // CHECK-SAME: %[[X:[^:]*]]: tensor<2x64x16xf32>
 // CHECK-SAME: %[[WO:[^:]*]]: tensor<16x16xf32>, %[[BO:[^:]*]]: tensor<16xf32>
@@ -141,10 +141,13 @@ func.func @ssm_prenorm(%x: tensor<2x64x16xf32>, %len: tensor<2xi32>, %a: tensor<
 // CHECK: %[[O:.*]] = attn.project %[[S]], %[[WO]], %[[BO]]
 // CHECK: %[[G:.*]] = attn.project %[[S]], %[[WG]], %[[BG]]
 // CHECK: %[[GATED:.*]] = linalg.generic {{.*}} ins(%[[O]], %[[G]] :
-// CHECK: arith.negf
-// CHECK: math.exp
-// CHECK: arith.addf
-// CHECK: arith.divf
+// CHECK-NEXT: ^bb0(%[[OV:[^:]*]]: f32, %[[GV:[^:]*]]: f32,
+// CHECK: %[[HALF:.*]] = arith.constant 5.000000e-01 : f32
+// CHECK: %[[HG:.*]] = arith.mulf %[[HALF]], %[[GV]]
+// CHECK: %[[T:.*]] = math.tanh %[[HG]]
+// CHECK: %[[HT:.*]] = arith.mulf %[[HALF]], %[[T]]
+// CHECK: %[[SIG:.*]] = arith.addf %[[HALF]], %[[HT]]
+// CHECK: arith.mulf %[[OV]], %[[SIG]]
 // CHECK: %[[X1:.*]] = linalg.add ins(%[[X]], %[[GATED]]
 // CHECK: %[[Y:.*]] = attn.layer_norm %[[X1]]
 // CHECK-NOT: attn.project

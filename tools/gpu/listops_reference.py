@@ -27,7 +27,9 @@ Presets (each flag below overrides one setting):
         0.002 (A and B at half), weight decay 0.05, gradient norm clipped to 1,
         cosine decay over 76,800 steps.
 
---norm layer|batch|batch_masked picks the norm (Norm below); with
+--embed-norm 1 adds the layer norm attn's models apply to the embeddings
+(absent from both presets). --norm layer|batch|batch_masked picks the norm
+(Norm below); with
 batch_masked each evaluation also scores validation with the batch's own
 statistics instead of the running ones.
 
@@ -53,11 +55,13 @@ PAD, CLS = 0, 2
 
 PRESETS = {
     "s4": dict(layers=8, width=128, state=32, norm="batch", prenorm=False,
-               glu=True, ffn=0, positions=False, init="default", lr=0.01,
+               glu=True, ffn=0, positions=False, embed_norm=False,
+               init="default", lr=0.01,
                ssm_lr_scale=0.1, weight_decay=0.05, warmup=1000,
                total_steps=80000, max_grad_norm=0.0),
     "attn": dict(layers=6, width=128, state=64, norm="layer", prenorm=False,
-                 glu=False, ffn=256, positions=True, init="normal", lr=0.002,
+                 glu=False, ffn=256, positions=True, embed_norm=False,
+                 init="normal", lr=0.002,
                  ssm_lr_scale=0.5, weight_decay=0.05, warmup=1000,
                  total_steps=76800, max_grad_norm=1.0),
 }
@@ -209,6 +213,8 @@ class Model(nn.Module):
         self.embed = nn.Embedding(len(TOKENS), a.width)
         self.positions = (nn.Parameter(torch.zeros(2048, a.width))
                           if a.positions else None)
+        # attn's models norm the embeddings (a layer norm) before layer 0.
+        self.embed_norm = nn.LayerNorm(a.width) if a.embed_norm else None
         self.blocks = nn.ModuleList(Block(a) for _ in range(a.layers))
         self.final = Norm(a.norm, a.width) if a.prenorm else None
         self.head = nn.Linear(a.width, 10)
@@ -229,6 +235,8 @@ class Model(nn.Module):
         x = self.embed(ids)
         if self.positions is not None:
             x = x + self.positions[:L]
+        if self.embed_norm is not None:
+            x = self.embed_norm(x)
         x = self.drop(x)
         for b in self.blocks:
             x = b(x, mask)

@@ -237,6 +237,14 @@ std::vector<Param> concat(std::vector<std::vector<Param>> parts) {
   return out;
 }
 
+/// S4's block: the SSM, a gated output map, one norm, no FFN.
+std::vector<Param> s4BlockParams() {
+  return concat(
+      {ssmParams(true),
+       {{"out.w", {D, D}}, {"out.b", {D}}, {"gate.w", {D, D}}, {"gate.b", {D}}},
+       normParams()});
+}
+
 struct LayerCase {
   const char *name;
   const char *op;    // attn.layer.<op>
@@ -284,13 +292,7 @@ std::vector<LayerCase> layerCases() {
        true, true},
       // S4's block: a gated output map, no feed-forward sublayer.
       {"ssm_glu", "ssm", "{bidirectional, glu, feed_forward = false}",
-       concat({ssmParams(true),
-               {{"out.w", {D, D}},
-                {"out.b", {D}},
-                {"gate.w", {D, D}},
-                {"gate.b", {D}}},
-               normParams()}),
-       true, false, false},
+       s4BlockParams(), true, false, false},
       {"chunk_without_ffn", "chunk",
        "{heads = 2, size = 16, "
        "feed_forward = false}",
@@ -503,13 +505,7 @@ std::vector<LayerCase> batchNormLayerCases() {
       {"ssm_batch_norm", "ssm",
        "{bidirectional, glu, feed_forward = false, "
        "norm = #attn<norm_kind batch>}",
-       concat({ssmParams(true),
-               {{"out.w", {D, D}},
-                {"out.b", {D}},
-                {"gate.w", {D, D}},
-                {"gate.b", {D}}},
-               normParams()}),
-       true, false, false, running},
+       s4BlockParams(), true, false, false, running},
       {"chunk_batch_norm", "chunk",
        "{heads = 2, size = 16, norm = #attn<norm_kind batch>}",
        concat({attentionParams(), normFfnParams()}), false, false, true,

@@ -89,20 +89,13 @@ func.func @cross_entropy(%x: tensor<5x10xf32>, %l: tensor<5xi32>) -> tensor<f32>
 }
 )mlir";
 
-class EncoderOps : public ::testing::Test {
+class EncoderOps : public SeededTest {
 public:
   static void SetUpTestSuite() {
     library = compileForTarget("encoder_reference", kEncoderModule);
   }
   static void TearDownTestSuite() { library.reset(); }
   static std::unique_ptr<attn::rt::Library> library;
-
-  void SetUp() override {
-    ATTN_SKIP_WITHOUT_TARGET();
-    uint64_t seed = freshSeed();
-    ::testing::Test::RecordProperty("seed", std::to_string(seed));
-    torch::manual_seed(seed);
-  }
   /// f32 results within 1e-4 of the float64 reference; bf16 ones within
   /// their rounding.
   void check(const std::string &fn, const std::vector<torch::Tensor> &args,

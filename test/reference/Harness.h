@@ -6,8 +6,10 @@
 #include "attn/Runtime/Device.h"
 #include "attn/Runtime/Library.h"
 
+#include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,7 +35,8 @@ std::unique_ptr<rt::Library> compileModule(const std::string &name,
                                            const std::string &source,
                                            const std::string &flags = "");
 
-/// A fresh seed for every check, printed by gtest when the check fails.
+/// A fresh seed for every check, printed when the check fails; the
+/// environment's ATTN_TEST_SEED instead, to reproduce one.
 uint64_t freshSeed();
 
 /// ||out - ref|| / ||ref|| in float64; +inf when either has a NaN or inf.
@@ -96,5 +99,27 @@ compileForTarget(const std::string &name, const std::string &source,
   do {                                                                         \
   } while (0)
 #endif
+
+namespace attn::test {
+
+/// A fixture that skips the gpu twins without a GPU and seeds libtorch's
+/// generator afresh for every test (freshSeed), printing the seed when the
+/// test fails so that ATTN_TEST_SEED can replay it.
+class SeededTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    ATTN_SKIP_WITHOUT_TARGET();
+    seed = freshSeed();
+    ::testing::Test::RecordProperty("seed", std::to_string(seed));
+    torch::manual_seed(seed);
+  }
+  void TearDown() override {
+    if (HasFailure())
+      std::cerr << "replay with ATTN_TEST_SEED=" << seed << "\n";
+  }
+  uint64_t seed = 0;
+};
+
+} // namespace attn::test
 
 #endif // ATTN_TEST_REFERENCE_HARNESS_H

@@ -32,6 +32,15 @@ using namespace mlir::attn;
 
 namespace {
 
+/// The buffer whose updated value the forward's result `i` is (its
+/// `attn.output` reads "buffer.<name>"); none for other results.
+std::optional<StringRef> updatedBuffer(func::FuncOp fn, unsigned i) {
+  auto output = fn.getResultAttrOfType<StringAttr>(i, "attn.output");
+  if (!output || !output.getValue().starts_with("buffer."))
+    return std::nullopt;
+  return output.getValue().drop_front(StringRef("buffer.").size());
+}
+
 struct GenerateTrainStepPass
     : public mlir::attn::impl::GenerateTrainStepBase<GenerateTrainStepPass> {
   using Base::Base;
@@ -149,9 +158,8 @@ struct GenerateTrainStepPass
     // Each buffer's new value: f's result `buffer.<name>`.
     llvm::StringMap<unsigned> bufferResults;
     for (unsigned i = 0; i < numForwardResults; ++i)
-      if (auto output = fn.getResultAttrOfType<StringAttr>(i, "attn.output");
-          output && output.getValue().starts_with("buffer."))
-        bufferResults[output.getValue().drop_front(7)] = i;
+      if (std::optional<StringRef> buffer = updatedBuffer(fn, i))
+        bufferResults[*buffer] = i;
     for (auto [name, isBuffer] : model) {
       if (!isBuffer)
         continue;
@@ -240,8 +248,7 @@ struct GenerateTrainStepPass
     SmallVector<Value> results;
     SmallVector<DictionaryAttr> attrs;
     for (unsigned i = 0; i < numForwardResults; ++i) {
-      auto output = fn.getResultAttrOfType<StringAttr>(i, "attn.output");
-      if (output && output.getValue().starts_with("buffer."))
+      if (updatedBuffer(fn, i))
         continue;
       results.push_back(ret.getOperand(i));
       attrs.push_back(fn.getResultAttrDict(i) ? fn.getResultAttrDict(i)

@@ -581,6 +581,30 @@ func.func @batch_norm_statistics(%x: tensor<8x10x32xf32>, %g: tensor<32xf32>) {
 
 // -----
 
+func.func @batch_norm_evaluation_without_running(%x: tensor<8x10x32xf32>, %g: tensor<32xf32>) {
+  // expected-error @below {{`evaluation` normalises with running statistics: give them with `running`}}
+  %y:3 = attn.batch_norm %x, %g, %g {evaluation} : tensor<8x10x32xf32>, tensor<32xf32> -> tensor<32xf32>
+  return
+}
+
+// -----
+
+func.func @batch_norm_running_type(%x: tensor<8x10x32xbf16>, %g: tensor<32xbf16>, %r: tensor<32xbf16>) {
+  // expected-error @below {{running statistics must have the type of the statistics it returns, 'tensor<32xf32>', not 'tensor<32xbf16>'}}
+  %y:3 = attn.batch_norm %x, %g, %g running %r, %r : tensor<32xbf16>, tensor<32xbf16> : tensor<8x10x32xbf16>, tensor<32xbf16> -> tensor<32xf32>
+  return
+}
+
+// -----
+
+func.func @batch_norm_momentum(%x: tensor<8x10x32xf32>, %g: tensor<32xf32>) {
+  // expected-error @below {{momentum must be in (0, 1], not 0}}
+  %y:3 = attn.batch_norm %x, %g, %g running %g, %g : tensor<32xf32>, tensor<32xf32> {momentum = 0.0 : f64} : tensor<8x10x32xf32>, tensor<32xf32> -> tensor<32xf32>
+  return
+}
+
+// -----
+
 func.func @batch_norm_grad_rank(%x: tensor<8x32xf32>, %g: tensor<32xf32>) {
   // expected-error @below {{input must have rank 3}}
   %y:3 = attn.batch_norm_grad %x, %g, %x : tensor<8x32xf32>, tensor<32xf32>

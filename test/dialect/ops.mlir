@@ -101,6 +101,10 @@ func.func @encoder(%ids: tensor<8x100xi32>, %table: tensor<20x32xf32>,
   %bn, %bm, %bv = attn.batch_norm %p, %v, %v lengths %len : tensor<8xi32> : tensor<8x100x32xf32>, tensor<32xf32> -> tensor<32xf32>
   // CHECK: attn.batch_norm %{{.*}}, %{{.*}}, %{{.*}} epsilon 1.000000e-03 : tensor<8x100x32xf32>, tensor<32xf32> -> tensor<32xf32>
   %bn2, %bm2, %bv2 = attn.batch_norm %p, %v, %v epsilon 1.0e-3 : tensor<8x100x32xf32>, tensor<32xf32> -> tensor<32xf32>
+  // CHECK: attn.batch_norm %{{.*}}, %{{.*}}, %{{.*}} lengths %{{.*}} : tensor<8xi32> running %{{.*}}, %{{.*}} : tensor<32xf32>, tensor<32xf32> {momentum = 2.000000e-01 : f64, unbiased} : tensor<8x100x32xf32>, tensor<32xf32> -> tensor<32xf32>
+  %bn3:3 = attn.batch_norm %p, %v, %v lengths %len : tensor<8xi32> running %bm, %bv : tensor<32xf32>, tensor<32xf32> {momentum = 0.2 : f64, unbiased} : tensor<8x100x32xf32>, tensor<32xf32> -> tensor<32xf32>
+  // CHECK: attn.batch_norm %{{.*}}, %{{.*}}, %{{.*}} running %{{.*}}, %{{.*}} : tensor<32xf32>, tensor<32xf32> {evaluation} : tensor<8x100x32xf32>, tensor<32xf32> -> tensor<32xf32>
+  %bn4:3 = attn.batch_norm %p, %v, %v running %bm, %bv : tensor<32xf32>, tensor<32xf32> {evaluation} : tensor<8x100x32xf32>, tensor<32xf32> -> tensor<32xf32>
   // CHECK: attn.batch_norm_grad %{{.*}}, %{{.*}}, %{{.*}} lengths %{{.*}} : tensor<8xi32> : tensor<8x100x32xf32>, tensor<32xf32>
   %bg:3 = attn.batch_norm_grad %p, %v, %bn lengths %len : tensor<8xi32> : tensor<8x100x32xf32>, tensor<32xf32>
   // CHECK: attn.gelu %{{.*}} : tensor<8x100x32xf32>

@@ -175,6 +175,47 @@ func.func @batch_norm_unbiased(%x: tensor<2x8x16xf32>, %g: tensor<16xf32>, %len:
   return %y, %m, %v : tensor<2x8x16xf32>, tensor<16xf32>, tensor<16xf32>
 }
 
+// On running statistics, in training: the batch's statistics normalise,
+// and the running ones move towards them, (1 - momentum) old + momentum
+// batch's, in the generic that finishes the statistics.
+// CHECK-LABEL: func.func @batch_norm_running
+// CHECK-NOT: attn.
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}}, %[[RM:[^,]*]], %[[RV:[^ ]*]] : tensor<16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16xf32>) outs(
+// CHECK-NEXT: ^bb0(%[[SUM:[^:]*]]: f32, %[[COUNT:[^:]*]]: f32, %[[SQ:[^:]*]]: f32, %[[OLDM:[^:]*]]: f32, %[[OLDV:[^:]*]]: f32,
+// CHECK: %[[MEAN:.*]] = arith.divf %[[SUM]], %[[COUNT]] : f32
+// CHECK: %[[VAR:.*]] = arith.divf %[[SQ]], %{{.*}} : f32
+// CHECK: %[[KEEP:.*]] = arith.constant 7.500000e-01 : f32
+// CHECK: %[[KEPT:.*]] = arith.mulf %[[KEEP]], %[[OLDM]] : f32
+// CHECK: %[[MOM:.*]] = arith.constant 2.500000e-01 : f32
+// CHECK: %[[ADDED:.*]] = arith.mulf %[[MOM]], %[[MEAN]] : f32
+// CHECK: arith.addf %[[KEPT]], %[[ADDED]] : f32
+// CHECK: arith.mulf %{{.*}}, %[[OLDV]] : f32
+// CHECK: arith.mulf %{{.*}}, %[[VAR]] : f32
+func.func @batch_norm_running(%x: tensor<2x8x16xf32>, %g: tensor<16xf32>, %len: tensor<2xi32>, %rm: tensor<16xf32>, %rv: tensor<16xf32>) -> (tensor<2x8x16xf32>, tensor<16xf32>, tensor<16xf32>) {
+  %y, %m, %v = attn.batch_norm %x, %g, %g lengths %len : tensor<2xi32> running %rm, %rv : tensor<16xf32>, tensor<16xf32> {momentum = 2.5e-1 : f64, unbiased} : tensor<2x8x16xf32>, tensor<16xf32> -> tensor<16xf32>
+  return %y, %m, %v : tensor<2x8x16xf32>, tensor<16xf32>, tensor<16xf32>
+}
+
+// In evaluation: no sums over tokens; one map normalises x with the running
+// statistics (rsqrt(var + epsilon)), in f32 for a bf16 x, zero at padding;
+// the statistics come back as they were.
+// CHECK-LABEL: func.func @batch_norm_evaluation(
+// CHECK-SAME: %[[X:[^:]*]]: tensor<2x8x16xbf16>, %[[G:[^:]*]]: tensor<16xbf16>, %[[LEN:[^:]*]]: tensor<2xi32>, %[[RM:[^:]*]]: tensor<16xf32>, %[[RV:[^:]*]]: tensor<16xf32>)
+// CHECK-NOT: "reduction"
+// CHECK: %[[MASK:.*]] = linalg.generic {{.*}} ins(%[[LEN]] : tensor<2xi32>)
+// CHECK: %[[Y:.*]] = linalg.generic {{.*}} ins(%[[X]], %[[RM]], %[[RV]], %[[G]], %[[G]], %[[MASK]] :
+// CHECK: arith.constant 9.99999974E-6 : f32
+// CHECK: math.rsqrt
+// CHECK: arith.extf
+// CHECK: arith.select
+// CHECK: arith.truncf
+// CHECK-NOT: "reduction"
+// CHECK: return %[[Y]], %[[RM]], %[[RV]]
+func.func @batch_norm_evaluation(%x: tensor<2x8x16xbf16>, %g: tensor<16xbf16>, %len: tensor<2xi32>, %rm: tensor<16xf32>, %rv: tensor<16xf32>) -> (tensor<2x8x16xbf16>, tensor<16xf32>, tensor<16xf32>) {
+  %y, %m, %v = attn.batch_norm %x, %g, %g lengths %len : tensor<2xi32> running %rm, %rv : tensor<16xf32>, tensor<16xf32> {evaluation} : tensor<2x8x16xbf16>, tensor<16xbf16> -> tensor<16xf32>
+  return %y, %m, %v : tensor<2x8x16xbf16>, tensor<16xf32>, tensor<16xf32>
+}
+
 // Its gradient: the statistics again, the sums of dy and dy xhat over the
 // real tokens, then dx (zero at padding); gamma's and beta's gradients are
 // those sums.

@@ -2,36 +2,25 @@
 // RUN: attn-opt %s --attn-expand-layers=evaluation=true --split-input-file | FileCheck %s --check-prefix=EVAL
 
 // S4's block with batch norm (`norm = batch`), in training: the norm is
-// attn.batch_norm with the batch's statistics over the real tokens (the
-// variance returned unbiased), and the layer's buffers come back as the
-// running averages 0.9 old + 0.1 batch's.
+// attn.batch_norm on the layer's buffers -- the batch's statistics over the
+// real tokens normalise, and the running ones come back moved towards them
+// (momentum 0.1, the variance averaged unbiased) as the layer's buffers.
 // CHECK-LABEL: func.func @ssm_batch_norm(
 // CHECK-SAME: %[[LEN:[^:]*]]: tensor<2xi32>
 // CHECK-SAME: %[[G:[^:]*]]: tensor<16xf32>, %[[B:[^:]*]]: tensor<16xf32>, %[[RM:[^:]*]]: tensor<16xf32>, %[[RV:[^:]*]]: tensor<16xf32>)
 // CHECK: %[[X1:.*]] = linalg.add
-// CHECK: %[[Y:.*]], %[[MEAN:.*]], %[[VAR:.*]] = attn.batch_norm %[[X1]], %[[G]], %[[B]] lengths %[[LEN]] : tensor<2xi32>{{.*}}{unbiased}
-// CHECK: %[[NEWMEAN:.*]] = linalg.generic {{.*}} ins(%[[RM]], %[[MEAN]] :
-// CHECK: arith.constant 0.899999976 : f32
-// CHECK: arith.constant 1.000000e-01 : f32
-// CHECK: %[[NEWVAR:.*]] = linalg.generic {{.*}} ins(%[[RV]], %[[VAR]] :
+// CHECK: %[[Y:.*]], %[[MEAN:.*]], %[[VAR:.*]] = attn.batch_norm %[[X1]], %[[G]], %[[B]] lengths %[[LEN]] : tensor<2xi32> running %[[RM]], %[[RV]] : tensor<16xf32>, tensor<16xf32> {unbiased} :
 // CHECK-NOT: attn.layer_norm
-// CHECK: return %[[Y]], %[[NEWMEAN]], %[[NEWVAR]]
+// CHECK: return %[[Y]], %[[MEAN]], %[[VAR]]
 
-// In evaluation: no batch statistics; a generic normalises x with the
-// running statistics (rsqrt(var + 1e-5)), zero past each length, and the
-// buffers come back as they were.
+// In evaluation: the same op in its evaluation form (the running statistics
+// normalise and come back unchanged).
 // EVAL-LABEL: func.func @ssm_batch_norm(
 // EVAL-SAME: %[[LEN:[^:]*]]: tensor<2xi32>
 // EVAL-SAME: %[[G:[^:]*]]: tensor<16xf32>, %[[B:[^:]*]]: tensor<16xf32>, %[[RM:[^:]*]]: tensor<16xf32>, %[[RV:[^:]*]]: tensor<16xf32>)
-// EVAL-NOT: attn.batch_norm
 // EVAL: %[[X1:.*]] = linalg.add
-// EVAL: %[[Y:.*]] = linalg.generic {{.*}} ins(%[[X1]], %[[RM]], %[[RV]], %[[G]], %[[B]], %[[LEN]] :
-// EVAL: arith.constant 9.99999974E-6 : f32
-// EVAL: math.rsqrt
-// EVAL: linalg.index 1
-// EVAL: arith.cmpi slt
-// EVAL: arith.select
-// EVAL: return %[[Y]], %[[RM]], %[[RV]]
+// EVAL: %[[Y:.*]], %[[MEAN:.*]], %[[VAR:.*]] = attn.batch_norm %[[X1]], %[[G]], %[[B]] lengths %[[LEN]] : tensor<2xi32> running %[[RM]], %[[RV]] : tensor<16xf32>, tensor<16xf32> {evaluation, unbiased} :
+// EVAL: return %[[Y]], %[[MEAN]], %[[VAR]]
 func.func @ssm_batch_norm(%x: tensor<2x64x16xf32>, %len: tensor<2xi32>, %a: tensor<16x4xf32>,
                           %c: tensor<2x16x4xf32>, %dt: tensor<16xf32>,
                           %wo: tensor<16x16xf32>, %bo: tensor<16xf32>,
@@ -50,24 +39,15 @@ func.func @ssm_batch_norm(%x: tensor<2x64x16xf32>, %len: tensor<2xi32>, %a: tens
 // CHECK-LABEL: func.func @chunk_batch_norm_bf16(
 // CHECK-SAME: %[[RM1:[^:]*]]: tensor<8xf32>, %[[RV1:[^:]*]]: tensor<8xf32>, %[[RM2:[^:]*]]: tensor<8xf32>, %[[RV2:[^:]*]]: tensor<8xf32>
 // CHECK: attn.sdpa
-// CHECK: attn.batch_norm {{.*}} : tensor<2x32x8xbf16>, tensor<8xbf16> -> tensor<8xf32>
-// CHECK: %[[M1:.*]] = linalg.generic {{.*}} ins(%[[RM1]],
-// CHECK: %[[V1:.*]] = linalg.generic {{.*}} ins(%[[RV1]],
+// CHECK: %{{.*}}, %[[M1:.*]], %[[V1:.*]] = attn.batch_norm {{.*}} running %[[RM1]], %[[RV1]] : tensor<8xf32>, tensor<8xf32> {unbiased} : tensor<2x32x8xbf16>, tensor<8xbf16> -> tensor<8xf32>
 // CHECK: attn.project
-// CHECK: %[[Y:.*]], %{{.*}}, %{{.*}} = attn.batch_norm {{.*}} : tensor<2x32x8xbf16>, tensor<8xbf16> -> tensor<8xf32>
-// CHECK: %[[M2:.*]] = linalg.generic {{.*}} ins(%[[RM2]],
-// CHECK: %[[V2:.*]] = linalg.generic {{.*}} ins(%[[RV2]],
+// CHECK: %[[Y:.*]], %[[M2:.*]], %[[V2:.*]] = attn.batch_norm {{.*}} running %[[RM2]], %[[RV2]] : tensor<8xf32>, tensor<8xf32> {unbiased} : tensor<2x32x8xbf16>, tensor<8xbf16> -> tensor<8xf32>
 // CHECK: return %[[Y]], %[[M1]], %[[V1]], %[[M2]], %[[V2]]
 
-// Evaluation widens the bf16 stream to f32 for the normalisation and
-// narrows the result back.
 // EVAL-LABEL: func.func @chunk_batch_norm_bf16(
 // EVAL-SAME: %[[RM1:[^:]*]]: tensor<8xf32>, %[[RV1:[^:]*]]: tensor<8xf32>, %[[RM2:[^:]*]]: tensor<8xf32>, %[[RV2:[^:]*]]: tensor<8xf32>
-// EVAL: linalg.generic
-// EVAL: arith.extf
-// EVAL: math.rsqrt
-// EVAL: arith.truncf
-// EVAL: return %{{.*}}, %[[RM1]], %[[RV1]], %[[RM2]], %[[RV2]]
+// EVAL: attn.batch_norm {{.*}} running %[[RM1]], %[[RV1]] : tensor<8xf32>, tensor<8xf32> {evaluation, unbiased}
+// EVAL: attn.batch_norm {{.*}} running %[[RM2]], %[[RV2]] : tensor<8xf32>, tensor<8xf32> {evaluation, unbiased}
 func.func @chunk_batch_norm_bf16(%x: tensor<2x32x8xbf16>, %w: tensor<8x8xbf16>, %v: tensor<8xbf16>,
                                  %w1: tensor<8x16xbf16>, %b1: tensor<16xbf16>, %w2: tensor<16x8xbf16>,
                                  %r: tensor<8xf32>, %s: tensor<8xf32>, %t: tensor<8xf32>, %u: tensor<8xf32>)

@@ -72,3 +72,15 @@ func.func @batch_statistics_in_the_loss(%x: tensor<2x8x16xf32> {attn.param = "x"
   %l = attn.cross_entropy %m, %labels : tensor<1x16xf32>, tensor<1xi32> -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// The evaluation form normalises with running statistics: reverse mode
+// differentiates the training form only.
+func.func @evaluation_batch_norm(%x: tensor<2x8x16xf32> {attn.param = "x"}, %g: tensor<16xf32>, %r: tensor<16xf32>, %labels: tensor<2xi32>) -> tensor<f32> {
+  // expected-error @below {{reverse mode differentiates the training form only (`evaluation` normalises with running statistics)}}
+  %y:3 = attn.batch_norm %x, %g, %g running %r, %r : tensor<16xf32>, tensor<16xf32> {evaluation} : tensor<2x8x16xf32>, tensor<16xf32> -> tensor<16xf32>
+  %p = attn.pool mean %y#0 : tensor<2x8x16xf32> -> tensor<2x16xf32>
+  %l = attn.cross_entropy %p, %labels : tensor<2x16xf32>, tensor<2xi32> -> tensor<f32>
+  return %l : tensor<f32>
+}

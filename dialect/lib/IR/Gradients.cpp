@@ -245,6 +245,9 @@ LogicalResult BatchNormOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
   if (resultGrads.size() != 3 || resultGrads[1] || resultGrads[2])
     return emitOpError("reverse mode differentiates the normalised result "
                        "only, not the batch statistics");
+  if (getEvaluation() && resultGrads[0])
+    return emitOpError("reverse mode differentiates the training form only "
+                       "(`evaluation` normalises with running statistics)");
   if (!resultGrads[0]) {
     operandGrads.append(getNumOperands(), Value());
     return success();
@@ -255,8 +258,8 @@ LogicalResult BatchNormOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
   operandGrads.push_back(wanted[0] ? grad.getInputGrad() : Value());
   operandGrads.push_back(wanted[1] ? grad.getGammaGrad() : Value());
   operandGrads.push_back(wanted[2] ? grad.getBetaGrad() : Value());
-  if (getLengths())
-    operandGrads.push_back(Value());
+  // None for the lengths and the running statistics.
+  operandGrads.resize(getNumOperands(), Value());
   return success();
 }
 

@@ -370,9 +370,28 @@ LogicalResult mlir::attn::detail::verifyBatchNorm(Operation *op, Value input,
 
 LogicalResult BatchNormOp::verify() {
   if (failed(verifyBatchNorm(*this, getInput(), getGamma(), getLengths(),
-                             getEpsilon().convertToDouble())))
+                             getEpsilon().convertToDouble())) ||
+      failed(verifyShape(*this, getMean(), {dim(getInput(), 2)}, "mean")))
     return failure();
-  return verifyShape(*this, getMean(), {dim(getInput(), 2)}, "mean");
+  // The parser asks for both or neither; a builder may not.
+  if (bool(getRunningMean()) != bool(getRunningVariance()))
+    return emitOpError("running statistics come as a mean and a variance");
+  if (!getRunningMean()) {
+    if (getEvaluation())
+      return emitOpError("`evaluation` normalises with running statistics: "
+                         "give them with `running`");
+    return success();
+  }
+  for (Value running : {getRunningMean(), getRunningVariance()})
+    if (running.getType() != getMean().getType())
+      return emitOpError() << "running statistics must have the type of "
+                              "the statistics it returns, "
+                           << getMean().getType() << ", not "
+                           << running.getType();
+  double momentum = getMomentum().convertToDouble();
+  if (!(momentum > 0 && momentum <= 1))
+    return emitOpError() << "momentum must be in (0, 1], not " << momentum;
+  return success();
 }
 
 LogicalResult ProjectOp::verify() {

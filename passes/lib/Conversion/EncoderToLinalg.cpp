@@ -800,7 +800,43 @@ struct BatchNormLowering {
   AffineMap all, channel;
 };
 
+/// attn.batch_norm's evaluation form: x normalised with the running
+/// statistics, in f32, 0 at padding; the statistics returned unchanged.
+SmallVector<Value> lowerBatchNormEvaluation(LinalgEmitter &e, BatchNormOp op) {
+  auto type = typeOf(op.getInput());
+  double eps = op.getEpsilon().convertToDouble();
+  Value mask = realTokenMask(e, op.getInput(), op.getLengths());
+  AffineMap all = e.identity(3), channel = e.map(3, {2});
+  auto [ins, maps] =
+      withMask(e,
+               {op.getInput(), op.getRunningMean(), op.getRunningVariance(),
+                op.getGamma(), op.getBeta()},
+               {all, channel, channel, channel, channel}, mask);
+  maps.push_back(all);
+  Value y = e.generic(
+      ins, e.empty(type.getShape(), type.getElementType()), maps,
+      e.iterators(3, false),
+      [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value inv = math::RsqrtOp::create(
+            b, l,
+            arith::AddFOp::create(b, l, toF32(b, l, a[2]), fcst(b, l, eps)));
+        Value xhat = arith::MulFOp::create(
+            b, l,
+            arith::SubFOp::create(b, l, toF32(b, l, a[0]), toF32(b, l, a[1])),
+            inv);
+        Value v = arith::AddFOp::create(
+            b, l, arith::MulFOp::create(b, l, xhat, toF32(b, l, a[3])),
+            toF32(b, l, a[4]));
+        Value real = isRealToken(b, l, mask ? a[5] : Value());
+        v = arith::SelectOp::create(b, l, real, v, fcst(b, l, 0.0));
+        return {fromF32(b, l, v, a.back().getType())};
+      })[0];
+  return {y, op.getRunningMean(), op.getRunningVariance()};
+}
+
 SmallVector<Value> lowerBatchNorm(LinalgEmitter &e, BatchNormOp op) {
+  if (op.getEvaluation())
+    return lowerBatchNormEvaluation(e, op);
   auto type = typeOf(op.getInput());
   BatchNormLowering bn(e, op.getInput(), op.getLengths(),
                        op.getEpsilon().convertToDouble());
@@ -816,11 +852,18 @@ SmallVector<Value> lowerBatchNorm(LinalgEmitter &e, BatchNormOp op) {
         v = arith::SelectOp::create(b, l, p.real, v, fcst(b, l, 0.0));
         return {fromF32(b, l, v, p.outs[0].getType())};
       })[0];
+  // The batch's statistics, or the running ones moved towards them.
   Type statElem = typeOf(op.getMean()).getElementType();
   Value statOut = e.empty({type.getDimSize(2)}, statElem);
+  SmallVector<Value> ins{bn.st.sum, bn.st.count, bn.st.sq};
+  bool running = op.getRunningMean() != nullptr;
+  if (running)
+    llvm::append_range(
+        ins, ValueRange{op.getRunningMean(), op.getRunningVariance()});
+  double momentum = op.getMomentum().convertToDouble();
   ValueRange stats = e.generic(
-      ValueRange{bn.st.sum, bn.st.count, bn.st.sq},
-      ValueRange{statOut, statOut}, SmallVector<AffineMap>(5, e.identity(1)),
+      ins, ValueRange{statOut, statOut},
+      SmallVector<AffineMap>(ins.size() + 2, e.identity(1)),
       {utils::IteratorType::parallel},
       [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
         // The unbiased estimate divides by T - 1, at least 1.
@@ -830,10 +873,21 @@ SmallVector<Value> lowerBatchNorm(LinalgEmitter &e, BatchNormOp op) {
           divisor = arith::MaximumFOp::create(
               b, l, arith::SubFOp::create(b, l, a[1], one), one);
         }
-        return {
-            fromF32(b, l, arith::DivFOp::create(b, l, a[0], a[1]), statElem),
-            fromF32(b, l, arith::DivFOp::create(b, l, a[2], divisor),
-                    statElem)};
+        Value mean = arith::DivFOp::create(b, l, a[0], a[1]);
+        Value var = arith::DivFOp::create(b, l, a[2], divisor);
+        if (running) {
+          // (1 - momentum) running + momentum batch, one op after another.
+          auto moved = [&](Value old, Value batch) -> Value {
+            Value kept = arith::MulFOp::create(b, l, fcst(b, l, 1 - momentum),
+                                               toF32(b, l, old));
+            Value added =
+                arith::MulFOp::create(b, l, fcst(b, l, momentum), batch);
+            return arith::AddFOp::create(b, l, kept, added);
+          };
+          mean = moved(a[3], mean);
+          var = moved(a[4], var);
+        }
+        return {fromF32(b, l, mean, statElem), fromF32(b, l, var, statElem)};
       });
   return {y, stats[0], stats[1]};
 }

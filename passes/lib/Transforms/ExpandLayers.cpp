@@ -92,9 +92,10 @@ struct LayerBuilder {
                              b.getI64IntegerAttr(stream++));
   }
   /// The norm `name` (ln1, ln2) of x with its gain and shift in `p`: layer
-  /// norm (BERT's epsilon), or batch norm (BatchNorm1d's) -- in training
-  /// with the batch's statistics, their running averages recorded as the
-  /// buffers' updates; in evaluation with the running statistics.
+  /// norm (BERT's epsilon), or batch norm (BatchNorm1d's epsilon, momentum
+  /// and unbiased running variance) on the buffers' running statistics --
+  /// in training with the batch's statistics, the running ones moved as the
+  /// buffers' updates; in evaluation with the running ones, unchanged.
   Value norm(Value x, const ParamMap &p, StringRef name) {
     Value gamma = p[(name + ".gamma").str()], beta = p[(name + ".beta").str()];
     if (normKind == NormKind::layer)
@@ -103,81 +104,14 @@ struct LayerBuilder {
     std::string meanName = (name + ".running_mean").str(),
                 varName = (name + ".running_var").str();
     Value mean = buffers[meanName], var = buffers[varName];
-    const double eps = 1e-5;
-    if (evaluation) {
-      updated[meanName] = mean;
-      updated[varName] = var;
-      return normaliseWith(x, gamma, beta, mean, var, eps);
-    }
-    auto statType = cast<RankedTensorType>(mean.getType());
-    auto bn = BatchNormOp::create(b, loc, x.getType(), statType, statType, x,
-                                  gamma, beta, lengths, b.getF64FloatAttr(eps),
-                                  b.getUnitAttr());
-    updated[meanName] = runningAverage(mean, bn.getMean());
-    updated[varName] = runningAverage(var, bn.getVariance());
+    auto bn = BatchNormOp::create(
+        b, loc, x.getType(), mean.getType(), mean.getType(), x, gamma, beta,
+        lengths, mean, var, b.getF64FloatAttr(1e-5), b.getF64FloatAttr(0.1),
+        /*unbiased=*/b.getUnitAttr(),
+        evaluation ? b.getUnitAttr() : UnitAttr());
+    updated[meanName] = bn.getMean();
+    updated[varName] = bn.getVariance();
     return bn.getResult();
-  }
-  /// PyTorch's momentum 0.1: 0.9 running + 0.1 batch.
-  Value runningAverage(Value running, Value batch) {
-    AffineMap id = AffineMap::getMultiDimIdentityMap(1, b.getContext());
-    Type elem = type(running).getElementType();
-    return pointwise(running, {running, batch}, {id, id},
-                     [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-                       auto c = [&](double v) -> Value {
-                         return arith::ConstantOp::create(
-                             nb, l, nb.getFloatAttr(elem, v));
-                       };
-                       // One op after another (a call's arguments are evaluated
-                       // in no set order).
-                       Value kept = arith::MulFOp::create(nb, l, c(0.9), a[0]);
-                       Value added = arith::MulFOp::create(nb, l, c(0.1), a[1]);
-                       return arith::AddFOp::create(nb, l, kept, added);
-                     });
-  }
-  /// (x - mean) / sqrt(var + eps) * gamma + beta in f32 with the given
-  /// statistics, zero at padding (as attn.batch_norm's result).
-  Value normaliseWith(Value x, Value gamma, Value beta, Value mean, Value var,
-                      double eps) {
-    MLIRContext *ctx = b.getContext();
-    AffineMap id = AffineMap::getMultiDimIdentityMap(3, ctx);
-    AffineMap channel = AffineMap::get(3, 0, {getAffineDimExpr(2, ctx)}, ctx);
-    AffineMap batch = AffineMap::get(3, 0, {getAffineDimExpr(0, ctx)}, ctx);
-    SmallVector<Value> ins{x, mean, var, gamma, beta};
-    SmallVector<AffineMap> maps{id, channel, channel, channel, channel};
-    if (lengths) {
-      ins.push_back(lengths);
-      maps.push_back(batch);
-    }
-    Type elem = type(x).getElementType();
-    return pointwise(
-        x, ins, maps, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          Type f32 = nb.getF32Type();
-          auto widened = [&](Value v) -> Value {
-            return v.getType() == f32 ? v
-                                      : arith::ExtFOp::create(nb, l, f32, v);
-          };
-          Value epsilon =
-              arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(eps));
-          Value inv = math::RsqrtOp::create(
-              nb, l, arith::AddFOp::create(nb, l, a[2], epsilon));
-          Value x = widened(a[0]);
-          Value xhat = arith::MulFOp::create(
-              nb, l, arith::SubFOp::create(nb, l, x, a[1]), inv);
-          Value gamma = widened(a[3]), beta = widened(a[4]);
-          Value y = arith::AddFOp::create(
-              nb, l, arith::MulFOp::create(nb, l, xhat, gamma), beta);
-          if (lengths) {
-            Value pos = linalg::IndexOp::create(nb, l, 1);
-            Value len =
-                arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[5]);
-            Value real = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt,
-                                               pos, len);
-            Value zero =
-                arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(0.0));
-            y = arith::SelectOp::create(nb, l, real, y, zero);
-          }
-          return elem == f32 ? y : arith::TruncFOp::create(nb, l, elem, y);
-        });
   }
   Value gelu(Value x) { return GeluOp::create(b, loc, x, false); }
   /// A linalg.generic computing, at every point of `like`'s shape, `body`

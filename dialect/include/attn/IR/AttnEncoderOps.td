@@ -79,9 +79,9 @@ def Attn_LayerNormOp : Attn_Op<"layer_norm", [Pure, Attn_Differentiable,
 }
 
 def Attn_BatchNormOp : Attn_Op<"batch_norm", [Pure, Attn_Differentiable,
-    AllTypesMatch<["input", "result"]>, AllTypesMatch<["gamma", "beta"]>,
-    AllTypesMatch<["mean", "variance"]>]> {
-  let summary = "batch normalisation with the batch's statistics";
+    AttrSizedOperandSegments, AllTypesMatch<["input", "result"]>,
+    AllTypesMatch<["gamma", "beta"]>, AllTypesMatch<["mean", "variance"]>]> {
+  let summary = "batch normalisation, with running statistics or without";
   let description = [{
     x [B, N, D]: per channel d, the mean and (biased) variance over the
     batch's real tokens -- positions n < lengths[b], or every position
@@ -90,22 +90,36 @@ def Attn_BatchNormOp : Attn_Op<"batch_norm", [Pure, Attn_Differentiable,
     (T the count of real tokens, at least 1), then
       result = (x - mean) / sqrt(variance + epsilon) * gamma + beta
     at real tokens and 0 at and past each length. The statistics are
-    computed in f32 whatever x's type; `mean` and `variance` ([D], of any
-    float type: f32 keeps them as computed) are results for the running
-    statistics an evaluation uses; with `unbiased`, the returned `variance`
-    is sum (x - mean)^2 / (T - 1) (T at least 2), the estimate PyTorch's
-    running variance averages -- the normalisation uses the biased one
-    either way. Reverse mode differentiates `result` only.
+    computed in f32 whatever x's type; with `unbiased`, the variance the op
+    returns or averages is sum (x - mean)^2 / (T - 1) (T at least 2), the
+    estimate PyTorch's running variance averages -- the normalisation uses
+    the biased one either way.
+
+    Without running statistics, `mean` and `variance` ([D], of any float
+    type: f32 keeps them as computed) are the batch's. With
+    `running %running_mean, %running_variance` (of `mean`'s type), as
+    PyTorch's F.batch_norm:
+      - training (the default): the batch's statistics normalise, and
+        `mean` / `variance` are the running ones moved towards the batch's,
+        (1 - momentum) running + momentum batch;
+      - `evaluation`: the running statistics normalise, in f32, and are
+        returned unchanged.
+    Reverse mode differentiates `result` of the training form only.
   }];
   let arguments = (ins Attn_FloatTensor:$input, Attn_FloatTensor:$gamma,
                        Attn_FloatTensor:$beta,
                        Optional<TensorRankOf<[I32, I64], [1]>>:$lengths,
+                       Optional<Attn_FloatTensor>:$running_mean,
+                       Optional<Attn_FloatTensor>:$running_variance,
                        DefaultValuedAttr<F64Attr, "1e-5">:$epsilon,
-                       UnitAttr:$unbiased);
+                       DefaultValuedAttr<F64Attr, "0.1">:$momentum,
+                       UnitAttr:$unbiased, UnitAttr:$evaluation);
   let results = (outs Attn_FloatTensor:$result, Attn_FloatTensor:$mean,
                       Attn_FloatTensor:$variance);
   let assemblyFormat = [{
     $input `,` $gamma `,` $beta (`lengths` $lengths^ `:` type($lengths))?
+    (`running` $running_mean^ `,` $running_variance `:`
+      type($running_mean) `,` type($running_variance))?
     (`epsilon` $epsilon^)? attr-dict `:` type($input) `,` type($gamma)
     `->` type($mean)
   }];

@@ -83,6 +83,14 @@ func.func @pool_mean(%x: tensor<2x50x32xf32>, %len: tensor<2xi32>) -> tensor<2x3
   %y = attn.pool mean %x lengths %len : tensor<2x50x32xf32>, tensor<2xi32> -> tensor<2x32xf32>
   return %y : tensor<2x32xf32>
 }
+func.func @batch_norm_running(%x: tensor<2x50x32xf32>, %g: tensor<32xf32>, %b: tensor<32xf32>, %len: tensor<2xi32>, %rm: tensor<32xf32>, %rv: tensor<32xf32>) -> (tensor<2x50x32xf32>, tensor<32xf32>, tensor<32xf32>) {
+  %y:3 = attn.batch_norm %x, %g, %b lengths %len : tensor<2xi32> running %rm, %rv : tensor<32xf32>, tensor<32xf32> {momentum = 0.25 : f64, unbiased} : tensor<2x50x32xf32>, tensor<32xf32> -> tensor<32xf32>
+  return %y#0, %y#1, %y#2 : tensor<2x50x32xf32>, tensor<32xf32>, tensor<32xf32>
+}
+func.func @batch_norm_evaluation(%x: tensor<2x50x32xf32>, %g: tensor<32xf32>, %b: tensor<32xf32>, %len: tensor<2xi32>, %rm: tensor<32xf32>, %rv: tensor<32xf32>) -> (tensor<2x50x32xf32>, tensor<32xf32>, tensor<32xf32>) {
+  %y:3 = attn.batch_norm %x, %g, %b lengths %len : tensor<2xi32> running %rm, %rv : tensor<32xf32>, tensor<32xf32> {evaluation, unbiased} : tensor<2x50x32xf32>, tensor<32xf32> -> tensor<32xf32>
+  return %y#0, %y#1, %y#2 : tensor<2x50x32xf32>, tensor<32xf32>, tensor<32xf32>
+}
 func.func @cross_entropy(%x: tensor<5x10xf32>, %l: tensor<5xi32>) -> tensor<f32> {
   %y = attn.cross_entropy %x, %l : tensor<5x10xf32>, tensor<5xi32> -> tensor<f32>
   return %y : tensor<f32>
@@ -171,6 +179,39 @@ TEST_F(EncoderOps, DropoutKeepsWhatTheHashSays) {
   EXPECT_NEAR(double(kept) / (B * N * D), 0.75, 0.04);
   check("dropout", {x, torch::tensor({seed})},
         x.to(torch::kFloat64) * keep / 0.75);
+}
+
+/// attn.batch_norm on running statistics (momentum 0.25, not the layers'
+/// 0.1), in training and in evaluation, against libtorch's batch_norm over
+/// the real tokens packed as [T, D]: the result (zeros at padding) and the
+/// statistics it returns.
+TEST_F(EncoderOps, BatchNormOnRunningStatistics) {
+  ASSERT_TRUE(library);
+  torch::Tensor x = 2 * torch::randn({B, N, D}) + 0.5;
+  torch::Tensor g = torch::randn({D}), b = torch::randn({D});
+  torch::Tensor rm = 0.3 * torch::randn({D}), rv = 0.5 + torch::rand({D});
+  torch::Tensor real = torch::arange(N).unsqueeze(0) <
+                       lengthsTensor().to(torch::kLong).unsqueeze(1);
+  for (bool training : {true, false}) {
+    std::string fn = training ? "batch_norm_running" : "batch_norm_evaluation";
+    std::vector<torch::Tensor> out =
+        call(*library, fn, {x, g, b, lengthsTensor(), rm, rv});
+    ASSERT_EQ(out.size(), 3u) << fn;
+    auto f64 = [](const torch::Tensor &t) { return t.to(torch::kFloat64); };
+    // libtorch updates its running statistics in place.
+    torch::Tensor mean = f64(rm).clone(), var = f64(rv).clone();
+    torch::Tensor y = torch::batch_norm(
+        f64(x).index({real}), f64(g), f64(b), mean, var, training,
+        /*momentum=*/0.25, /*eps=*/1e-5, /*cudnn_enabled=*/false);
+    torch::Tensor ref = torch::zeros({B, N, D}, torch::kFloat64);
+    ref.index_put_({real}, y);
+    double err = relativeError(out[0], ref);
+    EXPECT_LT(err, 1e-4) << fn << ": result, relative error " << err;
+    double meanErr = relativeError(out[1], mean),
+           varErr = relativeError(out[2], var);
+    EXPECT_LT(meanErr, 1e-5) << fn << ": mean, relative error " << meanErr;
+    EXPECT_LT(varErr, 1e-5) << fn << ": variance, relative error " << varErr;
+  }
 }
 
 TEST_F(EncoderOps, Pool) {

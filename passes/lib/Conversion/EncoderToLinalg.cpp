@@ -800,6 +800,17 @@ struct BatchNormLowering {
   AffineMap all, channel;
 };
 
+/// Batch norm's output at one point: xhat * gamma + beta (in f32) at a
+/// real token, 0 at padding, as `type`.
+Value normalisedOutput(OpBuilder &b, Location l, Value xhat, Value gamma,
+                       Value beta, Value real, Type type) {
+  Value v = arith::AddFOp::create(
+      b, l, arith::MulFOp::create(b, l, xhat, toF32(b, l, gamma)),
+      toF32(b, l, beta));
+  v = arith::SelectOp::create(b, l, real, v, fcst(b, l, 0.0));
+  return fromF32(b, l, v, type);
+}
+
 /// attn.batch_norm's evaluation form: x normalised with the running
 /// statistics, in f32, 0 at padding; the statistics returned unchanged.
 SmallVector<Value> lowerBatchNormEvaluation(LinalgEmitter &e, BatchNormOp op) {
@@ -824,12 +835,9 @@ SmallVector<Value> lowerBatchNormEvaluation(LinalgEmitter &e, BatchNormOp op) {
             b, l,
             arith::SubFOp::create(b, l, toF32(b, l, a[0]), toF32(b, l, a[1])),
             inv);
-        Value v = arith::AddFOp::create(
-            b, l, arith::MulFOp::create(b, l, xhat, toF32(b, l, a[3])),
-            toF32(b, l, a[4]));
-        Value real = isRealToken(b, l, mask ? a[5] : Value());
-        v = arith::SelectOp::create(b, l, real, v, fcst(b, l, 0.0));
-        return {fromF32(b, l, v, a.back().getType())};
+        return {normalisedOutput(b, l, xhat, a[3], a[4],
+                                 isRealToken(b, l, mask ? a[5] : Value()),
+                                 a.back().getType())};
       })[0];
   return {y, op.getRunningMean(), op.getRunningVariance()};
 }
@@ -846,11 +854,8 @@ SmallVector<Value> lowerBatchNorm(LinalgEmitter &e, BatchNormOp op) {
       e.iterators(3, false),
       [&](OpBuilder &b, Location l,
           const BatchNormLowering::Point &p) -> SmallVector<Value> {
-        Value v = arith::AddFOp::create(
-            b, l, arith::MulFOp::create(b, l, p.xhat, toF32(b, l, p.extra[0])),
-            toF32(b, l, p.extra[1]));
-        v = arith::SelectOp::create(b, l, p.real, v, fcst(b, l, 0.0));
-        return {fromF32(b, l, v, p.outs[0].getType())};
+        return {normalisedOutput(b, l, p.xhat, p.extra[0], p.extra[1], p.real,
+                                 p.outs[0].getType())};
       })[0];
   // The batch's statistics, or the running ones moved towards them.
   Type statElem = typeOf(op.getMean()).getElementType();

@@ -205,4 +205,59 @@ rm "$tmp/ahead/ranks.txt"
 expect_error "ahead/train.so does not average its gradients over ranks" \
   env WORLD_SIZE=2 RANK=1 "$train" "$model" "${common[@]}" --out "$tmp/ahead" \
   --no-compile --target gpu
+
+# --recalibrate-batches: batch norms' statistics measured afresh before each
+# validation. At a rate of 1e-12 (below f32's rounding of every parameter:
+# they do not move) and with a training split of one batch, every step sees
+# the same batch statistics s: 300 steps of running averages
+# (momentum 0.1) converge to s (0.9^300 ~ 2e-14), and recalibrating over 3
+# batches (three epochs' shuffles of the split) after one step has to give s
+# as well.
+"$build/tools/listops-gen/listops-gen" --out "$tmp/one" --train 16 --val 16 \
+  --test 16 --min-length 10 --max-length 120 --seed 4 2>/dev/null
+frozen=(--data "$tmp/one" --steps 300 --eval-every 300 --lr 1e-12 --seed 5 --length-step 64)
+"$train" "$bn" "${frozen[@]}" --out "$tmp/ema" > "$tmp/ema.log"
+mkdir "$tmp/precise"
+cp "$tmp"/ema/*.so "$tmp/ema/lengths.txt" "$tmp/ema/ranks.txt" "$tmp/precise/"
+"$train" "$bn" "${frozen[@]}" --out "$tmp/precise" --no-compile --stop-at-step 1 \
+  --recalibrate-batches 3 > "$tmp/precise.log"
+grep -q "statistics measured on 3 training batches" "$tmp/precise.log"
+python3 - "$tmp/ema/last.safetensors" "$tmp/precise/last.safetensors" <<'PY'
+import json, struct, sys
+def buffers(path):
+    data = open(path, "rb").read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    out = {}
+    for name, t in header.items():
+        if "running" in name:
+            begin, end = t["data_offsets"]
+            raw = data[8 + n + begin:8 + n + end]
+            out[name] = struct.unpack(f"<{len(raw) // 4}f", raw)
+    return out
+ema, precise = buffers(sys.argv[1]), buffers(sys.argv[2])
+assert sorted(ema) == sorted(precise) and len(ema) == 4, sorted(precise)
+for name in ema:
+    for a, b in zip(ema[name], precise[name]):
+        assert abs(a - b) <= 1e-5 * (1 + abs(a)), f"{name}: {a} (running) vs {b} (recalibrated)"
+    assert any(abs(a - (1 if "var" in name else 0)) > 1e-3 for a in ema[name]), \
+        f"{name} never moved"
+PY
+# evaluate recalibrates a checkpoint the same way (its statistics are s
+# already, so the scores do not move) ...
+"$train" evaluate "$tmp/ema/last.safetensors" --data "$tmp/one/basic_val.tsv" \
+  > "$tmp/ema-eval.log"
+"$train" evaluate "$tmp/ema/last.safetensors" --data "$tmp/one/basic_val.tsv" \
+  --recalibrate-batches 2 --recalibrate-data "$tmp/one/basic_train.tsv" \
+  > "$tmp/precise-eval.log"
+grep -q "statistics measured on 2 batches of .*basic_train.tsv" "$tmp/precise-eval.log"
+diff <(grep "examples, loss" "$tmp/ema-eval.log") \
+  <(grep "examples, loss" "$tmp/precise-eval.log") || {
+  echo "FAIL: recalibrated statistics score otherwise than converged ones"; exit 1; }
+# ... and refuses what it cannot do.
+expect_error "evaluate recalibrates with --recalibrate-batches N and --recalibrate-data FILE.tsv together" \
+  "$train" evaluate "$tmp/ema/last.safetensors" --data "$tmp/one/basic_val.tsv" \
+  --recalibrate-batches 2
+expect_error "--recalibrate-batches: the model has no running statistics (batch norms) to recalibrate" \
+  "$train" "$model" "${common[@]}" --out "$tmp/ahead" --no-compile --recalibrate-batches 2
 echo "attn-train: 1 passed, 0 failed"

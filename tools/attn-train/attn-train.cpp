@@ -71,6 +71,7 @@ namespace {
 const char *kUsage =
     "usage: attn-train MODEL.{json,mlir} --data DIR --out RUN [options]\n"
     "       attn-train evaluate CHECKPOINT --data FILE.tsv [--out RUN]\n"
+    "                 [--recalibrate-batches N --recalibrate-data TRAIN.tsv]\n"
     "       attn-train curves RUN  (RUN/curves.png from RUN/metrics.jsonl)\n"
     "\n"
     "Training options:\n"
@@ -87,6 +88,11 @@ const char *kUsage =
     "  --max-minutes M        stop cleanly, with a checkpoint, after M "
     "minutes\n"
     "  --stop-at-step N       stop cleanly, with a checkpoint, after step N\n"
+    "  --recalibrate-batches N  before each validation, set batch norms'\n"
+    "                         running statistics to their average over N\n"
+    "                         training batches under the current weights\n"
+    "                         (default 0: the running averages as trained;\n"
+    "                         evaluate: over N batches of --recalibrate-data)\n"
     "  --attn-compile PATH --attn-import PATH   the tools (default: the "
     "build's)\n"
     "  --no-compile           use RUN/train.so and RUN/eval.so as they are\n"
@@ -116,7 +122,9 @@ const char *kUsage =
 
 struct Options {
   std::string model, data, out, target = "cpu", evaluateCheckpoint;
+  std::string recalibrateData;
   int64_t steps = 1000, evalEvery = 200, evalBatches = 0, stopAtStep = 0;
+  int64_t recalibrateBatches = 0;
   int64_t gpus = 0, lengthStep = 0;
   bool noCompile = false, compileOnly = false;
   double collectiveTimeout = 300;
@@ -205,6 +213,10 @@ Options parseOptions(int argc, char **argv) {
       o.maxMinutes = parseReal(arg, value);
     else if (arg == "--stop-at-step")
       o.stopAtStep = parseInt(arg, value, 1);
+    else if (arg == "--recalibrate-batches")
+      o.recalibrateBatches = parseInt(arg, value, 0);
+    else if (arg == "--recalibrate-data")
+      o.recalibrateData = value;
     else if (arg == "--length-step")
       o.lengthStep = parseInt(arg, value, 1);
     else if (arg == "--gpus")
@@ -238,6 +250,13 @@ Options parseOptions(int argc, char **argv) {
     die("--collective-timeout must be positive");
   if (o.data.empty() && !o.compileOnly)
     die("--data is required\n" + std::string(kUsage));
+  if (!o.evaluateCheckpoint.empty() &&
+      (o.recalibrateBatches > 0) != !o.recalibrateData.empty())
+    die("evaluate recalibrates with --recalibrate-batches N and "
+        "--recalibrate-data FILE.tsv together");
+  if (o.evaluateCheckpoint.empty() && !o.recalibrateData.empty())
+    die("--recalibrate-data is evaluate's: a training run recalibrates on "
+        "its training split");
   if (o.evaluateCheckpoint.empty() && (o.model.empty() || o.out.empty()))
     die("a model and --out are required\n" + std::string(kUsage));
   return o;
@@ -648,6 +667,122 @@ EvalResult evaluate(const Model &m, std::vector<Buffer> &state,
   return r;
 }
 
+/// Batch norms' running statistics measured afresh under the current
+/// parameters ("precise" statistics): each buffer becomes the average over
+/// `batches` of that batch's statistics, in place of the running average
+/// of the last steps' (momentum 0.1: mostly the last ten batches', of
+/// whatever lengths those were). `model` holds the parameters and buffers
+/// (its first numModel() entries); only the buffers change.
+///
+/// The statistics come from the training step itself, whose new state is
+/// thrown away: attn.batch_norm returns (1 - momentum) old + momentum
+/// batch's (docs/training.md), so with every old statistic 0 the step
+/// returns momentum times the batch's, and one call more with old = 1
+/// gives 1 - momentum, which says what to divide by -- and checks that each
+/// buffer is such an average.
+void recalibrateStatistics(const Model &m, std::vector<Buffer> &model,
+                           const std::vector<listops::Batch> &batches,
+                           uint64_t seed) {
+  if (batches.empty())
+    return;
+  std::vector<size_t> buffers;
+  for (size_t i = 0; i < m.numModel(); ++i)
+    if (model[i].spec.kind == "buffer") {
+      if (model[i].spec.dtype != rt::DType::F32)
+        die("buffer " + model[i].spec.name + " is not f32");
+      buffers.push_back(i);
+    }
+  // The optimizer's part of the step's state (zeros: its results are not
+  // used), the step's results.
+  const size_t first = m.inputs.size() + m.numModel();
+  std::vector<Buffer> optimizer, extra, out;
+  for (size_t i = first; i < m.step->args.size(); ++i)
+    optimizer.emplace_back(m.step->args[i]);
+  for (size_t i = 0; i < 4; ++i)
+    extra.emplace_back(m.step->results[i]);
+  for (size_t i = 4; i < m.step->results.size(); ++i)
+    out.emplace_back(m.step->results[i]);
+  if (m.step->target == "gpu") {
+    for (Buffer &b : optimizer)
+      b.keepOnDevice();
+    for (Buffer &b : out)
+      b.keepOnDevice();
+  }
+  auto setBuffers = [&](float value) {
+    for (size_t i : buffers) {
+      std::fill_n(model[i].as<float>(), model[i].spec.numel(), value);
+      if (model[i].device)
+        model[i].keepOnDevice();
+    }
+  };
+  // The new buffers of one step on `batch`, on the host.
+  auto step = [&](const listops::Batch &batch, int64_t dropoutSeed) {
+    const Model &lib = m.at(batch.length);
+    std::vector<Buffer> in = inputBuffers(lib, *lib.step, batch, dropoutSeed);
+    std::vector<rt::TensorRef> args, results;
+    for (Buffer &b : in)
+      args.push_back(b.ref());
+    for (size_t i = 0; i < m.numModel(); ++i)
+      args.push_back(model[i].ref());
+    for (Buffer &b : optimizer)
+      args.push_back(b.ref());
+    for (Buffer &b : extra)
+      results.push_back(b.ref());
+    for (Buffer &b : out)
+      results.push_back(b.ref());
+    std::string error;
+    if (!lib.train->call("forward_train_step", args, results, &error))
+      die(error);
+    for (size_t i : buffers)
+      out[i].toHost();
+  };
+  auto dropoutSeed = [&](size_t k) {
+    return int64_t((seed * 0x9E3779B97F4A7C15ull + k + 1) >> 1);
+  };
+  std::vector<std::vector<double>> sums;
+  for (size_t i : buffers)
+    sums.emplace_back(model[i].spec.numel(), 0.0);
+  std::vector<std::vector<float>> firstBatch; // momentum x its statistics
+  setBuffers(0);
+  for (size_t k = 0; k < batches.size(); ++k) {
+    step(batches[k], dropoutSeed(k));
+    for (size_t j = 0; j < buffers.size(); ++j) {
+      const float *v = out[buffers[j]].as<float>();
+      for (size_t e = 0; e < sums[j].size(); ++e)
+        sums[j][e] += v[e];
+      if (k == 0)
+        firstBatch.emplace_back(v, v + sums[j].size());
+    }
+  }
+  setBuffers(1);
+  step(batches[0], dropoutSeed(0));
+  for (size_t j = 0; j < buffers.size(); ++j) {
+    Buffer &b = model[buffers[j]];
+    const float *kept = out[buffers[j]].as<float>();
+    // 1 - momentum = kept - first, read off the element where f32 rounds
+    // least (the smallest), then checked on every element to f32's rounding
+    // of the two results.
+    size_t at = 0;
+    for (size_t e = 1; e < sums[j].size(); ++e)
+      if (std::fabs(kept[e]) < std::fabs(kept[at]))
+        at = e;
+    double momentum = 1 - (double(kept[at]) - firstBatch[j][at]);
+    bool average = momentum > 0 && momentum <= 1 + 1e-6;
+    for (size_t e = 0; average && e < sums[j].size(); ++e)
+      average = std::fabs((1 - momentum) + firstBatch[j][e] - kept[e]) <=
+                1e-5 * (1 + std::fabs(kept[e]));
+    if (!average)
+      die("buffer " + b.spec.name +
+          " does not come back from the training step as a running average "
+          "(1 - m) old + m batch's: its statistics cannot be recalibrated");
+    float *v = b.as<float>();
+    for (size_t e = 0; e < sums[j].size(); ++e)
+      v[e] = float(sums[j][e] / (momentum * double(batches.size())));
+    if (b.device)
+      b.keepOnDevice();
+  }
+}
+
 //===----------------------------------------------------------------------===//
 // Checkpoints
 //===----------------------------------------------------------------------===//
@@ -935,6 +1070,24 @@ std::vector<listops::Batch> batchesOf(const Model &m,
   if (!batches)
     die(data.path + ": " + error);
   return std::move(*batches);
+}
+
+/// The batches --recalibrate-batches measures statistics on: the first `n`
+/// of epochs of `data` shuffled by `seed` (with a length step, batches of
+/// similar lengths, as training's are), as many epochs as that takes.
+std::vector<listops::Batch> statisticsBatches(const Model &m,
+                                              const listops::Dataset &data,
+                                              int64_t n, uint64_t seed) {
+  std::vector<listops::Batch> batches;
+  for (int64_t epoch = 0; int64_t(batches.size()) < n; ++epoch) {
+    std::vector<listops::Batch> more = batchesOf(m, data, true, seed, epoch);
+    if (more.empty())
+      die(data.path + " has no examples to measure statistics on");
+    for (listops::Batch &b : more)
+      if (int64_t(batches.size()) < n)
+        batches.push_back(std::move(b));
+  }
+  return batches;
 }
 
 //===----------------------------------------------------------------------===//
@@ -1311,6 +1464,9 @@ int trainCommand(const Options &o, const RankPlace &place) {
   }
   Model m = loadRun(o.out);
   checkOptimizer(m, o);
+  if (o.recalibrateBatches > 0 && m.numBuffers == 0)
+    die("--recalibrate-batches: the model has no running statistics (batch "
+        "norms) to recalibrate");
   if (m.lengthStep != o.lengthStep)
     die(o.out + " holds libraries compiled with --length-step " +
         std::to_string(m.lengthStep) + ", this run asks for " +
@@ -1429,6 +1585,10 @@ int trainCommand(const Options &o, const RankPlace &place) {
               "examples\n",
               (long long)o.steps, (long long)(m.batch * world), lengths.c_str(),
               trainSet.labels.size(), valSet.labels.size());
+  if (o.recalibrateBatches > 0)
+    std::printf("batch norms' statistics measured on %lld training batches "
+                "before each validation\n",
+                (long long)o.recalibrateBatches);
   auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() -
@@ -1525,6 +1685,12 @@ int trainCommand(const Options &o, const RankPlace &place) {
           "train");
       windowLoss = 0;
       windowHits = windowExamples = windowSteps = 0;
+      if (o.recalibrateBatches > 0)
+        recalibrateStatistics(
+            m, stateA,
+            statisticsBatches(m, trainSet, o.recalibrateBatches,
+                              o.seed * 1000003ull + uint64_t(step)),
+            o.seed * 1000003ull + uint64_t(step));
       EvalResult r = evaluate(m, stateA, valBatches);
       std::printf("\n  validation at step %lld: loss %.4f, accuracy %.4f (%lld "
                   "examples)%s\n",
@@ -1606,6 +1772,17 @@ int evaluateCommand(const Options &o) {
     if (data.labels[i] < 0 || data.labels[i] >= m.classes)
       die(data.path + ":" + std::to_string(data.lines[i]) + ": label " +
           std::to_string(data.labels[i]) + " is outside the model's classes");
+  if (o.recalibrateBatches > 0) {
+    if (m.numBuffers == 0)
+      die("--recalibrate-batches: the model has no running statistics "
+          "(batch norms) to recalibrate");
+    listops::Dataset statistics = loadSplit(o.recalibrateData);
+    std::vector<listops::Batch> batches =
+        statisticsBatches(m, statistics, o.recalibrateBatches, o.seed);
+    std::printf("batch norms' statistics measured on %zu batches of %s\n",
+                batches.size(), o.recalibrateData.c_str());
+    recalibrateStatistics(m, params, batches, o.seed);
+  }
   EvalResult r =
       evaluate(m, params, batchesOf(m, data, false, 0, 0), /*progress=*/true);
   std::printf("%s: %lld examples, loss %.4f, accuracy %.4f\n", o.data.c_str(),

@@ -5,13 +5,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "OpLowering.h"
 #include "attn/Conversion/Passes.h"
 #include "attn/Support/Random.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
 #include <limits>
@@ -1222,70 +1222,63 @@ SmallVector<Value> lowerAdamW(LinalgEmitter &e, AdamWOp op) {
   return {results[0], results[1], results[2]};
 }
 
+/// The results of a lowering that gives one value or several.
+SmallVector<Value> resultsOf(Value v) { return {v}; }
+SmallVector<Value> resultsOf(SmallVector<Value> v) { return v; }
+
+/// Adds `lower`, a function (LinalgEmitter &, SomeOp) -> its results, as
+/// SomeOp's pattern: the results replace the op, whose operands must have
+/// static shapes.
+template <typename Lower>
+void addEncoderLowering(RewritePatternSet &patterns, Lower lower) {
+  using Op = typename llvm::function_traits<Lower>::template arg_t<1>;
+  addLowering(
+      patterns, [lower](Op op, RewriterBase &rewriter) -> LogicalResult {
+        for (Type t : op->getOperandTypes())
+          if (auto r = dyn_cast<RankedTensorType>(t); r && !r.hasStaticShape())
+            return op->emitOpError(
+                "attn-convert-encoder-to-linalg needs static shapes");
+        rewriter.setInsertionPoint(op);
+        LinalgEmitter e{rewriter, op->getLoc()};
+        rewriter.replaceOp(op, resultsOf(lower(e, op)));
+        return success();
+      });
+}
+
+} // namespace
+
+void mlir::attn::populateEncoderToLinalgPatterns(RewritePatternSet &patterns) {
+  addEncoderLowering(patterns, lowerCast);
+  addEncoderLowering(patterns, lowerMaterializeMask);
+  addEncoderLowering(patterns, lowerEmbedding);
+  addEncoderLowering(patterns, lowerAddPositions);
+  addEncoderLowering(patterns, lowerLayerNorm);
+  addEncoderLowering(patterns, lowerBatchNorm);
+  addEncoderLowering(patterns, lowerProject);
+  addEncoderLowering(patterns, lowerGelu);
+  addEncoderLowering(patterns, lowerDropout);
+  addEncoderLowering(patterns, lowerPool);
+  addEncoderLowering(patterns, lowerCrossEntropy);
+  addEncoderLowering(patterns, lowerEmbeddingGrad);
+  addEncoderLowering(patterns, lowerLayerNormGrad);
+  addEncoderLowering(patterns, lowerBatchNormGrad);
+  addEncoderLowering(patterns, lowerGeluGrad);
+  addEncoderLowering(patterns, lowerPoolGrad);
+  addEncoderLowering(patterns, lowerCrossEntropyGrad);
+  addEncoderLowering(patterns, lowerLrSchedule);
+  addEncoderLowering(patterns, lowerGlobalNorm);
+  addEncoderLowering(patterns, lowerAdamW);
+}
+
+namespace {
 struct ConvertEncoderToLinalgPass
     : public mlir::attn::impl::ConvertEncoderToLinalgBase<
           ConvertEncoderToLinalgPass> {
   void runOnOperation() override {
-    SmallVector<Operation *> ops;
-    getOperation().walk([&](Operation *op) {
-      if (isa<CastOp, MaterializeMaskOp, EmbeddingOp, AddPositionsOp,
-              LayerNormOp, BatchNormOp, ProjectOp, GeluOp, DropoutOp, PoolOp,
-              CrossEntropyOp, EmbeddingGradOp, LayerNormGradOp, BatchNormGradOp,
-              GeluGradOp, PoolGradOp, CrossEntropyGradOp, LrScheduleOp,
-              GlobalNormOp, AdamWOp>(op))
-        ops.push_back(op);
-    });
-    for (Operation *op : ops) {
-      for (Type t : op->getOperandTypes())
-        if (auto r = dyn_cast<RankedTensorType>(t); r && !r.hasStaticShape()) {
-          op->emitOpError("attn-convert-encoder-to-linalg needs static shapes");
-          return signalPassFailure();
-        }
-      OpBuilder b(op);
-      LinalgEmitter e{b, op->getLoc()};
-      using Results = SmallVector<Value>;
-      Results results =
-          TypeSwitch<Operation *, Results>(op)
-              .Case([&](CastOp o) { return Results{lowerCast(e, o)}; })
-              .Case([&](MaterializeMaskOp o) {
-                return Results{lowerMaterializeMask(e, o)};
-              })
-              .Case(
-                  [&](EmbeddingOp o) { return Results{lowerEmbedding(e, o)}; })
-              .Case([&](AddPositionsOp o) {
-                return Results{lowerAddPositions(e, o)};
-              })
-              .Case(
-                  [&](LayerNormOp o) { return Results{lowerLayerNorm(e, o)}; })
-              .Case([&](BatchNormOp o) { return lowerBatchNorm(e, o); })
-              .Case([&](ProjectOp o) { return Results{lowerProject(e, o)}; })
-              .Case([&](GeluOp o) { return Results{lowerGelu(e, o)}; })
-              .Case([&](DropoutOp o) { return Results{lowerDropout(e, o)}; })
-              .Case([&](PoolOp o) { return Results{lowerPool(e, o)}; })
-              .Case([&](CrossEntropyOp o) {
-                return Results{lowerCrossEntropy(e, o)};
-              })
-              .Case([&](EmbeddingGradOp o) {
-                return Results{lowerEmbeddingGrad(e, o)};
-              })
-              .Case([&](LayerNormGradOp o) { return lowerLayerNormGrad(e, o); })
-              .Case([&](BatchNormGradOp o) { return lowerBatchNormGrad(e, o); })
-              .Case([&](GeluGradOp o) { return Results{lowerGeluGrad(e, o)}; })
-              .Case([&](PoolGradOp o) { return Results{lowerPoolGrad(e, o)}; })
-              .Case([&](CrossEntropyGradOp o) {
-                return Results{lowerCrossEntropyGrad(e, o)};
-              })
-              .Case([&](LrScheduleOp o) {
-                return Results{lowerLrSchedule(e, o)};
-              })
-              .Case([&](GlobalNormOp o) {
-                return Results{lowerGlobalNorm(e, o)};
-              })
-              .Case([&](AdamWOp o) { return lowerAdamW(e, o); });
-      op->replaceAllUsesWith(results);
-      op->erase();
-    }
+    RewritePatternSet patterns(&getContext());
+    populateEncoderToLinalgPatterns(patterns);
+    if (failed(applyLowerings(getOperation(), std::move(patterns))))
+      signalPassFailure();
   }
 };
-
 } // namespace

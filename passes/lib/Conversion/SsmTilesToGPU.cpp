@@ -43,7 +43,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "GPUTiles.h"
-#include "TileOpPattern.h"
+#include "OpLowering.h"
 #include "attn/Conversion/Passes.h"
 #include "attn/Transforms/SsmScanLayout.h"
 
@@ -483,9 +483,9 @@ LogicalResult lowerSsmAdjoint(SsmAdjointOp op, RewriterBase &b) {
 } // namespace
 
 void mlir::attn::populateSsmTilesToGPUPatterns(RewritePatternSet &patterns) {
-  addTileLowering(patterns, lowerSsmScan);
-  addTileLowering(patterns, lowerSsmCarry);
-  addTileLowering(patterns, lowerSsmAdjoint);
+  addLowering(patterns, lowerSsmScan);
+  addLowering(patterns, lowerSsmCarry);
+  addLowering(patterns, lowerSsmAdjoint);
 }
 
 namespace {
@@ -495,9 +495,7 @@ struct ConvertSsmTilesToGPUPass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     populateSsmTilesToGPUPatterns(patterns);
-    ConversionTarget target(getContext());
-    target.addIllegalOp<SsmScanOp, SsmCarryOp, SsmAdjointOp>();
-    if (failed(applyTileLowerings(getOperation(), std::move(patterns), target)))
+    if (failed(applyLowerings(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };

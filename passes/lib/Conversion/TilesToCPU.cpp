@@ -21,7 +21,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "TileOpPattern.h"
+#include "OpLowering.h"
 #include "attn/Conversion/OnlineSoftmax.h"
 #include "attn/Conversion/Passes.h"
 
@@ -942,27 +942,27 @@ LogicalResult lowerSsmAdjoint(SsmAdjointOp op, RewriterBase &b) {
 
 void mlir::attn::populateTilesToCPUPatterns(RewritePatternSet &patterns,
                                             int64_t width) {
-  addTileLowering(patterns, [=](SoftmaxStepOp op, RewriterBase &b) {
+  addLowering(patterns, [=](SoftmaxStepOp op, RewriterBase &b) {
     return lowerSoftmaxStep(op, b, width);
   });
-  addTileLowering(patterns, [=](SoftmaxFinalizeOp op, RewriterBase &b) {
+  addLowering(patterns, [=](SoftmaxFinalizeOp op, RewriterBase &b) {
     return lowerSoftmaxFinalize(op, b, width);
   });
-  addTileLowering(patterns, [=](LinearStateOp op, RewriterBase &b) {
+  addLowering(patterns, [=](LinearStateOp op, RewriterBase &b) {
     return lowerLinearState(op, b, width);
   });
-  addTileLowering(patterns, [=](LinearPrefixOp op, RewriterBase &b) {
+  addLowering(patterns, [=](LinearPrefixOp op, RewriterBase &b) {
     return lowerLinearPrefix(op, b, width);
   });
-  addTileLowering(patterns, [=](LinearOutputOp op, RewriterBase &b) {
+  addLowering(patterns, [=](LinearOutputOp op, RewriterBase &b) {
     return lowerLinearOutput(op, b, width);
   });
-  addTileLowering(patterns, [=](SsmScanOp op, RewriterBase &b) {
+  addLowering(patterns, [=](SsmScanOp op, RewriterBase &b) {
     return lowerSsmScan(op, b, width);
   });
-  addTileLowering(patterns, lowerSoftmaxGradStepByRows);
-  addTileLowering(patterns, lowerSsmCarry);
-  addTileLowering(patterns, lowerSsmAdjoint);
+  addLowering(patterns, lowerSoftmaxGradStepByRows);
+  addLowering(patterns, lowerSsmCarry);
+  addLowering(patterns, lowerSsmAdjoint);
 }
 
 namespace {
@@ -984,11 +984,7 @@ struct ConvertTilesToCPUPass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     populateTilesToCPUPatterns(patterns, vectorWidth);
-    ConversionTarget target(getContext());
-    target.addIllegalOp<SoftmaxStepOp, SoftmaxFinalizeOp, SoftmaxGradStepOp, LinearStateOp,
-                        LinearPrefixOp, LinearOutputOp, SsmScanOp, SsmCarryOp,
-                        SsmAdjointOp>();
-    if (failed(applyTileLowerings(getOperation(), std::move(patterns), target)))
+    if (failed(applyLowerings(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }
 };

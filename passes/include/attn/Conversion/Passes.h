@@ -42,6 +42,10 @@ void populateTilesToCPUPatterns(RewritePatternSet &patterns, int64_t width);
 /// adjoint tile ops, each for a warp inside gpu.launch.
 void populateSsmTilesToGPUPatterns(RewritePatternSet &patterns);
 
+/// The patterns of attn-convert-encoder-to-linalg: one per encoder,
+/// gradient and optimizer op, each its linalg form on tensors.
+void populateEncoderToLinalgPatterns(RewritePatternSet &patterns);
+
 #define GEN_PASS_DECL
 #include "attn/Conversion/Passes.h.inc"
 

@@ -532,6 +532,15 @@ Model loadRun(const std::string &runDir) {
   return m;
 }
 
+/// Where calls find `buffers`, in order.
+std::vector<rt::TensorRef> refsOf(std::vector<Buffer> &buffers,
+                                  size_t begin = 0, size_t end = SIZE_MAX) {
+  std::vector<rt::TensorRef> refs;
+  for (size_t i = begin; i < std::min(end, buffers.size()); ++i)
+    refs.push_back(buffers[i].ref());
+  return refs;
+}
+
 /// The inputs of a batch, in the function's order.
 std::vector<Buffer> inputBuffers(const Model &m, const rt::Signature &sig,
                                  const listops::Batch &batch, int64_t seed) {
@@ -619,16 +628,13 @@ EvalResult evaluate(const Model &m, std::vector<Buffer> &state,
   for (const listops::Batch &batch : batches) {
     const Model &lib = m.at(batch.length);
     std::vector<Buffer> in = inputBuffers(lib, *lib.forward, batch, 0);
-    std::vector<rt::TensorRef> args, results;
-    for (Buffer &b : in)
-      args.push_back(b.ref());
-    for (size_t i = 0; i < m.numModel(); ++i)
-      args.push_back(state[i].ref());
+    std::vector<rt::TensorRef> args = refsOf(in),
+                               model = refsOf(state, 0, m.numModel());
+    args.insert(args.end(), model.begin(), model.end());
     std::vector<Buffer> out;
     for (const rt::TensorSpec &s : lib.forward->results)
       out.emplace_back(s);
-    for (Buffer &b : out)
-      results.push_back(b.ref());
+    std::vector<rt::TensorRef> results = refsOf(out);
     std::string error;
     if (!lib.eval->call("forward", args, results, &error))
       die(error);
@@ -665,6 +671,24 @@ EvalResult evaluate(const Model &m, std::vector<Buffer> &state,
   r.loss = r.examples ? lossSum / r.examples : 0;
   r.accuracy = r.examples ? double(hits) / r.examples : 0;
   return r;
+}
+
+/// One call of the training step on `batch` (the library of its length):
+/// `state` its state arguments (parameters, buffers, the optimizer's),
+/// `extra` (loss, logits, grad_norm, lr) and `next` (the new state) its
+/// results.
+void callTrainStep(const Model &m, const listops::Batch &batch,
+                   int64_t dropoutSeed, std::vector<rt::TensorRef> state,
+                   std::vector<Buffer> &extra, std::vector<Buffer> &next) {
+  const Model &lib = m.at(batch.length);
+  std::vector<Buffer> in = inputBuffers(lib, *lib.step, batch, dropoutSeed);
+  std::vector<rt::TensorRef> args = refsOf(in), results = refsOf(extra),
+                             nextRefs = refsOf(next);
+  args.insert(args.end(), state.begin(), state.end());
+  results.insert(results.end(), nextRefs.begin(), nextRefs.end());
+  std::string error;
+  if (!lib.train->call("forward_train_step", args, results, &error))
+    die(error);
 }
 
 /// Batch norms' running statistics measured afresh under the current
@@ -717,22 +741,10 @@ void recalibrateStatistics(const Model &m, std::vector<Buffer> &model,
   };
   // The new buffers of one step on `batch`, on the host.
   auto step = [&](const listops::Batch &batch, int64_t dropoutSeed) {
-    const Model &lib = m.at(batch.length);
-    std::vector<Buffer> in = inputBuffers(lib, *lib.step, batch, dropoutSeed);
-    std::vector<rt::TensorRef> args, results;
-    for (Buffer &b : in)
-      args.push_back(b.ref());
-    for (size_t i = 0; i < m.numModel(); ++i)
-      args.push_back(model[i].ref());
-    for (Buffer &b : optimizer)
-      args.push_back(b.ref());
-    for (Buffer &b : extra)
-      results.push_back(b.ref());
-    for (Buffer &b : out)
-      results.push_back(b.ref());
-    std::string error;
-    if (!lib.train->call("forward_train_step", args, results, &error))
-      die(error);
+    std::vector<rt::TensorRef> state = refsOf(model, 0, m.numModel()),
+                               optimizerRefs = refsOf(optimizer);
+    state.insert(state.end(), optimizerRefs.begin(), optimizerRefs.end());
+    callTrainStep(m, batch, dropoutSeed, state, extra, out);
     for (size_t i : buffers)
       out[i].toHost();
   };
@@ -1619,20 +1631,7 @@ int trainCommand(const Options &o, const RankPlace &place) {
         ((o.seed * 1000003ull + uint64_t(step)) ^
          (uint64_t(rank) * 0x9E3779B97F4A7C15ull)) >>
         1);
-    const Model &lib = m.at(batch.length);
-    std::vector<Buffer> in = inputBuffers(lib, *lib.step, batch, dropoutSeed);
-    std::vector<rt::TensorRef> args, results;
-    for (Buffer &b : in)
-      args.push_back(b.ref());
-    for (Buffer &b : stateA)
-      args.push_back(b.ref());
-    for (Buffer &b : extra)
-      results.push_back(b.ref());
-    for (Buffer &b : stateB)
-      results.push_back(b.ref());
-    std::string error;
-    if (!lib.train->call("forward_train_step", args, results, &error))
-      die(error);
+    callTrainStep(m, batch, dropoutSeed, refsOf(stateA), extra, stateB);
     tokens += double(m.batch * world * batch.length);
     std::swap(stateA, stateB);
     ++step;

@@ -243,6 +243,16 @@ for name in ema:
     assert any(abs(a - (1 if "var" in name else 0)) > 1e-3 for a in ema[name]), \
         f"{name} never moved"
 PY
+# A recalibrating run resumed from its checkpoint ends where an
+# uninterrupted one does (the batches measured are a function of the seed
+# and the step).
+"$train" "$bn" "${steps[@]}" --recalibrate-batches 2 --out "$tmp/rwhole" > "$tmp/rwhole.log"
+"$train" "$bn" "${steps[@]}" --recalibrate-batches 2 --out "$tmp/rsplit" \
+  --stop-at-step 12 > "$tmp/rsplit1.log"
+"$train" "$bn" "${steps[@]}" --recalibrate-batches 2 --out "$tmp/rsplit" \
+  --no-compile > "$tmp/rsplit2.log"
+cmp "$tmp/rwhole/last.safetensors" "$tmp/rsplit/last.safetensors" || {
+  echo "FAIL: a resumed recalibrating run ends elsewhere"; exit 1; }
 # evaluate recalibrates a checkpoint the same way (its statistics are s
 # already, so the scores do not move) ...
 "$train" evaluate "$tmp/ema/last.safetensors" --data "$tmp/one/basic_val.tsv" \

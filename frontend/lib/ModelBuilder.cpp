@@ -23,6 +23,9 @@ bool isSsmDynamics(StringRef name) {
   return name == "ssm.log_a_real" || name == "ssm.a_imag" ||
          name == "ssm.b_real" || name == "ssm.b_imag";
 }
+/// The attention projections' parameters (`attn.wq` ... `attn.bo`), which
+/// train at the spec's `attention_lr_scale`.
+bool isAttentionProjection(StringRef name) { return name.starts_with("attn."); }
 /// A parameter argument before the function exists.
 struct Param {
   std::string name;
@@ -39,8 +42,9 @@ class Params {
 public:
   /// Vectors (biases, norms' gains and shifts, the SSM's skip and step
   /// sizes) are not decayed, as usual for AdamW.
-  void add(std::string name, RankedTensorType type, std::string init) {
-    Param p{std::move(name), type, std::move(init), std::nullopt, 1.0};
+  void add(std::string name, RankedTensorType type, std::string init,
+           double lrScale = 1.0) {
+    Param p{std::move(name), type, std::move(init), std::nullopt, lrScale};
     if (type.getRank() == 1)
       p.weightDecay = 0.0;
     params.push_back(std::move(p));
@@ -218,7 +222,8 @@ func::FuncOp mlir::attn::buildModel(ModuleOp module, const ModelSpec &spec,
       if (isSsmDynamics(p.name))
         params.addDynamics(name, type, init, spec.ssmLrScale);
       else
-        params.add(name, type, init);
+        params.add(name, type, init,
+                   isAttentionProjection(p.name) ? spec.attentionLrScale : 1.0);
     }
   const bool prenorm = spec.norm == "pre";
   if (prenorm) {

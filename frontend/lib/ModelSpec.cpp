@@ -285,8 +285,8 @@ llvm::Expected<ModelSpec> parseModelSpec(llvm::StringRef text,
   Reader r(*obj, rootPath);
   bool ok = r.onlyKeys({"name", "task", "vocab", "classes", "batch", "seq_len",
                         "width", "heads", "ffn", "dropout", "pool", "norm",
-                        "norm_kind", "dtype", "ssm_lr_scale", "positions",
-                        "layers"}) &&
+                        "norm_kind", "dtype", "ssm_lr_scale",
+                        "attention_lr_scale", "positions", "layers"}) &&
             r.string("name", spec.name, true) &&
             r.string("task", spec.task, false) &&
             r.integer("vocab", spec.vocab, true, 1) &&
@@ -302,6 +302,7 @@ llvm::Expected<ModelSpec> parseModelSpec(llvm::StringRef text,
             r.string("norm_kind", spec.normKind, false, {"layer", "batch"}) &&
             r.string("dtype", spec.dtype, false, {"f32", "bf16"}) &&
             r.number("ssm_lr_scale", spec.ssmLrScale, 0.0, 1e3) &&
+            r.number("attention_lr_scale", spec.attentionLrScale, 0.0, 1e3) &&
             r.string("positions", spec.positions, false, {"learned", "none"});
   if (!ok)
     return error(r.detail.empty() ? r.hint : r.detail);

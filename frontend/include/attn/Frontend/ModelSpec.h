@@ -70,6 +70,10 @@ struct ModelSpec {
   /// (S4 trains them at a tenth, without weight decay; log dt at the full
   /// rate).
   double ssmLrScale = 1.0;
+  /// The learning rate of the attention projections (Q, K, V and output,
+  /// with their biases; in SPADE layers too) relative to the others: a
+  /// hybrid can train its SSM at S4's rate and its attention lower.
+  double attentionLrScale = 1.0;
   /// "learned": a table of seq_len position embeddings added to the token
   /// embeddings (BERT's); "none": token embeddings only (S4's models,
   /// whose SSM layers see positions through their kernels).
@@ -79,7 +83,8 @@ struct ModelSpec {
 
 /// Parses a spec. Keys (defaults in ModelSpec/LayerSpec):
 ///   name, task, vocab, classes, batch, seq_len, width, heads, ffn, dropout,
-///   pool, norm, norm_kind, dtype, ssm_lr_scale, positions, layers: [ { kind:
+///   pool, norm, norm_kind, dtype, ssm_lr_scale, attention_lr_scale, positions,
+///   layers: [ { kind:
 ///   full|window|chunk|bigbird|linear|ssm|spade,
 ///     radius, block, size, window, global, random, seed, feature_map,
 ///     features, feature_seed, causal, state, bidirectional, glu, local } ]

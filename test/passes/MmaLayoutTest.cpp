@@ -1,4 +1,4 @@
-//===- MmaLayoutTest.cpp - the mma.sync fragment tables and what they give ===//
+//===- MmaLayoutTest.cpp - the tensor-core fragment tables and what they give //
 //
 // Each table against the PTX ISA's description of its fragments, element
 // by element for every lane, then the derived facts the lowerings use.
@@ -17,11 +17,11 @@ namespace {
 
 using Coordinates = std::array<int64_t, 2>;
 
-/// Every (row, column) of the operand is held by exactly one (lane,
+/// Every (row, column) of the operand is held by exactly one (thread,
 /// element): the table is a bijection onto the operand.
 void expectCoversOnce(const FragmentLayout &f) {
   std::set<Coordinates> seen;
-  for (int64_t lane = 0; lane < 32; ++lane)
+  for (int64_t lane = 0; lane < f.threads; ++lane)
     for (int64_t e = 0; e < f.numElements(); ++e) {
       Coordinates at = f.at(lane, e);
       EXPECT_GE(at[0], 0);
@@ -88,22 +88,25 @@ TEST(MmaLayout, AccumulatorRowsAndTheLanesThatShareThem) {
             (llvm::SmallVector<int32_t, 4>{4, 8, 16}));
 }
 
-/// Each A register derived from the accumulators holds exactly the values
-/// that A's table puts there: check by coordinates, for every lane.
-void expectAccumulatorAsAMoves(const MmaLayout &l) {
+/// Each A register of k-slice `slice` derived from the accumulators holds
+/// exactly the values that A's table puts there: check by coordinates, for
+/// every thread.
+void expectAccumulatorAsAMoves(const MmaLayout &l, int64_t slice = 0) {
   std::optional<llvm::SmallVector<MmaLayout::AccumulatorRegister, 4>> regs =
-      l.accumulatorAsA();
+      l.accumulatorAsA(slice);
   ASSERT_TRUE(regs.has_value());
   ASSERT_EQ(static_cast<int64_t>(regs->size()), l.a.numRegisters());
   int64_t width = l.a.elementsPerRegister;
-  for (int64_t lane = 0; lane < 32; ++lane)
+  for (int64_t thread = 0; thread < l.a.threads; ++thread)
     for (auto [r, reg] : llvm::enumerate(*regs)) {
       llvm::SmallVector<int64_t, 4> slot = l.c.elementsOfRowSlot(reg.rowSlot);
       for (int64_t i = 0; i < width; ++i) {
-        Coordinates fromC = l.c.at(lane, slot[reg.run * width + i]);
+        Coordinates fromC = l.c.at(thread, slot[reg.run * width + i]);
         fromC[1] += reg.tile * l.n;
-        EXPECT_EQ(fromC, l.a.at(lane, r * width + i))
-            << "lane " << lane << " register " << r;
+        Coordinates inA = l.a.at(thread, r * width + i);
+        inA[1] += slice * l.k;
+        EXPECT_EQ(fromC, inA)
+            << "thread " << thread << " register " << r << " slice " << slice;
       }
     }
 }
@@ -126,6 +129,53 @@ TEST(MmaLayout, Tf32AccumulatorsAreNotAnAOperand) {
   // m16n8k8's A holds columns t and t + 4, its accumulators 2 t and
   // 2 t + 1: values would have to move between lanes.
   EXPECT_FALSE(MmaLayout::m16n8k8().accumulatorAsA().has_value());
+}
+
+TEST(MmaLayout, WgmmaM64K16MatchesThePtxIsa) {
+  for (int64_t n : {8, 64, 128, 256}) {
+    MmaLayout l = MmaLayout::wgmmaM64K16(n);
+    EXPECT_EQ(l.c.numElements(), n / 2);
+    for (int64_t thread = 0; thread < 128; ++thread) {
+      int64_t w = thread / 32, g = thread % 32 / 4, t = thread % 4;
+      // d_i: row 16 w + g + 8 ((i / 2) % 2), column 8 (i / 4) + 2 t + i % 2.
+      for (int64_t i = 0; i < n / 2; ++i) {
+        Coordinates c{16 * w + g + 8 * ((i / 2) % 2),
+                      8 * (i / 4) + 2 * t + i % 2};
+        EXPECT_EQ(l.c.at(thread, i), c)
+            << "n " << n << " C thread " << thread << " element " << i;
+      }
+      // a_i: row 16 w + g + 8 ((i / 2) % 2), column 2 t + i % 2 + 8 (i / 4).
+      for (int64_t i = 0; i < 8; ++i) {
+        Coordinates a{16 * w + g + 8 * ((i / 2) % 2),
+                      2 * t + i % 2 + 8 * (i / 4)};
+        EXPECT_EQ(l.a.at(thread, i), a)
+            << "n " << n << " A thread " << thread << " element " << i;
+      }
+    }
+    expectCoversOnce(l.a);
+    expectCoversOnce(l.c);
+    // B is read from shared memory: no register table.
+    EXPECT_EQ(l.b.numElements(), 0);
+    // A row stays in its warp's group of four lanes, as with mma.sync.
+    EXPECT_EQ(l.c.rowSharingShuffles(), (llvm::SmallVector<int32_t, 4>{1, 2}));
+  }
+}
+
+TEST(MmaLayout, WgmmaAccumulatorsBecomeTheNextAOperandInPlace) {
+  // P V after S = Q K^T, both m64nNk16: each k-slice of 16 keys of P is two
+  // of S's 8-column runs, in the registers the thread holds already.
+  MmaLayout l = MmaLayout::wgmmaM64K16(64);
+  for (int64_t slice = 0; slice < 4; ++slice)
+    expectAccumulatorAsAMoves(l, slice);
+  auto regs = *l.accumulatorAsA(1);
+  int64_t expected[4][2] = {{0, 2}, {1, 2}, {0, 3}, {1, 3}};
+  for (int64_t r = 0; r < 4; ++r) {
+    EXPECT_EQ(regs[r].tile, 0);
+    EXPECT_EQ(regs[r].rowSlot, expected[r][0]);
+    EXPECT_EQ(regs[r].run, expected[r][1]);
+  }
+  // mma.sync's k-slices past the first name tiles past the first.
+  expectAccumulatorAsAMoves(MmaLayout::m16n8k16(), 3);
 }
 
 } // namespace

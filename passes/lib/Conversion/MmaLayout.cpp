@@ -1,9 +1,11 @@
-//===- MmaLayout.cpp - mma.sync fragment layouts as data ------------------===//
+//===- MmaLayout.cpp - tensor-core fragment layouts as data ---------------===//
 
 #include "attn/Conversion/MmaLayout.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/Sequence.h"
+
+#include <cassert>
 
 using namespace mlir::attn;
 
@@ -29,7 +31,7 @@ FragmentLayout::elementsOfRowSlot(int64_t slot) const {
 llvm::SmallVector<int32_t, 4> FragmentLayout::rowSharingShuffles() const {
   llvm::SmallVector<int32_t, 4> masks;
   for (int32_t x = 1; x < 32; x <<= 1)
-    if (llvm::all_of(llvm::seq<int64_t>(0, 32), [&](int64_t lane) {
+    if (llvm::all_of(llvm::seq<int64_t>(0, threads), [&](int64_t lane) {
           return at(lane, 0)[0] == at(lane ^ x, 0)[0];
         }))
       masks.push_back(x);
@@ -64,10 +66,30 @@ const MmaLayout &MmaLayout::m16n8k8() {
   return layout;
 }
 
+MmaLayout MmaLayout::wgmmaM64K16(int64_t n) {
+  assert(n % 8 == 0 && n >= 8 && n <= 256 && "wgmma's n: 8 to 256 by 8");
+  // A: as mma.sync.m16n8k16's in each warp's 16 rows.
+  FragmentLayout a = m16n8k16().a;
+  a.rows = 64;
+  a.threads = 128;
+  a.rowPerWarp = 16;
+  // B: from shared memory.
+  FragmentLayout b{16, n, 0, 0, 0, 0, {}, {}, 2, 128, 0};
+  // C: element i at (g + 8 ((i / 2) % 2), 8 (i / 4) + 2 t + i % 2) of the
+  // warp's rows: m16n8k16's accumulator tile every 8 columns.
+  FragmentLayout c{64, n, 1, 0, 0, 2, {}, {}, 1, 128, 16};
+  for (int64_t i = 0; i < n / 2; ++i) {
+    c.rowOf.push_back(8 * ((i / 2) % 2));
+    c.colOf.push_back(8 * (i / 4) + i % 2);
+  }
+  return {64, n, 16, std::move(a), std::move(b), std::move(c)};
+}
+
 std::optional<llvm::SmallVector<MmaLayout::AccumulatorRegister, 4>>
-MmaLayout::accumulatorAsA() const {
-  // The same lanes must hold the same rows and columns (up to the tile).
-  if (k % n || a.rowPerGroup != c.rowPerGroup ||
+MmaLayout::accumulatorAsA(int64_t slice) const {
+  // The same threads must hold the same rows and columns (up to the tile).
+  if ((k % n && n % k) || a.threads != c.threads ||
+      a.rowPerWarp != c.rowPerWarp || a.rowPerGroup != c.rowPerGroup ||
       a.rowPerThread != c.rowPerThread || a.colPerGroup != c.colPerGroup ||
       a.colPerThread != c.colPerThread)
     return std::nullopt;
@@ -81,19 +103,21 @@ MmaLayout::accumulatorAsA() const {
       return std::nullopt;
     int64_t slotIndex = slot - slots.begin();
     llvm::SmallVector<int64_t, 4> elements = c.elementsOfRowSlot(slotIndex);
-    int64_t tile = a.colOf[first] / n;
+    // The accumulators' column of A's element: its tile and its column in
+    // the tile.
+    auto column = [&](int64_t e) { return slice * k + a.colOf[e]; };
+    int64_t tile = column(first) / n;
     // Where the register's first element sits among the slot's elements.
-    const int64_t *at = llvm::find_if(elements, [&](int64_t e) {
-      return c.colOf[e] == a.colOf[first] % n;
-    });
+    const int64_t *at = llvm::find_if(
+        elements, [&](int64_t e) { return c.colOf[e] == column(first) % n; });
     int64_t position = at - elements.begin();
     if (at == elements.end() || position % width ||
         position + width > static_cast<int64_t>(elements.size()))
       return std::nullopt;
     for (int64_t i = 0; i < width; ++i)
       if (a.rowOf[first + i] != a.rowOf[first] ||
-          a.colOf[first + i] / n != tile ||
-          c.colOf[elements[position + i]] != a.colOf[first + i] % n)
+          column(first + i) / n != tile ||
+          c.colOf[elements[position + i]] != column(first + i) % n)
         return std::nullopt;
     out.push_back({tile, slotIndex, position / width});
   }

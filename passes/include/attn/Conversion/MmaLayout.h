@@ -1,18 +1,21 @@
-//===- MmaLayout.h - mma.sync fragment layouts as data ----------*- C++ -*-===//
+//===- MmaLayout.h - tensor-core fragment layouts as data -------*- C++ -*-===//
 //
-// Which lane of a warp holds which element of an mma.sync operand, as a
-// table rather than as index arithmetic inside the lowerings. Lane l is
-// 4 g + t: g = l / 4 its group (0-7), t = l % 4 its place in the group.
-// Element e of its fragment is (row, column)
-//   (g rowPerGroup + t rowPerThread + rowOf[e],
+// Which thread holds which element of a tensor-core operand, as a table
+// rather than as index arithmetic inside the lowerings. Thread i of the
+// instruction's threads (a warp for mma.sync, a warpgroup of four warps for
+// wgmma) is lane l = i % 32 of warp w = i / 32; l is 4 g + t: g = l / 4 its
+// group (0-7), t = l % 4 its place in the group. Element e of its fragment
+// is (row, column)
+//   (w rowPerWarp + g rowPerGroup + t rowPerThread + rowOf[e],
 //    g colPerGroup + t colPerThread + colOf[e])
-// of the operand (PTX ISA, "Matrix Fragments for mma.m16n8k16" and
-// "... mma.m16n8k8"); consecutive elements are packed into 32-bit
-// registers. Everything the lowerings need beyond that -- the rows of an
-// accumulator a lane holds, the lanes that share a row (for row maxima and
-// sums by shuffles), and which registers of an accumulator become the A
-// operand of the next product (P in P V) -- is derived from the tables
-// here, so that a new shape (wgmma's m64nNk16) is a new table.
+// of the operand (PTX ISA, "Matrix Fragments for mma.m16n8k16", "...
+// mma.m16n8k8" and "Register Fragments and Shared Memory Matrix Layouts"
+// for wgmma); consecutive elements are packed into 32-bit registers.
+// Everything the lowerings need beyond that -- the rows of an accumulator
+// a lane holds, the lanes that share a row (for row maxima and sums by
+// shuffles), and which registers of an accumulator become the A operand of
+// the next product (P in P V) -- is derived from the tables here, so that a
+// new shape is a new table.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTN_CONVERSION_MMALAYOUT_H
@@ -26,18 +29,24 @@
 
 namespace mlir::attn {
 
+/// An operand held in registers. An operand the instruction reads from
+/// shared memory (wgmma's B, through a matrix descriptor) has no register
+/// table: no elements.
 struct FragmentLayout {
   int64_t rows, cols;
   int64_t rowPerGroup, rowPerThread, colPerGroup, colPerThread;
   llvm::SmallVector<int64_t, 8> rowOf, colOf;
   int64_t elementsPerRegister;
+  /// The threads that hold the operand together, and the rows each warp of
+  /// them starts at past the previous one's.
+  int64_t threads = 32, rowPerWarp = 0;
 
   int64_t numElements() const { return rowOf.size(); }
   int64_t numRegisters() const { return numElements() / elementsPerRegister; }
-  /// Lane `lane`'s element `e`: (row, column).
-  std::array<int64_t, 2> at(int64_t lane, int64_t e) const {
-    int64_t g = lane / 4, t = lane % 4;
-    return {g * rowPerGroup + t * rowPerThread + rowOf[e],
+  /// Thread `thread`'s element `e`: (row, column).
+  std::array<int64_t, 2> at(int64_t thread, int64_t e) const {
+    int64_t w = thread / 32, g = thread % 32 / 4, t = thread % 4;
+    return {w * rowPerWarp + g * rowPerGroup + t * rowPerThread + rowOf[e],
             g * colPerGroup + t * colPerThread + colOf[e]};
   }
   /// The distinct row offsets of a lane's elements, ascending: the rows a
@@ -46,12 +55,13 @@ struct FragmentLayout {
   /// The elements of the lane's row slot `slot` (see rowSlots), in column
   /// order.
   llvm::SmallVector<int64_t, 4> elementsOfRowSlot(int64_t slot) const;
-  /// The lane masks x such that lanes l and l ^ x hold the same rows for
-  /// every l: a row's values are reduced by xor shuffles over these.
+  /// The lane masks x such that lanes l and l ^ x of a warp hold the same
+  /// rows for every l: a row's values are reduced by xor shuffles over
+  /// these (a row never spans warps).
   llvm::SmallVector<int32_t, 4> rowSharingShuffles() const;
 };
 
-/// One mma.sync shape: D[m, n] = A[m, k] B[k, n] + C[m, n].
+/// One tensor-core shape: D[m, n] = A[m, k] B[k, n] + C[m, n].
 struct MmaLayout {
   int64_t m, n, k;
   FragmentLayout a, b, c;
@@ -60,18 +70,26 @@ struct MmaLayout {
   static const MmaLayout &m16n8k16();
   /// mma.sync.m16n8k8 with tf32 operands, f32 accumulators.
   static const MmaLayout &m16n8k8();
+  /// wgmma.mma_async.m64nNk16 (sm_90a) with bf16 or f16 operands, A in
+  /// registers, B in shared memory, f32 accumulators; `n` a multiple of 8
+  /// from 8 to 256. A warpgroup's warp w holds rows 16 w to 16 w + 15 of A
+  /// and C, each as mma.sync.m16n8k16 would (C: one m16n8 tile every 8
+  /// columns).
+  static MmaLayout wgmmaM64K16(int64_t n);
 
   /// Accumulators become the next product's A operand without moving
-  /// between lanes where A's k-slice of `k` columns is `k / n` accumulator
-  /// tiles side by side and every A register's elements are a lane's
-  /// elements of one of them. For each A register: (the accumulator tile
-  /// within the k-slice, the lane's row slot in it, its register-sized run
-  /// of that row slot's elements). None where the layouts do not line up.
+  /// between lanes where the same thread holds the same (row, column) in
+  /// both: A's k-slice `slice` (columns slice k to slice k + k - 1 of the
+  /// accumulators, which are tiles of `n` columns side by side) is read
+  /// from registers the thread has. For each A register: (the accumulator
+  /// tile, the thread's row slot in it, its register-sized run of that row
+  /// slot's elements). mma.sync's k-slice spans k / n tiles; wgmma's tile
+  /// spans n / k slices. None where the layouts do not line up.
   struct AccumulatorRegister {
     int64_t tile, rowSlot, run;
   };
   std::optional<llvm::SmallVector<AccumulatorRegister, 4>>
-  accumulatorAsA() const;
+  accumulatorAsA(int64_t slice = 0) const;
 };
 
 } // namespace mlir::attn

@@ -156,6 +156,7 @@ TEST(MmaLayout, WgmmaM64K16MatchesThePtxIsa) {
     expectCoversOnce(l.c);
     // B is read from shared memory: no register table.
     EXPECT_EQ(l.b.numElements(), 0);
+    EXPECT_TRUE(l.b.rowSharingShuffles().empty());
     // A row stays in its warp's group of four lanes, as with mma.sync.
     EXPECT_EQ(l.c.rowSharingShuffles(), (llvm::SmallVector<int32_t, 4>{1, 2}));
   }

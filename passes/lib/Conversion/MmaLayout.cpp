@@ -30,6 +30,8 @@ FragmentLayout::elementsOfRowSlot(int64_t slot) const {
 
 llvm::SmallVector<int32_t, 4> FragmentLayout::rowSharingShuffles() const {
   llvm::SmallVector<int32_t, 4> masks;
+  if (numElements() == 0)
+    return masks;
   for (int32_t x = 1; x < 32; x <<= 1)
     if (llvm::all_of(llvm::seq<int64_t>(0, threads), [&](int64_t lane) {
           return at(lane, 0)[0] == at(lane ^ x, 0)[0];

@@ -57,7 +57,8 @@ struct FragmentLayout {
   llvm::SmallVector<int64_t, 4> elementsOfRowSlot(int64_t slot) const;
   /// The lane masks x such that lanes l and l ^ x of a warp hold the same
   /// rows for every l: a row's values are reduced by xor shuffles over
-  /// these (a row never spans warps).
+  /// these (a row never spans warps). None for an operand without a
+  /// register table.
   llvm::SmallVector<int32_t, 4> rowSharingShuffles() const;
 };
 

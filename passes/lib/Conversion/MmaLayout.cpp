@@ -77,12 +77,19 @@ MmaLayout MmaLayout::wgmmaM64K16(int64_t n) {
   a.rowPerWarp = 16;
   // B: from shared memory.
   FragmentLayout b{16, n, 0, 0, 0, 0, {}, {}, 2, 128, 0};
-  // C: element i at (g + 8 ((i / 2) % 2), 8 (i / 4) + 2 t + i % 2) of the
-  // warp's rows: m16n8k16's accumulator tile every 8 columns.
-  FragmentLayout c{64, n, 1, 0, 0, 2, {}, {}, 1, 128, 16};
+  // C: m16n8k16's accumulator tile every 8 columns of the warp's rows.
+  const FragmentLayout &tile = m16n8k16().c;
+  FragmentLayout c = tile;
+  c.rows = 64;
+  c.cols = n;
+  c.threads = 128;
+  c.rowPerWarp = 16;
+  c.rowOf.clear();
+  c.colOf.clear();
   for (int64_t i = 0; i < n / 2; ++i) {
-    c.rowOf.push_back(8 * ((i / 2) % 2));
-    c.colOf.push_back(8 * (i / 4) + i % 2);
+    int64_t e = i % tile.numElements();
+    c.rowOf.push_back(tile.rowOf[e]);
+    c.colOf.push_back(tile.cols * (i / tile.numElements()) + tile.colOf[e]);
   }
   return {64, n, 16, std::move(a), std::move(b), std::move(c)};
 }

@@ -6,22 +6,8 @@
 
 using namespace mlir::attn;
 
-namespace {
-/// The number of chunk bits the mode XORs.
-int64_t swizzleBits(Swizzle mode) {
-  switch (mode) {
-  case Swizzle::None:
-    return 0;
-  case Swizzle::Bytes32:
-    return 1;
-  case Swizzle::Bytes64:
-    return 2;
-  case Swizzle::Bytes128:
-    return 3;
-  }
-  return 0;
-}
-} // namespace
+/// The number of chunk bits the mode XORs: its value.
+static int64_t swizzleBits(Swizzle mode) { return static_cast<int64_t>(mode); }
 
 int64_t mlir::attn::rowBytes(Swizzle mode) {
   return int64_t{16} << swizzleBits(mode);
@@ -43,21 +29,8 @@ uint64_t mlir::attn::wgmmaDescriptor(uint32_t address,
   assert(leadingByteOffset >> 4 < (1u << 14) &&
          strideByteOffset >> 4 < (1u << 14) && baseOffset < 8 &&
          "descriptor field out of range");
-  uint64_t code = 0;
-  switch (mode) {
-  case Swizzle::None:
-    code = 0;
-    break;
-  case Swizzle::Bytes128:
-    code = 1;
-    break;
-  case Swizzle::Bytes64:
-    code = 2;
-    break;
-  case Swizzle::Bytes32:
-    code = 3;
-    break;
-  }
+  // The descriptor's codes: 1, 2, 3 for 128, 64, 32 bytes; 0 for none.
+  uint64_t bits = swizzleBits(mode), code = bits ? 4 - bits : 0;
   return (uint64_t{(address & 0x3FFFF) >> 4}) |
          (uint64_t{leadingByteOffset >> 4} << 16) |
          (uint64_t{strideByteOffset >> 4} << 32) |

@@ -23,8 +23,8 @@ namespace mlir::attn {
 /// chunk) are XORed with bits 7 .. 7 + b - 1 (b = 3, 2, 1, 0 for 128-, 64-,
 /// 32-byte and no swizzle; PTX ISA, "Shared Memory Matrix Layout" of wgmma
 /// and the tensor map's CU_TENSOR_MAP_SWIZZLE_*). The rows of a tile are
-/// `rowBytes` long and follow each other.
-enum class Swizzle { None, Bytes32, Bytes64, Bytes128 };
+/// `rowBytes` long and follow each other. Each mode's value is its b.
+enum class Swizzle { None = 0, Bytes32 = 1, Bytes64 = 2, Bytes128 = 3 };
 
 /// A row's length in bytes under `mode` (16 for None: one chunk).
 int64_t rowBytes(Swizzle mode);

@@ -74,11 +74,14 @@
 // warps' padded 16x(64+8) query tile, staged once by the warp (cp.async, waited
 // for, the warp synchronised); the lane's fragments are registers
 // (constant indices). The
-// loop over scheduled key tiles is pipelined: the first tile is staged
-// before it, each iteration stages the next (cp.async, zero-filled past a
-// tile's end) and waits only for its own group; S and PV are mma.sync over
-// ldmatrix fragments (V transposed); the row maxima go across the lanes of
-// a row; the output pairs are written once per row.
+// loop over scheduled key tiles is pipelined (scf::pipelineForLoop, two
+// stages): the first tile's copies are issued before it (the table read
+// under the loop's own trip test), each iteration issues the next tile's
+// (cp.async, zero-filled past a tile's end, under the tile's condition
+// and the iteration's) and waits for all but that newest group, then the
+// block synchronises and the step runs on the tile before; S and PV are
+// mma.sync over ldmatrix fragments (V transposed); the row maxima go across
+// the lanes of a row; the output pairs are written once per row.
 // WARP-LABEL: func.func @attend_bf16(
 // WARP: gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c128{{.*}}, {{.*}}) dynamic_shared_memory_size %c46080_i32
 // WARP: memref.view {{.*}} to memref<16x72xbf16, #gpu.address_space<workgroup>>
@@ -89,17 +92,24 @@
 // WARP-DAG: memref.alloca() : memref<2xf32>
 // WARP-DAG: memref.alloca() : memref<32xf32>
 // WARP: memref.store %{{.*}}, %{{.*}}[%c0{{.*}}] : memref<2xf32>
+// WARP: %[[TRIPS:.*]] = arith.cmpi slt
+// WARP: scf.if %[[TRIPS]] -> (i32)
+// WARP: memref.load
 // WARP: gpu.barrier
+// WARP: %[[FIRST:.*]] = arith.andi %{{.*}}, %[[TRIPS]] : i1
+// WARP: scf.if %[[FIRST]] {
 // WARP: memref.view {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>
 // WARP: nvgpu.device_async_copy {{.*}}, 8, %{{.*}} {bypassL1}
-// WARP: nvgpu.device_async_create_group
-// WARP: scf.for
-// WARP-NEXT: gpu.barrier
+// WARP: %[[GROUP:.*]] = nvgpu.device_async_create_group
+// WARP-NEXT: nvgpu.device_async_wait %[[GROUP]] {numGroups = 1 : i32}
+// WARP-NEXT: scf.for {{.*}} iter_args
+// WARP: gpu.barrier
+// WARP: scf.if
 // WARP: nvgpu.device_async_copy
 // WARP: %[[NEXT:.*]] = nvgpu.device_async_create_group
+// WARP-NEXT: nvgpu.device_async_wait %[[NEXT]] {numGroups = 1 : i32}
+// WARP: gpu.barrier
 // WARP: scf.if
-// WARP: nvgpu.device_async_wait %[[NEXT]] {numGroups = 1 : i32}
-// WARP-NEXT: gpu.barrier
 // WARP: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false}
 // WARP: nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<bf16>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
 // WARP: arith.cmpi sge

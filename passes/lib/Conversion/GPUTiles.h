@@ -434,6 +434,20 @@ SmallVector<Value> stageTile(WarpEmitter &e, Value src, Value dst, int64_t rows,
 /// Commits the copies issued so far by this thread as one group.
 Value commitCopies(OpBuilder &b, Location loc, ValueRange copies = {});
 
+/// Stages the 2-D operands `numbers` of `op` (tiles of up to `rows` rows:
+/// fewer where clipped, zero-filled) in shared memory for the whole block
+/// of `threads` threads, and replaces each by a view of its copy (see
+/// StageBlockTiles.cpp): in place, or, where `op` is the body of a loop
+/// over tiles that allows it, one iteration ahead in a pipelined loop.
+/// Returns `op` as it is after staging (a clone where the loop was
+/// pipelined). The copies are complete and visible to the block where
+/// `op` runs.
+Operation *stageForBlock(Operation *op, ArrayRef<unsigned> numbers,
+                         int64_t rows, int64_t threads);
+/// The padded tile [rows, width + kSmemPad] in shared memory that an
+/// operand staged by stageForBlock views.
+Value stagedTileOf(Value operand);
+
 /// Rows [row, row + count) of a 2-D `memref` (all its columns), or
 /// elements of a 1-D one.
 Value rowView(OpBuilder &b, Location loc, Value memref, Value row,

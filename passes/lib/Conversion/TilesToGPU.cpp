@@ -20,9 +20,10 @@
 //     m') + P V
 //   with c = scale log2(e): the fragment's m is in that base-2 domain and
 //   its l is the lane's partial sum; softmax_finalize adds the four partial
-//   sums of a row and writes the row once. In attn-tile's loop over
-//   scheduled key tiles, the next tile is staged while the current one is
-//   computed (two shared-memory stages).
+//   sums of a row and writes the row once. The key and value tiles are
+//   staged first (stageForBlock, StageBlockTiles.cpp): in attn-tile's loop
+//   over scheduled key tiles, the next tile's copies are in flight while
+//   the current one is computed (a loop pipelined in two stages).
 // - one row per lane (other element types): each softmax_step becomes the
 //   per-key online-softmax loop for the lane's row, on CUDA cores, the
 //   step of OnlineSoftmax.h over one key at a time:
@@ -656,90 +657,11 @@ void replaceFills(ArrayRef<Operation *> uses, Value lane, Form form) {
 // Tensor-core form
 //===----------------------------------------------------------------------===//
 
-/// Shared memory of a tensor-core softmax_step: the key tile, then the
-/// value tile, rows padded.
-int64_t stagedBytes(int64_t keyRows, int64_t d, int64_t dv, Type elem) {
-  return keyRows * (d + dv + 2 * kSmemPad) * elem.getIntOrFloatBitWidth() / 8;
-}
-
-/// The key and value tiles of one stage, `offset` bytes into the staging
-/// buffer `stages`.
-std::pair<Value, Value> sharedTiles(WarpEmitter &e, Value stages,
-                                    int64_t keyRows, int64_t d, int64_t dv,
-                                    Value offset) {
-  int64_t keyBytes =
-      keyRows * (d + kSmemPad) * e.elem.getIntOrFloatBitWidth() / 8;
-  return {
-      sharedView(e.b, e.loc, stages, {keyRows, d + kSmemPad}, e.elem, offset),
-      sharedView(e.b, e.loc, stages, {keyRows, dv + kSmemPad}, e.elem,
-                 e.add(offset, keyBytes))};
-}
-
-/// The loop over scheduled tiles around a step (a softmax_step's key
-/// tiles, a softmax_grad_step's staged side) whose next tile can be
-/// fetched one iteration ahead: the step is alone in an scf.if directly in
-/// an scf.for, and its two staged tiles (`key`, `value`) and the if's
-/// condition are computed in the loop by ops without side effects other
-/// than reads (the schedule tables), which can be recomputed for the next
-/// iteration.
-struct KeyLoop {
-  scf::ForOp loop;
-  scf::IfOp guard;
-  /// What computes the key, the value and the guard, in program order:
-  /// first the ops of the loop body, then those under the guard.
-  SmallVector<Operation *> body, guarded;
-};
-
-std::optional<KeyLoop> keyLoopOf(Operation *op, Value key, Value value) {
-  auto guard = dyn_cast<scf::IfOp>(op->getParentOp());
-  if (!guard || guard.getNumResults() != 0 || !guard.getElseRegion().empty())
-    return std::nullopt;
-  auto loop = dyn_cast<scf::ForOp>(guard->getParentOp());
-  if (!loop || loop.getNumRegionIterArgs() != 0)
-    return std::nullopt;
-  int64_t steps = 0;
-  loop.walk([&](Operation *o) { steps += o->getName() == op->getName(); });
-  if (steps != 1)
-    return std::nullopt;
-  KeyLoop kl{loop, guard, {}, {}};
-  llvm::SmallPtrSet<Operation *, 16> seen;
-  std::function<bool(Value)> collect = [&](Value v) {
-    if (auto arg = dyn_cast<BlockArgument>(v))
-      return arg == loop.getInductionVar() ||
-             !loop->isAncestor(arg.getOwner()->getParentOp());
-    Operation *def = v.getDefiningOp();
-    if (!loop->isProperAncestor(def) || seen.contains(def))
-      return true;
-    auto effects = dyn_cast<MemoryEffectOpInterface>(def);
-    bool readsOnly = isMemoryEffectFree(def) ||
-                     (effects && effects.onlyHasEffect<MemoryEffects::Read>());
-    if (def->getNumRegions() != 0 || !readsOnly ||
-        (def->getBlock() != loop.getBody() &&
-         def->getBlock() != guard.thenBlock()))
-      return false;
-    seen.insert(def);
-    if (!llvm::all_of(def->getOperands(), collect))
-      return false;
-    (def->getBlock() == loop.getBody() ? kl.body : kl.guarded).push_back(def);
-    return true;
-  };
-  if (!collect(key) || !collect(value) || !collect(guard.getCondition()))
-    return std::nullopt;
-  auto inOrder = [](Operation *a, Operation *b) {
-    return a->isBeforeInBlock(b);
-  };
-  llvm::sort(kl.body, inOrder);
-  llvm::sort(kl.guarded, inOrder);
-  return kl;
-}
-
-/// Which stage buffer iteration `iv` of `loop` uses: its parity.
-Value stageOffset(WarpEmitter &e, scf::ForOp loop, Value iv, int64_t bytes) {
-  OpBuilder &b = e.b;
-  Value n = arith::DivUIOp::create(
-      b, e.loc, arith::SubIOp::create(b, e.loc, iv, loop.getLowerBound()),
-      loop.getStep());
-  return e.mul(arith::RemUIOp::create(b, e.loc, n, e.idx(2)), bytes);
+/// The threads of the block that runs `op` (the tensor-core forms require
+/// a static block size).
+int64_t blockThreads(Operation *op) {
+  return *getConstantIntValue(
+      op->getParentOfType<gpu::LaunchOp>().getBlockSizeX());
 }
 
 /// Each warp's query tile in shared memory, by tile.
@@ -856,98 +778,6 @@ private:
   int64_t nTiles;
 };
 
-/// A step's key and value tiles in shared memory and the async-copy groups
-/// that fill them (valuesCopied null where the keys' group covers both).
-struct StagedKeysAndValues {
-  Value keys, values, keysCopied, valuesCopied;
-};
-
-/// Stages the key and value tiles `k` and `v` ([keyRows, d] and [keyRows,
-/// dv]) by the block's `threads` threads. Inside a pipelinable key loop,
-/// over two stages: while a tile is computed, the next scheduled one is on
-/// its way.
-StagedKeysAndValues stageKeysAndValues(WarpEmitter &e, gpu::LaunchOp launch,
-                                       Value k, Value v, int64_t keyRows,
-                                       int64_t d, int64_t dv, int64_t threads,
-                                       std::optional<KeyLoop> pipeline) {
-  OpBuilder &b = e.b;
-  Location loc = e.loc;
-  Type elem = e.elem;
-  int64_t stage = stagedBytes(keyRows, d, dv, elem);
-  // Two stages where the loop prefetches: tile t + 1 lands in the other.
-  Value stages = allocateShared(launch, (pipeline ? 2 : 1) * stage);
-  Value kShared, vShared, keysCopied, valuesCopied;
-  if (pipeline) {
-    // Iteration t commits the copies of tile t + 1 as one group; tile t's
-    // group is then the second newest.
-    scf::ForOp loop = pipeline->loop;
-    auto prefetch = [&](OpBuilder &pb, Value iv) {
-      WarpEmitter pe(pb, loc, elem);
-      scf::IfOp::create(
-          pb, loc, pe.lt(iv, loop.getUpperBound()), [&](OpBuilder &, Location) {
-            IRMapping map;
-            map.map(loop.getInductionVar(), iv);
-            for (Operation *o : pipeline->body)
-              pb.clone(*o, map);
-            Value cond = map.lookupOrDefault(pipeline->guard.getCondition());
-            scf::IfOp::create(pb, loc, cond, [&](OpBuilder &, Location) {
-              for (Operation *o : pipeline->guarded)
-                pb.clone(*o, map);
-              auto [keys, values] = sharedTiles(
-                  pe, stages, keyRows, d, dv, stageOffset(pe, loop, iv, stage));
-              Value tid = gpu::ThreadIdOp::create(pb, loc, gpu::Dimension::x);
-              stageTile(pe, map.lookupOrDefault(k), keys, keyRows, d, tid,
-                        threads);
-              stageTile(pe, map.lookupOrDefault(v), values, keyRows, dv, tid,
-                        threads);
-              scf::YieldOp::create(pb, loc);
-            });
-            scf::YieldOp::create(pb, loc);
-          });
-      return commitCopies(pb, loc);
-    };
-    OpBuilder before(loop);
-    gpu::BarrierOp::create(before, loc);
-    prefetch(before, loop.getLowerBound());
-
-    OpBuilder top(loop.getBody(), loop.getBody()->begin());
-    // Every warp is done with tile t - 1 before tile t + 1 replaces it.
-    gpu::BarrierOp::create(top, loc);
-    keysCopied =
-        prefetch(top, arith::AddIOp::create(top, loc, loop.getInductionVar(),
-                                            loop.getStep()));
-
-    // Nothing in flight after the loop; the buffers are free again.
-    OpBuilder after(loop->getBlock(), std::next(Block::iterator(loop)));
-    nvgpu::DeviceAsyncWaitOp::create(after, loc, commitCopies(after, loc),
-                                     after.getI32IntegerAttr(0));
-    gpu::BarrierOp::create(after, loc);
-
-    std::tie(kShared, vShared) =
-        sharedTiles(e, stages, keyRows, d, dv,
-                    stageOffset(e, loop, loop.getInductionVar(), stage));
-  } else {
-    std::tie(kShared, vShared) =
-        sharedTiles(e, stages, keyRows, d, dv, e.idx(0));
-    // Every warp is done with the previous tile before it is overwritten.
-    gpu::BarrierOp::create(b, loc);
-    Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
-    keysCopied = commitCopies(
-        b, loc, stageTile(e, k, kShared, keyRows, d, tid, threads));
-    valuesCopied = commitCopies(
-        b, loc, stageTile(e, v, vShared, keyRows, dv, tid, threads));
-  }
-
-  return {kShared, vShared, keysCopied, valuesCopied};
-}
-
-/// S's elements with dropped pairs at -inf: columns at or past `columns`,
-/// and where `kept` (the predicate at a tile-relative (row, column) of S;
-/// only called where `hasPredicate`) says so. s's column tiles are those
-/// from column tile n0 of the staged tile. flat[E (m nTiles + n) + i] is
-/// element i of s[m][n] (E elements a tile; its row and column from the
-/// accumulator's layout). The forward's S, and the gradient's in either
-/// orientation.
 /// body(mt, n, i, row, column) for each element i of each accumulator tile
 /// (mt, n) of `s`, in order, with its row and column in the staged tile (s's
 /// column tiles those from n0 on).
@@ -960,6 +790,13 @@ void forEachScore(
         body(mt, n, i, e.accRow(mt, i), e.accCol(n0 + n, i));
 }
 
+/// S's elements with dropped pairs at -inf: columns at or past `columns`,
+/// and where `kept` (the predicate at a tile-relative (row, column) of S;
+/// only called where `hasPredicate`) says so. s's column tiles are those
+/// from column tile n0 of the staged tile. flat[E (m nTiles + n) + i] is
+/// element i of s[m][n] (E elements a tile; its row and column from the
+/// accumulator's layout). The forward's S, and the gradient's in either
+/// orientation.
 SmallVector<Value> maskScores(WarpEmitter &e, const AccumulatorTiles &s,
                               int64_t n0, Value columns, bool hasPredicate,
                               function_ref<Value(Value, Value)> kept) {
@@ -1047,19 +884,12 @@ void accumulateProduct(WarpEmitter &e, Value lane, int64_t mTiles,
                     accumulatorIndex(mt, t, i, width));
 }
 
-/// acc = alpha acc + P V for a row group's accumulator registers: V in
-/// shared memory, waited for first where its copies are a group of their
-/// own.
+/// acc = alpha acc + P V for a row group's accumulator registers, V the
+/// staged value tile.
 void accumulateValues(WarpEmitter &e, const RowGroup &g, const RowFragments &p,
-                      const StagedKeysAndValues &kv, int64_t nTiles,
-                      ArrayRef<Value> alpha) {
-  if (kv.valuesCopied) {
-    nvgpu::DeviceAsyncWaitOp::create(e.b, e.loc, kv.valuesCopied,
-                                     e.b.getI32IntegerAttr(0));
-    gpu::BarrierOp::create(e.b, e.loc);
-  }
+                      Value values, int64_t nTiles, ArrayRef<Value> alpha) {
   accumulateProduct(e, g.laneAcc, g.rows / e.layout.m, g.dv, p,
-                    nTiles * e.layout.n, kv.values, alpha);
+                    nTiles * e.layout.n, values, alpha);
 }
 
 /// body(mt, slot, row) for each row slot of the lane in `rows` rows of
@@ -1090,12 +920,12 @@ void storeRowSlot(WarpEmitter &e, Value lane, int64_t mt, int64_t slot,
   }
 }
 
-/// softmax_step on tensor cores, for one warp's row group: stage K and V,
-/// S = Q K^T, mask S, bring it to base 2, then the online-softmax step over
-/// the fragments, whose accumulation is acc = alpha acc + P V.
+/// softmax_step on tensor cores, for one warp's row group, its key and
+/// value tiles staged (stageForBlock): S = Q K^T, mask S, bring it to base
+/// 2, then the online-softmax step over the fragments, whose accumulation
+/// is acc = alpha acc + P V.
 void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
                             int64_t keyRows, int64_t threads,
-                            std::optional<KeyLoop> pipeline,
                             StagedQueries &queries) {
   OpBuilder b(op);
   Location loc = op.getLoc();
@@ -1106,16 +936,10 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
   const int64_t mTiles = g.rows / e.layout.m, nTiles = keyRows / e.layout.n;
 
   auto launch = op->getParentOfType<gpu::LaunchOp>();
-  StagedKeysAndValues kv =
-      stageKeysAndValues(e, launch, op.getKey(), op.getValue(), keyRows, d,
-                         g.dv, threads, pipeline);
+  Value keys = stagedTileOf(op.getKey()), values = stagedTileOf(op.getValue());
   Value qShared = stagedQuery(q, elem, g.rows, launch, threads, queries);
-  // Pipelined: tile t + 1 may be in flight. Otherwise: V may be.
-  nvgpu::DeviceAsyncWaitOp::create(b, loc, kv.keysCopied,
-                                   b.getI32IntegerAttr(1));
-  gpu::BarrierOp::create(b, loc);
 
-  AccumulatorTiles s = e.mmaRowsByRows(qShared, kv.keys, mTiles, nTiles, d);
+  AccumulatorTiles s = e.mmaRowsByRows(qShared, keys, mTiles, nTiles, d);
   // The score region before the mask, which then drops what it must.
   double unapplied = op.getScale().convertToDouble();
   if (!op.getScore().empty()) {
@@ -1133,7 +957,7 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
   double factor = toBaseTwo(e, unapplied, flat);
   FragmentRows rows(e, g, flat, factor, mTiles, nTiles);
   rows.accumulateWith = [&](ArrayRef<Value> alpha) {
-    accumulateValues(e, g, rows.p, kv, nTiles, alpha);
+    accumulateValues(e, g, rows.p, values, nTiles, alpha);
   };
   emitOnlineSoftmaxStep(b, loc, rows);
   op.erase();
@@ -1242,7 +1066,6 @@ FailureOr<int64_t> tensorCoreColumnRows(SoftmaxGradStepOp op, int64_t rows,
 void lowerGradStepOnTensorCores(SoftmaxGradStepOp op,
                                 ArrayRef<GradAccumulator *> accs,
                                 int64_t columnRows, int64_t threads,
-                                std::optional<KeyLoop> pipeline,
                                 StagedQueries &staged) {
   OpBuilder b(op);
   Location loc = op.getLoc();
@@ -1256,14 +1079,9 @@ void lowerGradStepOnTensorCores(SoftmaxGradStepOp op,
   const int64_t mTiles = rows / e.layout.m, nTiles = columnRows / e.layout.n;
   auto launch = op->getParentOfType<gpu::LaunchOp>();
 
-  StagedKeysAndValues cols = stageKeysAndValues(
-      e, launch, colsA, colsB, columnRows, d, dv, threads, pipeline);
+  Value stagedA = stagedTileOf(colsA), stagedB = stagedTileOf(colsB);
   Value xA = stagedQuery(rowsA, elem, rows, launch, threads, staged);
   Value xB = stagedQuery(rowsB, elem, rows, launch, threads, staged);
-  nvgpu::DeviceAsyncWaitOp::create(b, loc, cols.keysCopied,
-                                   b.getI32IntegerAttr(1));
-  gpu::BarrierOp::create(b, loc);
-  bool valuesWaited = !cols.valuesCopied;
 
   // The queries' statistics, per row (query form) or column (key form):
   // lse in base 2, +inf past the tile's queries (p = 0 there), and D.
@@ -1302,15 +1120,8 @@ void lowerGradStepOnTensorCores(SoftmaxGradStepOp op,
   for (int64_t n0 = 0; n0 < nTiles; n0 += chunkTiles) {
     const int64_t row0 = n0 * e.layout.n;
     const int64_t tiles = std::min(chunkTiles, nTiles - n0);
-    AccumulatorTiles s = e.mmaRowsByRows(xA, cols.keys, mTiles, tiles, d, row0);
-    if (!valuesWaited) {
-      nvgpu::DeviceAsyncWaitOp::create(b, loc, cols.valuesCopied,
-                                       b.getI32IntegerAttr(0));
-      gpu::BarrierOp::create(b, loc);
-      valuesWaited = true;
-    }
-    AccumulatorTiles dp =
-        e.mmaRowsByRows(xB, cols.values, mTiles, tiles, dv, row0);
+    AccumulatorTiles s = e.mmaRowsByRows(xA, stagedA, mTiles, tiles, d, row0);
+    AccumulatorTiles dp = e.mmaRowsByRows(xB, stagedB, mTiles, tiles, dv, row0);
     // Scores in base 2 (through the score region, whose slopes scale dS),
     // dropped pairs at -inf: p = 0 and ds = 0 there.
     AccumulatorTiles slopes;
@@ -1363,10 +1174,10 @@ void lowerGradStepOnTensorCores(SoftmaxGradStepOp op,
       }
     const int64_t depth = tiles * e.layout.n;
     if (keyForm)
-      accumulateProduct(e, accs[1]->lane, mTiles, dv, pRows, depth,
-                        cols.values, {}, row0);
-    accumulateProduct(e, accs[0]->lane, mTiles, d, dsRows, depth, cols.keys,
-                      {}, row0);
+      accumulateProduct(e, accs[1]->lane, mTiles, dv, pRows, depth, stagedB, {},
+                        row0);
+    accumulateProduct(e, accs[0]->lane, mTiles, d, dsRows, depth, stagedA, {},
+                      row0);
   }
   op.erase();
 }
@@ -1578,7 +1389,9 @@ struct ConvertSoftmaxTilesToGPUPass
 
     // Shared memory is asked for as staging buffers (allocateShared), placed
     // by attn-allocate-shared-memory.
-    SmallVector<std::pair<SoftmaxStepOp, std::optional<KeyLoop>>> tcSteps;
+    // Tensor-core steps first have their key and value tiles staged
+    // (stageForBlock), which may pipeline the loop around them.
+    SmallVector<std::pair<SoftmaxStepOp, int64_t>> tcSteps;
     StagedQueries queries;
     for (SoftmaxStepOp step : steps) {
       const RowGroup &g = groups[stateBuffer(step.getAcc())];
@@ -1587,17 +1400,19 @@ struct ConvertSoftmaxTilesToGPUPass
           return signalPassFailure();
         continue;
       }
-      tcSteps.push_back(
-          {step, keyLoopOf(step, step.getKey(), step.getValue())});
+      int64_t rows = keyRows[step];
+      Operation *staged =
+          stageForBlock(step,
+                        {step.getKeyMutable().getOperandNumber(),
+                         step.getValueMutable().getOperandNumber()},
+                        rows, blockThreads(step));
+      tcSteps.push_back({cast<SoftmaxStepOp>(staged), rows});
     }
     if (failed(lowerGradSteps(gradSteps, queries, oldState)))
       return signalPassFailure();
-    for (auto [step, pipeline] : tcSteps) {
-      auto launch = step->getParentOfType<gpu::LaunchOp>();
-      lowerStepOnTensorCores(
-          step, groups[stateBuffer(step.getAcc())], keyRows[step],
-          *getConstantIntValue(launch.getBlockSizeX()), pipeline, queries);
-    }
+    for (auto [step, rows] : tcSteps)
+      lowerStepOnTensorCores(step, groups[stateBuffer(step.getAcc())], rows,
+                             blockThreads(step), queries);
     for (SoftmaxFinalizeOp finalize : finalizes) {
       const RowGroup &g = groups[stateBuffer(finalize.getAcc())];
       if (g.form == Form::RowPerLane) {
@@ -1631,7 +1446,6 @@ struct ConvertSoftmaxTilesToGPUPass
       SoftmaxGradStepOp op;
       SmallVector<Operation *, 2> accs;
       int64_t columnRows;
-      std::optional<KeyLoop> pipeline;
     };
     SmallVector<TensorCoreStep> tcSteps;
     for (SoftmaxGradStepOp op : gradSteps) {
@@ -1667,9 +1481,18 @@ struct ConvertSoftmaxTilesToGPUPass
       FailureOr<int64_t> columnRows = tensorCoreColumnRows(op, rows, launch);
       if (failed(columnRows))
         return failure();
-      GradSides sides = sidesOf(op);
-      std::optional<KeyLoop> pipeline =
-          keyLoopOf(op, sides.stagedA, sides.stagedB);
+      // The staged side: keys and values, or queries and their output
+      // gradients (sidesOf).
+      SmallVector<unsigned, 2> staged =
+          op.accumulatesKeys()
+              ? SmallVector<unsigned,
+                            2>{op.getQueryMutable().getOperandNumber(),
+                               op.getOutGradMutable().getOperandNumber()}
+              : SmallVector<unsigned, 2>{
+                    op.getKeyMutable().getOperandNumber(),
+                    op.getValueMutable().getOperandNumber()};
+      op = cast<SoftmaxGradStepOp>(
+          stageForBlock(op, staged, *columnRows, blockThreads(op)));
       for (Operation *a : accs) {
         GradAccumulator &acc = accumulators[a];
         if (!acc.buffer) {
@@ -1684,7 +1507,7 @@ struct ConvertSoftmaxTilesToGPUPass
                               b.getF32Type()));
         }
       }
-      tcSteps.push_back({op, accs, *columnRows, pipeline});
+      tcSteps.push_back({op, accs, *columnRows});
     }
     // Fills and copies of the accumulators become the lanes' registers'.
     SmallVector<std::pair<linalg::CopyOp, GradAccumulator *>> copies;
@@ -1702,10 +1525,8 @@ struct ConvertSoftmaxTilesToGPUPass
       SmallVector<GradAccumulator *, 2> accs;
       for (Operation *a : step.accs)
         accs.push_back(&accumulators[a]);
-      auto launch = step.op->getParentOfType<gpu::LaunchOp>();
       lowerGradStepOnTensorCores(step.op, accs, step.columnRows,
-                                 *getConstantIntValue(launch.getBlockSizeX()),
-                                 step.pipeline, queries);
+                                 blockThreads(step.op), queries);
     }
     for (auto [copy, acc] : copies)
       lowerAccumulatorCopy(copy, *acc);

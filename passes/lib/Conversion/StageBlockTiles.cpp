@@ -1,0 +1,409 @@
+//===- StageBlockTiles.cpp - a tile op's block-wide tiles in shared memory ===//
+//
+// The tensor-core forms of softmax_step and softmax_grad_step read one
+// side's tiles (the forward's key and value tiles, the gradient's staged
+// side) from shared memory, where the whole block copies them. Staging is a
+// step of its own, taken before the op is lowered: the tiles are copied
+// (cp.async) into a staging buffer and the op's operands replaced by views
+// of the copies, so that the op reads them from workgroup memory.
+//
+// Where the op is the body of a loop over scheduled tiles, the copies move
+// out of the scf.ifs around it into an scf.if of their own, ahead of it in
+// the loop, and scf::pipelineForLoop splits the loop into two stages: the
+// copies of tile t + 1 (stage 0) are in flight while tile t is computed
+// (stage 1), each in its own half of a double buffer.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GPUTiles.h"
+
+#include "mlir/Dialect/SCF/Transforms/Transforms.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+#include "llvm/ADT/SetVector.h"
+
+namespace mlir::attn::gpu_tiles {
+namespace {
+
+/// The buffer `memref` views.
+Value bufferOf(Value memref) {
+  while (auto view = memref.getDefiningOp<ViewLikeOpInterface>())
+    memref = view.getViewSource();
+  return memref;
+}
+
+/// Whether the buffers `a` and `b` may share memory: an allocation is
+/// distinct from every other buffer, a global from every other global.
+bool mayAlias(Value a, Value b) {
+  if (a == b)
+    return true;
+  auto isAllocation = [](Value v) {
+    return isa_and_present<memref::AllocOp, memref::AllocaOp, gpu::AllocOp>(
+        v.getDefiningOp());
+  };
+  if (isAllocation(a) || isAllocation(b))
+    return false;
+  auto ga = a.getDefiningOp<memref::GetGlobalOp>();
+  auto gb = b.getDefiningOp<memref::GetGlobalOp>();
+  if (ga && gb)
+    return ga.getName() == gb.getName();
+  return true;
+}
+
+/// Whether anything in `loop` may write a buffer that one of `read` views.
+/// The synchronisation ops, which have no effects interface, write nothing.
+bool writtenIn(scf::ForOp loop, ArrayRef<Value> read) {
+  WalkResult walk = loop.getBody()->walk([&](Operation *op) {
+    if (isa<gpu::BarrierOp, nvgpu::DeviceAsyncCreateGroupOp,
+            nvgpu::DeviceAsyncWaitOp>(op))
+      return WalkResult::advance();
+    auto effects = dyn_cast<MemoryEffectOpInterface>(op);
+    if (!effects)
+      return op->hasTrait<OpTrait::HasRecursiveMemoryEffects>()
+                 ? WalkResult::advance()
+                 : WalkResult::interrupt();
+    SmallVector<MemoryEffects::EffectInstance> instances;
+    effects.getEffects(instances);
+    for (const MemoryEffects::EffectInstance &e : instances) {
+      if (!isa<MemoryEffects::Write>(e.getEffect()))
+        continue;
+      if (!e.getValue())
+        return WalkResult::interrupt();
+      for (Value buffer : read)
+        if (mayAlias(bufferOf(e.getValue()), buffer))
+          return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return walk.wasInterrupted();
+}
+
+/// Whether `op` can run one iteration early, and (pipelineForLoop's
+/// epilogue) under a predicate: pure, or a read of scalars without regions
+/// (then skipped, its results zeros, where the predicate is false).
+bool earlyAndPredicable(Operation *op) {
+  if (isPure(op))
+    return true;
+  if (op->getNumRegions() != 0)
+    return false;
+  auto effects = dyn_cast<MemoryEffectOpInterface>(op);
+  if (!isMemoryEffectFree(op) &&
+      !(effects && effects.onlyHasEffect<MemoryEffects::Read>()))
+    return false;
+  return llvm::all_of(op->getResultTypes(),
+                      [](Type t) { return t.isIntOrIndexOrFloat(); });
+}
+
+/// A loop whose copies of `op`'s tiles can be issued one iteration ahead:
+/// `op` lies in `loop` under `guards` (scf.ifs without results or else,
+/// outermost first) and is the loop's only softmax tile step; the loop
+/// carries no values; and `slice`, the ops in the loop that compute the
+/// tiles and the guards' conditions, are in its body or the guards' and
+/// can run early (earlyAndPredicable), reading only buffers the loop does
+/// not write.
+struct PipelinedLoop {
+  scf::ForOp loop;
+  SmallVector<scf::IfOp> guards;
+  llvm::SmallPtrSet<Operation *, 16> slice;
+};
+
+std::optional<PipelinedLoop> pipelinedLoopOf(Operation *op,
+                                             ArrayRef<Value> tiles) {
+  PipelinedLoop p;
+  Operation *parent = op->getParentOp();
+  while (auto guard = dyn_cast<scf::IfOp>(parent)) {
+    if (guard.getNumResults() != 0 || !guard.getElseRegion().empty())
+      return std::nullopt;
+    p.guards.insert(p.guards.begin(), guard);
+    parent = guard->getParentOp();
+  }
+  p.loop = dyn_cast<scf::ForOp>(parent);
+  if (!p.loop || p.loop.getNumRegionIterArgs() != 0)
+    return std::nullopt;
+  // Pipelining clones the loop: no other attn op may be in it, whose
+  // lowering would hold it.
+  WalkResult others = p.loop.walk<WalkOrder::PreOrder>([&](Operation *o) {
+    if (o == op)
+      return WalkResult::skip();
+    return isa<AttnDialect>(o->getDialect()) ? WalkResult::interrupt()
+                                             : WalkResult::advance();
+  });
+  if (others.wasInterrupted())
+    return std::nullopt;
+
+  llvm::SmallPtrSet<Block *, 4> blocks{p.loop.getBody()};
+  for (scf::IfOp guard : p.guards)
+    blocks.insert(guard.thenBlock());
+  SmallVector<Value> read;
+  std::function<bool(Value)> collect = [&](Value v) {
+    Operation *def = v.getDefiningOp();
+    if (!def || !p.loop->isProperAncestor(def) || p.slice.contains(def))
+      return true; // the induction variable, or defined outside the loop
+    if (!blocks.contains(def->getBlock()) || !earlyAndPredicable(def))
+      return false;
+    p.slice.insert(def);
+    if (!isMemoryEffectFree(def))
+      for (Value operand : def->getOperands())
+        if (isa<MemRefType>(operand.getType()))
+          read.push_back(bufferOf(operand));
+    return llvm::all_of(def->getOperands(), collect);
+  };
+  for (Value tile : tiles)
+    if (!collect(tile))
+      return std::nullopt;
+  for (scf::IfOp guard : p.guards)
+    if (!collect(guard.getCondition()))
+      return std::nullopt;
+  if (writtenIn(p.loop, read))
+    return std::nullopt;
+  return p;
+}
+
+/// What one stage holds: a tile of `rows` rows for each staged operand, of
+/// its width, rows padded by kSmemPad elements, one after the other.
+struct StagedShape {
+  int64_t rows;
+  SmallVector<int64_t> widths;
+  Type elem;
+
+  int64_t tileBytes(size_t i) const {
+    return rows * (widths[i] + kSmemPad) * elem.getIntOrFloatBitWidth() / 8;
+  }
+  int64_t stageBytes() const {
+    int64_t bytes = 0;
+    for (size_t i = 0; i < widths.size(); ++i)
+      bytes += tileBytes(i);
+    return bytes;
+  }
+  /// The padded tiles of the stage at byte `offset` of `buffer`.
+  SmallVector<Value> views(WarpEmitter &e, Value buffer, Value offset) const {
+    SmallVector<Value> out;
+    for (size_t i = 0; i < widths.size(); ++i) {
+      out.push_back(sharedView(e.b, e.loc, buffer, {rows, widths[i] + kSmemPad},
+                               elem, offset));
+      offset = e.add(offset, tileBytes(i));
+    }
+    return out;
+  }
+};
+
+/// The byte offset of the stage iteration `iv` of `loop` uses: its parity.
+Value stageOffset(WarpEmitter &e, scf::ForOp loop, Value iv, int64_t bytes) {
+  Value n = arith::DivUIOp::create(e.b, e.loc, e.sub(iv, loop.getLowerBound()),
+                                   loop.getStep());
+  return e.mul(arith::RemUIOp::create(e.b, e.loc, n, e.idx(2)), bytes);
+}
+
+/// The block's threads copy `tiles` into the padded `staged` views.
+void copyTiles(WarpEmitter &e, ValueRange tiles, ArrayRef<Value> staged,
+               const StagedShape &shape, int64_t threads) {
+  Value tid = gpu::ThreadIdOp::create(e.b, e.loc, gpu::Dimension::x);
+  for (auto [tile, dst, width] : llvm::zip(tiles, staged, shape.widths))
+    stageTile(e, tile, dst, shape.rows, width, tid, threads);
+}
+
+/// Replaces `op`'s operands `numbers` by their staged copies: each padded
+/// view's [rows of the operand, width].
+void useStaged(Operation *op, ArrayRef<unsigned> numbers,
+               ArrayRef<Value> staged, WarpEmitter &e) {
+  for (auto [number, view] : llvm::zip(numbers, staged)) {
+    Value tile = op->getOperand(number);
+    OpFoldResult rows = memref::getMixedSize(e.b, e.loc, tile, 0);
+    OpFoldResult width = memref::getMixedSize(e.b, e.loc, tile, 1);
+    op->setOperand(
+        number,
+        memref::SubViewOp::create(
+            e.b, e.loc, view,
+            ArrayRef<OpFoldResult>{e.b.getIndexAttr(0), e.b.getIndexAttr(0)},
+            ArrayRef<OpFoldResult>{rows, width},
+            ArrayRef<OpFoldResult>{e.b.getIndexAttr(1), e.b.getIndexAttr(1)}));
+  }
+}
+
+/// pipelineForLoop's predication of stage 0 in the loop's last iteration
+/// (and, the trip count being dynamic, in the prologue): the copies' scf.if
+/// takes the predicate into its condition, early reads are skipped; pure
+/// ops and the synchronisation run as they are (every thread commits a
+/// group each iteration, so that the wait's count stays right).
+Operation *predicateStageZero(RewriterBase &rewriter, Operation *op,
+                              Value pred) {
+  if (isPure(op) || isa<gpu::BarrierOp, nvgpu::DeviceAsyncCreateGroupOp,
+                        nvgpu::DeviceAsyncWaitOp>(op))
+    return op;
+  Location loc = op->getLoc();
+  rewriter.setInsertionPoint(op);
+  if (auto copies = dyn_cast<scf::IfOp>(op)) {
+    Value cond =
+        arith::AndIOp::create(rewriter, loc, copies.getCondition(), pred);
+    rewriter.modifyOpInPlace(
+        copies, [&] { copies.getConditionMutable().assign(cond); });
+    return copies;
+  }
+  auto guarded = scf::IfOp::create(rewriter, loc, op->getResultTypes(), pred,
+                                   /*withElseRegion=*/true);
+  rewriter.moveOpBefore(op, guarded.thenBlock(), guarded.thenBlock()->end());
+  rewriter.setInsertionPointToEnd(guarded.thenBlock());
+  scf::YieldOp::create(rewriter, loc, op->getResults());
+  rewriter.setInsertionPointToEnd(guarded.elseBlock());
+  SmallVector<Value> zeros;
+  for (Type t : op->getResultTypes())
+    zeros.push_back(
+        arith::ConstantOp::create(rewriter, loc, t, rewriter.getZeroAttr(t)));
+  scf::YieldOp::create(rewriter, loc, zeros);
+  return guarded;
+}
+
+/// Staging at `op` itself: the block copies the tiles, waits for them and
+/// synchronises, then `op` runs.
+void stageInPlace(Operation *op, ArrayRef<unsigned> numbers,
+                  const StagedShape &shape, gpu::LaunchOp launch,
+                  int64_t threads) {
+  OpBuilder b(op);
+  WarpEmitter e(b, op->getLoc(), shape.elem);
+  Value buffer = allocateShared(launch, shape.stageBytes());
+  SmallVector<Value> staged = shape.views(e, buffer, e.idx(0));
+  SmallVector<Value> tiles;
+  for (unsigned n : numbers)
+    tiles.push_back(op->getOperand(n));
+  // Every thread is done with the previous tile before it is overwritten.
+  gpu::BarrierOp::create(b, e.loc);
+  copyTiles(e, tiles, staged, shape, threads);
+  nvgpu::DeviceAsyncWaitOp::create(b, e.loc, commitCopies(b, e.loc),
+                                   b.getI32IntegerAttr(0));
+  gpu::BarrierOp::create(b, e.loc);
+  useStaged(op, numbers, staged, e);
+}
+
+/// Staging in a loop `p`, pipelined: see the file's comment. Returns the
+/// op as it is in the pipelined loop (where pipelineForLoop declines, the
+/// loop as it was, waiting for each tile's copies before using them).
+Operation *stagePipelined(Operation *op, ArrayRef<unsigned> numbers,
+                          const StagedShape &shape, PipelinedLoop &p,
+                          gpu::LaunchOp launch, int64_t threads) {
+  scf::ForOp loop = p.loop;
+  Location loc = op->getLoc();
+  const int64_t stage = shape.stageBytes();
+  Value buffer = allocateShared(launch, 2 * stage);
+  Operation *outermost =
+      p.guards.empty() ? op : p.guards.front().getOperation();
+
+  // Stage 0: the copies, under clones of the guards.
+  OpBuilder b(outermost);
+  WarpEmitter e(b, loc, shape.elem);
+  llvm::SetVector<Operation *> stageZero;
+  for (Operation &o : loop.getBody()->without_terminator())
+    if (p.slice.contains(&o))
+      stageZero.insert(&o);
+  // Every thread is done with tile t - 1 before tile t + 1 replaces it.
+  stageZero.insert(gpu::BarrierOp::create(b, loc));
+  Value always;
+  if (p.guards.empty()) {
+    always = arith::ConstantIntOp::create(b, loc, 1, 1);
+    stageZero.insert(always.getDefiningOp());
+  }
+  auto copies = scf::IfOp::create(
+      b, loc, p.guards.empty() ? always : p.guards.front().getCondition(),
+      /*withElseRegion=*/false);
+  stageZero.insert(copies);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPoint(copies.thenBlock()->getTerminator());
+    IRMapping map;
+    for (auto [i, guard] : llvm::enumerate(p.guards)) {
+      for (Operation &o : guard.thenBlock()->without_terminator())
+        if (p.slice.contains(&o))
+          b.clone(o, map);
+      if (i + 1 < p.guards.size()) {
+        auto inner = scf::IfOp::create(
+            b, loc, map.lookupOrDefault(p.guards[i + 1].getCondition()),
+            /*withElseRegion=*/false);
+        b.setInsertionPoint(inner.thenBlock()->getTerminator());
+      }
+    }
+    SmallVector<Value> tiles;
+    for (unsigned n : numbers)
+      tiles.push_back(map.lookupOrDefault(op->getOperand(n)));
+    copyTiles(e, tiles,
+              shape.views(e, buffer,
+                          stageOffset(e, loop, loop.getInductionVar(), stage)),
+              shape, threads);
+  }
+  // One group an iteration, so that waiting for all but the newest waits
+  // for the tile about to be computed.
+  Value group = commitCopies(b, loc);
+  stageZero.insert(group.getDefiningOp());
+  auto wait =
+      nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(1));
+  stageZero.insert(wait);
+  // Stage 1: the tile t's copies visible to the block, then the op on them.
+  gpu::BarrierOp::create(b, loc);
+  OpBuilder at(op);
+  WarpEmitter ae(at, loc, shape.elem);
+  useStaged(op, numbers,
+            shape.views(ae, buffer,
+                        stageOffset(ae, loop, loop.getInductionVar(), stage)),
+            ae);
+
+  scf::PipeliningOption options;
+  options.getScheduleFn =
+      [&](scf::ForOp forOp,
+          std::vector<std::pair<Operation *, unsigned>> &schedule) {
+        for (Operation *o : stageZero)
+          schedule.push_back({o, 0});
+        for (Operation &o : forOp.getBody()->without_terminator())
+          if (!stageZero.contains(&o))
+            schedule.push_back({&o, 1});
+      };
+  options.peelEpilogue = false;
+  options.supportDynamicLoops = true;
+  options.predicateFn = predicateStageZero;
+  Operation *staged = nullptr;
+  options.annotateFn = [&](Operation *created,
+                           scf::PipeliningOption::PipelinerPart part,
+                           unsigned) {
+    if (part == scf::PipeliningOption::PipelinerPart::Kernel)
+      created->walk([&](Operation *o) {
+        if (o->getName() == op->getName())
+          staged = o;
+      });
+  };
+  IRRewriter rewriter(loop);
+  FailureOr<scf::ForOp> pipelined =
+      scf::pipelineForLoop(rewriter, loop, options);
+  if (failed(pipelined)) {
+    wait.setNumGroups(0);
+    return op;
+  }
+  // Nothing in flight after the loop: the buffer is free again.
+  OpBuilder after(pipelined->getOperation()->getBlock(),
+                  std::next(Block::iterator(pipelined->getOperation())));
+  nvgpu::DeviceAsyncWaitOp::create(after, loc, commitCopies(after, loc),
+                                   after.getI32IntegerAttr(0));
+  gpu::BarrierOp::create(after, loc);
+  return staged;
+}
+
+} // namespace
+
+Operation *stageForBlock(Operation *op, ArrayRef<unsigned> numbers,
+                         int64_t rows, int64_t threads) {
+  auto launch = op->getParentOfType<gpu::LaunchOp>();
+  StagedShape shape{rows, {}, getElementTypeOrSelf(op->getOperand(numbers[0]))};
+  SmallVector<Value> tiles;
+  for (unsigned n : numbers) {
+    tiles.push_back(op->getOperand(n));
+    shape.widths.push_back(
+        cast<MemRefType>(op->getOperand(n).getType()).getDimSize(1));
+  }
+  if (std::optional<PipelinedLoop> p = pipelinedLoopOf(op, tiles))
+    return stagePipelined(op, numbers, shape, *p, launch, threads);
+  stageInPlace(op, numbers, shape, launch, threads);
+  return op;
+}
+
+Value stagedTileOf(Value operand) {
+  return operand.getDefiningOp<memref::SubViewOp>().getSource();
+}
+
+} // namespace mlir::attn::gpu_tiles

@@ -102,7 +102,7 @@
 // WARP: nvgpu.device_async_copy {{.*}}, 8, %{{.*}} {bypassL1}
 // WARP: %[[GROUP:.*]] = nvgpu.device_async_create_group
 // WARP-NEXT: nvgpu.device_async_wait %[[GROUP]] {numGroups = 1 : i32}
-// WARP-NEXT: scf.for {{.*}} iter_args
+// WARP-NEXT: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{[a-z0-9_]+}} {
 // WARP: gpu.barrier
 // WARP: scf.if
 // WARP: nvgpu.device_async_copy

@@ -288,13 +288,18 @@ Operation *stagePipelined(Operation *op, ArrayRef<unsigned> numbers,
   Operation *outermost =
       p.guards.empty() ? op : p.guards.front().getOperation();
 
-  // Stage 0: the copies, under clones of the guards.
+  // Stage 0: the copies, under clones of the guards, and a copy of what
+  // computes them. Stage 1 keeps its own (rather than values carried over
+  // from stage 0 through the loop), so that what its tile is stays visible
+  // to later folding: a full tile's rows are a constant where the guard
+  // implies them.
   OpBuilder b(outermost);
   WarpEmitter e(b, loc, shape.elem);
   llvm::SetVector<Operation *> stageZero;
+  IRMapping map;
   for (Operation &o : loop.getBody()->without_terminator())
     if (p.slice.contains(&o))
-      stageZero.insert(&o);
+      stageZero.insert(b.clone(o, map));
   // Every thread is done with tile t - 1 before tile t + 1 replaces it.
   stageZero.insert(gpu::BarrierOp::create(b, loc));
   Value always;
@@ -303,13 +308,14 @@ Operation *stagePipelined(Operation *op, ArrayRef<unsigned> numbers,
     stageZero.insert(always.getDefiningOp());
   }
   auto copies = scf::IfOp::create(
-      b, loc, p.guards.empty() ? always : p.guards.front().getCondition(),
+      b, loc,
+      p.guards.empty() ? always
+                       : map.lookupOrDefault(p.guards.front().getCondition()),
       /*withElseRegion=*/false);
   stageZero.insert(copies);
   {
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPoint(copies.thenBlock()->getTerminator());
-    IRMapping map;
     for (auto [i, guard] : llvm::enumerate(p.guards)) {
       for (Operation &o : guard.thenBlock()->without_terminator())
         if (p.slice.contains(&o))

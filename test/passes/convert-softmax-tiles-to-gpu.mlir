@@ -252,32 +252,33 @@ func.func @per_lane_score(%q: memref<16x32xf32>, %o: memref<16x32xf32>) {
 // -----
 
 // A step alone in a loop over scheduled key tiles (the tile's index read
-// from a table the loop does not write) is staged one tile ahead: the
-// loop is pipelined in two stages (scf::pipelineForLoop). Before it, the
-// first tile's copies, the table read under the loop's trip test; in it,
-// the next tile's copies under its condition and the iteration's, all
-// but the newest group waited for, the block synchronised, then the step
-// on the tile before, from its half of the double buffer (2 x 9216 bytes),
-// the table read again for it (nothing is carried between the stages);
-// after it, nothing left in flight. The step's key and value are views of
-// their copies.
+// from a table the loop does not write, the trip count not a constant) is
+// staged one tile ahead: the loop is pipelined in two stages
+// (scf::pipelineForLoop). Before it, the prefetch of the first tile (the
+// table read, the tile's condition, the copies) under the loop's trip
+// test; in it, the prefetch of the next tile under the iteration's test,
+// all but the newest group waited for, the block synchronised, then the
+// step on the tile before, from its half of the double buffer (2 x 9216
+// bytes), the table read again for it (nothing is carried between the
+// stages); after it, nothing left in flight. The step's key and value are
+// views of their copies.
 // CHECK-LABEL: func.func @pipelined_key_loop
 // CHECK: memref.alloc() : memref<18432xi8, #gpu.address_space<workgroup>>
 // CHECK: %[[TRIPS:.*]] = arith.cmpi slt
-// CHECK: scf.if %[[TRIPS]] -> (i32) {
-// CHECK: memref.load %{{.*}} : memref<4xi32>
 // CHECK: gpu.barrier
 // CHECK: %[[FIRST:.*]] = arith.andi %{{.*}}, %[[TRIPS]] : i1
 // CHECK: scf.if %[[FIRST]] {
+// CHECK: memref.load %{{.*}} : memref<4xi32>
+// CHECK: scf.if
 // CHECK: nvgpu.device_async_copy
 // CHECK: %[[G0:.*]] = nvgpu.device_async_create_group
 // CHECK-NEXT: nvgpu.device_async_wait %[[G0]] {numGroups = 1 : i32}
 // CHECK-NEXT: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{[a-z0-9_]+}} {
 // CHECK: %[[NEXT:.*]] = arith.cmpi slt
-// CHECK: scf.if %[[NEXT]] -> (i32) {
-// CHECK: memref.load %{{.*}} : memref<4xi32>
 // CHECK: gpu.barrier
-// CHECK: arith.andi %{{.*}}, %[[NEXT]] : i1
+// CHECK: %[[AHEAD:.*]] = arith.andi %{{.*}}, %[[NEXT]] : i1
+// CHECK: scf.if %[[AHEAD]] {
+// CHECK: memref.load %{{.*}} : memref<4xi32>
 // CHECK: nvgpu.device_async_copy
 // CHECK: %[[G:.*]] = nvgpu.device_async_create_group
 // CHECK-NEXT: nvgpu.device_async_wait %[[G]] {numGroups = 1 : i32}
@@ -330,7 +331,9 @@ func.func @pipelined_key_loop(%q: memref<16x64xbf16>, %k: memref<256x64xbf16>, %
 
 // The same loop writing the table it reads the tile's index from cannot
 // read it an iteration early: the tiles are staged where the step is, in
-// one buffer, each waited for in full before the step.
+// one buffer, the keys and the values each a group of their own, the keys
+// waited for before S = Q K^T, the values (still on their way during it)
+// before P V.
 // CHECK-LABEL: func.func @key_loop_writes_its_table
 // CHECK: memref.alloc() : memref<9216xi8, #gpu.address_space<workgroup>>
 // CHECK: scf.for {{.*}} step %{{[a-z0-9_]+}} {
@@ -338,10 +341,16 @@ func.func @pipelined_key_loop(%q: memref<16x64xbf16>, %k: memref<256x64xbf16>, %
 // CHECK: scf.if
 // CHECK: gpu.barrier
 // CHECK: nvgpu.device_async_copy
-// CHECK: %[[G:.*]] = nvgpu.device_async_create_group
-// CHECK-NEXT: nvgpu.device_async_wait %[[G]] {numGroups = 0 : i32}
+// CHECK: nvgpu.device_async_create_group
+// CHECK: nvgpu.device_async_copy
+// CHECK: %[[VALUES:.*]] = nvgpu.device_async_create_group
+// CHECK-NEXT: nvgpu.device_async_wait %[[VALUES]] {numGroups = 1 : i32}
 // CHECK-NEXT: gpu.barrier
-// CHECK: nvgpu.ldmatrix
+// CHECK: nvgpu.ldmatrix {{.*}} transpose = false
+// CHECK: nvvm.mma.sync
+// CHECK: nvgpu.device_async_wait %[[VALUES]] {numGroups = 0 : i32}
+// CHECK-NEXT: gpu.barrier
+// CHECK: nvgpu.ldmatrix {{.*}} transpose = true
 // CHECK-NOT: nvgpu.device_async_wait
 // CHECK: return
 func.func @key_loop_writes_its_table(%q: memref<16x64xbf16>, %k: memref<256x64xbf16>, %tiles: memref<4xi32>, %n: index, %o: memref<16x64xbf16>) {
@@ -363,6 +372,55 @@ func.func @key_loop_writes_its_table(%q: memref<16x64xbf16>, %k: memref<256x64xb
     scf.for %t = %c0 to %n step %c1 {
       %i = memref.load %tiles[%t] : memref<4xi32>
       memref.store %c0_i32, %tiles[%t] : memref<4xi32>
+      %ti = arith.index_cast %i : i32 to index
+      %k0 = arith.muli %ti, %c32 : index
+      %left = arith.subi %c256, %k0 : index
+      %rows = arith.minsi %left, %c32 : index
+      %some = arith.cmpi sgt, %rows, %c0 : index
+      scf.if %some {
+        %kt = memref.subview %k[%k0, 0] [%rows, 64] [1, 1] : memref<256x64xbf16> to memref<?x64xbf16, strided<[64, 1], offset: ?>>
+        attn.tile.softmax_step %q, %kt, %kt into %m, %l, %acc offsets(%c0, %k0) scale 1.25e-01 : memref<16x64xbf16>, memref<?x64xbf16, strided<[64, 1], offset: ?>>, memref<?x64xbf16, strided<[64, 1], offset: ?>>, memref<16xf32>, memref<16x64xf32>
+      }
+    }
+    attn.tile.softmax_finalize %l, %acc into %o : memref<16xf32>, memref<16x64xf32>, memref<16x64xbf16>
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+// The same loop with a constant trip count (dense attention's, over every
+// key tile) is not pipelined: blocks doing the same work hide each other's
+// copies, and the double buffer would cost one of them. One buffer, keys
+// and values each a group, staged where the step is.
+// CHECK-LABEL: func.func @constant_trip_key_loop
+// CHECK: memref.alloc() : memref<9216xi8, #gpu.address_space<workgroup>>
+// CHECK-NOT: memref.alloc() : memref<18432xi8
+// CHECK: scf.for {{.*}} step %{{[a-z0-9_]+}} {
+// CHECK: scf.if
+// CHECK: gpu.barrier
+// CHECK: nvgpu.device_async_create_group
+// CHECK: %[[VALUES:.*]] = nvgpu.device_async_create_group
+// CHECK-NEXT: nvgpu.device_async_wait %[[VALUES]] {numGroups = 1 : i32}
+func.func @constant_trip_key_loop(%q: memref<16x64xbf16>, %k: memref<256x64xbf16>, %tiles: memref<4xi32>, %n: index, %o: memref<16x64xbf16>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %c32 = arith.constant 32 : index
+  %c128 = arith.constant 128 : index
+  %c256 = arith.constant 256 : index
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1) {
+    %m = memref.alloca() : memref<16xf32>
+    %l = memref.alloca() : memref<16xf32>
+    %acc = memref.alloca() : memref<16x64xf32>
+    linalg.fill ins(%ninf : f32) outs(%m : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%l : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%acc : memref<16x64xf32>)
+    scf.for %t = %c0 to %c4 step %c1 {
+      %i = memref.load %tiles[%t] : memref<4xi32>
       %ti = arith.index_cast %i : i32 to index
       %k0 = arith.muli %ti, %c32 : index
       %left = arith.subi %c256, %k0 : index

@@ -76,10 +76,10 @@
 // (constant indices). The
 // loop over scheduled key tiles is pipelined (scf::pipelineForLoop, two
 // stages): the first tile's copies are issued before it (the table read
-// under the loop's own trip test), each iteration issues the next tile's
-// (cp.async, zero-filled past a tile's end, under the tile's condition
-// and the iteration's) and waits for all but that newest group, then the
-// block synchronises and the step runs on the tile before; S and PV are
+// and the copies under the loop's own trip test), each iteration issues
+// the next tile's (cp.async, zero-filled past a tile's end, under the
+// tile's condition and the iteration's) and waits for all but that newest
+// group, then the block synchronises and the step runs on the tile before; S and PV are
 // mma.sync over ldmatrix fragments (V transposed); the row maxima go across
 // the lanes of a row; the output pairs are written once per row.
 // WARP-LABEL: func.func @attend_bf16(
@@ -93,11 +93,10 @@
 // WARP-DAG: memref.alloca() : memref<32xf32>
 // WARP: memref.store %{{.*}}, %{{.*}}[%c0{{.*}}] : memref<2xf32>
 // WARP: %[[TRIPS:.*]] = arith.cmpi slt
-// WARP: scf.if %[[TRIPS]] -> (i32)
-// WARP: memref.load
 // WARP: gpu.barrier
 // WARP: %[[FIRST:.*]] = arith.andi %{{.*}}, %[[TRIPS]] : i1
 // WARP: scf.if %[[FIRST]] {
+// WARP: memref.load
 // WARP: memref.view {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>
 // WARP: nvgpu.device_async_copy {{.*}}, 8, %{{.*}} {bypassL1}
 // WARP: %[[GROUP:.*]] = nvgpu.device_async_create_group

@@ -434,16 +434,26 @@ SmallVector<Value> stageTile(WarpEmitter &e, Value src, Value dst, int64_t rows,
 /// Commits the copies issued so far by this thread as one group.
 Value commitCopies(OpBuilder &b, Location loc, ValueRange copies = {});
 
+/// An op whose operands stageForBlock staged: `op` as it is after staging
+/// (a clone where the loop around it was pipelined) and, where set, the
+/// async-copy group of its last staged operand, still in flight where `op`
+/// runs (waitForLastStaged before reading that tile); the other copies are
+/// complete and visible to the block there.
+struct StagedOp {
+  Operation *op;
+  Value lastCopied;
+};
 /// Stages the 2-D operands `numbers` of `op` (tiles of up to `rows` rows:
 /// fewer where clipped, zero-filled) in shared memory for the whole block
 /// of `threads` threads, and replaces each by a view of its copy (see
 /// StageBlockTiles.cpp): in place, or, where `op` is the body of a loop
-/// over tiles that allows it, one iteration ahead in a pipelined loop.
-/// Returns `op` as it is after staging (a clone where the loop was
-/// pipelined). The copies are complete and visible to the block where
-/// `op` runs.
-Operation *stageForBlock(Operation *op, ArrayRef<unsigned> numbers,
-                         int64_t rows, int64_t threads);
+/// over a schedule's tiles that allows it, one iteration ahead in a
+/// pipelined loop.
+StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
+                       int64_t threads);
+/// Waits for `staged`'s last operand's copies, if still in flight, and
+/// synchronises the block.
+void waitForLastStaged(OpBuilder &b, Location loc, const StagedOp &staged);
 /// The padded tile [rows, width + kSmemPad] in shared memory that an
 /// operand staged by stageForBlock views.
 Value stagedTileOf(Value operand);

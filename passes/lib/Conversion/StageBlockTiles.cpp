@@ -7,11 +7,13 @@
 // (cp.async) into a staging buffer and the op's operands replaced by views
 // of the copies, so that the op reads them from workgroup memory.
 //
-// Where the op is the body of a loop over scheduled tiles, the copies move
-// out of the scf.ifs around it into an scf.if of their own, ahead of it in
-// the loop, and scf::pipelineForLoop splits the loop into two stages: the
-// copies of tile t + 1 (stage 0) are in flight while tile t is computed
-// (stage 1), each in its own half of a double buffer.
+// Where the op is the body of a loop over a schedule's tiles, the copies
+// move out of the scf.ifs around it into a prefetch scf.if of their own,
+// ahead of it in the loop, and scf::pipelineForLoop splits the loop into
+// two stages: the copies of tile t + 1 (stage 0) are in flight while tile
+// t is computed (stage 1), each in its own half of a double buffer.
+// Elsewhere the tiles are staged where the op is. docs/lowering.md has the
+// schedule of the stages and why dense attention's loop is not pipelined.
 //
 //===----------------------------------------------------------------------===//
 
@@ -79,29 +81,24 @@ bool writtenIn(scf::ForOp loop, ArrayRef<Value> read) {
   return walk.wasInterrupted();
 }
 
-/// Whether `op` can run one iteration early, and (pipelineForLoop's
-/// epilogue) under a predicate: pure, or a read of scalars without regions
-/// (then skipped, its results zeros, where the predicate is false).
-bool earlyAndPredicable(Operation *op) {
+/// Whether `op` can run an iteration early: pure, or a read without
+/// regions (of a buffer the loop does not write, which the caller checks).
+bool runsEarly(Operation *op) {
   if (isPure(op))
     return true;
-  if (op->getNumRegions() != 0)
-    return false;
   auto effects = dyn_cast<MemoryEffectOpInterface>(op);
-  if (!isMemoryEffectFree(op) &&
-      !(effects && effects.onlyHasEffect<MemoryEffects::Read>()))
-    return false;
-  return llvm::all_of(op->getResultTypes(),
-                      [](Type t) { return t.isIntOrIndexOrFloat(); });
+  return op->getNumRegions() == 0 &&
+         (isMemoryEffectFree(op) ||
+          (effects && effects.onlyHasEffect<MemoryEffects::Read>()));
 }
 
 /// A loop whose copies of `op`'s tiles can be issued one iteration ahead:
 /// `op` lies in `loop` under `guards` (scf.ifs without results or else,
-/// outermost first) and is the loop's only softmax tile step; the loop
-/// carries no values; and `slice`, the ops in the loop that compute the
-/// tiles and the guards' conditions, are in its body or the guards' and
-/// can run early (earlyAndPredicable), reading only buffers the loop does
-/// not write.
+/// outermost first) and is the loop's only attn op; the loop carries no
+/// values and its trip count is not a constant; and `slice`, the ops in the
+/// loop that compute the tiles and the guards' conditions, are in its body or
+/// the guards' and can run an iteration early (runsEarly), reading only buffers
+/// the loop does not write.
 struct PipelinedLoop {
   scf::ForOp loop;
   SmallVector<scf::IfOp> guards;
@@ -120,6 +117,16 @@ std::optional<PipelinedLoop> pipelinedLoopOf(Operation *op,
   }
   p.loop = dyn_cast<scf::ForOp>(parent);
   if (!p.loop || p.loop.getNumRegionIterArgs() != 0)
+    return std::nullopt;
+  // A loop of a constant trip count (dense attention's, over every key
+  // tile) is not pipelined: its blocks do the same work, so the blocks
+  // resident together hide each other's copies, and the double buffer and
+  // the registers the pipeline keeps live cost one of them (on the H200,
+  // dense bf16 at D = 64 has 4 blocks an SM instead of 5, and ran 11%
+  // slower pipelined at N = 16384). Loops over a schedule's lists, whose
+  // trip counts vary from block to block, gain.
+  if (getConstantIntValue(p.loop.getLowerBound()) &&
+      getConstantIntValue(p.loop.getUpperBound()))
     return std::nullopt;
   // Pipelining clones the loop: no other attn op may be in it, whose
   // lowering would hold it.
@@ -140,7 +147,7 @@ std::optional<PipelinedLoop> pipelinedLoopOf(Operation *op,
     Operation *def = v.getDefiningOp();
     if (!def || !p.loop->isProperAncestor(def) || p.slice.contains(def))
       return true; // the induction variable, or defined outside the loop
-    if (!blocks.contains(def->getBlock()) || !earlyAndPredicable(def))
+    if (!blocks.contains(def->getBlock()) || !runsEarly(def))
       return false;
     p.slice.insert(def);
     if (!isMemoryEffectFree(def))
@@ -222,43 +229,33 @@ void useStaged(Operation *op, ArrayRef<unsigned> numbers,
 }
 
 /// pipelineForLoop's predication of stage 0 in the loop's last iteration
-/// (and, the trip count being dynamic, in the prologue): the copies' scf.if
-/// takes the predicate into its condition, early reads are skipped; pure
-/// ops and the synchronisation run as they are (every thread commits a
-/// group each iteration, so that the wait's count stays right).
+/// (and, the trip count being dynamic, in the prologue): the prefetch's
+/// scf.if takes the predicate into its condition; the synchronisation runs
+/// as it is (every thread commits a group each iteration, so that the
+/// wait's count stays right). Stage 0 holds nothing else.
 Operation *predicateStageZero(RewriterBase &rewriter, Operation *op,
                               Value pred) {
-  if (isPure(op) || isa<gpu::BarrierOp, nvgpu::DeviceAsyncCreateGroupOp,
-                        nvgpu::DeviceAsyncWaitOp>(op))
+  if (isa<gpu::BarrierOp, nvgpu::DeviceAsyncCreateGroupOp,
+          nvgpu::DeviceAsyncWaitOp>(op))
     return op;
-  Location loc = op->getLoc();
-  rewriter.setInsertionPoint(op);
-  if (auto copies = dyn_cast<scf::IfOp>(op)) {
-    Value cond =
-        arith::AndIOp::create(rewriter, loc, copies.getCondition(), pred);
-    rewriter.modifyOpInPlace(
-        copies, [&] { copies.getConditionMutable().assign(cond); });
-    return copies;
-  }
-  auto guarded = scf::IfOp::create(rewriter, loc, op->getResultTypes(), pred,
-                                   /*withElseRegion=*/true);
-  rewriter.moveOpBefore(op, guarded.thenBlock(), guarded.thenBlock()->end());
-  rewriter.setInsertionPointToEnd(guarded.thenBlock());
-  scf::YieldOp::create(rewriter, loc, op->getResults());
-  rewriter.setInsertionPointToEnd(guarded.elseBlock());
-  SmallVector<Value> zeros;
-  for (Type t : op->getResultTypes())
-    zeros.push_back(
-        arith::ConstantOp::create(rewriter, loc, t, rewriter.getZeroAttr(t)));
-  scf::YieldOp::create(rewriter, loc, zeros);
-  return guarded;
+  auto prefetch = dyn_cast<scf::IfOp>(op);
+  if (!prefetch)
+    return nullptr;
+  rewriter.setInsertionPoint(prefetch);
+  Value cond = arith::AndIOp::create(rewriter, prefetch.getLoc(),
+                                     prefetch.getCondition(), pred);
+  rewriter.modifyOpInPlace(
+      prefetch, [&] { prefetch.getConditionMutable().assign(cond); });
+  return prefetch;
 }
 
-/// Staging at `op` itself: the block copies the tiles, waits for them and
-/// synchronises, then `op` runs.
-void stageInPlace(Operation *op, ArrayRef<unsigned> numbers,
-                  const StagedShape &shape, gpu::LaunchOp launch,
-                  int64_t threads) {
+/// Staging at `op` itself: the block copies the tiles, each a group of its
+/// own, waits for all but the last and synchronises, then `op` runs; the
+/// last group is returned, for `op`'s lowering to wait for where it first
+/// reads that tile (so that its copies overlap the work on the others).
+Value stageInPlace(Operation *op, ArrayRef<unsigned> numbers,
+                   const StagedShape &shape, gpu::LaunchOp launch,
+                   int64_t threads) {
   OpBuilder b(op);
   WarpEmitter e(b, op->getLoc(), shape.elem);
   Value buffer = allocateShared(launch, shape.stageBytes());
@@ -268,11 +265,15 @@ void stageInPlace(Operation *op, ArrayRef<unsigned> numbers,
     tiles.push_back(op->getOperand(n));
   // Every thread is done with the previous tile before it is overwritten.
   gpu::BarrierOp::create(b, e.loc);
-  copyTiles(e, tiles, staged, shape, threads);
-  nvgpu::DeviceAsyncWaitOp::create(b, e.loc, commitCopies(b, e.loc),
-                                   b.getI32IntegerAttr(0));
+  Value tid = gpu::ThreadIdOp::create(b, e.loc, gpu::Dimension::x);
+  Value group;
+  for (auto [tile, dst, width] : llvm::zip(tiles, staged, shape.widths))
+    group = commitCopies(
+        b, e.loc, stageTile(e, tile, dst, shape.rows, width, tid, threads));
+  nvgpu::DeviceAsyncWaitOp::create(b, e.loc, group, b.getI32IntegerAttr(1));
   gpu::BarrierOp::create(b, e.loc);
   useStaged(op, numbers, staged, e);
+  return group;
 }
 
 /// Staging in a loop `p`, pipelined: see the file's comment. Returns the
@@ -288,44 +289,39 @@ Operation *stagePipelined(Operation *op, ArrayRef<unsigned> numbers,
   Operation *outermost =
       p.guards.empty() ? op : p.guards.front().getOperation();
 
-  // Stage 0: the copies, under clones of the guards, and a copy of what
-  // computes them. Stage 1 keeps its own (rather than values carried over
-  // from stage 0 through the loop), so that what its tile is stays visible
-  // to later folding: a full tile's rows are a constant where the guard
-  // implies them.
+  // Stage 0, the prefetch: a copy of what computes the tiles (stage 1
+  // keeps its own rather than taking stage 0's values through the loop,
+  // which would hide from later folding what the op's tile is: a full
+  // tile's rows are a constant where the guard implies them), the guards'
+  // conditions and the copies, all in one scf.if, which pipelineForLoop
+  // predicates (so that the copies' sizes fold as where they are not
+  // pipelined).
   OpBuilder b(outermost);
   WarpEmitter e(b, loc, shape.elem);
   llvm::SetVector<Operation *> stageZero;
-  IRMapping map;
-  for (Operation &o : loop.getBody()->without_terminator())
-    if (p.slice.contains(&o))
-      stageZero.insert(b.clone(o, map));
   // Every thread is done with tile t - 1 before tile t + 1 replaces it.
   stageZero.insert(gpu::BarrierOp::create(b, loc));
-  Value always;
-  if (p.guards.empty()) {
-    always = arith::ConstantIntOp::create(b, loc, 1, 1);
-    stageZero.insert(always.getDefiningOp());
-  }
-  auto copies = scf::IfOp::create(
-      b, loc,
-      p.guards.empty() ? always
-                       : map.lookupOrDefault(p.guards.front().getCondition()),
-      /*withElseRegion=*/false);
-  stageZero.insert(copies);
+  OpBuilder before(loop);
+  auto prefetch =
+      scf::IfOp::create(b, loc, arith::ConstantIntOp::create(before, loc, 1, 1),
+                        /*withElseRegion=*/false);
+  stageZero.insert(prefetch);
   {
     OpBuilder::InsertionGuard g(b);
-    b.setInsertionPoint(copies.thenBlock()->getTerminator());
-    for (auto [i, guard] : llvm::enumerate(p.guards)) {
-      for (Operation &o : guard.thenBlock()->without_terminator())
+    b.setInsertionPoint(prefetch.thenBlock()->getTerminator());
+    IRMapping map;
+    auto cloneSlice = [&](Block *block) {
+      for (Operation &o : block->without_terminator())
         if (p.slice.contains(&o))
           b.clone(o, map);
-      if (i + 1 < p.guards.size()) {
-        auto inner = scf::IfOp::create(
-            b, loc, map.lookupOrDefault(p.guards[i + 1].getCondition()),
-            /*withElseRegion=*/false);
-        b.setInsertionPoint(inner.thenBlock()->getTerminator());
-      }
+    };
+    cloneSlice(loop.getBody());
+    for (scf::IfOp guard : p.guards) {
+      auto inner =
+          scf::IfOp::create(b, loc, map.lookupOrDefault(guard.getCondition()),
+                            /*withElseRegion=*/false);
+      b.setInsertionPoint(inner.thenBlock()->getTerminator());
+      cloneSlice(guard.thenBlock());
     }
     SmallVector<Value> tiles;
     for (unsigned n : numbers)
@@ -392,8 +388,8 @@ Operation *stagePipelined(Operation *op, ArrayRef<unsigned> numbers,
 
 } // namespace
 
-Operation *stageForBlock(Operation *op, ArrayRef<unsigned> numbers,
-                         int64_t rows, int64_t threads) {
+StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
+                       int64_t threads) {
   auto launch = op->getParentOfType<gpu::LaunchOp>();
   StagedShape shape{rows, {}, getElementTypeOrSelf(op->getOperand(numbers[0]))};
   SmallVector<Value> tiles;
@@ -403,9 +399,16 @@ Operation *stageForBlock(Operation *op, ArrayRef<unsigned> numbers,
         cast<MemRefType>(op->getOperand(n).getType()).getDimSize(1));
   }
   if (std::optional<PipelinedLoop> p = pipelinedLoopOf(op, tiles))
-    return stagePipelined(op, numbers, shape, *p, launch, threads);
-  stageInPlace(op, numbers, shape, launch, threads);
-  return op;
+    return {stagePipelined(op, numbers, shape, *p, launch, threads), {}};
+  return {op, stageInPlace(op, numbers, shape, launch, threads)};
+}
+
+void waitForLastStaged(OpBuilder &b, Location loc, const StagedOp &staged) {
+  if (!staged.lastCopied)
+    return;
+  nvgpu::DeviceAsyncWaitOp::create(b, loc, staged.lastCopied,
+                                   b.getI32IntegerAttr(0));
+  gpu::BarrierOp::create(b, loc);
 }
 
 Value stagedTileOf(Value operand) {

@@ -924,9 +924,10 @@ void storeRowSlot(WarpEmitter &e, Value lane, int64_t mt, int64_t slot,
 /// value tiles staged (stageForBlock): S = Q K^T, mask S, bring it to base
 /// 2, then the online-softmax step over the fragments, whose accumulation
 /// is acc = alpha acc + P V.
-void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
+void lowerStepOnTensorCores(const StagedOp &staged, const RowGroup &g,
                             int64_t keyRows, int64_t threads,
                             StagedQueries &queries) {
+  auto op = cast<SoftmaxStepOp>(staged.op);
   OpBuilder b(op);
   Location loc = op.getLoc();
   Value q = op.getQuery();
@@ -957,6 +958,7 @@ void lowerStepOnTensorCores(SoftmaxStepOp op, const RowGroup &g,
   double factor = toBaseTwo(e, unapplied, flat);
   FragmentRows rows(e, g, flat, factor, mTiles, nTiles);
   rows.accumulateWith = [&](ArrayRef<Value> alpha) {
+    waitForLastStaged(b, loc, staged);
     accumulateValues(e, g, rows.p, values, nTiles, alpha);
   };
   emitOnlineSoftmaxStep(b, loc, rows);
@@ -1063,10 +1065,11 @@ FailureOr<int64_t> tensorCoreColumnRows(SoftmaxGradStepOp op, int64_t rows,
 ///   dQ += dS K  |  dV += P^T dO, dK += dS^T Q   (accumulateProduct)
 /// In the key form S and dP are transposed (rows keys, columns queries),
 /// so that the products' A operands are again accumulator fragments.
-void lowerGradStepOnTensorCores(SoftmaxGradStepOp op,
+void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
                                 ArrayRef<GradAccumulator *> accs,
                                 int64_t columnRows, int64_t threads,
                                 StagedQueries &staged) {
+  auto op = cast<SoftmaxGradStepOp>(stagedOp.op);
   OpBuilder b(op);
   Location loc = op.getLoc();
   const bool keyForm = op.accumulatesKeys();
@@ -1121,6 +1124,8 @@ void lowerGradStepOnTensorCores(SoftmaxGradStepOp op,
     const int64_t row0 = n0 * e.layout.n;
     const int64_t tiles = std::min(chunkTiles, nTiles - n0);
     AccumulatorTiles s = e.mmaRowsByRows(xA, stagedA, mTiles, tiles, d, row0);
+    if (n0 == 0) // the second staged tile may still be on its way
+      waitForLastStaged(b, loc, stagedOp);
     AccumulatorTiles dp = e.mmaRowsByRows(xB, stagedB, mTiles, tiles, dv, row0);
     // Scores in base 2 (through the score region, whose slopes scale dS),
     // dropped pairs at -inf: p = 0 and ds = 0 there.
@@ -1391,7 +1396,7 @@ struct ConvertSoftmaxTilesToGPUPass
     // by attn-allocate-shared-memory.
     // Tensor-core steps first have their key and value tiles staged
     // (stageForBlock), which may pipeline the loop around them.
-    SmallVector<std::pair<SoftmaxStepOp, int64_t>> tcSteps;
+    SmallVector<std::pair<StagedOp, int64_t>> tcSteps;
     StagedQueries queries;
     for (SoftmaxStepOp step : steps) {
       const RowGroup &g = groups[stateBuffer(step.getAcc())];
@@ -1401,18 +1406,20 @@ struct ConvertSoftmaxTilesToGPUPass
         continue;
       }
       int64_t rows = keyRows[step];
-      Operation *staged =
-          stageForBlock(step,
-                        {step.getKeyMutable().getOperandNumber(),
-                         step.getValueMutable().getOperandNumber()},
-                        rows, blockThreads(step));
-      tcSteps.push_back({cast<SoftmaxStepOp>(staged), rows});
+      tcSteps.push_back(
+          {stageForBlock(step,
+                         {step.getKeyMutable().getOperandNumber(),
+                          step.getValueMutable().getOperandNumber()},
+                         rows, blockThreads(step)),
+           rows});
     }
     if (failed(lowerGradSteps(gradSteps, queries, oldState)))
       return signalPassFailure();
-    for (auto [step, rows] : tcSteps)
-      lowerStepOnTensorCores(step, groups[stateBuffer(step.getAcc())], rows,
+    for (auto [staged, rows] : tcSteps) {
+      auto step = cast<SoftmaxStepOp>(staged.op);
+      lowerStepOnTensorCores(staged, groups[stateBuffer(step.getAcc())], rows,
                              blockThreads(step), queries);
+    }
     for (SoftmaxFinalizeOp finalize : finalizes) {
       const RowGroup &g = groups[stateBuffer(finalize.getAcc())];
       if (g.form == Form::RowPerLane) {
@@ -1443,7 +1450,7 @@ struct ConvertSoftmaxTilesToGPUPass
     llvm::SmallPtrSet<Operation *, 8> rowAccumulators;
     SmallVector<Operation *> rowUses;
     struct TensorCoreStep {
-      SoftmaxGradStepOp op;
+      StagedOp staged;
       SmallVector<Operation *, 2> accs;
       int64_t columnRows;
     };
@@ -1491,8 +1498,9 @@ struct ConvertSoftmaxTilesToGPUPass
               : SmallVector<unsigned, 2>{
                     op.getKeyMutable().getOperandNumber(),
                     op.getValueMutable().getOperandNumber()};
-      op = cast<SoftmaxGradStepOp>(
-          stageForBlock(op, staged, *columnRows, blockThreads(op)));
+      StagedOp stagedOp =
+          stageForBlock(op, staged, *columnRows, blockThreads(op));
+      op = cast<SoftmaxGradStepOp>(stagedOp.op);
       for (Operation *a : accs) {
         GradAccumulator &acc = accumulators[a];
         if (!acc.buffer) {
@@ -1507,7 +1515,7 @@ struct ConvertSoftmaxTilesToGPUPass
                               b.getF32Type()));
         }
       }
-      tcSteps.push_back({op, accs, *columnRows});
+      tcSteps.push_back({stagedOp, accs, *columnRows});
     }
     // Fills and copies of the accumulators become the lanes' registers'.
     SmallVector<std::pair<linalg::CopyOp, GradAccumulator *>> copies;
@@ -1525,8 +1533,8 @@ struct ConvertSoftmaxTilesToGPUPass
       SmallVector<GradAccumulator *, 2> accs;
       for (Operation *a : step.accs)
         accs.push_back(&accumulators[a]);
-      lowerGradStepOnTensorCores(step.op, accs, step.columnRows,
-                                 blockThreads(step.op), queries);
+      lowerGradStepOnTensorCores(step.staged, accs, step.columnRows,
+                                 blockThreads(step.staged.op), queries);
     }
     for (auto [copy, acc] : copies)
       lowerAccumulatorCopy(copy, *acc);

@@ -174,18 +174,23 @@ def ConvertSoftmaxTilesToGPU
     and row groups of 16 or 32 rows (one or two mma.sync row tiles) run on
     tensor cores: each warp stages its query tile in shared memory once,
     the block's threads stage the key and value tile with cp.async
-    (zero-filled past the tile's end), each warp computes S = Q K^T with
+    (zero-filled past the tile's end; a step of its own before the op is
+    lowered, which makes the op's key and value views of the copies),
+    each warp computes S = Q K^T with
     ldmatrix and mma.sync.m16n8k16 (f32 accumulation; each key fragment
     serves every row tile of the group), the online softmax on the
     accumulator fragments (row maxima across the four lanes of a row by
     shuffles, exp2 with the scale folded in, the row sums kept per lane),
     and O += P V with P taken from the S fragments as the A operand. The
     predicate is evaluated only in ops that have one and on keys past a
-    clipped tile's end. Where the op sits in the loop over scheduled key
-    tiles (an scf.if in an scf.for whose key/value tiles and condition the
-    pass can recompute for the next iteration), that loop is pipelined over
-    two shared-memory stages: each iteration stages the next tile while it
-    computes its own. The launch gets the dynamic shared memory it needs.
+    clipped tile's end. Where the op is the only attn op of a loop over a
+    schedule's key tiles (scf.ifs in an scf.for of a trip count that is not
+    a constant, whose key/value tiles and conditions can be computed an
+    iteration early), scf::pipelineForLoop pipelines that loop in two
+    stages over two shared-memory buffers: each iteration issues the next
+    tile's copies while it computes its own (docs/lowering.md). The
+    gradient's softmax_grad_step stages its block-wide side the same way.
+    The launch gets the dynamic shared memory it needs.
 
     Other element types (f32) run one row per lane with the per-key online
     softmax on CUDA cores. softmax_finalize reduces each row's sum across

@@ -19,21 +19,14 @@
 
 #include "GPUTiles.h"
 
+#include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "llvm/ADT/SetVector.h"
 
 namespace mlir::attn::gpu_tiles {
 namespace {
-
-/// The buffer `memref` views.
-Value bufferOf(Value memref) {
-  while (auto view = memref.getDefiningOp<ViewLikeOpInterface>())
-    memref = view.getViewSource();
-  return memref;
-}
 
 /// Whether the buffers `a` and `b` may share memory: an allocation is
 /// distinct from every other buffer, a global from every other global.
@@ -73,7 +66,9 @@ bool writtenIn(scf::ForOp loop, ArrayRef<Value> read) {
       if (!e.getValue())
         return WalkResult::interrupt();
       for (Value buffer : read)
-        if (mayAlias(bufferOf(e.getValue()), buffer))
+        if (!isa<MemrefValue>(e.getValue()) ||
+            mayAlias(memref::skipViewLikeOps(cast<MemrefValue>(e.getValue())),
+                     buffer))
           return WalkResult::interrupt();
     }
     return WalkResult::advance();
@@ -153,8 +148,8 @@ std::optional<PipelinedLoop> pipelinedLoopOf(Operation *op,
     p.slice.insert(def);
     if (!isMemoryEffectFree(def))
       for (Value operand : def->getOperands())
-        if (isa<MemRefType>(operand.getType()))
-          read.push_back(bufferOf(operand));
+        if (auto memref = dyn_cast<MemrefValue>(operand))
+          read.push_back(memref::skipViewLikeOps(memref));
     return llvm::all_of(def->getOperands(), collect);
   };
   for (Value tile : tiles)

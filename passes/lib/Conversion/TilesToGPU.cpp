@@ -46,9 +46,9 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -155,8 +155,7 @@ int64_t elementBytes(Value memref) {
 
 int64_t bufferAlignment(Value memref) {
   int64_t element = elementBytes(memref);
-  while (auto view = memref.getDefiningOp<ViewLikeOpInterface>())
-    memref = view.getViewSource();
+  memref = memref::skipViewLikeOps(cast<MemrefValue>(memref));
   if (auto arg = dyn_cast<BlockArgument>(memref))
     return isa<FunctionOpInterface>(arg.getOwner()->getParentOp()) ? 256
                                                                    : element;
@@ -1013,12 +1012,14 @@ struct GradAccumulator {
 /// their output gradients in the query form, the keys and values in the
 /// key form) and the tile staged for the whole block (the other two).
 struct GradSides {
-  Value rowsA, rowsB, stagedA, stagedB;
+  OpOperand *rowsA, *rowsB, *stagedA, *stagedB;
 };
 GradSides sidesOf(SoftmaxGradStepOp op) {
   if (op.accumulatesKeys())
-    return {op.getKey(), op.getValue(), op.getQuery(), op.getOutGrad()};
-  return {op.getQuery(), op.getOutGrad(), op.getKey(), op.getValue()};
+    return {&op.getKeyMutable(), &op.getValueMutable(), &op.getQueryMutable(),
+            &op.getOutGradMutable()};
+  return {&op.getQueryMutable(), &op.getOutGradMutable(), &op.getKeyMutable(),
+          &op.getValueMutable()};
 }
 
 /// The rows of the side a softmax_grad_step stages for the whole block
@@ -1045,7 +1046,7 @@ FailureOr<int64_t> tensorCoreColumnRows(SoftmaxGradStepOp op, int64_t rows,
   for (Value v : {op.getQuery(), op.getKey(), op.getValue(), op.getOutGrad()})
     if (!hasAlignedRows(v))
       return fail("rows must be 16-byte aligned");
-  std::optional<int64_t> columns = rowBound(sidesOf(op).stagedA);
+  std::optional<int64_t> columns = rowBound(sidesOf(op).stagedA->get());
   if (!columns || *columns <= 0 || *columns % 16)
     return fail("the staged tile's rows must have a static bound, a "
                 "multiple of 16");
@@ -1073,7 +1074,8 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
   OpBuilder b(op);
   Location loc = op.getLoc();
   const bool keyForm = op.accumulatesKeys();
-  auto [rowsA, rowsB, colsA, colsB] = sidesOf(op);
+  GradSides sides = sidesOf(op);
+  Value rowsA = sides.rowsA->get(), rowsB = sides.rowsB->get();
   Type elem = cast<MemRefType>(rowsA.getType()).getElementType();
   WarpEmitter e(b, loc, elem);
   const int64_t d = cast<MemRefType>(op.getQuery().getType()).getDimSize(1);
@@ -1082,7 +1084,8 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
   const int64_t mTiles = rows / e.layout.m, nTiles = columnRows / e.layout.n;
   auto launch = op->getParentOfType<gpu::LaunchOp>();
 
-  Value stagedA = stagedTileOf(colsA), stagedB = stagedTileOf(colsB);
+  Value stagedA = stagedTileOf(sides.stagedA->get()),
+        stagedB = stagedTileOf(sides.stagedB->get());
   Value xA = stagedQuery(rowsA, elem, rows, launch, threads, staged);
   Value xB = stagedQuery(rowsB, elem, rows, launch, threads, staged);
 
@@ -1113,7 +1116,7 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
     return it->second;
   };
   const double scale = op.getScale().convertToDouble();
-  Value columns = e.dim(colsA, 0);
+  Value columns = e.dim(sides.stagedA->get(), 0);
   const FragmentLayout &c = e.layout.c;
 
   // A chunk of the staged side's rows at a time, so that S and dP of 32
@@ -1488,18 +1491,11 @@ struct ConvertSoftmaxTilesToGPUPass
       FailureOr<int64_t> columnRows = tensorCoreColumnRows(op, rows, launch);
       if (failed(columnRows))
         return failure();
-      // The staged side: keys and values, or queries and their output
-      // gradients (sidesOf).
-      SmallVector<unsigned, 2> staged =
-          op.accumulatesKeys()
-              ? SmallVector<unsigned,
-                            2>{op.getQueryMutable().getOperandNumber(),
-                               op.getOutGradMutable().getOperandNumber()}
-              : SmallVector<unsigned, 2>{
-                    op.getKeyMutable().getOperandNumber(),
-                    op.getValueMutable().getOperandNumber()};
-      StagedOp stagedOp =
-          stageForBlock(op, staged, *columnRows, blockThreads(op));
+      GradSides sides = sidesOf(op);
+      StagedOp stagedOp = stageForBlock(op,
+                                        {sides.stagedA->getOperandNumber(),
+                                         sides.stagedB->getOperandNumber()},
+                                        *columnRows, blockThreads(op));
       op = cast<SoftmaxGradStepOp>(stagedOp.op);
       for (Operation *a : accs) {
         GradAccumulator &acc = accumulators[a];

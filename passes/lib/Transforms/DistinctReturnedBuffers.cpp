@@ -4,7 +4,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
+#include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_DISTINCTRETURNEDBUFFERS
@@ -15,14 +15,6 @@ using namespace mlir;
 
 namespace {
 
-/// The buffer `v` views: through casts, subviews and other view-like ops to
-/// the allocation or argument beneath.
-Value rootBuffer(Value v) {
-  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
-    v = view.getViewSource();
-  return v;
-}
-
 struct DistinctReturnedBuffersPass
     : public mlir::attn::impl::DistinctReturnedBuffersBase<
           DistinctReturnedBuffersPass> {
@@ -32,7 +24,10 @@ struct DistinctReturnedBuffersPass
       OpBuilder b(ret);
       for (OpOperand &operand : ret->getOpOperands()) {
         auto type = dyn_cast<MemRefType>(operand.get().getType());
-        if (!type || seen.insert(rootBuffer(operand.get())).second)
+        // The buffer beneath casts, subviews and other views.
+        if (!type || seen.insert(memref::skipViewLikeOps(
+                                     cast<MemrefValue>(operand.get())))
+                         .second)
           continue;
         // A later position of a buffer returned already: its own copy.
         SmallVector<Value> sizes;

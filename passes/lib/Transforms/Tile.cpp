@@ -561,92 +561,146 @@ private:
   Value maxCell, sumCell, score;
 };
 
-/// The gradient of softmax attention in two nests over the schedule
-/// (FlashAttention-2's backward, a row at a time):
+/// The gradient of softmax attention in three nests over the schedule
+/// (FlashAttention-2's backward):
 ///   forall (b, h, query tile) { each row i, q_i and dO_i held as vectors:
 ///     lse_i (the forward's, where it was tiled in the same module and
 ///     saved it; else from the statistics over the kept keys);
-///     D_i = dO_i . out_i;
-///     dQ_i = scale sum_j P_ij (dO_i . v_j - D_i) k_j }
-///   forall (b, h, key tile) { each key j, k_j and v_j held as vectors: over
-///     the query tiles whose schedule holds its tile (the schedule
-///     transposed), each row i:
+///     D_i = dO_i . out_i }
+///   forall (b, h, query tile) { dQ_i = scale sum_j P_ij (dO_i . v_j - D_i) k_j
+///     over its scheduled key tiles }
+///   forall (b, h, key tile) { over the query tiles whose schedule holds its
+///     tile (the schedule transposed):
 ///     dV_j += P_ij dO_i;  dK_j += scale P_ij (dO_i . v_j - D_i) q_i }
 /// with P_ij = exp(scale q_i . k_j - lse_i) where the mask keeps (i, j):
 /// full tiles without the predicate, partial ones with it, keys below the
 /// key limit. Each row's (key's) results are written by its instance alone.
 ///
-/// One algorithm for both targets: the rows (keys) of a tile are a loop on
-/// the CPU and a thread each on the GPU (the inner scf.forall mapped to
-/// #gpu.thread), where the vectors live in registers. Its tensor-core form
-/// (tiles of rows through mma) is still to come.
-LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
-                           int64_t defaultBK, int64_t rowsPerInstance,
-                           Value savedLse) {
-  const bool gpuForm = rowsPerInstance != 0;
-  OpBuilder b(op);
-  Emitter e{b, op.getLoc()};
-  Location loc = op.getLoc();
-  auto qType = cast<RankedTensorType>(op.getQuery().getType());
-  auto vType = cast<RankedTensorType>(op.getValue().getType());
-  Type elem = qType.getElementType();
-  if (!qType.hasStaticShape() || !vType.hasStaticShape() ||
-      !isa<Float32Type, BFloat16Type, Float16Type>(elem) ||
-      vType.getElementType() != elem)
-    return op.emitOpError("attn-tile's gradient of attention needs static "
-                          "shapes and one element type of f32, bf16 and "
-                          "f16");
-  ScheduleAttr schedule = op.getScheduleAttr();
-  if (op.getMask() && !schedule)
-    return op.emitOpError("has a mask but no schedule; run "
-                          "attn-schedule-blocks first");
-  const int64_t batch = qType.getDimSize(0), heads = qType.getDimSize(1),
-                n = qType.getDimSize(2), hd = qType.getDimSize(3),
-                dv = vType.getDimSize(3);
-  const int64_t bq = schedule ? schedule.getBlockQ() : defaultBQ;
-  const int64_t bk = schedule ? schedule.getBlockK() : defaultBK;
-  if (gpuForm && (bq > 1024 || bk > 1024))
-    return op.emitOpError("the GPU's gradient of attention runs a thread per "
-                          "row of a tile: tiles of at most 1024 rows, got ")
-           << bq << " x " << bk;
-  const int64_t queryTiles = llvm::divideCeil(n, bq),
-                keyTiles = llvm::divideCeil(n, bk);
-  const double scale = op.getEffectiveScale();
-  MaskPattern pattern =
-      op.getMask() ? getMaskPattern(op.getMask()) : MaskPattern();
-  Type f32 = b.getF32Type();
-  auto qRow = VectorType::get({hd}, f32), vRow = VectorType::get({dv}, f32);
+/// One algorithm for both targets: the second and third nests run
+/// attn.tile.softmax_grad_step over groups of a tile's rows -- the whole
+/// tile on the CPU; on the GPU a warp's rows where tensor cores take the
+/// element type and shapes, else a thread's row. The first nest's rows are
+/// a loop on the CPU and a thread each on the GPU (the inner scf.forall
+/// mapped to #gpu.thread), their vectors in registers.
+class SdpaGradTiling {
+public:
+  SdpaGradTiling(SdpaGradOp op, Globals &globals, int64_t rowsPerInstance,
+                 Value savedLse)
+      : op(op), globals(globals), b(op), loc(op.getLoc()), e{b, loc},
+        gpuForm(rowsPerInstance != 0), rowsPerInstance(rowsPerInstance),
+        savedLse(savedLse) {}
 
-  Value q = e.toBuffer(op.getQuery()), k = e.toBuffer(op.getKey()),
-        v = e.toBuffer(op.getValue()), out = e.toBuffer(op.getOutput()),
-        dOut = e.toBuffer(op.getOutputGrad());
-  auto alloc = [&](ArrayRef<int64_t> shape) -> Value {
-    return memref::AllocOp::create(b, loc, MemRefType::get(shape, f32),
-                                   b.getI64IntegerAttr(64));
-  };
-  // Every row of dQ, lse and D is written; dK and dV only below the key
-  // limit, so they start at zero.
-  // The gradients in the operands' element type; rows accumulate in f32.
-  auto allocGrad = [&](ArrayRef<int64_t> shape) -> Value {
-    return memref::AllocOp::create(b, loc, MemRefType::get(shape, elem),
-                                   b.getI64IntegerAttr(64));
-  };
-  Value dq = allocGrad(qType.getShape()), dk = allocGrad(qType.getShape()),
-        dvBuf = allocGrad(vType.getShape());
-  e.fill(dk, 0.0);
-  e.fill(dvBuf, 0.0);
-  // The rows' log-sum-exp: saved by the forward where it was tiled in the
-  // same module, else recomputed here.
-  Value lse = savedLse ? savedLse : alloc({batch, heads, n}),
-        delta = alloc({batch, heads, n});
+  LogicalResult run(int64_t defaultBQ, int64_t defaultBK) {
+    if (failed(readShapes(defaultBQ, defaultBK)))
+      return failure();
+    makeBuffers();
+    makeScheduleLists();
+    emitStatistics();
+    emitQueryGradients();
+    emitKeyGradients();
+    if (failedPredicate)
+      return op.emitOpError("its mask could not build its predicate");
+    op.getQueryGrad().replaceAllUsesWith(
+        e.toTensor(dq, op.getQueryGrad().getType()));
+    op.getKeyGrad().replaceAllUsesWith(
+        e.toTensor(dk, op.getKeyGrad().getType()));
+    op.getValueGrad().replaceAllUsesWith(
+        e.toTensor(dvBuf, op.getValueGrad().getType()));
+    op.erase();
+    return success();
+  }
 
-  // The schedule's lists, and their transposes for the key-major nest.
+private:
+  /// One list of the schedule (full or partial tiles): offsets and items.
   struct List {
     Value offsets, items;
     bool partial;
   };
-  SmallVector<List> byQuery, byKey;
-  if (schedule) {
+  /// The views of query rows [q0, q0 + qn) and of key rows [k0, k0 + kn).
+  struct QueryRows {
+    Value q, dOut, lse, delta, q0;
+  };
+  struct KeyRows {
+    Value k, v, k0;
+  };
+
+  /// The shapes, tiles and forms; an error where attn-tile cannot take op.
+  LogicalResult readShapes(int64_t defaultBQ, int64_t defaultBK) {
+    auto qType = cast<RankedTensorType>(op.getQuery().getType());
+    auto vType = cast<RankedTensorType>(op.getValue().getType());
+    elem = qType.getElementType();
+    if (!qType.hasStaticShape() || !vType.hasStaticShape() ||
+        !isa<Float32Type, BFloat16Type, Float16Type>(elem) ||
+        vType.getElementType() != elem)
+      return op.emitOpError("attn-tile's gradient of attention needs static "
+                            "shapes and one element type of f32, bf16 and "
+                            "f16");
+    schedule = op.getScheduleAttr();
+    if (op.getMask() && !schedule)
+      return op.emitOpError("has a mask but no schedule; run "
+                            "attn-schedule-blocks first");
+    batch = qType.getDimSize(0);
+    heads = qType.getDimSize(1);
+    n = qType.getDimSize(2);
+    hd = qType.getDimSize(3);
+    dv = vType.getDimSize(3);
+    bq = schedule ? schedule.getBlockQ() : defaultBQ;
+    bk = schedule ? schedule.getBlockK() : defaultBK;
+    if (gpuForm && (bq > 1024 || bk > 1024))
+      return op.emitOpError("the GPU's gradient of attention runs a thread "
+                            "per row of a tile: tiles of at most 1024 rows, "
+                            "got ")
+             << bq << " x " << bk;
+    queryTiles = llvm::divideCeil(n, bq);
+    keyTiles = llvm::divideCeil(n, bk);
+    scale = op.getEffectiveScale();
+    pattern = op.getMask() ? getMaskPattern(op.getMask()) : MaskPattern();
+    f32 = b.getF32Type();
+    qRow = VectorType::get({hd}, f32);
+    vRow = VectorType::get({dv}, f32);
+    // A warp takes the forward's rows per warp (one or two 16-row tiles)
+    // where they divide both tiles, so that each staged fragment feeds as
+    // many MMAs; else one 16-row tile.
+    warpRows = (rowsPerInstance == 16 || rowsPerInstance == 32) &&
+                       bq % rowsPerInstance == 0 && bk % rowsPerInstance == 0
+                   ? rowsPerInstance
+                   : kGradWarpRows;
+    tensorCores = gpuForm && !elem.isF32() && hd % 16 == 0 && dv % 16 == 0 &&
+                  bq % warpRows == 0 && bk % warpRows == 0;
+    return success();
+  }
+
+  /// The operands as buffers; the gradients in the operands' element type
+  /// (rows accumulate in f32); lse and D.
+  void makeBuffers() {
+    q = e.toBuffer(op.getQuery());
+    k = e.toBuffer(op.getKey());
+    v = e.toBuffer(op.getValue());
+    out = e.toBuffer(op.getOutput());
+    dOut = e.toBuffer(op.getOutputGrad());
+    auto alloc = [&](ArrayRef<int64_t> shape, Type type) -> Value {
+      return memref::AllocOp::create(b, loc, MemRefType::get(shape, type),
+                                     b.getI64IntegerAttr(64));
+    };
+    auto qShape = cast<ShapedType>(op.getQuery().getType()).getShape();
+    auto vShape = cast<ShapedType>(op.getValue().getType()).getShape();
+    dq = alloc(qShape, elem);
+    dk = alloc(qShape, elem);
+    dvBuf = alloc(vShape, elem);
+    // Every row of dQ, lse and D is written; dK and dV only below the key
+    // limit, so they start at zero.
+    e.fill(dk, 0.0);
+    e.fill(dvBuf, 0.0);
+    // The rows' log-sum-exp: saved by the forward where it was tiled in the
+    // same module, else recomputed here.
+    lse = savedLse ? savedLse : alloc({batch, heads, n}, f32);
+    delta = alloc({batch, heads, n}, f32);
+  }
+
+  /// The schedule's lists, and their transposes for the key-major nest.
+  void makeScheduleLists() {
+    if (!schedule)
+      return;
     auto addList = [&](DenseI32ArrayAttr offsets, DenseI32ArrayAttr blocks,
                        bool partial, StringRef name) {
       if (blocks.empty())
@@ -672,79 +726,121 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
             "partial");
   }
 
-  auto forRange = [&](Value lo, Value hi, function_ref<void(Value)> body) {
+  /// Nest 1: each row's D = rowsum(dO * O), and its log-sum-exp where the
+  /// forward did not save it: a query tile per instance.
+  void emitStatistics() {
+    nest(queryTiles, [&](Value bIdx, Value hIdx, Value qTile) {
+      Value limit = keyLimitFor(e, pattern, bIdx, e.idx(n));
+      Value q0 = e.mul(qTile, bq);
+      Value qn = e.min(e.idx(bq), e.sub(e.idx(n), q0));
+      Value rowMax, rowSum;
+      auto makeScratch = [&] {
+        if (!savedLse) {
+          rowMax = scratch(f32);
+          rowSum = scratch(f32);
+        }
+      };
+      forEachRow(bq, qn, makeScratch, [&](Value r) {
+        Value i = e.add(q0, r);
+        if (!savedLse) {
+          Value qi = loadRow(q, bIdx, hIdx, i, qRow);
+          set(rowMax, e.f32(-std::numeric_limits<double>::infinity()));
+          set(rowSum, e.f32(0.0));
+          forKeptKeys(bIdx, qTile, i, limit, [&](Value j) {
+            Value s = scaledDot(qi, loadRow(k, bIdx, hIdx, j, qRow));
+            if (!op.getScore().empty())
+              s = emitScoreMod(b, loc, op.getScore(), s, {bIdx, hIdx, i, j});
+            CellStatistics row(rowMax, rowSum, s);
+            emitOnlineSoftmaxStep(b, loc, row);
+          });
+          memref::StoreOp::create(
+              b, loc, emitLogSumExp(b, loc, get(rowMax), get(rowSum)), lse,
+              ValueRange{bIdx, hIdx, i});
+        }
+        Value rowDelta = dot(loadRow(dOut, bIdx, hIdx, i, vRow),
+                             loadRow(out, bIdx, hIdx, i, vRow));
+        memref::StoreOp::create(b, loc, rowDelta, delta,
+                                ValueRange{bIdx, hIdx, i});
+      });
+    });
+  }
+
+  /// Nest 2: dQ, a query tile per instance, over its scheduled key tiles.
+  void emitQueryGradients() {
+    nest(queryTiles, [&](Value bIdx, Value hIdx, Value qTile) {
+      Value limit = keyLimitFor(e, pattern, bIdx, e.idx(n));
+      forRowGroups(e.mul(qTile, bq), bq, e.idx(n),
+                   [&](Value q0, Value qn, int64_t rows) {
+                     Value dqAcc = accumulator(rows, hd, qn);
+                     QueryRows qr = queryRows(bIdx, hIdx, q0, qn);
+                     auto step = [&](bool partial) {
+                       return [&, partial](Value k0, Value kn) {
+                         gradStep(bIdx, hIdx, qr, keyRows(bIdx, hIdx, k0, kn),
+                                  dqAcc, {}, {}, partial);
+                       };
+                     };
+                     for (const List &list : byQuery)
+                       emitKeyTileLoop(e, list.offsets, list.items, qTile, bk,
+                                       limit, step(list.partial));
+                     if (!schedule)
+                       forRange(e.idx(0), e.idx(keyTiles), [&](Value kt) {
+                         Value k0 = e.mul(kt, bk);
+                         step(false)(k0, e.min(e.idx(bk), e.sub(limit, k0)));
+                       });
+                     linalg::CopyOp::create(b, loc, dqAcc,
+                                            rowsOf(dq, bIdx, hIdx, q0, qn));
+                   });
+    });
+  }
+
+  /// Nest 3: dK and dV, a key tile per instance, over the query tiles that
+  /// see it (the transposed schedule).
+  void emitKeyGradients() {
+    nest(keyTiles, [&](Value bIdx, Value hIdx, Value kTile) {
+      Value limit = keyLimitFor(e, pattern, bIdx, e.idx(n));
+      forRowGroups(e.mul(kTile, bk), bk, limit,
+                   [&](Value k0, Value kn, int64_t rows) {
+                     Value dkAcc = accumulator(rows, hd, kn),
+                           dvAcc = accumulator(rows, dv, kn);
+                     KeyRows kr = keyRows(bIdx, hIdx, k0, kn);
+                     auto step = [&](bool partial) {
+                       return [&, partial](Value q0, Value qn) {
+                         gradStep(bIdx, hIdx, queryRows(bIdx, hIdx, q0, qn), kr,
+                                  {}, dkAcc, dvAcc, partial);
+                       };
+                     };
+                     for (const List &list : byKey)
+                       emitKeyTileLoop(e, list.offsets, list.items, kTile, bq,
+                                       e.idx(n), step(list.partial));
+                     if (!schedule)
+                       forRange(e.idx(0), e.idx(queryTiles), [&](Value qt) {
+                         Value q0 = e.mul(qt, bq);
+                         step(false)(q0, e.min(e.idx(bq), e.sub(e.idx(n), q0)));
+                       });
+                     linalg::CopyOp::create(b, loc, dkAcc,
+                                            rowsOf(dk, bIdx, hIdx, k0, kn));
+                     linalg::CopyOp::create(b, loc, dvAcc,
+                                            rowsOf(dvBuf, bIdx, hIdx, k0, kn));
+                   });
+    });
+  }
+
+  // Loops and conditions.
+
+  void forRange(Value lo, Value hi, function_ref<void(Value)> body) {
     auto loop = scf::ForOp::create(b, loc, lo, hi, e.idx(1));
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(loop.getBody()->getTerminator());
     body(loop.getInductionVar());
-  };
-  auto onlyIf = [&](Value condition, function_ref<void()> body) {
+  }
+  void onlyIf(Value condition, function_ref<void()> body) {
     auto ifOp = scf::IfOp::create(b, loc, condition, /*withElse=*/false);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
     body();
-  };
-  // Row `row` of buffer[b, h] as an f32 vector (`type`), converted from
-  // the buffer's element type.
-  auto loadRow = [&](Value buffer, Value bIdx, Value hIdx, Value row,
-                     VectorType type) -> Value {
-    Type stored = cast<MemRefType>(buffer.getType()).getElementType();
-    Value vec = vector::LoadOp::create(b, loc, type.clone(stored), buffer,
-                                       ValueRange{bIdx, hIdx, row, e.idx(0)});
-    if (stored == type.getElementType())
-      return vec;
-    return arith::ExtFOp::create(b, loc, type, vec);
-  };
-  auto dot = [&](Value x, Value y) -> Value {
-    return vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
-                                       arith::MulFOp::create(b, loc, x, y),
-                                       arith::FastMathFlags::reassoc);
-  };
-  // A running value of one row: memory that LLVM promotes to registers.
-  auto scratch = [&](Type type) -> Value {
-    return memref::AllocaOp::create(b, loc, MemRefType::get({}, type));
-  };
-  auto get = [&](Value cell) -> Value {
-    return memref::LoadOp::create(b, loc, cell, ValueRange{});
-  };
-  auto set = [&](Value cell, Value value) {
-    memref::StoreOp::create(b, loc, value, cell, ValueRange{});
-  };
-  auto kept = [&](Value bIdx, Value i, Value j) -> Value {
-    PredicateBuilder pb(b, loc, bIdx, e.idx(n), n);
-    return pattern.buildPredicate(pb, i, j);
-  };
-  auto score = [&](Value x, Value y) -> Value {
-    return arith::MulFOp::create(b, loc, dot(x, y), e.f32(scale));
-  };
-  bool failedPredicate = false;
-  // For every kept key j of row i of query tile qTile.
-  auto forKeptKeys = [&](Value bIdx, Value qTile, Value i, Value limit,
-                         function_ref<void(Value)> body) {
-    if (!schedule) {
-      forRange(e.idx(0), limit, body);
-      return;
-    }
-    // The forward's loop over a list of key tiles, clipped at the limit.
-    for (const List &list : byQuery)
-      emitKeyTileLoop(e, list.offsets, list.items, qTile, bk, limit,
-                      [&](Value k0, Value kn) {
-                        forRange(e.idx(0), kn, [&](Value c) {
-                          Value j = e.add(k0, c);
-                          if (!list.partial)
-                            return body(j);
-                          Value keep = kept(bIdx, i, j);
-                          if (!keep) {
-                            failedPredicate = true;
-                            return;
-                          }
-                          onlyIf(keep, [&] { body(j); });
-                        });
-                      });
-  };
-
-  // A parallel nest over (batch, head, tile).
-  auto nest = [&](int64_t tiles, function_ref<void(Value, Value, Value)> body) {
+  }
+  /// A parallel nest over (batch, head, tile).
+  void nest(int64_t tiles, function_ref<void(Value, Value, Value)> body) {
     auto forall = scf::ForallOp::create(
         b, loc,
         SmallVector<OpFoldResult>{b.getIndexAttr(batch), b.getIndexAttr(heads),
@@ -754,13 +850,12 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
     atBodyEnd(b, forall);
     body(forall.getInductionVar(0), forall.getInductionVar(1),
          forall.getInductionVar(2));
-  };
-  // The first `count` of a tile's `tile` rows: a loop on the CPU, with the
-  // running values (`makeScratch`) made once for all; a thread each on the
-  // GPU, with its own.
-  auto forEachRow = [&](int64_t tile, Value count,
-                        function_ref<void()> makeScratch,
-                        function_ref<void(Value)> body) {
+  }
+  /// The first `count` of a tile's `tile` rows: a loop on the CPU, with the
+  /// running values (`makeScratch`) made once for all; a thread each on the
+  /// GPU, with its own.
+  void forEachRow(int64_t tile, Value count, function_ref<void()> makeScratch,
+                  function_ref<void(Value)> body) {
     if (!gpuForm) {
       makeScratch();
       forRange(e.idx(0), count, body);
@@ -778,63 +873,35 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
              makeScratch();
              body(r);
            });
-  };
-
-  // Nest 1: each row's D = rowsum(dO * O), and its log-sum-exp where the
-  // forward did not save it: a query tile per instance.
-  nest(queryTiles, [&](Value bIdx, Value hIdx, Value qTile) {
-    Value limit = keyLimitFor(e, pattern, bIdx, e.idx(n));
-    Value q0 = e.mul(qTile, bq);
-    Value qn = e.min(e.idx(bq), e.sub(e.idx(n), q0));
-    Value rowMax, rowSum;
-    auto makeScratch = [&] {
-      if (!savedLse) {
-        rowMax = scratch(f32);
-        rowSum = scratch(f32);
-      }
-    };
-    forEachRow(bq, qn, makeScratch, [&](Value r) {
-      Value i = e.add(q0, r);
-      if (!savedLse) {
-        Value qi = loadRow(q, bIdx, hIdx, i, qRow);
-        set(rowMax, e.f32(-std::numeric_limits<double>::infinity()));
-        set(rowSum, e.f32(0.0));
-        forKeptKeys(bIdx, qTile, i, limit, [&](Value j) {
-          Value s = score(qi, loadRow(k, bIdx, hIdx, j, qRow));
-          if (!op.getScore().empty())
-            s = emitScoreMod(b, loc, op.getScore(), s, {bIdx, hIdx, i, j});
-          CellStatistics row(rowMax, rowSum, s);
-          emitOnlineSoftmaxStep(b, loc, row);
-        });
-        memref::StoreOp::create(b, loc,
-                                emitLogSumExp(b, loc, get(rowMax), get(rowSum)),
-                                lse, ValueRange{bIdx, hIdx, i});
-      }
-      Value rowDelta = dot(loadRow(dOut, bIdx, hIdx, i, vRow),
-                           loadRow(out, bIdx, hIdx, i, vRow));
-      memref::StoreOp::create(b, loc, rowDelta, delta,
-                              ValueRange{bIdx, hIdx, i});
-    });
-  });
-
-  // Nests 2 and 3 run attn.tile.softmax_grad_step over groups of rows of a
-  // tile: the whole tile on the CPU; on the GPU a warp's rows where tensor
-  // cores take the element type and the shapes, else a thread's row. A
-  // warp takes the forward's rows per warp (one or two 16-row tiles) where
-  // they divide both tiles, so that each staged fragment feeds as many
-  // MMAs; else one 16-row tile.
-  const int64_t warpRows =
-      (rowsPerInstance == 16 || rowsPerInstance == 32) &&
-              bq % rowsPerInstance == 0 && bk % rowsPerInstance == 0
-          ? rowsPerInstance
-          : kGradWarpRows;
-  const bool tensorCores = gpuForm && !elem.isF32() && hd % 16 == 0 &&
-                           dv % 16 == 0 && bq % warpRows == 0 &&
-                           bk % warpRows == 0;
-  // body(first row, row count, rows of the group's buffers) for the row
-  // groups of the tile whose rows start at `first`, clipped at `extent`.
-  auto forRowGroups = [&](Value first, int64_t tile, Value extent,
-                          function_ref<void(Value, Value, int64_t)> body) {
+  }
+  /// For every kept key j of row i of query tile qTile: the forward's loop
+  /// over a list of key tiles, clipped at the limit.
+  void forKeptKeys(Value bIdx, Value qTile, Value i, Value limit,
+                   function_ref<void(Value)> body) {
+    if (!schedule) {
+      forRange(e.idx(0), limit, body);
+      return;
+    }
+    for (const List &list : byQuery)
+      emitKeyTileLoop(e, list.offsets, list.items, qTile, bk, limit,
+                      [&](Value k0, Value kn) {
+                        forRange(e.idx(0), kn, [&](Value c) {
+                          Value j = e.add(k0, c);
+                          if (!list.partial)
+                            return body(j);
+                          Value keep = kept(bIdx, i, j);
+                          if (!keep) {
+                            failedPredicate = true;
+                            return;
+                          }
+                          onlyIf(keep, [&] { body(j); });
+                        });
+                      });
+  }
+  /// body(first row, row count, rows of the group's buffers) for the row
+  /// groups of the tile whose rows start at `first`, clipped at `extent`.
+  void forRowGroups(Value first, int64_t tile, Value extent,
+                    function_ref<void(Value, Value, int64_t)> body) {
     if (!gpuForm)
       return body(first, e.min(e.idx(tile), e.sub(extent, first)), tile);
     if (!tensorCores)
@@ -852,44 +919,77 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
          arith::MaxSIOp::create(
              b, loc, e.min(e.idx(warpRows), e.sub(extent, r0)), e.idx(0)),
          warpRows);
-  };
-  // A zeroed f32 accumulator of `rows` rows, and its first `count`.
-  auto accumulator = [&](int64_t rows, int64_t width, Value count) -> Value {
+  }
+
+  // A row as a vector (the first nest's).
+
+  /// Row `row` of buffer[b, h] as an f32 vector (`type`), converted from
+  /// the buffer's element type.
+  Value loadRow(Value buffer, Value bIdx, Value hIdx, Value row,
+                VectorType type) {
+    Type stored = cast<MemRefType>(buffer.getType()).getElementType();
+    Value vec = vector::LoadOp::create(b, loc, type.clone(stored), buffer,
+                                       ValueRange{bIdx, hIdx, row, e.idx(0)});
+    if (stored == type.getElementType())
+      return vec;
+    return arith::ExtFOp::create(b, loc, type, vec);
+  }
+  Value dot(Value x, Value y) {
+    return vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                       arith::MulFOp::create(b, loc, x, y),
+                                       arith::FastMathFlags::reassoc);
+  }
+  Value scaledDot(Value x, Value y) {
+    return arith::MulFOp::create(b, loc, dot(x, y), e.f32(scale));
+  }
+  /// A running value of one row: memory that LLVM promotes to registers.
+  Value scratch(Type type) {
+    return memref::AllocaOp::create(b, loc, MemRefType::get({}, type));
+  }
+  Value get(Value cell) {
+    return memref::LoadOp::create(b, loc, cell, ValueRange{});
+  }
+  void set(Value cell, Value value) {
+    memref::StoreOp::create(b, loc, value, cell, ValueRange{});
+  }
+  Value kept(Value bIdx, Value i, Value j) {
+    PredicateBuilder pb(b, loc, bIdx, e.idx(n), n);
+    return pattern.buildPredicate(pb, i, j);
+  }
+
+  // Tiles as views (the gradient steps').
+
+  /// A zeroed f32 accumulator of `rows` rows, and its first `count`.
+  Value accumulator(int64_t rows, int64_t width, Value count) {
     Value buffer =
         memref::AllocaOp::create(b, loc, MemRefType::get({rows, width}, f32));
     Value view = e.rows(buffer, e.idx(0), count);
     e.fill(view, 0.0);
     return view;
-  };
-  auto rowsOf = [&](Value buffer, Value bIdx, Value hIdx, Value first,
-                    Value count) {
+  }
+  Value rowsOf(Value buffer, Value bIdx, Value hIdx, Value first, Value count) {
     return e.view2D(buffer, {bIdx, hIdx}, first, count, b.getIndexAttr(0),
                     b.getIndexAttr(dimOf(buffer, 3)), 2, 3);
-  };
-  auto statsOf = [&](Value buffer, Value bIdx, Value hIdx, Value first,
-                     Value count) {
+  }
+  Value statsOf(Value buffer, Value bIdx, Value hIdx, Value first,
+                Value count) {
     return e.view(buffer, {bIdx, hIdx}, {first}, {count});
-  };
-  // The views of query rows [q0, q0 + qn) and of key rows [k0, k0 + kn).
-  struct QueryRows {
-    Value q, dOut, lse, delta, q0;
-  };
-  struct KeyRows {
-    Value k, v, k0;
-  };
-  auto queryRows = [&](Value bIdx, Value hIdx, Value q0, Value qn) {
+  }
+  QueryRows queryRows(Value bIdx, Value hIdx, Value q0, Value qn) {
     return QueryRows{rowsOf(q, bIdx, hIdx, q0, qn),
                      rowsOf(dOut, bIdx, hIdx, q0, qn),
                      statsOf(lse, bIdx, hIdx, q0, qn),
                      statsOf(delta, bIdx, hIdx, q0, qn), q0};
-  };
-  auto keyRows = [&](Value bIdx, Value hIdx, Value k0, Value kn) {
+  }
+  KeyRows keyRows(Value bIdx, Value hIdx, Value k0, Value kn) {
     return KeyRows{rowsOf(k, bIdx, hIdx, k0, kn), rowsOf(v, bIdx, hIdx, k0, kn),
                    k0};
-  };
-  auto gradStep = [&](Value bIdx, Value hIdx, const QueryRows &qr,
-                      const KeyRows &kr, Value dqAcc, Value dkAcc, Value dvAcc,
-                      bool partial) {
+  }
+  /// attn.tile.softmax_grad_step of query rows `qr` against key rows `kr`,
+  /// accumulating into the given accumulators; with the mask's predicate
+  /// where the pair of tiles is partial.
+  void gradStep(Value bIdx, Value hIdx, const QueryRows &qr, const KeyRows &kr,
+                Value dqAcc, Value dkAcc, Value dvAcc, bool partial) {
     Value length = e.idx(n); // before the step: its region reads it
     auto step = SoftmaxGradStepOp::create(
         b, loc, qr.q, kr.k, kr.v, qr.dOut, qr.lse, qr.delta, dqAcc, dkAcc,
@@ -899,70 +999,31 @@ LogicalResult tileSdpaGrad(SdpaGradOp op, Globals &globals, int64_t defaultBQ,
     if (partial && failed(attachPredicate(b, loc, step.getPredicate(), pattern,
                                           bIdx, length, n)))
       failedPredicate = true;
-  };
+  }
 
-  // Nest 2: dQ, a query tile per instance, over its scheduled key tiles.
-  nest(queryTiles, [&](Value bIdx, Value hIdx, Value qTile) {
-    Value limit = keyLimitFor(e, pattern, bIdx, e.idx(n));
-    forRowGroups(e.mul(qTile, bq), bq, e.idx(n),
-                 [&](Value q0, Value qn, int64_t rows) {
-      Value dqAcc = accumulator(rows, hd, qn);
-      QueryRows qr = queryRows(bIdx, hIdx, q0, qn);
-      auto step = [&](bool partial) {
-        return [&, partial](Value k0, Value kn) {
-          gradStep(bIdx, hIdx, qr, keyRows(bIdx, hIdx, k0, kn), dqAcc, {}, {},
-                   partial);
-        };
-      };
-      for (const List &list : byQuery)
-        emitKeyTileLoop(e, list.offsets, list.items, qTile, bk, limit,
-                        step(list.partial));
-      if (!schedule)
-        forRange(e.idx(0), e.idx(keyTiles), [&](Value kt) {
-          Value k0 = e.mul(kt, bk);
-          step(false)(k0, e.min(e.idx(bk), e.sub(limit, k0)));
-        });
-      linalg::CopyOp::create(b, loc, dqAcc, rowsOf(dq, bIdx, hIdx, q0, qn));
-    });
-  });
+  SdpaGradOp op;
+  Globals &globals;
+  OpBuilder b;
+  Location loc;
+  Emitter e;
+  const bool gpuForm;
+  const int64_t rowsPerInstance;
+  const Value savedLse;
 
-  // Nest 3: dK and dV, a key tile per instance, over the query tiles that
-  // see it (the transposed schedule).
-  nest(keyTiles, [&](Value bIdx, Value hIdx, Value kTile) {
-    Value limit = keyLimitFor(e, pattern, bIdx, e.idx(n));
-    forRowGroups(e.mul(kTile, bk), bk, limit,
-                 [&](Value k0, Value kn, int64_t rows) {
-      Value dkAcc = accumulator(rows, hd, kn), dvAcc = accumulator(rows, dv, kn);
-      KeyRows kr = keyRows(bIdx, hIdx, k0, kn);
-      auto step = [&](bool partial) {
-        return [&, partial](Value q0, Value qn) {
-          gradStep(bIdx, hIdx, queryRows(bIdx, hIdx, q0, qn), kr, {}, dkAcc,
-                   dvAcc, partial);
-        };
-      };
-      for (const List &list : byKey)
-        emitKeyTileLoop(e, list.offsets, list.items, kTile, bq, e.idx(n),
-                        step(list.partial));
-      if (!schedule)
-        forRange(e.idx(0), e.idx(queryTiles), [&](Value qt) {
-          Value q0 = e.mul(qt, bq);
-          step(false)(q0, e.min(e.idx(bq), e.sub(e.idx(n), q0)));
-        });
-      linalg::CopyOp::create(b, loc, dkAcc, rowsOf(dk, bIdx, hIdx, k0, kn));
-      linalg::CopyOp::create(b, loc, dvAcc, rowsOf(dvBuf, bIdx, hIdx, k0, kn));
-    });
-  });
-  if (failedPredicate)
-    return op.emitOpError("its mask could not build its predicate");
-
-  op.getQueryGrad().replaceAllUsesWith(
-      e.toTensor(dq, op.getQueryGrad().getType()));
-  op.getKeyGrad().replaceAllUsesWith(e.toTensor(dk, op.getKeyGrad().getType()));
-  op.getValueGrad().replaceAllUsesWith(
-      e.toTensor(dvBuf, op.getValueGrad().getType()));
-  op.erase();
-  return success();
-}
+  // readShapes
+  Type elem, f32;
+  ScheduleAttr schedule;
+  int64_t batch = 0, heads = 0, n = 0, hd = 0, dv = 0, bq = 0, bk = 0;
+  int64_t queryTiles = 0, keyTiles = 0, warpRows = 0;
+  double scale = 0;
+  MaskPattern pattern;
+  VectorType qRow, vRow;
+  bool tensorCores = false;
+  // makeBuffers, makeScheduleLists
+  Value q, k, v, out, dOut, dq, dk, dvBuf, lse, delta;
+  SmallVector<List> byQuery, byKey;
+  bool failedPredicate = false;
+};
 
 //===----------------------------------------------------------------------===//
 // attn.linear
@@ -2025,8 +2086,9 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
                                 scalarRowsPerInstance, savedLse);
               })
               .Case([&](SdpaGradOp o) {
-                return tileSdpaGrad(o, globals, blockQ, blockK,
-                                    rowsPerInstance, savedLse.lookup(o));
+                return SdpaGradTiling(o, globals, rowsPerInstance,
+                                      savedLse.lookup(o))
+                    .run(blockQ, blockK);
               })
               .Case([&](LinearOp o) {
                 return tileLinear(o, globals, blockQ, blockK, rowsPerInstance);

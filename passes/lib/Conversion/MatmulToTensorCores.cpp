@@ -634,175 +634,360 @@ Value matrixOf(OpBuilder &b, Location loc, Value memref, Value z) {
                                    offsets, sizes, strides);
 }
 
-void lowerContraction(const Contraction &con) {
-  linalg::LinalgOp op = con.op;
-  Value c = op.getDpsInits()[0];
-  Type aElem = cast<MemRefType>(con.a.memref.getType()).getElementType();
-  Type bElem = cast<MemRefType>(con.b.memref.getType()).getElementType();
-  bool aSmall = aElem.isF32(), bSmall = bElem.isF32();
-  // Both operands 16-bit of one type: m16n8k16 on tiles of that type.
-  bool packed = aElem == bElem && (aElem.isBF16() || aElem.isF16());
-  const Tiling tiling = tilingOf(con, packed);
-  const int64_t tileM = tiling.tileM, tileN = tiling.tileN,
-                warpM = tiling.warpM, warpN = tiling.warpN,
-                rowTiles = tiling.rowTiles(), colTiles = tiling.colTiles();
-  const KSplit split = splitOf(con, tiling);
-  const int64_t splits = split.splits, stepsPerBlock = split.stepsPerBlock;
-  const bool batched = con.batchRank > 0;
-  // A split product leaves C's fill and consumer where they are: its
-  // blocks hold partial sums, added into C after it. A batched one's
-  // consumer stays too (the kernel's consumers are 2-D).
-  linalg::FillOp fill = splits == 1 ? producerFill(op) : nullptr;
-  linalg::GenericOp consumer =
-      splits == 1 && !batched ? elementwiseConsumer(op, fill) : nullptr;
-  // A^T or B^T: [K, M] and [N, K].
-  const Operand &opA = con.a, &opB = con.b;
-  const bool aT = opA.transposed, bT = opB.transposed;
-  // With a consumer, the kernel runs where it did: its output may be
-  // allocated after the product.
-  OpBuilder b(consumer ? consumer.getOperation() : op.getOperation());
-  MatmulEmitter e{{b, op.getLoc()}};
-  // The operands as the kernel indexes them: [batch, R, C] when batched
-  // (each block takes its matrix z), else as they are.
-  Value a = opA.memref, bm = opB.memref, cm = c;
-  if (batched) {
-    a = collapseBatch(b, e.loc, a, con.batchRank);
-    bm = collapseBatch(b, e.loc, bm, con.batchRank);
-    cm = collapseBatch(b, e.loc, c, con.batchRank);
-  }
-  Value m = e.idx(con.m), k = e.idx(con.k), n = e.idx(con.n);
-  Value blocksN = arith::CeilDivUIOp::create(b, e.loc, n, e.idx(tileN));
-  Value blocksM = arith::CeilDivUIOp::create(b, e.loc, m, e.idx(tileM));
-  Value one = e.idx(1);
-  Value partials;
-  if (splits > 1) {
-    auto type = cast<MemRefType>(c.getType());
-    partials = memref::AllocOp::create(
-        b, e.loc,
-        MemRefType::get({splits, type.getDimSize(0), type.getDimSize(1)},
-                        type.getElementType()));
-  }
-  Type f32 = b.getF32Type();
-  Type tileElem = packed ? aElem : f32;
-  const int64_t padA = packed ? kPackedPadA : kPadA,
-                padB = packed ? kPackedPadB : kPadB;
-  const int64_t elemBytes = tileElem.getIntOrFloatBitWidth() / 8;
-  // The tiles as staged: A [tileM, kTileK] (or A^T [kTileK, tileM]), B
-  // [kTileK, tileN] (or B^T [tileN, kTileK]). Fragments read a tile of
-  // K columns as A's are read and one of K rows as B's are: their pads.
-  SmallVector<int64_t, 2> shapeA =
-      aT ? SmallVector<int64_t, 2>{kTileK, tileM + padB}
-         : SmallVector<int64_t, 2>{tileM, kTileK + padA};
-  SmallVector<int64_t, 2> shapeB =
-      bT ? SmallVector<int64_t, 2>{tileN, kTileK + padA}
-         : SmallVector<int64_t, 2>{kTileK, tileN + padB};
-  int64_t bytesA = shapeA[0] * shapeA[1] * elemBytes;
-  int64_t bytesB = shapeB[0] * shapeB[1] * elemBytes;
-  // 16-bit operands whose rows hold whole 16-byte runs are read in runs
-  // (a batch's matrices start at multiples of theirs).
-  const int64_t runA = packed && readsInRuns(a) ? 8 : 1;
-  const int64_t runB = packed && readsInRuns(bm) ? 8 : 1;
-  // Both read in runs: copied by cp.async into kStages shared stages,
-  // the copies of the steps ahead in flight while a step's products run;
-  // otherwise staged through registers, one step ahead.
-  const bool async = runA == 8 && runB == 8;
-  const int64_t stages = async ? kStages : 1;
-  // Row tiles on x, whose limit (2^31 - 1) no M reaches; column tiles on y
-  // (at most 65535: N up to 4M); K's ranges, or the batch's matrices, on z.
-  auto launch = gpu::LaunchOp::create(b, e.loc, blocksM, blocksN,
-                                      e.idx(batched ? con.batch : splits),
-                                      e.idx(tiling.threads()), one, one);
-  launch->setAttr(kKernelKindAttr, b.getStringAttr("tensor_core_matmul"));
-  // The tiling counts on kBlocksPerSM blocks a multiprocessor: the
-  // registers of a thread must leave room for them.
-  launch->setAttr(kMinBlocksPerSMAttr, b.getI64IntegerAttr(kBlocksPerSM));
-  b.setInsertionPointToStart(&launch.getBody().front());
-  if (batched) {
-    Value z = launch.getBlockIds().z;
-    a = matrixOf(b, e.loc, a, z);
-    bm = matrixOf(b, e.loc, bm, z);
-    cm = matrixOf(b, e.loc, cm, z);
+/// One contraction as a tensor-core kernel, in named steps: the plan
+/// (tiles, K's split, the fill and elementwise consumer the kernel takes
+/// in), the launch over C's tiles, this lane's coordinates and the staging
+/// buffers, the accumulators' initial values, the loop over K's steps (the
+/// tiles copied kStages ahead by cp.async, or staged through registers one
+/// step ahead), the epilogue's stores, and the replaced ops erased.
+class ContractionLowering {
+public:
+  explicit ContractionLowering(const Contraction &con)
+      : con(con), op(con.op), c(op.getDpsInits()[0]),
+        aElem(cast<MemRefType>(con.a.memref.getType()).getElementType()),
+        bElem(cast<MemRefType>(con.b.memref.getType()).getElementType()),
+        aSmall(aElem.isF32()), bSmall(bElem.isF32()),
+        // Both operands 16-bit of one type: m16n8k16 on tiles of that type.
+        packed(aElem == bElem && (aElem.isBF16() || aElem.isF16())),
+        tiling(tilingOf(con, packed)), split(splitOf(con, tiling)),
+        batched(con.batchRank > 0), opA(con.a), opB(con.b), aT(opA.transposed),
+        bT(opB.transposed),
+        // A split product leaves C's fill and consumer where they are: its
+        // blocks hold partial sums, added into C after it. A batched one's
+        // consumer stays too (the kernel's consumers are 2-D).
+        fill(split.splits == 1 ? producerFill(op) : nullptr),
+        consumer(split.splits == 1 && !batched ? elementwiseConsumer(op, fill)
+                                               : nullptr),
+        // With a consumer, the kernel runs where it did: its output may be
+        // allocated after the product.
+        b(consumer ? consumer.getOperation() : op.getOperation()),
+        e{{b, op.getLoc()}} {}
+
+  void run() {
+    launchOverTiles();
+    placeLaneAndStages();
+    initAccumulators();
+    ValueRange sums = async ? loopWithCopies() : loopThroughRegisters();
+    storeResults(sums);
+    eraseReplaced();
   }
 
-  Value thread = launch.getThreadIds().x;
-  Value warp = e.divi(thread, kWarpLanes), lane = e.remi(thread, kWarpLanes);
-  Value g = e.divi(lane, 4), t = e.remi(lane, 4);
-  Value m0 = e.muli(launch.getBlockIds().x, tileM);
-  Value n0 = e.muli(launch.getBlockIds().y, tileN);
-  Value wm = e.muli(e.divi(warp, tileN / warpN), warpM);
-  Value wn = e.muli(e.remi(warp, tileN / warpN), warpN);
-  Value bufferA = allocateShared(launch, stages * bytesA);
-  Value bufferB = allocateShared(launch, stages * bytesB);
-  // The tiles of stage `stage` (a step's index modulo `stages`).
-  auto tileA = [&](Value stage) {
+private:
+  /// The operands as the kernel indexes them ([batch, R, C] when batched,
+  /// each block taking its matrix z), the partial sums' buffer of a split
+  /// product, and the launch: row tiles on x, whose limit (2^31 - 1) no M
+  /// reaches; column tiles on y (at most 65535: N up to 4M); K's ranges, or
+  /// the batch's matrices, on z.
+  void launchOverTiles() {
+    a = opA.memref;
+    bm = opB.memref;
+    cm = c;
+    if (batched) {
+      a = collapseBatch(b, e.loc, a, con.batchRank);
+      bm = collapseBatch(b, e.loc, bm, con.batchRank);
+      cm = collapseBatch(b, e.loc, c, con.batchRank);
+    }
+    m = e.idx(con.m);
+    k = e.idx(con.k);
+    n = e.idx(con.n);
+    Value blocksN = arith::CeilDivUIOp::create(b, e.loc, n, e.idx(tileN()));
+    Value blocksM = arith::CeilDivUIOp::create(b, e.loc, m, e.idx(tileM()));
+    Value one = e.idx(1);
+    if (split.splits > 1) {
+      auto type = cast<MemRefType>(c.getType());
+      partials = memref::AllocOp::create(
+          b, e.loc,
+          MemRefType::get(
+              {split.splits, type.getDimSize(0), type.getDimSize(1)},
+              type.getElementType()));
+    }
+    f32 = b.getF32Type();
+    tileElem = packed ? aElem : f32;
+    // 16-bit operands whose rows hold whole 16-byte runs are read in runs
+    // (a batch's matrices start at multiples of theirs).
+    runA = packed && readsInRuns(a) ? 8 : 1;
+    runB = packed && readsInRuns(bm) ? 8 : 1;
+    // Both read in runs: copied by cp.async into kStages shared stages,
+    // the copies of the steps ahead in flight while a step's products run;
+    // otherwise staged through registers, one step ahead.
+    async = runA == 8 && runB == 8;
+    stages = async ? kStages : 1;
+    launch = gpu::LaunchOp::create(b, e.loc, blocksM, blocksN,
+                                   e.idx(batched ? con.batch : split.splits),
+                                   e.idx(tiling.threads()), one, one);
+    launch->setAttr(kKernelKindAttr, b.getStringAttr("tensor_core_matmul"));
+    // The tiling counts on kBlocksPerSM blocks a multiprocessor: the
+    // registers of a thread must leave room for them.
+    launch->setAttr(kMinBlocksPerSMAttr, b.getI64IntegerAttr(kBlocksPerSM));
+    b.setInsertionPointToStart(&launch.getBody().front());
+    if (batched) {
+      Value z = launch.getBlockIds().z;
+      a = matrixOf(b, e.loc, a, z);
+      bm = matrixOf(b, e.loc, bm, z);
+      cm = matrixOf(b, e.loc, cm, z);
+    }
+  }
+
+  /// This lane's coordinates in C's tile, and the shared stages of A's and
+  /// B's tiles: A [tileM, kTileK] (or A^T [kTileK, tileM]), B [kTileK,
+  /// tileN] (or B^T [tileN, kTileK]). Fragments read a tile of K columns
+  /// as A's are read and one of K rows as B's are: their pads.
+  void placeLaneAndStages() {
+    const int64_t padA = packed ? kPackedPadA : kPadA,
+                  padB = packed ? kPackedPadB : kPadB;
+    const int64_t elemBytes = tileElem.getIntOrFloatBitWidth() / 8;
+    shapeA = aT ? SmallVector<int64_t, 2>{kTileK, tileM() + padB}
+                : SmallVector<int64_t, 2>{tileM(), kTileK + padA};
+    shapeB = bT ? SmallVector<int64_t, 2>{tileN(), kTileK + padA}
+                : SmallVector<int64_t, 2>{kTileK, tileN() + padB};
+    bytesA = shapeA[0] * shapeA[1] * elemBytes;
+    bytesB = shapeB[0] * shapeB[1] * elemBytes;
+
+    thread = launch.getThreadIds().x;
+    Value warp = e.divi(thread, kWarpLanes), lane = e.remi(thread, kWarpLanes);
+    g = e.divi(lane, 4);
+    t = e.remi(lane, 4);
+    m0 = e.muli(launch.getBlockIds().x, tileM());
+    n0 = e.muli(launch.getBlockIds().y, tileN());
+    wm = e.muli(e.divi(warp, tileN() / tiling.warpN), tiling.warpM);
+    wn = e.muli(e.remi(warp, tileN() / tiling.warpN), tiling.warpN);
+    bufferA = allocateShared(launch, stages * bytesA);
+    bufferB = allocateShared(launch, stages * bytesB);
+    // The register-staged form's one stage.
+    sharedA = async ? Value() : tileA(e.idx(0));
+    sharedB = async ? Value() : tileB(e.idx(0));
+    // The 16-bit form's fragments: ldmatrix addresses of this lane.
+    if (packed) {
+      warpEmitter.emplace(b, e.loc, tileElem);
+      std::tie(aRow, aCol) = warpEmitter->aFragmentOffsets();
+    }
+    const int64_t threads = tiling.threads();
+    stageA = aT ? Stage{a, sharedA, k, m, kTileK, tileM(), runA, threads}
+                : Stage{a, sharedA, m, k, tileM(), kTileK, runA, threads};
+    stageB = bT ? Stage{bm, sharedB, n, k, tileN(), kTileK, runB, threads}
+                : Stage{bm, sharedB, k, n, kTileK, tileN(), runB, threads};
+  }
+
+  /// C's accumulator tiles, row tile major, 4 registers each: C's fill, or
+  /// zeros (a split product's partial sums), or C's elements.
+  void initAccumulators() {
+    Value filled;
+    if (fill) {
+      filled = fill.getInputs()[0];
+      if (!filled.getType().isF32())
+        filled = arith::ExtFOp::create(b, e.loc, f32, filled);
+    }
+    for (int64_t mt = 0; mt < tiling.rowTiles(); ++mt)
+      for (int64_t nt = 0; nt < tiling.colTiles(); ++nt)
+        for (int64_t r = 0; r < 4; ++r) {
+          auto [row, col] = cIndex(mt, nt, r);
+          acc.push_back(filled     ? filled
+                        : partials ? e.cst(0.0)
+                                   : e.loadOrZero(cm, row, col, m, n));
+        }
+    // This block's steps of K: all of them, or its range's (past K the
+    // operands read as zeros). A batched product's z is its matrix, not a
+    // range.
+    kBase = batched
+                ? e.idx(0)
+                : e.muli(launch.getBlockIds().z, split.stepsPerBlock * kTileK);
+  }
+
+  /// The steps of K with their tiles copied by cp.async, kStages - 1 steps
+  /// ahead of the products; returns the sums.
+  ValueRange loopWithCopies() {
+    // Steps 0 .. stages - 2 in flight before the first products (steps
+    // past the block's range are copied and never read).
+    for (int64_t j = 0; j + 1 < stages; ++j)
+      copyStep(e.idx(j));
+    ValueRange sums =
+        e.loop(e.idx(0), e.idx(split.stepsPerBlock), acc,
+               [&](Value step, ValueRange args) {
+                 // Every warp is done with step - 1's stage, which step +
+                 // stages - 1 takes.
+                 gpu::BarrierOp::create(b, e.loc);
+                 Value ahead = copyStep(e.add(step, stages - 1));
+                 // At most stages - 1 groups pending: this step's landed.
+                 nvgpu::DeviceAsyncWaitOp::create(
+                     b, e.loc, ahead,
+                     b.getI32IntegerAttr(static_cast<int32_t>(stages - 1)));
+                 gpu::BarrierOp::create(b, e.loc);
+                 SmallVector<Value> next(args);
+                 Value stage = e.remi(step, stages);
+                 packedProducts(next, tileA(stage), tileB(stage));
+                 return next;
+               });
+    // No copy outlives the block.
+    nvgpu::DeviceAsyncWaitOp::create(b, e.loc, commitCopies(b, e.loc),
+                                     b.getI32IntegerAttr(0));
+    return sums;
+  }
+
+  /// The steps of K with their tiles staged through registers: step i
+  /// stages the tile loaded in step i - 1 and loads step i + 1's; returns
+  /// the sums.
+  ValueRange loopThroughRegisters() {
+    SmallVector<Value> first = loadA(kBase);
+    llvm::append_range(first, loadB(kBase));
+    size_t perA = stageA.perThread();
+    SmallVector<Value> init(first);
+    llvm::append_range(init, acc);
+    ValueRange results = e.loop(
+        e.idx(0), e.idx(split.stepsPerBlock), init,
+        [&](Value step, ValueRange args) {
+          SmallVector<Value> loaded(args.take_front(first.size()));
+          stageA.store(e, thread, ArrayRef<Value>(loaded).take_front(perA));
+          stageB.store(e, thread, ArrayRef<Value>(loaded).drop_front(perA));
+          gpu::BarrierOp::create(b, e.loc);
+          SmallVector<Value> next = loadA(kOf(e.add(step, 1)));
+          llvm::append_range(next, loadB(kOf(e.add(step, 1))));
+          SmallVector<Value> sums(args.drop_front(first.size()));
+          if (packed)
+            packedProducts(sums, sharedA, sharedB);
+          else
+            tf32Products(sums);
+          // Every warp is done with the stage before it is overwritten.
+          gpu::BarrierOp::create(b, e.loc);
+          SmallVector<Value> yielded(next);
+          llvm::append_range(yielded, sums);
+          return yielded;
+        });
+    return results.drop_front(first.size());
+  }
+
+  /// The epilogue: C's elements (through the consumer, if any) into the
+  /// consumer's output, the partial sums, or C. A lane's registers r and
+  /// r + 1 of a tile are one row's columns 2t and 2t + 1: one store of the
+  /// pair where the destination holds pairs (an even n: the pair is inside
+  /// wherever its first column is), else one each. Tiles that divide M and
+  /// N statically need no bounds check. A split product's partial sums are
+  /// then added into C.
+  void storeResults(ValueRange sums) {
+    Value dst = consumer ? consumer.getDpsInits()[0] : partials ? partials : cm;
+    auto dstIndices = [&](Value row, Value col) -> SmallVector<Value> {
+      if (partials)
+        return {launch.getBlockIds().z, row, col};
+      return {row, col};
+    };
+    auto value = [&](Value sum, Value row, Value col) {
+      return consumer ? consumerValue(e, consumer, c, sum, row, col) : sum;
+    };
+    const bool wholeTiles = con.m % tileM() == 0 && con.n % tileN() == 0;
+    auto inside = [&](Value row, Value col, function_ref<void()> store) {
+      if (wholeTiles)
+        store();
+      else
+        e.ifThen(e.andi(e.ult(row, m), e.ult(col, n)), store);
+    };
+    const int64_t perStore = holdsPairs(dst) ? 2 : 1;
+    Type dstElem = cast<MemRefType>(dst.getType()).getElementType();
+    const int64_t colTiles = tiling.colTiles();
+    for (int64_t mt = 0; mt < tiling.rowTiles(); ++mt)
+      for (int64_t nt = 0; nt < colTiles; ++nt)
+        for (int64_t r = 0; r < 4; r += perStore) {
+          // (Not a structured binding: lambdas capture those only in C++20.)
+          std::pair<Value, Value> index = cIndex(mt, nt, r);
+          Value row = index.first, col = index.second;
+          ValueRange sum = sums.slice((mt * colTiles + nt) * 4 + r, perStore);
+          inside(row, col, [&] {
+            if (perStore == 1) {
+              memref::StoreOp::create(b, e.loc, value(sum[0], row, col), dst,
+                                      dstIndices(row, col));
+              return;
+            }
+            Value pair[2] = {value(sum[0], row, col),
+                             value(sum[1], row, e.add(col, 1))};
+            auto type = VectorType::get({2}, dstElem);
+            vector::StoreOp::create(
+                b, e.loc, vector::FromElementsOp::create(b, e.loc, type, pair),
+                dst, dstIndices(row, col), /*nontemporal=*/false,
+                llvm::MaybeAlign(2 * dstElem.getIntOrFloatBitWidth() / 8));
+          });
+        }
+    gpu::TerminatorOp::create(b, e.loc);
+    if (partials) {
+      b.setInsertionPointAfter(launch);
+      addPartials(b, e.loc, partials, c);
+    }
+  }
+
+  /// The product, its operands' transposes, C's fill and consumer (and C,
+  /// where no one reads it now) are replaced by the kernel.
+  void eraseReplaced() {
+    op->erase();
+    eraseTranspose(opA);
+    if (opB.transpose != opA.transpose) // A^T A^T reads one transpose twice
+      eraseTranspose(opB);
+    if (fill)
+      fill->erase();
+    if (consumer) {
+      // C is written by no one now: its buffer goes with its frees.
+      consumer->erase();
+      Operation *alloc = c.getDefiningOp();
+      for (Operation *user : llvm::make_early_inc_range(c.getUsers()))
+        if (isa<memref::DeallocOp>(user))
+          user->erase();
+      if (c.use_empty())
+        alloc->erase();
+    }
+  }
+
+  // The pieces the steps share.
+
+  int64_t tileM() const { return tiling.tileM; }
+  int64_t tileN() const { return tiling.tileN; }
+  /// The tiles of stage `stage` (a step's index modulo `stages`).
+  Value tileA(Value stage) {
     return sharedView(b, e.loc, bufferA, shapeA, tileElem,
                       e.muli(stage, bytesA));
-  };
-  auto tileB = [&](Value stage) {
+  }
+  Value tileB(Value stage) {
     return sharedView(b, e.loc, bufferB, shapeB, tileElem,
                       e.muli(stage, bytesB));
-  };
-  // The register-staged form's one stage.
-  Value sharedA = async ? Value() : tileA(e.idx(0));
-  Value sharedB = async ? Value() : tileB(e.idx(0));
-  // The 16-bit form's fragments: ldmatrix addresses of this lane.
-  std::optional<WarpEmitter> warpEmitter;
-  Value aRow, aCol;
-  if (packed) {
-    warpEmitter.emplace(b, e.loc, tileElem);
-    std::tie(aRow, aCol) = warpEmitter->aFragmentOffsets();
   }
-  const int64_t threads = tiling.threads();
-  Stage stageA = aT ? Stage{a, sharedA, k, m, kTileK, tileM, runA, threads}
-                    : Stage{a, sharedA, m, k, tileM, kTileK, runA, threads};
-  Stage stageB = bT ? Stage{bm, sharedB, n, k, tileN, kTileK, runB, threads}
-                    : Stage{bm, sharedB, k, n, kTileK, tileN, runB, threads};
-  // Where step `k0`'s tiles start in A and B as they lie: (row, column).
-  auto originA = [&](Value k0) {
+  /// Where step `k0`'s tiles start in A and B as they lie: (row, column).
+  std::pair<Value, Value> originA(Value k0) {
     return aT ? std::pair{k0, m0} : std::pair{m0, k0};
-  };
-  auto originB = [&](Value k0) {
+  }
+  std::pair<Value, Value> originB(Value k0) {
     return bT ? std::pair{n0, k0} : std::pair{k0, n0};
-  };
-  auto loadA = [&](Value k0) {
+  }
+  SmallVector<Value> loadA(Value k0) {
     auto [row0, col0] = originA(k0);
     return stageA.load(e, thread, row0, col0);
-  };
-  auto loadB = [&](Value k0) {
+  }
+  SmallVector<Value> loadB(Value k0) {
     auto [row0, col0] = originB(k0);
     return stageB.load(e, thread, row0, col0);
-  };
-
-  // This lane's elements of C: accumulator tile (mt, nt) holds rows
-  // m0 + wm + 16 mt + g (+ 8 for registers 2, 3) and columns
-  // n0 + wn + 8 nt + 2 t (+ 1 for registers 1, 3).
-  auto cIndex = [&](int64_t mt, int64_t nt, int64_t r) {
+  }
+  /// Step j's first element of K.
+  Value kOf(Value j) { return e.add(kBase, e.muli(j, kTileK)); }
+  /// Step j's tiles into stage j % stages, as one group of copies.
+  Value copyStep(Value j) {
+    Value stage = e.remi(j, stages);
+    Value k0 = kOf(j);
+    auto [rowA, colA] = originA(k0);
+    auto [rowB, colB] = originB(k0);
+    SmallVector<Value> copies =
+        stageA.copy(e, thread, rowA, colA, tileA(stage));
+    llvm::append_range(copies,
+                       stageB.copy(e, thread, rowB, colB, tileB(stage)));
+    return commitCopies(b, e.loc, copies);
+  }
+  /// This lane's elements of C: accumulator tile (mt, nt) holds rows
+  /// m0 + wm + 16 mt + g (+ 8 for registers 2, 3) and columns
+  /// n0 + wn + 8 nt + 2 t (+ 1 for registers 1, 3).
+  std::pair<Value, Value> cIndex(int64_t mt, int64_t nt, int64_t r) {
     return std::pair{
         e.add(e.add(m0, wm), e.add(g, kMmaM * mt + 8 * (r / 2))),
         e.add(e.add(n0, wn), e.add(e.muli(t, 2), kMmaN * nt + r % 2))};
-  };
-  SmallVector<Value> acc;
-  Value filled;
-  if (fill) {
-    filled = fill.getInputs()[0];
-    if (!filled.getType().isF32())
-      filled = arith::ExtFOp::create(b, e.loc, f32, filled);
   }
-  for (int64_t mt = 0; mt < rowTiles; ++mt)
-    for (int64_t nt = 0; nt < colTiles; ++nt)
-      for (int64_t r = 0; r < 4; ++r) {
-        auto [row, col] = cIndex(mt, nt, r);
-        acc.push_back(filled     ? filled
-                      : partials ? e.cst(0.0)
-                                 : e.loadOrZero(cm, row, col, m, n));
-      }
-
-  // One step's products on the staged tiles, into `sums` (C's accumulator
-  // tiles, row tile major, 4 registers each): m16n8k16 on 16-bit tiles, or
-  // 3xTF32.
-  auto packedProducts = [&](MutableArrayRef<Value> sums, Value sharedA,
-                            Value sharedB) {
+  /// One step's products on the staged tiles, into `sums` (C's accumulator
+  /// tiles, row tile major, 4 registers each): m16n8k16 on 16-bit tiles.
+  void packedProducts(MutableArrayRef<Value> sums, Value tileOfA,
+                      Value tileOfB) {
     WarpEmitter &w = *warpEmitter;
+    const int64_t rowTiles = tiling.rowTiles(), colTiles = tiling.colTiles();
     SmallVector<SmallVector<Value, 4>> tiles;
     for (int64_t i = 0; i < rowTiles * colTiles; ++i)
       tiles.emplace_back(sums.begin() + 4 * i, sums.begin() + 4 * i + 4);
@@ -810,23 +995,26 @@ void lowerContraction(const Contraction &con) {
       SmallVector<SmallVector<Value, 4>> aFrags;
       for (int64_t mt = 0; mt < rowTiles; ++mt) {
         Value row0 = e.add(wm, w.layout.m * mt);
-        aFrags.push_back(aT ? w.aFragmentOfTransposed(sharedA, e.idx(kk), row0)
-                            : w.ldmatrix(sharedA, e.add(aRow, row0),
+        aFrags.push_back(aT ? w.aFragmentOfTransposed(tileOfA, e.idx(kk), row0)
+                            : w.ldmatrix(tileOfA, e.add(aRow, row0),
                                          e.add(aCol, kk),
                                          /*transpose=*/false));
       }
-      w.mmaSharedB(aFrags, sharedB, kk, tiles, wn, /*nByK=*/bT);
+      w.mmaSharedB(aFrags, tileOfB, kk, tiles, wn, /*nByK=*/bT);
     }
     for (auto [i, tile] : llvm::enumerate(tiles))
       llvm::copy(tile, sums.begin() + 4 * i);
-  };
-  // Element (row, col) of A's or B's tile, wherever it lies.
-  auto tileAt = [&](Value tile, bool transposed, Value row, Value col) {
+  }
+  /// Element (row, col) of A's or B's tile, wherever it lies.
+  Value tileAt(Value tile, bool transposed, Value row, Value col) {
     return memref::LoadOp::create(b, e.loc, tile,
                                   transposed ? ValueRange{col, row}
                                              : ValueRange{row, col});
-  };
-  auto tf32Products = [&](MutableArrayRef<Value> sums) {
+  }
+  /// One step's products in 3xTF32 (f32 operands) on the register-staged
+  /// tiles, into `sums`.
+  void tf32Products(MutableArrayRef<Value> sums) {
+    const int64_t rowTiles = tiling.rowTiles(), colTiles = tiling.colTiles();
     for (int64_t kk = 0; kk < kTileK; kk += kMmaK) {
       // A fragment: (g, t), (g + 8, t), (g, t + 4), (g + 8, t + 4).
       SmallVector<SmallVector<Value>> aBig(rowTiles), aLow(rowTiles);
@@ -862,151 +1050,41 @@ void lowerContraction(const Contraction &con) {
         }
       }
     }
-  };
-
-  // This block's steps of K: all of them, or its range's (past K the
-  // operands read as zeros). A batched product's z is its matrix, not a
-  // range.
-  Value kBase = batched
-                    ? e.idx(0)
-                    : e.muli(launch.getBlockIds().z, stepsPerBlock * kTileK);
-  // Step j's first element of K.
-  auto kOf = [&](Value j) { return e.add(kBase, e.muli(j, kTileK)); };
-  ValueRange sums;
-  if (async) {
-    // Step j's tiles into stage j % stages, as one group of copies.
-    auto copyStep = [&](Value j) {
-      Value stage = e.remi(j, stages);
-      Value k0 = kOf(j);
-      auto [rowA, colA] = originA(k0);
-      auto [rowB, colB] = originB(k0);
-      SmallVector<Value> copies =
-          stageA.copy(e, thread, rowA, colA, tileA(stage));
-      llvm::append_range(copies,
-                         stageB.copy(e, thread, rowB, colB, tileB(stage)));
-      return commitCopies(b, e.loc, copies);
-    };
-    // Steps 0 .. stages - 2 in flight before the first products (steps
-    // past the block's range are copied and never read).
-    for (int64_t j = 0; j + 1 < stages; ++j)
-      copyStep(e.idx(j));
-    sums = e.loop(e.idx(0), e.idx(stepsPerBlock), acc,
-                  [&](Value step, ValueRange args) {
-                    // Every warp is done with step - 1's stage, which
-                    // step + stages - 1 takes.
-                    gpu::BarrierOp::create(b, e.loc);
-                    Value ahead = copyStep(e.add(step, stages - 1));
-                    // At most stages - 1 groups pending: this step's landed.
-                    nvgpu::DeviceAsyncWaitOp::create(
-                        b, e.loc, ahead,
-                        b.getI32IntegerAttr(static_cast<int32_t>(stages - 1)));
-                    gpu::BarrierOp::create(b, e.loc);
-                    SmallVector<Value> next(args);
-                    Value stage = e.remi(step, stages);
-                    packedProducts(next, tileA(stage), tileB(stage));
-                    return next;
-                  });
-    // No copy outlives the block.
-    nvgpu::DeviceAsyncWaitOp::create(b, e.loc, commitCopies(b, e.loc),
-                                     b.getI32IntegerAttr(0));
-  } else {
-    // Step i stages the tile loaded in step i - 1 and loads step i + 1's.
-    SmallVector<Value> first = loadA(kBase);
-    llvm::append_range(first, loadB(kBase));
-    size_t perA = stageA.perThread();
-    SmallVector<Value> init(first);
-    llvm::append_range(init, acc);
-    ValueRange results = e.loop(
-        e.idx(0), e.idx(stepsPerBlock), init, [&](Value step, ValueRange args) {
-          SmallVector<Value> loaded(args.take_front(first.size()));
-          stageA.store(e, thread, ArrayRef<Value>(loaded).take_front(perA));
-          stageB.store(e, thread, ArrayRef<Value>(loaded).drop_front(perA));
-          gpu::BarrierOp::create(b, e.loc);
-          SmallVector<Value> next = loadA(kOf(e.add(step, 1)));
-          llvm::append_range(next, loadB(kOf(e.add(step, 1))));
-          SmallVector<Value> sums(args.drop_front(first.size()));
-          if (packed)
-            packedProducts(sums, sharedA, sharedB);
-          else
-            tf32Products(sums);
-          // Every warp is done with the stage before it is overwritten.
-          gpu::BarrierOp::create(b, e.loc);
-          SmallVector<Value> yielded(next);
-          llvm::append_range(yielded, sums);
-          return yielded;
-        });
-    sums = results.drop_front(first.size());
   }
 
-  // The epilogue: C's elements (through the consumer, if any) into the
-  // consumer's output, the partial sums, or C. A lane's registers r and
-  // r + 1 of a tile are one row's columns 2t and 2t + 1: one store of the
-  // pair where the destination holds pairs (an even n: the pair is inside
-  // wherever its first column is), else one each. Tiles that divide M and
-  // N statically need no bounds check.
-  Value dst = consumer ? consumer.getDpsInits()[0] : partials ? partials : cm;
-  auto dstIndices = [&](Value row, Value col) -> SmallVector<Value> {
-    if (partials)
-      return {launch.getBlockIds().z, row, col};
-    return {row, col};
-  };
-  auto value = [&](Value sum, Value row, Value col) {
-    return consumer ? consumerValue(e, consumer, c, sum, row, col) : sum;
-  };
-  const bool wholeTiles = con.m % tileM == 0 && con.n % tileN == 0;
-  auto inside = [&](Value row, Value col, function_ref<void()> store) {
-    if (wholeTiles)
-      store();
-    else
-      e.ifThen(e.andi(e.ult(row, m), e.ult(col, n)), store);
-  };
-  const int64_t perStore = holdsPairs(dst) ? 2 : 1;
-  Type dstElem = cast<MemRefType>(dst.getType()).getElementType();
-  for (int64_t mt = 0; mt < rowTiles; ++mt)
-    for (int64_t nt = 0; nt < colTiles; ++nt)
-      for (int64_t r = 0; r < 4; r += perStore) {
-        // (Not a structured binding: lambdas capture those only in C++20.)
-        std::pair<Value, Value> index = cIndex(mt, nt, r);
-        Value row = index.first, col = index.second;
-        ValueRange sum = sums.slice((mt * colTiles + nt) * 4 + r, perStore);
-        inside(row, col, [&] {
-          if (perStore == 1) {
-            memref::StoreOp::create(b, e.loc, value(sum[0], row, col), dst,
-                                    dstIndices(row, col));
-            return;
-          }
-          Value pair[2] = {value(sum[0], row, col),
-                           value(sum[1], row, e.add(col, 1))};
-          auto type = VectorType::get({2}, dstElem);
-          vector::StoreOp::create(
-              b, e.loc, vector::FromElementsOp::create(b, e.loc, type, pair),
-              dst, dstIndices(row, col), /*nontemporal=*/false,
-              llvm::MaybeAlign(2 * dstElem.getIntOrFloatBitWidth() / 8));
-        });
-      }
-  gpu::TerminatorOp::create(b, e.loc);
-  if (partials) {
-    b.setInsertionPointAfter(launch);
-    addPartials(b, e.loc, partials, c);
-  }
-
-  op->erase();
-  eraseTranspose(opA);
-  if (opB.transpose != opA.transpose) // A^T A^T reads one transpose twice
-    eraseTranspose(opB);
-  if (fill)
-    fill->erase();
-  if (consumer) {
-    // C is written by no one now: its buffer goes with its frees.
-    consumer->erase();
-    Operation *alloc = c.getDefiningOp();
-    for (Operation *user : llvm::make_early_inc_range(c.getUsers()))
-      if (isa<memref::DeallocOp>(user))
-        user->erase();
-    if (c.use_empty())
-      alloc->erase();
-  }
-}
+  // The plan.
+  const Contraction &con;
+  linalg::LinalgOp op;
+  Value c;
+  Type aElem, bElem;
+  const bool aSmall, bSmall, packed;
+  const Tiling tiling;
+  const KSplit split;
+  const bool batched;
+  /// A^T or B^T: [K, M] and [N, K].
+  const Operand &opA, &opB;
+  const bool aT, bT;
+  linalg::FillOp fill;
+  linalg::GenericOp consumer;
+  OpBuilder b;
+  MatmulEmitter e;
+  // launchOverTiles
+  Value a, bm, cm, m, k, n, partials;
+  Type f32, tileElem;
+  int64_t runA = 1, runB = 1, stages = 1;
+  bool async = false;
+  gpu::LaunchOp launch;
+  // placeLaneAndStages
+  SmallVector<int64_t, 2> shapeA, shapeB;
+  int64_t bytesA = 0, bytesB = 0;
+  Value thread, g, t, m0, n0, wm, wn, bufferA, bufferB, sharedA, sharedB;
+  std::optional<WarpEmitter> warpEmitter;
+  Value aRow, aCol;
+  Stage stageA, stageB;
+  // initAccumulators
+  SmallVector<Value> acc;
+  Value kBase;
+};
 
 struct MatmulToTensorCoresPass
     : public mlir::attn::impl::MatmulToTensorCoresBase<
@@ -1018,7 +1096,7 @@ struct MatmulToTensorCoresPass
         contractions.push_back(*con);
     });
     for (const Contraction &con : contractions)
-      lowerContraction(con);
+      ContractionLowering(con).run();
   }
 };
 

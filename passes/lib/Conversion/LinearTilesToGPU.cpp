@@ -420,89 +420,66 @@ std::pair<Value, Value> phiOfRegister(WarpEmitter &e, FeatureMap map,
 /// The reduction of linear_state (`op` a LinearStateOp: the sums added to
 /// the state at the end) or of linear_prefix (a LinearPrefixOp: the sums so
 /// far stored at every chunk boundary, then the totals in the chunks past
-/// the keys).
-void lowerReductionOnTensorCores(Operation *op, Value k, Value v,
-                                 FeatureMap map, Type elem, int64_t threads) {
-  OpBuilder b(op);
-  Location loc = op->getLoc();
-  WarpEmitter e(b, loc, elem);
-  auto prefixOp = dyn_cast<LinearPrefixOp>(op);
-  const int64_t dv = staticDim(v, 1), dTiles = dv / 8;
-  const int64_t warps = threads / kWarpLanes;
-  const int64_t stage = stageBytes(dv, warps, elem);
-  const int64_t valueBytes = kChunk * (dv + kSmemPad) * bytesOf(elem);
-  const int64_t sliceBytes =
-      kChunk * (kSliceFeatures + kSmemPad) * bytesOf(elem);
-  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
-  Value warp = arith::DivUIOp::create(b, loc, tid, e.idx(kWarpLanes));
-  Value mk = e.dim(k, 0);
-  Value chunks = arith::CeilDivUIOp::create(b, loc, mk, e.idx(kChunk));
-  // Two stages: chunk t + 1 lands in the other while t is reduced.
-  Value stages =
-      allocateShared(op->getParentOfType<gpu::LaunchOp>(), 2 * stage);
+/// the keys), in named steps: the staging buffers and the first chunk on
+/// its way, the loop over the keys' chunks (each chunk's phi(K)^T V and
+/// phi(K)'s sums on tensor cores while the next chunk lands), and the
+/// results.
+class LinearReductionLowering {
+public:
+  LinearReductionLowering(Operation *op, Value k, Value v, FeatureMap map,
+                          Type elem, int64_t threads)
+      : op(op), prefixOp(dyn_cast<LinearPrefixOp>(op)), k(k), v(v), map(map),
+        elem(elem), threads(threads), b(op), loc(op->getLoc()), e(b, loc, elem),
+        dv(staticDim(v, 1)), dTiles(dv / 8),
+        stage(stageBytes(dv, threads / kWarpLanes, elem)),
+        valueBytes(kChunk * (dv + kSmemPad) * bytesOf(elem)),
+        sliceBytes(kChunk * (kSliceFeatures + kSmemPad) * bytesOf(elem)) {}
 
-  auto tiles = [&](Value t) {
-    Value offset = e.mul(arith::RemUIOp::create(b, loc, t, e.idx(2)), stage);
-    Value values =
-        sharedView(b, loc, stages, {kChunk, dv + kSmemPad}, elem, offset);
-    Value keys =
-        sharedView(b, loc, stages, {kChunk, kSliceFeatures + kSmemPad}, elem,
-                   e.add(e.add(offset, valueBytes), e.mul(warp, sliceBytes)));
-    return std::pair{keys, values};
-  };
-  // Chunk t (if there is one) on its way; commits a group either way and
-  // returns it.
-  auto prefetch = [&](Value t) {
-    scf::IfOp::create(b, loc, e.lt(t, chunks), [&](OpBuilder &, Location) {
-      Value first = e.mul(t, kChunk);
-      Value count = arith::MinSIOp::create(
-          b, loc, e.idx(kChunk), arith::SubIOp::create(b, loc, mk, first));
-      auto [keys, values] = tiles(t);
-      stageTile(e, rowView(b, loc, v, first, count), values, kChunk, dv, tid,
-                threads);
-      stageTile(e, rowView(b, loc, k, first, count), keys, kChunk,
-                kSliceFeatures, e.lane, kWarpLanes);
-      scf::YieldOp::create(b, loc);
-    });
-    return commitCopies(b, loc);
-  };
-
-  // A fragments of K^T, transposed: keys [0, 8) at features [0, 8), then
-  // features [8, 16), then the same for keys [8, 16).
-  auto [aRow, aCol] = e.quadrantOffsets();
-  // Earlier writers of the state are done, and shared memory is free.
-  gpu::BarrierOp::create(b, loc);
-  prefetch(e.idx(0));
-
-  Value prefixChunk, prefixChunks;
-  if (prefixOp) {
-    prefixChunk = e.idx(static_cast<int64_t>(prefixOp.getChunk()));
-    prefixChunks = e.dim(prefixOp.getPrefix(), 0);
+  void run() {
+    stageFirstChunk();
+    scf::ForOp loop = reduceChunks();
+    // Nothing in flight after the loop; shared memory is free again.
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, commitCopies(b, loc),
+                                     b.getI32IntegerAttr(0));
+    gpu::BarrierOp::create(b, loc);
+    SmallVector<SmallVector<Value, 4>> totals(dTiles);
+    for (int64_t n = 0; n < dTiles; ++n)
+      totals[n].assign(loop.getResults().begin() + 4 * n,
+                       loop.getResults().begin() + 4 * n + 4);
+    if (prefixOp)
+      storeTrailingPrefixes(loop, totals);
+    else
+      addIntoState(loop, totals);
+    op->erase();
   }
-  // prefix[c] = the accumulators, prefix_norm[c] = the four lanes' sums of
-  // each feature (every lane takes part in the shuffles).
-  auto storePrefix = [&](Value c, ArrayRef<SmallVector<Value, 4>> acc,
-                         ArrayRef<Value> sums) {
-    for (int64_t h = 0; h < e.rowSlots(); ++h) {
-      SmallVector<int64_t, 4> pair = e.layout.c.elementsOfRowSlot(h);
-      Value row = e.accRow(0, pair[0]);
-      for (int64_t n = 0; n < dTiles; ++n)
-        e.storePair(acc[n][pair[0]], acc[n][pair[1]], prefixOp.getPrefix(),
-                    {c, row, e.accCol(n, pair[0])});
-      Value sum = e.rowReduce(sums[h], false);
-      e.ifThen(e.cmp(arith::CmpIPredicate::eq, e.fragCol, e.idx(0)), [&] {
-        memref::StoreOp::create(b, loc, sum, prefixOp.getPrefixNorm(),
-                                ValueRange{c, row});
-      });
-    }
-  };
 
-  // Loop-carried: the accumulator fragments (rows fragRow, fragRow + 8 of
-  // the slice; 4 per 8 value columns), then the lane's partial sums of phi
-  // for its two features.
-  SmallVector<Value> init(4 * dTiles + 2, e.cst(0.0));
-  auto loop = scf::ForOp::create(b, loc, e.idx(0), chunks, e.idx(1), init);
-  {
+private:
+  /// The two stages (chunk t + 1 lands in one while t is reduced in the
+  /// other), this lane's ldmatrix addresses, and chunk 0 on its way.
+  void stageFirstChunk() {
+    tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+    warp = arith::DivUIOp::create(b, loc, tid, e.idx(kWarpLanes));
+    mk = e.dim(k, 0);
+    chunks = arith::CeilDivUIOp::create(b, loc, mk, e.idx(kChunk));
+    stages = allocateShared(op->getParentOfType<gpu::LaunchOp>(), 2 * stage);
+    // A fragments of K^T, transposed: keys [0, 8) at features [0, 8), then
+    // features [8, 16), then the same for keys [8, 16).
+    std::tie(aRow, aCol) = e.quadrantOffsets();
+    // Earlier writers of the state are done, and shared memory is free.
+    gpu::BarrierOp::create(b, loc);
+    prefetch(e.idx(0));
+    if (prefixOp) {
+      prefixChunk = e.idx(static_cast<int64_t>(prefixOp.getChunk()));
+      prefixChunks = e.dim(prefixOp.getPrefix(), 0);
+    }
+  }
+
+  /// The loop over the chunks. Loop-carried: the accumulator fragments
+  /// (rows fragRow, fragRow + 8 of the slice; 4 per 8 value columns), then
+  /// the lane's partial sums of phi for its two features.
+  scf::ForOp reduceChunks() {
+    SmallVector<Value> init(4 * dTiles + 2, e.cst(0.0));
+    auto loop = scf::ForOp::create(b, loc, e.idx(0), chunks, e.idx(1), init);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
     Value t = loop.getInductionVar();
@@ -558,57 +535,110 @@ void lowerReductionOnTensorCores(Operation *op, Value k, Value v,
       next.append(tile.begin(), tile.end());
     next.append({sums[0], sums[1]});
     scf::YieldOp::create(b, loc, next);
+    return loop;
   }
-  // Nothing in flight after the loop; shared memory is free again.
-  nvgpu::DeviceAsyncWaitOp::create(b, loc, commitCopies(b, loc),
-                                   b.getI32IntegerAttr(0));
-  gpu::BarrierOp::create(b, loc);
 
-  SmallVector<SmallVector<Value, 4>> totals(dTiles);
-  for (int64_t n = 0; n < dTiles; ++n)
-    totals[n].assign(loop.getResults().begin() + 4 * n,
-                     loop.getResults().begin() + 4 * n + 4);
-  if (prefixOp) {
-    // The chunks that start past the last staged key: the totals.
+  /// linear_prefix's chunks that start past the last staged key: the
+  /// totals.
+  void storeTrailingPrefixes(scf::ForOp loop,
+                             ArrayRef<SmallVector<Value, 4>> totals) {
     Value past = arith::CeilDivUIOp::create(b, loc, e.mul(chunks, kChunk),
                                             prefixChunk);
     strided(e, past, prefixChunks, e.idx(1), [&](Value c) {
       storePrefix(c, totals,
                   {loop.getResult(4 * dTiles), loop.getResult(4 * dTiles + 1)});
     });
-    op->erase();
-    return;
   }
 
-  // state += acc, norm += the four lanes' sums of each feature.
-  auto stateOp = cast<LinearStateOp>(op);
-  Value state = stateOp.getState(), norm = stateOp.getNorm();
-  auto add = [&](Value x, Value memref, ValueRange at) {
-    if (stateOp.getAtomic()) {
-      memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf, x, memref,
-                                  at);
-      return;
+  /// linear_state's state += acc, norm += the four lanes' sums of each
+  /// feature.
+  void addIntoState(scf::ForOp loop, ArrayRef<SmallVector<Value, 4>> totals) {
+    auto stateOp = cast<LinearStateOp>(op);
+    Value state = stateOp.getState(), norm = stateOp.getNorm();
+    auto add = [&](Value x, Value memref, ValueRange at) {
+      if (stateOp.getAtomic()) {
+        memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf, x,
+                                    memref, at);
+        return;
+      }
+      Value old = memref::LoadOp::create(b, loc, memref, at);
+      memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, x),
+                              memref, at);
+    };
+    for (int64_t h = 0; h < e.rowSlots(); ++h) {
+      SmallVector<int64_t, 4> pair = e.layout.c.elementsOfRowSlot(h);
+      Value row = e.accRow(0, pair[0]);
+      for (int64_t n = 0; n < dTiles; ++n)
+        for (int64_t i : pair)
+          add(totals[n][i], state, {row, e.accCol(n, i)});
+      Value sum = e.rowReduce(loop.getResult(4 * dTiles + h), false);
+      Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                          e.fragCol, e.idx(0));
+      scf::IfOp::create(b, loc, first, [&](OpBuilder &, Location) {
+        add(sum, norm, row);
+        scf::YieldOp::create(b, loc);
+      });
     }
-    Value old = memref::LoadOp::create(b, loc, memref, at);
-    memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, x),
-                            memref, at);
-  };
-  for (int64_t h = 0; h < e.rowSlots(); ++h) {
-    SmallVector<int64_t, 4> pair = e.layout.c.elementsOfRowSlot(h);
-    Value row = e.accRow(0, pair[0]);
-    for (int64_t n = 0; n < dTiles; ++n)
-      for (int64_t i : pair)
-        add(totals[n][i], state, {row, e.accCol(n, i)});
-    Value sum = e.rowReduce(loop.getResult(4 * dTiles + h), false);
-    Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                        e.fragCol, e.idx(0));
-    scf::IfOp::create(b, loc, first, [&](OpBuilder &, Location) {
-      add(sum, norm, row);
+  }
+
+  /// Chunk t's key and value tiles in its stage: the value rows, then this
+  /// warp's key columns.
+  std::pair<Value, Value> tiles(Value t) {
+    Value offset = e.mul(arith::RemUIOp::create(b, loc, t, e.idx(2)), stage);
+    Value values =
+        sharedView(b, loc, stages, {kChunk, dv + kSmemPad}, elem, offset);
+    Value keys =
+        sharedView(b, loc, stages, {kChunk, kSliceFeatures + kSmemPad}, elem,
+                   e.add(e.add(offset, valueBytes), e.mul(warp, sliceBytes)));
+    return std::pair{keys, values};
+  }
+  /// Chunk t (if there is one) on its way; commits a group either way and
+  /// returns it.
+  Value prefetch(Value t) {
+    scf::IfOp::create(b, loc, e.lt(t, chunks), [&](OpBuilder &, Location) {
+      Value first = e.mul(t, kChunk);
+      Value count = arith::MinSIOp::create(
+          b, loc, e.idx(kChunk), arith::SubIOp::create(b, loc, mk, first));
+      auto [keys, values] = tiles(t);
+      stageTile(e, rowView(b, loc, v, first, count), values, kChunk, dv, tid,
+                threads);
+      stageTile(e, rowView(b, loc, k, first, count), keys, kChunk,
+                kSliceFeatures, e.lane, kWarpLanes);
       scf::YieldOp::create(b, loc);
     });
+    return commitCopies(b, loc);
   }
-  op->erase();
-}
+  /// prefix[c] = the accumulators, prefix_norm[c] = the four lanes' sums of
+  /// each feature (every lane takes part in the shuffles).
+  void storePrefix(Value c, ArrayRef<SmallVector<Value, 4>> acc,
+                   ArrayRef<Value> sums) {
+    for (int64_t h = 0; h < e.rowSlots(); ++h) {
+      SmallVector<int64_t, 4> pair = e.layout.c.elementsOfRowSlot(h);
+      Value row = e.accRow(0, pair[0]);
+      for (int64_t n = 0; n < dTiles; ++n)
+        e.storePair(acc[n][pair[0]], acc[n][pair[1]], prefixOp.getPrefix(),
+                    {c, row, e.accCol(n, pair[0])});
+      Value sum = e.rowReduce(sums[h], false);
+      e.ifThen(e.cmp(arith::CmpIPredicate::eq, e.fragCol, e.idx(0)), [&] {
+        memref::StoreOp::create(b, loc, sum, prefixOp.getPrefixNorm(),
+                                ValueRange{c, row});
+      });
+    }
+  }
+
+  Operation *op;
+  LinearPrefixOp prefixOp;
+  Value k, v;
+  FeatureMap map;
+  Type elem;
+  const int64_t threads;
+  OpBuilder b;
+  Location loc;
+  WarpEmitter e;
+  const int64_t dv, dTiles, stage, valueBytes, sliceBytes;
+  // stageFirstChunk
+  Value tid, warp, mk, chunks, stages, aRow, aCol, prefixChunk, prefixChunks;
+};
 
 /// Shared memory of the tensor-core linear_output: the state as the inputs'
 /// type, and (causal form) each warp's two stages of its own keys and
@@ -889,7 +919,7 @@ LogicalResult lowerLinearTiles(func::FuncOp fn) {
         perLane();
         return;
       }
-      lowerReductionOnTensorCores(op, k, v, map, *elem, *threads);
+      LinearReductionLowering(op, k, v, map, *elem, *threads).run();
     };
     if (auto state = dyn_cast<LinearStateOp>(op)) {
       reduce(state, state.getKey(), state.getValue(),

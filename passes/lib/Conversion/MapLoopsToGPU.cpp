@@ -451,6 +451,96 @@ int64_t runLength(linalg::LinalgOp op, unsigned d, int64_t size) {
   return 1;
 }
 
+/// How many points of each of `op`'s loop dimensions a thread of its grid
+/// takes (1 for reductions and most parallel dimensions): with
+/// `reduces`, the last two parallel dimensions where the reduction reads an
+/// input that does not vary along them (its element is then loaded once for
+/// all of them): a projection's rows and columns, not a pooling's; without,
+/// a run along the fastest (runLength). Fewer (the outer dimension's first)
+/// while the grid would have too few threads; with dynamic sizes, as they
+/// are.
+SmallVector<int64_t> pointsPerThread(linalg::LinalgOp op,
+                                     ArrayRef<unsigned> parallel,
+                                     bool reduces) {
+  SmallVector<int64_t> staticSizes = op.getStaticLoopRanges();
+  SmallVector<int64_t> perThread(staticSizes.size(), 1);
+  auto shared = [&](unsigned d) {
+    return llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *in) {
+      return isa<MemRefType>(in->get().getType()) &&
+             !op.getMatchingIndexingMap(in).isFunctionOfDim(d);
+    });
+  };
+  if (reduces)
+    for (size_t k = parallel.size(), last = 0; k-- > 0 && last < 2; ++last)
+      if (shared(parallel[k]))
+        perThread[parallel[k]] = coarsening(staticSizes[parallel[k]]);
+  if (!reduces && !parallel.empty())
+    perThread[parallel.back()] =
+        runLength(op, parallel.back(), staticSizes[parallel.back()]);
+  if (llvm::none_of(parallel, [&](unsigned d) {
+        return ShapedType::isDynamic(staticSizes[d]);
+      })) {
+    int64_t points = 1, taken = 1; // points in all, and per thread
+    for (unsigned d : parallel) {
+      points *= staticSizes[d];
+      taken *= perThread[d];
+    }
+    const int64_t wanted = gridThreads(op);
+    for (unsigned d : parallel)
+      for (; perThread[d] > 1 && points / taken < wanted; taken /= 2)
+        perThread[d] /= 2;
+  }
+  return perThread;
+}
+
+/// A thread's points of the grid: the first from its `id` over the
+/// `parallel` dimensions (threadsAlong(d) threads along d, each taking
+/// perThread[d] points), the others after it, the last dimension fastest.
+/// Reduction dimensions are 0, for their loops to set.
+SmallVector<SmallVector<Value>>
+pointsOfThread(OpBuilder &b, Location loc, Value id,
+               ArrayRef<unsigned> parallel, ArrayRef<int64_t> perThread,
+               function_ref<Value(unsigned)> threadsAlong) {
+  auto cst = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  SmallVector<Value> first(perThread.size(), cst(0));
+  delinearize(b, loc, id, parallel, threadsAlong, first);
+  for (unsigned d : parallel)
+    if (perThread[d] != 1)
+      first[d] = arith::MulIOp::create(b, loc, first[d], cst(perThread[d]));
+  SmallVector<SmallVector<Value>> points{first};
+  for (unsigned d : parallel) {
+    SmallVector<Value> along{first[d]};
+    for (int64_t i = 1; i < perThread[d]; ++i)
+      along.push_back(arith::AddIOp::create(b, loc, first[d], cst(i)));
+    SmallVector<SmallVector<Value>> more;
+    for (const SmallVector<Value> &p : points)
+      for (Value v : along) {
+        more.push_back(p);
+        more.back()[d] = v;
+      }
+    points = std::move(more);
+  }
+  return points;
+}
+
+/// A constant table a kernel reads (a host global: a feature map's
+/// projection, say) is addressed inside the kernel, from the GPU module's
+/// copy, not passed as a host pointer.
+void addressGlobalsInKernel(gpu::LaunchOp launch) {
+  SetVector<Value> above;
+  getUsedValuesDefinedAbove(launch.getBody(), above);
+  OpBuilder atStart = OpBuilder::atBlockBegin(&launch.getBody().front());
+  for (Value v : above)
+    if (isa_and_nonnull<memref::GetGlobalOp>(v.getDefiningOp())) {
+      Value local = atStart.clone(*v.getDefiningOp())->getResult(0);
+      v.replaceUsesWithIf(local, [&](OpOperand &use) {
+        return launch->isProperAncestor(use.getOwner());
+      });
+    }
+}
+
 /// `op` as a 1-D grid of kGridBlockThreads-thread blocks, one thread per
 /// point of its parallel dimensions (linearized in the order its first
 /// output names them, the last fastest) -- with
@@ -478,40 +568,8 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
   for (unsigned d = 0; d < iterators.size(); ++d)
     if (iterators[d] == utils::IteratorType::reduction)
       reductions.push_back(d);
-  // Points per thread along the last two parallel dimensions, where a
-  // reduction reads an input that does not vary along them (its element
-  // is then loaded once for all of them): a projection's rows and columns,
-  // not a pooling's.
-  SmallVector<int64_t> staticSizes = op.getStaticLoopRanges();
-  SmallVector<int64_t> perThread(iterators.size(), 1);
-  auto shared = [&](unsigned d) {
-    return llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *in) {
-      return isa<MemRefType>(in->get().getType()) &&
-             !op.getMatchingIndexingMap(in).isFunctionOfDim(d);
-    });
-  };
-  if (!reductions.empty())
-    for (size_t k = parallel.size(), last = 0; k-- > 0 && last < 2; ++last)
-      if (shared(parallel[k]))
-        perThread[parallel[k]] = coarsening(staticSizes[parallel[k]]);
-  if (reductions.empty() && !parallel.empty())
-    perThread[parallel.back()] =
-        runLength(op, parallel.back(), staticSizes[parallel.back()]);
-  // Fewer points per thread (the outer dimension's first) while the grid
-  // would have too few threads; with dynamic sizes, as they are.
-  if (llvm::none_of(parallel, [&](unsigned d) {
-        return ShapedType::isDynamic(staticSizes[d]);
-      })) {
-    int64_t points = 1, taken = 1; // points in all, and per thread
-    for (unsigned d : parallel) {
-      points *= staticSizes[d];
-      taken *= perThread[d];
-    }
-    const int64_t wanted = gridThreads(op);
-    for (unsigned d : parallel)
-      for (; perThread[d] > 1 && points / taken < wanted; taken /= 2)
-        perThread[d] /= 2;
-  }
+  SmallVector<int64_t> perThread =
+      pointsPerThread(op, parallel, !reductions.empty());
 
   // Loop sizes (linalg's loops start at 0 with unit steps), and the product
   // of the parallel ones over the points per thread: the grid's threads.
@@ -542,27 +600,9 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
       launch.getThreadIds().x);
   guardLaunchBody(b, loc, id, total);
 
-  // This thread's first point: parallel dimensions from its id; then its
-  // other points, the last dimension fastest. Reduction dimensions come
-  // from their loops.
-  SmallVector<Value> first(iterators.size(), cst(0));
-  delinearize(b, loc, id, parallel, threadsAlong, first);
-  for (unsigned d : parallel)
-    if (perThread[d] != 1)
-      first[d] = arith::MulIOp::create(b, loc, first[d], cst(perThread[d]));
-  SmallVector<SmallVector<Value>> points{first};
-  for (unsigned d : parallel) {
-    SmallVector<Value> along{first[d]};
-    for (int64_t i = 1; i < perThread[d]; ++i)
-      along.push_back(arith::AddIOp::create(b, loc, first[d], cst(i)));
-    SmallVector<SmallVector<Value>> more;
-    for (const SmallVector<Value> &p : points)
-      for (Value v : along) {
-        more.push_back(p);
-        more.back()[d] = v;
-      }
-    points = std::move(more);
-  }
+  // This thread's points; reduction dimensions come from their loops.
+  SmallVector<SmallVector<Value>> points =
+      pointsOfThread(b, loc, id, parallel, perThread, threadsAlong);
 
   auto operandAt = [&](OpOperand &operand, ArrayRef<Value> ivs) {
     return operandIndices(b, loc, op, operand, ivs);
@@ -670,19 +710,7 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
         runAlignment(out));
   }
   op->erase();
-  // A constant table the op reads (a host global: a feature map's
-  // projection, say) is addressed inside the kernel, from the GPU module's
-  // copy, not passed as a host pointer.
-  SetVector<Value> above;
-  getUsedValuesDefinedAbove(launch.getBody(), above);
-  OpBuilder atStart = OpBuilder::atBlockBegin(&launch.getBody().front());
-  for (Value v : above)
-    if (isa_and_nonnull<memref::GetGlobalOp>(v.getDefiningOp())) {
-      Value local = atStart.clone(*v.getDefiningOp())->getResult(0);
-      v.replaceUsesWithIf(local, [&](OpOperand &use) {
-        return launch->isProperAncestor(use.getOwner());
-      });
-    }
+  addressGlobalsInKernel(launch);
   return success();
 }
 

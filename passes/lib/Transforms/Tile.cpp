@@ -292,8 +292,6 @@ SmallVector<SdpaGradOp> gradientsOf(SdpaOp op) {
   return grads;
 }
 
-/// `savedLse` receives, for each attn.sdpa_grad of `op`, the [B, H, N] f32
-/// buffer where the forward writes its rows' log-sum-exp.
 /// Gives a tile op's empty predicate `region` the mask's predicate of
 /// absolute (query, key) indices; fails where the mask cannot build it.
 LogicalResult attachPredicate(OpBuilder &b, Location loc, Region &region,
@@ -311,153 +309,236 @@ LogicalResult attachPredicate(OpBuilder &b, Location loc, Region &region,
   return success();
 }
 
-LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
-                       int64_t defaultBK, int64_t rowsPerInstance,
-                       int64_t scalarRowsPerInstance,
-                       DenseMap<Operation *, Value> &savedLse) {
-  OpBuilder b(op);
-  Emitter e{b, op.getLoc()};
-  Location loc = op.getLoc();
-  auto qType = cast<RankedTensorType>(op.getQuery().getType());
-  for (unsigned d : {0u, 1u, 3u})
-    if (qType.isDynamicDim(d) || ShapedType::isDynamic(dimOf(op.getValue(), 3)))
-      return op.emitOpError("attn-tile needs static batch, heads and head "
-                            "dims");
-  ScheduleAttr schedule = op.getScheduleAttr();
-  if (op.getMask() && !schedule)
-    return op.emitOpError("has a mask but no schedule; run "
-                          "attn-schedule-blocks first");
-  const int64_t batch = qType.getDimSize(0), heads = qType.getDimSize(1);
-  const int64_t bq = schedule ? schedule.getBlockQ() : defaultBQ;
-  const int64_t bk = schedule ? schedule.getBlockK() : defaultBK;
-  const int64_t dv = dimOf(op.getValue(), 3);
-  // Attention in element types without a tensor-core form (the GPU's are
-  // bf16 and f16) runs a row per lane there: scalar-rows-per-instance rows,
-  // where they divide the tile.
-  Type elem = qType.getElementType();
-  if (!elem.isF32() && !elem.isBF16() && !elem.isF16())
-    return op.emitOpError("attn-tile lowers attention in f32, bf16 and f16, "
-                          "got ")
-           << elem;
-  if (rowsPerInstance > 0 && scalarRowsPerInstance > 0 && !elem.isBF16() &&
-      !elem.isF16() && bq % std::min(scalarRowsPerInstance, bq) == 0)
-    rowsPerInstance = scalarRowsPerInstance;
-  // Rows of a query tile handled by one instance of the inner loop; the whole
-  // tile when there is no inner loop.
-  const int64_t rows =
-      rowsPerInstance > 0 && rowsPerInstance < bq ? rowsPerInstance : bq;
-  if (bq % rows != 0)
-    return op.emitOpError("attn-tile's rows-per-instance (")
-           << rows << ") must divide the query tile (" << bq << ")";
+/// Tiles attn.sdpa: a forall over (batch, head, query tile) -- the query
+/// tiles heaviest first on the GPU where their schedules differ -- and,
+/// below a tile's rows-per-instance, over its row groups; each instance
+/// runs attn.tile.softmax_step over its scheduled key tiles (full ones
+/// without the predicate, partial ones with it, clipped at the key limit)
+/// on running statistics and an accumulator of its rows in f32, then
+/// attn.tile.softmax_finalize. `savedLse` receives, for each attn.sdpa_grad
+/// of `op`, the [B, H, N] f32 buffer where the forward writes its rows'
+/// log-sum-exp.
+class SdpaTiling {
+public:
+  SdpaTiling(SdpaOp op, Globals &globals, int64_t rowsPerInstance,
+             int64_t scalarRowsPerInstance)
+      : op(op), globals(globals), b(op), loc(op.getLoc()), e{b, loc},
+        rowsPerInstance(rowsPerInstance),
+        scalarRowsPerInstance(scalarRowsPerInstance) {}
 
-  Value q = e.toBuffer(op.getQuery()), k = e.toBuffer(op.getKey()),
-        v = e.toBuffer(op.getValue());
-  Value n = extent(e, q, 2), nk = extent(e, k, 2);
-  auto resultType = cast<RankedTensorType>(op.getType());
-  auto outType =
-      MemRefType::get(resultType.getShape(), resultType.getElementType());
-  SmallVector<Value> dynSizes;
-  if (outType.isDynamicDim(2))
-    dynSizes.push_back(n);
-  Value out = memref::AllocOp::create(b, loc, outType, dynSizes,
-                                      b.getI64IntegerAttr(64));
-  // The rows' log-sum-exp, for gradients that would otherwise recompute it.
-  Value lse;
-  SmallVector<SdpaGradOp> grads = gradientsOf(op);
-  if (!grads.empty() && qType.hasStaticShape()) {
-    lse = memref::AllocOp::create(
-        b, loc,
-        MemRefType::get({qType.getDimSize(0), qType.getDimSize(1),
-                         qType.getDimSize(2)},
-                        b.getF32Type()),
-        b.getI64IntegerAttr(64));
-    for (SdpaGradOp grad : grads)
-      savedLse[grad] = lse;
+  LogicalResult run(int64_t defaultBQ, int64_t defaultBK,
+                    DenseMap<Operation *, Value> &savedLse) {
+    if (failed(readShapes(defaultBQ, defaultBK)))
+      return failure();
+    makeBuffers(savedLse);
+    makeScheduleTables();
+    enterQueryRows();
+    makeRunningState();
+    if (failed(emitKeyTileLoops()))
+      return op.emitOpError("its mask could not build its predicate");
+    Value outView = e.view2D(out, {bIdx, hIdx}, q0, qn, b.getIndexAttr(0),
+                             b.getIndexAttr(dv), 2, 3);
+    Value lseView;
+    if (lse)
+      lseView = e.view(lse, {bIdx, hIdx}, {q0}, {qn});
+    SoftmaxFinalizeOp::create(b, loc, sumV, accV, outView, lse ? maxV : Value(),
+                              lseView);
+    b.setInsertionPointAfter(forall);
+    op.replaceAllUsesWith(e.toTensor(out, resultType));
+    op.erase();
+    return success();
   }
 
-  // Without a schedule every key tile is visited as full.
-  Value fullOffsets, fullBlocks, partialOffsets, partialBlocks;
-  if (schedule && !schedule.getFullBlocks().empty()) {
-    fullOffsets = globals.table(b, loc, "__attn_full_offsets",
-                                schedule.getFullOffsets().asArrayRef());
-    fullBlocks = globals.table(b, loc, "__attn_full_blocks",
-                               schedule.getFullBlocks().asArrayRef());
+private:
+  /// The shapes and tiles, and the rows an instance takes; an error where
+  /// attn-tile cannot take op.
+  LogicalResult readShapes(int64_t defaultBQ, int64_t defaultBK) {
+    qType = cast<RankedTensorType>(op.getQuery().getType());
+    for (unsigned d : {0u, 1u, 3u})
+      if (qType.isDynamicDim(d) ||
+          ShapedType::isDynamic(dimOf(op.getValue(), 3)))
+        return op.emitOpError("attn-tile needs static batch, heads and head "
+                              "dims");
+    schedule = op.getScheduleAttr();
+    if (op.getMask() && !schedule)
+      return op.emitOpError("has a mask but no schedule; run "
+                            "attn-schedule-blocks first");
+    batch = qType.getDimSize(0);
+    heads = qType.getDimSize(1);
+    bq = schedule ? schedule.getBlockQ() : defaultBQ;
+    bk = schedule ? schedule.getBlockK() : defaultBK;
+    dv = dimOf(op.getValue(), 3);
+    // Attention in element types without a tensor-core form (the GPU's are
+    // bf16 and f16) runs a row per lane there: scalar-rows-per-instance
+    // rows, where they divide the tile.
+    Type elem = qType.getElementType();
+    if (!elem.isF32() && !elem.isBF16() && !elem.isF16())
+      return op.emitOpError("attn-tile lowers attention in f32, bf16 and "
+                            "f16, got ")
+             << elem;
+    if (rowsPerInstance > 0 && scalarRowsPerInstance > 0 && !elem.isBF16() &&
+        !elem.isF16() && bq % std::min(scalarRowsPerInstance, bq) == 0)
+      rowsPerInstance = scalarRowsPerInstance;
+    // Rows of a query tile handled by one instance of the inner loop; the
+    // whole tile when there is no inner loop.
+    rows = rowsPerInstance > 0 && rowsPerInstance < bq ? rowsPerInstance : bq;
+    if (bq % rows != 0)
+      return op.emitOpError("attn-tile's rows-per-instance (")
+             << rows << ") must divide the query tile (" << bq << ")";
+    return success();
   }
-  if (schedule && !schedule.getPartialBlocks().empty()) {
-    partialOffsets = globals.table(b, loc, "__attn_partial_offsets",
-                                   schedule.getPartialOffsets().asArrayRef());
-    partialBlocks = globals.table(b, loc, "__attn_partial_blocks",
-                                  schedule.getPartialBlocks().asArrayRef());
+
+  /// The operands as buffers, the output, and the rows' log-sum-exp for
+  /// gradients that would otherwise recompute it.
+  void makeBuffers(DenseMap<Operation *, Value> &savedLse) {
+    q = e.toBuffer(op.getQuery());
+    k = e.toBuffer(op.getKey());
+    v = e.toBuffer(op.getValue());
+    n = extent(e, q, 2);
+    nk = extent(e, k, 2);
+    resultType = cast<RankedTensorType>(op.getType());
+    auto outType =
+        MemRefType::get(resultType.getShape(), resultType.getElementType());
+    SmallVector<Value> dynSizes;
+    if (outType.isDynamicDim(2))
+      dynSizes.push_back(n);
+    out = memref::AllocOp::create(b, loc, outType, dynSizes,
+                                  b.getI64IntegerAttr(64));
+    SmallVector<SdpaGradOp> grads = gradientsOf(op);
+    if (!grads.empty() && qType.hasStaticShape()) {
+      lse = memref::AllocOp::create(
+          b, loc,
+          MemRefType::get(
+              {qType.getDimSize(0), qType.getDimSize(1), qType.getDimSize(2)},
+              b.getF32Type()),
+          b.getI64IntegerAttr(64));
+      for (SdpaGradOp grad : grads)
+        savedLse[grad] = lse;
+    }
   }
-  auto tilesOf = [&](Value extent, int64_t block) -> OpFoldResult {
-    if (std::optional<int64_t> c = getConstantIntValue(extent))
-      return b.getIndexAttr(llvm::divideCeil(*c, block));
-    return arith::CeilDivUIOp::create(b, loc, extent, e.idx(block)).getResult();
-  };
-  OpFoldResult numQTiles = tilesOf(n, bq);
-  Value numKTiles = getValueOrCreateConstantIndexOp(b, loc, tilesOf(nk, bk));
-  MaskPattern pattern =
-      op.getMask() ? getMaskPattern(op.getMask()) : MaskPattern();
-  std::optional<int64_t> staticN =
-      ShapedType::isDynamic(qType.getDimSize(2))
-          ? std::nullopt
-          : std::optional<int64_t>(qType.getDimSize(2));
 
-  // The GPU form visits query tiles heaviest first when their schedules
-  // differ (BigBird's global rows visit every key tile): blocks start in
-  // the grid's order, so a heavy tile left to the end would run alone after
-  // the rest (the longest-first rule). Its loop is (rank, batch, head), the
-  // rank slowest, and a table gives the query tile of each rank.
-  SmallVector<int32_t> order = rowsPerInstance > 0 && schedule
-                                   ? heaviestFirst(schedule)
-                                   : SmallVector<int32_t>();
-  SmallVector<OpFoldResult> bounds{b.getIndexAttr(batch), b.getIndexAttr(heads),
-                                   numQTiles};
-  if (!order.empty())
-    std::rotate(bounds.begin(), bounds.begin() + 2, bounds.end());
-  auto forall =
-      scf::ForallOp::create(b, loc, bounds, ValueRange{}, std::nullopt);
-  atBodyEnd(b, forall);
-  Value bIdx = forall.getInductionVar(0), hIdx = forall.getInductionVar(1),
-        qTile = forall.getInductionVar(2);
-  if (!order.empty()) {
-    Value table = globals.table(b, loc, "__attn_query_order", order);
-    bIdx = forall.getInductionVar(1);
-    hIdx = forall.getInductionVar(2);
-    qTile = e.load(table, forall.getInductionVar(0));
+  /// The schedule's lists as tables (without a schedule every key tile is
+  /// visited as full), the tile counts, the mask.
+  void makeScheduleTables() {
+    if (schedule && !schedule.getFullBlocks().empty()) {
+      fullOffsets = globals.table(b, loc, "__attn_full_offsets",
+                                  schedule.getFullOffsets().asArrayRef());
+      fullBlocks = globals.table(b, loc, "__attn_full_blocks",
+                                 schedule.getFullBlocks().asArrayRef());
+    }
+    if (schedule && !schedule.getPartialBlocks().empty()) {
+      partialOffsets = globals.table(b, loc, "__attn_partial_offsets",
+                                     schedule.getPartialOffsets().asArrayRef());
+      partialBlocks = globals.table(b, loc, "__attn_partial_blocks",
+                                    schedule.getPartialBlocks().asArrayRef());
+    }
+    auto tilesOf = [&](Value extent, int64_t block) -> OpFoldResult {
+      if (std::optional<int64_t> c = getConstantIntValue(extent))
+        return b.getIndexAttr(llvm::divideCeil(*c, block));
+      return arith::CeilDivUIOp::create(b, loc, extent, e.idx(block))
+          .getResult();
+    };
+    numQTiles = tilesOf(n, bq);
+    numKTiles = getValueOrCreateConstantIndexOp(b, loc, tilesOf(nk, bk));
+    pattern = op.getMask() ? getMaskPattern(op.getMask()) : MaskPattern();
+    staticN = ShapedType::isDynamic(qType.getDimSize(2))
+                  ? std::nullopt
+                  : std::optional<int64_t>(qType.getDimSize(2));
   }
-  Value q0 = e.mul(qTile, bq);
-  if (rows < bq) {
-    // Row groups of the tile: the same key tiles, independent rows.
-    auto inner = scf::ForallOp::create(
-        b, loc, SmallVector<OpFoldResult>{b.getIndexAttr(bq / rows)},
-        ValueRange{}, std::nullopt);
-    atBodyEnd(b, inner);
-    q0 = e.add(q0, e.mul(inner.getInductionVar(0), rows));
+
+  /// The forall over (batch, head, query tile) and, below rows-per-instance,
+  /// its row groups; the builder left inside, at this instance's rows
+  /// [q0, q0 + qn).
+  ///
+  /// The GPU form visits query tiles heaviest first when their schedules
+  /// differ (BigBird's global rows visit every key tile): blocks start in
+  /// the grid's order, so a heavy tile left to the end would run alone
+  /// after the rest (the longest-first rule). Its loop is (rank, batch,
+  /// head), the rank slowest, and a table gives the query tile of each rank.
+  void enterQueryRows() {
+    SmallVector<int32_t> order = rowsPerInstance > 0 && schedule
+                                     ? heaviestFirst(schedule)
+                                     : SmallVector<int32_t>();
+    SmallVector<OpFoldResult> bounds{b.getIndexAttr(batch),
+                                     b.getIndexAttr(heads), numQTiles};
+    if (!order.empty())
+      std::rotate(bounds.begin(), bounds.begin() + 2, bounds.end());
+    forall = scf::ForallOp::create(b, loc, bounds, ValueRange{}, std::nullopt);
+    atBodyEnd(b, forall);
+    bIdx = forall.getInductionVar(0);
+    hIdx = forall.getInductionVar(1);
+    qTile = forall.getInductionVar(2);
+    if (!order.empty()) {
+      Value table = globals.table(b, loc, "__attn_query_order", order);
+      bIdx = forall.getInductionVar(1);
+      hIdx = forall.getInductionVar(2);
+      qTile = e.load(table, forall.getInductionVar(0));
+    }
+    q0 = e.mul(qTile, bq);
+    if (rows < bq) {
+      // Row groups of the tile: the same key tiles, independent rows.
+      auto inner = scf::ForallOp::create(
+          b, loc, SmallVector<OpFoldResult>{b.getIndexAttr(bq / rows)},
+          ValueRange{}, std::nullopt);
+      atBodyEnd(b, inner);
+      q0 = e.add(q0, e.mul(inner.getInductionVar(0), rows));
+    }
+    // Clipped at the end of the sequence; a row group may lie past it.
+    qn = e.min(e.idx(rows), e.sub(n, q0));
+    if (rows < bq)
+      qn = arith::MaxSIOp::create(b, loc, qn, e.idx(0));
+    qView = e.view2D(q, {bIdx, hIdx}, q0, qn, b.getIndexAttr(0),
+                     b.getIndexAttr(dimOf(q, 3)), 2, 3);
   }
-  // Clipped at the end of the sequence; a row group may lie past it.
-  Value qn = e.min(e.idx(rows), e.sub(n, q0));
-  if (rows < bq)
-    qn = arith::MaxSIOp::create(b, loc, qn, e.idx(0));
-  Value qView = e.view2D(q, {bIdx, hIdx}, q0, qn, b.getIndexAttr(0),
-                         b.getIndexAttr(dimOf(q, 3)), 2, 3);
 
-  // Running statistics and accumulator of these query rows, in f32.
-  Type f32 = b.getF32Type();
-  Value maxBuf = memref::AllocaOp::create(b, loc, MemRefType::get({rows}, f32));
-  Value sumBuf = memref::AllocaOp::create(b, loc, MemRefType::get({rows}, f32));
-  Value accBuf =
-      memref::AllocaOp::create(b, loc, MemRefType::get({rows, dv}, f32));
-  Value maxV = e.prefix(maxBuf, qn), sumV = e.prefix(sumBuf, qn),
-        accV = e.rows(accBuf, e.idx(0), qn);
-  e.fill(maxV, -std::numeric_limits<double>::infinity());
-  e.fill(sumV, 0.0);
-  e.fill(accV, 0.0);
+  /// Running statistics and accumulator of these query rows, in f32.
+  void makeRunningState() {
+    Type f32 = b.getF32Type();
+    Value maxBuf =
+        memref::AllocaOp::create(b, loc, MemRefType::get({rows}, f32));
+    Value sumBuf =
+        memref::AllocaOp::create(b, loc, MemRefType::get({rows}, f32));
+    Value accBuf =
+        memref::AllocaOp::create(b, loc, MemRefType::get({rows, dv}, f32));
+    maxV = e.prefix(maxBuf, qn);
+    sumV = e.prefix(sumBuf, qn);
+    accV = e.rows(accBuf, e.idx(0), qn);
+    e.fill(maxV, -std::numeric_limits<double>::infinity());
+    e.fill(sumV, 0.0);
+    e.fill(accV, 0.0);
+  }
 
-  Value keyLimit = keyLimitFor(e, pattern, bIdx, nk);
-  FloatAttr scale = b.getF64FloatAttr(op.getEffectiveScale());
+  /// The softmax steps over the scheduled key tiles (every key tile without
+  /// a schedule), clipped at the key limit; fails where the mask cannot
+  /// build a partial tile's predicate.
+  LogicalResult emitKeyTileLoops() {
+    Value keyLimit = keyLimitFor(e, pattern, bIdx, nk);
+    scale = b.getF64FloatAttr(op.getEffectiveScale());
+    LogicalResult status = success();
+    if (schedule) {
+      // A list that is empty for every query tile needs no loop.
+      if (!schedule.getFullBlocks().empty())
+        emitKeyTileLoop(e, fullOffsets, fullBlocks, qTile, bk, keyLimit,
+                        [&](Value k0, Value kn) { (void)step(k0, kn, false); });
+      if (!schedule.getPartialBlocks().empty())
+        emitKeyTileLoop(e, partialOffsets, partialBlocks, qTile, bk, keyLimit,
+                        [&](Value k0, Value kn) {
+                          if (failed(step(k0, kn, true)))
+                            status = failure();
+                        });
+    } else {
+      auto loop = scf::ForOp::create(b, loc, e.idx(0), numKTiles, e.idx(1));
+      atBodyEnd(b, loop);
+      Value k0 = e.mul(loop.getInductionVar(), bk);
+      (void)step(k0, e.min(e.idx(bk), e.sub(keyLimit, k0)), false);
+      b.setInsertionPointAfter(loop);
+    }
+    return status;
+  }
 
-  auto step = [&](Value k0, Value kn, bool partial) {
+  /// attn.tile.softmax_step of these rows against key rows [k0, k0 + kn),
+  /// with the mask's predicate where the tile is partial.
+  LogicalResult step(Value k0, Value kn, bool partial) {
     Value kView = e.view2D(k, {bIdx, hIdx}, k0, kn, b.getIndexAttr(0),
                            b.getIndexAttr(dimOf(k, 3)), 2, 3);
     Value vView = e.view2D(v, {bIdx, hIdx}, k0, kn, b.getIndexAttr(0),
@@ -470,43 +551,33 @@ LogicalResult tileSdpa(SdpaOp op, Globals &globals, int64_t defaultBQ,
       return success();
     return attachPredicate(b, loc, stepOp.getPredicate(), pattern, bIdx, n,
                            staticN);
-  };
-
-  LogicalResult status = success();
-  if (schedule) {
-    // A list that is empty for every query tile needs no loop.
-    if (!schedule.getFullBlocks().empty())
-      emitKeyTileLoop(e, fullOffsets, fullBlocks, qTile, bk, keyLimit,
-                      [&](Value k0, Value kn) { (void)step(k0, kn, false); });
-    if (!schedule.getPartialBlocks().empty())
-      emitKeyTileLoop(e, partialOffsets, partialBlocks, qTile, bk, keyLimit,
-                      [&](Value k0, Value kn) {
-                        if (failed(step(k0, kn, true)))
-                          status = failure();
-                      });
-  } else {
-    auto loop = scf::ForOp::create(b, loc, e.idx(0), numKTiles, e.idx(1));
-    atBodyEnd(b, loop);
-    Value k0 = e.mul(loop.getInductionVar(), bk);
-    (void)step(k0, e.min(e.idx(bk), e.sub(keyLimit, k0)), false);
-    b.setInsertionPointAfter(loop);
   }
-  if (failed(status))
-    return op.emitOpError("its mask could not build its predicate");
-  Value outView = e.view2D(out, {bIdx, hIdx}, q0, qn, b.getIndexAttr(0),
-                           b.getIndexAttr(dv), 2, 3);
-  Value lseView;
-  if (lse)
-    lseView = e.view(lse, {bIdx, hIdx}, {q0}, {qn});
-  SoftmaxFinalizeOp::create(b, loc, sumV, accV, outView, lse ? maxV : Value(),
-                            lseView);
 
-  b.setInsertionPointAfter(forall);
-  op.replaceAllUsesWith(e.toTensor(out, resultType));
-  op.erase();
-  return success();
-}
+  SdpaOp op;
+  Globals &globals;
+  OpBuilder b;
+  Location loc;
+  Emitter e;
+  int64_t rowsPerInstance;
+  const int64_t scalarRowsPerInstance;
 
+  // readShapes
+  RankedTensorType qType;
+  ScheduleAttr schedule;
+  int64_t batch = 0, heads = 0, bq = 0, bk = 0, dv = 0, rows = 0;
+  // makeBuffers
+  Value q, k, v, n, nk, out, lse;
+  RankedTensorType resultType;
+  // makeScheduleTables
+  Value fullOffsets, fullBlocks, partialOffsets, partialBlocks, numKTiles;
+  OpFoldResult numQTiles;
+  MaskPattern pattern;
+  std::optional<int64_t> staticN;
+  // enterQueryRows, makeRunningState, emitKeyTileLoops
+  scf::ForallOp forall;
+  Value bIdx, hIdx, qTile, q0, qn, qView, maxV, sumV, accV;
+  FloatAttr scale;
+};
 
 //===----------------------------------------------------------------------===//
 // attn.sdpa_grad
@@ -2082,8 +2153,9 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
       LogicalResult r =
           TypeSwitch<Operation *, LogicalResult>(op)
               .Case([&](SdpaOp o) {
-                return tileSdpa(o, globals, blockQ, blockK, rowsPerInstance,
-                                scalarRowsPerInstance, savedLse);
+                return SdpaTiling(o, globals, rowsPerInstance,
+                                  scalarRowsPerInstance)
+                    .run(blockQ, blockK, savedLse);
               })
               .Case([&](SdpaGradOp o) {
                 return SdpaGradTiling(o, globals, rowsPerInstance,

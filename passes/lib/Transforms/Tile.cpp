@@ -231,6 +231,24 @@ Value keyLimitFromLengths(Emitter &e, Value lengths, Value batch, Value n) {
 /// tile.
 constexpr int64_t kGradWarpRows = 16;
 
+/// An attention op's (attn.sdpa's or attn.sdpa_grad's) tiles: its
+/// schedule's, or the pass's defaults without a schedule (null then).
+struct AttentionTiles {
+  ScheduleAttr schedule;
+  int64_t bq, bk;
+};
+template <class AttentionOp>
+FailureOr<AttentionTiles> attentionTilesOf(AttentionOp op, int64_t defaultBQ,
+                                           int64_t defaultBK) {
+  ScheduleAttr schedule = op.getScheduleAttr();
+  if (op.getMask() && !schedule)
+    return op.emitOpError("has a mask but no schedule; run "
+                          "attn-schedule-blocks first");
+  if (!schedule)
+    return AttentionTiles{schedule, defaultBQ, defaultBK};
+  return AttentionTiles{schedule, schedule.getBlockQ(), schedule.getBlockK()};
+}
+
 /// The keys batch entry `bIdx` may keep: `nk`, or less where the mask has a
 /// runtime key limit (key padding).
 Value keyLimitFor(Emitter &e, MaskPattern pattern, Value bIdx, Value nk) {
@@ -359,14 +377,15 @@ private:
           ShapedType::isDynamic(dimOf(op.getValue(), 3)))
         return op.emitOpError("attn-tile needs static batch, heads and head "
                               "dims");
-    schedule = op.getScheduleAttr();
-    if (op.getMask() && !schedule)
-      return op.emitOpError("has a mask but no schedule; run "
-                            "attn-schedule-blocks first");
+    FailureOr<AttentionTiles> tiles =
+        attentionTilesOf(op, defaultBQ, defaultBK);
+    if (failed(tiles))
+      return failure();
+    schedule = tiles->schedule;
+    bq = tiles->bq;
+    bk = tiles->bk;
     batch = qType.getDimSize(0);
     heads = qType.getDimSize(1);
-    bq = schedule ? schedule.getBlockQ() : defaultBQ;
-    bk = schedule ? schedule.getBlockK() : defaultBK;
     dv = dimOf(op.getValue(), 3);
     // Attention in element types without a tensor-core form (the GPU's are
     // bf16 and f16) runs a row per lane there: scalar-rows-per-instance
@@ -706,17 +725,18 @@ private:
       return op.emitOpError("attn-tile's gradient of attention needs static "
                             "shapes and one element type of f32, bf16 and "
                             "f16");
-    schedule = op.getScheduleAttr();
-    if (op.getMask() && !schedule)
-      return op.emitOpError("has a mask but no schedule; run "
-                            "attn-schedule-blocks first");
+    FailureOr<AttentionTiles> tiles =
+        attentionTilesOf(op, defaultBQ, defaultBK);
+    if (failed(tiles))
+      return failure();
+    schedule = tiles->schedule;
+    bq = tiles->bq;
+    bk = tiles->bk;
     batch = qType.getDimSize(0);
     heads = qType.getDimSize(1);
     n = qType.getDimSize(2);
     hd = qType.getDimSize(3);
     dv = vType.getDimSize(3);
-    bq = schedule ? schedule.getBlockQ() : defaultBQ;
-    bk = schedule ? schedule.getBlockK() : defaultBK;
     if (gpuForm && (bq > 1024 || bk > 1024))
       return op.emitOpError("the GPU's gradient of attention runs a thread "
                             "per row of a tile: tiles of at most 1024 rows, "

@@ -65,6 +65,7 @@ bool writtenIn(scf::ForOp loop, ArrayRef<Value> read) {
         continue;
       if (!e.getValue())
         return WalkResult::interrupt();
+      // A written value that is not a memref is not told apart: written.
       for (Value buffer : read)
         if (!isa<MemrefValue>(e.getValue()) ||
             mayAlias(memref::skipViewLikeOps(cast<MemrefValue>(e.getValue())),

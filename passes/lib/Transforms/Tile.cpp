@@ -1872,6 +1872,191 @@ LogicalResult tileSsm(SsmOp op, int64_t channelsPerScan, int64_t chunkOption,
   return success();
 }
 
+/// The SSM gradient's adjoint sums P and Q of `sums` (per batch entry and
+/// direction, [B, H, S] each part) from the input `u`, the output
+/// gradient `g` and each direction's Abar. The GPU form's adjoint
+/// (`ownGroups`) lays fewer channels on a warp than its scans (8 modes a
+/// lane, not 16): its own groups, so that a warp walks the rows once and
+/// twice the warps share the work.
+void runAdjoints(OpBuilder &b, Location loc, const SsmInstances &plan,
+                 ArrayRef<SsmCoefficients> dirs, Value u, Value g,
+                 ArrayRef<std::array<Value, 4>> sums, bool ownGroups) {
+  SsmInstances adjoint = plan;
+  if (ownGroups)
+    adjoint.group =
+        std::min(ssmAdjointChannelsPerWarp(plan.modes), plan.channels);
+  scf::ForallOp loop = adjoint.forall(false);
+  SsmInstances::Instance in = adjoint.instance(loop, false);
+  for (auto [d, c] : llvm::enumerate(dirs)) {
+    // (Structured bindings are not captured before C++20.)
+    size_t dir = d;
+    auto part = [&](unsigned i) {
+      return adjoint.stateView(sums[dir][i], in, {in.bIdx});
+    };
+    SsmAdjointOp::create(b, loc, adjoint.seqView(u, in), adjoint.seqView(g, in),
+                         adjoint.coeffView(c.abarRe, in),
+                         adjoint.coeffView(c.abarIm, in), part(0), part(1),
+                         part(2), part(3), /*reverse=*/d == 1);
+  }
+  b.setInsertionPointAfter(loop);
+}
+
+/// duTensor + K[0] g below each length (`kernel0` K[0] per channel).
+Value addDirectTerm(OpBuilder &b, Location loc, SsmGradOp op, Value kernel0,
+                    Value duTensor) {
+  auto xType = cast<RankedTensorType>(duTensor.getType());
+  MLIRContext *ctx = b.getContext();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(3, ctx);
+  AffineMap perChannel = AffineMap::get(3, 0, {getAffineDimExpr(2, ctx)}, ctx);
+  AffineMap perBatch = AffineMap::get(3, 0, {getAffineDimExpr(0, ctx)}, ctx);
+  SmallVector<Value> ins{op.getOutputGrad(), kernel0};
+  SmallVector<AffineMap> maps{id, perChannel};
+  if (op.getLengths()) {
+    ins.push_back(op.getLengths());
+    maps.push_back(perBatch);
+  }
+  maps.push_back(id);
+  Value lengths = op.getLengths();
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{xType}, ins, ValueRange{duTensor}, maps,
+             SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+             [&](OpBuilder &nb, Location l, ValueRange a) {
+               ComplexBuilder cb{nb, l};
+               Value sum = cb.addf(a.back(), cb.mulf(a[0], a[1]));
+               if (lengths) {
+                 Value t = linalg::IndexOp::create(nb, l, 1);
+                 Value len =
+                     arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[2]);
+                 Value kept = arith::CmpIOp::create(
+                     nb, l, arith::CmpIPredicate::slt, t, len);
+                 sum = arith::SelectOp::create(nb, l, kept, sum, a.back());
+               }
+               linalg::YieldOp::create(nb, l, sum);
+             })
+      .getResult(0);
+}
+
+/// The adjoint sums over the batch: [H, S] each.
+SmallVector<Value> sumOverBatch(Emitter &e, ArrayRef<std::array<Value, 4>> sums,
+                                int64_t batch, int64_t channels, int64_t modes,
+                                RankedTensorType coeffType) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  MLIRContext *ctx = b.getContext();
+  SmallVector<Value> ins;
+  for (auto &parts : sums)
+    for (Value p : parts)
+      ins.push_back(e.toTensor(
+          p, RankedTensorType::get({batch, channels, modes}, b.getF32Type())));
+  Value init = buildZeros(b, loc, coeffType);
+  AffineMap all = AffineMap::getMultiDimIdentityMap(3, ctx);
+  AffineMap reduced = AffineMap::get(
+      3, 0, {getAffineDimExpr(1, ctx), getAffineDimExpr(2, ctx)}, ctx);
+  SmallVector<AffineMap> maps(ins.size(), all);
+  maps.append(ins.size(), reduced);
+  auto generic = linalg::GenericOp::create(
+      b, loc, SmallVector<Type>(ins.size(), coeffType), ins,
+      SmallVector<Value>(ins.size(), init), maps,
+      {utils::IteratorType::reduction, utils::IteratorType::parallel,
+       utils::IteratorType::parallel},
+      [&](OpBuilder &nb, Location l, ValueRange a) {
+        SmallVector<Value> acc;
+        size_t n = a.size() / 2;
+        for (size_t i = 0; i < n; ++i)
+          acc.push_back(arith::AddFOp::create(nb, l, a[n + i], a[i]));
+        linalg::YieldOp::create(nb, l, acc);
+      });
+  return SmallVector<Value>(generic.getResults());
+}
+
+/// The chain rule through the discretisation, per (channel, mode), from
+/// the batch's sums (`summed`): with cotangents as (d/d re, d/d im) pairs,
+/// w = x y gives dx = conj(y) dw.
+SmallVector<Value> discretisationGradients(Emitter &e, const SsmParams &p,
+                                           unsigned numDirs,
+                                           ArrayRef<Value> summed) {
+  SmallVector<Value> ins{p.logAReal, p.aImag, p.bReal, p.bImag, p.logDt};
+  for (size_t d = 0; d < numDirs; ++d) {
+    std::optional<int64_t> dir;
+    if (numDirs == 2)
+      dir = d;
+    ins.push_back(directionOf(e, p.cReal, dir));
+    ins.push_back(directionOf(e, p.cImag, dir));
+  }
+  ins.append(summed.begin(), summed.end());
+  // Results: log_a_real, a_imag, b_real, b_imag, d(dt) dt, then C per
+  // direction.
+  return channelModeGeneric(
+      e, ins, 5 + 2 * numDirs, [&](ComplexBuilder &cb, ValueRange a) {
+        auto disc = cb.discretise(a[0], a[1], a[4]);
+        Complex bIn{a[2], a[3]};
+        Complex bbar = cb.mul(disc.q, bIn);
+        Value two = cb.cst(2.0);
+        Complex dBbar{cb.cst(0.0), cb.cst(0.0)};
+        Complex dAbar{cb.cst(0.0), cb.cst(0.0)};
+        SmallVector<Value> dC;
+        for (unsigned d = 0; d < numDirs; ++d) {
+          Complex c{a[5 + 2 * d], a[6 + 2 * d]};
+          unsigned s = 5 + 2 * numDirs + 4 * d;
+          Complex pSum{a[s], a[s + 1]}, qSum{a[s + 2], a[s + 3]};
+          Complex dG = cb.conj(cb.scale(two, pSum));
+          Complex gd = cb.mul(c, bbar);
+          dAbar = cb.add(dAbar, cb.conj(cb.scale(two, cb.mul(gd, qSum))));
+          Complex dc = cb.mul(cb.conj(bbar), dG);
+          dC.push_back(dc.re);
+          dC.push_back(dc.im);
+          dBbar = cb.add(dBbar, cb.mul(cb.conj(c), dG));
+        }
+        // Bbar = q B; q = (Abar - 1) / A.
+        Complex dB = cb.mul(cb.conj(disc.q), dBbar);
+        Complex dq = cb.mul(cb.conj(bIn), dBbar);
+        dAbar = cb.add(dAbar, cb.div(dq, cb.conj(disc.a)));
+        Complex dA = cb.conj(cb.div(disc.q, disc.a));
+        dA = cb.mul({cb.negf(dA.re), cb.negf(dA.im)}, dq);
+        // Abar = exp(z), z = dt A.
+        Complex dz = cb.mul(dAbar, cb.conj(disc.abar));
+        dA = cb.add(dA, cb.scale(disc.dt, dz));
+        Value dDt =
+            cb.addf(cb.mulf(disc.a.re, dz.re), cb.mulf(disc.a.im, dz.im));
+        // A = -exp(log_a_real) + i a_imag; dt = exp(log_dt).
+        SmallVector<Value> out{cb.mulf(dA.re, disc.a.re), dA.im, dB.re, dB.im,
+                               cb.mulf(dDt, disc.dt)};
+        out.append(dC);
+        return out;
+      });
+}
+
+/// C's gradient part `part` (0 real, 1 imaginary): [H, S], or both
+/// directions stacked as [2, H, S] (an elementwise generic that picks by
+/// direction: both targets map those).
+Value stackDirections(OpBuilder &b, Location loc, ArrayRef<Value> grads,
+                      unsigned part, unsigned numDirs, Type cType) {
+  if (numDirs == 1)
+    return grads[5 + part];
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(cType);
+  AffineMap all = AffineMap::getMultiDimIdentityMap(3, ctx);
+  AffineMap channelMode = AffineMap::get(
+      3, 0, {getAffineDimExpr(1, ctx), getAffineDimExpr(2, ctx)}, ctx);
+  Value init =
+      tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{type},
+             ValueRange{grads[5 + part], grads[7 + part]}, ValueRange{init},
+             ArrayRef<AffineMap>{channelMode, channelMode, all},
+             SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+             [](OpBuilder &nb, Location l, ValueRange a) {
+               Value dir = linalg::IndexOp::create(nb, l, 0);
+               Value zero = arith::ConstantIndexOp::create(nb, l, 0);
+               Value first = arith::CmpIOp::create(
+                   nb, l, arith::CmpIPredicate::eq, dir, zero);
+               linalg::YieldOp::create(nb, l,
+                                       ValueRange{arith::SelectOp::create(
+                                           nb, l, first, a[0], a[1])});
+             })
+      .getResult(0);
+}
+
 // With g = dy and, per direction, a = Abar, G = W:
 // - the input's gradient is the adjoint convolution, two scans of g per
 //   direction's kernel run the other way: for the causal kernel
@@ -1936,190 +2121,32 @@ LogicalResult tileSsmGrad(SsmGradOp op, int64_t channelsPerScan,
       p = plan->alloc({batch, channels, modes});
     sums.push_back(parts);
   }
-  {
-    // The GPU form's adjoint lays fewer channels on a warp than its scans
-    // (8 modes a lane, not 16): its own groups, so that a warp walks the
-    // rows once and twice the warps share the work.
-    SsmInstances adjoint = *plan;
-    if (gpuForm && !channelsPerScan)
-      adjoint.group =
-          std::min(ssmAdjointChannelsPerWarp(modes), plan->channels);
-    scf::ForallOp loop = adjoint.forall(false);
-    SsmInstances::Instance in = adjoint.instance(loop, false);
-    for (auto [d, c] : llvm::enumerate(dirs)) {
-      // (Structured bindings are not captured before C++20.)
-      size_t dir = d;
-      auto part = [&](unsigned i) {
-        return adjoint.stateView(sums[dir][i], in, {in.bIdx});
-      };
-      SsmAdjointOp::create(
-          b, loc, adjoint.seqView(u, in), adjoint.seqView(g, in),
-          adjoint.coeffView(c.abarRe, in), adjoint.coeffView(c.abarIm, in),
-          part(0), part(1), part(2), part(3), /*reverse=*/d == 1);
-    }
-    b.setInsertionPointAfter(loop);
-  }
+  runAdjoints(b, loc, *plan, dirs, u, g, sums, gpuForm && !channelsPerScan);
 
   // du += K[0] g below each length.
-  Value duTensor = e.toTensor(du, xType);
-  {
-    MLIRContext *ctx = b.getContext();
-    AffineMap id = AffineMap::getMultiDimIdentityMap(3, ctx);
-    AffineMap perChannel =
-        AffineMap::get(3, 0, {getAffineDimExpr(2, ctx)}, ctx);
-    AffineMap perBatch = AffineMap::get(3, 0, {getAffineDimExpr(0, ctx)}, ctx);
-    SmallVector<Value> ins{op.getOutputGrad(), kernel0};
-    SmallVector<AffineMap> maps{id, perChannel};
-    if (op.getLengths()) {
-      ins.push_back(op.getLengths());
-      maps.push_back(perBatch);
-    }
-    maps.push_back(id);
-    Value lengths = op.getLengths();
-    duTensor =
-        linalg::GenericOp::create(
-            b, loc, TypeRange{xType}, ins, ValueRange{duTensor}, maps,
-            SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
-            [&](OpBuilder &nb, Location l, ValueRange a) {
-              ComplexBuilder cb{nb, l};
-              Value sum = cb.addf(a.back(), cb.mulf(a[0], a[1]));
-              if (lengths) {
-                Value t = linalg::IndexOp::create(nb, l, 1);
-                Value len = arith::IndexCastOp::create(nb, l,
-                                                       nb.getIndexType(), a[2]);
-                Value kept = arith::CmpIOp::create(
-                    nb, l, arith::CmpIPredicate::slt, t, len);
-                sum = arith::SelectOp::create(nb, l, kept, sum, a.back());
-              }
-              linalg::YieldOp::create(nb, l, sum);
-            })
-            .getResult(0);
-  }
+  Value duTensor = addDirectTerm(b, loc, op, kernel0, e.toTensor(du, xType));
 
   // The sums over the batch, [H, S].
-  SmallVector<Value> summed;
-  {
-    MLIRContext *ctx = b.getContext();
-    SmallVector<Value> ins;
-    for (auto &parts : sums)
-      for (Value p : parts)
-        ins.push_back(e.toTensor(
-            p, RankedTensorType::get({batch, channels, modes},
-                                     b.getF32Type())));
-    Value init = buildZeros(b, loc, coeffType);
-    AffineMap all = AffineMap::getMultiDimIdentityMap(3, ctx);
-    AffineMap reduced = AffineMap::get(
-        3, 0, {getAffineDimExpr(1, ctx), getAffineDimExpr(2, ctx)}, ctx);
-    SmallVector<AffineMap> maps(ins.size(), all);
-    maps.append(ins.size(), reduced);
-    auto generic = linalg::GenericOp::create(
-        b, loc, SmallVector<Type>(ins.size(), coeffType), ins,
-        SmallVector<Value>(ins.size(), init), maps,
-        {utils::IteratorType::reduction, utils::IteratorType::parallel,
-         utils::IteratorType::parallel},
-        [&](OpBuilder &nb, Location l, ValueRange a) {
-          SmallVector<Value> acc;
-          size_t n = a.size() / 2;
-          for (size_t i = 0; i < n; ++i)
-            acc.push_back(arith::AddFOp::create(nb, l, a[n + i], a[i]));
-          linalg::YieldOp::create(nb, l, acc);
-        });
-    summed.assign(generic.getResults().begin(), generic.getResults().end());
-  }
+  SmallVector<Value> summed =
+      sumOverBatch(e, sums, batch, channels, modes, coeffType);
 
-  // The chain rule through the discretisation, per (channel, mode): with
-  // cotangents as (d/d re, d/d im) pairs, w = x y gives dx = conj(y) dw.
+  // The chain rule through the discretisation, per (channel, mode).
   SsmParams p = SsmParams::of(op);
-  SmallVector<Value> ins{p.logAReal, p.aImag, p.bReal, p.bImag, p.logDt};
-  for (size_t d = 0; d < dirs.size(); ++d) {
-    std::optional<int64_t> dir;
-    if (dirs.size() == 2)
-      dir = d;
-    ins.push_back(directionOf(e, p.cReal, dir));
-    ins.push_back(directionOf(e, p.cImag, dir));
-  }
-  ins.append(summed);
   const unsigned numDirs = dirs.size();
-  // Results: log_a_real, a_imag, b_real, b_imag, d(dt) dt, then C per
-  // direction.
-  SmallVector<Value> grads = channelModeGeneric(
-      e, ins, 5 + 2 * numDirs, [&](ComplexBuilder &cb, ValueRange a) {
-        auto disc = cb.discretise(a[0], a[1], a[4]);
-        Complex bIn{a[2], a[3]};
-        Complex bbar = cb.mul(disc.q, bIn);
-        Value two = cb.cst(2.0);
-        Complex dBbar{cb.cst(0.0), cb.cst(0.0)};
-        Complex dAbar{cb.cst(0.0), cb.cst(0.0)};
-        SmallVector<Value> dC;
-        for (unsigned d = 0; d < numDirs; ++d) {
-          Complex c{a[5 + 2 * d], a[6 + 2 * d]};
-          unsigned s = 5 + 2 * numDirs + 4 * d;
-          Complex pSum{a[s], a[s + 1]}, qSum{a[s + 2], a[s + 3]};
-          Complex dG = cb.conj(cb.scale(two, pSum));
-          Complex gd = cb.mul(c, bbar);
-          dAbar = cb.add(dAbar, cb.conj(cb.scale(two, cb.mul(gd, qSum))));
-          Complex dc = cb.mul(cb.conj(bbar), dG);
-          dC.push_back(dc.re);
-          dC.push_back(dc.im);
-          dBbar = cb.add(dBbar, cb.mul(cb.conj(c), dG));
-        }
-        // Bbar = q B; q = (Abar - 1) / A.
-        Complex dB = cb.mul(cb.conj(disc.q), dBbar);
-        Complex dq = cb.mul(cb.conj(bIn), dBbar);
-        dAbar = cb.add(dAbar, cb.div(dq, cb.conj(disc.a)));
-        Complex dA = cb.conj(cb.div(disc.q, disc.a));
-        dA = cb.mul({cb.negf(dA.re), cb.negf(dA.im)}, dq);
-        // Abar = exp(z), z = dt A.
-        Complex dz = cb.mul(dAbar, cb.conj(disc.abar));
-        dA = cb.add(dA, cb.scale(disc.dt, dz));
-        Value dDt = cb.addf(cb.mulf(disc.a.re, dz.re),
-                            cb.mulf(disc.a.im, dz.im));
-        // A = -exp(log_a_real) + i a_imag; dt = exp(log_dt).
-        SmallVector<Value> out{cb.mulf(dA.re, disc.a.re), dA.im, dB.re, dB.im,
-                               cb.mulf(dDt, disc.dt)};
-        out.append(dC);
-        return out;
-      });
+  SmallVector<Value> grads = discretisationGradients(e, p, numDirs, summed);
 
   // d log_dt sums its modes.
   Value dLogDt = sumModes(e, grads[4], 1.0);
 
-  // C's gradient: [H, S], or both directions stacked as [2, H, S] (an
-  // elementwise generic that picks by direction: both targets map those).
-  auto stackC = [&](unsigned part) -> Value {
-    if (numDirs == 1)
-      return grads[5 + part];
-    MLIRContext *ctx = b.getContext();
-    auto type = cast<RankedTensorType>(p.cReal.getType());
-    AffineMap all = AffineMap::getMultiDimIdentityMap(3, ctx);
-    AffineMap channelMode = AffineMap::get(
-        3, 0, {getAffineDimExpr(1, ctx), getAffineDimExpr(2, ctx)}, ctx);
-    Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
-                                         type.getElementType());
-    return linalg::GenericOp::create(
-               b, loc, TypeRange{type},
-               ValueRange{grads[5 + part], grads[7 + part]}, ValueRange{init},
-               ArrayRef<AffineMap>{channelMode, channelMode, all},
-               SmallVector<utils::IteratorType>(3,
-                                                utils::IteratorType::parallel),
-               [](OpBuilder &nb, Location l, ValueRange a) {
-                 Value dir = linalg::IndexOp::create(nb, l, 0);
-                 Value zero = arith::ConstantIndexOp::create(nb, l, 0);
-                 Value first = arith::CmpIOp::create(
-                     nb, l, arith::CmpIPredicate::eq, dir, zero);
-                 linalg::YieldOp::create(
-                     nb, l, ValueRange{arith::SelectOp::create(
-                                nb, l, first, a[0], a[1])});
-               })
-        .getResult(0);
-  };
   op.getInputGrad().replaceAllUsesWith(duTensor);
   op.getLogARealGrad().replaceAllUsesWith(grads[0]);
   op.getAImagGrad().replaceAllUsesWith(grads[1]);
   op.getBRealGrad().replaceAllUsesWith(grads[2]);
   op.getBImagGrad().replaceAllUsesWith(grads[3]);
-  op.getCRealGrad().replaceAllUsesWith(stackC(0));
-  op.getCImagGrad().replaceAllUsesWith(stackC(1));
+  op.getCRealGrad().replaceAllUsesWith(
+      stackDirections(b, loc, grads, 0, numDirs, p.cReal.getType()));
+  op.getCImagGrad().replaceAllUsesWith(
+      stackDirections(b, loc, grads, 1, numDirs, p.cReal.getType()));
   op.getLogDtGrad().replaceAllUsesWith(dLogDt);
   op.erase();
   return success();

@@ -231,23 +231,29 @@ Value keyLimitFromLengths(Emitter &e, Value lengths, Value batch, Value n) {
 /// tile.
 constexpr int64_t kGradWarpRows = 16;
 
-/// An attention op's (attn.sdpa's or attn.sdpa_grad's) tiles: its
-/// schedule's, or the pass's defaults without a schedule (null then).
+/// What attention's forward and gradient tilings (attn.sdpa's and
+/// attn.sdpa_grad's) read alike: the schedule (null without one), the
+/// tiles -- the schedule's, or the pass's defaults without a schedule --
+/// and the batch and heads.
 struct AttentionTiles {
   ScheduleAttr schedule;
-  int64_t bq, bk;
+  int64_t bq = 0, bk = 0, batch = 0, heads = 0;
+
+  template <class AttentionOp>
+  LogicalResult readTiles(AttentionOp op, int64_t defaultBQ,
+                          int64_t defaultBK) {
+    schedule = op.getScheduleAttr();
+    if (op.getMask() && !schedule)
+      return op.emitOpError("has a mask but no schedule; run "
+                            "attn-schedule-blocks first");
+    bq = schedule ? schedule.getBlockQ() : defaultBQ;
+    bk = schedule ? schedule.getBlockK() : defaultBK;
+    auto qType = cast<ShapedType>(op.getQuery().getType());
+    batch = qType.getDimSize(0);
+    heads = qType.getDimSize(1);
+    return success();
+  }
 };
-template <class AttentionOp>
-FailureOr<AttentionTiles> attentionTilesOf(AttentionOp op, int64_t defaultBQ,
-                                           int64_t defaultBK) {
-  ScheduleAttr schedule = op.getScheduleAttr();
-  if (op.getMask() && !schedule)
-    return op.emitOpError("has a mask but no schedule; run "
-                          "attn-schedule-blocks first");
-  if (!schedule)
-    return AttentionTiles{schedule, defaultBQ, defaultBK};
-  return AttentionTiles{schedule, schedule.getBlockQ(), schedule.getBlockK()};
-}
 
 /// The keys batch entry `bIdx` may keep: `nk`, or less where the mask has a
 /// runtime key limit (key padding).
@@ -336,7 +342,7 @@ LogicalResult attachPredicate(OpBuilder &b, Location loc, Region &region,
 /// attn.tile.softmax_finalize. `savedLse` receives, for each attn.sdpa_grad
 /// of `op`, the [B, H, N] f32 buffer where the forward writes its rows'
 /// log-sum-exp.
-class SdpaTiling {
+class SdpaTiling : AttentionTiles {
 public:
   SdpaTiling(SdpaOp op, Globals &globals, int64_t rowsPerInstance,
              int64_t scalarRowsPerInstance)
@@ -377,15 +383,8 @@ private:
           ShapedType::isDynamic(dimOf(op.getValue(), 3)))
         return op.emitOpError("attn-tile needs static batch, heads and head "
                               "dims");
-    FailureOr<AttentionTiles> tiles =
-        attentionTilesOf(op, defaultBQ, defaultBK);
-    if (failed(tiles))
+    if (failed(readTiles(op, defaultBQ, defaultBK)))
       return failure();
-    schedule = tiles->schedule;
-    bq = tiles->bq;
-    bk = tiles->bk;
-    batch = qType.getDimSize(0);
-    heads = qType.getDimSize(1);
     dv = dimOf(op.getValue(), 3);
     // Attention in element types without a tensor-core form (the GPU's are
     // bf16 and f16) runs a row per lane there: scalar-rows-per-instance
@@ -582,8 +581,7 @@ private:
 
   // readShapes
   RankedTensorType qType;
-  ScheduleAttr schedule;
-  int64_t batch = 0, heads = 0, bq = 0, bk = 0, dv = 0, rows = 0;
+  int64_t dv = 0, rows = 0;
   // makeBuffers
   Value q, k, v, n, nk, out, lse;
   RankedTensorType resultType;
@@ -672,7 +670,7 @@ private:
 /// element type and shapes, else a thread's row. The first nest's rows are
 /// a loop on the CPU and a thread each on the GPU (the inner scf.forall
 /// mapped to #gpu.thread), their vectors in registers.
-class SdpaGradTiling {
+class SdpaGradTiling : AttentionTiles {
 public:
   SdpaGradTiling(SdpaGradOp op, Globals &globals, int64_t rowsPerInstance,
                  Value savedLse)
@@ -725,15 +723,8 @@ private:
       return op.emitOpError("attn-tile's gradient of attention needs static "
                             "shapes and one element type of f32, bf16 and "
                             "f16");
-    FailureOr<AttentionTiles> tiles =
-        attentionTilesOf(op, defaultBQ, defaultBK);
-    if (failed(tiles))
+    if (failed(readTiles(op, defaultBQ, defaultBK)))
       return failure();
-    schedule = tiles->schedule;
-    bq = tiles->bq;
-    bk = tiles->bk;
-    batch = qType.getDimSize(0);
-    heads = qType.getDimSize(1);
     n = qType.getDimSize(2);
     hd = qType.getDimSize(3);
     dv = vType.getDimSize(3);
@@ -1103,8 +1094,7 @@ private:
 
   // readShapes
   Type elem, f32;
-  ScheduleAttr schedule;
-  int64_t batch = 0, heads = 0, n = 0, hd = 0, dv = 0, bq = 0, bk = 0;
+  int64_t n = 0, hd = 0, dv = 0;
   int64_t queryTiles = 0, keyTiles = 0, warpRows = 0;
   double scale = 0;
   MaskPattern pattern;

@@ -188,6 +188,8 @@ expect_error() { # expected message, then the command
 }
 expect_error "--gpus 2 trains on GPUs: it needs --target gpu" \
   "$train" "$model" "${common[@]}" --out "$tmp/dp" --gpus 2
+expect_error "--chip names a GPU: it needs --target gpu" \
+  "$train" "$model" "${common[@]}" --out "$tmp/dp" --chip sm_80
 expect_error "a data-parallel run (WORLD_SIZE=2) trains on GPUs: it needs --target gpu" \
   env WORLD_SIZE=2 RANK=1 "$train" "$model" "${common[@]}" --out "$tmp/ahead" --no-compile
 expect_error "RANK=2 is not an integer in [0, 1]" \

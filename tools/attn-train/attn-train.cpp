@@ -76,6 +76,8 @@ const char *kUsage =
     "\n"
     "Training options:\n"
     "  --target cpu|gpu       where the compiled model runs (default cpu)\n"
+    "  --chip C               the GPU's architecture for --target gpu\n"
+    "                         (attn-compile's --chip; default sm_90a)\n"
     "  --steps N              optimizer steps in all (default 1000)\n"
     "  --eval-every N         validate every N steps (default 200)\n"
     "  --eval-batches N       validation batches, 0: the whole split "
@@ -131,7 +133,7 @@ struct Options {
   uint64_t seed = 0;
   double lr = 1e-3, weightDecay = 0.01, maxGradNorm = 1.0, maxMinutes = 0;
   int64_t warmup = 0;
-  std::string decay = "cosine", exchange = "f32";
+  std::string decay = "cosine", exchange = "f32", chip;
   std::string compiler = ATTN_COMPILE, importer = ATTN_IMPORT;
 };
 
@@ -191,6 +193,8 @@ Options parseOptions(int argc, char **argv) {
       o.out = value;
     else if (arg == "--target")
       o.target = value;
+    else if (arg == "--chip")
+      o.chip = value;
     else if (arg == "--steps")
       o.steps = parseInt(arg, value, 1);
     else if (arg == "--eval-every")
@@ -239,6 +243,8 @@ Options parseOptions(int argc, char **argv) {
   if (o.warmup > o.steps)
     die("--warmup (" + std::to_string(o.warmup) + ") exceeds --steps (" +
         std::to_string(o.steps) + ")");
+  if (!o.chip.empty() && o.target != "gpu")
+    die("--chip names a GPU: it needs --target gpu");
   if (o.gpus > 1 && o.target != "gpu")
     die("--gpus " + std::to_string(o.gpus) +
         " trains on GPUs: it needs --target gpu");
@@ -955,6 +961,8 @@ void compileLibraries(const Options &o, const std::string &mlir,
                       const std::string &trainLib, const std::string &evalLib,
                       int64_t ranks) {
   std::string target = " --target " + o.target;
+  if (!o.chip.empty())
+    target += " --chip " + quote(o.chip);
   std::ostringstream optimizer;
   optimizer << "lr=" << attn::numberText(o.lr) << " warmup=" << o.warmup
             << " total-steps=" << o.steps << " decay=" << o.decay

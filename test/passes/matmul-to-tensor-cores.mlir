@@ -5,7 +5,9 @@
 // both operands are bf16 (or f16), mma.sync.m16n8k16 on 16-bit tiles.
 // A fill of C before the product and an elementwise consumer after it run
 // in the kernel; an operand that a transpose wrote is read transposed.
-// RUN: attn-opt %s --attn-matmul-to-tensor-cores --attn-allocate-shared-memory --canonicalize --cse | FileCheck %s
+// Compiled for sm_80, which has no warpgroup MMA (sm_90a's large 16-bit
+// tiles: matmul-to-warpgroup-mma.mlir).
+// RUN: attn-opt %s --attn-set-target=chip=sm_80 --attn-matmul-to-tensor-cores --attn-allocate-shared-memory --canonicalize --cse | FileCheck %s
 
 #id = affine_map<(d0, d1) -> (d0, d1)>
 #col = affine_map<(d0, d1) -> (d1)>

@@ -30,7 +30,11 @@ checked against its definition as a convolution (FFT, float64) and timed
 next to eager PyTorch S4D (Vandermonde kernel, FFT convolution) in the same
 run, as one scan over the sequence and chunked (--ssm-chunk). attn.project
 (x @ w + b; tensor cores, 3xTF32 for f32) is checked against float64 and
-timed next to cuBLAS (torch.addmm) in f32 and in TF32.
+timed next to cuBLAS (torch.addmm) in f32 and in TF32. The training
+step's 16-bit products (C f32 = A B, A or B read transposed where a
+linalg.transpose feeds them) are checked against float64 and timed next to
+cuBLAS in bf16, each compiled twice: for sm_90a (warpgroup MMA) and for
+sm_90 (mma.sync), so that both forms are checked and compared in one run.
 """
 import json
 import math
@@ -195,6 +199,33 @@ PROJECT_CHECKS = [
 # ListOps-sized encoder products: 24 x 2048 rows, width 256, FFN 1024.
 PROJECT_BENCH = [(f"project_m49152_k{k}_n{n}", (24, 2048), k, n, "f32")
                  for k, n in ((256, 256), (256, 1024), (1024, 256))]
+# 16-bit products into f32, C = A B with A [M, K] (or its transpose, [K, M],
+# read through a linalg.transpose: "t" in the name), B [K, N] (or [N, K]):
+# (name, M, K, N, A transposed, B transposed, dtype). Each is compiled for
+# both chips of MATMUL_CHIPS.
+MATMUL_CHIPS = ("sm_90a", "sm_90")
+MATMUL_CHECKS = [
+    # No size a multiple of a tile; K (72) past a step of 64 by 8.
+    ("matmul_nn_m5000_k72_n1000", 5000, 72, 1000, False, False, "bf16"),
+    ("matmul_tn_m5000_k200_n1000", 5000, 200, 1000, True, False, "bf16"),
+    ("matmul_nt_m5000_k520_n1000", 5000, 520, 1000, False, True, "bf16"),
+    ("matmul_tt_m3000_k136_n1500", 3000, 136, 1500, True, True, "bf16"),
+    # Four tiles of C: K split over the grid, its ranges summed after.
+    ("matmul_tn_m256_k20000_n192", 256, 20000, 192, True, False, "bf16"),
+    ("matmul_nn_f16_m5000_k136_n520", 5000, 136, 520, False, False, "f16"),
+]
+# Hybrid-BERT-Mini's step at B=24, N=2048 (49152 tokens): the projections
+# and FFN forward (nn), the weight gradients X^T dY (tn) and the input
+# gradients dY W^T (nt).
+MATMUL_BENCH = [
+    ("matmul_nn_m49152_k256_n256", 49152, 256, 256, False, False, "bf16"),
+    ("matmul_nn_m49152_k256_n1024", 49152, 256, 1024, False, False, "bf16"),
+    ("matmul_nn_m49152_k1024_n256", 49152, 1024, 256, False, False, "bf16"),
+    ("matmul_tn_m256_k49152_n256", 256, 49152, 256, True, False, "bf16"),
+    ("matmul_tn_m256_k49152_n1024", 256, 49152, 1024, True, False, "bf16"),
+    ("matmul_nt_m49152_k1024_n256", 49152, 1024, 256, False, True, "bf16"),
+    ("matmul_nt_m49152_k256_n1024", 49152, 256, 1024, False, True, "bf16"),
+]
 
 
 def mask_ir(kind, block, padded, batch):
@@ -294,6 +325,32 @@ def project_module_for(case):
             f"  return %y : {y}\n}}\n")
 
 
+def matmul_module_for(case):
+    """C = A B in f32 from 16-bit operands, each transposed by a
+    linalg.transpose into a buffer of its own where the case says so (the
+    form a weight's or an input's gradient has); C's zeros first, so that
+    nothing lies between a transpose and the product."""
+    name, m, k, n, ta, tb, dt = case
+    a = f"tensor<{k}x{m}x{dt}>" if ta else f"tensor<{m}x{k}x{dt}>"
+    b = f"tensor<{n}x{k}x{dt}>" if tb else f"tensor<{k}x{n}x{dt}>"
+    am, bm, c = f"tensor<{m}x{k}x{dt}>", f"tensor<{k}x{n}x{dt}>", \
+        f"tensor<{m}x{n}xf32>"
+    lines = [f"func.func @{name}(%a: {a}, %b: {b}) -> {c} {{",
+             "  %zero = arith.constant 0.0 : f32",
+             f"  %ce = tensor.empty() : {c}",
+             f"  %c = linalg.fill ins(%zero : f32) outs(%ce : {c}) -> {c}"]
+    for v, t, full, mat in (("a", ta, a, am), ("b", tb, b, bm)):
+        if t:
+            lines += [f"  %{v}e = tensor.empty() : {mat}",
+                      f"  %{v}t = linalg.transpose ins(%{v} : {full}) "
+                      f"outs(%{v}e : {mat}) permutation = [1, 0]"]
+    av, bv = ("%at" if ta else "%a"), ("%bt" if tb else "%b")
+    lines += [f"  %y = linalg.matmul ins({av}, {bv} : {am}, {bm}) "
+              f"outs(%c : {c}) -> {c}",
+              f"  return %y : {c}", "}"]
+    return "\n".join(lines) + "\n"
+
+
 def kept_pairs(build, path, case):
     """Kept (query, key) pairs per (batch, head), from the schedule."""
     name, b, h, n, d, dt, kind, block, padded = case[:9]
@@ -376,6 +433,17 @@ def prepare(build, out, only=""):
             manifest.append(dict(op="project", role=role, name=name,
                                  lead=list(lead), Din=din, Dout=dout,
                                  dtype=dt, padded=False))
+    for role, cases in (("check", MATMUL_CHECKS), ("bench", MATMUL_BENCH)):
+        for case in (c for c in cases if only in c[0]):
+            name, m, k, n, ta, tb, dt = case
+            for chip in MATMUL_CHIPS:
+                compiled = f"{name}_{chip}"
+                compile_case(compiled,
+                             matmul_module_for((compiled,) + case[1:]),
+                             64, 64, 16, [f"--chip={chip}"])
+                manifest.append(dict(op="matmul", role=role, name=compiled,
+                                     M=m, K=k, N=n, ta=ta, tb=tb, chip=chip,
+                                     dtype=dt, padded=False))
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
 
@@ -588,6 +656,43 @@ def run(build, out, only=""):
         print(f"bench {c['name']} {ms:.3f} ms", flush=True)
         return 0
 
+    matmul_rows = []
+
+    def matmul_case(c, lib, dt):
+        """Checks or times one 16-bit product; 1 if its check failed."""
+        m, k, n = c["M"], c["K"], c["N"]
+        # Rows of A of mixed magnitudes: sums that f32 must carry.
+        a = torch.randn(m, k, device=dev) * torch.rand(m, 1, device=dev) * 10
+        b = torch.randn(k, n, device=dev)
+        a, b = a.to(dt), b.to(dt)
+        # The operands as the function takes them.
+        a_in = a.t().contiguous() if c["ta"] else a
+        b_in = b.t().contiguous() if c["tb"] else b
+        y = torch.empty(m, n, device=dev, dtype=torch.float32)
+        attn_call = bind(lib, c["name"], [a_in, b_in, y])
+        if c["role"] == "check":
+            attn_call()
+            torch.cuda.synchronize()
+            ref = a.double() @ b.double()
+            err = ((y.double() - ref).norm() / ref.norm()).item()
+            # Exact products of 16-bit values summed in f32.
+            tol = 1e-4
+            ok = err < tol and not torch.isnan(y).any().item()
+            print(f"check {c['name']:34s} rel err {err:.2e} "
+                  f"(< {tol:g}) {'ok' if ok else 'FAILED'}", flush=True)
+            return int(not ok)
+        ms = median_ms(attn_call)
+        kernel_ms = device_ms(attn_call, c["name"])
+        # cuBLAS on the same operands as they lie (its output in their
+        # type: half the bytes of attn's f32 C).
+        at = a_in.t() if c["ta"] else a_in
+        bt = b_in.t() if c["tb"] else b_in
+        cublas_ms = median_ms(lambda: torch.matmul(at, bt))
+        matmul_rows.append((c["name"], ms, kernel_ms, cublas_ms,
+                            2.0 * m * k * n))
+        print(f"bench {c['name']} {ms:.3f} ms", flush=True)
+        return 0
+
     failures = 0
     rows = []
     ssm_rows = []
@@ -599,6 +704,9 @@ def run(build, out, only=""):
         torch.manual_seed(int.from_bytes(os.urandom(4), "little"))
         if c["op"] == "project":
             failures += project_case(c, lib, dt)
+            continue
+        if c["op"] == "matmul":
+            failures += matmul_case(c, lib, dt)
             continue
         b, h, n = c["B"], c["H"], c["N"]
         lengths = None
@@ -687,6 +795,14 @@ def run(build, out, only=""):
         tf = lambda t: flop / t / 1e9
         print(f"{name:36s} {ms:8.3f} {tf(ms):6.1f} {kern:8.3f} {tf(kern):6.1f}"
               f" {f32:10.3f} {tf(f32):6.1f} {tf32:7.3f} {tf(tf32):6.1f}")
+    if matmul_rows:
+        print(f"{'16-bit products into f32, TF/s':40s} {'call ms':>8s} "
+              f"{'TF/s':>6s} {'kern ms':>8s} {'TF/s':>6s} "
+              f"{'cuBLAS bf16':>11s} {'TF/s':>6s}")
+    for name, ms, kern, cublas, flop in matmul_rows:
+        tf = lambda t: flop / t / 1e9
+        print(f"{name:40s} {ms:8.3f} {tf(ms):6.1f} {kern:8.3f} "
+              f"{tf(kern):6.1f} {cublas:11.3f} {tf(cublas):6.1f}")
     return 1 if failures else 0
 
 

@@ -12,8 +12,8 @@
 //   accumulators (f32, in registers from C's first value to its last);
 //   16-bit products with enough 128 x 128 tiles to fill the machine take
 //   those, in 8 warps of 64 x 32 (Tiling);
-// - K in steps of kTileK: the block stages A's [tileM, kTileK] and B's
-//   [kTileK, tileN] tiles into shared memory as f32 (zeros past the
+// - K in steps of tileK (32): the block stages A's [tileM, tileK] and B's
+//   [tileK, tileN] tiles into shared memory as f32 (zeros past the
 //   operands' ends, so any M, N, K), the next step's elements loaded into
 //   registers while this step's products run;
 // - operands both bf16 (or both f16): the tiles stay in their type in
@@ -24,6 +24,15 @@
 //   steps in flight while a step's products run (one group per step, a
 //   wait for the oldest); otherwise they are staged through registers one
 //   step ahead, in 16-byte runs where an operand's rows allow;
+// - on sm_90a (the module's attn.target), the 128 x 128 tiles of products
+//   copied by cp.async run on warpgroup MMA instead (kWarpgroupTiles):
+//   each of two warpgroups computes a 64 x 128 half of C as
+//   wgmma.mma_async.m64n128k16 reading both operands from shared memory,
+//   whose tiles are 128-byte swizzled rows of the operand as it lies
+//   (SwizzledTile, WarpgroupMma.h; K in steps of 64), A or B read
+//   transposed by the instruction where it lies that way; the
+//   accumulators lie as an mma.sync warp tile of 16 x 128 would, so the
+//   fill, the epilogue and the split are the same code;
 // - otherwise the products in TF32 with f32 accuracy ("3xTF32"): an f32 x is
 //   big + small, big its top 19 bits (a TF32, exact) and small = x - big
 //   (exact) cut to a TF32 too; a b is then big(a) big(b) + big(a) small(b)
@@ -54,6 +63,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "GPUTiles.h"
+#include "WarpgroupMma.h"
 #include "attn/Conversion/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -70,13 +80,17 @@ using namespace mlir::attn::gpu_tiles;
 
 namespace {
 
-constexpr int64_t kTileK = 32;
 /// mma.sync.m16n8k8 tiles of a warp's part of C.
 constexpr int64_t kMmaM = 16, kMmaN = 8, kMmaK = 8;
 
-/// A block's tile of C, tileM x tileN, in warps of warpM x warpN.
+/// A block's tile of C, tileM x tileN, in warps of warpM x warpN, and the
+/// steps of K, tileK each. `warpgroup`: the products are sm_90a's
+/// wgmma.mma_async, a warpgroup of four warps issuing each; its
+/// accumulators lie as mma.sync's of a 16-row warp tile would (MmaLayout::
+/// wgmmaM64K16), so warpM x warpN is what each warp holds of them.
 struct Tiling {
-  int64_t tileM, tileN, warpM, warpN;
+  int64_t tileM, tileN, warpM, warpN, tileK;
+  bool warpgroup = false;
   int64_t warps() const { return (tileM / warpM) * (tileN / warpN); }
   int64_t threads() const { return warps() * kWarpLanes; }
   /// Accumulator tiles of a warp.
@@ -84,13 +98,18 @@ struct Tiling {
   int64_t colTiles() const { return warpN / kMmaN; }
 };
 /// Every product's: 4 warps of 32 x 32.
-constexpr Tiling kSmallTiles{64, 64, 32, 32};
+constexpr Tiling kSmallTiles{64, 64, 32, 32, 32};
 /// Large 16-bit products' (an FFN's, a projection's over every token): 8
 /// warps of 64 x 32, each staged element feeding twice the products; where
 /// they still give every multiprocessor kBlocksPerSM blocks.
-constexpr Tiling kLargeTiles{128, 128, 64, 32};
+constexpr Tiling kLargeTiles{128, 128, 64, 32, 32};
+/// The same on sm_90a with both operands copied by cp.async: two
+/// warpgroups, each a 64 x 128 half of C as wgmma.m64n128k16, the operands'
+/// tiles 128 bytes of K (or of M, N) wide in shared memory, swizzled
+/// (SwizzledTile): steps of 64.
+constexpr Tiling kWarpgroupTiles{128, 128, 16, 128, 64, /*warpgroup=*/true};
 /// Shared rows padded so that a fragment's 32 lanes read 32 banks: A's
-/// lanes (row g, column t) at g * (kTileK + 4) + t, B's (row t, column g)
+/// lanes (row g, column t) at g * (tileK + 4) + t, B's (row t, column g)
 /// at t * (tileN + 8) + g.
 constexpr int64_t kPadA = 4, kPadB = 8;
 /// The same for 16-bit tiles read by ldmatrix: rows of 16-byte multiples
@@ -108,7 +127,8 @@ constexpr int64_t kBlocksPerSM = 2;
 /// cp.async: step i's tiles are computed on while steps i + 1 and i + 2
 /// are in flight.
 constexpr int64_t kStages = 3;
-constexpr int64_t kMinStepsPerSplit = 8;
+/// The least of K a split range keeps.
+constexpr int64_t kMinKPerSplit = 256;
 /// The low mantissa bits that TF32 does not have.
 constexpr int32_t kTf32Mask = static_cast<int32_t>(0xffffe000u);
 
@@ -367,18 +387,19 @@ int64_t blocksWanted(Operation *op) {
 }
 
 /// How a contraction's grid splits K: into `splits` ranges (1: none) of
-/// `stepsPerBlock` steps of kTileK (the last range may run past K). A
-/// batched one's grid z is its batch: it does not split.
+/// `stepsPerBlock` steps of the tiling's tileK (the last range may run
+/// past K). A batched one's grid z is its batch: it does not split.
 struct KSplit {
   int64_t splits, stepsPerBlock;
 };
 KSplit splitOf(const Contraction &con, const Tiling &tiling) {
   int64_t tiles = llvm::divideCeil(con.m, tiling.tileM) *
                   llvm::divideCeil(con.n, tiling.tileN) * con.batch;
-  int64_t steps = llvm::divideCeil(con.k, kTileK);
+  int64_t steps = llvm::divideCeil(con.k, tiling.tileK);
   int64_t wanted = con.batchRank > 0 ? 0 : blocksWanted(con.op);
   int64_t splits = 1;
-  while (tiles * splits < wanted && steps / (2 * splits) >= kMinStepsPerSplit &&
+  while (tiles * splits < wanted &&
+         steps / (2 * splits) * tiling.tileK >= kMinKPerSplit &&
          2 * splits <= kMaxGridY)
     splits *= 2;
   return {splits, static_cast<int64_t>(llvm::divideCeil(steps, splits))};
@@ -389,19 +410,21 @@ KSplit splitOf(const Contraction &con, const Tiling &tiling) {
 /// splitOf would split it, they give every multiprocessor a block (a
 /// weight's gradient, X^T dY over 49152 tokens, reads each operand half as
 /// often in 128 x 128 tiles as in 64 x 64 ones); kSmallTiles otherwise.
-Tiling tilingOf(const Contraction &con, bool packed) {
-  const Tiling &t = kLargeTiles;
+/// Large tiles are kWarpgroupTiles where `warpgroup`: the target has
+/// wgmma and both operands are copied by cp.async.
+Tiling tilingOf(const Contraction &con, bool packed, bool warpgroup) {
+  const Tiling &t = warpgroup ? kWarpgroupTiles : kLargeTiles;
   if (!packed || con.m < t.tileM || con.n < t.tileN ||
       llvm::divideCeil(con.n, t.tileN) > kMaxGridY)
     return kSmallTiles;
   int64_t tiles = llvm::divideCeil(con.m, t.tileM) *
                   llvm::divideCeil(con.n, t.tileN) * con.batch;
   if (tiles >= blocksWanted(con.op))
-    return kLargeTiles;
+    return t;
   int64_t splits = splitOf(con, t).splits;
   return splits > 1 && tiles * splits >=
                            TargetAttr::lookup(con.op).getMultiprocessors()
-             ? kLargeTiles
+             ? t
              : kSmallTiles;
 }
 
@@ -477,10 +500,13 @@ struct MatmulEmitter : ScalarEmitter {
 /// `src` from (row0, col0), in runs of `width` elements along a row (1, or
 /// 8 16-bit elements: 16 bytes), each thread taking the runs at
 /// (thread / runs + i * threads / runs, width * (thread % runs)), runs =
-/// cols / width, of the block's `threads`.
+/// cols / width, of the block's `threads`. With `swizzled`, the shared
+/// tile is that SwizzledTile (of `rows` x `cols`) seen as one dimension of
+/// elements; else a [rows, cols + padding] memref.
 struct Stage {
   Value src, dst, srcRows, srcCols;
   int64_t rows, cols, width, threads;
+  std::optional<SwizzledTile> swizzled = std::nullopt;
 
   int64_t runs() const { return cols / width; }
   int64_t perThread() const { return rows * runs() / threads; }
@@ -516,11 +542,18 @@ struct Stage {
       Value at =
           arith::MinUIOp::create(e.b, e.loc, col, e.sub(srcCols, e.idx(width)));
       copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
-          e.b, e.loc, token, tile, ValueRange{rowInTile, c}, src,
+          e.b, e.loc, token, tile, tileIndices(e, rowInTile, c), src,
           ValueRange{from, at}, e.b.getIndexAttr(width),
           e.select(inside, e.idx(width), e.idx(0)), e.b.getUnitAttr()));
     }
     return copies;
+  }
+  /// Where the run at (row, col) of the tile lies in the shared tile.
+  SmallVector<Value, 2> tileIndices(MatmulEmitter &e, Value row,
+                                    Value col) const {
+    if (!swizzled)
+      return {row, col};
+    return {e.divi(swizzled->runOffset(e, row, col), 2)};
   }
   /// Stores them into the shared tile, in its element type.
   void store(MatmulEmitter &e, Value thread, ArrayRef<Value> v) const {
@@ -649,9 +682,14 @@ public:
         aSmall(aElem.isF32()), bSmall(bElem.isF32()),
         // Both operands 16-bit of one type: m16n8k16 on tiles of that type.
         packed(aElem == bElem && (aElem.isBF16() || aElem.isF16())),
-        tiling(tilingOf(con, packed)), split(splitOf(con, tiling)),
-        batched(con.batchRank > 0), opA(con.a), opB(con.b), aT(opA.transposed),
-        bT(opB.transposed),
+        // wgmma reads both operands from shared memory, copied there by
+        // cp.async (both read in 16-byte runs).
+        tiling(tilingOf(con, packed,
+                        packed && hasWarpgroupMma(op) &&
+                            readsInRuns(con.a.memref) &&
+                            readsInRuns(con.b.memref))),
+        split(splitOf(con, tiling)), batched(con.batchRank > 0), opA(con.a),
+        opB(con.b), aT(opA.transposed), bT(opB.transposed),
         // A split product leaves C's fill and consumer where they are: its
         // blocks hold partial sums, added into C after it. A batched one's
         // consumer stays too (the kernel's consumers are 2-D).
@@ -729,19 +767,32 @@ private:
   }
 
   /// This lane's coordinates in C's tile, and the shared stages of A's and
-  /// B's tiles: A [tileM, kTileK] (or A^T [kTileK, tileM]), B [kTileK,
-  /// tileN] (or B^T [tileN, kTileK]). Fragments read a tile of K columns
+  /// B's tiles: A [tileM, tileK] (or A^T [tileK, tileM]), B [tileK,
+  /// tileN] (or B^T [tileN, tileK]); the wgmma form's swizzled, the
+  /// others' padded. Fragments read a tile of K columns
   /// as A's are read and one of K rows as B's are: their pads.
   void placeLaneAndStages() {
     const int64_t padA = packed ? kPackedPadA : kPadA,
                   padB = packed ? kPackedPadB : kPadB;
     const int64_t elemBytes = tileElem.getIntOrFloatBitWidth() / 8;
-    shapeA = aT ? SmallVector<int64_t, 2>{kTileK, tileM() + padB}
-                : SmallVector<int64_t, 2>{tileM(), kTileK + padA};
-    shapeB = bT ? SmallVector<int64_t, 2>{tileN(), kTileK + padA}
-                : SmallVector<int64_t, 2>{kTileK, tileN() + padB};
-    bytesA = shapeA[0] * shapeA[1] * elemBytes;
-    bytesB = shapeB[0] * shapeB[1] * elemBytes;
+    const int64_t tileK = tiling.tileK;
+    if (tiling.warpgroup) {
+      // Swizzled rows, unpadded: each tile as it lies in global memory;
+      // K along its columns for A and B^T.
+      swizzledA = aT ? SwizzledTile{tileK, tileM(), false}
+                     : SwizzledTile{tileM(), tileK, true};
+      swizzledB = bT ? SwizzledTile{tileN(), tileK, true}
+                     : SwizzledTile{tileK, tileN(), false};
+      shapeA = {swizzledA->bytes() / elemBytes};
+      shapeB = {swizzledB->bytes() / elemBytes};
+    } else {
+      shapeA = aT ? SmallVector<int64_t, 2>{tileK, tileM() + padB}
+                  : SmallVector<int64_t, 2>{tileM(), tileK + padA};
+      shapeB = bT ? SmallVector<int64_t, 2>{tileN(), tileK + padA}
+                  : SmallVector<int64_t, 2>{tileK, tileN() + padB};
+    }
+    bytesA = llvm::product_of(shapeA) * elemBytes;
+    bytesB = llvm::product_of(shapeB) * elemBytes;
 
     thread = launch.getThreadIds().x;
     Value warp = e.divi(thread, kWarpLanes), lane = e.remi(thread, kWarpLanes);
@@ -751,21 +802,35 @@ private:
     n0 = e.muli(launch.getBlockIds().y, tileN());
     wm = e.muli(e.divi(warp, tileN() / tiling.warpN), tiling.warpM);
     wn = e.muli(e.remi(warp, tileN() / tiling.warpN), tiling.warpN);
-    bufferA = allocateShared(launch, stages * bytesA);
-    bufferB = allocateShared(launch, stages * bytesB);
+    if (tiling.warpgroup) {
+      // Room to start the stages at the swizzle pattern's alignment,
+      // wherever the buffers are placed.
+      const int64_t slack = kSwizzledTileAlignment - 16;
+      bufferA = allocateShared(launch, stages * bytesA + slack);
+      bufferB = allocateShared(launch, stages * bytesB + slack);
+      startA = alignmentPadding(e, sharedAddress(b, e.loc, bufferA));
+      startB = alignmentPadding(e, sharedAddress(b, e.loc, bufferB));
+    } else {
+      bufferA = allocateShared(launch, stages * bytesA);
+      bufferB = allocateShared(launch, stages * bytesB);
+      startA = startB = e.idx(0);
+    }
     // The register-staged form's one stage.
     sharedA = async ? Value() : tileA(e.idx(0));
     sharedB = async ? Value() : tileB(e.idx(0));
-    // The 16-bit form's fragments: ldmatrix addresses of this lane.
-    if (packed) {
+    // The mma.sync 16-bit form's fragments: ldmatrix addresses of this
+    // lane.
+    if (packed && !tiling.warpgroup) {
       warpEmitter.emplace(b, e.loc, tileElem);
       std::tie(aRow, aCol) = warpEmitter->aFragmentOffsets();
     }
     const int64_t threads = tiling.threads();
-    stageA = aT ? Stage{a, sharedA, k, m, kTileK, tileM(), runA, threads}
-                : Stage{a, sharedA, m, k, tileM(), kTileK, runA, threads};
-    stageB = bT ? Stage{bm, sharedB, n, k, tileN(), kTileK, runB, threads}
-                : Stage{bm, sharedB, k, n, kTileK, tileN(), runB, threads};
+    stageA = aT ? Stage{a, sharedA, k, m, tileK, tileM(), runA, threads}
+                : Stage{a, sharedA, m, k, tileM(), tileK, runA, threads};
+    stageB = bT ? Stage{bm, sharedB, n, k, tileN(), tileK, runB, threads}
+                : Stage{bm, sharedB, k, n, tileK, tileN(), runB, threads};
+    stageA.swizzled = swizzledA;
+    stageB.swizzled = swizzledB;
   }
 
   /// C's accumulator tiles, row tile major, 4 registers each: C's fill, or
@@ -788,9 +853,9 @@ private:
     // This block's steps of K: all of them, or its range's (past K the
     // operands read as zeros). A batched product's z is its matrix, not a
     // range.
-    kBase = batched
-                ? e.idx(0)
-                : e.muli(launch.getBlockIds().z, split.stepsPerBlock * kTileK);
+    kBase = batched ? e.idx(0)
+                    : e.muli(launch.getBlockIds().z,
+                             split.stepsPerBlock * tiling.tileK);
   }
 
   /// The steps of K with their tiles copied by cp.async, kStages - 1 steps
@@ -811,9 +876,15 @@ private:
                  nvgpu::DeviceAsyncWaitOp::create(
                      b, e.loc, ahead,
                      b.getI32IntegerAttr(static_cast<int32_t>(stages - 1)));
-                 gpu::BarrierOp::create(b, e.loc);
                  SmallVector<Value> next(args);
                  Value stage = e.remi(step, stages);
+                 if (tiling.warpgroup) {
+                   // wgmma reads the copies through the async proxy.
+                   fenceSharedForAsyncProxy(b, e.loc);
+                   warpgroupProducts(next, stage);
+                   return next;
+                 }
+                 gpu::BarrierOp::create(b, e.loc);
                  packedProducts(next, tileA(stage), tileB(stage));
                  return next;
                });
@@ -939,11 +1010,11 @@ private:
   /// The tiles of stage `stage` (a step's index modulo `stages`).
   Value tileA(Value stage) {
     return sharedView(b, e.loc, bufferA, shapeA, tileElem,
-                      e.muli(stage, bytesA));
+                      e.add(startA, e.muli(stage, bytesA)));
   }
   Value tileB(Value stage) {
     return sharedView(b, e.loc, bufferB, shapeB, tileElem,
-                      e.muli(stage, bytesB));
+                      e.add(startB, e.muli(stage, bytesB)));
   }
   /// Where step `k0`'s tiles start in A and B as they lie: (row, column).
   std::pair<Value, Value> originA(Value k0) {
@@ -961,7 +1032,7 @@ private:
     return stageB.load(e, thread, row0, col0);
   }
   /// Step j's first element of K.
-  Value kOf(Value j) { return e.add(kBase, e.muli(j, kTileK)); }
+  Value kOf(Value j) { return e.add(kBase, e.muli(j, tiling.tileK)); }
   /// Step j's tiles into stage j % stages, as one group of copies.
   Value copyStep(Value j) {
     Value stage = e.remi(j, stages);
@@ -991,7 +1062,7 @@ private:
     SmallVector<SmallVector<Value, 4>> tiles;
     for (int64_t i = 0; i < rowTiles * colTiles; ++i)
       tiles.emplace_back(sums.begin() + 4 * i, sums.begin() + 4 * i + 4);
-    for (int64_t kk = 0; kk < kTileK; kk += w.layout.k) {
+    for (int64_t kk = 0; kk < tiling.tileK; kk += w.layout.k) {
       SmallVector<SmallVector<Value, 4>> aFrags;
       for (int64_t mt = 0; mt < rowTiles; ++mt) {
         Value row0 = e.add(wm, w.layout.m * mt);
@@ -1005,6 +1076,26 @@ private:
     for (auto [i, tile] : llvm::enumerate(tiles))
       llvm::copy(tile, sums.begin() + 4 * i);
   }
+  /// One step's products by wgmma on stage `stage`'s swizzled tiles, into
+  /// `sums`: this thread's warpgroup takes C's rows 64 w .. 64 w + 63 of
+  /// the tile, all its columns, one m64n128k16 per 16 of K, issued
+  /// together and waited for before the step ends (the next step's copies
+  /// overwrite a stage only after a barrier).
+  void warpgroupProducts(MutableArrayRef<Value> sums, Value stage) {
+    Value baseA = sharedAddress(b, e.loc, tileA(stage));
+    Value baseB = sharedAddress(b, e.loc, tileB(stage));
+    Value rows = e.muli(e.divi(thread, kWarpgroupThreads), kWgmmaM);
+    SmallVector<Value> acc = pinRegisters(b, e.loc, sums);
+    warpgroupFence(b, e.loc);
+    for (int64_t slice = 0; slice < tiling.tileK / kWgmmaK; ++slice)
+      acc = warpgroupMma(b, e.loc, acc,
+                         swizzledA->descriptor(e, baseA, rows, slice),
+                         swizzledB->descriptor(e, baseB, e.idx(0), slice),
+                         tileN(), tileElem, /*aMnMajor=*/aT,
+                         /*bMnMajor=*/!bT);
+    warpgroupCommitAndWait(b, e.loc, /*pending=*/0);
+    llvm::copy(pinRegisters(b, e.loc, acc), sums.begin());
+  }
   /// Element (row, col) of A's or B's tile, wherever it lies.
   Value tileAt(Value tile, bool transposed, Value row, Value col) {
     return memref::LoadOp::create(b, e.loc, tile,
@@ -1015,7 +1106,7 @@ private:
   /// tiles, into `sums`.
   void tf32Products(MutableArrayRef<Value> sums) {
     const int64_t rowTiles = tiling.rowTiles(), colTiles = tiling.colTiles();
-    for (int64_t kk = 0; kk < kTileK; kk += kMmaK) {
+    for (int64_t kk = 0; kk < tiling.tileK; kk += kMmaK) {
       // A fragment: (g, t), (g + 8, t), (g, t + 4), (g + 8, t + 4).
       SmallVector<SmallVector<Value>> aBig(rowTiles), aLow(rowTiles);
       for (int64_t mt = 0; mt < rowTiles; ++mt)
@@ -1078,6 +1169,10 @@ private:
   SmallVector<int64_t, 2> shapeA, shapeB;
   int64_t bytesA = 0, bytesB = 0;
   Value thread, g, t, m0, n0, wm, wn, bufferA, bufferB, sharedA, sharedB;
+  /// Where the stages start in bufferA and bufferB.
+  Value startA, startB;
+  /// The wgmma form's tiles.
+  std::optional<SwizzledTile> swizzledA, swizzledB;
   std::optional<WarpEmitter> warpEmitter;
   Value aRow, aCol;
   Stage stageA, stageB;

@@ -1,0 +1,163 @@
+//===- WarpgroupMma.cpp - sm_90a's warpgroup MMA from shared memory -------===//
+
+#include "WarpgroupMma.h"
+
+#include "attn/Conversion/SharedLayout.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::gpu_tiles;
+
+bool gpu_tiles::hasWarpgroupMma(Operation *op) {
+  return TargetAttr::lookup(op).getChip() == "sm_90a";
+}
+
+Value SwizzledTile::runOffset(ScalarEmitter &e, Value row, Value col) const {
+  assert(cols % kBlockCols == 0 && "whole 128-byte rows");
+  auto c = [&](int64_t v) { return e.idx(v); };
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value block = arith::DivUIOp::create(b, loc, col, c(kBlockCols));
+  Value chunk = arith::DivUIOp::create(
+      b, loc, arith::RemUIOp::create(b, loc, col, c(kBlockCols)), c(8));
+  // Swizzle::Bytes128: the chunk XOR the row's place among eight
+  // (swizzledOffset on a tile that starts at a multiple of 1024 bytes).
+  Value swizzled = arith::XOrIOp::create(
+      b, loc, chunk, arith::RemUIOp::create(b, loc, row, c(8)));
+  Value offset = arith::MulIOp::create(b, loc, block, c(rows * kRowBytes));
+  offset = e.add(offset, arith::MulIOp::create(b, loc, row, c(kRowBytes)));
+  return e.add(offset, arith::MulIOp::create(b, loc, swizzled, c(16)));
+}
+
+Value SwizzledTile::descriptor(ScalarEmitter &e, Value base, Value mn0,
+                               int64_t slice) const {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Type i64 = b.getI64Type();
+  auto c64 = [&](int64_t v) {
+    return arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(v));
+  };
+  Value mn = arith::IndexCastUIOp::create(b, loc, i64, mn0);
+  // Where the wgmma's first row (K-major) or first K row's block
+  // (MN-major) starts, and the strides the descriptor gives between its
+  // 8 x 16-byte core matrices (PTX ISA, "Shared Memory Matrix Layout"):
+  // K-major, eight rows of the tile apart along M/N (the stride byte
+  // offset), K's slice 32 bytes into each swizzled row (the leading
+  // byte offset unused); MN-major, eight rows (of K) apart along K, the
+  // blocks of 64 M/N columns a block apart along M/N.
+  Value start;
+  uint32_t leading, stride = 8 * kRowBytes;
+  if (kMajor) {
+    int64_t k0 = slice * kWgmmaK;
+    start = arith::MulIOp::create(b, loc, mn, c64(kRowBytes));
+    start = arith::AddIOp::create(
+        b, loc, start,
+        c64(k0 / kBlockCols * rows * kRowBytes + k0 % kBlockCols * 2));
+    leading = 16;
+  } else {
+    start = arith::MulIOp::create(
+        b, loc, arith::DivUIOp::create(b, loc, mn, c64(kBlockCols)),
+        c64(rows * kRowBytes));
+    start =
+        arith::AddIOp::create(b, loc, start, c64(slice * kWgmmaK * kRowBytes));
+    leading = static_cast<uint32_t>(rows * kRowBytes);
+  }
+  Value address = arith::AddIOp::create(b, loc, base, start);
+  // The address field: bits 4-17 of the address, at bits 0-13.
+  Value field = arith::ShRUIOp::create(
+      b, loc, arith::AndIOp::create(b, loc, address, c64(0x3FFFF)), c64(4));
+  uint64_t fixed = wgmmaDescriptor(0, leading, stride, Swizzle::Bytes128);
+  return arith::OrIOp::create(b, loc, field, c64(static_cast<int64_t>(fixed)));
+}
+
+Value gpu_tiles::sharedAddress(OpBuilder &b, Location loc, Value memref) {
+  Value pointer =
+      memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memref);
+  return arith::IndexCastUIOp::create(b, loc, b.getI64Type(), pointer);
+}
+
+Value gpu_tiles::alignmentPadding(ScalarEmitter &e, Value address) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value mask = arith::ConstantOp::create(
+      b, loc, b.getI64IntegerAttr(kSwizzledTileAlignment - 1));
+  Value negated = arith::SubIOp::create(
+      b, loc, arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0)),
+      address);
+  return arith::IndexCastUIOp::create(
+      b, loc, b.getIndexType(), arith::AndIOp::create(b, loc, negated, mask));
+}
+
+SmallVector<Value> gpu_tiles::warpgroupMma(OpBuilder &b, Location loc,
+                                           ValueRange acc, Value descA,
+                                           Value descB, int64_t n, Type elem,
+                                           bool aMnMajor, bool bMnMajor) {
+  assert(static_cast<int64_t>(acc.size()) == n / 2 &&
+         "m64nNk16's f32 accumulators: N / 2 a thread");
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  auto type =
+      LLVM::LLVMStructType::getLiteral(ctx, SmallVector<Type>(n / 2, f32));
+  // The instruction takes and returns its accumulators as one struct (an
+  // inline-PTX operand list: LLVM 22 has no wgmma intrinsic that reads A
+  // from shared memory with these layouts, so the NVVM op is lowered to
+  // inline PTX by convert-nvvm-to-llvm).
+  Value packed = LLVM::PoisonOp::create(b, loc, type);
+  for (auto [i, v] : llvm::enumerate(acc))
+    packed = LLVM::InsertValueOp::create(b, loc, packed, v, i);
+  auto ptx = elem.isBF16() ? NVVM::WGMMATypes::bf16 : NVVM::WGMMATypes::f16;
+  // A is "row" (K-major) unless read transposed; B "col" (K-major) unless
+  // read transposed.
+  Value d = NVVM::WgmmaMmaAsyncOp::create(
+      b, loc, type, packed, descA, descB,
+      NVVM::MMAShapeAttr::get(ctx, kWgmmaM, n, kWgmmaK), ptx, ptx,
+      NVVM::WGMMATypes::f32, NVVM::WGMMAScaleOut::one, NVVM::WGMMAScaleIn::one,
+      NVVM::WGMMAScaleIn::one,
+      aMnMajor ? NVVM::MMALayout::col : NVVM::MMALayout::row,
+      bMnMajor ? NVVM::MMALayout::row : NVVM::MMALayout::col,
+      /*satfinite=*/nullptr);
+  SmallVector<Value> out;
+  for (int64_t i = 0; i < n / 2; ++i)
+    out.push_back(LLVM::ExtractValueOp::create(b, loc, d, i));
+  return out;
+}
+
+SmallVector<Value> gpu_tiles::pinRegisters(OpBuilder &b, Location loc,
+                                           ValueRange values) {
+  MLIRContext *ctx = b.getContext();
+  SmallVector<Type> types(values.getTypes());
+  auto type = LLVM::LLVMStructType::getLiteral(ctx, types);
+  // "=f" for each output, then each input tied to its output ("0", "1"...).
+  std::string constraints;
+  for (size_t i = 0; i < values.size(); ++i)
+    constraints += (i ? ",=f" : "=f");
+  for (size_t i = 0; i < values.size(); ++i)
+    constraints += "," + std::to_string(i);
+  auto asmOp = LLVM::InlineAsmOp::create(
+      b, loc, type, values, /*asm_string=*/"", constraints,
+      /*has_side_effects=*/true, /*is_align_stack=*/false,
+      LLVM::TailCallKind::None, /*asm_dialect=*/nullptr,
+      /*operand_attrs=*/nullptr);
+  SmallVector<Value> out;
+  for (size_t i = 0; i < values.size(); ++i)
+    out.push_back(LLVM::ExtractValueOp::create(b, loc, asmOp.getResult(0), i));
+  return out;
+}
+
+void gpu_tiles::warpgroupFence(OpBuilder &b, Location loc) {
+  NVVM::WgmmaFenceAlignedOp::create(b, loc);
+}
+
+void gpu_tiles::warpgroupCommitAndWait(OpBuilder &b, Location loc,
+                                       int64_t pending) {
+  NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
+  NVVM::WgmmaWaitGroupSyncOp::create(b, loc, pending);
+}
+
+void gpu_tiles::fenceSharedForAsyncProxy(OpBuilder &b, Location loc) {
+  MLIRContext *ctx = b.getContext();
+  NVVM::FenceProxyOp::create(
+      b, loc, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
+      NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+  gpu::BarrierOp::create(b, loc);
+}

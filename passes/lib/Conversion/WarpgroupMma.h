@@ -1,0 +1,93 @@
+//===- WarpgroupMma.h - sm_90a's warpgroup MMA ------------------*- C++ -*-===//
+//
+// The pieces a lowering needs to put a product on Hopper's warpgroup MMA
+// (wgmma.mma_async, sm_90a): operand tiles in shared memory in the
+// 128-byte swizzled layout the instruction's matrix descriptors describe,
+// the descriptors themselves, and the instruction with its fence, commit
+// and wait. Where lanes hold which accumulator is MmaLayout::wgmmaM64K16's
+// table; the byte placement is SharedLayout's. Internal to the conversion
+// passes.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_CONVERSION_WARPGROUPMMA_H
+#define ATTN_CONVERSION_WARPGROUPMMA_H
+
+#include "GPUTiles.h"
+
+namespace mlir::attn::gpu_tiles {
+
+/// The threads of a warpgroup: four consecutive warps, the first a
+/// multiple of four.
+constexpr int64_t kWarpgroupThreads = 4 * kWarpLanes;
+/// The M and K of one wgmma.mma_async with 16-bit operands.
+constexpr int64_t kWgmmaM = 64, kWgmmaK = 16;
+/// Swizzled tiles start at multiples of the swizzle pattern's span (eight
+/// rows of 128 bytes): the descriptors' base offset is then 0.
+constexpr int64_t kSwizzledTileAlignment = 1024;
+
+/// Whether the chip `op`'s module is compiled for (attn.target) has
+/// warpgroup MMA: sm_90a (the "a" features of compute capability 9.0).
+bool hasWarpgroupMma(Operation *op);
+
+/// A tile of a 16-bit operand in shared memory as wgmma reads it: `rows`
+/// rows of `cols` elements of the operand as it lies in global memory
+/// (its last dimension along the columns), the columns in blocks of 64 (one
+/// 128-byte row of Swizzle::Bytes128), block j holding columns 64 j to
+/// 64 j + 63 of every row, its rows one after the other, each row's 16-byte
+/// chunks swizzled. `kMajor`: the columns run along the product's K (A as
+/// [M, K], B^T as [N, K]); else the rows do (A^T as [K, M], B as [K, N]),
+/// which wgmma reads transposed ("MN-major").
+struct SwizzledTile {
+  int64_t rows, cols;
+  bool kMajor;
+
+  static constexpr int64_t kRowBytes = 128, kBlockCols = 64;
+  int64_t bytes() const { return rows * cols * 2; }
+  /// The byte offset of the 16-byte run at (row, col), col a multiple of 8.
+  Value runOffset(ScalarEmitter &e, Value row, Value col) const;
+  /// The matrix descriptor of the part of the tile one wgmma reads: the
+  /// operand's M (or N) from `mn0` (a multiple of 64), K's 16-element slice
+  /// `slice`; the tile at shared address `base` (i64, a multiple of
+  /// kSwizzledTileAlignment).
+  Value descriptor(ScalarEmitter &e, Value base, Value mn0,
+                   int64_t slice) const;
+};
+
+/// The shared-memory address (in the .shared window, as i64) of
+/// `memref`'s first element.
+Value sharedAddress(OpBuilder &b, Location loc, Value memref);
+
+/// A byte offset that puts the shared address `address` (i64) at the next
+/// multiple of kSwizzledTileAlignment: allocate that much more, and view
+/// the tiles from there.
+Value alignmentPadding(ScalarEmitter &e, Value address);
+
+/// acc += A B for one warpgroup: wgmma.mma_async.m64nNk16 with f32
+/// accumulators (`acc`: this thread's N / 2 of them, in MmaLayout::
+/// wgmmaM64K16(n)'s order), A and B 16-bit of type `elem` in shared
+/// memory, described by `descA` and `descB` (A read transposed where
+/// `aMnMajor`, B where `bMnMajor` is false: K-major). Issued, not waited
+/// for: fence before (warpgroupFence), commit and wait after.
+SmallVector<Value> warpgroupMma(OpBuilder &b, Location loc, ValueRange acc,
+                                Value descA, Value descB, int64_t n, Type elem,
+                                bool aMnMajor, bool bMnMajor);
+/// `values` (f32) passed through an empty volatile inline-asm statement
+/// that claims to read and write them: their uses cannot move above it,
+/// nor their definitions below. After a wgmma.wait this keeps LLVM from
+/// reading an accumulator (a copy, a spill) before the wait that makes it
+/// valid; before the wgmma.fence, from writing one after it.
+SmallVector<Value> pinRegisters(OpBuilder &b, Location loc, ValueRange values);
+/// wgmma.fence: orders the accumulators' registers written by other
+/// instructions before the wgmma that read them.
+void warpgroupFence(OpBuilder &b, Location loc);
+/// Commits the wgmma issued so far as one group and waits until at most
+/// `pending` groups are in flight.
+void warpgroupCommitAndWait(OpBuilder &b, Location loc, int64_t pending);
+/// fence.proxy.async.shared::cta: shared memory this thread wrote (by
+/// ordinary stores or cp.async) is seen by the async proxy, which wgmma
+/// reads through; then a barrier.
+void fenceSharedForAsyncProxy(OpBuilder &b, Location loc);
+
+} // namespace mlir::attn::gpu_tiles
+
+#endif // ATTN_CONVERSION_WARPGROUPMMA_H

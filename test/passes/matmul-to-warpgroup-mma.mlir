@@ -1,0 +1,111 @@
+// On sm_90a (the default target) a large 16-bit product whose operands are
+// copied by cp.async runs on warpgroup MMA: two warpgroups per 128 x 128
+// tile of C, each 64 x 128 as wgmma.mma_async.m64n128k16 from shared
+// memory, K in steps of 64 through three stages of 128-byte swizzled tiles
+// (16 KiB each operand, placed at a multiple of 1024 bytes at run time:
+// 1008 bytes of slack a buffer), read by the descriptors as they lie --
+// A transposed ("col") where a transpose wrote it, B transposed ("row")
+// unless it was. Other products keep mma.sync (matmul-to-tensor-cores.mlir,
+// compiled for sm_80).
+// RUN: attn-opt %s --attn-matmul-to-tensor-cores --attn-allocate-shared-memory --canonicalize --cse | FileCheck %s
+
+// A projection's product over many rows: A [M, K] as it lies (K-major), B
+// [K, N] read transposed (N-major). Each step: the copies of two steps
+// ahead, the wait for this one's, the async proxy's fence and a barrier,
+// four products (one per 16 of K) issued and waited for, the accumulators
+// pinned on both sides (pinRegisters).
+// CHECK-LABEL: func.func @large_tiles_bf16(
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c33, %{{.*}} = %c8, %{{.*}} = %c1) threads({{.*}}) in (%{{.*}} = %c256, {{.*}} dynamic_shared_memory_size %c100320_i32
+// CHECK: %[[ABUF:.*]] = memref.view %{{.*}} to memref<50160xi8, #gpu.address_space<workgroup>>
+// CHECK: %[[BBUF:.*]] = memref.view %{{.*}} to memref<50160xi8, #gpu.address_space<workgroup>>
+// CHECK: memref.extract_aligned_pointer_as_index %[[ABUF]]
+// CHECK: memref.extract_aligned_pointer_as_index %[[BBUF]]
+// CHECK: nvgpu.device_async_copy {{.*}} : memref<4224x256xbf16> to memref<8192xbf16, #gpu.address_space<workgroup>>
+// CHECK: scf.for %{{.*}} = %c0 to %c4 step %c1 iter_args(
+// CHECK:   gpu.barrier
+// CHECK:   nvgpu.device_async_wait %{{.*}} {numGroups = 2 : i32}
+// CHECK: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+// CHECK-NEXT: gpu.barrier
+// CHECK:   llvm.inline_asm has_side_effects "", "=f,{{.*}}" {{.*}} -> !llvm.struct<(f32,
+// CHECK-NEXT: llvm.extractvalue
+// CHECK:   nvvm.wgmma.fence.aligned
+// CHECK-COUNT-4: nvvm.wgmma.mma_async {{.*}}, <m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <row>]
+// CHECK: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK-NEXT: llvm.inline_asm has_side_effects "", "=f,{{.*}}"
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: } {attn.kernel = "tensor_core_matmul", attn.min_blocks_per_sm = 2 : i64}
+func.func @large_tiles_bf16(%a: memref<4224x256xbf16>, %b: memref<256x1024xbf16>) -> memref<4224x1024xf32> {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<4224x1024xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<4224x1024xf32>)
+  linalg.matmul ins(%a, %b : memref<4224x256xbf16>, memref<256x1024xbf16>) outs(%c : memref<4224x1024xf32>)
+  return %c : memref<4224x1024xf32>
+}
+
+// A weight's gradient X^T dY: A read from X as it lies ([K, M]: M-major,
+// "col"), K split into 64 ranges (of 4 steps of 64) whose partial sums are
+// added after the kernel.
+// CHECK-LABEL: func.func @weight_gradient_bf16(
+// CHECK: %[[P:.*]] = memref.alloc() : memref<64x256x256xf32>
+// CHECK-NOT: linalg.transpose
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c2, %{{.*}} = %c2, %{{.*}} = %c64) threads({{.*}}) in (%{{.*}} = %c256,
+// CHECK: scf.for %{{.*}} = %c0 to %c4 step %c1
+// CHECK-COUNT-4: nvvm.wgmma.mma_async {{.*}}, A[<bf16>, <one>, <col>], B[<bf16>, <one>, <row>]
+// CHECK: } {attn.kernel = "tensor_core_matmul", attn.min_blocks_per_sm = 2 : i64}
+// CHECK: linalg.generic {{.*}} ins(%[[P]] : memref<64x256x256xf32>)
+func.func @weight_gradient_bf16(%x: memref<16384x256xbf16>, %dy: memref<16384x256xbf16>) -> memref<256x256xf32> {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<256x256xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<256x256xf32>)
+  %xt = memref.alloc() : memref<256x16384xbf16>
+  linalg.transpose ins(%x : memref<16384x256xbf16>) outs(%xt : memref<256x16384xbf16>) permutation = [1, 0]
+  linalg.matmul ins(%xt, %dy : memref<256x16384xbf16>, memref<16384x256xbf16>) outs(%c : memref<256x256xf32>)
+  memref.dealloc %xt : memref<256x16384xbf16>
+  return %c : memref<256x256xf32>
+}
+
+// An input's gradient dY W^T: B read from W as it lies ([N, K]: K-major,
+// "col").
+// CHECK-LABEL: func.func @input_gradient_bf16(
+// CHECK-NOT: linalg.transpose
+// CHECK: gpu.launch
+// CHECK-COUNT-4: nvvm.wgmma.mma_async {{.*}}, A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>]
+// CHECK: } {attn.kernel = "tensor_core_matmul"
+func.func @input_gradient_bf16(%dy: memref<8192x1024xbf16>, %w: memref<256x1024xbf16>) -> memref<8192x256xf32> {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<8192x256xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<8192x256xf32>)
+  %wt = memref.alloc() : memref<1024x256xbf16>
+  linalg.transpose ins(%w : memref<256x1024xbf16>) outs(%wt : memref<1024x256xbf16>) permutation = [1, 0]
+  linalg.matmul ins(%dy, %wt : memref<8192x1024xbf16>, memref<1024x256xbf16>) outs(%c : memref<8192x256xf32>)
+  memref.dealloc %wt : memref<1024x256xbf16>
+  return %c : memref<8192x256xf32>
+}
+
+// Operands whose rows are not whole 16-byte runs (K = 70) are staged
+// through registers: mma.sync, as on sm_80.
+// CHECK-LABEL: func.func @unaligned_rows_bf16(
+// CHECK-NOT: nvvm.wgmma
+// CHECK: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
+// CHECK: } {attn.kernel = "tensor_core_matmul"
+func.func @unaligned_rows_bf16(%a: memref<4224x70xbf16>, %b: memref<70x1024xbf16>) -> memref<4224x1024xf32> {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<4224x1024xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<4224x1024xf32>)
+  linalg.matmul ins(%a, %b : memref<4224x70xbf16>, memref<70x1024xbf16>) outs(%c : memref<4224x1024xf32>)
+  return %c : memref<4224x1024xf32>
+}
+
+// f32 operands stay 3xTF32 on mma.sync.
+// CHECK-LABEL: func.func @large_f32(
+// CHECK-NOT: nvvm.wgmma
+// CHECK: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>
+// CHECK: } {attn.kernel = "tensor_core_matmul"
+func.func @large_f32(%a: memref<4224x256xf32>, %b: memref<256x1024xf32>) -> memref<4224x1024xf32> {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<4224x1024xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<4224x1024xf32>)
+  linalg.matmul ins(%a, %b : memref<4224x256xf32>, memref<256x1024xf32>) outs(%c : memref<4224x1024xf32>)
+  return %c : memref<4224x1024xf32>
+}

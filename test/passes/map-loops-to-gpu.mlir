@@ -1,8 +1,9 @@
 // The host's linalg ops become grids of 256-thread blocks, one thread per
-// point of their parallel dimensions (the output's last fastest; a reduction's
-// thread takes up to 4 x 4 points of its last two where an input does not
-// vary along them), reductions as loops in each thread carrying the
-// outputs in registers; a fill of a whole buffer is a memset.
+// point of their parallel dimensions (the output's last fastest; a run of
+// points along it where operands lie along it, moved as vectors; a
+// reduction's thread takes up to 4 x 4 points of its last two where an
+// input does not vary along them), reductions as loops in each thread
+// carrying the outputs in registers; a fill of a whole buffer is a memset.
 // RUN: attn-opt %s --attn-map-loops-to-gpu --canonicalize --cse | FileCheck %s
 
 #id = affine_map<(d0, d1) -> (d0, d1)>
@@ -34,21 +35,25 @@ func.func @elementwise(%x: memref<24x100xf32>, %y: memref<24x100xf32>) {
   return
 }
 // A reduction whose inputs each miss a parallel dimension takes 4 x 4
-// points per thread (the last two parallel dimensions) while the grid
-// keeps 512 threads per multiprocessor (132 without attn.target: 67584):
-// 1024 x 1056 points on 67584 threads, each loading its 16 outputs once,
-// then per step 4 elements of A (one per row) and 4 of B (one per column)
-// for its 16 multiply-adds, carried in registers; stored once.
+// points per thread (the last two parallel dimensions: the columns a run
+// of 4, B and C lying along them) while the grid keeps 512 threads per
+// multiprocessor (132 without attn.target: 67584): 1024 x 1056 points on
+// 67584 threads, each loading its 16 outputs once (four rows of 16
+// bytes), then per step 4 elements of A (one per row) and one run of 4 of
+// B for its 16 multiply-adds, carried in registers; stored once.
 // CHECK-LABEL: func.func @matmul(
 // CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c264, {{.*}}) threads({{.*}}) in (%{{.*}} = %c256,
 // CHECK:   arith.cmpi ult, %{{.*}}, %c67584
-// CHECK-COUNT-16: memref.load %arg2
+// CHECK-COUNT-4: vector.load %arg2{{.*}} : memref<1024x1056xf32>, vector<4xf32>
 // CHECK:   scf.for %{{.*}} = %c0 to %c32 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
-// CHECK-COUNT-8: memref.load %arg{{[01]}}
+// CHECK:     memref.load %arg0
+// CHECK:     vector.load %arg1{{.*}} : memref<32x1056xf32>, vector<4xf32>
+// CHECK-COUNT-3: memref.load %arg0
 // CHECK-NOT:   memref.load
+// CHECK-NOT:   vector.load
 // CHECK-NOT:   memref.store
 // CHECK:       scf.yield
-// CHECK-COUNT-16: memref.store %{{.*}}, %arg2
+// CHECK-COUNT-4: vector.store %{{.*}}, %arg2{{.*}} : memref<1024x1056xf32>, vector<4xf32>
 func.func @matmul(%a: memref<1024x32xf32>, %b: memref<32x1056xf32>, %c: memref<1024x1056xf32>) {
   linalg.matmul ins(%a, %b : memref<1024x32xf32>, memref<32x1056xf32>) outs(%c : memref<1024x1056xf32>)
   return
@@ -78,30 +83,39 @@ func.func @sum(%x: memref<24xf32>, %s: memref<f32>) {
     }
   return
 }
-// Few outputs, a long sum (a bias's gradient: 128 sums of 50 x 2048): the
-// longest reduction dimension in 128 slices of 16 (a view [50, 128, 16,
-// 128] of the input), partial sums [128, 128] from zero in a grid of 16384
-// threads, each walking 50 x 16 steps; then each output adds its 128
-// partials. Threads side by side take columns side by side (the
-// partials' last dimension), each reading its slice's rows: a warp's loads
-// are 32 consecutive elements.
+// Few outputs, a long sum (a bias's gradient: 128 sums of 50 x 2048)
+// whose input lies along the outputs: its 2048 rows in 2048 slices of one
+// (a view [50, 2048, 1, 128] of the input: each thread's sum keeps 50
+// terms), partial sums [2048, 128] from zero in a grid of 131072 threads,
+// each two columns (a run of two, halved from 4 to keep the grid's
+// threads) walking 50 rows. Threads side by side take columns side by side:
+// a warp's loads are 64 consecutive elements. The 2048 partials of each
+// output are a long sum again: 128 slices of 16 (16384 threads), then
+// each output adds 128.
 // CHECK-LABEL: func.func @long_sum(
-// CHECK: %[[VIEW:.*]] = memref.expand_shape %arg0 {{\[\[}}0], [1, 2], [3]] output_shape [50, 128, 16, 128]
-// CHECK: %[[PARTIAL:.*]] = gpu.alloc () : memref<128x128xf32>
+// CHECK: %[[VIEW:.*]] = memref.expand_shape %arg0 {{\[\[}}0], [1, 2], [3]] output_shape [50, 2048, 1, 128]
+// CHECK: %[[PARTIAL:.*]] = gpu.alloc () : memref<2048x128xf32>
 // CHECK: gpu.memset %[[PARTIAL]]
 // CHECK: gpu.launch
 // CHECK:   %[[ID:.*]] = arith.addi
-// CHECK:   arith.cmpi ult, %[[ID]], %c16384
-// CHECK:   %[[COL:.*]] = arith.remui %[[ID]], %c128
-// CHECK:   %[[SLICE:.*]] = arith.divui %[[ID]], %c128
+// CHECK:   arith.cmpi ult, %[[ID]], %c131072
+// CHECK:   %[[PAIR:.*]] = arith.remui %[[ID]], %c64
+// CHECK:   %[[SLICE:.*]] = arith.divui %[[ID]], %c64
+// CHECK:   %[[COL:.*]] = arith.muli %[[PAIR]], %c2
 // CHECK:   scf.for %[[I:.*]] = %c0{{.*}} to %c50
-// CHECK:     scf.for %[[J:.*]] = %c0{{.*}} to %c16
-// CHECK:       memref.load %[[VIEW]][%[[I]], %[[SLICE]], %[[J]], %[[COL]]]
+// CHECK:     vector.load %[[VIEW]][%[[I]], %[[SLICE]], %c0, %[[COL]]] {alignment = 8 : i64} : memref<50x2048x1x128xf32>, vector<2xf32>
+// CHECK: %[[VIEW2:.*]] = memref.expand_shape %[[PARTIAL]] {{\[\[}}0, 1], [2]] output_shape [128, 16, 128]
+// CHECK: %[[PARTIAL2:.*]] = gpu.alloc () : memref<128x128xf32>
+// CHECK: gpu.launch
+// CHECK:   arith.cmpi ult, %{{.*}}, %c16384
+// CHECK:   scf.for %{{.*}} = %c0{{.*}} to %c16
+// CHECK:     memref.load %[[VIEW2]]
 // CHECK: gpu.launch
 // CHECK:   arith.cmpi ult, %{{.*}}, %c128
 // CHECK:   scf.for %{{.*}} = %c0{{.*}} to %c128
-// CHECK:     memref.load %[[PARTIAL]]
+// CHECK:     memref.load %[[PARTIAL2]]
 // CHECK:   memref.store %{{.*}}, %arg1
+// CHECK: gpu.dealloc %[[PARTIAL2]]
 // CHECK: gpu.dealloc %[[PARTIAL]]
 func.func @long_sum(%dy: memref<50x2048x128xf32>, %out: memref<128xf32>) {
   linalg.reduce ins(%dy : memref<50x2048x128xf32>) outs(%out : memref<128xf32>) dimensions = [0, 1]

@@ -452,16 +452,17 @@ int64_t runLength(linalg::LinalgOp op, unsigned d, int64_t size) {
 }
 
 /// How many points of each of `op`'s loop dimensions a thread of its grid
-/// takes (1 for reductions and most parallel dimensions): with
-/// `reduces`, the last two parallel dimensions where the reduction reads an
-/// input that does not vary along them (its element is then loaded once for
-/// all of them): a projection's rows and columns, not a pooling's; without,
-/// a run along the fastest (runLength). Fewer (the outer dimension's first)
-/// while the grid would have too few threads; with dynamic sizes, as they
-/// are.
+/// takes (1 for reductions and most parallel dimensions): a run along the
+/// fastest (runLength) where some operand lies along it in runs -- `run`
+/// is then its length, else 1; with `reduces`, otherwise, the last two
+/// parallel dimensions where the reduction reads an input that does not
+/// vary along them (its element is then loaded once for all of them): a
+/// projection's rows and columns, not a pooling's. Fewer (the outer
+/// dimension's first) while the grid would have too few threads; with
+/// dynamic sizes, as they are.
 SmallVector<int64_t> pointsPerThread(linalg::LinalgOp op,
-                                     ArrayRef<unsigned> parallel,
-                                     bool reduces) {
+                                     ArrayRef<unsigned> parallel, bool reduces,
+                                     int64_t &run) {
   SmallVector<int64_t> staticSizes = op.getStaticLoopRanges();
   SmallVector<int64_t> perThread(staticSizes.size(), 1);
   auto shared = [&](unsigned d) {
@@ -470,13 +471,16 @@ SmallVector<int64_t> pointsPerThread(linalg::LinalgOp op,
              !op.getMatchingIndexingMap(in).isFunctionOfDim(d);
     });
   };
+  const int64_t fastestRun =
+      parallel.empty()
+          ? 1
+          : runLength(op, parallel.back(), staticSizes[parallel.back()]);
   if (reduces)
     for (size_t k = parallel.size(), last = 0; k-- > 0 && last < 2; ++last)
       if (shared(parallel[k]))
         perThread[parallel[k]] = coarsening(staticSizes[parallel[k]]);
-  if (!reduces && !parallel.empty())
-    perThread[parallel.back()] =
-        runLength(op, parallel.back(), staticSizes[parallel.back()]);
+  if (!parallel.empty() && (!reduces || fastestRun > 1))
+    perThread[parallel.back()] = fastestRun;
   if (llvm::none_of(parallel, [&](unsigned d) {
         return ShapedType::isDynamic(staticSizes[d]);
       })) {
@@ -490,6 +494,10 @@ SmallVector<int64_t> pointsPerThread(linalg::LinalgOp op,
       for (; perThread[d] > 1 && points / taken < wanted; taken /= 2)
         perThread[d] /= 2;
   }
+  // A halved run is still a run (its operands' alignment divides it).
+  run = !parallel.empty() && (!reduces || fastestRun > 1)
+            ? perThread[parallel.back()]
+            : 1;
   return perThread;
 }
 
@@ -543,9 +551,10 @@ void addressGlobalsInKernel(gpu::LaunchOp launch) {
 
 /// `op` as a 1-D grid of kGridBlockThreads-thread blocks, one thread per
 /// point of its parallel dimensions (linearized in the order its first
-/// output names them, the last fastest) -- with
-/// reductions, per R x C points of its last two parallel dimensions;
-/// without, per run of points along its fastest dimension (runLength).
+/// output names them, the last fastest) -- per run of points along its
+/// fastest dimension where operands lie along it in runs (runLength);
+/// else, with reductions, per R x C points of its last two parallel
+/// dimensions (pointsPerThread).
 /// Each thread loads its output elements once, runs the reduction
 /// dimensions as loops carrying them in registers, and stores them once.
 LogicalResult mapLinalgOp(linalg::LinalgOp op) {
@@ -568,8 +577,11 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
   for (unsigned d = 0; d < iterators.size(); ++d)
     if (iterators[d] == utils::IteratorType::reduction)
       reductions.push_back(d);
+  // run: the points a thread takes along the fastest dimension, where
+  // operands lying along it are moved a run at a time.
+  int64_t run = 1;
   SmallVector<int64_t> perThread =
-      pointsPerThread(op, parallel, !reductions.empty());
+      pointsPerThread(op, parallel, !reductions.empty(), run);
 
   // Loop sizes (linalg's loops start at 0 with unit steps), and the product
   // of the parallel ones over the points per thread: the grid's threads.
@@ -610,11 +622,9 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
   auto load = [&](OpOperand &operand, ArrayRef<Value> ivs) {
     return loadOperand(b, loc, op, operand, ivs);
   };
-  // An elementwise op's runs: points[i] is element i % run of run i / run,
-  // the fastest dimension being the last the points enumerate. The
-  // operands lying along it in runs are moved a run at a time.
-  const int64_t run =
-      reductions.empty() && !parallel.empty() ? perThread[parallel.back()] : 1;
+  // The runs: points[i] is element i % run of run i / run, the fastest
+  // dimension being the last the points enumerate. The operands lying
+  // along it in runs are moved a run at a time.
   auto inRuns = [&](OpOperand &operand) {
     return run > 1 && liesInRuns(op, operand, parallel.back(), run);
   };
@@ -627,7 +637,8 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
   };
   DenseMap<std::pair<OpOperand *, size_t>, Value> runs;
   // Operand `operand`'s element at points[i], from its run where it lies in
-  // runs (loaded once), else loaded alone.
+  // runs (loaded once where it is first needed: the outputs' before the
+  // reduction loops, the inputs' in their body), else loaded alone.
   auto element = [&](OpOperand &operand, size_t i) -> Value {
     if (!inRuns(operand))
       return load(operand, points[i]);
@@ -656,6 +667,9 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
   // reads the same element at every point along it).
   auto payload = [&](ValueRange acc) -> SmallVector<Value> {
     DenseMap<std::pair<OpOperand *, SmallVector<Value>>, Value> loaded;
+    // The inputs' runs are loaded here, inside the loops: none loaded
+    // before them is reused.
+    runs.clear();
     SmallVector<Value> results;
     for (size_t i = 0; i < points.size(); ++i) {
       // (Not a structured binding: lambdas capture those only in C++20.)
@@ -723,9 +737,17 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
 /// (extent E) as S slices of C = E / S, the first op running the slices
 /// as a parallel dimension into partials [S, output...] from zero, the
 /// second adding the S partials to each output. Deterministic: no atomics.
-/// Split where the outputs are fewer than gridThreads(op) and each sums at
-/// least kSplitAboveSteps terms, into the fewest slices (each at least
-/// kMinSliceLength long) that give gridThreads(op) threads.
+/// Split where the outputs' threads (a thread per run of outputs along the
+/// fastest dimension, runLength) are fewer than gridThreads(op) and each
+/// output sums at least kSplitAboveSteps terms, into the fewest slices
+/// that give gridThreads(op) threads, each slice at least kMinSliceLength
+/// long -- or, where an input's last dimension is the outputs' fastest
+/// (threads side by side read it side by side), each thread's sum at least
+/// kMinSliceLength terms, so that
+/// a slice may be one element of d when other reduction dimensions give
+/// the terms: a layer norm's parameter gradients over [B, N, D] take N
+/// slices, each summing B rows, threads side by side reading a row's
+/// columns side by side.
 constexpr int64_t kSplitAboveSteps = 1024;
 constexpr int64_t kMinSliceLength = 16;
 
@@ -782,6 +804,10 @@ SmallVector<linalg::LinalgOp> splitLongReduction(linalg::LinalgOp op) {
     return same;
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  SmallVector<unsigned> parallel = parallelInOutputOrder(op);
+  const int64_t run = parallel.empty() ? 1
+                                       : runLength(op, parallel.back(),
+                                                   ranges[parallel.back()]);
   int64_t points = 1, steps = 1, d = -1;
   for (auto [i, it] : llvm::enumerate(iterators)) {
     if (ShapedType::isDynamic(ranges[i]))
@@ -796,7 +822,8 @@ SmallVector<linalg::LinalgOp> splitLongReduction(linalg::LinalgOp op) {
   }
   const int64_t extent = ranges[d];
   const int64_t targetThreads = gridThreads(op);
-  if (points >= targetThreads || steps < kSplitAboveSteps)
+  const int64_t threads = points / run;
+  if (threads >= targetThreads || steps < kSplitAboveSteps)
     return same;
   // The body must not ask for d's index (it would need rewriting).
   bool indexesD = false;
@@ -805,12 +832,20 @@ SmallVector<linalg::LinalgOp> splitLongReduction(linalg::LinalgOp op) {
   });
   if (indexesD)
     return same;
-  // The fewest slices that give the grid its threads, keeping slices long.
+  // The fewest slices that give the grid its threads, keeping each
+  // thread's sum long.
+  const bool inputsAlongOutputs =
+      !parallel.empty() &&
+      llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *in) {
+        return liesInRuns(op, *in, parallel.back(), 1);
+      });
+  const int64_t maxSlices =
+      std::min(extent, (inputsAlongOutputs ? steps : extent) / kMinSliceLength);
   int64_t slices = 1;
-  for (int64_t sl = 2; sl <= extent / kMinSliceLength; ++sl)
+  for (int64_t sl = 2; sl <= maxSlices; ++sl)
     if (extent % sl == 0) {
       slices = sl;
-      if (points * sl >= targetThreads)
+      if (threads * sl >= targetThreads)
         break;
     }
   if (slices == 1)
@@ -943,9 +978,11 @@ SmallVector<linalg::LinalgOp> splitLongReduction(linalg::LinalgOp op) {
   op->erase();
   // The partial sums may still be few and long -- a whole matrix summed
   // into one number (a gradient's squared norm) leaves each slice of its
-  // longest dimension the other dimensions' terms: split them again.
-  SmallVector<linalg::LinalgOp> split = splitLongReduction(result.front());
-  split.append(result.begin() + 1, result.end());
+  // longest dimension the other dimensions' terms -- and so may the sums
+  // of many slices' partials: split them again.
+  SmallVector<linalg::LinalgOp> split;
+  for (linalg::LinalgOp part : result)
+    llvm::append_range(split, splitLongReduction(part));
   return split;
 }
 

@@ -338,8 +338,8 @@ func.func @transposes_that_stay(%x: memref<64x64xf32>, %w: memref<64x64xf32>, %o
 // S[b, h] = phi(K)[b, h]^T V[b, h] over the keys is a product per (b, h),
 // A stored transposed ([M, F]); the batch is grid z, each block taking its
 // matrices by subviews of the operands collapsed to [B H, R, C] and all
-// of K (z is not a range of K here); C's fill is the accumulators' first
-// value.
+// of K (too short to split: z is not a range of K here); C's fill is the
+// accumulators' first value.
 #k5 = affine_map<(b, h, f, e, m) -> (b, h, m, f)>
 #v5 = affine_map<(b, h, f, e, m) -> (b, h, m, e)>
 #s5 = affine_map<(b, h, f, e, m) -> (b, h, f, e)>
@@ -374,6 +374,40 @@ func.func @batched_state(%k: memref<2x3x100x32xf32>, %v: memref<2x3x100x40xf32>)
     linalg.yield %sum : f32
   }
   return %s : memref<2x3x32x40xf32>
+}
+
+// Linear attention's state gradient at its size (24 x 4 matrices of 64 x
+// 64 over 2048 tokens): 96 blocks would leave the machine idle, so each
+// matrix's K splits in 4 ranges of 512 -- grid z is 384, block z the
+// matrix z / 4 and the range z % 4 -- into partial sums [4, 96, 64, 64],
+// added into the state after the kernel (whose fill is then a fill).
+// CHECK-LABEL: func.func @batched_split(
+// CHECK: %[[S:.*]] = memref.alloc() : memref<24x4x64x64xf32>
+// CHECK: linalg.fill {{.*}} outs(%[[S]]
+// CHECK: %[[S3:.*]] = memref.collapse_shape %[[S]] {{\[\[}}0, 1], [2], [3]]
+// CHECK: %[[P:.*]] = memref.alloc() : memref<4x96x64x64xf32>
+// CHECK: gpu.launch blocks(%{{.*}}, %{{.*}}, %[[Z:.*]]) in (%{{.*}} = %c1, %{{.*}} = %c1, %{{.*}} = %c384)
+// CHECK-DAG: %[[RANGE:.*]] = arith.remui %[[Z]], %c4
+// CHECK-DAG: %[[MATRIX:.*]] = arith.divui %[[Z]], %c4
+// CHECK-DAG: memref.subview %{{.*}}[%[[MATRIX]], 0, 0] [1, 2048, 64] [1, 1, 1]
+// CHECK-DAG: arith.muli %[[RANGE]], %c512
+// CHECK: nvvm.mma.sync
+// CHECK: vector.store %{{.*}}, %[[P]][%[[RANGE]], %[[MATRIX]], %{{.*}}, %{{.*}}] {alignment = 8 : i64} : memref<4x96x64x64xf32>, vector<2xf32>
+// CHECK: } {attn.kernel = "tensor_core_matmul", attn.min_blocks_per_sm = 2 : i64}
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[P]] : memref<4x96x64x64xf32>) outs(%[[S3]] : memref<96x64x64xf32>)
+// CHECK: memref.dealloc %[[P]]
+func.func @batched_split(%k: memref<24x4x2048x64xf32>, %v: memref<24x4x2048x64xf32>) -> memref<24x4x64x64xf32> {
+  %zero = arith.constant 0.0 : f32
+  %s = memref.alloc() : memref<24x4x64x64xf32>
+  linalg.fill ins(%zero : f32) outs(%s : memref<24x4x64x64xf32>)
+  linalg.generic {indexing_maps = [#k5, #v5, #s5], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%k, %v : memref<24x4x2048x64xf32>, memref<24x4x2048x64xf32>) outs(%s : memref<24x4x64x64xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %sum = arith.addf %acc, %p : f32
+    linalg.yield %sum : f32
+  }
+  return %s : memref<24x4x64x64xf32>
 }
 
 // dphi(Q) += g S^T: B stored transposed ([E, F] is S[b, h] as it lies),

@@ -33,6 +33,16 @@
 // CHECK: nvvm.wgmma.commit.group.sync.aligned
 // CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
 // CHECK-NEXT: llvm.inline_asm has_side_effects "", "=f,{{.*}}"
+// The epilogue through shared memory: after a barrier the 64 sums of a
+// thread as 32 pairs into the [128, 136] f32 tile (over the stages), a
+// barrier, then rows read back 4 columns a thread and stored as 16 bytes
+// (whole tiles: no bounds checks).
+// CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
+// CHECK: gpu.barrier
+// CHECK-COUNT-32: vector.store %{{.*}}, %[[CT:.*]][%{{.*}}, %{{.*}}] {alignment = 8 : i64} : memref<128x136xf32, #gpu.address_space<workgroup>>, vector<2xf32>
+// CHECK: gpu.barrier
+// CHECK-NOT: scf.if
+// CHECK-COUNT-16: vector.store %{{.*}}, %{{.*}} {alignment = 16 : i64} : memref<4224x1024xf32>, vector<4xf32>
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: } {attn.kernel = "tensor_core_matmul", attn.min_blocks_per_sm = 2 : i64}
 func.func @large_tiles_bf16(%a: memref<4224x256xbf16>, %b: memref<256x1024xbf16>) -> memref<4224x1024xf32> {
@@ -41,6 +51,36 @@ func.func @large_tiles_bf16(%a: memref<4224x256xbf16>, %b: memref<256x1024xbf16>
   linalg.fill ins(%zero : f32) outs(%c : memref<4224x1024xf32>)
   linalg.matmul ins(%a, %b : memref<4224x256xbf16>, memref<256x1024xbf16>) outs(%c : memref<4224x1024xf32>)
   return %c : memref<4224x1024xf32>
+}
+
+// A projection with its bias (C's consumer, bf16 out): the epilogue reads
+// 8 columns a thread from the shared tile, adds the bias and stores 16
+// bytes of bf16; M (16900) is not a multiple of the tile: each run checked.
+// CHECK-LABEL: func.func @projection_bias_bf16(
+// CHECK: %[[Y:.*]] = memref.alloc() : memref<16900x256xbf16>
+// CHECK: gpu.launch
+// CHECK: nvvm.wgmma.mma_async
+// CHECK: gpu.barrier
+// CHECK: scf.if
+// CHECK-COUNT-8: memref.load %arg2
+// CHECK: vector.store %{{.*}}, %[[Y]][%{{.*}}, %{{.*}}] {alignment = 16 : i64} : memref<16900x256xbf16>, vector<8xbf16>
+// CHECK: } {attn.kernel = "tensor_core_matmul"
+func.func @projection_bias_bf16(%x: memref<16900x256xbf16>, %w: memref<256x256xbf16>, %bias: memref<256xbf16>) -> memref<16900x256xbf16> {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<16900x256xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<16900x256xf32>)
+  linalg.matmul ins(%x, %w : memref<16900x256xbf16>, memref<256x256xbf16>) outs(%c : memref<16900x256xf32>)
+  %y = memref.alloc() : memref<16900x256xbf16>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+      ins(%c, %bias : memref<16900x256xf32>, memref<256xbf16>) outs(%y : memref<16900x256xbf16>) {
+  ^bb0(%s: f32, %b: bf16, %o: bf16):
+    %bf = arith.extf %b : bf16 to f32
+    %v = arith.addf %s, %bf : f32
+    %t = arith.truncf %v : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  memref.dealloc %c : memref<16900x256xf32>
+  return %y : memref<16900x256xbf16>
 }
 
 // A weight's gradient X^T dY: A read from X as it lies ([K, M]: M-major,
@@ -52,6 +92,7 @@ func.func @large_tiles_bf16(%a: memref<4224x256xbf16>, %b: memref<256x1024xbf16>
 // CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c2, %{{.*}} = %c2, %{{.*}} = %c64) threads({{.*}}) in (%{{.*}} = %c256,
 // CHECK: scf.for %{{.*}} = %c0 to %c4 step %c1
 // CHECK-COUNT-4: nvvm.wgmma.mma_async {{.*}}, A[<bf16>, <one>, <col>], B[<bf16>, <one>, <row>]
+// CHECK: vector.store %{{.*}}, %[[P]][%{{.*}}, %{{.*}}, %{{.*}}] {alignment = 16 : i64} : memref<64x256x256xf32>, vector<4xf32>
 // CHECK: } {attn.kernel = "tensor_core_matmul", attn.min_blocks_per_sm = 2 : i64}
 // CHECK: linalg.generic {{.*}} ins(%[[P]] : memref<64x256x256xf32>)
 func.func @weight_gradient_bf16(%x: memref<16384x256xbf16>, %dy: memref<16384x256xbf16>) -> memref<256x256xf32> {

@@ -226,6 +226,18 @@ MATMUL_BENCH = [
     ("matmul_nt_m49152_k1024_n256", 49152, 1024, 256, False, True, "bf16"),
     ("matmul_nt_m49152_k256_n1024", 49152, 256, 1024, False, True, "bf16"),
 ]
+# Batched products over the tokens, as linear attention's gradient has
+# them: S[b, h] = K[b, h]^T V[b, h] into f32 ([B, H, N, F] x [B, H, N, E] ->
+# [B, H, F, E]): (name, B, H, N, F, E, dtype). Long enough sums split K
+# over grid z for every matrix.
+BATCHED_CHECKS = [
+    ("batched_f32_b2h3_n2000_f64_e40", 2, 3, 2000, 64, 40, "f32"),
+    ("batched_bf16_b24h4_n2048_f64_e64", 24, 4, 2048, 64, 64, "bf16"),
+    ("batched_f32_b2h2_n100_f32_e32", 2, 2, 100, 32, 32, "f32"),
+]
+BATCHED_BENCH = [
+    ("batched_f32_b24h4_n2048_f64_e64", 24, 4, 2048, 64, 64, "f32"),
+]
 
 
 def mask_ir(kind, block, padded, batch):
@@ -351,6 +363,34 @@ def matmul_module_for(case):
     return "\n".join(lines) + "\n"
 
 
+def batched_module_for(case):
+    """S[b, h] = K[b, h]^T V[b, h] as a linalg.generic over (b, h, f, e, n),
+    C's zeros first."""
+    name, b, h, n, f, e, dt = case
+    k, v = f"tensor<{b}x{h}x{n}x{f}x{dt}>", f"tensor<{b}x{h}x{n}x{e}x{dt}>"
+    st = f"tensor<{b}x{h}x{f}x{e}xf32>"
+    widen = ("    %xw = arith.extf %x : bf16 to f32\n"
+             "    %yw = arith.extf %y : bf16 to f32\n") if dt == "bf16" else ""
+    xv, yv = ("%xw", "%yw") if dt == "bf16" else ("%x", "%y")
+    return (
+        "#k = affine_map<(b, h, f, e, n) -> (b, h, n, f)>\n"
+        "#v = affine_map<(b, h, f, e, n) -> (b, h, n, e)>\n"
+        "#s = affine_map<(b, h, f, e, n) -> (b, h, f, e)>\n"
+        f"func.func @{name}(%k: {k}, %v: {v}) -> {st} {{\n"
+        "  %zero = arith.constant 0.0 : f32\n"
+        f"  %se = tensor.empty() : {st}\n"
+        f"  %s0 = linalg.fill ins(%zero : f32) outs(%se : {st}) -> {st}\n"
+        "  %s = linalg.generic {indexing_maps = [#k, #v, #s], iterator_types ="
+        ' ["parallel", "parallel", "parallel", "parallel", "reduction"]}\n'
+        f"      ins(%k, %v : {k}, {v}) outs(%s0 : {st}) {{\n"
+        f"  ^bb0(%x: {dt}, %y: {dt}, %acc: f32):\n{widen}"
+        f"    %p = arith.mulf {xv}, {yv} : f32\n"
+        "    %t = arith.addf %acc, %p : f32\n"
+        "    linalg.yield %t : f32\n"
+        f"  }} -> {st}\n"
+        f"  return %s : {st}\n}}\n")
+
+
 def kept_pairs(build, path, case):
     """Kept (query, key) pairs per (batch, head), from the schedule."""
     name, b, h, n, d, dt, kind, block, padded = case[:9]
@@ -444,6 +484,13 @@ def prepare(build, out, only=""):
                 manifest.append(dict(op="matmul", role=role, name=compiled,
                                      M=m, K=k, N=n, ta=ta, tb=tb, chip=chip,
                                      dtype=dt, padded=False))
+    for role, cases in (("check", BATCHED_CHECKS), ("bench", BATCHED_BENCH)):
+        for case in (c for c in cases if only in c[0]):
+            name, bb, hh, n, f, e, dt = case
+            compile_case(name, batched_module_for(case), 64, 64, 16)
+            manifest.append(dict(op="batched", role=role, name=name, B=bb,
+                                 H=hh, N=n, F=f, E=e, dtype=dt,
+                                 padded=False))
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
 
@@ -658,6 +705,14 @@ def run(build, out, only=""):
 
     matmul_rows = []
 
+    def checked(name, out, ref, tol):
+        """Prints `out`'s relative error against `ref`; 1 if it fails."""
+        err = ((out.double() - ref).norm() / ref.norm()).item()
+        ok = err < tol and not torch.isnan(out).any().item()
+        print(f"check {name:34s} rel err {err:.2e} (< {tol:g}) "
+              f"{'ok' if ok else 'FAILED'}", flush=True)
+        return int(not ok)
+
     def matmul_case(c, lib, dt):
         """Checks or times one 16-bit product; 1 if its check failed."""
         m, k, n = c["M"], c["K"], c["N"]
@@ -673,14 +728,8 @@ def run(build, out, only=""):
         if c["role"] == "check":
             attn_call()
             torch.cuda.synchronize()
-            ref = a.double() @ b.double()
-            err = ((y.double() - ref).norm() / ref.norm()).item()
             # Exact products of 16-bit values summed in f32.
-            tol = 1e-4
-            ok = err < tol and not torch.isnan(y).any().item()
-            print(f"check {c['name']:34s} rel err {err:.2e} "
-                  f"(< {tol:g}) {'ok' if ok else 'FAILED'}", flush=True)
-            return int(not ok)
+            return checked(c["name"], y, a.double() @ b.double(), 1e-4)
         ms = median_ms(attn_call)
         kernel_ms = device_ms(attn_call, c["name"])
         # cuBLAS on the same operands as they lie (its output in their
@@ -690,6 +739,28 @@ def run(build, out, only=""):
         cublas_ms = median_ms(lambda: torch.matmul(at, bt))
         matmul_rows.append((c["name"], ms, kernel_ms, cublas_ms,
                             2.0 * m * k * n))
+        print(f"bench {c['name']} {ms:.3f} ms", flush=True)
+        return 0
+
+    def batched_case(c, lib, dt):
+        """Checks or times one batched product; 1 if its check failed."""
+        k = torch.randn(c["B"], c["H"], c["N"], c["F"], device=dev).to(dt)
+        v = torch.randn(c["B"], c["H"], c["N"], c["E"], device=dev).to(dt)
+        s = torch.empty(c["B"], c["H"], c["F"], c["E"], device=dev)
+        attn_call = bind(lib, c["name"], [k, v, s])
+        if c["role"] == "check":
+            attn_call()
+            torch.cuda.synchronize()
+            # f32 sums (3xTF32 for f32 operands).
+            return checked(c["name"], s,
+                           k.double().transpose(-1, -2) @ v.double(), 1e-4)
+        ms = median_ms(attn_call)
+        kernel_ms = device_ms(attn_call, c["name"])
+        torch.backends.cuda.matmul.allow_tf32 = False
+        cublas_ms = median_ms(lambda: torch.matmul(k.transpose(-1, -2), v))
+        matmul_rows.append((c["name"] + " (cuBLAS f32)", ms, kernel_ms,
+                            cublas_ms,
+                            2.0 * c["B"] * c["H"] * c["N"] * c["F"] * c["E"]))
         print(f"bench {c['name']} {ms:.3f} ms", flush=True)
         return 0
 
@@ -707,6 +778,9 @@ def run(build, out, only=""):
             continue
         if c["op"] == "matmul":
             failures += matmul_case(c, lib, dt)
+            continue
+        if c["op"] == "batched":
+            failures += batched_case(c, lib, dt)
             continue
         b, h, n = c["B"], c["H"], c["N"]
         lengths = None

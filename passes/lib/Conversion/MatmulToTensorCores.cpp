@@ -129,6 +129,10 @@ constexpr int64_t kBlocksPerSM = 2;
 constexpr int64_t kStages = 3;
 /// The least of K a split range keeps.
 constexpr int64_t kMinKPerSplit = 256;
+/// The warpgroup epilogue's C tile in shared memory: rows padded by 8 f32
+/// so that a half-warp's 8-byte pair stores (4 rows, 4 pairs each) fall in
+/// distinct banks; read back in runs of 16 bytes of the destination's type.
+constexpr int64_t kEpiloguePad = 8, kEpilogueRunBytes = 16;
 /// The low mantissa bits that TF32 does not have.
 constexpr int32_t kTf32Mask = static_cast<int32_t>(0xffffe000u);
 
@@ -388,7 +392,9 @@ int64_t blocksWanted(Operation *op) {
 
 /// How a contraction's grid splits K: into `splits` ranges (1: none) of
 /// `stepsPerBlock` steps of the tiling's tileK (the last range may run
-/// past K). A batched one's grid z is its batch: it does not split.
+/// past K). Grid z runs the ranges, for each matrix of a batch (linear
+/// attention's gradient: 96 products of 64 x 64 outputs over 2048 tokens
+/// are 96 blocks without a split).
 struct KSplit {
   int64_t splits, stepsPerBlock;
 };
@@ -396,11 +402,11 @@ KSplit splitOf(const Contraction &con, const Tiling &tiling) {
   int64_t tiles = llvm::divideCeil(con.m, tiling.tileM) *
                   llvm::divideCeil(con.n, tiling.tileN) * con.batch;
   int64_t steps = llvm::divideCeil(con.k, tiling.tileK);
-  int64_t wanted = con.batchRank > 0 ? 0 : blocksWanted(con.op);
+  int64_t wanted = blocksWanted(con.op);
   int64_t splits = 1;
   while (tiles * splits < wanted &&
          steps / (2 * splits) * tiling.tileK >= kMinKPerSplit &&
-         2 * splits <= kMaxGridY)
+         2 * splits * con.batch <= kMaxGridY)
     splits *= 2;
   return {splits, static_cast<int64_t>(llvm::divideCeil(steps, splits))};
 }
@@ -622,20 +628,24 @@ Value consumerValue(MatmulEmitter &e, linalg::GenericOp consumer, Value c,
 /// out as one store.
 bool holdsPairs(Value memref) { return splitsIntoRuns(memref, 2); }
 
-/// After the split kernel: C += the sum of its partials [splits, M, N] (a
-/// linalg.generic, which attn-map-loops-to-gpu maps), the partials freed.
+/// After the split kernel: C += the sum of its partials [splits, C's
+/// shape...] (a linalg.generic, which attn-map-loops-to-gpu maps), the
+/// partials freed.
 void addPartials(OpBuilder &b, Location loc, Value partials, Value c) {
   MLIRContext *ctx = b.getContext();
-  AffineExpr m = getAffineDimExpr(0, ctx), n = getAffineDimExpr(1, ctx),
-             s = getAffineDimExpr(2, ctx);
+  const unsigned rank = cast<MemRefType>(c.getType()).getRank();
+  SmallVector<AffineExpr> out, in{getAffineDimExpr(rank, ctx)};
+  for (unsigned d = 0; d < rank; ++d)
+    out.push_back(getAffineDimExpr(d, ctx));
+  llvm::append_range(in, out);
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  iterators.push_back(utils::IteratorType::reduction);
   linalg::GenericOp::create(
       b, loc, TypeRange{}, ValueRange{partials}, ValueRange{c},
-      ArrayRef<AffineMap>{AffineMap::get(3, 0, {s, m, n}, ctx),
-                          AffineMap::get(3, 0, {m, n}, ctx)},
-      SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
-                                       utils::IteratorType::parallel,
-                                       utils::IteratorType::reduction},
-      [](OpBuilder &nb, Location l, ValueRange args) {
+      ArrayRef<AffineMap>{AffineMap::get(rank + 1, 0, in, ctx),
+                          AffineMap::get(rank + 1, 0, out, ctx)},
+      iterators, [](OpBuilder &nb, Location l, ValueRange args) {
         linalg::YieldOp::create(
             nb, l, ValueRange{arith::AddFOp::create(nb, l, args[1], args[0])});
       });
@@ -731,13 +741,14 @@ private:
     Value blocksN = arith::CeilDivUIOp::create(b, e.loc, n, e.idx(tileN()));
     Value blocksM = arith::CeilDivUIOp::create(b, e.loc, m, e.idx(tileM()));
     Value one = e.idx(1);
+    // C as the partial sums are added into it: [M, N], or [batch, M, N].
+    cWhole = cm;
     if (split.splits > 1) {
-      auto type = cast<MemRefType>(c.getType());
+      auto type = cast<MemRefType>(cm.getType());
+      SmallVector<int64_t> shape{split.splits};
+      llvm::append_range(shape, type.getShape());
       partials = memref::AllocOp::create(
-          b, e.loc,
-          MemRefType::get(
-              {split.splits, type.getDimSize(0), type.getDimSize(1)},
-              type.getElementType()));
+          b, e.loc, MemRefType::get(shape, type.getElementType()));
     }
     f32 = b.getF32Type();
     tileElem = packed ? aElem : f32;
@@ -751,18 +762,22 @@ private:
     async = runA == 8 && runB == 8;
     stages = async ? kStages : 1;
     launch = gpu::LaunchOp::create(b, e.loc, blocksM, blocksN,
-                                   e.idx(batched ? con.batch : split.splits),
+                                   e.idx(con.batch * split.splits),
                                    e.idx(tiling.threads()), one, one);
     launch->setAttr(kKernelKindAttr, b.getStringAttr("tensor_core_matmul"));
     // The tiling counts on kBlocksPerSM blocks a multiprocessor: the
     // registers of a thread must leave room for them.
     launch->setAttr(kMinBlocksPerSMAttr, b.getI64IntegerAttr(kBlocksPerSM));
     b.setInsertionPointToStart(&launch.getBody().front());
+    // Grid z: the matrix of a batch, then K's range within it.
+    Value z = launch.getBlockIds().z;
+    const bool ranges = split.splits > 1;
+    zRange = !ranges ? e.idx(0) : batched ? e.remi(z, split.splits) : z;
+    zMatrix = !ranges ? z : batched ? e.divi(z, split.splits) : e.idx(0);
     if (batched) {
-      Value z = launch.getBlockIds().z;
-      a = matrixOf(b, e.loc, a, z);
-      bm = matrixOf(b, e.loc, bm, z);
-      cm = matrixOf(b, e.loc, cm, z);
+      a = matrixOf(b, e.loc, a, zMatrix);
+      bm = matrixOf(b, e.loc, bm, zMatrix);
+      cm = matrixOf(b, e.loc, cm, zMatrix);
     }
   }
 
@@ -851,11 +866,8 @@ private:
                                    : e.loadOrZero(cm, row, col, m, n));
         }
     // This block's steps of K: all of them, or its range's (past K the
-    // operands read as zeros). A batched product's z is its matrix, not a
-    // range.
-    kBase = batched ? e.idx(0)
-                    : e.muli(launch.getBlockIds().z,
-                             split.stepsPerBlock * tiling.tileK);
+    // operands read as zeros).
+    kBase = e.muli(zRange, split.stepsPerBlock * tiling.tileK);
   }
 
   /// The steps of K with their tiles copied by cp.async, kStages - 1 steps
@@ -927,29 +939,31 @@ private:
   }
 
   /// The epilogue: C's elements (through the consumer, if any) into the
-  /// consumer's output, the partial sums, or C. A lane's registers r and
-  /// r + 1 of a tile are one row's columns 2t and 2t + 1: one store of the
-  /// pair where the destination holds pairs (an even n: the pair is inside
-  /// wherever its first column is), else one each. Tiles that divide M and
-  /// N statically need no bounds check. A split product's partial sums are
-  /// then added into C.
+  /// consumer's output, the partial sums, or C -- straight from the
+  /// accumulators (storeFromRegisters), or, for the warpgroup tiles whose
+  /// destination rows hold 16-byte runs, through shared memory
+  /// (storeThroughShared). A split product's partial sums are then added
+  /// into C.
   void storeResults(ValueRange sums) {
     Value dst = consumer ? consumer.getDpsInits()[0] : partials ? partials : cm;
-    auto dstIndices = [&](Value row, Value col) -> SmallVector<Value> {
-      if (partials)
-        return {launch.getBlockIds().z, row, col};
-      return {row, col};
-    };
-    auto value = [&](Value sum, Value row, Value col) {
-      return consumer ? consumerValue(e, consumer, c, sum, row, col) : sum;
-    };
-    const bool wholeTiles = con.m % tileM() == 0 && con.n % tileN() == 0;
-    auto inside = [&](Value row, Value col, function_ref<void()> store) {
-      if (wholeTiles)
-        store();
-      else
-        e.ifThen(e.andi(e.ult(row, m), e.ult(col, n)), store);
-    };
+    Type dstElem = cast<MemRefType>(dst.getType()).getElementType();
+    const int64_t run = kEpilogueRunBytes * 8 / dstElem.getIntOrFloatBitWidth();
+    if (tiling.warpgroup && con.n % run == 0 && splitsIntoRuns(dst, run))
+      storeThroughShared(sums, dst, run);
+    else
+      storeFromRegisters(sums, dst);
+    gpu::TerminatorOp::create(b, e.loc);
+    if (partials) {
+      b.setInsertionPointAfter(launch);
+      addPartials(b, e.loc, partials, cWhole);
+    }
+  }
+
+  /// Each lane's registers r and r + 1 of a tile are one row's columns 2t
+  /// and 2t + 1: one store of the pair where the destination holds pairs
+  /// (an even n: the pair is inside wherever its first column is), else
+  /// one each.
+  void storeFromRegisters(ValueRange sums, Value dst) {
     const int64_t perStore = holdsPairs(dst) ? 2 : 1;
     Type dstElem = cast<MemRefType>(dst.getType()).getElementType();
     const int64_t colTiles = tiling.colTiles();
@@ -960,14 +974,14 @@ private:
           std::pair<Value, Value> index = cIndex(mt, nt, r);
           Value row = index.first, col = index.second;
           ValueRange sum = sums.slice((mt * colTiles + nt) * 4 + r, perStore);
-          inside(row, col, [&] {
+          ifInside(row, col, [&] {
             if (perStore == 1) {
-              memref::StoreOp::create(b, e.loc, value(sum[0], row, col), dst,
+              memref::StoreOp::create(b, e.loc, resultAt(sum[0], row, col), dst,
                                       dstIndices(row, col));
               return;
             }
-            Value pair[2] = {value(sum[0], row, col),
-                             value(sum[1], row, e.add(col, 1))};
+            Value pair[2] = {resultAt(sum[0], row, col),
+                             resultAt(sum[1], row, e.add(col, 1))};
             auto type = VectorType::get({2}, dstElem);
             vector::StoreOp::create(
                 b, e.loc, vector::FromElementsOp::create(b, e.loc, type, pair),
@@ -975,10 +989,60 @@ private:
                 llvm::MaybeAlign(2 * dstElem.getIntOrFloatBitWidth() / 8));
           });
         }
-    gpu::TerminatorOp::create(b, e.loc);
-    if (partials) {
-      b.setInsertionPointAfter(launch);
-      addPartials(b, e.loc, partials, c);
+  }
+
+  /// The block's C tile through shared memory: the accumulators written as
+  /// f32 pairs into a [tileM, tileN + kEpiloguePad] tile (sharing the
+  /// operand stages' space: the allocator places it there, a barrier
+  /// apart), then read back by rows, each thread `run` consecutive columns
+  /// (16 bytes of the destination's type), the consumer applied and the
+  /// run stored as one vector: a warp writes whole rows, where the
+  /// fragments' pairs wrote 8 rows of 16 bytes each.
+  void storeThroughShared(ValueRange sums, Value dst, int64_t run) {
+    const int64_t pitch = tileN() + kEpiloguePad;
+    Value buffer = allocateShared(launch, tileM() * pitch * 4);
+    Value tile = sharedView(b, e.loc, buffer, {tileM(), pitch}, f32, e.idx(0));
+    // Every warpgroup is done with the stages this tile may overlap.
+    gpu::BarrierOp::create(b, e.loc);
+    const int64_t colTiles = tiling.colTiles();
+    auto pairType = VectorType::get({2}, f32);
+    for (int64_t mt = 0; mt < tiling.rowTiles(); ++mt)
+      for (int64_t nt = 0; nt < colTiles; ++nt)
+        for (int64_t r = 0; r < 4; r += 2) {
+          std::pair<Value, Value> local = cLocal(mt, nt, r);
+          ValueRange sum = sums.slice((mt * colTiles + nt) * 4 + r, 2);
+          vector::StoreOp::create(
+              b, e.loc, vector::FromElementsOp::create(b, e.loc, pairType, sum),
+              tile, ValueRange{local.first, local.second},
+              /*nontemporal=*/false, llvm::MaybeAlign(8));
+        }
+    gpu::BarrierOp::create(b, e.loc);
+    const int64_t runsPerRow = tileN() / run;
+    const int64_t rowsPerPass = tiling.threads() / runsPerRow;
+    Type dstElem = cast<MemRefType>(dst.getType()).getElementType();
+    auto runType = VectorType::get({run}, dstElem);
+    Value firstRow = e.divi(thread, runsPerRow);
+    Value localCol = e.muli(e.remi(thread, runsPerRow), run);
+    Value col = e.add(n0, localCol);
+    for (int64_t pass = 0; pass < tileM() / rowsPerPass; ++pass) {
+      Value localRow = e.add(firstRow, pass * rowsPerPass);
+      Value row = e.add(m0, localRow);
+      Value sumsOfRun =
+          vector::LoadOp::create(b, e.loc, VectorType::get({run}, f32), tile,
+                                 ValueRange{localRow, localCol},
+                                 /*nontemporal=*/false, llvm::MaybeAlign(16));
+      // N is a multiple of the run: a run is inside or outside whole.
+      ifInside(row, col, [&] {
+        SmallVector<Value> values;
+        for (int64_t i = 0; i < run; ++i)
+          values.push_back(
+              resultAt(vector::ExtractOp::create(b, e.loc, sumsOfRun, i), row,
+                       e.add(col, i)));
+        vector::StoreOp::create(
+            b, e.loc, vector::FromElementsOp::create(b, e.loc, runType, values),
+            dst, dstIndices(row, col), /*nontemporal=*/false,
+            llvm::MaybeAlign(kEpilogueRunBytes));
+      });
     }
   }
 
@@ -1049,9 +1113,34 @@ private:
   /// m0 + wm + 16 mt + g (+ 8 for registers 2, 3) and columns
   /// n0 + wn + 8 nt + 2 t (+ 1 for registers 1, 3).
   std::pair<Value, Value> cIndex(int64_t mt, int64_t nt, int64_t r) {
-    return std::pair{
-        e.add(e.add(m0, wm), e.add(g, kMmaM * mt + 8 * (r / 2))),
-        e.add(e.add(n0, wn), e.add(e.muli(t, 2), kMmaN * nt + r % 2))};
+    std::pair<Value, Value> local = cLocal(mt, nt, r);
+    return std::pair{e.add(m0, local.first), e.add(n0, local.second)};
+  }
+  /// The same within the block's tile.
+  std::pair<Value, Value> cLocal(int64_t mt, int64_t nt, int64_t r) {
+    return std::pair{e.add(wm, e.add(g, kMmaM * mt + 8 * (r / 2))),
+                     e.add(wn, e.add(e.muli(t, 2), kMmaN * nt + r % 2))};
+  }
+  /// Where C's element (row, col) goes in the epilogue's destination.
+  SmallVector<Value> dstIndices(Value row, Value col) {
+    if (partials && batched)
+      return {zRange, zMatrix, row, col};
+    if (partials)
+      return {zRange, row, col};
+    return {row, col};
+  }
+  /// What the epilogue stores for C's element (row, col) whose sum is
+  /// `sum`: the consumer's value, or the sum.
+  Value resultAt(Value sum, Value row, Value col) {
+    return consumer ? consumerValue(e, consumer, c, sum, row, col) : sum;
+  }
+  /// `store()` where (row, col) lies inside C; tiles that divide M and N
+  /// statically need no check.
+  void ifInside(Value row, Value col, function_ref<void()> store) {
+    if (con.m % tileM() == 0 && con.n % tileN() == 0)
+      store();
+    else
+      e.ifThen(e.andi(e.ult(row, m), e.ult(col, n)), store);
   }
   /// One step's products on the staged tiles, into `sums` (C's accumulator
   /// tiles, row tile major, 4 registers each): m16n8k16 on 16-bit tiles.
@@ -1160,7 +1249,7 @@ private:
   OpBuilder b;
   MatmulEmitter e;
   // launchOverTiles
-  Value a, bm, cm, m, k, n, partials;
+  Value a, bm, cm, cWhole, m, k, n, partials, zRange, zMatrix;
   Type f32, tileElem;
   int64_t runA = 1, runB = 1, stages = 1;
   bool async = false;

@@ -142,7 +142,7 @@ func.func @long_sum(%dy: memref<50x2048x128xf32>, %out: memref<128xf32>) {
 // CHECK: gpu.dealloc %[[P2]]
 // CHECK: gpu.launch
 // CHECK:   arith.cmpi ult, %{{.*}}, %c1
-// CHECK:   memref.load %[[P1]]
+// CHECK:   vector.load %[[P1]]{{.*}} : memref<128xf32>, vector<4xf32>
 // CHECK: gpu.dealloc %[[P1]]
 func.func @squared_norm(%g: memref<2048x256xf32>, %s: memref<f32>) {
   linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> ()>], iterator_types = ["reduction", "reduction"]}
@@ -249,8 +249,10 @@ func.func @reads_a_global(%y: memref<8x4xf32>) {
 }
 // Row sums (a layer norm's statistics: the mean's sum and the squares'
 // about it, over the contiguous last dimension): a warp per row, each
-// lane summing every 32nd term from zero, the lanes' sums added by
-// butterfly shuffles, lane 0 adding the total to the output.
+// lane summing runs of 4 terms (16 bytes of g, f32, the narrower-running
+// input) 128 apart from zero -- X's and g's runs as one vector load each --
+// the lanes' sums added by butterfly shuffles, lane 0 adding the total to
+// the output.
 #rows3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
 #lead3 = affine_map<(d0, d1, d2) -> (d0, d1)>
 #last3 = affine_map<(d0, d1, d2) -> (d2)>
@@ -263,9 +265,11 @@ func.func @reads_a_global(%y: memref<8x4xf32>) {
 // CHECK:   arith.cmpi ult, %[[W]], %c400
 // CHECK:   %[[N:.*]] = arith.remui %[[W]], %c100
 // CHECK:   %[[B:.*]] = arith.divui %[[W]], %c100
-// CHECK:   %[[SUMS:.*]]:2 = scf.for %[[K:.*]] = %[[LANE]] to %c96 step %c32 iter_args(%{{.*}} = %cst, %{{.*}} = %cst) -> (f32, f32)
-// CHECK:     memref.load %[[X]][%[[B]], %[[N]], %[[K]]]
-// CHECK:     memref.load %[[G]][%[[K]]]
+// CHECK:   %[[FIRST:.*]] = arith.muli %[[LANE]], %c4
+// CHECK:   %[[SUMS:.*]]:2 = scf.for %[[K:.*]] = %[[FIRST]] to %c96 step %c128 iter_args(%{{.*}} = %cst, %{{.*}} = %cst) -> (f32, f32)
+// CHECK:     vector.load %[[X]][%[[B]], %[[N]], %[[K]]] {alignment = 8 : i64} : memref<4x100x96xbf16>, vector<4xbf16>
+// CHECK:     vector.load %[[G]][%[[K]]] {alignment = 16 : i64} : memref<96xf32>, vector<4xf32>
+// CHECK-NOT: memref.load %[[X]]
 // CHECK:   %[[A0:.*]], %{{.*}} = gpu.shuffle  xor %[[SUMS]]#0, %c16_i32, %c32_i32 : f32
 // CHECK:   %[[A1:.*]] = arith.addf %[[SUMS]]#0, %[[A0]]
 // CHECK:   gpu.shuffle  xor %[[A1]], %c8_i32

@@ -98,16 +98,16 @@ SmallVector<Value> gpu_tiles::warpgroupMma(OpBuilder &b, Location loc,
   Type f32 = b.getF32Type();
   auto type =
       LLVM::LLVMStructType::getLiteral(ctx, SmallVector<Type>(n / 2, f32));
-  // The instruction takes and returns its accumulators as one struct (an
-  // inline-PTX operand list: LLVM 22 has no wgmma intrinsic that reads A
-  // from shared memory with these layouts, so the NVVM op is lowered to
-  // inline PTX by convert-nvvm-to-llvm).
+  // NVVM's op, not raw PTX of our own: convert-nvvm-to-llvm writes it as
+  // inline PTX (LLVM 22 gives it no intrinsic), taking and returning the
+  // accumulators as one struct of operands. Both operands come from shared
+  // memory here, which is the form the op has.
   Value packed = LLVM::PoisonOp::create(b, loc, type);
   for (auto [i, v] : llvm::enumerate(acc))
     packed = LLVM::InsertValueOp::create(b, loc, packed, v, i);
   auto ptx = elem.isBF16() ? NVVM::WGMMATypes::bf16 : NVVM::WGMMATypes::f16;
-  // A is "row" (K-major) unless read transposed; B "col" (K-major) unless
-  // read transposed.
+  // K-major is A's "row" and B's "col"; MN-major the other (PTX's
+  // imm-trans-a / imm-trans-b).
   Value d = NVVM::WgmmaMmaAsyncOp::create(
       b, loc, type, packed, descA, descB,
       NVVM::MMAShapeAttr::get(ctx, kWgmmaM, n, kWgmmaK), ptx, ptx,

@@ -65,9 +65,10 @@ Value alignmentPadding(ScalarEmitter &e, Value address);
 /// acc += A B for one warpgroup: wgmma.mma_async.m64nNk16 with f32
 /// accumulators (`acc`: this thread's N / 2 of them, in MmaLayout::
 /// wgmmaM64K16(n)'s order), A and B 16-bit of type `elem` in shared
-/// memory, described by `descA` and `descB` (A read transposed where
-/// `aMnMajor`, B where `bMnMajor` is false: K-major). Issued, not waited
-/// for: fence before (warpgroupFence), commit and wait after.
+/// memory, described by `descA` and `descB`, each K-major or, where
+/// `aMnMajor` / `bMnMajor`, MN-major (the instruction's transposes).
+/// Issued, not waited for: fence before (warpgroupFence), commit and wait
+/// after.
 SmallVector<Value> warpgroupMma(OpBuilder &b, Location loc, ValueRange acc,
                                 Value descA, Value descB, int64_t n, Type elem,
                                 bool aMnMajor, bool bMnMajor);

@@ -743,11 +743,10 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
 /// that give gridThreads(op) threads, each slice at least kMinSliceLength
 /// long -- or, where an input's last dimension is the outputs' fastest
 /// (threads side by side read it side by side), each thread's sum at least
-/// kMinSliceLength terms, so that
-/// a slice may be one element of d when other reduction dimensions give
-/// the terms: a layer norm's parameter gradients over [B, N, D] take N
-/// slices, each summing B rows, threads side by side reading a row's
-/// columns side by side.
+/// kMinSliceLength terms, so that a slice may be one element of d when
+/// other reduction dimensions give the terms: a layer norm's parameter
+/// gradients over [B, N, D] take N slices, each summing B rows, threads
+/// side by side reading a row's columns side by side.
 constexpr int64_t kSplitAboveSteps = 1024;
 constexpr int64_t kMinSliceLength = 16;
 

@@ -14,10 +14,14 @@
 // ahead, the wait for this one's, the async proxy's fence and a barrier,
 // four products (one per 16 of K) issued and waited for, the accumulators
 // pinned on both sides (pinRegisters).
+// Column tiles on grid x, row tiles on y: the 8 blocks of one row tile of
+// A run together.
 // CHECK-LABEL: func.func @large_tiles_bf16(
-// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c33, %{{.*}} = %c8, %{{.*}} = %c1) threads({{.*}}) in (%{{.*}} = %c256, {{.*}} dynamic_shared_memory_size %c100320_i32
+// CHECK: gpu.launch blocks(%[[COLS:.*]], %[[ROWS:.*]], %{{.*}}) in (%{{.*}} = %c8, %{{.*}} = %c33, %{{.*}} = %c1) threads({{.*}}) in (%{{.*}} = %c256, {{.*}} dynamic_shared_memory_size %c100320_i32
 // CHECK: %[[ABUF:.*]] = memref.view %{{.*}} to memref<50160xi8, #gpu.address_space<workgroup>>
 // CHECK: %[[BBUF:.*]] = memref.view %{{.*}} to memref<50160xi8, #gpu.address_space<workgroup>>
+// CHECK-DAG: arith.muli %[[ROWS]], %c128
+// CHECK-DAG: arith.muli %[[COLS]], %c128
 // CHECK: memref.extract_aligned_pointer_as_index %[[ABUF]]
 // CHECK: memref.extract_aligned_pointer_as_index %[[BBUF]]
 // CHECK: nvgpu.device_async_copy {{.*}} : memref<4224x256xbf16> to memref<8192xbf16, #gpu.address_space<workgroup>>

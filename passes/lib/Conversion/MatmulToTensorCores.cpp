@@ -725,7 +725,11 @@ private:
   /// each block taking its matrix z), the partial sums' buffer of a split
   /// product, and the launch: row tiles on x, whose limit (2^31 - 1) no M
   /// reaches; column tiles on y (at most 65535: N up to 4M); K's ranges, or
-  /// the batch's matrices, on z.
+  /// the batch's matrices, on z. The warpgroup tiles put the column tiles
+  /// on x instead (where the row tiles fit y): the blocks that read one
+  /// row tile of A run together, so A comes from memory once and from L2
+  /// for the other column tiles, where row tiles first read all of A again
+  /// for each column tile.
   void launchOverTiles() {
     a = opA.memref;
     bm = opB.memref;
@@ -761,7 +765,10 @@ private:
     // otherwise staged through registers, one step ahead.
     async = runA == 8 && runB == 8;
     stages = async ? kStages : 1;
-    launch = gpu::LaunchOp::create(b, e.loc, blocksM, blocksN,
+    columnsFirst = tiling.warpgroup &&
+                   llvm::divideCeil(con.m, tileM()) <= kMaxGridY;
+    launch = gpu::LaunchOp::create(b, e.loc, columnsFirst ? blocksN : blocksM,
+                                   columnsFirst ? blocksM : blocksN,
                                    e.idx(con.batch * split.splits),
                                    e.idx(tiling.threads()), one, one);
     launch->setAttr(kKernelKindAttr, b.getStringAttr("tensor_core_matmul"));
@@ -813,8 +820,10 @@ private:
     Value warp = e.divi(thread, kWarpLanes), lane = e.remi(thread, kWarpLanes);
     g = e.divi(lane, 4);
     t = e.remi(lane, 4);
-    m0 = e.muli(launch.getBlockIds().x, tileM());
-    n0 = e.muli(launch.getBlockIds().y, tileN());
+    Value rowTile = columnsFirst ? launch.getBlockIds().y : launch.getBlockIds().x;
+    Value colTile = columnsFirst ? launch.getBlockIds().x : launch.getBlockIds().y;
+    m0 = e.muli(rowTile, tileM());
+    n0 = e.muli(colTile, tileN());
     wm = e.muli(e.divi(warp, tileN() / tiling.warpN), tiling.warpM);
     wn = e.muli(e.remi(warp, tileN() / tiling.warpN), tiling.warpN);
     if (tiling.warpgroup) {
@@ -1252,7 +1261,7 @@ private:
   Value a, bm, cm, cWhole, m, k, n, partials, zRange, zMatrix;
   Type f32, tileElem;
   int64_t runA = 1, runB = 1, stages = 1;
-  bool async = false;
+  bool async = false, columnsFirst = false;
   gpu::LaunchOp launch;
   // placeLaneAndStages
   SmallVector<int64_t, 2> shapeA, shapeB;

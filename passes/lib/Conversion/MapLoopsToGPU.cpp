@@ -475,11 +475,12 @@ SmallVector<int64_t> pointsPerThread(linalg::LinalgOp op,
       parallel.empty()
           ? 1
           : runLength(op, parallel.back(), staticSizes[parallel.back()]);
+  const bool inRuns = !parallel.empty() && (!reduces || fastestRun > 1);
   if (reduces)
     for (size_t k = parallel.size(), last = 0; k-- > 0 && last < 2; ++last)
       if (shared(parallel[k]))
         perThread[parallel[k]] = coarsening(staticSizes[parallel[k]]);
-  if (!parallel.empty() && (!reduces || fastestRun > 1))
+  if (inRuns)
     perThread[parallel.back()] = fastestRun;
   if (llvm::none_of(parallel, [&](unsigned d) {
         return ShapedType::isDynamic(staticSizes[d]);
@@ -495,9 +496,7 @@ SmallVector<int64_t> pointsPerThread(linalg::LinalgOp op,
         perThread[d] /= 2;
   }
   // A halved run is still a run (its operands' alignment divides it).
-  run = !parallel.empty() && (!reduces || fastestRun > 1)
-            ? perThread[parallel.back()]
-            : 1;
+  run = inRuns ? perThread[parallel.back()] : 1;
   return perThread;
 }
 

@@ -563,6 +563,7 @@ struct Stage {
   }
   /// Stores them into the shared tile, in its element type.
   void store(MatmulEmitter &e, Value thread, ArrayRef<Value> v) const {
+    assert(!swizzled && "swizzled tiles are filled by cp.async (copy)");
     Value r = e.divi(thread, runs()), c = e.muli(e.remi(thread, runs()), width);
     for (int64_t i = 0; i < perThread(); ++i) {
       Value row = e.add(r, i * threads / runs());
@@ -692,12 +693,18 @@ public:
         aSmall(aElem.isF32()), bSmall(bElem.isF32()),
         // Both operands 16-bit of one type: m16n8k16 on tiles of that type.
         packed(aElem == bElem && (aElem.isBF16() || aElem.isF16())),
+        // 16-bit operands whose rows hold whole 16-byte runs are read in
+        // runs (a batch's matrices start at multiples of theirs; collapsing
+        // its dimensions keeps that).
+        runA(packed && readsInRuns(con.a.memref) ? 8 : 1),
+        runB(packed && readsInRuns(con.b.memref) ? 8 : 1),
+        // Both read in runs: copied by cp.async into kStages shared stages,
+        // the copies of the steps ahead in flight while a step's products
+        // run; otherwise staged through registers, one step ahead.
+        async(runA == 8 && runB == 8),
         // wgmma reads both operands from shared memory, copied there by
-        // cp.async (both read in 16-byte runs).
-        tiling(tilingOf(con, packed,
-                        packed && hasWarpgroupMma(op) &&
-                            readsInRuns(con.a.memref) &&
-                            readsInRuns(con.b.memref))),
+        // cp.async.
+        tiling(tilingOf(con, packed, async && hasWarpgroupMma(op))),
         split(splitOf(con, tiling)), batched(con.batchRank > 0), opA(con.a),
         opB(con.b), aT(opA.transposed), bT(opB.transposed),
         // A split product leaves C's fill and consumer where they are: its
@@ -756,14 +763,6 @@ private:
     }
     f32 = b.getF32Type();
     tileElem = packed ? aElem : f32;
-    // 16-bit operands whose rows hold whole 16-byte runs are read in runs
-    // (a batch's matrices start at multiples of theirs).
-    runA = packed && readsInRuns(a) ? 8 : 1;
-    runB = packed && readsInRuns(bm) ? 8 : 1;
-    // Both read in runs: copied by cp.async into kStages shared stages,
-    // the copies of the steps ahead in flight while a step's products run;
-    // otherwise staged through registers, one step ahead.
-    async = runA == 8 && runB == 8;
     stages = async ? kStages : 1;
     columnsFirst = tiling.warpgroup &&
                    llvm::divideCeil(con.m, tileM()) <= kMaxGridY;
@@ -780,7 +779,8 @@ private:
     Value z = launch.getBlockIds().z;
     const bool ranges = split.splits > 1;
     zRange = !ranges ? e.idx(0) : batched ? e.remi(z, split.splits) : z;
-    zMatrix = !ranges ? z : batched ? e.divi(z, split.splits) : e.idx(0);
+    if (batched)
+      zMatrix = ranges ? e.divi(z, split.splits) : z;
     if (batched) {
       a = matrixOf(b, e.loc, a, zMatrix);
       bm = matrixOf(b, e.loc, bm, zMatrix);
@@ -1247,6 +1247,8 @@ private:
   Value c;
   Type aElem, bElem;
   const bool aSmall, bSmall, packed;
+  const int64_t runA, runB;
+  const bool async;
   const Tiling tiling;
   const KSplit split;
   const bool batched;
@@ -1260,8 +1262,8 @@ private:
   // launchOverTiles
   Value a, bm, cm, cWhole, m, k, n, partials, zRange, zMatrix;
   Type f32, tileElem;
-  int64_t runA = 1, runB = 1, stages = 1;
-  bool async = false, columnsFirst = false;
+  int64_t stages = 1;
+  bool columnsFirst = false;
   gpu::LaunchOp launch;
   // placeLaneAndStages
   SmallVector<int64_t, 2> shapeA, shapeB;

@@ -126,6 +126,8 @@ SmallVector<Value> gpu_tiles::pinRegisters(OpBuilder &b, Location loc,
                                            ValueRange values) {
   MLIRContext *ctx = b.getContext();
   SmallVector<Type> types(values.getTypes());
+  assert(llvm::all_of(types, [](Type t) { return t.isF32(); }) &&
+         "\"f\" constraints: f32 registers");
   auto type = LLVM::LLVMStructType::getLiteral(ctx, types);
   // "=f" for each output, then each input tied to its output ("0", "1"...).
   std::string constraints;

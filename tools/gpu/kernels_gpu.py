@@ -667,6 +667,14 @@ def run(build, out, only=""):
 
     project_rows = []
 
+    def checked(name, out, ref, tol):
+        """Prints `out`'s relative error against `ref`; 1 if it fails."""
+        err = ((out.double() - ref).norm() / ref.norm()).item()
+        ok = err < tol and not torch.isnan(out).any().item()
+        print(f"check {name:34s} rel err {err:.2e} (< {tol:g}) "
+              f"{'ok' if ok else 'FAILED'}", flush=True)
+        return int(not ok)
+
     def project_case(c, lib, dt):
         """Checks or times one attn.project case; 1 if its check failed."""
         lead, din, dout = c["lead"], c["Din"], c["Dout"]
@@ -680,13 +688,9 @@ def run(build, out, only=""):
         if c["role"] == "check":
             attn_call()
             torch.cuda.synchronize()
-            ref = x.double() @ w.double() + bias.double()
-            err = ((y.double() - ref).norm() / ref.norm()).item()
-            tol = 1e-4 if c["dtype"] == "f32" else 2e-2
-            ok = err < tol and not torch.isnan(y).any().item()
-            print(f"check {c['name']:28s} rel err {err:.2e} "
-                  f"(< {tol:g}) {'ok' if ok else 'FAILED'}", flush=True)
-            return int(not ok)
+            return checked(c["name"], y,
+                           x.double() @ w.double() + bias.double(),
+                           1e-4 if c["dtype"] == "f32" else 2e-2)
         flop = 2.0 * math.prod(lead) * din * dout
         x2 = x.reshape(-1, din)
         ms = median_ms(attn_call)
@@ -704,14 +708,6 @@ def run(build, out, only=""):
         return 0
 
     matmul_rows = []
-
-    def checked(name, out, ref, tol):
-        """Prints `out`'s relative error against `ref`; 1 if it fails."""
-        err = ((out.double() - ref).norm() / ref.norm()).item()
-        ok = err < tol and not torch.isnan(out).any().item()
-        print(f"check {name:34s} rel err {err:.2e} (< {tol:g}) "
-              f"{'ok' if ok else 'FAILED'}", flush=True)
-        return int(not ok)
 
     def matmul_case(c, lib, dt):
         """Checks or times one 16-bit product; 1 if its check failed."""
@@ -820,12 +816,8 @@ def run(build, out, only=""):
                 s = s.masked_fill(~keep, float("-inf"))
                 p = torch.softmax(s, -1).nan_to_num(0.0)  # fully masked: 0
                 ref = p @ v64
-            err = ((o.double() - ref).norm() / ref.norm()).item()
-            tol = 1e-4 if c["dtype"] == "f32" else 2e-2
-            ok = err < tol and not torch.isnan(o).any().item()
-            failures += not ok
-            print(f"check {c['name']:28s} rel err {err:.2e} "
-                  f"(< {tol:g}) {'ok' if ok else 'FAILED'}", flush=True)
+            failures += checked(c["name"], o, ref,
+                                1e-4 if c["dtype"] == "f32" else 2e-2)
             continue
         ms = median_ms(attn_call)
         kernel_ms = device_ms(attn_call, c["name"])

@@ -37,6 +37,7 @@ void buildTilingPipeline(OpPassManager &pm,
   // op in between write into a buffer the later kernel still reads (a
   // backward kernel reading its forward's coefficients did).
   pm.addPass(createCanonicalizerPass());
+  pm.addNestedPass<func::FuncOp>(createFuseElementwise());
 }
 
 /// Tensors to buffers; results become out-parameters, so that a function's

@@ -127,6 +127,34 @@ def DistinctReturnedBuffers
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
+def FuseElementwise : Pass<"attn-fuse-elementwise", "func::FuncOp"> {
+  let summary = "Fuses chains of elementwise linalg ops on tensors into one";
+  let description = [{
+    An elementwise op whose result only one elementwise op reads is computed
+    inside that op instead of in a pass of its own over memory (a dropout
+    and the residual add after it; a GELU's derivative and the product
+    with the gradient): each such producer is fused into its consumer
+    (linalg's elementwise fusion), repeatedly, so a chain becomes one
+    linalg.generic. Elementwise named ops (linalg.add, ...) are generalized
+    first; where a reshape stands between two elementwise ops (a product's
+    [B x N, C] result read as [B, N, C]), the op after it takes the shape
+    before it (its dimensions collapsed), so that the chain meets. Where
+    the chain starts at a product's bias, attn-matmul-to-tensor-cores then
+    runs all of it in the product's epilogue.
+
+    Only all-parallel ops take part, and only through operands read
+    element for element (a permutation): a producer read broadcast would be
+    computed again for every element of the consumer, a reduction or a
+    contraction keeps the form later passes match (row sums, the products).
+    A producer with other readers stays as it is, and so does one whose
+    fusion would make an op read two products' results (each product runs
+    one elementwise consumer in its epilogue; an op reading two would have
+    both write their f32 results to memory).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def StripDropout : Pass<"attn-strip-dropout", "func::FuncOp"> {
   let summary = "Removes dropout, for evaluation";
   let description = [{

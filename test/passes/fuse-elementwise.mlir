@@ -237,3 +237,32 @@ func.func @sum_of_two_products(%a: tensor<8x4xbf16>, %b: tensor<4x8xbf16>,
                    outs(%e1 : tensor<8x8xbf16>) -> tensor<8x8xbf16>
   return %s2 : tensor<8x8xbf16>
 }
+
+// -----
+
+// A transpose that only elementwise ops read is taken into them: the
+// reader reads the transpose's input through a permuted map.
+
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+// CHECK-DAG:   #[[PERM:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d2, d1, d3)>
+// CHECK-DAG:   #[[ID:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+// CHECK-LABEL: func.func @transpose_into_elementwise
+//  CHECK-SAME: (%[[X:.*]]: tensor<2x8x3x4xbf16>)
+//   CHECK-NOT:   linalg.transpose
+//       CHECK:   linalg.generic {indexing_maps = [#[[PERM]], #[[ID]]]
+//  CHECK-SAME:     ins(%[[X]] : tensor<2x8x3x4xbf16>)
+//       CHECK:     arith.extf
+func.func @transpose_into_elementwise(%x: tensor<2x8x3x4xbf16>) -> tensor<2x3x8x4xf32> {
+  %e0 = tensor.empty() : tensor<2x3x8x4xbf16>
+  %t = linalg.transpose ins(%x : tensor<2x8x3x4xbf16>) outs(%e0 : tensor<2x3x8x4xbf16>)
+      permutation = [0, 2, 1, 3]
+  %e1 = tensor.empty() : tensor<2x3x8x4xf32>
+  %w = linalg.generic {indexing_maps = [#id4, #id4],
+                       iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%t : tensor<2x3x8x4xbf16>) outs(%e1 : tensor<2x3x8x4xf32>) {
+  ^bb0(%a: bf16, %o: f32):
+    %y = arith.extf %a : bf16 to f32
+    linalg.yield %y : f32
+  } -> tensor<2x3x8x4xf32>
+  return %w : tensor<2x3x8x4xf32>
+}

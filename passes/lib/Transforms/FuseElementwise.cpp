@@ -10,7 +10,8 @@
 //
 // Three kinds of rewrite, applied together to a fixed point:
 // - elementwise named ops (linalg.add, ...) become linalg.generic, the form
-//   linalg's fusion takes;
+//   linalg's fusion takes, and so do transposes that only elementwise ops
+//   read (linear attention's gradient widening the heads' split to f32);
 // - a reshape between two elementwise ops -- the encoder's [B, N, C] views
 //   of a product's [B x N, C] -- moves past the op after it, whose
 //   dimensions collapse to the reshape's source (linalg's folding of
@@ -57,12 +58,25 @@ bool isElementwiseNamedOp(linalg::LinalgOp op) {
                       [](AffineMap map) { return map.isIdentity(); });
 }
 
+/// A transpose that only all-parallel generics read: as a generic, its
+/// readers take it in (each reads the transpose's input through a permuted
+/// map). Transposes a product or a kernel reads stay: those read the
+/// input as it lies themselves.
+bool isTransposeOfElementwiseOps(linalg::LinalgOp op) {
+  auto transpose = dyn_cast<linalg::TransposeOp>(op.getOperation());
+  return transpose && transpose.hasPureTensorSemantics() &&
+         llvm::all_of(transpose->getUsers(), [](Operation *user) {
+           auto generic = dyn_cast<linalg::GenericOp>(user);
+           return generic && allParallel(generic);
+         });
+}
+
 struct GeneralizeElementwiseNamedOp
     : public OpInterfaceRewritePattern<linalg::LinalgOp> {
   using OpInterfaceRewritePattern::OpInterfaceRewritePattern;
   LogicalResult matchAndRewrite(linalg::LinalgOp op,
                                 PatternRewriter &rewriter) const override {
-    if (!isElementwiseNamedOp(op))
+    if (!isElementwiseNamedOp(op) && !isTransposeOfElementwiseOps(op))
       return failure();
     return linalg::generalizeNamedOp(rewriter, op);
   }

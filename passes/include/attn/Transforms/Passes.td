@@ -136,7 +136,8 @@ def FuseElementwise : Pass<"attn-fuse-elementwise", "func::FuncOp"> {
     with the gradient): each such producer is fused into its consumer
     (linalg's elementwise fusion), repeatedly, so a chain becomes one
     linalg.generic. Elementwise named ops (linalg.add, ...) are generalized
-    first; where a reshape stands between two elementwise ops (a product's
+    first, and so are transposes that only elementwise ops read (a reader
+    then reads the transpose's input through a permuted map); where a reshape stands between two elementwise ops (a product's
     [B x N, C] result read as [B, N, C]), the op after it takes the shape
     before it (its dimensions collapsed), so that the chain meets. Where
     the chain starts at a product's bias, attn-matmul-to-tensor-cores then

@@ -391,6 +391,10 @@ bool isUniform(Value v, gpu::LaunchOp launch);
 bool reachedByWholeBlock(Operation *op, gpu::LaunchOp launch);
 /// The size in bytes of `memref`'s element (at least 1).
 int64_t elementBytes(Value memref);
+/// The buffer `memref` views: view-like ops followed to their source, and
+/// memref.transpose too (attn-tile reads the heads' split through one; it
+/// is not a ViewLikeOpInterface).
+Value viewedBuffer(Value memref);
 /// The alignment in bytes known of the buffer `memref` views, views
 /// followed to it: 256 for an allocation or a function's argument (device
 /// allocations start at 256-byte multiples), a global's declared

@@ -68,8 +68,7 @@ bool writtenIn(scf::ForOp loop, ArrayRef<Value> read) {
       // A written value that is not a memref is not told apart: written.
       for (Value buffer : read)
         if (!isa<MemrefValue>(e.getValue()) ||
-            mayAlias(memref::skipViewLikeOps(cast<MemrefValue>(e.getValue())),
-                     buffer))
+            mayAlias(viewedBuffer(e.getValue()), buffer))
           return WalkResult::interrupt();
     }
     return WalkResult::advance();
@@ -150,7 +149,7 @@ std::optional<PipelinedLoop> pipelinedLoopOf(Operation *op,
     if (!isMemoryEffectFree(def))
       for (Value operand : def->getOperands())
         if (auto memref = dyn_cast<MemrefValue>(operand))
-          read.push_back(memref::skipViewLikeOps(memref));
+          read.push_back(viewedBuffer(memref));
     return llvm::all_of(def->getOperands(), collect);
   };
   for (Value tile : tiles)

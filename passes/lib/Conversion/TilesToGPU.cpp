@@ -153,9 +153,16 @@ int64_t elementBytes(Value memref) {
       1, getElementTypeOrSelf(memref).getIntOrFloatBitWidth() / 8);
 }
 
+Value viewedBuffer(Value memref) {
+  auto buffer = memref::skipViewLikeOps(cast<MemrefValue>(memref));
+  while (auto transpose = buffer.getDefiningOp<memref::TransposeOp>())
+    buffer = memref::skipViewLikeOps(cast<MemrefValue>(transpose.getIn()));
+  return buffer;
+}
+
 int64_t bufferAlignment(Value memref) {
   int64_t element = elementBytes(memref);
-  memref = memref::skipViewLikeOps(cast<MemrefValue>(memref));
+  memref = viewedBuffer(memref);
   if (auto arg = dyn_cast<BlockArgument>(memref))
     return isa<FunctionOpInterface>(arg.getOwner()->getParentOp()) ? 256
                                                                    : element;

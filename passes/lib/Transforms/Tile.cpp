@@ -135,11 +135,85 @@ struct Emitter {
     return memref::SubViewOp::create(b, loc, buffer, offsets, sizes, strides);
   }
 
+  /// `tensor` as a buffer the kernel reads. A tensor a linalg.transpose
+  /// makes that keeps the last dimension last (the heads' split, [B, N, H,
+  /// D] to [B, H, N, D]) is the transpose's input seen transposed: a
+  /// memref.transpose, a strided view whose rows are still contiguous, so
+  /// the kernel reads the input where it lies and the transpose -- a pass
+  /// over the whole operand -- goes when nothing else reads it.
   Value toBuffer(Value tensor) {
+    if (auto transpose = tensor.getDefiningOp<linalg::TransposeOp>()) {
+      ArrayRef<int64_t> perm = transpose.getPermutation();
+      if (!perm.empty() && perm.back() == int64_t(perm.size()) - 1)
+        return memref::TransposeOp::create(
+            b, loc, toBuffer(transpose.getInput()),
+            AffineMapAttr::get(
+                AffineMap::getPermutationMap(perm, b.getContext())));
+    }
     auto type = cast<RankedTensorType>(tensor.getType());
     return bufferization::ToBufferOp::create(
         b, loc, MemRefType::get(type.getShape(), type.getElementType()), tensor,
         /*read_only=*/true);
+  }
+
+  /// A kernel's result buffer: `view`, of the result's static `shape`, is
+  /// what the kernel writes, `storage` the allocation beneath it. Where a
+  /// transpose keeping the last dimension last reads the result (the heads'
+  /// merge, [B, H, N, D] to [B, N, H, D]), the storage is laid out as the
+  /// transpose's result and the view is its transpose back (memref.transpose,
+  /// rows still contiguous): the kernel writes each row where the transpose
+  /// would have put it, and resultTensor gives the result as the inverse
+  /// transpose of the storage, which canonicalization cancels against the
+  /// reader's transpose. Otherwise both are one allocation.
+  struct Result {
+    Value view, storage;
+    SmallVector<int64_t> inverse; // view's dimension d is storage's inverse[d]
+  };
+  Result allocResult(Value result, ArrayRef<int64_t> shape, Type elem) {
+    linalg::TransposeOp transpose;
+    for (Operation *user : result.getUsers()) {
+      auto t = dyn_cast<linalg::TransposeOp>(user);
+      if (t && t.getInput() == result && t.hasPureTensorSemantics() &&
+          t.getPermutation().back() == int64_t(shape.size()) - 1) {
+        transpose = t;
+        break;
+      }
+    }
+    auto alloc = [&](ArrayRef<int64_t> dims) -> Value {
+      return memref::AllocOp::create(b, loc, MemRefType::get(dims, elem),
+                                     b.getI64IntegerAttr(64));
+    };
+    if (!transpose) {
+      Value buffer = alloc(shape);
+      return {buffer, buffer, {}};
+    }
+    ArrayRef<int64_t> perm = transpose.getPermutation();
+    SmallVector<int64_t> inverse(perm.size()), dims;
+    for (auto [i, d] : llvm::enumerate(perm)) {
+      inverse[d] = i;
+      dims.push_back(shape[d]);
+    }
+    Value storage = alloc(dims);
+    Value view = memref::TransposeOp::create(
+        b, loc, storage,
+        AffineMapAttr::get(
+            AffineMap::getPermutationMap(inverse, b.getContext())));
+    return {view, storage, inverse};
+  }
+
+  /// The kernel's result as a tensor of `tensorType`, from allocResult's.
+  Value resultTensor(const Result &r, Type tensorType) {
+    if (r.inverse.empty())
+      return toTensor(r.storage, tensorType);
+    auto storageType = cast<MemRefType>(r.storage.getType());
+    Value stored = toTensor(
+        r.storage, RankedTensorType::get(storageType.getShape(),
+                                         storageType.getElementType()));
+    auto type = cast<RankedTensorType>(tensorType);
+    Value init =
+        tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
+    return linalg::TransposeOp::create(b, loc, stored, init, r.inverse)
+        ->getResult(0);
   }
 
   Value toTensor(Value buffer, Type tensorType) {
@@ -368,7 +442,7 @@ public:
     SoftmaxFinalizeOp::create(b, loc, sumV, accV, outView, lse ? maxV : Value(),
                               lseView);
     b.setInsertionPointAfter(forall);
-    op.replaceAllUsesWith(e.toTensor(out, resultType));
+    op.replaceAllUsesWith(e.resultTensor(result, resultType));
     op.erase();
     return success();
   }
@@ -415,13 +489,18 @@ private:
     n = extent(e, q, 2);
     nk = extent(e, k, 2);
     resultType = cast<RankedTensorType>(op.getType());
-    auto outType =
-        MemRefType::get(resultType.getShape(), resultType.getElementType());
-    SmallVector<Value> dynSizes;
-    if (outType.isDynamicDim(2))
-      dynSizes.push_back(n);
-    out = memref::AllocOp::create(b, loc, outType, dynSizes,
-                                  b.getI64IntegerAttr(64));
+    if (resultType.hasStaticShape()) {
+      result = e.allocResult(op.getResult(), resultType.getShape(),
+                             resultType.getElementType());
+    } else {
+      // Only the sequence may be dynamic.
+      auto outType =
+          MemRefType::get(resultType.getShape(), resultType.getElementType());
+      Value buffer = memref::AllocOp::create(b, loc, outType, ValueRange{n},
+                                             b.getI64IntegerAttr(64));
+      result = {buffer, buffer, {}};
+    }
+    out = result.view;
     SmallVector<SdpaGradOp> grads = gradientsOf(op);
     if (!grads.empty() && qType.hasStaticShape()) {
       lse = memref::AllocOp::create(
@@ -584,6 +663,7 @@ private:
   int64_t dv = 0, rows = 0;
   // makeBuffers
   Value q, k, v, n, nk, out, lse;
+  Emitter::Result result; // out is its view
   RankedTensorType resultType;
   // makeScheduleTables
   Value fullOffsets, fullBlocks, partialOffsets, partialBlocks, numKTiles;
@@ -689,11 +769,11 @@ public:
     if (failedPredicate)
       return op.emitOpError("its mask could not build its predicate");
     op.getQueryGrad().replaceAllUsesWith(
-        e.toTensor(dq, op.getQueryGrad().getType()));
+        e.resultTensor(dqResult, op.getQueryGrad().getType()));
     op.getKeyGrad().replaceAllUsesWith(
-        e.toTensor(dk, op.getKeyGrad().getType()));
+        e.resultTensor(dkResult, op.getKeyGrad().getType()));
     op.getValueGrad().replaceAllUsesWith(
-        e.toTensor(dvBuf, op.getValueGrad().getType()));
+        e.resultTensor(dvResult, op.getValueGrad().getType()));
     op.erase();
     return success();
   }
@@ -766,13 +846,16 @@ private:
     };
     auto qShape = cast<ShapedType>(op.getQuery().getType()).getShape();
     auto vShape = cast<ShapedType>(op.getValue().getType()).getShape();
-    dq = alloc(qShape, elem);
-    dk = alloc(qShape, elem);
-    dvBuf = alloc(vShape, elem);
+    dqResult = e.allocResult(op.getQueryGrad(), qShape, elem);
+    dkResult = e.allocResult(op.getKeyGrad(), qShape, elem);
+    dvResult = e.allocResult(op.getValueGrad(), vShape, elem);
+    dq = dqResult.view;
+    dk = dkResult.view;
+    dvBuf = dvResult.view;
     // Every row of dQ, lse and D is written; dK and dV only below the key
     // limit, so they start at zero.
-    e.fill(dk, 0.0);
-    e.fill(dvBuf, 0.0);
+    e.fill(dkResult.storage, 0.0);
+    e.fill(dvResult.storage, 0.0);
     // The rows' log-sum-exp: saved by the forward where it was tiled in the
     // same module, else recomputed here.
     lse = savedLse ? savedLse : alloc({batch, heads, n}, f32);
@@ -1102,6 +1185,7 @@ private:
   bool tensorCores = false;
   // makeBuffers, makeScheduleLists
   Value q, k, v, out, dOut, dq, dk, dvBuf, lse, delta;
+  Emitter::Result dqResult, dkResult, dvResult; // dq, dk, dvBuf their views
   SmallVector<List> byQuery, byKey;
   bool failedPredicate = false;
 };
@@ -1347,10 +1431,9 @@ LogicalResult tileLinear(LinearOp op, Globals &globals, int64_t blockQ,
         v = e.toBuffer(op.getValue());
   Value nq = e.idx(qType.getDimSize(2)), nk = e.idx(dimOf(k, 2));
   auto resultType = cast<RankedTensorType>(op.getType());
-  Value out = memref::AllocOp::create(
-      b, loc,
-      MemRefType::get(resultType.getShape(), resultType.getElementType()),
-      ValueRange{}, b.getI64IntegerAttr(64));
+  Emitter::Result result = e.allocResult(op.getResult(), resultType.getShape(),
+                                         resultType.getElementType());
+  Value out = result.view;
 
   if (rowsPerInstance > 0) {
     // The causal form's query tiles are its chunks.
@@ -1361,7 +1444,7 @@ LogicalResult tileLinear(LinearOp op, Globals &globals, int64_t blockQ,
              << rows << ") must divide the query tile (" << tile << ")";
     tileLinearForGPU(op, e, q, k, v, out, projection, features, blockQ, chunk,
                      rows);
-    op.replaceAllUsesWith(e.toTensor(out, resultType));
+    op.replaceAllUsesWith(e.resultTensor(result, resultType));
     op.erase();
     return success();
   }
@@ -1422,7 +1505,7 @@ LogicalResult tileLinear(LinearOp op, Globals &globals, int64_t blockQ,
     });
   }
   b.setInsertionPointAfter(forall);
-  op.replaceAllUsesWith(e.toTensor(out, resultType));
+  op.replaceAllUsesWith(e.resultTensor(result, resultType));
   op.erase();
   return success();
 }

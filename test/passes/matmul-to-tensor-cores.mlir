@@ -47,12 +47,14 @@
 // CHECK:     gpu.barrier
 // CHECK:     scf.yield
 // The bias added to each accumulator, stored once into the output: a
-// lane's two columns of a row as one pair (130 columns: pairs), inside the
-// output's bounds (135 rows are no whole number of tiles).
+// lane's two columns of a row as one pair (130 columns: pairs), the bias's
+// two as one load, inside the output's bounds (135 rows are no whole
+// number of tiles).
 // CHECK:   scf.if
-// CHECK:     %[[B0:.*]] = memref.load %[[BIAS]]
+// CHECK:     %[[B:.*]] = vector.load %[[BIAS]][%{{.*}}] {alignment = 8 : i64} : memref<130xf32>, vector<2xf32>
+// CHECK:     %[[B0:.*]] = vector.extract %[[B]][0]
+// CHECK:     %[[B1:.*]] = vector.extract %[[B]][1]
 // CHECK:     %[[V0:.*]] = arith.addf %{{.*}}, %[[B0]] : f32
-// CHECK:     %[[B1:.*]] = memref.load %[[BIAS]]
 // CHECK:     %[[V1:.*]] = arith.addf %{{.*}}, %[[B1]] : f32
 // CHECK:     %[[PAIR:.*]] = vector.from_elements %[[V0]], %[[V1]] : vector<2xf32>
 // CHECK:     vector.store %[[PAIR]], %[[Y]][{{.*}}] {alignment = 8 : i64} : memref<135x130xf32>, vector<2xf32>

@@ -58,15 +58,17 @@ func.func @large_tiles_bf16(%a: memref<4224x256xbf16>, %b: memref<256x1024xbf16>
 }
 
 // A projection with its bias (C's consumer, bf16 out): the epilogue reads
-// 8 columns a thread from the shared tile, adds the bias and stores 16
-// bytes of bf16; M (16900) is not a multiple of the tile: each run checked.
+// 8 columns a thread from the shared tile, adds the bias (its 8 columns as
+// one 16-byte load) and stores 16 bytes of bf16; M (16900) is not a
+// multiple of the tile: each run checked.
 // CHECK-LABEL: func.func @projection_bias_bf16(
 // CHECK: %[[Y:.*]] = memref.alloc() : memref<16900x256xbf16>
 // CHECK: gpu.launch
 // CHECK: nvvm.wgmma.mma_async
 // CHECK: gpu.barrier
 // CHECK: scf.if
-// CHECK-COUNT-8: memref.load %arg2
+// CHECK: vector.load %arg2[%{{.*}}] {alignment = 16 : i64} : memref<256xbf16>, vector<8xbf16>
+// CHECK-NOT: memref.load
 // CHECK: vector.store %{{.*}}, %[[Y]][%{{.*}}, %{{.*}}] {alignment = 16 : i64} : memref<16900x256xbf16>, vector<8xbf16>
 // CHECK: } {attn.kernel = "tensor_core_matmul"
 func.func @projection_bias_bf16(%x: memref<16900x256xbf16>, %w: memref<256x256xbf16>, %bias: memref<256xbf16>) -> memref<16900x256xbf16> {
@@ -82,6 +84,38 @@ func.func @projection_bias_bf16(%x: memref<16900x256xbf16>, %w: memref<256x256xb
     %v = arith.addf %s, %bf : f32
     %t = arith.truncf %v : f32 to bf16
     linalg.yield %t : bf16
+  }
+  memref.dealloc %c : memref<16900x256xf32>
+  return %y : memref<16900x256xbf16>
+}
+
+// A consumer with a residual read along the rows (a fused dropout and
+// residual add) and one read down the columns (its map transposed): the
+// epilogue reads the residual's 8 columns of a run as one 16-byte load,
+// the other an element at a time.
+// CHECK-LABEL: func.func @residual_and_transposed_operand(
+// CHECK: gpu.launch
+// CHECK: nvvm.wgmma.mma_async
+// CHECK: scf.if
+// CHECK: vector.load %arg2[%{{.*}}, %{{.*}}] {alignment = 16 : i64} : memref<16900x256xbf16>, vector<8xbf16>
+// CHECK-COUNT-8: memref.load %arg3
+// CHECK: vector.store %{{.*}} {alignment = 16 : i64} : memref<16900x256xbf16>, vector<8xbf16>
+// CHECK: } {attn.kernel = "tensor_core_matmul"
+func.func @residual_and_transposed_operand(%x: memref<16900x256xbf16>, %w: memref<256x256xbf16>, %r: memref<16900x256xbf16>, %t: memref<256x16900xbf16>) -> memref<16900x256xbf16> {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<16900x256xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<16900x256xf32>)
+  linalg.matmul ins(%x, %w : memref<16900x256xbf16>, memref<256x256xbf16>) outs(%c : memref<16900x256xf32>)
+  %y = memref.alloc() : memref<16900x256xbf16>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1, d0)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+      ins(%c, %r, %t : memref<16900x256xf32>, memref<16900x256xbf16>, memref<256x16900xbf16>) outs(%y : memref<16900x256xbf16>) {
+  ^bb0(%s: f32, %a: bf16, %b: bf16, %o: bf16):
+    %af = arith.extf %a : bf16 to f32
+    %bf = arith.extf %b : bf16 to f32
+    %v = arith.addf %s, %af : f32
+    %u = arith.mulf %v, %bf : f32
+    %q = arith.truncf %u : f32 to bf16
+    linalg.yield %q : bf16
   }
   memref.dealloc %c : memref<16900x256xf32>
   return %y : memref<16900x256xbf16>

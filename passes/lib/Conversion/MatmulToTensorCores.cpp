@@ -590,38 +590,76 @@ bool splitsIntoRuns(Value memref, int64_t length) {
 /// of 8 elements (16 bytes).
 bool readsInRuns(Value memref) { return splitsIntoRuns(memref, 8); }
 
-/// The consumer's payload at (row, col), C's element being `sum`: the
-/// value it yields for its output at (row, col).
-Value consumerValue(MatmulEmitter &e, linalg::GenericOp consumer, Value c,
-                    Value sum, Value row, Value col) {
-  Value ij[2] = {row, col};
-  auto indices = [&](OpOperand &operand) {
-    AffineMap map = consumer.getMatchingIndexingMap(&operand);
+/// The consumer's payload at (row, col + i) for each of C's elements
+/// `sums[i]`: the values it yields for its output there. An input that the
+/// row's columns index along its last dimension, in runs as long as
+/// `sums` that start aligned, is read once as a vector (a GELU derivative's
+/// pre-activation, a residual); one that does not depend on the column
+/// (a bias by row) once; any other an element at a time.
+SmallVector<Value> consumerValues(MatmulEmitter &e, linalg::GenericOp consumer,
+                                  Value c, ArrayRef<Value> sums, Value row,
+                                  Value col) {
+  const int64_t n = sums.size();
+  auto colAt = [&](int64_t i) { return i == 0 ? col : e.add(col, i); };
+  auto indices = [&](AffineMap map, Value colI) {
+    Value ij[2] = {row, colI};
     SmallVector<Value> v;
     for (unsigned r = 0; r < map.getNumResults(); ++r)
       v.push_back(ij[map.getDimPosition(r)]);
     return v;
   };
+  MLIRContext *ctx = consumer.getContext();
   Block &body = consumer->getRegion(0).front();
-  IRMapping map;
+  // Each argument's value at each of the n columns.
+  SmallVector<SmallVector<Value>> args(body.getNumArguments());
   for (OpOperand &operand : consumer->getOpOperands()) {
     BlockArgument arg = body.getArgument(operand.getOperandNumber());
+    SmallVector<Value> &values = args[arg.getArgNumber()];
     Value v = operand.get();
-    if (v == c)
-      map.map(arg, sum);
-    else if (!isa<MemRefType>(v.getType()))
-      map.map(arg, v); // a scalar
-    else if (!arg.use_empty())
-      map.map(arg, memref::LoadOp::create(e.b, e.loc, v, indices(operand)));
-  }
-  for (Operation &nested : body.without_terminator()) {
-    if (auto index = dyn_cast<linalg::IndexOp>(nested)) {
-      map.map(index.getResult(), ij[index.getDim()]);
+    auto type = dyn_cast<MemRefType>(v.getType());
+    AffineMap map = consumer.getMatchingIndexingMap(&operand);
+    if (v == c) {
+      values.assign(sums.begin(), sums.end());
+    } else if (!type) {
+      values.assign(n, v); // a scalar
+    } else if (arg.use_empty()) {
       continue;
+    } else if (!map.isFunctionOfDim(1)) {
+      values.assign(n, memref::LoadOp::create(e.b, e.loc, v,
+                                              indices(map, col)));
+    } else if (n > 1 && map.getResults().back() == getAffineDimExpr(1, ctx) &&
+               llvm::count(map.getResults(), getAffineDimExpr(1, ctx)) == 1 &&
+               holdsRowsInRuns(type, n) &&
+               knownMultiple(v, {}) % (n * elementBytes(v)) == 0) {
+      Value run = vector::LoadOp::create(
+          e.b, e.loc, VectorType::get({n}, type.getElementType()), v,
+          indices(map, col), /*nontemporal=*/false,
+          llvm::MaybeAlign(n * elementBytes(v)));
+      for (int64_t i = 0; i < n; ++i)
+        values.push_back(vector::ExtractOp::create(e.b, e.loc, run, i));
+    } else {
+      for (int64_t i = 0; i < n; ++i)
+        values.push_back(
+            memref::LoadOp::create(e.b, e.loc, v, indices(map, colAt(i))));
     }
-    e.b.clone(nested, map);
   }
-  return map.lookupOrDefault(body.getTerminator()->getOperand(0));
+  SmallVector<Value> results;
+  for (int64_t i = 0; i < n; ++i) {
+    IRMapping mapping;
+    for (auto [arg, values] : llvm::zip(body.getArguments(), args))
+      if (!values.empty())
+        mapping.map(arg, values[i]);
+    for (Operation &nested : body.without_terminator()) {
+      if (auto index = dyn_cast<linalg::IndexOp>(nested)) {
+        mapping.map(index.getResult(), index.getDim() == 0 ? row : colAt(i));
+        continue;
+      }
+      e.b.clone(nested, mapping);
+    }
+    results.push_back(
+        mapping.lookupOrDefault(body.getTerminator()->getOperand(0)));
+  }
+  return results;
 }
 
 /// Whether `memref`'s rows hold C's elements in aligned pairs: an
@@ -984,16 +1022,15 @@ private:
           Value row = index.first, col = index.second;
           ValueRange sum = sums.slice((mt * colTiles + nt) * 4 + r, perStore);
           ifInside(row, col, [&] {
+            SmallVector<Value> values = resultsAt(sum, row, col);
             if (perStore == 1) {
-              memref::StoreOp::create(b, e.loc, resultAt(sum[0], row, col), dst,
+              memref::StoreOp::create(b, e.loc, values[0], dst,
                                       dstIndices(row, col));
               return;
             }
-            Value pair[2] = {resultAt(sum[0], row, col),
-                             resultAt(sum[1], row, e.add(col, 1))};
             auto type = VectorType::get({2}, dstElem);
             vector::StoreOp::create(
-                b, e.loc, vector::FromElementsOp::create(b, e.loc, type, pair),
+                b, e.loc, vector::FromElementsOp::create(b, e.loc, type, values),
                 dst, dstIndices(row, col), /*nontemporal=*/false,
                 llvm::MaybeAlign(2 * dstElem.getIntOrFloatBitWidth() / 8));
           });
@@ -1042,11 +1079,10 @@ private:
                                  /*nontemporal=*/false, llvm::MaybeAlign(16));
       // N is a multiple of the run: a run is inside or outside whole.
       ifInside(row, col, [&] {
-        SmallVector<Value> values;
+        SmallVector<Value> sums;
         for (int64_t i = 0; i < run; ++i)
-          values.push_back(
-              resultAt(vector::ExtractOp::create(b, e.loc, sumsOfRun, i), row,
-                       e.add(col, i)));
+          sums.push_back(vector::ExtractOp::create(b, e.loc, sumsOfRun, i));
+        SmallVector<Value> values = resultsAt(sums, row, col);
         vector::StoreOp::create(
             b, e.loc, vector::FromElementsOp::create(b, e.loc, runType, values),
             dst, dstIndices(row, col), /*nontemporal=*/false,
@@ -1138,10 +1174,12 @@ private:
       return {zRange, row, col};
     return {row, col};
   }
-  /// What the epilogue stores for C's element (row, col) whose sum is
-  /// `sum`: the consumer's value, or the sum.
-  Value resultAt(Value sum, Value row, Value col) {
-    return consumer ? consumerValue(e, consumer, c, sum, row, col) : sum;
+  /// What the epilogue stores for C's elements (row, col + i) whose sums
+  /// are `sums`: the consumer's values, or the sums.
+  SmallVector<Value> resultsAt(ValueRange sums, Value row, Value col) {
+    SmallVector<Value> values(sums);
+    return consumer ? consumerValues(e, consumer, c, values, row, col)
+                    : values;
   }
   /// `store()` where (row, col) lies inside C; tiles that divide M and N
   /// statically need no check.

@@ -121,6 +121,34 @@ func.func @residual_and_transposed_operand(%x: memref<16900x256xbf16>, %w: memre
   return %y : memref<16900x256xbf16>
 }
 
+// Whole tiles (M = 132 x 128): the consumer's residual runs of all eight
+// passes over the tile's rows are read before the first store, so that the
+// loads need not wait for stores the compiler cannot tell apart from them.
+// CHECK-LABEL: func.func @residual_whole_tiles(
+// CHECK: nvvm.wgmma.mma_async
+// CHECK: gpu.barrier
+// CHECK-COUNT-8: vector.load %arg2[%{{.*}}, %{{.*}}] {alignment = 16 : i64} : memref<16896x256xbf16>, vector<8xbf16>
+// CHECK-NOT: vector.load %arg2
+// CHECK-COUNT-8: vector.store %{{.*}} {alignment = 16 : i64} : memref<16896x256xbf16>, vector<8xbf16>
+// CHECK: } {attn.kernel = "tensor_core_matmul"
+func.func @residual_whole_tiles(%x: memref<16896x256xbf16>, %w: memref<256x256xbf16>, %r: memref<16896x256xbf16>) -> memref<16896x256xbf16> {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<16896x256xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<16896x256xf32>)
+  linalg.matmul ins(%x, %w : memref<16896x256xbf16>, memref<256x256xbf16>) outs(%c : memref<16896x256xf32>)
+  %y = memref.alloc() : memref<16896x256xbf16>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+      ins(%c, %r : memref<16896x256xf32>, memref<16896x256xbf16>) outs(%y : memref<16896x256xbf16>) {
+  ^bb0(%s: f32, %a: bf16, %o: bf16):
+    %af = arith.extf %a : bf16 to f32
+    %v = arith.addf %s, %af : f32
+    %q = arith.truncf %v : f32 to bf16
+    linalg.yield %q : bf16
+  }
+  memref.dealloc %c : memref<16896x256xf32>
+  return %y : memref<16896x256xbf16>
+}
+
 // A weight's gradient X^T dY: A read from X as it lies ([K, M]: M-major,
 // "col"), K split into 64 ranges (of 4 steps of 64) whose partial sums are
 // added after the kernel.

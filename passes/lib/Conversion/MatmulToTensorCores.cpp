@@ -590,17 +590,17 @@ bool splitsIntoRuns(Value memref, int64_t length) {
 /// of 8 elements (16 bytes).
 bool readsInRuns(Value memref) { return splitsIntoRuns(memref, 8); }
 
-/// The consumer's payload at (row, col + i) for each of C's elements
-/// `sums[i]`: the values it yields for its output there. An input that the
-/// row's columns index along its last dimension, in runs as long as
-/// `sums` that start aligned, is read once as a vector (a GELU derivative's
-/// pre-activation, a residual); one that does not depend on the column
-/// (a bias by row) once; any other an element at a time.
-SmallVector<Value> consumerValues(MatmulEmitter &e, linalg::GenericOp consumer,
-                                  Value c, ArrayRef<Value> sums, Value row,
-                                  Value col) {
-  const int64_t n = sums.size();
-  auto colAt = [&](int64_t i) { return i == 0 ? col : e.add(col, i); };
+/// What the consumer reads for a run of `n` columns of `row` from `col`:
+/// each block argument's value at each column, C's left empty (its sums
+/// are the accumulators). An input that the columns index along its last
+/// dimension, in runs as long that start aligned, is read once as a vector
+/// (a GELU derivative's pre-activation, a residual); one that does not
+/// depend on the column (a bias by row) once; any other an element at a
+/// time.
+SmallVector<SmallVector<Value>> consumerInputs(MatmulEmitter &e,
+                                               linalg::GenericOp consumer,
+                                               Value c, int64_t n, Value row,
+                                               Value col) {
   auto indices = [&](AffineMap map, Value colI) {
     Value ij[2] = {row, colI};
     SmallVector<Value> v;
@@ -608,9 +608,8 @@ SmallVector<Value> consumerValues(MatmulEmitter &e, linalg::GenericOp consumer,
       v.push_back(ij[map.getDimPosition(r)]);
     return v;
   };
-  MLIRContext *ctx = consumer.getContext();
+  AffineExpr colDim = getAffineDimExpr(1, consumer.getContext());
   Block &body = consumer->getRegion(0).front();
-  // Each argument's value at each of the n columns.
   SmallVector<SmallVector<Value>> args(body.getNumArguments());
   for (OpOperand &operand : consumer->getOpOperands()) {
     BlockArgument arg = body.getArgument(operand.getOperandNumber());
@@ -618,17 +617,15 @@ SmallVector<Value> consumerValues(MatmulEmitter &e, linalg::GenericOp consumer,
     Value v = operand.get();
     auto type = dyn_cast<MemRefType>(v.getType());
     AffineMap map = consumer.getMatchingIndexingMap(&operand);
-    if (v == c) {
-      values.assign(sums.begin(), sums.end());
-    } else if (!type) {
-      values.assign(n, v); // a scalar
-    } else if (arg.use_empty()) {
+    if (v == c || arg.use_empty())
       continue;
+    if (!type) {
+      values.assign(n, v); // a scalar
     } else if (!map.isFunctionOfDim(1)) {
       values.assign(n, memref::LoadOp::create(e.b, e.loc, v,
                                               indices(map, col)));
-    } else if (n > 1 && map.getResults().back() == getAffineDimExpr(1, ctx) &&
-               llvm::count(map.getResults(), getAffineDimExpr(1, ctx)) == 1 &&
+    } else if (n > 1 && map.getResults().back() == colDim &&
+               llvm::count(map.getResults(), colDim) == 1 &&
                holdsRowsInRuns(type, n) &&
                knownMultiple(v, {}) % (n * elementBytes(v)) == 0) {
       Value run = vector::LoadOp::create(
@@ -639,19 +636,35 @@ SmallVector<Value> consumerValues(MatmulEmitter &e, linalg::GenericOp consumer,
         values.push_back(vector::ExtractOp::create(e.b, e.loc, run, i));
     } else {
       for (int64_t i = 0; i < n; ++i)
-        values.push_back(
-            memref::LoadOp::create(e.b, e.loc, v, indices(map, colAt(i))));
+        values.push_back(memref::LoadOp::create(
+            e.b, e.loc, v, indices(map, i == 0 ? col : e.add(col, i))));
     }
   }
+  return args;
+}
+
+/// The consumer's payload at (row, col + i) for each of C's elements
+/// `sums[i]`, its other inputs `inputs` (consumerInputs'): the values it
+/// yields for its output there.
+SmallVector<Value> consumerValues(MatmulEmitter &e, linalg::GenericOp consumer,
+                                  Value c,
+                                  ArrayRef<SmallVector<Value>> inputs,
+                                  ArrayRef<Value> sums, Value row, Value col) {
+  Block &body = consumer->getRegion(0).front();
   SmallVector<Value> results;
-  for (int64_t i = 0; i < n; ++i) {
+  for (auto [i, sum] : llvm::enumerate(sums)) {
     IRMapping mapping;
-    for (auto [arg, values] : llvm::zip(body.getArguments(), args))
-      if (!values.empty())
-        mapping.map(arg, values[i]);
+    for (OpOperand &operand : consumer->getOpOperands()) {
+      BlockArgument arg = body.getArgument(operand.getOperandNumber());
+      if (operand.get() == c)
+        mapping.map(arg, sum);
+      else if (!inputs[arg.getArgNumber()].empty())
+        mapping.map(arg, inputs[arg.getArgNumber()][i]);
+    }
+    Value colI = i == 0 ? col : e.add(col, i);
     for (Operation &nested : body.without_terminator()) {
       if (auto index = dyn_cast<linalg::IndexOp>(nested)) {
-        mapping.map(index.getResult(), index.getDim() == 0 ? row : colAt(i));
+        mapping.map(index.getResult(), index.getDim() == 0 ? row : colI);
         continue;
       }
       e.b.clone(nested, mapping);
@@ -1070,8 +1083,21 @@ private:
     Value firstRow = e.divi(thread, runsPerRow);
     Value localCol = e.muli(e.remi(thread, runsPerRow), run);
     Value col = e.add(n0, localCol);
-    for (int64_t pass = 0; pass < tileM() / rowsPerPass; ++pass) {
-      Value localRow = e.add(firstRow, pass * rowsPerPass);
+    const int64_t passes = tileM() / rowsPerPass;
+    auto localRowOf = [&](int64_t pass) {
+      return e.add(firstRow, pass * rowsPerPass);
+    };
+    // Where every run is inside C, the consumer's inputs of every pass are
+    // read before any pass stores: the compiler cannot tell the stores from
+    // those reads, so a pass's loads would otherwise wait for the stores of
+    // the one before, and the epilogue for one pass's loads at a time.
+    SmallVector<SmallVector<SmallVector<Value>>> inputsOfPass;
+    if (consumer && wholeTiles())
+      for (int64_t pass = 0; pass < passes; ++pass)
+        inputsOfPass.push_back(consumerInputs(
+            e, consumer, c, run, e.add(m0, localRowOf(pass)), col));
+    for (int64_t pass = 0; pass < passes; ++pass) {
+      Value localRow = localRowOf(pass);
       Value row = e.add(m0, localRow);
       Value sumsOfRun =
           vector::LoadOp::create(b, e.loc, VectorType::get({run}, f32), tile,
@@ -1082,7 +1108,11 @@ private:
         SmallVector<Value> sums;
         for (int64_t i = 0; i < run; ++i)
           sums.push_back(vector::ExtractOp::create(b, e.loc, sumsOfRun, i));
-        SmallVector<Value> values = resultsAt(sums, row, col);
+        SmallVector<Value> values =
+            inputsOfPass.empty()
+                ? resultsAt(sums, row, col)
+                : consumerValues(e, consumer, c, inputsOfPass[pass], sums,
+                                 row, col);
         vector::StoreOp::create(
             b, e.loc, vector::FromElementsOp::create(b, e.loc, runType, values),
             dst, dstIndices(row, col), /*nontemporal=*/false,
@@ -1178,13 +1208,21 @@ private:
   /// are `sums`: the consumer's values, or the sums.
   SmallVector<Value> resultsAt(ValueRange sums, Value row, Value col) {
     SmallVector<Value> values(sums);
-    return consumer ? consumerValues(e, consumer, c, values, row, col)
-                    : values;
+    if (!consumer)
+      return values;
+    return consumerValues(
+        e, consumer, c,
+        consumerInputs(e, consumer, c, values.size(), row, col), values, row,
+        col);
   }
   /// `store()` where (row, col) lies inside C; tiles that divide M and N
   /// statically need no check.
+  /// Whether the tiles divide M and N: every tile lies inside C whole.
+  bool wholeTiles() const {
+    return con.m % tileM() == 0 && con.n % tileN() == 0;
+  }
   void ifInside(Value row, Value col, function_ref<void()> store) {
-    if (con.m % tileM() == 0 && con.n % tileN() == 0)
+    if (wholeTiles())
       store();
     else
       e.ifThen(e.andi(e.ult(row, m), e.ult(col, n)), store);

@@ -18,6 +18,8 @@
 //   reshapes by collapsing), so that the two meet;
 // - a producer read only by its consumer is fused into it (linalg's
 //   elementwise fusion).
+// Then each product that one elementwise op alone reads is placed just
+// before it, where the product's kernel can take it in.
 //
 // Every rewrite is limited to all-parallel ops and to operands read element
 // for element: a reduction or a contraction keeps the form the conversions
@@ -160,8 +162,11 @@ struct FuseElementwisePass
     linalg::populateElementwiseOpsFusionPatterns(patterns, fusesIntoConsumer);
     tensor::CollapseShapeOp::getCanonicalizationPatterns(patterns, ctx);
     tensor::ExpandShapeOp::getCanonicalizationPatterns(patterns, ctx);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns)))) {
+      getOperation().emitError("attn-fuse-elementwise: the fusions did not "
+                               "reach a fixed point");
       return signalPassFailure();
+    }
     placeProductsBeforeConsumers(getOperation());
   }
 };

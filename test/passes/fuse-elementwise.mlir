@@ -266,3 +266,56 @@ func.func @transpose_into_elementwise(%x: tensor<2x8x3x4xbf16>) -> tensor<2x3x8x
   } -> tensor<2x3x8x4xf32>
   return %w : tensor<2x3x8x4xf32>
 }
+
+// -----
+
+// A product's bias that the GELU reads and a later op keeps (the FFN's
+// pre-activation, which the backward reads): the bias and the GELU become
+// one op with both results, the later op reading the bias's; the product
+// then hands its C to that one op.
+
+#id2 = affine_map<(d0, d1) -> (d0, d1)>
+#bias = affine_map<(d0, d1) -> (d1)>
+// CHECK-LABEL: func.func @epilogue_keeps_its_result
+//       CHECK:   %[[P:.*]] = linalg.matmul
+//  CHECK-NEXT:   %[[F:.*]]:2 = linalg.generic
+//  CHECK-SAME:     ins(%[[P]], %{{.*}} : tensor<8x8xf32>, tensor<8xbf16>)
+//       CHECK:     math.erf
+//       CHECK:   linalg.generic
+//  CHECK-SAME:     ins(%[[F]]#0 : tensor<8x8xbf16>)
+//       CHECK:     math.exp
+//       CHECK:   return %[[F]]#1
+func.func @epilogue_keeps_its_result(%x: tensor<8x4xbf16>, %w: tensor<4x8xbf16>, %b: tensor<8xbf16>) -> (tensor<8x8xbf16>, tensor<8x8xbf16>) {
+  %zero = arith.constant 0.0 : f32
+  %e0 = tensor.empty() : tensor<8x8xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e0 : tensor<8x8xf32>) -> tensor<8x8xf32>
+  %p = linalg.matmul ins(%x, %w : tensor<8x4xbf16>, tensor<4x8xbf16>) outs(%z : tensor<8x8xf32>) -> tensor<8x8xf32>
+  %e1 = tensor.empty() : tensor<8x8xbf16>
+  %h = linalg.generic {indexing_maps = [#id2, #bias, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %b : tensor<8x8xf32>, tensor<8xbf16>) outs(%e1 : tensor<8x8xbf16>) {
+  ^bb0(%a: f32, %c: bf16, %o: bf16):
+    %cf = arith.extf %c : bf16 to f32
+    %s = arith.addf %a, %cf : f32
+    %t = arith.truncf %s : f32 to bf16
+    linalg.yield %t : bf16
+  } -> tensor<8x8xbf16>
+  %e2 = tensor.empty() : tensor<8x8xbf16>
+  %g = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%h : tensor<8x8xbf16>) outs(%e2 : tensor<8x8xbf16>) {
+  ^bb0(%a: bf16, %o: bf16):
+    %af = arith.extf %a : bf16 to f32
+    %y = math.erf %af : f32
+    %t = arith.truncf %y : f32 to bf16
+    linalg.yield %t : bf16
+  } -> tensor<8x8xbf16>
+  %e3 = tensor.empty() : tensor<8x8xbf16>
+  %later = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%h : tensor<8x8xbf16>) outs(%e3 : tensor<8x8xbf16>) {
+  ^bb0(%a: bf16, %o: bf16):
+    %af = arith.extf %a : bf16 to f32
+    %y = math.exp %af : f32
+    %t = arith.truncf %y : f32 to bf16
+    linalg.yield %t : bf16
+  } -> tensor<8x8xbf16>
+  return %g, %later : tensor<8x8xbf16>, tensor<8x8xbf16>
+}

@@ -149,6 +149,35 @@ func.func @residual_whole_tiles(%x: memref<16896x256xbf16>, %w: memref<256x256xb
   return %y : memref<16896x256xbf16>
 }
 
+// A consumer with two outputs (the FFN's pre-activation and its GELU):
+// the epilogue stores each run to both.
+// CHECK-LABEL: func.func @two_outputs(
+// CHECK: %[[H:.*]] = memref.alloc() : memref<16896x256xbf16>
+// CHECK: %[[G:.*]] = memref.alloc() : memref<16896x256xbf16>
+// CHECK: nvvm.wgmma.mma_async
+// CHECK: math.erf
+// CHECK: vector.store %{{.*}}, %[[H]][%{{.*}}, %{{.*}}] {alignment = 16 : i64} : memref<16896x256xbf16>, vector<8xbf16>
+// CHECK: vector.store %{{.*}}, %[[G]][%{{.*}}, %{{.*}}] {alignment = 16 : i64} : memref<16896x256xbf16>, vector<8xbf16>
+// CHECK: } {attn.kernel = "tensor_core_matmul"
+func.func @two_outputs(%x: memref<16896x256xbf16>, %w: memref<256x256xbf16>) -> (memref<16896x256xbf16>, memref<16896x256xbf16>) {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<16896x256xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<16896x256xf32>)
+  linalg.matmul ins(%x, %w : memref<16896x256xbf16>, memref<256x256xbf16>) outs(%c : memref<16896x256xf32>)
+  %h = memref.alloc() : memref<16896x256xbf16>
+  %g = memref.alloc() : memref<16896x256xbf16>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+      ins(%c : memref<16896x256xf32>) outs(%h, %g : memref<16896x256xbf16>, memref<16896x256xbf16>) {
+  ^bb0(%s: f32, %o: bf16, %p: bf16):
+    %t = arith.truncf %s : f32 to bf16
+    %e = math.erf %s : f32
+    %u = arith.truncf %e : f32 to bf16
+    linalg.yield %t, %u : bf16, bf16
+  }
+  memref.dealloc %c : memref<16896x256xf32>
+  return %h, %g : memref<16896x256xbf16>, memref<16896x256xbf16>
+}
+
 // A weight's gradient X^T dY: A read from X as it lies ([K, M]: M-major,
 // "col"), K split into 64 ranges (of 4 steps of 64) whose partial sums are
 // added after the kernel.

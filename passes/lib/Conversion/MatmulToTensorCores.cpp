@@ -211,8 +211,10 @@ linalg::GenericOp elementwiseConsumer(linalg::LinalgOp op,
   }
   if (!consumer || !consumer.hasPureBufferSemantics() ||
       consumer.getNumLoops() != 2 || consumer.getNumParallelLoops() != 2 ||
-      consumer.getNumDpsInits() != 1 || !leavesMemoryAlone(op, consumer) ||
-      !consumer.getDpsInits()[0].getDefiningOp<memref::AllocOp>())
+      !leavesMemoryAlone(op, consumer) ||
+      !llvm::all_of(consumer.getDpsInits(), [](Value init) {
+        return init.getDefiningOp<memref::AllocOp>();
+      }))
     return nullptr;
   for (OpOperand &operand : consumer->getOpOperands()) {
     AffineMap map = consumer.getMatchingIndexingMap(&operand);
@@ -645,13 +647,13 @@ SmallVector<SmallVector<Value>> consumerInputs(MatmulEmitter &e,
 
 /// The consumer's payload at (row, col + i) for each of C's elements
 /// `sums[i]`, its other inputs `inputs` (consumerInputs'): the values it
-/// yields for its output there.
-SmallVector<Value> consumerValues(MatmulEmitter &e, linalg::GenericOp consumer,
-                                  Value c,
-                                  ArrayRef<SmallVector<Value>> inputs,
-                                  ArrayRef<Value> sums, Value row, Value col) {
+/// yields there, for each of its outputs (results[output][i]).
+SmallVector<SmallVector<Value>>
+consumerValues(MatmulEmitter &e, linalg::GenericOp consumer, Value c,
+               ArrayRef<SmallVector<Value>> inputs, ArrayRef<Value> sums,
+               Value row, Value col) {
   Block &body = consumer->getRegion(0).front();
-  SmallVector<Value> results;
+  SmallVector<SmallVector<Value>> results(consumer.getNumDpsInits());
   for (auto [i, sum] : llvm::enumerate(sums)) {
     IRMapping mapping;
     for (OpOperand &operand : consumer->getOpOperands()) {
@@ -669,8 +671,9 @@ SmallVector<Value> consumerValues(MatmulEmitter &e, linalg::GenericOp consumer,
       }
       e.b.clone(nested, mapping);
     }
-    results.push_back(
-        mapping.lookupOrDefault(body.getTerminator()->getOperand(0)));
+    for (auto [output, yielded] :
+         llvm::enumerate(body.getTerminator()->getOperands()))
+      results[output].push_back(mapping.lookupOrDefault(yielded));
   }
   return results;
 }
@@ -999,19 +1002,28 @@ private:
   }
 
   /// The epilogue: C's elements (through the consumer, if any) into the
-  /// consumer's output, the partial sums, or C -- straight from the
+  /// consumer's outputs, the partial sums, or C -- straight from the
   /// accumulators (storeFromRegisters), or, for the warpgroup tiles whose
-  /// destination rows hold 16-byte runs, through shared memory
-  /// (storeThroughShared). A split product's partial sums are then added
-  /// into C.
+  /// destinations' rows hold 16-byte runs (of one element type), through
+  /// shared memory (storeThroughShared). A split product's partial sums are
+  /// then added into C.
   void storeResults(ValueRange sums) {
-    Value dst = consumer ? consumer.getDpsInits()[0] : partials ? partials : cm;
-    Type dstElem = cast<MemRefType>(dst.getType()).getElementType();
-    const int64_t run = kEpilogueRunBytes * 8 / dstElem.getIntOrFloatBitWidth();
-    if (tiling.warpgroup && con.n % run == 0 && splitsIntoRuns(dst, run))
-      storeThroughShared(sums, dst, run);
+    SmallVector<Value> dsts;
+    if (consumer)
+      llvm::append_range(dsts, consumer.getDpsInits());
     else
-      storeFromRegisters(sums, dst);
+      dsts.push_back(partials ? partials : cm);
+    Type dstElem = cast<MemRefType>(dsts[0].getType()).getElementType();
+    const int64_t run = kEpilogueRunBytes * 8 / dstElem.getIntOrFloatBitWidth();
+    if (tiling.warpgroup && con.n % run == 0 &&
+        llvm::all_of(dsts, [&](Value dst) {
+          return cast<MemRefType>(dst.getType()).getElementType() ==
+                     dstElem &&
+                 splitsIntoRuns(dst, run);
+        }))
+      storeThroughShared(sums, dsts, run);
+    else
+      storeFromRegisters(sums, dsts);
     gpu::TerminatorOp::create(b, e.loc);
     if (partials) {
       b.setInsertionPointAfter(launch);
@@ -1023,9 +1035,8 @@ private:
   /// and 2t + 1: one store of the pair where the destination holds pairs
   /// (an even n: the pair is inside wherever its first column is), else
   /// one each.
-  void storeFromRegisters(ValueRange sums, Value dst) {
-    const int64_t perStore = holdsPairs(dst) ? 2 : 1;
-    Type dstElem = cast<MemRefType>(dst.getType()).getElementType();
+  void storeFromRegisters(ValueRange sums, ArrayRef<Value> dsts) {
+    const int64_t perStore = llvm::all_of(dsts, holdsPairs) ? 2 : 1;
     const int64_t colTiles = tiling.colTiles();
     for (int64_t mt = 0; mt < tiling.rowTiles(); ++mt)
       for (int64_t nt = 0; nt < colTiles; ++nt)
@@ -1035,17 +1046,21 @@ private:
           Value row = index.first, col = index.second;
           ValueRange sum = sums.slice((mt * colTiles + nt) * 4 + r, perStore);
           ifInside(row, col, [&] {
-            SmallVector<Value> values = resultsAt(sum, row, col);
-            if (perStore == 1) {
-              memref::StoreOp::create(b, e.loc, values[0], dst,
-                                      dstIndices(row, col));
-              return;
+            for (auto [dst, values] :
+                 llvm::zip(dsts, resultsAt(sum, row, col))) {
+              if (perStore == 1) {
+                memref::StoreOp::create(b, e.loc, values[0], dst,
+                                        dstIndices(row, col));
+                continue;
+              }
+              Type dstElem = cast<MemRefType>(dst.getType()).getElementType();
+              auto type = VectorType::get({2}, dstElem);
+              vector::StoreOp::create(
+                  b, e.loc,
+                  vector::FromElementsOp::create(b, e.loc, type, values), dst,
+                  dstIndices(row, col), /*nontemporal=*/false,
+                  llvm::MaybeAlign(2 * dstElem.getIntOrFloatBitWidth() / 8));
             }
-            auto type = VectorType::get({2}, dstElem);
-            vector::StoreOp::create(
-                b, e.loc, vector::FromElementsOp::create(b, e.loc, type, values),
-                dst, dstIndices(row, col), /*nontemporal=*/false,
-                llvm::MaybeAlign(2 * dstElem.getIntOrFloatBitWidth() / 8));
           });
         }
   }
@@ -1057,7 +1072,8 @@ private:
   /// (16 bytes of the destination's type), the consumer applied and the
   /// run stored as one vector: a warp writes whole rows, where the
   /// fragments' pairs wrote 8 rows of 16 bytes each.
-  void storeThroughShared(ValueRange sums, Value dst, int64_t run) {
+  void storeThroughShared(ValueRange sums, ArrayRef<Value> dsts,
+                          int64_t run) {
     const int64_t pitch = tileN() + kEpiloguePad;
     Value buffer = allocateShared(launch, tileM() * pitch * 4);
     Value tile = sharedView(b, e.loc, buffer, {tileM(), pitch}, f32, e.idx(0));
@@ -1078,7 +1094,7 @@ private:
     gpu::BarrierOp::create(b, e.loc);
     const int64_t runsPerRow = tileN() / run;
     const int64_t rowsPerPass = tiling.threads() / runsPerRow;
-    Type dstElem = cast<MemRefType>(dst.getType()).getElementType();
+    Type dstElem = cast<MemRefType>(dsts[0].getType()).getElementType();
     auto runType = VectorType::get({run}, dstElem);
     Value firstRow = e.divi(thread, runsPerRow);
     Value localCol = e.muli(e.remi(thread, runsPerRow), run);
@@ -1108,15 +1124,16 @@ private:
         SmallVector<Value> sums;
         for (int64_t i = 0; i < run; ++i)
           sums.push_back(vector::ExtractOp::create(b, e.loc, sumsOfRun, i));
-        SmallVector<Value> values =
+        SmallVector<SmallVector<Value>> values =
             inputsOfPass.empty()
                 ? resultsAt(sums, row, col)
                 : consumerValues(e, consumer, c, inputsOfPass[pass], sums,
                                  row, col);
-        vector::StoreOp::create(
-            b, e.loc, vector::FromElementsOp::create(b, e.loc, runType, values),
-            dst, dstIndices(row, col), /*nontemporal=*/false,
-            llvm::MaybeAlign(kEpilogueRunBytes));
+        for (auto [dst, runValues] : llvm::zip(dsts, values))
+          vector::StoreOp::create(
+              b, e.loc, vector::FromElementsOp::create(b, e.loc, runType, runValues),
+              dst, dstIndices(row, col), /*nontemporal=*/false,
+              llvm::MaybeAlign(kEpilogueRunBytes));
       });
     }
   }
@@ -1205,11 +1222,13 @@ private:
     return {row, col};
   }
   /// What the epilogue stores for C's elements (row, col + i) whose sums
-  /// are `sums`: the consumer's values, or the sums.
-  SmallVector<Value> resultsAt(ValueRange sums, Value row, Value col) {
+  /// are `sums`, for each destination: the consumer's values for each of
+  /// its outputs, or the sums.
+  SmallVector<SmallVector<Value>> resultsAt(ValueRange sums, Value row,
+                                            Value col) {
     SmallVector<Value> values(sums);
     if (!consumer)
-      return values;
+      return {values};
     return consumerValues(
         e, consumer, c,
         consumerInputs(e, consumer, c, values.size(), row, col), values, row,

@@ -17,7 +17,8 @@
 //   dimensions collapse to the reshape's source (linalg's folding of
 //   reshapes by collapsing), so that the two meet;
 // - a producer read only by its consumer is fused into it (linalg's
-//   elementwise fusion).
+//   elementwise fusion); a product's epilogue op read by others too joins
+//   an elementwise consumer as one op with both results.
 // Then each product that one elementwise op alone reads is placed just
 // before it, where the product's kernel can take it in.
 //
@@ -103,11 +104,53 @@ bool fusesIntoConsumer(OpOperand *operand) {
   auto producer = operand->get().getDefiningOp<linalg::GenericOp>();
   auto consumer = dyn_cast<linalg::GenericOp>(operand->getOwner());
   if (!producer || !consumer || !allParallel(producer) ||
-      !allParallel(consumer) || !operand->get().hasOneUse() ||
+      !allParallel(consumer) || producer->getNumResults() != 1 ||
+      !operand->get().hasOneUse() ||
       productsRead(producer) + productsRead(consumer) > 1)
     return false;
   return consumer.getMatchingIndexingMap(operand).isPermutation();
 }
+
+/// A product's epilogue op whose result others read too (the FFN's bias,
+/// whose output the GELU reads and the backward keeps): fused into an
+/// elementwise consumer that reads no product, as one op with both results
+/// -- the consumer's, and the epilogue op's for its other readers, which
+/// must all come after the consumer. The product's kernel then writes both
+/// from its accumulators, and the consumer no longer reads the epilogue
+/// op's output back.
+struct FuseEpilogueKeepingItsResult
+    : public OpRewritePattern<linalg::GenericOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(linalg::GenericOp consumer,
+                                PatternRewriter &rewriter) const override {
+    if (!allParallel(consumer) || productsRead(consumer) != 0)
+      return failure();
+    for (OpOperand *operand : consumer.getDpsInputOperands()) {
+      auto producer = operand->get().getDefiningOp<linalg::GenericOp>();
+      if (!producer || !allParallel(producer) ||
+          producer->getNumResults() != 1 || productsRead(producer) != 1 ||
+          operand->get().hasOneUse() ||
+          !consumer.getMatchingIndexingMap(operand).isPermutation() ||
+          !linalg::areElementwiseOpsFusable(operand) ||
+          !llvm::all_of(operand->get().getUsers(), [&](Operation *user) {
+            return user == consumer.getOperation() ||
+                   (user->getBlock() == consumer->getBlock() &&
+                    consumer->isBeforeInBlock(user));
+          }))
+        continue;
+      FailureOr<linalg::ElementwiseOpFusionResult> fused =
+          linalg::fuseElementwiseOps(rewriter, operand);
+      if (failed(fused))
+        return failure();
+      for (auto [original, replacement] : fused->replacements)
+        rewriter.replaceAllUsesWith(original, replacement);
+      rewriter.eraseOp(consumer);
+      rewriter.eraseOp(producer);
+      return success();
+    }
+    return failure();
+  }
+};
 
 /// A reshape moves past an all-parallel generic: the generic reading the
 /// expanded value (`operand` its operand), or producing the collapsed one
@@ -156,7 +199,8 @@ struct FuseElementwisePass
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     RewritePatternSet patterns(ctx);
-    patterns.add<GeneralizeElementwiseNamedOp>(ctx);
+    patterns.add<GeneralizeElementwiseNamedOp, FuseEpilogueKeepingItsResult>(
+        ctx);
     linalg::populateFoldReshapeOpsByCollapsingPatterns(patterns,
                                                        foldsReshape);
     linalg::populateElementwiseOpsFusionPatterns(patterns, fusesIntoConsumer);

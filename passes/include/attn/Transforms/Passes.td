@@ -147,10 +147,12 @@ def FuseElementwise : Pass<"attn-fuse-elementwise", "func::FuncOp"> {
     element for element (a permutation): a producer read broadcast would be
     computed again for every element of the consumer, a reduction or a
     contraction keeps the form later passes match (row sums, the products).
-    A producer with other readers stays as it is, and so does one whose
-    fusion would make an op read two products' results (each product runs
-    one elementwise consumer in its epilogue; an op reading two would have
-    both write their f32 results to memory).
+    A producer with other readers stays as it is -- but for a product's
+    epilogue op, which joins an elementwise consumer as one op with both
+    results where its other readers come after the consumer -- and so does
+    one whose fusion would make an op read two products' results (each
+    product runs one elementwise consumer in its epilogue; an op reading
+    two would have both write their f32 results to memory).
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect"];

@@ -406,7 +406,10 @@ KSplit splitOf(const Contraction &con, const Tiling &tiling) {
   int64_t steps = llvm::divideCeil(con.k, tiling.tileK);
   int64_t wanted = blocksWanted(con.op);
   int64_t splits = 1;
-  while (tiles * splits < wanted &&
+  // Doubling stops within an eighth of the blocks wanted: a grid just
+  // short of one full wave runs as one, where twice the blocks would run
+  // as two, each block half as long, with twice the partial sums to add.
+  while (8 * tiles * splits < 7 * wanted &&
          steps / (2 * splits) * tiling.tileK >= kMinKPerSplit &&
          2 * splits * con.batch <= kMaxGridY)
     splits *= 2;

@@ -627,8 +627,8 @@ SmallVector<SmallVector<Value>> consumerInputs(MatmulEmitter &e,
     if (!type) {
       values.assign(n, v); // a scalar
     } else if (!map.isFunctionOfDim(1)) {
-      values.assign(n, memref::LoadOp::create(e.b, e.loc, v,
-                                              indices(map, col)));
+      values.assign(n,
+                    memref::LoadOp::create(e.b, e.loc, v, indices(map, col)));
     } else if (n > 1 && map.getResults().back() == colDim &&
                llvm::count(map.getResults(), colDim) == 1 &&
                holdsRowsInRuns(type, n) &&
@@ -1020,8 +1020,7 @@ private:
     const int64_t run = kEpilogueRunBytes * 8 / dstElem.getIntOrFloatBitWidth();
     if (tiling.warpgroup && con.n % run == 0 &&
         llvm::all_of(dsts, [&](Value dst) {
-          return cast<MemRefType>(dst.getType()).getElementType() ==
-                     dstElem &&
+          return cast<MemRefType>(dst.getType()).getElementType() == dstElem &&
                  splitsIntoRuns(dst, run);
         }))
       storeThroughShared(sums, dsts, run);
@@ -1075,8 +1074,7 @@ private:
   /// (16 bytes of the destination's type), the consumer applied and the
   /// run stored as one vector: a warp writes whole rows, where the
   /// fragments' pairs wrote 8 rows of 16 bytes each.
-  void storeThroughShared(ValueRange sums, ArrayRef<Value> dsts,
-                          int64_t run) {
+  void storeThroughShared(ValueRange sums, ArrayRef<Value> dsts, int64_t run) {
     const int64_t pitch = tileN() + kEpiloguePad;
     Value buffer = allocateShared(launch, tileM() * pitch * 4);
     Value tile = sharedView(b, e.loc, buffer, {tileM(), pitch}, f32, e.idx(0));
@@ -1130,12 +1128,13 @@ private:
         SmallVector<SmallVector<Value>> values =
             inputsOfPass.empty()
                 ? resultsAt(sums, row, col)
-                : consumerValues(e, consumer, c, inputsOfPass[pass], sums,
-                                 row, col);
+                : consumerValues(e, consumer, c, inputsOfPass[pass], sums, row,
+                                 col);
         for (auto [dst, runValues] : llvm::zip(dsts, values))
           vector::StoreOp::create(
-              b, e.loc, vector::FromElementsOp::create(b, e.loc, runType, runValues),
-              dst, dstIndices(row, col), /*nontemporal=*/false,
+              b, e.loc,
+              vector::FromElementsOp::create(b, e.loc, runType, runValues), dst,
+              dstIndices(row, col), /*nontemporal=*/false,
               llvm::MaybeAlign(kEpilogueRunBytes));
       });
     }
@@ -1233,9 +1232,8 @@ private:
     if (!consumer)
       return {values};
     return consumerValues(
-        e, consumer, c,
-        consumerInputs(e, consumer, c, values.size(), row, col), values, row,
-        col);
+        e, consumer, c, consumerInputs(e, consumer, c, values.size(), row, col),
+        values, row, col);
   }
   /// `store()` where (row, col) lies inside C; tiles that divide M and N
   /// statically need no check.

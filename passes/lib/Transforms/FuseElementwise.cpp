@@ -201,8 +201,7 @@ struct FuseElementwisePass
     RewritePatternSet patterns(ctx);
     patterns.add<GeneralizeElementwiseNamedOp, FuseEpilogueKeepingItsResult>(
         ctx);
-    linalg::populateFoldReshapeOpsByCollapsingPatterns(patterns,
-                                                       foldsReshape);
+    linalg::populateFoldReshapeOpsByCollapsingPatterns(patterns, foldsReshape);
     linalg::populateElementwiseOpsFusionPatterns(patterns, fusesIntoConsumer);
     tensor::CollapseShapeOp::getCanonicalizationPatterns(patterns, ctx);
     tensor::ExpandShapeOp::getCanonicalizationPatterns(patterns, ctx);

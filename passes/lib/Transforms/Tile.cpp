@@ -18,6 +18,7 @@
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Utils/IndexingUtils.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/SymbolTable.h"
@@ -135,6 +136,14 @@ struct Emitter {
     return memref::SubViewOp::create(b, loc, buffer, offsets, sizes, strides);
   }
 
+  /// Whether a transpose keeps the last dimension last: a view of its input
+  /// through it has contiguous rows, as the tile ops' loads need.
+  static bool keepsRowsContiguous(linalg::TransposeOp transpose) {
+    ArrayRef<int64_t> perm = transpose.getPermutation();
+    return transpose.hasPureTensorSemantics() && !perm.empty() &&
+           perm.back() == int64_t(perm.size()) - 1;
+  }
+
   /// `tensor` as a buffer the kernel reads. A tensor a linalg.transpose
   /// makes that keeps the last dimension last (the heads' split, [B, N, H,
   /// D] to [B, H, N, D]) is the transpose's input seen transposed: a
@@ -142,14 +151,12 @@ struct Emitter {
   /// the kernel reads the input where it lies and the transpose -- a pass
   /// over the whole operand -- goes when nothing else reads it.
   Value toBuffer(Value tensor) {
-    if (auto transpose = tensor.getDefiningOp<linalg::TransposeOp>()) {
-      ArrayRef<int64_t> perm = transpose.getPermutation();
-      if (!perm.empty() && perm.back() == int64_t(perm.size()) - 1)
-        return memref::TransposeOp::create(
-            b, loc, toBuffer(transpose.getInput()),
-            AffineMapAttr::get(
-                AffineMap::getPermutationMap(perm, b.getContext())));
-    }
+    if (auto transpose = tensor.getDefiningOp<linalg::TransposeOp>();
+        transpose && keepsRowsContiguous(transpose))
+      return memref::TransposeOp::create(
+          b, loc, toBuffer(transpose.getInput()),
+          AffineMapAttr::get(AffineMap::getPermutationMap(
+              transpose.getPermutation(), b.getContext())));
     auto type = cast<RankedTensorType>(tensor.getType());
     return bufferization::ToBufferOp::create(
         b, loc, MemRefType::get(type.getShape(), type.getElementType()), tensor,
@@ -173,8 +180,7 @@ struct Emitter {
     linalg::TransposeOp transpose;
     for (Operation *user : result.getUsers()) {
       auto t = dyn_cast<linalg::TransposeOp>(user);
-      if (t && t.getInput() == result && t.hasPureTensorSemantics() &&
-          t.getPermutation().back() == int64_t(shape.size()) - 1) {
+      if (t && t.getInput() == result && keepsRowsContiguous(t)) {
         transpose = t;
         break;
       }
@@ -188,12 +194,8 @@ struct Emitter {
       return {buffer, buffer, {}};
     }
     ArrayRef<int64_t> perm = transpose.getPermutation();
-    SmallVector<int64_t> inverse(perm.size()), dims;
-    for (auto [i, d] : llvm::enumerate(perm)) {
-      inverse[d] = i;
-      dims.push_back(shape[d]);
-    }
-    Value storage = alloc(dims);
+    SmallVector<int64_t> inverse = invertPermutationVector(perm);
+    Value storage = alloc(applyPermutation(shape, perm));
     Value view = memref::TransposeOp::create(
         b, loc, storage,
         AffineMapAttr::get(

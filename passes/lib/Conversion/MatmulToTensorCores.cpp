@@ -631,7 +631,7 @@ SmallVector<SmallVector<Value>> consumerInputs(MatmulEmitter &e,
                     memref::LoadOp::create(e.b, e.loc, v, indices(map, col)));
     } else if (n > 1 && map.getResults().back() == colDim &&
                llvm::count(map.getResults(), colDim) == 1 &&
-               holdsRowsInRuns(type, n) &&
+               splitsIntoRuns(v, n) &&
                knownMultiple(v, {}) % (n * elementBytes(v)) == 0) {
       Value run = vector::LoadOp::create(
           e.b, e.loc, VectorType::get({n}, type.getElementType()), v,
@@ -1235,12 +1235,11 @@ private:
         e, consumer, c, consumerInputs(e, consumer, c, values.size(), row, col),
         values, row, col);
   }
-  /// `store()` where (row, col) lies inside C; tiles that divide M and N
-  /// statically need no check.
   /// Whether the tiles divide M and N: every tile lies inside C whole.
   bool wholeTiles() const {
     return con.m % tileM() == 0 && con.n % tileN() == 0;
   }
+  /// `store()` where (row, col) lies inside C; whole tiles need no check.
   void ifInside(Value row, Value col, function_ref<void()> store) {
     if (wholeTiles())
       store();

@@ -992,7 +992,7 @@ SmallVector<linalg::LinalgOp> splitLongReduction(linalg::LinalgOp op) {
 /// would walk its row alone, the warp's 32 rows apart: each load 2 or 4
 /// of the 32 bytes it brings, a long dependent chain per thread (a layer
 /// norm's statistics over [49152, 256] in bf16: 72 us). Where the inputs
-/// that run along the row lie in runs (16 bytes of the narrowest, at most
+/// that run along the row lie in runs (16 bytes of the widest, at most
 /// 8 terms, dividing the row), each lane takes a run of consecutive terms
 /// at a time as one vector load: a warp reads 512 contiguous bytes of a
 /// bf16 row per load where it read 64.
@@ -1043,9 +1043,11 @@ std::optional<unsigned> rowSumDimension(linalg::LinalgOp op) {
 }
 
 /// The run of consecutive terms a lane of a row sum over dimension `r`
-/// (static extent `extent`) takes: 16 bytes of the narrowest input
-/// indexed by r, at most kMaxRunLength, halved until it divides the row and
-/// every such input lies along r in runs of it; 1 where none does.
+/// (static extent `extent`) takes: 16 bytes of the widest input indexed
+/// by r (each such input is read a run at a time as one vector, so none
+/// loads more than 16 bytes at once), at most kMaxRunLength, halved until it
+/// divides the row and every such input lies along r in runs of it; 1 where
+/// none does.
 int64_t rowRunLength(linalg::LinalgOp op, unsigned r, int64_t extent) {
   int64_t run = kMaxRunLength;
   SmallVector<OpOperand *> alongRow;

@@ -201,6 +201,25 @@ func.func @weight_gradient_bf16(%x: memref<16384x256xbf16>, %dy: memref<16384x25
   return %c : memref<256x256xf32>
 }
 
+// The same over the training step's 49152 tokens: 64 ranges of 12 steps
+// (256 blocks, within an eighth of two a multiprocessor on 132: one wave),
+// not 128 of 6 (two waves, twice the partial sums).
+// CHECK-LABEL: func.func @weight_gradient_one_wave(
+// CHECK: %[[P:.*]] = memref.alloc() : memref<64x256x256xf32>
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c2, %{{.*}} = %c2, %{{.*}} = %c64) threads({{.*}}) in (%{{.*}} = %c256,
+// CHECK: scf.for %{{.*}} = %c0 to %c12 step %c1
+// CHECK: linalg.generic {{.*}} ins(%[[P]] : memref<64x256x256xf32>)
+func.func @weight_gradient_one_wave(%x: memref<49152x256xbf16>, %dy: memref<49152x256xbf16>) -> memref<256x256xf32> {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<256x256xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<256x256xf32>)
+  %xt = memref.alloc() : memref<256x49152xbf16>
+  linalg.transpose ins(%x : memref<49152x256xbf16>) outs(%xt : memref<256x49152xbf16>) permutation = [1, 0]
+  linalg.matmul ins(%xt, %dy : memref<256x49152xbf16>, memref<49152x256xbf16>) outs(%c : memref<256x256xf32>)
+  memref.dealloc %xt : memref<256x49152xbf16>
+  return %c : memref<256x256xf32>
+}
+
 // An input's gradient dY W^T: B read from W as it lies ([N, K]: K-major,
 // "col").
 // CHECK-LABEL: func.func @input_gradient_bf16(

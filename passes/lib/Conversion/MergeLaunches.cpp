@@ -8,10 +8,11 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "LaunchAccess.h"
+
 #include "attn/Conversion/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
@@ -28,87 +29,11 @@ namespace mlir::attn {
 } // namespace mlir::attn
 
 using namespace mlir;
+using mlir::attn::Access;
+using mlir::attn::accessOf;
+using mlir::attn::onlyFrees;
 
 namespace {
-
-/// The buffer a memref value is a view of, followed through view-like ops:
-/// an allocation, or an argument of a public function (distinct buffers by
-/// the library ABI). Null for anything else (a global, a private function's
-/// argument, which a caller may alias): its accesses cannot be told apart.
-Value rootOf(Value v) {
-  if (auto memref = dyn_cast<MemrefValue>(v))
-    v = memref::skipViewLikeOps(memref);
-  if (auto arg = dyn_cast<BlockArgument>(v)) {
-    auto fn = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp());
-    return fn && fn.isPublic() && arg.getOwner()->isEntryBlock() ? v : Value();
-  }
-  auto alloc = v.getDefiningOp<MemoryEffectOpInterface>();
-  return alloc && alloc.getEffectOnValue<MemoryEffects::Allocate>(v) ? v
-                                                                     : Value();
-}
-
-/// The buffers an op (with everything inside it) reads and writes; freeing
-/// a buffer counts as writing it.
-struct Access {
-  llvm::SetVector<Value> reads, writes;
-
-  bool conflictsWith(const Access &o) const {
-    auto meets = [](const llvm::SetVector<Value> &a,
-                    const llvm::SetVector<Value> &b) {
-      return llvm::any_of(a, [&](Value v) { return b.contains(v); });
-    };
-    return meets(writes, o.reads) || meets(writes, o.writes) ||
-           meets(reads, o.writes);
-  }
-  void add(const Access &o) {
-    reads.insert(o.reads.begin(), o.reads.end());
-    writes.insert(o.writes.begin(), o.writes.end());
-  }
-};
-
-/// What `op` reads and writes outside itself; nullopt where an effect is
-/// unknown or names no buffer.
-std::optional<Access> accessOf(Operation *op) {
-  Access access;
-  // Buffers allocated inside `op` are its own.
-  auto isLocal = [&](Value root) {
-    Region *region = root.getParentRegion();
-    return region && (region->getParentOp() == op ||
-                      op->isProperAncestor(region->getParentOp()));
-  };
-  WalkResult result = op->walk([&](Operation *inner) {
-    // Loops and branches (and the launch) are what their ops do; a barrier
-    // stays block-uniform where blocks run one body each.
-    if (inner->hasTrait<OpTrait::HasRecursiveMemoryEffects>() ||
-        isa<gpu::BarrierOp>(inner))
-      return WalkResult::advance();
-    auto iface = dyn_cast<MemoryEffectOpInterface>(inner);
-    if (!iface)
-      return isPure(inner) ? WalkResult::advance() : WalkResult::interrupt();
-    SmallVector<MemoryEffects::EffectInstance> effects;
-    iface.getEffects(effects);
-    for (const MemoryEffects::EffectInstance &e : effects) {
-      if (isa<MemoryEffects::Allocate>(e.getEffect()))
-        continue;
-      Value v = e.getValue();
-      if (!v || !isa<BaseMemRefType>(v.getType()))
-        return WalkResult::interrupt();
-      Value root = rootOf(v);
-      if (!root)
-        return WalkResult::interrupt();
-      if (isLocal(root))
-        continue;
-      if (isa<MemoryEffects::Read>(e.getEffect()))
-        access.reads.insert(root);
-      else
-        access.writes.insert(root);
-    }
-    return WalkResult::advance();
-  });
-  if (result.wasInterrupted())
-    return std::nullopt;
-  return access;
-}
 
 /// A launch that can join a run: its grid size along x (y and z are 1) and
 /// block size, and what it reads and writes.
@@ -233,19 +158,6 @@ struct Run {
   llvm::SetVector<Value> parameters;
   SmallVector<Operation *> deferred;
 };
-
-/// Whether every effect of `op` is a release (gpu.dealloc, memref.dealloc).
-bool onlyFrees(Operation *op) {
-  auto iface = dyn_cast<MemoryEffectOpInterface>(op);
-  if (!iface || op->getNumRegions() != 0)
-    return false;
-  SmallVector<MemoryEffects::EffectInstance> effects;
-  iface.getEffects(effects);
-  return !effects.empty() &&
-         llvm::all_of(effects, [](const MemoryEffects::EffectInstance &e) {
-           return isa<MemoryEffects::Free>(e.getEffect());
-         });
-}
 
 struct MergeLaunchesPass
     : public mlir::attn::impl::MergeLaunchesBase<MergeLaunchesPass> {

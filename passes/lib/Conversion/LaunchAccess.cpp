@@ -1,0 +1,96 @@
+//===- LaunchAccess.cpp - what host-level ops read and write --------------===//
+//
+// See LaunchAccess.h.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LaunchAccess.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace mlir::attn {
+
+Value rootOf(Value v) {
+  if (auto memref = dyn_cast<MemrefValue>(v))
+    v = memref::skipViewLikeOps(memref);
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    auto fn = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp());
+    return fn && fn.isPublic() && arg.getOwner()->isEntryBlock() ? v : Value();
+  }
+  auto alloc = v.getDefiningOp<MemoryEffectOpInterface>();
+  return alloc && alloc.getEffectOnValue<MemoryEffects::Allocate>(v) ? v
+                                                                     : Value();
+}
+
+bool Access::conflictsWith(const Access &o) const {
+  auto meets = [](const llvm::SetVector<Value> &a,
+                  const llvm::SetVector<Value> &b) {
+    return llvm::any_of(a, [&](Value v) { return b.contains(v); });
+  };
+  return meets(writes, o.reads) || meets(writes, o.writes) ||
+         meets(reads, o.writes);
+}
+
+void Access::add(const Access &o) {
+  reads.insert(o.reads.begin(), o.reads.end());
+  writes.insert(o.writes.begin(), o.writes.end());
+}
+
+std::optional<Access> accessOf(Operation *op) {
+  Access access;
+  // Buffers allocated inside `op` are its own.
+  auto isLocal = [&](Value root) {
+    Region *region = root.getParentRegion();
+    return region && (region->getParentOp() == op ||
+                      op->isProperAncestor(region->getParentOp()));
+  };
+  WalkResult result = op->walk([&](Operation *inner) {
+    // Loops and branches (and the launch) are what their ops do; a barrier
+    // stays block-uniform where blocks run one body each.
+    if (inner->hasTrait<OpTrait::HasRecursiveMemoryEffects>() ||
+        isa<gpu::BarrierOp>(inner))
+      return WalkResult::advance();
+    auto iface = dyn_cast<MemoryEffectOpInterface>(inner);
+    if (!iface)
+      return isPure(inner) ? WalkResult::advance() : WalkResult::interrupt();
+    SmallVector<MemoryEffects::EffectInstance> effects;
+    iface.getEffects(effects);
+    for (const MemoryEffects::EffectInstance &e : effects) {
+      if (isa<MemoryEffects::Allocate>(e.getEffect()))
+        continue;
+      Value v = e.getValue();
+      if (!v || !isa<BaseMemRefType>(v.getType()))
+        return WalkResult::interrupt();
+      Value root = rootOf(v);
+      if (!root)
+        return WalkResult::interrupt();
+      if (isLocal(root))
+        continue;
+      if (isa<MemoryEffects::Read>(e.getEffect()))
+        access.reads.insert(root);
+      else
+        access.writes.insert(root);
+    }
+    return WalkResult::advance();
+  });
+  if (result.wasInterrupted())
+    return std::nullopt;
+  return access;
+}
+
+bool onlyFrees(Operation *op) {
+  auto iface = dyn_cast<MemoryEffectOpInterface>(op);
+  if (!iface || op->getNumRegions() != 0)
+    return false;
+  SmallVector<MemoryEffects::EffectInstance> effects;
+  iface.getEffects(effects);
+  return !effects.empty() &&
+         llvm::all_of(effects, [](const MemoryEffects::EffectInstance &e) {
+           return isa<MemoryEffects::Free>(e.getEffect());
+         });
+}
+
+} // namespace mlir::attn

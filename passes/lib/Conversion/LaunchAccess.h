@@ -1,0 +1,46 @@
+//===- LaunchAccess.h - what host-level ops read and write ------*- C++ -*-===//
+//
+// The buffers a top-level op of a GPU function (a gpu.launch with its body,
+// an allocation, a memset, a release) reads and writes, told apart by their
+// roots. attn-schedule-launches orders ops by it and attn-merge-launches
+// decides which launches may run as one. Internal to the conversion passes.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_CONVERSION_LAUNCHACCESS_H
+#define ATTN_CONVERSION_LAUNCHACCESS_H
+
+#include "mlir/IR/Operation.h"
+
+#include "llvm/ADT/SetVector.h"
+
+#include <optional>
+
+namespace mlir::attn {
+
+/// The buffer a memref value is a view of, followed through view-like ops:
+/// an allocation, or an argument of a public function (distinct buffers by
+/// the library ABI). Null for anything else (a global, a private function's
+/// argument, which a caller may alias): its accesses cannot be told apart.
+Value rootOf(Value v);
+
+/// The buffers an op (with everything inside it) reads and writes; freeing
+/// a buffer counts as writing it.
+struct Access {
+  llvm::SetVector<Value> reads, writes;
+
+  /// Whether one of the two writes what the other reads or writes: they
+  /// cannot trade places, nor run side by side.
+  bool conflictsWith(const Access &o) const;
+  void add(const Access &o);
+};
+
+/// What `op` reads and writes outside itself; nullopt where an effect is
+/// unknown or names no buffer.
+std::optional<Access> accessOf(Operation *op);
+
+/// Whether every effect of `op` is a release (gpu.dealloc, memref.dealloc).
+bool onlyFrees(Operation *op);
+
+} // namespace mlir::attn
+
+#endif // ATTN_CONVERSION_LAUNCHACCESS_H

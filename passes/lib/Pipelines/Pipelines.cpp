@@ -157,6 +157,7 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
     fn.addPass(createCanonicalizerPass(folding));
   }
   fn.addPass(createCSEPass());
+  fn.addPass(createScheduleLaunches());
   fn.addPass(createMergeLaunches());
   // Constants are recomputed in kernels rather than passed to them.
   fn.addPass(createGpuLaunchSinkIndexComputationsPass());

@@ -391,6 +391,39 @@ def AllocateSharedMemory : Pass<"attn-allocate-shared-memory",
                            "::mlir::memref::MemRefDialect"];
 }
 
+def ScheduleLaunches : Pass<"attn-schedule-launches", "func::FuncOp"> {
+  let summary = "Orders stretches of small gpu.launch ops by dependence level, "
+                "so that independent ones stand side by side";
+  let description = [{
+    attn-merge-launches merges runs of consecutive independent launches. A
+    training step sums each gradient's squares in a chain of small launches
+    (a split reduction's partial sums, their sums, the tensor's total), one
+    chain after another, so that each launch depends on the one before it.
+    This pass reorders each stretch of a block's top-level ops made of
+    small launches (a constant grid of at most `max-blocks` blocks, no async
+    operands) and ops without regions whose effects are known
+    (allocations, memsets, releases, views, constants); any other op --
+    a larger launch, a call, a loop -- ends the stretch and does not move.
+
+    Within a stretch, an op depends on each earlier op whose result it uses
+    (in its body too) or whose accesses conflict with its own (one writes a
+    buffer the other reads or writes; buffers told apart by their roots, as
+    attn-merge-launches does). Its level is the largest level of what it
+    depends on, plus one after a launch. The stretch's ops are placed in
+    the order of their levels, ops of one level in the order they had: every
+    op still follows what it depends on, and no launch depends on another
+    of its level, so each level's launches can merge. Where the chains are
+    the norms of sixteen gradients, every chain's first launch comes first,
+    then every chain's second, and so on.
+  }];
+  let options = [
+    Option<"maxBlocks", "max-blocks", "int64_t", /*default=*/"4096",
+           "Launches of more blocks than this end a stretch and stay where "
+           "they are (attn-merge-launches' limit: they would not merge)">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
 def MergeLaunches : Pass<"attn-merge-launches", "func::FuncOp"> {
   let summary = "Merges runs of small independent gpu.launch ops into one launch each";
   let description = [{

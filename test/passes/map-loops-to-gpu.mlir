@@ -125,24 +125,36 @@ func.func @long_sum(%dy: memref<50x2048x128xf32>, %out: memref<128xf32>) {
     }
   return
 }
-// A whole matrix summed into one number (a gradient's squared norm): the
-// 2048 rows in 128 slices of 16 leave each partial 16 x 256 terms, still
-// few and long: split again, the 256 columns in 16 slices -- 2048 threads
-// of 256 terms, then 128 sums of 16, then one of 128.
+// A whole matrix summed into one number (a gradient's squared norm): its
+// two reduction dimensions lie side by side (memref.collapse_shape: 524288
+// terms), in 32768 interleaved slices of 16 -- slice s takes terms s,
+// s + 32768, ..., so that threads side by side read side by side -- then
+// 2048 sums of 16 partials, 128 sums of 16, and a warp's sum of 128.
 // CHECK-LABEL: func.func @squared_norm(
-// CHECK: %[[P1:.*]] = gpu.alloc () : memref<128xf32>
-// CHECK: %[[VIEW:.*]] = memref.expand_shape %arg0 {{\[\[}}0, 1], [2, 3]] output_shape [128, 16, 16, 16]
-// CHECK: %[[P2:.*]] = gpu.alloc () : memref<16x128xf32>
+// CHECK: %[[FLAT:.*]] = memref.collapse_shape %arg0 {{\[\[}}0, 1]] : memref<2048x256xf32> into memref<524288xf32>
+// CHECK: %[[VIEW:.*]] = memref.expand_shape %[[FLAT]] {{\[\[}}0, 1]] output_shape [16, 32768]
+// CHECK: %[[P1:.*]] = gpu.alloc () : memref<32768xf32>
 // CHECK: gpu.launch
-// CHECK:   arith.cmpi ult, %{{.*}}, %c2048
-// CHECK:   memref.load %[[VIEW]]
+// CHECK:   %[[T:.*]] = arith.addi
+// CHECK:   arith.cmpi ult, %[[T]], %c32768
+// CHECK:   scf.for %[[K:.*]] = %c0 to %c16
+// CHECK:     memref.load %[[VIEW]][%[[K]], %[[T]]]
+// CHECK:   memref.store %{{.*}}, %[[P1]][%[[T]]]
+// CHECK: %[[VIEW1:.*]] = memref.expand_shape %[[P1]] {{\[\[}}0, 1]] output_shape [16, 2048]
+// CHECK: %[[P2:.*]] = gpu.alloc () : memref<2048xf32>
 // CHECK: gpu.launch
-// CHECK:   arith.cmpi ult, %{{.*}}, %c128
-// CHECK:   memref.load %[[P2]]
+// CHECK:   memref.load %[[VIEW1]]
+// CHECK: %[[VIEW2:.*]] = memref.expand_shape %[[P2]] {{\[\[}}0, 1]] output_shape [16, 128]
+// CHECK: %[[P3:.*]] = gpu.alloc () : memref<128xf32>
+// CHECK: gpu.launch
+// CHECK:   memref.load %[[VIEW2]]
+// CHECK: gpu.launch
+// CHECK:   vector.load %[[P3]]{{.*}} : memref<128xf32>, vector<4xf32>
+// CHECK:   gpu.shuffle
+// CHECK:   memref.store %{{.*}}, %arg1[]
+// CHECK: } {attn.kernel = "row_sums"}
+// CHECK: gpu.dealloc %[[P3]]
 // CHECK: gpu.dealloc %[[P2]]
-// CHECK: gpu.launch
-// CHECK:   arith.cmpi ult, %{{.*}}, %c1
-// CHECK:   vector.load %[[P1]]{{.*}} : memref<128xf32>, vector<4xf32>
 // CHECK: gpu.dealloc %[[P1]]
 func.func @squared_norm(%g: memref<2048x256xf32>, %s: memref<f32>) {
   linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> ()>], iterator_types = ["reduction", "reduction"]}

@@ -27,6 +27,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -745,7 +746,9 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
 /// kMinSliceLength terms, so that a slice may be one element of d when
 /// other reduction dimensions give the terms: a layer norm's parameter
 /// gradients over [B, N, D] take N slices, each summing B rows, threads
-/// side by side reading a row's columns side by side.
+/// side by side reading a row's columns side by side. Where d is the last,
+/// contiguous dimension of its inputs, the slices interleave instead (see
+/// splitLongReduction).
 constexpr int64_t kSplitAboveSteps = 1024;
 constexpr int64_t kMinSliceLength = 16;
 
@@ -793,6 +796,42 @@ bool accumulatesSums(linalg::LinalgOp op) {
   return op.getNumDpsInits() > 0;
 }
 
+/// `op` with each run of consecutive reduction dimensions collapsed into one
+/// (its operands seen through memref.collapse_shape), where every operand
+/// indexing a run has its dimensions side by side, in order, and lies
+/// contiguously in memory; nullopt where there is no such run.
+std::optional<linalg::LinalgOp> collapseReductionRuns(linalg::LinalgOp op) {
+  if (!isa<linalg::GenericOp>(op))
+    return std::nullopt;
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  SmallVector<ReassociationIndices> runs;
+  for (int64_t d = 0, n = iterators.size(); d < n; ++d) {
+    int64_t e = d;
+    while (e < n && iterators[e] == utils::IteratorType::reduction)
+      ++e;
+    if (e - d > 1)
+      runs.push_back(llvm::to_vector(llvm::seq<int64_t>(d, e)));
+    d = std::max(d, e);
+  }
+  if (runs.empty() ||
+      !linalg::areDimSequencesPreserved(op.getIndexingMapsArray(), runs))
+    return std::nullopt;
+  for (OpOperand &operand : op->getOpOperands()) {
+    auto type = dyn_cast<MemRefType>(operand.get().getType());
+    if (isa<ShapedType>(operand.get().getType()) &&
+        (!type || !memref::isStaticShapeAndContiguousRowMajor(type)))
+      return std::nullopt;
+  }
+  IRRewriter rewriter(op->getContext());
+  rewriter.setInsertionPoint(op);
+  FailureOr<linalg::CollapseResult> collapsed =
+      linalg::collapseOpIterationDims(op, runs, rewriter);
+  if (failed(collapsed))
+    return std::nullopt;
+  rewriter.eraseOp(op);
+  return collapsed->collapsedOp;
+}
+
 /// Splits `op` as above where it pays; the two ops to map in its place, or
 /// just `op`.
 SmallVector<linalg::LinalgOp> splitLongReduction(linalg::LinalgOp op) {
@@ -800,6 +839,13 @@ SmallVector<linalg::LinalgOp> splitLongReduction(linalg::LinalgOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumReductionLoops() == 0 ||
       !accumulatesSums(op))
     return same;
+  // Reduction dimensions side by side in memory are one long one (a
+  // gradient's squared norm over [256, 256]: 65536 terms), which slices
+  // can take side by side. Split one at a time, each slice of the first
+  // would walk whole rows of the second: 256 terms a thread, the threads
+  // 16 rows apart (22 us for a 256 x 256 gradient's norm).
+  if (std::optional<linalg::LinalgOp> collapsed = collapseReductionRuns(op))
+    return splitLongReduction(*collapsed);
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
   SmallVector<unsigned> parallel = parallelInOutputOrder(op);
@@ -854,9 +900,23 @@ SmallVector<linalg::LinalgOp> splitLongReduction(linalg::LinalgOp op) {
   Location loc = op.getLoc();
   MLIRContext *ctx = b.getContext();
   const unsigned loops = iterators.size();
+  // Where d is the last, contiguous dimension of every input it indexes
+  // and no input runs along the outputs, the slices interleave: slice s
+  // takes terms s, s + S, s + 2S, ..., so that the threads of side-by-side
+  // slices read side by side. Otherwise each slice is a block of C
+  // consecutive terms (rows of a [rows, outputs] input, read side by side
+  // along the outputs).
+  const bool interleaved =
+      !inputsAlongOutputs &&
+      llvm::all_of(op.getDpsInputOperands(), [&](OpOperand *in) {
+        AffineMap map = op.getMatchingIndexingMap(in);
+        return !map.isFunctionOfDim(d) ||
+               map.getResults().back() == getAffineDimExpr(d, ctx);
+      });
   // The first op's loops: the original ones (d now within a slice), then
   // the slice s. Inputs indexed by d see that dimension as [S, C] (a view:
-  // memref.expand_shape), indexed by (s, d).
+  // memref.expand_shape), indexed by (s, d) -- interleaved, as [C, S]
+  // indexed by (d, s).
   AffineExpr s = getAffineDimExpr(loops, ctx);
   // Each input's expanded view: (position of d, groups, type), checked
   // before anything is built.
@@ -882,7 +942,10 @@ SmallVector<linalg::LinalgOp> splitLongReduction(linalg::LinalgOp op) {
     for (unsigned r = 0, k = 0; r < type.getRank(); ++r) {
       if (r == *at) {
         x.groups.push_back({k, k + 1});
-        shape.append({slices, sliceLength});
+        if (interleaved)
+          shape.append({sliceLength, slices});
+        else
+          shape.append({slices, sliceLength});
         k += 2;
       } else {
         x.groups.push_back({k++});
@@ -910,9 +973,11 @@ SmallVector<linalg::LinalgOp> splitLongReduction(linalg::LinalgOp op) {
                                                    in->get(), x->groups));
     SmallVector<AffineExpr> results;
     for (auto [r, e] : llvm::enumerate(map.getResults())) {
-      if (r == *at)
+      if (r == *at && !interleaved)
         results.push_back(s);
       results.push_back(e);
+      if (r == *at && interleaved)
+        results.push_back(s);
     }
     maps.push_back(AffineMap::get(loops + 1, 0, results, ctx));
   }

@@ -91,7 +91,7 @@ func.func @sum(%x: memref<24xf32>, %s: memref<f32>) {
 // threads) walking 50 rows. Threads side by side take columns side by side:
 // a warp's loads are 64 consecutive elements. The 2048 partials of each
 // output are a long sum again: 128 slices of 16 (16384 threads), then
-// each output adds 128.
+// a warp per output adds its 128.
 // CHECK-LABEL: func.func @long_sum(
 // CHECK: %[[VIEW:.*]] = memref.expand_shape %arg0 {{\[\[}}0], [1, 2], [3]] output_shape [50, 2048, 1, 128]
 // CHECK: %[[PARTIAL:.*]] = gpu.alloc () : memref<2048x128xf32>
@@ -110,11 +110,17 @@ func.func @sum(%x: memref<24xf32>, %s: memref<f32>) {
 // CHECK:   arith.cmpi ult, %{{.*}}, %c16384
 // CHECK:   scf.for %{{.*}} = %c0{{.*}} to %c16
 // CHECK:     memref.load %[[VIEW2]]
+// The last round's 128 sums of 128 partials: a warp each (few enough that
+// their warps fit in the grid), its lanes 32 partials apart.
 // CHECK: gpu.launch
-// CHECK:   arith.cmpi ult, %{{.*}}, %c128
-// CHECK:   scf.for %{{.*}} = %c0{{.*}} to %c128
-// CHECK:     memref.load %[[PARTIAL2]]
-// CHECK:   memref.store %{{.*}}, %arg1
+// CHECK:   %[[POINT:.*]] = arith.divui %{{.*}}, %c32
+// CHECK:   %[[LANE:.*]] = arith.remui %{{.*}}, %c32
+// CHECK:   arith.cmpi ult, %[[POINT]], %c128
+// CHECK:   scf.for %[[S:.*]] = %[[LANE]] to %c128 step %c32
+// CHECK:     memref.load %[[PARTIAL2]][%[[S]], %[[POINT]]]
+// CHECK:   gpu.shuffle  xor
+// CHECK:   memref.store %{{.*}}, %arg1[%[[POINT]]]
+// CHECK: } {attn.kernel = "row_sums"}
 // CHECK: gpu.dealloc %[[PARTIAL2]]
 // CHECK: gpu.dealloc %[[PARTIAL]]
 func.func @long_sum(%dy: memref<50x2048x128xf32>, %out: memref<128xf32>) {

@@ -77,6 +77,26 @@ func.func @gradients(%ids: tensor<2x8xi32>, %dy: tensor<2x8x16xf32>, %x: tensor<
   return %e, %n#0, %n#1, %n#2, %ge, %pm, %c : tensor<18x16xf32>, tensor<2x8x16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x10xf32>
 }
 
+// A layer norm and its gradient on the same input: the gradient's row
+// statistics are the forward's (computed once: one sum of x, one of
+// (x - mean)^2, both read by all three); on another input they are its own.
+// CHECK-LABEL: func.func @statistics_reused
+// CHECK: %[[SUM:.*]] = linalg.generic {{.*}} ins(%arg0 : tensor<2x8x16xf32>)
+// CHECK: %[[SQ:.*]] = linalg.generic {{.*}} ins(%arg0, %[[SUM]] :
+// CHECK: linalg.generic {{.*}} ins(%arg0, %[[SUM]], %[[SQ]], %arg2, %arg2 :
+// CHECK-NOT: ins(%arg0 : tensor<2x8x16xf32>)
+// CHECK: linalg.generic {{.*}} ins(%arg0, %[[SUM]], %[[SQ]], %arg2, %arg3 :
+// CHECK: %[[OTHER:.*]] = linalg.generic {{.*}} ins(%arg1 : tensor<2x8x16xf32>)
+// CHECK: linalg.generic {{.*}} ins(%arg1, %[[OTHER]] :
+// CHECK: return
+func.func @statistics_reused(%x: tensor<2x8x16xf32>, %x2: tensor<2x8x16xf32>, %g: tensor<16xf32>, %dy: tensor<2x8x16xf32>)
+    -> (tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>) {
+  %y = attn.layer_norm %x, %g, %g : tensor<2x8x16xf32>, tensor<16xf32>
+  %n:3 = attn.layer_norm_grad %x, %g, %dy epsilon 1.0e-5 : tensor<2x8x16xf32>, tensor<16xf32>
+  %m:3 = attn.layer_norm_grad %x2, %g, %dy epsilon 1.0e-5 : tensor<2x8x16xf32>, tensor<16xf32>
+  return %y, %n#0, %m#0 : tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>
+}
+
 // The optimizer ops: the step's rate (warmup against decay, selected),
 // the global norm (a sum of squares per tensor, then the root), and AdamW
 // elementwise on (param, grad, m, v) with 0-d rate, step and norm.

@@ -12,6 +12,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Dominance.h"
+#include "mlir/IR/Matchers.h"
 
 #include <cmath>
 #include <limits>
@@ -1271,6 +1273,75 @@ void mlir::attn::populateEncoderToLinalgPatterns(RewritePatternSet &patterns) {
 }
 
 namespace {
+/// Whether `a` and `b` are fresh fills of one value: each a linalg.fill of
+/// the same constant into a tensor.empty of the same type, used once.
+bool sameFreshFill(Value a, Value b) {
+  auto fa = a.getDefiningOp<linalg::FillOp>(),
+       fb = b.getDefiningOp<linalg::FillOp>();
+  if (!fa || !fb || a.getType() != b.getType() || !a.hasOneUse() ||
+      !b.hasOneUse())
+    return false;
+  Attribute va, vb;
+  return matchPattern(fa.getInputs()[0], m_Constant(&va)) &&
+         matchPattern(fb.getInputs()[0], m_Constant(&vb)) && va == vb &&
+         fa.getOutputs()[0].getDefiningOp<tensor::EmptyOp>() &&
+         fb.getOutputs()[0].getDefiningOp<tensor::EmptyOp>();
+}
+
+/// Replaces each reduction that an earlier one, which dominates it,
+/// computes already: the same inputs, the same maps and body, its inits
+/// fresh fills of the same values. A layer norm's gradient takes only its
+/// input and computes the statistics again, which the forward computed
+/// (two passes over the input per layer norm of a training step). Not
+/// general CSE, which would also merge the fills: one-shot bufferization
+/// then copies the shared fill for each op that writes into it.
+void reuseEquivalentReductions(func::FuncOp fn) {
+  SmallVector<linalg::GenericOp> reductions;
+  fn.walk([&](linalg::GenericOp op) {
+    if (op.hasPureTensorSemantics() && op.getNumReductionLoops() > 0 &&
+        llvm::all_of(op.getDpsInits(),
+                     [](Value init) { return sameFreshFill(init, init); }))
+      reductions.push_back(op);
+  });
+  DominanceInfo dominance(fn);
+  SmallVector<linalg::GenericOp> kept;
+  for (linalg::GenericOp op : reductions) {
+    auto equivalent = [&](linalg::GenericOp earlier) {
+      if (earlier.getNumDpsInputs() != op.getNumDpsInputs() ||
+          earlier.getNumDpsInits() != op.getNumDpsInits() ||
+          !dominance.properlyDominates(earlier.getOperation(),
+                                       op.getOperation()))
+        return false;
+      // Values inside the bodies that the comparison found equivalent.
+      DenseMap<Value, Value> same;
+      DenseSet<Value> inits(op.getDpsInits().begin(), op.getDpsInits().end());
+      return OperationEquivalence::isEquivalentTo(
+          earlier, op,
+          [&](Value a, Value b) {
+            return success(a == b || same.lookup(a) == b ||
+                           (inits.contains(b) && sameFreshFill(a, b)));
+          },
+          [&](Value a, Value b) { same[a] = b; },
+          OperationEquivalence::IgnoreLocations);
+    };
+    auto earlier = llvm::find_if(kept, equivalent);
+    if (earlier == kept.end()) {
+      kept.push_back(op);
+      continue;
+    }
+    SmallVector<Value> inits(op.getDpsInits());
+    op->replaceAllUsesWith(earlier->getOperation()->getResults());
+    op->erase();
+    for (Value init : inits) {
+      auto fill = init.getDefiningOp<linalg::FillOp>();
+      Value empty = fill.getOutputs()[0];
+      fill->erase();
+      if (empty.use_empty())
+        empty.getDefiningOp()->erase();
+    }
+  }
+}
+
 struct ConvertEncoderToLinalgPass
     : public mlir::attn::impl::ConvertEncoderToLinalgBase<
           ConvertEncoderToLinalgPass> {
@@ -1278,7 +1349,8 @@ struct ConvertEncoderToLinalgPass
     RewritePatternSet patterns(&getContext());
     populateEncoderToLinalgPatterns(patterns);
     if (failed(applyLowerings(getOperation(), std::move(patterns))))
-      signalPassFailure();
+      return signalPassFailure();
+    reuseEquivalentReductions(getOperation());
   }
 };
 } // namespace

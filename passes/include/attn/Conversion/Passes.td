@@ -15,7 +15,11 @@ def ConvertEncoderToLinalg : Pass<"attn-convert-encoder-to-linalg",
     linalg (generic, matmul, fill) and tensor ops; dropout draws its keep
     decisions from a counter-based hash of (seed, stream, element index).
     attn.cast becomes an elementwise generic, attn.materialize_mask a generic
-    over (q, k) running the mask's predicate.
+    over (q, k) running the mask's predicate. A reduction that an earlier one
+    dominating it computes already -- the same inputs, maps and body, inits
+    that are fresh fills of the same values -- is replaced by it: a layer
+    norm's gradient, which takes only the input, reuses the statistics its
+    forward computed.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",

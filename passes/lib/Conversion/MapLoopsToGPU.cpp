@@ -21,6 +21,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "GPUTiles.h"
+#include "LaunchAccess.h"
 #include "attn/Conversion/Passes.h"
 
 #include "mlir/Analysis/SliceAnalysis.h"
@@ -1147,40 +1148,17 @@ int64_t rowRunLength(linalg::LinalgOp op, unsigned r, int64_t extent) {
   return 1;
 }
 
-/// Maps a row sum (rowSumDimension) as a warp per output point.
-void mapRowSums(linalg::LinalgOp op, unsigned r) {
-  Location loc = op.getLoc();
-  OpBuilder b(op);
+/// A warp's sum of the row of row sum `op` (dimension r) at point `ivs`
+/// (the other dimensions set), `lane` its lane: each lane adds its runs of
+/// terms -- lane run, lane run + 32 run, ... (run 1: every 32nd term) --,
+/// shuffles add the lanes' sums and lane 0 adds the total to each output.
+void emitRowSum(OpBuilder &b, Location loc, linalg::LinalgOp op, unsigned r,
+                ArrayRef<Value> ivs, Value lane) {
   auto cst = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
-  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  SmallVector<unsigned> parallel = parallelInOutputOrder(op);
-  int64_t points = 1;
-  for (unsigned d : parallel)
-    points *= ranges[d];
-  const int64_t warpsPerBlock = kGridBlockThreads / kWarpLanes;
-  auto launch = gpu::LaunchOp::create(
-      b, loc, cst(llvm::divideCeil(points, warpsPerBlock)), cst(1), cst(1),
-      cst(kGridBlockThreads), cst(1), cst(1));
-  launch->setAttr(kKernelKindAttr, b.getStringAttr("row_sums"));
-  b.setInsertionPointToStart(&launch.getBody().front());
-  Value thread = arith::AddIOp::create(
-      b, loc,
-      arith::MulIOp::create(b, loc, launch.getBlockIds().x,
-                            cst(kGridBlockThreads)),
-      launch.getThreadIds().x);
-  Value point = arith::DivUIOp::create(b, loc, thread, cst(kWarpLanes));
-  Value lane = arith::RemUIOp::create(b, loc, thread, cst(kWarpLanes));
-  guardLaunchBody(b, loc, point, cst(points));
-
-  // The warp's point: the parallel dimensions from its index.
-  SmallVector<Value> ivs(ranges.size(), cst(0));
-  delinearize(
-      b, loc, point, parallel, [&](unsigned d) { return cst(ranges[d]); }, ivs);
-  // Each lane's sums from zero over its runs of terms: lane run, lane run
-  // + 32 run, ... (run 1: every 32nd term).
-  const int64_t run = rowRunLength(op, r, ranges[r]);
+  const int64_t extent = op.getStaticLoopRanges()[r];
+  const int64_t run = rowRunLength(op, r, extent);
   SmallVector<Value> zeros;
   for (OpOperand &out : op.getDpsInitsMutable()) {
     Type t = cast<MemRefType>(out.get().getType()).getElementType();
@@ -1188,7 +1166,7 @@ void mapRowSums(linalg::LinalgOp op, unsigned r) {
   }
   auto loop =
       scf::ForOp::create(b, loc, arith::MulIOp::create(b, loc, lane, cst(run)),
-                         cst(ranges[r]), cst(kWarpLanes * run), zeros);
+                         cst(extent), cst(kWarpLanes * run), zeros);
   {
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(loop.getBody());
@@ -1229,6 +1207,7 @@ void mapRowSums(linalg::LinalgOp op, unsigned r) {
       b, loc,
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, cst(0)),
       /*withElseRegion=*/false);
+  OpBuilder::InsertionGuard g(b);
   b.setInsertionPointToStart(first.thenBlock());
   for (auto [out, sum] : llvm::zip(op.getDpsInitsMutable(), sums)) {
     SmallVector<Value> indices = operandIndices(b, loc, op, out, ivs);
@@ -1236,7 +1215,306 @@ void mapRowSums(linalg::LinalgOp op, unsigned r) {
     memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, sum),
                             out.get(), indices);
   }
+}
+
+/// A launch of a warp per point of `points`, the builder left inside it
+/// where the warp's point is below `points`; the point and lane indices.
+std::pair<Value, Value> launchWarpPerPoint(OpBuilder &b, Location loc,
+                                           int64_t points, StringRef kind) {
+  auto cst = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  const int64_t warpsPerBlock = kGridBlockThreads / kWarpLanes;
+  auto launch = gpu::LaunchOp::create(
+      b, loc, cst(llvm::divideCeil(points, warpsPerBlock)), cst(1), cst(1),
+      cst(kGridBlockThreads), cst(1), cst(1));
+  launch->setAttr(kKernelKindAttr, b.getStringAttr(kind));
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value thread = arith::AddIOp::create(
+      b, loc,
+      arith::MulIOp::create(b, loc, launch.getBlockIds().x,
+                            cst(kGridBlockThreads)),
+      launch.getThreadIds().x);
+  Value point = arith::DivUIOp::create(b, loc, thread, cst(kWarpLanes));
+  Value lane = arith::RemUIOp::create(b, loc, thread, cst(kWarpLanes));
+  guardLaunchBody(b, loc, point, cst(points));
+  return {point, lane};
+}
+
+/// `point` as `op`'s iteration point along the row `r`: its parallel
+/// dimensions but r from the index (in output order, the last fastest), the
+/// others 0 (r is the lanes' to set).
+SmallVector<Value> pointIvs(OpBuilder &b, Location loc, linalg::LinalgOp op,
+                            unsigned r, Value point) {
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  auto cst = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  SmallVector<Value> ivs(ranges.size(), cst(0));
+  SmallVector<unsigned> points = parallelInOutputOrder(op);
+  llvm::erase(points, r);
+  delinearize(
+      b, loc, point, points, [&](unsigned d) { return cst(ranges[d]); }, ivs);
+  return ivs;
+}
+
+/// Maps a row sum (rowSumDimension) as a warp per output point.
+void mapRowSums(linalg::LinalgOp op, unsigned r) {
+  Location loc = op.getLoc();
+  OpBuilder b(op);
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  int64_t points = 1;
+  for (unsigned d : parallelInOutputOrder(op))
+    points *= ranges[d];
+  auto [point, lane] = launchWarpPerPoint(b, loc, points, "row_sums");
+  emitRowSum(b, loc, op, r, pointIvs(b, loc, op, r, point), lane);
   op->erase();
+}
+
+/// A warp's lanes over the row of all-parallel `op` (its last dimension
+/// r) at point `ivs`: each lane computes its runs of the row -- lane run,
+/// lane run + 32 run, ... -- each operand lying along the row in runs
+/// moved a run at a time (runLength), the others an element at a time.
+void emitRowElementwise(OpBuilder &b, Location loc, linalg::LinalgOp op,
+                        unsigned r, ArrayRef<Value> ivs, Value lane) {
+  auto cst = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  const int64_t extent = op.getStaticLoopRanges()[r];
+  const int64_t run = runLength(op, r, extent);
+  auto inRuns = [&](OpOperand &operand) {
+    return run > 1 && liesInRuns(op, operand, r, run);
+  };
+  auto alignment = [&](OpOperand &operand) {
+    return llvm::MaybeAlign(
+        run * getElementTypeOrSelf(operand.get()).getIntOrFloatBitWidth() / 8);
+  };
+  auto loop = scf::ForOp::create(
+      b, loc, arith::MulIOp::create(b, loc, lane, cst(run)), cst(extent),
+      cst(kWarpLanes * run));
+  OpBuilder::InsertionGuard g(b);
+  b.setInsertionPointToStart(loop.getBody());
+  SmallVector<SmallVector<Value>> at(run, SmallVector<Value>(ivs));
+  for (int64_t j = 0; j < run; ++j)
+    at[j][r] = j ? arith::AddIOp::create(b, loc, loop.getInductionVar(), cst(j))
+                       .getResult()
+                 : loop.getInductionVar();
+  DenseMap<OpOperand *, Value> runs;
+  for (OpOperand *in : op.getDpsInputOperands())
+    if (inRuns(*in))
+      runs[in] = vector::LoadOp::create(
+          b, loc, VectorType::get({run}, getElementTypeOrSelf(in->get())),
+          in->get(), operandIndices(b, loc, op, *in, at[0]),
+          /*nontemporal=*/false, alignment(*in));
+  Block &body = op->getRegion(0).front();
+  const unsigned numInputs = op.getNumDpsInputs();
+  SmallVector<SmallVector<Value>> results;
+  for (int64_t j = 0; j < run; ++j) {
+    // An output's element is read only where the body reads it.
+    SmallVector<Value> outs;
+    for (auto [i, out] : llvm::enumerate(op.getDpsInitsMutable()))
+      outs.push_back(
+          body.getArgument(numInputs + i).use_empty()
+              ? arith::ConstantOp::create(
+                    b, loc, b.getZeroAttr(getElementTypeOrSelf(out.get())))
+                    .getResult()
+              : loadOperand(b, loc, op, out, at[j]));
+    results.push_back(
+        clonePayload(b, op, at[j], outs, [&](OpOperand *in) -> Value {
+          if (Value vector = runs.lookup(in))
+            return vector::ExtractOp::create(b, loc, vector, j);
+          return loadOperand(b, loc, op, *in, at[j]);
+        }));
+  }
+  for (auto [i, out] : llvm::enumerate(op.getDpsInitsMutable())) {
+    if (!inRuns(out)) {
+      for (int64_t j = 0; j < run; ++j)
+        memref::StoreOp::create(b, loc, results[j][i], out.get(),
+                                operandIndices(b, loc, op, out, at[j]));
+      continue;
+    }
+    SmallVector<Value> values;
+    for (int64_t j = 0; j < run; ++j)
+      values.push_back(results[j][i]);
+    vector::StoreOp::create(
+        b, loc,
+        vector::FromElementsOp::create(
+            b, loc,
+            VectorType::get({run}, getElementTypeOrSelf(out.get())), values),
+        out.get(), operandIndices(b, loc, op, out, at[0]),
+        /*nontemporal=*/false, alignment(out));
+  }
+}
+
+/// Row groups. A layer norm is two row sums over [49152, 256] (the mean,
+/// then the squares about it) and an elementwise op reading both; its
+/// gradient a row sum and an elementwise op. Each a kernel, each reads the
+/// rows from memory again, and each pays a launch (the forward's three:
+/// 12.2 + 9.7 + 12.7 us). Consecutive ops in row form over the same points
+/// and row length run as one kernel of a warp per point instead, each op's
+/// warp body after the one before, separated by a warp barrier
+/// (bar.warp.sync, which orders the lanes' memory accesses): the later
+/// ops read the rows from L1.
+///
+/// An op is in row form where its last loop dimension is the row and its
+/// others the points, it is all-parallel (its outputs indexed by every
+/// loop) or a row sum along that dimension, and each of its buffers is
+/// indexed by every loop in order (a row per point), by the points in
+/// order (a value per point) -- in both cases an identity-layout view,
+/// whose element (p, c) is then the buffer's p * width + c, or p, however
+/// the view shapes the points -- or by no point dimension (shared: a
+/// layer norm's gamma, read only). The warp of point p then touches only
+/// the rows and values of point p of every buffer that the group writes,
+/// so nothing crosses warps.
+enum class RowAccess { Row, Point, Shared };
+
+/// `op`'s row form: the points, the row length, and whether it is a row
+/// sum; nullopt where it has none.
+struct RowForm {
+  int64_t points, width;
+  bool sums;
+};
+std::optional<RowForm> rowFormOf(linalg::LinalgOp op) {
+  if (!op.hasPureBufferSemantics() || !isa<linalg::GenericOp>(op))
+    return std::nullopt;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  const unsigned n = ranges.size();
+  if (n < 2 || llvm::any_of(ranges, ShapedType::isDynamic))
+    return std::nullopt;
+  const unsigned r = n - 1;
+  const bool sums = op.getNumReductionLoops() > 0;
+  if (sums && rowSumDimension(op) != r)
+    return std::nullopt;
+  // An elementwise op keeps every lane busy (its runs across the row at
+  // least a warp's), as it would with a thread per run of its own.
+  if (!sums && (op.getNumParallelLoops() != n ||
+                runLength(op, r, ranges[r]) * kWarpLanes > ranges[r]))
+    return std::nullopt;
+  MLIRContext *ctx = op.getContext();
+  AffineMap all = AffineMap::getMultiDimIdentityMap(n, ctx),
+            lead = AffineMap::get(n, 0, all.getResults().drop_back(), ctx);
+  for (OpOperand &operand : op->getOpOperands()) {
+    auto type = dyn_cast<MemRefType>(operand.get().getType());
+    if (!type)
+      continue;
+    AffineMap map = op.getMatchingIndexingMap(&operand);
+    bool init = op.isDpsInit(&operand);
+    if (map == all || map == lead) {
+      if (!type.getLayout().isIdentity() || (init && sums != (map == lead)))
+        return std::nullopt;
+      continue;
+    }
+    if (init)
+      return std::nullopt;
+    for (unsigned d = 0; d < r; ++d)
+      if (map.isFunctionOfDim(d))
+        return std::nullopt;
+  }
+  return RowForm{ShapedType::getNumElements(ArrayRef(ranges).drop_back()),
+                 ranges[r], sums};
+}
+
+/// The buffers of a row group so far: how its ops index each (by root),
+/// and which they write.
+struct RowGroupAccess {
+  DenseMap<Value, RowAccess> kinds;
+  DenseSet<Value> written;
+
+  /// Adds `op`'s buffers; false (leaving this as it was) where a buffer
+  /// would be indexed two ways, or a shared one written.
+  bool add(linalg::LinalgOp op) {
+    RowGroupAccess next = *this;
+    const unsigned n = op.getNumLoops();
+    for (OpOperand &operand : op->getOpOperands()) {
+      if (!isa<MemRefType>(operand.get().getType()))
+        continue;
+      Value root = mlir::attn::rootOf(operand.get());
+      if (!root)
+        return false;
+      AffineMap map = op.getMatchingIndexingMap(&operand);
+      RowAccess kind = map.getNumResults() == n && map.isIdentity()
+                           ? RowAccess::Row
+                       : map.isFunctionOfDim(0) ? RowAccess::Point
+                                                : RowAccess::Shared;
+      auto [it, fresh] = next.kinds.try_emplace(root, kind);
+      if (!fresh && it->second != kind)
+        return false;
+      if (op.isDpsInit(&operand))
+        next.written.insert(root);
+    }
+    for (auto [root, kind] : next.kinds)
+      if (kind == RowAccess::Shared && next.written.contains(root))
+        return false;
+    *this = std::move(next);
+    return true;
+  }
+};
+
+/// Whether the ops between `a` and `b` (one block) let `a` move down to
+/// `b`: allocations, pure ops (views, constants), and fills and releases
+/// of buffers the group has not touched.
+bool passesBetween(Operation *a, Operation *b, const RowGroupAccess &group) {
+  if (a->getBlock() != b->getBlock())
+    return false;
+  for (Operation *op = a->getNextNode(); op && op != b; op = op->getNextNode()) {
+    if (isPure(op) || isa<memref::AllocOp>(op))
+      continue;
+    Value buffer;
+    if (auto fill = dyn_cast<linalg::FillOp>(op);
+        fill && fill.hasPureBufferSemantics())
+      buffer = fill.getOutputs()[0];
+    else if (auto dealloc = dyn_cast<memref::DeallocOp>(op))
+      buffer = dealloc.getMemref();
+    Value root = buffer ? mlir::attn::rootOf(buffer) : Value();
+    if (!root || group.kinds.contains(root))
+      return false;
+  }
+  return true;
+}
+
+/// The end of the row group starting at ops[begin] (ops after it in program
+/// order): begin + 1 where it has none.
+size_t rowGroupEnd(ArrayRef<linalg::LinalgOp> ops, size_t begin) {
+  std::optional<RowForm> form = rowFormOf(ops[begin]);
+  RowGroupAccess group;
+  if (!form || !group.add(ops[begin]))
+    return begin + 1;
+  bool sums = form->sums;
+  size_t end = begin + 1;
+  for (; end < ops.size(); ++end) {
+    std::optional<RowForm> next = rowFormOf(ops[end]);
+    if (!next || next->points != form->points ||
+        next->width != form->width ||
+        !passesBetween(ops[end - 1], ops[end], group) || !group.add(ops[end]))
+      break;
+    sums |= next->sums;
+  }
+  // Elementwise ops alone run as well a thread per run each.
+  return sums ? end : begin + 1;
+}
+
+/// Maps a row group as one launch of a warp per point, where its last op
+/// is: each op's warp body in turn, a warp barrier between.
+void mapRowGroup(ArrayRef<linalg::LinalgOp> group) {
+  linalg::LinalgOp last = group.back();
+  Location loc = last.getLoc();
+  OpBuilder b(last);
+  auto [point, lane] = launchWarpPerPoint(
+      b, loc, rowFormOf(group.front())->points, "row_group");
+  Value everyLane = arith::ConstantIntOp::create(b, loc, -1, 32);
+  for (auto [i, member] : llvm::enumerate(group)) {
+    linalg::LinalgOp op = member;
+    if (i)
+      NVVM::SyncWarpOp::create(b, loc, everyLane);
+    unsigned r = op.getNumLoops() - 1;
+    SmallVector<Value> ivs = pointIvs(b, loc, op, r, point);
+    if (rowFormOf(op)->sums)
+      emitRowSum(b, loc, op, r, ivs, lane);
+    else
+      emitRowElementwise(b, loc, op, r, ivs, lane);
+  }
+  for (linalg::LinalgOp op : group)
+    op->erase();
 }
 
 /// Host code: buffers become device buffers, fills of whole buffers
@@ -1308,15 +1586,23 @@ struct MapLoopsToGPUPass
     for (scf::ForallOp loop : loops)
       if (failed(mapForall(loop, lanesPerIteration)))
         return signalPassFailure();
+    SmallVector<linalg::LinalgOp> ops;
     for (linalg::LinalgOp host : hostLinalgOps(fn))
-      for (linalg::LinalgOp op : splitLongReduction(host)) {
-        if (std::optional<unsigned> r = rowSumDimension(op)) {
-          mapRowSums(op, *r);
-          continue;
-        }
-        if (failed(mapLinalgOp(op)))
-          return signalPassFailure();
+      llvm::append_range(ops, splitLongReduction(host));
+    for (size_t i = 0; i < ops.size();) {
+      if (size_t end = rowGroupEnd(ops, i); end - i > 1) {
+        mapRowGroup(ArrayRef(ops).slice(i, end - i));
+        i = end;
+        continue;
       }
+      linalg::LinalgOp op = ops[i++];
+      if (std::optional<unsigned> r = rowSumDimension(op)) {
+        mapRowSums(op, *r);
+        continue;
+      }
+      if (failed(mapLinalgOp(op)))
+        return signalPassFailure();
+    }
     if (failed(moveHostMemoryToDevice(fn)))
       return signalPassFailure();
   }

@@ -347,8 +347,21 @@ def MapLoopsToGPU : Pass<"attn-map-loops-to-gpu", "func::FuncOp"> {
     and at least 1024 terms each is split in two ops: slices of its
     longest reduction dimension into partial sums (a parallel dimension),
     then each output adding its partials -- the partial sums split again
-    while they are still that few and long. Every thread may repeat reads
-    outside the loop mapped to threads, not writes.
+    while they are still that few and long. A sum along one dimension that
+    is its inputs' last and contiguous (a layer norm's row statistics), or
+    along another where its outputs are few enough that a warp each fits
+    the grid (a split sum's last round), takes a warp per output: lanes
+    stride the row, shuffles add their sums. Consecutive ops over the same
+    rows -- each all-parallel (its runs across the row covering a warp) or
+    a row sum along its last dimension, every buffer indexed by all its
+    loops in order (a row per point), by the others in order (a value per
+    point), both through identity-layout views, or by none of the points
+    (read only) -- with only allocations, views and fills or releases of
+    other buffers between them, at least one a row sum, run as one launch
+    of a warp per point (`row_group`), each op's warp body after the one before,
+    a warp barrier (nvvm.bar.warp.sync) between: a layer norm's statistics
+    and normalisation read each row from memory once. Every thread may
+    repeat reads outside the loop mapped to threads, not writes.
     On the host, memref.alloc / dealloc become gpu.alloc / dealloc, a
     copy between contiguous buffers a gpu.memcpy (views starting inside
     their buffer are copied by a grid: the memcpy's lowering drops their
@@ -365,6 +378,7 @@ def MapLoopsToGPU : Pass<"attn-map-loops-to-gpu", "func::FuncOp"> {
                            "::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
                            "::mlir::memref::MemRefDialect",
+                           "::mlir::NVVM::NVVMDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::vector::VectorDialect"];
 }

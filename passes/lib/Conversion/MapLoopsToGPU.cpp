@@ -558,6 +558,50 @@ void addressGlobalsInKernel(gpu::LaunchOp launch) {
 /// dimensions (pointsPerThread).
 /// Each thread loads its output elements once, runs the reduction
 /// dimensions as loops carrying them in registers, and stores them once.
+/// The fill that sets `op`'s output `out` before it, where its value can
+/// start `op`'s sums instead of the memory it writes: a whole-buffer fill
+/// of out's buffer (out covering all of it) that nothing else touches
+/// between the fill and `op`, which writes every element of out (a
+/// reduction's output). A split sum's partials and a row sum's outputs are
+/// zero-filled first: a memset each, and each element read back once.
+linalg::FillOp foldableFill(linalg::LinalgOp op, Value out) {
+  Value root = mlir::attn::rootOf(out);
+  auto type = dyn_cast<MemRefType>(out.getType());
+  if (!root || !type || !type.hasStaticShape() ||
+      cast<MemRefType>(root.getType()).getNumElements() !=
+          type.getNumElements())
+    return {};
+  Block *block = op->getBlock();
+  SmallVector<Operation *> users;
+  SmallVector<Value> views{root};
+  while (!views.empty()) {
+    Value v = views.pop_back_val();
+    for (Operation *user : v.getUsers()) {
+      if (auto view = dyn_cast<ViewLikeOpInterface>(user);
+          view && view.getViewSource() == v) {
+        views.push_back(view->getResult(0));
+        continue;
+      }
+      Operation *at = block->findAncestorOpInBlock(*user);
+      if (!at)
+        return {};
+      users.push_back(at);
+    }
+  }
+  linalg::FillOp fill;
+  for (Operation *user : users)
+    if (auto f = dyn_cast<linalg::FillOp>(user);
+        f && isWholeBufferFill(f) && f->isBeforeInBlock(op) &&
+        (!fill || fill->isBeforeInBlock(f)))
+      fill = f;
+  if (!fill || llvm::any_of(users, [&](Operation *user) {
+        return user != op.getOperation() && user != fill.getOperation() &&
+               fill->isBeforeInBlock(user) && user->isBeforeInBlock(op);
+      }))
+    return {};
+  return fill;
+}
+
 LogicalResult mapLinalgOp(linalg::LinalgOp op) {
   if (!op.hasPureBufferSemantics())
     return op->emitOpError("cannot be mapped to a GPU grid: it works on "
@@ -654,13 +698,19 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
   // Outputs are indexed by parallel dimensions only: their elements are
   // addressed once, before the reduction loops. outs[p * numOuts + i] is
   // output i at point p.
+  // A reduction's outputs start from their fill's value where it folds
+  // (foldableFill), not from memory.
   const size_t numOuts = op.getNumDpsInits();
+  SmallVector<linalg::FillOp> fills;
+  for (OpOperand &out : op.getDpsInitsMutable())
+    fills.push_back(reductions.empty() ? linalg::FillOp()
+                                       : foldableFill(op, out.get()));
   SmallVector<SmallVector<Value>> outAt;
   SmallVector<Value> outs;
   for (auto [i, p] : llvm::enumerate(points))
-    for (OpOperand &out : op.getDpsInitsMutable()) {
+    for (auto [o, out] : llvm::enumerate(op.getDpsInitsMutable())) {
       outAt.push_back(operandAt(out, p));
-      outs.push_back(element(out, i));
+      outs.push_back(fills[o] ? fills[o].getInputs()[0] : element(out, i));
     }
 
   // The payload at every point, on the outputs' running values; the loads
@@ -725,6 +775,9 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
         runAlignment(out));
   }
   op->erase();
+  for (linalg::FillOp fill : fills)
+    if (fill)
+      fill->erase();
   addressGlobalsInKernel(launch);
   return success();
 }
@@ -1153,7 +1206,7 @@ int64_t rowRunLength(linalg::LinalgOp op, unsigned r, int64_t extent) {
 /// terms -- lane run, lane run + 32 run, ... (run 1: every 32nd term) --,
 /// shuffles add the lanes' sums and lane 0 adds the total to each output.
 void emitRowSum(OpBuilder &b, Location loc, linalg::LinalgOp op, unsigned r,
-                ArrayRef<Value> ivs, Value lane) {
+                ArrayRef<Value> ivs, Value lane, ArrayRef<linalg::FillOp> fills) {
   auto cst = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
@@ -1209,12 +1262,23 @@ void emitRowSum(OpBuilder &b, Location loc, linalg::LinalgOp op, unsigned r,
       /*withElseRegion=*/false);
   OpBuilder::InsertionGuard g(b);
   b.setInsertionPointToStart(first.thenBlock());
-  for (auto [out, sum] : llvm::zip(op.getDpsInitsMutable(), sums)) {
+  for (auto [out, sum, folded] :
+       llvm::zip(op.getDpsInitsMutable(), sums, fills)) {
     SmallVector<Value> indices = operandIndices(b, loc, op, out, ivs);
-    Value old = memref::LoadOp::create(b, loc, out.get(), indices);
+    linalg::FillOp fill = folded;
+    Value old = fill ? fill.getInputs()[0]
+                     : memref::LoadOp::create(b, loc, out.get(), indices)
+                           .getResult();
     memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, sum),
                             out.get(), indices);
   }
+}
+
+/// foldableFill for each of `op`'s outputs (null where none folds).
+SmallVector<linalg::FillOp> foldableFills(linalg::LinalgOp op) {
+  return llvm::map_to_vector(op.getDpsInits(), [&](Value out) {
+    return foldableFill(op, out);
+  });
 }
 
 /// A launch of a warp per point of `points`, the builder left inside it
@@ -1266,9 +1330,13 @@ void mapRowSums(linalg::LinalgOp op, unsigned r) {
   int64_t points = 1;
   for (unsigned d : parallelInOutputOrder(op))
     points *= ranges[d];
+  SmallVector<linalg::FillOp> fills = foldableFills(op);
   auto [point, lane] = launchWarpPerPoint(b, loc, points, "row_sums");
-  emitRowSum(b, loc, op, r, pointIvs(b, loc, op, r, point), lane);
+  emitRowSum(b, loc, op, r, pointIvs(b, loc, op, r, point), lane, fills);
   op->erase();
+  for (linalg::FillOp fill : fills)
+    if (fill)
+      fill->erase();
 }
 
 /// A warp's lanes over the row of all-parallel `op` (its last dimension
@@ -1502,19 +1570,26 @@ void mapRowGroup(ArrayRef<linalg::LinalgOp> group) {
   auto [point, lane] = launchWarpPerPoint(
       b, loc, rowFormOf(group.front())->points, "row_group");
   Value everyLane = arith::ConstantIntOp::create(b, loc, -1, 32);
+  SmallVector<linalg::FillOp> fills;
   for (auto [i, member] : llvm::enumerate(group)) {
     linalg::LinalgOp op = member;
     if (i)
       NVVM::SyncWarpOp::create(b, loc, everyLane);
     unsigned r = op.getNumLoops() - 1;
     SmallVector<Value> ivs = pointIvs(b, loc, op, r, point);
-    if (rowFormOf(op)->sums)
-      emitRowSum(b, loc, op, r, ivs, lane);
-    else
+    if (rowFormOf(op)->sums) {
+      SmallVector<linalg::FillOp> opFills = foldableFills(op);
+      emitRowSum(b, loc, op, r, ivs, lane, opFills);
+      llvm::append_range(fills, opFills);
+    } else {
       emitRowElementwise(b, loc, op, r, ivs, lane);
+    }
   }
   for (linalg::LinalgOp op : group)
     op->erase();
+  for (linalg::FillOp fill : fills)
+    if (fill)
+      fill->erase();
 }
 
 /// Host code: buffers become device buffers, fills of whole buffers

@@ -360,7 +360,10 @@ def MapLoopsToGPU : Pass<"attn-map-loops-to-gpu", "func::FuncOp"> {
     other buffers between them, at least one a row sum, run as one launch
     of a warp per point (`row_group`), each op's warp body after the one before,
     a warp barrier (nvvm.bar.warp.sync) between: a layer norm's statistics
-    and normalisation read each row from memory once. Every thread may
+    and normalisation read each row from memory once. A reduction's output
+    filled as a whole just before it, untouched in between (a split's
+    partials, a row sum's zeros), starts from the fill's value in registers
+    and the fill goes. Every thread may
     repeat reads outside the loop mapped to threads, not writes.
     On the host, memref.alloc / dealloc become gpu.alloc / dealloc, a
     copy between contiguous buffers a gpu.memcpy (views starting inside

@@ -93,4 +93,14 @@ bool onlyFrees(Operation *op) {
          });
 }
 
+SmallVector<Block *> hostBlocks(Operation *root) {
+  SmallVector<Block *> blocks;
+  root->walk([&](Block *block) {
+    if (!block->getParentOp()->getParentOfType<gpu::LaunchOp>() &&
+        !isa<gpu::LaunchOp>(block->getParentOp()))
+      blocks.push_back(block);
+  });
+  return blocks;
+}
+
 } // namespace mlir::attn

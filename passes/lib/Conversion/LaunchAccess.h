@@ -41,6 +41,10 @@ std::optional<Access> accessOf(Operation *op);
 /// Whether every effect of `op` is a release (gpu.dealloc, memref.dealloc).
 bool onlyFrees(Operation *op);
 
+/// The blocks of `root` (itself included) outside every gpu.launch's body:
+/// where host-level ops and launches stand.
+SmallVector<Block *> hostBlocks(Operation *root);
+
 } // namespace mlir::attn
 
 #endif // ATTN_CONVERSION_LAUNCHACCESS_H

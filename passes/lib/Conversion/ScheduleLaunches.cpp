@@ -37,13 +37,7 @@ struct ScheduleLaunchesPass
   using Base::Base;
 
   void runOnOperation() override {
-    SmallVector<Block *> blocks;
-    getOperation().walk([&](Block *block) {
-      if (!block->getParentOp()->getParentOfType<gpu::LaunchOp>() &&
-          !isa<gpu::LaunchOp>(block->getParentOp()))
-        blocks.push_back(block);
-    });
-    for (Block *block : blocks)
+    for (Block *block : mlir::attn::hostBlocks(getOperation()))
       scheduleIn(*block);
   }
 

@@ -224,3 +224,40 @@ func.func @narrow_rows(%x: memref<64x64xf32>, %s: memref<64xf32>, %y: memref<64x
   }
   return
 }
+
+// -----
+
+#row2 = affine_map<(d0, d1) -> (d0, d1)>
+#point2 = affine_map<(d0, d1) -> (d0)>
+
+// A sum's zero fill starts it in registers -- but not where the sum reads
+// the filled buffer as an input too: that read needs the fill in memory.
+// CHECK-LABEL: func.func @fill_folded
+// CHECK-NOT: gpu.memset
+// CHECK: } {attn.kernel = "row_sums"}
+// CHECK-LABEL: func.func @fill_read_as_input
+// CHECK: gpu.memset %arg1
+// CHECK: } {attn.kernel = "row_sums"}
+func.func @fill_folded(%x: memref<16x256xf32>, %s: memref<16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%s : memref<16xf32>)
+  linalg.generic {indexing_maps = [#row2, #point2], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<16x256xf32>) outs(%s : memref<16xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %t = arith.addf %a, %acc : f32
+    linalg.yield %t : f32
+  }
+  return
+}
+func.func @fill_read_as_input(%x: memref<16x256xf32>, %s: memref<16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%s : memref<16xf32>)
+  linalg.generic {indexing_maps = [#row2, #point2, #point2], iterator_types = ["parallel", "reduction"]}
+      ins(%x, %s : memref<16x256xf32>, memref<16xf32>) outs(%s : memref<16xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %t = arith.addf %m, %acc : f32
+    linalg.yield %t : f32
+  }
+  return
+}

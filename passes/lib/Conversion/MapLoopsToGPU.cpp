@@ -562,14 +562,21 @@ void addressGlobalsInKernel(gpu::LaunchOp launch) {
 /// start `op`'s sums instead of the memory it writes: a whole-buffer fill
 /// of out's buffer (out covering all of it) that nothing else touches
 /// between the fill and `op`, which writes every element of out (a
-/// reduction's output). A split sum's partials and a row sum's outputs are
-/// zero-filled first: a memset each, and each element read back once.
+/// reduction's output) and reads none of its buffer as an input. A split
+/// sum's partials and a row sum's outputs are zero-filled first: a memset
+/// each, and each element read back once.
 linalg::FillOp foldableFill(linalg::LinalgOp op, Value out) {
   Value root = mlir::attn::rootOf(out);
   auto type = dyn_cast<MemRefType>(out.getType());
   if (!root || !type || !type.hasStaticShape() ||
       cast<MemRefType>(root.getType()).getNumElements() !=
           type.getNumElements())
+    return {};
+  // An input of `op` in the same buffer would read the fill from memory.
+  if (llvm::any_of(op.getDpsInputs(), [&](Value in) {
+        return isa<MemRefType>(in.getType()) &&
+               mlir::attn::rootOf(in) == root;
+      }))
     return {};
   Block *block = op->getBlock();
   SmallVector<Operation *> users;

@@ -347,7 +347,11 @@ def MapLoopsToGPU : Pass<"attn-map-loops-to-gpu", "func::FuncOp"> {
     and at least 1024 terms each is split in two ops: slices of its
     longest reduction dimension into partial sums (a parallel dimension),
     then each output adding its partials -- the partial sums split again
-    while they are still that few and long. A sum along one dimension that
+    while they are still that few and long. Reduction dimensions lying side
+    by side in every operand are collapsed into one first, and where the
+    split dimension is its inputs' last and contiguous the slices
+    interleave (slice s takes terms s, s + S, ...: threads side by side
+    read side by side). A sum along one dimension that
     is its inputs' last and contiguous (a layer norm's row statistics), or
     along another where its outputs are few enough that a warp each fits
     the grid (a split sum's last round), takes a warp per output: lanes

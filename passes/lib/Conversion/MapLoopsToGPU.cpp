@@ -550,14 +550,6 @@ void addressGlobalsInKernel(gpu::LaunchOp launch) {
     }
 }
 
-/// `op` as a 1-D grid of kGridBlockThreads-thread blocks, one thread per
-/// point of its parallel dimensions (linearized in the order its first
-/// output names them, the last fastest) -- per run of points along its
-/// fastest dimension where operands lie along it in runs (runLength);
-/// else, with reductions, per R x C points of its last two parallel
-/// dimensions (pointsPerThread).
-/// Each thread loads its output elements once, runs the reduction
-/// dimensions as loops carrying them in registers, and stores them once.
 /// The fill that sets `op`'s output `out` before it, where its value can
 /// start `op`'s sums instead of the memory it writes: a whole-buffer fill
 /// of out's buffer (out covering all of it) that nothing else touches
@@ -609,6 +601,28 @@ linalg::FillOp foldableFill(linalg::LinalgOp op, Value out) {
   return fill;
 }
 
+/// foldableFill for each of `op`'s outputs (null where none folds).
+SmallVector<linalg::FillOp> foldableFills(linalg::LinalgOp op) {
+  return llvm::map_to_vector(op.getDpsInits(), [&](Value out) {
+    return foldableFill(op, out);
+  });
+}
+
+/// Erases the fills that folded into the ops mapped in their place.
+void eraseFolded(ArrayRef<linalg::FillOp> fills) {
+  for (linalg::FillOp fill : fills)
+    if (fill)
+      fill->erase();
+}
+
+/// `op` as a 1-D grid of kGridBlockThreads-thread blocks, one thread per
+/// point of its parallel dimensions (linearized in the order its first
+/// output names them, the last fastest) -- per run of points along its
+/// fastest dimension where operands lie along it in runs (runLength);
+/// else, with reductions, per R x C points of its last two parallel
+/// dimensions (pointsPerThread).
+/// Each thread loads its output elements once, runs the reduction
+/// dimensions as loops carrying them in registers, and stores them once.
 LogicalResult mapLinalgOp(linalg::LinalgOp op) {
   if (!op.hasPureBufferSemantics())
     return op->emitOpError("cannot be mapped to a GPU grid: it works on "
@@ -708,10 +722,9 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
   // A reduction's outputs start from their fill's value where it folds
   // (foldableFill), not from memory.
   const size_t numOuts = op.getNumDpsInits();
-  SmallVector<linalg::FillOp> fills;
-  for (OpOperand &out : op.getDpsInitsMutable())
-    fills.push_back(reductions.empty() ? linalg::FillOp()
-                                       : foldableFill(op, out.get()));
+  SmallVector<linalg::FillOp> fills = reductions.empty()
+                                          ? SmallVector<linalg::FillOp>(numOuts)
+                                          : foldableFills(op);
   SmallVector<SmallVector<Value>> outAt;
   SmallVector<Value> outs;
   for (auto [i, p] : llvm::enumerate(points))
@@ -782,9 +795,7 @@ LogicalResult mapLinalgOp(linalg::LinalgOp op) {
         runAlignment(out));
   }
   op->erase();
-  for (linalg::FillOp fill : fills)
-    if (fill)
-      fill->erase();
+  eraseFolded(fills);
   addressGlobalsInKernel(launch);
   return success();
 }
@@ -1208,6 +1219,43 @@ int64_t rowRunLength(linalg::LinalgOp op, unsigned r, int64_t extent) {
   return 1;
 }
 
+/// The `run` consecutive elements of a row a lane takes at once, from
+/// column `first` (dimension r) of point `ivs`: each element's iteration
+/// point, and the inputs that `inRuns` picks (lying along the row in runs)
+/// loaded as one vector each.
+struct RowRun {
+  SmallVector<SmallVector<Value>> at;
+  DenseMap<OpOperand *, Value> vectors;
+
+  RowRun(OpBuilder &b, Location loc, linalg::LinalgOp op, unsigned r,
+         ArrayRef<Value> ivs, Value first, int64_t run,
+         function_ref<bool(OpOperand &)> inRuns)
+      : at(run, SmallVector<Value>(ivs)) {
+    for (int64_t j = 0; j < run; ++j)
+      at[j][r] = j ? arith::AddIOp::create(
+                         b, loc, first,
+                         arith::ConstantIndexOp::create(b, loc, j))
+                         .getResult()
+                   : first;
+    for (OpOperand *in : op.getDpsInputOperands())
+      if (inRuns(*in)) {
+        Type elem = getElementTypeOrSelf(in->get());
+        vectors[in] = vector::LoadOp::create(
+            b, loc, VectorType::get({run}, elem), in->get(),
+            operandIndices(b, loc, op, *in, at[0]), /*nontemporal=*/false,
+            llvm::MaybeAlign(run * elem.getIntOrFloatBitWidth() / 8));
+      }
+  }
+
+  /// Input `in`'s element j of the run: from its vector, else loaded.
+  Value input(OpBuilder &b, Location loc, linalg::LinalgOp op, OpOperand *in,
+              int64_t j) {
+    if (Value vector = vectors.lookup(in))
+      return vector::ExtractOp::create(b, loc, vector, j);
+    return loadOperand(b, loc, op, *in, at[j]);
+  }
+};
+
 /// A warp's sum of the row of row sum `op` (dimension r) at point `ivs`
 /// (the other dimensions set), `lane` its lane: each lane adds its runs of
 /// terms -- lane run, lane run + 32 run, ... (run 1: every 32nd term) --,
@@ -1230,29 +1278,17 @@ void emitRowSum(OpBuilder &b, Location loc, linalg::LinalgOp op, unsigned r,
   {
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(loop.getBody());
-    SmallVector<Value> first(ivs);
-    first[r] = loop.getInductionVar();
     // The inputs along the row: one vector a run.
-    DenseMap<OpOperand *, Value> runs;
-    for (OpOperand *in : op.getDpsInputOperands())
-      if (run > 1 && op.getMatchingIndexingMap(in).isFunctionOfDim(r)) {
-        Type elem = getElementTypeOrSelf(in->get());
-        runs[in] = vector::LoadOp::create(
-            b, loc, VectorType::get({run}, elem), in->get(),
-            operandIndices(b, loc, op, *in, first), /*nontemporal=*/false,
-            llvm::MaybeAlign(run * elem.getIntOrFloatBitWidth() / 8));
-      }
+    RowRun terms(b, loc, op, r, ivs, loop.getInductionVar(), run,
+                 [&](OpOperand &in) {
+                   return run > 1 &&
+                          op.getMatchingIndexingMap(&in).isFunctionOfDim(r);
+                 });
     SmallVector<Value> acc(loop.getRegionIterArgs());
-    for (int64_t j = 0; j < run; ++j) {
-      SmallVector<Value> at(first);
-      if (j)
-        at[r] = arith::AddIOp::create(b, loc, first[r], cst(j));
-      acc = clonePayload(b, op, at, acc, [&](OpOperand *in) -> Value {
-        if (Value vector = runs.lookup(in))
-          return vector::ExtractOp::create(b, loc, vector, j);
-        return loadOperand(b, loc, op, *in, at);
+    for (int64_t j = 0; j < run; ++j)
+      acc = clonePayload(b, op, terms.at[j], acc, [&](OpOperand *in) {
+        return terms.input(b, loc, op, in, j);
       });
-    }
     scf::YieldOp::create(b, loc, acc);
   }
   SmallVector<Value> sums(loop.getResults());
@@ -1279,13 +1315,6 @@ void emitRowSum(OpBuilder &b, Location loc, linalg::LinalgOp op, unsigned r,
     memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, sum),
                             out.get(), indices);
   }
-}
-
-/// foldableFill for each of `op`'s outputs (null where none folds).
-SmallVector<linalg::FillOp> foldableFills(linalg::LinalgOp op) {
-  return llvm::map_to_vector(op.getDpsInits(), [&](Value out) {
-    return foldableFill(op, out);
-  });
 }
 
 /// A launch of a warp per point of `points`, the builder left inside it
@@ -1341,9 +1370,7 @@ void mapRowSums(linalg::LinalgOp op, unsigned r) {
   auto [point, lane] = launchWarpPerPoint(b, loc, points, "row_sums");
   emitRowSum(b, loc, op, r, pointIvs(b, loc, op, r, point), lane, fills);
   op->erase();
-  for (linalg::FillOp fill : fills)
-    if (fill)
-      fill->erase();
+  eraseFolded(fills);
 }
 
 /// A warp's lanes over the row of all-parallel `op` (its last dimension
@@ -1360,27 +1387,13 @@ void emitRowElementwise(OpBuilder &b, Location loc, linalg::LinalgOp op,
   auto inRuns = [&](OpOperand &operand) {
     return run > 1 && liesInRuns(op, operand, r, run);
   };
-  auto alignment = [&](OpOperand &operand) {
-    return llvm::MaybeAlign(
-        run * getElementTypeOrSelf(operand.get()).getIntOrFloatBitWidth() / 8);
-  };
   auto loop = scf::ForOp::create(
       b, loc, arith::MulIOp::create(b, loc, lane, cst(run)), cst(extent),
       cst(kWarpLanes * run));
   OpBuilder::InsertionGuard g(b);
   b.setInsertionPointToStart(loop.getBody());
-  SmallVector<SmallVector<Value>> at(run, SmallVector<Value>(ivs));
-  for (int64_t j = 0; j < run; ++j)
-    at[j][r] = j ? arith::AddIOp::create(b, loc, loop.getInductionVar(), cst(j))
-                       .getResult()
-                 : loop.getInductionVar();
-  DenseMap<OpOperand *, Value> runs;
-  for (OpOperand *in : op.getDpsInputOperands())
-    if (inRuns(*in))
-      runs[in] = vector::LoadOp::create(
-          b, loc, VectorType::get({run}, getElementTypeOrSelf(in->get())),
-          in->get(), operandIndices(b, loc, op, *in, at[0]),
-          /*nontemporal=*/false, alignment(*in));
+  RowRun elements(b, loc, op, r, ivs, loop.getInductionVar(), run, inRuns);
+  ArrayRef<SmallVector<Value>> at = elements.at;
   Block &body = op->getRegion(0).front();
   const unsigned numInputs = op.getNumDpsInputs();
   SmallVector<SmallVector<Value>> results;
@@ -1394,12 +1407,9 @@ void emitRowElementwise(OpBuilder &b, Location loc, linalg::LinalgOp op,
                     b, loc, b.getZeroAttr(getElementTypeOrSelf(out.get())))
                     .getResult()
               : loadOperand(b, loc, op, out, at[j]));
-    results.push_back(
-        clonePayload(b, op, at[j], outs, [&](OpOperand *in) -> Value {
-          if (Value vector = runs.lookup(in))
-            return vector::ExtractOp::create(b, loc, vector, j);
-          return loadOperand(b, loc, op, *in, at[j]);
-        }));
+    results.push_back(clonePayload(b, op, at[j], outs, [&](OpOperand *in) {
+      return elements.input(b, loc, op, in, j);
+    }));
   }
   for (auto [i, out] : llvm::enumerate(op.getDpsInitsMutable())) {
     if (!inRuns(out)) {
@@ -1417,7 +1427,10 @@ void emitRowElementwise(OpBuilder &b, Location loc, linalg::LinalgOp op,
             b, loc,
             VectorType::get({run}, getElementTypeOrSelf(out.get())), values),
         out.get(), operandIndices(b, loc, op, out, at[0]),
-        /*nontemporal=*/false, alignment(out));
+        /*nontemporal=*/false,
+        llvm::MaybeAlign(run *
+                         getElementTypeOrSelf(out.get()).getIntOrFloatBitWidth() /
+                         8));
   }
 }
 
@@ -1443,6 +1456,25 @@ void emitRowElementwise(OpBuilder &b, Location loc, linalg::LinalgOp op,
 /// so nothing crosses warps.
 enum class RowAccess { Row, Point, Shared };
 
+/// How `op` (its last loop the row, the others the points) indexes buffer
+/// `operand`: by all its loops in order (Row) or by the points in order
+/// (Point), each through an identity-layout view, or by no point dimension
+/// (Shared); nullopt for anything else.
+std::optional<RowAccess> rowAccessOf(linalg::LinalgOp op, OpOperand &operand) {
+  const unsigned n = op.getNumLoops();
+  AffineMap map = op.getMatchingIndexingMap(&operand);
+  AffineMap all = AffineMap::getMultiDimIdentityMap(n, op.getContext());
+  if (map == all || map == all.dropResult(n - 1)) {
+    if (!cast<MemRefType>(operand.get().getType()).getLayout().isIdentity())
+      return std::nullopt;
+    return map == all ? RowAccess::Row : RowAccess::Point;
+  }
+  for (unsigned d = 0; d + 1 < n; ++d)
+    if (map.isFunctionOfDim(d))
+      return std::nullopt;
+  return RowAccess::Shared;
+}
+
 /// `op`'s row form: the points, the row length, and whether it is a row
 /// sum; nullopt where it has none.
 struct RowForm {
@@ -1465,25 +1497,14 @@ std::optional<RowForm> rowFormOf(linalg::LinalgOp op) {
   if (!sums && (op.getNumParallelLoops() != n ||
                 runLength(op, r, ranges[r]) * kWarpLanes > ranges[r]))
     return std::nullopt;
-  MLIRContext *ctx = op.getContext();
-  AffineMap all = AffineMap::getMultiDimIdentityMap(n, ctx),
-            lead = AffineMap::get(n, 0, all.getResults().drop_back(), ctx);
+  // Outputs: a value per point of a row sum, a row of an elementwise op.
   for (OpOperand &operand : op->getOpOperands()) {
-    auto type = dyn_cast<MemRefType>(operand.get().getType());
-    if (!type)
+    if (!isa<MemRefType>(operand.get().getType()))
       continue;
-    AffineMap map = op.getMatchingIndexingMap(&operand);
-    bool init = op.isDpsInit(&operand);
-    if (map == all || map == lead) {
-      if (!type.getLayout().isIdentity() || (init && sums != (map == lead)))
-        return std::nullopt;
-      continue;
-    }
-    if (init)
+    std::optional<RowAccess> access = rowAccessOf(op, operand);
+    if (!access || (op.isDpsInit(&operand) &&
+                    *access != (sums ? RowAccess::Point : RowAccess::Row)))
       return std::nullopt;
-    for (unsigned d = 0; d < r; ++d)
-      if (map.isFunctionOfDim(d))
-        return std::nullopt;
   }
   return RowForm{ShapedType::getNumElements(ArrayRef(ranges).drop_back()),
                  ranges[r], sums};
@@ -1499,20 +1520,15 @@ struct RowGroupAccess {
   /// would be indexed two ways, or a shared one written.
   bool add(linalg::LinalgOp op) {
     RowGroupAccess next = *this;
-    const unsigned n = op.getNumLoops();
     for (OpOperand &operand : op->getOpOperands()) {
       if (!isa<MemRefType>(operand.get().getType()))
         continue;
       Value root = mlir::attn::rootOf(operand.get());
-      if (!root)
+      std::optional<RowAccess> kind = rowAccessOf(op, operand);
+      if (!root || !kind)
         return false;
-      AffineMap map = op.getMatchingIndexingMap(&operand);
-      RowAccess kind = map.getNumResults() == n && map.isIdentity()
-                           ? RowAccess::Row
-                       : map.isFunctionOfDim(0) ? RowAccess::Point
-                                                : RowAccess::Shared;
-      auto [it, fresh] = next.kinds.try_emplace(root, kind);
-      if (!fresh && it->second != kind)
+      auto [it, fresh] = next.kinds.try_emplace(root, *kind);
+      if (!fresh && it->second != *kind)
         return false;
       if (op.isDpsInit(&operand))
         next.written.insert(root);
@@ -1584,7 +1600,7 @@ void mapRowGroup(ArrayRef<linalg::LinalgOp> group) {
       NVVM::SyncWarpOp::create(b, loc, everyLane);
     unsigned r = op.getNumLoops() - 1;
     SmallVector<Value> ivs = pointIvs(b, loc, op, r, point);
-    if (rowFormOf(op)->sums) {
+    if (op.getNumReductionLoops() > 0) {
       SmallVector<linalg::FillOp> opFills = foldableFills(op);
       emitRowSum(b, loc, op, r, ivs, lane, opFills);
       llvm::append_range(fills, opFills);
@@ -1594,9 +1610,7 @@ void mapRowGroup(ArrayRef<linalg::LinalgOp> group) {
   }
   for (linalg::LinalgOp op : group)
     op->erase();
-  for (linalg::FillOp fill : fills)
-    if (fill)
-      fill->erase();
+  eraseFolded(fills);
 }
 
 /// Host code: buffers become device buffers, fills of whole buffers

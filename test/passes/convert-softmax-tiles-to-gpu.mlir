@@ -1,6 +1,6 @@
 // attn-convert-softmax-tiles-to-gpu on its own: which form each row group gets.
-// RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu | FileCheck %s
-// RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu --attn-allocate-shared-memory | FileCheck %s --check-prefix=ALLOC
+// RUN: attn-opt %s --split-input-file --attn-set-target="chip=sm_80" --attn-convert-softmax-tiles-to-gpu | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-set-target="chip=sm_80" --attn-convert-softmax-tiles-to-gpu --attn-allocate-shared-memory | FileCheck %s --check-prefix=ALLOC
 
 // bf16, 16 rows, reached by every thread of the block: tensor cores, with
 // the shared memory of a padded 32-key tile of K and V (9216 bytes) and of

@@ -1,9 +1,14 @@
 // Attention with a score region, forward and gradient in bf16, through the
-// whole GPU pipeline: the tensor-core forms of both, ending in PTX.
+// whole GPU pipeline: the tensor-core forms of both, ending in PTX -- on
+// sm_90a warpgroup MMA (A from registers), on sm_80 mma.sync.
 // RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s
+// RUN: attn-opt %s --lower-to-gpu="format=isa chip=sm_80" | FileCheck %s --check-prefix=SM80
 
-// CHECK: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// CHECK: wgmma.mma_async.sync.aligned.m64n{{[0-9]+}}k16.f32.bf16.bf16 {{.*}}, {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}, %rd
 // CHECK: ex2.approx
+// SM80-NOT: wgmma
+// SM80: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// SM80: ex2.approx
 func.func @softcap(%q: tensor<1x2x96x64xbf16>, %dy: tensor<1x2x96x64xbf16>) -> (tensor<1x2x96x64xbf16>, tensor<1x2x96x64xbf16>, tensor<1x2x96x64xbf16>, tensor<1x2x96x64xbf16>) {
   %m = attn.mask.causal
   %o = attn.sdpa %q, %q, %q mask %m score {

@@ -5,6 +5,7 @@
 // RUN: attn-opt %s --attn-schedule-blocks="block-q=16 block-k=16" --attn-tile=rows-per-instance=16 | FileCheck %s --check-prefix=TILE
 // RUN: attn-opt %s --attn-schedule-blocks="block-q=16 block-k=16" --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --attn-map-loops-to-gpu=lanes-per-iteration=32 | FileCheck %s --check-prefix=MAP
 // RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s --check-prefix=PTX
+// RUN: attn-opt %s --lower-to-gpu="format=isa chip=sm_80" | FileCheck %s --check-prefix=SM80
 
 // Nest 1 (query tiles): a thread per row, guarded past the sequence's end,
 // with its running max and sum: the row's log-sum-exp and D.
@@ -80,15 +81,37 @@ func.func @causal_grad(%q: tensor<1x2x40x16xf32>, %dy: tensor<1x2x40x16xf32>) ->
 // TILE:     attn.tile.softmax_grad_step {{.*}} key_grad
 // TILE:   } {mapping = [#gpu.warp<x>]}
 
+// On sm_90a (the default target) the products are warpgroup MMA: the
+// block's four warps a warpgroup, each warp's rows its own 16 of the
+// instruction's 64, A from registers (the warp's rows by ldmatrix; P and
+// dS from S's and dP's accumulators), B from the staged tiles, swizzled:
+// K-major for S and dP (m64n32, 32 staged rows at a time), MN-major
+// (transposed, the last operand 1) for dQ, dV and dK (m64n64). The copies
+// are fenced for the async proxy before the barrier that publishes them.
 // PTX-LABEL: .entry causal_grad_bf16_2_softmax_grad_step(
 // PTX-SAME: .maxntid 128, 1, 1
 // PTX-NOT: .local
-// PTX: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// PTX-NOT: mma.sync
+// PTX-DAG: fence.proxy.async.shared::cta
+// PTX-DAG: wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {{[^;]*}}, p, 1, 1, 0;
+// PTX-DAG: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{[^;]*}}, p, 1, 1, 1;
 // PTX-LABEL: .entry causal_grad_bf16_3_softmax_grad_step(
 // PTX-SAME: .maxntid 128, 1, 1
 // PTX-NOT: .local
-// PTX: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
-// PTX: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// PTX-NOT: mma.sync
+// PTX-DAG: wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {{[^;]*}}, p, 1, 1, 0;
+// PTX-DAG: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{[^;]*}}, p, 1, 1, 1;
+
+// On sm_80, mma.sync over ldmatrix fragments of padded tiles.
+// SM80-LABEL: .entry causal_grad_bf16_2_softmax_grad_step(
+// SM80-SAME: .maxntid 128, 1, 1
+// SM80-NOT: .local
+// SM80: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// SM80-LABEL: .entry causal_grad_bf16_3_softmax_grad_step(
+// SM80-SAME: .maxntid 128, 1, 1
+// SM80-NOT: .local
+// SM80: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
+// SM80: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 func.func @causal_grad_bf16(%q: tensor<1x2x200x64xbf16>, %dy: tensor<1x2x200x64xbf16>) -> (tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>) {
   %m = attn.mask.causal
   %o = attn.sdpa %q, %q, %q mask %m : tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, !attn.mask -> tensor<1x2x200x64xbf16>

@@ -2,7 +2,8 @@
 // RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 | FileCheck %s --check-prefix=TILE
 // RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 | FileCheck %s --check-prefix=ORDER
 // RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --attn-map-loops-to-gpu=lanes-per-iteration=32 | FileCheck %s --check-prefix=MAP
-// RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-tiles-to-gpu --attn-allocate-shared-memory | FileCheck %s --check-prefix=WARP
+// RUN: attn-opt %s --attn-set-target="chip=sm_80" --attn-schedule-blocks --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-tiles-to-gpu --attn-allocate-shared-memory | FileCheck %s --check-prefix=WARP
+// RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-tiles-to-gpu --attn-allocate-shared-memory | FileCheck %s --check-prefix=WGMMA
 // RUN: attn-opt %s --attn-schedule-blocks --attn-tile="rows-per-instance=16 scalar-rows-per-instance=32" | FileCheck %s --check-prefix=SCALAR
 // RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s --check-prefix=PTX
 // RUN: attn-opt %s --lower-to-gpu="format=isa warp-rows=32" | FileCheck %s --check-prefix=ROWS32
@@ -68,7 +69,7 @@
 // WARP-NOT: nvvm.mma.sync
 // WARP: return
 
-// bf16 runs on tensor cores: the launch gets shared memory (two staging
+// bf16 runs on tensor cores (on sm_80: mma.sync): the launch gets shared memory (two staging
 // buffers, live together, placed by attn-allocate-shared-memory) for two
 // stages of a padded 64x(64+8) key and value tile, and each of its four
 // warps' padded 16x(64+8) query tile, staged once by the warp (cp.async, waited
@@ -124,6 +125,34 @@
 // WARP-NOT: attn.tile
 // WARP: return
 
+// On sm_90a (the default target) the block's four warps are a warpgroup
+// and S = Q K^T and P V are warpgroup MMA: the key and value tiles staged
+// swizzled (two stages of 64 x 64 each, 16384 bytes, and room to align
+// them to 1024 bytes), each run of 8 copied to its swizzled place in the
+// tile seen as one dimension; the copies fenced for the async proxy
+// before the barrier; each warp's A fragments its own (Q by ldmatrix, P
+// from S's accumulators), B through descriptors (K K-major, V MN-major).
+// WGMMA-LABEL: func.func @attend_bf16(
+// WGMMA: memref.view {{.*}} to memref<33776xi8, #gpu.address_space<workgroup>>
+// WGMMA: scf.for
+// WGMMA: memref.extract_aligned_pointer_as_index
+// WGMMA: nvgpu.device_async_copy {{.*}} to memref<4096xbf16, #gpu.address_space<workgroup>>
+// WGMMA: %[[NEXT:.*]] = nvgpu.device_async_create_group
+// WGMMA-NEXT: nvgpu.device_async_wait %[[NEXT]] {numGroups = 1 : i32}
+// WGMMA: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+// WGMMA-NEXT: gpu.barrier
+// WGMMA: memref.view {{.*}} to memref<64x64xbf16, #gpu.address_space<workgroup>>
+// WGMMA: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false}
+// WGMMA: nvvm.wgmma.fence.aligned
+// WGMMA-COUNT-4: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{[^;]*}}, p, 1, 1, 0;
+// WGMMA: nvvm.wgmma.commit.group.sync.aligned
+// WGMMA-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// WGMMA: math.exp2
+// WGMMA: nvvm.wgmma.fence.aligned
+// WGMMA-COUNT-4: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{[^;]*}}, p, 1, 1, 1;
+// WGMMA-NOT: nvvm.mma.sync
+// WGMMA: return
+
 // The host functions keep attn-compile's C ABI and launch the kernels on a
 // stream of their own, waited for before they return; PTX for sm_90a, every
 // kernel in one module (attn-join-kernel-modules); the bf16 one on tensor
@@ -139,9 +168,9 @@
 // PTX-SAME: .entry attend_0_softmax_step_softmax_finalize(
 // PTX-SAME: .entry attend_bf16_0_softmax_step_softmax_finalize(
 // PTX-SAME: cp.async.cg.shared.global
+// PTX-SAME: fence.proxy.async.shared::cta
 // PTX-SAME: ldmatrix.sync.aligned.m8n8.x4.shared.b16
-// PTX-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
-// PTX-SAME: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
+// PTX-SAME: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
 // PTX: llvm.func @attend_bf16(
 // PTX: gpu.launch_func <%{{.*}}> @kernels::@attend_bf16_0_softmax_step_softmax_finalize blocks in {{.*}} dynamic_shared_memory_size
 // PTX-NOT: gpu.binary

@@ -429,12 +429,16 @@ Value allocateShared(gpu::LaunchOp launch, int64_t bytes);
 /// `buffer`.
 Value sharedView(OpBuilder &b, Location loc, Value buffer,
                  ArrayRef<int64_t> shape, Type elem, Value offset);
+/// Where a staged element (row, col) goes in a staging tile: its indices.
+using StagedIndices = function_ref<SmallVector<Value, 2>(Value row, Value col)>;
 /// Asynchronous copy of `rows` x `width` elements of `src` (fewer rows
 /// where it is clipped: zero-filled) into `dst`, 16 bytes per copy, by the
 /// `threads` threads that run it, `thread` being this one's index among
-/// them; returns the copies (not yet committed as a group).
+/// them; returns the copies (not yet committed as a group). Each run of 8
+/// elements from (row, col) lands at dst[row, col], or at `at(row, col)`.
 SmallVector<Value> stageTile(WarpEmitter &e, Value src, Value dst, int64_t rows,
-                             int64_t width, Value thread, int64_t threads);
+                             int64_t width, Value thread, int64_t threads,
+                             StagedIndices at = nullptr);
 /// Commits the copies issued so far by this thread as one group.
 Value commitCopies(OpBuilder &b, Location loc, ValueRange copies = {});
 
@@ -443,9 +447,21 @@ Value commitCopies(OpBuilder &b, Location loc, ValueRange copies = {});
 /// async-copy group of its last staged operand, still in flight where `op`
 /// runs (waitForLastStaged before reading that tile); the other copies are
 /// complete and visible to the block there.
+/// How stageForBlock lays a staged tile out in shared memory.
+enum class StagedLayout {
+  /// Rows of the tile's width padded by kSmemPad elements, for ldmatrix
+  /// without bank conflicts (mma.sync's operands).
+  Padded,
+  /// WarpgroupMma.h's SwizzledTile (K-major: the tile's rows one after
+  /// the other, 128-byte rows of 64 columns swizzled), each tile at a
+  /// multiple of kSwizzledTileAlignment, for warpgroup MMA's descriptors;
+  /// the copies fenced for the async proxy, which wgmma reads through.
+  Swizzled,
+};
 struct StagedOp {
   Operation *op;
   Value lastCopied;
+  StagedLayout layout = StagedLayout::Padded;
 };
 /// Stages the 2-D operands `numbers` of `op` (tiles of up to `rows` rows:
 /// fewer where clipped, zero-filled) in shared memory for the whole block
@@ -454,12 +470,15 @@ struct StagedOp {
 /// over a schedule's tiles that allows it, one iteration ahead in a
 /// pipelined loop.
 StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
-                       int64_t threads);
+                       int64_t threads,
+                       StagedLayout layout = StagedLayout::Padded);
 /// Waits for `staged`'s last operand's copies, if still in flight, and
 /// synchronises the block.
 void waitForLastStaged(OpBuilder &b, Location loc, const StagedOp &staged);
-/// The padded tile [rows, width + kSmemPad] in shared memory that an
-/// operand staged by stageForBlock views.
+/// The tile in shared memory that an operand staged by stageForBlock
+/// views: the padded [rows, width + kSmemPad], or (StagedLayout::Swizzled)
+/// a [rows, width] memref whose elements are not at its indices but where
+/// SwizzledTile places them -- read only through its address and shape.
 Value stagedTileOf(Value operand);
 
 /// Rows [row, row + count) of a 2-D `memref` (all its columns), or

@@ -5,7 +5,9 @@
 // side) from shared memory, where the whole block copies them. Staging is a
 // step of its own, taken before the op is lowered: the tiles are copied
 // (cp.async) into a staging buffer and the op's operands replaced by views
-// of the copies, so that the op reads them from workgroup memory.
+// of the copies, so that the op reads them from workgroup memory. The
+// tiles' rows are padded (mma.sync's ldmatrix) or swizzled (warpgroup MMA's
+// descriptors: StagedLayout), as the op's lowering asks.
 //
 // Where the op is the body of a loop over a schedule's tiles, the copies
 // move out of the scf.ifs around it into a prefetch scf.if of their own,
@@ -18,6 +20,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "GPUTiles.h"
+#include "WarpgroupMma.h"
 
 #include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
@@ -164,14 +167,21 @@ std::optional<PipelinedLoop> pipelinedLoopOf(Operation *op,
 }
 
 /// What one stage holds: a tile of `rows` rows for each staged operand, of
-/// its width, rows padded by kSmemPad elements, one after the other.
+/// its width, one after the other -- rows padded by kSmemPad elements, or
+/// swizzled (StagedLayout::Swizzled, each tile's bytes a multiple of
+/// kSwizzledTileAlignment: rows a multiple of 8, widths of 64).
 struct StagedShape {
   int64_t rows;
   SmallVector<int64_t> widths;
   Type elem;
+  StagedLayout layout;
 
+  bool swizzled() const { return layout == StagedLayout::Swizzled; }
+  int64_t rowElements(size_t i) const {
+    return swizzled() ? widths[i] : widths[i] + kSmemPad;
+  }
   int64_t tileBytes(size_t i) const {
-    return rows * (widths[i] + kSmemPad) * elem.getIntOrFloatBitWidth() / 8;
+    return rows * rowElements(i) * elem.getIntOrFloatBitWidth() / 8;
   }
   int64_t stageBytes() const {
     int64_t bytes = 0;
@@ -179,15 +189,73 @@ struct StagedShape {
       bytes += tileBytes(i);
     return bytes;
   }
-  /// The padded tiles of the stage at byte `offset` of `buffer`.
-  SmallVector<Value> views(WarpEmitter &e, Value buffer, Value offset) const {
+  /// The staging buffer for `stages` stages, in `launch`: swizzled tiles
+  /// get room to start at their alignment wherever the buffer is placed
+  /// (attn-allocate-shared-memory aligns to 16 bytes).
+  Value allocate(gpu::LaunchOp launch, int64_t stages) const {
+    return allocateShared(launch,
+                          stages * stageBytes() +
+                              (swizzled() ? kSwizzledTileAlignment - 16 : 0));
+  }
+  /// The byte offsets of the tiles of the stage at byte `offset` of
+  /// `buffer`.
+  SmallVector<Value> offsets(WarpEmitter &e, Value buffer, Value offset) const {
+    if (swizzled())
+      offset =
+          e.add(offset, alignmentPadding(e, sharedAddress(e.b, e.loc, buffer)));
     SmallVector<Value> out;
     for (size_t i = 0; i < widths.size(); ++i) {
-      out.push_back(sharedView(e.b, e.loc, buffer, {rows, widths[i] + kSmemPad},
-                               elem, offset));
+      out.push_back(offset);
       offset = e.add(offset, tileBytes(i));
     }
     return out;
+  }
+  /// The tiles of the stage at byte `offset` of `buffer`, as the op reads
+  /// them (stagedTileOf).
+  SmallVector<Value> views(WarpEmitter &e, Value buffer, Value offset) const {
+    SmallVector<Value> out;
+    for (auto [i, at] : llvm::enumerate(offsets(e, buffer, offset)))
+      out.push_back(
+          sharedView(e.b, e.loc, buffer, {rows, rowElements(i)}, elem, at));
+    return out;
+  }
+  /// The block's copies of `tiles` into the stage at byte `offset` of
+  /// `buffer`, `thread` of `threads`. With `groupEach`, each tile's copies
+  /// are committed as a group of their own right after them (a commit takes
+  /// every copy the thread issued before it), and the last group returned.
+  Value copy(WarpEmitter &e, ValueRange tiles, Value buffer, Value offset,
+             Value thread, int64_t threads, bool groupEach) const {
+    Value group;
+    for (auto [i, at] : llvm::enumerate(offsets(e, buffer, offset))) {
+      SmallVector<Value> copies;
+      if (!swizzled()) {
+        copies = stageTile(
+            e, tiles[i],
+            sharedView(e.b, e.loc, buffer, {rows, rowElements(i)}, elem, at),
+            rows, widths[i], thread, threads);
+      } else {
+        // The tile as one dimension of elements, each run where
+        // SwizzledTile puts it.
+        SwizzledTile swizzle{rows, widths[i], /*kMajor=*/true};
+        const int64_t bytes = elem.getIntOrFloatBitWidth() / 8;
+        copies = stageTile(
+            e, tiles[i],
+            sharedView(e.b, e.loc, buffer, {rows * widths[i]}, elem, at), rows,
+            widths[i], thread, threads, [&](Value row, Value col) {
+              return SmallVector<Value, 2>{arith::DivUIOp::create(
+                  e.b, e.loc, swizzle.runOffset(e, row, col), e.idx(bytes))};
+            });
+      }
+      if (groupEach)
+        group = commitCopies(e.b, e.loc, copies);
+    }
+    return group;
+  }
+  /// Between a wait for the copies and the barrier that gives them to the
+  /// block: swizzled tiles are read by wgmma, through the async proxy.
+  void fenceCopies(OpBuilder &b, Location loc) const {
+    if (swizzled())
+      fenceProxyAsyncShared(b, loc);
   }
 };
 
@@ -196,14 +264,6 @@ Value stageOffset(WarpEmitter &e, scf::ForOp loop, Value iv, int64_t bytes) {
   Value n = arith::DivUIOp::create(e.b, e.loc, e.sub(iv, loop.getLowerBound()),
                                    loop.getStep());
   return e.mul(arith::RemUIOp::create(e.b, e.loc, n, e.idx(2)), bytes);
-}
-
-/// The block's threads copy `tiles` into the padded `staged` views.
-void copyTiles(WarpEmitter &e, ValueRange tiles, ArrayRef<Value> staged,
-               const StagedShape &shape, int64_t threads) {
-  Value tid = gpu::ThreadIdOp::create(e.b, e.loc, gpu::Dimension::x);
-  for (auto [tile, dst, width] : llvm::zip(tiles, staged, shape.widths))
-    stageTile(e, tile, dst, shape.rows, width, tid, threads);
 }
 
 /// Replaces `op`'s operands `numbers` by their staged copies: each padded
@@ -254,19 +314,18 @@ Value stageInPlace(Operation *op, ArrayRef<unsigned> numbers,
                    int64_t threads) {
   OpBuilder b(op);
   WarpEmitter e(b, op->getLoc(), shape.elem);
-  Value buffer = allocateShared(launch, shape.stageBytes());
+  Value buffer = shape.allocate(launch, 1);
   SmallVector<Value> staged = shape.views(e, buffer, e.idx(0));
-  SmallVector<Value> tiles;
-  for (unsigned n : numbers)
-    tiles.push_back(op->getOperand(n));
   // Every thread is done with the previous tile before it is overwritten.
   gpu::BarrierOp::create(b, e.loc);
   Value tid = gpu::ThreadIdOp::create(b, e.loc, gpu::Dimension::x);
-  Value group;
-  for (auto [tile, dst, width] : llvm::zip(tiles, staged, shape.widths))
-    group = commitCopies(
-        b, e.loc, stageTile(e, tile, dst, shape.rows, width, tid, threads));
+  SmallVector<Value> tiles;
+  for (unsigned n : numbers)
+    tiles.push_back(op->getOperand(n));
+  Value group = shape.copy(e, tiles, buffer, e.idx(0), tid, threads,
+                           /*groupEach=*/true);
   nvgpu::DeviceAsyncWaitOp::create(b, e.loc, group, b.getI32IntegerAttr(1));
+  shape.fenceCopies(b, e.loc);
   gpu::BarrierOp::create(b, e.loc);
   useStaged(op, numbers, staged, e);
   return group;
@@ -281,7 +340,7 @@ Operation *stagePipelined(Operation *op, ArrayRef<unsigned> numbers,
   scf::ForOp loop = p.loop;
   Location loc = op->getLoc();
   const int64_t stage = shape.stageBytes();
-  Value buffer = allocateShared(launch, 2 * stage);
+  Value buffer = shape.allocate(launch, 2);
   Operation *outermost =
       p.guards.empty() ? op : p.guards.front().getOperation();
 
@@ -322,10 +381,10 @@ Operation *stagePipelined(Operation *op, ArrayRef<unsigned> numbers,
     SmallVector<Value> tiles;
     for (unsigned n : numbers)
       tiles.push_back(map.lookupOrDefault(op->getOperand(n)));
-    copyTiles(e, tiles,
-              shape.views(e, buffer,
-                          stageOffset(e, loop, loop.getInductionVar(), stage)),
-              shape, threads);
+    shape.copy(e, tiles, buffer,
+               stageOffset(e, loop, loop.getInductionVar(), stage),
+               gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x), threads,
+               /*groupEach=*/false);
   }
   // One group an iteration, so that waiting for all but the newest waits
   // for the tile about to be computed.
@@ -335,6 +394,7 @@ Operation *stagePipelined(Operation *op, ArrayRef<unsigned> numbers,
       nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(1));
   stageZero.insert(wait);
   // Stage 1: the tile t's copies visible to the block, then the op on them.
+  shape.fenceCopies(b, loc);
   gpu::BarrierOp::create(b, loc);
   OpBuilder at(op);
   WarpEmitter ae(at, loc, shape.elem);
@@ -385,9 +445,10 @@ Operation *stagePipelined(Operation *op, ArrayRef<unsigned> numbers,
 } // namespace
 
 StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
-                       int64_t threads) {
+                       int64_t threads, StagedLayout layout) {
   auto launch = op->getParentOfType<gpu::LaunchOp>();
-  StagedShape shape{rows, {}, getElementTypeOrSelf(op->getOperand(numbers[0]))};
+  StagedShape shape{
+      rows, {}, getElementTypeOrSelf(op->getOperand(numbers[0])), layout};
   SmallVector<Value> tiles;
   for (unsigned n : numbers) {
     tiles.push_back(op->getOperand(n));
@@ -395,8 +456,9 @@ StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
         cast<MemRefType>(op->getOperand(n).getType()).getDimSize(1));
   }
   if (std::optional<PipelinedLoop> p = pipelinedLoopOf(op, tiles))
-    return {stagePipelined(op, numbers, shape, *p, launch, threads), {}};
-  return {op, stageInPlace(op, numbers, shape, launch, threads)};
+    return {
+        stagePipelined(op, numbers, shape, *p, launch, threads), {}, layout};
+  return {op, stageInPlace(op, numbers, shape, launch, threads), layout};
 }
 
 void waitForLastStaged(OpBuilder &b, Location loc, const StagedOp &staged) {
@@ -404,6 +466,8 @@ void waitForLastStaged(OpBuilder &b, Location loc, const StagedOp &staged) {
     return;
   nvgpu::DeviceAsyncWaitOp::create(b, loc, staged.lastCopied,
                                    b.getI32IntegerAttr(0));
+  if (staged.layout == StagedLayout::Swizzled)
+    fenceProxyAsyncShared(b, loc);
   gpu::BarrierOp::create(b, loc);
 }
 

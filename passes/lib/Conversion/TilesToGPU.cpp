@@ -23,7 +23,10 @@
 //   sums of a row and writes the row once. The key and value tiles are
 //   staged first (stageForBlock, StageBlockTiles.cpp): in attn-tile's loop
 //   over scheduled key tiles, the next tile's copies are in flight while
-//   the current one is computed (a loop pipelined in two stages).
+//   the current one is computed (a loop pipelined in two stages). On
+//   sm_90a, in blocks of whole warpgroups with head dims of multiples of
+//   64, the products are wgmma.mma_async instead (productsOnWarpgroups):
+//   the staged tiles swizzled, each warp's A its own registers as above.
 // - one row per lane (other element types): each softmax_step becomes the
 //   per-key online-softmax loop for the lane's row, on CUDA cores, the
 //   step of OnlineSoftmax.h over one key at a time:
@@ -41,6 +44,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "GPUTiles.h"
+#include "WarpgroupMma.h"
 #include "attn/Conversion/OnlineSoftmax.h"
 #include "attn/Conversion/Passes.h"
 
@@ -276,7 +280,8 @@ Value sharedView(OpBuilder &b, Location loc, Value buffer,
 }
 
 SmallVector<Value> stageTile(WarpEmitter &e, Value src, Value dst, int64_t rows,
-                             int64_t width, Value thread, int64_t threads) {
+                             int64_t width, Value thread, int64_t threads,
+                             StagedIndices at) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   Value srcRows = e.dim(src, 0);
@@ -296,9 +301,12 @@ SmallVector<Value> stageTile(WarpEmitter &e, Value src, Value dst, int64_t rows,
     Value inside = e.lt(row, srcRows);
     Value bytes = e.select(inside, e.idx(8), e.idx(0));
     Value from = arith::MinSIOp::create(b, loc, row, lastRow);
+    SmallVector<Value, 2> to{row, col};
+    if (at)
+      to = at(row, col);
     copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
-        b, loc, token, dst, ValueRange{row, col}, src, ValueRange{from, col},
-        b.getIndexAttr(8), bytes, b.getUnitAttr()));
+        b, loc, token, dst, to, src, ValueRange{from, col}, b.getIndexAttr(8),
+        bytes, b.getUnitAttr()));
   }
   return copies;
 }
@@ -852,14 +860,100 @@ double toBaseTwo(WarpEmitter &e, double scale, MutableArrayRef<Value> flat) {
   return 1.0;
 }
 
+/// A tile stageForBlock staged for the whole block, as the tensor-core
+/// products read it: padded rows for mma.sync (ldmatrix per warp), or
+/// swizzled for warpgroup MMA, where each warp's rows are its own 16 of
+/// the instruction's 64 and the four warps of a warpgroup read the tile
+/// once.
+struct StagedTile {
+  Value tile; // stagedTileOf's
+  StagedLayout layout;
+
+  bool onWarpgroups() const { return layout == StagedLayout::Swizzled; }
+  /// The swizzled tile as a product's B: K-major where its rows run along
+  /// N (C in X C^T), MN-major where they run along K (B in A B).
+  SwizzledTile swizzled(bool kMajor) const {
+    auto type = cast<MemRefType>(tile.getType());
+    return {type.getDimSize(0), type.getDimSize(1), kMajor};
+  }
+};
+
+/// The columns of a 2-D memref.
+int64_t columnsOf(Value memref) {
+  return cast<MemRefType>(memref.getType()).getDimSize(1);
+}
+
+/// Whether the tensor-core form of an op whose staged tiles have `widths`
+/// columns runs its products on warpgroup MMA (StagedLayout::Swizzled):
+/// the target has it (sm_90a), the block is whole warpgroups, and each
+/// product's N and each staged row fit one instruction and whole 128-byte
+/// swizzled rows (widths multiples of 64 16-bit elements, up to 256).
+bool productsOnWarpgroups(Operation *op, ArrayRef<int64_t> widths,
+                          int64_t threads) {
+  return hasWarpgroupMma(op) && threads % kWarpgroupThreads == 0 &&
+         llvm::all_of(widths, [](int64_t w) {
+           return w % SwizzledTile::kBlockCols == 0 && w <= 256;
+         });
+}
+
+/// A warpgroup's f32 accumulators of one m64nNk16 (MmaLayout::
+/// wgmmaM64K16(n)'s C: register i is element i % E of the 8-column tile
+/// i / E, E elements an mma.sync accumulator tile) as AccumulatorTiles'
+/// row of tiles, and back.
+SmallVector<SmallVector<Value, 4>> asTiles(WarpEmitter &e, ArrayRef<Value> r) {
+  const int64_t elements = e.layout.c.numElements();
+  SmallVector<SmallVector<Value, 4>> tiles;
+  for (int64_t t = 0; t < static_cast<int64_t>(r.size()) / elements; ++t)
+    tiles.emplace_back(r.slice(t * elements, elements));
+  return tiles;
+}
+
+/// X C^T for this warp's mTiles 16-row tiles of X ([rows, depth] in shared
+/// memory, the A fragments by ldmatrix) and nTiles 8-row tiles of the
+/// staged C from row `row0` on: mma.sync (WarpEmitter::mmaRowsByRows) or,
+/// C swizzled, one wgmma.mma_async a row tile and 16 columns of depth,
+/// A from the fragments' registers, C K-major.
+AccumulatorTiles rowsByStagedRows(WarpEmitter &e, Value x, const StagedTile &c,
+                                  int64_t mTiles, int64_t nTiles, int64_t depth,
+                                  int64_t row0) {
+  if (!c.onWarpgroups())
+    return e.mmaRowsByRows(x, c.tile, mTiles, nTiles, depth, row0);
+  OpBuilder &b = e.b;
+  const int64_t n = nTiles * e.layout.n;
+  auto [aRow, aCol] = e.aFragmentOffsets();
+  SmallVector<SmallVector<SmallVector<Value, 4>>> a(depth / kWgmmaK);
+  for (int64_t ks = 0; ks < depth / kWgmmaK; ++ks)
+    for (int64_t mt = 0; mt < mTiles; ++mt)
+      a[ks].push_back(e.ldmatrix(x, e.add(aRow, kMmaRows * mt),
+                                 e.add(aCol, kWgmmaK * ks), false));
+  SwizzledTile tile = c.swizzled(/*kMajor=*/true);
+  Value base = sharedAddress(b, e.loc, c.tile);
+  SmallVector<SmallVector<Value>> acc(mTiles,
+                                      SmallVector<Value>(n / 2, e.cst(0.0)));
+  warpgroupFence(b, e.loc);
+  for (int64_t ks = 0; ks < depth / kWgmmaK; ++ks) {
+    Value desc = tile.descriptor(e, base, e.idx(row0), ks);
+    for (int64_t mt = 0; mt < mTiles; ++mt)
+      acc[mt] = warpgroupMmaRegisterA(b, e.loc, acc[mt], a[ks][mt], desc, n,
+                                      e.elem, /*bMnMajor=*/false);
+  }
+  warpgroupCommitAndWait(b, e.loc, 0);
+  AccumulatorTiles out;
+  for (ArrayRef<Value> r : acc)
+    out.push_back(asTiles(e, pinRegisters(b, e.loc, r)));
+  return out;
+}
+
 /// acc = alpha acc + A B for the accumulator registers `lane` of mTiles
 /// 16-row tiles and `width` columns: A's rows as RowFragments (from
 /// accumulators: P from S) over `depth` columns, B [depth, width] row-major
-/// in shared memory from row `bRow0` on. alpha per row slot (FragmentRows'
-/// rows), or 1 where empty.
+/// from row `bRow0` on, the staged tile `bTile` (mma.sync, or one
+/// wgmma.mma_async a row tile and 16 rows of B, B MN-major) or, padded, any
+/// tile in shared memory. alpha per row slot (FragmentRows' rows), or 1
+/// where empty.
 void accumulateProduct(WarpEmitter &e, Value lane, int64_t mTiles,
                        int64_t width, const RowFragments &a, int64_t depth,
-                       Value bShared, ArrayRef<Value> alpha,
+                       const StagedTile &bTile, ArrayRef<Value> alpha,
                        int64_t bRow0 = 0) {
   const int64_t tiles = width / e.layout.n;
   SmallVector<SmallVector<Value, 4>> acc(mTiles * tiles);
@@ -877,11 +971,34 @@ void accumulateProduct(WarpEmitter &e, Value lane, int64_t mTiles,
         acc[mt * tiles + t].push_back(x);
       }
   // A's columns [16 kk, 16 kk + 16): its 8-column tiles 2 kk and 2 kk + 1.
-  for (int64_t kk = 0; kk < depth / 16; ++kk) {
-    SmallVector<SmallVector<Value, 4>> aTiles;
+  if (!bTile.onWarpgroups()) {
+    for (int64_t kk = 0; kk < depth / 16; ++kk) {
+      SmallVector<SmallVector<Value, 4>> aTiles;
+      for (int64_t mt = 0; mt < mTiles; ++mt)
+        aTiles.push_back(aFragment(a, mt, kk));
+      e.mmaSharedB(aTiles, bTile.tile, bRow0 + 16 * kk, acc);
+    }
+  } else {
+    OpBuilder &b = e.b;
+    SwizzledTile tile = bTile.swizzled(/*kMajor=*/false);
+    Value base = sharedAddress(b, e.loc, bTile.tile);
+    SmallVector<SmallVector<Value>> regs(mTiles);
     for (int64_t mt = 0; mt < mTiles; ++mt)
-      aTiles.push_back(aFragment(a, mt, kk));
-    e.mmaSharedB(aTiles, bShared, bRow0 + 16 * kk, acc);
+      for (int64_t t = 0; t < tiles; ++t)
+        llvm::append_range(regs[mt], acc[mt * tiles + t]);
+    warpgroupFence(b, e.loc);
+    for (int64_t kk = 0; kk < depth / kWgmmaK; ++kk) {
+      Value desc = tile.descriptor(e, base, e.idx(0), bRow0 / kWgmmaK + kk);
+      for (int64_t mt = 0; mt < mTiles; ++mt)
+        regs[mt] =
+            warpgroupMmaRegisterA(b, e.loc, regs[mt], aFragment(a, mt, kk),
+                                  desc, width, e.elem, /*bMnMajor=*/true);
+    }
+    warpgroupCommitAndWait(b, e.loc, 0);
+    for (int64_t mt = 0; mt < mTiles; ++mt)
+      for (auto [t, tileRegs] :
+           llvm::enumerate(asTiles(e, pinRegisters(b, e.loc, regs[mt]))))
+        acc[mt * tiles + t] = tileRegs;
   }
   for (int64_t mt = 0; mt < mTiles; ++mt)
     for (int64_t t = 0; t < tiles; ++t)
@@ -893,7 +1010,8 @@ void accumulateProduct(WarpEmitter &e, Value lane, int64_t mTiles,
 /// acc = alpha acc + P V for a row group's accumulator registers, V the
 /// staged value tile.
 void accumulateValues(WarpEmitter &e, const RowGroup &g, const RowFragments &p,
-                      Value values, int64_t nTiles, ArrayRef<Value> alpha) {
+                      const StagedTile &values, int64_t nTiles,
+                      ArrayRef<Value> alpha) {
   accumulateProduct(e, g.laneAcc, g.rows / e.layout.m, g.dv, p,
                     nTiles * e.layout.n, values, alpha);
 }
@@ -943,10 +1061,12 @@ void lowerStepOnTensorCores(const StagedOp &staged, const RowGroup &g,
   const int64_t mTiles = g.rows / e.layout.m, nTiles = keyRows / e.layout.n;
 
   auto launch = op->getParentOfType<gpu::LaunchOp>();
-  Value keys = stagedTileOf(op.getKey()), values = stagedTileOf(op.getValue());
+  StagedTile keys{stagedTileOf(op.getKey()), staged.layout},
+      values{stagedTileOf(op.getValue()), staged.layout};
   Value qShared = stagedQuery(q, elem, g.rows, launch, threads, queries);
 
-  AccumulatorTiles s = e.mmaRowsByRows(qShared, keys, mTiles, nTiles, d);
+  AccumulatorTiles s =
+      rowsByStagedRows(e, qShared, keys, mTiles, nTiles, d, /*row0=*/0);
   // The score region before the mask, which then drops what it must.
   double unapplied = op.getScale().convertToDouble();
   if (!op.getScore().empty()) {
@@ -1091,8 +1211,8 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
   const int64_t mTiles = rows / e.layout.m, nTiles = columnRows / e.layout.n;
   auto launch = op->getParentOfType<gpu::LaunchOp>();
 
-  Value stagedA = stagedTileOf(sides.stagedA->get()),
-        stagedB = stagedTileOf(sides.stagedB->get());
+  StagedTile stagedA{stagedTileOf(sides.stagedA->get()), stagedOp.layout},
+      stagedB{stagedTileOf(sides.stagedB->get()), stagedOp.layout};
   Value xA = stagedQuery(rowsA, elem, rows, launch, threads, staged);
   Value xB = stagedQuery(rowsB, elem, rows, launch, threads, staged);
 
@@ -1133,10 +1253,12 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
   for (int64_t n0 = 0; n0 < nTiles; n0 += chunkTiles) {
     const int64_t row0 = n0 * e.layout.n;
     const int64_t tiles = std::min(chunkTiles, nTiles - n0);
-    AccumulatorTiles s = e.mmaRowsByRows(xA, stagedA, mTiles, tiles, d, row0);
+    AccumulatorTiles s =
+        rowsByStagedRows(e, xA, stagedA, mTiles, tiles, d, row0);
     if (n0 == 0) // the second staged tile may still be on its way
       waitForLastStaged(b, loc, stagedOp);
-    AccumulatorTiles dp = e.mmaRowsByRows(xB, stagedB, mTiles, tiles, dv, row0);
+    AccumulatorTiles dp =
+        rowsByStagedRows(e, xB, stagedB, mTiles, tiles, dv, row0);
     // Scores in base 2 (through the score region, whose slopes scale dS),
     // dropped pairs at -inf: p = 0 and ds = 0 there.
     AccumulatorTiles slopes;
@@ -1416,11 +1538,18 @@ struct ConvertSoftmaxTilesToGPUPass
         continue;
       }
       int64_t rows = keyRows[step];
+      const int64_t threads = blockThreads(step);
+      StagedLayout layout =
+          productsOnWarpgroups(
+              step, {columnsOf(step.getQuery()), columnsOf(step.getValue())},
+              threads)
+              ? StagedLayout::Swizzled
+              : StagedLayout::Padded;
       tcSteps.push_back(
           {stageForBlock(step,
                          {step.getKeyMutable().getOperandNumber(),
                           step.getValueMutable().getOperandNumber()},
-                         rows, blockThreads(step)),
+                         rows, threads, layout),
            rows});
     }
     if (failed(lowerGradSteps(gradSteps, queries, oldState)))
@@ -1499,10 +1628,16 @@ struct ConvertSoftmaxTilesToGPUPass
       if (failed(columnRows))
         return failure();
       GradSides sides = sidesOf(op);
+      const int64_t threads = blockThreads(op);
+      StagedLayout layout =
+          productsOnWarpgroups(
+              op, {columnsOf(op.getQuery()), columnsOf(op.getValue())}, threads)
+              ? StagedLayout::Swizzled
+              : StagedLayout::Padded;
       StagedOp stagedOp = stageForBlock(op,
                                         {sides.stagedA->getOperandNumber(),
                                          sides.stagedB->getOperandNumber()},
-                                        *columnRows, blockThreads(op));
+                                        *columnRows, threads, layout);
       op = cast<SoftmaxGradStepOp>(stagedOp.op);
       for (Operation *a : accs) {
         GradAccumulator &acc = accumulators[a];

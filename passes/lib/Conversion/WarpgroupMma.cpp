@@ -122,6 +122,59 @@ SmallVector<Value> gpu_tiles::warpgroupMma(OpBuilder &b, Location loc,
   return out;
 }
 
+SmallVector<Value> gpu_tiles::warpgroupMmaRegisterA(OpBuilder &b, Location loc,
+                                                    ValueRange acc,
+                                                    ValueRange a, Value descB,
+                                                    int64_t n, Type elem,
+                                                    bool bMnMajor) {
+  const int64_t outs = n / 2;
+  assert(static_cast<int64_t>(acc.size()) == outs &&
+         "m64nNk16's f32 accumulators: N / 2 a thread");
+  assert(a.size() == 4 && "m64nNk16's 16-bit A: four registers a thread");
+  MLIRContext *ctx = b.getContext();
+  // Raw PTX: LLVM 22's nvvm.wgmma.mma_async takes A only as a shared-memory
+  // descriptor. The register form is the one that keeps P (and dS) where
+  // the accumulators of S (and dP) left them, as mma.sync's A fragments.
+  // Operands: the accumulators ($0 .. $outs-1, tied to the inputs of the
+  // same numbers), A's registers, B's descriptor, then scale-d as a
+  // register (PTX takes it as a predicate).
+  std::string ptx;
+  llvm::raw_string_ostream os(ptx);
+  os << "{\n.reg .pred p;\nsetp.ne.b32 p, $" << 2 * outs + 5 << ", 0;\n"
+     << "wgmma.mma_async.sync.aligned.m" << kWgmmaM << "n" << n << "k"
+     << kWgmmaK << ".f32." << (elem.isBF16() ? "bf16.bf16" : "f16.f16") << " {";
+  for (int64_t i = 0; i < outs; ++i)
+    os << (i ? ", $" : "$") << i;
+  os << "}, {";
+  for (int64_t i = 0; i < 4; ++i)
+    os << (i ? ", $" : "$") << 2 * outs + i;
+  // imm-scale-a, imm-scale-b = 1; imm-trans-b: 1 for MN-major B.
+  os << "}, $" << 2 * outs + 4 << ", p, 1, 1, " << (bMnMajor ? 1 : 0)
+     << ";\n}\n";
+  std::string constraints;
+  for (int64_t i = 0; i < outs; ++i)
+    constraints += (i ? ",=f" : "=f");
+  for (int64_t i = 0; i < outs; ++i)
+    constraints += "," + std::to_string(i);
+  constraints += ",r,r,r,r,l,r";
+  SmallVector<Value> operands(acc.begin(), acc.end());
+  operands.append(a.begin(), a.end());
+  operands.push_back(descB);
+  operands.push_back(arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(1)));
+  Type f32 = b.getF32Type();
+  auto type =
+      LLVM::LLVMStructType::getLiteral(ctx, SmallVector<Type>(outs, f32));
+  auto asmOp = LLVM::InlineAsmOp::create(
+      b, loc, type, operands, ptx, constraints,
+      /*has_side_effects=*/true, /*is_align_stack=*/false,
+      LLVM::TailCallKind::None, /*asm_dialect=*/nullptr,
+      /*operand_attrs=*/nullptr);
+  SmallVector<Value> out;
+  for (int64_t i = 0; i < outs; ++i)
+    out.push_back(LLVM::ExtractValueOp::create(b, loc, asmOp.getResult(0), i));
+  return out;
+}
+
 SmallVector<Value> gpu_tiles::pinRegisters(OpBuilder &b, Location loc,
                                            ValueRange values) {
   MLIRContext *ctx = b.getContext();
@@ -156,10 +209,14 @@ void gpu_tiles::warpgroupCommitAndWait(OpBuilder &b, Location loc,
   NVVM::WgmmaWaitGroupSyncOp::create(b, loc, pending);
 }
 
-void gpu_tiles::fenceSharedForAsyncProxy(OpBuilder &b, Location loc) {
+void gpu_tiles::fenceProxyAsyncShared(OpBuilder &b, Location loc) {
   MLIRContext *ctx = b.getContext();
   NVVM::FenceProxyOp::create(
       b, loc, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
       NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+}
+
+void gpu_tiles::fenceSharedForAsyncProxy(OpBuilder &b, Location loc) {
+  fenceProxyAsyncShared(b, loc);
   gpu::BarrierOp::create(b, loc);
 }

@@ -72,6 +72,14 @@ Value alignmentPadding(ScalarEmitter &e, Value address);
 SmallVector<Value> warpgroupMma(OpBuilder &b, Location loc, ValueRange acc,
                                 Value descA, Value descB, int64_t n, Type elem,
                                 bool aMnMajor, bool bMnMajor);
+/// acc += A B as warpgroupMma, A from registers: each warp's 16 rows of
+/// A's 64 (warp w of the warpgroup rows 16 w to 16 w + 15) in `a`, the
+/// four packed registers of mma.sync.m16n8k16's A fragment (MmaLayout::
+/// wgmmaM64K16's A table), B in shared memory described by `descB`.
+SmallVector<Value> warpgroupMmaRegisterA(OpBuilder &b, Location loc,
+                                         ValueRange acc, ValueRange a,
+                                         Value descB, int64_t n, Type elem,
+                                         bool bMnMajor);
 /// `values` (f32) passed through an empty volatile inline-asm statement
 /// that claims to read and write them: their uses cannot move above it,
 /// nor their definitions below. After a wgmma.wait this keeps LLVM from
@@ -88,6 +96,10 @@ void warpgroupCommitAndWait(OpBuilder &b, Location loc, int64_t pending);
 /// ordinary stores or cp.async) is seen by the async proxy, which wgmma
 /// reads through; then a barrier.
 void fenceSharedForAsyncProxy(OpBuilder &b, Location loc);
+/// fence.proxy.async.shared::cta alone, for a thread whose shared-memory
+/// writes are complete (a cp.async group waited for) before the barrier
+/// that makes them the block's.
+void fenceProxyAsyncShared(OpBuilder &b, Location loc);
 
 } // namespace mlir::attn::gpu_tiles
 

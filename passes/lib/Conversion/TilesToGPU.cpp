@@ -25,7 +25,7 @@
 //   over scheduled key tiles, the next tile's copies are in flight while
 //   the current one is computed (a loop pipelined in two stages). On
 //   sm_90a, in blocks of whole warpgroups with head dims of multiples of
-//   64, the products are wgmma.mma_async instead (productsOnWarpgroups):
+//   64, the products are wgmma.mma_async instead (stagedLayoutOf):
 //   the staged tiles swizzled, each warp's A its own registers as above.
 // - one row per lane (other element types): each softmax_step becomes the
 //   per-key online-softmax loop for the lane's row, on CUDA cores, the
@@ -878,22 +878,24 @@ struct StagedTile {
   }
 };
 
-/// The columns of a 2-D memref.
-int64_t columnsOf(Value memref) {
-  return cast<MemRefType>(memref.getType()).getDimSize(1);
-}
-
-/// Whether the tensor-core form of an op whose staged tiles have `widths`
-/// columns runs its products on warpgroup MMA (StagedLayout::Swizzled):
-/// the target has it (sm_90a), the block is whole warpgroups, and each
-/// product's N and each staged row fit one instruction and whole 128-byte
-/// swizzled rows (widths multiples of 64 16-bit elements, up to 256).
-bool productsOnWarpgroups(Operation *op, ArrayRef<int64_t> widths,
-                          int64_t threads) {
-  return hasWarpgroupMma(op) && threads % kWarpgroupThreads == 0 &&
-         llvm::all_of(widths, [](int64_t w) {
-           return w % SwizzledTile::kBlockCols == 0 && w <= 256;
-         });
+/// The layout stageForBlock gives a tensor-core step's staged tiles:
+/// swizzled where its products run on warpgroup MMA -- the target has it
+/// (sm_90a), the block is whole warpgroups, and each product's N fits one
+/// instruction (up to 256: the head dims of `query` and `value`, and S's
+/// columns, `sColumns`), the staged rows whole 128-byte swizzled rows (head
+/// dims multiples of 64 16-bit elements); padded rows for mma.sync
+/// elsewhere.
+StagedLayout stagedLayoutOf(Operation *op, Value query, Value value,
+                            int64_t sColumns) {
+  auto fits = [](int64_t n) { return n <= 256; };
+  auto whole = [&](Value v) {
+    int64_t d = cast<MemRefType>(v.getType()).getDimSize(1);
+    return d % SwizzledTile::kBlockCols == 0 && fits(d);
+  };
+  bool warpgroups = hasWarpgroupMma(op) &&
+                    blockThreads(op) % kWarpgroupThreads == 0 && whole(query) &&
+                    whole(value) && fits(sColumns);
+  return warpgroups ? StagedLayout::Swizzled : StagedLayout::Padded;
 }
 
 /// A warpgroup's f32 accumulators of one m64nNk16 (MmaLayout::
@@ -1251,9 +1253,9 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
   Value columns = e.dim(sides.stagedA->get(), 0);
   const FragmentLayout &c = e.layout.c;
 
-  // A chunk of the staged side's rows at a time, so that S and dP of 32
-  // rows fit the registers beside the accumulators: the products' depth
-  // is the chunk's rows of the staged tiles.
+  // A chunk of the staged side's rows at a time (kGradChunkRows), so that
+  // S and dP fit the registers beside the accumulators: the products'
+  // depth is the chunk's rows of the staged tiles.
   const int64_t chunkRows =
       !keyForm && stagedA.onWarpgroups() ? 2 * kGradChunkRows : kGradChunkRows;
   const int64_t chunkTiles = std::min<int64_t>(nTiles, chunkRows / 8);
@@ -1545,18 +1547,13 @@ struct ConvertSoftmaxTilesToGPUPass
         continue;
       }
       int64_t rows = keyRows[step];
-      const int64_t threads = blockThreads(step);
-      StagedLayout layout =
-          productsOnWarpgroups(
-              step, {columnsOf(step.getQuery()), columnsOf(step.getValue())},
-              threads)
-              ? StagedLayout::Swizzled
-              : StagedLayout::Padded;
       tcSteps.push_back(
-          {stageForBlock(step,
-                         {step.getKeyMutable().getOperandNumber(),
-                          step.getValueMutable().getOperandNumber()},
-                         rows, threads, layout),
+          {stageForBlock(
+               step,
+               {step.getKeyMutable().getOperandNumber(),
+                step.getValueMutable().getOperandNumber()},
+               rows, blockThreads(step),
+               stagedLayoutOf(step, step.getQuery(), step.getValue(), rows)),
            rows});
     }
     if (failed(lowerGradSteps(gradSteps, queries, oldState)))
@@ -1635,16 +1632,13 @@ struct ConvertSoftmaxTilesToGPUPass
       if (failed(columnRows))
         return failure();
       GradSides sides = sidesOf(op);
-      const int64_t threads = blockThreads(op);
-      StagedLayout layout =
-          productsOnWarpgroups(
-              op, {columnsOf(op.getQuery()), columnsOf(op.getValue())}, threads)
-              ? StagedLayout::Swizzled
-              : StagedLayout::Padded;
-      StagedOp stagedOp = stageForBlock(op,
-                                        {sides.stagedA->getOperandNumber(),
-                                         sides.stagedB->getOperandNumber()},
-                                        *columnRows, threads, layout);
+      StagedOp stagedOp = stageForBlock(
+          op,
+          {sides.stagedA->getOperandNumber(),
+           sides.stagedB->getOperandNumber()},
+          *columnRows, blockThreads(op),
+          stagedLayoutOf(op, op.getQuery(), op.getValue(),
+                         std::min(*columnRows, kGradChunkRows * 2)));
       op = cast<SoftmaxGradStepOp>(stagedOp.op);
       for (Operation *a : accs) {
         GradAccumulator &acc = accumulators[a];

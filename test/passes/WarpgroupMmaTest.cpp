@@ -5,7 +5,8 @@
 // (checked against the PTX ISA in SharedLayoutTest). Here the IR is built
 // on constants, folded, and compared with those functions for every row
 // and 16-byte run of each tile shape the products use, and for every
-// warpgroup's descriptor of every K slice.
+// warpgroup's descriptor of every K slice. The inline PTX of the form with
+// A in registers is checked against its operands' order.
 //
 //===----------------------------------------------------------------------===//
 
@@ -60,8 +61,11 @@ foldToConstants(function_ref<SmallVector<Value>(ScalarEmitter &)> emit) {
 
 /// The tiles of the warpgroup products: A [M, K] and Bᵀ [N, K] (K-major),
 /// Aᵀ [K, M] and B [K, N] (MN-major), 128 x 64 steps of K.
+/// Attention's staged tiles: 64 or 128 rows of a head dim of 64 or 128,
+/// read K-major (S = X C^T) and MN-major (acc += A C).
 const SwizzledTile kTiles[] = {
-    {128, 64, true}, {64, 128, false}, {64, 256, false}, {256, 64, true}};
+    {128, 64, true}, {64, 128, false}, {64, 256, false}, {256, 64, true},
+    {64, 64, true},  {64, 64, false},  {128, 128, true}, {128, 128, false}};
 
 TEST(WarpgroupMma, RunOffsetsAreSharedLayoutsSwizzle) {
   for (const SwizzledTile &tile : kTiles) {
@@ -103,7 +107,10 @@ TEST(WarpgroupMma, DescriptorsAreSharedLayoutsDescriptors) {
     const int64_t extent = tile.kMajor ? tile.rows : tile.cols;
     const int64_t k = tile.kMajor ? tile.cols : tile.rows;
     std::vector<std::pair<int64_t, int64_t>> cases;
-    for (int64_t mn0 = 0; mn0 < extent; mn0 += kWgmmaM)
+    // K-major descriptors start at any group of eight rows (attention's
+    // gradient takes its staged rows 32 at a time), MN-major ones at a
+    // block of 64 columns.
+    for (int64_t mn0 = 0; mn0 < extent; mn0 += tile.kMajor ? 8 : kWgmmaM)
       for (int64_t slice = 0; slice < k / kWgmmaK; ++slice)
         cases.push_back({mn0, slice});
     std::vector<int64_t> descriptors = foldToConstants([&](ScalarEmitter &e) {
@@ -140,6 +147,69 @@ TEST(WarpgroupMma, DescriptorsAreSharedLayoutsDescriptors) {
           << "tile " << tile.rows << " x " << tile.cols << ", from " << mn0
           << ", slice " << slice;
     }
+  }
+}
+
+/// warpgroupMmaRegisterA's inline PTX: the accumulators' operand numbers
+/// tied to the outputs, A's four registers, B's descriptor and the
+/// register scale-d reads, in the order the constraints give them.
+TEST(WarpgroupMma, RegisterAOperandsAreNumberedAsConstrained) {
+  struct Case {
+    int64_t n;
+    bool bf16, bMnMajor;
+    const char *ptx;
+  };
+  const Case cases[] = {
+      {16, true, false,
+       "{\n.reg .pred p;\nsetp.ne.b32 p, $21, 0;\n"
+       "wgmma.mma_async.sync.aligned.m64n16k16.f32.bf16.bf16 "
+       "{$0, $1, $2, $3, $4, $5, $6, $7}, {$16, $17, $18, $19}, $20, p, 1, "
+       "1, 0;\n}\n"},
+      {8, false, true,
+       "{\n.reg .pred p;\nsetp.ne.b32 p, $13, 0;\n"
+       "wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 "
+       "{$0, $1, $2, $3}, {$8, $9, $10, $11}, $12, p, 1, 1, 1;\n}\n"}};
+  for (const Case &c : cases) {
+    MLIRContext ctx;
+    ctx.loadDialect<arith::ArithDialect, LLVM::LLVMDialect>();
+    OpBuilder b(&ctx);
+    Location loc = b.getUnknownLoc();
+    auto module = ModuleOp::create(loc);
+    b.setInsertionPointToEnd(module.getBody());
+    auto f32 = [&](double v) {
+      return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+    };
+    auto i32 = [&](int32_t v) {
+      return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+    };
+    SmallVector<Value> acc, a;
+    for (int64_t i = 0; i < c.n / 2; ++i)
+      acc.push_back(f32(i));
+    for (int32_t i = 0; i < 4; ++i)
+      a.push_back(i32(i));
+    Value desc = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(7));
+    Type elem = c.bf16 ? Type(b.getBF16Type()) : Type(b.getF16Type());
+    SmallVector<Value> out =
+        warpgroupMmaRegisterA(b, loc, acc, a, desc, c.n, elem, c.bMnMajor);
+    ASSERT_EQ(static_cast<int64_t>(out.size()), c.n / 2);
+    auto asmOp = out.front()
+                     .getDefiningOp()
+                     ->getOperand(0)
+                     .getDefiningOp<LLVM::InlineAsmOp>();
+    ASSERT_TRUE(asmOp);
+    EXPECT_EQ(asmOp.getAsmString().str(), c.ptx);
+    // Outputs, the tied accumulators, A, the descriptor, scale-d.
+    std::string constraints;
+    for (int64_t i = 0; i < c.n / 2; ++i)
+      constraints += (i ? ",=f" : "=f");
+    for (int64_t i = 0; i < c.n / 2; ++i)
+      constraints += "," + std::to_string(i);
+    constraints += ",r,r,r,r,l,r";
+    EXPECT_EQ(asmOp.getConstraints().str(), constraints);
+    ASSERT_EQ(asmOp.getNumOperands(), static_cast<unsigned>(c.n / 2 + 6));
+    EXPECT_EQ(asmOp.getOperand(c.n / 2 + 4), desc);
+    EXPECT_EQ(getConstantIntValue(asmOp.getOperand(c.n / 2 + 5)), 1);
+    module->erase();
   }
 }
 

@@ -93,6 +93,23 @@ bool onlyFrees(Operation *op) {
          });
 }
 
+std::optional<std::array<int64_t, 3>> constantSyncGrid(Operation *op) {
+  auto launch = dyn_cast<gpu::LaunchOp>(op);
+  if (!launch || !launch.getAsyncDependencies().empty() ||
+      launch.getAsyncToken())
+    return std::nullopt;
+  gpu::KernelDim3 grid = launch.getGridSizeOperandValues();
+  std::array<int64_t, 3> sizes;
+  const std::array<Value, 3> dims{grid.x, grid.y, grid.z};
+  for (auto [i, size] : llvm::enumerate(dims)) {
+    std::optional<int64_t> n = getConstantIntValue(size);
+    if (!n)
+      return std::nullopt;
+    sizes[i] = *n;
+  }
+  return sizes;
+}
+
 SmallVector<Block *> hostBlocks(Operation *root) {
   SmallVector<Block *> blocks;
   root->walk([&](Block *block) {

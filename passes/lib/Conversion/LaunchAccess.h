@@ -13,6 +13,7 @@
 
 #include "llvm/ADT/SetVector.h"
 
+#include <array>
 #include <optional>
 
 namespace mlir::attn {
@@ -40,6 +41,11 @@ std::optional<Access> accessOf(Operation *op);
 
 /// Whether every effect of `op` is a release (gpu.dealloc, memref.dealloc).
 bool onlyFrees(Operation *op);
+
+/// The grid of a synchronous launch (no async dependencies or token) whose
+/// sizes are constants: blocks along x, y and z; nullopt otherwise. Both
+/// passes move or merge only such launches.
+std::optional<std::array<int64_t, 3>> constantSyncGrid(Operation *launch);
 
 /// The blocks of `root` (itself included) outside every gpu.launch's body:
 /// where host-level ops and launches stand.

@@ -31,6 +31,7 @@ namespace mlir::attn {
 using namespace mlir;
 using mlir::attn::Access;
 using mlir::attn::accessOf;
+using mlir::attn::constantSyncGrid;
 using mlir::attn::onlyFrees;
 
 namespace {
@@ -49,22 +50,21 @@ struct Candidate {
 
 std::optional<Candidate> candidate(gpu::LaunchOp launch, int64_t maxBlocks) {
   if (launch.getDynamicSharedMemorySize() || launch.hasClusterSize() ||
-      !launch.getAsyncDependencies().empty() || launch.getAsyncToken() ||
       !launch.getWorkgroupAttributions().empty() ||
       !launch.getPrivateAttributions().empty() ||
       !launch.getBody().hasOneBlock())
     return std::nullopt;
-  gpu::KernelDim3 grid = launch.getGridSizeOperandValues(),
-                  block = launch.getBlockSizeOperandValues();
-  std::optional<int64_t> gx = getConstantIntValue(grid.x),
-                         gy = getConstantIntValue(grid.y),
-                         gz = getConstantIntValue(grid.z),
-                         bx = getConstantIntValue(block.x),
+  // A 1-D grid: the merged launch's blocks are the runs' blocks one after
+  // another along x.
+  std::optional<std::array<int64_t, 3>> grid = constantSyncGrid(launch);
+  gpu::KernelDim3 block = launch.getBlockSizeOperandValues();
+  std::optional<int64_t> bx = getConstantIntValue(block.x),
                          by = getConstantIntValue(block.y),
                          bz = getConstantIntValue(block.z);
-  if (!gx || !gy || !gz || !bx || !by || !bz || *gy != 1 || *gz != 1 ||
-      *gx > maxBlocks)
+  if (!grid || !bx || !by || !bz || (*grid)[1] != 1 || (*grid)[2] != 1 ||
+      (*grid)[0] > maxBlocks)
     return std::nullopt;
+  const int64_t gx = (*grid)[0];
   std::optional<Access> access = accessOf(launch);
   if (!access)
     return std::nullopt;
@@ -75,7 +75,7 @@ std::optional<Candidate> candidate(gpu::LaunchOp launch, int64_t maxBlocks) {
     if (!matchPattern(v, m_Constant()))
       parameters.insert(v);
   return Candidate{
-      launch, *gx, {*bx, *by, *bz}, std::move(*access), std::move(parameters)};
+      launch, gx, {*bx, *by, *bz}, std::move(*access), std::move(parameters)};
 }
 
 /// One launch running `run`'s bodies, where the run's last launch was.

@@ -44,17 +44,9 @@ struct ScheduleLaunchesPass
   /// Whether `launch` is small: a constant grid of at most maxBlocks blocks,
   /// synchronous. Larger ones fill the GPU alone and stay where they are.
   bool isSmall(gpu::LaunchOp launch) const {
-    if (!launch.getAsyncDependencies().empty() || launch.getAsyncToken())
-      return false;
-    gpu::KernelDim3 grid = launch.getGridSizeOperandValues();
-    int64_t blocks = 1;
-    for (Value size : {grid.x, grid.y, grid.z}) {
-      std::optional<int64_t> n = getConstantIntValue(size);
-      if (!n)
-        return false;
-      blocks *= *n;
-    }
-    return blocks <= maxBlocks;
+    std::optional<std::array<int64_t, 3>> grid =
+        mlir::attn::constantSyncGrid(launch);
+    return grid && (*grid)[0] * (*grid)[1] * (*grid)[2] <= maxBlocks;
   }
 
   /// What `op` touches if it may move within a stretch: a small launch, or

@@ -122,6 +122,42 @@ SmallVector<Value> gpu_tiles::warpgroupMma(OpBuilder &b, Location loc,
   return out;
 }
 
+namespace {
+
+/// An inline-asm statement with side effects whose first operands are the
+/// f32 registers `tied`, each read and written in place (outputs "=f", the
+/// inputs tied to them: "0", "1", ...), then `more` with the constraints
+/// `moreConstraints` (each with its leading comma); the registers after
+/// it. Operand $i of `ptx` is tied register i, $(tied + j) the j-th of
+/// `more`.
+SmallVector<Value> tiedF32Asm(OpBuilder &b, Location loc, StringRef ptx,
+                              ValueRange tied, ValueRange more,
+                              StringRef moreConstraints) {
+  SmallVector<Type> types(tied.getTypes());
+  assert(llvm::all_of(types, [](Type t) { return t.isF32(); }) &&
+         "\"f\" constraints: f32 registers");
+  std::string constraints;
+  for (size_t i = 0; i < tied.size(); ++i)
+    constraints += (i ? ",=f" : "=f");
+  for (size_t i = 0; i < tied.size(); ++i)
+    constraints += "," + std::to_string(i);
+  constraints += moreConstraints;
+  SmallVector<Value> operands(tied);
+  operands.append(more.begin(), more.end());
+  auto asmOp = LLVM::InlineAsmOp::create(
+      b, loc, LLVM::LLVMStructType::getLiteral(b.getContext(), types), operands,
+      ptx, constraints,
+      /*has_side_effects=*/true, /*is_align_stack=*/false,
+      LLVM::TailCallKind::None, /*asm_dialect=*/nullptr,
+      /*operand_attrs=*/nullptr);
+  SmallVector<Value> out;
+  for (size_t i = 0; i < tied.size(); ++i)
+    out.push_back(LLVM::ExtractValueOp::create(b, loc, asmOp.getResult(0), i));
+  return out;
+}
+
+} // namespace
+
 SmallVector<Value> gpu_tiles::warpgroupMmaRegisterA(OpBuilder &b, Location loc,
                                                     ValueRange acc,
                                                     ValueRange a, Value descB,
@@ -131,7 +167,6 @@ SmallVector<Value> gpu_tiles::warpgroupMmaRegisterA(OpBuilder &b, Location loc,
   assert(static_cast<int64_t>(acc.size()) == outs &&
          "m64nNk16's f32 accumulators: N / 2 a thread");
   assert(a.size() == 4 && "m64nNk16's 16-bit A: four registers a thread");
-  MLIRContext *ctx = b.getContext();
   // Raw PTX: LLVM 22's nvvm.wgmma.mma_async takes A only as a shared-memory
   // descriptor. The register form is the one that keeps P (and dS) where
   // the accumulators of S (and dP) left them, as mma.sync's A fragments.
@@ -151,52 +186,15 @@ SmallVector<Value> gpu_tiles::warpgroupMmaRegisterA(OpBuilder &b, Location loc,
   // imm-scale-a, imm-scale-b = 1; imm-trans-b: 1 for MN-major B.
   os << "}, $" << 2 * outs + 4 << ", p, 1, 1, " << (bMnMajor ? 1 : 0)
      << ";\n}\n";
-  std::string constraints;
-  for (int64_t i = 0; i < outs; ++i)
-    constraints += (i ? ",=f" : "=f");
-  for (int64_t i = 0; i < outs; ++i)
-    constraints += "," + std::to_string(i);
-  constraints += ",r,r,r,r,l,r";
-  SmallVector<Value> operands(acc.begin(), acc.end());
-  operands.append(a.begin(), a.end());
-  operands.push_back(descB);
-  operands.push_back(arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(1)));
-  Type f32 = b.getF32Type();
-  auto type =
-      LLVM::LLVMStructType::getLiteral(ctx, SmallVector<Type>(outs, f32));
-  auto asmOp = LLVM::InlineAsmOp::create(
-      b, loc, type, operands, ptx, constraints,
-      /*has_side_effects=*/true, /*is_align_stack=*/false,
-      LLVM::TailCallKind::None, /*asm_dialect=*/nullptr,
-      /*operand_attrs=*/nullptr);
-  SmallVector<Value> out;
-  for (int64_t i = 0; i < outs; ++i)
-    out.push_back(LLVM::ExtractValueOp::create(b, loc, asmOp.getResult(0), i));
-  return out;
+  SmallVector<Value> more(a.begin(), a.end());
+  more.push_back(descB);
+  more.push_back(arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(1)));
+  return tiedF32Asm(b, loc, ptx, acc, more, ",r,r,r,r,l,r");
 }
 
 SmallVector<Value> gpu_tiles::pinRegisters(OpBuilder &b, Location loc,
                                            ValueRange values) {
-  MLIRContext *ctx = b.getContext();
-  SmallVector<Type> types(values.getTypes());
-  assert(llvm::all_of(types, [](Type t) { return t.isF32(); }) &&
-         "\"f\" constraints: f32 registers");
-  auto type = LLVM::LLVMStructType::getLiteral(ctx, types);
-  // "=f" for each output, then each input tied to its output ("0", "1"...).
-  std::string constraints;
-  for (size_t i = 0; i < values.size(); ++i)
-    constraints += (i ? ",=f" : "=f");
-  for (size_t i = 0; i < values.size(); ++i)
-    constraints += "," + std::to_string(i);
-  auto asmOp = LLVM::InlineAsmOp::create(
-      b, loc, type, values, /*asm_string=*/"", constraints,
-      /*has_side_effects=*/true, /*is_align_stack=*/false,
-      LLVM::TailCallKind::None, /*asm_dialect=*/nullptr,
-      /*operand_attrs=*/nullptr);
-  SmallVector<Value> out;
-  for (size_t i = 0; i < values.size(); ++i)
-    out.push_back(LLVM::ExtractValueOp::create(b, loc, asmOp.getResult(0), i));
-  return out;
+  return tiedF32Asm(b, loc, /*ptx=*/"", values, {}, "");
 }
 
 void gpu_tiles::warpgroupFence(OpBuilder &b, Location loc) {

@@ -1126,13 +1126,16 @@ void lowerFinalizeOnTensorCores(SoftmaxFinalizeOp op, const RowGroup &g) {
 
 /// Rows of the staged side a tensor-core softmax_grad_step takes at a time:
 /// S and dP of a chunk are live together, 2 x 4 registers per 8 columns of
-/// each 16-row tile, beside the accumulators -- twice as many where there
-/// is one accumulator (the query form, dQ) and the products are warpgroup
-/// MMA, whose N is the chunk: wider instructions, half the waits (on the
-/// H200 3-4% off dense and BigBird forward + backward; dQ's kernel 110 ->
-/// 138 registers at D = 64, 32 rows a warp). The key form's dK and dV
-/// leave no room for it.
-constexpr int64_t kGradChunkRows = 32;
+/// each 16-row tile, beside the accumulators: 32 -- twice as many where
+/// there is one accumulator (the query form, dQ) and the products are
+/// warpgroup MMA, whose N is the chunk: wider instructions, half the waits
+/// (on the H200 3-4% off dense and BigBird forward + backward; dQ's kernel
+/// 110 -> 138 registers at D = 64, 32 rows a warp). The key form's dK and
+/// dV leave no room for it.
+int64_t gradChunkRows(bool keyForm, bool onWarpgroups) {
+  constexpr int64_t rows = 32;
+  return !keyForm && onWarpgroups ? 2 * rows : rows;
+}
 
 /// A softmax_grad_step's f32 accumulator of one warp's rows (attn-tile's
 /// [rows, width] buffer) and the lane's registers it becomes.
@@ -1253,12 +1256,11 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
   Value columns = e.dim(sides.stagedA->get(), 0);
   const FragmentLayout &c = e.layout.c;
 
-  // A chunk of the staged side's rows at a time (kGradChunkRows), so that
+  // A chunk of the staged side's rows at a time (gradChunkRows), so that
   // S and dP fit the registers beside the accumulators: the products'
   // depth is the chunk's rows of the staged tiles.
-  const int64_t chunkRows =
-      !keyForm && stagedA.onWarpgroups() ? 2 * kGradChunkRows : kGradChunkRows;
-  const int64_t chunkTiles = std::min<int64_t>(nTiles, chunkRows / 8);
+  const int64_t chunkTiles = std::min<int64_t>(
+      nTiles, gradChunkRows(keyForm, stagedA.onWarpgroups()) / 8);
   for (int64_t n0 = 0; n0 < nTiles; n0 += chunkTiles) {
     const int64_t row0 = n0 * e.layout.n;
     const int64_t tiles = std::min(chunkTiles, nTiles - n0);
@@ -1632,13 +1634,16 @@ struct ConvertSoftmaxTilesToGPUPass
       if (failed(columnRows))
         return failure();
       GradSides sides = sidesOf(op);
+      // S's columns on warpgroup MMA: a chunk of the staged rows.
       StagedOp stagedOp = stageForBlock(
           op,
           {sides.stagedA->getOperandNumber(),
            sides.stagedB->getOperandNumber()},
           *columnRows, blockThreads(op),
-          stagedLayoutOf(op, op.getQuery(), op.getValue(),
-                         std::min(*columnRows, kGradChunkRows * 2)));
+          stagedLayoutOf(
+              op, op.getQuery(), op.getValue(),
+              std::min(*columnRows, gradChunkRows(op.accumulatesKeys(),
+                                                  /*onWarpgroups=*/true))));
       op = cast<SoftmaxGradStepOp>(stagedOp.op);
       for (Operation *a : accs) {
         GradAccumulator &acc = accumulators[a];

@@ -115,6 +115,34 @@ func.func @narrow_heads(%q: memref<16x32xbf16>, %k: memref<32x32xbf16>, %o: memr
 
 // -----
 
+// A key tile of 272 rows: S's columns are more than one instruction's N
+// (256), so mma.sync, the tiles padded.
+// CHECK-LABEL: func.func @wide_key_tile
+// CHECK-NOT: nvvm.fence.proxy
+// CHECK: nvvm.mma.sync
+// CHECK-NOT: wgmma
+func.func @wide_key_tile(%q: memref<16x64xbf16>, %k: memref<272x64xbf16>, %o: memref<16x64xbf16>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c128 = arith.constant 128 : index
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1) {
+    %m = memref.alloca() : memref<16xf32>
+    %l = memref.alloca() : memref<16xf32>
+    %acc = memref.alloca() : memref<16x64xf32>
+    linalg.fill ins(%ninf : f32) outs(%m : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%l : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%acc : memref<16x64xf32>)
+    attn.tile.softmax_step %q, %k, %k into %m, %l, %acc offsets(%c0, %c0) scale 1.25e-01 : memref<16x64xbf16>, memref<272x64xbf16>, memref<272x64xbf16>, memref<16xf32>, memref<16x64xf32>
+    attn.tile.softmax_finalize %l, %acc into %o : memref<16xf32>, memref<16x64xf32>, memref<16x64xbf16>
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
 // The gradient's key form on a warpgroup: the queries and output gradients
 // staged swizzled; S^T = K Q^T and dP^T = V dO^T 32 staged rows at a time
 // (m64n32k16, K-major), then dV += P^T dO and dK += dS^T Q (m64n64k16,

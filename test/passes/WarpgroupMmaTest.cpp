@@ -29,25 +29,37 @@ using namespace mlir::attn::gpu_tiles;
 
 namespace {
 
+/// A module to build IR in, the builder at its end; erased when done.
+struct Scratch {
+  MLIRContext ctx;
+  OpBuilder b{&ctx};
+  Location loc = b.getUnknownLoc();
+  ModuleOp module = ModuleOp::create(loc);
+
+  Scratch() {
+    ctx.loadDialect<arith::ArithDialect, func::FuncDialect,
+                    LLVM::LLVMDialect>();
+    b.setInsertionPointToEnd(module.getBody());
+  }
+  ~Scratch() { module->erase(); }
+};
+
 /// Builds `emit`'s values in a function that returns them, folds it, and
 /// returns the constants it folded to.
 std::vector<int64_t>
 foldToConstants(function_ref<SmallVector<Value>(ScalarEmitter &)> emit) {
-  MLIRContext ctx;
-  ctx.loadDialect<arith::ArithDialect, func::FuncDialect>();
-  OpBuilder b(&ctx);
-  Location loc = b.getUnknownLoc();
-  auto module = ModuleOp::create(loc);
-  b.setInsertionPointToEnd(module.getBody());
+  Scratch ir;
+  OpBuilder &b = ir.b;
+  Location loc = ir.loc;
   auto fn = func::FuncOp::create(b, loc, "f", b.getFunctionType({}, {}));
   b.setInsertionPointToStart(fn.addEntryBlock());
   ScalarEmitter e{b, loc};
   SmallVector<Value> values = emit(e);
   func::ReturnOp::create(b, loc, values);
   fn.setFunctionType(b.getFunctionType({}, ValueRange(values).getTypes()));
-  PassManager pm(&ctx);
+  PassManager pm(&ir.ctx);
   pm.addPass(createCanonicalizerPass());
-  EXPECT_TRUE(succeeded(pm.run(module)));
+  EXPECT_TRUE(succeeded(pm.run(ir.module)));
   std::vector<int64_t> constants;
   auto ret = cast<func::ReturnOp>(fn.getBody().front().getTerminator());
   for (Value v : ret.getOperands()) {
@@ -55,7 +67,6 @@ foldToConstants(function_ref<SmallVector<Value>(ScalarEmitter &)> emit) {
     EXPECT_TRUE(c.has_value()) << "did not fold to a constant";
     constants.push_back(c.value_or(-1));
   }
-  module->erase();
   return constants;
 }
 
@@ -157,25 +168,25 @@ TEST(WarpgroupMma, RegisterAOperandsAreNumberedAsConstrained) {
   struct Case {
     int64_t n;
     bool bf16, bMnMajor;
-    const char *ptx;
+    const char *ptx, *constraints;
   };
+  // Outputs, the tied accumulators, A, the descriptor, scale-d.
   const Case cases[] = {
       {16, true, false,
        "{\n.reg .pred p;\nsetp.ne.b32 p, $21, 0;\n"
        "wgmma.mma_async.sync.aligned.m64n16k16.f32.bf16.bf16 "
        "{$0, $1, $2, $3, $4, $5, $6, $7}, {$16, $17, $18, $19}, $20, p, 1, "
-       "1, 0;\n}\n"},
+       "1, 0;\n}\n",
+       "=f,=f,=f,=f,=f,=f,=f,=f,0,1,2,3,4,5,6,7,r,r,r,r,l,r"},
       {8, false, true,
        "{\n.reg .pred p;\nsetp.ne.b32 p, $13, 0;\n"
        "wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 "
-       "{$0, $1, $2, $3}, {$8, $9, $10, $11}, $12, p, 1, 1, 1;\n}\n"}};
+       "{$0, $1, $2, $3}, {$8, $9, $10, $11}, $12, p, 1, 1, 1;\n}\n",
+       "=f,=f,=f,=f,0,1,2,3,r,r,r,r,l,r"}};
   for (const Case &c : cases) {
-    MLIRContext ctx;
-    ctx.loadDialect<arith::ArithDialect, LLVM::LLVMDialect>();
-    OpBuilder b(&ctx);
-    Location loc = b.getUnknownLoc();
-    auto module = ModuleOp::create(loc);
-    b.setInsertionPointToEnd(module.getBody());
+    Scratch ir;
+    OpBuilder &b = ir.b;
+    Location loc = ir.loc;
     auto f32 = [&](double v) {
       return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
     };
@@ -198,18 +209,10 @@ TEST(WarpgroupMma, RegisterAOperandsAreNumberedAsConstrained) {
                      .getDefiningOp<LLVM::InlineAsmOp>();
     ASSERT_TRUE(asmOp);
     EXPECT_EQ(asmOp.getAsmString().str(), c.ptx);
-    // Outputs, the tied accumulators, A, the descriptor, scale-d.
-    std::string constraints;
-    for (int64_t i = 0; i < c.n / 2; ++i)
-      constraints += (i ? ",=f" : "=f");
-    for (int64_t i = 0; i < c.n / 2; ++i)
-      constraints += "," + std::to_string(i);
-    constraints += ",r,r,r,r,l,r";
-    EXPECT_EQ(asmOp.getConstraints().str(), constraints);
+    EXPECT_EQ(asmOp.getConstraints().str(), c.constraints);
     ASSERT_EQ(asmOp.getNumOperands(), static_cast<unsigned>(c.n / 2 + 6));
     EXPECT_EQ(asmOp.getOperand(c.n / 2 + 4), desc);
     EXPECT_EQ(getConstantIntValue(asmOp.getOperand(c.n / 2 + 5)), 1);
-    module->erase();
   }
 }
 

@@ -167,12 +167,13 @@ func.func @linear_f32(%q: tensor<1x2x100x32xf32>) -> tensor<1x2x100x32xf32> {
 // On tensor cores. The prefix: the state reduction's loop, storing its
 // accumulators (bf16 pairs) and the normaliser's quad sums at each chunk
 // boundary, then the totals in the chunks past the keys. The output: the
-// chunk's state staged once per block (copied: it is bf16 already), the
-// warp's first tile of own keys on its way meanwhile; then per warp its own
-// keys 16 at a time through two stages of shared memory (9216 + 4 x 2 x
-// 4608 bytes), the next tile's copies issued before this one is waited
-// for: phi(Q) phi(K)^T with K's rows as B fragments, kept where j <= i +
-// diagonal, times V.
+// chunk's state staged once per block (copied: it is bf16 already) and
+// phi(Q) times it; then per warp its own keys 16 at a time through two
+// stages of shared memory (9216 + 4 x 2 x 4608 bytes), pipelined: the
+// first tile's copies before the loop, each iteration issuing the next
+// tile's before waiting for its own: phi(Q) phi(K)^T with K's rows as B
+// fragments, kept where j <= i + diagonal, times V. Nothing in flight
+// after the loop.
 // WARP-LABEL: func.func @linear_causal(
 // WARP: gpu.launch
 // WARP: scf.for
@@ -189,18 +190,18 @@ func.func @linear_f32(%q: tensor<1x2x100x32xf32>) -> tensor<1x2x100x32xf32> {
 // WARP: gpu.launch {{.*}} dynamic_shared_memory_size %c46080_i32
 // WARP: memref.view {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>
 // WARP: gpu.barrier
-// WARP: arith.ceildivui %{{.*}}, %c16
-// WARP: scf.if
-// WARP:   nvgpu.device_async_copy
-// WARP: nvgpu.device_async_create_group
 // WARP: vector.load {{.*}} : memref<64x64xbf16, strided<[64, 1], offset: ?>>, vector<2xbf16>
 // WARP-NOT: arith.truncf
 // WARP: gpu.barrier
 // WARP: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true} : memref<64x72xbf16
+// WARP: nvvm.bar.warp.sync
+// WARP: scf.if
+// WARP:   nvgpu.device_async_copy {{.*}} to memref<16x72xbf16
+// WARP: nvgpu.device_async_create_group
 // WARP: scf.for
 // WARP:   nvvm.bar.warp.sync
 // WARP:   scf.if
-// WARP:     nvgpu.device_async_copy
+// WARP:     nvgpu.device_async_copy {{.*}} to memref<16x72xbf16
 // WARP:   nvgpu.device_async_wait %{{.*}} {numGroups = 1 : i32}
 // WARP:   nvvm.bar.warp.sync
 // WARP:   nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<16x72xbf16
@@ -208,6 +209,9 @@ func.func @linear_f32(%q: tensor<1x2x100x32xf32>) -> tensor<1x2x100x32xf32> {
 // WARP:   arith.cmpi sle
 // WARP:   nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true} : memref<16x72xbf16
 // WARP:   nvvm.mma.sync
+// WARP:   scf.yield
+// WARP: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
+// WARP: nvvm.bar.warp.sync
 // WARP-NOT: attn.tile
 // WARP: return
 

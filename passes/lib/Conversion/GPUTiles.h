@@ -22,6 +22,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/SetVector.h"
 
 #include <optional>
 
@@ -441,6 +442,42 @@ SmallVector<Value> stageTile(WarpEmitter &e, Value src, Value dst, int64_t rows,
                              StagedIndices at = nullptr);
 /// Commits the copies issued so far by this thread as one group.
 Value commitCopies(OpBuilder &b, Location loc, ValueRange copies = {});
+
+/// The threads that share a staging buffer, and so synchronise around its
+/// copies: the whole block (gpu.barrier) or one warp (bar.warp.sync).
+enum class CopyScope { Block, Warp };
+/// The synchronisation of `scope`'s threads.
+void synchronize(OpBuilder &b, Location loc, CopyScope scope);
+
+/// The copies of one iteration of a loop's body into its stage of a
+/// staging buffer, as pipelineCopies takes them: a synchronisation (every
+/// thread of the scope done with what the copies overwrite), an scf.if
+/// holding the copies (its condition true until pipelineCopies predicates
+/// it), the group that commits them and a wait for every group but that
+/// one. The work on the copies follows them in the body, after the
+/// synchronisation that gives them to the scope.
+struct CopyStage {
+  llvm::SetVector<Operation *> ops;
+  nvgpu::DeviceAsyncWaitOp wait;
+};
+/// Emits a CopyStage at `b`'s point, in a loop's body; `copies` builds the
+/// copies with `b`, which is in the scf.if's body meanwhile.
+CopyStage emitCopyStage(OpBuilder &b, Location loc, CopyScope scope,
+                        function_ref<void()> copies);
+/// Splits `loop` (whose body holds `stage`) into two stages by
+/// scf::pipelineForLoop: iteration i + 1's copies in flight while
+/// iteration i works on its own, each in its half of a double buffer (the
+/// stage's offsets are the iteration's parity: stageParity). After the
+/// loop, nothing is in flight and `scope` is synchronised: its buffer is
+/// free. `onKernelOp` sees each op of the pipelined loop's body. Where
+/// pipelineForLoop declines, the loop is left as it was, each iteration
+/// waiting for its own copies, and failure returned.
+FailureOr<scf::ForOp>
+pipelineCopies(scf::ForOp loop, CopyStage &stage, CopyScope scope,
+               function_ref<void(Operation *)> onKernelOp = nullptr);
+/// The byte offset of the half of a double buffer of two `bytes` stages
+/// that iteration `iv` of `loop` uses: its parity.
+Value stageParity(ScalarEmitter &e, scf::ForOp loop, Value iv, int64_t bytes);
 
 /// An op whose operands stageForBlock staged: `op` as it is after staging
 /// (a clone where the loop around it was pipelined) and, where set, the

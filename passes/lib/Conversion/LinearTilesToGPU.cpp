@@ -12,8 +12,8 @@
 //     linear_state, linear_prefix: chunks of kChunk keys are staged in
 //     shared memory by cp.async over two stages (the value rows by the
 //     block, each warp its key columns), the next chunk on its way while
-//     this one is computed. phi is applied to the A fragments of K^T
-//     (ldmatrix.trans), then state += phi(K)^T V by mma.sync into f32
+//     this one is computed (pipelineCopies). phi is applied to the A fragments
+//     of K^T (ldmatrix.trans), then state += phi(K)^T V by mma.sync into f32
 //     accumulators that stay in registers over all chunks; the normaliser
 //     is summed from the same fragments in f32. linear_state adds the sums
 //     to the state once, at the end; linear_prefix stores them at each
@@ -436,12 +436,8 @@ public:
         sliceBytes(kChunk * (kSliceFeatures + kSmemPad) * bytesOf(elem)) {}
 
   void run() {
-    stageFirstChunk();
+    allocateStages();
     scf::ForOp loop = reduceChunks();
-    // Nothing in flight after the loop; shared memory is free again.
-    nvgpu::DeviceAsyncWaitOp::create(b, loc, commitCopies(b, loc),
-                                     b.getI32IntegerAttr(0));
-    gpu::BarrierOp::create(b, loc);
     SmallVector<SmallVector<Value, 4>> totals(dTiles);
     for (int64_t n = 0; n < dTiles; ++n)
       totals[n].assign(loop.getResults().begin() + 4 * n,
@@ -455,8 +451,8 @@ public:
 
 private:
   /// The two stages (chunk t + 1 lands in one while t is reduced in the
-  /// other), this lane's ldmatrix addresses, and chunk 0 on its way.
-  void stageFirstChunk() {
+  /// other) and this lane's ldmatrix addresses.
+  void allocateStages() {
     tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
     warp = arith::DivUIOp::create(b, loc, tid, e.idx(kWarpLanes));
     mk = e.dim(k, 0);
@@ -465,18 +461,17 @@ private:
     // A fragments of K^T, transposed: keys [0, 8) at features [0, 8), then
     // features [8, 16), then the same for keys [8, 16).
     std::tie(aRow, aCol) = e.quadrantOffsets();
-    // Earlier writers of the state are done, and shared memory is free.
-    gpu::BarrierOp::create(b, loc);
-    prefetch(e.idx(0));
     if (prefixOp) {
       prefixChunk = e.idx(static_cast<int64_t>(prefixOp.getChunk()));
       prefixChunks = e.dim(prefixOp.getPrefix(), 0);
     }
   }
 
-  /// The loop over the chunks. Loop-carried: the accumulator fragments
-  /// (rows fragRow, fragRow + 8 of the slice; 4 per 8 value columns), then
-  /// the lane's partial sums of phi for its two features.
+  /// The loop over the chunks, pipelined (pipelineCopies: chunk t + 1's
+  /// copies in flight while chunk t is reduced). Loop-carried: the
+  /// accumulator fragments (rows fragRow, fragRow + 8 of the slice; 4 per 8
+  /// value columns), then the lane's partial sums of phi for its two
+  /// features.
   scf::ForOp reduceChunks() {
     SmallVector<Value> init(4 * dTiles + 2, e.cst(0.0));
     auto loop = scf::ForOp::create(b, loc, e.idx(0), chunks, e.idx(1), init);
@@ -484,11 +479,8 @@ private:
     b.setInsertionPointToStart(loop.getBody());
     Value t = loop.getInductionVar();
     SmallVector<Value> carried(loop.getRegionIterArgs());
-    // Every warp is done with chunk t - 1 before chunk t + 1 replaces it.
-    gpu::BarrierOp::create(b, loc);
-    // Chunk t's group is the one before chunk t + 1's.
-    nvgpu::DeviceAsyncWaitOp::create(b, loc, prefetch(e.add(t, 1)),
-                                     b.getI32IntegerAttr(1));
+    CopyStage copies =
+        emitCopyStage(b, loc, CopyScope::Block, [&] { copyChunk(t); });
     gpu::BarrierOp::create(b, loc);
     auto [keys, values] = tiles(t);
     // Keys past the end are zeros in shared memory, but phi(0) need not be.
@@ -535,7 +527,9 @@ private:
       next.append(tile.begin(), tile.end());
     next.append({sums[0], sums[1]});
     scf::YieldOp::create(b, loc, next);
-    return loop;
+    FailureOr<scf::ForOp> pipelined =
+        pipelineCopies(loop, copies, CopyScope::Block);
+    return succeeded(pipelined) ? *pipelined : loop;
   }
 
   /// linear_prefix's chunks that start past the last staged key: the
@@ -592,21 +586,17 @@ private:
                    e.add(e.add(offset, valueBytes), e.mul(warp, sliceBytes)));
     return std::pair{keys, values};
   }
-  /// Chunk t (if there is one) on its way; commits a group either way and
-  /// returns it.
-  Value prefetch(Value t) {
-    scf::IfOp::create(b, loc, e.lt(t, chunks), [&](OpBuilder &, Location) {
-      Value first = e.mul(t, kChunk);
-      Value count = arith::MinSIOp::create(
-          b, loc, e.idx(kChunk), arith::SubIOp::create(b, loc, mk, first));
-      auto [keys, values] = tiles(t);
-      stageTile(e, rowView(b, loc, v, first, count), values, kChunk, dv, tid,
-                threads);
-      stageTile(e, rowView(b, loc, k, first, count), keys, kChunk,
-                kSliceFeatures, e.lane, kWarpLanes);
-      scf::YieldOp::create(b, loc);
-    });
-    return commitCopies(b, loc);
+  /// Chunk t's copies: its value rows by the block, the warp's key columns
+  /// by its lanes.
+  void copyChunk(Value t) {
+    Value first = e.mul(t, kChunk);
+    Value count = arith::MinSIOp::create(
+        b, loc, e.idx(kChunk), arith::SubIOp::create(b, loc, mk, first));
+    auto [keys, values] = tiles(t);
+    stageTile(e, rowView(b, loc, v, first, count), values, kChunk, dv, tid,
+              threads);
+    stageTile(e, rowView(b, loc, k, first, count), keys, kChunk, kSliceFeatures,
+              e.lane, kWarpLanes);
   }
   /// prefix[c] = the accumulators, prefix_norm[c] = the four lanes' sums of
   /// each feature (every lane takes part in the shuffles).
@@ -636,7 +626,7 @@ private:
   Location loc;
   WarpEmitter e;
   const int64_t dv, dTiles, stage, valueBytes, sliceBytes;
-  // stageFirstChunk
+  // allocateStages
   Value tid, warp, mk, chunks, stages, aRow, aCol, prefixChunk, prefixChunks;
 };
 
@@ -651,8 +641,8 @@ int64_t ownKeyStageBytes(int64_t depth, int64_t dv, Type elem) {
 }
 
 /// The causal form's own keys on tensor cores, kMmaKeys at a time through
-/// two stages of the warp's shared memory (cp.async; the next tile on its
-/// way while one is computed, the first while the state is staged). Per
+/// two stages of the warp's shared memory (cp.async, pipelineCopies: the
+/// next tile on its way while one is computed). Per
 /// tile, a = phi(Q) phi(K)^T by mma.sync with phi applied to K's fragments,
 /// zero past the diagonal (j <= i + diagonal) and past the keys; the row
 /// sums of a are added to the normalisers, and a (packed as A fragments,
@@ -691,21 +681,18 @@ struct OwnKeyTiles {
     return {keys, values};
   }
 
-  /// Tile t (if there is one) on its way; commits a group either way.
-  Value prefetch(Value t) {
+  /// Tile t's copies, by the warp's lanes.
+  void copyTile(Value t) {
     OpBuilder &b = e.b;
     Location loc = e.loc;
-    e.ifThen(e.lt(t, tiles), [&] {
-      Value first = e.mul(t, kMmaKeys);
-      Value count = arith::MinSIOp::create(b, loc, e.idx(kMmaKeys),
-                                           e.sub(mk, first));
-      auto [keys, values] = stage(t);
-      stageTile(e, rowView(b, loc, op.getKey(), first, count), keys, kMmaKeys,
-                depth, e.lane, kWarpLanes);
-      stageTile(e, rowView(b, loc, op.getValue(), first, count), values,
-                kMmaKeys, dv, e.lane, kWarpLanes);
-    });
-    return commitCopies(b, loc);
+    Value first = e.mul(t, kMmaKeys);
+    Value count =
+        arith::MinSIOp::create(b, loc, e.idx(kMmaKeys), e.sub(mk, first));
+    auto [keys, values] = stage(t);
+    stageTile(e, rowView(b, loc, op.getKey(), first, count), keys, kMmaKeys,
+              depth, e.lane, kWarpLanes);
+    stageTile(e, rowView(b, loc, op.getValue(), first, count), values, kMmaKeys,
+              dv, e.lane, kWarpLanes);
   }
 
   void addTo(FeatureMap map, const RowFragments &phiQ,
@@ -716,25 +703,21 @@ struct OwnKeyTiles {
     const int64_t mTiles = static_cast<int64_t>(phiQ.size()) / 2;
     Value shift = op.getDiagonal();
     auto [kRow, kCol] = e.quadrantOffsets();
-    auto syncWarp = [&] { NVVM::SyncWarpOp::create(b, loc, e.i32(-1)); };
 
     SmallVector<Value> init;
     for (auto &tile : acc)
       init.append(tile.begin(), tile.end());
     init.append(den.begin(), den.end());
     auto loop = scf::ForOp::create(b, loc, e.idx(0), tiles, e.idx(1), init);
+    CopyStage copies;
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(loop.getBody());
       Value t = loop.getInductionVar();
+      copies = emitCopyStage(b, loc, CopyScope::Warp, [&] { copyTile(t); });
+      synchronize(b, loc, CopyScope::Warp);
       Value first = e.mul(t, kMmaKeys);
       SmallVector<Value> carried(loop.getRegionIterArgs());
-      // Tile t - 1's fragments are read before tile t + 1 replaces it; tile
-      // t's group is the one before tile t + 1's.
-      syncWarp();
-      nvgpu::DeviceAsyncWaitOp::create(b, loc, prefetch(e.add(t, 1)),
-                                       b.getI32IntegerAttr(1));
-      syncWarp();
       auto [keys, values] = stage(t);
 
       // a = phi(Q) phi(K)^T: per 16-row tile, two 8-key tiles. K's rows as
@@ -788,9 +771,12 @@ struct OwnKeyTiles {
       next.append(nextDen.begin(), nextDen.end());
       scf::YieldOp::create(b, loc, next);
     }
-    // Nothing in flight after the loop.
-    nvgpu::DeviceAsyncWaitOp::create(b, loc, commitCopies(b, loc),
-                                     b.getI32IntegerAttr(0));
+    // b is past the loop (its insertion point the op's), and so past what
+    // pipelineCopies puts after it.
+    if (FailureOr<scf::ForOp> pipelined =
+            pipelineCopies(loop, copies, CopyScope::Warp);
+        succeeded(pipelined))
+      loop = *pipelined;
     for (size_t i = 0; i < acc.size(); ++i)
       acc[i].assign(loop.getResults().begin() + 4 * i,
                     loop.getResults().begin() + 4 * i + 4);
@@ -816,12 +802,9 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
       b, loc, allocateShared(launch, outputStateBytes(features, dv, elem)),
       {features, dv + kSmemPad}, elem, e.idx(0));
   gpu::BarrierOp::create(b, loc);
-  // The causal form's first tile of own keys on its way meanwhile.
   std::optional<OwnKeyTiles> own;
-  if (op.getKey()) {
+  if (op.getKey())
     own.emplace(op, e, threads / kWarpLanes);
-    own->prefetch(e.idx(0));
-  }
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   Type stateElem = cast<MemRefType>(state.getType()).getElementType();
   strided(e, tid, e.idx(features * dv / 2), e.idx(threads), [&](Value i) {

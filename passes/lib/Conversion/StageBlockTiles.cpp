@@ -17,6 +17,10 @@
 // Elsewhere the tiles are staged where the op is. docs/lowering.md has the
 // schedule of the stages and why dense attention's loop is not pipelined.
 //
+// The pipelining itself (emitCopyStage, pipelineCopies) is shared with the
+// lowerings that emit their own loops over staged tiles (linear
+// attention's): a loop written as if unpipelined, its copy stage marked.
+//
 //===----------------------------------------------------------------------===//
 
 #include "GPUTiles.h"
@@ -259,13 +263,6 @@ struct StagedShape {
   }
 };
 
-/// The byte offset of the stage iteration `iv` of `loop` uses: its parity.
-Value stageOffset(WarpEmitter &e, scf::ForOp loop, Value iv, int64_t bytes) {
-  Value n = arith::DivUIOp::create(e.b, e.loc, e.sub(iv, loop.getLowerBound()),
-                                   loop.getStep());
-  return e.mul(arith::RemUIOp::create(e.b, e.loc, n, e.idx(2)), bytes);
-}
-
 /// Replaces `op`'s operands `numbers` by their staged copies: each padded
 /// view's [rows of the operand, width].
 void useStaged(Operation *op, ArrayRef<unsigned> numbers,
@@ -282,27 +279,6 @@ void useStaged(Operation *op, ArrayRef<unsigned> numbers,
             ArrayRef<OpFoldResult>{rows, width},
             ArrayRef<OpFoldResult>{e.b.getIndexAttr(1), e.b.getIndexAttr(1)}));
   }
-}
-
-/// pipelineForLoop's predication of stage 0 in the loop's last iteration
-/// (and, the trip count being dynamic, in the prologue): the prefetch's
-/// scf.if takes the predicate into its condition; the synchronisation runs
-/// as it is (every thread commits a group each iteration, so that the
-/// wait's count stays right). Stage 0 holds nothing else.
-Operation *predicateStageZero(RewriterBase &rewriter, Operation *op,
-                              Value pred) {
-  if (isa<gpu::BarrierOp, nvgpu::DeviceAsyncCreateGroupOp,
-          nvgpu::DeviceAsyncWaitOp>(op))
-    return op;
-  auto prefetch = dyn_cast<scf::IfOp>(op);
-  if (!prefetch)
-    return nullptr;
-  rewriter.setInsertionPoint(prefetch);
-  Value cond = arith::AndIOp::create(rewriter, prefetch.getLoc(),
-                                     prefetch.getCondition(), pred);
-  rewriter.modifyOpInPlace(
-      prefetch, [&] { prefetch.getConditionMutable().assign(cond); });
-  return prefetch;
 }
 
 /// Staging at `op` itself: the block copies the tiles, each a group of its
@@ -348,22 +324,12 @@ Operation *stagePipelined(Operation *op, ArrayRef<unsigned> numbers,
   // keeps its own rather than taking stage 0's values through the loop,
   // which would hide from later folding what the op's tile is: a full
   // tile's rows are a constant where the guard implies them), the guards'
-  // conditions and the copies, all in one scf.if, which pipelineForLoop
-  // predicates (so that the copies' sizes fold as where they are not
-  // pipelined).
+  // conditions and the copies, all in the copy stage's scf.if, which
+  // pipelineCopies predicates (so that the copies' sizes fold as where they
+  // are not pipelined).
   OpBuilder b(outermost);
   WarpEmitter e(b, loc, shape.elem);
-  llvm::SetVector<Operation *> stageZero;
-  // Every thread is done with tile t - 1 before tile t + 1 replaces it.
-  stageZero.insert(gpu::BarrierOp::create(b, loc));
-  OpBuilder before(loop);
-  auto prefetch =
-      scf::IfOp::create(b, loc, arith::ConstantIntOp::create(before, loc, 1, 1),
-                        /*withElseRegion=*/false);
-  stageZero.insert(prefetch);
-  {
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPoint(prefetch.thenBlock()->getTerminator());
+  CopyStage copies = emitCopyStage(b, loc, CopyScope::Block, [&] {
     IRMapping map;
     auto cloneSlice = [&](Block *block) {
       for (Operation &o : block->without_terminator())
@@ -382,17 +348,10 @@ Operation *stagePipelined(Operation *op, ArrayRef<unsigned> numbers,
     for (unsigned n : numbers)
       tiles.push_back(map.lookupOrDefault(op->getOperand(n)));
     shape.copy(e, tiles, buffer,
-               stageOffset(e, loop, loop.getInductionVar(), stage),
+               stageParity(e, loop, loop.getInductionVar(), stage),
                gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x), threads,
                /*groupEach=*/false);
-  }
-  // One group an iteration, so that waiting for all but the newest waits
-  // for the tile about to be computed.
-  Value group = commitCopies(b, loc);
-  stageZero.insert(group.getDefiningOp());
-  auto wait =
-      nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(1));
-  stageZero.insert(wait);
+  });
   // Stage 1: the tile t's copies visible to the block, then the op on them.
   shape.fenceCopies(b, loc);
   gpu::BarrierOp::create(b, loc);
@@ -400,46 +359,18 @@ Operation *stagePipelined(Operation *op, ArrayRef<unsigned> numbers,
   WarpEmitter ae(at, loc, shape.elem);
   useStaged(op, numbers,
             shape.views(ae, buffer,
-                        stageOffset(ae, loop, loop.getInductionVar(), stage)),
+                        stageParity(ae, loop, loop.getInductionVar(), stage)),
             ae);
 
-  scf::PipeliningOption options;
-  options.getScheduleFn =
-      [&](scf::ForOp forOp,
-          std::vector<std::pair<Operation *, unsigned>> &schedule) {
-        for (Operation *o : stageZero)
-          schedule.push_back({o, 0});
-        for (Operation &o : forOp.getBody()->without_terminator())
-          if (!stageZero.contains(&o))
-            schedule.push_back({&o, 1});
-      };
-  options.peelEpilogue = false;
-  options.supportDynamicLoops = true;
-  options.predicateFn = predicateStageZero;
   Operation *staged = nullptr;
-  options.annotateFn = [&](Operation *created,
-                           scf::PipeliningOption::PipelinerPart part,
-                           unsigned) {
-    if (part == scf::PipeliningOption::PipelinerPart::Kernel)
-      created->walk([&](Operation *o) {
-        if (o->getName() == op->getName())
-          staged = o;
-      });
-  };
-  IRRewriter rewriter(loop);
   FailureOr<scf::ForOp> pipelined =
-      scf::pipelineForLoop(rewriter, loop, options);
-  if (failed(pipelined)) {
-    wait.setNumGroups(0);
-    return op;
-  }
-  // Nothing in flight after the loop: the buffer is free again.
-  OpBuilder after(pipelined->getOperation()->getBlock(),
-                  std::next(Block::iterator(pipelined->getOperation())));
-  nvgpu::DeviceAsyncWaitOp::create(after, loc, commitCopies(after, loc),
-                                   after.getI32IntegerAttr(0));
-  gpu::BarrierOp::create(after, loc);
-  return staged;
+      pipelineCopies(loop, copies, CopyScope::Block, [&](Operation *created) {
+        created->walk([&](Operation *o) {
+          if (o->getName() == op->getName())
+            staged = o;
+        });
+      });
+  return succeeded(pipelined) ? staged : op;
 }
 
 } // namespace
@@ -473,6 +404,121 @@ void waitForLastStaged(OpBuilder &b, Location loc, const StagedOp &staged) {
 
 Value stagedTileOf(Value operand) {
   return operand.getDefiningOp<memref::SubViewOp>().getSource();
+}
+
+void synchronize(OpBuilder &b, Location loc, CopyScope scope) {
+  if (scope == CopyScope::Block) {
+    gpu::BarrierOp::create(b, loc);
+    return;
+  }
+  NVVM::SyncWarpOp::create(
+      b, loc,
+      arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(-1)).getResult());
+}
+
+CopyStage emitCopyStage(OpBuilder &b, Location loc, CopyScope scope,
+                        function_ref<void()> copies) {
+  Block *block = b.getInsertionBlock();
+  Operation *before = b.getInsertionPoint() == block->begin()
+                          ? nullptr
+                          : &*std::prev(b.getInsertionPoint());
+  // Every thread of the scope is done with iteration i - 1's stage before
+  // iteration i + 1's copies replace it.
+  synchronize(b, loc, scope);
+  // The condition outside the loop, where pipelineCopies will not move it.
+  OpBuilder outside(block->getParentOp());
+  auto prefetch = scf::IfOp::create(
+      b, loc, arith::ConstantIntOp::create(outside, loc, 1, 1),
+      /*withElseRegion=*/false);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPoint(prefetch.thenBlock()->getTerminator());
+    copies();
+  }
+  // One group an iteration, so that waiting for all but the newest waits
+  // for the iteration about to work.
+  Value group = commitCopies(b, loc);
+  CopyStage stage;
+  stage.wait =
+      nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(1));
+  for (auto it = before ? std::next(before->getIterator()) : block->begin();
+       it != b.getInsertionPoint(); ++it)
+    stage.ops.insert(&*it);
+  return stage;
+}
+
+Value stageParity(ScalarEmitter &e, scf::ForOp loop, Value iv, int64_t bytes) {
+  Value n = arith::DivUIOp::create(e.b, e.loc, e.sub(iv, loop.getLowerBound()),
+                                   loop.getStep());
+  return arith::MulIOp::create(e.b, e.loc,
+                               arith::RemUIOp::create(e.b, e.loc, n, e.idx(2)),
+                               e.idx(bytes));
+}
+
+namespace {
+
+/// pipelineForLoop's predication of the copy stage in the loop's last
+/// iteration (and, the trip count being dynamic, in the prologue): the
+/// copies' scf.if takes the predicate into its condition; the
+/// synchronisation runs as it is (every thread commits a group each
+/// iteration, so that the wait's count stays right), and so do pure ops.
+/// The stage holds nothing else.
+Operation *predicateCopyStage(RewriterBase &rewriter, Operation *op,
+                              Value pred) {
+  if (isa<gpu::BarrierOp, NVVM::SyncWarpOp, nvgpu::DeviceAsyncCreateGroupOp,
+          nvgpu::DeviceAsyncWaitOp>(op) ||
+      isPure(op))
+    return op;
+  auto prefetch = dyn_cast<scf::IfOp>(op);
+  if (!prefetch)
+    return nullptr;
+  rewriter.setInsertionPoint(prefetch);
+  Value cond = arith::AndIOp::create(rewriter, prefetch.getLoc(),
+                                     prefetch.getCondition(), pred);
+  rewriter.modifyOpInPlace(
+      prefetch, [&] { prefetch.getConditionMutable().assign(cond); });
+  return prefetch;
+}
+
+} // namespace
+
+FailureOr<scf::ForOp>
+pipelineCopies(scf::ForOp loop, CopyStage &stage, CopyScope scope,
+               function_ref<void(Operation *)> onKernelOp) {
+  scf::PipeliningOption options;
+  options.getScheduleFn =
+      [&](scf::ForOp forOp,
+          std::vector<std::pair<Operation *, unsigned>> &schedule) {
+        for (Operation *o : stage.ops)
+          schedule.push_back({o, 0});
+        for (Operation &o : forOp.getBody()->without_terminator())
+          if (!stage.ops.contains(&o))
+            schedule.push_back({&o, 1});
+      };
+  options.peelEpilogue = false;
+  options.supportDynamicLoops = true;
+  options.predicateFn = predicateCopyStage;
+  options.annotateFn = [&](Operation *created,
+                           scf::PipeliningOption::PipelinerPart part,
+                           unsigned) {
+    if (onKernelOp && part == scf::PipeliningOption::PipelinerPart::Kernel)
+      onKernelOp(created);
+  };
+  Location loc = loop.getLoc();
+  IRRewriter rewriter(loop);
+  FailureOr<scf::ForOp> pipelined =
+      scf::pipelineForLoop(rewriter, loop, options);
+  if (failed(pipelined)) {
+    stage.wait.setNumGroups(0);
+    return failure();
+  }
+  // Nothing in flight after the loop: the buffer is free again.
+  OpBuilder after(pipelined->getOperation()->getBlock(),
+                  std::next(Block::iterator(pipelined->getOperation())));
+  nvgpu::DeviceAsyncWaitOp::create(after, loc, commitCopies(after, loc),
+                                   after.getI32IntegerAttr(0));
+  synchronize(after, loc, scope);
+  return pipelined;
 }
 
 } // namespace mlir::attn::gpu_tiles

@@ -1,16 +1,17 @@
 //===- WarpgroupMmaTest.cpp - the swizzled tiles' IR against SharedLayout -===//
 //
-// SwizzledTile emits the byte placement of a wgmma operand tile and its
-// matrix descriptors as IR; SharedLayout states them as plain functions
-// (checked against the PTX ISA in SharedLayoutTest). Here the IR is built
-// on constants, folded, and compared with those functions for every row
-// and 16-byte run of each tile shape the products use, and for every
-// warpgroup's descriptor of every K slice. The inline PTX of the form with
-// A in registers is checked against its operands' order.
+// SwizzledTile emits the matrix descriptors of a wgmma operand tile as IR;
+// SharedLayout states them as plain functions (checked against the PTX ISA
+// in SharedLayoutTest). Here the IR is built on constants, folded, and
+// compared with those functions for every warpgroup's descriptor of every K
+// slice of each tile shape the products use (the tiles' byte placement:
+// SharedTileTest). The inline PTX of the form with A in registers is
+// checked against its operands' order.
 //
 //===----------------------------------------------------------------------===//
 
 #include "WarpgroupMma.h"
+#include "FoldedIR.h"
 
 #include "attn/Conversion/SharedLayout.h"
 
@@ -29,47 +30,6 @@ using namespace mlir::attn::gpu_tiles;
 
 namespace {
 
-/// A module to build IR in, the builder at its end; erased when done.
-struct Scratch {
-  MLIRContext ctx;
-  OpBuilder b{&ctx};
-  Location loc = b.getUnknownLoc();
-  ModuleOp module = ModuleOp::create(loc);
-
-  Scratch() {
-    ctx.loadDialect<arith::ArithDialect, func::FuncDialect,
-                    LLVM::LLVMDialect>();
-    b.setInsertionPointToEnd(module.getBody());
-  }
-  ~Scratch() { module->erase(); }
-};
-
-/// Builds `emit`'s values in a function that returns them, folds it, and
-/// returns the constants it folded to.
-std::vector<int64_t>
-foldToConstants(function_ref<SmallVector<Value>(ScalarEmitter &)> emit) {
-  Scratch ir;
-  OpBuilder &b = ir.b;
-  Location loc = ir.loc;
-  auto fn = func::FuncOp::create(b, loc, "f", b.getFunctionType({}, {}));
-  b.setInsertionPointToStart(fn.addEntryBlock());
-  ScalarEmitter e{b, loc};
-  SmallVector<Value> values = emit(e);
-  func::ReturnOp::create(b, loc, values);
-  fn.setFunctionType(b.getFunctionType({}, ValueRange(values).getTypes()));
-  PassManager pm(&ir.ctx);
-  pm.addPass(createCanonicalizerPass());
-  EXPECT_TRUE(succeeded(pm.run(ir.module)));
-  std::vector<int64_t> constants;
-  auto ret = cast<func::ReturnOp>(fn.getBody().front().getTerminator());
-  for (Value v : ret.getOperands()) {
-    std::optional<int64_t> c = getConstantIntValue(v);
-    EXPECT_TRUE(c.has_value()) << "did not fold to a constant";
-    constants.push_back(c.value_or(-1));
-  }
-  return constants;
-}
-
 /// The tiles of the warpgroup products: A [M, K] and Bᵀ [N, K] (K-major),
 /// Aᵀ [K, M] and B [K, N] (MN-major), 128 x 64 steps of K.
 /// Attention's staged tiles: 64 or 128 rows of a head dim of 64 or 128,
@@ -77,39 +37,6 @@ foldToConstants(function_ref<SmallVector<Value>(ScalarEmitter &)> emit) {
 const SwizzledTile kTiles[] = {
     {128, 64, true}, {64, 128, false}, {64, 256, false}, {256, 64, true},
     {64, 64, true},  {64, 64, false},  {128, 128, true}, {128, 128, false}};
-
-TEST(WarpgroupMma, RunOffsetsAreSharedLayoutsSwizzle) {
-  for (const SwizzledTile &tile : kTiles) {
-    std::vector<std::pair<int64_t, int64_t>> runs;
-    for (int64_t row = 0; row < tile.rows; ++row)
-      for (int64_t col = 0; col < tile.cols; col += 8)
-        runs.push_back({row, col});
-    std::vector<int64_t> offsets = foldToConstants([&](ScalarEmitter &e) {
-      SmallVector<Value> v;
-      for (auto [row, col] : runs)
-        v.push_back(tile.runOffset(e, e.idx(row), e.idx(col)));
-      return v;
-    });
-    ASSERT_EQ(offsets.size(), runs.size());
-    std::set<int64_t> distinct;
-    for (size_t i = 0; i < runs.size(); ++i) {
-      auto [row, col] = runs[i];
-      // Each block of 64 columns is rows of 128 bytes, one after another.
-      int64_t block = col / SwizzledTile::kBlockCols;
-      int64_t unswizzled =
-          row * SwizzledTile::kRowBytes + col % SwizzledTile::kBlockCols * 2;
-      EXPECT_EQ(offsets[i], block * tile.rows * SwizzledTile::kRowBytes +
-                                swizzledOffset(unswizzled, Swizzle::Bytes128))
-          << "tile " << tile.rows << " x " << tile.cols << ", row " << row
-          << ", column " << col;
-      distinct.insert(offsets[i]);
-    }
-    // Every run has bytes of its own inside the tile.
-    EXPECT_EQ(distinct.size(), runs.size());
-    EXPECT_GE(*distinct.begin(), 0);
-    EXPECT_LT(*distinct.rbegin(), tile.bytes());
-  }
-}
 
 TEST(WarpgroupMma, DescriptorsAreSharedLayoutsDescriptors) {
   const int64_t base = 5 * kSwizzledTileAlignment;

@@ -10,6 +10,7 @@
 #define ATTN_CONVERSION_GPUTILES_H
 
 #include "attn/Conversion/MmaLayout.h"
+#include "attn/Conversion/SharedLayout.h"
 #include "attn/IR/AttnOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -39,9 +40,6 @@ constexpr int64_t kMmaRows = 16;
 /// sharing each B fragment loaded from shared memory (more would not fit
 /// the registers).
 constexpr int64_t kMaxWarpRows = 2 * kMmaRows;
-/// Shared-memory rows are padded by 16 bytes so that the eight rows one
-/// ldmatrix phase reads start in different banks.
-constexpr int64_t kSmemPad = 8;
 
 struct ScalarEmitter {
   OpBuilder &b;
@@ -102,6 +100,93 @@ struct ScalarEmitter {
     b.setInsertionPointToStart(ifOp.thenBlock());
     body();
   }
+};
+
+/// A tile of 16-bit elements in shared memory, its rows not padded but
+/// swizzled (SharedLayout.h), so that the eight rows one ldmatrix phase or
+/// one wgmma core matrix reads at a column start in eight different groups
+/// of banks (TileLayout::Swizzled): `rows` rows of `cols` elements (the last
+/// dimension of the operand as it lies in global memory along the columns), the
+/// columns in blocks of blockCols() -- 64 where `cols` allows, else the largest
+/// power of two that divides it -- block j holding columns blockCols() j to
+/// blockCols() (j + 1) - 1 of every row, its rows one after the other, and
+/// each row's 16-byte chunks swizzled in the mode of its bytes (mode():
+/// Swizzle::Bytes128 for blocks of 64 columns, 64 bytes for 32, 32 for 16,
+/// none for 8). ldmatrix reads any such tile (SharedTile); wgmma reads
+/// tiles of 128-byte rows through matrix descriptors (WarpgroupMma.cpp),
+/// `kMajor` saying which way: the columns run along the product's K (A as
+/// [M, K], B^T as [N, K]), else the rows do (A^T as [K, M], B as [K, N]),
+/// which wgmma reads transposed ("MN-major").
+struct SwizzledTile {
+  int64_t rows, cols;
+  bool kMajor = true;
+
+  /// The 128-byte mode's row and its columns, which wgmma's descriptors
+  /// describe.
+  static constexpr int64_t kRowBytes = 128, kBlockCols = 64;
+  int64_t blockCols() const;
+  Swizzle mode() const;
+  int64_t bytes() const { return rows * cols * 2; }
+  /// The byte offset of the 16-byte run at (row, col), col a multiple of 8.
+  Value runOffset(ScalarEmitter &e, Value row, Value col) const;
+  /// The matrix descriptor of the part of the tile one wgmma reads: the
+  /// operand's M (or N) from `mn0` (a multiple of 64), K's 16-element slice
+  /// `slice`; the tile at shared address `base` (i64, a multiple of
+  /// kSwizzledTileAlignment, WarpgroupMma.h); blocks of kBlockCols.
+  Value descriptor(ScalarEmitter &e, Value base, Value mn0,
+                   int64_t slice) const;
+};
+
+/// How a staged 16-bit tile's rows lie in shared memory, so that the eight
+/// rows one ldmatrix phase or one wgmma core matrix reads at a column start
+/// in eight different groups of banks.
+enum class TileLayout {
+  /// Rows padded by kPaddedRowElements, read at the view's indices: where
+  /// ldmatrix reads the tile (mma.sync's operands, the A fragments of
+  /// warpgroup MMA's register form). Each lane's addresses are then one
+  /// base plus constants; over swizzled rows they are a base XOR constants,
+  /// which ptxas keeps in registers of their own (the sm_90 dense forward
+  /// on mma.sync: 96 registers padded, 126 swizzled) and which measured
+  /// 6-11% slower for the dense forward's per-warp query tiles on the H200.
+  Padded,
+  /// SwizzledTile: where warpgroup MMA's descriptors read the tile.
+  Swizzled,
+};
+/// The padding of a TileLayout::Padded row: 16 bytes.
+constexpr int64_t kPaddedRowElements = 8;
+
+/// A 2-D tile in shared memory as fragments are loaded from it and copies
+/// stored into it: a memref read at its indices (rows padded or not), or,
+/// `swizzled`, a [rows, cols] memref of identity layout whose elements are
+/// not at their indices but where the SwizzledTile places them.
+struct SharedTile {
+  Value memref;
+  std::optional<SwizzledTile> swizzled;
+
+  SharedTile(Value memref) : memref(memref) {}
+  SharedTile(Value memref, SwizzledTile swizzled)
+      : memref(memref), swizzled(swizzled) {}
+  /// The bytes of a [rows, cols] tile of `elem` in `layout`.
+  static int64_t bytes(int64_t rows, int64_t cols, Type elem,
+                       TileLayout layout);
+  /// The [rows, cols] tile of `elem` in `layout` at byte `offset` of the
+  /// staging buffer `buffer` (Padded: a [rows, cols + kPaddedRowElements]
+  /// view).
+  static SharedTile at(OpBuilder &b, Location loc, Value buffer, Value offset,
+                       int64_t rows, int64_t cols, Type elem,
+                       TileLayout layout);
+  /// The tile staged as `memref` in `layout`: the view itself (Padded), or
+  /// the swizzled layout of its [rows, cols] (its static shape).
+  static SharedTile of(Value memref, TileLayout layout);
+  /// The memref that runs are read and written in (the tile seen as one
+  /// dimension where swizzled) and the indices there of the 8-element run
+  /// at (row, col), col a multiple of 8.
+  Value runMemref(OpBuilder &b, Location loc) const;
+  SmallVector<Value, 2> runIndices(ScalarEmitter &e, Value row,
+                                   Value col) const;
+  /// The same for the elements from (row, col) to the end of its run.
+  SmallVector<Value, 2> elementIndices(ScalarEmitter &e, Value row,
+                                       Value col) const;
 };
 
 /// Emits code for one warp's mma.sync.m16n8k16 tiles; where lanes hold
@@ -190,7 +275,8 @@ struct WarpEmitter : ScalarEmitter {
   /// tile of A^T ([K, M] in shared memory): ldmatrix.trans of the
   /// quadrants (k 0-7, m 0-7), (0-7, 8-15), (8-15, 0-7), (8-15, 8-15) is
   /// A's (m 0-7, k 0-7), (8-15, 0-7), (0-7, 8-15), (8-15, 8-15).
-  SmallVector<Value, 4> aFragmentOfTransposed(Value smem, Value k0, Value m0) {
+  SmallVector<Value, 4> aFragmentOfTransposed(const SharedTile &smem, Value k0,
+                                              Value m0) {
     auto [row, col] = quadrantOffsets();
     return ldmatrix(smem, add(row, k0), add(col, m0), /*transpose=*/true);
   }
@@ -202,11 +288,11 @@ struct WarpEmitter : ScalarEmitter {
             mul(arith::DivUIOp::create(b, loc, lane, idx(16)), 8)};
   }
   /// ldmatrix.x4 at this lane's row address: four 8x8 matrices.
-  SmallVector<Value, 4> ldmatrix(Value smem, Value row, Value col,
+  SmallVector<Value, 4> ldmatrix(const SharedTile &smem, Value row, Value col,
                                  bool transpose) {
-    Value m =
-        nvgpu::LdMatrixOp::create(b, loc, VectorType::get({4, 2}, elem), smem,
-                                  ValueRange{row, col}, transpose, 4);
+    Value m = nvgpu::LdMatrixOp::create(
+        b, loc, VectorType::get({4, 2}, elem), smem.runMemref(b, loc),
+        smem.runIndices(*this, row, col), transpose, 4);
     SmallVector<Value, 4> regs;
     for (int64_t i = 0; i < 4; ++i)
       regs.push_back(asRegister(
@@ -268,8 +354,9 @@ struct WarpEmitter : ScalarEmitter {
   /// (rows [0, 8) at columns [0, 8) and [8, 16), then rows [8, 16)); each
   /// B fragment is loaded once for all row tiles.
   SmallVector<SmallVector<SmallVector<Value, 4>>>
-  mmaRowsByRows(Value aSmem, Value bSmem, int64_t mTiles, int64_t nTiles,
-                int64_t depth, int64_t bRow0 = 0) {
+  mmaRowsByRows(const SharedTile &aSmem, const SharedTile &bSmem,
+                int64_t mTiles, int64_t nTiles, int64_t depth,
+                int64_t bRow0 = 0) {
     auto [bRow, bCol] = quadrantOffsets();
     auto [aRow, aCol] = aFragmentOffsets();
     SmallVector<SmallVector<SmallVector<Value, 4>>> acc(
@@ -300,8 +387,8 @@ struct WarpEmitter : ScalarEmitter {
   /// transposed: plain ldmatrix of the quadrants (n 0-7, k 0-7), (0-7,
   /// 8-15) for tile 2 np and (8-15, 0-7), (8-15, 8-15) for 2 np + 1). With
   /// `col0`, B's columns start there.
-  void mmaSharedB(ArrayRef<SmallVector<Value, 4>> a, Value smem, int64_t k0,
-                  MutableArrayRef<SmallVector<Value, 4>> acc,
+  void mmaSharedB(ArrayRef<SmallVector<Value, 4>> a, const SharedTile &smem,
+                  int64_t k0, MutableArrayRef<SmallVector<Value, 4>> acc,
                   Value col0 = Value(), bool nByK = false) {
     // This lane's address in the tile of column tiles 0 and 1: (k, n), or
     // (n, k) with nByK.
@@ -430,16 +517,13 @@ Value allocateShared(gpu::LaunchOp launch, int64_t bytes);
 /// `buffer`.
 Value sharedView(OpBuilder &b, Location loc, Value buffer,
                  ArrayRef<int64_t> shape, Type elem, Value offset);
-/// Where a staged element (row, col) goes in a staging tile: its indices.
-using StagedIndices = function_ref<SmallVector<Value, 2>(Value row, Value col)>;
 /// Asynchronous copy of `rows` x `width` elements of `src` (fewer rows
 /// where it is clipped: zero-filled) into `dst`, 16 bytes per copy, by the
 /// `threads` threads that run it, `thread` being this one's index among
-/// them; returns the copies (not yet committed as a group). Each run of 8
-/// elements from (row, col) lands at dst[row, col], or at `at(row, col)`.
-SmallVector<Value> stageTile(WarpEmitter &e, Value src, Value dst, int64_t rows,
-                             int64_t width, Value thread, int64_t threads,
-                             StagedIndices at = nullptr);
+/// them; returns the copies (not yet committed as a group).
+SmallVector<Value> stageTile(WarpEmitter &e, Value src, const SharedTile &dst,
+                             int64_t rows, int64_t width, Value thread,
+                             int64_t threads);
 /// Commits the copies issued so far by this thread as one group.
 Value commitCopies(OpBuilder &b, Location loc, ValueRange copies = {});
 
@@ -479,26 +563,28 @@ pipelineCopies(scf::ForOp loop, CopyStage &stage, CopyScope scope,
 /// that iteration `iv` of `loop` uses: its parity.
 Value stageParity(ScalarEmitter &e, scf::ForOp loop, Value iv, int64_t bytes);
 
+/// What reads the tiles stageForBlock stages, and so how they are laid
+/// out.
+enum class StagedReader {
+  /// ldmatrix (mma.sync's operands): TileLayout::Padded.
+  Ldmatrix,
+  /// Warpgroup MMA's descriptors: TileLayout::Swizzled (K-major: the tile's
+  /// rows one after the other), each tile at a multiple of
+  /// kSwizzledTileAlignment (WarpgroupMma.h), rows of 64 columns, and the
+  /// copies fenced for the async proxy, which wgmma reads through.
+  WarpgroupMma,
+};
+/// The layout of the tiles staged for `reader`.
+TileLayout layoutFor(StagedReader reader);
 /// An op whose operands stageForBlock staged: `op` as it is after staging
 /// (a clone where the loop around it was pipelined) and, where set, the
 /// async-copy group of its last staged operand, still in flight where `op`
 /// runs (waitForLastStaged before reading that tile); the other copies are
 /// complete and visible to the block there.
-/// How stageForBlock lays a staged tile out in shared memory.
-enum class StagedLayout {
-  /// Rows of the tile's width padded by kSmemPad elements, for ldmatrix
-  /// without bank conflicts (mma.sync's operands).
-  Padded,
-  /// WarpgroupMma.h's SwizzledTile (K-major: the tile's rows one after
-  /// the other, 128-byte rows of 64 columns swizzled), each tile at a
-  /// multiple of kSwizzledTileAlignment, for warpgroup MMA's descriptors;
-  /// the copies fenced for the async proxy, which wgmma reads through.
-  Swizzled,
-};
 struct StagedOp {
   Operation *op;
   Value lastCopied;
-  StagedLayout layout = StagedLayout::Padded;
+  StagedReader reader = StagedReader::Ldmatrix;
 };
 /// Stages the 2-D operands `numbers` of `op` (tiles of up to `rows` rows:
 /// fewer where clipped, zero-filled) in shared memory for the whole block
@@ -508,15 +594,12 @@ struct StagedOp {
 /// pipelined loop.
 StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
                        int64_t threads,
-                       StagedLayout layout = StagedLayout::Padded);
+                       StagedReader reader = StagedReader::Ldmatrix);
 /// Waits for `staged`'s last operand's copies, if still in flight, and
 /// synchronises the block.
 void waitForLastStaged(OpBuilder &b, Location loc, const StagedOp &staged);
-/// The tile in shared memory that an operand staged by stageForBlock
-/// views: the padded [rows, width + kSmemPad], or (StagedLayout::Swizzled)
-/// a [rows, width] memref whose elements are not at its indices but where
-/// SwizzledTile places them -- read only through its address and shape.
-Value stagedTileOf(Value operand);
+/// The tile in shared memory that an operand of `staged`'s op views.
+SharedTile stagedTileOf(const StagedOp &staged, Value operand);
 
 /// Rows [row, row + count) of a 2-D `memref` (all its columns), or
 /// elements of a 1-D one.

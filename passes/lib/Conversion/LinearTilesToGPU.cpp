@@ -57,8 +57,8 @@ constexpr int64_t kChunk = 128;
 constexpr int64_t kSliceFeatures = kMmaRows;
 /// Keys per step of the causal output's own keys: one k-step of mma.sync.
 constexpr int64_t kMmaKeys = 16;
-
-int64_t bytesOf(Type elem) { return elem.getIntOrFloatBitWidth() / 8; }
+/// The staged tiles' layout: ldmatrix reads every one of them.
+constexpr TileLayout kLayout = TileLayout::Padded;
 
 int64_t staticDim(Value memref, unsigned i) {
   return cast<MemRefType>(memref.getType()).getDimSize(i);
@@ -392,8 +392,8 @@ std::optional<Type> tensorCoreElement(LinearOutputOp op, FeatureMap map) {
 /// Shared memory of one stage of the tensor-core linear_state: the value
 /// rows, then each warp's key columns.
 int64_t stageBytes(int64_t dv, int64_t warps, Type elem) {
-  return kChunk * (dv + kSmemPad + warps * (kSliceFeatures + kSmemPad)) *
-         bytesOf(elem);
+  return SharedTile::bytes(kChunk, dv, elem, kLayout) +
+         warps * SharedTile::bytes(kChunk, kSliceFeatures, elem, kLayout);
 }
 
 /// phi of a register of two `elem`, in f32, for inputs of `depth` columns.
@@ -432,8 +432,8 @@ public:
         elem(elem), threads(threads), b(op), loc(op->getLoc()), e(b, loc, elem),
         dv(staticDim(v, 1)), dTiles(dv / 8),
         stage(stageBytes(dv, threads / kWarpLanes, elem)),
-        valueBytes(kChunk * (dv + kSmemPad) * bytesOf(elem)),
-        sliceBytes(kChunk * (kSliceFeatures + kSmemPad) * bytesOf(elem)) {}
+        valueBytes(SharedTile::bytes(kChunk, dv, elem, kLayout)),
+        sliceBytes(SharedTile::bytes(kChunk, kSliceFeatures, elem, kLayout)) {}
 
   void run() {
     allocateStages();
@@ -577,13 +577,14 @@ private:
 
   /// Chunk t's key and value tiles in its stage: the value rows, then this
   /// warp's key columns.
-  std::pair<Value, Value> tiles(Value t) {
+  std::pair<SharedTile, SharedTile> tiles(Value t) {
     Value offset = e.mul(arith::RemUIOp::create(b, loc, t, e.idx(2)), stage);
-    Value values =
-        sharedView(b, loc, stages, {kChunk, dv + kSmemPad}, elem, offset);
-    Value keys =
-        sharedView(b, loc, stages, {kChunk, kSliceFeatures + kSmemPad}, elem,
-                   e.add(e.add(offset, valueBytes), e.mul(warp, sliceBytes)));
+    SharedTile values =
+        SharedTile::at(b, loc, stages, offset, kChunk, dv, elem, kLayout);
+    SharedTile keys = SharedTile::at(
+        b, loc, stages,
+        e.add(e.add(offset, valueBytes), e.mul(warp, sliceBytes)), kChunk,
+        kSliceFeatures, elem, kLayout);
     return std::pair{keys, values};
   }
   /// Chunk t's copies: its value rows by the block, the warp's key columns
@@ -634,10 +635,11 @@ private:
 /// type, and (causal form) each warp's two stages of its own keys and
 /// values, two staging buffers.
 int64_t outputStateBytes(int64_t features, int64_t dv, Type elem) {
-  return features * (dv + kSmemPad) * bytesOf(elem);
+  return SharedTile::bytes(features, dv, elem, kLayout);
 }
 int64_t ownKeyStageBytes(int64_t depth, int64_t dv, Type elem) {
-  return kMmaKeys * (depth + kSmemPad + dv + kSmemPad) * bytesOf(elem);
+  return SharedTile::bytes(kMmaKeys, depth, elem, kLayout) +
+         SharedTile::bytes(kMmaKeys, dv, elem, kLayout);
 }
 
 /// The causal form's own keys on tensor cores, kMmaKeys at a time through
@@ -669,15 +671,16 @@ struct OwnKeyTiles {
   }
 
   /// Tile t's stage: its keys and values.
-  std::pair<Value, Value> stage(Value t) {
+  std::pair<SharedTile, SharedTile> stage(Value t) {
     OpBuilder &b = e.b;
     Value at = e.add(base, e.mul(arith::RemUIOp::create(b, e.loc, t, e.idx(2)),
                                  ownKeyStageBytes(depth, dv, e.elem)));
-    Value keys =
-        sharedView(b, e.loc, stages, {kMmaKeys, depth + kSmemPad}, e.elem, at);
-    Value values =
-        sharedView(b, e.loc, stages, {kMmaKeys, dv + kSmemPad}, e.elem,
-                   e.add(at, kMmaKeys * (depth + kSmemPad) * bytesOf(e.elem)));
+    SharedTile keys =
+        SharedTile::at(b, e.loc, stages, at, kMmaKeys, depth, e.elem, kLayout);
+    SharedTile values = SharedTile::at(
+        b, e.loc, stages,
+        e.add(at, SharedTile::bytes(kMmaKeys, depth, e.elem, kLayout)),
+        kMmaKeys, dv, e.elem, kLayout);
     return {keys, values};
   }
 
@@ -798,9 +801,10 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
   const RowFragments &q = queryFragments(op.getQuery(), elem, launch, queries);
 
   // The state as `elem` in shared memory, once for the block.
-  Value shared = sharedView(
+  SharedTile shared = SharedTile::at(
       b, loc, allocateShared(launch, outputStateBytes(features, dv, elem)),
-      {features, dv + kSmemPad}, elem, e.idx(0));
+      e.idx(0), features, dv, elem, kLayout);
+  Value sharedRuns = shared.runMemref(b, loc);
   gpu::BarrierOp::create(b, loc);
   std::optional<OwnKeyTiles> own;
   if (op.getKey())
@@ -815,7 +819,8 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
         /*nontemporal=*/false, e.pairAlignment(stateElem));
     if (stateElem != elem)
       pair = arith::TruncFOp::create(b, loc, VectorType::get({2}, elem), pair);
-    vector::StoreOp::create(b, loc, pair, shared, ValueRange{f, c});
+    vector::StoreOp::create(b, loc, pair, sharedRuns,
+                            shared.elementIndices(e, f, c));
   });
   gpu::BarrierOp::create(b, loc);
 

@@ -6,8 +6,8 @@
 // step of its own, taken before the op is lowered: the tiles are copied
 // (cp.async) into a staging buffer and the op's operands replaced by views
 // of the copies, so that the op reads them from workgroup memory. The
-// tiles' rows are padded (mma.sync's ldmatrix) or swizzled (warpgroup MMA's
-// descriptors: StagedLayout), as the op's lowering asks.
+// tiles' rows are padded (ldmatrix) or swizzled (warpgroup MMA's
+// descriptors), as the op's lowering asks (StagedReader, TileLayout).
 //
 // Where the op is the body of a loop over a schedule's tiles, the copies
 // move out of the scf.ifs around it into a prefetch scf.if of their own,
@@ -171,21 +171,18 @@ std::optional<PipelinedLoop> pipelinedLoopOf(Operation *op,
 }
 
 /// What one stage holds: a tile of `rows` rows for each staged operand, of
-/// its width, one after the other -- rows padded by kSmemPad elements, or
-/// swizzled (StagedLayout::Swizzled, each tile's bytes a multiple of
-/// kSwizzledTileAlignment: rows a multiple of 8, widths of 64).
+/// its width, one after the other, in the reader's layout (layoutFor); for
+/// warpgroup MMA each at a multiple of kSwizzledTileAlignment (its bytes a
+/// multiple of it: rows a multiple of 8, widths of 64).
 struct StagedShape {
   int64_t rows;
   SmallVector<int64_t> widths;
   Type elem;
-  StagedLayout layout;
+  StagedReader reader;
 
-  bool swizzled() const { return layout == StagedLayout::Swizzled; }
-  int64_t rowElements(size_t i) const {
-    return swizzled() ? widths[i] : widths[i] + kSmemPad;
-  }
+  bool forWarpgroups() const { return reader == StagedReader::WarpgroupMma; }
   int64_t tileBytes(size_t i) const {
-    return rows * rowElements(i) * elem.getIntOrFloatBitWidth() / 8;
+    return SharedTile::bytes(rows, widths[i], elem, layoutFor(reader));
   }
   int64_t stageBytes() const {
     int64_t bytes = 0;
@@ -193,34 +190,27 @@ struct StagedShape {
       bytes += tileBytes(i);
     return bytes;
   }
-  /// The staging buffer for `stages` stages, in `launch`: swizzled tiles
-  /// get room to start at their alignment wherever the buffer is placed
-  /// (attn-allocate-shared-memory aligns to 16 bytes).
+  /// The staging buffer for `stages` stages, in `launch`: warpgroup MMA's
+  /// tiles get room to start at their alignment wherever the buffer is
+  /// placed (attn-allocate-shared-memory aligns to 16 bytes).
   Value allocate(gpu::LaunchOp launch, int64_t stages) const {
-    return allocateShared(launch,
-                          stages * stageBytes() +
-                              (swizzled() ? kSwizzledTileAlignment - 16 : 0));
-  }
-  /// The byte offsets of the tiles of the stage at byte `offset` of
-  /// `buffer`.
-  SmallVector<Value> offsets(WarpEmitter &e, Value buffer, Value offset) const {
-    if (swizzled())
-      offset =
-          e.add(offset, alignmentPadding(e, sharedAddress(e.b, e.loc, buffer)));
-    SmallVector<Value> out;
-    for (size_t i = 0; i < widths.size(); ++i) {
-      out.push_back(offset);
-      offset = e.add(offset, tileBytes(i));
-    }
-    return out;
+    return allocateShared(
+        launch, stages * stageBytes() +
+                    (forWarpgroups() ? kSwizzledTileAlignment - 16 : 0));
   }
   /// The tiles of the stage at byte `offset` of `buffer`, as the op reads
   /// them (stagedTileOf).
-  SmallVector<Value> views(WarpEmitter &e, Value buffer, Value offset) const {
-    SmallVector<Value> out;
-    for (auto [i, at] : llvm::enumerate(offsets(e, buffer, offset)))
-      out.push_back(
-          sharedView(e.b, e.loc, buffer, {rows, rowElements(i)}, elem, at));
+  SmallVector<SharedTile> tiles(WarpEmitter &e, Value buffer,
+                                Value offset) const {
+    if (forWarpgroups())
+      offset =
+          e.add(offset, alignmentPadding(e, sharedAddress(e.b, e.loc, buffer)));
+    SmallVector<SharedTile> out;
+    for (size_t i = 0; i < widths.size(); ++i) {
+      out.push_back(SharedTile::at(e.b, e.loc, buffer, offset, rows, widths[i],
+                                   elem, layoutFor(reader)));
+      offset = e.add(offset, tileBytes(i));
+    }
     return out;
   }
   /// The block's copies of `tiles` into the stage at byte `offset` of
@@ -230,44 +220,28 @@ struct StagedShape {
   Value copy(WarpEmitter &e, ValueRange tiles, Value buffer, Value offset,
              Value thread, int64_t threads, bool groupEach) const {
     Value group;
-    for (auto [i, at] : llvm::enumerate(offsets(e, buffer, offset))) {
-      SmallVector<Value> copies;
-      if (!swizzled()) {
-        copies = stageTile(
-            e, tiles[i],
-            sharedView(e.b, e.loc, buffer, {rows, rowElements(i)}, elem, at),
-            rows, widths[i], thread, threads);
-      } else {
-        // The tile as one dimension of elements, each run where
-        // SwizzledTile puts it.
-        SwizzledTile swizzle{rows, widths[i], /*kMajor=*/true};
-        const int64_t bytes = elem.getIntOrFloatBitWidth() / 8;
-        copies = stageTile(
-            e, tiles[i],
-            sharedView(e.b, e.loc, buffer, {rows * widths[i]}, elem, at), rows,
-            widths[i], thread, threads, [&](Value row, Value col) {
-              return SmallVector<Value, 2>{arith::DivUIOp::create(
-                  e.b, e.loc, swizzle.runOffset(e, row, col), e.idx(bytes))};
-            });
-      }
+    for (auto [i, to] : llvm::enumerate(this->tiles(e, buffer, offset))) {
+      SmallVector<Value> copies =
+          stageTile(e, tiles[i], to, rows, widths[i], thread, threads);
       if (groupEach)
         group = commitCopies(e.b, e.loc, copies);
     }
     return group;
   }
   /// Between a wait for the copies and the barrier that gives them to the
-  /// block: swizzled tiles are read by wgmma, through the async proxy.
+  /// block: warpgroup MMA reads them through the async proxy.
   void fenceCopies(OpBuilder &b, Location loc) const {
-    if (swizzled())
+    if (forWarpgroups())
       fenceProxyAsyncShared(b, loc);
   }
 };
 
-/// Replaces `op`'s operands `numbers` by their staged copies: each padded
-/// view's [rows of the operand, width].
+/// Replaces `op`'s operands `numbers` by their staged copies: each staged
+/// tile's [rows of the operand, width].
 void useStaged(Operation *op, ArrayRef<unsigned> numbers,
-               ArrayRef<Value> staged, WarpEmitter &e) {
-  for (auto [number, view] : llvm::zip(numbers, staged)) {
+               ArrayRef<SharedTile> staged, WarpEmitter &e) {
+  for (auto [number, copy] : llvm::zip(numbers, staged)) {
+    Value view = copy.memref;
     Value tile = op->getOperand(number);
     OpFoldResult rows = memref::getMixedSize(e.b, e.loc, tile, 0);
     OpFoldResult width = memref::getMixedSize(e.b, e.loc, tile, 1);
@@ -291,7 +265,7 @@ Value stageInPlace(Operation *op, ArrayRef<unsigned> numbers,
   OpBuilder b(op);
   WarpEmitter e(b, op->getLoc(), shape.elem);
   Value buffer = shape.allocate(launch, 1);
-  SmallVector<Value> staged = shape.views(e, buffer, e.idx(0));
+  SmallVector<SharedTile> staged = shape.tiles(e, buffer, e.idx(0));
   // Every thread is done with the previous tile before it is overwritten.
   gpu::BarrierOp::create(b, e.loc);
   Value tid = gpu::ThreadIdOp::create(b, e.loc, gpu::Dimension::x);
@@ -358,7 +332,7 @@ Operation *stagePipelined(Operation *op, ArrayRef<unsigned> numbers,
   OpBuilder at(op);
   WarpEmitter ae(at, loc, shape.elem);
   useStaged(op, numbers,
-            shape.views(ae, buffer,
+            shape.tiles(ae, buffer,
                         stageParity(ae, loop, loop.getInductionVar(), stage)),
             ae);
 
@@ -376,10 +350,10 @@ Operation *stagePipelined(Operation *op, ArrayRef<unsigned> numbers,
 } // namespace
 
 StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
-                       int64_t threads, StagedLayout layout) {
+                       int64_t threads, StagedReader reader) {
   auto launch = op->getParentOfType<gpu::LaunchOp>();
   StagedShape shape{
-      rows, {}, getElementTypeOrSelf(op->getOperand(numbers[0])), layout};
+      rows, {}, getElementTypeOrSelf(op->getOperand(numbers[0])), reader};
   SmallVector<Value> tiles;
   for (unsigned n : numbers) {
     tiles.push_back(op->getOperand(n));
@@ -388,8 +362,8 @@ StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
   }
   if (std::optional<PipelinedLoop> p = pipelinedLoopOf(op, tiles))
     return {
-        stagePipelined(op, numbers, shape, *p, launch, threads), {}, layout};
-  return {op, stageInPlace(op, numbers, shape, launch, threads), layout};
+        stagePipelined(op, numbers, shape, *p, launch, threads), {}, reader};
+  return {op, stageInPlace(op, numbers, shape, launch, threads), reader};
 }
 
 void waitForLastStaged(OpBuilder &b, Location loc, const StagedOp &staged) {
@@ -397,13 +371,19 @@ void waitForLastStaged(OpBuilder &b, Location loc, const StagedOp &staged) {
     return;
   nvgpu::DeviceAsyncWaitOp::create(b, loc, staged.lastCopied,
                                    b.getI32IntegerAttr(0));
-  if (staged.layout == StagedLayout::Swizzled)
+  if (staged.reader == StagedReader::WarpgroupMma)
     fenceProxyAsyncShared(b, loc);
   gpu::BarrierOp::create(b, loc);
 }
 
-Value stagedTileOf(Value operand) {
-  return operand.getDefiningOp<memref::SubViewOp>().getSource();
+TileLayout layoutFor(StagedReader reader) {
+  return reader == StagedReader::WarpgroupMma ? TileLayout::Swizzled
+                                              : TileLayout::Padded;
+}
+
+SharedTile stagedTileOf(const StagedOp &staged, Value operand) {
+  return SharedTile::of(operand.getDefiningOp<memref::SubViewOp>().getSource(),
+                        layoutFor(staged.reader));
 }
 
 void synchronize(OpBuilder &b, Location loc, CopyScope scope) {

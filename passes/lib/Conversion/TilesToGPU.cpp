@@ -25,7 +25,7 @@
 //   over scheduled key tiles, the next tile's copies are in flight while
 //   the current one is computed (a loop pipelined in two stages). On
 //   sm_90a, in blocks of whole warpgroups with head dims of multiples of
-//   64, the products are wgmma.mma_async instead (stagedLayoutOf):
+//   64, the products are wgmma.mma_async instead (stagedReaderOf):
 //   the staged tiles swizzled, each warp's A its own registers as above.
 // - one row per lane (other element types): each softmax_step becomes the
 //   per-key online-softmax loop for the lane's row, on CUDA cores, the
@@ -279,11 +279,12 @@ Value sharedView(OpBuilder &b, Location loc, Value buffer,
                                 buffer, offset, ValueRange{});
 }
 
-SmallVector<Value> stageTile(WarpEmitter &e, Value src, Value dst, int64_t rows,
-                             int64_t width, Value thread, int64_t threads,
-                             StagedIndices at) {
+SmallVector<Value> stageTile(WarpEmitter &e, Value src, const SharedTile &dst,
+                             int64_t rows, int64_t width, Value thread,
+                             int64_t threads) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
+  Value runs = dst.runMemref(b, loc);
   Value srcRows = e.dim(src, 0);
   Value lastRow = arith::MaxSIOp::create(
       b, loc, arith::SubIOp::create(b, loc, srcRows, e.idx(1)), e.idx(0));
@@ -301,11 +302,9 @@ SmallVector<Value> stageTile(WarpEmitter &e, Value src, Value dst, int64_t rows,
     Value inside = e.lt(row, srcRows);
     Value bytes = e.select(inside, e.idx(8), e.idx(0));
     Value from = arith::MinSIOp::create(b, loc, row, lastRow);
-    SmallVector<Value, 2> to{row, col};
-    if (at)
-      to = at(row, col);
+    SmallVector<Value, 2> to = dst.runIndices(e, row, col);
     copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
-        b, loc, token, dst, to, src, ValueRange{from, col}, b.getIndexAttr(8),
+        b, loc, token, runs, to, src, ValueRange{from, col}, b.getIndexAttr(8),
         bytes, b.getUnitAttr()));
   }
   return copies;
@@ -680,36 +679,37 @@ int64_t blockThreads(Operation *op) {
 
 /// Each warp's query tile in shared memory, by tile.
 struct StagedQueries {
-  DenseMap<Value, Value> tiles;
+  DenseMap<Value, SharedTile> tiles;
 };
 
-/// This warp's query tile `q` in shared memory, [rows, d + pad] (rows
-/// past its end zeros), from which each softmax_step loads its A
+/// This warp's query tile `q` in shared memory, [rows, d] with padded rows
+/// (rows past its end zeros), from which each softmax_step loads its A
 /// fragments: held in registers for the whole key loop they would take 4
 /// per 16 columns of each 16-row tile, which 32-row groups cannot spare. Staged
 /// once by the warp where the tile is defined, each warp of the block its own
 /// region.
-Value stagedQuery(Value q, Type elem, int64_t rows, gpu::LaunchOp launch,
-                  int64_t threads, StagedQueries &staged) {
-  if (Value tile = staged.tiles.lookup(q))
-    return tile;
+SharedTile stagedQuery(Value q, Type elem, int64_t rows, gpu::LaunchOp launch,
+                       int64_t threads, StagedQueries &staged) {
+  if (auto it = staged.tiles.find(q); it != staged.tiles.end())
+    return it->second;
   OpBuilder b = atDefinition(q, launch);
   Location loc = q.getLoc();
   WarpEmitter e(b, loc, elem);
   int64_t d = cast<MemRefType>(q.getType()).getDimSize(1);
-  int64_t bytes = rows * (d + kSmemPad) * elem.getIntOrFloatBitWidth() / 8;
+  int64_t bytes = SharedTile::bytes(rows, d, elem, TileLayout::Padded);
   Value block = allocateShared(launch, threads / kWarpLanes * bytes);
   Value warp = arith::DivUIOp::create(
       b, loc, gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x),
       e.idx(kWarpLanes));
-  Value tile =
-      sharedView(b, loc, block, {rows, d + kSmemPad}, elem, e.mul(warp, bytes));
+  SharedTile tile = SharedTile::at(b, loc, block, e.mul(warp, bytes), rows, d,
+                                   elem, TileLayout::Padded);
   Value copied =
       commitCopies(b, loc, stageTile(e, q, tile, rows, d, e.lane, kWarpLanes));
   nvgpu::DeviceAsyncWaitOp::create(b, loc, copied, b.getI32IntegerAttr(0));
   // Every lane reads rows that other lanes copied.
   NVVM::SyncWarpOp::create(b, loc, e.i32(-1));
-  return staged.tiles[q] = tile;
+  staged.tiles.try_emplace(q, tile);
+  return tile;
 }
 
 /// The tensor-core form's rows: a lane's row slots of each 16-row tile
@@ -861,31 +861,30 @@ double toBaseTwo(WarpEmitter &e, double scale, MutableArrayRef<Value> flat) {
 }
 
 /// A tile stageForBlock staged for the whole block, as the tensor-core
-/// products read it: padded rows for mma.sync (ldmatrix per warp), or
-/// swizzled for warpgroup MMA, where each warp's rows are its own 16 of
-/// the instruction's 64 and the four warps of a warpgroup read the tile
-/// once.
+/// products read it: by ldmatrix per warp for mma.sync, or by warpgroup
+/// MMA, where each warp's rows are its own 16 of the instruction's 64 and
+/// the four warps of a warpgroup read the tile once.
 struct StagedTile {
-  Value tile; // stagedTileOf's
-  StagedLayout layout;
+  SharedTile tile; // stagedTileOf's
+  StagedReader reader;
 
-  bool onWarpgroups() const { return layout == StagedLayout::Swizzled; }
+  bool onWarpgroups() const { return reader == StagedReader::WarpgroupMma; }
   /// The swizzled tile as a product's B: K-major where its rows run along
   /// N (C in X C^T), MN-major where they run along K (B in A B).
   SwizzledTile swizzled(bool kMajor) const {
-    auto type = cast<MemRefType>(tile.getType());
-    return {type.getDimSize(0), type.getDimSize(1), kMajor};
+    SwizzledTile t = *tile.swizzled;
+    t.kMajor = kMajor;
+    return t;
   }
 };
 
-/// The layout stageForBlock gives a tensor-core step's staged tiles:
-/// swizzled where its products run on warpgroup MMA -- the target has it
-/// (sm_90a), the block is whole warpgroups, and each product's N fits one
-/// instruction (up to 256: the head dims of `query` and `value`, and S's
-/// columns, `sColumns`), the staged rows whole 128-byte swizzled rows (head
-/// dims multiples of 64 16-bit elements); padded rows for mma.sync
-/// elsewhere.
-StagedLayout stagedLayoutOf(Operation *op, Value query, Value value,
+/// What reads a tensor-core step's staged tiles: warpgroup MMA where the
+/// target has it (sm_90a), the block is whole warpgroups, and each
+/// product's N fits one instruction (up to 256: the head dims of `query`
+/// and `value`, and S's columns, `sColumns`), the staged rows whole
+/// 128-byte swizzled rows (head dims multiples of 64 16-bit elements);
+/// ldmatrix for mma.sync elsewhere.
+StagedReader stagedReaderOf(Operation *op, Value query, Value value,
                             int64_t sColumns) {
   auto fits = [](int64_t n) { return n <= 256; };
   auto whole = [&](Value v) {
@@ -895,7 +894,7 @@ StagedLayout stagedLayoutOf(Operation *op, Value query, Value value,
   bool warpgroups = hasWarpgroupMma(op) &&
                     blockThreads(op) % kWarpgroupThreads == 0 && whole(query) &&
                     whole(value) && fits(sColumns);
-  return warpgroups ? StagedLayout::Swizzled : StagedLayout::Padded;
+  return warpgroups ? StagedReader::WarpgroupMma : StagedReader::Ldmatrix;
 }
 
 /// A warpgroup's f32 accumulators of one m64nNk16 (MmaLayout::
@@ -915,9 +914,9 @@ SmallVector<SmallVector<Value, 4>> asTiles(WarpEmitter &e, ArrayRef<Value> r) {
 /// staged C from row `row0` on: mma.sync (WarpEmitter::mmaRowsByRows) or,
 /// C swizzled, one wgmma.mma_async a row tile and 16 columns of depth,
 /// A from the fragments' registers, C K-major.
-AccumulatorTiles rowsByStagedRows(WarpEmitter &e, Value x, const StagedTile &c,
-                                  int64_t mTiles, int64_t nTiles, int64_t depth,
-                                  int64_t row0) {
+AccumulatorTiles rowsByStagedRows(WarpEmitter &e, const SharedTile &x,
+                                  const StagedTile &c, int64_t mTiles,
+                                  int64_t nTiles, int64_t depth, int64_t row0) {
   if (!c.onWarpgroups())
     return e.mmaRowsByRows(x, c.tile, mTiles, nTiles, depth, row0);
   OpBuilder &b = e.b;
@@ -929,7 +928,7 @@ AccumulatorTiles rowsByStagedRows(WarpEmitter &e, Value x, const StagedTile &c,
       a[ks].push_back(e.ldmatrix(x, e.add(aRow, kMmaRows * mt),
                                  e.add(aCol, kWgmmaK * ks), false));
   SwizzledTile tile = c.swizzled(/*kMajor=*/true);
-  Value base = sharedAddress(b, e.loc, c.tile);
+  Value base = sharedAddress(b, e.loc, c.tile.memref);
   SmallVector<SmallVector<Value>> acc(mTiles,
                                       SmallVector<Value>(n / 2, e.cst(0.0)));
   warpgroupFence(b, e.loc);
@@ -983,7 +982,7 @@ void accumulateProduct(WarpEmitter &e, Value lane, int64_t mTiles,
   } else {
     OpBuilder &b = e.b;
     SwizzledTile tile = bTile.swizzled(/*kMajor=*/false);
-    Value base = sharedAddress(b, e.loc, bTile.tile);
+    Value base = sharedAddress(b, e.loc, bTile.tile.memref);
     SmallVector<SmallVector<Value>> regs(mTiles);
     for (int64_t mt = 0; mt < mTiles; ++mt)
       for (int64_t t = 0; t < tiles; ++t)
@@ -1063,9 +1062,9 @@ void lowerStepOnTensorCores(const StagedOp &staged, const RowGroup &g,
   const int64_t mTiles = g.rows / e.layout.m, nTiles = keyRows / e.layout.n;
 
   auto launch = op->getParentOfType<gpu::LaunchOp>();
-  StagedTile keys{stagedTileOf(op.getKey()), staged.layout},
-      values{stagedTileOf(op.getValue()), staged.layout};
-  Value qShared = stagedQuery(q, elem, g.rows, launch, threads, queries);
+  StagedTile keys{stagedTileOf(staged, op.getKey()), staged.reader},
+      values{stagedTileOf(staged, op.getValue()), staged.reader};
+  SharedTile qShared = stagedQuery(q, elem, g.rows, launch, threads, queries);
 
   AccumulatorTiles s =
       rowsByStagedRows(e, qShared, keys, mTiles, nTiles, d, /*row0=*/0);
@@ -1221,10 +1220,11 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
   const int64_t mTiles = rows / e.layout.m, nTiles = columnRows / e.layout.n;
   auto launch = op->getParentOfType<gpu::LaunchOp>();
 
-  StagedTile stagedA{stagedTileOf(sides.stagedA->get()), stagedOp.layout},
-      stagedB{stagedTileOf(sides.stagedB->get()), stagedOp.layout};
-  Value xA = stagedQuery(rowsA, elem, rows, launch, threads, staged);
-  Value xB = stagedQuery(rowsB, elem, rows, launch, threads, staged);
+  StagedTile stagedA{stagedTileOf(stagedOp, sides.stagedA->get()),
+                     stagedOp.reader},
+      stagedB{stagedTileOf(stagedOp, sides.stagedB->get()), stagedOp.reader};
+  SharedTile xA = stagedQuery(rowsA, elem, rows, launch, threads, staged);
+  SharedTile xB = stagedQuery(rowsB, elem, rows, launch, threads, staged);
 
   // The queries' statistics, per row (query form) or column (key form):
   // lse in base 2, +inf past the tile's queries (p = 0 there), and D.
@@ -1555,7 +1555,7 @@ struct ConvertSoftmaxTilesToGPUPass
                {step.getKeyMutable().getOperandNumber(),
                 step.getValueMutable().getOperandNumber()},
                rows, blockThreads(step),
-               stagedLayoutOf(step, step.getQuery(), step.getValue(), rows)),
+               stagedReaderOf(step, step.getQuery(), step.getValue(), rows)),
            rows});
     }
     if (failed(lowerGradSteps(gradSteps, queries, oldState)))
@@ -1640,7 +1640,7 @@ struct ConvertSoftmaxTilesToGPUPass
           {sides.stagedA->getOperandNumber(),
            sides.stagedB->getOperandNumber()},
           *columnRows, blockThreads(op),
-          stagedLayoutOf(
+          stagedReaderOf(
               op, op.getQuery(), op.getValue(),
               std::min(*columnRows, gradChunkRows(op.accumulatesKeys(),
                                                   /*onWarpgroups=*/true))));

@@ -12,25 +12,9 @@ bool gpu_tiles::hasWarpgroupMma(Operation *op) {
   return TargetAttr::lookup(op).getChip() == "sm_90a";
 }
 
-Value SwizzledTile::runOffset(ScalarEmitter &e, Value row, Value col) const {
-  assert(cols % kBlockCols == 0 && "whole 128-byte rows");
-  auto c = [&](int64_t v) { return e.idx(v); };
-  OpBuilder &b = e.b;
-  Location loc = e.loc;
-  Value block = arith::DivUIOp::create(b, loc, col, c(kBlockCols));
-  Value chunk = arith::DivUIOp::create(
-      b, loc, arith::RemUIOp::create(b, loc, col, c(kBlockCols)), c(8));
-  // Swizzle::Bytes128: the chunk XOR the row's place among eight
-  // (swizzledOffset on a tile that starts at a multiple of 1024 bytes).
-  Value swizzled = arith::XOrIOp::create(
-      b, loc, chunk, arith::RemUIOp::create(b, loc, row, c(8)));
-  Value offset = arith::MulIOp::create(b, loc, block, c(rows * kRowBytes));
-  offset = e.add(offset, arith::MulIOp::create(b, loc, row, c(kRowBytes)));
-  return e.add(offset, arith::MulIOp::create(b, loc, swizzled, c(16)));
-}
-
 Value SwizzledTile::descriptor(ScalarEmitter &e, Value base, Value mn0,
                                int64_t slice) const {
+  assert(blockCols() == kBlockCols && "rows of Swizzle::Bytes128");
   OpBuilder &b = e.b;
   Location loc = e.loc;
   Type i64 = b.getI64Type();

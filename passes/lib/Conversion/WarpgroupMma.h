@@ -29,30 +29,6 @@ constexpr int64_t kSwizzledTileAlignment = 1024;
 /// warpgroup MMA: sm_90a (the "a" features of compute capability 9.0).
 bool hasWarpgroupMma(Operation *op);
 
-/// A tile of a 16-bit operand in shared memory as wgmma reads it: `rows`
-/// rows of `cols` elements of the operand as it lies in global memory
-/// (its last dimension along the columns), the columns in blocks of 64 (one
-/// 128-byte row of Swizzle::Bytes128), block j holding columns 64 j to
-/// 64 j + 63 of every row, its rows one after the other, each row's 16-byte
-/// chunks swizzled. `kMajor`: the columns run along the product's K (A as
-/// [M, K], B^T as [N, K]); else the rows do (A^T as [K, M], B as [K, N]),
-/// which wgmma reads transposed ("MN-major").
-struct SwizzledTile {
-  int64_t rows, cols;
-  bool kMajor;
-
-  static constexpr int64_t kRowBytes = 128, kBlockCols = 64;
-  int64_t bytes() const { return rows * cols * 2; }
-  /// The byte offset of the 16-byte run at (row, col), col a multiple of 8.
-  Value runOffset(ScalarEmitter &e, Value row, Value col) const;
-  /// The matrix descriptor of the part of the tile one wgmma reads: the
-  /// operand's M (or N) from `mn0` (a multiple of 64), K's 16-element slice
-  /// `slice`; the tile at shared address `base` (i64, a multiple of
-  /// kSwizzledTileAlignment).
-  Value descriptor(ScalarEmitter &e, Value base, Value mn0,
-                   int64_t slice) const;
-};
-
 /// The shared-memory address (in the .shared window, as i64) of
 /// `memref`'s first element.
 Value sharedAddress(OpBuilder &b, Location loc, Value memref);

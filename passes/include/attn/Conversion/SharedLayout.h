@@ -5,10 +5,10 @@
 // (wgmma's matrix descriptors and TMA's tensor maps on sm_90a) store the
 // 16-byte chunk c of a row at chunk c XOR (a few bits of the row), so that
 // the eight rows one ldmatrix phase (or one wgmma core matrix) reads start in
-// eight different groups of banks without padding the rows. Today's
-// mma.sync kernels pad rows by 16 bytes instead (kSmemPad in GPUTiles.h);
-// the Hopper kernels need the swizzled forms, which tensor-core operands of
-// both generations can use.
+// eight different groups of banks without padding the rows. The Hopper
+// instructions need the swizzled forms (SwizzledTile in the conversions'
+// GPUTiles.h emits them); tiles that only ldmatrix reads keep padded rows,
+// which are cheaper to address (TileLayout there).
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTN_CONVERSION_SHAREDLAYOUT_H

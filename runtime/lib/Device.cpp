@@ -71,11 +71,19 @@ struct Driver {
   CUresult (*cuMemsetD32Async)(CUdeviceptr, unsigned, size_t, CUstream);
   CUresult (*cuMemsetD16Async)(CUdeviceptr, unsigned short, size_t, CUstream);
   CUresult (*cuFuncSetAttribute)(CUfunction, int, int);
+  CUresult (*cuFuncGetAttribute)(int *, int, CUfunction);
 };
 
 std::mutex mutex;
 std::string firstError;
-std::map<CUfunction, std::string> functionNames;
+/// A kernel looked up: its name, and the bytes of shared memory it declares
+/// statically, which count with a launch's dynamic bytes against the 48 KiB
+/// a kernel may use without opting in.
+struct Kernel {
+  std::string name;
+  int staticShared = 0;
+};
+std::map<CUfunction, Kernel> kernels;
 
 void record(const std::string &message) {
   std::fprintf(stderr, "attn runtime: %s\n", message.c_str());
@@ -148,6 +156,7 @@ Driver *driver(std::string *why = nullptr) {
     get(d.cuMemsetD32Async, "cuMemsetD32Async");
     get(d.cuMemsetD16Async, "cuMemsetD16Async");
     get(d.cuFuncSetAttribute, "cuFuncSetAttribute");
+    get(d.cuFuncGetAttribute, "cuFuncGetAttribute");
     if (!symbols.ok()) {
       failure = symbols.failure();
       return false;
@@ -219,8 +228,14 @@ auto says(const char *doing) {
 
 std::string functionName(CUfunction f) {
   std::lock_guard<std::mutex> lock(mutex);
-  auto it = functionNames.find(f);
-  return it == functionNames.end() ? "?" : it->second;
+  auto it = kernels.find(f);
+  return it == kernels.end() ? "?" : it->second.name;
+}
+
+int staticSharedBytes(CUfunction f) {
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = kernels.find(f);
+  return it == kernels.end() ? 0 : it->second.staticShared;
 }
 
 /// The kernel profile (docs/runtime.md), on from the start when
@@ -582,9 +597,22 @@ CUfunction mgpuModuleGetFunction(CUmodule module, const char *name) {
           "mgpuModuleGetFunction", "cuModuleGetFunction", doing,
           [&](Driver &d) { return d.cuModuleGetFunction(&f, module, name); }))
     return nullptr;
-  // Looked up before every launch: the name is stored once.
+  // Looked up before every launch: the name and the static shared memory
+  // are stored once.
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (kernels.count(f))
+      return f;
+  }
+  constexpr int kSharedSizeBytes = 1; // CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES
+  int staticShared = 0;
+  if (!drive("mgpuModuleGetFunction", "cuFuncGetAttribute", doing,
+             [&](Driver &d) {
+               return d.cuFuncGetAttribute(&staticShared, kSharedSizeBytes, f);
+             }))
+    return nullptr;
   std::lock_guard<std::mutex> lock(mutex);
-  functionNames.try_emplace(f, name);
+  kernels.try_emplace(f, Kernel{name, staticShared});
   return f;
 }
 
@@ -603,9 +631,10 @@ void mgpuLaunchKernel(CUfunction function, intptr_t gridX, intptr_t gridY,
            std::to_string(blockY) + "," + std::to_string(blockZ) + "), " +
            std::to_string(smem) + " bytes shared";
   };
-  // Beyond 48 KiB of dynamic shared memory a kernel must opt in.
+  // Beyond 48 KiB of shared memory, its static and dynamic bytes together,
+  // a kernel must opt in to its dynamic bytes.
   constexpr int kMaxDynamicSharedMemory = 8;
-  if (smem > 48 * 1024 &&
+  if (smem > 0 && smem + staticSharedBytes(function) > 48 * 1024 &&
       !drive("mgpuLaunchKernel", "cuFuncSetAttribute", doing, [&](Driver &d) {
         return d.cuFuncSetAttribute(function, kMaxDynamicSharedMemory, smem);
       }))

@@ -145,9 +145,10 @@ enum class TileLayout {
   /// ldmatrix reads the tile (mma.sync's operands, the A fragments of
   /// warpgroup MMA's register form). Each lane's addresses are then one
   /// base plus constants; over swizzled rows they are a base XOR constants,
-  /// which ptxas keeps in registers of their own (the sm_90 dense forward
-  /// on mma.sync: 96 registers padded, 126 swizzled) and which measured
-  /// 6-11% slower for the dense forward's per-warp query tiles on the H200.
+  /// which ptxas keeps in registers of their own (the dense forward on
+  /// mma.sync: 96 registers padded, 126 swizzled), and the dense forward ran
+  /// 7-15% slower with them on the H200 (tools/attn-bench/NOTES.md, session
+  /// 39).
   Padded,
   /// SwizzledTile: where warpgroup MMA's descriptors read the tile.
   Swizzled,

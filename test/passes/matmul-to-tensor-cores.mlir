@@ -88,10 +88,11 @@ func.func @project(%x: memref<135x70xf32>, %w: memref<70x130xf32>, %bias: memref
 // 16: ldmatrix of A's two row tiles, of B's two pairs of column tiles
 // (transposed), and 2 x 4 m16n8k16 products. Both operands' rows hold whole
 // 16-byte runs: they are copied by cp.async straight into three shared
-// stages (29184 bytes), steps 0 and 1 in flight before the loop, step i + 2
-// issued (one group: two copies of A and two of B per thread, zeros past
-// the ends) before waiting for step i's group; nothing in flight at the
-// end. Row tiles go along x.
+// stages (29184 bytes), the loop pipelined by pipelineCopies: steps 0 and 1
+// in flight before it, step i + 2 issued under the iteration's predicate
+// (one group: two copies of A and two of B per thread, zeros past the
+// ends) before waiting for step i's group; nothing in flight at the end.
+// Row tiles go along x.
 // CHECK-LABEL: func.func @accumulate_bf16(
 // CHECK-SAME: %{{[^:]*}}: memref<200x48xbf16>, %{{[^:]*}}: memref<48x8xbf16>, %[[C:[^:]*]]: memref<200x8xf32>
 // CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c4, %{{.*}} = %c1, %{{.*}} = %c1) {{.*}} dynamic_shared_memory_size %c29184_i32
@@ -104,6 +105,7 @@ func.func @project(%x: memref<135x70xf32>, %w: memref<70x130xf32>, %bias: memref
 // CHECK: nvgpu.device_async_create_group
 // CHECK: scf.for
 // CHECK:   gpu.barrier
+// CHECK:   scf.if %{{[0-9]+}} {
 // CHECK-COUNT-4: nvgpu.device_async_copy
 // CHECK:   %[[AHEAD:.*]] = nvgpu.device_async_create_group
 // CHECK:   nvgpu.device_async_wait %[[AHEAD]] {numGroups = 2 : i32}
@@ -119,6 +121,7 @@ func.func @project(%x: memref<135x70xf32>, %w: memref<70x130xf32>, %bias: memref
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: scf.yield
 // CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
+// CHECK-NEXT: gpu.barrier
 // CHECK-COUNT-16: vector.store %{{.*}}, %[[C]][{{.*}}] {alignment = 8 : i64} : memref<200x8xf32>, vector<2xf32>
 // CHECK-NOT: linalg.matmul
 func.func @accumulate_bf16(%a: memref<200x48xbf16>, %b: memref<48x8xbf16>, %c: memref<200x8xf32>) {

@@ -535,24 +535,26 @@ enum class CopyScope { Block, Warp };
 void synchronize(OpBuilder &b, Location loc, CopyScope scope);
 
 /// The copies of one iteration of a loop's body into its stage of a
-/// staging buffer, as pipelineCopies takes them: a synchronisation (every
-/// thread of the scope done with what the copies overwrite), an scf.if
-/// holding the copies (its condition true until pipelineCopies predicates
-/// it), the group that commits them and a wait for every group but that
-/// one. The work on the copies follows them in the body, after the
+/// staging buffer of `stages` stages, as pipelineCopies takes them: a
+/// synchronisation (every thread of the scope done with what the copies
+/// overwrite), an scf.if holding the copies (its condition true until
+/// pipelineCopies predicates it), the group that commits them and a wait
+/// until at most `stages` - 1 groups -- the iterations ahead -- are in
+/// flight. The work on the copies follows them in the body, after the
 /// synchronisation that gives them to the scope.
 struct CopyStage {
   llvm::SetVector<Operation *> ops;
   nvgpu::DeviceAsyncWaitOp wait;
+  int64_t stages;
 };
 /// Emits a CopyStage at `b`'s point, in a loop's body; `copies` builds the
 /// copies with `b`, which is in the scf.if's body meanwhile.
 CopyStage emitCopyStage(OpBuilder &b, Location loc, CopyScope scope,
-                        function_ref<void()> copies);
-/// Splits `loop` (whose body holds `stage`) into two stages by
-/// scf::pipelineForLoop: iteration i + 1's copies in flight while
-/// iteration i works on its own, each in its half of a double buffer (the
-/// stage's offsets are the iteration's parity: stageParity). After the
+                        function_ref<void()> copies, int64_t stages = 2);
+/// Splits `loop` (whose body holds `stage`) by scf::pipelineForLoop into
+/// the copies and the work `stage.stages` - 1 iterations behind them: the
+/// copies of the iterations ahead in flight while iteration i works on its
+/// own, each iteration in its stage of the buffer (stageOffset). After the
 /// loop, nothing is in flight and `scope` is synchronised: its buffer is
 /// free. `onKernelOp` sees each op of the pipelined loop's body. Where
 /// pipelineForLoop declines, the loop is left as it was, each iteration
@@ -560,9 +562,10 @@ CopyStage emitCopyStage(OpBuilder &b, Location loc, CopyScope scope,
 FailureOr<scf::ForOp>
 pipelineCopies(scf::ForOp loop, CopyStage &stage, CopyScope scope,
                function_ref<void(Operation *)> onKernelOp = nullptr);
-/// The byte offset of the half of a double buffer of two `bytes` stages
-/// that iteration `iv` of `loop` uses: its parity.
-Value stageParity(ScalarEmitter &e, scf::ForOp loop, Value iv, int64_t bytes);
+/// The byte offset of the stage of a buffer of `stages` stages of `bytes`
+/// each that iteration `iv` of `loop` uses: its number modulo `stages`.
+Value stageOffset(ScalarEmitter &e, scf::ForOp loop, Value iv, int64_t stages,
+                  int64_t bytes);
 
 /// What reads the tiles stageForBlock stages, and so how they are laid
 /// out.

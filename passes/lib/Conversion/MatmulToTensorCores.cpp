@@ -22,8 +22,9 @@
 //   both operands' rows hold whole 16-byte runs the tiles are copied by
 //   cp.async straight into kStages shared stages, the copies of the next
 //   steps in flight while a step's products run (one group per step, a
-//   wait for the oldest); otherwise they are staged through registers one
-//   step ahead, in 16-byte runs where an operand's rows allow;
+//   wait for the oldest: the loop written unpipelined and split by
+//   pipelineCopies, StageBlockTiles.cpp); otherwise they are staged through
+//   registers one step ahead, in 16-byte runs where an operand's rows allow;
 // - on sm_90a (the module's attn.target), the 128 x 128 tiles of products
 //   copied by cp.async run on warpgroup MMA instead (kWarpgroupTiles):
 //   each of two warpgroups computes a 64 x 128 half of C as
@@ -937,39 +938,33 @@ private:
   }
 
   /// The steps of K with their tiles copied by cp.async, kStages - 1 steps
-  /// ahead of the products; returns the sums.
+  /// ahead of the products (pipelineCopies); returns the sums.
   ValueRange loopWithCopies() {
-    // Steps 0 .. stages - 2 in flight before the first products (steps
-    // past the block's range are copied and never read).
-    for (int64_t j = 0; j + 1 < stages; ++j)
-      copyStep(e.idx(j));
-    ValueRange sums =
-        e.loop(e.idx(0), e.idx(split.stepsPerBlock), acc,
-               [&](Value step, ValueRange args) {
-                 // Every warp is done with step - 1's stage, which step +
-                 // stages - 1 takes.
-                 gpu::BarrierOp::create(b, e.loc);
-                 Value ahead = copyStep(e.add(step, stages - 1));
-                 // At most stages - 1 groups pending: this step's landed.
-                 nvgpu::DeviceAsyncWaitOp::create(
-                     b, e.loc, ahead,
-                     b.getI32IntegerAttr(static_cast<int32_t>(stages - 1)));
-                 SmallVector<Value> next(args);
-                 Value stage = e.remi(step, stages);
-                 if (tiling.warpgroup) {
-                   // wgmma reads the copies through the async proxy.
-                   fenceSharedForAsyncProxy(b, e.loc);
-                   warpgroupProducts(next, stage);
-                   return next;
-                 }
-                 gpu::BarrierOp::create(b, e.loc);
-                 packedProducts(next, tileA(stage), tileB(stage));
-                 return next;
-               });
+    auto loop = scf::ForOp::create(b, e.loc, e.idx(0),
+                                   e.idx(split.stepsPerBlock), e.idx(1), acc);
+    CopyStage copies;
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value step = loop.getInductionVar();
+      copies = emitCopyStage(
+          b, e.loc, CopyScope::Block, [&] { copyStep(step); }, stages);
+      SmallVector<Value> next(loop.getRegionIterArgs());
+      Value stage = e.remi(step, stages);
+      if (tiling.warpgroup) {
+        // wgmma reads the copies through the async proxy.
+        fenceSharedForAsyncProxy(b, e.loc);
+        warpgroupProducts(next, stage);
+      } else {
+        gpu::BarrierOp::create(b, e.loc);
+        packedProducts(next, tileA(stage), tileB(stage));
+      }
+      scf::YieldOp::create(b, e.loc, next);
+    }
     // No copy outlives the block.
-    nvgpu::DeviceAsyncWaitOp::create(b, e.loc, commitCopies(b, e.loc),
-                                     b.getI32IntegerAttr(0));
-    return sums;
+    FailureOr<scf::ForOp> pipelined =
+        pipelineCopies(loop, copies, CopyScope::Block);
+    return succeeded(pipelined) ? pipelined->getResults() : loop.getResults();
   }
 
   /// The steps of K with their tiles staged through registers: step i
@@ -1191,17 +1186,14 @@ private:
   }
   /// Step j's first element of K.
   Value kOf(Value j) { return e.add(kBase, e.muli(j, tiling.tileK)); }
-  /// Step j's tiles into stage j % stages, as one group of copies.
-  Value copyStep(Value j) {
+  /// Step j's copies of its tiles into stage j % stages.
+  void copyStep(Value j) {
     Value stage = e.remi(j, stages);
     Value k0 = kOf(j);
     auto [rowA, colA] = originA(k0);
     auto [rowB, colB] = originB(k0);
-    SmallVector<Value> copies =
-        stageA.copy(e, thread, rowA, colA, tileA(stage));
-    llvm::append_range(copies,
-                       stageB.copy(e, thread, rowB, colB, tileB(stage)));
-    return commitCopies(b, e.loc, copies);
+    stageA.copy(e, thread, rowA, colA, tileA(stage));
+    stageB.copy(e, thread, rowB, colB, tileB(stage));
   }
   /// This lane's elements of C: accumulator tile (mt, nt) holds rows
   /// m0 + wm + 16 mt + g (+ 8 for registers 2, 3) and columns

@@ -322,7 +322,7 @@ Operation *stagePipelined(Operation *op, ArrayRef<unsigned> numbers,
     for (unsigned n : numbers)
       tiles.push_back(map.lookupOrDefault(op->getOperand(n)));
     shape.copy(e, tiles, buffer,
-               stageParity(e, loop, loop.getInductionVar(), stage),
+               stageOffset(e, loop, loop.getInductionVar(), 2, stage),
                gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x), threads,
                /*groupEach=*/false);
   });
@@ -331,10 +331,11 @@ Operation *stagePipelined(Operation *op, ArrayRef<unsigned> numbers,
   gpu::BarrierOp::create(b, loc);
   OpBuilder at(op);
   WarpEmitter ae(at, loc, shape.elem);
-  useStaged(op, numbers,
-            shape.tiles(ae, buffer,
-                        stageParity(ae, loop, loop.getInductionVar(), stage)),
-            ae);
+  useStaged(
+      op, numbers,
+      shape.tiles(ae, buffer,
+                  stageOffset(ae, loop, loop.getInductionVar(), 2, stage)),
+      ae);
 
   Operation *staged = nullptr;
   FailureOr<scf::ForOp> pipelined =
@@ -397,13 +398,13 @@ void synchronize(OpBuilder &b, Location loc, CopyScope scope) {
 }
 
 CopyStage emitCopyStage(OpBuilder &b, Location loc, CopyScope scope,
-                        function_ref<void()> copies) {
+                        function_ref<void()> copies, int64_t stages) {
   Block *block = b.getInsertionBlock();
   Operation *before = b.getInsertionPoint() == block->begin()
                           ? nullptr
                           : &*std::prev(b.getInsertionPoint());
   // Every thread of the scope is done with iteration i - 1's stage before
-  // iteration i + 1's copies replace it.
+  // the copies of iteration i + stages - 1 replace it.
   synchronize(b, loc, scope);
   // The condition outside the loop, where pipelineCopies will not move it.
   OpBuilder outside(block->getParentOp());
@@ -415,24 +416,26 @@ CopyStage emitCopyStage(OpBuilder &b, Location loc, CopyScope scope,
     b.setInsertionPoint(prefetch.thenBlock()->getTerminator());
     copies();
   }
-  // One group an iteration, so that waiting for all but the newest waits
-  // for the iteration about to work.
+  // One group an iteration, so that waiting for all but the newest
+  // stages - 1 waits for the iteration about to work.
   Value group = commitCopies(b, loc);
   CopyStage stage;
-  stage.wait =
-      nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(1));
+  stage.stages = stages;
+  stage.wait = nvgpu::DeviceAsyncWaitOp::create(
+      b, loc, group, b.getI32IntegerAttr(static_cast<int32_t>(stages - 1)));
   for (auto it = before ? std::next(before->getIterator()) : block->begin();
        it != b.getInsertionPoint(); ++it)
     stage.ops.insert(&*it);
   return stage;
 }
 
-Value stageParity(ScalarEmitter &e, scf::ForOp loop, Value iv, int64_t bytes) {
+Value stageOffset(ScalarEmitter &e, scf::ForOp loop, Value iv, int64_t stages,
+                  int64_t bytes) {
   Value n = arith::DivUIOp::create(e.b, e.loc, e.sub(iv, loop.getLowerBound()),
                                    loop.getStep());
-  return arith::MulIOp::create(e.b, e.loc,
-                               arith::RemUIOp::create(e.b, e.loc, n, e.idx(2)),
-                               e.idx(bytes));
+  return arith::MulIOp::create(
+      e.b, e.loc, arith::RemUIOp::create(e.b, e.loc, n, e.idx(stages)),
+      e.idx(bytes));
 }
 
 namespace {
@@ -473,7 +476,7 @@ pipelineCopies(scf::ForOp loop, CopyStage &stage, CopyScope scope,
           schedule.push_back({o, 0});
         for (Operation &o : forOp.getBody()->without_terminator())
           if (!stage.ops.contains(&o))
-            schedule.push_back({&o, 1});
+            schedule.push_back({&o, static_cast<unsigned>(stage.stages - 1)});
       };
   options.peelEpilogue = false;
   options.supportDynamicLoops = true;

@@ -32,12 +32,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "GPUTiles.h"
+#include "OpLowering.h"
 #include "attn/Conversion/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
-#include "llvm/ADT/TypeSwitch.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_CONVERTLINEARTILESTOGPU
@@ -157,7 +157,6 @@ void lowerStatePerLane(LinearStateOp op, FeatureMap map) {
   };
   perLaneReductions(e, map, k, v, p, state, norm, e.dim(state, 0),
                     e.dim(state, 1), accumulate);
-  op.erase();
 }
 
 /// prefix[c] and prefix_norm[c] as running sums, stored before chunk c's
@@ -188,7 +187,6 @@ void lowerPrefixPerLane(LinearPrefixOp op, FeatureMap map) {
   };
   perLaneReductions(e, map, k, v, p, prefix, prefixNorm, e.dim(prefix, 1),
                     e.dim(prefix, 2), scan);
-  op.erase();
 }
 
 /// Where the causal form's per-lane output keeps, per warp, phi(Q) of its
@@ -327,7 +325,6 @@ LogicalResult lowerOutputPerLane(LinearOutputOp op, FeatureMap map,
     e.store(arith::SelectOp::create(b, loc, nonzero, ratio, e.cst(0)), out,
             {i, c});
   });
-  op.erase();
   return success();
 }
 
@@ -446,7 +443,6 @@ public:
       storeTrailingPrefixes(loop, totals);
     else
       addIntoState(loop, totals);
-    op->erase();
   }
 
 private:
@@ -873,73 +869,94 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
       scf::YieldOp::create(b, loc);
     });
   }
-  op.erase();
 }
 
-/// The linear-attention tile ops of `fn`'s kernels; their shared memory is
-/// staging buffers (allocateShared), placed by attn-allocate-shared-memory.
-LogicalResult lowerLinearTiles(func::FuncOp fn) {
-  SmallVector<Operation *> ops;
-  fn.walk([&](Operation *op) {
-    if (isa<LinearStateOp, LinearPrefixOp, LinearOutputOp>(op))
-      ops.push_back(op);
-  });
-  DenseMap<Value, RowFragments> queries;
-  for (Operation *op : ops) {
-    auto launch = op->getParentOfType<gpu::LaunchOp>();
-    if (!launch)
-      return op->emitOpError("is not in a gpu.launch: attn-map-loops-to-gpu "
-                             "(lanes-per-iteration=32) maps tile loops to "
-                             "warps first");
-    Value fm = TypeSwitch<Operation *, Value>(op)
-                   .Case<LinearStateOp, LinearPrefixOp, LinearOutputOp>(
-                       [](auto o) { return o.getFeatureMap(); });
-    auto map = fm.getDefiningOp<FeatureMap>();
-    if (!map)
-      return op->emitOpError("feature map must come from a feature map op");
-    std::optional<int64_t> threads =
-        getConstantIntValue(launch.getBlockSizeX());
-    // The reductions: on tensor cores where they fit, else per lane.
-    auto reduce = [&](auto reduction, Value k, Value v,
-                      function_ref<void()> perLane) {
-      std::optional<Type> elem = tensorCoreElement(reduction, map);
-      if (!elem) {
-        perLane();
-        return;
-      }
-      LinearReductionLowering(op, k, v, map, *elem, *threads).run();
-    };
-    if (auto state = dyn_cast<LinearStateOp>(op)) {
-      reduce(state, state.getKey(), state.getValue(),
-             [&] { lowerStatePerLane(state, map); });
-      continue;
-    }
-    if (auto prefix = dyn_cast<LinearPrefixOp>(op)) {
-      reduce(prefix, prefix.getKey(), prefix.getValue(),
-             [&] { lowerPrefixPerLane(prefix, map); });
-      continue;
-    }
-    auto output = cast<LinearOutputOp>(op);
-    std::optional<Type> elem = tensorCoreElement(output, map);
-    if (!elem) {
-      std::optional<OwnKeyScratch> scratch =
-          ownKeyScratchFor(output, *threads / kWarpLanes);
-      if (failed(
-              lowerOutputPerLane(output, map, scratch ? &*scratch : nullptr)))
-        return failure();
-      continue;
-    }
-    lowerOutputOnTensorCores(output, map, *elem, *threads, queries);
-  }
+/// What every linear tile op's lowering needs of where it is: its feature
+/// map (from a feature map op) and the threads of its block (in a
+/// gpu.launch, as attn-map-loops-to-gpu puts it).
+struct LinearTileContext {
+  FeatureMap map;
+  int64_t threads;
+};
+FailureOr<LinearTileContext> contextOf(Operation *op, Value featureMap) {
+  auto launch = op->getParentOfType<gpu::LaunchOp>();
+  if (!launch)
+    return op->emitOpError("is not in a gpu.launch: attn-map-loops-to-gpu "
+                           "(lanes-per-iteration=32) maps tile loops to "
+                           "warps first");
+  auto map = featureMap.getDefiningOp<FeatureMap>();
+  if (!map)
+    return op->emitOpError("feature map must come from a feature map op");
+  std::optional<int64_t> threads = getConstantIntValue(launch.getBlockSizeX());
+  if (!threads)
+    return op->emitOpError("needs its gpu.launch's block size as a constant");
+  return LinearTileContext{map, *threads};
+}
+
+/// A reduction (linear_state, linear_prefix) on tensor cores where it fits,
+/// else per lane (`perLane`).
+template <typename Reduction>
+LogicalResult lowerReduction(Reduction op, RewriterBase &rewriter,
+                             function_ref<void(FeatureMap)> perLane) {
+  FailureOr<LinearTileContext> at = contextOf(op, op.getFeatureMap());
+  if (failed(at))
+    return failure();
+  if (std::optional<Type> elem = tensorCoreElement(op, at->map))
+    LinearReductionLowering(op, op.getKey(), op.getValue(), at->map, *elem,
+                            at->threads)
+        .run();
+  else
+    perLane(at->map);
+  rewriter.eraseOp(op);
   return success();
 }
 
+} // namespace
+
+void mlir::attn::populateLinearTilesToGPUPatterns(RewritePatternSet &patterns) {
+  addLowering(patterns, [](LinearStateOp op, RewriterBase &rewriter) {
+    return lowerReduction(op, rewriter,
+                          [&](FeatureMap map) { lowerStatePerLane(op, map); });
+  });
+  addLowering(patterns, [](LinearPrefixOp op, RewriterBase &rewriter) {
+    return lowerReduction(op, rewriter,
+                          [&](FeatureMap map) { lowerPrefixPerLane(op, map); });
+  });
+  // The query tiles' fragments, loaded once where outputs share a tile.
+  auto queries = std::make_shared<DenseMap<Value, RowFragments>>();
+  addLowering(
+      patterns,
+      [queries](LinearOutputOp op, RewriterBase &rewriter) -> LogicalResult {
+        FailureOr<LinearTileContext> at = contextOf(op, op.getFeatureMap());
+        if (failed(at))
+          return failure();
+        if (std::optional<Type> elem = tensorCoreElement(op, at->map)) {
+          lowerOutputOnTensorCores(op, at->map, *elem, at->threads, *queries);
+        } else {
+          std::optional<OwnKeyScratch> scratch =
+              ownKeyScratchFor(op, at->threads / kWarpLanes);
+          if (failed(lowerOutputPerLane(op, at->map,
+                                        scratch ? &*scratch : nullptr)))
+            return failure();
+        }
+        rewriter.eraseOp(op);
+        return success();
+      });
+}
+
+namespace {
+
+/// The linear-attention tile ops of a function's kernels; their shared
+/// memory is staging buffers (allocateShared), placed by
+/// attn-allocate-shared-memory.
 struct ConvertLinearTilesToGPUPass
     : public mlir::attn::impl::ConvertLinearTilesToGPUBase<
           ConvertLinearTilesToGPUPass> {
   void runOnOperation() override {
-    if (failed(lowerLinearTiles(getOperation())))
-      return signalPassFailure();
+    RewritePatternSet patterns(&getContext());
+    populateLinearTilesToGPUPatterns(patterns);
+    if (failed(applyLowerings(getOperation(), std::move(patterns))))
+      signalPassFailure();
   }
 };
 

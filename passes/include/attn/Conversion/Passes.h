@@ -42,6 +42,12 @@ void populateTilesToCPUPatterns(RewritePatternSet &patterns, int64_t width);
 /// adjoint tile ops, each for a warp inside gpu.launch.
 void populateSsmTilesToGPUPatterns(RewritePatternSet &patterns);
 
+/// The patterns of attn-convert-linear-tiles-to-gpu: linear_state,
+/// linear_prefix and linear_output inside gpu.launch, each on tensor cores
+/// where it fits, else per lane. The output patterns of one set share the
+/// fragments of the query tiles they read.
+void populateLinearTilesToGPUPatterns(RewritePatternSet &patterns);
+
 /// The patterns of attn-convert-encoder-to-linalg: one per encoder,
 /// gradient and optimizer op, each its linalg form on tensors.
 void populateEncoderToLinalgPatterns(RewritePatternSet &patterns);

@@ -39,7 +39,13 @@ def read(path):
 
 def main(mask_dir, out):
     torch.manual_seed(0)
-    flex = torch.compile(flex_attention)
+    # Compiled for each mask's shapes. With torch.compile's default, the
+    # second length seen recompiles for dynamic shapes: Flex on attn's
+    # bs128 mask at N = 16384 measured 2.222 / 7.255 ms (forward / forward +
+    # backward) read after N = 1024, and 1.596 / 5.301 ms read first
+    # (tools/attn-bench/NOTES.md, session 39) -- the comparison depended on
+    # the order the masks were read in.
+    flex = torch.compile(flex_attention, dynamic=False)
     results = []
     for path in sorted(glob.glob(os.path.join(mask_dir, "bigbird*-*.txt"))):
         block, n, kept = read(path)

@@ -19,7 +19,8 @@
 //
 // The pipelining itself (emitCopyStage, pipelineCopies) is shared with the
 // lowerings that emit their own loops over staged tiles (linear
-// attention's): a loop written as if unpipelined, its copy stage marked.
+// attention's, the host products'): a loop written as if unpipelined, its
+// copy stage marked.
 //
 //===----------------------------------------------------------------------===//
 

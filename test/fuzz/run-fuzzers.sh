@@ -59,7 +59,17 @@ for name in $targets; do
   grep -E "^(#[0-9]+\s+DONE|==|SUMMARY|stat::number_of_executed_units|artifact_prefix|Test unit written)" \
     "$out/$name.log" || true
   if [ "$rc" -ne 0 ]; then
-    echo "fuzz: $name FAILED (exit status $rc; log $out/$name.log): $(ls "$out/$name"/crash-* "$out/$name"/leak-* "$out/$name"/timeout-* 2> /dev/null)"
+    # The finding and its whole log kept where the next run does not clear
+    # them (it starts each target's directory afresh).
+    kept="$out/findings/$name-$(date +%Y%m%d-%H%M%S)"
+    mkdir -p "$kept"
+    cp "$out/$name.log" "$kept/"
+    cp "$out/$name"/crash-* "$out/$name"/leak-* "$out/$name"/timeout-* \
+      "$kept/" 2> /dev/null || true
+    echo "fuzz: $name FAILED (exit status $rc; log and input kept in $kept): $(ls "$kept")"
+    # The report's first frames (where attn's code is, if anywhere), then
+    # the tail.
+    grep -m 40 -E "^(==|SUMMARY|    #[0-9]+ )" "$out/$name.log" || true
     tail -20 "$out/$name.log"
     status=1
   fi

@@ -887,9 +887,8 @@ private:
     if (tiling.warpgroup) {
       // Room to start the stages at the swizzle pattern's alignment,
       // wherever the buffers are placed.
-      const int64_t slack = kSwizzledTileAlignment - 16;
-      bufferA = allocateShared(launch, stages * bytesA + slack);
-      bufferB = allocateShared(launch, stages * bytesB + slack);
+      bufferA = allocateShared(launch, stages * bytesA + kSwizzledTileSlack);
+      bufferB = allocateShared(launch, stages * bytesB + kSwizzledTileSlack);
       startA = alignmentPadding(e, sharedAddress(b, e.loc, bufferA));
       startB = alignmentPadding(e, sharedAddress(b, e.loc, bufferB));
     } else {

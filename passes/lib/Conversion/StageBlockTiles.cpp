@@ -192,12 +192,11 @@ struct StagedShape {
     return bytes;
   }
   /// The staging buffer for `stages` stages, in `launch`: warpgroup MMA's
-  /// tiles get room to start at their alignment wherever the buffer is
-  /// placed (attn-allocate-shared-memory aligns to 16 bytes).
+  /// tiles get room to start at their alignment wherever it is placed.
   Value allocate(gpu::LaunchOp launch, int64_t stages) const {
-    return allocateShared(
-        launch, stages * stageBytes() +
-                    (forWarpgroups() ? kSwizzledTileAlignment - 16 : 0));
+    return allocateShared(launch,
+                          stages * stageBytes() +
+                              (forWarpgroups() ? kSwizzledTileSlack : 0));
   }
   /// The tiles of the stage at byte `offset` of `buffer`, as the op reads
   /// them (stagedTileOf).

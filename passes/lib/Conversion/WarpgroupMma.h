@@ -24,6 +24,10 @@ constexpr int64_t kWgmmaM = 64, kWgmmaK = 16;
 /// Swizzled tiles start at multiples of the swizzle pattern's span (eight
 /// rows of 128 bytes): the descriptors' base offset is then 0.
 constexpr int64_t kSwizzledTileAlignment = 1024;
+/// What a staging buffer of swizzled tiles asks for beyond them, so that
+/// they can start at kSwizzledTileAlignment (alignmentPadding) wherever
+/// attn-allocate-shared-memory places it: at a multiple of 16 bytes.
+constexpr int64_t kSwizzledTileSlack = kSwizzledTileAlignment - 16;
 
 /// Whether the chip `op`'s module is compiled for (attn.target) has
 /// warpgroup MMA: sm_90a (the "a" features of compute capability 9.0).

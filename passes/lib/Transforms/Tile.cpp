@@ -359,22 +359,62 @@ void emitKeyTileLoop(Emitter &e, Value offsets, Value blocks, Value qTile,
   e.b.setInsertionPointAfter(loop);
 }
 
-/// The query tiles of `schedule` by the number of key tiles they visit,
-/// most first (ties in order); empty when they all visit as many.
-SmallVector<int32_t> heaviestFirst(ScheduleAttr schedule) {
-  ArrayRef<int32_t> full = schedule.getFullOffsets().asArrayRef(),
-                    partial = schedule.getPartialOffsets().asArrayRef();
-  const int64_t tiles = static_cast<int64_t>(full.size()) - 1;
-  SmallVector<int32_t> visits(tiles);
-  for (int64_t i = 0; i < tiles; ++i)
-    visits[i] = full[i + 1] - full[i] + partial[i + 1] - partial[i];
+/// How many tiles of the other side each tile visits in a schedule's
+/// lists, given as their offsets arrays ([tiles + 1] each): its full and
+/// partial tiles together.
+SmallVector<int32_t> visitsOf(ArrayRef<ArrayRef<int32_t>> offsetLists) {
+  SmallVector<int32_t> visits;
+  for (ArrayRef<int32_t> offsets : offsetLists) {
+    if (offsets.size() > visits.size() + 1)
+      visits.resize(offsets.size() - 1, 0);
+    for (size_t i = 0; i + 1 < offsets.size(); ++i)
+      visits[i] += offsets[i + 1] - offsets[i];
+  }
+  return visits;
+}
+
+/// The tiles by their number of visits, most first (ties in order); empty
+/// when they all visit as many.
+SmallVector<int32_t> heaviestFirst(ArrayRef<int32_t> visits) {
   if (llvm::all_equal(visits))
     return {};
-  SmallVector<int32_t> order(tiles);
+  SmallVector<int32_t> order(visits.size());
   std::iota(order.begin(), order.end(), 0);
   llvm::stable_sort(
       order, [&](int32_t a, int32_t b) { return visits[a] > visits[b]; });
   return order;
+}
+
+/// One instance of a parallel nest over (batch, head, tile).
+struct TileInstance {
+  scf::ForallOp forall;
+  Value bIdx, hIdx, tile;
+};
+
+/// The parallel nest over (batch, head, tile) of attention's kernels, the
+/// builder left at the end of its body. With an `order` (the GPU's
+/// heaviest-first rule: blocks start in the grid's order, so a heavy tile
+/// -- BigBird's global rows and columns visit every tile of the other
+/// side -- left to the end would run alone after the rest), the loop is
+/// (rank, batch, head), the rank slowest, and the table `orderName` gives
+/// the tile of each rank.
+TileInstance enterTileNest(Emitter &e, Globals &globals, int64_t batch,
+                           int64_t heads, OpFoldResult tiles,
+                           ArrayRef<int32_t> order, StringRef orderName) {
+  OpBuilder &b = e.b;
+  SmallVector<OpFoldResult> bounds{b.getIndexAttr(batch), b.getIndexAttr(heads),
+                                   tiles};
+  if (!order.empty())
+    std::rotate(bounds.begin(), bounds.begin() + 2, bounds.end());
+  auto forall =
+      scf::ForallOp::create(b, e.loc, bounds, ValueRange{}, std::nullopt);
+  atBodyEnd(b, forall);
+  if (order.empty())
+    return {forall, forall.getInductionVar(0), forall.getInductionVar(1),
+            forall.getInductionVar(2)};
+  Value table = globals.table(b, e.loc, orderName, order);
+  return {forall, forall.getInductionVar(1), forall.getInductionVar(2),
+          e.load(table, forall.getInductionVar(0))};
 }
 
 /// The attn.sdpa_grad ops that differentiate `op`: its result their
@@ -548,31 +588,20 @@ private:
   /// The forall over (batch, head, query tile) and, below rows-per-instance,
   /// its row groups; the builder left inside, at this instance's rows
   /// [q0, q0 + qn).
-  ///
-  /// The GPU form visits query tiles heaviest first when their schedules
-  /// differ (BigBird's global rows visit every key tile): blocks start in
-  /// the grid's order, so a heavy tile left to the end would run alone
-  /// after the rest (the longest-first rule). Its loop is (rank, batch,
-  /// head), the rank slowest, and a table gives the query tile of each rank.
+  /// The GPU form visits query tiles heaviest first where their schedules
+  /// differ (`enterTileNest`).
   void enterQueryRows() {
-    SmallVector<int32_t> order = rowsPerInstance > 0 && schedule
-                                     ? heaviestFirst(schedule)
-                                     : SmallVector<int32_t>();
-    SmallVector<OpFoldResult> bounds{b.getIndexAttr(batch),
-                                     b.getIndexAttr(heads), numQTiles};
-    if (!order.empty())
-      std::rotate(bounds.begin(), bounds.begin() + 2, bounds.end());
-    forall = scf::ForallOp::create(b, loc, bounds, ValueRange{}, std::nullopt);
-    atBodyEnd(b, forall);
-    bIdx = forall.getInductionVar(0);
-    hIdx = forall.getInductionVar(1);
-    qTile = forall.getInductionVar(2);
-    if (!order.empty()) {
-      Value table = globals.table(b, loc, "__attn_query_order", order);
-      bIdx = forall.getInductionVar(1);
-      hIdx = forall.getInductionVar(2);
-      qTile = e.load(table, forall.getInductionVar(0));
-    }
+    SmallVector<int32_t> order;
+    if (rowsPerInstance > 0 && schedule)
+      order =
+          heaviestFirst(visitsOf({schedule.getFullOffsets().asArrayRef(),
+                                  schedule.getPartialOffsets().asArrayRef()}));
+    TileInstance instance = enterTileNest(e, globals, batch, heads, numQTiles,
+                                          order, "__attn_query_order");
+    forall = instance.forall;
+    bIdx = instance.bIdx;
+    hIdx = instance.hIdx;
+    qTile = instance.tile;
     q0 = e.mul(qTile, bq);
     if (rows < bq) {
       // Row groups of the tile: the same key tiles, independent rows.
@@ -864,10 +893,12 @@ private:
     delta = alloc({batch, heads, n}, f32);
   }
 
-  /// The schedule's lists, and their transposes for the key-major nest.
+  /// The schedule's lists, and their transposes for the key-major nest;
+  /// on the GPU, the orders of nests 2 and 3 (heaviest first).
   void makeScheduleLists() {
     if (!schedule)
       return;
+    SmallVector<SmallVector<int32_t>> keyOffsets;
     auto addList = [&](DenseI32ArrayAttr offsets, DenseI32ArrayAttr blocks,
                        bool partial, StringRef name) {
       if (blocks.empty())
@@ -886,17 +917,25 @@ private:
            globals.table(b, loc, ("__attn_grad_" + name + "_t_tiles").str(),
                          tTiles),
            partial});
+      keyOffsets.push_back(std::move(tOffsets));
     };
     addList(schedule.getFullOffsets(), schedule.getFullBlocks(), false,
             "full");
     addList(schedule.getPartialOffsets(), schedule.getPartialBlocks(), true,
             "partial");
+    if (!gpuForm)
+      return;
+    queryOrder =
+        heaviestFirst(visitsOf({schedule.getFullOffsets().asArrayRef(),
+                                schedule.getPartialOffsets().asArrayRef()}));
+    keyOrder = heaviestFirst(visitsOf(
+        SmallVector<ArrayRef<int32_t>>(keyOffsets.begin(), keyOffsets.end())));
   }
 
   /// Nest 1: each row's D = rowsum(dO * O), and its log-sum-exp where the
   /// forward did not save it: a query tile per instance.
   void emitStatistics() {
-    nest(queryTiles, [&](Value bIdx, Value hIdx, Value qTile) {
+    nest(queryTiles, {}, "", [&](Value bIdx, Value hIdx, Value qTile) {
       Value limit = keyLimitFor(e, pattern, bIdx, e.idx(n));
       Value q0 = e.mul(qTile, bq);
       Value qn = e.min(e.idx(bq), e.sub(e.idx(n), q0));
@@ -934,62 +973,68 @@ private:
 
   /// Nest 2: dQ, a query tile per instance, over its scheduled key tiles.
   void emitQueryGradients() {
-    nest(queryTiles, [&](Value bIdx, Value hIdx, Value qTile) {
-      Value limit = keyLimitFor(e, pattern, bIdx, e.idx(n));
-      forRowGroups(e.mul(qTile, bq), bq, e.idx(n),
-                   [&](Value q0, Value qn, int64_t rows) {
-                     Value dqAcc = accumulator(rows, hd, qn);
-                     QueryRows qr = queryRows(bIdx, hIdx, q0, qn);
-                     auto step = [&](bool partial) {
+    nest(queryTiles, queryOrder, "__attn_grad_query_order",
+         [&](Value bIdx, Value hIdx, Value qTile) {
+           Value limit = keyLimitFor(e, pattern, bIdx, e.idx(n));
+           forRowGroups(
+               e.mul(qTile, bq), bq, e.idx(n),
+               [&](Value q0, Value qn, int64_t rows) {
+                 Value dqAcc = accumulator(rows, hd, qn);
+                 QueryRows qr = queryRows(bIdx, hIdx, q0, qn);
+                 auto step =
+                     [&](bool partial) {
                        return [&, partial](Value k0, Value kn) {
                          gradStep(bIdx, hIdx, qr, keyRows(bIdx, hIdx, k0, kn),
                                   dqAcc, {}, {}, partial);
                        };
                      };
-                     for (const List &list : byQuery)
-                       emitKeyTileLoop(e, list.offsets, list.items, qTile, bk,
-                                       limit, step(list.partial));
-                     if (!schedule)
-                       forRange(e.idx(0), e.idx(keyTiles), [&](Value kt) {
-                         Value k0 = e.mul(kt, bk);
-                         step(false)(k0, e.min(e.idx(bk), e.sub(limit, k0)));
-                       });
-                     linalg::CopyOp::create(b, loc, dqAcc,
-                                            rowsOf(dq, bIdx, hIdx, q0, qn));
+                 for (const List &list : byQuery)
+                   emitKeyTileLoop(e, list.offsets, list.items, qTile, bk,
+                                   limit, step(list.partial));
+                 if (!schedule)
+                   forRange(e.idx(0), e.idx(keyTiles), [&](Value kt) {
+                     Value k0 = e.mul(kt, bk);
+                     step(false)(k0, e.min(e.idx(bk), e.sub(limit, k0)));
                    });
-    });
+                 linalg::CopyOp::create(b, loc, dqAcc,
+                                        rowsOf(dq, bIdx, hIdx, q0, qn));
+               });
+         });
   }
 
   /// Nest 3: dK and dV, a key tile per instance, over the query tiles that
   /// see it (the transposed schedule).
   void emitKeyGradients() {
-    nest(keyTiles, [&](Value bIdx, Value hIdx, Value kTile) {
-      Value limit = keyLimitFor(e, pattern, bIdx, e.idx(n));
-      forRowGroups(e.mul(kTile, bk), bk, limit,
-                   [&](Value k0, Value kn, int64_t rows) {
-                     Value dkAcc = accumulator(rows, hd, kn),
-                           dvAcc = accumulator(rows, dv, kn);
-                     KeyRows kr = keyRows(bIdx, hIdx, k0, kn);
-                     auto step = [&](bool partial) {
+    nest(keyTiles, keyOrder, "__attn_grad_key_order",
+         [&](Value bIdx, Value hIdx, Value kTile) {
+           Value limit = keyLimitFor(e, pattern, bIdx, e.idx(n));
+           forRowGroups(
+               e.mul(kTile, bk), bk, limit,
+               [&](Value k0, Value kn, int64_t rows) {
+                 Value dkAcc = accumulator(rows, hd, kn),
+                       dvAcc = accumulator(rows, dv, kn);
+                 KeyRows kr = keyRows(bIdx, hIdx, k0, kn);
+                 auto step =
+                     [&](bool partial) {
                        return [&, partial](Value q0, Value qn) {
                          gradStep(bIdx, hIdx, queryRows(bIdx, hIdx, q0, qn), kr,
                                   {}, dkAcc, dvAcc, partial);
                        };
                      };
-                     for (const List &list : byKey)
-                       emitKeyTileLoop(e, list.offsets, list.items, kTile, bq,
-                                       e.idx(n), step(list.partial));
-                     if (!schedule)
-                       forRange(e.idx(0), e.idx(queryTiles), [&](Value qt) {
-                         Value q0 = e.mul(qt, bq);
-                         step(false)(q0, e.min(e.idx(bq), e.sub(e.idx(n), q0)));
-                       });
-                     linalg::CopyOp::create(b, loc, dkAcc,
-                                            rowsOf(dk, bIdx, hIdx, k0, kn));
-                     linalg::CopyOp::create(b, loc, dvAcc,
-                                            rowsOf(dvBuf, bIdx, hIdx, k0, kn));
+                 for (const List &list : byKey)
+                   emitKeyTileLoop(e, list.offsets, list.items, kTile, bq,
+                                   e.idx(n), step(list.partial));
+                 if (!schedule)
+                   forRange(e.idx(0), e.idx(queryTiles), [&](Value qt) {
+                     Value q0 = e.mul(qt, bq);
+                     step(false)(q0, e.min(e.idx(bq), e.sub(e.idx(n), q0)));
                    });
-    });
+                 linalg::CopyOp::create(b, loc, dkAcc,
+                                        rowsOf(dk, bIdx, hIdx, k0, kn));
+                 linalg::CopyOp::create(b, loc, dvAcc,
+                                        rowsOf(dvBuf, bIdx, hIdx, k0, kn));
+               });
+         });
   }
 
   // Loops and conditions.
@@ -1006,17 +1051,14 @@ private:
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
     body();
   }
-  /// A parallel nest over (batch, head, tile).
-  void nest(int64_t tiles, function_ref<void(Value, Value, Value)> body) {
-    auto forall = scf::ForallOp::create(
-        b, loc,
-        SmallVector<OpFoldResult>{b.getIndexAttr(batch), b.getIndexAttr(heads),
-                                  b.getIndexAttr(tiles)},
-        ValueRange{}, std::nullopt);
+  /// A parallel nest over (batch, head, tile), in `order` where it has one
+  /// (`enterTileNest`).
+  void nest(int64_t tiles, ArrayRef<int32_t> order, StringRef orderName,
+            function_ref<void(Value, Value, Value)> body) {
     OpBuilder::InsertionGuard guard(b);
-    atBodyEnd(b, forall);
-    body(forall.getInductionVar(0), forall.getInductionVar(1),
-         forall.getInductionVar(2));
+    TileInstance instance = enterTileNest(
+        e, globals, batch, heads, b.getIndexAttr(tiles), order, orderName);
+    body(instance.bIdx, instance.hIdx, instance.tile);
   }
   /// The first `count` of a tile's `tile` rows: a loop on the CPU, with the
   /// running values (`makeScratch`) made once for all; a thread each on the
@@ -1189,6 +1231,9 @@ private:
   Value q, k, v, out, dOut, dq, dk, dvBuf, lse, delta;
   Emitter::Result dqResult, dkResult, dvResult; // dq, dk, dvBuf their views
   SmallVector<List> byQuery, byKey;
+  /// The GPU's orders of the query and key tiles' nests: heaviest first
+  /// where the tiles' visits differ, else empty (the tiles' own order).
+  SmallVector<int32_t> queryOrder, keyOrder;
   bool failedPredicate = false;
 };
 

@@ -263,7 +263,8 @@ def Tile : Pass<"attn-tile", "ModuleOp"> {
            "output per instance of rows (causal: the states at every "
            "block-k chunk's start per slice, then the output per instance "
            "of rows of each chunk, all chunks at once); orders a masked attention's "
-           "query tiles heaviest first (blocks start in grid order) when "
+           "query tiles -- and its gradient's query and key tiles -- "
+           "heaviest first (blocks start in grid order) when "
            "their schedules differ; and marks the loops with their "
            "GPU mapping (blocks, warps), which keeps loops of one "
            "iteration">,

@@ -6,6 +6,7 @@
 // RUN: attn-opt %s --attn-schedule-blocks="block-q=16 block-k=16" --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --attn-map-loops-to-gpu=lanes-per-iteration=32 | FileCheck %s --check-prefix=MAP
 // RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s --check-prefix=PTX
 // RUN: attn-opt %s --lower-to-gpu="format=isa chip=sm_80" | FileCheck %s --check-prefix=SM80
+// RUN: attn-opt %s --attn-schedule-blocks="block-q=64 block-k=64 grad-block-q=32 grad-block-k=32" --attn-tile="rows-per-instance=32 grad-rows-per-instance=16" | FileCheck %s --check-prefix=GRADTILES
 
 // Nest 1 (query tiles): a thread per row, guarded past the sequence's end,
 // with its running max and sum: the row's log-sum-exp and D.
@@ -76,6 +77,22 @@ func.func @causal_grad(%q: tensor<1x2x40x16xf32>, %dy: tensor<1x2x40x16xf32>) ->
 // (keys and values, or queries and output gradients) in shared memory for
 // the whole block, S and dP by mma.sync, P and dS packed as the A operands
 // of the products; the accumulators in registers, stored once.
+// The gradient may take tiles and warps of its own (grad-block-q/k,
+// grad-rows-per-instance): here the forward's 4 query tiles of 64 rows, a
+// warp per 32 of them, and the gradient's 7 tiles of 32, a warp per 16.
+// GRADTILES-LABEL: func.func @causal_grad_bf16
+// GRADTILES: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (4, 1, 2) {
+// GRADTILES:   scf.forall (%{{.*}}) in (2) {
+// GRADTILES:     memref.alloca() : memref<32x64xf32>
+// GRADTILES:     attn.tile.softmax_step
+// GRADTILES: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (7, 1, 2) {
+// GRADTILES:   scf.forall (%{{.*}}) in (2) {
+// GRADTILES:     memref.alloca() : memref<16x64xf32>
+// GRADTILES:     attn.tile.softmax_grad_step {{.*}} query_grad
+// GRADTILES: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (7, 1, 2) {
+// GRADTILES:   scf.forall (%{{.*}}) in (2) {
+// GRADTILES:     attn.tile.softmax_grad_step {{.*}} key_grad
+
 // TILE-LABEL: func.func @causal_grad_bf16
 // TILE: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 13) {
 // TILE:   scf.forall (%{{.*}}) in (16) {

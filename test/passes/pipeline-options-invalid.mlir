@@ -8,6 +8,8 @@
 // RUN: not attn-opt %s --attn-schedule-blocks="block-q=0 block-k=64" 2>&1 | FileCheck %s --check-prefix=SCHEDULE
 // RUN: not attn-opt %s --attn-map-loops-to-gpu="lanes-per-iteration=2048" 2>&1 | FileCheck %s --check-prefix=LANES
 // RUN: not attn-opt %s --attn-convert-tiles-to-gpu="x=1" 2>&1 | FileCheck %s --check-prefix=CONVERT
+// RUN: not attn-opt %s --lower-to-gpu="grad-warp-rows=8" 2>&1 | FileCheck %s --check-prefix=GRADWARP
+// RUN: not attn-opt %s --lower-to-gpu="grad-block-k=4096" 2>&1 | FileCheck %s --check-prefix=GRADTILES
 
 // FORMAT: error: --lower-to-gpu: format must be bin, isa, fatbin or offload, got 'garbage'
 // WARP: error: --lower-to-gpu: warp-rows must be 16 or 32, got 8
@@ -15,6 +17,8 @@
 // SCHEDULE: error: attn-schedule-blocks: block sizes must be positive, got block-q=0 block-k=64
 // LANES: error: attn-map-loops-to-gpu: lanes-per-iteration must be in [1, 1024], got 2048
 // CONVERT: error: --attn-convert-tiles-to-gpu takes no options
+// GRADWARP: error: --lower-to-gpu: grad-warp-rows must be 16, 32 or 0 (warp-rows), got 8
+// GRADTILES: error: --lower-to-gpu: the gradient's block-q and block-k must be in [1, 1024], got 64 and 4096
 func.func @causal(%q: tensor<1x1x40x16xf32>) -> tensor<1x1x40x16xf32> {
   %m = attn.mask.causal
   %o = attn.sdpa %q, %q, %q mask %m : tensor<1x1x40x16xf32>, tensor<1x1x40x16xf32>, tensor<1x1x40x16xf32>, !attn.mask -> tensor<1x1x40x16xf32>

@@ -1,5 +1,6 @@
 // RUN: attn-opt %s --attn-schedule-blocks --split-input-file -verify-diagnostics | FileCheck %s
 // RUN: attn-opt %s --attn-schedule-blocks="block-q=128 block-k=32" --split-input-file -verify-diagnostics | FileCheck %s --check-prefix=SMALLK
+// RUN: attn-opt %s --attn-schedule-blocks="grad-block-q=32 grad-block-k=16" --split-input-file -verify-diagnostics | FileCheck %s --check-prefix=GRAD
 
 // BigBird's window and global blocks over 400 tokens (7 blocks of 64, the
 // last one short): global rows 0 and 6 see everything; row i sees its
@@ -46,6 +47,24 @@ func.func @padded(%q: tensor<2x1x128x32xf32>, %len: tensor<2xi32>) -> tensor<2x1
   %m = attn.mask.intersect %c, %p : !attn.mask, !attn.mask
   %o = attn.sdpa %q, %q, %q mask %m : tensor<2x1x128x32xf32>, tensor<2x1x128x32xf32>, tensor<2x1x128x32xf32>, !attn.mask -> tensor<2x1x128x32xf32>
   return %o : tensor<2x1x128x32xf32>
+}
+
+// -----
+
+// The gradient visits the forward's pairs in tiles of its own where
+// grad-block-q/k are given, else in the forward's.
+// CHECK-LABEL: func.func @forward_and_gradient
+// CHECK: attn.sdpa {{.*}}#attn.schedule<block_q = 64, block_k = 64, seq_len = 64,
+// CHECK: attn.sdpa_grad {{.*}}#attn.schedule<block_q = 64, block_k = 64, seq_len = 64,
+// GRAD-LABEL: func.func @forward_and_gradient
+// GRAD: attn.sdpa {{.*}}#attn.schedule<block_q = 64, block_k = 64, seq_len = 64,
+// GRAD: attn.sdpa_grad {{.*}}#attn.schedule<block_q = 32, block_k = 16, seq_len = 64,
+// GRAD-SAME: full_offsets = [0, 0, 2], full_blocks = [0, 1], partial_offsets = [0, 2, 4], partial_blocks = [0, 1, 2, 3]>
+func.func @forward_and_gradient(%q: tensor<1x1x64x32xf32>) -> tensor<1x1x64x32xf32> {
+  %m = attn.mask.causal
+  %o = attn.sdpa %q, %q, %q mask %m : tensor<1x1x64x32xf32>, tensor<1x1x64x32xf32>, tensor<1x1x64x32xf32>, !attn.mask -> tensor<1x1x64x32xf32>
+  %g:3 = attn.sdpa_grad %q, %q, %q, %o, %q mask %m : tensor<1x1x64x32xf32>, tensor<1x1x64x32xf32>, tensor<1x1x64x32xf32>, tensor<1x1x64x32xf32>, !attn.mask
+  return %g#0 : tensor<1x1x64x32xf32>
 }
 
 // -----

@@ -566,4 +566,23 @@ TEST_P(SdpaGradientBf16Warp32, MatchesAutograd) {
 INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16Warp32,
                          ::testing::ValuesIn(bf16Cases()), caseName);
 
+// And with the gradient in tiles and warps of its own (grad-block-q/k,
+// grad-warp-rows): the forward's tiles of 64 and 32 rows a warp, the
+// gradient's of 32 and 16 rows a warp, reading the log-sum-exp the forward
+// saved by row whatever the tiles.
+constexpr char kBf16GradTilesName[] = "sdpa_gradient_bf16_grad_tiles",
+               kGradTiles[] = "--block-q 64 --block-k 64 --warp-rows 32 "
+                              "--grad-block-q 32 --grad-block-k 32 "
+                              "--grad-warp-rows 16";
+using SdpaGradientBf16GradTiles =
+    GradientSuite<kBf16GradTilesName, kBf16, bf16Cases, kGradTiles>;
+
+TEST_P(SdpaGradientBf16GradTiles, MatchesAutograd) {
+  ASSERT_TRUE(library);
+  expectGradientsMatch(*library, GetParam(), torch::kBFloat16, 2e-2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16GradTiles,
+                         ::testing::ValuesIn(bf16Cases()), caseName);
+
 } // namespace

@@ -66,6 +66,12 @@ struct GpuCase {
   double softcap = 0; ///< the score region's cap c: c tanh(s / c); 0: none
 };
 
+/// The gradient's tiles of the forward + backward cases: smaller than the
+/// forward's, whose 32 rows a warp leave the gradient's kernels at 255
+/// registers with spills (tools/attn-bench/NOTES.md, session 40).
+constexpr const char *kGradTiles =
+    " --grad-block-q=64 --grad-block-k=64 --grad-warp-rows=16";
+
 const GpuCase kCases[] = {
     {"bigbird128", 128, false, 128, 128, 32},
     {"bigbird64", 64, false, 64, 64, 16},
@@ -258,8 +264,8 @@ int runGpu(const Options &opts) {
                  c->name, opts.lengths.size());
     compile(opts, mlir.string(), so.string(),
             "--target gpu --block-q=" + std::to_string(c->blockQ) +
-                " --block-k=" + std::to_string(c->blockK) +
-                " --warp-rows=" + std::to_string(c->warpRows));
+                " --block-k=" + std::to_string(c->blockK) + " --warp-rows=" +
+                std::to_string(c->warpRows) + (c->backward ? kGradTiles : ""));
   }
   if (opts.compileOnly) {
     std::printf("attn-bench: libraries in %s\n", dir.c_str());

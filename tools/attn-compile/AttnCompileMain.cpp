@@ -143,6 +143,19 @@ cl::opt<int> blockK("block-k", cl::desc("Keys per tile"), cl::init(64),
 cl::opt<int> warpRows("warp-rows",
                       cl::desc("GPU: query rows per warp, 16 or 32"),
                       cl::init(16), cl::cat(compileOptions));
+cl::opt<int> gradBlockQ(
+    "grad-block-q",
+    cl::desc("Query rows per tile of attention's gradient (0: block-q)"),
+    cl::init(0), cl::cat(compileOptions));
+cl::opt<int>
+    gradBlockK("grad-block-k",
+               cl::desc("Keys per tile of attention's gradient (0: block-k)"),
+               cl::init(0), cl::cat(compileOptions));
+cl::opt<int> gradWarpRows(
+    "grad-warp-rows",
+    cl::desc("GPU: rows per warp of attention's gradient, 16 or 32 (0: "
+             "warp-rows)"),
+    cl::init(0), cl::cat(compileOptions));
 cl::opt<int> ssmChunk(
     "ssm-chunk",
     cl::desc("Positions per chunk of the SSM's chunked scan (0: one scan "
@@ -648,17 +661,28 @@ int mlir::attn::attnCompileMain(int argc, char **argv,
     options.blockQ = blockQ;
     options.blockK = blockK;
     options.warpRows = warpRows;
+    options.gradBlockQ = gradBlockQ;
+    options.gradBlockK = gradBlockK;
+    options.gradWarpRows = gradWarpRows;
     options.ssmChunk = ssmChunk;
     options.verifyMasks = verifyMasks;
+    if (std::optional<std::string> problem =
+            mlir::attn::checkGPUPipelineOptions(options))
+      return fail("bad options: " + *problem);
     mlir::attn::buildLowerToGPUPipeline(pm, options);
   } else {
     mlir::attn::CPUPipelineOptions options;
     options.blockQ = blockQ;
     options.blockK = blockK;
+    options.gradBlockQ = gradBlockQ;
+    options.gradBlockK = gradBlockK;
     options.vectorWidth = width;
     options.parallel = !noParallel;
     options.ssmChunk = ssmChunk;
     options.verifyMasks = verifyMasks;
+    if (std::optional<std::string> problem =
+            mlir::attn::checkCPUPipelineOptions(options))
+      return fail("bad options: " + *problem);
     mlir::attn::buildLowerToCPUPipeline(pm, options);
   }
   if (failed(pm.run(*module)))

@@ -40,6 +40,18 @@ void buildTilingPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createFuseElementwise());
 }
 
+/// attn-schedule-blocks' options from a pipeline's (CPU or GPU).
+template <class PipelineOptions>
+ScheduleBlocksOptions scheduleOptions(const PipelineOptions &options) {
+  ScheduleBlocksOptions schedule;
+  schedule.blockQ = options.blockQ;
+  schedule.blockK = options.blockK;
+  schedule.gradBlockQ = options.gradBlockQ;
+  schedule.gradBlockK = options.gradBlockK;
+  schedule.verify = options.verifyMasks;
+  return schedule;
+}
+
 /// Tensors to buffers; results become out-parameters, so that a function's
 /// buffers are all its caller's.
 void buildBufferizationPipeline(OpPassManager &pm) {
@@ -63,9 +75,10 @@ void buildLowerToCPUPipeline(OpPassManager &pm,
   TileOptions tile;
   tile.blockQ = options.blockQ;
   tile.blockK = options.blockK;
+  tile.gradBlockQ = options.gradBlockQ;
+  tile.gradBlockK = options.gradBlockK;
   tile.ssmChunk = options.ssmChunk;
-  buildTilingPipeline(pm, {options.blockQ, options.blockK, options.verifyMasks},
-                      tile);
+  buildTilingPipeline(pm, scheduleOptions(options), tile);
   buildBufferizationPipeline(pm);
 
   OpPassManager &fn = pm.nest<func::FuncOp>();
@@ -133,8 +146,10 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
   tile.scalarRowsPerInstance = 32;
   tile.channels = options.ssmChannels;
   tile.ssmChunk = options.ssmChunk;
-  buildTilingPipeline(pm, {options.blockQ, options.blockK, options.verifyMasks},
-                      tile);
+  tile.gradBlockQ = options.gradBlockQ;
+  tile.gradBlockK = options.gradBlockK;
+  tile.gradRowsPerInstance = options.gradWarpRows;
+  buildTilingPipeline(pm, scheduleOptions(options), tile);
   buildBufferizationPipeline(pm);
 
   OpPassManager &fn = pm.nest<func::FuncOp>();
@@ -245,11 +260,28 @@ static std::optional<std::string> checkTiles(int64_t blockQ, int64_t blockK) {
   return std::nullopt;
 }
 
-static std::optional<std::string> checkCPU(const CPUPipelineOptions &o) {
+/// The gradient's tiles where given (0: the forward's).
+static std::optional<std::string> checkGradTiles(int64_t blockQ, int64_t blockK,
+                                                 int64_t gradBlockQ,
+                                                 int64_t gradBlockK) {
+  if (gradBlockQ == 0 && gradBlockK == 0)
+    return std::nullopt;
+  if (std::optional<std::string> problem = checkTiles(
+          gradBlockQ ? gradBlockQ : blockQ, gradBlockK ? gradBlockK : blockK))
+    return "the gradient's " + *problem;
+  return std::nullopt;
+}
+
+std::optional<std::string>
+checkCPUPipelineOptions(const CPUPipelineOptions &o) {
+  if (std::optional<std::string> problem =
+          checkGradTiles(o.blockQ, o.blockK, o.gradBlockQ, o.gradBlockK))
+    return problem;
   return checkTiles(o.blockQ, o.blockK);
 }
 
-static std::optional<std::string> checkGPU(const GPUPipelineOptions &o) {
+std::optional<std::string>
+checkGPUPipelineOptions(const GPUPipelineOptions &o) {
   if (!llvm::is_contained({"bin", "isa", "fatbin", "offload"},
                           StringRef(o.format)))
     return "format must be bin, isa, fatbin or offload, got '" +
@@ -259,6 +291,12 @@ static std::optional<std::string> checkGPU(const GPUPipelineOptions &o) {
     return target;
   if (o.warpRows != 16 && o.warpRows != 32)
     return "warp-rows must be 16 or 32, got " + std::to_string(o.warpRows);
+  if (o.gradWarpRows != 0 && o.gradWarpRows != 16 && o.gradWarpRows != 32)
+    return "grad-warp-rows must be 16, 32 or 0 (warp-rows), got " +
+           std::to_string(o.gradWarpRows);
+  if (std::optional<std::string> problem =
+          checkGradTiles(o.blockQ, o.blockK, o.gradBlockQ, o.gradBlockK))
+    return problem;
   return checkTiles(o.blockQ, o.blockK);
 }
 
@@ -281,12 +319,12 @@ void registerAttnPasses() {
   registerCheckedPipeline<CPUPipelineOptions>(
       "lower-to-cpu",
       "Lower attn (layers or primitives) to the LLVM dialect for the host",
-      buildLowerToCPUPipeline, checkCPU);
+      buildLowerToCPUPipeline, checkCPUPipelineOptions);
   registerCheckedPipeline<GPUPipelineOptions>(
       "lower-to-gpu",
       "Lower attn to host LLVM launching kernels in a gpu.binary (a cubin "
       "assembled by the CUDA toolkit's ptxas)",
-      buildLowerToGPUPipeline, checkGPU);
+      buildLowerToGPUPipeline, checkGPUPipelineOptions);
 }
 
 } // namespace mlir::attn

@@ -39,6 +39,12 @@ struct ScheduleBlocksPass
                 "block-q="
              << static_cast<int64_t>(blockQ)
              << " block-k=" << static_cast<int64_t>(blockK);
+    if (gradBlockQ < 0 || gradBlockK < 0)
+      return emitError(UnknownLoc::get(context))
+             << "attn-schedule-blocks: the gradient's block sizes must be "
+                "positive or 0 (the forward's), got grad-block-q="
+             << static_cast<int64_t>(gradBlockQ)
+             << " grad-block-k=" << static_cast<int64_t>(gradBlockK);
     if (verifyPairs <= 0)
       return emitError(UnknownLoc::get(context))
              << "attn-schedule-blocks: verify-pairs must be positive, got "
@@ -47,13 +53,16 @@ struct ScheduleBlocksPass
   }
 
   void runOnOperation() override {
-    // attn.sdpa and its gradient visit the same tiles.
+    // attn.sdpa and its gradient visit the same pairs, in tiles of their
+    // own sizes (the gradient's kernels hold more per row than the
+    // forward's, so their best tiles differ).
     WalkResult result = getOperation().walk([&](Operation *op) {
       LogicalResult scheduled = success();
       if (auto sdpa = dyn_cast<SdpaOp>(op))
-        scheduled = schedule(sdpa);
+        scheduled = schedule(sdpa, blockQ, blockK);
       else if (auto grad = dyn_cast<SdpaGradOp>(op))
-        scheduled = schedule(grad);
+        scheduled = schedule(grad, gradBlockQ ? gradBlockQ : blockQ,
+                             gradBlockK ? gradBlockK : blockK);
       return succeeded(scheduled) ? WalkResult::advance()
                                   : WalkResult::interrupt();
     });
@@ -61,7 +70,8 @@ struct ScheduleBlocksPass
       signalPassFailure();
   }
 
-  template <typename OpTy> LogicalResult schedule(OpTy op) {
+  template <typename OpTy>
+  LogicalResult schedule(OpTy op, int64_t tileQ, int64_t tileK) {
     if (!op.getMask())
       return success();
     int64_t n = cast<RankedTensorType>(op.getQuery().getType()).getDimSize(2);
@@ -69,10 +79,9 @@ struct ScheduleBlocksPass
       return op.emitOpError("needs a static sequence length to schedule its "
                             "mask's tiles");
     ScheduleAttr given = op.getScheduleAttr();
-    ScheduleAttr derived =
-        derive(op.getContext(), getMaskPattern(op.getMask()), n,
-               given ? given.getBlockQ() : int64_t(blockQ),
-               given ? given.getBlockK() : int64_t(blockK));
+    ScheduleAttr derived = derive(op.getContext(), getMaskPattern(op.getMask()),
+                                  n, given ? given.getBlockQ() : tileQ,
+                                  given ? given.getBlockK() : tileK);
     if (!given) {
       op.setScheduleAttr(derived);
       return verifySchedule(op, derived);

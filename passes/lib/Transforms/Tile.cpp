@@ -2288,6 +2288,13 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
     if (outside(blockQ, 1, kMaxBlockSize) || outside(blockK, 1, kMaxBlockSize))
       os << "block-q and block-k must be in [1, " << kMaxBlockSize << "], got "
          << blockQ << " and " << blockK;
+    else if (outside(gradBlockQ, 0, kMaxBlockSize) ||
+             outside(gradBlockK, 0, kMaxBlockSize) ||
+             outside(gradRowsPerInstance, 0, kMaxBlockSize))
+      os << "grad-block-q, grad-block-k and grad-rows-per-instance must be "
+            "in [0, "
+         << kMaxBlockSize << "], got " << gradBlockQ << ", " << gradBlockK
+         << " and " << gradRowsPerInstance;
     else if (outside(rowsPerInstance, 0, kMaxBlockSize) ||
              outside(scalarRowsPerInstance, 0, kMaxBlockSize))
       os << "rows-per-instance and scalar-rows-per-instance must be in [0, "
@@ -2303,6 +2310,14 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
     if (problem.empty())
       return success();
     return getOperation().emitError() << "attn-tile: " << problem;
+  }
+
+  /// The gradient's rows per instance: its own where given, in the GPU
+  /// form alone (rows-per-instance 0 is the CPU's).
+  int64_t gradRows() const {
+    return rowsPerInstance != 0 && gradRowsPerInstance != 0
+               ? int64_t(gradRowsPerInstance)
+               : int64_t(rowsPerInstance);
   }
 
   void runOnOperation() override {
@@ -2325,9 +2340,10 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
                     .run(blockQ, blockK, savedLse);
               })
               .Case([&](SdpaGradOp o) {
-                return SdpaGradTiling(o, globals, rowsPerInstance,
+                return SdpaGradTiling(o, globals, gradRows(),
                                       savedLse.lookup(o))
-                    .run(blockQ, blockK);
+                    .run(gradBlockQ ? gradBlockQ : blockQ,
+                         gradBlockK ? gradBlockK : blockK);
               })
               .Case([&](LinearOp o) {
                 return tileLinear(o, globals, blockQ, blockK, rowsPerInstance);

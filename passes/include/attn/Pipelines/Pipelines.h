@@ -4,6 +4,7 @@
 
 #include "mlir/Pass/PassOptions.h"
 
+#include <optional>
 #include <string>
 
 namespace mlir {
@@ -22,6 +23,15 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
                                       llvm::cl::init(64)};
   PassOptions::Option<int64_t> blockK{
       *this, "block-k", llvm::cl::desc("Keys per tile"), llvm::cl::init(64)};
+  PassOptions::Option<int64_t> gradBlockQ{
+      *this, "grad-block-q",
+      llvm::cl::desc("Query rows per tile of attention's gradient (0: "
+                     "block-q)"),
+      llvm::cl::init(0)};
+  PassOptions::Option<int64_t> gradBlockK{
+      *this, "grad-block-k",
+      llvm::cl::desc("Keys per tile of attention's gradient (0: block-k)"),
+      llvm::cl::init(0)};
   PassOptions::Option<int64_t> vectorWidth{
       *this, "vector-width",
       llvm::cl::desc("f32 lanes per vector (16: AVX-512, 8: AVX2)"),
@@ -47,6 +57,11 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
 /// row-major buffers, results as trailing out-parameters.
 void buildLowerToCPUPipeline(OpPassManager &pm,
                              const CPUPipelineOptions &options);
+
+/// What is wrong with `options` (a sentence naming the option), or nothing:
+/// checked by the registered pipeline and by tools that build it.
+std::optional<std::string>
+checkCPUPipelineOptions(const CPUPipelineOptions &options);
 
 struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
   PassOptions::Option<std::string> chip{
@@ -79,6 +94,20 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       llvm::cl::desc("Query rows per warp: 16 (one mma.sync row tile) or 32 "
                      "(two, sharing the key and value fragments)"),
       llvm::cl::init(16)};
+  PassOptions::Option<int64_t> gradBlockQ{
+      *this, "grad-block-q",
+      llvm::cl::desc("Query rows per tile of attention's gradient (0: "
+                     "block-q)"),
+      llvm::cl::init(0)};
+  PassOptions::Option<int64_t> gradBlockK{
+      *this, "grad-block-k",
+      llvm::cl::desc("Keys per tile of attention's gradient (0: block-k)"),
+      llvm::cl::init(0)};
+  PassOptions::Option<int64_t> gradWarpRows{
+      *this, "grad-warp-rows",
+      llvm::cl::desc("Rows per warp of attention's gradient: 16 or 32 (0: "
+                     "warp-rows)"),
+      llvm::cl::init(0)};
   PassOptions::Option<int64_t> ssmChannels{
       *this, "ssm-channels",
       llvm::cl::desc("Channels per warp of the SSM's scan (0: as many as a "
@@ -103,6 +132,11 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
 /// attn to LLVM host code launching kernels held in a gpu.binary.
 void buildLowerToGPUPipeline(OpPassManager &pm,
                              const GPUPipelineOptions &options);
+
+/// What is wrong with `options` (a sentence naming the option), or nothing:
+/// checked by the registered pipeline and by tools that build it.
+std::optional<std::string>
+checkGPUPipelineOptions(const GPUPipelineOptions &options);
 
 /// Registers every attn pass and pipeline on the command line.
 void registerAttnPasses();

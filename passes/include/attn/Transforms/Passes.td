@@ -214,6 +214,10 @@ def ScheduleBlocks : Pass<"attn-schedule-blocks", "func::FuncOp"> {
     Option<"verifyPairs", "verify-pairs", "int64_t", /*default=*/"16777216",
            "Pairs (query row x key) that verify enumerates per attention "
            "before it samples rows">,
+    Option<"gradBlockQ", "grad-block-q", "int64_t", /*default=*/"0",
+           "Query rows per tile of attn.sdpa_grad (0: block-q)">,
+    Option<"gradBlockK", "grad-block-k", "int64_t", /*default=*/"0",
+           "Keys per tile of attn.sdpa_grad (0: block-k)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::tensor::TensorDialect"];
@@ -246,6 +250,15 @@ def Tile : Pass<"attn-tile", "ModuleOp"> {
            "Query rows per tile (unmasked attention and linear attention)">,
     Option<"blockK", "block-k", "int64_t", /*default=*/"64",
            "Keys per tile (unmasked attention and linear attention)">,
+    Option<"gradBlockQ", "grad-block-q", "int64_t", /*default=*/"0",
+           "Query rows per tile of unmasked attention's gradient "
+           "(0: block-q)">,
+    Option<"gradBlockK", "grad-block-k", "int64_t", /*default=*/"0",
+           "Keys per tile of unmasked attention's gradient (0: block-k)">,
+    Option<"gradRowsPerInstance", "grad-rows-per-instance", "int64_t",
+           /*default=*/"0",
+           "With rows-per-instance: the rows of a warp in attention's "
+           "gradient on tensor cores (0: rows-per-instance)">,
     Option<"channels", "ssm-channels", "int64_t", /*default=*/"16",
            "Channels per SSM scan (0: as many as one warp of the GPU scan "
            "takes at once, 32 / the lanes sharing a channel's modes)">,

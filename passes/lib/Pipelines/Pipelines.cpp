@@ -40,6 +40,18 @@ void buildTilingPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createFuseElementwise());
 }
 
+/// attn-tile's options that both pipelines (CPU and GPU) give alike.
+template <class PipelineOptions>
+TileOptions tileOptions(const PipelineOptions &options) {
+  TileOptions tile;
+  tile.blockQ = options.blockQ;
+  tile.blockK = options.blockK;
+  tile.gradBlockQ = options.gradBlockQ;
+  tile.gradBlockK = options.gradBlockK;
+  tile.ssmChunk = options.ssmChunk;
+  return tile;
+}
+
 /// attn-schedule-blocks' options from a pipeline's (CPU or GPU).
 template <class PipelineOptions>
 ScheduleBlocksOptions scheduleOptions(const PipelineOptions &options) {
@@ -72,13 +84,7 @@ void buildBufferizationPipeline(OpPassManager &pm) {
 
 void buildLowerToCPUPipeline(OpPassManager &pm,
                              const CPUPipelineOptions &options) {
-  TileOptions tile;
-  tile.blockQ = options.blockQ;
-  tile.blockK = options.blockK;
-  tile.gradBlockQ = options.gradBlockQ;
-  tile.gradBlockK = options.gradBlockK;
-  tile.ssmChunk = options.ssmChunk;
-  buildTilingPipeline(pm, scheduleOptions(options), tile);
+  buildTilingPipeline(pm, scheduleOptions(options), tileOptions(options));
   buildBufferizationPipeline(pm);
 
   OpPassManager &fn = pm.nest<func::FuncOp>();
@@ -139,15 +145,10 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
   // a warp per SSM scan of ssm-channels channels (of a chunk).
   SetTargetOptions target{options.chip, options.multiprocessors};
   pm.addPass(createSetTarget(target));
-  TileOptions tile;
-  tile.blockQ = options.blockQ;
-  tile.blockK = options.blockK;
+  TileOptions tile = tileOptions(options);
   tile.rowsPerInstance = options.warpRows;
   tile.scalarRowsPerInstance = 32;
   tile.channels = options.ssmChannels;
-  tile.ssmChunk = options.ssmChunk;
-  tile.gradBlockQ = options.gradBlockQ;
-  tile.gradBlockK = options.gradBlockK;
   tile.gradRowsPerInstance = options.gradWarpRows;
   buildTilingPipeline(pm, scheduleOptions(options), tile);
   buildBufferizationPipeline(pm);

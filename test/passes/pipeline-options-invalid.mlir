@@ -10,6 +10,7 @@
 // RUN: not attn-opt %s --attn-convert-tiles-to-gpu="x=1" 2>&1 | FileCheck %s --check-prefix=CONVERT
 // RUN: not attn-opt %s --lower-to-gpu="grad-warp-rows=8" 2>&1 | FileCheck %s --check-prefix=GRADWARP
 // RUN: not attn-opt %s --lower-to-gpu="grad-block-k=4096" 2>&1 | FileCheck %s --check-prefix=GRADTILES
+// RUN: not attn-opt %s --lower-to-cpu="grad-block-q=-8" 2>&1 | FileCheck %s --check-prefix=CPUGRADTILES
 
 // FORMAT: error: --lower-to-gpu: format must be bin, isa, fatbin or offload, got 'garbage'
 // WARP: error: --lower-to-gpu: warp-rows must be 16 or 32, got 8
@@ -19,6 +20,7 @@
 // CONVERT: error: --attn-convert-tiles-to-gpu takes no options
 // GRADWARP: error: --lower-to-gpu: grad-warp-rows must be 16, 32 or 0 (warp-rows), got 8
 // GRADTILES: error: --lower-to-gpu: the gradient's block-q and block-k must be in [1, 1024], got 64 and 4096
+// CPUGRADTILES: error: --lower-to-cpu: the gradient's block-q and block-k must be in [1, 1024], got -8 and 64
 func.func @causal(%q: tensor<1x1x40x16xf32>) -> tensor<1x1x40x16xf32> {
   %m = attn.mask.causal
   %o = attn.sdpa %q, %q, %q mask %m : tensor<1x1x40x16xf32>, tensor<1x1x40x16xf32>, tensor<1x1x40x16xf32>, !attn.mask -> tensor<1x1x40x16xf32>

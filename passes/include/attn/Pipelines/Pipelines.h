@@ -17,21 +17,33 @@ namespace attn {
 /// options and the named pipelines' are checked against it.
 constexpr int64_t kMaxBlockSize = 1024;
 
-struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
-  PassOptions::Option<int64_t> blockQ{*this, "block-q",
-                                      llvm::cl::desc("Query rows per tile"),
-                                      llvm::cl::init(64)};
-  PassOptions::Option<int64_t> blockK{
+/// The options of both pipelines (CPU and GPU) that choose attention's
+/// tiles and check their schedules.
+template <class Derived>
+struct TilingPipelineOptions : public PassPipelineOptions<Derived> {
+  using Options = ::mlir::detail::PassOptions;
+  Options::Option<int64_t> blockQ{*this, "block-q",
+                                  llvm::cl::desc("Query rows per tile"),
+                                  llvm::cl::init(64)};
+  Options::Option<int64_t> blockK{
       *this, "block-k", llvm::cl::desc("Keys per tile"), llvm::cl::init(64)};
-  PassOptions::Option<int64_t> gradBlockQ{
+  Options::Option<int64_t> gradBlockQ{
       *this, "grad-block-q",
       llvm::cl::desc("Query rows per tile of attention's gradient (0: "
                      "block-q)"),
       llvm::cl::init(0)};
-  PassOptions::Option<int64_t> gradBlockK{
+  Options::Option<int64_t> gradBlockK{
       *this, "grad-block-k",
       llvm::cl::desc("Keys per tile of attention's gradient (0: block-k)"),
       llvm::cl::init(0)};
+  Options::Option<bool> verifyMasks{
+      *this, "verify-masks",
+      llvm::cl::desc("Check every mask's schedule against its predicate by "
+                     "enumeration (attn-schedule-blocks=verify)"),
+      llvm::cl::init(false)};
+};
+
+struct CPUPipelineOptions : public TilingPipelineOptions<CPUPipelineOptions> {
   PassOptions::Option<int64_t> vectorWidth{
       *this, "vector-width",
       llvm::cl::desc("f32 lanes per vector (16: AVX-512, 8: AVX2)"),
@@ -45,11 +57,6 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
       llvm::cl::desc("Positions per chunk of the SSM's chunked scan (0 or "
                      "-1: one scan over the whole sequence)"),
       llvm::cl::init(0)};
-  PassOptions::Option<bool> verifyMasks{
-      *this, "verify-masks",
-      llvm::cl::desc("Check every mask's schedule against its predicate by "
-                     "enumeration (attn-schedule-blocks=verify)"),
-      llvm::cl::init(false)};
 };
 
 /// attn (layers or primitives) to the LLVM dialect for the host. Public
@@ -63,7 +70,7 @@ void buildLowerToCPUPipeline(OpPassManager &pm,
 std::optional<std::string>
 checkCPUPipelineOptions(const CPUPipelineOptions &options);
 
-struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
+struct GPUPipelineOptions : public TilingPipelineOptions<GPUPipelineOptions> {
   PassOptions::Option<std::string> chip{
       *this, "chip", llvm::cl::desc("GPU architecture of the cubin"),
       llvm::cl::init("sm_90a")};
@@ -84,25 +91,11 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       llvm::cl::desc("What the gpu.binary holds: bin (cubin), isa (PTX), "
                      "fatbin, offload (LLVM IR)"),
       llvm::cl::init("bin")};
-  PassOptions::Option<int64_t> blockQ{*this, "block-q",
-                                      llvm::cl::desc("Query rows per tile"),
-                                      llvm::cl::init(64)};
-  PassOptions::Option<int64_t> blockK{
-      *this, "block-k", llvm::cl::desc("Keys per tile"), llvm::cl::init(64)};
   PassOptions::Option<int64_t> warpRows{
       *this, "warp-rows",
       llvm::cl::desc("Query rows per warp: 16 (one mma.sync row tile) or 32 "
                      "(two, sharing the key and value fragments)"),
       llvm::cl::init(16)};
-  PassOptions::Option<int64_t> gradBlockQ{
-      *this, "grad-block-q",
-      llvm::cl::desc("Query rows per tile of attention's gradient (0: "
-                     "block-q)"),
-      llvm::cl::init(0)};
-  PassOptions::Option<int64_t> gradBlockK{
-      *this, "grad-block-k",
-      llvm::cl::desc("Keys per tile of attention's gradient (0: block-k)"),
-      llvm::cl::init(0)};
   PassOptions::Option<int64_t> gradWarpRows{
       *this, "grad-warp-rows",
       llvm::cl::desc("Rows per warp of attention's gradient: 16 or 32 (0: "
@@ -122,11 +115,6 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
                      "-1: chunks where batch x channel groups alone would "
                      "leave the GPU idle"),
       llvm::cl::init(-1)};
-  PassOptions::Option<bool> verifyMasks{
-      *this, "verify-masks",
-      llvm::cl::desc("Check every mask's schedule against its predicate by "
-                     "enumeration (attn-schedule-blocks=verify)"),
-      llvm::cl::init(false)};
 };
 
 /// attn to LLVM host code launching kernels held in a gpu.binary.

@@ -20,6 +20,13 @@
 // 1's rows all cost the same.
 // TILE-DAG: memref.global "private" constant @__attn_grad_query_order : memref<3xi32> = dense<[2, 1, 0]>
 // TILE-DAG: memref.global "private" constant @__attn_grad_key_order : memref<3xi32> = dense<[0, 1, 2]>
+// BigBird with global blocks first and last (@bigbird_grad below): those
+// query tiles visit every key tile and those key tiles are seen by every
+// query tile, so both nests start with them, then the window's middle
+// tiles, which also meet both global columns (tiles of 16 rows, two per
+// mask block of 32).
+// TILE-DAG: memref.global "private" constant @__attn_grad_query_order{{.*}} : memref<12xi32> = dense<[0, 1, 10, 11, 4, 5, 6, 7, 2, 3, 8, 9]>
+// TILE-DAG: memref.global "private" constant @__attn_grad_key_order{{.*}} : memref<12xi32> = dense<[0, 1, 10, 11, 4, 5, 6, 7, 2, 3, 8, 9]>
 // TILE-LABEL: func.func @causal_grad
 // TILE: linalg.fill
 // TILE: linalg.fill
@@ -146,4 +153,18 @@ func.func @causal_grad_bf16(%q: tensor<1x2x200x64xbf16>, %dy: tensor<1x2x200x64x
   %o = attn.sdpa %q, %q, %q mask %m : tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, !attn.mask -> tensor<1x2x200x64xbf16>
   %g:3 = attn.sdpa_grad %q, %q, %q, %o, %dy mask %m : tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, !attn.mask
   return %g#0, %g#1, %g#2 : tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>
+}
+
+// TILE-LABEL: func.func @bigbird_grad
+// TILE: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 12) {
+// TILE: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (12, 1, 2) {
+// TILE:   memref.get_global @__attn_grad_query_order
+// TILE: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (12, 1, 2) {
+// TILE:   memref.get_global @__attn_grad_key_order
+func.func @bigbird_grad(%q: tensor<1x2x192x16xf32>, %dy: tensor<1x2x192x16xf32>) -> (tensor<1x2x192x16xf32>, tensor<1x2x192x16xf32>, tensor<1x2x192x16xf32>) {
+  %w = attn.mask.window radius 1 block 32
+  %g = attn.mask.global first 1 last 1 block 32
+  %m = attn.mask.union %w, %g : !attn.mask<block = 32>, !attn.mask<block = 32>
+  %g3:3 = attn.sdpa_grad %q, %q, %q, %q, %dy mask %m : tensor<1x2x192x16xf32>, tensor<1x2x192x16xf32>, tensor<1x2x192x16xf32>, tensor<1x2x192x16xf32>, !attn.mask<block = 32>
+  return %g3#0, %g3#1, %g3#2 : tensor<1x2x192x16xf32>, tensor<1x2x192x16xf32>, tensor<1x2x192x16xf32>
 }

@@ -17,6 +17,7 @@ path.append(os.path.join(config.attn_obj_root, "test", "support", "faulty"))
 path.append(config.llvm_tools_dir)
 config.environment["PATH"] = os.pathsep.join(path + [config.environment.get("PATH", os.environ["PATH"])])
 config.substitutions.append(("%examples", os.path.join(config.attn_src_root, "examples")))
+config.substitutions.append(("%gpu_tools", os.path.join(config.attn_src_root, "tools", "gpu")))
 
 if config.ptxas and os.path.exists(config.ptxas):
     config.available_features.add("ptxas")

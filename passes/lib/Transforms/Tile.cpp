@@ -851,9 +851,10 @@ private:
     f32 = b.getF32Type();
     qRow = VectorType::get({hd}, f32);
     vRow = VectorType::get({dv}, f32);
-    // A warp takes the forward's rows per warp (one or two 16-row tiles)
-    // where they divide both tiles, so that each staged fragment feeds as
-    // many MMAs; else one 16-row tile.
+    // A warp takes the rows per instance it was given (grad-rows-per-
+    // instance, else the forward's: one or two 16-row tiles) where they
+    // divide both tiles, so that each staged fragment feeds as many MMAs;
+    // else one 16-row tile.
     warpRows = (rowsPerInstance == 16 || rowsPerInstance == 32) &&
                        bq % rowsPerInstance == 0 && bk % rowsPerInstance == 0
                    ? rowsPerInstance

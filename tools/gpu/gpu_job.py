@@ -5,7 +5,8 @@
       the modules of the `gpu` ctest label's reference tests into
       OUT/tests/libraries (running those tests, which skip here), the check
       and benchmark cases of kernels_gpu.py into OUT/cases and attn-bench's
-      GPU libraries into OUT/bench, and copies libattnrt, GoogleTest's
+      GPU libraries into OUT/bench (their kernels' registers and spills in
+      OUT/bench/kernel-resources.txt), and copies libattnrt, GoogleTest's
       sources and the anchors' kernels script (default:
       ../shared/anchors/kernels.py beside the repository) into OUT
   gpu_job.py run OUT                        (on the GPU machine, in the
@@ -94,7 +95,31 @@ def prepare(build, out, anchors=None):
     sh([bench, "--target", "gpu", "--kernels", os.path.join(out, "bench"),
         "--compile-only"])
     shutil.copy(bench, os.path.join(out, "attn-bench"))
+    write_kernel_resources(os.path.join(out, "bench"))
     return 0
+
+
+def write_kernel_resources(bench_dir):
+    """attn-bench's kernels' registers, stack frames and static shared
+    memory (kernel_resources.py) into BENCH_DIR/kernel-resources.txt, and
+    those with a stack frame (spills) printed."""
+    libraries = sorted(os.path.join(bench_dir, f)
+                       for f in os.listdir(bench_dir) if f.endswith(".so"))
+    table = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", "gpu",
+                                      "kernel_resources.py")] + libraries,
+        check=True, capture_output=True, text=True).stdout
+    path = os.path.join(bench_dir, "kernel-resources.txt")
+    with open(path, "w") as f:
+        f.write(table)
+    # Rows without registers are functions the kernels call (the division
+    # slow path, say), whose frames are used only when called.
+    kernels = [r for r in table.splitlines()[1:] if r.split()[1] != "?"]
+    spilling = [r for r in kernels if r.split()[2] != "0"]
+    print(f"attn-bench's kernels: {len(kernels)}, with a stack frame "
+          f"(spills): {len(spilling)} ({path})")
+    for r in spilling:
+        print("  " + r)
 
 
 def runnable(binary):

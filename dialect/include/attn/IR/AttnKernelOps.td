@@ -66,7 +66,9 @@ def Attn_SdpaGradOp : Attn_Op<"sdpa_grad", [Pure,
     kept keys, D_i = dO_i . out_i and dS_ij = P_ij (dO_i . v_j - D_i):
       query_grad = scale dS K,  key_grad = scale dS^T Q,  value_grad = P^T dO.
     Rows that keep no key contribute nothing; keys no row keeps get zeros.
-    `schedule` is attached by attn-schedule-blocks, as for attn.sdpa. With a
+    `schedule` is attached by attn-schedule-blocks, as for attn.sdpa: the
+    same pairs, its tiles those of the pass's grad-block-q/grad-block-k where
+    given (its kernels' best tiles need not be the forward's). With a
     `score` region f (attn.sdpa's), P is over f(s) and each dS_ij is
     multiplied by f'(s_ij), the region's derivative in its score.
   }];

@@ -97,20 +97,25 @@ static Value keptAt(OpBuilder &b, Location loc, Region &region,
   return map.lookupOrDefault(pred.getTerminator()->getOperand(0));
 }
 
-Value mlir::attn::emitKeptAt(OpBuilder &b, Location loc, SoftmaxStepOp op,
-                             Value row, Value key) {
+/// emitKeptAt of either softmax tile op (both have the predicate region
+/// and the offsets).
+template <typename TileOp>
+static Value keptAtOf(OpBuilder &b, Location loc, TileOp op, Value row,
+                      Value key) {
   if (op.getPredicate().empty())
     return nullptr;
   return keptAt(b, loc, op.getPredicate(),
                 absoluteIndices(b, loc, op, row, key));
 }
 
+Value mlir::attn::emitKeptAt(OpBuilder &b, Location loc, SoftmaxStepOp op,
+                             Value row, Value key) {
+  return keptAtOf(b, loc, op, row, key);
+}
+
 Value mlir::attn::emitKeptAt(OpBuilder &b, Location loc, SoftmaxGradStepOp op,
                              Value row, Value key) {
-  if (op.getPredicate().empty())
-    return nullptr;
-  return keptAt(b, loc, op.getPredicate(),
-                absoluteIndices(b, loc, op, row, key));
+  return keptAtOf(b, loc, op, row, key);
 }
 
 Value mlir::attn::emitScoreAt(OpBuilder &b, Location loc, SoftmaxStepOp op,

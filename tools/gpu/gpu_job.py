@@ -103,23 +103,27 @@ def write_kernel_resources(bench_dir):
     """attn-bench's kernels' registers, stack frames and static shared
     memory (kernel_resources.py) into BENCH_DIR/kernel-resources.txt, and
     those with a stack frame (spills) printed."""
-    libraries = sorted(os.path.join(bench_dir, f)
-                       for f in os.listdir(bench_dir) if f.endswith(".so"))
-    table = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tools", "gpu",
-                                      "kernel_resources.py")] + libraries,
-        check=True, capture_output=True, text=True).stdout
+    sys.path.insert(0, os.path.join(ROOT, "tools", "gpu"))
+    import kernel_resources
+    rows = []
+    for f in sorted(os.listdir(bench_dir)):
+        if f.endswith(".so"):
+            rows += kernel_resources.library_resources(
+                os.path.join(bench_dir, f)) or []
     path = os.path.join(bench_dir, "kernel-resources.txt")
-    with open(path, "w") as f:
-        f.write(table)
-    # Rows without registers are functions the kernels call (the division
-    # slow path, say), whose frames are used only when called.
-    kernels = [r for r in table.splitlines()[1:] if r.split()[1] != "?"]
-    spilling = [r for r in kernels if r.split()[2] != "0"]
+    with open(path, "w") as out:
+        out.write("\n".join([kernel_resources.HEADER] +
+                            [kernel_resources.row_text(k, r)
+                             for k, r in rows]) + "\n")
+    # Functions the kernels call (the division slow path, say) have no
+    # register count of their own, and their frames are used only when
+    # called.
+    kernels = [(k, r) for k, r in rows if "registers" in r]
+    spilling = [(k, r) for k, r in kernels if r.get("frame", 0)]
     print(f"attn-bench's kernels: {len(kernels)}, with a stack frame "
           f"(spills): {len(spilling)} ({path})")
-    for r in spilling:
-        print("  " + r)
+    for k, r in spilling:
+        print("  " + kernel_resources.row_text(k, r))
 
 
 def runnable(binary):

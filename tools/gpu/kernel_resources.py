@@ -88,6 +88,28 @@ def kernel_resources(elf):
     return kernels
 
 
+def library_resources(path):
+    """[(kernel, {"registers"?, "frame"?, "shared"})] of every cubin in the
+    file at `path`, sorted by kernel within each cubin; None where it holds
+    no cubin."""
+    with open(path, "rb") as f:
+        data = f.read()
+    found = list(cubins(data))
+    if not found:
+        return None
+    return [row for elf in found for row in sorted(kernel_resources(elf).items())]
+
+
+HEADER = f"{'kernel':60s} {'registers':>9s} {'frame B':>8s} {'shared B':>9s}"
+
+
+def row_text(kernel, r):
+    """One row of the table: "?" registers for a function ptxas recorded no
+    count for (one the kernels call)."""
+    return (f"{kernel:60s} {r.get('registers', '?'):>9} "
+            f"{r.get('frame', 0):>8} {r.get('shared', 0):>9}")
+
+
 def main(argv):
     match = ""
     files = []
@@ -101,20 +123,17 @@ def main(argv):
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
     status = 0
-    print(f"{'kernel':60s} {'registers':>9s} {'frame B':>8s} {'shared B':>9s}")
+    print(HEADER)
     for path in files:
-        with open(path, "rb") as f:
-            data = f.read()
-        found = list(cubins(data))
-        if not found:
+        rows = library_resources(path)
+        if rows is None:
             print(f"kernel_resources: {path} holds no cubin (a library built "
                   f"with attn-compile --target gpu has one)", file=sys.stderr)
             status = 1
-        for elf in found:
-            for kernel, r in sorted(kernel_resources(elf).items()):
-                if match in kernel:
-                    print(f"{kernel:60s} {r.get('registers', '?'):>9} "
-                          f"{r.get('frame', 0):>8} {r.get('shared', 0):>9}")
+            continue
+        for kernel, r in rows:
+            if match in kernel:
+                print(row_text(kernel, r))
     return status
 
 

@@ -385,6 +385,13 @@ SmallVector<int32_t> heaviestFirst(ArrayRef<int32_t> visits) {
   return order;
 }
 
+/// The query tiles of `schedule` heaviest first (its full and partial key
+/// tiles together); empty when they all visit as many.
+SmallVector<int32_t> queryTilesHeaviestFirst(ScheduleAttr schedule) {
+  return heaviestFirst(visitsOf({schedule.getFullOffsets().asArrayRef(),
+                                 schedule.getPartialOffsets().asArrayRef()}));
+}
+
 /// One instance of a parallel nest over (batch, head, tile).
 struct TileInstance {
   scf::ForallOp forall;
@@ -593,9 +600,7 @@ private:
   void enterQueryRows() {
     SmallVector<int32_t> order;
     if (rowsPerInstance > 0 && schedule)
-      order =
-          heaviestFirst(visitsOf({schedule.getFullOffsets().asArrayRef(),
-                                  schedule.getPartialOffsets().asArrayRef()}));
+      order = queryTilesHeaviestFirst(schedule);
     TileInstance instance = enterTileNest(e, globals, batch, heads, numQTiles,
                                           order, "__attn_query_order");
     forall = instance.forall;
@@ -926,9 +931,7 @@ private:
             "partial");
     if (!gpuForm)
       return;
-    queryOrder =
-        heaviestFirst(visitsOf({schedule.getFullOffsets().asArrayRef(),
-                                schedule.getPartialOffsets().asArrayRef()}));
+    queryOrder = queryTilesHeaviestFirst(schedule);
     keyOrder = heaviestFirst(visitsOf(
         SmallVector<ArrayRef<int32_t>>(keyOffsets.begin(), keyOffsets.end())));
   }

@@ -72,6 +72,12 @@ struct Driver {
   CUresult (*cuMemsetD16Async)(CUdeviceptr, unsigned short, size_t, CUstream);
   CUresult (*cuFuncSetAttribute)(CUfunction, int, int);
   CUresult (*cuFuncGetAttribute)(int *, int, CUfunction);
+  // Resolved where the driver has it (12.0 and later); only mgpuTensorMap
+  // needs it.
+  CUresult (*cuTensorMapEncodeTiled)(void *, int, std::uint32_t, void *,
+                                     const cuuint64_t *, const cuuint64_t *,
+                                     const std::uint32_t *,
+                                     const std::uint32_t *, int, int, int, int);
 };
 
 std::mutex mutex;
@@ -157,6 +163,9 @@ Driver *driver(std::string *why = nullptr) {
     get(d.cuMemsetD16Async, "cuMemsetD16Async");
     get(d.cuFuncSetAttribute, "cuFuncSetAttribute");
     get(d.cuFuncGetAttribute, "cuFuncGetAttribute");
+    d.cuTensorMapEncodeTiled =
+        reinterpret_cast<decltype(d.cuTensorMapEncodeTiled)>(
+            dlsym(lib, "cuTensorMapEncodeTiled"));
     if (!symbols.ok()) {
       failure = symbols.failure();
       return false;
@@ -782,6 +791,146 @@ void mgpuMemset16(void *dst, unsigned short value, size_t count,
 void mgpuSetDefaultDevice(int32_t device) {
   if (device != 0)
     record("mgpuSetDefaultDevice: only device 0 is used");
+}
+
+} // extern "C"
+
+namespace {
+/// The tensor maps mgpuTensorMap has made, by what they describe, and the
+/// device memory they lie in: slabs of kMapsPerSlab maps, taken in order.
+struct TensorMaps {
+  static constexpr size_t kMapBytes = 128, kMapsPerSlab = 512;
+  /// More distinct maps than this (a program whose buffers keep moving):
+  /// the device is synchronised and the maps made anew.
+  static constexpr size_t kMaxMaps = 1 << 16;
+  std::map<std::vector<std::int64_t>, CUdeviceptr> made;
+  std::vector<CUdeviceptr> slabs;
+  size_t used = 0; // maps placed, over all slabs
+};
+TensorMaps tensorMaps;
+std::mutex tensorMapMutex;
+
+/// CUtensorMapDataType of the element codes of docs/runtime.md.
+int tensorMapDataType(int32_t element) {
+  switch (element) {
+  case 0:
+    return 7; // FLOAT32
+  case 1:
+    return 9; // BFLOAT16
+  case 2:
+    return 6; // FLOAT16
+  case 3:
+    return 8; // FLOAT64
+  default:
+    return -1;
+  }
+}
+} // namespace
+
+extern "C" {
+
+/// docs/runtime.md: the device address of a tensor map of the buffer at
+/// `address` (its element at index 0 of every dimension), `rank`
+/// dimensions, `dims` = rank sizes, rank strides (in elements) and rank box
+/// sizes, each outermost first; 0 (and the error recorded) where it cannot
+/// be made.
+std::int64_t mgpuTensorMap(void *address, int32_t element, int32_t rank,
+                           const std::int64_t *dims, int32_t swizzle) {
+  const int type = tensorMapDataType(element);
+  const int64_t elementBytes = element == 0 ? 4 : element == 3 ? 8 : 2;
+  auto describe = [&] {
+    std::string text = "a tensor map of the buffer at " +
+                       std::to_string(reinterpret_cast<uintptr_t>(address)) +
+                       ", sizes [";
+    for (int part = 0; part < 3; ++part) {
+      for (int i = 0; i < rank; ++i)
+        text += (i ? ", " : "") + std::to_string(dims[part * rank + i]);
+      text += part == 0 ? "], strides [" : part == 1 ? "], box [" : "]";
+    }
+    return text + ", swizzle " + std::to_string(swizzle) + " bytes";
+  };
+  if (type < 0 || rank < 1 || rank > 5 ||
+      !(swizzle == 0 || swizzle == 32 || swizzle == 64 || swizzle == 128)) {
+    record("mgpuTensorMap: element code " + std::to_string(element) +
+           ", rank " + std::to_string(rank) + " or swizzle " +
+           std::to_string(swizzle) + " not supported");
+    return 0;
+  }
+  std::vector<std::int64_t> key{reinterpret_cast<std::int64_t>(address),
+                                element, rank, swizzle};
+  key.insert(key.end(), dims, dims + 3 * rank);
+  std::lock_guard<std::mutex> lock(tensorMapMutex);
+  TensorMaps &maps = tensorMaps;
+  if (auto it = maps.made.find(key); it != maps.made.end())
+    return static_cast<std::int64_t>(it->second);
+
+  // CUDA lists dimensions innermost first, strides in bytes without the
+  // innermost (its elements are adjacent).
+  cuuint64_t sizes[5], strides[5];
+  std::uint32_t box[5], elementStrides[5];
+  for (int i = 0; i < rank; ++i) {
+    int from = rank - 1 - i;
+    sizes[i] = static_cast<cuuint64_t>(dims[from]);
+    strides[i] = static_cast<cuuint64_t>(dims[rank + from] * elementBytes);
+    box[i] = static_cast<std::uint32_t>(dims[2 * rank + from]);
+    elementStrides[i] = 1;
+  }
+  if (dims[2 * rank - 1] != 1) {
+    record("mgpuTensorMap: the innermost dimension must be contiguous, in " +
+           describe());
+    return 0;
+  }
+  const int swizzleKind = swizzle == 0    ? 0
+                          : swizzle == 32 ? 1
+                          : swizzle == 64 ? 2
+                                          : 3;
+  alignas(64) unsigned char map[TensorMaps::kMapBytes];
+  constexpr int kInterleaveNone = 0, kL2Promotion128B = 2, kOobZeros = 0;
+  if (!drive("mgpuTensorMap", "cuTensorMapEncodeTiled", describe,
+             [&](Driver &d) -> CUresult {
+               constexpr CUresult CUDA_ERROR_NOT_SUPPORTED = 801;
+               if (!d.cuTensorMapEncodeTiled)
+                 return CUDA_ERROR_NOT_SUPPORTED;
+               return d.cuTensorMapEncodeTiled(
+                   map, type, static_cast<std::uint32_t>(rank), address, sizes,
+                   strides + 1, box, elementStrides, kInterleaveNone,
+                   swizzleKind, kL2Promotion128B, kOobZeros);
+             }))
+    return 0;
+
+  if (maps.used == TensorMaps::kMaxMaps) {
+    // Kernels in flight may still read the maps about to be overwritten.
+    if (!drive("mgpuTensorMap", "cuCtxSynchronize",
+               says("reusing the tensor maps' memory"),
+               [](Driver &d) { return d.cuCtxSynchronize(); }))
+      return 0;
+    maps.made.clear();
+    maps.used = 0;
+  }
+  size_t slab = maps.used / TensorMaps::kMapsPerSlab;
+  if (slab == maps.slabs.size()) {
+    CUdeviceptr memory = 0;
+    if (!drive("mgpuTensorMap", "cuMemAlloc",
+               says("allocating device memory for tensor maps"),
+               [&](Driver &d) {
+                 return d.cuMemAlloc(&memory, TensorMaps::kMapBytes *
+                                                  TensorMaps::kMapsPerSlab);
+               }))
+      return 0;
+    maps.slabs.push_back(memory);
+  }
+  CUdeviceptr at =
+      maps.slabs[slab] +
+      TensorMaps::kMapBytes * (maps.used % TensorMaps::kMapsPerSlab);
+  // A synchronous copy: the launch that reads the map comes after it.
+  if (!drive("mgpuTensorMap", "cuMemcpy", describe, [&](Driver &d) {
+        return d.cuMemcpy(at, reinterpret_cast<CUdeviceptr>(map),
+                          TensorMaps::kMapBytes);
+      }))
+    return 0;
+  ++maps.used;
+  maps.made.emplace(std::move(key), at);
+  return static_cast<std::int64_t>(at);
 }
 
 } // extern "C"

@@ -240,3 +240,51 @@ func.func @score_vector(%q: memref<?x32xf32>, %m: memref<?xf32>, %acc: memref<?x
   } : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?xf32>
   return
 }
+
+// -----
+
+func.func @f(%k: memref<2x4x100x64xbf16>) -> i64 {
+  // expected-error @below {{box has 2 dimensions; the source has 4}}
+  %m = attn.buffer.tensor_map %k box [128, 64] swizzle 128 : memref<2x4x100x64xbf16>
+  return %m : i64
+}
+
+// -----
+
+func.func @f(%k: memref<100x64xbf16>) -> i64 {
+  // expected-error @below {{box dimensions must lie in [1, 256], not 512}}
+  %m = attn.buffer.tensor_map %k box [512, 64] swizzle 128 : memref<100x64xbf16>
+  return %m : i64
+}
+
+// -----
+
+func.func @f(%k: memref<100x64xbf16>) -> i64 {
+  // expected-error @below {{swizzle must be 0, 32, 64 or 128 bytes, not 16}}
+  %m = attn.buffer.tensor_map %k box [128, 64] swizzle 16 : memref<100x64xbf16>
+  return %m : i64
+}
+
+// -----
+
+func.func @f(%k: memref<100x64xbf16>) -> i64 {
+  // expected-error @below {{the box's rows (6 bytes) must be whole 16-byte chunks}}
+  %m = attn.buffer.tensor_map %k box [128, 3] swizzle 0 : memref<100x64xbf16>
+  return %m : i64
+}
+
+// -----
+
+func.func @f(%k: memref<100x128xbf16>) -> i64 {
+  // expected-error @below {{the box's rows (256 bytes) exceed the swizzle's span (128 bytes)}}
+  %m = attn.buffer.tensor_map %k box [128, 128] swizzle 128 : memref<100x128xbf16>
+  return %m : i64
+}
+
+// -----
+
+func.func @f(%k: memref<100x64xf32>) -> i64 {
+  // expected-error @below {{operand #0 must be}}
+  %m = attn.buffer.tensor_map %k box [128, 32] swizzle 128 : memref<100x64xf32>
+  return %m : i64
+}

@@ -79,3 +79,12 @@ func.func @scheduled(%q: tensor<1x1x100x32xf32>) -> tensor<1x1x100x32xf32> {
   %o = attn.sdpa %q, %q, %q mask %m {schedule = #attn.schedule<block_q = 64, block_k = 32, seq_len = 100, full_offsets = [0, 1, 2], full_blocks = [0, 3], partial_offsets = [0, 0, 1], partial_blocks = [1]>} : tensor<1x1x100x32xf32>, tensor<1x1x100x32xf32>, tensor<1x1x100x32xf32>, !attn.mask -> tensor<1x1x100x32xf32>
   return %o : tensor<1x1x100x32xf32>
 }
+
+// A tensor map of a strided view: the box outermost first, as the view's
+// dimensions.
+// CHECK-LABEL: func.func @tensor_map
+// CHECK: attn.buffer.tensor_map %{{.*}} box [1, 1, 128, 64] swizzle 128 : memref<2x4x100x64xbf16, strided<[25600, 64, 256, 1]>>
+func.func @tensor_map(%k: memref<2x4x100x64xbf16, strided<[25600, 64, 256, 1]>>) -> i64 {
+  %m = attn.buffer.tensor_map %k box [1, 1, 128, 64] swizzle 128 : memref<2x4x100x64xbf16, strided<[25600, 64, 256, 1]>>
+  return %m : i64
+}

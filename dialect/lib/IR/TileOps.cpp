@@ -348,6 +348,30 @@ std::string TargetAttr::check(StringRef chip, int64_t multiprocessors) {
   return problem;
 }
 
+LogicalResult BufferTensorMapOp::verify() {
+  auto type = getSource().getType();
+  ArrayRef<int64_t> box = getBox();
+  if (static_cast<int64_t>(box.size()) != type.getRank())
+    return emitOpError() << "box has " << box.size()
+                         << " dimensions; the source has " << type.getRank();
+  for (int64_t d : box)
+    if (d < 1 || d > 256)
+      return emitOpError() << "box dimensions must lie in [1, 256], not " << d;
+  int64_t swizzle = getSwizzle();
+  if (!llvm::is_contained({0, 32, 64, 128}, swizzle))
+    return emitOpError() << "swizzle must be 0, 32, 64 or 128 bytes, not "
+                         << swizzle;
+  int64_t rowBytes = box.back() * type.getElementTypeBitWidth() / 8;
+  if (rowBytes % 16)
+    return emitOpError() << "the box's rows (" << rowBytes
+                         << " bytes) must be whole 16-byte chunks";
+  if (swizzle && rowBytes > swizzle)
+    return emitOpError() << "the box's rows (" << rowBytes
+                         << " bytes) exceed the swizzle's span (" << swizzle
+                         << " bytes)";
+  return success();
+}
+
 LogicalResult TargetAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                  StringRef chip, int64_t multiprocessors) {
   std::string problem = check(chip, multiprocessors);

@@ -348,4 +348,46 @@ def Attn_SsmAdjointOp : Attn_Op<"tile.ssm_adjoint", [
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// What the tile ops' GPU lowering makes on the host
+//===----------------------------------------------------------------------===//
+
+def Attn_TensorMapSource : MemRefRankOf<[F16, BF16], [1, 2, 3, 4, 5]>;
+
+def Attn_BufferTensorMapOp : Attn_Op<"buffer.tensor_map", [Pure]> {
+  let summary = "a TMA tensor map of a buffer in device memory";
+  let description = [{
+    The device address, as an i64, of a 128-byte tensor map (CUtensorMap)
+    that describes `source` -- its element type, sizes and strides, as the
+    memref's descriptor has them when the op runs on the host -- for
+    Hopper's tensor memory accelerator: a kernel that takes the address
+    copies boxes of `box` elements (outermost dimension first, as the
+    memref's) from the buffer into shared memory with
+    `cp.async.bulk.tensor`, each 16-byte chunk of a box row placed by the
+    `swizzle` mode (0, 32, 64 or 128 bytes: the swizzled layouts of
+    SwizzledTile), elements outside the buffer read as zeros. The
+    lowering calls the runtime's `mgpuTensorMap` (docs/runtime.md), which
+    encodes the map once per distinct description and keeps it in device
+    memory for the process's life; so the op has no effects visible to the
+    program, and equal ops may be merged.
+
+    ```mlir
+    %map = attn.buffer.tensor_map %keys box [1, 1, 128, 64] swizzle 128
+        : memref<2x4x1000x64xbf16>
+    ```
+
+    The box's innermost dimension is a whole number of 16-byte chunks, at
+    most the swizzle's span; each box dimension is 1 to 256. The runtime
+    checks what only the call knows: the buffer's start and its strides a
+    multiple of 16 bytes.
+  }];
+  let arguments = (ins Attn_TensorMapSource:$source,
+                       DenseI64ArrayAttr:$box, Attn_IntAttr:$swizzle);
+  let results = (outs I64:$map);
+  let assemblyFormat = [{
+    $source `box` $box `swizzle` $swizzle attr-dict `:` type($source)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // ATTN_TILE_OPS_TD

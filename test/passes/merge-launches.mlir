@@ -212,3 +212,47 @@ func.func @parameters(%a: memref<256xf32>, %b: memref<256xf32>, %c: memref<256xf
   }
   return
 }
+
+// -----
+
+// A tensor copy reads the buffer its map describes: the launch that copies
+// from %a stays apart from the one before it, which writes %a; the one
+// after it, which writes %c (read by neither), joins it.
+// CHECK-LABEL: func.func @tensor_copies
+// CHECK: %[[MAP:.*]] = attn.buffer.tensor_map %arg0
+// CHECK: gpu.launch
+// CHECK: memref.store %{{.*}}, %arg0
+// CHECK: gpu.terminator
+// CHECK-NEXT: } {attn.kernel = "write"}
+// CHECK: gpu.launch
+// CHECK: scf.if
+// CHECK: llvm.inttoptr %[[MAP]]
+// CHECK: nvvm.cp.async.bulk.tensor.shared.cluster.global
+// CHECK: } else {
+// CHECK: memref.store %{{.*}}, %arg2
+// CHECK: } {attn.kernel = "merged_copy_other"}
+func.func @tensor_copies(%a: memref<1x64x64xbf16>, %b: memref<256xbf16>, %c: memref<256xf32>) {
+  %c1 = arith.constant 1 : index
+  %c256 = arith.constant 256 : index
+  %zero = arith.constant 0.0 : bf16
+  %fzero = arith.constant 0.0 : f32
+  %map = attn.buffer.tensor_map %a box [1, 64, 64] swizzle 128 : memref<1x64x64xbf16>
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c256, %sy = %c1, %sz = %c1) {
+    %r = arith.divui %tx, %c256 : index
+    memref.store %zero, %a[%bx, %r, %r] : memref<1x64x64xbf16>
+    gpu.terminator
+  } {attn.kernel = "write"}
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c256, %sy = %c1, %sz = %c1) {
+    %i = arith.constant 0 : i32
+    %p = llvm.inttoptr %map : i64 to !llvm.ptr
+    %s = llvm.mlir.zero : !llvm.ptr<7>
+    %bar = llvm.mlir.zero : !llvm.ptr<3>
+    nvvm.cp.async.bulk.tensor.shared.cluster.global %s, %p, %bar, box[%i, %i, %i] : !llvm.ptr<7>, !llvm.ptr
+    gpu.terminator
+  } {attn.kernel = "copy"}
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c256, %sy = %c1, %sz = %c1) {
+    memref.store %fzero, %c[%tx] : memref<256xf32>
+    gpu.terminator
+  } {attn.kernel = "other"}
+  return
+}

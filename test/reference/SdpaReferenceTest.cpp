@@ -585,4 +585,22 @@ TEST_P(SdpaGradientBf16GradTiles, MatchesAutograd) {
 INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16GradTiles,
                          ::testing::ValuesIn(bf16Cases()), caseName);
 
+// And with every staged tile copied by the tensor memory accelerator
+// (--tensor-copies all: on sm_90a, the forward's key and value tiles and
+// the gradient's staged side, clipped windows included; the CPU ignores
+// it): the same awkward lengths, rows past a sequence's end read as zeros.
+constexpr char kBf16TensorCopiesName[] = "sdpa_gradient_bf16_tensor_copies",
+               kTensorCopies[] = "--block-q 64 --block-k 64 --warp-rows 32 "
+                                 "--tensor-copies all";
+using SdpaGradientBf16TensorCopies =
+    GradientSuite<kBf16TensorCopiesName, kBf16, bf16Cases, kTensorCopies>;
+
+TEST_P(SdpaGradientBf16TensorCopies, MatchesAutograd) {
+  ASSERT_TRUE(library);
+  expectGradientsMatch(*library, GetParam(), torch::kBFloat16, 2e-2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16TensorCopies,
+                         ::testing::ValuesIn(bf16Cases()), caseName);
+
 } // namespace

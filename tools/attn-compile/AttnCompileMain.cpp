@@ -156,6 +156,12 @@ cl::opt<int> gradWarpRows(
     cl::desc("GPU: rows per warp of attention's gradient, 16 or 32 (0: "
              "warp-rows)"),
     cl::init(0), cl::cat(compileOptions));
+cl::opt<std::string> tensorCopies(
+    "tensor-copies",
+    cl::desc("GPU, sm_90a: which attention kernels' staged tiles the tensor "
+             "memory accelerator copies where it can (tensor maps made at "
+             "the call): off, gradient, all; the rest: cp.async by the block"),
+    cl::init("off"), cl::cat(compileOptions));
 cl::opt<int> ssmChunk(
     "ssm-chunk",
     cl::desc("Positions per chunk of the SSM's chunked scan (0: one scan "
@@ -664,6 +670,7 @@ int mlir::attn::attnCompileMain(int argc, char **argv,
     options.gradBlockQ = gradBlockQ;
     options.gradBlockK = gradBlockK;
     options.gradWarpRows = gradWarpRows;
+    options.tensorCopies = tensorCopies;
     options.ssmChunk = ssmChunk;
     options.verifyMasks = verifyMasks;
     if (std::optional<std::string> problem =

@@ -25,6 +25,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/SetVector.h"
 
+#include <functional>
 #include <optional>
 
 namespace mlir::func {
@@ -542,15 +543,26 @@ void synchronize(OpBuilder &b, Location loc, CopyScope scope);
 /// until at most `stages` - 1 groups -- the iterations ahead -- are in
 /// flight. The work on the copies follows them in the body, after the
 /// synchronisation that gives them to the scope.
+/// Copies by the tensor memory accelerator (CopyKind::Bulk) complete on
+/// mbarriers, which the work waits for itself: their stage has no group and
+/// no wait (`wait` null).
 struct CopyStage {
   llvm::SetVector<Operation *> ops;
   nvgpu::DeviceAsyncWaitOp wait;
   int64_t stages;
 };
+/// How a stage's copies are made, and so how their completion is known.
+enum class CopyKind {
+  /// cp.async by the scope's threads, committed as a group an iteration.
+  Async,
+  /// cp.async.bulk.tensor, completing on mbarriers (CopyBarriers).
+  Bulk,
+};
 /// Emits a CopyStage at `b`'s point, in a loop's body; `copies` builds the
 /// copies with `b`, which is in the scf.if's body meanwhile.
 CopyStage emitCopyStage(OpBuilder &b, Location loc, CopyScope scope,
-                        function_ref<void()> copies, int64_t stages = 2);
+                        function_ref<void()> copies, int64_t stages = 2,
+                        CopyKind kind = CopyKind::Async);
 /// Splits `loop` (whose body holds `stage`) by scf::pipelineForLoop into
 /// the copies and the work `stage.stages` - 1 iterations behind them: the
 /// copies of the iterations ahead in flight while iteration i works on its
@@ -562,6 +574,9 @@ CopyStage emitCopyStage(OpBuilder &b, Location loc, CopyScope scope,
 FailureOr<scf::ForOp>
 pipelineCopies(scf::ForOp loop, CopyStage &stage, CopyScope scope,
                function_ref<void(Operation *)> onKernelOp = nullptr);
+/// The stage that iteration `iv` of `loop` uses, of `stages`: its number
+/// modulo `stages`.
+Value stageIndex(ScalarEmitter &e, scf::ForOp loop, Value iv, int64_t stages);
 /// The byte offset of the stage of a buffer of `stages` stages of `bytes`
 /// each that iteration `iv` of `loop` uses: its number modulo `stages`.
 Value stageOffset(ScalarEmitter &e, scf::ForOp loop, Value iv, int64_t stages,
@@ -589,18 +604,26 @@ struct StagedOp {
   Operation *op;
   Value lastCopied;
   StagedReader reader = StagedReader::Ldmatrix;
+  /// Where the tensor memory accelerator copied the tiles: the wait for the
+  /// last operand's copies (waitForLastStaged), if still to come.
+  std::function<void(OpBuilder &, Location)> waitForLast;
 };
 /// Stages the 2-D operands `numbers` of `op` (tiles of up to `rows` rows:
 /// fewer where clipped, zero-filled) in shared memory for the whole block
 /// of `threads` threads, and replaces each by a view of its copy (see
 /// StageBlockTiles.cpp): in place, or, where `op` is the body of a loop
 /// over a schedule's tiles that allows it, one iteration ahead in a
-/// pipelined loop.
+/// pipelined loop. Tiles for warpgroup MMA that are windows of a buffer
+/// outside the launch are copied by the tensor memory accelerator where
+/// `tensorCopies`, the rest by the block's cp.async.
 StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
                        int64_t threads,
-                       StagedReader reader = StagedReader::Ldmatrix);
+                       StagedReader reader = StagedReader::Ldmatrix,
+                       bool tensorCopies = true);
 /// Waits for `staged`'s last operand's copies, if still in flight, and
-/// synchronises the block.
+/// makes them visible to this thread's reads (cp.async: a wait, the async
+/// proxy's fence and a block barrier; the tensor memory accelerator: a wait
+/// on its mbarrier).
 void waitForLastStaged(OpBuilder &b, Location loc, const StagedOp &staged);
 /// The tile in shared memory that an operand of `staged`'s op views.
 SharedTile stagedTileOf(const StagedOp &staged, Value operand);

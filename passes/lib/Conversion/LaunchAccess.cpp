@@ -6,8 +6,12 @@
 
 #include "LaunchAccess.h"
 
+#include "attn/IR/AttnOps.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
@@ -52,6 +56,25 @@ std::optional<Access> accessOf(Operation *op) {
     // stays block-uniform where blocks run one body each.
     if (inner->hasTrait<OpTrait::HasRecursiveMemoryEffects>() ||
         isa<gpu::BarrierOp>(inner))
+      return WalkResult::advance();
+    // The tensor memory accelerator's copies read the buffer whose tensor
+    // map they take (attn.buffer.tensor_map, made on the host) into shared
+    // memory; the mbarriers they complete on are the launch's own. The NVVM
+    // ops declare no effects.
+    if (auto copy =
+            dyn_cast<NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp>(inner)) {
+      auto address = copy.getTmaDescriptor().getDefiningOp<LLVM::IntToPtrOp>();
+      auto map = address ? address.getArg().getDefiningOp<BufferTensorMapOp>()
+                         : nullptr;
+      Value root = map ? rootOf(map.getSource()) : Value();
+      if (!root)
+        return WalkResult::interrupt();
+      access.reads.insert(root);
+      return WalkResult::advance();
+    }
+    if (isa<NVVM::MBarrierInitOp, NVVM::FenceMbarrierInitOp,
+            NVVM::MBarrierArriveExpectTxOp, NVVM::MBarrierTryWaitParityOp,
+            NVVM::MBarrierInvalOp>(inner))
       return WalkResult::advance();
     auto iface = dyn_cast<MemoryEffectOpInterface>(inner);
     if (!iface)

@@ -98,7 +98,8 @@ bool runsEarly(Operation *op) {
 /// A loop whose copies of `op`'s tiles can be issued one iteration ahead:
 /// `op` lies in `loop` under `guards` (scf.ifs without results or else,
 /// outermost first) and is the loop's only attn op; the loop carries no
-/// values and its trip count is not a constant; and `slice`, the ops in the
+/// values and its trip count is not a constant (unless `constantTrips`,
+/// for copies that keep no addresses in registers); and `slice`, the ops in the
 /// loop that compute the tiles and the guards' conditions, are in its body or
 /// the guards' and can run an iteration early (runsEarly), reading only buffers
 /// the loop does not write.
@@ -108,8 +109,8 @@ struct PipelinedLoop {
   llvm::SmallPtrSet<Operation *, 16> slice;
 };
 
-std::optional<PipelinedLoop> pipelinedLoopOf(Operation *op,
-                                             ArrayRef<Value> tiles) {
+std::optional<PipelinedLoop>
+pipelinedLoopOf(Operation *op, ArrayRef<Value> tiles, bool constantTrips) {
   PipelinedLoop p;
   Operation *parent = op->getParentOp();
   while (auto guard = dyn_cast<scf::IfOp>(parent)) {
@@ -129,7 +130,7 @@ std::optional<PipelinedLoop> pipelinedLoopOf(Operation *op,
   // and shared memory, and ran 11% slower pipelined at N = 16384). Loops
   // over a schedule's lists, whose trip counts vary from block to block,
   // keep the pipeline they had before staging was a step of its own.
-  if (getConstantIntValue(p.loop.getLowerBound()) &&
+  if (!constantTrips && getConstantIntValue(p.loop.getLowerBound()) &&
       getConstantIntValue(p.loop.getUpperBound()))
     return std::nullopt;
   // Pipelining clones the loop: no other attn op may be in it, whose
@@ -171,6 +172,234 @@ std::optional<PipelinedLoop> pipelinedLoopOf(Operation *op,
   return p;
 }
 
+/// A staged operand that the tensor memory accelerator can copy: `window`,
+/// a unit-stride [rows, columns] subview of `buffer`, a buffer of 16-bit
+/// elements (rank 2 to 5) defined outside the launch, so that its tensor
+/// map can be made on the host, whose last two dimensions are the window's
+/// rows and columns, its strides and start static multiples of 16 bytes.
+/// A window of fewer than the staged rows must end where the buffer's rows
+/// do, so that the copy's rows past it read as zeros, as cp.async's clipped
+/// copies fill them.
+struct BulkWindow {
+  memref::SubViewOp window;
+  Value buffer;
+};
+
+/// The most rows (elements along any dimension) of a tensor copy's box.
+constexpr int64_t kMaxBoxRows = 256;
+
+/// Whether `size` is min(`extent` - `offset`, `rows`) (attn-tile's
+/// clipping of a tile at the end of a sequence), maybe clamped at 0.
+bool clipsAtEnd(Value size, Value offset, int64_t extent, int64_t rows) {
+  if (auto clamp = size.getDefiningOp<arith::MaxSIOp>())
+    if (isConstantIntValue(clamp.getRhs(), 0))
+      size = clamp.getLhs();
+  auto min = size.getDefiningOp<arith::MinSIOp>();
+  if (!min)
+    return false;
+  for (auto [bound, rest] : {std::pair{min.getLhs(), min.getRhs()},
+                             std::pair{min.getRhs(), min.getLhs()}}) {
+    auto left = rest.getDefiningOp<arith::SubIOp>();
+    if (isConstantIntValue(bound, rows) && left && left.getRhs() == offset &&
+        isConstantIntValue(left.getLhs(), extent))
+      return true;
+  }
+  return false;
+}
+
+std::optional<BulkWindow> bulkWindowOf(Value tile, gpu::LaunchOp launch,
+                                       int64_t rows) {
+  auto window = tile.getDefiningOp<memref::SubViewOp>();
+  if (!window || !window.hasUnitStride())
+    return std::nullopt;
+  Value buffer = window.getSource();
+  if (launch.getBody().isAncestor(buffer.getParentRegion()))
+    return std::nullopt;
+  MemRefType type = window.getSourceType();
+  const int64_t rank = type.getRank();
+  if (rank < 2 || rank > 5 || type.getElementTypeBitWidth() != 16 ||
+      cast<MemRefType>(tile.getType()).getRank() != 2)
+    return std::nullopt;
+  llvm::SmallBitVector dropped = window.getDroppedDims();
+  if (dropped.test(rank - 2) || dropped.test(rank - 1))
+    return std::nullopt;
+  auto [strides, offset] = type.getStridesAndOffset();
+  if (ShapedType::isDynamic(offset) || offset * 2 % 16 || strides.back() != 1 ||
+      bufferAlignment(buffer) % 16)
+    return std::nullopt;
+  for (int64_t stride : ArrayRef(strides).drop_back())
+    if (ShapedType::isDynamic(stride) || stride * 2 % 16)
+      return std::nullopt;
+  // Fewer rows than staged only where the buffer's end clips the window
+  // (the buffer's rows a static count).
+  OpFoldResult size = window.getMixedSizes()[rank - 2];
+  if (!isConstantIntValue(size, rows)) {
+    auto sizeValue = dyn_cast<Value>(size);
+    auto offsetValue = dyn_cast<Value>(window.getMixedOffsets()[rank - 2]);
+    if (type.isDynamicDim(rank - 2) || !sizeValue || !offsetValue ||
+        !clipsAtEnd(sizeValue, offsetValue, type.getDimSize(rank - 2), rows))
+      return std::nullopt;
+  }
+  return BulkWindow{window, buffer};
+}
+
+/// The mbarriers that a launch's tensor copies complete on: `count` of
+/// them in a shared buffer of their own, each expecting per phase one
+/// arrival (the thread that issues the copies, with their bytes), set up
+/// at the launch's start and invalidated at its end (so that no other
+/// buffer shares their memory). Each thread keeps in `phases` (a word that
+/// lives in a register) the parity of the phase it waits for next on
+/// barrier k, in bit k.
+struct CopyBarriers {
+  Value buffer, phases;
+  int64_t count = 0;
+
+  static CopyBarriers create(gpu::LaunchOp launch, int64_t count);
+  /// Barrier `index`'s address in the shared window.
+  Value address(ScalarEmitter &e, Value index) const;
+  /// Barrier `index`: `bytes` more to come, and this thread's arrival.
+  void expect(ScalarEmitter &e, Value index, int64_t bytes) const;
+  /// Waits for barrier `index`'s next phase to complete.
+  void wait(ScalarEmitter &e, Value index) const;
+};
+
+/// `then` under `cond` at `b`'s point.
+void emitIf(OpBuilder &b, Location loc, Value cond, function_ref<void()> then) {
+  auto branch = scf::IfOp::create(b, loc, cond, /*withElseRegion=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(branch.thenBlock()->getTerminator());
+  then();
+}
+
+/// Whether this is the block's first thread, which issues the copies.
+Value isFirstThread(ScalarEmitter &e) {
+  return e.cmp(arith::CmpIPredicate::eq,
+               gpu::ThreadIdOp::create(e.b, e.loc, gpu::Dimension::x),
+               e.idx(0));
+}
+
+Value i32Constant(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+}
+
+CopyBarriers CopyBarriers::create(gpu::LaunchOp launch, int64_t count) {
+  CopyBarriers c;
+  c.count = count;
+  c.buffer = allocateShared(launch, 8 * count);
+  Location loc = launch.getLoc();
+  Block &body = launch.getBody().front();
+  auto it = body.begin();
+  while (isa<memref::AllocOp>(*it))
+    ++it;
+  OpBuilder b(&body, it);
+  ScalarEmitter e{b, loc};
+  c.phases =
+      memref::AllocaOp::create(b, loc, MemRefType::get({1}, b.getI32Type()));
+  memref::StoreOp::create(b, loc, i32Constant(b, loc, 0), c.phases, e.idx(0));
+  // Predicated rather than branched around: a branch here would move the
+  // launch's other allocas out of its entry block, where LLVM keeps them
+  // in registers.
+  Value first = isFirstThread(e);
+  for (int64_t k = 0; k < count; ++k)
+    NVVM::MBarrierInitOp::create(b, loc, c.address(e, e.idx(k)),
+                                 i32Constant(b, loc, 1), first);
+  // The barriers initialised before any thread uses them.
+  NVVM::FenceMbarrierInitOp::create(b, loc);
+  gpu::BarrierOp::create(b, loc);
+
+  // No thread waits on them any more before their memory is given up.
+  b.setInsertionPoint(launch.getBody().back().getTerminator());
+  gpu::BarrierOp::create(b, loc);
+  emitIf(b, loc, isFirstThread(e), [&] {
+    for (int64_t k = 0; k < count; ++k)
+      NVVM::MBarrierInvalOp::create(b, loc, c.address(e, e.idx(k)));
+  });
+  return c;
+}
+
+Value CopyBarriers::address(ScalarEmitter &e, Value index) const {
+  OpBuilder &b = e.b;
+  Value offset = arith::IndexCastUIOp::create(
+      b, e.loc, b.getI64Type(),
+      arith::MulIOp::create(b, e.loc, index, e.idx(8)));
+  Value at =
+      arith::AddIOp::create(b, e.loc, sharedAddress(b, e.loc, buffer), offset);
+  return LLVM::IntToPtrOp::create(
+      b, e.loc, LLVM::LLVMPointerType::get(b.getContext(), 3), at);
+}
+
+void CopyBarriers::expect(ScalarEmitter &e, Value index, int64_t bytes) const {
+  NVVM::MBarrierArriveExpectTxOp::create(
+      e.b, e.loc, Type(), address(e, index), i32Constant(e.b, e.loc, bytes),
+      NVVM::MemScopeKind::CTA, /*relaxed=*/false, Value());
+}
+
+void CopyBarriers::wait(ScalarEmitter &e, Value index) const {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value bit = arith::IndexCastUIOp::create(b, loc, b.getI32Type(), index);
+  Value word = memref::LoadOp::create(b, loc, phases, e.idx(0));
+  Value parity =
+      arith::AndIOp::create(b, loc, arith::ShRUIOp::create(b, loc, word, bit),
+                            i32Constant(b, loc, 1));
+  // The suspend-time hint CUTLASS gives its waits (ns).
+  NVVM::MBarrierTryWaitParityOp::create(b, loc, address(e, index), parity,
+                                        i32Constant(b, loc, 10000000));
+  Value flipped = arith::XOrIOp::create(
+      b, loc, word, arith::ShLIOp::create(b, loc, i32Constant(b, loc, 1), bit));
+  memref::StoreOp::create(b, loc, flipped, phases, e.idx(0));
+}
+
+/// The tensor map of `w`'s buffer for boxes of [rows, 64] (the staged
+/// tile's rows, one 128-byte swizzled column block), made before `launch`.
+Value tensorMapOf(BulkWindow w, gpu::LaunchOp launch, int64_t rows) {
+  OpBuilder b(launch);
+  SmallVector<int64_t> box(w.window.getSourceType().getRank(), 1);
+  box[box.size() - 2] = rows;
+  box.back() = SwizzledTile::kBlockCols;
+  return BufferTensorMapOp::create(b, launch.getLoc(), w.buffer, box,
+                                   /*swizzle=*/SwizzledTile::kBlockCols * 2);
+}
+
+/// The tensor copies of the window `window` (a BulkWindow's, or a copy of
+/// it) into the swizzled tile `to` of `rows` x `width`, one box of a column
+/// block each, through the tensor map at `map`, completing on `barrier`.
+void copyBoxes(ScalarEmitter &e, memref::SubViewOp window, Value map,
+               const SharedTile &to, int64_t rows, int64_t width,
+               Value barrier) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  SmallVector<Value> offsets =
+      getValueOrCreateConstantIndexOp(b, loc, window.getMixedOffsets());
+  auto i32 = [&](Value v) {
+    return arith::IndexCastUIOp::create(b, loc, b.getI32Type(), v).getResult();
+  };
+  Value tensorMap = LLVM::IntToPtrOp::create(
+      b, loc, LLVM::LLVMPointerType::get(b.getContext()), map);
+  Value start = sharedAddress(b, loc, to.memref);
+  const int64_t block = SwizzledTile::kBlockCols;
+  for (int64_t j = 0; j < width / block; ++j) {
+    // The box's coordinates innermost first: column, row, then the
+    // dimensions the window drops.
+    SmallVector<Value> coordinates{i32(e.add(offsets.back(), j * block))};
+    for (Value o : llvm::reverse(ArrayRef(offsets).drop_back()))
+      coordinates.push_back(i32(o));
+    Value at = arith::AddIOp::create(
+        b, loc, start,
+        arith::ConstantOp::create(b, loc,
+                                  b.getI64IntegerAttr(j * rows * block * 2)));
+    Value dst = LLVM::AddrSpaceCastOp::create(
+        b, loc, LLVM::LLVMPointerType::get(b.getContext(), 7),
+        LLVM::IntToPtrOp::create(
+            b, loc, LLVM::LLVMPointerType::get(b.getContext(), 3), at));
+    NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
+        b, loc, dst, tensorMap, coordinates, barrier, ValueRange{},
+        /*multicastMask=*/Value(), /*l2CacheHint=*/Value(),
+        NVVM::TMALoadMode::TILE, /*isCTAOnly=*/false,
+        /*group=*/NVVM::CTAGroupKindAttr(), /*predicate=*/Value());
+  }
+}
+
 /// What one stage holds: a tile of `rows` rows for each staged operand, of
 /// its width, one after the other, in the reader's layout (layoutFor); for
 /// warpgroup MMA each at a multiple of kSwizzledTileAlignment (its bytes a
@@ -180,6 +409,11 @@ struct StagedShape {
   SmallVector<int64_t> widths;
   Type elem;
   StagedReader reader;
+  /// Where the tensor memory accelerator copies the tiles: each operand's
+  /// tensor map (tensorMapOf); empty where the block copies them.
+  SmallVector<Value> maps;
+
+  bool bulk() const { return !maps.empty(); }
 
   bool forWarpgroups() const { return reader == StagedReader::WarpgroupMma; }
   int64_t tileBytes(size_t i) const {
@@ -228,6 +462,31 @@ struct StagedShape {
     }
     return group;
   }
+  /// The first thread's tensor copies of `tiles` (windows of the operands'
+  /// buffers: BulkWindow's subviews, or copies of them) into the stage at
+  /// byte `offset` of `buffer`, completing on `barriers`' barriers
+  /// `indices`: one for all the tiles, or one each. Each barrier is told
+  /// its bytes first, with the one arrival it waits for.
+  void copyBulk(ScalarEmitter &e, ValueRange tiles, Value buffer, Value offset,
+                const CopyBarriers &barriers, ArrayRef<Value> indices) const {
+    assert((indices.size() == 1 || indices.size() == tiles.size()) &&
+           "one barrier, or one a tile");
+    WarpEmitter we(e.b, e.loc, elem);
+    SmallVector<SharedTile> to = this->tiles(we, buffer, offset);
+    auto indexOf = [&](size_t i) {
+      return indices.size() == 1 ? indices[0] : indices[i];
+    };
+    emitIf(e.b, e.loc, isFirstThread(e), [&] {
+      if (indices.size() == 1)
+        barriers.expect(e, indices[0], stageBytes());
+      else
+        for (size_t i = 0; i < tiles.size(); ++i)
+          barriers.expect(e, indices[i], tileBytes(i));
+      for (size_t i = 0; i < tiles.size(); ++i)
+        copyBoxes(e, tiles[i].getDefiningOp<memref::SubViewOp>(), maps[i],
+                  to[i], rows, widths[i], barriers.address(e, indexOf(i)));
+    });
+  }
   /// Between a wait for the copies and the barrier that gives them to the
   /// block: warpgroup MMA reads them through the async proxy.
   void fenceCopies(OpBuilder &b, Location loc) const {
@@ -259,26 +518,45 @@ void useStaged(Operation *op, ArrayRef<unsigned> numbers,
 /// own, waits for all but the last and synchronises, then `op` runs; the
 /// last group is returned, for `op`'s lowering to wait for where it first
 /// reads that tile (so that its copies overlap the work on the others).
-Value stageInPlace(Operation *op, ArrayRef<unsigned> numbers,
-                   const StagedShape &shape, gpu::LaunchOp launch,
-                   int64_t threads) {
+/// Tensor copies: each tile on a barrier of its own, the last waited for
+/// where the op first reads it.
+StagedOp stageInPlace(Operation *op, ArrayRef<unsigned> numbers,
+                      const StagedShape &shape, gpu::LaunchOp launch,
+                      int64_t threads) {
   OpBuilder b(op);
   WarpEmitter e(b, op->getLoc(), shape.elem);
   Value buffer = shape.allocate(launch, 1);
   SmallVector<SharedTile> staged = shape.tiles(e, buffer, e.idx(0));
-  // Every thread is done with the previous tile before it is overwritten.
-  gpu::BarrierOp::create(b, e.loc);
-  Value tid = gpu::ThreadIdOp::create(b, e.loc, gpu::Dimension::x);
   SmallVector<Value> tiles;
   for (unsigned n : numbers)
     tiles.push_back(op->getOperand(n));
-  Value group = shape.copy(e, tiles, buffer, e.idx(0), tid, threads,
-                           /*groupEach=*/true);
-  nvgpu::DeviceAsyncWaitOp::create(b, e.loc, group, b.getI32IntegerAttr(1));
-  shape.fenceCopies(b, e.loc);
+  // Every thread is done with the previous tile before it is overwritten.
   gpu::BarrierOp::create(b, e.loc);
+  StagedOp result{op, {}, shape.reader};
+  if (shape.bulk()) {
+    CopyBarriers barriers = CopyBarriers::create(launch, tiles.size());
+    SmallVector<Value> indices;
+    for (size_t i = 0; i < tiles.size(); ++i)
+      indices.push_back(e.idx(i));
+    shape.copyBulk(e, tiles, buffer, e.idx(0), barriers, indices);
+    for (size_t i = 0; i + 1 < tiles.size(); ++i)
+      barriers.wait(e, indices[i]);
+    const int64_t last = tiles.size() - 1;
+    result.waitForLast = [barriers, last](OpBuilder &b, Location loc) {
+      ScalarEmitter e{b, loc};
+      barriers.wait(e, e.idx(last));
+    };
+  } else {
+    Value tid = gpu::ThreadIdOp::create(b, e.loc, gpu::Dimension::x);
+    result.lastCopied = shape.copy(e, tiles, buffer, e.idx(0), tid, threads,
+                                   /*groupEach=*/true);
+    nvgpu::DeviceAsyncWaitOp::create(b, e.loc, result.lastCopied,
+                                     b.getI32IntegerAttr(1));
+    shape.fenceCopies(b, e.loc);
+    gpu::BarrierOp::create(b, e.loc);
+  }
   useStaged(op, numbers, staged, e);
-  return group;
+  return result;
 }
 
 /// Staging in a loop `p`, pipelined: see the file's comment. Returns the
@@ -303,32 +581,50 @@ Operation *stagePipelined(Operation *op, ArrayRef<unsigned> numbers,
   // are not pipelined).
   OpBuilder b(outermost);
   WarpEmitter e(b, loc, shape.elem);
-  CopyStage copies = emitCopyStage(b, loc, CopyScope::Block, [&] {
-    IRMapping map;
-    auto cloneSlice = [&](Block *block) {
-      for (Operation &o : block->without_terminator())
-        if (p.slice.contains(&o))
-          b.clone(o, map);
-    };
-    cloneSlice(loop.getBody());
-    for (scf::IfOp guard : p.guards) {
-      auto inner =
-          scf::IfOp::create(b, loc, map.lookupOrDefault(guard.getCondition()),
-                            /*withElseRegion=*/false);
-      b.setInsertionPoint(inner.thenBlock()->getTerminator());
-      cloneSlice(guard.thenBlock());
-    }
-    SmallVector<Value> tiles;
-    for (unsigned n : numbers)
-      tiles.push_back(map.lookupOrDefault(op->getOperand(n)));
-    shape.copy(e, tiles, buffer,
-               stageOffset(e, loop, loop.getInductionVar(), 2, stage),
-               gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x), threads,
-               /*groupEach=*/false);
-  });
-  // Stage 1: the tile t's copies visible to the block, then the op on them.
-  shape.fenceCopies(b, loc);
-  gpu::BarrierOp::create(b, loc);
+  // Tensor copies: the stage's tiles on the stage's barrier.
+  CopyBarriers barriers;
+  if (shape.bulk())
+    barriers = CopyBarriers::create(launch, 2);
+  CopyStage copies = emitCopyStage(
+      b, loc, CopyScope::Block,
+      [&] {
+        IRMapping map;
+        auto cloneSlice = [&](Block *block) {
+          for (Operation &o : block->without_terminator())
+            if (p.slice.contains(&o))
+              b.clone(o, map);
+        };
+        cloneSlice(loop.getBody());
+        for (scf::IfOp guard : p.guards) {
+          auto inner = scf::IfOp::create(
+              b, loc, map.lookupOrDefault(guard.getCondition()),
+              /*withElseRegion=*/false);
+          b.setInsertionPoint(inner.thenBlock()->getTerminator());
+          cloneSlice(guard.thenBlock());
+        }
+        SmallVector<Value> tiles;
+        for (unsigned n : numbers)
+          tiles.push_back(map.lookupOrDefault(op->getOperand(n)));
+        Value offset = stageOffset(e, loop, loop.getInductionVar(), 2, stage);
+        if (shape.bulk())
+          shape.copyBulk(e, tiles, buffer, offset, barriers,
+                         stageIndex(e, loop, loop.getInductionVar(), 2));
+        else
+          shape.copy(e, tiles, buffer, offset,
+                     gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x),
+                     threads,
+                     /*groupEach=*/false);
+      },
+      /*stages=*/2, shape.bulk() ? CopyKind::Bulk : CopyKind::Async);
+  // Stage 1: the tile t's copies visible to the block (or, copied by the
+  // tensor memory accelerator, to each thread that waits for them), then
+  // the op on them.
+  if (shape.bulk()) {
+    barriers.wait(e, stageIndex(e, loop, loop.getInductionVar(), 2));
+  } else {
+    shape.fenceCopies(b, loc);
+    gpu::BarrierOp::create(b, loc);
+  }
   OpBuilder at(op);
   WarpEmitter ae(at, loc, shape.elem);
   useStaged(
@@ -351,23 +647,38 @@ Operation *stagePipelined(Operation *op, ArrayRef<unsigned> numbers,
 } // namespace
 
 StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
-                       int64_t threads, StagedReader reader) {
+                       int64_t threads, StagedReader reader,
+                       bool tensorCopies) {
   auto launch = op->getParentOfType<gpu::LaunchOp>();
   StagedShape shape{
       rows, {}, getElementTypeOrSelf(op->getOperand(numbers[0])), reader};
   SmallVector<Value> tiles;
+  SmallVector<BulkWindow> windows;
   for (unsigned n : numbers) {
     tiles.push_back(op->getOperand(n));
     shape.widths.push_back(
         cast<MemRefType>(op->getOperand(n).getType()).getDimSize(1));
+    if (std::optional<BulkWindow> w = bulkWindowOf(tiles.back(), launch, rows))
+      windows.push_back(*w);
   }
-  if (std::optional<PipelinedLoop> p = pipelinedLoopOf(op, tiles))
+  // The tensor memory accelerator where warpgroup MMA reads every tile
+  // (sm_90a, swizzled rows of 64 columns) and each is a window it can copy.
+  if (tensorCopies && shape.forWarpgroups() && windows.size() == tiles.size() &&
+      rows <= kMaxBoxRows)
+    for (const BulkWindow &w : windows)
+      shape.maps.push_back(tensorMapOf(w, launch, rows));
+  // Tensor copies keep no addresses in the threads' registers: a loop of a
+  // constant trip count pipelines without costing a block.
+  if (std::optional<PipelinedLoop> p =
+          pipelinedLoopOf(op, tiles, /*constantTrips=*/shape.bulk()))
     return {
         stagePipelined(op, numbers, shape, *p, launch, threads), {}, reader};
-  return {op, stageInPlace(op, numbers, shape, launch, threads), reader};
+  return stageInPlace(op, numbers, shape, launch, threads);
 }
 
 void waitForLastStaged(OpBuilder &b, Location loc, const StagedOp &staged) {
+  if (staged.waitForLast)
+    return staged.waitForLast(b, loc);
   if (!staged.lastCopied)
     return;
   nvgpu::DeviceAsyncWaitOp::create(b, loc, staged.lastCopied,
@@ -398,7 +709,8 @@ void synchronize(OpBuilder &b, Location loc, CopyScope scope) {
 }
 
 CopyStage emitCopyStage(OpBuilder &b, Location loc, CopyScope scope,
-                        function_ref<void()> copies, int64_t stages) {
+                        function_ref<void()> copies, int64_t stages,
+                        CopyKind kind) {
   Block *block = b.getInsertionBlock();
   Operation *before = b.getInsertionPoint() == block->begin()
                           ? nullptr
@@ -416,26 +728,32 @@ CopyStage emitCopyStage(OpBuilder &b, Location loc, CopyScope scope,
     b.setInsertionPoint(prefetch.thenBlock()->getTerminator());
     copies();
   }
-  // One group an iteration, so that waiting for all but the newest
-  // stages - 1 waits for the iteration about to work.
-  Value group = commitCopies(b, loc);
   CopyStage stage;
   stage.stages = stages;
-  stage.wait = nvgpu::DeviceAsyncWaitOp::create(
-      b, loc, group, b.getI32IntegerAttr(static_cast<int32_t>(stages - 1)));
+  // One group an iteration, so that waiting for all but the newest
+  // stages - 1 waits for the iteration about to work. (Tensor copies
+  // complete on their barriers instead.)
+  if (kind == CopyKind::Async) {
+    Value group = commitCopies(b, loc);
+    stage.wait = nvgpu::DeviceAsyncWaitOp::create(
+        b, loc, group, b.getI32IntegerAttr(static_cast<int32_t>(stages - 1)));
+  }
   for (auto it = before ? std::next(before->getIterator()) : block->begin();
        it != b.getInsertionPoint(); ++it)
     stage.ops.insert(&*it);
   return stage;
 }
 
-Value stageOffset(ScalarEmitter &e, scf::ForOp loop, Value iv, int64_t stages,
-                  int64_t bytes) {
+Value stageIndex(ScalarEmitter &e, scf::ForOp loop, Value iv, int64_t stages) {
   Value n = arith::DivUIOp::create(e.b, e.loc, e.sub(iv, loop.getLowerBound()),
                                    loop.getStep());
-  return arith::MulIOp::create(
-      e.b, e.loc, arith::RemUIOp::create(e.b, e.loc, n, e.idx(stages)),
-      e.idx(bytes));
+  return arith::RemUIOp::create(e.b, e.loc, n, e.idx(stages));
+}
+
+Value stageOffset(ScalarEmitter &e, scf::ForOp loop, Value iv, int64_t stages,
+                  int64_t bytes) {
+  return arith::MulIOp::create(e.b, e.loc, stageIndex(e, loop, iv, stages),
+                               e.idx(bytes));
 }
 
 namespace {
@@ -492,14 +810,17 @@ pipelineCopies(scf::ForOp loop, CopyStage &stage, CopyScope scope,
   FailureOr<scf::ForOp> pipelined =
       scf::pipelineForLoop(rewriter, loop, options);
   if (failed(pipelined)) {
-    stage.wait.setNumGroups(0);
+    if (stage.wait)
+      stage.wait.setNumGroups(0);
     return failure();
   }
-  // Nothing in flight after the loop: the buffer is free again.
+  // Nothing in flight after the loop: the buffer is free again. (Tensor
+  // copies are each waited for in their iteration.)
   OpBuilder after(pipelined->getOperation()->getBlock(),
                   std::next(Block::iterator(pipelined->getOperation())));
-  nvgpu::DeviceAsyncWaitOp::create(after, loc, commitCopies(after, loc),
-                                   after.getI32IntegerAttr(0));
+  if (stage.wait)
+    nvgpu::DeviceAsyncWaitOp::create(after, loc, commitCopies(after, loc),
+                                     after.getI32IntegerAttr(0));
   synchronize(after, loc, scope);
   return pipelined;
 }

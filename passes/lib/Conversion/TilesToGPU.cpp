@@ -1436,8 +1436,14 @@ LogicalResult lowerFinalizePerLane(SoftmaxFinalizeOp op, const RowGroup &g) {
 struct ConvertSoftmaxTilesToGPUPass
     : public mlir::attn::impl::ConvertSoftmaxTilesToGPUBase<
           ConvertSoftmaxTilesToGPUPass> {
+  using ConvertSoftmaxTilesToGPUBase::ConvertSoftmaxTilesToGPUBase;
   void runOnOperation() override {
     func::FuncOp fn = getOperation();
+    if (!llvm::is_contained({"off", "gradient", "all"}, tensorCopies)) {
+      fn.emitError() << "tensor-copies must be off, gradient or all, not '"
+                     << tensorCopies << "'";
+      return signalPassFailure();
+    }
     SmallVector<SoftmaxStepOp> steps;
     SmallVector<SoftmaxFinalizeOp> finalizes;
     SmallVector<SoftmaxGradStepOp> gradSteps;
@@ -1555,7 +1561,8 @@ struct ConvertSoftmaxTilesToGPUPass
                {step.getKeyMutable().getOperandNumber(),
                 step.getValueMutable().getOperandNumber()},
                rows, blockThreads(step),
-               stagedReaderOf(step, step.getQuery(), step.getValue(), rows)),
+               stagedReaderOf(step, step.getQuery(), step.getValue(), rows),
+               /*tensorCopies=*/tensorCopies == "all"),
            rows});
     }
     if (failed(lowerGradSteps(gradSteps, queries, oldState)))
@@ -1643,7 +1650,8 @@ struct ConvertSoftmaxTilesToGPUPass
           stagedReaderOf(
               op, op.getQuery(), op.getValue(),
               std::min(*columnRows, gradChunkRows(op.accumulatesKeys(),
-                                                  /*onWarpgroups=*/true))));
+                                                  /*onWarpgroups=*/true))),
+          /*tensorCopies=*/tensorCopies != "off");
       op = cast<SoftmaxGradStepOp>(stagedOp.op);
       for (Operation *a : accs) {
         GradAccumulator &acc = accumulators[a];

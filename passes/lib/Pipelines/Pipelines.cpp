@@ -132,8 +132,10 @@ void buildLowerToCPUPipeline(OpPassManager &pm,
 }
 
 /// The tile ops inside kernels to code for warps, one pass per kind.
-static void addTileConversionsToGPU(OpPassManager &fn) {
-  fn.addPass(createConvertSoftmaxTilesToGPU());
+static void addTileConversionsToGPU(OpPassManager &fn, StringRef tensorCopies) {
+  ConvertSoftmaxTilesToGPUOptions softmax;
+  softmax.tensorCopies = tensorCopies.str();
+  fn.addPass(createConvertSoftmaxTilesToGPU(softmax));
   fn.addPass(createConvertLinearTilesToGPU());
   fn.addPass(createConvertSsmTilesToGPU());
 }
@@ -158,7 +160,7 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
   MapLoopsToGPUOptions map;
   map.lanesPerIteration = 32;
   fn.addPass(createMapLoopsToGPU(map));
-  addTileConversionsToGPU(fn);
+  addTileConversionsToGPU(fn, options.tensorCopies);
   fn.addPass(createAllocateSharedMemory());
   fn.addPass(createLinalgToLoops());
   {
@@ -295,6 +297,10 @@ checkGPUPipelineOptions(const GPUPipelineOptions &o) {
   if (o.gradWarpRows != 0 && o.gradWarpRows != 16 && o.gradWarpRows != 32)
     return "grad-warp-rows must be 16, 32 or 0 (warp-rows), got " +
            std::to_string(o.gradWarpRows);
+  if (!llvm::is_contained({"off", "gradient", "all"},
+                          StringRef(o.tensorCopies)))
+    return "tensor-copies must be off, gradient or all, got '" +
+           std::string(o.tensorCopies) + "'";
   if (std::optional<std::string> problem =
           checkGradTiles(o.blockQ, o.blockK, o.gradBlockQ, o.gradBlockK))
     return problem;
@@ -313,7 +319,7 @@ void registerAttnPasses() {
          function_ref<LogicalResult(const Twine &)> errorHandler) {
         if (!options.empty())
           return errorHandler("--attn-convert-tiles-to-gpu takes no options");
-        addTileConversionsToGPU(pm);
+        addTileConversionsToGPU(pm, "off");
         return success();
       },
       [](function_ref<void(const ::mlir::detail::PassOptions &)>) {});

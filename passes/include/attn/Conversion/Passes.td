@@ -199,7 +199,24 @@ def ConvertSoftmaxTilesToGPU
     Other element types (f32) run one row per lane with the per-key online
     softmax on CUDA cores. softmax_finalize reduces each row's sum across
     its lanes and writes the row once.
+
+    On sm_90a, where warpgroup MMA reads the staged tiles and each is a
+    window of a buffer defined outside the launch, the tensor memory
+    accelerator can copy them instead of the block's cp.async
+    (tensor-copies): an attn.buffer.tensor_map before the launch, one
+    thread issuing cp.async.bulk.tensor per 64 columns of a tile,
+    completion on mbarriers that each thread waits on before it reads the
+    tile; loops over such tiles are pipelined even where their trip count
+    is a constant (the copies hold no addresses in the threads' registers).
   }];
+  let options = [
+    Option<"tensorCopies", "tensor-copies", "std::string",
+           /*default=*/"\"off\"",
+           "Which ops' staged tiles the tensor memory accelerator copies "
+           "where it can (sm_90a): off (the default: without warp "
+           "specialisation not faster on the H200, tools/attn-bench/"
+           "NOTES.md), gradient (softmax_grad_step's), all">
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
                            "::mlir::linalg::LinalgDialect",

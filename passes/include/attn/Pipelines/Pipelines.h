@@ -101,6 +101,12 @@ struct GPUPipelineOptions : public TilingPipelineOptions<GPUPipelineOptions> {
       llvm::cl::desc("Rows per warp of attention's gradient: 16 or 32 (0: "
                      "warp-rows)"),
       llvm::cl::init(0)};
+  PassOptions::Option<std::string> tensorCopies{
+      *this, "tensor-copies",
+      llvm::cl::desc("On sm_90a, which attention kernels' staged tiles the "
+                     "tensor memory accelerator copies where it can: off, "
+                     "gradient, all (the rest: cp.async by the block)"),
+      llvm::cl::init("off")};
   PassOptions::Option<int64_t> ssmChannels{
       *this, "ssm-channels",
       llvm::cl::desc("Channels per warp of the SSM's scan (0: as many as a "

@@ -1,0 +1,254 @@
+// attn-convert-softmax-tiles-to-gpu on sm_90a (the default target): which
+// staged tiles the tensor memory accelerator copies, and how.
+// RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=all" | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu | FileCheck %s --check-prefix=OFF
+// RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=gradient" | FileCheck %s --check-prefix=GRAD
+// RUN: not attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=some" 2>&1 | FileCheck %s --check-prefix=BAD
+// BAD: tensor-copies must be off, gradient or all, not 'some'
+
+// By default (tensor-copies=off) every staged tile is cp.async's; with
+// tensor-copies=gradient the forward's stay so.
+// GRAD-LABEL: func.func @in_place
+// GRAD-NOT: attn.buffer.tensor_map
+// GRAD: nvgpu.device_async_copy {{.*}} to memref<2048xbf16, #gpu.address_space<workgroup>>
+
+// In place (the op in no loop): the key and value tiles are windows of 4-D
+// buffers outside the launch, clipped where the sequence ends: a tensor map of each before the launch (boxes of 32 rows
+// of 64 columns, 128-byte swizzle), two mbarriers set up by the first
+// thread at the launch's start; after the barrier that frees the stage,
+// the first thread expects each tile's 4096 bytes and
+// issues one tensor copy per tile (coordinates innermost first: column,
+// row, head, batch); every thread waits for the keys before S = Q K^T and
+// for the values before P V (no cp.async of the tiles, no fence, no second
+// barrier); the barriers invalidated at the launch's end.
+// CHECK-LABEL: func.func @in_place
+// CHECK: %[[KMAP:.*]] = attn.buffer.tensor_map %arg1 box [1, 1, 32, 64] swizzle 128 : memref<1x2x100x64xbf16>
+// CHECK: %[[VMAP:.*]] = attn.buffer.tensor_map %arg2 box [1, 1, 32, 64] swizzle 128 : memref<1x2x100x64xbf16>
+// CHECK: gpu.launch
+// CHECK: %[[BARRIERS:.*]] = memref.alloc() : memref<16xi8, #gpu.address_space<workgroup>>
+// CHECK: %[[FIRST:.*]] = arith.cmpi eq, %{{.*}}, %{{.*}} : index
+// CHECK: nvvm.mbarrier.init %{{.*}}, %{{.*}}, predicate = %[[FIRST]]
+// CHECK: nvvm.mbarrier.init %{{.*}}, %{{.*}}, predicate = %[[FIRST]]
+// CHECK-NEXT: nvvm.fence.mbarrier.init
+// CHECK-NEXT: gpu.barrier
+// CHECK-NOT: scf.for
+// CHECK: gpu.barrier
+// CHECK: scf.if
+// CHECK: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %{{.*}} : !llvm.ptr<3>, i32
+// CHECK: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %{{.*}} : !llvm.ptr<3>, i32
+// CHECK: %[[K:.*]] = llvm.inttoptr %[[KMAP]] : i64 to !llvm.ptr
+// CHECK: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[K]], %{{.*}}, box[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] : !llvm.ptr<7>, !llvm.ptr
+// CHECK: %[[V:.*]] = llvm.inttoptr %[[VMAP]] : i64 to !llvm.ptr
+// CHECK: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[V]], %{{.*}}, box[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] : !llvm.ptr<7>, !llvm.ptr
+// CHECK: nvvm.mbarrier.try_wait.parity
+// CHECK-NOT: gpu.barrier
+// CHECK: wgmma.mma_async.sync.aligned.m64n32k16
+// CHECK: math.exp2
+// CHECK: nvvm.mbarrier.try_wait.parity
+// CHECK-NOT: gpu.barrier
+// CHECK: wgmma.mma_async.sync.aligned.m64n64k16
+// CHECK: gpu.barrier
+// CHECK: nvvm.mbarrier.inval
+// CHECK: nvvm.mbarrier.inval
+// CHECK-NEXT: }
+// CHECK-NEXT: gpu.terminator
+// OFF-LABEL: func.func @in_place
+// OFF-NOT: attn.buffer.tensor_map
+// OFF-NOT: nvvm.mbarrier
+// OFF: nvgpu.device_async_copy {{.*}} to memref<2048xbf16, #gpu.address_space<workgroup>>
+// OFF-NOT: nvvm.cp.async.bulk
+func.func @in_place(%q: memref<16x64xbf16>, %k: memref<1x2x100x64xbf16>, %v: memref<1x2x100x64xbf16>, %o: memref<16x64xbf16>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c4 = arith.constant 4 : index
+  %c32 = arith.constant 32 : index
+  %c100 = arith.constant 100 : index
+  %c128 = arith.constant 128 : index
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c2, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1) {
+    %m = memref.alloca() : memref<16xf32>
+    %l = memref.alloca() : memref<16xf32>
+    %acc = memref.alloca() : memref<16x64xf32>
+    linalg.fill ins(%ninf : f32) outs(%m : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%l : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%acc : memref<16x64xf32>)
+    %k0 = arith.muli %bx, %c32 : index
+    %left = arith.subi %c100, %k0 : index
+    %rows = arith.minsi %left, %c32 : index
+    %kt = memref.subview %k[0, %by, %k0, 0] [1, 1, %rows, 64] [1, 1, 1, 1] : memref<1x2x100x64xbf16> to memref<?x64xbf16, strided<[64, 1], offset: ?>>
+    %vt = memref.subview %v[0, %by, %k0, 0] [1, 1, %rows, 64] [1, 1, 1, 1] : memref<1x2x100x64xbf16> to memref<?x64xbf16, strided<[64, 1], offset: ?>>
+    attn.tile.softmax_step %q, %kt, %vt into %m, %l, %acc offsets(%c0, %k0) scale 1.25e-01 : memref<16x64xbf16>, memref<?x64xbf16, strided<[64, 1], offset: ?>>, memref<?x64xbf16, strided<[64, 1], offset: ?>>, memref<16xf32>, memref<16x64xf32>
+    attn.tile.softmax_finalize %l, %acc into %o : memref<16xf32>, memref<16x64xf32>, memref<16x64xbf16>
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+// Pipelined (a loop over a schedule's tiles; with tensor copies, loops of
+// a constant trip count too, which hold no copy addresses in registers):
+// two stages, each with its barrier; the copy stage (the barrier that
+// frees its stage, then the predicated prefetch) has the first thread
+// expect both tiles' 8192 bytes on the stage's barrier and issue both
+// copies (in the prologue for the first tile, in the loop for the next);
+// each iteration waits on its stage's barrier once, before S; no cp.async
+// group is committed or waited for, after the loop either.
+// CHECK-LABEL: func.func @pipelined
+// CHECK-COUNT-2: attn.buffer.tensor_map
+// CHECK: gpu.launch
+// CHECK: memref.alloc() : memref<16xi8, #gpu.address_space<workgroup>>
+// CHECK: scf.for
+// CHECK: gpu.barrier
+// CHECK: scf.if
+// CHECK: scf.if
+// CHECK: %[[BYTES:.*]] = arith.constant 8192 : i32
+// CHECK: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %[[BYTES]]
+// CHECK-NOT: nvvm.mbarrier.arrive.expect_tx
+// CHECK-COUNT-2: nvvm.cp.async.bulk.tensor.shared.cluster.global
+// CHECK: nvvm.mbarrier.try_wait.parity
+// CHECK: wgmma.mma_async.sync.aligned.m64n32k16
+// CHECK-NOT: nvvm.mbarrier.try_wait.parity
+// CHECK: wgmma.mma_async.sync.aligned.m64n64k16
+// CHECK: nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK-NOT: nvgpu.device_async
+// CHECK: nvvm.mbarrier.inval
+func.func @pipelined(%q: memref<16x64xbf16>, %k: memref<1x2x100x64xbf16>, %v: memref<1x2x100x64xbf16>, %o: memref<16x64xbf16>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c32 = arith.constant 32 : index
+  %c100 = arith.constant 100 : index
+  %c128 = arith.constant 128 : index
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c2, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1) {
+    %m = memref.alloca() : memref<16xf32>
+    %l = memref.alloca() : memref<16xf32>
+    %acc = memref.alloca() : memref<16x64xf32>
+    linalg.fill ins(%ninf : f32) outs(%m : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%l : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%acc : memref<16x64xf32>)
+    scf.for %t = %c0 to %n step %c1 {
+      %k0 = arith.muli %t, %c32 : index
+      %left = arith.subi %c100, %k0 : index
+      %rows = arith.minsi %left, %c32 : index
+      %kt = memref.subview %k[0, %by, %k0, 0] [1, 1, %rows, 64] [1, 1, 1, 1] : memref<1x2x100x64xbf16> to memref<?x64xbf16, strided<[64, 1], offset: ?>>
+      %vt = memref.subview %v[0, %by, %k0, 0] [1, 1, %rows, 64] [1, 1, 1, 1] : memref<1x2x100x64xbf16> to memref<?x64xbf16, strided<[64, 1], offset: ?>>
+      attn.tile.softmax_step %q, %kt, %vt into %m, %l, %acc offsets(%c0, %k0) scale 1.25e-01 : memref<16x64xbf16>, memref<?x64xbf16, strided<[64, 1], offset: ?>>, memref<?x64xbf16, strided<[64, 1], offset: ?>>, memref<16xf32>, memref<16x64xf32>
+    }
+    attn.tile.softmax_finalize %l, %acc into %o : memref<16xf32>, memref<16x64xf32>, memref<16x64xbf16>
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+// A window that may end before the buffer's rows do (clipped at 90 of
+// 100): the rows past it must read as zeros, which a tensor copy of the
+// buffer would not give; cp.async, which fills them.
+// CHECK-LABEL: func.func @clipped_early
+// CHECK-NOT: attn.buffer.tensor_map
+// CHECK-NOT: nvvm.cp.async.bulk
+// CHECK: nvgpu.device_async_copy {{.*}} to memref<2048xbf16, #gpu.address_space<workgroup>>
+func.func @clipped_early(%q: memref<16x64xbf16>, %k: memref<1x2x100x64xbf16>, %o: memref<16x64xbf16>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c3 = arith.constant 3 : index
+  %c32 = arith.constant 32 : index
+  %c90 = arith.constant 90 : index
+  %c128 = arith.constant 128 : index
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c2, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1) {
+    %m = memref.alloca() : memref<16xf32>
+    %l = memref.alloca() : memref<16xf32>
+    %acc = memref.alloca() : memref<16x64xf32>
+    linalg.fill ins(%ninf : f32) outs(%m : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%l : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%acc : memref<16x64xf32>)
+    scf.for %t = %c0 to %c3 step %c1 {
+      %k0 = arith.muli %t, %c32 : index
+      %left = arith.subi %c90, %k0 : index
+      %rows = arith.minsi %left, %c32 : index
+      %kt = memref.subview %k[0, %by, %k0, 0] [1, 1, %rows, 64] [1, 1, 1, 1] : memref<1x2x100x64xbf16> to memref<?x64xbf16, strided<[64, 1], offset: ?>>
+      attn.tile.softmax_step %q, %kt, %kt into %m, %l, %acc offsets(%c0, %k0) scale 1.25e-01 : memref<16x64xbf16>, memref<?x64xbf16, strided<[64, 1], offset: ?>>, memref<?x64xbf16, strided<[64, 1], offset: ?>>, memref<16xf32>, memref<16x64xf32>
+    }
+    attn.tile.softmax_finalize %l, %acc into %o : memref<16xf32>, memref<16x64xf32>, memref<16x64xbf16>
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+// Windows of a buffer made inside the launch: no tensor map can be made
+// for it on the host; cp.async.
+// CHECK-LABEL: func.func @buffer_in_launch
+// CHECK-NOT: attn.buffer.tensor_map
+// CHECK-NOT: nvvm.cp.async.bulk
+// CHECK: nvgpu.device_async_copy {{.*}} to memref<2048xbf16, #gpu.address_space<workgroup>>
+func.func @buffer_in_launch(%q: memref<16x64xbf16>, %k: memref<1x2x100x64xbf16>, %o: memref<16x64xbf16>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c32 = arith.constant 32 : index
+  %c128 = arith.constant 128 : index
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c2, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1) {
+    %m = memref.alloca() : memref<16xf32>
+    %l = memref.alloca() : memref<16xf32>
+    %acc = memref.alloca() : memref<16x64xf32>
+    linalg.fill ins(%ninf : f32) outs(%m : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%l : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%acc : memref<16x64xf32>)
+    %head = memref.subview %k[0, %by, 0, 0] [1, 1, 100, 64] [1, 1, 1, 1] : memref<1x2x100x64xbf16> to memref<100x64xbf16, strided<[64, 1], offset: ?>>
+    %kt = memref.subview %head[%c0, 0] [32, 64] [1, 1] : memref<100x64xbf16, strided<[64, 1], offset: ?>> to memref<32x64xbf16, strided<[64, 1], offset: ?>>
+    attn.tile.softmax_step %q, %kt, %kt into %m, %l, %acc offsets(%c0, %c0) scale 1.25e-01 : memref<16x64xbf16>, memref<32x64xbf16, strided<[64, 1], offset: ?>>, memref<32x64xbf16, strided<[64, 1], offset: ?>>, memref<16xf32>, memref<16x64xf32>
+    attn.tile.softmax_finalize %l, %acc into %o : memref<16xf32>, memref<16x64xf32>, memref<16x64xbf16>
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+// The gradient's key form: its staged queries and output gradients are
+// windows of 4-D buffers; tensor copies under tensor-copies=gradient (and
+// all), 64 rows a box.
+// CHECK-LABEL: func.func @key_gradient
+// CHECK-COUNT-2: attn.buffer.tensor_map %{{.*}} box [1, 1, 64, 64] swizzle 128
+// CHECK: nvvm.cp.async.bulk.tensor.shared.cluster.global
+// CHECK: nvvm.cp.async.bulk.tensor.shared.cluster.global
+// CHECK: nvvm.mbarrier.try_wait.parity
+// CHECK: wgmma.mma_async.sync.aligned.m64n32k16
+// GRAD-LABEL: func.func @key_gradient
+// GRAD-COUNT-2: attn.buffer.tensor_map %{{.*}} box [1, 1, 64, 64] swizzle 128
+// GRAD: nvvm.cp.async.bulk.tensor.shared.cluster.global
+// OFF-LABEL: func.func @key_gradient
+// OFF-NOT: attn.buffer.tensor_map
+func.func @key_gradient(%qb: memref<1x2x64x64xbf16>, %dob: memref<1x2x64x64xbf16>, %kv: memref<16x64xbf16>, %lse: memref<64xf32>, %dk: memref<16x64xbf16>, %dv: memref<16x64xbf16>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c128 = arith.constant 128 : index
+  %zero = arith.constant 0.0 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c2, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1) {
+    %kacc = memref.alloca() : memref<16x64xf32>
+    %vacc = memref.alloca() : memref<16x64xf32>
+    linalg.fill ins(%zero : f32) outs(%kacc : memref<16x64xf32>)
+    linalg.fill ins(%zero : f32) outs(%vacc : memref<16x64xf32>)
+    %q = memref.subview %qb[0, %by, 0, 0] [1, 1, 64, 64] [1, 1, 1, 1] : memref<1x2x64x64xbf16> to memref<64x64xbf16, strided<[64, 1], offset: ?>>
+    %do = memref.subview %dob[0, %by, 0, 0] [1, 1, 64, 64] [1, 1, 1, 1] : memref<1x2x64x64xbf16> to memref<64x64xbf16, strided<[64, 1], offset: ?>>
+    attn.tile.softmax_grad_step %q, %kv, %kv, %do, %lse, %lse key_grad %kacc, %vacc : memref<16x64xf32>, memref<16x64xf32> offsets(%c0, %c0) scale 0.125 : memref<64x64xbf16, strided<[64, 1], offset: ?>>, memref<16x64xbf16>, memref<16x64xbf16>, memref<64x64xbf16, strided<[64, 1], offset: ?>>, memref<64xf32>, memref<64xf32>
+    linalg.copy ins(%kacc : memref<16x64xf32>) outs(%dk : memref<16x64xbf16>)
+    linalg.copy ins(%vacc : memref<16x64xf32>) outs(%dv : memref<16x64xbf16>)
+    gpu.terminator
+  }
+  return
+}

@@ -47,6 +47,9 @@ struct ScalarEmitter {
   Location loc;
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value i32(int64_t v) {
+    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+  }
   Value cst(double v) {
     return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
   }
@@ -229,9 +232,6 @@ struct WarpEmitter : ScalarEmitter {
   }
   Value lt(Value a, Value c) {
     return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, a, c);
-  }
-  Value i32(int64_t v) {
-    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
   }
   /// Fragment pairs start at even columns of rows aligned to 8 elements.
   llvm::MaybeAlign pairAlignment(Type t) {
@@ -597,15 +597,12 @@ enum class StagedReader {
 TileLayout layoutFor(StagedReader reader);
 /// An op whose operands stageForBlock staged: `op` as it is after staging
 /// (a clone where the loop around it was pipelined) and, where set, the
-/// async-copy group of its last staged operand, still in flight where `op`
-/// runs (waitForLastStaged before reading that tile); the other copies are
-/// complete and visible to the block there.
+/// wait for its last staged operand's copies, still in flight where `op`
+/// runs (waitForLastStaged emits it before that tile is read); the other
+/// copies are complete and visible there.
 struct StagedOp {
   Operation *op;
-  Value lastCopied;
   StagedReader reader = StagedReader::Ldmatrix;
-  /// Where the tensor memory accelerator copied the tiles: the wait for the
-  /// last operand's copies (waitForLastStaged), if still to come.
   std::function<void(OpBuilder &, Location)> waitForLast;
 };
 /// Stages the 2-D operands `numbers` of `op` (tiles of up to `rows` rows:

@@ -252,7 +252,6 @@ std::optional<BulkWindow> bulkWindowOf(Value tile, gpu::LaunchOp launch,
 /// barrier k, in bit k.
 struct CopyBarriers {
   Value buffer, phases;
-  int64_t count = 0;
 
   static CopyBarriers create(gpu::LaunchOp launch, int64_t count);
   /// Barrier `index`'s address in the shared window.
@@ -263,14 +262,6 @@ struct CopyBarriers {
   void wait(ScalarEmitter &e, Value index) const;
 };
 
-/// `then` under `cond` at `b`'s point.
-void emitIf(OpBuilder &b, Location loc, Value cond, function_ref<void()> then) {
-  auto branch = scf::IfOp::create(b, loc, cond, /*withElseRegion=*/false);
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPoint(branch.thenBlock()->getTerminator());
-  then();
-}
-
 /// Whether this is the block's first thread, which issues the copies.
 Value isFirstThread(ScalarEmitter &e) {
   return e.cmp(arith::CmpIPredicate::eq,
@@ -278,13 +269,8 @@ Value isFirstThread(ScalarEmitter &e) {
                e.idx(0));
 }
 
-Value i32Constant(OpBuilder &b, Location loc, int64_t v) {
-  return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
-}
-
 CopyBarriers CopyBarriers::create(gpu::LaunchOp launch, int64_t count) {
   CopyBarriers c;
-  c.count = count;
   c.buffer = allocateShared(launch, 8 * count);
   Location loc = launch.getLoc();
   Block &body = launch.getBody().front();
@@ -295,14 +281,14 @@ CopyBarriers CopyBarriers::create(gpu::LaunchOp launch, int64_t count) {
   ScalarEmitter e{b, loc};
   c.phases =
       memref::AllocaOp::create(b, loc, MemRefType::get({1}, b.getI32Type()));
-  memref::StoreOp::create(b, loc, i32Constant(b, loc, 0), c.phases, e.idx(0));
+  memref::StoreOp::create(b, loc, e.i32(0), c.phases, e.idx(0));
   // Predicated rather than branched around: a branch here would move the
   // launch's other allocas out of its entry block, where LLVM keeps them
   // in registers.
   Value first = isFirstThread(e);
   for (int64_t k = 0; k < count; ++k)
-    NVVM::MBarrierInitOp::create(b, loc, c.address(e, e.idx(k)),
-                                 i32Constant(b, loc, 1), first);
+    NVVM::MBarrierInitOp::create(b, loc, c.address(e, e.idx(k)), e.i32(1),
+                                 first);
   // The barriers initialised before any thread uses them.
   NVVM::FenceMbarrierInitOp::create(b, loc);
   gpu::BarrierOp::create(b, loc);
@@ -310,7 +296,7 @@ CopyBarriers CopyBarriers::create(gpu::LaunchOp launch, int64_t count) {
   // No thread waits on them any more before their memory is given up.
   b.setInsertionPoint(launch.getBody().back().getTerminator());
   gpu::BarrierOp::create(b, loc);
-  emitIf(b, loc, isFirstThread(e), [&] {
+  e.ifThen(isFirstThread(e), [&] {
     for (int64_t k = 0; k < count; ++k)
       NVVM::MBarrierInvalOp::create(b, loc, c.address(e, e.idx(k)));
   });
@@ -318,6 +304,8 @@ CopyBarriers CopyBarriers::create(gpu::LaunchOp launch, int64_t count) {
 }
 
 Value CopyBarriers::address(ScalarEmitter &e, Value index) const {
+  // The buffer's address taken at each use: each is an access of it to
+  // attn-allocate-shared-memory, which keeps it live through all of them.
   OpBuilder &b = e.b;
   Value offset = arith::IndexCastUIOp::create(
       b, e.loc, b.getI64Type(),
@@ -329,9 +317,9 @@ Value CopyBarriers::address(ScalarEmitter &e, Value index) const {
 }
 
 void CopyBarriers::expect(ScalarEmitter &e, Value index, int64_t bytes) const {
-  NVVM::MBarrierArriveExpectTxOp::create(
-      e.b, e.loc, Type(), address(e, index), i32Constant(e.b, e.loc, bytes),
-      NVVM::MemScopeKind::CTA, /*relaxed=*/false, Value());
+  NVVM::MBarrierArriveExpectTxOp::create(e.b, e.loc, Type(), address(e, index),
+                                         e.i32(bytes), NVVM::MemScopeKind::CTA,
+                                         /*relaxed=*/false, Value());
 }
 
 void CopyBarriers::wait(ScalarEmitter &e, Value index) const {
@@ -339,14 +327,13 @@ void CopyBarriers::wait(ScalarEmitter &e, Value index) const {
   Location loc = e.loc;
   Value bit = arith::IndexCastUIOp::create(b, loc, b.getI32Type(), index);
   Value word = memref::LoadOp::create(b, loc, phases, e.idx(0));
-  Value parity =
-      arith::AndIOp::create(b, loc, arith::ShRUIOp::create(b, loc, word, bit),
-                            i32Constant(b, loc, 1));
+  Value parity = arith::AndIOp::create(
+      b, loc, arith::ShRUIOp::create(b, loc, word, bit), e.i32(1));
   // The suspend-time hint CUTLASS gives its waits (ns).
   NVVM::MBarrierTryWaitParityOp::create(b, loc, address(e, index), parity,
-                                        i32Constant(b, loc, 10000000));
+                                        e.i32(10000000));
   Value flipped = arith::XOrIOp::create(
-      b, loc, word, arith::ShLIOp::create(b, loc, i32Constant(b, loc, 1), bit));
+      b, loc, word, arith::ShLIOp::create(b, loc, e.i32(1), bit));
   memref::StoreOp::create(b, loc, flipped, phases, e.idx(0));
 }
 
@@ -358,7 +345,7 @@ Value tensorMapOf(BulkWindow w, gpu::LaunchOp launch, int64_t rows) {
   box[box.size() - 2] = rows;
   box.back() = SwizzledTile::kBlockCols;
   return BufferTensorMapOp::create(b, launch.getLoc(), w.buffer, box,
-                                   /*swizzle=*/SwizzledTile::kBlockCols * 2);
+                                   /*swizzle=*/SwizzledTile::kRowBytes);
 }
 
 /// The tensor copies of the window `window` (a BulkWindow's, or a copy of
@@ -374,6 +361,7 @@ void copyBoxes(ScalarEmitter &e, memref::SubViewOp window, Value map,
   auto i32 = [&](Value v) {
     return arith::IndexCastUIOp::create(b, loc, b.getI32Type(), v).getResult();
   };
+  assert(to.swizzled && "tensor copies fill swizzled tiles");
   Value tensorMap = LLVM::IntToPtrOp::create(
       b, loc, LLVM::LLVMPointerType::get(b.getContext()), map);
   Value start = sharedAddress(b, loc, to.memref);
@@ -384,10 +372,12 @@ void copyBoxes(ScalarEmitter &e, memref::SubViewOp window, Value map,
     SmallVector<Value> coordinates{i32(e.add(offsets.back(), j * block))};
     for (Value o : llvm::reverse(ArrayRef(offsets).drop_back()))
       coordinates.push_back(i32(o));
+    // Column block j's first row, where the layout puts it.
     Value at = arith::AddIOp::create(
         b, loc, start,
-        arith::ConstantOp::create(b, loc,
-                                  b.getI64IntegerAttr(j * rows * block * 2)));
+        arith::IndexCastUIOp::create(
+            b, loc, b.getI64Type(),
+            to.swizzled->runOffset(e, e.idx(0), e.idx(j * block))));
     Value dst = LLVM::AddrSpaceCastOp::create(
         b, loc, LLVM::LLVMPointerType::get(b.getContext(), 7),
         LLVM::IntToPtrOp::create(
@@ -476,7 +466,7 @@ struct StagedShape {
     auto indexOf = [&](size_t i) {
       return indices.size() == 1 ? indices[0] : indices[i];
     };
-    emitIf(e.b, e.loc, isFirstThread(e), [&] {
+    e.ifThen(isFirstThread(e), [&] {
       if (indices.size() == 1)
         barriers.expect(e, indices[0], stageBytes());
       else
@@ -516,8 +506,9 @@ void useStaged(Operation *op, ArrayRef<unsigned> numbers,
 
 /// Staging at `op` itself: the block copies the tiles, each a group of its
 /// own, waits for all but the last and synchronises, then `op` runs; the
-/// last group is returned, for `op`'s lowering to wait for where it first
-/// reads that tile (so that its copies overlap the work on the others).
+/// wait for the last group is returned, for `op`'s lowering to emit where
+/// it first reads that tile (so that its copies overlap the work on the
+/// others).
 /// Tensor copies: each tile on a barrier of its own, the last waited for
 /// where the op first reads it.
 StagedOp stageInPlace(Operation *op, ArrayRef<unsigned> numbers,
@@ -532,7 +523,7 @@ StagedOp stageInPlace(Operation *op, ArrayRef<unsigned> numbers,
     tiles.push_back(op->getOperand(n));
   // Every thread is done with the previous tile before it is overwritten.
   gpu::BarrierOp::create(b, e.loc);
-  StagedOp result{op, {}, shape.reader};
+  StagedOp result{op, shape.reader, {}};
   if (shape.bulk()) {
     CopyBarriers barriers = CopyBarriers::create(launch, tiles.size());
     SmallVector<Value> indices;
@@ -548,12 +539,16 @@ StagedOp stageInPlace(Operation *op, ArrayRef<unsigned> numbers,
     };
   } else {
     Value tid = gpu::ThreadIdOp::create(b, e.loc, gpu::Dimension::x);
-    result.lastCopied = shape.copy(e, tiles, buffer, e.idx(0), tid, threads,
-                                   /*groupEach=*/true);
-    nvgpu::DeviceAsyncWaitOp::create(b, e.loc, result.lastCopied,
-                                     b.getI32IntegerAttr(1));
+    Value last = shape.copy(e, tiles, buffer, e.idx(0), tid, threads,
+                            /*groupEach=*/true);
+    nvgpu::DeviceAsyncWaitOp::create(b, e.loc, last, b.getI32IntegerAttr(1));
     shape.fenceCopies(b, e.loc);
     gpu::BarrierOp::create(b, e.loc);
+    result.waitForLast = [shape, last](OpBuilder &b, Location loc) {
+      nvgpu::DeviceAsyncWaitOp::create(b, loc, last, b.getI32IntegerAttr(0));
+      shape.fenceCopies(b, loc);
+      gpu::BarrierOp::create(b, loc);
+    };
   }
   useStaged(op, numbers, staged, e);
   return result;
@@ -653,39 +648,34 @@ StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
   StagedShape shape{
       rows, {}, getElementTypeOrSelf(op->getOperand(numbers[0])), reader};
   SmallVector<Value> tiles;
-  SmallVector<BulkWindow> windows;
   for (unsigned n : numbers) {
     tiles.push_back(op->getOperand(n));
     shape.widths.push_back(
         cast<MemRefType>(op->getOperand(n).getType()).getDimSize(1));
-    if (std::optional<BulkWindow> w = bulkWindowOf(tiles.back(), launch, rows))
-      windows.push_back(*w);
   }
   // The tensor memory accelerator where warpgroup MMA reads every tile
   // (sm_90a, swizzled rows of 64 columns) and each is a window it can copy.
-  if (tensorCopies && shape.forWarpgroups() && windows.size() == tiles.size() &&
-      rows <= kMaxBoxRows)
-    for (const BulkWindow &w : windows)
-      shape.maps.push_back(tensorMapOf(w, launch, rows));
+  if (tensorCopies && shape.forWarpgroups() && rows <= kMaxBoxRows) {
+    SmallVector<BulkWindow> windows;
+    for (Value tile : tiles)
+      if (std::optional<BulkWindow> w = bulkWindowOf(tile, launch, rows))
+        windows.push_back(*w);
+    if (windows.size() == tiles.size())
+      for (const BulkWindow &w : windows)
+        shape.maps.push_back(tensorMapOf(w, launch, rows));
+  }
   // Tensor copies keep no addresses in the threads' registers: a loop of a
   // constant trip count pipelines without costing a block.
   if (std::optional<PipelinedLoop> p =
           pipelinedLoopOf(op, tiles, /*constantTrips=*/shape.bulk()))
     return {
-        stagePipelined(op, numbers, shape, *p, launch, threads), {}, reader};
+        stagePipelined(op, numbers, shape, *p, launch, threads), reader, {}};
   return stageInPlace(op, numbers, shape, launch, threads);
 }
 
 void waitForLastStaged(OpBuilder &b, Location loc, const StagedOp &staged) {
   if (staged.waitForLast)
-    return staged.waitForLast(b, loc);
-  if (!staged.lastCopied)
-    return;
-  nvgpu::DeviceAsyncWaitOp::create(b, loc, staged.lastCopied,
-                                   b.getI32IntegerAttr(0));
-  if (staged.reader == StagedReader::WarpgroupMma)
-    fenceProxyAsyncShared(b, loc);
-  gpu::BarrierOp::create(b, loc);
+    staged.waitForLast(b, loc);
 }
 
 TileLayout layoutFor(StagedReader reader) {

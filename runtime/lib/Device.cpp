@@ -8,6 +8,7 @@
 
 #include "attn/Runtime/Device.h"
 #include "DeviceInternal.h"
+#include "attn/Runtime/Collective.h"
 
 #include <algorithm>
 #include <atomic>
@@ -812,18 +813,18 @@ std::mutex tensorMapMutex;
 
 /// CUtensorMapDataType of the element codes of docs/runtime.md.
 int tensorMapDataType(int32_t element) {
-  switch (element) {
-  case 0:
+  using attn::rt::CollectiveElement;
+  switch (static_cast<CollectiveElement>(element)) {
+  case CollectiveElement::F32:
     return 7; // FLOAT32
-  case 1:
+  case CollectiveElement::BF16:
     return 9; // BFLOAT16
-  case 2:
+  case CollectiveElement::F16:
     return 6; // FLOAT16
-  case 3:
+  case CollectiveElement::F64:
     return 8; // FLOAT64
-  default:
-    return -1;
   }
+  return -1;
 }
 } // namespace
 
@@ -837,7 +838,8 @@ extern "C" {
 std::int64_t mgpuTensorMap(void *address, int32_t element, int32_t rank,
                            const std::int64_t *dims, int32_t swizzle) {
   const int type = tensorMapDataType(element);
-  const int64_t elementBytes = element == 0 ? 4 : element == 3 ? 8 : 2;
+  const int64_t elementBytes =
+      static_cast<int64_t>(attn::rt::collectiveElementSize(element));
   auto describe = [&] {
     std::string text = "a tensor map of the buffer at " +
                        std::to_string(reinterpret_cast<uintptr_t>(address)) +

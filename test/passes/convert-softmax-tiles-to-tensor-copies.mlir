@@ -3,6 +3,7 @@
 // RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=all" | FileCheck %s
 // RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu | FileCheck %s --check-prefix=OFF
 // RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=gradient" | FileCheck %s --check-prefix=GRAD
+// RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=all warp-specialize=1" | FileCheck %s --check-prefix=SPEC
 // RUN: not attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=some" 2>&1 | FileCheck %s --check-prefix=BAD
 // BAD: tensor-copies must be off, gradient or all, not 'some'
 
@@ -52,6 +53,14 @@
 // CHECK: nvvm.mbarrier.inval
 // CHECK-NEXT: }
 // CHECK-NEXT: gpu.terminator
+// Staged in place (no loop), the copies stay with the block's first thread
+// under warp-specialize too.
+// SPEC-LABEL: func.func @in_place
+// SPEC-NOT: attn.producer
+// SPEC: nvvm.cp.async.bulk.tensor
+// SPEC: gpu.terminator
+// SPEC-NEXT: {{^ *}}}{{$}}
+// SPEC-NOT: attn.consumer_threads
 // OFF-LABEL: func.func @in_place
 // OFF-NOT: attn.buffer.tensor_map
 // OFF-NOT: nvvm.mbarrier
@@ -115,6 +124,47 @@ func.func @in_place(%q: memref<16x64xbf16>, %k: memref<1x2x100x64xbf16>, %v: mem
 // CHECK: nvvm.wgmma.wait.group.sync.aligned 0
 // CHECK-NOT: nvgpu.device_async
 // CHECK: nvvm.mbarrier.inval
+// With warp-specialize, the loop's copies go to a producer instead: a loop
+// of its own before the launch's, in an scf.if marked attn.producer on
+// thread 128 (the one after the block's, which attn-specialize-warps
+// adds), that waits for each stage of a two-stage ring to be empty (the
+// parity flipped: a new barrier's previous phase counts as complete),
+// expects its 8192 bytes on the stage's full barrier and issues both
+// copies. Four barriers: two full (one arrival), two empty (the 128
+// consumer threads'). The launch's loop waits for the stage to be full,
+// computes, and each thread arrives on the stage's empty barrier; no block
+// barrier in either loop.
+// SPEC-LABEL: func.func @pipelined
+// SPEC: gpu.launch
+// SPEC-SAME: threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128,
+// SPEC: nvvm.mbarrier.init %{{.*}}, %c1_i32
+// SPEC: nvvm.mbarrier.init %{{.*}}, %c1_i32
+// SPEC: nvvm.mbarrier.init %{{.*}}, %c128_i32
+// SPEC: nvvm.mbarrier.init %{{.*}}, %c128_i32
+// SPEC: nvvm.fence.mbarrier.init
+// SPEC-NEXT: gpu.barrier
+// SPEC: %[[PRODUCER:.*]] = arith.cmpi eq, %{{.*}}, %c128{{.*}} : index
+// SPEC: scf.if %[[PRODUCER]] {
+// SPEC-NEXT: scf.for
+// SPEC-NOT: gpu.barrier
+// SPEC: %[[PARITY:.*]] = arith.andi
+// SPEC: %[[FREE:.*]] = arith.xori %[[PARITY]], %c1_i32
+// SPEC: nvvm.mbarrier.try_wait.parity %{{.*}}, %[[FREE]]
+// SPEC: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c8192_i32
+// SPEC-COUNT-2: nvvm.cp.async.bulk.tensor.shared.cluster.global
+// SPEC: } {attn.producer}
+// SPEC-NEXT: scf.for
+// SPEC-NOT: gpu.barrier
+// SPEC: nvvm.mbarrier.try_wait.parity
+// SPEC-NOT: gpu.barrier
+// SPEC: wgmma.mma_async.sync.aligned.m64n32k16
+// SPEC-NOT: gpu.barrier
+// SPEC: wgmma.mma_async.sync.aligned.m64n64k16
+// SPEC: nvvm.wgmma.wait.group.sync.aligned 0
+// SPEC-NOT: gpu.barrier
+// SPEC: nvvm.mbarrier.arrive %{{.*}} : !llvm.ptr<3>
+// SPEC: nvvm.mbarrier.inval
+// SPEC: attn.consumer_threads = 128
 func.func @pipelined(%q: memref<16x64xbf16>, %k: memref<1x2x100x64xbf16>, %v: memref<1x2x100x64xbf16>, %o: memref<16x64xbf16>, %n: index) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index

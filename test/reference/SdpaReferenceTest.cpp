@@ -603,4 +603,27 @@ TEST_P(SdpaGradientBf16TensorCopies, MatchesAutograd) {
 INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16TensorCopies,
                          ::testing::ValuesIn(bf16Cases()), caseName);
 
+// And with a producer warpgroup issuing those copies into a ring of stages
+// while the launch's warpgroups compute (--warp-specialize: the key loops
+// of the forward and the gradient, each launch 128 threads larger, the
+// consumers' barriers named; the CPU ignores it). The tiles of attn-bench's
+// warp-specialised kernels: the forward in 128 query rows of 16 a warp (two
+// consumer warpgroups), the gradient in 64 x 64 (one).
+constexpr char kBf16WarpSpecializedName[] =
+    "sdpa_gradient_bf16_warp_specialized",
+               kWarpSpecialized[] = "--block-q 128 --block-k 64 "
+                                    "--warp-rows 16 --grad-block-q 64 "
+                                    "--grad-block-k 64 --tensor-copies all "
+                                    "--warp-specialize";
+using SdpaGradientBf16WarpSpecialized =
+    GradientSuite<kBf16WarpSpecializedName, kBf16, bf16Cases, kWarpSpecialized>;
+
+TEST_P(SdpaGradientBf16WarpSpecialized, MatchesAutograd) {
+  ASSERT_TRUE(library);
+  expectGradientsMatch(*library, GetParam(), torch::kBFloat16, 2e-2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16WarpSpecialized,
+                         ::testing::ValuesIn(bf16Cases()), caseName);
+
 } // namespace

@@ -162,6 +162,13 @@ cl::opt<std::string> tensorCopies(
              "memory accelerator copies where it can (tensor maps made at "
              "the call): off, gradient, all; the rest: cp.async by the block"),
     cl::init("off"), cl::cat(compileOptions));
+cl::opt<bool> warpSpecialize(
+    "warp-specialize",
+    cl::desc("GPU, sm_90a: attention's key loops over tensor-copied tiles "
+             "get a producer warpgroup that issues the copies while the "
+             "other warpgroups compute (needs --tensor-copies gradient or "
+             "all)"),
+    cl::init(false), cl::cat(compileOptions));
 cl::opt<int> ssmChunk(
     "ssm-chunk",
     cl::desc("Positions per chunk of the SSM's chunked scan (0: one scan "
@@ -671,6 +678,7 @@ int mlir::attn::attnCompileMain(int argc, char **argv,
     options.gradBlockK = gradBlockK;
     options.gradWarpRows = gradWarpRows;
     options.tensorCopies = tensorCopies;
+    options.warpSpecialize = warpSpecialize;
     options.ssmChunk = ssmChunk;
     options.verifyMasks = verifyMasks;
     if (std::optional<std::string> problem =

@@ -605,6 +605,26 @@ struct StagedOp {
   StagedReader reader = StagedReader::Ldmatrix;
   std::function<void(OpBuilder &, Location)> waitForLast;
 };
+/// A ring of stages in shared memory that a producer warpgroup fills by
+/// tensor copies while the launch's other threads, the consumers, work on
+/// what it filled (stageForBlock's warp-specialised form): kProducerStages
+/// stages of `stageBytes` each in `buffer`; in `barriers`, kProducerStages
+/// mbarriers that complete when a stage's copies have landed ("full", the
+/// producer's one arrival with their bytes) and then kProducerStages that
+/// complete when every consumer thread is done with it ("empty"); `used`,
+/// a word of each thread's, counts the stages it has gone through (the
+/// producer's and the consumers' counts advance alike), so stage
+/// `used % stages` is next and its phase's parity is `used / stages % 2`.
+/// A launch's loops over tiles of one shape share one ring.
+struct ProducerRing {
+  gpu::LaunchOp launch;
+  int64_t stageBytes;
+  Value buffer, barriers, used;
+};
+constexpr int64_t kProducerStages = 2;
+/// The rings of the launches a pass stages for producer warpgroups.
+using ProducerRings = SmallVector<ProducerRing, 2>;
+
 /// Stages the 2-D operands `numbers` of `op` (tiles of up to `rows` rows:
 /// fewer where clipped, zero-filled) in shared memory for the whole block
 /// of `threads` threads, and replaces each by a view of its copy (see
@@ -612,11 +632,16 @@ struct StagedOp {
 /// over a schedule's tiles that allows it, one iteration ahead in a
 /// pipelined loop. Tiles for warpgroup MMA that are windows of a buffer
 /// outside the launch are copied by the tensor memory accelerator where
-/// `tensorCopies`, the rest by the block's cp.async.
+/// `tensorCopies`, the rest by the block's cp.async. With `rings`, such
+/// copies in a loop at the top of the launch go to a producer warpgroup
+/// (a ring of `rings`, kProducerAttr, kConsumerThreadsAttr: see
+/// attn-specialize-warps), where the launch holds no tile ops but
+/// softmax's.
 StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
                        int64_t threads,
                        StagedReader reader = StagedReader::Ldmatrix,
-                       bool tensorCopies = true);
+                       bool tensorCopies = true,
+                       ProducerRings *rings = nullptr);
 /// Waits for `staged`'s last operand's copies, if still in flight, and
 /// makes them visible to this thread's reads (cp.async: a wait, the async
 /// proxy's fence and a block barrier; the tensor memory accelerator: a wait

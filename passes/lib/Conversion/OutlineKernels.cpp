@@ -10,9 +10,11 @@
 // counted on two (with `.minnctapersm 2`: 128, no spills). So this pass
 // runs the upstream outlining and then puts each launch's count on its
 // kernel as `nvvm.minctasm`, which the NVVM conversion and NVPTX turn into
-// `.minnctapersm`. Launches are matched to kernels by name: attn-name-
-// kernels has named every launch before this pass, and the outlined
-// kernel takes its launch's name.
+// `.minnctapersm`; likewise a launch's registers a thread starts with
+// (kMaxRegistersAttr, where warpgroups then move registers between them by
+// setmaxnreg, which needs it) as `nvvm.maxnreg`. Launches are matched to
+// kernels by name: attn-name- kernels has named every launch before this pass,
+// and the outlined kernel takes its launch's name.
 //
 //===----------------------------------------------------------------------===//
 
@@ -35,19 +37,26 @@ struct OutlineKernelsPass
     : public mlir::attn::impl::OutlineKernelsBase<OutlineKernelsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    llvm::StringMap<int64_t> minBlocks;
+    // Each launch's hints, by its kernel's name: attribute on the launch ->
+    // (attribute on the kernel, value).
+    const std::pair<StringRef, StringRef> hints[] = {
+        {mlir::attn::kMinBlocksPerSMAttr, "nvvm.minctasm"},
+        {mlir::attn::kMaxRegistersAttr, "nvvm.maxnreg"}};
+    llvm::StringMap<SmallVector<std::pair<StringRef, int64_t>>> kept;
     WalkResult named = module.walk([&](gpu::LaunchOp launch) {
-      auto count =
-          launch->getAttrOfType<IntegerAttr>(mlir::attn::kMinBlocksPerSMAttr);
-      if (!count)
-        return WalkResult::advance();
-      if (!launch.getFunctionAttr()) {
-        launch.emitOpError() << "has " << mlir::attn::kMinBlocksPerSMAttr
-                             << " but no kernel name: run attn-name-kernels "
-                                "first";
-        return WalkResult::interrupt();
+      for (auto [onLaunch, onKernel] : hints) {
+        auto count = launch->getAttrOfType<IntegerAttr>(onLaunch);
+        if (!count)
+          continue;
+        if (!launch.getFunctionAttr()) {
+          launch.emitOpError()
+              << "has " << onLaunch
+              << " but no kernel name: run attn-name-kernels first";
+          return WalkResult::interrupt();
+        }
+        kept[launch.getFunctionAttr().getValue()].push_back(
+            {onKernel, count.getInt()});
       }
-      minBlocks[launch.getFunctionAttr().getValue()] = count.getInt();
       return WalkResult::advance();
     });
     if (named.wasInterrupted())
@@ -60,10 +69,11 @@ struct OutlineKernelsPass
 
     Builder b(module.getContext());
     module.walk([&](gpu::GPUFuncOp kernel) {
-      auto it = minBlocks.find(kernel.getName());
-      if (kernel.isKernel() && it != minBlocks.end())
-        kernel->setAttr("nvvm.minctasm",
-                        b.getI32IntegerAttr(static_cast<int32_t>(it->second)));
+      auto it = kept.find(kernel.getName());
+      if (!kernel.isKernel() || it == kept.end())
+        return;
+      for (auto [name, value] : it->second)
+        kernel->setAttr(name, b.getI32IntegerAttr(static_cast<int32_t>(value)));
     });
   }
 };

@@ -17,6 +17,13 @@
 // Elsewhere the tiles are staged where the op is. docs/lowering.md has the
 // schedule of the stages and why dense attention's loop is not pipelined.
 //
+// With tensor copies and producer rings (warp-specialize), such a loop at
+// the top of its launch gets a producer instead (stageForProducer): a loop
+// of its own, before the launch's, that issues the copies into a ring of
+// stages against full and empty mbarriers, on a thread that
+// attn-specialize-warps adds with its warpgroup; the launch's threads wait
+// for each stage to be full and arrive on its empty barrier when done.
+//
 // The pipelining itself (emitCopyStage, pipelineCopies) is shared with the
 // lowerings that emit their own loops over staged tiles (linear
 // attention's, the host products'): a loop written as if unpipelined, its
@@ -26,6 +33,7 @@
 
 #include "GPUTiles.h"
 #include "WarpgroupMma.h"
+#include "attn/Conversion/Passes.h"
 
 #include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
@@ -243,23 +251,29 @@ std::optional<BulkWindow> bulkWindowOf(Value tile, gpu::LaunchOp launch,
   return BulkWindow{window, buffer};
 }
 
-/// The mbarriers that a launch's tensor copies complete on: `count` of
-/// them in a shared buffer of their own, each expecting per phase one
-/// arrival (the thread that issues the copies, with their bytes), set up
-/// at the launch's start and invalidated at its end (so that no other
+/// The mbarriers that a launch's tensor copies complete on, in a shared
+/// buffer of their own: barrier k expects per phase `arrivals[k]` arrivals
+/// (1 where it is the thread that issues the copies, with their bytes), set
+/// up at the launch's start and invalidated at its end (so that no other
 /// buffer shares their memory). Each thread keeps in `phases` (a word that
 /// lives in a register) the parity of the phase it waits for next on
 /// barrier k, in bit k.
 struct CopyBarriers {
   Value buffer, phases;
 
-  static CopyBarriers create(gpu::LaunchOp launch, int64_t count);
+  static CopyBarriers create(gpu::LaunchOp launch, ArrayRef<int64_t> arrivals);
   /// Barrier `index`'s address in the shared window.
   Value address(ScalarEmitter &e, Value index) const;
   /// Barrier `index`: `bytes` more to come, and this thread's arrival.
   void expect(ScalarEmitter &e, Value index, int64_t bytes) const;
+  /// This thread's arrival on barrier `index`.
+  void arrive(ScalarEmitter &e, Value index) const;
   /// Waits for barrier `index`'s next phase to complete.
   void wait(ScalarEmitter &e, Value index) const;
+  /// Waits for the phase of barrier `index` of parity `parity` (i32) to
+  /// complete; a barrier's phase before its first is complete: parity 1
+  /// does not wait on a new barrier.
+  void waitParity(ScalarEmitter &e, Value index, Value parity) const;
 };
 
 /// Whether this is the block's first thread, which issues the copies.
@@ -269,8 +283,10 @@ Value isFirstThread(ScalarEmitter &e) {
                e.idx(0));
 }
 
-CopyBarriers CopyBarriers::create(gpu::LaunchOp launch, int64_t count) {
+CopyBarriers CopyBarriers::create(gpu::LaunchOp launch,
+                                  ArrayRef<int64_t> arrivals) {
   CopyBarriers c;
+  const int64_t count = arrivals.size();
   c.buffer = allocateShared(launch, 8 * count);
   Location loc = launch.getLoc();
   Block &body = launch.getBody().front();
@@ -287,8 +303,8 @@ CopyBarriers CopyBarriers::create(gpu::LaunchOp launch, int64_t count) {
   // in registers.
   Value first = isFirstThread(e);
   for (int64_t k = 0; k < count; ++k)
-    NVVM::MBarrierInitOp::create(b, loc, c.address(e, e.idx(k)), e.i32(1),
-                                 first);
+    NVVM::MBarrierInitOp::create(b, loc, c.address(e, e.idx(k)),
+                                 e.i32(arrivals[k]), first);
   // The barriers initialised before any thread uses them.
   NVVM::FenceMbarrierInitOp::create(b, loc);
   gpu::BarrierOp::create(b, loc);
@@ -322,6 +338,19 @@ void CopyBarriers::expect(ScalarEmitter &e, Value index, int64_t bytes) const {
                                          /*relaxed=*/false, Value());
 }
 
+void CopyBarriers::arrive(ScalarEmitter &e, Value index) const {
+  NVVM::MBarrierArriveOp::create(e.b, e.loc, Type(), address(e, index), Value(),
+                                 NVVM::MemScopeKind::CTA,
+                                 /*relaxed=*/false);
+}
+
+void CopyBarriers::waitParity(ScalarEmitter &e, Value index,
+                              Value parity) const {
+  // The suspend-time hint CUTLASS gives its waits (ns).
+  NVVM::MBarrierTryWaitParityOp::create(e.b, e.loc, address(e, index), parity,
+                                        e.i32(10000000));
+}
+
 void CopyBarriers::wait(ScalarEmitter &e, Value index) const {
   OpBuilder &b = e.b;
   Location loc = e.loc;
@@ -329,9 +358,7 @@ void CopyBarriers::wait(ScalarEmitter &e, Value index) const {
   Value word = memref::LoadOp::create(b, loc, phases, e.idx(0));
   Value parity = arith::AndIOp::create(
       b, loc, arith::ShRUIOp::create(b, loc, word, bit), e.i32(1));
-  // The suspend-time hint CUTLASS gives its waits (ns).
-  NVVM::MBarrierTryWaitParityOp::create(b, loc, address(e, index), parity,
-                                        e.i32(10000000));
+  waitParity(e, index, parity);
   Value flipped = arith::XOrIOp::create(
       b, loc, word, arith::ShLIOp::create(b, loc, e.i32(1), bit));
   memref::StoreOp::create(b, loc, flipped, phases, e.idx(0));
@@ -452,13 +479,13 @@ struct StagedShape {
     }
     return group;
   }
-  /// The first thread's tensor copies of `tiles` (windows of the operands'
+  /// This thread's tensor copies of `tiles` (windows of the operands'
   /// buffers: BulkWindow's subviews, or copies of them) into the stage at
   /// byte `offset` of `buffer`, completing on `barriers`' barriers
   /// `indices`: one for all the tiles, or one each. Each barrier is told
   /// its bytes first, with the one arrival it waits for.
-  void copyBulk(ScalarEmitter &e, ValueRange tiles, Value buffer, Value offset,
-                const CopyBarriers &barriers, ArrayRef<Value> indices) const {
+  void issueBulk(ScalarEmitter &e, ValueRange tiles, Value buffer, Value offset,
+                 const CopyBarriers &barriers, ArrayRef<Value> indices) const {
     assert((indices.size() == 1 || indices.size() == tiles.size()) &&
            "one barrier, or one a tile");
     WarpEmitter we(e.b, e.loc, elem);
@@ -466,16 +493,20 @@ struct StagedShape {
     auto indexOf = [&](size_t i) {
       return indices.size() == 1 ? indices[0] : indices[i];
     };
-    e.ifThen(isFirstThread(e), [&] {
-      if (indices.size() == 1)
-        barriers.expect(e, indices[0], stageBytes());
-      else
-        for (size_t i = 0; i < tiles.size(); ++i)
-          barriers.expect(e, indices[i], tileBytes(i));
+    if (indices.size() == 1)
+      barriers.expect(e, indices[0], stageBytes());
+    else
       for (size_t i = 0; i < tiles.size(); ++i)
-        copyBoxes(e, tiles[i].getDefiningOp<memref::SubViewOp>(), maps[i],
-                  to[i], rows, widths[i], barriers.address(e, indexOf(i)));
-    });
+        barriers.expect(e, indices[i], tileBytes(i));
+    for (size_t i = 0; i < tiles.size(); ++i)
+      copyBoxes(e, tiles[i].getDefiningOp<memref::SubViewOp>(), maps[i], to[i],
+                rows, widths[i], barriers.address(e, indexOf(i)));
+  }
+  /// issueBulk by the block's first thread.
+  void copyBulk(ScalarEmitter &e, ValueRange tiles, Value buffer, Value offset,
+                const CopyBarriers &barriers, ArrayRef<Value> indices) const {
+    e.ifThen(isFirstThread(e),
+             [&] { issueBulk(e, tiles, buffer, offset, barriers, indices); });
   }
   /// Between a wait for the copies and the barrier that gives them to the
   /// block: warpgroup MMA reads them through the async proxy.
@@ -525,7 +556,8 @@ StagedOp stageInPlace(Operation *op, ArrayRef<unsigned> numbers,
   gpu::BarrierOp::create(b, e.loc);
   StagedOp result{op, shape.reader, {}};
   if (shape.bulk()) {
-    CopyBarriers barriers = CopyBarriers::create(launch, tiles.size());
+    CopyBarriers barriers =
+        CopyBarriers::create(launch, SmallVector<int64_t>(tiles.size(), 1));
     SmallVector<Value> indices;
     for (size_t i = 0; i < tiles.size(); ++i)
       indices.push_back(e.idx(i));
@@ -554,6 +586,27 @@ StagedOp stageInPlace(Operation *op, ArrayRef<unsigned> numbers,
   return result;
 }
 
+/// Clones at `b`'s point what computes `p`'s tiles and the guards'
+/// conditions (`p.slice`), and the guards themselves (new scf.ifs on the
+/// cloned conditions, nested as they are), `map` taking the loop's values
+/// to the clones'; leaves `b` in the innermost guard's body.
+void cloneSliceAndGuards(OpBuilder &b, Location loc, const PipelinedLoop &p,
+                         IRMapping &map) {
+  auto cloneSlice = [&](Block *block) {
+    for (Operation &o : block->without_terminator())
+      if (p.slice.contains(&o))
+        b.clone(o, map);
+  };
+  cloneSlice(scf::ForOp(p.loop).getBody());
+  for (scf::IfOp guard : p.guards) {
+    auto inner =
+        scf::IfOp::create(b, loc, map.lookupOrDefault(guard.getCondition()),
+                          /*withElseRegion=*/false);
+    b.setInsertionPoint(inner.thenBlock()->getTerminator());
+    cloneSlice(guard.thenBlock());
+  }
+}
+
 /// Staging in a loop `p`, pipelined: see the file's comment. Returns the
 /// op as it is in the pipelined loop (where pipelineForLoop declines, the
 /// loop as it was, waiting for each tile's copies before using them).
@@ -579,24 +632,12 @@ Operation *stagePipelined(Operation *op, ArrayRef<unsigned> numbers,
   // Tensor copies: the stage's tiles on the stage's barrier.
   CopyBarriers barriers;
   if (shape.bulk())
-    barriers = CopyBarriers::create(launch, 2);
+    barriers = CopyBarriers::create(launch, {1, 1});
   CopyStage copies = emitCopyStage(
       b, loc, CopyScope::Block,
       [&] {
         IRMapping map;
-        auto cloneSlice = [&](Block *block) {
-          for (Operation &o : block->without_terminator())
-            if (p.slice.contains(&o))
-              b.clone(o, map);
-        };
-        cloneSlice(loop.getBody());
-        for (scf::IfOp guard : p.guards) {
-          auto inner = scf::IfOp::create(
-              b, loc, map.lookupOrDefault(guard.getCondition()),
-              /*withElseRegion=*/false);
-          b.setInsertionPoint(inner.thenBlock()->getTerminator());
-          cloneSlice(guard.thenBlock());
-        }
+        cloneSliceAndGuards(b, loc, p, map);
         SmallVector<Value> tiles;
         for (unsigned n : numbers)
           tiles.push_back(map.lookupOrDefault(op->getOperand(n)));
@@ -639,11 +680,138 @@ Operation *stagePipelined(Operation *op, ArrayRef<unsigned> numbers,
   return succeeded(pipelined) ? staged : op;
 }
 
+/// Where `ring` is at for this thread: the stage it uses next (index), the
+/// parity of that stage's phase (i32), and its count of stages used.
+struct RingPosition {
+  Value stage, parity, used;
+};
+
+RingPosition positionIn(ScalarEmitter &e, const ProducerRing &ring) {
+  OpBuilder &b = e.b;
+  Value used = memref::LoadOp::create(b, e.loc, ring.used, e.idx(0));
+  Value stages = e.i32(kProducerStages);
+  Value stage = arith::IndexCastUIOp::create(
+      b, e.loc, b.getIndexType(),
+      arith::RemUIOp::create(b, e.loc, used, stages));
+  Value parity = arith::AndIOp::create(
+      b, e.loc, arith::DivUIOp::create(b, e.loc, used, stages), e.i32(1));
+  return {stage, parity, used};
+}
+
+/// This thread is done with the stage at `at`.
+void advance(ScalarEmitter &e, const ProducerRing &ring, RingPosition at) {
+  memref::StoreOp::create(e.b, e.loc,
+                          arith::AddIOp::create(e.b, e.loc, at.used, e.i32(1)),
+                          ring.used, e.idx(0));
+}
+
+/// The ring of `launch` for stages of `shape`, made where there is none.
+ProducerRing &ringFor(ProducerRings &rings, gpu::LaunchOp launch,
+                      const StagedShape &shape, int64_t consumers) {
+  for (ProducerRing &ring : rings)
+    if (ring.launch == launch && ring.stageBytes == shape.stageBytes())
+      return ring;
+  SmallVector<int64_t> arrivals(kProducerStages, 1);
+  arrivals.append(kProducerStages, consumers);
+  CopyBarriers barriers = CopyBarriers::create(launch, arrivals);
+  // The count starts at 0 with the barriers, before any thread uses them.
+  OpBuilder b(barriers.phases.getDefiningOp());
+  ScalarEmitter e{b, launch.getLoc()};
+  Value used =
+      memref::AllocaOp::create(b, e.loc, MemRefType::get({1}, b.getI32Type()));
+  memref::StoreOp::create(b, e.loc, e.i32(0), used, e.idx(0));
+  rings.push_back({launch, shape.stageBytes(),
+                   shape.allocate(launch, kProducerStages), barriers.buffer,
+                   used});
+  return rings.back();
+}
+
+/// Staging in a loop `p` at the top of `launch` for a producer warpgroup:
+/// the producer (marked kProducerAttr, on the thread after the block's
+/// `threads`, which attn-specialize-warps adds) runs a loop of its own over
+/// the same tiles before the launch's loop -- the slice that computes the
+/// tiles and the guards, then, for each tile, a wait for its stage of the
+/// ring to be empty, the bytes to expect on the stage's full barrier and
+/// the copies. In the launch's loop each consumer thread waits for the
+/// stage to be full, `op` reads it, and the thread arrives on the stage's
+/// empty barrier. No block barrier: the producer can be a whole ring
+/// ahead.
+Operation *stageForProducer(Operation *op, ArrayRef<unsigned> numbers,
+                            const StagedShape &shape, const PipelinedLoop &p,
+                            gpu::LaunchOp launch, int64_t threads,
+                            ProducerRings &rings) {
+  ProducerRing &ring = ringFor(rings, launch, shape, threads);
+  CopyBarriers barriers{ring.barriers, Value()};
+  scf::ForOp loop = p.loop;
+  Location loc = op->getLoc();
+
+  OpBuilder b(loop);
+  WarpEmitter e(b, loc, shape.elem);
+  auto producer = scf::IfOp::create(
+      b, loc,
+      e.cmp(arith::CmpIPredicate::eq,
+            gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x), e.idx(threads)),
+      /*withElseRegion=*/false);
+  producer->setAttr(kProducerAttr, b.getUnitAttr());
+  b.setInsertionPoint(producer.thenBlock()->getTerminator());
+  auto copies = scf::ForOp::create(b, loc, loop.getLowerBound(),
+                                   loop.getUpperBound(), loop.getStep());
+  b.setInsertionPoint(copies.getBody()->getTerminator());
+  IRMapping map;
+  map.map(loop.getInductionVar(), copies.getInductionVar());
+  cloneSliceAndGuards(b, loc, p, map);
+  SmallVector<Value> tiles;
+  for (unsigned n : numbers)
+    tiles.push_back(map.lookupOrDefault(op->getOperand(n)));
+  RingPosition next = positionIn(e, ring);
+  // The stage's previous tiles read by every consumer (a new ring's stages
+  // are empty: the phase before the first counts as complete).
+  barriers.waitParity(
+      e, e.add(next.stage, kProducerStages),
+      arith::XOrIOp::create(b, loc, next.parity, e.i32(1)).getResult());
+  shape.issueBulk(
+      e, tiles, ring.buffer,
+      arith::MulIOp::create(b, loc, next.stage, e.idx(ring.stageBytes)),
+      barriers, {next.stage});
+  advance(e, ring, next);
+
+  OpBuilder at(op);
+  WarpEmitter ae(at, loc, shape.elem);
+  RingPosition now = positionIn(ae, ring);
+  barriers.waitParity(ae, now.stage, now.parity);
+  useStaged(op, numbers,
+            shape.tiles(ae, ring.buffer,
+                        arith::MulIOp::create(at, loc, now.stage,
+                                              ae.idx(ring.stageBytes))),
+            ae);
+  // op's lowering waits for its products before it returns: the stage is
+  // read when the thread arrives.
+  at.setInsertionPointAfter(op);
+  barriers.arrive(ae, ae.add(now.stage, kProducerStages));
+  advance(ae, ring, now);
+  launch->setAttr(kConsumerThreadsAttr, at.getI64IntegerAttr(threads));
+  return op;
+}
+
+/// Whether every tile op in `launch` is one that attn-convert-softmax-
+/// tiles-to-gpu lowers, so that the launch is whole after it.
+bool onlySoftmaxTiles(gpu::LaunchOp launch) {
+  return !launch
+              .walk([](Operation *o) {
+                return isa<AttnDialect>(o->getDialect()) &&
+                               !isa<SoftmaxStepOp, SoftmaxGradStepOp,
+                                    SoftmaxFinalizeOp>(o)
+                           ? WalkResult::interrupt()
+                           : WalkResult::advance();
+              })
+              .wasInterrupted();
+}
+
 } // namespace
 
 StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
-                       int64_t threads, StagedReader reader,
-                       bool tensorCopies) {
+                       int64_t threads, StagedReader reader, bool tensorCopies,
+                       ProducerRings *rings) {
   auto launch = op->getParentOfType<gpu::LaunchOp>();
   StagedShape shape{
       rows, {}, getElementTypeOrSelf(op->getOperand(numbers[0])), reader};
@@ -666,8 +834,14 @@ StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
   }
   // Tensor copies keep no addresses in the threads' registers: a loop of a
   // constant trip count pipelines without costing a block.
-  if (std::optional<PipelinedLoop> p =
-          pipelinedLoopOf(op, tiles, /*constantTrips=*/shape.bulk()))
+  std::optional<PipelinedLoop> p =
+      pipelinedLoopOf(op, tiles, /*constantTrips=*/shape.bulk());
+  if (p && rings && shape.bulk() && threads % kWarpgroupThreads == 0 &&
+      p->loop->getParentOp() == launch && onlySoftmaxTiles(launch))
+    return {stageForProducer(op, numbers, shape, *p, launch, threads, *rings),
+            reader,
+            {}};
+  if (p)
     return {
         stagePipelined(op, numbers, shape, *p, launch, threads), reader, {}};
   return stageInPlace(op, numbers, shape, launch, threads);

@@ -1437,8 +1437,12 @@ struct ConvertSoftmaxTilesToGPUPass
     : public mlir::attn::impl::ConvertSoftmaxTilesToGPUBase<
           ConvertSoftmaxTilesToGPUPass> {
   using ConvertSoftmaxTilesToGPUBase::ConvertSoftmaxTilesToGPUBase;
+  /// The launches' producer rings (warp-specialize).
+  ProducerRings rings;
+
   void runOnOperation() override {
     func::FuncOp fn = getOperation();
+    rings.clear();
     if (!llvm::is_contained({"off", "gradient", "all"}, tensorCopies)) {
       fn.emitError() << "tensor-copies must be off, gradient or all, not '"
                      << tensorCopies << "'";
@@ -1562,7 +1566,8 @@ struct ConvertSoftmaxTilesToGPUPass
                 step.getValueMutable().getOperandNumber()},
                rows, blockThreads(step),
                stagedReaderOf(step, step.getQuery(), step.getValue(), rows),
-               /*tensorCopies=*/tensorCopies == "all"),
+               /*tensorCopies=*/tensorCopies == "all",
+               warpSpecialize ? &rings : nullptr),
            rows});
     }
     if (failed(lowerGradSteps(gradSteps, queries, oldState)))
@@ -1651,7 +1656,8 @@ struct ConvertSoftmaxTilesToGPUPass
               op, op.getQuery(), op.getValue(),
               std::min(*columnRows, gradChunkRows(op.accumulatesKeys(),
                                                   /*onWarpgroups=*/true))),
-          /*tensorCopies=*/tensorCopies != "off");
+          /*tensorCopies=*/tensorCopies != "off",
+          warpSpecialize ? &rings : nullptr);
       op = cast<SoftmaxGradStepOp>(stagedOp.op);
       for (Operation *a : accs) {
         GradAccumulator &acc = accumulators[a];

@@ -132,12 +132,16 @@ void buildLowerToCPUPipeline(OpPassManager &pm,
 }
 
 /// The tile ops inside kernels to code for warps, one pass per kind.
-static void addTileConversionsToGPU(OpPassManager &fn, StringRef tensorCopies) {
+static void addTileConversionsToGPU(OpPassManager &fn, StringRef tensorCopies,
+                                    bool warpSpecialize) {
   ConvertSoftmaxTilesToGPUOptions softmax;
   softmax.tensorCopies = tensorCopies.str();
+  softmax.warpSpecialize = warpSpecialize;
   fn.addPass(createConvertSoftmaxTilesToGPU(softmax));
   fn.addPass(createConvertLinearTilesToGPU());
   fn.addPass(createConvertSsmTilesToGPU());
+  if (warpSpecialize)
+    fn.addPass(createSpecializeWarps());
 }
 
 void buildLowerToGPUPipeline(OpPassManager &pm,
@@ -160,7 +164,7 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
   MapLoopsToGPUOptions map;
   map.lanesPerIteration = 32;
   fn.addPass(createMapLoopsToGPU(map));
-  addTileConversionsToGPU(fn, options.tensorCopies);
+  addTileConversionsToGPU(fn, options.tensorCopies, options.warpSpecialize);
   fn.addPass(createAllocateSharedMemory());
   fn.addPass(createLinalgToLoops());
   {
@@ -301,6 +305,9 @@ checkGPUPipelineOptions(const GPUPipelineOptions &o) {
                           StringRef(o.tensorCopies)))
     return "tensor-copies must be off, gradient or all, got '" +
            std::string(o.tensorCopies) + "'";
+  if (o.warpSpecialize && StringRef(o.tensorCopies) == "off")
+    return "warp-specialize needs tensor-copies gradient or all (the "
+           "producer issues tensor copies)";
   if (std::optional<std::string> problem =
           checkGradTiles(o.blockQ, o.blockK, o.gradBlockQ, o.gradBlockK))
     return problem;
@@ -319,7 +326,7 @@ void registerAttnPasses() {
          function_ref<LogicalResult(const Twine &)> errorHandler) {
         if (!options.empty())
           return errorHandler("--attn-convert-tiles-to-gpu takes no options");
-        addTileConversionsToGPU(pm, "off");
+        addTileConversionsToGPU(pm, "off", /*warpSpecialize=*/false);
         return success();
       },
       [](function_ref<void(const ::mlir::detail::PassOptions &)>) {});

@@ -34,6 +34,21 @@ constexpr llvm::StringLiteral kKernelKindAttr = "attn.kernel";
 /// kernel as nvvm.minctasm (ptxas: .minnctapersm).
 constexpr llvm::StringLiteral kMinBlocksPerSMAttr = "attn.min_blocks_per_sm";
 
+/// A gpu.launch's discardable attribute: its threads are the consumers of
+/// a producer warpgroup that attn-specialize-warps adds after them; the
+/// producer's work is in the launch's scf.ifs marked kProducerAttr (on the
+/// thread whose index is the consumers' count). The launch does not run as
+/// it is before that pass.
+constexpr llvm::StringLiteral kConsumerThreadsAttr = "attn.consumer_threads";
+/// An scf.if's discardable attribute: what the producer warpgroup does
+/// (kConsumerThreadsAttr).
+constexpr llvm::StringLiteral kProducerAttr = "attn.producer";
+/// A gpu.launch's discardable attribute: the registers a thread of its
+/// kernel starts with, which attn-outline-kernels puts on the kernel as
+/// nvvm.maxnreg (ptxas: .maxnreg); set where warpgroups then move registers
+/// between them (setmaxnreg).
+constexpr llvm::StringLiteral kMaxRegistersAttr = "attn.max_registers";
+
 /// The patterns of attn-convert-tiles-to-cpu: one per attn.tile.* op, each
 /// its vector code `width` f32 lanes wide (8 or 16).
 void populateTilesToCPUPatterns(RewritePatternSet &patterns, int64_t width);

@@ -215,7 +215,12 @@ def ConvertSoftmaxTilesToGPU
            "Which ops' staged tiles the tensor memory accelerator copies "
            "where it can (sm_90a): off (the default: without warp "
            "specialisation not faster on the H200, tools/attn-bench/"
-           "NOTES.md), gradient (softmax_grad_step's), all">
+           "NOTES.md), gradient (softmax_grad_step's), all">,
+    Option<"warpSpecialize", "warp-specialize", "bool", /*default=*/"false",
+           "Loops over tensor-copied tiles at the top of a launch get a "
+           "producer warpgroup: their copies move to a loop of the "
+           "producer's, into a ring of stages with full and empty "
+           "mbarriers (attn-specialize-warps then adds its threads)">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
@@ -466,6 +471,32 @@ def ScheduleLaunches : Pass<"attn-schedule-launches", "func::FuncOp"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
+def SpecializeWarps : Pass<"attn-specialize-warps", "func::FuncOp"> {
+  let summary = "Adds the producer warpgroup that warp-specialised launches "
+                "were staged for";
+  let description = [{
+    attn-convert-softmax-tiles-to-gpu with `warp-specialize` gives the
+    tensor copies of a launch's key loops to a producer warpgroup: loops of
+    its own in `scf.if`s marked `attn.producer`, on the thread whose index
+    is the launch's block size, which the launch (marked
+    `attn.consumer_threads`) does not have yet. This pass adds it: the
+    launch gets 128 more threads along x; between the mbarriers' set-up and
+    tear-down, its work runs on the threads below the consumers' count
+    (after `setmaxnreg.inc`), every `gpu.barrier` in it a named barrier
+    over those threads (`nvvm.barrier id = 1`), and the producer ifs on the
+    others (after `setmaxnreg.dec` to 24), with what they use of the work
+    cloned (pure ops and reads of buffers the launch does not write; else
+    an error). The launch gets `attn.max_registers`, the registers a thread
+    starts with (attn-outline-kernels: the kernel's `.maxnreg`), chosen so
+    that the consumers get at least 232 where a multiprocessor has room for
+    them (docs/lowering.md, "Warp-specialised key loops").
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def MergeLaunches : Pass<"attn-merge-launches", "func::FuncOp"> {
   let summary = "Merges runs of small independent gpu.launch ops into one launch each";
   let description = [{
@@ -536,7 +567,9 @@ def OutlineKernels : Pass<"attn-outline-kernels", "ModuleOp"> {
     Runs upstream's gpu-kernel-outlining, then sets `nvvm.minctasm` on each
     outlined kernel whose gpu.launch had `attn.min_blocks_per_sm` (the
     blocks that should fit on a multiprocessor at once; ptxas keeps the
-    registers a thread uses within that). Launches and kernels are matched
+    registers a thread uses within that), and `nvvm.maxnreg` on each whose
+    launch had `attn.max_registers` (the registers a thread starts with,
+    which warpgroups then move between them by setmaxnreg). Launches and kernels are matched
     by the kernel name attn-name-kernels gives each launch; a launch with
     the attribute and no name is an error.
   }];

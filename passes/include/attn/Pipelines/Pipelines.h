@@ -107,6 +107,13 @@ struct GPUPipelineOptions : public TilingPipelineOptions<GPUPipelineOptions> {
                      "tensor memory accelerator copies where it can: off, "
                      "gradient, all (the rest: cp.async by the block)"),
       llvm::cl::init("off")};
+  PassOptions::Option<bool> warpSpecialize{
+      *this, "warp-specialize",
+      llvm::cl::desc("On sm_90a, attention's key loops over tensor-copied "
+                     "tiles get a producer warpgroup that issues the copies "
+                     "into a ring of stages while the other warpgroups "
+                     "compute (needs tensor-copies gradient or all)"),
+      llvm::cl::init(false)};
   PassOptions::Option<int64_t> ssmChannels{
       *this, "ssm-channels",
       llvm::cl::desc("Channels per warp of the SSM's scan (0: as many as a "

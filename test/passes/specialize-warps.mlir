@@ -161,6 +161,43 @@ func.func @not_clonable(%out: memref<128xindex>) {
 
 // -----
 
+// Written through a view is written.
+func.func @written_through_view(%out: memref<128xindex>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c128 = arith.constant 128 : index
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1) {
+    %barriers = memref.alloc() : memref<8xi8, #gpu.address_space<workgroup>>
+    %one = arith.constant 1 : i32
+    %base = memref.extract_aligned_pointer_as_index %barriers : memref<8xi8, #gpu.address_space<workgroup>> -> index
+    %address = arith.index_castui %base : index to i64
+    %barrier = llvm.inttoptr %address : i64 to !llvm.ptr<3>
+    %thread = gpu.thread_id x
+    %first = arith.cmpi eq, %thread, %c0 : index
+    nvvm.mbarrier.init %barrier, %one, predicate = %first : !llvm.ptr<3>, i32, i1
+    nvvm.fence.mbarrier.init
+    gpu.barrier
+    %half = memref.subview %out[64] [64] [1] : memref<128xindex> to memref<64xindex, strided<[1], offset: 64>>
+    memref.store %c1, %half[%c0] : memref<64xindex, strided<[1], offset: 64>>
+    // expected-error @+1 {{is used by the producer's copies but cannot run in the producer warpgroup}}
+    %count = memref.load %out[%c0] : memref<128xindex>
+    %producer = arith.cmpi eq, %thread, %c128 : index
+    scf.if %producer {
+      scf.for %i = %c0 to %count step %c1 {
+        nvvm.mbarrier.arrive %barrier : !llvm.ptr<3>
+      }
+    } {attn.producer}
+    gpu.barrier
+    scf.if %first {
+      nvvm.mbarrier.inval %barrier : !llvm.ptr<3>
+    }
+    gpu.terminator
+  } {attn.consumer_threads = 128 : i64}
+  return
+}
+
+// -----
+
 // The consumers must be the launch's block.
 func.func @wrong_block() {
   %c1 = arith.constant 1 : index

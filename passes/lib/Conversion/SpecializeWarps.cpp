@@ -82,6 +82,13 @@ Registers registersFor(int64_t consumers) {
   return {atStart, consumer};
 }
 
+/// The buffer that `v` views (itself where it is no view).
+Value viewed(Value v) {
+  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
+    v = view.getViewSource();
+  return v;
+}
+
 /// Whether `op` may run in the producer as well: pure, or a load of a
 /// constant global (a schedule's tables) or of a buffer from outside
 /// `launch` that nothing in it writes.
@@ -91,9 +98,7 @@ bool clonable(Operation *op, gpu::LaunchOp launch) {
   auto read = dyn_cast<memref::LoadOp>(op);
   if (!read)
     return false;
-  Value buffer = read.getMemRef();
-  while (auto view = buffer.getDefiningOp<ViewLikeOpInterface>())
-    buffer = view.getViewSource();
+  Value buffer = viewed(read.getMemRef());
   if (auto global = buffer.getDefiningOp<memref::GetGlobalOp>()) {
     auto symbol = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
         global, global.getNameAttr());
@@ -109,7 +114,7 @@ bool clonable(Operation *op, gpu::LaunchOp launch) {
     effects.getEffects(instances);
     for (const MemoryEffects::EffectInstance &e : instances)
       if (isa<MemoryEffects::Write>(e.getEffect()) &&
-          (!e.getValue() || e.getValue() == buffer))
+          (!e.getValue() || viewed(e.getValue()) == buffer))
         return WalkResult::interrupt();
     return WalkResult::advance();
   });
@@ -236,11 +241,6 @@ struct SpecializeWarpsPass
                                    NVVM::SetMaxRegisterAction::increase);
     for (Operation *op : work)
       op->moveBefore(thenEnd);
-    // Neither branch sets its count back before they join: a warp's
-    // setmaxnreg.inc takes from the block's pool as soon as the warp gets
-    // there, and the producer's idle warps, there at once, would take back
-    // what the consumers' setmaxnreg.inc waits for (the dense forward hung
-    // so on the H200). The tear-down runs at each warp's count.
     SmallVector<gpu::BarrierOp> barriers;
     split.getThenRegion().walk(
         [&](gpu::BarrierOp barrier) { barriers.push_back(barrier); });
@@ -303,18 +303,19 @@ struct SpecializeWarpsPass
       });
       producer->removeAttr(kProducerAttr);
     }
+    // Neither branch sets its count back before they join: a warp's
+    // setmaxnreg.inc takes from the block's pool as soon as the warp gets
+    // there, and the producer's idle warps, there at once, would take back
+    // what the consumers' setmaxnreg.inc waits for (the dense forward hung
+    // so on the H200). The tear-down runs at each warp's count.
 
     OpBuilder outside(launch);
-    launch.getBlockSizeXMutable().assign(
-        arithConstant(outside, loc, consumers + kProducerThreads));
+    launch.getBlockSizeXMutable().assign(arith::ConstantIndexOp::create(
+        outside, loc, consumers + kProducerThreads));
     launch->removeAttr(kConsumerThreadsAttr);
     launch->setAttr(kMaxRegistersAttr,
                     outside.getI64IntegerAttr(registers.atStart));
     return success();
-  }
-
-  static Value arithConstant(OpBuilder &b, Location loc, int64_t v) {
-    return arith::ConstantIndexOp::create(b, loc, v);
   }
 };
 

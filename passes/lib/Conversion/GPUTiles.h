@@ -615,7 +615,7 @@ struct StagedOp {
 /// a word of each thread's, counts the stages it has gone through (the
 /// producer's and the consumers' counts advance alike), so stage
 /// `used % stages` is next and its phase's parity is `used / stages % 2`.
-/// A launch's loops over tiles of one shape share one ring.
+/// A launch's loops over stages of one size share one ring.
 struct ProducerRing {
   gpu::LaunchOp launch;
   int64_t stageBytes;

@@ -705,7 +705,8 @@ void advance(ScalarEmitter &e, const ProducerRing &ring, RingPosition at) {
                           ring.used, e.idx(0));
 }
 
-/// The ring of `launch` for stages of `shape`, made where there is none.
+/// The ring of `launch` for stages of `shape`'s size, made where there is
+/// none.
 ProducerRing &ringFor(ProducerRings &rings, gpu::LaunchOp launch,
                       const StagedShape &shape, int64_t consumers) {
   for (ProducerRing &ring : rings)

@@ -30,6 +30,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GPUTiles.h"
 #include "attn/Conversion/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -82,13 +83,6 @@ Registers registersFor(int64_t consumers) {
   return {atStart, consumer};
 }
 
-/// The buffer that `v` views (itself where it is no view).
-Value viewed(Value v) {
-  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
-    v = view.getViewSource();
-  return v;
-}
-
 /// Whether `op` may run in the producer as well: pure, or a load of a
 /// constant global (a schedule's tables) or of a buffer from outside
 /// `launch` that nothing in it writes.
@@ -98,7 +92,7 @@ bool clonable(Operation *op, gpu::LaunchOp launch) {
   auto read = dyn_cast<memref::LoadOp>(op);
   if (!read)
     return false;
-  Value buffer = viewed(read.getMemRef());
+  Value buffer = gpu_tiles::viewedBuffer(read.getMemRef());
   if (auto global = buffer.getDefiningOp<memref::GetGlobalOp>()) {
     auto symbol = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
         global, global.getNameAttr());
@@ -114,7 +108,9 @@ bool clonable(Operation *op, gpu::LaunchOp launch) {
     effects.getEffects(instances);
     for (const MemoryEffects::EffectInstance &e : instances)
       if (isa<MemoryEffects::Write>(e.getEffect()) &&
-          (!e.getValue() || viewed(e.getValue()) == buffer))
+          (!e.getValue() ||
+           (isa<TypedValue<BaseMemRefType>>(e.getValue()) &&
+            gpu_tiles::viewedBuffer(e.getValue()) == buffer)))
         return WalkResult::interrupt();
     return WalkResult::advance();
   });

@@ -108,9 +108,8 @@ bool clonable(Operation *op, gpu::LaunchOp launch) {
     effects.getEffects(instances);
     for (const MemoryEffects::EffectInstance &e : instances)
       if (isa<MemoryEffects::Write>(e.getEffect()) &&
-          (!e.getValue() ||
-           (isa<TypedValue<BaseMemRefType>>(e.getValue()) &&
-            gpu_tiles::viewedBuffer(e.getValue()) == buffer)))
+          (!e.getValue() || (isa<TypedValue<BaseMemRefType>>(e.getValue()) &&
+                             gpu_tiles::viewedBuffer(e.getValue()) == buffer)))
         return WalkResult::interrupt();
     return WalkResult::advance();
   });

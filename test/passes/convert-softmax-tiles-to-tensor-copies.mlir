@@ -3,12 +3,18 @@
 // RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=all" | FileCheck %s
 // RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu | FileCheck %s --check-prefix=OFF
 // RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=gradient" | FileCheck %s --check-prefix=GRAD
+// RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=forward" | FileCheck %s --check-prefix=FWD
 // RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=all warp-specialize=1" | FileCheck %s --check-prefix=SPEC
 // RUN: not attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=some" 2>&1 | FileCheck %s --check-prefix=BAD
-// BAD: tensor-copies must be off, gradient or all, not 'some'
+// RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=all warp-specialize=1 overlap-softmax=1" | FileCheck %s --check-prefix=OVER
+// RUN: not attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=all overlap-softmax=1" 2>&1 | FileCheck %s --check-prefix=OVER-ALONE
+// BAD: tensor-copies must be off, forward, gradient or all, not 'some'
 
 // By default (tensor-copies=off) every staged tile is cp.async's; with
-// tensor-copies=gradient the forward's stay so.
+// tensor-copies=gradient the forward's stay so; with =forward they do not.
+// FWD-LABEL: func.func @in_place
+// FWD-COUNT-2: attn.buffer.tensor_map
+// FWD: nvvm.cp.async.bulk.tensor.shared.cluster.global
 // GRAD-LABEL: func.func @in_place
 // GRAD-NOT: attn.buffer.tensor_map
 // GRAD: nvgpu.device_async_copy {{.*}} to memref<2048xbf16, #gpu.address_space<workgroup>>
@@ -55,6 +61,11 @@
 // CHECK-NEXT: gpu.terminator
 // Staged in place (no loop), the copies stay with the block's first thread
 // under warp-specialize too.
+// With overlap-softmax too, nothing changes where there is no producer:
+// the step waits for its P V itself.
+// OVER-LABEL: func.func @in_place
+// OVER-NOT: nvvm.wgmma.wait.group.sync.aligned 1
+// OVER: gpu.terminator
 // SPEC-LABEL: func.func @in_place
 // SPEC-NOT: attn.producer
 // SPEC: nvvm.cp.async.bulk.tensor
@@ -165,6 +176,43 @@ func.func @in_place(%q: memref<16x64xbf16>, %k: memref<1x2x100x64xbf16>, %v: mem
 // SPEC: nvvm.mbarrier.arrive %{{.*}} : !llvm.ptr<3>
 // SPEC: nvvm.mbarrier.inval
 // SPEC: attn.consumer_threads = 128
+// With overlap-softmax, a ring of three stages (six barriers); each step
+// issues S = Q K^T (four m64n32k16, a group), then the last step's P V
+// (two m64n64k16 over its 32 keys, P 0 and alpha 1 before the first
+// step, its own group), waits for S alone, exponentiates while that P V
+// runs, waits for it, and only then releases the last step's stage (where
+// there was one); the finalize issues the last P V, waits and releases.
+// OVER-LABEL: func.func @pipelined
+// OVER-COUNT-3: nvvm.mbarrier.init %{{.*}}, %c1_i32
+// OVER-COUNT-3: nvvm.mbarrier.init %{{.*}}, %c128_i32
+// OVER-NOT: nvvm.mbarrier.init
+// OVER: } {attn.producer}
+// OVER-NEXT: scf.for
+// OVER: nvvm.mbarrier.try_wait.parity
+// OVER-COUNT-4: wgmma.mma_async.sync.aligned.m64n32k16
+// OVER: nvvm.wgmma.commit.group.sync.aligned
+// OVER: arith.mulf
+// OVER: nvvm.wgmma.fence.aligned
+// OVER-COUNT-2: wgmma.mma_async.sync.aligned.m64n64k16
+// OVER: nvvm.wgmma.commit.group.sync.aligned
+// OVER-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
+// OVER-NOT: nvvm.wgmma.wait
+// OVER: math.exp2
+// OVER-NOT: nvvm.mbarrier.arrive
+// OVER: nvvm.wgmma.wait.group.sync.aligned 0
+// OVER: scf.if
+// OVER: memref.load {{.*}} : memref<1xindex>
+// OVER: arith.addi %{{.*}}, %c3
+// OVER: nvvm.mbarrier.arrive %{{.*}} : !llvm.ptr<3>
+// OVER: }
+// OVER-NOT: wgmma.mma_async
+// OVER: scf.if
+// OVER-COUNT-2: wgmma.mma_async.sync.aligned.m64n64k16
+// OVER: nvvm.wgmma.commit.group.sync.aligned
+// OVER-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// OVER: nvvm.mbarrier.arrive %{{.*}} : !llvm.ptr<3>
+// OVER: nvvm.mbarrier.inval
+// OVER-ALONE: error: overlap-softmax needs warp-specialize
 func.func @pipelined(%q: memref<16x64xbf16>, %k: memref<1x2x100x64xbf16>, %v: memref<1x2x100x64xbf16>, %o: memref<16x64xbf16>, %n: index) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -282,6 +330,9 @@ func.func @buffer_in_launch(%q: memref<16x64xbf16>, %k: memref<1x2x100x64xbf16>,
 // GRAD: nvvm.cp.async.bulk.tensor.shared.cluster.global
 // OFF-LABEL: func.func @key_gradient
 // OFF-NOT: attn.buffer.tensor_map
+// FWD-LABEL: func.func @key_gradient
+// FWD-NOT: attn.buffer.tensor_map
+// FWD: nvgpu.device_async_copy
 func.func @key_gradient(%qb: memref<1x2x64x64xbf16>, %dob: memref<1x2x64x64xbf16>, %kv: memref<16x64xbf16>, %lse: memref<64xf32>, %dk: memref<16x64xbf16>, %dv: memref<16x64xbf16>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index

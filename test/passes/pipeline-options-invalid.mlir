@@ -13,6 +13,7 @@
 // RUN: not attn-opt %s --lower-to-cpu="grad-block-q=-8" 2>&1 | FileCheck %s --check-prefix=CPUGRADTILES
 // RUN: not attn-opt %s --lower-to-gpu="tensor-copies=yes" 2>&1 | FileCheck %s --check-prefix=COPIES
 // RUN: not attn-opt %s --lower-to-gpu="warp-specialize=1" 2>&1 | FileCheck %s --check-prefix=SPECIALIZE
+// RUN: not attn-opt %s --lower-to-gpu="tensor-copies=all overlap-softmax=1" 2>&1 | FileCheck %s --check-prefix=OVERLAP
 
 // FORMAT: error: --lower-to-gpu: format must be bin, isa, fatbin or offload, got 'garbage'
 // WARP: error: --lower-to-gpu: warp-rows must be 16 or 32, got 8
@@ -20,8 +21,9 @@
 // SCHEDULE: error: attn-schedule-blocks: block sizes must be positive, got block-q=0 block-k=64
 // LANES: error: attn-map-loops-to-gpu: lanes-per-iteration must be in [1, 1024], got 2048
 // CONVERT: error: --attn-convert-tiles-to-gpu takes no options
-// COPIES: error: --lower-to-gpu: tensor-copies must be off, gradient or all, got 'yes'
-// SPECIALIZE: error: --lower-to-gpu: warp-specialize needs tensor-copies gradient or all (the producer issues tensor copies)
+// COPIES: error: --lower-to-gpu: tensor-copies must be off, forward, gradient or all, got 'yes'
+// SPECIALIZE: error: --lower-to-gpu: warp-specialize needs tensor-copies forward, gradient or all (the producer issues tensor copies)
+// OVERLAP: error: --lower-to-gpu: overlap-softmax needs warp-specialize (its P V a step late holds a stage of the producer's ring)
 // GRADWARP: error: --lower-to-gpu: grad-warp-rows must be 16, 32 or 0 (warp-rows), got 8
 // GRADTILES: error: --lower-to-gpu: the gradient's block-q and block-k must be in [1, 1024], got 64 and 4096
 // CPUGRADTILES: error: --lower-to-cpu: the gradient's block-q and block-k must be in [1, 1024], got -8 and 64

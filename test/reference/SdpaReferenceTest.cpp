@@ -626,4 +626,26 @@ TEST_P(SdpaGradientBf16WarpSpecialized, MatchesAutograd) {
 INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16WarpSpecialized,
                          ::testing::ValuesIn(bf16Cases()), caseName);
 
+// And with each forward step's P V issued with the next step's S = Q K^T
+// (--overlap-softmax: the softmax runs beside the last P V, which the
+// finalize completes; the CPU ignores it), the forward warp-specialised as
+// above and the gradient not (--tensor-copies forward: its tiles the
+// block's cp.async); awkward lengths, so that the last step is a clipped
+// tile.
+constexpr char kBf16OverlapName[] = "sdpa_gradient_bf16_overlap_softmax",
+               kOverlap[] = "--block-q 128 --block-k 64 --warp-rows 16 "
+                            "--grad-block-q 64 --grad-block-k 64 "
+                            "--tensor-copies forward --warp-specialize "
+                            "--overlap-softmax";
+using SdpaGradientBf16OverlapSoftmax =
+    GradientSuite<kBf16OverlapName, kBf16, bf16Cases, kOverlap>;
+
+TEST_P(SdpaGradientBf16OverlapSoftmax, MatchesAutograd) {
+  ASSERT_TRUE(library);
+  expectGradientsMatch(*library, GetParam(), torch::kBFloat16, 2e-2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16OverlapSoftmax,
+                         ::testing::ValuesIn(bf16Cases()), caseName);
+
 } // namespace

@@ -160,14 +160,21 @@ cl::opt<std::string> tensorCopies(
     "tensor-copies",
     cl::desc("GPU, sm_90a: which attention kernels' staged tiles the tensor "
              "memory accelerator copies where it can (tensor maps made at "
-             "the call): off, gradient, all; the rest: cp.async by the block"),
+             "the call): off, forward, gradient, all; the rest: cp.async by "
+             "the block"),
     cl::init("off"), cl::cat(compileOptions));
 cl::opt<bool> warpSpecialize(
     "warp-specialize",
     cl::desc("GPU, sm_90a: attention's key loops over tensor-copied tiles "
              "get a producer warpgroup that issues the copies while the "
-             "other warpgroups compute (needs --tensor-copies gradient or "
-             "all)"),
+             "other warpgroups compute (needs --tensor-copies other than "
+             "off)"),
+    cl::init(false), cl::cat(compileOptions));
+cl::opt<bool> overlapSoftmax(
+    "overlap-softmax",
+    cl::desc("GPU, sm_90a, with --warp-specialize: attention's steps issue "
+             "each P V with the next step's S = Q K^T, so that each softmax "
+             "runs beside the last P V"),
     cl::init(false), cl::cat(compileOptions));
 cl::opt<int> ssmChunk(
     "ssm-chunk",
@@ -679,6 +686,7 @@ int mlir::attn::attnCompileMain(int argc, char **argv,
     options.gradWarpRows = gradWarpRows;
     options.tensorCopies = tensorCopies;
     options.warpSpecialize = warpSpecialize;
+    options.overlapSoftmax = overlapSoftmax;
     options.ssmChunk = ssmChunk;
     options.verifyMasks = verifyMasks;
     if (std::optional<std::string> problem =

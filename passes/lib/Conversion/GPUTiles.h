@@ -604,24 +604,33 @@ struct StagedOp {
   Operation *op;
   StagedReader reader = StagedReader::Ldmatrix;
   std::function<void(OpBuilder &, Location)> waitForLast;
+  /// Where the op's stage of a producer's ring is left for its lowering to
+  /// release (stageForBlock's `deferRelease`): the stage it reads (index),
+  /// and what gives a stage back to the producer (each consumer thread's
+  /// arrival on the stage's empty barrier). Null elsewhere: the stage is
+  /// released after the op.
+  Value stage;
+  std::function<void(OpBuilder &, Location, Value)> release;
 };
 /// A ring of stages in shared memory that a producer warpgroup fills by
 /// tensor copies while the launch's other threads, the consumers, work on
-/// what it filled (stageForBlock's warp-specialised form): kProducerStages
-/// stages of `stageBytes` each in `buffer`; in `barriers`, kProducerStages
+/// what it filled (stageForBlock's warp-specialised form): `stages`
+/// stages of `stageBytes` each in `buffer`; in `barriers`, `stages`
 /// mbarriers that complete when a stage's copies have landed ("full", the
-/// producer's one arrival with their bytes) and then kProducerStages that
+/// producer's one arrival with their bytes) and then `stages` that
 /// complete when every consumer thread is done with it ("empty"); `used`,
 /// a word of each thread's, counts the stages it has gone through (the
 /// producer's and the consumers' counts advance alike), so stage
 /// `used % stages` is next and its phase's parity is `used / stages % 2`.
-/// A launch's loops over stages of one size share one ring.
+/// A launch's loops over stages of one size share one ring: two stages, or
+/// three where the consumers release each stage a step late (their P V
+/// issued with the next step's products, StagedOp::release), so that the
+/// producer still fills one while they work on two.
 struct ProducerRing {
   gpu::LaunchOp launch;
-  int64_t stageBytes;
+  int64_t stageBytes, stages;
   Value buffer, barriers, used;
 };
-constexpr int64_t kProducerStages = 2;
 /// The rings of the launches a pass stages for producer warpgroups.
 using ProducerRings = SmallVector<ProducerRing, 2>;
 
@@ -636,12 +645,13 @@ using ProducerRings = SmallVector<ProducerRing, 2>;
 /// copies in a loop at the top of the launch go to a producer warpgroup
 /// (a ring of `rings`, kProducerAttr, kConsumerThreadsAttr: see
 /// attn-specialize-warps), where the launch holds no tile ops but
-/// softmax's.
+/// softmax's; with `deferRelease` the op's lowering releases its stage
+/// (StagedOp::release), not the staging after the op.
 StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
                        int64_t threads,
                        StagedReader reader = StagedReader::Ldmatrix,
-                       bool tensorCopies = true,
-                       ProducerRings *rings = nullptr);
+                       bool tensorCopies = true, ProducerRings *rings = nullptr,
+                       bool deferRelease = false);
 /// Waits for `staged`'s last operand's copies, if still in flight, and
 /// makes them visible to this thread's reads (cp.async: a wait, the async
 /// proxy's fence and a block barrier; the tensor memory accelerator: a wait

@@ -689,7 +689,7 @@ struct RingPosition {
 RingPosition positionIn(ScalarEmitter &e, const ProducerRing &ring) {
   OpBuilder &b = e.b;
   Value used = memref::LoadOp::create(b, e.loc, ring.used, e.idx(0));
-  Value stages = e.i32(kProducerStages);
+  Value stages = e.i32(ring.stages);
   Value stage = arith::IndexCastUIOp::create(
       b, e.loc, b.getIndexType(),
       arith::RemUIOp::create(b, e.loc, used, stages));
@@ -705,15 +705,17 @@ void advance(ScalarEmitter &e, const ProducerRing &ring, RingPosition at) {
                           ring.used, e.idx(0));
 }
 
-/// The ring of `launch` for stages of `shape`'s size, made where there is
-/// none.
+/// The ring of `launch` of `stages` stages of `shape`'s size, made where
+/// there is none.
 ProducerRing &ringFor(ProducerRings &rings, gpu::LaunchOp launch,
-                      const StagedShape &shape, int64_t consumers) {
+                      const StagedShape &shape, int64_t stages,
+                      int64_t consumers) {
   for (ProducerRing &ring : rings)
-    if (ring.launch == launch && ring.stageBytes == shape.stageBytes())
+    if (ring.launch == launch && ring.stageBytes == shape.stageBytes() &&
+        ring.stages == stages)
       return ring;
-  SmallVector<int64_t> arrivals(kProducerStages, 1);
-  arrivals.append(kProducerStages, consumers);
+  SmallVector<int64_t> arrivals(stages, 1);
+  arrivals.append(stages, consumers);
   CopyBarriers barriers = CopyBarriers::create(launch, arrivals);
   // The count starts at 0 with the barriers, before any thread uses them.
   OpBuilder b(barriers.phases.getDefiningOp());
@@ -721,9 +723,8 @@ ProducerRing &ringFor(ProducerRings &rings, gpu::LaunchOp launch,
   Value used =
       memref::AllocaOp::create(b, e.loc, MemRefType::get({1}, b.getI32Type()));
   memref::StoreOp::create(b, e.loc, e.i32(0), used, e.idx(0));
-  rings.push_back({launch, shape.stageBytes(),
-                   shape.allocate(launch, kProducerStages), barriers.buffer,
-                   used});
+  rings.push_back({launch, shape.stageBytes(), stages,
+                   shape.allocate(launch, stages), barriers.buffer, used});
   return rings.back();
 }
 
@@ -735,13 +736,17 @@ ProducerRing &ringFor(ProducerRings &rings, gpu::LaunchOp launch,
 /// ring to be empty, the bytes to expect on the stage's full barrier and
 /// the copies. In the launch's loop each consumer thread waits for the
 /// stage to be full, `op` reads it, and the thread arrives on the stage's
-/// empty barrier. No block barrier: the producer can be a whole ring
-/// ahead.
-Operation *stageForProducer(Operation *op, ArrayRef<unsigned> numbers,
-                            const StagedShape &shape, const PipelinedLoop &p,
-                            gpu::LaunchOp launch, int64_t threads,
-                            ProducerRings &rings) {
-  ProducerRing &ring = ringFor(rings, launch, shape, threads);
+/// empty barrier -- or, with `deferRelease`, the op's lowering does when it
+/// is done with the stage (in a ring of three stages). No block barrier:
+/// the producer can be a whole ring ahead.
+StagedOp stageForProducer(Operation *op, ArrayRef<unsigned> numbers,
+                          const StagedShape &shape, const PipelinedLoop &p,
+                          gpu::LaunchOp launch, int64_t threads,
+                          StagedReader reader, ProducerRings &rings,
+                          bool deferRelease) {
+  ProducerRing &ring =
+      ringFor(rings, launch, shape, deferRelease ? 3 : 2, threads);
+  const int64_t stages = ring.stages;
   CopyBarriers barriers{ring.barriers, Value()};
   scf::ForOp loop = p.loop;
   Location loc = op->getLoc();
@@ -768,7 +773,7 @@ Operation *stageForProducer(Operation *op, ArrayRef<unsigned> numbers,
   // The stage's previous tiles read by every consumer (a new ring's stages
   // are empty: the phase before the first counts as complete).
   barriers.waitParity(
-      e, e.add(next.stage, kProducerStages),
+      e, e.add(next.stage, stages),
       arith::XOrIOp::create(b, loc, next.parity, e.i32(1)).getResult());
   shape.issueBulk(
       e, tiles, ring.buffer,
@@ -785,13 +790,23 @@ Operation *stageForProducer(Operation *op, ArrayRef<unsigned> numbers,
                         arith::MulIOp::create(at, loc, now.stage,
                                               ae.idx(ring.stageBytes))),
             ae);
-  // op's lowering waits for its products before it returns: the stage is
-  // read when the thread arrives.
+  StagedOp staged{op, reader, {}};
+  auto release = [barriers, stages](OpBuilder &b, Location loc, Value stage) {
+    ScalarEmitter e{b, loc};
+    barriers.arrive(e, e.add(stage, stages));
+  };
   at.setInsertionPointAfter(op);
-  barriers.arrive(ae, ae.add(now.stage, kProducerStages));
+  if (deferRelease) {
+    staged.stage = now.stage;
+    staged.release = release;
+  } else {
+    // op's lowering waits for its products before it returns: the stage
+    // is read when the thread arrives.
+    release(at, loc, now.stage);
+  }
   advance(ae, ring, now);
   launch->setAttr(kConsumerThreadsAttr, at.getI64IntegerAttr(threads));
-  return op;
+  return staged;
 }
 
 /// Whether every tile op in `launch` is one that attn-convert-softmax-
@@ -812,7 +827,7 @@ bool onlySoftmaxTiles(gpu::LaunchOp launch) {
 
 StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
                        int64_t threads, StagedReader reader, bool tensorCopies,
-                       ProducerRings *rings) {
+                       ProducerRings *rings, bool deferRelease) {
   auto launch = op->getParentOfType<gpu::LaunchOp>();
   StagedShape shape{
       rows, {}, getElementTypeOrSelf(op->getOperand(numbers[0])), reader};
@@ -839,9 +854,8 @@ StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
       pipelinedLoopOf(op, tiles, /*constantTrips=*/shape.bulk());
   if (p && rings && shape.bulk() && threads % kWarpgroupThreads == 0 &&
       p->loop->getParentOp() == launch && onlySoftmaxTiles(launch))
-    return {stageForProducer(op, numbers, shape, *p, launch, threads, *rings),
-            reader,
-            {}};
+    return stageForProducer(op, numbers, shape, *p, launch, threads, reader,
+                            *rings, deferRelease);
   if (p)
     return {
         stagePipelined(op, numbers, shape, *p, launch, threads), reader, {}};

@@ -597,6 +597,20 @@ struct RowGroup {
   Form form = Form::TensorCore;
   int64_t rows = 0, dv = 0;
   Value laneMax, laneSum, laneAcc;
+  /// Where the accumulator is (re)set: after each of these ops.
+  SmallVector<Operation *> accResets;
+
+  /// The overlapped form (overlap-softmax): each step leaves its P V to the
+  /// next step, or to the finalize. Its P (`keyRows` keys: p[r][n] at
+  /// r nTiles + n, packed pairs), alpha by row slot, the value tile's
+  /// shared address (i64) and swizzled layout, its ring stage (index), and
+  /// whether a step has left one (i1); and what releases a stage.
+  bool overlapped = false;
+  int64_t keyRows = 0;
+  Value lastP, lastAlpha, lastValues, lastStage, pending;
+  std::optional<SwizzledTile> valueLayout;
+  Type valueElem;
+  std::function<void(OpBuilder &, Location, Value)> release;
 
   int64_t accIndex(int64_t m, int64_t t, int64_t i) const {
     return accumulatorIndex(m, t, i, dv);
@@ -644,26 +658,32 @@ LogicalResult collectStateUses(Value buffer,
   return success();
 }
 
-/// Fills of attn-tile's buffer become fills of the lane's part.
-void replaceFills(ArrayRef<Operation *> uses, Value lane, Form form) {
+/// Fills of attn-tile's buffer become fills of the lane's part; returns
+/// the last op of each.
+SmallVector<Operation *> replaceFills(ArrayRef<Operation *> uses, Value lane,
+                                      Form form) {
+  SmallVector<Operation *> filled;
   for (Operation *use : uses) {
     auto fill = dyn_cast<linalg::FillOp>(use);
     if (!fill)
       continue;
     OpBuilder b(fill);
     Value value = fill.getInputs()[0];
+    Operation *last = nullptr;
     if (form == Form::RowPerLane) {
-      linalg::FillOp::create(b, fill.getLoc(), value, lane);
+      last = linalg::FillOp::create(b, fill.getLoc(), value, lane);
     } else {
       // Constant indices only, so that the fragment stays in registers.
       for (int64_t i = 0, e = cast<MemRefType>(lane.getType()).getDimSize(0);
            i < e; ++i)
-        memref::StoreOp::create(
+        last = memref::StoreOp::create(
             b, fill.getLoc(), value, lane,
             ValueRange{arith::ConstantIndexOp::create(b, fill.getLoc(), i)});
     }
+    filled.push_back(last);
     fill.erase();
   }
+  return filled;
 }
 
 //===----------------------------------------------------------------------===//
@@ -909,6 +929,59 @@ SmallVector<SmallVector<Value, 4>> asTiles(WarpEmitter &e, ArrayRef<Value> r) {
   return tiles;
 }
 
+/// This warp's A fragments of X ([rows, depth] in shared memory) for
+/// warpgroup MMA, by ldmatrix: a[ks][mt] for 16 columns of depth ks of
+/// 16-row tile mt.
+using FragmentsByDepth = SmallVector<SmallVector<SmallVector<Value, 4>>>;
+FragmentsByDepth loadRowFragments(WarpEmitter &e, const SharedTile &x,
+                                  int64_t mTiles, int64_t depth) {
+  auto [aRow, aCol] = e.aFragmentOffsets();
+  FragmentsByDepth a(depth / kWgmmaK);
+  for (int64_t ks = 0; ks < depth / kWgmmaK; ++ks)
+    for (int64_t mt = 0; mt < mTiles; ++mt)
+      a[ks].push_back(e.ldmatrix(x, e.add(aRow, kMmaRows * mt),
+                                 e.add(aCol, kWgmmaK * ks), false));
+  return a;
+}
+
+/// A warpgroup MMA's accumulators by 16-row tile (each an m64nNk16's C, in
+/// its order), in flight from their issue until a wait.
+using WarpgroupAccumulators = SmallVector<SmallVector<Value>>;
+
+/// Issues X C^T for the row tiles of `a` (loadRowFragments') and nTiles
+/// 8-row tiles of the swizzled staged C from row `row0` on, one
+/// wgmma.mma_async a row tile and 16 columns of depth, C K-major, and
+/// commits them as one group.
+WarpgroupAccumulators issueRowsByStagedRows(WarpEmitter &e,
+                                            const FragmentsByDepth &a,
+                                            const StagedTile &c, int64_t nTiles,
+                                            int64_t row0) {
+  OpBuilder &b = e.b;
+  const int64_t n = nTiles * e.layout.n;
+  SwizzledTile tile = c.swizzled(/*kMajor=*/true);
+  Value base = sharedAddress(b, e.loc, c.tile.memref);
+  WarpgroupAccumulators acc(a.front().size(),
+                            SmallVector<Value>(n / 2, e.cst(0.0)));
+  warpgroupFence(b, e.loc);
+  for (auto [ks, fragments] : llvm::enumerate(a)) {
+    Value desc = tile.descriptor(e, base, e.idx(row0), ks);
+    for (auto [mt, fragment] : llvm::enumerate(fragments))
+      acc[mt] = warpgroupMmaRegisterA(b, e.loc, acc[mt], fragment, desc, n,
+                                      e.elem, /*bMnMajor=*/false);
+  }
+  warpgroupCommit(b, e.loc);
+  return acc;
+}
+
+/// Accumulators waited for, through pinRegisters (so that nothing reads
+/// them before the wait), as AccumulatorTiles.
+AccumulatorTiles waitedTiles(WarpEmitter &e, const WarpgroupAccumulators &acc) {
+  AccumulatorTiles out;
+  for (ArrayRef<Value> r : acc)
+    out.push_back(asTiles(e, pinRegisters(e.b, e.loc, r)));
+  return out;
+}
+
 /// X C^T for this warp's mTiles 16-row tiles of X ([rows, depth] in shared
 /// memory, the A fragments by ldmatrix) and nTiles 8-row tiles of the
 /// staged C from row `row0` on: mma.sync (WarpEmitter::mmaRowsByRows) or,
@@ -919,30 +992,76 @@ AccumulatorTiles rowsByStagedRows(WarpEmitter &e, const SharedTile &x,
                                   int64_t nTiles, int64_t depth, int64_t row0) {
   if (!c.onWarpgroups())
     return e.mmaRowsByRows(x, c.tile, mTiles, nTiles, depth, row0);
+  WarpgroupAccumulators acc = issueRowsByStagedRows(
+      e, loadRowFragments(e, x, mTiles, depth), c, nTiles, row0);
+  warpgroupWait(e.b, e.loc, 0);
+  return waitedTiles(e, acc);
+}
+
+/// The accumulator registers `lane` of mTiles 16-row tiles and `width`
+/// columns, by row tile in warpgroup MMA's order (the lane's buffer is
+/// those rows one after another).
+WarpgroupAccumulators loadAccumulators(WarpEmitter &e, Value lane,
+                                       int64_t mTiles, int64_t width) {
+  const int64_t tiles = width / e.layout.n, count = e.layout.c.numElements();
+  WarpgroupAccumulators acc(mTiles);
+  for (int64_t mt = 0; mt < mTiles; ++mt)
+    for (int64_t t = 0; t < tiles; ++t)
+      for (int64_t i = 0; i < count; ++i)
+        acc[mt].push_back(e.loadLane(lane, accumulatorIndex(mt, t, i, width)));
+  return acc;
+}
+
+void storeAccumulators(WarpEmitter &e, const WarpgroupAccumulators &acc,
+                       Value lane, int64_t width) {
+  const int64_t tiles = width / e.layout.n, count = e.layout.c.numElements();
+  for (auto [mt, regs] : llvm::enumerate(acc))
+    for (int64_t t = 0; t < tiles; ++t)
+      for (int64_t i = 0; i < count; ++i)
+        e.storeLane(regs[t * count + i], lane,
+                    accumulatorIndex(mt, t, i, width));
+}
+
+/// acc *= alpha, alpha per row slot (FragmentRows' rows); nothing where
+/// alpha is empty.
+void scaleRows(WarpEmitter &e, WarpgroupAccumulators &acc,
+               ArrayRef<Value> alpha) {
+  if (alpha.empty())
+    return;
+  const FragmentLayout &c = e.layout.c;
+  SmallVector<int64_t, 4> slotOf(c.numElements());
+  for (int64_t h = 0; h < e.rowSlots(); ++h)
+    for (int64_t i : c.elementsOfRowSlot(h))
+      slotOf[i] = h;
+  for (auto [mt, regs] : llvm::enumerate(acc))
+    for (auto [j, x] : llvm::enumerate(regs))
+      x = e.mulf(x, alpha[e.rowSlots() * mt + slotOf[j % c.numElements()]]);
+}
+
+/// Issues acc += A B on warpgroup MMA (see accumulateProduct), B the
+/// swizzled MN-major `tile` at shared address `base`, and commits it as
+/// one group; returns the accumulators, in flight.
+WarpgroupAccumulators issueProduct(WarpEmitter &e, WarpgroupAccumulators acc,
+                                   int64_t width, const RowFragments &a,
+                                   int64_t depth, const SwizzledTile &tile,
+                                   Value base, int64_t bRow0) {
   OpBuilder &b = e.b;
-  const int64_t n = nTiles * e.layout.n;
-  auto [aRow, aCol] = e.aFragmentOffsets();
-  SmallVector<SmallVector<SmallVector<Value, 4>>> a(depth / kWgmmaK);
-  for (int64_t ks = 0; ks < depth / kWgmmaK; ++ks)
-    for (int64_t mt = 0; mt < mTiles; ++mt)
-      a[ks].push_back(e.ldmatrix(x, e.add(aRow, kMmaRows * mt),
-                                 e.add(aCol, kWgmmaK * ks), false));
-  SwizzledTile tile = c.swizzled(/*kMajor=*/true);
-  Value base = sharedAddress(b, e.loc, c.tile.memref);
-  SmallVector<SmallVector<Value>> acc(mTiles,
-                                      SmallVector<Value>(n / 2, e.cst(0.0)));
   warpgroupFence(b, e.loc);
-  for (int64_t ks = 0; ks < depth / kWgmmaK; ++ks) {
-    Value desc = tile.descriptor(e, base, e.idx(row0), ks);
-    for (int64_t mt = 0; mt < mTiles; ++mt)
-      acc[mt] = warpgroupMmaRegisterA(b, e.loc, acc[mt], a[ks][mt], desc, n,
-                                      e.elem, /*bMnMajor=*/false);
+  // A's columns [16 kk, 16 kk + 16): its 8-column tiles 2 kk and 2 kk + 1.
+  for (int64_t kk = 0; kk < depth / kWgmmaK; ++kk) {
+    Value desc = tile.descriptor(e, base, e.idx(0), bRow0 / kWgmmaK + kk);
+    for (auto [mt, regs] : llvm::enumerate(acc))
+      regs = warpgroupMmaRegisterA(b, e.loc, regs, aFragment(a, mt, kk), desc,
+                                   width, e.elem, /*bMnMajor=*/true);
   }
-  warpgroupCommitAndWait(b, e.loc, 0);
-  AccumulatorTiles out;
-  for (ArrayRef<Value> r : acc)
-    out.push_back(asTiles(e, pinRegisters(b, e.loc, r)));
-  return out;
+  warpgroupCommit(b, e.loc);
+  return acc;
+}
+
+/// The accumulators of a wait that has returned, pinned (pinRegisters).
+void pinAccumulators(WarpEmitter &e, WarpgroupAccumulators &acc) {
+  for (SmallVector<Value> &regs : acc)
+    regs = pinRegisters(e.b, e.loc, regs);
 }
 
 /// acc = alpha acc + A B for the accumulator registers `lane` of mTiles
@@ -956,56 +1075,33 @@ void accumulateProduct(WarpEmitter &e, Value lane, int64_t mTiles,
                        int64_t width, const RowFragments &a, int64_t depth,
                        const StagedTile &bTile, ArrayRef<Value> alpha,
                        int64_t bRow0 = 0) {
-  const int64_t tiles = width / e.layout.n;
-  SmallVector<SmallVector<Value, 4>> acc(mTiles * tiles);
-  const FragmentLayout &c = e.layout.c;
-  SmallVector<int64_t, 4> slotOf(c.numElements());
-  for (int64_t h = 0; h < e.rowSlots(); ++h)
-    for (int64_t i : c.elementsOfRowSlot(h))
-      slotOf[i] = h;
-  for (int64_t mt = 0; mt < mTiles; ++mt)
-    for (int64_t t = 0; t < tiles; ++t)
-      for (int64_t i = 0; i < c.numElements(); ++i) {
-        Value x = e.loadLane(lane, accumulatorIndex(mt, t, i, width));
-        if (!alpha.empty())
-          x = e.mulf(x, alpha[e.rowSlots() * mt + slotOf[i]]);
-        acc[mt * tiles + t].push_back(x);
-      }
-  // A's columns [16 kk, 16 kk + 16): its 8-column tiles 2 kk and 2 kk + 1.
-  if (!bTile.onWarpgroups()) {
+  WarpgroupAccumulators acc = loadAccumulators(e, lane, mTiles, width);
+  scaleRows(e, acc, alpha);
+  if (bTile.onWarpgroups()) {
+    acc = issueProduct(e, std::move(acc), width, a, depth,
+                       bTile.swizzled(/*kMajor=*/false),
+                       sharedAddress(e.b, e.loc, bTile.tile.memref), bRow0);
+    warpgroupWait(e.b, e.loc, 0);
+    pinAccumulators(e, acc);
+  } else {
+    SmallVector<SmallVector<Value, 4>> tiles;
+    for (ArrayRef<Value> regs : acc)
+      llvm::append_range(tiles, asTiles(e, regs));
+    // A's columns [16 kk, 16 kk + 16): its 8-column tiles 2 kk and 2 kk + 1.
     for (int64_t kk = 0; kk < depth / 16; ++kk) {
       SmallVector<SmallVector<Value, 4>> aTiles;
       for (int64_t mt = 0; mt < mTiles; ++mt)
         aTiles.push_back(aFragment(a, mt, kk));
-      e.mmaSharedB(aTiles, bTile.tile, bRow0 + 16 * kk, acc);
+      e.mmaSharedB(aTiles, bTile.tile, bRow0 + 16 * kk, tiles);
     }
-  } else {
-    OpBuilder &b = e.b;
-    SwizzledTile tile = bTile.swizzled(/*kMajor=*/false);
-    Value base = sharedAddress(b, e.loc, bTile.tile.memref);
-    SmallVector<SmallVector<Value>> regs(mTiles);
-    for (int64_t mt = 0; mt < mTiles; ++mt)
-      for (int64_t t = 0; t < tiles; ++t)
-        llvm::append_range(regs[mt], acc[mt * tiles + t]);
-    warpgroupFence(b, e.loc);
-    for (int64_t kk = 0; kk < depth / kWgmmaK; ++kk) {
-      Value desc = tile.descriptor(e, base, e.idx(0), bRow0 / kWgmmaK + kk);
-      for (int64_t mt = 0; mt < mTiles; ++mt)
-        regs[mt] =
-            warpgroupMmaRegisterA(b, e.loc, regs[mt], aFragment(a, mt, kk),
-                                  desc, width, e.elem, /*bMnMajor=*/true);
+    const int64_t perRowTile = width / e.layout.n;
+    for (auto [mt, regs] : llvm::enumerate(acc)) {
+      regs.clear();
+      for (int64_t t = 0; t < perRowTile; ++t)
+        llvm::append_range(regs, tiles[mt * perRowTile + t]);
     }
-    warpgroupCommitAndWait(b, e.loc, 0);
-    for (int64_t mt = 0; mt < mTiles; ++mt)
-      for (auto [t, tileRegs] :
-           llvm::enumerate(asTiles(e, pinRegisters(b, e.loc, regs[mt]))))
-        acc[mt * tiles + t] = tileRegs;
   }
-  for (int64_t mt = 0; mt < mTiles; ++mt)
-    for (int64_t t = 0; t < tiles; ++t)
-      for (int64_t i = 0; i < c.numElements(); ++i)
-        e.storeLane(acc[mt * tiles + t][i], lane,
-                    accumulatorIndex(mt, t, i, width));
+  storeAccumulators(e, acc, lane, width);
 }
 
 /// acc = alpha acc + P V for a row group's accumulator registers, V the
@@ -1045,6 +1141,31 @@ void storeRowSlot(WarpEmitter &e, Value lane, int64_t mt, int64_t slot,
   }
 }
 
+/// S of a tensor-core softmax_step as FragmentRows takes it: the score
+/// region applied, dropped pairs at -inf, in base 2 by the returned
+/// factor (toBaseTwo).
+std::pair<SmallVector<Value>, double> scoresOf(WarpEmitter &e, SoftmaxStepOp op,
+                                               AccumulatorTiles &s) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  // The score region before the mask, which then drops what it must.
+  double unapplied = op.getScale().convertToDouble();
+  if (!op.getScore().empty()) {
+    Value scale = e.cst(unapplied);
+    forEachScore(e, s, /*n0=*/0,
+                 [&](int64_t mt, int64_t n, int64_t i, Value row, Value key) {
+                   s[mt][n][i] = emitScoreAt(
+                       b, loc, op, e.mulf(s[mt][n][i], scale), row, key);
+                 });
+    unapplied = 1.0;
+  }
+  SmallVector<Value> flat = maskScores(
+      e, s, /*n0=*/0, e.dim(op.getKey(), 0), !op.getPredicate().empty(),
+      [&](Value row, Value key) { return emitKeptAt(b, loc, op, row, key); });
+  double factor = toBaseTwo(e, unapplied, flat);
+  return {std::move(flat), factor};
+}
+
 /// softmax_step on tensor cores, for one warp's row group, its key and
 /// value tiles staged (stageForBlock): S = Q K^T, mask S, bring it to base
 /// 2, then the online-softmax step over the fragments, whose accumulation
@@ -1068,28 +1189,135 @@ void lowerStepOnTensorCores(const StagedOp &staged, const RowGroup &g,
 
   AccumulatorTiles s =
       rowsByStagedRows(e, qShared, keys, mTiles, nTiles, d, /*row0=*/0);
-  // The score region before the mask, which then drops what it must.
-  double unapplied = op.getScale().convertToDouble();
-  if (!op.getScore().empty()) {
-    Value scale = e.cst(unapplied);
-    forEachScore(e, s, /*n0=*/0,
-                 [&](int64_t mt, int64_t n, int64_t i, Value row, Value key) {
-                   s[mt][n][i] = emitScoreAt(
-                       b, loc, op, e.mulf(s[mt][n][i], scale), row, key);
-                 });
-    unapplied = 1.0;
-  }
-  SmallVector<Value> flat = maskScores(
-      e, s, /*n0=*/0, e.dim(op.getKey(), 0), !op.getPredicate().empty(),
-      [&](Value row, Value key) { return emitKeptAt(b, loc, op, row, key); });
-  double factor = toBaseTwo(e, unapplied, flat);
+  auto [flat, factor] = scoresOf(e, op, s);
   FragmentRows rows(e, g, flat, factor, mTiles, nTiles);
   rows.accumulateWith = [&](ArrayRef<Value> alpha) {
     waitForLastStaged(b, loc, staged);
     accumulateValues(e, g, rows.p, values, nTiles, alpha);
   };
   emitOnlineSoftmaxStep(b, loc, rows);
+  if (staged.release)
+    staged.release(b, loc, staged.stage);
   op.erase();
+}
+
+/// acc = alpha acc + P V for the step a row group's overlapped form left
+/// (RowGroup::lastP ...), issued and committed, not waited for; a step
+/// that left nothing left P = 0 and alpha = 1, and V `fallback` (an
+/// address of a staged value tile, which the product then reads to add
+/// nothing).
+WarpgroupAccumulators issueLastValues(WarpEmitter &e, const RowGroup &g,
+                                      Value fallback) {
+  const int64_t mTiles = g.rows / e.layout.m, nTiles = g.keyRows / e.layout.n;
+  RowFragments p(e.rowSlots() * mTiles);
+  for (auto [r, row] : llvm::enumerate(p))
+    for (int64_t n = 0; n < nTiles; ++n)
+      row.push_back(e.loadLane(g.lastP, r * nTiles + n));
+  SmallVector<Value> alpha;
+  for (int64_t r = 0; r < e.rowSlots() * mTiles; ++r)
+    alpha.push_back(e.loadLane(g.lastAlpha, r));
+  Value address = e.loadLane(g.lastValues, 0);
+  if (fallback)
+    address = e.select(e.loadLane(g.pending, 0), address, fallback);
+  WarpgroupAccumulators acc = loadAccumulators(e, g.laneAcc, mTiles, g.dv);
+  scaleRows(e, acc, alpha);
+  return issueProduct(e, std::move(acc), g.dv, p, g.keyRows, *g.valueLayout,
+                      address, /*bRow0=*/0);
+}
+
+/// The overlapped form of a tensor-core softmax_step (overlap-softmax, its
+/// stage the lowering's to release): S = Q K^T issued, then the last
+/// step's P V; the wait for S alone, this step's softmax while that P V
+/// runs (it reads no accumulator), the wait for the P V, the last step's
+/// stage released; this step's P, alpha, value tile and stage left for the
+/// next step or the finalize. FlashAttention-3's overlap of the softmax
+/// with the products within a warpgroup.
+void lowerStepOverlapped(const StagedOp &staged, RowGroup &g, int64_t threads,
+                         StagedQueries &queries) {
+  auto op = cast<SoftmaxStepOp>(staged.op);
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Value q = op.getQuery();
+  Type elem = cast<MemRefType>(q.getType()).getElementType();
+  WarpEmitter e(b, loc, elem);
+  const int64_t d = cast<MemRefType>(q.getType()).getDimSize(1);
+  const int64_t mTiles = g.rows / e.layout.m, nTiles = g.keyRows / e.layout.n;
+
+  auto launch = op->getParentOfType<gpu::LaunchOp>();
+  StagedTile keys{stagedTileOf(staged, op.getKey()), staged.reader},
+      values{stagedTileOf(staged, op.getValue()), staged.reader};
+  SharedTile qShared = stagedQuery(q, elem, g.rows, launch, threads, queries);
+  if (!g.valueLayout) {
+    g.valueLayout = values.swizzled(/*kMajor=*/false);
+    g.valueElem = elem;
+  }
+  Value valueAddress = sharedAddress(b, loc, values.tile.memref);
+
+  WarpgroupAccumulators scores = issueRowsByStagedRows(
+      e, loadRowFragments(e, qShared, mTiles, d), keys, nTiles, /*row0=*/0);
+  WarpgroupAccumulators acc = issueLastValues(e, g, valueAddress);
+  warpgroupWait(b, loc, 1);
+  AccumulatorTiles s = waitedTiles(e, scores);
+  auto [flat, factor] = scoresOf(e, op, s);
+  FragmentRows rows(e, g, flat, factor, mTiles, nTiles);
+  SmallVector<Value> alpha;
+  rows.accumulateWith = [&](ArrayRef<Value> a) {
+    alpha.assign(a.begin(), a.end());
+  };
+  emitOnlineSoftmaxStep(b, loc, rows);
+  warpgroupWait(b, loc, 0);
+  pinAccumulators(e, acc);
+  storeAccumulators(e, acc, g.laneAcc, g.dv);
+  e.ifThen(e.loadLane(g.pending, 0),
+           [&] { g.release(b, loc, e.loadLane(g.lastStage, 0)); });
+  for (auto [r, row] : llvm::enumerate(rows.p))
+    for (auto [n, pair] : llvm::enumerate(row))
+      e.storeLane(pair, g.lastP, r * nTiles + n);
+  for (auto [r, a] : llvm::enumerate(alpha))
+    e.storeLane(a, g.lastAlpha, r);
+  e.storeLane(valueAddress, g.lastValues, 0);
+  e.storeLane(staged.stage, g.lastStage, 0);
+  e.storeLane(arith::ConstantOp::create(b, loc, b.getBoolAttr(true)), g.pending,
+              0);
+  op.erase();
+}
+
+/// The overlapped form's state of a row group, beside its accumulator, set
+/// wherever the accumulator is: nothing left (P 0, alpha 1).
+void allocateLastStep(RowGroup &g) {
+  OpBuilder b(g.laneAcc.getDefiningOp());
+  b.setInsertionPointAfter(g.laneAcc.getDefiningOp());
+  Location loc = g.acc.getLoc();
+  const int64_t slots =
+      MmaLayout::m16n8k16().c.rowSlots().size() * (g.rows / kMmaRows);
+  const int64_t nTiles = g.keyRows / MmaLayout::m16n8k16().n;
+  auto make = [&](int64_t n, Type t) {
+    return memref::AllocaOp::create(b, loc, MemRefType::get({n}, t))
+        .getResult();
+  };
+  g.lastP = make(slots * nTiles, b.getI32Type());
+  g.lastAlpha = make(slots, b.getF32Type());
+  g.lastValues = make(1, b.getI64Type());
+  g.lastStage = make(1, b.getIndexType());
+  g.pending = make(1, b.getI1Type());
+  for (Operation *reset : g.accResets) {
+    OpBuilder at(reset->getContext());
+    at.setInsertionPointAfter(reset);
+    ScalarEmitter e{at, reset->getLoc()};
+    auto fill = [&](Value buffer, Value value) {
+      for (int64_t i = 0, n = cast<MemRefType>(buffer.getType()).getDimSize(0);
+           i < n; ++i)
+        memref::StoreOp::create(at, e.loc, value, buffer, e.idx(i));
+    };
+    fill(g.lastP, e.i32(0));
+    fill(g.lastAlpha,
+         arith::ConstantOp::create(at, e.loc, at.getF32FloatAttr(1.0)));
+    fill(g.lastValues,
+         arith::ConstantOp::create(at, e.loc, at.getI64IntegerAttr(0)));
+    fill(g.lastStage, e.idx(0));
+    fill(g.pending,
+         arith::ConstantOp::create(at, e.loc, at.getBoolAttr(false)));
+  }
 }
 
 void lowerFinalizeOnTensorCores(SoftmaxFinalizeOp op, const RowGroup &g) {
@@ -1098,6 +1326,17 @@ void lowerFinalizeOnTensorCores(SoftmaxFinalizeOp op, const RowGroup &g) {
   Value out = op.getOutput();
   Type outElem = cast<MemRefType>(out.getType()).getElementType();
   WarpEmitter e(b, loc, outElem);
+  if (g.overlapped) {
+    // The last step's P V, and its stage back to the producer.
+    WarpEmitter pe(b, loc, g.valueElem);
+    pe.ifThen(pe.loadLane(g.pending, 0), [&] {
+      WarpgroupAccumulators acc = issueLastValues(pe, g, Value());
+      warpgroupWait(b, loc, 0);
+      pinAccumulators(pe, acc);
+      storeAccumulators(pe, acc, g.laneAcc, g.dv);
+      g.release(b, loc, pe.loadLane(g.lastStage, 0));
+    });
+  }
   Value mq = e.dim(out, 0);
   forEachRowSlot(e, g.rows, [&](int64_t mt, int64_t slot, Value row) {
     const int64_t r = e.rowSlots() * mt + slot;
@@ -1443,9 +1682,16 @@ struct ConvertSoftmaxTilesToGPUPass
   void runOnOperation() override {
     func::FuncOp fn = getOperation();
     rings.clear();
-    if (!llvm::is_contained({"off", "gradient", "all"}, tensorCopies)) {
-      fn.emitError() << "tensor-copies must be off, gradient or all, not '"
+    if (!llvm::is_contained({"off", "forward", "gradient", "all"},
+                            tensorCopies)) {
+      fn.emitError() << "tensor-copies must be off, forward, gradient or all, "
+                        "not '"
                      << tensorCopies << "'";
+      return signalPassFailure();
+    }
+    if (overlapSoftmax && !warpSpecialize) {
+      fn.emitError() << "overlap-softmax needs warp-specialize (its P V a "
+                        "step late holds a stage of the producer's ring)";
       return signalPassFailure();
     }
     SmallVector<SoftmaxStepOp> steps;
@@ -1540,7 +1786,9 @@ struct ConvertSoftmaxTilesToGPUPass
         SmallVector<Operation *> uses;
         if (failed(collectStateUses(old, uses)))
           return signalPassFailure();
-        replaceFills(uses, lane, g.form);
+        SmallVector<Operation *> filled = replaceFills(uses, lane, g.form);
+        if (old == g.acc)
+          g.accResets = std::move(filled);
         oldState.push_back(old);
       }
     }
@@ -1559,23 +1807,48 @@ struct ConvertSoftmaxTilesToGPUPass
         continue;
       }
       int64_t rows = keyRows[step];
+      StagedReader reader =
+          stagedReaderOf(step, step.getQuery(), step.getValue(), rows);
       tcSteps.push_back(
-          {stageForBlock(
-               step,
-               {step.getKeyMutable().getOperandNumber(),
-                step.getValueMutable().getOperandNumber()},
-               rows, blockThreads(step),
-               stagedReaderOf(step, step.getQuery(), step.getValue(), rows),
-               /*tensorCopies=*/tensorCopies == "all",
-               warpSpecialize ? &rings : nullptr),
+          {stageForBlock(step,
+                         {step.getKeyMutable().getOperandNumber(),
+                          step.getValueMutable().getOperandNumber()},
+                         rows, blockThreads(step), reader,
+                         /*tensorCopies=*/tensorCopies == "all" ||
+                             tensorCopies == "forward",
+                         warpSpecialize ? &rings : nullptr,
+                         /*deferRelease=*/overlapSoftmax &&
+                             reader == StagedReader::WarpgroupMma),
            rows});
+    }
+    // The overlapped form where every step of a group leaves its stage to
+    // its lowering, over key tiles of one size, and a finalize flushes it.
+    DenseSet<Operation *> notOverlapped;
+    for (SoftmaxFinalizeOp finalize : finalizes)
+      groups[stateBuffer(finalize.getAcc())].overlapped = true;
+    for (auto [staged, rows] : tcSteps) {
+      RowGroup &g =
+          groups[stateBuffer(cast<SoftmaxStepOp>(staged.op).getAcc())];
+      if (!staged.release || (g.keyRows && g.keyRows != rows))
+        notOverlapped.insert(g.acc);
+      g.keyRows = rows;
+      g.release = staged.release;
+    }
+    for (auto &[key, g] : groups) {
+      g.overlapped = g.overlapped && g.form == Form::TensorCore && g.keyRows &&
+                     !notOverlapped.contains(g.acc);
+      if (g.overlapped)
+        allocateLastStep(g);
     }
     if (failed(lowerGradSteps(gradSteps, queries, oldState)))
       return signalPassFailure();
     for (auto [staged, rows] : tcSteps) {
       auto step = cast<SoftmaxStepOp>(staged.op);
-      lowerStepOnTensorCores(staged, groups[stateBuffer(step.getAcc())], rows,
-                             blockThreads(step), queries);
+      RowGroup &g = groups[stateBuffer(step.getAcc())];
+      if (g.overlapped)
+        lowerStepOverlapped(staged, g, blockThreads(step), queries);
+      else
+        lowerStepOnTensorCores(staged, g, rows, blockThreads(step), queries);
     }
     for (SoftmaxFinalizeOp finalize : finalizes) {
       const RowGroup &g = groups[stateBuffer(finalize.getAcc())];
@@ -1656,7 +1929,7 @@ struct ConvertSoftmaxTilesToGPUPass
               op, op.getQuery(), op.getValue(),
               std::min(*columnRows, gradChunkRows(op.accumulatesKeys(),
                                                   /*onWarpgroups=*/true))),
-          /*tensorCopies=*/tensorCopies != "off",
+          /*tensorCopies=*/tensorCopies == "all" || tensorCopies == "gradient",
           warpSpecialize ? &rings : nullptr);
       op = cast<SoftmaxGradStepOp>(stagedOp.op);
       for (Operation *a : accs) {

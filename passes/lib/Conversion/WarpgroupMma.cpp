@@ -187,7 +187,15 @@ void gpu_tiles::warpgroupFence(OpBuilder &b, Location loc) {
 
 void gpu_tiles::warpgroupCommitAndWait(OpBuilder &b, Location loc,
                                        int64_t pending) {
+  warpgroupCommit(b, loc);
+  warpgroupWait(b, loc, pending);
+}
+
+void gpu_tiles::warpgroupCommit(OpBuilder &b, Location loc) {
   NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
+}
+
+void gpu_tiles::warpgroupWait(OpBuilder &b, Location loc, int64_t pending) {
   NVVM::WgmmaWaitGroupSyncOp::create(b, loc, pending);
 }
 

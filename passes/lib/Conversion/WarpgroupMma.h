@@ -72,6 +72,11 @@ void warpgroupFence(OpBuilder &b, Location loc);
 /// Commits the wgmma issued so far as one group and waits until at most
 /// `pending` groups are in flight.
 void warpgroupCommitAndWait(OpBuilder &b, Location loc, int64_t pending);
+/// Commits the wgmma issued since the last commit as one group (an empty
+/// group where there are none).
+void warpgroupCommit(OpBuilder &b, Location loc);
+/// Waits until at most the newest `pending` committed groups are in flight.
+void warpgroupWait(OpBuilder &b, Location loc, int64_t pending);
 /// fence.proxy.async.shared::cta: shared memory this thread wrote (by
 /// ordinary stores or cp.async) is seen by the async proxy, which wgmma
 /// reads through; then a barrier.

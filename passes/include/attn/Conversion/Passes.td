@@ -215,12 +215,18 @@ def ConvertSoftmaxTilesToGPU
            "Which ops' staged tiles the tensor memory accelerator copies "
            "where it can (sm_90a): off (the default: without warp "
            "specialisation not faster on the H200, tools/attn-bench/"
-           "NOTES.md), gradient (softmax_grad_step's), all">,
+           "NOTES.md), forward (softmax_step's), gradient "
+           "(softmax_grad_step's), all">,
     Option<"warpSpecialize", "warp-specialize", "bool", /*default=*/"false",
            "Loops over tensor-copied tiles at the top of a launch get a "
            "producer warpgroup: their copies move to a loop of the "
            "producer's, into a ring of stages with full and empty "
-           "mbarriers (attn-specialize-warps then adds its threads)">
+           "mbarriers (attn-specialize-warps then adds its threads)">,
+    Option<"overlapSoftmax", "overlap-softmax", "bool", /*default=*/"false",
+           "With warp-specialize, softmax_steps on warpgroup MMA issue their "
+           "P V with the next step's S = Q K^T and wait for it after that "
+           "step's softmax (its ring stage released then; rings of three "
+           "stages), so that each softmax runs beside the last P V">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",

@@ -105,14 +105,21 @@ struct GPUPipelineOptions : public TilingPipelineOptions<GPUPipelineOptions> {
       *this, "tensor-copies",
       llvm::cl::desc("On sm_90a, which attention kernels' staged tiles the "
                      "tensor memory accelerator copies where it can: off, "
-                     "gradient, all (the rest: cp.async by the block)"),
+                     "forward, gradient, all (the rest: cp.async by the "
+                     "block)"),
       llvm::cl::init("off")};
   PassOptions::Option<bool> warpSpecialize{
       *this, "warp-specialize",
       llvm::cl::desc("On sm_90a, attention's key loops over tensor-copied "
                      "tiles get a producer warpgroup that issues the copies "
                      "into a ring of stages while the other warpgroups "
-                     "compute (needs tensor-copies gradient or all)"),
+                     "compute (needs tensor-copies other than off)"),
+      llvm::cl::init(false)};
+  PassOptions::Option<bool> overlapSoftmax{
+      *this, "overlap-softmax",
+      llvm::cl::desc("With warp-specialize, attention's steps issue each P V "
+                     "with the next step's S = Q K^T, so that each softmax "
+                     "runs beside the last P V (rings of three stages)"),
       llvm::cl::init(false)};
   PassOptions::Option<int64_t> ssmChannels{
       *this, "ssm-channels",

@@ -1166,6 +1166,34 @@ std::pair<SmallVector<Value>, double> scoresOf(WarpEmitter &e, SoftmaxStepOp op,
   return {std::move(flat), factor};
 }
 
+/// What both tensor-core forms of a softmax_step start from: the op, an
+/// emitter at it, its staged key and value tiles (stageForBlock) and this
+/// warp's staged queries, mTiles 16-row tiles against nTiles 8-key tiles.
+struct TensorCoreStep {
+  TensorCoreStep(const StagedOp &staged, const RowGroup &g, int64_t keyRows,
+                 int64_t threads, StagedQueries &queries)
+      : op(cast<SoftmaxStepOp>(staged.op)), b(op), loc(op.getLoc()),
+        elem(cast<MemRefType>(op.getQuery().getType()).getElementType()),
+        e(b, loc, elem),
+        d(cast<MemRefType>(op.getQuery().getType()).getDimSize(1)),
+        mTiles(g.rows / e.layout.m),
+        nTiles(keyRows / e.layout.n), keys{stagedTileOf(staged, op.getKey()),
+                                           staged.reader},
+        values{stagedTileOf(staged, op.getValue()), staged.reader},
+        queries(stagedQuery(op.getQuery(), elem, g.rows,
+                            op->getParentOfType<gpu::LaunchOp>(), threads,
+                            queries)) {}
+
+  SoftmaxStepOp op;
+  OpBuilder b;
+  Location loc;
+  Type elem;
+  WarpEmitter e;
+  int64_t d, mTiles, nTiles;
+  StagedTile keys, values;
+  SharedTile queries;
+};
+
 /// softmax_step on tensor cores, for one warp's row group, its key and
 /// value tiles staged (stageForBlock): S = Q K^T, mask S, bring it to base
 /// 2, then the online-softmax step over the fragments, whose accumulation
@@ -1173,32 +1201,20 @@ std::pair<SmallVector<Value>, double> scoresOf(WarpEmitter &e, SoftmaxStepOp op,
 void lowerStepOnTensorCores(const StagedOp &staged, const RowGroup &g,
                             int64_t keyRows, int64_t threads,
                             StagedQueries &queries) {
-  auto op = cast<SoftmaxStepOp>(staged.op);
-  OpBuilder b(op);
-  Location loc = op.getLoc();
-  Value q = op.getQuery();
-  Type elem = cast<MemRefType>(q.getType()).getElementType();
-  WarpEmitter e(b, loc, elem);
-  const int64_t d = cast<MemRefType>(q.getType()).getDimSize(1);
-  const int64_t mTiles = g.rows / e.layout.m, nTiles = keyRows / e.layout.n;
-
-  auto launch = op->getParentOfType<gpu::LaunchOp>();
-  StagedTile keys{stagedTileOf(staged, op.getKey()), staged.reader},
-      values{stagedTileOf(staged, op.getValue()), staged.reader};
-  SharedTile qShared = stagedQuery(q, elem, g.rows, launch, threads, queries);
-
-  AccumulatorTiles s =
-      rowsByStagedRows(e, qShared, keys, mTiles, nTiles, d, /*row0=*/0);
-  auto [flat, factor] = scoresOf(e, op, s);
-  FragmentRows rows(e, g, flat, factor, mTiles, nTiles);
+  TensorCoreStep t(staged, g, keyRows, threads, queries);
+  WarpEmitter &e = t.e;
+  AccumulatorTiles s = rowsByStagedRows(e, t.queries, t.keys, t.mTiles,
+                                        t.nTiles, t.d, /*row0=*/0);
+  auto [flat, factor] = scoresOf(e, t.op, s);
+  FragmentRows rows(e, g, flat, factor, t.mTiles, t.nTiles);
   rows.accumulateWith = [&](ArrayRef<Value> alpha) {
-    waitForLastStaged(b, loc, staged);
-    accumulateValues(e, g, rows.p, values, nTiles, alpha);
+    waitForLastStaged(t.b, t.loc, staged);
+    accumulateValues(e, g, rows.p, t.values, t.nTiles, alpha);
   };
-  emitOnlineSoftmaxStep(b, loc, rows);
+  emitOnlineSoftmaxStep(t.b, t.loc, rows);
   if (staged.release)
-    staged.release(b, loc, staged.stage);
-  op.erase();
+    staged.release(t.b, t.loc, staged.stage);
+  t.op.erase();
 }
 
 /// acc = alpha acc + P V for the step a row group's overlapped form left
@@ -1234,32 +1250,24 @@ WarpgroupAccumulators issueLastValues(WarpEmitter &e, const RowGroup &g,
 /// with the products within a warpgroup.
 void lowerStepOverlapped(const StagedOp &staged, RowGroup &g, int64_t threads,
                          StagedQueries &queries) {
-  auto op = cast<SoftmaxStepOp>(staged.op);
-  OpBuilder b(op);
-  Location loc = op.getLoc();
-  Value q = op.getQuery();
-  Type elem = cast<MemRefType>(q.getType()).getElementType();
-  WarpEmitter e(b, loc, elem);
-  const int64_t d = cast<MemRefType>(q.getType()).getDimSize(1);
-  const int64_t mTiles = g.rows / e.layout.m, nTiles = g.keyRows / e.layout.n;
-
-  auto launch = op->getParentOfType<gpu::LaunchOp>();
-  StagedTile keys{stagedTileOf(staged, op.getKey()), staged.reader},
-      values{stagedTileOf(staged, op.getValue()), staged.reader};
-  SharedTile qShared = stagedQuery(q, elem, g.rows, launch, threads, queries);
+  TensorCoreStep t(staged, g, g.keyRows, threads, queries);
+  WarpEmitter &e = t.e;
+  OpBuilder &b = t.b;
+  Location loc = t.loc;
   if (!g.valueLayout) {
-    g.valueLayout = values.swizzled(/*kMajor=*/false);
-    g.valueElem = elem;
+    g.valueLayout = t.values.swizzled(/*kMajor=*/false);
+    g.valueElem = t.elem;
   }
-  Value valueAddress = sharedAddress(b, loc, values.tile.memref);
+  Value valueAddress = sharedAddress(b, loc, t.values.tile.memref);
 
   WarpgroupAccumulators scores = issueRowsByStagedRows(
-      e, loadRowFragments(e, qShared, mTiles, d), keys, nTiles, /*row0=*/0);
+      e, loadRowFragments(e, t.queries, t.mTiles, t.d), t.keys, t.nTiles,
+      /*row0=*/0);
   WarpgroupAccumulators acc = issueLastValues(e, g, valueAddress);
   warpgroupWait(b, loc, 1);
   AccumulatorTiles s = waitedTiles(e, scores);
-  auto [flat, factor] = scoresOf(e, op, s);
-  FragmentRows rows(e, g, flat, factor, mTiles, nTiles);
+  auto [flat, factor] = scoresOf(e, t.op, s);
+  FragmentRows rows(e, g, flat, factor, t.mTiles, t.nTiles);
   SmallVector<Value> alpha;
   rows.accumulateWith = [&](ArrayRef<Value> a) {
     alpha.assign(a.begin(), a.end());
@@ -1272,14 +1280,14 @@ void lowerStepOverlapped(const StagedOp &staged, RowGroup &g, int64_t threads,
            [&] { g.release(b, loc, e.loadLane(g.lastStage, 0)); });
   for (auto [r, row] : llvm::enumerate(rows.p))
     for (auto [n, pair] : llvm::enumerate(row))
-      e.storeLane(pair, g.lastP, r * nTiles + n);
+      e.storeLane(pair, g.lastP, r * t.nTiles + n);
   for (auto [r, a] : llvm::enumerate(alpha))
     e.storeLane(a, g.lastAlpha, r);
   e.storeLane(valueAddress, g.lastValues, 0);
   e.storeLane(staged.stage, g.lastStage, 0);
   e.storeLane(arith::ConstantOp::create(b, loc, b.getBoolAttr(true)), g.pending,
               0);
-  op.erase();
+  t.op.erase();
 }
 
 /// The overlapped form's state of a row group, beside its accumulator, set

@@ -245,6 +245,48 @@ func.func @pipelined(%q: memref<16x64xbf16>, %k: memref<1x2x100x64xbf16>, %v: me
 
 // -----
 
+// A step with a predicate (a causal diagonal tile): its region ends in
+// attn.yield, which is the step's, so the launch still holds softmax tile
+// ops only and its loop gets a producer.
+// SPEC-LABEL: func.func @pipelined_predicate
+// SPEC: scf.if
+// SPEC: } {attn.producer}
+// SPEC: attn.consumer_threads = 128
+func.func @pipelined_predicate(%q: memref<16x64xbf16>, %k: memref<1x2x100x64xbf16>, %v: memref<1x2x100x64xbf16>, %o: memref<16x64xbf16>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c32 = arith.constant 32 : index
+  %c100 = arith.constant 100 : index
+  %c128 = arith.constant 128 : index
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c2, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1) {
+    %m = memref.alloca() : memref<16xf32>
+    %l = memref.alloca() : memref<16xf32>
+    %acc = memref.alloca() : memref<16x64xf32>
+    linalg.fill ins(%ninf : f32) outs(%m : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%l : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%acc : memref<16x64xf32>)
+    scf.for %t = %c0 to %n step %c1 {
+      %k0 = arith.muli %t, %c32 : index
+      %left = arith.subi %c100, %k0 : index
+      %rows = arith.minsi %left, %c32 : index
+      %kt = memref.subview %k[0, %by, %k0, 0] [1, 1, %rows, 64] [1, 1, 1, 1] : memref<1x2x100x64xbf16> to memref<?x64xbf16, strided<[64, 1], offset: ?>>
+      %vt = memref.subview %v[0, %by, %k0, 0] [1, 1, %rows, 64] [1, 1, 1, 1] : memref<1x2x100x64xbf16> to memref<?x64xbf16, strided<[64, 1], offset: ?>>
+      attn.tile.softmax_step %q, %kt, %vt into %m, %l, %acc offsets(%c0, %k0) scale 1.25e-01 where {
+      ^bb0(%i: index, %j: index):
+        %keep = arith.cmpi uge, %i, %j : index
+        attn.yield %keep : i1
+      } : memref<16x64xbf16>, memref<?x64xbf16, strided<[64, 1], offset: ?>>, memref<?x64xbf16, strided<[64, 1], offset: ?>>, memref<16xf32>, memref<16x64xf32>
+    }
+    attn.tile.softmax_finalize %l, %acc into %o : memref<16xf32>, memref<16x64xf32>, memref<16x64xbf16>
+    gpu.terminator
+  }
+  return
+}
+// -----
+
 // A window that may end before the buffer's rows do (clipped at 90 of
 // 100): the rows past it must read as zeros, which a tensor copy of the
 // buffer would not give; cp.async, which fills them.

@@ -810,13 +810,14 @@ StagedOp stageForProducer(Operation *op, ArrayRef<unsigned> numbers,
 }
 
 /// Whether every tile op in `launch` is one that attn-convert-softmax-
-/// tiles-to-gpu lowers, so that the launch is whole after it.
+/// tiles-to-gpu lowers, so that the launch is whole after it (their
+/// predicate and score regions, which end in attn.yield, with them).
 bool onlySoftmaxTiles(gpu::LaunchOp launch) {
   return !launch
-              .walk([](Operation *o) {
-                return isa<AttnDialect>(o->getDialect()) &&
-                               !isa<SoftmaxStepOp, SoftmaxGradStepOp,
-                                    SoftmaxFinalizeOp>(o)
+              .walk<WalkOrder::PreOrder>([](Operation *o) {
+                if (isa<SoftmaxStepOp, SoftmaxGradStepOp, SoftmaxFinalizeOp>(o))
+                  return WalkResult::skip();
+                return isa<AttnDialect>(o->getDialect())
                            ? WalkResult::interrupt()
                            : WalkResult::advance();
               })

@@ -6,8 +6,10 @@
 //   bigbird128  BigBird, 128-token blocks  (128x128 tiles, warps of 32 rows)
 //   bigbird64   BigBird, 64-token blocks   (64x64 tiles, warps of 16 rows)
 //   dense       attn.sdpa without a mask   (128x128 tiles, warps of 32 rows)
+//   causal      attn.sdpa, attn.mask.causal (128x128 tiles, warps of 32 rows)
 //   linear      attn.linear, elu + 1       (output tiles of 128 rows)
-//   bigbird128-fb, dense-fb   forward and backward in one call: attn.sdpa
+//   bigbird128-fb, dense-fb, causal-fb   forward and backward in one call:
+//               attn.sdpa
 //               and its attn.sdpa_grad (dQ, dK, dV of <dO, O>), the forward
 //               saving the log-sum-exp the gradient reads
 //   bigbird128-softcap, bigbird128-softcap-fb   bigbird128 and its -fb with
@@ -64,6 +66,7 @@ struct GpuCase {
   int64_t blockQ, blockK, warpRows;
   bool backward = false;
   double softcap = 0; ///< the score region's cap c: c tanh(s / c); 0: none
+  bool causal = false; ///< attn.mask.causal (key j kept for queries i >= j)
 };
 
 /// The gradient's tiles of the forward + backward cases: smaller than the
@@ -76,9 +79,11 @@ const GpuCase kCases[] = {
     {"bigbird128", 128, false, 128, 128, 32},
     {"bigbird64", 64, false, 64, 64, 16},
     {"dense", 0, false, 128, 128, 32},
+    {"causal", 0, false, 128, 128, 32, false, 0, true},
     {"linear", 0, true, 128, 64, 16},
     {"bigbird128-fb", 128, false, 128, 128, 32, true},
     {"dense-fb", 0, false, 128, 128, 32, true},
+    {"causal-fb", 0, false, 128, 128, 32, true, 0, true},
     {"bigbird128-softcap", 128, false, 128, 128, 32, false, 2.0},
     {"bigbird128-softcap-fb", 128, false, 128, 128, 32, true, 2.0},
 };
@@ -101,10 +106,13 @@ std::string function(const GpuCase &c, int64_t n) {
            "  %f = attn.feature_map.elu_plus_one\n"
            "  %o = attn.linear %q, %k, %v feature_map %f : " +
            operands + " -> " + t + "\n  return %o : " + t + "\n}\n";
-  // attn.sdpa, under BigBird's mask where the case has one.
-  std::string mask = c.block ? " mask %m" : "";
+  // attn.sdpa, under BigBird's mask or the causal one where the case has
+  // one.
+  std::string mask = c.block || c.causal ? " mask %m" : "";
   std::string maskType =
-      c.block ? ", !attn.mask<block = " + std::to_string(c.block) + ">" : "";
+      c.block    ? ", !attn.mask<block = " + std::to_string(c.block) + ">"
+      : c.causal ? std::string(", !attn.mask")
+                 : std::string();
   std::string score;
   if (c.softcap)
     score = " score {\n"
@@ -116,7 +124,9 @@ std::string function(const GpuCase &c, int64_t n) {
             "    %t = math.tanh %x : f32\n"
             "    %y = arith.mulf %t, %cap : f32\n"
             "    attn.yield %y : f32\n  }";
-  std::string body = (c.block ? maskOf(c).ir() : std::string()) +
+  std::string body = (c.block    ? maskOf(c).ir()
+                      : c.causal ? std::string("  %m = attn.mask.causal\n")
+                                 : std::string()) +
                      "  %o = attn.sdpa %q, %k, %v" + mask + score + " : " +
                      operands + maskType + " -> " + t + "\n";
   if (!c.backward)
@@ -142,8 +152,11 @@ struct DeviceBuffer {
   DeviceBuffer &operator=(const DeviceBuffer &) = delete;
 };
 
-/// Kept (query, key) pairs of BigBird's mask: its blocks, clipped at n.
+/// Kept (query, key) pairs of the case's mask: BigBird's blocks clipped at
+/// n, the causal triangle, or all.
 double keptPairs(const GpuCase &c, int64_t n) {
+  if (c.causal)
+    return double(n) * (n + 1) / 2;
   if (!c.block)
     return double(n) * n;
   torch::Tensor kept = maskOf(c).blocks(n).to(torch::kFloat64);
@@ -154,7 +167,7 @@ double keptPairs(const GpuCase &c, int64_t n) {
 }
 
 /// softmax(qs k^T / sqrt(D)) v on float64 [B, H, ., D], the rows `rows`
-/// of the queries being qs, under BigBird's mask for masked cases.
+/// of the queries being qs, under the case's mask.
 torch::Tensor attend(const GpuCase &c, const torch::Tensor &qs,
                      const torch::Tensor &k, const torch::Tensor &v,
                      const torch::Tensor &rows);
@@ -185,6 +198,8 @@ torch::Tensor attend(const GpuCase &c, const torch::Tensor &qs,
     keep = blocks.index_select(0, torch::floor_divide(rows, c.block))
                .repeat_interleave(c.block, 1)
                .narrow(1, 0, n);
+  } else if (c.causal) {
+    keep = torch::arange(n, torch::kLong).unsqueeze(0) <= rows.unsqueeze(1);
   }
   std::vector<torch::Tensor> out;
   // A batch entry at a time: the scores of every head are [H, rows, N].

@@ -4,8 +4,9 @@
 //              [--json FILE] [--attn-compile PATH]
 //              [--mask FILE [--mask-type TYPE]]
 //   attn-bench --target gpu [--lengths ...] [--runs N] [--json FILE]
-//              [--cases bigbird128,bigbird64,dense,linear,bigbird128-fb,
-//              dense-fb,bigbird128-softcap,bigbird128-softcap-fb]
+//              [--cases bigbird128,bigbird64,dense,causal,linear,
+//              bigbird128-fb,dense-fb,causal-fb,bigbird128-softcap,
+//              bigbird128-softcap-fb]
 //              [--kernels DIR [--compile-only]] [--attn-compile PATH]
 //              [--block-masks DIR]
 //
@@ -121,8 +122,8 @@ const char *kUsage =
     "usage: attn-bench --target cpu|gpu [--lengths 1024,4096,16384] "
     "[--runs N] [--json FILE] [--attn-compile PATH]\n"
     "       cpu only: [--mask FILE [--mask-type TYPE]]\n"
-    "       gpu only: [--cases bigbird128,bigbird64,dense,linear,"
-    "bigbird128-fb,dense-fb,\n"
+    "       gpu only: [--cases bigbird128,bigbird64,dense,causal,linear,"
+    "bigbird128-fb,dense-fb,causal-fb,\n"
     "                  bigbird128-softcap,bigbird128-softcap-fb]\n"
     "                 [--kernels DIR] [--compile-only] [--block-masks DIR]\n";
 

@@ -13,10 +13,12 @@
       repository) runs the `gpu` label's tests on the libraries compiled
       ahead (checks against libtorch in float64), kernels_gpu.py (checks
       against PyTorch in float64, then its benchmark), attn-bench --target
-      gpu on the libraries in OUT/bench (checks, then whole-call timings)
-      and the anchors script, and prints a short table last: the tests'
-      counts, then attn next to FlexAttention, SDPA and eager linear
-      attention from the same run.
+      gpu on the libraries in OUT/bench (checks, then whole-call timings),
+      FlexAttention on attn's BigBird masks (flex_same_mask.py), SDPA with
+      is_causal for the causal cases (sdpa_causal.py) and the anchors
+      script, and prints a short table last: the tests' counts, then attn
+      next to FlexAttention, SDPA and eager linear attention from the same
+      run.
 
 The reference tests and attn-bench need libtorch; the GPU machine has
 PyTorch's but not Debian's, nor MLIR. So `run` builds the `gpu` label's test
@@ -260,6 +262,15 @@ def run(out):
     subprocess.run([sys.executable,
                     os.path.join(ROOT, "tools", "gpu", "flex_same_mask.py"),
                     masks, same])
+    print("== SDPA is_causal (the causal cases' reference)", flush=True)
+    causal = os.path.join(out, "sdpa-causal.json")
+    lengths = sorted({r["n"] for r in (json.load(open(result))
+                                       if os.path.exists(result) else [])
+                      if r["case"].startswith("causal")})
+    if lengths:
+        subprocess.run([sys.executable,
+                        os.path.join(ROOT, "tools", "gpu", "sdpa_causal.py"),
+                        causal] + [str(n) for n in lengths])
     print("== anchors", flush=True)
     anchors = subprocess.run([sys.executable,
                               os.path.join(out, "anchors_kernels.py")],
@@ -296,6 +307,18 @@ def run(out):
               f"{r['tflops']:7.1f}  {name:18s} {ms:8.3f} {tf:7.1f} "
               f"{ratio:10.2f}x{extra}")
     print("(linear: the anchor's time over attn's; the others: TF/s ratios)")
+    if os.path.exists(causal):
+        sdpa = {r["n"]: r for r in json.load(open(causal))}
+        print("\ncausal: SDPA's (is_causal) time over attn's")
+        print(f"{'case':22s} {'N':>6s} {'attn ms':>8s} {'sdpa ms':>8s} "
+              f"{'sdpa/attn':>9s}")
+        for r in ours:
+            s = sdpa.get(r["n"]) if r["case"].startswith("causal") else None
+            if not s:
+                continue
+            ms = s["fb_ms" if r["case"].endswith("-fb") else "fwd_ms"]
+            print(f"{r['case']:22s} {r['n']:6d} {r['attn_ms']:8.3f} "
+                  f"{ms:8.3f} {ms / r['attn_ms']:8.2f}x")
     if os.path.exists(same):
         flex_rows = {(r["block"], r["n"]): r for r in json.load(open(same))}
         print("\nthe same mask (attn's kept blocks, random ones included): "

@@ -603,17 +603,21 @@ struct RowGroup {
   /// The overlapped form (overlap-softmax): each step leaves its P V to the
   /// next step, or to the finalize. Its P (`keyRows` keys: p[r][n] at
   /// r nTiles + n, packed pairs), alpha by row slot, the value tile's
-  /// shared address (i64) and swizzled layout, its ring stage (index), and
-  /// whether a step has left one (i1); and what releases a stage.
+  /// shared address (i64), its ring stage (index), and whether a step has
+  /// left one (i1); the value tiles' element type, and what releases a
+  /// stage.
   bool overlapped = false;
   int64_t keyRows = 0;
   Value lastP, lastAlpha, lastValues, lastStage, pending;
-  std::optional<SwizzledTile> valueLayout;
   Type valueElem;
   std::function<void(OpBuilder &, Location, Value)> release;
 
   int64_t accIndex(int64_t m, int64_t t, int64_t i) const {
     return accumulatorIndex(m, t, i, dv);
+  }
+  /// A staged value tile ([keyRows, dv], swizzled) as P V's B: MN-major.
+  SwizzledTile valueTile() const {
+    return SwizzledTile{keyRows, dv, /*kMajor=*/false};
   }
 };
 
@@ -973,12 +977,19 @@ WarpgroupAccumulators issueRowsByStagedRows(WarpEmitter &e,
   return acc;
 }
 
-/// Accumulators waited for, through pinRegisters (so that nothing reads
-/// them before the wait), as AccumulatorTiles.
-AccumulatorTiles waitedTiles(WarpEmitter &e, const WarpgroupAccumulators &acc) {
+/// The accumulators of a wait that has returned, pinned (pinRegisters), so
+/// that nothing reads them before the wait.
+void pinAccumulators(WarpEmitter &e, WarpgroupAccumulators &acc) {
+  for (SmallVector<Value> &regs : acc)
+    regs = pinRegisters(e.b, e.loc, regs);
+}
+
+/// Accumulators waited for, pinned, as AccumulatorTiles.
+AccumulatorTiles waitedTiles(WarpEmitter &e, WarpgroupAccumulators acc) {
+  pinAccumulators(e, acc);
   AccumulatorTiles out;
   for (ArrayRef<Value> r : acc)
-    out.push_back(asTiles(e, pinRegisters(e.b, e.loc, r)));
+    out.push_back(asTiles(e, r));
   return out;
 }
 
@@ -995,7 +1006,7 @@ AccumulatorTiles rowsByStagedRows(WarpEmitter &e, const SharedTile &x,
   WarpgroupAccumulators acc = issueRowsByStagedRows(
       e, loadRowFragments(e, x, mTiles, depth), c, nTiles, row0);
   warpgroupWait(e.b, e.loc, 0);
-  return waitedTiles(e, acc);
+  return waitedTiles(e, std::move(acc));
 }
 
 /// The accumulator registers `lane` of mTiles 16-row tiles and `width`
@@ -1056,12 +1067,6 @@ WarpgroupAccumulators issueProduct(WarpEmitter &e, WarpgroupAccumulators acc,
   }
   warpgroupCommit(b, e.loc);
   return acc;
-}
-
-/// The accumulators of a wait that has returned, pinned (pinRegisters).
-void pinAccumulators(WarpEmitter &e, WarpgroupAccumulators &acc) {
-  for (SmallVector<Value> &regs : acc)
-    regs = pinRegisters(e.b, e.loc, regs);
 }
 
 /// acc = alpha acc + A B for the accumulator registers `lane` of mTiles
@@ -1237,7 +1242,7 @@ WarpgroupAccumulators issueLastValues(WarpEmitter &e, const RowGroup &g,
     address = e.select(e.loadLane(g.pending, 0), address, fallback);
   WarpgroupAccumulators acc = loadAccumulators(e, g.laneAcc, mTiles, g.dv);
   scaleRows(e, acc, alpha);
-  return issueProduct(e, std::move(acc), g.dv, p, g.keyRows, *g.valueLayout,
+  return issueProduct(e, std::move(acc), g.dv, p, g.keyRows, g.valueTile(),
                       address, /*bRow0=*/0);
 }
 
@@ -1254,10 +1259,6 @@ void lowerStepOverlapped(const StagedOp &staged, RowGroup &g, int64_t threads,
   WarpEmitter &e = t.e;
   OpBuilder &b = t.b;
   Location loc = t.loc;
-  if (!g.valueLayout) {
-    g.valueLayout = t.values.swizzled(/*kMajor=*/false);
-    g.valueElem = t.elem;
-  }
   Value valueAddress = sharedAddress(b, loc, t.values.tile.memref);
 
   WarpgroupAccumulators scores = issueRowsByStagedRows(
@@ -1265,7 +1266,7 @@ void lowerStepOverlapped(const StagedOp &staged, RowGroup &g, int64_t threads,
       /*row0=*/0);
   WarpgroupAccumulators acc = issueLastValues(e, g, valueAddress);
   warpgroupWait(b, loc, 1);
-  AccumulatorTiles s = waitedTiles(e, scores);
+  AccumulatorTiles s = waitedTiles(e, std::move(scores));
   auto [flat, factor] = scoresOf(e, t.op, s);
   FragmentRows rows(e, g, flat, factor, t.mTiles, t.nTiles);
   SmallVector<Value> alpha;
@@ -1831,20 +1832,19 @@ struct ConvertSoftmaxTilesToGPUPass
     }
     // The overlapped form where every step of a group leaves its stage to
     // its lowering, over key tiles of one size, and a finalize flushes it.
-    DenseSet<Operation *> notOverlapped;
     for (SoftmaxFinalizeOp finalize : finalizes)
       groups[stateBuffer(finalize.getAcc())].overlapped = true;
     for (auto [staged, rows] : tcSteps) {
-      RowGroup &g =
-          groups[stateBuffer(cast<SoftmaxStepOp>(staged.op).getAcc())];
-      if (!staged.release || (g.keyRows && g.keyRows != rows))
-        notOverlapped.insert(g.acc);
+      auto step = cast<SoftmaxStepOp>(staged.op);
+      RowGroup &g = groups[stateBuffer(step.getAcc())];
+      g.overlapped = g.overlapped && staged.release &&
+                     (!g.keyRows || g.keyRows == rows);
       g.keyRows = rows;
+      g.valueElem = getElementTypeOrSelf(step.getValue());
       g.release = staged.release;
     }
     for (auto &[key, g] : groups) {
-      g.overlapped = g.overlapped && g.form == Form::TensorCore && g.keyRows &&
-                     !notOverlapped.contains(g.acc);
+      g.overlapped = g.overlapped && g.form == Form::TensorCore && g.keyRows;
       if (g.overlapped)
         allocateLastStep(g);
     }

@@ -9,9 +9,8 @@
 //   causal      attn.sdpa, attn.mask.causal (128x128 tiles, warps of 32 rows)
 //   linear      attn.linear, elu + 1       (output tiles of 128 rows)
 //   bigbird128-fb, dense-fb, causal-fb   forward and backward in one call:
-//               attn.sdpa
-//               and its attn.sdpa_grad (dQ, dK, dV of <dO, O>), the forward
-//               saving the log-sum-exp the gradient reads
+//               attn.sdpa and its attn.sdpa_grad (dQ, dK, dV of <dO, O>),
+//               the forward saving the log-sum-exp the gradient reads
 //   bigbird128-softcap, bigbird128-softcap-fb   bigbird128 and its -fb with
 //               a score region, soft-capping at 2: 2 tanh(s / 2)
 // BigBird: a window of one block either side, the first and last blocks
@@ -90,6 +89,20 @@ const GpuCase kCases[] = {
 
 BigBird maskOf(const GpuCase &c) { return {c.block, 3, 1}; }
 
+/// The case's mask: attn IR defining %m, and its type (both empty where
+/// the case has none).
+struct MaskIR {
+  std::string ir, type;
+};
+MaskIR maskIR(const GpuCase &c) {
+  if (c.block)
+    return {maskOf(c).ir(),
+            "!attn.mask<block = " + std::to_string(c.block) + ">"};
+  if (c.causal)
+    return {"  %m = attn.mask.causal\n", "!attn.mask"};
+  return {};
+}
+
 std::string functionName(const GpuCase &c, int64_t n) {
   std::string name = std::string(c.name) + "_" + std::to_string(n);
   std::replace(name.begin(), name.end(), '-', '_');
@@ -106,13 +119,10 @@ std::string function(const GpuCase &c, int64_t n) {
            "  %f = attn.feature_map.elu_plus_one\n"
            "  %o = attn.linear %q, %k, %v feature_map %f : " +
            operands + " -> " + t + "\n  return %o : " + t + "\n}\n";
-  // attn.sdpa, under BigBird's mask or the causal one where the case has
-  // one.
-  std::string mask = c.block || c.causal ? " mask %m" : "";
-  std::string maskType =
-      c.block    ? ", !attn.mask<block = " + std::to_string(c.block) + ">"
-      : c.causal ? std::string(", !attn.mask")
-                 : std::string();
+  // attn.sdpa, under the case's mask where it has one.
+  MaskIR m = maskIR(c);
+  std::string mask = m.type.empty() ? "" : " mask %m";
+  std::string maskType = m.type.empty() ? "" : ", " + m.type;
   std::string score;
   if (c.softcap)
     score = " score {\n"
@@ -124,11 +134,8 @@ std::string function(const GpuCase &c, int64_t n) {
             "    %t = math.tanh %x : f32\n"
             "    %y = arith.mulf %t, %cap : f32\n"
             "    attn.yield %y : f32\n  }";
-  std::string body = (c.block    ? maskOf(c).ir()
-                      : c.causal ? std::string("  %m = attn.mask.causal\n")
-                                 : std::string()) +
-                     "  %o = attn.sdpa %q, %k, %v" + mask + score + " : " +
-                     operands + maskType + " -> " + t + "\n";
+  std::string body = m.ir + "  %o = attn.sdpa %q, %k, %v" + mask + score +
+                     " : " + operands + maskType + " -> " + t + "\n";
   if (!c.backward)
     return name + ") -> " + t + " {\n" + body + "  return %o : " + t +
            "\n}\n";

@@ -788,7 +788,15 @@ TEST_F(ModelGradients, MatchAutograd) {
   std::vector<torch::Tensor> out =
       call(*library, "model_grad", args(params.leaves));
   ASSERT_EQ(out.size(), 2 + params.leaves.size());
-  EXPECT_LT(relativeError(out[0], loss.detach()), 1e-5);
+  // The loss is logsumexp(logits) - logits[label]: where the model is
+  // confidently right, a small difference of numbers of the logits' size,
+  // which f32 rounds on that size. So the error is measured on it.
+  double lossScale =
+      std::max(loss.abs().item<double>(), out[1].abs().max().item<double>());
+  EXPECT_LT(std::abs(out[0].item<double>() - loss.item<double>()),
+            1e-5 * lossScale)
+      << "loss " << out[0].item<double>() << ", reference "
+      << loss.item<double>();
   for (size_t i = 0; i < params.leaves.size(); ++i) {
     double err = relativeError(out[2 + i], params.leaves[i].grad());
     EXPECT_LT(err, 1e-4) << "parameter " << i << ": relative error " << err;

@@ -8,7 +8,9 @@
 // RUN: not attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=some" 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=all warp-specialize=1 overlap-softmax=1" | FileCheck %s --check-prefix=OVER
 // RUN: not attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=all overlap-softmax=1" 2>&1 | FileCheck %s --check-prefix=OVER-ALONE
-// BAD: tensor-copies must be off, forward, gradient or all, not 'some'
+// RUN: not attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="warp-specialize=1" 2>&1 | FileCheck %s --check-prefix=SPEC-ALONE
+// BAD: tensor-copies must be off, forward, gradient or all, got 'some'
+// SPEC-ALONE: error: warp-specialize needs tensor-copies forward, gradient or all
 
 // By default (tensor-copies=off) every staged tile is cp.async's; with
 // tensor-copies=gradient the forward's stay so; with =forward they do not.

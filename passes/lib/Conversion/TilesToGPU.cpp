@@ -1691,16 +1691,10 @@ struct ConvertSoftmaxTilesToGPUPass
   void runOnOperation() override {
     func::FuncOp fn = getOperation();
     rings.clear();
-    if (!llvm::is_contained({"off", "forward", "gradient", "all"},
-                            tensorCopies)) {
-      fn.emitError() << "tensor-copies must be off, forward, gradient or all, "
-                        "not '"
-                     << tensorCopies << "'";
-      return signalPassFailure();
-    }
-    if (overlapSoftmax && !warpSpecialize) {
-      fn.emitError() << "overlap-softmax needs warp-specialize (its P V a "
-                        "step late holds a stage of the producer's ring)";
+    if (std::optional<std::string> problem =
+            checkSoftmaxTilesToGPUOptions(tensorCopies, warpSpecialize,
+                                          overlapSoftmax)) {
+      fn.emitError() << *problem;
       return signalPassFailure();
     }
     SmallVector<SoftmaxStepOp> steps;
@@ -1986,3 +1980,19 @@ struct ConvertSoftmaxTilesToGPUPass
 };
 
 } // namespace
+
+std::optional<std::string>
+mlir::attn::checkSoftmaxTilesToGPUOptions(StringRef tensorCopies,
+                                          bool warpSpecialize,
+                                          bool overlapSoftmax) {
+  if (!llvm::is_contained({"off", "forward", "gradient", "all"}, tensorCopies))
+    return "tensor-copies must be off, forward, gradient or all, got '" +
+           tensorCopies.str() + "'";
+  if (warpSpecialize && tensorCopies == "off")
+    return std::string("warp-specialize needs tensor-copies forward, "
+                       "gradient or all (the producer issues tensor copies)");
+  if (overlapSoftmax && !warpSpecialize)
+    return std::string("overlap-softmax needs warp-specialize (its P V a "
+                       "step late holds a stage of the producer's ring)");
+  return std::nullopt;
+}

@@ -131,17 +131,24 @@ void buildLowerToCPUPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
 }
 
-/// The tile ops inside kernels to code for warps, one pass per kind.
-static void addTileConversionsToGPU(OpPassManager &fn, StringRef tensorCopies,
-                                    bool warpSpecialize, bool overlapSoftmax) {
+/// attn-convert-softmax-tiles-to-gpu's options from --lower-to-gpu's.
+static ConvertSoftmaxTilesToGPUOptions
+softmaxTileOptions(const GPUPipelineOptions &options) {
   ConvertSoftmaxTilesToGPUOptions softmax;
-  softmax.tensorCopies = tensorCopies.str();
-  softmax.warpSpecialize = warpSpecialize;
-  softmax.overlapSoftmax = overlapSoftmax;
+  softmax.tensorCopies = options.tensorCopies;
+  softmax.warpSpecialize = options.warpSpecialize;
+  softmax.overlapSoftmax = options.overlapSoftmax;
+  return softmax;
+}
+
+/// The tile ops inside kernels to code for warps, one pass per kind.
+static void
+addTileConversionsToGPU(OpPassManager &fn,
+                        const ConvertSoftmaxTilesToGPUOptions &softmax) {
   fn.addPass(createConvertSoftmaxTilesToGPU(softmax));
   fn.addPass(createConvertLinearTilesToGPU());
   fn.addPass(createConvertSsmTilesToGPU());
-  if (warpSpecialize)
+  if (softmax.warpSpecialize)
     fn.addPass(createSpecializeWarps());
 }
 
@@ -165,8 +172,7 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
   MapLoopsToGPUOptions map;
   map.lanesPerIteration = 32;
   fn.addPass(createMapLoopsToGPU(map));
-  addTileConversionsToGPU(fn, options.tensorCopies, options.warpSpecialize,
-                          options.overlapSoftmax);
+  addTileConversionsToGPU(fn, softmaxTileOptions(options));
   fn.addPass(createAllocateSharedMemory());
   fn.addPass(createLinalgToLoops());
   {
@@ -303,16 +309,10 @@ checkGPUPipelineOptions(const GPUPipelineOptions &o) {
   if (o.gradWarpRows != 0 && o.gradWarpRows != 16 && o.gradWarpRows != 32)
     return "grad-warp-rows must be 16, 32 or 0 (warp-rows), got " +
            std::to_string(o.gradWarpRows);
-  if (!llvm::is_contained({"off", "forward", "gradient", "all"},
-                          StringRef(o.tensorCopies)))
-    return "tensor-copies must be off, forward, gradient or all, got '" +
-           std::string(o.tensorCopies) + "'";
-  if (o.warpSpecialize && StringRef(o.tensorCopies) == "off")
-    return "warp-specialize needs tensor-copies forward, gradient or all "
-           "(the producer issues tensor copies)";
-  if (o.overlapSoftmax && !o.warpSpecialize)
-    return "overlap-softmax needs warp-specialize (its P V a step late "
-           "holds a stage of the producer's ring)";
+  if (std::optional<std::string> problem =
+          checkSoftmaxTilesToGPUOptions(o.tensorCopies, o.warpSpecialize,
+                                        o.overlapSoftmax))
+    return problem;
   if (std::optional<std::string> problem =
           checkGradTiles(o.blockQ, o.blockK, o.gradBlockQ, o.gradBlockK))
     return problem;
@@ -331,8 +331,7 @@ void registerAttnPasses() {
          function_ref<LogicalResult(const Twine &)> errorHandler) {
         if (!options.empty())
           return errorHandler("--attn-convert-tiles-to-gpu takes no options");
-        addTileConversionsToGPU(pm, "off", /*warpSpecialize=*/false,
-                                /*overlapSoftmax=*/false);
+        addTileConversionsToGPU(pm, ConvertSoftmaxTilesToGPUOptions());
         return success();
       },
       [](function_ref<void(const ::mlir::detail::PassOptions &)>) {});

@@ -70,6 +70,13 @@ void populateEncoderToLinalgPatterns(RewritePatternSet &patterns);
 #define GEN_PASS_DECL
 #include "attn/Conversion/Passes.h.inc"
 
+/// What is wrong with attn-convert-softmax-tiles-to-gpu's options (a
+/// sentence naming the option), or nothing: the pass and --lower-to-gpu,
+/// which sets them, check them alike.
+std::optional<std::string>
+checkSoftmaxTilesToGPUOptions(StringRef tensorCopies, bool warpSpecialize,
+                              bool overlapSoftmax);
+
 #define GEN_PASS_REGISTRATION
 #include "attn/Conversion/Passes.h.inc"
 

@@ -73,6 +73,7 @@
 #include "mlir/Transforms/Passes.h"
 
 #include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/Bitcode/BitcodeWriter.h"
@@ -95,6 +96,10 @@
 #include "llvm/TargetParser/Host.h"
 #include "llvm/Transforms/Utils/SplitModule.h"
 
+#include <deque>
+#include <memory>
+#include <vector>
+
 using namespace llvm;
 
 namespace {
@@ -110,17 +115,6 @@ cl::opt<std::string> target("target",
                             cl::desc("cpu, or gpu (kernels in a cubin, "
                                      "launched through libattnrt)"),
                             cl::init("cpu"), cl::cat(compileOptions));
-cl::opt<std::string> chip("chip", cl::desc("GPU architecture (--target gpu)"),
-                          cl::init("sm_90a"), cl::cat(compileOptions));
-cl::opt<int64_t> multiprocessors(
-    "multiprocessors",
-    cl::desc("SMs of the GPU (--target gpu): grids that split work to fill "
-             "it are sized for this many"),
-    cl::init(132), cl::cat(compileOptions));
-cl::opt<std::string>
-    cudaToolkit("cuda-toolkit",
-                cl::desc("CUDA toolkit whose ptxas assembles kernels"),
-                cl::init("/usr/local/cuda"), cl::cat(compileOptions));
 cl::opt<std::string> runtimeDir("runtime-dir",
                                 cl::desc("Directory of libattnrt.so (GPU "
                                          "libraries link it; default: "
@@ -136,61 +130,6 @@ cl::opt<std::string> features("features",
 cl::opt<int> vectorWidth("vector-width",
                          cl::desc("f32 lanes (0: 16 with AVX-512, else 8)"),
                          cl::init(0), cl::cat(compileOptions));
-cl::opt<int> blockQ("block-q", cl::desc("Query rows per tile"), cl::init(64),
-                    cl::cat(compileOptions));
-cl::opt<int> blockK("block-k", cl::desc("Keys per tile"), cl::init(64),
-                    cl::cat(compileOptions));
-cl::opt<int> warpRows("warp-rows",
-                      cl::desc("GPU: query rows per warp, 16 or 32"),
-                      cl::init(16), cl::cat(compileOptions));
-cl::opt<int> gradBlockQ(
-    "grad-block-q",
-    cl::desc("Query rows per tile of attention's gradient (0: block-q)"),
-    cl::init(0), cl::cat(compileOptions));
-cl::opt<int>
-    gradBlockK("grad-block-k",
-               cl::desc("Keys per tile of attention's gradient (0: block-k)"),
-               cl::init(0), cl::cat(compileOptions));
-cl::opt<int> gradWarpRows(
-    "grad-warp-rows",
-    cl::desc("GPU: rows per warp of attention's gradient, 16 or 32 (0: "
-             "warp-rows)"),
-    cl::init(0), cl::cat(compileOptions));
-cl::opt<std::string> tensorCopies(
-    "tensor-copies",
-    cl::desc("GPU, sm_90a: which attention kernels' staged tiles the tensor "
-             "memory accelerator copies where it can (tensor maps made at "
-             "the call): off, forward, gradient, all; the rest: cp.async by "
-             "the block"),
-    cl::init("off"), cl::cat(compileOptions));
-cl::opt<bool> warpSpecialize(
-    "warp-specialize",
-    cl::desc("GPU, sm_90a: attention's key loops over tensor-copied tiles "
-             "get a producer warpgroup that issues the copies while the "
-             "other warpgroups compute (needs --tensor-copies other than "
-             "off)"),
-    cl::init(false), cl::cat(compileOptions));
-cl::opt<bool> overlapSoftmax(
-    "overlap-softmax",
-    cl::desc("GPU, sm_90a, with --warp-specialize: attention's steps issue "
-             "each P V with the next step's S = Q K^T, so that each softmax "
-             "runs beside the last P V"),
-    cl::init(false), cl::cat(compileOptions));
-cl::opt<int> ssmChunk(
-    "ssm-chunk",
-    cl::desc("Positions per chunk of the SSM's chunked scan (0: one scan "
-             "over the sequence; -1: the target's choice -- chunks on the GPU "
-             "where batch x channel groups would leave it idle, none on the "
-             "CPU)"),
-    cl::init(-1), cl::cat(compileOptions));
-cl::opt<bool> verifyMasks(
-    "verify-masks",
-    cl::desc("Check every attention's tile schedule against its mask's "
-             "predicate by enumeration, sampled on long sequences "
-             "(attn-schedule-blocks=verify): a pattern op whose "
-             "classification, key ranges or predicate IR contradicts its "
-             "definition fails the compile, named with the tile and pair"),
-    cl::init(false), cl::cat(compileOptions));
 cl::opt<bool> backward(
     "backward",
     cl::desc("Also export each loss function's gradient function f_grad "
@@ -243,6 +182,109 @@ cl::opt<std::string> ompDir("openmp-dir",
                             cl::desc("Directory of libomp.so (OpenMP runtime)"),
                             cl::init("/usr/lib/llvm-22/lib"),
                             cl::cat(compileOptions));
+
+/// A flag standing for the lowering option of the same name: --help shows
+/// it as that option does (its kind of value and description), and the
+/// command line's parse checks its value with that option's parser; the
+/// text given is what LoweringFlags::apply hands the pipeline.
+class LoweringFlag : public cl::opt<std::string> {
+public:
+  explicit LoweringFlag(cl::Option &option)
+      : cl::opt<std::string>(option.ArgStr, option.getValueExpectedFlag(),
+                             cl::cat(compileOptions)),
+        option(option) {}
+  /// The option --help shows (a pipeline options instance of its own).
+  cl::Option &shown() { return option; }
+
+private:
+  size_t getOptionWidth() const override { return option.getOptionWidth(); }
+  void printOptionInfo(size_t width) const override {
+    option.printOptionInfo(width);
+  }
+  bool handleOccurrence(unsigned pos, StringRef name,
+                        StringRef value) override {
+    // A value that the option does not take is the command line's error,
+    // reported as any flag's (cl's message naming the flag).
+    if (option.addOccurrence(pos, name, value))
+      return true;
+    setValue(value.str());
+    return false;
+  }
+  cl::Option &option;
+};
+
+/// The lowering pipelines' options (--lower-to-cpu's and --lower-to-gpu's,
+/// attn/Pipelines/Pipelines.h) as attn-compile's own flags, by the same
+/// names: each option is declared once, in its pipeline, and a new one is a
+/// flag here without a line of attn-compile. An option of the other target
+/// only is accepted and left unused, so that one set of flags serves both.
+class LoweringFlags {
+public:
+  LoweringFlags() {
+    gpuHelp.forEachOption([&](cl::Option &o) { add(o, /*onlyGpu=*/true); });
+    cpuHelp.forEachOption([&](cl::Option &o) {
+      if (LoweringFlag *flag = find(o.ArgStr))
+        gpuOnly.erase(flag);
+      else
+        add(o, /*onlyGpu=*/false);
+    });
+    // --help marks the GPU's own options (on the option it shows, this
+    // instance's, not a pipeline's).
+    for (LoweringFlag *flag : gpuOnly) {
+      notes.push_back("(--target gpu) " + flag->shown().HelpStr.str());
+      flag->shown().setDescription(notes.back());
+    }
+  }
+
+  /// Sets the options of `options` that were given as flags; an error
+  /// message names a value that the option does not take.
+  template <class PipelineOptions>
+  LogicalResult apply(PipelineOptions &options, std::string &error) const {
+    std::string text;
+    options.forEachOption([&](cl::Option &o) {
+      LoweringFlag *flag = find(o.ArgStr);
+      if (!flag || flag->getNumOccurrences() == 0)
+        return;
+      // A bare flag (a bool's) is the option's name alone; a value in
+      // quotes, which the pipeline's parser removes, may hold spaces.
+      text += " " + o.ArgStr.str();
+      if (!flag->getValue().empty())
+        text += "=\"" + flag->getValue() + "\"";
+    });
+    raw_string_ostream os(error);
+    return options.parseFromString(text, os);
+  }
+
+private:
+  /// Options that attn-compile sets from flags of its own: the host's
+  /// vector width (--vector-width, 0: the host's), OpenMP (--no-parallel),
+  /// the binary's form (a cubin, always), the PTX features (--features is
+  /// the host's).
+  static bool setByAttnCompile(StringRef name) {
+    return llvm::is_contained(
+        {"vector-width", "parallel", "format", "features"}, name);
+  }
+  void add(cl::Option &option, bool onlyGpu) {
+    if (setByAttnCompile(option.ArgStr))
+      return;
+    flags.push_back(std::make_unique<LoweringFlag>(option));
+    if (onlyGpu)
+      gpuOnly.insert(flags.back().get());
+  }
+  LoweringFlag *find(StringRef name) const {
+    for (const std::unique_ptr<LoweringFlag> &flag : flags)
+      if (flag->ArgStr == name)
+        return flag.get();
+    return nullptr;
+  }
+
+  /// The instances whose options --help shows.
+  mlir::attn::GPUPipelineOptions gpuHelp;
+  mlir::attn::CPUPipelineOptions cpuHelp;
+  std::vector<std::unique_ptr<LoweringFlag>> flags;
+  llvm::SmallPtrSet<LoweringFlag *, 16> gpuOnly;
+  std::deque<std::string> notes;
+};
 
 /// The tool's name in messages (attn-compile, or a project's own).
 std::string toolName = "attn-compile";
@@ -573,6 +615,7 @@ int mlir::attn::attnCompileMain(int argc, char **argv,
                                 DialectRegistry &registry) {
   InitLLVM init(argc, argv);
   toolName = sys::path::filename(argv[0]).str();
+  LoweringFlags lowering;
   cl::HideUnrelatedOptions(compileOptions);
   cl::ParseCommandLineOptions(argc, argv,
                               toolName + ": attn IR to a shared library\n");
@@ -608,6 +651,26 @@ int mlir::attn::attnCompileMain(int argc, char **argv,
   int width = vectorWidth;
   if (width == 0)
     width = StringRef(featureString).contains("+avx512f") ? 16 : 8;
+
+  // The target's pipeline options: attn-compile's own settings, then the
+  // flags given, checked before any work.
+  mlir::attn::GPUPipelineOptions gpuOptions;
+  mlir::attn::CPUPipelineOptions cpuOptions;
+  cpuOptions.vectorWidth = width;
+  cpuOptions.parallel = !noParallel;
+  std::string badFlag;
+  std::optional<std::string> problem;
+  if (target == "gpu") {
+    if (failed(lowering.apply(gpuOptions, badFlag)))
+      return fail("bad options: " + badFlag);
+    problem = mlir::attn::checkGPUPipelineOptions(gpuOptions);
+  } else {
+    if (failed(lowering.apply(cpuOptions, badFlag)))
+      return fail("bad options: " + badFlag);
+    problem = mlir::attn::checkCPUPipelineOptions(cpuOptions);
+  }
+  if (problem)
+    return fail("bad options: " + *problem);
 
   // --timing: one report at exit, each phase a scope of the root.
   mlir::DefaultTimingManager timer;
@@ -648,12 +711,6 @@ int mlir::attn::attnCompileMain(int argc, char **argv,
   if (!exportOnly.empty())
     if (std::string problem = keepOnly(*module, exportOnly); !problem.empty())
       return fail(problem);
-  for (auto [name, value] : {std::make_pair("block-q", int(blockQ)),
-                             std::make_pair("block-k", int(blockK))})
-    if (value < 1 || value > mlir::attn::kMaxBlockSize)
-      return fail(std::string("--") + name + " must be in [1, " +
-                  std::to_string(mlir::attn::kMaxBlockSize) + "], got " +
-                  std::to_string(value));
   FailureOr<std::vector<Signature>> sigs = collectSignatures(*module);
   if (failed(sigs))
     return 1;
@@ -670,44 +727,10 @@ int mlir::attn::attnCompileMain(int argc, char **argv,
   mlir::TimingScope lowerTime =
       root.nest("lowering (--lower-to-" + target + ")");
   pm.enableTiming(lowerTime);
-  if (target == "gpu") {
-    std::string problem = mlir::attn::TargetAttr::check(chip, multiprocessors);
-    if (!problem.empty())
-      return fail("--chip/--multiprocessors: " + problem);
-    mlir::attn::GPUPipelineOptions options;
-    options.chip = chip;
-    options.multiprocessors = multiprocessors;
-    options.toolkit = cudaToolkit;
-    options.blockQ = blockQ;
-    options.blockK = blockK;
-    options.warpRows = warpRows;
-    options.gradBlockQ = gradBlockQ;
-    options.gradBlockK = gradBlockK;
-    options.gradWarpRows = gradWarpRows;
-    options.tensorCopies = tensorCopies;
-    options.warpSpecialize = warpSpecialize;
-    options.overlapSoftmax = overlapSoftmax;
-    options.ssmChunk = ssmChunk;
-    options.verifyMasks = verifyMasks;
-    if (std::optional<std::string> problem =
-            mlir::attn::checkGPUPipelineOptions(options))
-      return fail("bad options: " + *problem);
-    mlir::attn::buildLowerToGPUPipeline(pm, options);
-  } else {
-    mlir::attn::CPUPipelineOptions options;
-    options.blockQ = blockQ;
-    options.blockK = blockK;
-    options.gradBlockQ = gradBlockQ;
-    options.gradBlockK = gradBlockK;
-    options.vectorWidth = width;
-    options.parallel = !noParallel;
-    options.ssmChunk = ssmChunk;
-    options.verifyMasks = verifyMasks;
-    if (std::optional<std::string> problem =
-            mlir::attn::checkCPUPipelineOptions(options))
-      return fail("bad options: " + *problem);
-    mlir::attn::buildLowerToCPUPipeline(pm, options);
-  }
+  if (target == "gpu")
+    mlir::attn::buildLowerToGPUPipeline(pm, gpuOptions);
+  else
+    mlir::attn::buildLowerToCPUPipeline(pm, cpuOptions);
   if (failed(pm.run(*module)))
     return fail("lowering " + inputFile + " to LLVM failed");
   lowerTime.stop();

@@ -38,9 +38,29 @@ struct TilingPipelineOptions : public PassPipelineOptions<Derived> {
       llvm::cl::init(0)};
   Options::Option<bool> verifyMasks{
       *this, "verify-masks",
-      llvm::cl::desc("Check every mask's schedule against its predicate by "
-                     "enumeration (attn-schedule-blocks=verify)"),
+      llvm::cl::desc("Check every attention's tile schedule against its "
+                     "mask's predicate by enumeration, sampled on long "
+                     "sequences (attn-schedule-blocks=verify): a pattern op "
+                     "whose classification, key ranges or predicate IR "
+                     "contradicts its definition fails the compile, named "
+                     "with the tile and pair"),
       llvm::cl::init(false)};
+  Options::Option<int64_t> ssmChunk{
+      *this, "ssm-chunk",
+      llvm::cl::desc("Positions per chunk of the SSM's chunked scan (chunk "
+                     "states, carried over the chunks, then every chunk's "
+                     "outputs at once); 0: one scan over the whole sequence; "
+                     "-1: the target's choice -- on the GPU, chunks where "
+                     "batch x channel groups alone would leave it idle; on "
+                     "the CPU, none"),
+      llvm::cl::init(-1)};
+
+  /// Calls `fn` on each option (its name, description and kind of value),
+  /// for tools that offer the pipeline's options as flags of their own.
+  void forEachOption(llvm::function_ref<void(llvm::cl::Option &)> fn) {
+    for (const auto &entry : this->OptionsMap)
+      fn(*entry.second);
+  }
 };
 
 struct CPUPipelineOptions : public TilingPipelineOptions<CPUPipelineOptions> {
@@ -52,11 +72,6 @@ struct CPUPipelineOptions : public TilingPipelineOptions<CPUPipelineOptions> {
       *this, "parallel",
       llvm::cl::desc("Run tile loops on all cores through OpenMP"),
       llvm::cl::init(true)};
-  PassOptions::Option<int64_t> ssmChunk{
-      *this, "ssm-chunk",
-      llvm::cl::desc("Positions per chunk of the SSM's chunked scan (0 or "
-                     "-1: one scan over the whole sequence)"),
-      llvm::cl::init(0)};
 };
 
 /// attn (layers or primitives) to the LLVM dialect for the host. Public
@@ -104,9 +119,9 @@ struct GPUPipelineOptions : public TilingPipelineOptions<GPUPipelineOptions> {
   PassOptions::Option<std::string> tensorCopies{
       *this, "tensor-copies",
       llvm::cl::desc("On sm_90a, which attention kernels' staged tiles the "
-                     "tensor memory accelerator copies where it can: off, "
-                     "forward, gradient, all (the rest: cp.async by the "
-                     "block)"),
+                     "tensor memory accelerator copies where it can (tensor "
+                     "maps made at the call): off, forward, gradient, all "
+                     "(the rest: cp.async by the block)"),
       llvm::cl::init("off")};
   PassOptions::Option<bool> warpSpecialize{
       *this, "warp-specialize",
@@ -127,14 +142,6 @@ struct GPUPipelineOptions : public TilingPipelineOptions<GPUPipelineOptions> {
                      "warp scans at once -- 32 / k, k lanes splitting each "
                      "channel's modes, at most 16 modes per lane)"),
       llvm::cl::init(0)};
-  PassOptions::Option<int64_t> ssmChunk{
-      *this, "ssm-chunk",
-      llvm::cl::desc("Positions per chunk of the SSM's chunked scan (chunk "
-                     "states, carried over the chunks, then every chunk's "
-                     "outputs at once); 0: one scan over the whole sequence; "
-                     "-1: chunks where batch x channel groups alone would "
-                     "leave the GPU idle"),
-      llvm::cl::init(-1)};
 };
 
 /// attn to LLVM host code launching kernels held in a gpu.binary.

@@ -8,6 +8,7 @@
 // RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s --check-prefix=PTX
 // RUN: attn-opt %s --lower-to-gpu="format=isa warp-rows=32" | FileCheck %s --check-prefix=ROWS32
 // RUN: %if ptxas %{ attn-opt %s --lower-to-gpu | FileCheck %s --check-prefix=CUBIN %}
+// RUN: attn-opt %s --lower-to-gpu="format=llvm" | FileCheck %s --check-prefix=BITCODE
 
 // A row group of 16 query rows per instance: an inner loop over the four
 // groups of each 64-row query tile, each with its own statistics, clipped
@@ -185,6 +186,11 @@
 
 // CUBIN: gpu.binary @kernels [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
 // CUBIN-NOT: gpu.binary
+
+// format=llvm: the kernels as LLVM bitcode (each format the pipeline's
+// check accepts is one GpuModuleToBinaryPass takes).
+// BITCODE: gpu.binary @kernels [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, offload = "BC\C0\DE
+// BITCODE-NOT: gpu.binary
 
 func.func @attend(%q: tensor<1x2x100x32xf32>, %len: tensor<1xi32>) -> tensor<1x2x100x32xf32> {
   %w = attn.mask.window radius 10

@@ -15,7 +15,7 @@
 // RUN: not attn-opt %s --lower-to-gpu="warp-specialize=1" 2>&1 | FileCheck %s --check-prefix=SPECIALIZE
 // RUN: not attn-opt %s --lower-to-gpu="tensor-copies=all overlap-softmax=1" 2>&1 | FileCheck %s --check-prefix=OVERLAP
 
-// FORMAT: error: --lower-to-gpu: format must be bin, isa, fatbin or offload, got 'garbage'
+// FORMAT: error: --lower-to-gpu: format must be bin, isa, fatbin or llvm, got 'garbage'
 // WARP: error: --lower-to-gpu: warp-rows must be 16 or 32, got 8
 // TILES: error: --lower-to-cpu: block-q and block-k must be in [1, 1024], got 2147483647 and 64
 // SCHEDULE: error: attn-schedule-blocks: block sizes must be positive, got block-q=0 block-k=64

@@ -297,9 +297,11 @@ checkCPUPipelineOptions(const CPUPipelineOptions &o) {
 
 std::optional<std::string>
 checkGPUPipelineOptions(const GPUPipelineOptions &o) {
-  if (!llvm::is_contained({"bin", "isa", "fatbin", "offload"},
+  // GpuModuleToBinaryPass's names for its targets (it takes their long
+  // names too: binary, assembly, fatbinary, offloading).
+  if (!llvm::is_contained({"bin", "isa", "fatbin", "llvm"},
                           StringRef(o.format)))
-    return "format must be bin, isa, fatbin or offload, got '" +
+    return "format must be bin, isa, fatbin or llvm, got '" +
            std::string(o.format) + "'";
   std::string target = TargetAttr::check(o.chip, o.multiprocessors);
   if (!target.empty())

@@ -104,7 +104,7 @@ struct GPUPipelineOptions : public TilingPipelineOptions<GPUPipelineOptions> {
   PassOptions::Option<std::string> format{
       *this, "format",
       llvm::cl::desc("What the gpu.binary holds: bin (cubin), isa (PTX), "
-                     "fatbin, offload (LLVM IR)"),
+                     "fatbin, llvm (LLVM IR)"),
       llvm::cl::init("bin")};
   PassOptions::Option<int64_t> warpRows{
       *this, "warp-rows",

@@ -1,11 +1,13 @@
-//===- FuzzIR.cpp - libFuzzer target: attn IR through --lower-to-cpu -----===//
+//===- FuzzIR.cpp - libFuzzer target: attn IR through a lowering ---------===//
 //
 // Parses arbitrary text as a module, verifies it, and lowers what verifies
 // through the CPU pipeline (attn-schedule-blocks, attn-tile, ... down to the
-// LLVM dialect). Diagnostics are expected and swallowed; a crash, a trap or
-// a sanitizer report is a finding. The build (test/fuzz/CMakeLists.txt)
-// compiles the dialect and the passes with this target's coverage
-// instrumentation.
+// LLVM dialect) or, with ATTN_FUZZ_PIPELINE=gpu, the GPU pipeline (the
+// kernels' tile conversions, staging, warp specialisation, ... down to
+// host LLVM and the kernels as LLVM bitcode: format=llvm, no ptxas).
+// Diagnostics are expected and swallowed; a crash, a trap or a sanitizer
+// report is a finding. The build (test/fuzz/CMakeLists.txt) compiles the
+// dialect and the passes with this target's coverage instrumentation.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,9 +21,11 @@
 #include "mlir/InitAllExtensions.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 
 #include <cctype>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -34,9 +38,21 @@ const DialectRegistry &registry() {
     registerAllDialects(*registry);
     registerAllExtensions(*registry);
     attn::registerAttnDialectExtensions(*registry);
+    // The kernels' translation to LLVM IR (the GPU pipeline's last step).
+    registerAllToLLVMIRTranslations(*registry);
     return registry;
   }();
   return *r;
+}
+
+/// Whether inputs go through --lower-to-gpu (ATTN_FUZZ_PIPELINE=gpu)
+/// rather than --lower-to-cpu; read once.
+bool lowersForGpu() {
+  static const bool gpu = [] {
+    const char *pipeline = std::getenv("ATTN_FUZZ_PIPELINE");
+    return pipeline && std::string(pipeline) == "gpu";
+  }();
+  return gpu;
 }
 
 /// The first position at or after `i` that is not white space.
@@ -134,8 +150,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!module)
     return 0;
   PassManager pm(&context);
-  attn::CPUPipelineOptions options;
-  attn::buildLowerToCPUPipeline(pm, options);
+  if (lowersForGpu()) {
+    attn::GPUPipelineOptions options;
+    options.format = "llvm";
+    attn::buildLowerToGPUPipeline(pm, options);
+  } else {
+    attn::CPUPipelineOptions options;
+    attn::buildLowerToCPUPipeline(pm, options);
+  }
   (void)pm.run(*module);
   return 0;
 }

@@ -663,7 +663,8 @@ LogicalResult collectStateUses(Value buffer,
 }
 
 /// Fills of attn-tile's buffer become fills of the lane's part; returns
-/// the last op of each.
+/// the last op of each. The fills among `uses` are erased: nothing may
+/// read them after.
 SmallVector<Operation *> replaceFills(ArrayRef<Operation *> uses, Value lane,
                                       Form form) {
   SmallVector<Operation *> filled;
@@ -1956,10 +1957,11 @@ struct ConvertSoftmaxTilesToGPUPass
       SmallVector<Operation *> uses;
       if (failed(collectStateUses(acc.buffer, uses)))
         return failure();
-      replaceFills(uses, acc.lane, Form::TensorCore);
+      // The copies first: replaceFills erases the fills among `uses`.
       for (Operation *use : uses)
         if (auto copy = dyn_cast<linalg::CopyOp>(use))
           copies.push_back({copy, &acc});
+      replaceFills(uses, acc.lane, Form::TensorCore);
       oldState.push_back(acc.buffer);
     }
     for (TensorCoreStep &step : tcSteps) {

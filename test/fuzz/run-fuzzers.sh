@@ -6,7 +6,9 @@
 # fuzz-NAME (build/test/fuzz); OUT: where corpora and logs go. RUNS
 # executions per target (default 20000), stopping early after SECONDS
 # (default 120); TARGETS: a space-separated subset of "signature listops
-# spec ir". A crash leaves its input in OUT/<target>/crash-* and fails.
+# spec ir ir-gpu" (ir-gpu: fuzz-ir with ATTN_FUZZ_PIPELINE=gpu, the inputs
+# through --lower-to-gpu; ir's seeds and dictionary). A crash leaves its
+# input in OUT/<target>/crash-* and fails.
 # Exits 77 (ctest: skipped) where the fuzzers were not built, saying why
 # (ATTN_FUZZ_SKIP_REASON, set by the build's configure step).
 set -euo pipefail
@@ -15,14 +17,17 @@ fuzzers="$2"
 out="$3"
 runs="${4:-20000}"
 seconds="${5:-120}"
-targets="${6:-signature listops spec ir}"
+targets="${6:-signature listops spec ir ir-gpu}"
 if [ -n "${ATTN_FUZZ_SKIP_REASON:-}" ]; then
   echo "fuzz: skipped: the fuzzers were not built: $ATTN_FUZZ_SKIP_REASON"
   exit 77
 fi
+# A target's fuzzer binary, and its seeds' and dictionary's name.
+binary() { echo "fuzz-${1%-gpu}"; }
+kind() { echo "${1%-gpu}"; }
 for name in $targets; do
-  if [ ! -x "$fuzzers/fuzz-$name" ]; then
-    echo "fuzz: $fuzzers/fuzz-$name is missing: build the target fuzzers (ninja -C build fuzzers)"
+  if [ ! -x "$fuzzers/$(binary "$name")" ]; then
+    echo "fuzz: $fuzzers/$(binary "$name") is missing: build the target fuzzers (ninja -C build fuzzers)"
     exit 1
   fi
 done
@@ -42,11 +47,14 @@ for name in $targets; do
   mkdir -p "$corpus"
   case "$name" in
     ir) python3 "$src/test/fuzz/seed-ir.py" "$src" "$corpus" ;;
+    # Whole models through the GPU pipeline take seconds each (sanitized):
+    # the lowerings' own splits, not the examples.
+    ir-gpu) python3 "$src/test/fuzz/seed-ir.py" "$src" "$corpus" 4096 ;;
     spec) cp "$src"/examples/*.json "$src"/examples/listops/*.json "$corpus/" ;;
     listops) cp "$src/test/frontend/Inputs/listops_lra_sample.tsv" "$corpus/" ;;
   esac
-  if [ -d "$src/test/fuzz/corpus/$name" ]; then
-    cp "$src/test/fuzz/corpus/$name/"* "$corpus/"
+  if [ -d "$src/test/fuzz/corpus/$(kind "$name")" ]; then
+    cp "$src/test/fuzz/corpus/$(kind "$name")/"* "$corpus/"
   fi
   if [ "$name" = ir ]; then
     # The upstream crashes FuzzIR.cpp skips (test/fuzz/upstream), each run
@@ -62,9 +70,12 @@ for name in $targets; do
   # libFuzzer exits 0 when its runs or its time are done; anything else
   # (a finding, or a target that cannot start) fails the test.
   rc=0
-  (cd "$out/$name" && "$fuzzers/fuzz-$name" -runs="$runs" \
-      -max_total_time="$seconds" -max_len=16384 -print_final_stats=1 \
-      -dict="$src/test/fuzz/$name.dict" "$corpus" > "$out/$name.log" 2>&1) ||
+  pipeline=cpu
+  [ "$name" = ir-gpu ] && pipeline=gpu
+  (cd "$out/$name" && ATTN_FUZZ_PIPELINE=$pipeline "$fuzzers/$(binary "$name")" \
+      -runs="$runs" -max_total_time="$seconds" -max_len=16384 \
+      -print_final_stats=1 -dict="$src/test/fuzz/$(kind "$name").dict" \
+      "$corpus" > "$out/$name.log" 2>&1) ||
     rc=$?
   grep -E "^(#[0-9]+\s+DONE|==|SUMMARY|stat::number_of_executed_units|artifact_prefix|Test unit written)" \
     "$out/$name.log" || true

@@ -4,7 +4,8 @@
 // through the CPU pipeline (attn-schedule-blocks, attn-tile, ... down to the
 // LLVM dialect) or, with ATTN_FUZZ_PIPELINE=gpu, the GPU pipeline (the
 // kernels' tile conversions, staging, warp specialisation, ... down to
-// host LLVM and the kernels as LLVM bitcode: format=llvm, no ptxas).
+// host LLVM and the kernels as LLVM bitcode: format=llvm, no ptxas), its
+// options drawn from the input's bytes.
 // Diagnostics are expected and swallowed; a crash, a trap or a sanitizer
 // report is a finding. The build (test/fuzz/CMakeLists.txt) compiles the
 // dialect and the passes with this target's coverage instrumentation.
@@ -151,8 +152,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   PassManager pm(&context);
   if (lowersForGpu()) {
+    // The options from the input's bytes (FNV-1a), so that each input
+    // lowers one way, again the same on replay: both chips' forms, both
+    // row counts a warp, and the tensor copies, warp specialisation and
+    // overlapped steps of sm_90a.
+    uint64_t hash = 14695981039346656037ull;
+    for (size_t i = 0; i < size; ++i)
+      hash = (hash ^ data[i]) * 1099511628211ull;
     attn::GPUPipelineOptions options;
     options.format = "llvm";
+    options.chip = hash & 1 ? "sm_80" : "sm_90a";
+    options.warpRows = hash & 2 ? 32 : 16;
+    const int64_t copies = (hash >> 2) & 3;
+    options.tensorCopies = copies ? "all" : "off";
+    options.warpSpecialize = copies >= 2;
+    options.overlapSoftmax = copies == 3;
     attn::buildLowerToGPUPipeline(pm, options);
   } else {
     attn::CPUPipelineOptions options;

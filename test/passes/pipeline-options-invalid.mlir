@@ -14,6 +14,8 @@
 // RUN: not attn-opt %s --lower-to-gpu="tensor-copies=yes" 2>&1 | FileCheck %s --check-prefix=COPIES
 // RUN: not attn-opt %s --lower-to-gpu="warp-specialize=1" 2>&1 | FileCheck %s --check-prefix=SPECIALIZE
 // RUN: not attn-opt %s --lower-to-gpu="tensor-copies=all overlap-softmax=1" 2>&1 | FileCheck %s --check-prefix=OVERLAP
+// RUN: not attn-opt %s --lower-to-cpu="ssm-chunk=-2" 2>&1 | FileCheck %s --check-prefix=CHUNK
+// RUN: not attn-opt %s --lower-to-gpu="ssm-channels=2048" 2>&1 | FileCheck %s --check-prefix=CHANNELS
 
 // FORMAT: error: --lower-to-gpu: format must be bin, isa, fatbin or llvm, got 'garbage'
 // WARP: error: --lower-to-gpu: warp-rows must be 16 or 32, got 8
@@ -24,6 +26,8 @@
 // COPIES: error: --lower-to-gpu: tensor-copies must be off, forward, gradient or all, got 'yes'
 // SPECIALIZE: error: --lower-to-gpu: warp-specialize needs tensor-copies forward, gradient or all (the producer issues tensor copies)
 // OVERLAP: error: --lower-to-gpu: overlap-softmax needs warp-specialize (its P V a step late holds a stage of the producer's ring)
+// CHUNK: error: --lower-to-cpu: ssm-chunk must be positive, 0 (no chunks) or -1 (the target's choice), got -2
+// CHANNELS: error: --lower-to-gpu: ssm-channels must be in [0, 1024], got 2048
 // GRADWARP: error: --lower-to-gpu: grad-warp-rows must be 16, 32 or 0 (warp-rows), got 8
 // GRADTILES: error: --lower-to-gpu: the gradient's block-q and block-k must be in [1, 1024], got 64 and 4096
 // CPUGRADTILES: error: --lower-to-cpu: the gradient's block-q and block-k must be in [1, 1024], got -8 and 64

@@ -6,7 +6,7 @@
 // RUN: not attn-opt %s --attn-tile="block-q=0" 2>&1 | FileCheck %s --check-prefix=TILEQ
 // RUN: not attn-opt %s --attn-tile="grad-rows-per-instance=-16" 2>&1 | FileCheck %s --check-prefix=GRADROWS
 
-// CHUNK: error: attn-tile: ssm-chunk must be positive, 0 (no chunks) or -1 (chosen for the GPU), got -2
+// CHUNK: error: attn-tile: ssm-chunk must be positive, 0 (no chunks) or -1 (the target's choice), got -2
 // CHANNELS: error: attn-tile: ssm-channels must be in [0, 1024], got -1
 // ROWS: error: attn-tile: rows-per-instance and scalar-rows-per-instance must be in [0, 1024], got -5 and 0
 // TILEQ: error: attn-tile: block-q and block-k must be in [1, 1024], got 0 and 64

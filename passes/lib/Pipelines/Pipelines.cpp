@@ -131,6 +131,19 @@ void buildLowerToCPUPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
 }
 
+/// attn-tile's options from --lower-to-gpu's: a warp per warp-rows query
+/// rows (one or two mma.sync accumulator tiles); attention without a
+/// tensor-core form a row per lane, 32 rows a warp; a warp per SSM scan of
+/// ssm-channels channels (of a chunk).
+static TileOptions gpuTileOptions(const GPUPipelineOptions &options) {
+  TileOptions tile = tileOptions(options);
+  tile.rowsPerInstance = options.warpRows;
+  tile.scalarRowsPerInstance = 32;
+  tile.channels = options.ssmChannels;
+  tile.gradRowsPerInstance = options.gradWarpRows;
+  return tile;
+}
+
 /// attn-convert-softmax-tiles-to-gpu's options from --lower-to-gpu's.
 static ConvertSoftmaxTilesToGPUOptions
 softmaxTileOptions(const GPUPipelineOptions &options) {
@@ -154,17 +167,9 @@ addTileConversionsToGPU(OpPassManager &fn,
 
 void buildLowerToGPUPipeline(OpPassManager &pm,
                              const GPUPipelineOptions &options) {
-  // A warp per warp-rows query rows: one or two mma.sync accumulator tiles;
-  // attention without a tensor-core form a row per lane, 32 rows per warp;
-  // a warp per SSM scan of ssm-channels channels (of a chunk).
   SetTargetOptions target{options.chip, options.multiprocessors};
   pm.addPass(createSetTarget(target));
-  TileOptions tile = tileOptions(options);
-  tile.rowsPerInstance = options.warpRows;
-  tile.scalarRowsPerInstance = 32;
-  tile.channels = options.ssmChannels;
-  tile.gradRowsPerInstance = options.gradWarpRows;
-  buildTilingPipeline(pm, scheduleOptions(options), tile);
+  buildTilingPipeline(pm, scheduleOptions(options), gpuTileOptions(options));
   buildBufferizationPipeline(pm);
 
   OpPassManager &fn = pm.nest<func::FuncOp>();
@@ -292,7 +297,9 @@ checkCPUPipelineOptions(const CPUPipelineOptions &o) {
   if (std::optional<std::string> problem =
           checkGradTiles(o.blockQ, o.blockK, o.gradBlockQ, o.gradBlockK))
     return problem;
-  return checkTiles(o.blockQ, o.blockK);
+  if (std::optional<std::string> problem = checkTiles(o.blockQ, o.blockK))
+    return problem;
+  return checkTileOptions(tileOptions(o));
 }
 
 std::optional<std::string>
@@ -318,7 +325,9 @@ checkGPUPipelineOptions(const GPUPipelineOptions &o) {
   if (std::optional<std::string> problem =
           checkGradTiles(o.blockQ, o.blockK, o.gradBlockQ, o.gradBlockK))
     return problem;
-  return checkTiles(o.blockQ, o.blockK);
+  if (std::optional<std::string> problem = checkTiles(o.blockQ, o.blockK))
+    return problem;
+  return checkTileOptions(gpuTileOptions(o));
 }
 
 void registerAttnPasses() {

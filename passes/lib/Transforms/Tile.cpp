@@ -2284,36 +2284,19 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
   /// The options' ranges, checked before anything is tiled, so that a bad
   /// value fails even where no op would read it.
   LogicalResult checkOptions() {
-    auto outside = [](int64_t v, int64_t lo, int64_t hi) {
-      return v < lo || v > hi;
-    };
-    std::string problem;
-    llvm::raw_string_ostream os(problem);
-    if (outside(blockQ, 1, kMaxBlockSize) || outside(blockK, 1, kMaxBlockSize))
-      os << "block-q and block-k must be in [1, " << kMaxBlockSize << "], got "
-         << blockQ << " and " << blockK;
-    else if (outside(gradBlockQ, 0, kMaxBlockSize) ||
-             outside(gradBlockK, 0, kMaxBlockSize) ||
-             outside(gradRowsPerInstance, 0, kMaxBlockSize))
-      os << "grad-block-q, grad-block-k and grad-rows-per-instance must be "
-            "in [0, "
-         << kMaxBlockSize << "], got " << gradBlockQ << ", " << gradBlockK
-         << " and " << gradRowsPerInstance;
-    else if (outside(rowsPerInstance, 0, kMaxBlockSize) ||
-             outside(scalarRowsPerInstance, 0, kMaxBlockSize))
-      os << "rows-per-instance and scalar-rows-per-instance must be in [0, "
-         << kMaxBlockSize << "], got " << rowsPerInstance << " and "
-         << scalarRowsPerInstance;
-    else if (outside(channels, 0, kMaxBlockSize))
-      os << "ssm-channels must be in [0, " << kMaxBlockSize << "], got "
-         << channels;
-    else if (ssmChunk < -1)
-      os << "ssm-chunk must be positive, 0 (no chunks) or -1 (chosen for the "
-            "GPU), got "
-         << ssmChunk;
-    if (problem.empty())
-      return success();
-    return getOperation().emitError() << "attn-tile: " << problem;
+    TileOptions o;
+    o.blockQ = blockQ;
+    o.blockK = blockK;
+    o.gradBlockQ = gradBlockQ;
+    o.gradBlockK = gradBlockK;
+    o.gradRowsPerInstance = gradRowsPerInstance;
+    o.channels = channels;
+    o.ssmChunk = ssmChunk;
+    o.rowsPerInstance = rowsPerInstance;
+    o.scalarRowsPerInstance = scalarRowsPerInstance;
+    if (std::optional<std::string> problem = checkTileOptions(o))
+      return getOperation().emitError() << "attn-tile: " << *problem;
+    return success();
   }
 
   /// The gradient's rows per instance: its own where given, in the GPU
@@ -2391,3 +2374,37 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
 };
 
 } // namespace
+
+std::optional<std::string> mlir::attn::checkTileOptions(const TileOptions &o) {
+  auto outside = [](int64_t v, int64_t lo, int64_t hi) {
+    return v < lo || v > hi;
+  };
+  std::string problem;
+  llvm::raw_string_ostream os(problem);
+  if (outside(o.blockQ, 1, kMaxBlockSize) ||
+      outside(o.blockK, 1, kMaxBlockSize))
+    os << "block-q and block-k must be in [1, " << kMaxBlockSize << "], got "
+       << o.blockQ << " and " << o.blockK;
+  else if (outside(o.gradBlockQ, 0, kMaxBlockSize) ||
+           outside(o.gradBlockK, 0, kMaxBlockSize) ||
+           outside(o.gradRowsPerInstance, 0, kMaxBlockSize))
+    os << "grad-block-q, grad-block-k and grad-rows-per-instance must be in "
+          "[0, "
+       << kMaxBlockSize << "], got " << o.gradBlockQ << ", " << o.gradBlockK
+       << " and " << o.gradRowsPerInstance;
+  else if (outside(o.rowsPerInstance, 0, kMaxBlockSize) ||
+           outside(o.scalarRowsPerInstance, 0, kMaxBlockSize))
+    os << "rows-per-instance and scalar-rows-per-instance must be in [0, "
+       << kMaxBlockSize << "], got " << o.rowsPerInstance << " and "
+       << o.scalarRowsPerInstance;
+  else if (outside(o.channels, 0, kMaxBlockSize))
+    os << "ssm-channels must be in [0, " << kMaxBlockSize << "], got "
+       << o.channels;
+  else if (o.ssmChunk < -1)
+    os << "ssm-chunk must be positive, 0 (no chunks) or -1 (the target's "
+          "choice), got "
+       << o.ssmChunk;
+  if (problem.empty())
+    return std::nullopt;
+  return problem;
+}

@@ -17,6 +17,11 @@ namespace mlir::attn {
 #define GEN_PASS_DECL
 #include "attn/Transforms/Passes.h.inc"
 
+/// What is wrong with attn-tile's options (a sentence naming the option),
+/// or nothing: the pass checks its own, and the pipelines the ones they
+/// give it, so that a bad value fails their tools before any work.
+std::optional<std::string> checkTileOptions(const TileOptions &options);
+
 #define GEN_PASS_REGISTRATION
 #include "attn/Transforms/Passes.h.inc"
 

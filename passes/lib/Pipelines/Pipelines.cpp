@@ -280,7 +280,9 @@ static std::optional<std::string> checkTiles(int64_t blockQ, int64_t blockK) {
   return std::nullopt;
 }
 
-/// The gradient's tiles where given (0: the forward's).
+/// The gradient's tiles where given (0: the forward's), as they will be;
+/// the forward's, and every other option of attn-tile, checkTileOptions
+/// checks.
 static std::optional<std::string> checkGradTiles(int64_t blockQ, int64_t blockK,
                                                  int64_t gradBlockQ,
                                                  int64_t gradBlockK) {
@@ -296,8 +298,6 @@ std::optional<std::string>
 checkCPUPipelineOptions(const CPUPipelineOptions &o) {
   if (std::optional<std::string> problem =
           checkGradTiles(o.blockQ, o.blockK, o.gradBlockQ, o.gradBlockK))
-    return problem;
-  if (std::optional<std::string> problem = checkTiles(o.blockQ, o.blockK))
     return problem;
   return checkTileOptions(tileOptions(o));
 }
@@ -324,8 +324,6 @@ checkGPUPipelineOptions(const GPUPipelineOptions &o) {
     return problem;
   if (std::optional<std::string> problem =
           checkGradTiles(o.blockQ, o.blockK, o.gradBlockQ, o.gradBlockK))
-    return problem;
-  if (std::optional<std::string> problem = checkTiles(o.blockQ, o.blockK))
     return problem;
   return checkTileOptions(gpuTileOptions(o));
 }

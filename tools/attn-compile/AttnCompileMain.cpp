@@ -73,7 +73,6 @@
 #include "mlir/Transforms/Passes.h"
 
 #include "llvm/ADT/ScopeExit.h"
-#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/Bitcode/BitcodeWriter.h"
@@ -221,25 +220,26 @@ private:
 class LoweringFlags {
 public:
   LoweringFlags() {
-    gpuHelp.forEachOption([&](cl::Option &o) { add(o, /*onlyGpu=*/true); });
+    StringSet<> cpuNames;
     cpuHelp.forEachOption([&](cl::Option &o) {
-      if (LoweringFlag *flag = find(o.ArgStr))
-        gpuOnly.erase(flag);
-      else
-        add(o, /*onlyGpu=*/false);
+      cpuNames.insert(o.ArgStr);
+      add(o);
     });
     // --help marks the GPU's own options (on the option it shows, this
     // instance's, not a pipeline's).
-    for (LoweringFlag *flag : gpuOnly) {
-      notes.push_back("(--target gpu) " + flag->shown().HelpStr.str());
-      flag->shown().setDescription(notes.back());
-    }
+    gpuHelp.forEachOption([&](cl::Option &o) {
+      if (cpuNames.contains(o.ArgStr))
+        return;
+      notes.push_back("(--target gpu) " + o.HelpStr.str());
+      o.setDescription(notes.back());
+      add(o);
+    });
   }
 
-  /// Sets the options of `options` that were given as flags; an error
-  /// message names a value that the option does not take.
+  /// Sets the options of `options` that were given as flags (their values
+  /// already checked by the command line's parse).
   template <class PipelineOptions>
-  LogicalResult apply(PipelineOptions &options, std::string &error) const {
+  LogicalResult apply(PipelineOptions &options) const {
     std::string text;
     options.forEachOption([&](cl::Option &o) {
       LoweringFlag *flag = find(o.ArgStr);
@@ -251,8 +251,7 @@ public:
       if (!flag->getValue().empty())
         text += "=\"" + flag->getValue() + "\"";
     });
-    raw_string_ostream os(error);
-    return options.parseFromString(text, os);
+    return options.parseFromString(text, errs());
   }
 
 private:
@@ -264,12 +263,9 @@ private:
     return llvm::is_contained(
         {"vector-width", "parallel", "format", "features"}, name);
   }
-  void add(cl::Option &option, bool onlyGpu) {
-    if (setByAttnCompile(option.ArgStr))
-      return;
-    flags.push_back(std::make_unique<LoweringFlag>(option));
-    if (onlyGpu)
-      gpuOnly.insert(flags.back().get());
+  void add(cl::Option &option) {
+    if (!setByAttnCompile(option.ArgStr))
+      flags.push_back(std::make_unique<LoweringFlag>(option));
   }
   LoweringFlag *find(StringRef name) const {
     for (const std::unique_ptr<LoweringFlag> &flag : flags)
@@ -282,7 +278,6 @@ private:
   mlir::attn::GPUPipelineOptions gpuHelp;
   mlir::attn::CPUPipelineOptions cpuHelp;
   std::vector<std::unique_ptr<LoweringFlag>> flags;
-  llvm::SmallPtrSet<LoweringFlag *, 16> gpuOnly;
   std::deque<std::string> notes;
 };
 
@@ -658,15 +653,14 @@ int mlir::attn::attnCompileMain(int argc, char **argv,
   mlir::attn::CPUPipelineOptions cpuOptions;
   cpuOptions.vectorWidth = width;
   cpuOptions.parallel = !noParallel;
-  std::string badFlag;
   std::optional<std::string> problem;
   if (target == "gpu") {
-    if (failed(lowering.apply(gpuOptions, badFlag)))
-      return fail("bad options: " + badFlag);
+    if (failed(lowering.apply(gpuOptions)))
+      return fail("bad lowering options");
     problem = mlir::attn::checkGPUPipelineOptions(gpuOptions);
   } else {
-    if (failed(lowering.apply(cpuOptions, badFlag)))
-      return fail("bad options: " + badFlag);
+    if (failed(lowering.apply(cpuOptions)))
+      return fail("bad lowering options");
     problem = mlir::attn::checkCPUPipelineOptions(cpuOptions);
   }
   if (problem)

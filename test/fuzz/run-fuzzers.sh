@@ -22,12 +22,12 @@ if [ -n "${ATTN_FUZZ_SKIP_REASON:-}" ]; then
   echo "fuzz: skipped: the fuzzers were not built: $ATTN_FUZZ_SKIP_REASON"
   exit 77
 fi
-# A target's fuzzer binary, and its seeds' and dictionary's name.
-binary() { echo "fuzz-${1%-gpu}"; }
+# A target's kind: the name of its fuzzer (fuzz-KIND), dictionary and
+# seeds (ir-gpu is ir's, through the other pipeline).
 kind() { echo "${1%-gpu}"; }
 for name in $targets; do
-  if [ ! -x "$fuzzers/$(binary "$name")" ]; then
-    echo "fuzz: $fuzzers/$(binary "$name") is missing: build the target fuzzers (ninja -C build fuzzers)"
+  if [ ! -x "$fuzzers/fuzz-$(kind "$name")" ]; then
+    echo "fuzz: $fuzzers/fuzz-$(kind "$name") is missing: build the target fuzzers (ninja -C build fuzzers)"
     exit 1
   fi
 done
@@ -72,7 +72,7 @@ for name in $targets; do
   rc=0
   pipeline=cpu
   [ "$name" = ir-gpu ] && pipeline=gpu
-  (cd "$out/$name" && ATTN_FUZZ_PIPELINE=$pipeline "$fuzzers/$(binary "$name")" \
+  (cd "$out/$name" && ATTN_FUZZ_PIPELINE=$pipeline "$fuzzers/fuzz-$(kind "$name")" \
       -runs="$runs" -max_total_time="$seconds" -max_len=16384 \
       -print_final_stats=1 -dict="$src/test/fuzz/$(kind "$name").dict" \
       "$corpus" > "$out/$name.log" 2>&1) ||

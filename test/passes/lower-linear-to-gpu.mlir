@@ -4,10 +4,9 @@
 // RUN: attn-opt %s --attn-tile=rows-per-instance=16 --canonicalize | FileCheck %s --check-prefix=TILE
 // RUN: attn-opt %s --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --attn-map-loops-to-gpu=lanes-per-iteration=32 | FileCheck %s --check-prefix=MAP
 // RUN: attn-opt %s --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-linear-tiles-to-gpu --attn-allocate-shared-memory | FileCheck %s --check-prefix=WARP
-// RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s --check-prefix=PTX
+// RUN: attn-opt %s --lower-to-gpu="format=isa kernel-modules=1" | FileCheck %s --check-prefix=PTX
 // RUN: %if ptxas %{ attn-opt %s --lower-to-gpu | FileCheck %s --check-prefix=CUBIN %}
 // RUN: attn-opt %s --attn-set-target="multiprocessors=1" --attn-tile=rows-per-instance=16 --canonicalize | FileCheck %s --check-prefix=SMALL
-// RUN: %if ptxas %{ attn-opt %s --lower-to-gpu | FileCheck %s --check-prefix=CUBIN %}
 
 // The GPU form: the state and normaliser zeroed in buffers, one reduction
 // instance per (batch, head, split of the keys) and 16-feature slice (the
@@ -112,8 +111,8 @@
 // PTX: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @kernels::@linear_bf16_1_linear_output {{.*}} dynamic_shared_memory_size
 // PTX: llvm.call @mgpuMemFree({{.*}}, %[[STREAM]])
 // PTX: llvm.call @mgpuStreamSynchronize(%[[STREAM]])
-// The file's kernels in one module (attn-join-kernel-modules), in the
-// order of their functions.
+// The file's kernels in one module (attn-join-kernel-modules with
+// kernel-modules=1), in the order of their functions.
 // PTX: gpu.binary @kernels
 // PTX-SAME: .entry linear_bf16_0_linear_state(
 // PTX-SAME: cp.async.cg.shared.global
@@ -125,7 +124,9 @@
 // PTX-SAME: .entry linear_f32_0_linear_state(
 // PTX-NOT: gpu.binary
 
+// By default the kernels are dealt into two modules, two cubins.
 // CUBIN: gpu.binary @kernels [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
+// CUBIN: gpu.binary @kernels_0 [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
 // CUBIN-NOT: gpu.binary
 
 func.func @linear_bf16(%q: tensor<1x2x100x64xbf16>, %len: tensor<1xi32>) -> tensor<1x2x100x64xbf16> {

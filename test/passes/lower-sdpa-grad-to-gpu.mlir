@@ -1,11 +1,12 @@
 // The gradient of softmax attention on the GPU: attn-tile's three nests with
 // their rows (keys) mapped to threads, each row's vectors in registers;
 // attn-map-loops-to-gpu gives each nest a grid of (tile, head, batch)
-// blocks of a thread per row; the whole pipeline ends in PTX.
+// blocks of a thread per row; the whole pipeline ends in PTX (the kernels
+// in one module, kernel-modules=1, so in the order of their functions).
 // RUN: attn-opt %s --attn-schedule-blocks="block-q=16 block-k=16" --attn-tile=rows-per-instance=16 | FileCheck %s --check-prefix=TILE
 // RUN: attn-opt %s --attn-schedule-blocks="block-q=16 block-k=16" --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --attn-map-loops-to-gpu=lanes-per-iteration=32 | FileCheck %s --check-prefix=MAP
-// RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s --check-prefix=PTX
-// RUN: attn-opt %s --lower-to-gpu="format=isa chip=sm_80" | FileCheck %s --check-prefix=SM80
+// RUN: attn-opt %s --lower-to-gpu="format=isa kernel-modules=1" | FileCheck %s --check-prefix=PTX
+// RUN: attn-opt %s --lower-to-gpu="format=isa chip=sm_80 kernel-modules=1" | FileCheck %s --check-prefix=SM80
 // RUN: attn-opt %s --attn-schedule-blocks="block-q=64 block-k=64 grad-block-q=32 grad-block-k=32" --attn-tile="rows-per-instance=32 grad-rows-per-instance=16" | FileCheck %s --check-prefix=GRADTILES
 
 // Nest 1 (query tiles): a thread per row, guarded past the sequence's end,

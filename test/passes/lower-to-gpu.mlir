@@ -5,8 +5,8 @@
 // RUN: attn-opt %s --attn-set-target="chip=sm_80" --attn-schedule-blocks --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-tiles-to-gpu --attn-allocate-shared-memory | FileCheck %s --check-prefix=WARP
 // RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-tiles-to-gpu --attn-allocate-shared-memory | FileCheck %s --check-prefix=WGMMA
 // RUN: attn-opt %s --attn-schedule-blocks --attn-tile="rows-per-instance=16 scalar-rows-per-instance=32" | FileCheck %s --check-prefix=SCALAR
-// RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s --check-prefix=PTX
-// RUN: attn-opt %s --lower-to-gpu="format=isa warp-rows=32" | FileCheck %s --check-prefix=ROWS32
+// RUN: attn-opt %s --lower-to-gpu="format=isa kernel-modules=1" | FileCheck %s --check-prefix=PTX
+// RUN: attn-opt %s --lower-to-gpu="format=isa warp-rows=32 kernel-modules=1" | FileCheck %s --check-prefix=ROWS32
 // RUN: %if ptxas %{ attn-opt %s --lower-to-gpu | FileCheck %s --check-prefix=CUBIN %}
 // RUN: attn-opt %s --lower-to-gpu="format=llvm" | FileCheck %s --check-prefix=BITCODE
 
@@ -156,8 +156,8 @@
 
 // The host functions keep attn-compile's C ABI and launch the kernels on a
 // stream of their own, waited for before they return; PTX for sm_90a, every
-// kernel in one module (attn-join-kernel-modules); the bf16 one on tensor
-// cores, with dynamic shared memory.
+// kernel in one module (attn-join-kernel-modules with kernel-modules=1); the
+// bf16 one on tensor cores, with dynamic shared memory.
 // PTX: llvm.func @attend(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr)
 // PTX: %[[STREAM:.*]] = llvm.call @mgpuStreamCreate()
 // PTX: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @kernels::@attend_0_softmax_step_softmax_finalize blocks in
@@ -184,12 +184,24 @@
 // ROWS32: %[[THREADS:.*]] = llvm.mlir.constant(64 : index) : i64
 // ROWS32: gpu.launch_func {{.*}} @kernels::@attend_bf16_0_softmax_step_softmax_finalize blocks in ({{.*}}) threads in (%[[THREADS]],
 
+// By default the kernels are dealt into two modules (kernel-modules=2),
+// each its own cubin, serialized at once (attn-modules-to-binaries): the
+// first function's kernel in `kernels`, the bf16 one (the largest) alone
+// in the other.
+// CUBIN: llvm.func @attend(
+// CUBIN: gpu.launch_func {{.*}} @kernels::@attend_0_softmax_step_softmax_finalize blocks in
 // CUBIN: gpu.binary @kernels [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
+// CUBIN: llvm.func @attend_bf16(
+// CUBIN: gpu.launch_func {{.*}} @kernels_0::@attend_bf16_0_softmax_step_softmax_finalize blocks in
+// CUBIN: gpu.binary @kernels_0 [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
+// CUBIN: llvm.func @heaviest_first(
+// CUBIN: gpu.launch_func {{.*}} @kernels::@heaviest_first_0_softmax_step_softmax_finalize blocks in
 // CUBIN-NOT: gpu.binary
 
 // format=llvm: the kernels as LLVM bitcode (each format the pipeline's
-// check accepts is one GpuModuleToBinaryPass takes).
+// check accepts is one attn-modules-to-binaries takes).
 // BITCODE: gpu.binary @kernels [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, offload = "BC\C0\DE
+// BITCODE: gpu.binary @kernels_0 [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, offload = "BC\C0\DE
 // BITCODE-NOT: gpu.binary
 
 func.func @attend(%q: tensor<1x2x100x32xf32>, %len: tensor<1xi32>) -> tensor<1x2x100x32xf32> {

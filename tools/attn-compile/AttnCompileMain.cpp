@@ -168,7 +168,7 @@ cl::opt<bool> timing(
     "timing",
     cl::desc("Report the time of each phase to stderr: every pass, the host's "
              "LLVM optimisation and code generation, the link (the GPU's "
-             "kernels: GpuModuleToBinaryPass, NVPTX and ptxas)"),
+             "kernels: ModulesToBinaries, NVPTX and ptxas)"),
     cl::init(false), cl::cat(compileOptions));
 cl::opt<bool> verifyEach(
     "verify-each",

@@ -232,17 +232,21 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
   host.kernelBarePtrCallConv = true;
   pm.addPass(createGpuToLLVMConversionPass(host));
   pm.addPass(createReconcileUnrealizedCastsPass());
-  // One binary for the library; joined only now, so that the conversions
-  // above run over the kernel modules in parallel.
-  pm.addPass(createJoinKernelModules());
-  GpuModuleToBinaryPassOptions binary;
-  binary.toolkitPath = options.toolkit;
-  binary.compilationTarget = options.format;
-  // ptxas optimises the (one, joined) module's kernels on several threads.
-  // A fixed count, not the host's: the cubin's layout depends on it, and a
-  // library should be the same whichever machine compiled it.
+  // The kernels joined only now, so that the conversions above run over
+  // the kernel modules in parallel; into a few modules, serialized at once,
+  // so that LLVM's optimisation and code generation (a thread per module)
+  // use as many cores.
+  JoinKernelModulesOptions join;
+  join.parts = options.kernelModules;
+  pm.addPass(createJoinKernelModules(join));
+  ModulesToBinariesOptions binary;
+  binary.toolkit = options.toolkit;
+  binary.format = options.format;
+  // ptxas optimises each module's kernels on several threads. A fixed
+  // count, not the host's: the cubin's layout depends on it, and a library
+  // should be the same whichever machine compiled it.
   binary.cmdOptions = "--split-compile=4";
-  pm.addPass(createGpuModuleToBinaryPass(binary));
+  pm.addPass(createModulesToBinaries(binary));
   pm.addPass(createCanonicalizerPass());
 }
 
@@ -304,12 +308,16 @@ checkCPUPipelineOptions(const CPUPipelineOptions &o) {
 
 std::optional<std::string>
 checkGPUPipelineOptions(const GPUPipelineOptions &o) {
-  // GpuModuleToBinaryPass's names for its targets (it takes their long
-  // names too: binary, assembly, fatbinary, offloading).
+  // attn-modules-to-binaries's names for its targets, gpu-module-to-binary's
+  // (both take their long names too: binary, assembly, fatbinary,
+  // offloading).
   if (!llvm::is_contained({"bin", "isa", "fatbin", "llvm"},
                           StringRef(o.format)))
     return "format must be bin, isa, fatbin or llvm, got '" +
            std::string(o.format) + "'";
+  if (o.kernelModules < 1)
+    return "kernel-modules must be at least 1, got " +
+           std::to_string(o.kernelModules);
   std::string target = TargetAttr::check(o.chip, o.multiprocessors);
   if (!target.empty())
     return target;

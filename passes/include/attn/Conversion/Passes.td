@@ -618,26 +618,61 @@ def DedupKernels : Pass<"attn-dedup-kernels", "ModuleOp"> {
 }
 
 def JoinKernelModules : Pass<"attn-join-kernel-modules", "ModuleOp"> {
-  let summary = "Joins a library's outlined kernel modules into one gpu.module";
+  let summary = "Joins a library's outlined kernel modules into a few gpu.modules";
   let description = [{
-    Every gpu.module of the top module moves into the first one with the
-    same targets and offloading handler, which is then named `kernels`
-    (`kernels_0`, ... where that name is taken), and every gpu.launch_func
-    is pointed at its kernel's new place. A symbol the kept module already
-    has is dropped where it is the same op (a constant two kernels read,
-    which the outlining copied into both modules; a declaration both
-    converted modules have) and renamed, with its uses, where it is not.
-    Kernels keep their names. `--lower-to-gpu` runs it just before
-    gpu-module-to-binary, after the kernels' conversion to NVVM, which
-    runs over the separate modules in parallel.
+    The gpu.modules of the top module with the same targets and offloading
+    handler form a group; each group's modules are dealt into `parts`
+    modules of about the same size (counted in ops; the largest module to
+    the smallest part first), each part joined into its first module in
+    program order. The first part of the first group is then named
+    `kernels`, the others `kernels_0`, `kernels_1`, ..., and every
+    gpu.launch_func is pointed at its kernel's new place. A symbol the kept
+    module already has is dropped where it is the same op (a constant two
+    kernels read, which the outlining copied into both modules; a
+    declaration both converted modules have) and renamed, with its uses,
+    where it is not. Kernels keep their names. `--lower-to-gpu` runs it
+    just before attn-modules-to-binaries, after the kernels' conversion to
+    NVVM, which runs over the separate modules in parallel.
 
     Why: gpu-module-to-binary translates, optimises (with libdevice
     linked) and assembles each module on its own, one ptxas process each.
     Hybrid-BERT-Mini's training library has 120 kernels: as 120 modules
     its binaries took 8.3 of the compile's 16 s on a 2-core machine, as one
     module (the same PTX, one header) ptxas alone takes 2.1 s instead of
-    4.8. The runtime loads the one binary once, as it loaded each before.
+    4.8. Two parts, serialized at once by attn-modules-to-binaries, keep
+    both cores busy in LLVM's optimisation and code generation too, which
+    are one thread per module. The runtime loads each binary once.
   }];
+  let options = [
+    Option<"parts", "parts", "unsigned", /*default=*/"1",
+           "Modules each group of kernel modules is joined into (at least "
+           "1; a group with fewer modules keeps one part per module)">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def ModulesToBinaries : Pass<"attn-modules-to-binaries", "ModuleOp"> {
+  let summary = "gpu-module-to-binary, with the modules serialized at once";
+  let description = [{
+    Each gpu.module of the top module becomes a gpu.binary of the same name
+    holding one object per target of the module, as upstream's
+    gpu-module-to-binary makes it, with the same options. The modules are
+    serialized on MLIR's threads, each with its own LLVM context, ptxas
+    process and temporary files: translation, optimisation and code
+    generation are one thread per module, so a library split into a few
+    modules (attn-join-kernel-modules{parts}) compiles on as many cores.
+    The binaries do not depend on the thread count: each module is
+    serialized alone.
+  }];
+  let options = [
+    Option<"toolkit", "toolkit", "std::string", /*default=*/"\"\"",
+           "CUDA toolkit (its ptxas and libdevice)">,
+    Option<"cmdOptions", "opts", "std::string", /*default=*/"\"\"",
+           "Options for ptxas">,
+    Option<"format", "format", "std::string", /*default=*/"\"fatbin\"",
+           "What each binary holds: bin (cubin), isa (PTX), fatbin, llvm "
+           "(LLVM IR)">,
+  ];
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 

@@ -106,6 +106,13 @@ struct GPUPipelineOptions : public TilingPipelineOptions<GPUPipelineOptions> {
       llvm::cl::desc("What the gpu.binary holds: bin (cubin), isa (PTX), "
                      "fatbin, llvm (LLVM IR)"),
       llvm::cl::init("bin")};
+  PassOptions::Option<int64_t> kernelModules{
+      *this, "kernel-modules",
+      llvm::cl::desc("Modules the kernels are joined into, each a gpu.binary "
+                     "of its own, serialized at once: LLVM's work on the "
+                     "kernels runs on that many threads (the library is the "
+                     "same for the same count, whatever the machine)"),
+      llvm::cl::init(2)};
   PassOptions::Option<int64_t> warpRows{
       *this, "warp-rows",
       llvm::cl::desc("Query rows per warp: 16 (one mma.sync row tile) or 32 "

@@ -16,6 +16,7 @@
 // RUN: not attn-opt %s --lower-to-gpu="tensor-copies=all overlap-softmax=1" 2>&1 | FileCheck %s --check-prefix=OVERLAP
 // RUN: not attn-opt %s --lower-to-cpu="ssm-chunk=-2" 2>&1 | FileCheck %s --check-prefix=CHUNK
 // RUN: not attn-opt %s --lower-to-gpu="ssm-channels=2048" 2>&1 | FileCheck %s --check-prefix=CHANNELS
+// RUN: not attn-opt %s --lower-to-gpu="kernel-modules=0" 2>&1 | FileCheck %s --check-prefix=MODULES
 
 // FORMAT: error: --lower-to-gpu: format must be bin, isa, fatbin or llvm, got 'garbage'
 // WARP: error: --lower-to-gpu: warp-rows must be 16 or 32, got 8
@@ -28,6 +29,7 @@
 // OVERLAP: error: --lower-to-gpu: overlap-softmax needs warp-specialize (its P V a step late holds a stage of the producer's ring)
 // CHUNK: error: --lower-to-cpu: ssm-chunk must be positive, 0 (no chunks) or -1 (the target's choice), got -2
 // CHANNELS: error: --lower-to-gpu: ssm-channels must be in [0, 1024], got 2048
+// MODULES: error: --lower-to-gpu: kernel-modules must be at least 1, got 0
 // GRADWARP: error: --lower-to-gpu: grad-warp-rows must be 16, 32 or 0 (warp-rows), got 8
 // GRADTILES: error: --lower-to-gpu: the gradient's block-q and block-k must be in [1, 1024], got 64 and 4096
 // CPUGRADTILES: error: --lower-to-cpu: the gradient's block-q and block-k must be in [1, 1024], got -8 and 64

@@ -162,35 +162,33 @@ struct DedupKernelsPass
     : public mlir::attn::impl::DedupKernelsBase<DedupKernelsPass> {
   void runOnOperation() override {
     ModuleOp top = getOperation();
-    llvm::DenseMap<llvm::hash_code, SmallVector<CodeSet>> buckets;
-    SmallVector<std::pair<llvm::hash_code, unsigned>> order;
+    SmallVector<CodeSet> sets;
+    // The sets whose modules have each shape (shapeOf).
+    llvm::DenseMap<llvm::hash_code, SmallVector<size_t>> setsOfShape;
     for (auto module : top.getOps<gpu::GPUModuleOp>()) {
       if (!onlyKernel(module))
         continue;
-      llvm::hash_code shape = shapeOf(module);
-      SmallVector<CodeSet> &sets = buckets[shape];
+      SmallVector<size_t> &candidates = setsOfShape[shapeOf(module)];
       bool placed = false;
-      for (CodeSet &set : sets) {
-        auto constants = sameCode(set.kept, module);
-        if (!constants)
-          continue;
-        set.others.emplace_back(module, std::move(*constants));
-        placed = true;
-        break;
+      for (size_t set : candidates) {
+        if (auto constants = sameCode(sets[set].kept, module)) {
+          sets[set].others.emplace_back(module, std::move(*constants));
+          placed = true;
+          break;
+        }
       }
       if (!placed) {
-        order.emplace_back(shape, sets.size());
+        candidates.push_back(sets.size());
         sets.push_back({module, {}});
       }
     }
 
-    // Each module's launches, and each launch's arguments to add.
+    // Each module's launches, by the module's name.
     llvm::DenseMap<StringAttr, SmallVector<gpu::LaunchFuncOp>> launches;
     top.walk([&](gpu::LaunchFuncOp launch) {
       launches[launch.getKernelModuleName()].push_back(launch);
     });
-    for (auto [shape, index] : order) {
-      CodeSet &set = buckets[shape][index];
+    for (CodeSet &set : sets) {
       if (set.others.empty())
         continue;
       // The kept kernel's constants that some other kernel of the set

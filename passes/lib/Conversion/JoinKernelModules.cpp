@@ -1,15 +1,15 @@
-//===- JoinKernelModules.cpp - one gpu.module for a library's kernels ----===//
+//===- JoinKernelModules.cpp - a few gpu.modules for a library's kernels -===//
 //
 // Docs in Passes.td. A group's modules (the same targets and offloading
 // handler) are dealt into parts, each joined into its first module in the
-// order they appear; a symbol
-// of a joined module that the kept one already has is either the same op
-// (a constant two kernels both read, copied into each module by the
-// outlining, or a declaration of the same intrinsic: the copy is dropped)
-// or another one (renamed first, its uses in its own module with it).
-// Launches are repointed by the moved symbols' references, so the pass
-// works on gpu.func kernels as on the llvm.func ones of converted modules.
-// The kept modules are then named `kernels`, `kernels_<n>`.
+// order they appear; a symbol of a joined module that the kept one already
+// has is either the same op (a constant two kernels both read, copied into
+// each module by the outlining, or a declaration of the same intrinsic:
+// the copy is dropped) or another one (renamed first, its uses in its own
+// module with it). Launches are repointed by the moved symbols'
+// references, so the pass works on gpu.func kernels as on the llvm.func
+// ones of converted modules. The kept modules are then named `kernels`,
+// `kernels_<n>`.
 //
 //===----------------------------------------------------------------------===//
 

@@ -18,11 +18,14 @@
 // CHECK: tensor.expand_shape
 // GELU (exact).
 // CHECK: math.erf
-// Dropout: the counter-based hash of (seed, stream, index).
+// Dropout: the counter-based hash of (seed, stream, index); an element
+// kept where the hash's top 24 bits, as a fraction of 2^24, are at least
+// the rate in f32: where the hash is at least ceil(0.1f 2^24) 2^40 =
+// 1677722 2^40, unsigned.
 // CHECK: arith.muli %{{.*}}, %c-7046029254386353131_i64
 // CHECK: arith.shrui
-// CHECK: arith.uitofp
-// CHECK: arith.cmpf oge
+// CHECK-NOT: arith.uitofp
+// CHECK: arith.cmpi uge, %{{.*}}, %c1844674847175606272_i64 : i64
 // Mean pooling under lengths, then the loss.
 // CHECK: arith.cmpi slt
 // CHECK: math.log
@@ -250,4 +253,15 @@ func.func @batch_norm_evaluation(%x: tensor<2x8x16xbf16>, %g: tensor<16xbf16>, %
 func.func @batch_norm_grad(%x: tensor<2x8x16xf32>, %g: tensor<16xf32>, %dy: tensor<2x8x16xf32>, %len: tensor<2xi32>) -> (tensor<2x8x16xf32>, tensor<16xf32>, tensor<16xf32>) {
   %dx, %dg, %db = attn.batch_norm_grad %x, %g, %dy lengths %len : tensor<2xi32> : tensor<2x8x16xf32>, tensor<16xf32>
   return %dx, %dg, %db : tensor<2x8x16xf32>, tensor<16xf32>, tensor<16xf32>
+}
+
+// A rate below 1 that rounds to 1 in f32 keeps nothing, as the float
+// comparison did: zeros, no hash computed.
+// CHECK-LABEL: func.func @dropout_all
+// CHECK-NOT: arith.muli
+// CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT: linalg.yield %[[ZERO]] : f32
+func.func @dropout_all(%x: tensor<4xf32>, %seed: i64) -> tensor<4xf32> {
+  %d = attn.dropout %x, %seed rate 0.99999999 : tensor<4xf32>
+  return %d : tensor<4xf32>
 }

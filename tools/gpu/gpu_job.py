@@ -102,9 +102,10 @@ def prepare(build, out, anchors=None):
 
 
 def write_kernel_resources(bench_dir):
-    """attn-bench's kernels' registers, stack frames and static shared
-    memory (kernel_resources.py) into BENCH_DIR/kernel-resources.txt, and
-    those with a stack frame (spills) printed."""
+    """attn-bench's kernels' registers, stack frames, static shared memory
+    and machine instructions (kernel_resources.py) into
+    BENCH_DIR/kernel-resources.txt, and those with a stack frame (spills)
+    printed."""
     sys.path.insert(0, os.path.join(ROOT, "tools", "gpu"))
     import kernel_resources
     rows = []

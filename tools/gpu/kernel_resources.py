@@ -1,5 +1,6 @@
-"""Registers, stack frame and static shared memory of each GPU kernel in
-libraries attn-compile built (--target gpu), read from their cubins.
+"""Registers, stack frame, static shared memory and code size of each GPU
+kernel in libraries attn-compile built (--target gpu), read from their
+cubins.
 
 usage: kernel_resources.py LIBRARY... [--match TEXT]
 
@@ -12,8 +13,11 @@ do not fit), and the size of the kernel's `.nv.shared.<kernel>` section (its
 static shared memory as ptxas placed it, with the 1 KiB the system reserves
 from sm_80 on where the kernel has any: attn's kernels declare one byte and
 take their staging buffers as dynamic shared memory, which only the launch
-knows). Functions the kernels call may be listed too, with "?" registers
-(a kernel's count covers what it calls). Needs no GPU and no CUDA tool:
+knows), and its machine instructions (the size of its `.text.<kernel>`
+section over 16 bytes, the size of one from sm_70 on: fewer instructions
+for the same work is a change that can be compared without a GPU).
+Functions the kernels call may be listed too, with "?" registers (a
+kernel's count covers what it calls). Needs no GPU and no CUDA tool:
 the numbers `ptxas -v` prints, for the code as built. Prints a table; exits
 1 where a file holds no cubin.
 """
@@ -25,6 +29,7 @@ EM_CUDA = 190
 EIATTR_FRAME_SIZE = 0x11
 EIATTR_REGCOUNT = 0x2F
 EIFMT_SVAL = 0x04  # a 16-bit size and a payload; the other formats take 4 bytes
+INSTRUCTION_BYTES = 16  # every machine instruction from sm_70 on
 
 
 def cubins(data):
@@ -56,7 +61,8 @@ def sections(elf):
 
 
 def kernel_resources(elf):
-    """{kernel: {"registers", "frame", "shared"}} of one cubin."""
+    """{kernel: {"registers", "frame", "shared", "instructions"}} of one
+    cubin."""
     secs = sections(elf)
     symtab = next(s for s in secs if s[1] == 2)  # SHT_SYMTAB
     strtab = secs[symtab[4]]
@@ -67,9 +73,12 @@ def kernel_resources(elf):
         symbols.append(elf[strtab[2] + at : end].decode())
     kernels = {}
     shared = {}
+    code = {}
     for name, _, offset, size, _ in secs:
         if name.startswith(".nv.shared."):
             shared[name[len(".nv.shared.") :]] = size
+        if name.startswith(".text."):
+            code[name[len(".text.") :]] = size
         if name != ".nv.info":
             continue
         p, end = offset, offset + size
@@ -85,13 +94,15 @@ def kernel_resources(elf):
             p += 4 + length
     for kernel, r in kernels.items():
         r["shared"] = shared.get(kernel, 0)
+        r["instructions"] = code.get(kernel, 0) // INSTRUCTION_BYTES
     return kernels
 
 
 def library_resources(path):
-    """[(kernel, {"registers"?, "frame"?, "shared"})] of every cubin in the
-    file at `path`, sorted by kernel within each cubin; None where it holds
-    no cubin."""
+    """[(kernel, {"registers"?, "frame"?, "shared", "instructions"})] of
+    every cubin in the file at `path` (a library holds one for each of its
+    kernel modules), sorted by kernel within each cubin; None where it
+    holds no cubin."""
     with open(path, "rb") as f:
         data = f.read()
     found = list(cubins(data))
@@ -100,14 +111,16 @@ def library_resources(path):
     return [row for elf in found for row in sorted(kernel_resources(elf).items())]
 
 
-HEADER = f"{'kernel':60s} {'registers':>9s} {'frame B':>8s} {'shared B':>9s}"
+HEADER = (f"{'kernel':60s} {'registers':>9s} {'frame B':>8s} {'shared B':>9s} "
+          f"{'instructions':>12s}")
 
 
 def row_text(kernel, r):
     """One row of the table: "?" registers for a function ptxas recorded no
     count for (one the kernels call)."""
     return (f"{kernel:60s} {r.get('registers', '?'):>9} "
-            f"{r.get('frame', 0):>8} {r.get('shared', 0):>9}")
+            f"{r.get('frame', 0):>8} {r.get('shared', 0):>9} "
+            f"{r.get('instructions', 0):>12}")
 
 
 def main(argv):

@@ -1,6 +1,6 @@
 // RUN: attn-opt %s --split-input-file --attn-dedup-kernels | FileCheck %s
 
-// Kernels that differ only in an integer constant (a layer's dropout seed)
+// Kernels that differ only in an integer constant (a dropout's stream)
 // are one kernel taking it as its last argument; each launch passes its
 // own value. The float both kernels share stays in the kernel.
 // CHECK-LABEL: func.func @seeds

@@ -54,7 +54,7 @@ llvm::hash_code shapeOf(gpu::GPUModuleOp module) {
 /// more than one bit or a float, not an index. Indices (shapes, strides,
 /// loop bounds, offsets) and booleans decide the kernel's structure and
 /// what LLVM can fold, so kernels that differ in them stay apart; the
-/// others are data to the kernel -- a layer's dropout seed, a scale -- and
+/// others are data to the kernel -- a dropout's stream, a scale -- and
 /// cost one kernel argument where they differ.
 bool isDataConstant(Operation *op) {
   auto constant = dyn_cast<arith::ConstantOp>(op);

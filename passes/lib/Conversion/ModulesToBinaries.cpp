@@ -31,14 +31,8 @@ struct ModulesToBinariesPass
 
   void runOnOperation() override {
     ModuleOp top = getOperation();
-    // The names gpu-module-to-binary accepts.
-    auto compilationTarget =
-        llvm::StringSwitch<std::optional<gpu::CompilationTarget>>(format)
-            .Cases({"offloading", "llvm"}, gpu::CompilationTarget::Offload)
-            .Cases({"assembly", "isa"}, gpu::CompilationTarget::Assembly)
-            .Cases({"binary", "bin"}, gpu::CompilationTarget::Binary)
-            .Cases({"fatbinary", "fatbin"}, gpu::CompilationTarget::Fatbin)
-            .Default(std::nullopt);
+    std::optional<gpu::CompilationTarget> compilationTarget =
+        mlir::attn::binaryFormat(format);
     if (!compilationTarget) {
       top.emitError() << "attn-modules-to-binaries: unknown format '" << format
                       << "' (expected bin, isa, fatbin or llvm)";
@@ -95,3 +89,13 @@ struct ModulesToBinariesPass
   }
 };
 } // namespace
+
+std::optional<gpu::CompilationTarget> mlir::attn::binaryFormat(StringRef name) {
+  // gpu-module-to-binary's short names for them.
+  return llvm::StringSwitch<std::optional<gpu::CompilationTarget>>(name)
+      .Case("llvm", gpu::CompilationTarget::Offload)
+      .Case("isa", gpu::CompilationTarget::Assembly)
+      .Case("bin", gpu::CompilationTarget::Binary)
+      .Case("fatbin", gpu::CompilationTarget::Fatbin)
+      .Default(std::nullopt);
+}

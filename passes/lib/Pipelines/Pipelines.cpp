@@ -308,11 +308,7 @@ checkCPUPipelineOptions(const CPUPipelineOptions &o) {
 
 std::optional<std::string>
 checkGPUPipelineOptions(const GPUPipelineOptions &o) {
-  // attn-modules-to-binaries's names for its targets, gpu-module-to-binary's
-  // (both take their long names too: binary, assembly, fatbinary,
-  // offloading).
-  if (!llvm::is_contained({"bin", "isa", "fatbin", "llvm"},
-                          StringRef(o.format)))
+  if (!binaryFormat(o.format))
     return "format must be bin, isa, fatbin or llvm, got '" +
            std::string(o.format) + "'";
   if (o.kernelModules < 1)

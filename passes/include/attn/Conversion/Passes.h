@@ -77,6 +77,11 @@ std::optional<std::string>
 checkSoftmaxTilesToGPUOptions(StringRef tensorCopies, bool warpSpecialize,
                               bool overlapSoftmax);
 
+/// What a gpu.binary holds for each name attn-modules-to-binaries takes
+/// (bin, isa, fatbin, llvm), or nothing: the pass and --lower-to-gpu's
+/// check read the names alike.
+std::optional<gpu::CompilationTarget> binaryFormat(StringRef name);
+
 #define GEN_PASS_REGISTRATION
 #include "attn/Conversion/Passes.h.inc"
 

@@ -658,7 +658,8 @@ def ModulesToBinaries : Pass<"attn-modules-to-binaries", "ModuleOp"> {
     Each gpu.module of the top module becomes a gpu.binary of the same name
     holding one object per target of the module, as upstream's
     gpu-module-to-binary makes it, with its options of the same names
-    (toolkit, opts, format; not its link files or ELF section). The
+    (toolkit, opts, and format by its short names, which --lower-to-gpu
+    takes too; not its link files or ELF section). The
     modules are serialized on MLIR's threads, each with its own LLVM
     context, ptxas process and temporary files: translation, optimisation
     and code generation are one thread per module, so a library split into

@@ -120,6 +120,14 @@ std::vector<double> orthogonalRandomFeatures(int64_t features, int64_t dim,
   return out;
 }
 
+std::optional<uint64_t> dropoutKeepThreshold(double rate) {
+  auto top = static_cast<uint64_t>(
+      std::ceil(static_cast<double>(static_cast<float>(rate)) * 0x1.0p24));
+  if (top >= (uint64_t(1) << 24))
+    return std::nullopt;
+  return top << 40;
+}
+
 uint64_t dropoutHash(uint64_t seed, uint64_t stream, uint64_t index) {
   uint64_t h = seed * kDropoutSeedMul ^ stream * kDropoutStreamMul ^ index;
   h ^= h >> 30;

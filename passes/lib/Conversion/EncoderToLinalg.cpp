@@ -438,21 +438,16 @@ Value lowerDropout(LinalgEmitter &e, DropoutOp op) {
     return op.getInput();
   ArrayRef<int64_t> shape = typeOf(op.getInput()).getShape();
   int64_t stream = op.getStream();
-  // An element is kept where its hash's top 24 bits, as a fraction of 2^24,
-  // are at least the rate in f32: top >= rate * 2^24, i.e. top >= t for
-  // the integer t = ceil(rate * 2^24) (top and rate * 2^24 are exact), i.e.
-  // hash >= t * 2^40 unsigned. One 64-bit comparison in place of a shift,
-  // a u64 -> f32 conversion, a product and a float comparison for each
-  // element -- the same decisions (a dropout's mask is most of the work of
-  // the epilogues it is fused into on the GPU). A rate that rounds to 1 in
-  // f32 keeps nothing (t = 2^24, above every top).
-  uint64_t threshold = static_cast<uint64_t>(
-      std::ceil(static_cast<double>(static_cast<float>(rate)) * 0x1.0p24));
-  const bool keepsSome = threshold < (1ull << 24);
+  // One unsigned comparison of the hash per element (attn::dropoutKeep's
+  // rule), in place of a shift, a u64 -> f32 conversion, a product and a
+  // float comparison: a dropout's mask is most of the work of the
+  // epilogues it is fused into on the GPU. A rate that rounds to 1 in f32
+  // keeps nothing.
+  std::optional<uint64_t> threshold = ::attn::dropoutKeepThreshold(rate);
   return elementwise(
       e, op.getInput(),
       [&](OpBuilder &b, Location l, Value x, ArrayRef<Value> indices) -> Value {
-        if (!keepsSome)
+        if (!threshold)
           return fcst(b, l, 0.0);
         // Row-major linear index of the element.
         Value linear = arith::ConstantIndexOp::create(b, l, 0);
@@ -467,8 +462,7 @@ Value lowerDropout(LinalgEmitter &e, DropoutOp op) {
         Value keep = arith::CmpIOp::create(
             b, l, arith::CmpIPredicate::uge, h,
             arith::ConstantOp::create(
-                b, l,
-                b.getI64IntegerAttr(static_cast<int64_t>(threshold << 40))));
+                b, l, b.getI64IntegerAttr(static_cast<int64_t>(*threshold))));
         Value scaled =
             arith::MulFOp::create(b, l, x, fcst(b, l, 1.0 / (1.0 - rate)));
         return arith::SelectOp::create(b, l, keep, scaled, fcst(b, l, 0.0));

@@ -11,6 +11,7 @@
 #define ATTN_SUPPORT_RANDOM_H
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace attn {
@@ -65,13 +66,20 @@ std::vector<double> orthogonalRandomFeatures(int64_t features, int64_t dim,
 
 /// Dropout's keep decision for element `index` of the op with stream number
 /// `stream`: keep when the top 24 bits of a SplitMix64-style hash of (seed,
-/// stream, index), as a fraction of 2^24, are at least `rate`. Compiled code
-/// computes the same hash in integer arithmetic (attn-convert-encoder-to-
-/// linalg), so checks and backward passes can reproduce every decision.
+/// stream, index), as a fraction of 2^24, are at least `rate` in f32.
+/// Compiled code computes the same hash in integer arithmetic and compares
+/// it with the same threshold (attn-convert-encoder-to-linalg), so checks
+/// and backward passes can reproduce every decision.
 uint64_t dropoutHash(uint64_t seed, uint64_t stream, uint64_t index);
+/// The hashes kept at `rate`: those at least the result (unsigned), or none
+/// where the rate rounds to 1 in f32. top 24 bits / 2^24 >= rate is top >=
+/// rate 2^24 (both exact), so top >= ceil(rate 2^24), so hash >= that times
+/// 2^40: one comparison for the decision.
+std::optional<uint64_t> dropoutKeepThreshold(double rate);
 inline bool dropoutKeep(uint64_t seed, uint64_t stream, uint64_t index,
                         double rate) {
-  return double(dropoutHash(seed, stream, index) >> 40) * 0x1.0p-24 >= rate;
+  std::optional<uint64_t> threshold = dropoutKeepThreshold(rate);
+  return threshold && dropoutHash(seed, stream, index) >= *threshold;
 }
 
 /// The constants of dropoutHash, for code generators.

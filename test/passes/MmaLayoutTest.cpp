@@ -131,6 +131,41 @@ TEST(MmaLayout, Tf32AccumulatorsAreNotAnAOperand) {
   EXPECT_FALSE(MmaLayout::m16n8k8().accumulatorAsA().has_value());
 }
 
+TEST(MmaLayout, PairedKIsM16n8k8WithKInPairs) {
+  // The instruction's k = t (element 0, 1 of A; 0 of B) and k = t + 4
+  // (elements 2, 3; 1) hold K's 2 t and 2 t + 1 in both operands: each
+  // lane's A and B elements take the same K, so A B is unchanged.
+  const MmaLayout &plain = MmaLayout::m16n8k8();
+  const MmaLayout &l = MmaLayout::m16n8k8PairedK();
+  auto pairedK = [](int64_t k) { return k < 4 ? 2 * k : 2 * (k - 4) + 1; };
+  for (int64_t lane = 0; lane < 32; ++lane) {
+    for (int64_t i = 0; i < 4; ++i) {
+      Coordinates a = plain.a.at(lane, i);
+      EXPECT_EQ(l.a.at(lane, i), (Coordinates{a[0], pairedK(a[1])}))
+          << "A lane " << lane << " element " << i;
+    }
+    for (int64_t i = 0; i < 2; ++i) {
+      Coordinates b = plain.b.at(lane, i);
+      EXPECT_EQ(l.b.at(lane, i), (Coordinates{pairedK(b[0]), b[1]}))
+          << "B lane " << lane << " element " << i;
+    }
+  }
+  expectCoversOnce(l.a);
+  expectCoversOnce(l.b);
+  EXPECT_EQ(l.c.rowSharingShuffles(), plain.c.rowSharingShuffles());
+  // P from S in place: A register r is (row slot, run) (0, 0), (1, 0),
+  // (0, 1), (1, 1) of the one accumulator tile of its k-slice.
+  expectAccumulatorAsAMoves(l);
+  expectAccumulatorAsAMoves(l, /*slice=*/3);
+  auto regs = *l.accumulatorAsA();
+  int64_t expected[4][2] = {{0, 0}, {1, 0}, {0, 1}, {1, 1}};
+  for (int64_t r = 0; r < 4; ++r) {
+    EXPECT_EQ(regs[r].tile, 0);
+    EXPECT_EQ(regs[r].rowSlot, expected[r][0]);
+    EXPECT_EQ(regs[r].run, expected[r][1]);
+  }
+}
+
 TEST(MmaLayout, WgmmaM64K16MatchesThePtxIsa) {
   for (int64_t n : {8, 64, 128, 256}) {
     MmaLayout l = MmaLayout::wgmmaM64K16(n);

@@ -68,6 +68,19 @@ const MmaLayout &MmaLayout::m16n8k8() {
   return layout;
 }
 
+const MmaLayout &MmaLayout::m16n8k8PairedK() {
+  static const MmaLayout layout{
+      16,
+      8,
+      8,
+      // A: (g, 2t), (g + 8, 2t), (g, 2t + 1), (g + 8, 2t + 1).
+      {16, 8, 1, 0, 0, 2, {0, 8, 0, 8}, {0, 0, 1, 1}, 1},
+      // B (k x n): (2t, g), (2t + 1, g).
+      {8, 8, 0, 2, 1, 0, {0, 1}, {0, 0}, 1},
+      m16n8k8().c};
+  return layout;
+}
+
 MmaLayout MmaLayout::wgmmaM64K16(int64_t n) {
   assert(n % 8 == 0 && n >= 8 && n <= 256 && "wgmma's n: 8 to 256 by 8");
   // A: as mma.sync.m16n8k16's in each warp's 16 rows.

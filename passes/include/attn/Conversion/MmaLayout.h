@@ -71,6 +71,14 @@ struct MmaLayout {
   static const MmaLayout &m16n8k16();
   /// mma.sync.m16n8k8 with tf32 operands, f32 accumulators.
   static const MmaLayout &m16n8k8();
+  /// m16n8k8 with K taken in another order: the instruction's k = t and
+  /// t + 4 hold the operands' columns (A) and rows (B) 2 t and 2 t + 1, in
+  /// both operands alike, so that the sum over K is the same. A then holds
+  /// what the accumulators hold (columns 2 t, 2 t + 1 of rows g, g + 8):
+  /// P becomes P V's A operand in place (accumulatorAsA), and a lane's two
+  /// elements of a row lie side by side (one 8-byte load). The f32
+  /// attention's products (3xTF32) use it.
+  static const MmaLayout &m16n8k8PairedK();
   /// wgmma.mma_async.m64nNk16 (sm_90a) with bf16 or f16 operands, A in
   /// registers, B in shared memory, f32 accumulators; `n` a multiple of 8
   /// from 8 to 256. A warpgroup's warp w holds rows 16 w to 16 w + 15 of A

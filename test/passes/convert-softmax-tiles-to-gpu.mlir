@@ -154,12 +154,13 @@ func.func @tensor_cores_lse(%q: memref<16x64xbf16>, %k: memref<32x64xbf16>, %o: 
 
 // -----
 
-// f32 (a row per lane): the lane's row's log-sum-exp m + log l.
+// f32 of a head dim that is not a multiple of 16 (no tensor-core form: a
+// row per lane): the lane's row's log-sum-exp m + log l.
 // CHECK-LABEL: func.func @per_lane_lse
 // CHECK: gpu.lane_id
 // CHECK: math.log
 // CHECK: memref.store %{{.*}}, %{{.*}}[%{{.*}}] : memref<?xf32, strided<[1], offset: ?>>
-func.func @per_lane_lse(%q: memref<16x32xf32>, %o: memref<16x32xf32>, %lse: memref<16xf32>) {
+func.func @per_lane_lse(%q: memref<16x24xf32>, %o: memref<16x24xf32>, %lse: memref<16xf32>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %c32 = arith.constant 32 : index
@@ -168,12 +169,59 @@ func.func @per_lane_lse(%q: memref<16x32xf32>, %o: memref<16x32xf32>, %lse: memr
   gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c32, %sy = %c1, %sz = %c1) {
     %m = memref.alloca() : memref<16xf32>
     %l = memref.alloca() : memref<16xf32>
-    %acc = memref.alloca() : memref<16x32xf32>
+    %acc = memref.alloca() : memref<16x24xf32>
     linalg.fill ins(%ninf : f32) outs(%m : memref<16xf32>)
     linalg.fill ins(%zero : f32) outs(%l : memref<16xf32>)
-    linalg.fill ins(%zero : f32) outs(%acc : memref<16x32xf32>)
-    attn.tile.softmax_step %q, %q, %q into %m, %l, %acc offsets(%c0, %c0) scale 1.25e-01 : memref<16x32xf32>, memref<16x32xf32>, memref<16x32xf32>, memref<16xf32>, memref<16x32xf32>
-    attn.tile.softmax_finalize %l, %acc into %o log_sum_exp(%m) into %lse : memref<16xf32>, memref<16x32xf32>, memref<16x32xf32>, memref<16xf32>, memref<16xf32>
+    linalg.fill ins(%zero : f32) outs(%acc : memref<16x24xf32>)
+    attn.tile.softmax_step %q, %q, %q into %m, %l, %acc offsets(%c0, %c0) scale 1.25e-01 : memref<16x24xf32>, memref<16x24xf32>, memref<16x24xf32>, memref<16xf32>, memref<16x24xf32>
+    attn.tile.softmax_finalize %l, %acc into %o log_sum_exp(%m) into %lse : memref<16xf32>, memref<16x24xf32>, memref<16x24xf32>, memref<16xf32>, memref<16xf32>
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+// f32 on tensor cores (3xTF32, 32 rows a warp as --lower-to-gpu tiles f32):
+// the staged tiles are padded f32 rows, 64 + 8 (K and V 64 x 72 x 4 bytes
+// each, each of the four warps' query tile 32 x 72 x 4); the statistics of
+// four row slots, the accumulator of 2 x 32 registers a lane. Each key
+// fragment, loaded as one pair and split once, feeds both row tiles'
+// products; each product three mma.sync.m16n8k8 in TF32.
+// CHECK-LABEL: func.func @tensor_cores_f32
+// CHECK-DAG: memref.alloc() : memref<36864xi8, #gpu.address_space<workgroup>>
+// CHECK-DAG: memref.alloc() : memref<36864xi8, #gpu.address_space<workgroup>>
+// CHECK-DAG: memref.alloca() : memref<4xf32>
+// CHECK-DAG: memref.alloca() : memref<64xf32>
+// CHECK: vector.load %{{.*}} : memref<64x72xf32, #gpu.address_space<workgroup>>, vector<2xf32>
+// CHECK: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>}
+// CHECK: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>}
+// CHECK: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>}
+// CHECK: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>}
+// CHECK: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>}
+// CHECK: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>}
+// CHECK-NEXT: llvm.extractvalue
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: vector.load %{{.*}} : memref<64x72xf32, #gpu.address_space<workgroup>>, vector<2xf32>
+// CHECK: math.exp2
+// CHECK: memref.load %{{.*}} : memref<64x72xf32, #gpu.address_space<workgroup>>
+// CHECK-NOT: attn.tile
+// CHECK: return
+func.func @tensor_cores_f32(%q: memref<32x64xf32>, %k: memref<64x64xf32>, %o: memref<32x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c128 = arith.constant 128 : index
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1) {
+    %m = memref.alloca() : memref<32xf32>
+    %l = memref.alloca() : memref<32xf32>
+    %acc = memref.alloca() : memref<32x64xf32>
+    linalg.fill ins(%ninf : f32) outs(%m : memref<32xf32>)
+    linalg.fill ins(%zero : f32) outs(%l : memref<32xf32>)
+    linalg.fill ins(%zero : f32) outs(%acc : memref<32x64xf32>)
+    attn.tile.softmax_step %q, %k, %k into %m, %l, %acc offsets(%c0, %c0) scale 1.25e-01 : memref<32x64xf32>, memref<64x64xf32>, memref<64x64xf32>, memref<32xf32>, memref<32x64xf32>
+    attn.tile.softmax_finalize %l, %acc into %o : memref<32xf32>, memref<32x64xf32>, memref<32x64xf32>
     gpu.terminator
   }
   return
@@ -219,13 +267,14 @@ func.func @tensor_cores_score(%q: memref<16x64xbf16>, %k: memref<32x64xbf16>, %o
 
 // -----
 
-// f32, a row per lane: the lane's score of each key through the region.
+// f32 of head dim 24, a row per lane: the lane's score of each key through
+// the region.
 // CHECK-LABEL: func.func @per_lane_score
 // CHECK: gpu.lane_id
 // CHECK: scf.for
 // CHECK:   math.tanh
 // CHECK:   math.exp
-func.func @per_lane_score(%q: memref<16x32xf32>, %o: memref<16x32xf32>) {
+func.func @per_lane_score(%q: memref<16x24xf32>, %o: memref<16x24xf32>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %c32 = arith.constant 32 : index
@@ -234,16 +283,16 @@ func.func @per_lane_score(%q: memref<16x32xf32>, %o: memref<16x32xf32>) {
   gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c32, %sy = %c1, %sz = %c1) {
     %m = memref.alloca() : memref<16xf32>
     %l = memref.alloca() : memref<16xf32>
-    %acc = memref.alloca() : memref<16x32xf32>
+    %acc = memref.alloca() : memref<16x24xf32>
     linalg.fill ins(%ninf : f32) outs(%m : memref<16xf32>)
     linalg.fill ins(%zero : f32) outs(%l : memref<16xf32>)
-    linalg.fill ins(%zero : f32) outs(%acc : memref<16x32xf32>)
+    linalg.fill ins(%zero : f32) outs(%acc : memref<16x24xf32>)
     attn.tile.softmax_step %q, %q, %q into %m, %l, %acc offsets(%c0, %c0) scale 1.25e-01 score {
     ^bb0(%s: f32, %i: index, %j: index):
       %t = math.tanh %s : f32
       attn.yield %t : f32
-    } : memref<16x32xf32>, memref<16x32xf32>, memref<16x32xf32>, memref<16xf32>, memref<16x32xf32>
-    attn.tile.softmax_finalize %l, %acc into %o : memref<16xf32>, memref<16x32xf32>, memref<16x32xf32>
+    } : memref<16x24xf32>, memref<16x24xf32>, memref<16x24xf32>, memref<16xf32>, memref<16x24xf32>
+    attn.tile.softmax_finalize %l, %acc into %o : memref<16xf32>, memref<16x24xf32>, memref<16x24xf32>
     gpu.terminator
   }
   return

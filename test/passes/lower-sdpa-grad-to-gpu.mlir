@@ -44,7 +44,7 @@
 // TILE:   %[[ORDER:.*]] = memref.get_global @__attn_grad_query_order
 // TILE:   memref.load %[[ORDER]][%[[RANK]]]
 // TILE:   scf.forall (%{{.*}}) in (16) {
-// TILE:     memref.alloca() : memref<1x16xf32>
+// TILE:     memref.alloca() : memref<1x24xf32>
 // TILE:     attn.tile.softmax_grad_step {{.*}} query_grad
 // TILE:     linalg.copy
 // TILE:   } {mapping = [#gpu.thread<x>]}
@@ -52,8 +52,8 @@
 // TILE:   %[[ORDER:.*]] = memref.get_global @__attn_grad_key_order
 // TILE:   memref.load %[[ORDER]][%[[RANK]]]
 // TILE:   scf.forall (%{{.*}}) in (16) {
-// TILE:     memref.alloca() : memref<1x16xf32>
-// TILE:     memref.alloca() : memref<1x16xf32>
+// TILE:     memref.alloca() : memref<1x24xf32>
+// TILE:     memref.alloca() : memref<1x24xf32>
 // TILE:     attn.tile.softmax_grad_step {{.*}} key_grad
 // TILE:     linalg.copy
 // TILE:     linalg.copy
@@ -73,10 +73,10 @@
 // PTX-NOT: .local
 // PTX-LABEL: .entry causal_grad_2_softmax_grad_step(
 // PTX-NOT: .local
-func.func @causal_grad(%q: tensor<1x2x40x16xf32>, %dy: tensor<1x2x40x16xf32>) -> (tensor<1x2x40x16xf32>, tensor<1x2x40x16xf32>, tensor<1x2x40x16xf32>) {
+func.func @causal_grad(%q: tensor<1x2x40x24xf32>, %dy: tensor<1x2x40x24xf32>) -> (tensor<1x2x40x24xf32>, tensor<1x2x40x24xf32>, tensor<1x2x40x24xf32>) {
   %m = attn.mask.causal
-  %g:3 = attn.sdpa_grad %q, %q, %q, %q, %dy mask %m : tensor<1x2x40x16xf32>, tensor<1x2x40x16xf32>, tensor<1x2x40x16xf32>, tensor<1x2x40x16xf32>, !attn.mask
-  return %g#0, %g#1, %g#2 : tensor<1x2x40x16xf32>, tensor<1x2x40x16xf32>, tensor<1x2x40x16xf32>
+  %g:3 = attn.sdpa_grad %q, %q, %q, %q, %dy mask %m : tensor<1x2x40x24xf32>, tensor<1x2x40x24xf32>, tensor<1x2x40x24xf32>, tensor<1x2x40x24xf32>, !attn.mask
+  return %g#0, %g#1, %g#2 : tensor<1x2x40x24xf32>, tensor<1x2x40x24xf32>, tensor<1x2x40x24xf32>
 }
 
 // In bf16 with head dims of multiples of 16, the dQ and dK/dV nests run a
@@ -162,10 +162,34 @@ func.func @causal_grad_bf16(%q: tensor<1x2x200x64xbf16>, %dy: tensor<1x2x200x64x
 // TILE:   memref.get_global @__attn_grad_query_order
 // TILE: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (12, 1, 2) {
 // TILE:   memref.get_global @__attn_grad_key_order
-func.func @bigbird_grad(%q: tensor<1x2x192x16xf32>, %dy: tensor<1x2x192x16xf32>) -> (tensor<1x2x192x16xf32>, tensor<1x2x192x16xf32>, tensor<1x2x192x16xf32>) {
+func.func @bigbird_grad(%q: tensor<1x2x192x24xf32>, %dy: tensor<1x2x192x24xf32>) -> (tensor<1x2x192x24xf32>, tensor<1x2x192x24xf32>, tensor<1x2x192x24xf32>) {
   %w = attn.mask.window radius 1 block 32
   %g = attn.mask.global first 1 last 1 block 32
   %m = attn.mask.union %w, %g : !attn.mask<block = 32>, !attn.mask<block = 32>
-  %g3:3 = attn.sdpa_grad %q, %q, %q, %q, %dy mask %m : tensor<1x2x192x16xf32>, tensor<1x2x192x16xf32>, tensor<1x2x192x16xf32>, tensor<1x2x192x16xf32>, !attn.mask<block = 32>
-  return %g3#0, %g3#1, %g3#2 : tensor<1x2x192x16xf32>, tensor<1x2x192x16xf32>, tensor<1x2x192x16xf32>
+  %g3:3 = attn.sdpa_grad %q, %q, %q, %q, %dy mask %m : tensor<1x2x192x24xf32>, tensor<1x2x192x24xf32>, tensor<1x2x192x24xf32>, tensor<1x2x192x24xf32>, !attn.mask<block = 32>
+  return %g3#0, %g3#1, %g3#2 : tensor<1x2x192x24xf32>, tensor<1x2x192x24xf32>, tensor<1x2x192x24xf32>
+}
+
+// f32 of head dims that are multiples of 16 takes the tensor-core form in
+// 3xTF32: each product's tile three mma.sync.m16n8k8 in TF32 (small x big,
+// big x small, big x big), K in pairs (P and dS from S's and dP's
+// accumulators in place), on every target.
+// TILE-LABEL: func.func @causal_grad_f32
+// TILE: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in ({{.*}}, 1, 2) {
+// TILE:   scf.forall (%{{.*}}) in ({{.*}}) {
+// TILE:     memref.alloca() : memref<16x64xf32>
+// TILE:     attn.tile.softmax_grad_step {{.*}} query_grad
+// TILE:   } {mapping = [#gpu.warp<x>]}
+// PTX-LABEL: .entry causal_grad_f32_1_softmax_grad_step(
+// PTX-NOT: .local
+// PTX-NOT: wgmma
+// PTX-COUNT-3: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// PTX-LABEL: .entry causal_grad_f32_2_softmax_grad_step(
+// PTX-NOT: .local
+// PTX-NOT: wgmma
+// PTX-COUNT-3: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+func.func @causal_grad_f32(%q: tensor<1x2x200x64xf32>, %dy: tensor<1x2x200x64xf32>) -> (tensor<1x2x200x64xf32>, tensor<1x2x200x64xf32>, tensor<1x2x200x64xf32>) {
+  %m = attn.mask.causal
+  %g:3 = attn.sdpa_grad %q, %q, %q, %q, %dy mask %m : tensor<1x2x200x64xf32>, tensor<1x2x200x64xf32>, tensor<1x2x200x64xf32>, tensor<1x2x200x64xf32>, !attn.mask
+  return %g#0, %g#1, %g#2 : tensor<1x2x200x64xf32>, tensor<1x2x200x64xf32>, tensor<1x2x200x64xf32>
 }

@@ -43,31 +43,31 @@
 // MAP: } {attn.kernel = "softmax_step_softmax_finalize"}
 // MAP-NOT: scf.forall
 
-// f32 runs a row per lane: the lane's statistics and accumulator row; its
-// query row (32 columns) and accumulator loaded into registers once, the
-// key loop carrying them; under the predicate, the dot product, the new
-// maximum and the rescale by exp(m - max(m, s)), then p v added.
+// f32 runs on tensor cores in 3xTF32: mma.sync.m16n8k8 with K in pairs
+// (MmaLayout::m16n8k8PairedK). Its staged tiles are padded f32 rows
+// (32 + 8), copied in 16-byte runs of 4 elements: each warp's 16-row query
+// tile (4 x 2560 bytes), then two stages of the 64-key K and V tiles
+// (4 x 10240). Each lane loads its pair of a query or key row as one 8-byte
+// load and splits every value into big and small TF32 parts; each 16 x 8
+// score tile takes three products a step of 8 columns (small x big,
+// big x small, big x big). The row statistics by shuffles, P by exp2; then
+// P V from P's registers in place, V's elements loaded one by one.
 // WARP-LABEL: func.func @attend(
-// WARP-NOT: dynamic_shared_memory_size
-// WARP: gpu.launch
-// WARP-DAG: memref.alloca() : memref<1xf32>
-// WARP-DAG: memref.alloca() : memref<1x32xf32>
-// WARP: gpu.lane_id
+// WARP: gpu.launch {{.*}} dynamic_shared_memory_size %c51200_i32
+// WARP: nvgpu.device_async_copy {{.*}}, 4, {{.*}} to memref<16x40xf32, #gpu.address_space<workgroup>>
 // WARP: scf.for
-// WARP-COUNT-32: memref.load %[[QROW:subview_[0-9]+]][%{{[a-z0-9_]+}}, %c{{[0-9_]+}}] : memref<?x32xf32
-// WARP-COUNT-32: memref.load %{{subview_[0-9]+}}[%{{[a-z0-9_]+}}, %c{{[0-9_]+}}] : memref<?x32xf32
-// WARP: scf.for {{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
-// WARP: scf.if %{{.*}} -> (f32,
-// WARP-COUNT-32: math.fma
-// WARP: arith.maxnumf
-// WARP: arith.cmpf oeq
-// WARP: math.exp
-// WARP: math.exp
-// WARP-COUNT-33: math.fma
-// WARP-NOT: memref.store
-// WARP: scf.yield
+// WARP: nvgpu.device_async_copy {{.*}}, 4, {{.*}} to memref<64x40xf32, #gpu.address_space<workgroup>>
+// WARP: vector.load {{.*}} : memref<16x40xf32, #gpu.address_space<workgroup>>, vector<2xf32>
+// WARP: arith.andi {{.*}}, %c-8192_i32
+// WARP: vector.load {{.*}} : memref<64x40xf32, #gpu.address_space<workgroup>>, vector<2xf32>
+// WARP: %[[S0:.*]] = nvvm.mma.sync A[%[[ASMALL:.*]]]  B[%[[BBIG:.*]]]  C[{{.*}}]  {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>, multiplicandBPtxType = #nvvm.mma_type<tf32>, shape = #nvvm.shape<m = 16, n = 8, k = 8>}
+// WARP: %[[S1:.*]] = nvvm.mma.sync A[%[[ABIG:.*]]]  B[%[[BSMALL:.*]]]  C[{{.*}}]  {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>}
+// WARP: nvvm.mma.sync A[%[[ABIG]]]  B[%[[BBIG]]]  C[{{.*}}]  {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>}
+// WARP: gpu.shuffle  xor
+// WARP: math.exp2
+// WARP: memref.load {{.*}} : memref<64x40xf32, #gpu.address_space<workgroup>>
+// WARP-COUNT-3: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>}
 // WARP-NOT: attn.tile
-// WARP-NOT: nvvm.mma.sync
 // WARP: return
 
 // bf16 runs on tensor cores (on sm_80: mma.sync): the launch gets shared memory (two staging
@@ -186,8 +186,8 @@
 
 // By default the kernels are dealt into two modules (kernel-modules=2),
 // each its own cubin, serialized at once (attn-modules-to-binaries): the
-// first function's kernel in `kernels`, the bf16 one (the largest) alone
-// in the other.
+// f32 kernel (the largest: its products are 3xTF32) alone in `kernels`,
+// the other two in `kernels_0`.
 // CUBIN: llvm.func @attend(
 // CUBIN: gpu.launch_func {{.*}} @kernels::@attend_0_softmax_step_softmax_finalize blocks in
 // CUBIN: gpu.binary @kernels [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
@@ -195,7 +195,7 @@
 // CUBIN: gpu.launch_func {{.*}} @kernels_0::@attend_bf16_0_softmax_step_softmax_finalize blocks in
 // CUBIN: gpu.binary @kernels_0 [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, {{.*}}bin = "\7FELF
 // CUBIN: llvm.func @heaviest_first(
-// CUBIN: gpu.launch_func {{.*}} @kernels::@heaviest_first_0_softmax_step_softmax_finalize blocks in
+// CUBIN: gpu.launch_func {{.*}} @kernels_0::@heaviest_first_0_softmax_step_softmax_finalize blocks in
 // CUBIN-NOT: gpu.binary
 
 // format=llvm: the kernels as LLVM bitcode (each format the pipeline's

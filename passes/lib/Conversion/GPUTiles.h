@@ -106,6 +106,76 @@ struct ScalarEmitter {
   }
 };
 
+/// An f32 operand fragment of 3xTF32 products: each value as big + small,
+/// big its top 19 bits (a TF32, exact) and small = x - big (exact) cut to
+/// a TF32 too, both as the i32 registers mma.sync takes. a b is then
+/// big(a) big(b) + big(a) small(b) + small(a) big(b), the terms dropped
+/// below f32's rounding (about 2^-22 of |a b|). An operand exact in TF32
+/// (bf16, f16 widened) has no small parts.
+struct Tf32Fragment {
+  SmallVector<Value, 4> big, small;
+};
+
+/// The low mantissa bits that TF32 does not have.
+constexpr int32_t kTf32Mask = static_cast<int32_t>(0xffffe000u);
+
+/// `values` (f32) split into big and small TF32 parts; with `small` false,
+/// the big parts alone (values exact in TF32).
+inline Tf32Fragment splitTf32(ScalarEmitter &e, ArrayRef<Value> values,
+                              bool small = true) {
+  auto cut = [&](Value f) -> Value {
+    Value bits = arith::BitcastOp::create(e.b, e.loc, e.b.getI32Type(), f);
+    return arith::AndIOp::create(e.b, e.loc, bits, e.i32(kTf32Mask));
+  };
+  Tf32Fragment out;
+  for (Value x : values) {
+    Value big = cut(x);
+    out.big.push_back(big);
+    if (!small)
+      continue;
+    Value rest = arith::SubFOp::create(
+        e.b, e.loc, x,
+        arith::BitcastOp::create(e.b, e.loc, e.b.getF32Type(), big));
+    out.small.push_back(cut(rest));
+  }
+  return out;
+}
+
+/// d = a b + c for one mma.sync.m16n8k8 with TF32 operands (a: 4
+/// registers, b: 2, c: 4 f32).
+inline SmallVector<Value, 4> mmaTf32(OpBuilder &b, Location loc,
+                                     ArrayRef<Value> a, ArrayRef<Value> bRegs,
+                                     ArrayRef<Value> c) {
+  Type f32 = b.getF32Type();
+  auto result =
+      LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+  Value d = NVVM::MmaOp::create(
+      b, loc, result, a, bRegs, c, ArrayRef<int64_t>{16, 8, 8}, std::nullopt,
+      std::nullopt,
+      std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::tf32, NVVM::MMATypes::tf32},
+      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                     NVVM::MMALayout::col});
+  SmallVector<Value, 4> out;
+  for (int64_t i = 0; i < 4; ++i)
+    out.push_back(LLVM::ExtractValueOp::create(b, loc, d, i));
+  return out;
+}
+
+/// c + a b for one m16n8k8 tile in 3xTF32: the small terms first (they are
+/// the smaller addends), then big big; a term whose operand has no small
+/// parts is not computed.
+inline SmallVector<Value, 4> mma3xTf32(OpBuilder &b, Location loc,
+                                       const Tf32Fragment &a,
+                                       const Tf32Fragment &bFrag,
+                                       ArrayRef<Value> c) {
+  SmallVector<Value, 4> d(c);
+  if (!a.small.empty())
+    d = mmaTf32(b, loc, a.small, bFrag.big, d);
+  if (!bFrag.small.empty())
+    d = mmaTf32(b, loc, a.big, bFrag.small, d);
+  return mmaTf32(b, loc, a.big, bFrag.big, d);
+}
+
 /// A tile of 16-bit elements in shared memory, its rows not padded but
 /// swizzled (SharedLayout.h), so that the eight rows one ldmatrix phase or
 /// one wgmma core matrix reads at a column start in eight different groups
@@ -157,7 +227,9 @@ enum class TileLayout {
   /// SwizzledTile: where warpgroup MMA's descriptors read the tile.
   Swizzled,
 };
-/// The padding of a TileLayout::Padded row: 16 bytes.
+/// The padding of a TileLayout::Padded row: 8 elements, 16 bytes of 16-bit
+/// ones; 32 bytes of f32, which puts the 8-byte pairs a half-warp loads
+/// (four rows of four pairs: WarpEmitter::loadFragment) in distinct banks.
 constexpr int64_t kPaddedRowElements = 8;
 
 /// A 2-D tile in shared memory as fragments are loaded from it and copies
@@ -194,20 +266,25 @@ struct SharedTile {
                                        Value col) const;
 };
 
-/// Emits code for one warp's mma.sync.m16n8k16 tiles; where lanes hold
-/// which elements is `layout`'s (MmaLayout.h).
+/// Emits code for one warp's mma.sync tiles: m16n8k16 for bf16 and f16
+/// operands, m16n8k8PairedK for f32 ones, whose products are 3xTF32
+/// (Tf32Fragment); where lanes hold which elements is `layout`'s
+/// (MmaLayout.h). Both shapes' accumulators lie alike.
 struct WarpEmitter : ScalarEmitter {
-  Type elem; // bf16 or f16
-  const MmaLayout &layout = MmaLayout::m16n8k16();
+  Type elem; // bf16, f16 or f32
+  const MmaLayout &layout;
   /// This lane's first row and column of an accumulator tile (and of an A
-  /// tile, which the accumulator's layout matches).
-  Value lane, fragRow, fragCol;
+  /// tile, which the accumulator's layout matches), its group g (lane / 4)
+  /// and its place t in the group (lane % 4).
+  Value lane, fragRow, fragCol, group, thread;
 
   WarpEmitter(OpBuilder &b, Location loc, Type elem)
-      : ScalarEmitter{b, loc}, elem(elem) {
+      : ScalarEmitter{b, loc}, elem(elem),
+        layout(elem.isF32() ? MmaLayout::m16n8k8PairedK()
+                            : MmaLayout::m16n8k16()) {
     lane = gpu::LaneIdOp::create(b, loc, IntegerAttr());
-    Value group = arith::DivUIOp::create(b, loc, lane, idx(4));
-    Value thread = arith::RemUIOp::create(b, loc, lane, idx(4));
+    group = arith::DivUIOp::create(b, loc, lane, idx(4));
+    thread = arith::RemUIOp::create(b, loc, lane, idx(4));
     const FragmentLayout &c = layout.c;
     fragRow = add(mul(group, c.rowPerGroup), mul(thread, c.rowPerThread));
     fragCol = add(mul(group, c.colPerGroup), mul(thread, c.colPerThread));
@@ -242,6 +319,20 @@ struct WarpEmitter : ScalarEmitter {
     Value word = vector::BitCastOp::create(
         b, loc, VectorType::get({1}, b.getI32Type()), pair);
     return vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0});
+  }
+  /// Whether the products are 3xTF32 (f32 operands, one a register).
+  bool splitsTf32() const { return elem.isF32(); }
+  /// f32 values of A (consecutive elements of a row slot, as accumulators
+  /// hold them) as A's registers: pairs packed as `elem` (pack), or one
+  /// value a register where the products split them (3xTF32).
+  SmallVector<Value, 2> aRegisters(ArrayRef<Value> values) {
+    if (layout.a.elementsPerRegister == 1)
+      return SmallVector<Value, 2>(values);
+    assert(values.size() % 2 == 0 && "pairs of values a register");
+    SmallVector<Value, 2> regs;
+    for (size_t i = 0; i < values.size(); i += 2)
+      regs.push_back(pack(values[i], values[i + 1]));
+    return regs;
   }
   /// Two f32 as a register of two `elem`.
   Value pack(Value x, Value y) {
@@ -301,6 +392,61 @@ struct WarpEmitter : ScalarEmitter {
           vector::ExtractOp::create(b, loc, m, ArrayRef<int64_t>{i})));
     return regs;
   }
+  /// This lane's elements of a fragment `f` of `layout` (f32 values, in
+  /// f's element order) of the operand whose element (r, c) is
+  /// smem[row0 + r][col0 + c], or smem[col0 + c][row0 + r] where
+  /// `transposed`: `smem` a padded f32 tile. Elements side by side in a
+  /// row of smem, the first at an even column, are loaded as one pair.
+  SmallVector<Value, 4> loadFragment(const SharedTile &smem,
+                                     const FragmentLayout &f, int64_t row0,
+                                     int64_t col0, bool transposed) {
+    assert(!smem.swizzled && "32-bit fragments from padded tiles");
+    struct Place {
+      int64_t perGroup[2], perThread[2], offset[2];
+    };
+    auto place = [&](int64_t e) {
+      Place p{{f.rowPerGroup, f.colPerGroup},
+              {f.rowPerThread, f.colPerThread},
+              {row0 + f.rowOf[e], col0 + f.colOf[e]}};
+      if (transposed)
+        for (int64_t *x : {p.perGroup, p.perThread, p.offset})
+          std::swap(x[0], x[1]);
+      return p;
+    };
+    auto index = [&](const Place &p, int i) {
+      return add(add(mul(group, p.perGroup[i]), mul(thread, p.perThread[i])),
+                 p.offset[i]);
+    };
+    SmallVector<Value, 4> out(f.numElements());
+    for (int64_t e = 0; e < f.numElements(); ++e) {
+      if (out[e])
+        continue;
+      Place p = place(e);
+      SmallVector<Value, 2> at{index(p, 0), index(p, 1)};
+      // The element right of e in smem, held by this lane too.
+      int64_t next = -1;
+      for (int64_t x = 0; x < f.numElements(); ++x) {
+        Place q = place(x);
+        if (!out[x] && x != e && q.offset[0] == p.offset[0] &&
+            q.offset[1] == p.offset[1] + 1 &&
+            llvm::equal(q.perGroup, p.perGroup) &&
+            llvm::equal(q.perThread, p.perThread))
+          next = x;
+      }
+      bool even = p.offset[1] % 2 == 0 && p.perGroup[1] % 2 == 0 &&
+                  p.perThread[1] % 2 == 0;
+      if (next < 0 || !even) {
+        out[e] = memref::LoadOp::create(b, loc, smem.memref, at);
+        continue;
+      }
+      Value pair = vector::LoadOp::create(
+          b, loc, VectorType::get({2}, b.getF32Type()), smem.memref, at,
+          /*nontemporal=*/false, llvm::MaybeAlign(8));
+      out[e] = vector::ExtractOp::create(b, loc, pair, ArrayRef<int64_t>{0});
+      out[next] = vector::ExtractOp::create(b, loc, pair, ArrayRef<int64_t>{1});
+    }
+    return out;
+  }
   /// c + a b for one m16n8k16 tile (a: 4 registers, b: 2, c: 4 f32).
   /// Raw nvvm.mma.sync rather than nvgpu.mma.sync: the operands are already
   /// the packed 32-bit registers the instruction takes (ldmatrix results,
@@ -359,6 +505,8 @@ struct WarpEmitter : ScalarEmitter {
   mmaRowsByRows(const SharedTile &aSmem, const SharedTile &bSmem,
                 int64_t mTiles, int64_t nTiles, int64_t depth,
                 int64_t bRow0 = 0) {
+    if (splitsTf32())
+      return mmaRowsByRowsTf32(aSmem, bSmem, mTiles, nTiles, depth, bRow0);
     auto [bRow, bCol] = quadrantOffsets();
     auto [aRow, aCol] = aFragmentOffsets();
     SmallVector<SmallVector<SmallVector<Value, 4>>> acc(
@@ -380,6 +528,31 @@ struct WarpEmitter : ScalarEmitter {
     }
     return acc;
   }
+  /// mmaRowsByRows in 3xTF32: 8 columns of depth a step, each fragment
+  /// split once.
+  SmallVector<SmallVector<SmallVector<Value, 4>>>
+  mmaRowsByRowsTf32(const SharedTile &aSmem, const SharedTile &bSmem,
+                    int64_t mTiles, int64_t nTiles, int64_t depth,
+                    int64_t bRow0) {
+    SmallVector<SmallVector<SmallVector<Value, 4>>> acc(
+        mTiles, SmallVector<SmallVector<Value, 4>>(
+                    nTiles, SmallVector<Value, 4>(4, cst(0.0))));
+    for (int64_t k0 = 0; k0 < depth; k0 += layout.k) {
+      SmallVector<Tf32Fragment> a;
+      for (int64_t mt = 0; mt < mTiles; ++mt)
+        a.push_back(splitTf32(
+            *this, loadFragment(aSmem, layout.a, layout.m * mt, k0, false)));
+      for (int64_t n = 0; n < nTiles; ++n) {
+        // B = the staged rows transposed: B[k][n] is bSmem[n][k].
+        Tf32Fragment bParts =
+            splitTf32(*this, loadFragment(bSmem, layout.b, k0,
+                                          bRow0 + layout.n * n, true));
+        for (int64_t mt = 0; mt < mTiles; ++mt)
+          acc[mt][n] = mma3xTf32(b, loc, a[mt], bParts, acc[mt][n]);
+      }
+    }
+    return acc;
+  }
   /// acc[m][n] += a[m] B[k0 : k0 + 16, 8 n : 8 n + 8] for every 8-column
   /// tile n of `smem` and every 16-row tile m of A (`acc` holds a.size()
   /// runs of N / 8 tiles): one k-step of 16 of A B, each B fragment loaded
@@ -392,6 +565,10 @@ struct WarpEmitter : ScalarEmitter {
   void mmaSharedB(ArrayRef<SmallVector<Value, 4>> a, const SharedTile &smem,
                   int64_t k0, MutableArrayRef<SmallVector<Value, 4>> acc,
                   Value col0 = Value(), bool nByK = false) {
+    if (splitsTf32()) {
+      assert(!col0 && !nByK && "3xTF32: B row-major from its first column");
+      return mmaSharedBTf32(a, smem, k0, acc);
+    }
     // This lane's address in the tile of column tiles 0 and 1: (k, n), or
     // (n, k) with nByK.
     Value row, col;
@@ -424,6 +601,24 @@ struct WarpEmitter : ScalarEmitter {
       }
     }
   }
+  /// mmaSharedB in 3xTF32, 8 rows of B: `a` each row tile's A fragment as
+  /// f32 values (m16n8k8PairedK's), B [K, N] row-major in the padded f32
+  /// tile `smem`.
+  void mmaSharedBTf32(ArrayRef<SmallVector<Value, 4>> a, const SharedTile &smem,
+                      int64_t k0, MutableArrayRef<SmallVector<Value, 4>> acc) {
+    SmallVector<Tf32Fragment> aParts;
+    for (ArrayRef<Value> fragment : a)
+      aParts.push_back(splitTf32(*this, fragment));
+    int64_t tiles = static_cast<int64_t>(acc.size() / a.size());
+    for (int64_t n = 0; n < tiles; ++n) {
+      Tf32Fragment bParts = splitTf32(
+          *this, loadFragment(smem, layout.b, k0, layout.n * n, false));
+      for (size_t mt = 0; mt < a.size(); ++mt) {
+        SmallVector<Value, 4> &tile = acc[mt * tiles + n];
+        tile = mma3xTf32(b, loc, aParts[mt], bParts, tile);
+      }
+    }
+  }
 };
 
 /// Accumulator tiles: [row tile m][column tile n] -> the lane's elements.
@@ -437,12 +632,13 @@ using AccumulatorTiles = SmallVector<SmallVector<SmallVector<Value, 4>>>;
 /// and the query tile are held this way.
 using RowFragments = SmallVector<SmallVector<Value>>;
 
-/// The A fragment of columns [16 ks, 16 ks + 16) of 16-row tile `mt`,
-/// without moving values between lanes (MmaLayout::accumulatorAsA).
-inline SmallVector<Value, 4> aFragment(const RowFragments &rows, int64_t mt,
-                                       int64_t ks) {
-  const MmaLayout &layout = MmaLayout::m16n8k16();
-  static const SmallVector<MmaLayout::AccumulatorRegister, 4> registers =
+/// The A fragment of `layout` (m16n8k16, or m16n8k8PairedK) of columns
+/// [k ks, k ks + k) of 16-row tile `mt`, without moving values between
+/// lanes (MmaLayout::accumulatorAsA).
+inline SmallVector<Value, 4>
+aFragment(const RowFragments &rows, int64_t mt, int64_t ks,
+          const MmaLayout &layout = MmaLayout::m16n8k16()) {
+  const SmallVector<MmaLayout::AccumulatorRegister, 4> registers =
       *layout.accumulatorAsA();
   const int64_t slots = layout.c.rowSlots().size();
   const int64_t runs = layout.c.elementsOfRowSlot(0).size() /
@@ -464,9 +660,9 @@ accumulatorsAsA(WarpEmitter &e, ArrayRef<SmallVector<Value, 4>> tiles) {
   for (auto [h, row] : llvm::enumerate(rows)) {
     SmallVector<int64_t, 4> pair = e.layout.c.elementsOfRowSlot(h);
     for (ArrayRef<Value> tile : tiles)
-      row.push_back(e.pack(tile[pair[0]], tile[pair[1]]));
+      llvm::append_range(row, e.aRegisters({tile[pair[0]], tile[pair[1]]}));
   }
-  return aFragment(rows, /*mt=*/0, /*ks=*/0);
+  return aFragment(rows, /*mt=*/0, /*ks=*/0, e.layout);
 }
 
 /// A static upper bound of an index: constants and min/max of bounded
@@ -585,7 +781,8 @@ Value stageOffset(ScalarEmitter &e, scf::ForOp loop, Value iv, int64_t stages,
 /// What reads the tiles stageForBlock stages, and so how they are laid
 /// out.
 enum class StagedReader {
-  /// ldmatrix (mma.sync's operands): TileLayout::Padded.
+  /// Each warp for mma.sync, by ldmatrix (16-bit elements) or by 32-bit
+  /// loads (f32: WarpEmitter::loadFragment): TileLayout::Padded.
   Ldmatrix,
   /// Warpgroup MMA's descriptors: TileLayout::Swizzled (K-major: the tile's
   /// rows one after the other), each tile at a multiple of

@@ -134,8 +134,6 @@ constexpr int64_t kMinKPerSplit = 256;
 /// so that a half-warp's 8-byte pair stores (4 rows, 4 pairs each) fall in
 /// distinct banks; read back in runs of 16 bytes of the destination's type.
 constexpr int64_t kEpiloguePad = 8, kEpilogueRunBytes = 16;
-/// The low mantissa bits that TF32 does not have.
-constexpr int32_t kTf32Mask = static_cast<int32_t>(0xffffe000u);
 
 /// Whether `body` (of a linalg op with two inputs and one output) is
 /// out + x y: the inputs, each possibly widened by arith.extf, multiplied
@@ -441,22 +439,6 @@ Tiling tilingOf(const Contraction &con, bool packed, bool warpgroup) {
 }
 
 struct MatmulEmitter : ScalarEmitter {
-  Value i32(int32_t v) {
-    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
-  }
-  Value bits(Value f) {
-    return arith::BitcastOp::create(b, loc, b.getI32Type(), f);
-  }
-  Value tf32(Value f) {
-    return arith::AndIOp::create(b, loc, bits(f), i32(kTf32Mask));
-  }
-  /// An f32 as its big and small TF32 parts (i32 registers).
-  std::pair<Value, Value> split(Value f) {
-    Value big = tf32(f);
-    Value rest = arith::SubFOp::create(
-        b, loc, f, arith::BitcastOp::create(b, loc, b.getF32Type(), big));
-    return {big, tf32(rest)};
-  }
   Value divi(Value a, int64_t c) {
     return arith::DivUIOp::create(b, loc, a, idx(c));
   }
@@ -487,24 +469,6 @@ struct MatmulEmitter : ScalarEmitter {
                   arith::ConstantOp::create(
                       b, loc, type,
                       DenseElementsAttr::get(type, b.getFloatAttr(elem, 0.0))));
-  }
-  /// d = a b + c for one m16n8k8 TF32 tile.
-  SmallVector<Value> mma(ArrayRef<Value> a, ArrayRef<Value> bRegs,
-                         ArrayRef<Value> c) {
-    Type f32 = b.getF32Type();
-    auto result =
-        LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
-    Value d = NVVM::MmaOp::create(
-        b, loc, result, a, bRegs, c, ArrayRef<int64_t>{kMmaM, kMmaN, kMmaK},
-        std::nullopt, std::nullopt,
-        std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::tf32,
-                                      NVVM::MMATypes::tf32},
-        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                       NVVM::MMALayout::col});
-    SmallVector<Value> out;
-    for (int64_t i = 0; i < 4; ++i)
-      out.push_back(LLVM::ExtractValueOp::create(b, loc, d, i));
-    return out;
   }
 };
 
@@ -1292,36 +1256,27 @@ private:
     const int64_t rowTiles = tiling.rowTiles(), colTiles = tiling.colTiles();
     for (int64_t kk = 0; kk < tiling.tileK; kk += kMmaK) {
       // A fragment: (g, t), (g + 8, t), (g, t + 4), (g + 8, t + 4).
-      SmallVector<SmallVector<Value>> aBig(rowTiles), aLow(rowTiles);
-      for (int64_t mt = 0; mt < rowTiles; ++mt)
-        for (int64_t r = 0; r < 4; ++r) {
-          Value x =
-              tileAt(sharedA, aT, e.add(wm, e.add(g, kMmaM * mt + 8 * (r % 2))),
-                     e.add(t, kk + 4 * (r / 2)));
-          auto [big, small] = e.split(x);
-          aBig[mt].push_back(big);
-          aLow[mt].push_back(small);
-        }
+      SmallVector<Tf32Fragment> aParts;
+      for (int64_t mt = 0; mt < rowTiles; ++mt) {
+        SmallVector<Value, 4> x;
+        for (int64_t r = 0; r < 4; ++r)
+          x.push_back(tileAt(sharedA, aT,
+                             e.add(wm, e.add(g, kMmaM * mt + 8 * (r % 2))),
+                             e.add(t, kk + 4 * (r / 2))));
+        aParts.push_back(splitTf32(e, x, aSmall));
+      }
       // B fragment: (t, g), (t + 4, g).
       for (int64_t nt = 0; nt < colTiles; ++nt) {
-        SmallVector<Value> bBig, bLow;
-        for (int64_t r = 0; r < 2; ++r) {
-          Value x = tileAt(sharedB, bT, e.add(t, kk + 4 * r),
-                           e.add(wn, e.add(g, kMmaN * nt)));
-          auto [big, small] = e.split(x);
-          bBig.push_back(big);
-          bLow.push_back(small);
-        }
+        SmallVector<Value, 2> x;
+        for (int64_t r = 0; r < 2; ++r)
+          x.push_back(tileAt(sharedB, bT, e.add(t, kk + 4 * r),
+                             e.add(wn, e.add(g, kMmaN * nt))));
+        Tf32Fragment bParts = splitTf32(e, x, bSmall);
         for (int64_t mt = 0; mt < rowTiles; ++mt) {
           MutableArrayRef<Value> tile(&sums[(mt * colTiles + nt) * 4], 4);
-          SmallVector<Value> d(tile.begin(), tile.end());
-          // The small terms first: they are the smaller addends.
-          if (aSmall)
-            d = e.mma(aLow[mt], bBig, d);
-          if (bSmall)
-            d = e.mma(aBig[mt], bLow, d);
-          d = e.mma(aBig[mt], bBig, d);
-          llvm::copy(d, tile.begin());
+          llvm::copy(mma3xTf32(b, e.loc, aParts[mt], bParts,
+                               SmallVector<Value>(tile.begin(), tile.end())),
+                     tile.begin());
         }
       }
     }

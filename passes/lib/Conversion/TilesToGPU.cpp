@@ -288,7 +288,10 @@ SmallVector<Value> stageTile(WarpEmitter &e, Value src, const SharedTile &dst,
   Value srcRows = e.dim(src, 0);
   Value lastRow = arith::MaxSIOp::create(
       b, loc, arith::SubIOp::create(b, loc, srcRows, e.idx(1)), e.idx(0));
-  int64_t perRow = width / 8, chunks = rows * perRow;
+  // 16-byte runs: 8 16-bit elements or 4 f32.
+  const int64_t run =
+      16 * 8 / cast<MemRefType>(src.getType()).getElementTypeBitWidth();
+  int64_t perRow = width / run, chunks = rows * perRow;
   auto token = nvgpu::DeviceAsyncTokenType::get(b.getContext());
   SmallVector<Value> copies;
   for (int64_t first = 0; first < chunks; first += threads) {
@@ -298,14 +301,15 @@ SmallVector<Value> stageTile(WarpEmitter &e, Value src, const SharedTile &dst,
     if (first + threads > chunks)
       chunk = arith::MinUIOp::create(b, loc, chunk, e.idx(chunks - 1));
     Value row = arith::DivUIOp::create(b, loc, chunk, e.idx(perRow));
-    Value col = e.mul(arith::RemUIOp::create(b, loc, chunk, e.idx(perRow)), 8);
+    Value col =
+        e.mul(arith::RemUIOp::create(b, loc, chunk, e.idx(perRow)), run);
     Value inside = e.lt(row, srcRows);
-    Value bytes = e.select(inside, e.idx(8), e.idx(0));
+    Value elements = e.select(inside, e.idx(run), e.idx(0));
     Value from = arith::MinSIOp::create(b, loc, row, lastRow);
     SmallVector<Value, 2> to = dst.runIndices(e, row, col);
     copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
-        b, loc, token, runs, to, src, ValueRange{from, col}, b.getIndexAttr(8),
-        bytes, b.getUnitAttr()));
+        b, loc, token, runs, to, src, ValueRange{from, col},
+        b.getIndexAttr(run), elements, b.getUnitAttr()));
   }
   return copies;
 }
@@ -559,8 +563,10 @@ std::optional<int64_t> tensorCoreKeyRows(SoftmaxStepOp op, int64_t rows,
   auto kType = cast<MemRefType>(op.getKey().getType());
   auto vType = cast<MemRefType>(op.getValue().getType());
   Type elem = qType.getElementType();
-  if (!(elem.isBF16() || elem.isF16()) || kType.getElementType() != elem ||
-      vType.getElementType() != elem || rows % kMmaRows || rows > kMaxWarpRows)
+  // f32 on tensor cores in 3xTF32 (WarpEmitter::splitsTf32).
+  if (!(elem.isBF16() || elem.isF16() || elem.isF32()) ||
+      kType.getElementType() != elem || vType.getElementType() != elem ||
+      rows % kMmaRows || rows > kMaxWarpRows)
     return std::nullopt;
   std::optional<int64_t> queryRows = rowBound(op.getQuery());
   if (!queryRows || *queryRows > rows)
@@ -791,8 +797,7 @@ public:
                                 ExpBase::Two));
         rowSum = e.addf(rowSum, probs.back());
       }
-      assert(probs.size() == 2 && "a pair of P a register");
-      p[r].push_back(e.pack(probs[0], probs[1]));
+      llvm::append_range(p[r], e.aRegisters(probs));
     }
     return rowSum;
   }
@@ -917,6 +922,7 @@ StagedReader stagedReaderOf(Operation *op, Value query, Value value,
     return d % SwizzledTile::kBlockCols == 0 && fits(d);
   };
   bool warpgroups = hasWarpgroupMma(op) &&
+                    !getElementTypeOrSelf(query).isF32() &&
                     blockThreads(op) % kWarpgroupThreads == 0 && whole(query) &&
                     whole(value) && fits(sColumns);
   return warpgroups ? StagedReader::WarpgroupMma : StagedReader::Ldmatrix;
@@ -1093,12 +1099,13 @@ void accumulateProduct(WarpEmitter &e, Value lane, int64_t mTiles,
     SmallVector<SmallVector<Value, 4>> tiles;
     for (ArrayRef<Value> regs : acc)
       llvm::append_range(tiles, asTiles(e, regs));
-    // A's columns [16 kk, 16 kk + 16): its 8-column tiles 2 kk and 2 kk + 1.
-    for (int64_t kk = 0; kk < depth / 16; ++kk) {
+    // A's columns [k kk, k kk + k): its 8-column tiles from k kk / 8 on.
+    const int64_t k = e.layout.k;
+    for (int64_t kk = 0; kk < depth / k; ++kk) {
       SmallVector<SmallVector<Value, 4>> aTiles;
       for (int64_t mt = 0; mt < mTiles; ++mt)
-        aTiles.push_back(aFragment(a, mt, kk));
-      e.mmaSharedB(aTiles, bTile.tile, bRow0 + 16 * kk, tiles);
+        aTiles.push_back(aFragment(a, mt, kk, e.layout));
+      e.mmaSharedB(aTiles, bTile.tile, bRow0 + k * kk, tiles);
     }
     const int64_t perRowTile = width / e.layout.n;
     for (auto [mt, regs] : llvm::enumerate(acc)) {
@@ -1416,8 +1423,8 @@ FailureOr<int64_t> tensorCoreColumnRows(SoftmaxGradStepOp op, int64_t rows,
     return op.emitOpError("has no tensor-core form on the GPU: ") << why;
   };
   Type elem = cast<MemRefType>(op.getQuery().getType()).getElementType();
-  if (!(elem.isBF16() || elem.isF16()))
-    return fail("its element type is not bf16 or f16");
+  if (!(elem.isBF16() || elem.isF16() || elem.isF32()))
+    return fail("its element type is not bf16, f16 or f32");
   for (Value v : {op.getKey(), op.getValue(), op.getOutGrad()})
     if (cast<MemRefType>(v.getType()).getElementType() != elem)
       return fail("its operands differ in element type");
@@ -1563,10 +1570,10 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
         }
         for (int64_t h = 0; h < e.rowSlots(); ++h) {
           SmallVector<int64_t, 4> pair = c.elementsOfRowSlot(h);
-          pRows[e.rowSlots() * mt + h].push_back(
-              e.pack(p[pair[0]], p[pair[1]]));
-          dsRows[e.rowSlots() * mt + h].push_back(
-              e.pack(ds[pair[0]], ds[pair[1]]));
+          llvm::append_range(pRows[e.rowSlots() * mt + h],
+                             e.aRegisters({p[pair[0]], p[pair[1]]}));
+          llvm::append_range(dsRows[e.rowSlots() * mt + h],
+                             e.aRegisters({ds[pair[0]], ds[pair[1]]}));
         }
       }
     const int64_t depth = tiles * e.layout.n;

@@ -132,8 +132,9 @@ void buildLowerToCPUPipeline(OpPassManager &pm,
 }
 
 /// attn-tile's options from --lower-to-gpu's: a warp per warp-rows query
-/// rows (one or two mma.sync accumulator tiles); attention without a
-/// tensor-core form a row per lane, 32 rows a warp; a warp per SSM scan of
+/// rows (one or two mma.sync accumulator tiles); f32 attention 32 rows a
+/// warp (two row tiles in 3xTF32, or, where its tiles do not fit tensor
+/// cores, a row per lane); a warp per SSM scan of
 /// ssm-channels channels (of a chunk).
 static TileOptions gpuTileOptions(const GPUPipelineOptions &options) {
   TileOptions tile = tileOptions(options);

@@ -509,9 +509,9 @@ private:
     if (failed(readTiles(op, defaultBQ, defaultBK)))
       return failure();
     dv = dimOf(op.getValue(), 3);
-    // Attention in element types without a tensor-core form (the GPU's are
-    // bf16 and f16) runs a row per lane there: scalar-rows-per-instance
-    // rows, where they divide the tile.
+    // f32 attention takes scalar-rows-per-instance rows where they divide
+    // the tile: the GPU runs them as two row tiles in 3xTF32, or, where its
+    // tiles do not fit tensor cores, a row per lane.
     Type elem = qType.getElementType();
     if (!elem.isF32() && !elem.isBF16() && !elem.isF16())
       return op.emitOpError("attn-tile lowers attention in f32, bf16 and "
@@ -864,7 +864,7 @@ private:
                        bq % rowsPerInstance == 0 && bk % rowsPerInstance == 0
                    ? rowsPerInstance
                    : kGradWarpRows;
-    tensorCores = gpuForm && !elem.isF32() && hd % 16 == 0 && dv % 16 == 0 &&
+    tensorCores = gpuForm && hd % 16 == 0 && dv % 16 == 0 &&
                   bq % warpRows == 0 && bk % warpRows == 0;
     return success();
   }

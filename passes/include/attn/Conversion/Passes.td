@@ -196,9 +196,16 @@ def ConvertSoftmaxTilesToGPU
     gradient's softmax_grad_step stages its block-wide side the same way.
     The launch gets the dynamic shared memory it needs.
 
-    Other element types (f32) run one row per lane with the per-key online
-    softmax on CUDA cores. softmax_finalize reduces each row's sum across
-    its lanes and writes the row once.
+    f32 runs the same way in 3xTF32 (each f32 as big + small TF32 parts,
+    three mma.sync.m16n8k8 a product tile, which keeps f32 accuracy): its
+    staged tiles are padded f32 rows copied in 16-byte runs of 4, and the
+    products take K in pairs (MmaLayout::m16n8k8PairedK), so that each
+    lane loads a row's two elements at once and P is P V's A operand in
+    place. What does not fit the tensor-core forms (head dims that are not
+    multiples of 16, unaligned rows, a warp's rows not reached by its
+    whole block) runs one row per lane with the per-key online softmax on
+    CUDA cores. softmax_finalize reduces each row's sum across its lanes
+    and writes the row once.
 
     On sm_90a, where warpgroup MMA reads the staged tiles and each is a
     window of a buffer defined outside the launch, the tensor memory

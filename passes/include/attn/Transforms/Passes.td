@@ -285,8 +285,10 @@ def Tile : Pass<"attn-tile", "ModuleOp"> {
            /*default=*/"0",
            "With rows-per-instance: the rows per instance of an attn.sdpa "
            "whose elements are neither bf16 nor f16, where they divide its "
-           "query tile (0: rows-per-instance). The GPU runs such tiles one "
-           "row per lane, so that a warp's 32 lanes are busy with 32">,
+           "query tile (0: rows-per-instance). The GPU runs f32 tiles in "
+           "3xTF32 on tensor cores (32 rows: two row tiles a warp) or, "
+           "where they do not fit them, one row per lane, so that a warp's "
+           "32 lanes are busy with 32">,
   ];
   let dependentDialects = ["::mlir::attn::AttnDialect",
                            "::mlir::arith::ArithDialect",

@@ -141,24 +141,31 @@ inline Tf32Fragment splitTf32(ScalarEmitter &e, ArrayRef<Value> values,
   return out;
 }
 
-/// d = a b + c for one mma.sync.m16n8k8 with TF32 operands (a: 4
-/// registers, b: 2, c: 4 f32).
-inline SmallVector<Value, 4> mmaTf32(OpBuilder &b, Location loc,
-                                     ArrayRef<Value> a, ArrayRef<Value> bRegs,
-                                     ArrayRef<Value> c) {
+/// d = a b + c for one mma.sync.m16n8k`k` (A row-major, B column-major)
+/// of `type` operands and f32 accumulators: d's four values.
+inline SmallVector<Value, 4> mmaSync(OpBuilder &b, Location loc, int64_t k,
+                                     NVVM::MMATypes type, ArrayRef<Value> a,
+                                     ArrayRef<Value> bRegs, ArrayRef<Value> c) {
   Type f32 = b.getF32Type();
   auto result =
       LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
   Value d = NVVM::MmaOp::create(
-      b, loc, result, a, bRegs, c, ArrayRef<int64_t>{16, 8, 8}, std::nullopt,
-      std::nullopt,
-      std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::tf32, NVVM::MMATypes::tf32},
+      b, loc, result, a, bRegs, c, ArrayRef<int64_t>{16, 8, k}, std::nullopt,
+      std::nullopt, std::array<NVVM::MMATypes, 2>{type, type},
       std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
                                      NVVM::MMALayout::col});
   SmallVector<Value, 4> out;
   for (int64_t i = 0; i < 4; ++i)
     out.push_back(LLVM::ExtractValueOp::create(b, loc, d, i));
   return out;
+}
+
+/// d = a b + c for one mma.sync.m16n8k8 with TF32 operands (a: 4
+/// registers, b: 2, c: 4 f32).
+inline SmallVector<Value, 4> mmaTf32(OpBuilder &b, Location loc,
+                                     ArrayRef<Value> a, ArrayRef<Value> bRegs,
+                                     ArrayRef<Value> c) {
+  return mmaSync(b, loc, 8, NVVM::MMATypes::tf32, a, bRegs, c);
 }
 
 /// c + a b for one m16n8k8 tile in 3xTF32: the small terms first (they are
@@ -454,9 +461,6 @@ struct WarpEmitter : ScalarEmitter {
   /// unpack and repack.
   SmallVector<Value, 4> mma(ArrayRef<Value> a, ArrayRef<Value> bRegs,
                             ArrayRef<Value> c) {
-    Type f32 = b.getF32Type();
-    auto result =
-        LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
     NVVM::MMATypes ptx =
         elem.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
     // Registers hold element pairs as i32, which nvvm.mma.sync takes for
@@ -467,15 +471,7 @@ struct WarpEmitter : ScalarEmitter {
       for (Value &r : llvm::concat<Value>(aOps, bOps))
         r = LLVM::BitcastOp::create(b, loc, pair, r);
     }
-    Value d = NVVM::MmaOp::create(
-        b, loc, result, aOps, bOps, c, ArrayRef<int64_t>{16, 8, 16}, std::nullopt,
-        std::nullopt, std::array<NVVM::MMATypes, 2>{ptx, ptx},
-        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                       NVVM::MMALayout::col});
-    SmallVector<Value, 4> out;
-    for (int64_t i = 0; i < 4; ++i)
-      out.push_back(LLVM::ExtractValueOp::create(b, loc, d, i));
-    return out;
+    return mmaSync(b, loc, 16, ptx, aOps, bOps, c);
   }
   /// The sum (or max) of the lanes that share an accumulator row (the
   /// four of a group).

@@ -150,10 +150,12 @@ BENCH = [(f"bigbird_bs{bs}_n{n}{s}", 4, 16, n, 64, "bf16", "bigbird", bs,
     for s, bk, o in (("", 128, dict(block_q=64)),
                      ("_q128w32", 128, dict(block_q=128, warp_rows=32)),
                      ("_k64q128w32", 64, dict(block_q=128, warp_rows=32)))] + [
-    # f32 (3xTF32 on tensor cores) in the pipeline's default tiles: 64 x
-    # 64, 32 rows a warp (attn-tile's scalar-rows-per-instance).
-    (f"{mask}_f32_n{n}", 4, 16, n, 64, "f32", mask, 64, False,
-     dict(warp_rows=32)) for n in (1024, 4096) for mask in ("none", "bigbird")]
+    # f32 (3xTF32 on tensor cores), 32 rows a warp (attn-tile's
+    # scalar-rows-per-instance): the pipeline's default tiles, 64 x 64, and
+    # query tiles of 128 (four warps sharing each staged key tile).
+    (f"{mask}_f32_n{n}{s}", 4, 16, n, 64, "f32", mask, 64, False,
+     dict(block_q=bq, warp_rows=32)) for n in (1024, 4096)
+    for mask in ("none", "bigbird") for s, bq in (("", 64), ("_q128", 128))]
 
 
 # The SSM (S4D), f32: (name, B, L, H, S, bidirectional, with padding

@@ -624,7 +624,8 @@ using AccumulatorTiles = SmallVector<SmallVector<SmallVector<Value, 4>>>;
 /// rows[R m + h] is this lane's row slot h (row fragRow + rowOf of the
 /// slot) of 16-row tile m, R = rowSlots(); its register j is run j % runs
 /// of the slot's elements in 8-column tile j / runs (runs = 1 for
-/// m16n8k16: the two columns fragCol + {0, 1}). P (from S's accumulators)
+/// m16n8k16: the two columns fragCol + {0, 1} packed; 2 for
+/// m16n8k8PairedK, a value each). P (from S's accumulators)
 /// and the query tile are held this way.
 using RowFragments = SmallVector<SmallVector<Value>>;
 

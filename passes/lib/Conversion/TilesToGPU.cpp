@@ -749,8 +749,9 @@ SharedTile stagedQuery(Value q, Type elem, int64_t rows, gpu::LaunchOp launch,
 /// of S's accumulator fragments of row tile m (`flat`: tile (m, n) at
 /// E (m nTiles + n), E elements a tile), scaled into base 2 by `factor`;
 /// the statistics in the lane's buffers, the sum this lane's part of its
-/// row's; P as `elem` pairs laid out as RowFragments (`p[r][n]`: row r in
-/// key tile n), which aFragment turns into the A operand of P V.
+/// row's; P as A's registers laid out as RowFragments (WarpEmitter::
+/// aRegisters: `elem` pairs, p[r][n] row r in key tile n; or, for f32,
+/// each value, p[r][2 n + i]), which aFragment turns into P V's A operand.
 class FragmentRows final : public SoftmaxRows {
 public:
   FragmentRows(WarpEmitter &e, const RowGroup &g, ArrayRef<Value> flat,
@@ -785,7 +786,7 @@ public:
         rowMax = arith::MaxNumFOp::create(b, loc, rowMax, x);
     return e.mulf(e.rowReduce(rowMax, true), e.cst(factor));
   }
-  /// P as `elem` pairs as soon as it is computed: the f32 scores die here.
+  /// P as A's registers as soon as it is computed: the f32 scores die here.
   Value exponentiate(OpBuilder &b, Location loc, int64_t r,
                      Value base) override {
     Value negBase = arith::NegFOp::create(b, loc, base);

@@ -1,6 +1,6 @@
 // Non-causal linear attention through each step of --lower-to-gpu, then the
-// whole pipeline: bf16 with elu + 1 on tensor cores, f32 with FAVOR+'s
-// projection per lane.
+// whole pipeline: bf16 with elu + 1 on tensor cores, f32 with elu + 1 on
+// tensor cores in 3xTF32, f32 with FAVOR+'s projection per lane.
 // RUN: attn-opt %s --attn-tile=rows-per-instance=16 --canonicalize | FileCheck %s --check-prefix=TILE
 // RUN: attn-opt %s --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --attn-map-loops-to-gpu=lanes-per-iteration=32 | FileCheck %s --check-prefix=MAP
 // RUN: attn-opt %s --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-linear-tiles-to-gpu --attn-allocate-shared-memory | FileCheck %s --check-prefix=WARP
@@ -100,6 +100,35 @@
 // WARP: gpu.launch
 // WARP: memref.store
 // WARP-NOT: attn.tile
+// f32 on tensor cores: chunks of 64 keys (so that a stage takes what 128
+// bf16 keys take), K^T's A fragments read value by value from the staged
+// tile (a lane's elements of a feature lie in different rows), phi applied
+// to each, the products m16n8k8 in 3xTF32 (three a tile); the output's
+// query's pairs loaded where the tile is defined, the state staged as
+// f32.
+// WARP-LABEL: func.func @linear_f32_elu(
+// WARP: gpu.launch
+// WARP: nvgpu.device_async_copy {{.*}} : memref<?x32xf32, {{.*}}> to memref<64x40xf32, #gpu.address_space<workgroup>>
+// WARP: nvgpu.device_async_copy {{.*}} : memref<?x16xf32, {{.*}}> to memref<64x24xf32, #gpu.address_space<workgroup>>
+// WARP: scf.for {{.*}} iter_args(
+// WARP:   nvgpu.device_async_wait %{{.*}} {numGroups = 1 : i32}
+// WARP:   memref.load {{.*}} : memref<64x24xf32, #gpu.address_space<workgroup>>
+// WARP:   math.exp
+// WARP:   memref.load {{.*}} : memref<64x40xf32, #gpu.address_space<workgroup>>
+// WARP:   nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<tf32>
+// WARP-SAME: shape = #nvvm.shape<m = 16, n = 8, k = 8>
+// WARP:   nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<tf32>
+// WARP:   nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<tf32>
+// WARP:   scf.yield
+// WARP: memref.atomic_rmw addf {{.*}} : (f32, memref<16x32xf32, {{.*}}>) -> f32
+// WARP: gpu.launch
+// WARP: vector.load {{.*}} : memref<?x32xf32, {{.*}}>, vector<2xf32>
+// WARP: vector.store {{.*}} : memref<32x40xf32, #gpu.address_space<workgroup>>, vector<2xf32>
+// WARP: gpu.barrier
+// WARP: memref.load {{.*}} : memref<32x40xf32, #gpu.address_space<workgroup>>
+// WARP: nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<tf32>
+// WARP: vector.store {{.*}} : memref<?x32xf32, {{.*}}>, vector<2xf32>
+// WARP-NOT: attn.tile
 
 // Two kernels on one stream, the buffers from the stream's pool and
 // zeroed on it.
@@ -122,6 +151,11 @@
 // PTX-SAME: .entry linear_bf16_1_linear_output(
 // PTX-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // PTX-SAME: .entry linear_f32_0_linear_state(
+// PTX-SAME: .entry linear_f32_elu_0_linear_state(
+// PTX-SAME: cp.async.cg.shared.global
+// PTX-SAME: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// PTX-SAME: .entry linear_f32_elu_1_linear_output(
+// PTX-SAME: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
 // PTX-NOT: gpu.binary
 
 // By default the kernels are dealt into two modules, two cubins.
@@ -138,6 +172,12 @@ func.func @linear_bf16(%q: tensor<1x2x100x64xbf16>, %len: tensor<1xi32>) -> tens
 func.func @linear_f32(%q: tensor<1x2x100x32xf32>) -> tensor<1x2x100x32xf32> {
   %f = attn.feature_map.favor features 16 seed 1
   %o = attn.linear %q, %q, %q feature_map %f : tensor<1x2x100x32xf32>, tensor<1x2x100x32xf32>, tensor<1x2x100x32xf32> -> tensor<1x2x100x32xf32>
+  return %o : tensor<1x2x100x32xf32>
+}
+
+func.func @linear_f32_elu(%q: tensor<1x2x100x32xf32>, %len: tensor<1xi32>) -> tensor<1x2x100x32xf32> {
+  %f = attn.feature_map.elu_plus_one
+  %o = attn.linear %q, %q, %q feature_map %f key_lengths %len : tensor<1xi32> : tensor<1x2x100x32xf32>, tensor<1x2x100x32xf32>, tensor<1x2x100x32xf32> -> tensor<1x2x100x32xf32>
   return %o : tensor<1x2x100x32xf32>
 }
 
@@ -243,28 +283,58 @@ func.func @linear_causal_padded(%q: tensor<2x2x100x64xbf16>, %len: tensor<2xi32>
   return %o : tensor<2x2x100x64xbf16>
 }
 
-// f32 causal, per lane: each lane's columns of the state (and features of
-// the normaliser) as running sums, stored before each chunk's keys; the
-// output's own keys bounded by i + diagonal (the rows' offset in their
-// chunk).
+// f32 causal on tensor cores (3xTF32): the prefix stores its f32
+// accumulators as pairs at each chunk boundary; the output's own keys come
+// as B fragments in pairs (a lane's two features of a key lie side by
+// side), masked past the diagonal, and P V takes one 8-key tile a k-step.
 // WARP-LABEL: func.func @linear_causal_f32(
 // WARP: gpu.launch
 // WARP: scf.for
-// WARP:   scf.for
-// WARP:     scf.for %[[C:.*]] = {{.*}} iter_args(%[[SUM:.*]] = %{{.*}}) -> (f32) {
-// WARP:       memref.store %[[SUM]], %{{.*}}[%[[C]], %{{.*}}, %{{.*}}] : memref<2x16x32xf32
-// WARP:       arith.muli %[[C]], %c64
+// WARP:   scf.if
+// WARP:     vector.store {{.*}} : memref<2x16x32xf32, strided<[1024, 32, 1], offset: ?>>, vector<2xf32>
+// WARP:   memref.load {{.*}} : memref<64x24xf32, #gpu.address_space<workgroup>>
+// WARP:   nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<tf32>
 // WARP: gpu.launch
-// WARP: %[[SHIFT:.*]] = arith.muli %{{.*}}, %c16
-// WARP: arith.cmpi ule
-// WARP: %[[LAST:.*]] = arith.addi %{{.*}}, %[[SHIFT]]
-// WARP: arith.addi %[[LAST]], %c1
+// WARP: vector.store {{.*}} : memref<32x40xf32, #gpu.address_space<workgroup>>, vector<2xf32>
+// WARP: scf.for
+// WARP:   nvgpu.device_async_wait %{{.*}} {numGroups = 1 : i32}
+// WARP:   vector.load {{.*}} : memref<16x40xf32, #gpu.address_space<workgroup>>, vector<2xf32>
+// WARP:   nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<tf32>
+// WARP:   arith.cmpi sle
+// WARP:   memref.load {{.*}} : memref<16x40xf32, #gpu.address_space<workgroup>>
+// WARP:   nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<tf32>
+// WARP:   scf.yield
 // WARP-NOT: attn.tile
 // WARP: return
 func.func @linear_causal_f32(%q: tensor<1x2x100x32xf32>) -> tensor<1x2x100x32xf32> {
   %f = attn.feature_map.elu_plus_one
   %o = attn.linear %q, %q, %q feature_map %f causal : tensor<1x2x100x32xf32>, tensor<1x2x100x32xf32>, tensor<1x2x100x32xf32> -> tensor<1x2x100x32xf32>
   return %o : tensor<1x2x100x32xf32>
+}
+
+// f32 causal with a head dim that is not a multiple of 16, per lane: each
+// lane's columns of the state (and features of the normaliser) as running
+// sums, stored before each chunk's keys; the output's own keys bounded by
+// i + diagonal (the rows' offset in their chunk).
+// WARP-LABEL: func.func @linear_causal_f32_d24(
+// WARP: gpu.launch
+// WARP: scf.for
+// WARP:   scf.for
+// WARP:     scf.for %[[C:.*]] = {{.*}} iter_args(%[[SUM:.*]] = %{{.*}}) -> (f32) {
+// WARP:       memref.store %[[SUM]], %{{.*}}[%[[C]], %{{.*}}, %{{.*}}] : memref<2x24x24xf32
+// WARP:       arith.muli %[[C]], %c64
+// WARP: gpu.launch
+// WARP: %[[SHIFT:.*]] = arith.muli %{{.*}}, %c16
+// WARP: arith.cmpi ule
+// WARP: %[[LAST:.*]] = arith.addi %{{.*}}, %[[SHIFT]]
+// WARP: arith.addi %[[LAST]], %c1
+// WARP-NOT: nvvm.mma.sync
+// WARP-NOT: attn.tile
+// WARP: return
+func.func @linear_causal_f32_d24(%q: tensor<1x2x100x24xf32>) -> tensor<1x2x100x24xf32> {
+  %f = attn.feature_map.elu_plus_one
+  %o = attn.linear %q, %q, %q feature_map %f causal : tensor<1x2x100x24xf32>, tensor<1x2x100x24xf32>, tensor<1x2x100x24xf32> -> tensor<1x2x100x24xf32>
+  return %o : tensor<1x2x100x24xf32>
 }
 
 // The reduction splits the keys while batch x heads x splits stays within

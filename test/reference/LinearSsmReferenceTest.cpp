@@ -49,6 +49,12 @@ const LinearCase kLinearCases[] = {
     {"favor_causal", 90, 32, "favor features 32 seed 3", true, false, false},
     {"elu_causal_padded", 150, 64, "elu_plus_one", true, true, false},
     {"elu_shorter_than_a_chunk", 20, 32, "elu_plus_one", false, false, false},
+    // Several splits of the keys adding into one state (the GPU's
+    // reduction), and a partial last chunk of keys.
+    {"elu_noncausal_split_keys", 700, 64, "elu_plus_one", false, true, false},
+    {"relu_causal_long", 333, 48, "relu", true, false, false},
+    // A head dim that tensor cores do not take: the per-lane form.
+    {"elu_causal_d24", 90, 24, "elu_plus_one", true, true, false},
 };
 
 torch::Tensor phi(const LinearCase &c, const torch::Tensor &x) {

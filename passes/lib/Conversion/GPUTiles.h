@@ -329,17 +329,39 @@ struct WarpEmitter : ScalarEmitter {
   }
   /// Whether the products are 3xTF32 (f32 operands, one a register).
   bool splitsTf32() const { return elem.isF32(); }
-  /// f32 values of A (consecutive elements of a row slot, as accumulators
-  /// hold them) as A's registers: pairs packed as `elem` (pack), or one
-  /// value a register where the products split them (3xTF32).
-  SmallVector<Value, 2> aRegisters(ArrayRef<Value> values) {
+  /// f32 values of an A or B fragment, in its element order (for A also
+  /// consecutive elements of an accumulator's row slot), as the operand's
+  /// registers: pairs packed as `elem` (pack), or one value a register
+  /// where the products split them (3xTF32). Both operands of both shapes
+  /// hold the same number of elements a register.
+  SmallVector<Value, 4> operandRegisters(ArrayRef<Value> values) {
     if (layout.a.elementsPerRegister == 1)
-      return SmallVector<Value, 2>(values);
+      return SmallVector<Value, 4>(values);
     assert(values.size() % 2 == 0 && "pairs of values a register");
-    SmallVector<Value, 2> regs;
+    SmallVector<Value, 4> regs;
     for (size_t i = 0; i < values.size(); i += 2)
       regs.push_back(pack(values[i], values[i + 1]));
     return regs;
+  }
+  /// operandRegisters' inverse: the f32 values of an operand's registers
+  /// `regs`, in the fragment's element order (each register's pair
+  /// widened, or the register itself where it holds one f32).
+  SmallVector<Value, 4> operandValues(ArrayRef<Value> regs) {
+    if (layout.a.elementsPerRegister == 1)
+      return SmallVector<Value, 4>(regs);
+    SmallVector<Value, 4> values;
+    for (Value reg : regs) {
+      Value pair = vector::BitCastOp::create(
+          b, loc, VectorType::get({2}, elem),
+          vector::BroadcastOp::create(
+              b, loc, VectorType::get({1}, b.getI32Type()), reg));
+      Value wide = arith::ExtFOp::create(
+          b, loc, VectorType::get({2}, b.getF32Type()), pair);
+      for (int64_t i = 0; i < 2; ++i)
+        values.push_back(
+            vector::ExtractOp::create(b, loc, wide, ArrayRef<int64_t>{i}));
+    }
+    return values;
   }
   /// Two f32 as a register of two `elem`.
   Value pack(Value x, Value y) {
@@ -454,13 +476,16 @@ struct WarpEmitter : ScalarEmitter {
     }
     return out;
   }
-  /// c + a b for one m16n8k16 tile (a: 4 registers, b: 2, c: 4 f32).
-  /// Raw nvvm.mma.sync rather than nvgpu.mma.sync: the operands are already
-  /// the packed 32-bit registers the instruction takes (ldmatrix results,
-  /// pairs packed from accumulators), which nvgpu's vector operands would
-  /// unpack and repack.
+  /// c + a b for one tile of `layout`: m16n8k16 (a: 4 registers, b: 2,
+  /// c: 4 f32), or where the products split f32 (splitsTf32), m16n8k8 in
+  /// 3xTF32 from a's and b's f32 values. Raw nvvm.mma.sync rather than
+  /// nvgpu.mma.sync: the operands are already the packed 32-bit registers
+  /// the instruction takes (ldmatrix results, pairs packed from
+  /// accumulators), which nvgpu's vector operands would unpack and repack.
   SmallVector<Value, 4> mma(ArrayRef<Value> a, ArrayRef<Value> bRegs,
                             ArrayRef<Value> c) {
+    if (splitsTf32())
+      return mma3xTf32(b, loc, splitTf32(*this, a), splitTf32(*this, bRegs), c);
     NVVM::MMATypes ptx =
         elem.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
     // Registers hold element pairs as i32, which nvvm.mma.sync takes for
@@ -657,7 +682,8 @@ accumulatorsAsA(WarpEmitter &e, ArrayRef<SmallVector<Value, 4>> tiles) {
   for (auto [h, row] : llvm::enumerate(rows)) {
     SmallVector<int64_t, 4> pair = e.layout.c.elementsOfRowSlot(h);
     for (ArrayRef<Value> tile : tiles)
-      llvm::append_range(row, e.aRegisters({tile[pair[0]], tile[pair[1]]}));
+      llvm::append_range(row,
+                         e.operandRegisters({tile[pair[0]], tile[pair[1]]}));
   }
   return aFragment(rows, /*mt=*/0, /*ks=*/0, e.layout);
 }
@@ -863,8 +889,9 @@ Value rowView(OpBuilder &b, Location loc, Value memref, Value row,
 /// where `v` comes from outside it: where per-tile work is hoisted to.
 OpBuilder atDefinition(Value v, gpu::LaunchOp launch);
 
-/// A tile of up to 16 m rows (m from its static row bound) as the A
-/// fragments of its 16-row tiles; rows past the tile's end are zeros.
+/// A tile of up to 16 m rows (m from its static row bound) as
+/// RowFragments (bf16/f16 pairs, or f32 values), the A fragments of its
+/// 16-row tiles; rows past the tile's end are zeros.
 /// Loaded once where the tile is defined.
 const RowFragments &queryFragments(Value q, Type elem, gpu::LaunchOp launch,
                                    DenseMap<Value, RowFragments> &cache);

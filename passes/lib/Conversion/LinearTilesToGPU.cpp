@@ -7,27 +7,32 @@
 // its output adds the chunk's own keys. Each op is lowered in one of two
 // forms:
 //
-// - tensor cores (bf16/f16 inputs, an elementwise feature map, 16-feature
-//   slices, head dims multiples of 16, the op reached by the whole block):
-//     linear_state, linear_prefix: chunks of kChunk keys are staged in
+// - tensor cores (bf16/f16 inputs, or f32 ones in 3xTF32 as the softmax
+//   attention's; an elementwise feature map, 16-feature slices, head dims
+//   multiples of 16, the op reached by the whole block). The products are
+//   mma.sync m16n8k16, or for f32 m16n8k8PairedK, each f32 operand split
+//   into two TF32 parts (WarpEmitter::mma); the fragments of 16-bit tiles
+//   come by ldmatrix, f32 ones by WarpEmitter::loadFragment.
+//     linear_state, linear_prefix: chunks of keys (chunkKeys) are staged in
 //     shared memory by cp.async over two stages (the value rows by the
 //     block, each warp its key columns), the next chunk on its way while
 //     this one is computed (pipelineCopies). phi is applied to the A fragments
-//     of K^T (ldmatrix.trans), then state += phi(K)^T V by mma.sync into f32
+//     of K^T, then state += phi(K)^T V on tensor cores into f32
 //     accumulators that stay in registers over all chunks; the normaliser
 //     is summed from the same fragments in f32. linear_state adds the sums
 //     to the state once, at the end; linear_prefix stores them at each
 //     chunk boundary it passes.
 //     linear_output: the block stores the state in shared memory as the
 //     inputs' type once; per warp phi(Q) (A fragments of its 16 or 32
-//     query rows) times the state (ldmatrix.trans) on tensor cores, phi(q)
-//     . z in f32 from the same fragments, and each row written once. The
-//     causal form's own keys, 16 at a time through two stages of the
-//     warp's shared memory: phi(Q) phi(K)^T on tensor cores, masked past
-//     the diagonal, its row sums into the normaliser and its product with
-//     V (as a flash kernel's P V) into the accumulators.
-// - per lane (anything else: f32, projections): scalar loops, each lane
-//   owning a share of the state's columns or of the output's elements.
+//     query rows) times the state on tensor cores, phi(q) . z in f32 from
+//     the same fragments, and each row written once. The causal form's own
+//     keys, 16 at a time through two stages of the warp's shared memory:
+//     phi(Q) phi(K)^T on tensor cores, masked past the diagonal, its row
+//     sums into the normaliser and its product with V (as a flash kernel's
+//     P V) into the accumulators.
+// - per lane (anything else: projections, head dims not multiples of 16,
+//   unaligned rows): scalar loops, each lane owning a share of the state's
+//   columns or of the output's elements.
 //
 //===----------------------------------------------------------------------===//
 
@@ -50,8 +55,10 @@ using namespace mlir::attn::gpu_tiles;
 
 namespace {
 
-/// Keys per chunk of the tensor-core linear_state.
-constexpr int64_t kChunk = 128;
+/// Keys per chunk of the tensor-core linear_state: 128 of 16-bit inputs,
+/// 64 of f32, so that a stage takes the same shared memory (two of them
+/// about 86 KB at 4 warps and 64 value columns).
+int64_t chunkKeys(Type elem) { return elem.isF32() ? 64 : 128; }
 /// Features per warp of the tensor-core linear_state: the rows of an
 /// mma.sync accumulator.
 constexpr int64_t kSliceFeatures = kMmaRows;
@@ -338,8 +345,9 @@ std::optional<Type> tensorCoreElement(Operation *op, FeatureMap map,
                                       ArrayRef<Value> uniform) {
   if (map.hasProjection())
     return std::nullopt;
+  // f32 in 3xTF32 (WarpEmitter::splitsTf32).
   Type elem = cast<MemRefType>(tiles[0].getType()).getElementType();
-  if (!(elem.isBF16() || elem.isF16()))
+  if (!(elem.isBF16() || elem.isF16() || elem.isF32()))
     return std::nullopt;
   for (Value t : tiles) {
     auto type = cast<MemRefType>(t.getType());
@@ -389,29 +397,33 @@ std::optional<Type> tensorCoreElement(LinearOutputOp op, FeatureMap map) {
 /// Shared memory of one stage of the tensor-core linear_state: the value
 /// rows, then each warp's key columns.
 int64_t stageBytes(int64_t dv, int64_t warps, Type elem) {
-  return SharedTile::bytes(kChunk, dv, elem, kLayout) +
-         warps * SharedTile::bytes(kChunk, kSliceFeatures, elem, kLayout);
+  const int64_t chunk = chunkKeys(elem);
+  return SharedTile::bytes(chunk, dv, elem, kLayout) +
+         warps * SharedTile::bytes(chunk, kSliceFeatures, elem, kLayout);
 }
 
-/// phi of a register of two `elem`, in f32, for inputs of `depth` columns.
-std::pair<Value, Value> phiOfRegister(WarpEmitter &e, FeatureMap map,
-                                      int64_t depth, Value reg) {
-  OpBuilder &b = e.b;
-  Location loc = e.loc;
-  Value pair = vector::BitCastOp::create(
-      b, loc, VectorType::get({2}, e.elem),
-      vector::BroadcastOp::create(b, loc, VectorType::get({1}, b.getI32Type()),
-                                  reg));
-  Value wide =
-      arith::ExtFOp::create(b, loc, VectorType::get({2}, b.getF32Type()), pair);
+/// phi of each f32 value of an operand's registers (WarpEmitter::
+/// operandValues), for inputs of `depth` columns: the values, in f32.
+SmallVector<Value, 4> phiOfValues(WarpEmitter &e, FeatureMap map, int64_t depth,
+                                  ArrayRef<Value> regs) {
   double scale = map.getInputScale(depth);
-  auto at = [&](int64_t i) {
-    Value x = vector::ExtractOp::create(b, loc, wide, ArrayRef<int64_t>{i});
+  SmallVector<Value, 4> out;
+  for (Value x : e.operandValues(regs)) {
     if (scale != 1.0)
-      x = arith::MulFOp::create(b, loc, x, e.cst(scale));
-    return map.emitBody(b, loc, x, Value());
-  };
-  return {at(0), at(1)};
+      x = e.mulf(x, e.cst(scale));
+    out.push_back(map.emitBody(e.b, e.loc, x, Value()));
+  }
+  return out;
+}
+
+/// phi of an operand's registers, as its registers again (a register at a
+/// time).
+SmallVector<Value, 4> phiOfRegisters(WarpEmitter &e, FeatureMap map,
+                                     int64_t depth, ArrayRef<Value> regs) {
+  SmallVector<Value, 4> out;
+  for (Value reg : regs)
+    out.push_back(e.operandRegisters(phiOfValues(e, map, depth, reg))[0]);
+  return out;
 }
 
 /// The reduction of linear_state (`op` a LinearStateOp: the sums added to
@@ -427,10 +439,10 @@ public:
                           Type elem, int64_t threads)
       : op(op), prefixOp(dyn_cast<LinearPrefixOp>(op)), k(k), v(v), map(map),
         elem(elem), threads(threads), b(op), loc(op->getLoc()), e(b, loc, elem),
-        dv(staticDim(v, 1)), dTiles(dv / 8),
+        chunk(chunkKeys(elem)), dv(staticDim(v, 1)), dTiles(dv / 8),
         stage(stageBytes(dv, threads / kWarpLanes, elem)),
-        valueBytes(SharedTile::bytes(kChunk, dv, elem, kLayout)),
-        sliceBytes(SharedTile::bytes(kChunk, kSliceFeatures, elem, kLayout)) {}
+        valueBytes(SharedTile::bytes(chunk, dv, elem, kLayout)),
+        sliceBytes(SharedTile::bytes(chunk, kSliceFeatures, elem, kLayout)) {}
 
   void run() {
     allocateStages();
@@ -447,16 +459,17 @@ public:
 
 private:
   /// The two stages (chunk t + 1 lands in one while t is reduced in the
-  /// other) and this lane's ldmatrix addresses.
+  /// other) and this lane's ldmatrix addresses (16-bit inputs).
   void allocateStages() {
     tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
     warp = arith::DivUIOp::create(b, loc, tid, e.idx(kWarpLanes));
     mk = e.dim(k, 0);
-    chunks = arith::CeilDivUIOp::create(b, loc, mk, e.idx(kChunk));
+    chunks = arith::CeilDivUIOp::create(b, loc, mk, e.idx(chunk));
     stages = allocateShared(op->getParentOfType<gpu::LaunchOp>(), 2 * stage);
     // A fragments of K^T, transposed: keys [0, 8) at features [0, 8), then
     // features [8, 16), then the same for keys [8, 16).
-    std::tie(aRow, aCol) = e.quadrantOffsets();
+    if (!e.splitsTf32())
+      std::tie(aRow, aCol) = e.quadrantOffsets();
     if (prefixOp) {
       prefixChunk = e.idx(static_cast<int64_t>(prefixOp.getChunk()));
       prefixChunks = e.dim(prefixOp.getPrefix(), 0);
@@ -480,17 +493,19 @@ private:
     gpu::BarrierOp::create(b, loc);
     auto [keys, values] = tiles(t);
     // Keys past the end are zeros in shared memory, but phi(0) need not be.
-    Value valid = arith::SubIOp::create(b, loc, mk, e.mul(t, kChunk));
+    Value valid = arith::SubIOp::create(b, loc, mk, e.mul(t, chunk));
 
     SmallVector<SmallVector<Value, 4>> acc(dTiles);
     for (int64_t n = 0; n < dTiles; ++n)
       acc[n].assign(carried.begin() + 4 * n, carried.begin() + 4 * n + 4);
     Value sums[2] = {carried[4 * dTiles], carried[4 * dTiles + 1]};
-    for (int64_t ks = 0; ks < kChunk / 16; ++ks) {
+    // One k-step of the product a step: 16 keys, or 8 in 3xTF32.
+    const int64_t k = e.layout.k;
+    for (int64_t ks = 0; ks < chunk / k; ++ks) {
       if (prefixOp) {
-        // Key 16 ks of this chunk at a prefix chunk's boundary: the sums so
+        // Key k ks of this chunk at a prefix chunk's boundary: the sums so
         // far are its state.
-        Value first = e.add(e.mul(t, kChunk), 16 * ks);
+        Value first = e.add(e.mul(t, chunk), k * ks);
         Value c = arith::DivUIOp::create(b, loc, first, prefixChunk);
         Value boundary = e.andi(
             e.cmp(arith::CmpIPredicate::eq,
@@ -499,24 +514,32 @@ private:
             e.lt(c, prefixChunks));
         e.ifThen(boundary, [&] { storePrefix(c, acc, sums); });
       }
-      SmallVector<Value, 4> a =
-          e.ldmatrix(keys, e.add(aRow, 16 * ks), aCol, /*transpose=*/true);
-      // A register r holds a pair of keys (columns) of one feature (row)
-      // of the slice: A's layout.
+      // A = phi(K)^T: element i of the fragment is a key (column) of a
+      // feature (row) of the slice, as A's layout places it; A's lanes
+      // hold their columns where the accumulator's do (fragCol), in both
+      // shapes. Each register's values are summed first (the pair's
+      // sum, then the row slot's running sum).
       const FragmentLayout &fa = e.layout.a;
+      SmallVector<Value, 4> a =
+          e.splitsTf32()
+              ? e.loadFragment(keys, fa, 0, k * ks, /*transposed=*/true)
+              : e.ldmatrix(keys, e.add(aRow, k * ks), aCol,
+                           /*transpose=*/true);
       SmallVector<int64_t, 4> slots = e.layout.c.rowSlots();
       for (int64_t r = 0; r < fa.numRegisters(); ++r) {
-        int64_t first = r * fa.elementsPerRegister;
-        auto [x, y] = phiOfRegister(e, map, kSliceFeatures, a[r]);
-        Value key = e.add(e.fragCol, 16 * ks + fa.colOf[first]);
-        x = e.select(e.lt(key, valid), x, e.cst(0.0));
-        y = e.select(e.lt(e.add(key, 1), valid), y, e.cst(0.0));
+        SmallVector<Value, 4> x = phiOfValues(e, map, kSliceFeatures, a[r]);
+        const int64_t first = r * fa.elementsPerRegister;
+        Value inRegister;
+        for (auto [i, xi] : llvm::enumerate(x)) {
+          Value key = e.add(e.fragCol, k * ks + fa.colOf[first + i]);
+          xi = e.select(e.lt(key, valid), xi, e.cst(0.0));
+          inRegister = inRegister ? e.addf(inRegister, xi) : xi;
+        }
         Value &sum = sums[llvm::find(slots, fa.rowOf[first]) - slots.begin()];
-        sum = arith::AddFOp::create(b, loc, sum,
-                                    arith::AddFOp::create(b, loc, x, y));
-        a[r] = e.pack(x, y);
+        sum = e.addf(sum, inRegister);
+        a[r] = e.operandRegisters(x)[0];
       }
-      e.mmaSharedB(a, values, 16 * ks, acc);
+      e.mmaSharedB(a, values, k * ks, acc);
     }
     SmallVector<Value> next;
     for (auto &tile : acc)
@@ -532,8 +555,8 @@ private:
   /// totals.
   void storeTrailingPrefixes(scf::ForOp loop,
                              ArrayRef<SmallVector<Value, 4>> totals) {
-    Value past = arith::CeilDivUIOp::create(b, loc, e.mul(chunks, kChunk),
-                                            prefixChunk);
+    Value past =
+        arith::CeilDivUIOp::create(b, loc, e.mul(chunks, chunk), prefixChunk);
     strided(e, past, prefixChunks, e.idx(1), [&](Value c) {
       storePrefix(c, totals,
                   {loop.getResult(4 * dTiles), loop.getResult(4 * dTiles + 1)});
@@ -576,23 +599,23 @@ private:
   std::pair<SharedTile, SharedTile> tiles(Value t) {
     Value offset = e.mul(arith::RemUIOp::create(b, loc, t, e.idx(2)), stage);
     SharedTile values =
-        SharedTile::at(b, loc, stages, offset, kChunk, dv, elem, kLayout);
+        SharedTile::at(b, loc, stages, offset, chunk, dv, elem, kLayout);
     SharedTile keys = SharedTile::at(
         b, loc, stages,
-        e.add(e.add(offset, valueBytes), e.mul(warp, sliceBytes)), kChunk,
+        e.add(e.add(offset, valueBytes), e.mul(warp, sliceBytes)), chunk,
         kSliceFeatures, elem, kLayout);
     return std::pair{keys, values};
   }
   /// Chunk t's copies: its value rows by the block, the warp's key columns
   /// by its lanes.
   void copyChunk(Value t) {
-    Value first = e.mul(t, kChunk);
+    Value first = e.mul(t, chunk);
     Value count = arith::MinSIOp::create(
-        b, loc, e.idx(kChunk), arith::SubIOp::create(b, loc, mk, first));
+        b, loc, e.idx(chunk), arith::SubIOp::create(b, loc, mk, first));
     auto [keys, values] = tiles(t);
-    stageTile(e, rowView(b, loc, v, first, count), values, kChunk, dv, tid,
+    stageTile(e, rowView(b, loc, v, first, count), values, chunk, dv, tid,
               threads);
-    stageTile(e, rowView(b, loc, k, first, count), keys, kChunk, kSliceFeatures,
+    stageTile(e, rowView(b, loc, k, first, count), keys, chunk, kSliceFeatures,
               e.lane, kWarpLanes);
   }
   /// prefix[c] = the accumulators, prefix_norm[c] = the four lanes' sums of
@@ -622,7 +645,7 @@ private:
   OpBuilder b;
   Location loc;
   WarpEmitter e;
-  const int64_t dv, dTiles, stage, valueBytes, sliceBytes;
+  const int64_t chunk, dv, dTiles, stage, valueBytes, sliceBytes;
   // allocateStages
   Value tid, warp, mk, chunks, stages, aRow, aCol, prefixChunk, prefixChunks;
 };
@@ -720,20 +743,31 @@ struct OwnKeyTiles {
       auto [keys, values] = stage(t);
 
       // a = phi(Q) phi(K)^T: per 16-row tile, two 8-key tiles. K's rows as
-      // B fragments (ldmatrix, not transposed): keys [0, 8) then [8, 16).
+      // B fragments of keys [0, 8) and [8, 16), phi applied: for 16-bit
+      // inputs one ldmatrix (not transposed) a k-step of 16; f32 values
+      // (K^T's, so transposed) a k-step of 8.
+      const int64_t k = e.layout.k;
       SmallVector<SmallVector<Value, 4>> a(
           2 * mTiles, SmallVector<Value, 4>(4, e.cst(0.0)));
-      for (int64_t ks = 0; ks < depth / 16; ++ks) {
-        SmallVector<Value, 4> m =
-            e.ldmatrix(keys, kRow, e.add(kCol, 16 * ks), /*transpose=*/false);
-        for (Value &reg : m) {
-          auto [x, y] = phiOfRegister(e, map, depth, reg);
-          reg = e.pack(x, y);
+      for (int64_t ks = 0; ks < depth / k; ++ks) {
+        SmallVector<Value, 4> keyTiles[2];
+        if (e.splitsTf32()) {
+          for (int64_t nt = 0; nt < 2; ++nt)
+            keyTiles[nt] =
+                e.loadFragment(keys, e.layout.b, k * ks, e.layout.n * nt,
+                               /*transposed=*/true);
+        } else {
+          SmallVector<Value, 4> m =
+              e.ldmatrix(keys, kRow, e.add(kCol, k * ks), /*transpose=*/false);
+          keyTiles[0] = {m[0], m[1]};
+          keyTiles[1] = {m[2], m[3]};
         }
+        for (SmallVector<Value, 4> &regs : keyTiles)
+          regs = phiOfRegisters(e, map, depth, regs);
         for (int64_t mt = 0; mt < mTiles; ++mt) {
-          SmallVector<Value, 4> qa = aFragment(phiQ, mt, ks);
-          a[2 * mt] = e.mma(qa, {m[0], m[1]}, a[2 * mt]);
-          a[2 * mt + 1] = e.mma(qa, {m[2], m[3]}, a[2 * mt + 1]);
+          SmallVector<Value, 4> qa = aFragment(phiQ, mt, ks, e.layout);
+          for (int64_t nt = 0; nt < 2; ++nt)
+            a[2 * mt + nt] = e.mma(qa, keyTiles[nt], a[2 * mt + nt]);
         }
       }
       // Element r of 8-key tile nt: its row and key from the accumulator's
@@ -741,7 +775,6 @@ struct OwnKeyTiles {
       const FragmentLayout &fc = e.layout.c;
       SmallVector<int64_t, 4> slots = fc.rowSlots();
       SmallVector<Value> nextDen(carried.end() - 2 * mTiles, carried.end());
-      SmallVector<SmallVector<Value, 4>> p;
       for (int64_t mt = 0; mt < mTiles; ++mt) {
         for (int64_t nt = 0; nt < 2; ++nt) {
           for (int64_t r = 0; r < fc.numElements(); ++r) {
@@ -758,12 +791,20 @@ struct OwnKeyTiles {
             sum = e.addf(sum, x);
           }
         }
-        p.push_back(accumulatorsAsA(e, {a[2 * mt], a[2 * mt + 1]}));
       }
+      // a (as a flash kernel's P) times V, a k-step (k / n key tiles) at a
+      // time.
       SmallVector<SmallVector<Value, 4>> nextAcc(acc.size());
       for (size_t i = 0; i < acc.size(); ++i)
         nextAcc[i].assign(carried.begin() + 4 * i, carried.begin() + 4 * i + 4);
-      e.mmaSharedB(p, values, 0, nextAcc);
+      const int64_t tilesPerStep = k / e.layout.n;
+      for (int64_t ks = 0; ks < kMmaKeys / k; ++ks) {
+        SmallVector<SmallVector<Value, 4>> p;
+        for (int64_t mt = 0; mt < mTiles; ++mt)
+          p.push_back(accumulatorsAsA(
+              e, ArrayRef(a).slice(2 * mt + tilesPerStep * ks, tilesPerStep)));
+        e.mmaSharedB(p, values, k * ks, nextAcc);
+      }
       SmallVector<Value> next;
       for (auto &tile : nextAcc)
         next.append(tile.begin(), tile.end());
@@ -821,30 +862,37 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
   gpu::BarrierOp::create(b, loc);
 
   // phi(Q) as A fragments; phi(q) . z per row from the same registers:
-  // register j of a row (RowFragments) covers the pair of features of
-  // column tile j that the lane holds.
+  // register j of a row (RowFragments) holds run j % runs of the features
+  // of column tile j / runs that the lane holds (the pair, or one value
+  // of it a register).
   RowFragments rows = q;
   const int64_t halves = static_cast<int64_t>(rows.size());
   SmallVector<Value> den(halves, e.cst(0.0));
-  for (int64_t j = 0; j < features / e.layout.n; ++j) {
-    Value f = e.accCol(j, e.layout.c.elementsOfRowSlot(0)[0]);
-    Value z0 = memref::LoadOp::create(b, loc, norm, f);
-    Value z1 = memref::LoadOp::create(b, loc, norm, e.add(f, 1));
+  SmallVector<int64_t, 4> slotElements = e.layout.c.elementsOfRowSlot(0);
+  const int64_t perRegister = e.layout.a.elementsPerRegister;
+  const int64_t runs = static_cast<int64_t>(slotElements.size()) / perRegister;
+  for (int64_t j = 0; j < features / e.layout.n * runs; ++j) {
+    SmallVector<Value, 2> z;
+    for (int64_t i = 0; i < perRegister; ++i)
+      z.push_back(memref::LoadOp::create(
+          b, loc, norm,
+          e.accCol(j / runs, slotElements[j % runs * perRegister + i])));
     for (int64_t h = 0; h < halves; ++h) {
-      auto [x, y] = phiOfRegister(e, map, features, rows[h][j]);
-      den[h] = math::FmaOp::create(b, loc, x, z0, den[h]);
-      den[h] = math::FmaOp::create(b, loc, y, z1, den[h]);
-      rows[h][j] = e.pack(x, y);
+      SmallVector<Value, 4> x = phiOfValues(e, map, features, rows[h][j]);
+      for (auto [xi, zi] : llvm::zip_equal(x, z))
+        den[h] = math::FmaOp::create(b, loc, xi, zi, den[h]);
+      rows[h][j] = e.operandRegisters(x)[0];
     }
   }
   const int64_t mTiles = halves / 2;
   SmallVector<SmallVector<Value, 4>> acc(mTiles * dTiles,
                                          SmallVector<Value, 4>(4, e.cst(0.0)));
-  for (int64_t ks = 0; ks < features / 16; ++ks) {
+  const int64_t k = e.layout.k;
+  for (int64_t ks = 0; ks < features / k; ++ks) {
     SmallVector<SmallVector<Value, 4>> a;
     for (int64_t mt = 0; mt < mTiles; ++mt)
-      a.push_back(aFragment(rows, mt, ks));
-    e.mmaSharedB(a, shared, 16 * ks, acc);
+      a.push_back(aFragment(rows, mt, ks, e.layout));
+    e.mmaSharedB(a, shared, k * ks, acc);
   }
   if (own)
     own->addTo(map, rows, acc, den);

@@ -361,17 +361,29 @@ const RowFragments &queryFragments(Value q, Type elem, gpu::LaunchOp launch,
     auto ifOp = scf::IfOp::create(
         b, loc, e.lt(row, rows),
         [&](OpBuilder &, Location) {
+          // The lane's pair of columns of each 8-column tile: one
+          // register, or two where each holds an f32.
           SmallVector<Value> regs;
-          for (int64_t j = 0; j < d / e.layout.n; ++j)
-            regs.push_back(e.asRegister(vector::LoadOp::create(
+          for (int64_t j = 0; j < d / e.layout.n; ++j) {
+            Value pair = vector::LoadOp::create(
                 b, loc, VectorType::get({2}, elem), q,
                 ValueRange{row, e.add(e.fragCol, e.layout.n * j)},
-                /*nontemporal=*/false, e.pairAlignment(elem))));
+                /*nontemporal=*/false, e.pairAlignment(elem));
+            if (e.splitsTf32())
+              for (int64_t i = 0; i < 2; ++i)
+                regs.push_back(vector::ExtractOp::create(b, loc, pair,
+                                                         ArrayRef<int64_t>{i}));
+            else
+              regs.push_back(e.asRegister(pair));
+          }
           scf::YieldOp::create(b, loc, regs);
         },
         [&](OpBuilder &, Location) {
+          Value zero = e.splitsTf32() ? e.cst(0.0) : e.i32(0);
           scf::YieldOp::create(
-              b, loc, SmallVector<Value>(d / e.layout.n, e.i32(0)));
+              b, loc,
+              SmallVector<Value>(d / e.layout.n * (e.splitsTf32() ? 2 : 1),
+                                 zero));
         });
     return SmallVector<Value>(ifOp.getResults());
   };
@@ -750,7 +762,7 @@ SharedTile stagedQuery(Value q, Type elem, int64_t rows, gpu::LaunchOp launch,
 /// E (m nTiles + n), E elements a tile), scaled into base 2 by `factor`;
 /// the statistics in the lane's buffers, the sum this lane's part of its
 /// row's; P as A's registers laid out as RowFragments (WarpEmitter::
-/// aRegisters: `elem` pairs, p[r][n] row r in key tile n; or, for f32,
+/// operandRegisters: `elem` pairs, p[r][n] row r in key tile n; or, for f32,
 /// each value, p[r][2 n + i]), which aFragment turns into P V's A operand.
 class FragmentRows final : public SoftmaxRows {
 public:
@@ -798,7 +810,7 @@ public:
                                 ExpBase::Two));
         rowSum = e.addf(rowSum, probs.back());
       }
-      llvm::append_range(p[r], e.aRegisters(probs));
+      llvm::append_range(p[r], e.operandRegisters(probs));
     }
     return rowSum;
   }
@@ -1572,9 +1584,9 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
         for (int64_t h = 0; h < e.rowSlots(); ++h) {
           SmallVector<int64_t, 4> pair = c.elementsOfRowSlot(h);
           llvm::append_range(pRows[e.rowSlots() * mt + h],
-                             e.aRegisters({p[pair[0]], p[pair[1]]}));
+                             e.operandRegisters({p[pair[0]], p[pair[1]]}));
           llvm::append_range(dsRows[e.rowSlots() * mt + h],
-                             e.aRegisters({ds[pair[0]], ds[pair[1]]}));
+                             e.operandRegisters({ds[pair[0]], ds[pair[1]]}));
         }
       }
     const int64_t depth = tiles * e.layout.n;

@@ -1250,8 +1250,8 @@ private:
 constexpr int64_t kFeatureSlice = 16;
 /// Blocks the GPU form's reduction aims at per SM of the target, reached by
 /// splitting the keys where batch x heads alone fall short: a warp of the
-/// per-lane (f32) form walks its keys slowly. At most this many: a split
-/// more would start a partial wave (on an H200, 9 splits of 64 (batch,
+/// per-lane form (projections) walks its keys slowly. At most this many: a
+/// split more would start a partial wave (on an H200, 9 splits of 64 (batch,
 /// head) pairs took 1.11x the time of 8 at N = 16384).
 constexpr int64_t kReductionBlocksPerMultiprocessor = 4;
 /// Keys per split at least: two chunks of the tensor-core reduction.

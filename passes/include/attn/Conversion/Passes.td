@@ -253,15 +253,20 @@ def ConvertLinearTilesToGPU
     Runs after attn-map-loops-to-gpu with lanes-per-iteration=32, on
     attn-tile's GPU form of linear attention (a warp per 16-feature slice of
     the state over a split of the keys, then a warp per 16 query rows):
-    bf16/f16 with an elementwise feature map runs on tensor cores.
-    linear_state stages chunks of 128 keys over two shared-memory stages
-    (cp.async; the value rows block-wide, each warp its key columns), applies
-    phi to the A fragments of K^T and accumulates phi(K)^T V by mma.sync in
-    registers over all chunks, the normaliser from the same fragments; the
-    sums are added to the state once (atomically where the op says so).
-    linear_output stages the state block-wide in shared memory as bf16/f16,
-    then per warp phi(Q) S on tensor cores and phi(q) . z in f32 from the
-    same fragments. Anything else (f32, projections) runs per lane on CUDA
+    an elementwise feature map runs on tensor cores, bf16/f16 by
+    mma.sync m16n8k16 and f32 in 3xTF32 (m16n8k8, each f32 split into two
+    TF32 parts). linear_state stages chunks of keys (128 of 16-bit inputs,
+    64 of f32) over two shared-memory stages (cp.async; the value rows
+    block-wide, each warp its key columns), applies phi to the A fragments
+    of K^T and accumulates phi(K)^T V in registers over all chunks, the
+    normaliser from the same fragments; the sums are added to the state
+    once (atomically where the op says so); linear_prefix stores them at
+    every chunk boundary instead. linear_output stages the state
+    block-wide in shared memory as the inputs' type, then per warp phi(Q) S
+    on tensor cores and phi(q) . z in f32 from the same fragments, and for
+    the causal form its own keys 16 at a time (phi(Q) phi(K)^T masked past
+    the diagonal, times V). Anything else (projections, head dims not
+    multiples of 16, unaligned rows) runs per lane on CUDA
     cores. The launch's dynamic shared memory is raised to what it needs.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",

@@ -1167,8 +1167,31 @@ private:
   }
   /// The same within the block's tile.
   std::pair<Value, Value> cLocal(int64_t mt, int64_t nt, int64_t r) {
-    return std::pair{e.add(wm, e.add(g, kMmaM * mt + 8 * (r / 2))),
-                     e.add(wn, e.add(e.muli(t, 2), kMmaN * nt + r % 2))};
+    return fragmentPlace(MmaLayout::m16n8k8().c, r, wm, kMmaM * mt, wn,
+                         kMmaN * nt);
+  }
+  /// Where this lane's element r of a fragment laid out as `f` (MmaLayout.h)
+  /// lies when the fragment starts at (row0 + rowOffset, col0 + colOffset):
+  /// the lane's part (g, t) from f's table; row0 or col0 left out where
+  /// null.
+  std::pair<Value, Value> fragmentPlace(const FragmentLayout &f, int64_t r,
+                                        Value row0, int64_t rowOffset,
+                                        Value col0, int64_t colOffset) {
+    auto scaled = [&](Value v, int64_t c) { return c == 1 ? v : e.muli(v, c); };
+    auto coordinate = [&](int64_t perGroup, int64_t perThread, Value base,
+                          int64_t offset) {
+      assert((perGroup || perThread) && "a lane's place moves with g or t");
+      Value lanePart =
+          perGroup && perThread
+              ? e.add(scaled(g, perGroup), scaled(t, perThread))
+              : (perGroup ? scaled(g, perGroup) : scaled(t, perThread));
+      Value at = e.add(lanePart, offset);
+      return base ? e.add(base, at) : at;
+    };
+    return {
+        coordinate(f.rowPerGroup, f.rowPerThread, row0, rowOffset + f.rowOf[r]),
+        coordinate(f.colPerGroup, f.colPerThread, col0,
+                   colOffset + f.colOf[r])};
   }
   /// Where C's element (row, col) goes in the epilogue's destination.
   SmallVector<Value> dstIndices(Value row, Value col) {
@@ -1253,24 +1276,27 @@ private:
   /// One step's products in 3xTF32 (f32 operands) on the register-staged
   /// tiles, into `sums`.
   void tf32Products(MutableArrayRef<Value> sums) {
+    const MmaLayout &mma = MmaLayout::m16n8k8();
     const int64_t rowTiles = tiling.rowTiles(), colTiles = tiling.colTiles();
-    for (int64_t kk = 0; kk < tiling.tileK; kk += kMmaK) {
-      // A fragment: (g, t), (g + 8, t), (g, t + 4), (g + 8, t + 4).
-      SmallVector<Tf32Fragment> aParts;
-      for (int64_t mt = 0; mt < rowTiles; ++mt) {
-        SmallVector<Value, 4> x;
-        for (int64_t r = 0; r < 4; ++r)
-          x.push_back(tileAt(sharedA, aT,
-                             e.add(wm, e.add(g, kMmaM * mt + 8 * (r % 2))),
-                             e.add(t, kk + 4 * (r / 2))));
-        aParts.push_back(splitTf32(e, x, aSmall));
+    auto fragment = [&](const FragmentLayout &f, Value tile, bool transposed,
+                        Value row0, int64_t rowOffset, Value col0,
+                        int64_t colOffset) {
+      SmallVector<Value, 4> x;
+      for (int64_t r = 0; r < f.numElements(); ++r) {
+        auto [row, col] = fragmentPlace(f, r, row0, rowOffset, col0, colOffset);
+        x.push_back(tileAt(tile, transposed, row, col));
       }
-      // B fragment: (t, g), (t + 4, g).
+      return x;
+    };
+    for (int64_t kk = 0; kk < tiling.tileK; kk += mma.k) {
+      SmallVector<Tf32Fragment> aParts;
+      for (int64_t mt = 0; mt < rowTiles; ++mt)
+        aParts.push_back(splitTf32(
+            e, fragment(mma.a, sharedA, aT, wm, mma.m * mt, Value(), kk),
+            aSmall));
       for (int64_t nt = 0; nt < colTiles; ++nt) {
-        SmallVector<Value, 2> x;
-        for (int64_t r = 0; r < 2; ++r)
-          x.push_back(tileAt(sharedB, bT, e.add(t, kk + 4 * r),
-                             e.add(wn, e.add(g, kMmaN * nt))));
+        SmallVector<Value, 4> x =
+            fragment(mma.b, sharedB, bT, Value(), kk, wn, mma.n * nt);
         Tf32Fragment bParts = splitTf32(e, x, bSmall);
         for (int64_t mt = 0; mt < rowTiles; ++mt) {
           MutableArrayRef<Value> tile(&sums[(mt * colTiles + nt) * 4], 4);

@@ -133,7 +133,11 @@ LINEAR_BENCH = [(f"linear_n{n}{s}", 4, 16, n, 64, "bf16", False, 128, o)
                 for s, o in (("", {}), ("_w32", dict(warp_rows=32)))] + [
 ] + [(f"linear_causal_n{n}{s}", 4, 16, n, 64, "bf16", False, 64,
        dict(causal=True, **o)) for n in (1024, 4096, 16384)
-      for s, o in (("", {}), ("_k128_w32", dict(block_k=128, warp_rows=32)))]
+      for s, o in (("", {}), ("_k128_w32", dict(block_k=128, warp_rows=32)))
+] + [
+    # f32 (3xTF32 on tensor cores), the pipeline's default tiles.
+    (f"linear{c}_f32_n{n}", 4, 16, n, 64, "f32", False, 64,
+     dict(causal=bool(c))) for c in ("", "_causal") for n in (1024, 4096)]
 # The anchors' shapes: B=4, H=16, D=64, bf16; key tiles of the mask's block
 # (128 or 64 for dense). Query tiles of 64 rows in four warps of 16 rows,
 # and the faster shape of each: for 128-token blocks (and dense) 128 rows

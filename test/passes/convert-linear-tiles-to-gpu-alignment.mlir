@@ -2,7 +2,7 @@
 // provably 16-byte aligned (cp.async copies 16 bytes): unit column stride,
 // a row stride of a multiple of 16 bytes, and a start the alignment
 // analysis proves -- through subviews, their offsets and casts, to a
-// 256-byte aligned argument. Elsewhere the per-lane form.
+// 256-byte aligned argument. Elsewhere the per-lane form. bf16 and f32.
 // RUN: attn-opt %s --attn-convert-linear-tiles-to-gpu | FileCheck %s
 
 // Subviews at the block's (batch, head) and a cast, as attn-tile and
@@ -38,6 +38,39 @@ func.func @start_off_by_eight_bytes(%k: memref<50x16xbf16, strided<[16, 1], offs
   %f = attn.feature_map.relu
   gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%wx = %c32, %wy = %c1, %wz = %c1) {
     attn.tile.linear_state %k, %v feature_map %f into %s, %n atomic : memref<50x16xbf16, strided<[16, 1], offset: 4>>, memref<50x16xbf16>, memref<16x16xf32>, memref<16xf32>
+    gpu.terminator
+  }
+  return
+}
+
+// f32 (3xTF32 on tensor cores) takes the same test: aligned rows on tensor
+// cores, f32 fragments read from the staged tiles value by value.
+// CHECK-LABEL: func.func @f32_aligned(
+// CHECK: nvgpu.device_async_copy
+// CHECK: memref.load {{.*}} : memref<64x24xf32, #gpu.address_space<workgroup>>
+// CHECK: nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<tf32>
+func.func @f32_aligned(%k: memref<50x16xf32>, %v: memref<50x16xf32>, %s: memref<16x16xf32>, %n: memref<16xf32>) {
+  %c1 = arith.constant 1 : index
+  %c32 = arith.constant 32 : index
+  %f = attn.feature_map.relu
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%wx = %c32, %wy = %c1, %wz = %c1) {
+    attn.tile.linear_state %k, %v feature_map %f into %s, %n atomic : memref<50x16xf32>, memref<50x16xf32>, memref<16x16xf32>, memref<16xf32>
+    gpu.terminator
+  }
+  return
+}
+
+// f32 keys starting 2 elements (8 bytes) into a row: the per-lane form.
+// CHECK-LABEL: func.func @f32_start_off_by_eight_bytes(
+// CHECK-NOT: nvgpu.device_async_copy
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: return
+func.func @f32_start_off_by_eight_bytes(%k: memref<50x16xf32, strided<[16, 1], offset: 2>>, %v: memref<50x16xf32>, %s: memref<16x16xf32>, %n: memref<16xf32>) {
+  %c1 = arith.constant 1 : index
+  %c32 = arith.constant 32 : index
+  %f = attn.feature_map.relu
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%wx = %c32, %wy = %c1, %wz = %c1) {
+    attn.tile.linear_state %k, %v feature_map %f into %s, %n atomic : memref<50x16xf32, strided<[16, 1], offset: 2>>, memref<50x16xf32>, memref<16x16xf32>, memref<16xf32>
     gpu.terminator
   }
   return

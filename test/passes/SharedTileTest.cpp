@@ -13,6 +13,9 @@
 
 #include "FoldedIR.h"
 
+#include "attn/Conversion/MmaLayout.h"
+
+#include <map>
 #include <set>
 
 using namespace mlir;
@@ -147,3 +150,113 @@ TEST(SharedTile, IndicesOfASwizzledViewAreItsRunOffsets) {
 }
 
 } // namespace
+
+namespace {
+
+/// Shared-memory wavefronts of one warp-wide load whose lane l reads
+/// `words` consecutive 32-bit words from word address addr[l]: 32 banks of
+/// one word each, a wavefront serving one address per bank; 8-byte loads a
+/// half-warp at a time.
+int64_t wavefronts(const std::vector<int64_t> &addr, int64_t words) {
+  const int64_t group = words == 1 ? 32 : 16;
+  int64_t total = 0;
+  for (int64_t first = 0; first < 32; first += group) {
+    std::map<int64_t, std::set<int64_t>> byBank;
+    for (int64_t l = first; l < first + group; ++l)
+      for (int64_t w = 0; w < words; ++w)
+        byBank[(addr[l] + w) % 32].insert(addr[l] + w);
+    int64_t most = 0;
+    for (auto &[bank, addresses] : byBank)
+      most = std::max<int64_t>(most, addresses.size());
+    total += most;
+  }
+  return total;
+}
+
+/// The loads of fragment `f` from an f32 tile of `rowWords` words a row, at
+/// its element (row, col) or, `transposed`, (col, row), as
+/// WarpEmitter::loadFragment issues them -- one a lane's element, or one
+/// 8-byte load for two elements side by side in a row, the first at an
+/// even column -- each as its (wavefronts, the fewest it could take).
+std::vector<std::pair<int64_t, int64_t>>
+fragmentLoads(const FragmentLayout &f, bool transposed, int64_t rowWords) {
+  auto at = [&](int64_t lane, int64_t e) {
+    std::array<int64_t, 2> rc = f.at(lane, e);
+    if (transposed)
+      std::swap(rc[0], rc[1]);
+    return rc;
+  };
+  std::vector<std::pair<int64_t, int64_t>> loads;
+  std::vector<bool> done(f.numElements());
+  for (int64_t e = 0; e < f.numElements(); ++e) {
+    if (done[e])
+      continue;
+    // The element right of e in every lane's row, e at an even column.
+    int64_t next = -1;
+    for (int64_t x = 0; x < f.numElements() && next < 0; ++x) {
+      bool right = !done[x] && x != e;
+      for (int64_t lane = 0; lane < 32 && right; ++lane)
+        right = at(lane, e)[1] % 2 == 0 && at(lane, x)[0] == at(lane, e)[0] &&
+                at(lane, x)[1] == at(lane, e)[1] + 1;
+      if (right)
+        next = x;
+    }
+    std::vector<int64_t> addr;
+    for (int64_t lane = 0; lane < 32; ++lane)
+      addr.push_back(at(lane, e)[0] * rowWords + at(lane, e)[1]);
+    const int64_t words = next < 0 ? 1 : 2;
+    loads.push_back({wavefronts(addr, words), words});
+    done[e] = true;
+    if (next >= 0)
+      done[next] = true;
+  }
+  return loads;
+}
+
+/// The most wavefronts any of a fragment's loads takes over the fewest it
+/// could, from a tile of `rowWords` words a row: 1 where every load is free
+/// of bank conflicts.
+int64_t conflictDegree(const FragmentLayout &f, bool transposed,
+                       int64_t rowWords) {
+  int64_t degree = 0;
+  for (auto [taken, fewest] : fragmentLoads(f, transposed, rowWords))
+    degree = std::max(degree, taken / fewest);
+  return degree;
+}
+
+} // namespace
+
+TEST(SharedTile, PaddedF32FragmentsAreFreeOfBankConflicts) {
+  const MmaLayout &mma = MmaLayout::m16n8k8PairedK();
+  // Read down the columns: B of a row-major [K, N] tile (V, linear
+  // attention's state), A of a transposed one (linear attention's K^T):
+  // lanes (2 t + i, g), one word each.
+  // Read along the rows: A of a row-major tile (Q), B of a transposed one
+  // (K as Q K^T's B): lanes (g, 2 t + i), a pair each.
+  struct Read {
+    const FragmentLayout &f;
+    bool transposed, downColumns;
+  } reads[] = {{mma.b, false, true},
+               {mma.a, true, true},
+               {mma.a, false, false},
+               {mma.b, true, false}};
+  Scratch ir;
+  auto rowWords = [&](TileLayout layout, int64_t cols) {
+    return cols + paddedRowElements(layout, ir.b.getF32Type());
+  };
+  for (int64_t cols = 16; cols <= 128; cols += 16)
+    for (const Read &r : reads) {
+      TileLayout mine =
+          r.downColumns ? TileLayout::PaddedForColumns : TileLayout::Padded;
+      TileLayout other =
+          r.downColumns ? TileLayout::Padded : TileLayout::PaddedForColumns;
+      EXPECT_EQ(conflictDegree(r.f, r.transposed, rowWords(mine, cols)), 1)
+          << cols << " columns, read " << (r.downColumns ? "down" : "along");
+      // The other padding would not do: why each read has its own.
+      EXPECT_EQ(conflictDegree(r.f, r.transposed, rowWords(other, cols)), 2)
+          << cols << " columns, read " << (r.downColumns ? "down" : "along");
+    }
+  // 16-bit tiles are padded alike for ldmatrix whichever way they are read.
+  for (TileLayout layout : {TileLayout::Padded, TileLayout::PaddedForColumns})
+    EXPECT_EQ(paddedRowElements(layout, ir.b.getBF16Type()), 8);
+}

@@ -47,7 +47,7 @@ func.func @start_off_by_eight_bytes(%k: memref<50x16xbf16, strided<[16, 1], offs
 // cores, f32 fragments read from the staged tiles value by value.
 // CHECK-LABEL: func.func @f32_aligned(
 // CHECK: nvgpu.device_async_copy
-// CHECK: memref.load {{.*}} : memref<64x24xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.load {{.*}} : memref<64x20xf32, #gpu.address_space<workgroup>>
 // CHECK: nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<tf32>
 func.func @f32_aligned(%k: memref<50x16xf32>, %v: memref<50x16xf32>, %s: memref<16x16xf32>, %n: memref<16xf32>) {
   %c1 = arith.constant 1 : index

@@ -105,16 +105,17 @@
 // tile (a lane's elements of a feature lie in different rows), phi applied
 // to each, the products m16n8k8 in 3xTF32 (three a tile); the output's
 // query's pairs loaded where the tile is defined, the state staged as
-// f32.
+// f32. Tiles read down their columns (the keys as K^T, V, the state) have
+// rows padded by 4 f32, not 8 (TileLayout::PaddedForColumns).
 // WARP-LABEL: func.func @linear_f32_elu(
 // WARP: gpu.launch
-// WARP: nvgpu.device_async_copy {{.*}} : memref<?x32xf32, {{.*}}> to memref<64x40xf32, #gpu.address_space<workgroup>>
-// WARP: nvgpu.device_async_copy {{.*}} : memref<?x16xf32, {{.*}}> to memref<64x24xf32, #gpu.address_space<workgroup>>
+// WARP: nvgpu.device_async_copy {{.*}} : memref<?x32xf32, {{.*}}> to memref<64x36xf32, #gpu.address_space<workgroup>>
+// WARP: nvgpu.device_async_copy {{.*}} : memref<?x16xf32, {{.*}}> to memref<64x20xf32, #gpu.address_space<workgroup>>
 // WARP: scf.for {{.*}} iter_args(
 // WARP:   nvgpu.device_async_wait %{{.*}} {numGroups = 1 : i32}
-// WARP:   memref.load {{.*}} : memref<64x24xf32, #gpu.address_space<workgroup>>
+// WARP:   memref.load {{.*}} : memref<64x20xf32, #gpu.address_space<workgroup>>
 // WARP:   math.exp
-// WARP:   memref.load {{.*}} : memref<64x40xf32, #gpu.address_space<workgroup>>
+// WARP:   memref.load {{.*}} : memref<64x36xf32, #gpu.address_space<workgroup>>
 // WARP:   nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<tf32>
 // WARP-SAME: shape = #nvvm.shape<m = 16, n = 8, k = 8>
 // WARP:   nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<tf32>
@@ -123,9 +124,9 @@
 // WARP: memref.atomic_rmw addf {{.*}} : (f32, memref<16x32xf32, {{.*}}>) -> f32
 // WARP: gpu.launch
 // WARP: vector.load {{.*}} : memref<?x32xf32, {{.*}}>, vector<2xf32>
-// WARP: vector.store {{.*}} : memref<32x40xf32, #gpu.address_space<workgroup>>, vector<2xf32>
+// WARP: vector.store {{.*}} : memref<32x36xf32, #gpu.address_space<workgroup>>, vector<2xf32>
 // WARP: gpu.barrier
-// WARP: memref.load {{.*}} : memref<32x40xf32, #gpu.address_space<workgroup>>
+// WARP: memref.load {{.*}} : memref<32x36xf32, #gpu.address_space<workgroup>>
 // WARP: nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<tf32>
 // WARP: vector.store {{.*}} : memref<?x32xf32, {{.*}}>, vector<2xf32>
 // WARP-NOT: attn.tile
@@ -292,16 +293,16 @@ func.func @linear_causal_padded(%q: tensor<2x2x100x64xbf16>, %len: tensor<2xi32>
 // WARP: scf.for
 // WARP:   scf.if
 // WARP:     vector.store {{.*}} : memref<2x16x32xf32, strided<[1024, 32, 1], offset: ?>>, vector<2xf32>
-// WARP:   memref.load {{.*}} : memref<64x24xf32, #gpu.address_space<workgroup>>
+// WARP:   memref.load {{.*}} : memref<64x20xf32, #gpu.address_space<workgroup>>
 // WARP:   nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<tf32>
 // WARP: gpu.launch
-// WARP: vector.store {{.*}} : memref<32x40xf32, #gpu.address_space<workgroup>>, vector<2xf32>
+// WARP: vector.store {{.*}} : memref<32x36xf32, #gpu.address_space<workgroup>>, vector<2xf32>
 // WARP: scf.for
 // WARP:   nvgpu.device_async_wait %{{.*}} {numGroups = 1 : i32}
 // WARP:   vector.load {{.*}} : memref<16x40xf32, #gpu.address_space<workgroup>>, vector<2xf32>
 // WARP:   nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<tf32>
 // WARP:   arith.cmpi sle
-// WARP:   memref.load {{.*}} : memref<16x40xf32, #gpu.address_space<workgroup>>
+// WARP:   memref.load {{.*}} : memref<16x36xf32, #gpu.address_space<workgroup>>
 // WARP:   nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<tf32>
 // WARP:   scf.yield
 // WARP-NOT: attn.tile

@@ -218,26 +218,46 @@ struct SwizzledTile {
                    int64_t slice) const;
 };
 
-/// How a staged 16-bit tile's rows lie in shared memory, so that the eight
-/// rows one ldmatrix phase or one wgmma core matrix reads at a column start
-/// in eight different groups of banks.
+/// How a staged tile's rows lie in shared memory, so that the lanes of one
+/// fragment load -- the eight rows of one ldmatrix phase, one wgmma core
+/// matrix, or a warp's 32-bit loads of an f32 fragment -- fall in
+/// different banks.
 enum class TileLayout {
-  /// Rows padded by kPaddedRowElements, read at the view's indices: where
+  /// Rows padded (paddedRowElements), read at the view's indices: where
   /// ldmatrix reads the tile (mma.sync's operands, the A fragments of
-  /// warpgroup MMA's register form). Each lane's addresses are then one
-  /// base plus constants; over swizzled rows they are a base XOR constants,
-  /// which ptxas keeps in registers of their own (the dense forward on
-  /// mma.sync: 96 registers padded, 126 swizzled), and the dense forward ran
-  /// 7-15% slower with them on the H200 (tools/attn-bench/NOTES.md, session
-  /// 39).
+  /// warpgroup MMA's register form), or a warp loads f32 fragments of it
+  /// along its rows (WarpEmitter::loadFragment: A fragments of a
+  /// row-major tile, B fragments of a transposed one). Each lane's
+  /// addresses are then one base plus constants; over swizzled rows they
+  /// are a base XOR constants, which ptxas keeps in registers of their own
+  /// (the dense forward on mma.sync: 96 registers padded, 126 swizzled),
+  /// and the dense forward ran 7-15% slower with them on the H200
+  /// (tools/attn-bench/NOTES.md, session 39).
   Padded,
+  /// Padded too, for f32 tiles a warp loads down their columns: B
+  /// fragments of a row-major [K, N] tile, A fragments of a transposed
+  /// one (m16n8k8PairedK's lanes at rows 2 t and 2 t + 1, column g).
+  /// 16-bit tiles: as Padded (ldmatrix reads them).
+  PaddedForColumns,
   /// SwizzledTile: where warpgroup MMA's descriptors read the tile.
   Swizzled,
 };
-/// The padding of a TileLayout::Padded row: 8 elements, 16 bytes of 16-bit
-/// ones; 32 bytes of f32, which puts the 8-byte pairs a half-warp loads
-/// (four rows of four pairs: WarpEmitter::loadFragment) in distinct banks.
-constexpr int64_t kPaddedRowElements = 8;
+/// Whether `layout` pads its rows (the view is the tile, read at its
+/// indices).
+inline bool isPadded(TileLayout layout) {
+  return layout != TileLayout::Swizzled;
+}
+/// The padding of a padded row, in elements: 8 -- 16 bytes of 16-bit
+/// elements; 32 bytes of f32, which puts the 8-byte pairs a half-warp loads
+/// along rows (four rows of four pairs) in distinct banks -- except for f32
+/// tiles loaded down their columns (PaddedForColumns): 4, so that rows
+/// 2 t + i at column g (words (2 t + i) S + g for a row of S words, S a
+/// multiple of 16 plus 4) fall in 32 distinct banks, where 8 (S a multiple
+/// of 16 plus 8) puts rows t and t + 2 in the same ones.
+/// SharedTileTest checks both by enumerating the lanes.
+inline int64_t paddedRowElements(TileLayout layout, Type elem) {
+  return layout == TileLayout::PaddedForColumns && elem.isF32() ? 4 : 8;
+}
 
 /// A 2-D tile in shared memory as fragments are loaded from it and copies
 /// stored into it: a memref read at its indices (rows padded or not), or,
@@ -254,12 +274,12 @@ struct SharedTile {
   static int64_t bytes(int64_t rows, int64_t cols, Type elem,
                        TileLayout layout);
   /// The [rows, cols] tile of `elem` in `layout` at byte `offset` of the
-  /// staging buffer `buffer` (Padded: a [rows, cols + kPaddedRowElements]
+  /// staging buffer `buffer` (padded: a [rows, cols + paddedRowElements]
   /// view).
   static SharedTile at(OpBuilder &b, Location loc, Value buffer, Value offset,
                        int64_t rows, int64_t cols, Type elem,
                        TileLayout layout);
-  /// The tile staged as `memref` in `layout`: the view itself (Padded), or
+  /// The tile staged as `memref` in `layout`: the view itself (padded), or
   /// the swizzled layout of its [rows, cols] (its static shape).
   static SharedTile of(Value memref, TileLayout layout);
   /// The memref that runs are read and written in (the tile seen as one

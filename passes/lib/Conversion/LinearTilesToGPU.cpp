@@ -64,8 +64,13 @@ int64_t chunkKeys(Type elem) { return elem.isF32() ? 64 : 128; }
 constexpr int64_t kSliceFeatures = kMmaRows;
 /// Keys per step of the causal output's own keys: one k-step of mma.sync.
 constexpr int64_t kMmaKeys = 16;
-/// The staged tiles' layout: ldmatrix reads every one of them.
-constexpr TileLayout kLayout = TileLayout::Padded;
+/// The staged tiles' layouts, by how their fragments are read: ldmatrix
+/// reads every 16-bit one (both are Padded's for them); a warp loads f32
+/// fragments along the rows of the causal output's own keys (B^T) and down
+/// the columns of the rest (V and the state as B, the reduction's keys as
+/// the A operand K^T), which PaddedForColumns keeps in distinct banks.
+constexpr TileLayout kRowReads = TileLayout::Padded;
+constexpr TileLayout kColumnReads = TileLayout::PaddedForColumns;
 
 int64_t staticDim(Value memref, unsigned i) {
   return cast<MemRefType>(memref.getType()).getDimSize(i);
@@ -398,8 +403,8 @@ std::optional<Type> tensorCoreElement(LinearOutputOp op, FeatureMap map) {
 /// rows, then each warp's key columns.
 int64_t stageBytes(int64_t dv, int64_t warps, Type elem) {
   const int64_t chunk = chunkKeys(elem);
-  return SharedTile::bytes(chunk, dv, elem, kLayout) +
-         warps * SharedTile::bytes(chunk, kSliceFeatures, elem, kLayout);
+  return SharedTile::bytes(chunk, dv, elem, kColumnReads) +
+         warps * SharedTile::bytes(chunk, kSliceFeatures, elem, kColumnReads);
 }
 
 /// phi of each f32 value of an operand's registers (WarpEmitter::
@@ -441,8 +446,9 @@ public:
         elem(elem), threads(threads), b(op), loc(op->getLoc()), e(b, loc, elem),
         chunk(chunkKeys(elem)), dv(staticDim(v, 1)), dTiles(dv / 8),
         stage(stageBytes(dv, threads / kWarpLanes, elem)),
-        valueBytes(SharedTile::bytes(chunk, dv, elem, kLayout)),
-        sliceBytes(SharedTile::bytes(chunk, kSliceFeatures, elem, kLayout)) {}
+        valueBytes(SharedTile::bytes(chunk, dv, elem, kColumnReads)),
+        sliceBytes(
+            SharedTile::bytes(chunk, kSliceFeatures, elem, kColumnReads)) {}
 
   void run() {
     allocateStages();
@@ -599,11 +605,11 @@ private:
   std::pair<SharedTile, SharedTile> tiles(Value t) {
     Value offset = e.mul(arith::RemUIOp::create(b, loc, t, e.idx(2)), stage);
     SharedTile values =
-        SharedTile::at(b, loc, stages, offset, chunk, dv, elem, kLayout);
+        SharedTile::at(b, loc, stages, offset, chunk, dv, elem, kColumnReads);
     SharedTile keys = SharedTile::at(
         b, loc, stages,
         e.add(e.add(offset, valueBytes), e.mul(warp, sliceBytes)), chunk,
-        kSliceFeatures, elem, kLayout);
+        kSliceFeatures, elem, kColumnReads);
     return std::pair{keys, values};
   }
   /// Chunk t's copies: its value rows by the block, the warp's key columns
@@ -654,11 +660,11 @@ private:
 /// type, and (causal form) each warp's two stages of its own keys and
 /// values, two staging buffers.
 int64_t outputStateBytes(int64_t features, int64_t dv, Type elem) {
-  return SharedTile::bytes(features, dv, elem, kLayout);
+  return SharedTile::bytes(features, dv, elem, kColumnReads);
 }
 int64_t ownKeyStageBytes(int64_t depth, int64_t dv, Type elem) {
-  return SharedTile::bytes(kMmaKeys, depth, elem, kLayout) +
-         SharedTile::bytes(kMmaKeys, dv, elem, kLayout);
+  return SharedTile::bytes(kMmaKeys, depth, elem, kRowReads) +
+         SharedTile::bytes(kMmaKeys, dv, elem, kColumnReads);
 }
 
 /// The causal form's own keys on tensor cores, kMmaKeys at a time through
@@ -694,12 +700,12 @@ struct OwnKeyTiles {
     OpBuilder &b = e.b;
     Value at = e.add(base, e.mul(arith::RemUIOp::create(b, e.loc, t, e.idx(2)),
                                  ownKeyStageBytes(depth, dv, e.elem)));
-    SharedTile keys =
-        SharedTile::at(b, e.loc, stages, at, kMmaKeys, depth, e.elem, kLayout);
+    SharedTile keys = SharedTile::at(b, e.loc, stages, at, kMmaKeys, depth,
+                                     e.elem, kRowReads);
     SharedTile values = SharedTile::at(
         b, e.loc, stages,
-        e.add(at, SharedTile::bytes(kMmaKeys, depth, e.elem, kLayout)),
-        kMmaKeys, dv, e.elem, kLayout);
+        e.add(at, SharedTile::bytes(kMmaKeys, depth, e.elem, kRowReads)),
+        kMmaKeys, dv, e.elem, kColumnReads);
     return {keys, values};
   }
 
@@ -840,7 +846,7 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
   // The state as `elem` in shared memory, once for the block.
   SharedTile shared = SharedTile::at(
       b, loc, allocateShared(launch, outputStateBytes(features, dv, elem)),
-      e.idx(0), features, dv, elem, kLayout);
+      e.idx(0), features, dv, elem, kColumnReads);
   Value sharedRuns = shared.runMemref(b, loc);
   gpu::BarrierOp::create(b, loc);
   std::optional<OwnKeyTiles> own;

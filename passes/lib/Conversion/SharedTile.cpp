@@ -60,22 +60,23 @@ Value SwizzledTile::runOffset(ScalarEmitter &e, Value row, Value col) const {
 
 int64_t SharedTile::bytes(int64_t rows, int64_t cols, Type elem,
                           TileLayout layout) {
-  if (layout == TileLayout::Padded)
-    cols += kPaddedRowElements;
+  if (isPadded(layout))
+    cols += paddedRowElements(layout, elem);
   return rows * cols * elem.getIntOrFloatBitWidth() / 8;
 }
 
 SharedTile SharedTile::at(OpBuilder &b, Location loc, Value buffer,
                           Value offset, int64_t rows, int64_t cols, Type elem,
                           TileLayout layout) {
-  if (layout == TileLayout::Padded)
-    return sharedView(b, loc, buffer, {rows, cols + kPaddedRowElements}, elem,
+  if (isPadded(layout))
+    return sharedView(b, loc, buffer,
+                      {rows, cols + paddedRowElements(layout, elem)}, elem,
                       offset);
   return of(sharedView(b, loc, buffer, {rows, cols}, elem, offset), layout);
 }
 
 SharedTile SharedTile::of(Value memref, TileLayout layout) {
-  if (layout == TileLayout::Padded)
+  if (isPadded(layout))
     return memref;
   auto type = cast<MemRefType>(memref.getType());
   assert(type.getElementTypeBitWidth() == 16 && type.getLayout().isIdentity() &&

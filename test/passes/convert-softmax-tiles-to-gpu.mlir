@@ -183,14 +183,15 @@ func.func @per_lane_lse(%q: memref<16x24xf32>, %o: memref<16x24xf32>, %lse: memr
 // -----
 
 // f32 on tensor cores (3xTF32, 32 rows a warp as --lower-to-gpu tiles f32):
-// the staged tiles are padded f32 rows, 64 + 8 (K and V 64 x 72 x 4 bytes
-// each, each of the four warps' query tile 32 x 72 x 4); the statistics of
+// the staged tiles are padded f32 rows, 64 + 8 for those read along their
+// rows (K 64 x 72 x 4 bytes, each of the four warps' query tile 32 x 72 x
+// 4), 64 + 4 for V, read down its columns (64 x 68 x 4); the statistics of
 // four row slots, the accumulator of 2 x 32 registers a lane. Each key
 // fragment, loaded as one pair and split once, feeds both row tiles'
 // products; each product three mma.sync.m16n8k8 in TF32.
 // CHECK-LABEL: func.func @tensor_cores_f32
 // CHECK-DAG: memref.alloc() : memref<36864xi8, #gpu.address_space<workgroup>>
-// CHECK-DAG: memref.alloc() : memref<36864xi8, #gpu.address_space<workgroup>>
+// CHECK-DAG: memref.alloc() : memref<35840xi8, #gpu.address_space<workgroup>>
 // CHECK-DAG: memref.alloca() : memref<4xf32>
 // CHECK-DAG: memref.alloca() : memref<64xf32>
 // CHECK: vector.load %{{.*}} : memref<64x72xf32, #gpu.address_space<workgroup>>, vector<2xf32>
@@ -204,7 +205,7 @@ func.func @per_lane_lse(%q: memref<16x24xf32>, %o: memref<16x24xf32>, %lse: memr
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: vector.load %{{.*}} : memref<64x72xf32, #gpu.address_space<workgroup>>, vector<2xf32>
 // CHECK: math.exp2
-// CHECK: memref.load %{{.*}} : memref<64x72xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.load %{{.*}} : memref<64x68xf32, #gpu.address_space<workgroup>>
 // CHECK-NOT: attn.tile
 // CHECK: return
 func.func @tensor_cores_f32(%q: memref<32x64xf32>, %k: memref<64x64xf32>, %o: memref<32x64xf32>) {

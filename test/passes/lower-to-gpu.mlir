@@ -44,16 +44,17 @@
 // MAP-NOT: scf.forall
 
 // f32 runs on tensor cores in 3xTF32: mma.sync.m16n8k8 with K in pairs
-// (MmaLayout::m16n8k8PairedK). Its staged tiles are padded f32 rows
-// (32 + 8), copied in 16-byte runs of 4 elements: each warp's 16-row query
-// tile (4 x 2560 bytes), then two stages of the 64-key K and V tiles
-// (4 x 10240). Each lane loads its pair of a query or key row as one 8-byte
-// load and splits every value into big and small TF32 parts; each 16 x 8
-// score tile takes three products a step of 8 columns (small x big,
-// big x small, big x big). The row statistics by shuffles, P by exp2; then
-// P V from P's registers in place, V's elements loaded one by one.
+// (MmaLayout::m16n8k8PairedK). Its staged tiles are padded f32 rows (32 + 8
+// where read along their rows, 32 + 4 for V, read down its columns), copied in
+// 16-byte runs of 4 elements: each warp's 16-row query tile (4 x 2560 bytes),
+// then two stages of the 64-key K and V tiles (2 x (10240 + 9216)). Each lane
+// loads its pair of a query or key row as one 8-byte load and splits every
+// value into big and small TF32 parts; each 16 x 8 score tile takes three
+// products a step of 8 columns (small x big, big x small, big x big). The row
+// statistics by shuffles, P by exp2; then P V from P's registers in place, V's
+// elements loaded one by one.
 // WARP-LABEL: func.func @attend(
-// WARP: gpu.launch {{.*}} dynamic_shared_memory_size %c51200_i32
+// WARP: gpu.launch {{.*}} dynamic_shared_memory_size %c49152_i32
 // WARP: nvgpu.device_async_copy {{.*}}, 4, {{.*}} to memref<16x40xf32, #gpu.address_space<workgroup>>
 // WARP: scf.for
 // WARP: nvgpu.device_async_copy {{.*}}, 4, {{.*}} to memref<64x40xf32, #gpu.address_space<workgroup>>
@@ -65,7 +66,7 @@
 // WARP: nvvm.mma.sync A[%[[ABIG]]]  B[%[[BBIG]]]  C[{{.*}}]  {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>}
 // WARP: gpu.shuffle  xor
 // WARP: math.exp2
-// WARP: memref.load {{.*}} : memref<64x40xf32, #gpu.address_space<workgroup>>
+// WARP: memref.load {{.*}} : memref<64x36xf32, #gpu.address_space<workgroup>>
 // WARP-COUNT-3: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>}
 // WARP-NOT: attn.tile
 // WARP: return

@@ -825,7 +825,8 @@ Value stageOffset(ScalarEmitter &e, scf::ForOp loop, Value iv, int64_t stages,
 /// out.
 enum class StagedReader {
   /// Each warp for mma.sync, by ldmatrix (16-bit elements) or by 32-bit
-  /// loads (f32: WarpEmitter::loadFragment): TileLayout::Padded.
+  /// loads (f32: WarpEmitter::loadFragment): TileLayout::Padded, or
+  /// PaddedForColumns for a tile read down its columns.
   Ldmatrix,
   /// Warpgroup MMA's descriptors: TileLayout::Swizzled (K-major: the tile's
   /// rows one after the other), each tile at a multiple of
@@ -833,8 +834,9 @@ enum class StagedReader {
   /// copies fenced for the async proxy, which wgmma reads through.
   WarpgroupMma,
 };
-/// The layout of the tiles staged for `reader`.
-TileLayout layoutFor(StagedReader reader);
+/// The layout of the tiles staged for `reader`, read down their columns
+/// where `downColumns` (B of a row-major tile, as V in P V).
+TileLayout layoutFor(StagedReader reader, bool downColumns = false);
 /// An op whose operands stageForBlock staged: `op` as it is after staging
 /// (a clone where the loop around it was pipelined) and, where set, the
 /// wait for its last staged operand's copies, still in flight where `op`
@@ -886,12 +888,15 @@ using ProducerRings = SmallVector<ProducerRing, 2>;
 /// (a ring of `rings`, kProducerAttr, kConsumerThreadsAttr: see
 /// attn-specialize-warps), where the launch holds no tile ops but
 /// softmax's; with `deferRelease` the op's lowering releases its stage
-/// (StagedOp::release), not the staging after the op.
+/// (StagedOp::release), not the staging after the op. `downColumns` says
+/// which of the operands the op's lowering reads only down their columns
+/// (layoutFor; empty: none).
 StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
                        int64_t threads,
                        StagedReader reader = StagedReader::Ldmatrix,
                        bool tensorCopies = true, ProducerRings *rings = nullptr,
-                       bool deferRelease = false);
+                       bool deferRelease = false,
+                       ArrayRef<bool> downColumns = {});
 /// Waits for `staged`'s last operand's copies, if still in flight, and
 /// makes them visible to this thread's reads (cp.async: a wait, the async
 /// proxy's fence and a block barrier; the tensor memory accelerator: a wait

@@ -418,7 +418,8 @@ void copyBoxes(ScalarEmitter &e, memref::SubViewOp window, Value map,
 }
 
 /// What one stage holds: a tile of `rows` rows for each staged operand, of
-/// its width, one after the other, in the reader's layout (layoutFor); for
+/// its width, one after the other, in the reader's layout (layoutFor, by
+/// which way the operand is read: `downColumns`, empty where none); for
 /// warpgroup MMA each at a multiple of kSwizzledTileAlignment (its bytes a
 /// multiple of it: rows a multiple of 8, widths of 64).
 struct StagedShape {
@@ -426,6 +427,7 @@ struct StagedShape {
   SmallVector<int64_t> widths;
   Type elem;
   StagedReader reader;
+  SmallVector<bool> downColumns;
   /// Where the tensor memory accelerator copies the tiles: each operand's
   /// tensor map (tensorMapOf); empty where the block copies them.
   SmallVector<Value> maps;
@@ -433,8 +435,11 @@ struct StagedShape {
   bool bulk() const { return !maps.empty(); }
 
   bool forWarpgroups() const { return reader == StagedReader::WarpgroupMma; }
+  TileLayout layout(size_t i) const {
+    return layoutFor(reader, !downColumns.empty() && downColumns[i]);
+  }
   int64_t tileBytes(size_t i) const {
-    return SharedTile::bytes(rows, widths[i], elem, layoutFor(reader));
+    return SharedTile::bytes(rows, widths[i], elem, layout(i));
   }
   int64_t stageBytes() const {
     int64_t bytes = 0;
@@ -459,7 +464,7 @@ struct StagedShape {
     SmallVector<SharedTile> out;
     for (size_t i = 0; i < widths.size(); ++i) {
       out.push_back(SharedTile::at(e.b, e.loc, buffer, offset, rows, widths[i],
-                                   elem, layoutFor(reader)));
+                                   elem, layout(i)));
       offset = e.add(offset, tileBytes(i));
     }
     return out;
@@ -828,10 +833,16 @@ bool onlySoftmaxTiles(gpu::LaunchOp launch) {
 
 StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
                        int64_t threads, StagedReader reader, bool tensorCopies,
-                       ProducerRings *rings, bool deferRelease) {
+                       ProducerRings *rings, bool deferRelease,
+                       ArrayRef<bool> downColumns) {
   auto launch = op->getParentOfType<gpu::LaunchOp>();
-  StagedShape shape{
-      rows, {}, getElementTypeOrSelf(op->getOperand(numbers[0])), reader};
+  assert((downColumns.empty() || downColumns.size() == numbers.size()) &&
+         "a way of reading for each operand, or none");
+  StagedShape shape{rows,
+                    {},
+                    getElementTypeOrSelf(op->getOperand(numbers[0])),
+                    reader,
+                    SmallVector<bool>(downColumns)};
   SmallVector<Value> tiles;
   for (unsigned n : numbers) {
     tiles.push_back(op->getOperand(n));
@@ -868,9 +879,10 @@ void waitForLastStaged(OpBuilder &b, Location loc, const StagedOp &staged) {
     staged.waitForLast(b, loc);
 }
 
-TileLayout layoutFor(StagedReader reader) {
-  return reader == StagedReader::WarpgroupMma ? TileLayout::Swizzled
-                                              : TileLayout::Padded;
+TileLayout layoutFor(StagedReader reader, bool downColumns) {
+  if (reader == StagedReader::WarpgroupMma)
+    return TileLayout::Swizzled;
+  return downColumns ? TileLayout::PaddedForColumns : TileLayout::Padded;
 }
 
 SharedTile stagedTileOf(const StagedOp &staged, Value operand) {

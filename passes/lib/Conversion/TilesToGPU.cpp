@@ -1842,7 +1842,9 @@ struct ConvertSoftmaxTilesToGPUPass
                              tensorCopies == "forward",
                          warpSpecialize ? &rings : nullptr,
                          /*deferRelease=*/overlapSoftmax &&
-                             reader == StagedReader::WarpgroupMma),
+                             reader == StagedReader::WarpgroupMma,
+                         // V is read down its columns (P V's B).
+                         /*downColumns=*/{false, true}),
            rows});
     }
     // The overlapped form where every step of a group leaves its stage to

@@ -730,7 +730,10 @@ struct OwnKeyTiles {
     Location loc = e.loc;
     const int64_t mTiles = static_cast<int64_t>(phiQ.size()) / 2;
     Value shift = op.getDiagonal();
-    auto [kRow, kCol] = e.quadrantOffsets();
+    // ldmatrix's lane offsets (16-bit inputs).
+    Value kRow, kCol;
+    if (!e.splitsTf32())
+      std::tie(kRow, kCol) = e.quadrantOffsets();
 
     SmallVector<Value> init;
     for (auto &tile : acc)

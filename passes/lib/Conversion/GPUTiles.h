@@ -293,6 +293,26 @@ struct SharedTile {
                                        Value col) const;
 };
 
+/// A lane's coordinate along one dimension of a fragment laid out as a
+/// FragmentLayout (MmaLayout.h): g perGroup + t perThread + offset (g the
+/// lane's group, lane / 4, and t its place in it, lane % 4), added to
+/// `base` where it is set. Terms that are zero are left out.
+inline Value fragmentCoordinate(ScalarEmitter &e, Value g, Value t,
+                                int64_t perGroup, int64_t perThread,
+                                int64_t offset, Value base = Value()) {
+  auto scaled = [&](Value v, int64_t c) -> Value {
+    return c == 1 ? v : arith::MulIOp::create(e.b, e.loc, v, e.idx(c));
+  };
+  Value at;
+  if (perGroup && perThread)
+    at = e.add(e.add(scaled(g, perGroup), scaled(t, perThread)), offset);
+  else if (perGroup || perThread)
+    at = e.add(perGroup ? scaled(g, perGroup) : scaled(t, perThread), offset);
+  else
+    at = e.idx(offset);
+  return base ? e.add(base, at) : at;
+}
+
 /// Emits code for one warp's mma.sync tiles: m16n8k16 for bf16 and f16
 /// operands, m16n8k8PairedK for f32 ones, whose products are 3xTF32
 /// (Tf32Fragment); where lanes hold which elements is `layout`'s
@@ -313,8 +333,10 @@ struct WarpEmitter : ScalarEmitter {
     group = arith::DivUIOp::create(b, loc, lane, idx(4));
     thread = arith::RemUIOp::create(b, loc, lane, idx(4));
     const FragmentLayout &c = layout.c;
-    fragRow = add(mul(group, c.rowPerGroup), mul(thread, c.rowPerThread));
-    fragCol = add(mul(group, c.colPerGroup), mul(thread, c.colPerThread));
+    fragRow = fragmentCoordinate(*this, group, thread, c.rowPerGroup,
+                                 c.rowPerThread, 0);
+    fragCol = fragmentCoordinate(*this, group, thread, c.colPerGroup,
+                                 c.colPerThread, 0);
   }
   /// Rows a lane holds in an accumulator tile, relative to fragRow.
   int64_t rowSlots() const { return layout.c.rowSlots().size(); }
@@ -463,8 +485,8 @@ struct WarpEmitter : ScalarEmitter {
       return p;
     };
     auto index = [&](const Place &p, int i) {
-      return add(add(mul(group, p.perGroup[i]), mul(thread, p.perThread[i])),
-                 p.offset[i]);
+      return fragmentCoordinate(*this, group, thread, p.perGroup[i],
+                                p.perThread[i], p.offset[i]);
     };
     SmallVector<Value, 4> out(f.numElements());
     for (int64_t e = 0; e < f.numElements(); ++e) {

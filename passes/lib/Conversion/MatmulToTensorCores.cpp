@@ -1171,27 +1171,15 @@ private:
                          kMmaN * nt);
   }
   /// Where this lane's element r of a fragment laid out as `f` (MmaLayout.h)
-  /// lies when the fragment starts at (row0 + rowOffset, col0 + colOffset):
-  /// the lane's part (g, t) from f's table; row0 or col0 left out where
-  /// null.
+  /// lies when the fragment starts at (row0 + rowOffset, col0 + colOffset)
+  /// (fragmentCoordinate); row0 or col0 left out where null.
   std::pair<Value, Value> fragmentPlace(const FragmentLayout &f, int64_t r,
                                         Value row0, int64_t rowOffset,
                                         Value col0, int64_t colOffset) {
-    auto scaled = [&](Value v, int64_t c) { return c == 1 ? v : e.muli(v, c); };
-    auto coordinate = [&](int64_t perGroup, int64_t perThread, Value base,
-                          int64_t offset) {
-      assert((perGroup || perThread) && "a lane's place moves with g or t");
-      Value lanePart =
-          perGroup && perThread
-              ? e.add(scaled(g, perGroup), scaled(t, perThread))
-              : (perGroup ? scaled(g, perGroup) : scaled(t, perThread));
-      Value at = e.add(lanePart, offset);
-      return base ? e.add(base, at) : at;
-    };
-    return {
-        coordinate(f.rowPerGroup, f.rowPerThread, row0, rowOffset + f.rowOf[r]),
-        coordinate(f.colPerGroup, f.colPerThread, col0,
-                   colOffset + f.colOf[r])};
+    return {fragmentCoordinate(e, g, t, f.rowPerGroup, f.rowPerThread,
+                               rowOffset + f.rowOf[r], row0),
+            fragmentCoordinate(e, g, t, f.colPerGroup, f.colPerThread,
+                               colOffset + f.colOf[r], col0)};
   }
   /// Where C's element (row, col) goes in the epilogue's destination.
   SmallVector<Value> dstIndices(Value row, Value col) {

@@ -186,21 +186,19 @@ func.func @per_lane_lse(%q: memref<16x24xf32>, %o: memref<16x24xf32>, %lse: memr
 // the staged tiles are padded f32 rows, 64 + 8 for those read along their
 // rows (K 64 x 72 x 4 bytes, each of the four warps' query tile 32 x 72 x
 // 4), 64 + 4 for V, read down its columns (64 x 68 x 4); the statistics of
-// four row slots, the accumulator of 2 x 32 registers a lane. Each key
-// fragment, loaded as one pair and split once, feeds both row tiles'
-// products; each product three mma.sync.m16n8k8 in TF32.
+// four row slots, the accumulator of 2 x 32 registers a lane. Key
+// fragments come two 8-key tiles at a time (bFragmentPair), each loaded as
+// one pair and split once, and feed both row tiles' products; each product
+// three mma.sync.m16n8k8 in TF32.
 // CHECK-LABEL: func.func @tensor_cores_f32
 // CHECK-DAG: memref.alloc() : memref<36864xi8, #gpu.address_space<workgroup>>
 // CHECK-DAG: memref.alloc() : memref<35840xi8, #gpu.address_space<workgroup>>
 // CHECK-DAG: memref.alloca() : memref<4xf32>
 // CHECK-DAG: memref.alloca() : memref<64xf32>
 // CHECK: vector.load %{{.*}} : memref<64x72xf32, #gpu.address_space<workgroup>>, vector<2xf32>
-// CHECK: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>}
-// CHECK: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>}
-// CHECK: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>}
-// CHECK: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>}
-// CHECK: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>}
-// CHECK: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>}
+// CHECK: vector.load %{{.*}} : memref<64x72xf32, #gpu.address_space<workgroup>>, vector<2xf32>
+// CHECK-NOT: vector.load
+// CHECK-COUNT-12: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>}
 // CHECK-NEXT: llvm.extractvalue
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: vector.load %{{.*}} : memref<64x72xf32, #gpu.address_space<workgroup>>, vector<2xf32>

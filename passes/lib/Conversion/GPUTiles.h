@@ -313,6 +313,17 @@ inline Value fragmentCoordinate(ScalarEmitter &e, Value g, Value t,
   return base ? e.add(base, at) : at;
 }
 
+/// Where an operand tile starts along one dimension of a staged tile: a
+/// lane-uniform index (none where only the constant counts) plus a
+/// constant.
+struct TileOrigin {
+  Value base;
+  int64_t offset = 0;
+  TileOrigin(int64_t offset = 0) : offset(offset) {}
+  TileOrigin(Value base, int64_t offset = 0) : base(base), offset(offset) {}
+  TileOrigin plus(int64_t c) const { return {base, offset + c}; }
+};
+
 /// Emits code for one warp's mma.sync tiles: m16n8k16 for bf16 and f16
 /// operands, m16n8k8PairedK for f32 ones, whose products are 3xTF32
 /// (Tf32Fragment); where lanes hold which elements is `layout`'s
@@ -435,15 +446,6 @@ struct WarpEmitter : ScalarEmitter {
             8);
     return {row, col};
   }
-  /// The mma.sync A fragment of A[m0 : m0 + 16, k0 : k0 + 16] from a
-  /// tile of A^T ([K, M] in shared memory): ldmatrix.trans of the
-  /// quadrants (k 0-7, m 0-7), (0-7, 8-15), (8-15, 0-7), (8-15, 8-15) is
-  /// A's (m 0-7, k 0-7), (8-15, 0-7), (0-7, 8-15), (8-15, 8-15).
-  SmallVector<Value, 4> aFragmentOfTransposed(const SharedTile &smem, Value k0,
-                                              Value m0) {
-    auto [row, col] = quadrantOffsets();
-    return ldmatrix(smem, add(row, k0), add(col, m0), /*transpose=*/true);
-  }
   /// This lane's (row, column) offsets for an ldmatrix.x4 that reads a
   /// 16x16 block of a row-major A as its mma.sync A fragment: quadrants
   /// (rows 0-7, columns 0-7), (8-15, 0-7), (0-7, 8-15), (8-15, 8-15).
@@ -467,26 +469,32 @@ struct WarpEmitter : ScalarEmitter {
   /// f's element order) of the operand whose element (r, c) is
   /// smem[row0 + r][col0 + c], or smem[col0 + c][row0 + r] where
   /// `transposed`: `smem` a padded f32 tile. Elements side by side in a
-  /// row of smem, the first at an even column, are loaded as one pair.
+  /// row of smem, the first at an even column, are loaded as one pair
+  /// (the origins' bases are taken to keep pairs aligned, as their
+  /// constants must).
   SmallVector<Value, 4> loadFragment(const SharedTile &smem,
-                                     const FragmentLayout &f, int64_t row0,
-                                     int64_t col0, bool transposed) {
+                                     const FragmentLayout &f, TileOrigin row0,
+                                     TileOrigin col0, bool transposed) {
     assert(!smem.swizzled && "32-bit fragments from padded tiles");
     struct Place {
       int64_t perGroup[2], perThread[2], offset[2];
+      Value base[2];
     };
     auto place = [&](int64_t e) {
       Place p{{f.rowPerGroup, f.colPerGroup},
               {f.rowPerThread, f.colPerThread},
-              {row0 + f.rowOf[e], col0 + f.colOf[e]}};
-      if (transposed)
+              {row0.offset + f.rowOf[e], col0.offset + f.colOf[e]},
+              {row0.base, col0.base}};
+      if (transposed) {
         for (int64_t *x : {p.perGroup, p.perThread, p.offset})
           std::swap(x[0], x[1]);
+        std::swap(p.base[0], p.base[1]);
+      }
       return p;
     };
     auto index = [&](const Place &p, int i) {
       return fragmentCoordinate(*this, group, thread, p.perGroup[i],
-                                p.perThread[i], p.offset[i]);
+                                p.perThread[i], p.offset[i], p.base[i]);
     };
     SmallVector<Value, 4> out(f.numElements());
     for (int64_t e = 0; e < f.numElements(); ++e) {
@@ -518,27 +526,47 @@ struct WarpEmitter : ScalarEmitter {
     }
     return out;
   }
+  /// An operand fragment as the products take it: its registers, or where
+  /// the products split f32 (splitsTf32), its TF32 parts, split once
+  /// however many products read it.
+  struct Operand {
+    SmallVector<Value, 4> registers;
+    Tf32Fragment parts;
+  };
+  Operand operand(ArrayRef<Value> registers) {
+    Operand o;
+    if (splitsTf32())
+      o.parts = splitTf32(*this, registers);
+    else
+      o.registers.assign(registers.begin(), registers.end());
+    return o;
+  }
   /// c + a b for one tile of `layout`: m16n8k16 (a: 4 registers, b: 2,
   /// c: 4 f32), or where the products split f32 (splitsTf32), m16n8k8 in
-  /// 3xTF32 from a's and b's f32 values. Raw nvvm.mma.sync rather than
-  /// nvgpu.mma.sync: the operands are already the packed 32-bit registers
-  /// the instruction takes (ldmatrix results, pairs packed from
-  /// accumulators), which nvgpu's vector operands would unpack and repack.
-  SmallVector<Value, 4> mma(ArrayRef<Value> a, ArrayRef<Value> bRegs,
+  /// 3xTF32. Raw nvvm.mma.sync rather than nvgpu.mma.sync: the operands
+  /// are already the packed 32-bit registers the instruction takes
+  /// (ldmatrix results, pairs packed from accumulators), which nvgpu's
+  /// vector operands would unpack and repack.
+  SmallVector<Value, 4> mma(const Operand &a, const Operand &bOp,
                             ArrayRef<Value> c) {
     if (splitsTf32())
-      return mma3xTf32(b, loc, splitTf32(*this, a), splitTf32(*this, bRegs), c);
+      return mma3xTf32(b, loc, a.parts, bOp.parts, c);
     NVVM::MMATypes ptx =
         elem.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
     // Registers hold element pairs as i32, which nvvm.mma.sync takes for
     // bf16; its f16 form takes them as vector<2xf16>.
-    SmallVector<Value, 4> aOps(a), bOps(bRegs);
+    SmallVector<Value, 4> aOps(a.registers), bOps(bOp.registers);
     if (elem.isF16()) {
       auto pair = VectorType::get({2}, elem);
       for (Value &r : llvm::concat<Value>(aOps, bOps))
         r = LLVM::BitcastOp::create(b, loc, pair, r);
     }
     return mmaSync(b, loc, 16, ptx, aOps, bOps, c);
+  }
+  /// The same from a's and b's registers (f32 values where split).
+  SmallVector<Value, 4> mma(ArrayRef<Value> a, ArrayRef<Value> bRegs,
+                            ArrayRef<Value> c) {
+    return mma(operand(a), operand(bRegs), c);
   }
   /// The sum (or max) of the lanes that share an accumulator row (the
   /// four of a group).
@@ -558,129 +586,112 @@ struct WarpEmitter : ScalarEmitter {
   void storeLane(Value v, Value buffer, int64_t i) {
     memref::StoreOp::create(b, loc, v, buffer, ValueRange{idx(i)});
   }
+  /// The A fragment of A's rows [m0, m0 + m) and depth [k0, k0 + k) (m,
+  /// k: layout's), A staged row-major as [M, K] or, `transposed`, as A^T
+  /// [K, M]. The instruction is the element type's: one ldmatrix.x4 of
+  /// 16-bit tiles (with .trans for A^T: its quadrants (k 0-7, m 0-7),
+  /// (0-7, 8-15), (8-15, 0-7), (8-15, 8-15) are A's (m 0-7, k 0-7),
+  /// (8-15, 0-7), (0-7, 8-15), (8-15, 8-15)), loadFragment's loads of f32.
+  SmallVector<Value, 4> aFragmentAt(const SharedTile &smem, TileOrigin m0,
+                                    TileOrigin k0, bool transposed) {
+    if (splitsTf32())
+      return loadFragment(smem, layout.a, m0, k0, transposed);
+    auto [row, col] = transposed ? quadrantOffsets() : aFragmentOffsets();
+    return transposed
+               ? ldmatrix(smem, at(row, k0), at(col, m0), /*transpose=*/true)
+               : ldmatrix(smem, at(row, m0), at(col, k0), /*transpose=*/false);
+  }
+  /// The B fragments of the two 8-column tiles [n0, n0 + 8) and [n0 + 8,
+  /// n0 + 16) at depth [k0, k0 + k), B staged row-major as [K, N] or, with
+  /// `nByK`, as B^T [N, K] (rows that a product reads as B's columns: the
+  /// keys of S = Q K^T, a weight read transposed). 16-bit tiles: one
+  /// ldmatrix.x4 -- .trans of [K, N], lanes 8-15 and 24-31 addressing rows
+  /// [8, 16); plain of [N, K], quadrants (n 0-7, k 0-7), (0-7, 8-15) for
+  /// the first tile and (8-15, 0-7), (8-15, 8-15) for the second. f32:
+  /// loadFragment, a tile at a time.
+  std::array<SmallVector<Value, 4>, 2> bFragmentPair(const SharedTile &smem,
+                                                     TileOrigin k0,
+                                                     TileOrigin n0, bool nByK) {
+    if (splitsTf32())
+      return {loadFragment(smem, layout.b, k0, n0, nByK),
+              loadFragment(smem, layout.b, k0, n0.plus(layout.n), nByK)};
+    SmallVector<Value, 4> m;
+    if (nByK) {
+      auto [row, col] = quadrantOffsets();
+      m = ldmatrix(smem, at(row, n0), at(col, k0), /*transpose=*/false);
+    } else {
+      Value eight = idx(8);
+      Value row = add(
+          mul(arith::RemUIOp::create(
+                  b, loc, arith::DivUIOp::create(b, loc, lane, eight), idx(2)),
+              8),
+          arith::RemUIOp::create(b, loc, lane, eight));
+      Value col = mul(arith::DivUIOp::create(b, loc, lane, idx(16)), 8);
+      m = ldmatrix(smem, at(row, k0), at(col, n0), /*transpose=*/true);
+    }
+    return {SmallVector<Value, 4>{m[0], m[1]},
+            SmallVector<Value, 4>{m[2], m[3]}};
+  }
   /// A B^T for the 16 mTiles rows of A and the 8 nTiles rows of B from row
   /// `bRow0` on, both [rows, depth] row-major in shared memory: tile [m][n]
-  /// the 16 x 8 accumulator of row tile m and column tile n. ldmatrix.x4
-  /// gives A's fragments and the B fragments of two column tiles at once
-  /// (rows [0, 8) at columns [0, 8) and [8, 16), then rows [8, 16)); each
-  /// B fragment is loaded once for all row tiles.
+  /// the 16 x 8 accumulator of row tile m and column tile n. A k-step at a
+  /// time, each fragment loaded (and split, in 3xTF32) once for all the
+  /// products that read it.
   SmallVector<SmallVector<SmallVector<Value, 4>>>
   mmaRowsByRows(const SharedTile &aSmem, const SharedTile &bSmem,
                 int64_t mTiles, int64_t nTiles, int64_t depth,
                 int64_t bRow0 = 0) {
-    if (splitsTf32())
-      return mmaRowsByRowsTf32(aSmem, bSmem, mTiles, nTiles, depth, bRow0);
-    auto [bRow, bCol] = quadrantOffsets();
-    auto [aRow, aCol] = aFragmentOffsets();
+    assert(nTiles % 2 == 0 && "B's rows read two 8-row tiles at a time");
     SmallVector<SmallVector<SmallVector<Value, 4>>> acc(
         mTiles, SmallVector<SmallVector<Value, 4>>(
                     nTiles, SmallVector<Value, 4>(4, cst(0.0))));
-    for (int64_t ks = 0; ks < depth / 16; ++ks) {
-      SmallVector<SmallVector<Value, 4>> a;
+    for (int64_t k0 = 0; k0 < depth; k0 += layout.k) {
+      SmallVector<Operand> a;
       for (int64_t mt = 0; mt < mTiles; ++mt)
-        a.push_back(ldmatrix(aSmem, add(aRow, 16 * mt), add(aCol, 16 * ks),
-                             false));
+        a.push_back(operand(
+            aFragmentAt(aSmem, layout.m * mt, k0, /*transposed=*/false)));
       for (int64_t np = 0; np < nTiles / 2; ++np) {
-        SmallVector<Value, 4> m = ldmatrix(bSmem, add(bRow, bRow0 + 16 * np),
-                                           add(bCol, 16 * ks), false);
+        auto pair = bFragmentPair(bSmem, k0, bRow0 + 2 * layout.n * np,
+                                  /*nByK=*/true);
+        Operand b0 = operand(pair[0]), b1 = operand(pair[1]);
         for (int64_t mt = 0; mt < mTiles; ++mt) {
-          acc[mt][2 * np] = mma(a[mt], {m[0], m[1]}, acc[mt][2 * np]);
-          acc[mt][2 * np + 1] = mma(a[mt], {m[2], m[3]}, acc[mt][2 * np + 1]);
+          acc[mt][2 * np] = mma(a[mt], b0, acc[mt][2 * np]);
+          acc[mt][2 * np + 1] = mma(a[mt], b1, acc[mt][2 * np + 1]);
         }
       }
     }
     return acc;
   }
-  /// mmaRowsByRows in 3xTF32: 8 columns of depth a step, each fragment
-  /// split once.
-  SmallVector<SmallVector<SmallVector<Value, 4>>>
-  mmaRowsByRowsTf32(const SharedTile &aSmem, const SharedTile &bSmem,
-                    int64_t mTiles, int64_t nTiles, int64_t depth,
-                    int64_t bRow0) {
-    SmallVector<SmallVector<SmallVector<Value, 4>>> acc(
-        mTiles, SmallVector<SmallVector<Value, 4>>(
-                    nTiles, SmallVector<Value, 4>(4, cst(0.0))));
-    for (int64_t k0 = 0; k0 < depth; k0 += layout.k) {
-      SmallVector<Tf32Fragment> a;
-      for (int64_t mt = 0; mt < mTiles; ++mt)
-        a.push_back(splitTf32(
-            *this, loadFragment(aSmem, layout.a, layout.m * mt, k0, false)));
-      for (int64_t n = 0; n < nTiles; ++n) {
-        // B = the staged rows transposed: B[k][n] is bSmem[n][k].
-        Tf32Fragment bParts =
-            splitTf32(*this, loadFragment(bSmem, layout.b, k0,
-                                          bRow0 + layout.n * n, true));
-        for (int64_t mt = 0; mt < mTiles; ++mt)
-          acc[mt][n] = mma3xTf32(b, loc, a[mt], bParts, acc[mt][n]);
-      }
-    }
-    return acc;
-  }
-  /// acc[m][n] += a[m] B[k0 : k0 + 16, 8 n : 8 n + 8] for every 8-column
+  /// acc[m][n] += a[m] B[k0 : k0 + k, 8 n : 8 n + 8] for every 8-column
   /// tile n of `smem` and every 16-row tile m of A (`acc` holds a.size()
-  /// runs of N / 8 tiles): one k-step of 16 of A B, each B fragment loaded
-  /// once for all row tiles, two column tiles at a time. `smem` holds B
-  /// row-major as [K, N] (ldmatrix.trans, lanes 8-15 and 24-31 addressing
-  /// rows [8, 16)) or, with `nByK`, as B^T [N, K] (a weight a product reads
-  /// transposed: plain ldmatrix of the quadrants (n 0-7, k 0-7), (0-7,
-  /// 8-15) for tile 2 np and (8-15, 0-7), (8-15, 8-15) for 2 np + 1). With
-  /// `col0`, B's columns start there.
+  /// runs of N / 8 tiles; `a` each row tile's A registers, f32 values
+  /// where the products split them): one k-step of A B, each B fragment
+  /// loaded once for all row tiles, two column tiles at a time
+  /// (bFragmentPair; `nByK`: `smem` holds B^T). With `col0`, B's columns
+  /// start there.
   void mmaSharedB(ArrayRef<SmallVector<Value, 4>> a, const SharedTile &smem,
                   int64_t k0, MutableArrayRef<SmallVector<Value, 4>> acc,
                   Value col0 = Value(), bool nByK = false) {
-    if (splitsTf32()) {
-      assert(!col0 && !nByK && "3xTF32: B row-major from its first column");
-      return mmaSharedBTf32(a, smem, k0, acc);
-    }
-    // This lane's address in the tile of column tiles 0 and 1: (k, n), or
-    // (n, k) with nByK.
-    Value row, col;
-    if (nByK) {
-      std::tie(row, col) = quadrantOffsets();
-      if (col0)
-        row = add(row, col0);
-    } else {
-      Value eight = idx(8);
-      row = add(
-          mul(arith::RemUIOp::create(
-                  b, loc, arith::DivUIOp::create(b, loc, lane, eight), idx(2)),
-              8),
-          arith::RemUIOp::create(b, loc, lane, eight));
-      col = mul(arith::DivUIOp::create(b, loc, lane, idx(16)), 8);
-      if (col0)
-        col = add(col, col0);
-    }
+    SmallVector<Operand> aOps;
+    for (ArrayRef<Value> fragment : a)
+      aOps.push_back(operand(fragment));
     int64_t tiles = static_cast<int64_t>(acc.size() / a.size());
+    assert(tiles % 2 == 0 && "B read two 8-column tiles at a time");
     for (int64_t np = 0; np < tiles / 2; ++np) {
-      SmallVector<Value, 4> m =
-          nByK ? ldmatrix(smem, add(row, 16 * np), add(col, k0),
-                          /*transpose=*/false)
-               : ldmatrix(smem, add(row, k0), add(col, 16 * np),
-                          /*transpose=*/true);
+      auto pair =
+          bFragmentPair(smem, k0, TileOrigin(col0, 2 * layout.n * np), nByK);
+      Operand b0 = operand(pair[0]), b1 = operand(pair[1]);
       for (size_t mt = 0; mt < a.size(); ++mt) {
         SmallVector<Value, 4> *tile = &acc[mt * tiles + 2 * np];
-        tile[0] = mma(a[mt], {m[0], m[1]}, tile[0]);
-        tile[1] = mma(a[mt], {m[2], m[3]}, tile[1]);
+        tile[0] = mma(aOps[mt], b0, tile[0]);
+        tile[1] = mma(aOps[mt], b1, tile[1]);
       }
     }
   }
-  /// mmaSharedB in 3xTF32, 8 rows of B: `a` each row tile's A fragment as
-  /// f32 values (m16n8k8PairedK's), B [K, N] row-major in the padded f32
-  /// tile `smem`.
-  void mmaSharedBTf32(ArrayRef<SmallVector<Value, 4>> a, const SharedTile &smem,
-                      int64_t k0, MutableArrayRef<SmallVector<Value, 4>> acc) {
-    SmallVector<Tf32Fragment> aParts;
-    for (ArrayRef<Value> fragment : a)
-      aParts.push_back(splitTf32(*this, fragment));
-    int64_t tiles = static_cast<int64_t>(acc.size() / a.size());
-    for (int64_t n = 0; n < tiles; ++n) {
-      Tf32Fragment bParts = splitTf32(
-          *this, loadFragment(smem, layout.b, k0, layout.n * n, false));
-      for (size_t mt = 0; mt < a.size(); ++mt) {
-        SmallVector<Value, 4> &tile = acc[mt * tiles + n];
-        tile = mma3xTf32(b, loc, aParts[mt], bParts, tile);
-      }
-    }
+  /// A lane's offset within a fragment plus a tile's origin.
+  Value at(Value laneOffset, TileOrigin origin) {
+    Value x = origin.base ? add(laneOffset, origin.base) : laneOffset;
+    return add(x, origin.offset);
   }
 };
 

@@ -11,8 +11,9 @@
 //   attention's; an elementwise feature map, 16-feature slices, head dims
 //   multiples of 16, the op reached by the whole block). The products are
 //   mma.sync m16n8k16, or for f32 m16n8k8PairedK, each f32 operand split
-//   into two TF32 parts (WarpEmitter::mma); the fragments of 16-bit tiles
-//   come by ldmatrix, f32 ones by WarpEmitter::loadFragment.
+//   into two TF32 parts (WarpEmitter::mma); the fragments are read by
+//   WarpEmitter::aFragmentAt and bFragmentPair (ldmatrix of 16-bit tiles,
+//   loadFragment of f32 ones), as every other tensor-core lowering's.
 //     linear_state, linear_prefix: chunks of keys (chunkKeys) are staged in
 //     shared memory by cp.async over two stages (the value rows by the
 //     block, each warp its key columns), the next chunk on its way while
@@ -472,10 +473,6 @@ private:
     mk = e.dim(k, 0);
     chunks = arith::CeilDivUIOp::create(b, loc, mk, e.idx(chunk));
     stages = allocateShared(op->getParentOfType<gpu::LaunchOp>(), 2 * stage);
-    // A fragments of K^T, transposed: keys [0, 8) at features [0, 8), then
-    // features [8, 16), then the same for keys [8, 16).
-    if (!e.splitsTf32())
-      std::tie(aRow, aCol) = e.quadrantOffsets();
     if (prefixOp) {
       prefixChunk = e.idx(static_cast<int64_t>(prefixOp.getChunk()));
       prefixChunks = e.dim(prefixOp.getPrefix(), 0);
@@ -527,10 +524,7 @@ private:
       // sum, then the row slot's running sum).
       const FragmentLayout &fa = e.layout.a;
       SmallVector<Value, 4> a =
-          e.splitsTf32()
-              ? e.loadFragment(keys, fa, 0, k * ks, /*transposed=*/true)
-              : e.ldmatrix(keys, e.add(aRow, k * ks), aCol,
-                           /*transpose=*/true);
+          e.aFragmentAt(keys, 0, k * ks, /*transposed=*/true);
       SmallVector<int64_t, 4> slots = e.layout.c.rowSlots();
       for (int64_t r = 0; r < fa.numRegisters(); ++r) {
         SmallVector<Value, 4> x = phiOfValues(e, map, kSliceFeatures, a[r]);
@@ -653,7 +647,7 @@ private:
   WarpEmitter e;
   const int64_t chunk, dv, dTiles, stage, valueBytes, sliceBytes;
   // allocateStages
-  Value tid, warp, mk, chunks, stages, aRow, aCol, prefixChunk, prefixChunks;
+  Value tid, warp, mk, chunks, stages, prefixChunk, prefixChunks;
 };
 
 /// Shared memory of the tensor-core linear_output: the state as the inputs'
@@ -730,10 +724,6 @@ struct OwnKeyTiles {
     Location loc = e.loc;
     const int64_t mTiles = static_cast<int64_t>(phiQ.size()) / 2;
     Value shift = op.getDiagonal();
-    // ldmatrix's lane offsets (16-bit inputs).
-    Value kRow, kCol;
-    if (!e.splitsTf32())
-      std::tie(kRow, kCol) = e.quadrantOffsets();
 
     SmallVector<Value> init;
     for (auto &tile : acc)
@@ -759,18 +749,8 @@ struct OwnKeyTiles {
       SmallVector<SmallVector<Value, 4>> a(
           2 * mTiles, SmallVector<Value, 4>(4, e.cst(0.0)));
       for (int64_t ks = 0; ks < depth / k; ++ks) {
-        SmallVector<Value, 4> keyTiles[2];
-        if (e.splitsTf32()) {
-          for (int64_t nt = 0; nt < 2; ++nt)
-            keyTiles[nt] =
-                e.loadFragment(keys, e.layout.b, k * ks, e.layout.n * nt,
-                               /*transposed=*/true);
-        } else {
-          SmallVector<Value, 4> m =
-              e.ldmatrix(keys, kRow, e.add(kCol, k * ks), /*transpose=*/false);
-          keyTiles[0] = {m[0], m[1]};
-          keyTiles[1] = {m[2], m[3]};
-        }
+        std::array<SmallVector<Value, 4>, 2> keyTiles =
+            e.bFragmentPair(keys, k * ks, 0, /*nByK=*/true);
         for (SmallVector<Value, 4> &regs : keyTiles)
           regs = phiOfRegisters(e, map, depth, regs);
         for (int64_t mt = 0; mt < mTiles; ++mt) {

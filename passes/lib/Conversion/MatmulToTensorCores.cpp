@@ -863,12 +863,9 @@ private:
     // The register-staged form's one stage.
     sharedA = async ? Value() : tileA(e.idx(0));
     sharedB = async ? Value() : tileB(e.idx(0));
-    // The mma.sync 16-bit form's fragments: ldmatrix addresses of this
-    // lane.
-    if (packed && !tiling.warpgroup) {
+    // The mma.sync 16-bit form's fragment reader.
+    if (packed && !tiling.warpgroup)
       warpEmitter.emplace(b, e.loc, tileElem);
-      std::tie(aRow, aCol) = warpEmitter->aFragmentOffsets();
-    }
     const int64_t threads = tiling.threads();
     stageA = aT ? Stage{a, sharedA, k, m, tileK, tileM(), runA, threads}
                 : Stage{a, sharedA, m, k, tileM(), tileK, runA, threads};
@@ -1224,11 +1221,8 @@ private:
     for (int64_t kk = 0; kk < tiling.tileK; kk += w.layout.k) {
       SmallVector<SmallVector<Value, 4>> aFrags;
       for (int64_t mt = 0; mt < rowTiles; ++mt) {
-        Value row0 = e.add(wm, w.layout.m * mt);
-        aFrags.push_back(aT ? w.aFragmentOfTransposed(tileOfA, e.idx(kk), row0)
-                            : w.ldmatrix(tileOfA, e.add(aRow, row0),
-                                         e.add(aCol, kk),
-                                         /*transpose=*/false));
+        aFrags.push_back(w.aFragmentAt(tileOfA, TileOrigin(wm, w.layout.m * mt),
+                                       kk, /*transposed=*/aT));
       }
       w.mmaSharedB(aFrags, tileOfB, kk, tiles, wn, /*nByK=*/bT);
     }
@@ -1329,7 +1323,6 @@ private:
   /// The wgmma form's tiles.
   std::optional<SwizzledTile> swizzledA, swizzledB;
   std::optional<WarpEmitter> warpEmitter;
-  Value aRow, aCol;
   Stage stageA, stageB;
   // initAccumulators
   SmallVector<Value> acc;

@@ -959,12 +959,11 @@ SmallVector<SmallVector<Value, 4>> asTiles(WarpEmitter &e, ArrayRef<Value> r) {
 using FragmentsByDepth = SmallVector<SmallVector<SmallVector<Value, 4>>>;
 FragmentsByDepth loadRowFragments(WarpEmitter &e, const SharedTile &x,
                                   int64_t mTiles, int64_t depth) {
-  auto [aRow, aCol] = e.aFragmentOffsets();
   FragmentsByDepth a(depth / kWgmmaK);
   for (int64_t ks = 0; ks < depth / kWgmmaK; ++ks)
     for (int64_t mt = 0; mt < mTiles; ++mt)
-      a[ks].push_back(e.ldmatrix(x, e.add(aRow, kMmaRows * mt),
-                                 e.add(aCol, kWgmmaK * ks), false));
+      a[ks].push_back(e.aFragmentAt(x, kMmaRows * mt, kWgmmaK * ks,
+                                    /*transposed=*/false));
   return a;
 }
 

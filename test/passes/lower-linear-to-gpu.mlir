@@ -89,15 +89,28 @@
 // WARP: gpu.shuffle  xor
 // WARP: vector.store {{.*}} : memref<?x64xbf16, {{.*}}>, vector<2xbf16>
 // WARP-NOT: attn.tile
-// Per lane: the warp synchronized after the state's writers, each lane a
-// share of the state's columns, added atomically.
+// Per lane (FAVOR+): the warp synchronized after the state's writers; a
+// projection's phi is a dot product over the head dim, computed once per
+// key and feature for a group of 16 of the state's columns (the slice's
+// 16 features in two column groups: a pair for each of the 32 lanes), the
+// group's sums and the normaliser's carried in registers, then added
+// atomically. The output stages phi(Q) of its 16 rows once ([16, 16] f32
+// in shared memory) and reads it for every column.
 // WARP-LABEL: func.func @linear_f32(
 // WARP: gpu.launch
 // WARP: nvvm.bar.warp.sync
 // WARP: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c32
-// WARP: memref.atomic_rmw addf
+// WARP:   scf.for {{.*}} iter_args({{.*}}) -> ({{(f32, ){16,16}f32}}) {
+// WARP:     scf.for {{.*}} -> (f32, f32) {
+// WARP:     math.exp
+// WARP-NOT: math.exp
+// WARP-COUNT-16: memref.atomic_rmw addf {{.*}} : (f32, memref<16x32xf32
+// WARP: memref.atomic_rmw addf {{.*}} : (f32, memref<16xf32
 // WARP-NOT: nvvm.mma.sync
 // WARP: gpu.launch
+// WARP: memref.view {{.*}} to memref<16x16xf32, #gpu.address_space<workgroup>>
+// WARP: math.exp
+// WARP-NOT: math.exp
 // WARP: memref.store
 // WARP-NOT: attn.tile
 // f32 on tensor cores: chunks of 64 keys (so that a stage takes what 128
@@ -314,18 +327,22 @@ func.func @linear_causal_f32(%q: tensor<1x2x100x32xf32>) -> tensor<1x2x100x32xf3
 }
 
 // f32 causal with a head dim that is not a multiple of 16, per lane: each
-// lane's columns of the state (and features of the normaliser) as running
-// sums, stored before each chunk's keys; the output's own keys bounded by
-// i + diagonal (the rows' offset in their chunk).
+// lane a feature's row of the state (all 24 columns, and the normaliser's
+// element) as 25 running sums, phi of each key computed once for all of
+// them, stored before each chunk's keys; the output's own keys bounded by
+// i + diagonal (the rows' offset in their chunk), phi(Q) staged once.
 // WARP-LABEL: func.func @linear_causal_f32_d24(
 // WARP: gpu.launch
 // WARP: scf.for
-// WARP:   scf.for
-// WARP:     scf.for %[[C:.*]] = {{.*}} iter_args(%[[SUM:.*]] = %{{.*}}) -> (f32) {
-// WARP:       memref.store %[[SUM]], %{{.*}}[%[[C]], %{{.*}}, %{{.*}}] : memref<2x24x24xf32
+// WARP:   scf.for %[[C:.*]] = {{.*}} iter_args({{.*}}) -> ({{(f32, ){24,24}f32}}) {
+// WARP-COUNT-24: memref.store %{{.*}}, %{{.*}}[%[[C]], %{{.*}}, %{{.*}}] : memref<2x24x24xf32
+// WARP:       memref.store %{{.*}}, %{{.*}}[%[[C]], %{{.*}}] : memref<2x24xf32
 // WARP:       arith.muli %[[C]], %c64
+// WARP:       math.exp
+// WARP-NOT:   math.exp
 // WARP: gpu.launch
 // WARP: %[[SHIFT:.*]] = arith.muli %{{.*}}, %c16
+// WARP: memref.view {{.*}} to memref<16x24xf32, #gpu.address_space<workgroup>>
 // WARP: arith.cmpi ule
 // WARP: %[[LAST:.*]] = arith.addi %{{.*}}, %[[SHIFT]]
 // WARP: arith.addi %[[LAST]], %c1

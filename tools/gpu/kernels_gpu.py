@@ -25,7 +25,9 @@ compiler's own generator and appear here only in the timed cases. Useful
 TFLOP/s count 4 * B * H * D * (kept query-key pairs), the pairs taken from
 the schedule attn-schedule-blocks computes (every tile of a block-aligned
 mask is full). attn.linear (elu + 1) counts 4 * B * H * N * D^2, as the
-anchors script does for eager PyTorch (non-causal). attn.ssm (S4D, f32) is
+anchors script does for eager PyTorch (non-causal); its FAVOR+ cases (64
+random features) are timed only, FAVOR+ being checked against libtorch in
+float64 by the `gpu` label's LinearSsmReferenceTest. attn.ssm (S4D, f32) is
 checked against its definition as a convolution (FFT, float64) and timed
 next to eager PyTorch S4D (Vandermonde kernel, FFT convolution) in the same
 run, as one scan over the sequence and chunked (--ssm-chunk). attn.project
@@ -137,7 +139,15 @@ LINEAR_BENCH = [(f"linear_n{n}{s}", 4, 16, n, 64, "bf16", False, 128, o)
 ] + [
     # f32 (3xTF32 on tensor cores), the pipeline's default tiles.
     (f"linear{c}_f32_n{n}", 4, 16, n, 64, "f32", False, 64,
-     dict(causal=bool(c))) for c in ("", "_causal") for n in (1024, 4096)]
+     dict(causal=bool(c))) for c in ("", "_causal") for n in (1024, 4096)
+] + [
+    # FAVOR+ (64 random features; f32 inputs): per lane. Timed only: its
+    # projection is drawn by attn's generator, which the references here
+    # do not have; the `gpu` label's LinearSsmReferenceTest checks FAVOR+
+    # against libtorch in float64.
+    (f"linear{c}_favor_f32_n{n}", 4, 16, n, 64, "f32", False, 64,
+     dict(causal=bool(c), favor=64)) for c in ("", "_causal")
+    for n in (1024, 4096)]
 # The anchors' shapes: B=4, H=16, D=64, bf16; key tiles of the mask's block
 # (128 or 64 for dense). Query tiles of 64 rows in four warps of 16 rows,
 # and the faster shape of each: for 128-token blocks (and dense) 128 rows
@@ -303,7 +313,10 @@ def module_for(case):
 
 def linear_module_for(case):
     name, b, h, n, d, dt, padded = case[:7]
-    causal = " causal" if len(case) > 8 and case[8].get("causal") else ""
+    opts = case[8] if len(case) > 8 else {}
+    causal = " causal" if opts.get("causal") else ""
+    feature_map = (f"favor features {opts['favor']} seed 1"
+                   if opts.get("favor") else "elu_plus_one")
     t = f"tensor<{b}x{h}x{n}x{d}x{dt}>"
     args = f"%query: {t}, %key: {t}, %value: {t}"
     lengths = ""
@@ -311,7 +324,7 @@ def linear_module_for(case):
         args += f", %len: tensor<{b}xi32>"
         lengths = f" key_lengths %len : tensor<{b}xi32>"
     return (f"func.func @{name}({args}) -> {t} {{\n"
-            f"  %f = attn.feature_map.elu_plus_one\n"
+            f"  %f = attn.feature_map.{feature_map}\n"
             f"  %o = attn.linear %query, %key, %value feature_map %f{lengths}"
             f"{causal}"
             f" : {t}, {t}, {t} -> {t}\n"

@@ -32,8 +32,10 @@
 //     sums into the normaliser and its product with V (as a flash kernel's
 //     P V) into the accumulators.
 // - per lane (anything else: projections, head dims not multiples of 16,
-//   unaligned rows): scalar loops, each lane owning a share of the state's
-//   columns or of the output's elements.
+//   unaligned rows): scalar loops. The reductions' lanes own (feature,
+//   column group) pairs, each key's phi computed once for the group's sums
+//   in registers (perLaneReductions); the output's lanes own its elements,
+//   phi(Q) staged once in shared memory (OutputScratch).
 //
 //===----------------------------------------------------------------------===//
 
@@ -114,35 +116,88 @@ void strided(ScalarEmitter &e, Value first, Value ub, Value step,
 // Per-lane form
 //===----------------------------------------------------------------------===//
 
-/// Key j's term of one sum: fma(phi, v, acc) for the state, phi + acc for
-/// the normaliser.
-using KeyTerm = function_ref<Value(Value j, Value acc)>;
+/// Value columns a lane of the per-lane reductions sums at once (its
+/// loop-carried registers): phi(k_j)_f is computed once per key for each
+/// such group of the state's row f.
+constexpr int64_t kLaneColumns = 64;
 
-/// The per-lane reductions over keys: `reduce(state, {f, c}, term)` for
-/// each (feature, column) of the state this lane owns (columns strided over
-/// the warp's lanes, every feature), and `reduce(norm, {f}, term)` for each
-/// feature of the normaliser it owns.
-void perLaneReductions(
-    ScalarEmitter &e, FeatureMap map, Value k, Value v, Value p, Value state,
-    Value norm, Value features, Value columns,
-    function_ref<void(Value x, ValueRange at, KeyTerm term)> reduce) {
+/// One lane's share of a per-lane reduction: feature `f` and the value
+/// columns [col0, col0 + width) of the state's row f (those < `columns`),
+/// plus, in the first group (`first`), the normaliser's element f.
+struct LaneSums {
+  Value f, col0, first;
+  int64_t width;
+};
+
+/// The per-lane reductions over keys. Each lane owns (feature, group of
+/// kLaneColumns value columns) pairs, strided over the warp's lanes, and
+/// `body(pair, addKeys)` reduces one: addKeys(j0, j1, sums) adds keys
+/// [j0, j1) to the pair's running sums (its `width` state columns, then
+/// the normaliser's), each key's phi computed once -- where a lane owning
+/// state elements would compute phi(k_j)_f once per column (a projection's
+/// phi is a dot product over the head dim).
+using AddKeys =
+    function_ref<SmallVector<Value>(Value j0, Value j1, ValueRange sums)>;
+void perLaneReductions(ScalarEmitter &e, FeatureMap map, Value k, Value v,
+                       Value p, Value features, int64_t staticFeatures,
+                       Value columns,
+                       function_ref<void(const LaneSums &, AddKeys)> body) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
+  int64_t staticColumns = staticDim(v, 1);
+  int64_t width = ShapedType::isDynamic(staticColumns)
+                      ? kLaneColumns
+                      : std::min(kLaneColumns, staticColumns);
+  // Fewer features than lanes (a projection's 16-feature slice): narrower
+  // groups, so that every lane has a pair (phi then computed once per
+  // group), at least 8 columns each.
+  if (staticFeatures > 0 && staticFeatures < kWarpLanes &&
+      !ShapedType::isDynamic(staticColumns))
+    width = std::min(width, std::max<int64_t>(
+                                std::min<int64_t>(8, width),
+                                llvm::divideCeil(staticColumns,
+                                                 kWarpLanes / staticFeatures)));
+  Value groups = arith::CeilDivUIOp::create(b, loc, columns, e.idx(width));
   Value lane = gpu::LaneIdOp::create(b, loc, IntegerAttr());
-  Value warp = e.idx(kWarpLanes);
-  strided(e, lane, columns, warp, [&](Value c) {
-    strided(e, e.idx(0), features, e.idx(1), [&](Value f) {
-      reduce(state, {f, c}, [&](Value j, Value acc) {
-        return math::FmaOp::create(b, loc, phiAt(e, map, k, p, j, f),
-                                   e.load(v, {j, c}), acc);
+  Value last = arith::SubIOp::create(b, loc, columns, e.idx(1));
+  strided(
+      e, lane, arith::MulIOp::create(b, loc, features, groups),
+      e.idx(kWarpLanes), [&](Value x) {
+        LaneSums pair{arith::DivUIOp::create(b, loc, x, groups),
+                      arith::MulIOp::create(
+                          b, loc, arith::RemUIOp::create(b, loc, x, groups),
+                          e.idx(width)),
+                      Value(), width};
+        pair.first = e.cmp(arith::CmpIPredicate::eq, pair.col0, e.idx(0));
+        auto addKeys = [&](Value j0, Value j1, ValueRange sums) {
+          return SmallVector<Value>(
+              e.loop(j0, j1, sums, [&](Value j, ValueRange acc) {
+                Value phi = phiAt(e, map, k, p, j, pair.f);
+                SmallVector<Value> next;
+                for (int64_t t = 0; t < width; ++t) {
+                  // Columns past the end read the last one; their sums
+                  // are never stored.
+                  Value c =
+                      arith::MinUIOp::create(b, loc, e.add(pair.col0, t), last);
+                  next.push_back(math::FmaOp::create(
+                      b, loc, phi, e.load(v, {j, c}), acc[t]));
+                }
+                next.push_back(arith::AddFOp::create(b, loc, acc[width], phi));
+                return next;
+              }));
+        };
+        body(pair, addKeys);
       });
-    });
-  });
-  strided(e, lane, features, warp, [&](Value f) {
-    reduce(norm, {f}, [&](Value j, Value acc) {
-      return arith::AddFOp::create(b, loc, acc, phiAt(e, map, k, p, j, f));
-    });
-  });
+}
+
+/// `store(sum, c)` for each of `pair`'s columns c inside the state.
+void forLaneColumns(ScalarEmitter &e, const LaneSums &pair, Value columns,
+                    ValueRange sums, function_ref<void(Value, Value)> store) {
+  for (int64_t t = 0; t < pair.width; ++t) {
+    Value c = e.add(pair.col0, t);
+    e.ifThen(e.cmp(arith::CmpIPredicate::ult, c, columns),
+             [&] { store(sums[t], c); });
+  }
 }
 
 void lowerStatePerLane(LinearStateOp op, FeatureMap map) {
@@ -151,30 +206,34 @@ void lowerStatePerLane(LinearStateOp op, FeatureMap map) {
   ScalarEmitter e{b, loc};
   Value k = op.getKey(), v = op.getValue(), p = op.getProjection();
   Value state = op.getState(), norm = op.getNorm();
-  Value mk = e.dim(k, 0);
+  Value mk = e.dim(k, 0), columns = e.dim(state, 1);
   // Earlier writes of the state by the warp's lanes (a fill runs on every
   // lane) are done before any lane adds to it.
   NVVM::SyncWarpOp::create(
       b, loc, arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(-1)));
-  // x[at] += the sum over keys of term(j).
-  auto accumulate = [&](Value x, ValueRange at, KeyTerm term) {
-    Value init = op.getAtomic() ? e.cst(0.0) : e.load(x, at);
-    Value sum = e.loop(e.idx(0), mk, {init}, [&](Value j, ValueRange acc) {
-      return SmallVector<Value>{term(j, acc[0])};
-    })[0];
+  // x[at] += the sum over the keys.
+  auto accumulate = [&](Value sum, Value x, ValueRange at) {
     if (op.getAtomic())
       memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf, sum, x,
                                   at);
     else
-      e.store(sum, x, at);
+      e.store(arith::AddFOp::create(b, loc, e.load(x, at), sum), x, at);
   };
-  perLaneReductions(e, map, k, v, p, state, norm, e.dim(state, 0),
-                    e.dim(state, 1), accumulate);
+  perLaneReductions(
+      e, map, k, v, p, e.dim(state, 0), staticDim(state, 0), columns,
+      [&](const LaneSums &pair, AddKeys addKeys) {
+        SmallVector<Value> sums = addKeys(
+            e.idx(0), mk, SmallVector<Value>(pair.width + 1, e.cst(0.0)));
+        forLaneColumns(e, pair, columns, sums, [&](Value sum, Value c) {
+          accumulate(sum, state, {pair.f, c});
+        });
+        e.ifThen(pair.first, [&] { accumulate(sums.back(), norm, {pair.f}); });
+      });
 }
 
 /// prefix[c] and prefix_norm[c] as running sums, stored before chunk c's
-/// keys are added: each lane owns columns of the state (and features of the
-/// normaliser), as in lowerStatePerLane.
+/// keys are added: each lane owns (feature, column group) pairs, as in
+/// lowerStatePerLane.
 void lowerPrefixPerLane(LinearPrefixOp op, FeatureMap map) {
   OpBuilder b(op);
   Location loc = op.getLoc();
@@ -182,57 +241,69 @@ void lowerPrefixPerLane(LinearPrefixOp op, FeatureMap map) {
   Value k = op.getKey(), v = op.getValue(), p = op.getProjection();
   Value prefix = op.getPrefix(), prefixNorm = op.getPrefixNorm();
   Value mk = e.dim(k, 0), chunks = e.dim(prefix, 0);
+  Value columns = e.dim(prefix, 2);
   Value chunk = e.idx(static_cast<int64_t>(op.getChunk()));
-  // x[c, at] = the running sum before chunk c's keys, for every c.
-  auto scan = [&](Value x, ValueRange at, KeyTerm term) {
-    e.loop(e.idx(0), chunks, {e.cst(0)}, [&](Value c, ValueRange running) {
-      SmallVector<Value> index{c};
-      index.append(at.begin(), at.end());
-      e.store(running[0], x, index);
-      Value k0 = arith::MulIOp::create(b, loc, c, chunk);
-      Value k1 = arith::MaxSIOp::create(
-          b, loc, k0, arith::MinSIOp::create(b, loc, e.add(k0, chunk), mk));
-      return SmallVector<Value>(
-          e.loop(k0, k1, running, [&](Value j, ValueRange acc) {
-            return SmallVector<Value>{term(j, acc[0])};
-          }));
-    });
-  };
-  perLaneReductions(e, map, k, v, p, prefix, prefixNorm, e.dim(prefix, 1),
-                    e.dim(prefix, 2), scan);
+  perLaneReductions(
+      e, map, k, v, p, e.dim(prefix, 1), staticDim(prefix, 1), columns,
+      [&](const LaneSums &pair, AddKeys addKeys) {
+        e.loop(e.idx(0), chunks, SmallVector<Value>(pair.width + 1, e.cst(0.0)),
+               [&](Value c, ValueRange running) {
+                 forLaneColumns(e, pair, columns, running,
+                                [&](Value sum, Value col) {
+                                  e.store(sum, prefix, {c, pair.f, col});
+                                });
+                 e.ifThen(pair.first, [&] {
+                   e.store(running.back(), prefixNorm, {c, pair.f});
+                 });
+                 Value k0 = arith::MulIOp::create(b, loc, c, chunk);
+                 Value k1 = arith::MaxSIOp::create(
+                     b, loc, k0,
+                     arith::MinSIOp::create(b, loc, e.add(k0, chunk), mk));
+                 return addKeys(k0, k1, running);
+               });
+      });
 }
 
-/// Where the causal form's per-lane output keeps, per warp, phi(Q) of its
-/// rows [R, F] and the weights of its own keys A [R, Rk] (f32, a staging
-/// buffer of the block's shared memory, `warps` such parts).
-struct OwnKeyScratch {
+/// Where the per-lane output keeps, per warp, phi(Q) of its rows [R, F]
+/// and, in the causal form, the weights of its own keys A [R, Rk] and
+/// (`phiKeys`) phi(K) of those keys [Rk, F] (f32, a staging buffer of the
+/// block's shared memory, `warps` such parts).
+struct OutputScratch {
   int64_t rows, keys, features, warps;
-  int64_t bytesPerWarp() const { return 4 * rows * (features + keys); }
+  bool phiKeys;
+  int64_t bytesPerWarp() const {
+    return 4 *
+           (rows * features + rows * keys + (phiKeys ? keys * features : 0));
+  }
 };
 
-/// The scratch the causal output `op` can use: static bounds on its rows,
-/// keys and features, small enough for shared memory.
-std::optional<OwnKeyScratch> ownKeyScratchFor(LinearOutputOp op,
+/// The scratch the per-lane output `op` can use: static bounds on its rows,
+/// keys and features, small enough for shared memory -- with phi(K) where
+/// that fits too.
+std::optional<OutputScratch> outputScratchFor(LinearOutputOp op,
                                               int64_t warps) {
-  if (!op.getKey())
-    return std::nullopt;
   std::optional<int64_t> rows = rowBound(op.getQuery()),
-                         keys = rowBound(op.getKey());
+                         keys = op.getKey() ? rowBound(op.getKey())
+                                            : std::optional<int64_t>(0);
   int64_t features = staticDim(op.getState(), 0);
   if (!rows || !keys || ShapedType::isDynamic(features))
     return std::nullopt;
-  OwnKeyScratch s{*rows, *keys, features, warps};
   constexpr int64_t kMaxScratchBytes = 32 * 1024;
-  if (warps * s.bytesPerWarp() > kMaxScratchBytes)
-    return std::nullopt;
-  return s;
+  for (bool phiKeys : {*keys > 0, false}) {
+    OutputScratch s{*rows, *keys, features, warps, phiKeys};
+    if (warps * s.bytesPerWarp() <= kMaxScratchBytes)
+      return s;
+  }
+  return std::nullopt;
 }
 
-/// With `scratch`: phi(q_i) computed once per (row, feature) and each own
-/// key's weight once per (row, key), in shared memory, instead of in the
-/// loops of every output element.
+/// With `scratch`: phi(q_i) computed once per (row, feature), and in the
+/// causal form phi(k_j) once per (key, feature) and each own key's weight
+/// once per (row, key), in shared memory, instead of in the loops of every
+/// output element (where a projection's phi is a dot product over the head
+/// dim, each computed once per output column).
 LogicalResult lowerOutputPerLane(LinearOutputOp op, FeatureMap map,
-                                 OwnKeyScratch *scratch = nullptr) {
+                                 OutputScratch *scratch = nullptr) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   ScalarEmitter e{b, loc};
@@ -259,41 +330,54 @@ LogicalResult lowerOutputPerLane(LinearOutputOp op, FeatureMap map,
         b, loc, gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x), warp);
     Value at = arith::MulIOp::create(b, loc, warpIndex,
                                      e.idx(scratch->bytesPerWarp()));
-    phiQ = sharedView(b, loc, block, {scratch->rows, scratch->features},
-                      b.getF32Type(), at);
-    weights = sharedView(
-        b, loc, block, {scratch->rows, scratch->keys}, b.getF32Type(),
-        arith::AddIOp::create(b, loc, at,
-                              e.idx(4 * scratch->rows * scratch->features)));
-    Value rows = e.dim(q, 0), keys = e.dim(k, 0);
-    strided(e, lane, arith::MulIOp::create(b, loc, rows, features), warp,
-            [&](Value x) {
-              Value i = arith::DivUIOp::create(b, loc, x, features);
-              Value f = arith::RemUIOp::create(b, loc, x, features);
-              e.store(phiAt(e, map, q, p, i, f), phiQ, {i, f});
+    int64_t offset = 0;
+    auto part = [&](int64_t rows, int64_t cols) {
+      Value view = sharedView(
+          b, loc, block, {rows, cols}, b.getF32Type(),
+          offset ? arith::AddIOp::create(b, loc, at, e.idx(offset)).getResult()
+                 : at);
+      offset += 4 * rows * cols;
+      return view;
+    };
+    // phi of `x`'s rows into `into` [rows of x, features].
+    auto stagePhi = [&](Value x, Value into) {
+      strided(e, lane, arith::MulIOp::create(b, loc, e.dim(x, 0), features),
+              warp, [&](Value at) {
+                Value i = arith::DivUIOp::create(b, loc, at, features);
+                Value f = arith::RemUIOp::create(b, loc, at, features);
+                e.store(phiAt(e, map, x, p, i, f), into, {i, f});
+              });
+    };
+    phiQ = part(scratch->rows, scratch->features);
+    stagePhi(q, phiQ);
+    if (k) {
+      weights = part(scratch->rows, scratch->keys);
+      Value phiK;
+      if (scratch->phiKeys) {
+        phiK = part(scratch->keys, scratch->features);
+        stagePhi(k, phiK);
+      }
+      syncWarp();
+      // A[i, j] = phi(q_i) . phi(k_j) for j <= i + shift (the rest is
+      // never read).
+      Value rows = e.dim(q, 0), keys = e.dim(k, 0);
+      strided(
+          e, lane, arith::MulIOp::create(b, loc, rows, keys), warp,
+          [&](Value x) {
+            Value i = arith::DivUIOp::create(b, loc, x, keys);
+            Value j = arith::RemUIOp::create(b, loc, x, keys);
+            e.ifThen(e.cmp(arith::CmpIPredicate::ule, j, e.add(i, shift)), [&] {
+              Value a = e.loop(
+                  e.idx(0), features, {e.cst(0)}, [&](Value f, ValueRange dot) {
+                    return SmallVector<Value>{math::FmaOp::create(
+                        b, loc, e.load(phiQ, {i, f}),
+                        phiK ? e.load(phiK, {j, f}) : phiAt(e, map, k, p, j, f),
+                        dot[0])};
+                  })[0];
+              e.store(a, weights, {i, j});
             });
-    syncWarp();
-    // A[i, j] = phi(q_i) . phi(k_j) for j <= i + shift (the rest is never
-    // read).
-    strided(
-        e, lane, arith::MulIOp::create(b, loc, rows, keys), warp, [&](Value x) {
-          Value i = arith::DivUIOp::create(b, loc, x, keys);
-          Value j = arith::RemUIOp::create(b, loc, x, keys);
-          auto ifOp = scf::IfOp::create(
-              b, loc,
-              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, j,
-                                    e.add(i, shift)),
-              /*withElseRegion=*/false);
-          OpBuilder::InsertionGuard g(b);
-          b.setInsertionPointToStart(ifOp.thenBlock());
-          Value a = e.loop(
-              e.idx(0), features, {e.cst(0)}, [&](Value f, ValueRange dot) {
-                return SmallVector<Value>{
-                    math::FmaOp::create(b, loc, e.load(phiQ, {i, f}),
-                                        phiAt(e, map, k, p, j, f), dot[0])};
-              })[0];
-          e.store(a, weights, {i, j});
-        });
+          });
+    }
     syncWarp();
   }
   auto phiOfQuery = [&](Value i, Value f) {
@@ -970,8 +1054,8 @@ void mlir::attn::populateLinearTilesToGPUPatterns(RewritePatternSet &patterns) {
         if (std::optional<Type> elem = tensorCoreElement(op, at->map)) {
           lowerOutputOnTensorCores(op, at->map, *elem, at->threads, *queries);
         } else {
-          std::optional<OwnKeyScratch> scratch =
-              ownKeyScratchFor(op, at->threads / kWarpLanes);
+          std::optional<OutputScratch> scratch =
+              outputScratchFor(op, at->threads / kWarpLanes);
           if (failed(lowerOutputPerLane(op, at->map,
                                         scratch ? &*scratch : nullptr)))
             return failure();

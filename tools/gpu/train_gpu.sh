@@ -15,7 +15,10 @@
 #       `listops-gen --seed 0 --train 8000`; the bf16 step's kernel
 #       profile (ATTN_PROFILE); model_step.py; then a table: each run's
 #       seconds for the 100 steps (attn-train's `seconds`: the steps alone),
-#       its training and validation loss at step 100
+#       its training and validation loss at step 100. $OUT (default
+#       OUT/out) gets the profile and model_step.py's output, logs/ each
+#       run's log. torch.compile's step moves between calls and machines
+#       (8.0-11.6 ms on H100s in one session): compare within a call.
 #
 # Steps: Hybrid-BERT-Mini in bf16 (examples/hybrid-bert-mini.json with
 # "dtype": "bf16", what the issue's benchmark compares with
@@ -61,8 +64,10 @@ fi
   echo "usage: train_gpu.sh prepare BUILD OUT [BEFORE_BUILD] | run OUT"; exit 2; }
 cd "$2" || exit 1
 export LD_LIBRARY_PATH=$PWD/lib:${LD_LIBRARY_PATH:-}
+# $OUT (the device tool's folder that comes back) gets the profile and the
+# anchor's output; each run's log stays in logs/.
 O=${OUT:-$PWD/out}
-mkdir -p "$O"
+mkdir -p "$O" logs
 nvidia-smi -L || { echo "train_gpu: no GPU is visible (nvidia-smi)"; exit 77; }
 bin/listops-gen --out data --seed 0 --train 8000 --val 200 --test 200 > /dev/null 2>&1 || {
   echo "train_gpu: listops-gen failed"; exit 1; }
@@ -72,8 +77,8 @@ one() { # NAME LIBRARIES: 100 steps from a fresh copy of LIBRARIES' folder
   rm -rf "runs/$1"; mkdir -p "runs/$1"
   cp "runs/$2"/{train.so,eval.so,ranks.txt} "runs/$1/"
   if ! bin/attn-train "specs/${2%-*}.json" "${flags[@]}" --data data --out "runs/$1" \
-      --no-compile > "$O/$1.log" 2>&1; then
-    echo "$1: attn-train failed (its log: $O/$1.log)"; tail -3 "$O/$1.log"; status=1; return
+      --no-compile > "logs/$1.log" 2>&1; then
+    echo "$1: attn-train failed (its log: logs/$1.log)"; tail -3 "logs/$1.log"; status=1; return
   fi
   local train val
   train=$(grep '"train"' "runs/$1/metrics.jsonl" | tail -1)

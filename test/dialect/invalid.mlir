@@ -404,6 +404,15 @@ func.func @f42(%q: tensor<2x4x128x64xf32>, %k: tensor<2x4x64x64xf32>) {
 
 // -----
 
+func.func @linear_grad_lengths(%q: tensor<2x4x128x64xf32>, %len: tensor<3xi32>) {
+  %f = attn.feature_map.relu
+  // expected-error @below {{key_lengths}}
+  %a, %b, %c = attn.linear_grad %q, %q, %q feature_map %f key_lengths %len : tensor<3xi32> output %q, %q : tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>
+  return
+}
+
+// -----
+
 func.func @f44(%q: tensor<2x4x128x8xf32>, %v: tensor<2x4x128xf32>) {
   %f = attn.feature_map.relu
   // expected-error @below {{value must have rank 4 [batch, heads, seq, head_dim], got shape [2, 4, 128]}}

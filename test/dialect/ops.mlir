@@ -75,6 +75,8 @@ func.func @kernels(%q: tensor<2x4x?x64xbf16>, %x: tensor<2x128x16xf32>,
   %l = attn.linear %q, %q, %q feature_map %f : tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16> -> tensor<2x4x?x64xbf16>
   // CHECK: attn.linear %{{.*}}, %{{.*}}, %{{.*}} feature_map %{{.*}} causal :
   %lc = attn.linear %q, %q, %q feature_map %f causal : tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16> -> tensor<2x4x?x64xbf16>
+  // CHECK: attn.linear_grad %{{.*}}, %{{.*}}, %{{.*}} feature_map %{{.*}} causal output %{{.*}}, %{{.*}} : tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16>
+  %gq, %gk, %gv = attn.linear_grad %q, %q, %q feature_map %f causal output %lc, %lc : tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16>
   // CHECK: attn.ssm %{{.*}} A(%{{.*}}, %{{.*}}) B(%{{.*}}, %{{.*}}) C(%{{.*}}, %{{.*}}) log_dt(%{{.*}}) : tensor<2x128x16xf32>, tensor<16x32xf32>, tensor<16x32xf32>, tensor<16xf32>
   %s = attn.ssm %x A(%a, %a) B(%a, %a) C(%a, %a) log_dt(%dt) : tensor<2x128x16xf32>, tensor<16x32xf32>, tensor<16x32xf32>, tensor<16xf32>
   // CHECK: attn.ssm {{.*}} bidirectional : tensor<2x128x16xf32>, tensor<16x32xf32>, tensor<2x16x32xf32>, tensor<16xf32>

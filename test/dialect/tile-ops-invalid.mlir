@@ -288,3 +288,30 @@ func.func @f(%k: memref<100x64xf32>) -> i64 {
   %m = attn.buffer.tensor_map %k box [128, 32] swizzle 128 : memref<100x64xf32>
   return %m : i64
 }
+
+// -----
+
+func.func @query_grad_projection(%q: memref<?x32xf32>, %s: memref<16x32xf32>, %z: memref<16xf32>) {
+  %f = attn.feature_map.favor features 16 seed 1
+  // expected-error @below {{takes elementwise feature maps, not one with a projection}}
+  attn.tile.linear_query_grad %q, %q, %q feature_map %f from %s, %z into %q, %q, %z : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<16x32xf32>, memref<16xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<16xf32>
+  return
+}
+
+// -----
+
+func.func @query_grad_types(%q: memref<?x32xf32>, %o: memref<?x32xbf16>, %s: memref<32x32xf32>, %z: memref<32xf32>) {
+  %f = attn.feature_map.relu
+  // expected-error @below {{needs one element type for query, output, output_grad, query_grad and scaled_grad}}
+  attn.tile.linear_query_grad %q, %o, %o feature_map %f from %s, %z into %q, %o, %z : memref<?x32xf32>, memref<?x32xbf16>, memref<?x32xbf16>, memref<32x32xf32>, memref<32xf32>, memref<?x32xf32>, memref<?x32xbf16>, memref<32xf32>
+  return
+}
+
+// -----
+
+func.func @key_grad_columns(%k: memref<?x32xf32>, %v: memref<?x16xf32>, %s: memref<32x32xf32>, %z: memref<32xf32>) {
+  %f = attn.feature_map.relu
+  // expected-error @below {{state_grad columns (32) and value columns (16) differ}}
+  attn.tile.linear_key_grad %k, %v feature_map %f from %s, %z into %k, %v : memref<?x32xf32>, memref<?x16xf32>, memref<32x32xf32>, memref<32xf32>, memref<?x32xf32>, memref<?x16xf32>
+  return
+}

@@ -72,6 +72,17 @@ func.func @tiles(%q: memref<?x32xf32>, %m: memref<?xf32>, %acc: memref<?x32xf32>
   return
 }
 
+// CHECK-LABEL: func.func @linear_gradient_tiles
+func.func @linear_gradient_tiles(%q: memref<?x32xbf16>, %s: memref<32x64xf32>,
+                                 %z: memref<32xf32>, %o: memref<?x64xbf16>) {
+  %f = attn.feature_map.elu_plus_one
+  // CHECK: attn.tile.linear_query_grad %{{.*}}, %{{.*}}, %{{.*}} feature_map %{{.*}} from %{{.*}}, %{{.*}} into %{{.*}}, %{{.*}}, %{{.*}} atomic : memref<?x32xbf16>, memref<?x64xbf16>, memref<?x64xbf16>, memref<32x64xf32>, memref<32xf32>, memref<?x32xbf16>, memref<?x64xbf16>, memref<32xf32>
+  attn.tile.linear_query_grad %q, %o, %o feature_map %f from %s, %z into %q, %o, %z atomic : memref<?x32xbf16>, memref<?x64xbf16>, memref<?x64xbf16>, memref<32x64xf32>, memref<32xf32>, memref<?x32xbf16>, memref<?x64xbf16>, memref<32xf32>
+  // CHECK: attn.tile.linear_key_grad %{{.*}}, %{{.*}} feature_map %{{.*}} from %{{.*}}, %{{.*}} into %{{.*}}, %{{.*}} : memref<?x32xbf16>, memref<?x64xbf16>, memref<32x64xf32>, memref<32xf32>, memref<?x32xbf16>, memref<?x64xbf16>
+  attn.tile.linear_key_grad %q, %o feature_map %f from %s, %z into %q, %o : memref<?x32xbf16>, memref<?x64xbf16>, memref<32x64xf32>, memref<32xf32>, memref<?x32xbf16>, memref<?x64xbf16>
+  return
+}
+
 // CHECK-LABEL: func.func @scheduled
 // CHECK: {schedule = #attn.schedule<block_q = 64, block_k = 32, seq_len = 100, full_offsets = [0, 1, 2], full_blocks = [0, 3], partial_offsets = [0, 0, 1], partial_blocks = [1]>}
 func.func @scheduled(%q: tensor<1x1x100x32xf32>) -> tensor<1x1x100x32xf32> {

@@ -173,16 +173,11 @@ func.func @mixed(%x: tensor<4x16xbf16>, %labels: tensor<4xi32>, %w: tensor<16x8x
 
 // -----
 
-// Linear attention's gradient in bf16 is computed in f32: Q, K, V, the
-// output and its cotangent widened, the gradients rounded back.
+// Linear attention's gradient is its own op, on the forward's operands,
+// its result and the result's cotangent, in their types (bf16 here).
 // CHECK-LABEL: func.func @linear_bf16_grad(
-// CHECK-DAG: attn.cast %arg0 : tensor<1x1x8x4xbf16> to tensor<1x1x8x4xf32>
-// CHECK-DAG: attn.cast %arg1 : tensor<1x1x8x4xbf16> to tensor<1x1x8x4xf32>
-// CHECK-DAG: attn.cast %arg2 : tensor<1x1x8x4xbf16> to tensor<1x1x8x4xf32>
-// CHECK-DAG: attn.cast %arg3 : tensor<1x1x8x4xbf16> to tensor<1x1x8x4xf32>
-// CHECK: %[[DQ:.*]] = attn.cast %{{.*}} : tensor<1x1x8x4xf32> to tensor<1x1x8x4xbf16>
-// CHECK: %[[DK:.*]] = attn.cast %{{.*}} : tensor<1x1x8x4xf32> to tensor<1x1x8x4xbf16>
-// CHECK: %[[DV:.*]] = attn.cast %{{.*}} : tensor<1x1x8x4xf32> to tensor<1x1x8x4xbf16>
+// CHECK: %[[O:.*]] = attn.linear %arg0, %arg1, %arg2 feature_map %[[F:.*]] :
+// CHECK: %[[DQ:.*]], %[[DK:.*]], %[[DV:.*]] = attn.linear_grad %arg0, %arg1, %arg2 feature_map %[[F]] output %[[O]], %arg3 : tensor<1x1x8x4xbf16>, tensor<1x1x8x4xbf16>, tensor<1x1x8x4xbf16>, tensor<1x1x8x4xbf16>
 // CHECK: return %{{.*}}, %[[DQ]], %[[DK]], %[[DV]]
 func.func @linear_bf16(%q: tensor<1x1x8x4xbf16> {attn.param = "q"}, %k: tensor<1x1x8x4xbf16> {attn.param = "k"}, %v: tensor<1x1x8x4xbf16> {attn.param = "v"}) -> tensor<1x1x8x4xbf16> {
   %f = attn.feature_map.elu_plus_one

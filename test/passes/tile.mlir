@@ -91,6 +91,46 @@ func.func @linear_causal(%q: tensor<1x1x100x32xf32>) -> tensor<1x1x100x32xf32> {
 
 // -----
 
+// Linear attention's gradient, non-causal with an elementwise map, on the
+// CPU: per (batch, head) the forward's state, then per query chunk the
+// query side and the state's cotangent summed from its scaled cotangents,
+// then per key chunk (below the key limit) the key side. Keys past the
+// limit get zeros first.
+// CHECK-LABEL: func.func @linear_grad
+// CHECK: linalg.fill {{.*}} outs(%{{.*}} : memref<2x2x100x32xf32>)
+// CHECK: linalg.fill {{.*}} outs(%{{.*}} : memref<2x2x100x32xf32>)
+// CHECK: scf.forall (%[[B:.*]], %{{.*}}) in (2, 2) {
+// CHECK:   tensor.extract %{{.*}}[%[[B]]]
+// CHECK:   scf.for
+// CHECK:     attn.tile.linear_state
+// CHECK:   scf.for
+// CHECK:     attn.tile.linear_query_grad
+// CHECK:     attn.tile.linear_state
+// CHECK:   scf.for
+// CHECK:     attn.tile.linear_key_grad
+// CHECK-NOT: linalg.generic
+func.func @linear_grad(%q: tensor<2x2x100x32xf32>, %len: tensor<2xi32>, %o: tensor<2x2x100x32xf32>, %do: tensor<2x2x100x32xf32>) -> (tensor<2x2x100x32xf32>, tensor<2x2x100x32xf32>, tensor<2x2x100x32xf32>) {
+  %f = attn.feature_map.elu_plus_one
+  %dq, %dk, %dv = attn.linear_grad %q, %q, %q feature_map %f key_lengths %len : tensor<2xi32> output %o, %do : tensor<2x2x100x32xf32>, tensor<2x2x100x32xf32>, tensor<2x2x100x32xf32>, tensor<2x2x100x32xf32>
+  return %dq, %dk, %dv : tensor<2x2x100x32xf32>, tensor<2x2x100x32xf32>, tensor<2x2x100x32xf32>
+}
+
+// -----
+
+// Forms without tiles (causal here; projections too) are linalg.generics
+// in f32.
+// CHECK-LABEL: func.func @linear_grad_causal
+// CHECK-NOT: attn.tile
+// CHECK: linalg.generic
+// CHECK-NOT: attn.linear_grad
+func.func @linear_grad_causal(%q: tensor<1x1x100x32xf32>, %o: tensor<1x1x100x32xf32>, %do: tensor<1x1x100x32xf32>) -> (tensor<1x1x100x32xf32>, tensor<1x1x100x32xf32>, tensor<1x1x100x32xf32>) {
+  %f = attn.feature_map.elu_plus_one
+  %dq, %dk, %dv = attn.linear_grad %q, %q, %q feature_map %f causal output %o, %do : tensor<1x1x100x32xf32>, tensor<1x1x100x32xf32>, tensor<1x1x100x32xf32>, tensor<1x1x100x32xf32>
+  return %dq, %dk, %dv : tensor<1x1x100x32xf32>, tensor<1x1x100x32xf32>, tensor<1x1x100x32xf32>
+}
+
+// -----
+
 // S4D: the coefficients are computed once on [H, S] (linalg), then one scan
 // per (batch, channel group), the reverse scan accumulating onto it.
 // CHECK-LABEL: func.func @ssm

@@ -770,35 +770,56 @@ LinearCotangents causalLinearCotangents(TensorBuilder &g, Value phiQ,
 // then through the feature map. Every sum is a linalg.generic over
 // (batch, head, ...): linear in the sequence length, as the forward. The
 // causal form sums the same terms chunk by chunk (causalLinearCotangents).
-LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
-                                 ArrayRef<bool> wanted,
-                                 SmallVectorImpl<Value> &operandGrads) {
-  if (failed(singleResultGrad(*this, resultGrads)))
-    return failure();
-  for (Value v : {getQuery(), getKey(), getValue()})
+FailureOr<SmallVector<Value, 3>>
+mlir::attn::decomposeLinearGrad(OpBuilder &b, LinearGradOp op) {
+  for (Value v : {op.getQuery(), op.getKey(), op.getValue()})
     if (!tensorTypeOf(v).hasStaticShape())
-      return emitOpError("reverse mode of linear attention needs static "
-                         "shapes");
-  auto phi = getFeatureMap().getDefiningOp<FeatureMap>();
+      return op.emitOpError("needs static shapes");
+  auto phi = op.getFeatureMap().getDefiningOp<FeatureMap>();
   if (!phi)
-    return emitOpError("reverse mode needs the feature map's op");
-  Location loc = getLoc();
+    return op.emitOpError("needs the feature map's op");
+  Location loc = op.getLoc();
   TensorBuilder g{b, loc};
   // The gradient is computed in f32: bf16 and f16 operands are widened
   // here and their cotangents rounded back at the end.
-  auto widen = [&](Value x) {
-    return CastOp::castTo(b, loc, x, b.getF32Type());
+  // The conversions are elementwise generics, not attn.cast: attn-tile
+  // decomposes the op after attn-convert-encoder-to-linalg has lowered
+  // the casts.
+  auto convert = [&](Value x, Type elem) -> Value {
+    auto type = tensorTypeOf(x);
+    if (type.getElementType() == elem)
+      return x;
+    unsigned rank = type.getRank();
+    Value init = tensor::EmptyOp::create(b, loc, type.getShape(), elem);
+    AffineMap id = b.getMultiDimIdentityMap(rank);
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{init.getType()}, ValueRange{x},
+               ValueRange{init}, ArrayRef<AffineMap>{id, id},
+               SmallVector<utils::IteratorType>(rank,
+                                                utils::IteratorType::parallel),
+               [&](OpBuilder &nb, Location l, ValueRange a) {
+                 Value v =
+                     cast<FloatType>(elem).getWidth() >
+                             cast<FloatType>(a[0].getType()).getWidth()
+                         ? arith::ExtFOp::create(nb, l, elem, a[0]).getResult()
+                         : arith::TruncFOp::create(nb, l, elem, a[0])
+                               .getResult();
+                 linalg::YieldOp::create(nb, l, v);
+               })
+        .getResult(0);
   };
+  auto widen = [&](Value x) { return convert(x, b.getF32Type()); };
   auto narrow = [&](Value grad, Value like) {
-    return CastOp::castTo(b, loc, grad, tensorTypeOf(like).getElementType());
+    return convert(grad, tensorTypeOf(like).getElementType());
   };
-  Value query = widen(getQuery()), key = widen(getKey()), v = widen(getValue()),
-        out = widen(getResult()), dOut = widen(resultGrads[0]);
-  auto qType = tensorTypeOf(getQuery());
+  Value query = widen(op.getQuery()), key = widen(op.getKey()),
+        v = widen(op.getValue()), out = widen(op.getOutput()),
+        dOut = widen(op.getOutputGrad());
+  auto qType = tensorTypeOf(op.getQuery());
   int64_t bs = qType.getDimSize(0), hs = qType.getDimSize(1),
           ns = qType.getDimSize(2), ds = qType.getDimSize(3);
-  int64_t ms = tensorTypeOf(getKey()).getDimSize(2),
-          es = tensorTypeOf(getValue()).getDimSize(3);
+  int64_t ms = tensorTypeOf(op.getKey()).getDimSize(2),
+          es = tensorTypeOf(op.getValue()).getDimSize(3);
   int64_t fs = phi.getFeatureDim(ds);
   double scale = phi.getInputScale(ds);
   Value projection;
@@ -809,11 +830,11 @@ LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
     projection = arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(type, ArrayRef<float>(values)));
   }
-  Value lengths = getKeyLengths();
+  Value lengths = op.getKeyLengths();
   MappedRows q = applyFeatureMap(g, phi, query, projection, scale, Value());
   MappedRows k = applyFeatureMap(g, phi, key, projection, scale, lengths);
   Value dPhiQ, dPhiK, dValue;
-  if (getCausal()) {
+  if (op.getCausal()) {
     LinearCotangents c = causalLinearCotangents(g, q.phi, k.phi, v, out, dOut);
     dPhiQ = c.phiQuery;
     dValue = c.value; // phi(K) = 0 on masked keys: so is their dV
@@ -885,19 +906,41 @@ LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
                     keyKept(b, l, linalg::IndexOp::create(b, l, 2), a[1]);
                 return arith::SelectOp::create(b, l, kept, a[0], g.cst(0.0));
               });
-  operandGrads.push_back(
-      wanted[0] ? narrow(featureMapBackward(g, phi, query, q, dPhiQ, projection,
-                                            scale),
-                         getQuery())
-                : Value());
-  operandGrads.push_back(
-      wanted[1]
-          ? narrow(featureMapBackward(g, phi, key, k, dPhiK, projection, scale),
-                   getKey())
-          : Value());
-  operandGrads.push_back(wanted[2] ? narrow(dValue, getValue()) : Value());
+  // Only the cotangents that are used: reverse mode asks for all three.
+  SmallVector<Value, 3> grads(3);
+  if (!op.getQueryGrad().use_empty())
+    grads[0] =
+        narrow(featureMapBackward(g, phi, query, q, dPhiQ, projection, scale),
+               op.getQuery());
+  if (!op.getKeyGrad().use_empty())
+    grads[1] =
+        narrow(featureMapBackward(g, phi, key, k, dPhiK, projection, scale),
+               op.getKey());
+  if (!op.getValueGrad().use_empty())
+    grads[2] = narrow(dValue, op.getValue());
+  return grads;
+}
+
+// Reverse mode of attn.linear is its gradient op; attn-tile lowers that
+// (tiled, or through decomposeLinearGrad).
+LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
+                                 ArrayRef<bool> wanted,
+                                 SmallVectorImpl<Value> &operandGrads) {
+  if (failed(singleResultGrad(*this, resultGrads)))
+    return failure();
+  for (Value v : {getQuery(), getKey(), getValue()})
+    if (!tensorTypeOf(v).hasStaticShape())
+      return emitOpError("reverse mode of linear attention needs static "
+                         "shapes");
+  auto grad = LinearGradOp::create(
+      b, getLoc(), getQuery().getType(), getKey().getType(),
+      getValue().getType(), getQuery(), getKey(), getValue(), getFeatureMap(),
+      getKeyLengths(), getResult(), resultGrads[0], getCausal());
+  operandGrads.push_back(wanted[0] ? grad.getQueryGrad() : Value());
+  operandGrads.push_back(wanted[1] ? grad.getKeyGrad() : Value());
+  operandGrads.push_back(wanted[2] ? grad.getValueGrad() : Value());
   operandGrads.push_back(Value()); // feature map
-  if (lengths)
+  if (getKeyLengths())
     operandGrads.push_back(Value());
   return success();
 }

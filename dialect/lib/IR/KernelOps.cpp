@@ -205,21 +205,32 @@ LogicalResult SdpaGradOp::verifyRegions() {
 // linear
 //===----------------------------------------------------------------------===//
 
-LogicalResult LinearOp::verify() {
-  if (failed(verifyAttentionOperands(*this, getQuery(), getKey(), getValue(),
-                                     getResult())))
+/// The checks attn.linear and its gradient share.
+static LogicalResult verifyLinearLike(Operation *op, Value q, Value k, Value v,
+                                      Value out, Value featureMap,
+                                      Value keyLengths, bool causal) {
+  if (failed(verifyAttentionOperands(op, q, k, v, out)))
     return failure();
-  if (!getFeatureMap().getDefiningOp<FeatureMap>())
-    return emitOpError("feature map must be produced by a feature map op");
-  if (getKeyLengths() &&
-      failed(verifyShape(*this, getKeyLengths(), {dim(getQuery(), 0)},
-                         "key_lengths")))
+  if (!featureMap.getDefiningOp<FeatureMap>())
+    return op->emitOpError("feature map must be produced by a feature map op");
+  if (keyLengths &&
+      failed(verifyShape(op, keyLengths, {dim(q, 0)}, "key_lengths")))
     return failure();
-  if (getCausal() && !compatible(dim(getQuery(), 2), dim(getKey(), 2)))
-    return emitOpError() << "causal linear attention needs equal query and key "
-                            "lengths, got "
-                         << dim(getQuery(), 2) << " and " << dim(getKey(), 2);
+  if (causal && !compatible(dim(q, 2), dim(k, 2)))
+    return op->emitOpError()
+           << "causal linear attention needs equal query and key lengths, got "
+           << dim(q, 2) << " and " << dim(k, 2);
   return success();
+}
+
+LogicalResult LinearOp::verify() {
+  return verifyLinearLike(*this, getQuery(), getKey(), getValue(), getResult(),
+                          getFeatureMap(), getKeyLengths(), getCausal());
+}
+
+LogicalResult LinearGradOp::verify() {
+  return verifyLinearLike(*this, getQuery(), getKey(), getValue(), getOutput(),
+                          getFeatureMap(), getKeyLengths(), getCausal());
 }
 
 //===----------------------------------------------------------------------===//

@@ -194,6 +194,77 @@ LogicalResult LinearOutputOp::verify() {
                         getNorm(), /*stateOfInputType=*/true);
 }
 
+/// The tile gradient ops take elementwise feature maps: query_grad and
+/// key_grad are phi's derivative times the features' cotangents.
+static LogicalResult verifyElementwiseMap(Operation *op, Value featureMap) {
+  auto map = featureMap.getDefiningOp<FeatureMap>();
+  if (!map)
+    return op->emitOpError("feature map must be produced by a feature map op");
+  if (map.hasProjection())
+    return op->emitOpError("takes elementwise feature maps, not one with a "
+                           "projection");
+  return success();
+}
+
+LogicalResult LinearQueryGradOp::verify() {
+  Value q = getQuery();
+  if (failed(verifyElementwiseMap(*this, getFeatureMap())) ||
+      failed(verifyFeatures(*this, q, Value(), getState(), getNorm())) ||
+      failed(sameExtent(*this, getState(), 0, "state rows", getNormGrad(), 0,
+                        "norm_grad size")) ||
+      failed(requireF32(*this, getNormGrad(), "norm_grad")))
+    return failure();
+  for (auto [v, name] : {std::pair(getOutput(), "output"),
+                         std::pair(getOutputGrad(), "output_grad"),
+                         std::pair(getQueryGrad(), "query_grad"),
+                         std::pair(getScaledGrad(), "scaled_grad")})
+    if (failed(sameExtent(*this, q, 0, "query rows", v, 0,
+                          (Twine(name) + " rows").str())))
+      return failure();
+  for (auto [v, name] : {std::pair(getOutput(), "output"),
+                         std::pair(getOutputGrad(), "output_grad"),
+                         std::pair(getScaledGrad(), "scaled_grad")})
+    if (failed(sameExtent(*this, getState(), 1, "state columns", v, 1,
+                          (Twine(name) + " columns").str())))
+      return failure();
+  if (failed(sameExtent(*this, q, 1, "head dim", getQueryGrad(), 1,
+                        "query_grad columns")))
+    return failure();
+  Type elem = cast<MemRefType>(q.getType()).getElementType();
+  for (Value v :
+       {getOutput(), getOutputGrad(), getQueryGrad(), getScaledGrad()})
+    if (cast<MemRefType>(v.getType()).getElementType() != elem)
+      return emitOpError("needs one element type for query, output, "
+                         "output_grad, query_grad and scaled_grad");
+  return success();
+}
+
+LogicalResult LinearKeyGradOp::verify() {
+  Value k = getKey();
+  if (failed(verifyElementwiseMap(*this, getFeatureMap())) ||
+      failed(
+          verifyFeatures(*this, k, Value(), getStateGrad(), getNormGrad())) ||
+      failed(
+          sameExtent(*this, k, 0, "key rows", getValue(), 0, "value rows")) ||
+      failed(sameExtent(*this, k, 0, "key rows", getKeyGrad(), 0,
+                        "key_grad rows")) ||
+      failed(sameExtent(*this, k, 0, "key rows", getValueGrad(), 0,
+                        "value_grad rows")) ||
+      failed(sameExtent(*this, k, 1, "head dim", getKeyGrad(), 1,
+                        "key_grad columns")) ||
+      failed(sameExtent(*this, getStateGrad(), 1, "state_grad columns",
+                        getValue(), 1, "value columns")) ||
+      failed(sameExtent(*this, getStateGrad(), 1, "state_grad columns",
+                        getValueGrad(), 1, "value_grad columns")))
+    return failure();
+  Type elem = cast<MemRefType>(k.getType()).getElementType();
+  for (Value v : {getValue(), getKeyGrad(), getValueGrad()})
+    if (cast<MemRefType>(v.getType()).getElementType() != elem)
+      return emitOpError("needs one element type for key, value, key_grad "
+                         "and value_grad");
+  return success();
+}
+
 LogicalResult LinearPrefixOp::verify() {
   Value prefix = getPrefix(), norm = getPrefixNorm();
   if (failed(sameExtent(*this, getKey(), 0, "key rows", getValue(), 0,

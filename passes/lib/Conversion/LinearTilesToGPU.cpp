@@ -898,27 +898,24 @@ struct OwnKeyTiles {
   }
 };
 
-void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
-                              int64_t threads,
-                              DenseMap<Value, RowFragments> &queries) {
-  OpBuilder b(op);
-  Location loc = op.getLoc();
-  WarpEmitter e(b, loc, elem);
-  Value state = op.getState(), norm = op.getNorm(), out = op.getOutput();
+/// The state [F, Dv] (f32 or `e.elem`) as `e.elem` in shared memory, once
+/// for the block, read by every warp's products; `allocateMore` allocates
+/// what else the op stages between the state's buffer and the copy (the
+/// buffers keep that order).
+SharedTile stageState(WarpEmitter &e, gpu::LaunchOp launch, Value state,
+                      int64_t threads,
+                      function_ref<void()> allocateMore = nullptr) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Type elem = e.elem;
   const int64_t features = staticDim(state, 0), dv = staticDim(state, 1);
-  const int64_t dTiles = dv / 8;
-  auto launch = op->getParentOfType<gpu::LaunchOp>();
-  const RowFragments &q = queryFragments(op.getQuery(), elem, launch, queries);
-
-  // The state as `elem` in shared memory, once for the block.
   SharedTile shared = SharedTile::at(
       b, loc, allocateShared(launch, outputStateBytes(features, dv, elem)),
       e.idx(0), features, dv, elem, kColumnReads);
   Value sharedRuns = shared.runMemref(b, loc);
   gpu::BarrierOp::create(b, loc);
-  std::optional<OwnKeyTiles> own;
-  if (op.getKey())
-    own.emplace(op, e, threads / kWarpLanes);
+  if (allocateMore)
+    allocateMore();
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   Type stateElem = cast<MemRefType>(state.getType()).getElementType();
   strided(e, tid, e.idx(features * dv / 2), e.idx(threads), [&](Value i) {
@@ -933,6 +930,26 @@ void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
                             shared.elementIndices(e, f, c));
   });
   gpu::BarrierOp::create(b, loc);
+  return shared;
+}
+
+void lowerOutputOnTensorCores(LinearOutputOp op, FeatureMap map, Type elem,
+                              int64_t threads,
+                              DenseMap<Value, RowFragments> &queries) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  WarpEmitter e(b, loc, elem);
+  Value state = op.getState(), norm = op.getNorm(), out = op.getOutput();
+  const int64_t features = staticDim(state, 0), dv = staticDim(state, 1);
+  const int64_t dTiles = dv / 8;
+  auto launch = op->getParentOfType<gpu::LaunchOp>();
+  const RowFragments &q = queryFragments(op.getQuery(), elem, launch, queries);
+
+  std::optional<OwnKeyTiles> own;
+  SharedTile shared = stageState(e, launch, state, threads, [&] {
+    if (op.getKey())
+      own.emplace(op, e, threads / kWarpLanes);
+  });
 
   // phi(Q) as A fragments; phi(q) . z per row from the same registers:
   // register j of a row (RowFragments) holds run j % runs of the features
@@ -1032,6 +1049,318 @@ LogicalResult lowerReduction(Reduction op, RewriterBase &rewriter,
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// The gradient's tile ops (tensor cores only)
+//===----------------------------------------------------------------------===//
+
+/// A warp's view of row fragments (RowFragments: registers laid out like
+/// accumulator tiles) and of the accumulator tiles of its products: which
+/// row a row slot is, which columns a tile's elements are, and the f32
+/// values a row slot holds of a tile.
+struct WarpRows {
+  WarpEmitter &e;
+  const int64_t slots, perRegister, runs;
+  SmallVector<int64_t, 4> slotElements;
+
+  explicit WarpRows(WarpEmitter &e)
+      : e(e), slots(e.rowSlots()), perRegister(e.layout.a.elementsPerRegister),
+        runs(static_cast<int64_t>(e.layout.c.elementsOfRowSlot(0).size()) /
+             e.layout.a.elementsPerRegister),
+        slotElements(e.layout.c.elementsOfRowSlot(0)) {}
+
+  /// The accumulator elements of row slot h (of RowFragments' numbering)
+  /// in a tile, in column order.
+  SmallVector<int64_t, 4> pair(int64_t h) const {
+    return e.layout.c.elementsOfRowSlot(h % slots);
+  }
+  Value row(int64_t h) { return e.accRow(h / slots, pair(h)[0]); }
+  /// The column of element `i` (in column order) of 8-column tile n.
+  Value col(int64_t n, int64_t i) { return e.accCol(n, slotElements[i]); }
+  /// The f32 values row slot `row` holds of 8-column tile n, in column
+  /// order.
+  SmallVector<Value, 4> values(ArrayRef<Value> row, int64_t n) {
+    SmallVector<Value, 4> out;
+    for (int64_t r = 0; r < runs; ++r)
+      llvm::append_range(out, e.operandValues(row[n * runs + r]));
+    return out;
+  }
+  /// body(h, row) under `row < rows` for each of the `halves` row slots.
+  void forRowsBelow(Value rows, int64_t halves,
+                    function_ref<void(int64_t, Value)> body) {
+    for (int64_t h = 0; h < halves; ++h) {
+      Value r = row(h);
+      scf::IfOp::create(e.b, e.loc, e.lt(r, rows), [&](OpBuilder &, Location) {
+        body(h, r);
+        scf::YieldOp::create(e.b, e.loc);
+      });
+    }
+  }
+  /// dphi(i) * phi'(x_i) for the two elements i of a row slot in feature
+  /// tile n (`x` the inputs' values there), stored as a pair at row `r`.
+  void storeThroughSlope(FeatureMap map, int64_t depth, ArrayRef<Value> x,
+                         function_ref<Value(int64_t)> dphi, Value out, Value r,
+                         int64_t n);
+  /// Accumulator tile n of the row tile of row slot h: its elements of the
+  /// slot, in column order.
+  SmallVector<Value, 4> accValues(ArrayRef<SmallVector<Value, 4>> acc,
+                                  int64_t tiles, int64_t h, int64_t n) {
+    SmallVector<Value, 4> out;
+    for (int64_t i : pair(h))
+      out.push_back(acc[(h / slots) * tiles + n][i]);
+    return out;
+  }
+};
+
+/// phi'(x) of an elementwise map: body'(s x) s.
+Value featureSlope(WarpEmitter &e, FeatureMap map, int64_t depth, Value x) {
+  const double s = map.getInputScale(depth);
+  Value y = s == 1.0 ? x : e.mulf(x, e.cst(s));
+  Value slope = map.emitBodyDerivatives(e.b, e.loc, y, Value()).first;
+  return s == 1.0 ? slope : e.mulf(slope, e.cst(s));
+}
+
+void WarpRows::storeThroughSlope(FeatureMap map, int64_t depth,
+                                 ArrayRef<Value> x,
+                                 function_ref<Value(int64_t)> dphi, Value out,
+                                 Value r, int64_t n) {
+  SmallVector<Value, 2> grad;
+  for (int64_t i = 0; i < 2; ++i)
+    grad.push_back(e.mulf(dphi(i), featureSlope(e, map, depth, x[i])));
+  e.storePair(grad[0], grad[1], out, {r, col(n, 0)});
+}
+
+/// acc[m][n] += A B^T or A B over all of A's depth, B the staged state
+/// (`nByK`: its rows are B's columns), A the rows' fragments: `tiles`
+/// 8-column tiles per row tile.
+SmallVector<SmallVector<Value, 4>>
+productWithState(WarpEmitter &e, const RowFragments &a, int64_t depth,
+                 const SharedTile &state, int64_t tiles, bool nByK) {
+  const int64_t mTiles = static_cast<int64_t>(a.size()) / e.rowSlots();
+  SmallVector<SmallVector<Value, 4>> acc(mTiles * tiles,
+                                         SmallVector<Value, 4>(4, e.cst(0.0)));
+  for (int64_t ks = 0; ks < depth / e.layout.k; ++ks) {
+    SmallVector<SmallVector<Value, 4>> frags;
+    for (int64_t mt = 0; mt < mTiles; ++mt)
+      frags.push_back(aFragment(a, mt, ks, e.layout));
+    e.mmaSharedB(frags, state, e.layout.k * ks, acc, Value(), nByK);
+  }
+  return acc;
+}
+
+/// The lane masks x for which lanes l and l ^ x hold the same columns of
+/// an accumulator tile: a column's sum over the warp's rows is xor
+/// shuffles over them.
+SmallVector<int32_t, 4> columnSharingShuffles(const FragmentLayout &c) {
+  SmallVector<int32_t, 4> out;
+  for (int32_t x = 1; x < kWarpLanes; x <<= 1) {
+    bool same = true;
+    for (int64_t l = 0; l < kWarpLanes; ++l)
+      for (int64_t i = 0; i < c.numElements(); ++i)
+        same = same && c.at(l, i)[1] == c.at(l ^ x, i)[1];
+    if (same)
+      out.push_back(x);
+  }
+  return out;
+}
+
+/// Per warp (its 16 or 32 rows as fragments): phi(Q) and den = phi(q) . z,
+/// u = dO . out in f32 from the rows' registers; acc = dO S^T on tensor
+/// cores (the state staged once for the block); then per element
+/// query_grad = (acc - u z) / den * phi'(q), scaled_grad = dO / den, and
+/// sum_i c_i phi(q_i) over the warp's rows added to norm_grad once per
+/// feature (atomically).
+void lowerQueryGradOnTensorCores(LinearQueryGradOp op, FeatureMap map,
+                                 Type elem, int64_t threads,
+                                 DenseMap<Value, RowFragments> &rowsCache) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  WarpEmitter e(b, loc, elem);
+  WarpRows w(e);
+  Value state = op.getState(), norm = op.getNorm();
+  const int64_t features = staticDim(state, 0), dv = staticDim(state, 1);
+  auto launch = op->getParentOfType<gpu::LaunchOp>();
+  const RowFragments &q =
+      queryFragments(op.getQuery(), elem, launch, rowsCache);
+  const RowFragments &dO =
+      queryFragments(op.getOutputGrad(), elem, launch, rowsCache);
+  const RowFragments &out =
+      queryFragments(op.getOutput(), elem, launch, rowsCache);
+  SharedTile shared = stageState(e, launch, state, threads);
+
+  const int64_t halves = static_cast<int64_t>(q.size());
+  const int64_t fTiles = features / e.layout.n, dTiles = dv / e.layout.n;
+  SmallVector<SmallVector<Value, 4>> z(fTiles);
+  for (int64_t n = 0; n < fTiles; ++n)
+    for (int64_t i = 0; i < static_cast<int64_t>(w.slotElements.size()); ++i)
+      z[n].push_back(memref::LoadOp::create(b, loc, norm, w.col(n, i)));
+  // Per row slot: phi(q)'s values, 1 / den and u = dO . out, reduced over
+  // the lanes that share the row.
+  SmallVector<SmallVector<SmallVector<Value, 4>>> phi(halves);
+  SmallVector<Value> inv(halves), u(halves), c(halves);
+  for (int64_t h = 0; h < halves; ++h) {
+    Value den = e.cst(0.0), dot = e.cst(0.0);
+    for (int64_t n = 0; n < fTiles; ++n) {
+      SmallVector<Value, 4> x;
+      for (Value v : w.values(q[h], n)) {
+        const double s = map.getInputScale(features);
+        x.push_back(
+            map.emitBody(b, loc, s == 1.0 ? v : e.mulf(v, e.cst(s)), Value()));
+      }
+      for (auto [xi, zi] : llvm::zip_equal(x, z[n]))
+        den = e.fma(xi, zi, den);
+      phi[h].push_back(x);
+    }
+    for (int64_t n = 0; n < dTiles; ++n)
+      for (auto [g, o] :
+           llvm::zip_equal(w.values(dO[h], n), w.values(out[h], n)))
+        dot = e.fma(g, o, dot);
+    Value d = e.rowReduce(den, false);
+    Value nonzero =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE, d, e.cst(0));
+    inv[h] = e.select(nonzero, arith::DivFOp::create(b, loc, e.cst(1.0), d),
+                      e.cst(0.0));
+    u[h] = e.rowReduce(dot, false);
+    c[h] = arith::NegFOp::create(b, loc, e.mulf(u[h], inv[h]));
+  }
+
+  // norm_grad += sum_i c_i phi(q_i): the lane's rows, then down the
+  // columns; one lane of each column adds.
+  SmallVector<int32_t, 4> down = columnSharingShuffles(e.layout.c);
+  int32_t downMask = 0;
+  for (int32_t x : down)
+    downMask |= x;
+  Value lane = arith::RemUIOp::create(
+      b, loc, gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x),
+      e.idx(kWarpLanes));
+  Value adds =
+      e.cmp(arith::CmpIPredicate::eq,
+            arith::AndIOp::create(b, loc, lane, e.idx(downMask)), e.idx(0));
+  for (int64_t n = 0; n < fTiles; ++n)
+    for (int64_t i = 0; i < static_cast<int64_t>(w.slotElements.size()); ++i) {
+      Value sum = e.cst(0.0);
+      for (int64_t h = 0; h < halves; ++h)
+        sum = e.fma(c[h], phi[h][n][i], sum);
+      for (int32_t x : down)
+        sum = e.addf(sum, gpu::ShuffleOp::create(b, loc, sum, x, kWarpLanes,
+                                                 gpu::ShuffleMode::XOR)
+                              .getShuffleResult());
+      Value col = w.col(n, i);
+      e.ifThen(adds, [&] {
+        memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf, sum,
+                                    op.getNormGrad(), ValueRange{col});
+      });
+    }
+
+  // acc = dO S^T: the state's rows are B's columns.
+  SmallVector<SmallVector<Value, 4>> acc =
+      productWithState(e, dO, dv, shared, fTiles, /*nByK=*/true);
+  w.forRowsBelow(e.dim(op.getQuery(), 0), halves, [&](int64_t h, Value row) {
+    for (int64_t n = 0; n < fTiles; ++n) {
+      SmallVector<Value, 4> a = w.accValues(acc, fTiles, h, n);
+      w.storeThroughSlope(
+          map, features, w.values(q[h], n),
+          [&](int64_t i) {
+            return e.mulf(
+                arith::SubFOp::create(b, loc, a[i], e.mulf(u[h], z[n][i])),
+                inv[h]);
+          },
+          op.getQueryGrad(), row, n);
+    }
+    for (int64_t n = 0; n < dTiles; ++n) {
+      SmallVector<Value, 4> g = w.values(dO[h], n);
+      e.storePair(e.mulf(g[0], inv[h]), e.mulf(g[1], inv[h]),
+                  op.getScaledGrad(), {row, w.col(n, 0)});
+    }
+  });
+}
+
+/// Per warp (its 16 or 32 keys as fragments): value_grad = phi(K) dS and
+/// acc = V dS^T on tensor cores (dS staged once for the block), then
+/// key_grad = (acc + dz) * phi'(k) per element.
+void lowerKeyGradOnTensorCores(LinearKeyGradOp op, FeatureMap map, Type elem,
+                               int64_t threads,
+                               DenseMap<Value, RowFragments> &rowsCache) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  WarpEmitter e(b, loc, elem);
+  WarpRows w(e);
+  Value stateGrad = op.getStateGrad();
+  const int64_t features = staticDim(stateGrad, 0),
+                dv = staticDim(stateGrad, 1);
+  auto launch = op->getParentOfType<gpu::LaunchOp>();
+  const RowFragments &k = queryFragments(op.getKey(), elem, launch, rowsCache);
+  const RowFragments &v =
+      queryFragments(op.getValue(), elem, launch, rowsCache);
+  SharedTile shared = stageState(e, launch, stateGrad, threads);
+  const int64_t halves = static_cast<int64_t>(k.size());
+  const int64_t fTiles = features / e.layout.n, dTiles = dv / e.layout.n;
+
+  RowFragments phiK = k;
+  for (SmallVector<Value> &row : phiK)
+    for (Value &reg : row)
+      reg = phiOfRegisters(e, map, features, reg)[0];
+  SmallVector<SmallVector<Value, 4>> valueGrad =
+      productWithState(e, phiK, features, shared, dTiles, /*nByK=*/false);
+  SmallVector<SmallVector<Value, 4>> acc =
+      productWithState(e, v, dv, shared, fTiles, /*nByK=*/true);
+  w.forRowsBelow(e.dim(op.getKey(), 0), halves, [&](int64_t h, Value row) {
+    for (int64_t n = 0; n < dTiles; ++n) {
+      SmallVector<Value, 4> x = w.accValues(valueGrad, dTiles, h, n);
+      e.storePair(x[0], x[1], op.getValueGrad(), {row, w.col(n, 0)});
+    }
+    for (int64_t n = 0; n < fTiles; ++n) {
+      SmallVector<Value, 4> a = w.accValues(acc, fTiles, h, n);
+      w.storeThroughSlope(
+          map, features, w.values(k[h], n),
+          [&](int64_t i) {
+            Value dz = memref::LoadOp::create(b, loc, op.getNormGrad(),
+                                              ValueRange{w.col(n, i)});
+            return e.addf(a[i], dz);
+          },
+          op.getKeyGrad(), row, n);
+    }
+  });
+}
+
+std::optional<Type> tensorCoreElement(LinearQueryGradOp op, FeatureMap map) {
+  std::optional<int64_t> rows = rowBound(op.getQuery());
+  if (!rows || *rows > kMaxWarpRows)
+    return std::nullopt;
+  return tensorCoreElement(op, map,
+                           {op.getQuery(), op.getOutput(), op.getOutputGrad(),
+                            op.getQueryGrad(), op.getScaledGrad()},
+                           {op.getState(), op.getNorm()});
+}
+
+std::optional<Type> tensorCoreElement(LinearKeyGradOp op, FeatureMap map) {
+  std::optional<int64_t> rows = rowBound(op.getKey());
+  if (!rows || *rows > kMaxWarpRows)
+    return std::nullopt;
+  return tensorCoreElement(
+      op, map, {op.getKey(), op.getValue(), op.getKeyGrad(), op.getValueGrad()},
+      {op.getStateGrad(), op.getNormGrad()});
+}
+
+/// A gradient tile op on tensor cores; it has no per-lane form (attn-tile
+/// gives shapes without one to decomposeLinearGrad's generics instead).
+template <typename GradOp>
+LogicalResult
+lowerGradient(GradOp op, RewriterBase &rewriter,
+              function_ref<void(FeatureMap, Type, int64_t)> onTensorCores) {
+  FailureOr<LinearTileContext> at = contextOf(op, op.getFeatureMap());
+  if (failed(at))
+    return failure();
+  std::optional<Type> elem = tensorCoreElement(op, at->map);
+  if (!elem)
+    return op.emitOpError(
+        "has no GPU form for these operands: it takes bf16, f16 or f32 "
+        "tiles of at most 32 rows, head dims multiples of 16, rows aligned, "
+        "reached by the whole block");
+  onTensorCores(at->map, *elem, at->threads);
+  rewriter.eraseOp(op);
+  return success();
+}
+
 } // namespace
 
 void mlir::attn::populateLinearTilesToGPUPatterns(RewritePatternSet &patterns) {
@@ -1063,6 +1392,19 @@ void mlir::attn::populateLinearTilesToGPUPatterns(RewritePatternSet &patterns) {
         rewriter.eraseOp(op);
         return success();
       });
+  addLowering(
+      patterns, [queries](LinearQueryGradOp op, RewriterBase &rewriter) {
+        return lowerGradient(
+            op, rewriter, [&](FeatureMap map, Type elem, int64_t threads) {
+              lowerQueryGradOnTensorCores(op, map, elem, threads, *queries);
+            });
+      });
+  addLowering(patterns, [queries](LinearKeyGradOp op, RewriterBase &rewriter) {
+    return lowerGradient(
+        op, rewriter, [&](FeatureMap map, Type elem, int64_t threads) {
+          lowerKeyGradOnTensorCores(op, map, elem, threads, *queries);
+        });
+  });
 }
 
 namespace {

@@ -741,6 +741,152 @@ LogicalResult lowerLinearOutput(LinearOutputOp op, RewriterBase &b, int64_t widt
   return success();
 }
 
+/// phi'(x) for a vector of an elementwise map's inputs x: body'(s x) s.
+Value featureSlope(VecEmitter &e, FeatureMap map, Value x, int64_t depth) {
+  const double s = map.getInputScale(depth);
+  Value slope =
+      map.emitBodyDerivatives(e.b, e.loc, e.mulf(x, e.splat(s)), Value()).first;
+  return s == 1.0 ? slope : e.mulf(slope, e.splat(s));
+}
+
+/// The transpose of `m` [R, C] (f32) into scratch [C, R].
+Value transposed(VecEmitter &e, Value m) {
+  auto type = cast<MemRefType>(m.getType());
+  const int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
+  Value t = e.scratch({cols, rows}, {});
+  e.loop(e.idx(0), e.idx(rows), 1, [&](Value r) {
+    e.loop(e.idx(0), e.idx(cols), 1, [&](Value c) {
+      Value x = memref::LoadOp::create(e.b, e.loc, m, ValueRange{r, c});
+      memref::StoreOp::create(e.b, e.loc, x, t, ValueRange{c, r});
+    });
+  });
+  return t;
+}
+
+/// Per row: den = phi(q) . z, u = dO . out, g = dO / den and c = -u / den
+/// (zero where den is), then query_grad = (S g + c z) * phi'(q), scaled_grad
+/// = g, and norm_grad += sum_i c_i phi(q_i).
+LogicalResult lowerLinearQueryGrad(LinearQueryGradOp op, RewriterBase &b,
+                                   int64_t width) {
+  auto map = op.getFeatureMap().getDefiningOp<FeatureMap>();
+  const int64_t features =
+      cast<MemRefType>(op.getState().getType()).getDimSize(0);
+  if (failed(checkWidths(op,
+                         {op.getQuery(), op.getOutput(), op.getOutputGrad(),
+                          op.getState(), op.getQueryGrad(), op.getScaledGrad()},
+                         width)) ||
+      failed(checkFeatures(op, features, width)))
+    return failure();
+  b.setInsertionPoint(op);
+  Location loc = op.getLoc();
+  VecEmitter e{b, loc, width};
+  const int64_t dv = cast<MemRefType>(op.getState().getType()).getDimSize(1);
+  Value query = op.getQuery(), norm = op.getNorm(), normGrad = op.getNormGrad();
+  inAllocaScope(b, loc, [&] {
+    Value mq = e.dim(query, 0);
+    Value phiQ = e.scratch({ShapedType::kDynamic, features}, {mq});
+    applyFeatureMap(e, map, query, mq, Value(), phiQ);
+    Value g = e.scratch({ShapedType::kDynamic, dv}, {mq});
+    Value c = e.scratch({ShapedType::kDynamic}, {mq});
+    e.loop(e.idx(0), mq, 1, [&](Value i) {
+      Value den = e.splat(0), u = e.splat(0);
+      for (int64_t f = 0; f < features; f += width)
+        den = e.fma(e.loadVec(phiQ, {i, e.idx(f)}), e.loadVec(norm, {e.idx(f)}),
+                    den);
+      for (int64_t d = 0; d < dv; d += width)
+        u = e.fma(e.loadVec(op.getOutputGrad(), {i, e.idx(d)}),
+                  e.loadVec(op.getOutput(), {i, e.idx(d)}), u);
+      Value d = e.reduce(vector::CombiningKind::ADD, den);
+      Value nonzero =
+          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE, d, e.cst(0));
+      Value inv = e.select(nonzero, arith::DivFOp::create(b, loc, e.cst(1), d),
+                           e.cst(0));
+      Value ci = arith::NegFOp::create(
+          b, loc, e.mulf(e.reduce(vector::CombiningKind::ADD, u), inv));
+      memref::StoreOp::create(b, loc, ci, c, i);
+      for (int64_t col = 0; col < dv; col += width) {
+        Value gv = e.mulf(e.loadVec(op.getOutputGrad(), {i, e.idx(col)}),
+                          e.bcast(inv));
+        e.storeVec(gv, g, {i, e.idx(col)});
+        e.storeVec(gv, op.getScaledGrad(), {i, e.idx(col)});
+      }
+    });
+    // dphi = g S^T + c z^T, then times phi'(q).
+    Value dphi = e.scratch({ShapedType::kDynamic, features}, {mq});
+    blockedProduct(e, g, mq, e.idx(dv), transposed(e, op.getState()), Value(),
+                   dphi);
+    e.loop(e.idx(0), mq, 1, [&](Value i) {
+      Value ci = e.bcast(memref::LoadOp::create(b, loc, c, i));
+      for (int64_t f = 0; f < features; f += width) {
+        Value x = e.fma(ci, e.loadVec(norm, {e.idx(f)}),
+                        e.loadVec(dphi, {i, e.idx(f)}));
+        Value slope =
+            featureSlope(e, map, e.loadVec(query, {i, e.idx(f)}), features);
+        e.storeVec(e.mulf(x, slope), op.getQueryGrad(), {i, e.idx(f)});
+      }
+    });
+    // norm_grad += sum_i c_i phi(q_i).
+    for (int64_t f = 0; f < features; f += width) {
+      Value sum =
+          e.loop(e.idx(0), mq, 1, {e.splat(0)}, [&](Value i, ValueRange acc) {
+            Value ci = e.bcast(memref::LoadOp::create(b, loc, c, i));
+            return SmallVector<Value>{
+                e.fma(ci, e.loadVec(phiQ, {i, e.idx(f)}), acc[0])};
+          })[0];
+      if (!op.getAtomic()) {
+        e.storeVec(e.addf(sum, e.loadVec(normGrad, {e.idx(f)})), normGrad,
+                   {e.idx(f)});
+        continue;
+      }
+      for (int64_t l = 0; l < width; ++l)
+        memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf,
+                                    vector::ExtractOp::create(b, loc, sum, l),
+                                    normGrad, ValueRange{e.idx(f + l)});
+    }
+  });
+  b.eraseOp(op);
+  return success();
+}
+
+/// Per key: key_grad = (dS v + dz) * phi'(k), value_grad = dS^T phi(k).
+LogicalResult lowerLinearKeyGrad(LinearKeyGradOp op, RewriterBase &b,
+                                 int64_t width) {
+  auto map = op.getFeatureMap().getDefiningOp<FeatureMap>();
+  Value stateGrad = op.getStateGrad(), key = op.getKey();
+  const int64_t features = cast<MemRefType>(stateGrad.getType()).getDimSize(0);
+  const int64_t dv = cast<MemRefType>(stateGrad.getType()).getDimSize(1);
+  if (failed(checkWidths(
+          op,
+          {key, op.getValue(), stateGrad, op.getKeyGrad(), op.getValueGrad()},
+          width)) ||
+      failed(checkFeatures(op, features, width)))
+    return failure();
+  b.setInsertionPoint(op);
+  Location loc = op.getLoc();
+  VecEmitter e{b, loc, width};
+  inAllocaScope(b, loc, [&] {
+    Value mk = e.dim(key, 0);
+    Value phiK = e.scratch({ShapedType::kDynamic, features}, {mk});
+    applyFeatureMap(e, map, key, mk, Value(), phiK);
+    blockedProduct(e, phiK, mk, e.idx(features), stateGrad, Value(),
+                   op.getValueGrad());
+    Value dphi = e.scratch({ShapedType::kDynamic, features}, {mk});
+    blockedProduct(e, op.getValue(), mk, e.idx(dv), transposed(e, stateGrad),
+                   Value(), dphi);
+    e.loop(e.idx(0), mk, 1, [&](Value j) {
+      for (int64_t f = 0; f < features; f += width) {
+        Value x = e.addf(e.loadVec(dphi, {j, e.idx(f)}),
+                         e.loadVec(op.getNormGrad(), {e.idx(f)}));
+        Value slope =
+            featureSlope(e, map, e.loadVec(key, {j, e.idx(f)}), features);
+        e.storeVec(e.mulf(x, slope), op.getKeyGrad(), {j, e.idx(f)});
+      }
+    });
+  });
+  b.eraseOp(op);
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // ssm_scan
 //===----------------------------------------------------------------------===//
@@ -956,6 +1102,12 @@ void mlir::attn::populateTilesToCPUPatterns(RewritePatternSet &patterns,
   });
   addLowering(patterns, [=](LinearOutputOp op, RewriterBase &b) {
     return lowerLinearOutput(op, b, width);
+  });
+  addLowering(patterns, [=](LinearQueryGradOp op, RewriterBase &b) {
+    return lowerLinearQueryGrad(op, b, width);
+  });
+  addLowering(patterns, [=](LinearKeyGradOp op, RewriterBase &b) {
+    return lowerLinearKeyGrad(op, b, width);
   });
   addLowering(patterns, [=](SsmScanOp op, RewriterBase &b) {
     return lowerSsmScan(op, b, width);

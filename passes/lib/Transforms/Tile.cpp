@@ -1257,6 +1257,109 @@ constexpr int64_t kReductionBlocksPerMultiprocessor = 4;
 /// Keys per split at least: two chunks of the tensor-core reduction.
 constexpr int64_t kMinKeysPerSplit = 256;
 
+/// Rows [r0, r0 + rn) of `buffer` [B, H, N, X] at (b, h), as [rn, X].
+Value rowsOf(Emitter &e, Value buffer, Value bIdx, Value hIdx, Value r0,
+             OpFoldResult count) {
+  return e.view2D(buffer, {bIdx, hIdx}, r0, count, e.b.getIndexAttr(0),
+                  e.b.getIndexAttr(dimOf(buffer, 3)), 2, 3);
+}
+
+/// state[b, h] of a state buffer [B, H, F, Dv], as [F, Dv].
+Value stateOf(Emitter &e, Value state, Value bIdx, Value hIdx) {
+  return rowsOf(e, state, bIdx, hIdx, e.idx(0),
+                e.b.getIndexAttr(dimOf(state, 2)));
+}
+
+/// The GPU form's loops over the rows of `x` [B, H, N, ...], tiles of
+/// `tile` rows on blocks and groups of `rows` on warps:
+///   forall (b, h, tile) { forall group { body(b, h, r0, rn) } }
+/// with rn clipped at N (a group may lie past it: rn = 0).
+void forRowGroupsForGPU(
+    Emitter &e, Value x, int64_t tile, int64_t rows,
+    llvm::function_ref<void(Value, Value, Value, Value)> body) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  const int64_t n = dimOf(x, 2);
+  auto tiles = scf::ForallOp::create(
+      b, loc,
+      ArrayRef<OpFoldResult>{b.getIndexAttr(dimOf(x, 0)),
+                             b.getIndexAttr(dimOf(x, 1)),
+                             b.getIndexAttr(llvm::divideCeil(n, tile))},
+      ValueRange{}, std::nullopt);
+  atBodyEnd(b, tiles);
+  Value r0 = e.mul(tiles.getInductionVar(2), tile);
+  auto groups = scf::ForallOp::create(
+      b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(tile / rows)}, ValueRange{},
+      std::nullopt);
+  atBodyEnd(b, groups);
+  r0 = e.add(r0, e.mul(groups.getInductionVar(0), rows));
+  Value rn = arith::MaxSIOp::create(
+      b, loc, e.min(e.idx(rows), e.sub(e.idx(n), r0)), e.idx(0));
+  body(tiles.getInductionVar(0), tiles.getInductionVar(1), r0, rn);
+  b.setInsertionPointAfter(tiles);
+}
+
+/// The GPU form's non-causal reduction into state [B, H, F, Dv] and norm
+/// [B, H, F] (f32, zero before): for every (b, h), the keys of `k` (and
+/// rows of `v`) below the key limit (`lengths`, or all of them), a split
+/// of the keys and a slice of the features per instance:
+///   forall (b, h, split of the keys) { forall slice of kFeatureSlice
+///     features { linear_state atomic(the split's keys, the slice) } }
+/// An elementwise feature map's slice of features is that of the key's
+/// columns; a projection's is its rows.
+void reduceStateForGPU(Operation *op, Emitter &e, Value k, Value v,
+                       Value featureMap, Value projection, int64_t features,
+                       Value lengths, Value state, Value norm) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  const int64_t batch = dimOf(k, 0), heads = dimOf(k, 1), dv = dimOf(v, 3);
+  const int64_t slice =
+      features % kFeatureSlice == 0 ? kFeatureSlice : features;
+  auto index = [&](int64_t i) -> OpFoldResult { return b.getIndexAttr(i); };
+  const int64_t nk = dimOf(k, 2);
+  const int64_t splits = std::max<int64_t>(
+      1, std::min<int64_t>(kReductionBlocksPerMultiprocessor *
+                               TargetAttr::lookup(op).getMultiprocessors() /
+                               (batch * heads),
+                           nk / kMinKeysPerSplit));
+  const int64_t span = llvm::alignTo(llvm::divideCeil(nk, splits), 64);
+  auto reduce = scf::ForallOp::create(
+      b, loc, ArrayRef<OpFoldResult>{index(batch), index(heads), index(splits)},
+      ValueRange{}, std::nullopt);
+  atBodyEnd(b, reduce);
+  Value bIdx = reduce.getInductionVar(0), hIdx = reduce.getInductionVar(1);
+  Value k0 = e.mul(reduce.getInductionVar(2), span);
+  auto slices = scf::ForallOp::create(
+      b, loc, ArrayRef<OpFoldResult>{index(features / slice)}, ValueRange{},
+      std::nullopt);
+  atBodyEnd(b, slices);
+  // Inside the inner loop: the grid's part of the body may not read memory.
+  Value keyLimit = e.idx(nk);
+  if (lengths)
+    keyLimit = keyLimitFromLengths(e, lengths, bIdx, keyLimit);
+  Value kn = arith::MaxSIOp::create(
+      b, loc, e.min(e.idx(span), e.sub(keyLimit, k0)), e.idx(0));
+  Value f0 = e.mul(slices.getInductionVar(0), slice);
+  Value keys, sliceProjection;
+  if (!projection) {
+    keys = e.view2D(k, {bIdx, hIdx}, k0, kn, f0, index(slice), 2, 3);
+  } else {
+    keys =
+        e.view2D(k, {bIdx, hIdx}, k0, kn, index(0), index(dimOf(k, 3)), 2, 3);
+    sliceProjection = e.view2D(projection, {}, f0, index(slice), index(0),
+                               index(dimOf(projection, 1)), 0, 1);
+  }
+  auto reduction = LinearStateOp::create(
+      b, loc, keys,
+      e.view2D(v, {bIdx, hIdx}, k0, kn, index(0), index(dv), 2, 3), featureMap,
+      sliceProjection,
+      e.view2D(state, {bIdx, hIdx}, f0, index(slice), index(0), index(dv), 2,
+               3),
+      e.view(norm, {bIdx, hIdx}, {f0}, {index(slice)}));
+  reduction.setAtomic(true);
+  b.setInsertionPointAfter(reduce);
+}
+
 /// The GPU's form of non-causal linear attention (rows-per-instance > 0):
 /// two loop nests whose inner instances are independent, so that they map
 /// to blocks and warps, with the state [B, H, F, Dv] and the normaliser
@@ -1317,8 +1420,7 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
   };
   auto rowsOf = [&](Value buffer, Value bIdx, Value hIdx, Value r0,
                     OpFoldResult count) {
-    return e.view2D(buffer, {bIdx, hIdx}, r0, count, b.getIndexAttr(0),
-                    b.getIndexAttr(dimOf(buffer, 3)), 2, 3);
+    return ::rowsOf(e, buffer, bIdx, hIdx, r0, count);
   };
   auto index = [&](int64_t i) -> OpFoldResult { return b.getIndexAttr(i); };
 
@@ -1390,62 +1492,18 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
   Value norm = alloc({batch, heads, features}, f32);
   e.fill(state, 0.0);
   e.fill(norm, 0.0);
-  auto stateOf = [&](Value bIdx, Value hIdx) {
-    return e.view2D(state, {bIdx, hIdx}, e.idx(0), index(features), index(0),
-                    index(dv), 2, 3);
-  };
-  auto normOf = [&](Value bIdx, Value hIdx, Value f0, int64_t count) {
-    return e.view(norm, {bIdx, hIdx}, {f0}, {index(count)});
-  };
-
-  // The reduction, a split of the keys and a slice of the features per
-  // instance.
-  const int64_t nk = dimOf(k, 2);
-  const int64_t splits = std::max<int64_t>(
-      1, std::min<int64_t>(kReductionBlocksPerMultiprocessor *
-                               TargetAttr::lookup(op).getMultiprocessors() /
-                               (batch * heads),
-                           nk / kMinKeysPerSplit));
-  const int64_t span = llvm::alignTo(llvm::divideCeil(nk, splits), 64);
-  auto reduce = forall({index(batch), index(heads), index(splits)});
-  Value bIdx = reduce.getInductionVar(0), hIdx = reduce.getInductionVar(1);
-  Value k0 = e.mul(reduce.getInductionVar(2), span);
-  auto slices = forall({index(features / slice)});
-  // Inside the inner loop: the grid's part of the body may not read memory.
-  Value keyLimit = e.idx(nk);
-  if (op.getKeyLengths())
-    keyLimit = keyLimitFromLengths(e, op.getKeyLengths(), bIdx, keyLimit);
-  Value kn = arith::MaxSIOp::create(
-      b, loc, e.min(e.idx(span), e.sub(keyLimit, k0)), e.idx(0));
-  Value f0 = e.mul(slices.getInductionVar(0), slice);
-  auto [keys, sliceProjection] = keySlice(bIdx, hIdx, k0, kn, f0);
-  auto reduction = LinearStateOp::create(
-      b, loc, keys, rowsOf(v, bIdx, hIdx, k0, kn), op.getFeatureMap(),
-      sliceProjection,
-      e.view2D(state, {bIdx, hIdx}, f0, index(slice), index(0), index(dv), 2,
-               3),
-      normOf(bIdx, hIdx, f0, slice));
-  reduction.setAtomic(true);
-  b.setInsertionPointAfter(reduce);
+  reduceStateForGPU(op, e, k, v, op.getFeatureMap(), projection, features,
+                    op.getKeyLengths(), state, norm);
 
   // The output, rows-per-instance query rows per instance.
-  const int64_t nq = dimOf(q, 2);
-  auto tiles = forall(
-      {index(batch), index(heads), index(llvm::divideCeil(nq, blockQ))});
-  bIdx = tiles.getInductionVar(0);
-  hIdx = tiles.getInductionVar(1);
-  Value q0 = e.mul(tiles.getInductionVar(2), blockQ);
-  auto groups = forall({index(blockQ / rows)});
-  q0 = e.add(q0, e.mul(groups.getInductionVar(0), rows));
-  // Clipped at the end of the sequence; a group may lie past it.
-  Value qn = arith::MaxSIOp::create(
-      b, loc, e.min(e.idx(rows), e.sub(e.idx(nq), q0)), e.idx(0));
-  LinearOutputOp::create(b, loc, rowsOf(q, bIdx, hIdx, q0, qn), Value(),
-                         Value(), Value(), op.getFeatureMap(), projection,
-                         stateOf(bIdx, hIdx),
-                         normOf(bIdx, hIdx, e.idx(0), features),
-                         rowsOf(out, bIdx, hIdx, q0, qn));
-  b.setInsertionPointAfter(tiles);
+  forRowGroupsForGPU(
+      e, q, blockQ, rows, [&](Value bIdx, Value hIdx, Value q0, Value qn) {
+        LinearOutputOp::create(
+            b, loc, rowsOf(q, bIdx, hIdx, q0, qn), Value(), Value(), Value(),
+            op.getFeatureMap(), projection, stateOf(e, state, bIdx, hIdx),
+            e.view(norm, {bIdx, hIdx}, {index(0)}, {index(features)}),
+            rowsOf(out, bIdx, hIdx, q0, qn));
+      });
 }
 
 LogicalResult tileLinear(LinearOp op, Globals &globals, int64_t blockQ,
@@ -1557,6 +1615,194 @@ LogicalResult tileLinear(LinearOp op, Globals &globals, int64_t blockQ,
   }
   b.setInsertionPointAfter(forall);
   op.replaceAllUsesWith(e.resultTensor(result, resultType));
+  op.erase();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// attn.linear_grad
+//===----------------------------------------------------------------------===//
+
+/// Whether attn.linear_grad takes the tiled form: non-causal, an
+/// elementwise feature map and static shapes, and on the GPU the shapes
+/// that the gradient tile ops' tensor-core lowering takes (bf16, f16 or f32
+/// inputs, head dims multiples of 16). Every other form is
+/// decomposeLinearGrad's linalg.generics.
+bool tilesLinearGrad(LinearGradOp op, bool gpu) {
+  auto map = op.getFeatureMap().getDefiningOp<FeatureMap>();
+  if (op.getCausal() || !map || map.hasProjection())
+    return false;
+  for (Value x : {op.getQuery(), op.getKey(), op.getValue()})
+    if (!cast<ShapedType>(x.getType()).hasStaticShape())
+      return false;
+  if (!gpu)
+    return true;
+  Type elem = cast<ShapedType>(op.getQuery().getType()).getElementType();
+  return (elem.isBF16() || elem.isF16() || elem.isF32()) &&
+         dimOf(op.getQuery(), 3) % 16 == 0 && dimOf(op.getValue(), 3) % 16 == 0;
+}
+
+/// attn.linear_grad's tiled form: the forward's state recomputed, a pass
+/// over the queries, the cotangent of the state summed as linear_state
+/// sums the state, and a pass over the keys (attn.tile.linear_query_grad,
+/// attn.tile.linear_key_grad). On the GPU (rows > 0), nests whose inner
+/// instances map to blocks and warps, with [B, H, ...] buffers between
+/// them:
+///   S, z = 0;  reduceStateForGPU(K, V) into S, z
+///   dz = 0
+///   forall (b, h, query tile) { forall rows rows {
+///     linear_query_grad(the rows, S[b, h], z[b, h]) into dQ, G, dz atomic } }
+///   dS = 0;  reduceStateForGPU(Q, G) into dS (its norm unused)
+///   forall (b, h, key tile) { forall rows rows {
+///     linear_key_grad(the rows below the key limit, dS[b, h], dz[b, h])
+///       into dK, dV } }
+/// with G [B, H, N, Dv] the scaled cotangents g (query's element type).
+/// On the CPU, a loop per (b, h) over chunks of `chunk` rows, each query
+/// chunk's G summed into dS as soon as it is written. Keys past the key
+/// limit get zeros.
+LogicalResult tileLinearGrad(LinearGradOp op, int64_t blockQ, int64_t chunk,
+                             int64_t rowsPerInstance) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  if (!tilesLinearGrad(op, rowsPerInstance > 0)) {
+    FailureOr<SmallVector<Value, 3>> grads = decomposeLinearGrad(b, op);
+    if (failed(grads))
+      return failure();
+    for (auto [result, grad] : llvm::zip_equal(op.getResults(), *grads))
+      if (grad)
+        result.replaceAllUsesWith(grad);
+    op.erase();
+    return success();
+  }
+  Emitter e{b, loc};
+  Value q = e.toBuffer(op.getQuery()), k = e.toBuffer(op.getKey()),
+        v = e.toBuffer(op.getValue()), out = e.toBuffer(op.getOutput()),
+        dOut = e.toBuffer(op.getOutputGrad());
+  SmallVector<Emitter::Result, 3> results;
+  for (Value r : op.getResults()) {
+    auto type = cast<RankedTensorType>(r.getType());
+    results.push_back(e.allocResult(r, type.getShape(), type.getElementType()));
+  }
+  Value dq = results[0].view, dk = results[1].view, dv = results[2].view;
+  Value lengths = op.getKeyLengths(), map = op.getFeatureMap();
+  // Keys past the key limit: zeros, written once before the passes.
+  if (lengths) {
+    e.fill(dk, 0.0);
+    e.fill(dv, 0.0);
+  }
+  const int64_t batch = dimOf(q, 0), heads = dimOf(q, 1), nq = dimOf(q, 2),
+                nk = dimOf(k, 2), features = dimOf(q, 3), dvs = dimOf(v, 3);
+  Type f32 = b.getF32Type(),
+       elem = cast<MemRefType>(q.getType()).getElementType();
+  auto index = [&](int64_t i) -> OpFoldResult { return b.getIndexAttr(i); };
+
+  if (rowsPerInstance > 0) {
+    const int64_t rows = std::min(rowsPerInstance, blockQ);
+    if (blockQ % rows != 0)
+      return op.emitOpError("attn-tile's rows-per-instance (")
+             << rows << ") must divide the query tile (" << blockQ << ")";
+    auto alloc = [&](ArrayRef<int64_t> shape, Type type, bool zero) {
+      Value buffer =
+          memref::AllocOp::create(b, loc, MemRefType::get(shape, type),
+                                  ValueRange{}, b.getI64IntegerAttr(64));
+      if (zero)
+        e.fill(buffer, 0.0);
+      return buffer;
+    };
+    Value state = alloc({batch, heads, features, dvs}, f32, true),
+          norm = alloc({batch, heads, features}, f32, true);
+    reduceStateForGPU(op, e, k, v, map, Value(), features, lengths, state,
+                      norm);
+    Value normGrad = alloc({batch, heads, features}, f32, true),
+          scaled = alloc({batch, heads, nq, dvs}, elem, false);
+    auto normAt = [&](Value buffer, Value bIdx, Value hIdx) {
+      return e.view(buffer, {bIdx, hIdx}, {index(0)}, {index(features)});
+    };
+    forRowGroupsForGPU(
+        e, q, blockQ, rows, [&](Value bIdx, Value hIdx, Value q0, Value qn) {
+          auto rowsAt = [&](Value x) {
+            return rowsOf(e, x, bIdx, hIdx, q0, qn);
+          };
+          LinearQueryGradOp::create(
+              b, loc, rowsAt(q), rowsAt(out), rowsAt(dOut), map,
+              stateOf(e, state, bIdx, hIdx), normAt(norm, bIdx, hIdx),
+              rowsAt(dq), rowsAt(scaled), normAt(normGrad, bIdx, hIdx))
+              .setAtomic(true);
+        });
+    // phi(Q)'s sums over the queries are dS's sums' by-product: unused.
+    Value stateGrad = alloc({batch, heads, features, dvs}, f32, true),
+          queryNorm = alloc({batch, heads, features}, f32, true);
+    reduceStateForGPU(op, e, q, scaled, map, Value(), features, Value(),
+                      stateGrad, queryNorm);
+    forRowGroupsForGPU(
+        e, k, blockQ, rows, [&](Value bIdx, Value hIdx, Value k0, Value kn) {
+          if (lengths) {
+            Value limit = keyLimitFromLengths(e, lengths, bIdx, e.idx(nk));
+            kn = arith::MaxSIOp::create(b, loc, e.min(kn, e.sub(limit, k0)),
+                                        e.idx(0));
+          }
+          auto rowsAt = [&](Value x) {
+            return rowsOf(e, x, bIdx, hIdx, k0, kn);
+          };
+          LinearKeyGradOp::create(b, loc, rowsAt(k), rowsAt(v), map,
+                                  stateOf(e, stateGrad, bIdx, hIdx),
+                                  normAt(normGrad, bIdx, hIdx), rowsAt(dk),
+                                  rowsAt(dv));
+        });
+  } else {
+    auto forall = scf::ForallOp::create(
+        b, loc, ArrayRef<OpFoldResult>{index(batch), index(heads)},
+        ValueRange{}, std::nullopt);
+    atBodyEnd(b, forall);
+    Value bIdx = forall.getInductionVar(0), hIdx = forall.getInductionVar(1);
+    auto scratch = [&](ArrayRef<int64_t> shape, Type type, bool zero) {
+      Value buffer =
+          memref::AllocaOp::create(b, loc, MemRefType::get(shape, type));
+      if (zero)
+        e.fill(buffer, 0.0);
+      return buffer;
+    };
+    Value state = scratch({features, dvs}, f32, true),
+          norm = scratch({features}, f32, true),
+          stateGrad = scratch({features, dvs}, f32, true),
+          normGrad = scratch({features}, f32, true),
+          queryNorm = scratch({features}, f32, true),
+          scaled = scratch({chunk, dvs}, elem, false);
+    Value keyLimit = e.idx(nk);
+    if (lengths)
+      keyLimit = keyLimitFromLengths(e, lengths, bIdx, keyLimit);
+    auto chunks = [&](Value count,
+                      llvm::function_ref<void(Value, Value)> body) {
+      auto loop = scf::ForOp::create(b, loc, e.idx(0), count, e.idx(chunk));
+      atBodyEnd(b, loop);
+      Value r0 = loop.getInductionVar();
+      body(r0, e.min(e.idx(chunk), e.sub(count, r0)));
+      b.setInsertionPointAfter(loop);
+    };
+    auto rowsAt = [&](Value x, Value r0, Value rn) {
+      return rowsOf(e, x, bIdx, hIdx, r0, rn);
+    };
+    chunks(keyLimit, [&](Value k0, Value kn) {
+      LinearStateOp::create(b, loc, rowsAt(k, k0, kn), rowsAt(v, k0, kn), map,
+                            Value(), state, norm);
+    });
+    chunks(e.idx(nq), [&](Value q0, Value qn) {
+      Value g = e.view2D(scaled, {}, e.idx(0), qn, index(0), index(dvs), 0, 1);
+      LinearQueryGradOp::create(b, loc, rowsAt(q, q0, qn), rowsAt(out, q0, qn),
+                                rowsAt(dOut, q0, qn), map, state, norm,
+                                rowsAt(dq, q0, qn), g, normGrad);
+      LinearStateOp::create(b, loc, rowsAt(q, q0, qn), g, map, Value(),
+                            stateGrad, queryNorm);
+    });
+    chunks(keyLimit, [&](Value k0, Value kn) {
+      LinearKeyGradOp::create(b, loc, rowsAt(k, k0, kn), rowsAt(v, k0, kn), map,
+                              stateGrad, normGrad, rowsAt(dk, k0, kn),
+                              rowsAt(dv, k0, kn));
+    });
+    b.setInsertionPointAfter(forall);
+  }
+  for (auto [result, buffers] : llvm::zip_equal(op.getResults(), results))
+    result.replaceAllUsesWith(e.resultTensor(buffers, result.getType()));
   op.erase();
   return success();
 }
@@ -2315,7 +2561,7 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
     DenseMap<Operation *, Value> savedLse;
     SmallVector<Operation *> kernels;
     module.walk([&](Operation *op) {
-      if (isa<SdpaOp, SdpaGradOp, LinearOp, SsmOp, SsmGradOp>(op))
+      if (isa<SdpaOp, SdpaGradOp, LinearOp, LinearGradOp, SsmOp, SsmGradOp>(op))
         kernels.push_back(op);
     });
     for (Operation *op : kernels) {
@@ -2334,6 +2580,9 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
               })
               .Case([&](LinearOp o) {
                 return tileLinear(o, globals, blockQ, blockK, rowsPerInstance);
+              })
+              .Case([&](LinearGradOp o) {
+                return tileLinearGrad(o, blockQ, blockK, rowsPerInstance);
               })
               .Case([&](SsmOp o) {
                 return tileSsm(o, channels, ssmChunk, rowsPerInstance != 0);

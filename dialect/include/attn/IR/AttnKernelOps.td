@@ -117,6 +117,39 @@ def Attn_LinearOp : Attn_Op<"linear", [Pure, Attn_Differentiable]> {
   let hasVerifier = 1;
 }
 
+def Attn_LinearGradOp : Attn_Op<"linear_grad", [Pure,
+    AllTypesMatch<["query", "query_grad"]>, AllTypesMatch<["key", "key_grad"]>,
+    AllTypesMatch<["value", "value_grad"]>,
+    AllTypesMatch<["output", "output_grad"]>]> {
+  let summary = "gradients of attn.linear (produced by reverse mode)";
+  let description = [{
+    For out = attn.linear(q, k, v) with the same feature map, key lengths
+    and `causal`, given `output` (out) and `output_grad` (dO). Non-causal,
+    with S = phi(K)^T V, z = sum_j phi(k_j) over the kept keys, den_i =
+    phi(q_i) . z, g_i = dO_i / den_i and c_i = -(dO_i . out_i) / den_i (both
+    zero where den_i is zero, as the output is):
+      dphi(q_i) = S g_i + c_i z,   dS = phi(Q)^T g,   dz = phi(Q)^T c,
+      dphi(k_j) = dS v_j + dz (kept keys),   value_grad_j = dS^T phi(k_j),
+    and query_grad, key_grad through phi (its projection, if any). The
+    causal form sums the same terms over j <= i. Keys past key_lengths
+    get zeros. Sums are in f32 whatever the storage type.
+  }];
+  let arguments = (ins Attn_FloatTensor:$query, Attn_FloatTensor:$key,
+                       Attn_FloatTensor:$value, Attn_FeatureMapType:$feature_map,
+                       Optional<TensorRankOf<[I32, I64], [1]>>:$key_lengths,
+                       Attn_FloatTensor:$output, Attn_FloatTensor:$output_grad,
+                       UnitAttr:$causal);
+  let results = (outs Attn_FloatTensor:$query_grad, Attn_FloatTensor:$key_grad,
+                      Attn_FloatTensor:$value_grad);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `feature_map` $feature_map
+    (`key_lengths` $key_lengths^ `:` type($key_lengths))?
+    (`causal` $causal^)? `output` $output `,` $output_grad attr-dict
+    `:` type($query) `,` type($key) `,` type($value) `,` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
 def Attn_SsmOp : Attn_Op<"ssm", [Pure, Attn_Differentiable,
     AllTypesMatch<["log_a_real", "a_imag", "b_real", "b_imag"]>,
     AllTypesMatch<["c_real", "c_imag"]>,

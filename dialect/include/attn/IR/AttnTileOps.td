@@ -224,6 +224,69 @@ def Attn_LinearOutputOp : Attn_Op<"tile.linear_output", [
   let hasVerifier = 1;
 }
 
+def Attn_LinearQueryGradOp : Attn_Op<"tile.linear_query_grad"> {
+  let summary = "the query side of a tile of linear attention's gradient";
+  let description = [{
+    For each row i of `query` [Mq, D], its forward output out_i (`output`
+    [Mq, Dv]) and cotangent dO_i (`output_grad` [Mq, Dv]), against the
+    forward's state S [F, Dv] and norm z [F] (f32) over all kept keys, with
+    an elementwise feature map phi (F = D):
+      den_i = phi(q_i) . z,  g_i = dO_i / den_i,  c_i = -(dO_i . out_i) / den_i
+    (g_i and c_i zero where den_i is zero), and writes
+      query_grad_i = (S g_i + c_i z) * phi'(q_i)     (elementwise)
+      scaled_grad_i = g_i                            (query's element type)
+    and adds sum_i c_i phi(q_i) to `norm_grad` [F] (f32). S's cotangent,
+    phi(Q)^T g, is linear_state's sum over (query, scaled_grad). With
+    `atomic` each addition to norm_grad is atomic, so that instances over
+    different rows may add into the same norm_grad.
+  }];
+  let arguments = (ins Arg<Attn_Tile2D, "", [MemRead]>:$query,
+                       Arg<Attn_Tile2D, "", [MemRead]>:$output,
+                       Arg<Attn_Tile2D, "", [MemRead]>:$output_grad,
+                       Attn_FeatureMapType:$feature_map,
+                       Arg<Attn_Tile2D, "", [MemRead]>:$state,
+                       Arg<Attn_Tile1D, "", [MemRead]>:$norm,
+                       Arg<Attn_Tile2D, "", [MemWrite]>:$query_grad,
+                       Arg<Attn_Tile2D, "", [MemWrite]>:$scaled_grad,
+                       Arg<Attn_Tile1D, "", [MemRead, MemWrite]>:$norm_grad,
+                       UnitAttr:$atomic);
+  let assemblyFormat = [{
+    $query `,` $output `,` $output_grad `feature_map` $feature_map
+    `from` $state `,` $norm `into` $query_grad `,` $scaled_grad `,`
+    $norm_grad (`atomic` $atomic^)? attr-dict
+    `:` type($query) `,` type($output) `,` type($output_grad) `,`
+    type($state) `,` type($norm) `,` type($query_grad) `,`
+    type($scaled_grad) `,` type($norm_grad)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_LinearKeyGradOp : Attn_Op<"tile.linear_key_grad"> {
+  let summary = "the key side of a tile of linear attention's gradient";
+  let description = [{
+    For each row j of `key` [Mk, D] and `value` [Mk, Dv], given the
+    cotangents of the state dS [F, Dv] and of the norm dz [F] (f32), with
+    an elementwise feature map phi (F = D), writes
+      key_grad_j = (dS v_j + dz) * phi'(k_j)    (elementwise)
+      value_grad_j = dS^T phi(k_j)
+    Every row given counts as a kept key: attn-tile passes the kept ones.
+  }];
+  let arguments = (ins Arg<Attn_Tile2D, "", [MemRead]>:$key,
+                       Arg<Attn_Tile2D, "", [MemRead]>:$value,
+                       Attn_FeatureMapType:$feature_map,
+                       Arg<Attn_Tile2D, "", [MemRead]>:$state_grad,
+                       Arg<Attn_Tile1D, "", [MemRead]>:$norm_grad,
+                       Arg<Attn_Tile2D, "", [MemWrite]>:$key_grad,
+                       Arg<Attn_Tile2D, "", [MemWrite]>:$value_grad);
+  let assemblyFormat = [{
+    $key `,` $value `feature_map` $feature_map `from` $state_grad `,`
+    $norm_grad `into` $key_grad `,` $value_grad attr-dict
+    `:` type($key) `,` type($value) `,` type($state_grad) `,`
+    type($norm_grad) `,` type($key_grad) `,` type($value_grad)
+  }];
+  let hasVerifier = 1;
+}
+
 def Attn_SsmScanOp : Attn_Op<"tile.ssm_scan", [AttrSizedOperandSegments,
     AllTypesMatch<["abar_real", "abar_imag", "w_real", "w_imag"]>]> {
   let summary = "the diagonal recurrence of an SSM for a group of channels";

@@ -9,6 +9,7 @@
 namespace mlir {
 class DialectRegistry;
 namespace attn {
+class LinearGradOp;
 
 /// A tensor of `type` filled with `value` (tensor.empty + linalg.fill: a
 /// memset on the GPU, no constant table).
@@ -40,6 +41,14 @@ constexpr llvm::StringLiteral kOptimizerAttr = "attn.optimizer";
 /// tensor.expand_shape, tensor.collapse_shape, tensor.extract_slice and
 /// elementwise linalg.generic.
 void registerVjpExternalModels(DialectRegistry &registry);
+
+/// attn.linear_grad as linalg.generics on tensors, in f32 (bf16 and f16
+/// operands widened, the cotangents rounded back): every form (causal or
+/// not, every feature map, key padding). Returns the cotangents of query,
+/// key and value, null for a result without uses; the caller replaces the
+/// op's results. attn-tile's form where no tiled one applies.
+FailureOr<SmallVector<Value, 3>> decomposeLinearGrad(OpBuilder &b,
+                                                     LinearGradOp op);
 
 } // namespace attn
 } // namespace mlir

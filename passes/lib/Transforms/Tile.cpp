@@ -1299,6 +1299,23 @@ void forRowGroupsForGPU(
   b.setInsertionPointAfter(tiles);
 }
 
+/// Keys [k0, k0 + kn) of `k` at (b, h) as a reduction's slice of
+/// `slice` features from f0 reads them: an elementwise map's columns of the
+/// slice, or a projection's whole rows with the projection's rows of the
+/// slice (the second value; null without a projection).
+std::pair<Value, Value> keySlice(Emitter &e, Value k, Value projection,
+                                 int64_t slice, Value bIdx, Value hIdx,
+                                 Value k0, OpFoldResult kn, Value f0) {
+  OpBuilder &b = e.b;
+  if (!projection)
+    return {e.view2D(k, {bIdx, hIdx}, k0, kn, f0, b.getIndexAttr(slice), 2, 3),
+            Value()};
+  return {e.view2D(k, {bIdx, hIdx}, k0, kn, b.getIndexAttr(0),
+                   b.getIndexAttr(dimOf(k, 3)), 2, 3),
+          e.view2D(projection, {}, f0, b.getIndexAttr(slice), b.getIndexAttr(0),
+                   b.getIndexAttr(dimOf(projection, 1)), 0, 1)};
+}
+
 /// The GPU form's non-causal reduction into state [B, H, F, Dv] and norm
 /// [B, H, F] (f32, zero before): for every (b, h), the keys of `k` (and
 /// rows of `v`) below the key limit (`lengths`, or all of them), a split
@@ -1340,15 +1357,8 @@ void reduceStateForGPU(Operation *op, Emitter &e, Value k, Value v,
   Value kn = arith::MaxSIOp::create(
       b, loc, e.min(e.idx(span), e.sub(keyLimit, k0)), e.idx(0));
   Value f0 = e.mul(slices.getInductionVar(0), slice);
-  Value keys, sliceProjection;
-  if (!projection) {
-    keys = e.view2D(k, {bIdx, hIdx}, k0, kn, f0, index(slice), 2, 3);
-  } else {
-    keys =
-        e.view2D(k, {bIdx, hIdx}, k0, kn, index(0), index(dimOf(k, 3)), 2, 3);
-    sliceProjection = e.view2D(projection, {}, f0, index(slice), index(0),
-                               index(dimOf(projection, 1)), 0, 1);
-  }
+  auto [keys, sliceProjection] =
+      keySlice(e, k, projection, slice, bIdx, hIdx, k0, kn, f0);
   auto reduction = LinearStateOp::create(
       b, loc, keys,
       e.view2D(v, {bIdx, hIdx}, k0, kn, index(0), index(dv), 2, 3), featureMap,
@@ -1406,18 +1416,6 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
   // key's columns; a projection's is its rows.
   const int64_t slice =
       features % kFeatureSlice == 0 ? kFeatureSlice : features;
-  auto keySlice = [&](Value bIdx, Value hIdx, Value k0, OpFoldResult kn,
-                      Value f0) -> std::pair<Value, Value> {
-    if (!projection)
-      return {e.view2D(k, {bIdx, hIdx}, k0, kn, f0, b.getIndexAttr(slice), 2,
-                       3),
-              Value()};
-    return {e.view2D(k, {bIdx, hIdx}, k0, kn, b.getIndexAttr(0),
-                     b.getIndexAttr(dimOf(k, 3)), 2, 3),
-            e.view2D(projection, {}, f0, b.getIndexAttr(slice),
-                     b.getIndexAttr(0), b.getIndexAttr(dimOf(projection, 1)), 0,
-                     1)};
-  };
   auto rowsOf = [&](Value buffer, Value bIdx, Value hIdx, Value r0,
                     OpFoldResult count) {
     return ::rowsOf(e, buffer, bIdx, hIdx, r0, count);
@@ -1445,7 +1443,8 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
     };
     Value f0 = e.mul(slices.getInductionVar(0), slice);
     OpFoldResult keys0 = keyLimit(bIdx);
-    auto [keys, sliceProjection] = keySlice(bIdx, hIdx, e.idx(0), keys0, f0);
+    auto [keys, sliceProjection] =
+        keySlice(e, k, projection, slice, bIdx, hIdx, e.idx(0), keys0, f0);
     LinearPrefixOp::create(b, loc, keys, rowsOf(v, bIdx, hIdx, e.idx(0), keys0),
                            op.getFeatureMap(), sliceProjection,
                            e.view(prefix, {bIdx, hIdx},

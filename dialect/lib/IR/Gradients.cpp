@@ -481,17 +481,12 @@ Value featureMapBackward(TensorBuilder &g, FeatureMap phi, Value x,
           ds = t.getDimSize(3), fs = phi.getFeatureDim(ds);
   AffineMap all = g.map(4, {0, 1, 2, 3}), rowMap = g.map(4, {0, 1, 2});
   if (!projection)
-    return g.run(
-        ValueRange{x, dphi}, g.empty({bs, hs, ls, ds}), {all, all, all}, 4, {},
-        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-          Value y = a[0];
-          if (scale != 1.0)
-            y = arith::MulFOp::create(b, l, y, g.cst(scale));
-          Value slope = phi.emitBodyDerivatives(b, l, y, Value()).first;
-          if (scale != 1.0)
-            slope = arith::MulFOp::create(b, l, slope, g.cst(scale));
-          return arith::MulFOp::create(b, l, a[1], slope);
-        });
+    return g.run(ValueRange{x, dphi}, g.empty({bs, hs, ls, ds}),
+                 {all, all, all}, 4, {},
+                 [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                   return arith::MulFOp::create(
+                       b, l, a[1], buildFeatureSlope(b, l, phi, a[0], scale));
+                 });
   // With y = P (s x) and h = |s x|^2 / 2:
   //   dx = s P^T (dphi * dbody/dy) + s^2 x sum_f dphi * dbody/dh
   Value alongY =
@@ -761,6 +756,21 @@ LinearCotangents causalLinearCotangents(TensorBuilder &g, Value phiQ,
 }
 
 } // namespace
+
+Value mlir::attn::buildFeatureSlope(OpBuilder &b, Location loc, FeatureMap map,
+                                    Value x, double scale) {
+  if (scale == 1.0)
+    return map.emitBodyDerivatives(b, loc, x, Value()).first;
+  Type type = x.getType();
+  Type elem = getElementTypeOrSelf(type);
+  TypedAttr attr = b.getFloatAttr(elem, scale);
+  if (auto shaped = dyn_cast<ShapedType>(type))
+    attr = SplatElementsAttr::get(shaped, attr);
+  Value s = arith::ConstantOp::create(b, loc, type, attr);
+  Value y = arith::MulFOp::create(b, loc, x, s);
+  Value slope = map.emitBodyDerivatives(b, loc, y, Value()).first;
+  return arith::MulFOp::create(b, loc, slope, s);
+}
 
 // out = num / den with num = phi(Q) S, den = phi(Q) z, S = phi(K)^T V,
 // z = sum_j phi(k_j) (kept keys only). With g = dO / den and

@@ -42,6 +42,7 @@
 #include "GPUTiles.h"
 #include "OpLowering.h"
 #include "attn/Conversion/Passes.h"
+#include "attn/IR/Gradients.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -1111,21 +1112,15 @@ struct WarpRows {
   }
 };
 
-/// phi'(x) of an elementwise map: body'(s x) s.
-Value featureSlope(WarpEmitter &e, FeatureMap map, int64_t depth, Value x) {
-  const double s = map.getInputScale(depth);
-  Value y = s == 1.0 ? x : e.mulf(x, e.cst(s));
-  Value slope = map.emitBodyDerivatives(e.b, e.loc, y, Value()).first;
-  return s == 1.0 ? slope : e.mulf(slope, e.cst(s));
-}
-
 void WarpRows::storeThroughSlope(FeatureMap map, int64_t depth,
                                  ArrayRef<Value> x,
                                  function_ref<Value(int64_t)> dphi, Value out,
                                  Value r, int64_t n) {
   SmallVector<Value, 2> grad;
   for (int64_t i = 0; i < 2; ++i)
-    grad.push_back(e.mulf(dphi(i), featureSlope(e, map, depth, x[i])));
+    grad.push_back(
+        e.mulf(dphi(i), buildFeatureSlope(e.b, e.loc, map, x[i],
+                                          map.getInputScale(depth))));
   e.storePair(grad[0], grad[1], out, {r, col(n, 0)});
 }
 
@@ -1200,12 +1195,8 @@ void lowerQueryGradOnTensorCores(LinearQueryGradOp op, FeatureMap map,
   for (int64_t h = 0; h < halves; ++h) {
     Value den = e.cst(0.0), dot = e.cst(0.0);
     for (int64_t n = 0; n < fTiles; ++n) {
-      SmallVector<Value, 4> x;
-      for (Value v : w.values(q[h], n)) {
-        const double s = map.getInputScale(features);
-        x.push_back(
-            map.emitBody(b, loc, s == 1.0 ? v : e.mulf(v, e.cst(s)), Value()));
-      }
+      SmallVector<Value, 4> x = phiOfValues(
+          e, map, features, ArrayRef<Value>(q[h]).slice(n * w.runs, w.runs));
       for (auto [xi, zi] : llvm::zip_equal(x, z[n]))
         den = e.fma(xi, zi, den);
       phi[h].push_back(x);

@@ -24,6 +24,7 @@
 #include "OpLowering.h"
 #include "attn/Conversion/OnlineSoftmax.h"
 #include "attn/Conversion/Passes.h"
+#include "attn/IR/Gradients.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -529,6 +530,27 @@ LogicalResult checkFeatures(Operation *op, int64_t features, int64_t width) {
   return success();
 }
 
+/// The transpose of `m` [R, C] (f32, C static; R rows, static or not)
+/// into scratch [C, R].
+Value transposed(VecEmitter &e, Value m, Value rows) {
+  auto type = cast<MemRefType>(m.getType());
+  const int64_t r = type.getDimSize(0), cols = type.getDimSize(1);
+  Value t = ShapedType::isDynamic(r) ? e.scratch({cols, r}, {rows})
+                                     : e.scratch({cols, r}, {});
+  e.loop(e.idx(0), rows, 1, [&](Value i) {
+    e.loop(e.idx(0), e.idx(cols), 1, [&](Value c) {
+      Value x = memref::LoadOp::create(e.b, e.loc, m, ValueRange{i, c});
+      memref::StoreOp::create(e.b, e.loc, x, t, ValueRange{c, i});
+    });
+  });
+  return t;
+}
+
+/// phi'(x) for a vector of an elementwise map's inputs of head dim `depth`.
+Value featureSlope(VecEmitter &e, FeatureMap map, Value x, int64_t depth) {
+  return buildFeatureSlope(e.b, e.loc, map, x, map.getInputScale(depth));
+}
+
 /// state += phi(K)^T V and norm += sum_j phi(k_j) for the first `mk` rows
 /// of `key` and `value` (inside an alloca scope); with `atomic`, each sum
 /// is added to the state atomically.
@@ -541,13 +563,7 @@ void addToState(VecEmitter &e, FeatureMap map, Value key, Value value,
   // phi(K)^T as [F, mk]: phi into [mk, F] scratch, then per feature row.
   Value phi = e.scratch({ShapedType::kDynamic, features}, {mk});
   applyFeatureMap(e, map, key, mk, projection, phi);
-  Value phiT = e.scratch({features, ShapedType::kDynamic}, {mk});
-  e.loop(e.idx(0), mk, 1, [&](Value j) {
-    e.loop(e.idx(0), e.idx(features), 1, [&](Value f) {
-      Value v = memref::LoadOp::create(b, e.loc, phi, ValueRange{j, f});
-      memref::StoreOp::create(b, e.loc, v, phiT, ValueRange{f, j});
-    });
-  });
+  Value phiT = transposed(e, phi, mk);
   // Atomic: the sums in scratch first, then each added to the state.
   auto addTo = [&](Value x, Value memref, ValueRange at) {
     memref::AtomicRMWOp::create(b, e.loc, arith::AtomicRMWKind::addf, x,
@@ -741,28 +757,6 @@ LogicalResult lowerLinearOutput(LinearOutputOp op, RewriterBase &b, int64_t widt
   return success();
 }
 
-/// phi'(x) for a vector of an elementwise map's inputs x: body'(s x) s.
-Value featureSlope(VecEmitter &e, FeatureMap map, Value x, int64_t depth) {
-  const double s = map.getInputScale(depth);
-  Value slope =
-      map.emitBodyDerivatives(e.b, e.loc, e.mulf(x, e.splat(s)), Value()).first;
-  return s == 1.0 ? slope : e.mulf(slope, e.splat(s));
-}
-
-/// The transpose of `m` [R, C] (f32) into scratch [C, R].
-Value transposed(VecEmitter &e, Value m) {
-  auto type = cast<MemRefType>(m.getType());
-  const int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
-  Value t = e.scratch({cols, rows}, {});
-  e.loop(e.idx(0), e.idx(rows), 1, [&](Value r) {
-    e.loop(e.idx(0), e.idx(cols), 1, [&](Value c) {
-      Value x = memref::LoadOp::create(e.b, e.loc, m, ValueRange{r, c});
-      memref::StoreOp::create(e.b, e.loc, x, t, ValueRange{c, r});
-    });
-  });
-  return t;
-}
-
 /// Per row: den = phi(q) . z, u = dO . out, g = dO / den and c = -u / den
 /// (zero where den is), then query_grad = (S g + c z) * phi'(q), scaled_grad
 /// = g, and norm_grad += sum_i c_i phi(q_i).
@@ -813,7 +807,8 @@ LogicalResult lowerLinearQueryGrad(LinearQueryGradOp op, RewriterBase &b,
     });
     // dphi = g S^T + c z^T, then times phi'(q).
     Value dphi = e.scratch({ShapedType::kDynamic, features}, {mq});
-    blockedProduct(e, g, mq, e.idx(dv), transposed(e, op.getState()), Value(),
+    blockedProduct(e, g, mq, e.idx(dv),
+                   transposed(e, op.getState(), e.idx(features)), Value(),
                    dphi);
     e.loop(e.idx(0), mq, 1, [&](Value i) {
       Value ci = e.bcast(memref::LoadOp::create(b, loc, c, i));
@@ -871,8 +866,8 @@ LogicalResult lowerLinearKeyGrad(LinearKeyGradOp op, RewriterBase &b,
     blockedProduct(e, phiK, mk, e.idx(features), stateGrad, Value(),
                    op.getValueGrad());
     Value dphi = e.scratch({ShapedType::kDynamic, features}, {mk});
-    blockedProduct(e, op.getValue(), mk, e.idx(dv), transposed(e, stateGrad),
-                   Value(), dphi);
+    blockedProduct(e, op.getValue(), mk, e.idx(dv),
+                   transposed(e, stateGrad, e.idx(features)), Value(), dphi);
     e.loop(e.idx(0), mk, 1, [&](Value j) {
       for (int64_t f = 0; f < features; f += width) {
         Value x = e.addf(e.loadVec(dphi, {j, e.idx(f)}),

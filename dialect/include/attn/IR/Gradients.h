@@ -9,6 +9,7 @@
 namespace mlir {
 class DialectRegistry;
 namespace attn {
+class FeatureMap;
 class LinearGradOp;
 
 /// A tensor of `type` filled with `value` (tensor.empty + linalg.fill: a
@@ -49,6 +50,12 @@ void registerVjpExternalModels(DialectRegistry &registry);
 /// op's results. attn-tile's form where no tiled one applies.
 FailureOr<SmallVector<Value, 3>> decomposeLinearGrad(OpBuilder &b,
                                                      LinearGradOp op);
+
+/// phi'(x) of an elementwise feature map with input scale `scale`:
+/// body'(scale x) scale, for a float scalar or a vector of them (the
+/// gradient's generics, the CPU's vector code and the GPU's lanes alike).
+Value buildFeatureSlope(OpBuilder &b, Location loc, FeatureMap map, Value x,
+                        double scale);
 
 } // namespace attn
 } // namespace mlir

@@ -87,6 +87,40 @@ func.func @linear_atomic(%k: memref<?x32xf32>, %v: memref<?x32xf32>, %s: memref<
 
 // -----
 
+// The gradient's query side: the rows' terms, g stored as bf16, S^T in
+// scratch for g S^T, dq through elu + 1's slope (exp below 0), and with
+// `atomic` norm_grad's sums added a lane at a time.
+// CHECK-LABEL: func.func @linear_query_grad
+// CHECK: vector.reduction <add>
+// CHECK: arith.truncf %{{.*}} : vector<16xf32> to vector<16xbf16>
+// CHECK: vector.store %{{.*}}, %arg5[%{{.*}}, %{{.*}}] : memref<?x32xbf16>, vector<16xbf16>
+// CHECK: memref.alloca() {{.*}} : memref<32x32xf32>
+// CHECK: vector.fma
+// CHECK: math.exp %{{.*}} : vector<16xf32>
+// CHECK: vector.store %{{.*}}, %arg4[%{{.*}}, %{{.*}}] : memref<?x32xbf16>, vector<16xbf16>
+// CHECK: memref.atomic_rmw addf %{{.*}}, %arg6[%{{.*}}] : (f32, memref<32xf32>) -> f32
+func.func @linear_query_grad(%q: memref<?x32xbf16>, %s: memref<32x32xf32>, %z: memref<32xf32>, %o: memref<?x32xbf16>, %dq: memref<?x32xbf16>, %g: memref<?x32xbf16>, %dz: memref<32xf32>, %out: memref<?x32xbf16>) {
+  %f = attn.feature_map.elu_plus_one
+  attn.tile.linear_query_grad %q, %out, %o feature_map %f from %s, %z into %dq, %g, %dz atomic : memref<?x32xbf16>, memref<?x32xbf16>, memref<?x32xbf16>, memref<32x32xf32>, memref<32xf32>, memref<?x32xbf16>, memref<?x32xbf16>, memref<32xf32>
+  return
+}
+
+// -----
+
+// The key side: dv = phi(K) dS, then (V dS^T + dz) times phi' into dk.
+// CHECK-LABEL: func.func @linear_key_grad
+// CHECK: math.exp %{{.*}} : vector<16xf32>
+// CHECK: vector.store %{{.*}}, %arg5[%{{.*}}, %{{.*}}] : memref<?x32xf32>, vector<16xf32>
+// CHECK: memref.alloca() {{.*}} : memref<32x32xf32>
+// CHECK: vector.store %{{.*}}, %arg4[%{{.*}}, %{{.*}}] : memref<?x32xf32>, vector<16xf32>
+func.func @linear_key_grad(%k: memref<?x32xf32>, %v: memref<?x32xf32>, %ds: memref<32x32xf32>, %dz: memref<32xf32>, %dk: memref<?x32xf32>, %dv: memref<?x32xf32>) {
+  %f = attn.feature_map.elu_plus_one
+  attn.tile.linear_key_grad %k, %v feature_map %f from %ds, %dz into %dk, %dv : memref<?x32xf32>, memref<?x32xf32>, memref<32x32xf32>, memref<32xf32>, memref<?x32xf32>, memref<?x32xf32>
+  return
+}
+
+// -----
+
 // Prefix states: a running state in scratch, zeroed, stored into prefix[c]
 // before chunk c's keys (a subview of at most 64 rows) are added to it.
 // CHECK-LABEL: func.func @linear_prefix

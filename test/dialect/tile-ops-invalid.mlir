@@ -291,19 +291,46 @@ func.func @f(%k: memref<100x64xf32>) -> i64 {
 
 // -----
 
-func.func @query_grad_projection(%q: memref<?x32xf32>, %s: memref<16x32xf32>, %z: memref<16xf32>) {
+func.func @query_grad_projection(%q: memref<?x32xf32>, %s: memref<16x32xf32>, %z: memref<16xf32>, %c: memref<?xf32>) {
   %f = attn.feature_map.favor features 16 seed 1
   // expected-error @below {{takes elementwise feature maps, not one with a projection}}
-  attn.tile.linear_query_grad %q, %q, %q feature_map %f from %s, %z into %q, %q, %z : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<16x32xf32>, memref<16xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<16xf32>
+  attn.tile.linear_query_grad %q, %q, %q feature_map %f from %s, %z into %q, %q, %c : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<16x32xf32>, memref<16xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>
   return
 }
 
 // -----
 
-func.func @query_grad_types(%q: memref<?x32xf32>, %o: memref<?x32xbf16>, %s: memref<32x32xf32>, %z: memref<32xf32>) {
+func.func @query_grad_norm_weights(%q: memref<8x32xf32>, %s: memref<32x32xf32>, %z: memref<32xf32>, %c: memref<16xf32>) {
+  %f = attn.feature_map.relu
+  // expected-error @below {{query rows (8) and norm_weights size (16) differ}}
+  attn.tile.linear_query_grad %q, %q, %q feature_map %f from %s, %z into %q, %q, %c : memref<8x32xf32>, memref<8x32xf32>, memref<8x32xf32>, memref<32x32xf32>, memref<32xf32>, memref<8x32xf32>, memref<8x32xf32>, memref<16xf32>
+  return
+}
+
+// -----
+
+func.func @state_weights_size(%k: memref<8x32xf32>, %w: memref<16xf32>, %s: memref<32x32xf32>, %z: memref<32xf32>) {
+  %f = attn.feature_map.relu
+  // expected-error @below {{key rows (8) and weights size (16) differ}}
+  attn.tile.linear_state %k, %k weights %w : memref<16xf32> feature_map %f into %s, %z : memref<8x32xf32>, memref<8x32xf32>, memref<32x32xf32>, memref<32xf32>
+  return
+}
+
+// -----
+
+func.func @state_weights_type(%k: memref<8x32xf32>, %w: memref<8xf64>, %s: memref<32x32xf32>, %z: memref<32xf32>) {
+  %f = attn.feature_map.relu
+  // expected-error @below {{weights must hold f32}}
+  attn.tile.linear_state %k, %k weights %w : memref<8xf64> feature_map %f into %s, %z : memref<8x32xf32>, memref<8x32xf32>, memref<32x32xf32>, memref<32xf32>
+  return
+}
+
+// -----
+
+func.func @query_grad_types(%q: memref<?x32xf32>, %o: memref<?x32xbf16>, %s: memref<32x32xf32>, %z: memref<32xf32>, %c: memref<?xf32>) {
   %f = attn.feature_map.relu
   // expected-error @below {{needs one element type for query, output, output_grad, query_grad and scaled_grad}}
-  attn.tile.linear_query_grad %q, %o, %o feature_map %f from %s, %z into %q, %o, %z : memref<?x32xf32>, memref<?x32xbf16>, memref<?x32xbf16>, memref<32x32xf32>, memref<32xf32>, memref<?x32xf32>, memref<?x32xbf16>, memref<32xf32>
+  attn.tile.linear_query_grad %q, %o, %o feature_map %f from %s, %z into %q, %o, %c : memref<?x32xf32>, memref<?x32xbf16>, memref<?x32xbf16>, memref<32x32xf32>, memref<32xf32>, memref<?x32xf32>, memref<?x32xbf16>, memref<?xf32>
   return
 }
 

@@ -74,10 +74,13 @@ func.func @tiles(%q: memref<?x32xf32>, %m: memref<?xf32>, %acc: memref<?x32xf32>
 
 // CHECK-LABEL: func.func @linear_gradient_tiles
 func.func @linear_gradient_tiles(%q: memref<?x32xbf16>, %s: memref<32x64xf32>,
-                                 %z: memref<32xf32>, %o: memref<?x64xbf16>) {
+                                 %z: memref<32xf32>, %o: memref<?x64xbf16>,
+                                 %c: memref<?xf32>) {
   %f = attn.feature_map.elu_plus_one
-  // CHECK: attn.tile.linear_query_grad %{{.*}}, %{{.*}}, %{{.*}} feature_map %{{.*}} from %{{.*}}, %{{.*}} into %{{.*}}, %{{.*}}, %{{.*}} atomic : memref<?x32xbf16>, memref<?x64xbf16>, memref<?x64xbf16>, memref<32x64xf32>, memref<32xf32>, memref<?x32xbf16>, memref<?x64xbf16>, memref<32xf32>
-  attn.tile.linear_query_grad %q, %o, %o feature_map %f from %s, %z into %q, %o, %z atomic : memref<?x32xbf16>, memref<?x64xbf16>, memref<?x64xbf16>, memref<32x64xf32>, memref<32xf32>, memref<?x32xbf16>, memref<?x64xbf16>, memref<32xf32>
+  // CHECK: attn.tile.linear_query_grad %{{.*}}, %{{.*}}, %{{.*}} feature_map %{{.*}} from %{{.*}}, %{{.*}} into %{{.*}}, %{{.*}}, %{{.*}} : memref<?x32xbf16>, memref<?x64xbf16>, memref<?x64xbf16>, memref<32x64xf32>, memref<32xf32>, memref<?x32xbf16>, memref<?x64xbf16>, memref<?xf32>
+  attn.tile.linear_query_grad %q, %o, %o feature_map %f from %s, %z into %q, %o, %c : memref<?x32xbf16>, memref<?x64xbf16>, memref<?x64xbf16>, memref<32x64xf32>, memref<32xf32>, memref<?x32xbf16>, memref<?x64xbf16>, memref<?xf32>
+  // CHECK: attn.tile.linear_state %{{.*}}, %{{.*}} weights %{{.*}} : memref<?xf32> feature_map %{{.*}} into %{{.*}}, %{{.*}} atomic :
+  attn.tile.linear_state %q, %o weights %c : memref<?xf32> feature_map %f into %s, %z atomic : memref<?x32xbf16>, memref<?x64xbf16>, memref<32x64xf32>, memref<32xf32>
   // CHECK: attn.tile.linear_key_grad %{{.*}}, %{{.*}} feature_map %{{.*}} from %{{.*}}, %{{.*}} into %{{.*}}, %{{.*}} : memref<?x32xbf16>, memref<?x64xbf16>, memref<32x64xf32>, memref<32xf32>, memref<?x32xbf16>, memref<?x64xbf16>
   attn.tile.linear_key_grad %q, %o feature_map %f from %s, %z into %q, %o : memref<?x32xbf16>, memref<?x64xbf16>, memref<32x64xf32>, memref<32xf32>, memref<?x32xbf16>, memref<?x64xbf16>
   return

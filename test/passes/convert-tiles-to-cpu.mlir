@@ -87,21 +87,38 @@ func.func @linear_atomic(%k: memref<?x32xf32>, %v: memref<?x32xf32>, %s: memref<
 
 // -----
 
-// The gradient's query side: the rows' terms, g stored as bf16, S^T in
-// scratch for g S^T, dq through elu + 1's slope (exp below 0), and with
-// `atomic` norm_grad's sums added a lane at a time.
+// Weighted: each key's phi times its weight in the normaliser's sum (the
+// state's product unweighted).
+// CHECK-LABEL: func.func @linear_weighted
+// CHECK: vector.fma
+// CHECK: scf.for %[[J:.*]] = {{.*}} iter_args
+// CHECK:   %[[PHI:.*]] = memref.load %{{.*}}[%{{.*}}, %[[J]]]
+// CHECK:   %[[W:.*]] = memref.load %arg2[%[[J]]] : memref<?xf32>
+// CHECK:   arith.mulf %[[PHI]], %[[W]] : f32
+func.func @linear_weighted(%k: memref<?x32xf32>, %v: memref<?x32xf32>, %w: memref<?xf32>, %s: memref<32x32xf32>, %z: memref<32xf32>) {
+  %f = attn.feature_map.elu_plus_one
+  attn.tile.linear_state %k, %v weights %w : memref<?xf32> feature_map %f into %s, %z : memref<?x32xf32>, memref<?x32xf32>, memref<32x32xf32>, memref<32xf32>
+  return
+}
+
+// -----
+
+// The gradient's query side: the rows' terms, c into norm_weights, g
+// stored as bf16, S^T in scratch for g S^T, dq through elu + 1's slope (exp
+// below 0); nothing added to a shared sum.
 // CHECK-LABEL: func.func @linear_query_grad
 // CHECK: vector.reduction <add>
+// CHECK: memref.store %{{.*}}, %arg6[%{{.*}}] : memref<?xf32>
 // CHECK: arith.truncf %{{.*}} : vector<16xf32> to vector<16xbf16>
 // CHECK: vector.store %{{.*}}, %arg5[%{{.*}}, %{{.*}}] : memref<?x32xbf16>, vector<16xbf16>
 // CHECK: memref.alloca() {{.*}} : memref<32x32xf32>
 // CHECK: vector.fma
 // CHECK: math.exp %{{.*}} : vector<16xf32>
 // CHECK: vector.store %{{.*}}, %arg4[%{{.*}}, %{{.*}}] : memref<?x32xbf16>, vector<16xbf16>
-// CHECK: memref.atomic_rmw addf %{{.*}}, %arg6[%{{.*}}] : (f32, memref<32xf32>) -> f32
-func.func @linear_query_grad(%q: memref<?x32xbf16>, %s: memref<32x32xf32>, %z: memref<32xf32>, %o: memref<?x32xbf16>, %dq: memref<?x32xbf16>, %g: memref<?x32xbf16>, %dz: memref<32xf32>, %out: memref<?x32xbf16>) {
+// CHECK-NOT: atomic_rmw
+func.func @linear_query_grad(%q: memref<?x32xbf16>, %s: memref<32x32xf32>, %z: memref<32xf32>, %o: memref<?x32xbf16>, %dq: memref<?x32xbf16>, %g: memref<?x32xbf16>, %c: memref<?xf32>, %out: memref<?x32xbf16>) {
   %f = attn.feature_map.elu_plus_one
-  attn.tile.linear_query_grad %q, %out, %o feature_map %f from %s, %z into %dq, %g, %dz atomic : memref<?x32xbf16>, memref<?x32xbf16>, memref<?x32xbf16>, memref<32x32xf32>, memref<32xf32>, memref<?x32xbf16>, memref<?x32xbf16>, memref<32xf32>
+  attn.tile.linear_query_grad %q, %out, %o feature_map %f from %s, %z into %dq, %g, %c : memref<?x32xbf16>, memref<?x32xbf16>, memref<?x32xbf16>, memref<32x32xf32>, memref<32xf32>, memref<?x32xbf16>, memref<?x32xbf16>, memref<?xf32>
   return
 }
 

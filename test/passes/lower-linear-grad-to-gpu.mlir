@@ -5,10 +5,11 @@
 // RUN: attn-opt %s --lower-to-gpu="format=isa kernel-modules=1" | FileCheck %s --check-prefix=PTX
 
 // Four nests: the forward's state recomputed (atomic, per 16-feature
-// slice), the query side per 16 rows (norm_grad atomic, the scaled
-// cotangents into a [B, H, N, Dv] buffer of the inputs' type), the state's
-// cotangent summed from them as the state is, the key side per 16 keys
-// clipped at the key limit. Keys past it are zeroed first.
+// slice), the query side per 16 rows (the scaled cotangents into a
+// [B, H, N, Dv] buffer of the inputs' type, the norm's weights into a
+// [B, H, N] f32 one), the state's and norm's cotangents summed from them as
+// the state is (the norm's sum weighted), the key side per 16 keys clipped
+// at the key limit. Keys past it are zeroed first.
 // TILE-LABEL: func.func @linear_grad_bf16(
 // TILE: linalg.fill {{.*}} outs(%{{.*}} : memref<1x2x100x64xbf16>)
 // TILE: linalg.fill {{.*}} outs(%{{.*}} : memref<1x2x100x64xbf16>)
@@ -16,12 +17,15 @@
 // TILE:   scf.forall (%{{.*}}) in (4) {
 // TILE:     attn.tile.linear_state {{.*}} atomic : memref<?x16xbf16, {{.*}}>, memref<?x64xbf16, {{.*}}>
 // TILE: %[[SCALED:.*]] = memref.alloc() {{.*}} : memref<1x2x100x64xbf16>
+// TILE: %[[WEIGHTS:.*]] = memref.alloc() {{.*}} : memref<1x2x100xf32>
 // TILE: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 2) {
 // TILE:   scf.forall (%{{.*}}) in (4) {
-// TILE:     attn.tile.linear_query_grad {{.*}} atomic :
+// TILE:     memref.subview %[[WEIGHTS]]
+// TILE:     attn.tile.linear_query_grad {{.*}} : {{.*}}, memref<?xf32, strided<[1], offset: ?>>
 // TILE: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 1) {
 // TILE:   scf.forall (%{{.*}}) in (4) {
-// TILE:     attn.tile.linear_state {{.*}} atomic : memref<?x16xbf16, {{.*}}>, memref<?x64xbf16, {{.*}}>
+// TILE:     memref.subview %[[WEIGHTS]]
+// TILE:     attn.tile.linear_state {{.*}} weights %{{.*}} : memref<?xf32, {{.*}}> feature_map {{.*}} atomic : memref<?x16xbf16, {{.*}}>, memref<?x64xbf16, {{.*}}>
 // TILE: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 2) {
 // TILE:   scf.forall (%{{.*}}) in (4) {
 // TILE:     tensor.extract
@@ -34,18 +38,24 @@ func.func @linear_grad_bf16(%q: tensor<1x2x100x64xbf16>, %len: tensor<1xi32>, %o
 }
 
 // The query side: the state staged once for the block, dO S^T on tensor
-// cores, norm_grad's column sums down the warp (xor 4, 8, 16) added by one
-// lane per column.
+// cores, each row's norm weight stored once; no atomics.
 // WARP-LABEL: func.func @linear_grad_bf16(
 // WARP: gpu.launch
 // WARP: gpu.launch
 // WARP-NOT: attn.tile.linear_query_grad
-// WARP: gpu.shuffle  xor %{{.*}}, %c4_i32
-// WARP: gpu.shuffle  xor %{{.*}}, %c8_i32
-// WARP: gpu.shuffle  xor %{{.*}}, %c16_i32
-// WARP: memref.atomic_rmw addf
+// WARP-NOT: memref.atomic_rmw
 // WARP: nvvm.mma.sync
+// WARP-NOT: memref.atomic_rmw
+// WARP: memref.store %{{.*}} : memref<?xf32, strided<[1], offset: ?>>
+// WARP-NOT: memref.atomic_rmw
+// WARP: gpu.terminator
+// The cotangents' reduction: each of a lane's keys' weight loaded once a
+// step (the index clamped at the last key), times phi in the norm's sum.
 // WARP: gpu.launch
+// WARP: arith.minui
+// WARP: memref.load %{{.*}} : memref<?xf32, strided<[1], offset: ?>>
+// WARP: arith.mulf
+// WARP: nvvm.mma.sync
 // The key side: phi(K) dS and V dS^T, both on tensor cores.
 // WARP: gpu.launch
 // WARP-NOT: attn.tile
@@ -55,6 +65,8 @@ func.func @linear_grad_bf16(%q: tensor<1x2x100x64xbf16>, %len: tensor<1xi32>, %o
 // f32 in 3xTF32, through the whole pipeline.
 // PTX-LABEL: .entry linear_grad_f32_{{.*}}linear_query_grad(
 // PTX: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// PTX-NOT: atom.global
+// PTX-LABEL: .entry linear_grad_f32_{{.*}}linear_state(
 // PTX: atom.global.add.f32
 // PTX-LABEL: .entry linear_grad_f32_{{.*}}linear_key_grad(
 // PTX: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32

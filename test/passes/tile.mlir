@@ -93,8 +93,8 @@ func.func @linear_causal(%q: tensor<1x1x100x32xf32>) -> tensor<1x1x100x32xf32> {
 
 // Linear attention's gradient, non-causal with an elementwise map, on the
 // CPU: per (batch, head) the forward's state, then per query chunk the
-// query side and the state's cotangent summed from its scaled cotangents,
-// then per key chunk (below the key limit) the key side. Keys past the
+// query side and the state's and norm's cotangents summed from its scaled
+// cotangents and norm weights, then per key chunk (below the key limit) the key side. Keys past the
 // limit get zeros first.
 // CHECK-LABEL: func.func @linear_grad
 // CHECK: linalg.fill {{.*}} outs(%{{.*}} : memref<2x2x100x32xf32>)
@@ -104,8 +104,9 @@ func.func @linear_causal(%q: tensor<1x1x100x32xf32>) -> tensor<1x1x100x32xf32> {
 // CHECK:   scf.for
 // CHECK:     attn.tile.linear_state
 // CHECK:   scf.for
-// CHECK:     attn.tile.linear_query_grad
-// CHECK:     attn.tile.linear_state
+// CHECK:     %[[C:.*]] = memref.subview {{.*}} to memref<?xf32
+// CHECK:     attn.tile.linear_query_grad {{.*}} into %{{.*}}, %[[G:.*]], %[[C]] :
+// CHECK:     attn.tile.linear_state %{{.*}}, %[[G]] weights %[[C]]
 // CHECK:   scf.for
 // CHECK:     attn.tile.linear_key_grad
 // CHECK-NOT: linalg.generic

@@ -171,6 +171,11 @@ LogicalResult LinearStateOp::verify() {
       failed(sameExtent(*this, getValue(), 1, "value head dim", getState(), 1,
                         "state columns")))
     return failure();
+  if (Value w = getWeights();
+      w && (failed(sameExtent(*this, getKey(), 0, "key rows", w, 0,
+                              "weights size")) ||
+            failed(requireF32(*this, w, "weights"))))
+    return failure();
   return verifyFeatures(*this, getKey(), getProjection(), getState(),
                         getNorm());
 }
@@ -210,9 +215,9 @@ LogicalResult LinearQueryGradOp::verify() {
   Value q = getQuery();
   if (failed(verifyElementwiseMap(*this, getFeatureMap())) ||
       failed(verifyFeatures(*this, q, Value(), getState(), getNorm())) ||
-      failed(sameExtent(*this, getState(), 0, "state rows", getNormGrad(), 0,
-                        "norm_grad size")) ||
-      failed(requireF32(*this, getNormGrad(), "norm_grad")))
+      failed(sameExtent(*this, q, 0, "query rows", getNormWeights(), 0,
+                        "norm_weights size")) ||
+      failed(requireF32(*this, getNormWeights(), "norm_weights")))
     return failure();
   for (auto [v, name] : {std::pair(getOutput(), "output"),
                          std::pair(getOutputGrad(), "output_grad"),

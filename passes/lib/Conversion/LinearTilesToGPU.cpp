@@ -134,14 +134,15 @@ struct LaneSums {
 /// kLaneColumns value columns) pairs, strided over the warp's lanes, and
 /// `body(pair, addKeys)` reduces one: addKeys(j0, j1, sums) adds keys
 /// [j0, j1) to the pair's running sums (its `width` state columns, then
-/// the normaliser's), each key's phi computed once -- where a lane owning
-/// state elements would compute phi(k_j)_f once per column (a projection's
-/// phi is a dot product over the head dim).
+/// the normaliser's: of w_j phi(k_j) with `weights` w), each key's phi
+/// computed once -- where a lane owning state elements would compute
+/// phi(k_j)_f once per column (a projection's phi is a dot product over the
+/// head dim).
 using AddKeys =
     function_ref<SmallVector<Value>(Value j0, Value j1, ValueRange sums)>;
 void perLaneReductions(ScalarEmitter &e, FeatureMap map, Value k, Value v,
-                       Value p, Value features, int64_t staticFeatures,
-                       Value columns,
+                       Value p, Value weights, Value features,
+                       int64_t staticFeatures, Value columns,
                        function_ref<void(const LaneSums &, AddKeys)> body) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
@@ -183,7 +184,8 @@ void perLaneReductions(ScalarEmitter &e, FeatureMap map, Value k, Value v,
                   next.push_back(math::FmaOp::create(
                       b, loc, phi, e.load(v, {j, c}), acc[t]));
                 }
-                next.push_back(arith::AddFOp::create(b, loc, acc[width], phi));
+                Value term = weights ? e.mulf(phi, e.load(weights, {j})) : phi;
+                next.push_back(arith::AddFOp::create(b, loc, acc[width], term));
                 return next;
               }));
         };
@@ -221,8 +223,8 @@ void lowerStatePerLane(LinearStateOp op, FeatureMap map) {
       e.store(arith::AddFOp::create(b, loc, e.load(x, at), sum), x, at);
   };
   perLaneReductions(
-      e, map, k, v, p, e.dim(state, 0), staticDim(state, 0), columns,
-      [&](const LaneSums &pair, AddKeys addKeys) {
+      e, map, k, v, p, op.getWeights(), e.dim(state, 0), staticDim(state, 0),
+      columns, [&](const LaneSums &pair, AddKeys addKeys) {
         SmallVector<Value> sums = addKeys(
             e.idx(0), mk, SmallVector<Value>(pair.width + 1, e.cst(0.0)));
         forLaneColumns(e, pair, columns, sums, [&](Value sum, Value c) {
@@ -245,7 +247,8 @@ void lowerPrefixPerLane(LinearPrefixOp op, FeatureMap map) {
   Value columns = e.dim(prefix, 2);
   Value chunk = e.idx(static_cast<int64_t>(op.getChunk()));
   perLaneReductions(
-      e, map, k, v, p, e.dim(prefix, 1), staticDim(prefix, 1), columns,
+      e, map, k, v, p, /*weights=*/Value(), e.dim(prefix, 1),
+      staticDim(prefix, 1), columns,
       [&](const LaneSums &pair, AddKeys addKeys) {
         e.loop(e.idx(0), chunks, SmallVector<Value>(pair.width + 1, e.cst(0.0)),
                [&](Value c, ValueRange running) {
@@ -557,6 +560,8 @@ private:
     warp = arith::DivUIOp::create(b, loc, tid, e.idx(kWarpLanes));
     mk = e.dim(k, 0);
     chunks = arith::CeilDivUIOp::create(b, loc, mk, e.idx(chunk));
+    if (auto stateOp = dyn_cast<LinearStateOp>(op))
+      weights = stateOp.getWeights();
     stages = allocateShared(op->getParentOfType<gpu::LaunchOp>(), 2 * stage);
     if (prefixOp) {
       prefixChunk = e.idx(static_cast<int64_t>(prefixOp.getChunk()));
@@ -606,19 +611,31 @@ private:
       // feature (row) of the slice, as A's layout places it; A's lanes
       // hold their columns where the accumulator's do (fragCol), in both
       // shapes. Each register's values are summed first (the pair's
-      // sum, then the row slot's running sum).
+      // sum, then the row slot's running sum), weighted where the op has
+      // weights (each of the lane's keys' weight loaded once a k-step).
       const FragmentLayout &fa = e.layout.a;
       SmallVector<Value, 4> a =
           e.aFragmentAt(keys, 0, k * ks, /*transposed=*/true);
       SmallVector<int64_t, 4> slots = e.layout.c.rowSlots();
+      llvm::SmallDenseMap<int64_t, Value> weightOfColumn;
+      auto weightAt = [&](int64_t col, Value key) {
+        Value &w = weightOfColumn[col];
+        if (!w)
+          w = e.load(weights, {arith::MinUIOp::create(
+                                  b, loc, e.add(e.mul(t, chunk), key),
+                                  e.sub(mk, e.idx(1)))});
+        return w;
+      };
       for (int64_t r = 0; r < fa.numRegisters(); ++r) {
         SmallVector<Value, 4> x = phiOfValues(e, map, kSliceFeatures, a[r]);
         const int64_t first = r * fa.elementsPerRegister;
         Value inRegister;
         for (auto [i, xi] : llvm::enumerate(x)) {
-          Value key = e.add(e.fragCol, k * ks + fa.colOf[first + i]);
+          const int64_t col = k * ks + fa.colOf[first + i];
+          Value key = e.add(e.fragCol, col);
           xi = e.select(e.lt(key, valid), xi, e.cst(0.0));
-          inRegister = inRegister ? e.addf(inRegister, xi) : xi;
+          Value term = weights ? e.mulf(xi, weightAt(col, key)) : xi;
+          inRegister = inRegister ? e.addf(inRegister, term) : term;
         }
         Value &sum = sums[llvm::find(slots, fa.rowOf[first]) - slots.begin()];
         sum = e.addf(sum, inRegister);
@@ -733,6 +750,8 @@ private:
   const int64_t chunk, dv, dTiles, stage, valueBytes, sliceBytes;
   // allocateStages
   Value tid, warp, mk, chunks, stages, prefixChunk, prefixChunks;
+  /// linear_state's weights of the keys, if any.
+  Value weights;
 };
 
 /// Shared memory of the tensor-core linear_output: the state as the inputs'
@@ -1077,6 +1096,16 @@ struct WarpRows {
   Value row(int64_t h) { return e.accRow(h / slots, pair(h)[0]); }
   /// The column of element `i` (in column order) of 8-column tile n.
   Value col(int64_t n, int64_t i) { return e.accCol(n, slotElements[i]); }
+  /// The lane's elements of a vector of `tiles` 8-column tiles (a
+  /// normaliser or its cotangent), per tile n in column order: loaded once
+  /// for all of the warp's rows.
+  SmallVector<SmallVector<Value, 4>> columnsOf(Value vector, int64_t tiles) {
+    SmallVector<SmallVector<Value, 4>> out(tiles);
+    for (int64_t n = 0; n < tiles; ++n)
+      for (int64_t i = 0; i < static_cast<int64_t>(slotElements.size()); ++i)
+        out[n].push_back(memref::LoadOp::create(e.b, e.loc, vector, col(n, i)));
+    return out;
+  }
   /// The f32 values row slot `row` holds of 8-column tile n, in column
   /// order.
   SmallVector<Value, 4> values(ArrayRef<Value> row, int64_t n) {
@@ -1142,28 +1171,11 @@ productWithState(WarpEmitter &e, const RowFragments &a, int64_t depth,
   return acc;
 }
 
-/// The lane masks x for which lanes l and l ^ x hold the same columns of
-/// an accumulator tile: a column's sum over the warp's rows is xor
-/// shuffles over them.
-SmallVector<int32_t, 4> columnSharingShuffles(const FragmentLayout &c) {
-  SmallVector<int32_t, 4> out;
-  for (int32_t x = 1; x < kWarpLanes; x <<= 1) {
-    bool same = true;
-    for (int64_t l = 0; l < kWarpLanes; ++l)
-      for (int64_t i = 0; i < c.numElements(); ++i)
-        same = same && c.at(l, i)[1] == c.at(l ^ x, i)[1];
-    if (same)
-      out.push_back(x);
-  }
-  return out;
-}
-
 /// Per warp (its 16 or 32 rows as fragments): phi(Q) and den = phi(q) . z,
 /// u = dO . out in f32 from the rows' registers; acc = dO S^T on tensor
 /// cores (the state staged once for the block); then per element
 /// query_grad = (acc - u z) / den * phi'(q), scaled_grad = dO / den, and
-/// sum_i c_i phi(q_i) over the warp's rows added to norm_grad once per
-/// feature (atomically).
+/// per row norm_weights = c = -u / den.
 void lowerQueryGradOnTensorCores(LinearQueryGradOp op, FeatureMap map,
                                  Type elem, int64_t threads,
                                  DenseMap<Value, RowFragments> &rowsCache) {
@@ -1184,14 +1196,10 @@ void lowerQueryGradOnTensorCores(LinearQueryGradOp op, FeatureMap map,
 
   const int64_t halves = static_cast<int64_t>(q.size());
   const int64_t fTiles = features / e.layout.n, dTiles = dv / e.layout.n;
-  SmallVector<SmallVector<Value, 4>> z(fTiles);
-  for (int64_t n = 0; n < fTiles; ++n)
-    for (int64_t i = 0; i < static_cast<int64_t>(w.slotElements.size()); ++i)
-      z[n].push_back(memref::LoadOp::create(b, loc, norm, w.col(n, i)));
-  // Per row slot: phi(q)'s values, 1 / den and u = dO . out, reduced over
-  // the lanes that share the row.
-  SmallVector<SmallVector<SmallVector<Value, 4>>> phi(halves);
-  SmallVector<Value> inv(halves), u(halves), c(halves);
+  SmallVector<SmallVector<Value, 4>> z = w.columnsOf(norm, fTiles);
+  // Per row slot: 1 / den and u = dO . out, reduced over the lanes that
+  // share the row.
+  SmallVector<Value> inv(halves), u(halves);
   for (int64_t h = 0; h < halves; ++h) {
     Value den = e.cst(0.0), dot = e.cst(0.0);
     for (int64_t n = 0; n < fTiles; ++n) {
@@ -1199,7 +1207,6 @@ void lowerQueryGradOnTensorCores(LinearQueryGradOp op, FeatureMap map,
           e, map, features, ArrayRef<Value>(q[h]).slice(n * w.runs, w.runs));
       for (auto [xi, zi] : llvm::zip_equal(x, z[n]))
         den = e.fma(xi, zi, den);
-      phi[h].push_back(x);
     }
     for (int64_t n = 0; n < dTiles; ++n)
       for (auto [g, o] :
@@ -1211,36 +1218,7 @@ void lowerQueryGradOnTensorCores(LinearQueryGradOp op, FeatureMap map,
     inv[h] = e.select(nonzero, arith::DivFOp::create(b, loc, e.cst(1.0), d),
                       e.cst(0.0));
     u[h] = e.rowReduce(dot, false);
-    c[h] = arith::NegFOp::create(b, loc, e.mulf(u[h], inv[h]));
   }
-
-  // norm_grad += sum_i c_i phi(q_i): the lane's rows, then down the
-  // columns; one lane of each column adds.
-  SmallVector<int32_t, 4> down = columnSharingShuffles(e.layout.c);
-  int32_t downMask = 0;
-  for (int32_t x : down)
-    downMask |= x;
-  Value lane = arith::RemUIOp::create(
-      b, loc, gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x),
-      e.idx(kWarpLanes));
-  Value adds =
-      e.cmp(arith::CmpIPredicate::eq,
-            arith::AndIOp::create(b, loc, lane, e.idx(downMask)), e.idx(0));
-  for (int64_t n = 0; n < fTiles; ++n)
-    for (int64_t i = 0; i < static_cast<int64_t>(w.slotElements.size()); ++i) {
-      Value sum = e.cst(0.0);
-      for (int64_t h = 0; h < halves; ++h)
-        sum = e.fma(c[h], phi[h][n][i], sum);
-      for (int32_t x : down)
-        sum = e.addf(sum, gpu::ShuffleOp::create(b, loc, sum, x, kWarpLanes,
-                                                 gpu::ShuffleMode::XOR)
-                              .getShuffleResult());
-      Value col = w.col(n, i);
-      e.ifThen(adds, [&] {
-        memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf, sum,
-                                    op.getNormGrad(), ValueRange{col});
-      });
-    }
 
   // acc = dO S^T: the state's rows are B's columns.
   SmallVector<SmallVector<Value, 4>> acc =
@@ -1262,6 +1240,12 @@ void lowerQueryGradOnTensorCores(LinearQueryGradOp op, FeatureMap map,
       e.storePair(e.mulf(g[0], inv[h]), e.mulf(g[1], inv[h]),
                   op.getScaledGrad(), {row, w.col(n, 0)});
     }
+    // One of the lanes that share the row stores its c.
+    e.ifThen(e.cmp(arith::CmpIPredicate::eq, e.fragCol, e.idx(0)), [&] {
+      memref::StoreOp::create(
+          b, loc, arith::NegFOp::create(b, loc, e.mulf(u[h], inv[h])),
+          op.getNormWeights(), row);
+    });
   });
 }
 
@@ -1294,6 +1278,7 @@ void lowerKeyGradOnTensorCores(LinearKeyGradOp op, FeatureMap map, Type elem,
       productWithState(e, phiK, features, shared, dTiles, /*nByK=*/false);
   SmallVector<SmallVector<Value, 4>> acc =
       productWithState(e, v, dv, shared, fTiles, /*nByK=*/true);
+  SmallVector<SmallVector<Value, 4>> dz = w.columnsOf(op.getNormGrad(), fTiles);
   w.forRowsBelow(e.dim(op.getKey(), 0), halves, [&](int64_t h, Value row) {
     for (int64_t n = 0; n < dTiles; ++n) {
       SmallVector<Value, 4> x = w.accValues(valueGrad, dTiles, h, n);
@@ -1303,12 +1288,8 @@ void lowerKeyGradOnTensorCores(LinearKeyGradOp op, FeatureMap map, Type elem,
       SmallVector<Value, 4> a = w.accValues(acc, fTiles, h, n);
       w.storeThroughSlope(
           map, features, w.values(k[h], n),
-          [&](int64_t i) {
-            Value dz = memref::LoadOp::create(b, loc, op.getNormGrad(),
-                                              ValueRange{w.col(n, i)});
-            return e.addf(a[i], dz);
-          },
-          op.getKeyGrad(), row, n);
+          [&](int64_t i) { return e.addf(a[i], dz[n][i]); }, op.getKeyGrad(),
+          row, n);
     }
   });
 }

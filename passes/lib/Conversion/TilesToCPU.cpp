@@ -551,12 +551,12 @@ Value featureSlope(VecEmitter &e, FeatureMap map, Value x, int64_t depth) {
   return buildFeatureSlope(e.b, e.loc, map, x, map.getInputScale(depth));
 }
 
-/// state += phi(K)^T V and norm += sum_j phi(k_j) for the first `mk` rows
-/// of `key` and `value` (inside an alloca scope); with `atomic`, each sum
-/// is added to the state atomically.
+/// state += phi(K)^T V and norm += sum_j phi(k_j) (sum_j w_j phi(k_j) with
+/// `weights` w) for the first `mk` rows of `key` and `value` (inside an
+/// alloca scope); with `atomic`, each sum is added to the state atomically.
 void addToState(VecEmitter &e, FeatureMap map, Value key, Value value,
                 Value projection, Value mk, Value state, Value norm,
-                bool atomic) {
+                Value weights, bool atomic) {
   OpBuilder &b = e.b;
   const int64_t features = cast<MemRefType>(state.getType()).getDimSize(0);
   const int64_t dv = cast<MemRefType>(state.getType()).getDimSize(1);
@@ -579,13 +579,15 @@ void addToState(VecEmitter &e, FeatureMap map, Value key, Value value,
               {f, c});
       });
     });
-  // norm += sum_j phi(k_j)
+  // norm += sum_j phi(k_j), or sum_j w_j phi(k_j)
   e.loop(e.idx(0), e.idx(features), 1, [&](Value f) {
     Value init =
         atomic ? e.cst(0) : memref::LoadOp::create(b, e.loc, norm, f).getResult();
     Value total =
         e.loop(e.idx(0), mk, 1, {init}, [&](Value j, ValueRange args) {
           Value v = memref::LoadOp::create(b, e.loc, phiT, ValueRange{f, j});
+          if (weights)
+            v = e.mulf(v, memref::LoadOp::create(b, e.loc, weights, j));
           return SmallVector<Value>{e.addf(args[0], v)};
         })[0];
     if (atomic)
@@ -609,7 +611,7 @@ LogicalResult lowerLinearState(LinearStateOp op, RewriterBase &b, int64_t width)
   inAllocaScope(b, e.loc, [&] {
     addToState(e, map, op.getKey(), op.getValue(), op.getProjection(),
                e.dim(op.getKey(), 0), op.getState(), op.getNorm(),
-               op.getAtomic());
+               op.getWeights(), op.getAtomic());
   });
   b.eraseOp(op);
   return success();
@@ -662,7 +664,7 @@ LogicalResult lowerLinearPrefix(LinearPrefixOp op, RewriterBase &b, int64_t widt
       };
       inAllocaScope(b, loc, [&] {
         addToState(e, map, rows(key), rows(value), op.getProjection(), kn,
-                   state, norm, /*atomic=*/false);
+                   state, norm, /*weights=*/Value(), /*atomic=*/false);
       });
     });
   });
@@ -759,7 +761,7 @@ LogicalResult lowerLinearOutput(LinearOutputOp op, RewriterBase &b, int64_t widt
 
 /// Per row: den = phi(q) . z, u = dO . out, g = dO / den and c = -u / den
 /// (zero where den is), then query_grad = (S g + c z) * phi'(q), scaled_grad
-/// = g, and norm_grad += sum_i c_i phi(q_i).
+/// = g, norm_weights = c.
 LogicalResult lowerLinearQueryGrad(LinearQueryGradOp op, RewriterBase &b,
                                    int64_t width) {
   auto map = op.getFeatureMap().getDefiningOp<FeatureMap>();
@@ -775,13 +777,12 @@ LogicalResult lowerLinearQueryGrad(LinearQueryGradOp op, RewriterBase &b,
   Location loc = op.getLoc();
   VecEmitter e{b, loc, width};
   const int64_t dv = cast<MemRefType>(op.getState().getType()).getDimSize(1);
-  Value query = op.getQuery(), norm = op.getNorm(), normGrad = op.getNormGrad();
+  Value query = op.getQuery(), norm = op.getNorm(), c = op.getNormWeights();
   inAllocaScope(b, loc, [&] {
     Value mq = e.dim(query, 0);
     Value phiQ = e.scratch({ShapedType::kDynamic, features}, {mq});
     applyFeatureMap(e, map, query, mq, Value(), phiQ);
     Value g = e.scratch({ShapedType::kDynamic, dv}, {mq});
-    Value c = e.scratch({ShapedType::kDynamic}, {mq});
     e.loop(e.idx(0), mq, 1, [&](Value i) {
       Value den = e.splat(0), u = e.splat(0);
       for (int64_t f = 0; f < features; f += width)
@@ -820,24 +821,6 @@ LogicalResult lowerLinearQueryGrad(LinearQueryGradOp op, RewriterBase &b,
         e.storeVec(e.mulf(x, slope), op.getQueryGrad(), {i, e.idx(f)});
       }
     });
-    // norm_grad += sum_i c_i phi(q_i).
-    for (int64_t f = 0; f < features; f += width) {
-      Value sum =
-          e.loop(e.idx(0), mq, 1, {e.splat(0)}, [&](Value i, ValueRange acc) {
-            Value ci = e.bcast(memref::LoadOp::create(b, loc, c, i));
-            return SmallVector<Value>{
-                e.fma(ci, e.loadVec(phiQ, {i, e.idx(f)}), acc[0])};
-          })[0];
-      if (!op.getAtomic()) {
-        e.storeVec(e.addf(sum, e.loadVec(normGrad, {e.idx(f)})), normGrad,
-                   {e.idx(f)});
-        continue;
-      }
-      for (int64_t l = 0; l < width; ++l)
-        memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf,
-                                    vector::ExtractOp::create(b, loc, sum, l),
-                                    normGrad, ValueRange{e.idx(f + l)});
-    }
   });
   b.eraseOp(op);
   return success();

@@ -1318,15 +1318,16 @@ std::pair<Value, Value> keySlice(Emitter &e, Value k, Value projection,
 
 /// The GPU form's non-causal reduction into state [B, H, F, Dv] and norm
 /// [B, H, F] (f32, zero before): for every (b, h), the keys of `k` (and
-/// rows of `v`) below the key limit (`lengths`, or all of them), a split
-/// of the keys and a slice of the features per instance:
+/// rows of `v`, and of `weights` [B, H, N] where given: the norm's sum
+/// weighted) below the key limit (`lengths`, or all of them), a split of
+/// the keys and a slice of the features per instance:
 ///   forall (b, h, split of the keys) { forall slice of kFeatureSlice
 ///     features { linear_state atomic(the split's keys, the slice) } }
 /// An elementwise feature map's slice of features is that of the key's
 /// columns; a projection's is its rows.
 void reduceStateForGPU(Operation *op, Emitter &e, Value k, Value v,
                        Value featureMap, Value projection, int64_t features,
-                       Value lengths, Value state, Value norm) {
+                       Value lengths, Value state, Value norm, Value weights) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   const int64_t batch = dimOf(k, 0), heads = dimOf(k, 1), dv = dimOf(v, 3);
@@ -1361,7 +1362,8 @@ void reduceStateForGPU(Operation *op, Emitter &e, Value k, Value v,
       keySlice(e, k, projection, slice, bIdx, hIdx, k0, kn, f0);
   auto reduction = LinearStateOp::create(
       b, loc, keys,
-      e.view2D(v, {bIdx, hIdx}, k0, kn, index(0), index(dv), 2, 3), featureMap,
+      e.view2D(v, {bIdx, hIdx}, k0, kn, index(0), index(dv), 2, 3),
+      weights ? e.view(weights, {bIdx, hIdx}, {k0}, {kn}) : Value(), featureMap,
       sliceProjection,
       e.view2D(state, {bIdx, hIdx}, f0, index(slice), index(0), index(dv), 2,
                3),
@@ -1492,7 +1494,7 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
   e.fill(state, 0.0);
   e.fill(norm, 0.0);
   reduceStateForGPU(op, e, k, v, op.getFeatureMap(), projection, features,
-                    op.getKeyLengths(), state, norm);
+                    op.getKeyLengths(), state, norm, /*weights=*/Value());
 
   // The output, rows-per-instance query rows per instance.
   forRowGroupsForGPU(
@@ -1579,7 +1581,7 @@ LogicalResult tileLinear(LinearOp op, Globals &globals, int64_t blockQ,
                     b.getIndexAttr(dimOf(buffer, 3)), 2, 3);
   };
   auto addState = [&](Value k0, Value kn) {
-    LinearStateOp::create(b, loc, view(k, k0, kn), view(v, k0, kn),
+    LinearStateOp::create(b, loc, view(k, k0, kn), view(v, k0, kn), Value(),
                           op.getFeatureMap(), projection, state, norm);
   };
   auto chunkLoop = [&](Value count, auto body) {
@@ -1648,17 +1650,17 @@ bool tilesLinearGrad(LinearGradOp op, bool gpu) {
 /// instances map to blocks and warps, with [B, H, ...] buffers between
 /// them:
 ///   S, z = 0;  reduceStateForGPU(K, V) into S, z
-///   dz = 0
 ///   forall (b, h, query tile) { forall rows rows {
-///     linear_query_grad(the rows, S[b, h], z[b, h]) into dQ, G, dz atomic } }
-///   dS = 0;  reduceStateForGPU(Q, G) into dS (its norm unused)
+///     linear_query_grad(the rows, S[b, h], z[b, h]) into dQ, G, C } }
+///   dS, dz = 0;  reduceStateForGPU(Q, G, weights C) into dS, dz
 ///   forall (b, h, key tile) { forall rows rows {
 ///     linear_key_grad(the rows below the key limit, dS[b, h], dz[b, h])
 ///       into dK, dV } }
-/// with G [B, H, N, Dv] the scaled cotangents g (query's element type).
-/// On the CPU, a loop per (b, h) over chunks of `chunk` rows, each query
-/// chunk's G summed into dS as soon as it is written. Keys past the key
-/// limit get zeros.
+/// with G [B, H, N, Dv] the scaled cotangents g (query's element type) and
+/// C [B, H, N] (f32) the weights of phi(q_i) in dz. On the CPU, a loop per
+/// (b, h) over chunks of `chunk` rows, each query chunk's g and c summed
+/// into dS and dz as soon as they are written. Keys past the key limit get
+/// zeros.
 LogicalResult tileLinearGrad(LinearGradOp op, int64_t blockQ, int64_t chunk,
                              int64_t rowsPerInstance) {
   OpBuilder b(op);
@@ -1710,10 +1712,10 @@ LogicalResult tileLinearGrad(LinearGradOp op, int64_t blockQ, int64_t chunk,
     };
     Value state = alloc({batch, heads, features, dvs}, f32, true),
           norm = alloc({batch, heads, features}, f32, true);
-    reduceStateForGPU(op, e, k, v, map, Value(), features, lengths, state,
-                      norm);
-    Value normGrad = alloc({batch, heads, features}, f32, true),
-          scaled = alloc({batch, heads, nq, dvs}, elem, false);
+    reduceStateForGPU(op, e, k, v, map, Value(), features, lengths, state, norm,
+                      /*weights=*/Value());
+    Value scaled = alloc({batch, heads, nq, dvs}, elem, false),
+          normWeights = alloc({batch, heads, nq}, f32, false);
     auto normAt = [&](Value buffer, Value bIdx, Value hIdx) {
       return e.view(buffer, {bIdx, hIdx}, {index(0)}, {index(features)});
     };
@@ -1725,14 +1727,13 @@ LogicalResult tileLinearGrad(LinearGradOp op, int64_t blockQ, int64_t chunk,
           LinearQueryGradOp::create(
               b, loc, rowsAt(q), rowsAt(out), rowsAt(dOut), map,
               stateOf(e, state, bIdx, hIdx), normAt(norm, bIdx, hIdx),
-              rowsAt(dq), rowsAt(scaled), normAt(normGrad, bIdx, hIdx))
-              .setAtomic(true);
+              rowsAt(dq), rowsAt(scaled),
+              e.view(normWeights, {bIdx, hIdx}, {q0}, {qn}));
         });
-    // phi(Q)'s sums over the queries are dS's sums' by-product: unused.
     Value stateGrad = alloc({batch, heads, features, dvs}, f32, true),
-          queryNorm = alloc({batch, heads, features}, f32, true);
+          normGrad = alloc({batch, heads, features}, f32, true);
     reduceStateForGPU(op, e, q, scaled, map, Value(), features, Value(),
-                      stateGrad, queryNorm);
+                      stateGrad, normGrad, normWeights);
     forRowGroupsForGPU(
         e, k, blockQ, rows, [&](Value bIdx, Value hIdx, Value k0, Value kn) {
           if (lengths) {
@@ -1765,8 +1766,8 @@ LogicalResult tileLinearGrad(LinearGradOp op, int64_t blockQ, int64_t chunk,
           norm = scratch({features}, f32, true),
           stateGrad = scratch({features, dvs}, f32, true),
           normGrad = scratch({features}, f32, true),
-          queryNorm = scratch({features}, f32, true),
-          scaled = scratch({chunk, dvs}, elem, false);
+          scaled = scratch({chunk, dvs}, elem, false),
+          normWeights = scratch({chunk}, f32, false);
     Value keyLimit = e.idx(nk);
     if (lengths)
       keyLimit = keyLimitFromLengths(e, lengths, bIdx, keyLimit);
@@ -1782,16 +1783,17 @@ LogicalResult tileLinearGrad(LinearGradOp op, int64_t blockQ, int64_t chunk,
       return rowsOf(e, x, bIdx, hIdx, r0, rn);
     };
     chunks(keyLimit, [&](Value k0, Value kn) {
-      LinearStateOp::create(b, loc, rowsAt(k, k0, kn), rowsAt(v, k0, kn), map,
-                            Value(), state, norm);
+      LinearStateOp::create(b, loc, rowsAt(k, k0, kn), rowsAt(v, k0, kn),
+                            Value(), map, Value(), state, norm);
     });
     chunks(e.idx(nq), [&](Value q0, Value qn) {
       Value g = e.view2D(scaled, {}, e.idx(0), qn, index(0), index(dvs), 0, 1);
+      Value c = e.view(normWeights, {}, {index(0)}, {qn});
       LinearQueryGradOp::create(b, loc, rowsAt(q, q0, qn), rowsAt(out, q0, qn),
                                 rowsAt(dOut, q0, qn), map, state, norm,
-                                rowsAt(dq, q0, qn), g, normGrad);
-      LinearStateOp::create(b, loc, rowsAt(q, q0, qn), g, map, Value(),
-                            stateGrad, queryNorm);
+                                rowsAt(dq, q0, qn), g, c);
+      LinearStateOp::create(b, loc, rowsAt(q, q0, qn), g, c, map, Value(),
+                            stateGrad, normGrad);
     });
     chunks(keyLimit, [&](Value k0, Value kn) {
       LinearKeyGradOp::create(b, loc, rowsAt(k, k0, kn), rowsAt(v, k0, kn), map,

@@ -140,24 +140,30 @@ def Attn_SoftmaxGradStepOp : Attn_Op<"tile.softmax_grad_step", [
   let hasRegionVerifier = 1;
 }
 
-def Attn_LinearStateOp : Attn_Op<"tile.linear_state"> {
+def Attn_LinearStateOp : Attn_Op<"tile.linear_state", [
+    AttrSizedOperandSegments]> {
   let summary = "adds a tile of keys to a linear-attention state";
   let description = [{
     state += phi(K)^T V and norm += sum_j phi(k_j), with phi given by
     `feature_map` (and its `projection` [F, D] when it has one): key [Mk, D],
-    value [Mk, Dv], state [F, Dv], norm [F] (f32). With `atomic` each
-    element's addition is atomic, so that instances running in parallel
-    (over different keys) may add into the same state.
+    value [Mk, Dv], state [F, Dv], norm [F] (f32). With `weights` w [Mk]
+    (f32) the norm's sum is weighted instead, norm += sum_j w_j phi(k_j)
+    (the state's is not): linear attention's gradient sums the norm's
+    cotangent so, beside the state's (attn.tile.linear_query_grad). With
+    `atomic` each element's addition is atomic, so that instances running
+    in parallel (over different keys) may add into the same state.
   }];
   let arguments = (ins Arg<Attn_Tile2D, "", [MemRead]>:$key,
                        Arg<Attn_Tile2D, "", [MemRead]>:$value,
+                       Arg<Optional<Attn_Tile1D>, "", [MemRead]>:$weights,
                        Attn_FeatureMapType:$feature_map,
                        Arg<Optional<Attn_Tile2D>, "", [MemRead]>:$projection,
                        Arg<Attn_Tile2D, "", [MemRead, MemWrite]>:$state,
                        Arg<Attn_Tile1D, "", [MemRead, MemWrite]>:$norm,
                        UnitAttr:$atomic);
   let assemblyFormat = [{
-    $key `,` $value `feature_map` $feature_map
+    $key `,` $value (`weights` $weights^ `:` type($weights))?
+    `feature_map` $feature_map
     (`projection` $projection^ `:` type($projection))?
     `into` $state `,` $norm (`atomic` $atomic^)? attr-dict
     `:` type($key) `,` type($value) `,` type($state) `,` type($norm)
@@ -235,10 +241,9 @@ def Attn_LinearQueryGradOp : Attn_Op<"tile.linear_query_grad"> {
     (g_i and c_i zero where den_i is zero), and writes
       query_grad_i = (S g_i + c_i z) * phi'(q_i)     (elementwise)
       scaled_grad_i = g_i                            (query's element type)
-    and adds sum_i c_i phi(q_i) to `norm_grad` [F] (f32). S's cotangent,
-    phi(Q)^T g, is linear_state's sum over (query, scaled_grad). With
-    `atomic` each addition to norm_grad is atomic, so that instances over
-    different rows may add into the same norm_grad.
+      norm_weights_i = c_i                           (f32)
+    The cotangents of S and z, phi(Q)^T g and sum_i c_i phi(q_i), are one
+    linear_state over (query, scaled_grad) with `weights` norm_weights.
   }];
   let arguments = (ins Arg<Attn_Tile2D, "", [MemRead]>:$query,
                        Arg<Attn_Tile2D, "", [MemRead]>:$output,
@@ -248,15 +253,14 @@ def Attn_LinearQueryGradOp : Attn_Op<"tile.linear_query_grad"> {
                        Arg<Attn_Tile1D, "", [MemRead]>:$norm,
                        Arg<Attn_Tile2D, "", [MemWrite]>:$query_grad,
                        Arg<Attn_Tile2D, "", [MemWrite]>:$scaled_grad,
-                       Arg<Attn_Tile1D, "", [MemRead, MemWrite]>:$norm_grad,
-                       UnitAttr:$atomic);
+                       Arg<Attn_Tile1D, "", [MemWrite]>:$norm_weights);
   let assemblyFormat = [{
     $query `,` $output `,` $output_grad `feature_map` $feature_map
     `from` $state `,` $norm `into` $query_grad `,` $scaled_grad `,`
-    $norm_grad (`atomic` $atomic^)? attr-dict
+    $norm_weights attr-dict
     `:` type($query) `,` type($output) `,` type($output_grad) `,`
     type($state) `,` type($norm) `,` type($query_grad) `,`
-    type($scaled_grad) `,` type($norm_grad)
+    type($scaled_grad) `,` type($norm_weights)
   }];
   let hasVerifier = 1;
 }

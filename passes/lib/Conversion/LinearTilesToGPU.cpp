@@ -292,10 +292,16 @@ std::optional<OutputScratch> outputScratchFor(LinearOutputOp op,
   int64_t features = staticDim(op.getState(), 0);
   if (!rows || !keys || ShapedType::isDynamic(features))
     return std::nullopt;
-  constexpr int64_t kMaxScratchBytes = 32 * 1024;
+  // A projection's phi is a dot product over the head dim: staging phi(K)
+  // saves one for every (row, own key) pair, worth a block's shared memory
+  // of up to 100 KB (as the host's products take).
+  constexpr int64_t kMaxScratchBytes = 32 * 1024,
+                    kMaxProjectionScratchBytes = 100 * 1024;
   for (bool phiKeys : {*keys > 0, false}) {
     OutputScratch s{*rows, *keys, features, warps, phiKeys};
-    if (warps * s.bytesPerWarp() <= kMaxScratchBytes)
+    int64_t cap = phiKeys && op.getProjection() ? kMaxProjectionScratchBytes
+                                                : kMaxScratchBytes;
+    if (warps * s.bytesPerWarp() <= cap)
       return s;
   }
   return std::nullopt;

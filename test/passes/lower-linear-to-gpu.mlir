@@ -200,7 +200,8 @@ func.func @linear_f32_elu(%q: tensor<1x2x100x32xf32>, %len: tensor<1xi32>) -> te
 // walks the keys and writes the state at every chunk boundary (as bf16, the
 // inputs' type; no zeroing: every entry is written); then one instance per (batch, head, chunk) and
 // 16 rows of it reads its chunk's state, with the chunk's keys up to its
-// last row (at most 64).
+// last row (at most 64; none for a group past the end of the sequence,
+// which would otherwise read keys past it).
 // TILE-LABEL: func.func @linear_causal(
 // TILE-NOT: linalg.fill
 // TILE: %[[PREFIX:.*]] = memref.alloc() {{.*}} : memref<2x2x2x64x64xbf16>
@@ -213,7 +214,9 @@ func.func @linear_f32_elu(%q: tensor<1x2x100x32xf32>, %len: tensor<1xi32>) -> te
 // TILE:   scf.forall (%[[G:.*]]) in (4) {
 // TILE:     %[[SKIP:.*]] = arith.muli %[[G]], %c16
 // TILE:     %[[QN:.*]] = arith.maxsi
-// TILE:     %[[KN0:.*]] = arith.addi %[[SKIP]], %[[QN]]
+// TILE:     %[[UPTO:.*]] = arith.addi %[[SKIP]], %[[QN]]
+// TILE:     %[[ROWS:.*]] = arith.cmpi sgt, %[[QN]], %c0
+// TILE:     %[[KN0:.*]] = arith.select %[[ROWS]], %[[UPTO]], %c0
 // TILE:     %[[KN:.*]] = arith.minsi %[[KN0]], %c64
 // TILE:     memref.subview %[[PNORM]][%[[B]], %[[H]], %[[C]], 0] [1, 1, 1, 64]
 // TILE:     memref.subview %[[PREFIX]][%[[B]], %[[H]], %[[C]], 0, 0] [1, 1, 1, 64, 64]

@@ -1466,11 +1466,17 @@ void tileLinearForGPU(LinearOp op, Emitter &e, Value q, Value k, Value v,
     Value skipped = e.mul(groups.getInductionVar(0), rows);
     Value q0 = e.add(c0, skipped);
     // Clipped at the end of the sequence; a group may lie past it. Its keys
-    // are the chunk's up to its last row, clipped at the key limit (at most
-    // the chunk: the min bounds them for the lowerings).
+    // are the chunk's up to its last row -- none for a group past the end,
+    // whose `skipped` would reach past the sequence -- clipped at the key
+    // limit (at most the chunk: the min bounds them for the lowerings).
     Value qn = arith::MaxSIOp::create(
         b, loc, e.min(e.idx(rows), e.sub(e.idx(n), q0)), e.idx(0));
-    Value kn = e.min(e.idx(chunk), e.add(skipped, qn));
+    Value kn = e.min(e.idx(chunk),
+                     arith::SelectOp::create(
+                         b, loc,
+                         arith::CmpIOp::create(
+                             b, loc, arith::CmpIPredicate::sgt, qn, e.idx(0)),
+                         e.add(skipped, qn), e.idx(0)));
     if (op.getKeyLengths())
       kn = arith::MaxSIOp::create(
           b, loc,

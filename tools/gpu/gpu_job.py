@@ -9,6 +9,17 @@
       OUT/bench/kernel-resources.txt), and copies libattnrt, GoogleTest's
       sources and the anchors' kernels script (default:
       ../shared/anchors/kernels.py beside the repository) into OUT
+  gpu_job.py prepare-tests BUILD OUT [PROGRAM ...]
+                                           (here) only the tests' part of
+      prepare (and libattnrt): the `gpu` label's programs, or those named
+      (e.g. GradientReferenceTest), for `tests` and `memcheck`
+  gpu_job.py tests OUT                      (on the GPU machine) those
+      tests on the libraries compiled ahead; their counts
+  gpu_job.py memcheck OUT                   (on the GPU machine) the same
+      under compute-sanitizer's memcheck, one program at a time: each
+      one's test counts and the sanitizer's error count (its report in
+      OUT/tests/PROGRAM.memcheck.txt); an access out of bounds ends the
+      program's CUDA context, so the tests after it fail too
   gpu_job.py run OUT                        (on the GPU machine, in the
       repository) runs the `gpu` label's tests on the libraries compiled
       ahead (checks against libtorch in float64), kernels_gpu.py (checks
@@ -63,13 +74,15 @@ def toolkit_of(build):
                      "for the GPU")
 
 
-def prepare_tests(build, out):
-    """The gpu twins' modules compiled ahead, and what building them needs."""
+def prepare_tests(build, out, programs=None):
+    """The gpu twins' modules compiled ahead (of `programs`, default every
+    one of the label), and what building them needs."""
+    programs = programs or GPU_TESTS
     tests = os.path.join(out, "tests")
     cache = os.path.join(tests, "cache")
     shutil.rmtree(tests, ignore_errors=True)
     env = dict(os.environ, ATTN_TEST_CACHE=cache)
-    for name in GPU_TESTS:
+    for name in programs:
         # Without a GPU every test compiles its module, then skips.
         sh([os.path.join(build, "test", "reference", name + "Gpu"),
             "--gtest_brief=1"], env=env, stdout=subprocess.DEVNULL)
@@ -79,8 +92,20 @@ def prepare_tests(build, out):
     for part in ("include", "src"):
         shutil.copytree(os.path.join(GTEST, part),
                         os.path.join(tests, "gtest", part))
-    json.dump({"cuda_toolkit": toolkit_of(build)},
+    json.dump({"cuda_toolkit": toolkit_of(build), "programs": programs},
               open(os.path.join(tests, "config.json"), "w"))
+
+
+def prepare_only_tests(build, out, programs):
+    os.makedirs(os.path.join(out, "runtime"), exist_ok=True)
+    shutil.copy(os.path.join(build, "runtime", "libattnrt.so"),
+                os.path.join(out, "runtime"))
+    unknown = [p for p in programs if p not in GPU_TESTS]
+    if unknown:
+        sys.exit(f"gpu_job.py: not a program of the gpu label: "
+                 f"{', '.join(unknown)} (they are {', '.join(GPU_TESTS)})")
+    prepare_tests(build, out, programs)
+    return 0
 
 
 def prepare(build, out, anchors=None):
@@ -177,10 +202,12 @@ def build_bench(out):
 
 
 def build_tests(out):
-    """The `gpu` label's programs against this machine's PyTorch libtorch,
-    configured as the build that compiled their modules was."""
+    """The `gpu` label's programs (those prepared) against this machine's
+    PyTorch libtorch, configured as the build that compiled their modules
+    was; returns their paths."""
     tests = os.path.join(out, "tests")
     config = json.load(open(os.path.join(tests, "config.json")))
+    programs = config.get("programs", GPU_TESTS)
     gtest = os.path.abspath(os.path.join(tests, "gtest"))
     flags = torch_flags() + [
         f"-I{gtest}", f"-I{gtest}/include", "-Itest/reference",
@@ -193,32 +220,69 @@ def build_tests(out):
         objdir, TEST_SOURCES + [f"{gtest}/src/gtest-all.cc",
                                 f"{gtest}/src/gtest_main.cc"], flags)
     mains = compile_objects(objdir, [f"test/reference/{name}.cpp"
-                                     for name in GPU_TESTS], flags)
+                                     for name in programs], flags)
     return [link_torch(out, common + [main], os.path.join(tests, name))
-            for name, main in zip(GPU_TESTS, mains)]
+            for name, main in zip(programs, mains)]
+
+
+def test_counts(report):
+    """(passed, failed, skipped) of a GoogleTest JSON report; a program
+    that wrote none (it crashed) counts as one failure."""
+    if not os.path.exists(report):
+        return [0, 1, 0]
+    counts = [0, 0, 0]
+    for suite in json.load(open(report))["testsuites"]:
+        for test in suite["testsuite"]:
+            if test.get("failures"):
+                counts[1] += 1
+            elif test.get("result") == "SKIPPED":
+                counts[2] += 1
+            else:
+                counts[0] += 1
+    return counts
 
 
 def run_tests(out):
-    """The `gpu` label's tests; (passed, failed, skipped) summed."""
+    """The prepared tests; (passed, failed, skipped) summed."""
     tests = os.path.join(out, "tests")
     env = dict(os.environ,
                ATTN_TEST_LIBRARIES=os.path.join(tests, "libraries"))
     counts = [0, 0, 0]
     for binary in build_tests(out):
         report = binary + ".json"
+        if os.path.exists(report):
+            os.remove(report)
         subprocess.run([binary, f"--gtest_output=json:{report}"], env=env)
-        if not os.path.exists(report):  # crashed before writing it
-            counts[1] += 1
-            continue
-        for suite in json.load(open(report))["testsuites"]:
-            for test in suite["testsuite"]:
-                if test.get("failures"):
-                    counts[1] += 1
-                elif test.get("result") == "SKIPPED":
-                    counts[2] += 1
-                else:
-                    counts[0] += 1
+        counts = [a + b for a, b in zip(counts, test_counts(report))]
     return counts
+
+
+def memcheck(out):
+    """The prepared tests under compute-sanitizer's memcheck, a program at a
+    time: 0 where every test passed and no access was reported."""
+    tests = os.path.join(out, "tests")
+    env = dict(os.environ,
+               ATTN_TEST_LIBRARIES=os.path.join(tests, "libraries"))
+    status = 0
+    for binary in build_tests(out):
+        name = os.path.basename(binary)
+        report, log = binary + ".json", binary + ".memcheck.txt"
+        if os.path.exists(report):
+            os.remove(report)
+        with open(log, "w") as f:
+            subprocess.run(["compute-sanitizer", "--tool", "memcheck",
+                            "--print-limit", "20", binary,
+                            f"--gtest_output=json:{report}"],
+                           env=env, stdout=f, stderr=subprocess.STDOUT)
+        errors = "?"
+        for line in open(log, errors="replace"):
+            if "ERROR SUMMARY:" in line:
+                errors = line.split("ERROR SUMMARY:")[1].split()[0]
+        passed, failed, skipped = test_counts(report)
+        print(f"{name}: {passed} passed, {failed} failed, {skipped} skipped; "
+              f"memcheck errors: {errors} ({log})", flush=True)
+        status |= int(failed + skipped > 0 or errors != "0")
+    return status
 
 
 def anchor_rows(text):
@@ -344,6 +408,15 @@ def run(out):
 if __name__ == "__main__":
     if len(sys.argv) >= 4 and sys.argv[1] == "prepare":
         sys.exit(prepare(*sys.argv[2:5]))
+    if len(sys.argv) >= 4 and sys.argv[1] == "prepare-tests":
+        sys.exit(prepare_only_tests(sys.argv[2], sys.argv[3], sys.argv[4:]))
+    if len(sys.argv) == 3 and sys.argv[1] == "tests":
+        passed, failed, skipped = run_tests(sys.argv[2])
+        print(f"gpu tests: {passed} passed, {failed} failed, "
+              f"{skipped} skipped")
+        sys.exit(int(failed + skipped > 0))
+    if len(sys.argv) == 3 and sys.argv[1] == "memcheck":
+        sys.exit(memcheck(sys.argv[2]))
     if len(sys.argv) == 3 and sys.argv[1] == "run":
         sys.exit(run(sys.argv[2]))
     sys.exit(__doc__)

@@ -97,6 +97,8 @@ def prepare_tests(build, out, programs=None):
 
 
 def prepare_only_tests(build, out, programs):
+    """`prepare-tests`: libattnrt and the tests of `programs` (every one of
+    the label where none is named), nothing else of `prepare`."""
     os.makedirs(os.path.join(out, "runtime"), exist_ok=True)
     shutil.copy(os.path.join(build, "runtime", "libattnrt.so"),
                 os.path.join(out, "runtime"))

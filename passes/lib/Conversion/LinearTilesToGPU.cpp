@@ -537,9 +537,12 @@ class LinearReductionLowering {
 public:
   LinearReductionLowering(Operation *op, Value k, Value v, FeatureMap map,
                           Type elem, int64_t threads)
-      : op(op), prefixOp(dyn_cast<LinearPrefixOp>(op)), k(k), v(v), map(map),
-        elem(elem), threads(threads), b(op), loc(op->getLoc()), e(b, loc, elem),
-        chunk(chunkKeys(elem)), dv(staticDim(v, 1)), dTiles(dv / 8),
+      : op(op), prefixOp(dyn_cast<LinearPrefixOp>(op)),
+        weights(isa<LinearStateOp>(op) ? cast<LinearStateOp>(op).getWeights()
+                                       : Value()),
+        k(k), v(v), map(map), elem(elem), threads(threads), b(op),
+        loc(op->getLoc()), e(b, loc, elem), chunk(chunkKeys(elem)),
+        dv(staticDim(v, 1)), dTiles(dv / 8),
         stage(stageBytes(dv, threads / kWarpLanes, elem)),
         valueBytes(SharedTile::bytes(chunk, dv, elem, kColumnReads)),
         sliceBytes(
@@ -566,8 +569,6 @@ private:
     warp = arith::DivUIOp::create(b, loc, tid, e.idx(kWarpLanes));
     mk = e.dim(k, 0);
     chunks = arith::CeilDivUIOp::create(b, loc, mk, e.idx(chunk));
-    if (auto stateOp = dyn_cast<LinearStateOp>(op))
-      weights = stateOp.getWeights();
     stages = allocateShared(op->getParentOfType<gpu::LaunchOp>(), 2 * stage);
     if (prefixOp) {
       prefixChunk = e.idx(static_cast<int64_t>(prefixOp.getChunk()));
@@ -746,6 +747,8 @@ private:
 
   Operation *op;
   LinearPrefixOp prefixOp;
+  /// linear_state's weights of the keys, if any.
+  Value weights;
   Value k, v;
   FeatureMap map;
   Type elem;
@@ -756,8 +759,6 @@ private:
   const int64_t chunk, dv, dTiles, stage, valueBytes, sliceBytes;
   // allocateStages
   Value tid, warp, mk, chunks, stages, prefixChunk, prefixChunks;
-  /// linear_state's weights of the keys, if any.
-  Value weights;
 };
 
 /// Shared memory of the tensor-core linear_output: the state as the inputs'

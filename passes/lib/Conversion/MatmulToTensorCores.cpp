@@ -33,7 +33,11 @@
 //   (SwizzledTile, WarpgroupMma.h; K in steps of 64), A or B read
 //   transposed by the instruction where it lies that way; the
 //   accumulators lie as an mma.sync warp tile of 16 x 128 would, so the
-//   fill, the epilogue and the split are the same code;
+//   fill, the epilogue and the split are the same code; with the pass's
+//   `persistent` option, where such a product's tiles are more than a
+//   wave, it is persistent (persistentBlocks): a block a multiprocessor
+//   walks its tiles in one pipelined loop over their steps, the next
+//   tile's copies in flight during this one's epilogue;
 // - otherwise the products in TF32 with f32 accuracy ("3xTF32"): an f32 x is
 //   big + small, big its top 19 bits (a TF32, exact) and small = x - big
 //   (exact) cut to a TF32 too; a b is then big(a) big(b) + big(a) small(b)
@@ -53,7 +57,11 @@
 // becomes the accumulators' first value instead of a memset and a read,
 // and an elementwise linalg.generic reading C after it (a projection's
 // bias) runs on the accumulators, writing its own output; C is then never
-// written at all. A lane's two elements of a row go out as one store where
+// written at all. With the pass's `column-sums` option, a linalg.reduce
+// summing the consumer's output over its rows (a bias's gradient) comes in
+// too, where the epilogue goes through shared memory (ColumnSum): the
+// kernel writes each tile's column sums, and the reduce adds those up.
+// A lane's two elements of a row go out as one store where
 // the destination's rows allow (even widths), with no bounds checks where
 // the tiles divide M and N.
 //
@@ -130,6 +138,10 @@ constexpr int64_t kBlocksPerSM = 2;
 constexpr int64_t kStages = 3;
 /// The least of K a split range keeps.
 constexpr int64_t kMinKPerSplit = 256;
+/// A persistent product's blocks a multiprocessor: its epilogue tile has
+/// shared memory of its own beside the stages (the next tile's copies are
+/// in flight while it is used), 168 KiB in all, which one block fits.
+constexpr int64_t kPersistentBlocksPerSM = 1;
 /// The warpgroup epilogue's C tile in shared memory: rows padded by 8 f32
 /// so that a half-warp's 8-byte pair stores (4 rows, 4 pairs each) fall in
 /// distinct banks; read back in runs of 16 bytes of the destination's type.
@@ -246,6 +258,50 @@ bool writesOnlyOtherAllocations(Operation *op, Value kept) {
          llvm::all_of(linalgOp.getDpsInits(), [&](Value init) {
            return init != kept && init.getDefiningOp<memref::AllocOp>();
          });
+}
+
+/// A sum down the columns of the consumer's output `output` ([M, N]) that
+/// the kernel takes in: a linalg.reduce over dimension 0 into an f32 [N]
+/// buffer whose body is init + g(in), g not reading init (a bias's
+/// gradient: the column sums of the gradient the product's epilogue
+/// writes), nothing between the consumer and it writing the output.
+struct ColumnSum {
+  linalg::ReduceOp reduce;
+  unsigned output = 0;
+  explicit operator bool() const { return static_cast<bool>(reduce); }
+};
+
+/// The first such sum of one of `consumer`'s outputs; none where there is
+/// none.
+ColumnSum columnSumOf(linalg::GenericOp consumer) {
+  for (auto [i, y] : llvm::enumerate(consumer.getDpsInits()))
+    for (Operation *user : y.getUsers()) {
+      auto reduce = dyn_cast<linalg::ReduceOp>(user);
+      if (!reduce || reduce.getInputs().size() != 1 ||
+          reduce.getInputs()[0] != y || reduce.getDimensions().size() != 1 ||
+          reduce.getDimensions()[0] != 0 ||
+          reduce->getBlock() != consumer->getBlock() ||
+          !consumer->isBeforeInBlock(reduce))
+        continue;
+      auto type = cast<MemRefType>(reduce.getInits()[0].getType());
+      Block &body = reduce.getRegion().front();
+      BlockArgument init = body.getArgument(1);
+      auto add =
+          body.getTerminator()->getOperand(0).getDefiningOp<arith::AddFOp>();
+      if (!type.getElementType().isF32() || !add || !init.hasOneUse() ||
+          (add.getLhs() != init && add.getRhs() != init))
+        continue;
+      bool untouched = true;
+      for (Operation *op = consumer->getNextNode(); op != reduce;
+           op = op->getNextNode()) {
+        auto free = dyn_cast<memref::DeallocOp>(op);
+        untouched &=
+            free ? free.getMemref() != y : writesOnlyOtherAllocations(op, y);
+      }
+      if (untouched)
+        return {reduce, static_cast<unsigned>(i)};
+    }
+  return {};
 }
 
 /// Input `i` of `op`: where a 2-D linalg.transpose writes it into an
@@ -436,6 +492,25 @@ Tiling tilingOf(const Contraction &con, bool packed, bool warpgroup) {
                            TargetAttr::lookup(con.op).getMultiprocessors()
              ? t
              : kSmallTiles;
+}
+
+/// The blocks of `con`'s launch where it is persistent, else 0. A
+/// warpgroup product of one matrix, K not split, whose tiles are more
+/// than one wave of the other form's blocks (blocksWanted) runs
+/// kPersistentBlocksPerSM blocks a multiprocessor, each taking tile
+/// blockIdx.x and every gridDim.x-th after it: the copies of a block's
+/// next tile are then in flight while it stores this one, where a block
+/// of the other form starts its copies only after its launch.
+int64_t persistentBlocks(const Contraction &con, const Tiling &tiling,
+                         const KSplit &split) {
+  if (!tiling.warpgroup || split.splits > 1 || con.batchRank > 0)
+    return 0;
+  int64_t tiles = llvm::divideCeil(con.m, tiling.tileM) *
+                  llvm::divideCeil(con.n, tiling.tileN);
+  if (tiles <= blocksWanted(con.op))
+    return 0;
+  return kPersistentBlocksPerSM *
+         TargetAttr::lookup(con.op).getMultiprocessors();
 }
 
 struct MatmulEmitter : ScalarEmitter {
@@ -708,7 +783,8 @@ Value matrixOf(OpBuilder &b, Location loc, Value memref, Value z) {
 /// step ahead), the epilogue's stores, and the replaced ops erased.
 class ContractionLowering {
 public:
-  explicit ContractionLowering(const Contraction &con)
+  ContractionLowering(const Contraction &con,
+                      const MatmulToTensorCoresOptions &options)
       : con(con), op(con.op), c(op.getDpsInits()[0]),
         aElem(cast<MemRefType>(con.a.memref.getType()).getElementType()),
         bElem(cast<MemRefType>(con.b.memref.getType()).getElementType()),
@@ -727,14 +803,23 @@ public:
         // wgmma reads both operands from shared memory, copied there by
         // cp.async.
         tiling(tilingOf(con, packed, async && hasWarpgroupMma(op))),
-        split(splitOf(con, tiling)), batched(con.batchRank > 0), opA(con.a),
-        opB(con.b), aT(opA.transposed), bT(opB.transposed),
+        split(splitOf(con, tiling)),
+        persistent(options.persistent ? persistentBlocks(con, tiling, split)
+                                      : 0),
+        batched(con.batchRank > 0), opA(con.a), opB(con.b), aT(opA.transposed),
+        bT(opB.transposed),
         // A split product leaves C's fill and consumer where they are: its
         // blocks hold partial sums, added into C after it. A batched one's
         // consumer stays too (the kernel's consumers are 2-D).
         fill(split.splits == 1 ? producerFill(op) : nullptr),
         consumer(split.splits == 1 && !batched ? elementwiseConsumer(op, fill)
                                                : nullptr),
+        // A sum down the columns of the consumer's output comes in with it
+        // where the epilogue reads the tile back by rows.
+        columnSum(options.columnSums && consumer &&
+                          throughShared(consumer.getDpsInits())
+                      ? columnSumOf(consumer)
+                      : ColumnSum{}),
         // With a consumer, the kernel runs where it did: its output may be
         // allocated after the product.
         b(consumer ? consumer.getOperation() : op.getOperation()),
@@ -743,9 +828,17 @@ public:
   void run() {
     launchOverTiles();
     placeLaneAndStages();
-    initAccumulators();
-    ValueRange sums = async ? loopWithCopies() : loopThroughRegisters();
-    storeResults(sums);
+    if (persistent) {
+      persistentLoop();
+    } else {
+      acc = initialSums();
+      // This block's steps of K: all of them, or its range's (past K the
+      // operands read as zeros).
+      kBase = e.muli(zRange, split.stepsPerBlock * tiling.tileK);
+      ValueRange sums = async ? loopWithCopies() : loopThroughRegisters();
+      storeTile(sums);
+    }
+    finishLaunch();
     eraseReplaced();
   }
 
@@ -784,18 +877,31 @@ private:
           b, e.loc, MemRefType::get(shape, type.getElementType()));
     }
     f32 = b.getF32Type();
+    if (columnSum)
+      columnPartials = memref::AllocOp::create(
+          b, e.loc,
+          MemRefType::get({llvm::divideCeil(con.m, tileM()), con.n}, f32));
     tileElem = packed ? aElem : f32;
     stages = async ? kStages : 1;
     columnsFirst = tiling.warpgroup &&
                    llvm::divideCeil(con.m, tileM()) <= kMaxGridY;
-    launch = gpu::LaunchOp::create(b, e.loc, columnsFirst ? blocksN : blocksM,
-                                   columnsFirst ? blocksM : blocksN,
-                                   e.idx(con.batch * split.splits),
-                                   e.idx(tiling.threads()), one, one);
+    tileColumns = llvm::divideCeil(con.n, tileN());
+    tiles = llvm::divideCeil(con.m, tileM()) * tileColumns;
+    if (persistent)
+      launch = gpu::LaunchOp::create(b, e.loc, e.idx(persistent), one, one,
+                                     e.idx(tiling.threads()), one, one);
+    else
+      launch = gpu::LaunchOp::create(b, e.loc, columnsFirst ? blocksN : blocksM,
+                                     columnsFirst ? blocksM : blocksN,
+                                     e.idx(con.batch * split.splits),
+                                     e.idx(tiling.threads()), one, one);
     launch->setAttr(kKernelKindAttr, b.getStringAttr("tensor_core_matmul"));
-    // The tiling counts on kBlocksPerSM blocks a multiprocessor: the
-    // registers of a thread must leave room for them.
-    launch->setAttr(kMinBlocksPerSMAttr, b.getI64IntegerAttr(kBlocksPerSM));
+    // The tiling counts on kBlocksPerSM blocks a multiprocessor (a
+    // persistent product's, on kPersistentBlocksPerSM): the registers of a
+    // thread must leave room for them.
+    launch->setAttr(kMinBlocksPerSMAttr,
+                    b.getI64IntegerAttr(persistent ? kPersistentBlocksPerSM
+                                                   : kBlocksPerSM));
     b.setInsertionPointToStart(&launch.getBody().front());
     // Grid z: the matrix of a batch, then K's range within it.
     Value z = launch.getBlockIds().z;
@@ -842,10 +948,14 @@ private:
     Value warp = e.divi(thread, kWarpLanes), lane = e.remi(thread, kWarpLanes);
     g = e.divi(lane, 4);
     t = e.remi(lane, 4);
-    Value rowTile = columnsFirst ? launch.getBlockIds().y : launch.getBlockIds().x;
-    Value colTile = columnsFirst ? launch.getBlockIds().x : launch.getBlockIds().y;
-    m0 = e.muli(rowTile, tileM());
-    n0 = e.muli(colTile, tileN());
+    if (!persistent) {
+      Value rowTile =
+          columnsFirst ? launch.getBlockIds().y : launch.getBlockIds().x;
+      Value colTile =
+          columnsFirst ? launch.getBlockIds().x : launch.getBlockIds().y;
+      m0 = e.muli(rowTile, tileM());
+      n0 = e.muli(colTile, tileN());
+    }
     wm = e.muli(e.divi(warp, tileN() / tiling.warpN), tiling.warpM);
     wn = e.muli(e.remi(warp, tileN() / tiling.warpN), tiling.warpN);
     if (tiling.warpgroup) {
@@ -875,26 +985,91 @@ private:
     stageB.swizzled = swizzledB;
   }
 
-  /// C's accumulator tiles, row tile major, 4 registers each: C's fill, or
-  /// zeros (a split product's partial sums), or C's elements.
-  void initAccumulators() {
+  /// The first values of the tile's (m0, n0) accumulator tiles, row tile
+  /// major, 4 registers each: C's fill, or zeros (a split product's
+  /// partial sums), or C's elements.
+  SmallVector<Value> initialSums() {
     Value filled;
     if (fill) {
       filled = fill.getInputs()[0];
       if (!filled.getType().isF32())
         filled = arith::ExtFOp::create(b, e.loc, f32, filled);
     }
+    SmallVector<Value> sums;
     for (int64_t mt = 0; mt < tiling.rowTiles(); ++mt)
       for (int64_t nt = 0; nt < tiling.colTiles(); ++nt)
         for (int64_t r = 0; r < 4; ++r) {
           auto [row, col] = cIndex(mt, nt, r);
-          acc.push_back(filled     ? filled
-                        : partials ? e.cst(0.0)
-                                   : e.loadOrZero(cm, row, col, m, n));
+          sums.push_back(filled     ? filled
+                         : partials ? e.cst(0.0)
+                                    : e.loadOrZero(cm, row, col, m, n));
         }
-    // This block's steps of K: all of them, or its range's (past K the
-    // operands read as zeros).
-    kBase = e.muli(zRange, split.stepsPerBlock * tiling.tileK);
+    return sums;
+  }
+
+  /// The persistent form's one loop: the block's tiles (blockIdx.x, then
+  /// every gridDim.x-th), their steps of K one sequence of steps pipelined
+  /// as loopWithCopies' are, step s being tile s / steps's step s % steps.
+  /// The copies of a tile's first steps are so in flight while the tile
+  /// before it is stored: its epilogue runs in the loop, at the tile's last
+  /// step, and its shared tile lies beside the stages (their live ranges
+  /// overlap). The accumulators take the tile's first values at its first
+  /// step.
+  void persistentLoop() {
+    const int64_t steps = split.stepsPerBlock;
+    Value block = launch.getBlockIds().x;
+    // block < persistent <= tiles: every block has a tile.
+    Value ownTiles = arith::CeilDivUIOp::create(
+        b, e.loc, e.sub(e.idx(tiles), block), e.idx(persistent));
+    SmallVector<Value> zeros(tiling.rowTiles() * tiling.colTiles() * 4,
+                             e.cst(0.0));
+    auto loop = scf::ForOp::create(b, e.loc, e.idx(0), e.muli(ownTiles, steps),
+                                   e.idx(1), zeros);
+    CopyStage copies;
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value s = loop.getInductionVar();
+      auto tileOfStep = [&] {
+        return e.add(block, e.muli(e.divi(s, steps), persistent));
+      };
+      copies = emitCopyStage(
+          b, e.loc, CopyScope::Block,
+          [&] {
+            auto [rowStart, colStart] = tileOrigin(tileOfStep());
+            copyTiles(e.remi(s, stages), e.muli(e.remi(s, steps), tiling.tileK),
+                      rowStart, colStart);
+          },
+          stages);
+      std::tie(m0, n0) = tileOrigin(tileOfStep());
+      Value step = e.remi(s, steps);
+      auto first =
+          scf::IfOp::create(b, e.loc, loop.getResultTypes(),
+                            e.cmp(arith::CmpIPredicate::eq, step, e.idx(0)),
+                            /*withElseRegion=*/true);
+      {
+        OpBuilder::InsertionGuard inner(b);
+        b.setInsertionPointToStart(first.thenBlock());
+        scf::YieldOp::create(b, e.loc, initialSums());
+        b.setInsertionPointToStart(first.elseBlock());
+        scf::YieldOp::create(b, e.loc, loop.getRegionIterArgs());
+      }
+      SmallVector<Value> sums(first.getResults());
+      // wgmma reads the copies through the async proxy.
+      fenceSharedForAsyncProxy(b, e.loc);
+      warpgroupProducts(sums, e.remi(s, stages));
+      e.ifThen(e.cmp(arith::CmpIPredicate::eq, step, e.idx(steps - 1)),
+               [&] { storeTile(sums); });
+      scf::YieldOp::create(b, e.loc, sums);
+    }
+    (void)pipelineCopies(loop, copies, CopyScope::Block);
+  }
+
+  /// Where linear tile `tile` (columns first: consecutive blocks take one
+  /// row tile of A) starts in C: (row, column).
+  std::pair<Value, Value> tileOrigin(Value tile) {
+    return {e.muli(e.divi(tile, tileColumns), tileM()),
+            e.muli(e.remi(tile, tileColumns), tileN())};
   }
 
   /// The steps of K with their tiles copied by cp.async, kStages - 1 steps
@@ -959,28 +1134,44 @@ private:
     return results.drop_front(first.size());
   }
 
-  /// The epilogue: C's elements (through the consumer, if any) into the
-  /// consumer's outputs, the partial sums, or C -- straight from the
-  /// accumulators (storeFromRegisters), or, for the warpgroup tiles whose
-  /// destinations' rows hold 16-byte runs (of one element type), through
-  /// shared memory (storeThroughShared). A split product's partial sums are
-  /// then added into C.
-  void storeResults(ValueRange sums) {
+  /// The epilogue of the tile at (m0, n0): C's elements (through the
+  /// consumer, if any) into the consumer's outputs, the partial sums, or C
+  /// -- straight from the accumulators (storeFromRegisters), or, for the
+  /// warpgroup tiles whose destinations' rows hold 16-byte runs (of one
+  /// element type), through shared memory (storeThroughShared).
+  void storeTile(ValueRange sums) {
     SmallVector<Value> dsts;
     if (consumer)
       llvm::append_range(dsts, consumer.getDpsInits());
     else
       dsts.push_back(partials ? partials : cm);
-    Type dstElem = cast<MemRefType>(dsts[0].getType()).getElementType();
-    const int64_t run = kEpilogueRunBytes * 8 / dstElem.getIntOrFloatBitWidth();
-    if (tiling.warpgroup && con.n % run == 0 &&
-        llvm::all_of(dsts, [&](Value dst) {
-          return cast<MemRefType>(dst.getType()).getElementType() == dstElem &&
-                 splitsIntoRuns(dst, run);
-        }))
-      storeThroughShared(sums, dsts, run);
+    if (throughShared(dsts))
+      storeThroughShared(sums, dsts, epilogueRun(dsts[0]));
     else
       storeFromRegisters(sums, dsts);
+  }
+  /// The elements of `dst` that the epilogue through shared memory stores
+  /// at once: 16 bytes' worth.
+  static int64_t epilogueRun(Value dst) {
+    Type elem = cast<MemRefType>(dst.getType()).getElementType();
+    return kEpilogueRunBytes * 8 / elem.getIntOrFloatBitWidth();
+  }
+  /// Whether the epilogue into `dsts` goes through shared memory: warpgroup
+  /// tiles, destinations of one element type whose rows hold its runs.
+  bool throughShared(ValueRange dsts) const {
+    Type dstElem = cast<MemRefType>(dsts[0].getType()).getElementType();
+    const int64_t run = epilogueRun(dsts[0]);
+    return tiling.warpgroup && con.n % run == 0 &&
+           llvm::all_of(dsts, [&](Value dst) {
+             return cast<MemRefType>(dst.getType()).getElementType() ==
+                        dstElem &&
+                    splitsIntoRuns(dst, run);
+           });
+  }
+
+  /// The launch's end; a split product's partial sums are then added into
+  /// C.
+  void finishLaunch() {
     gpu::TerminatorOp::create(b, e.loc);
     if (partials) {
       b.setInsertionPointAfter(launch);
@@ -1024,8 +1215,9 @@ private:
 
   /// The block's C tile through shared memory: the accumulators written as
   /// f32 pairs into a [tileM, tileN + kEpiloguePad] tile (sharing the
-  /// operand stages' space: the allocator places it there, a barrier
-  /// apart), then read back by rows, each thread `run` consecutive columns
+  /// operand stages' space, a barrier apart, where the allocator finds
+  /// their uses apart in time: not in the persistent loop), then read back
+  /// by rows, each thread `run` consecutive columns
   /// (16 bytes of the destination's type), the consumer applied and the
   /// run stored as one vector: a warp writes whole rows, where the
   /// fragments' pairs wrote 8 rows of 16 bytes each.
@@ -1068,6 +1260,11 @@ private:
       for (int64_t pass = 0; pass < passes; ++pass)
         inputsOfPass.push_back(consumerInputs(
             e, consumer, c, run, e.add(m0, localRowOf(pass)), col));
+    // The column sum's terms of this thread's runs, added up over its
+    // passes (columnSum).
+    SmallVector<Value> columnTerms;
+    if (columnSum)
+      columnTerms.assign(run, e.cst(0.0));
     for (int64_t pass = 0; pass < passes; ++pass) {
       Value localRow = localRowOf(pass);
       Value row = e.add(m0, localRow);
@@ -1076,7 +1273,7 @@ private:
                                  ValueRange{localRow, localCol},
                                  /*nontemporal=*/false, llvm::MaybeAlign(16));
       // N is a multiple of the run: a run is inside or outside whole.
-      ifInside(row, col, [&] {
+      columnTerms = ifInsideAdding(row, col, columnTerms, [&] {
         SmallVector<Value> sums;
         for (int64_t i = 0; i < run; ++i)
           sums.push_back(vector::ExtractOp::create(b, e.loc, sumsOfRun, i));
@@ -1091,8 +1288,80 @@ private:
               vector::FromElementsOp::create(b, e.loc, runType, runValues), dst,
               dstIndices(row, col), /*nontemporal=*/false,
               llvm::MaybeAlign(kEpilogueRunBytes));
+        if (!columnSum)
+          return SmallVector<Value>();
+        return addColumnTerms(columnTerms, values[columnSum.output]);
       });
     }
+    if (columnSum)
+      storeColumnSums(columnTerms, firstRow, localCol, rowsPerPass, run);
+  }
+
+  /// `terms` with the column sum's terms of `values` (a run of its
+  /// output) added: the reduce's body, init + g(in), for each.
+  SmallVector<Value> addColumnTerms(ArrayRef<Value> terms,
+                                    ArrayRef<Value> values) {
+    Block &body = columnSum.reduce.getRegion().front();
+    SmallVector<Value> next;
+    for (auto [term, value] : llvm::zip(terms, values)) {
+      IRMapping mapping;
+      mapping.map(body.getArgument(0), value);
+      mapping.map(body.getArgument(1), term);
+      for (Operation &nested : body.without_terminator())
+        b.clone(nested, mapping);
+      next.push_back(mapping.lookup(body.getTerminator()->getOperand(0)));
+    }
+    return next;
+  }
+
+  /// The tile's column sums into row m0 / tileM of columnPartials: each
+  /// thread's `run` terms (of its rows firstRow + i rowsPerPass, columns
+  /// localCol..) into a shared [rowsPerPass, tileN] f32 table, then each
+  /// of the first tileN threads adds up one column of it.
+  void storeColumnSums(ArrayRef<Value> terms, Value firstRow, Value localCol,
+                       int64_t rowsPerPass, int64_t run) {
+    assert(tiling.threads() >= tileN() && "a thread a column");
+    Value table =
+        sharedView(b, e.loc, allocateShared(launch, rowsPerPass * tileN() * 4),
+                   {rowsPerPass, tileN()}, f32, e.idx(0));
+    vector::StoreOp::create(b, e.loc,
+                            vector::FromElementsOp::create(
+                                b, e.loc, VectorType::get({run}, f32), terms),
+                            table, ValueRange{firstRow, localCol},
+                            /*nontemporal=*/false, llvm::MaybeAlign(16));
+    gpu::BarrierOp::create(b, e.loc);
+    Value col = e.add(n0, thread);
+    e.ifThen(e.andi(e.ult(thread, e.idx(tileN())), e.ult(col, n)), [&] {
+      Value total = e.cst(0.0);
+      for (int64_t r = 0; r < rowsPerPass; ++r)
+        total = e.addf(total, e.load(table, ValueRange{e.idx(r), thread}));
+      e.store(total, columnPartials, ValueRange{e.divi(m0, tileM()), col});
+    });
+  }
+
+  /// `store()` where (row, col) lies inside C (whole tiles: always),
+  /// returning `terms` as `store` updates them, or as they were where the
+  /// run lies outside.
+  SmallVector<Value> ifInsideAdding(Value row, Value col, ArrayRef<Value> terms,
+                                    function_ref<SmallVector<Value>()> store) {
+    if (terms.empty()) {
+      ifInside(row, col, [&] { (void)store(); });
+      return {};
+    }
+    if (wholeTiles())
+      return store();
+    auto inside = scf::IfOp::create(b, e.loc, TypeRange(ValueRange(terms)),
+                                    e.andi(e.ult(row, m), e.ult(col, n)),
+                                    /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(inside.thenBlock());
+      SmallVector<Value> next = store();
+      scf::YieldOp::create(b, e.loc, next);
+      b.setInsertionPointToStart(inside.elseBlock());
+      scf::YieldOp::create(b, e.loc, terms);
+    }
+    return inside.getResults();
   }
 
   /// The product, its operands' transposes, C's fill and consumer (and C,
@@ -1104,6 +1373,20 @@ private:
       eraseTranspose(opB);
     if (fill)
       fill->erase();
+    if (columnSum) {
+      // The column sum adds up the tiles' partial sums instead.
+      linalg::ReduceOp reduce = columnSum.reduce;
+      OpBuilder rb(reduce);
+      linalg::ReduceOp::create(
+          rb, reduce.getLoc(), ValueRange{columnPartials}, reduce.getInits(),
+          ArrayRef<int64_t>{0}, [](OpBuilder &nb, Location l, ValueRange args) {
+            linalg::YieldOp::create(
+                nb, l,
+                ValueRange{arith::AddFOp::create(nb, l, args[1], args[0])});
+          });
+      memref::DeallocOp::create(rb, reduce.getLoc(), columnPartials);
+      reduce->erase();
+    }
     if (consumer) {
       // C is written by no one now: its buffer goes with its frees.
       consumer->erase();
@@ -1129,29 +1412,31 @@ private:
     return sharedView(b, e.loc, bufferB, shapeB, tileElem,
                       e.add(startB, e.muli(stage, bytesB)));
   }
-  /// Where step `k0`'s tiles start in A and B as they lie: (row, column).
-  std::pair<Value, Value> originA(Value k0) {
-    return aT ? std::pair{k0, m0} : std::pair{m0, k0};
+  /// Where the tiles at K's element `k0` of C's tile at (rowStart,
+  /// colStart) start in A and B as they lie: (row, column).
+  std::pair<Value, Value> originA(Value k0, Value rowStart) {
+    return aT ? std::pair{k0, rowStart} : std::pair{rowStart, k0};
   }
-  std::pair<Value, Value> originB(Value k0) {
-    return bT ? std::pair{n0, k0} : std::pair{k0, n0};
+  std::pair<Value, Value> originB(Value k0, Value colStart) {
+    return bT ? std::pair{colStart, k0} : std::pair{k0, colStart};
   }
   SmallVector<Value> loadA(Value k0) {
-    auto [row0, col0] = originA(k0);
+    auto [row0, col0] = originA(k0, m0);
     return stageA.load(e, thread, row0, col0);
   }
   SmallVector<Value> loadB(Value k0) {
-    auto [row0, col0] = originB(k0);
+    auto [row0, col0] = originB(k0, n0);
     return stageB.load(e, thread, row0, col0);
   }
   /// Step j's first element of K.
   Value kOf(Value j) { return e.add(kBase, e.muli(j, tiling.tileK)); }
   /// Step j's copies of its tiles into stage j % stages.
-  void copyStep(Value j) {
-    Value stage = e.remi(j, stages);
-    Value k0 = kOf(j);
-    auto [rowA, colA] = originA(k0);
-    auto [rowB, colB] = originB(k0);
+  void copyStep(Value j) { copyTiles(e.remi(j, stages), kOf(j), m0, n0); }
+  /// The copies into stage `stage` of the tiles at K's element `k0` of the
+  /// tile of C at (rowStart, colStart).
+  void copyTiles(Value stage, Value k0, Value rowStart, Value colStart) {
+    auto [rowA, colA] = originA(k0, rowStart);
+    auto [rowB, colB] = originB(k0, colStart);
     stageA.copy(e, thread, rowA, colA, tileA(stage));
     stageB.copy(e, thread, rowB, colB, tileB(stage));
   }
@@ -1300,19 +1585,26 @@ private:
   const bool async;
   const Tiling tiling;
   const KSplit split;
+  /// The blocks of a persistent launch; 0: not persistent.
+  const int64_t persistent;
   const bool batched;
   /// A^T or B^T: [K, M] and [N, K].
   const Operand &opA, &opB;
   const bool aT, bT;
   linalg::FillOp fill;
   linalg::GenericOp consumer;
+  ColumnSum columnSum;
   OpBuilder b;
   MatmulEmitter e;
   // launchOverTiles
   Value a, bm, cm, cWhole, m, k, n, partials, zRange, zMatrix;
+  /// The column sum's partial sums, a row a row tile of C.
+  Value columnPartials;
   Type f32, tileElem;
   int64_t stages = 1;
   bool columnsFirst = false;
+  /// C's tiles, and those of a row.
+  int64_t tiles = 0, tileColumns = 0;
   gpu::LaunchOp launch;
   // placeLaneAndStages
   SmallVector<int64_t, 2> shapeA, shapeB;
@@ -1324,7 +1616,7 @@ private:
   std::optional<SwizzledTile> swizzledA, swizzledB;
   std::optional<WarpEmitter> warpEmitter;
   Stage stageA, stageB;
-  // initAccumulators
+  // The non-persistent form's accumulators' first values.
   SmallVector<Value> acc;
   Value kBase;
 };
@@ -1332,6 +1624,7 @@ private:
 struct MatmulToTensorCoresPass
     : public mlir::attn::impl::MatmulToTensorCoresBase<
           MatmulToTensorCoresPass> {
+  using Base::Base;
   void runOnOperation() override {
     SmallVector<Contraction> contractions;
     getOperation().walk([&](linalg::LinalgOp op) {
@@ -1339,7 +1632,7 @@ struct MatmulToTensorCoresPass
         contractions.push_back(*con);
     });
     for (const Contraction &con : contractions)
-      ContractionLowering(con).run();
+      ContractionLowering(con, {persistent, columnSums}).run();
   }
 };
 

@@ -174,7 +174,10 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
   buildBufferizationPipeline(pm);
 
   OpPassManager &fn = pm.nest<func::FuncOp>();
-  fn.addPass(createMatmulToTensorCores());
+  MatmulToTensorCoresOptions products;
+  products.persistent = options.persistentProducts;
+  products.columnSums = options.productColumnSums;
+  fn.addPass(createMatmulToTensorCores(products));
   MapLoopsToGPUOptions map;
   map.lanesPerIteration = 32;
   fn.addPass(createMapLoopsToGPU(map));

@@ -97,6 +97,9 @@ const char *kUsage =
     "                         evaluate: over N batches of --recalibrate-data)\n"
     "  --attn-compile PATH --attn-import PATH   the tools (default: the "
     "build's)\n"
+    "  --compile-flag F       one more attn-compile flag for both libraries,\n"
+    "                         e.g. a lowering option (--persistent-products);\n"
+    "                         repeatable\n"
     "  --no-compile           use RUN/train.so and RUN/eval.so as they are\n"
     "                         (compiled ahead where MLIR is, e.g. for a GPU\n"
     "                         machine: --compile-only)\n"
@@ -135,6 +138,8 @@ struct Options {
   int64_t warmup = 0;
   std::string decay = "cosine", exchange = "f32", chip;
   std::string compiler = ATTN_COMPILE, importer = ATTN_IMPORT;
+  /// More of attn-compile's flags (--compile-flag), for both libraries.
+  std::vector<std::string> compileFlags;
 };
 
 int64_t parseInt(const std::string &flag, const char *text, int64_t min) {
@@ -231,6 +236,8 @@ Options parseOptions(int argc, char **argv) {
       o.collectiveTimeout = parseReal(arg, value);
     else if (arg == "--attn-compile")
       o.compiler = value;
+    else if (arg == "--compile-flag")
+      o.compileFlags.push_back(value);
     else if (arg == "--attn-import")
       o.importer = value;
     else
@@ -963,6 +970,8 @@ void compileLibraries(const Options &o, const std::string &mlir,
   std::string target = " --target " + o.target;
   if (!o.chip.empty())
     target += " --chip " + quote(o.chip);
+  for (const std::string &flag : o.compileFlags)
+    target += " " + quote(flag);
   std::ostringstream optimizer;
   optimizer << "lr=" << attn::numberText(o.lr) << " warmup=" << o.warmup
             << " total-steps=" << o.steps << " decay=" << o.decay

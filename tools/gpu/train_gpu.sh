@@ -9,7 +9,9 @@
 #       to compare with, into NAME-before), and
 #       copies attn-train, listops-gen, libattnrt, the specs and the
 #       anchors' model_step.py (../shared/anchors beside the repository)
-#       into OUT
+#       into OUT; $AFTER_FLAGS and $BEFORE_FLAGS (words) are more
+#       attn-compile flags for each side (attn-train --compile-flag), so
+#       that BEFORE_BUILD may be BUILD itself with other lowering options
 #   train_gpu.sh run OUT                            (on the GPU machine)
 #       runs 100 steps of each, before and after alternating twice, on
 #       `listops-gen --seed 0 --train 8000`; the bf16 step's kernel
@@ -45,7 +47,13 @@ if [ "$mode" = prepare ]; then
   for s in "${specs[@]}"; do
     for side in after before; do
       compiler=$build
-      if [ $side = before ]; then [ -n "$before" ] || continue; compiler=$before; fi
+      side_flags=${AFTER_FLAGS:-}
+      if [ $side = before ]; then
+        [ -n "$before" ] || continue
+        compiler=$before side_flags=${BEFORE_FLAGS:-}
+      fi
+      extra=()
+      for f in $side_flags; do extra+=(--compile-flag "$f"); done
       # The spec is imported by BEFORE_BUILD's attn-import where it has
       # one, else by BUILD's.
       importer=$compiler/tools/attn-import/attn-import
@@ -54,7 +62,7 @@ if [ "$mode" = prepare ]; then
       "$out/bin/attn-train" "$out/specs/$s.json" "${flags[@]}" --data none \
         --out "$out/runs/$s-$side" --compile-only \
         --attn-compile "$compiler/tools/attn-compile/attn-compile" \
-        --attn-import "$importer" > /dev/null || exit 1
+        --attn-import "$importer" "${extra[@]}" > /dev/null || exit 1
     done
   done
   echo "prepared $out"

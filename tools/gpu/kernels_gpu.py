@@ -35,8 +35,10 @@ run, as one scan over the sequence and chunked (--ssm-chunk). attn.project
 timed next to cuBLAS (torch.addmm) in f32 and in TF32. The training
 step's 16-bit products (C f32 = A B, A or B read transposed where a
 linalg.transpose feeds them) are checked against float64 and timed next to
-cuBLAS in bf16, each compiled twice: for sm_90a (warpgroup MMA) and for
-sm_90 (mma.sync), so that both forms are checked and compared in one run.
+cuBLAS in bf16, each compiled three times: for sm_90a (warpgroup MMA),
+for sm_90a with --persistent-products ("_persistent") and for sm_90
+(mma.sync), so that the forms are checked and compared in one run; the
+bf16 projections are compiled with and without --persistent-products.
 """
 import json
 import math
@@ -209,12 +211,18 @@ SSM_BENCH = [("ssm_n2048", 32, 2048, 256, 64, False, False),
 
 # Projections (attn.project, x @ w + b: the host's dense products, on
 # tensor cores in 3xTF32 for f32): (name, leading dims of x, Din, Dout,
-# dtype).
+# dtype[, "gelu": attn.gelu after it, fused into the product's epilogue]).
 PROJECT_CHECKS = [
     ("project_f32_m135_k70_n130", (3, 45), 70, 130, "f32"),
     ("project_f32_m7_k32_n10", (7,), 32, 10, "f32"),
     ("project_f32_m1000_k256_n1000", (4, 250), 256, 1000, "f32"),
     ("project_bf16_m135_k70_n130", (3, 45), 70, 130, "bf16"),
+    # 133 x 8 warpgroup tiles, more than a wave (persistent in the
+    # "_persistent" form), the bias (and GELU) in the epilogue; neither M
+    # nor N a multiple of a tile.
+    ("project_bf16_m16900_k256_n1000", (4, 4225), 256, 1000, "bf16"),
+    ("project_gelu_bf16_m16900_k256_n1000", (4, 4225), 256, 1000, "bf16",
+     "gelu"),
 ]
 # ListOps-sized encoder products: 24 x 2048 rows, width 256, FFN 1024.
 PROJECT_BENCH = [(f"project_m49152_k{k}_n{n}", (24, 2048), k, n, "f32")
@@ -222,8 +230,13 @@ PROJECT_BENCH = [(f"project_m49152_k{k}_n{n}", (24, 2048), k, n, "f32")
 # 16-bit products into f32, C = A B with A [M, K] (or its transpose, [K, M],
 # read through a linalg.transpose: "t" in the name), B [K, N] (or [N, K]):
 # (name, M, K, N, A transposed, B transposed, dtype). Each is compiled for
-# both chips of MATMUL_CHIPS.
-MATMUL_CHIPS = ("sm_90a", "sm_90")
+# form of MATMUL_FORMS: (suffix, attn-compile flags).
+MATMUL_FORMS = (("sm_90a", ["--chip=sm_90a"]),
+                ("sm_90a_persistent", ["--chip=sm_90a",
+                                       "--persistent-products"]),
+                ("sm_90", ["--chip=sm_90"]))
+# The bf16 projections' forms: the default and the persistent products.
+PROJECT_FORMS = (("", []), ("_persistent", ["--persistent-products"]))
 MATMUL_CHECKS = [
     # No size a multiple of a tile; K (72) past a step of 64 by 8.
     ("matmul_nn_m5000_k72_n1000", 5000, 72, 1000, False, False, "bf16"),
@@ -351,13 +364,17 @@ def ssm_module_for(case):
 
 
 def project_module_for(case):
-    name, lead, din, dout, dt = case
+    name, lead, din, dout, dt = case[:5]
     shape = "x".join(map(str, lead))
     x, y = f"tensor<{shape}x{din}x{dt}>", f"tensor<{shape}x{dout}x{dt}>"
     w, bias = f"tensor<{din}x{dout}x{dt}>", f"tensor<{dout}x{dt}>"
-    return (f"func.func @{name}(%x: {x}, %w: {w}, %b: {bias}) -> {y} {{\n"
-            f"  %y = attn.project %x, %w, %b : {x}, {w}, {bias} -> {y}\n"
-            f"  return %y : {y}\n}}\n")
+    lines = [f"func.func @{name}(%x: {x}, %w: {w}, %b: {bias}) -> {y} {{",
+             f"  %y = attn.project %x, %w, %b : {x}, {w}, {bias} -> {y}"]
+    result = "%y"
+    if case[5:] == ("gelu",):
+        lines.append(f"  %g = attn.gelu %y : {y}")
+        result = "%g"
+    return "\n".join(lines + [f"  return {result} : {y}", "}", ""])
 
 
 def matmul_module_for(case):
@@ -491,21 +508,26 @@ def prepare(build, out, only=""):
                                  dtype="f32", chunk=chunk))
     for role, cases in (("check", PROJECT_CHECKS), ("bench", PROJECT_BENCH)):
         for case in (c for c in cases if only in c[0]):
-            name, lead, din, dout, dt = case
-            compile_case(name, project_module_for(case), 64, 64, 16)
-            manifest.append(dict(op="project", role=role, name=name,
-                                 lead=list(lead), Din=din, Dout=dout,
-                                 dtype=dt, padded=False))
+            name, lead, din, dout, dt = case[:5]
+            for form, flags in PROJECT_FORMS if dt == "bf16" else (("", []),):
+                compiled = name + form
+                compile_case(compiled,
+                             project_module_for((compiled,) + case[1:]),
+                             64, 64, 16, flags)
+                manifest.append(dict(op="project", role=role, name=compiled,
+                                     lead=list(lead), Din=din, Dout=dout,
+                                     dtype=dt, padded=False,
+                                     activation=(case[5:] or ("",))[0]))
     for role, cases in (("check", MATMUL_CHECKS), ("bench", MATMUL_BENCH)):
         for case in (c for c in cases if only in c[0]):
             name, m, k, n, ta, tb, dt = case
-            for chip in MATMUL_CHIPS:
-                compiled = f"{name}_{chip}"
+            for form, flags in MATMUL_FORMS:
+                compiled = f"{name}_{form}"
                 compile_case(compiled,
                              matmul_module_for((compiled,) + case[1:]),
-                             64, 64, 16, [f"--chip={chip}"])
+                             64, 64, 16, flags)
                 manifest.append(dict(op="matmul", role=role, name=compiled,
-                                     M=m, K=k, N=n, ta=ta, tb=tb, chip=chip,
+                                     M=m, K=k, N=n, ta=ta, tb=tb, form=form,
                                      dtype=dt, padded=False))
     for role, cases in (("check", BATCHED_CHECKS), ("bench", BATCHED_BENCH)):
         for case in (c for c in cases if only in c[0]):
@@ -711,8 +733,10 @@ def run(build, out, only=""):
         if c["role"] == "check":
             attn_call()
             torch.cuda.synchronize()
-            return checked(c["name"], y,
-                           x.double() @ w.double() + bias.double(),
+            want = x.double() @ w.double() + bias.double()
+            if c.get("activation") == "gelu":
+                want = torch.nn.functional.gelu(want)
+            return checked(c["name"], y, want,
                            1e-4 if c["dtype"] == "f32" else 2e-2)
         flop = 2.0 * math.prod(lead) * din * dout
         x2 = x.reshape(-1, din)

@@ -154,8 +154,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (lowersForGpu()) {
     // The options from the input's bytes (FNV-1a), so that each input
     // lowers one way, again the same on replay: both chips' forms, both
-    // row counts a warp, and the tensor copies, warp specialisation and
-    // overlapped steps of sm_90a.
+    // row counts a warp, the tensor copies, warp specialisation and
+    // overlapped steps of sm_90a, the host products' opt-in forms, and a
+    // target of one multiprocessor (where small products already take
+    // the large tiles and, past two of them, the persistent form).
     uint64_t hash = 14695981039346656037ull;
     for (size_t i = 0; i < size; ++i)
       hash = (hash ^ data[i]) * 1099511628211ull;
@@ -167,6 +169,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     options.tensorCopies = copies ? "all" : "off";
     options.warpSpecialize = copies >= 2;
     options.overlapSoftmax = copies == 3;
+    options.persistentProducts = (hash >> 4) & 1;
+    options.productColumnSums = (hash >> 5) & 1;
+    if ((hash >> 6) & 1)
+      options.multiprocessors = 1;
     attn::buildLowerToGPUPipeline(pm, options);
   } else {
     attn::CPUPipelineOptions options;

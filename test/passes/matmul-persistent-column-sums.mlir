@@ -134,3 +134,73 @@ func.func @bias_gradient_in_epilogue(%dy: memref<16900x256xbf16>, %w: memref<256
     }
   return %dh, %db : memref<16900x1024xbf16>, memref<1024xf32>
 }
+
+// Between the consumer and the reduce, an op that writes another buffer (an
+// argument of the function) leaves the sum to the epilogue; one that writes
+// a view of the output does not (the reduce must read what it wrote).
+// CHECK-LABEL: func.func @column_sum_past_other_writes(
+// SUMS-LABEL: func.func @column_sum_past_other_writes(
+// SUMS: memref.alloc() : memref<132x256xf32>
+// SUMS: gpu.launch
+// SUMS: memref<16x128xf32, #gpu.address_space<workgroup>>
+// SUMS: linalg.fill ins(%{{.*}} : f32) outs(%arg3 : memref<256xf32>)
+// SUMS: linalg.reduce { arith.addf } ins(%{{.*}} : memref<132x256xf32>)
+// DEFAULT-LABEL: func.func @column_sum_past_other_writes(
+// DEFAULT-NOT: memref<132x256xf32>
+// DEFAULT: linalg.reduce ins(%{{.*}} : memref<16896x256xbf16>)
+func.func @column_sum_past_other_writes(%dy: memref<16896x256xbf16>, %w: memref<256x256xbf16>, %h: memref<16896x256xbf16>, %other: memref<256xf32>) -> (memref<16896x256xbf16>, memref<256xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<16896x256xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<16896x256xf32>)
+  linalg.matmul ins(%dy, %w : memref<16896x256xbf16>, memref<256x256xbf16>) outs(%c : memref<16896x256xf32>)
+  %dh = memref.alloc() : memref<16896x256xbf16>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+      ins(%c, %h : memref<16896x256xf32>, memref<16896x256xbf16>) outs(%dh : memref<16896x256xbf16>) {
+  ^bb0(%s: f32, %x: bf16, %o: bf16):
+    %xf = arith.extf %x : bf16 to f32
+    %v = arith.mulf %s, %xf : f32
+    %t = arith.truncf %v : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  memref.dealloc %c : memref<16896x256xf32>
+  linalg.fill ins(%zero : f32) outs(%other : memref<256xf32>)
+  %db = memref.alloc() : memref<256xf32>
+  linalg.fill ins(%zero : f32) outs(%db : memref<256xf32>)
+  linalg.reduce ins(%dh : memref<16896x256xbf16>) outs(%db : memref<256xf32>) dimensions = [0]
+    (%in: bf16, %init: f32) {
+      %e = arith.extf %in : bf16 to f32
+      %a = arith.addf %e, %init : f32
+      linalg.yield %a : f32
+    }
+  return %dh, %db : memref<16896x256xbf16>, memref<256xf32>
+}
+
+// SUMS-LABEL: func.func @column_sum_after_output_written(
+// SUMS-NOT: memref<16x128xf32
+// SUMS: linalg.reduce ins(%{{.*}} : memref<16896x256xbf16>)
+func.func @column_sum_after_output_written(%dy: memref<16896x256xbf16>, %w: memref<256x256xbf16>) -> (memref<16896x256xbf16>, memref<256xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %zero16 = arith.constant 0.0 : bf16
+  %c = memref.alloc() : memref<16896x256xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<16896x256xf32>)
+  linalg.matmul ins(%dy, %w : memref<16896x256xbf16>, memref<256x256xbf16>) outs(%c : memref<16896x256xf32>)
+  %dh = memref.alloc() : memref<16896x256xbf16>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+      ins(%c : memref<16896x256xf32>) outs(%dh : memref<16896x256xbf16>) {
+  ^bb0(%s: f32, %o: bf16):
+    %t = arith.truncf %s : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  memref.dealloc %c : memref<16896x256xf32>
+  %rows = memref.subview %dh[0, 0] [8, 256] [1, 1] : memref<16896x256xbf16> to memref<8x256xbf16, strided<[256, 1]>>
+  linalg.fill ins(%zero16 : bf16) outs(%rows : memref<8x256xbf16, strided<[256, 1]>>)
+  %db = memref.alloc() : memref<256xf32>
+  linalg.fill ins(%zero : f32) outs(%db : memref<256xf32>)
+  linalg.reduce ins(%dh : memref<16896x256xbf16>) outs(%db : memref<256xf32>) dimensions = [0]
+    (%in: bf16, %init: f32) {
+      %e = arith.extf %in : bf16 to f32
+      %a = arith.addf %e, %init : f32
+      linalg.yield %a : f32
+    }
+  return %dh, %db : memref<16896x256xbf16>, memref<256xf32>
+}

@@ -77,6 +77,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_MATMULTOTENSORCORES
@@ -260,11 +261,34 @@ bool writesOnlyOtherAllocations(Operation *op, Value kept) {
          });
 }
 
+/// The buffer that `v` is a view of (through view-like ops), or `v`.
+Value viewedBuffer(Value v) {
+  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
+    v = view.getViewSource();
+  return v;
+}
+
+/// Whether `op` may write (or free) `buffer`, an allocation: an op with
+/// memory effects that is not a linalg op on buffers may; a linalg op may
+/// where one of its outputs is a view of `buffer` (another allocation or
+/// an argument of the function is not).
+bool mayWrite(Operation *op, Value buffer) {
+  if (isMemoryEffectFree(op) || isa<memref::AllocOp>(op))
+    return false;
+  if (auto free = dyn_cast<memref::DeallocOp>(op))
+    return viewedBuffer(free.getMemref()) == buffer;
+  auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+  return !linalgOp || !linalgOp.hasPureBufferSemantics() ||
+         llvm::any_of(linalgOp.getDpsInits(),
+                      [&](Value init) { return viewedBuffer(init) == buffer; });
+}
+
 /// A sum down the columns of the consumer's output `output` ([M, N]) that
 /// the kernel takes in: a linalg.reduce over dimension 0 into an f32 [N]
 /// buffer whose body is init + g(in), g not reading init (a bias's
 /// gradient: the column sums of the gradient the product's epilogue
-/// writes), nothing between the consumer and it writing the output.
+/// writes), nothing between the consumer and it writing the output
+/// (mayWrite).
 struct ColumnSum {
   linalg::ReduceOp reduce;
   unsigned output = 0;
@@ -293,11 +317,8 @@ ColumnSum columnSumOf(linalg::GenericOp consumer) {
         continue;
       bool untouched = true;
       for (Operation *op = consumer->getNextNode(); op != reduce;
-           op = op->getNextNode()) {
-        auto free = dyn_cast<memref::DeallocOp>(op);
-        untouched &=
-            free ? free.getMemref() != y : writesOnlyOtherAllocations(op, y);
-      }
+           op = op->getNextNode())
+        untouched &= !mayWrite(op, y);
       if (untouched)
         return {reduce, static_cast<unsigned>(i)};
     }

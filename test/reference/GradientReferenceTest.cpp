@@ -405,15 +405,16 @@ protected:
   attn::rt::Library *library = nullptr;
 };
 
-/// Every op in f32 and in bf16.
-class Gradients : public GradientCheck,
-                  public ::testing::WithParamInterface<Precision> {
+/// f_grad checks of `*Module` in f32 and in bf16 (inBf16), compiled as
+/// `Name` and `Name`_bf16 with `Flags`.
+template <const char *Name, const char *const *Module, const char *Flags>
+class PrecisionSuite : public GradientCheck,
+                       public ::testing::WithParamInterface<Precision> {
 public:
   static void SetUpTestSuite() {
-    f32Library =
-        compileForTarget("gradient_reference", kGradientModule, "--backward");
-    bf16Library = compileForTarget("gradient_reference_bf16",
-                                   inBf16(kGradientModule), "--backward");
+    f32Library = compileForTarget(Name, *Module, Flags);
+    bf16Library =
+        compileForTarget(std::string(Name) + "_bf16", inBf16(*Module), Flags);
   }
   static void TearDownTestSuite() {
     f32Library.reset();
@@ -426,8 +427,17 @@ public:
   }
   static std::unique_ptr<attn::rt::Library> f32Library, bf16Library;
 };
-std::unique_ptr<attn::rt::Library> Gradients::f32Library;
-std::unique_ptr<attn::rt::Library> Gradients::bf16Library;
+template <const char *Name, const char *const *Module, const char *Flags>
+std::unique_ptr<attn::rt::Library>
+    PrecisionSuite<Name, Module, Flags>::f32Library;
+template <const char *Name, const char *const *Module, const char *Flags>
+std::unique_ptr<attn::rt::Library>
+    PrecisionSuite<Name, Module, Flags>::bf16Library;
+
+constexpr char kGradientName[] = "gradient_reference",
+               kBackward[] = "--backward";
+/// Every op in f32 and in bf16.
+using Gradients = PrecisionSuite<kGradientName, &kGradientModule, kBackward>;
 INSTANTIATE_TEST_SUITE_P(Precisions, Gradients,
                          ::testing::Values(Precision::F32, Precision::BF16),
                          precisionName);
@@ -449,8 +459,7 @@ public:
 template <const char *Name, const char *Flags>
 std::unique_ptr<attn::rt::Library> F32Suite<Name, Flags>::f32Library;
 
-constexpr char kF32Name[] = "gradient_reference_f32",
-               kBackward[] = "--backward";
+constexpr char kF32Name[] = "gradient_reference_f32";
 using F32Gradients = F32Suite<kF32Name, kBackward>;
 
 TEST_P(Gradients, Embedding) {
@@ -711,6 +720,47 @@ TEST_F(ChunkedSsmGradients, Bidirectional) {
 TEST_P(Gradients, CotangentsThatMeetAreAdded) {
   torch::Tensor x = leaf(torch::randn({B, N, D}));
   check("shared_operand", inputs({x}), {x}, ref::gelu(x) + x);
+}
+
+//===----------------------------------------------------------------------===//
+// The host products' opt-in forms
+//===----------------------------------------------------------------------===//
+
+/// A feed-forward block over 600 tokens (width 128, 256 inside), compiled
+/// for a target of one multiprocessor with both of the host products'
+/// opt-in forms (docs/lowering.md, "The host's products and sums"). In
+/// bf16 on sm_90a two 128 x 128 tiles fill that target, so the products
+/// take warpgroup tiles, and those of 5 to 10 tiles the persistent form,
+/// whose one block walks every tile (partial ones at M = 600); the first
+/// bias's gradient is summed in the epilogue of the GELU derivative's
+/// product. (f32 products are 3xTF32, in neither form; on the CPU the
+/// flags are left unused.)
+const char *kProductFormsModule = R"mlir(
+func.func @ffn(%x: tensor<2x300x128xf32> {attn.param = "x"}, %w1: tensor<128x256xf32> {attn.param = "w1"}, %b1: tensor<256xf32> {attn.param = "b1"}, %w2: tensor<256x128xf32> {attn.param = "w2"}, %b2: tensor<128xf32> {attn.param = "b2"}) -> tensor<2x300x128xf32> {
+  %h = attn.project %x, %w1, %b1 : tensor<2x300x128xf32>, tensor<128x256xf32>, tensor<256xf32> -> tensor<2x300x256xf32>
+  %g = attn.gelu %h : tensor<2x300x256xf32>
+  %y = attn.project %g, %w2, %b2 : tensor<2x300x256xf32>, tensor<256x128xf32>, tensor<128xf32> -> tensor<2x300x128xf32>
+  return %y : tensor<2x300x128xf32>
+}
+)mlir";
+constexpr char kProductFormsName[] = "product_forms",
+               kProductFormsFlags[] =
+                   "--backward --multiprocessors=1 --persistent-products "
+                   "--product-column-sums";
+using ProductForms =
+    PrecisionSuite<kProductFormsName, &kProductFormsModule, kProductFormsFlags>;
+INSTANTIATE_TEST_SUITE_P(Precisions, ProductForms,
+                         ::testing::Values(Precision::F32, Precision::BF16),
+                         precisionName);
+
+TEST_P(ProductForms, FeedForwardBlock) {
+  torch::Tensor x = leaf(torch::randn({2, 300, 128}));
+  torch::Tensor w1 = leaf(torch::randn({128, 256}) / std::sqrt(128.0)),
+                b1 = leaf(torch::randn({256})),
+                w2 = leaf(torch::randn({256, 128}) / std::sqrt(256.0)),
+                b2 = leaf(torch::randn({128}));
+  check("ffn", inputs({x, w1, b1, w2, b2}), {x, w1, b1, w2, b2},
+        ref::project(ref::gelu(ref::project(x, w1, b1)), w2, b2));
 }
 
 //===----------------------------------------------------------------------===//

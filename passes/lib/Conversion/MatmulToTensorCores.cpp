@@ -901,7 +901,9 @@ private:
     if (columnSum)
       columnPartials = memref::AllocOp::create(
           b, e.loc,
-          MemRefType::get({llvm::divideCeil(con.m, tileM()), con.n}, f32));
+          MemRefType::get(
+              {static_cast<int64_t>(llvm::divideCeil(con.m, tileM())), con.n},
+              f32));
     tileElem = packed ? aElem : f32;
     stages = async ? kStages : 1;
     columnsFirst = tiling.warpgroup &&

@@ -229,8 +229,8 @@ PROJECT_BENCH = [(f"project_m49152_k{k}_n{n}", (24, 2048), k, n, "f32")
                  for k, n in ((256, 256), (256, 1024), (1024, 256))]
 # 16-bit products into f32, C = A B with A [M, K] (or its transpose, [K, M],
 # read through a linalg.transpose: "t" in the name), B [K, N] (or [N, K]):
-# (name, M, K, N, A transposed, B transposed, dtype). Each is compiled for
-# form of MATMUL_FORMS: (suffix, attn-compile flags).
+# (name, M, K, N, A transposed, B transposed, dtype). Each is compiled in
+# every form of MATMUL_FORMS: (suffix, attn-compile flags).
 MATMUL_FORMS = (("sm_90a", ["--chip=sm_90a"]),
                 ("sm_90a_persistent", ["--chip=sm_90a",
                                        "--persistent-products"]),

@@ -68,8 +68,9 @@ func.func @persistent_tiles_bf16(%a: memref<16896x256xbf16>, %b: memref<256x512x
 // stores them -- rows past M (16900) adding none -- then the block's
 // threads' sums go through a shared [16, 128] table, each of 128 threads
 // adds one column of it into the tile's row of a [133, 1024] buffer of
-// partial sums, and the reduce adds up those 133 rows instead of the
-// 16900 of the output. The output is still stored for its other readers.
+// partial sums, and a sum of those 133 rows (as a split product's ranges
+// are added up) replaces the reduce of the 16900 of the output. The
+// output is still stored for its other readers.
 // Here in the persistent form (266 tiles).
 // CHECK-LABEL: func.func @bias_gradient_in_epilogue(
 // CHECK-DAG: %[[PARTIALS:.*]] = memref.alloc() : memref<133x1024xf32>
@@ -91,8 +92,9 @@ func.func @persistent_tiles_bf16(%a: memref<16896x256xbf16>, %b: memref<256x512x
 // CHECK: memref.store %{{.*}}, %[[PARTIALS]][%{{.*}}, %{{.*}}] : memref<133x1024xf32>
 // CHECK: %[[DB:.*]] = memref.alloc() : memref<1024xf32>
 // CHECK-NEXT: linalg.fill ins(%cst{{.*}} : f32) outs(%[[DB]] : memref<1024xf32>)
-// CHECK-NEXT: linalg.reduce { arith.addf } ins(%[[PARTIALS]] : memref<133x1024xf32>) outs(%[[DB]] : memref<1024xf32>) dimensions = [0]
-// CHECK-NEXT: memref.dealloc %[[PARTIALS]]
+// CHECK-NEXT: linalg.generic {{{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[PARTIALS]] : memref<133x1024xf32>) outs(%[[DB]] : memref<1024xf32>)
+// CHECK: arith.addf
+// CHECK: memref.dealloc %[[PARTIALS]]
 // CHECK-NOT: linalg.reduce
 // Column sums alone: the same sums in the other form's blocks (8 x 133 of
 // them, two a multiprocessor), each storing its tile's row once.
@@ -102,7 +104,7 @@ func.func @persistent_tiles_bf16(%a: memref<16896x256xbf16>, %b: memref<256x512x
 // SUMS: memref<16x128xf32, #gpu.address_space<workgroup>>
 // SUMS: memref.store %{{.*}}, %[[PARTIALS]][%{{.*}}, %{{.*}}] : memref<133x1024xf32>
 // SUMS: attn.min_blocks_per_sm = 2 : i64
-// SUMS: linalg.reduce { arith.addf } ins(%[[PARTIALS]] : memref<133x1024xf32>)
+// SUMS: linalg.generic {{.*}} ins(%[[PARTIALS]] : memref<133x1024xf32>)
 // Without the option the reduce reads the product's output.
 // DEFAULT-LABEL: func.func @bias_gradient_in_epilogue(
 // DEFAULT: %[[DH:.*]] = memref.alloc() : memref<16900x1024xbf16>
@@ -144,7 +146,7 @@ func.func @bias_gradient_in_epilogue(%dy: memref<16900x256xbf16>, %w: memref<256
 // SUMS: gpu.launch
 // SUMS: memref<16x128xf32, #gpu.address_space<workgroup>>
 // SUMS: linalg.fill ins(%{{.*}} : f32) outs(%arg3 : memref<256xf32>)
-// SUMS: linalg.reduce { arith.addf } ins(%{{.*}} : memref<132x256xf32>)
+// SUMS: linalg.generic {{.*}} ins(%{{.*}} : memref<132x256xf32>)
 // DEFAULT-LABEL: func.func @column_sum_past_other_writes(
 // DEFAULT-NOT: memref<132x256xf32>
 // DEFAULT: linalg.reduce ins(%{{.*}} : memref<16896x256xbf16>)

@@ -382,6 +382,16 @@ struct Contraction {
   int64_t batch = 1, m = 0, n = 0, k = 0;
 };
 
+/// A matrix of C in tiles: its row tiles by its column tiles.
+struct TileGrid {
+  int64_t rows, columns;
+  int64_t count() const { return rows * columns; }
+};
+TileGrid tileGridOf(const Contraction &con, const Tiling &tiling) {
+  return {static_cast<int64_t>(llvm::divideCeil(con.m, tiling.tileM)),
+          static_cast<int64_t>(llvm::divideCeil(con.n, tiling.tileN))};
+}
+
 /// `op` as a Contraction: a linalg.matmul or a generic whose body is
 /// out + x y (isProductSum), f32, bf16 or f16 inputs into an f32 output,
 /// whose maps are batch dimensions then the matrices' (A's M and K in
@@ -477,8 +487,7 @@ struct KSplit {
   int64_t splits, stepsPerBlock;
 };
 KSplit splitOf(const Contraction &con, const Tiling &tiling) {
-  int64_t tiles = llvm::divideCeil(con.m, tiling.tileM) *
-                  llvm::divideCeil(con.n, tiling.tileN) * con.batch;
+  int64_t tiles = tileGridOf(con, tiling).count() * con.batch;
   int64_t steps = llvm::divideCeil(con.k, tiling.tileK);
   int64_t wanted = blocksWanted(con.op);
   int64_t splits = 1;
@@ -501,11 +510,10 @@ KSplit splitOf(const Contraction &con, const Tiling &tiling) {
 /// wgmma and both operands are copied by cp.async.
 Tiling tilingOf(const Contraction &con, bool packed, bool warpgroup) {
   const Tiling &t = warpgroup ? kWarpgroupTiles : kLargeTiles;
-  if (!packed || con.m < t.tileM || con.n < t.tileN ||
-      llvm::divideCeil(con.n, t.tileN) > kMaxGridY)
+  const TileGrid grid = tileGridOf(con, t);
+  if (!packed || con.m < t.tileM || con.n < t.tileN || grid.columns > kMaxGridY)
     return kSmallTiles;
-  int64_t tiles = llvm::divideCeil(con.m, t.tileM) *
-                  llvm::divideCeil(con.n, t.tileN) * con.batch;
+  int64_t tiles = grid.count() * con.batch;
   if (tiles >= blocksWanted(con.op))
     return t;
   int64_t splits = splitOf(con, t).splits;
@@ -523,12 +531,10 @@ Tiling tilingOf(const Contraction &con, bool packed, bool warpgroup) {
 /// next tile are then in flight while it stores this one, where a block
 /// of the other form starts its copies only after its launch.
 int64_t persistentBlocks(const Contraction &con, const Tiling &tiling,
-                         const KSplit &split) {
+                         const TileGrid &grid, const KSplit &split) {
   if (!tiling.warpgroup || split.splits > 1 || con.batchRank > 0)
     return 0;
-  int64_t tiles = llvm::divideCeil(con.m, tiling.tileM) *
-                  llvm::divideCeil(con.n, tiling.tileN);
-  if (tiles <= blocksWanted(con.op))
+  if (grid.count() <= blocksWanted(con.op))
     return 0;
   return kPersistentBlocksPerSM *
          TargetAttr::lookup(con.op).getMultiprocessors();
@@ -747,9 +753,10 @@ consumerValues(MatmulEmitter &e, linalg::GenericOp consumer, Value c,
 /// out as one store.
 bool holdsPairs(Value memref) { return splitsIntoRuns(memref, 2); }
 
-/// After the split kernel: C += the sum of its partials [splits, C's
-/// shape...] (a linalg.generic, which attn-map-loops-to-gpu maps), the
-/// partials freed.
+/// C += the sum of `partials` [parts, C's shape...] (a linalg.generic,
+/// which attn-map-loops-to-gpu maps), the partials freed: after a split
+/// kernel, its ranges' sums; after a kernel that took in a column sum, its
+/// row tiles' sums into the sum's init.
 void addPartials(OpBuilder &b, Location loc, Value partials, Value c) {
   MLIRContext *ctx = b.getContext();
   const unsigned rank = cast<MemRefType>(c.getType()).getRank();
@@ -824,9 +831,10 @@ public:
         // wgmma reads both operands from shared memory, copied there by
         // cp.async.
         tiling(tilingOf(con, packed, async && hasWarpgroupMma(op))),
-        split(splitOf(con, tiling)),
-        persistent(options.persistent ? persistentBlocks(con, tiling, split)
-                                      : 0),
+        grid(tileGridOf(con, tiling)), split(splitOf(con, tiling)),
+        persistent(options.persistent
+                       ? persistentBlocks(con, tiling, grid, split)
+                       : 0),
         batched(con.batchRank > 0), opA(con.a), opB(con.b), aT(opA.transposed),
         bT(opB.transposed),
         // A split product leaves C's fill and consumer where they are: its
@@ -885,8 +893,6 @@ private:
     m = e.idx(con.m);
     k = e.idx(con.k);
     n = e.idx(con.n);
-    Value blocksN = arith::CeilDivUIOp::create(b, e.loc, n, e.idx(tileN()));
-    Value blocksM = arith::CeilDivUIOp::create(b, e.loc, m, e.idx(tileM()));
     Value one = e.idx(1);
     // C as the partial sums are added into it: [M, N], or [batch, M, N].
     cWhole = cm;
@@ -900,24 +906,18 @@ private:
     f32 = b.getF32Type();
     if (columnSum)
       columnPartials = memref::AllocOp::create(
-          b, e.loc,
-          MemRefType::get(
-              {static_cast<int64_t>(llvm::divideCeil(con.m, tileM())), con.n},
-              f32));
+          b, e.loc, MemRefType::get({grid.rows, con.n}, f32));
     tileElem = packed ? aElem : f32;
     stages = async ? kStages : 1;
-    columnsFirst = tiling.warpgroup &&
-                   llvm::divideCeil(con.m, tileM()) <= kMaxGridY;
-    tileColumns = llvm::divideCeil(con.n, tileN());
-    tiles = llvm::divideCeil(con.m, tileM()) * tileColumns;
+    columnsFirst = tiling.warpgroup && grid.rows <= kMaxGridY;
     if (persistent)
       launch = gpu::LaunchOp::create(b, e.loc, e.idx(persistent), one, one,
                                      e.idx(tiling.threads()), one, one);
     else
-      launch = gpu::LaunchOp::create(b, e.loc, columnsFirst ? blocksN : blocksM,
-                                     columnsFirst ? blocksM : blocksN,
-                                     e.idx(con.batch * split.splits),
-                                     e.idx(tiling.threads()), one, one);
+      launch = gpu::LaunchOp::create(
+          b, e.loc, e.idx(columnsFirst ? grid.columns : grid.rows),
+          e.idx(columnsFirst ? grid.rows : grid.columns),
+          e.idx(con.batch * split.splits), e.idx(tiling.threads()), one, one);
     launch->setAttr(kKernelKindAttr, b.getStringAttr("tensor_core_matmul"));
     // The tiling counts on kBlocksPerSM blocks a multiprocessor (a
     // persistent product's, on kPersistentBlocksPerSM): the registers of a
@@ -1043,7 +1043,7 @@ private:
     Value block = launch.getBlockIds().x;
     // block < persistent <= tiles: every block has a tile.
     Value ownTiles = arith::CeilDivUIOp::create(
-        b, e.loc, e.sub(e.idx(tiles), block), e.idx(persistent));
+        b, e.loc, e.sub(e.idx(grid.count()), block), e.idx(persistent));
     SmallVector<Value> zeros(tiling.rowTiles() * tiling.colTiles() * 4,
                              e.cst(0.0));
     auto loop = scf::ForOp::create(b, e.loc, e.idx(0), e.muli(ownTiles, steps),
@@ -1091,8 +1091,8 @@ private:
   /// Where linear tile `tile` (columns first: consecutive blocks take one
   /// row tile of A) starts in C: (row, column).
   std::pair<Value, Value> tileOrigin(Value tile) {
-    return {e.muli(e.divi(tile, tileColumns), tileM()),
-            e.muli(e.remi(tile, tileColumns), tileN())};
+    return {e.muli(e.divi(tile, grid.columns), tileM()),
+            e.muli(e.remi(tile, grid.columns), tileN())};
   }
 
   /// The steps of K with their tiles copied by cp.async, kStages - 1 steps
@@ -1400,14 +1400,7 @@ private:
       // The column sum adds up the tiles' partial sums instead.
       linalg::ReduceOp reduce = columnSum.reduce;
       OpBuilder rb(reduce);
-      linalg::ReduceOp::create(
-          rb, reduce.getLoc(), ValueRange{columnPartials}, reduce.getInits(),
-          ArrayRef<int64_t>{0}, [](OpBuilder &nb, Location l, ValueRange args) {
-            linalg::YieldOp::create(
-                nb, l,
-                ValueRange{arith::AddFOp::create(nb, l, args[1], args[0])});
-          });
-      memref::DeallocOp::create(rb, reduce.getLoc(), columnPartials);
+      addPartials(rb, reduce.getLoc(), columnPartials, reduce.getInits()[0]);
       reduce->erase();
     }
     if (consumer) {
@@ -1607,6 +1600,8 @@ private:
   const int64_t runA, runB;
   const bool async;
   const Tiling tiling;
+  /// C's tiles (a matrix's, where batched).
+  const TileGrid grid;
   const KSplit split;
   /// The blocks of a persistent launch; 0: not persistent.
   const int64_t persistent;
@@ -1626,8 +1621,6 @@ private:
   Type f32, tileElem;
   int64_t stages = 1;
   bool columnsFirst = false;
-  /// C's tiles, and those of a row.
-  int64_t tiles = 0, tileColumns = 0;
   gpu::LaunchOp launch;
   // placeLaneAndStages
   SmallVector<int64_t, 2> shapeA, shapeB;

@@ -12,6 +12,8 @@
 #       into OUT; $AFTER_FLAGS and $BEFORE_FLAGS (words) are more
 #       attn-compile flags for each side (attn-train --compile-flag), so
 #       that BEFORE_BUILD may be BUILD itself with other lowering options
+#       (a step whose two sides compile to the same libraries keeps only
+#       'after', so that the run does not time it twice over)
 #   train_gpu.sh run OUT                            (on the GPU machine)
 #       runs 100 steps of each, before and after alternating twice, on
 #       `listops-gen --seed 0 --train 8000`; the bf16 step's kernel
@@ -64,6 +66,14 @@ if [ "$mode" = prepare ]; then
         --attn-compile "$compiler/tools/attn-compile/attn-compile" \
         --attn-import "$importer" "${extra[@]}" > /dev/null || exit 1
     done
+    # Where the two sides compiled the same libraries (lowering options
+    # that do not touch this model), one side is timed, not both.
+    if [ -d "$out/runs/$s-before" ] &&
+        cmp -s "$out/runs/$s-before/train.so" "$out/runs/$s-after/train.so" &&
+        cmp -s "$out/runs/$s-before/eval.so" "$out/runs/$s-after/eval.so"; then
+      rm -rf "$out/runs/$s-before"
+      echo "$s: the same libraries before and after; only 'after' runs"
+    fi
   done
   echo "prepared $out"
   exit 0

@@ -466,8 +466,9 @@ std::optional<Contraction> matchContraction(linalg::LinalgOp op) {
   con.m = ranges[m];
   con.n = ranges[n];
   con.k = ranges[k];
-  if (llvm::divideCeil(con.n, kSmallTiles.tileN) > kMaxGridY ||
-      con.batch > kMaxGridY)
+  // Grid y holds the column tiles where the rows come first: the small
+  // tiles give the most of them.
+  if (tileGridOf(con, kSmallTiles).columns > kMaxGridY || con.batch > kMaxGridY)
     return std::nullopt;
   return con;
 }

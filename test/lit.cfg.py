@@ -24,3 +24,5 @@ if config.ptxas and os.path.exists(config.ptxas):
 # attn-bench is built only where libtorch is found.
 if os.path.exists(os.path.join(tools, "attn-bench", "attn-bench")):
     config.available_features.add("attn-bench")
+# The build's own folder, for the tools that take one (tools/gpu's scripts).
+config.substitutions.append(("%attn_build", config.attn_obj_root))

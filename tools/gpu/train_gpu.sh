@@ -27,8 +27,16 @@
 # Steps: Hybrid-BERT-Mini in bf16 (examples/hybrid-bert-mini.json with
 # "dtype": "bf16", what the issue's benchmark compares with
 # torch.compile) and in f32, Linear-BERT-Mini in f32; B = 24, N = 2048.
+# $SPECS (words of hbm-bf16 hbm-f32 lbm-f32; all three by default) picks
+# the steps: `prepare` compiles those, `run` runs those of them prepared.
 set -uo pipefail
-specs=(hbm-bf16 hbm-f32 lbm-f32)
+read -ra specs <<< "${SPECS:-hbm-bf16 hbm-f32 lbm-f32}"
+for s in "${specs[@]}"; do
+  case $s in
+    hbm-bf16 | hbm-f32 | lbm-f32) ;;
+    *) echo "train_gpu: no step '$s' (SPECS: hbm-bf16 hbm-f32 lbm-f32)"; exit 2 ;;
+  esac
+done
 flags=(--target gpu --steps 100 --eval-every 100 --eval-batches 8 --seed 0)
 mode=${1:-}
 if [ "$mode" = prepare ]; then
@@ -114,12 +122,14 @@ for round in 1 2; do
     done
   done
 done
-echo "== the bf16 step's kernel profile (after)"
-rm -rf runs/hbm-bf16-profile; mkdir -p runs/hbm-bf16-profile
-cp runs/hbm-bf16-after/{train.so,eval.so,ranks.txt} runs/hbm-bf16-profile/
-ATTN_PROFILE="$O/profile-bf16.txt" bin/attn-train specs/hbm-bf16.json "${flags[@]}" --data data \
-  --out runs/hbm-bf16-profile --no-compile > /dev/null 2>&1
-head -24 "$O/profile-bf16.txt" 2>/dev/null
+if [ -d runs/hbm-bf16-after ]; then
+  echo "== the bf16 step's kernel profile (after)"
+  rm -rf runs/hbm-bf16-profile; mkdir -p runs/hbm-bf16-profile
+  cp runs/hbm-bf16-after/{train.so,eval.so,ranks.txt} runs/hbm-bf16-profile/
+  ATTN_PROFILE="$O/profile-bf16.txt" bin/attn-train specs/hbm-bf16.json "${flags[@]}" --data data \
+    --out runs/hbm-bf16-profile --no-compile > /dev/null 2>&1
+  head -24 "$O/profile-bf16.txt" 2>/dev/null
+fi
 if [ -f model_step.py ]; then
   echo "== the anchors' model_step.py (the same call)"
   python3 model_step.py 2>&1 | tee "$O/model_step.txt" | tail -8

@@ -287,6 +287,48 @@ func.func @input_gradient_of_transpose_bf16(%dy: memref<100x48xbf16>, %w: memref
   return %c : memref<100x40xf32>
 }
 
+// The fill of C before the transpose of W (as bufferization orders a
+// module that fills C first): the transpose leaves C alone, so the fill
+// is still the accumulators' first value, and C is never read.
+// CHECK-LABEL: func.func @fill_before_a_transpose(
+// CHECK-SAME: %[[DY:[^:]*]]: memref<100x48xbf16>, %[[W:[^:]*]]: memref<40x48xbf16>
+// CHECK-NOT: linalg.fill
+// CHECK: %[[C:.*]] = memref.alloc() {{.*}}: memref<100x40xf32>
+// CHECK-NOT: linalg.
+// CHECK: gpu.launch
+// CHECK-NOT: memref.load %[[C]]
+// CHECK: } {attn.kernel = "tensor_core_matmul", attn.min_blocks_per_sm = 2 : i64}
+// CHECK-NOT: linalg.
+func.func @fill_before_a_transpose(%dy: memref<100x48xbf16>, %w: memref<40x48xbf16>) -> memref<100x40xf32> {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<100x40xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<100x40xf32>)
+  %wt = memref.alloc() : memref<48x40xbf16>
+  linalg.transpose ins(%w : memref<40x48xbf16>) outs(%wt : memref<48x40xbf16>) permutation = [1, 0]
+  linalg.matmul ins(%dy, %wt : memref<100x48xbf16>, memref<48x40xbf16>) outs(%c : memref<100x40xf32>)
+  memref.dealloc %wt : memref<48x40xbf16>
+  return %c : memref<100x40xf32>
+}
+
+// An op between the fill and the product that reads C (a view of it):
+// the fill runs where it is, and the kernel reads C.
+// CHECK-LABEL: func.func @fill_read_before_the_product(
+// CHECK: %[[C:.*]] = memref.alloc() {{.*}}: memref<100x40xf32>
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%[[C]] : memref<100x40xf32>)
+// CHECK: linalg.copy
+// CHECK: gpu.launch
+// CHECK: memref.load %[[C]]
+// CHECK: } {attn.kernel = "tensor_core_matmul", attn.min_blocks_per_sm = 2 : i64}
+func.func @fill_read_before_the_product(%dy: memref<100x48xbf16>, %w: memref<48x40xbf16>, %row: memref<1x40xf32>) -> memref<100x40xf32> {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<100x40xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<100x40xf32>)
+  %first = memref.subview %c[0, 0] [1, 40] [1, 1] : memref<100x40xf32> to memref<1x40xf32, strided<[40, 1]>>
+  linalg.copy ins(%first : memref<1x40xf32, strided<[40, 1]>>) outs(%row : memref<1x40xf32>)
+  linalg.matmul ins(%dy, %w : memref<100x48xbf16>, memref<48x40xbf16>) outs(%c : memref<100x40xf32>)
+  return %c : memref<100x40xf32>
+}
+
 // Both operands transposes, f32 (3xTF32): the tiles as they lie, A^T
 // [32, 72] and B^T [64, 36] (the pads that keep a fragment's lanes on
 // distinct banks), the fragments' elements read with indices swapped.

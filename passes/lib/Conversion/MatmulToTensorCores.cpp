@@ -190,14 +190,46 @@ bool leavesMemoryAlone(Operation *from, Operation *to) {
   return true;
 }
 
+/// The buffer that `v` is a view of (through view-like ops), or `v`.
+Value viewedBuffer(Value v) {
+  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
+    v = view.getViewSource();
+  return v;
+}
+
+/// Whether every op strictly between `from` and `to` (one block, `from`
+/// first) leaves `buffer`, an allocation, alone: no effects, an
+/// allocation, or a linalg op on buffers none of whose operands is a view
+/// of `buffer`.
+bool leavesBufferAlone(Operation *from, Operation *to, Value buffer) {
+  if (from->getBlock() != to->getBlock() || !from->isBeforeInBlock(to))
+    return false;
+  for (Operation *op = from->getNextNode(); op != to; op = op->getNextNode()) {
+    if (isMemoryEffectFree(op) || isa<memref::AllocOp>(op))
+      continue;
+    auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+    if (!linalgOp || !linalgOp.hasPureBufferSemantics() ||
+        llvm::any_of(op->getOperands(),
+                     [&](Value v) { return viewedBuffer(v) == buffer; }))
+      return false;
+  }
+  return true;
+}
+
 /// The fill of C that the product reads (C's only writer before it), or
-/// null.
+/// null. Between the two, where C is (a view of) an allocation, linalg ops
+/// that do not touch it may run (a transpose of the other operand, which
+/// the product then reads in its place); otherwise nothing that touches
+/// memory.
 linalg::FillOp producerFill(linalg::LinalgOp op) {
   Value c = op.getDpsInits()[0];
+  Value buffer = viewedBuffer(c);
+  const bool allocated = buffer.getDefiningOp<memref::AllocOp>() != nullptr;
   for (Operation *user : c.getUsers()) {
     auto fill = dyn_cast<linalg::FillOp>(user);
     if (fill && fill.hasPureBufferSemantics() && fill.getOutputs()[0] == c &&
-        leavesMemoryAlone(fill, op))
+        (allocated ? leavesBufferAlone(fill, op, buffer)
+                   : leavesMemoryAlone(fill, op)))
       return fill;
   }
   return nullptr;
@@ -259,13 +291,6 @@ bool writesOnlyOtherAllocations(Operation *op, Value kept) {
          llvm::all_of(linalgOp.getDpsInits(), [&](Value init) {
            return init != kept && init.getDefiningOp<memref::AllocOp>();
          });
-}
-
-/// The buffer that `v` is a view of (through view-like ops), or `v`.
-Value viewedBuffer(Value v) {
-  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
-    v = view.getViewSource();
-  return v;
 }
 
 /// Whether `op` may write (or free) `buffer`, an allocation: an op with

@@ -288,30 +288,47 @@ func.func @input_gradient_of_transpose_bf16(%dy: memref<100x48xbf16>, %w: memref
 }
 
 // The fill of C before the transpose of W (as bufferization orders a
-// module that fills C first): the transpose leaves C alone, so the fill
-// is still the accumulators' first value, and C is never read.
-// CHECK-LABEL: func.func @fill_before_a_transpose(
-// CHECK-SAME: %[[DY:[^:]*]]: memref<100x48xbf16>, %[[W:[^:]*]]: memref<40x48xbf16>
-// CHECK-NOT: linalg.fill
-// CHECK: %[[C:.*]] = memref.alloc() {{.*}}: memref<100x40xf32>
+// function that fills its result first): the transpose is not run (the
+// kernel reads W), so nothing runs between the fill and the product, and
+// the fill is the accumulators' first value; C is never read.
+// CHECK-LABEL: func.func @fill_of_an_argument_before_a_transpose(
+// CHECK-SAME: %[[C:[^:]*]]: memref<100x40xf32>
 // CHECK-NOT: linalg.
 // CHECK: gpu.launch
 // CHECK-NOT: memref.load %[[C]]
 // CHECK: } {attn.kernel = "tensor_core_matmul", attn.min_blocks_per_sm = 2 : i64}
 // CHECK-NOT: linalg.
-func.func @fill_before_a_transpose(%dy: memref<100x48xbf16>, %w: memref<40x48xbf16>) -> memref<100x40xf32> {
+func.func @fill_of_an_argument_before_a_transpose(%dy: memref<100x48xbf16>, %w: memref<40x48xbf16>, %c: memref<100x40xf32>) {
   %zero = arith.constant 0.0 : f32
-  %c = memref.alloc() : memref<100x40xf32>
   linalg.fill ins(%zero : f32) outs(%c : memref<100x40xf32>)
   %wt = memref.alloc() : memref<48x40xbf16>
   linalg.transpose ins(%w : memref<40x48xbf16>) outs(%wt : memref<48x40xbf16>) permutation = [1, 0]
   linalg.matmul ins(%dy, %wt : memref<100x48xbf16>, memref<48x40xbf16>) outs(%c : memref<100x40xf32>)
   memref.dealloc %wt : memref<48x40xbf16>
-  return %c : memref<100x40xf32>
+  return
+}
+
+// C an argument, and between its fill and the product an op that reads
+// another argument, which may be C itself: the fill stays.
+// CHECK-LABEL: func.func @fill_of_an_argument_then_a_read(
+// CHECK-SAME: %[[C:[^:]*]]: memref<100x40xf32>
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%[[C]] : memref<100x40xf32>)
+// CHECK: linalg.copy
+// CHECK: gpu.launch
+// CHECK: memref.load %[[C]]
+// CHECK: } {attn.kernel = "tensor_core_matmul", attn.min_blocks_per_sm = 2 : i64}
+func.func @fill_of_an_argument_then_a_read(%dy: memref<100x48xbf16>, %w: memref<48x40xbf16>, %c: memref<100x40xf32>, %other: memref<100x40xf32>) -> memref<100x40xf32> {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%c : memref<100x40xf32>)
+  %copy = memref.alloc() : memref<100x40xf32>
+  linalg.copy ins(%other : memref<100x40xf32>) outs(%copy : memref<100x40xf32>)
+  linalg.matmul ins(%dy, %w : memref<100x48xbf16>, memref<48x40xbf16>) outs(%c : memref<100x40xf32>)
+  return %copy : memref<100x40xf32>
 }
 
 // An op between the fill and the product that reads C (a view of it):
-// the fill runs where it is, and the kernel reads C.
+// the fill runs where it is, and the kernel reads C. (Any op with effects
+// between the two keeps the fill.)
 // CHECK-LABEL: func.func @fill_read_before_the_product(
 // CHECK: %[[C:.*]] = memref.alloc() {{.*}}: memref<100x40xf32>
 // CHECK: linalg.fill ins(%{{.*}} : f32) outs(%[[C]] : memref<100x40xf32>)

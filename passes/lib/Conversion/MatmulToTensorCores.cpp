@@ -197,39 +197,24 @@ Value viewedBuffer(Value v) {
   return v;
 }
 
-/// Whether every op strictly between `from` and `to` (one block, `from`
-/// first) leaves `buffer`, an allocation, alone: no effects, an
-/// allocation, or a linalg op on buffers none of whose operands is a view
-/// of `buffer`.
-bool leavesBufferAlone(Operation *from, Operation *to, Value buffer) {
-  if (from->getBlock() != to->getBlock() || !from->isBeforeInBlock(to))
-    return false;
-  for (Operation *op = from->getNextNode(); op != to; op = op->getNextNode()) {
-    if (isMemoryEffectFree(op) || isa<memref::AllocOp>(op))
-      continue;
-    auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
-    if (!linalgOp || !linalgOp.hasPureBufferSemantics() ||
-        llvm::any_of(op->getOperands(),
-                     [&](Value v) { return viewedBuffer(v) == buffer; }))
-      return false;
-  }
-  return true;
-}
-
-/// The fill of C that the product reads (C's only writer before it), or
-/// null. Between the two, where C is (a view of) an allocation, linalg ops
-/// that do not touch it may run (a transpose of the other operand, which
-/// the product then reads in its place); otherwise nothing that touches
-/// memory.
-linalg::FillOp producerFill(linalg::LinalgOp op) {
+/// The fill of C that the product `op` reads (C's only writer before it),
+/// or null. Between the two may lie only ops without effects, allocations
+/// and the product's own operand transposes `notRun` (the kernel reads
+/// their inputs instead: bufferization may put the fill of a result before
+/// them).
+linalg::FillOp producerFill(linalg::LinalgOp op, ArrayRef<Operation *> notRun) {
   Value c = op.getDpsInits()[0];
-  Value buffer = viewedBuffer(c);
-  const bool allocated = buffer.getDefiningOp<memref::AllocOp>() != nullptr;
   for (Operation *user : c.getUsers()) {
     auto fill = dyn_cast<linalg::FillOp>(user);
-    if (fill && fill.hasPureBufferSemantics() && fill.getOutputs()[0] == c &&
-        (allocated ? leavesBufferAlone(fill, op, buffer)
-                   : leavesMemoryAlone(fill, op)))
+    if (!fill || !fill.hasPureBufferSemantics() || fill.getOutputs()[0] != c ||
+        fill->getBlock() != op->getBlock() || !fill->isBeforeInBlock(op))
+      continue;
+    Operation *between = fill->getNextNode();
+    while (between != op &&
+           (isMemoryEffectFree(between) || isa<memref::AllocOp>(between) ||
+            llvm::is_contained(notRun, between)))
+      between = between->getNextNode();
+    if (between == op)
       return fill;
   }
   return nullptr;
@@ -866,7 +851,9 @@ public:
         // A split product leaves C's fill and consumer where they are: its
         // blocks hold partial sums, added into C after it. A batched one's
         // consumer stays too (the kernel's consumers are 2-D).
-        fill(split.splits == 1 ? producerFill(op) : nullptr),
+        fill(split.splits == 1
+                 ? producerFill(op, {con.a.transpose, con.b.transpose})
+                 : nullptr),
         consumer(split.splits == 1 && !batched ? elementwiseConsumer(op, fill)
                                                : nullptr),
         // A sum down the columns of the consumer's output comes in with it

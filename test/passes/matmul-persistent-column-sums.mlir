@@ -1,11 +1,11 @@
-// The host's products' two opt-in forms (attn-matmul-to-tensor-cores'
-// options; --lower-to-gpu's persistent-products and product-column-sums),
-// on sm_90a (the default target): persistent warpgroup products, and a
-// column sum of the epilogue's output summed in the epilogue. Without the
-// options neither happens (DEFAULT).
+// The host's products' two forms behind attn-matmul-to-tensor-cores'
+// options (--lower-to-gpu's persistent-products and product-column-sums),
+// on sm_90a (the default target): persistent warpgroup products (off by
+// default), and a column sum of the epilogue's output summed in the
+// epilogue (on by default: SUMS). With both off neither happens (NEITHER).
 // RUN: attn-opt %s --attn-matmul-to-tensor-cores="persistent=1 column-sums=1" --attn-allocate-shared-memory --canonicalize --cse | FileCheck %s
-// RUN: attn-opt %s --attn-matmul-to-tensor-cores="column-sums=1" --attn-allocate-shared-memory --canonicalize --cse | FileCheck %s --check-prefix=SUMS
-// RUN: attn-opt %s --attn-matmul-to-tensor-cores --attn-allocate-shared-memory --canonicalize --cse | FileCheck %s --check-prefix=DEFAULT
+// RUN: attn-opt %s --attn-matmul-to-tensor-cores --attn-allocate-shared-memory --canonicalize --cse | FileCheck %s --check-prefix=SUMS
+// RUN: attn-opt %s --attn-matmul-to-tensor-cores="column-sums=0" --attn-allocate-shared-memory --canonicalize --cse | FileCheck %s --check-prefix=NEITHER
 
 // More tiles than a wave of two blocks a multiprocessor (132 x 4 = 528 >
 // 264): the persistent form. One block a multiprocessor (132, the target's
@@ -50,10 +50,10 @@
 // multiprocessor, a loop over one tile's steps.
 // SUMS-LABEL: func.func @persistent_tiles_bf16(
 // SUMS: attn.min_blocks_per_sm = 2 : i64
-// DEFAULT-LABEL: func.func @persistent_tiles_bf16(
-// DEFAULT: gpu.launch blocks({{.*}}) in (%{{.*}} = %c4, %{{.*}} = %c132, %{{.*}} = %c1) threads({{.*}}) in (%{{.*}} = %c256, {{.*}} dynamic_shared_memory_size %c100320_i32
-// DEFAULT: scf.for %{{.*}} = %c0 to %c4 step %c1
-// DEFAULT: } {attn.kernel = "tensor_core_matmul", attn.min_blocks_per_sm = 2 : i64}
+// NEITHER-LABEL: func.func @persistent_tiles_bf16(
+// NEITHER: gpu.launch blocks({{.*}}) in (%{{.*}} = %c4, %{{.*}} = %c132, %{{.*}} = %c1) threads({{.*}}) in (%{{.*}} = %c256, {{.*}} dynamic_shared_memory_size %c100320_i32
+// NEITHER: scf.for %{{.*}} = %c0 to %c4 step %c1
+// NEITHER: } {attn.kernel = "tensor_core_matmul", attn.min_blocks_per_sm = 2 : i64}
 func.func @persistent_tiles_bf16(%a: memref<16896x256xbf16>, %b: memref<256x512xbf16>) -> memref<16896x512xf32> {
   %zero = arith.constant 0.0 : f32
   %c = memref.alloc() : memref<16896x512xf32>
@@ -106,11 +106,11 @@ func.func @persistent_tiles_bf16(%a: memref<16896x256xbf16>, %b: memref<256x512x
 // SUMS: attn.min_blocks_per_sm = 2 : i64
 // SUMS: linalg.generic {{.*}} ins(%[[PARTIALS]] : memref<133x1024xf32>)
 // Without the option the reduce reads the product's output.
-// DEFAULT-LABEL: func.func @bias_gradient_in_epilogue(
-// DEFAULT: %[[DH:.*]] = memref.alloc() : memref<16900x1024xbf16>
-// DEFAULT: gpu.launch
-// DEFAULT-NOT: memref<16x128xf32
-// DEFAULT: linalg.reduce ins(%[[DH]] : memref<16900x1024xbf16>) outs(%{{.*}} : memref<1024xf32>) dimensions = [0]
+// NEITHER-LABEL: func.func @bias_gradient_in_epilogue(
+// NEITHER: %[[DH:.*]] = memref.alloc() : memref<16900x1024xbf16>
+// NEITHER: gpu.launch
+// NEITHER-NOT: memref<16x128xf32
+// NEITHER: linalg.reduce ins(%[[DH]] : memref<16900x1024xbf16>) outs(%{{.*}} : memref<1024xf32>) dimensions = [0]
 func.func @bias_gradient_in_epilogue(%dy: memref<16900x256xbf16>, %w: memref<256x1024xbf16>, %h: memref<16900x1024xbf16>) -> (memref<16900x1024xbf16>, memref<1024xf32>) {
   %zero = arith.constant 0.0 : f32
   %c = memref.alloc() : memref<16900x1024xf32>
@@ -147,9 +147,9 @@ func.func @bias_gradient_in_epilogue(%dy: memref<16900x256xbf16>, %w: memref<256
 // SUMS: memref<16x128xf32, #gpu.address_space<workgroup>>
 // SUMS: linalg.fill ins(%{{.*}} : f32) outs(%arg3 : memref<256xf32>)
 // SUMS: linalg.generic {{.*}} ins(%{{.*}} : memref<132x256xf32>)
-// DEFAULT-LABEL: func.func @column_sum_past_other_writes(
-// DEFAULT-NOT: memref<132x256xf32>
-// DEFAULT: linalg.reduce ins(%{{.*}} : memref<16896x256xbf16>)
+// NEITHER-LABEL: func.func @column_sum_past_other_writes(
+// NEITHER-NOT: memref<132x256xf32>
+// NEITHER: linalg.reduce ins(%{{.*}} : memref<16896x256xbf16>)
 func.func @column_sum_past_other_writes(%dy: memref<16896x256xbf16>, %w: memref<256x256xbf16>, %h: memref<16896x256xbf16>, %other: memref<256xf32>) -> (memref<16896x256xbf16>, memref<256xf32>) {
   %zero = arith.constant 0.0 : f32
   %c = memref.alloc() : memref<16896x256xf32>

@@ -34,10 +34,11 @@
 //   transposed by the instruction where it lies that way; the
 //   accumulators lie as an mma.sync warp tile of 16 x 128 would, so the
 //   fill, the epilogue and the split are the same code; with the pass's
-//   `persistent` option, where such a product's tiles are more than a
-//   wave, it is persistent (persistentBlocks): a block a multiprocessor
-//   walks its tiles in one pipelined loop over their steps, the next
-//   tile's copies in flight during this one's epilogue;
+//   `persistent` option (off by default: slower, measured), where such a
+//   product's tiles are more than a wave, it is persistent
+//   (persistentBlocks): a block a multiprocessor walks its tiles in one
+//   pipelined loop over their steps, the next tile's copies in flight
+//   during this one's epilogue;
 // - otherwise the products in TF32 with f32 accuracy ("3xTF32"): an f32 x is
 //   big + small, big its top 19 bits (a TF32, exact) and small = x - big
 //   (exact) cut to a TF32 too; a b is then big(a) big(b) + big(a) small(b)
@@ -57,9 +58,9 @@
 // becomes the accumulators' first value instead of a memset and a read,
 // and an elementwise linalg.generic reading C after it (a projection's
 // bias) runs on the accumulators, writing its own output; C is then never
-// written at all. With the pass's `column-sums` option, a linalg.reduce
-// summing the consumer's output over its rows (a bias's gradient) comes in
-// too, where the epilogue goes through shared memory (ColumnSum): the
+// written at all. With the pass's `column-sums` option (on by default), a
+// linalg.reduce summing the consumer's output over its rows (a bias's gradient)
+// comes in too, where the epilogue goes through shared memory (ColumnSum): the
 // kernel writes each tile's column sums, and the reduce adds those up.
 // A lane's two elements of a row go out as one store where
 // the destination's rows allow (even widths), with no bounds checks where

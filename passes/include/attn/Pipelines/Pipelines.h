@@ -148,14 +148,16 @@ struct GPUPipelineOptions : public TilingPipelineOptions<GPUPipelineOptions> {
       llvm::cl::desc("On sm_90a, the host's warpgroup products with more "
                      "tiles than a wave run persistent: a block a "
                      "multiprocessor walks its tiles, the next tile's copies "
-                     "in flight during this one's epilogue"),
+                     "in flight during this one's epilogue (default off: "
+                     "slower, measured)"),
       llvm::cl::init(false)};
   PassOptions::Option<bool> productColumnSums{
       *this, "product-column-sums",
       llvm::cl::desc("A sum over the rows of a product's epilogue output (a "
                      "bias's gradient) is summed in the epilogue, a partial "
-                     "sum a row tile, instead of by reading the output again"),
-      llvm::cl::init(false)};
+                     "sum a row tile, instead of by reading the output again "
+                     "(default on)"),
+      llvm::cl::init(true)};
   PassOptions::Option<int64_t> ssmChannels{
       *this, "ssm-channels",
       llvm::cl::desc("Channels per warp of the SSM's scan (0: as many as a "

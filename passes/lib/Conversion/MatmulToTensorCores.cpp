@@ -59,9 +59,10 @@
 // and an elementwise linalg.generic reading C after it (a projection's
 // bias) runs on the accumulators, writing its own output; C is then never
 // written at all. With the pass's `column-sums` option (on by default), a
-// linalg.reduce summing the consumer's output over its rows (a bias's gradient)
-// comes in too, where the epilogue goes through shared memory (ColumnSum): the
-// kernel writes each tile's column sums, and the reduce adds those up.
+// linalg.reduce summing the consumer's output over its rows (a bias's
+// gradient) comes in too, where the epilogue goes through shared memory
+// (ColumnSum): the kernel writes each tile's column sums, and the reduce
+// adds those up.
 // A lane's two elements of a row go out as one store where
 // the destination's rows allow (even widths), with no bounds checks where
 // the tiles divide M and N.
@@ -191,13 +192,6 @@ bool leavesMemoryAlone(Operation *from, Operation *to) {
   return true;
 }
 
-/// The buffer that `v` is a view of (through view-like ops), or `v`.
-Value viewedBuffer(Value v) {
-  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
-    v = view.getViewSource();
-  return v;
-}
-
 /// The fill of C that the product `op` reads (C's only writer before it),
 /// or null. Between the two may lie only ops without effects, allocations
 /// and the product's own operand transposes `notRun` (the kernel reads
@@ -277,6 +271,13 @@ bool writesOnlyOtherAllocations(Operation *op, Value kept) {
          llvm::all_of(linalgOp.getDpsInits(), [&](Value init) {
            return init != kept && init.getDefiningOp<memref::AllocOp>();
          });
+}
+
+/// The buffer that `v` is a view of (through view-like ops), or `v`.
+Value viewedBuffer(Value v) {
+  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
+    v = view.getViewSource();
+  return v;
 }
 
 /// Whether `op` may write (or free) `buffer`, an allocation: an op with

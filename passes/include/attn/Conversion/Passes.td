@@ -341,19 +341,19 @@ def MatmulToTensorCores : Pass<"attn-matmul-to-tensor-cores", "func::FuncOp"> {
     fragments read the other way round.
     Other linalg ops are left to attn-map-loops-to-gpu.
 
-    `persistent` (default off; slower than the default form on an H200,
-    tools/attn-bench/NOTES.md): on sm_90a, a warpgroup product of one matrix, K not
-    split, with more tiles than one wave of two blocks a multiprocessor
-    launches one block a multiprocessor, which walks its tiles (blockIdx.x
-    and every gridDim.x-th after it) in one pipelined loop over their
-    steps of K: the next tile's first copies are in flight while this
-    tile's epilogue runs, its shared tile beside the stages.
-    `column-sums` (default on): a linalg.reduce over dimension 0 of the consumer's
-    output (into an f32 [N] buffer, its body init + g(in): a bias's
-    gradient), where the epilogue goes through shared memory and nothing
-    between writes the output, is summed in the epilogue: each tile's
-    column sums into a [ceil(M / 128), N] buffer, which the reduce then
-    adds up instead.
+    `persistent` (default off: slower than the default form on an H200,
+    tools/attn-bench/NOTES.md): on sm_90a, a warpgroup product of one
+    matrix, K not split, with more tiles than one wave of two blocks a
+    multiprocessor launches one block a multiprocessor, which walks its
+    tiles (blockIdx.x and every gridDim.x-th after it) in one pipelined
+    loop over their steps of K: the next tile's first copies are in flight
+    while this tile's epilogue runs, its shared tile beside the stages.
+    `column-sums` (default on): a linalg.reduce over dimension 0 of the
+    consumer's output (into an f32 [N] buffer, its body init + g(in): a
+    bias's gradient), where the epilogue goes through shared memory and
+    nothing between writes the output, is summed in the epilogue: each
+    tile's column sums into a [ceil(M / 128), N] buffer, which the reduce
+    then adds up instead.
   }];
   let options = [
     Option<"persistent", "persistent", "bool", /*default=*/"false",

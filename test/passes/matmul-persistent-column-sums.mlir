@@ -105,7 +105,7 @@ func.func @persistent_tiles_bf16(%a: memref<16896x256xbf16>, %b: memref<256x512x
 // SUMS: memref.store %{{.*}}, %[[PARTIALS]][%{{.*}}, %{{.*}}] : memref<133x1024xf32>
 // SUMS: attn.min_blocks_per_sm = 2 : i64
 // SUMS: linalg.generic {{.*}} ins(%[[PARTIALS]] : memref<133x1024xf32>)
-// Without the option the reduce reads the product's output.
+// With the option off the reduce reads the product's output.
 // NEITHER-LABEL: func.func @bias_gradient_in_epilogue(
 // NEITHER: %[[DH:.*]] = memref.alloc() : memref<16900x1024xbf16>
 // NEITHER: gpu.launch

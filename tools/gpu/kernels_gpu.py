@@ -258,6 +258,14 @@ MATMUL_BENCH = [
     ("matmul_tn_m256_k49152_n1024", 256, 49152, 1024, True, False, "bf16"),
     ("matmul_nt_m49152_k1024_n256", 49152, 1024, 256, False, True, "bf16"),
     ("matmul_nt_m49152_k256_n1024", 49152, 256, 1024, False, True, "bf16"),
+    # An input gradient of one of Q, K, V's projections, and the three as
+    # one product of width 768 (forward, input and weight gradients): what
+    # fusing a layer's query, key and value projections would run instead
+    # of three products each.
+    ("matmul_nt_m49152_k256_n256", 49152, 256, 256, False, True, "bf16"),
+    ("matmul_nn_m49152_k256_n768", 49152, 256, 768, False, False, "bf16"),
+    ("matmul_nt_m49152_k768_n256", 49152, 768, 256, False, True, "bf16"),
+    ("matmul_tn_m256_k49152_n768", 256, 49152, 768, True, False, "bf16"),
 ]
 # Batched products over the tokens, as linear attention's gradient has
 # them: S[b, h] = K[b, h]^T V[b, h] into f32 ([B, H, N, F] x [B, H, N, E] ->

@@ -182,12 +182,15 @@ bool isProductSum(Block &body) {
 }
 
 /// Whether every op strictly between `from` and `to` (one block, `from`
-/// first) leaves existing memory alone: no effects, or allocations.
-bool leavesMemoryAlone(Operation *from, Operation *to) {
+/// first) leaves existing memory alone: no effects, allocations, or one of
+/// `notRun` (ops the rewrite removes).
+bool leavesMemoryAlone(Operation *from, Operation *to,
+                       ArrayRef<Operation *> notRun = {}) {
   if (from->getBlock() != to->getBlock() || !from->isBeforeInBlock(to))
     return false;
   for (Operation *op = from->getNextNode(); op != to; op = op->getNextNode())
-    if (!isMemoryEffectFree(op) && !isa<memref::AllocOp>(op))
+    if (!isMemoryEffectFree(op) && !isa<memref::AllocOp>(op) &&
+        !llvm::is_contained(notRun, op))
       return false;
   return true;
 }
@@ -201,15 +204,8 @@ linalg::FillOp producerFill(linalg::LinalgOp op, ArrayRef<Operation *> notRun) {
   Value c = op.getDpsInits()[0];
   for (Operation *user : c.getUsers()) {
     auto fill = dyn_cast<linalg::FillOp>(user);
-    if (!fill || !fill.hasPureBufferSemantics() || fill.getOutputs()[0] != c ||
-        fill->getBlock() != op->getBlock() || !fill->isBeforeInBlock(op))
-      continue;
-    Operation *between = fill->getNextNode();
-    while (between != op &&
-           (isMemoryEffectFree(between) || isa<memref::AllocOp>(between) ||
-            llvm::is_contained(notRun, between)))
-      between = between->getNextNode();
-    if (between == op)
+    if (fill && fill.hasPureBufferSemantics() && fill.getOutputs()[0] == c &&
+        leavesMemoryAlone(fill, op, notRun))
       return fill;
   }
   return nullptr;

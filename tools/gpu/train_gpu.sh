@@ -30,12 +30,11 @@
 # $SPECS (words of hbm-bf16 hbm-f32 lbm-f32; all three by default) picks
 # the steps: `prepare` compiles those, `run` runs those of them prepared.
 set -uo pipefail
-read -ra specs <<< "${SPECS:-hbm-bf16 hbm-f32 lbm-f32}"
+known="hbm-bf16 hbm-f32 lbm-f32"
+read -ra specs <<< "${SPECS:-$known}"
 for s in "${specs[@]}"; do
-  case $s in
-    hbm-bf16 | hbm-f32 | lbm-f32) ;;
-    *) echo "train_gpu: no step '$s' (SPECS: hbm-bf16 hbm-f32 lbm-f32)"; exit 2 ;;
-  esac
+  [[ " $known " == *" $s "* ]] || {
+    echo "train_gpu: no step '$s' (SPECS: $known)"; exit 2; }
 done
 flags=(--target gpu --steps 100 --eval-every 100 --eval-batches 8 --seed 0)
 mode=${1:-}

@@ -16,8 +16,10 @@
 // CHECK: tensor.collapse_shape
 // CHECK: linalg.matmul
 // CHECK: tensor.expand_shape
-// GELU (exact).
-// CHECK: math.erf
+// GELU (exact): x Phi(x), Phi from erfc (gelu_by_erfc below).
+// CHECK-NOT: math.erf
+// CHECK: math.exp2
+// CHECK: math.exp2
 // Dropout: the counter-based hash of (seed, stream, index); an element
 // kept where the hash's top 24 bits, as a fraction of 2^24, are at least
 // the rate in f32: where the hash is at least ceil(0.1f 2^24) 2^40 =
@@ -61,8 +63,8 @@ func.func @encoder(%ids: tensor<2x8xi32>, %t: tensor<18x16xf32>, %g: tensor<16xf
 // CHECK: iterator_types = ["parallel", "parallel", "reduction"]
 // CHECK: iterator_types = ["parallel", "parallel", "parallel"]
 // CHECK: iterator_types = ["reduction", "reduction", "parallel"]
-// CHECK: math.erf
-// CHECK: math.exp
+// CHECK: math.exp2
+// CHECK: math.exp2
 // CHECK: arith.cmpi slt
 // CHECK: arith.divf
 // CHECK: arith.cmpi eq
@@ -264,4 +266,44 @@ func.func @batch_norm_grad(%x: tensor<2x8x16xf32>, %g: tensor<16xf32>, %dy: tens
 func.func @dropout_all(%x: tensor<4xf32>, %seed: i64) -> tensor<4xf32> {
   %d = attn.dropout %x, %seed rate 0.99999999 : tensor<4xf32>
   return %d : tensor<4xf32>
+}
+
+// An exact GELU takes Phi from erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 +
+// z / 2), z = |x| / sqrt(2): an approximate reciprocal, two exp2 (exp(-x^2
+// / 2) and exp(P(t) - ln 2)), products and sums that may fuse; x Phi(x)
+// with Phi = 1 - erfc(z) / 2 where x >= 0. In bf16, on f32 values.
+// CHECK-LABEL: func.func @gelu_by_erfc
+// CHECK-NOT: math.erf
+// CHECK: %[[X:.*]] = arith.extf %{{.*}} : bf16 to f32
+// CHECK: math.absf %[[X]]
+// CHECK: %[[T:.*]] = arith.divf %{{.*}}, %{{.*}} fastmath<contract,afn> : f32
+// CHECK: %[[GAUSS:.*]] = math.exp2
+// CHECK: %[[HALFEXPP:.*]] = math.exp2
+// CHECK: %[[TG:.*]] = arith.mulf %[[T]], %[[GAUSS]] fastmath<contract>
+// CHECK: %[[TAIL:.*]] = arith.mulf %[[TG]], %[[HALFEXPP]] fastmath<contract>
+// CHECK: %[[POS:.*]] = arith.cmpf oge, %[[X]]
+// CHECK: %[[UPPER:.*]] = arith.subf %{{.*}}, %[[TAIL]] fastmath<contract>
+// CHECK: %[[CDF:.*]] = arith.select %[[POS]], %[[UPPER]], %[[TAIL]]
+// CHECK: %[[Y:.*]] = arith.mulf %[[X]], %[[CDF]] : f32
+// CHECK: arith.truncf %[[Y]] : f32 to bf16
+func.func @gelu_by_erfc(%x: tensor<2x8xbf16>) -> tensor<2x8xbf16> {
+  %a = attn.gelu %x : tensor<2x8xbf16>
+  return %a : tensor<2x8xbf16>
+}
+
+// Its slope Phi(x) + x phi(x) shares exp(-x^2 / 2) between Phi and phi.
+// CHECK-LABEL: func.func @gelu_grad_shares_the_exponential
+// CHECK-NOT: math.erf
+// CHECK: %[[X:.*]] = arith.extf %{{.*}} : bf16 to f32
+// CHECK: %[[GAUSS:.*]] = math.exp2
+// CHECK: math.exp2
+// CHECK: %[[CDF:.*]] = arith.select
+// CHECK: %[[PDF:.*]] = arith.mulf %[[GAUSS]], %{{.*}} fastmath<contract>
+// CHECK: %[[XPDF:.*]] = arith.mulf %[[X]], %[[PDF]] fastmath<contract>
+// CHECK: %[[SLOPE:.*]] = arith.addf %[[CDF]], %[[XPDF]] fastmath<contract>
+// CHECK: %[[DY:.*]] = arith.extf %{{.*}} : bf16 to f32
+// CHECK: arith.mulf %[[DY]], %[[SLOPE]] : f32
+func.func @gelu_grad_shares_the_exponential(%x: tensor<2x8xbf16>, %dy: tensor<2x8xbf16>) -> tensor<2x8xbf16> {
+  %g = attn.gelu_grad %x, %dy : tensor<2x8xbf16>
+  return %g : tensor<2x8xbf16>
 }

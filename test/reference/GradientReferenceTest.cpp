@@ -21,6 +21,7 @@
 
 #include "attn/Support/Random.h"
 
+#include <cstring>
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -517,6 +518,56 @@ TEST_P(Gradients, ProjectWithoutBias) {
 TEST_P(Gradients, Gelu) {
   torch::Tensor x = leaf(3 * torch::randn({B, N, D}));
   check("gelu", inputs({x}), {x}, ref::gelu(x));
+}
+
+/// GELU and its slope (the gradient for a cotangent of 1) at every bf16
+/// value x with 2^-6 <= |x| <= 10, against float64 by erfc (0.5 (1 + erf)
+/// loses the left tail even in float64), element by element: in bf16
+/// within one unit in the last place (2^-7 of the value: the f32
+/// evaluation's own error, 1e-5 of it, is below bf16's rounding); in f32
+/// within 1e-5 of the value and 1e-7 of the largest (the slope crosses
+/// zero near x = -0.75, where its two terms cancel).
+TEST_P(Gradients, GeluAtEveryBf16Point) {
+  std::vector<float> points;
+  for (uint32_t bits = 0; bits < 0x8000; ++bits) {
+    uint32_t word = bits << 16;
+    float v;
+    std::memcpy(&v, &word, sizeof v);
+    if (v >= 1.0f / 64 && v <= 10.0f) {
+      points.push_back(v);
+      points.push_back(-v);
+    }
+  }
+  ASSERT_LE(points.size(), static_cast<size_t>(B * N * D));
+  while (points.size() < static_cast<size_t>(B * N * D))
+    points.push_back(points[points.size() % 97]);
+  torch::Tensor x =
+      leaf(torch::from_blob(points.data(), {B, N, D}, torch::kFloat32).clone());
+  torch::Tensor x64 = x.detach();
+  torch::Tensor cdf = 0.5 * torch::erfc(-x64 / std::sqrt(2.0));
+  torch::Tensor pdf = torch::exp(-0.5 * x64 * x64) / std::sqrt(2 * M_PI);
+  std::vector<torch::Tensor> args = inputs({x});
+  args.push_back(torch::ones({B, N, D}, dtype()));
+  std::vector<torch::Tensor> out = call(*library, "gelu_grad", args);
+  ASSERT_EQ(out.size(), 2u);
+  torch::Tensor at = x64.flatten();
+  for (auto [got, want, what] :
+       {std::tuple{out[0], x64 * cdf, "gelu"},
+        std::tuple{out[1], cdf + x64 * pdf, "slope"}}) {
+    torch::Tensor w = want.flatten();
+    torch::Tensor err = (got.to(torch::kFloat64).flatten() - w).abs();
+    torch::Tensor bound =
+        precision == Precision::BF16
+            ? std::pow(2.0, -7) * w.abs()
+            : 1e-5 * w.abs() + 1e-7 * w.abs().max().item<double>();
+    torch::Tensor over = (err > bound).nonzero().flatten();
+    EXPECT_EQ(over.size(0), 0)
+        << what << ": " << over.size(0)
+        << " points out of bounds, the first at x = "
+        << (over.size(0) ? at[over[0]].item<double>() : 0.0)
+        << "; the largest error " << (err / bound).max().item<double>()
+        << " of the bound";
+  }
 }
 
 TEST_P(Gradients, GeluApproximate) {

@@ -385,27 +385,79 @@ Value elementwise(
       })[0];
 }
 
+/// The standard normal distribution at x (f32): its CDF Phi(x) and its
+/// density phi(x), an exact GELU's x Phi(x) and derivative Phi + x phi.
+/// From erfc(z) = t exp(-z^2 + P(t)), z = |x| / sqrt(2), t = 1 / (1 + z /
+/// 2), P of degree 9 (Numerical Recipes' erfcc: relative error under
+/// 1.2e-7 for every z >= 0), with exp(-z^2) shared by phi; Phi(x) =
+/// erfc(z) / 2 for x < 0, 1 - erfc(z) / 2 otherwise. Evaluated in f32,
+/// with exp2's argument carrying its rounding, Phi and phi are good to
+/// 1e-5 of their value for |x| < 9 -- in the left tail too, where
+/// 0.5 (1 + erf(x / sqrt(2))) loses Phi to the sum's cancellation (with
+/// math.erf on the CPU, GELU was off by up to 2.9e-3 of its value from x =
+/// -2.6 leftwards). One approximate reciprocal and two exp2
+/// (each one instruction after attn-mufu-kernel-math), products and sums
+/// that may fuse into FMAs: the bf16 FFN's GELU gradient, run as its
+/// product's epilogue, takes 27 PTX instructions an element where
+/// libdevice's erff and expf made it 53, and the kernel 130 us where it
+/// took 150 (an H200; tools/attn-bench/NOTES.md, session 54).
+struct StandardNormal {
+  Value cdf, pdf;
+};
+StandardNormal standardNormal(OpBuilder &b, Location l, Value x) {
+  constexpr arith::FastMathFlags fm = arith::FastMathFlags::contract;
+  auto mul = [&](Value a, Value c) {
+    return arith::MulFOp::create(b, l, a, c, fm).getResult();
+  };
+  auto add = [&](Value a, Value c) {
+    return arith::AddFOp::create(b, l, a, c, fm).getResult();
+  };
+  // Exponentials as exp2 (exp(v) = exp2(v log2(e))): one instruction on the
+  // GPU.
+  auto exp2 = [&](Value v) {
+    return math::Exp2Op::create(b, l, v).getResult();
+  };
+  // t = 1 / (1 + z / 2), z = |x| / sqrt(2).
+  Value t = arith::DivFOp::create(
+      b, l, fcst(b, l, 1.0),
+      add(mul(math::AbsFOp::create(b, l, x), fcst(b, l, 0.5 * M_SQRT1_2)),
+          fcst(b, l, 1.0)),
+      fm | arith::FastMathFlags::afn);
+  static constexpr double kP[] = {
+      -1.26551223, 1.00002368,  0.37409196, 0.09678418,  -0.18628806,
+      0.27886807,  -1.13520398, 1.48851587, -0.82215223, 0.17087277};
+  Value p = fcst(b, l, kP[9]);
+  for (int i = 8; i >= 0; --i)
+    p = add(mul(t, p), fcst(b, l, kP[i]));
+  // exp(-z^2) = exp(-x^2 / 2)
+  Value gauss = exp2(mul(mul(x, x), fcst(b, l, -0.5 * M_LOG2E)));
+  // Phi(-|x|) = erfc(z) / 2 = t exp(-z^2) exp(P(t) - ln 2).
+  Value halfExpP = exp2(add(mul(p, fcst(b, l, M_LOG2E)), fcst(b, l, -1.0)));
+  Value tail = mul(mul(t, gauss), halfExpP);
+  Value nonNegative = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGE, x,
+                                            fcst(b, l, 0.0));
+  Value cdf = arith::SelectOp::create(
+      b, l, nonNegative, arith::SubFOp::create(b, l, fcst(b, l, 1.0), tail, fm),
+      tail);
+  return {cdf, mul(gauss, fcst(b, l, 0.5 * M_2_SQRTPI * M_SQRT1_2))};
+}
+
 Value lowerGelu(LinalgEmitter &e, GeluOp op) {
   bool approximate = op.getApproximate();
   return elementwise(
       e, op.getInput(),
       [&](OpBuilder &b, Location l, Value x, ArrayRef<Value>) -> Value {
+        if (!approximate)
+          return arith::MulFOp::create(b, l, x, standardNormal(b, l, x).cdf);
+        // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
         Value half = arith::MulFOp::create(b, l, x, fcst(b, l, 0.5));
-        Value inner;
-        if (approximate) {
-          // tanh(sqrt(2/pi) (x + 0.044715 x^3))
-          Value x3 =
-              arith::MulFOp::create(b, l, x, arith::MulFOp::create(b, l, x, x));
-          Value t = arith::AddFOp::create(
-              b, l, x, arith::MulFOp::create(b, l, x3, fcst(b, l, 0.044715)));
-          inner = math::TanhOp::create(
-              b, l,
-              arith::MulFOp::create(b, l, t,
-                                    fcst(b, l, std::sqrt(2.0 / M_PI))));
-        } else {
-          inner = math::ErfOp::create(
-              b, l, arith::MulFOp::create(b, l, x, fcst(b, l, M_SQRT1_2)));
-        }
+        Value x3 =
+            arith::MulFOp::create(b, l, x, arith::MulFOp::create(b, l, x, x));
+        Value t = arith::AddFOp::create(
+            b, l, x, arith::MulFOp::create(b, l, x3, fcst(b, l, 0.044715)));
+        Value inner = math::TanhOp::create(
+            b, l,
+            arith::MulFOp::create(b, l, t, fcst(b, l, std::sqrt(2.0 / M_PI))));
         Value onePlus = arith::AddFOp::create(b, l, inner, fcst(b, l, 1.0));
         return arith::MulFOp::create(b, l, half, onePlus);
       });
@@ -984,19 +1036,11 @@ Value lowerGeluGrad(LinalgEmitter &e, GeluGradOp op) {
           slope = arith::AddFOp::create(b, l, left, right);
         } else {
           // Phi(x) + x phi(x)
-          Value cdf = arith::MulFOp::create(
-              b, l, half,
-              arith::AddFOp::create(
-                  b, l, one,
-                  math::ErfOp::create(
-                      b, l,
-                      arith::MulFOp::create(b, l, x, fcst(b, l, M_SQRT1_2)))));
-          Value pdf = arith::MulFOp::create(
-              b, l, fcst(b, l, 0.5 * M_2_SQRTPI * M_SQRT1_2),
-              math::ExpOp::create(
-                  b, l, arith::MulFOp::create(b, l, xx, fcst(b, l, -0.5))));
-          slope = arith::AddFOp::create(b, l, cdf,
-                                        arith::MulFOp::create(b, l, x, pdf));
+          StandardNormal normal = standardNormal(b, l, x);
+          constexpr arith::FastMathFlags fm = arith::FastMathFlags::contract;
+          slope = arith::AddFOp::create(
+              b, l, normal.cdf, arith::MulFOp::create(b, l, x, normal.pdf, fm),
+              fm);
         }
         Value dx = arith::MulFOp::create(b, l, toF32(b, l, a[1]), slope);
         return {fromF32(b, l, dx, a[2].getType())};

@@ -3,12 +3,17 @@
 // sm_90a warpgroup MMA (A from registers), on sm_80 mma.sync.
 // RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s
 // RUN: attn-opt %s --lower-to-gpu="format=isa chip=sm_80" | FileCheck %s --check-prefix=SM80
+// RUN: attn-opt %s --lower-to-gpu="format=isa" | FileCheck %s --check-prefix=MUFU
+
+// P = exp2(S - m) is ex2.approx.ftz alone (attn-mufu-kernel-math), the
+// subnormal-keeping ex2.approx.f32 nowhere.
+// MUFU-NOT: ex2.approx.f32
 
 // CHECK: wgmma.mma_async.sync.aligned.m64n{{[0-9]+}}k16.f32.bf16.bf16 {{.*}}, {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}, %rd
-// CHECK: ex2.approx
+// CHECK: ex2.approx.ftz.f32
 // SM80-NOT: wgmma
 // SM80: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
-// SM80: ex2.approx
+// SM80: ex2.approx.ftz.f32
 func.func @softcap(%q: tensor<1x2x96x64xbf16>, %dy: tensor<1x2x96x64xbf16>) -> (tensor<1x2x96x64xbf16>, tensor<1x2x96x64xbf16>, tensor<1x2x96x64xbf16>, tensor<1x2x96x64xbf16>) {
   %m = attn.mask.causal
   %o = attn.sdpa %q, %q, %q mask %m score {

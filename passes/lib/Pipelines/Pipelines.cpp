@@ -217,6 +217,7 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
   nvvmTarget.optLevel = 3;
   pm.addPass(createGpuNVVMAttachTarget(nvvmTarget));
   OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  kernels.addPass(createMufuKernelMath());
   // Kernel arguments are whole buffers of static shape: bare pointers, on
   // both sides of the launch.
   kernels.addPass(createConvertNVGPUToNVVMPass());

@@ -86,6 +86,25 @@ def ApproximateMath : Pass<"attn-approximate-math", "func::FuncOp"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def MufuKernelMath : Pass<"attn-mufu-kernel-math", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "f32 exp2 and approximate reciprocals in GPU kernels as one "
+                "multi-function-unit instruction each";
+  let description = [{
+    In a gpu.module, before its conversion to NVVM: math.exp2 on an f32
+    becomes the intrinsic llvm.nvvm.ex2.approx.ftz.f, and an f32 arith.divf
+    of 1.0 marked `afn` (an approximate function allowed) the intrinsic
+    llvm.nvvm.rcp.approx.ftz.f. Each is one MUFU instruction on the GPU.
+    convert-gpu-to-nvvm would make the first libdevice's __nv_exp2f and the
+    second rcp.approx.f32, both of which keep subnormal inputs and results
+    by scaling around the MUFU instruction: three or four instructions
+    where the kernels (an online softmax's P = exp2(S - m), a GELU's
+    exponentials) take one. Subnormal inputs and results (below 2^-126)
+    are flushed to zero; the results are otherwise the same (ex2.approx's
+    and rcp.approx's error: 2 ulp and 1 ulp).
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 def ExpandBf16Conversions : Pass<"attn-expand-bf16-conversions",
                                  "func::FuncOp"> {
   let summary = "Rewrites bf16 arithmetic in f32, its casts as integer arithmetic";

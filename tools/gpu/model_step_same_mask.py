@@ -7,17 +7,19 @@ classifier of two layers; attn's spec (examples/hybrid-bert-mini.json)
 has blocks of 64, each BigBird layer its own random blocks, and one
 classifier layer: not the same work. This is the anchor's model made the
 same as attn's: each BigBird layer attends by attn's schedule of that
-layer (the key tiles attn-schedule-blocks keeps, 64 x 64, given to Flex
-as a mask_mod over its blocks of 128), and the classifier is one linear
-layer on the first token. Run it in the same call as model_step.py,
-whose step it should match where the masks are the anchor's.
+layer (the key tiles attn-schedule-blocks keeps, 64 x 64, as a mask_mod
+over Flex's blocks of 128, its smallest that compiles on the GPU
+machine's build: FLEX_BLOCKS below), and the classifier is one linear
+layer on the first token. Run it in the same call as attn's step
+(train_gpu.sh run) and model_step.py.
 
   model_step_same_mask.py prepare BUILD SPEC.json OUT.json   (here, where
       MLIR is) imports the spec with BUILD's attn-import, expands its
       layers and schedules their blocks with attn-opt, and writes each
       attention layer's kept (query tile, key tile) pairs
   model_step_same_mask.py run MASKS.json                      (on the GPU
-      machine) times both steps (do_bench medians, as model_step.py)
+      machine) times its bf16 training step (a do_bench median, as
+      model_step.py)
 """
 import json
 import os
@@ -72,7 +74,16 @@ def run(masks_file):
     dev = "cuda"
     B, N, D, H = spec["batch"], spec["seq_len"], spec["width"], spec["heads"]
     FF, V, C = spec["ffn"], spec["vocab"], spec["classes"]
-    BS = 128  # Flex's smallest block on this build (bs64 does not compile)
+    # Flex's blocks: 128, its default, attn's tiles a mask_mod over them
+    # (partial wherever a block holds a dropped tile). FLEX_BLOCKS=64 asks
+    # for attn's tiles themselves, every block full (no mask_mod
+    # evaluated), its kernels' tiles (FLEX_TILE_OPTIONS, kernel_options)
+    # set to 64: on the GPU machine's PyTorch 2.11 that does not compile
+    # (NoValidChoicesError, with BLOCK_M BLOCK_N and with BLOCK_M1 BLOCK_N2
+    # as well; tools/attn-bench/NOTES.md, session 54).
+    bs = int(os.environ.get("FLEX_BLOCKS", "128"))
+    tile_options = {k: bs for k in os.environ.get(
+        "FLEX_TILE_OPTIONS", "BLOCK_M BLOCK_N").split()}
 
     def block_mask(layer):
         tiles = torch.zeros(N // layer["block_q"] + 1, N // layer["block_k"] + 1,
@@ -85,7 +96,7 @@ def run(masks_file):
         def kept(b, h, qi, ki):
             return tiles[qi // bq, ki // bk]
         return create_block_mask(kept, None, None, N, N, device=dev,
-                                 BLOCK_SIZE=BS)
+                                 BLOCK_SIZE=bs)
 
     attention = iter(block_mask(l) for l in masks["layers"])
 
@@ -113,7 +124,9 @@ def run(masks_file):
                 z = 1 / (torch.einsum("bhnd,bhd->bhn", q, k.sum(2)) + 1e-6)
                 o = torch.einsum("bhnd,bhde,bhn->bhne", q, kv, z)
             else:
-                o = flex_attention(q, k, v, block_mask=s.mask)
+                o = flex_attention(q, k, v, block_mask=s.mask,
+                                   kernel_options=tile_options if bs < 128
+                                   else None)
             return s.o(o.transpose(1, 2).reshape(B, N, D))
 
         def forward(s, x):
@@ -154,7 +167,8 @@ def run(masks_file):
     ms = do_bench(step, warmup=100, rep=800, return_mode="median")
     density = [len(l["kept"]) * l["block_q"] * l["block_k"] / N / N
                for l in masks["layers"]]
-    print(f"train compile+flex bf16, attn's masks (densities "
+    print(f"train compile+flex bf16, attn's masks, Flex blocks of {bs} "
+          f"(densities "
           f"{', '.join(f'{d:.3f}' for d in density)})  first {first:6.1f} s"
           f"  {ms:9.2f} ms")
 

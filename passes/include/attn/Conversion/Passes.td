@@ -99,8 +99,8 @@ def MufuKernelMath : Pass<"attn-mufu-kernel-math", "::mlir::gpu::GPUModuleOp"> {
     by scaling around the MUFU instruction: three or four instructions
     where the kernels (an online softmax's P = exp2(S - m), a GELU's
     exponentials) take one. Subnormal inputs and results (below 2^-126)
-    are flushed to zero; the results are otherwise the same (ex2.approx's
-    and rcp.approx's error: 2 ulp and 1 ulp).
+    are flushed to zero; other results are the MUFU instruction's, as
+    they were.
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }

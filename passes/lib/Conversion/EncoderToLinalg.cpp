@@ -1006,10 +1006,10 @@ Value lowerGeluGrad(LinalgEmitter &e, GeluGradOp op) {
       e.iterators(rank, false),
       [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
         Value x = toF32(b, l, a[0]);
-        Value half = fcst(b, l, 0.5), one = fcst(b, l, 1.0);
-        Value xx = arith::MulFOp::create(b, l, x, x);
         Value slope;
         if (approximate) {
+          Value half = fcst(b, l, 0.5), one = fcst(b, l, 1.0);
+          Value xx = arith::MulFOp::create(b, l, x, x);
           // d/dx 0.5 x (1 + t), t = tanh(k (x + c x^3)):
           //   0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2)
           double k = std::sqrt(2.0 / M_PI), c = 0.044715;

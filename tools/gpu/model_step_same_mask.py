@@ -9,9 +9,12 @@ classifier layer: not the same work. This is the anchor's model made the
 same as attn's: each BigBird layer attends by attn's schedule of that
 layer (the key tiles attn-schedule-blocks keeps, 64 x 64, as a mask_mod
 over Flex's blocks of 128, its smallest that compiles on the GPU
-machine's build: FLEX_BLOCKS below), and the classifier is one linear
-layer on the first token. Run it in the same call as attn's step
-(train_gpu.sh run) and model_step.py.
+machine's build), and the classifier is one linear layer on the first
+token. Run it in the same call as attn's step (train_gpu.sh run) and
+model_step.py. One difference stays: train_gpu.sh trains attn on ListOps
+batches (500 to 2000 real tokens, padded to 2048), whose padded keys
+attn's attention kernels skip, where this step, like model_step.py's,
+attends over all 2048 random tokens.
 
   model_step_same_mask.py prepare BUILD SPEC.json OUT.json   (here, where
       MLIR is) imports the spec with BUILD's attn-import, expands its
@@ -50,8 +53,7 @@ def prepare(build, spec, out):
             offsets, blocks = nums[kind + "_offsets"], nums[kind + "_blocks"]
             for row in range(len(offsets) - 1):
                 kept += [[row, b] for b in blocks[offsets[row]:offsets[row + 1]]]
-        layers.append(dict(block_q=block_q, block_k=block_k,
-                           seq_len=int(fields["seq_len"]), kept=kept))
+        layers.append(dict(block_q=block_q, block_k=block_k, kept=kept))
     if not layers:
         sys.exit(f"model_step_same_mask: no scheduled attention in {spec}")
     with open(out, "w") as f:
@@ -74,16 +76,13 @@ def run(masks_file):
     dev = "cuda"
     B, N, D, H = spec["batch"], spec["seq_len"], spec["width"], spec["heads"]
     FF, V, C = spec["ffn"], spec["vocab"], spec["classes"]
-    # Flex's blocks: 128, its default, attn's tiles a mask_mod over them
-    # (partial wherever a block holds a dropped tile). FLEX_BLOCKS=64 asks
-    # for attn's tiles themselves, every block full (no mask_mod
-    # evaluated), its kernels' tiles (FLEX_TILE_OPTIONS, kernel_options)
-    # set to 64: on the GPU machine's PyTorch 2.11 that does not compile
-    # (NoValidChoicesError, with BLOCK_M BLOCK_N and with BLOCK_M1 BLOCK_N2
-    # as well; tools/attn-bench/NOTES.md, session 54).
-    bs = int(os.environ.get("FLEX_BLOCKS", "128"))
-    tile_options = {k: bs for k in os.environ.get(
-        "FLEX_TILE_OPTIONS", "BLOCK_M BLOCK_N").split()}
+    # Flex's blocks of 128, its default, attn's tiles a mask_mod over them
+    # (partial wherever a block holds a dropped tile). Blocks of 64, attn's
+    # tiles themselves, do not compile on the GPU machine's PyTorch 2.11:
+    # BLOCK_SIZE=64 fails its block-size check, and with kernel_options
+    # BLOCK_M, BLOCK_N (and BLOCK_M1, BLOCK_N2) of 64 Inductor finds no
+    # kernel (tools/attn-bench/NOTES.md, session 54).
+    bs = 128
 
     def block_mask(layer):
         tiles = torch.zeros(N // layer["block_q"] + 1, N // layer["block_k"] + 1,
@@ -124,9 +123,7 @@ def run(masks_file):
                 z = 1 / (torch.einsum("bhnd,bhd->bhn", q, k.sum(2)) + 1e-6)
                 o = torch.einsum("bhnd,bhde,bhn->bhne", q, kv, z)
             else:
-                o = flex_attention(q, k, v, block_mask=s.mask,
-                                   kernel_options=tile_options if bs < 128
-                                   else None)
+                o = flex_attention(q, k, v, block_mask=s.mask)
             return s.o(o.transpose(1, 2).reshape(B, N, D))
 
         def forward(s, x):

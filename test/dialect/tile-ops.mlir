@@ -26,6 +26,9 @@ func.func @tiles(%q: memref<?x32xf32>, %m: memref<?xf32>, %acc: memref<?x32xf32>
     %t = arith.cmpi ule, %ki, %qi : index
     attn.yield %t : i1
   } : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?xf32>
+  // The fused form: the key form's accumulators and the shared query_grad.
+  // CHECK: attn.tile.softmax_grad_step {{.*}} query_grad %{{.*}} : memref<?x32xf32> key_grad %{{.*}}, %{{.*}} : memref<?x32xf32>, memref<?x32xf32> offsets
+  attn.tile.softmax_grad_step %q, %q, %q, %q, %m, %m query_grad %acc : memref<?x32xf32> key_grad %acc, %acc : memref<?x32xf32>, memref<?x32xf32> offsets(%i, %i) scale 0.125 : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?xf32>
   // CHECK: attn.tile.softmax_step {{.*}} where {
   // CHECK: } score {
   // CHECK-NEXT: ^bb0(%{{.*}}: f32, %{{.*}}: index, %{{.*}}: index):

@@ -648,4 +648,55 @@ TEST_P(SdpaGradientBf16OverlapSoftmax, MatchesAutograd) {
 INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16OverlapSoftmax,
                          ::testing::ValuesIn(bf16Cases()), caseName);
 
+// And with the gradient in one nest over the key tiles (--grad-fused-query:
+// each pair's dS K added to an f32 dQ atomically, then converted): every
+// case in f32 (the CPU's rows and the GPU's 3xTF32 tiles, one warp of 32
+// rows a key tile), and the bf16 cases in attn-bench's gradient tiles (64 x
+// 64, four warps splitting dQ's head dim), on their own and with the
+// gradient's key loop warp-specialised (its barriers named).
+constexpr char kFusedQueryName[] = "sdpa_gradient_fused_query",
+               kFusedQuery[] = "--block-q 32 --block-k 32 --grad-fused-query";
+using SdpaGradientFusedQuery =
+    GradientSuite<kFusedQueryName, kF32, allCases, kFusedQuery>;
+
+TEST_P(SdpaGradientFusedQuery, MatchesAutograd) {
+  ASSERT_TRUE(library);
+  expectGradientsMatch(*library, GetParam(), torch::kFloat32, 1e-4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientFusedQuery,
+                         ::testing::ValuesIn(allCases()), caseName);
+
+constexpr char kBf16FusedQueryName[] = "sdpa_gradient_bf16_fused_query",
+               kBf16FusedQuery[] = "--block-q 64 --block-k 64 "
+                                   "--grad-warp-rows 16 --grad-fused-query";
+using SdpaGradientBf16FusedQuery =
+    GradientSuite<kBf16FusedQueryName, kBf16, bf16Cases, kBf16FusedQuery>;
+
+TEST_P(SdpaGradientBf16FusedQuery, MatchesAutograd) {
+  ASSERT_TRUE(library);
+  expectGradientsMatch(*library, GetParam(), torch::kBFloat16, 2e-2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16FusedQuery,
+                         ::testing::ValuesIn(bf16Cases()), caseName);
+
+constexpr char kBf16FusedSpecializedName[] =
+    "sdpa_gradient_bf16_fused_query_specialized",
+               kBf16FusedSpecialized[] =
+                   "--block-q 128 --block-k 64 --warp-rows 16 "
+                   "--grad-block-q 64 --grad-block-k 64 --tensor-copies all "
+                   "--warp-specialize --grad-fused-query";
+using SdpaGradientBf16FusedSpecialized =
+    GradientSuite<kBf16FusedSpecializedName, kBf16, bf16Cases,
+                  kBf16FusedSpecialized>;
+
+TEST_P(SdpaGradientBf16FusedSpecialized, MatchesAutograd) {
+  ASSERT_TRUE(library);
+  expectGradientsMatch(*library, GetParam(), torch::kBFloat16, 2e-2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16FusedSpecialized,
+                         ::testing::ValuesIn(bf16Cases()), caseName);
+
 } // namespace

@@ -88,17 +88,19 @@ LogicalResult SoftmaxGradStepOp::verify() {
       failed(requireF32(*this, getLse(), "lse")) ||
       failed(requireF32(*this, getDelta(), "delta")))
     return failure();
-  if (static_cast<bool>(getQueryGrad()) == static_cast<bool>(getKeyGrad()) ||
+  if (!(getQueryGrad() || getKeyGrad()) ||
       static_cast<bool>(getKeyGrad()) != static_cast<bool>(getValueGrad()))
-    return emitOpError("accumulates either query_grad or key_grad and "
-                       "value_grad");
+    return emitOpError("accumulates query_grad, key_grad and value_grad, or "
+                       "all three");
   if (Value dq = getQueryGrad())
-    return success(
-        succeeded(sameExtent(*this, getQuery(), 0, "query rows", dq, 0,
-                             "query_grad rows")) &&
-        succeeded(sameExtent(*this, getQuery(), 1, "query head dim", dq, 1,
-                             "query_grad columns")) &&
-        succeeded(requireF32(*this, dq, "query_grad")));
+    if (failed(sameExtent(*this, getQuery(), 0, "query rows", dq, 0,
+                          "query_grad rows")) ||
+        failed(sameExtent(*this, getQuery(), 1, "query head dim", dq, 1,
+                          "query_grad columns")) ||
+        failed(requireF32(*this, dq, "query_grad")))
+      return failure();
+  if (!getKeyGrad())
+    return success();
   return success(
       succeeded(sameExtent(*this, getKey(), 0, "key rows", getKeyGrad(), 0,
                            "key_grad rows")) &&

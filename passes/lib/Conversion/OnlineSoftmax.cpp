@@ -247,12 +247,29 @@ LogicalResult mlir::attn::lowerSoftmaxGradStepByRows(SoftmaxGradStepOp op,
   };
   Value mq = memref::DimOp::create(b, loc, op.getQuery(), 0);
   Value mk = memref::DimOp::create(b, loc, op.getKey(), 0);
+  // The fused form's query_grad[i] += ds k_j, an element at a time:
+  // other instances add to the same rows.
+  auto addToQueryGrad = [&](Value i, Value j, Value ds) {
+    Value d = memref::DimOp::create(b, loc, op.getKey(), 1);
+    auto columns = scf::ForOp::create(b, loc, zero, d, one);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(columns.getBody());
+    Value c = columns.getInductionVar();
+    Value k = memref::LoadOp::create(b, loc, op.getKey(), ValueRange{j, c});
+    if (k.getType() != f32Type)
+      k = arith::ExtFOp::create(b, loc, f32Type, k);
+    memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf,
+                                arith::MulFOp::create(b, loc, ds, k),
+                                op.getQueryGrad(), ValueRange{i, c});
+  };
   if (op.accumulatesKeys()) {
     nest(mk, mq, {op.getKeyGrad(), op.getValueGrad()}, {qRow, vRow},
          [&](Value j, Value i, ValueRange accs) {
            return pair(i, j, accs,
                        [&](const PairRows &rows, ScoreGradient g,
                            ValueRange acc) {
+                         if (op.fusesQueryGrad())
+                           addToQueryGrad(i, j, g.ds);
                          return SmallVector<Value>{
                              axpy(acc[0], g.ds, rows.q),
                              axpy(acc[1], g.p, rows.dO)};

@@ -720,9 +720,13 @@ int64_t blockThreads(Operation *op) {
       op->getParentOfType<gpu::LaunchOp>().getBlockSizeX());
 }
 
-/// Each warp's query tile in shared memory, by tile.
+/// Each warp's query tile in shared memory, by tile, and the shared buffer
+/// that holds the tiles of all the block's warps one after another.
 struct StagedQueries {
   DenseMap<Value, SharedTile> tiles;
+  DenseMap<Value, Value> blocks;
+  /// The fused gradient's dS^T tiles (two), by launch.
+  DenseMap<Operation *, std::pair<Value, int64_t>> fusedDs;
 };
 
 /// This warp's query tile `q` in shared memory, [rows, d] with padded rows
@@ -752,6 +756,7 @@ SharedTile stagedQuery(Value q, Type elem, int64_t rows, gpu::LaunchOp launch,
   // Every lane reads rows that other lanes copied.
   NVVM::SyncWarpOp::create(b, loc, e.i32(-1));
   staged.tiles.try_emplace(q, tile);
+  staged.blocks.try_emplace(q, block);
   return tile;
 }
 
@@ -1426,6 +1431,13 @@ GradSides sidesOf(SoftmaxGradStepOp op) {
           &op.getValueMutable()};
 }
 
+/// The fused form's head-dim columns of each warp: the block's warps split
+/// dQ's columns, 16 at least each (two 8-column tiles: mmaSharedB reads B
+/// two at a time); 0 where they do not divide them.
+int64_t fusedColumnsPerWarp(int64_t d, int64_t warps) {
+  return d % (16 * warps) == 0 ? d / warps : 0;
+}
+
 /// The rows of the side a softmax_grad_step stages for the whole block
 /// (the keys of the query form, the queries of the key form), or an error
 /// where the tensor-core form does not take `op`.
@@ -1458,7 +1470,107 @@ FailureOr<int64_t> tensorCoreColumnRows(SoftmaxGradStepOp op, int64_t rows,
       !reachedByWholeBlock(op, launch))
     return fail("every thread of the block must reach it (it stages tiles "
                 "for the whole block)");
+  if (op.fusesQueryGrad()) {
+    int64_t warps = *getConstantIntValue(launch.getBlockSizeX()) / kWarpLanes;
+    if (!fusedColumnsPerWarp(d, warps))
+      return fail("the fused form's warps (" + Twine(warps) +
+                  ") must split the head dim (" + Twine(d) +
+                  ") into multiples of 16 columns");
+  }
   return *columns;
+}
+
+/// The fused form's query_grad += dS K for one chunk of the staged queries
+/// (`row0` on, `tiles` 8-column tiles of S^T): each warp stores its dS^T
+/// (`ds`: its rows' keys by the chunk's queries, accumulator tiles (mt, cn)
+/// at E (mt tiles + cn)) into the block's dS^T tile in shared memory; after
+/// a barrier every warp multiplies the whole of it (dS, by ldmatrix.trans)
+/// by the block's keys (their staged tiles one after another: B [keys, d])
+/// for its own columns of dQ, and adds the products to query_grad
+/// atomically (other key tiles add to the same rows). Two dS^T tiles
+/// (`parity`) alternate, so that one barrier a chunk keeps a warp from
+/// writing one that another still reads.
+void addQueryGradOfChunk(WarpEmitter &e, SoftmaxGradStepOp op,
+                         ArrayRef<Value> ds, int64_t mTiles, int64_t tiles,
+                         int64_t chunkTiles, int64_t row0, int64_t parity,
+                         int64_t threads, StagedQueries &staged) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  auto launch = op->getParentOfType<gpu::LaunchOp>();
+  const FragmentLayout &c = e.layout.c;
+  const int64_t warps = threads / kWarpLanes;
+  const int64_t rows = mTiles * e.layout.m;
+  const int64_t keys = warps * rows, queries = tiles * e.layout.n;
+  const int64_t d = cast<MemRefType>(op.getKey().getType()).getDimSize(1);
+  const int64_t columns = fusedColumnsPerWarp(d, warps);
+  assert(columns && "tensorCoreColumnRows checks the warps' columns");
+  // Room for a whole chunk's dS^T; a last, shorter chunk uses its start.
+  const int64_t bytes = SharedTile::bytes(keys, chunkTiles * e.layout.n, e.elem,
+                                          TileLayout::PaddedForColumns);
+  auto [buffer, bufferBytes] = staged.fusedDs.lookup(launch);
+  if (!buffer || bufferBytes != bytes) {
+    buffer = allocateShared(launch, 2 * bytes);
+    staged.fusedDs[launch] = {buffer, bytes};
+  }
+  SharedTile dsT =
+      SharedTile::at(b, loc, buffer, e.idx(parity * bytes), keys, queries,
+                     e.elem, TileLayout::PaddedForColumns);
+  Value warp = arith::DivUIOp::create(
+      b, loc, gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x),
+      e.idx(kWarpLanes));
+  Value warpRow0 = e.mul(warp, rows);
+  // This warp's dS^T, a row's two columns at a time where the layout holds
+  // them side by side.
+  const int64_t count = c.numElements();
+  for (int64_t mt = 0; mt < mTiles; ++mt)
+    for (int64_t cn = 0; cn < tiles; ++cn)
+      for (int64_t i = 0; i < count; ++i) {
+        Value x = ds[count * (mt * tiles + cn) + i];
+        Value row = e.add(warpRow0, e.accRow(mt, i)), col = e.accCol(cn, i);
+        bool pairs = i + 1 < count && c.rowOf[i + 1] == c.rowOf[i] &&
+                     c.colOf[i + 1] == c.colOf[i] + 1 && c.colOf[i] % 2 == 0 &&
+                     c.colPerThread % 2 == 0 && c.colPerGroup % 2 == 0;
+        if (pairs) {
+          e.storePair(x, ds[count * (mt * tiles + cn) + i + 1], dsT.memref,
+                      {row, col});
+          ++i;
+          continue;
+        }
+        if (!e.elem.isF32())
+          x = arith::TruncFOp::create(b, loc, e.elem, x);
+        e.store(x, dsT.memref, {row, col});
+      }
+  gpu::BarrierOp::create(b, loc);
+
+  // dQ[the chunk's queries, this warp's columns] = dS K over the block's
+  // keys, A = dS from dS^T, B the keys' rows.
+  SharedTile keyRows =
+      SharedTile::at(b, loc, staged.blocks.lookup(op.getKey()), e.idx(0), keys,
+                     d, e.elem, TileLayout::Padded);
+  const int64_t qTiles = queries / e.layout.m, cTiles = columns / e.layout.n;
+  Value col0 = e.mul(warp, columns);
+  SmallVector<SmallVector<Value, 4>> acc(
+      qTiles * cTiles, SmallVector<Value, 4>(count, e.cst(0.0)));
+  for (int64_t k0 = 0; k0 < keys; k0 += e.layout.k) {
+    SmallVector<SmallVector<Value, 4>> a;
+    for (int64_t mq = 0; mq < qTiles; ++mq)
+      a.push_back(e.aFragmentAt(dsT, e.layout.m * mq, k0,
+                                /*transposed=*/true));
+    e.mmaSharedB(a, keyRows, k0, acc, col0);
+  }
+  Value queryGrad = op.getQueryGrad();
+  Value queryCount = e.dim(queryGrad, 0);
+  for (int64_t mq = 0; mq < qTiles; ++mq)
+    for (int64_t t = 0; t < cTiles; ++t)
+      for (int64_t i = 0; i < count; ++i) {
+        Value row = e.add(e.accRow(mq, i), row0);
+        Value col = e.add(e.accCol(t, i), col0);
+        e.ifThen(e.lt(row, queryCount), [&] {
+          memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf,
+                                      acc[mq * cTiles + t][i], queryGrad,
+                                      ValueRange{row, col});
+        });
+      }
 }
 
 /// softmax_grad_step on tensor cores, for one warp's rows R (the queries
@@ -1565,6 +1677,8 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
                          : emitKeptAt(b, loc, op, row, col);
         });
     RowFragments pRows(e.rowSlots() * mTiles), dsRows(e.rowSlots() * mTiles);
+    SmallVector<Value> dsValues; // the fused form's: tile (mt, cn) at
+                                 // E (mt tiles + cn)
     for (int64_t mt = 0; mt < mTiles; ++mt)
       for (int64_t cn = 0; cn < tiles; ++cn) {
         const int64_t n = n0 + cn;
@@ -1580,6 +1694,8 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
           p[i] = g.p;
           ds[i] = g.ds;
         }
+        if (op.fusesQueryGrad())
+          llvm::append_range(dsValues, ds);
         for (int64_t h = 0; h < e.rowSlots(); ++h) {
           SmallVector<int64_t, 4> pair = c.elementsOfRowSlot(h);
           llvm::append_range(pRows[e.rowSlots() * mt + h],
@@ -1594,7 +1710,14 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
                         row0);
     accumulateProduct(e, accs[0]->lane, mTiles, d, dsRows, depth, stagedA, {},
                       row0);
+    if (op.fusesQueryGrad())
+      addQueryGradOfChunk(e, op, dsValues, mTiles, tiles, chunkTiles, row0,
+                          (n0 / chunkTiles) % 2, threads, staged);
   }
+  // With an odd number of chunks, the next step's first chunk writes the
+  // dS^T tile this step's last one read: every warp has read it first.
+  if (op.fusesQueryGrad() && llvm::divideCeil(nTiles, chunkTiles) % 2)
+    gpu::BarrierOp::create(b, loc);
   op.erase();
 }
 

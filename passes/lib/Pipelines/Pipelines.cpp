@@ -48,6 +48,7 @@ TileOptions tileOptions(const PipelineOptions &options) {
   tile.blockK = options.blockK;
   tile.gradBlockQ = options.gradBlockQ;
   tile.gradBlockK = options.gradBlockK;
+  tile.gradFusedQuery = options.gradFusedQuery;
   tile.ssmChunk = options.ssmChunk;
   return tile;
 }

@@ -789,10 +789,10 @@ private:
 class SdpaGradTiling : AttentionTiles {
 public:
   SdpaGradTiling(SdpaGradOp op, Globals &globals, int64_t rowsPerInstance,
-                 Value savedLse)
+                 Value savedLse, bool fusedQuery)
       : op(op), globals(globals), b(op), loc(op.getLoc()), e{b, loc},
         gpuForm(rowsPerInstance != 0), rowsPerInstance(rowsPerInstance),
-        savedLse(savedLse) {}
+        savedLse(savedLse), askedFused(fusedQuery) {}
 
   LogicalResult run(int64_t defaultBQ, int64_t defaultBK) {
     if (failed(readShapes(defaultBQ, defaultBK)))
@@ -800,8 +800,15 @@ public:
     makeBuffers();
     makeScheduleLists();
     emitStatistics();
-    emitQueryGradients();
+    if (fused) {
+      // dQ's sums in f32 from zero, added to by every key tile's nest.
+      e.fill(dqSums, 0.0);
+    } else {
+      emitQueryGradients();
+    }
     emitKeyGradients();
+    if (fused && dqSums != dq)
+      linalg::CopyOp::create(b, loc, dqSums, dq);
     if (failedPredicate)
       return op.emitOpError("its mask could not build its predicate");
     op.getQueryGrad().replaceAllUsesWith(
@@ -866,6 +873,11 @@ private:
                    : kGradWarpRows;
     tensorCores = gpuForm && hd % 16 == 0 && dv % 16 == 0 &&
                   bq % warpRows == 0 && bk % warpRows == 0;
+    // The tensor-core form's warps split dQ's head dim, 16 columns or more
+    // each (attn-convert-softmax-tiles-to-gpu); a thread a row (the CPU's
+    // form, the GPU's without tensor cores) takes any.
+    const int64_t warps = bk / warpRows;
+    fused = askedFused && (!tensorCores || hd % (16 * warps) == 0);
     return success();
   }
 
@@ -889,6 +901,8 @@ private:
     dq = dqResult.view;
     dk = dkResult.view;
     dvBuf = dvResult.view;
+    // The fused form's dQ: f32 sums (dQ itself where it is f32).
+    dqSums = !fused || elem.isF32() ? dq : alloc(qShape, f32);
     // Every row of dQ, lse and D is written; dK and dV only below the key
     // limit, so they start at zero.
     e.fill(dkResult.storage, 0.0);
@@ -1018,13 +1032,14 @@ private:
                  Value dkAcc = accumulator(rows, hd, kn),
                        dvAcc = accumulator(rows, dv, kn);
                  KeyRows kr = keyRows(bIdx, hIdx, k0, kn);
-                 auto step =
-                     [&](bool partial) {
-                       return [&, partial](Value q0, Value qn) {
-                         gradStep(bIdx, hIdx, queryRows(bIdx, hIdx, q0, qn), kr,
-                                  {}, dkAcc, dvAcc, partial);
-                       };
-                     };
+                 auto step = [&](bool partial) {
+                   return [&, partial](Value q0, Value qn) {
+                     gradStep(bIdx, hIdx, queryRows(bIdx, hIdx, q0, qn), kr,
+                              fused ? rowsOf(dqSums, bIdx, hIdx, q0, qn)
+                                    : Value(),
+                              dkAcc, dvAcc, partial);
+                   };
+                 };
                  for (const List &list : byKey)
                    emitKeyTileLoop(e, list.offsets, list.items, kTile, bq,
                                    e.idx(n), step(list.partial));
@@ -1222,6 +1237,7 @@ private:
   const bool gpuForm;
   const int64_t rowsPerInstance;
   const Value savedLse;
+  const bool askedFused;
 
   // readShapes
   Type elem, f32;
@@ -1231,8 +1247,11 @@ private:
   MaskPattern pattern;
   VectorType qRow, vRow;
   bool tensorCores = false;
+  /// dQ by the key tiles' nest (grad-fused-query), where its form takes it.
+  bool fused = false;
   // makeBuffers, makeScheduleLists
   Value q, k, v, out, dOut, dq, dk, dvBuf, lse, delta;
+  Value dqSums; // dQ's f32 sums in the fused form, else dq
   Emitter::Result dqResult, dkResult, dvResult; // dq, dk, dvBuf their views
   SmallVector<List> byQuery, byKey;
   /// The GPU's orders of the query and key tiles' nests: heaviest first
@@ -2543,6 +2562,7 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
     o.gradBlockQ = gradBlockQ;
     o.gradBlockK = gradBlockK;
     o.gradRowsPerInstance = gradRowsPerInstance;
+    o.gradFusedQuery = gradFusedQuery;
     o.channels = channels;
     o.ssmChunk = ssmChunk;
     o.rowsPerInstance = rowsPerInstance;
@@ -2581,7 +2601,7 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
               })
               .Case([&](SdpaGradOp o) {
                 return SdpaGradTiling(o, globals, gradRows(),
-                                      savedLse.lookup(o))
+                                      savedLse.lookup(o), gradFusedQuery)
                     .run(gradBlockQ ? gradBlockQ : blockQ,
                          gradBlockK ? gradBlockK : blockK);
               })

@@ -102,11 +102,17 @@ def Attn_SoftmaxGradStepOp : Attn_Op<"tile.softmax_grad_step", [
     or
       key_grad_j   += sum_i ds_ij q_i                        [Mk, D]
       value_grad_j += sum_i p_ij dO_i                        [Mk, Dv]
+    or, in the fused form (all three accumulators), the key form's sums and
+      query_grad_i += sum_j ds_ij k_j
+    where query_grad is shared with every other instance that visits the
+    query rows: its additions are atomic, in no fixed order.
     The accumulators are f32; the predicate region receives the absolute
     query and key indices (`query_offset` + i, `key_offset` + j) and yields
     an i1. The query form runs over a query tile's key tiles, the key form
     over a key tile's query tiles (the transposed schedule), so that each
-    accumulator has one writer. With the optional `score` region f
+    of its accumulators has one writer; the fused form computes each pair's
+    p and ds once where the two forms compute them twice, and pays for it
+    in atomic additions. With the optional `score` region f
     (s: f32, q: index, k: index) -> f32 (softmax_step's), p_ij is
     exp(f(s_ij) - lse_i) and ds_ij is multiplied by f'(s_ij).
   }];
@@ -133,8 +139,11 @@ def Attn_SoftmaxGradStepOp : Attn_Op<"tile.softmax_grad_step", [
     type($lse) `,` type($delta)
   }];
   let extraClassDeclaration = [{
-    /// The key form: the rows it accumulates are the key tile's.
+    /// The key form (or the fused form): the rows it accumulates in
+    /// registers are the key tile's.
     bool accumulatesKeys() { return static_cast<bool>(getKeyGrad()); }
+    /// The fused form: the key form that also adds to query_grad.
+    bool fusesQueryGrad() { return getKeyGrad() && getQueryGrad(); }
   }];
   let hasVerifier = 1;
   let hasRegionVerifier = 1;

@@ -36,6 +36,13 @@ struct TilingPipelineOptions : public PassPipelineOptions<Derived> {
       *this, "grad-block-k",
       llvm::cl::desc("Keys per tile of attention's gradient (0: block-k)"),
       llvm::cl::init(0)};
+  Options::Option<bool> gradFusedQuery{
+      *this, "grad-fused-query",
+      llvm::cl::desc("Attention's gradient in one nest over the key tiles: "
+                     "dK and dV in registers, each pair's dS K added to an "
+                     "f32 dQ atomically, instead of a second nest over the "
+                     "query tiles that recomputes P and dS"),
+      llvm::cl::init(false)};
   Options::Option<bool> verifyMasks{
       *this, "verify-masks",
       llvm::cl::desc("Check every attention's tile schedule against its "

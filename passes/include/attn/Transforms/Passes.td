@@ -259,6 +259,11 @@ def Tile : Pass<"attn-tile", "ModuleOp"> {
            /*default=*/"0",
            "With rows-per-instance: the rows of a warp in attention's "
            "gradient on tensor cores (0: rows-per-instance)">,
+    Option<"gradFusedQuery", "grad-fused-query", "bool", /*default=*/"false",
+           "Attention's gradient in one nest over the key tiles that also "
+           "adds each pair's dS K to an f32 dQ atomically (then converted), "
+           "instead of a second nest over the query tiles that recomputes "
+           "P and dS">,
     Option<"channels", "ssm-channels", "int64_t", /*default=*/"16",
            "Channels per SSM scan (0: as many as one warp of the GPU scan "
            "takes at once, 32 / the lanes sharing a channel's modes)">,

@@ -5,6 +5,7 @@
 // RUN: attn-opt %s --split-input-file --attn-schedule-blocks="block-q=64 block-k=64" --attn-tile="rows-per-instance=16 grad-fused-query=1" | FileCheck %s --check-prefix=TILE
 // RUN: attn-opt %s --split-input-file --attn-schedule-blocks="block-q=64 block-k=64" --attn-tile="grad-fused-query=1" --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --attn-convert-tiles-to-cpu | FileCheck %s --check-prefix=CPU
 // RUN: attn-opt %s --split-input-file --lower-to-gpu="format=isa kernel-modules=1 grad-fused-query=1" | FileCheck %s --check-prefix=PTX
+// RUN: attn-opt %s --split-input-file --lower-to-gpu="format=isa chip=sm_80 kernel-modules=1 grad-fused-query=1" | FileCheck %s --check-prefix=SM80
 
 // Nest 1 (the rows' D), then the key tiles' nest alone: dQ's sums of f32
 // zeroed before it, its steps' query_grad the query tile's rows of them,
@@ -27,14 +28,30 @@
 // CPU:       memref.atomic_rmw addf %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}] : (f32, memref<?x64xf32, {{.*}}>) -> f32
 
 // On the GPU: the key tiles' kernel stores each warp's dS^T in shared memory,
-// meets the block at a barrier, multiplies dS (ldmatrix.trans) by the block's
-// keys for its columns of dQ and adds them to the sums atomically; a kernel
-// of its own converts them.
+// meets the block at a barrier, and multiplies dS (ldmatrix.trans) by the
+// block's keys in units of 16 queries by 16 columns of dQ. On sm_90a the
+// units go into the chunk's dQ tile in shared memory, and after a fence for
+// the async proxy and a barrier, a lane of the first warp a row adds the
+// tile's rows to the sums by bulk reductions, a group a chunk; each chunk
+// first waits for the reductions of two chunks ago to have read their tile,
+// and the kernel ends waiting for them all. On sm_80 each element is added
+// with an atomic. A kernel of its own converts the sums.
 // PTX-LABEL: .entry causal_grad_bf16_2_softmax_grad_step
+// PTX:       cp.async.bulk.wait_group.read
 // PTX:       bar.sync
 // PTX:       ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
-// PTX:       atom.global.add.f32
+// PTX:       fence.proxy.async.shared::cta
+// PTX:       bar.sync
+// PTX:       cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32
+// PTX:       cp.async.bulk.commit_group
+// PTX:       cp.async.bulk.wait_group {{\\}}090;
+// PTX-NOT:   atom.global.add.f32
 // PTX-LABEL: .entry causal_grad_bf16_3_copy
+// SM80-LABEL: .entry causal_grad_bf16_2_softmax_grad_step
+// SM80:       ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
+// SM80:       atom.global.add.f32
+// SM80-NOT:   cp.reduce.async.bulk
+// SM80-LABEL: .entry causal_grad_bf16_3_copy
 func.func @causal_grad_bf16(%q: tensor<1x2x200x64xbf16>, %dy: tensor<1x2x200x64xbf16>) -> (tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>) {
   %m = attn.mask.causal
   %o = attn.sdpa %q, %q, %q mask %m : tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, !attn.mask -> tensor<1x2x200x64xbf16>
@@ -44,17 +61,17 @@ func.func @causal_grad_bf16(%q: tensor<1x2x200x64xbf16>, %dy: tensor<1x2x200x64x
 
 // -----
 
-// Head dim 32: the tensor-core form's four warps of a key tile cannot split
-// dQ's columns 16 or more each, so the gradient keeps its two nests (the
-// query form's step, then the key form's).
+// Head dim 32, four warps a key tile: the two units of a chunk (16 queries
+// by 16 columns each) go to the first two warps; the others skip them.
 // TILE-LABEL: func.func @causal_grad_d32
-// TILE:       attn.tile.softmax_grad_step {{.*}} query_grad %{{.*}} : memref<?x32xf32, {{.*}}> offsets
-// TILE:       attn.tile.softmax_grad_step {{.*}} key_grad %{{.*}}, %{{.*}} : memref<?x32xf32, {{.*}}>, memref<?x32xf32, {{.*}}> offsets
-// TILE-NOT:   linalg.copy ins(%{{.*}} : memref<1x2x200x32xf32>)
+// TILE:       attn.tile.softmax_grad_step {{.*}} query_grad %{{.*}} : memref<?x32xf32, {{.*}}> key_grad
+// TILE:       linalg.copy ins(%{{.*}} : memref<1x2x200x32xf32>) outs(%{{.*}} : memref<1x2x200x32xbf16>)
 // CPU-LABEL: func.func @causal_grad_d32
+// CPU:       memref.atomic_rmw addf
 // PTX-LABEL: .entry causal_grad_d32_2_softmax_grad_step
-// PTX-NOT:   atom.global.add.f32
-// PTX-LABEL: .entry causal_grad_d32_3_softmax_grad_step
+// PTX:       cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32
+// PTX-LABEL: .entry causal_grad_d32_3_copy
+// SM80-LABEL: .entry causal_grad_d32_2_softmax_grad_step
 func.func @causal_grad_d32(%q: tensor<1x2x200x32xbf16>, %dy: tensor<1x2x200x32xbf16>) -> (tensor<1x2x200x32xbf16>, tensor<1x2x200x32xbf16>, tensor<1x2x200x32xbf16>) {
   %m = attn.mask.causal
   %o = attn.sdpa %q, %q, %q mask %m : tensor<1x2x200x32xbf16>, tensor<1x2x200x32xbf16>, tensor<1x2x200x32xbf16>, !attn.mask -> tensor<1x2x200x32xbf16>

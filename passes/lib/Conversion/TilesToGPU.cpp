@@ -725,8 +725,12 @@ int64_t blockThreads(Operation *op) {
 struct StagedQueries {
   DenseMap<Value, SharedTile> tiles;
   DenseMap<Value, Value> blocks;
-  /// The fused gradient's dS^T tiles (two), by launch.
-  DenseMap<Operation *, std::pair<Value, int64_t>> fusedDs;
+  /// A launch's shared buffers of the fused gradient (two of each tile).
+  struct FusedTiles {
+    Value ds, dq;
+    int64_t dsBytes = 0, dqBytes = 0;
+  };
+  DenseMap<Operation *, FusedTiles> fused;
 };
 
 /// This warp's query tile `q` in shared memory, [rows, d] with padded rows
@@ -1431,13 +1435,6 @@ GradSides sidesOf(SoftmaxGradStepOp op) {
           &op.getValueMutable()};
 }
 
-/// The fused form's head-dim columns of each warp: the block's warps split
-/// dQ's columns, 16 at least each (two 8-column tiles: mmaSharedB reads B
-/// two at a time); 0 where they do not divide them.
-int64_t fusedColumnsPerWarp(int64_t d, int64_t warps) {
-  return d % (16 * warps) == 0 ? d / warps : 0;
-}
-
 /// The rows of the side a softmax_grad_step stages for the whole block
 /// (the keys of the query form, the queries of the key form), or an error
 /// where the tensor-core form does not take `op`.
@@ -1470,29 +1467,41 @@ FailureOr<int64_t> tensorCoreColumnRows(SoftmaxGradStepOp op, int64_t rows,
       !reachedByWholeBlock(op, launch))
     return fail("every thread of the block must reach it (it stages tiles "
                 "for the whole block)");
-  if (op.fusesQueryGrad()) {
-    int64_t warps = *getConstantIntValue(launch.getBlockSizeX()) / kWarpLanes;
-    if (!fusedColumnsPerWarp(d, warps))
-      return fail("the fused form's warps (" + Twine(warps) +
-                  ") must split the head dim (" + Twine(d) +
-                  ") into multiples of 16 columns");
-  }
   return *columns;
 }
 
+/// The global address (i64) of row `row` of the rank-2 `memref`.
+Value globalRowAddress(ScalarEmitter &e, Value memref, Value row) {
+  auto meta = memref::ExtractStridedMetadataOp::create(e.b, e.loc, memref);
+  Value base =
+      memref::ExtractAlignedPointerAsIndexOp::create(e.b, e.loc, memref);
+  Value element =
+      e.add(meta.getOffset(),
+            arith::MulIOp::create(e.b, e.loc, row, meta.getStrides()[0]));
+  Value bytes =
+      arith::MulIOp::create(e.b, e.loc, element, e.idx(elementBytes(memref)));
+  return arith::IndexCastOp::create(e.b, e.loc, e.b.getI64Type(),
+                                    e.add(base, bytes));
+}
+
 /// The fused form's query_grad += dS K for one chunk of the staged queries
-/// (`row0` on, `tiles` 8-column tiles of S^T): each warp stores its dS^T
-/// (`ds`: its rows' keys by the chunk's queries, accumulator tiles (mt, cn)
-/// at E (mt tiles + cn)) into the block's dS^T tile in shared memory; after
-/// a barrier every warp multiplies the whole of it (dS, by ldmatrix.trans)
-/// by the block's keys (their staged tiles one after another: B [keys, d])
-/// for its own columns of dQ, and adds the products to query_grad
-/// atomically (other key tiles add to the same rows). Two dS^T tiles
-/// (`parity`) alternate, so that one barrier a chunk keeps a warp from
-/// writing one that another still reads.
+/// (the step's chunk `chunk`, `row0` on, `tiles` 8-column tiles of S^T):
+/// each warp stores its dS^T (`ds`: its rows' keys by the chunk's queries,
+/// accumulator tiles (mt, cn) at E (mt tiles + cn)) into the block's dS^T
+/// tile in shared memory; after a barrier the warps multiply the whole of
+/// it (dS, by ldmatrix.trans) by the block's keys (their staged tiles one
+/// after another: B [keys, d]), in units of 16 queries by 16 columns of
+/// dQ. Those are added to query_grad, which other key tiles add to too:
+///   - on sm_90a, by bulk reductions: the units into the chunk's dQ tile in
+///     shared memory, a barrier, then a lane of the first warp a row,
+///     `cp.reduce.async.bulk .add.f32` of the row into query_grad's. The
+///     two barriers order every reuse of the two tiles;
+///   - elsewhere, element by element with atomic additions, two dS^T tiles
+///     alternating by chunk (and a barrier after a step's odd last chunk),
+///     so that no warp writes one that another still reads.
 void addQueryGradOfChunk(WarpEmitter &e, SoftmaxGradStepOp op,
                          ArrayRef<Value> ds, int64_t mTiles, int64_t tiles,
-                         int64_t chunkTiles, int64_t row0, int64_t parity,
+                         int64_t chunkTiles, int64_t row0, int64_t chunk,
                          int64_t threads, StagedQueries &staged) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
@@ -1501,76 +1510,158 @@ void addQueryGradOfChunk(WarpEmitter &e, SoftmaxGradStepOp op,
   const int64_t warps = threads / kWarpLanes;
   const int64_t rows = mTiles * e.layout.m;
   const int64_t keys = warps * rows, queries = tiles * e.layout.n;
+  const int64_t chunkQueries = chunkTiles * e.layout.n;
   const int64_t d = cast<MemRefType>(op.getKey().getType()).getDimSize(1);
-  const int64_t columns = fusedColumnsPerWarp(d, warps);
-  assert(columns && "tensorCoreColumnRows checks the warps' columns");
-  // Room for a whole chunk's dS^T; a last, shorter chunk uses its start.
-  const int64_t bytes = SharedTile::bytes(keys, chunkTiles * e.layout.n, e.elem,
-                                          TileLayout::PaddedForColumns);
-  auto [buffer, bufferBytes] = staged.fusedDs.lookup(launch);
-  if (!buffer || bufferBytes != bytes) {
-    buffer = allocateShared(launch, 2 * bytes);
-    staged.fusedDs[launch] = {buffer, bytes};
+  const bool bulk = hasWarpgroupMma(op);
+  Type f32 = b.getF32Type();
+  // Room for a whole chunk; a last, shorter chunk uses the start.
+  const int64_t dsBytes = SharedTile::bytes(keys, chunkQueries, e.elem,
+                                            TileLayout::PaddedForColumns);
+  const int64_t dqBytes =
+      bulk ? SharedTile::bytes(chunkQueries, d, f32, TileLayout::Padded) : 0;
+  // With bulk reductions the chunk's two barriers order every reuse of
+  // one tile of each; without, the dS^T tiles alternate.
+  const int64_t tilesEach = bulk ? 1 : 2;
+  StagedQueries::FusedTiles &buffers = staged.fused[launch];
+  if (!buffers.ds || buffers.dsBytes != dsBytes || buffers.dqBytes != dqBytes) {
+    buffers.ds = allocateShared(launch, tilesEach * dsBytes);
+    buffers.dq = bulk ? allocateShared(launch, dqBytes) : Value();
+    buffers.dsBytes = dsBytes;
+    buffers.dqBytes = dqBytes;
+    if (bulk) {
+      // Every bulk reduction done before the block's shared memory goes.
+      OpBuilder end(launch.getBody().back().getTerminator());
+      NVVM::CpAsyncBulkWaitGroupOp::create(end, loc, 0, UnitAttr());
+    }
   }
+  const int64_t parity = bulk ? 0 : chunk % 2;
+  if (bulk)
+    // The last chunk's reductions have read the dQ tile this one writes
+    // (they were issued before this chunk's S and dP: seldom a wait). The
+    // first warp's lanes issued them; its barrier below holds the others.
+    NVVM::CpAsyncBulkWaitGroupOp::create(b, loc, 0, b.getUnitAttr());
   SharedTile dsT =
-      SharedTile::at(b, loc, buffer, e.idx(parity * bytes), keys, queries,
+      SharedTile::at(b, loc, buffers.ds, e.idx(parity * dsBytes), keys, queries,
                      e.elem, TileLayout::PaddedForColumns);
   Value warp = arith::DivUIOp::create(
       b, loc, gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x),
       e.idx(kWarpLanes));
   Value warpRow0 = e.mul(warp, rows);
-  // This warp's dS^T, a row's two columns at a time where the layout holds
-  // them side by side.
+  // Stores a tile's fragment elements (f32 values) at (row(i), col(i)) of
+  // `memref`, two at a time where the layout holds them side by side.
   const int64_t count = c.numElements();
+  auto storeFragment = [&](ArrayRef<Value> values, Value memref,
+                           function_ref<Value(int64_t)> row,
+                           function_ref<Value(int64_t)> col) {
+    Type to = cast<MemRefType>(memref.getType()).getElementType();
+    for (int64_t i = 0; i < count; ++i) {
+      bool pairs = i + 1 < count && c.rowOf[i + 1] == c.rowOf[i] &&
+                   c.colOf[i + 1] == c.colOf[i] + 1 && c.colOf[i] % 2 == 0 &&
+                   c.colPerThread % 2 == 0 && c.colPerGroup % 2 == 0;
+      if (pairs) {
+        e.storePair(values[i], values[i + 1], memref, {row(i), col(i)});
+        ++i;
+        continue;
+      }
+      Value x = values[i];
+      if (!to.isF32())
+        x = arith::TruncFOp::create(b, loc, to, x);
+      e.store(x, memref, {row(i), col(i)});
+    }
+  };
   for (int64_t mt = 0; mt < mTiles; ++mt)
     for (int64_t cn = 0; cn < tiles; ++cn)
-      for (int64_t i = 0; i < count; ++i) {
-        Value x = ds[count * (mt * tiles + cn) + i];
-        Value row = e.add(warpRow0, e.accRow(mt, i)), col = e.accCol(cn, i);
-        bool pairs = i + 1 < count && c.rowOf[i + 1] == c.rowOf[i] &&
-                     c.colOf[i + 1] == c.colOf[i] + 1 && c.colOf[i] % 2 == 0 &&
-                     c.colPerThread % 2 == 0 && c.colPerGroup % 2 == 0;
-        if (pairs) {
-          e.storePair(x, ds[count * (mt * tiles + cn) + i + 1], dsT.memref,
-                      {row, col});
-          ++i;
-          continue;
-        }
-        if (!e.elem.isF32())
-          x = arith::TruncFOp::create(b, loc, e.elem, x);
-        e.store(x, dsT.memref, {row, col});
-      }
+      storeFragment(
+          ds.slice(count * (mt * tiles + cn), count), dsT.memref,
+          [&](int64_t i) { return e.add(warpRow0, e.accRow(mt, i)); },
+          [&](int64_t i) { return e.accCol(cn, i); });
   gpu::BarrierOp::create(b, loc);
 
-  // dQ[the chunk's queries, this warp's columns] = dS K over the block's
-  // keys, A = dS from dS^T, B the keys' rows.
+  // dQ[the chunk's queries, d] = dS K over the block's keys, A = dS from
+  // dS^T, B the keys' rows: in units of 16 queries by 16 columns (two
+  // 8-column tiles: mmaSharedB reads B two at a time), unit u = 16-row tile
+  // u / (d / 16) and column pair u % (d / 16), warp w taking units w, w +
+  // warps, ...
   SharedTile keyRows =
       SharedTile::at(b, loc, staged.blocks.lookup(op.getKey()), e.idx(0), keys,
                      d, e.elem, TileLayout::Padded);
-  const int64_t qTiles = queries / e.layout.m, cTiles = columns / e.layout.n;
-  Value col0 = e.mul(warp, columns);
-  SmallVector<SmallVector<Value, 4>> acc(
-      qTiles * cTiles, SmallVector<Value, 4>(count, e.cst(0.0)));
-  for (int64_t k0 = 0; k0 < keys; k0 += e.layout.k) {
-    SmallVector<SmallVector<Value, 4>> a;
-    for (int64_t mq = 0; mq < qTiles; ++mq)
-      a.push_back(e.aFragmentAt(dsT, e.layout.m * mq, k0,
-                                /*transposed=*/true));
-    e.mmaSharedB(a, keyRows, k0, acc, col0);
-  }
+  const int64_t pairsOfColumns = d / (2 * e.layout.n);
+  const int64_t units = queries / e.layout.m * pairsOfColumns;
   Value queryGrad = op.getQueryGrad();
   Value queryCount = e.dim(queryGrad, 0);
-  for (int64_t mq = 0; mq < qTiles; ++mq)
-    for (int64_t t = 0; t < cTiles; ++t)
-      for (int64_t i = 0; i < count; ++i) {
-        Value row = e.add(e.accRow(mq, i), row0);
-        Value col = e.add(e.accCol(t, i), col0);
-        e.ifThen(e.lt(row, queryCount), [&] {
-          memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf,
-                                      acc[mq * cTiles + t][i], queryGrad,
-                                      ValueRange{row, col});
-        });
+  SharedTile dq = bulk
+                      ? SharedTile::at(b, loc, buffers.dq, e.idx(0),
+                                       chunkQueries, d, f32, TileLayout::Padded)
+                      : SharedTile(Value());
+  for (int64_t u0 = 0; u0 < units; u0 += warps) {
+    Value unit = e.add(warp, u0);
+    auto inUnit = [&] {
+      Value qRow0 =
+          e.mul(arith::DivUIOp::create(b, loc, unit, e.idx(pairsOfColumns)),
+                e.layout.m);
+      Value col0 =
+          e.mul(arith::RemUIOp::create(b, loc, unit, e.idx(pairsOfColumns)),
+                2 * e.layout.n);
+      SmallVector<SmallVector<Value, 4>> acc(
+          2, SmallVector<Value, 4>(count, e.cst(0.0)));
+      for (int64_t k0 = 0; k0 < keys; k0 += e.layout.k)
+        e.mmaSharedB({e.aFragmentAt(dsT, TileOrigin(qRow0), k0,
+                                    /*transposed=*/true)},
+                     keyRows, k0, acc, col0);
+      for (int64_t t = 0; t < 2; ++t) {
+        auto row = [&](int64_t i) { return e.add(qRow0, e.accRow(0, i)); };
+        auto col = [&](int64_t i) { return e.add(col0, e.accCol(t, i)); };
+        if (bulk) {
+          storeFragment(acc[t], dq.memref, row, col);
+          continue;
+        }
+        for (int64_t i = 0; i < count; ++i) {
+          Value r = e.add(row(i), row0);
+          e.ifThen(e.lt(r, queryCount), [&] {
+            memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf,
+                                        acc[t][i], queryGrad,
+                                        ValueRange{r, col(i)});
+          });
+        }
       }
+    };
+    if (u0 + warps <= units)
+      inUnit();
+    else
+      e.ifThen(e.lt(unit, e.idx(units)), inUnit);
+  }
+  if (!bulk)
+    return;
+  // The tile's writes visible to the bulk copies' (async) proxy, then to
+  // the first warp.
+  fenceProxyAsyncShared(b, loc);
+  gpu::BarrierOp::create(b, loc);
+  Value row = e.add(e.lane, row0);
+  Value issues =
+      e.andi(e.andi(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                          warp, e.idx(0)),
+                    e.lt(e.lane, e.idx(queries))),
+             e.lt(row, queryCount));
+  e.ifThen(issues, [&] {
+    const int64_t rowBytes = (d + paddedRowElements(TileLayout::Padded, f32)) *
+                             elementBytes(dq.memref);
+    Value source = arith::AddIOp::create(
+        b, loc, sharedAddress(b, loc, dq.memref),
+        arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                   e.mul(e.lane, rowBytes)));
+    LLVM::InlineAsmOp::create(
+        b, loc, /*res=*/Type(),
+        ValueRange{globalRowAddress(e, queryGrad, row), source,
+                   e.i32(d * elementBytes(queryGrad))},
+        "cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [$0], "
+        "[$1], $2;",
+        "l,l,r", /*has_side_effects=*/true, /*is_align_stack=*/false,
+        LLVM::TailCallKind::None, /*asm_dialect=*/nullptr,
+        /*operand_attrs=*/nullptr);
+  });
+  // A group every chunk in every thread, empty or not, so that the waits'
+  // counts of pending groups mean the same chunks in every thread.
+  NVVM::CpAsyncBulkCommitGroupOp::create(b, loc);
 }
 
 /// softmax_grad_step on tensor cores, for one warp's rows R (the queries
@@ -1641,6 +1732,7 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
   // depth is the chunk's rows of the staged tiles.
   const int64_t chunkTiles = std::min<int64_t>(
       nTiles, gradChunkRows(keyForm, stagedA.onWarpgroups()) / 8);
+  const int64_t chunks = llvm::divideCeil(nTiles, chunkTiles);
   for (int64_t n0 = 0; n0 < nTiles; n0 += chunkTiles) {
     const int64_t row0 = n0 * e.layout.n;
     const int64_t tiles = std::min(chunkTiles, nTiles - n0);
@@ -1712,11 +1804,12 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
                       row0);
     if (op.fusesQueryGrad())
       addQueryGradOfChunk(e, op, dsValues, mTiles, tiles, chunkTiles, row0,
-                          (n0 / chunkTiles) % 2, threads, staged);
+                          n0 / chunkTiles, threads, staged);
   }
   // With an odd number of chunks, the next step's first chunk writes the
-  // dS^T tile this step's last one read: every warp has read it first.
-  if (op.fusesQueryGrad() && llvm::divideCeil(nTiles, chunkTiles) % 2)
+  // dS^T tile this step's last one read: every warp has read it first
+  // (with bulk reductions, the barrier before them has seen to it).
+  if (op.fusesQueryGrad() && chunks % 2 && !hasWarpgroupMma(op))
     gpu::BarrierOp::create(b, loc);
   op.erase();
 }

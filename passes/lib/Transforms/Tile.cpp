@@ -792,7 +792,7 @@ public:
                  Value savedLse, bool fusedQuery)
       : op(op), globals(globals), b(op), loc(op.getLoc()), e{b, loc},
         gpuForm(rowsPerInstance != 0), rowsPerInstance(rowsPerInstance),
-        savedLse(savedLse), askedFused(fusedQuery) {}
+        savedLse(savedLse), fused(fusedQuery) {}
 
   LogicalResult run(int64_t defaultBQ, int64_t defaultBK) {
     if (failed(readShapes(defaultBQ, defaultBK)))
@@ -873,11 +873,6 @@ private:
                    : kGradWarpRows;
     tensorCores = gpuForm && hd % 16 == 0 && dv % 16 == 0 &&
                   bq % warpRows == 0 && bk % warpRows == 0;
-    // The tensor-core form's warps split dQ's head dim, 16 columns or more
-    // each (attn-convert-softmax-tiles-to-gpu); a thread a row (the CPU's
-    // form, the GPU's without tensor cores) takes any.
-    const int64_t warps = bk / warpRows;
-    fused = askedFused && (!tensorCores || hd % (16 * warps) == 0);
     return success();
   }
 
@@ -1237,7 +1232,8 @@ private:
   const bool gpuForm;
   const int64_t rowsPerInstance;
   const Value savedLse;
-  const bool askedFused;
+  /// dQ by the key tiles' nest (grad-fused-query).
+  const bool fused;
 
   // readShapes
   Type elem, f32;
@@ -1247,8 +1243,6 @@ private:
   MaskPattern pattern;
   VectorType qRow, vRow;
   bool tensorCores = false;
-  /// dQ by the key tiles' nest (grad-fused-query), where its form takes it.
-  bool fused = false;
   // makeBuffers, makeScheduleLists
   Value q, k, v, out, dOut, dq, dk, dvBuf, lse, delta;
   Value dqSums; // dQ's f32 sums in the fused form, else dq

@@ -32,7 +32,7 @@
 // block's keys in units of 16 queries by 16 columns of dQ. On sm_90a the
 // units go into the chunk's dQ tile in shared memory, and after a fence for
 // the async proxy and a barrier, a lane of the first warp a row adds the
-// tile's rows to the sums by bulk reductions, a group a chunk; each chunk
+// tile's rows to the sums by bulk reductions, each its own group; each chunk
 // first waits for the reductions of two chunks ago to have read their tile,
 // and the kernel ends waiting for them all. On sm_80 each element is added
 // with an atomic. A kernel of its own converts the sums.

@@ -725,7 +725,8 @@ int64_t blockThreads(Operation *op) {
 struct StagedQueries {
   DenseMap<Value, SharedTile> tiles;
   DenseMap<Value, Value> blocks;
-  /// A launch's shared buffers of the fused gradient (two of each tile).
+  /// A launch's shared buffers of the fused gradient: its dS^T tiles and,
+  /// with bulk reductions, its dQ tile.
   struct FusedTiles {
     Value ds, dq;
     int64_t dsBytes = 0, dqBytes = 0;
@@ -1658,10 +1659,8 @@ void addQueryGradOfChunk(WarpEmitter &e, SoftmaxGradStepOp op,
         "l,l,r", /*has_side_effects=*/true, /*is_align_stack=*/false,
         LLVM::TailCallKind::None, /*asm_dialect=*/nullptr,
         /*operand_attrs=*/nullptr);
+    NVVM::CpAsyncBulkCommitGroupOp::create(b, loc);
   });
-  // A group every chunk in every thread, empty or not, so that the waits'
-  // counts of pending groups mean the same chunks in every thread.
-  NVVM::CpAsyncBulkCommitGroupOp::create(b, loc);
 }
 
 /// softmax_grad_step on tensor cores, for one warp's rows R (the queries

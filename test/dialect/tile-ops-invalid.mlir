@@ -185,7 +185,7 @@ func.func @f(%u: memref<10x4xf32>, %a: memref<3x8xf32>) {
 // -----
 
 func.func @f(%q: memref<?x32xf32>, %m: memref<?xf32>, %acc: memref<?x32xf32>, %i: index) {
-  // expected-error @below {{accumulates query_grad, key_grad and value_grad, or all three}}
+  // expected-error @below {{accumulates query_grad (the query form), key_grad and value_grad (the key form), or all three (the fused form)}}
   attn.tile.softmax_grad_step %q, %q, %q, %q, %m, %m offsets(%i, %i) scale 1.0 : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>, memref<?xf32>, memref<?xf32>
   return
 }

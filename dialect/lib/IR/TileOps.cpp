@@ -90,8 +90,9 @@ LogicalResult SoftmaxGradStepOp::verify() {
     return failure();
   if (!(getQueryGrad() || getKeyGrad()) ||
       static_cast<bool>(getKeyGrad()) != static_cast<bool>(getValueGrad()))
-    return emitOpError("accumulates query_grad, key_grad and value_grad, or "
-                       "all three");
+    return emitOpError("accumulates query_grad (the query form), key_grad "
+                       "and value_grad (the key form), or all three (the "
+                       "fused form)");
   if (Value dq = getQueryGrad())
     if (failed(sameExtent(*this, getQuery(), 0, "query rows", dq, 0,
                           "query_grad rows")) ||

@@ -33,9 +33,10 @@
 // units go into the chunk's dQ tile in shared memory, and after a fence for
 // the async proxy and a barrier, a lane of the first warp a row adds the
 // tile's rows to the sums by bulk reductions, each its own group; each chunk
-// first waits for the reductions of two chunks ago to have read their tile,
-// and the kernel ends waiting for them all. On sm_80 each element is added
-// with an atomic. A kernel of its own converts the sums.
+// first waits for the last chunk's reductions to have read the tile
+// (wait_group.read), and the kernel ends waiting for them all (wait_group
+// 0; the module prints the tab before the 0 as \09). On sm_80 each element
+// is added with an atomic. A kernel of its own converts the sums.
 // PTX-LABEL: .entry causal_grad_bf16_2_softmax_grad_step
 // PTX:       cp.async.bulk.wait_group.read
 // PTX:       bar.sync

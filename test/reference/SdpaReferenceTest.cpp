@@ -649,11 +649,12 @@ INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16OverlapSoftmax,
                          ::testing::ValuesIn(bf16Cases()), caseName);
 
 // And with the gradient in one nest over the key tiles (--grad-fused-query:
-// each pair's dS K added to an f32 dQ atomically, then converted): every
-// case in f32 (the CPU's rows and the GPU's 3xTF32 tiles, one warp of 32
-// rows a key tile), and the bf16 cases in attn-bench's gradient tiles (64 x
-// 64, four warps splitting dQ's head dim), on their own and with the
-// gradient's key loop warp-specialised (its barriers named).
+// each pair's dS K added to dQ's f32 sums -- atomics, or on sm_90a bulk
+// reductions -- then converted): every case in f32 (the CPU's rows and the
+// GPU's 3xTF32 tiles, one warp of 32 rows a key tile), and the bf16 cases
+// in attn-bench's gradient tiles (64 x 64, four warps sharing dQ's units),
+// on their own and with the gradient's key loop warp-specialised (its
+// barriers named).
 constexpr char kFusedQueryName[] = "sdpa_gradient_fused_query",
                kFusedQuery[] = "--block-q 32 --block-k 32 --grad-fused-query";
 using SdpaGradientFusedQuery =

@@ -56,6 +56,12 @@ struct ScalarEmitter {
   Value dim(Value memref, unsigned i) {
     return memref::DimOp::create(b, loc, memref, i);
   }
+  /// This thread's warp in its block: thread x / 32.
+  Value warpOfBlock() {
+    return arith::DivUIOp::create(
+        b, loc, gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x),
+        idx(kWarpLanes));
+  }
   /// memref[indices] as f32.
   Value load(Value memref, ValueRange indices) {
     Value v = memref::LoadOp::create(b, loc, memref, indices);

@@ -792,10 +792,7 @@ struct OwnKeyTiles {
     const int64_t warpBytes = 2 * ownKeyStageBytes(depth, dv, e.elem);
     stages =
         allocateShared(op->getParentOfType<gpu::LaunchOp>(), warps * warpBytes);
-    Value warp = arith::DivUIOp::create(
-        b, e.loc, gpu::ThreadIdOp::create(b, e.loc, gpu::Dimension::x),
-        e.idx(kWarpLanes));
-    base = e.mul(warp, warpBytes);
+    base = e.mul(e.warpOfBlock(), warpBytes);
     mk = e.dim(op.getKey(), 0);
     tiles = arith::CeilDivUIOp::create(b, e.loc, mk, e.idx(kMmaKeys));
   }

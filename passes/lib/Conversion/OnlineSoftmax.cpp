@@ -247,20 +247,22 @@ LogicalResult mlir::attn::lowerSoftmaxGradStepByRows(SoftmaxGradStepOp op,
   };
   Value mq = memref::DimOp::create(b, loc, op.getQuery(), 0);
   Value mk = memref::DimOp::create(b, loc, op.getKey(), 0);
-  // The fused form's query_grad[i] += ds k_j, an element at a time:
-  // other instances add to the same rows.
-  auto addToQueryGrad = [&](Value i, Value j, Value ds) {
-    Value d = memref::DimOp::create(b, loc, op.getKey(), 1);
-    auto columns = scf::ForOp::create(b, loc, zero, d, one);
+  // The fused form's query_grad[i] += ds k_j (k_j the pair's key row,
+  // loaded already), added an element at a time: other instances add to
+  // the same rows.
+  auto addToQueryGrad = [&](Value i, Value k, Value ds) {
+    Value terms = arith::MulFOp::create(
+        b, loc, vector::BroadcastOp::create(b, loc, k.getType(), ds), k);
+    auto columns = scf::ForOp::create(
+        b, loc, zero,
+        arith::ConstantIndexOp::create(b, loc, qRow.getNumElements()), one);
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(columns.getBody());
     Value c = columns.getInductionVar();
-    Value k = memref::LoadOp::create(b, loc, op.getKey(), ValueRange{j, c});
-    if (k.getType() != f32Type)
-      k = arith::ExtFOp::create(b, loc, f32Type, k);
-    memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf,
-                                arith::MulFOp::create(b, loc, ds, k),
-                                op.getQueryGrad(), ValueRange{i, c});
+    memref::AtomicRMWOp::create(
+        b, loc, arith::AtomicRMWKind::addf,
+        vector::ExtractOp::create(b, loc, terms, ArrayRef<OpFoldResult>{c}),
+        op.getQueryGrad(), ValueRange{i, c});
   };
   if (op.accumulatesKeys()) {
     nest(mk, mq, {op.getKeyGrad(), op.getValueGrad()}, {qRow, vRow},
@@ -269,7 +271,7 @@ LogicalResult mlir::attn::lowerSoftmaxGradStepByRows(SoftmaxGradStepOp op,
                        [&](const PairRows &rows, ScoreGradient g,
                            ValueRange acc) {
                          if (op.fusesQueryGrad())
-                           addToQueryGrad(i, j, g.ds);
+                           addToQueryGrad(i, rows.k, g.ds);
                          return SmallVector<Value>{
                              axpy(acc[0], g.ds, rows.q),
                              axpy(acc[1], g.p, rows.dO)};

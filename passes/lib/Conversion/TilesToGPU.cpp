@@ -750,11 +750,8 @@ SharedTile stagedQuery(Value q, Type elem, int64_t rows, gpu::LaunchOp launch,
   int64_t d = cast<MemRefType>(q.getType()).getDimSize(1);
   int64_t bytes = SharedTile::bytes(rows, d, elem, TileLayout::Padded);
   Value block = allocateShared(launch, threads / kWarpLanes * bytes);
-  Value warp = arith::DivUIOp::create(
-      b, loc, gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x),
-      e.idx(kWarpLanes));
-  SharedTile tile = SharedTile::at(b, loc, block, e.mul(warp, bytes), rows, d,
-                                   elem, TileLayout::Padded);
+  SharedTile tile = SharedTile::at(b, loc, block, e.mul(e.warpOfBlock(), bytes),
+                                   rows, d, elem, TileLayout::Padded);
   Value copied =
       commitCopies(b, loc, stageTile(e, q, tile, rows, d, e.lane, kWarpLanes));
   nvgpu::DeviceAsyncWaitOp::create(b, loc, copied, b.getI32IntegerAttr(0));
@@ -1485,6 +1482,10 @@ Value globalRowAddress(ScalarEmitter &e, Value memref, Value row) {
                                     e.add(base, bytes));
 }
 
+/// Whether the fused form adds dQ by bulk reductions (sm_90a's TMA) rather
+/// than by atomic additions.
+bool addsQueryGradInBulk(Operation *op) { return hasWarpgroupMma(op); }
+
 /// The fused form's query_grad += dS K for one chunk of the staged queries
 /// (the step's chunk `chunk`, `row0` on, `tiles` 8-column tiles of S^T):
 /// each warp stores its dS^T (`ds`: its rows' keys by the chunk's queries,
@@ -1513,7 +1514,7 @@ void addQueryGradOfChunk(WarpEmitter &e, SoftmaxGradStepOp op,
   const int64_t keys = warps * rows, queries = tiles * e.layout.n;
   const int64_t chunkQueries = chunkTiles * e.layout.n;
   const int64_t d = cast<MemRefType>(op.getKey().getType()).getDimSize(1);
-  const bool bulk = hasWarpgroupMma(op);
+  const bool bulk = addsQueryGradInBulk(op);
   Type f32 = b.getF32Type();
   // Room for a whole chunk; a last, shorter chunk uses the start.
   const int64_t dsBytes = SharedTile::bytes(keys, chunkQueries, e.elem,
@@ -1544,30 +1545,21 @@ void addQueryGradOfChunk(WarpEmitter &e, SoftmaxGradStepOp op,
   SharedTile dsT =
       SharedTile::at(b, loc, buffers.ds, e.idx(parity * dsBytes), keys, queries,
                      e.elem, TileLayout::PaddedForColumns);
-  Value warp = arith::DivUIOp::create(
-      b, loc, gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x),
-      e.idx(kWarpLanes));
+  Value warp = e.warpOfBlock();
   Value warpRow0 = e.mul(warp, rows);
-  // Stores a tile's fragment elements (f32 values) at (row(i), col(i)) of
-  // `memref`, two at a time where the layout holds them side by side.
+  // Stores an accumulator tile's values at (row, col) of `memref`,
+  // converted to its element type: a lane's pair of each row slot, as the
+  // copies out of the accumulators (storeRowSlot) store them; row and col
+  // give an element's place.
   const int64_t count = c.numElements();
   auto storeFragment = [&](ArrayRef<Value> values, Value memref,
                            function_ref<Value(int64_t)> row,
                            function_ref<Value(int64_t)> col) {
-    Type to = cast<MemRefType>(memref.getType()).getElementType();
-    for (int64_t i = 0; i < count; ++i) {
-      bool pairs = i + 1 < count && c.rowOf[i + 1] == c.rowOf[i] &&
-                   c.colOf[i + 1] == c.colOf[i] + 1 && c.colOf[i] % 2 == 0 &&
-                   c.colPerThread % 2 == 0 && c.colPerGroup % 2 == 0;
-      if (pairs) {
-        e.storePair(values[i], values[i + 1], memref, {row(i), col(i)});
-        ++i;
-        continue;
-      }
-      Value x = values[i];
-      if (!to.isF32())
-        x = arith::TruncFOp::create(b, loc, to, x);
-      e.store(x, memref, {row(i), col(i)});
+    for (int64_t h = 0; h < e.rowSlots(); ++h) {
+      SmallVector<int64_t, 4> pair = c.elementsOfRowSlot(h);
+      assert(pair.size() == 2 && "a pair of a row an 8-column tile");
+      e.storePair(values[pair[0]], values[pair[1]], memref,
+                  {row(pair[0]), col(pair[0])});
     }
   };
   for (int64_t mt = 0; mt < mTiles; ++mt)
@@ -1808,7 +1800,7 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
   // With an odd number of chunks, the next step's first chunk writes the
   // dS^T tile this step's last one read: every warp has read it first
   // (with bulk reductions, the barrier before them has seen to it).
-  if (op.fusesQueryGrad() && chunks % 2 && !hasWarpgroupMma(op))
+  if (op.fusesQueryGrad() && chunks % 2 && !addsQueryGradInBulk(op))
     gpu::BarrierOp::create(b, loc);
   op.erase();
 }

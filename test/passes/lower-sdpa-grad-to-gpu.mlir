@@ -117,26 +117,27 @@ func.func @causal_grad(%q: tensor<1x2x40x24xf32>, %dy: tensor<1x2x40x24xf32>) ->
 
 // On sm_90a (the default target) the products are warpgroup MMA: the
 // block's four warps a warpgroup, each warp's rows its own 16 of the
-// instruction's 64, A from registers (the warp's rows by ldmatrix; P and
-// dS from S's and dP's accumulators), B from the staged tiles, swizzled:
-// K-major for S and dP (32 staged rows at a time in the key form,
-// m64n32; 64 in the query form, whose one accumulator leaves the
-// registers for it, m64n64), MN-major (transposed, the last operand 1) for
-// dQ, dV and dK (m64n64). The copies are fenced for the async proxy before
-// the barrier that publishes them.
+// instruction's 64. S and dP take A from the block's tile of the warps'
+// own rows, staged once, and B from the staged tiles, both swizzled and
+// K-major (both descriptors: `desc, desc, p, 1, 1, 0, 0`; 32 staged rows
+// at a time in the key form, m64n32; 64 in the query form, whose one
+// accumulator leaves the registers for it, m64n64). dQ, dV and dK take A
+// from registers (P and dS where S's and dP's accumulators left them) and
+// B MN-major (transposed, the last operand 1; m64n64). The copies are
+// fenced for the async proxy before the barrier that publishes them.
 // PTX-LABEL: .entry causal_grad_bf16_2_softmax_grad_step(
 // PTX-SAME: .maxntid 128, 1, 1
 // PTX-NOT: .local
 // PTX-NOT: mma.sync
 // PTX-NOT: m64n32k16
 // PTX-DAG: fence.proxy.async.shared::cta
-// PTX-DAG: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{[^;]*}}, p, 1, 1, 0;
+// PTX-DAG: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{[^;]*}}, %rd{{[0-9]+}}, %rd{{[0-9]+}}, p, 1,  1, 0,  0;
 // PTX-DAG: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{[^;]*}}, p, 1, 1, 1;
 // PTX-LABEL: .entry causal_grad_bf16_3_softmax_grad_step(
 // PTX-SAME: .maxntid 128, 1, 1
 // PTX-NOT: .local
 // PTX-NOT: mma.sync
-// PTX-DAG: wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {{[^;]*}}, p, 1, 1, 0;
+// PTX-DAG: wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {{[^;]*}}, %rd{{[0-9]+}}, %rd{{[0-9]+}}, p, 1,  1, 0,  0;
 // PTX-DAG: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{[^;]*}}, p, 1, 1, 1;
 
 // On sm_80, mma.sync over ldmatrix fragments of padded tiles.

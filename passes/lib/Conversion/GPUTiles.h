@@ -800,10 +800,11 @@ Value sharedView(OpBuilder &b, Location loc, Value buffer,
 /// Asynchronous copy of `rows` x `width` elements of `src` (fewer rows
 /// where it is clipped: zero-filled) into `dst`, 16 bytes per copy, by the
 /// `threads` threads that run it, `thread` being this one's index among
-/// them; returns the copies (not yet committed as a group).
+/// them; returns the copies (not yet committed as a group). Row r of `src`
+/// goes to row `dstRow0` + r of `dst` (r where dstRow0 is null).
 SmallVector<Value> stageTile(WarpEmitter &e, Value src, const SharedTile &dst,
                              int64_t rows, int64_t width, Value thread,
-                             int64_t threads);
+                             int64_t threads, Value dstRow0 = Value());
 /// Commits the copies issued so far by this thread as one group.
 Value commitCopies(OpBuilder &b, Location loc, ValueRange copies = {});
 

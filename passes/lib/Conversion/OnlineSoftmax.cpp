@@ -139,12 +139,24 @@ ScoreGradient mlir::attn::emitScoreGradient(OpBuilder &b, Location loc,
                                             Value score, Value lse, Value dp,
                                             Value delta, double scale,
                                             ExpBase base, Value slope) {
-  Value p = emitExp(b, loc, arith::SubFOp::create(b, loc, score, lse), base);
+  Value p = emitScoreProbability(b, loc, score, lse, base);
+  return {p,
+          emitScoreGradientOfProbability(b, loc, p, dp, delta, scale, slope)};
+}
+
+Value mlir::attn::emitScoreProbability(OpBuilder &b, Location loc, Value score,
+                                       Value lse, ExpBase base) {
+  return emitExp(b, loc, arith::SubFOp::create(b, loc, score, lse), base);
+}
+
+Value mlir::attn::emitScoreGradientOfProbability(OpBuilder &b, Location loc,
+                                                 Value p, Value dp, Value delta,
+                                                 double scale, Value slope) {
   Value ds = arith::MulFOp::create(b, loc, p,
                                    arith::SubFOp::create(b, loc, dp, delta));
   if (slope)
     ds = arith::MulFOp::create(b, loc, ds, slope);
-  return {p, arith::MulFOp::create(b, loc, ds, f32(b, loc, scale))};
+  return arith::MulFOp::create(b, loc, ds, f32(b, loc, scale));
 }
 
 LogicalResult mlir::attn::lowerSoftmaxGradStepByRows(SoftmaxGradStepOp op,

@@ -281,7 +281,7 @@ Value sharedView(OpBuilder &b, Location loc, Value buffer,
 
 SmallVector<Value> stageTile(WarpEmitter &e, Value src, const SharedTile &dst,
                              int64_t rows, int64_t width, Value thread,
-                             int64_t threads) {
+                             int64_t threads, Value dstRow0) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   Value runs = dst.runMemref(b, loc);
@@ -306,7 +306,8 @@ SmallVector<Value> stageTile(WarpEmitter &e, Value src, const SharedTile &dst,
     Value inside = e.lt(row, srcRows);
     Value elements = e.select(inside, e.idx(run), e.idx(0));
     Value from = arith::MinSIOp::create(b, loc, row, lastRow);
-    SmallVector<Value, 2> to = dst.runIndices(e, row, col);
+    SmallVector<Value, 2> to =
+        dst.runIndices(e, dstRow0 ? e.add(row, dstRow0) : row, col);
     copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
         b, loc, token, runs, to, src, ValueRange{from, col},
         b.getIndexAttr(run), elements, b.getUnitAttr()));
@@ -725,6 +726,9 @@ int64_t blockThreads(Operation *op) {
 struct StagedQueries {
   DenseMap<Value, SharedTile> tiles;
   DenseMap<Value, Value> blocks;
+  /// The warps' rows as warpgroup MMA's A operands
+  /// (stagedRowsForWarpgroups), by the warp's view.
+  DenseMap<Value, SharedTile> warpgroupTiles;
   /// A launch's shared buffers of the fused gradient: its dS^T tiles and,
   /// with bulk reductions, its dQ tile.
   struct FusedTiles {
@@ -759,6 +763,51 @@ SharedTile stagedQuery(Value q, Type elem, int64_t rows, gpu::LaunchOp launch,
   NVVM::SyncWarpOp::create(b, loc, e.i32(-1));
   staged.tiles.try_emplace(q, tile);
   staged.blocks.try_emplace(q, block);
+  return tile;
+}
+
+/// Whether a softmax_grad_step's own rows `x` (a warp's 16) can be staged
+/// by stagedRowsForWarpgroups: its view defined where the whole block runs,
+/// so that the block can meet at a barrier there.
+bool stagesRowsForWarpgroups(Value x, int64_t rows, gpu::LaunchOp launch) {
+  Operation *def = x.getDefiningOp();
+  return rows == kMmaRows && def && launch->isProperAncestor(def) &&
+         reachedByWholeBlock(def, launch);
+}
+
+/// The 16 rows `x` each warp of the block owns, staged once for the whole
+/// block as one swizzled tile, warp w's rows at rows 16 w on: warpgroup g's
+/// 64 rows from 64 g, in the order m64 gives its four warps their rows, so
+/// that a K-major descriptor makes them warpgroup MMA's A operand and no
+/// register holds A. Each warp copies its rows (cp.async), then every
+/// thread fences its copies for the async proxy and the block meets at a
+/// barrier (stagesRowsForWarpgroups: the definition is reached by the
+/// whole block).
+SharedTile stagedRowsForWarpgroups(Value x, Type elem, gpu::LaunchOp launch,
+                                   int64_t threads, StagedQueries &staged) {
+  if (auto it = staged.warpgroupTiles.find(x);
+      it != staged.warpgroupTiles.end())
+    return it->second;
+  OpBuilder b = atDefinition(x, launch);
+  Location loc = x.getLoc();
+  WarpEmitter e(b, loc, elem);
+  const int64_t d = cast<MemRefType>(x.getType()).getDimSize(1);
+  const int64_t rows = threads / kWarpLanes * kMmaRows;
+  Value buffer = allocateShared(
+      launch,
+      SharedTile::bytes(rows, d, elem, TileLayout::Swizzled) +
+          kSwizzledTileSlack);
+  SharedTile tile =
+      SharedTile::at(b, loc, buffer,
+                     alignmentPadding(e, sharedAddress(b, loc, buffer)), rows,
+                     d, elem, TileLayout::Swizzled);
+  Value copied = commitCopies(
+      b, loc,
+      stageTile(e, x, tile, kMmaRows, d, e.lane, kWarpLanes,
+                e.mul(e.warpOfBlock(), kMmaRows)));
+  nvgpu::DeviceAsyncWaitOp::create(b, loc, copied, b.getI32IntegerAttr(0));
+  fenceSharedForAsyncProxy(b, loc);
+  staged.warpgroupTiles.try_emplace(x, tile);
   return tile;
 }
 
@@ -1003,6 +1052,36 @@ WarpgroupAccumulators issueRowsByStagedRows(WarpEmitter &e,
   return acc;
 }
 
+/// issueRowsByStagedRows with the warps' rows from the block's tile `x`
+/// (stagedRowsForWarpgroups, `depth` columns) through K-major descriptors,
+/// this warp's warpgroup's 64 rows: one 16-row tile a warp, no register
+/// holding A.
+WarpgroupAccumulators issueWarpgroupRowsByStagedRows(WarpEmitter &e,
+                                                     const SharedTile &x,
+                                                     int64_t depth,
+                                                     const StagedTile &c,
+                                                     int64_t nTiles,
+                                                     int64_t row0) {
+  OpBuilder &b = e.b;
+  const int64_t n = nTiles * e.layout.n;
+  SwizzledTile cTile = c.swizzled(/*kMajor=*/true);
+  Value cBase = sharedAddress(b, e.loc, c.tile.memref);
+  Value xBase = sharedAddress(b, e.loc, x.memref);
+  Value xRow0 = e.mul(arith::DivUIOp::create(b, e.loc, e.warpOfBlock(),
+                                             e.idx(kWarpgroupThreads /
+                                                   kWarpLanes)),
+                      kWgmmaM);
+  WarpgroupAccumulators acc(1, SmallVector<Value>(n / 2, e.cst(0.0)));
+  warpgroupFence(b, e.loc);
+  for (int64_t ks = 0; ks < depth / kWgmmaK; ++ks)
+    acc[0] = warpgroupMma(b, e.loc, acc[0],
+                          x.swizzled->descriptor(e, xBase, xRow0, ks),
+                          cTile.descriptor(e, cBase, e.idx(row0), ks), n,
+                          e.elem, /*aMnMajor=*/false, /*bMnMajor=*/false);
+  warpgroupCommit(b, e.loc);
+  return acc;
+}
+
 /// The accumulators of a wait that has returned, pinned (pinRegisters), so
 /// that nothing reads them before the wait.
 void pinAccumulators(WarpEmitter &e, WarpgroupAccumulators &acc) {
@@ -1095,6 +1174,29 @@ WarpgroupAccumulators issueProduct(WarpEmitter &e, WarpgroupAccumulators acc,
   return acc;
 }
 
+/// accumulateProduct's warpgroup form (bTile on warpgroups), issued and
+/// committed as one group, not waited for: the accumulators in flight, for
+/// storeWaitedAccumulation after a wait that covers them.
+WarpgroupAccumulators
+issueAccumulation(WarpEmitter &e, Value lane, int64_t mTiles, int64_t width,
+                  const RowFragments &a, int64_t depth, const StagedTile &bTile,
+                  ArrayRef<Value> alpha, int64_t bRow0 = 0) {
+  assert(bTile.onWarpgroups() && "the mma.sync form is not asynchronous");
+  WarpgroupAccumulators acc = loadAccumulators(e, lane, mTiles, width);
+  scaleRows(e, acc, alpha);
+  return issueProduct(e, std::move(acc), width, a, depth,
+                      bTile.swizzled(/*kMajor=*/false),
+                      sharedAddress(e.b, e.loc, bTile.tile.memref), bRow0);
+}
+
+/// Accumulators of issueAccumulation, their wait returned: pinned, then
+/// stored to the lane's registers `lane`.
+void storeWaitedAccumulation(WarpEmitter &e, WarpgroupAccumulators acc,
+                             Value lane, int64_t width) {
+  pinAccumulators(e, acc);
+  storeAccumulators(e, acc, lane, width);
+}
+
 /// acc = alpha acc + A B for the accumulator registers `lane` of mTiles
 /// 16-row tiles and `width` columns: A's rows as RowFragments (from
 /// accumulators: P from S) over `depth` columns, B [depth, width] row-major
@@ -1106,32 +1208,31 @@ void accumulateProduct(WarpEmitter &e, Value lane, int64_t mTiles,
                        int64_t width, const RowFragments &a, int64_t depth,
                        const StagedTile &bTile, ArrayRef<Value> alpha,
                        int64_t bRow0 = 0) {
+  if (bTile.onWarpgroups()) {
+    WarpgroupAccumulators acc = issueAccumulation(e, lane, mTiles, width, a,
+                                                  depth, bTile, alpha, bRow0);
+    warpgroupWait(e.b, e.loc, 0);
+    storeWaitedAccumulation(e, std::move(acc), lane, width);
+    return;
+  }
   WarpgroupAccumulators acc = loadAccumulators(e, lane, mTiles, width);
   scaleRows(e, acc, alpha);
-  if (bTile.onWarpgroups()) {
-    acc = issueProduct(e, std::move(acc), width, a, depth,
-                       bTile.swizzled(/*kMajor=*/false),
-                       sharedAddress(e.b, e.loc, bTile.tile.memref), bRow0);
-    warpgroupWait(e.b, e.loc, 0);
-    pinAccumulators(e, acc);
-  } else {
-    SmallVector<SmallVector<Value, 4>> tiles;
-    for (ArrayRef<Value> regs : acc)
-      llvm::append_range(tiles, asTiles(e, regs));
-    // A's columns [k kk, k kk + k): its 8-column tiles from k kk / 8 on.
-    const int64_t k = e.layout.k;
-    for (int64_t kk = 0; kk < depth / k; ++kk) {
-      SmallVector<SmallVector<Value, 4>> aTiles;
-      for (int64_t mt = 0; mt < mTiles; ++mt)
-        aTiles.push_back(aFragment(a, mt, kk, e.layout));
-      e.mmaSharedB(aTiles, bTile.tile, bRow0 + k * kk, tiles);
-    }
-    const int64_t perRowTile = width / e.layout.n;
-    for (auto [mt, regs] : llvm::enumerate(acc)) {
-      regs.clear();
-      for (int64_t t = 0; t < perRowTile; ++t)
-        llvm::append_range(regs, tiles[mt * perRowTile + t]);
-    }
+  SmallVector<SmallVector<Value, 4>> tiles;
+  for (ArrayRef<Value> regs : acc)
+    llvm::append_range(tiles, asTiles(e, regs));
+  // A's columns [k kk, k kk + k): its 8-column tiles from k kk / 8 on.
+  const int64_t k = e.layout.k;
+  for (int64_t kk = 0; kk < depth / k; ++kk) {
+    SmallVector<SmallVector<Value, 4>> aTiles;
+    for (int64_t mt = 0; mt < mTiles; ++mt)
+      aTiles.push_back(aFragment(a, mt, kk, e.layout));
+    e.mmaSharedB(aTiles, bTile.tile, bRow0 + k * kk, tiles);
+  }
+  const int64_t perRowTile = width / e.layout.n;
+  for (auto [mt, regs] : llvm::enumerate(acc)) {
+    regs.clear();
+    for (int64_t t = 0; t < perRowTile; ++t)
+      llvm::append_range(regs, tiles[mt * perRowTile + t]);
   }
   storeAccumulators(e, acc, lane, width);
 }
@@ -1685,8 +1786,21 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
   StagedTile stagedA{stagedTileOf(stagedOp, sides.stagedA->get()),
                      stagedOp.reader},
       stagedB{stagedTileOf(stagedOp, sides.stagedB->get()), stagedOp.reader};
-  SharedTile xA = stagedQuery(rowsA, elem, rows, launch, threads, staged);
-  SharedTile xB = stagedQuery(rowsB, elem, rows, launch, threads, staged);
+  // The warps' own rows: on warpgroup MMA, where each warp has one 16-row
+  // tile, one block-wide tile that descriptors read as S's and dP's A (no
+  // registers for A, which lets both products be in flight at once without
+  // spilling); else each warp's tile, A's fragments loaded from it by
+  // ldmatrix. The fused form multiplies by the block's padded key rows.
+  const bool ownRowsByDescriptor =
+      stagedA.onWarpgroups() && !op.fusesQueryGrad() &&
+      stagesRowsForWarpgroups(rowsA, rows, launch) &&
+      stagesRowsForWarpgroups(rowsB, rows, launch);
+  auto ownRows = [&](Value x) {
+    return ownRowsByDescriptor
+               ? stagedRowsForWarpgroups(x, elem, launch, threads, staged)
+               : stagedQuery(x, elem, rows, launch, threads, staged);
+  };
+  SharedTile xA = ownRows(rowsA), xB = ownRows(rowsB);
 
   // The queries' statistics, per row (query form) or column (key form):
   // lse in base 2, +inf past the tile's queries (p = 0 there), and D.
@@ -1727,12 +1841,59 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
   for (int64_t n0 = 0; n0 < nTiles; n0 += chunkTiles) {
     const int64_t row0 = n0 * e.layout.n;
     const int64_t tiles = std::min(chunkTiles, nTiles - n0);
-    AccumulatorTiles s =
-        rowsByStagedRows(e, xA, stagedA, mTiles, tiles, d, row0);
-    if (n0 == 0) // the second staged tile may still be on its way
-      waitForLastStaged(b, loc, stagedOp);
-    AccumulatorTiles dp =
-        rowsByStagedRows(e, xB, stagedB, mTiles, tiles, dv, row0);
+    // A score region's slopes are live beside S and dP: with one, the
+    // statistics are loaded once S is there and S is waited for before dP
+    // is issued (so the soft-capped key kernel keeps to the 168 registers
+    // that three blocks of 128 threads a multiprocessor allow). Without
+    // one, the statistics are loaded first, their loads in flight while
+    // the products run, and on warpgroup MMA S and dP are both issued
+    // before S alone is waited for, so that P's exponentials run while the
+    // dP product does.
+    const bool scored = !op.getScore().empty();
+    const bool onWarpgroups = stagedA.onWarpgroups();
+    const bool bothInFlight = onWarpgroups && !scored;
+    // (lse, D) of element i of tile (mt, cn) at E (mt tiles + cn) + i.
+    SmallVector<std::pair<Value, Value>> chunkStatistics;
+    auto loadStatistics = [&] {
+      for (int64_t mt = 0; mt < mTiles; ++mt)
+        for (int64_t cn = 0; cn < tiles; ++cn)
+          for (int64_t i = 0; i < c.numElements(); ++i)
+            chunkStatistics.push_back(
+                keyForm
+                    ? statisticsOf(n0 + cn, c.colOf[i], e.accCol(n0 + cn, i))
+                    : statisticsOf(mt, c.rowOf[i], e.accRow(mt, i)));
+    };
+    if (!scored)
+      loadStatistics();
+    AccumulatorTiles s, dp;
+    WarpgroupAccumulators dpInFlight;
+    if (onWarpgroups) {
+      auto issue = [&](const SharedTile &x, int64_t depth,
+                       const StagedTile &other) {
+        if (ownRowsByDescriptor)
+          return issueWarpgroupRowsByStagedRows(e, x, depth, other, tiles,
+                                                row0);
+        return issueRowsByStagedRows(e, loadRowFragments(e, x, mTiles, depth),
+                                     other, tiles, row0);
+      };
+      WarpgroupAccumulators sInFlight = issue(xA, d, stagedA);
+      if (!bothInFlight) {
+        warpgroupWait(b, loc, /*pending=*/0);
+        s = waitedTiles(e, std::move(sInFlight));
+      }
+      if (n0 == 0) // the second staged tile may still be on its way
+        waitForLastStaged(b, loc, stagedOp);
+      dpInFlight = issue(xB, dv, stagedB);
+      if (bothInFlight) {
+        warpgroupWait(b, loc, /*pending=*/1);
+        s = waitedTiles(e, std::move(sInFlight));
+      }
+    } else {
+      s = rowsByStagedRows(e, xA, stagedA, mTiles, tiles, d, row0);
+      if (n0 == 0)
+        waitForLastStaged(b, loc, stagedOp);
+      dp = rowsByStagedRows(e, xB, stagedB, mTiles, tiles, dv, row0);
+    }
     // Scores in base 2 (through the score region, whose slopes scale dS),
     // dropped pairs at -inf: p = 0 and ds = 0 there.
     AccumulatorTiles slopes;
@@ -1759,23 +1920,29 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
           return keyForm ? emitKeptAt(b, loc, op, col, row)
                          : emitKeptAt(b, loc, op, row, col);
         });
+    // P (in flat's order), then dS once dP is there.
+    if (scored)
+      loadStatistics();
+    SmallVector<Value> probabilities;
+    for (auto [score, statistics] : llvm::zip_equal(flat, chunkStatistics))
+      probabilities.push_back(
+          emitScoreProbability(b, loc, score, statistics.first, ExpBase::Two));
+    if (onWarpgroups) {
+      warpgroupWait(b, loc, /*pending=*/0);
+      dp = waitedTiles(e, std::move(dpInFlight));
+    }
     RowFragments pRows(e.rowSlots() * mTiles), dsRows(e.rowSlots() * mTiles);
     SmallVector<Value> dsValues; // the fused form's: tile (mt, cn) at
                                  // E (mt tiles + cn)
     for (int64_t mt = 0; mt < mTiles; ++mt)
       for (int64_t cn = 0; cn < tiles; ++cn) {
-        const int64_t n = n0 + cn;
         SmallVector<Value, 4> p(c.numElements()), ds(c.numElements());
         for (int64_t i = 0; i < c.numElements(); ++i) {
-          auto [lse, delta] =
-              keyForm ? statisticsOf(n, c.colOf[i], e.accCol(n, i))
-                      : statisticsOf(mt, c.rowOf[i], e.accRow(mt, i));
-          ScoreGradient g = emitScoreGradient(
-              b, loc, flat[c.numElements() * (mt * tiles + cn) + i], lse,
-              dp[mt][cn][i], delta, scale, ExpBase::Two,
+          const int64_t at = c.numElements() * (mt * tiles + cn) + i;
+          p[i] = probabilities[at];
+          ds[i] = emitScoreGradientOfProbability(
+              b, loc, p[i], dp[mt][cn][i], chunkStatistics[at].second, scale,
               slopes.empty() ? Value() : slopes[mt][cn][i]);
-          p[i] = g.p;
-          ds[i] = g.ds;
         }
         if (op.fusesQueryGrad())
           llvm::append_range(dsValues, ds);
@@ -1788,11 +1955,25 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
         }
       }
     const int64_t depth = tiles * e.layout.n;
-    if (keyForm)
-      accumulateProduct(e, accs[1]->lane, mTiles, dv, pRows, depth, stagedB, {},
+    if (onWarpgroups) {
+      // The key form's two products issued together, one wait for both.
+      WarpgroupAccumulators dvInFlight;
+      if (keyForm)
+        dvInFlight = issueAccumulation(e, accs[1]->lane, mTiles, dv, pRows,
+                                       depth, stagedB, {}, row0);
+      WarpgroupAccumulators gradInFlight = issueAccumulation(
+          e, accs[0]->lane, mTiles, d, dsRows, depth, stagedA, {}, row0);
+      warpgroupWait(b, loc, /*pending=*/0);
+      if (keyForm)
+        storeWaitedAccumulation(e, std::move(dvInFlight), accs[1]->lane, dv);
+      storeWaitedAccumulation(e, std::move(gradInFlight), accs[0]->lane, d);
+    } else {
+      if (keyForm)
+        accumulateProduct(e, accs[1]->lane, mTiles, dv, pRows, depth, stagedB,
+                          {}, row0);
+      accumulateProduct(e, accs[0]->lane, mTiles, d, dsRows, depth, stagedA, {},
                         row0);
-    accumulateProduct(e, accs[0]->lane, mTiles, d, dsRows, depth, stagedA, {},
-                      row0);
+    }
     if (op.fusesQueryGrad())
       addQueryGradOfChunk(e, op, dsValues, mTiles, tiles, chunkTiles, row0,
                           n0 / chunkTiles, threads, staged);

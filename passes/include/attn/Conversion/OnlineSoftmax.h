@@ -116,6 +116,14 @@ struct ScoreGradient {
 ScoreGradient emitScoreGradient(OpBuilder &b, Location loc, Value score,
                                 Value lse, Value dp, Value delta, double scale,
                                 ExpBase base, Value slope = Value());
+/// emitScoreGradient's two halves, for a form that has the score before dp
+/// (the tensor-core form, whose dp product is still running): p, then ds
+/// from p.
+Value emitScoreProbability(OpBuilder &b, Location loc, Value score, Value lse,
+                           ExpBase base);
+Value emitScoreGradientOfProbability(OpBuilder &b, Location loc, Value p,
+                                     Value dp, Value delta, double scale,
+                                     Value slope = Value());
 
 /// attn.tile.softmax_grad_step a row at a time: its accumulator rows in the
 /// outer loop (held as vectors across the inner loop over the other side's

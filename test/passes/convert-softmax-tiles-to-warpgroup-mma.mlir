@@ -192,3 +192,37 @@ func.func @key_gradient(%x: memref<64x64xbf16>, %lse: memref<64xf32>, %dk: memre
   }
   return
 }
+
+// -----
+
+// The key form with 32 rows a warp (two 16-row tiles): the warps' rows
+// stay in each warp's padded tile, S's and dP's A fragments loaded from it
+// by ldmatrix (the register form: `{A registers}, desc, p, 1, 1, 0`), and
+// no block-wide tile of them is staged.
+// CHECK-LABEL: func.func @key_gradient_two_row_tiles
+// CHECK-NOT: nvvm.wgmma.mma_async
+// CHECK: memref.view {{.*}} to memref<32x72xbf16, #gpu.address_space<workgroup>>
+// CHECK-NOT: nvvm.wgmma.mma_async
+// CHECK: nvgpu.ldmatrix {{.*}} memref<32x72xbf16
+// CHECK-NOT: nvvm.wgmma.mma_async
+// CHECK: wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {{[^;]*}}, p, 1, 1, 0;
+// CHECK-NOT: nvvm.wgmma.mma_async
+// CHECK: vector.store
+func.func @key_gradient_two_row_tiles(%x: memref<64x64xbf16>, %lse: memref<64xf32>, %dk: memref<32x64xbf16>, %dv: memref<32x64xbf16>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c128 = arith.constant 128 : index
+  %zero = arith.constant 0.0 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1) {
+    %kacc = memref.alloca() : memref<32x64xf32>
+    %vacc = memref.alloca() : memref<32x64xf32>
+    linalg.fill ins(%zero : f32) outs(%kacc : memref<32x64xf32>)
+    linalg.fill ins(%zero : f32) outs(%vacc : memref<32x64xf32>)
+    %k = memref.subview %x[0, 0] [32, 64] [1, 1] : memref<64x64xbf16> to memref<32x64xbf16, strided<[64, 1]>>
+    attn.tile.softmax_grad_step %x, %k, %k, %x, %lse, %lse key_grad %kacc, %vacc : memref<32x64xf32>, memref<32x64xf32> offsets(%c0, %c0) scale 0.125 : memref<64x64xbf16>, memref<32x64xbf16, strided<[64, 1]>>, memref<32x64xbf16, strided<[64, 1]>>, memref<64x64xbf16>, memref<64xf32>, memref<64xf32>
+    linalg.copy ins(%kacc : memref<32x64xf32>) outs(%dk : memref<32x64xbf16>)
+    linalg.copy ins(%vacc : memref<32x64xf32>) outs(%dv : memref<32x64xbf16>)
+    gpu.terminator
+  }
+  return
+}

@@ -1788,9 +1788,10 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
       stagedB{stagedTileOf(stagedOp, sides.stagedB->get()), stagedOp.reader};
   // The warps' own rows: on warpgroup MMA, where each warp has one 16-row
   // tile, one block-wide tile that descriptors read as S's and dP's A (no
-  // registers for A, which lets both products be in flight at once without
-  // spilling); else each warp's tile, A's fragments loaded from it by
-  // ldmatrix. The fused form multiplies by the block's padded key rows.
+  // registers for A, which lets both products be in flight at once and the
+  // kernels still fit three blocks a multiprocessor); else each warp's
+  // tile, A's fragments loaded from it by ldmatrix. The fused form
+  // multiplies by the block's padded key rows.
   const bool ownRowsByDescriptor =
       stagedA.onWarpgroups() && !op.fusesQueryGrad() &&
       stagesRowsForWarpgroups(rowsA, rows, launch) &&
@@ -1838,20 +1839,19 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
   const int64_t chunkTiles = std::min<int64_t>(
       nTiles, gradChunkRows(keyForm, stagedA.onWarpgroups()) / 8);
   const int64_t chunks = llvm::divideCeil(nTiles, chunkTiles);
+  // A score region's slopes are live beside S and dP: with one, the
+  // statistics are loaded once S is there and S is waited for before dP is
+  // issued (so the soft-capped key kernel keeps to the 168 registers that
+  // three blocks of 128 threads a multiprocessor allow). Without one, the
+  // statistics are loaded first, their loads in flight while the products
+  // run, and on warpgroup MMA S and dP are both issued before S alone is
+  // waited for, so that P's exponentials run while the dP product does.
+  const bool scored = !op.getScore().empty();
+  const bool onWarpgroups = stagedA.onWarpgroups();
+  const bool bothInFlight = onWarpgroups && !scored;
   for (int64_t n0 = 0; n0 < nTiles; n0 += chunkTiles) {
     const int64_t row0 = n0 * e.layout.n;
     const int64_t tiles = std::min(chunkTiles, nTiles - n0);
-    // A score region's slopes are live beside S and dP: with one, the
-    // statistics are loaded once S is there and S is waited for before dP
-    // is issued (so the soft-capped key kernel keeps to the 168 registers
-    // that three blocks of 128 threads a multiprocessor allow). Without
-    // one, the statistics are loaded first, their loads in flight while
-    // the products run, and on warpgroup MMA S and dP are both issued
-    // before S alone is waited for, so that P's exponentials run while the
-    // dP product does.
-    const bool scored = !op.getScore().empty();
-    const bool onWarpgroups = stagedA.onWarpgroups();
-    const bool bothInFlight = onWarpgroups && !scored;
     // (lse, D) of element i of tile (mt, cn) at E (mt tiles + cn) + i.
     SmallVector<std::pair<Value, Value>> chunkStatistics;
     auto loadStatistics = [&] {
@@ -1897,7 +1897,7 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
     // Scores in base 2 (through the score region, whose slopes scale dS),
     // dropped pairs at -inf: p = 0 and ds = 0 there.
     AccumulatorTiles slopes;
-    if (op.getScore().empty()) {
+    if (!scored) {
       for (auto &rowTiles : s)
         for (auto &tile : rowTiles)
           for (Value &x : tile)

@@ -721,13 +721,13 @@ int64_t blockThreads(Operation *op) {
       op->getParentOfType<gpu::LaunchOp>().getBlockSizeX());
 }
 
-/// Each warp's query tile in shared memory, by tile, and the shared buffer
-/// that holds the tiles of all the block's warps one after another.
+/// The warps' own rows in shared memory (stagedOwnRows), by the warp's
+/// view: each warp's padded tile, and the shared buffer that holds the
+/// tiles of all the block's warps one after another; and the block's
+/// swizzled tiles for warpgroup MMA's descriptors.
 struct StagedQueries {
   DenseMap<Value, SharedTile> tiles;
   DenseMap<Value, Value> blocks;
-  /// The warps' rows as warpgroup MMA's A operands
-  /// (stagedRowsForWarpgroups), by the warp's view.
   DenseMap<Value, SharedTile> warpgroupTiles;
   /// A launch's shared buffers of the fused gradient: its dS^T tiles and,
   /// with bulk reductions, its dQ tile.
@@ -738,77 +738,71 @@ struct StagedQueries {
   DenseMap<Operation *, FusedTiles> fused;
 };
 
-/// This warp's query tile `q` in shared memory, [rows, d] with padded rows
-/// (rows past its end zeros), from which each softmax_step loads its A
-/// fragments: held in registers for the whole key loop they would take 4
-/// per 16 columns of each 16-row tile, which 32-row groups cannot spare. Staged
-/// once by the warp where the tile is defined, each warp of the block its own
-/// region.
-SharedTile stagedQuery(Value q, Type elem, int64_t rows, gpu::LaunchOp launch,
-                       int64_t threads, StagedQueries &staged) {
-  if (auto it = staged.tiles.find(q); it != staged.tiles.end())
-    return it->second;
-  OpBuilder b = atDefinition(q, launch);
-  Location loc = q.getLoc();
-  WarpEmitter e(b, loc, elem);
-  int64_t d = cast<MemRefType>(q.getType()).getDimSize(1);
-  int64_t bytes = SharedTile::bytes(rows, d, elem, TileLayout::Padded);
-  Value block = allocateShared(launch, threads / kWarpLanes * bytes);
-  SharedTile tile = SharedTile::at(b, loc, block, e.mul(e.warpOfBlock(), bytes),
-                                   rows, d, elem, TileLayout::Padded);
-  Value copied =
-      commitCopies(b, loc, stageTile(e, q, tile, rows, d, e.lane, kWarpLanes));
-  nvgpu::DeviceAsyncWaitOp::create(b, loc, copied, b.getI32IntegerAttr(0));
-  // Every lane reads rows that other lanes copied.
-  NVVM::SyncWarpOp::create(b, loc, e.i32(-1));
-  staged.tiles.try_emplace(q, tile);
-  staged.blocks.try_emplace(q, block);
-  return tile;
-}
-
 /// Whether a softmax_grad_step's own rows `x` (a warp's 16) can be staged
-/// by stagedRowsForWarpgroups: its view defined where the whole block runs,
-/// so that the block can meet at a barrier there.
+/// for warpgroup MMA's descriptors (stagedOwnRows): its view defined where
+/// the whole block runs, so that the block can meet at a barrier there.
 bool stagesRowsForWarpgroups(Value x, int64_t rows, gpu::LaunchOp launch) {
   Operation *def = x.getDefiningOp();
   return rows == kMmaRows && def && launch->isProperAncestor(def) &&
          reachedByWholeBlock(def, launch);
 }
 
-/// The 16 rows `x` each warp of the block owns, staged once for the whole
-/// block as one swizzled tile, warp w's rows at rows 16 w on: warpgroup g's
-/// 64 rows from 64 g, in the order m64 gives its four warps their rows, so
-/// that a K-major descriptor makes them warpgroup MMA's A operand and no
-/// register holds A. Each warp copies its rows (cp.async), then every
-/// thread fences its copies for the async proxy and the block meets at a
-/// barrier (stagesRowsForWarpgroups: the definition is reached by the
-/// whole block).
-SharedTile stagedRowsForWarpgroups(Value x, Type elem, gpu::LaunchOp launch,
-                                   int64_t threads, StagedQueries &staged) {
-  if (auto it = staged.warpgroupTiles.find(x);
-      it != staged.warpgroupTiles.end())
+/// The rows `x` this warp owns ([rows, d]: a step's queries, a gradient
+/// step's own side) in shared memory, staged once where `x` is defined,
+/// the block's warps' rows one after another in one buffer (rows past a
+/// warp's end zeros), each warp copying its own (cp.async):
+/// - for ldmatrix (`forWarpgroups` false), each warp's tile padded, and
+///   the warp's own returned; its lanes then read rows other lanes copied
+///   (a warp barrier). A step loads its A fragments from it: held in
+///   registers for the whole key loop they would take 4 per 16 columns of
+///   each 16-row tile, which 32-row groups cannot spare.
+/// - for warpgroup MMA's descriptors (16 rows a warp: stagesRowsForWarpgroups),
+///   one swizzled tile of the block's rows, returned whole: warp w's rows at
+///   16 w, so warpgroup g's 64 from 64 g, in the order m64 gives its four
+///   warps their rows, and a K-major descriptor makes them the A operand
+///   with no register holding A. The copies are fenced for the async proxy
+///   and the block meets at a barrier.
+SharedTile stagedOwnRows(Value x, Type elem, int64_t rows, gpu::LaunchOp launch,
+                         int64_t threads, StagedQueries &staged,
+                         bool forWarpgroups) {
+  DenseMap<Value, SharedTile> &cache =
+      forWarpgroups ? staged.warpgroupTiles : staged.tiles;
+  if (auto it = cache.find(x); it != cache.end())
     return it->second;
   OpBuilder b = atDefinition(x, launch);
   Location loc = x.getLoc();
   WarpEmitter e(b, loc, elem);
   const int64_t d = cast<MemRefType>(x.getType()).getDimSize(1);
-  const int64_t rows = threads / kWarpLanes * kMmaRows;
-  Value buffer = allocateShared(
-      launch,
-      SharedTile::bytes(rows, d, elem, TileLayout::Swizzled) +
-          kSwizzledTileSlack);
-  SharedTile tile =
-      SharedTile::at(b, loc, buffer,
-                     alignmentPadding(e, sharedAddress(b, loc, buffer)), rows,
-                     d, elem, TileLayout::Swizzled);
+  const int64_t warps = threads / kWarpLanes;
+  Value block, dstRow0;
+  std::optional<SharedTile> tile;
+  if (forWarpgroups) {
+    assert(rows == kMmaRows && "one m64 row tile a warpgroup");
+    block = allocateShared(launch, SharedTile::bytes(warps * rows, d, elem,
+                                                     TileLayout::Swizzled) +
+                                       kSwizzledTileSlack);
+    tile = SharedTile::at(b, loc, block,
+                          alignmentPadding(e, sharedAddress(b, loc, block)),
+                          warps * rows, d, elem, TileLayout::Swizzled);
+    dstRow0 = e.mul(e.warpOfBlock(), rows);
+  } else {
+    const int64_t bytes = SharedTile::bytes(rows, d, elem, TileLayout::Padded);
+    block = allocateShared(launch, warps * bytes);
+    tile = SharedTile::at(b, loc, block, e.mul(e.warpOfBlock(), bytes), rows,
+                          d, elem, TileLayout::Padded);
+  }
   Value copied = commitCopies(
-      b, loc,
-      stageTile(e, x, tile, kMmaRows, d, e.lane, kWarpLanes,
-                e.mul(e.warpOfBlock(), kMmaRows)));
+      b, loc, stageTile(e, x, *tile, rows, d, e.lane, kWarpLanes, dstRow0));
   nvgpu::DeviceAsyncWaitOp::create(b, loc, copied, b.getI32IntegerAttr(0));
-  fenceSharedForAsyncProxy(b, loc);
-  staged.warpgroupTiles.try_emplace(x, tile);
-  return tile;
+  if (forWarpgroups) {
+    fenceSharedForAsyncProxy(b, loc);
+  } else {
+    // Every lane reads rows that other lanes copied.
+    NVVM::SyncWarpOp::create(b, loc, e.i32(-1));
+    staged.blocks.try_emplace(x, block);
+  }
+  cache.try_emplace(x, *tile);
+  return *tile;
 }
 
 /// The tensor-core form's rows: a lane's row slots of each 16-row tile
@@ -1053,7 +1047,7 @@ WarpgroupAccumulators issueRowsByStagedRows(WarpEmitter &e,
 }
 
 /// issueRowsByStagedRows with the warps' rows from the block's tile `x`
-/// (stagedRowsForWarpgroups, `depth` columns) through K-major descriptors,
+/// (stagedOwnRows for warpgroups, `depth` columns) through K-major descriptors,
 /// this warp's warpgroup's 64 rows: one 16-row tile a warp, no register
 /// holding A.
 WarpgroupAccumulators issueWarpgroupRowsByStagedRows(WarpEmitter &e,
@@ -1313,9 +1307,9 @@ struct TensorCoreStep {
         nTiles(keyRows / e.layout.n), keys{stagedTileOf(staged, op.getKey()),
                                            staged.reader},
         values{stagedTileOf(staged, op.getValue()), staged.reader},
-        queries(stagedQuery(op.getQuery(), elem, g.rows,
-                            op->getParentOfType<gpu::LaunchOp>(), threads,
-                            queries)) {}
+        queries(stagedOwnRows(op.getQuery(), elem, g.rows,
+                              op->getParentOfType<gpu::LaunchOp>(), threads,
+                              queries, /*forWarpgroups=*/false)) {}
 
   SoftmaxStepOp op;
   OpBuilder b;
@@ -1797,9 +1791,8 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
       stagesRowsForWarpgroups(rowsA, rows, launch) &&
       stagesRowsForWarpgroups(rowsB, rows, launch);
   auto ownRows = [&](Value x) {
-    return ownRowsByDescriptor
-               ? stagedRowsForWarpgroups(x, elem, launch, threads, staged)
-               : stagedQuery(x, elem, rows, launch, threads, staged);
+    return stagedOwnRows(x, elem, rows, launch, threads, staged,
+                         ownRowsByDescriptor);
   };
   SharedTile xA = ownRows(rowsA), xB = ownRows(rowsB);
 

@@ -124,6 +124,72 @@ func.func @two_warpgroups() {
 
 // -----
 
+// A persistent launch (attn-persist-launches) of 24 tiles: the producer
+// ifs are in its loop over them. The consumers keep that loop, the producer
+// gets one of its own with the same bounds, the tile's index computed again
+// in it (what the producer's copies use of the work), and the producer if
+// in it. One block of 384 threads fits a multiprocessor: the grid is
+// min(24, 132 blocks) (attn.target's multiprocessors).
+// CHECK-LABEL: func.func @persistent
+// CHECK: %[[TOTAL:.*]] = arith.constant 24 : index
+// CHECK: %[[FIT:.*]] = arith.constant 132 : index
+// CHECK: %[[GRID:.*]] = arith.minui %[[TOTAL]], %[[FIT]] : index
+// CHECK: gpu.launch blocks(%[[BX:.*]], %{{.*}}, %{{.*}}) in (%[[GX:.*]] = %[[GRID]],
+// CHECK: scf.if %{{.*}} {
+// CHECK-NEXT: nvvm.setmaxregister increase 240
+// CHECK-NEXT: scf.for %{{.*}} = %[[BX]] to %[[TOTAL]] step %[[GX]] {
+// CHECK-NOT: attn.producer
+// CHECK: nvvm.mbarrier.try_wait.parity
+// CHECK: } {attn.persistent}
+// CHECK-NEXT: } else {
+// CHECK-NEXT: nvvm.setmaxregister decrease 24
+// CHECK-NEXT: scf.for %[[V:.*]] = %[[BX]] to %[[TOTAL]] step %[[GX]] {
+// CHECK-NEXT: %[[TILE:.*]] = arith.remui %[[V]], %c4
+// CHECK: scf.if
+// CHECK-NEXT: scf.for %{{.*}} = %c0 to %[[TILE]]
+// CHECK-NEXT: nvvm.mbarrier.arrive
+// CHECK: gpu.barrier
+// CHECK: nvvm.mbarrier.inval
+func.func @persistent() {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %c24 = arith.constant 24 : index
+  %c256 = arith.constant 256 : index
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c24, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c256, %sy = %c1, %sz = %c1) {
+    %barriers = memref.alloc() : memref<8xi8, #gpu.address_space<workgroup>>
+    %one = arith.constant 1 : i32
+    %base = memref.extract_aligned_pointer_as_index %barriers : memref<8xi8, #gpu.address_space<workgroup>> -> index
+    %address = arith.index_castui %base : index to i64
+    %barrier = llvm.inttoptr %address : i64 to !llvm.ptr<3>
+    %thread = gpu.thread_id x
+    %first = arith.cmpi eq, %thread, %c0 : index
+    nvvm.mbarrier.init %barrier, %one, predicate = %first : !llvm.ptr<3>, i32, i1
+    nvvm.fence.mbarrier.init
+    gpu.barrier
+    scf.for %v = %bx to %c24 step %gx {
+      %tile = arith.remui %v, %c4 : index
+      %producer = arith.cmpi eq, %thread, %c256 : index
+      scf.if %producer {
+        scf.for %i = %c0 to %tile step %c1 {
+          nvvm.mbarrier.arrive %barrier : !llvm.ptr<3>
+        }
+      } {attn.producer}
+      scf.for %i = %c0 to %tile step %c1 {
+        nvvm.mbarrier.try_wait.parity %barrier, %one, %one : !llvm.ptr<3>, i32, i32
+      }
+    } {attn.persistent}
+    gpu.barrier
+    scf.if %first {
+      nvvm.mbarrier.inval %barrier : !llvm.ptr<3>
+    }
+    gpu.terminator
+  } {attn.consumer_threads = 256 : i64}
+  return
+}
+
+// -----
+
 // The producer may only take what it can compute again: a load of a buffer
 // that the launch writes is not.
 func.func @not_clonable(%out: memref<128xindex>) {

@@ -648,6 +648,27 @@ TEST_P(SdpaGradientBf16OverlapSoftmax, MatchesAutograd) {
 INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16OverlapSoftmax,
                          ::testing::ValuesIn(bf16Cases()), caseName);
 
+// And persistent (--persistent-attention: as many blocks as fit the
+// multiprocessors, each walking tiles, the producer's ring and barriers set
+// up once a block and carried from tile to tile), the forward overlapped
+// and the gradient warp-specialised (--tensor-copies all), so that both
+// kinds of launch walk tiles; the CPU ignores it.
+constexpr char kBf16PersistentName[] = "sdpa_gradient_bf16_persistent",
+               kPersistent[] = "--block-q 128 --block-k 64 --warp-rows 16 "
+                               "--grad-block-q 64 --grad-block-k 64 "
+                               "--tensor-copies all --warp-specialize "
+                               "--overlap-softmax --persistent-attention";
+using SdpaGradientBf16Persistent =
+    GradientSuite<kBf16PersistentName, kBf16, bf16Cases, kPersistent>;
+
+TEST_P(SdpaGradientBf16Persistent, MatchesAutograd) {
+  ASSERT_TRUE(library);
+  expectGradientsMatch(*library, GetParam(), torch::kBFloat16, 2e-2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16Persistent,
+                         ::testing::ValuesIn(bf16Cases()), caseName);
+
 // And with the gradient in one nest over the key tiles (--grad-fused-query:
 // each pair's dS K added to dQ's f32 sums -- atomics, or on sm_90a bulk
 // reductions -- then converted): every case in f32 (the CPU's rows and the

@@ -20,6 +20,12 @@
 //          cloned; the producer ifs }
 //   tear-down (every thread, each warp at the count its branch set)
 //
+// In a persistent launch (attn-persist-launches) the producer ifs are in
+// the work's loop over tiles (marked kPersistentAttr): the producer gets a
+// loop of its own with the same bounds, what its ifs use of the loop's
+// body cloned into it, and the grid shrinks to the blocks that fit the
+// multiprocessors at once.
+//
 // Every barrier of the work becomes a named barrier over the consumers
 // (bar.sync 1, C): the producer warpgroup meets none of them. The
 // registers: a launch of T = C + 128 threads fits B blocks a
@@ -67,6 +73,8 @@ constexpr int64_t kMostConsumerRegisters = 240;
 /// warpgroup.
 struct Registers {
   int64_t atStart, consumer;
+  /// The blocks that fit a multiprocessor at once.
+  int64_t blocks;
 };
 
 Registers registersFor(int64_t consumers) {
@@ -80,14 +88,16 @@ Registers registersFor(int64_t consumers) {
       kMostConsumerRegisters,
       (atStart * threads - kProducerThreads * kProducerRegisters) / consumers /
           8 * 8);
-  return {atStart, consumer};
+  return {atStart, consumer, blocks};
 }
 
-/// Whether `op` may run in the producer as well: pure, or a load of a
+/// Whether `op` may run in the producer as well: free of memory effects
+/// (a division by the grid's sizes too: not speculatable, but the producer
+/// runs it where the consumers do, on the same operands), or a load of a
 /// constant global (a schedule's tables) or of a buffer from outside
 /// `launch` that nothing in it writes.
 bool clonable(Operation *op, gpu::LaunchOp launch) {
-  if (isPure(op))
+  if (isMemoryEffectFree(op))
     return true;
   auto read = dyn_cast<memref::LoadOp>(op);
   if (!read)
@@ -185,11 +195,23 @@ struct SpecializeWarpsPass
         return top && inWork.contains(top);
       });
     };
+    // A persistent launch's loop over its tiles (attn-persist-launches)
+    // holds the producer ifs: the producer gets a loop of its own.
+    scf::ForOp persistent;
     for (Operation *op = &body.front(); op != teardown;
          op = op->getNextNode()) {
       if (op->hasAttr(kProducerAttr)) {
         producers.push_back(op);
         continue;
+      }
+      if (auto loop = dyn_cast<scf::ForOp>(op);
+          loop && loop->hasAttr(kPersistentAttr)) {
+        if (persistent)
+          return launch.emitOpError("has two loops marked ") << kPersistentAttr;
+        persistent = loop;
+        for (Operation &inner : loop.getBody()->without_terminator())
+          if (inner.hasAttr(kProducerAttr))
+            producers.push_back(&inner);
       }
       bool setUp = false;
       if (isa<memref::AllocOp, memref::AllocaOp, NVVM::MBarrierInitOp,
@@ -257,14 +279,22 @@ struct SpecializeWarpsPass
     llvm::SetVector<Operation *> needed;
     std::function<LogicalResult(Value)> need = [&](Value v) -> LogicalResult {
       Operation *def = v.getDefiningOp();
+      // The producer ifs' own values move with them (those in the
+      // persistent loop are in the consumers' branch until then).
       if (!def || !split.getThenRegion().isAncestor(def->getParentRegion()) ||
-          needed.contains(def))
+          needed.contains(def) ||
+          llvm::any_of(producers, [&](Operation *producer) {
+            return producer->isAncestor(def);
+          }))
         return success();
-      if (def->getBlock() != split.thenBlock() || !clonable(def, launch))
+      if ((def->getBlock() != split.thenBlock() &&
+           (!persistent || def->getBlock() != persistent.getBody())) ||
+          !clonable(def, launch)) {
         return def->emitOpError(
             "is used by the producer's copies but cannot run in the "
             "producer warpgroup (not pure, or not a read of a buffer the "
             "launch does not write)");
+      }
       for (Value operand : def->getOperands())
         if (failed(need(operand)))
           return failure();
@@ -281,16 +311,41 @@ struct SpecializeWarpsPass
       if (walk.wasInterrupted())
         return failure();
     }
-    // Cloned in the work's order, which is the operands' before their users'.
+    // Cloned in the work's order, which is the operands' before their
+    // users': the ops before the persistent loop first (its bounds and body
+    // may use them), then those in it.
     SmallVector<Operation *> ordered(needed.begin(), needed.end());
-    llvm::sort(ordered, [](Operation *x, Operation *y) {
+    llvm::sort(ordered, [&](Operation *x, Operation *y) {
+      const bool xOuter = x->getBlock() == split.thenBlock();
+      const bool yOuter = y->getBlock() == split.thenBlock();
+      if (xOuter != yOuter)
+        return xOuter;
       return x->isBeforeInBlock(y);
     });
     IRMapping map;
     for (Operation *op : ordered)
-      b.clone(*op, map);
+      if (op->getBlock() == split.thenBlock())
+        b.clone(*op, map);
+    // The producer's loop over the persistent loop's tiles: its bounds are
+    // the set-up's, its body what the producer ifs in the consumers' loop
+    // use of it, and those ifs.
+    Operation *producerEnd = elseEnd;
+    if (persistent) {
+      auto loop = scf::ForOp::create(
+          b, loc, map.lookupOrDefault(persistent.getLowerBound()),
+          map.lookupOrDefault(persistent.getUpperBound()),
+          map.lookupOrDefault(persistent.getStep()));
+      map.map(persistent.getInductionVar(), loop.getInductionVar());
+      producerEnd = loop.getBody()->getTerminator();
+      OpBuilder inLoop(producerEnd);
+      for (Operation *op : ordered)
+        if (op->getBlock() == persistent.getBody())
+          inLoop.clone(*op, map);
+    }
     for (Operation *producer : producers) {
-      producer->moveBefore(elseEnd);
+      const bool inPersistent =
+          persistent && producer->getBlock() == persistent.getBody();
+      producer->moveBefore(inPersistent ? producerEnd : elseEnd);
       producer->walk([&](Operation *op) {
         for (OpOperand &operand : op->getOpOperands())
           if (Value mapped = map.lookupOrNull(operand.get()))
@@ -307,6 +362,15 @@ struct SpecializeWarpsPass
     OpBuilder outside(launch);
     launch.getBlockSizeXMutable().assign(arith::ConstantIndexOp::create(
         outside, loc, consumers + kProducerThreads));
+    // A persistent launch: as many blocks as fit the multiprocessors at
+    // once, or its tiles where they are fewer.
+    if (persistent) {
+      Value fit = arith::ConstantIndexOp::create(
+          outside, loc,
+          registers.blocks * TargetAttr::lookup(launch).getMultiprocessors());
+      launch.getGridSizeXMutable().assign(arith::MinUIOp::create(
+          outside, loc, persistent.getUpperBound(), fit));
+    }
     launch->removeAttr(kConsumerThreadsAttr);
     launch->setAttr(kMaxRegistersAttr,
                     outside.getI64IntegerAttr(registers.atStart));

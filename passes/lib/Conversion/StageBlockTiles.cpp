@@ -829,6 +829,16 @@ bool onlySoftmaxTiles(gpu::LaunchOp launch) {
               .wasInterrupted();
 }
 
+/// Whether `loop` is at the top of `launch`'s work: in the launch's body,
+/// or in its persistent loop's over tiles (attn-persist-launches), where
+/// the producer's ring, made before that loop, serves every tile.
+bool atTopOf(Operation *loop, gpu::LaunchOp launch) {
+  Operation *parent = loop->getParentOp();
+  if (parent != launch.getOperation() && parent->hasAttr(kPersistentAttr))
+    parent = parent->getParentOp();
+  return parent == launch.getOperation();
+}
+
 } // namespace
 
 StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
@@ -865,7 +875,7 @@ StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
   std::optional<PipelinedLoop> p =
       pipelinedLoopOf(op, tiles, /*constantTrips=*/shape.bulk());
   if (p && rings && shape.bulk() && threads % kWarpgroupThreads == 0 &&
-      p->loop->getParentOp() == launch && onlySoftmaxTiles(launch))
+      atTopOf(p->loop, launch) && onlySoftmaxTiles(launch))
     return stageForProducer(op, numbers, shape, *p, launch, threads, reader,
                             *rings, deferRelease);
   if (p)

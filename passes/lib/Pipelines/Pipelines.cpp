@@ -182,6 +182,13 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
   MapLoopsToGPUOptions map;
   map.lanesPerIteration = 32;
   fn.addPass(createMapLoopsToGPU(map));
+  if (options.persistentAttention) {
+    // The launches that attn-specialize-warps will split: those whose
+    // tiles the tensor memory accelerator copies.
+    PersistLaunchesOptions persist;
+    persist.launches = options.tensorCopies;
+    fn.addPass(createPersistLaunches(persist));
+  }
   addTileConversionsToGPU(fn, softmaxTileOptions(options));
   fn.addPass(createAllocateSharedMemory());
   fn.addPass(createLinalgToLoops());
@@ -332,6 +339,9 @@ checkGPUPipelineOptions(const GPUPipelineOptions &o) {
           checkSoftmaxTilesToGPUOptions(o.tensorCopies, o.warpSpecialize,
                                         o.overlapSoftmax))
     return problem;
+  if (o.persistentAttention && !o.warpSpecialize)
+    return "persistent-attention needs warp-specialize (the producer's loop "
+           "copies the next tile's keys)";
   if (std::optional<std::string> problem =
           checkGradTiles(o.blockQ, o.blockK, o.gradBlockQ, o.gradBlockK))
     return problem;

@@ -48,6 +48,12 @@ constexpr llvm::StringLiteral kProducerAttr = "attn.producer";
 /// nvvm.maxnreg (ptxas: .maxnreg); set where warpgroups then move registers
 /// between them (setmaxnreg).
 constexpr llvm::StringLiteral kMaxRegistersAttr = "attn.max_registers";
+/// An scf.for's discardable attribute: the loop of a persistent launch
+/// over the tiles its block takes (attn-persist-launches), the launch's
+/// work inside it. attn-specialize-warps gives the producer warpgroup a
+/// loop of its own over the same tiles and shrinks the launch's grid to
+/// the blocks that fit the multiprocessors at once.
+constexpr llvm::StringLiteral kPersistentAttr = "attn.persistent";
 
 /// The patterns of attn-convert-tiles-to-cpu: one per attn.tile.* op, each
 /// its vector code `width` f32 lanes wide (8 or 16).

@@ -530,6 +530,37 @@ def ScheduleLaunches : Pass<"attn-schedule-launches", "func::FuncOp"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
+def PersistLaunches : Pass<"attn-persist-launches", "func::FuncOp"> {
+  let summary = "Makes attention's launches persistent: each block walks "
+                "tiles of the launch's grid in a loop";
+  let description = [{
+    A gpu.launch whose tile ops are attention's forward (softmax_step,
+    softmax_finalize) or gradient (softmax_grad_step), chosen by
+    `launches`, of grid (X, Y, Z), becomes one of X Y Z blocks along x
+    whose body is an `scf.for` marked `attn.persistent`: v from blockIdx.x
+    to X Y Z by gridDim.x, each iteration the old body for block
+    (v mod X, v / X mod Y, v / (X Y)), so that the old grid's blocks are
+    taken in the order they were issued. The body's static allocas stay
+    before the loop (the launch's entry block, where LLVM keeps them in
+    registers); uses of the old grid's sizes read the old sizes.
+
+    As it leaves the launch, each block takes one tile: the same work as
+    before. attn-convert-softmax-tiles-to-gpu then sets up a producer's ring
+    once a block, before the loop, and attn-specialize-warps gives the
+    producer a loop of its own over the same tiles and shrinks the grid to
+    the blocks that fit the multiprocessors at once, so that the producer
+    copies a block's next tile while its consumers finish this one
+    (docs/lowering.md, "Persistent launches").
+  }];
+  let options = [
+    Option<"launches", "launches", "std::string", /*default=*/"\"forward\"",
+           "Which of attention's launches become persistent: forward, "
+           "gradient or all">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def SpecializeWarps : Pass<"attn-specialize-warps", "func::FuncOp"> {
   let summary = "Adds the producer warpgroup that warp-specialised launches "
                 "were staged for";
@@ -548,7 +579,11 @@ def SpecializeWarps : Pass<"attn-specialize-warps", "func::FuncOp"> {
     an error). The launch gets `attn.max_registers`, the registers a thread
     starts with (attn-outline-kernels: the kernel's `.maxnreg`), chosen so
     that the consumers get at least 232 where a multiprocessor has room for
-    them (docs/lowering.md, "Warp-specialised key loops").
+    them (docs/lowering.md, "Warp-specialised key loops"). In a persistent
+    launch (attn-persist-launches) the producer ifs are in the loop marked
+    `attn.persistent`: the producer gets a loop of its own with its bounds,
+    and the grid shrinks to min(tiles, the blocks that fit a multiprocessor
+    x `#attn.target`'s multiprocessors).
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",

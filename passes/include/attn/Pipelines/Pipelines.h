@@ -150,6 +150,14 @@ struct GPUPipelineOptions : public TilingPipelineOptions<GPUPipelineOptions> {
                      "with the next step's S = Q K^T, so that each softmax "
                      "runs beside the last P V (rings of three stages)"),
       llvm::cl::init(false)};
+  PassOptions::Option<bool> persistentAttention{
+      *this, "persistent-attention",
+      llvm::cl::desc("With warp-specialize, attention's warp-specialised "
+                     "launches run persistent: as many blocks as fit the "
+                     "multiprocessors, each walking tiles in a loop, its "
+                     "producer copying the next tile's keys while its "
+                     "consumers finish this one"),
+      llvm::cl::init(false)};
   PassOptions::Option<bool> persistentProducts{
       *this, "persistent-products",
       llvm::cl::desc("On sm_90a, the host's warpgroup products with more "

@@ -1,0 +1,137 @@
+//===- PersistLaunches.cpp - attention's launches as loops over tiles -----===//
+//
+// A launch of attention's tiles runs a block per (query or key) tile: each
+// block sets up its barriers, starts its first copies and waits for them,
+// and its multiprocessor idles between one block's end and the next one's
+// first product. This pass makes such a launch persistent: its grid is one
+// row of blocks, each walking the original grid's blocks in order (block
+// b takes b, b + gridDim.x, ...), so that whatever is set up once a launch
+// (attn-stage-block-tiles' producer rings and their barriers) is set up
+// once a block, and a producer warpgroup (attn-specialize-warps) copies the
+// next tile's keys while the consumers finish this one. The grid keeps one
+// block per original block until attn-specialize-warps, which knows how
+// many blocks fit a multiprocessor, shrinks it (docs in Passes.td).
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Conversion/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_PERSISTLAUNCHES
+#include "attn/Conversion/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// Which of attention's launches `launch` is, by its tile ops: "forward"
+/// (softmax steps and finalizes), "gradient" (softmax gradient steps), or
+/// nothing (any other tile op, or none).
+std::optional<StringRef> attentionKind(gpu::LaunchOp launch) {
+  bool forward = false, gradient = false, other = false;
+  launch.walk<WalkOrder::PreOrder>([&](Operation *op) {
+    if (isa<SoftmaxStepOp, SoftmaxFinalizeOp>(op))
+      forward = true;
+    else if (isa<SoftmaxGradStepOp>(op))
+      gradient = true;
+    else if (isa<AttnDialect>(op->getDialect()))
+      other = true;
+    else
+      return WalkResult::advance();
+    // The tile ops' regions (predicates, score regions) are theirs.
+    return WalkResult::skip();
+  });
+  if (other || forward == gradient)
+    return std::nullopt;
+  return forward ? StringRef("forward") : StringRef("gradient");
+}
+
+struct PersistLaunchesPass
+    : public mlir::attn::impl::PersistLaunchesBase<PersistLaunchesPass> {
+  using PersistLaunchesBase::PersistLaunchesBase;
+
+  void runOnOperation() override {
+    if (launches != "forward" && launches != "gradient" && launches != "all") {
+      emitError(getOperation().getLoc())
+          << "attn-persist-launches: launches must be forward, gradient or "
+             "all, not '"
+          << launches << "'";
+      return signalPassFailure();
+    }
+    SmallVector<gpu::LaunchOp> chosen;
+    getOperation().walk([&](gpu::LaunchOp launch) {
+      std::optional<StringRef> kind = attentionKind(launch);
+      if (kind && (launches == "all" || launches == *kind) &&
+          launch.getBody().hasOneBlock())
+        chosen.push_back(launch);
+    });
+    for (gpu::LaunchOp launch : chosen)
+      persist(launch);
+  }
+
+  /// Rewrites `launch` of grid (X, Y, Z) as one of X Y Z blocks along x
+  /// whose body is a loop, marked kPersistentAttr, over v = blockIdx.x,
+  /// blockIdx.x + gridDim.x, ... < X Y Z, each iteration the old body for
+  /// block (v mod X, v / X mod Y, v / (X Y)): the order in which the old
+  /// grid's blocks were issued. The body's static allocas stay before the
+  /// loop, in the launch's entry block, where LLVM keeps them in registers
+  /// (every iteration sets them before it reads them, as each block did).
+  void persist(gpu::LaunchOp launch) {
+    Location loc = launch.getLoc();
+    OpBuilder host(launch);
+    gpu::KernelDim3 grid = launch.getGridSizeOperandValues();
+    Value plane = arith::MulIOp::create(host, loc, grid.x, grid.y);
+    Value total = arith::MulIOp::create(host, loc, plane, grid.z);
+    Value one = arith::ConstantIndexOp::create(host, loc, 1);
+
+    Block &body = launch.getBody().front();
+    // Inside, the grid's sizes are the old ones, but for the step.
+    gpu::KernelDim3 sizes = launch.getGridSize();
+    sizes.x.replaceAllUsesWith(grid.x);
+    sizes.y.replaceAllUsesWith(grid.y);
+    sizes.z.replaceAllUsesWith(grid.z);
+    launch.getGridSizeXMutable().assign(total);
+    launch.getGridSizeYMutable().assign(one);
+    launch.getGridSizeZMutable().assign(one);
+
+    SmallVector<Operation *> work;
+    for (Operation &op : body.without_terminator()) {
+      auto alloca = dyn_cast<memref::AllocaOp>(op);
+      if (alloca && alloca.getType().hasStaticShape())
+        continue;
+      work.push_back(&op);
+    }
+    if (work.empty())
+      return;
+    OpBuilder b(body.getTerminator());
+    gpu::KernelDim3 ids = launch.getBlockIds();
+    auto loop = scf::ForOp::create(b, loc, ids.x, total, sizes.x);
+    loop->setAttr(kPersistentAttr, b.getUnitAttr());
+    b.setInsertionPointToStart(loop.getBody());
+    Value v = loop.getInductionVar();
+    Value x = arith::RemUIOp::create(b, loc, v, grid.x);
+    Value y = arith::RemUIOp::create(
+        b, loc, arith::DivUIOp::create(b, loc, v, grid.x), grid.y);
+    Value z = arith::DivUIOp::create(b, loc, v, plane);
+    Operation *end = loop.getBody()->getTerminator();
+    llvm::SmallPtrSet<Operation *, 32> inLoop(work.begin(), work.end());
+    for (Operation *op : work)
+      op->moveBefore(end);
+    // The work's uses of the block's indices become the tile's (the
+    // loop's own bounds read the new block's index).
+    auto inWork = [&](OpOperand &use) {
+      Operation *top = loop.getBody()->findAncestorOpInBlock(*use.getOwner());
+      return top && inLoop.contains(top);
+    };
+    ids.x.replaceUsesWithIf(x, inWork);
+    ids.y.replaceUsesWithIf(y, inWork);
+    ids.z.replaceUsesWithIf(z, inWork);
+  }
+};
+
+} // namespace

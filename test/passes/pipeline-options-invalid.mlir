@@ -14,6 +14,7 @@
 // RUN: not attn-opt %s --lower-to-gpu="tensor-copies=yes" 2>&1 | FileCheck %s --check-prefix=COPIES
 // RUN: not attn-opt %s --lower-to-gpu="warp-specialize=1" 2>&1 | FileCheck %s --check-prefix=SPECIALIZE
 // RUN: not attn-opt %s --lower-to-gpu="tensor-copies=all overlap-softmax=1" 2>&1 | FileCheck %s --check-prefix=OVERLAP
+// RUN: not attn-opt %s --lower-to-gpu="tensor-copies=all persistent-attention=1" 2>&1 | FileCheck %s --check-prefix=PERSIST
 // RUN: not attn-opt %s --lower-to-cpu="ssm-chunk=-2" 2>&1 | FileCheck %s --check-prefix=CHUNK
 // RUN: not attn-opt %s --lower-to-gpu="ssm-channels=2048" 2>&1 | FileCheck %s --check-prefix=CHANNELS
 // RUN: not attn-opt %s --lower-to-gpu="kernel-modules=0" 2>&1 | FileCheck %s --check-prefix=MODULES
@@ -27,6 +28,7 @@
 // COPIES: error: --lower-to-gpu: tensor-copies must be off, forward, gradient or all, got 'yes'
 // SPECIALIZE: error: --lower-to-gpu: warp-specialize needs tensor-copies forward, gradient or all (the producer issues tensor copies)
 // OVERLAP: error: --lower-to-gpu: overlap-softmax needs warp-specialize (its P V a step late holds a stage of the producer's ring)
+// PERSIST: error: --lower-to-gpu: persistent-attention needs warp-specialize (the producer's loop copies the next tile's keys)
 // CHUNK: error: --lower-to-cpu: ssm-chunk must be positive, 0 (no chunks) or -1 (the target's choice), got -2
 // CHANNELS: error: --lower-to-gpu: ssm-channels must be in [0, 1024], got 2048
 // MODULES: error: --lower-to-gpu: kernel-modules must be at least 1, got 0

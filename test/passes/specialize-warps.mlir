@@ -208,7 +208,7 @@ func.func @not_clonable(%out: memref<128xindex>) {
     nvvm.fence.mbarrier.init
     gpu.barrier
     memref.store %c1, %out[%thread] : memref<128xindex>
-    // expected-error @+1 {{is used by the producer's copies but cannot run in the producer warpgroup (not pure, or not a read of a buffer the launch does not write)}}
+    // expected-error @+1 {{is used by the producer's copies but cannot run in the producer warpgroup (not free of memory effects, or not a read of a buffer the launch does not write)}}
     %count = memref.load %out[%c0] : memref<128xindex>
     %producer = arith.cmpi eq, %thread, %c128 : index
     scf.if %producer {

@@ -289,12 +289,11 @@ struct SpecializeWarpsPass
         return success();
       if ((def->getBlock() != split.thenBlock() &&
            (!persistent || def->getBlock() != persistent.getBody())) ||
-          !clonable(def, launch)) {
+          !clonable(def, launch))
         return def->emitOpError(
             "is used by the producer's copies but cannot run in the "
-            "producer warpgroup (not pure, or not a read of a buffer the "
-            "launch does not write)");
-      }
+            "producer warpgroup (not free of memory effects, or not a read "
+            "of a buffer the launch does not write)");
       for (Value operand : def->getOperands())
         if (failed(need(operand)))
           return failure();

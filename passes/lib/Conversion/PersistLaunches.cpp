@@ -82,23 +82,7 @@ struct PersistLaunchesPass
   /// loop, in the launch's entry block, where LLVM keeps them in registers
   /// (every iteration sets them before it reads them, as each block did).
   void persist(gpu::LaunchOp launch) {
-    Location loc = launch.getLoc();
-    OpBuilder host(launch);
-    gpu::KernelDim3 grid = launch.getGridSizeOperandValues();
-    Value plane = arith::MulIOp::create(host, loc, grid.x, grid.y);
-    Value total = arith::MulIOp::create(host, loc, plane, grid.z);
-    Value one = arith::ConstantIndexOp::create(host, loc, 1);
-
     Block &body = launch.getBody().front();
-    // Inside, the grid's sizes are the old ones, but for the step.
-    gpu::KernelDim3 sizes = launch.getGridSize();
-    sizes.x.replaceAllUsesWith(grid.x);
-    sizes.y.replaceAllUsesWith(grid.y);
-    sizes.z.replaceAllUsesWith(grid.z);
-    launch.getGridSizeXMutable().assign(total);
-    launch.getGridSizeYMutable().assign(one);
-    launch.getGridSizeZMutable().assign(one);
-
     SmallVector<Operation *> work;
     for (Operation &op : body.without_terminator()) {
       auto alloca = dyn_cast<memref::AllocaOp>(op);
@@ -108,6 +92,23 @@ struct PersistLaunchesPass
     }
     if (work.empty())
       return;
+
+    Location loc = launch.getLoc();
+    OpBuilder host(launch);
+    gpu::KernelDim3 grid = launch.getGridSizeOperandValues();
+    Value plane = arith::MulIOp::create(host, loc, grid.x, grid.y);
+    Value total = arith::MulIOp::create(host, loc, plane, grid.z);
+    Value one = arith::ConstantIndexOp::create(host, loc, 1);
+
+    // Inside, the grid's sizes are the old ones, but for the step.
+    gpu::KernelDim3 sizes = launch.getGridSize();
+    sizes.x.replaceAllUsesWith(grid.x);
+    sizes.y.replaceAllUsesWith(grid.y);
+    sizes.z.replaceAllUsesWith(grid.z);
+    launch.getGridSizeXMutable().assign(total);
+    launch.getGridSizeYMutable().assign(one);
+    launch.getGridSizeZMutable().assign(one);
+
     OpBuilder b(body.getTerminator());
     gpu::KernelDim3 ids = launch.getBlockIds();
     auto loop = scf::ForOp::create(b, loc, ids.x, total, sizes.x);

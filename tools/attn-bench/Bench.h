@@ -22,6 +22,9 @@ struct Options {
   int runs = 0; // 0: as many as fit in about two seconds, at least 3
   std::string json;
   std::string compiler = ATTN_COMPILE;
+  /// More of attn-compile's flags (--compile-flag), after each library's
+  /// own, so that one given both ways is the user's (--warp-rows=16).
+  std::vector<std::string> compileFlags;
   // GPU: which cases, where their libraries are, whether to stop after
   // compiling them.
   std::vector<std::string> cases;

@@ -9,6 +9,9 @@
 //              bigbird128-softcap-fb]
 //              [--kernels DIR [--compile-only]] [--attn-compile PATH]
 //              [--block-masks DIR]
+//   both: [--compile-flag F]... -- one more attn-compile flag for every
+//         library, after the library's own (so that --compile-flag
+//         --warp-rows=16 overrides a case's 32 rows a warp)
 //
 // cpu: BigBird attention (CpuBench.cpp) compiled for the CPU against
 // libtorch's attention with the same mask, both timed here. --mask FILE
@@ -107,6 +110,8 @@ std::string tensorType(const std::vector<int64_t> &shape,
 void compile(const Options &o, const std::string &mlir, const std::string &so,
              const std::string &flags) {
   std::string cmd = o.compiler + " " + mlir + " -o " + so + " " + flags;
+  for (const std::string &flag : o.compileFlags)
+    cmd += " " + flag;
   if (std::system(cmd.c_str()) != 0)
     die("attn-compile failed: " + cmd);
 }
@@ -121,6 +126,8 @@ using attn::bench::Options;
 const char *kUsage =
     "usage: attn-bench --target cpu|gpu [--lengths 1024,4096,16384] "
     "[--runs N] [--json FILE] [--attn-compile PATH]\n"
+    "                  [--compile-flag F]... (one attn-compile flag each,\n"
+    "                  after each library's own)\n"
     "       cpu only: [--mask FILE [--mask-type TYPE]]\n"
     "       gpu only: [--cases bigbird128,bigbird64,dense,causal,linear,"
     "bigbird128-fb,dense-fb,causal-fb,\n"
@@ -172,6 +179,8 @@ Options parse(int argc, char **argv) {
       o.json = value();
     } else if (is("--attn-compile")) {
       o.compiler = value();
+    } else if (is("--compile-flag")) {
+      o.compileFlags.push_back(value());
     } else if (is("--cases")) {
       o.cases = split(value());
     } else if (is("--kernels")) {

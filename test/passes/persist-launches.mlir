@@ -1,5 +1,6 @@
 // attn-persist-launches: attention's launches as a loop over the tiles of
-// their grid, each block walking them from its index by the grid's size.
+// their grid, each block walking them from its index by the grid's size,
+// every other row of tiles mirrored.
 // RUN: attn-opt %s --split-input-file --attn-persist-launches | FileCheck %s
 // RUN: attn-opt %s --split-input-file --attn-persist-launches=launches=gradient | FileCheck %s --check-prefix=GRAD
 // RUN: not attn-opt %s --split-input-file --attn-persist-launches=launches=keys 2>&1 | FileCheck %s --check-prefix=BAD
@@ -8,7 +9,11 @@
 
 // The forward's launch of 4 query tiles x 2 heads x 3 batches: a grid of
 // 24 blocks along x (shrunk later, by attn-specialize-warps), each block
-// taking tiles blockIdx.x, blockIdx.x + gridDim.x, ... Tile v is block
+// at s = blockIdx.x, blockIdx.x + gridDim.x, ... taking tile v = s on the
+// loop's even iterations and on odd ones the tile mirrored within the
+// iteration's gridDim.x tiles (fewer on the last): from the iteration's
+// first tile s - blockIdx.x, v = min(first + gridDim.x, 24) - 1 -
+// blockIdx.x. Tile v is block
 // (v mod 4, v / 4 mod 2, v / 8) of the old grid; the work reads those in
 // place of the block's indices. The row group's allocas stay before the
 // loop; their fills are the tile's, in it. With launches=gradient the
@@ -24,7 +29,20 @@
 // CHECK-NEXT: memref.alloca() : memref<16xf32>
 // CHECK-NEXT: memref.alloca() : memref<16xf32>
 // CHECK-NEXT: memref.alloca() : memref<16x64xf32>
-// CHECK-NEXT: scf.for %[[V:.*]] = %[[BX]] to %[[TOTAL]] step %[[GX]] {
+// CHECK-NEXT: scf.for %[[S:.*]] = %[[BX]] to %[[TOTAL]] step %[[GX]] {
+// CHECK-NEXT: %[[FIRST:.*]] = arith.subi %[[S]], %[[BX]]
+// CHECK-NEXT: %[[FIRST32:.*]] = arith.index_castui %[[FIRST]] : index to i32
+// CHECK-NEXT: %[[GX32:.*]] = arith.index_castui %[[GX]] : index to i32
+// CHECK-NEXT: %[[ROW:.*]] = arith.divui %[[FIRST32]], %[[GX32]] : i32
+// CHECK-NEXT: %[[BIT:.*]] = arith.constant 1 : i32
+// CHECK-NEXT: %[[PARITY:.*]] = arith.andi %[[ROW]], %[[BIT]]
+// CHECK-NEXT: %[[ODD:.*]] = arith.cmpi eq, %[[PARITY]], %[[BIT]]
+// CHECK-NEXT: %[[C1:.*]] = arith.constant 1 : index
+// CHECK-NEXT: %[[NEXT:.*]] = arith.addi %[[FIRST]], %[[GX]]
+// CHECK-NEXT: %[[END:.*]] = arith.minui %[[NEXT]], %[[TOTAL]]
+// CHECK-NEXT: %[[LAST:.*]] = arith.subi %[[END]], %[[C1]]
+// CHECK-NEXT: %[[MIRRORED:.*]] = arith.subi %[[LAST]], %[[BX]]
+// CHECK-NEXT: %[[V:.*]] = arith.select %[[ODD]], %[[MIRRORED]], %[[S]]
 // CHECK-NEXT: %[[TX:.*]] = arith.remui %[[V]], %[[X]]
 // CHECK-NEXT: %[[VY:.*]] = arith.divui %[[V]], %[[X]]
 // CHECK-NEXT: %[[TY:.*]] = arith.remui %[[VY]], %[[Y]]

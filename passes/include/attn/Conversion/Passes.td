@@ -537,10 +537,13 @@ def PersistLaunches : Pass<"attn-persist-launches", "func::FuncOp"> {
     A gpu.launch whose tile ops are attention's forward (softmax_step,
     softmax_finalize) or gradient (softmax_grad_step), chosen by
     `launches`, of grid (X, Y, Z), becomes one of X Y Z blocks along x
-    whose body is an `scf.for` marked `attn.persistent`: v from blockIdx.x
+    whose body is an `scf.for` marked `attn.persistent`: s from blockIdx.x
     to X Y Z by gridDim.x, each iteration the old body for block
-    (v mod X, v / X mod Y, v / (X Y)), so that the old grid's blocks are
-    taken in the order they were issued. The body's static allocas stay
+    (v mod X, v / X mod Y, v / (X Y)) of tile v: s on even iterations, s
+    mirrored within the iteration's tiles on odd ones (block 0 takes the
+    iteration's last tile), so that the old grid's blocks are taken about
+    in the order they were issued, heaviest first, and each block gets as
+    many heavy tiles as light ones. The body's static allocas stay
     before the loop (the launch's entry block, where LLVM keeps them in
     registers); uses of the old grid's sizes read the old sizes.
 

@@ -143,4 +143,20 @@ SmallVector<Block *> hostBlocks(Operation *root) {
   return blocks;
 }
 
+AttentionTiles attentionTilesOf(Operation *launch) {
+  AttentionTiles tiles;
+  launch->walk<WalkOrder::PreOrder>([&](Operation *op) {
+    if (isa<SoftmaxStepOp, SoftmaxFinalizeOp>(op))
+      tiles.forward = true;
+    else if (isa<SoftmaxGradStepOp>(op))
+      tiles.gradient = true;
+    else if (isa<AttnDialect>(op->getDialect()))
+      tiles.other = true;
+    else
+      return WalkResult::advance();
+    return WalkResult::skip();
+  });
+  return tiles;
+}
+
 } // namespace mlir::attn

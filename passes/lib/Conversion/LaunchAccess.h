@@ -3,7 +3,8 @@
 // The buffers a top-level op of a GPU function (a gpu.launch with its body,
 // an allocation, a memset, a release) reads and writes, told apart by their
 // roots. attn-schedule-launches orders ops by it and attn-merge-launches
-// decides which launches may run as one. Internal to the conversion passes.
+// decides which launches may run as one. And which of attention's tiles a
+// launch runs. Internal to the conversion passes.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTN_CONVERSION_LAUNCHACCESS_H
@@ -50,6 +51,20 @@ std::optional<std::array<int64_t, 3>> constantSyncGrid(Operation *launch);
 /// The blocks of `root` (itself included) outside every gpu.launch's body:
 /// where host-level ops and launches stand.
 SmallVector<Block *> hostBlocks(Operation *root);
+
+/// Which of attention's tile ops a gpu.launch runs (their predicate and
+/// score regions are theirs, not counted): the forward's (softmax_step,
+/// softmax_finalize), the gradient's (softmax_grad_step), and whether it
+/// runs any other op of the attn dialect. attn-persist-launches chooses
+/// launches by it; attn-convert-softmax-tiles-to-gpu gives a producer ring
+/// only to a launch that runs softmax tiles alone (it lowers them all).
+struct AttentionTiles {
+  bool forward = false, gradient = false, other = false;
+
+  /// Softmax tiles and nothing else of the dialect.
+  bool onlySoftmax() const { return !other; }
+};
+AttentionTiles attentionTilesOf(Operation *launch);
 
 } // namespace mlir::attn
 

@@ -15,6 +15,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "LaunchAccess.h"
+
 #include "attn/Conversion/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -30,26 +32,14 @@ using namespace mlir::attn;
 
 namespace {
 
-/// Which of attention's launches `launch` is, by its tile ops: "forward"
-/// (softmax steps and finalizes), "gradient" (softmax gradient steps), or
-/// nothing (any other tile op, or none).
+/// Which of attention's launches `launch` is: "forward" (softmax steps and
+/// finalizes), "gradient" (softmax gradient steps), or nothing (any other
+/// tile op, or none).
 std::optional<StringRef> attentionKind(gpu::LaunchOp launch) {
-  bool forward = false, gradient = false, other = false;
-  launch.walk<WalkOrder::PreOrder>([&](Operation *op) {
-    if (isa<SoftmaxStepOp, SoftmaxFinalizeOp>(op))
-      forward = true;
-    else if (isa<SoftmaxGradStepOp>(op))
-      gradient = true;
-    else if (isa<AttnDialect>(op->getDialect()))
-      other = true;
-    else
-      return WalkResult::advance();
-    // The tile ops' regions (predicates, score regions) are theirs.
-    return WalkResult::skip();
-  });
-  if (other || forward == gradient)
+  AttentionTiles tiles = attentionTilesOf(launch);
+  if (!tiles.onlySoftmax() || tiles.forward == tiles.gradient)
     return std::nullopt;
-  return forward ? StringRef("forward") : StringRef("gradient");
+  return tiles.forward ? StringRef("forward") : StringRef("gradient");
 }
 
 struct PersistLaunchesPass

@@ -32,6 +32,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "GPUTiles.h"
+#include "LaunchAccess.h"
 #include "WarpgroupMma.h"
 #include "attn/Conversion/Passes.h"
 
@@ -814,21 +815,6 @@ StagedOp stageForProducer(Operation *op, ArrayRef<unsigned> numbers,
   return staged;
 }
 
-/// Whether every tile op in `launch` is one that attn-convert-softmax-
-/// tiles-to-gpu lowers, so that the launch is whole after it (their
-/// predicate and score regions, which end in attn.yield, with them).
-bool onlySoftmaxTiles(gpu::LaunchOp launch) {
-  return !launch
-              .walk<WalkOrder::PreOrder>([](Operation *o) {
-                if (isa<SoftmaxStepOp, SoftmaxGradStepOp, SoftmaxFinalizeOp>(o))
-                  return WalkResult::skip();
-                return isa<AttnDialect>(o->getDialect())
-                           ? WalkResult::interrupt()
-                           : WalkResult::advance();
-              })
-              .wasInterrupted();
-}
-
 /// Whether `loop` is at the top of `launch`'s work: in the launch's body,
 /// or in its persistent loop's over tiles (attn-persist-launches), where
 /// the producer's ring, made before that loop, serves every tile.
@@ -874,8 +860,10 @@ StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
   // constant trip count pipelines without costing a block.
   std::optional<PipelinedLoop> p =
       pipelinedLoopOf(op, tiles, /*constantTrips=*/shape.bulk());
+  // A producer ring only where this conversion lowers every tile op of the
+  // launch, so that the launch is whole after it.
   if (p && rings && shape.bulk() && threads % kWarpgroupThreads == 0 &&
-      atTopOf(p->loop, launch) && onlySoftmaxTiles(launch))
+      atTopOf(p->loop, launch) && attentionTilesOf(launch).onlySoftmax())
     return stageForProducer(op, numbers, shape, *p, launch, threads, reader,
                             *rings, deferRelease);
   if (p)

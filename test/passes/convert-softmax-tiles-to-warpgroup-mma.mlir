@@ -150,7 +150,10 @@ func.func @wide_key_tile(%q: memref<16x64xbf16>, %k: memref<272x64xbf16>, %o: me
 // at a time (m64n32k16, both operands by K-major descriptors), both issued
 // before S alone is waited for, P's exponentials before dP's wait; then
 // dV += P^T dO and dK += dS^T Q (m64n64k16, A from registers, B MN-major)
-// issued together and waited for once; the accumulators stored once.
+// issued together and left in flight: the second chunk's S and dP are
+// issued before anything is waited for, and its `wait 1` retires the first
+// chunk's accumulations with S. The step's end waits for the last ones;
+// the accumulators stored once.
 // CHECK-LABEL: func.func @key_gradient
 // CHECK-DAG: memref.alloc() : memref<17392xi8, #gpu.address_space<workgroup>>
 // CHECK-DAG: memref.alloc() : memref<9200xi8, #gpu.address_space<workgroup>>
@@ -170,6 +173,13 @@ func.func @wide_key_tile(%q: memref<16x64xbf16>, %k: memref<272x64xbf16>, %o: me
 // CHECK-COUNT-2: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{[^;]*}}, p, 1, 1, 1;
 // CHECK-NOT: nvvm.wgmma.wait.group
 // CHECK-COUNT-2: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{[^;]*}}, p, 1, 1, 1;
+// CHECK-NOT: nvvm.wgmma.wait.group
+// CHECK-COUNT-8: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 32, k = 16>
+// CHECK: nvvm.wgmma.wait.group.sync.aligned 1
+// CHECK: math.exp2
+// CHECK: nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK-COUNT-4: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
+// CHECK-NOT: nvvm.wgmma.mma_async
 // CHECK: nvvm.wgmma.wait.group.sync.aligned 0
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: vector.store
@@ -186,6 +196,42 @@ func.func @key_gradient(%x: memref<64x64xbf16>, %lse: memref<64xf32>, %dk: memre
     linalg.fill ins(%zero : f32) outs(%vacc : memref<16x64xf32>)
     %k = memref.subview %x[0, 0] [16, 64] [1, 1] : memref<64x64xbf16> to memref<16x64xbf16, strided<[64, 1]>>
     attn.tile.softmax_grad_step %x, %k, %k, %x, %lse, %lse key_grad %kacc, %vacc : memref<16x64xf32>, memref<16x64xf32> offsets(%c0, %c0) scale 0.125 : memref<64x64xbf16>, memref<16x64xbf16, strided<[64, 1]>>, memref<16x64xbf16, strided<[64, 1]>>, memref<64x64xbf16>, memref<64xf32>, memref<64xf32>
+    linalg.copy ins(%kacc : memref<16x64xf32>) outs(%dk : memref<16x64xbf16>)
+    linalg.copy ins(%vacc : memref<16x64xf32>) outs(%dv : memref<16x64xbf16>)
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+// In a launch where a step has a predicate (here the causal one), each
+// chunk waits for its dV and dK before the next chunk's S is issued: left in
+// flight, their accumulators took the causal key kernel past the registers
+// at which three blocks fit a multiprocessor.
+// CHECK-LABEL: func.func @key_gradient_predicate
+// CHECK-COUNT-4: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 32, k = 16>
+// CHECK-COUNT-4: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 32, k = 16>
+// CHECK-COUNT-4: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
+// CHECK-NOT: nvvm.wgmma.mma_async
+// CHECK: nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 32, k = 16>
+func.func @key_gradient_predicate(%x: memref<64x64xbf16>, %lse: memref<64xf32>, %dk: memref<16x64xbf16>, %dv: memref<16x64xbf16>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c128 = arith.constant 128 : index
+  %zero = arith.constant 0.0 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1) {
+    %kacc = memref.alloca() : memref<16x64xf32>
+    %vacc = memref.alloca() : memref<16x64xf32>
+    linalg.fill ins(%zero : f32) outs(%kacc : memref<16x64xf32>)
+    linalg.fill ins(%zero : f32) outs(%vacc : memref<16x64xf32>)
+    %k = memref.subview %x[0, 0] [16, 64] [1, 1] : memref<64x64xbf16> to memref<16x64xbf16, strided<[64, 1]>>
+    attn.tile.softmax_grad_step %x, %k, %k, %x, %lse, %lse key_grad %kacc, %vacc : memref<16x64xf32>, memref<16x64xf32> offsets(%c0, %c0) scale 0.125 where {
+    ^bb0(%i: index, %j: index):
+      %kept = arith.cmpi sle, %j, %i : index
+      attn.yield %kept : i1
+    } : memref<64x64xbf16>, memref<16x64xbf16, strided<[64, 1]>>, memref<16x64xbf16, strided<[64, 1]>>, memref<64x64xbf16>, memref<64xf32>, memref<64xf32>
     linalg.copy ins(%kacc : memref<16x64xf32>) outs(%dk : memref<16x64xbf16>)
     linalg.copy ins(%vacc : memref<16x64xf32>) outs(%dv : memref<16x64xbf16>)
     gpu.terminator

@@ -579,8 +579,9 @@ def SpecializeWarps : Pass<"attn-specialize-warps", "func::FuncOp"> {
     over those threads (`nvvm.barrier id = 1`), and the producer ifs on the
     others (after `setmaxnreg.dec` to 24), with what they use of the work
     cloned (ops free of memory effects and reads of buffers the launch
-    does not write; else an error). The launch gets `attn.max_registers`, the registers a thread
-    starts with (attn-outline-kernels: the kernel's `.maxnreg`), chosen so
+    does not write; else an error). The launch gets `attn.max_registers`,
+    the registers a thread starts with (attn-outline-kernels: the kernel's
+    `.maxnreg`), chosen so
     that the consumers get at least 232 where a multiprocessor has room for
     them (docs/lowering.md, "Warp-specialised key loops"). In a persistent
     launch (attn-persist-launches) the producer ifs are in the loop marked

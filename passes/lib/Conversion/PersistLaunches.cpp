@@ -66,8 +66,8 @@ struct PersistLaunchesPass
   }
 
   /// The tile that block `block` of `blocks` takes at the persistent
-  /// loop's index `step` (its r-th iteration: step = r blocks + block):
-  /// `step` itself on even iterations, the tile mirrored within the
+  /// loop's index `index` (its r-th iteration: index = r blocks + block):
+  /// `index` itself on even iterations, the tile mirrored within the
   /// iteration's tiles on odd ones (block 0 takes the iteration's last
   /// tile, block 1 the one before, ...). Why: a schedule issues query tiles
   /// heaviest first, and in plain order the same blocks would take the
@@ -75,9 +75,9 @@ struct PersistLaunchesPass
   /// blocks (B H = 64, 128-row tiles, a tile costing one more than its key
   /// tiles) the busiest block has 12% (N = 4096) and 5% (N = 16384) more
   /// work than the average in plain order, 3% at both in this one.
-  static Value snakeOrder(OpBuilder &b, Location loc, Value step, Value block,
+  static Value snakeOrder(OpBuilder &b, Location loc, Value index, Value block,
                           Value blocks, Value total) {
-    Value first = arith::SubIOp::create(b, loc, step, block);
+    Value first = arith::SubIOp::create(b, loc, index, block);
     // The iteration's parity in 32 bits: grids are smaller than 2^31
     // blocks, and an index division by a value known only at run time is
     // a 64-bit division (a call of some 200 instructions, in the producer
@@ -91,13 +91,13 @@ struct PersistLaunchesPass
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
                               arith::AndIOp::create(b, loc, round, bit), bit);
     Value one = arith::ConstantIndexOp::create(b, loc, 1);
-    // The step's tiles are [first, end): a whole row of blocks but the
-    // last step's, which has only the tiles left.
+    // The iteration's tiles are [first, end): a whole row of blocks but
+    // on the last iteration, which has only the tiles left.
     Value end = arith::MinUIOp::create(
         b, loc, arith::AddIOp::create(b, loc, first, blocks), total);
     Value mirrored = arith::SubIOp::create(
         b, loc, arith::SubIOp::create(b, loc, end, one), block);
-    return arith::SelectOp::create(b, loc, odd, mirrored, step);
+    return arith::SelectOp::create(b, loc, odd, mirrored, index);
   }
 
   /// Rewrites `launch` of grid (X, Y, Z) as one of X Y Z blocks along x

@@ -128,27 +128,39 @@
 // WARP: return
 
 // On sm_90a (the default target) the block's four warps are a warpgroup
-// and S = Q K^T and P V are warpgroup MMA: the key and value tiles staged
-// swizzled (two stages of 64 x 64 each, 16384 bytes, and room to align
-// them to 1024 bytes), each run of 8 copied to its swizzled place in the
-// tile seen as one dimension; the copies fenced for the async proxy
-// before the barrier; each warp's A fragments its own (Q by ldmatrix, P
-// from S's accumulators), B through descriptors (K K-major, V MN-major).
+// and S = Q K^T and P V are warpgroup MMA: the block's query rows staged
+// once, swizzled (one 64 x 64 tile, 8192 bytes and room to align it), the
+// copies waited for, fenced for the async proxy and met at a barrier; the
+// key and value tiles staged swizzled (two stages of 64 x 64 each, 16384
+// bytes, and room to align them to 1024 bytes), each run of 8 copied to
+// its swizzled place in the tile seen as one dimension; S with both
+// operands through descriptors (Q and K K-major: no register holds Q),
+// P V with P from S's accumulators and V through a descriptor
+// (MN-major); no ldmatrix.
 // WGMMA-LABEL: func.func @attend_bf16(
+// WGMMA-NOT: nvgpu.ldmatrix
 // WGMMA: memref.view {{.*}} to memref<33776xi8, #gpu.address_space<workgroup>>
+// WGMMA: memref.view {{.*}} to memref<9200xi8, #gpu.address_space<workgroup>>
+// WGMMA: nvgpu.device_async_copy {{.*}} to memref<4096xbf16, #gpu.address_space<workgroup>>
+// WGMMA: %[[Q:.*]] = nvgpu.device_async_create_group
+// WGMMA-NEXT: nvgpu.device_async_wait %[[Q]] {numGroups = 0 : i32}
+// WGMMA-NEXT: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+// WGMMA-NEXT: gpu.barrier
+// WGMMA-NOT: nvgpu.ldmatrix
 // WGMMA: scf.for
+// WGMMA-NOT: nvgpu.ldmatrix
 // WGMMA: memref.extract_aligned_pointer_as_index
 // WGMMA: nvgpu.device_async_copy {{.*}} to memref<4096xbf16, #gpu.address_space<workgroup>>
 // WGMMA: %[[NEXT:.*]] = nvgpu.device_async_create_group
 // WGMMA-NEXT: nvgpu.device_async_wait %[[NEXT]] {numGroups = 1 : i32}
 // WGMMA: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
 // WGMMA-NEXT: gpu.barrier
-// WGMMA: memref.view {{.*}} to memref<64x64xbf16, #gpu.address_space<workgroup>>
-// WGMMA: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false}
+// WGMMA-NOT: nvgpu.ldmatrix
 // WGMMA: nvvm.wgmma.fence.aligned
-// WGMMA-COUNT-4: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{[^;]*}}, p, 1, 1, 0;
+// WGMMA-COUNT-4: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>]
 // WGMMA: nvvm.wgmma.commit.group.sync.aligned
 // WGMMA-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// WGMMA-NOT: nvgpu.ldmatrix
 // WGMMA: math.exp2
 // WGMMA: nvvm.wgmma.fence.aligned
 // WGMMA-COUNT-4: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{[^;]*}}, p, 1, 1, 1;
@@ -171,7 +183,6 @@
 // PTX-SAME: .entry attend_bf16_0_softmax_step_softmax_finalize(
 // PTX-SAME: cp.async.cg.shared.global
 // PTX-SAME: fence.proxy.async.shared::cta
-// PTX-SAME: ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // PTX-SAME: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
 // PTX: llvm.func @attend_bf16(
 // PTX: gpu.launch_func <%{{.*}}> @kernels::@attend_bf16_0_softmax_step_softmax_finalize blocks in {{.*}} dynamic_shared_memory_size

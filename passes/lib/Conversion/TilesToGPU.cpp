@@ -1307,9 +1307,26 @@ struct TensorCoreStep {
         nTiles(keyRows / e.layout.n), keys{stagedTileOf(staged, op.getKey()),
                                            staged.reader},
         values{stagedTileOf(staged, op.getValue()), staged.reader},
+        queriesByDescriptor(
+            keys.onWarpgroups() &&
+            stagesRowsForWarpgroups(op.getQuery(), g.rows,
+                                    op->getParentOfType<gpu::LaunchOp>())),
         queries(stagedOwnRows(op.getQuery(), elem, g.rows,
                               op->getParentOfType<gpu::LaunchOp>(), threads,
-                              queries, /*forWarpgroups=*/false)) {}
+                              queries, queriesByDescriptor)) {}
+
+  /// S = Q K^T issued and committed, not waited for: on warpgroup MMA with
+  /// 16 rows a warp, Q by a descriptor of the block's swizzled query tile
+  /// (no registers hold Q while S is in flight: in the overlapped form
+  /// they would stay live beside P, the accumulators and S); else Q's
+  /// fragments loaded from the warp's tile.
+  WarpgroupAccumulators issueScores() {
+    if (queriesByDescriptor)
+      return issueWarpgroupRowsByStagedRows(e, queries, d, keys, nTiles,
+                                            /*row0=*/0);
+    return issueRowsByStagedRows(e, loadRowFragments(e, queries, mTiles, d),
+                                 keys, nTiles, /*row0=*/0);
+  }
 
   SoftmaxStepOp op;
   OpBuilder b;
@@ -1318,6 +1335,7 @@ struct TensorCoreStep {
   WarpEmitter e;
   int64_t d, mTiles, nTiles;
   StagedTile keys, values;
+  bool queriesByDescriptor;
   SharedTile queries;
 };
 
@@ -1330,8 +1348,15 @@ void lowerStepOnTensorCores(const StagedOp &staged, const RowGroup &g,
                             StagedQueries &queries) {
   TensorCoreStep t(staged, g, keyRows, threads, queries);
   WarpEmitter &e = t.e;
-  AccumulatorTiles s = rowsByStagedRows(e, t.queries, t.keys, t.mTiles,
-                                        t.nTiles, t.d, /*row0=*/0);
+  AccumulatorTiles s;
+  if (t.queriesByDescriptor) {
+    WarpgroupAccumulators scores = t.issueScores();
+    warpgroupWait(t.b, t.loc, /*pending=*/0);
+    s = waitedTiles(e, std::move(scores));
+  } else {
+    s = rowsByStagedRows(e, t.queries, t.keys, t.mTiles, t.nTiles, t.d,
+                         /*row0=*/0);
+  }
   auto [flat, factor] = scoresOf(e, t.op, s);
   FragmentRows rows(e, g, flat, factor, t.mTiles, t.nTiles);
   rows.accumulateWith = [&](ArrayRef<Value> alpha) {
@@ -1383,9 +1408,7 @@ void lowerStepOverlapped(const StagedOp &staged, RowGroup &g, int64_t threads,
   Location loc = t.loc;
   Value valueAddress = sharedAddress(b, loc, t.values.tile.memref);
 
-  WarpgroupAccumulators scores = issueRowsByStagedRows(
-      e, loadRowFragments(e, t.queries, t.mTiles, t.d), t.keys, t.nTiles,
-      /*row0=*/0);
+  WarpgroupAccumulators scores = t.issueScores();
   WarpgroupAccumulators acc = issueLastValues(e, g, valueAddress);
   warpgroupWait(b, loc, 1);
   AccumulatorTiles s = waitedTiles(e, std::move(scores));

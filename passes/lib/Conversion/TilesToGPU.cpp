@@ -1296,9 +1296,17 @@ std::pair<SmallVector<Value>, double> scoresOf(WarpEmitter &e, SoftmaxStepOp op,
 /// What both tensor-core forms of a softmax_step start from: the op, an
 /// emitter at it, its staged key and value tiles (stageForBlock) and this
 /// warp's staged queries, mTiles 16-row tiles against nTiles 8-key tiles.
+/// The queries are read through a descriptor of the block's swizzled tile
+/// on warpgroup MMA with 16 rows a warp, in the form that is not
+/// overlapped: without a producer the registers it frees set how many
+/// blocks a multiprocessor holds (BigBird at block 64, sm_90a: 113 -> 96
+/// registers, five blocks instead of four, 5-6% faster). The overlapped form
+/// runs one block of fixed registers (setmaxnreg) and keeps Q's fragments by
+/// ldmatrix: by descriptor, its 128-row tiles were 1-2% slower and its 192-row
+/// tiles 3% (session 59).
 struct TensorCoreStep {
   TensorCoreStep(const StagedOp &staged, const RowGroup &g, int64_t keyRows,
-                 int64_t threads, StagedQueries &queries)
+                 int64_t threads, StagedQueries &queries, bool overlapped)
       : op(cast<SoftmaxStepOp>(staged.op)), b(op), loc(op.getLoc()),
         elem(cast<MemRefType>(op.getQuery().getType()).getElementType()),
         e(b, loc, elem),
@@ -1308,18 +1316,17 @@ struct TensorCoreStep {
                                            staged.reader},
         values{stagedTileOf(staged, op.getValue()), staged.reader},
         queriesByDescriptor(
-            keys.onWarpgroups() &&
+            !overlapped && keys.onWarpgroups() &&
             stagesRowsForWarpgroups(op.getQuery(), g.rows,
                                     op->getParentOfType<gpu::LaunchOp>())),
         queries(stagedOwnRows(op.getQuery(), elem, g.rows,
                               op->getParentOfType<gpu::LaunchOp>(), threads,
                               queries, queriesByDescriptor)) {}
 
-  /// S = Q K^T issued and committed, not waited for: on warpgroup MMA with
-  /// 16 rows a warp, Q by a descriptor of the block's swizzled query tile
-  /// (no registers hold Q while S is in flight: in the overlapped form
-  /// they would stay live beside P, the accumulators and S); else Q's
-  /// fragments loaded from the warp's tile.
+  /// S = Q K^T issued and committed, not waited for: Q by a descriptor of
+  /// the block's swizzled query tile (queriesByDescriptor: no registers
+  /// hold Q while S is in flight), else Q's fragments loaded from the
+  /// warp's tile.
   WarpgroupAccumulators issueScores() {
     if (queriesByDescriptor)
       return issueWarpgroupRowsByStagedRows(e, queries, d, keys, nTiles,
@@ -1346,7 +1353,7 @@ struct TensorCoreStep {
 void lowerStepOnTensorCores(const StagedOp &staged, const RowGroup &g,
                             int64_t keyRows, int64_t threads,
                             StagedQueries &queries) {
-  TensorCoreStep t(staged, g, keyRows, threads, queries);
+  TensorCoreStep t(staged, g, keyRows, threads, queries, /*overlapped=*/false);
   WarpEmitter &e = t.e;
   AccumulatorTiles s;
   if (t.queriesByDescriptor) {
@@ -1402,7 +1409,7 @@ WarpgroupAccumulators issueLastValues(WarpEmitter &e, const RowGroup &g,
 /// with the products within a warpgroup.
 void lowerStepOverlapped(const StagedOp &staged, RowGroup &g, int64_t threads,
                          StagedQueries &queries) {
-  TensorCoreStep t(staged, g, g.keyRows, threads, queries);
+  TensorCoreStep t(staged, g, g.keyRows, threads, queries, /*overlapped=*/true);
   WarpEmitter &e = t.e;
   OpBuilder &b = t.b;
   Location loc = t.loc;

@@ -7,7 +7,7 @@
 // RUN: attn-opt %s --attn-schedule-blocks --attn-tile="rows-per-instance=16 scalar-rows-per-instance=32" | FileCheck %s --check-prefix=SCALAR
 // RUN: attn-opt %s --lower-to-gpu="format=isa kernel-modules=1" | FileCheck %s --check-prefix=PTX
 // RUN: attn-opt %s --lower-to-gpu="format=isa warp-rows=32 kernel-modules=1" | FileCheck %s --check-prefix=ROWS32
-// RUN: attn-opt %s --lower-to-gpu="format=isa kernel-modules=1 tensor-copies=forward warp-specialize=1 overlap-softmax=1" | FileCheck %s --check-prefix=OVERLAP
+// RUN: attn-opt %s --lower-to-gpu="format=isa kernel-modules=1 block-q=128 tensor-copies=forward warp-specialize=1 overlap-softmax=1" | FileCheck %s --check-prefix=OVERLAP
 // RUN: %if ptxas %{ attn-opt %s --lower-to-gpu | FileCheck %s --check-prefix=CUBIN %}
 // RUN: attn-opt %s --lower-to-gpu="format=llvm" | FileCheck %s --check-prefix=BITCODE
 
@@ -197,13 +197,15 @@
 // ROWS32: %[[THREADS:.*]] = llvm.mlir.constant(64 : index) : i64
 // ROWS32: gpu.launch_func {{.*}} @kernels::@attend_bf16_0_softmax_step_softmax_finalize blocks in ({{.*}}) threads in (%[[THREADS]],
 
-// The overlapped form (heaviest_first's kernel: a producer warpgroup, the
-// consumers' registers raised by setmaxnreg) keeps Q's A fragments in
+// The overlapped form (heaviest_first's kernel in 128-row tiles: two
+// consumer warpgroups and a producer, 384 threads, the consumers'
+// registers raised by setmaxnreg) keeps Q's A fragments in
 // registers, loaded by ldmatrix before S = Q K^T: read through a
 // descriptor instead, its tiles ran 1-2% slower on sm_90a, where the
 // form above (no ldmatrix, PTX) frees registers that set occupancy.
 // OVERLAP: gpu.binary @kernels
 // OVERLAP-SAME: .entry heaviest_first_0_softmax_step_softmax_finalize(
+// OVERLAP-SAME: .maxntid 384
 // OVERLAP-SAME: setmaxnreg.inc.sync.aligned.u32
 // OVERLAP-SAME: ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // OVERLAP-SAME: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16

@@ -12,9 +12,14 @@
 // RUN: not attn-opt %s --lower-to-gpu="grad-block-k=4096" 2>&1 | FileCheck %s --check-prefix=GRADTILES
 // RUN: not attn-opt %s --lower-to-cpu="grad-block-q=-8" 2>&1 | FileCheck %s --check-prefix=CPUGRADTILES
 // RUN: not attn-opt %s --lower-to-gpu="tensor-copies=yes" 2>&1 | FileCheck %s --check-prefix=COPIES
-// RUN: not attn-opt %s --lower-to-gpu="warp-specialize=1" 2>&1 | FileCheck %s --check-prefix=SPECIALIZE
-// RUN: not attn-opt %s --lower-to-gpu="tensor-copies=all overlap-softmax=1" 2>&1 | FileCheck %s --check-prefix=OVERLAP
-// RUN: not attn-opt %s --lower-to-gpu="tensor-copies=all persistent-attention=1" 2>&1 | FileCheck %s --check-prefix=PERSIST
+// RUN: not attn-opt %s --lower-to-gpu="tensor-copies=off warp-specialize=1" 2>&1 | FileCheck %s --check-prefix=SPECIALIZE
+// RUN: not attn-opt %s --lower-to-gpu="tensor-copies=off overlap-softmax=1" 2>&1 | FileCheck %s --check-prefix=OVERLAP
+// RUN: not attn-opt %s --lower-to-gpu="warp-specialize=0 overlap-softmax=1" 2>&1 | FileCheck %s --check-prefix=OVERLAP
+// RUN: not attn-opt %s --lower-to-gpu="tensor-copies=off persistent-attention=1" 2>&1 | FileCheck %s --check-prefix=PERSIST
+// warp-specialize, overlap-softmax and persistent-attention are on by
+// default and follow tensor-copies: turned off with it, no error.
+// RUN: attn-opt %s --lower-to-gpu="tensor-copies=off format=isa" 2>&1 | FileCheck %s --check-prefix=OFF
+// RUN: attn-opt %s --lower-to-gpu="warp-specialize=0 format=isa" 2>&1 | FileCheck %s --check-prefix=OFF
 // RUN: not attn-opt %s --lower-to-cpu="ssm-chunk=-2" 2>&1 | FileCheck %s --check-prefix=CHUNK
 // RUN: not attn-opt %s --lower-to-gpu="ssm-channels=2048" 2>&1 | FileCheck %s --check-prefix=CHANNELS
 // RUN: not attn-opt %s --lower-to-gpu="kernel-modules=0" 2>&1 | FileCheck %s --check-prefix=MODULES
@@ -25,9 +30,11 @@
 // SCHEDULE: error: attn-schedule-blocks: block sizes must be positive, got block-q=0 block-k=64
 // LANES: error: attn-map-loops-to-gpu: lanes-per-iteration must be in [1, 1024], got 2048
 // CONVERT: error: --attn-convert-tiles-to-gpu takes no options
-// COPIES: error: --lower-to-gpu: tensor-copies must be off, forward, gradient or all, got 'yes'
-// SPECIALIZE: error: --lower-to-gpu: warp-specialize needs tensor-copies forward, gradient or all (the producer issues tensor copies)
+// COPIES: error: --lower-to-gpu: tensor-copies must be off, auto, forward, gradient or all, got 'yes'
+// SPECIALIZE: error: --lower-to-gpu: warp-specialize needs tensor-copies auto, forward, gradient or all (the producer issues tensor copies)
 // OVERLAP: error: --lower-to-gpu: overlap-softmax needs warp-specialize (its P V a step late holds a stage of the producer's ring)
+// OFF-NOT: error
+// OFF: gpu.binary
 // PERSIST: error: --lower-to-gpu: persistent-attention needs warp-specialize (the producer's loop copies the next tile's keys)
 // CHUNK: error: --lower-to-cpu: ssm-chunk must be positive, 0 (no chunks) or -1 (the target's choice), got -2
 // CHANNELS: error: --lower-to-gpu: ssm-channels must be in [0, 1024], got 2048

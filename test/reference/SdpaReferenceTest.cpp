@@ -603,6 +603,42 @@ TEST_P(SdpaGradientBf16TensorCopies, MatchesAutograd) {
 INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16TensorCopies,
                          ::testing::ValuesIn(bf16Cases()), caseName);
 
+// And in 128-row forward tiles of 16 rows a warp (two warpgroups a block)
+// with nothing else asked for: by default such a forward is
+// warp-specialised (its tiles tensor-copied by a producer), overlapped and
+// persistent; the gradient in 64 x 64 (one warpgroup) stays plain.
+constexpr char kBf16TwoWarpgroupsName[] = "sdpa_gradient_bf16_two_warpgroups",
+               kTwoWarpgroups[] = "--block-q 128 --block-k 64 --warp-rows 16 "
+                                  "--grad-block-q 64 --grad-block-k 64";
+using SdpaGradientBf16TwoWarpgroups =
+    GradientSuite<kBf16TwoWarpgroupsName, kBf16, bf16Cases, kTwoWarpgroups>;
+
+TEST_P(SdpaGradientBf16TwoWarpgroups, MatchesAutograd) {
+  ASSERT_TRUE(library);
+  expectGradientsMatch(*library, GetParam(), torch::kBFloat16, 2e-2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16TwoWarpgroups,
+                         ::testing::ValuesIn(bf16Cases()), caseName);
+
+// And the same forward unspecialised (--tensor-copies off, which turns
+// warp-specialize, overlap-softmax and persistent-attention off with it):
+// the block's cp.async, Q through a descriptor of the block's tile.
+constexpr char kBf16UnspecializedName[] = "sdpa_gradient_bf16_unspecialized",
+               kUnspecialized[] = "--block-q 128 --block-k 64 "
+                                  "--warp-rows 16 --grad-block-q 64 "
+                                  "--grad-block-k 64 --tensor-copies off";
+using SdpaGradientBf16Unspecialized =
+    GradientSuite<kBf16UnspecializedName, kBf16, bf16Cases, kUnspecialized>;
+
+TEST_P(SdpaGradientBf16Unspecialized, MatchesAutograd) {
+  ASSERT_TRUE(library);
+  expectGradientsMatch(*library, GetParam(), torch::kBFloat16, 2e-2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16Unspecialized,
+                         ::testing::ValuesIn(bf16Cases()), caseName);
+
 // And with a producer warpgroup issuing those copies into a ring of stages
 // while the launch's warpgroups compute (--warp-specialize: the key loops
 // of the forward and the gradient, each launch 128 threads larger, the

@@ -11,7 +11,7 @@
 //              [--block-masks DIR]
 //   both: [--compile-flag F]... -- one more attn-compile flag for every
 //         library, after the library's own (so that --compile-flag
-//         --warp-rows=16 overrides a case's 32 rows a warp)
+//         --warp-rows=32 overrides a case's 16 rows a warp)
 //
 // cpu: BigBird attention (CpuBench.cpp) compiled for the CPU against
 // libtorch's attention with the same mask, both timed here. --mask FILE

@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "LaunchAccess.h"
+#include "WarpgroupMma.h"
 
 #include "attn/Conversion/Passes.h"
 
@@ -57,7 +58,10 @@ struct PersistLaunchesPass
     SmallVector<gpu::LaunchOp> chosen;
     getOperation().walk([&](gpu::LaunchOp launch) {
       std::optional<StringRef> kind = attentionKind(launch);
+      // Only where a producer may come: without one, nothing set up once a
+      // launch is worth carrying from tile to tile.
       if (kind && (launches == "all" || launches == *kind) &&
+          gpu_tiles::takesProducer(launch, /*forward=*/*kind == "forward") &&
           launch.getBody().hasOneBlock())
         chosen.push_back(launch);
     });

@@ -2265,14 +2265,19 @@ struct ConvertSoftmaxTilesToGPUPass
       int64_t rows = keyRows[step];
       StagedReader reader =
           stagedReaderOf(step, step.getQuery(), step.getValue(), rows);
+      const bool producer =
+          warpSpecialize &&
+          takesProducer(step->getParentOfType<gpu::LaunchOp>(),
+                        /*forward=*/true);
       tcSteps.push_back(
           {stageForBlock(step,
                          {step.getKeyMutable().getOperandNumber(),
                           step.getValueMutable().getOperandNumber()},
                          rows, blockThreads(step), reader,
                          /*tensorCopies=*/tensorCopies == "all" ||
-                             tensorCopies == "forward",
-                         warpSpecialize ? &rings : nullptr,
+                             tensorCopies == "forward" ||
+                             (tensorCopies == "auto" && producer),
+                         producer ? &rings : nullptr,
                          /*deferRelease=*/overlapSoftmax &&
                              reader == StagedReader::WarpgroupMma,
                          // V is read down its columns (P V's B).
@@ -2454,11 +2459,12 @@ std::optional<std::string>
 mlir::attn::checkSoftmaxTilesToGPUOptions(StringRef tensorCopies,
                                           bool warpSpecialize,
                                           bool overlapSoftmax) {
-  if (!llvm::is_contained({"off", "forward", "gradient", "all"}, tensorCopies))
-    return "tensor-copies must be off, forward, gradient or all, got '" +
+  if (!llvm::is_contained({"off", "auto", "forward", "gradient", "all"},
+                          tensorCopies))
+    return "tensor-copies must be off, auto, forward, gradient or all, got '" +
            tensorCopies.str() + "'";
   if (warpSpecialize && tensorCopies == "off")
-    return std::string("warp-specialize needs tensor-copies forward, "
+    return std::string("warp-specialize needs tensor-copies auto, forward, "
                        "gradient or all (the producer issues tensor copies)");
   if (overlapSoftmax && !warpSpecialize)
     return std::string("overlap-softmax needs warp-specialize (its P V a "

@@ -4,12 +4,21 @@
 
 #include "attn/Conversion/SharedLayout.h"
 
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+
 using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::gpu_tiles;
 
 bool gpu_tiles::hasWarpgroupMma(Operation *op) {
   return TargetAttr::lookup(op).getChip() == "sm_90a";
+}
+
+bool gpu_tiles::takesProducer(gpu::LaunchOp launch, bool forward) {
+  std::optional<int64_t> threads = getConstantIntValue(launch.getBlockSizeX());
+  return hasWarpgroupMma(launch) && threads &&
+         *threads % kWarpgroupThreads == 0 &&
+         *threads >= (forward ? 2 : 1) * kWarpgroupThreads;
 }
 
 Value SwizzledTile::descriptor(ScalarEmitter &e, Value base, Value mn0,

@@ -33,6 +33,17 @@ constexpr int64_t kSwizzledTileSlack = kSwizzledTileAlignment - 16;
 /// warpgroup MMA: sm_90a (the "a" features of compute capability 9.0).
 bool hasWarpgroupMma(Operation *op);
 
+/// Whether attention's launch `launch` (its threads the consumers', before
+/// attn-specialize-warps adds the producer's) may take a producer
+/// warpgroup where warp specialisation is asked for, and with it the
+/// persistent form: on warpgroup MMA, in whole warpgroups -- for the
+/// forward (`forward`), two or more. With one (BigBird's 64-row tiles) the
+/// specialised, overlapped and persistent forward ran 25-30% slower than
+/// the plain one on sm_90a (one H100, attn-bench's bigbird64 at N = 4096
+/// and 16384): the producer's threads double the block's, and fewer blocks
+/// share a multiprocessor. The gradient's 64 x 64 tiles have one.
+bool takesProducer(gpu::LaunchOp launch, bool forward);
+
 /// The shared-memory address (in the .shared window, as i64) of
 /// `memref`'s first element.
 Value sharedAddress(OpBuilder &b, Location loc, Value memref);

@@ -146,13 +146,20 @@ static TileOptions gpuTileOptions(const GPUPipelineOptions &options) {
   return tile;
 }
 
-/// attn-convert-softmax-tiles-to-gpu's options from --lower-to-gpu's.
+/// attn-convert-softmax-tiles-to-gpu's options from --lower-to-gpu's. Each
+/// of warp-specialize and overlap-softmax (and persistent-attention, which
+/// follows warp-specialize) holds where the one before it does: a producer
+/// issues tensor copies, and the overlap and the persistent loop are the
+/// producer's. All are on by default, so that tensor-copies=off alone turns
+/// the three off; asked for explicitly where what they need is off, they
+/// are errors (checkGPUPipelineOptions).
 static ConvertSoftmaxTilesToGPUOptions
 softmaxTileOptions(const GPUPipelineOptions &options) {
   ConvertSoftmaxTilesToGPUOptions softmax;
   softmax.tensorCopies = options.tensorCopies;
-  softmax.warpSpecialize = options.warpSpecialize;
-  softmax.overlapSoftmax = options.overlapSoftmax;
+  softmax.warpSpecialize =
+      options.warpSpecialize && options.tensorCopies != "off";
+  softmax.overlapSoftmax = softmax.warpSpecialize && options.overlapSoftmax;
   return softmax;
 }
 
@@ -182,14 +189,17 @@ void buildLowerToGPUPipeline(OpPassManager &pm,
   MapLoopsToGPUOptions map;
   map.lanesPerIteration = 32;
   fn.addPass(createMapLoopsToGPU(map));
-  if (options.persistentAttention) {
+  ConvertSoftmaxTilesToGPUOptions softmax = softmaxTileOptions(options);
+  if (softmax.warpSpecialize && options.persistentAttention) {
     // The launches that attn-specialize-warps will split: those whose
     // tiles the tensor memory accelerator copies.
     PersistLaunchesOptions persist;
-    persist.launches = options.tensorCopies;
+    persist.launches = options.tensorCopies == "auto"
+                           ? std::string("forward")
+                           : std::string(options.tensorCopies);
     fn.addPass(createPersistLaunches(persist));
   }
-  addTileConversionsToGPU(fn, softmaxTileOptions(options));
+  addTileConversionsToGPU(fn, softmax);
   fn.addPass(createAllocateSharedMemory());
   fn.addPass(createLinalgToLoops());
   {
@@ -335,11 +345,17 @@ checkGPUPipelineOptions(const GPUPipelineOptions &o) {
   if (o.gradWarpRows != 0 && o.gradWarpRows != 16 && o.gradWarpRows != 32)
     return "grad-warp-rows must be 16, 32 or 0 (warp-rows), got " +
            std::to_string(o.gradWarpRows);
-  if (std::optional<std::string> problem =
-          checkSoftmaxTilesToGPUOptions(o.tensorCopies, o.warpSpecialize,
-                                        o.overlapSoftmax))
+  // The three that follow tensor-copies (softmaxTileOptions) are checked
+  // as given: on by default, each is an error only where it was asked for
+  // and what it needs is off.
+  ConvertSoftmaxTilesToGPUOptions softmax = softmaxTileOptions(o);
+  if (std::optional<std::string> problem = checkSoftmaxTilesToGPUOptions(
+          o.tensorCopies, o.warpSpecialize.hasValue() && o.warpSpecialize,
+          o.overlapSoftmax.hasValue() && o.overlapSoftmax &&
+              !softmax.warpSpecialize))
     return problem;
-  if (o.persistentAttention && !o.warpSpecialize)
+  if (o.persistentAttention.hasValue() && o.persistentAttention &&
+      !softmax.warpSpecialize)
     return "persistent-attention needs warp-specialize (the producer's loop "
            "copies the next tile's keys)";
   if (std::optional<std::string> problem =

@@ -241,11 +241,14 @@ def ConvertSoftmaxTilesToGPU
            "Which ops' staged tiles the tensor memory accelerator copies "
            "where it can (sm_90a): off (the default: without warp "
            "specialisation not faster on the H200, tools/attn-bench/"
-           "NOTES.md), forward (softmax_step's), gradient "
+           "NOTES.md), auto (softmax_step's where a producer warpgroup "
+           "issues them: with warp-specialize, launches of two warpgroups "
+           "or more), forward (softmax_step's), gradient "
            "(softmax_grad_step's), all">,
     Option<"warpSpecialize", "warp-specialize", "bool", /*default=*/"false",
            "Loops over tensor-copied tiles at the top of a launch get a "
-           "producer warpgroup: their copies move to a loop of the "
+           "producer warpgroup (the forward's only in launches of two "
+           "warpgroups or more): their copies move to a loop of the "
            "producer's, into a ring of stages with full and empty "
            "mbarriers (attn-specialize-warps then adds its threads)">,
     Option<"overlapSoftmax", "overlap-softmax", "bool", /*default=*/"false",
@@ -536,7 +539,9 @@ def PersistLaunches : Pass<"attn-persist-launches", "func::FuncOp"> {
   let description = [{
     A gpu.launch whose tile ops are attention's forward (softmax_step,
     softmax_finalize) or gradient (softmax_grad_step), chosen by
-    `launches`, of grid (X, Y, Z), becomes one of X Y Z blocks along x
+    `launches` (only where a producer warpgroup may come: on sm_90a, in
+    whole warpgroups, two or more for the forward), of grid (X, Y, Z),
+    becomes one of X Y Z blocks along x
     whose body is an `scf.for` marked `attn.persistent`: s from blockIdx.x
     to X Y Z by gridDim.x, each iteration the old body for block
     (v mod X, v / X mod Y, v / (X Y)) of tile v: s on even iterations, s

@@ -134,30 +134,35 @@ struct GPUPipelineOptions : public TilingPipelineOptions<GPUPipelineOptions> {
       *this, "tensor-copies",
       llvm::cl::desc("On sm_90a, which attention kernels' staged tiles the "
                      "tensor memory accelerator copies where it can (tensor "
-                     "maps made at the call): off, forward, gradient, all "
-                     "(the rest: cp.async by the block)"),
-      llvm::cl::init("off")};
+                     "maps made at the call): off, auto (default: the "
+                     "forward's where a producer warpgroup issues them), "
+                     "forward, gradient, all (the rest: cp.async by the "
+                     "block)"),
+      llvm::cl::init("auto")};
   PassOptions::Option<bool> warpSpecialize{
       *this, "warp-specialize",
       llvm::cl::desc("On sm_90a, attention's key loops over tensor-copied "
                      "tiles get a producer warpgroup that issues the copies "
                      "into a ring of stages while the other warpgroups "
-                     "compute (needs tensor-copies other than off)"),
-      llvm::cl::init(false)};
+                     "compute (the forward's only in launches of two "
+                     "warpgroups or more; default on, off with "
+                     "tensor-copies=off)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> overlapSoftmax{
       *this, "overlap-softmax",
       llvm::cl::desc("With warp-specialize, attention's steps issue each P V "
                      "with the next step's S = Q K^T, so that each softmax "
-                     "runs beside the last P V (rings of three stages)"),
-      llvm::cl::init(false)};
+                     "runs beside the last P V (rings of three stages; "
+                     "default on)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> persistentAttention{
       *this, "persistent-attention",
       llvm::cl::desc("With warp-specialize, attention's warp-specialised "
                      "launches run persistent: as many blocks as fit the "
                      "multiprocessors, each walking tiles in a loop, its "
                      "producer copying the next tile's keys while its "
-                     "consumers finish this one"),
-      llvm::cl::init(false)};
+                     "consumers finish this one (default on)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> persistentProducts{
       *this, "persistent-products",
       llvm::cl::desc("On sm_90a, the host's warpgroup products with more "

@@ -201,7 +201,7 @@
 // consumer warpgroups and a producer, 384 threads, the consumers'
 // registers raised by setmaxnreg) keeps Q's A fragments in
 // registers, loaded by ldmatrix before S = Q K^T: read through a
-// descriptor instead, its tiles ran 1-2% slower on sm_90a, where the
+// descriptor instead, its tiles ran 1-4% slower on sm_90a, where the
 // form above (no ldmatrix, PTX) frees registers that set occupancy.
 // OVERLAP: gpu.binary @kernels
 // OVERLAP-SAME: .entry heaviest_first_0_softmax_step_softmax_finalize(

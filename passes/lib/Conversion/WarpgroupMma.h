@@ -41,7 +41,8 @@ bool hasWarpgroupMma(Operation *op);
 /// specialised, overlapped and persistent forward ran 25-30% slower than
 /// the plain one on sm_90a (one H100, attn-bench's bigbird64 at N = 4096
 /// and 16384): the producer's threads double the block's, and fewer blocks
-/// share a multiprocessor. The gradient's 64 x 64 tiles have one.
+/// share a multiprocessor. The gradient's launches (64 x 64 tiles: one
+/// warpgroup) may take one.
 bool takesProducer(gpu::LaunchOp launch, bool forward);
 
 /// The shared-memory address (in the .shared window, as i64) of

@@ -1076,6 +1076,21 @@ WarpgroupAccumulators issueWarpgroupRowsByStagedRows(WarpEmitter &e,
   return acc;
 }
 
+/// X C^T issued on warpgroup MMA and committed, not waited for: X, this
+/// warp's staged rows, through K-major descriptors of the block's tile where
+/// `xByDescriptor` (stagedOwnRows for warpgroups:
+/// issueWarpgroupRowsByStagedRows), else its mTiles row tiles' A fragments by
+/// ldmatrix (issueRowsByStagedRows).
+WarpgroupAccumulators
+issueStagedRowsByStagedRows(WarpEmitter &e, const SharedTile &x,
+                            bool xByDescriptor, int64_t mTiles, int64_t depth,
+                            const StagedTile &c, int64_t nTiles, int64_t row0) {
+  if (xByDescriptor)
+    return issueWarpgroupRowsByStagedRows(e, x, depth, c, nTiles, row0);
+  return issueRowsByStagedRows(e, loadRowFragments(e, x, mTiles, depth), c,
+                               nTiles, row0);
+}
+
 /// The accumulators of a wait that has returned, pinned (pinRegisters), so
 /// that nothing reads them before the wait.
 void pinAccumulators(WarpEmitter &e, WarpgroupAccumulators &acc) {
@@ -1095,15 +1110,17 @@ AccumulatorTiles waitedTiles(WarpEmitter &e, WarpgroupAccumulators acc) {
 /// X C^T for this warp's mTiles 16-row tiles of X ([rows, depth] in shared
 /// memory, the A fragments by ldmatrix) and nTiles 8-row tiles of the
 /// staged C from row `row0` on: mma.sync (WarpEmitter::mmaRowsByRows) or,
-/// C swizzled, one wgmma.mma_async a row tile and 16 columns of depth,
-/// A from the fragments' registers, C K-major.
+/// C swizzled, warpgroup MMA (issueStagedRowsByStagedRows: X through a
+/// descriptor where `xByDescriptor`, else from the fragments' registers),
+/// C K-major.
 AccumulatorTiles rowsByStagedRows(WarpEmitter &e, const SharedTile &x,
                                   const StagedTile &c, int64_t mTiles,
-                                  int64_t nTiles, int64_t depth, int64_t row0) {
+                                  int64_t nTiles, int64_t depth, int64_t row0,
+                                  bool xByDescriptor) {
   if (!c.onWarpgroups())
     return e.mmaRowsByRows(x, c.tile, mTiles, nTiles, depth, row0);
-  WarpgroupAccumulators acc = issueRowsByStagedRows(
-      e, loadRowFragments(e, x, mTiles, depth), c, nTiles, row0);
+  WarpgroupAccumulators acc = issueStagedRowsByStagedRows(
+      e, x, xByDescriptor, mTiles, depth, c, nTiles, row0);
   warpgroupWait(e.b, e.loc, 0);
   return waitedTiles(e, std::move(acc));
 }
@@ -1328,11 +1345,8 @@ struct TensorCoreStep {
   /// hold Q while S is in flight), else Q's fragments loaded from the
   /// warp's tile.
   WarpgroupAccumulators issueScores() {
-    if (queriesByDescriptor)
-      return issueWarpgroupRowsByStagedRows(e, queries, d, keys, nTiles,
-                                            /*row0=*/0);
-    return issueRowsByStagedRows(e, loadRowFragments(e, queries, mTiles, d),
-                                 keys, nTiles, /*row0=*/0);
+    return issueStagedRowsByStagedRows(e, queries, queriesByDescriptor, mTiles,
+                                       d, keys, nTiles, /*row0=*/0);
   }
 
   SoftmaxStepOp op;
@@ -1355,15 +1369,9 @@ void lowerStepOnTensorCores(const StagedOp &staged, const RowGroup &g,
                             StagedQueries &queries) {
   TensorCoreStep t(staged, g, keyRows, threads, queries, /*overlapped=*/false);
   WarpEmitter &e = t.e;
-  AccumulatorTiles s;
-  if (t.queriesByDescriptor) {
-    WarpgroupAccumulators scores = t.issueScores();
-    warpgroupWait(t.b, t.loc, /*pending=*/0);
-    s = waitedTiles(e, std::move(scores));
-  } else {
-    s = rowsByStagedRows(e, t.queries, t.keys, t.mTiles, t.nTiles, t.d,
-                         /*row0=*/0);
-  }
+  AccumulatorTiles s =
+      rowsByStagedRows(e, t.queries, t.keys, t.mTiles, t.nTiles, t.d,
+                       /*row0=*/0, t.queriesByDescriptor);
   auto [flat, factor] = scoresOf(e, t.op, s);
   FragmentRows rows(e, g, flat, factor, t.mTiles, t.nTiles);
   rows.accumulateWith = [&](ArrayRef<Value> alpha) {
@@ -1909,16 +1917,13 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
     if (onWarpgroups) {
       auto issue = [&](const SharedTile &x, int64_t depth,
                        const StagedTile &other) {
-        if (ownRowsByDescriptor)
-          return issueWarpgroupRowsByStagedRows(e, x, depth, other, tiles,
-                                                row0);
-        return issueRowsByStagedRows(e, loadRowFragments(e, x, mTiles, depth),
-                                     other, tiles, row0);
+        return issueStagedRowsByStagedRows(e, x, ownRowsByDescriptor, mTiles,
+                                           depth, other, tiles, row0);
       };
       WarpgroupAccumulators sInFlight = issue(xA, d, stagedA);
       if (!bothInFlight) {
+        // Nothing is in flight here: deferProducts needs bothInFlight.
         warpgroupWait(b, loc, /*pending=*/0);
-        storeInFlight();
         s = waitedTiles(e, std::move(sInFlight));
       }
       if (n0 == 0) // the second staged tile may still be on its way
@@ -1930,10 +1935,12 @@ void lowerGradStepOnTensorCores(const StagedOp &stagedOp,
         s = waitedTiles(e, std::move(sInFlight));
       }
     } else {
-      s = rowsByStagedRows(e, xA, stagedA, mTiles, tiles, d, row0);
+      s = rowsByStagedRows(e, xA, stagedA, mTiles, tiles, d, row0,
+                           /*xByDescriptor=*/false);
       if (n0 == 0)
         waitForLastStaged(b, loc, stagedOp);
-      dp = rowsByStagedRows(e, xB, stagedB, mTiles, tiles, dv, row0);
+      dp = rowsByStagedRows(e, xB, stagedB, mTiles, tiles, dv, row0,
+                            /*xByDescriptor=*/false);
     }
     // Scores in base 2 (through the score region, whose slopes scale dS),
     // dropped pairs at -inf: p = 0 and ds = 0 there.

@@ -9,6 +9,8 @@
 // RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=all warp-specialize=1 overlap-softmax=1" | FileCheck %s --check-prefix=OVER
 // RUN: not attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=all overlap-softmax=1" 2>&1 | FileCheck %s --check-prefix=OVER-ALONE
 // RUN: not attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="warp-specialize=1" 2>&1 | FileCheck %s --check-prefix=SPEC-ALONE
+// RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=auto warp-specialize=1 overlap-softmax=1" | FileCheck %s --check-prefix=AUTO
+// RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=auto" | FileCheck %s --check-prefix=AUTO-ALONE
 // BAD: tensor-copies must be off, auto, forward, gradient or all, got 'some'
 // SPEC-ALONE: error: warp-specialize needs tensor-copies auto, forward, gradient or all
 
@@ -263,6 +265,24 @@ func.func @pipelined(%q: memref<16x64xbf16>, %k: memref<1x2x100x64xbf16>, %v: me
 // SPEC-NOT: attn.producer
 // SPEC-NOT: attn.consumer_threads
 // SPEC: return
+// With tensor-copies=auto, the forward's tiles are tensor-copied only where
+// a producer issues them: @pipelined's two warpgroups take one, this
+// launch keeps the block's cp.async; without warp-specialize, no launch
+// does.
+// AUTO-LABEL: func.func @pipelined
+// AUTO-COUNT-2: attn.buffer.tensor_map
+// AUTO: } {attn.producer}
+// AUTO-LABEL: func.func @one_warpgroup
+// AUTO-NOT: attn.buffer.tensor_map
+// AUTO-NOT: attn.producer
+// AUTO: nvgpu.device_async_copy
+// AUTO-NOT: attn.producer
+// AUTO: return
+// AUTO-ALONE-LABEL: func.func @pipelined
+// AUTO-ALONE-NOT: attn.buffer.tensor_map
+// AUTO-ALONE-NOT: attn.producer
+// AUTO-ALONE: nvgpu.device_async_copy
+// AUTO-ALONE: return
 func.func @one_warpgroup(%q: memref<16x64xbf16>, %k: memref<1x2x100x64xbf16>, %v: memref<1x2x100x64xbf16>, %o: memref<16x64xbf16>, %n: index) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index

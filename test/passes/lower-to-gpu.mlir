@@ -8,6 +8,7 @@
 // RUN: attn-opt %s --lower-to-gpu="format=isa kernel-modules=1" | FileCheck %s --check-prefix=PTX
 // RUN: attn-opt %s --lower-to-gpu="format=isa warp-rows=32 kernel-modules=1" | FileCheck %s --check-prefix=ROWS32
 // RUN: attn-opt %s --lower-to-gpu="format=isa kernel-modules=1 block-q=128 tensor-copies=forward warp-specialize=1 overlap-softmax=1" | FileCheck %s --check-prefix=OVERLAP
+// RUN: attn-opt %s --lower-to-gpu="format=isa kernel-modules=1 block-q=128" | FileCheck %s --check-prefix=OVERLAP
 // RUN: %if ptxas %{ attn-opt %s --lower-to-gpu | FileCheck %s --check-prefix=CUBIN %}
 // RUN: attn-opt %s --lower-to-gpu="format=llvm" | FileCheck %s --check-prefix=BITCODE
 
@@ -197,7 +198,8 @@
 // ROWS32: %[[THREADS:.*]] = llvm.mlir.constant(64 : index) : i64
 // ROWS32: gpu.launch_func {{.*}} @kernels::@attend_bf16_0_softmax_step_softmax_finalize blocks in ({{.*}}) threads in (%[[THREADS]],
 
-// The overlapped form (heaviest_first's kernel in 128-row tiles: two
+// The overlapped form (by default, as with the flags that ask for it:
+// heaviest_first's kernel in 128-row tiles: two
 // consumer warpgroups and a producer, 384 threads, the consumers'
 // registers raised by setmaxnreg) keeps Q's A fragments in
 // registers, loaded by ldmatrix before S = Q K^T: read through a

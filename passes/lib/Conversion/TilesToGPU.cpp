@@ -1317,10 +1317,10 @@ std::pair<SmallVector<Value>, double> scoresOf(WarpEmitter &e, SoftmaxStepOp op,
 /// on warpgroup MMA with 16 rows a warp, in the form that is not
 /// overlapped: without a producer the registers it frees set how many
 /// blocks a multiprocessor holds (BigBird at block 64, sm_90a: 113 -> 96
-/// registers, five blocks instead of four, 5-6% faster). The overlapped form
-/// runs one block of fixed registers (setmaxnreg) and keeps Q's fragments by
-/// ldmatrix: by descriptor, its 128-row tiles were 1-4% slower and its 192-row
-/// tiles 2-4% (session 59).
+/// registers, room for five blocks instead of four by registers alone,
+/// 5-6% faster). The overlapped form runs one block of fixed registers
+/// (setmaxnreg) and keeps Q's fragments by ldmatrix: by descriptor, its
+/// 128-row tiles were 1-4% slower and its 192-row tiles 2-4% (session 59).
 struct TensorCoreStep {
   TensorCoreStep(const StagedOp &staged, const RowGroup &g, int64_t keyRows,
                  int64_t threads, StagedQueries &queries, bool overlapped)

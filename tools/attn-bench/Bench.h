@@ -28,6 +28,8 @@ struct Options {
   // GPU: which cases, where their libraries are, whether to stop after
   // compiling them.
   std::vector<std::string> cases;
+  /// GPU: the head dimension D of every case (64 or 128).
+  int64_t headDim = 64;
   std::string kernels;
   bool compileOnly = false;
   // GPU: where to write each BigBird case's kept blocks, for comparisons

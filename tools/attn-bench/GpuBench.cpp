@@ -1,12 +1,13 @@
 //===- GpuBench.cpp - attn-bench --target gpu -----------------------------===//
 //
-// The shapes of the anchors' kernels script: B=4, H=16, D=64, bf16, N in
-// --lengths. Cases (each its own library, compiled with the fastest tile
-// shapes measured, NOTES.md):
+// The shapes of the anchors' kernels script: B=4, H=16, D=64 (or
+// --head-dim 128), bf16, N in --lengths. Cases (each its own library,
+// compiled with the fastest tile shapes measured, NOTES.md; at D = 128 every
+// forward in warps of 16 rows):
 //   bigbird128  BigBird, 128-token blocks  (128x128 tiles, warps of 32 rows)
 //   bigbird64   BigBird, 64-token blocks   (64x64 tiles, warps of 16 rows)
-//   dense       attn.sdpa without a mask   (128x128 tiles, warps of 32 rows)
-//   causal      attn.sdpa, attn.mask.causal (128x128 tiles, warps of 32 rows)
+//   dense       attn.sdpa without a mask   (128x128 tiles, warps of 16 rows)
+//   causal      attn.sdpa, attn.mask.causal (128x128 tiles, warps of 16 rows)
 //   linear      attn.linear, elu + 1       (output tiles of 128 rows)
 //   bigbird128-fb, dense-fb, causal-fb   forward and backward in one call:
 //               attn.sdpa and its attn.sdpa_grad (dQ, dK, dV of <dO, O>),
@@ -51,7 +52,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int64_t kBatch = 4, kHeads = 16, kDim = 64;
+constexpr int64_t kBatch = 4, kHeads = 16;
 /// Query rows whose output is checked, drawn afresh per case.
 constexpr int64_t kCheckedRows = 32;
 constexpr double kTolerance = 2e-2; // bf16 inputs and outputs
@@ -91,6 +92,15 @@ const GpuCase kCases[] = {
     {"bigbird128-softcap-fb", 128, false, 128, 128, 32, true, 2.0},
 };
 
+/// Rows a warp of the case's forward at head dimension d: 16 where D is
+/// above 64, since two row tiles a warp of 128-wide accumulators do not
+/// fit (BigBird at block 128 and D = 128 in 32 rows a warp: 255 registers
+/// and a 1.3-1.6 KB stack frame; in 16, two consumer warpgroups of 168
+/// and none).
+int64_t warpRowsAt(const GpuCase &c, int64_t d) {
+  return d > 64 ? 16 : c.warpRows;
+}
+
 BigBird maskOf(const GpuCase &c) { return {c.block, 3, 1}; }
 
 /// The case's mask: attn IR defining %m, and its type (both empty where
@@ -107,16 +117,22 @@ MaskIR maskIR(const GpuCase &c) {
   return {};
 }
 
-std::string functionName(const GpuCase &c, int64_t n) {
-  std::string name = std::string(c.name) + "_" + std::to_string(n);
+/// The case's library and function names carry D where it is not 64, so
+/// that libraries of both head dimensions can share a --kernels directory.
+std::string libraryName(const GpuCase &c, int64_t d) {
+  return std::string(c.name) + (d == 64 ? "" : "-d" + std::to_string(d));
+}
+
+std::string functionName(const GpuCase &c, int64_t n, int64_t d) {
+  std::string name = libraryName(c, d) + "_" + std::to_string(n);
   std::replace(name.begin(), name.end(), '-', '_');
   return name;
 }
 
-std::string function(const GpuCase &c, int64_t n) {
-  std::string t = tensorType({kBatch, kHeads, n, kDim}, "bf16");
+std::string function(const GpuCase &c, int64_t n, int64_t d) {
+  std::string t = tensorType({kBatch, kHeads, n, d}, "bf16");
   std::string operands = t + ", " + t + ", " + t;
-  std::string name = "func.func @" + functionName(c, n) + "(%q: " + t +
+  std::string name = "func.func @" + functionName(c, n, d) + "(%q: " + t +
                      ", %k: " + t + ", %v: " + t;
   if (c.linear)
     return name + ") -> " + t + " {\n" +
@@ -256,6 +272,7 @@ struct Row {
 } // namespace
 
 int runGpu(const Options &opts) {
+  const int64_t d = opts.headDim;
   std::vector<const GpuCase *> cases;
   for (const GpuCase &c : kCases)
     if (opts.cases.empty() || std::find(opts.cases.begin(), opts.cases.end(),
@@ -278,20 +295,22 @@ int runGpu(const Options &opts) {
                            : fs::path(opts.kernels);
   fs::create_directories(dir);
   for (const GpuCase *c : cases) {
-    fs::path so = dir / (std::string(c->name) + ".so");
+    fs::path so = dir / (libraryName(*c, d) + ".so");
     if (!temporary && !opts.compileOnly && fs::exists(so))
       continue;
-    fs::path mlir = dir / (std::string(c->name) + ".mlir");
+    fs::path mlir = dir / (libraryName(*c, d) + ".mlir");
     std::ofstream os(mlir);
     for (int64_t n : opts.lengths)
-      os << function(*c, n);
+      os << function(*c, n, d);
     os.close();
-    std::fprintf(stderr, "attn-bench: compiling %s for N = %zu lengths\n",
-                 c->name, opts.lengths.size());
+    std::fprintf(stderr,
+                 "attn-bench: compiling %s for D = %lld, N = %zu lengths\n",
+                 c->name, (long long)d, opts.lengths.size());
     compile(opts, mlir.string(), so.string(),
             "--target gpu --block-q=" + std::to_string(c->blockQ) +
-                " --block-k=" + std::to_string(c->blockK) + " --warp-rows=" +
-                std::to_string(c->warpRows) + (c->backward ? kGradTiles : ""));
+                " --block-k=" + std::to_string(c->blockK) +
+                " --warp-rows=" + std::to_string(warpRowsAt(*c, d)) +
+                (c->backward ? kGradTiles : ""));
   }
   if (opts.compileOnly) {
     std::printf("attn-bench: libraries in %s\n", dir.c_str());
@@ -312,12 +331,12 @@ int runGpu(const Options &opts) {
   std::vector<Row> rows;
   for (const GpuCase *c : cases) {
     std::string error;
-    fs::path so = dir / (std::string(c->name) + ".so");
+    fs::path so = dir / (libraryName(*c, d) + ".so");
     auto lib = rt::Library::open(so.string(), &error);
     if (!lib)
       die(error);
     for (int64_t n : opts.lengths) {
-      std::string fn = functionName(*c, n);
+      std::string fn = functionName(*c, n, d);
       if (!lib->signature(fn))
         die(so.string() + " has no function " + fn +
             "; compile the libraries for these --lengths (--compile-only)");
@@ -331,8 +350,8 @@ int runGpu(const Options &opts) {
       for (int i = 0; i < inputs + outputs; ++i) {
         torch::Tensor t =
             i < inputs
-                ? torch::randn({kBatch, kHeads, n, kDim}).to(torch::kBFloat16)
-                : torch::empty({kBatch, kHeads, n, kDim}, torch::kBFloat16);
+                ? torch::randn({kBatch, kHeads, n, d}).to(torch::kBFloat16)
+                : torch::empty({kBatch, kHeads, n, d}, torch::kBFloat16);
         size_t bytes = t.numel() * t.element_size();
         buffers.push_back(std::make_unique<DeviceBuffer>(bytes));
         if (i < inputs &&
@@ -401,8 +420,8 @@ int runGpu(const Options &opts) {
         writeBlockMask(opts.blockMasks, *c, n);
       double ms = medianMs(opts.runs, call, flushL2, /*minRuns=*/10);
       double pairs = keptPairs(*c, n);
-      double flop = c->linear ? 4.0 * kBatch * kHeads * n * double(kDim) * kDim
-                              : 4.0 * kBatch * kHeads * kDim * pairs;
+      double flop = c->linear ? 4.0 * kBatch * kHeads * n * double(d) * d
+                              : 4.0 * kBatch * kHeads * d * pairs;
       if (c->backward)
         flop *= 3.5;
       rows.push_back({c->name, n, c->linear ? NAN : pairs / (double(n) * n), ms,
@@ -412,7 +431,7 @@ int runGpu(const Options &opts) {
 
   std::printf("\nattn on the GPU, bf16, B=%lld H=%lld D=%lld; whole calls, "
               "medians, L2 flushed before each (inputs seed %u)\n",
-              (long long)kBatch, (long long)kHeads, (long long)kDim, seed);
+              (long long)kBatch, (long long)kHeads, (long long)d, seed);
   std::printf("%-22s %6s %8s %10s %10s %10s\n", "case", "N", "density", "ms",
               "TFLOP/s", "rel.err");
   for (const Row &r : rows)
@@ -423,8 +442,8 @@ int runGpu(const Options &opts) {
     js << "[\n";
     for (size_t i = 0; i < rows.size(); ++i) {
       const Row &r = rows[i];
-      js << "  {\"case\": \"" << r.name << "\", \"n\": " << r.n
-         << ", \"density\": "
+      js << "  {\"case\": \"" << r.name << "\", \"d\": " << d
+         << ", \"n\": " << r.n << ", \"density\": "
          << (std::isnan(r.density) ? std::string("null")
                                    : std::to_string(r.density))
          << ", \"attn_ms\": " << r.ms << ", \"tflops\": " << r.tflops

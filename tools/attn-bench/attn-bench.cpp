@@ -8,7 +8,7 @@
 //              bigbird128-fb,dense-fb,causal-fb,bigbird128-softcap,
 //              bigbird128-softcap-fb]
 //              [--kernels DIR [--compile-only]] [--attn-compile PATH]
-//              [--block-masks DIR]
+//              [--block-masks DIR] [--head-dim 64|128]
 //   both: [--compile-flag F]... -- one more attn-compile flag for every
 //         library, after the library's own (so that --compile-flag
 //         --warp-rows=32 overrides a case's 16 rows a warp)
@@ -132,7 +132,8 @@ const char *kUsage =
     "       gpu only: [--cases bigbird128,bigbird64,dense,causal,linear,"
     "bigbird128-fb,dense-fb,causal-fb,\n"
     "                  bigbird128-softcap,bigbird128-softcap-fb]\n"
-    "                 [--kernels DIR] [--compile-only] [--block-masks DIR]\n";
+    "                 [--kernels DIR] [--compile-only] [--block-masks DIR]\n"
+    "                 [--head-dim 64|128] (D of every case; 64 by default)\n";
 
 std::vector<std::string> split(const std::string &list) {
   std::vector<std::string> items;
@@ -183,6 +184,11 @@ Options parse(int argc, char **argv) {
       o.compileFlags.push_back(value());
     } else if (is("--cases")) {
       o.cases = split(value());
+    } else if (is("--head-dim")) {
+      std::string d = value();
+      if (d != "64" && d != "128")
+        die("--head-dim takes 64 or 128, got '" + d + "'");
+      o.headDim = std::stoll(d);
     } else if (is("--kernels")) {
       o.kernels = value();
     } else if (is("--block-masks")) {
@@ -199,10 +205,11 @@ Options parse(int argc, char **argv) {
   }
   if (o.target != "cpu" && o.target != "gpu")
     die("--target takes cpu or gpu, got '" + o.target + "'");
-  if (o.target == "cpu" && (!o.cases.empty() || !o.kernels.empty() ||
-                            o.compileOnly || !o.blockMasks.empty()))
-    die("--cases, --kernels, --compile-only and --block-masks are for "
-        "--target gpu");
+  if (o.target == "cpu" &&
+      (!o.cases.empty() || !o.kernels.empty() || o.compileOnly ||
+       !o.blockMasks.empty() || o.headDim != 64))
+    die("--cases, --kernels, --compile-only, --block-masks and --head-dim "
+        "are for --target gpu");
   if (o.target == "gpu" && !o.maskFile.empty())
     die("--mask is for --target cpu");
   if (o.compileOnly && o.kernels.empty())

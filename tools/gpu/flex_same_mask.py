@@ -1,15 +1,16 @@
 """FlexAttention on attn's own BigBird masks: the same work as attn-bench.
 
-usage: flex_same_mask.py MASK_DIR OUT.json
+usage: flex_same_mask.py MASK_DIR OUT.json [--head-dim D]
 
 MASK_DIR holds attn-bench --block-masks files (bigbird<B>-<N>.txt: a line
 "block B n N", then a line of 0/1 per query block). For each, FlexAttention
 (torch.compile'd) runs that block mask -- kept blocks of attn's schedule,
-random blocks included -- at attn-bench's shapes (B=4, H=16, D=64, bf16):
-forward, and forward + backward, medians of do_bench as the anchors' script
-times them; then the same with a score_mod soft-capping at 2 (attn-bench's
--softcap cases). Writes [{"block", "n", "fwd_ms", "fb_ms", "softcap_fwd_ms",
-"softcap_fb_ms"}] to OUT.json and prints a table. Runs on the GPU machine
+random blocks included -- at attn-bench's shapes (B=4, H=16, D=64 or
+--head-dim, bf16): forward, and forward + backward, medians of do_bench as
+the anchors' script times them; then the same with a score_mod soft-capping
+at 2 (attn-bench's -softcap cases). Writes [{"block", "d", "n", "fwd_ms",
+"fb_ms", "softcap_fwd_ms", "softcap_fb_ms"}] to OUT.json and prints a
+table. Runs on the GPU machine
 (PyTorch with FlexAttention).
 """
 import glob
@@ -21,7 +22,7 @@ import torch
 from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 from triton.testing import do_bench
 
-B, H, D = 4, 16, 64
+B, H = 4, 16
 CAP = 2.0
 
 
@@ -37,7 +38,7 @@ def read(path):
     return block, n, torch.tensor(rows, dtype=torch.bool)
 
 
-def main(mask_dir, out):
+def main(mask_dir, out, D=64):
     torch.manual_seed(0)
     # Compiled for each mask's shapes. With torch.compile's default, the
     # second length seen recompiles for dynamic shapes: Flex on attn's
@@ -81,16 +82,19 @@ def main(mask_dir, out):
                   f"{type(e).__name__} {str(e)[:200]}", flush=True)
             continue
         density = kept.float().mean().item()
-        results.append({"block": block, "n": n, "density": density,
+        results.append({"block": block, "d": D, "n": n, "density": density,
                         "fwd_ms": fwd, "fb_ms": both,
                         "softcap_fwd_ms": capped, "softcap_fb_ms": capped_both})
-        print(f"flex on attn's mask bs{block} N{n}: density {density:.3f} "
+        print(f"flex on attn's mask bs{block} D={D} N{n}: density {density:.3f} "
               f"fwd {fwd:.3f} ms, fwd+bwd {both:.3f} ms; soft-capped "
               f"{capped:.3f} / {capped_both:.3f} ms", flush=True)
     json.dump(results, open(out, "w"), indent=1)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) == 5 and sys.argv[3] == "--head-dim":
+        main(sys.argv[1], sys.argv[2], int(sys.argv[4]))
+    elif len(sys.argv) == 3:
+        main(sys.argv[1], sys.argv[2])
+    else:
         sys.exit(__doc__)
-    main(sys.argv[1], sys.argv[2])

@@ -26,7 +26,7 @@
       against PyTorch in float64, then its benchmark), attn-bench --target
       gpu on the libraries in OUT/bench (checks, then whole-call timings),
       FlexAttention on attn's BigBird masks (flex_same_mask.py), SDPA with
-      is_causal for the causal cases (sdpa_causal.py) and the anchors
+      is_causal for the causal cases (sdpa_reference.py) and the anchors
       script, and prints a short table last: the tests' counts, then attn
       next to FlexAttention, SDPA and eager linear attention from the same
       run.
@@ -336,7 +336,8 @@ def run(out):
                       if r["case"].startswith("causal")})
     if lengths:
         subprocess.run([sys.executable,
-                        os.path.join(ROOT, "tools", "gpu", "sdpa_causal.py"),
+                        os.path.join(ROOT, "tools", "gpu",
+                                     "sdpa_reference.py"),
                         causal] + [str(n) for n in lengths])
     print("== anchors", flush=True)
     anchors = subprocess.run([sys.executable,
@@ -375,7 +376,8 @@ def run(out):
               f"{ratio:10.2f}x{extra}")
     print("(linear: the anchor's time over attn's; the others: TF/s ratios)")
     if os.path.exists(causal):
-        sdpa = {r["n"]: r for r in json.load(open(causal))}
+        sdpa = {r["n"]: r for r in json.load(open(causal))
+                if r["mask"] == "causal"}
         print("\ncausal: SDPA's (is_causal) time over attn's")
         print(f"{'case':22s} {'N':>6s} {'attn ms':>8s} {'sdpa ms':>8s} "
               f"{'sdpa/attn':>9s}")

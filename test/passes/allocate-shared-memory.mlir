@@ -158,3 +158,58 @@ func.func @barrier_in_branch(%n: index, %c: i1, %i8: i8) {
   }
   return
 }
+
+// -----
+
+// More than a block of the target may use (sm_90a, the default target:
+// 227 KB, 232,448 bytes) is an error at the launch, each buffer noted.
+func.func @over_the_limit(%x: i8) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  // expected-error @+1 {{needs 232464 bytes of shared memory, more than a block of sm_90a may use (232448)}}
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    // expected-note @+1 {{196608 bytes at offset 0}}
+    %ring = memref.alloc() : memref<196608xi8, #gpu.address_space<workgroup>>
+    // expected-note @+1 {{35856 bytes at offset 196608}}
+    %queries = memref.alloc() : memref<35856xi8, #gpu.address_space<workgroup>>
+    memref.store %x, %ring[%c0] : memref<196608xi8, #gpu.address_space<workgroup>>
+    memref.store %x, %queries[%c0] : memref<35856xi8, #gpu.address_space<workgroup>>
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+// The same bytes fit exactly where they are the limit; sm_80's is 163 KB.
+// CHECK-LABEL: func.func @at_the_limit
+// CHECK: arith.constant 232448 : i32
+func.func @at_the_limit(%x: i8) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    %ring = memref.alloc() : memref<196608xi8, #gpu.address_space<workgroup>>
+    %queries = memref.alloc() : memref<35840xi8, #gpu.address_space<workgroup>>
+    memref.store %x, %ring[%c0] : memref<196608xi8, #gpu.address_space<workgroup>>
+    memref.store %x, %queries[%c0] : memref<35840xi8, #gpu.address_space<workgroup>>
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+module attributes {attn.target = #attn.target<chip = "sm_80", multiprocessors = 108>} {
+  func.func @over_sm80(%x: i8) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    // expected-error @+1 {{needs 196608 bytes of shared memory, more than a block of sm_80 may use (166912)}}
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+      // expected-note @+1 {{196608 bytes at offset 0}}
+      %ring = memref.alloc() : memref<196608xi8, #gpu.address_space<workgroup>>
+      memref.store %x, %ring[%c0] : memref<196608xi8, #gpu.address_space<workgroup>>
+      gpu.terminator
+    }
+    return
+  }
+}

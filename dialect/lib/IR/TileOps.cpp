@@ -463,6 +463,16 @@ TargetAttr TargetAttr::getDefault(MLIRContext *context) {
   return TargetAttr::get(context, "sm_90a", 132);
 }
 
+int64_t TargetAttr::getSharedMemoryPerBlock() const {
+  StringRef capability = getChip().drop_front(3); // sm_
+  capability.consume_back("a");
+  if (llvm::is_contained({"90", "100", "101", "103"}, capability))
+    return 227 * 1024;
+  if (llvm::is_contained({"80", "87"}, capability))
+    return 163 * 1024;
+  return 99 * 1024;
+}
+
 TargetAttr TargetAttr::lookup(Operation *op) {
   for (Operation *p = op; p; p = p->getParentOp())
     if (auto target = p->getAttrOfType<TargetAttr>(kAttrName))

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Conversion/Passes.h"
+#include "attn/IR/AttnOps.h"
 
 #include "mlir/IR/Dominance.h"
 #include "mlir/Interfaces/LoopLikeInterface.h"
@@ -206,6 +207,22 @@ struct AllocateSharedMemoryPass
       }
       placed.push_back(buffer);
       end = std::max(end, buffer->offset + buffer->bytes);
+    }
+
+    // A block asking for more than the chip has would fail only at its
+    // launch (cuFuncSetAttribute), far from the tiles that asked for it.
+    mlir::attn::TargetAttr target = mlir::attn::TargetAttr::lookup(launch);
+    if (end > target.getSharedMemoryPerBlock()) {
+      InFlightDiagnostic error =
+          launch.emitOpError("needs ")
+          << end << " bytes of shared memory, more than a block of "
+          << target.getChip() << " may use ("
+          << target.getSharedMemoryPerBlock()
+          << "); smaller tiles (block-q, block-k) need less";
+      for (Buffer *buffer : order)
+        error.attachNote(buffer->alloc.getLoc())
+            << buffer->bytes << " bytes at offset " << buffer->offset;
+      return failure();
     }
 
     // Each alloc becomes its bytes of the dynamic shared memory.

@@ -11,7 +11,7 @@ using namespace mlir::attn;
 using namespace mlir::attn::gpu_tiles;
 
 bool gpu_tiles::hasWarpgroupMma(Operation *op) {
-  return TargetAttr::lookup(op).getChip() == "sm_90a";
+  return TargetAttr::lookup(op).hasWarpgroupMma();
 }
 
 bool gpu_tiles::takesProducer(gpu::LaunchOp launch, bool forward) {

@@ -88,6 +88,14 @@ def Attn_TargetAttr : AttrDef<Attn_Dialect, "Target"> {
     /// 132 SMs) where the module has none.
     static TargetAttr lookup(::mlir::Operation *op);
     static TargetAttr getDefault(::mlir::MLIRContext *context);
+    /// Whether the chip has warpgroup MMA, the tensor memory accelerator
+    /// and setmaxnreg: sm_90a (the "a" features of compute capability 9.0).
+    bool hasWarpgroupMma() const { return getChip() == "sm_90a"; }
+    /// The most shared memory a block may use (static and dynamic, bytes):
+    /// 227 KB on compute capability 9.0 and 10.x, 163 KB on 8.0 and 8.7,
+    /// 99 KB on the others (8.6, 8.9, 12.x; CUDA's programming guide,
+    /// "Technical Specifications per Compute Capability").
+    int64_t getSharedMemoryPerBlock() const;
     /// What is wrong with these parameters (the verifier's message), or
     /// nothing.
     static std::string check(::llvm::StringRef chip, int64_t multiprocessors);

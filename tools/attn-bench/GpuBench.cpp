@@ -3,7 +3,7 @@
 // The shapes of the anchors' kernels script: B=4, H=16, D=64 (or
 // --head-dim 128), bf16, N in --lengths. Cases (each its own library,
 // compiled with the fastest tile shapes measured, NOTES.md; at D = 128 every
-// forward in warps of 16 rows):
+// forward in warps of 16 rows and softmax attention in key tiles of 64):
 //   bigbird128  BigBird, 128-token blocks  (128x128 tiles, warps of 32 rows)
 //   bigbird64   BigBird, 64-token blocks   (64x64 tiles, warps of 16 rows)
 //   dense       attn.sdpa without a mask   (128x128 tiles, warps of 16 rows)
@@ -92,13 +92,19 @@ const GpuCase kCases[] = {
     {"bigbird128-softcap-fb", 128, false, 128, 128, 32, true, 2.0},
 };
 
-/// Rows a warp of the case's forward at head dimension d: 16 where D is
-/// above 64, since two row tiles a warp of 128-wide accumulators do not
+/// The case's attn-compile tile flags at head dimension d. Above 64: 16
+/// rows a warp, since two row tiles a warp of 128-wide accumulators do not
 /// fit (BigBird at block 128 and D = 128 in 32 rows a warp: 255 registers
-/// and a 1.3-1.6 KB stack frame; in 16, two consumer warpgroups of 168
-/// and none).
-int64_t warpRowsAt(const GpuCase &c, int64_t d) {
-  return d > 64 ? 16 : c.warpRows;
+/// and a 1.3-1.6 KB stack frame; in 16, two consumer warpgroups of 168 and
+/// none), and softmax attention's key tiles at most 64 (in 128 x 128 the
+/// overlapped forward's ring and queries need 232,480 bytes of shared
+/// memory, 32 more than an sm_90a block has).
+std::string tileFlags(const GpuCase &c, int64_t d) {
+  int64_t blockK =
+      d > 64 && !c.linear ? std::min<int64_t>(c.blockK, 64) : c.blockK;
+  return "--block-q=" + std::to_string(c.blockQ) +
+         " --block-k=" + std::to_string(blockK) +
+         " --warp-rows=" + std::to_string(d > 64 ? 16 : c.warpRows);
 }
 
 BigBird maskOf(const GpuCase &c) { return {c.block, 3, 1}; }
@@ -307,9 +313,7 @@ int runGpu(const Options &opts) {
                  "attn-bench: compiling %s for D = %lld, N = %zu lengths\n",
                  c->name, (long long)d, opts.lengths.size());
     compile(opts, mlir.string(), so.string(),
-            "--target gpu --block-q=" + std::to_string(c->blockQ) +
-                " --block-k=" + std::to_string(c->blockK) +
-                " --warp-rows=" + std::to_string(warpRowsAt(*c, d)) +
+            "--target gpu " + tileFlags(*c, d) +
                 (c->backward ? kGradTiles : ""));
   }
   if (opts.compileOnly) {

@@ -6,7 +6,7 @@
 // RUN: attn-opt %s --attn-schedule-blocks --attn-tile=rows-per-instance=16 --canonicalize --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --buffer-results-to-out-params="hoist-static-allocs modify-public-functions" --attn-map-loops-to-gpu=lanes-per-iteration=32 --attn-convert-tiles-to-gpu --attn-allocate-shared-memory | FileCheck %s --check-prefix=WGMMA
 // RUN: attn-opt %s --attn-schedule-blocks --attn-tile="rows-per-instance=16 scalar-rows-per-instance=32" | FileCheck %s --check-prefix=SCALAR
 // RUN: attn-opt %s --lower-to-gpu="format=isa kernel-modules=1" | FileCheck %s --check-prefix=PTX
-// RUN: attn-opt %s --lower-to-gpu="format=isa warp-rows=32 kernel-modules=1" | FileCheck %s --check-prefix=ROWS32
+// RUN: attn-opt %s --lower-to-gpu="format=isa warp-rows=32 block-q=64 block-k=64 kernel-modules=1" | FileCheck %s --check-prefix=ROWS32
 // RUN: attn-opt %s --lower-to-gpu="format=isa kernel-modules=1 block-q=128 tensor-copies=forward warp-specialize=1 overlap-softmax=1" | FileCheck %s --check-prefix=OVERLAP
 // RUN: attn-opt %s --lower-to-gpu="format=isa kernel-modules=1 block-q=128" | FileCheck %s --check-prefix=OVERLAP
 // RUN: %if ptxas %{ attn-opt %s --lower-to-gpu | FileCheck %s --check-prefix=CUBIN %}

@@ -13,9 +13,9 @@
 // RUN: not attn-opt %s --attn-generate-train-step="decay=exp" 2>&1 | FileCheck %s --check-prefix=DECAY
 // RUN: attn-opt %s --attn-schedule-blocks --attn-generate-train-step="lr=0.001" | FileCheck %s --check-prefix=VALID
 
-// SCHEDULE: error: attn-schedule-blocks: block sizes must be positive, got block-q=-1 block-k=64
+// SCHEDULE: error: attn-schedule-blocks: block sizes must be positive or 0 (the target's choice), got block-q=-1 block-k=64
 // PAIRS: error: attn-schedule-blocks: verify-pairs must be positive, got 0
-// GRADSCHEDULE: error: attn-schedule-blocks: the gradient's block sizes must be positive or 0 (the forward's), got grad-block-q=0 grad-block-k=-64
+// GRADSCHEDULE: error: attn-schedule-blocks: the gradient's block sizes must be positive or 0 (the forward's, or 64 where that is the target's), got grad-block-q=0 grad-block-k=-64
 // WIDTH: error: attn-convert-tiles-to-cpu: vector-width must be 8 or 16, got 3
 // LANES: error: attn-map-loops-to-gpu: lanes-per-iteration must be in [1, 1024], got 0
 // LR: error: attn-generate-train-step: peak learning rate must be positive and finite, got -1

@@ -5,7 +5,8 @@
 // RUN: not attn-opt %s --lower-to-gpu="format=garbage" 2>&1 | FileCheck %s --check-prefix=FORMAT
 // RUN: not attn-opt %s --lower-to-gpu="warp-rows=8" 2>&1 | FileCheck %s --check-prefix=WARP
 // RUN: not attn-opt %s --lower-to-cpu="block-q=2147483647" 2>&1 | FileCheck %s --check-prefix=TILES
-// RUN: not attn-opt %s --attn-schedule-blocks="block-q=0 block-k=64" 2>&1 | FileCheck %s --check-prefix=SCHEDULE
+// RUN: not attn-opt %s --lower-to-cpu="block-q=0" 2>&1 | FileCheck %s --check-prefix=CPUTILES
+// RUN: not attn-opt %s --attn-schedule-blocks="block-q=-8 block-k=64" 2>&1 | FileCheck %s --check-prefix=SCHEDULE
 // RUN: not attn-opt %s --attn-map-loops-to-gpu="lanes-per-iteration=2048" 2>&1 | FileCheck %s --check-prefix=LANES
 // RUN: not attn-opt %s --attn-convert-tiles-to-gpu="x=1" 2>&1 | FileCheck %s --check-prefix=CONVERT
 // RUN: not attn-opt %s --lower-to-gpu="grad-warp-rows=8" 2>&1 | FileCheck %s --check-prefix=GRADWARP
@@ -27,7 +28,8 @@
 // FORMAT: error: --lower-to-gpu: format must be bin, isa, fatbin or llvm, got 'garbage'
 // WARP: error: --lower-to-gpu: warp-rows must be 16 or 32, got 8
 // TILES: error: --lower-to-cpu: block-q and block-k must be in [1, 1024], got 2147483647 and 64
-// SCHEDULE: error: attn-schedule-blocks: block sizes must be positive, got block-q=0 block-k=64
+// CPUTILES: error: --lower-to-cpu: block-q and block-k must be in [1, 1024], got 0 and 64
+// SCHEDULE: error: attn-schedule-blocks: block sizes must be positive or 0 (the target's choice), got block-q=-8 block-k=64
 // LANES: error: attn-map-loops-to-gpu: lanes-per-iteration must be in [1, 1024], got 2048
 // CONVERT: error: --attn-convert-tiles-to-gpu takes no options
 // COPIES: error: --lower-to-gpu: tensor-copies must be off, auto, forward, gradient or all, got 'yes'

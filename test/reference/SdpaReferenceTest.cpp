@@ -621,6 +621,24 @@ TEST_P(SdpaGradientBf16TwoWarpgroups, MatchesAutograd) {
 INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16TwoWarpgroups,
                          ::testing::ValuesIn(bf16Cases()), caseName);
 
+// And with no tile flags at all: the target's choice (docs/lowering.md,
+// "Attention's tiles") -- on sm_90a 128 x 128 forwards where the mask's
+// work allows (dense, causal, key padding; D = 128 too), specialised,
+// overlapped and persistent, 64 x 64 elsewhere and for the gradient; the
+// CPU's 64 x 64.
+constexpr char kBf16TargetTilesName[] = "sdpa_gradient_bf16_target_tiles",
+               kTargetTiles[] = "";
+using SdpaGradientBf16TargetTiles =
+    GradientSuite<kBf16TargetTilesName, kBf16, bf16Cases, kTargetTiles>;
+
+TEST_P(SdpaGradientBf16TargetTiles, MatchesAutograd) {
+  ASSERT_TRUE(library);
+  expectGradientsMatch(*library, GetParam(), torch::kBFloat16, 2e-2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16TargetTiles,
+                         ::testing::ValuesIn(bf16Cases()), caseName);
+
 // And the same forward unspecialised (--tensor-copies off, which turns
 // warp-specialize, overlap-softmax and persistent-attention off with it):
 // the block's cp.async, Q through a descriptor of the block's tile.

@@ -3,6 +3,7 @@
 #include "attn/Pipelines/Pipelines.h"
 #include "attn/Conversion/Passes.h"
 #include "attn/IR/AttnOps.h"
+#include "attn/Transforms/AttentionTiles.h"
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -298,12 +299,16 @@ static void registerCheckedPipeline(
       });
 }
 
-static std::optional<std::string> checkTiles(int64_t blockQ, int64_t blockK) {
-  if (blockQ < 1 || blockQ > kMaxBlockSize || blockK < 1 ||
+/// Tile sizes in [least, kMaxBlockSize]: the CPU's from 1, the GPU's from
+/// 0 (the target's choice, AttentionTiles.h).
+static std::optional<std::string> checkTiles(int64_t blockQ, int64_t blockK,
+                                             int64_t least) {
+  if (blockQ < least || blockQ > kMaxBlockSize || blockK < least ||
       blockK > kMaxBlockSize)
-    return "block-q and block-k must be in [1, " +
-           std::to_string(kMaxBlockSize) + "], got " +
-           std::to_string(blockQ) + " and " + std::to_string(blockK);
+    return "block-q and block-k must be in [" + std::to_string(least) +
+           (least == 0 ? " (the target's choice)" : "") + ", " +
+           std::to_string(kMaxBlockSize) + "], got " + std::to_string(blockQ) +
+           " and " + std::to_string(blockK);
   return std::nullopt;
 }
 
@@ -315,14 +320,17 @@ static std::optional<std::string> checkGradTiles(int64_t blockQ, int64_t blockK,
                                                  int64_t gradBlockK) {
   if (gradBlockQ == 0 && gradBlockK == 0)
     return std::nullopt;
-  if (std::optional<std::string> problem = checkTiles(
-          gradBlockQ ? gradBlockQ : blockQ, gradBlockK ? gradBlockK : blockK))
+  AttentionTile grad = gradientTile({blockQ, blockK}, {gradBlockQ, gradBlockK});
+  if (std::optional<std::string> problem = checkTiles(grad.q, grad.k, 1))
     return "the gradient's " + *problem;
   return std::nullopt;
 }
 
 std::optional<std::string>
 checkCPUPipelineOptions(const CPUPipelineOptions &o) {
+  // The CPU's tiles are given: 0 is the GPU's target's choice.
+  if (std::optional<std::string> problem = checkTiles(o.blockQ, o.blockK, 1))
+    return problem;
   if (std::optional<std::string> problem =
           checkGradTiles(o.blockQ, o.blockK, o.gradBlockQ, o.gradBlockK))
     return problem;

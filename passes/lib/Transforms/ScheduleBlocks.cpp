@@ -6,10 +6,15 @@
 // each query tile as a #attn.schedule. Empty tiles are dropped: kernels never
 // see them. A schedule already on the op (written
 // in the input) is derived again at its own block sizes and must agree.
+// Where block-q or block-k is 0, the forward's tiles are the target's choice
+// (AttentionTiles.h): each candidate's schedule is derived, and the one
+// whose tiles cover the fewest pairs, or a preferred one within a slack of
+// that, is kept.
 //
 //===----------------------------------------------------------------------===//
 
 #include "attn/IR/MaskCheck.h"
+#include "attn/Transforms/AttentionTiles.h"
 #include "attn/Transforms/Passes.h"
 
 #include "llvm/Support/MathExtras.h"
@@ -33,16 +38,17 @@ struct ScheduleBlocksPass
   // Options are checked when the pipeline starts, also where no function
   // would use them.
   LogicalResult initialize(MLIRContext *context) override {
-    if (blockQ <= 0 || blockK <= 0)
+    if (blockQ < 0 || blockK < 0)
       return emitError(UnknownLoc::get(context))
-             << "attn-schedule-blocks: block sizes must be positive, got "
-                "block-q="
+             << "attn-schedule-blocks: block sizes must be positive or 0 "
+                "(the target's choice), got block-q="
              << static_cast<int64_t>(blockQ)
              << " block-k=" << static_cast<int64_t>(blockK);
     if (gradBlockQ < 0 || gradBlockK < 0)
       return emitError(UnknownLoc::get(context))
              << "attn-schedule-blocks: the gradient's block sizes must be "
-                "positive or 0 (the forward's), got grad-block-q="
+                "positive or 0 (the forward's, or 64 where that is the "
+                "target's), got grad-block-q="
              << static_cast<int64_t>(gradBlockQ)
              << " grad-block-k=" << static_cast<int64_t>(gradBlockK);
     if (verifyPairs <= 0)
@@ -59,10 +65,12 @@ struct ScheduleBlocksPass
     WalkResult result = getOperation().walk([&](Operation *op) {
       LogicalResult scheduled = success();
       if (auto sdpa = dyn_cast<SdpaOp>(op))
-        scheduled = schedule(sdpa, blockQ, blockK);
+        scheduled =
+            schedule(sdpa, forwardTileCandidates(TargetAttr::lookup(sdpa), sdpa,
+                                                 {blockQ, blockK}));
       else if (auto grad = dyn_cast<SdpaGradOp>(op))
-        scheduled = schedule(grad, gradBlockQ ? gradBlockQ : blockQ,
-                             gradBlockK ? gradBlockK : blockK);
+        scheduled = schedule(
+            grad, {gradientTile({blockQ, blockK}, {gradBlockQ, gradBlockK})});
       return succeeded(scheduled) ? WalkResult::advance()
                                   : WalkResult::interrupt();
     });
@@ -70,8 +78,11 @@ struct ScheduleBlocksPass
       signalPassFailure();
   }
 
+  /// Schedules `op`'s mask in the first of `candidates` (tiles) whose
+  /// schedule covers no more than kTileWorkSlack times the fewest pairs of
+  /// theirs, or checks the schedule it has.
   template <typename OpTy>
-  LogicalResult schedule(OpTy op, int64_t tileQ, int64_t tileK) {
+  LogicalResult schedule(OpTy op, ArrayRef<AttentionTile> candidates) {
     if (!op.getMask())
       return success();
     int64_t n = cast<RankedTensorType>(op.getQuery().getType()).getDimSize(2);
@@ -79,13 +90,20 @@ struct ScheduleBlocksPass
       return op.emitOpError("needs a static sequence length to schedule its "
                             "mask's tiles");
     ScheduleAttr given = op.getScheduleAttr();
-    ScheduleAttr derived = derive(op.getContext(), getMaskPattern(op.getMask()),
-                                  n, given ? given.getBlockQ() : tileQ,
-                                  given ? given.getBlockK() : tileK);
+    MaskPattern pattern = getMaskPattern(op.getMask());
     if (!given) {
-      op.setScheduleAttr(derived);
-      return verifySchedule(op, derived);
+      SmallVector<ScheduleAttr> schedules;
+      SmallVector<double> work;
+      for (AttentionTile t : candidates) {
+        schedules.push_back(derive(op.getContext(), pattern, n, t.q, t.k));
+        work.push_back(visitedPairs(schedules.back()));
+      }
+      ScheduleAttr chosen = schedules[chooseTile(work)];
+      op.setScheduleAttr(chosen);
+      return verifySchedule(op, chosen);
     }
+    ScheduleAttr derived = derive(op.getContext(), pattern, n,
+                                  given.getBlockQ(), given.getBlockK());
     // A schedule written in the input is checked against the mask's own
     // classification: a tile listed in the wrong class would be attended
     // without its predicate, or dropped.
@@ -152,6 +170,14 @@ struct ScheduleBlocksPass
     }
     ArrayRef<int32_t> full, partial;
   };
+
+  /// The query-key pairs that `schedule`'s tiles cover, whole tiles
+  /// counted: the work of its kernel.
+  static double visitedPairs(ScheduleAttr schedule) {
+    return double(schedule.getFullBlocks().size() +
+                  schedule.getPartialBlocks().size()) *
+           schedule.getBlockQ() * schedule.getBlockK();
+  }
 
   /// The schedule of `pattern` over n positions in bq x bk tiles.
   static ScheduleAttr derive(MLIRContext *context, MaskPattern pattern,

@@ -11,6 +11,7 @@
 #include "attn/IR/Gradients.h"
 #include "attn/IR/ScoreMod.h"
 #include "attn/Pipelines/Pipelines.h"
+#include "attn/Transforms/AttentionTiles.h"
 #include "attn/Transforms/Passes.h"
 #include "attn/Transforms/SsmScanLayout.h"
 
@@ -2566,6 +2567,31 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
     return success();
   }
 
+  /// An unmasked attn.sdpa's tile (a masked one's is its schedule's,
+  /// attn-schedule-blocks'): block-q and block-k where given, the target's
+  /// choice for the others (AttentionTiles.h), by the pairs each candidate's
+  /// tiles cover -- the sequences rounded up to whole tiles. A dynamic
+  /// length takes the first candidate.
+  AttentionTile forwardTile(SdpaOp op) {
+    auto q = cast<ShapedType>(op.getQuery().getType());
+    auto k = cast<ShapedType>(op.getKey().getType());
+    SmallVector<AttentionTile> candidates =
+        forwardTileCandidates(TargetAttr::lookup(op), op, {blockQ, blockK});
+    int64_t nq = q.getDimSize(2), nk = k.getDimSize(2);
+    if (ShapedType::isDynamic(nq) || ShapedType::isDynamic(nk))
+      return candidates.front();
+    SmallVector<double> work;
+    for (AttentionTile t : candidates)
+      work.push_back(double(llvm::alignTo(nq, t.q)) * llvm::alignTo(nk, t.k));
+    return candidates[chooseTile(work)];
+  }
+
+  /// Linear attention's tile: block-q and block-k where given, else
+  /// kBaseAttentionTile.
+  AttentionTile linearTile() const {
+    return withGiven({blockQ, blockK}, kBaseAttentionTile);
+  }
+
   /// The gradient's rows per instance: its own where given, in the GPU
   /// form alone (rows-per-instance 0 is the CPU's).
   int64_t gradRows() const {
@@ -2589,21 +2615,25 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
       LogicalResult r =
           TypeSwitch<Operation *, LogicalResult>(op)
               .Case([&](SdpaOp o) {
+                AttentionTile tile = forwardTile(o);
                 return SdpaTiling(o, globals, rowsPerInstance,
                                   scalarRowsPerInstance)
-                    .run(blockQ, blockK, savedLse);
+                    .run(tile.q, tile.k, savedLse);
               })
               .Case([&](SdpaGradOp o) {
+                AttentionTile tile =
+                    gradientTile({blockQ, blockK}, {gradBlockQ, gradBlockK});
                 return SdpaGradTiling(o, globals, gradRows(),
                                       savedLse.lookup(o), gradFusedQuery)
-                    .run(gradBlockQ ? gradBlockQ : blockQ,
-                         gradBlockK ? gradBlockK : blockK);
+                    .run(tile.q, tile.k);
               })
               .Case([&](LinearOp o) {
-                return tileLinear(o, globals, blockQ, blockK, rowsPerInstance);
+                AttentionTile tile = linearTile();
+                return tileLinear(o, globals, tile.q, tile.k, rowsPerInstance);
               })
               .Case([&](LinearGradOp o) {
-                return tileLinearGrad(o, blockQ, blockK, rowsPerInstance);
+                AttentionTile tile = linearTile();
+                return tileLinearGrad(o, tile.q, tile.k, rowsPerInstance);
               })
               .Case([&](SsmOp o) {
                 return tileSsm(o, channels, ssmChunk, rowsPerInstance != 0);
@@ -2651,10 +2681,10 @@ std::optional<std::string> mlir::attn::checkTileOptions(const TileOptions &o) {
   };
   std::string problem;
   llvm::raw_string_ostream os(problem);
-  if (outside(o.blockQ, 1, kMaxBlockSize) ||
-      outside(o.blockK, 1, kMaxBlockSize))
-    os << "block-q and block-k must be in [1, " << kMaxBlockSize << "], got "
-       << o.blockQ << " and " << o.blockK;
+  if (outside(o.blockQ, 0, kMaxBlockSize) ||
+      outside(o.blockK, 0, kMaxBlockSize))
+    os << "block-q and block-k must be in [0 (the target's choice), "
+       << kMaxBlockSize << "], got " << o.blockQ << " and " << o.blockK;
   else if (outside(o.gradBlockQ, 0, kMaxBlockSize) ||
            outside(o.gradBlockK, 0, kMaxBlockSize) ||
            outside(o.gradRowsPerInstance, 0, kMaxBlockSize))

@@ -206,18 +206,22 @@ def ScheduleBlocks : Pass<"attn-schedule-blocks", "func::FuncOp"> {
   }];
   let options = [
     Option<"blockQ", "block-q", "int64_t", /*default=*/"64",
-           "Query rows per tile">,
+           "Query rows per tile (0: the target's choice, AttentionTiles.h: "
+           "the preferred candidate whose schedule covers no more than 5% "
+           "over the fewest pairs)">,
     Option<"blockK", "block-k", "int64_t", /*default=*/"64",
-           "Keys per tile">,
+           "Keys per tile (0: the target's choice, as block-q)">,
     Option<"verify", "verify", "bool", /*default=*/"false",
            "Check every schedule against its mask's predicate by enumeration">,
     Option<"verifyPairs", "verify-pairs", "int64_t", /*default=*/"16777216",
            "Pairs (query row x key) that verify enumerates per attention "
            "before it samples rows">,
     Option<"gradBlockQ", "grad-block-q", "int64_t", /*default=*/"0",
-           "Query rows per tile of attn.sdpa_grad (0: block-q)">,
+           "Query rows per tile of attn.sdpa_grad (0: block-q, or 64 where "
+           "that is 0)">,
     Option<"gradBlockK", "grad-block-k", "int64_t", /*default=*/"0",
-           "Keys per tile of attn.sdpa_grad (0: block-k)">,
+           "Keys per tile of attn.sdpa_grad (0: block-k, or 64 where that "
+           "is 0)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::tensor::TensorDialect"];
@@ -247,14 +251,19 @@ def Tile : Pass<"attn-tile", "ModuleOp"> {
   }];
   let options = [
     Option<"blockQ", "block-q", "int64_t", /*default=*/"64",
-           "Query rows per tile (unmasked attention and linear attention)">,
+           "Query rows per tile (unmasked attention and linear attention; "
+           "0: the target's choice, AttentionTiles.h -- unmasked "
+           "attention's preferred candidate whose tiles cover no more than "
+           "5% over the fewest pairs, linear attention's 64)">,
     Option<"blockK", "block-k", "int64_t", /*default=*/"64",
-           "Keys per tile (unmasked attention and linear attention)">,
+           "Keys per tile (unmasked attention and linear attention; 0: the "
+           "target's choice, as block-q)">,
     Option<"gradBlockQ", "grad-block-q", "int64_t", /*default=*/"0",
            "Query rows per tile of unmasked attention's gradient "
-           "(0: block-q)">,
+           "(0: block-q, or 64 where that is 0)">,
     Option<"gradBlockK", "grad-block-k", "int64_t", /*default=*/"0",
-           "Keys per tile of unmasked attention's gradient (0: block-k)">,
+           "Keys per tile of unmasked attention's gradient (0: block-k, or "
+           "64 where that is 0)">,
     Option<"gradRowsPerInstance", "grad-rows-per-instance", "int64_t",
            /*default=*/"0",
            "With rows-per-instance: the rows of a warp in attention's "

@@ -66,8 +66,7 @@ struct ScheduleBlocksPass
       LogicalResult scheduled = success();
       if (auto sdpa = dyn_cast<SdpaOp>(op))
         scheduled =
-            schedule(sdpa, forwardTileCandidates(TargetAttr::lookup(sdpa), sdpa,
-                                                 {blockQ, blockK}));
+            schedule(sdpa, forwardTileCandidates(sdpa, {blockQ, blockK}));
       else if (auto grad = dyn_cast<SdpaGradOp>(op))
         scheduled = schedule(
             grad, {gradientTile({blockQ, blockK}, {gradBlockQ, gradBlockK})});

@@ -2576,7 +2576,7 @@ struct TilePass : public mlir::attn::impl::TileBase<TilePass> {
     auto q = cast<ShapedType>(op.getQuery().getType());
     auto k = cast<ShapedType>(op.getKey().getType());
     SmallVector<AttentionTile> candidates =
-        forwardTileCandidates(TargetAttr::lookup(op), op, {blockQ, blockK});
+        forwardTileCandidates(op, {blockQ, blockK});
     int64_t nq = q.getDimSize(2), nk = k.getDimSize(2);
     if (ShapedType::isDynamic(nq) || ShapedType::isDynamic(nk))
       return candidates.front();

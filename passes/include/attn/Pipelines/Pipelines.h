@@ -27,8 +27,9 @@ struct TilingPipelineOptions : public PassPipelineOptions<Derived> {
       *this, "block-q",
       llvm::cl::desc("Query rows per tile (--lower-to-gpu: 0, the target's "
                      "choice, by default -- on sm_90a 128 x 128 for 16-bit "
-                     "softmax attention where that does not grow its "
-                     "mask's work over 5%, else 64; --lower-to-cpu: 64)"),
+                     "softmax attention, 128 x 64 above 64 dimensions a "
+                     "head, where that does not grow its mask's work over "
+                     "5%, else 64; --lower-to-cpu: 64)"),
       llvm::cl::init(kDefaultTile)};
   Options::Option<int64_t> blockK{
       *this, "block-k",

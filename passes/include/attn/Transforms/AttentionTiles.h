@@ -1,5 +1,4 @@
-//===- AttentionTiles.h - attention's tiles, given or the target's -*- C++
-//-*-===//
+//===- AttentionTiles.h - attention's tiles, or the target's -*- C++ -*-===//
 //
 // Shared by attn-schedule-blocks (a masked attention's tiles are its
 // schedule's) and attn-tile (unmasked attention, linear attention): block-q
@@ -41,8 +40,8 @@ inline AttentionTile withGiven(AttentionTile given, AttentionTile base) {
   return {given.q ? given.q : base.q, given.k ? given.k : base.k};
 }
 
-/// The tiles a forward attn.sdpa of `op` may take on `target`, in order of
-/// preference: on warpgroup MMA (sm_90a) with 16-bit elements 128 rows
+/// The tiles the forward `op` may take on its target (attn.target), in
+/// order of preference: on warpgroup MMA (sm_90a) with 16-bit elements 128 rows
 /// (two consumer warpgroups at 16 rows a warp, which --lower-to-gpu
 /// specialises, overlaps and makes persistent) by 128 keys -- 64 where a
 /// head has more than 64 dimensions (queries or values): the overlapped
@@ -50,8 +49,9 @@ inline AttentionTile withGiven(AttentionTile given, AttentionTile base) {
 /// and the staged queries took 232,480 bytes of shared memory, 32 more
 /// than a block may have -- then 64 x 64; elsewhere 64 x 64 alone. The
 /// given (non-zero) dimensions of `given` replace the candidates'.
-inline SmallVector<AttentionTile>
-forwardTileCandidates(TargetAttr target, SdpaOp op, AttentionTile given) {
+inline SmallVector<AttentionTile> forwardTileCandidates(SdpaOp op,
+                                                        AttentionTile given) {
+  TargetAttr target = TargetAttr::lookup(op);
   auto query = cast<ShapedType>(op.getQuery().getType());
   auto value = cast<ShapedType>(op.getValue().getType());
   Type element = query.getElementType();

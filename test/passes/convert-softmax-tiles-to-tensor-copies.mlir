@@ -11,6 +11,8 @@
 // RUN: not attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="warp-specialize=1" 2>&1 | FileCheck %s --check-prefix=SPEC-ALONE
 // RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=auto warp-specialize=1 overlap-softmax=1" | FileCheck %s --check-prefix=AUTO
 // RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=auto" | FileCheck %s --check-prefix=AUTO-ALONE
+// RUN: attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=all warp-specialize=1 overlap-softmax=1 producer-queries=1" | FileCheck %s --check-prefix=QUERIES
+// RUN: not attn-opt %s --split-input-file --attn-convert-softmax-tiles-to-gpu="tensor-copies=all warp-specialize=1 producer-queries=1" 2>&1 | FileCheck %s --check-prefix=QUERIES-ALONE
 // BAD: tensor-copies must be off, auto, forward, gradient or all, got 'some'
 // SPEC-ALONE: error: warp-specialize needs tensor-copies auto, forward, gradient or all
 
@@ -462,6 +464,147 @@ func.func @key_gradient(%qb: memref<1x2x64x64xbf16>, %dob: memref<1x2x64x64xbf16
     attn.tile.softmax_grad_step %q, %kv, %kv, %do, %lse, %lse key_grad %kacc, %vacc : memref<16x64xf32>, memref<16x64xf32> offsets(%c0, %c0) scale 0.125 : memref<64x64xbf16, strided<[64, 1], offset: ?>>, memref<16x64xbf16>, memref<16x64xbf16>, memref<64x64xbf16, strided<[64, 1], offset: ?>>, memref<64xf32>, memref<64xf32>
     linalg.copy ins(%kacc : memref<16x64xf32>) outs(%dk : memref<16x64xbf16>)
     linalg.copy ins(%vacc : memref<16x64xf32>) outs(%dv : memref<16x64xbf16>)
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+// With producer-queries, an overlapped group's queries -- each warp's 16
+// rows of a window of a 4-D buffer, the warps' rows one after another --
+// over key tiles of 128 rows are the producer's too: a tensor map of boxes of the block's 128 rows;
+// four more barriers (two slots: full, one arrival; empty, the 256
+// consumers'); at the start of the producer's loop, a wait for a slot
+// every consumer gave back, its 16384 bytes expected and one copy from
+// the first warp's row (the thread index taken as 0), then the keys and
+// values as before. The consumers wait for the slot where the queries are
+// defined, S = Q K^T reads them through a descriptor of the slot's 128 x 64
+// tile (no cp.async, no ldmatrix), and each gives the slot back (an
+// arrival, its count one more) before the finalize's last P V. Without
+// producer-queries (OVER) each warp copies its rows (cp.async) and loads
+// them by ldmatrix.
+// QUERIES-LABEL: func.func @producer_queries
+// QUERIES: attn.buffer.tensor_map %{{.*}} box [1, 1, 128, 64] swizzle 128
+// QUERIES-COUNT-2: nvvm.mbarrier.init %{{.*}}, %c1_i32
+// QUERIES-COUNT-2: nvvm.mbarrier.init %{{.*}}, %c256_i32
+// QUERIES: memref.subview %arg0[0, %{{.*}}, %{{.*}}, 0] [1, 1, 16, 64]
+// QUERIES-NOT: nvgpu.device_async_copy
+// QUERIES: nvvm.mbarrier.try_wait.parity
+// QUERIES: memref.view {{.*}} to memref<128x64xbf16, #gpu.address_space<workgroup>>
+// QUERIES: %[[PRODUCER:.*]] = arith.cmpi eq, %{{.*}}, %c256{{.*}} : index
+// QUERIES-NEXT: scf.if %[[PRODUCER]] {
+// QUERIES: %[[WARP:.*]] = arith.divui %c0{{.*}}, %c32 : index
+// QUERIES: %[[ROWS:.*]] = arith.muli %[[WARP]], %c16 : index
+// QUERIES: %[[ROW0:.*]] = arith.addi %{{.*}}, %[[ROWS]] : index
+// QUERIES: memref.subview %arg0[0, %{{.*}}, %[[ROW0]], 0] [1, 1, 16, 64]
+// QUERIES: %[[FREE:.*]] = arith.xori %{{.*}}, %c1_i32
+// QUERIES: nvvm.mbarrier.try_wait.parity %{{.*}}, %[[FREE]]
+// QUERIES: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c16384_i32
+// QUERIES-NOT: scf.for
+// QUERIES: nvvm.cp.async.bulk.tensor.shared.cluster.global
+// QUERIES-NOT: nvvm.cp.async.bulk.tensor.shared.cluster.global
+// QUERIES: scf.for
+// QUERIES: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c32768_i32
+// QUERIES-COUNT-2: nvvm.cp.async.bulk.tensor.shared.cluster.global
+// QUERIES: } {attn.producer}
+// QUERIES-NEXT: scf.for
+// QUERIES-NOT: nvgpu.ldmatrix
+// QUERIES: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 128, k = 16>
+// QUERIES-NOT: nvgpu.ldmatrix
+// QUERIES: nvvm.mbarrier.arrive %{{.*}} : !llvm.ptr<3>
+// QUERIES: nvvm.mbarrier.arrive %{{.*}} : !llvm.ptr<3>
+// QUERIES-NEXT: arith.constant 0 : index
+// QUERIES-NEXT: arith.constant 1 : i32
+// QUERIES-NEXT: arith.addi %{{.*}}, %c1_i32
+// QUERIES-NEXT: memref.store
+// QUERIES: scf.if
+// QUERIES: wgmma.mma_async.sync.aligned.m64n64k16
+// QUERIES: nvvm.mbarrier.inval
+// OVER-LABEL: func.func @producer_queries
+// OVER: nvgpu.device_async_copy
+// OVER: nvgpu.ldmatrix
+// QUERIES-ALONE: error: producer-queries needs overlap-softmax
+func.func @producer_queries(%qb: memref<1x2x256x64xbf16>, %k: memref<1x2x300x64xbf16>, %v: memref<1x2x300x64xbf16>, %o: memref<1x2x256x64xbf16>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c16 = arith.constant 16 : index
+  %c32 = arith.constant 32 : index
+  %c300 = arith.constant 300 : index
+  %c128 = arith.constant 128 : index
+  %c256 = arith.constant 256 : index
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c2, %gy = %c2, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c256, %sy = %c1, %sz = %c1) {
+    %row0 = arith.muli %bx, %c128 : index
+    %warp = arith.divui %tx, %c32 : index
+    %rows = arith.muli %warp, %c16 : index
+    %q0 = arith.addi %row0, %rows : index
+    %q = memref.subview %qb[0, %by, %q0, 0] [1, 1, 16, 64] [1, 1, 1, 1] : memref<1x2x256x64xbf16> to memref<16x64xbf16, strided<[64, 1], offset: ?>>
+    %out = memref.subview %o[0, %by, %q0, 0] [1, 1, 16, 64] [1, 1, 1, 1] : memref<1x2x256x64xbf16> to memref<16x64xbf16, strided<[64, 1], offset: ?>>
+    %m = memref.alloca() : memref<16xf32>
+    %l = memref.alloca() : memref<16xf32>
+    %acc = memref.alloca() : memref<16x64xf32>
+    linalg.fill ins(%ninf : f32) outs(%m : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%l : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%acc : memref<16x64xf32>)
+    scf.for %t = %c0 to %n step %c1 {
+      %k0 = arith.muli %t, %c128 : index
+      %left = arith.subi %c300, %k0 : index
+      %krows = arith.minsi %left, %c128 : index
+      %kt = memref.subview %k[0, %by, %k0, 0] [1, 1, %krows, 64] [1, 1, 1, 1] : memref<1x2x300x64xbf16> to memref<?x64xbf16, strided<[64, 1], offset: ?>>
+      %vt = memref.subview %v[0, %by, %k0, 0] [1, 1, %krows, 64] [1, 1, 1, 1] : memref<1x2x300x64xbf16> to memref<?x64xbf16, strided<[64, 1], offset: ?>>
+      attn.tile.softmax_step %q, %kt, %vt into %m, %l, %acc offsets(%q0, %k0) scale 1.25e-01 : memref<16x64xbf16, strided<[64, 1], offset: ?>>, memref<?x64xbf16, strided<[64, 1], offset: ?>>, memref<?x64xbf16, strided<[64, 1], offset: ?>>, memref<16xf32>, memref<16x64xf32>
+    }
+    attn.tile.softmax_finalize %l, %acc into %out : memref<16xf32>, memref<16x64xf32>, memref<16x64xbf16, strided<[64, 1], offset: ?>>
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+// Over key tiles of 64 rows or fewer, the warps keep copying their own
+// queries: S = Q K^T reading Q from shared memory each step would read as
+// much of it as of the keys.
+// QUERIES-LABEL: func.func @producer_queries_narrow_keys
+// QUERIES-NOT: box [1, 1, 128, 64]
+// QUERIES: nvgpu.device_async_copy
+// QUERIES: nvgpu.ldmatrix
+func.func @producer_queries_narrow_keys(%qb: memref<1x2x256x64xbf16>, %k: memref<1x2x100x64xbf16>, %v: memref<1x2x100x64xbf16>, %o: memref<1x2x256x64xbf16>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c16 = arith.constant 16 : index
+  %c32 = arith.constant 32 : index
+  %c100 = arith.constant 100 : index
+  %c128 = arith.constant 128 : index
+  %c256 = arith.constant 256 : index
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c2, %gy = %c2, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c256, %sy = %c1, %sz = %c1) {
+    %row0 = arith.muli %bx, %c128 : index
+    %warp = arith.divui %tx, %c32 : index
+    %rows = arith.muli %warp, %c16 : index
+    %q0 = arith.addi %row0, %rows : index
+    %q = memref.subview %qb[0, %by, %q0, 0] [1, 1, 16, 64] [1, 1, 1, 1] : memref<1x2x256x64xbf16> to memref<16x64xbf16, strided<[64, 1], offset: ?>>
+    %out = memref.subview %o[0, %by, %q0, 0] [1, 1, 16, 64] [1, 1, 1, 1] : memref<1x2x256x64xbf16> to memref<16x64xbf16, strided<[64, 1], offset: ?>>
+    %m = memref.alloca() : memref<16xf32>
+    %l = memref.alloca() : memref<16xf32>
+    %acc = memref.alloca() : memref<16x64xf32>
+    linalg.fill ins(%ninf : f32) outs(%m : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%l : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%acc : memref<16x64xf32>)
+    scf.for %t = %c0 to %n step %c1 {
+      %k0 = arith.muli %t, %c32 : index
+      %left = arith.subi %c100, %k0 : index
+      %krows = arith.minsi %left, %c32 : index
+      %kt = memref.subview %k[0, %by, %k0, 0] [1, 1, %krows, 64] [1, 1, 1, 1] : memref<1x2x100x64xbf16> to memref<?x64xbf16, strided<[64, 1], offset: ?>>
+      %vt = memref.subview %v[0, %by, %k0, 0] [1, 1, %krows, 64] [1, 1, 1, 1] : memref<1x2x100x64xbf16> to memref<?x64xbf16, strided<[64, 1], offset: ?>>
+      attn.tile.softmax_step %q, %kt, %vt into %m, %l, %acc offsets(%q0, %k0) scale 1.25e-01 : memref<16x64xbf16, strided<[64, 1], offset: ?>>, memref<?x64xbf16, strided<[64, 1], offset: ?>>, memref<?x64xbf16, strided<[64, 1], offset: ?>>, memref<16xf32>, memref<16x64xf32>
+    }
+    attn.tile.softmax_finalize %l, %acc into %out : memref<16xf32>, memref<16x64xf32>, memref<16x64xbf16, strided<[64, 1], offset: ?>>
     gpu.terminator
   }
   return

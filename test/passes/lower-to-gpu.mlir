@@ -9,6 +9,7 @@
 // RUN: attn-opt %s --lower-to-gpu="format=isa warp-rows=32 block-q=64 block-k=64 kernel-modules=1" | FileCheck %s --check-prefix=ROWS32
 // RUN: attn-opt %s --lower-to-gpu="format=isa kernel-modules=1 block-q=128 tensor-copies=forward warp-specialize=1 overlap-softmax=1" | FileCheck %s --check-prefix=OVERLAP
 // RUN: attn-opt %s --lower-to-gpu="format=isa kernel-modules=1 block-q=128" | FileCheck %s --check-prefix=OVERLAP
+// RUN: attn-opt %s --lower-to-gpu="format=isa kernel-modules=1 block-q=128 producer-queries=0" | FileCheck %s --check-prefix=OWN-QUERIES
 // RUN: %if ptxas %{ attn-opt %s --lower-to-gpu | FileCheck %s --check-prefix=CUBIN %}
 // RUN: attn-opt %s --lower-to-gpu="format=llvm" | FileCheck %s --check-prefix=BITCODE
 
@@ -201,17 +202,22 @@
 // The overlapped form (by default, as with the flags that ask for it:
 // heaviest_first's kernel in 128-row tiles: two
 // consumer warpgroups and a producer, 384 threads, the consumers'
-// registers raised by setmaxnreg) keeps Q's A fragments in
-// registers, loaded by ldmatrix before S = Q K^T: read through a
-// descriptor instead, its tiles ran 1-4% slower on sm_90a, where the
-// form above (no ldmatrix, PTX) frees registers that set occupancy.
+// registers raised by setmaxnreg) takes its queries from the producer
+// (producer-queries, by default over its 128-key tiles): a tensor copy of
+// the block's rows, which S = Q K^T reads through a descriptor -- no
+// ldmatrix. With producer-queries=0 each warp copies its own rows and
+// loads Q's A fragments by ldmatrix before S = Q K^T (OWN-QUERIES).
 // OVERLAP: gpu.binary @kernels
 // OVERLAP-SAME: .entry heaviest_first_0_softmax_step_softmax_finalize(
 // OVERLAP-SAME: .maxntid 384
 // OVERLAP-SAME: setmaxnreg.inc.sync.aligned.u32
-// OVERLAP-SAME: ldmatrix.sync.aligned.m8n8.x4.shared.b16
+// OVERLAP-NOT: ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // OVERLAP-SAME: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
 // OVERLAP-SAME: setmaxnreg.dec.sync.aligned.u32
+// OWN-QUERIES: gpu.binary @kernels
+// OWN-QUERIES-SAME: .entry heaviest_first_0_softmax_step_softmax_finalize(
+// OWN-QUERIES-SAME: ldmatrix.sync.aligned.m8n8.x4.shared.b16
+// OWN-QUERIES-SAME: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
 
 // By default the kernels are dealt into two modules (kernel-modules=2),
 // each its own cubin, serialized at once (attn-modules-to-binaries): the

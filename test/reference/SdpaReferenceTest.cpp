@@ -723,6 +723,28 @@ TEST_P(SdpaGradientBf16Persistent, MatchesAutograd) {
 INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16Persistent,
                          ::testing::ValuesIn(bf16Cases()), caseName);
 
+// And with the producer copying each tile's queries too (--producer-queries,
+// the default, asked for so that this suite keeps it: one swizzled tile of
+// the block's rows in two slots, S = Q K^T through descriptors), in the
+// target's tiles and its defaults otherwise (the forward overlapped and
+// persistent, 128-key tiles where the head dim is 64); the grid sized for two
+// multiprocessors (--multiprocessors 2), so that each block walks many
+// tiles and both slots, and the producer's ring, go round several times.
+// The CPU ignores both.
+constexpr char kBf16ProducerQueriesName[] =
+    "sdpa_gradient_bf16_producer_queries",
+               kProducerQueries[] = "--producer-queries --multiprocessors 2";
+using SdpaGradientBf16ProducerQueries =
+    GradientSuite<kBf16ProducerQueriesName, kBf16, bf16Cases, kProducerQueries>;
+
+TEST_P(SdpaGradientBf16ProducerQueries, MatchesAutograd) {
+  ASSERT_TRUE(library);
+  expectGradientsMatch(*library, GetParam(), torch::kBFloat16, 2e-2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Masks, SdpaGradientBf16ProducerQueries,
+                         ::testing::ValuesIn(bf16Cases()), caseName);
+
 // And with the gradient in one nest over the key tiles (--grad-fused-query:
 // each pair's dS K added to dQ's f32 sums -- atomics, or on sm_90a bulk
 // reductions -- then converted): every case in f32 (the CPU's rows and the

@@ -937,6 +937,24 @@ StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
                        bool tensorCopies = true, ProducerRings *rings = nullptr,
                        bool deferRelease = false,
                        ArrayRef<bool> downColumns = {});
+/// The queries of an overlapped forward row group (`query`, a warp's view of
+/// `rows` = 16 rows, every step's of the group) copied by the producer
+/// warpgroup that stageForBlock gave the group's key loops, instead of by
+/// each warp: a block-wide swizzled tile of the block's rows, one tensor
+/// copy a 64-column block, into two slots against full and empty mbarriers,
+/// so that in a persistent launch the next tile's queries land while this
+/// one's steps run. The consumers wait where `query` is defined and give
+/// the slot back at `release` (the group's finalize, after every step has
+/// read it); the producer issues the copy at the start of its first loop
+/// after that definition. Returns the tile (read through warpgroup MMA's
+/// descriptors), or nothing where the queries are not a window the tensor
+/// memory accelerator can copy (as stageForBlock's tiles), their row
+/// groups not one warp's 16 rows, no producer loop follows them, or the
+/// two slots and the launch's `rings` would not fit a block's shared memory.
+std::optional<SharedTile> stageQueriesForProducer(Value query, int64_t rows,
+                                                  Operation *release,
+                                                  int64_t threads,
+                                                  const ProducerRings &rings);
 /// Waits for `staged`'s last operand's copies, if still in flight, and
 /// makes them visible to this thread's reads (cp.async: a wait, the async
 /// proxy's fence and a block barrier; the tensor memory accelerator: a wait

@@ -36,10 +36,12 @@
 #include "WarpgroupMma.h"
 #include "attn/Conversion/Passes.h"
 
+#include "mlir/Analysis/SliceAnalysis.h"
 #include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/SetVector.h"
 
 namespace mlir::attn::gpu_tiles {
@@ -814,6 +816,154 @@ StagedOp stageForProducer(Operation *op, ArrayRef<unsigned> numbers,
   launch->setAttr(kConsumerThreadsAttr, at.getI64IntegerAttr(threads));
   return staged;
 }
+
+/// What of `v`'s backward slice within a launch depends on the block's
+/// thread index: the index itself (the launch's argument, or gpu.thread_id
+/// ops), and the ops that depend on it, in order.
+struct ThreadDependentSlice {
+  SmallVector<Value> threadIndices;
+  SmallVector<Operation *> ops;
+};
+
+/// `v`'s ThreadDependentSlice in `launch`; fails where one of its ops has
+/// memory effects or regions (it could not be computed again for another
+/// thread).
+FailureOr<ThreadDependentSlice> threadDependentSlice(Value v,
+                                                     gpu::LaunchOp launch) {
+  SetVector<Operation *> slice;
+  BackwardSliceOptions options;
+  options.filter = [&](Operation *op) { return launch->isProperAncestor(op); };
+  options.inclusive = true;
+  if (failed(getBackwardSlice(v, &slice, options)))
+    return failure();
+  ThreadDependentSlice out{{launch.getThreadIds().x}, {}};
+  DenseSet<Value> dependent{launch.getThreadIds().x};
+  for (Operation *op : slice) {
+    if (auto thread = dyn_cast<gpu::ThreadIdOp>(op)) {
+      if (thread.getDimension() == gpu::Dimension::x) {
+        out.threadIndices.push_back(thread);
+        dependent.insert(thread);
+      }
+      continue;
+    }
+    if (llvm::none_of(op->getOperands(),
+                      [&](Value o) { return dependent.contains(o); }))
+      continue;
+    if (op->getNumRegions() || !isMemoryEffectFree(op))
+      return failure();
+    dependent.insert(op->getResults().begin(), op->getResults().end());
+    out.ops.push_back(op);
+  }
+  return out;
+}
+
+} // namespace
+
+std::optional<SharedTile> stageQueriesForProducer(Value query, int64_t rows,
+                                                  Operation *release,
+                                                  int64_t threads,
+                                                  const ProducerRings &rings) {
+  auto launch = release->getParentOfType<gpu::LaunchOp>();
+  Operation *def = query.getDefiningOp();
+  auto type = cast<MemRefType>(query.getType());
+  const int64_t d = type.getDimSize(1);
+  const int64_t blockRows = threads / kWarpLanes * rows;
+  if (!launch || rows != kMmaRows || !def ||
+      def->getBlock() != release->getBlock() ||
+      !def->isBeforeInBlock(release) || threads % kWarpgroupThreads ||
+      blockRows > kMaxBoxRows || ShapedType::isDynamic(d) ||
+      d % SwizzledTile::kBlockCols)
+    return std::nullopt;
+  std::optional<BulkWindow> window = bulkWindowOf(query, launch, rows);
+  FailureOr<ThreadDependentSlice> perThread =
+      threadDependentSlice(query, launch);
+  // Each warp's rows follow from the thread index: the first warp's are
+  // the block's first.
+  if (!window || failed(perThread) || !llvm::is_contained(perThread->ops, def))
+    return std::nullopt;
+  // The producer's first loop of copies after the queries' definition.
+  scf::IfOp producer;
+  for (Operation *op = def->getNextNode(); op != release && !producer;
+       op = op->getNextNode())
+    if (op->hasAttr(kProducerAttr))
+      producer = cast<scf::IfOp>(op);
+  if (!producer)
+    return std::nullopt;
+
+  Location loc = release->getLoc();
+  Type elem = type.getElementType();
+  const int64_t tileBytes =
+      SharedTile::bytes(blockRows, d, elem, TileLayout::Swizzled);
+  constexpr int64_t kSlots = 2;
+  // Where the slots and the launch's rings would take more shared memory
+  // than a block has, the warps keep copying their own rows (which the
+  // rings' room leaves for).
+  int64_t bytes = kSlots * tileBytes + kSwizzledTileSlack;
+  for (const ProducerRing &ring : rings)
+    if (ring.launch == launch)
+      bytes += ring.stages * ring.stageBytes + kSwizzledTileSlack;
+  if (bytes > TargetAttr::lookup(launch).getSharedMemoryPerBlock())
+    return std::nullopt;
+  CopyBarriers barriers = CopyBarriers::create(
+      launch, {1, 1, threads, threads}); // full, full, empty, empty
+  OpBuilder b(barriers.phases.getDefiningOp());
+  ScalarEmitter se{b, loc};
+  Value used =
+      memref::AllocaOp::create(b, loc, MemRefType::get({1}, b.getI32Type()));
+  memref::StoreOp::create(b, loc, se.i32(0), used, se.idx(0));
+  ProducerRing ring{
+      launch,
+      tileBytes,
+      kSlots,
+      allocateShared(launch, kSlots * tileBytes + kSwizzledTileSlack),
+      barriers.buffer,
+      used};
+  Value map = tensorMapOf(*window, launch, blockRows);
+  auto slotTile = [&](WarpEmitter &e, Value slot) {
+    Value offset =
+        e.add(alignmentPadding(e, sharedAddress(e.b, loc, ring.buffer)),
+              e.mul(slot, tileBytes));
+    return SharedTile::at(e.b, loc, ring.buffer, offset, blockRows, d, elem,
+                          TileLayout::Swizzled);
+  };
+
+  // The producer: the first warp's window (the block's rows start there,
+  // the warps' rows one after another: attn-tile's row groups), for a slot
+  // that every consumer has given back.
+  OpBuilder pb = OpBuilder::atBlockBegin(producer.thenBlock());
+  WarpEmitter pe(pb, loc, elem);
+  IRMapping firstWarp;
+  for (Value thread : perThread->threadIndices)
+    firstWarp.map(thread, pe.idx(0));
+  for (Operation *op : perThread->ops)
+    pb.clone(*op, firstWarp);
+  auto firstWindow =
+      firstWarp.lookupOrDefault(query).getDefiningOp<memref::SubViewOp>();
+  RingPosition next = positionIn(pe, ring);
+  barriers.waitParity(
+      pe, pe.add(next.stage, kSlots),
+      arith::XOrIOp::create(pb, loc, next.parity, pe.i32(1)).getResult());
+  barriers.expect(pe, next.stage, tileBytes);
+  copyBoxes(pe, firstWindow, map, slotTile(pe, next.stage), blockRows, d,
+            barriers.address(pe, next.stage));
+  advance(pe, ring, next);
+
+  // The consumers: wait where the queries are defined, give the slot back
+  // at `release`.
+  OpBuilder cb(def->getContext());
+  cb.setInsertionPointAfter(def);
+  WarpEmitter ce(cb, loc, elem);
+  RingPosition now = positionIn(ce, ring);
+  barriers.waitParity(ce, now.stage, now.parity);
+  SharedTile tile = slotTile(ce, now.stage);
+  OpBuilder rb(release);
+  ScalarEmitter re{rb, loc};
+  barriers.arrive(re, re.add(now.stage, kSlots));
+  advance(re, ring, now);
+  return tile;
+}
+
+namespace {
 
 /// Whether `loop` is at the top of `launch`'s work: in the launch's body,
 /// or in its persistent loop's over tiles (attn-persist-launches), where

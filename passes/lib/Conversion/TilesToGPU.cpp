@@ -729,6 +729,9 @@ struct StagedQueries {
   DenseMap<Value, SharedTile> tiles;
   DenseMap<Value, Value> blocks;
   DenseMap<Value, SharedTile> warpgroupTiles;
+  /// The block's query tiles that a producer copies (producer-queries:
+  /// stageQueriesForProducer), by the warp's view.
+  DenseMap<Value, SharedTile> fromProducer;
   /// A launch's shared buffers of the fused gradient: its dS^T tiles and,
   /// with bulk reductions, its dQ tile.
   struct FusedTiles {
@@ -1333,12 +1336,25 @@ struct TensorCoreStep {
                                            staged.reader},
         values{stagedTileOf(staged, op.getValue()), staged.reader},
         queriesByDescriptor(
-            !overlapped && keys.onWarpgroups() &&
-            stagesRowsForWarpgroups(op.getQuery(), g.rows,
-                                    op->getParentOfType<gpu::LaunchOp>())),
-        queries(stagedOwnRows(op.getQuery(), elem, g.rows,
-                              op->getParentOfType<gpu::LaunchOp>(), threads,
-                              queries, queriesByDescriptor)) {}
+            queries.fromProducer.contains(op.getQuery()) ||
+            (!overlapped && keys.onWarpgroups() &&
+             stagesRowsForWarpgroups(op.getQuery(), g.rows,
+                                     op->getParentOfType<gpu::LaunchOp>()))),
+        queries(queryTileOf(op, elem, g.rows, threads, queries,
+                            queriesByDescriptor)) {}
+
+  /// The producer's tile of the block's queries, else this warp's staged
+  /// rows (stagedOwnRows).
+  static SharedTile queryTileOf(SoftmaxStepOp op, Type elem, int64_t rows,
+                                int64_t threads, StagedQueries &queries,
+                                bool byDescriptor) {
+    if (auto it = queries.fromProducer.find(op.getQuery());
+        it != queries.fromProducer.end())
+      return it->second;
+    return stagedOwnRows(op.getQuery(), elem, rows,
+                         op->getParentOfType<gpu::LaunchOp>(), threads, queries,
+                         byDescriptor);
+  }
 
   /// S = Q K^T issued and committed, not waited for: Q by a descriptor of
   /// the block's swizzled query tile (queriesByDescriptor: no registers
@@ -2151,9 +2167,8 @@ struct ConvertSoftmaxTilesToGPUPass
   void runOnOperation() override {
     func::FuncOp fn = getOperation();
     rings.clear();
-    if (std::optional<std::string> problem =
-            checkSoftmaxTilesToGPUOptions(tensorCopies, warpSpecialize,
-                                          overlapSoftmax)) {
+    if (std::optional<std::string> problem = checkSoftmaxTilesToGPUOptions(
+            tensorCopies, warpSpecialize, overlapSoftmax, producerQueries)) {
       fn.emitError() << *problem;
       return signalPassFailure();
     }
@@ -2309,6 +2324,29 @@ struct ConvertSoftmaxTilesToGPUPass
       if (g.overlapped)
         allocateLastStep(g);
     }
+    // An overlapped group's queries, one view for all its steps, by the
+    // producer that copies its keys and values -- where its key tiles are
+    // wider than a warpgroup's 64 query rows: S = Q K^T then reads Q from
+    // shared memory each step, as many bytes as a 64-key tile's, and with
+    // such tiles (head dim 128) it was 1-2% slower on the H200, with
+    // 128-key tiles 0-3.5% faster (tools/attn-bench/NOTES.md, session 61).
+    if (producerQueries)
+      for (SoftmaxFinalizeOp finalize : finalizes) {
+        memref::AllocaOp state = stateBuffer(finalize.getAcc());
+        const RowGroup &g = groups[state];
+        if (!g.overlapped || g.keyRows <= kWgmmaM)
+          continue;
+        SmallVector<Value> views;
+        for (auto [staged, rows] : tcSteps)
+          if (auto step = cast<SoftmaxStepOp>(staged.op);
+              stateBuffer(step.getAcc()) == state)
+            views.push_back(step.getQuery());
+        if (views.empty() || !llvm::all_equal(views))
+          continue;
+        if (std::optional<SharedTile> tile = stageQueriesForProducer(
+                views.front(), g.rows, finalize, blockThreads(finalize), rings))
+          queries.fromProducer.try_emplace(views.front(), *tile);
+      }
     if (failed(lowerGradSteps(gradSteps, queries, oldState)))
       return signalPassFailure();
     for (auto [staged, rows] : tcSteps) {
@@ -2462,10 +2500,9 @@ struct ConvertSoftmaxTilesToGPUPass
 
 } // namespace
 
-std::optional<std::string>
-mlir::attn::checkSoftmaxTilesToGPUOptions(StringRef tensorCopies,
-                                          bool warpSpecialize,
-                                          bool overlapSoftmax) {
+std::optional<std::string> mlir::attn::checkSoftmaxTilesToGPUOptions(
+    StringRef tensorCopies, bool warpSpecialize, bool overlapSoftmax,
+    bool producerQueries) {
   if (!llvm::is_contained({"off", "auto", "forward", "gradient", "all"},
                           tensorCopies))
     return "tensor-copies must be off, auto, forward, gradient or all, got '" +
@@ -2476,5 +2513,8 @@ mlir::attn::checkSoftmaxTilesToGPUOptions(StringRef tensorCopies,
   if (overlapSoftmax && !warpSpecialize)
     return std::string("overlap-softmax needs warp-specialize (its P V a "
                        "step late holds a stage of the producer's ring)");
+  if (producerQueries && !overlapSoftmax)
+    return std::string("producer-queries needs overlap-softmax (its producer "
+                       "copies the overlapped steps' queries)");
   return std::nullopt;
 }

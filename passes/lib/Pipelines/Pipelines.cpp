@@ -161,6 +161,7 @@ softmaxTileOptions(const GPUPipelineOptions &options) {
   softmax.warpSpecialize =
       options.warpSpecialize && options.tensorCopies != "off";
   softmax.overlapSoftmax = softmax.warpSpecialize && options.overlapSoftmax;
+  softmax.producerQueries = softmax.overlapSoftmax && options.producerQueries;
   return softmax;
 }
 
@@ -360,7 +361,9 @@ checkGPUPipelineOptions(const GPUPipelineOptions &o) {
   if (std::optional<std::string> problem = checkSoftmaxTilesToGPUOptions(
           o.tensorCopies, o.warpSpecialize.hasValue() && o.warpSpecialize,
           o.overlapSoftmax.hasValue() && o.overlapSoftmax &&
-              !softmax.warpSpecialize))
+              !softmax.warpSpecialize,
+          o.producerQueries.hasValue() && o.producerQueries &&
+              !softmax.overlapSoftmax))
     return problem;
   if (o.persistentAttention.hasValue() && o.persistentAttention &&
       !softmax.warpSpecialize)

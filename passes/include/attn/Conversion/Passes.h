@@ -79,9 +79,10 @@ void populateEncoderToLinalgPatterns(RewritePatternSet &patterns);
 /// What is wrong with attn-convert-softmax-tiles-to-gpu's options (a
 /// sentence naming the option), or nothing: the pass and --lower-to-gpu,
 /// which sets them, check them alike.
-std::optional<std::string>
-checkSoftmaxTilesToGPUOptions(StringRef tensorCopies, bool warpSpecialize,
-                              bool overlapSoftmax);
+std::optional<std::string> checkSoftmaxTilesToGPUOptions(StringRef tensorCopies,
+                                                         bool warpSpecialize,
+                                                         bool overlapSoftmax,
+                                                         bool producerQueries);
 
 /// What a gpu.binary holds for each name attn-modules-to-binaries takes
 /// (bin, isa, fatbin, llvm), or nothing: the pass and --lower-to-gpu's

@@ -255,7 +255,14 @@ def ConvertSoftmaxTilesToGPU
            "With warp-specialize, softmax_steps on warpgroup MMA issue their "
            "P V with the next step's S = Q K^T and wait for it after that "
            "step's softmax (its ring stage released then; rings of three "
-           "stages), so that each softmax runs beside the last P V">
+           "stages), so that each softmax runs beside the last P V">,
+    Option<"producerQueries", "producer-queries", "bool", /*default=*/"false",
+           "With overlap-softmax, the producer also copies the block's "
+           "queries (one swizzled tile, two slots), which S = Q K^T reads "
+           "through descriptors, where its key tiles are wider than 64 rows "
+           "(narrower, reading Q from shared memory each step was slower): "
+           "the next tile's queries land during this one's steps instead of "
+           "each warp copying its own at the tile's start">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",

@@ -167,6 +167,14 @@ struct GPUPipelineOptions
                      "runs beside the last P V (rings of three stages; "
                      "default on)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> producerQueries{
+      *this, "producer-queries",
+      llvm::cl::desc("With overlap-softmax, the producer warpgroup also "
+                     "copies each tile's queries (two slots: the next tile's "
+                     "land during this one), which S = Q K^T reads through "
+                     "descriptors, where its key tiles are wider than 64 "
+                     "(default on)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> persistentAttention{
       *this, "persistent-attention",
       llvm::cl::desc("With warp-specialize, attention's warp-specialised "

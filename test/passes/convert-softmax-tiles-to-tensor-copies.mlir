@@ -565,9 +565,9 @@ func.func @producer_queries(%qb: memref<1x2x256x64xbf16>, %k: memref<1x2x300x64x
 
 // -----
 
-// Over key tiles of 64 rows or fewer, the warps keep copying their own
-// queries: S = Q K^T reading Q from shared memory each step would read as
-// much of it as of the keys.
+// Over key tiles of 64 rows or fewer (here 32), the warps keep copying
+// their own queries: over 64-key tiles the producer's were slower on the
+// H200 (tools/attn-bench/NOTES.md, session 61).
 // QUERIES-LABEL: func.func @producer_queries_narrow_keys
 // QUERIES-NOT: box [1, 1, 128, 64]
 // QUERIES: nvgpu.device_async_copy

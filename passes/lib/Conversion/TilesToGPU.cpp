@@ -2326,10 +2326,9 @@ struct ConvertSoftmaxTilesToGPUPass
     }
     // An overlapped group's queries, one view for all its steps, by the
     // producer that copies its keys and values -- where its key tiles are
-    // wider than a warpgroup's 64 query rows: S = Q K^T then reads Q from
-    // shared memory each step, as many bytes as a 64-key tile's, and with
-    // such tiles (head dim 128) it was 1-2% slower on the H200, with
-    // 128-key tiles 0-3.5% faster (tools/attn-bench/NOTES.md, session 61).
+    // wider than a warpgroup's 64 query rows: over 64-key tiles (head dim
+    // 128) it was 1-2% slower on the H200, over 128-key tiles 0.4-3.5%
+    // faster (tools/attn-bench/NOTES.md, session 61; why, not profiled).
     if (producerQueries)
       for (SoftmaxFinalizeOp finalize : finalizes) {
         memref::AllocaOp state = stateBuffer(finalize.getAcc());

@@ -1322,8 +1322,11 @@ std::pair<SmallVector<Value>, double> scoresOf(WarpEmitter &e, SoftmaxStepOp op,
 /// blocks a multiprocessor holds (BigBird at block 64, sm_90a: 113 -> 96
 /// registers, room for five blocks instead of four by registers alone,
 /// 5-6% faster). The overlapped form runs one block of fixed registers
-/// (setmaxnreg) and keeps Q's fragments by ldmatrix: by descriptor, its
-/// 128-row tiles were 1-4% slower and its 192-row tiles 2-4% (session 59).
+/// (setmaxnreg): its queries by descriptor where the producer copies them
+/// (producer-queries: StagedQueries::fromProducer), else as ldmatrix
+/// fragments of each warp's own rows -- staged by the warps for a
+/// descriptor, its 128-row tiles were 1-4% slower and its 192-row tiles
+/// 2-4% (session 59).
 struct TensorCoreStep {
   TensorCoreStep(const StagedOp &staged, const RowGroup &g, int64_t keyRows,
                  int64_t threads, StagedQueries &queries, bool overlapped)

@@ -25,14 +25,26 @@ func.func @causal_bf16(%q: tensor<1x1x4096x64xbf16>) -> tensor<1x1x4096x64xbf16>
 
 // -----
 
-// A head of 128 dimensions: 128 queries by 64 keys (the overlapped form's
-// ring of 128 keys would not fit a block's shared memory).
+// A head of 128 dimensions takes 128 x 128 too (the overlapped form's
+// rings of 128 keys and values fit a block's shared memory).
 // CHECK-LABEL: func.func @causal_d128
-// CHECK: attn.sdpa {{.*}}#attn.schedule<block_q = 128, block_k = 64, seq_len = 4096,
+// CHECK: attn.sdpa {{.*}}#attn.schedule<block_q = 128, block_k = 128, seq_len = 4096,
 func.func @causal_d128(%q: tensor<1x1x4096x128xbf16>) -> tensor<1x1x4096x128xbf16> {
   %m = attn.mask.causal
   %o = attn.sdpa %q, %q, %q mask %m : tensor<1x1x4096x128xbf16>, tensor<1x1x4096x128xbf16>, tensor<1x1x4096x128xbf16>, !attn.mask -> tensor<1x1x4096x128xbf16>
   return %o : tensor<1x1x4096x128xbf16>
+}
+
+// -----
+
+// A head of 256 dimensions: 64 x 64 (the overlapped form's rings and
+// queries would not fit a block's shared memory in 128 x 128 or 128 x 64).
+// CHECK-LABEL: func.func @causal_d256
+// CHECK: attn.sdpa {{.*}}#attn.schedule<block_q = 64, block_k = 64, seq_len = 4096,
+func.func @causal_d256(%q: tensor<1x1x4096x256xbf16>) -> tensor<1x1x4096x256xbf16> {
+  %m = attn.mask.causal
+  %o = attn.sdpa %q, %q, %q mask %m : tensor<1x1x4096x256xbf16>, tensor<1x1x4096x256xbf16>, tensor<1x1x4096x256xbf16>, !attn.mask -> tensor<1x1x4096x256xbf16>
+  return %o : tensor<1x1x4096x256xbf16>
 }
 
 // -----

@@ -565,6 +565,102 @@ func.func @producer_queries(%qb: memref<1x2x256x64xbf16>, %k: memref<1x2x300x64x
 
 // -----
 
+// At D = 128 over 128-key tiles, a shared ring's three stages of keys and
+// values (192 KiB) would take more than half of a block's shared memory:
+// the keys and the values take rings of their own (ringGroups). The
+// values' has three stages (six barriers, 48 bytes: each is held a step
+// past its own), the keys' two (four, 32 bytes), each stage 32 KiB, and
+// the producer waits, expects and copies for each in turn. Each step gives
+// the key stage back (its empty barrier: stage + 2, of the 32-byte
+// buffer) as soon as S = Q K^T is waited for, before exponentiating, and
+// the last step's value stage (stage + 3, of the 48-byte buffer) once its
+// P V is; the finalize gives the last value stage back. The producer's
+// query slots (64 KiB more) would not fit beside the rings' 160: the warps
+// copy their own queries.
+// OVER-LABEL: func.func @separate_rings
+// OVER: memref.alloc() : memref<66544xi8, #gpu.address_space<workgroup>>
+// OVER: memref.alloc() : memref<32xi8, #gpu.address_space<workgroup>>
+// OVER: memref.alloc() : memref<99312xi8, #gpu.address_space<workgroup>>
+// OVER: memref.alloc() : memref<48xi8, #gpu.address_space<workgroup>>
+// OVER-COUNT-3: nvvm.mbarrier.init %{{.*}}, %c1_i32
+// OVER-COUNT-3: nvvm.mbarrier.init %{{.*}}, %c256_i32
+// OVER-NEXT: nvvm.fence.mbarrier.init
+// OVER-COUNT-2: nvvm.mbarrier.init %{{.*}}, %c1_i32
+// OVER-COUNT-2: nvvm.mbarrier.init %{{.*}}, %c256_i32
+// OVER-NEXT: nvvm.fence.mbarrier.init
+// OVER-NOT: nvvm.mbarrier.init
+// OVER: scf.if
+// OVER-NEXT: scf.for
+// OVER: nvvm.mbarrier.try_wait.parity
+// OVER: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c32768_i32
+// OVER-COUNT-2: nvvm.cp.async.bulk.tensor.shared.cluster.global
+// OVER: nvvm.mbarrier.try_wait.parity
+// OVER: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c32768_i32
+// OVER-COUNT-2: nvvm.cp.async.bulk.tensor.shared.cluster.global
+// OVER: } {attn.producer}
+// OVER-NEXT: scf.for
+// OVER-COUNT-2: nvvm.mbarrier.try_wait.parity
+// OVER: nvvm.wgmma.wait.group.sync.aligned 1
+// OVER-NOT: nvvm.wgmma.wait
+// OVER: arith.addi %{{.*}}, %c2{{.*}} : index
+// OVER: memref.extract_aligned_pointer_as_index %{{.*}} : memref<32xi8,
+// OVER: nvvm.mbarrier.arrive %{{.*}} : !llvm.ptr<3>
+// OVER-NOT: nvvm.wgmma.wait
+// OVER: math.exp2
+// OVER-NOT: nvvm.mbarrier.arrive
+// OVER: nvvm.wgmma.wait.group.sync.aligned 0
+// OVER: scf.if
+// OVER: arith.addi %{{.*}}, %c3{{.*}} : index
+// OVER: memref.extract_aligned_pointer_as_index %{{.*}} : memref<48xi8,
+// OVER: nvvm.mbarrier.arrive %{{.*}} : !llvm.ptr<3>
+// OVER: scf.if
+// OVER: nvvm.wgmma.wait.group.sync.aligned 0
+// OVER: memref.extract_aligned_pointer_as_index %{{.*}} : memref<48xi8,
+// OVER: nvvm.mbarrier.arrive %{{.*}} : !llvm.ptr<3>
+// OVER: nvvm.mbarrier.inval
+// QUERIES-LABEL: func.func @separate_rings
+// QUERIES-NOT: attn.buffer.tensor_map %arg0
+// QUERIES: nvgpu.device_async_copy
+func.func @separate_rings(%qb: memref<1x2x256x128xbf16>, %k: memref<1x2x300x128xbf16>, %v: memref<1x2x300x128xbf16>, %o: memref<1x2x256x128xbf16>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c16 = arith.constant 16 : index
+  %c32 = arith.constant 32 : index
+  %c300 = arith.constant 300 : index
+  %c128 = arith.constant 128 : index
+  %c256 = arith.constant 256 : index
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c2, %gy = %c2, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c256, %sy = %c1, %sz = %c1) {
+    %row0 = arith.muli %bx, %c128 : index
+    %warp = arith.divui %tx, %c32 : index
+    %rows = arith.muli %warp, %c16 : index
+    %q0 = arith.addi %row0, %rows : index
+    %q = memref.subview %qb[0, %by, %q0, 0] [1, 1, 16, 128] [1, 1, 1, 1] : memref<1x2x256x128xbf16> to memref<16x128xbf16, strided<[128, 1], offset: ?>>
+    %out = memref.subview %o[0, %by, %q0, 0] [1, 1, 16, 128] [1, 1, 1, 1] : memref<1x2x256x128xbf16> to memref<16x128xbf16, strided<[128, 1], offset: ?>>
+    %m = memref.alloca() : memref<16xf32>
+    %l = memref.alloca() : memref<16xf32>
+    %acc = memref.alloca() : memref<16x128xf32>
+    linalg.fill ins(%ninf : f32) outs(%m : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%l : memref<16xf32>)
+    linalg.fill ins(%zero : f32) outs(%acc : memref<16x128xf32>)
+    scf.for %t = %c0 to %n step %c1 {
+      %k0 = arith.muli %t, %c128 : index
+      %left = arith.subi %c300, %k0 : index
+      %krows = arith.minsi %left, %c128 : index
+      %kt = memref.subview %k[0, %by, %k0, 0] [1, 1, %krows, 128] [1, 1, 1, 1] : memref<1x2x300x128xbf16> to memref<?x128xbf16, strided<[128, 1], offset: ?>>
+      %vt = memref.subview %v[0, %by, %k0, 0] [1, 1, %krows, 128] [1, 1, 1, 1] : memref<1x2x300x128xbf16> to memref<?x128xbf16, strided<[128, 1], offset: ?>>
+      attn.tile.softmax_step %q, %kt, %vt into %m, %l, %acc offsets(%q0, %k0) scale 8.8e-02 : memref<16x128xbf16, strided<[128, 1], offset: ?>>, memref<?x128xbf16, strided<[128, 1], offset: ?>>, memref<?x128xbf16, strided<[128, 1], offset: ?>>, memref<16xf32>, memref<16x128xf32>
+    }
+    attn.tile.softmax_finalize %l, %acc into %out : memref<16xf32>, memref<16x128xf32>, memref<16x128xbf16, strided<[128, 1], offset: ?>>
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
 // Over key tiles of 64 rows or fewer (here 32), the warps keep copying
 // their own queries: over 64-key tiles the producer's were slower on the
 // H200 (tools/attn-bench/NOTES.md, session 61).

@@ -96,14 +96,12 @@ const GpuCase kCases[] = {
 /// rows a warp, since two row tiles a warp of 128-wide accumulators do not
 /// fit (BigBird at block 128 and D = 128 in 32 rows a warp: 255 registers
 /// and a 1.3-1.6 KB stack frame; in 16, two consumer warpgroups of 168 and
-/// none), and softmax attention's key tiles at most 64 (in 128 x 128 the
-/// overlapped forward's ring and queries need 232,480 bytes of shared
-/// memory, 32 more than an sm_90a block has).
+/// none). The key tiles are the case's at both head dims: the overlapped
+/// forward's rings of 128 keys and values fit a block's shared memory at
+/// D = 128 (AttentionTiles.h).
 std::string tileFlags(const GpuCase &c, int64_t d) {
-  int64_t blockK =
-      d > 64 && !c.linear ? std::min<int64_t>(c.blockK, 64) : c.blockK;
   return "--block-q=" + std::to_string(c.blockQ) +
-         " --block-k=" + std::to_string(blockK) +
+         " --block-k=" + std::to_string(c.blockK) +
          " --warp-rows=" + std::to_string(d > 64 ? 16 : c.warpRows);
 }
 

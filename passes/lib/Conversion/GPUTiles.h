@@ -793,6 +793,10 @@ bool holdsRowsInRuns(MemRefType type, int64_t length);
 /// attn-allocate-shared-memory gives its place (by liveness, sharing space
 /// with buffers not live at the same time).
 Value allocateShared(gpu::LaunchOp launch, int64_t bytes);
+/// The bytes of the staging buffers asked for in `launch` so far, each
+/// aligned as attn-allocate-shared-memory places it: at most what they
+/// take (it may overlap buffers that are not live together).
+int64_t sharedBytesOf(gpu::LaunchOp launch);
 /// A [shape] tile of `elem` at byte `offset` of the staging buffer
 /// `buffer`.
 Value sharedView(OpBuilder &b, Location loc, Value buffer,
@@ -877,6 +881,18 @@ enum class StagedReader {
 /// The layout of the tiles staged for `reader`, read down their columns
 /// where `downColumns` (B of a row-major tile, as V in P V).
 TileLayout layoutFor(StagedReader reader, bool downColumns = false);
+/// A stage of a producer's ring that a consumer has yet to give back: its
+/// index, and what gives it back (each consumer thread's arrival on the
+/// stage's empty barrier) -- null where the operand shares the stage with
+/// one held longer, whose release gives it back.
+struct RingStage {
+  Value stage;
+  std::function<void(OpBuilder &, Location, Value)> release;
+  void giveBack(OpBuilder &b, Location loc) const {
+    if (release)
+      release(b, loc, stage);
+  }
+};
 /// An op whose operands stageForBlock staged: `op` as it is after staging
 /// (a clone where the loop around it was pipelined) and, where set, the
 /// wait for its last staged operand's copies, still in flight where `op`
@@ -886,13 +902,12 @@ struct StagedOp {
   Operation *op;
   StagedReader reader = StagedReader::Ldmatrix;
   std::function<void(OpBuilder &, Location)> waitForLast;
-  /// Where the op's stage of a producer's ring is left for its lowering to
-  /// release (stageForBlock's `deferRelease`): the stage it reads (index),
-  /// and what gives a stage back to the producer (each consumer thread's
-  /// arrival on the stage's empty barrier). Null elsewhere: the stage is
+  /// Where the op's stages of a producer's rings are left for its lowering
+  /// to release (stageForBlock's `heldSteps`): for each staged operand,
+  /// in the order of stageForBlock's `numbers`, the stage it reads and what
+  /// gives that stage back to the producer. Empty elsewhere: the stages are
   /// released after the op.
-  Value stage;
-  std::function<void(OpBuilder &, Location, Value)> release;
+  SmallVector<RingStage> stages;
 };
 /// A ring of stages in shared memory that a producer warpgroup fills by
 /// tensor copies while the launch's other threads, the consumers, work on
@@ -904,13 +919,19 @@ struct StagedOp {
 /// a word of each thread's, counts the stages it has gone through (the
 /// producer's and the consumers' counts advance alike), so stage
 /// `used % stages` is next and its phase's parity is `used / stages % 2`.
-/// A launch's loops over stages of one size share one ring: two stages, or
-/// three where the consumers release each stage a step late (their P V
-/// issued with the next step's products, StagedOp::release), so that the
-/// producer still fills one while they work on two.
+/// An op's staged operands share one ring where its stages take at most
+/// half of a block's shared memory, else each has a ring of its own, so
+/// that the consumers give back each tile as soon as they are done with it
+/// -- the keys once S = Q K^T is done, the values a step later where P V
+/// runs with the next step's products (`operand`: the first of the ring's
+/// operands among the op's staged ones). A ring has two stages, and one
+/// more for each step the consumers hold a stage past its op's
+/// (stageForBlock's `heldSteps`), so that the producer fills one while they
+/// hold the rest. A launch's loops over tiles of one size share the rings.
 struct ProducerRing {
   gpu::LaunchOp launch;
   int64_t stageBytes, stages;
+  size_t operand;
   Value buffer, barriers, used;
 };
 /// The rings of the launches a pass stages for producer warpgroups.
@@ -925,17 +946,18 @@ using ProducerRings = SmallVector<ProducerRing, 2>;
 /// outside the launch are copied by the tensor memory accelerator where
 /// `tensorCopies`, the rest by the block's cp.async. With `rings`, such
 /// copies in a loop at the top of the launch go to a producer warpgroup
-/// (a ring of `rings`, kProducerAttr, kConsumerThreadsAttr: see
-/// attn-specialize-warps), where the launch holds no tile ops but
-/// softmax's; with `deferRelease` the op's lowering releases its stage
-/// (StagedOp::release), not the staging after the op. `downColumns` says
-/// which of the operands the op's lowering reads only down their columns
-/// (layoutFor; empty: none).
+/// (rings of `rings`, one for the operands or one each, kProducerAttr,
+/// kConsumerThreadsAttr: see attn-specialize-warps), where the launch holds
+/// no tile ops but softmax's; with `heldSteps` (for each operand, how many
+/// steps past the op's its stage is held: 0 where the op gives it back
+/// itself) the op's lowering releases its stages (StagedOp::stages), not
+/// the staging after the op. `downColumns` says which of the operands the
+/// op's lowering reads only down their columns (layoutFor; empty: none).
 StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
                        int64_t threads,
                        StagedReader reader = StagedReader::Ldmatrix,
                        bool tensorCopies = true, ProducerRings *rings = nullptr,
-                       bool deferRelease = false,
+                       ArrayRef<int64_t> heldSteps = {},
                        ArrayRef<bool> downColumns = {});
 /// The queries of an overlapped forward row group (`query`, a warp's view of
 /// `rows` = 16 rows, every step's of the group) copied by the producer
@@ -950,11 +972,11 @@ StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
 /// descriptors), or nothing where the queries are not a window the tensor
 /// memory accelerator can copy (as stageForBlock's tiles), their row
 /// groups not one warp's 16 rows, no producer loop follows them, or the
-/// two slots and the launch's `rings` would not fit a block's shared memory.
+/// two slots would not fit a block's shared memory beside the launch's
+/// staging buffers (sharedBytesOf).
 std::optional<SharedTile> stageQueriesForProducer(Value query, int64_t rows,
                                                   Operation *release,
-                                                  int64_t threads,
-                                                  const ProducerRings &rings);
+                                                  int64_t threads);
 /// Waits for `staged`'s last operand's copies, if still in flight, and
 /// makes them visible to this thread's reads (cp.async: a wait, the async
 /// proxy's fence and a block barrier; the tensor memory accelerator: a wait

@@ -19,10 +19,12 @@
 //
 // With tensor copies and producer rings (warp-specialize), such a loop at
 // the top of its launch gets a producer instead (stageForProducer): a loop
-// of its own, before the launch's, that issues the copies into a ring of
-// stages against full and empty mbarriers, on a thread that
-// attn-specialize-warps adds with its warpgroup; the launch's threads wait
-// for each stage to be full and arrive on its empty barrier when done.
+// of its own, before the launch's, that issues the copies into rings of
+// stages (one for all the operands, or one each: ringGroups) against full
+// and empty mbarriers, on a thread that attn-specialize-warps adds with its
+// warpgroup; the launch's threads wait for each stage to be full and
+// arrive on its empty barrier when done. The producer's queries
+// (stageQueriesForProducer) take a ring of the same protocol.
 //
 // The pipelining itself (emitCopyStage, pipelineCopies) is shared with the
 // lowerings that emit their own loops over staged tiles (linear
@@ -436,6 +438,18 @@ struct StagedShape {
   SmallVector<Value> maps;
 
   bool bulk() const { return !maps.empty(); }
+  /// The shape of the operands `operands` alone.
+  StagedShape only(ArrayRef<size_t> operands) const {
+    StagedShape some{rows, {}, elem, reader, {}, {}};
+    for (size_t i : operands) {
+      some.widths.push_back(widths[i]);
+      if (!downColumns.empty())
+        some.downColumns.push_back(downColumns[i]);
+      if (bulk())
+        some.maps.push_back(maps[i]);
+    }
+    return some;
+  }
 
   bool forWarpgroups() const { return reader == StagedReader::WarpgroupMma; }
   TileLayout layout(size_t i) const {
@@ -713,49 +727,132 @@ void advance(ScalarEmitter &e, const ProducerRing &ring, RingPosition at) {
                           ring.used, e.idx(0));
 }
 
-/// The ring of `launch` of `stages` stages of `shape`'s size, made where
-/// there is none.
-ProducerRing &ringFor(ProducerRings &rings, gpu::LaunchOp launch,
-                      const StagedShape &shape, int64_t stages,
-                      int64_t consumers) {
-  for (ProducerRing &ring : rings)
-    if (ring.launch == launch && ring.stageBytes == shape.stageBytes() &&
-        ring.stages == stages)
-      return ring;
+CopyBarriers barriersOf(const ProducerRing &ring) {
+  return {ring.barriers, Value()};
+}
+
+/// A ring in `buffer` (room for `stages` stages of `stageBytes`) of
+/// `launch`, for `consumers` threads: its barriers and the threads' count,
+/// which starts at 0 with the barriers, before any thread uses them.
+ProducerRing createRing(gpu::LaunchOp launch, int64_t stageBytes,
+                        int64_t stages, size_t operand, int64_t consumers,
+                        Value buffer) {
   SmallVector<int64_t> arrivals(stages, 1);
   arrivals.append(stages, consumers);
   CopyBarriers barriers = CopyBarriers::create(launch, arrivals);
-  // The count starts at 0 with the barriers, before any thread uses them.
   OpBuilder b(barriers.phases.getDefiningOp());
   ScalarEmitter e{b, launch.getLoc()};
   Value used =
       memref::AllocaOp::create(b, e.loc, MemRefType::get({1}, b.getI32Type()));
   memref::StoreOp::create(b, e.loc, e.i32(0), used, e.idx(0));
-  rings.push_back({launch, shape.stageBytes(), stages,
-                   shape.allocate(launch, stages), barriers.buffer, used});
+  return {launch, stageBytes, stages, operand, buffer, barriers.buffer, used};
+}
+
+/// The producer: the ring's next stage, once every consumer has given back
+/// what it last read there (a new ring's stages are empty: the phase
+/// before the first counts as complete). The copies into it complete on
+/// its full barrier; advance after issuing them.
+RingPosition waitForEmpty(ScalarEmitter &e, const ProducerRing &ring) {
+  RingPosition next = positionIn(e, ring);
+  barriersOf(ring).waitParity(
+      e, e.add(next.stage, ring.stages),
+      arith::XOrIOp::create(e.b, e.loc, next.parity, e.i32(1)).getResult());
+  return next;
+}
+
+/// A consumer: the ring's next stage, once its copies have landed; advance
+/// after reading it, giveBack when done with it.
+RingPosition waitForFull(ScalarEmitter &e, const ProducerRing &ring) {
+  RingPosition now = positionIn(e, ring);
+  barriersOf(ring).waitParity(e, now.stage, now.parity);
+  return now;
+}
+
+/// A consumer thread is done with `stage` of `ring`: its arrival on the
+/// stage's empty barrier.
+void giveBack(ScalarEmitter &e, const ProducerRing &ring, Value stage) {
+  barriersOf(ring).arrive(e, e.add(stage, ring.stages));
+}
+
+/// The byte offset of `stage` in its ring's buffer.
+Value ringOffset(ScalarEmitter &e, const ProducerRing &ring, Value stage) {
+  return arith::MulIOp::create(e.b, e.loc, stage, e.idx(ring.stageBytes));
+}
+
+/// The ring of `launch` of `stages` stages for the operands from `operand`
+/// on of ops staged as `shape` (the ring's operands), made where there is
+/// none.
+ProducerRing ringFor(ProducerRings &rings, gpu::LaunchOp launch,
+                     const StagedShape &shape, size_t operand, int64_t stages,
+                     int64_t consumers) {
+  for (const ProducerRing &ring : rings)
+    if (ring.launch == launch && ring.stageBytes == shape.stageBytes() &&
+        ring.operand == operand && ring.stages == stages)
+      return ring;
+  rings.push_back(createRing(launch, shape.stageBytes(), stages, operand,
+                             consumers, shape.allocate(launch, stages)));
   return rings.back();
+}
+
+/// Which of an op's staged operands share a ring: all of them where a
+/// shared ring's stages (two, and one more for each step the longest-held
+/// operand is held past the op's) take at most half of a block's shared
+/// memory, leaving the rest to the queries and the launch's other buffers;
+/// else a ring each, so that an operand held for fewer steps (the keys)
+/// takes fewer stages. A shared ring saves each step a wait, an arrival and
+/// a count per operand: on an H100 at D = 64 (128 x 128 tiles: three
+/// shared stages of 32 KiB) the dense and causal forwards ran 0.6-6.6%
+/// faster so than in a ring each (tools/attn-bench/NOTES.md, session 62). At D
+/// = 128 three shared stages of 128 keys and values are 192 KiB, which do not
+/// fit beside the queries.
+SmallVector<SmallVector<size_t>> ringGroups(const StagedShape &shape,
+                                            ArrayRef<int64_t> heldSteps,
+                                            gpu::LaunchOp launch) {
+  const size_t operands = shape.widths.size();
+  const int64_t held = heldSteps.empty() ? 0 : *llvm::max_element(heldSteps);
+  SmallVector<SmallVector<size_t>> groups;
+  if ((2 + held) * shape.stageBytes() <=
+      TargetAttr::lookup(launch).getSharedMemoryPerBlock() / 2) {
+    groups.push_back(llvm::to_vector(llvm::seq<size_t>(0, operands)));
+    return groups;
+  }
+  for (size_t i = 0; i < operands; ++i)
+    groups.push_back({i});
+  return groups;
 }
 
 /// Staging in a loop `p` at the top of `launch` for a producer warpgroup:
 /// the producer (marked kProducerAttr, on the thread after the block's
 /// `threads`, which attn-specialize-warps adds) runs a loop of its own over
 /// the same tiles before the launch's loop -- the slice that computes the
-/// tiles and the guards, then, for each tile, a wait for its stage of the
-/// ring to be empty, the bytes to expect on the stage's full barrier and
-/// the copies. In the launch's loop each consumer thread waits for the
-/// stage to be full, `op` reads it, and the thread arrives on the stage's
-/// empty barrier -- or, with `deferRelease`, the op's lowering does when it
-/// is done with the stage (in a ring of three stages). No block barrier:
+/// tiles and the guards, then, for each tile, for each ring of the
+/// operands (ringGroups) in turn, a wait for the ring's next stage to be
+/// empty, the bytes to expect on the stage's full barrier and the copies.
+/// In the launch's loop each consumer thread waits for each ring's stage
+/// to be full, `op` reads them, and the thread arrives on each stage's
+/// empty barrier -- or, with `heldSteps` (stageForBlock's), the op's
+/// lowering does when it is done with each. A ring has two stages, and one
+/// more for each step its operands' stage is held past the op's: the
+/// producer fills one while the consumers hold the rest. No block barrier:
 /// the producer can be a whole ring ahead.
 StagedOp stageForProducer(Operation *op, ArrayRef<unsigned> numbers,
                           const StagedShape &shape, const PipelinedLoop &p,
                           gpu::LaunchOp launch, int64_t threads,
                           StagedReader reader, ProducerRings &rings,
-                          bool deferRelease) {
-  ProducerRing &ring =
-      ringFor(rings, launch, shape, deferRelease ? 3 : 2, threads);
-  const int64_t stages = ring.stages;
-  CopyBarriers barriers{ring.barriers, Value()};
+                          ArrayRef<int64_t> heldSteps) {
+  auto heldOf = [&](size_t i) { return heldSteps.empty() ? 0 : heldSteps[i]; };
+  SmallVector<SmallVector<size_t>> groups =
+      ringGroups(shape, heldSteps, launch);
+  SmallVector<StagedShape> shapes;
+  SmallVector<ProducerRing> own;
+  for (ArrayRef<size_t> group : groups) {
+    shapes.push_back(shape.only(group));
+    int64_t held = 0;
+    for (size_t i : group)
+      held = std::max(held, heldOf(i));
+    own.push_back(ringFor(rings, launch, shapes.back(), group.front(), 2 + held,
+                          threads));
+  }
   scf::ForOp loop = p.loop;
   Location loc = op->getLoc();
 
@@ -774,45 +871,55 @@ StagedOp stageForProducer(Operation *op, ArrayRef<unsigned> numbers,
   IRMapping map;
   map.map(loop.getInductionVar(), copies.getInductionVar());
   cloneSliceAndGuards(b, loc, p, map);
-  SmallVector<Value> tiles;
-  for (unsigned n : numbers)
-    tiles.push_back(map.lookupOrDefault(op->getOperand(n)));
-  RingPosition next = positionIn(e, ring);
-  // The stage's previous tiles read by every consumer (a new ring's stages
-  // are empty: the phase before the first counts as complete).
-  barriers.waitParity(
-      e, e.add(next.stage, stages),
-      arith::XOrIOp::create(b, loc, next.parity, e.i32(1)).getResult());
-  shape.issueBulk(
-      e, tiles, ring.buffer,
-      arith::MulIOp::create(b, loc, next.stage, e.idx(ring.stageBytes)),
-      barriers, {next.stage});
-  advance(e, ring, next);
+  for (auto [group, ring, groupShape] : llvm::zip(groups, own, shapes)) {
+    SmallVector<Value> tiles;
+    for (size_t i : group)
+      tiles.push_back(map.lookupOrDefault(op->getOperand(numbers[i])));
+    RingPosition next = waitForEmpty(e, ring);
+    groupShape.issueBulk(e, tiles, ring.buffer, ringOffset(e, ring, next.stage),
+                         barriersOf(ring), {next.stage});
+    advance(e, ring, next);
+  }
 
   OpBuilder at(op);
   WarpEmitter ae(at, loc, shape.elem);
-  RingPosition now = positionIn(ae, ring);
-  barriers.waitParity(ae, now.stage, now.parity);
-  useStaged(op, numbers,
-            shape.tiles(ae, ring.buffer,
-                        arith::MulIOp::create(at, loc, now.stage,
-                                              ae.idx(ring.stageBytes))),
-            ae);
-  StagedOp staged{op, reader, {}};
-  auto release = [barriers, stages](OpBuilder &b, Location loc, Value stage) {
-    ScalarEmitter e{b, loc};
-    barriers.arrive(e, e.add(stage, stages));
-  };
-  at.setInsertionPointAfter(op);
-  if (deferRelease) {
-    staged.stage = now.stage;
-    staged.release = release;
-  } else {
-    // op's lowering waits for its products before it returns: the stage
-    // is read when the thread arrives.
-    release(at, loc, now.stage);
+  SmallVector<RingPosition> now;
+  for (auto [group, ring, groupShape] : llvm::zip(groups, own, shapes)) {
+    now.push_back(waitForFull(ae, ring));
+    SmallVector<unsigned> staged;
+    for (size_t i : group)
+      staged.push_back(numbers[i]);
+    useStaged(op, staged,
+              groupShape.tiles(ae, ring.buffer,
+                               ringOffset(ae, ring, now.back().stage)),
+              ae);
   }
-  advance(ae, ring, now);
+  StagedOp staged{op, reader, {}, {}};
+  if (!heldSteps.empty())
+    staged.stages.resize(numbers.size());
+  at.setInsertionPointAfter(op);
+  for (auto [group, ring, position] : llvm::zip(groups, own, now)) {
+    auto release = [of = ring](OpBuilder &b, Location loc, Value stage) {
+      ScalarEmitter e{b, loc};
+      giveBack(e, of, stage);
+    };
+    if (!heldSteps.empty()) {
+      // The stage is given back by its operand held longest; the others'
+      // releases do nothing.
+      size_t last = group.front();
+      for (size_t i : group) {
+        staged.stages[i].stage = position.stage;
+        if (heldOf(i) > heldOf(last))
+          last = i;
+      }
+      staged.stages[last].release = release;
+    } else {
+      // op's lowering waits for its products before it returns: the stage
+      // is read when the thread arrives.
+      release(at, loc, position.stage);
+    }
+    advance(ae, ring, position);
+  }
   launch->setAttr(kConsumerThreadsAttr, at.getI64IntegerAttr(threads));
   return staged;
 }
@@ -861,8 +968,7 @@ FailureOr<ThreadDependentSlice> threadDependentSlice(Value v,
 
 std::optional<SharedTile> stageQueriesForProducer(Value query, int64_t rows,
                                                   Operation *release,
-                                                  int64_t threads,
-                                                  const ProducerRings &rings) {
+                                                  int64_t threads) {
   auto launch = release->getParentOfType<gpu::LaunchOp>();
   Operation *def = query.getDefiningOp();
   auto type = cast<MemRefType>(query.getType());
@@ -895,34 +1001,22 @@ std::optional<SharedTile> stageQueriesForProducer(Value query, int64_t rows,
   const int64_t tileBytes =
       SharedTile::bytes(blockRows, d, elem, TileLayout::Swizzled);
   constexpr int64_t kSlots = 2;
-  // Where the slots and the launch's rings would take more shared memory
-  // than a block has, the warps keep copying their own rows (which the
-  // rings' room leaves for).
-  int64_t bytes = kSlots * tileBytes + kSwizzledTileSlack;
-  for (const ProducerRing &ring : rings)
-    if (ring.launch == launch)
-      bytes += ring.stages * ring.stageBytes + kSwizzledTileSlack;
-  if (bytes > TargetAttr::lookup(launch).getSharedMemoryPerBlock())
+  // Where the slots and their barriers would not fit a block's shared
+  // memory beside the launch's staging buffers (its rings), the warps keep
+  // copying their own rows, which take half the slots' room.
+  const int64_t slots = kSlots * tileBytes + kSwizzledTileSlack;
+  const int64_t barrierBytes = 8 * 2 * kSlots;
+  if (sharedBytesOf(launch) + slots + barrierBytes >
+      TargetAttr::lookup(launch).getSharedMemoryPerBlock())
     return std::nullopt;
-  CopyBarriers barriers = CopyBarriers::create(
-      launch, {1, 1, threads, threads}); // full, full, empty, empty
-  OpBuilder b(barriers.phases.getDefiningOp());
-  ScalarEmitter se{b, loc};
-  Value used =
-      memref::AllocaOp::create(b, loc, MemRefType::get({1}, b.getI32Type()));
-  memref::StoreOp::create(b, loc, se.i32(0), used, se.idx(0));
-  ProducerRing ring{
-      launch,
-      tileBytes,
-      kSlots,
-      allocateShared(launch, kSlots * tileBytes + kSwizzledTileSlack),
-      barriers.buffer,
-      used};
+  ProducerRing ring = createRing(launch, tileBytes, kSlots, /*operand=*/0,
+                                 threads, allocateShared(launch, slots));
+  CopyBarriers barriers = barriersOf(ring);
   Value map = tensorMapOf(*window, launch, blockRows);
   auto slotTile = [&](WarpEmitter &e, Value slot) {
     Value offset =
         e.add(alignmentPadding(e, sharedAddress(e.b, loc, ring.buffer)),
-              e.mul(slot, tileBytes));
+              ringOffset(e, ring, slot));
     return SharedTile::at(e.b, loc, ring.buffer, offset, blockRows, d, elem,
                           TileLayout::Swizzled);
   };
@@ -939,10 +1033,7 @@ std::optional<SharedTile> stageQueriesForProducer(Value query, int64_t rows,
     pb.clone(*op, firstWarp);
   auto firstWindow =
       firstWarp.lookupOrDefault(query).getDefiningOp<memref::SubViewOp>();
-  RingPosition next = positionIn(pe, ring);
-  barriers.waitParity(
-      pe, pe.add(next.stage, kSlots),
-      arith::XOrIOp::create(pb, loc, next.parity, pe.i32(1)).getResult());
+  RingPosition next = waitForEmpty(pe, ring);
   barriers.expect(pe, next.stage, tileBytes);
   copyBoxes(pe, firstWindow, map, slotTile(pe, next.stage), blockRows, d,
             barriers.address(pe, next.stage));
@@ -953,12 +1044,11 @@ std::optional<SharedTile> stageQueriesForProducer(Value query, int64_t rows,
   OpBuilder cb(def->getContext());
   cb.setInsertionPointAfter(def);
   WarpEmitter ce(cb, loc, elem);
-  RingPosition now = positionIn(ce, ring);
-  barriers.waitParity(ce, now.stage, now.parity);
+  RingPosition now = waitForFull(ce, ring);
   SharedTile tile = slotTile(ce, now.stage);
   OpBuilder rb(release);
   ScalarEmitter re{rb, loc};
-  barriers.arrive(re, re.add(now.stage, kSlots));
+  giveBack(re, ring, now.stage);
   advance(re, ring, now);
   return tile;
 }
@@ -979,7 +1069,7 @@ bool atTopOf(Operation *loop, gpu::LaunchOp launch) {
 
 StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
                        int64_t threads, StagedReader reader, bool tensorCopies,
-                       ProducerRings *rings, bool deferRelease,
+                       ProducerRings *rings, ArrayRef<int64_t> heldSteps,
                        ArrayRef<bool> downColumns) {
   auto launch = op->getParentOfType<gpu::LaunchOp>();
   assert((downColumns.empty() || downColumns.size() == numbers.size()) &&
@@ -1015,7 +1105,7 @@ StagedOp stageForBlock(Operation *op, ArrayRef<unsigned> numbers, int64_t rows,
   if (p && rings && shape.bulk() && threads % kWarpgroupThreads == 0 &&
       atTopOf(p->loop, launch) && attentionTilesOf(launch).onlySoftmax())
     return stageForProducer(op, numbers, shape, *p, launch, threads, reader,
-                            *rings, deferRelease);
+                            *rings, heldSteps);
   if (p)
     return {
         stagePipelined(op, numbers, shape, *p, launch, threads), reader, {}};

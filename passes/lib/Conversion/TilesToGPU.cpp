@@ -269,6 +269,18 @@ Value allocateShared(gpu::LaunchOp launch, int64_t bytes) {
                                                  workgroup));
 }
 
+int64_t sharedBytesOf(gpu::LaunchOp launch) {
+  int64_t bytes = 0;
+  for (Operation &op : launch.getBody().front()) {
+    auto alloc = dyn_cast<memref::AllocOp>(op);
+    if (!alloc)
+      break;
+    // attn-allocate-shared-memory's alignment of each buffer.
+    bytes += llvm::alignTo(alloc.getType().getNumElements(), 16);
+  }
+  return bytes;
+}
+
 Value sharedView(OpBuilder &b, Location loc, Value buffer,
                  ArrayRef<int64_t> shape, Type elem, Value offset) {
   auto type = cast<MemRefType>(buffer.getType());
@@ -622,9 +634,9 @@ struct RowGroup {
   /// The overlapped form (overlap-softmax): each step leaves its P V to the
   /// next step, or to the finalize. Its P (`keyRows` keys: p[r][n] at
   /// r nTiles + n, packed pairs), alpha by row slot, the value tile's
-  /// shared address (i64), its ring stage (index), and whether a step has
-  /// left one (i1); the value tiles' element type, and what releases a
-  /// stage.
+  /// shared address (i64), its stage of the values' ring (index), and
+  /// whether a step has left one (i1); the value tiles' element type, and
+  /// what releases a value stage.
   bool overlapped = false;
   int64_t keyRows = 0;
   Value lastP, lastAlpha, lastValues, lastStage, pending;
@@ -1398,8 +1410,8 @@ void lowerStepOnTensorCores(const StagedOp &staged, const RowGroup &g,
     accumulateValues(e, g, rows.p, t.values, t.nTiles, alpha);
   };
   emitOnlineSoftmaxStep(t.b, t.loc, rows);
-  if (staged.release)
-    staged.release(t.b, t.loc, staged.stage);
+  for (const RingStage &stage : staged.stages)
+    stage.giveBack(t.b, t.loc);
   t.op.erase();
 }
 
@@ -1428,12 +1440,13 @@ WarpgroupAccumulators issueLastValues(WarpEmitter &e, const RowGroup &g,
 }
 
 /// The overlapped form of a tensor-core softmax_step (overlap-softmax, its
-/// stage the lowering's to release): S = Q K^T issued, then the last
-/// step's P V; the wait for S alone, this step's softmax while that P V
-/// runs (it reads no accumulator), the wait for the P V, the last step's
-/// stage released; this step's P, alpha, value tile and stage left for the
-/// next step or the finalize. FlashAttention-3's overlap of the softmax
-/// with the products within a warpgroup.
+/// stages the lowering's to release): S = Q K^T issued, then the last
+/// step's P V; the wait for S alone and the keys' stage released, this
+/// step's softmax while that P V runs (it reads no accumulator), the wait
+/// for the P V, the last step's value stage released; this step's P,
+/// alpha, value tile and value stage left for the next step or the
+/// finalize. FlashAttention-3's overlap of the softmax with the products
+/// within a warpgroup.
 void lowerStepOverlapped(const StagedOp &staged, RowGroup &g, int64_t threads,
                          StagedQueries &queries) {
   TensorCoreStep t(staged, g, g.keyRows, threads, queries, /*overlapped=*/true);
@@ -1442,9 +1455,15 @@ void lowerStepOverlapped(const StagedOp &staged, RowGroup &g, int64_t threads,
   Location loc = t.loc;
   Value valueAddress = sharedAddress(b, loc, t.values.tile.memref);
 
+  const RingStage &keyStage = staged.stages[0], &valueStage = staged.stages[1];
   WarpgroupAccumulators scores = t.issueScores();
   WarpgroupAccumulators acc = issueLastValues(e, g, valueAddress);
   warpgroupWait(b, loc, 1);
+  // S is done with the keys: where they have a ring of their own, the
+  // producer may fill their stage while this step's softmax and the last
+  // step's P V run (in a ring shared with the values, the values' release
+  // gives the stage back).
+  keyStage.giveBack(b, loc);
   AccumulatorTiles s = waitedTiles(e, std::move(scores));
   auto [flat, factor] = scoresOf(e, t.op, s);
   FragmentRows rows(e, g, flat, factor, t.mTiles, t.nTiles);
@@ -1464,7 +1483,7 @@ void lowerStepOverlapped(const StagedOp &staged, RowGroup &g, int64_t threads,
   for (auto [r, a] : llvm::enumerate(alpha))
     e.storeLane(a, g.lastAlpha, r);
   e.storeLane(valueAddress, g.lastValues, 0);
-  e.storeLane(staged.stage, g.lastStage, 0);
+  e.storeLane(valueStage.stage, g.lastStage, 0);
   e.storeLane(arith::ConstantOp::create(b, loc, b.getBoolAttr(true)), g.pending,
               0);
   t.op.erase();
@@ -2294,6 +2313,11 @@ struct ConvertSoftmaxTilesToGPUPass
           warpSpecialize &&
           takesProducer(step->getParentOfType<gpu::LaunchOp>(),
                         /*forward=*/true);
+      // The overlapped form gives the keys' stage back within the step, the
+      // values' a step later (lowerStepOverlapped).
+      SmallVector<int64_t> heldSteps;
+      if (overlapSoftmax && reader == StagedReader::WarpgroupMma)
+        heldSteps = {0, 1};
       tcSteps.push_back(
           {stageForBlock(step,
                          {step.getKeyMutable().getOperandNumber(),
@@ -2302,9 +2326,7 @@ struct ConvertSoftmaxTilesToGPUPass
                          /*tensorCopies=*/tensorCopies == "all" ||
                              tensorCopies == "forward" ||
                              (tensorCopies == "auto" && producer),
-                         producer ? &rings : nullptr,
-                         /*deferRelease=*/overlapSoftmax &&
-                             reader == StagedReader::WarpgroupMma,
+                         producer ? &rings : nullptr, heldSteps,
                          // V is read down its columns (P V's B).
                          /*downColumns=*/{false, true}),
            rows});
@@ -2316,11 +2338,12 @@ struct ConvertSoftmaxTilesToGPUPass
     for (auto [staged, rows] : tcSteps) {
       auto step = cast<SoftmaxStepOp>(staged.op);
       RowGroup &g = groups[stateBuffer(step.getAcc())];
-      g.overlapped = g.overlapped && staged.release &&
+      g.overlapped = g.overlapped && !staged.stages.empty() &&
                      (!g.keyRows || g.keyRows == rows);
       g.keyRows = rows;
       g.valueElem = getElementTypeOrSelf(step.getValue());
-      g.release = staged.release;
+      if (!staged.stages.empty())
+        g.release = staged.stages[1].release;
     }
     for (auto &[key, g] : groups) {
       g.overlapped = g.overlapped && g.form == Form::TensorCore && g.keyRows;
@@ -2346,7 +2369,7 @@ struct ConvertSoftmaxTilesToGPUPass
         if (views.empty() || !llvm::all_equal(views))
           continue;
         if (std::optional<SharedTile> tile = stageQueriesForProducer(
-                views.front(), g.rows, finalize, blockThreads(finalize), rings))
+                views.front(), g.rows, finalize, blockThreads(finalize)))
           queries.fromProducer.try_emplace(views.front(), *tile);
       }
     if (failed(lowerGradSteps(gradSteps, queries, oldState)))

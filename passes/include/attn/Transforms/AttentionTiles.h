@@ -40,15 +40,21 @@ inline AttentionTile withGiven(AttentionTile given, AttentionTile base) {
   return {given.q ? given.q : base.q, given.k ? given.k : base.k};
 }
 
+/// The widest head (queries or values) that takes 128-row forward tiles on
+/// warpgroup MMA: at 128 dimensions the overlapped form's rings (two
+/// stages of 128 keys, three of 128 values, 32 KiB each) and the warps'
+/// staged queries take 192 KiB of a block's 227; at 256, 128 x 128's
+/// rings alone would take 320 KiB, and 128 x 64's with its queries
+/// 228 KiB.
+constexpr int64_t kMaxWideHeadDim = 128;
+
 /// The tiles the forward `op` may take on its target (attn.target), in
 /// order of preference: on warpgroup MMA (sm_90a) with 16-bit elements 128 rows
 /// (two consumer warpgroups at 16 rows a warp, which --lower-to-gpu
-/// specialises, overlaps and makes persistent) by 128 keys -- 64 where a
-/// head has more than 64 dimensions (queries or values): the overlapped
-/// form's ring of three stages of 128 keys and values of 128 dimensions
-/// and the staged queries took 232,480 bytes of shared memory, 32 more
-/// than a block may have -- then 64 x 64; elsewhere 64 x 64 alone. The
-/// given (non-zero) dimensions of `given` replace the candidates'.
+/// specialises, overlaps and makes persistent) by 128 keys where a head
+/// has at most kMaxWideHeadDim dimensions (queries or values), then
+/// 64 x 64; elsewhere 64 x 64 alone. The given (non-zero) dimensions
+/// of `given` replace the candidates'.
 inline SmallVector<AttentionTile> forwardTileCandidates(SdpaOp op,
                                                         AttentionTile given) {
   TargetAttr target = TargetAttr::lookup(op);
@@ -62,8 +68,9 @@ inline SmallVector<AttentionTile> forwardTileCandidates(SdpaOp op,
     if (!llvm::is_contained(candidates, t))
       candidates.push_back(t);
   };
-  if (target.hasWarpgroupMma() && (element.isBF16() || element.isF16()))
-    add({128, headDim > 64 ? 64 : 128});
+  if (target.hasWarpgroupMma() && (element.isBF16() || element.isF16()) &&
+      headDim <= kMaxWideHeadDim)
+    add({128, 128});
   add(kBaseAttentionTile);
   return candidates;
 }

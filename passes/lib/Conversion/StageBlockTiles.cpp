@@ -727,6 +727,8 @@ void advance(ScalarEmitter &e, const ProducerRing &ring, RingPosition at) {
                           ring.used, e.idx(0));
 }
 
+/// `ring`'s barriers; no phase word, since a ring's threads derive each
+/// stage's parity from their count of stages used (positionIn).
 CopyBarriers barriersOf(const ProducerRing &ring) {
   return {ring.barriers, Value()};
 }

@@ -288,11 +288,14 @@ Value isFirstThread(ScalarEmitter &e) {
                e.idx(0));
 }
 
+/// An mbarrier's bytes in shared memory.
+constexpr int64_t kMbarrierBytes = 8;
+
 CopyBarriers CopyBarriers::create(gpu::LaunchOp launch,
                                   ArrayRef<int64_t> arrivals) {
   CopyBarriers c;
   const int64_t count = arrivals.size();
-  c.buffer = allocateShared(launch, 8 * count);
+  c.buffer = allocateShared(launch, kMbarrierBytes * count);
   Location loc = launch.getLoc();
   Block &body = launch.getBody().front();
   auto it = body.begin();
@@ -330,7 +333,7 @@ Value CopyBarriers::address(ScalarEmitter &e, Value index) const {
   OpBuilder &b = e.b;
   Value offset = arith::IndexCastUIOp::create(
       b, e.loc, b.getI64Type(),
-      arith::MulIOp::create(b, e.loc, index, e.idx(8)));
+      arith::MulIOp::create(b, e.loc, index, e.idx(kMbarrierBytes)));
   Value at =
       arith::AddIOp::create(b, e.loc, sharedAddress(b, e.loc, buffer), offset);
   return LLVM::IntToPtrOp::create(
@@ -796,6 +799,15 @@ ProducerRing ringFor(ProducerRings &rings, gpu::LaunchOp launch,
   return rings.back();
 }
 
+/// Staged operands that share a producer's ring: their indices among the
+/// op's, the one held longest past the op's step (whose release gives the
+/// ring's stage back), and for how many steps.
+struct RingGroup {
+  SmallVector<size_t> operands;
+  size_t longest = 0;
+  int64_t held = 0;
+};
+
 /// Which of an op's staged operands share a ring: all of them where a
 /// shared ring's stages (two, and one more for each step the longest-held
 /// operand is held past the op's) take at most half of a block's shared
@@ -804,22 +816,29 @@ ProducerRing ringFor(ProducerRings &rings, gpu::LaunchOp launch,
 /// takes fewer stages. A shared ring saves each step a wait, an arrival and
 /// a count per operand: on an H100 at D = 64 (128 x 128 tiles: three
 /// shared stages of 32 KiB) the dense and causal forwards ran 0.6-6.6%
-/// faster so than in a ring each (tools/attn-bench/NOTES.md, session 62). At D
-/// = 128 three shared stages of 128 keys and values are 192 KiB, which do not
-/// fit beside the queries.
-SmallVector<SmallVector<size_t>> ringGroups(const StagedShape &shape,
-                                            ArrayRef<int64_t> heldSteps,
-                                            gpu::LaunchOp launch) {
+/// faster so than in a ring each (tools/attn-bench/NOTES.md, session 62).
+/// At D = 128 three shared stages of 128 keys and values are 192 KiB,
+/// which do not fit beside the queries.
+SmallVector<RingGroup> ringGroups(const StagedShape &shape,
+                                  ArrayRef<int64_t> heldSteps,
+                                  gpu::LaunchOp launch) {
+  auto heldOf = [&](size_t i) { return heldSteps.empty() ? 0 : heldSteps[i]; };
+  auto groupOf = [&](ArrayRef<size_t> operands) {
+    RingGroup g{SmallVector<size_t>(operands), operands.front(), 0};
+    for (size_t i : operands)
+      if (heldOf(i) > heldOf(g.longest))
+        g.longest = i;
+    g.held = heldOf(g.longest);
+    return g;
+  };
   const size_t operands = shape.widths.size();
-  const int64_t held = heldSteps.empty() ? 0 : *llvm::max_element(heldSteps);
-  SmallVector<SmallVector<size_t>> groups;
-  if ((2 + held) * shape.stageBytes() <=
-      TargetAttr::lookup(launch).getSharedMemoryPerBlock() / 2) {
-    groups.push_back(llvm::to_vector(llvm::seq<size_t>(0, operands)));
-    return groups;
-  }
+  RingGroup all = groupOf(llvm::to_vector(llvm::seq<size_t>(0, operands)));
+  if ((2 + all.held) * shape.stageBytes() <=
+      TargetAttr::lookup(launch).getSharedMemoryPerBlock() / 2)
+    return {all};
+  SmallVector<RingGroup> groups;
   for (size_t i = 0; i < operands; ++i)
-    groups.push_back({i});
+    groups.push_back(groupOf({i}));
   return groups;
 }
 
@@ -842,18 +861,13 @@ StagedOp stageForProducer(Operation *op, ArrayRef<unsigned> numbers,
                           gpu::LaunchOp launch, int64_t threads,
                           StagedReader reader, ProducerRings &rings,
                           ArrayRef<int64_t> heldSteps) {
-  auto heldOf = [&](size_t i) { return heldSteps.empty() ? 0 : heldSteps[i]; };
-  SmallVector<SmallVector<size_t>> groups =
-      ringGroups(shape, heldSteps, launch);
+  SmallVector<RingGroup> groups = ringGroups(shape, heldSteps, launch);
   SmallVector<StagedShape> shapes;
   SmallVector<ProducerRing> own;
-  for (ArrayRef<size_t> group : groups) {
-    shapes.push_back(shape.only(group));
-    int64_t held = 0;
-    for (size_t i : group)
-      held = std::max(held, heldOf(i));
-    own.push_back(ringFor(rings, launch, shapes.back(), group.front(), 2 + held,
-                          threads));
+  for (const RingGroup &group : groups) {
+    shapes.push_back(shape.only(group.operands));
+    own.push_back(ringFor(rings, launch, shapes.back(), group.operands.front(),
+                          2 + group.held, threads));
   }
   scf::ForOp loop = p.loop;
   Location loc = op->getLoc();
@@ -875,7 +889,7 @@ StagedOp stageForProducer(Operation *op, ArrayRef<unsigned> numbers,
   cloneSliceAndGuards(b, loc, p, map);
   for (auto [group, ring, groupShape] : llvm::zip(groups, own, shapes)) {
     SmallVector<Value> tiles;
-    for (size_t i : group)
+    for (size_t i : group.operands)
       tiles.push_back(map.lookupOrDefault(op->getOperand(numbers[i])));
     RingPosition next = waitForEmpty(e, ring);
     groupShape.issueBulk(e, tiles, ring.buffer, ringOffset(e, ring, next.stage),
@@ -889,7 +903,7 @@ StagedOp stageForProducer(Operation *op, ArrayRef<unsigned> numbers,
   for (auto [group, ring, groupShape] : llvm::zip(groups, own, shapes)) {
     now.push_back(waitForFull(ae, ring));
     SmallVector<unsigned> staged;
-    for (size_t i : group)
+    for (size_t i : group.operands)
       staged.push_back(numbers[i]);
     useStaged(op, staged,
               groupShape.tiles(ae, ring.buffer,
@@ -908,13 +922,9 @@ StagedOp stageForProducer(Operation *op, ArrayRef<unsigned> numbers,
     if (!heldSteps.empty()) {
       // The stage is given back by its operand held longest; the others'
       // releases do nothing.
-      size_t last = group.front();
-      for (size_t i : group) {
+      for (size_t i : group.operands)
         staged.stages[i].stage = position.stage;
-        if (heldOf(i) > heldOf(last))
-          last = i;
-      }
-      staged.stages[last].release = release;
+      staged.stages[group.longest].release = release;
     } else {
       // op's lowering waits for its products before it returns: the stage
       // is read when the thread arrives.
@@ -1007,7 +1017,7 @@ std::optional<SharedTile> stageQueriesForProducer(Value query, int64_t rows,
   // memory beside the launch's staging buffers (its rings), the warps keep
   // copying their own rows, which take half the slots' room.
   const int64_t slots = kSlots * tileBytes + kSwizzledTileSlack;
-  const int64_t barrierBytes = 8 * 2 * kSlots;
+  const int64_t barrierBytes = kMbarrierBytes * 2 * kSlots;
   if (sharedBytesOf(launch) + slots + barrierBytes >
       TargetAttr::lookup(launch).getSharedMemoryPerBlock())
     return std::nullopt;

@@ -88,6 +88,48 @@ TEST(WarpgroupMma, DescriptorsAreSharedLayoutsDescriptors) {
   }
 }
 
+// Each K slice's descriptor of a tile wider than one 64-column block is
+// one pinned descriptor of its tile and rows plus the slice's offset:
+// however many slices a loop reads, one value a tile stays live across it
+// (SwizzledTile::descriptor says why); a tile of one block has no pin.
+TEST(WarpgroupMma, SlicesShareOnePinnedDescriptor) {
+  Scratch ir;
+  OpBuilder &b = ir.b;
+  auto fn = func::FuncOp::create(b, ir.loc, "f",
+                                 b.getFunctionType({b.getI64Type()}, {}));
+  b.setInsertionPointToStart(fn.addEntryBlock());
+  ScalarEmitter e{b, ir.loc};
+  Value address = fn.getArgument(0);
+  SmallVector<Value> v;
+  // 128 x 128: 8 slices of K either way; 128 x 64: 4 K-major, 8 MN-major.
+  for (const SwizzledTile &tile :
+       {SwizzledTile{128, 128, true}, SwizzledTile{128, 128, false},
+        SwizzledTile{128, 64, true}, SwizzledTile{128, 64, false}}) {
+    int64_t slices = (tile.kMajor ? tile.cols : tile.rows) / kWgmmaK;
+    for (int64_t slice = 0; slice < slices; ++slice)
+      v.push_back(tile.descriptor(
+          e, address, e.idx(tile.kMajor ? 64 : tile.cols - kWgmmaM), slice));
+  }
+  func::ReturnOp::create(b, ir.loc, v);
+  fn.setFunctionType(
+      b.getFunctionType({b.getI64Type()}, ValueRange(v).getTypes()));
+  PassManager pm(&ir.ctx);
+  pm.addPass(createCSEPass());
+  pm.addPass(createCanonicalizerPass());
+  ASSERT_TRUE(succeeded(pm.run(ir.module)));
+  std::set<Operation *> pinned;
+  int64_t pins = 0;
+  fn.walk([&](LLVM::InlineAsmOp pin) {
+    ++pins;
+    pinned.insert(pin.getOperands()[0].getDefiningOp());
+  });
+  // A pin at each use of the wide tiles (side effects: neither shared nor
+  // hoisted), two pinned values: the K-major and the MN-major tile's first
+  // slice.
+  EXPECT_EQ(pins, 16);
+  EXPECT_EQ(pinned.size(), 2u);
+}
+
 /// warpgroupMmaRegisterA's inline PTX: the accumulators' operand numbers
 /// tied to the outputs, A's four registers, B's descriptor and the
 /// register scale-d reads, in the order the constraints give them.

@@ -241,6 +241,43 @@ func.func @key_gradient_predicate(%x: memref<64x64xbf16>, %lse: memref<64xf32>, 
 
 // -----
 
+// The key form at a head dim of 128: every tile is two 64-column blocks,
+// so each wgmma's descriptors are the first slice's of their tile, passed
+// through an empty volatile inline-asm statement at that use, plus the
+// slice's offset (16-byte units: 2 a slice of K-major rows) -- not a
+// descriptor a slice, which LLVM would hoist out of the loop and keep live
+// across it. Eight slices of S (m64n32k16), then eight of dP.
+// CHECK-LABEL: func.func @key_gradient_d128
+// CHECK: %[[FIRST:.*]] = llvm.inline_asm has_side_effects "", "=l,0"
+// CHECK: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 32, k = 16>
+// CHECK: %[[PINNED:.*]] = llvm.inline_asm has_side_effects "", "=l,0"
+// CHECK-NEXT: %[[OFFSET:.*]] = arith.constant 2 : i64
+// CHECK-NEXT: %[[SLICE:.*]] = arith.addi %[[PINNED]], %[[OFFSET]] : i64
+// CHECK: nvvm.wgmma.mma_async %{{[0-9]+}}, %[[SLICE]], %{{[0-9]+}}, <m = 64, n = 32, k = 16>
+// CHECK-COUNT-14: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 32, k = 16>
+// CHECK-NOT: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 32, k = 16>
+// CHECK: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
+func.func @key_gradient_d128(%x: memref<64x128xbf16>, %lse: memref<64xf32>, %dk: memref<16x128xbf16>, %dv: memref<16x128xbf16>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c128 = arith.constant 128 : index
+  %zero = arith.constant 0.0 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1) {
+    %kacc = memref.alloca() : memref<16x128xf32>
+    %vacc = memref.alloca() : memref<16x128xf32>
+    linalg.fill ins(%zero : f32) outs(%kacc : memref<16x128xf32>)
+    linalg.fill ins(%zero : f32) outs(%vacc : memref<16x128xf32>)
+    %k = memref.subview %x[0, 0] [16, 128] [1, 1] : memref<64x128xbf16> to memref<16x128xbf16, strided<[128, 1]>>
+    attn.tile.softmax_grad_step %x, %k, %k, %x, %lse, %lse key_grad %kacc, %vacc : memref<16x128xf32>, memref<16x128xf32> offsets(%c0, %c0) scale 0.125 : memref<64x128xbf16>, memref<16x128xbf16, strided<[128, 1]>>, memref<16x128xbf16, strided<[128, 1]>>, memref<64x128xbf16>, memref<64xf32>, memref<64xf32>
+    linalg.copy ins(%kacc : memref<16x128xf32>) outs(%dk : memref<16x128xbf16>)
+    linalg.copy ins(%vacc : memref<16x128xf32>) outs(%dv : memref<16x128xbf16>)
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
 // The key form with 32 rows a warp (two 16-row tiles): the warps' rows
 // stay in each warp's padded tile, S's and dP's A fragments loaded from it
 // by ldmatrix (the register form: `{A registers}, desc, p, 1, 1, 0`), and

@@ -39,28 +39,50 @@ Value SwizzledTile::descriptor(ScalarEmitter &e, Value base, Value mn0,
   // byte offset unused); MN-major, eight rows (of K) apart along K, the
   // blocks of 64 M/N columns a block apart along M/N.
   Value start;
+  int64_t sliceBytes;
   uint32_t leading, stride = 8 * kRowBytes;
   if (kMajor) {
     int64_t k0 = slice * kWgmmaK;
     start = arith::MulIOp::create(b, loc, mn, c64(kRowBytes));
-    start = arith::AddIOp::create(
-        b, loc, start,
-        c64(k0 / kBlockCols * rows * kRowBytes + k0 % kBlockCols * 2));
+    sliceBytes = k0 / kBlockCols * rows * kRowBytes + k0 % kBlockCols * 2;
     leading = 16;
   } else {
     start = arith::MulIOp::create(
         b, loc, arith::DivUIOp::create(b, loc, mn, c64(kBlockCols)),
         c64(rows * kRowBytes));
-    start =
-        arith::AddIOp::create(b, loc, start, c64(slice * kWgmmaK * kRowBytes));
+    sliceBytes = slice * kWgmmaK * kRowBytes;
     leading = static_cast<uint32_t>(rows * kRowBytes);
   }
-  Value address = arith::AddIOp::create(b, loc, base, start);
-  // The address field: bits 4-17 of the address, at bits 0-13.
-  Value field = arith::ShRUIOp::create(
-      b, loc, arith::AndIOp::create(b, loc, address, c64(0x3FFFF)), c64(4));
   uint64_t fixed = wgmmaDescriptor(0, leading, stride, Swizzle::Bytes128);
-  return arith::OrIOp::create(b, loc, field, c64(static_cast<int64_t>(fixed)));
+  // The descriptor of the tile's data from `address`: the address field
+  // (bits 4-17 of the address, at bits 0-13) and the fixed fields.
+  auto descriptorAt = [&](Value address) -> Value {
+    Value field = arith::ShRUIOp::create(
+        b, loc, arith::AndIOp::create(b, loc, address, c64(0x3FFFF)), c64(4));
+    return arith::OrIOp::create(b, loc, field,
+                                c64(static_cast<int64_t>(fixed)));
+  };
+  // A tile of one 64-column block: each slice's own descriptor.
+  if (cols <= kBlockCols)
+    return descriptorAt(arith::AddIOp::create(
+        b, loc, base, arith::AddIOp::create(b, loc, start, c64(sliceBytes))));
+  // Wider tiles: the first slice's descriptor plus the slice's offset in
+  // the address field (a shared address is below 2^18, so the 14-bit
+  // field does not carry), added after an opaque copy of the first
+  // (pinRegister). LLVM would otherwise hoist every (operand, slice)
+  // descriptor of a loop-invariant tile out of the loop and keep them all
+  // live across it: 56 64-bit values in the D = 128 gradient's key kernel,
+  // which took 255 registers and spilled (227 and none so). Pinned at
+  // D = 64 too, the BigBird gradient's key kernel took 178 registers
+  // instead of 168 (two blocks a multiprocessor instead of three) and ran
+  // 9% slower, so tiles of one block keep the hoisted form (docs/
+  // lowering.md, "Shared memory"; tools/attn-bench/NOTES.md, session 63).
+  Value own = pinRegister(
+      b, loc, descriptorAt(arith::AddIOp::create(b, loc, base, start)));
+  if (sliceBytes == 0)
+    return own;
+  assert(sliceBytes % 16 == 0 && "descriptors address 16-byte units");
+  return arith::AddIOp::create(b, loc, own, c64(sliceBytes >> 4));
 }
 
 Value gpu_tiles::sharedAddress(OpBuilder &b, Location loc, Value memref) {
@@ -188,6 +210,17 @@ SmallVector<Value> gpu_tiles::warpgroupMmaRegisterA(OpBuilder &b, Location loc,
 SmallVector<Value> gpu_tiles::pinRegisters(OpBuilder &b, Location loc,
                                            ValueRange values) {
   return tiedF32Asm(b, loc, /*ptx=*/"", values, {}, "");
+}
+
+Value gpu_tiles::pinRegister(OpBuilder &b, Location loc, Value value) {
+  assert(value.getType().isInteger(64) && "an \"l\" register");
+  return LLVM::InlineAsmOp::create(
+             b, loc, value.getType(), ValueRange{value}, /*asm_string=*/"",
+             /*constraints=*/"=l,0",
+             /*has_side_effects=*/true, /*is_align_stack=*/false,
+             LLVM::TailCallKind::None, /*asm_dialect=*/nullptr,
+             /*operand_attrs=*/nullptr)
+      .getResult(0);
 }
 
 void gpu_tiles::warpgroupFence(OpBuilder &b, Location loc) {

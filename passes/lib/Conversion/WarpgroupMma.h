@@ -78,6 +78,11 @@ SmallVector<Value> warpgroupMmaRegisterA(OpBuilder &b, Location loc,
 /// reading an accumulator (a copy, a spill) before the wait that makes it
 /// valid; before the wgmma.fence, from writing one after it.
 SmallVector<Value> pinRegisters(OpBuilder &b, Location loc, ValueRange values);
+/// `value` (i64) passed through an empty volatile inline-asm statement
+/// that claims to read and write it: a copy of its own at each use, which
+/// LLVM neither hoists out of a loop nor shares with another use, so what
+/// is computed from it stays where it is used (SwizzledTile::descriptor).
+Value pinRegister(OpBuilder &b, Location loc, Value value);
 /// wgmma.fence: orders the accumulators' registers written by other
 /// instructions before the wgmma that read them.
 void warpgroupFence(OpBuilder &b, Location loc);

@@ -219,7 +219,10 @@ struct SwizzledTile {
   /// The matrix descriptor of the part of the tile one wgmma reads: the
   /// operand's M (or N) from `mn0` (a multiple of 64), K's 16-element slice
   /// `slice`; the tile at shared address `base` (i64, a multiple of
-  /// kSwizzledTileAlignment, WarpgroupMma.h); blocks of kBlockCols.
+  /// kSwizzledTileAlignment, WarpgroupMma.h); blocks of kBlockCols. In a
+  /// tile wider than one block, the first slice's descriptor pinned at
+  /// this use (pinRegister) plus the slice's offset, so that one value a
+  /// tile, not one a slice, is live across a loop.
   Value descriptor(ScalarEmitter &e, Value base, Value mn0,
                    int64_t slice) const;
 };

@@ -72,11 +72,12 @@ Value SwizzledTile::descriptor(ScalarEmitter &e, Value base, Value mn0,
   // (pinRegister). LLVM would otherwise hoist every (operand, slice)
   // descriptor of a loop-invariant tile out of the loop and keep them all
   // live across it: 56 64-bit values in the D = 128 gradient's key kernel,
-  // which took 255 registers and spilled (227 and none so). Pinned at
-  // D = 64 too, the BigBird gradient's key kernel took 178 registers
+  // which took 255 registers and spilled (pinned: 227, no spills). Pinned
+  // at D = 64 too, the BigBird gradient's key kernel took 178 registers
   // instead of 168 (two blocks a multiprocessor instead of three) and ran
-  // 9% slower, so tiles of one block keep the hoisted form (docs/
-  // lowering.md, "Shared memory"; tools/attn-bench/NOTES.md, session 63).
+  // 9% slower, so tiles of one block keep a descriptor a slice
+  // (docs/lowering.md, "Shared memory"; tools/attn-bench/NOTES.md,
+  // session 63).
   Value own = pinRegister(
       b, loc, descriptorAt(arith::AddIOp::create(b, loc, base, start)));
   if (sliceBytes == 0)

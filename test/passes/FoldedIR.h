@@ -53,7 +53,8 @@ foldToConstants(function_ref<SmallVector<Value>(ScalarEmitter &)> emit) {
   // and writes its operand) are their operand, which folding cannot see.
   fn.walk([](LLVM::InlineAsmOp pin) {
     if (pin.getAsmString().empty() && pin.getNumResults() == 1 &&
-        pin.getOperands().size() == 1) {
+        pin.getOperands().size() == 1 &&
+        pin.getResult(0).getType() == pin.getOperands()[0].getType()) {
       pin.getResult(0).replaceAllUsesWith(pin.getOperands()[0]);
       pin.erase();
     }

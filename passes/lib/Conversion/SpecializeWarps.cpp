@@ -371,6 +371,14 @@ struct SpecializeWarpsPass
           outside, loc, persistent.getUpperBound(), fit));
     }
     launch->removeAttr(kConsumerThreadsAttr);
+    // The blocks a multiprocessor that a conversion asked of the consumers'
+    // launch (kMinBlocksPerSMAttr) do not hold for this one, whose
+    // registers are its own: ptxas would bound the registers at the start
+    // by them (85 a thread for three blocks of 256), below what the
+    // consumers' setmaxnreg.inc then waits for -- forever (asked of the
+    // gradient's launches, the specialised gradient hung so on the H100:
+    // tools/attn-bench/NOTES.md, session 64).
+    launch->removeAttr(kMinBlocksPerSMAttr);
     launch->setAttr(kMaxRegistersAttr,
                     outside.getI64IntegerAttr(registers.atStart));
     return success();

@@ -31,7 +31,9 @@ constexpr llvm::StringLiteral kKernelKindAttr = "attn.kernel";
 /// A gpu.launch's discardable attribute: how many blocks of its kernel
 /// should fit on one multiprocessor at once, set by the conversion that
 /// chose the launch's shape; attn-outline-kernels puts it on the outlined
-/// kernel as nvvm.minctasm (ptxas: .minnctapersm).
+/// kernel as nvvm.minctasm (ptxas: .minnctapersm). attn-specialize-warps drops
+/// it from the launches it specialises (their registers are
+/// kMaxRegistersAttr's and setmaxnreg's).
 constexpr llvm::StringLiteral kMinBlocksPerSMAttr = "attn.min_blocks_per_sm";
 
 /// A gpu.launch's discardable attribute: its threads are the consumers of

@@ -14,10 +14,10 @@ in-flight HGMMA reads or writes, and it adds waits of its own (its C7517
 note). For each wait this prints how many instructions came since the
 last one, and the exponentials (MUFU.EX2) and HGMMAs among them: the
 softmax work between a wait for S (all but one group, `0x1`) and the
-wait for the P V (`0x0`) is what runs beside the P V. The libraries keep their kernels as
-cubins inside their data (kernel_resources.py finds them); cuobjdump (on
-the machine with the CUDA driver) disassembles them. Exits 1 where a file
-holds no cubin.
+wait for the P V (`0x0`) is what runs beside the P V. The libraries
+keep their kernels as cubins inside their data (kernel_resources.py finds
+them); cuobjdump (on the machine with the CUDA driver) disassembles them.
+Exits 1 where a file holds no cubin.
 """
 import os
 import re
@@ -41,7 +41,9 @@ def elf_bytes(elf):
     shentsize, shnum = struct.unpack_from("<HH", elf, 0x3A)
     end = shoff + shentsize * shnum
     for i in range(shnum):
-        (kind, offset, size) = struct.unpack_from("<I8xQQ", elf, shoff + i * shentsize + 4)
+        # Elf64_Shdr: name, type, flags, address, offset, size, ...
+        kind, offset, size = struct.unpack_from(
+            "<I16xQQ", elf, shoff + i * shentsize + 4)
         if kind != 8:  # SHT_NOBITS takes no bytes in the file
             end = max(end, offset + size)
     return elf[:end]
@@ -103,7 +105,8 @@ def main(argv):
     for path in argv:
         with open(path, "rb") as f:
             # The same cubin may be kept twice (its image and a copy).
-            found = list(dict.fromkeys(elf_bytes(elf) for elf in cubins(f.read())))
+            found = list(dict.fromkeys(
+                elf_bytes(elf) for elf in cubins(f.read())))
         if not found:
             print(f"wgmma_waits: {path} holds no cubin", file=sys.stderr)
             status = 1

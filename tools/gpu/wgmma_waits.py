@@ -104,7 +104,7 @@ def main(argv):
     status = 0
     for path in argv:
         with open(path, "rb") as f:
-            # The same cubin may be kept twice (its image and a copy).
+            # A cubin a kernel module; identical ones are read once.
             found = list(dict.fromkeys(
                 elf_bytes(elf) for elf in cubins(f.read())))
         if not found:

@@ -8,10 +8,11 @@ The overlapped forward (docs/lowering.md, "Overlapped steps") issues
 S_j = Q K_j^T and the last step's P V, waits for S alone
 (`wgmma.wait_group 1`), runs the online softmax, and only then waits for
 the P V (`wait_group 0`), so that the softmax runs beside the P V. ptxas
-places the machine's waits (`WARPGROUP.DEPBAR.LE gsb0, N`) itself: it
-moves a wait up to the first instruction that writes a register an
-in-flight HGMMA reads or writes, and it adds waits of its own (its C7517
-note). For each wait this prints how many instructions came since the
+places the machine's waits (`WARPGROUP.DEPBAR.LE gsb0, N`) itself: in
+the kernels read so far (tools/attn-bench/NOTES.md, session 64) it moved
+the wait for the P V up to the first instruction that writes a register
+the in-flight HGMMAs read or write, and it adds waits of its own (its
+C7517 note). For each wait this prints how many instructions came since the
 last one, and the exponentials (MUFU.EX2) and HGMMAs among them: the
 softmax work between a wait for S (all but one group, `0x1`) and the
 wait for the P V (`0x0`) is what runs beside the P V. The libraries
@@ -27,11 +28,12 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kernel_resources import cubins  # noqa: E402
+from kernel_resources import cubins, sections  # noqa: E402
 
 INSTRUCTION = re.compile(r"^\s+/\*([0-9a-f]{4,})\*/\s+(.*?)\s*;")
 FUNCTION = re.compile(r"Function : (\S+)")
 WAIT = re.compile(r"WARPGROUP\.DEPBAR\.LE gsb0, 0x([0-9a-f]+)")
+SHT_NOBITS = 8  # a section that takes no bytes in the file
 
 
 def elf_bytes(elf):
@@ -39,14 +41,9 @@ def elf_bytes(elf):
     end or its last section's, whichever is further."""
     (shoff,) = struct.unpack_from("<Q", elf, 0x28)
     shentsize, shnum = struct.unpack_from("<HH", elf, 0x3A)
-    end = shoff + shentsize * shnum
-    for i in range(shnum):
-        # Elf64_Shdr: name, type, flags, address, offset, size, ...
-        kind, offset, size = struct.unpack_from(
-            "<I16xQQ", elf, shoff + i * shentsize + 4)
-        if kind != 8:  # SHT_NOBITS takes no bytes in the file
-            end = max(end, offset + size)
-    return elf[:end]
+    ends = [offset + size for _, kind, offset, size, _ in sections(elf)
+            if kind != SHT_NOBITS]
+    return elf[:max([shoff + shentsize * shnum] + ends)]
 
 
 def functions(sass):
@@ -91,34 +88,39 @@ def report(sass, match):
 
 
 def main(argv):
-    match = None
-    if "--match" in argv:
-        i = argv.index("--match")
-        match = argv[i + 1]
-        argv = argv[:i] + argv[i + 2 :]
-    if argv and argv[0] == "--sass":
-        for path in argv[1:]:
+    match, sass, files = "", False, []
+    args = iter(argv)
+    for a in args:
+        if a == "--match":
+            match = next(args, "")
+        elif a == "--sass":
+            sass = True
+        else:
+            files.append(a)
+    if not files:
+        print(__doc__.strip().splitlines()[3], file=sys.stderr)
+        return 2
+    status = 0
+    for path in files:
+        if sass:
             with open(path) as f:
                 report(f.read(), match)
-        return 0
-    status = 0
-    for path in argv:
+            continue
         with open(path, "rb") as f:
-            # A cubin a kernel module; identical ones are read once.
-            found = list(dict.fromkeys(
-                elf_bytes(elf) for elf in cubins(f.read())))
+            found = [elf_bytes(elf) for elf in cubins(f.read())]
         if not found:
             print(f"wgmma_waits: {path} holds no cubin", file=sys.stderr)
             status = 1
+        # A cubin for each of the library's kernel modules.
         for elf in found:
             with tempfile.NamedTemporaryFile(suffix=".cubin") as cubin:
                 cubin.write(elf)
                 cubin.flush()
-                sass = subprocess.run(["cuobjdump", "-sass", cubin.name],
-                                      check=True, capture_output=True,
-                                      text=True).stdout
+                listing = subprocess.run(["cuobjdump", "-sass", cubin.name],
+                                         check=True, capture_output=True,
+                                         text=True).stdout
             print(f"== {path}")
-            report(sass, match)
+            report(listing, match)
     return status
 
 
